@@ -1,0 +1,36 @@
+# The two commands: `make demo` (set up, run the main job) and `make test` (set up, run every gate).
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed
+
+.PHONY: demo test serve lint typecheck unit bench clean
+
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -e '.[dev]'
+	touch $(STAMP)
+
+## set up, start the server, stream the bundled demo call into it, print what was stored
+demo: $(STAMP)
+	$(BIN)/callscope demo
+
+## set up and run every gate: ruff (check + format), mypy --strict, pytest (warnings = errors)
+test: $(STAMP)
+	$(BIN)/ruff check src tests bench
+	$(BIN)/ruff format --check src tests bench
+	$(BIN)/mypy
+	$(BIN)/pytest   # exits 5 when no test ran, which fails this target
+
+serve: $(STAMP)
+	$(BIN)/callscope serve
+
+unit: $(STAMP)
+	$(BIN)/pytest tests/unit
+
+bench: $(STAMP)
+	$(BIN)/python bench/ingest.py
+
+clean:
+	rm -rf $(VENV) callscope-data .pytest_cache .mypy_cache .ruff_cache .hypothesis

@@ -1,0 +1,7 @@
+"""``python -m callscope`` is the ``callscope`` command."""
+
+import sys
+
+from callscope.cli import main
+
+sys.exit(main())

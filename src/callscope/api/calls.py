@@ -1,0 +1,130 @@
+"""``/calls``: recorded calls, their metadata and their WAV.
+
+Not authenticated yet: the server binds to loopback by default until the control plane's
+OAuth lands. The RingCentral-shaped telephony-session API will sit beside this.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from aiohttp import web
+
+from callscope.api.errors import ApiError, json_response
+from callscope.api.paging import page_params, paged
+from callscope.store.models import Call, CallStatus
+from callscope.store.repo import CallRepository
+
+__all__ = ["CallsApi", "call_json"]
+
+
+def call_json(call: Call, base: str) -> dict[str, Any]:
+    def iso(v: datetime | None) -> str | None:
+        if v is None:
+            return None
+        # SQLite hands back naive datetimes; every stored time is UTC.
+        v = v.replace(tzinfo=UTC) if v.tzinfo is None else v.astimezone(UTC)
+        return v.isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+    return {
+        "uri": f"{base}/calls/{call.id}",
+        "id": call.id,
+        "status": call.status,
+        "endReason": call.end_reason,
+        "ringcxCallId": call.ringcx_call_id,
+        "sessionId": call.session_id,
+        "ani": call.ani,
+        "dnis": call.dnis,
+        "accountId": call.account_id,
+        "subaccountId": call.subaccount_id,
+        "rcAccountId": call.rc_account_id,
+        "agentId": call.agent_id,
+        "productType": call.product_type,
+        "productId": call.product_id,
+        "startTime": iso(call.started_at),
+        "endTime": iso(call.ended_at),
+        "durationMs": call.duration_ms,
+        "frames": {
+            "agent": call.frames_agent,
+            "caller": call.frames_caller,
+            "late": call.late_frames,
+            "duplicate": call.duplicate_frames,
+            "missing": call.missing_frames,
+            "malformed": call.malformed_messages,
+        },
+        "recording": {
+            "uri": f"{base}/calls/{call.id}/recording",
+            "contentType": "audio/wav",
+            "channels": {"left": "agent", "right": "caller"},
+        },
+        "upgradeParameters": call.upgrade_params,
+        "startMetadata": call.start_metadata,
+        "stopMetadata": call.stop_metadata,
+    }
+
+
+class CallsApi:
+    def __init__(self, calls: CallRepository) -> None:
+        self.calls = calls
+
+    def routes(self) -> list[web.RouteDef]:
+        return [
+            web.get("/calls", self.list_calls),
+            web.get("/calls/{id}", self.get_call),
+            web.get("/calls/{id}/recording", self.get_recording),
+        ]
+
+    async def list_calls(self, request: web.Request) -> web.Response:
+        page, per_page = page_params(request)
+        status = request.query.get("status")
+        if status is not None and status not in {s.value for s in CallStatus}:
+            raise ApiError(
+                400,
+                "CMN-101",
+                f"Parameter [status] value is invalid: use one of {[s.value for s in CallStatus]}",
+                parameterName="status",
+                parameterValue=status,
+            )
+        rows, total = await self.calls.list(
+            status=status,
+            agent_id=request.query.get("agentId"),
+            number=request.query.get("phoneNumber"),
+            offset=(page - 1) * per_page,
+            limit=per_page,
+        )
+        base = str(request.url.origin())
+        return json_response(
+            paged(request, [call_json(c, base) for c in rows], total, page, per_page)
+        )
+
+    async def _call(self, request: web.Request) -> Call:
+        call_id = request.match_info["id"]
+        call = await self.calls.get(call_id)
+        if call is None:
+            raise ApiError(
+                404,
+                "CMN-102",
+                "Resource for parameter [callId] is not found",
+                parameterName="callId",
+                parameterValue=call_id,
+            )
+        return call
+
+    async def get_call(self, request: web.Request) -> web.Response:
+        call = await self._call(request)
+        return json_response(call_json(call, str(request.url.origin())))
+
+    async def get_recording(self, request: web.Request) -> web.StreamResponse:
+        call = await self._call(request)
+        path = Path(call.recording_path)
+        if not path.is_file():  # noqa: ASYNC240 - one stat() of a local file
+            raise ApiError(404, "CMN-102", f"The recording of call {call.id} is not on disk")
+        return web.FileResponse(
+            path,
+            headers={
+                "Content-Type": "audio/wav",
+                "Content-Disposition": f'attachment; filename="{call.id}.wav"',
+            },
+        )

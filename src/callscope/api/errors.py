@@ -1,0 +1,78 @@
+"""RingCentral error bodies (spec §1.3) and JSON helpers shared by every router."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import orjson
+from aiohttp import web
+
+__all__ = ["ApiError", "error_middleware", "json_response", "read_json"]
+
+
+class ApiError(Exception):
+    """A request that must be answered with a RingCentral-style error body.
+
+    Body: ``{"errorCode", "message", "errors": [{"errorCode", "message", ...extra}]}`` —
+    both the top-level legacy keys and ``errors[]`` (spec §1.3 recommendation).
+    """
+
+    def __init__(self, status: int, code: str, message: str, **extra: Any) -> None:
+        super().__init__(message)
+        self.status = status
+        self.code = code
+        self.message = message
+        self.extra = {k: v for k, v in extra.items() if v is not None}
+
+    def body(self) -> dict[str, Any]:
+        item = {"errorCode": self.code, "message": self.message, **self.extra}
+        return {"errorCode": self.code, "message": self.message, "errors": [item]}
+
+    def response(self) -> web.Response:
+        return json_response(self.body(), status=self.status)
+
+
+def json_response(
+    data: Any, *, status: int = 200, headers: dict[str, str] | None = None
+) -> web.Response:
+    return web.Response(
+        body=orjson.dumps(data), status=status, content_type="application/json", headers=headers
+    )
+
+
+async def read_json(request: web.Request, *, max_bytes: int = 64 * 1024) -> dict[str, Any]:
+    """The request's JSON object, or a CMN-103/CMN-101 error."""
+    if request.content_length is not None and request.content_length > max_bytes:
+        raise ApiError(413, "CMN-101", f"Request body larger than {max_bytes} bytes")
+    raw = await request.content.read(max_bytes + 1)
+    if len(raw) > max_bytes:
+        raise ApiError(413, "CMN-101", f"Request body larger than {max_bytes} bytes")
+    if not raw.strip():
+        raise ApiError(400, "CMN-103", "Request body is empty; a JSON object is required")
+    try:
+        data = orjson.loads(raw)
+    except orjson.JSONDecodeError as exc:
+        raise ApiError(400, "CMN-103", f"JSON can't be parsed: {exc}") from exc
+    if not isinstance(data, dict):
+        raise ApiError(400, "CMN-104", "Cannot parse request: a JSON object is required")
+    return data
+
+
+@web.middleware
+async def error_middleware(request: web.Request, handler: Any) -> web.StreamResponse:
+    """Every failure leaves as a RingCentral error body with a JSON content type."""
+    try:
+        response: web.StreamResponse = await handler(request)
+        return response
+    except ApiError as exc:
+        return exc.response()
+    except web.HTTPNotFound:
+        return ApiError(
+            404, "CMN-102", f"Resource for path [{request.path}] is not found"
+        ).response()
+    except web.HTTPMethodNotAllowed as exc:
+        return ApiError(
+            405,
+            "CMN-101",
+            f"Method {request.method} is not allowed here; use {sorted(exc.allowed_methods)}",
+        ).response()

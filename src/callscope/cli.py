@@ -1,0 +1,285 @@
+"""The ``callscope`` command: serve, simulate, demo, db, settings."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import logging
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+from callscope import __version__
+from callscope.config import Settings, add_settings_arguments, settings_table
+from callscope.errors import CallscopeError
+
+__all__ = ["main"]
+
+DESCRIPTION = """\
+callscope: self-hosted real-time call supervision and conversation intelligence.
+Receives RingCX call streams, records each call as a stereo WAV (left = agent,
+right = caller side) and serves REST, metrics and health on one port."""
+
+
+def _setup_logging(level: str) -> None:
+    logging.basicConfig(
+        level=level.upper(),
+        format="%(asctime)s %(levelname)-7s %(name)s: %(message)s",
+        stream=sys.stderr,
+    )
+    logging.getLogger("aiohttp.access").setLevel(
+        logging.INFO if level.upper() == "DEBUG" else logging.WARNING
+    )
+
+
+def _settings(args: argparse.Namespace) -> Settings:
+    return Settings.from_sources(args=args)
+
+
+def _cmd_serve(args: argparse.Namespace) -> int:
+    from callscope.app import run
+
+    settings = _settings(args)
+    _setup_logging(settings.log_level)
+    log = logging.getLogger("callscope")
+    log.info(
+        "callscope %s on http://%s:%d (data in %s)",
+        __version__,
+        settings.host,
+        settings.port,
+        settings.data_dir.resolve(),
+    )
+    log.info(
+        "RingCX streams: ws://%s:%d/ringcx/stream (or /); REST: /calls, "
+        "/platform/api/media/product",
+        settings.host,
+        settings.port,
+    )
+    run(settings)
+    return 0
+
+
+def _sim_options(args: argparse.Namespace, url: str) -> Any:
+    from callscope.sim.plan import Faults
+    from callscope.sim.runner import SimOptions
+
+    return SimOptions(
+        url=url,
+        calls=args.calls,
+        sources=tuple(args.source or ()),
+        speed=args.speed,
+        faults=Faults(
+            reorder=args.reorder, duplicate=args.duplicate, drop=args.drop, malformed=args.malformed
+        ),
+        vanish_after_s=args.vanish,
+        secret=args.secret,
+        seed=args.seed,
+        ramp_s=args.ramp,
+        max_frames=args.max_frames,
+        product_type=args.product_type,
+        product_id=args.product_id,
+        subaccount_id=args.subaccount_id,
+    )
+
+
+def _report(results: list[Any], path: Path | None) -> None:
+    if path is not None:
+        path.write_text(json.dumps([r.as_dict() for r in results], indent=1))
+
+
+def _cmd_simulate(args: argparse.Namespace) -> int:
+    from callscope.sim.runner import run_simulation, summary_line
+
+    _setup_logging("WARNING")
+    opts = _sim_options(args, args.url)
+    t0 = time.monotonic()
+    results = asyncio.run(
+        run_simulation(opts, show_progress=not args.quiet and sys.stderr.isatty())
+    )
+    _report(results, args.report)
+    for r in results:
+        if r.status not in ("completed", "vanished"):
+            print(f"call {r.call_id}: {r.status}: {r.detail}", file=sys.stderr)
+    print(summary_line(results, time.monotonic() - t0))
+    bad = [r for r in results if r.status in ("failed", "refused")]
+    return 1 if bad else 0
+
+
+def _cmd_demo(args: argparse.Namespace) -> int:
+    from aiohttp import web
+
+    from callscope.app import COMPONENTS, AccessLogger, build_app
+    from callscope.sim.runner import run_simulation, summary_line
+
+    settings = _settings(args)
+    _setup_logging("WARNING" if settings.log_level.upper() == "INFO" else settings.log_level)
+
+    async def go() -> int:
+        app = build_app(settings)
+        runner = web.AppRunner(app, access_log_class=AccessLogger)
+        await runner.setup()
+        site = web.TCPSite(runner, settings.host, settings.port)
+        await site.start()
+        base = f"http://{settings.host}:{settings.port}"
+        print(f"callscope {__version__} serving on {base} (data in {settings.data_dir.resolve()})")
+        try:
+            opts = _sim_options(args, f"ws://{settings.host}:{settings.port}/ringcx/stream")
+            print(
+                f"streaming {opts.calls} simulated call(s) at {opts.speed:g}x real time "
+                f"with light network faults..."
+            )
+            t0 = time.monotonic()
+            results = await run_simulation(opts, show_progress=sys.stderr.isatty())
+            print(summary_line(results, time.monotonic() - t0))
+            calls = app[COMPONENTS].calls
+            rows, total = await calls.list(limit=opts.calls)
+            for row in rows:
+                print(
+                    f"  call {row.id}: {row.status}, {(row.duration_ms or 0) / 1000:.1f} s, "
+                    f"missing {row.missing_frames}, late {row.late_frames}, "
+                    f"duplicate {row.duplicate_frames}, malformed {row.malformed_messages}"
+                )
+                print(f"    recording: {row.recording_path}")
+                print(f"    metadata:  {base}/calls/{row.id}")
+            print(f"{total} call(s) stored in {settings.data_dir.resolve()}")
+            if args.keep_serving:
+                print("serving until Ctrl-C ...")
+                await asyncio.Event().wait()
+            return 0 if all(r.status == "completed" for r in results) else 1
+        finally:
+            await runner.cleanup()
+
+    try:
+        return asyncio.run(go())
+    except KeyboardInterrupt:
+        return 0
+
+
+def _cmd_db(args: argparse.Namespace) -> int:
+    from callscope.store.db import create_engine, upgrade
+
+    settings = _settings(args)
+    _setup_logging(settings.log_level)
+
+    async def go() -> None:
+        settings.data_dir.mkdir(parents=True, exist_ok=True)
+        engine = create_engine(settings.effective_database_url)
+        try:
+            await upgrade(engine, args.revision)
+        finally:
+            await engine.dispose()
+
+    asyncio.run(go())
+    print(f"database at revision {args.revision}: {settings.effective_database_url}")
+    return 0
+
+
+def _cmd_settings(args: argparse.Namespace) -> int:
+    if args.markdown:
+        print(settings_table())
+        return 0
+    settings = _settings(args)
+    for name in settings.__dataclass_fields__:
+        print(f"{name} = {getattr(settings, name)}")
+    return 0
+
+
+def _add_sim_arguments(p: argparse.ArgumentParser) -> None:
+    g = p.add_argument_group("simulated calls")
+    g.add_argument("--calls", type=int, default=1, help="concurrent calls (default 1)")
+    g.add_argument(
+        "--source",
+        type=Path,
+        action="append",
+        help="stereo WAV (left agent, right caller), mono WAV or scripted-call JSON; repeat to "
+        "mix (default: the bundled 77 s demo call)",
+    )
+    g.add_argument("--speed", type=float, default=1.0, help="pace, 1 = real time (default 1)")
+    g.add_argument("--reorder", type=float, default=0.0, help="rate of frames sent 1-3 ticks late")
+    g.add_argument("--duplicate", type=float, default=0.0, help="rate of frames sent twice")
+    g.add_argument("--drop", type=float, default=0.0, help="rate of frames never sent")
+    g.add_argument("--malformed", type=float, default=0.0, help="rate of extra broken messages")
+    g.add_argument(
+        "--vanish",
+        type=float,
+        metavar="SECONDS",
+        help="cut the TCP connection after SECONDS, no Stop",
+    )
+    g.add_argument("--secret", help="streaming profile secret, sent as X-Streaming-Secret")
+    g.add_argument("--seed", type=int, default=1, help="random seed for faults (default 1)")
+    g.add_argument("--ramp", type=float, default=0.0, metavar="SECONDS", help="spread call starts")
+    g.add_argument("--max-frames", type=int, help="stop each call after this many 20 ms frames")
+    g.add_argument("--product-type", default="Queue", help="Queue | Campaign | Manual")
+    g.add_argument("--product-id", type=int, default=4401)
+    g.add_argument("--subaccount-id", default="88800012")
+    g.add_argument("--report", type=Path, help="write per-call results (incl. dropped ids) as JSON")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="callscope", description=DESCRIPTION)
+    parser.add_argument("--version", action="version", version=f"callscope {__version__}")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    p = sub.add_parser("serve", help="run the server", description="Run the callscope server.")
+    add_settings_arguments(p)
+    p.set_defaults(func=_cmd_serve)
+
+    p = sub.add_parser(
+        "simulate",
+        help="stream simulated RingCX calls to a server",
+        description="Stream calls to a callscope (or any RingCX-compatible) server, as RingCX "
+        "would: Connected, Start, Media for both perspectives, Stop per perspective. A 5xx on "
+        "the upgrade is retried up to 3 times; a 4xx is final. Exit status 1 if a call failed.",
+    )
+    p.add_argument(
+        "--url",
+        default="ws://127.0.0.1:8080/ringcx/stream",
+        help="stream endpoint (ws:// or wss://)",
+    )
+    p.add_argument("--quiet", action="store_true", help="no progress display")
+    _add_sim_arguments(p)
+    p.set_defaults(func=_cmd_simulate)
+
+    p = sub.add_parser(
+        "demo",
+        help="serve and stream the bundled demo call into it",
+        description="Start the server on the configured address, stream the bundled scripted "
+        "call into it (default 10x real time, light faults), and print what was stored.",
+    )
+    add_settings_arguments(p)
+    _add_sim_arguments(p)
+    p.set_defaults(speed=10.0, reorder=0.01, duplicate=0.01, drop=0.005, malformed=0.002)
+    p.add_argument("--keep-serving", action="store_true", help="keep serving after the demo")
+    p.set_defaults(func=_cmd_demo)
+
+    p = sub.add_parser("db", help="database maintenance")
+    dbsub = p.add_subparsers(dest="db_command", required=True, metavar="ACTION")
+    up = dbsub.add_parser("upgrade", help="apply migrations (serve does this at start)")
+    up.add_argument("revision", nargs="?", default="head")
+    add_settings_arguments(up)
+    up.set_defaults(func=_cmd_db)
+
+    p = sub.add_parser("settings", help="show the effective settings")
+    p.add_argument("--markdown", action="store_true", help="print the README settings table")
+    add_settings_arguments(p)
+    p.set_defaults(func=_cmd_settings)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        code: int = args.func(args)
+    except CallscopeError as exc:
+        print(f"callscope: error: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        return 130
+    return code
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

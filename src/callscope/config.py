@@ -1,0 +1,147 @@
+"""Typed settings, from defaults ← ``CALLSCOPE_*`` environment ← command-line flags.
+
+Every field documents itself; ``callscope settings --markdown`` prints the table that the
+README carries. Units are in the names (``_s``, ``_frames``, ``_bytes``).
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, field, fields
+from pathlib import Path
+from typing import Any
+
+from callscope.errors import ConfigError
+
+__all__ = ["ENV_PREFIX", "Settings", "add_settings_arguments", "settings_table"]
+
+ENV_PREFIX = "CALLSCOPE_"
+
+
+def _opt(default: Any, help: str) -> Any:
+    return field(default=default, metadata={"help": help})
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class Settings:
+    """Server settings. Construct with :meth:`from_sources` to read env and flags."""
+
+    host: str = _opt("127.0.0.1", "Address to listen on. Keep loopback until auth is set up.")
+    port: int = _opt(8080, "TCP port for HTTP, REST and WebSocket.")
+    data_dir: Path = _opt(Path("callscope-data"), "Directory for recordings and the SQLite file.")
+    database_url: str = _opt(
+        "", "SQLAlchemy async URL; empty = sqlite+aiosqlite:///<data_dir>/callscope.db."
+    )
+    log_level: str = _opt("INFO", "DEBUG, INFO, WARNING or ERROR.")
+    ingest_idle_timeout_s: float = _opt(
+        10.0, "A stream silent this long without Stop is closed and its call kept."
+    )
+    ingest_window_frames: int = _opt(
+        10, "Jitter window: frames to wait for a missing sequenceId before writing silence."
+    )
+    ingest_max_skew_frames: int = _opt(
+        50, "How far one perspective may run ahead of the other before the gap is concealed."
+    )
+    ingest_batch_frames: int = _opt(2, "Stereo frames (20 ms each) gathered per disk write.")
+    ingest_max_message_bytes: int = _opt(
+        1 << 20, "Hard WebSocket message limit; larger closes the stream (1009)."
+    )
+    ingest_require_profile: bool = _opt(
+        False, "Refuse streams (403) for which no streaming profile exists."
+    )
+    gc_freeze: bool = _opt(True, "Freeze start-up objects and raise GC thresholds (lower p99).")
+
+    def __post_init__(self) -> None:
+        if not 0 < self.port < 65536:
+            raise ConfigError(f"port {self.port} is out of range: use 1-65535")
+        if self.log_level.upper() not in {"DEBUG", "INFO", "WARNING", "ERROR"}:
+            raise ConfigError(f"log_level {self.log_level!r}: use DEBUG, INFO, WARNING or ERROR")
+        if self.ingest_idle_timeout_s <= 0:
+            raise ConfigError("ingest_idle_timeout_s must be > 0 (seconds)")
+        if self.ingest_window_frames < 1:
+            raise ConfigError("ingest_window_frames must be ≥ 1")
+        if not 1 <= self.ingest_batch_frames <= self.ingest_max_skew_frames:
+            raise ConfigError("need 1 ≤ ingest_batch_frames ≤ ingest_max_skew_frames")
+        if self.ingest_max_message_bytes < 4096:
+            raise ConfigError("ingest_max_message_bytes must be ≥ 4096")
+
+    @property
+    def effective_database_url(self) -> str:
+        if self.database_url:
+            return self.database_url
+        return f"sqlite+aiosqlite:///{(self.data_dir / 'callscope.db').resolve()}"
+
+    @property
+    def recordings_dir(self) -> Path:
+        return self.data_dir / "recordings"
+
+    @classmethod
+    def from_sources(
+        cls,
+        *,
+        env: Mapping[str, str] | None = None,
+        args: argparse.Namespace | None = None,
+        **overrides: Any,
+    ) -> Settings:
+        """Defaults, then ``CALLSCOPE_<NAME>`` variables, then flags, then ``overrides``.
+
+        Raises:
+            ConfigError: a value does not parse or is out of range; the message names it.
+        """
+        env = os.environ if env is None else env
+        values: dict[str, Any] = {}
+        for f in fields(cls):
+            key = ENV_PREFIX + f.name.upper()
+            if key in env:
+                values[f.name] = _parse(f, env[key], key)
+            if args is not None and getattr(args, f.name, None) is not None:
+                values[f.name] = getattr(args, f.name)
+        values.update(overrides)
+        return cls(**values)
+
+
+def _field_type(f: dataclasses.Field[Any]) -> type:
+    return {"str": str, "int": int, "float": float, "bool": bool, "Path": Path}[str(f.type)]
+
+
+def _parse(f: dataclasses.Field[Any], raw: str, source: str) -> Any:
+    kind = _field_type(f)
+    if kind is bool:
+        low = raw.strip().lower()
+        if low in {"1", "true", "yes", "on"}:
+            return True
+        if low in {"0", "false", "no", "off"}:
+            return False
+        raise ConfigError(f"{source}={raw!r}: use true or false")
+    try:
+        return kind(raw)
+    except ValueError as exc:
+        raise ConfigError(f"{source}={raw!r}: expected {kind.__name__}") from exc
+
+
+def add_settings_arguments(parser: argparse.ArgumentParser) -> None:
+    """Add ``--<name>`` flags for every setting (defaults stay in :class:`Settings`)."""
+    for f in fields(Settings):
+        flag = "--" + f.name.replace("_", "-")
+        env = ENV_PREFIX + f.name.upper()
+        kind = _field_type(f)
+        text = f"{f.metadata['help']} [env {env}, default {f.default}]"
+        if kind is bool:
+            parser.add_argument(flag, dest=f.name, action=argparse.BooleanOptionalAction, help=text)
+        else:
+            parser.add_argument(flag, dest=f.name, type=kind, default=None, help=text)
+
+
+def settings_table() -> str:
+    """The Markdown configuration table for the README."""
+    rows = ["| flag | environment variable | default | meaning |", "|---|---|---|---|"]
+    for f in fields(Settings):
+        default = f.default if f.default != "" else "(empty)"
+        rows.append(
+            f"| `--{f.name.replace('_', '-')}` | `{ENV_PREFIX}{f.name.upper()}` | `{default}` "
+            f"| {f.metadata['help']} |"
+        )
+    return "\n".join(rows)

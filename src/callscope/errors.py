@@ -1,0 +1,104 @@
+"""The one exception tree of callscope.
+
+::
+
+    CallscopeError
+    ├── ConfigError                 a setting is wrong; the message says the fix   (permanent)
+    ├── ProtocolError               a peer broke a wire protocol                   (permanent)
+    │   ├── MalformedMessage        one message is unusable; the call goes on      (per message)
+    │   └── StreamRefused           the stream cannot be accepted (content type…)  (permanent)
+    ├── InvalidState                an action does not fit the current state       (permanent)
+    ├── RecordingError              a recording file cannot be written or repaired (permanent)
+    └── SimulatorError              the sending side failed
+        ├── UpgradeRefused          the server said 4xx on the upgrade             (permanent)
+        └── UpgradeFailed           5xx or network failure on the upgrade          (transient)
+
+Third-party errors are translated at the boundary with ``raise Ours(...) from exc``.
+``transient`` tells a caller whether trying again may help.
+"""
+
+from __future__ import annotations
+
+__all__ = [
+    "CallscopeError",
+    "ConfigError",
+    "InvalidState",
+    "MalformedMessage",
+    "ProtocolError",
+    "RecordingError",
+    "SimulatorError",
+    "StreamRefused",
+    "UpgradeFailed",
+    "UpgradeRefused",
+]
+
+
+class CallscopeError(Exception):
+    """Base of every error callscope raises on purpose."""
+
+    transient: bool = False
+
+
+class ConfigError(CallscopeError):
+    """A setting has a value that cannot work; the message names the setting and the fix."""
+
+
+class ProtocolError(CallscopeError):
+    """A peer sent something its wire protocol does not allow."""
+
+
+class MalformedMessage(ProtocolError):
+    """One message cannot be used. It is counted and dropped; the stream continues.
+
+    Attributes:
+        kind: short machine-readable reason (``bad_json``, ``bad_base64``, ``oversize``...).
+    """
+
+    def __init__(self, kind: str, detail: str) -> None:
+        super().__init__(f"{kind}: {detail}")
+        self.kind = kind
+        self.detail = detail
+
+
+class StreamRefused(ProtocolError):
+    """The stream as announced cannot be accepted; the connection is closed with a reason.
+
+    Attributes:
+        close_code: the WebSocket close code to send (RFC 6455 §7.4.1).
+    """
+
+    def __init__(self, reason: str, *, close_code: int = 1003) -> None:
+        super().__init__(reason)
+        self.reason = reason
+        self.close_code = close_code
+
+
+class InvalidState(CallscopeError):
+    """An action was asked for in a state that does not allow it."""
+
+
+class RecordingError(CallscopeError):
+    """A recording cannot be written, read or repaired."""
+
+
+class SimulatorError(CallscopeError):
+    """The simulated sending side failed."""
+
+
+class UpgradeRefused(SimulatorError):
+    """The server refused the WebSocket upgrade with a 4xx status: final, never retried."""
+
+    def __init__(self, status: int, body: str) -> None:
+        super().__init__(f"upgrade refused with HTTP {status}: {body[:200]}")
+        self.status = status
+        self.body = body
+
+
+class UpgradeFailed(SimulatorError):
+    """The upgrade failed with a 5xx status or a network error: worth retrying."""
+
+    transient = True
+
+    def __init__(self, detail: str, *, status: int | None = None) -> None:
+        super().__init__(detail)
+        self.status = status

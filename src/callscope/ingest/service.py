@@ -1,0 +1,442 @@
+"""Ingest service: live calls, their recordings, idle sweeping and crash recovery.
+
+A :class:`LiveCall` ties one stream's sans-I/O receiver (:mod:`callscope.protocols.ringcx`)
+to its media pipeline and WAV writer. :class:`IngestService` owns the set of live calls, the
+database rows behind them, the idle sweeper, start-up recovery and shutdown. Transport (the
+WebSocket) stays in :mod:`callscope.api.ingest`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import os
+import secrets
+import time
+from collections import Counter as TallyCounter
+from collections.abc import Awaitable, Callable, Iterable, Mapping
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from callscope.config import Settings
+from callscope.errors import RecordingError
+from callscope.media.jitter import PushResult
+from callscope.media.pipeline import CallMediaPipeline, StereoBlock
+from callscope.media.wav import WavWriter, repair_wav
+from callscope.metrics import Histogram, Labels, Registry
+from callscope.protocols.ringcx import (
+    Malformed,
+    Media,
+    RingCXReceiver,
+    Start,
+    Stop,
+    StreamEvent,
+)
+from callscope.store.models import Call, CallStatus
+from callscope.store.repo import CallRepository, utcnow
+
+__all__ = ["IngestService", "LiveCall", "UpgradeParams"]
+
+logger = logging.getLogger("callscope.ingest")
+
+#: Upgrade query parameter names (spec §11.3 proposal: the Start metadata key names).
+UPGRADE_KEYS = (
+    "callId", "sessionId", "ani", "dnis", "accountId", "subaccountId", "rcAccountId",
+    "agentId", "productType", "productId",
+)  # fmt: skip
+
+
+@dataclass(frozen=True, slots=True)
+class UpgradeParams:
+    """What the upgrade request's query string says about the call (secret removed)."""
+
+    values: Mapping[str, str]
+
+    @classmethod
+    def from_query(cls, query: Mapping[str, str]) -> UpgradeParams:
+        return cls({k: query[k][:64] for k in UPGRADE_KEYS if query.get(k)})
+
+    def get(self, key: str) -> str | None:
+        return self.values.get(key)
+
+
+class _CallLog(logging.LoggerAdapter[logging.Logger]):
+    def process(self, msg: Any, kwargs: Any) -> tuple[Any, Any]:
+        return f"[call {self.extra['call_id'] if self.extra else '?'}] {msg}", kwargs
+
+
+CloseFn = Callable[[int, str], Awaitable[None]]
+
+
+class LiveCall:
+    """One stream being received. Driven message by message by the transport."""
+
+    def __init__(
+        self,
+        service: IngestService,
+        params: UpgradeParams,
+        close: CloseFn,
+    ) -> None:
+        s = service.settings
+        self.service = service
+        self.params = params
+        self._close_transport = close
+        self.receiver = RingCXReceiver()
+        self.pipeline = CallMediaPipeline(
+            window_frames=s.ingest_window_frames,
+            max_skew_frames=s.ingest_max_skew_frames,
+            batch_frames=s.ingest_batch_frames,
+            lag_observer=service.frame_lag.observe,
+        )
+        self.call_id: str | None = None
+        self.row: Call | None = None
+        self.writer: WavWriter | None = None
+        self.malformed: TallyCounter[str] = TallyCounter()
+        self.jumps = 0
+        self.last_activity = time.monotonic()
+        self.stop_metadata: dict[str, Any] = {}
+        self.finished = False
+        #: set by whoever ends the call from outside the stream (idle sweeper, shutdown), so
+        #: the transport's own clean-up records that reason rather than "disconnected"
+        self.end_request: tuple[CallStatus, str] | None = None
+        self.log = _CallLog(logger, {"call_id": "pending"})
+
+    # -- messages ------------------------------------------------------------------------
+
+    def on_text(self, data: str | bytes, now: float) -> StreamEvent:
+        """Handle one message. Raises StreamRefused for an unacceptable Start."""
+        self.last_activity = now
+        event = self.receiver.receive_text(data)
+        if type(event) is Media:
+            result = self.pipeline.push(event.perspective, event.sequence_id, event.payload, now)
+            if result is PushResult.JUMP:
+                self._count_malformed(
+                    Malformed("sequence_jump", f"{event.perspective.wire_name} {event.sequence_id}")
+                )
+        elif type(event) is Malformed:
+            self._count_malformed(event)
+        elif type(event) is Stop:
+            self.pipeline.end_channel(event.closed, now)
+            self.stop_metadata = {
+                k: v
+                for k, v in (("duration", event.duration), ("end_time", event.end_time))
+                if v is not None
+            }
+        return event
+
+    def on_binary(self, data: bytes, now: float) -> None:
+        self.last_activity = now
+        self._count_malformed(Malformed("wrong_type", f"binary message of {len(data)} bytes"))
+
+    def _count_malformed(self, event: Malformed) -> None:
+        first = not self.malformed
+        self.malformed[event.kind] += 1
+        # Logged once per call (the rest at DEBUG, and totalled when the call ends): a flood
+        # of bad frames must not flood the log.
+        if first:
+            self.log.warning(
+                "malformed message (%s): %s; further ones are counted",
+                event.kind,
+                event.detail[:120],
+            )
+        elif self.log.isEnabledFor(logging.DEBUG):
+            self.log.debug("malformed message (%s): %s", event.kind, event.detail[:120])
+
+    # -- lifecycle -----------------------------------------------------------------------
+
+    async def start(self, event: Start) -> None:
+        """Create the call row and its recording. Called once the Start was accepted."""
+        meta = event.metadata
+        p = self.params
+        self.call_id = new_call_id()
+        self.log = _CallLog(logger, {"call_id": self.call_id})
+        path = self.service.settings.recordings_dir / f"{self.call_id}.wav"
+        self.writer = WavWriter(path)
+        self.pipeline.sinks.append(self._write_block)
+        start_meta = {
+            "callId": meta.call_id,
+            "sessionId": meta.session_id,
+            "ani": meta.ani,
+            "dnis": meta.dnis,
+            "accountId": meta.account_id,
+            "subaccountId": meta.subaccount_id,
+            "rcAccountId": meta.rc_account_id,
+            "agentId": meta.agent_id,
+            "productType": meta.product_type,
+            "productId": meta.product_id,
+            "contentType": meta.content_type,
+            "sampleRateHertz": meta.sample_rate_hz,
+        }
+        start_meta.update({k: v for k, v in meta.extra.items() if isinstance(k, str)})
+
+        def pick(query_key: str, value: str | None) -> str | None:
+            return p.get(query_key) or value
+
+        self.row = Call(
+            id=self.call_id,
+            ringcx_call_id=pick("callId", meta.call_id),
+            session_id=pick("sessionId", meta.session_id),
+            ani=pick("ani", meta.ani),
+            dnis=pick("dnis", meta.dnis),
+            account_id=pick("accountId", meta.account_id),
+            subaccount_id=pick("subaccountId", meta.subaccount_id),
+            rc_account_id=pick("rcAccountId", meta.rc_account_id),
+            agent_id=pick("agentId", meta.agent_id),
+            product_type=pick("productType", meta.product_type),
+            product_id=pick("productId", meta.product_id),
+            status=CallStatus.LIVE,
+            started_at=utcnow(),
+            recording_path=str(path),
+            frames_agent=0,
+            frames_caller=0,
+            late_frames=0,
+            duplicate_frames=0,
+            missing_frames=0,
+            malformed_messages=0,
+            upgrade_params=dict(p.values),
+            start_metadata=start_meta,
+            stop_metadata={},
+        )
+        await self.service.register(self)
+        self.log.info(
+            "started: RingCX call %s, agent %s, ANI %s",
+            self.row.ringcx_call_id,
+            self.row.agent_id,
+            _mask_number(self.row.ani),
+        )
+
+    def _write_block(self, block: StereoBlock) -> None:
+        assert self.writer is not None
+        self.writer.write_stereo(block.agent, block.caller)
+
+    async def finish(self, status: CallStatus, reason: str) -> None:
+        """Flush, close the recording and store the final state. Idempotent."""
+        if self.finished:
+            return
+        self.finished = True
+        self.pipeline.finish(time.monotonic())
+        if self.row is None or self.writer is None:
+            return
+        try:
+            self.writer.close()
+        except OSError as exc:
+            self.log.error("closing recording failed: %s", exc)
+        c = self.pipeline.counters()
+        values = {
+            "status": status,
+            "end_reason": reason[:200],
+            "ended_at": utcnow(),
+            "duration_ms": self.writer.duration_ms,
+            "frames_agent": c.received[0],
+            "frames_caller": c.received[1],
+            "late_frames": sum(c.late),
+            "duplicate_frames": sum(c.duplicate),
+            "missing_frames": sum(c.missing),
+            "malformed_messages": sum(self.malformed.values()),
+            "stop_metadata": self.stop_metadata,
+        }
+        await self.service.unregister(self, status, values)
+        self.log.info(
+            "%s (%s): %.1f s recorded, missing %d, late %d, duplicate %d, malformed %d",
+            status.value,
+            reason,
+            self.writer.duration_ms / 1000,
+            values["missing_frames"],
+            values["late_frames"],
+            values["duplicate_frames"],
+            values["malformed_messages"],
+        )
+
+    async def end(
+        self, status: CallStatus, reason: str, *, close_code: int, close_reason: str
+    ) -> None:
+        """End the call from outside the stream: record why, close the socket, finish."""
+        self.end_request = (status, reason)
+        await self._close_transport(close_code, close_reason)
+        await self.finish(status, reason)
+
+    def checkpoint_values(self) -> dict[str, Any]:
+        c = self.pipeline.counters()
+        return {
+            "duration_ms": self.writer.duration_ms if self.writer else 0,
+            "frames_agent": c.received[0],
+            "frames_caller": c.received[1],
+            "late_frames": sum(c.late),
+            "duplicate_frames": sum(c.duplicate),
+            "missing_frames": sum(c.missing),
+            "malformed_messages": sum(self.malformed.values()),
+        }
+
+
+def new_call_id() -> str:
+    """Sortable, unique call id: time in ms + 48 random bits."""
+    return f"c{int(time.time() * 1000):013x}{secrets.token_hex(6)}"
+
+
+def _mask_number(number: str | None) -> str:
+    # Phone numbers are personal data: logs keep the last four digits only.
+    if not number:
+        return "-"
+    return "…" + number[-4:]
+
+
+class IngestService:
+    """Owns live calls, their metrics and their persistence."""
+
+    def __init__(self, settings: Settings, calls: CallRepository, registry: Registry) -> None:
+        self.settings = settings
+        self.calls = calls
+        self.live: dict[str, LiveCall] = {}
+        self.connections = 0
+        self._sweeper: asyncio.Task[None] | None = None
+        self._finished_totals: TallyCounter[Labels] = TallyCounter()
+        self._malformed_totals: TallyCounter[Labels] = TallyCounter()
+        reg = registry
+        reg.gauge("callscope_live_calls", "Calls being received now.", lambda: len(self.live))
+        reg.gauge(
+            "callscope_ingest_connections", "Open ingest WebSockets.", lambda: self.connections
+        )
+        self.calls_total = reg.counter("callscope_calls_total", "Calls ended, by final status.")
+        self.refused_total = reg.counter(
+            "callscope_streams_refused_total", "Streams refused before or at Start, by reason."
+        )
+        reg.counter(
+            "callscope_frames_received_total",
+            "Media frames accepted, by perspective.",
+            live=lambda: self._frame_totals("received"),
+        )
+        for kind, text in (
+            ("late", "Frames that arrived after their slot was concealed."),
+            ("duplicate", "Frames received more than once."),
+            ("missing", "Frames never received in time, written as silence."),
+        ):
+            reg.counter(
+                f"callscope_frames_{kind}_total",
+                text,
+                live=lambda kind=kind: self._frame_totals(kind),  # type: ignore[misc]
+            )
+        reg.counter(
+            "callscope_malformed_messages_total",
+            "Messages dropped as malformed, by kind.",
+            live=self._malformed_live,
+        )
+        self.frame_lag: Histogram = reg.histogram(
+            "callscope_frame_lag_seconds",
+            "Age of a frame when written, against the real-time schedule of its call.",
+            (0.005, 0.01, 0.02, 0.03, 0.04, 0.05, 0.075, 0.1, 0.15, 0.2, 0.3, 0.5, 1.0, 2.0, 5.0),
+        )
+
+    # -- metrics folding -----------------------------------------------------------------
+
+    def _frame_totals(self, kind: str) -> Iterable[tuple[Labels, float]]:
+        totals: TallyCounter[Labels] = TallyCounter()
+        for key, v in self._finished_totals.items():
+            if key[0] == ("kind", kind):
+                totals[key[1:]] += v
+        for call in self.live.values():
+            for p, buf in zip(("agent", "caller"), call.pipeline.buffers, strict=True):
+                totals[(("perspective", p),)] += getattr(buf, kind)
+        return totals.items()
+
+    def _malformed_live(self) -> Iterable[tuple[Labels, float]]:
+        totals = TallyCounter(self._malformed_totals)
+        for call in self.live.values():
+            for kind, n in call.malformed.items():
+                totals[(("kind", kind),)] += n
+        return totals.items()
+
+    # -- live calls ----------------------------------------------------------------------
+
+    async def register(self, call: LiveCall) -> None:
+        assert call.row is not None
+        assert call.call_id is not None
+        await self.calls.create(call.row)
+        self.live[call.call_id] = call
+
+    async def unregister(self, call: LiveCall, status: CallStatus, values: dict[str, Any]) -> None:
+        assert call.call_id is not None
+        self.live.pop(call.call_id, None)
+        for p, buf in zip(("agent", "caller"), call.pipeline.buffers, strict=True):
+            for kind in ("received", "late", "duplicate", "missing"):
+                self._finished_totals[(("kind", kind), ("perspective", p))] += getattr(buf, kind)
+        for kind, n in call.malformed.items():
+            self._malformed_totals[(("kind", kind),)] += n
+        self.calls_total.inc(status=status.value)
+        await self.calls.update(call.call_id, **values)
+
+    # -- background work -----------------------------------------------------------------
+
+    async def start(self) -> None:
+        await self.recover()
+        self._sweeper = asyncio.create_task(self._sweep(), name="callscope-ingest-sweeper")
+
+    async def stop(self) -> None:
+        if self._sweeper:
+            self._sweeper.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._sweeper
+        for call in list(self.live.values()):
+            await call.end(
+                CallStatus.INTERRUPTED,
+                "server shut down mid-call",
+                close_code=1001,
+                close_reason="server shutting down",
+            )
+
+    async def _sweep(self) -> None:
+        """Close streams silent for longer than the idle timeout; checkpoint counters."""
+        timeout = self.settings.ingest_idle_timeout_s
+        interval = min(1.0, timeout / 4)
+        last_checkpoint = time.monotonic()
+        while True:
+            await asyncio.sleep(interval)
+            now = time.monotonic()
+            for call in list(self.live.values()):
+                if now - call.last_activity > timeout:
+                    call.log.warning("no message for %.0f s: closing the stream", timeout)
+                    await call.end(
+                        CallStatus.ABANDONED,
+                        f"sender silent for {timeout:g} s without Stop",
+                        close_code=1001,
+                        close_reason="idle timeout",
+                    )
+            if now - last_checkpoint >= 10.0:
+                last_checkpoint = now
+                await self._checkpoint()
+
+    async def _checkpoint(self) -> None:
+        for call in list(self.live.values()):
+            if call.call_id and not call.finished:
+                try:
+                    await self.calls.update(call.call_id, **call.checkpoint_values())
+                except KeyError:
+                    continue
+
+    async def recover(self) -> int:
+        """Repair the recordings of calls left ``live`` by a killed server.
+
+        Returns:
+            How many calls were marked ``interrupted``.
+        """
+        rows = await self.calls.live()
+        for row in rows:
+            path = Path(row.recording_path)
+            values: dict[str, Any] = {
+                "status": CallStatus.INTERRUPTED,
+                "end_reason": "server stopped mid-call; recording repaired on restart",
+            }
+            try:
+                info = repair_wav(path)
+                values["duration_ms"] = info.duration_ms
+                values["ended_at"] = datetime.fromtimestamp(os.stat(path).st_mtime, UTC)
+            except RecordingError as exc:
+                logger.error("call %s: recording could not be repaired: %s", row.id, exc)
+                values["end_reason"] = f"server stopped mid-call; recording unusable: {exc}"[:200]
+                values["ended_at"] = utcnow()
+            await self.calls.update(row.id, **values)
+            self.calls_total.inc(status=CallStatus.INTERRUPTED.value)
+            logger.warning("call %s was live when the server stopped: marked interrupted", row.id)
+        return len(rows)

@@ -1,0 +1,199 @@
+"""One live call's media path: two jitter buffers → time-aligned stereo PCM blocks → sinks.
+
+Pure: the caller passes the clock value in; sinks are plain callables. The adapter around it
+(``callscope.ingest``) owns sockets and timers.
+
+Alignment: frame *i* of each perspective covers call time ``[i·20 ms, (i+1)·20 ms)``. A stereo
+block is emitted once both channels have the frames for it. A channel that has said Stop
+counts as endless silence. If one channel runs more than ``max_skew_frames`` ahead (its peer is
+silent or stalled), the peer's missing frames are concealed so memory stays bounded and the
+channels stay aligned; peer frames that arrive later are counted *late*.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import numpy as np
+import numpy.typing as npt
+
+from callscope.media.g711 import MULAW_SILENCE, ulaw2lin
+from callscope.media.jitter import JitterBuffer, PushResult
+from callscope.protocols.ringcx import PERSPECTIVES, Perspective
+
+__all__ = ["CallMediaPipeline", "FrameCounters", "StereoBlock"]
+
+logger = logging.getLogger("callscope.media")
+
+FRAME_MS = 20
+SAMPLE_RATE_HZ = 8000
+
+
+@dataclass(slots=True, frozen=True)
+class StereoBlock:
+    """Time-aligned PCM for both parties. ``start_frame`` counts 20 ms frames from call start."""
+
+    start_frame: int
+    agent: npt.NDArray[np.int16]
+    caller: npt.NDArray[np.int16]
+
+    @property
+    def frames(self) -> int:
+        return len(self.agent) // (SAMPLE_RATE_HZ * FRAME_MS // 1000)
+
+
+@dataclass(slots=True)
+class FrameCounters:
+    """Per-channel counters as stored with the call (index 0 = agent, 1 = caller side)."""
+
+    received: tuple[int, int]
+    duplicate: tuple[int, int]
+    late: tuple[int, int]
+    missing: tuple[int, int]
+    written: int
+
+
+BlockSink = Callable[[StereoBlock], None]
+LagObserver = Callable[[float, int], None]
+
+
+class CallMediaPipeline:
+    """Reorders, aligns and decodes one call's two perspectives.
+
+    Args:
+        frame_bytes: μ-law bytes per frame (160 = 20 ms at 8 kHz).
+        window_frames: jitter buffer window (see :class:`JitterBuffer`).
+        max_skew_frames: how far one channel may run ahead of the other before the other's
+            missing frames are concealed; bounds memory to about that many frames.
+        batch_frames: stereo frames gathered before a block is emitted (write granularity).
+        sinks: callables receiving each :class:`StereoBlock` in order.
+        lag_observer: called with (seconds, frames) for each block: the age of its oldest frame
+            against a real-time schedule anchored at the first Media message.
+    """
+
+    def __init__(
+        self,
+        *,
+        frame_bytes: int = 160,
+        window_frames: int = 10,
+        max_skew_frames: int = 50,
+        batch_frames: int = 2,
+        max_jump_frames: int = 3000,
+        sinks: list[BlockSink] | None = None,
+        lag_observer: LagObserver | None = None,
+    ) -> None:
+        if batch_frames < 1 or max_skew_frames < batch_frames:
+            raise ValueError("need 1 ≤ batch_frames ≤ max_skew_frames")
+        self.frame_bytes = frame_bytes
+        self._silence = bytes([MULAW_SILENCE]) * frame_bytes
+        self.buffers = (
+            JitterBuffer(window_frames=window_frames, max_jump_frames=max_jump_frames),
+            JitterBuffer(window_frames=window_frames, max_jump_frames=max_jump_frames),
+        )
+        self._ready: tuple[list[bytes | None], list[bytes | None]] = ([], [])
+        self._ended = [False, False]
+        self._max_skew = max_skew_frames
+        self._batch = batch_frames
+        self.sinks: list[BlockSink] = list(sinks or [])
+        self._lag_observer = lag_observer
+        self._epoch: float | None = None
+        self.written_frames = 0
+        self.wrong_size = 0
+
+    # -- input ---------------------------------------------------------------------------
+
+    def push(self, perspective: Perspective, seq: int, payload: bytes, now: float) -> PushResult:
+        """Offer one Media frame received at monotonic time ``now``."""
+        if self._epoch is None:
+            self._epoch = now - FRAME_MS / 1000 * max(seq - 1, 0)
+        ch = int(perspective)
+        if self._ended[ch]:
+            return PushResult.LATE
+        if len(payload) != self.frame_bytes:
+            payload = self._fit(payload)
+        ready = self._ready[ch]
+        result = self.buffers[ch].push(seq, payload, ready)
+        if result is PushResult.ACCEPTED:
+            self._drain(now)
+        return result
+
+    def end_channel(self, perspective: Perspective, now: float) -> None:
+        """The perspective said Stop: release what it holds; from now on it is silence."""
+        ch = int(perspective)
+        if not self._ended[ch]:
+            self.buffers[ch].flush(self._ready[ch])
+            self._ended[ch] = True
+        self._drain(now)
+
+    def finish(self, now: float) -> None:
+        """End of call (both Stops, vanish or shutdown): emit everything still held."""
+        for p in PERSPECTIVES:
+            ch = int(p)
+            if not self._ended[ch]:
+                self.buffers[ch].flush(self._ready[ch])
+                self._ended[ch] = True
+        self._drain(now, final=True)
+
+    @property
+    def ended(self) -> bool:
+        return all(self._ended)
+
+    def counters(self) -> FrameCounters:
+        a, c = self.buffers
+        return FrameCounters(
+            received=(a.received, c.received),
+            duplicate=(a.duplicate, c.duplicate),
+            late=(a.late, c.late),
+            missing=(a.missing, c.missing),
+            written=self.written_frames,
+        )
+
+    # -- internals -----------------------------------------------------------------------
+
+    def _fit(self, payload: bytes) -> bytes:
+        # A short frame (typically the last one) is padded with silence; a long one is cut.
+        # Either way the sequence timeline stays 20 ms per sequenceId.
+        self.wrong_size += 1
+        if len(payload) < self.frame_bytes:
+            return payload + self._silence[len(payload) :]
+        return payload[: self.frame_bytes]
+
+    def _drain(self, now: float, *, final: bool = False) -> None:
+        left, right = self._ready
+        # Keep the channels within max_skew of each other (bounded memory, alignment kept).
+        for ch, other in ((0, 1), (1, 0)):
+            lead = len(self._ready[other]) - len(self._ready[ch])
+            if lead > self._max_skew and not self._ended[ch]:
+                buf = self.buffers[ch]
+                buf.skip_to(buf.next_seq + lead - self._max_skew, self._ready[ch])
+        n = min(len(left), len(right))
+        if self._ended[0]:
+            n = max(n, len(right))
+        if self._ended[1]:
+            n = max(n, len(left))
+        if n == 0 or (n < self._batch and not final):
+            return
+        self._emit(n, now)
+
+    def _emit(self, n: int, now: float) -> None:
+        silence = self._silence
+        fb = self.frame_bytes
+        buf = bytearray(2 * n * fb)
+        for ch in (0, 1):
+            frames = self._ready[ch]
+            base = ch * n * fb
+            for i in range(n):
+                frame = frames[i] if i < len(frames) else None
+                buf[base + i * fb : base + (i + 1) * fb] = frame if frame is not None else silence
+            del frames[:n]
+        pcm = ulaw2lin(buf)
+        start = self.written_frames
+        block = StereoBlock(start, pcm[: n * fb], pcm[n * fb :])
+        self.written_frames += n
+        if self._lag_observer is not None and self._epoch is not None:
+            due = self._epoch + (start + 1) * FRAME_MS / 1000
+            self._lag_observer(max(0.0, now - due), n)
+        for sink in self.sinks:
+            sink(block)

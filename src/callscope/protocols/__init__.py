@@ -1,0 +1,1 @@
+"""Wire protocols as sans-I/O cores: text in, typed events out. No asyncio in here."""

@@ -1,0 +1,1 @@
+"""The sending side of RingCX call streaming: simulator, fault injection, load generator."""

@@ -1,0 +1,108 @@
+"""Repositories: the only place that builds queries. Callers get plain model objects."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import func, or_, select
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from callscope.store.models import Call, CallStatus, StreamingProfile
+
+__all__ = ["CallRepository", "ProfileRepository", "utcnow"]
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+class CallRepository:
+    def __init__(self, sessions: async_sessionmaker[AsyncSession]) -> None:
+        self._sessions = sessions
+
+    async def create(self, call: Call) -> None:
+        async with self._sessions.begin() as s:
+            s.add(call)
+
+    async def update(self, call_id: str, **values: Any) -> None:
+        async with self._sessions.begin() as s:
+            row = await s.get(Call, call_id)
+            if row is None:
+                raise KeyError(call_id)
+            for k, v in values.items():
+                setattr(row, k, v)
+
+    async def get(self, call_id: str) -> Call | None:
+        async with self._sessions() as s:
+            return await s.get(Call, call_id)
+
+    async def list(
+        self,
+        *,
+        status: str | None = None,
+        agent_id: str | None = None,
+        number: str | None = None,
+        offset: int = 0,
+        limit: int = 100,
+    ) -> tuple[Sequence[Call], int]:
+        """Calls newest first, with the total count for paging."""
+        q = select(Call)
+        if status:
+            q = q.where(Call.status == status)
+        if agent_id:
+            q = q.where(Call.agent_id == agent_id)
+        if number:
+            q = q.where(or_(Call.ani == number, Call.dnis == number))
+        async with self._sessions() as s:
+            total = (await s.execute(select(func.count()).select_from(q.subquery()))).scalar_one()
+            rows = (
+                await s.execute(
+                    q.order_by(Call.started_at.desc(), Call.id).offset(offset).limit(limit)
+                )
+            ).scalars()
+            return list(rows), int(total)
+
+    async def live(self) -> Sequence[Call]:
+        async with self._sessions() as s:
+            return list(
+                (await s.execute(select(Call).where(Call.status == CallStatus.LIVE))).scalars()
+            )
+
+
+class ProfileRepository:
+    def __init__(self, sessions: async_sessionmaker[AsyncSession]) -> None:
+        self._sessions = sessions
+
+    async def find(
+        self, sub_account_id: str, product_type: str, product_id: int
+    ) -> StreamingProfile | None:
+        async with self._sessions() as s:
+            q = select(StreamingProfile).where(
+                StreamingProfile.sub_account_id == sub_account_id,
+                StreamingProfile.product_type == product_type,
+                StreamingProfile.product_id == product_id,
+            )
+            return (await s.execute(q)).scalar_one_or_none()
+
+    async def create(self, profile: StreamingProfile) -> None:
+        async with self._sessions.begin() as s:
+            s.add(profile)
+
+    async def save(self, profile: StreamingProfile) -> None:
+        async with self._sessions.begin() as s:
+            await s.merge(profile)
+
+    async def delete(self, profile: StreamingProfile) -> None:
+        async with self._sessions.begin() as s:
+            row = await s.get(StreamingProfile, profile.id)
+            if row is not None:
+                await s.delete(row)
+
+    async def list(self, sub_account_id: str | None = None) -> Sequence[StreamingProfile]:
+        q = select(StreamingProfile).order_by(StreamingProfile.id)
+        if sub_account_id is not None:
+            q = q.where(StreamingProfile.sub_account_id == sub_account_id)
+        async with self._sessions() as s:
+            return list((await s.execute(q)).scalars())

@@ -1,0 +1,138 @@
+"""Shared helpers: a real `callscope serve` process on a free loopback port."""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import BinaryIO
+
+import numpy as np
+import pytest
+
+from callscope.media.g711 import lin2ulaw, ulaw2lin
+from callscope.media.wav import WavWriter
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@dataclass
+class Server:
+    """A `callscope serve` subprocess. ``start`` waits for /health; ``kill`` is SIGKILL."""
+
+    data_dir: Path
+    port: int = field(default_factory=free_port)
+    extra_args: list[str] = field(default_factory=list)
+    proc: subprocess.Popen[bytes] | None = None
+    log_path: Path | None = None
+
+    @property
+    def http(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    @property
+    def ws(self) -> str:
+        return f"ws://127.0.0.1:{self.port}/ringcx/stream"
+
+    def start(self, timeout_s: float = 30.0) -> Server:
+        self.log_path = self.data_dir.parent / f"server-{self.port}.log"
+        with self.log_path.open("ab") as log:
+            self.proc = self._spawn(log)
+        deadline = time.monotonic() + timeout_s
+        while time.monotonic() < deadline:
+            if self.proc.poll() is not None:
+                raise RuntimeError(f"server exited early:\n{self.log()}")
+            try:
+                with urllib.request.urlopen(self.http + "/health", timeout=1) as r:
+                    if r.status == 200:
+                        return self
+            except OSError:
+                time.sleep(0.1)
+        raise RuntimeError(f"server did not become healthy:\n{self.log()}")
+
+    def _spawn(self, log: BinaryIO) -> subprocess.Popen[bytes]:
+        return subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "callscope",
+                "serve",
+                "--port",
+                str(self.port),
+                "--data-dir",
+                str(self.data_dir),
+                *self.extra_args,
+            ],
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            env={**os.environ, "PYTHONUNBUFFERED": "1"},
+        )
+
+    def log(self) -> str:
+        return self.log_path.read_text() if self.log_path and self.log_path.exists() else ""
+
+    def kill(self) -> None:
+        if self.proc and self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGKILL)
+            self.proc.wait(10)
+
+    def stop(self) -> int:
+        if self.proc and self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+            try:
+                return self.proc.wait(15)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait(5)
+                raise
+        return self.proc.returncode if self.proc else 0
+
+
+@pytest.fixture
+def server_factory(tmp_path: Path) -> Iterator[type[Server]]:
+    started: list[Server] = []
+
+    class _Server(Server):
+        def start(self, timeout_s: float = 30.0) -> Server:
+            started.append(self)
+            return super().start(timeout_s)
+
+    yield _Server
+    for s in started:
+        s.kill()
+
+
+@pytest.fixture
+def server(server_factory: type[Server], tmp_path: Path) -> Server:
+    return server_factory(tmp_path / "data", extra_args=["--ingest-idle-timeout-s", "2"]).start()
+
+
+def make_stereo_fixture(path: Path, seconds: float = 4.0, seed: int = 3) -> np.ndarray:
+    """A stereo call-like signal (tones and noise bursts per side), already μ-law exact.
+
+    Generated, not recorded: no licence applies. Returns the int16 samples, shape (n, 2).
+    """
+    rng = np.random.default_rng(seed)
+    n = int(seconds * 8000) // 160 * 160
+    t = np.arange(n) / 8000
+    agent = 6000 * np.sin(2 * np.pi * 440 * t) * (np.sin(2 * np.pi * 0.7 * t) > 0)
+    caller = 5000 * np.sin(2 * np.pi * 620 * t + 0.3) * (np.sin(2 * np.pi * 0.7 * t) <= 0)
+    agent = agent + rng.normal(0, 300, n)
+    caller = caller + rng.normal(0, 300, n)
+    pcm = np.stack([agent, caller], axis=1).clip(-32000, 32000).astype(np.int16)
+    exact = ulaw2lin(lin2ulaw(pcm.reshape(-1))).reshape(-1, 2)
+    w = WavWriter(path)
+    w.write_stereo(exact[:, 0], exact[:, 1])
+    w.close()
+    return exact

@@ -1,0 +1,132 @@
+"""The `callscope` command: help texts, settings, db, demo, and the simulator's retry rule."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import sqlite3
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from aiohttp import web
+
+from callscope.config import settings_table
+from tests.conftest import free_port
+
+pytestmark = pytest.mark.slow
+
+
+def cli(*args: str, timeout: float = 120) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "callscope", *args],
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        check=False,
+    )
+
+
+@pytest.mark.parametrize(
+    ("args", "expected"),
+    [
+        ([], ["serve", "simulate", "demo", "db", "settings"]),
+        (["serve"], ["--port", "CALLSCOPE_PORT", "--ingest-idle-timeout-s", "--data-dir"]),
+        (
+            ["simulate"],
+            [
+                "--calls",
+                "--reorder",
+                "--duplicate",
+                "--drop",
+                "--malformed",
+                "--vanish",
+                "--speed",
+                "retried up to 3",
+            ],
+        ),
+        (["demo"], ["--keep-serving", "--speed"]),
+        (["db", "upgrade"], ["revision"]),
+        (["settings"], ["--markdown"]),
+    ],
+)
+def test_help_texts(args: list[str], expected: list[str]) -> None:
+    result = cli(*args, "--help")
+    assert result.returncode == 0
+    for word in expected:
+        assert word in result.stdout
+
+
+def test_settings_markdown_is_the_readme_table() -> None:
+    result = cli("settings", "--markdown")
+    assert result.returncode == 0
+    assert result.stdout.strip() == settings_table()
+
+
+def test_bad_setting_exits_2_with_the_fix() -> None:
+    result = cli("settings", "--port", "0")
+    assert result.returncode == 2
+    assert "port 0 is out of range: use 1-65535" in result.stderr
+
+
+def test_db_upgrade_creates_the_schema(tmp_path: Path) -> None:
+    result = cli("db", "upgrade", "--data-dir", str(tmp_path))
+    assert result.returncode == 0, result.stderr
+    with sqlite3.connect(tmp_path / "callscope.db") as db:
+        tables = {r[0] for r in db.execute("SELECT name FROM sqlite_master WHERE type='table'")}
+        (version,) = db.execute("SELECT version_num FROM alembic_version").fetchone()
+    assert {"calls", "streaming_profiles"} <= tables
+    assert version == "0001"
+
+
+def test_demo_streams_the_bundled_call_and_exits(tmp_path: Path) -> None:
+    result = cli(
+        "demo", "--port", str(free_port()), "--data-dir", str(tmp_path), "--speed", "40",
+        timeout=180,
+    )  # fmt: skip
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "1 call(s): 1 completed" in result.stdout
+    wavs = list((tmp_path / "recordings").glob("*.wav"))
+    assert len(wavs) == 1
+    assert str(wavs[0]) in result.stdout
+    assert wavs[0].stat().st_size > 44 + 76 * 8000 * 4  # the whole 77 s call
+
+
+async def _status_server(status: int) -> tuple[web.AppRunner, int, list[int]]:
+    hits: list[int] = []
+
+    async def handler(request: web.Request) -> web.Response:
+        hits.append(1)
+        return web.Response(status=status, text=f"answer {status}")
+
+    app = web.Application()
+    app.router.add_get("/ringcx/stream", handler)
+    runner = web.AppRunner(app)
+    await runner.setup()
+    port = free_port()
+    await web.TCPSite(runner, "127.0.0.1", port).start()
+    return runner, port, hits
+
+
+@pytest.mark.parametrize(("status", "attempts"), [(503, 4), (500, 4), (403, 1), (404, 1)])
+async def test_simulator_retries_5xx_three_times_and_never_4xx(
+    tmp_path: Path, status: int, attempts: int
+) -> None:
+    runner, port, hits = await _status_server(status)
+    try:
+        report = tmp_path / "r.json"
+        proc = await asyncio.create_subprocess_exec(
+            sys.executable, "-m", "callscope", "simulate", "--quiet",
+            "--url", f"ws://127.0.0.1:{port}/ringcx/stream", "--report", str(report),
+            stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+        )  # fmt: skip
+        _, err = await proc.communicate()
+        assert proc.returncode == 1
+        (result,) = json.loads(report.read_text())
+        assert result["attempts"] == attempts
+        assert len(hits) == attempts
+        assert result["status"] == ("refused" if status < 500 else "failed")
+        assert f"HTTP {status}" in err.decode()
+    finally:
+        await runner.cleanup()

@@ -1,0 +1,244 @@
+"""serve + simulate on 127.0.0.1: what arrives is what was sent, whatever the network does."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import subprocess
+import sys
+import time
+import wave
+from pathlib import Path
+
+import aiohttp
+import numpy as np
+import pytest
+
+from callscope.media.wav import read_wav
+from callscope.protocols.ringcx import Perspective, build_connected, build_media, build_start
+from callscope.sim.wsclient import connect
+from tests.conftest import Server, make_stereo_fixture
+
+pytestmark = pytest.mark.slow
+
+
+def simulate(server: Server, *args: str, timeout: float = 120) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "callscope", "simulate", "--url", server.ws, "--quiet", *args],
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        check=False,
+    )
+
+
+async def get_json(url: str) -> dict:  # type: ignore[type-arg]
+    async with aiohttp.ClientSession() as s, s.get(url) as r:
+        assert r.content_type == "application/json"
+        return await r.json()  # type: ignore[no-any-return]
+
+
+async def wait_for_status(
+    server: Server, status: str, count: int = 1, timeout: float = 20
+) -> list[dict]:  # type: ignore[type-arg]
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        body = await get_json(f"{server.http}/calls?status={status}")
+        if len(body["records"]) >= count:
+            return body["records"]  # type: ignore[no-any-return]
+        await asyncio.sleep(0.2)
+    raise AssertionError(f"no {count} call(s) with status {status}:\n{server.log()[-3000:]}")
+
+
+def expected_with_drops(source: np.ndarray, dropped: dict[str, list[int]]) -> np.ndarray:
+    expected = source.copy()
+    for channel, name in ((0, "Participant"), (1, "Conference")):
+        for seq in dropped[name]:
+            expected[(seq - 1) * 160 : seq * 160, channel] = 0
+    return expected
+
+
+async def test_recording_equals_source_apart_from_dropped_frames(
+    server: Server, tmp_path: Path
+) -> None:
+    source = make_stereo_fixture(tmp_path / "fixture.wav", seconds=6)
+    report = tmp_path / "report.json"
+    result = simulate(
+        server,
+        "--source", str(tmp_path / "fixture.wav"),
+        "--calls", "2", "--speed", "8", "--seed", "11",
+        "--reorder", "0.08", "--duplicate", "0.08", "--drop", "0.03", "--malformed", "0.03",
+        "--report", str(report),
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr + result.stdout
+    assert "2 call(s): 2 completed" in result.stdout
+    runs = json.loads(report.read_text())
+    calls = await wait_for_status(server, "completed", 2)
+    by_ringcx = {c["ringcxCallId"]: c for c in calls}
+    for run in runs:
+        dropped = run["dropped"]
+        assert sum(map(len, dropped.values())) > 0, "the fault plan must drop something"
+        call = by_ringcx[run["call_id"]]
+        assert call["frames"]["missing"] == sum(map(len, dropped.values()))
+        assert call["frames"]["duplicate"] >= run["duplicated"]
+        assert call["frames"]["malformed"] == run["malformed"] > 0
+        assert call["frames"]["late"] == 0
+        assert call["durationMs"] == len(source) * 1000 // 8000
+        rate, recorded = read_wav(server.data_dir / "recordings" / f"{call['id']}.wav")
+        assert rate == 8000
+        expected = expected_with_drops(source, dropped)
+        assert recorded.shape == expected.shape
+        mismatch = np.flatnonzero((recorded != expected).any(axis=1))
+        assert mismatch.size == 0, f"first differing sample frame: {mismatch[:5]}"
+        # the REST download is the same file
+        async with aiohttp.ClientSession() as s, s.get(call["recording"]["uri"]) as r:
+            assert r.status == 200
+            assert r.headers["Content-Type"] == "audio/wav"
+            body = await r.read()
+        assert body == (server.data_dir / "recordings" / f"{call['id']}.wav").read_bytes()
+
+
+async def test_upgrade_query_parameters_are_stored_with_the_call(
+    server: Server, tmp_path: Path
+) -> None:
+    make_stereo_fixture(tmp_path / "f.wav", seconds=1)
+    result = simulate(
+        server, "--source", str(tmp_path / "f.wav"), "--speed", "10", "--product-id", "777"
+    )
+    assert result.returncode == 0, result.stderr
+    (call,) = await wait_for_status(server, "completed")
+    assert call["upgradeParameters"] == {
+        "callId": "sim-1-00001",
+        "sessionId": "1",
+        "ani": "6505550000",
+        "dnis": "6505550900",
+        "accountId": "88800010",
+        "subaccountId": "88800012",
+        "rcAccountId": "70000001",
+        "agentId": "5501",
+        "productType": "Queue",
+        "productId": "777",
+    }
+    assert (call["ani"], call["agentId"], call["productId"]) == ("6505550000", "5501", "777")
+    assert call["startMetadata"]["contentType"] == "audio/x-mulaw"
+    assert call["stopMetadata"]["duration"] == 1.0
+    assert call["startTime"].endswith("Z")
+    assert call["endTime"].endswith("Z")
+    with wave.open(str(server.data_dir / "recordings" / f"{call['id']}.wav")) as w:
+        assert (w.getnchannels(), w.getframerate(), w.getnframes()) == (2, 8000, 8000)
+
+
+async def test_wrong_content_type_is_refused_with_a_reason_and_nothing_stored(
+    server: Server,
+) -> None:
+    async with aiohttp.ClientSession() as s, s.ws_connect(server.ws + "?callId=x") as ws:
+        await ws.send_str(build_connected().decode())
+        await ws.send_str(
+            build_start({"contentType": "audio/L16", "sampleRateHertz": 16000}).decode()
+        )
+        msg = await ws.receive(timeout=10)
+        assert msg.type == aiohttp.WSMsgType.CLOSE
+        assert ws.close_code == 1003
+        assert "audio/x-mulaw at 8000 Hz" in msg.extra
+    body = await get_json(f"{server.http}/calls")
+    assert body["records"] == []
+    metrics = await _metrics(server)
+    assert 'callscope_streams_refused_total{reason="content_type"} 1' in metrics
+
+
+async def _metrics(server: Server) -> str:
+    async with aiohttp.ClientSession() as s, s.get(server.http + "/metrics") as r:
+        assert r.status == 200
+        return await r.text()
+
+
+async def test_sender_that_vanishes_keeps_its_call_and_audio(
+    server: Server, tmp_path: Path
+) -> None:
+    source = make_stereo_fixture(tmp_path / "f.wav", seconds=6)
+    result = simulate(server, "--source", str(tmp_path / "f.wav"), "--vanish", "2", "--speed", "4")
+    assert result.returncode == 0, result.stderr
+    assert "1 vanished" in result.stdout
+    (call,) = await wait_for_status(server, "abandoned")
+    assert "without Stop" in call["endReason"]
+    _, recorded = read_wav(server.data_dir / "recordings" / f"{call['id']}.wav")
+    # 2 s were sent (100 frames per perspective) before the cut
+    assert len(recorded) == 100 * 160
+    assert np.array_equal(recorded, source[: len(recorded)])
+
+
+async def test_silent_sender_is_closed_after_the_idle_timeout(server: Server) -> None:
+    ws = await connect(server.ws + "?callId=silent")
+    ws.send_text(build_connected())
+    ws.send_text(build_start({"callId": "silent"}))
+    for seq in range(1, 11):
+        ws.send_text(build_media(Perspective.PARTICIPANT, seq, b"\x10" * 160))
+        ws.send_text(build_media(Perspective.CONFERENCE, seq, b"\x90" * 160))
+    await ws.drain()
+    # then nothing, with the TCP connection left open: the server must close it (timeout 2 s)
+    await asyncio.wait_for(ws.closed.wait(), 15)
+    assert ws.close_code == 1001
+    assert ws.close_reason == "idle timeout"
+    (call,) = await wait_for_status(server, "abandoned")
+    assert "silent for 2 s" in call["endReason"]
+    assert call["durationMs"] == 200
+    assert call["frames"] == {
+        "agent": 10,
+        "caller": 10,
+        "late": 0,
+        "duplicate": 0,
+        "missing": 0,
+        "malformed": 0,
+    }
+    await ws.close()
+
+
+async def test_server_killed_mid_call_recovers_a_playable_recording(
+    server_factory: type[Server], tmp_path: Path
+) -> None:
+    source = make_stereo_fixture(tmp_path / "f.wav", seconds=30)
+    data = tmp_path / "data"
+    srv = server_factory(data).start()
+    sim = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "callscope",
+            "simulate",
+            "--url",
+            srv.ws,
+            "--quiet",
+            "--source",
+            str(tmp_path / "f.wav"),
+            "--speed",
+            "2",
+        ],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    )
+    try:
+        live = await wait_for_status(srv, "live")
+        await asyncio.sleep(3)
+        srv.kill()  # SIGKILL: no shutdown code runs
+        sim.communicate(timeout=60)
+    finally:
+        if sim.poll() is None:
+            sim.kill()
+    wav_path = data / "recordings" / f"{live[0]['id']}.wav"
+    written = wav_path.stat().st_size
+    assert written > 44 + 8000 * 4, "some audio must have reached the disk before the kill"
+
+    again = server_factory(data, port=srv.port).start()
+    (call,) = await wait_for_status(again, "interrupted")
+    assert call["id"] == live[0]["id"]
+    assert "repaired" in call["endReason"]
+    with wave.open(str(wav_path)) as w:  # a playable, standard WAV
+        frames = w.getnframes()
+        assert (w.getnchannels(), w.getframerate()) == (2, 8000)
+        pcm = np.frombuffer(w.readframes(frames), dtype="<i2").reshape(-1, 2)
+    assert frames == (written - 44) // 4
+    assert frames >= 8000  # at least a second of audio survived
+    assert call["durationMs"] == frames * 1000 // 8000
+    assert np.array_equal(pcm, source[:frames])
+    metrics = await _metrics(again)
+    assert 'callscope_calls_total{status="interrupted"} 1' in metrics

@@ -1,0 +1,294 @@
+"""REST on a real server: streaming profiles, the secret check, calls, errors, metrics."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import aiohttp
+import pytest
+
+from tests.conftest import Server, make_stereo_fixture
+
+pytestmark = pytest.mark.slow
+
+PROFILE = {
+    "productType": "QUEUE",
+    "productId": 4401,
+    "subAccountId": "88800012",
+    "mainAccountId": "88800010",
+    "rcAccountId": "70000001",
+    "streamingUrl": "wss://stream.example.test:8443",
+    "secret": "s3cr3t-demo",
+}
+
+
+async def call(method: str, url: str, **kwargs: Any) -> tuple[int, Any, str]:
+    async with aiohttp.ClientSession() as s, s.request(method, url, **kwargs) as r:
+        text = await r.text()
+        body = await r.json() if r.content_type == "application/json" else text
+        return r.status, body, r.content_type
+
+
+def assert_rc_error(body: Any, code: str) -> None:
+    """The spec §1.3 body: top-level errorCode/message and errors[] with the same code."""
+    assert body["errorCode"] == code, body
+    assert body["message"]
+    assert body["errors"][0]["errorCode"] == code
+    assert body["errors"][0]["message"] == body["message"]
+
+
+@pytest.mark.parametrize("prefix", ["/platform/api/media", "/media-distributor"])
+async def test_profile_create_read_list_update_delete(server: Server, prefix: str) -> None:
+    base = server.http + prefix
+    status, body, ctype = await call("POST", base + "/product", json=PROFILE)
+    assert (status, ctype) == (200, "application/json")
+    assert body == PROFILE  # the response echoes the profile (seed sample response)
+
+    one = f"{base}/product/account/88800012/type/QUEUE/id/4401"
+    status, body, _ = await call("GET", one)
+    assert (status, body) == (200, PROFILE)
+
+    status, body, _ = await call("POST", base + "/product", json=PROFILE)
+    assert status == 409
+    assert_rc_error(body, "MDS-409")
+
+    update = {**PROFILE, "streamingUrl": "wss://10.1.2.3", "secret": "rotated"}
+    del update["mainAccountId"]
+    status, body, _ = await call("PUT", base + "/product", json=update)
+    assert status == 200
+    assert body["streamingUrl"] == "wss://10.1.2.3"
+    assert body["secret"] == "rotated"
+    assert body["mainAccountId"] == "88800010"  # optional on update: kept
+
+    status, body, _ = await call("GET", base + "/product")
+    assert status == 200
+    assert [p["productId"] for p in body["records"]] == [4401]
+    status, body, _ = await call("GET", base + "/product?subAccountId=nobody")
+    assert body["records"] == []
+
+    status, body, ctype = await call("DELETE", one)
+    assert (status, ctype) == (200, "text/plain")
+    assert "Deleted QUEUE 4401" in body
+    status, body, _ = await call("GET", one)
+    assert status == 404
+    assert_rc_error(body, "CMN-102")
+
+
+@pytest.mark.parametrize(
+    ("change", "parameter"),
+    [
+        ({"productType": "IVR"}, "productType"),
+        ({"productId": "abc"}, "productId"),
+        ({"productId": 2**31}, "productId"),
+        ({"productId": True}, "productId"),
+        ({"subAccountId": None}, "subAccountId"),
+        ({"mainAccountId": ""}, "mainAccountId"),
+        ({"rcAccountId": {"x": 1}}, "rcAccountId"),
+        ({"streamingUrl": "ws://insecure.example"}, "streamingUrl"),
+        ({"streamingUrl": "wss://host.example/path"}, "streamingUrl"),
+        ({"streamingUrl": "wss://host.example?x=1"}, "streamingUrl"),
+        ({"streamingUrl": "wss://host.example:99999"}, "streamingUrl"),
+        ({"streamingUrl": 5}, "streamingUrl"),
+        ({"secret": 12345}, "secret"),
+    ],
+)
+async def test_profile_validation_names_the_parameter(
+    server: Server, change: dict[str, Any], parameter: str
+) -> None:
+    status, body, _ = await call(
+        "POST", server.http + "/platform/api/media/product", json={**PROFILE, **change}
+    )
+    assert status == 400
+    assert_rc_error(body, "CMN-101")
+    assert body["errors"][0]["parameterName"] == parameter
+    if parameter == "secret":
+        assert "12345" not in str(body)  # a secret is never echoed in an error
+
+
+@pytest.mark.parametrize(
+    ("data", "code"),
+    [(b"{oops", "CMN-103"), (b"", "CMN-103"), (b"[1,2]", "CMN-104"), (b'"text"', "CMN-104")],
+)
+async def test_malformed_json_bodies(server: Server, data: bytes, code: str) -> None:
+    status, body, _ = await call(
+        "POST",
+        server.http + "/platform/api/media/product",
+        data=data,
+        headers={"Content-Type": "application/json"},
+    )
+    assert status == 400
+    assert_rc_error(body, code)
+
+
+async def test_oversized_body_is_refused(server: Server) -> None:
+    status, body, _ = await call(
+        "POST", server.http + "/platform/api/media/product", json={**PROFILE, "pad": "x" * 70_000}
+    )
+    assert status == 413
+    assert_rc_error(body, "CMN-101")
+
+
+async def test_empty_streaming_url_is_allowed(server: Server) -> None:
+    status, body, _ = await call(
+        "POST", server.http + "/platform/api/media/product", json={**PROFILE, "streamingUrl": ""}
+    )
+    assert (status, body["streamingUrl"]) == (200, "")
+
+
+def simulate(server: Server, tmp_path: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    make_stereo_fixture(tmp_path / "f.wav", seconds=1)
+    return subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "callscope",
+            "simulate",
+            "--quiet",
+            "--url",
+            server.ws,
+            "--source",
+            str(tmp_path / "f.wav"),
+            "--speed",
+            "10",
+            *args,
+        ],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+
+
+async def test_stream_secret_missing_wrong_and_right(server: Server, tmp_path: Path) -> None:
+    status, _, _ = await call("POST", server.http + "/platform/api/media/product", json=PROFILE)
+    assert status == 200
+
+    missing = simulate(server, tmp_path)
+    assert missing.returncode == 1
+    assert "HTTP 401" in missing.stderr
+    assert "X-Streaming-Secret" in missing.stderr  # the refusal says how to present it
+
+    wrong = simulate(server, tmp_path, "--secret", "not-it")
+    assert wrong.returncode == 1
+    assert "HTTP 403" in wrong.stderr
+    assert "attempts" not in wrong.stderr
+
+    status, body, _ = await call("GET", server.http + "/calls")
+    assert body["records"] == []  # nothing stored for refused upgrades
+    assert not list((server.data_dir / "recordings").iterdir())
+
+    # the same secret as a bearer token or a query parameter is accepted too
+    for headers, query in (
+        ({"Authorization": "Bearer s3cr3t-demo"}, ""),
+        ({}, "&secret=s3cr3t-demo"),
+    ):
+        url = (
+            server.ws
+            + "?subaccountId=88800012&productType=Queue&productId=4401&callId=direct"
+            + query
+        )
+        async with aiohttp.ClientSession() as s, s.ws_connect(url, headers=headers) as ws:
+            assert not ws.closed
+            await ws.close()
+
+    ok = simulate(server, tmp_path, "--secret", "s3cr3t-demo")
+    assert ok.returncode == 0, ok.stderr
+    status, body, _ = await call("GET", server.http + "/calls?status=completed")
+    assert len(body["records"]) == 1
+
+    # a stream for a product without a profile is accepted (ingest_require_profile is off)
+    other = simulate(server, tmp_path, "--product-id", "9999")
+    assert other.returncode == 0, other.stderr
+
+    metrics = (await call("GET", server.http + "/metrics"))[1]
+    assert 'callscope_streams_refused_total{reason="secret_missing"} 1' in metrics
+    assert 'callscope_streams_refused_total{reason="secret_wrong"} 1' in metrics
+    log = server.log()
+    assert "s3cr3t-demo" not in log
+    assert "not-it" not in log
+
+
+async def test_require_profile_refuses_unknown_products(
+    server_factory: type[Server], tmp_path: Path
+) -> None:
+    srv = server_factory(tmp_path / "d", extra_args=["--ingest-require-profile"]).start()
+    refused = simulate(srv, tmp_path)
+    assert refused.returncode == 1
+    assert "HTTP 403" in refused.stderr
+
+
+async def test_calls_list_paging_filters_and_errors(server: Server, tmp_path: Path) -> None:
+    result = simulate(server, tmp_path, "--calls", "3")
+    assert result.returncode == 0, result.stderr
+    status, body, _ = await call("GET", server.http + "/calls?perPage=2")
+    assert status == 200
+    assert body["paging"] == {
+        "page": 1, "perPage": 2, "totalPages": 2, "totalElements": 3, "pageStart": 0, "pageEnd": 1,
+    }  # fmt: skip
+    assert len(body["records"]) == 2
+    assert "page=2" in body["navigation"]["nextPage"]["uri"]
+    status, page2, _ = await call("GET", body["navigation"]["nextPage"]["uri"])
+    assert len(page2["records"]) == 1
+    ids = {r["id"] for r in body["records"]} | {r["id"] for r in page2["records"]}
+    assert len(ids) == 3
+
+    status, body, _ = await call("GET", server.http + "/calls?agentId=5502")
+    assert [r["agentId"] for r in body["records"]] == ["5502"]
+    status, body, _ = await call("GET", server.http + "/calls?phoneNumber=6505550001")
+    assert [r["ani"] for r in body["records"]] == ["6505550001"]
+
+    for query, name in (("perPage=0", "perPage"), ("page=x", "page"), ("status=odd", "status")):
+        status, body, _ = await call("GET", f"{server.http}/calls?{query}")
+        assert status == 400
+        assert_rc_error(body, "CMN-101")
+        assert body["errors"][0]["parameterName"] == name
+
+    status, body, _ = await call("GET", server.http + "/calls/nope")
+    assert status == 404
+    assert_rc_error(body, "CMN-102")
+    status, body, _ = await call("GET", server.http + "/calls/nope/recording")
+    assert status == 404
+    status, body, _ = await call("GET", server.http + "/no/such/path")
+    assert status == 404
+    assert_rc_error(body, "CMN-102")
+    status, body, _ = await call("DELETE", server.http + "/calls")
+    assert status == 405
+    assert_rc_error(body, "CMN-101")
+
+
+async def test_plain_http_on_the_stream_endpoint_is_told_to_upgrade(server: Server) -> None:
+    status, body, _ = await call("GET", server.ws.replace("ws://", "http://"))
+    assert status == 400
+    assert "WebSocket" in body["message"]
+
+
+async def test_health_and_metrics(server: Server, tmp_path: Path) -> None:
+    status, body, _ = await call("GET", server.http + "/health")
+    assert status == 200
+    assert body["status"] == "ok"
+    assert body["database"] == "ok"
+    assert body["liveCalls"] == 0
+    result = simulate(server, tmp_path, "--drop", "0.05", "--malformed", "0.1", "--seed", "4")
+    assert result.returncode == 0, result.stderr
+    status, text, ctype = await call("GET", server.http + "/metrics")
+    assert ctype == "text/plain"
+    values = {}
+    for line in text.splitlines():
+        if line and not line.startswith("#"):
+            name, _, value = line.rpartition(" ")
+            values[name] = float(value)
+    assert values["callscope_live_calls"] == 0
+    assert values['callscope_calls_total{status="completed"}'] == 1
+    received = values['callscope_frames_received_total{perspective="agent"}']
+    missing = values['callscope_frames_missing_total{perspective="agent"}']
+    assert received + missing == 50  # one second of 20 ms frames
+    assert missing > 0
+    assert (
+        sum(v for k, v in values.items() if k.startswith("callscope_malformed_messages_total")) > 0
+    )
+    assert values["callscope_frame_lag_seconds_count"] == 50
+    for metric in ("late", "duplicate"):
+        assert f'callscope_frames_{metric}_total{{perspective="caller"}}' in values

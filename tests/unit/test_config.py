@@ -1,0 +1,57 @@
+"""Settings: defaults, environment, flags, errors, and the README table."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+import pytest
+
+from callscope.config import Settings, add_settings_arguments, settings_table
+from callscope.errors import ConfigError
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def test_defaults() -> None:
+    s = Settings.from_sources(env={})
+    assert (s.host, s.port, s.data_dir) == ("127.0.0.1", 8080, Path("callscope-data"))
+    assert s.effective_database_url.startswith("sqlite+aiosqlite:///")
+    assert s.effective_database_url.endswith("callscope-data/callscope.db")
+
+
+def test_environment_then_flags_then_overrides() -> None:
+    env = {"CALLSCOPE_PORT": "9000", "CALLSCOPE_GC_FREEZE": "false", "CALLSCOPE_HOST": "0.0.0.0"}
+    parser = argparse.ArgumentParser()
+    add_settings_arguments(parser)
+    args = parser.parse_args(["--port", "9100", "--ingest-idle-timeout-s", "2.5"])
+    s = Settings.from_sources(env=env, args=args, host="127.0.0.2")
+    assert s.port == 9100
+    assert s.gc_freeze is False
+    assert s.ingest_idle_timeout_s == 2.5
+    assert s.host == "127.0.0.2"
+
+
+@pytest.mark.parametrize(
+    ("env", "match"),
+    [
+        ({"CALLSCOPE_PORT": "eighty"}, "CALLSCOPE_PORT='eighty': expected int"),
+        ({"CALLSCOPE_PORT": "70000"}, "port 70000 is out of range"),
+        ({"CALLSCOPE_GC_FREEZE": "maybe"}, "use true or false"),
+        ({"CALLSCOPE_LOG_LEVEL": "LOUD"}, "log_level"),
+        ({"CALLSCOPE_INGEST_IDLE_TIMEOUT_S": "0"}, "ingest_idle_timeout_s"),
+        ({"CALLSCOPE_INGEST_BATCH_FRAMES": "99"}, "ingest_batch_frames"),
+        ({"CALLSCOPE_INGEST_WINDOW_FRAMES": "0"}, "ingest_window_frames"),
+        ({"CALLSCOPE_INGEST_MAX_MESSAGE_BYTES": "10"}, "ingest_max_message_bytes"),
+    ],
+)
+def test_bad_values_say_what_to_fix(env: dict[str, str], match: str) -> None:
+    with pytest.raises(ConfigError, match=match):
+        Settings.from_sources(env=env)
+
+
+def test_readme_carries_the_current_settings_table() -> None:
+    readme = (ROOT / "README.md").read_text()
+    assert settings_table() in readme, (
+        "README settings table is stale: run `callscope settings --markdown`"
+    )
