@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import errno
 import json
 import logging
 import sys
@@ -276,6 +277,15 @@ def main(argv: list[str] | None = None) -> int:
     except CallscopeError as exc:
         print(f"callscope: error: {exc}", file=sys.stderr)
         return 2
+    except OSError as exc:
+        if exc.errno == errno.EADDRINUSE:
+            print(
+                f"callscope: error: the address is in use ({exc.strerror}); another server is "
+                "running there: stop it or pick another --port / CALLSCOPE_PORT",
+                file=sys.stderr,
+            )
+            return 2
+        raise
     except KeyboardInterrupt:
         return 130
     return code

@@ -242,3 +242,47 @@ async def test_server_killed_mid_call_recovers_a_playable_recording(
     assert np.array_equal(pcm, source[:frames])
     metrics = await _metrics(again)
     assert 'callscope_calls_total{status="interrupted"} 1' in metrics
+
+
+async def test_graceful_shutdown_closes_live_calls_as_interrupted(
+    server_factory: type[Server], tmp_path: Path
+) -> None:
+    source = make_stereo_fixture(tmp_path / "f.wav", seconds=30)
+    data = tmp_path / "data"
+    srv = server_factory(data).start()
+    sim = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "callscope",
+            "simulate",
+            "--url",
+            srv.ws,
+            "--quiet",
+            "--source",
+            str(tmp_path / "f.wav"),
+            "--speed",
+            "2",
+        ],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    )
+    try:
+        (live,) = await wait_for_status(srv, "live")
+        await asyncio.sleep(2)
+        assert srv.stop() == 0  # SIGTERM
+        sim.communicate(timeout=60)
+    finally:
+        if sim.poll() is None:
+            sim.kill()
+    wav_path = data / "recordings" / f"{live['id']}.wav"
+    with wave.open(str(wav_path)) as w:  # valid without any repair
+        frames = w.getnframes()
+        pcm = np.frombuffer(w.readframes(frames), dtype="<i2").reshape(-1, 2)
+    assert frames == (wav_path.stat().st_size - 44) // 4
+    assert frames >= 8000
+    assert np.array_equal(pcm, source[:frames])
+    again = server_factory(data, port=srv.port).start()
+    (call,) = await wait_for_status(again, "interrupted")
+    assert call["endReason"] == "server shut down mid-call"
+    assert call["durationMs"] == frames * 1000 // 8000

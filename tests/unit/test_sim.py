@@ -87,11 +87,13 @@ def test_plan_with_faults_is_seeded_and_consistent() -> None:
     seen: dict[str, list[int]] = {"Participant": [], "Conference": []}
     malformed = 0
     for tick in a.ticks:
-        for opcode, msg in tick:
+        for opcode, msg, is_frame in tick:
             if opcode != 1:
+                assert not is_frame
                 malformed += 1
                 continue
             ev = r.receive_text(msg)
+            assert is_frame == isinstance(ev, Media)
             if isinstance(ev, Media):
                 seen[ev.perspective.wire_name].append(ev.sequence_id)
             else:

@@ -97,6 +97,7 @@ class IngestHandler:
             max_msg_size=self.service.settings.ingest_max_message_bytes,
             autoping=True,
             compress=False,
+            timeout=2.0,  # close handshake: a vanished sender must not hold the call open
         )
         await ws.prepare(request)
 

@@ -378,13 +378,17 @@ class IngestService:
             self._sweeper.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await self._sweeper
-        for call in list(self.live.values()):
-            await call.end(
-                CallStatus.INTERRUPTED,
-                "server shut down mid-call",
-                close_code=1001,
-                close_reason="server shutting down",
+        await asyncio.gather(
+            *(
+                call.end(
+                    CallStatus.INTERRUPTED,
+                    "server shut down mid-call",
+                    close_code=1001,
+                    close_reason="server shutting down",
+                )
+                for call in list(self.live.values())
             )
+        )
 
     async def _sweep(self) -> None:
         """Close streams silent for longer than the idle timeout; checkpoint counters."""
@@ -394,15 +398,21 @@ class IngestService:
         while True:
             await asyncio.sleep(interval)
             now = time.monotonic()
-            for call in list(self.live.values()):
-                if now - call.last_activity > timeout:
-                    call.log.warning("no message for %.0f s: closing the stream", timeout)
-                    await call.end(
+            idle = [c for c in self.live.values() if now - c.last_activity > timeout]
+            for call in idle:
+                call.log.warning("no message for %.0f s: closing the stream", timeout)
+            # Concurrently: closing a dead peer's socket waits for its close timeout.
+            await asyncio.gather(
+                *(
+                    call.end(
                         CallStatus.ABANDONED,
                         f"sender silent for {timeout:g} s without Stop",
                         close_code=1001,
                         close_reason="idle timeout",
                     )
+                    for call in idle
+                )
+            )
             if now - last_checkpoint >= 10.0:
                 last_checkpoint = now
                 await self._checkpoint()

@@ -98,7 +98,7 @@ class Faults:
 class Plan:
     """Messages per tick; ``dropped`` lists the sequenceIds never sent, per perspective."""
 
-    ticks: list[list[tuple[int, bytes]]]  # (opcode, payload)
+    ticks: list[list[tuple[int, bytes, bool]]]  # (opcode, payload, is a Media frame)
     dropped: dict[str, list[int]] = field(default_factory=dict)
     reordered: int = 0
     duplicated: int = 0
@@ -133,7 +133,7 @@ def build_plan(
     first_sequence_id: int = 1,
 ) -> Plan:
     n = audio.frames
-    ticks: list[list[tuple[int, bytes]]] = [[] for _ in range(n + 4)]
+    ticks: list[list[tuple[int, bytes, bool]]] = [[] for _ in range(n + 4)]
     plan = Plan(ticks, {p.wire_name: [] for p in PERSPECTIVES}, frames=n)
     sources: Sequence[tuple[Perspective, list[bytes]]] = (
         (Perspective.PARTICIPANT, audio.agent),
@@ -151,13 +151,13 @@ def build_plan(
             if rng.random() < faults.reorder:
                 at = k + rng.randint(1, 3)
                 plan.reordered += 1
-            ticks[at].append((1, msg))
+            ticks[at].append((1, msg, True))
             if rng.random() < faults.duplicate:
-                ticks[min(at + rng.randint(0, 2), len(ticks) - 1)].append((1, msg))
+                ticks[min(at + rng.randint(0, 2), len(ticks) - 1)].append((1, msg, True))
                 plan.duplicated += 1
         if rng.random() < faults.malformed:
             kind = MALFORMED_KINDS[plan.malformed % len(MALFORMED_KINDS)]
-            ticks[k].append(_malformed(kind, k + 1, rng))
+            ticks[k].append((*_malformed(kind, k + 1, rng), False))
             plan.malformed += 1
     while ticks and not ticks[-1]:
         ticks.pop()

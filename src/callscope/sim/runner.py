@@ -172,11 +172,9 @@ async def run_call(
                 ws.abort()
                 result.status, result.detail = "vanished", f"cut after {k * FRAME_S:.1f} s"
                 return result
-            for opcode, payload in messages:
+            for opcode, payload, is_frame in messages:
                 ws.send_raw(opcode, payload)
-            result.frames_sent += sum(
-                1 for op, p in messages if op == 1 and p[:17] == b'{"event":"Media",'
-            )
+                result.frames_sent += is_frame
             progress.frames += len(messages)
             await ws.drain()
         if not ws.is_closed:
