@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 
 from callscope.errors import RecordingError
-from callscope.media.g711 import lin2ulaw, ulaw2lin, ulaw_table
+from callscope.media.g711 import lin2ulaw, ulaw2lin, ulaw2lin_bytes, ulaw_table
 from callscope.media.wav import WavWriter, read_wav, repair_wav
 
 ALL_SAMPLES = np.arange(-32768, 32768, dtype=np.int32)
@@ -141,3 +141,8 @@ def test_read_wav_explains_unsupported_formats(tmp_path: Path) -> None:
     (tmp_path / "n.wav").write_bytes(b"not a wav")
     with pytest.raises(RecordingError, match="not a WAV"):
         read_wav(tmp_path / "n.wav")
+
+
+def test_byte_decoder_equals_the_array_decoder() -> None:
+    codes = bytes(range(256)) * 3
+    assert ulaw2lin_bytes(codes) == ulaw2lin(codes).astype("<i2").tobytes()

@@ -210,7 +210,7 @@ class LiveCall:
 
     def _write_block(self, block: StereoBlock) -> None:
         assert self.writer is not None
-        self.writer.write_stereo(block.agent, block.caller)
+        self.writer.write_interleaved(block.pcm)
 
     async def finish(self, status: CallStatus, reason: str) -> None:
         """Flush, close the recording and store the final state. Idempotent."""

@@ -9,7 +9,7 @@ from __future__ import annotations
 import numpy as np
 import numpy.typing as npt
 
-__all__ = ["MULAW_SILENCE", "lin2ulaw", "ulaw2lin", "ulaw_table"]
+__all__ = ["MULAW_SILENCE", "lin2ulaw", "ulaw2lin", "ulaw2lin_bytes", "ulaw_table"]
 
 #: The μ-law byte that decodes to 0: used to fill gaps.
 MULAW_SILENCE = 0xFF
@@ -24,7 +24,21 @@ def _decode_one(u: int) -> int:
     return (_BIAS - t) if (u & 0x80) else (t - _BIAS)
 
 
-_TABLE: npt.NDArray[np.int16] = np.array([_decode_one(i) for i in range(256)], dtype=np.int16)
+_TABLE: npt.NDArray[np.int16] = np.array([_decode_one(i) for i in range(256)], dtype="<i2")
+
+
+# bytes.translate tables for the low and high byte of each decoded sample: decoding a block
+# is then two C-level translates and two strided copies, with no per-call numpy overhead.
+_LO = bytes(int(v) & 0xFF for v in _TABLE)
+_HI = bytes((int(v) >> 8) & 0xFF for v in _TABLE)
+
+
+def ulaw2lin_bytes(data: bytes | bytearray) -> bytes:
+    """Decode μ-law bytes straight to little-endian int16 PCM bytes (the WAV byte order)."""
+    out = bytearray(2 * len(data))
+    out[0::2] = data.translate(_LO)
+    out[1::2] = data.translate(_HI)
+    return bytes(out)
 
 
 def ulaw_table() -> npt.NDArray[np.int16]:
@@ -35,7 +49,7 @@ def ulaw_table() -> npt.NDArray[np.int16]:
 
 
 def ulaw2lin(data: bytes | bytearray | memoryview) -> npt.NDArray[np.int16]:
-    """Decode μ-law bytes to signed 16-bit samples."""
+    """Decode μ-law bytes to little-endian signed 16-bit samples."""
     return _TABLE[np.frombuffer(data, dtype=np.uint8)]
 
 

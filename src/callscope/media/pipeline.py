@@ -19,7 +19,7 @@ from dataclasses import dataclass
 import numpy as np
 import numpy.typing as npt
 
-from callscope.media.g711 import MULAW_SILENCE, ulaw2lin
+from callscope.media.g711 import MULAW_SILENCE, ulaw2lin_bytes
 from callscope.media.jitter import JitterBuffer, PushResult
 from callscope.protocols.ringcx import PERSPECTIVES, Perspective
 
@@ -33,15 +33,30 @@ SAMPLE_RATE_HZ = 8000
 
 @dataclass(slots=True, frozen=True)
 class StereoBlock:
-    """Time-aligned PCM for both parties. ``start_frame`` counts 20 ms frames from call start."""
+    """Time-aligned PCM for both parties. ``start_frame`` counts 20 ms frames from call start.
+
+    ``pcm`` is little-endian int16 bytes, agent then caller per sample (WAV order); the
+    per-party arrays are numpy views made on demand.
+    """
 
     start_frame: int
-    agent: npt.NDArray[np.int16]
-    caller: npt.NDArray[np.int16]
+    pcm: bytes
+
+    @property
+    def interleaved(self) -> npt.NDArray[np.int16]:
+        return np.frombuffer(self.pcm, dtype="<i2")
+
+    @property
+    def agent(self) -> npt.NDArray[np.int16]:
+        return self.interleaved[0::2]
+
+    @property
+    def caller(self) -> npt.NDArray[np.int16]:
+        return self.interleaved[1::2]
 
     @property
     def frames(self) -> int:
-        return len(self.agent) // (SAMPLE_RATE_HZ * FRAME_MS // 1000)
+        return len(self.pcm) // (4 * SAMPLE_RATE_HZ * FRAME_MS // 1000)
 
 
 @dataclass(slots=True)
@@ -94,6 +109,7 @@ class CallMediaPipeline:
         )
         self._ready: tuple[list[bytes | None], list[bytes | None]] = ([], [])
         self._ended = [False, False]
+        self._any_ended = False
         self._max_skew = max_skew_frames
         self._batch = batch_frames
         self.sinks: list[BlockSink] = list(sinks or [])
@@ -113,10 +129,18 @@ class CallMediaPipeline:
             return PushResult.LATE
         if len(payload) != self.frame_bytes:
             payload = self._fit(payload)
-        ready = self._ready[ch]
-        result = self.buffers[ch].push(seq, payload, ready)
+        result = self.buffers[ch].push(seq, payload, self._ready[ch])
         if result is PushResult.ACCEPTED:
-            self._drain(now)
+            # Hot path: both channels in step and a batch ready; anything else goes the long way.
+            nl, nr = len(self._ready[0]), len(self._ready[1])
+            if (
+                nl >= self._batch
+                and nr >= self._batch
+                and -self._max_skew <= nl - nr <= self._max_skew
+            ):
+                self._emit(min(nl, nr), now)
+            elif nl - nr > self._max_skew or nr - nl > self._max_skew or self._any_ended:
+                self._drain(now)
         return result
 
     def end_channel(self, perspective: Perspective, now: float) -> None:
@@ -125,6 +149,7 @@ class CallMediaPipeline:
         if not self._ended[ch]:
             self.buffers[ch].flush(self._ready[ch])
             self._ended[ch] = True
+            self._any_ended = True
         self._drain(now)
 
     def finish(self, now: float) -> None:
@@ -134,6 +159,7 @@ class CallMediaPipeline:
             if not self._ended[ch]:
                 self.buffers[ch].flush(self._ready[ch])
                 self._ended[ch] = True
+        self._any_ended = True
         self._drain(now, final=True)
 
     @property
@@ -177,20 +203,24 @@ class CallMediaPipeline:
             return
         self._emit(n, now)
 
+    def _channel_bytes(self, ch: int, n: int) -> bytes:
+        frames = self._ready[ch]
+        taken = frames[:n]
+        del frames[:n]
+        if len(taken) < n:  # an ended channel: silence to the end of the block
+            taken += [None] * (n - len(taken))
+        try:
+            return b"".join(taken)  # type: ignore[arg-type]
+        except TypeError:  # concealed frames (None) among them
+            silence = self._silence
+            return b"".join(f if f is not None else silence for f in taken)
+
     def _emit(self, n: int, now: float) -> None:
-        silence = self._silence
-        fb = self.frame_bytes
-        buf = bytearray(2 * n * fb)
-        for ch in (0, 1):
-            frames = self._ready[ch]
-            base = ch * n * fb
-            for i in range(n):
-                frame = frames[i] if i < len(frames) else None
-                buf[base + i * fb : base + (i + 1) * fb] = frame if frame is not None else silence
-            del frames[:n]
-        pcm = ulaw2lin(buf)
+        ulaw = bytearray(2 * n * self.frame_bytes)
+        ulaw[0::2] = self._channel_bytes(0, n)
+        ulaw[1::2] = self._channel_bytes(1, n)
         start = self.written_frames
-        block = StereoBlock(start, pcm[: n * fb], pcm[n * fb :])
+        block = StereoBlock(start, ulaw2lin_bytes(ulaw))
         self.written_frames += n
         if self._lag_observer is not None and self._epoch is not None:
             due = self._epoch + (start + 1) * FRAME_MS / 1000
