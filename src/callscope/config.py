@@ -49,6 +49,9 @@ class Settings:
     ingest_max_message_bytes: int = _opt(
         1 << 20, "Hard WebSocket message limit; larger closes the stream (1009)."
     )
+    ingest_checkpoint_interval_s: float = _opt(
+        10.0, "How often live calls' counters are stored (what a crash can lose)."
+    )
     ingest_require_profile: bool = _opt(
         False, "Refuse streams (403) for which no streaming profile exists."
     )
@@ -61,6 +64,8 @@ class Settings:
             raise ConfigError(f"log_level {self.log_level!r}: use DEBUG, INFO, WARNING or ERROR")
         if self.ingest_idle_timeout_s <= 0:
             raise ConfigError("ingest_idle_timeout_s must be > 0 (seconds)")
+        if self.ingest_checkpoint_interval_s <= 0:
+            raise ConfigError("ingest_checkpoint_interval_s must be > 0 (seconds)")
         if self.ingest_window_frames < 1:
             raise ConfigError("ingest_window_frames must be ≥ 1")
         if not 1 <= self.ingest_batch_frames <= self.ingest_max_skew_frames:

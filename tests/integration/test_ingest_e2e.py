@@ -198,7 +198,7 @@ async def test_server_killed_mid_call_recovers_a_playable_recording(
 ) -> None:
     source = make_stereo_fixture(tmp_path / "f.wav", seconds=30)
     data = tmp_path / "data"
-    srv = server_factory(data).start()
+    srv = server_factory(data, extra_args=["--ingest-checkpoint-interval-s", "0.5"]).start()
     sim = subprocess.Popen(
         [
             sys.executable,
@@ -240,6 +240,9 @@ async def test_server_killed_mid_call_recovers_a_playable_recording(
     assert frames >= 8000  # at least a second of audio survived
     assert call["durationMs"] == frames * 1000 // 8000
     assert np.array_equal(pcm, source[:frames])
+    # counters from the last checkpoint before the kill survive
+    assert 0 < call["frames"]["agent"] <= frames // 160
+    assert 0 < call["frames"]["caller"] <= frames // 160
     metrics = await _metrics(again)
     assert 'callscope_calls_total{status="interrupted"} 1' in metrics
 

@@ -393,7 +393,8 @@ class IngestService:
     async def _sweep(self) -> None:
         """Close streams silent for longer than the idle timeout; checkpoint counters."""
         timeout = self.settings.ingest_idle_timeout_s
-        interval = min(1.0, timeout / 4)
+        checkpoint_s = self.settings.ingest_checkpoint_interval_s
+        interval = min(1.0, timeout / 4, checkpoint_s)
         last_checkpoint = time.monotonic()
         while True:
             await asyncio.sleep(interval)
@@ -413,17 +414,18 @@ class IngestService:
                     for call in idle
                 )
             )
-            if now - last_checkpoint >= 10.0:
+            if now - last_checkpoint >= checkpoint_s:
                 last_checkpoint = now
                 await self._checkpoint()
 
     async def _checkpoint(self) -> None:
-        for call in list(self.live.values()):
-            if call.call_id and not call.finished:
-                try:
-                    await self.calls.update(call.call_id, **call.checkpoint_values())
-                except KeyError:
-                    continue
+        """Store every live call's counters and duration: a crash loses one interval of them."""
+        changes = {
+            call.call_id: call.checkpoint_values()
+            for call in self.live.values()
+            if call.call_id and not call.finished
+        }
+        await self.calls.update_many(changes)
 
     async def recover(self) -> int:
         """Repair the recordings of calls left ``live`` by a killed server.

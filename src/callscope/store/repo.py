@@ -34,6 +34,16 @@ class CallRepository:
             for k, v in values.items():
                 setattr(row, k, v)
 
+    async def update_many(self, changes: dict[str, dict[str, Any]]) -> None:
+        """Several calls' updates in one transaction (checkpoints of every live call)."""
+        if not changes:
+            return
+        async with self._sessions.begin() as s:
+            rows = await s.execute(select(Call).where(Call.id.in_(list(changes))))
+            for row in rows.scalars():
+                for k, v in changes[row.id].items():
+                    setattr(row, k, v)
+
     async def get(self, call_id: str) -> Call | None:
         async with self._sessions() as s:
             return await s.get(Call, call_id)
