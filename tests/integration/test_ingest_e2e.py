@@ -32,6 +32,27 @@ def simulate(server: Server, *args: str, timeout: float = 120) -> subprocess.Com
     )
 
 
+def simulate_in_background(server: Server, source: Path) -> subprocess.Popen[bytes]:
+    """One call at 2x real time, left running while the test acts on the server."""
+    return subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "callscope",
+            "simulate",
+            "--url",
+            server.ws,
+            "--quiet",
+            "--source",
+            str(source),
+            "--speed",
+            "2",
+        ],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    )
+
+
 async def get_json(url: str) -> dict:  # type: ignore[type-arg]
     async with aiohttp.ClientSession() as s, s.get(url) as r:
         assert r.content_type == "application/json"
@@ -199,23 +220,7 @@ async def test_server_killed_mid_call_recovers_a_playable_recording(
     source = make_stereo_fixture(tmp_path / "f.wav", seconds=30)
     data = tmp_path / "data"
     srv = server_factory(data, extra_args=["--ingest-checkpoint-interval-s", "0.5"]).start()
-    sim = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "callscope",
-            "simulate",
-            "--url",
-            srv.ws,
-            "--quiet",
-            "--source",
-            str(tmp_path / "f.wav"),
-            "--speed",
-            "2",
-        ],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-    )
+    sim = simulate_in_background(srv, tmp_path / "f.wav")
     try:
         live = await wait_for_status(srv, "live")
         await asyncio.sleep(3)
@@ -253,23 +258,7 @@ async def test_graceful_shutdown_closes_live_calls_as_interrupted(
     source = make_stereo_fixture(tmp_path / "f.wav", seconds=30)
     data = tmp_path / "data"
     srv = server_factory(data).start()
-    sim = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "callscope",
-            "simulate",
-            "--url",
-            srv.ws,
-            "--quiet",
-            "--source",
-            str(tmp_path / "f.wav"),
-            "--speed",
-            "2",
-        ],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-    )
+    sim = simulate_in_background(srv, tmp_path / "f.wav")
     try:
         (live,) = await wait_for_status(srv, "live")
         await asyncio.sleep(2)

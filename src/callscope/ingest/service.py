@@ -224,18 +224,11 @@ class LiveCall:
             self.writer.close()
         except OSError as exc:
             self.log.error("closing recording failed: %s", exc)
-        c = self.pipeline.counters()
         values = {
+            **self.checkpoint_values(),
             "status": status,
             "end_reason": reason[:200],
             "ended_at": utcnow(),
-            "duration_ms": self.writer.duration_ms,
-            "frames_agent": c.received[0],
-            "frames_caller": c.received[1],
-            "late_frames": sum(c.late),
-            "duplicate_frames": sum(c.duplicate),
-            "missing_frames": sum(c.missing),
-            "malformed_messages": sum(self.malformed.values()),
             "stop_metadata": self.stop_metadata,
         }
         await self.service.unregister(self, status, values)
