@@ -64,7 +64,7 @@ async def wait_for_status(
 ) -> list[dict]:  # type: ignore[type-arg]
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
-        body = await get_json(f"{server.http}/calls?status={status}")
+        body = await get_json(f"{server.http}/calls?status={status}&perPage=1000")
         if len(body["records"]) >= count:
             return body["records"]  # type: ignore[no-any-return]
         await asyncio.sleep(0.2)
@@ -278,3 +278,26 @@ async def test_graceful_shutdown_closes_live_calls_as_interrupted(
     (call,) = await wait_for_status(again, "interrupted")
     assert call["endReason"] == "server shut down mid-call"
     assert call["durationMs"] == frames * 1000 // 8000
+
+
+async def test_connection_that_never_starts_is_closed_and_stores_nothing(server: Server) -> None:
+    ws = await connect(server.ws + "?callId=never")
+    ws.send_text(build_connected())
+    await ws.drain()
+    await asyncio.wait_for(ws.closed.wait(), 15)
+    assert (ws.close_code, ws.close_reason) == (1001, "idle timeout")
+    assert (await get_json(f"{server.http}/calls"))["records"] == []
+    assert "callscope_ingest_connections 0" in await _metrics(server)
+    await ws.close()
+
+
+async def test_many_calls_starting_at_once_are_all_stored(server: Server, tmp_path: Path) -> None:
+    make_stereo_fixture(tmp_path / "f.wav", seconds=2)
+    result = simulate(server, "--source", str(tmp_path / "f.wav"), "--calls", "150", timeout=180)
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert "150 call(s): 150 completed" in result.stdout
+    calls = await wait_for_status(server, "completed", 150)
+    assert len({c["ringcxCallId"] for c in calls}) == 150
+    assert all(c["durationMs"] == 2000 for c in calls)
+    assert all(c["frames"]["missing"] == 0 for c in calls)
+    assert "database is locked" not in server.log()

@@ -104,14 +104,16 @@ def test_short_frames_are_padded_and_long_ones_cut() -> None:
 
 def test_lag_is_measured_against_the_real_time_schedule() -> None:
     pipe, _, lags = collect(batch_frames=2)
-    # frames 1 and 2 are due at t=0.02 and t=0.04; both arrive at t=0.3
+    # frame 1 arrives on schedule at t=0 (it anchors the schedule: frame 2 is due at 0.02);
+    # frame 2 arrives at t=0.3, so the block (frames 1-2) is written at 0.3 and its oldest
+    # frame is 0.3 s old
     for seq in (1, 2):
         pipe.push(P, seq, frame(seq), 0.0 if seq == 1 else 0.3)
         pipe.push(C, seq, frame(seq), 0.0 if seq == 1 else 0.3)
     assert len(lags) == 1
     value, count = lags[0]
     assert count == 2
-    assert value == pytest.approx(0.28)
+    assert value == pytest.approx(0.3)
 
 
 def test_bad_batch_configuration_is_refused() -> None:

@@ -106,7 +106,7 @@ class IngestHandler:
 
         call = LiveCall(self.service, UpgradeParams.from_query(request.query), close)
         service = self.service
-        service.connections += 1
+        service.attach(call)
         status, reason = CallStatus.ABANDONED, "sender disconnected without Stop"
         try:
             async for msg in ws:
@@ -136,7 +136,7 @@ class IngestHandler:
                         reason = "message over the hard size limit; stream closed (1009)"
                     break
         finally:
-            service.connections -= 1
+            service.detach(call)
             if call.end_request is not None:
                 status, reason = call.end_request
             if call.call_id is not None and not call.finished and status is CallStatus.ABANDONED:

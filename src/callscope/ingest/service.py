@@ -37,6 +37,7 @@ from callscope.protocols.ringcx import (
 )
 from callscope.store.models import Call, CallStatus
 from callscope.store.repo import CallRepository, utcnow
+from callscope.store.writer import CallRowWriter
 
 __all__ = ["IngestService", "LiveCall", "UpgradeParams"]
 
@@ -283,14 +284,16 @@ class IngestService:
         self.settings = settings
         self.calls = calls
         self.live: dict[str, LiveCall] = {}
-        self.connections = 0
+        #: every accepted stream, started or not
+        self.connections: set[LiveCall] = set()
+        self.rows = CallRowWriter(calls)
         self._sweeper: asyncio.Task[None] | None = None
         self._finished_totals: TallyCounter[Labels] = TallyCounter()
         self._malformed_totals: TallyCounter[Labels] = TallyCounter()
         reg = registry
         reg.gauge("callscope_live_calls", "Calls being received now.", lambda: len(self.live))
         reg.gauge(
-            "callscope_ingest_connections", "Open ingest WebSockets.", lambda: self.connections
+            "callscope_ingest_connections", "Open ingest WebSockets.", lambda: len(self.connections)
         )
         self.calls_total = reg.counter("callscope_calls_total", "Calls ended, by final status.")
         self.refused_total = reg.counter(
@@ -343,10 +346,17 @@ class IngestService:
 
     # -- live calls ----------------------------------------------------------------------
 
+    def attach(self, call: LiveCall) -> None:
+        """A connection was accepted: the sweeper watches it even before its Start."""
+        self.connections.add(call)
+
+    def detach(self, call: LiveCall) -> None:
+        self.connections.discard(call)
+
     async def register(self, call: LiveCall) -> None:
         assert call.row is not None
         assert call.call_id is not None
-        await self.calls.create(call.row)
+        self.rows.create(call.row)  # write-behind: ingest never waits on the database
         self.live[call.call_id] = call
 
     async def unregister(self, call: LiveCall, status: CallStatus, values: dict[str, Any]) -> None:
@@ -358,12 +368,13 @@ class IngestService:
         for kind, n in call.malformed.items():
             self._malformed_totals[(("kind", kind),)] += n
         self.calls_total.inc(status=status.value)
-        await self.calls.update(call.call_id, **values)
+        await self.rows.update(call.call_id, values)
 
     # -- background work -----------------------------------------------------------------
 
     async def start(self) -> None:
         await self.recover()
+        self.rows.start()
         self._sweeper = asyncio.create_task(self._sweep(), name="callscope-ingest-sweeper")
 
     async def stop(self) -> None:
@@ -379,9 +390,10 @@ class IngestService:
                     close_code=1001,
                     close_reason="server shutting down",
                 )
-                for call in list(self.live.values())
+                for call in list(self.connections)
             )
         )
+        await self.rows.stop()
 
     async def _sweep(self) -> None:
         """Close streams silent for longer than the idle timeout; checkpoint counters."""
@@ -392,7 +404,8 @@ class IngestService:
         while True:
             await asyncio.sleep(interval)
             now = time.monotonic()
-            idle = [c for c in self.live.values() if now - c.last_activity > timeout]
+            # Every connection, started or not: one that never sends Start is closed too.
+            idle = [c for c in self.connections if now - c.last_activity > timeout]
             for call in idle:
                 call.log.warning("no message for %.0f s: closing the stream", timeout)
             # Concurrently: closing a dead peer's socket waits for its close timeout.
@@ -409,16 +422,17 @@ class IngestService:
             )
             if now - last_checkpoint >= checkpoint_s:
                 last_checkpoint = now
-                await self._checkpoint()
+                self._checkpoint()
 
-    async def _checkpoint(self) -> None:
+    def _checkpoint(self) -> None:
         """Store every live call's counters and duration: a crash loses one interval of them."""
-        changes = {
-            call.call_id: call.checkpoint_values()
-            for call in self.live.values()
-            if call.call_id and not call.finished
-        }
-        await self.calls.update_many(changes)
+        self.rows.update_many(
+            {
+                call.call_id: call.checkpoint_values()
+                for call in self.live.values()
+                if call.call_id and not call.finished
+            }
+        )
 
     async def recover(self) -> int:
         """Repair the recordings of calls left ``live`` by a killed server.

@@ -123,7 +123,8 @@ class CallMediaPipeline:
     def push(self, perspective: Perspective, seq: int, payload: bytes, now: float) -> PushResult:
         """Offer one Media frame received at monotonic time ``now``."""
         if self._epoch is None:
-            self._epoch = now - FRAME_MS / 1000 * max(seq - 1, 0)
+            # Frame `seq` (1-based) is complete on the sender's schedule at epoch + seq·20 ms.
+            self._epoch = now - FRAME_MS / 1000 * max(seq, 1)
         ch = int(perspective)
         if self._ended[ch]:
             return PushResult.LATE

@@ -71,6 +71,12 @@ class WebSocketClient:
     def send_raw(self, opcode: int, data: bytes) -> None:
         self._writer.write(encode_frame(opcode, data))
 
+    @property
+    def transport(self) -> asyncio.WriteTransport:
+        """The socket transport, for load generators that write pre-encoded frames."""
+        transport: asyncio.WriteTransport = self._writer.transport
+        return transport
+
     async def drain(self) -> None:
         await self._writer.drain()
 

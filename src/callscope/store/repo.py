@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import Any
@@ -10,6 +11,8 @@ from sqlalchemy import func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from callscope.store.models import Call, CallStatus, StreamingProfile
+
+logger = logging.getLogger("callscope.store")
 
 __all__ = ["CallRepository", "ProfileRepository", "utcnow"]
 
@@ -22,10 +25,6 @@ class CallRepository:
     def __init__(self, sessions: async_sessionmaker[AsyncSession]) -> None:
         self._sessions = sessions
 
-    async def create(self, call: Call) -> None:
-        async with self._sessions.begin() as s:
-            s.add(call)
-
     async def update(self, call_id: str, **values: Any) -> None:
         async with self._sessions.begin() as s:
             row = await s.get(Call, call_id)
@@ -34,14 +33,23 @@ class CallRepository:
             for k, v in values.items():
                 setattr(row, k, v)
 
-    async def update_many(self, changes: dict[str, dict[str, Any]]) -> None:
-        """Several calls' updates in one transaction (checkpoints of every live call)."""
-        if not changes:
-            return
+    async def apply(self, creates: list[Call], updates: list[tuple[str, dict[str, Any]]]) -> None:
+        """Inserts, then updates in order, in one transaction (see store.writer)."""
         async with self._sessions.begin() as s:
-            rows = await s.execute(select(Call).where(Call.id.in_(list(changes))))
-            for row in rows.scalars():
-                for k, v in changes[row.id].items():
+            s.add_all(creates)
+            if creates:
+                await s.flush()
+            ids = list({cid for cid, _ in updates})
+            rows: dict[str, Call] = {}
+            for i in range(0, len(ids), 500):
+                q = select(Call).where(Call.id.in_(ids[i : i + 500]))
+                rows.update({r.id: r for r in (await s.execute(q)).scalars()})
+            for cid, values in updates:
+                row = rows.get(cid)
+                if row is None:
+                    logger.warning("update for unknown call %s skipped", cid)
+                    continue
+                for k, v in values.items():
                     setattr(row, k, v)
 
     async def get(self, call_id: str) -> Call | None:

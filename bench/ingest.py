@@ -1,0 +1,990 @@
+"""Ingest capacity: how many concurrent RingCX calls one ``callscope serve`` core keeps up with.
+
+Target (issue): ≥ 400 concurrent calls on one server core; aim for 600.
+
+What it does
+------------
+Starts ``callscope serve`` as a subprocess (free port, temporary data directory,
+``--log-level WARNING``) pinned to CPU 0, and drives it from this process pinned to CPU 1.
+Calls are opened in steps (``--steps``, default 100,200,…,800). Each step opens the extra
+calls over ``--ramp`` seconds, warms up for ``--warmup`` s, then measures for ``--measure`` s;
+calls stay open into the next step. Every call streams the bundled 77 s demo call in real
+time (looping the audio; sequenceIds keep counting): one tick loop sends, every 20 ms, one
+Media message per perspective for every open call, from pre-built, pre-masked WebSocket
+frames (the frame for sequenceId *s* is the same bytes for every call).
+
+Each figure comes from the server's ``/metrics`` scraped at the start and end of the window
+(counter differences), from ``/proc/<pid>`` of the server, and from the generator itself.
+
+Reading the table
+-----------------
+calls            calls open in the step (connected, Start sent)
+lag_*_ms         frame lag, from the ``callscope_frame_lag_seconds`` histogram over the window:
+                 the time a frame is written to disk minus its due time on its call's real-time
+                 schedule (anchored at the call's first Media *as processed*). It includes time
+                 frames sat in socket buffers while the server was behind, but not a backlog
+                 that built up before a call's first Media was processed (e.g. a slow Start):
+                 watch ``lost`` and the notes for that. p50/p99 are interpolated inside buckets
+                 (5, 10, 20, 30, 40, 50, 75, 100, 150, 200, 300, 500 ms, …), so values below
+                 5 ms only mean "under 5 ms"; the mean is exact. All calls tick in phase, so a
+                 call late in a tick also waits for the server to read the calls before it.
+sent / received  Media messages the generator wrote / the server accepted in the window. The
+                 generator's count is read when a scrape is sent, the server's when it answers;
+                 a busy server answers a tick or two later and has read those ticks too, so
+                 near saturation the two differ by a few ticks' worth (2 × calls per tick).
+lost             growth over the window of the frames the server had not received although
+                 they were sent before the latest tick (which may legitimately be in flight)
+                 preceding the scrape. 0 while the server keeps up: the skew above can make the
+                 server look less behind, never more. It equals sent − received whenever the
+                 server is well behind at both ends of the window. Negative: it caught up.
+missing          frames the server concealed as silence in the window (never arrived in time)
+server_cpu_%     server process CPU (user + sys, all threads) in % of one core
+rss_MB           server RSS at window end; rss/call_KB = (RSS − RSS idle before any call) / calls
+gen_cpu_%        CPU of this process; near 100 the generator, not the server, is the limit
+gen_late_*_ms    how late the tick loop finished a tick's sends against its 20 ms schedule.
+                 The server's lag includes this; rows where p99 > 20 ms are flagged '!'
+                 because their lag figures are then partly the generator's.
+
+A note line under a row reports anything else unusual: calls the server does not count as
+live (Start not processed yet), new calls that could not connect within 10 s, late or
+duplicate frames, calls the server dropped, how far behind the server was at window end, and
+load from other processes on the two CPUs (the machine may be shared). Ramping stops early
+once p99 ≥ 500 ms, lost > 1 % of sent, or new calls cannot connect. At the end media stops,
+the server gets up to 5 s to settle and the cumulative totals are printed (so in-flight
+frames are accounted for), every call sends Stop twice and is closed, and the script prints
+the largest N whose step had p99 < 100 ms and zero loss: lost ≤ 0, missing = 0, late = 0,
+every call connected, live on the server and not dropped.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import gc
+import itertools
+import json
+import math
+import os
+import re
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from collections import Counter as TallyCounter
+from collections.abc import Callable, Sequence
+from dataclasses import asdict, dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any, Final
+from urllib.parse import urlencode
+
+from callscope.errors import UpgradeFailed, UpgradeRefused
+from callscope.protocols.ringcx import (
+    Perspective,
+    build_connected,
+    build_media,
+    build_start,
+    build_stop,
+)
+from callscope.sim.plan import CallAudio, load_audio
+from callscope.sim.runner import default_source
+from callscope.sim.wsclient import WebSocketClient, connect
+from callscope.sim.wsframes import OP_TEXT, encode_frame
+
+FRAME_S: Final = 0.020
+#: Scrape this long after a tick's due time: a server that keeps up has read that tick by then.
+SCRAPE_PHASE_S: Final = 0.016
+PASS_P99_S: Final = 0.100
+ABORT_P99_S: Final = 0.500
+ABORT_LOSS: Final = 0.01
+GEN_LATE_FLAG_S: Final = 0.020
+#: A call whose unsent data exceeds this (≈ 8 s of its audio) makes the tick loop wait a little.
+DRAIN_HIGH_BYTES: Final = 256 * 1024
+NET_TIMEOUT_S: Final = 10.0
+READY_TIMEOUT_S: Final = 30.0
+SETTLE_TIMEOUT_S: Final = 5.0
+SERVER_CPU, GEN_CPU = 0, 1
+LAG: Final = "callscope_frame_lag_seconds"
+CLK_TCK: Final = os.sysconf("SC_CLK_TCK")
+
+
+# -- server process --------------------------------------------------------------------------
+
+
+def free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        s.bind(("127.0.0.1", 0))
+        port: int = s.getsockname()[1]
+        return port
+
+
+def start_server(port: int, data_dir: Path, log_path: Path) -> subprocess.Popen[bytes]:
+    cmd = [
+        sys.executable, "-m", "callscope", "serve",
+        "--host", "127.0.0.1", "--port", str(port),
+        "--data-dir", str(data_dir), "--log-level", "WARNING",
+    ]  # fmt: skip
+    with log_path.open("wb") as log:
+        return subprocess.Popen(
+            cmd,
+            stdin=subprocess.DEVNULL,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,  # Ctrl-C reaches only us; we stop the server ourselves
+        )
+
+
+def stop_server(proc: subprocess.Popen[bytes]) -> None:
+    if proc.poll() is None:
+        proc.terminate()
+        try:
+            proc.wait(10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait(5)
+
+
+def pin(pid: int, cpu: int) -> bool:
+    try:
+        os.sched_setaffinity(pid, {cpu})
+    except OSError:
+        return False
+    return True
+
+
+def cpu_seconds(pid: int) -> float:
+    """utime + stime of a process, all threads (``/proc/<pid>/stat`` fields 14 and 15)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()
+    return (int(fields[11]) + int(fields[12])) / CLK_TCK
+
+
+def rss_kb(pid: int) -> int:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1])
+    return 0
+
+
+def core_busy_seconds() -> dict[int, float]:
+    """Busy time (all processes, incl. interrupts) per CPU from ``/proc/stat``."""
+    out: dict[int, float] = {}
+    for line in Path("/proc/stat").read_text().splitlines():
+        if line.startswith("cpu") and line[3:4].isdigit():
+            name, *raw = line.split()
+            v = [int(x) for x in raw[:8]]  # user nice system idle iowait irq softirq steal
+            out[int(name[3:])] = (sum(v) - v[3] - v[4]) / CLK_TCK
+    return out
+
+
+def own_cpu_seconds() -> float:
+    t = os.times()
+    return t.user + t.system
+
+
+# -- HTTP and metrics ------------------------------------------------------------------------
+
+
+async def http_get(port: int, path: str, timeout_s: float = NET_TIMEOUT_S) -> tuple[int, str]:
+    """A minimal HTTP/1.0 GET (the server closes the connection after the answer)."""
+
+    async def go() -> tuple[int, str]:
+        reader, writer = await asyncio.open_connection("127.0.0.1", port)
+        try:
+            writer.write(f"GET {path} HTTP/1.0\r\nHost: 127.0.0.1:{port}\r\n\r\n".encode())
+            data = await reader.read(-1)
+        finally:
+            writer.close()
+            with contextlib.suppress(OSError):
+                await writer.wait_closed()
+        head, _, body = data.partition(b"\r\n\r\n")
+        status = int(head.split(b" ", 2)[1]) if head.startswith(b"HTTP/") else 0
+        return status, body.decode("utf-8", "replace")
+
+    return await asyncio.wait_for(go(), timeout_s)
+
+
+Buckets = tuple[tuple[float, float], ...]  # (le, cumulative count), sorted by le
+
+
+def parse_metrics(text: str) -> tuple[dict[str, float], Buckets]:
+    """Sum every sample over its labels; keep the frame-lag histogram's buckets apart."""
+    sums: dict[str, float] = {}
+    buckets: dict[float, float] = {}
+    for line in text.splitlines():
+        if not line or line.startswith("#"):
+            continue
+        key, _, raw = line.rpartition(" ")
+        name, _, labels = key.partition("{")
+        value = float(raw)
+        if name == LAG + "_bucket":
+            buckets[float(labels.split('le="', 1)[1].split('"', 1)[0])] = value
+        else:
+            sums[name] = sums.get(name, 0.0) + value
+    return sums, tuple(sorted(buckets.items()))
+
+
+def quantile(buckets: Buckets, q: float) -> float | None:
+    """Prometheus-style quantile of cumulative buckets (linear inside a bucket).
+
+    Returns None without observations, ``inf`` when the rank lies in the +Inf bucket.
+    """
+    if not buckets or buckets[-1][1] <= 0:
+        return None
+    rank = q * buckets[-1][1]
+    lower, below = 0.0, 0.0
+    for le, cumulative in buckets:
+        if cumulative >= rank and cumulative > below:
+            if math.isinf(le):
+                return math.inf
+            return lower + (le - lower) * (rank - below) / (cumulative - below)
+        lower, below = le, cumulative
+    return math.inf
+
+
+@dataclass(frozen=True, slots=True)
+class Snapshot:
+    t: float
+    sent: int
+    sent_before_last_tick: int
+    dropped_calls: int
+    metrics: dict[str, float]
+    lag: Buckets
+    server_cpu_s: float
+    server_rss_kb: int
+    gen_cpu_s: float
+    cores: dict[int, float]
+
+    def m(self, name: str) -> float:
+        return self.metrics.get(name, 0.0)
+
+    @property
+    def received(self) -> int:
+        return int(self.m("callscope_frames_received_total"))
+
+    @property
+    def behind(self) -> int:
+        """Frames sent before the most recent tick that the server has not received yet.
+
+        The latest tick's frames may legitimately be in flight; anything older means the
+        server is more than 20 ms behind, or the frames are gone.
+        """
+        return max(0, self.sent_before_last_tick - self.received)
+
+
+# -- load generator --------------------------------------------------------------------------
+
+
+def call_query(index: int, call_id: str) -> dict[str, str]:
+    """Upgrade query parameters, shaped like the simulator's (``callscope simulate``)."""
+    return {
+        "callId": call_id,
+        "sessionId": str(index + 1),
+        "ani": f"650555{index % 10000:04d}",
+        "dnis": "6505550900",
+        "accountId": "88800010",
+        "subaccountId": "88800012",
+        "rcAccountId": "70000001",
+        "agentId": str(5501 + index % 3),
+        "productType": "Queue",
+        "productId": "4401",
+    }
+
+
+def start_metadata(query: dict[str, str]) -> dict[str, Any]:
+    meta: dict[str, Any] = dict(query)
+    meta.update(
+        sessionId=int(query["sessionId"]),
+        agentId=int(query["agentId"]),
+        productId=int(query["productId"]),
+    )
+    return meta
+
+
+def transport_of(ws: WebSocketClient) -> asyncio.WriteTransport:
+    # The hot path writes pre-encoded frames straight to the transport; WebSocketClient has no
+    # public way to send bytes that are already framed and masked.
+    return ws.transport
+
+
+@dataclass(slots=True)
+class BenchCall:
+    index: int
+    ws: WebSocketClient
+    transport: asyncio.WriteTransport
+    start_tick: int
+
+
+@dataclass
+class Generator:
+    """One tick loop for all calls: every 20 ms, frame *k* of both perspectives of each call."""
+
+    audio: CallAudio
+    url: str
+    mask_key: bytes = field(default_factory=lambda: os.urandom(4))
+    calls: list[BenchCall] = field(default_factory=list)
+    tick: int = 0  # the next tick to send
+    t0: float = 0.0
+    sent: int = 0
+    sent_before_last_tick: int = 0
+    dropped_calls: int = 0
+    failed_connects: int = 0
+    stalls: int = 0
+    errors: list[str] = field(default_factory=list)
+    lateness: list[float] = field(default_factory=list)
+    _cache_p: list[bytes] = field(default_factory=list)
+    _cache_c: list[bytes] = field(default_factory=list)
+    _writes: list[Callable[[Any], None]] = field(default_factory=list)
+    _starts: list[int] = field(default_factory=list)
+    _running: bool = False
+    _dirty: bool = False
+    _watchers: set[asyncio.Task[None]] = field(default_factory=set)
+    _task: asyncio.Task[None] | None = None
+    _next_index: int = 0
+
+    # -- frames --
+
+    def _extend_cache(self, frames: int) -> None:
+        """Frame i (sequenceId i + 1) of each perspective, framed and masked, for i < frames."""
+        n = self.audio.frames
+        for i in range(len(self._cache_p), frames):
+            for perspective, source, cache in (
+                (Perspective.PARTICIPANT, self.audio.agent, self._cache_p),
+                (Perspective.CONFERENCE, self.audio.caller, self._cache_c),
+            ):
+                msg = build_media(perspective, i + 1, source[i % n])
+                cache.append(encode_frame(OP_TEXT, msg, mask_key=self.mask_key))
+
+    # -- calls --
+
+    def _rebuild(self) -> None:
+        self._writes = [c.transport.write for c in self.calls]
+        self._starts = [c.start_tick for c in self.calls]
+
+    async def open_calls(self, count: int, over_s: float) -> None:
+        """Open ``count`` more calls, spread over ``over_s`` seconds."""
+        tasks = []
+        for j in range(count):
+            tasks.append(asyncio.create_task(self._open_one(self._next_index)))
+            self._next_index += 1
+            if j < count - 1:
+                await asyncio.sleep(over_s / count)
+        await asyncio.gather(*tasks)
+
+    async def _open_one(self, index: int) -> None:
+        call_id = f"bench-{index + 1:05d}"
+        query = call_query(index, call_id)
+        try:
+            ws = await connect(f"{self.url}?{urlencode(query)}", timeout_s=NET_TIMEOUT_S)
+        except (UpgradeFailed, UpgradeRefused) as exc:
+            self.failed_connects += 1
+            if len(self.errors) < 5:
+                self.errors.append(f"call {index + 1}: {exc}")
+            return
+        ws.send_text(build_connected())
+        ws.send_text(build_start(start_metadata(query)))
+        # Media starts with the next tick; lists only change between ticks.
+        self.calls.append(BenchCall(index, ws, transport_of(ws), self.tick))
+        self._rebuild()
+        self._watchers.add(asyncio.create_task(self._watch(ws)))
+
+    async def _watch(self, ws: WebSocketClient) -> None:
+        # A connection the server closes is dropped before the next tick writes to it again.
+        await ws.closed.wait()
+        self._dirty = True
+
+    def _prune(self) -> None:
+        self._dirty = False
+        alive = [c for c in self.calls if not c.ws.is_closed]
+        if len(alive) != len(self.calls):
+            self.dropped_calls += len(self.calls) - len(alive)
+            self.calls = alive
+            self._rebuild()
+
+    # -- tick loop --
+
+    def start(self) -> None:
+        self._extend_cache(256)
+        self._running = True
+        self._task = asyncio.create_task(self._run(), name="bench-ticks")
+
+    async def stop_media(self) -> None:
+        self._running = False
+        if self._task is not None:
+            await asyncio.wait_for(self._task, NET_TIMEOUT_S)
+
+    def next_phase(self, offset_s: float) -> float:
+        """Loop time ``offset_s`` after the due time of the next tick."""
+        return self.t0 + self.tick * FRAME_S + offset_s
+
+    async def _run(self) -> None:
+        loop = asyncio.get_running_loop()
+        self.t0 = loop.time()
+        k = 0
+        while self._running:
+            due = self.t0 + k * FRAME_S
+            delay = due - loop.time()
+            # Always yield, even when behind: connects, scrapes and readers must run too.
+            await asyncio.sleep(max(delay, 0.0))
+            writes, starts = self._writes, self._starts
+            if starts and k - starts[0] >= len(self._cache_p):
+                self._extend_cache(k - starts[0] + 64)  # the oldest call has the highest seq
+            cache_p, cache_c = self._cache_p, self._cache_c
+            self.sent_before_last_tick = self.sent
+            for write, start in zip(writes, starts, strict=True):
+                write(cache_p[k - start])
+                write(cache_c[k - start])
+            self.sent += 2 * len(writes)
+            self.lateness.append(loop.time() - due)
+            k += 1
+            self.tick = k
+            if self._dirty:
+                self._prune()
+            if k % 5 == 0:
+                await self._flow_control()
+
+    async def _flow_control(self) -> None:
+        heavy = [c for c in self.calls if c.transport.get_write_buffer_size() > DRAIN_HIGH_BYTES]
+        if not heavy:
+            return
+        self.stalls += 1
+
+        async def drain(ws: WebSocketClient) -> None:
+            with contextlib.suppress(ConnectionError, OSError, RuntimeError):
+                await ws.drain()
+
+        tasks = [asyncio.create_task(drain(c.ws)) for c in heavy]
+        _, pending = await asyncio.wait(tasks, timeout=FRAME_S)
+        for t in pending:
+            t.cancel()
+
+    def take_lateness(self) -> list[float]:
+        out, self.lateness = self.lateness, []
+        return out
+
+    # -- end --
+
+    async def end_calls(self) -> TallyCounter[str]:
+        """Stop ×2 on every call and wait for the server to close; tallies how calls ended."""
+        end = datetime.now(UTC).isoformat(timespec="seconds").replace("+00:00", "Z")
+        for c in self.calls:
+            if c.ws.is_closed:
+                continue
+            stop = build_stop(round((self.tick - c.start_tick) * FRAME_S, 3), end)
+            with contextlib.suppress(ConnectionError, RuntimeError):
+                c.ws.send_text(stop)
+                c.ws.send_text(stop)
+        waits = [asyncio.create_task(c.ws.closed.wait()) for c in self.calls]
+        if waits:
+            _, pending = await asyncio.wait(waits, timeout=NET_TIMEOUT_S)
+            for t in pending:
+                t.cancel()
+        endings: TallyCounter[str] = TallyCounter(
+            f"{c.ws.close_code} {c.ws.close_reason}".strip() if c.ws.closed.is_set() else "open"
+            for c in self.calls
+        )
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(
+                asyncio.gather(
+                    *(c.ws.close(1000, "bench done", timeout_s=1.0) for c in self.calls),
+                    return_exceptions=True,
+                ),
+                NET_TIMEOUT_S,
+            )
+        return endings
+
+    def abort_all(self) -> None:
+        self._running = False
+        if self._task is not None and not self._task.done():
+            self._task.cancel()
+        for t in self._watchers:
+            t.cancel()
+        for c in self.calls:
+            if not c.ws.is_closed:
+                with contextlib.suppress(Exception):
+                    c.ws.abort()
+
+
+# -- measurement -----------------------------------------------------------------------------
+
+
+async def snapshot(port: int, pid: int, gen: Generator, *, aligned: bool = True) -> Snapshot:
+    """Scrape /metrics and /proc, ``SCRAPE_PHASE_S`` into a tick when ``aligned``."""
+    loop = asyncio.get_running_loop()
+    if aligned and gen.t0:
+        await asyncio.sleep(max(0.0, gen.next_phase(SCRAPE_PHASE_S) - loop.time()))
+    # Nothing awaits between here and the request: the generator's count is exact.
+    sent, sent_before, dropped = gen.sent, gen.sent_before_last_tick, gen.dropped_calls
+    t, server_cpu, server_rss, own = loop.time(), cpu_seconds(pid), rss_kb(pid), own_cpu_seconds()
+    cores = core_busy_seconds()
+    status, body = await http_get(port, "/metrics")
+    if status != 200:
+        raise RuntimeError(f"/metrics answered HTTP {status}")
+    metrics, lag = parse_metrics(body)
+    return Snapshot(t, sent, sent_before, dropped, metrics, lag, server_cpu, server_rss, own, cores)
+
+
+@dataclass(slots=True)
+class Row:
+    target: int
+    calls: int
+    live: int
+    lag_p50_ms: float | None
+    lag_p99_ms: float | None
+    lag_mean_ms: float | None
+    sent: int
+    received: int
+    lost: int
+    behind: int
+    missing: int
+    late: int
+    duplicate: int
+    dropped_calls: int
+    failed_connects: int
+    server_cpu_pct: float
+    rss_mb: float
+    rss_per_call_kb: float
+    gen_cpu_pct: float
+    gen_late_p99_ms: float
+    gen_late_max_ms: float
+    #: busy % of the server's and the generator's CPU not used by them (other processes, irqs)
+    other_on_server_cpu_pct: float
+    other_on_gen_cpu_pct: float
+    window_s: float
+
+    @property
+    def ok(self) -> bool:
+        return (
+            self.lag_p99_ms is not None
+            and self.lag_p99_ms < PASS_P99_S * 1000
+            and self.lost <= 0
+            and self.missing == 0
+            and self.late == 0
+            and self.dropped_calls == 0
+            and self.failed_connects == 0
+            and self.live == self.calls
+        )
+
+    @property
+    def generator_bound(self) -> bool:
+        return self.gen_late_p99_ms > GEN_LATE_FLAG_S * 1000
+
+
+def percentile(values: Sequence[float], q: float) -> float:
+    if not values:
+        return 0.0
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, math.ceil(q * len(ordered)) - 1)]
+
+
+def make_row(
+    target: int,
+    calls: int,
+    s0: Snapshot,
+    s1: Snapshot,
+    idle_rss_kb: int,
+    late: list[float],
+    *,
+    failed: int,
+    dropped: int,
+) -> Row:
+    wall = s1.t - s0.t
+    lag = tuple((le, c1 - c0) for (le, c1), (_, c0) in zip(s1.lag, s0.lag, strict=True))
+
+    def ms(v: float | None) -> float | None:
+        return None if v is None else v * 1000
+
+    def d(name: str) -> int:
+        return int(s1.m(name) - s0.m(name))
+
+    def other(cpu: int, used_s: float) -> float:
+        busy = s1.cores.get(cpu, 0.0) - s0.cores.get(cpu, 0.0)
+        return max(0.0, 100 * (busy - used_s) / wall)
+
+    n_lag = s1.m(LAG + "_count") - s0.m(LAG + "_count")
+    sent, received = s1.sent - s0.sent, s1.received - s0.received
+    return Row(
+        target=target,
+        calls=calls,
+        live=int(s1.m("callscope_live_calls")),
+        lag_p50_ms=ms(quantile(lag, 0.50)),
+        lag_p99_ms=ms(quantile(lag, 0.99)),
+        lag_mean_ms=ms((s1.m(LAG + "_sum") - s0.m(LAG + "_sum")) / n_lag) if n_lag else None,
+        sent=sent,
+        received=received,
+        lost=s1.behind - s0.behind,
+        behind=s1.behind,
+        missing=d("callscope_frames_missing_total"),
+        late=d("callscope_frames_late_total"),
+        duplicate=d("callscope_frames_duplicate_total"),
+        dropped_calls=dropped,
+        failed_connects=failed,
+        server_cpu_pct=100 * (s1.server_cpu_s - s0.server_cpu_s) / wall,
+        rss_mb=s1.server_rss_kb / 1024,
+        rss_per_call_kb=(s1.server_rss_kb - idle_rss_kb) / calls,
+        gen_cpu_pct=100 * (s1.gen_cpu_s - s0.gen_cpu_s) / wall,
+        gen_late_p99_ms=percentile(late, 0.99) * 1000,
+        gen_late_max_ms=max(late, default=0.0) * 1000,
+        other_on_server_cpu_pct=other(SERVER_CPU, s1.server_cpu_s - s0.server_cpu_s),
+        other_on_gen_cpu_pct=other(GEN_CPU, s1.gen_cpu_s - s0.gen_cpu_s),
+        window_s=wall,
+    )
+
+
+COLUMNS: Final = (
+    ("calls", 5),
+    ("lag_p50_ms", 10),
+    ("lag_p99_ms", 10),
+    ("lag_mean_ms", 11),
+    ("sent", 8),
+    ("received", 8),
+    ("lost", 6),
+    ("missing", 7),
+    ("server_cpu_%", 12),
+    ("rss_MB", 7),
+    ("rss/call_KB", 11),
+    ("gen_cpu_%", 9),
+    ("gen_late_p99_ms", 15),
+    ("gen_late_max_ms", 15),
+)
+
+
+def header() -> str:
+    return "  ".join(f"{name:>{width}}" for name, width in COLUMNS)
+
+
+def fmt_lag(v: float | None) -> str:
+    if v is None:
+        return "-"
+    return ">5000" if math.isinf(v) else f"{v:.1f}"  # beyond the last finite bucket (5 s)
+
+
+def format_row(r: Row) -> str:
+    cells = (
+        str(r.calls),
+        fmt_lag(r.lag_p50_ms),
+        fmt_lag(r.lag_p99_ms),
+        fmt_lag(r.lag_mean_ms),
+        str(r.sent),
+        str(r.received),
+        str(r.lost),
+        str(r.missing),
+        f"{r.server_cpu_pct:.1f}",
+        f"{r.rss_mb:.1f}",
+        f"{r.rss_per_call_kb:.1f}",
+        f"{r.gen_cpu_pct:.1f}",
+        f"{r.gen_late_p99_ms:.1f}",
+        f"{r.gen_late_max_ms:.1f}",
+    )
+    line = "  ".join(f"{c:>{w}}" for c, (_, w) in zip(cells, COLUMNS, strict=True))
+    return line + ("  !" if r.generator_bound else "")
+
+
+def row_notes(r: Row) -> str:
+    notes = []
+    if r.live != r.calls:
+        notes.append(f"server counts {r.live} live calls")
+    if r.late or r.duplicate:
+        notes.append(f"late {r.late}, duplicate {r.duplicate}")
+    if r.dropped_calls:
+        notes.append(f"{r.dropped_calls} call(s) closed by the server during the step")
+    if r.failed_connects:
+        notes.append(f"{r.failed_connects} new call(s) could not connect")
+    if r.behind:
+        notes.append(
+            f"server {r.behind} frames behind at window end "
+            f"(≈ {r.behind / (2 * r.calls) * 20 + 20:.0f} ms of audio)"
+        )
+    if r.other_on_server_cpu_pct > 10 or r.other_on_gen_cpu_pct > 10:
+        notes.append(
+            f"other load on CPU {SERVER_CPU} (server) {r.other_on_server_cpu_pct:.0f} %, "
+            f"on CPU {GEN_CPU} (generator) {r.other_on_gen_cpu_pct:.0f} %"
+        )
+    if r.generator_bound:
+        notes.append("generator late: lag figures include the generator's own delay")
+    return "; ".join(notes)
+
+
+# -- the run ---------------------------------------------------------------------------------
+
+
+@dataclass
+class Outcome:
+    rows: list[Row] = field(default_factory=list)
+    stopped_early: str = ""
+    final: dict[str, Any] = field(default_factory=dict)
+
+
+async def wait_ready(port: int, proc: subprocess.Popen[bytes]) -> None:
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + READY_TIMEOUT_S
+    while loop.time() < deadline:
+        if proc.poll() is not None:
+            raise RuntimeError(f"server exited with status {proc.returncode} during start-up")
+        with contextlib.suppress(OSError, TimeoutError, ValueError, IndexError):
+            status, _ = await http_get(port, "/health", timeout_s=2.0)
+            if status == 200:
+                return
+        await asyncio.sleep(0.2)
+    raise RuntimeError(f"server not ready on port {port} after {READY_TIMEOUT_S:.0f} s")
+
+
+async def settle(port: int, pid: int, gen: Generator) -> Snapshot:
+    """Media has stopped: wait until the server has read everything (or stops making progress)."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + SETTLE_TIMEOUT_S
+    last = await snapshot(port, pid, gen, aligned=False)
+    while last.received < gen.sent and loop.time() < deadline:
+        await asyncio.sleep(0.5)
+        s = await snapshot(port, pid, gen, aligned=False)
+        if s.received == last.received:
+            return s
+        last = s
+    return last
+
+
+async def run_bench(
+    args: argparse.Namespace, steps: list[int], port: int, proc: subprocess.Popen[bytes]
+) -> Outcome:
+    pid = proc.pid
+    await wait_ready(port, proc)
+    await asyncio.sleep(1.0)
+    idle_rss = rss_kb(pid)
+    print(f"server pid {pid} on port {port}, idle RSS {idle_rss / 1024:.1f} MB", flush=True)
+    audio = load_audio(default_source())
+    gen = Generator(audio, f"ws://127.0.0.1:{port}/ringcx/stream")
+    gc.collect()
+    gc.freeze()
+    out = Outcome()
+    gen.start()
+    try:
+        print(header(), flush=True)
+        for n in steps:
+            add, failed_before = n - len(gen.calls), gen.failed_connects
+            dropped_before = gen.dropped_calls
+            if add > 0:
+                await gen.open_calls(add, args.ramp)
+            failed = gen.failed_connects - failed_before
+            if not gen.calls:
+                out.stopped_early = "no call could connect: " + "; ".join(gen.errors)
+                break
+            await asyncio.sleep(args.warmup)
+            s0 = await snapshot(port, pid, gen)
+            gen.take_lateness()
+            await asyncio.sleep(args.measure)
+            s1 = await snapshot(port, pid, gen)
+            row = make_row(
+                n,
+                len(gen.calls),
+                s0,
+                s1,
+                idle_rss,
+                gen.take_lateness(),
+                failed=failed,
+                dropped=s1.dropped_calls - dropped_before,
+            )
+            out.rows.append(row)
+            print(format_row(row), flush=True)
+            notes = row_notes(row)
+            if notes:
+                print(f"      note: {notes}", flush=True)
+            if proc.poll() is not None:
+                out.stopped_early = f"server exited with status {proc.returncode}"
+                break
+            if failed:
+                out.stopped_early = (
+                    f"{failed} of {add} new calls could not connect (first: {gen.errors[0]})"
+                )
+                break
+            p99 = row.lag_p99_ms if row.lag_p99_ms is not None else math.inf
+            if p99 >= ABORT_P99_S * 1000 or row.lost > ABORT_LOSS * max(row.sent, 1):
+                out.stopped_early = (
+                    f"server saturated at {row.calls} calls (p99 {fmt_lag(row.lag_p99_ms)} ms, "
+                    f"lost {row.lost} of {row.sent})"
+                )
+                break
+        if out.stopped_early:
+            print(f"stopped ramping: {out.stopped_early}", flush=True)
+
+        await gen.stop_media()
+        s = await settle(port, pid, gen)
+        calls = len(gen.calls)
+        endings = await gen.end_calls()
+        clean = endings.get("1000 call complete", 0)
+        out.final = {
+            "sent": gen.sent,
+            "received": s.received,
+            "never_received": gen.sent - s.received,
+            "missing": int(s.m("callscope_frames_missing_total")),
+            "late": int(s.m("callscope_frames_late_total")),
+            "duplicate": int(s.m("callscope_frames_duplicate_total")),
+            "calls_dropped_by_server": gen.dropped_calls,
+            "calls_at_end": calls,
+            "calls_closed_cleanly": clean,
+            "call_endings": dict(endings),
+            "generator_stalls": gen.stalls,
+        }
+        f = out.final
+        print(
+            f"totals after settling: sent {f['sent']} Media frames, server received "
+            f"{f['received']} (never received {f['never_received']}), missing {f['missing']}, "
+            f"late {f['late']}, duplicate {f['duplicate']}; "
+            f"calls dropped by the server {f['calls_dropped_by_server']}",
+            flush=True,
+        )
+        stalls = f"; generator waited on full socket buffers {gen.stalls}×" if gen.stalls else ""
+        others = ", ".join(
+            f"{n} × {'still open after 10 s' if k == 'open' else 'closed ' + repr(k)}"
+            for k, n in endings.most_common()
+            if k != "1000 call complete"
+        )
+        print(
+            f"Stop ×2 sent to {calls} call(s): {clean} closed by the server with 1000 "
+            f"(call complete)" + (f"; {others}" if others else "") + stalls,
+            flush=True,
+        )
+    finally:
+        gen.abort_all()
+    return out
+
+
+def parse_steps(text: str) -> list[int]:
+    try:
+        steps = [int(x) for x in text.split(",") if x.strip()]
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"--steps: not a list of integers: {text!r}") from None
+    if not steps or any(b <= a for a, b in itertools.pairwise(steps)) or steps[0] < 1:
+        raise argparse.ArgumentTypeError("--steps must be increasing positive integers")
+    return steps
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(
+        prog="bench/ingest.py",
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    p.add_argument(
+        "--steps",
+        type=parse_steps,
+        default=parse_steps("100,200,300,400,500,600,700,800"),
+        help="concurrent calls per step, increasing (default 100,200,…,800)",
+    )
+    p.add_argument("--warmup", type=float, default=3.0, help="seconds before measuring (3)")
+    p.add_argument("--measure", type=float, default=10.0, help="seconds measured per step (10)")
+    p.add_argument("--ramp", type=float, default=2.0, help="seconds to open a step's calls (2)")
+    p.add_argument("--port", type=int, default=0, help="server port, 0 = a free one (default)")
+    p.add_argument("--json", type=Path, metavar="FILE", help="also write the rows as JSON")
+    p.add_argument("--server-log", type=Path, metavar="FILE", help="keep the server's log here")
+    return p
+
+
+_TIMESTAMP = re.compile(r"^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d,\d{3} ")
+_CALL_ID = re.compile(r"\[call [^\]]+\]")
+
+
+def print_log_summary(text: str) -> None:
+    """The server logs at WARNING: count its messages and exception lines, most frequent first."""
+    counts: TallyCounter[str] = TallyCounter()
+    for line in text.splitlines():
+        if not line.strip() or line[0].isspace() or line.startswith(_LOG_NOISE):
+            continue
+        counts[_CALL_ID.sub("[call …]", _TIMESTAMP.sub("", line))[:150]] += 1
+    if counts:
+        print(f"server log (WARNING and above), {sum(counts.values())} entries, most frequent:")
+        for msg, n in counts.most_common(10):
+            print(f"  {n:5d} × {msg}")
+
+
+_LOG_NOISE: Final = ("Traceback", "The above", "During handling", "[SQL", "[parameters", "(Back")
+
+
+def _json_safe(v: Any) -> Any:
+    return None if isinstance(v, float) and math.isinf(v) else v
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    if args.measure <= 0 or args.warmup < 0 or args.ramp < 0:
+        print("--measure must be > 0; --warmup and --ramp ≥ 0", file=sys.stderr)
+        return 2
+    steps: list[int] = args.steps
+
+    def terminate(signum: int, _frame: object) -> None:
+        raise KeyboardInterrupt(f"signal {signum}")
+
+    # SIGTERM/SIGHUP (e.g. from `timeout`) must clean up like Ctrl-C: the server runs in its
+    # own session and would outlive us otherwise.
+    signal.signal(signal.SIGTERM, terminate)
+    signal.signal(signal.SIGHUP, terminate)
+    cpus = os.sched_getaffinity(0)
+    tmp = Path(tempfile.mkdtemp(prefix="callscope-bench-"))
+    log_path = tmp / "server.log"
+    proc: subprocess.Popen[bytes] | None = None
+    outcome: Outcome | None = None
+    try:
+        port = args.port or free_port()
+        proc = start_server(port, tmp / "data", log_path)
+        pinned = {SERVER_CPU, GEN_CPU} <= cpus and pin(proc.pid, SERVER_CPU) and pin(0, GEN_CPU)
+        overrides = sorted(k for k in os.environ if k.startswith("CALLSCOPE_"))
+        print(
+            f"callscope ingest bench: steps {','.join(map(str, steps))}, ramp {args.ramp:g} s, "
+            f"warm-up {args.warmup:g} s, measure {args.measure:g} s; "
+            + (
+                f"server on CPU {SERVER_CPU}, generator on CPU {GEN_CPU}"
+                if pinned
+                else f"NOT pinned (CPUs available: {sorted(cpus)})"
+            )
+            + (f"; env overrides: {', '.join(overrides)}" if overrides else ""),
+            flush=True,
+        )
+        t0 = time.monotonic()
+        outcome = asyncio.run(run_bench(args, steps, port, proc))
+        ok = [r.calls for r in outcome.rows if r.ok]
+        best = max(ok, default=0)
+        failed_below = [r.calls for r in outcome.rows if not r.ok and r.calls < best]
+        print(
+            f"largest N with p99 < {PASS_P99_S * 1000:.0f} ms and zero loss: {best or 'none'}"
+            + (f" (but failed at {failed_below})" if failed_below else "")
+            + f"  [{time.monotonic() - t0:.0f} s]",
+            flush=True,
+        )
+        if args.json:
+            doc = {
+                "steps": steps,
+                "warmup_s": args.warmup,
+                "measure_s": args.measure,
+                "ramp_s": args.ramp,
+                "pinned": pinned,
+                "rows": [
+                    {k: _json_safe(v) for k, v in asdict(r).items()} | {"ok": r.ok}
+                    for r in outcome.rows
+                ],
+                "stopped_early": outcome.stopped_early,
+                "final": outcome.final,
+                "largest_ok_calls": best,
+            }
+            args.json.write_text(json.dumps(doc, indent=1) + "\n")
+        return 0
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        return 130
+    except (RuntimeError, OSError, TimeoutError) as exc:
+        print(f"bench failed: {exc}", file=sys.stderr)
+        return 1
+    finally:
+        if proc is not None:
+            stop_server(proc)
+        with contextlib.suppress(OSError):
+            text = log_path.read_text(errors="replace")
+            if args.server_log:
+                args.server_log.write_text(text)
+            print_log_summary(text)
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,117 @@
+"""Write-behind for call rows: one task applies queued writes in one transaction, in order.
+
+Why: SQLite admits one writer at a time. Hundreds of calls starting together, each with its
+own INSERT on its own pooled connection, queue on the database lock ("database is locked")
+and stall their streams while they wait. Ingest never waits on the database: it enqueues, and
+this task applies everything queued so far in a single transaction. Order is kept, so a
+call's update always follows its insert. A failed batch is retried with backoff; nothing
+queued is dropped.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from dataclasses import dataclass, field
+from typing import Any
+
+from callscope.store.models import Call
+from callscope.store.repo import CallRepository
+
+__all__ = ["CallRowWriter"]
+
+logger = logging.getLogger("callscope.store")
+
+
+@dataclass(slots=True)
+class _Op:
+    create: Call | None = None
+    updates: dict[str, dict[str, Any]] = field(default_factory=dict)
+    done: asyncio.Future[None] | None = None
+
+
+class CallRowWriter:
+    """Queues call inserts and updates; :meth:`run` applies them batch by batch.
+
+    Args:
+        calls: the repository that owns the queries.
+        max_batch: most operations applied in one transaction.
+        retry_max_s: cap of the backoff between attempts of a failed batch.
+    """
+
+    def __init__(
+        self, calls: CallRepository, *, max_batch: int = 1000, retry_max_s: float = 5.0
+    ) -> None:
+        self._calls = calls
+        self._queue: list[_Op] = []
+        self._wake = asyncio.Event()
+        self._idle = asyncio.Event()
+        self._idle.set()
+        self._max_batch = max_batch
+        self._retry_max_s = retry_max_s
+        self._task: asyncio.Task[None] | None = None
+        self.batches = 0
+        self.failures = 0
+
+    def start(self) -> None:
+        self._task = asyncio.create_task(self._run(), name="callscope-row-writer")
+
+    async def stop(self) -> None:
+        """Apply everything queued, then stop."""
+        await self.flush()
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+
+    def create(self, call: Call) -> None:
+        self._put(_Op(create=call))
+
+    def update(self, call_id: str, values: dict[str, Any]) -> asyncio.Future[None]:
+        """Queue an update; the future resolves once it is committed."""
+        done: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        self._put(_Op(updates={call_id: values}, done=done))
+        return done
+
+    def update_many(self, changes: dict[str, dict[str, Any]]) -> None:
+        if changes:
+            self._put(_Op(updates=changes))
+
+    async def flush(self) -> None:
+        """Wait until everything queued so far is committed."""
+        await self._idle.wait()
+
+    def _put(self, op: _Op) -> None:
+        self._queue.append(op)
+        self._idle.clear()
+        self._wake.set()
+
+    async def _run(self) -> None:
+        while True:
+            await self._wake.wait()
+            self._wake.clear()
+            while self._queue:
+                batch = self._queue[: self._max_batch]
+                await self._apply_with_retry(batch)
+                del self._queue[: len(batch)]
+                for op in batch:
+                    if op.done is not None and not op.done.done():
+                        op.done.set_result(None)
+            self._idle.set()
+
+    async def _apply_with_retry(self, batch: list[_Op]) -> None:
+        delay = 0.05
+        while True:
+            try:
+                await self._calls.apply(
+                    [op.create for op in batch if op.create is not None],
+                    [(cid, v) for op in batch for cid, v in op.updates.items()],
+                )
+                self.batches += 1
+                return
+            except Exception:  # any database failure: keep the batch and retry it
+                self.failures += 1
+                logger.exception("writing %d call row change(s) failed; retrying", len(batch))
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, self._retry_max_s)
