@@ -23,11 +23,12 @@ lag_*_ms         frame lag, from the ``callscope_frame_lag_seconds`` histogram o
                  the time a frame is written to disk minus its due time on its call's real-time
                  schedule (anchored at the call's first Media *as processed*). It includes time
                  frames sat in socket buffers while the server was behind, but not a backlog
-                 that built up before a call's first Media was processed (e.g. a slow Start):
-                 watch ``lost`` and the notes for that. p50/p99 are interpolated inside buckets
-                 (5, 10, 20, 30, 40, 50, 75, 100, 150, 200, 300, 500 ms, …), so values below
-                 5 ms only mean "under 5 ms"; the mean is exact. All calls tick in phase, so a
-                 call late in a tick also waits for the server to read the calls before it.
+                 that built up before a call's first Media was processed (Start does not wait
+                 on the database, so that stays small): watch ``lost`` and the notes for that.
+                 p50/p99 are interpolated inside buckets (5, 10, 20, 30, 40, 50, 75, 100,
+                 150, 200, 300, 500 ms, …), so values below 5 ms only mean "under 5 ms";
+                 the mean is exact. All calls tick in phase, so a call late in a tick also
+                 waits for the server to read the calls before it.
 sent / received  Media messages the generator wrote / the server accepted in the window. The
                  generator's count is read when a scrape is sent, the server's when it answers;
                  a busy server answers a tick or two later and has read those ticks too, so
@@ -122,11 +123,13 @@ def free_port() -> int:
         return port
 
 
-def start_server(port: int, data_dir: Path, log_path: Path) -> subprocess.Popen[bytes]:
+def start_server(
+    port: int, data_dir: Path, log_path: Path, event_loop: str = "auto"
+) -> subprocess.Popen[bytes]:
     cmd = [
         sys.executable, "-m", "callscope", "serve",
         "--host", "127.0.0.1", "--port", str(port),
-        "--data-dir", str(data_dir), "--log-level", "WARNING",
+        "--data-dir", str(data_dir), "--log-level", "WARNING", "--event-loop", event_loop,
     ]  # fmt: skip
     with log_path.open("wb") as log:
         return subprocess.Popen(
@@ -877,6 +880,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--measure", type=float, default=10.0, help="seconds measured per step (10)")
     p.add_argument("--ramp", type=float, default=2.0, help="seconds to open a step's calls (2)")
     p.add_argument("--port", type=int, default=0, help="server port, 0 = a free one (default)")
+    p.add_argument(
+        "--event-loop",
+        choices=("auto", "uvloop", "asyncio"),
+        default="auto",
+        help="the server's event loop (auto = uvloop when installed); run twice to compare",
+    )
     p.add_argument("--json", type=Path, metavar="FILE", help="also write the rows as JSON")
     p.add_argument("--server-log", type=Path, metavar="FILE", help="keep the server's log here")
     return p
@@ -927,7 +936,7 @@ def main(argv: list[str] | None = None) -> int:
     outcome: Outcome | None = None
     try:
         port = args.port or free_port()
-        proc = start_server(port, tmp / "data", log_path)
+        proc = start_server(port, tmp / "data", log_path, args.event_loop)
         pinned = {SERVER_CPU, GEN_CPU} <= cpus and pin(proc.pid, SERVER_CPU) and pin(0, GEN_CPU)
         overrides = sorted(k for k in os.environ if k.startswith("CALLSCOPE_"))
         print(

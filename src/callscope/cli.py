@@ -152,10 +152,15 @@ def _cmd_demo(args: argparse.Namespace) -> int:
         finally:
             await runner.cleanup()
 
+    from callscope.app import new_event_loop
+
+    loop = new_event_loop(settings.event_loop)
     try:
-        return asyncio.run(go())
+        return loop.run_until_complete(go())
     except KeyboardInterrupt:
         return 0
+    finally:
+        loop.close()
 
 
 def _cmd_db(args: argparse.Namespace) -> int:

@@ -55,6 +55,7 @@ class Settings:
     ingest_require_profile: bool = _opt(
         False, "Refuse streams (403) for which no streaming profile exists."
     )
+    event_loop: str = _opt("auto", "auto (uvloop when installed), uvloop or asyncio.")
     gc_freeze: bool = _opt(True, "Freeze start-up objects and raise GC thresholds (lower p99).")
 
     def __post_init__(self) -> None:
@@ -70,6 +71,8 @@ class Settings:
             raise ConfigError("ingest_window_frames must be ≥ 1")
         if not 1 <= self.ingest_batch_frames <= self.ingest_max_skew_frames:
             raise ConfigError("need 1 ≤ ingest_batch_frames ≤ ingest_max_skew_frames")
+        if self.event_loop not in {"auto", "uvloop", "asyncio"}:
+            raise ConfigError(f"event_loop {self.event_loop!r}: use auto, uvloop or asyncio")
         if self.ingest_max_message_bytes < 4096:
             raise ConfigError("ingest_max_message_bytes must be ≥ 4096")
 

@@ -88,6 +88,22 @@ class CallMediaPipeline:
             against a real-time schedule anchored at the first Media message.
     """
 
+    __slots__ = (
+        "_any_ended",
+        "_batch",
+        "_ended",
+        "_epoch",
+        "_lag_observer",
+        "_max_skew",
+        "_ready",
+        "_silence",
+        "buffers",
+        "frame_bytes",
+        "sinks",
+        "written_frames",
+        "wrong_size",
+    )
+
     def __init__(
         self,
         *,
