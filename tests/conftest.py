@@ -2,17 +2,20 @@
 
 from __future__ import annotations
 
+import base64
+import json
 import os
 import signal
 import socket
 import subprocess
 import sys
 import time
+import urllib.parse
 import urllib.request
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import BinaryIO
+from typing import Any, BinaryIO
 
 import numpy as np
 import pytest
@@ -27,6 +30,10 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
+#: every started server by port, so helpers can find the token for a URL
+SERVERS: dict[int, Server] = {}
+
+
 @dataclass
 class Server:
     """A `callscope serve` subprocess. ``start`` waits for /health; ``kill`` is SIGKILL."""
@@ -36,6 +43,7 @@ class Server:
     extra_args: list[str] = field(default_factory=list)
     proc: subprocess.Popen[bytes] | None = None
     log_path: Path | None = None
+    _token: str | None = None
 
     @property
     def http(self) -> str:
@@ -49,6 +57,8 @@ class Server:
         self.log_path = self.data_dir.parent / f"server-{self.port}.log"
         with self.log_path.open("ab") as log:
             self.proc = self._spawn(log)
+        SERVERS[self.port] = self
+        self._token = None
         deadline = time.monotonic() + timeout_s
         while time.monotonic() < deadline:
             if self.proc.poll() is not None:
@@ -78,6 +88,39 @@ class Server:
             stderr=subprocess.STDOUT,
             env={**os.environ, "PYTHONUNBUFFERED": "1"},
         )
+
+    def credentials(self) -> dict[str, Any]:
+        """The demo account the server created on its first start."""
+        data: dict[str, Any] = json.loads((self.data_dir / "demo-credentials.json").read_text())
+        return data
+
+    def login(self, username: str | None = None, password: str | None = None) -> dict[str, Any]:
+        """Password grant for the demo app; returns the token response."""
+        creds = self.credentials()
+        basic = base64.b64encode(f"{creds['clientId']}:{creds['clientSecret']}".encode()).decode()
+        form = urllib.parse.urlencode(
+            {
+                "grant_type": "password",
+                "username": username or creds["username"],
+                "password": password or creds["password"],
+            }
+        ).encode()
+        req = urllib.request.Request(
+            self.http + "/restapi/oauth/token",
+            data=form,
+            headers={"Authorization": f"Basic {basic}"},
+            method="POST",
+        )
+        with urllib.request.urlopen(req, timeout=10) as r:
+            body: dict[str, Any] = json.loads(r.read())
+        return body
+
+    @property
+    def headers(self) -> dict[str, str]:
+        """Bearer headers of the demo supervisor (an admin), fetched once."""
+        if self._token is None:
+            self._token = self.login()["access_token"]
+        return {"Authorization": f"Bearer {self._token}"}
 
     def log(self) -> str:
         return self.log_path.read_text() if self.log_path and self.log_path.exists() else ""

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import asyncio
 import gc
+import json
 import logging
+import os
 from dataclasses import dataclass
 from typing import Any
 
@@ -14,15 +16,22 @@ from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from callscope import __version__
+from callscope.api.auth import auth_middleware
 from callscope.api.calls import CallsApi
+from callscope.api.directory import DirectoryApi
 from callscope.api.errors import error_middleware, json_response
 from callscope.api.ingest import INGEST_PATHS, IngestHandler
+from callscope.api.oauth import OAuthApi
 from callscope.api.profiles import ProfilesApi
+from callscope.api.telephony import TelephonyApi
+from callscope.calls.telephony import TelephonyService
 from callscope.config import Settings
 from callscope.errors import ConfigError
+from callscope.identity.service import IdentityService
 from callscope.ingest import IngestService
 from callscope.metrics import Registry
 from callscope.store.db import create_engine, sessionmaker, upgrade
+from callscope.store.directory import DirectoryRepository
 from callscope.store.repo import CallRepository, ProfileRepository
 
 __all__ = ["Components", "build_app"]
@@ -53,6 +62,9 @@ class Components:
     calls: CallRepository
     profiles: ProfileRepository
     ingest: IngestService
+    identity: IdentityService
+    directory: DirectoryRepository
+    telephony: TelephonyService
 
 
 async def _health(request: web.Request) -> web.Response:
@@ -80,6 +92,25 @@ async def _metrics(request: web.Request) -> web.Response:
     )
 
 
+async def _seed_demo(identity: IdentityService, settings: Settings) -> None:
+    """First start on an empty database: one demo account, its logins printed once and kept
+    in ``<data_dir>/demo-credentials.json`` (mode 0600)."""
+    creds = await identity.seed_demo()
+    path = settings.data_dir / "demo-credentials.json"
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w") as f:
+        json.dump(creds, f, indent=1)
+    logger.warning(
+        "created the demo account %s (supervisor ext 101, agents 102-104 = RingCX agents "
+        "5501-5503). Log in with client id %s and the client secret, username %s and the "
+        "password, or the supervisor JWT, all in %s",
+        creds["accountId"],
+        creds["clientId"],
+        creds["username"],
+        path.resolve(),
+    )
+
+
 def build_app(settings: Settings) -> web.Application:
     """The whole server as one aiohttp application (start-up does migrations and recovery)."""
     settings.data_dir.mkdir(parents=True, exist_ok=True)
@@ -90,18 +121,33 @@ def build_app(settings: Settings) -> web.Application:
     calls = CallRepository(sessions)
     profiles = ProfileRepository(sessions)
     ingest = IngestService(settings, calls, registry)
-    components = Components(settings, engine, registry, calls, profiles, ingest)
+    identity = IdentityService(sessions)
+    directory = DirectoryRepository(sessions)
+    telephony = TelephonyService(
+        sessions, directory, ingest.rows, default_account=settings.ingest_default_account
+    )
+    ingest.telephony = telephony
+    components = Components(
+        settings, engine, registry, calls, profiles, ingest, identity, directory, telephony
+    )
 
-    app = web.Application(middlewares=[error_middleware], client_max_size=1 << 20)
+    app = web.Application(
+        middlewares=[error_middleware, auth_middleware(identity)], client_max_size=1 << 20
+    )
     app[COMPONENTS] = components
     handler = IngestHandler(ingest, profiles, require_profile=settings.ingest_require_profile)
     app.add_routes([web.get(path, handler.handle) for path in INGEST_PATHS])
     app.add_routes([web.get("/health", _health), web.get("/metrics", _metrics)])
     app.add_routes(CallsApi(calls).routes())
     app.add_routes(ProfilesApi(profiles).routes())
+    app.add_routes(OAuthApi(identity).routes())
+    app.add_routes(DirectoryApi(directory).routes())
+    app.add_routes(TelephonyApi(telephony, directory).routes())
 
     async def on_startup(_app: web.Application) -> None:
         await upgrade(engine)
+        if await identity.is_empty():
+            await _seed_demo(identity, settings)
         await ingest.start()
         if settings.gc_freeze:
             # Full collections of a large heap set the ingest p99; start-up objects never die.

@@ -134,6 +134,7 @@ def _cmd_demo(args: argparse.Namespace) -> int:
             t0 = time.monotonic()
             results = await run_simulation(opts, show_progress=sys.stderr.isatty())
             print(summary_line(results, time.monotonic() - t0))
+            await app[COMPONENTS].ingest.settle()
             calls = app[COMPONENTS].calls
             rows, total = await calls.list(limit=opts.calls)
             for row in rows:
@@ -145,6 +146,9 @@ def _cmd_demo(args: argparse.Namespace) -> int:
                 print(f"    recording: {row.recording_path}")
                 print(f"    metadata:  {base}/calls/{row.id}")
             print(f"{total} call(s) stored in {settings.data_dir.resolve()}")
+            creds = settings.data_dir / "demo-credentials.json"
+            if creds.exists():
+                print(f"log in to the REST API with the demo account in {creds.resolve()}")
             if args.keep_serving:
                 print("serving until Ctrl-C ...")
                 await asyncio.Event().wait()
@@ -179,6 +183,59 @@ def _cmd_db(args: argparse.Namespace) -> int:
 
     asyncio.run(go())
     print(f"database at revision {args.revision}: {settings.effective_database_url}")
+    return 0
+
+
+def _cmd_admin(args: argparse.Namespace) -> int:
+    from callscope.identity.service import IdentityError, IdentityService
+    from callscope.store.db import create_engine, sessionmaker, upgrade
+
+    settings = _settings(args)
+    _setup_logging("WARNING")
+
+    async def go() -> dict[str, Any]:
+        settings.data_dir.mkdir(parents=True, exist_ok=True)
+        engine = create_engine(settings.effective_database_url)
+        try:
+            await upgrade(engine)
+            identity = IdentityService(sessionmaker(engine))
+            what = args.admin_command
+            if what == "account":
+                acct = await identity.create_account(args.id, args.name)
+                return {"accountId": acct.id, "name": acct.name}
+            if what == "extension":
+                ext = await identity.create_extension(
+                    args.account,
+                    number=args.number,
+                    first_name=args.first_name,
+                    last_name=args.last_name,
+                    email=args.email,
+                    type=args.type,
+                    admin=args.admin,
+                    ringcx_agent_id=args.agent_id,
+                    password=args.password,
+                )
+                return {"extensionId": str(ext.id), "extensionNumber": ext.extension_number}
+            if what == "app":
+                app, secret = await identity.create_app(args.account, args.name)
+                return {"clientId": app.client_id, "clientSecret": secret}
+            if what == "jwt":
+                return {"jwt": await identity.create_jwt(args.account, args.extension)}
+            if what == "device":
+                dev = await identity.create_device(
+                    args.account, args.extension, type=args.type, name=args.name or ""
+                )
+                return {"deviceId": str(dev.id), "type": dev.type, "status": dev.status}
+            if what == "password":
+                await identity.set_password(args.extension, args.password)
+                return {"extensionId": str(args.extension), "password": "set"}
+            raise AssertionError(what)
+        except IdentityError as exc:
+            raise CallscopeError(str(exc)) from exc
+        finally:
+            await engine.dispose()
+
+    print(json.dumps(asyncio.run(go()), indent=1))
     return 0
 
 
@@ -266,6 +323,44 @@ def build_parser() -> argparse.ArgumentParser:
     up.add_argument("revision", nargs="?", default="head")
     add_settings_arguments(up)
     up.set_defaults(func=_cmd_db)
+
+    p = sub.add_parser(
+        "admin",
+        help="create accounts, extensions, apps, JWT credentials and devices",
+        description="Manage identities directly in the database (works while serve runs). "
+        "Each command prints what it created as JSON; secrets are shown once.",
+    )
+    adm = p.add_subparsers(dest="admin_command", required=True, metavar="WHAT")
+    a = adm.add_parser("account", help="create an account (id = the RingCentral account id)")
+    a.add_argument("--id", required=True, help="digits; RingCX streams name it as rcAccountId")
+    a.add_argument("--name", required=True)
+    a = adm.add_parser("extension", help="create an extension (user)")
+    a.add_argument("--account", required=True)
+    a.add_argument("--number", required=True, help="extension number, up to 8 digits")
+    a.add_argument("--first-name", required=True)
+    a.add_argument("--last-name", required=True)
+    a.add_argument("--email")
+    a.add_argument("--type", default="User", help="RingCentral extension type (default User)")
+    a.add_argument("--admin", action="store_true", help="account administrator")
+    a.add_argument("--agent-id", help="the RingCX agent id this extension answers as")
+    a.add_argument("--password", help="enables the password grant")
+    a = adm.add_parser("app", help="create an OAuth app; prints client id and secret")
+    a.add_argument("--account", required=True)
+    a.add_argument("--name", required=True)
+    a = adm.add_parser("jwt", help="issue a JWT credential for the jwt-bearer grant")
+    a.add_argument("--account", required=True)
+    a.add_argument("--extension", type=int, required=True, help="extension id")
+    a = adm.add_parser("device", help="register a device (e.g. a supervisor softphone)")
+    a.add_argument("--account", required=True)
+    a.add_argument("--extension", type=int, required=True, help="extension id")
+    a.add_argument("--type", default="SoftPhone")
+    a.add_argument("--name")
+    a = adm.add_parser("password", help="set an extension's password")
+    a.add_argument("--extension", type=int, required=True, help="extension id")
+    a.add_argument("--password", required=True)
+    for action in adm.choices.values():
+        add_settings_arguments(action)
+    p.set_defaults(func=_cmd_admin)
 
     p = sub.add_parser("settings", help="show the effective settings")
     p.add_argument("--markdown", action="store_true", help="print the README settings table")

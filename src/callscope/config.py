@@ -29,7 +29,7 @@ def _opt(default: Any, help: str) -> Any:
 class Settings:
     """Server settings. Construct with :meth:`from_sources` to read env and flags."""
 
-    host: str = _opt("127.0.0.1", "Address to listen on. Keep loopback until auth is set up.")
+    host: str = _opt("127.0.0.1", "Address to listen on (0.0.0.0 for every interface).")
     port: int = _opt(8080, "TCP port for HTTP, REST and WebSocket.")
     data_dir: Path = _opt(Path("callscope-data"), "Directory for recordings and the SQLite file.")
     database_url: str = _opt(
@@ -51,6 +51,9 @@ class Settings:
     )
     ingest_checkpoint_interval_s: float = _opt(
         10.0, "How often live calls' counters are stored (what a crash can lose)."
+    )
+    ingest_default_account: str = _opt(
+        "", "Account for streams whose rcAccountId names no account (empty: none)."
     )
     ingest_require_profile: bool = _opt(
         False, "Refuse streams (403) for which no streaming profile exists."

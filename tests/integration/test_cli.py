@@ -76,8 +76,26 @@ def test_db_upgrade_creates_the_schema(tmp_path: Path) -> None:
     with sqlite3.connect(tmp_path / "callscope.db") as db:
         tables = {r[0] for r in db.execute("SELECT name FROM sqlite_master WHERE type='table'")}
         (version,) = db.execute("SELECT version_num FROM alembic_version").fetchone()
-    assert {"calls", "streaming_profiles"} <= tables
-    assert version == "0001"
+    assert {"calls", "streaming_profiles", "accounts", "extensions", "tokens", "parties"} <= tables
+    assert version == "0002"
+
+
+def test_upgrade_from_0001_keeps_existing_calls(tmp_path: Path) -> None:
+    assert cli("db", "upgrade", "0001", "--data-dir", str(tmp_path)).returncode == 0
+    with sqlite3.connect(tmp_path / "callscope.db") as db:
+        db.execute(
+            "INSERT INTO calls (id, status, started_at, recording_path, frames_agent, "
+            "frames_caller, late_frames, duplicate_frames, missing_frames, malformed_messages, "
+            "upgrade_params, start_metadata, stop_metadata) VALUES ('c1', 'completed', "
+            "'2026-01-01 00:00:00', '/x.wav', 1, 1, 0, 0, 0, 0, '{}', '{}', '{}')"
+        )
+    result = cli("db", "upgrade", "--data-dir", str(tmp_path))
+    assert result.returncode == 0, result.stderr
+    with sqlite3.connect(tmp_path / "callscope.db") as db:
+        row = db.execute("SELECT id, status, account_ref FROM calls").fetchone()
+        (version,) = db.execute("SELECT version_num FROM alembic_version").fetchone()
+    assert row == ("c1", "completed", None)
+    assert version == "0002"
 
 
 def test_demo_streams_the_bundled_call_and_exits(tmp_path: Path) -> None:

@@ -53,8 +53,11 @@ def simulate_in_background(server: Server, source: Path) -> subprocess.Popen[byt
     )
 
 
-async def get_json(url: str) -> dict:  # type: ignore[type-arg]
-    async with aiohttp.ClientSession() as s, s.get(url) as r:
+async def get_json(server: Server, path: str) -> dict:  # type: ignore[type-arg]
+    async with (
+        aiohttp.ClientSession(headers=server.headers) as s,
+        s.get(server.http + path) as r,
+    ):
         assert r.content_type == "application/json"
         return await r.json()  # type: ignore[no-any-return]
 
@@ -64,7 +67,7 @@ async def wait_for_status(
 ) -> list[dict]:  # type: ignore[type-arg]
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
-        body = await get_json(f"{server.http}/calls?status={status}&perPage=1000")
+        body = await get_json(server, f"/calls?status={status}&perPage=1000")
         if len(body["records"]) >= count:
             return body["records"]  # type: ignore[no-any-return]
         await asyncio.sleep(0.2)
@@ -112,7 +115,10 @@ async def test_recording_equals_source_apart_from_dropped_frames(
         mismatch = np.flatnonzero((recorded != expected).any(axis=1))
         assert mismatch.size == 0, f"first differing sample frame: {mismatch[:5]}"
         # the REST download is the same file
-        async with aiohttp.ClientSession() as s, s.get(call["recording"]["uri"]) as r:
+        async with (
+            aiohttp.ClientSession(headers=server.headers) as s,
+            s.get(call["recording"]["uri"]) as r,
+        ):
             assert r.status == 200
             assert r.headers["Content-Type"] == "audio/wav"
             body = await r.read()
@@ -161,7 +167,7 @@ async def test_wrong_content_type_is_refused_with_a_reason_and_nothing_stored(
         assert msg.type == aiohttp.WSMsgType.CLOSE
         assert ws.close_code == 1003
         assert "audio/x-mulaw at 8000 Hz" in msg.extra
-    body = await get_json(f"{server.http}/calls")
+    body = await get_json(server, "/calls")
     assert body["records"] == []
     metrics = await _metrics(server)
     assert 'callscope_streams_refused_total{reason="content_type"} 1' in metrics
@@ -189,7 +195,7 @@ async def test_sender_that_vanishes_keeps_its_call_and_audio(
 
 
 async def test_silent_sender_is_closed_after_the_idle_timeout(server: Server) -> None:
-    ws = await connect(server.ws + "?callId=silent")
+    ws = await connect(server.ws + "?callId=silent&rcAccountId=70000001")
     ws.send_text(build_connected())
     ws.send_text(build_start({"callId": "silent"}))
     for seq in range(1, 11):
@@ -286,7 +292,7 @@ async def test_connection_that_never_starts_is_closed_and_stores_nothing(server:
     await ws.drain()
     await asyncio.wait_for(ws.closed.wait(), 15)
     assert (ws.close_code, ws.close_reason) == (1001, "idle timeout")
-    assert (await get_json(f"{server.http}/calls"))["records"] == []
+    assert (await get_json(server, "/calls"))["records"] == []
     assert "callscope_ingest_connections 0" in await _metrics(server)
     await ws.close()
 

@@ -9,8 +9,9 @@ from typing import Any
 
 import aiohttp
 import pytest
+from yarl import URL
 
-from tests.conftest import Server, make_stereo_fixture
+from tests.conftest import SERVERS, Server, make_stereo_fixture
 
 pytestmark = pytest.mark.slow
 
@@ -19,13 +20,17 @@ PROFILE = {
     "productId": 4401,
     "subAccountId": "88800012",
     "mainAccountId": "88800010",
-    "rcAccountId": "70000001",
+    "rcAccountId": "70000001",  # the demo account's id
     "streamingUrl": "wss://stream.example.test:8443",
     "secret": "s3cr3t-demo",
 }
 
 
 async def call(method: str, url: str, **kwargs: Any) -> tuple[int, Any, str]:
+    """One request; authenticated as the demo admin of the server at ``url`` unless the
+    caller passes its own ``headers``."""
+    if "headers" not in kwargs:
+        kwargs["headers"] = SERVERS[URL(url).port or 80].headers
     async with aiohttp.ClientSession() as s, s.request(method, url, **kwargs) as r:
         text = await r.text()
         body = await r.json() if r.content_type == "application/json" else text
@@ -117,7 +122,10 @@ async def test_malformed_json_bodies(server: Server, data: bytes, code: str) -> 
         "POST",
         server.http + "/platform/api/media/product",
         data=data,
-        headers={"Content-Type": "application/json"},
+        headers={
+            "Content-Type": "application/json",
+            **SERVERS[URL(server.http).port or 80].headers,
+        },
     )
     assert status == 400
     assert_rc_error(body, code)

@@ -96,3 +96,21 @@ async def test_a_locked_database_delays_writes_but_loses_none(tmp_path: Path) ->
         holder.join(10)
         await writer.stop()
         await engine.dispose()  # type: ignore[attr-defined]
+
+
+async def test_a_change_that_violates_a_constraint_does_not_block_the_others(
+    tmp_path: Path,
+) -> None:
+    repo, writer, engine = await setup(tmp_path)
+    try:
+        writer.create(new_call(1))
+        writer.create(new_call(1))  # same primary key: permanently invalid
+        writer.create(new_call(2))
+        await asyncio.wait_for(writer.update("c00002", {"status": CallStatus.COMPLETED}), 10)
+        rows, total = await repo.list(limit=10)
+        assert total == 2
+        assert {r.id: r.status for r in rows} == {"c00001": "live", "c00002": "completed"}
+        assert writer.dropped == 1
+    finally:
+        await writer.stop()
+        await engine.dispose()  # type: ignore[attr-defined]

@@ -1,7 +1,7 @@
 """``/calls``: recorded calls, their metadata and their WAV.
 
-Not authenticated yet: the server binds to loopback by default until the control plane's
-OAuth lands. The RingCentral-shaped telephony-session API will sit beside this.
+Bearer-authenticated; a token sees only its account's calls (another account's call is 404).
+A call belongs to the account whose id the stream carried as rcAccountId.
 """
 
 from __future__ import annotations
@@ -12,6 +12,7 @@ from typing import Any
 
 from aiohttp import web
 
+from callscope.api.auth import caller
 from callscope.api.errors import ApiError, json_response
 from callscope.api.paging import page_params, paged
 from callscope.store.models import Call, CallStatus
@@ -37,9 +38,11 @@ def call_json(call: Call, base: str) -> dict[str, Any]:
         "sessionId": call.session_id,
         "ani": call.ani,
         "dnis": call.dnis,
-        "accountId": call.account_id,
+        "ringcxAccountId": call.account_id,
         "subaccountId": call.subaccount_id,
         "rcAccountId": call.rc_account_id,
+        "accountId": call.account_ref,
+        "telephonySessionId": f"s-{call.id}" if call.account_ref else None,
         "agentId": call.agent_id,
         "productType": call.product_type,
         "productId": call.product_id,
@@ -88,6 +91,7 @@ class CallsApi:
                 parameterValue=status,
             )
         rows, total = await self.calls.list(
+            account_id=caller(request).account_id,
             status=status,
             agent_id=request.query.get("agentId"),
             number=request.query.get("phoneNumber"),
@@ -102,7 +106,7 @@ class CallsApi:
     async def _call(self, request: web.Request) -> Call:
         call_id = request.match_info["id"]
         call = await self.calls.get(call_id)
-        if call is None:
+        if call is None or call.account_ref != caller(request).account_id:
             raise ApiError(
                 404,
                 "CMN-102",

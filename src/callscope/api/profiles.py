@@ -9,6 +9,10 @@ Served under the public prefix ``/platform/api/media`` and the service prefix
 * ``GET    {prefix}/product/account/{subAccountId}/type/{productType}/id/{productId}``
 * ``DELETE {prefix}/product/account/{subAccountId}/type/{productType}/id/{productId}`` —
   200 with a plain-text body, as the RingCX service answers
+
+Bearer-authenticated (a callscope token stands in for the RingCX token of spec §11.1);
+changes need an admin. A profile belongs to the account named by its ``rcAccountId``, which
+must be the caller's own; other accounts' profiles are 404.
 """
 
 from __future__ import annotations
@@ -18,6 +22,7 @@ from typing import Any
 
 from aiohttp import web
 
+from callscope.api.auth import caller, require_admin
 from callscope.api.errors import ApiError, json_response, read_json
 from callscope.store.models import StreamingProfile
 from callscope.store.repo import ProfileRepository, utcnow
@@ -84,6 +89,14 @@ def _account(name: str, value: Any, *, required: bool) -> str | None:
     return text
 
 
+def _rc_account(value: Any, own: str) -> str:
+    """A profile belongs to the caller's account: rcAccountId must be that account's id."""
+    text = _account("rcAccountId", value, required=True)
+    if text != own:
+        raise _bad("rcAccountId", value, f"must be your account id ({own})")
+    return own
+
+
 def _streaming_url(value: Any) -> str:
     if not isinstance(value, str):
         raise _bad("streamingUrl", value, "required, as wss://host[:port]")
@@ -122,9 +135,9 @@ class ProfilesApi:
             ]
         return out
 
-    async def _find(self, sub: str, ptype: str, pid: int) -> StreamingProfile:
+    async def _find(self, request: web.Request, sub: str, ptype: str, pid: int) -> StreamingProfile:
         profile = await self.profiles.find(sub, ptype, pid)
-        if profile is None:
+        if profile is None or profile.rc_account_id != caller(request).account_id:
             raise ApiError(
                 404,
                 "CMN-102",
@@ -138,12 +151,14 @@ class ProfilesApi:
     async def _from_path(self, request: web.Request) -> StreamingProfile:
         m = request.match_info
         return await self._find(
+            request,
             _account("subAccountId", m["sub"], required=True) or "",
             _product_type(m["ptype"]),
             _product_id(m["pid"]),
         )
 
     async def create(self, request: web.Request) -> web.Response:
+        auth = require_admin(request, "EditAccounts")
         body = await read_json(request)
         ptype = _product_type(body.get("productType"))
         pid = _product_id(body.get("productId"))
@@ -153,7 +168,7 @@ class ProfilesApi:
             product_id=pid,
             sub_account_id=sub,
             main_account_id=_account("mainAccountId", body.get("mainAccountId"), required=True),
-            rc_account_id=_account("rcAccountId", body.get("rcAccountId"), required=True),
+            rc_account_id=_rc_account(body.get("rcAccountId"), auth.account_id),
             streaming_url=_streaming_url(body.get("streamingUrl")),
             secret=_secret(body.get("secret")),
             created_at=utcnow(),
@@ -170,8 +185,10 @@ class ProfilesApi:
         return json_response(profile_json(profile))
 
     async def update(self, request: web.Request) -> web.Response:
+        auth = require_admin(request, "EditAccounts")
         body = await read_json(request)
         profile = await self._find(
+            request,
             _account("subAccountId", body.get("subAccountId"), required=True) or "",
             _product_type(body.get("productType")),
             _product_id(body.get("productId")),
@@ -182,7 +199,7 @@ class ProfilesApi:
                 "mainAccountId", body["mainAccountId"], required=False
             )
         if "rcAccountId" in body:
-            profile.rc_account_id = _account("rcAccountId", body["rcAccountId"], required=False)
+            profile.rc_account_id = _rc_account(body["rcAccountId"], auth.account_id)
         if "secret" in body:
             profile.secret = _secret(body["secret"])
         profile.updated_at = utcnow()
@@ -193,6 +210,7 @@ class ProfilesApi:
         return json_response(profile_json(await self._from_path(request)))
 
     async def delete(self, request: web.Request) -> web.Response:
+        require_admin(request, "EditAccounts")
         profile = await self._from_path(request)
         await self.profiles.delete(profile)
         return web.Response(
@@ -202,5 +220,5 @@ class ProfilesApi:
 
     async def list_profiles(self, request: web.Request) -> web.Response:
         sub = request.query.get("subAccountId")
-        rows = await self.profiles.list(sub)
+        rows = await self.profiles.list(caller(request).account_id, sub)
         return json_response({"records": [profile_json(p) for p in rows]})

@@ -21,6 +21,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from callscope.calls.telephony import LiveSession, TelephonyService
 from callscope.config import Settings
 from callscope.errors import RecordingError
 from callscope.media.jitter import PushResult
@@ -103,6 +104,7 @@ class LiveCall:
         #: set by whoever ends the call from outside the stream (idle sweeper, shutdown), so
         #: the transport's own clean-up records that reason rather than "disconnected"
         self.end_request: tuple[CallStatus, str] | None = None
+        self.session: LiveSession | None = None
         self.log = _CallLog(logger, {"call_id": "pending"})
 
     # -- messages ------------------------------------------------------------------------
@@ -201,7 +203,20 @@ class LiveCall:
             start_metadata=start_meta,
             stop_metadata={},
         )
+        telephony = self.service.telephony
+        if telephony is not None:
+            self.row.account_ref = await telephony.account_for(self.row)
+            if self.row.account_ref is None:
+                self.log.warning(
+                    "rcAccountId %r names no account: the call is recorded but no account "
+                    "sees it (create the account, or set ingest_default_account)",
+                    self.row.rc_account_id,
+                )
         await self.service.register(self)
+        if telephony is not None:
+            self.session = await telephony.open(self.row)
+            if self.finished:  # ended (sweeper, shutdown) while the session was being built
+                telephony.close(self.session, CallStatus.ABANDONED)
         self.log.info(
             "started: RingCX call %s, agent %s, ANI %s",
             self.row.ringcx_call_id,
@@ -232,6 +247,8 @@ class LiveCall:
             "ended_at": utcnow(),
             "stop_metadata": self.stop_metadata,
         }
+        if self.session is not None and self.service.telephony is not None:
+            self.service.telephony.close(self.session, status)
         await self.service.unregister(self, status, values)
         self.log.info(
             "%s (%s): %.1f s recorded, missing %d, late %d, duplicate %d, malformed %d",
@@ -287,6 +304,8 @@ class IngestService:
         #: every accepted stream, started or not
         self.connections: set[LiveCall] = set()
         self.rows = CallRowWriter(calls)
+        #: set by the app: turns calls into telephony sessions (None: recording only)
+        self.telephony: TelephonyService | None = None
         self._sweeper: asyncio.Task[None] | None = None
         self._finished_totals: TallyCounter[Labels] = TallyCounter()
         self._malformed_totals: TallyCounter[Labels] = TallyCounter()
@@ -369,6 +388,13 @@ class IngestService:
             self._malformed_totals[(("kind", kind),)] += n
         self.calls_total.inc(status=status.value)
         await self.rows.update(call.call_id, values)
+
+    async def settle(self, timeout_s: float = 10.0) -> None:
+        """Wait (bounded) until no stream is open and every row change is committed."""
+        deadline = time.monotonic() + timeout_s
+        while self.connections and time.monotonic() < deadline:  # noqa: ASYNC110 - bounded poll, demo only
+            await asyncio.sleep(0.05)
+        await asyncio.wait_for(self.rows.flush(), max(0.1, deadline - time.monotonic()))
 
     # -- background work -----------------------------------------------------------------
 
@@ -456,6 +482,8 @@ class IngestService:
                 values["end_reason"] = f"server stopped mid-call; recording unusable: {exc}"[:200]
                 values["ended_at"] = utcnow()
             await self.calls.update(row.id, **values)
+            if self.telephony is not None:
+                await self.telephony.end_orphans([row.id], CallStatus.INTERRUPTED)
             self.calls_total.inc(status=CallStatus.INTERRUPTED.value)
             logger.warning("call %s was live when the server stopped: marked interrupted", row.id)
         return len(rows)

@@ -6,10 +6,36 @@ import enum
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import JSON, BigInteger, DateTime, Integer, String, Text, UniqueConstraint
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    Boolean,
+    DateTime,
+    ForeignKey,
+    Integer,
+    String,
+    Text,
+    UniqueConstraint,
+)
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
-__all__ = ["Base", "Call", "CallStatus", "StreamingProfile"]
+__all__ = [
+    "Account",
+    "App",
+    "Base",
+    "Call",
+    "CallStatus",
+    "Device",
+    "Extension",
+    "GroupMember",
+    "JwtCredential",
+    "MonitoringGroup",
+    "Party",
+    "ServerKey",
+    "StreamingProfile",
+    "TelephonySession",
+    "Token",
+]
 
 
 class Base(DeclarativeBase):
@@ -42,6 +68,8 @@ class Call(Base):
     subaccount_id: Mapped[str | None] = mapped_column(String(64))
     rc_account_id: Mapped[str | None] = mapped_column(String(64))
     agent_id: Mapped[str | None] = mapped_column(String(64), index=True)
+    #: the callscope account the call belongs to (rcAccountId of an existing account)
+    account_ref: Mapped[str | None] = mapped_column(String(32), index=True)
     product_type: Mapped[str | None] = mapped_column(String(16))
     product_id: Mapped[str | None] = mapped_column(String(64))
     status: Mapped[str] = mapped_column(String(16), index=True)
@@ -75,5 +103,158 @@ class StreamingProfile(Base):
     rc_account_id: Mapped[str | None] = mapped_column(String(64))
     streaming_url: Mapped[str] = mapped_column(Text)
     secret: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+
+
+# -- control plane (RingCentral-compatible identities, groups, telephony sessions) ------------
+
+
+class Account(Base):
+    """A tenant. Its id is the RingCentral account id RingCX streams carry as rcAccountId."""
+
+    __tablename__ = "accounts"
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    name: Mapped[str] = mapped_column(String(200))
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+
+
+class Extension(Base):
+    __tablename__ = "extensions"
+    __table_args__ = (
+        UniqueConstraint("account_id", "extension_number"),
+        UniqueConstraint("account_id", "ringcx_agent_id"),
+    )
+
+    id: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
+    account_id: Mapped[str] = mapped_column(ForeignKey("accounts.id"), index=True)
+    extension_number: Mapped[str] = mapped_column(String(16))
+    first_name: Mapped[str] = mapped_column(String(100))
+    last_name: Mapped[str] = mapped_column(String(100))
+    email: Mapped[str | None] = mapped_column(String(200))
+    type: Mapped[str] = mapped_column(String(32))
+    status: Mapped[str] = mapped_column(String(16))
+    admin: Mapped[bool] = mapped_column(Boolean, default=False)
+    ringcx_agent_id: Mapped[str | None] = mapped_column(String(32))
+    password_hash: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+
+    @property
+    def name(self) -> str:
+        return f"{self.first_name} {self.last_name}".strip()
+
+
+class App(Base):
+    """An OAuth client (RingCentral "app"): client id and a hashed client secret."""
+
+    __tablename__ = "apps"
+
+    client_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    account_id: Mapped[str] = mapped_column(ForeignKey("accounts.id"), index=True)
+    name: Mapped[str] = mapped_column(String(200))
+    secret_hash: Mapped[str] = mapped_column(String(128))
+    scopes: Mapped[str] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+
+
+class JwtCredential(Base):
+    """An issued JWT credential (the jwt-bearer grant's assertion); revocable by id."""
+
+    __tablename__ = "jwt_credentials"
+
+    id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    account_id: Mapped[str] = mapped_column(ForeignKey("accounts.id"), index=True)
+    extension_id: Mapped[int] = mapped_column(ForeignKey("extensions.id"))
+    revoked: Mapped[bool] = mapped_column(Boolean, default=False)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+
+
+class Token(Base):
+    """An access, refresh or WebSocket token, stored only as a SHA-256 hash."""
+
+    __tablename__ = "tokens"
+
+    token_hash: Mapped[str] = mapped_column(String(64), primary_key=True)
+    kind: Mapped[str] = mapped_column(String(8))  # access | refresh | ws
+    session_id: Mapped[str] = mapped_column(String(64), index=True)
+    account_id: Mapped[str] = mapped_column(ForeignKey("accounts.id"), index=True)
+    extension_id: Mapped[int] = mapped_column(ForeignKey("extensions.id"))
+    client_id: Mapped[str] = mapped_column(String(64))
+    expires_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    revoked: Mapped[bool] = mapped_column(Boolean, default=False)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+
+
+class ServerKey(Base):
+    """Server-wide signing keys (shared by every node through the database)."""
+
+    __tablename__ = "server_keys"
+
+    name: Mapped[str] = mapped_column(String(32), primary_key=True)
+    value: Mapped[str] = mapped_column(Text)
+
+
+class Device(Base):
+    __tablename__ = "devices"
+
+    id: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
+    account_id: Mapped[str] = mapped_column(ForeignKey("accounts.id"), index=True)
+    extension_id: Mapped[int] = mapped_column(ForeignKey("extensions.id"), index=True)
+    type: Mapped[str] = mapped_column(String(16))
+    name: Mapped[str] = mapped_column(String(200))
+    sku: Mapped[str] = mapped_column(String(32))
+    serial: Mapped[str] = mapped_column(String(64))
+    status: Mapped[str] = mapped_column(String(8))  # Online | Offline
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+
+
+class MonitoringGroup(Base):
+    __tablename__ = "monitoring_groups"
+
+    id: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
+    account_id: Mapped[str] = mapped_column(ForeignKey("accounts.id"), index=True)
+    name: Mapped[str] = mapped_column(String(128))
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+
+
+class GroupMember(Base):
+    __tablename__ = "monitoring_group_members"
+
+    group_id: Mapped[int] = mapped_column(
+        ForeignKey("monitoring_groups.id", ondelete="CASCADE"), primary_key=True
+    )
+    extension_id: Mapped[int] = mapped_column(ForeignKey("extensions.id"), primary_key=True)
+    monitoring: Mapped[bool] = mapped_column(Boolean, default=False)
+    monitored: Mapped[bool] = mapped_column(Boolean, default=False)
+
+
+class TelephonySession(Base):
+    __tablename__ = "telephony_sessions"
+
+    id: Mapped[str] = mapped_column(String(48), primary_key=True)
+    account_id: Mapped[str | None] = mapped_column(ForeignKey("accounts.id"), index=True)
+    call_id: Mapped[str] = mapped_column(ForeignKey("calls.id"), index=True)
+    origin_type: Mapped[str] = mapped_column(String(16))
+    direction: Mapped[str] = mapped_column(String(8))
+    live: Mapped[bool] = mapped_column(Boolean, index=True)
+    creation_time: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+
+
+class Party(Base):
+    __tablename__ = "parties"
+
+    id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    session_id: Mapped[str] = mapped_column(ForeignKey("telephony_sessions.id"), index=True)
+    role: Mapped[str] = mapped_column(String(16))  # agent | customer | supervisor
+    account_id: Mapped[str | None] = mapped_column(String(32))
+    extension_id: Mapped[int | None] = mapped_column(BigInteger, index=True)
+    direction: Mapped[str] = mapped_column(String(8))
+    from_number: Mapped[str | None] = mapped_column(String(64))
+    from_name: Mapped[str | None] = mapped_column(String(200))
+    to_number: Mapped[str | None] = mapped_column(String(64))
+    to_name: Mapped[str | None] = mapped_column(String(200))
+    status_code: Mapped[str] = mapped_column(String(16))
+    status_reason: Mapped[str | None] = mapped_column(String(32))
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
     updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))

@@ -10,7 +10,7 @@ from typing import Any
 from sqlalchemy import func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from callscope.store.models import Call, CallStatus, StreamingProfile
+from callscope.store.models import Base, Call, CallStatus, StreamingProfile
 
 logger = logging.getLogger("callscope.store")
 
@@ -33,21 +33,22 @@ class CallRepository:
             for k, v in values.items():
                 setattr(row, k, v)
 
-    async def apply(self, creates: list[Call], updates: list[tuple[str, dict[str, Any]]]) -> None:
+    async def apply(
+        self,
+        creates: Sequence[Base],
+        updates: Sequence[tuple[tuple[type[Base], Any], dict[str, Any]]],
+    ) -> None:
         """Inserts, then updates in order, in one transaction (see store.writer)."""
         async with self._sessions.begin() as s:
-            s.add_all(creates)
-            if creates:
+            # One flush per insert keeps the queue's order: a session row before its parties
+            # (the unit of work does not order inserts across tables without relationships).
+            for new in creates:
+                s.add(new)
                 await s.flush()
-            ids = list({cid for cid, _ in updates})
-            rows: dict[str, Call] = {}
-            for i in range(0, len(ids), 500):
-                q = select(Call).where(Call.id.in_(ids[i : i + 500]))
-                rows.update({r.id: r for r in (await s.execute(q)).scalars()})
-            for cid, values in updates:
-                row = rows.get(cid)
+            for (model, key), values in updates:
+                row = await s.get(model, key)
                 if row is None:
-                    logger.warning("update for unknown call %s skipped", cid)
+                    logger.warning("update for unknown %s %s skipped", model.__tablename__, key)
                     continue
                 for k, v in values.items():
                     setattr(row, k, v)
@@ -59,6 +60,7 @@ class CallRepository:
     async def list(
         self,
         *,
+        account_id: str | None = None,
         status: str | None = None,
         agent_id: str | None = None,
         number: str | None = None,
@@ -67,6 +69,8 @@ class CallRepository:
     ) -> tuple[Sequence[Call], int]:
         """Calls newest first, with the total count for paging."""
         q = select(Call)
+        if account_id is not None:
+            q = q.where(Call.account_ref == account_id)
         if status:
             q = q.where(Call.status == status)
         if agent_id:
@@ -118,8 +122,11 @@ class ProfileRepository:
             if row is not None:
                 await s.delete(row)
 
-    async def list(self, sub_account_id: str | None = None) -> Sequence[StreamingProfile]:
-        q = select(StreamingProfile).order_by(StreamingProfile.id)
+    async def list(
+        self, rc_account_id: str, sub_account_id: str | None = None
+    ) -> Sequence[StreamingProfile]:
+        q = select(StreamingProfile).where(StreamingProfile.rc_account_id == rc_account_id)
+        q = q.order_by(StreamingProfile.id)
         if sub_account_id is not None:
             q = q.where(StreamingProfile.sub_account_id == sub_account_id)
         async with self._sessions() as s:

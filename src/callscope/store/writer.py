@@ -1,11 +1,12 @@
-"""Write-behind for call rows: one task applies queued writes in one transaction, in order.
+"""Write-behind for live-call rows: one task applies queued writes in one transaction, in order.
 
 Why: SQLite admits one writer at a time. Hundreds of calls starting together, each with its
 own INSERT on its own pooled connection, queue on the database lock ("database is locked")
 and stall their streams while they wait. Ingest never waits on the database: it enqueues, and
 this task applies everything queued so far in a single transaction. Order is kept, so a
-call's update always follows its insert. A failed batch is retried with backoff; nothing
-queued is dropped.
+call's update always follows its insert. A batch that fails for a transient reason is
+retried with backoff; one that fails permanently (a constraint violation) is split, and
+only the offending change is dropped (and logged).
 """
 
 from __future__ import annotations
@@ -16,18 +17,30 @@ import logging
 from dataclasses import dataclass, field
 from typing import Any
 
-from callscope.store.models import Call
+from sqlalchemy.exc import DisconnectionError, InterfaceError, OperationalError
+
+from callscope.store.models import Base, Call
 from callscope.store.repo import CallRepository
 
-__all__ = ["CallRowWriter"]
+__all__ = ["CallRowWriter", "RowKey"]
 
 logger = logging.getLogger("callscope.store")
 
 
+#: an update names its row by model class and primary key
+RowKey = tuple[type[Base], Any]
+
+
+def _transient(exc: BaseException) -> bool:
+    """Worth retrying: a locked or unreachable database. Anything else (a constraint
+    violation, a conflicting identity, bad data) fails the same way every time."""
+    return isinstance(exc, OperationalError | InterfaceError | DisconnectionError | OSError)
+
+
 @dataclass(slots=True)
 class _Op:
-    create: Call | None = None
-    updates: dict[str, dict[str, Any]] = field(default_factory=dict)
+    create: Base | None = None
+    updates: dict[RowKey, dict[str, Any]] = field(default_factory=dict)
     done: asyncio.Future[None] | None = None
 
 
@@ -53,6 +66,7 @@ class CallRowWriter:
         self._task: asyncio.Task[None] | None = None
         self.batches = 0
         self.failures = 0
+        self.dropped = 0
 
     def start(self) -> None:
         self._task = asyncio.create_task(self._run(), name="callscope-row-writer")
@@ -65,18 +79,20 @@ class CallRowWriter:
             with contextlib.suppress(asyncio.CancelledError):
                 await self._task
 
-    def create(self, call: Call) -> None:
-        self._put(_Op(create=call))
+    def create(self, row: Base) -> None:
+        self._put(_Op(create=row))
 
-    def update(self, call_id: str, values: dict[str, Any]) -> asyncio.Future[None]:
-        """Queue an update; the future resolves once it is committed."""
+    def update(
+        self, call_id: str, values: dict[str, Any], *, model: type[Base] = Call
+    ) -> asyncio.Future[None]:
+        """Queue an update of one row; the future resolves once it is committed."""
         done: asyncio.Future[None] = asyncio.get_running_loop().create_future()
-        self._put(_Op(updates={call_id: values}, done=done))
+        self._put(_Op(updates={(model, call_id): values}, done=done))
         return done
 
-    def update_many(self, changes: dict[str, dict[str, Any]]) -> None:
+    def update_many(self, changes: dict[str, dict[str, Any]], *, model: type[Base] = Call) -> None:
         if changes:
-            self._put(_Op(updates=changes))
+            self._put(_Op(updates={(model, k): v for k, v in changes.items()}))
 
     async def flush(self) -> None:
         """Wait until everything queued so far is committed."""
@@ -100,18 +116,46 @@ class CallRowWriter:
                         op.done.set_result(None)
             self._idle.set()
 
+    async def _apply(self, batch: list[_Op]) -> None:
+        await self._calls.apply(
+            [op.create for op in batch if op.create is not None],
+            [(key, v) for op in batch for key, v in op.updates.items()],
+        )
+
     async def _apply_with_retry(self, batch: list[_Op]) -> None:
+        """Transient failures (a locked database) are retried with backoff; a permanent one
+        (a constraint violation) must not block everything queued behind it, so the batch
+        is then applied change by change and only the offending change is dropped."""
         delay = 0.05
         while True:
             try:
-                await self._calls.apply(
-                    [op.create for op in batch if op.create is not None],
-                    [(cid, v) for op in batch for cid, v in op.updates.items()],
-                )
+                await self._apply(batch)
                 self.batches += 1
                 return
-            except Exception:  # any database failure: keep the batch and retry it
+            except Exception as exc:
                 self.failures += 1
-                logger.exception("writing %d call row change(s) failed; retrying", len(batch))
+                if not _transient(exc):
+                    logger.exception("a batch of %d row change(s) cannot be written", len(batch))
+                    await self._apply_one_by_one(batch)
+                    return
+                logger.exception("writing %d row change(s) failed; retrying", len(batch))
                 await asyncio.sleep(delay)
                 delay = min(delay * 2, self._retry_max_s)
+
+    async def _apply_one_by_one(self, batch: list[_Op]) -> None:
+        for op in batch:
+            delay = 0.05
+            while True:
+                try:
+                    await self._apply([op])
+                    break
+                except Exception as exc:
+                    if not _transient(exc):
+                        self.dropped += 1
+                        logger.error(
+                            "dropped a row change that cannot be written (%s): %r", exc, op
+                        )
+                        break
+                    logger.exception("writing a row change failed; retrying")
+                    await asyncio.sleep(delay)
+                    delay = min(delay * 2, self._retry_max_s)

@@ -1,0 +1,116 @@
+"""Bearer authentication and account scoping for every protected route (spec §1.1, §1.4).
+
+* ``Authorization: Bearer <token>``; the scheme is compared case-insensitively (the Python
+  SDK sends ``bearer``). Missing/garbled → 401 OAU-123, unknown or revoked → 401 OAU-213,
+  expired → 401 OAU-128.
+* ``{accountId}`` may be ``~`` or the caller's own account id; any other account is 404, so a
+  token never learns whether another account's ids exist.
+* ``{extensionId}`` may be ``~`` (the token owner) or an extension of the caller's account.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+
+from aiohttp import web
+
+from callscope.api.errors import ApiError
+from callscope.identity.service import AuthContext, AuthError, IdentityService
+
+__all__ = [
+    "AUTH",
+    "PROTECTED_PREFIXES",
+    "account_param",
+    "auth_middleware",
+    "bearer_token",
+    "caller",
+    "extension_id_param",
+    "require_admin",
+]
+
+AUTH = "callscope.auth"
+#: Everything under these prefixes needs a bearer token. OAuth's own token and revoke
+#: endpoints authenticate the client instead.
+PROTECTED_PREFIXES = (
+    "/restapi/v1.0/",
+    "/restapi/oauth/wstoken",
+    "/calls",
+    "/platform/api/media",
+    "/media-distributor",
+)
+
+
+def bearer_token(request: web.BaseRequest) -> str:
+    header = request.headers.get("Authorization", "")
+    scheme, _, value = header.partition(" ")
+    if scheme.lower() != "bearer" or not value.strip():
+        raise ApiError(
+            401,
+            "OAU-123",
+            "Invalid Authorization header: send 'Authorization: Bearer <access token>'",
+        )
+    return value.strip()
+
+
+def auth_middleware(identity: IdentityService) -> Callable[..., Awaitable[web.StreamResponse]]:
+    @web.middleware
+    async def middleware(
+        request: web.Request, handler: Callable[[web.Request], Awaitable[web.StreamResponse]]
+    ) -> web.StreamResponse:
+        if request.path.startswith(PROTECTED_PREFIXES):
+            try:
+                request[AUTH] = await identity.resolve(bearer_token(request))
+            except AuthError as exc:
+                raise ApiError(401, exc.code, exc.message) from exc
+        return await handler(request)
+
+    return middleware
+
+
+def caller(request: web.Request) -> AuthContext:
+    auth: AuthContext = request[AUTH]
+    return auth
+
+
+def account_param(request: web.Request) -> str:
+    """The ``{accountId}`` path segment resolved against the caller."""
+    auth = caller(request)
+    raw = request.match_info.get("accountId", "~")
+    if raw in ("~", auth.account_id):
+        return auth.account_id
+    raise ApiError(
+        404,
+        "CMN-102",
+        "Resource for parameter [accountId] is not found",
+        parameterName="accountId",
+        parameterValue=raw,
+    )
+
+
+def extension_id_param(request: web.Request, name: str = "extensionId") -> int:
+    """``~`` or digits; existence in the account is the caller's check."""
+    raw = request.match_info[name]
+    if raw == "~":
+        return caller(request).extension_id
+    if not raw.isdigit() or len(raw) > 18:
+        raise ApiError(
+            404,
+            "CMN-102",
+            f"Resource for parameter [{name}] is not found",
+            parameterName=name,
+            parameterValue=raw,
+        )
+    return int(raw)
+
+
+def require_admin(request: web.Request, permission: str) -> AuthContext:
+    """403 CMN-408 ``[permission] permission required`` unless the caller is an admin."""
+    auth = caller(request)
+    if not auth.admin:
+        raise ApiError(
+            403,
+            "CMN-408",
+            f"[{permission}] permission required",
+            permissionName=permission,
+        )
+    return auth

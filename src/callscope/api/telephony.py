@@ -1,0 +1,211 @@
+"""Telephony sessions (spec §7.1) and active calls (spec §6)."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+from aiohttp import web
+
+from callscope.api.auth import account_param, caller, extension_id_param
+from callscope.api.directory import base_url
+from callscope.api.errors import ApiError, json_response
+from callscope.api.paging import page_params, paged
+from callscope.calls.telephony import TelephonyService
+from callscope.identity.service import aware
+from callscope.store.directory import DirectoryRepository
+from callscope.store.models import Call, Party, TelephonySession
+
+__all__ = ["TelephonyApi", "party_json", "session_json"]
+
+ACCOUNT = "/restapi/v1.0/account/{accountId}"
+
+
+def iso(value: datetime) -> str:
+    return aware(value).astimezone(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+def _endpoint(number: str | None, name: str | None, extension_id: int | None) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    if number:
+        out["phoneNumber"] = number
+    if name:
+        out["name"] = name
+    if extension_id is not None:
+        out["extensionId"] = str(extension_id)
+    return out
+
+
+def party_json(p: Party, agent_ext: int | None) -> dict[str, Any]:
+    out: dict[str, Any] = {
+        "id": p.id,
+        "direction": p.direction,
+        "from": _endpoint(p.from_number, p.from_name, None),
+        "to": _endpoint(p.to_number, p.to_name, agent_ext),
+        "status": {"code": p.status_code, "rcc": False},
+        "muted": False,
+        "standAlone": False,
+    }
+    if p.status_reason:
+        out["status"]["reason"] = p.status_reason
+    if p.extension_id is not None:
+        out["accountId"] = p.account_id
+        out["extensionId"] = str(p.extension_id)
+        out["owner"] = {"accountId": p.account_id, "extensionId": str(p.extension_id)}
+    return out
+
+
+def _agent_ext(parties: list[Party]) -> int | None:
+    return next((p.extension_id for p in parties if p.role == "agent"), None)
+
+
+def session_json(session: TelephonySession, parties: list[Party]) -> dict[str, Any]:
+    agent = _agent_ext(parties)
+    return {
+        "id": session.id,
+        "creationTime": iso(session.creation_time),
+        "origin": {"type": session.origin_type},
+        "parties": [party_json(p, agent) for p in parties],
+    }
+
+
+class TelephonyApi:
+    def __init__(self, telephony: TelephonyService, directory: DirectoryRepository) -> None:
+        self.telephony = telephony
+        self.directory = directory
+
+    def routes(self) -> list[web.RouteDef]:
+        sessions = ACCOUNT + "/telephony/sessions/{sessionId}"
+        return [
+            web.get(sessions, self.get_session),
+            web.get(sessions + "/parties/{partyId}", self.get_party),
+            web.get(ACCOUNT + "/active-calls", self.company_active_calls),
+            web.get(ACCOUNT + "/extension/{extensionId}/active-calls", self.extension_active_calls),
+        ]
+
+    async def _session(self, request: web.Request) -> tuple[TelephonySession, list[Party]]:
+        account_id = account_param(request)
+        raw = request.match_info["sessionId"]
+        found = await self.telephony.get(account_id, raw)
+        if found is None:
+            raise ApiError(
+                404,
+                "CMN-102",
+                "Resource for parameter [telephonySessionId] is not found",
+                parameterName="telephonySessionId",
+                parameterValue=raw[:64],
+            )
+        return found
+
+    async def get_session(self, request: web.Request) -> web.Response:
+        session, parties = await self._session(request)
+        return json_response(session_json(session, parties))
+
+    async def get_party(self, request: web.Request) -> web.Response:
+        _, parties = await self._session(request)
+        raw = request.match_info["partyId"]
+        party = next((p for p in parties if p.id == raw), None)
+        if party is None:
+            raise ApiError(
+                404,
+                "CMN-102",
+                "Resource for parameter [partyId] is not found",
+                parameterName="partyId",
+                parameterValue=raw[:64],
+            )
+        return json_response(party_json(party, _agent_ext(parties)))
+
+    def _page(self, request: web.Request) -> tuple[int, int]:
+        if request.query.get("perPage") == "max":  # spec §6: active calls accept "max"
+            return 1, 1000
+        return page_params(request)
+
+    async def _records(
+        self, request: web.Request, account_id: str, extension_id: int | None
+    ) -> web.Response:
+        page, per_page = self._page(request)
+        live = await self.telephony.live_sessions(account_id, extension_id)
+        directions = request.query.getall("direction", [])
+        base = base_url(request, account_id)
+        now = datetime.now(UTC)
+        records = []
+        for session, call, parties in live:
+            if directions and session.direction not in directions:
+                continue
+            records.append(self._record(session, call, parties, base, now))
+        total = len(records)
+        chunk = records[(page - 1) * per_page : page * per_page]
+        return json_response(paged(request, chunk, total, page, per_page))
+
+    def _record(
+        self,
+        session: TelephonySession,
+        call: Call,
+        parties: list[Party],
+        base: str,
+        now: datetime,
+    ) -> dict[str, Any]:
+        agent = next((p for p in parties if p.role == "agent"), None)
+        seconds = max(0, int((now - aware(session.creation_time)).total_seconds()))
+        record: dict[str, Any] = {
+            "id": f"cl-{call.id}",
+            "sessionId": call.session_id or call.id,
+            "telephonySessionId": session.id,
+            "type": "Voice",
+            "direction": session.direction,
+            "action": "Phone Call",
+            "result": "In Progress",
+            "startTime": iso(session.creation_time),
+            "duration": seconds,
+            "durationMs": seconds * 1000,
+            "transport": "PSTN",
+            "from": _endpoint(call.ani, "Customer", None),
+            "to": _endpoint(
+                call.dnis,
+                agent.to_name if agent else None,
+                agent.extension_id if agent else None,
+            ),
+        }
+        if agent is not None:
+            record["partyId"] = agent.id
+            if agent.extension_id is not None:
+                record["extension"] = {
+                    "id": agent.extension_id,
+                    "uri": f"{base}/extension/{agent.extension_id}",
+                }
+        owner = f"{base}/extension/{agent.extension_id}" if agent and agent.extension_id else base
+        record["uri"] = f"{owner}/call-log/{record['id']}"
+        return record
+
+    async def company_active_calls(self, request: web.Request) -> web.Response:
+        account_id = account_param(request)
+        if not caller(request).admin:
+            raise ApiError(
+                403,
+                "CMN-408",
+                "[ReadCompanyCallLog] permission required",
+                permissionName="ReadCompanyCallLog",
+            )
+        return await self._records(request, account_id, None)
+
+    async def extension_active_calls(self, request: web.Request) -> web.Response:
+        """The extension's own calls; also readable by admins and by a supervisor whose
+        monitoring groups allow them to monitor that extension."""
+        account_id = account_param(request)
+        ext_id = extension_id_param(request)
+        if await self.directory.get_extension(account_id, ext_id) is None:
+            raise ApiError(
+                404,
+                "CMN-102",
+                "Resource for parameter [extensionId] is not found",
+                parameterName="extensionId",
+                parameterValue=str(ext_id),
+            )
+        auth = caller(request)
+        if (
+            ext_id != auth.extension_id
+            and not auth.admin
+            and not await self.directory.may_monitor(auth.extension_id, ext_id)
+        ):
+            raise ApiError(403, "CMN-404", "Access to another extension's calls is not allowed")
+        return await self._records(request, account_id, ext_id)

@@ -1,0 +1,1 @@
+"""Telephony sessions and parties (RingCentral Call Control shapes, spec §7)."""

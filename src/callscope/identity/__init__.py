@@ -1,0 +1,1 @@
+"""Accounts, extensions, apps, credentials and OAuth tokens (RingCentral-compatible)."""

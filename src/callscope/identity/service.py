@@ -1,0 +1,562 @@
+"""Identity service: admin operations, OAuth grants (spec §2) and bearer-token resolution."""
+
+from __future__ import annotations
+
+import logging
+import secrets
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from sqlalchemy import func, select, update
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from callscope.errors import CallscopeError
+from callscope.identity.crypto import (
+    InvalidJwt,
+    hash_password,
+    hash_token,
+    jwt_decode,
+    jwt_encode,
+    new_secret,
+    verify_password,
+    verify_token_hash,
+)
+from callscope.store.models import (
+    Account,
+    App,
+    Device,
+    Extension,
+    JwtCredential,
+    ServerKey,
+    Token,
+)
+from callscope.store.repo import utcnow
+
+__all__ = [
+    "DEFAULT_SCOPES",
+    "EXTENSION_TYPES",
+    "MEMBER_TYPES",
+    "AuthContext",
+    "AuthError",
+    "IdentityError",
+    "IdentityService",
+    "OAuthError",
+    "aware",
+]
+
+logger = logging.getLogger("callscope.identity")
+
+DEFAULT_SCOPES = (
+    "ReadAccounts EditExtensions CallControl ReadCallLog ReadPresence WebSocket RingSense"
+)
+EXTENSION_TYPES = (
+    "User",
+    "Department",
+    "Announcement",
+    "Voicemail",
+    "DigitalUser",
+    "VirtualUser",
+    "FaxUser",
+    "PagingOnly",
+    "SharedLinesGroup",
+    "DelegatedLinesGroup",
+    "GroupCallPickup",
+    "IvrMenu",
+    "ApplicationExtension",
+    "ProxyAdmin",
+    "RoomConnector",
+    "ParkLocation",
+    "Limited",
+    "Bot",
+    "Site",
+    "Room",
+    "FlexibleUser",
+    "TieLine",
+    "Unknown",
+)
+EXTENSION_STATUSES = ("Enabled", "Disabled", "Frozen", "NotActivated", "Unassigned")
+#: spec §5: the only extension types that may be members of a call monitoring group
+MEMBER_TYPES = ("User", "DigitalUser", "VirtualUser", "FaxUser", "Limited")
+DEVICE_TYPES = (
+    "SoftPhone",
+    "HardPhone",
+    "OtherPhone",
+    "WebPhone",
+    "WebRTC",
+    "Room",
+    "BLA",
+    "Paging",
+)
+ACCESS_TTL_S = (600, 3600, 3600)  # min, max, default (spec §2.1 access_token_ttl)
+REFRESH_TTL_S = (3600, 2_592_000, 604_800)
+WS_TTL_S = 60
+
+
+def aware(value: datetime) -> datetime:
+    """SQLite returns naive datetimes; every stored time is UTC."""
+    return value.replace(tzinfo=UTC) if value.tzinfo is None else value
+
+
+class IdentityError(CallscopeError):
+    """An admin operation cannot be done; the message says why."""
+
+
+class OAuthError(CallscopeError):
+    """A token request failed: RFC 6749 ``error`` plus the RingCentral code (spec §2.1)."""
+
+    def __init__(self, status: int, error: str, code: str, message: str) -> None:
+        super().__init__(message)
+        self.status = status
+        self.error = error
+        self.code = code
+        self.message = message
+
+    def body(self) -> dict[str, Any]:
+        return {
+            "error": self.error,
+            "error_description": self.message,
+            "errorCode": self.code,
+            "message": self.message,
+            "errors": [{"errorCode": self.code, "message": self.message}],
+        }
+
+
+class AuthError(CallscopeError):
+    """A bearer token was missing, unknown, revoked or expired (401)."""
+
+    def __init__(self, code: str, message: str) -> None:
+        super().__init__(message)
+        self.code = code
+        self.message = message
+
+
+@dataclass(frozen=True, slots=True)
+class AuthContext:
+    """Who is calling: the token owner's account and extension."""
+
+    account_id: str
+    extension_id: int
+    admin: bool
+    client_id: str
+    session_id: str
+
+
+def _ttl(raw: str | None, bounds: tuple[int, int, int]) -> int:
+    lo, hi, default = bounds
+    if raw is None or not raw.strip().isdigit():
+        return default
+    return max(lo, min(hi, int(raw)))
+
+
+def new_numeric_id() -> int:
+    """A 9-digit id, like RingCentral's numeric extension/device/group ids."""
+    return 100_000_000 + secrets.randbelow(900_000_000)
+
+
+class IdentityService:
+    def __init__(self, sessions: async_sessionmaker[AsyncSession]) -> None:
+        self._sessions = sessions
+        self._key: bytes | None = None
+
+    # -- keys ----------------------------------------------------------------------------
+
+    async def signing_key(self) -> bytes:
+        if self._key is not None:
+            return self._key
+        async with self._sessions.begin() as s:
+            row = await s.get(ServerKey, "jwt")
+            if row is None:
+                row = ServerKey(name="jwt", value=secrets.token_hex(32))
+                s.add(row)
+        # Two nodes may race to create it: re-read what won.
+        async with self._sessions() as s:
+            row = await s.get(ServerKey, "jwt")
+            assert row is not None
+            self._key = bytes.fromhex(row.value)
+        return self._key
+
+    # -- admin operations ----------------------------------------------------------------
+
+    async def is_empty(self) -> bool:
+        async with self._sessions() as s:
+            return (await s.execute(select(func.count()).select_from(Account))).scalar_one() == 0
+
+    async def create_account(self, account_id: str, name: str) -> Account:
+        if not account_id.isdigit() or len(account_id) > 20:
+            raise IdentityError(
+                f"account id {account_id!r}: use digits (the RingCentral account id)"
+            )
+        account = Account(id=account_id, name=name, created_at=utcnow())
+        try:
+            async with self._sessions.begin() as s:
+                s.add(account)
+        except IntegrityError as exc:
+            raise IdentityError(f"account {account_id} exists already") from exc
+        return account
+
+    async def get_account(self, account_id: str) -> Account | None:
+        async with self._sessions() as s:
+            return await s.get(Account, account_id)
+
+    async def create_extension(
+        self,
+        account_id: str,
+        *,
+        number: str,
+        first_name: str,
+        last_name: str,
+        email: str | None = None,
+        type: str = "User",
+        status: str = "Enabled",
+        admin: bool = False,
+        ringcx_agent_id: str | None = None,
+        password: str | None = None,
+        extension_id: int | None = None,
+    ) -> Extension:
+        if type not in EXTENSION_TYPES:
+            raise IdentityError(f"extension type {type!r}: use one of {', '.join(EXTENSION_TYPES)}")
+        if status not in EXTENSION_STATUSES:
+            raise IdentityError(f"status {status!r}: use one of {', '.join(EXTENSION_STATUSES)}")
+        if not number.isdigit() or len(number) > 8:
+            raise IdentityError(f"extension number {number!r}: use up to 8 digits")
+        if await self.get_account(account_id) is None:
+            raise IdentityError(f"account {account_id} does not exist")
+        ext = Extension(
+            id=extension_id or new_numeric_id(),
+            account_id=account_id,
+            extension_number=number,
+            first_name=first_name,
+            last_name=last_name,
+            email=email,
+            type=type,
+            status=status,
+            admin=admin,
+            ringcx_agent_id=ringcx_agent_id,
+            password_hash=hash_password(password) if password else None,
+            created_at=utcnow(),
+        )
+        try:
+            async with self._sessions.begin() as s:
+                s.add(ext)
+        except IntegrityError as exc:
+            raise IdentityError(
+                f"extension number {number} or RingCX agent id {ringcx_agent_id} is taken in "
+                f"account {account_id}"
+            ) from exc
+        return ext
+
+    async def set_password(self, extension_id: int, password: str) -> None:
+        async with self._sessions.begin() as s:
+            ext = await s.get(Extension, extension_id)
+            if ext is None:
+                raise IdentityError(f"extension {extension_id} does not exist")
+            ext.password_hash = hash_password(password)
+
+    async def create_app(
+        self, account_id: str, name: str, scopes: str = DEFAULT_SCOPES
+    ) -> tuple[App, str]:
+        """Returns the app and its client secret (shown once; only a hash is kept)."""
+        if await self.get_account(account_id) is None:
+            raise IdentityError(f"account {account_id} does not exist")
+        secret = new_secret()
+        app = App(
+            client_id=new_secret(16),
+            account_id=account_id,
+            name=name,
+            secret_hash=hash_token(secret),
+            scopes=scopes,
+            created_at=utcnow(),
+        )
+        async with self._sessions.begin() as s:
+            s.add(app)
+        return app, secret
+
+    async def create_jwt(self, account_id: str, extension_id: int) -> str:
+        """Issue a JWT credential for the jwt-bearer grant."""
+        async with self._sessions() as s:
+            ext = await s.get(Extension, extension_id)
+        if ext is None or ext.account_id != account_id:
+            raise IdentityError(f"extension {extension_id} is not in account {account_id}")
+        cred = JwtCredential(
+            id=new_secret(12),
+            account_id=account_id,
+            extension_id=extension_id,
+            revoked=False,
+            created_at=utcnow(),
+        )
+        async with self._sessions.begin() as s:
+            s.add(cred)
+        claims = {
+            "iss": "callscope",
+            "aud": "/restapi/oauth/token",
+            "sub": str(extension_id),
+            "acct": account_id,
+            "jti": cred.id,
+            "iat": int(cred.created_at.timestamp()),
+        }
+        return jwt_encode(claims, await self.signing_key())
+
+    async def create_device(
+        self,
+        account_id: str,
+        extension_id: int,
+        *,
+        type: str = "SoftPhone",
+        name: str = "",
+        status: str = "Offline",
+    ) -> Device:
+        if type not in DEVICE_TYPES:
+            raise IdentityError(f"device type {type!r}: use one of {', '.join(DEVICE_TYPES)}")
+        async with self._sessions() as s:
+            ext = await s.get(Extension, extension_id)
+        if ext is None or ext.account_id != account_id:
+            raise IdentityError(f"extension {extension_id} is not in account {account_id}")
+        device_id = new_numeric_id()
+        device = Device(
+            id=device_id,
+            account_id=account_id,
+            extension_id=extension_id,
+            type=type,
+            name=name or f"{ext.name} {type}",
+            sku="DV-1",
+            serial=f"cs-{device_id}",
+            status=status,
+            created_at=utcnow(),
+        )
+        async with self._sessions.begin() as s:
+            s.add(device)
+        return device
+
+    async def set_device_status(self, device_id: int, status: str) -> None:
+        """Online while the device's connection is up (web-phone devices, supervision)."""
+        if status not in ("Online", "Offline"):
+            raise IdentityError("device status is Online or Offline")
+        async with self._sessions.begin() as s:
+            await s.execute(update(Device).where(Device.id == device_id).values(status=status))
+
+    # -- OAuth (spec §2.1) ---------------------------------------------------------------
+
+    async def authenticate_client(self, client_id: str, secret: str) -> App:
+        async with self._sessions() as s:
+            app = await s.get(App, client_id)
+        if app is None or not verify_token_hash(secret, app.secret_hash):
+            raise OAuthError(401, "invalid_client", "OAU-146", "Invalid client credentials")
+        return app
+
+    async def _enabled_extension(self, app: App, extension_id: int) -> Extension:
+        async with self._sessions() as s:
+            ext = await s.get(Extension, extension_id)
+        if ext is None or ext.account_id != app.account_id:
+            raise OAuthError(400, "invalid_grant", "OAU-140", "Invalid resource owner credentials")
+        if ext.status != "Enabled":
+            raise OAuthError(
+                400, "invalid_grant", "OAU-140", f"Extension {ext.extension_number} is {ext.status}"
+            )
+        return ext
+
+    async def grant_password(
+        self, app: App, username: str, extension: str | None, password: str
+    ) -> Extension:
+        """``username`` is the extension's email, or the account id with ``extension`` (or
+        ``<account id>*<extension number>``, as the JS SDK sends it)."""
+        if "*" in username and not extension:
+            username, extension = username.split("*", 1)
+        q = select(Extension).where(Extension.account_id == app.account_id)
+        if "@" in username:
+            q = q.where(func.lower(Extension.email) == username.lower())
+        elif username == app.account_id and extension:
+            q = q.where(Extension.extension_number == extension)
+        else:
+            verify_password(password, None)
+            raise OAuthError(400, "invalid_grant", "OAU-140", "Invalid resource owner credentials")
+        async with self._sessions() as s:
+            ext = (await s.execute(q)).scalars().first()
+        if ext is None or not verify_password(password, ext.password_hash):
+            if ext is None:
+                verify_password(password, None)
+            raise OAuthError(400, "invalid_grant", "OAU-140", "Invalid resource owner credentials")
+        return await self._enabled_extension(app, ext.id)
+
+    async def grant_jwt(self, app: App, assertion: str) -> Extension:
+        try:
+            claims = jwt_decode(assertion, await self.signing_key())
+        except InvalidJwt as exc:
+            raise OAuthError(400, "invalid_grant", "OAU-140", f"Invalid JWT: {exc}") from exc
+        async with self._sessions() as s:
+            cred = await s.get(JwtCredential, str(claims.get("jti", "")))
+        if cred is None or cred.revoked or str(cred.extension_id) != claims.get("sub"):
+            raise OAuthError(
+                400, "invalid_grant", "OAU-140", "JWT credential is unknown or revoked"
+            )
+        if cred.account_id != app.account_id:
+            raise OAuthError(
+                400, "invalid_grant", "OAU-140", "JWT credential belongs to another account"
+            )
+        return await self._enabled_extension(app, cred.extension_id)
+
+    async def grant_refresh(self, app: App, refresh_token: str) -> tuple[Extension, str]:
+        """Consume a refresh token (one use, as RingCentral does); returns owner and session."""
+        async with self._sessions.begin() as s:
+            row = await s.get(Token, hash_token(refresh_token))
+            if (
+                row is None
+                or row.kind != "refresh"
+                or row.revoked
+                or row.client_id != app.client_id
+            ):
+                raise OAuthError(400, "invalid_grant", "OAU-213", "Token not found")
+            if aware(row.expires_at) <= utcnow():
+                raise OAuthError(400, "invalid_grant", "OAU-129", "Refresh token has expired")
+            row.revoked = True
+            session_id = row.session_id
+            extension_id = row.extension_id
+            # the previous access token of this session ends with the refresh
+            await s.execute(
+                update(Token)
+                .where(Token.session_id == session_id, Token.kind == "access")
+                .values(revoked=True)
+            )
+        return await self._enabled_extension(app, extension_id), session_id
+
+    async def issue(
+        self,
+        app: App,
+        ext: Extension,
+        *,
+        session_id: str | None = None,
+        access_ttl: str | None = None,
+        refresh_ttl: str | None = None,
+    ) -> dict[str, Any]:
+        """Create an access + refresh token pair; returns the TokenInfo body (spec §2.1)."""
+        access, refresh = "A1-" + new_secret(), "R1-" + new_secret()
+        a_ttl, r_ttl = _ttl(access_ttl, ACCESS_TTL_S), _ttl(refresh_ttl, REFRESH_TTL_S)
+        session_id = session_id or new_secret(12)
+        now = utcnow()
+        async with self._sessions.begin() as s:
+            for token, kind, ttl in ((access, "access", a_ttl), (refresh, "refresh", r_ttl)):
+                s.add(
+                    Token(
+                        token_hash=hash_token(token),
+                        kind=kind,
+                        session_id=session_id,
+                        account_id=ext.account_id,
+                        extension_id=ext.id,
+                        client_id=app.client_id,
+                        expires_at=now + timedelta(seconds=ttl),
+                        revoked=False,
+                        created_at=now,
+                    )
+                )
+        return {
+            "access_token": access,
+            "token_type": "bearer",
+            "expires_in": a_ttl,
+            "refresh_token": refresh,
+            "refresh_token_expires_in": r_ttl,
+            "scope": app.scopes,
+            "owner_id": str(ext.id),
+            "endpoint_id": new_secret(8),
+            "session_id": session_id,
+        }
+
+    async def revoke(self, token: str) -> None:
+        """Revoke the token's whole OAuth session (access and refresh). Unknown: no-op."""
+        async with self._sessions.begin() as s:
+            row = await s.get(Token, hash_token(token))
+            if row is not None:
+                await s.execute(
+                    update(Token).where(Token.session_id == row.session_id).values(revoked=True)
+                )
+
+    async def issue_ws_token(self, auth: AuthContext) -> tuple[str, int]:
+        token = "W1-" + new_secret()
+        now = utcnow()
+        async with self._sessions.begin() as s:
+            s.add(
+                Token(
+                    token_hash=hash_token(token),
+                    kind="ws",
+                    session_id=auth.session_id,
+                    account_id=auth.account_id,
+                    extension_id=auth.extension_id,
+                    client_id=auth.client_id,
+                    expires_at=now + timedelta(seconds=WS_TTL_S),
+                    revoked=False,
+                    created_at=now,
+                )
+            )
+        return token, WS_TTL_S
+
+    async def resolve(self, token: str, *, kind: str = "access") -> AuthContext:
+        """The caller behind a bearer token.
+
+        Raises:
+            AuthError: OAU-213 unknown or revoked, OAU-128 expired.
+        """
+        async with self._sessions() as s:
+            row = await s.get(Token, hash_token(token))
+            ext = await s.get(Extension, row.extension_id) if row is not None else None
+        if row is None or row.kind != kind or row.revoked or ext is None:
+            raise AuthError("OAU-213", "Token not found")
+        if aware(row.expires_at) <= utcnow():
+            raise AuthError("OAU-128", "Access token expired")
+        if ext.status != "Enabled":
+            raise AuthError("OAU-213", "Token owner is disabled")
+        return AuthContext(
+            row.account_id, row.extension_id, ext.admin, row.client_id, row.session_id
+        )
+
+    # -- first start ---------------------------------------------------------------------
+
+    async def seed_demo(self) -> dict[str, Any]:
+        """One demo account matching the simulator's defaults: rcAccountId 70000001 and
+        RingCX agents 5501-5503. Returns the credentials to print (shown once)."""
+        account = await self.create_account("70000001", "Demo Contact Centre")
+        password = new_secret(9)
+        sup = await self.create_extension(
+            account.id,
+            number="101",
+            first_name="Sam",
+            last_name="Supervisor",
+            email="sam@demo.callscope.test",
+            admin=True,
+            password=password,
+        )
+        agents = []
+        for number, (first, last), agent_id in (
+            ("102", ("Alex", "Agent"), "5501"),
+            ("103", ("Blair", "Agent"), "5502"),
+            ("104", ("Casey", "Agent"), "5503"),
+        ):
+            agents.append(
+                await self.create_extension(
+                    account.id,
+                    number=number,
+                    first_name=first,
+                    last_name=last,
+                    email=f"{first.lower()}@demo.callscope.test",
+                    ringcx_agent_id=agent_id,
+                    password=password,
+                )
+            )
+        app, secret = await self.create_app(account.id, "Demo supervision app")
+        jwt = await self.create_jwt(account.id, sup.id)
+        await self.create_device(account.id, sup.id, type="SoftPhone", name="Sam's softphone")
+        return {
+            "accountId": account.id,
+            "clientId": app.client_id,
+            "clientSecret": secret,
+            "supervisor": {"extensionId": str(sup.id), "extensionNumber": "101", "jwt": jwt},
+            "username": sup.email,
+            "password": password,
+            "agents": [
+                {
+                    "extensionId": str(a.id),
+                    "extensionNumber": a.extension_number,
+                    "ringcxAgentId": a.ringcx_agent_id,
+                }
+                for a in agents
+            ],
+        }
