@@ -1,0 +1,76 @@
+"""Helpers for the control-plane tests: a server, a foreign account, logins, requests."""
+
+from __future__ import annotations
+
+import base64
+import json
+import subprocess
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import aiohttp
+
+from tests.conftest import Server
+
+
+def admin_cli(data_dir: Path, *args: str) -> dict[str, Any]:
+    result = subprocess.run(
+        [sys.executable, "-m", "callscope", "admin", *args, "--data-dir", str(data_dir)],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert result.returncode == 0, result.stderr
+    data: dict[str, Any] = json.loads(result.stdout)
+    return data
+
+
+@dataclass
+class Login:
+    """An app plus a user in some account, and a way to get tokens for it."""
+
+    server: Server
+    client_id: str
+    client_secret: str
+    username: str
+    password: str
+
+    @property
+    def basic(self) -> dict[str, str]:
+        raw = f"{self.client_id}:{self.client_secret}".encode()
+        return {"Authorization": "Basic " + base64.b64encode(raw).decode()}
+
+    async def token(self, **extra: str) -> dict[str, Any]:
+        form = {
+            "grant_type": "password",
+            "username": self.username,
+            "password": self.password,
+            **extra,
+        }
+        status, body = await request(
+            self.server, "POST", "/restapi/oauth/token", headers=self.basic, data=form
+        )
+        assert status == 200, body
+        return body  # type: ignore[no-any-return]
+
+    async def headers(self) -> dict[str, str]:
+        return {"Authorization": f"Bearer {(await self.token())['access_token']}"}
+
+
+async def request(server: Server, method: str, path: str, **kwargs: Any) -> tuple[int, Any]:
+    async with aiohttp.ClientSession() as s, s.request(method, server.http + path, **kwargs) as r:
+        if r.content_type == "application/json":
+            return r.status, await r.json()
+        if r.content_type.startswith("audio/"):
+            return r.status, await r.read()
+        return r.status, await r.text()
+
+
+def assert_rc_error(body: Any, status: int, got: int, code: str) -> None:
+    assert got == status, body
+    assert body["errorCode"] == code, body
+    assert body["errors"][0]["errorCode"] == code
+    assert body["message"]
