@@ -3,17 +3,20 @@
 from __future__ import annotations
 
 import asyncio
+import base64
 import json
 import sqlite3
 import subprocess
 import sys
+import urllib.parse
+import urllib.request
 from pathlib import Path
 
 import pytest
 from aiohttp import web
 
 from callscope.config import settings_table
-from tests.conftest import free_port
+from tests.conftest import Server, free_port
 
 pytestmark = pytest.mark.slow
 
@@ -100,9 +103,15 @@ def test_upgrade_from_0001_keeps_existing_calls(tmp_path: Path) -> None:
 
 def test_demo_streams_the_bundled_call_and_exits(tmp_path: Path) -> None:
     result = cli(
-        "demo", "--port", str(free_port()), "--data-dir", str(tmp_path), "--speed", "40",
+        "demo",
+        "--port",
+        str(free_port()),
+        "--data-dir",
+        str(tmp_path),
+        "--speed",
+        "40",
         timeout=180,
-    )  # fmt: skip
+    )
     assert result.returncode == 0, result.stdout + result.stderr
     assert "1 call(s): 1 completed" in result.stdout
     wavs = list((tmp_path / "recordings").glob("*.wav"))
@@ -135,10 +144,18 @@ async def test_simulator_retries_5xx_three_times_and_never_4xx(
     try:
         report = tmp_path / "r.json"
         proc = await asyncio.create_subprocess_exec(
-            sys.executable, "-m", "callscope", "simulate", "--quiet",
-            "--url", f"ws://127.0.0.1:{port}/ringcx/stream", "--report", str(report),
-            stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-        )  # fmt: skip
+            sys.executable,
+            "-m",
+            "callscope",
+            "simulate",
+            "--quiet",
+            "--url",
+            f"ws://127.0.0.1:{port}/ringcx/stream",
+            "--report",
+            str(report),
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+        )
         _, err = await proc.communicate()
         assert proc.returncode == 1
         (result,) = json.loads(report.read_text())
@@ -148,3 +165,68 @@ async def test_simulator_retries_5xx_three_times_and_never_4xx(
         assert f"HTTP {status}" in err.decode()
     finally:
         await runner.cleanup()
+
+
+def test_admin_commands_make_identities_that_can_log_in(
+    server_factory: type[Server], tmp_path: Path
+) -> None:
+    data = tmp_path / "data"
+    srv = server_factory(data).start()
+    assert "created the demo account 70000001" in srv.log()
+    assert "demo-credentials.json" in srv.log()
+
+    def admin(*args: str) -> dict[str, str]:
+        result = cli("admin", *args, "--data-dir", str(data))
+        assert result.returncode == 0, result.stderr
+        out: dict[str, str] = json.loads(result.stdout)
+        return out
+
+    admin("account", "--id", "555", "--name", "Acme")
+    ext = admin(
+        "extension",
+        "--account",
+        "555",
+        "--number",
+        "7",
+        "--first-name",
+        "Ann",
+        "--last-name",
+        "Admin",
+        "--email",
+        "ann@acme.test",
+        "--admin",
+        "--agent-id",
+        "9001",
+    )
+    app = admin("app", "--account", "555", "--name", "acme app")
+    jwt = admin("jwt", "--account", "555", "--extension", ext["extensionId"])["jwt"]
+    device = admin(
+        "device", "--account", "555", "--extension", ext["extensionId"], "--type", "HardPhone"
+    )
+    assert device["status"] == "Offline"
+    admin("password", "--extension", ext["extensionId"], "--password", "s3cret-pass")
+
+    basic = base64.b64encode(f"{app['clientId']}:{app['clientSecret']}".encode()).decode()
+    for form in (
+        {"grant_type": "urn:ietf:params:oauth:grant-type:jwt-bearer", "assertion": jwt},
+        {"grant_type": "password", "username": "ann@acme.test", "password": "s3cret-pass"},
+    ):
+        req = urllib.request.Request(
+            srv.http + "/restapi/oauth/token",
+            data=urllib.parse.urlencode(form).encode(),
+            headers={"Authorization": f"Basic {basic}"},
+            method="POST",
+        )
+        with urllib.request.urlopen(req, timeout=10) as r:
+            token = json.loads(r.read())
+        assert token["owner_id"] == ext["extensionId"]
+    req = urllib.request.Request(
+        srv.http + "/restapi/v1.0/account/~/extension/~/device",
+        headers={"Authorization": f"Bearer {token['access_token']}"},
+    )
+    with urllib.request.urlopen(req, timeout=10) as r:
+        devices = json.loads(r.read())["records"]
+    assert [(d["id"], d["type"]) for d in devices] == [(device["deviceId"], "HardPhone")]
+    bad = cli("admin", "jwt", "--account", "555", "--extension", "1", "--data-dir", str(data))
+    assert bad.returncode == 2
+    assert "not in account 555" in bad.stderr
