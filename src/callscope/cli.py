@@ -239,6 +239,40 @@ def _cmd_admin(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_transcribe(args: argparse.Namespace) -> int:
+    from callscope.transcription.engines import load_engine
+    from callscope.transcription.transcript import transcribe_file
+
+    _setup_logging("WARNING")
+    engine = load_engine(args.engine, args.model_dir, threads=args.threads)
+    show = sys.stderr.isatty() and not args.quiet
+    if show:
+        from rich.progress import Progress as RichProgress
+
+        with RichProgress(transient=True) as bar:
+            task = bar.add_task(f"transcribing {args.file.name}", total=1.0)
+            utterances = transcribe_file(
+                args.file, engine, progress=lambda d, t: bar.update(task, completed=d / max(t, 1))
+            )
+    else:
+        utterances = transcribe_file(args.file, engine)
+    if args.format == "json":
+        print(
+            json.dumps(
+                {
+                    "file": str(args.file),
+                    "engine": engine.name,
+                    "utterances": [u.as_dict() for u in utterances],
+                },
+                indent=1,
+            )
+        )
+    else:
+        for u in utterances:
+            print(f"[{u.start_ms / 1000:7.2f} – {u.end_ms / 1000:7.2f}] {u.speaker}: {u.text}")
+    return 0
+
+
 def _cmd_settings(args: argparse.Namespace) -> int:
     if args.markdown:
         print(settings_table())
@@ -361,6 +395,28 @@ def build_parser() -> argparse.ArgumentParser:
     for action in adm.choices.values():
         add_settings_arguments(action)
     p.set_defaults(func=_cmd_admin)
+
+    p = sub.add_parser(
+        "transcribe",
+        help="transcribe a call recording offline",
+        description="Transcribe an 8 kHz WAV offline (stereo: agent left, customer right; mono: "
+        "one speaker) with the same voice activity segmentation and engine live calls use.",
+    )
+    p.add_argument("file", type=Path, help="8 kHz WAV, 16-bit PCM or μ-law")
+    p.add_argument("--format", choices=("json", "text"), default="json")
+    p.add_argument(
+        "--engine",
+        default="whisper-tiny",
+        help="whisper-tiny (default, model in a package), whisper-base, vosk or sherpa-onnx",
+    )
+    p.add_argument(
+        "--model-dir",
+        type=Path,
+        help="model folder (default: the packaged model, or CALLSCOPE_ASR_MODEL_DIR)",
+    )
+    p.add_argument("--threads", type=int, default=1, help="CPU threads for the engine (default 1)")
+    p.add_argument("--quiet", action="store_true", help="no progress bar")
+    p.set_defaults(func=_cmd_transcribe)
 
     p = sub.add_parser("settings", help="show the effective settings")
     p.add_argument("--markdown", action="store_true", help="print the README settings table")

@@ -297,7 +297,11 @@ async def test_connection_that_never_starts_is_closed_and_stores_nothing(server:
     await ws.close()
 
 
-async def test_many_calls_starting_at_once_are_all_stored(server: Server, tmp_path: Path) -> None:
+async def test_many_calls_starting_at_once_are_all_stored(
+    server_factory: type[Server], tmp_path: Path
+) -> None:
+    # the default idle timeout: one loaded simulator process may pause a sender for a while
+    server = server_factory(tmp_path / "data").start()
     make_stereo_fixture(tmp_path / "f.wav", seconds=2)
     result = simulate(server, "--source", str(tmp_path / "f.wav"), "--calls", "150", timeout=180)
     assert result.returncode == 0, result.stderr[-2000:]

@@ -1,0 +1,1 @@
+"""Offline speech recognition: engines, VAD segmentation, per-party transcripts."""
