@@ -161,6 +161,11 @@ def server(server_factory: type[Server], tmp_path: Path) -> Server:
     return server_factory(tmp_path / "data", extra_args=["--ingest-idle-timeout-s", "2"]).start()
 
 
+def simulate_command(server: Server, *args: str) -> list[str]:
+    """`callscope simulate` against ``server``, without a progress display."""
+    return [sys.executable, "-m", "callscope", "simulate", "--quiet", "--url", server.ws, *args]
+
+
 def make_stereo_fixture(path: Path, seconds: float = 4.0, seed: int = 3) -> np.ndarray:
     """A stereo call-like signal (tones and noise bursts per side), already μ-law exact.
 

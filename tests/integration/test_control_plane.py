@@ -7,14 +7,13 @@ import asyncio
 import hashlib
 import sqlite3
 import subprocess
-import sys
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from tests.conftest import Server, free_port, make_stereo_fixture
+from tests.conftest import Server, free_port, make_stereo_fixture, simulate_command
 from tests.integration.cp_helpers import Login, admin_cli, assert_rc_error, request
 
 pytestmark = pytest.mark.slow
@@ -642,17 +641,7 @@ async def test_a_streamed_call_is_a_telephony_session_with_active_calls(
     blair = creds["agents"][1]["extensionId"]
     make_stereo_fixture(tmp_path / "f.wav", seconds=8)
     sim = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "callscope",
-            "simulate",
-            "--quiet",
-            "--url",
-            server.ws,
-            "--source",
-            str(tmp_path / "f.wav"),
-        ],
+        simulate_command(server, "--source", str(tmp_path / "f.wav")),
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
     )

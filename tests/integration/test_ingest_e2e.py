@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 import json
 import subprocess
-import sys
 import time
 import wave
 from pathlib import Path
@@ -17,14 +16,14 @@ import pytest
 from callscope.media.wav import read_wav
 from callscope.protocols.ringcx import Perspective, build_connected, build_media, build_start
 from callscope.sim.wsclient import connect
-from tests.conftest import Server, make_stereo_fixture
+from tests.conftest import Server, make_stereo_fixture, simulate_command
 
 pytestmark = pytest.mark.slow
 
 
 def simulate(server: Server, *args: str, timeout: float = 120) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
-        [sys.executable, "-m", "callscope", "simulate", "--url", server.ws, "--quiet", *args],
+        simulate_command(server, *args),
         capture_output=True,
         text=True,
         timeout=timeout,
@@ -35,19 +34,7 @@ def simulate(server: Server, *args: str, timeout: float = 120) -> subprocess.Com
 def simulate_in_background(server: Server, source: Path) -> subprocess.Popen[bytes]:
     """One call at 2x real time, left running while the test acts on the server."""
     return subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "callscope",
-            "simulate",
-            "--url",
-            server.ws,
-            "--quiet",
-            "--source",
-            str(source),
-            "--speed",
-            "2",
-        ],
+        simulate_command(server, "--source", str(source), "--speed", "2"),
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
     )

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import subprocess
-import sys
 from pathlib import Path
 from typing import Any
 
@@ -11,7 +10,7 @@ import aiohttp
 import pytest
 from yarl import URL
 
-from tests.conftest import SERVERS, Server, make_stereo_fixture
+from tests.conftest import SERVERS, Server, make_stereo_fixture, simulate_command
 
 pytestmark = pytest.mark.slow
 
@@ -149,20 +148,7 @@ async def test_empty_streaming_url_is_allowed(server: Server) -> None:
 def simulate(server: Server, tmp_path: Path, *args: str) -> subprocess.CompletedProcess[str]:
     make_stereo_fixture(tmp_path / "f.wav", seconds=1)
     return subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "callscope",
-            "simulate",
-            "--quiet",
-            "--url",
-            server.ws,
-            "--source",
-            str(tmp_path / "f.wav"),
-            "--speed",
-            "10",
-            *args,
-        ],
+        simulate_command(server, "--source", str(tmp_path / "f.wav"), "--speed", "10", *args),
         capture_output=True,
         text=True,
         timeout=60,

@@ -5,7 +5,6 @@ samples (spec §12-13)."""
 from __future__ import annotations
 
 import subprocess
-import sys
 import time
 from pathlib import Path
 from typing import Any
@@ -13,7 +12,7 @@ from typing import Any
 import pytest
 from ringcentral import SDK
 
-from tests.conftest import Server, make_stereo_fixture
+from tests.conftest import Server, make_stereo_fixture, simulate_command
 
 pytestmark = pytest.mark.slow
 
@@ -76,17 +75,7 @@ def test_official_sdk_runs_the_call_monitoring_flow(
 
     make_stereo_fixture(tmp_path / "f.wav", seconds=8)
     sim = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "callscope",
-            "simulate",
-            "--quiet",
-            "--url",
-            server.ws,
-            "--source",
-            str(tmp_path / "f.wav"),
-        ],
+        simulate_command(server, "--source", str(tmp_path / "f.wav")),
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
     )

@@ -14,7 +14,7 @@ from collections.abc import Awaitable, Callable
 
 from aiohttp import web
 
-from callscope.api.errors import ApiError
+from callscope.api.errors import ApiError, not_found
 from callscope.identity.service import AuthContext, AuthError, IdentityService
 
 __all__ = [
@@ -78,13 +78,7 @@ def account_param(request: web.Request) -> str:
     raw = request.match_info.get("accountId", "~")
     if raw in ("~", auth.account_id):
         return auth.account_id
-    raise ApiError(
-        404,
-        "CMN-102",
-        "Resource for parameter [accountId] is not found",
-        parameterName="accountId",
-        parameterValue=raw,
-    )
+    raise not_found("accountId", raw)
 
 
 def extension_id_param(request: web.Request, name: str = "extensionId") -> int:
@@ -93,13 +87,7 @@ def extension_id_param(request: web.Request, name: str = "extensionId") -> int:
     if raw == "~":
         return caller(request).extension_id
     if not raw.isdigit() or len(raw) > 18:
-        raise ApiError(
-            404,
-            "CMN-102",
-            f"Resource for parameter [{name}] is not found",
-            parameterName=name,
-            parameterValue=raw,
-        )
+        raise not_found(name, raw)
     return int(raw)
 
 

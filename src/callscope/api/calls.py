@@ -13,7 +13,7 @@ from typing import Any
 from aiohttp import web
 
 from callscope.api.auth import caller
-from callscope.api.errors import ApiError, json_response
+from callscope.api.errors import ApiError, json_response, not_found
 from callscope.api.paging import page_params, paged
 from callscope.store.models import Call, CallStatus
 from callscope.store.repo import CallRepository
@@ -107,13 +107,7 @@ class CallsApi:
         call_id = request.match_info["id"]
         call = await self.calls.get(call_id)
         if call is None or call.account_ref != caller(request).account_id:
-            raise ApiError(
-                404,
-                "CMN-102",
-                "Resource for parameter [callId] is not found",
-                parameterName="callId",
-                parameterValue=call_id,
-            )
+            raise not_found("callId", call_id)
         return call
 
     async def get_call(self, request: web.Request) -> web.Response:

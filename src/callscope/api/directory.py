@@ -8,7 +8,7 @@ from typing import Any
 from aiohttp import web
 
 from callscope.api.auth import account_param, caller, extension_id_param, require_admin
-from callscope.api.errors import ApiError, json_response, read_json
+from callscope.api.errors import ApiError, json_response, not_found, read_json
 from callscope.api.paging import page_params, paged
 from callscope.identity.service import MEMBER_TYPES
 from callscope.store.directory import DirectoryRepository, MemberChange
@@ -125,13 +125,7 @@ class DirectoryApi:
         ext_id = extension_id_param(request)
         ext = await self.directory.get_extension(account_id, ext_id)
         if ext is None:
-            raise ApiError(
-                404,
-                "CMN-102",
-                "Resource for parameter [extensionId] is not found",
-                parameterName="extensionId",
-                parameterValue=request.match_info["extensionId"],
-            )
+            raise not_found("extensionId", request.match_info["extensionId"])
         return ext
 
     # -- extensions and devices ----------------------------------------------------------
@@ -184,13 +178,7 @@ class DirectoryApi:
         if raw.isdigit() and len(raw) < 19:
             group = await self.directory.get_group(account_id, int(raw))
         if group is None:
-            raise ApiError(
-                404,
-                "CMN-102",
-                "Resource for parameter [groupId] is not found",
-                parameterName="groupId",
-                parameterValue=raw,
-            )
+            raise not_found("groupId", raw)
         return group
 
     async def create_group(self, request: web.Request) -> web.Response:

@@ -7,7 +7,7 @@ from typing import Any
 import orjson
 from aiohttp import web
 
-__all__ = ["ApiError", "error_middleware", "json_response", "read_json"]
+__all__ = ["ApiError", "error_middleware", "json_response", "not_found", "read_json"]
 
 
 class ApiError(Exception):
@@ -30,6 +30,17 @@ class ApiError(Exception):
 
     def response(self) -> web.Response:
         return json_response(self.body(), status=self.status)
+
+
+def not_found(parameter: str, value: object, *, status: int = 404) -> ApiError:
+    """``CMN-102 Resource for parameter [x] is not found`` (spec §1.3), naming the value."""
+    return ApiError(
+        status,
+        "CMN-102",
+        f"Resource for parameter [{parameter}] is not found",
+        parameterName=parameter,
+        parameterValue=str(value)[:64],
+    )
 
 
 def json_response(

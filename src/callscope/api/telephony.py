@@ -9,7 +9,7 @@ from aiohttp import web
 
 from callscope.api.auth import account_param, caller, extension_id_param
 from callscope.api.directory import base_url
-from callscope.api.errors import ApiError, json_response
+from callscope.api.errors import ApiError, json_response, not_found
 from callscope.api.paging import page_params, paged
 from callscope.calls.telephony import TelephonyService
 from callscope.identity.service import aware
@@ -88,13 +88,7 @@ class TelephonyApi:
         raw = request.match_info["sessionId"]
         found = await self.telephony.get(account_id, raw)
         if found is None:
-            raise ApiError(
-                404,
-                "CMN-102",
-                "Resource for parameter [telephonySessionId] is not found",
-                parameterName="telephonySessionId",
-                parameterValue=raw[:64],
-            )
+            raise not_found("telephonySessionId", raw[:64])
         return found
 
     async def get_session(self, request: web.Request) -> web.Response:
@@ -106,13 +100,7 @@ class TelephonyApi:
         raw = request.match_info["partyId"]
         party = next((p for p in parties if p.id == raw), None)
         if party is None:
-            raise ApiError(
-                404,
-                "CMN-102",
-                "Resource for parameter [partyId] is not found",
-                parameterName="partyId",
-                parameterValue=raw[:64],
-            )
+            raise not_found("partyId", raw[:64])
         return json_response(party_json(party, _agent_ext(parties)))
 
     def _page(self, request: web.Request) -> tuple[int, int]:
@@ -194,12 +182,9 @@ class TelephonyApi:
         account_id = account_param(request)
         ext_id = extension_id_param(request)
         if await self.directory.get_extension(account_id, ext_id) is None:
-            raise ApiError(
-                404,
-                "CMN-102",
-                "Resource for parameter [extensionId] is not found",
-                parameterName="extensionId",
-                parameterValue=str(ext_id),
+            raise not_found(
+                "extensionId",
+                str(ext_id),
             )
         auth = caller(request)
         if (
