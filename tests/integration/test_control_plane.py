@@ -837,3 +837,46 @@ async def test_a_foreign_token_gets_404_on_every_route_naming_our_resources(
     # and our own token still reaches them
     got, _ = await request(server, "GET", f"/calls/{call['id']}/recording", headers=headers)
     assert got == 200
+
+
+async def test_a_vanished_sender_disconnects_its_parties(
+    world: dict[str, Any], tmp_path: Path
+) -> None:
+    server, headers = world["server"], await world["demo"].headers()
+    make_stereo_fixture(tmp_path / "f.wav", seconds=6)
+    result = subprocess.run(
+        simulate_command(
+            server,
+            "--source",
+            str(tmp_path / "f.wav"),
+            "--vanish",
+            "1",
+            "--speed",
+            "2",
+            "--seed",
+            "77",
+        ),
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert result.returncode == 0, result.stderr
+
+    async def dropped() -> dict[str, Any] | None:
+        _, calls = await request(server, "GET", "/calls?status=abandoned", headers=headers)
+        mine = [c for c in calls["records"] if c["ringcxCallId"] == "sim-77-00001"]
+        if not mine:
+            return None
+        _, session = await request(
+            server,
+            "GET",
+            f"{ACC}/telephony/sessions/{mine[0]['telephonySessionId']}",
+            headers=headers,
+        )
+        return session if session["parties"][0]["status"]["code"] == "Disconnected" else None
+
+    session = await _wait(dropped)
+    assert [p["status"]["reason"] for p in session["parties"]] == ["CallDropped", "CallDropped"]
+    _, active = await request(server, "GET", ACC + "/active-calls", headers=headers)
+    assert session["id"] not in [r["telephonySessionId"] for r in active["records"]]
