@@ -15,6 +15,7 @@ from aiohttp import web
 from callscope.api.auth import caller
 from callscope.api.errors import ApiError, json_response, not_found
 from callscope.api.paging import page_params, paged
+from callscope.calls.telephony import session_id_for
 from callscope.store.models import Call, CallStatus
 from callscope.store.repo import CallRepository
 
@@ -42,7 +43,7 @@ def call_json(call: Call, base: str) -> dict[str, Any]:
         "subaccountId": call.subaccount_id,
         "rcAccountId": call.rc_account_id,
         "accountId": call.account_ref,
-        "telephonySessionId": f"s-{call.id}" if call.account_ref else None,
+        "telephonySessionId": session_id_for(call.id) if call.account_ref else None,
         "agentId": call.agent_id,
         "productType": call.product_type,
         "productId": call.product_id,

@@ -14,7 +14,7 @@ from callscope.identity.service import MEMBER_TYPES
 from callscope.store.directory import DirectoryRepository, MemberChange
 from callscope.store.models import Device, Extension, MonitoringGroup
 
-__all__ = ["DirectoryApi", "extension_json"]
+__all__ = ["DirectoryApi", "extension_in_account", "extension_json"]
 
 ACCOUNT = "/restapi/v1.0/account/{accountId}"
 PERMISSIONS = ("Monitoring", "Monitored")
@@ -103,6 +103,16 @@ def _group_name(body: dict[str, Any]) -> str:
     return name.strip()
 
 
+async def extension_in_account(
+    request: web.Request, directory: DirectoryRepository, account_id: str
+) -> Extension:
+    """The ``{extensionId}`` of the path (``~`` = the caller), or 404 if not in the account."""
+    ext = await directory.get_extension(account_id, extension_id_param(request))
+    if ext is None:
+        raise not_found("extensionId", request.match_info["extensionId"])
+    return ext
+
+
 class DirectoryApi:
     def __init__(self, directory: DirectoryRepository) -> None:
         self.directory = directory
@@ -122,11 +132,7 @@ class DirectoryApi:
         ]
 
     async def _extension(self, request: web.Request, account_id: str) -> Extension:
-        ext_id = extension_id_param(request)
-        ext = await self.directory.get_extension(account_id, ext_id)
-        if ext is None:
-            raise not_found("extensionId", request.match_info["extensionId"])
-        return ext
+        return await extension_in_account(request, self.directory, account_id)
 
     # -- extensions and devices ----------------------------------------------------------
 

@@ -7,8 +7,8 @@ from typing import Any
 
 from aiohttp import web
 
-from callscope.api.auth import account_param, caller, extension_id_param
-from callscope.api.directory import base_url
+from callscope.api.auth import account_param, caller
+from callscope.api.directory import base_url, extension_in_account
 from callscope.api.errors import ApiError, json_response, not_found
 from callscope.api.paging import page_params, paged
 from callscope.calls.telephony import TelephonyService
@@ -180,12 +180,7 @@ class TelephonyApi:
         """The extension's own calls; also readable by admins and by a supervisor whose
         monitoring groups allow them to monitor that extension."""
         account_id = account_param(request)
-        ext_id = extension_id_param(request)
-        if await self.directory.get_extension(account_id, ext_id) is None:
-            raise not_found(
-                "extensionId",
-                str(ext_id),
-            )
+        ext_id = (await extension_in_account(request, self.directory, account_id)).id
         auth = caller(request)
         if (
             ext_id != auth.extension_id

@@ -150,6 +150,30 @@ def _ttl(raw: str | None, bounds: tuple[int, int, int]) -> int:
     return max(lo, min(hi, int(raw)))
 
 
+def _token_row(
+    token: str,
+    kind: str,
+    ttl_s: int,
+    session_id: str,
+    account_id: str,
+    extension_id: int,
+    client_id: str,
+) -> Token:
+    """A token as stored: its hash only, bound to its owner and OAuth session."""
+    now = utcnow()
+    return Token(
+        token_hash=hash_token(token),
+        kind=kind,
+        session_id=session_id,
+        account_id=account_id,
+        extension_id=extension_id,
+        client_id=client_id,
+        expires_at=now + timedelta(seconds=ttl_s),
+        revoked=False,
+        created_at=now,
+    )
+
+
 def new_numeric_id() -> int:
     """A 9-digit id, like RingCentral's numeric extension/device/group ids."""
     return 100_000_000 + secrets.randbelow(900_000_000)
@@ -433,22 +457,10 @@ class IdentityService:
         access, refresh = "A1-" + new_secret(), "R1-" + new_secret()
         a_ttl, r_ttl = _ttl(access_ttl, ACCESS_TTL_S), _ttl(refresh_ttl, REFRESH_TTL_S)
         session_id = session_id or new_secret(12)
-        now = utcnow()
+        owner = (session_id, ext.account_id, ext.id, app.client_id)
         async with self._sessions.begin() as s:
-            for token, kind, ttl in ((access, "access", a_ttl), (refresh, "refresh", r_ttl)):
-                s.add(
-                    Token(
-                        token_hash=hash_token(token),
-                        kind=kind,
-                        session_id=session_id,
-                        account_id=ext.account_id,
-                        extension_id=ext.id,
-                        client_id=app.client_id,
-                        expires_at=now + timedelta(seconds=ttl),
-                        revoked=False,
-                        created_at=now,
-                    )
-                )
+            s.add(_token_row(access, "access", a_ttl, *owner))
+            s.add(_token_row(refresh, "refresh", r_ttl, *owner))
         return {
             "access_token": access,
             "token_type": "bearer",
@@ -472,21 +484,17 @@ class IdentityService:
 
     async def issue_ws_token(self, auth: AuthContext) -> tuple[str, int]:
         token = "W1-" + new_secret()
-        now = utcnow()
+        row = _token_row(
+            token,
+            "ws",
+            WS_TTL_S,
+            auth.session_id,
+            auth.account_id,
+            auth.extension_id,
+            auth.client_id,
+        )
         async with self._sessions.begin() as s:
-            s.add(
-                Token(
-                    token_hash=hash_token(token),
-                    kind="ws",
-                    session_id=auth.session_id,
-                    account_id=auth.account_id,
-                    extension_id=auth.extension_id,
-                    client_id=auth.client_id,
-                    expires_at=now + timedelta(seconds=WS_TTL_S),
-                    revoked=False,
-                    created_at=now,
-                )
-            )
+            s.add(row)
         return token, WS_TTL_S
 
     async def resolve(self, token: str, *, kind: str = "access") -> AuthContext:

@@ -482,8 +482,8 @@ class IngestService:
                 values["end_reason"] = f"server stopped mid-call; recording unusable: {exc}"[:200]
                 values["ended_at"] = utcnow()
             await self.calls.update(row.id, **values)
-            if self.telephony is not None:
-                await self.telephony.end_orphans([row.id], CallStatus.INTERRUPTED)
             self.calls_total.inc(status=CallStatus.INTERRUPTED.value)
             logger.warning("call %s was live when the server stopped: marked interrupted", row.id)
+        if self.telephony is not None:
+            await self.telephony.end_orphans([row.id for row in rows], CallStatus.INTERRUPTED)
         return len(rows)
