@@ -41,6 +41,9 @@ class Server:
     data_dir: Path
     port: int = field(default_factory=free_port)
     extra_args: list[str] = field(default_factory=list)
+    #: run transcription workers (off unless a test is about transcripts: each worker loads
+    #: the speech model, ≈ 1 s and 150 MB)
+    asr: bool = False
     proc: subprocess.Popen[bytes] | None = None
     log_path: Path | None = None
     _token: str | None = None
@@ -86,7 +89,11 @@ class Server:
             ],
             stdout=log,
             stderr=subprocess.STDOUT,
-            env={**os.environ, "PYTHONUNBUFFERED": "1"},
+            env={
+                **os.environ,
+                "PYTHONUNBUFFERED": "1",
+                **({} if self.asr else {"CALLSCOPE_ASR_WORKERS": "0"}),
+            },
         )
 
     def credentials(self) -> dict[str, Any]:

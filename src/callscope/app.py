@@ -8,6 +8,7 @@ import json
 import logging
 import os
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 from aiohttp import web
@@ -24,15 +25,19 @@ from callscope.api.ingest import INGEST_PATHS, IngestHandler
 from callscope.api.oauth import OAuthApi
 from callscope.api.profiles import ProfilesApi
 from callscope.api.telephony import TelephonyApi
+from callscope.api.transcripts import TranscriptsApi
 from callscope.calls.telephony import TelephonyService
 from callscope.config import Settings
 from callscope.errors import ConfigError
+from callscope.events.bus import Bus
 from callscope.identity.service import IdentityService
 from callscope.ingest import IngestService
 from callscope.metrics import Registry
 from callscope.store.db import create_engine, sessionmaker, upgrade
 from callscope.store.directory import DirectoryRepository
 from callscope.store.repo import CallRepository, ProfileRepository
+from callscope.transcription.live import TranscriptHub
+from callscope.transcription.pool import PoolOptions, WorkerPool
 
 __all__ = ["Components", "build_app"]
 
@@ -65,6 +70,8 @@ class Components:
     identity: IdentityService
     directory: DirectoryRepository
     telephony: TelephonyService
+    bus: Bus
+    transcripts: TranscriptHub | None
 
 
 async def _health(request: web.Request) -> web.Response:
@@ -127,8 +134,24 @@ def build_app(settings: Settings) -> web.Application:
         sessions, directory, ingest.rows, default_account=settings.ingest_default_account
     )
     ingest.telephony = telephony
+    bus = Bus()
+    transcripts: TranscriptHub | None = None
+    if settings.effective_asr_workers:
+        pool = WorkerPool(asr_pool_options(settings), registry)
+        transcripts = TranscriptHub(pool, ingest.rows, bus, registry, send_ms=settings.asr_send_ms)
+        ingest.transcripts = transcripts
     components = Components(
-        settings, engine, registry, calls, profiles, ingest, identity, directory, telephony
+        settings,
+        engine,
+        registry,
+        calls,
+        profiles,
+        ingest,
+        identity,
+        directory,
+        telephony,
+        bus,
+        transcripts,
     )
 
     app = web.Application(
@@ -139,6 +162,7 @@ def build_app(settings: Settings) -> web.Application:
     app.add_routes([web.get(path, handler.handle) for path in INGEST_PATHS])
     app.add_routes([web.get("/health", _health), web.get("/metrics", _metrics)])
     app.add_routes(CallsApi(calls).routes())
+    app.add_routes(TranscriptsApi(calls, bus, transcripts).routes())
     app.add_routes(ProfilesApi(profiles).routes())
     app.add_routes(OAuthApi(identity).routes())
     app.add_routes(DirectoryApi(directory).routes())
@@ -148,6 +172,8 @@ def build_app(settings: Settings) -> web.Application:
         await upgrade(engine)
         if await identity.is_empty():
             await _seed_demo(identity, settings)
+        if transcripts is not None:
+            await transcripts.pool.start()  # fails start-up with a clear engine/model error
         await ingest.start()
         if settings.gc_freeze:
             # Full collections of a large heap set the ingest p99; start-up objects never die.
@@ -165,6 +191,19 @@ def build_app(settings: Settings) -> web.Application:
     app.on_shutdown.append(on_shutdown)
     app.on_cleanup.append(on_cleanup)
     return app
+
+
+def asr_pool_options(settings: Settings) -> PoolOptions:
+    return PoolOptions(
+        workers=settings.effective_asr_workers,
+        engine=settings.asr_engine,
+        model_dir=Path(settings.asr_model_dir) if settings.asr_model_dir else None,
+        threads=settings.asr_threads,
+        partial_interval_ms=settings.asr_partial_interval_ms,
+        max_segment_ms=settings.asr_max_segment_ms,
+        pack=settings.asr_pack,
+        log_level=settings.log_level,
+    )
 
 
 def new_event_loop(kind: str) -> asyncio.AbstractEventLoop:

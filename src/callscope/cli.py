@@ -134,8 +134,13 @@ def _cmd_demo(args: argparse.Namespace) -> int:
             t0 = time.monotonic()
             results = await run_simulation(opts, show_progress=sys.stderr.isatty())
             print(summary_line(results, time.monotonic() - t0))
-            await app[COMPONENTS].ingest.settle()
-            calls = app[COMPONENTS].calls
+            components = app[COMPONENTS]
+            await components.ingest.settle()
+            if components.transcripts is not None:
+                print("waiting for the last finals of the transcripts ...")
+                await components.transcripts.settle(120)
+                await components.ingest.rows.flush()
+            calls = components.calls
             rows, total = await calls.list(limit=opts.calls)
             for row in rows:
                 print(
@@ -143,8 +148,11 @@ def _cmd_demo(args: argparse.Namespace) -> int:
                     f"missing {row.missing_frames}, late {row.late_frames}, "
                     f"duplicate {row.duplicate_frames}, malformed {row.malformed_messages}"
                 )
-                print(f"    recording: {row.recording_path}")
-                print(f"    metadata:  {base}/calls/{row.id}")
+                print(f"    recording:  {row.recording_path}")
+                print(f"    metadata:   {base}/calls/{row.id}")
+                print(f"    transcript: {base}/calls/{row.id}/transcript ({row.transcript_status})")
+                for u in (await calls.utterances(row.id))[: args.show_utterances]:
+                    print(f"      {u.start_ms / 1000:6.1f}s {u.speaker:>8}: {u.text}")
             print(f"{total} call(s) stored in {settings.data_dir.resolve()}")
             creds = settings.data_dir / "demo-credentials.json"
             if creds.exists():
@@ -349,6 +357,13 @@ def build_parser() -> argparse.ArgumentParser:
     _add_sim_arguments(p)
     p.set_defaults(speed=10.0, reorder=0.01, duplicate=0.01, drop=0.005, malformed=0.002)
     p.add_argument("--keep-serving", action="store_true", help="keep serving after the demo")
+    p.add_argument(
+        "--show-utterances",
+        type=int,
+        default=12,
+        metavar="N",
+        help="print the first N transcript lines of each call (default 12)",
+    )
     p.set_defaults(func=_cmd_demo)
 
     p = sub.add_parser("db", help="database maintenance")

@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from callscope.errors import ConfigError
+from callscope.transcription.engines import ENGINES
 
 __all__ = ["ENV_PREFIX", "Settings", "add_settings_arguments", "settings_table"]
 
@@ -58,6 +59,24 @@ class Settings:
     ingest_require_profile: bool = _opt(
         False, "Refuse streams (403) for which no streaming profile exists."
     )
+    asr_workers: int = _opt(
+        -1, "Transcription worker processes; -1 = one per core but one (min 1), 0 = off."
+    )
+    asr_engine: str = _opt(
+        "whisper-tiny", "Speech engine: whisper-tiny, whisper-base, vosk or sherpa-onnx."
+    )
+    asr_model_dir: str = _opt(
+        "", "Model folder (empty: the packaged whisper tiny.en; required by other engines)."
+    )
+    asr_threads: int = _opt(1, "CPU threads per transcription worker.")
+    asr_partial_interval_ms: int = _opt(
+        1000, "How often a phrase in progress gets a partial result; 0 = finals only."
+    )
+    asr_max_segment_ms: int = _opt(
+        15_000, "Longest stretch of speech before a final is cut (monologues)."
+    )
+    asr_pack: bool = _opt(True, "Pack short phrases of many calls into one whisper decode.")
+    asr_send_ms: int = _opt(100, "Audio gathered per call before it goes to its worker.")
     event_loop: str = _opt("auto", "auto (uvloop when installed), uvloop or asyncio.")
     gc_freeze: bool = _opt(True, "Freeze start-up objects and raise GC thresholds (lower p99).")
 
@@ -76,6 +95,18 @@ class Settings:
             raise ConfigError("need 1 ≤ ingest_batch_frames ≤ ingest_max_skew_frames")
         if self.event_loop not in {"auto", "uvloop", "asyncio"}:
             raise ConfigError(f"event_loop {self.event_loop!r}: use auto, uvloop or asyncio")
+        if self.asr_engine not in ENGINES:
+            raise ConfigError(f"asr_engine {self.asr_engine!r}: use one of {', '.join(ENGINES)}")
+        if self.asr_workers < -1:
+            raise ConfigError("asr_workers must be -1 (auto), 0 (off) or a count")
+        if self.asr_threads < 1:
+            raise ConfigError("asr_threads must be ≥ 1")
+        if self.asr_partial_interval_ms and self.asr_partial_interval_ms < 200:
+            raise ConfigError("asr_partial_interval_ms must be 0 (off) or ≥ 200")
+        if not 1000 <= self.asr_max_segment_ms <= 25_000:
+            raise ConfigError("asr_max_segment_ms must be between 1000 and 25000")
+        if not 20 <= self.asr_send_ms <= 1000:
+            raise ConfigError("asr_send_ms must be between 20 and 1000")
         if self.ingest_max_message_bytes < 4096:
             raise ConfigError("ingest_max_message_bytes must be ≥ 4096")
 
@@ -84,6 +115,12 @@ class Settings:
         if self.database_url:
             return self.database_url
         return f"sqlite+aiosqlite:///{(self.data_dir / 'callscope.db').resolve()}"
+
+    @property
+    def effective_asr_workers(self) -> int:
+        if self.asr_workers >= 0:
+            return self.asr_workers
+        return max(1, (os.cpu_count() or 2) - 1)
 
     @property
     def recordings_dir(self) -> Path:

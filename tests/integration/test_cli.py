@@ -80,7 +80,7 @@ def test_db_upgrade_creates_the_schema(tmp_path: Path) -> None:
         tables = {r[0] for r in db.execute("SELECT name FROM sqlite_master WHERE type='table'")}
         (version,) = db.execute("SELECT version_num FROM alembic_version").fetchone()
     assert {"calls", "streaming_profiles", "accounts", "extensions", "tokens", "parties"} <= tables
-    assert version == "0002"
+    assert version == "0003"
 
 
 def test_upgrade_from_0001_keeps_existing_calls(tmp_path: Path) -> None:
@@ -98,7 +98,7 @@ def test_upgrade_from_0001_keeps_existing_calls(tmp_path: Path) -> None:
         row = db.execute("SELECT id, status, account_ref FROM calls").fetchone()
         (version,) = db.execute("SELECT version_num FROM alembic_version").fetchone()
     assert row == ("c1", "completed", None)
-    assert version == "0002"
+    assert version == "0003"
 
 
 def test_demo_streams_the_bundled_call_and_exits(tmp_path: Path) -> None:
@@ -118,6 +118,11 @@ def test_demo_streams_the_bundled_call_and_exits(tmp_path: Path) -> None:
     assert len(wavs) == 1
     assert str(wavs[0]) in result.stdout
     assert wavs[0].stat().st_size > 44 + 76 * 8000 * 4  # the whole 77 s call
+    # the transcript is complete and printed, each party's words on its own side
+    assert "/transcript (complete)" in result.stdout
+    lines = result.stdout.lower()
+    assert "agent: thank you for calling northwind internet support" in lines
+    assert "customer: hi" in lines
 
 
 async def _status_server(status: int) -> tuple[web.AppRunner, int, list[int]]:

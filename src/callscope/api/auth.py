@@ -42,6 +42,12 @@ PROTECTED_PREFIXES = (
 
 def bearer_token(request: web.BaseRequest) -> str:
     header = request.headers.get("Authorization", "")
+    if not header and request.headers.get("Upgrade", "").lower() == "websocket":
+        # A browser cannot set headers on a WebSocket: it passes the token in the query
+        # (never logged: the access log omits query strings).
+        token = request.query.get("access_token", "")
+        if token:
+            return token
     scheme, _, value = header.partition(" ")
     if scheme.lower() != "bearer" or not value.strip():
         raise ApiError(

@@ -21,7 +21,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from callscope.calls.telephony import LiveSession, TelephonyService
+from callscope.calls.telephony import LiveSession, TelephonyService, party_ids
 from callscope.config import Settings
 from callscope.errors import RecordingError
 from callscope.media.jitter import PushResult
@@ -36,9 +36,10 @@ from callscope.protocols.ringcx import (
     Stop,
     StreamEvent,
 )
-from callscope.store.models import Call, CallStatus
+from callscope.store.models import Call, CallStatus, TranscriptStatus
 from callscope.store.repo import CallRepository, utcnow
 from callscope.store.writer import CallRowWriter
+from callscope.transcription.live import TranscriptHub
 
 __all__ = ["IngestService", "LiveCall", "UpgradeParams"]
 
@@ -203,6 +204,8 @@ class LiveCall:
             start_metadata=start_meta,
             stop_metadata={},
         )
+        hub = self.service.transcripts
+        self.row.transcript_status = TranscriptStatus.LIVE if hub else TranscriptStatus.OFF
         telephony = self.service.telephony
         if telephony is not None:
             self.row.account_ref = await telephony.account_for(self.row)
@@ -217,6 +220,12 @@ class LiveCall:
             self.session = await telephony.open(self.row)
             if self.finished:  # ended (sweeper, shutdown) while the session was being built
                 telephony.close(self.session, CallStatus.ABANDONED)
+        if hub is not None:
+            customer, agent = party_ids(self.call_id) if self.session else (None, None)
+            transcript = hub.attach(self.call_id, self.row.account_ref, (agent, customer))
+            self.pipeline.sinks.append(transcript.on_block)
+            if self.finished:
+                hub.detach(self.call_id)
         self.log.info(
             "started: RingCX call %s, agent %s, ANI %s",
             self.row.ringcx_call_id,
@@ -236,6 +245,8 @@ class LiveCall:
         self.pipeline.finish(time.monotonic())
         if self.row is None or self.writer is None:
             return
+        if self.service.transcripts is not None and self.call_id is not None:
+            self.service.transcripts.detach(self.call_id)
         try:
             self.writer.close()
         except OSError as exc:
@@ -306,6 +317,8 @@ class IngestService:
         self.rows = CallRowWriter(calls)
         #: set by the app: turns calls into telephony sessions (None: recording only)
         self.telephony: TelephonyService | None = None
+        #: set by the app: live transcription (None: off)
+        self.transcripts: TranscriptHub | None = None
         self._sweeper: asyncio.Task[None] | None = None
         self._finished_totals: TallyCounter[Labels] = TallyCounter()
         self._malformed_totals: TallyCounter[Labels] = TallyCounter()
@@ -419,6 +432,8 @@ class IngestService:
                 for call in list(self.connections)
             )
         )
+        if self.transcripts is not None:
+            await self.transcripts.stop()
         await self.rows.stop()
 
     async def _sweep(self) -> None:
@@ -486,4 +501,7 @@ class IngestService:
             logger.warning("call %s was live when the server stopped: marked interrupted", row.id)
         if self.telephony is not None:
             await self.telephony.end_orphans([row.id for row in rows], CallStatus.INTERRUPTED)
+        for call_id in await self.calls.unfinished_transcripts():
+            await self.calls.update(call_id, transcript_status=TranscriptStatus.INCOMPLETE)
+            logger.warning("call %s: transcript left incomplete by the server stopping", call_id)
         return len(rows)

@@ -11,6 +11,7 @@ from sqlalchemy import (
     BigInteger,
     Boolean,
     DateTime,
+    Float,
     ForeignKey,
     Integer,
     String,
@@ -35,6 +36,8 @@ __all__ = [
     "StreamingProfile",
     "TelephonySession",
     "Token",
+    "TranscriptStatus",
+    "UtteranceRow",
 ]
 
 
@@ -54,6 +57,21 @@ class CallStatus(enum.StrEnum):
     COMPLETED = "completed"
     ABANDONED = "abandoned"
     INTERRUPTED = "interrupted"
+
+
+class TranscriptStatus(enum.StrEnum):
+    """Where a call's transcript stands.
+
+    ``live`` (the call is being transcribed) → ``pending`` (the call ended; its last finals
+    are being decoded) → ``complete``. ``incomplete``: the server stopped before the last
+    finals were decoded, or a worker failed mid-call. ``off``: transcription is disabled.
+    """
+
+    LIVE = "live"
+    PENDING = "pending"
+    COMPLETE = "complete"
+    INCOMPLETE = "incomplete"
+    OFF = "off"
 
 
 class Call(Base):
@@ -87,6 +105,24 @@ class Call(Base):
     upgrade_params: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
     start_metadata: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
     stop_metadata: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    transcript_status: Mapped[str | None] = mapped_column(String(16))
+
+
+class UtteranceRow(Base):
+    """A final utterance of a call's transcript. Times are ms from the start of the call."""
+
+    __tablename__ = "utterances"
+    __table_args__ = (UniqueConstraint("call_id", "seq"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    call_id: Mapped[str] = mapped_column(String(40), ForeignKey("calls.id"), index=True)
+    seq: Mapped[int] = mapped_column(Integer)
+    speaker: Mapped[str] = mapped_column(String(16))
+    party_id: Mapped[str | None] = mapped_column(String(64))
+    start_ms: Mapped[int] = mapped_column(BigInteger)
+    end_ms: Mapped[int] = mapped_column(BigInteger)
+    text: Mapped[str] = mapped_column(Text)
+    confidence: Mapped[float] = mapped_column(Float)
 
 
 class StreamingProfile(Base):

@@ -10,7 +10,14 @@ from typing import Any
 from sqlalchemy import func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from callscope.store.models import Base, Call, CallStatus, StreamingProfile
+from callscope.store.models import (
+    Base,
+    Call,
+    CallStatus,
+    StreamingProfile,
+    TranscriptStatus,
+    UtteranceRow,
+)
 
 logger = logging.getLogger("callscope.store")
 
@@ -91,6 +98,24 @@ class CallRepository:
             return list(
                 (await s.execute(select(Call).where(Call.status == CallStatus.LIVE))).scalars()
             )
+
+    async def utterances(self, call_id: str) -> Sequence[UtteranceRow]:
+        """A call's stored final utterances in time order."""
+        async with self._sessions() as s:
+            q = (
+                select(UtteranceRow)
+                .where(UtteranceRow.call_id == call_id)
+                .order_by(UtteranceRow.start_ms, UtteranceRow.seq)
+            )
+            return list((await s.execute(q)).scalars())
+
+    async def unfinished_transcripts(self) -> Sequence[str]:
+        """Calls whose transcript was still live or pending when the server stopped."""
+        async with self._sessions() as s:
+            q = select(Call.id).where(
+                Call.transcript_status.in_([TranscriptStatus.LIVE, TranscriptStatus.PENDING])
+            )
+            return list((await s.execute(q)).scalars())
 
 
 class ProfileRepository:

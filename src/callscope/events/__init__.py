@@ -1,0 +1,1 @@
+"""Events: the in-process bus live components publish on and viewers subscribe to."""
