@@ -283,7 +283,8 @@ def load_engine(
         return FasterWhisperEngine(model_dir or default_model_dir(), name=name, threads=threads)
     if name in ("whisper-base", "vosk", "sherpa-onnx") and model_dir is None:
         raise ConfigError(
-            f"the {name} engine needs a model folder: pass --model-dir / CALLSCOPE_ASR_MODEL_DIR"
+            f"the {name} engine needs a model folder: set CALLSCOPE_ASR_MODEL_DIR "
+            "(or --asr-model-dir for serve, --model-dir for transcribe)"
         )
     if name == "whisper-base":
         assert model_dir is not None

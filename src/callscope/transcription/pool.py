@@ -174,13 +174,13 @@ class WorkerPool:
             try:
                 await asyncio.wait_for(asyncio.shield(w.ready), self.options.ready_timeout_s)
             except TimeoutError:
-                await self.stop(0)
+                await self.stop(2)
                 raise ConfigError(
                     f"transcription worker {w.index} did not load its engine within "
                     f"{self.options.ready_timeout_s:.0f} s"
                 ) from None
             except ConfigError:
-                await self.stop(0)
+                await self.stop(2)
                 raise
         logger.info(
             "transcription: %d worker(s), engine %s, partials %s",
@@ -292,7 +292,7 @@ class WorkerPool:
                 length, kind = split_header(head)
                 payload = await w.reader.readexactly(length - 1) if length > 1 else b""
                 self._dispatch(w, Kind(kind), payload)
-        except asyncio.IncompleteReadError:
+        except (asyncio.IncompleteReadError, ConnectionResetError):
             pass
         except (ConfigError, asyncio.CancelledError):
             raise

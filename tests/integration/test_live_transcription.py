@@ -1,0 +1,300 @@
+"""Live transcription end to end: a simulated call into a real server with a real worker
+process and the real default engine; a live viewer on the transcript WebSocket; the stored
+transcript over REST (JSON, WebVTT); a worker overloaded on purpose; engine errors."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+import time
+from pathlib import Path
+from typing import Any
+
+import aiohttp
+import numpy as np
+import pytest
+
+from callscope.media.wav import read_wav
+from callscope.metrics import Registry
+from callscope.sim.runner import default_source
+from callscope.transcription.pool import PoolOptions, WorkerPool
+from callscope.transcription.vad import Segmenter, SileroProbabilities
+from tests.conftest import Server, simulate_command
+from tests.integration.cp_helpers import assert_rc_error, request
+
+pytestmark = pytest.mark.slow
+
+CALL_FRAMES = 1500  # the first 30 s of the bundled call: 5 turns, both parties
+
+
+def words(text: str) -> str:
+    return "".join(c for c in text.lower() if c.isalnum() or c == " ")
+
+
+async def _live_call_id(server: Server, timeout_s: float = 20.0) -> str:
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        status, body = await request(server, "GET", "/calls?status=live", headers=server.headers)
+        assert status == 200, body
+        if body["records"]:
+            return str(body["records"][0]["id"])
+        await asyncio.sleep(0.1)
+    raise AssertionError("no live call appeared")
+
+
+async def test_a_live_call_is_transcribed_while_it_goes_on(
+    server_factory: type[Server], tmp_path: Path
+) -> None:
+    server = server_factory(tmp_path / "data", asr=True).start(timeout_s=120)
+    token = server.headers["Authorization"].split()[1]
+    sim = await asyncio.create_subprocess_exec(
+        *simulate_command(server, "--max-frames", str(CALL_FRAMES), "--speed", "1")
+    )
+    ended: list[float] = []
+    sim_task = asyncio.create_task(sim.wait())
+    sim_task.add_done_callback(lambda _: ended.append(time.monotonic()))
+    call_id = await _live_call_id(server)
+    events: list[tuple[float, dict[str, Any]]] = []
+    mid_call: dict[str, Any] = {}
+    async with aiohttp.ClientSession() as http:
+        # a browser passes its token in the query: no header on this socket
+        url = f"{server.http}/calls/{call_id}/transcript/ws?access_token={token}"
+        async with http.ws_connect(url) as ws:
+            while True:
+                try:
+                    msg = await ws.receive(timeout=0.5)
+                except TimeoutError:
+                    if not mid_call and not ended and len(events) > 3:
+                        _, mid_call = await request(
+                            server, "GET", f"/calls/{call_id}/transcript", headers=server.headers
+                        )
+                    continue
+                if msg.type != aiohttp.WSMsgType.TEXT:
+                    break
+                events.append((time.monotonic(), msg.json()))
+            close_code = ws.close_code
+    assert await sim_task == 0
+    sim_done_at = ended[0]
+
+    kinds = [e["event"] for _, e in events]
+    assert kinds[0] == "transcript.snapshot"
+    assert kinds[-1] == "transcript.completed"
+    assert close_code == 1000
+    finals = [(t, e) for t, e in events if e["event"] == "transcript.final"]
+    partials = [e for _, e in events if e["event"] == "transcript.partial"]
+    # finals arrive during the call, not in a heap at its end
+    assert sum(1 for t, _ in finals if t < sim_done_at) >= 3, [e["text"] for _, e in finals]
+    assert partials, "partials are on by default (every 1000 ms of speech)"
+    assert all(e["callId"] == call_id for _, e in events[1:])
+    assert [e["seq"] for _, e in finals] == list(range(1, len(finals) + 1))
+    assert events[-1][1]["status"] == "complete"
+    assert events[-1][1]["utterances"] == len(finals)
+
+    # the transcript while the call went on reported its lag
+    assert mid_call["status"] == "live"
+    assert set(mid_call["lag"]) == {"pendingFinals", "oldestPendingMs", "lastFinalLatencyMs"}
+
+    status, body = await request(
+        server, "GET", f"/calls/{call_id}/transcript", headers=server.headers
+    )
+    assert status == 200, body
+    assert body["status"] == "complete"
+    assert body["engine"] == "whisper-tiny"
+    utterances = body["utterances"]
+    assert [u["startMs"] for u in utterances] == sorted(u["startMs"] for u in utterances)
+    assert len(utterances) == len(finals)
+    agent = " ".join(words(u["text"]) for u in utterances if u["speaker"] == "agent")
+    customer = " ".join(words(u["text"]) for u in utterances if u["speaker"] == "customer")
+    assert "thank you for calling northwind internet support" in agent
+    assert "account number or the email" in agent
+    assert "locked out of my online account" in customer
+    assert "northwind" not in customer
+    assert "locked out" not in agent
+    # speakers carry the telephony session's parties: customer -1, agent -2
+    for u in utterances:
+        suffix = "-2" if u["speaker"] == "agent" else "-1"
+        assert u["partyId"] == f"p-{call_id}{suffix}"
+        assert 0 <= u["startMs"] <= u["endMs"] <= CALL_FRAMES * 20 + 500
+        assert 0 < u["confidence"] <= 1
+    # the agent's greeting starts at 0.6 s in the script; the customer speaks from 6.9 s
+    first_agent = next(u for u in utterances if u["speaker"] == "agent")
+    first_customer = next(u for u in utterances if u["speaker"] == "customer")
+    assert first_agent["startMs"] < 1500
+    assert 6000 < first_customer["startMs"] < 8000
+
+    status, vtt = await request(
+        server, "GET", f"/calls/{call_id}/transcript?format=vtt", headers=server.headers
+    )
+    assert status == 200
+    assert vtt.startswith("WEBVTT\n\n1\n00:00:0")
+    assert vtt.count("<v agent>") + vtt.count("<v customer>") == len(utterances)
+
+    status, err = await request(
+        server, "GET", f"/calls/{call_id}/transcript?format=srt", headers=server.headers
+    )
+    assert_rc_error(err, 400, status, "CMN-101")
+    status, err = await request(
+        server, "GET", "/calls/c-unknown/transcript", headers=server.headers
+    )
+    assert_rc_error(err, 404, status, "CMN-102")
+    status, err = await request(server, "GET", f"/calls/{call_id}/transcript")
+    assert_rc_error(err, 401, status, "OAU-123")
+
+    # a viewer arriving after the end gets the whole transcript and a normal close
+    async with (
+        aiohttp.ClientSession() as http,
+        http.ws_connect(
+            f"{server.ws.rsplit('/ringcx', 1)[0]}/calls/{call_id}/transcript/ws",
+            headers=server.headers,
+        ) as ws,
+    ):
+        snapshot = await ws.receive_json(timeout=10)
+        assert snapshot["event"] == "transcript.snapshot"
+        assert snapshot["status"] == "complete"
+        assert len(snapshot["utterances"]) == len(utterances)
+        assert (await ws.receive(timeout=10)).type == aiohttp.WSMsgType.CLOSE
+
+    status, metrics = await request(server, "GET", "/metrics")
+    line = next(
+        ln
+        for ln in metrics.splitlines()
+        if ln.startswith("callscope_asr_final_latency_seconds_count")
+    )
+    assert float(line.split()[-1]) == len(finals)
+
+    # the transcript is kept with the call: it survives a restart
+    assert server.stop() == 0
+    server.start(timeout_s=120)
+    status, again = await request(
+        server, "GET", f"/calls/{call_id}/transcript", headers=server.headers
+    )
+    assert status == 200
+    assert again["status"] == "complete"
+    assert [u["text"] for u in again["utterances"]] == [u["text"] for u in utterances]
+
+
+def _expected_segments(channel: np.ndarray) -> int:
+    seg = Segmenter(SileroProbabilities())
+    return sum(1 for _ in seg.feed(channel)) + sum(1 for _ in seg.flush())
+
+
+async def test_an_overloaded_worker_drops_partials_and_never_a_final() -> None:
+    _, pcm = read_wav(default_source())
+    excerpt = pcm[: 40 * 8000]  # 40 s, both parties
+    copies = 3
+    expected_finals = copies * sum(_expected_segments(excerpt[:, i].copy()) for i in range(2))
+
+    class Sink:
+        def __init__(self) -> None:
+            self.finals: list[dict[str, Any]] = []
+            self.partials = 0
+            self.done = asyncio.Event()
+
+        def on_result(self, r: dict[str, Any]) -> None:
+            if r["final"]:
+                self.finals.append(r)
+            else:
+                self.partials += 1
+
+        def on_done(self) -> None:
+            self.done.set()
+
+        def on_failed(self, reason: str) -> None:
+            raise AssertionError(reason)
+
+    pool = WorkerPool(PoolOptions(workers=1, partial_interval_ms=200), Registry())
+    await pool.start()
+    try:
+        sinks = [Sink() for _ in range(copies)]
+        streams = [pool.open(["agent", "customer"], 0, s) for s in sinks]
+        data = excerpt.astype("<i2").tobytes()
+        chunk = 800 * 4  # 100 ms of stereo, as a live call sends it
+        most_pending = 0
+        # Every stream at once and as fast as the socket takes it: ~13x more speech per
+        # second than real time — far more than one worker decodes.
+        for i in range(0, len(data), chunk):
+            for stream in streams:
+                pool.feed(stream, data[i : i + chunk], time.monotonic(), 2)
+            if i % (chunk * 50) == 0:
+                await asyncio.sleep(0.05)
+                for w in pool.worker_stats():
+                    most_pending = max(most_pending, int(w.get("finalsPending", 0)))
+        for stream in streams:
+            pool.close(stream)
+        while not all(s.done.is_set() for s in sinks):
+            for w in pool.worker_stats():
+                most_pending = max(most_pending, int(w.get("finalsPending", 0)))
+            await asyncio.wait([asyncio.ensure_future(s.done.wait()) for s in sinks], timeout=0.2)
+        await asyncio.sleep(0.7)  # one more stats report
+        stats = pool.worker_stats()[0]
+    finally:
+        await pool.stop()
+
+    assert most_pending >= 3, "the worker was not overloaded: the test proves nothing"
+    assert stats["finals"] == expected_finals  # every segment VAD found was decoded
+    assert stats["partialsDropped"] > 0  # shed first ...
+    assert sum(s.partials for s in sinks) <= stats["partials"]
+    per_stream = expected_finals // copies
+    for sink in sinks:  # ... while each stream got its finals (a silent segment gives none)
+        assert per_stream - 2 <= len(sink.finals) <= per_stream
+        text = words(" ".join(r["text"] for r in sink.finals))
+        assert "northwind internet support" in text
+        assert "locked out of my online account" in text
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--asr-engine", "vosk"], "needs a model folder"),
+        (["--asr-engine", "sherpa-onnx", "--asr-model-dir", "/nonexistent"], "sherpa-onnx"),
+        (["--asr-engine", "nope"], "use one of whisper-tiny"),
+    ],
+)
+def test_serve_refuses_an_engine_it_cannot_load(
+    server_factory: type[Server], tmp_path: Path, args: list[str], message: str
+) -> None:
+    server = server_factory(tmp_path / "data", asr=True, extra_args=args)
+    with pytest.raises(RuntimeError, match="server exited early") as info:
+        server.start(timeout_s=60)
+    assert message in str(info.value)
+    assert server.proc is not None
+    assert server.proc.returncode == 2
+
+
+def _children(pid: int) -> list[int]:
+    path = Path(f"/proc/{pid}/task/{pid}/children")
+    return [int(p) for p in path.read_text().split()]
+
+
+async def test_a_worker_killed_mid_call_is_replaced_and_the_call_goes_on(
+    server_factory: type[Server], tmp_path: Path
+) -> None:
+    server = server_factory(tmp_path / "data", asr=True).start(timeout_s=120)
+    assert server.proc is not None
+    (worker,) = _children(server.proc.pid)
+    sim = await asyncio.create_subprocess_exec(
+        *simulate_command(server, "--max-frames", str(CALL_FRAMES), "--speed", "1")
+    )
+    call_id = await _live_call_id(server)
+    await asyncio.sleep(8)  # the greeting is transcribed; the customer is talking
+    os.kill(worker, signal.SIGKILL)
+    assert await sim.wait() == 0
+    deadline = time.monotonic() + 60
+    body: dict[str, Any] = {}
+    while time.monotonic() < deadline:
+        _, body = await request(
+            server, "GET", f"/calls/{call_id}/transcript", headers=server.headers
+        )
+        if body["status"] not in ("live", "pending"):
+            break
+        await asyncio.sleep(0.2)
+    assert body["status"] == "incomplete"  # what the dead worker held is gone ...
+    text = " ".join(words(u["text"]) for u in body["utterances"])
+    assert "northwind internet support" in text  # ... what came before is kept ...
+    assert "thank you david" in text  # ... and the call went on on the new worker (25 s)
+    (replacement,) = _children(server.proc.pid)
+    assert replacement != worker
+    _, metrics = await request(server, "GET", "/metrics")
+    assert "callscope_asr_worker_restarts_total 1" in metrics
+    assert "transcription worker 0 exited" in server.log()
