@@ -130,6 +130,7 @@ def start_server(
         sys.executable, "-m", "callscope", "serve",
         "--host", "127.0.0.1", "--port", str(port),
         "--data-dir", str(data_dir), "--log-level", "WARNING", "--event-loop", event_loop,
+        "--asr-workers", "0",  # ingest alone; transcription capacity is bench/asr.py
     ]  # fmt: skip
     with log_path.open("wb") as log:
         return subprocess.Popen(

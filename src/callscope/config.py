@@ -60,7 +60,7 @@ class Settings:
         False, "Refuse streams (403) for which no streaming profile exists."
     )
     asr_workers: int = _opt(
-        -1, "Transcription worker processes; -1 = one per core but one (min 1), 0 = off."
+        -1, "Transcription worker processes; -1 = one per core but one (1-4), 0 = off."
     )
     asr_engine: str = _opt(
         "whisper-tiny", "Speech engine: whisper-tiny, whisper-base, vosk or sherpa-onnx."
@@ -120,7 +120,7 @@ class Settings:
     def effective_asr_workers(self) -> int:
         if self.asr_workers >= 0:
             return self.asr_workers
-        return max(1, (os.cpu_count() or 2) - 1)
+        return max(1, min(4, (os.cpu_count() or 2) - 1))
 
     @property
     def recordings_dir(self) -> Path:
