@@ -298,3 +298,46 @@ async def test_a_worker_killed_mid_call_is_replaced_and_the_call_goes_on(
     _, metrics = await request(server, "GET", "/metrics")
     assert "callscope_asr_worker_restarts_total 1" in metrics
     assert "transcription worker 0 exited" in server.log()
+
+
+async def test_a_broken_stream_fails_alone_and_a_closed_one_takes_no_more_audio() -> None:
+    class Sink:
+        def __init__(self) -> None:
+            self.finals: list[str] = []
+            self.failed: list[str] = []
+            self.end = asyncio.Event()
+
+        def on_result(self, r: dict[str, Any]) -> None:
+            if r["final"]:
+                self.finals.append(r["text"])
+
+        def on_done(self) -> None:
+            self.end.set()
+
+        def on_failed(self, reason: str) -> None:
+            self.failed.append(reason)
+            self.end.set()
+
+    _, pcm = read_wav(default_source())
+    greeting = pcm[: 7 * 8000].astype("<i2").tobytes()
+    pool = WorkerPool(PoolOptions(workers=1), Registry())
+    await pool.start()
+    try:
+        good, bad = Sink(), Sink()
+        g = pool.open(["agent", "customer"], 0, good)
+        b = pool.open(["agent", "customer"], 0, bad)
+        assert pool.feed(b, b"\x00\x01\x02", time.monotonic(), 2)  # 3 bytes: not stereo int16
+        await asyncio.wait_for(bad.end.wait(), 30)
+        assert bad.failed
+        assert "refused" in bad.failed[0]
+        assert not pool.feed(b, greeting, time.monotonic(), 2)  # a failed stream is gone
+        for i in range(0, len(greeting), 3200):
+            assert pool.feed(g, greeting[i : i + 3200], time.monotonic(), 2)
+        pool.close(g)
+        assert not pool.feed(g, greeting[:3200], time.monotonic(), 2)  # closed: refused
+        await asyncio.wait_for(good.end.wait(), 60)
+        assert not good.failed
+        assert "northwind" in words(" ".join(good.finals))
+        assert len(pool.worker_pids()) == 1  # the worker survived
+    finally:
+        await pool.stop()

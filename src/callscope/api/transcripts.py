@@ -23,7 +23,12 @@ from callscope.calls.telephony import session_id_for
 from callscope.events.bus import Bus, BusOverflow, Subscription
 from callscope.store.models import Call, TranscriptStatus
 from callscope.store.repo import CallRepository
-from callscope.transcription.live import TranscriptHub, topic_for, utterance_json
+from callscope.transcription.live import (
+    CallTranscript,
+    TranscriptHub,
+    topic_for,
+    utterance_json,
+)
 
 __all__ = ["TranscriptsApi", "webvtt"]
 
@@ -74,8 +79,13 @@ class TranscriptsApi:
             raise not_found("callId", call_id)
         return call
 
-    async def _state(self, call: Call) -> dict[str, Any]:
-        live = self.hub.get(call.id) if self.hub is not None else None
+    def _live(self, request: web.Request) -> CallTranscript | None:
+        """Look the live transcript up *before* reading the call row: a transcript leaves
+        the hub only once its final status is committed, so either this finds it or the
+        row read after it is current."""
+        return self.hub.get(request.match_info["id"]) if self.hub is not None else None
+
+    async def _state(self, call: Call, live: CallTranscript | None) -> dict[str, Any]:
         if live is not None:
             utterances = sorted(live.utterances, key=lambda u: (u["startMs"], u["seq"]))
             status = live.status.value
@@ -105,8 +115,9 @@ class TranscriptsApi:
                 parameterName="format",
                 parameterValue=fmt,
             )
+        live = self._live(request)
         call = await self._call(request)
-        body = await self._state(call)
+        body = await self._state(call, live)
         if fmt == "vtt":
             return web.Response(
                 text=webvtt(body["utterances"]),
@@ -122,7 +133,10 @@ class TranscriptsApi:
         # Subscribe before the snapshot: nothing made in between is missed (finals already
         # in the snapshot are skipped by seq).
         with self.bus.subscribe(topic_for(call.account_ref, call.id), maxsize=500) as sub:
-            state = await self._state(call)
+            live = self._live(request)
+            if live is None:  # re-read: it may have completed since the first read
+                call = await self.calls.get(call.id) or call
+            state = await self._state(call, live)
             await ws.send_json({"event": "transcript.snapshot", **state})
             if state["status"] not in (TranscriptStatus.LIVE, TranscriptStatus.PENDING):
                 await ws.close(code=WSCloseCode.OK, message=b"transcript complete")

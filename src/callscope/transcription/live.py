@@ -4,7 +4,9 @@ bus, the database and anyone reading the transcript while the call goes on.
 One :class:`CallTranscript` per call, from the call's start until its last final is stored.
 The call's stereo blocks are gathered for ``send_ms`` and sent to the worker pool as one
 stream with two channels — left = agent, right = customer, exactly the recording's layout,
-so a speaker label always comes from the channel it was heard on.
+so a speaker label always comes from the channel it was heard on. A party that joins later
+(a supervisor barging in) gets a :class:`PartyFeed` of its own via
+:meth:`CallTranscript.add_party`, labelled with its role.
 
 Events published on the bus, topic ``<accountId>.calls.<callId>.transcript``:
 ``transcript.partial`` (not stored, superseded by later ones), ``transcript.final`` (stored
@@ -28,9 +30,19 @@ from callscope.store.models import TranscriptStatus, UtteranceRow
 from callscope.store.writer import CallRowWriter
 from callscope.transcription.pool import WorkerPool
 
-__all__ = ["CHANNELS", "CallTranscript", "TranscriptHub", "topic_for", "utterance_json"]
+__all__ = [
+    "CHANNELS",
+    "CallTranscript",
+    "PartyFeed",
+    "TranscriptHub",
+    "topic_for",
+    "utterance_json",
+]
 
 logger = logging.getLogger("callscope.asr")
+
+#: how often a call's transcription is resumed after its worker failed it
+MAX_REOPENS = 3
 
 #: the two channels of a call's stream, in the recording's (and the pipeline's) order
 CHANNELS = ("agent", "customer")
@@ -53,24 +65,101 @@ def utterance_json(row: UtteranceRow) -> dict[str, Any]:
 
 
 @dataclass(eq=False)
+class PartyFeed:
+    """One stream of a call's transcript on a worker: the call's stereo audio (agent,
+    customer), or one more party that joins later — a barging supervisor — as mono audio.
+    Implements the pool's StreamSink."""
+
+    transcript: CallTranscript
+    speakers: tuple[str, ...]
+    party_ids: tuple[str | None, ...]
+    stream: int | None = None
+    ended: bool = False
+    finished: bool = False
+    _buffer: bytearray = field(default_factory=bytearray)
+    _buffer_at: float = 0.0
+    _next_frame: int = 0
+
+    def push(self, pcm: bytes, start_frame: int, frames: int) -> None:
+        """Audio of this feed's channels (interleaved int16), starting at ``start_frame``
+        (20 ms frames from the start of the call). Sent to the worker every send_ms."""
+        if self.ended:
+            return
+        if self.stream is None:
+            self._open(start_frame)
+        if not self._buffer:
+            self._buffer_at = time.monotonic()
+        self._buffer += pcm
+        self._next_frame = start_frame + frames
+        if len(self._buffer) >= self.transcript.hub.send_ms // 20 * 320 * len(self.speakers):
+            self._send()
+
+    def _open(self, start_frame: int) -> None:
+        self.stream = self.transcript.hub.pool.open(list(self.speakers), start_frame * 20, self)
+
+    def _send(self) -> None:
+        if self.stream is not None and self._buffer:
+            pool = self.transcript.hub.pool
+            pool.feed(self.stream, bytes(self._buffer), self._buffer_at, len(self.speakers))
+        self._buffer.clear()
+
+    def end(self) -> None:
+        """No more audio: the worker decodes what is left, then ``on_done``."""
+        if self.ended:
+            return
+        self.ended = True
+        self._send()
+        if self.stream is None:  # never had audio
+            self.on_done()
+        else:
+            self.transcript.hub.pool.close(self.stream)
+
+    def on_result(self, r: dict[str, Any]) -> None:
+        channel = int(r["channel"])
+        self.transcript.result(
+            r, self.party_ids[channel] if channel < len(self.party_ids) else None
+        )
+
+    def on_done(self) -> None:
+        self.stream = None
+        self.finished = True
+        self.transcript.feed_finished()
+
+    def on_failed(self, reason: str) -> None:
+        """The worker died: what it held is lost; a live feed goes on on another worker."""
+        self.stream = None
+        self.transcript.failures += 1
+        logger.error("[call %s] transcription interrupted: %s", self.transcript.call_id, reason)
+        if not self.ended and self.transcript.failures <= MAX_REOPENS:
+            try:
+                self._open(self._next_frame)
+                return
+            except Exception:
+                logger.exception("[call %s] transcription cannot go on", self.transcript.call_id)
+                self.ended = True
+        self.finished = True
+        self.transcript.feed_finished()
+
+    def lag(self) -> dict[str, float] | None:
+        return self.transcript.hub.pool.stream_stats(self.stream) if self.stream else None
+
+
+@dataclass(eq=False)
 class CallTranscript:
-    """One call's transcript while it is being made. Implements the pool's StreamSink."""
+    """One call's transcript while it is being made: its feeds, its finals so far."""
 
     hub: TranscriptHub
     call_id: str
     account_id: str | None
-    party_ids: tuple[str | None, str | None]
     status: TranscriptStatus = TranscriptStatus.LIVE
     utterances: list[dict[str, Any]] = field(default_factory=list)
-    stream: int | None = None
+    feeds: list[PartyFeed] = field(default_factory=list)
     seq: int = 0
     last_latency_s: float | None = None
     failures: int = 0
     done: asyncio.Event = field(default_factory=asyncio.Event)
-    _buffer: bytearray = field(default_factory=bytearray)
-    _buffer_at: float = 0.0
-    _next_frame: int = 0
-    _ended: bool = False
+    ended: bool = False
+    finishing: bool = False
 
     @property
     def topic(self) -> str:
@@ -79,47 +168,36 @@ class CallTranscript:
     # -- audio in --------------------------------------------------------------------------
 
     def on_block(self, block: StereoBlock) -> None:
-        """Pipeline sink: gather the call's aligned stereo audio, send it every send_ms."""
-        if self._ended:
-            return
-        if self.stream is None:
-            self._open(block.start_frame)
-        if not self._buffer:
-            self._buffer_at = time.monotonic()
-        self._buffer += block.pcm
-        self._next_frame = block.start_frame + block.frames
-        if len(self._buffer) >= self.hub.send_bytes:
-            self._send()
+        """Pipeline sink: the call's aligned stereo audio goes to the first feed."""
+        self.feeds[0].push(block.pcm, block.start_frame, block.frames)
 
-    def _open(self, start_frame: int) -> None:
-        self.stream = self.hub.pool.open(list(CHANNELS), start_frame * 20, self)
-
-    def _send(self) -> None:
-        if self.stream is not None and self._buffer:
-            self.hub.pool.feed(self.stream, bytes(self._buffer), self._buffer_at, len(CHANNELS))
-        self._buffer.clear()
+    def add_party(self, speaker: str, party_id: str | None) -> PartyFeed:
+        """A party that joins the call later (a supervisor barging in): its mono audio is
+        transcribed as its own channel, and its words are labelled ``speaker``. Push its
+        audio with :meth:`PartyFeed.push`; call :meth:`PartyFeed.end` when it leaves."""
+        if self.ended:
+            raise RuntimeError(f"call {self.call_id} has ended")
+        feed = PartyFeed(self, (speaker,), (party_id,))
+        self.feeds.append(feed)
+        return feed
 
     def end(self) -> None:
-        """The call ended: send what is gathered; the worker decodes the rest, then done."""
-        if self._ended:
+        """The call ended: every feed sends what is gathered; the workers decode the rest."""
+        if self.ended:
             return
-        self._ended = True
-        self._send()
-        if self.stream is None:  # no audio at all
-            self.on_done()
-            return
+        self.ended = True
         self.status = TranscriptStatus.PENDING
         self.hub.rows.update(self.call_id, {"transcript_status": self.status})
-        self.hub.pool.close(self.stream)
+        for feed in list(self.feeds):
+            feed.end()
 
     # -- results out -----------------------------------------------------------------------
 
-    def on_result(self, r: dict[str, Any]) -> None:
-        channel = int(r["channel"])
+    def result(self, r: dict[str, Any], party_id: str | None) -> None:
         base = {
             "callId": self.call_id,
             "speaker": r["speaker"],
-            "partyId": self.party_ids[channel] if channel < len(self.party_ids) else None,
+            "partyId": party_id,
             "startMs": r["start_ms"],
             "endMs": r["end_ms"],
             "text": r["text"],
@@ -142,7 +220,7 @@ class CallTranscript:
                 call_id=self.call_id,
                 seq=self.seq,
                 speaker=r["speaker"],
-                party_id=base["partyId"],
+                party_id=party_id,
                 start_ms=r["start_ms"],
                 end_ms=r["end_ms"],
                 text=r["text"],
@@ -159,37 +237,21 @@ class CallTranscript:
             },
         )
 
-    def on_done(self) -> None:
-        self.stream = None
-        self.status = (
-            TranscriptStatus.COMPLETE if not self.failures else TranscriptStatus.INCOMPLETE
-        )
-        self.hub.finish(self)
-
-    def on_failed(self, reason: str) -> None:
-        """The worker died: what it held is lost; a live call goes on on another worker."""
-        self.failures += 1
-        self.stream = None
-        logger.error("[call %s] transcription interrupted: %s", self.call_id, reason)
-        if self._ended:
-            self.status = TranscriptStatus.INCOMPLETE
+    def feed_finished(self) -> None:
+        if self.ended and not self.finishing and all(f.finished for f in self.feeds):
+            self.finishing = True
+            self.status = (
+                TranscriptStatus.COMPLETE if not self.failures else TranscriptStatus.INCOMPLETE
+            )
             self.hub.finish(self)
-        else:
-            try:
-                self._open(self._next_frame)
-            except Exception:
-                logger.exception("[call %s] transcription cannot go on", self.call_id)
-                self._ended = True
-                self.status = TranscriptStatus.INCOMPLETE
-                self.hub.finish(self)
 
     # -- readers ---------------------------------------------------------------------------
 
     def lag(self) -> dict[str, Any]:
-        stats = self.hub.pool.stream_stats(self.stream) if self.stream is not None else None
+        stats = [s for s in (f.lag() for f in self.feeds) if s]
         return {
-            "pendingFinals": int(stats["pendingFinals"]) if stats else 0,
-            "oldestPendingMs": round(stats["oldestPendingS"] * 1000) if stats else 0,
+            "pendingFinals": int(sum(s["pendingFinals"] for s in stats)),
+            "oldestPendingMs": round(max((s["oldestPendingS"] for s in stats), default=0) * 1000),
             "lastFinalLatencyMs": (
                 round(self.last_latency_s * 1000) if self.last_latency_s is not None else None
             ),
@@ -211,7 +273,7 @@ class TranscriptHub:
         self.pool = pool
         self.rows = rows
         self.bus = bus
-        self.send_bytes = max(1, send_ms // 20) * 160 * 2 * len(CHANNELS)
+        self.send_ms = max(20, send_ms)
         self.live: dict[str, CallTranscript] = {}
         self._retiring: set[asyncio.Task[None]] = set()
         self.final_latency: Histogram = registry.histogram(
@@ -231,7 +293,8 @@ class TranscriptHub:
     def attach(
         self, call_id: str, account_id: str | None, party_ids: tuple[str | None, str | None]
     ) -> CallTranscript:
-        t = CallTranscript(self, call_id, account_id, party_ids)
+        t = CallTranscript(self, call_id, account_id)
+        t.feeds.append(PartyFeed(t, CHANNELS, party_ids))
         self.live[call_id] = t
         return t
 
@@ -268,7 +331,7 @@ class TranscriptHub:
 
     async def settle(self, timeout_s: float) -> None:
         """Wait (bounded) until every ended call's transcript is complete and stored."""
-        pending = [t.done.wait() for t in self.live.values() if t._ended]
+        pending = [t.done.wait() for t in self.live.values() if t.ended]
         if pending:
             await asyncio.wait_for(asyncio.gather(*pending), timeout_s)
 

@@ -119,6 +119,7 @@ class WorkerPool:
         self.options = options
         self._workers: list[_Worker | None] = [None] * options.workers
         self._stream_worker: dict[int, _Worker] = {}
+        self._closed: set[int] = set()  # closed by the server, DONE not back yet
         self._ids = itertools.count(1)
         self._stopping = False
         self._restarts: list[list[float]] = [[] for _ in range(options.workers)]
@@ -249,7 +250,7 @@ class WorkerPool:
     def feed(self, stream: int, pcm: bytes, arrived_at: float, channels: int) -> bool:
         """Queue audio for the stream. False if it was dropped (worker gone or choked)."""
         w = self._stream_worker.get(stream)
-        if w is None:
+        if w is None or stream in self._closed:
             return False
         if w.buffered > self.options.max_buffer_bytes:
             self.audio_dropped.inc(len(pcm) / (2 * channels * 8000))
@@ -269,7 +270,8 @@ class WorkerPool:
     def close(self, stream: int) -> None:
         """No more audio: the stream's sink gets its last results, then ``on_done``."""
         w = self._stream_worker.get(stream)
-        if w is not None:
+        if w is not None and stream not in self._closed:
+            self._closed.add(stream)
             w.writer.write(json_frame(Kind.CLOSE, {"stream": stream}))
 
     def stream_stats(self, stream: int) -> dict[str, float] | None:
@@ -278,6 +280,9 @@ class WorkerPool:
             return None
         entry: dict[str, float] | None = w.stats.get("streams", {}).get(str(stream))
         return entry
+
+    def worker_pids(self) -> list[int]:
+        return [w.proc.pid for w in self._workers if w is not None]
 
     def worker_stats(self) -> list[dict[str, Any]]:
         return [dict(w.stats) for w in self._workers if w is not None]
@@ -308,12 +313,17 @@ class WorkerPool:
             if sink is not None:
                 sink.on_result(result)
         elif kind is Kind.DONE:
-            stream = int(orjson.loads(payload)["stream"])
+            body = orjson.loads(payload)
+            stream = int(body["stream"])
             sink = w.streams.pop(stream, None)
             self._stream_worker.pop(stream, None)
+            self._closed.discard(stream)
             self._dropped_logged.discard(stream)
             if sink is not None:
-                sink.on_done()
+                if "error" in body:
+                    sink.on_failed(f"the worker refused the stream: {body['error']}")
+                else:
+                    sink.on_done()
         elif kind is Kind.STATS:
             w.stats = orjson.loads(payload)
         elif kind is Kind.READY:
@@ -338,6 +348,7 @@ class WorkerPool:
         w.streams.clear()
         for stream, _ in sinks:
             self._stream_worker.pop(stream, None)
+            self._closed.discard(stream)
         if w.stopping or self._stopping:
             return
         logger.error("transcription worker %d exited (%s; code %s)", w.index, reason, code)

@@ -78,6 +78,14 @@ class DecodeScheduler:
         if self._partials.pop(channel, None) is not None:
             self.partials_dropped += 1
 
+    def forget(self, stream: int) -> None:
+        """Remove every queued job of a stream (it broke; nothing of it will be read)."""
+        kept = [j for j in self._finals if j.channel[0] != stream]
+        self._finals = deque(kept)
+        self.finals_queued_s = sum(j.seconds for j in kept)
+        for c in [c for c in self._partials if c[0] == stream]:
+            del self._partials[c]
+
     # -- state -----------------------------------------------------------------------------
 
     @property
@@ -120,7 +128,7 @@ class DecodeScheduler:
             del self._partials[job.channel]
             batch.append(job)
             room -= job.seconds + self.gap_s
-        if not self._finals and not batch:
+        if not self._finals:
             self.finals_queued_s = 0.0  # no float drift once empty
         return batch
 

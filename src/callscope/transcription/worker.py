@@ -60,25 +60,38 @@ class Worker:
                     self.gone.set()
                     return
                 kind, payload = item
-                if kind is Kind.AUDIO:
-                    stream, at = AUDIO_HEADER.unpack_from(payload)
-                    pcm = np.frombuffer(payload, dtype="<i2", offset=AUDIO_HEADER.size)
-                    self.st.feed(stream, pcm, at)
-                elif kind is Kind.OPEN:
-                    body = orjson.loads(payload)
-                    self.st.open(int(body["stream"]), body["speakers"], int(body["offsetMs"]))
-                elif kind is Kind.CLOSE:
-                    stream = int(orjson.loads(payload)["stream"])
-                    if self.st.close(stream, time.monotonic()):
-                        self.send(json_frame(Kind.DONE, {"stream": stream}))
-                elif kind is Kind.STOP:
+                if kind is Kind.STOP:
                     self.stopping.set()
                     return
+                self.handle(kind, payload)
         except Exception:
             logger.exception("transcription worker: reading from the server failed")
             self.gone.set()
         finally:
             self.st.wake()
+
+    def handle(self, kind: Kind, payload: bytes) -> None:
+        """One frame. A frame that breaks its stream (unknown id, samples that do not
+        divide into its channels) fails that stream alone, never its neighbours."""
+        stream = -1
+        try:
+            if kind is Kind.AUDIO:
+                stream, at = AUDIO_HEADER.unpack_from(payload)
+                pcm = np.frombuffer(payload, dtype="<i2", offset=AUDIO_HEADER.size)
+                self.st.feed(stream, pcm, at)
+            elif kind is Kind.OPEN:
+                body = orjson.loads(payload)
+                stream = int(body["stream"])
+                self.st.open(stream, body["speakers"], int(body["offsetMs"]))
+            elif kind is Kind.CLOSE:
+                stream = int(orjson.loads(payload)["stream"])
+                if self.st.close(stream, time.monotonic()):
+                    self.send(json_frame(Kind.DONE, {"stream": stream}))
+        except (KeyError, ValueError, orjson.JSONDecodeError) as exc:
+            logger.error("transcription stream %d: %s frame refused: %r", stream, kind.name, exc)
+            if stream >= 0:
+                self.st.drop(stream)
+                self.send(json_frame(Kind.DONE, {"stream": stream, "error": repr(exc)}))
 
     def decode_loop(self) -> None:
         next_stats = 0.0
@@ -101,6 +114,7 @@ class Worker:
         sch = self.st.scheduler
         s = self.st.stats
         return {
+            "at": now,
             "streams": {str(k): v for k, v in self.st.stream_lag(now).items()},
             "finalsPending": sch.finals_pending,
             "partialsPending": sch.partials_pending,
@@ -112,7 +126,7 @@ class Worker:
             "finals": s.finals,
             "partials": s.partials,
             "audioS": round(s.audio_s, 3),
-            "decodeCpuS": round(s.decode_cpu_s, 3),
+            "decodeWallS": round(s.decode_wall_s, 3),
             "vadCpuS": round(s.vad_cpu_s, 3),
             "cpuS": round(time.process_time(), 3),
         }

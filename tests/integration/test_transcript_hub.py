@@ -1,0 +1,88 @@
+"""The transcript hub in-process with a real worker, real engine and real SQLite: a party
+that joins later (a barging supervisor) is transcribed on its own and labelled by role."""
+
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+
+import pytest
+
+from callscope.events.bus import Bus
+from callscope.media.pipeline import StereoBlock
+from callscope.media.wav import read_wav
+from callscope.metrics import Registry
+from callscope.sim.runner import default_source
+from callscope.store.models import TranscriptStatus
+from callscope.transcription.live import TranscriptHub
+from callscope.transcription.pool import PoolOptions, WorkerPool
+from tests.integration.test_row_writer import new_call, setup
+
+pytestmark = pytest.mark.slow
+
+FRAME = 160  # samples per 20 ms
+
+
+def words(text: str) -> str:
+    return "".join(c for c in text.lower() if c.isalnum() or c == " ")
+
+
+async def test_a_barging_supervisor_gets_a_channel_and_a_label_of_its_own(
+    tmp_path: Path,
+) -> None:
+    repo, rows, engine = await setup(tmp_path)
+    bus = Bus()
+    registry = Registry()
+    pool = WorkerPool(PoolOptions(workers=1), registry)
+    await pool.start()
+    hub = TranscriptHub(pool, rows, bus, registry)
+    try:
+        call = new_call(1)
+        call.account_ref = "70000001"
+        rows.create(call)
+        events = bus.subscribe("70000001.calls.c00001.")
+        t = hub.attach(call.id, "70000001", ("p-a", "p-c"))
+        _, pcm = read_wav(default_source())
+        # the call: its first 12 s (agent greeting, the customer's problem) as stereo blocks
+        stereo = pcm[: 12 * 8000]
+        for i in range(0, len(stereo), 2 * FRAME):
+            block = stereo[i : i + 2 * FRAME]
+            t.on_block(StereoBlock(i // FRAME, block.astype("<i2").tobytes()))
+        # a supervisor barges in at 12 s; their voice is the agent's next turn (14.9-20.5 s)
+        supervisor = t.add_party("supervisor", "p-s")
+        voice = pcm[int(14.5 * 8000) : 21 * 8000, 0].copy()
+        for i in range(0, len(voice), 2 * FRAME):
+            chunk = voice[i : i + 2 * FRAME]
+            supervisor.push(chunk.astype("<i2").tobytes(), 600 + i // FRAME, len(chunk) // FRAME)
+        supervisor.end()
+        t.end()
+        await asyncio.wait_for(t.done.wait(), 120)
+        assert hub.get(call.id) is None
+
+        stored = await repo.utterances(call.id)
+        by_speaker: dict[str, str] = {}
+        for u in stored:
+            by_speaker[u.speaker] = by_speaker.get(u.speaker, "") + " " + words(u.text)
+        assert "northwind internet support" in by_speaker["agent"]
+        assert "locked out" in by_speaker["customer"]
+        assert "sorry about that" in by_speaker["supervisor"]
+        assert "sorry about that" not in by_speaker["agent"]  # not in the call's channels
+        sup = [u for u in stored if u.speaker == "supervisor"]
+        assert {u.party_id for u in sup} == {"p-s"}
+        assert all(u.start_ms >= 12_000 for u in sup)  # call-relative, from its start frame
+        assert {u.party_id for u in stored if u.speaker == "agent"} == {"p-a"}
+        assert (await repo.get(call.id)).transcript_status == TranscriptStatus.COMPLETE  # type: ignore[union-attr]
+
+        seen = []
+        while True:
+            e = await asyncio.wait_for(events.get(), 5)
+            seen.append(e["event"])
+            if e["event"] == "transcript.completed":
+                break
+        assert seen.count("transcript.final") == len(stored)
+        with pytest.raises(RuntimeError, match="has ended"):
+            t.add_party("supervisor", "p-s2")
+    finally:
+        await pool.stop()
+        await rows.stop()
+        await engine.dispose()  # type: ignore[attr-defined]
