@@ -82,6 +82,7 @@ from typing import Any, Final
 import numpy as np
 import numpy.typing as npt
 
+from callscope.config import Settings
 from callscope.errors import CallscopeError
 from callscope.media.wav import read_wav
 from callscope.metrics import Registry
@@ -89,8 +90,9 @@ from callscope.transcription.live import CHANNELS
 from callscope.transcription.pool import PoolOptions, WorkerPool
 
 RATE: Final = 8000
-CHUNK_S: Final = 0.100  # CallTranscript gathers 100 ms before it feeds the pool
-CHUNK_FRAMES: Final = 800
+# CallTranscript gathers asr_send_ms of audio before it feeds the pool (--chunk-ms sets these)
+CHUNK_S = 0.100
+CHUNK_FRAMES = 800
 BLOCK_S: Final = 0.020  # a chunk is stamped with the arrival of its first 20 ms block
 LEAD_S: Final = 0.5
 TAIL_S: Final = 1.5
@@ -165,11 +167,10 @@ def own_cpu_seconds() -> float:
 
 
 def worker_pid(pool: WorkerPool) -> int:
-    # A bench may look inside: the pool has no public way to name its worker processes.
-    w = pool._workers[0]
-    if w is None:
+    pids = pool.worker_pids()
+    if not pids:
         raise RuntimeError("the transcription worker is not running")
-    return int(w.proc.pid)
+    return pids[0]
 
 
 def latest_stats(pool: WorkerPool) -> dict[str, Any]:
@@ -441,6 +442,7 @@ def pool_options(args: argparse.Namespace, *, pack: bool, partial_ms: int) -> Po
         partial_interval_ms=partial_ms,
         pack=pack,
         max_segment_ms=args.max_segment_ms,
+        hangover_ms=args.hangover_ms,
         log_level="WARNING",
     )
 
@@ -1215,6 +1217,18 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--model-dir", type=Path, help="model folder for the engine")
     p.add_argument("--threads", type=int, default=1, help="decode threads per worker (1)")
     p.add_argument("--max-segment-ms", type=int, default=15_000, help="VAD segment cut (15000)")
+    p.add_argument(
+        "--hangover-ms",
+        type=int,
+        default=Settings().asr_vad_hangover_ms,
+        help="silence that ends a phrase (default: the server's asr_vad_hangover_ms)",
+    )
+    p.add_argument(
+        "--chunk-ms",
+        type=int,
+        default=Settings().asr_send_ms,
+        help="audio per feed (default: the server's asr_send_ms)",
+    )
     p.add_argument("--json", type=Path, metavar="FILE", help="also write the results as JSON")
     return p
 
@@ -1276,7 +1290,10 @@ def to_json(o: Outcome, args: argparse.Namespace, pinned: bool) -> dict[str, Any
 
 
 def main(argv: list[str] | None = None) -> int:
+    global CHUNK_S, CHUNK_FRAMES
     args = build_parser().parse_args(argv)
+    CHUNK_S = args.chunk_ms / 1000
+    CHUNK_FRAMES = args.chunk_ms * 8
     resolve(args)
     if args.capacity_seconds <= 0 or args.stagger < 0 or args.call_speed <= 0:
         print("--capacity-seconds and --call-speed must be > 0, --stagger ≥ 0", file=sys.stderr)

@@ -138,7 +138,9 @@ def build_app(settings: Settings) -> web.Application:
     transcripts: TranscriptHub | None = None
     if settings.effective_asr_workers:
         pool = WorkerPool(asr_pool_options(settings), registry)
-        transcripts = TranscriptHub(pool, ingest.rows, bus, registry, send_ms=settings.asr_send_ms)
+        transcripts = TranscriptHub(
+            pool, ingest.rows, bus, registry, calls=calls, send_ms=settings.asr_send_ms
+        )
         ingest.transcripts = transcripts
     components = Components(
         settings,
@@ -174,7 +176,9 @@ def build_app(settings: Settings) -> web.Application:
             await _seed_demo(identity, settings)
         if transcripts is not None:
             await transcripts.pool.start()  # fails start-up with a clear engine/model error
-        await ingest.start()
+        await ingest.start()  # recovery marks what a crash interrupted
+        if transcripts is not None:
+            await transcripts.start_backfills()
         if settings.gc_freeze:
             # Full collections of a large heap set the ingest p99; start-up objects never die.
             gc.collect()
@@ -201,6 +205,7 @@ def asr_pool_options(settings: Settings) -> PoolOptions:
         threads=settings.asr_threads,
         partial_interval_ms=settings.asr_partial_interval_ms,
         max_segment_ms=settings.asr_max_segment_ms,
+        hangover_ms=settings.asr_vad_hangover_ms,
         pack=settings.asr_pack,
         log_level=settings.log_level,
     )

@@ -75,6 +75,9 @@ class Settings:
     asr_max_segment_ms: int = _opt(
         15_000, "Longest stretch of speech before a final is cut (monologues)."
     )
+    asr_vad_hangover_ms: int = _opt(
+        400, "Silence that ends a phrase (shorter: faster finals, more cut sentences)."
+    )
     asr_pack: bool = _opt(True, "Pack short phrases of many calls into one whisper decode.")
     asr_send_ms: int = _opt(100, "Audio gathered per call before it goes to its worker.")
     event_loop: str = _opt("auto", "auto (uvloop when installed), uvloop or asyncio.")
@@ -105,6 +108,8 @@ class Settings:
             raise ConfigError("asr_partial_interval_ms must be 0 (off) or ≥ 200")
         if not 1000 <= self.asr_max_segment_ms <= 25_000:
             raise ConfigError("asr_max_segment_ms must be between 1000 and 25000")
+        if not 100 <= self.asr_vad_hangover_ms <= 2000:
+            raise ConfigError("asr_vad_hangover_ms must be between 100 and 2000")
         if not 20 <= self.asr_send_ms <= 1000:
             raise ConfigError("asr_send_ms must be between 20 and 1000")
         if self.ingest_max_message_bytes < 4096:

@@ -86,6 +86,9 @@ async def test_a_live_call_is_transcribed_while_it_goes_on(
     # finals arrive during the call, not in a heap at its end
     assert sum(1 for t, _ in finals if t < sim_done_at) >= 3, [e["text"] for _, e in finals]
     assert partials, "partials are on by default (every 1000 ms of speech)"
+    # a viewer replaces a partial by the final of the same speaker and segment
+    final_keys = {(e["speaker"], e["segment"]) for _, e in finals}
+    assert any((p["speaker"], p["segment"]) in final_keys for p in partials)
     assert all(e["callId"] == call_id for _, e in events[1:])
     assert [e["seq"] for _, e in finals] == list(range(1, len(finals) + 1))
     assert events[-1][1]["status"] == "complete"
@@ -267,7 +270,23 @@ def _children(pid: int) -> list[int]:
     return [int(p) for p in path.read_text().split()]
 
 
-async def test_a_worker_killed_mid_call_is_replaced_and_the_call_goes_on(
+async def _transcript_when(
+    server: Server, call_id: str, status: str, timeout_s: float = 90
+) -> dict[str, Any]:
+    deadline = time.monotonic() + timeout_s
+    body: dict[str, Any] = {}
+    while time.monotonic() < deadline:
+        code, body = await request(
+            server, "GET", f"/calls/{call_id}/transcript", headers=server.headers
+        )
+        assert code == 200, body
+        if body["status"] == status:
+            return body
+        await asyncio.sleep(0.2)
+    raise AssertionError(f"transcript never became {status}: {body}")
+
+
+async def test_a_worker_killed_mid_call_is_replaced_and_nothing_is_lost(
     server_factory: type[Server], tmp_path: Path
 ) -> None:
     server = server_factory(tmp_path / "data", asr=True).start(timeout_s=120)
@@ -277,27 +296,57 @@ async def test_a_worker_killed_mid_call_is_replaced_and_the_call_goes_on(
         *simulate_command(server, "--max-frames", str(CALL_FRAMES), "--speed", "1")
     )
     call_id = await _live_call_id(server)
-    await asyncio.sleep(8)  # the greeting is transcribed; the customer is talking
-    os.kill(worker, signal.SIGKILL)
+    seen: list[str] = []
+    async with (
+        aiohttp.ClientSession() as http,
+        http.ws_connect(
+            f"{server.http}/calls/{call_id}/transcript/ws", headers=server.headers
+        ) as ws,
+    ):
+        await asyncio.sleep(8)  # the greeting is transcribed; the customer is talking
+        os.kill(worker, signal.SIGKILL)
+        async for msg in ws:  # the live viewer sees the live transcript end incomplete
+            seen.append(msg.json()["event"] + ":" + str(msg.json().get("status", "")))
     assert await sim.wait() == 0
-    deadline = time.monotonic() + 60
-    body: dict[str, Any] = {}
-    while time.monotonic() < deadline:
-        _, body = await request(
-            server, "GET", f"/calls/{call_id}/transcript", headers=server.headers
-        )
-        if body["status"] not in ("live", "pending"):
-            break
-        await asyncio.sleep(0.2)
-    assert body["status"] == "incomplete"  # what the dead worker held is gone ...
-    text = " ".join(words(u["text"]) for u in body["utterances"])
-    assert "northwind internet support" in text  # ... what came before is kept ...
-    assert "thank you david" in text  # ... and the call went on on the new worker (25 s)
+    assert seen[-1] == "transcript.completed:incomplete"
     (replacement,) = _children(server.proc.pid)
     assert replacement != worker
+    # the call went on on the new worker, and then the recording is transcribed again
+    body = await _transcript_when(server, call_id, "complete")
+    text = " ".join(words(u["text"]) for u in body["utterances"])
+    assert "northwind internet support" in text  # before the crash
+    assert "locked out of my online account" in text  # what the dead worker held
+    assert "thank you david" in text  # after the crash
+    assert [u["seq"] for u in sorted(body["utterances"], key=lambda u: u["seq"])] == list(
+        range(1, len(body["utterances"]) + 1)
+    )  # one transcript, not the live fragments plus the backfill
     _, metrics = await request(server, "GET", "/metrics")
     assert "callscope_asr_worker_restarts_total 1" in metrics
     assert "transcription worker 0 exited" in server.log()
+    assert "re-transcribing the recording" in server.log()
+
+
+async def test_a_transcript_cut_by_a_server_crash_is_remade_on_restart(
+    server_factory: type[Server], tmp_path: Path
+) -> None:
+    server = server_factory(tmp_path / "data", asr=True, extra_args=["--log-level", "INFO"]).start(
+        timeout_s=120
+    )
+    sim = await asyncio.create_subprocess_exec(
+        *simulate_command(server, "--max-frames", str(CALL_FRAMES), "--speed", "1")
+    )
+    call_id = await _live_call_id(server)
+    await asyncio.sleep(16)
+    server.kill()
+    await sim.wait()
+    server.start(timeout_s=120)
+    body = await _transcript_when(server, call_id, "complete")
+    text = " ".join(words(u["text"]) for u in body["utterances"])
+    assert "northwind internet support" in text
+    assert "locked out of my online account" in text  # 7-14 s: all of it before the kill
+    _, call = await request(server, "GET", f"/calls/{call_id}", headers=server.headers)
+    assert call["status"] == "interrupted"
+    assert max(u["endMs"] for u in body["utterances"]) <= call["durationMs"] + 100
 
 
 async def test_a_broken_stream_fails_alone_and_a_closed_one_takes_no_more_audio() -> None:

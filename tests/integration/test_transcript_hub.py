@@ -35,7 +35,7 @@ async def test_a_barging_supervisor_gets_a_channel_and_a_label_of_its_own(
     registry = Registry()
     pool = WorkerPool(PoolOptions(workers=1), registry)
     await pool.start()
-    hub = TranscriptHub(pool, rows, bus, registry)
+    hub = TranscriptHub(pool, rows, bus, registry, calls=repo)
     try:
         call = new_call(1)
         call.account_ref = "70000001"

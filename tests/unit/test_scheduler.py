@@ -127,3 +127,14 @@ def test_under_any_load_every_final_is_decoded_exactly_once(
     partials_taken = len(taken) - len(finals)
     assert partials_taken + s.partials_dropped == partials_added
     assert s.finals_pending == 0
+
+
+def test_a_busy_decoder_takes_no_partials_and_they_go_stale() -> None:
+    s = DecodeScheduler(partial_max_age_s=2.0)
+    s.add(job(0, 1, 1.0, final=False, at=0.0))
+    s.add(job(1, 1, 1.0, final=True, at=0.0))
+    assert [j.final for j in s.take(0.1, partials=False)] == [True]
+    assert s.take(0.2, partials=False) == []
+    assert s.partials_pending == 1  # waits while the decoder is busy ...
+    assert s.take(3.0) == []  # ... and is dropped once stale
+    assert s.partials_dropped == 1

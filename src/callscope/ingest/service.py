@@ -222,7 +222,9 @@ class LiveCall:
                 telephony.close(self.session, CallStatus.ABANDONED)
         if hub is not None:
             customer, agent = party_ids(self.call_id) if self.session else (None, None)
-            transcript = hub.attach(self.call_id, self.row.account_ref, (agent, customer))
+            transcript = hub.attach(
+                self.call_id, self.row.account_ref, (agent, customer), self.writer.path
+            )
             self.pipeline.sinks.append(transcript.on_block)
             if self.finished:
                 hub.detach(self.call_id)

@@ -7,7 +7,7 @@ from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import func, or_, select
+from sqlalchemy import delete, func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from callscope.store.models import (
@@ -106,6 +106,20 @@ class CallRepository:
                 select(UtteranceRow)
                 .where(UtteranceRow.call_id == call_id)
                 .order_by(UtteranceRow.start_ms, UtteranceRow.seq)
+            )
+            return list((await s.execute(q)).scalars())
+
+    async def delete_utterances(self, call_id: str) -> None:
+        async with self._sessions.begin() as s:
+            await s.execute(delete(UtteranceRow).where(UtteranceRow.call_id == call_id))
+
+    async def incomplete_transcripts(self) -> Sequence[Call]:
+        """Calls whose transcript is incomplete, oldest first."""
+        async with self._sessions() as s:
+            q = (
+                select(Call)
+                .where(Call.transcript_status == TranscriptStatus.INCOMPLETE)
+                .order_by(Call.started_at)
             )
             return list((await s.execute(q)).scalars())
 

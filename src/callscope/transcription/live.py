@@ -11,22 +11,31 @@ so a speaker label always comes from the channel it was heard on. A party that j
 Events published on the bus, topic ``<accountId>.calls.<callId>.transcript``:
 ``transcript.partial`` (not stored, superseded by later ones), ``transcript.final`` (stored
 in order, numbered by ``seq``), ``transcript.completed`` (every final of the call is
-stored). The ``seq`` of a final is the order in which it was decoded; readers sort by
-``startMs``.
+stored). A partial and the final that replaces it share ``speaker`` and ``segment``.
+The ``seq`` of a final is the order in which it was decoded; readers sort by ``startMs``.
+
+A transcript that ends ``incomplete`` (a worker died, the server stopped mid-call) is made
+again from the call's recording — a *backfill*, paced so live calls keep their latency —
+so its finals come late but are not lost.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import time
+import wave
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
+from callscope.calls.telephony import party_ids
 from callscope.events.bus import Bus
 from callscope.media.pipeline import StereoBlock
 from callscope.metrics import Histogram, Registry
 from callscope.store.models import TranscriptStatus, UtteranceRow
+from callscope.store.repo import CallRepository
 from callscope.store.writer import CallRowWriter
 from callscope.transcription.pool import WorkerPool
 
@@ -43,6 +52,17 @@ logger = logging.getLogger("callscope.asr")
 
 #: how often a call's transcription is resumed after its worker failed it
 MAX_REOPENS = 3
+#: pace of re-transcribing a recording, × real time: one such job loads a worker like this
+#: many live calls, so live calls keep their latency
+BACKFILL_SPEED = 4.0
+
+
+@dataclass(frozen=True, slots=True)
+class _Backfill:
+    call_id: str
+    account_id: str | None
+    recording: Path
+
 
 #: the two channels of a call's stream, in the recording's (and the pipeline's) order
 CHANNELS = ("agent", "customer")
@@ -160,6 +180,10 @@ class CallTranscript:
     done: asyncio.Event = field(default_factory=asyncio.Event)
     ended: bool = False
     finishing: bool = False
+    #: the call's recording: what a backfill re-transcribes if this transcript fails
+    recording: Path | None = None
+    #: made from the recording after the call (latency is not a live figure then)
+    backfill: bool = False
 
     @property
     def topic(self) -> str:
@@ -210,7 +234,8 @@ class CallTranscript:
             return
         latency = max(0.0, time.monotonic() - float(r["ready_at"]))
         self.last_latency_s = latency
-        self.hub.final_latency.observe(latency)
+        if not self.backfill:
+            self.hub.final_latency.observe(latency)
         self.seq += 1
         utterance = {"seq": self.seq, **base}
         del utterance["callId"]
@@ -232,6 +257,7 @@ class CallTranscript:
             {
                 "event": "transcript.final",
                 "callId": self.call_id,
+                "segment": r["segment"],
                 "latencyMs": round(latency * 1000),
                 **utterance,
             },
@@ -268,11 +294,17 @@ class TranscriptHub:
         bus: Bus,
         registry: Registry,
         *,
+        calls: CallRepository,
         send_ms: int = 100,
+        backfill_speed: float = BACKFILL_SPEED,
     ) -> None:
         self.pool = pool
         self.rows = rows
         self.bus = bus
+        self.calls = calls
+        self.backfill_speed = backfill_speed
+        self._backfills: asyncio.Queue[_Backfill] = asyncio.Queue()
+        self._backfill_task: asyncio.Task[None] | None = None
         self.send_ms = max(20, send_ms)
         self.live: dict[str, CallTranscript] = {}
         self._retiring: set[asyncio.Task[None]] = set()
@@ -291,12 +323,80 @@ class TranscriptHub:
         )
 
     def attach(
-        self, call_id: str, account_id: str | None, party_ids: tuple[str | None, str | None]
+        self,
+        call_id: str,
+        account_id: str | None,
+        party_ids: tuple[str | None, str | None],
+        recording: Path | None = None,
     ) -> CallTranscript:
-        t = CallTranscript(self, call_id, account_id)
+        t = CallTranscript(self, call_id, account_id, recording=recording)
         t.feeds.append(PartyFeed(t, CHANNELS, party_ids))
         self.live[call_id] = t
         return t
+
+    # -- backfill: a failed transcript is made again from the recording --------------------
+
+    async def start_backfills(self) -> None:
+        """Once the workers run: queue a backfill of every transcript a previous run left
+        incomplete (the server stopped mid-call, or a worker died)."""
+        self._backfill_task = asyncio.create_task(self._run_backfills(), name="asr-backfill")
+        for row in await self.calls.incomplete_transcripts():
+            self.backfill(row.id, row.account_ref, Path(row.recording_path))
+
+    def backfill(self, call_id: str, account_id: str | None, recording: Path) -> None:
+        """Queue a call to be transcribed again from its recording, after the live calls'
+        work (paced at ``backfill_speed`` × real time)."""
+        self._backfills.put_nowait(_Backfill(call_id, account_id, recording))
+
+    async def _run_backfills(self) -> None:
+        while True:
+            job = await self._backfills.get()
+            try:
+                await self._backfill_one(job)
+            except Exception:
+                logger.exception("[call %s] re-transcribing the recording failed", job.call_id)
+
+    async def _backfill_one(self, job: _Backfill) -> None:
+        if job.call_id in self.live:
+            return  # being transcribed already
+        try:
+            reader = wave.open(str(job.recording), "rb")  # noqa: SIM115 - closed below
+        except (OSError, EOFError, wave.Error) as exc:
+            logger.error("[call %s] no recording to re-transcribe: %s", job.call_id, exc)
+            return
+        with reader:
+            if (reader.getframerate(), reader.getnchannels(), reader.getsampwidth()) != (
+                8000,
+                2,
+                2,
+            ):
+                logger.error("[call %s] recording is not 8 kHz stereo 16-bit", job.call_id)
+                return
+            await self.rows.flush()
+            await self.calls.delete_utterances(job.call_id)
+            customer, agent = party_ids(job.call_id) if job.account_id else (None, None)
+            t = self.attach(job.call_id, job.account_id, (agent, customer))
+            t.backfill = True
+            t.status = TranscriptStatus.PENDING
+            self.rows.update(job.call_id, {"transcript_status": t.status})
+            logger.info("[call %s] re-transcribing the recording", job.call_id)
+            frame = 0
+            step = 50  # frames (1 s) per push
+            try:
+                while not t.ended:
+                    pcm = reader.readframes(step * 160)
+                    if not pcm:
+                        break
+                    frames = len(pcm) // 640
+                    t.feeds[0].push(pcm, frame, max(1, frames))
+                    frame += frames
+                    await asyncio.sleep(frames * 0.02 / self.backfill_speed)
+            except BaseException:
+                t.failures += 1  # cut short (shutdown, unreadable file): stays incomplete
+                t.end()
+                raise
+        t.end()
+        await t.done.wait()
 
     def detach(self, call_id: str) -> None:
         t = self.live.get(call_id)
@@ -328,6 +428,9 @@ class TranscriptHub:
         t.done.set()
         if self.live.get(t.call_id) is t:
             del self.live[t.call_id]
+        retry = t.status is TranscriptStatus.INCOMPLETE and not t.backfill
+        if retry and t.recording is not None and not self.pool.stopping:
+            self.backfill(t.call_id, t.account_id, t.recording)
 
     async def settle(self, timeout_s: float) -> None:
         """Wait (bounded) until every ended call's transcript is complete and stored."""
@@ -337,7 +440,11 @@ class TranscriptHub:
 
     async def stop(self, timeout_s: float = 30.0) -> None:
         """Server shutdown: workers decode what they hold (bounded), the rest is marked
-        incomplete."""
+        incomplete (and backfilled on the next start)."""
+        if self._backfill_task is not None:
+            self._backfill_task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._backfill_task
         for t in list(self.live.values()):
             t.end()
         try:

@@ -61,6 +61,7 @@ class PoolOptions:
     partial_interval_ms: int = 0
     partial_max_age_s: float = 2.0
     max_segment_ms: int = 15_000
+    hangover_ms: int = 400
     pack: bool = True
     #: audio queued for one worker beyond this is dropped (the worker cannot even read)
     max_buffer_bytes: int = 64 << 20
@@ -84,6 +85,8 @@ class PoolOptions:
             str(self.partial_max_age_s),
             "--max-segment-ms",
             str(self.max_segment_ms),
+            "--hangover-ms",
+            str(self.hangover_ms),
             "--log-level",
             self.log_level,
         ]
@@ -280,6 +283,10 @@ class WorkerPool:
             return None
         entry: dict[str, float] | None = w.stats.get("streams", {}).get(str(stream))
         return entry
+
+    @property
+    def stopping(self) -> bool:
+        return self._stopping
 
     def worker_pids(self) -> list[int]:
         return [w.proc.pid for w in self._workers if w is not None]

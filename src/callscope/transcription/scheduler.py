@@ -8,6 +8,9 @@ Pure data structure (no threads, no engine), shared by the worker processes and
   the final of the same channel, replaces it. A partial older than ``partial_max_age_s``
   when its turn comes is dropped as stale. Partials are decoded only with room left in a
   window after every queued final fits, so an overloaded worker sheds partials first.
+* **Busy decoders skip partials.** The caller says when partials may be taken at all (the
+  worker allows them while its decoder was busy less than half of the last few seconds),
+  so partials never take the time finals need.
 * **Packing.** For an engine whose decode costs the same for 1 s or 28 s (whisper), one
   batch holds as many pieces as fit in ``window_s`` with ``gap_s`` of silence after each.
   For other engines a batch is one piece.
@@ -110,8 +113,9 @@ class DecodeScheduler:
 
     # -- taking a batch --------------------------------------------------------------------
 
-    def take(self, now: float) -> list[Job]:
-        """The next batch to decode (empty when nothing is queued)."""
+    def take(self, now: float, *, partials: bool = True) -> list[Job]:
+        """The next batch to decode (empty when nothing is queued). ``partials=False``: the
+        decoder is too busy to spend time on them; they wait (and go stale)."""
         self._drop_stale(now)
         batch: list[Job] = []
         room = self.window_s
@@ -120,8 +124,8 @@ class DecodeScheduler:
             self.finals_queued_s -= job.seconds
             batch.append(job)
             room -= job.seconds + self.gap_s
-        if self._finals:
-            return batch  # finals still wait: no room may go to partials
+        if self._finals or not partials:
+            return batch  # finals still wait (or no time to spare): no room for partials
         for job in sorted(self._partials.values(), key=lambda j: j.ready_at):
             if not self._fits(job, room, batch):
                 break

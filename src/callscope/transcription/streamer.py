@@ -36,6 +36,10 @@ __all__ = ["DecodeStats", "Result", "StreamTranscriber"]
 MIN_PARTIAL_MS = 500
 #: how much arrival history a stream keeps to date the end of a segment
 ARRIVALS_KEPT_MS = 30_000
+#: partials are decoded only while the decoder was busy less than this share of ...
+PARTIAL_BUDGET = 0.5
+#: ... the last this many seconds
+BUSY_WINDOW_S = 3.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -113,6 +117,7 @@ class StreamTranscriber:
         self._streams: dict[int, _Stream] = {}
         self._cond = threading.Condition()
         self.stats = DecodeStats()
+        self._decodes: deque[tuple[float, float]] = deque()  # recent (start, end)
 
     # -- feeding side ----------------------------------------------------------------------
 
@@ -232,8 +237,9 @@ class StreamTranscriber:
     def decode_next(self) -> tuple[list[Result], list[int]]:
         """Decode one batch. Returns its results (empty texts left out) and the streams that
         became complete: closed, with every final decoded."""
+        now = time.monotonic()
         with self._cond:
-            batch = self.scheduler.take(time.monotonic())
+            batch = self.scheduler.take(now, partials=self.busy(now) < PARTIAL_BUDGET)
             for job in batch:
                 if job.final:
                     self._streams[job.channel[0]].in_flight += 1
@@ -244,6 +250,7 @@ class StreamTranscriber:
         decoded_at = time.monotonic()
         s = self.stats
         s.decode_wall_s += decoded_at - t0
+        self._decodes.append((t0, decoded_at))
         s.batches += 1
         s.pieces += len(batch)
         s.audio_s += sum(j.seconds for j in batch)
@@ -286,6 +293,14 @@ class StreamTranscriber:
                 if self._done_locked(stream):
                     done.append(stream)
         return sorted(results, key=lambda r: (r.start_ms, r.channel)), done
+
+    def busy(self, now: float) -> float:
+        """Share of the last BUSY_WINDOW_S the decoder spent decoding."""
+        since = now - BUSY_WINDOW_S
+        while self._decodes and self._decodes[0][1] < since:
+            self._decodes.popleft()
+        spent = sum(end - max(start, since) for start, end in self._decodes)
+        return spent / BUSY_WINDOW_S
 
     def _done_locked(self, stream: int) -> bool:
         st = self._streams.get(stream)

@@ -141,6 +141,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--partial-interval-ms", type=int, default=0)
     p.add_argument("--partial-max-age-s", type=float, default=2.0)
     p.add_argument("--max-segment-ms", type=int, default=15_000)
+    p.add_argument("--hangover-ms", type=int, default=400)
     p.add_argument("--no-pack", action="store_true", help="one decode per segment")
     p.add_argument("--stats-interval-s", type=float, default=0.5)
     p.add_argument("--log-level", default="INFO")
@@ -155,11 +156,13 @@ def main(argv: list[str] | None = None) -> int:
     sock = socket.socket(fileno=args.fd)
     try:
         engine = load_engine(args.engine, args.model_dir, threads=args.threads)
-        max_segment = args.max_segment_ms
+        max_segment, hangover = args.max_segment_ms, args.hangover_ms
         transcriber = StreamTranscriber(
             engine,
             partial_interval_ms=args.partial_interval_ms,
-            segmenter_factory=lambda: Segmenter(SileroProbabilities(), max_segment_ms=max_segment),
+            segmenter_factory=lambda: Segmenter(
+                SileroProbabilities(), max_segment_ms=max_segment, hangover_ms=hangover
+            ),
             scheduler=DecodeScheduler(
                 pack=engine.packs and not args.no_pack,
                 partial_max_age_s=args.partial_max_age_s,
