@@ -4,7 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: demo test serve lint typecheck unit bench clean
+.PHONY: demo test serve lint typecheck unit bench bench-asr clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -31,6 +31,10 @@ unit: $(STAMP)
 
 bench: $(STAMP)
 	$(BIN)/python bench/ingest.py
+
+## transcription: WER through the streaming path, final latency, calls per worker core (~20 min)
+bench-asr: $(STAMP)
+	$(BIN)/python bench/asr.py --partials
 
 clean:
 	rm -rf $(VENV) callscope-data .pytest_cache .mypy_cache .ruff_cache .hypothesis

@@ -6,13 +6,14 @@ transcriber (one whisper decode per segment) is said to manage 4–6.
 
 Everything goes through :class:`callscope.transcription.pool.WorkerPool` exactly as a live
 call does (worker subprocesses, VAD, scheduler, packed decodes), with no server and no
-network: audio is fed in 100 ms chunks (what ``CallTranscript`` gathers) on a real-time
-schedule, and each chunk is stamped with the due time of its first 20 ms block, as the
-server stamps it. The worker process is pinned to CPU 0 (every thread), this process to
-CPU 1. Latency of a final = the time its result is handed to the sink here minus its
-``ready_at`` (when the audio holding the end of speech arrived; CLOCK_MONOTONIC is
-system-wide), so it includes VAD hangover (0.4 s), queueing, the decode and the way back,
-and any lateness of this process's feeding schedule (reported; rows where it matters are
+network: audio is fed in ``--chunk-ms`` chunks (what ``CallTranscript`` gathers, the
+server's asr_send_ms) on a real-time schedule, and each chunk is stamped with the due time
+of its first 20 ms block, as the server stamps it. The worker process is pinned to CPU 0
+(every thread), this process to CPU 1. Latency of a final = the time its result is handed
+to the sink here minus its ``ready_at`` (when the audio holding the end of speech arrived;
+CLOCK_MONOTONIC is system-wide), so it includes VAD hangover (--hangover-ms), queueing, the
+decode and the way back, and any lateness of this process's feeding schedule (reported; rows
+where it matters are
 flagged). Finals with empty text are not sent by the worker and so are not counted.
 
 Phases (``--phases``, default all)
@@ -404,7 +405,7 @@ async def run_stream(
     drain_timeout_s: float = DRAIN_TIMEOUT_S,
 ) -> Collector:
     """One stream: opened at ``start_at``, ``frames`` of ``pcm`` (looped from ``offset``) fed in
-    100 ms chunks on a real-time schedule (÷ ``speed``), closed, drained (bounded)."""
+    --chunk-ms chunks on a real-time schedule (÷ ``speed``), closed, drained (bounded)."""
     sink = Collector()
     await asyncio.sleep(max(0.0, start_at - time.monotonic()))
     stream = pool.open(speakers, 0, sink)

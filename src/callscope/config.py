@@ -76,10 +76,10 @@ class Settings:
         15_000, "Longest stretch of speech before a final is cut (monologues)."
     )
     asr_vad_hangover_ms: int = _opt(
-        400, "Silence that ends a phrase (shorter: faster finals, more cut sentences)."
+        300, "Silence that ends a phrase (shorter: faster finals, more cut sentences)."
     )
     asr_pack: bool = _opt(True, "Pack short phrases of many calls into one whisper decode.")
-    asr_send_ms: int = _opt(100, "Audio gathered per call before it goes to its worker.")
+    asr_send_ms: int = _opt(40, "Audio gathered per call before it goes to its worker.")
     event_loop: str = _opt("auto", "auto (uvloop when installed), uvloop or asyncio.")
     gc_freeze: bool = _opt(True, "Freeze start-up objects and raise GC thresholds (lower p99).")
 

@@ -295,7 +295,7 @@ class TranscriptHub:
         registry: Registry,
         *,
         calls: CallRepository,
-        send_ms: int = 100,
+        send_ms: int = 40,
         backfill_speed: float = BACKFILL_SPEED,
     ) -> None:
         self.pool = pool

@@ -61,7 +61,7 @@ class PoolOptions:
     partial_interval_ms: int = 0
     partial_max_age_s: float = 2.0
     max_segment_ms: int = 15_000
-    hangover_ms: int = 400
+    hangover_ms: int = 300
     pack: bool = True
     #: audio queued for one worker beyond this is dropped (the worker cannot even read)
     max_buffer_bytes: int = 64 << 20

@@ -5,7 +5,7 @@ The segmenter is pure: it takes PCM and a probability for each VAD window and em
 
 * speech starts when a window's probability ≥ ``threshold`` [0.5]; ``pre_roll_ms`` [200] of
   audio before it is kept so first syllables are not clipped;
-* speech ends after ``hangover_ms`` [400] below ``threshold - 0.15`` (hysteresis);
+* speech ends after ``hangover_ms`` [300] below ``threshold - 0.15`` (hysteresis);
 * a segment shorter than ``min_speech_ms`` [150] is dropped (clicks, DTMF blips);
 * a segment longer than ``max_segment_ms`` [15000] is cut there, so a monologue still
   produces finals while it goes on.
@@ -75,7 +75,7 @@ class Segmenter:
         *,
         window: int = 256,
         threshold: float = 0.5,
-        hangover_ms: int = 400,
+        hangover_ms: int = 300,
         pre_roll_ms: int = 200,
         min_speech_ms: int = 150,
         max_segment_ms: int = 15_000,

@@ -141,7 +141,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--partial-interval-ms", type=int, default=0)
     p.add_argument("--partial-max-age-s", type=float, default=2.0)
     p.add_argument("--max-segment-ms", type=int, default=15_000)
-    p.add_argument("--hangover-ms", type=int, default=400)
+    p.add_argument("--hangover-ms", type=int, default=300)
     p.add_argument("--no-pack", action="store_true", help="one decode per segment")
     p.add_argument("--stats-interval-s", type=float, default=0.5)
     p.add_argument("--log-level", default="INFO")
