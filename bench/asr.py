@@ -89,6 +89,7 @@ from callscope.media.wav import read_wav
 from callscope.metrics import Registry
 from callscope.transcription.live import CHANNELS
 from callscope.transcription.pool import PoolOptions, WorkerPool
+from procstat import core_busy_seconds, cpu_seconds, own_cpu_seconds, pin
 
 RATE: Final = 8000
 # CallTranscript gathers asr_send_ms of audio before it feeds the pool (--chunk-ms sets these)
@@ -106,7 +107,6 @@ STATS_POLL_S: Final = 0.25
 LATE_FLAG_S: Final = 0.050
 OTHER_FLAG_PCT: Final = 10.0
 WORKER_CPU, BENCH_CPU = 0, 1
-CLK_TCK: Final = os.sysconf("SC_CLK_TCK")
 FULL_RAMP: Final = (4, 8, 12, 16, 20, 24)
 
 Pcm16 = npt.NDArray[np.int16]
@@ -123,48 +123,6 @@ class DataError(Exception):
 
 
 # -- processes and CPUs ----------------------------------------------------------------------
-
-
-def pin_process(pid: int, cpu: int) -> bool:
-    """Pin every thread of ``pid`` (sched_setaffinity on a pid moves only its main thread;
-    threads started before that keep their old mask)."""
-    try:
-        tids = [int(t) for t in os.listdir(f"/proc/{pid}/task")]
-    except OSError:
-        tids = [pid]
-    ok = False
-    for tid in tids:
-        try:
-            os.sched_setaffinity(tid, {cpu})
-            ok = True
-        except OSError:
-            continue
-    return ok
-
-
-def cpu_seconds(pid: int) -> float:
-    """utime + stime of a process, all threads (``/proc/<pid>/stat`` fields 14 and 15)."""
-    try:
-        fields = Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()
-    except OSError:
-        return 0.0
-    return (int(fields[11]) + int(fields[12])) / CLK_TCK
-
-
-def core_busy_seconds() -> dict[int, float]:
-    """Busy time (all processes, incl. interrupts) per CPU from ``/proc/stat``."""
-    out: dict[int, float] = {}
-    for line in Path("/proc/stat").read_text().splitlines():
-        if line.startswith("cpu") and line[3:4].isdigit():
-            name, *raw = line.split()
-            v = [int(x) for x in raw[:8]]  # user nice system idle iowait irq softirq steal
-            out[int(name[3:])] = (sum(v) - v[3] - v[4]) / CLK_TCK
-    return out
-
-
-def own_cpu_seconds() -> float:
-    t = os.times()
-    return t.user + t.system
 
 
 def worker_pid(pool: WorkerPool) -> int:
@@ -460,7 +418,7 @@ async def running_pool(
         await pool.start()
         pid = worker_pid(pool)
         if pinned:
-            pin_process(pid, WORKER_CPU)
+            pin(pid, WORKER_CPU)
         sink = await run_stream(
             pool,
             ["warmup"],
@@ -472,7 +430,7 @@ async def running_pool(
             drain_timeout_s=30.0,
         )
         if pinned:  # threads started since (reader, decoder pools) are moved too
-            pin_process(pid, WORKER_CPU)
+            pin(pid, WORKER_CPU)
         log(
             f"worker pid {pid} ready in {time.monotonic() - t:.1f} s "
             f"(pack={options.pack}, "
@@ -823,7 +781,7 @@ async def capacity_step(
     pinned: bool,
 ) -> CapRow:
     if pinned:
-        pin_process(pid, WORKER_CPU)
+        pin(pid, WORKER_CPU)
     frames = round(args.capacity_seconds * RATE)
     stagger: float = args.stagger
     t0 = time.monotonic() + 0.1
@@ -1316,7 +1274,7 @@ def main(argv: list[str] | None = None) -> int:
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
     cpus = os.sched_getaffinity(0)
     # pin this process before any thread starts: threads inherit the mask of their creator
-    pinned = {WORKER_CPU, BENCH_CPU} <= cpus and pin_process(os.getpid(), BENCH_CPU)
+    pinned = {WORKER_CPU, BENCH_CPU} <= cpus and pin(os.getpid(), BENCH_CPU)
     print(
         f"callscope ASR bench{' (quick)' if args.quick else ''}: engine {args.engine}, "
         f"phases {','.join(sorted(args.phases))}; "

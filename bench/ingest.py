@@ -95,6 +95,7 @@ from callscope.sim.plan import CallAudio, load_audio
 from callscope.sim.runner import default_source
 from callscope.sim.wsclient import WebSocketClient, connect
 from callscope.sim.wsframes import OP_TEXT, encode_frame
+from procstat import core_busy_seconds, cpu_seconds, own_cpu_seconds, pin, rss_kb
 
 FRAME_S: Final = 0.020
 #: Scrape this long after a tick's due time: a server that keeps up has read that tick by then.
@@ -110,7 +111,6 @@ READY_TIMEOUT_S: Final = 30.0
 SETTLE_TIMEOUT_S: Final = 5.0
 SERVER_CPU, GEN_CPU = 0, 1
 LAG: Final = "callscope_frame_lag_seconds"
-CLK_TCK: Final = os.sysconf("SC_CLK_TCK")
 
 
 # -- server process --------------------------------------------------------------------------
@@ -150,43 +150,6 @@ def stop_server(proc: subprocess.Popen[bytes]) -> None:
         except subprocess.TimeoutExpired:
             proc.kill()
             proc.wait(5)
-
-
-def pin(pid: int, cpu: int) -> bool:
-    try:
-        os.sched_setaffinity(pid, {cpu})
-    except OSError:
-        return False
-    return True
-
-
-def cpu_seconds(pid: int) -> float:
-    """utime + stime of a process, all threads (``/proc/<pid>/stat`` fields 14 and 15)."""
-    fields = Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()
-    return (int(fields[11]) + int(fields[12])) / CLK_TCK
-
-
-def rss_kb(pid: int) -> int:
-    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        if line.startswith("VmRSS:"):
-            return int(line.split()[1])
-    return 0
-
-
-def core_busy_seconds() -> dict[int, float]:
-    """Busy time (all processes, incl. interrupts) per CPU from ``/proc/stat``."""
-    out: dict[int, float] = {}
-    for line in Path("/proc/stat").read_text().splitlines():
-        if line.startswith("cpu") and line[3:4].isdigit():
-            name, *raw = line.split()
-            v = [int(x) for x in raw[:8]]  # user nice system idle iowait irq softirq steal
-            out[int(name[3:])] = (sum(v) - v[3] - v[4]) / CLK_TCK
-    return out
-
-
-def own_cpu_seconds() -> float:
-    t = os.times()
-    return t.user + t.system
 
 
 # -- HTTP and metrics ------------------------------------------------------------------------

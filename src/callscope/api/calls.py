@@ -19,7 +19,7 @@ from callscope.calls.telephony import session_id_for
 from callscope.store.models import Call, CallStatus
 from callscope.store.repo import CallRepository
 
-__all__ = ["CallsApi", "call_json"]
+__all__ = ["CallsApi", "call_in_account", "call_json"]
 
 
 def call_json(call: Call, base: str) -> dict[str, Any]:
@@ -69,6 +69,15 @@ def call_json(call: Call, base: str) -> dict[str, Any]:
     }
 
 
+async def call_in_account(calls: CallRepository, request: web.Request) -> Call:
+    """The ``{id}`` call of the caller's account; another account's call is 404 (CMN-102)."""
+    call_id = request.match_info["id"]
+    call = await calls.get(call_id)
+    if call is None or call.account_ref != caller(request).account_id:
+        raise not_found("callId", call_id)
+    return call
+
+
 class CallsApi:
     def __init__(self, calls: CallRepository) -> None:
         self.calls = calls
@@ -105,11 +114,7 @@ class CallsApi:
         )
 
     async def _call(self, request: web.Request) -> Call:
-        call_id = request.match_info["id"]
-        call = await self.calls.get(call_id)
-        if call is None or call.account_ref != caller(request).account_id:
-            raise not_found("callId", call_id)
-        return call
+        return await call_in_account(self.calls, request)
 
     async def get_call(self, request: web.Request) -> web.Response:
         call = await self._call(request)

@@ -17,8 +17,8 @@ from typing import Any
 
 from aiohttp import WSCloseCode, web
 
-from callscope.api.auth import caller
-from callscope.api.errors import ApiError, json_response, not_found
+from callscope.api.calls import call_in_account
+from callscope.api.errors import ApiError, json_response
 from callscope.calls.telephony import session_id_for
 from callscope.events.bus import Bus, BusOverflow, Subscription
 from callscope.store.models import Call, TranscriptStatus
@@ -73,11 +73,7 @@ class TranscriptsApi:
         ]
 
     async def _call(self, request: web.Request) -> Call:
-        call_id = request.match_info["id"]
-        call = await self.calls.get(call_id)
-        if call is None or call.account_ref != caller(request).account_id:
-            raise not_found("callId", call_id)
-        return call
+        return await call_in_account(self.calls, request)
 
     def _live(self, request: web.Request) -> CallTranscript | None:
         """Look the live transcript up *before* reading the call row: a transcript leaves
