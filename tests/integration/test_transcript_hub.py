@@ -4,13 +4,14 @@ that joins later (a barging supervisor) is transcribed on its own and labelled b
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 from pathlib import Path
 
 import pytest
 
 from callscope.events.bus import Bus
 from callscope.media.pipeline import StereoBlock
-from callscope.media.wav import read_wav
+from callscope.media.wav import WavWriter, read_wav
 from callscope.metrics import Registry
 from callscope.sim.runner import default_source
 from callscope.store.models import TranscriptStatus
@@ -84,5 +85,58 @@ async def test_a_barging_supervisor_gets_a_channel_and_a_label_of_its_own(
             t.add_party("supervisor", "p-s2")
     finally:
         await pool.stop()
+        await rows.stop()
+        await engine.dispose()  # type: ignore[attr-defined]
+
+
+async def test_audio_a_choked_worker_could_not_take_is_recovered_from_the_recording(
+    tmp_path: Path,
+) -> None:
+    repo, rows, engine = await setup(tmp_path)
+    bus = Bus()
+    registry = Registry()
+    # a worker "choked": the pool refuses every chunk, as when a worker is that far behind
+    pool = WorkerPool(PoolOptions(workers=1, max_buffer_bytes=-1), registry)
+    await pool.start()
+    hub = TranscriptHub(pool, rows, bus, registry, calls=repo, backfill_speed=20.0)
+    try:
+        await hub.start_backfills()
+        _, pcm = read_wav(default_source())
+        excerpt = pcm[: 12 * 8000]
+        recording = tmp_path / "call.wav"
+        w = WavWriter(recording)
+        w.write_stereo(excerpt[:, 0].copy(), excerpt[:, 1].copy())
+        w.close()
+        call = new_call(2)
+        call.account_ref = "70000001"
+        call.recording_path = str(recording)
+        rows.create(call)
+        t = hub.attach(call.id, "70000001", ("p-a", "p-c"), recording)
+        for i in range(0, len(excerpt), 2 * FRAME):
+            t.on_block(StereoBlock(i // FRAME, excerpt[i : i + 2 * FRAME].astype("<i2").tobytes()))
+        t.end()
+        pool.options = dataclasses.replace(pool.options, max_buffer_bytes=64 << 20)  # recovers
+        await asyncio.wait_for(t.done.wait(), 60)
+        assert t.status == TranscriptStatus.INCOMPLETE
+        assert t.utterances == []
+        deadline = asyncio.get_running_loop().time() + 90
+        while asyncio.get_running_loop().time() < deadline:
+            row = await repo.get(call.id)
+            assert row is not None
+            if row.transcript_status == TranscriptStatus.COMPLETE:
+                break
+            await asyncio.sleep(0.2)
+        assert row.transcript_status == TranscriptStatus.COMPLETE
+        text = " ".join(words(u.text) for u in await repo.utterances(call.id))
+        assert "northwind internet support" in text
+        assert "locked out" in text
+        (dropped,) = [
+            float(line.split()[-1])
+            for line in registry.render().splitlines()
+            if line.startswith("callscope_asr_audio_dropped_seconds_total")
+        ]
+        assert dropped == pytest.approx(12.0)  # every second of the call, counted
+    finally:
+        await hub.stop(10)
         await rows.stop()
         await engine.dispose()  # type: ignore[attr-defined]

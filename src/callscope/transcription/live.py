@@ -96,6 +96,7 @@ class PartyFeed:
     stream: int | None = None
     ended: bool = False
     finished: bool = False
+    gap: bool = False  # some audio never reached the worker
     _buffer: bytearray = field(default_factory=bytearray)
     _buffer_at: float = 0.0
     _next_frame: int = 0
@@ -120,7 +121,12 @@ class PartyFeed:
     def _send(self) -> None:
         if self.stream is not None and self._buffer:
             pool = self.transcript.hub.pool
-            pool.feed(self.stream, bytes(self._buffer), self._buffer_at, len(self.speakers))
+            sent = pool.feed(self.stream, bytes(self._buffer), self._buffer_at, len(self.speakers))
+            if not sent and not self.gap:
+                # The worker could not take it (choked): the live transcript has a hole, so
+                # it will end incomplete and be made again from the recording.
+                self.gap = True
+                self.transcript.failures += 1
         self._buffer.clear()
 
     def end(self) -> None:
