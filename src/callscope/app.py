@@ -24,6 +24,7 @@ from callscope.api.errors import error_middleware, json_response
 from callscope.api.ingest import INGEST_PATHS, IngestHandler
 from callscope.api.oauth import OAuthApi
 from callscope.api.profiles import ProfilesApi
+from callscope.api.subscriptions import SubscriptionsApi
 from callscope.api.telephony import TelephonyApi
 from callscope.api.transcripts import TranscriptsApi
 from callscope.calls.telephony import TelephonyService
@@ -36,6 +37,7 @@ from callscope.metrics import Registry
 from callscope.store.db import create_engine, sessionmaker, upgrade
 from callscope.store.directory import DirectoryRepository
 from callscope.store.repo import CallRepository, ProfileRepository
+from callscope.store.subscriptions import SubscriptionRepository
 from callscope.transcription.live import TranscriptHub
 from callscope.transcription.pool import PoolOptions, WorkerPool
 
@@ -169,6 +171,8 @@ def build_app(settings: Settings) -> web.Application:
     app.add_routes(OAuthApi(identity).routes())
     app.add_routes(DirectoryApi(directory).routes())
     app.add_routes(TelephonyApi(telephony, directory).routes())
+    subscriptions_api = SubscriptionsApi(SubscriptionRepository(sessions), directory)
+    app.add_routes(subscriptions_api.routes())
 
     async def on_startup(_app: web.Application) -> None:
         await upgrade(engine)
@@ -189,6 +193,7 @@ def build_app(settings: Settings) -> web.Application:
         await ingest.stop()
 
     async def on_cleanup(_app: web.Application) -> None:
+        await subscriptions_api.close()
         await engine.dispose()
 
     app.on_startup.append(on_startup)

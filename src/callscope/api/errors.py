@@ -51,14 +51,19 @@ def json_response(
     )
 
 
-async def read_json(request: web.Request, *, max_bytes: int = 64 * 1024) -> dict[str, Any]:
-    """The request's JSON object, or a CMN-103/CMN-101 error."""
+async def read_json(
+    request: web.Request, *, max_bytes: int = 64 * 1024, allow_empty: bool = False
+) -> dict[str, Any]:
+    """The request's JSON object, or a CMN-103/CMN-101 error (``allow_empty``: no body
+    reads as ``{}``)."""
     if request.content_length is not None and request.content_length > max_bytes:
         raise ApiError(413, "CMN-101", f"Request body larger than {max_bytes} bytes")
     raw = await request.content.read(max_bytes + 1)
     if len(raw) > max_bytes:
         raise ApiError(413, "CMN-101", f"Request body larger than {max_bytes} bytes")
     if not raw.strip():
+        if allow_empty:
+            return {}
         raise ApiError(400, "CMN-103", "Request body is empty; a JSON object is required")
     try:
         data = orjson.loads(raw)

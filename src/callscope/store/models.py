@@ -34,6 +34,7 @@ __all__ = [
     "Party",
     "ServerKey",
     "StreamingProfile",
+    "Subscription",
     "TelephonySession",
     "Token",
     "TranscriptStatus",
@@ -294,3 +295,25 @@ class Party(Base):
     status_reason: Mapped[str | None] = mapped_column(String(32))
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
     updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+
+
+class Subscription(Base):
+    """A push-notification subscription (spec §8): whose, what to, where to, until when."""
+
+    __tablename__ = "subscriptions"
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    account_id: Mapped[str] = mapped_column(ForeignKey("accounts.id"), index=True)
+    extension_id: Mapped[int] = mapped_column(BigInteger, index=True)  # the owner
+    client_id: Mapped[str] = mapped_column(String(64))
+    event_filters: Mapped[list[str]] = mapped_column(JSON)
+    transport: Mapped[str] = mapped_column(String(16))  # WebHook | WebSocket
+    address: Mapped[str | None] = mapped_column(Text)
+    #: chosen by the subscriber and sent back on every delivery; never echoed by the API
+    verification_token: Mapped[str | None] = mapped_column(Text)
+    status: Mapped[str] = mapped_column(String(16))  # Active | Blacklisted
+    blacklisted_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    blacklist_reason: Mapped[str | None] = mapped_column(Text)
+    expires_in: Mapped[int] = mapped_column(BigInteger)  # requested lifetime, for renewals
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    expires_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), index=True)

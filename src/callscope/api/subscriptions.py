@@ -1,0 +1,285 @@
+"""``/restapi/v1.0/subscription``: push-notification subscriptions (spec §8.1).
+
+A subscription belongs to the token's extension and app. WebHook targets pass the
+Validation-Token handshake before the subscription exists (SUB-525 otherwise). Filters are
+validated and echoed with ``~`` resolved (SUB-508 invalid, SUB-406 another account's). At
+most 30 subscriptions per user per app (SUB-505). An expired subscription answers 404
+SUB-507 and receives nothing.
+"""
+
+from __future__ import annotations
+
+import uuid
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import aiohttp
+from aiohttp import web
+
+from callscope.api.auth import caller
+from callscope.api.errors import ApiError, json_response, not_found, read_json
+from callscope.events.filters import EventFilter, FilterError, ForeignAccount, parse_filter
+from callscope.events.webhook import check_address, handshake
+from callscope.store.directory import DirectoryRepository
+from callscope.store.models import Subscription
+from callscope.store.repo import utcnow
+from callscope.store.subscriptions import SubscriptionRepository
+
+__all__ = ["MAX_PER_USER_APP", "SubscriptionsApi", "subscription_json"]
+
+BASE = "/restapi/v1.0/subscription"
+MAX_PER_USER_APP = 30
+DEFAULT_EXPIRES_IN_S = 604_800  # a week (older RingCentral material)
+MAX_EXPIRES_IN_S = 315_360_000  # ten years, the WebHook maximum
+
+
+def _aware(v: datetime) -> datetime:
+    # SQLite hands back naive datetimes; every stored time is UTC
+    return v.replace(tzinfo=UTC) if v.tzinfo is None else v.astimezone(UTC)
+
+
+def _iso(v: datetime) -> str:
+    return _aware(v).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+def subscription_json(sub: Subscription, origin: str) -> dict[str, Any]:
+    mode: dict[str, Any] = {"transportType": sub.transport, "encryption": False}
+    if sub.address is not None:
+        mode["address"] = sub.address  # the verificationToken is never echoed
+    body: dict[str, Any] = {
+        "uri": f"{origin}{BASE}/{sub.id}",
+        "id": sub.id,
+        "creationTime": _iso(sub.created_at),
+        "status": sub.status,
+        "eventFilters": list(sub.event_filters),
+        "expirationTime": _iso(sub.expires_at),
+        "expiresIn": max(0, int((_aware(sub.expires_at) - utcnow()).total_seconds())),
+        "deliveryMode": mode,
+    }
+    if sub.blacklisted_at is not None:
+        body["blacklistedData"] = {
+            "blacklistedAt": _iso(sub.blacklisted_at),
+            "reason": sub.blacklist_reason or "",
+        }
+    return body
+
+
+class SubscriptionsApi:
+    def __init__(self, subscriptions: SubscriptionRepository, directory: DirectoryRepository):
+        self.subscriptions = subscriptions
+        self.directory = directory
+        self._http: aiohttp.ClientSession | None = None
+
+    def routes(self) -> list[web.RouteDef]:
+        return [
+            web.post(BASE, self.create),
+            web.get(BASE, self.list),
+            web.get(BASE + "/{id}", self.get),
+            web.put(BASE + "/{id}", self.update),
+            web.delete(BASE + "/{id}", self.delete),
+            web.post(BASE + "/{id}/renew", self.renew),
+        ]
+
+    async def close(self) -> None:
+        if self._http is not None:
+            await self._http.close()
+
+    def http(self) -> aiohttp.ClientSession:
+        if self._http is None:
+            self._http = aiohttp.ClientSession()
+        return self._http
+
+    # -- validation --------------------------------------------------------------------------
+
+    async def _filters(self, request: web.Request, raw: object) -> list[EventFilter]:
+        auth = caller(request)
+        if not isinstance(raw, list) or not raw:
+            raise ApiError(
+                400,
+                "SUB-508",
+                "Invalid event filters: eventFilters must be a non-empty list of strings",
+                parameterName="eventFilters",
+            )
+        bad: list[str] = []
+        out: list[EventFilter] = []
+        for item in raw:
+            try:
+                f = parse_filter(
+                    item, account_id=auth.account_id, owner_extension_id=auth.extension_id
+                )
+            except ForeignAccount as exc:
+                raise ApiError(
+                    403, "SUB-406", f"Not allowed to subscribe to another account: {exc}"
+                ) from exc
+            except FilterError as exc:
+                bad.append(str(exc))
+                continue
+            if f.extension_id is not None:
+                ext = await self.directory.get_extension(auth.account_id, f.extension_id)
+                if ext is None:
+                    raise ApiError(
+                        403,
+                        "SUB-406",
+                        f"Not allowed to subscribe to extension {f.extension_id}: it is not "
+                        "an extension of your account",
+                    )
+            out.append(f)
+        if bad:
+            raise ApiError(400, "SUB-508", f"Invalid event filters: {bad}")
+        return out
+
+    @staticmethod
+    def _expires_in(raw: object, default: int) -> int:
+        if raw is None:
+            return default
+        if isinstance(raw, bool) or not isinstance(raw, int) or not 1 <= raw <= MAX_EXPIRES_IN_S:
+            raise ApiError(
+                400,
+                "CMN-101",
+                f"Parameter [expiresIn] value is invalid: an integer 1-{MAX_EXPIRES_IN_S}",
+                parameterName="expiresIn",
+                parameterValue=str(raw),
+            )
+        return raw
+
+    async def _own(self, request: web.Request) -> Subscription:
+        """The path's subscription if it is the caller's and not expired."""
+        sub_id = request.match_info["id"]
+        auth = caller(request)
+        sub = await self.subscriptions.get(sub_id)
+        if sub is None or (sub.account_id, sub.extension_id) != (
+            auth.account_id,
+            auth.extension_id,
+        ):
+            raise not_found("subscriptionId", sub_id)
+        if _aware(sub.expires_at) <= utcnow():
+            raise ApiError(404, "SUB-507", f"Subscription {sub_id} has expired")
+        return sub
+
+    # -- routes ------------------------------------------------------------------------------
+
+    async def create(self, request: web.Request) -> web.Response:
+        auth = caller(request)
+        body = await read_json(request)
+        filters = await self._filters(request, body.get("eventFilters"))
+        mode = body.get("deliveryMode")
+        if not isinstance(mode, dict):
+            raise ApiError(
+                400,
+                "CMN-101",
+                "Parameter [deliveryMode] value is invalid: an object is required",
+                parameterName="deliveryMode",
+            )
+        transport = mode.get("transportType")
+        if transport == "WebSocket":
+            raise ApiError(
+                400,
+                "CMN-101",
+                "WebSocket subscriptions are created over the WebSocket gateway "
+                "(POST /restapi/oauth/wstoken, then a ClientRequest on the socket)",
+                parameterName="deliveryMode.transportType",
+            )
+        if transport != "WebHook":
+            raise ApiError(
+                400,
+                "CMN-101",
+                "Parameter [deliveryMode.transportType] value is invalid: use WebHook",
+                parameterName="deliveryMode.transportType",
+                parameterValue=str(transport),
+            )
+        address = mode.get("address")
+        problem = check_address(address)
+        if problem is not None:
+            raise ApiError(
+                400,
+                "CMN-101",
+                f"Parameter [deliveryMode.address] value is invalid: {problem}",
+                parameterName="deliveryMode.address",
+            )
+        assert isinstance(address, str)
+        token = mode.get("verificationToken")
+        if token is not None and (not isinstance(token, str) or len(token) > 256):
+            raise ApiError(
+                400,
+                "CMN-101",
+                "Parameter [deliveryMode.verificationToken] value is invalid: a string of at "
+                "most 256 characters",
+                parameterName="deliveryMode.verificationToken",
+            )
+        expires_in = self._expires_in(body.get("expiresIn"), DEFAULT_EXPIRES_IN_S)
+        if (
+            await self.subscriptions.count_for(auth.account_id, auth.extension_id, auth.client_id)
+            >= MAX_PER_USER_APP
+        ):
+            raise ApiError(
+                403,
+                "SUB-505",
+                f"Subscriptions limit exceeded: at most {MAX_PER_USER_APP} per user per app",
+            )
+        failure = await handshake(self.http(), address)
+        if failure is not None:
+            raise ApiError(400, "SUB-525", f"WebHook server response is invalid: {failure}")
+        now = utcnow()
+        sub = Subscription(
+            id=str(uuid.uuid4()),
+            account_id=auth.account_id,
+            extension_id=auth.extension_id,
+            client_id=auth.client_id,
+            event_filters=[f.text for f in filters],
+            transport="WebHook",
+            address=address,
+            verification_token=token,
+            status="Active",
+            expires_in=expires_in,
+            created_at=now,
+            expires_at=now + timedelta(seconds=expires_in),
+        )
+        await self.subscriptions.create(sub)
+        return json_response(subscription_json(sub, str(request.url.origin())))
+
+    async def list(self, request: web.Request) -> web.Response:
+        auth = caller(request)
+        now = utcnow()
+        rows = [
+            s
+            for s in await self.subscriptions.list_for(auth.account_id, auth.extension_id)
+            if _aware(s.expires_at) > now
+        ]
+        origin = str(request.url.origin())
+        return json_response(
+            {"uri": f"{origin}{BASE}", "records": [subscription_json(s, origin) for s in rows]}
+        )
+
+    async def get(self, request: web.Request) -> web.Response:
+        sub = await self._own(request)
+        return json_response(subscription_json(sub, str(request.url.origin())))
+
+    async def update(self, request: web.Request) -> web.Response:
+        sub = await self._own(request)
+        body = await read_json(request, allow_empty=True)  # empty = renew
+        values: dict[str, Any] = {}
+        if "eventFilters" in body:
+            values["event_filters"] = [
+                f.text for f in await self._filters(request, body["eventFilters"])
+            ]
+        expires_in = self._expires_in(body.get("expiresIn"), sub.expires_in)
+        values["expires_in"] = expires_in
+        values["expires_at"] = utcnow() + timedelta(seconds=expires_in)
+        updated = await self.subscriptions.update(sub.id, **values)
+        if updated is None:
+            raise not_found("subscriptionId", sub.id)
+        return json_response(subscription_json(updated, str(request.url.origin())))
+
+    async def renew(self, request: web.Request) -> web.Response:
+        sub = await self._own(request)
+        updated = await self.subscriptions.update(
+            sub.id, expires_at=utcnow() + timedelta(seconds=sub.expires_in)
+        )
+        if updated is None:
+            raise not_found("subscriptionId", sub.id)
+        return json_response(subscription_json(updated, str(request.url.origin())))
+
+    async def delete(self, request: web.Request) -> web.Response:
+        sub = await self._own(request)
+        await self.subscriptions.delete(sub.id)
+        return web.Response(status=204)
