@@ -284,9 +284,18 @@ async def test_thirty_per_user_and_app(tmp_path: Path, server_factory: type[Serv
     )
     headers = await login.headers()
     async with Receiver() as r:
-        for _ in range(30):
+        got, sub = await request(
+            server, "POST", SUB, headers=headers, json=body(r.url, expires_in=1)
+        )
+        assert got == 200, sub
+        for _ in range(29):
             got, sub = await request(server, "POST", SUB, headers=headers, json=body(r.url))
             assert got == 200, sub
         got, err = await request(server, "POST", SUB, headers=headers, json=body(r.url))
         assert_rc_error(err, 403, got, "SUB-505")
-        assert len(r.handshakes) == 30
+        await asyncio.sleep(1.5)  # the first one expires: it no longer counts
+        got, sub = await request(server, "POST", SUB, headers=headers, json=body(r.url))
+        assert got == 200, sub
+        got, err = await request(server, "POST", SUB, headers=headers, json=body(r.url))
+        assert_rc_error(err, 403, got, "SUB-505")
+        assert len(r.handshakes) == 31

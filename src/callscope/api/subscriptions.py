@@ -208,7 +208,9 @@ class SubscriptionsApi:
             )
         expires_in = self._expires_in(body.get("expiresIn"), DEFAULT_EXPIRES_IN_S)
         if (
-            await self.subscriptions.count_for(auth.account_id, auth.extension_id, auth.client_id)
+            await self.subscriptions.count_for(
+                auth.account_id, auth.extension_id, auth.client_id, utcnow()
+            )
             >= MAX_PER_USER_APP
         ):
             raise ApiError(

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import func, select
@@ -37,12 +38,16 @@ class SubscriptionRepository:
             )
             return list((await s.execute(q)).scalars())
 
-    async def count_for(self, account_id: str, extension_id: int, client_id: str) -> int:
+    async def count_for(
+        self, account_id: str, extension_id: int, client_id: str, now: datetime
+    ) -> int:
+        """Subscriptions of one user and app that have not expired."""
         async with self._sessions() as s:
             q = select(func.count()).where(
                 Subscription.account_id == account_id,
                 Subscription.extension_id == extension_id,
                 Subscription.client_id == client_id,
+                Subscription.expires_at > now,
             )
             return int((await s.execute(q)).scalar_one())
 
