@@ -66,7 +66,6 @@ import argparse
 import asyncio
 import contextlib
 import importlib.util
-import itertools
 import json
 import logging
 import math
@@ -83,13 +82,13 @@ from typing import Any, Final
 import numpy as np
 import numpy.typing as npt
 
+from benchlib import core_busy_seconds, counts, cpu_seconds, own_cpu_seconds, percentile, pin
 from callscope.config import Settings
 from callscope.errors import CallscopeError
 from callscope.media.wav import read_wav
 from callscope.metrics import Registry
 from callscope.transcription.live import CHANNELS
 from callscope.transcription.pool import PoolOptions, WorkerPool
-from procstat import core_busy_seconds, cpu_seconds, own_cpu_seconds, pin
 
 RATE: Final = 8000
 # CallTranscript gathers asr_send_ms of audio before it feeds the pool (--chunk-ms sets these)
@@ -285,14 +284,6 @@ def word_edits(ref: Sequence[str], hyp: Sequence[str]) -> int:
 
 def wer(edits: int, words: int) -> float | None:
     return edits / words if words else None
-
-
-def percentile(values: Sequence[float], q: float) -> float | None:
-    """Nearest-rank percentile; None without values."""
-    if not values:
-        return None
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, max(0, math.ceil(q * len(ordered)) - 1))]
 
 
 def pct(v: float | None, digits: int = 1) -> str:
@@ -1108,16 +1099,6 @@ async def run_bench(args: argparse.Namespace, ramp: list[int], pinned: bool) -> 
     return out
 
 
-def parse_ramp(text: str) -> list[int]:
-    try:
-        steps = [int(x) for x in text.split(",") if x.strip()]
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"--ramp: not a list of integers: {text!r}") from None
-    if not steps or any(b <= a for a, b in itertools.pairwise(steps)) or steps[0] < 1:
-        raise argparse.ArgumentTypeError("--ramp must be increasing positive integers")
-    return steps
-
-
 def parse_phases(text: str) -> set[str]:
     phases = {x.strip() for x in text.split(",") if x.strip()}
     unknown = phases - {"wer", "call", "capacity"}
@@ -1157,7 +1138,9 @@ def build_parser() -> argparse.ArgumentParser:
         "--wer-stagger", type=float, default=1.0, help="seconds between the first streams (1)"
     )
     p.add_argument("--call-speed", type=float, help="scripted call speed (1 = real time; quick 4)")
-    p.add_argument("--ramp", type=parse_ramp, help="calls per capacity step (4,8,…,24; quick 4)")
+    p.add_argument(
+        "--ramp", type=counts("--ramp"), help="calls per capacity step (4,8,…,24; quick 4)"
+    )
     p.add_argument(
         "--capacity-seconds", type=float, help="seconds each call streams per step (60; quick 20)"
     )

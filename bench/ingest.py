@@ -63,7 +63,6 @@ import argparse
 import asyncio
 import contextlib
 import gc
-import itertools
 import json
 import math
 import os
@@ -76,13 +75,22 @@ import sys
 import tempfile
 import time
 from collections import Counter as TallyCounter
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Final
 from urllib.parse import urlencode
 
+from benchlib import (
+    core_busy_seconds,
+    counts,
+    cpu_seconds,
+    own_cpu_seconds,
+    percentile,
+    pin,
+    rss_kb,
+)
 from callscope.errors import UpgradeFailed, UpgradeRefused
 from callscope.protocols.ringcx import (
     Perspective,
@@ -95,7 +103,6 @@ from callscope.sim.plan import CallAudio, load_audio
 from callscope.sim.runner import default_source
 from callscope.sim.wsclient import WebSocketClient, connect
 from callscope.sim.wsframes import OP_TEXT, encode_frame
-from procstat import core_busy_seconds, cpu_seconds, own_cpu_seconds, pin, rss_kb
 
 FRAME_S: Final = 0.020
 #: Scrape this long after a tick's due time: a server that keeps up has read that tick by then.
@@ -540,13 +547,6 @@ class Row:
         return self.gen_late_p99_ms > GEN_LATE_FLAG_S * 1000
 
 
-def percentile(values: Sequence[float], q: float) -> float:
-    if not values:
-        return 0.0
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, math.ceil(q * len(ordered)) - 1)]
-
-
 def make_row(
     target: int,
     calls: int,
@@ -593,7 +593,7 @@ def make_row(
         rss_mb=s1.server_rss_kb / 1024,
         rss_per_call_kb=(s1.server_rss_kb - idle_rss_kb) / calls,
         gen_cpu_pct=100 * (s1.gen_cpu_s - s0.gen_cpu_s) / wall,
-        gen_late_p99_ms=percentile(late, 0.99) * 1000,
+        gen_late_p99_ms=(percentile(late, 0.99) or 0.0) * 1000,
         gen_late_max_ms=max(late, default=0.0) * 1000,
         other_on_server_cpu_pct=other(SERVER_CPU, s1.server_cpu_s - s0.server_cpu_s),
         other_on_gen_cpu_pct=other(GEN_CPU, s1.gen_cpu_s - s0.gen_cpu_s),
@@ -818,16 +818,6 @@ async def run_bench(
     return out
 
 
-def parse_steps(text: str) -> list[int]:
-    try:
-        steps = [int(x) for x in text.split(",") if x.strip()]
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"--steps: not a list of integers: {text!r}") from None
-    if not steps or any(b <= a for a, b in itertools.pairwise(steps)) or steps[0] < 1:
-        raise argparse.ArgumentTypeError("--steps must be increasing positive integers")
-    return steps
-
-
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(
         prog="bench/ingest.py",
@@ -836,8 +826,8 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument(
         "--steps",
-        type=parse_steps,
-        default=parse_steps("100,200,300,400,500,600,700,800"),
+        type=counts("--steps"),
+        default=[100, 200, 300, 400, 500, 600, 700, 800],
         help="concurrent calls per step, increasing (default 100,200,…,800)",
     )
     p.add_argument("--warmup", type=float, default=3.0, help="seconds before measuring (3)")

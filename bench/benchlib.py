@@ -1,12 +1,26 @@
-"""Process and CPU figures from /proc, shared by the benchmark scripts (Linux only)."""
+"""Helpers shared by the benchmark scripts: process and CPU figures from /proc (Linux
+only), percentiles, and step lists on the command line."""
 
 from __future__ import annotations
 
+import argparse
+import itertools
+import math
 import os
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Final
 
-__all__ = ["CLK_TCK", "core_busy_seconds", "cpu_seconds", "own_cpu_seconds", "pin", "rss_kb"]
+__all__ = [
+    "CLK_TCK",
+    "core_busy_seconds",
+    "counts",
+    "cpu_seconds",
+    "own_cpu_seconds",
+    "percentile",
+    "pin",
+    "rss_kb",
+]
 
 CLK_TCK: Final = os.sysconf("SC_CLK_TCK")
 
@@ -62,3 +76,26 @@ def core_busy_seconds() -> dict[int, float]:
 def own_cpu_seconds() -> float:
     t = os.times()
     return t.user + t.system
+
+
+def percentile(values: Sequence[float], q: float) -> float | None:
+    """Nearest-rank percentile; None without values."""
+    if not values:
+        return None
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, max(0, math.ceil(q * len(ordered)) - 1))]
+
+
+def counts(flag: str) -> Callable[[str], list[int]]:
+    """An argparse ``type`` for ``flag``: a comma list of increasing positive integers."""
+
+    def parse(text: str) -> list[int]:
+        try:
+            steps = [int(x) for x in text.split(",") if x.strip()]
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"{flag}: not a list of integers: {text!r}") from None
+        if not steps or any(b <= a for a, b in itertools.pairwise(steps)) or steps[0] < 1:
+            raise argparse.ArgumentTypeError(f"{flag} must be increasing positive integers")
+        return steps
+
+    return parse
