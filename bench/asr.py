@@ -371,9 +371,7 @@ async def run_stream(
                 break
             n = min(CHUNK_FRAMES, frames - k * CHUNK_FRAMES)
             arrived = min(now, start_at + (k * CHUNK_S + BLOCK_S) / speed)
-            if not pool.feed(
-                stream, pcm.chunk(offset + k * CHUNK_FRAMES, n), arrived, pcm.channels
-            ):
+            if not pool.feed(stream, pcm.chunk(offset + k * CHUNK_FRAMES, n), arrived):
                 sink.chunks_dropped += 1
     finally:
         with contextlib.suppress(Exception):

@@ -218,7 +218,7 @@ async def test_an_overloaded_worker_drops_partials_and_never_a_final() -> None:
         # second than real time — far more than one worker decodes.
         for i in range(0, len(data), chunk):
             for stream in streams:
-                pool.feed(stream, data[i : i + chunk], time.monotonic(), 2)
+                pool.feed(stream, data[i : i + chunk], time.monotonic())
             if i % (chunk * 50) == 0:
                 await asyncio.sleep(0.05)
                 for w in pool.worker_stats():
@@ -375,15 +375,15 @@ async def test_a_broken_stream_fails_alone_and_a_closed_one_takes_no_more_audio(
         good, bad = Sink(), Sink()
         g = pool.open(["agent", "customer"], 0, good)
         b = pool.open(["agent", "customer"], 0, bad)
-        assert pool.feed(b, b"\x00\x01\x02", time.monotonic(), 2)  # 3 bytes: not stereo int16
+        assert pool.feed(b, b"\x00\x01\x02", time.monotonic())  # 3 bytes: not stereo int16
         await asyncio.wait_for(bad.end.wait(), 30)
         assert bad.failed
         assert "refused" in bad.failed[0]
-        assert not pool.feed(b, greeting, time.monotonic(), 2)  # a failed stream is gone
+        assert not pool.feed(b, greeting, time.monotonic())  # a failed stream is gone
         for i in range(0, len(greeting), 3200):
-            assert pool.feed(g, greeting[i : i + 3200], time.monotonic(), 2)
+            assert pool.feed(g, greeting[i : i + 3200], time.monotonic())
         pool.close(g)
-        assert not pool.feed(g, greeting[:3200], time.monotonic(), 2)  # closed: refused
+        assert not pool.feed(g, greeting[:3200], time.monotonic())  # closed: refused
         await asyncio.wait_for(good.end.wait(), 60)
         assert not good.failed
         assert "northwind" in words(" ".join(good.finals))

@@ -121,7 +121,7 @@ class PartyFeed:
     def _send(self) -> None:
         if self.stream is not None and self._buffer:
             pool = self.transcript.hub.pool
-            sent = pool.feed(self.stream, bytes(self._buffer), self._buffer_at, len(self.speakers))
+            sent = pool.feed(self.stream, bytes(self._buffer), self._buffer_at)
             if not sent and not self.gap:
                 # The worker could not take it (choked): the live transcript has a hole, so
                 # it will end incomplete and be made again from the recording.

@@ -115,18 +115,24 @@ class _Worker:
         return self.writer.transport.get_write_buffer_size()
 
 
+@dataclass(eq=False, slots=True)
+class _StreamRef:
+    worker: _Worker
+    channels: int
+    closed: bool = False  # CLOSE sent; DONE not back yet: no more audio
+    drop_logged: bool = False
+
+
 class WorkerPool:
     def __init__(self, options: PoolOptions, registry: Registry) -> None:
         if options.workers < 1:
             raise ConfigError("a transcription pool needs at least one worker")
         self.options = options
         self._workers: list[_Worker | None] = [None] * options.workers
-        self._stream_worker: dict[int, _Worker] = {}
-        self._closed: set[int] = set()  # closed by the server, DONE not back yet
+        self._streams: dict[int, _StreamRef] = {}  # open streams, until DONE or failure
         self._ids = itertools.count(1)
         self._stopping = False
         self._restarts: list[list[float]] = [[] for _ in range(options.workers)]
-        self._dropped_logged: set[int] = set()
         self.engine_name = options.engine
         reg = registry
         reg.gauge(
@@ -244,21 +250,22 @@ class WorkerPool:
         w = min(live, key=lambda w: len(w.streams))
         stream = next(self._ids)
         w.streams[stream] = sink
-        self._stream_worker[stream] = w
+        self._streams[stream] = _StreamRef(w, len(speakers))
         w.writer.write(
             json_frame(Kind.OPEN, {"stream": stream, "speakers": speakers, "offsetMs": offset_ms})
         )
         return stream
 
-    def feed(self, stream: int, pcm: bytes, arrived_at: float, channels: int) -> bool:
+    def feed(self, stream: int, pcm: bytes, arrived_at: float) -> bool:
         """Queue audio for the stream. False if it was dropped (worker gone or choked)."""
-        w = self._stream_worker.get(stream)
-        if w is None or stream in self._closed:
+        ref = self._streams.get(stream)
+        if ref is None or ref.closed:
             return False
+        w = ref.worker
         if w.buffered > self.options.max_buffer_bytes:
-            self.audio_dropped.inc(len(pcm) / (2 * channels * 8000))
-            if stream not in self._dropped_logged:
-                self._dropped_logged.add(stream)
+            self.audio_dropped.inc(len(pcm) / (2 * ref.channels * 8000))
+            if not ref.drop_logged:
+                ref.drop_logged = True
                 logger.error(
                     "transcription worker %d is %d MB behind reading audio: stream %d loses "
                     "audio from its transcript (the recording keeps it)",
@@ -272,16 +279,16 @@ class WorkerPool:
 
     def close(self, stream: int) -> None:
         """No more audio: the stream's sink gets its last results, then ``on_done``."""
-        w = self._stream_worker.get(stream)
-        if w is not None and stream not in self._closed:
-            self._closed.add(stream)
-            w.writer.write(json_frame(Kind.CLOSE, {"stream": stream}))
+        ref = self._streams.get(stream)
+        if ref is not None and not ref.closed:
+            ref.closed = True
+            ref.worker.writer.write(json_frame(Kind.CLOSE, {"stream": stream}))
 
     def stream_stats(self, stream: int) -> dict[str, float] | None:
-        w = self._stream_worker.get(stream)
-        if w is None:
+        ref = self._streams.get(stream)
+        if ref is None:
             return None
-        entry: dict[str, float] | None = w.stats.get("streams", {}).get(str(stream))
+        entry: dict[str, float] | None = ref.worker.stats.get("streams", {}).get(str(stream))
         return entry
 
     @property
@@ -323,9 +330,7 @@ class WorkerPool:
             body = orjson.loads(payload)
             stream = int(body["stream"])
             sink = w.streams.pop(stream, None)
-            self._stream_worker.pop(stream, None)
-            self._closed.discard(stream)
-            self._dropped_logged.discard(stream)
+            self._streams.pop(stream, None)
             if sink is not None:
                 if "error" in body:
                     sink.on_failed(f"the worker refused the stream: {body['error']}")
@@ -354,8 +359,7 @@ class WorkerPool:
         sinks = list(w.streams.items())
         w.streams.clear()
         for stream, _ in sinks:
-            self._stream_worker.pop(stream, None)
-            self._closed.discard(stream)
+            self._streams.pop(stream, None)
         if w.stopping or self._stopping:
             return
         logger.error("transcription worker %d exited (%s; code %s)", w.index, reason, code)
