@@ -74,3 +74,29 @@ def assert_rc_error(body: Any, status: int, got: int, code: str) -> None:
     assert body["errorCode"] == code, body
     assert body["errors"][0]["errorCode"] == code
     assert body["message"]
+
+
+def other_account(server: Server) -> tuple[Login, dict[str, Any]]:
+    """A second account 80000001 with an admin user (ext 101) and an app of its own: the
+    foreign caller every scoping test needs. Returns its login and its extension."""
+    admin_cli(server.data_dir, "account", "--id", "80000001", "--name", "Other Co")
+    ext = admin_cli(
+        server.data_dir,
+        "extension",
+        "--account",
+        "80000001",
+        "--number",
+        "101",
+        "--first-name",
+        "Olly",
+        "--last-name",
+        "Other",
+        "--email",
+        "olly@other.test",
+        "--admin",
+        "--password",
+        "other-pass-1",
+    )
+    app = admin_cli(server.data_dir, "app", "--account", "80000001", "--name", "other")
+    login = Login(server, app["clientId"], app["clientSecret"], "olly@other.test", "other-pass-1")
+    return login, ext

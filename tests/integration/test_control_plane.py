@@ -14,7 +14,7 @@ from typing import Any
 import pytest
 
 from tests.conftest import Server, free_port, make_stereo_fixture, simulate_command
-from tests.integration.cp_helpers import Login, admin_cli, assert_rc_error, request
+from tests.integration.cp_helpers import Login, admin_cli, assert_rc_error, other_account, request
 
 pytestmark = pytest.mark.slow
 
@@ -76,32 +76,7 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
             "--type",
             "ParkLocation",
         )
-        admin_cli(server.data_dir, "account", "--id", "80000001", "--name", "Other Co")
-        other_ext = admin_cli(
-            server.data_dir,
-            "extension",
-            "--account",
-            "80000001",
-            "--number",
-            "101",
-            "--first-name",
-            "Olly",
-            "--last-name",
-            "Other",
-            "--email",
-            "olly@other.test",
-            "--admin",
-            "--password",
-            "other-pass-1",
-        )
-        other_app = admin_cli(server.data_dir, "app", "--account", "80000001", "--name", "other")
-        other = Login(
-            server,
-            other_app["clientId"],
-            other_app["clientSecret"],
-            "olly@other.test",
-            "other-pass-1",
-        )
+        other, other_ext = other_account(server)
         yield {
             "server": server,
             "creds": creds,
