@@ -323,7 +323,3 @@ class StreamTranscriber:
                     entry["pendingFinals"] += 1
                     entry["oldestPendingS"] = max(entry["oldestPendingS"], now - job.ready_at)
         return out
-
-    @property
-    def open_streams(self) -> int:
-        return len(self._streams)
