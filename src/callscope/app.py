@@ -27,15 +27,18 @@ from callscope.api.profiles import ProfilesApi
 from callscope.api.subscriptions import SubscriptionsApi
 from callscope.api.telephony import TelephonyApi
 from callscope.api.transcripts import TranscriptsApi
+from callscope.api.wsgateway import WsGateway
 from callscope.calls.telephony import TelephonyService
 from callscope.config import Settings
 from callscope.errors import ConfigError
 from callscope.events.bus import Bus
+from callscope.events.delivery import Dispatcher, DispatcherOptions
 from callscope.identity.service import IdentityService
 from callscope.ingest import IngestService
 from callscope.metrics import Registry
 from callscope.store.db import create_engine, sessionmaker, upgrade
 from callscope.store.directory import DirectoryRepository
+from callscope.store.events import EventRepository
 from callscope.store.repo import CallRepository, ProfileRepository
 from callscope.store.subscriptions import SubscriptionRepository
 from callscope.transcription.live import TranscriptHub
@@ -74,6 +77,7 @@ class Components:
     telephony: TelephonyService
     bus: Bus
     transcripts: TranscriptHub | None
+    dispatcher: Dispatcher
 
 
 async def _health(request: web.Request) -> web.Response:
@@ -137,6 +141,17 @@ def build_app(settings: Settings) -> web.Application:
     )
     ingest.telephony = telephony
     bus = Bus()
+    dispatcher = Dispatcher(
+        EventRepository(sessions),
+        registry,
+        DispatcherOptions(
+            retry_initial_s=settings.events_retry_initial_s,
+            retry_max_s=settings.events_retry_max_s,
+            webhook_timeout_s=settings.events_webhook_timeout_s,
+            max_failures=settings.events_max_failures,
+        ),
+    )
+    ingest.rows.after_commit.append(dispatcher.wake)
     transcripts: TranscriptHub | None = None
     if settings.effective_asr_workers:
         pool = WorkerPool(asr_pool_options(settings), registry)
@@ -156,6 +171,7 @@ def build_app(settings: Settings) -> web.Application:
         telephony,
         bus,
         transcripts,
+        dispatcher,
     )
 
     app = web.Application(
@@ -171,8 +187,9 @@ def build_app(settings: Settings) -> web.Application:
     app.add_routes(OAuthApi(identity).routes())
     app.add_routes(DirectoryApi(directory).routes())
     app.add_routes(TelephonyApi(telephony, directory).routes())
-    subscriptions_api = SubscriptionsApi(SubscriptionRepository(sessions), directory)
+    subscriptions_api = SubscriptionsApi(SubscriptionRepository(sessions), directory, dispatcher)
     app.add_routes(subscriptions_api.routes())
+    app.add_routes(WsGateway(identity, subscriptions_api, dispatcher).routes())
 
     async def on_startup(_app: web.Application) -> None:
         await upgrade(engine)
@@ -181,6 +198,7 @@ def build_app(settings: Settings) -> web.Application:
         if transcripts is not None:
             await transcripts.pool.start()  # fails start-up with a clear engine/model error
         await ingest.start()  # recovery marks what a crash interrupted
+        await dispatcher.start()  # resumes the queues a stop or crash left
         if transcripts is not None:
             await transcripts.start_backfills()
         if settings.gc_freeze:
@@ -191,6 +209,7 @@ def build_app(settings: Settings) -> web.Application:
 
     async def on_shutdown(_app: web.Application) -> None:
         await ingest.stop()
+        await dispatcher.stop()
 
     async def on_cleanup(_app: web.Application) -> None:
         await subscriptions_api.close()

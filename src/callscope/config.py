@@ -80,6 +80,18 @@ class Settings:
     )
     asr_pack: bool = _opt(True, "Pack short phrases of many calls into one whisper decode.")
     asr_send_ms: int = _opt(40, "Audio gathered per call before it goes to its worker.")
+    events_retry_initial_s: float = _opt(
+        1.0, "First wait before a failed webhook delivery is retried; doubles per failure."
+    )
+    events_retry_max_s: float = _opt(60.0, "Longest wait between webhook delivery attempts.")
+    events_webhook_timeout_s: float = _opt(
+        10.0, "A webhook target must answer a notification within this time."
+    )
+    events_max_failures: int = _opt(
+        60,
+        "Failed attempts in a row after which a webhook subscription is Blacklisted "
+        "(60 at the default waits ≈ one hour of outage).",
+    )
     event_loop: str = _opt("auto", "auto (uvloop when installed), uvloop or asyncio.")
     gc_freeze: bool = _opt(True, "Freeze start-up objects and raise GC thresholds (lower p99).")
 
@@ -112,6 +124,12 @@ class Settings:
             raise ConfigError("asr_vad_hangover_ms must be between 100 and 2000")
         if not 20 <= self.asr_send_ms <= 1000:
             raise ConfigError("asr_send_ms must be between 20 and 1000")
+        if not 0 < self.events_retry_initial_s <= self.events_retry_max_s:
+            raise ConfigError("events_retry_initial_s must be > 0 and ≤ events_retry_max_s")
+        if self.events_webhook_timeout_s <= 0:
+            raise ConfigError("events_webhook_timeout_s must be > 0 (seconds)")
+        if self.events_max_failures < 1:
+            raise ConfigError("events_max_failures must be ≥ 1")
         if self.ingest_max_message_bytes < 4096:
             raise ConfigError("ingest_max_message_bytes must be ≥ 4096")
 

@@ -18,8 +18,10 @@ from aiohttp import web
 
 from callscope.api.auth import caller
 from callscope.api.errors import ApiError, json_response, not_found, read_json
+from callscope.events.delivery import Dispatcher
 from callscope.events.filters import EventFilter, FilterError, ForeignAccount, parse_filter
 from callscope.events.webhook import check_address, handshake
+from callscope.identity.service import AuthContext
 from callscope.store.directory import DirectoryRepository
 from callscope.store.models import Subscription
 from callscope.store.repo import utcnow
@@ -65,9 +67,15 @@ def subscription_json(sub: Subscription, origin: str) -> dict[str, Any]:
 
 
 class SubscriptionsApi:
-    def __init__(self, subscriptions: SubscriptionRepository, directory: DirectoryRepository):
+    def __init__(
+        self,
+        subscriptions: SubscriptionRepository,
+        directory: DirectoryRepository,
+        dispatcher: Dispatcher,
+    ):
         self.subscriptions = subscriptions
         self.directory = directory
+        self.dispatcher = dispatcher
         self._http: aiohttp.ClientSession | None = None
 
     def routes(self) -> list[web.RouteDef]:
@@ -91,8 +99,8 @@ class SubscriptionsApi:
 
     # -- validation --------------------------------------------------------------------------
 
-    async def _filters(self, request: web.Request, raw: object) -> list[EventFilter]:
-        auth = caller(request)
+    async def filters(self, auth: AuthContext, raw: object) -> list[EventFilter]:
+        """Validated filters (SUB-508 invalid, SUB-406 another account's)."""
         if not isinstance(raw, list) or not raw:
             raise ApiError(
                 400,
@@ -128,6 +136,20 @@ class SubscriptionsApi:
             raise ApiError(400, "SUB-508", f"Invalid event filters: {bad}")
         return out
 
+    async def check_limit(self, auth: AuthContext) -> None:
+        """403 SUB-505 when the user already holds the most subscriptions for this app."""
+        if (
+            await self.subscriptions.count_for(
+                auth.account_id, auth.extension_id, auth.client_id, utcnow()
+            )
+            >= MAX_PER_USER_APP
+        ):
+            raise ApiError(
+                403,
+                "SUB-505",
+                f"Subscriptions limit exceeded: at most {MAX_PER_USER_APP} per user per app",
+            )
+
     @staticmethod
     def _expires_in(raw: object, default: int) -> int:
         if raw is None:
@@ -142,10 +164,20 @@ class SubscriptionsApi:
             )
         return raw
 
-    async def _own(self, request: web.Request) -> Subscription:
+    async def _own(self, request: web.Request, *, http_update: bool = False) -> Subscription:
         """The path's subscription if it is the caller's and not expired."""
-        sub_id = request.match_info["id"]
-        auth = caller(request)
+        sub = await self.own(caller(request), request.match_info["id"])
+        if http_update and sub.transport == "WebSocket":
+            raise ApiError(
+                400,
+                "CMN-101",
+                "A WebSocket subscription is changed over its WebSocket connection, not HTTP",
+                parameterName="subscriptionId",
+            )
+        return sub
+
+    async def own(self, auth: AuthContext, sub_id: str) -> Subscription:
+        """The subscription if it is the caller's and not expired (404 otherwise)."""
         sub = await self.subscriptions.get(sub_id)
         if sub is None or (sub.account_id, sub.extension_id) != (
             auth.account_id,
@@ -161,7 +193,7 @@ class SubscriptionsApi:
     async def create(self, request: web.Request) -> web.Response:
         auth = caller(request)
         body = await read_json(request)
-        filters = await self._filters(request, body.get("eventFilters"))
+        filters = await self.filters(auth, body.get("eventFilters"))
         mode = body.get("deliveryMode")
         if not isinstance(mode, dict):
             raise ApiError(
@@ -207,17 +239,7 @@ class SubscriptionsApi:
                 parameterName="deliveryMode.verificationToken",
             )
         expires_in = self._expires_in(body.get("expiresIn"), DEFAULT_EXPIRES_IN_S)
-        if (
-            await self.subscriptions.count_for(
-                auth.account_id, auth.extension_id, auth.client_id, utcnow()
-            )
-            >= MAX_PER_USER_APP
-        ):
-            raise ApiError(
-                403,
-                "SUB-505",
-                f"Subscriptions limit exceeded: at most {MAX_PER_USER_APP} per user per app",
-            )
+        await self.check_limit(auth)
         failure = await handshake(self.http(), address)
         if failure is not None:
             raise ApiError(400, "SUB-525", f"WebHook server response is invalid: {failure}")
@@ -257,12 +279,12 @@ class SubscriptionsApi:
         return json_response(subscription_json(sub, str(request.url.origin())))
 
     async def update(self, request: web.Request) -> web.Response:
-        sub = await self._own(request)
+        sub = await self._own(request, http_update=True)
         body = await read_json(request, allow_empty=True)  # empty = renew
         values: dict[str, Any] = {}
         if "eventFilters" in body:
             values["event_filters"] = [
-                f.text for f in await self._filters(request, body["eventFilters"])
+                f.text for f in await self.filters(caller(request), body["eventFilters"])
             ]
         expires_in = self._expires_in(body.get("expiresIn"), sub.expires_in)
         values["expires_in"] = expires_in
@@ -270,10 +292,11 @@ class SubscriptionsApi:
         updated = await self.subscriptions.update(sub.id, **values)
         if updated is None:
             raise not_found("subscriptionId", sub.id)
+        self.dispatcher.forget(sub.id)
         return json_response(subscription_json(updated, str(request.url.origin())))
 
     async def renew(self, request: web.Request) -> web.Response:
-        sub = await self._own(request)
+        sub = await self._own(request, http_update=True)
         updated = await self.subscriptions.update(
             sub.id, expires_at=utcnow() + timedelta(seconds=sub.expires_in)
         )
@@ -284,4 +307,5 @@ class SubscriptionsApi:
     async def delete(self, request: web.Request) -> web.Response:
         sub = await self._own(request)
         await self.subscriptions.delete(sub.id)
+        self.dispatcher.forget(sub.id)  # its sender drops what was still queued
         return web.Response(status=204)

@@ -12,61 +12,14 @@ from callscope.api.directory import base_url, extension_in_account
 from callscope.api.errors import ApiError, json_response, not_found
 from callscope.api.paging import page_params, paged
 from callscope.calls.telephony import TelephonyService
+from callscope.calls.views import agent_extension, endpoint, iso, party_json, session_json
 from callscope.identity.service import aware
 from callscope.store.directory import DirectoryRepository
 from callscope.store.models import Call, Party, TelephonySession
 
-__all__ = ["TelephonyApi", "party_json", "session_json"]
+__all__ = ["TelephonyApi"]
 
 ACCOUNT = "/restapi/v1.0/account/{accountId}"
-
-
-def iso(value: datetime) -> str:
-    return aware(value).astimezone(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
-
-
-def _endpoint(number: str | None, name: str | None, extension_id: int | None) -> dict[str, Any]:
-    out: dict[str, Any] = {}
-    if number:
-        out["phoneNumber"] = number
-    if name:
-        out["name"] = name
-    if extension_id is not None:
-        out["extensionId"] = str(extension_id)
-    return out
-
-
-def party_json(p: Party, agent_ext: int | None) -> dict[str, Any]:
-    out: dict[str, Any] = {
-        "id": p.id,
-        "direction": p.direction,
-        "from": _endpoint(p.from_number, p.from_name, None),
-        "to": _endpoint(p.to_number, p.to_name, agent_ext),
-        "status": {"code": p.status_code, "rcc": False},
-        "muted": False,
-        "standAlone": False,
-    }
-    if p.status_reason:
-        out["status"]["reason"] = p.status_reason
-    if p.extension_id is not None:
-        out["accountId"] = p.account_id
-        out["extensionId"] = str(p.extension_id)
-        out["owner"] = {"accountId": p.account_id, "extensionId": str(p.extension_id)}
-    return out
-
-
-def _agent_ext(parties: list[Party]) -> int | None:
-    return next((p.extension_id for p in parties if p.role == "agent"), None)
-
-
-def session_json(session: TelephonySession, parties: list[Party]) -> dict[str, Any]:
-    agent = _agent_ext(parties)
-    return {
-        "id": session.id,
-        "creationTime": iso(session.creation_time),
-        "origin": {"type": session.origin_type},
-        "parties": [party_json(p, agent) for p in parties],
-    }
 
 
 class TelephonyApi:
@@ -101,7 +54,7 @@ class TelephonyApi:
         party = next((p for p in parties if p.id == raw), None)
         if party is None:
             raise not_found("partyId", raw[:64])
-        return json_response(party_json(party, _agent_ext(parties)))
+        return json_response(party_json(party, agent_extension(parties)))
 
     def _page(self, request: web.Request) -> tuple[int, int]:
         if request.query.get("perPage") == "max":  # spec §6: active calls accept "max"
@@ -147,8 +100,8 @@ class TelephonyApi:
             "duration": seconds,
             "durationMs": seconds * 1000,
             "transport": "PSTN",
-            "from": _endpoint(call.ani, "Customer", None),
-            "to": _endpoint(
+            "from": endpoint(call.ani, "Customer", None),
+            "to": endpoint(
                 call.dnis,
                 agent.to_name if agent else None,
                 agent.extension_id if agent else None,

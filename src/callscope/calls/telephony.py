@@ -4,20 +4,37 @@ Parties: the customer (the ANI; no extension) and the agent (the extension whose
 id is the stream's agentId; an unknown agent stays a party without extension). Queue calls
 are inbound, campaign calls outbound. Rows go through the ingest write-behind writer, after
 the call row they refer to.
+
+Every status change also writes its events to the outbox in the same transaction (spec §9):
+telephony session events (Setup, Proceeding, Answered at Start; Disconnected at the end, with
+a per-session ``sequence``) and detailed presence for the agent's extension (Ringing,
+CallConnected, NoCall). A call of no known account produces none: no one may see it.
 """
 
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
+from collections import defaultdict
+from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from callscope.calls.parties import PartyStatus, transition
+from callscope.calls.views import agent_extension, party_json
+from callscope.events.payloads import ActiveCall, EventKind, presence_body, telephony_body
 from callscope.store.directory import DirectoryRepository
-from callscope.store.models import Account, Call, CallStatus, Party, TelephonySession
+from callscope.store.models import (
+    Account,
+    Base,
+    Call,
+    CallStatus,
+    OutboxEvent,
+    Party,
+    TelephonySession,
+)
 from callscope.store.repo import utcnow
 from callscope.store.writer import CallRowWriter
 
@@ -42,10 +59,46 @@ def party_ids(call_id: str) -> tuple[str, str]:
     return f"p-{call_id}-1", f"p-{call_id}-2"
 
 
+#: presence ``telephonyStatus`` of the agent by party status
+_PRESENCE_STATUS = {
+    PartyStatus.SETUP: "Ringing",
+    PartyStatus.PROCEEDING: "Ringing",
+    PartyStatus.ANSWERED: "CallConnected",
+    PartyStatus.HOLD: "OnHold",
+    PartyStatus.GONE: "NoCall",
+    PartyStatus.DISCONNECTED: "NoCall",
+}
+
+
 @dataclass(slots=True)
 class LiveSession:
     session_id: str
     party_status: dict[str, PartyStatus]
+    account_id: str | None = None
+    call_id: str = ""
+    legacy_session_id: str = ""
+    created_at: datetime | None = None
+    #: party id → its JSON view (spec §9.2), kept current for the events
+    parties: dict[str, dict[str, Any]] = field(default_factory=dict)
+    #: the agent party's extension, for presence
+    agent_extension: int | None = None
+    sequence: int = 0
+
+
+def telephony_event(live: LiveSession, at: datetime) -> OutboxEvent:
+    """The next telephony event of a session, with every party as it is now."""
+    assert live.account_id is not None
+    live.sequence += 1
+    body = telephony_body(
+        sequence=live.sequence,
+        session_id=live.legacy_session_id,
+        telephony_session_id=live.session_id,
+        event_time=at,
+        parties=[dict(p) for p in live.parties.values()],
+    )
+    return OutboxEvent(
+        account_id=live.account_id, kind=EventKind.TELEPHONY, payload=body, created_at=at
+    )
 
 
 class TelephonyService:
@@ -61,6 +114,8 @@ class TelephonyService:
         self._default_account = default_account
         self._directory = directory
         self._rows = rows
+        #: the live calls of each agent extension, for presence events
+        self._active: defaultdict[int, dict[str, ActiveCall]] = defaultdict(dict)
 
     async def account_for(self, call: Call) -> str | None:
         """The account a stream belongs to: the existing account whose id is its rcAccountId,
@@ -119,60 +174,171 @@ class TelephonyService:
             to_name=agent_name,
             **common,
         )
-        statuses = {}
+        live = LiveSession(
+            session.id,
+            {},
+            account_id=call.account_ref,
+            call_id=call.id,
+            legacy_session_id=call.session_id or call.id,
+            created_at=now,
+            agent_extension=agent.id if agent else None,
+        )
+        agent_ext = agent.id if agent else None
         for party in (customer, agent_party):
-            # RingCX streams only once the agent is connected: the call is answered at Start.
-            status = PartyStatus.SETUP
-            for step in (PartyStatus.PROCEEDING, PartyStatus.ANSWERED):
-                status = transition(status, step, party_id=party.id)
-            party.status_code = str(status)
-            statuses[party.id] = status
-        self._rows.create(session)
-        self._rows.create(customer)
-        self._rows.create(agent_party)
-        return LiveSession(session.id, statuses)
+            live.party_status[party.id] = PartyStatus.SETUP
+            view = party_json(party, agent_ext)
+            view["recordings"] = [{"id": call.id, "active": True}]
+            view["missedCall"] = False
+            view["park"] = {}
+            live.parties[party.id] = view
+        rows: list[Base] = [session, customer, agent_party]
+        # RingCX streams only once the agent is connected: the call is answered at Start.
+        # Each step is still published, so subscribers see the lifecycle they expect.
+        rows += self._events(live, now)
+        for step in (PartyStatus.PROCEEDING, PartyStatus.ANSWERED):
+            for party in (customer, agent_party):
+                self._set_status(live, party.id, step)
+            rows += self._events(live, now, presence=step is PartyStatus.ANSWERED)
+        for party in (customer, agent_party):
+            party.status_code = str(live.party_status[party.id])
+        session.event_sequence = live.sequence
+        self._rows.write(rows)
+        return live
+
+    def _set_status(
+        self, live: LiveSession, party_id: str, status: PartyStatus, reason: str | None = None
+    ) -> None:
+        live.party_status[party_id] = transition(
+            live.party_status[party_id], status, party_id=party_id
+        )
+        view = live.parties[party_id]
+        view["status"] = {"code": str(status), "rcc": False}
+        if reason:
+            view["status"]["reason"] = reason
+        if status in (PartyStatus.DISCONNECTED, PartyStatus.GONE):
+            for rec in view.get("recordings", []):
+                rec["active"] = False
+
+    def _events(self, live: LiveSession, at: datetime, *, presence: bool = True) -> list[Base]:
+        """The outbox rows for the session's current state (none without an account)."""
+        if live.account_id is None:
+            return []
+        out: list[Base] = [telephony_event(live, at)]
+        agent_party = next(
+            (pid for pid, view in live.parties.items() if view.get("extensionId")), None
+        )
+        if presence and agent_party is not None and live.agent_extension is not None:
+            status = live.party_status[agent_party]
+            self._active[live.agent_extension][live.session_id] = ActiveCall(
+                call_id=live.call_id,
+                direction=live.parties[agent_party]["direction"],
+                from_number=live.parties[agent_party]["from"].get("phoneNumber"),
+                from_name=live.parties[agent_party]["from"].get("name"),
+                to_number=live.parties[agent_party]["to"].get("phoneNumber"),
+                to_name=live.parties[agent_party]["to"].get("name"),
+                start_time=live.created_at or at,
+                telephony_status=_PRESENCE_STATUS[status],
+                session_id=live.legacy_session_id,
+                telephony_session_id=live.session_id,
+                party_id=agent_party,
+            )
+            calls = self._active[live.agent_extension]
+            out.append(
+                OutboxEvent(
+                    account_id=live.account_id,
+                    kind=EventKind.PRESENCE,
+                    extension_id=live.agent_extension,
+                    payload=presence_body(live.agent_extension, list(calls.values())),
+                    created_at=at,
+                )
+            )
+            if status in (PartyStatus.DISCONNECTED, PartyStatus.GONE):
+                del calls[live.session_id]
+                if not calls:
+                    del self._active[live.agent_extension]
+        return out
 
     def close(self, live: LiveSession, status: CallStatus) -> None:
-        """Queue Disconnected for every party and end the session."""
+        """Disconnect every party, end the session and publish it, in one transaction."""
         reason = END_REASONS[status]
         now = utcnow()
-        for party_id, current in live.party_status.items():
+        updates: list[tuple[tuple[type[Base], Any], dict[str, Any]]] = []
+        for party_id, current in list(live.party_status.items()):
             if current in (PartyStatus.DISCONNECTED, PartyStatus.GONE):
                 continue
-            live.party_status[party_id] = transition(
-                current, PartyStatus.DISCONNECTED, party_id=party_id
+            self._set_status(live, party_id, PartyStatus.DISCONNECTED, reason)
+            updates.append(
+                (
+                    (Party, party_id),
+                    {
+                        "status_code": str(PartyStatus.DISCONNECTED),
+                        "status_reason": reason,
+                        "updated_at": now,
+                    },
+                )
             )
-            self._rows.update(
-                party_id,
-                {
-                    "status_code": str(PartyStatus.DISCONNECTED),
-                    "status_reason": reason,
-                    "updated_at": now,
-                },
-                model=Party,
-            )
-        self._rows.update(live.session_id, {"live": False}, model=TelephonySession)
+        events = self._events(live, now) if updates else []
+        updates.append(
+            ((TelephonySession, live.session_id), {"live": False, "event_sequence": live.sequence})
+        )
+        self._rows.write(events, updates)
 
     async def end_orphans(self, call_ids: list[str], status: CallStatus) -> None:
-        """After a crash: sessions of calls that were live are ended (recovery)."""
+        """After a crash: sessions of calls that were live are ended and their Disconnected
+        events published (recovery), in one transaction."""
         if not call_ids:
             return
+        now = utcnow()
         async with self._sessions.begin() as s:
             sessions = (
                 await s.execute(
                     select(TelephonySession).where(TelephonySession.call_id.in_(call_ids))
                 )
             ).scalars()
-            for session in sessions:
+            for session in list(sessions):
+                parties = list(
+                    (
+                        await s.execute(
+                            select(Party).where(Party.session_id == session.id).order_by(Party.id)
+                        )
+                    ).scalars()
+                )
+                call = await s.get(Call, session.call_id)
+                live = self._restore(session, call, parties)
+                open_parties = [p for p in parties if p.status_code not in ("Disconnected", "Gone")]
+                for party in open_parties:
+                    self._set_status(live, party.id, PartyStatus.DISCONNECTED, END_REASONS[status])
+                    party.status_code = "Disconnected"
+                    party.status_reason = END_REASONS[status]
+                    party.updated_at = now
+                if open_parties:
+                    s.add_all(self._events(live, now))
                 session.live = False
-                parties = (
-                    await s.execute(select(Party).where(Party.session_id == session.id))
-                ).scalars()
-                for party in parties:
-                    if party.status_code not in ("Disconnected", "Gone"):
-                        party.status_code = "Disconnected"
-                        party.status_reason = END_REASONS[status]
-                        party.updated_at = utcnow()
+                session.event_sequence = live.sequence
+
+    def _restore(
+        self, session: TelephonySession, call: Call | None, parties: list[Party]
+    ) -> LiveSession:
+        """A stored session as the live view the events are built from."""
+        agent_ext = agent_extension(parties)
+        live = LiveSession(
+            session.id,
+            {},
+            account_id=session.account_id,
+            call_id=session.call_id,
+            legacy_session_id=(call.session_id if call else None) or session.call_id,
+            created_at=session.creation_time,
+            agent_extension=agent_ext,
+            sequence=session.event_sequence or 0,
+        )
+        for party in parties:
+            live.party_status[party.id] = PartyStatus(party.status_code)
+            view = party_json(party, agent_ext)
+            view["recordings"] = [{"id": session.call_id, "active": True}]
+            view["missedCall"] = False
+            view["park"] = {}
+            live.parties[party.id] = view
+        return live
 
     async def get(
         self, account_id: str, session_id: str

@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 
 __all__ = ["FILTER_KINDS", "EventFilter", "FilterError", "ForeignAccount", "parse_filter"]
 
-FILTER_KINDS = ("telephony", "presence", "insights")
+FILTER_KINDS = ("telephony", "presence", "insights", "device")
 
 _TELEPHONY = re.compile(
     r"^/restapi/v1\.0/account/(?P<acc>~|\d{1,20})"
@@ -23,6 +23,9 @@ _TELEPHONY = re.compile(
 _PRESENCE = re.compile(
     r"^/restapi/v1\.0/account/(?P<acc>~|\d{1,20})/extension/(?P<ext>~|\d{1,20})/presence$"
 )
+#: the supervisor's device-state channel, named as Genesys names it (CometD ``/v2/me/devices``):
+#: ``DeviceStateChangeMessage`` for the subscriber's own devices
+_DEVICE = re.compile(r"^/v2/me/devices$")
 _INSIGHTS = re.compile(
     r"^/ai/ringsense/v1/public/accounts/(?P<acc>~|\d{1,20})/domains/(?P<domain>[a-z-]{2,20})"
     r"/insights$"
@@ -54,6 +57,7 @@ _QUERY: dict[str, dict[str, tuple[str, ...] | None]] = {
     },
     "presence": {"detailedTelephonyState": _BOOL, "sipData": _BOOL},
     "insights": {},
+    "device": {},
 }
 
 
@@ -100,18 +104,19 @@ def parse_filter(raw: object, *, account_id: str, owner_extension_id: int) -> Ev
             ("telephony", _TELEPHONY),
             ("presence", _PRESENCE),
             ("insights", _INSIGHTS),
+            ("device", _DEVICE),
         )
         if (m := pattern.match(path)) is not None
     ]
     if not found:
         raise FilterError(f"{raw}: not a supported event filter")
     kind, m = found[0]
-    acc = m.group("acc")
+    groups = m.groupdict()
+    acc = groups.get("acc", "~")
     if acc not in ("~", account_id):
         raise ForeignAccount(f"{raw}: another account")
-    groups = m.groupdict()
     ext_raw = groups.get("ext")
-    extension_id = None
+    extension_id = owner_extension_id if kind == "device" else None
     if ext_raw is not None:
         extension_id = owner_extension_id if ext_raw == "~" else int(ext_raw)
     domain = groups.get("domain")
@@ -144,6 +149,8 @@ def _text(
     pairs: list[tuple[str, str]],
 ) -> str:
     """The filter as RingCentral echoes it: ``~`` resolved, the query kept as given."""
+    if kind == "device":
+        return "/v2/me/devices"
     if kind == "insights":
         path = f"/ai/ringsense/v1/public/accounts/{account_id}/domains/{domain}/insights"
     else:

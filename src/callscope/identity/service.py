@@ -497,6 +497,20 @@ class IdentityService:
             s.add(row)
         return token, WS_TTL_S
 
+    async def consume_ws_token(self, token: str) -> AuthContext:
+        """The caller behind a WebSocket token, which is then spent (single use).
+
+        Raises:
+            AuthError: as :meth:`resolve`; a spent token is unknown.
+        """
+        auth = await self.resolve(token, kind="ws")
+        async with self._sessions.begin() as s:
+            row = await s.get(Token, hash_token(token))
+            if row is None or row.revoked:  # spent by a concurrent connection
+                raise AuthError("OAU-213", "Token not found")
+            row.revoked = True
+        return auth
+
     async def resolve(self, token: str, *, kind: str = "access") -> AuthContext:
         """The caller behind a bearer token.
 

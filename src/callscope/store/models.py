@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import enum
 from datetime import datetime
-from typing import Any
+from typing import Any, ClassVar
 
 from sqlalchemy import (
     JSON,
@@ -26,11 +26,13 @@ __all__ = [
     "Base",
     "Call",
     "CallStatus",
+    "Delivery",
     "Device",
     "Extension",
     "GroupMember",
     "JwtCredential",
     "MonitoringGroup",
+    "OutboxEvent",
     "Party",
     "ServerKey",
     "StreamingProfile",
@@ -276,6 +278,8 @@ class TelephonySession(Base):
     direction: Mapped[str] = mapped_column(String(8))
     live: Mapped[bool] = mapped_column(Boolean, index=True)
     creation_time: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    #: ``sequence`` of the session's last telephony event (spec §9.2)
+    event_sequence: Mapped[int] = mapped_column(Integer, default=0)
 
 
 class Party(Base):
@@ -317,3 +321,42 @@ class Subscription(Base):
     expires_in: Mapped[int] = mapped_column(BigInteger)  # requested lifetime, for renewals
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
     expires_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), index=True)
+    #: WebSocket subscriptions: the gateway session (``wsc`` token) they are delivered on
+    ws_session: Mapped[str | None] = mapped_column(String(64), index=True)
+
+
+class OutboxEvent(Base):
+    """An event written in the same transaction as the state change that caused it.
+
+    The dispatcher turns each into one :class:`Delivery` per matching subscription and
+    deletes it, in one transaction; ``id`` orders events as they were committed.
+    """
+
+    __tablename__ = "outbox"
+    #: ids never come back after a delete: presence events use them as their sequence
+    __table_args__: ClassVar[dict[str, Any]] = {"sqlite_autoincrement": True}
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    account_id: Mapped[str] = mapped_column(String(32))
+    kind: Mapped[str] = mapped_column(String(16))  # telephony | presence | insights | device
+    #: the extension the event is about (presence, device state); None for session events
+    extension_id: Mapped[int | None] = mapped_column(BigInteger)
+    #: the event body before per-subscription filtering (spec §9)
+    payload: Mapped[dict[str, Any]] = mapped_column(JSON)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+
+
+class Delivery(Base):
+    """One notification waiting for one subscription, delivered in ``id`` order."""
+
+    __tablename__ = "deliveries"
+    __table_args__: ClassVar[dict[str, Any]] = {"sqlite_autoincrement": True}
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    subscription_id: Mapped[str] = mapped_column(String(36), index=True)
+    #: the envelope (spec §9.1) without ``timestamp``, which is set when it is sent
+    envelope: Mapped[dict[str, Any]] = mapped_column(JSON)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    next_attempt_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    last_error: Mapped[str | None] = mapped_column(Text)

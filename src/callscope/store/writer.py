@@ -14,6 +14,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -39,7 +40,7 @@ def _transient(exc: BaseException) -> bool:
 
 @dataclass(slots=True)
 class _Op:
-    create: Base | None = None
+    creates: Sequence[Base] = ()
     updates: dict[RowKey, dict[str, Any]] = field(default_factory=dict)
     done: asyncio.Future[None] | None = None
 
@@ -67,6 +68,8 @@ class CallRowWriter:
         self.batches = 0
         self.failures = 0
         self.dropped = 0
+        #: called after every committed batch (the event dispatcher wakes on it)
+        self.after_commit: list[Callable[[], None]] = []
 
     def start(self) -> None:
         self._task = asyncio.create_task(self._run(), name="callscope-row-writer")
@@ -80,7 +83,14 @@ class CallRowWriter:
                 await self._task
 
     def create(self, row: Base) -> None:
-        self._put(_Op(create=row))
+        self._put(_Op(creates=(row,)))
+
+    def write(
+        self, creates: Sequence[Base], updates: Sequence[tuple[RowKey, dict[str, Any]]] = ()
+    ) -> None:
+        """Queue inserts and updates that must commit together (a state change and the
+        outbox events it causes): they are never split across transactions."""
+        self._put(_Op(creates=tuple(creates), updates=dict(updates)))
 
     def update(
         self, call_id: str, values: dict[str, Any], *, model: type[Base] = Call
@@ -114,11 +124,13 @@ class CallRowWriter:
                 for op in batch:
                     if op.done is not None and not op.done.done():
                         op.done.set_result(None)
+                for callback in self.after_commit:
+                    callback()
             self._idle.set()
 
     async def _apply(self, batch: list[_Op]) -> None:
         await self._calls.apply(
-            [op.create for op in batch if op.create is not None],
+            [row for op in batch for row in op.creates],
             [(key, v) for op in batch for key, v in op.updates.items()],
         )
 

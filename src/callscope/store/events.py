@@ -1,0 +1,136 @@
+"""Outbox and deliveries: the only place that queries the ``outbox`` and ``deliveries`` tables.
+
+Events enter the outbox with the state change that caused them (``store.writer`` batches,
+or a recovery transaction). :meth:`EventRepository.fan_out` moves them, oldest first, into
+per-subscription deliveries and deletes them, in one transaction: an event is either still
+in the outbox or queued for every subscription it matched, never half of each.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import delete, distinct, func, select, update
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from callscope.store.models import Delivery, OutboxEvent, Subscription
+
+__all__ = ["EventRepository", "Router"]
+
+#: (events oldest first, subscriptions that may receive them) → deliveries to queue
+Router = Callable[[Sequence[OutboxEvent], Sequence[Subscription]], list[Delivery]]
+
+
+class EventRepository:
+    def __init__(self, sessions: async_sessionmaker[AsyncSession]) -> None:
+        self._sessions = sessions
+
+    async def add(self, events: Sequence[OutboxEvent]) -> None:
+        """Events not tied to a row change of the ingest writer (insights, device state)."""
+        async with self._sessions.begin() as s:
+            s.add_all(events)
+
+    async def fan_out(self, route: Router, now: datetime, limit: int = 500) -> tuple[int, set[str]]:
+        """Move up to ``limit`` outbox events into deliveries.
+
+        Returns:
+            (events taken, ids of the subscriptions that got a delivery)
+        """
+        async with self._sessions.begin() as s:
+            q = select(OutboxEvent).order_by(OutboxEvent.id).limit(limit)
+            if s.get_bind().dialect.name == "postgresql":
+                q = q.with_for_update(skip_locked=True)
+            events = list((await s.execute(q)).scalars())
+            if not events:
+                return 0, set()
+            subs = list(
+                (
+                    await s.execute(
+                        select(Subscription).where(
+                            Subscription.status == "Active", Subscription.expires_at > now
+                        )
+                    )
+                ).scalars()
+            )
+            deliveries = route(events, subs)
+            for d in deliveries:
+                s.add(d)
+                await s.flush()  # ids in queue order: delivery order is id order
+            await s.execute(delete(OutboxEvent).where(OutboxEvent.id.in_([e.id for e in events])))
+            return len(events), {d.subscription_id for d in deliveries}
+
+    async def pending(self, subscription_id: str, limit: int = 100) -> list[Delivery]:
+        async with self._sessions() as s:
+            q = (
+                select(Delivery)
+                .where(Delivery.subscription_id == subscription_id)
+                .order_by(Delivery.id)
+                .limit(limit)
+            )
+            return list((await s.execute(q)).scalars())
+
+    async def with_pending(self) -> list[str]:
+        """Subscriptions that have deliveries waiting (to resume them after a restart)."""
+        async with self._sessions() as s:
+            return list((await s.execute(select(distinct(Delivery.subscription_id)))).scalars())
+
+    async def delivered(self, ids: Sequence[int]) -> None:
+        if ids:
+            async with self._sessions.begin() as s:
+                await s.execute(delete(Delivery).where(Delivery.id.in_(list(ids))))
+
+    async def failed(self, delivery_id: int, attempts: int, error: str, retry_at: datetime) -> None:
+        async with self._sessions.begin() as s:
+            await s.execute(
+                update(Delivery)
+                .where(Delivery.id == delivery_id)
+                .values(attempts=attempts, last_error=error[:500], next_attempt_at=retry_at)
+            )
+
+    async def drop(self, subscription_id: str) -> int:
+        """Forget what waits for a subscription that is gone, expired or blacklisted."""
+        async with self._sessions.begin() as s:
+            result: Any = await s.execute(
+                delete(Delivery).where(Delivery.subscription_id == subscription_id)
+            )
+            return int(result.rowcount or 0)
+
+    async def blacklist(self, subscription_id: str, reason: str, now: datetime) -> None:
+        async with self._sessions.begin() as s:
+            await s.execute(
+                update(Subscription)
+                .where(Subscription.id == subscription_id)
+                .values(status="Blacklisted", blacklisted_at=now, blacklist_reason=reason[:500])
+            )
+            await s.execute(delete(Delivery).where(Delivery.subscription_id == subscription_id))
+
+    async def subscription(self, subscription_id: str) -> Subscription | None:
+        async with self._sessions() as s:
+            return await s.get(Subscription, subscription_id)
+
+    async def expire(self, now: datetime) -> list[str]:
+        """Delete expired WebSocket subscriptions (their session did not come back) and the
+        deliveries of every expired subscription. Returns the ids whose deliveries went."""
+        async with self._sessions.begin() as s:
+            expired = list(
+                (
+                    await s.execute(select(Subscription).where(Subscription.expires_at <= now))
+                ).scalars()
+            )
+            ids = [sub.id for sub in expired]
+            if ids:
+                await s.execute(delete(Delivery).where(Delivery.subscription_id.in_(ids)))
+                await s.execute(
+                    delete(Subscription).where(
+                        Subscription.id.in_(
+                            [sub.id for sub in expired if sub.transport == "WebSocket"]
+                        )
+                    )
+                )
+            return ids
+
+    async def backlog(self) -> int:
+        async with self._sessions() as s:
+            return int((await s.execute(select(func.count()).select_from(Delivery))).scalar_one())

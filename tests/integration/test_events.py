@@ -1,0 +1,394 @@
+"""Push notifications end to end: calls streamed by the simulator into a real server, events
+delivered to real WebHook receivers on 127.0.0.1 — in order, through receiver outages,
+retries and a SIGKILLed server — and blacklisting after the documented failures."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import subprocess
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import aiohttp
+import pytest
+from aiohttp import web
+
+from tests.conftest import Server, free_port, simulate_command
+from tests.integration.cp_helpers import request
+
+pytestmark = pytest.mark.slow
+
+SUB = "/restapi/v1.0/subscription"
+TEL = "/restapi/v1.0/account/~/telephony/sessions"
+LIFECYCLE = ["Setup", "Proceeding", "Answered", "Disconnected"]
+#: quick retries so an outage of a few seconds is many attempts
+FAST_RETRY = ["--events-retry-initial-s", "0.1", "--events-retry-max-s", "0.4"]
+
+
+class Receiver:
+    """A WebHook target on 127.0.0.1 that records every notification with its headers.
+
+    ``mode``: ``ok`` answers 200; ``fail`` answers 500; ``hangup`` reads the request and
+    closes without an answer (as the vendor's sample receiver does). Notifications are kept
+    only when answered 200 or hung up on; handshakes are always echoed.
+    """
+
+    def __init__(self, port: int | None = None, mode: str = "ok") -> None:
+        self.port = port or free_port()
+        self.mode = mode
+        self.notifications: list[dict[str, Any]] = []
+        self.headers: list[dict[str, str]] = []
+        self.refused = 0
+        self.runner: web.AppRunner | None = None
+        self._raw: asyncio.Server | None = None
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}/hook"
+
+    async def handle(self, request: web.Request) -> web.StreamResponse:
+        token = request.headers.get("Validation-Token")
+        if token is not None:
+            return web.json_response({}, headers={"Validation-Token": token})
+        body = await request.json()
+        if self.mode == "fail":
+            self.refused += 1
+            return web.Response(status=500)
+        self.notifications.append(body)
+        self.headers.append(dict(request.headers))
+        return web.json_response({})
+
+    async def _hangup(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        """Plain HTTP by hand: answer the handshake, read notifications and close."""
+        head = (await reader.readuntil(b"\r\n\r\n")).decode()
+        lines = head.split("\r\n")
+        fields = {k.lower(): v.strip() for k, _, v in (x.partition(":") for x in lines[1:] if x)}
+        body = await reader.readexactly(int(fields.get("content-length", "0")))
+        if "validation-token" in fields:
+            token = fields["validation-token"]
+            writer.write(
+                b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: 2\r\n"
+                + f"Validation-Token: {token}\r\n\r\n{{}}".encode()
+            )
+            await writer.drain()
+        else:
+            self.notifications.append(json.loads(body))
+            self.headers.append(fields)
+        writer.close()
+
+    async def start(self) -> Receiver:
+        if self.mode == "hangup":
+            server = await asyncio.start_server(self._hangup, "127.0.0.1", self.port)
+            self._raw = server
+            return self
+        app = web.Application()
+        app.router.add_post("/hook", self.handle)
+        self.runner = web.AppRunner(app, handle_signals=False)
+        await self.runner.setup()
+        await web.TCPSite(self.runner, "127.0.0.1", self.port).start()
+        return self
+
+    async def stop(self) -> None:
+        if self._raw is not None:
+            self._raw.close()
+            await self._raw.wait_closed()
+            self._raw = None
+        if self.runner is not None:
+            await self.runner.cleanup()
+            self.runner = None
+
+    def telephony(self, session_id: str | None = None) -> list[dict[str, Any]]:
+        return [
+            n
+            for n in self.notifications
+            if "/telephony/sessions" in n["event"]
+            and (session_id is None or n["body"]["telephonySessionId"] == session_id)
+        ]
+
+    def sessions(self) -> dict[str, list[str]]:
+        """telephonySessionId → the status codes of its events, in arrival order."""
+        out: dict[str, list[str]] = {}
+        for n in self.telephony():
+            out.setdefault(n["body"]["telephonySessionId"], []).append(
+                n["body"]["parties"][0]["status"]["code"]
+            )
+        return out
+
+
+async def until(check: Callable[[], Any], timeout: float = 30.0, what: str = "") -> Any:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = check()
+        if value:
+            return value
+        await asyncio.sleep(0.05)
+    raise AssertionError(f"not met within {timeout} s: {what}")
+
+
+VERIFICATION = "vt-1"
+
+
+async def subscribe(
+    server: Server, address: str, *filters: str, token: str | None = VERIFICATION
+) -> dict[str, Any]:
+    mode: dict[str, Any] = {"transportType": "WebHook", "address": address}
+    if token:
+        mode["verificationToken"] = token
+    status, sub = await request(
+        server,
+        "POST",
+        SUB,
+        headers=server.headers,
+        json={"eventFilters": list(filters or (TEL,)), "deliveryMode": mode},
+    )
+    assert status == 200, sub
+    return sub  # type: ignore[no-any-return]
+
+
+async def agent(server: Server, number: str) -> dict[str, Any]:
+    _, users = await request(
+        server, "GET", "/restapi/v1.0/account/~/extension", headers=server.headers
+    )
+    return next(u for u in users["records"] if u["extensionNumber"] == number)  # type: ignore[no-any-return]
+
+
+async def run_calls(server: Server, *args: str) -> None:
+    proc = await asyncio.create_subprocess_exec(
+        *simulate_command(server, *args), stdout=subprocess.PIPE, stderr=subprocess.STDOUT
+    )
+    out, _ = await asyncio.wait_for(proc.communicate(), 60)
+    assert proc.returncode == 0, out.decode()
+
+
+async def test_a_simulated_call_is_notified_setup_to_disconnected_in_order(
+    server_factory: type[Server], tmp_path: Path
+) -> None:
+    server = server_factory(tmp_path / "data").start()
+    receiver = await Receiver().start()
+    try:
+        me = await agent(server, "102")  # RingCX agent 5501, the simulator's first
+        sub = await subscribe(
+            server,
+            receiver.url,
+            TEL,
+            f"/restapi/v1.0/account/~/extension/{me['id']}/presence?detailedTelephonyState=true",
+            f"/restapi/v1.0/account/~/extension/{me['id']}/telephony/sessions"
+            "?statusCode=Disconnected",
+        )
+        await run_calls(server, "--speed", "20", "--max-frames", "100")
+        sessions = await until(
+            lambda: [s for s, codes in receiver.sessions().items() if "Disconnected" in codes],
+            what="the call's Disconnected event",
+        )
+        session_id = sessions[0]
+        await until(lambda: len(receiver.notifications) >= 4 + 1 + 3, what="every event")
+        await asyncio.sleep(0.5)  # nothing more may follow
+        account_level = [
+            n
+            for n in receiver.telephony(session_id)
+            if n["event"] == "/restapi/v1.0/account/70000001/telephony/sessions"
+        ]
+        # account level: the lifecycle in order, sequence rising, only the account's party
+        assert [n["body"]["parties"][0]["status"]["code"] for n in account_level] == LIFECYCLE
+        assert [n["body"]["sequence"] for n in account_level] == [1, 2, 3, 4]
+        for n in account_level:
+            assert n["subscriptionId"] == sub["id"]
+            assert n["ownerId"] == str(server.login()["owner_id"])
+            assert n["event"] == "/restapi/v1.0/account/70000001/telephony/sessions"
+            assert n["timestamp"].endswith("Z")
+            body = n["body"]
+            assert body["telephonySessionId"] == session_id
+            assert body["origin"] == {"type": "Call"}
+            assert body["eventTime"].endswith("Z")
+            assert [p["extensionId"] for p in body["parties"]] == [str(me["id"])]
+            party = body["parties"][0]
+            assert party["accountId"] == "70000001"
+            assert party["direction"] == "Inbound"
+            assert party["to"]["extensionId"] == str(me["id"])
+            assert party["recordings"][0]["id"] == session_id.removeprefix("s-")
+        assert account_level[-1]["body"]["parties"][0]["status"]["reason"] == "CallFinished"
+        assert len({n["uuid"] for n in receiver.notifications}) == len(receiver.notifications)
+
+        # extension level with statusCode=Disconnected: that one event only
+        only_end = [n for n in receiver.telephony(session_id) if "statusCode" in n["event"]]
+        assert [n["body"]["parties"][0]["status"]["code"] for n in only_end] == ["Disconnected"]
+        assert only_end[0]["body"]["extensionId"] == str(me["id"])
+
+        # detailed presence of the agent: ringing, connected, then no call
+        presence = [n for n in receiver.notifications if "/presence" in n["event"]]
+        assert [n["body"]["telephonyStatus"] for n in presence] == [
+            "Ringing",
+            "CallConnected",
+            "NoCall",
+        ]
+        connected, ended = presence[1]["body"], presence[2]["body"]
+        assert connected["activeCalls"][0]["telephonySessionId"] == session_id
+        assert (
+            connected["activeCalls"][0]["partyId"] == account_level[0]["body"]["parties"][0]["id"]
+        )
+        assert (connected["totalActiveCalls"], ended["totalActiveCalls"]) == (1, 0)
+        assert ended["activeCalls"][0]["terminationType"] == "final"
+        assert connected["extensionId"] == str(me["id"])
+        seq = [n["body"]["sequence"] for n in presence]
+        assert seq == sorted(seq)
+
+        # headers: the verification token on every delivery, never a Validation-Token
+        for h in receiver.headers:
+            assert h["Verification-Token"] == "vt-1"
+            assert "Validation-Token" not in h
+            assert h["User-Agent"].startswith("RingCentral-Webhook/8.3")
+            assert h["Content-Type"].startswith("application/json")
+    finally:
+        await receiver.stop()
+
+
+async def test_a_receiver_down_for_a_while_gets_everything_in_order_once_back(
+    server_factory: type[Server], tmp_path: Path
+) -> None:
+    server = server_factory(tmp_path / "data", extra_args=FAST_RETRY).start()
+    receiver = await Receiver().start()
+    other = await Receiver().start()  # a healthy subscriber beside the dead one
+    try:
+        await subscribe(server, receiver.url)
+        await subscribe(server, other.url)
+        await receiver.stop()  # down: connections refused
+        await run_calls(server, "--calls", "3", "--speed", "20", "--max-frames", "100")
+        # the healthy one is not held back by the dead one
+        await until(
+            lambda: sum(c == LIFECYCLE for c in other.sessions().values()) == 3,
+            what="all events at the healthy receiver",
+        )
+        await asyncio.sleep(3)  # a few failed attempts and backoffs
+        assert not receiver.notifications
+        await receiver.start()  # back on the same address
+        await until(
+            lambda: sum(c == LIFECYCLE for c in receiver.sessions().values()) == 3,
+            what="every call's lifecycle after the outage",
+        )
+        assert receiver.sessions() == other.sessions()
+        for session_id in receiver.sessions():
+            seq = [n["body"]["sequence"] for n in receiver.telephony(session_id)]
+            assert seq == sorted(seq) == [1, 2, 3, 4]
+        _, sub = await request(server, "GET", SUB, headers=server.headers)
+        assert {s["status"] for s in sub["records"]} == {"Active"}
+    finally:
+        await receiver.stop()
+        await other.stop()
+
+
+async def test_events_committed_before_a_sigkill_are_delivered_after_restart(
+    server_factory: type[Server], tmp_path: Path
+) -> None:
+    server = server_factory(
+        tmp_path / "data", extra_args=[*FAST_RETRY, "--ingest-idle-timeout-s", "2"]
+    ).start()
+    receiver = await Receiver().start()
+    try:
+        await subscribe(server, receiver.url)
+        await receiver.stop()
+        call = await asyncio.create_subprocess_exec(
+            *simulate_command(server, "--speed", "1", "--max-frames", "3000"),
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+
+        async def answered() -> bool:
+            _, calls = await request(
+                server, "GET", "/restapi/v1.0/account/~/active-calls", headers=server.headers
+            )
+            return bool(calls["records"])
+
+        deadline = time.monotonic() + 20
+        while not await answered():
+            assert time.monotonic() < deadline, "the call never became active"
+            await asyncio.sleep(0.1)
+        await asyncio.sleep(0.3)  # the Answered events are committed, not delivered
+        server.kill()  # mid-call, while the receiver is down
+        await call.wait()
+        assert not receiver.notifications
+
+        server.start()  # recovery ends the call; its queue resumes
+        await receiver.start()
+        codes = await until(
+            lambda: next((c for c in receiver.sessions().values() if len(c) == 4), None),
+            what="the call's four events",
+        )
+        assert codes == LIFECYCLE
+        last = receiver.telephony()[-1]["body"]
+        assert last["sequence"] == 4
+        assert last["parties"][0]["status"]["reason"] == "InternalError"  # ended by recovery
+    finally:
+        await receiver.stop()
+
+
+async def test_a_failing_target_is_blacklisted_after_the_documented_failures(
+    server_factory: type[Server], tmp_path: Path
+) -> None:
+    server = server_factory(
+        tmp_path / "data", extra_args=[*FAST_RETRY, "--events-max-failures", "4"]
+    ).start()
+    failing = await Receiver(mode="fail").start()
+    quiet = await Receiver(mode="hangup").start()  # answers nothing: not a failure
+    try:
+        bad = await subscribe(server, failing.url)
+        sample = await subscribe(server, quiet.url)
+        await run_calls(server, "--speed", "20", "--max-frames", "50")
+
+        async def status_of(sub_id: str) -> dict[str, Any]:
+            _, body = await request(server, "GET", f"{SUB}/{sub_id}", headers=server.headers)
+            return body  # type: ignore[no-any-return]
+
+        deadline = time.monotonic() + 30
+        while (await status_of(bad["id"]))["status"] != "Blacklisted":
+            assert time.monotonic() < deadline, "never blacklisted"
+            await asyncio.sleep(0.2)
+        blacklisted = await status_of(bad["id"])
+        assert "4 deliveries in a row failed: HTTP 500" in blacklisted["blacklistedData"]["reason"]
+        assert blacklisted["blacklistedData"]["blacklistedAt"].endswith("Z")
+        assert failing.refused == 4  # the first event, tried four times; nothing after
+        await asyncio.sleep(1)
+        assert failing.refused == 4
+
+        await until(lambda: len(quiet.sessions().get(next(iter(quiet.sessions()), ""), [])) == 4)
+        assert list(quiet.sessions().values()) == [LIFECYCLE]  # each delivered exactly once
+        assert (await status_of(sample["id"]))["status"] == "Active"
+    finally:
+        await failing.stop()
+        await quiet.stop()
+
+
+async def test_a_deleted_subscription_receives_nothing_more(
+    server_factory: type[Server], tmp_path: Path
+) -> None:
+    server = server_factory(tmp_path / "data").start()
+    receiver = await Receiver().start()
+    try:
+        sub = await subscribe(server, receiver.url)
+        status, _ = await request(server, "DELETE", f"{SUB}/{sub['id']}", headers=server.headers)
+        assert status == 204
+        kept = await Receiver().start()
+        await subscribe(server, kept.url)
+        await run_calls(server, "--speed", "20", "--max-frames", "50")
+        await until(lambda: list(kept.sessions().values()) == [LIFECYCLE])
+        assert receiver.notifications == []
+        await kept.stop()
+    finally:
+        await receiver.stop()
+
+
+async def test_metrics_count_deliveries(server_factory: type[Server], tmp_path: Path) -> None:
+    server = server_factory(tmp_path / "data").start()
+    receiver = await Receiver().start()
+    try:
+        await subscribe(server, receiver.url)
+        await run_calls(server, "--speed", "20", "--max-frames", "50")
+        await until(lambda: list(receiver.sessions().values()) == [LIFECYCLE])
+        async with aiohttp.ClientSession() as s, s.get(server.http + "/metrics") as r:
+            text = await r.text()
+        assert 'callscope_deliveries_total{result="delivered",transport="WebHook"} 4' in text
+        assert "callscope_delivery_delay_seconds_count 4" in text
+    finally:
+        await receiver.stop()
