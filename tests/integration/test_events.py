@@ -392,3 +392,28 @@ async def test_metrics_count_deliveries(server_factory: type[Server], tmp_path: 
         assert "callscope_delivery_delay_seconds_count 4" in text
     finally:
         await receiver.stop()
+
+
+async def test_a_burst_to_many_subscribers_arrives_once_each_and_in_order(
+    server_factory: type[Server], tmp_path: Path
+) -> None:
+    server = server_factory(tmp_path / "data").start()
+    receivers = [await Receiver().start() for _ in range(8)]
+    try:
+        for r in receivers:
+            await subscribe(server, r.url)
+        await run_calls(
+            server, "--calls", "20", "--ramp", "1", "--speed", "20", "--max-frames", "50"
+        )
+        for r in receivers:
+            await until(lambda r=r: len(r.notifications) >= 80, what="80 notifications each")
+        await asyncio.sleep(1.0)  # no repeats trickling in after
+        for r in receivers:
+            assert len(r.notifications) == 80
+            assert len({n["uuid"] for n in r.notifications}) == 80
+            assert list(r.sessions().values()) == [LIFECYCLE] * 20
+            for session_id in r.sessions():
+                assert [n["body"]["sequence"] for n in r.telephony(session_id)] == [1, 2, 3, 4]
+    finally:
+        for r in receivers:
+            await r.stop()

@@ -302,6 +302,7 @@ class SubscriptionsApi:
         )
         if updated is None:
             raise not_found("subscriptionId", sub.id)
+        self.dispatcher.forget(sub.id)
         return json_response(subscription_json(updated, str(request.url.origin())))
 
     async def delete(self, request: web.Request) -> web.Response:

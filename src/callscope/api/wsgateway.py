@@ -189,6 +189,7 @@ class WsGateway:
                 session.subscription_id,
                 expires_at=utcnow() + timedelta(seconds=CONNECTED_LIFETIME_S),
             )
+            self.dispatcher.forget(session.subscription_id)
 
     async def _send(self, ws: web.WebSocketResponse, session: _Session, frame: list[Any]) -> None:
         async with session.lock:

@@ -74,6 +74,13 @@ def notification(env: dict[str, Any], at: datetime) -> dict[str, Any]:
     }
 
 
+async def _mark_reused(
+    _session: aiohttp.ClientSession, ctx: Any, _params: aiohttp.TraceConnectionReuseconnParams
+) -> None:
+    if isinstance(ctx.trace_request_ctx, dict):
+        ctx.trace_request_ctx["reused"] = True
+
+
 def backoff_s(attempts: int, initial_s: float, max_s: float) -> float:
     """Exponential backoff with "equal jitter": half fixed, half random."""
     delay: float = min(max_s, initial_s * 2 ** min(attempts - 1, 30))
@@ -89,6 +96,13 @@ class Dispatcher:
         self._senders: dict[str, asyncio.Task[None]] = {}
         #: a sender re-reads its queue before it exits when this is set for it
         self._kicked: set[str] = set()
+        #: subscriptions whose stored row changed: their sender reloads it
+        self._stale: set[str] = set()
+        self._acks: list[int] = []
+        #: the last delivery sent per subscription: its deletion may still be buffered, so
+        #: the next read starts after it (this process only; a restart resends, same uuid)
+        self._sent: dict[str, int] = {}
+        self._ack_task: asyncio.Task[None] | None = None
         self._ws: dict[str, WsTransport] = {}
         self._filters: dict[tuple[str, str], EventFilter | None] = {}
         self._http: aiohttp.ClientSession | None = None
@@ -113,11 +127,11 @@ class Dispatcher:
 
     async def start(self) -> None:
         self._stopping = False
+        trace = aiohttp.TraceConfig()
+        trace.on_connection_reuseconn.append(_mark_reused)
         self._http = aiohttp.ClientSession(
-            # a fresh connection per notification: a receiver that closed an idle
-            # keep-alive connection must not look like one that dropped a delivery
-            connector=aiohttp.TCPConnector(limit=0, force_close=True),
-            json_serialize=lambda v: orjson.dumps(v).decode(),
+            connector=aiohttp.TCPConnector(limit=0, keepalive_timeout=4.0),
+            trace_configs=[trace],
         )
         self._task = asyncio.create_task(self._fan_out_loop(), name="callscope-events-fanout")
         for sub_id in await self.repo.with_pending():
@@ -135,6 +149,9 @@ class Dispatcher:
             with contextlib.suppress(asyncio.CancelledError):
                 await t
         self._senders.clear()
+        if self._ack_task is not None:
+            self._ack_task.cancel()
+        await self._flush_acks()
         if self._http is not None:
             await self._http.close()
 
@@ -153,9 +170,10 @@ class Dispatcher:
             self._ws.pop(subscription_id, None)
 
     def forget(self, subscription_id: str) -> None:
-        """The subscription was deleted or changed: drop its cached filters."""
+        """The subscription was deleted or changed: drop what is cached of it."""
         for key in [k for k in self._filters if k[0] == subscription_id]:
             del self._filters[key]
+        self._stale.add(subscription_id)
         self.kick(subscription_id)
 
     # -- fan-out ---------------------------------------------------------------------------
@@ -241,21 +259,29 @@ class Dispatcher:
             )
 
     async def _sender(self, sub_id: str) -> None:
+        sub: Subscription | None = None
         try:
             while True:
                 self._kicked.discard(sub_id)
-                sub = await self.repo.subscription(sub_id)
+                if sub is None or sub_id in self._stale:
+                    self._stale.discard(sub_id)
+                    sub = await self.repo.subscription(sub_id)
                 if sub is None or sub.status != "Active" or _aware(sub.expires_at) <= utcnow():
+                    await self._flush_acks()
                     await self.repo.drop(sub_id)
+                    self._sent.pop(sub_id, None)
                     return
                 if sub.transport == "WebSocket" and sub_id not in self._ws:
                     return  # waits for its connection to come back
-                batch = await self.repo.pending(sub_id)
+                batch = await self.repo.pending(sub_id, after=self._sent.get(sub_id, 0))
                 if not batch:
                     if sub_id in self._kicked:
                         continue
                     return
-                if not await self._send_batch(sub, batch):
+                ok, self._sent[sub_id] = await self._send_batch(
+                    sub, batch, self._sent.get(sub_id, 0)
+                )
+                if not ok:
                     return
         except asyncio.CancelledError:
             raise
@@ -267,54 +293,70 @@ class Dispatcher:
             if sub_id in self._kicked and not self._stopping:
                 self.kick(sub_id)
 
-    async def _send_batch(self, sub: Subscription, batch: list[Delivery]) -> bool:
-        """Send in order; False when the sender must stop (blacklisted, connection gone)."""
-        done: list[int] = []
-        try:
-            for d in batch:
-                while True:
-                    if d.next_attempt_at is not None:
-                        wait = (_aware(d.next_attempt_at) - utcnow()).total_seconds()
-                        if wait > 0:
-                            await asyncio.sleep(wait)
-                    error = await self._send(sub, d.envelope)
-                    if error is None:
-                        done.append(d.id)
-                        committed = d.envelope.get("committedAt")
-                        if isinstance(committed, float):
-                            self.delay.observe(max(0.0, time.time() - committed))
-                        break
-                    if sub.transport == "WebSocket":
-                        return False  # the connection is gone: wait for it to return
-                    await self.repo.delivered(done)
-                    done.clear()
-                    d.attempts += 1
-                    if d.attempts >= self.options.max_failures:
-                        logger.warning(
-                            "subscription %s blacklisted after %d failed deliveries: %s",
-                            sub.id,
-                            d.attempts,
-                            error,
-                        )
-                        await self.repo.blacklist(
-                            sub.id, f"{d.attempts} deliveries in a row failed: {error}", utcnow()
-                        )
-                        return False
-                    delay = backoff_s(
-                        d.attempts, self.options.retry_initial_s, self.options.retry_max_s
-                    )
-                    d.next_attempt_at = utcnow() + timedelta(seconds=delay)
-                    await self.repo.failed(d.id, d.attempts, error, d.next_attempt_at)
-                    logger.info(
-                        "subscription %s: delivery failed (%s); attempt %d in %.1f s",
+    def _ack(self, delivery_id: int) -> None:
+        """Delete a delivered notification soon, in one transaction with its neighbours."""
+        self._acks.append(delivery_id)
+        if self._ack_task is None:
+            self._ack_task = asyncio.create_task(self._flush_acks_soon())
+
+    async def _flush_acks_soon(self) -> None:
+        await asyncio.sleep(0.02)
+        await self._flush_acks()
+
+    async def _flush_acks(self) -> None:
+        ids, self._acks, self._ack_task = self._acks, [], None
+        if ids:
+            try:
+                await self.repo.delivered(ids)
+            except Exception:
+                # they stay queued and go out again after a restart (at-least-once)
+                logger.exception("could not delete %d delivered notification(s)", len(ids))
+
+    async def _send_batch(
+        self, sub: Subscription, batch: list[Delivery], after: int
+    ) -> tuple[bool, int]:
+        """Send in order. Returns (go on, the last id sent); False when the sender must stop
+        (blacklisted, connection gone)."""
+        for d in batch:
+            while True:
+                if d.next_attempt_at is not None:
+                    wait = (_aware(d.next_attempt_at) - utcnow()).total_seconds()
+                    if wait > 0:
+                        await asyncio.sleep(wait)
+                error = await self._send(sub, d.envelope)
+                if error is None:
+                    self._ack(d.id)
+                    after = d.id
+                    committed = d.envelope.get("committedAt")
+                    if isinstance(committed, float):
+                        self.delay.observe(max(0.0, time.time() - committed))
+                    break
+                if sub.transport == "WebSocket":
+                    return False, after  # the connection is gone: wait for it to return
+                d.attempts += 1
+                if d.attempts >= self.options.max_failures:
+                    logger.warning(
+                        "subscription %s blacklisted after %d failed deliveries: %s",
                         sub.id,
+                        d.attempts,
                         error,
-                        d.attempts + 1,
-                        delay,
                     )
-        finally:
-            await asyncio.shield(self.repo.delivered(done))
-        return True
+                    await self.repo.blacklist(
+                        sub.id, f"{d.attempts} deliveries in a row failed: {error}", utcnow()
+                    )
+                    return False, after
+                opts = self.options
+                delay = backoff_s(d.attempts, opts.retry_initial_s, opts.retry_max_s)
+                d.next_attempt_at = utcnow() + timedelta(seconds=delay)
+                await self.repo.failed(d.id, d.attempts, error, d.next_attempt_at)
+                logger.info(
+                    "subscription %s: delivery failed (%s); attempt %d in %.1f s",
+                    sub.id,
+                    error,
+                    d.attempts + 1,
+                    delay,
+                )
+        return True, after
 
     async def _send(self, sub: Subscription, env: dict[str, Any]) -> str | None:
         """None when delivered, else why not."""
@@ -343,23 +385,32 @@ class Dispatcher:
         if sub.verification_token:
             headers["Verification-Token"] = sub.verification_token
         result = "failed"
+        data = orjson.dumps(body)
         try:
-            async with self._http.post(
-                sub.address,
-                data=orjson.dumps(body),
-                headers=headers,
-                timeout=aiohttp.ClientTimeout(total=self.options.webhook_timeout_s),
-                allow_redirects=False,
-            ) as r:
-                await r.read()
-                if 200 <= r.status < 300:
+            for _ in range(2):
+                ctx: dict[str, bool] = {"reused": False}
+                try:
+                    async with self._http.post(
+                        sub.address,
+                        data=data,
+                        headers=headers,
+                        timeout=aiohttp.ClientTimeout(total=self.options.webhook_timeout_s),
+                        allow_redirects=False,
+                        trace_request_ctx=ctx,
+                    ) as r:
+                        await r.read()
+                        if 200 <= r.status < 300:
+                            result = "delivered"
+                            return None
+                        return f"HTTP {r.status}"
+                except aiohttp.ServerDisconnectedError:
+                    if ctx["reused"]:
+                        continue  # a kept-alive connection the target had closed: once more
+                    # a new connection, the request read, closed without an answer: the
+                    # vendor's sample receiver does that for every notification
                     result = "delivered"
                     return None
-                return f"HTTP {r.status}"
-        except aiohttp.ServerDisconnectedError:
-            # read the request and closed without an answer: the vendor's sample receiver
-            result = "delivered"
-            return None
+            return "the target closed the connection twice"
         except TimeoutError:
             return f"no answer within {self.options.webhook_timeout_s:g} s"
         except (aiohttp.ClientError, OSError) as exc:

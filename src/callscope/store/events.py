@@ -55,17 +55,20 @@ class EventRepository:
                 ).scalars()
             )
             deliveries = route(events, subs)
-            for d in deliveries:
-                s.add(d)
-                await s.flush()  # ids in queue order: delivery order is id order
+            # one flush: rows of one table are inserted in the order they were added, so
+            # ids follow queue order (delivery order is id order)
+            s.add_all(deliveries)
             await s.execute(delete(OutboxEvent).where(OutboxEvent.id.in_([e.id for e in events])))
             return len(events), {d.subscription_id for d in deliveries}
 
-    async def pending(self, subscription_id: str, limit: int = 100) -> list[Delivery]:
+    async def pending(
+        self, subscription_id: str, *, after: int = 0, limit: int = 100
+    ) -> list[Delivery]:
+        """The next deliveries of a subscription, oldest first, after id ``after``."""
         async with self._sessions() as s:
             q = (
                 select(Delivery)
-                .where(Delivery.subscription_id == subscription_id)
+                .where(Delivery.subscription_id == subscription_id, Delivery.id > after)
                 .order_by(Delivery.id)
                 .limit(limit)
             )
