@@ -4,7 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: demo test serve lint typecheck unit bench bench-asr clean
+.PHONY: demo test serve lint typecheck unit bench bench-asr bench-events clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -35,6 +35,10 @@ bench: $(STAMP)
 ## transcription: WER through the streaming path, final latency, calls per worker core (~20 min)
 bench-asr: $(STAMP)
 	$(BIN)/python bench/asr.py --partials
+
+## events: notifications per second to 1/10/50 WebHook subscribers, delay p50/p99 (~3 min)
+bench-events: $(STAMP)
+	$(BIN)/python bench/events.py
 
 clean:
 	rm -rf $(VENV) callscope-data .pytest_cache .mypy_cache .ruff_cache .hypothesis

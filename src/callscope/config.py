@@ -90,7 +90,7 @@ class Settings:
     events_max_failures: int = _opt(
         60,
         "Failed attempts in a row after which a webhook subscription is Blacklisted "
-        "(60 at the default waits ≈ one hour of outage).",
+        "(60 at the default waits: 27-55 min of outage).",
     )
     event_loop: str = _opt("auto", "auto (uvloop when installed), uvloop or asyncio.")
     gc_freeze: bool = _opt(True, "Freeze start-up objects and raise GC thresholds (lower p99).")

@@ -111,9 +111,13 @@ async def test_a_live_call_is_transcribed_while_it_goes_on(
     customer = " ".join(words(u["text"]) for u in utterances if u["speaker"] == "customer")
     assert "thank you for calling northwind internet support" in agent
     assert "account number or the email" in agent
-    assert "locked out of my online account" in customer
+    # the customer's first request (7-10 s). Its first words are hard for tiny.en on this TTS
+    # voice and vary with the VAD's cut ("locked out"/"locked down"/"not counting"), so the
+    # check holds to the words every cut recognises.
+    assert "my online account" in customer
+    assert "password" in customer
     assert "northwind" not in customer
-    assert "locked out" not in agent
+    assert "online account" not in agent
     # speakers carry the telephony session's parties: customer -1, agent -2
     for u in utterances:
         suffix = "-2" if u["speaker"] == "agent" else "-1"
@@ -315,7 +319,7 @@ async def test_a_worker_killed_mid_call_is_replaced_and_nothing_is_lost(
     body = await _transcript_when(server, call_id, "complete")
     text = " ".join(words(u["text"]) for u in body["utterances"])
     assert "northwind internet support" in text  # before the crash
-    assert "locked out of my online account" in text  # what the dead worker held
+    assert "my online account" in text  # what the dead worker held (see above on the words)
     assert "thank you david" in text  # after the crash
     assert [u["seq"] for u in sorted(body["utterances"], key=lambda u: u["seq"])] == list(
         range(1, len(body["utterances"]) + 1)
@@ -343,7 +347,8 @@ async def test_a_transcript_cut_by_a_server_crash_is_remade_on_restart(
     body = await _transcript_when(server, call_id, "complete")
     text = " ".join(words(u["text"]) for u in body["utterances"])
     assert "northwind internet support" in text
-    assert "locked out of my online account" in text  # 7-14 s: all of it before the kill
+    assert "my online account" in text  # 7-14 s: all of it before the kill
+    assert "password" in text
     _, call = await request(server, "GET", f"/calls/{call_id}", headers=server.headers)
     assert call["status"] == "interrupted"
     assert max(u["endMs"] for u in body["utterances"]) <= call["durationMs"] + 100

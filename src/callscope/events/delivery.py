@@ -5,15 +5,17 @@
   polls besides, so events written by a recovery transaction or another process go out too.
 * **Per-subscription senders.** Each subscription with deliveries waiting has its own task
   that sends them strictly in order, one at a time: a slow or dead target holds back only
-  its own queue. A delivered notification is deleted afterwards, so one that was sent just
-  before a crash is sent again (at-least-once; its ``uuid`` does not change).
+  its own queue. Delivered notifications are deleted in batches (every 20 ms); one sent
+  just before a crash is sent again after it (at-least-once; its ``uuid`` does not change).
 * **WebHook.** ``POST`` with the envelope (spec §9.1), ``Verification-Token`` when the
   subscription set one (never ``Validation-Token``, which receivers treat as a handshake).
-  A 2xx answer delivers; so does a receiver that reads the request and closes without an
-  answer (the vendor's own sample receiver does that). Anything else — refused, timed out,
-  another status — is retried after ``retry_initial_s``·2ⁿ⁻¹ (capped at ``retry_max_s``,
-  with jitter); after ``max_failures`` failures in a row the subscription is
-  ``Blacklisted`` and its queue dropped (60 failures at the defaults ≈ one hour).
+  A 2xx answer delivers; so does a receiver that reads the request on a new connection and
+  closes without an answer (the vendor's own sample receiver does that). Connections are
+  kept alive; a kept-alive one the target had closed is retried at once on a new one.
+  Anything else — refused, timed out, another status — is retried after
+  ``retry_initial_s``·2ⁿ⁻¹ (capped at ``retry_max_s``, with jitter); after ``max_failures``
+  failures in a row the subscription is ``Blacklisted`` and its queue dropped (60 failures
+  at the defaults: 27-55 minutes).
 * **WebSocket.** The gateway (``api/wsgateway.py``) attaches a connection to its
   subscription; the sender writes ``ServerNotification`` frames to it. While no connection
   is attached the queue waits (within the gateway's recovery time).
