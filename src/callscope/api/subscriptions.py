@@ -27,7 +27,7 @@ from callscope.store.models import Subscription
 from callscope.store.repo import utcnow
 from callscope.store.subscriptions import SubscriptionRepository
 
-__all__ = ["MAX_PER_USER_APP", "SubscriptionsApi", "subscription_json"]
+__all__ = ["MAX_PER_USER_APP", "SubscriptionsApi", "new_subscription", "subscription_json"]
 
 BASE = "/restapi/v1.0/subscription"
 MAX_PER_USER_APP = 30
@@ -64,6 +64,35 @@ def subscription_json(sub: Subscription, origin: str) -> dict[str, Any]:
             "reason": sub.blacklist_reason or "",
         }
     return body
+
+
+def new_subscription(
+    auth: AuthContext,
+    filters: list[EventFilter],
+    transport: str,
+    expires_in: int,
+    *,
+    address: str | None = None,
+    verification_token: str | None = None,
+    ws_session: str | None = None,
+) -> Subscription:
+    """An Active subscription of the caller's, from now for ``expires_in`` seconds."""
+    now = utcnow()
+    return Subscription(
+        id=str(uuid.uuid4()),
+        account_id=auth.account_id,
+        extension_id=auth.extension_id,
+        client_id=auth.client_id,
+        event_filters=[f.text for f in filters],
+        transport=transport,
+        address=address,
+        verification_token=verification_token,
+        status="Active",
+        expires_in=expires_in,
+        created_at=now,
+        expires_at=now + timedelta(seconds=expires_in),
+        ws_session=ws_session,
+    )
 
 
 class SubscriptionsApi:
@@ -243,20 +272,8 @@ class SubscriptionsApi:
         failure = await handshake(self.http(), address)
         if failure is not None:
             raise ApiError(400, "SUB-525", f"WebHook server response is invalid: {failure}")
-        now = utcnow()
-        sub = Subscription(
-            id=str(uuid.uuid4()),
-            account_id=auth.account_id,
-            extension_id=auth.extension_id,
-            client_id=auth.client_id,
-            event_filters=[f.text for f in filters],
-            transport="WebHook",
-            address=address,
-            verification_token=token,
-            status="Active",
-            expires_in=expires_in,
-            created_at=now,
-            expires_at=now + timedelta(seconds=expires_in),
+        sub = new_subscription(
+            auth, filters, "WebHook", expires_in, address=address, verification_token=token
         )
         await self.subscriptions.create(sub)
         return json_response(subscription_json(sub, str(request.url.origin())))

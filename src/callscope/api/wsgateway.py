@@ -29,12 +29,11 @@ import orjson
 from aiohttp import WSMsgType, web
 
 from callscope.api.errors import ApiError, not_found
-from callscope.api.subscriptions import SubscriptionsApi, subscription_json
+from callscope.api.subscriptions import SubscriptionsApi, new_subscription, subscription_json
 from callscope.calls.views import iso
 from callscope.events.delivery import Dispatcher
 from callscope.identity.service import AuthContext, AuthError, IdentityService
 from callscope.identity.service import aware as _aware
-from callscope.store.models import Subscription
 from callscope.store.repo import utcnow
 
 __all__ = ["RECOVERY_TIMEOUT_S", "WsGateway"]
@@ -315,21 +314,8 @@ class WsGateway:
         replaced = session.subscription_id
         if replaced is None:
             await self.api.check_limit(auth)
-        now = utcnow()
-        sub = Subscription(
-            id=str(uuid.uuid4()),
-            account_id=auth.account_id,
-            extension_id=auth.extension_id,
-            client_id=auth.client_id,
-            event_filters=[f.text for f in filters],
-            transport="WebSocket",
-            address=None,
-            verification_token=None,
-            status="Active",
-            expires_in=CONNECTED_LIFETIME_S,
-            created_at=now,
-            expires_at=now + timedelta(seconds=CONNECTED_LIFETIME_S),
-            ws_session=session.token,
+        sub = new_subscription(
+            auth, filters, "WebSocket", CONNECTED_LIFETIME_S, ws_session=session.token
         )
         await self.api.subscriptions.create(sub)
         if replaced is not None:  # one subscription per connection: the new one replaces it
