@@ -141,8 +141,10 @@ def build_app(settings: Settings) -> web.Application:
     )
     ingest.telephony = telephony
     bus = Bus()
+    subscriptions = SubscriptionRepository(sessions)
     dispatcher = Dispatcher(
         EventRepository(sessions),
+        subscriptions,
         registry,
         DispatcherOptions(
             retry_initial_s=settings.events_retry_initial_s,
@@ -187,7 +189,7 @@ def build_app(settings: Settings) -> web.Application:
     app.add_routes(OAuthApi(identity).routes())
     app.add_routes(DirectoryApi(directory).routes())
     app.add_routes(TelephonyApi(telephony, directory).routes())
-    subscriptions_api = SubscriptionsApi(SubscriptionRepository(sessions), directory, dispatcher)
+    subscriptions_api = SubscriptionsApi(subscriptions, directory, dispatcher)
     app.add_routes(subscriptions_api.routes())
     app.add_routes(WsGateway(identity, subscriptions_api, dispatcher).routes())
 

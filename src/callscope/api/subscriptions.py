@@ -10,7 +10,7 @@ SUB-507 and receives nothing.
 from __future__ import annotations
 
 import uuid
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 from typing import Any
 
 import aiohttp
@@ -18,10 +18,11 @@ from aiohttp import web
 
 from callscope.api.auth import caller
 from callscope.api.errors import ApiError, json_response, not_found, read_json
+from callscope.calls.views import iso
 from callscope.events.delivery import Dispatcher
 from callscope.events.filters import EventFilter, FilterError, ForeignAccount, parse_filter
 from callscope.events.webhook import check_address, handshake
-from callscope.identity.service import AuthContext
+from callscope.identity.service import AuthContext, aware
 from callscope.store.directory import DirectoryRepository
 from callscope.store.models import Subscription
 from callscope.store.repo import utcnow
@@ -35,15 +36,6 @@ DEFAULT_EXPIRES_IN_S = 604_800  # a week (older RingCentral material)
 MAX_EXPIRES_IN_S = 315_360_000  # ten years, the WebHook maximum
 
 
-def _aware(v: datetime) -> datetime:
-    # SQLite hands back naive datetimes; every stored time is UTC
-    return v.replace(tzinfo=UTC) if v.tzinfo is None else v.astimezone(UTC)
-
-
-def _iso(v: datetime) -> str:
-    return _aware(v).isoformat(timespec="milliseconds").replace("+00:00", "Z")
-
-
 def subscription_json(sub: Subscription, origin: str) -> dict[str, Any]:
     mode: dict[str, Any] = {"transportType": sub.transport, "encryption": False}
     if sub.address is not None:
@@ -51,16 +43,16 @@ def subscription_json(sub: Subscription, origin: str) -> dict[str, Any]:
     body: dict[str, Any] = {
         "uri": f"{origin}{BASE}/{sub.id}",
         "id": sub.id,
-        "creationTime": _iso(sub.created_at),
+        "creationTime": iso(sub.created_at),
         "status": sub.status,
         "eventFilters": list(sub.event_filters),
-        "expirationTime": _iso(sub.expires_at),
-        "expiresIn": max(0, int((_aware(sub.expires_at) - utcnow()).total_seconds())),
+        "expirationTime": iso(sub.expires_at),
+        "expiresIn": max(0, int((aware(sub.expires_at) - utcnow()).total_seconds())),
         "deliveryMode": mode,
     }
     if sub.blacklisted_at is not None:
         body["blacklistedData"] = {
-            "blacklistedAt": _iso(sub.blacklisted_at),
+            "blacklistedAt": iso(sub.blacklisted_at),
             "reason": sub.blacklist_reason or "",
         }
     return body
@@ -213,7 +205,7 @@ class SubscriptionsApi:
             auth.extension_id,
         ):
             raise not_found("subscriptionId", sub_id)
-        if _aware(sub.expires_at) <= utcnow():
+        if aware(sub.expires_at) <= utcnow():
             raise ApiError(404, "SUB-507", f"Subscription {sub_id} has expired")
         return sub
 
@@ -284,7 +276,7 @@ class SubscriptionsApi:
         rows = [
             s
             for s in await self.subscriptions.list_for(auth.account_id, auth.extension_id)
-            if _aware(s.expires_at) > now
+            if aware(s.expires_at) > now
         ]
         origin = str(request.url.origin())
         return json_response(

@@ -31,7 +31,7 @@ from aiohttp import WSMsgType, web
 from callscope.api.errors import ApiError, not_found
 from callscope.api.subscriptions import SubscriptionsApi, new_subscription, subscription_json
 from callscope.calls.views import iso
-from callscope.events.delivery import Dispatcher
+from callscope.events.delivery import Dispatcher, WsTransport
 from callscope.identity.service import AuthContext, AuthError, IdentityService
 from callscope.identity.service import aware as _aware
 from callscope.store.repo import utcnow
@@ -103,7 +103,7 @@ class WsGateway:
 
         ws = web.WebSocketResponse(heartbeat=30.0, max_msg_size=MAX_FRAME_BYTES)
         await ws.prepare(request)
-        origin = str(request.url.origin()).replace("ws://", "http://").replace("wss://", "https://")
+        origin = str(request.url.origin())  # the upgrade request's http(s) origin
         details: dict[str, Any] = {
             "creationTime": iso(utcnow()),
             "maxConnectionsPerSession": 1,
@@ -212,7 +212,7 @@ class WsGateway:
         session: _Session,
         data: str,
         origin: str,
-        deliver: Any,
+        deliver: WsTransport,
     ) -> None:
         try:
             frame = orjson.loads(data)
@@ -247,7 +247,7 @@ class WsGateway:
         await self._send(ws, session, reply)
 
     async def _request(
-        self, session: _Session, meta: dict[str, Any], body: Any, origin: str, deliver: Any
+        self, session: _Session, meta: dict[str, Any], body: Any, origin: str, deliver: WsTransport
     ) -> tuple[int, Any]:
         method = str(meta.get("method", "")).upper()
         path = str(meta.get("path", "")).split("?", 1)[0].rstrip("/")
@@ -296,7 +296,7 @@ class WsGateway:
         )
 
     async def _create(
-        self, session: _Session, body: Any, origin: str, deliver: Any
+        self, session: _Session, body: Any, origin: str, deliver: WsTransport
     ) -> dict[str, Any]:
         auth = session.auth
         if not isinstance(body, dict):

@@ -85,6 +85,15 @@ class LiveSession:
     sequence: int = 0
 
 
+def _event_view(party: Party, agent_ext: int | None, call_id: str) -> dict[str, Any]:
+    """A party as telephony events show it: the REST view plus its recording (spec §9.2)."""
+    view = party_json(party, agent_ext)
+    view["recordings"] = [{"id": call_id, "active": True}]
+    view["missedCall"] = False
+    view["park"] = {}
+    return view
+
+
 def telephony_event(live: LiveSession, at: datetime) -> OutboxEvent:
     """The next telephony event of a session, with every party as it is now."""
     assert live.account_id is not None
@@ -174,6 +183,7 @@ class TelephonyService:
             to_name=agent_name,
             **common,
         )
+        agent_ext = agent.id if agent else None
         live = LiveSession(
             session.id,
             {},
@@ -181,16 +191,11 @@ class TelephonyService:
             call_id=call.id,
             legacy_session_id=call.session_id or call.id,
             created_at=now,
-            agent_extension=agent.id if agent else None,
+            agent_extension=agent_ext,
         )
-        agent_ext = agent.id if agent else None
         for party in (customer, agent_party):
             live.party_status[party.id] = PartyStatus.SETUP
-            view = party_json(party, agent_ext)
-            view["recordings"] = [{"id": call.id, "active": True}]
-            view["missedCall"] = False
-            view["park"] = {}
-            live.parties[party.id] = view
+            live.parties[party.id] = _event_view(party, agent_ext, call.id)
         rows: list[Base] = [session, customer, agent_party]
         # RingCX streams only once the agent is connected: the call is answered at Start.
         # Each step is still published, so subscribers see the lifecycle they expect.
@@ -229,13 +234,14 @@ class TelephonyService:
         )
         if presence and agent_party is not None and live.agent_extension is not None:
             status = live.party_status[agent_party]
+            view = live.parties[agent_party]
             self._active[live.agent_extension][live.session_id] = ActiveCall(
                 call_id=live.call_id,
-                direction=live.parties[agent_party]["direction"],
-                from_number=live.parties[agent_party]["from"].get("phoneNumber"),
-                from_name=live.parties[agent_party]["from"].get("name"),
-                to_number=live.parties[agent_party]["to"].get("phoneNumber"),
-                to_name=live.parties[agent_party]["to"].get("name"),
+                direction=view["direction"],
+                from_number=view["from"].get("phoneNumber"),
+                from_name=view["from"].get("name"),
+                to_number=view["to"].get("phoneNumber"),
+                to_name=view["to"].get("name"),
                 start_time=live.created_at or at,
                 telephony_status=_PRESENCE_STATUS[status],
                 session_id=live.legacy_session_id,
@@ -333,11 +339,7 @@ class TelephonyService:
         )
         for party in parties:
             live.party_status[party.id] = PartyStatus(party.status_code)
-            view = party_json(party, agent_ext)
-            view["recordings"] = [{"id": session.call_id, "active": True}]
-            view["missedCall"] = False
-            view["park"] = {}
-            live.parties[party.id] = view
+            live.parties[party.id] = _event_view(party, agent_ext, session.call_id)
         return live
 
     async def get(

@@ -45,6 +45,7 @@ from callscope.metrics import Registry
 from callscope.store.events import EventRepository
 from callscope.store.models import Delivery, OutboxEvent, Subscription
 from callscope.store.repo import utcnow
+from callscope.store.subscriptions import SubscriptionRepository
 
 __all__ = ["Dispatcher", "DispatcherOptions", "WsTransport", "notification"]
 
@@ -90,8 +91,15 @@ def backoff_s(attempts: int, initial_s: float, max_s: float) -> float:
 
 
 class Dispatcher:
-    def __init__(self, repo: EventRepository, registry: Registry, options: DispatcherOptions):
+    def __init__(
+        self,
+        repo: EventRepository,
+        subscriptions: SubscriptionRepository,
+        registry: Registry,
+        options: DispatcherOptions,
+    ):
         self.repo = repo
+        self.subscriptions = subscriptions
         self.options = options
         self._wake = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
@@ -267,7 +275,7 @@ class Dispatcher:
                 self._kicked.discard(sub_id)
                 if sub is None or sub_id in self._stale:
                     self._stale.discard(sub_id)
-                    sub = await self.repo.subscription(sub_id)
+                    sub = await self.subscriptions.get(sub_id)
                 if sub is None or sub.status != "Active" or _aware(sub.expires_at) <= utcnow():
                     await self._flush_acks()
                     await self.repo.drop(sub_id)

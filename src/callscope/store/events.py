@@ -27,11 +27,6 @@ class EventRepository:
     def __init__(self, sessions: async_sessionmaker[AsyncSession]) -> None:
         self._sessions = sessions
 
-    async def add(self, events: Sequence[OutboxEvent]) -> None:
-        """Events not tied to a row change of the ingest writer (insights, device state)."""
-        async with self._sessions.begin() as s:
-            s.add_all(events)
-
     async def fan_out(self, route: Router, now: datetime, limit: int = 500) -> tuple[int, set[str]]:
         """Move up to ``limit`` outbox events into deliveries.
 
@@ -108,10 +103,6 @@ class EventRepository:
                 .values(status="Blacklisted", blacklisted_at=now, blacklist_reason=reason[:500])
             )
             await s.execute(delete(Delivery).where(Delivery.subscription_id == subscription_id))
-
-    async def subscription(self, subscription_id: str) -> Subscription | None:
-        async with self._sessions() as s:
-            return await s.get(Subscription, subscription_id)
 
     async def expire(self, now: datetime) -> list[str]:
         """Delete expired WebSocket subscriptions (their session did not come back) and the
