@@ -153,7 +153,7 @@ def build_app(settings: Settings) -> web.Application:
             max_failures=settings.events_max_failures,
         ),
     )
-    ingest.rows.after_commit.append(dispatcher.wake)
+    ingest.rows.after_commit.append(dispatcher.committed)
     transcripts: TranscriptHub | None = None
     if settings.effective_asr_workers:
         pool = WorkerPool(asr_pool_options(settings), registry)

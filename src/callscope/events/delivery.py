@@ -1,7 +1,8 @@
 """Delivery of subscription notifications: outbox → per-subscription queues → targets.
 
 * **Fan-out.** One task moves committed outbox events, oldest first, into one delivery per
-  matching subscription filter (``store.events``). It wakes when the row writer commits and
+  matching subscription filter (``store.events``). It wakes when the row writer commits
+  outbox events and
   polls besides, so events written by a recovery transaction or another process go out too.
 * **Per-subscription senders.** Each subscription with deliveries waiting has its own task
   that sends them strictly in order, one at a time: a slow or dead target holds back only
@@ -165,9 +166,11 @@ class Dispatcher:
         if self._http is not None:
             await self._http.close()
 
-    def wake(self) -> None:
-        """New events are committed (the row writer calls this after each batch)."""
-        self._wake.set()
+    def committed(self, rows: Sequence[Any]) -> None:
+        """The row writer committed a batch: wake if it carried outbox events (most
+        batches are audio counters and need no fan-out)."""
+        if any(isinstance(row, OutboxEvent) for row in rows):
+            self._wake.set()
 
     # -- WebSocket connections -----------------------------------------------------------
 

@@ -68,8 +68,9 @@ class CallRowWriter:
         self.batches = 0
         self.failures = 0
         self.dropped = 0
-        #: called after every committed batch (the event dispatcher wakes on it)
-        self.after_commit: list[Callable[[], None]] = []
+        #: called with the rows each committed batch inserted (the event dispatcher wakes
+        #: when they include outbox events)
+        self.after_commit: list[Callable[[Sequence[Base]], None]] = []
 
     def start(self) -> None:
         self._task = asyncio.create_task(self._run(), name="callscope-row-writer")
@@ -124,8 +125,10 @@ class CallRowWriter:
                 for op in batch:
                     if op.done is not None and not op.done.done():
                         op.done.set_result(None)
-                for callback in self.after_commit:
-                    callback()
+                if self.after_commit:
+                    created = [row for op in batch for row in op.creates]
+                    for callback in self.after_commit:
+                        callback(created)
             self._idle.set()
 
     async def _apply(self, batch: list[_Op]) -> None:
