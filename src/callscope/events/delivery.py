@@ -2,8 +2,8 @@
 
 * **Fan-out.** One task moves committed outbox events, oldest first, into one delivery per
   matching subscription filter (``store.events``). It wakes when the row writer commits
-  outbox events and
-  polls besides, so events written by a recovery transaction or another process go out too.
+  outbox events and polls besides, so events written by a recovery transaction or another
+  process go out too.
 * **Per-subscription senders.** Each subscription with deliveries waiting has its own task
   that sends them strictly in order, one at a time: a slow or dead target holds back only
   its own queue. Delivered notifications are deleted in batches (every 20 ms); one sent
