@@ -12,7 +12,7 @@ from collections.abc import Callable, Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import delete, distinct, func, select, update
+from sqlalchemy import delete, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from callscope.store.models import Delivery, OutboxEvent, Subscription
@@ -72,7 +72,7 @@ class EventRepository:
     async def with_pending(self) -> list[str]:
         """Subscriptions that have deliveries waiting (to resume them after a restart)."""
         async with self._sessions() as s:
-            return list((await s.execute(select(distinct(Delivery.subscription_id)))).scalars())
+            return list((await s.execute(select(Delivery.subscription_id).distinct())).scalars())
 
     async def delivered(self, ids: Sequence[int]) -> None:
         if ids:
