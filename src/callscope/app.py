@@ -21,10 +21,11 @@ from callscope.api.auth import auth_middleware
 from callscope.api.calls import CallsApi
 from callscope.api.directory import DirectoryApi
 from callscope.api.errors import error_middleware, json_response
-from callscope.api.ingest import INGEST_PATHS, IngestHandler
+from callscope.api.ingest import INGEST_PATHS, TWO_WAY_PATH, IngestHandler
 from callscope.api.oauth import OAuthApi
 from callscope.api.profiles import ProfilesApi
 from callscope.api.subscriptions import SubscriptionsApi
+from callscope.api.supervise import SupervisionApi
 from callscope.api.telephony import TelephonyApi
 from callscope.api.transcripts import TranscriptsApi
 from callscope.api.wsgateway import WsGateway
@@ -41,6 +42,7 @@ from callscope.store.directory import DirectoryRepository
 from callscope.store.events import EventRepository
 from callscope.store.repo import CallRepository, ProfileRepository
 from callscope.store.subscriptions import SubscriptionRepository
+from callscope.supervision.service import SupervisionService
 from callscope.transcription.live import TranscriptHub
 from callscope.transcription.pool import PoolOptions, WorkerPool
 
@@ -78,6 +80,7 @@ class Components:
     bus: Bus
     transcripts: TranscriptHub | None
     dispatcher: Dispatcher
+    supervision: SupervisionService
 
 
 async def _health(request: web.Request) -> web.Response:
@@ -161,6 +164,17 @@ def build_app(settings: Settings) -> web.Application:
             pool, ingest.rows, bus, registry, calls=calls, send_ms=settings.asr_send_ms
         )
         ingest.transcripts = transcripts
+    supervision = SupervisionService(
+        directory=directory,
+        identity=identity,
+        telephony=telephony,
+        rows=ingest.rows,
+        registry=registry,
+        live_calls=ingest.live,
+        transcripts=transcripts,
+        queue_frames=settings.supervision_queue_frames,
+    )
+    ingest.supervision = supervision
     components = Components(
         settings,
         engine,
@@ -174,6 +188,7 @@ def build_app(settings: Settings) -> web.Application:
         bus,
         transcripts,
         dispatcher,
+        supervision,
     )
 
     app = web.Application(
@@ -182,6 +197,7 @@ def build_app(settings: Settings) -> web.Application:
     app[COMPONENTS] = components
     handler = IngestHandler(ingest, profiles, require_profile=settings.ingest_require_profile)
     app.add_routes([web.get(path, handler.handle) for path in INGEST_PATHS])
+    app.add_routes([web.get(TWO_WAY_PATH, handler.handle_two_way)])
     app.add_routes([web.get("/health", _health), web.get("/metrics", _metrics)])
     app.add_routes(CallsApi(calls).routes())
     app.add_routes(TranscriptsApi(calls, bus, transcripts).routes())
@@ -189,6 +205,11 @@ def build_app(settings: Settings) -> web.Application:
     app.add_routes(OAuthApi(identity).routes())
     app.add_routes(DirectoryApi(directory).routes())
     app.add_routes(TelephonyApi(telephony, directory).routes())
+    app.add_routes(
+        SupervisionApi(
+            supervision, directory, heartbeat_s=settings.supervision_heartbeat_s
+        ).routes()
+    )
     subscriptions_api = SubscriptionsApi(subscriptions, directory, dispatcher)
     app.add_routes(subscriptions_api.routes())
     app.add_routes(WsGateway(identity, subscriptions_api, dispatcher).routes())
@@ -199,6 +220,7 @@ def build_app(settings: Settings) -> web.Application:
             await _seed_demo(identity, settings)
         if transcripts is not None:
             await transcripts.pool.start()  # fails start-up with a clear engine/model error
+        await directory.webphones_offline()  # a crash left some Online
         await ingest.start()  # recovery marks what a crash interrupted
         await dispatcher.start()  # resumes the queues a stop or crash left
         if transcripts is not None:
@@ -210,6 +232,7 @@ def build_app(settings: Settings) -> web.Application:
             gc.set_threshold(50_000, 50, 100)
 
     async def on_shutdown(_app: web.Application) -> None:
+        await supervision.stop()
         await ingest.stop()
         await dispatcher.stop()
 

@@ -14,7 +14,7 @@ from typing import Any
 
 from callscope import __version__
 from callscope.config import Settings, add_settings_arguments, settings_table
-from callscope.errors import CallscopeError
+from callscope.errors import CallscopeError, SimulatorError
 
 __all__ = ["main"]
 
@@ -82,6 +82,9 @@ def _sim_options(args: argparse.Namespace, url: str) -> Any:
         product_type=args.product_type,
         product_id=args.product_id,
         subaccount_id=args.subaccount_id,
+        protocol=getattr(args, "protocol", "ringcx"),
+        transfer_at_s=getattr(args, "transfer_at", None),
+        transfer_to=getattr(args, "transfer_to", None),
     )
 
 
@@ -94,12 +97,24 @@ def _cmd_simulate(args: argparse.Namespace) -> int:
     from callscope.sim.runner import run_simulation, summary_line
 
     _setup_logging("WARNING")
-    opts = _sim_options(args, args.url)
+    url = args.url or (
+        "ws://127.0.0.1:8080/twilio/stream"
+        if args.protocol == "twilio"
+        else "ws://127.0.0.1:8080/ringcx/stream"
+    )
+    if args.heard_dir and args.protocol != "twilio":
+        raise SimulatorError("--heard-dir needs --protocol twilio: a RingCX stream is one-way")
+    opts = _sim_options(args, url)
     t0 = time.monotonic()
     results = asyncio.run(
         run_simulation(opts, show_progress=not args.quiet and sys.stderr.isatty())
     )
     _report(results, args.report)
+    if args.heard_dir:
+        for r in results:
+            if r.heard is not None:
+                for path in r.heard.write(args.heard_dir, r.call_id):
+                    print(f"wrote {path}")
     for r in results:
         if r.status not in ("completed", "vanished"):
             print(f"call {r.call_id}: {r.status}: {r.detail}", file=sys.stderr)
@@ -333,15 +348,44 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser(
         "simulate",
-        help="stream simulated RingCX calls to a server",
+        help="stream simulated calls to a server (RingCX or two-way Twilio-style)",
         description="Stream calls to a callscope (or any RingCX-compatible) server, as RingCX "
-        "would: Connected, Start, Media for both perspectives, Stop per perspective. A 5xx on "
-        "the upgrade is retried up to 3 times; a 4xx is final. Exit status 1 if a call failed.",
+        "would: Connected, Start, Media for both perspectives, Stop per perspective. With "
+        "--protocol twilio, as a two-way Twilio Media Streams call: connected, start (call "
+        "details in customParameters), media on tracks outbound (agent) and inbound "
+        "(customer), stop; what the server sends back is recorded per party (--heard-dir) and "
+        "marks are answered. A 5xx on the upgrade is retried up to 3 times; a 4xx is final. "
+        "Exit status 1 if a call failed.",
     )
     p.add_argument(
         "--url",
-        default="ws://127.0.0.1:8080/ringcx/stream",
-        help="stream endpoint (ws:// or wss://)",
+        help="stream endpoint (ws:// or wss://; default ws://127.0.0.1:8080/ringcx/stream, "
+        "or /twilio/stream with --protocol twilio)",
+    )
+    p.add_argument(
+        "--protocol",
+        choices=("ringcx", "twilio"),
+        default="ringcx",
+        help="ringcx: one-way RingCX call streaming (default); twilio: two-way stream",
+    )
+    p.add_argument(
+        "--transfer-at",
+        type=float,
+        metavar="SECONDS",
+        help="twilio: the platform transfers each call to another agent after SECONDS",
+    )
+    p.add_argument(
+        "--transfer-to",
+        type=int,
+        metavar="AGENT_ID",
+        help="RingCX agent id the call is transferred to (default: the next of 5501-5503)",
+    )
+    p.add_argument(
+        "--heard-dir",
+        type=Path,
+        metavar="DIR",
+        help="twilio: write what each party heard from the server as "
+        "<call>-agent-heard.wav and <call>-customer-heard.wav",
     )
     p.add_argument("--quiet", action="store_true", help="no progress display")
     _add_sim_arguments(p)

@@ -92,6 +92,14 @@ class Settings:
         "Failed attempts in a row after which a webhook subscription is Blacklisted "
         "(60 at the default waits: 27-55 min of outage).",
     )
+    supervision_queue_frames: int = _opt(
+        100,
+        "Audio frames (20 ms) queued per supervisor device; a device that falls further "
+        "behind loses its oldest audio.",
+    )
+    supervision_heartbeat_s: float = _opt(
+        10.0, "Ping interval on web-phone sockets; a device that misses the pong is dropped."
+    )
     event_loop: str = _opt("auto", "auto (uvloop when installed), uvloop or asyncio.")
     gc_freeze: bool = _opt(True, "Freeze start-up objects and raise GC thresholds (lower p99).")
 
@@ -132,6 +140,10 @@ class Settings:
             raise ConfigError("events_max_failures must be ≥ 1")
         if self.ingest_max_message_bytes < 4096:
             raise ConfigError("ingest_max_message_bytes must be ≥ 4096")
+        if self.supervision_queue_frames < 5:
+            raise ConfigError("supervision_queue_frames must be ≥ 5 (100 ms)")
+        if self.supervision_heartbeat_s <= 0:
+            raise ConfigError("supervision_heartbeat_s must be > 0 (seconds)")
 
     @property
     def effective_database_url(self) -> str:

@@ -37,6 +37,8 @@ PROTECTED_PREFIXES = (
     "/calls",
     "/platform/api/media",
     "/media-distributor",
+    "/api/v2/",
+    "/supervision/",
 )
 
 

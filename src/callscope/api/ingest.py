@@ -13,23 +13,28 @@ from __future__ import annotations
 import hmac
 import logging
 import time
+from collections.abc import Mapping
 
 from aiohttp import WSCloseCode, WSMsgType, web
 
 from callscope.api.errors import ApiError
 from callscope.errors import StreamRefused
 from callscope.ingest import IngestService, LiveCall, UpgradeParams
+from callscope.ingest.service import Talkback
 from callscope.protocols.ringcx import Start, Stop
+from callscope.protocols.twilio import Transfer, TwilioReceiver
 from callscope.store.models import CallStatus
 from callscope.store.repo import ProfileRepository
 
-__all__ = ["INGEST_PATHS", "IngestHandler"]
+__all__ = ["INGEST_PATHS", "TWO_WAY_PATH", "IngestHandler"]
 
 logger = logging.getLogger("callscope.ingest")
 
 #: RingCX connects to the profile's bare ``wss://host[:port]``, i.e. path ``/``; the explicit
 #: path is for everything else (simulator, proxies).
 INGEST_PATHS = ("/", "/ringcx/stream")
+#: the two-way call stream (Twilio Media Streams message set, callscope.protocols.twilio)
+TWO_WAY_PATH = "/twilio/stream"
 
 _PRODUCT_TYPES = {"QUEUE": "QUEUE", "CAMPAIGN": "CAMPAIGN", "MANUAL": "MANUAL"}
 
@@ -53,9 +58,13 @@ class IngestHandler:
         self.profiles = profiles
         self.require_profile = require_profile
 
-    async def authorize(self, request: web.Request) -> None:
-        """Refuse the upgrade (401/403) when a matching profile's secret is not presented."""
-        q = request.query
+    async def authorize(
+        self, request: web.Request, q: Mapping[str, str] | None = None, secret: str | None = None
+    ) -> None:
+        """Refuse (401/403) when a matching profile's secret is not presented. ``q``: where
+        the stream names its product (default: the upgrade's query); ``secret``: one presented
+        in the stream itself (two-way streams' custom parameters)."""
+        q = request.query if q is None else q
         sub = q.get("subaccountId")
         ptype = _PRODUCT_TYPES.get((q.get("productType") or "").upper())
         pid_raw = q.get("productId") or ""
@@ -74,7 +83,7 @@ class IngestHandler:
             return
         if not profile.secret:
             return
-        given = presented_secret(request)
+        given = presented_secret(request) or secret
         if given is None:
             self.service.refused_total.inc(reason="secret_missing")
             raise ApiError(
@@ -88,11 +97,28 @@ class IngestHandler:
             raise ApiError(403, "CMN-401", "The presented streaming secret is not valid")
 
     async def handle(self, request: web.Request) -> web.StreamResponse:
+        """A RingCX stream (one-way): the profile secret is checked at the upgrade."""
         if request.headers.get("Upgrade", "").lower() != "websocket":
             raise ApiError(
                 400, "CMN-101", "This is the RingCX stream endpoint: connect with a WebSocket"
             )
         await self.authorize(request)
+        return await self._serve(request, two_way=False)
+
+    async def handle_two_way(self, request: web.Request) -> web.StreamResponse:
+        """A two-way stream: the platform names its product in the upgrade's query or in
+        ``start.customParameters`` (Twilio allows no query string), so the profile secret is
+        checked at ``start``; a refused stream is closed 1008 and nothing is stored."""
+        if request.headers.get("Upgrade", "").lower() != "websocket":
+            raise ApiError(
+                400,
+                "CMN-101",
+                "This is the two-way call stream endpoint (Twilio Media Streams messages): "
+                "connect with a WebSocket",
+            )
+        return await self._serve(request, two_way=True)
+
+    async def _serve(self, request: web.Request, *, two_way: bool) -> web.StreamResponse:
         ws = web.WebSocketResponse(
             max_msg_size=self.service.settings.ingest_max_message_bytes,
             autoping=True,
@@ -104,7 +130,10 @@ class IngestHandler:
         async def close(code: int, reason: str) -> None:
             await ws.close(code=code, message=reason.encode()[:120])
 
-        call = LiveCall(self.service, UpgradeParams.from_query(request.query), close)
+        receiver = TwilioReceiver() if two_way else None
+        call = LiveCall(
+            self.service, UpgradeParams.from_query(request.query), close, receiver=receiver
+        )
         service = self.service
         service.attach(call)
         status, reason = CallStatus.ABANDONED, "sender disconnected without Stop"
@@ -122,7 +151,13 @@ class IngestHandler:
                         await ws.close(code=exc.close_code, message=exc.reason.encode()[:120])
                         return ws
                     if type(event) is Start:
+                        if receiver is not None and not await self._start_two_way(
+                            request, ws, call, receiver
+                        ):
+                            return ws
                         await call.start(event)
+                    elif type(event) is Transfer:
+                        await call.transfer(event)
                     elif type(event) is Stop and event.all_stopped:
                         status, reason = CallStatus.COMPLETED, "Stop received for every perspective"
                         await ws.close(code=WSCloseCode.OK, message=b"call complete")
@@ -143,3 +178,24 @@ class IngestHandler:
                 call.log.warning("%s", reason)
             await call.finish(status, reason)
         return ws
+
+    async def _start_two_way(
+        self,
+        request: web.Request,
+        ws: web.WebSocketResponse,
+        call: LiveCall,
+        receiver: TwilioReceiver,
+    ) -> bool:
+        """Check the two-way stream's profile secret and give the call its way back."""
+        params = {**request.query, **receiver.custom_parameters}
+        params.pop("secret", None)
+        try:
+            await self.authorize(request, params, receiver.custom_parameters.get("secret"))
+        except ApiError as exc:
+            logger.warning("two-way stream refused: %s", exc.message)
+            await ws.close(code=WSCloseCode.POLICY_VIOLATION, message=exc.message.encode()[:120])
+            return False
+        call.params = UpgradeParams.from_query(params)
+        assert receiver.stream_sid is not None
+        call.talkback = Talkback(receiver.stream_sid, ws.send_str)
+        return True

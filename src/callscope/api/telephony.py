@@ -12,7 +12,14 @@ from callscope.api.directory import base_url, extension_in_account
 from callscope.api.errors import ApiError, json_response, not_found
 from callscope.api.paging import page_params, paged
 from callscope.calls.telephony import TelephonyService
-from callscope.calls.views import agent_extension, endpoint, iso, party_json, session_json
+from callscope.calls.views import (
+    agent_extension,
+    current_agent,
+    endpoint,
+    iso,
+    party_json,
+    session_json,
+)
 from callscope.identity.service import aware
 from callscope.store.directory import DirectoryRepository
 from callscope.store.models import Call, Party, TelephonySession
@@ -86,7 +93,7 @@ class TelephonyApi:
         base: str,
         now: datetime,
     ) -> dict[str, Any]:
-        agent = next((p for p in parties if p.role == "agent"), None)
+        agent = current_agent(parties)
         seconds = max(0, int((now - aware(session.creation_time)).total_seconds()))
         record: dict[str, Any] = {
             "id": f"cl-{call.id}",

@@ -31,6 +31,7 @@ from callscope.store.models import (
     Base,
     Call,
     CallStatus,
+    Extension,
     OutboxEvent,
     Party,
     TelephonySession,
@@ -70,6 +71,9 @@ _PRESENCE_STATUS = {
 }
 
 
+_ENDED = (PartyStatus.DISCONNECTED, PartyStatus.GONE)
+
+
 @dataclass(slots=True)
 class LiveSession:
     session_id: str
@@ -82,7 +86,12 @@ class LiveSession:
     parties: dict[str, dict[str, Any]] = field(default_factory=dict)
     #: the agent party's extension, for presence
     agent_extension: int | None = None
+    #: the current agent party (a transfer replaces it)
+    agent_party: str = ""
     sequence: int = 0
+
+    def next_party_id(self) -> str:
+        return f"p-{self.call_id}-{len(self.parties) + 1}"
 
 
 def _event_view(party: Party, agent_ext: int | None, call_id: str) -> dict[str, Any]:
@@ -192,6 +201,7 @@ class TelephonyService:
             legacy_session_id=call.session_id or call.id,
             created_at=now,
             agent_extension=agent_ext,
+            agent_party=agent_party_id,
         )
         for party in (customer, agent_party):
             live.party_status[party.id] = PartyStatus.SETUP
@@ -229,10 +239,8 @@ class TelephonyService:
         if live.account_id is None:
             return []
         out: list[Base] = [telephony_event(live, at)]
-        agent_party = next(
-            (pid for pid, view in live.parties.items() if view.get("extensionId")), None
-        )
-        if presence and agent_party is not None and live.agent_extension is not None:
+        agent_party = live.agent_party
+        if presence and agent_party in live.parties and live.agent_extension is not None:
             status = live.party_status[agent_party]
             view = live.parties[agent_party]
             self._active[live.agent_extension][live.session_id] = ActiveCall(
@@ -264,13 +272,115 @@ class TelephonyService:
                     del self._active[live.agent_extension]
         return out
 
+    async def transfer(
+        self, live: LiveSession, call: Call, agent_id: str, kind: str = "Blind"
+    ) -> Extension | None:
+        """The call moved to the agent whose RingCX id is ``agent_id``: the old agent party is
+        Gone (BlindTransfer/AttendedTransfer), a new agent party goes Setup → Answered, and
+        presence follows both agents; one transaction."""
+        agent = None
+        if live.account_id is not None:
+            agent = await self._directory.extension_by_agent(live.account_id, agent_id)
+        now = utcnow()
+        reason = "AttendedTransfer" if kind == "Attended" else "BlindTransfer"
+        old = live.agent_party
+        rows: list[Base] = []
+        updates: list[tuple[tuple[type[Base], Any], dict[str, Any]]] = []
+        if old in live.party_status and live.party_status[old] not in _ENDED:
+            self._set_status(live, old, PartyStatus.GONE, reason)
+            updates.append(
+                ((Party, old), {"status_code": "Gone", "status_reason": reason, "updated_at": now})
+            )
+            rows += self._events(live, now)  # the old agent's presence goes NoCall
+        old_view = live.parties.get(old, {})
+        party = Party(
+            id=live.next_party_id(),
+            session_id=live.session_id,
+            role="agent",
+            account_id=live.account_id if agent else None,
+            extension_id=agent.id if agent else None,
+            direction=old_view.get("direction", "Inbound"),
+            from_number=call.ani,
+            from_name="Customer",
+            to_number=call.dnis,
+            to_name=agent.name if agent else None,
+            status_code=str(PartyStatus.SETUP),
+            created_at=now,
+            updated_at=now,
+        )
+        live.agent_party = party.id
+        live.agent_extension = agent.id if agent else None
+        live.party_status[party.id] = PartyStatus.SETUP
+        live.parties[party.id] = _event_view(party, live.agent_extension, live.call_id)
+        rows.append(party)
+        rows += self._events(live, now, presence=False)
+        for step in (PartyStatus.PROCEEDING, PartyStatus.ANSWERED):
+            self._set_status(live, party.id, step)
+            rows += self._events(live, now, presence=step is PartyStatus.ANSWERED)
+        party.status_code = str(PartyStatus.ANSWERED)
+        updates.append(((TelephonySession, live.session_id), {"event_sequence": live.sequence}))
+        self._rows.write(rows, updates)
+        return agent
+
+    def add_supervisor(
+        self, live: LiveSession, supervisor: Extension, device_id: int, agent: Extension | None
+    ) -> dict[str, Any]:
+        """A supervisor joins (spec §7.4): an Answered party with reason ``Supervising``.
+        Returns its JSON view (with the supervisor's device)."""
+        now = utcnow()
+        party = Party(
+            id=live.next_party_id(),
+            session_id=live.session_id,
+            role="supervisor",
+            account_id=live.account_id,
+            extension_id=supervisor.id,
+            direction="Outbound",
+            from_number=supervisor.extension_number,
+            from_name=supervisor.name,
+            to_number=agent.extension_number if agent else None,
+            to_name=agent.name if agent else None,
+            status_code=str(PartyStatus.ANSWERED),
+            status_reason="Supervising",
+            created_at=now,
+            updated_at=now,
+        )
+        view = _event_view(party, agent.id if agent else None, live.call_id)
+        view["from"].update(deviceId=str(device_id), extensionId=str(supervisor.id))
+        view["status"]["reason"] = "Supervising"
+        view["recordings"] = []
+        live.party_status[party.id] = PartyStatus.ANSWERED
+        live.parties[party.id] = view
+        rows: list[Base] = [party, *self._events(live, now, presence=False)]
+        self._rows.write(
+            rows, [((TelephonySession, live.session_id), {"event_sequence": live.sequence})]
+        )
+        return {k: v for k, v in view.items() if k not in ("recordings", "missedCall", "park")}
+
+    def remove_party(self, live: LiveSession, party_id: str, reason: str) -> None:
+        """A supervisor leaves: its party is Disconnected and the change published."""
+        if live.party_status.get(party_id, PartyStatus.DISCONNECTED) in _ENDED:
+            return
+        now = utcnow()
+        self._set_status(live, party_id, PartyStatus.DISCONNECTED, reason)
+        events = self._events(live, now, presence=False)
+        self._rows.write(
+            events,
+            [
+                (
+                    (Party, party_id),
+                    {"status_code": "Disconnected", "status_reason": reason, "updated_at": now},
+                ),
+                ((TelephonySession, live.session_id), {"event_sequence": live.sequence}),
+            ],
+        )
+
     def close(self, live: LiveSession, status: CallStatus) -> None:
         """Disconnect every party, end the session and publish it, in one transaction."""
         reason = END_REASONS[status]
         now = utcnow()
         updates: list[tuple[tuple[type[Base], Any], dict[str, Any]]] = []
         for party_id, current in list(live.party_status.items()):
-            if current in (PartyStatus.DISCONNECTED, PartyStatus.GONE):
+            if current in _ENDED:
                 continue
             self._set_status(live, party_id, PartyStatus.DISCONNECTED, reason)
             updates.append(
@@ -335,6 +445,10 @@ class TelephonyService:
             legacy_session_id=(call.session_id if call else None) or session.call_id,
             created_at=session.creation_time,
             agent_extension=agent_ext,
+            agent_party=next(
+                (p.id for p in reversed(parties) if p.role == "agent"),
+                "",
+            ),
             sequence=session.event_sequence or 0,
         )
         for party in parties:
@@ -372,7 +486,11 @@ class TelephonyService:
             if extension_id is not None:
                 q = q.where(
                     TelephonySession.id.in_(
-                        select(Party.session_id).where(Party.extension_id == extension_id)
+                        select(Party.session_id).where(
+                            Party.extension_id == extension_id,
+                            Party.role == "agent",
+                            Party.status_code.notin_(_ENDED),
+                        )
                     )
                 )
             pairs = (await s.execute(q)).all()

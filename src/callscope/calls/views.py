@@ -8,7 +8,7 @@ from typing import Any
 from callscope.identity.service import aware
 from callscope.store.models import Party, TelephonySession
 
-__all__ = ["agent_extension", "endpoint", "iso", "party_json", "session_json"]
+__all__ = ["agent_extension", "current_agent", "endpoint", "iso", "party_json", "session_json"]
 
 
 def iso(value: datetime) -> str:
@@ -45,8 +45,17 @@ def party_json(p: Party, agent_ext: int | None) -> dict[str, Any]:
     return out
 
 
+def current_agent(parties: list[Party]) -> Party | None:
+    """The agent party the call is with now: after a transfer, the newest one."""
+    agents = [p for p in parties if p.role == "agent"]
+    live = [p for p in agents if p.status_code not in ("Disconnected", "Gone")]
+    chosen = live or agents
+    return chosen[-1] if chosen else None
+
+
 def agent_extension(parties: list[Party]) -> int | None:
-    return next((p.extension_id for p in parties if p.role == "agent"), None)
+    agent = current_agent(parties)
+    return agent.extension_id if agent else None
 
 
 def session_json(session: TelephonySession, parties: list[Party]) -> dict[str, Any]:

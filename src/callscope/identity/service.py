@@ -566,6 +566,10 @@ class IdentityService:
         app, secret = await self.create_app(account.id, "Demo supervision app")
         jwt = await self.create_jwt(account.id, sup.id)
         await self.create_device(account.id, sup.id, type="SoftPhone", name="Sam's softphone")
+        for agent in agents:  # what a Genesys targetDeviceUri names
+            await self.create_device(
+                account.id, agent.id, type="HardPhone", name=f"{agent.first_name}'s desk phone"
+            )
         return {
             "accountId": account.id,
             "clientId": app.client_id,

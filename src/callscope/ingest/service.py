@@ -19,7 +19,7 @@ from collections.abc import Awaitable, Callable, Iterable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 from callscope.calls.telephony import LiveSession, TelephonyService, party_ids
 from callscope.config import Settings
@@ -29,19 +29,30 @@ from callscope.media.pipeline import CallMediaPipeline, StereoBlock
 from callscope.media.wav import WavWriter, repair_wav
 from callscope.metrics import Histogram, Labels, Registry
 from callscope.protocols.ringcx import (
+    PERSPECTIVES,
     Malformed,
     Media,
     RingCXReceiver,
     Start,
     Stop,
-    StreamEvent,
+)
+from callscope.protocols.twilio import (
+    Dtmf,
+    Mark,
+    Track,
+    Transfer,
+    TwilioEvent,
+    TwilioReceiver,
+    build_clear,
+    build_mark,
+    build_outbound_media,
 )
 from callscope.store.models import Call, CallStatus, TranscriptStatus
 from callscope.store.repo import CallRepository, utcnow
 from callscope.store.writer import CallRowWriter
 from callscope.transcription.live import TranscriptHub
 
-__all__ = ["IngestService", "LiveCall", "UpgradeParams"]
+__all__ = ["IngestService", "LiveCall", "Talkback", "UpgradeParams"]
 
 logger = logging.getLogger("callscope.ingest")
 
@@ -66,12 +77,59 @@ class UpgradeParams:
         return self.values.get(key)
 
 
+class SupervisionHooks(Protocol):
+    """What ingest tells supervision about a call's life."""
+
+    def call_started(self, call: LiveCall) -> None: ...
+    def call_ended(self, call: LiveCall) -> None: ...
+    async def call_transferred(self, call: LiveCall, old_agent: int | None) -> None: ...
+
+
 class _CallLog(logging.LoggerAdapter[logging.Logger]):
     def process(self, msg: Any, kwargs: Any) -> tuple[Any, Any]:
         return f"[call {self.extra['call_id'] if self.extra else '?'}] {msg}", kwargs
 
 
 CloseFn = Callable[[int, str], Awaitable[None]]
+SendFn = Callable[[str], Awaitable[None]]
+
+
+class Talkback:
+    """The way back into a two-way call stream: audio to play to the agent, the customer or
+    both (``media`` on the Twilio-style stream), ``mark`` and ``clear``."""
+
+    def __init__(self, stream_sid: str, send: SendFn) -> None:
+        self.stream_sid = stream_sid
+        self._send = send
+        self.frames_sent: TallyCounter[str] = TallyCounter()
+        self.marks_sent = 0
+        self.marks_played: list[str] = []
+        self.closed = False
+
+    async def media(self, tracks: Iterable[Track], ulaw: bytes) -> bool:
+        """Play ``ulaw`` (8 kHz μ-law) into each track's direction. False once closed."""
+        if self.closed:
+            return False
+        try:
+            for track in tracks:
+                await self._send(build_outbound_media(self.stream_sid, track, ulaw))
+                self.frames_sent[track.value] += 1
+        except (ConnectionError, RuntimeError):
+            self.closed = True
+            return False
+        return True
+
+    async def mark(self, name: str) -> None:
+        if not self.closed:
+            with contextlib.suppress(ConnectionError, RuntimeError):
+                await self._send(build_mark(self.stream_sid, name))
+                self.marks_sent += 1
+
+    async def clear(self) -> None:
+        """Drop whatever the platform still holds to play (a coach who stopped talking)."""
+        if not self.closed:
+            with contextlib.suppress(ConnectionError, RuntimeError):
+                await self._send(build_clear(self.stream_sid))
 
 
 class LiveCall:
@@ -82,12 +140,17 @@ class LiveCall:
         service: IngestService,
         params: UpgradeParams,
         close: CloseFn,
+        *,
+        receiver: RingCXReceiver | TwilioReceiver | None = None,
     ) -> None:
         s = service.settings
         self.service = service
         self.params = params
         self._close_transport = close
-        self.receiver = RingCXReceiver()
+        self.receiver = receiver if receiver is not None else RingCXReceiver()
+        #: set for a two-way stream: how audio gets back into the call (None: one-way)
+        self.talkback: Talkback | None = None
+        self.dtmf_digits = 0
         self.pipeline = CallMediaPipeline(
             window_frames=s.ingest_window_frames,
             max_skew_frames=s.ingest_max_skew_frames,
@@ -110,7 +173,7 @@ class LiveCall:
 
     # -- messages ------------------------------------------------------------------------
 
-    def on_text(self, data: str | bytes, now: float) -> StreamEvent:
+    def on_text(self, data: str | bytes, now: float) -> TwilioEvent:
         """Handle one message. Raises StreamRefused for an unacceptable Start."""
         self.last_activity = now
         event = self.receiver.receive_text(data)
@@ -123,12 +186,19 @@ class LiveCall:
         elif type(event) is Malformed:
             self._count_malformed(event)
         elif type(event) is Stop:
-            self.pipeline.end_channel(event.closed, now)
+            for p in PERSPECTIVES if event.all_stopped else (event.closed,):
+                self.pipeline.end_channel(p, now)
             self.stop_metadata = {
                 k: v
                 for k, v in (("duration", event.duration), ("end_time", event.end_time))
                 if v is not None
             }
+        elif type(event) is Mark:
+            if self.talkback is not None:
+                self.talkback.marks_played.append(event.name)
+                del self.talkback.marks_played[:-16]
+        elif type(event) is Dtmf:
+            self.dtmf_digits += 1  # the digits themselves are not kept: they can be card numbers
         return event
 
     def on_binary(self, data: bytes, now: float) -> None:
@@ -160,6 +230,9 @@ class LiveCall:
         path = self.service.settings.recordings_dir / f"{self.call_id}.wav"
         self.writer = WavWriter(path)
         self.pipeline.sinks.append(self._write_block)
+        if isinstance(self.receiver, TwilioReceiver):
+            for missing in self.receiver.missing_perspectives:  # a track not streamed: silence
+                self.pipeline.end_channel(missing, time.monotonic())
         start_meta = {
             "callId": meta.call_id,
             "sessionId": meta.session_id,
@@ -228,6 +301,8 @@ class LiveCall:
             self.pipeline.sinks.append(transcript.on_block)
             if self.finished:
                 hub.detach(self.call_id)
+        if self.service.supervision is not None and self.session is not None:
+            self.service.supervision.call_started(self)
         self.log.info(
             "started: RingCX call %s, agent %s, ANI %s",
             self.row.ringcx_call_id,
@@ -245,8 +320,12 @@ class LiveCall:
             return
         self.finished = True
         self.pipeline.finish(time.monotonic())
+        if self.talkback is not None:
+            self.talkback.closed = True
         if self.row is None or self.writer is None:
             return
+        if self.service.supervision is not None:
+            self.service.supervision.call_ended(self)
         if self.service.transcripts is not None and self.call_id is not None:
             self.service.transcripts.detach(self.call_id)
         try:
@@ -273,6 +352,28 @@ class LiveCall:
             values["duplicate_frames"],
             values["malformed_messages"],
         )
+
+    async def transfer(self, event: Transfer) -> None:
+        """The platform moved the call to another agent: new agent party, presence, and
+        supervision follows (Call scope) or lets go (Agent scope)."""
+        telephony = self.service.telephony
+        if self.session is None or telephony is None or self.row is None or self.finished:
+            return
+        old = self.session.agent_extension
+        new_agent = await telephony.transfer(self.session, self.row, event.agent_id, event.kind)
+        if self.service.transcripts is not None and self.call_id is not None:
+            transcript = self.service.transcripts.get(self.call_id)
+            if transcript is not None and transcript.feeds:
+                feed = transcript.feeds[0]
+                feed.party_ids = (self.session.agent_party, *feed.party_ids[1:])
+        self.log.info(
+            "transferred (%s) to RingCX agent %s%s",
+            event.kind,
+            event.agent_id,
+            "" if new_agent else " (no extension has that agent id)",
+        )
+        if self.service.supervision is not None:
+            await self.service.supervision.call_transferred(self, old)
 
     async def end(
         self, status: CallStatus, reason: str, *, close_code: int, close_reason: str
@@ -321,6 +422,8 @@ class IngestService:
         self.telephony: TelephonyService | None = None
         #: set by the app: live transcription (None: off)
         self.transcripts: TranscriptHub | None = None
+        #: set by the app: supervisors listening, coaching, barging (None: off)
+        self.supervision: SupervisionHooks | None = None
         self._sweeper: asyncio.Task[None] | None = None
         self._finished_totals: TallyCounter[Labels] = TallyCounter()
         self._malformed_totals: TallyCounter[Labels] = TallyCounter()

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import json
 import random
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -22,7 +22,7 @@ from callscope.media.g711 import lin2ulaw
 from callscope.media.wav import read_wav
 from callscope.protocols.ringcx import PERSPECTIVES, Perspective, build_media
 
-__all__ = ["CallAudio", "Faults", "Plan", "build_plan", "load_audio"]
+__all__ = ["CallAudio", "Faults", "MediaBuilder", "Plan", "build_plan", "load_audio"]
 
 FRAME_SAMPLES = 160
 
@@ -125,13 +125,19 @@ def _malformed(kind: str, seq: int, rng: random.Random) -> tuple[int, bytes]:
     return 2, b"\x00\x01binary"
 
 
+MediaBuilder = Callable[[Perspective, int, bytes], bytes]
+
+
 def build_plan(
     audio: CallAudio,
     faults: Faults,
     rng: random.Random,
     *,
     first_sequence_id: int = 1,
+    media: MediaBuilder = build_media,
 ) -> Plan:
+    """``media`` builds one frame's message (RingCX ``Media`` by default; the two-way
+    stream's ``media`` for the Twilio message set)."""
     n = audio.frames
     ticks: list[list[tuple[int, bytes, bool]]] = [[] for _ in range(n + 4)]
     plan = Plan(ticks, {p.wire_name: [] for p in PERSPECTIVES}, frames=n)
@@ -142,7 +148,7 @@ def build_plan(
     for k in range(n):
         for perspective, frames in sources:
             seq = first_sequence_id + k
-            msg = build_media(perspective, seq, frames[k])
+            msg = media(perspective, seq, frames[k])
             r = rng.random()
             if r < faults.drop:
                 plan.dropped[perspective.wire_name].append(seq)

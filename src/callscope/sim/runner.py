@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import asyncio
+import binascii
+import functools
 import logging
 import random
 import time
@@ -13,12 +15,28 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlencode
 
+import numpy as np
+import numpy.typing as npt
+import orjson
+
 from callscope.errors import SimulatorError, UpgradeFailed, UpgradeRefused
-from callscope.protocols.ringcx import build_connected, build_start, build_stop
-from callscope.sim.plan import CallAudio, Faults, Plan, build_plan, load_audio
+from callscope.media.g711 import ulaw2lin
+from callscope.media.wav import WavWriter
+from callscope.protocols.ringcx import build_connected, build_media, build_start, build_stop
+from callscope.protocols.twilio import (
+    build_platform_mark,
+    build_stream_connected,
+    build_stream_media,
+    build_stream_start,
+    build_stream_stop,
+    build_transfer,
+)
+from callscope.sim.plan import CallAudio, Faults, MediaBuilder, Plan, build_plan, load_audio
 from callscope.sim.wsclient import WebSocketClient, connect
 
-__all__ = ["CallResult", "SimOptions", "default_source", "run_simulation"]
+__all__ = ["CallResult", "Heard", "SimOptions", "default_source", "run_simulation"]
+
+PROTOCOLS = ("ringcx", "twilio")
 
 logger = logging.getLogger("callscope.sim")
 
@@ -52,12 +70,97 @@ class SimOptions:
     product_id: int = 4401
     agent_ids: tuple[int, ...] = (5501, 5502, 5503)
     retry_backoff_s: float = 0.5
+    #: ringcx (one-way, Connected/Start/Media/Stop) or twilio (two-way Media Streams set)
+    protocol: str = "ringcx"
+    #: two-way only: the platform transfers the call to ``transfer_to`` after this many seconds
+    transfer_at_s: float | None = None
+    #: RingCX agent id the call is transferred to (default: the next agent of agent_ids)
+    transfer_to: int | None = None
 
     def __post_init__(self) -> None:
         if self.calls < 1:
             raise SimulatorError("--calls must be at least 1")
         if self.speed <= 0:
             raise SimulatorError("--speed must be > 0 (1 = real time)")
+        if self.protocol not in PROTOCOLS:
+            raise SimulatorError(f"--protocol must be one of {', '.join(PROTOCOLS)}")
+        if self.transfer_at_s is not None:
+            if self.protocol != "twilio":
+                raise SimulatorError(
+                    "--transfer-at needs --protocol twilio: a RingCX stream cannot announce "
+                    "a transfer"
+                )
+            if self.transfer_at_s < 0:
+                raise SimulatorError("--transfer-at is seconds into the call (≥ 0)")
+
+
+class Heard:
+    """What each simulated party heard from the server on a two-way stream.
+
+    The server's ``media`` on track ``inbound`` is played to the agent, on ``outbound`` (or
+    with no track) to the customer. Each 20 ms frame is placed at the call time it arrived
+    (a later frame that lands on a taken slot goes to the next free one); silence elsewhere.
+    ``mark`` is answered as a platform does once the audio before it has played.
+    """
+
+    LEGS = ("agent", "customer")
+
+    def __init__(self, step_s: float) -> None:
+        self.step_s = step_s
+        self.t0 = time.monotonic()
+        self.frames: dict[str, dict[int, bytes]] = {leg: {} for leg in self.LEGS}
+        self.arrivals: dict[str, list[float]] = {leg: [] for leg in self.LEGS}
+        self.marks = 0
+        self.clears = 0
+        self.bad = 0
+
+    def on_message(self, raw: bytes, ws: WebSocketClient, stream_sid: str) -> None:
+        now = time.monotonic()
+        try:
+            msg = orjson.loads(raw)
+            event = msg["event"]
+            if event == "media":
+                media = msg["media"]
+                leg = "agent" if media.get("track") == "inbound" else "customer"
+                payload = binascii.a2b_base64(media["payload"])
+                slot = int((now - self.t0) / self.step_s)
+                frames = self.frames[leg]
+                for i in range(0, len(payload), 160):
+                    while slot in frames:
+                        slot += 1
+                    frames[slot] = payload[i : i + 160]
+                    self.arrivals[leg].append(now)
+            elif event == "mark":
+                ws.send_text(build_platform_mark(stream_sid, str(msg["mark"]["name"])))
+                self.marks += 1
+            elif event == "clear":
+                self.clears += 1
+        except (ValueError, KeyError, TypeError, binascii.Error):
+            self.bad += 1
+
+    def count(self, leg: str) -> int:
+        return len(self.frames[leg])
+
+    def pcm(self, leg: str) -> npt.NDArray[np.int16]:
+        """The leg's heard audio as 8 kHz PCM16 (silence where nothing was sent)."""
+        frames = self.frames[leg]
+        if not frames:
+            return np.zeros(0, dtype=np.int16)
+        ulaw = bytearray(b"\xff" * 160 * (max(frames) + 1))
+        for slot, data in frames.items():
+            ulaw[slot * 160 : slot * 160 + len(data)] = data
+        return ulaw2lin(bytes(ulaw))
+
+    def write(self, directory: Path, call_id: str) -> list[Path]:
+        """``<call>-agent-heard.wav`` and ``<call>-customer-heard.wav`` (mono, 8 kHz)."""
+        paths = []
+        for leg in self.LEGS:
+            path = directory / f"{call_id}-{leg}-heard.wav"
+            writer = WavWriter(path, channels=1)
+            writer.write_interleaved(self.pcm(leg).astype("<i2").tobytes())
+            writer.close()
+            paths.append(path)
+        return paths
 
 
 @dataclass
@@ -77,9 +180,15 @@ class CallResult:
     close_code: int | None = None
     close_reason: str = ""
     max_slip_s: float = 0.0
+    protocol: str = "ringcx"
+    transferred_to: int | None = None
+    heard_frames: dict[str, int] = field(default_factory=dict)
+    heard: Heard | None = field(default=None, repr=False)
+    #: monotonic send time of each tick (two-way calls), for latency measurements
+    tick_times: list[float] = field(default_factory=list, repr=False)
 
     def as_dict(self) -> dict[str, Any]:
-        return dict(self.__dict__)
+        return {k: v for k, v in self.__dict__.items() if k not in ("heard", "tick_times")}
 
 
 def _call_query(opts: SimOptions, index: int, call_id: str) -> dict[str, str]:
@@ -95,6 +204,10 @@ def _call_query(opts: SimOptions, index: int, call_id: str) -> dict[str, str]:
         "productType": opts.product_type,
         "productId": str(opts.product_id),
     }
+
+
+def _next_agent(opts: SimOptions, index: int) -> int:
+    return opts.agent_ids[(index + 1) % len(opts.agent_ids)]
 
 
 async def _connect_with_retries(opts: SimOptions, url: str, result: CallResult) -> WebSocketClient:
@@ -123,9 +236,16 @@ async def run_call(
 ) -> CallResult:
     rng = random.Random(opts.seed * 1_000_003 + index)
     call_id = f"sim-{opts.seed}-{index + 1:05d}"
-    plan: Plan = build_plan(audio, opts.faults, rng)
+    two_way = opts.protocol == "twilio"
+    stream_sid = f"MZ{opts.seed:08x}{index:024x}"
+    media: MediaBuilder = (
+        functools.partial(build_stream_media, stream_sid) if two_way else build_media
+    )
+    plan: Plan = build_plan(audio, opts.faults, rng, media=media)
     ticks = plan.ticks[: opts.max_frames] if opts.max_frames else plan.ticks
-    result = CallResult(index, call_id, audio.name, frames_planned=len(ticks) * 2)
+    result = CallResult(
+        index, call_id, audio.name, frames_planned=len(ticks) * 2, protocol=opts.protocol
+    )
     result.dropped = plan.dropped
     result.reordered, result.duplicated, result.malformed = (
         plan.reordered,
@@ -134,7 +254,8 @@ async def run_call(
     )
     query = _call_query(opts, index, call_id)
     sep = "&" if "?" in opts.url else "?"
-    url = opts.url + sep + urlencode(query)
+    # A two-way stream names its call in start.customParameters (Twilio allows no query).
+    url = opts.url if two_way else opts.url + sep + urlencode(query)
     try:
         ws = await _connect_with_retries(opts, url, result)
     except UpgradeRefused as exc:
@@ -154,10 +275,21 @@ async def run_call(
         productType=opts.product_type,
         productId=opts.product_id,
     )
-    ws.send_text(build_connected())
-    ws.send_text(build_start(meta))
     step = FRAME_S / opts.speed
+    transfer_tick: int | None = None
+    if two_way:
+        heard = result.heard = Heard(step)
+        ws.on_text = functools.partial(heard.on_message, ws=ws, stream_sid=stream_sid)
+        ws.send_text(build_stream_connected())
+        ws.send_text(build_stream_start(stream_sid, call_id, query))
+        if opts.transfer_at_s is not None:
+            transfer_tick = round(opts.transfer_at_s / FRAME_S)
+    else:
+        ws.send_text(build_connected())
+        ws.send_text(build_start(meta))
     t0 = time.monotonic()
+    if result.heard is not None:
+        result.heard.t0 = t0
     try:
         for k, messages in enumerate(ticks):
             due = t0 + k * step
@@ -172,16 +304,25 @@ async def run_call(
                 ws.abort()
                 result.status, result.detail = "vanished", f"cut after {k * FRAME_S:.1f} s"
                 return result
+            if k == transfer_tick:
+                to = opts.transfer_to or _next_agent(opts, index)
+                ws.send_text(build_transfer(stream_sid, str(to)))
+                result.transferred_to = to
             for opcode, payload, is_frame in messages:
                 ws.send_raw(opcode, payload)
                 result.frames_sent += is_frame
+            if two_way:
+                result.tick_times.append(time.monotonic())
             progress.frames += len(messages)
             await ws.drain()
         if not ws.is_closed:
-            end = datetime.now(UTC).isoformat(timespec="seconds").replace("+00:00", "Z")
-            duration = round(len(ticks) * FRAME_S, 3)
-            ws.send_text(build_stop(duration, end))
-            ws.send_text(build_stop(duration, end))
+            if two_way:
+                ws.send_text(build_stream_stop(stream_sid, call_id))
+            else:
+                end = datetime.now(UTC).isoformat(timespec="seconds").replace("+00:00", "Z")
+                duration = round(len(ticks) * FRAME_S, 3)
+                ws.send_text(build_stop(duration, end))
+                ws.send_text(build_stop(duration, end))
             await ws.drain()
         await ws.close(1000, "call ended")
     except (ConnectionError, OSError) as exc:
@@ -190,6 +331,8 @@ async def run_call(
         return result
     finally:
         progress.done += 1
+        if result.heard is not None:
+            result.heard_frames = {leg: result.heard.count(leg) for leg in Heard.LEGS}
     result.close_code, result.close_reason = ws.close_code, ws.close_reason
     if ws.close_code in (1000, None) and result.status == "pending":
         result.status = "completed"

@@ -7,6 +7,7 @@ import base64
 import contextlib
 import os
 import ssl
+from collections.abc import Callable
 from urllib.parse import urlsplit
 
 from callscope.errors import UpgradeFailed, UpgradeRefused
@@ -35,6 +36,8 @@ class WebSocketClient:
         self.close_reason = ""
         self.closed = asyncio.Event()
         self.received_text: list[str] = []
+        #: called with every text message (the first 100 are also kept in received_text)
+        self.on_text: Callable[[bytes], None] | None = None
         self._task = asyncio.create_task(self._read_loop())
 
     async def _read_loop(self) -> None:
@@ -52,8 +55,11 @@ class WebSocketClient:
                         return
                     if frame.opcode == OP_PING:
                         self._writer.write(encode_frame(OP_PONG, frame.payload))
-                    elif frame.opcode == OP_TEXT and len(self.received_text) < 100:
-                        self.received_text.append(frame.payload.decode("utf-8", "replace"))
+                    elif frame.opcode == OP_TEXT:
+                        if self.on_text is not None:
+                            self.on_text(frame.payload)
+                        if len(self.received_text) < 100:
+                            self.received_text.append(frame.payload.decode("utf-8", "replace"))
         except (ConnectionError, ValueError):
             pass
         finally:

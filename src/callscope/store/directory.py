@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from sqlalchemy import Select, delete, func, select
+from sqlalchemy import Select, delete, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from sqlalchemy.orm import aliased
 
@@ -112,6 +112,20 @@ class DirectoryRepository:
         async with self._sessions() as s:
             device = await s.get(Device, device_id)
         return device if device is not None and device.account_id == account_id else None
+
+    async def set_device_status(self, device_id: int, status: str) -> None:
+        async with self._sessions.begin() as s:
+            await s.execute(update(Device).where(Device.id == device_id).values(status=status))
+
+    async def webphones_offline(self) -> int:
+        """At start-up: no web phone is connected yet (a crash left some Online)."""
+        async with self._sessions.begin() as s:
+            result = await s.execute(
+                update(Device)
+                .where(Device.type == "WebPhone", Device.status != "Offline")
+                .values(status="Offline")
+            )
+        return int(result.rowcount or 0)  # type: ignore[attr-defined]
 
     # -- call monitoring groups (spec §5) ------------------------------------------------
 

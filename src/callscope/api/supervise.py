@@ -1,0 +1,322 @@
+"""Supervision routes: RingCentral Supervise Call Session/Party (spec §7.2–7.5), the Genesys
+supervisor operations on ``/api/v2/me/devices/{id}``, and the web-phone device WebSocket.
+
+Errors: RingCentral paths answer with the RingCentral error body (spec §1.3; there is no
+public code for a supervision conflict, callscope answers 409 ``CMN-409``). Genesys paths
+answer ``{"statusCode": n, "statusMessage": "..."}`` with the HTTP status: ``statusCode`` 0 is
+success, 1 a missing or invalid parameter (400), 2 not permitted (403), 3 not found (404),
+4 a conflict (409).
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+import orjson
+from aiohttp import WSMsgType, web
+
+from callscope.api.auth import account_param, caller
+from callscope.api.errors import ApiError, json_response, read_json
+from callscope.identity.service import AuthContext
+from callscope.store.directory import DirectoryRepository
+from callscope.store.models import Extension
+from callscope.supervision.audio import parse_mic
+from callscope.supervision.service import (
+    MODE_BY_OPERATION,
+    Mode,
+    SupervisionRefused,
+    SupervisionService,
+    target_device_id,
+)
+
+__all__ = ["DEVICE_PATH", "SupervisionApi"]
+
+logger = logging.getLogger("callscope.supervision")
+
+ACCOUNT = "/restapi/v1.0/account/{accountId}"
+DEVICE_PATH = "/supervision/device"
+GENESYS_STATUS = {400: 1, 403: 2, 404: 3, 409: 4}
+OPERATIONS = (*MODE_BY_OPERATION, "CancelSupervisorMonitoring")
+
+
+def _rc_error(exc: SupervisionRefused) -> ApiError:
+    extra: dict[str, Any] = {}
+    if exc.parameter:
+        extra["parameterName"] = exc.parameter
+        if exc.value is not None:
+            extra["parameterValue"] = str(exc.value)[:64]
+    if exc.code == "CMN-408":
+        extra["permissionName"] = "CallMonitoring"
+    return ApiError(exc.status, exc.code, exc.message, **extra)
+
+
+def _genesys_error(status: int, message: str) -> web.Response:
+    return json_response(
+        {"statusCode": GENESYS_STATUS.get(status, 1), "statusMessage": message}, status=status
+    )
+
+
+def _id_text(value: Any) -> str | None:
+    if isinstance(value, bool) or not isinstance(value, int | str):
+        return None
+    text = str(value).strip()
+    return text if text.isdigit() and len(text) <= 18 else None
+
+
+class SupervisionApi:
+    def __init__(
+        self, service: SupervisionService, directory: DirectoryRepository, *, heartbeat_s: float
+    ) -> None:
+        self.service = service
+        self.directory = directory
+        self.heartbeat_s = heartbeat_s
+
+    def routes(self) -> list[web.RouteDef]:
+        session = ACCOUNT + "/telephony/sessions/{sessionId}"
+        return [
+            web.post(session + "/supervise", self.supervise_session),
+            web.post(session + "/parties/{partyId}/supervise", self.supervise_party),
+            web.delete(session + "/parties/{partyId}", self.drop_party),
+            web.get("/api/v2/me/devices", self.my_devices),
+            web.post("/api/v2/me/devices/{id}", self.operate),
+            web.get(DEVICE_PATH, self.device_socket),
+        ]
+
+    # -- RingCentral -----------------------------------------------------------------------
+
+    async def _agent(
+        self, account_id: str, body: dict[str, Any], *, party_level: bool
+    ) -> Extension:
+        raw_id = body.get("agentExtensionId")
+        raw_number = body.get("agentExtensionNumber", body.get("extensionNumber"))
+        if raw_id is not None:
+            text = _id_text(raw_id)
+            if text is None:
+                raise ApiError(
+                    400,
+                    "CMN-101",
+                    "Parameter [agentExtensionId] value is invalid",
+                    parameterName="agentExtensionId",
+                    parameterValue=str(raw_id)[:64],
+                )
+            ext = await self.directory.get_extension(account_id, int(text))
+            name, value = "agentExtensionId", text
+        elif raw_number is not None and not party_level:
+            if not isinstance(raw_number, str | int) or isinstance(raw_number, bool):
+                raise ApiError(
+                    400,
+                    "CMN-101",
+                    "Parameter [agentExtensionNumber] value is invalid",
+                    parameterName="agentExtensionNumber",
+                )
+            ext = await self.directory.extension_by_number(account_id, str(raw_number))
+            name, value = "agentExtensionNumber", str(raw_number)
+        else:
+            wanted = (
+                "agentExtensionId" if party_level else "agentExtensionId or agentExtensionNumber"
+            )
+            raise ApiError(
+                400, "CMN-101", f"Parameter [{wanted}] is required", parameterName=wanted
+            )
+        if ext is None:
+            raise ApiError(
+                400,
+                "CMN-102",
+                f"Resource for parameter [{name}] is not found",
+                parameterName=name,
+                parameterValue=value[:64],
+            )
+        return ext
+
+    async def _supervise(self, request: web.Request, party_id: str | None) -> web.Response:
+        account_id = account_param(request)
+        auth = caller(request)
+        body = await read_json(request)
+        mode_raw = body.get("mode")
+        if mode_raw not in tuple(Mode):
+            raise ApiError(
+                400,
+                "CMN-101",
+                "Parameter [mode] value is invalid: Listen, Coach or Barge",
+                parameterName="mode",
+                parameterValue=str(mode_raw)[:64],
+            )
+        device = body.get("supervisorDeviceId", body.get("deviceId"))
+        if device is None:
+            raise ApiError(
+                400,
+                "CMN-101",
+                "Parameter [supervisorDeviceId] is required",
+                parameterName="supervisorDeviceId",
+            )
+        auto = body.get("autoAnswer", True)
+        if not isinstance(auto, bool):
+            raise ApiError(
+                400,
+                "CMN-101",
+                "Parameter [autoAnswer] value is invalid",
+                parameterName="autoAnswer",
+            )
+        sdp = body.get("mediaSDP")
+        if sdp is not None and sdp not in ("sendOnly", "sendRecv"):
+            raise ApiError(
+                400,
+                "CMN-101",
+                "Parameter [mediaSDP] value is invalid: sendOnly or sendRecv",
+                parameterName="mediaSDP",
+            )
+        agent = await self._agent(account_id, body, party_level=party_id is not None)
+        try:
+            view, new = await self.service.supervise(
+                auth,
+                request.match_info["sessionId"],
+                party_id,
+                Mode(mode_raw),
+                device,
+                agent,
+            )
+        except SupervisionRefused as exc:
+            raise _rc_error(exc) from exc
+        return json_response(view, status=201 if new else 200)
+
+    async def supervise_session(self, request: web.Request) -> web.Response:
+        return await self._supervise(request, None)
+
+    async def supervise_party(self, request: web.Request) -> web.Response:
+        return await self._supervise(request, request.match_info["partyId"])
+
+    async def drop_party(self, request: web.Request) -> web.Response:
+        account_param(request)
+        try:
+            self.service.leave(
+                caller(request), request.match_info["sessionId"], request.match_info["partyId"]
+            )
+        except SupervisionRefused as exc:
+            raise _rc_error(exc) from exc
+        return web.Response(status=204)
+
+    # -- Genesys ---------------------------------------------------------------------------
+
+    async def my_devices(self, request: web.Request) -> web.Response:
+        auth = caller(request)
+        devices = [
+            link.state()["devices"][0]
+            for link in self.service.devices.values()
+            if link.owner.id == auth.extension_id and link.device.account_id == auth.account_id
+        ]
+        return json_response({"statusCode": 0, "devices": devices})
+
+    async def operate(self, request: web.Request) -> web.Response:
+        auth = caller(request)
+        try:
+            body = await read_json(request)
+        except ApiError as exc:
+            return _genesys_error(exc.status, exc.message)
+        op = body.get("operationName")
+        if op not in OPERATIONS:
+            return _genesys_error(
+                400, f"operationName must be one of {', '.join(OPERATIONS)} (got {op!r:.40})"
+            )
+        scope = body.get("supervisorMonitoringScope", "Call")
+        repeat = body.get("supervisorMonitoringMode", "AllCalls")
+        if scope not in ("Agent", "Call"):
+            return _genesys_error(400, "supervisorMonitoringScope must be Agent or Call")
+        if repeat not in ("NextCall", "AllCalls"):
+            return _genesys_error(400, "supervisorMonitoringMode must be NextCall or AllCalls")
+        target: Extension | None = None
+        uri = body.get("targetDeviceUri")
+        if op != "CancelSupervisorMonitoring":
+            found = await self._target(auth, uri, body.get("phoneNumber"))
+            if isinstance(found, web.Response):
+                return found
+            target = found
+        try:
+            await self.service.operate(
+                auth,
+                request.match_info["id"],
+                op,
+                target=target,
+                target_device_uri=uri if isinstance(uri, str) else None,
+                repeat=repeat,
+                scope=scope,
+            )
+        except SupervisionRefused as exc:
+            return _genesys_error(exc.status, exc.message)
+        return json_response({"statusCode": 0})
+
+    async def _target(
+        self, auth: AuthContext, uri: Any, phone_number: Any
+    ) -> Extension | web.Response:
+        """The monitored agent: the owner of ``targetDeviceUri``'s device, else the extension
+        whose number is ``phoneNumber``."""
+        if uri is not None:
+            device_id = target_device_id(uri) if isinstance(uri, str) else None
+            if device_id is None or _id_text(device_id) is None:
+                return _genesys_error(
+                    400, "targetDeviceUri must be the URI of a device: …/api/v2/devices/{id}"
+                )
+            device = await self.directory.get_device(auth.account_id, int(device_id))
+            if device is None:
+                return _genesys_error(404, f"device {device_id} not found")
+            ext = await self.directory.get_extension(auth.account_id, device.extension_id)
+        elif isinstance(phone_number, str | int) and not isinstance(phone_number, bool):
+            ext = await self.directory.extension_by_number(auth.account_id, str(phone_number))
+        else:
+            return _genesys_error(400, "targetDeviceUri (or phoneNumber) is required")
+        if ext is None:
+            return _genesys_error(404, "no agent has that device or number")
+        return ext
+
+    # -- the web phone ---------------------------------------------------------------------
+
+    async def device_socket(self, request: web.Request) -> web.StreamResponse:
+        if request.headers.get("Upgrade", "").lower() != "websocket":
+            raise ApiError(400, "CMN-101", "This is the web-phone endpoint: connect a WebSocket")
+        auth = caller(request)
+        try:
+            device, owner = await self.service.open_device(
+                auth, request.query.get("deviceId"), request.query.get("name")
+            )
+        except SupervisionRefused as exc:
+            raise _rc_error(exc) from exc
+        ws = web.WebSocketResponse(
+            heartbeat=self.heartbeat_s, max_msg_size=16 * 1024, compress=False, timeout=2.0
+        )
+        await ws.prepare(request)
+        link = await self.service.connect(device, owner, ws)
+        bad = 0
+        try:
+            async for msg in ws:
+                if msg.type is WSMsgType.BINARY:
+                    try:
+                        frame = parse_mic(msg.data)
+                    except ValueError as exc:
+                        bad += 1
+                        if bad == 1 or bad % 100 == 0:  # a flood of bad frames is not echoed
+                            link.send_json({"type": "Error", "message": str(exc), "count": bad})
+                        continue
+                    await self.service.microphone(link, frame)
+                elif msg.type is WSMsgType.TEXT:
+                    try:
+                        data = orjson.loads(msg.data)
+                    except orjson.JSONDecodeError:
+                        data = None
+                    if isinstance(data, dict) and data.get("type") == "Ping":
+                        link.send_json({"type": "Pong"})
+                    else:
+                        bad += 1
+                        if bad == 1 or bad % 100 == 0:
+                            link.send_json(
+                                {
+                                    "type": "Error",
+                                    "message": 'text messages: only {"type": "Ping"}; '
+                                    "audio goes in binary frames",
+                                    "count": bad,
+                                }
+                            )
+                elif msg.type is WSMsgType.ERROR:
+                    break
+        finally:
+            await self.service.disconnect(link)
+        return ws

@@ -1,0 +1,1019 @@
+"""Supervisors on live calls: web-phone devices, supervise sessions, monitoring orders.
+
+Rules (spec §7.5, seeds/ringcentral-call-supervision.md, seeds/genesys-coach-operation.txt):
+
+* only a ``Monitoring`` member may supervise a ``Monitored`` member of a common call
+  monitoring group, checked when supervision starts and again when a call it follows is
+  transferred to another agent;
+* one supervisor per call; that supervisor uses one device for it; a supervisor may hold many
+  calls; the device must be Online (a connected web phone);
+* a session-level supervision is one stream of both parties mixed; a party-level one is a
+  stream of that party alone (call it once per party for two streams);
+* Listen hears; Coach also talks to the agent only; Barge talks to both. Talking needs a
+  two-way call stream; on a one-way (RingCX) stream Coach and Barge are refused.
+
+Monitoring orders (Genesys ``ListenIn`` / ``Coach`` / ``BargeIn`` on a device) arm one device
+on one agent: the agent's current call is picked up now if nobody supervises it, otherwise
+the next. ``NextCall`` disarms after one call, ``AllCalls`` stays until cancelled. Scope
+``Agent`` lets go of a call the agent transfers away; scope ``Call`` follows the call to the
+new agent (if the supervisor may monitor that agent too).
+
+Audio: a pipeline sink per supervised call turns each stereo block into 20 ms frames for the
+device (mixed or one channel); the device's sender drains a bounded queue, so a device that
+stops reading loses its own oldest audio and delays nothing else.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import enum
+import logging
+import time
+from collections import deque
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, Final
+from urllib.parse import urlsplit
+
+import numpy as np
+import orjson
+from aiohttp import web
+
+from callscope.calls.telephony import TelephonyService
+from callscope.events.payloads import EventKind
+from callscope.identity.service import AuthContext, IdentityService
+from callscope.media.g711 import lin2ulaw
+from callscope.media.pipeline import StereoBlock
+from callscope.metrics import Registry
+from callscope.protocols.twilio import Track
+from callscope.store.directory import DirectoryRepository
+from callscope.store.models import Device, Extension, OutboxEvent
+from callscope.store.repo import utcnow
+from callscope.store.writer import CallRowWriter
+from callscope.supervision.audio import (
+    CHANNEL_AGENT,
+    CHANNEL_CUSTOMER,
+    CHANNEL_MIXED,
+    FRAME_BYTES,
+    HEADER,
+    KIND_LISTEN,
+    MicFrame,
+    channel_pcm,
+)
+
+if TYPE_CHECKING:
+    from callscope.ingest.service import LiveCall
+    from callscope.transcription.live import PartyFeed, TranscriptHub
+
+__all__ = [
+    "DeviceLink",
+    "Mode",
+    "MonitoringOrder",
+    "SupervisionRefused",
+    "SupervisionService",
+]
+
+logger = logging.getLogger("callscope.supervision")
+
+DEVICE_CHANNEL: Final = "/v2/me/devices"
+
+
+class Mode(enum.StrEnum):
+    LISTEN = "Listen"
+    COACH = "Coach"
+    BARGE = "Barge"
+
+
+OPERATION_BY_MODE: Final = {Mode.LISTEN: "ListenIn", Mode.COACH: "Coach", Mode.BARGE: "BargeIn"}
+MODE_BY_OPERATION: Final = {v: k for k, v in OPERATION_BY_MODE.items()}
+#: which directions of a two-way stream a talking supervisor is heard in
+TALK_TRACKS: Final = {
+    Mode.LISTEN: (),
+    Mode.COACH: (Track.INBOUND,),  # toward the agent only
+    Mode.BARGE: (Track.INBOUND, Track.OUTBOUND),
+}
+CHANNEL_NAMES: Final = {
+    CHANNEL_MIXED: "mixed",
+    CHANNEL_AGENT: "agent",
+    CHANNEL_CUSTOMER: "customer",
+}
+
+
+class SupervisionRefused(Exception):
+    """A supervision request broke a rule: HTTP status, RingCentral error code, message."""
+
+    def __init__(
+        self, status: int, code: str, message: str, parameter: str | None = None, value: Any = None
+    ) -> None:
+        super().__init__(message)
+        self.status = status
+        self.code = code
+        self.message = message
+        self.parameter = parameter
+        self.value = value
+
+
+def _one_way(mode: Mode) -> SupervisionRefused:
+    return SupervisionRefused(
+        400,
+        "CMN-101",
+        f"{mode} needs a two-way call stream: this call streams one-way (RingCX call "
+        "streaming), so the supervisor can only listen. Stream it to /twilio/stream to talk.",
+        "mode",
+        str(mode),
+    )
+
+
+@dataclass(eq=False)
+class Stream:
+    id: int
+    channel: int
+    target_party: str | None
+    supervisor_party: str
+    supervision: Supervision
+
+
+@dataclass(eq=False)
+class MonitoringOrder:
+    """A device armed on an agent (Genesys supervisor monitoring)."""
+
+    link: DeviceLink
+    agent: Extension
+    mode: Mode
+    repeat: str  # NextCall | AllCalls
+    scope: str  # Agent | Call
+    target_device_uri: str | None
+    attached: Supervision | None = None
+    used: bool = False  # NextCall: a call was picked up
+
+
+@dataclass(eq=False)
+class Supervision:
+    """One supervisor's hold on one call: its streams (one per supervise request)."""
+
+    service: SupervisionService
+    call: LiveCall
+    link: DeviceLink
+    mode: Mode
+    streams: list[Stream] = field(default_factory=list)
+    order: MonitoringOrder | None = None
+    feed: PartyFeed | None = None
+    started_at: float = field(default_factory=time.monotonic)
+
+    @property
+    def call_id(self) -> str:
+        assert self.call.call_id is not None
+        return self.call.call_id
+
+    @property
+    def two_way(self) -> bool:
+        return self.call.talkback is not None
+
+    def tap(self, block: StereoBlock) -> None:
+        """Pipeline sink: the block as 20 ms frames to the device, per stream."""
+        arrived = time.monotonic()
+        interleaved = block.interleaved
+        link = self.link
+        for stream in self.streams:
+            pcm = channel_pcm(interleaved, stream.channel)
+            for i in range(block.frames):
+                link.send_audio(
+                    HEADER.pack(KIND_LISTEN, stream.channel, stream.id, block.start_frame + i)
+                    + pcm[i * FRAME_BYTES : (i + 1) * FRAME_BYTES],
+                    arrived,
+                )
+
+
+class DeviceLink:
+    """A connected web phone: what it is sent (bounded), what it supervises."""
+
+    def __init__(
+        self,
+        device: Device,
+        owner: Extension,
+        ws: web.WebSocketResponse,
+        service: SupervisionService,
+        *,
+        queue_frames: int,
+    ) -> None:
+        self.device = device
+        self.owner = owner
+        self.ws = ws
+        self.service = service
+        self.audio: deque[tuple[bytes, float]] = deque()
+        self.control: deque[str] = deque()
+        self.queue_frames = queue_frames
+        self.wake = asyncio.Event()
+        self.dropped = 0
+        self.sent = 0
+        self.streams: dict[int, Stream] = {}
+        self.supervisions: dict[str, Supervision] = {}
+        self.order: MonitoringOrder | None = None
+        self.online = True
+        self._next_stream = 1
+        self._sender: asyncio.Task[None] | None = None
+        self.mic_ignored = 0
+
+    @property
+    def id(self) -> int:
+        return self.device.id
+
+    def new_stream_id(self) -> int:
+        while self._next_stream in self.streams or self._next_stream == 0:
+            self._next_stream = (self._next_stream + 1) % 65536
+        sid = self._next_stream
+        self._next_stream = (self._next_stream + 1) % 65536
+        return sid
+
+    def start(self) -> None:
+        self._sender = asyncio.create_task(self._send_loop(), name=f"callscope-device-{self.id}")
+
+    async def stop(self) -> None:
+        self.online = False
+        if self._sender is not None:
+            self._sender.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._sender
+
+    def send_audio(self, frame: bytes, arrived: float) -> None:
+        """Queue a frame; never blocks. A full queue loses its oldest frame."""
+        if not self.online:
+            return
+        if len(self.audio) >= self.queue_frames:
+            self.audio.popleft()
+            self.dropped += 1
+        self.audio.append((frame, arrived))
+        self.wake.set()
+
+    def send_json(self, message: dict[str, Any]) -> None:
+        """Queue a control message (never dropped; sent before queued audio)."""
+        if self.online:
+            self.control.append(orjson.dumps(message).decode())
+            self.wake.set()
+
+    async def _send_loop(self) -> None:
+        delay = self.service.listen_delay
+        ws = self.ws
+        try:
+            while True:
+                await self.wake.wait()
+                self.wake.clear()
+                while self.control or self.audio:
+                    if self.control:
+                        await ws.send_str(self.control.popleft())
+                        continue
+                    frame, arrived = self.audio.popleft()
+                    await ws.send_bytes(frame)
+                    self.sent += 1
+                    delay.observe(time.monotonic() - arrived)
+        except (ConnectionError, RuntimeError):
+            self.online = False  # the read loop sees the close and cleans up
+
+    def capabilities(self) -> list[str]:
+        """The Genesys operations allowed now."""
+        if not self.online:
+            return []
+        ops = ["ListenIn", "Coach", "BargeIn"]
+        order = self.order
+        current = order.attached if order else None
+        if current is not None and not current.two_way:
+            ops = ["ListenIn"]
+        if order is not None:
+            ops = [op for op in ops if op != OPERATION_BY_MODE[order.mode]]
+        if order is not None or self.supervisions:
+            ops.append("CancelSupervisorMonitoring")
+        return ops
+
+    def state(self) -> dict[str, Any]:
+        """The Genesys ``DeviceStateChangeMessage`` for this device."""
+        dev: dict[str, Any] = {
+            "id": str(self.id),
+            "deviceState": "Active" if self.online else "Inactive",
+            "phoneNumber": self.owner.extension_number,
+            "e164Number": self.owner.extension_number,
+            "telephonyNetwork": "Private",
+            "capabilities": self.capabilities(),
+        }
+        order = self.order
+        if order is not None:
+            monitoring: dict[str, Any] = {
+                "state": OPERATION_BY_MODE[order.mode],
+                "mode": order.repeat,
+                "scope": order.scope,
+                "targetDeviceUri": order.target_device_uri,
+                "agentExtensionId": str(order.agent.id),
+            }
+            if order.attached is not None:
+                live = order.attached.call.session
+                monitoring["telephonySessionId"] = live.session_id if live else None
+                monitoring["activeMode"] = str(order.attached.mode)
+            dev["supervisorMonitoringState"] = monitoring
+        return {"messageType": "DeviceStateChangeMessage", "devices": [dev]}
+
+
+class SupervisionService:
+    def __init__(
+        self,
+        *,
+        directory: DirectoryRepository,
+        identity: IdentityService,
+        telephony: TelephonyService,
+        rows: CallRowWriter,
+        registry: Registry,
+        live_calls: dict[str, LiveCall],
+        transcripts: TranscriptHub | None = None,
+        queue_frames: int = 100,
+    ) -> None:
+        self.directory = directory
+        self.identity = identity
+        self.telephony = telephony
+        self.rows = rows
+        self.live_calls = live_calls
+        self.transcripts = transcripts
+        self.queue_frames = queue_frames
+        self.devices: dict[int, DeviceLink] = {}
+        self.by_call: dict[str, Supervision] = {}
+        self.orders: dict[int, list[MonitoringOrder]] = {}  # agent extension → orders
+        self._tasks: set[asyncio.Task[None]] = set()
+        self._dropped_closed = 0
+        reg = registry
+        reg.gauge(
+            "callscope_supervised_calls", "Calls being supervised now.", lambda: len(self.by_call)
+        )
+        reg.gauge(
+            "callscope_webphones_online", "Connected web-phone devices.", lambda: len(self.devices)
+        )
+        reg.counter(
+            "callscope_listen_frames_dropped_total",
+            "Audio frames a device was too slow to take (its oldest were dropped).",
+            live=lambda: [
+                ((), float(self._dropped_closed + sum(d.dropped for d in self.devices.values())))
+            ],
+        )
+        self.talk_frames = reg.counter(
+            "callscope_talk_frames_total", "Supervisor microphone frames sent into calls, by mode."
+        )
+        self.listen_delay = reg.histogram(
+            "callscope_listen_delay_seconds",
+            "From a call frame's arrival to its write on the supervisor's device socket.",
+            (0.001, 0.002, 0.005, 0.01, 0.02, 0.03, 0.05, 0.1, 0.2, 0.5, 1.0),
+        )
+
+    @property
+    def dropped_frames(self) -> int:
+        return self._dropped_closed + sum(d.dropped for d in self.devices.values())
+
+    # -- devices ---------------------------------------------------------------------------
+
+    async def open_device(
+        self, auth: AuthContext, device_id: str | None, name: str | None
+    ) -> tuple[Device, Extension]:
+        """The web-phone device a connecting supervisor gets: the one named, else one of
+        theirs that is not connected, else a new one."""
+        owner = await self.directory.get_extension(auth.account_id, auth.extension_id)
+        if owner is None:
+            raise SupervisionRefused(404, "CMN-102", "Your extension no longer exists")
+        if device_id:
+            if not device_id.isdigit() or len(device_id) > 18:
+                raise SupervisionRefused(
+                    400, "CMN-101", "deviceId must be digits", "deviceId", device_id
+                )
+            device = await self.directory.get_device(auth.account_id, int(device_id))
+            if device is None or device.extension_id != auth.extension_id:
+                raise SupervisionRefused(
+                    404,
+                    "CMN-102",
+                    "Resource for parameter [deviceId] is not found",
+                    "deviceId",
+                    device_id,
+                )
+            if device.type != "WebPhone":
+                raise SupervisionRefused(
+                    400,
+                    "CMN-101",
+                    f"Device {device_id} is a {device.type}, not a WebPhone",
+                    "deviceId",
+                    device_id,
+                )
+            if device.id in self.devices:
+                raise SupervisionRefused(
+                    409,
+                    "CMN-409",
+                    f"Device {device_id} is already connected",
+                    "deviceId",
+                    device_id,
+                )
+        else:
+            mine, _ = await self.directory.list_devices(
+                auth.account_id, auth.extension_id, types=["WebPhone"], limit=1000
+            )
+            free = [d for d in mine if d.id not in self.devices]
+            if free:
+                device = free[0]
+            else:
+                device = await self.identity.create_device(
+                    auth.account_id,
+                    auth.extension_id,
+                    type="WebPhone",
+                    name=(name or f"{owner.name} web phone")[:200],
+                )
+        return device, owner
+
+    async def connect(
+        self, device: Device, owner: Extension, ws: web.WebSocketResponse
+    ) -> DeviceLink:
+        link = DeviceLink(device, owner, ws, self, queue_frames=self.queue_frames)
+        self.devices[device.id] = link
+        link.start()
+        await self.directory.set_device_status(device.id, "Online")
+        device.status = "Online"
+        link.send_json(
+            {
+                "type": "DeviceConnected",
+                "deviceId": str(device.id),
+                "extensionId": str(owner.id),
+                "audio": {
+                    "encoding": "pcm_s16le",
+                    "sampleRateHertz": 8000,
+                    "channels": 1,
+                    "frameMs": 20,
+                    "header": "<BBHI kind, channel, stream, frame",
+                },
+            }
+        )
+        self._push_state(link)
+        logger.info("web phone %s of extension %s online", device.id, owner.extension_number)
+        return link
+
+    async def disconnect(self, link: DeviceLink) -> None:
+        """The device went away: its supervisions end, its order is cancelled, it is Offline."""
+        if self.devices.get(link.id) is not link:
+            return
+        for sup in list(link.supervisions.values()):
+            self._end(sup, "device disconnected", party_reason="CallDropped")
+        self._drop_order(link)
+        await link.stop()
+        del self.devices[link.id]
+        self._dropped_closed += link.dropped
+        with contextlib.suppress(Exception):
+            await self.directory.set_device_status(link.id, "Offline")
+        self._push_state(link)
+        logger.info("web phone %s offline", link.id)
+
+    async def stop(self) -> None:
+        for task in list(self._tasks):
+            task.cancel()
+        for link in list(self.devices.values()):
+            with contextlib.suppress(ConnectionError, RuntimeError):
+                await link.ws.close(code=1001, message=b"server shutting down")
+            await self.disconnect(link)
+
+    def _push_state(self, link: DeviceLink) -> None:
+        """DeviceStateChangeMessage to the device and, durably, to its owner's subscriptions."""
+        state = link.state()
+        link.send_json({"data": state, "channel": DEVICE_CHANNEL})
+        self.rows.write(
+            [
+                OutboxEvent(
+                    account_id=link.device.account_id,
+                    kind=EventKind.DEVICE,
+                    extension_id=link.owner.id,
+                    payload=state,
+                    created_at=utcnow(),
+                )
+            ]
+        )
+
+    # -- checks ----------------------------------------------------------------------------
+
+    def live_call(self, account_id: str, session_id: str) -> LiveCall:
+        call_id = session_id[2:] if session_id.startswith("s-") else ""
+        call = self.live_calls.get(call_id)
+        if (
+            call is None
+            or call.session is None
+            or call.finished
+            or call.session.account_id != account_id
+        ):
+            raise SupervisionRefused(
+                404,
+                "CMN-102",
+                "Resource for parameter [telephonySessionId] is not found (or the call has ended)",
+                "telephonySessionId",
+                session_id[:64],
+            )
+        return call
+
+    async def device_for(self, auth: AuthContext, raw: Any, parameter: str) -> DeviceLink:
+        """A connected web phone the caller may use: their own (an admin: anyone's)."""
+        text = str(raw) if isinstance(raw, int | str) and not isinstance(raw, bool) else ""
+        if not text.isdigit() or len(text) > 18:
+            raise SupervisionRefused(
+                400, "CMN-101", f"Parameter [{parameter}] value is invalid", parameter, raw
+            )
+        device = await self.directory.get_device(auth.account_id, int(text))
+        if device is None:
+            raise SupervisionRefused(
+                400,
+                "CMN-102",
+                f"Resource for parameter [{parameter}] is not found",
+                parameter,
+                text,
+            )
+        if device.extension_id != auth.extension_id and not auth.admin:
+            raise SupervisionRefused(
+                403, "CMN-404", f"Device {text} belongs to another extension", parameter, text
+            )
+        link = self.devices.get(device.id)
+        if link is None:
+            hint = (
+                "connect it at /supervision/device"
+                if device.type == "WebPhone"
+                else "callscope delivers supervision audio to WebPhone devices; connect one at "
+                "/supervision/device"
+            )
+            raise SupervisionRefused(
+                400, "CMN-101", f"Device {text} is Offline: {hint}", parameter, text
+            )
+        return link
+
+    async def check_policy(self, supervisor: Extension, agent: Extension) -> None:
+        if not await self.directory.may_monitor(supervisor.id, agent.id):
+            raise SupervisionRefused(
+                403,
+                "CMN-408",
+                f"[CallMonitoring] permission required: extension {supervisor.extension_number} "
+                f"is not Monitoring and {agent.extension_number} Monitored in a common call "
+                "monitoring group",
+            )
+
+    # -- supervise (RingCentral) -----------------------------------------------------------
+
+    async def supervise(
+        self,
+        auth: AuthContext,
+        session_id: str,
+        party_id: str | None,
+        mode: Mode,
+        device_raw: Any,
+        agent: Extension,
+    ) -> tuple[dict[str, Any], bool]:
+        """Start (or change the mode of) a supervision. Returns the supervisor party and
+        whether it is new."""
+        call = self.live_call(auth.account_id, session_id)
+        link = await self.device_for(auth, device_raw, "supervisorDeviceId")
+        await self.check_policy(link.owner, agent)
+        # Everything below runs without awaiting: the checks and the change are one step.
+        call = self.live_call(auth.account_id, session_id)
+        live = call.session
+        assert live is not None
+        if live.agent_extension != agent.id:
+            raise SupervisionRefused(
+                400,
+                "CMN-101",
+                f"Extension {agent.extension_number} is not the agent of this call",
+                "agentExtensionId",
+                str(agent.id),
+            )
+        channel = CHANNEL_MIXED
+        if party_id is not None:
+            status = live.party_status.get(party_id)
+            view = live.parties.get(party_id)
+            if status is None or view is None or status in ("Disconnected", "Gone"):
+                raise SupervisionRefused(
+                    404,
+                    "CMN-102",
+                    "Resource for parameter [partyId] is not found",
+                    "partyId",
+                    party_id[:64],
+                )
+            if party_id == live.agent_party:
+                channel = CHANNEL_AGENT
+            elif party_id.endswith("-1"):
+                channel = CHANNEL_CUSTOMER
+            else:
+                raise SupervisionRefused(
+                    400,
+                    "CMN-101",
+                    "Only the agent and customer parties can be supervised",
+                    "partyId",
+                    party_id,
+                )
+        if mode is not Mode.LISTEN and call.talkback is None:
+            raise _one_way(mode)
+        sup = self.by_call.get(call.call_id or "")
+        if sup is not None:
+            if sup.link.owner.id != link.owner.id:
+                raise SupervisionRefused(
+                    409,
+                    "CMN-409",
+                    f"The call is supervised by extension {sup.link.owner.extension_number}: "
+                    "one supervisor per call",
+                    "telephonySessionId",
+                    session_id,
+                )
+            if sup.link is not link:
+                raise SupervisionRefused(
+                    409,
+                    "CMN-409",
+                    f"You supervise this call on device {sup.link.id}: one device per call",
+                    "supervisorDeviceId",
+                    str(link.id),
+                )
+            same = next((s for s in sup.streams if s.target_party == party_id), None)
+            if same is not None:
+                self.set_mode(sup, mode)
+                return self._party_view(sup, same), False
+        else:
+            sup = self._begin(call, link, mode, None)
+        stream = self._add_stream(sup, channel, party_id, agent)
+        if sup.mode is not mode:
+            self.set_mode(sup, mode)
+        return self._party_view(sup, stream), True
+
+    def _party_view(self, sup: Supervision, stream: Stream) -> dict[str, Any]:
+        live = sup.call.session
+        assert live is not None
+        view = live.parties[stream.supervisor_party]
+        return {k: v for k, v in view.items() if k not in ("recordings", "missedCall", "park")}
+
+    def leave(self, auth: AuthContext, session_id: str, party_id: str) -> None:
+        """``DELETE …/parties/{supervisorPartyId}``: that stream ends (the last one ends the
+        supervision)."""
+        call = self.live_call(auth.account_id, session_id)
+        sup = self.by_call.get(call.call_id or "")
+        stream = (
+            next((s for s in sup.streams if s.supervisor_party == party_id), None) if sup else None
+        )
+        if sup is None or stream is None:
+            live = call.session
+            if live is not None and party_id in live.parties:
+                raise SupervisionRefused(
+                    403,
+                    "CMN-101",
+                    "Only a supervisor party can be dropped: callscope does not carry the call",
+                    "partyId",
+                    party_id,
+                )
+            raise SupervisionRefused(
+                404,
+                "CMN-102",
+                "Resource for parameter [partyId] is not found",
+                "partyId",
+                party_id[:64],
+            )
+        if sup.link.owner.id != auth.extension_id and not auth.admin:
+            raise SupervisionRefused(
+                403, "CMN-404", "This supervisor party belongs to another extension"
+            )
+        if len(sup.streams) == 1:
+            self._end(sup, "supervisor left", party_reason="CallFinished")
+        else:
+            self._remove_stream(sup, stream, "supervisor left")
+
+    # -- the supervision itself ------------------------------------------------------------
+
+    def _begin(
+        self, call: LiveCall, link: DeviceLink, mode: Mode, order: MonitoringOrder | None
+    ) -> Supervision:
+        sup = Supervision(self, call, link, mode, order=order)
+        assert call.call_id is not None
+        self.by_call[call.call_id] = sup
+        link.supervisions[call.call_id] = sup
+        call.pipeline.sinks.append(sup.tap)
+        return sup
+
+    def _add_stream(
+        self, sup: Supervision, channel: int, party_id: str | None, agent: Extension | None
+    ) -> Stream:
+        live = sup.call.session
+        assert live is not None
+        view = self.telephony.add_supervisor(live, sup.link.owner, sup.link.id, agent)
+        stream = Stream(sup.link.new_stream_id(), channel, party_id, view["id"], sup)
+        sup.streams.append(stream)
+        sup.link.streams[stream.id] = stream
+        sup.link.send_json(self._stream_message("StreamStarted", sup, stream))
+        logger.info(
+            "extension %s supervises call %s (%s, %s) on device %s",
+            sup.link.owner.extension_number,
+            sup.call_id,
+            CHANNEL_NAMES[channel],
+            sup.mode,
+            sup.link.id,
+        )
+        return stream
+
+    def _stream_message(
+        self, kind: str, sup: Supervision, stream: Stream, **extra: Any
+    ) -> dict[str, Any]:
+        live = sup.call.session
+        return {
+            "type": kind,
+            "stream": stream.id,
+            "telephonySessionId": live.session_id if live else None,
+            "callId": sup.call_id,
+            "partyId": stream.target_party,
+            "channel": CHANNEL_NAMES[stream.channel],
+            "supervisorPartyId": stream.supervisor_party,
+            "mode": str(sup.mode),
+            "twoWay": sup.two_way,
+            **extra,
+        }
+
+    def _remove_stream(
+        self, sup: Supervision, stream: Stream, reason: str, party_reason: str = "CallFinished"
+    ) -> None:
+        sup.streams.remove(stream)
+        sup.link.streams.pop(stream.id, None)
+        sup.link.send_json(self._stream_message("StreamEnded", sup, stream, reason=reason))
+        if sup.call.session is not None and not sup.call.finished:
+            self.telephony.remove_party(sup.call.session, stream.supervisor_party, party_reason)
+
+    def _end(self, sup: Supervision, reason: str, *, party_reason: str = "CallFinished") -> None:
+        """Stop supervising the call: streams end, the supervisor parties leave."""
+        if self.by_call.get(sup.call_id) is not sup:
+            return
+        del self.by_call[sup.call_id]
+        sup.link.supervisions.pop(sup.call_id, None)
+        with contextlib.suppress(ValueError):
+            sup.call.pipeline.sinks.remove(sup.tap)
+        for stream in list(sup.streams):
+            self._remove_stream(sup, stream, reason, party_reason)
+        self._close_feed(sup)
+        if sup.mode is not Mode.LISTEN and sup.call.talkback is not None:
+            self._spawn(sup.call.talkback.clear())
+        logger.info(
+            "call %s: supervision by device %s ended (%s)", sup.call_id, sup.link.id, reason
+        )
+        order = sup.order
+        if order is not None and order.attached is sup:
+            order.attached = None
+            if order.repeat == "NextCall" and order.used:
+                self._drop_order(order.link)
+            self._push_state(order.link)
+
+    def set_mode(self, sup: Supervision, mode: Mode) -> None:
+        """Listen ↔ Coach ↔ Barge on a live supervision; the audio streams go on."""
+        if mode is sup.mode:
+            return
+        if mode is not Mode.LISTEN and not sup.two_way:
+            raise _one_way(mode)
+        old = sup.mode
+        sup.mode = mode
+        if mode is Mode.BARGE:
+            self._open_feed(sup)
+        elif old is Mode.BARGE:
+            self._close_feed(sup)
+        if mode is Mode.LISTEN and sup.call.talkback is not None:
+            self._spawn(sup.call.talkback.clear())
+        live = sup.call.session
+        sup.link.send_json(
+            {
+                "type": "ModeChanged",
+                "telephonySessionId": live.session_id if live else None,
+                "callId": sup.call_id,
+                "mode": str(mode),
+                "streams": [s.id for s in sup.streams],
+            }
+        )
+
+    def _open_feed(self, sup: Supervision) -> None:
+        """A barging supervisor is a speaker of the call: transcribed on a channel of its own."""
+        if self.transcripts is None or sup.feed is not None or not sup.streams:
+            return
+        transcript = self.transcripts.get(sup.call_id)
+        if transcript is not None and not transcript.ended:
+            party = sup.streams[0].supervisor_party if sup.streams else None
+            sup.feed = transcript.add_party("supervisor", party)
+
+    def _close_feed(self, sup: Supervision) -> None:
+        if sup.feed is not None:
+            sup.feed.end()
+            sup.feed = None
+
+    async def microphone(self, link: DeviceLink, frame: MicFrame) -> int:
+        """Microphone audio from a device into every call it coaches or barges into (or the
+        one call of ``frame.stream``). Returns how many calls it reached."""
+        targets: Iterable[Supervision]
+        if frame.stream:
+            stream = link.streams.get(frame.stream)
+            targets = [stream.supervision] if stream is not None else []
+        else:
+            targets = list(link.supervisions.values())
+        samples = np.frombuffer(frame.pcm, dtype="<i2")
+        ulaw = lin2ulaw(samples)
+        reached = 0
+        for sup in targets:
+            tracks = TALK_TRACKS[sup.mode]
+            talkback = sup.call.talkback
+            if not tracks or talkback is None:
+                link.mic_ignored += frame.frames
+                continue
+            if sup.feed is None and sup.mode is Mode.BARGE:
+                self._open_feed(sup)
+            if sup.feed is not None:
+                sup.feed.push(frame.pcm, sup.call.pipeline.written_frames, frame.frames)
+            for i in range(frame.frames):
+                if not await talkback.media(tracks, ulaw[i * 160 : (i + 1) * 160]):
+                    break
+            self.talk_frames.inc(frame.frames, mode=str(sup.mode))
+            reached += 1
+        return reached
+
+    # -- monitoring orders (Genesys) -------------------------------------------------------
+
+    async def operate(
+        self,
+        auth: AuthContext,
+        device_raw: str,
+        operation: str,
+        *,
+        target: Extension | None,
+        target_device_uri: str | None,
+        repeat: str,
+        scope: str,
+    ) -> None:
+        link = await self.device_for(auth, device_raw, "id")
+        if link.owner.id != auth.extension_id:
+            raise SupervisionRefused(
+                404, "CMN-102", "Resource for parameter [id] is not found", "id", device_raw
+            )
+        if operation == "CancelSupervisorMonitoring":
+            self._drop_order(link)
+            for sup in list(link.supervisions.values()):
+                self._end(sup, "monitoring cancelled", party_reason="CallFinished")
+            self._push_state(link)
+            return
+        assert target is not None
+        mode = MODE_BY_OPERATION[operation]
+        await self.check_policy(link.owner, target)
+        order = link.order
+        current = self._current_call(target.id)
+        if order is not None and order.agent.id == target.id:
+            if order.attached is not None:
+                self.set_mode(order.attached, mode)  # refuses Coach/Barge on a one-way call
+            order.mode, order.repeat, order.scope = mode, repeat, scope
+            order.target_device_uri = target_device_uri or order.target_device_uri
+        else:
+            if mode is not Mode.LISTEN and current is not None and current.talkback is None:
+                held = self.by_call.get(current.call_id or "")
+                if held is None or held.link is link:
+                    raise _one_way(mode)
+            self._drop_order(link)
+            order = MonitoringOrder(link, target, mode, repeat, scope, target_device_uri)
+            link.order = order
+            self.orders.setdefault(target.id, []).append(order)
+        if order.attached is None and current is not None:
+            self._attach(order, current)
+        self._push_state(link)
+
+    def _current_call(self, agent_id: int) -> LiveCall | None:
+        for call in self.live_calls.values():
+            if (
+                call.session is not None
+                and not call.finished
+                and call.session.agent_extension == agent_id
+            ):
+                return call
+        return None
+
+    def _drop_order(self, link: DeviceLink) -> None:
+        order = link.order
+        if order is None:
+            return
+        link.order = None
+        orders = self.orders.get(order.agent.id, [])
+        if order in orders:
+            orders.remove(order)
+        if not orders:
+            self.orders.pop(order.agent.id, None)
+        sup = order.attached
+        order.attached = None
+        if sup is not None:
+            sup.order = None
+            self._end(sup, "monitoring cancelled")
+
+    def _attach(self, order: MonitoringOrder, call: LiveCall) -> bool:
+        """Pick up ``call`` for an armed order (no await: checks and change in one step)."""
+        if (
+            call.finished
+            or call.session is None
+            or order.link.order is not order
+            or not order.link.online
+        ):
+            return False
+        if order.repeat == "NextCall" and order.used:
+            return False
+        existing = self.by_call.get(call.call_id or "")
+        sup: Supervision
+        if existing is not None:
+            if existing.link is not order.link:
+                return False
+            sup = existing  # the device already supervises it (a REST supervise): adopt it
+            sup.order = order
+        else:
+            mode = order.mode if call.talkback is not None else Mode.LISTEN
+            if mode is not order.mode:
+                order.link.send_json(
+                    {
+                        "type": "Notice",
+                        "message": f"call {call.call_id} streams one-way: listening only",
+                    }
+                )
+            sup = self._begin(call, order.link, mode, order)
+            self._add_stream(sup, CHANNEL_MIXED, None, order.agent)
+        if sup.mode is not order.mode and call.talkback is not None:
+            self.set_mode(sup, order.mode)
+        order.attached = sup
+        order.used = True
+        return True
+
+    async def _attach_orders(self, call: LiveCall) -> None:
+        live = call.session
+        if live is None or live.agent_extension is None:
+            return
+        for order in list(self.orders.get(live.agent_extension, [])):
+            if call.call_id in self.by_call or call.finished:
+                return
+            if order.attached is not None or (order.repeat == "NextCall" and order.used):
+                continue
+            # Group membership may have changed since the order was armed.
+            if not await self.directory.may_monitor(order.link.owner.id, order.agent.id):
+                order.link.send_json(
+                    {"type": "Notice", "message": "no longer allowed to monitor this agent"}
+                )
+                continue
+            if self._attach(order, call):
+                self._push_state(order.link)
+                return
+
+    # -- call life (ingest hooks) ----------------------------------------------------------
+
+    def call_started(self, call: LiveCall) -> None:
+        live = call.session
+        if live is not None and live.agent_extension in self.orders:
+            self._spawn(self._attach_orders(call))
+
+    def call_ended(self, call: LiveCall) -> None:
+        sup = self.by_call.get(call.call_id or "")
+        if sup is None:
+            return
+        # The session's close() disconnects the supervisor parties with everyone else.
+        del self.by_call[sup.call_id]
+        sup.link.supervisions.pop(sup.call_id, None)
+        for stream in sup.streams:
+            sup.link.streams.pop(stream.id, None)
+            sup.link.send_json(
+                self._stream_message("StreamEnded", sup, stream, reason="call ended")
+            )
+        sup.streams.clear()
+        self._close_feed(sup)
+        order = sup.order
+        if order is not None and order.attached is sup:
+            order.attached = None
+            if order.repeat == "NextCall":
+                self._drop_order(order.link)
+            self._push_state(order.link)
+
+    async def call_transferred(self, call: LiveCall, old_agent: int | None) -> None:
+        live = call.session
+        if live is None:
+            return
+        new_agent = live.agent_extension
+        sup = self.by_call.get(call.call_id or "")
+        if sup is not None:
+            order = sup.order
+            if order is not None and order.scope == "Agent":
+                self._end(sup, "the agent transferred the call (Agent scope)")
+            elif new_agent is None or not await self.directory.may_monitor(
+                sup.link.owner.id, new_agent
+            ):
+                self._end(sup, "not allowed to monitor the agent the call was transferred to")
+            else:
+                for stream in sup.streams:
+                    if stream.channel == CHANNEL_AGENT:
+                        stream.target_party = live.agent_party
+                    sup.link.send_json(
+                        self._stream_message(
+                            "StreamTransferred", sup, stream, agentExtensionId=str(new_agent)
+                        )
+                    )
+                if order is not None:
+                    self._push_state(order.link)
+        if call.call_id not in self.by_call and new_agent in self.orders:
+            await self._attach_orders(call)
+
+    def _spawn(self, coro: Any) -> None:
+        task = asyncio.ensure_future(coro)
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+
+def target_device_id(uri: str) -> str | None:
+    """The device id at the end of a Genesys ``targetDeviceUri`` (``…/devices/{id}``)."""
+    path = urlsplit(uri).path.rstrip("/")
+    head, _, last = path.rpartition("/")
+    if not head.endswith("/devices") or not last:
+        return None
+    return last
