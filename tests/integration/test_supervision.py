@@ -17,11 +17,18 @@ import aiohttp
 import numpy as np
 import pytest
 
+from callscope.media.g711 import lin2ulaw
 from callscope.media.wav import read_wav
 from callscope.sim.plan import load_audio
 from callscope.sim.runner import CallResult, Progress, SimOptions, run_call
 from tests.conftest import Server, make_stereo_fixture
-from tests.integration.cp_helpers import request
+from tests.integration.cp_helpers import (
+    Login,
+    admin_cli,
+    assert_rc_error,
+    other_account,
+    request,
+)
 
 pytestmark = pytest.mark.slow
 
@@ -274,3 +281,418 @@ async def test_session_and_party_supervision_deliver_the_calls_audio(
         assert np.array_equal(got, want), f"{channel} audio differs from the recording"
     # Mixed is both parties: it differs from either channel alone where both speak.
     assert not np.array_equal(expected["mixed"], expected["agent"])
+
+
+def tone(freq_hz: float = 1000.0, level: int = 8000) -> bytes:
+    """20 ms of a sine that fits its frame: every frame of it is the same bytes."""
+    t = np.arange(160) / 8000
+    return (np.sin(2 * np.pi * freq_hz * t) * level).astype("<i2").tobytes()
+
+
+async def test_coach_reaches_the_agent_only_and_barge_reaches_both(
+    server: Server, tmp_path: Path
+) -> None:
+    exts = await extensions(server)
+    await monitoring_group(server, {"101": ["Monitoring"], "102": ["Monitored"]}, exts)
+    source = tmp_path / "call.wav"
+    make_stereo_fixture(source, seconds=8.0)
+    phone = await Phone(server, server.headers["Authorization"][7:]).connect()
+    voice = tone()
+    spoken = lin2ulaw(np.frombuffer(voice, dtype="<i2"))
+    try:
+        call = start_call(call_options(server, source))
+        sid = (await live_session(server, exts["102"]))["telephonySessionId"]
+        body = {"supervisorDeviceId": phone.device_id, "agentExtensionNumber": "102"}
+        status, party = await supervise(server, sid, {**body, "mode": "Listen"})
+        assert status == 201, party
+        await phone.talk(voice, 10)  # while listening: heard by no one
+        status, again = await supervise(server, sid, {**body, "mode": "Coach"})
+        assert status == 200, again
+        assert again["id"] == party["id"]  # same party, new mode
+        await until(lambda: phone.of("ModeChanged"), what="ModeChanged")
+        await phone.talk(voice, 25)
+        status, _ = await supervise(server, sid, {**body, "mode": "Barge"})
+        assert status == 200
+        await phone.talk(voice, 15)
+        status, _ = await supervise(server, sid, {**body, "mode": "Listen"})
+        assert status == 200
+        await until(lambda: len(phone.of("ModeChanged")) == 3, what="back to Listen")
+        await phone.talk(voice, 10)  # listening again: heard by no one
+        result = await asyncio.wait_for(call, 30)
+    finally:
+        await phone.close()
+    assert result.status == "completed"
+    assert result.heard is not None
+    agent_heard = list(result.heard.frames["agent"].values())
+    customer_heard = list(result.heard.frames["customer"].values())
+    # Coach (25) + barge (15) reached the agent; only barge (15) reached the customer.
+    assert len(agent_heard) == 40, len(agent_heard)
+    assert len(customer_heard) == 15, len(customer_heard)
+    assert all(f == spoken for f in agent_heard + customer_heard)
+    # The customer heard the supervisor only after the agent had heard the coaching.
+    assert min(result.heard.arrivals["customer"]) > sorted(result.heard.arrivals["agent"])[24]
+    # Going back to Listen clears what the platform still holds to play.
+    assert result.heard.clears == 1
+    assert [m["mode"] for m in phone.of("ModeChanged")] == ["Coach", "Barge", "Listen"]
+
+
+async def test_every_supervision_rule_is_enforced(server: Server, tmp_path: Path) -> None:
+    exts = await extensions(server)
+    await monitoring_group(
+        server, {"101": ["Monitoring"], "102": ["Monitored"], "103": ["Monitored"]}, exts
+    )
+    creds = server.credentials()
+    # A second supervisor, Monitoring in the same group.
+    second = admin_cli(
+        server.data_dir,
+        "extension",
+        "--account",
+        creds["accountId"],
+        "--number",
+        "105",
+        "--first-name",
+        "Robin",
+        "--last-name",
+        "Lead",
+        "--email",
+        "robin@demo.test",
+        "--password",
+        "robin-pass-1",
+    )
+    exts = await extensions(server)
+    await monitoring_group(server, {"105": ["Monitoring"], "102": ["Monitored"]}, exts)
+    robin = Login(
+        server, creds["clientId"], creds["clientSecret"], "robin@demo.test", "robin-pass-1"
+    )
+    robin_headers = await robin.headers()
+    source = tmp_path / "call.wav"
+    make_stereo_fixture(source, seconds=40.0)  # outlives the test: cancelled at its end
+    sam = await Phone(server, server.headers["Authorization"][7:]).connect()
+    sam2 = await Phone(server, server.headers["Authorization"][7:]).connect()
+    robin_phone = await Phone(server, robin_headers["Authorization"][7:]).connect()
+    assert second["extensionNumber"] == "105"
+    assert len({sam.device_id, sam2.device_id, robin_phone.device_id}) == 3
+    opts = call_options(server, source, two_way=False, calls=3)
+    calls = [start_call(opts, i) for i in range(3)]  # agents 102, 103, 104 (one-way)
+    try:
+        sid = (await live_session(server, exts["102"]))["telephonySessionId"]
+        sid103 = (await live_session(server, exts["103"]))["telephonySessionId"]
+        sid104 = (await live_session(server, exts["104"]))["telephonySessionId"]
+        body = {
+            "mode": "Listen",
+            "supervisorDeviceId": sam.device_id,
+            "agentExtensionNumber": "102",
+        }
+
+        # Unknown session, party, device, agent; bad mode; malformed JSON.
+        status, err = await supervise(server, "s-nope", body)
+        assert_rc_error(err, 404, status, "CMN-102")
+        status, err = await supervise(
+            server, sid, {**body, "agentExtensionId": exts["102"]["id"]}, party="p-nope"
+        )
+        assert_rc_error(err, 404, status, "CMN-102")
+        assert err["errors"][0]["parameterName"] == "partyId"
+        status, err = await supervise(server, sid, {**body, "supervisorDeviceId": "999999"})
+        assert_rc_error(err, 400, status, "CMN-102")
+        assert err["errors"][0]["parameterName"] == "supervisorDeviceId"
+        status, err = await supervise(server, sid, {**body, "agentExtensionNumber": "999"})
+        assert_rc_error(err, 400, status, "CMN-102")
+        status, err = await supervise(server, sid, {**body, "mode": "Whisper"})
+        assert_rc_error(err, 400, status, "CMN-101")
+        status, err = await request(
+            server, "POST", f"{TEL}/{sid}/supervise", headers=server.headers, data=b"{bad"
+        )
+        assert_rc_error(err, 400, status, "CMN-103")
+        status, err = await supervise(
+            server, sid, {"mode": "Listen", "agentExtensionNumber": "102"}
+        )
+        assert_rc_error(err, 400, status, "CMN-101")
+        # The device must be Online: the seeded softphone is not connected.
+        _, devices = await request(
+            server, "GET", "/restapi/v1.0/account/~/extension/~/device", headers=server.headers
+        )
+        softphone = next(d for d in devices["records"] if d["type"] == "SoftPhone")
+        assert softphone["status"] == "Offline"
+        status, err = await supervise(server, sid, {**body, "supervisorDeviceId": softphone["id"]})
+        assert_rc_error(err, 400, status, "CMN-101")
+        assert "Offline" in err["message"]
+        # The named agent must be the call's agent.
+        status, err = await supervise(server, sid, {**body, "agentExtensionNumber": "103"})
+        assert_rc_error(err, 400, status, "CMN-101")
+        # Only Monitoring may supervise Monitored of the same group: 104 is in no group.
+        status, err = await supervise(server, sid104, {**body, "agentExtensionNumber": "104"})
+        assert_rc_error(err, 403, status, "CMN-408")
+        # Coach and Barge need a two-way stream; this call is RingCX (one-way).
+        for mode in ("Coach", "Barge"):
+            status, err = await supervise(server, sid, {**body, "mode": mode})
+            assert_rc_error(err, 400, status, "CMN-101")
+            assert "two-way" in err["message"]
+        # Another extension's device cannot be used by a non-admin.
+        status, err = await supervise(server, sid, body, headers=robin_headers)
+        assert_rc_error(err, 403, status, "CMN-404")
+
+        # Sam supervises 102's call; Robin (also allowed) then gets 409: one per call.
+        status, party = await supervise(server, sid, body)
+        assert status == 201, party
+        status, err = await supervise(
+            server,
+            sid,
+            {**body, "supervisorDeviceId": robin_phone.device_id},
+            headers=robin_headers,
+        )
+        assert_rc_error(err, 409, status, "CMN-409")
+        # Sam on a second device: 409, one device per call.
+        status, err = await supervise(server, sid, {**body, "supervisorDeviceId": sam2.device_id})
+        assert_rc_error(err, 409, status, "CMN-409")
+        # One supervisor may hold many calls, on one device.
+        status, other = await supervise(server, sid103, {**body, "agentExtensionNumber": "103"})
+        assert status == 201, other
+        assert len({m["callId"] for m in sam.of("StreamStarted")}) == 2
+        # Robin cannot monitor 103 (not in Robin's group).
+        status, err = await supervise(
+            server,
+            sid103,
+            {**body, "supervisorDeviceId": robin_phone.device_id, "agentExtensionNumber": "103"},
+            headers=robin_headers,
+        )
+        assert_rc_error(err, 403, status, "CMN-408")
+        # Another account sees no such session.
+        foreign, _ = await asyncio.to_thread(other_account, server)  # the calls keep streaming
+        status, err = await supervise(server, sid, body, headers=await foreign.headers())
+        assert_rc_error(err, 404, status, "CMN-102")
+        # Dropping the supervisor party ends that supervision; the call's parties cannot be.
+        status, err = await request(
+            server, "DELETE", f"{TEL}/{sid}/parties/p-{call_id_of(sid)}-1", headers=server.headers
+        )
+        assert_rc_error(err, 403, status, "CMN-101")
+        status, _ = await request(
+            server, "DELETE", f"{TEL}/{sid}/parties/{party['id']}", headers=server.headers
+        )
+        assert status == 204
+        _, session = await request(server, "GET", f"{TEL}/{sid}", headers=server.headers)
+        gone = next(p for p in session["parties"] if p["id"] == party["id"])
+        assert gone["status"]["code"] == "Disconnected"
+        # Now the call is free: Robin may take it.
+        status, taken = await supervise(
+            server,
+            sid,
+            {**body, "supervisorDeviceId": robin_phone.device_id},
+            headers=robin_headers,
+        )
+        assert status == 201, taken
+    finally:
+        for task in calls:
+            task.cancel()
+        await asyncio.gather(*calls, return_exceptions=True)
+        for p in (sam, sam2, robin_phone):
+            await p.close()
+
+
+async def genesys(server: Server, device_id: str, **body: Any) -> tuple[int, Any]:
+    return await request(
+        server, "POST", f"/api/v2/me/devices/{device_id}", headers=server.headers, json=body
+    )
+
+
+async def desk_phone_uri(server: Server, ext: dict[str, Any]) -> str:
+    _, devices = await request(
+        server,
+        "GET",
+        f"/restapi/v1.0/account/~/extension/{ext['id']}/device",
+        headers=server.headers,
+    )
+    return f"{server.http}/api/v2/devices/{devices['records'][0]['id']}"
+
+
+async def test_monitoring_orders_next_and_all_calls_agent_and_call_scope_across_transfers(
+    server: Server, tmp_path: Path
+) -> None:
+    exts = await extensions(server)
+    await monitoring_group(
+        server, {"101": ["Monitoring"], "102": ["Monitored"], "103": ["Monitored"]}, exts
+    )
+    short, long_ = tmp_path / "short.wav", tmp_path / "long.wav"
+    make_stereo_fixture(short, seconds=4.0)
+    make_stereo_fixture(long_, seconds=40.0)
+    phone = await Phone(server, server.headers["Authorization"][7:]).connect()
+    target = await desk_phone_uri(server, exts["102"])
+    voice = tone()
+    try:
+        # Refusals, in Genesys' own body.
+        status, err = await genesys(server, phone.device_id, operationName="Whisper")
+        assert (status, err["statusCode"]) == (400, 1), err
+        status, err = await genesys(
+            server,
+            phone.device_id,
+            operationName="ListenIn",
+            targetDeviceUri=await desk_phone_uri(server, exts["104"]),
+        )
+        assert (status, err["statusCode"]) == (403, 2), err  # 104 is not Monitored
+        status, err = await genesys(server, "424242", operationName="ListenIn", phoneNumber="102")
+        assert (status, err["statusCode"]) == (400, 1), err
+        status, err = await genesys(server, phone.device_id, operationName="ListenIn")
+        assert (status, err["statusCode"]) == (400, 1), err  # no target
+
+        # 1. ListenIn, Agent scope, AllCalls, armed before any call.
+        status, ok = await genesys(
+            server,
+            phone.device_id,
+            operationName="ListenIn",
+            targetDeviceUri=target,
+            supervisorMonitoringScope="Agent",
+        )
+        assert (status, ok) == (200, {"statusCode": 0})
+        state = phone.states()[-1]
+        assert state["supervisorMonitoringState"] == {
+            "state": "ListenIn",
+            "mode": "AllCalls",
+            "scope": "Agent",
+            "targetDeviceUri": target,
+            "agentExtensionId": str(exts["102"]["id"]),
+        }
+        assert "ListenIn" not in state["capabilities"]
+        assert {"Coach", "BargeIn", "CancelSupervisorMonitoring"} <= set(state["capabilities"])
+        # The agent transfers the call away after 1.5 s: Agent scope lets go.
+        opts = call_options(server, short, transfer_at_s=1.5)
+        first = await asyncio.wait_for(start_call(opts), 30)
+        assert first.status == "completed"
+        assert first.transferred_to == 5502
+        started = await until(lambda: phone.of("StreamStarted"), what="picked up")
+        ended = await until(lambda: phone.of("StreamEnded"), what="released")
+        assert started[0]["callId"] == ended[0]["callId"]
+        assert "Agent scope" in ended[0]["reason"]
+        frames = phone.audio[started[0]["stream"]]
+        assert frames, "no audio before the transfer"
+        assert max(frames) < 75 + 25, "audio went on after the transfer"  # 1.5 s = frame 75
+        # AllCalls: still armed, no call held.
+        state = phone.states()[-1]
+        assert state["supervisorMonitoringState"]["state"] == "ListenIn"
+        assert "telephonySessionId" not in state["supervisorMonitoringState"]
+
+        # 2. Coach, Call scope, NextCall (same target: the order is updated).
+        status, ok = await genesys(
+            server,
+            phone.device_id,
+            operationName="Coach",
+            targetDeviceUri=target,
+            supervisorMonitoringScope="Call",
+            supervisorMonitoringMode="NextCall",
+        )
+        assert (status, ok) == (200, {"statusCode": 0})
+        second = start_call(call_options(server, short, transfer_at_s=1.5))
+        moved = await until(lambda: phone.of("StreamTransferred"), what="followed the transfer")
+        assert moved[0]["agentExtensionId"] == str(exts["103"]["id"])
+        assert moved[0]["mode"] == "Coach"
+        await phone.talk(voice, 10)  # coaching the new agent
+        result = await asyncio.wait_for(second, 30)
+        assert result.status == "completed"
+        assert result.heard is not None
+        assert result.heard.count("agent") == 10
+        assert result.heard.count("customer") == 0
+        stream = moved[0]["stream"]
+        assert max(phone.audio[stream]) > 75 + 25, "Call scope: audio goes on after transfer"
+        # NextCall: disarmed once that call ended.
+        await until(lambda: "supervisorMonitoringState" not in phone.states()[-1], what="disarmed")
+        picked = len(phone.of("StreamStarted"))
+        third = await asyncio.wait_for(start_call(call_options(server, short)), 30)
+        assert third.status == "completed"
+        assert len(phone.of("StreamStarted")) == picked, "a disarmed order picked up a call"
+
+        # 3. Armed while the agent is on a call: that call is picked up at once.
+        fourth = start_call(call_options(server, long_))
+        await live_session(server, exts["102"])
+        status, ok = await genesys(
+            server, phone.device_id, operationName="BargeIn", phoneNumber="102"
+        )
+        assert (status, ok) == (200, {"statusCode": 0})
+        await until(lambda: len(phone.of("StreamStarted")) == picked + 1, what="current call")
+        held = phone.states()[-1]["supervisorMonitoringState"]
+        assert held["state"] == "BargeIn"
+        assert held["activeMode"] == "Barge"
+        assert held["telephonySessionId"].startswith("s-")
+        # Switching modes keeps the stream: no new StreamStarted, audio goes on.
+        stream = phone.of("StreamStarted")[-1]["stream"]
+        before = len(phone.audio.get(stream, {}))
+        status, _ = await genesys(
+            server, phone.device_id, operationName="ListenIn", phoneNumber="102"
+        )
+        assert status == 200
+        await until(lambda: len(phone.audio.get(stream, {})) > before + 25, what="audio goes on")
+        assert len(phone.of("StreamStarted")) == picked + 1
+        assert phone.of("ModeChanged")[-1]["mode"] == "Listen"
+        status, ok = await genesys(
+            server, phone.device_id, operationName="CancelSupervisorMonitoring"
+        )
+        assert (status, ok) == (200, {"statusCode": 0})
+        await until(lambda: len(phone.of("StreamEnded")) == picked + 1, what="cancelled")
+        assert "supervisorMonitoringState" not in phone.states()[-1]
+        fourth.cancel()
+        await asyncio.gather(fourth, return_exceptions=True)
+    finally:
+        await phone.close()
+
+
+async def test_a_one_way_call_refuses_coach_orders_and_device_loss_ends_supervision(
+    server: Server, tmp_path: Path
+) -> None:
+    from tests.integration.test_events import Receiver, subscribe
+
+    exts = await extensions(server)
+    await monitoring_group(server, {"101": ["Monitoring"], "102": ["Monitored"]}, exts)
+    source = tmp_path / "call.wav"
+    make_stereo_fixture(source, seconds=40.0)
+    receiver = await Receiver().start()
+    phone = await Phone(server, server.headers["Authorization"][7:]).connect()
+    call = start_call(call_options(server, source, two_way=False))
+    try:
+        await subscribe(server, receiver.url, TEL, "/v2/me/devices")
+        sid = (await live_session(server, exts["102"]))["telephonySessionId"]
+        status, err = await genesys(
+            server, phone.device_id, operationName="Coach", phoneNumber="102"
+        )
+        assert (status, err["statusCode"]) == (400, 1), err
+        assert "two-way" in err["statusMessage"]
+        status, party = await supervise(
+            server,
+            sid,
+            {
+                "mode": "Listen",
+                "supervisorDeviceId": phone.device_id,
+                "agentExtensionNumber": "102",
+            },
+        )
+        assert status == 201, party
+        await until(lambda: phone.audio, what="audio")
+        await phone.close()  # the supervisor's browser goes away
+
+        def supervisor_left() -> bool:
+            for n in receiver.notifications:
+                for p in n["body"].get("parties", []):
+                    if p["id"] == party["id"] and p["status"]["code"] == "Disconnected":
+                        return True
+            return False
+
+        def device_inactive() -> bool:
+            return any(
+                d["id"] == phone.device_id and d["deviceState"] == "Inactive"
+                for n in receiver.notifications
+                if n["event"] == "/v2/me/devices"
+                for d in n["body"]["devices"]
+            )
+
+        await until(supervisor_left, what="supervisor party Disconnected pushed")
+        await until(device_inactive, what="device Inactive pushed")
+        _, session = await request(server, "GET", f"{TEL}/{sid}", headers=server.headers)
+        assert session["parties"][-1]["status"]["code"] == "Disconnected"
+        _, devices = await request(
+            server, "GET", "/restapi/v1.0/account/~/extension/~/device", headers=server.headers
+        )
+        web_phone = next(d for d in devices["records"] if d["id"] == phone.device_id)
+        assert web_phone["status"] == "Offline"
+        # The call itself goes on.
+        assert not call.done()
+    finally:
+        call.cancel()
+        await asyncio.gather(call, return_exceptions=True)
+        await phone.close()
+        await receiver.stop()

@@ -166,6 +166,11 @@ class SupervisionApi:
                 "Parameter [mediaSDP] value is invalid: sendOnly or sendRecv",
                 parameterName="mediaSDP",
             )
+        try:
+            # An unknown or ended session is named before anything in the body.
+            self.service.live_call(account_id, request.match_info["sessionId"])
+        except SupervisionRefused as exc:
+            raise _rc_error(exc) from exc
         agent = await self._agent(account_id, body, party_level=party_id is not None)
         try:
             view, new = await self.service.supervise(

@@ -329,6 +329,9 @@ async def run_call(
         result.status, result.detail = "failed", f"connection lost: {exc}"
         ws.abort()
         return result
+    except asyncio.CancelledError:
+        ws.abort()  # a cancelled call vanishes, as a killed sender would
+        raise
     finally:
         progress.done += 1
         if result.heard is not None:

@@ -854,6 +854,7 @@ class SupervisionService:
             if order.attached is not None:
                 self.set_mode(order.attached, mode)  # refuses Coach/Barge on a one-way call
             order.mode, order.repeat, order.scope = mode, repeat, scope
+            order.used = order.attached is not None  # NextCall counts from now
             order.target_device_uri = target_device_uri or order.target_device_uri
         else:
             if mode is not Mode.LISTEN and current is not None and current.talkback is None:
