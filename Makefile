@@ -4,7 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: demo test serve lint typecheck unit bench bench-asr bench-events clean
+.PHONY: demo test serve lint typecheck unit bench bench-asr bench-events bench-listen clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -39,6 +39,10 @@ bench-asr: $(STAMP)
 ## events: notifications per second to 1/10/50 WebHook subscribers, delay p50/p99 (~3 min)
 bench-events: $(STAMP)
 	$(BIN)/python bench/events.py
+
+## supervisor listen/coach latency at 10, 50, 100 calls, with one stalled device
+bench-listen: $(STAMP)
+	$(BIN)/python bench/listen.py
 
 clean:
 	rm -rf $(VENV) callscope-data .pytest_cache .mypy_cache .ruff_cache .hypothesis

@@ -5,11 +5,18 @@ from __future__ import annotations
 
 import argparse
 import itertools
+import json
 import math
 import os
+import subprocess
+import sys
+import time
+import urllib.request
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Final
+
+import aiohttp
 
 __all__ = [
     "CLK_TCK",
@@ -20,6 +27,8 @@ __all__ = [
     "percentile",
     "pin",
     "rss_kb",
+    "start_server",
+    "token",
 ]
 
 CLK_TCK: Final = os.sysconf("SC_CLK_TCK")
@@ -99,3 +108,45 @@ def counts(flag: str) -> Callable[[str], list[int]]:
         return steps
 
     return parse
+
+
+def start_server(data_dir: Path, port: int, *extra: str) -> subprocess.Popen[bytes]:
+    """``callscope serve`` on 127.0.0.1:``port`` (transcription off, warnings only), once
+    healthy; its log goes next to ``data_dir``."""
+    log = (data_dir.parent / "server.log").open("ab")
+    proc = subprocess.Popen(
+        [
+            *(sys.executable, "-m", "callscope", "serve", "--port", str(port)),
+            *("--data-dir", str(data_dir), "--log-level", "WARNING", "--asr-workers", "0"),
+            *extra,
+        ],
+        stdout=log,
+        stderr=subprocess.STDOUT,
+    )
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        try:
+            with urllib.request.urlopen(f"http://127.0.0.1:{port}/health", timeout=1):
+                return proc
+        except OSError:
+            time.sleep(0.1)
+    proc.kill()
+    raise SystemExit("server did not start; see " + str(data_dir.parent / "server.log"))
+
+
+async def token(
+    http: aiohttp.ClientSession, base: str, data_dir: Path, app: tuple[str, str] | None = None
+) -> str:
+    """An access token of the demo supervisor (password grant)."""
+    creds = json.loads((data_dir / "demo-credentials.json").read_text())
+    client_id, secret = app or (creds["clientId"], creds["clientSecret"])
+    async with http.post(
+        base + "/restapi/oauth/token",
+        headers={"Authorization": aiohttp.encode_basic_auth(client_id, secret)},
+        data={
+            "grant_type": "password",
+            "username": creds["username"],
+            "password": creds["password"],
+        },
+    ) as r:
+        return str((await r.json())["access_token"])

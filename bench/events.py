@@ -39,7 +39,6 @@ import subprocess
 import sys
 import tempfile
 import time
-import urllib.request
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -47,7 +46,7 @@ from typing import Any
 import aiohttp
 from aiohttp import web
 
-from benchlib import counts, cpu_seconds, percentile, pin
+from benchlib import counts, cpu_seconds, percentile, pin, start_server, token
 
 ROOT = Path(__file__).resolve().parent.parent
 TEL = "/restapi/v1.0/account/~/telephony/sessions"
@@ -95,39 +94,6 @@ class Receivers:
             await self.runner.cleanup()
 
 
-def start_server(data_dir: Path, port: int) -> subprocess.Popen[bytes]:
-    log = (data_dir.parent / "server.log").open("ab")
-    proc = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "callscope",
-            "serve",
-            "--port",
-            str(port),
-            "--data-dir",
-            str(data_dir),
-            "--log-level",
-            "WARNING",
-            "--asr-workers",
-            "0",
-            "--events-webhook-timeout-s",
-            "5",
-        ],
-        stdout=log,
-        stderr=subprocess.STDOUT,
-    )
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline:
-        try:
-            with urllib.request.urlopen(f"http://127.0.0.1:{port}/health", timeout=1):
-                return proc
-        except OSError:
-            time.sleep(0.1)
-    proc.kill()
-    raise SystemExit("server did not start; see " + str(data_dir.parent / "server.log"))
-
-
 def new_app(data_dir: Path, name: str) -> tuple[str, str]:
     """Another OAuth app of the demo account: a user holds at most 30 subscriptions per app."""
     out = subprocess.run(
@@ -143,23 +109,6 @@ def new_app(data_dir: Path, name: str) -> tuple[str, str]:
     return str(app["clientId"]), str(app["clientSecret"])
 
 
-async def token(
-    http: aiohttp.ClientSession, base: str, data_dir: Path, app: tuple[str, str] | None = None
-) -> str:
-    creds = json.loads((data_dir / "demo-credentials.json").read_text())
-    client_id, secret = app or (creds["clientId"], creds["clientSecret"])
-    async with http.post(
-        base + "/restapi/oauth/token",
-        headers={"Authorization": aiohttp.encode_basic_auth(client_id, secret)},
-        data={
-            "grant_type": "password",
-            "username": creds["username"],
-            "password": creds["password"],
-        },
-    ) as r:
-        return str((await r.json())["access_token"])
-
-
 def _time(text: str) -> float:
     return datetime.fromisoformat(text.replace("Z", "+00:00")).timestamp()
 
@@ -167,7 +116,7 @@ def _time(text: str) -> float:
 async def step(args: argparse.Namespace, subs: int) -> dict[str, Any]:
     tmp = Path(tempfile.mkdtemp(prefix="callscope-bench-events-"))
     port = free_port()
-    server = start_server(tmp / "data", port)
+    server = start_server(tmp / "data", port, "--events-webhook-timeout-s", "5")
     pin(server.pid, 0)
     base = f"http://127.0.0.1:{port}"
     receivers = Receivers()

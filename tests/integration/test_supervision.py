@@ -21,7 +21,7 @@ from callscope.media.g711 import lin2ulaw
 from callscope.media.wav import read_wav
 from callscope.sim.plan import load_audio
 from callscope.sim.runner import CallResult, Progress, SimOptions, run_call
-from tests.conftest import Server, make_stereo_fixture
+from tests.conftest import Server, make_stereo_fixture, simulate_command
 from tests.integration.cp_helpers import (
     Login,
     admin_cli,
@@ -696,3 +696,110 @@ async def test_a_one_way_call_refuses_coach_orders_and_device_loss_ends_supervis
         await asyncio.gather(call, return_exceptions=True)
         await phone.close()
         await receiver.stop()
+
+
+async def test_simulate_two_way_with_a_transfer_and_heard_files(
+    server: Server, tmp_path: Path
+) -> None:
+    """`callscope simulate --protocol twilio --transfer-at … --heard-dir …` end to end: the
+    session shows the transfer, presence follows both agents, the heard files are written."""
+    from tests.integration.test_events import Receiver, subscribe
+
+    exts = await extensions(server)
+    source = tmp_path / "call.wav"
+    make_stereo_fixture(source, seconds=3.0)
+    heard = tmp_path / "heard"
+    receiver = await Receiver().start()
+    try:
+        presence = "/restapi/v1.0/account/~/extension/{}/presence?detailedTelephonyState=true"
+        await subscribe(
+            server,
+            receiver.url,
+            TEL,
+            presence.format(exts["102"]["id"]),
+            presence.format(exts["103"]["id"]),
+        )
+        proc = await asyncio.create_subprocess_exec(
+            *simulate_command(server, "--protocol", "twilio", "--transfer-at", "1"),
+            "--url",
+            server.http.replace("http", "ws") + "/twilio/stream",
+            "--source",
+            str(source),
+            "--heard-dir",
+            str(heard),
+            stdout=asyncio.subprocess.PIPE,
+            stderr=asyncio.subprocess.STDOUT,
+        )
+        out, _ = await asyncio.wait_for(proc.communicate(), 60)
+        assert proc.returncode == 0, out.decode()
+        assert "1 completed" in out.decode()
+        files = sorted(p.name for p in heard.iterdir())
+        assert files == ["sim-1-00001-agent-heard.wav", "sim-1-00001-customer-heard.wav"]
+        _, calls = await request(server, "GET", "/calls", headers=server.headers)
+        call = calls["records"][0]
+        assert call["ringcxCallId"] == "sim-1-00001"
+        _, session = await request(server, "GET", f"{TEL}/s-{call['id']}", headers=server.headers)
+        agents = [p for p in session["parties"] if p.get("extensionId")]
+        assert [(p["extensionId"], p["status"]["code"]) for p in agents] == [
+            (str(exts["102"]["id"]), "Gone"),
+            (str(exts["103"]["id"]), "Disconnected"),
+        ]
+        assert agents[0]["status"]["reason"] == "BlindTransfer"
+
+        def presence_of(ext: dict[str, Any]) -> list[str]:
+            return [
+                n["body"]["telephonyStatus"]
+                for n in receiver.notifications
+                if "presence" in n["event"] and n["body"]["extensionId"] == str(ext["id"])
+            ]
+
+        await until(lambda: presence_of(exts["103"])[-1:] == ["NoCall"], what="103 hung up")
+        assert presence_of(exts["102"]) == ["Ringing", "CallConnected", "NoCall"]
+        assert presence_of(exts["103"]) == ["CallConnected", "NoCall"]
+        # The recording runs on across the transfer: one call, its full length.
+        assert len(recording(server, call["id"])) == 3 * 8000
+    finally:
+        await receiver.stop()
+
+
+async def test_a_two_way_stream_is_refused_without_its_profile_secret(server: Server) -> None:
+    from callscope.protocols.twilio import build_stream_start
+
+    profile = {
+        "productType": "QUEUE",
+        "productId": 4401,
+        "subAccountId": "88800012",
+        "mainAccountId": "88800010",
+        "rcAccountId": "70000001",
+        "streamingUrl": "wss://x.test",
+        "secret": "s3cret-value",
+    }
+    status, body = await request(
+        server, "POST", "/platform/api/media/product", headers=server.headers, json=profile
+    )
+    assert status == 200, body
+    params = {
+        "subaccountId": "88800012",
+        "productType": "Queue",
+        "productId": "4401",
+        "rcAccountId": "70000001",
+    }
+    url = server.http + "/twilio/stream"
+    async with aiohttp.ClientSession() as http:
+        for secret, accepted in (("wrong", False), (None, False), ("s3cret-value", True)):
+            custom = {**params, "callId": f"c-{secret}", "agentId": "5501"}
+            if secret:
+                custom["secret"] = secret
+            async with http.ws_connect(url) as ws:
+                await ws.send_str(build_stream_start("MZ1", "CA1", custom).decode())
+                if accepted:
+                    await ws.send_str('{"event":"stop","streamSid":"MZ1"}')
+                msg = await ws.receive(timeout=10)
+                assert msg.type in (aiohttp.WSMsgType.CLOSE, aiohttp.WSMsgType.CLOSED)
+                assert ws.close_code == (1000 if accepted else 1008), (secret, ws.close_code)
+    for _ in range(100):  # rows are written behind the stream
+        _, calls = await request(server, "GET", "/calls", headers=server.headers)
+        if calls["records"]:
+            break
+        await asyncio.sleep(0.05)
+    assert [c["ringcxCallId"] for c in calls["records"]] == ["c-s3cret-value"]

@@ -90,7 +90,8 @@ class IngestHandler:
                 401,
                 "OAU-123",
                 "This streaming profile has a secret: present it in the X-Streaming-Secret "
-                "header, as Authorization: Bearer, or as the secret query parameter",
+                "header, as Authorization: Bearer, or as the secret query parameter (a two-way "
+                "stream: or as the secret custom parameter of its start)",
             )
         if not hmac.compare_digest(given.encode(), profile.secret.encode()):
             self.service.refused_total.inc(reason="secret_wrong")

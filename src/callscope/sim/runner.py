@@ -229,6 +229,8 @@ class Progress:
     def __init__(self) -> None:
         self.frames = 0
         self.done = 0
+        #: each call's result as it is being made (by index), for live measurements
+        self.calls: dict[int, CallResult] = {}
 
 
 async def run_call(
@@ -247,6 +249,7 @@ async def run_call(
         index, call_id, audio.name, frames_planned=len(ticks) * 2, protocol=opts.protocol
     )
     result.dropped = plan.dropped
+    progress.calls[index] = result
     result.reordered, result.duplicated, result.malformed = (
         plan.reordered,
         plan.duplicated,

@@ -12,6 +12,7 @@ from urllib.parse import urlsplit
 
 from callscope.errors import UpgradeFailed, UpgradeRefused
 from callscope.sim.wsframes import (
+    OP_BINARY,
     OP_CLOSE,
     OP_PING,
     OP_PONG,
@@ -38,6 +39,8 @@ class WebSocketClient:
         self.received_text: list[str] = []
         #: called with every text message (the first 100 are also kept in received_text)
         self.on_text: Callable[[bytes], None] | None = None
+        #: called with every binary message (none are kept)
+        self.on_binary: Callable[[bytes], None] | None = None
         self._task = asyncio.create_task(self._read_loop())
 
     async def _read_loop(self) -> None:
@@ -55,6 +58,9 @@ class WebSocketClient:
                         return
                     if frame.opcode == OP_PING:
                         self._writer.write(encode_frame(OP_PONG, frame.payload))
+                    elif frame.opcode == OP_BINARY:
+                        if self.on_binary is not None:
+                            self.on_binary(frame.payload)
                     elif frame.opcode == OP_TEXT:
                         if self.on_text is not None:
                             self.on_text(frame.payload)

@@ -40,7 +40,7 @@ import numpy as np
 import orjson
 from aiohttp import web
 
-from callscope.calls.telephony import TelephonyService
+from callscope.calls.telephony import TelephonyService, party_ids
 from callscope.events.payloads import EventKind
 from callscope.identity.service import AuthContext, IdentityService
 from callscope.media.g711 import lin2ulaw
@@ -450,11 +450,11 @@ class SupervisionService:
         """The device went away: its supervisions end, its order is cancelled, it is Offline."""
         if self.devices.get(link.id) is not link:
             return
+        del self.devices[link.id]  # first: a second caller (shutdown, the socket) stops here
         for sup in list(link.supervisions.values()):
             self._end(sup, "device disconnected", party_reason="CallDropped")
         self._drop_order(link)
         await link.stop()
-        del self.devices[link.id]
         self._dropped_closed += link.dropped
         with contextlib.suppress(Exception):
             await self.directory.set_device_status(link.id, "Offline")
@@ -590,7 +590,7 @@ class SupervisionService:
                 )
             if party_id == live.agent_party:
                 channel = CHANNEL_AGENT
-            elif party_id.endswith("-1"):
+            elif party_id == party_ids(live.call_id)[0]:
                 channel = CHANNEL_CUSTOMER
             else:
                 raise SupervisionRefused(
