@@ -11,6 +11,7 @@ success, 1 a missing or invalid parameter (400), 2 not permitted (403), 3 not fo
 from __future__ import annotations
 
 import logging
+import socket
 from typing import Any
 
 import orjson
@@ -55,6 +56,22 @@ def _genesys_error(status: int, message: str) -> web.Response:
     return json_response(
         {"statusCode": GENESYS_STATUS.get(status, 1), "statusMessage": message}, status=status
     )
+
+
+#: kernel send buffer of a web-phone socket (the kernel doubles it): ≈ 2 s of one stream.
+#: Autotuned loopback buffers reach 4 MB — minutes of audio a stalled device would hold;
+#: bounded, the device's own queue decides what a slow device loses (its oldest audio).
+DEVICE_SEND_BUFFER = 16 * 1024
+
+
+def _small_send_buffer(request: web.Request) -> None:
+    transport = request.transport
+    sock = transport.get_extra_info("socket") if transport is not None else None
+    if sock is not None:
+        try:
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, DEVICE_SEND_BUFFER)
+        except (OSError, AttributeError):  # not a TCP socket (a test transport, a proxy)
+            logger.debug("could not bound the web phone's send buffer")
 
 
 def _id_text(value: Any) -> str | None:
@@ -289,7 +306,8 @@ class SupervisionApi:
             heartbeat=self.heartbeat_s, max_msg_size=16 * 1024, compress=False, timeout=2.0
         )
         await ws.prepare(request)
-        link = await self.service.connect(device, owner, ws)
+        _small_send_buffer(request)
+        link = await self.service.connect(device, owner, ws, request.transport)
         bad = 0
         try:
             async for msg in ws:

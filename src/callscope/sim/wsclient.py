@@ -6,6 +6,7 @@ import asyncio
 import base64
 import contextlib
 import os
+import socket
 import ssl
 from collections.abc import Callable
 from urllib.parse import urlsplit
@@ -118,9 +119,16 @@ class WebSocketClient:
 
 
 async def connect(
-    url: str, *, headers: dict[str, str] | None = None, timeout_s: float = 10.0
+    url: str,
+    *,
+    headers: dict[str, str] | None = None,
+    timeout_s: float = 10.0,
+    receive_buffer: int | None = None,
 ) -> WebSocketClient:
     """Open a WebSocket to ``ws://`` or ``wss://`` ``url``.
+
+    ``receive_buffer`` sets SO_RCVBUF before connecting and bounds what the client buffers
+    unread (a slow reader that the sender feels at once).
 
     Raises:
         UpgradeRefused: the server answered 4xx (final).
@@ -133,9 +141,15 @@ async def connect(
     target = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
     ctx = ssl.create_default_context() if parts.scheme == "wss" else None
     try:
-        reader, writer = await asyncio.wait_for(
-            asyncio.open_connection(parts.hostname, port, ssl=ctx, limit=1 << 20), timeout_s
-        )
+        if receive_buffer is None:
+            opened = asyncio.open_connection(parts.hostname, port, ssl=ctx, limit=1 << 20)
+        else:  # a small receive window (set before connecting), for slow-reader tests
+            sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, receive_buffer)
+            sock.setblocking(False)
+            await asyncio.get_running_loop().sock_connect(sock, (parts.hostname, port))
+            opened = asyncio.open_connection(sock=sock, ssl=ctx, limit=receive_buffer)
+        reader, writer = await asyncio.wait_for(opened, timeout_s)
     except (OSError, TimeoutError) as exc:
         raise UpgradeFailed(f"cannot connect to {parts.hostname}:{port}: {exc}") from exc
     key = base64.b64encode(os.urandom(16)).decode()

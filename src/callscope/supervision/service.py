@@ -77,6 +77,9 @@ __all__ = [
 logger = logging.getLogger("callscope.supervision")
 
 DEVICE_CHANNEL: Final = "/v2/me/devices"
+#: audio held in a device socket's user-space write buffer before its queue takes over
+#: (≈ 1 s of one stream)
+WRITE_BUFFER_LIMIT: Final = 16 * 1024
 
 
 class Mode(enum.StrEnum):
@@ -214,6 +217,7 @@ class DeviceLink:
         self._next_stream = 1
         self._sender: asyncio.Task[None] | None = None
         self.mic_ignored = 0
+        self.transport: asyncio.Transport | None = None
 
     @property
     def id(self) -> int:
@@ -255,6 +259,7 @@ class DeviceLink:
     async def _send_loop(self) -> None:
         delay = self.service.listen_delay
         ws = self.ws
+        transport = self.transport
         try:
             while True:
                 await self.wake.wait()
@@ -263,6 +268,13 @@ class DeviceLink:
                     if self.control:
                         await ws.send_str(self.control.popleft())
                         continue
+                    # Backed up (the device reads slower than audio comes): wait here, so
+                    # what waits is this queue, which keeps the newest audio.
+                    while (  # noqa: ASYNC110 - no event says "buffer below N bytes"
+                        transport is not None
+                        and transport.get_write_buffer_size() > WRITE_BUFFER_LIMIT
+                    ):
+                        await asyncio.sleep(0.02)
                     frame, arrived = self.audio.popleft()
                     await ws.send_bytes(frame)
                     self.sent += 1
@@ -344,6 +356,11 @@ class SupervisionService:
         reg.gauge(
             "callscope_webphones_online", "Connected web-phone devices.", lambda: len(self.devices)
         )
+        reg.gauge(
+            "callscope_listen_queued_frames",
+            "Audio frames waiting in the devices' queues.",
+            lambda: sum(len(d.audio) for d in self.devices.values()),
+        )
         reg.counter(
             "callscope_listen_frames_dropped_total",
             "Audio frames a device was too slow to take (its oldest were dropped).",
@@ -421,9 +438,14 @@ class SupervisionService:
         return device, owner
 
     async def connect(
-        self, device: Device, owner: Extension, ws: web.WebSocketResponse
+        self,
+        device: Device,
+        owner: Extension,
+        ws: web.WebSocketResponse,
+        transport: asyncio.Transport | None = None,
     ) -> DeviceLink:
         link = DeviceLink(device, owner, ws, self, queue_frames=self.queue_frames)
+        link.transport = transport
         self.devices[device.id] = link
         link.start()
         await self.directory.set_device_status(device.id, "Online")
