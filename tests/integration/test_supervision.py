@@ -803,3 +803,64 @@ async def test_a_two_way_stream_is_refused_without_its_profile_secret(server: Se
             break
         await asyncio.sleep(0.05)
     assert [c["ringcxCallId"] for c in calls["records"]] == ["c-s3cret-value"]
+
+
+async def test_web_phone_connection_rules_and_bad_frames(server: Server) -> None:
+    url = server.http + "/supervision/device"
+    bearer = server.headers["Authorization"][7:]
+    async with aiohttp.ClientSession() as http:
+        # Not a WebSocket; no token; someone else's or an unknown device; not a web phone.
+        async with http.get(url, headers=server.headers) as r:
+            assert r.status == 400
+        for params, status in (
+            ({}, 401),
+            ({"access_token": "nope"}, 401),
+            ({"access_token": bearer, "deviceId": "123456789"}, 404),
+            ({"access_token": bearer, "deviceId": "x1"}, 400),
+        ):
+            with pytest.raises(aiohttp.WSServerHandshakeError) as refused:
+                await http.ws_connect(url, params=params)
+            assert refused.value.status == status, params
+        _, devices = await request(
+            server, "GET", "/restapi/v1.0/account/~/extension/~/device", headers=server.headers
+        )
+        softphone = next(d for d in devices["records"] if d["type"] == "SoftPhone")
+        with pytest.raises(aiohttp.WSServerHandshakeError) as refused:
+            await http.ws_connect(url, params={"access_token": bearer, "deviceId": softphone["id"]})
+        assert refused.value.status == 400
+
+    phone = await Phone(server, bearer).connect(name="Desk 7")
+    try:
+        # The same device cannot be connected twice; a reconnect by id works once it is free.
+        async with aiohttp.ClientSession() as http:
+            with pytest.raises(aiohttp.WSServerHandshakeError) as refused:
+                await http.ws_connect(
+                    url, params={"access_token": bearer, "deviceId": phone.device_id}
+                )
+            assert refused.value.status == 409
+        assert phone.ws is not None
+        await phone.ws.send_bytes(b"\x02")  # shorter than a header
+        await phone.ws.send_bytes(HEADER.pack(2, 0, 0, 0) + b"\x00" * 100)  # not whole frames
+        await phone.ws.send_str("hello")
+        await phone.ws.send_str('{"type": "Ping"}')
+        await until(lambda: phone.of("Pong"), what="Pong")
+        errors = phone.of("Error")
+        assert [e["count"] for e in errors] == [1]  # a flood is not echoed frame by frame
+        assert "8-byte header" in errors[0]["message"]
+        # Microphone audio with no call to talk into reaches no one and ends nothing.
+        await phone.talk(tone(), 3)
+        status, mine = await request(server, "GET", "/api/v2/me/devices", headers=server.headers)
+        assert status == 200
+        assert [d["id"] for d in mine["devices"]] == [phone.device_id]
+        assert mine["devices"][0]["capabilities"] == ["ListenIn", "Coach", "BargeIn"]
+    finally:
+        await phone.close()
+    again = await Phone(server, bearer).connect(deviceId=phone.device_id)
+    await again.close()
+    assert again.device_id == phone.device_id
+    for _ in range(100):  # the server notices the close just after the client does
+        status, mine = await request(server, "GET", "/api/v2/me/devices", headers=server.headers)
+        if not mine["devices"]:
+            break
+        await asyncio.sleep(0.02)
+    assert mine["devices"] == []
