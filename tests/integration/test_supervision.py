@@ -18,7 +18,7 @@ import numpy as np
 import pytest
 
 from callscope.media.g711 import lin2ulaw
-from callscope.media.wav import read_wav
+from callscope.media.wav import WavWriter, read_wav
 from callscope.sim.plan import load_audio
 from callscope.sim.runner import CallResult, Progress, SimOptions, run_call
 from tests.conftest import Server, make_stereo_fixture, simulate_command
@@ -864,3 +864,54 @@ async def test_web_phone_connection_rules_and_bad_frames(server: Server) -> None
             break
         await asyncio.sleep(0.02)
     assert mine["devices"] == []
+
+
+async def test_a_barging_supervisor_is_transcribed_as_a_speaker_of_the_call(
+    server_factory: type[Server], tmp_path: Path
+) -> None:
+    """The supervisor's microphone (here: the bundled call's agent greeting) is transcribed
+    on a channel of its own, labelled ``supervisor`` with its party id."""
+    from callscope.sim.runner import default_source
+
+    server = server_factory(tmp_path / "data", asr=True).start(timeout_s=120)
+    exts = await extensions(server)
+    await monitoring_group(server, {"101": ["Monitoring"], "102": ["Monitored"]}, exts)
+    silent = tmp_path / "silent.wav"
+    writer = WavWriter(silent)
+    writer.write_stereo(np.zeros(12 * 8000, np.int16), np.zeros(12 * 8000, np.int16))
+    writer.close()
+    _, greeting = read_wav(default_source())
+    speech = greeting[: 7 * 8000, 0].astype("<i2").tobytes()  # "Thank you for calling …"
+    phone = await Phone(server, server.headers["Authorization"][7:]).connect()
+    try:
+        call = start_call(call_options(server, silent))
+        sid = (await live_session(server, exts["102"]))["telephonySessionId"]
+        status, party = await supervise(
+            server,
+            sid,
+            {"mode": "Barge", "supervisorDeviceId": phone.device_id, "agentExtensionNumber": "102"},
+        )
+        assert status == 201, party
+        assert phone.ws is not None
+        chunk = 5 * 320  # 100 ms per message
+        for i in range(0, len(speech), chunk):
+            await phone.ws.send_bytes(HEADER.pack(2, 0, 0, i // chunk) + speech[i : i + chunk])
+            await asyncio.sleep(0.1)
+        result = await asyncio.wait_for(call, 30)
+        assert result.status == "completed"
+    finally:
+        await phone.close()
+    call_id = call_id_of(sid)
+    for _ in range(600):
+        _, body = await request(
+            server, "GET", f"/calls/{call_id}/transcript", headers=server.headers
+        )
+        if body["status"] not in ("live", "pending"):
+            break
+        await asyncio.sleep(0.1)
+    assert body["status"] == "complete", body
+    said = [u for u in body["utterances"] if u["speaker"] == "supervisor"]
+    text = " ".join(u["text"].lower() for u in said)
+    assert "northwind" in text, body["utterances"]
+    assert {u["partyId"] for u in said} == {party["id"]}
+    assert not [u for u in body["utterances"] if u["speaker"] != "supervisor"]  # silent call

@@ -486,10 +486,14 @@ class SupervisionService:
     async def stop(self) -> None:
         for task in list(self._tasks):
             task.cancel()
-        for link in list(self.devices.values()):
+
+        async def close(link: DeviceLink) -> None:
             with contextlib.suppress(ConnectionError, RuntimeError):
                 await link.ws.close(code=1001, message=b"server shutting down")
             await self.disconnect(link)
+
+        # Together: a device that stopped reading holds its close for the close timeout.
+        await asyncio.gather(*(close(link) for link in list(self.devices.values())))
 
     def _push_state(self, link: DeviceLink) -> None:
         """DeviceStateChangeMessage to the device and, durably, to its owner's subscriptions."""
