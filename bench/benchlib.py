@@ -8,6 +8,7 @@ import itertools
 import json
 import math
 import os
+import socket
 import subprocess
 import sys
 import time
@@ -23,6 +24,7 @@ __all__ = [
     "core_busy_seconds",
     "counts",
     "cpu_seconds",
+    "free_port",
     "own_cpu_seconds",
     "percentile",
     "pin",
@@ -108,6 +110,12 @@ def counts(flag: str) -> Callable[[str], list[int]]:
         return steps
 
     return parse
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
 
 
 def start_server(data_dir: Path, port: int, *extra: str) -> subprocess.Popen[bytes]:

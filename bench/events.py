@@ -34,7 +34,6 @@ import contextlib
 import json
 import os
 import shutil
-import socket
 import subprocess
 import sys
 import tempfile
@@ -46,16 +45,10 @@ from typing import Any
 import aiohttp
 from aiohttp import web
 
-from benchlib import counts, cpu_seconds, percentile, pin, start_server, token
+from benchlib import counts, cpu_seconds, free_port, percentile, pin, start_server, token
 
 ROOT = Path(__file__).resolve().parent.parent
 TEL = "/restapi/v1.0/account/~/telephony/sessions"
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 class Receivers:

@@ -43,7 +43,6 @@ import asyncio
 import os
 import re
 import shutil
-import socket
 import struct
 import sys
 import tempfile
@@ -56,19 +55,13 @@ import numpy as np
 import orjson
 
 sys.path.insert(0, str(Path(__file__).parent))
-from benchlib import counts, percentile, pin, start_server, token
+from benchlib import counts, free_port, percentile, pin, start_server, token
 from callscope.sim.plan import CallAudio, load_audio
 from callscope.sim.runner import CallResult, Progress, SimOptions, default_source, run_call
 from callscope.sim.wsclient import WebSocketClient, connect
 
 HEADER = struct.Struct("<BBHI")
 GROUPS = "/restapi/v1.0/account/~/call-monitoring-groups"
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 class Device:

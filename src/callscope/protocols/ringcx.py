@@ -41,6 +41,7 @@ __all__ = [
     "build_media",
     "build_start",
     "build_stop",
+    "parse_object",
 ]
 
 logger = logging.getLogger("callscope.protocols.ringcx")
@@ -144,6 +145,23 @@ class Malformed:
 StreamEvent = Connected | Start | Media | Stop | Malformed
 
 
+def parse_object(text: str | bytes, max_chars: int) -> dict[str, Any]:
+    """One stream message as a JSON object.
+
+    Raises:
+        MalformedMessage: ``oversize`` or ``bad_json``.
+    """
+    if len(text) > max_chars:
+        raise MalformedMessage("oversize", f"message of {len(text)} characters")
+    try:
+        msg = orjson.loads(text)
+    except orjson.JSONDecodeError as exc:
+        raise MalformedMessage("bad_json", str(exc)) from exc
+    if not isinstance(msg, dict):
+        raise MalformedMessage("bad_json", "message is not a JSON object")
+    return msg
+
+
 def _opt_str(value: Any) -> str | None:
     if value is None or value == "":
         return None
@@ -200,14 +218,7 @@ class RingCXReceiver:
     # -- internals ----------------------------------------------------------------------
 
     def _receive(self, text: str | bytes) -> StreamEvent:
-        if len(text) > self._max_chars:
-            raise MalformedMessage("oversize", f"message of {len(text)} characters")
-        try:
-            msg = orjson.loads(text)
-        except orjson.JSONDecodeError as exc:
-            raise MalformedMessage("bad_json", str(exc)) from exc
-        if not isinstance(msg, dict):
-            raise MalformedMessage("bad_json", "message is not a JSON object")
+        msg = parse_object(text, self._max_chars)
         event = msg.get("event")
         # Media first: it is nearly every message.
         if event == "Media":

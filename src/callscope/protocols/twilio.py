@@ -51,6 +51,7 @@ from callscope.protocols.ringcx import (
     Start,
     StartMetadata,
     Stop,
+    parse_object,
 )
 
 __all__ = [
@@ -179,14 +180,7 @@ class TwilioReceiver:
             return Malformed(exc.kind, exc.detail)
 
     def _receive(self, text: str | bytes) -> TwilioEvent:
-        if len(text) > self._max_chars:
-            raise MalformedMessage("oversize", f"message of {len(text)} characters")
-        try:
-            msg = orjson.loads(text)
-        except orjson.JSONDecodeError as exc:
-            raise MalformedMessage("bad_json", str(exc)) from exc
-        if not isinstance(msg, dict):
-            raise MalformedMessage("bad_json", "message is not a JSON object")
+        msg = parse_object(text, self._max_chars)
         event = msg.get("event")
         if event == "media":
             return self._media(msg)

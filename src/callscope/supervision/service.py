@@ -128,6 +128,12 @@ def _one_way(mode: Mode) -> SupervisionRefused:
     )
 
 
+def _no_party(party_id: str) -> SupervisionRefused:
+    return SupervisionRefused(
+        404, "CMN-102", "Resource for parameter [partyId] is not found", "partyId", party_id[:64]
+    )
+
+
 @dataclass(eq=False)
 class Stream:
     id: int
@@ -607,13 +613,7 @@ class SupervisionService:
             status = live.party_status.get(party_id)
             view = live.parties.get(party_id)
             if status is None or view is None or status in ("Disconnected", "Gone"):
-                raise SupervisionRefused(
-                    404,
-                    "CMN-102",
-                    "Resource for parameter [partyId] is not found",
-                    "partyId",
-                    party_id[:64],
-                )
+                raise _no_party(party_id)
             if party_id == live.agent_party:
                 channel = CHANNEL_AGENT
             elif party_id == party_ids(live.call_id)[0]:
@@ -682,13 +682,7 @@ class SupervisionService:
                     "partyId",
                     party_id,
                 )
-            raise SupervisionRefused(
-                404,
-                "CMN-102",
-                "Resource for parameter [partyId] is not found",
-                "partyId",
-                party_id[:64],
-            )
+            raise _no_party(party_id)
         if sup.link.owner.id != auth.extension_id and not auth.admin:
             raise SupervisionRefused(
                 403, "CMN-404", "This supervisor party belongs to another extension"
