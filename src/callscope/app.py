@@ -22,6 +22,7 @@ from callscope.api.calls import CallsApi
 from callscope.api.directory import DirectoryApi
 from callscope.api.errors import error_middleware, json_response
 from callscope.api.ingest import INGEST_PATHS, TWO_WAY_PATH, IngestHandler
+from callscope.api.insights import InsightsApi
 from callscope.api.oauth import OAuthApi
 from callscope.api.profiles import ProfilesApi
 from callscope.api.subscriptions import SubscriptionsApi
@@ -36,6 +37,8 @@ from callscope.events.bus import Bus
 from callscope.events.delivery import Dispatcher, DispatcherOptions
 from callscope.identity.service import IdentityService
 from callscope.ingest import IngestService
+from callscope.insights.analyzers import Embedder
+from callscope.insights.service import InsightsService
 from callscope.metrics import Registry
 from callscope.store.db import create_engine, sessionmaker, upgrade
 from callscope.store.directory import DirectoryRepository
@@ -81,6 +84,7 @@ class Components:
     transcripts: TranscriptHub | None
     dispatcher: Dispatcher
     supervision: SupervisionService
+    insights: InsightsService
 
 
 async def _health(request: web.Request) -> web.Response:
@@ -175,6 +179,15 @@ def build_app(settings: Settings) -> web.Application:
         queue_frames=settings.supervision_queue_frames,
     )
     ingest.supervision = supervision
+    insights = InsightsService(
+        sessions,
+        registry,
+        embedder=(lambda: load_embedder(settings)),
+        transcript_wait_s=settings.insights_transcript_wait_s,
+        committed=dispatcher.committed,
+    )
+    ingest.insights = settings.insights_enabled
+    ingest.rows.after_commit.append(insights.committed)
     components = Components(
         settings,
         engine,
@@ -189,6 +202,7 @@ def build_app(settings: Settings) -> web.Application:
         transcripts,
         dispatcher,
         supervision,
+        insights,
     )
 
     app = web.Application(
@@ -205,6 +219,7 @@ def build_app(settings: Settings) -> web.Application:
     app.add_routes(OAuthApi(identity).routes())
     app.add_routes(DirectoryApi(directory).routes())
     app.add_routes(TelephonyApi(telephony, directory).routes())
+    app.add_routes(InsightsApi(insights, directory).routes())
     app.add_routes(
         SupervisionApi(
             supervision, directory, heartbeat_s=settings.supervision_heartbeat_s
@@ -223,6 +238,8 @@ def build_app(settings: Settings) -> web.Application:
         await directory.webphones_offline()  # a crash left some Online
         await ingest.start()  # recovery marks what a crash interrupted
         await dispatcher.start()  # resumes the queues a stop or crash left
+        if settings.insights_enabled:
+            await insights.start()  # and the insight jobs
         if transcripts is not None:
             await transcripts.start_backfills()
         if settings.gc_freeze:
@@ -234,6 +251,7 @@ def build_app(settings: Settings) -> web.Application:
     async def on_shutdown(_app: web.Application) -> None:
         await supervision.stop()
         await ingest.stop()
+        await insights.stop()
         await dispatcher.stop()
 
     async def on_cleanup(_app: web.Application) -> None:
@@ -244,6 +262,19 @@ def build_app(settings: Settings) -> web.Application:
     app.on_shutdown.append(on_shutdown)
     app.on_cleanup.append(on_cleanup)
     return app
+
+
+def load_embedder(settings: Settings) -> Embedder | None:
+    """The packaged sentence-embedding model, or None (rules alone) with a warning."""
+    if not settings.insights_embeddings:
+        return None
+    from callscope.insights.embeddings import MiniLM
+
+    try:
+        return MiniLM()
+    except ConfigError as exc:
+        logger.warning("insights: next steps by rules only: %s", exc)
+        return None
 
 
 def asr_pool_options(settings: Settings) -> PoolOptions:

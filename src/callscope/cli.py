@@ -82,6 +82,7 @@ def _sim_options(args: argparse.Namespace, url: str) -> Any:
         product_type=args.product_type,
         product_id=args.product_id,
         subaccount_id=args.subaccount_id,
+        agent_ids=tuple(args.agent_id or (5501, 5502, 5503)),
         protocol=getattr(args, "protocol", "ringcx"),
         transfer_at_s=getattr(args, "transfer_at", None),
         transfer_to=getattr(args, "transfer_to", None),
@@ -237,6 +238,7 @@ def _cmd_admin(args: argparse.Namespace) -> int:
                     admin=args.admin,
                     ringcx_agent_id=args.agent_id,
                     password=args.password,
+                    insights_licence=args.insights_licence,
                 )
                 return {"extensionId": str(ext.id), "extensionNumber": ext.extension_number}
             if what == "app":
@@ -334,6 +336,12 @@ def _add_sim_arguments(p: argparse.ArgumentParser) -> None:
     g.add_argument("--product-type", default="Queue", help="Queue | Campaign | Manual")
     g.add_argument("--product-id", type=int, default=4401)
     g.add_argument("--subaccount-id", default="88800012")
+    g.add_argument(
+        "--agent-id",
+        type=int,
+        action="append",
+        help="RingCX agent id of the calls, repeat to rotate (default 5501, 5502, 5503)",
+    )
     g.add_argument("--report", type=Path, help="write per-call results (incl. dropped ids) as JSON")
 
 
@@ -437,6 +445,11 @@ def build_parser() -> argparse.ArgumentParser:
     a.add_argument("--admin", action="store_true", help="account administrator")
     a.add_argument("--agent-id", help="the RingCX agent id this extension answers as")
     a.add_argument("--password", help="enables the password grant")
+    a.add_argument(
+        "--insights-licence",
+        action="store_true",
+        help="holds the conversation-insights licence: its calls get insights documents",
+    )
     a = adm.add_parser("app", help="create an OAuth app; prints client id and secret")
     a.add_argument("--account", required=True)
     a.add_argument("--name", required=True)

@@ -100,6 +100,15 @@ class Settings:
     supervision_heartbeat_s: float = _opt(
         10.0, "Ping interval on web-phone sockets; a device that misses the pong is dropped."
     )
+    insights_enabled: bool = _opt(
+        True, "Make insights (summary, highlights, next steps, metrics) for every ended call."
+    )
+    insights_embeddings: bool = _opt(
+        True, "Also find next steps by sentence similarity (packaged MiniLM, ≈ 60 MB RAM)."
+    )
+    insights_transcript_wait_s: float = _opt(
+        300.0, "How long an insights job waits for a call's transcript to be final."
+    )
     event_loop: str = _opt("auto", "auto (uvloop when installed), uvloop or asyncio.")
     gc_freeze: bool = _opt(True, "Freeze start-up objects and raise GC thresholds (lower p99).")
 
@@ -142,6 +151,8 @@ class Settings:
             raise ConfigError("ingest_max_message_bytes must be ≥ 4096")
         if self.supervision_queue_frames < 5:
             raise ConfigError("supervision_queue_frames must be ≥ 5 (100 ms)")
+        if self.insights_transcript_wait_s < 0:
+            raise ConfigError("insights_transcript_wait_s must be ≥ 0 (seconds)")
         if self.supervision_heartbeat_s <= 0:
             raise ConfigError("supervision_heartbeat_s must be > 0 (seconds)")
 

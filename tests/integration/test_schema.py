@@ -26,7 +26,8 @@ async def test_migrations_match_the_models_and_downgrade_cleanly(tmp_path: Path)
         async with engine.connect() as conn:
             assert await conn.run_sync(_diff) == []
             tables = await conn.run_sync(lambda c: set(inspect(c).get_table_names()))
-        assert {"outbox", "deliveries", "subscriptions", "utterances"} <= tables
+        assert {"outbox", "deliveries", "subscriptions", "utterances", "insights"} <= tables
+        assert "insight_jobs" in tables
 
         def down(conn: Connection) -> None:
             cfg = alembic_config()
@@ -42,6 +43,8 @@ async def test_migrations_match_the_models_and_downgrade_cleanly(tmp_path: Path)
             )
         assert "outbox" not in tables
         assert "deliveries" not in tables
+        assert "insights" not in tables
+        assert "insight_jobs" not in tables
         assert "ws_session" not in columns
         await upgrade(engine)  # and up again
         async with engine.connect() as conn:

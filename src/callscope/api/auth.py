@@ -38,6 +38,7 @@ PROTECTED_PREFIXES = (
     "/platform/api/media",
     "/media-distributor",
     "/api/v2/",
+    "/ai/",
     "/supervision/",
 )
 

@@ -238,6 +238,7 @@ class IdentityService:
         ringcx_agent_id: str | None = None,
         password: str | None = None,
         extension_id: int | None = None,
+        insights_licence: bool = False,
     ) -> Extension:
         if type not in EXTENSION_TYPES:
             raise IdentityError(f"extension type {type!r}: use one of {', '.join(EXTENSION_TYPES)}")
@@ -258,6 +259,7 @@ class IdentityService:
             status=status,
             admin=admin,
             ringcx_agent_id=ringcx_agent_id,
+            insights_licence=insights_licence,
             password_hash=hash_password(password) if password else None,
             created_at=utcnow(),
         )
@@ -561,6 +563,7 @@ class IdentityService:
                     email=f"{first.lower()}@demo.callscope.test",
                     ringcx_agent_id=agent_id,
                     password=password,
+                    insights_licence=True,
                 )
             )
         app, secret = await self.create_app(account.id, "Demo supervision app")

@@ -24,6 +24,7 @@ from typing import Any, Protocol
 from callscope.calls.telephony import LiveSession, TelephonyService, party_ids
 from callscope.config import Settings
 from callscope.errors import RecordingError
+from callscope.insights.service import new_job
 from callscope.media.jitter import PushResult
 from callscope.media.pipeline import CallMediaPipeline, StereoBlock
 from callscope.media.wav import WavWriter, repair_wav
@@ -424,6 +425,8 @@ class IngestService:
         self.transcripts: TranscriptHub | None = None
         #: set by the app: supervisors listening, coaching, barging (None: off)
         self.supervision: SupervisionHooks | None = None
+        #: set by the app: every ended call of an account gets an insights job
+        self.insights = False
         self._sweeper: asyncio.Task[None] | None = None
         self._finished_totals: TallyCounter[Labels] = TallyCounter()
         self._malformed_totals: TallyCounter[Labels] = TallyCounter()
@@ -505,7 +508,9 @@ class IngestService:
         for kind, n in call.malformed.items():
             self._malformed_totals[(("kind", kind),)] += n
         self.calls_total.inc(status=status.value)
-        await self.rows.update(call.call_id, values)
+        # The insights job commits with the call's final state: a restart finds it.
+        jobs = [new_job(call.row)] if self.insights and call.row and call.row.account_ref else []
+        await self.rows.update(call.call_id, values, creates=jobs)
 
     async def settle(self, timeout_s: float = 10.0) -> None:
         """Wait (bounded) until no stream is open and every row change is committed."""

@@ -176,6 +176,8 @@ class Extension(Base):
     status: Mapped[str] = mapped_column(String(16))
     admin: Mapped[bool] = mapped_column(Boolean, default=False)
     ringcx_agent_id: Mapped[str | None] = mapped_column(String(32))
+    #: holds the conversation-insights licence: its calls get insights documents
+    insights_licence: Mapped[bool] = mapped_column(Boolean, default=False, server_default="0")
     password_hash: Mapped[str | None] = mapped_column(Text)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
 
@@ -360,3 +362,33 @@ class Delivery(Base):
     attempts: Mapped[int] = mapped_column(Integer, default=0)
     next_attempt_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     last_error: Mapped[str | None] = mapped_column(Text)
+
+
+class InsightJob(Base):
+    """A call whose insights are to be made: queued with the call's final update, so a
+    restart finds it; retried with backoff; ``state`` pending → done | skipped | failed."""
+
+    __tablename__ = "insight_jobs"
+
+    call_id: Mapped[str] = mapped_column(String(40), ForeignKey("calls.id"), primary_key=True)
+    account_id: Mapped[str | None] = mapped_column(String(32))
+    state: Mapped[str] = mapped_column(String(16), index=True)
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    next_attempt_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    last_error: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+
+
+class Insight(Base):
+    """A call's insights document (RingSense RecordingInsights, spec §10); ``id`` is the
+    ``sourceRecordId`` (the recording, i.e. the call id)."""
+
+    __tablename__ = "insights"
+
+    id: Mapped[str] = mapped_column(String(40), ForeignKey("calls.id"), primary_key=True)
+    account_id: Mapped[str] = mapped_column(String(32), index=True)
+    session_id: Mapped[str] = mapped_column(String(64), index=True)
+    owner_extension_id: Mapped[int] = mapped_column(BigInteger)
+    document: Mapped[dict[str, Any]] = mapped_column(JSON)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), index=True)
+    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))

@@ -94,11 +94,17 @@ class CallRowWriter:
         self._put(_Op(creates=tuple(creates), updates=dict(updates)))
 
     def update(
-        self, call_id: str, values: dict[str, Any], *, model: type[Base] = Call
+        self,
+        call_id: str,
+        values: dict[str, Any],
+        *,
+        model: type[Base] = Call,
+        creates: Sequence[Base] = (),
     ) -> asyncio.Future[None]:
-        """Queue an update of one row; the future resolves once it is committed."""
+        """Queue an update of one row (with ``creates`` in the same transaction); the future
+        resolves once it is committed."""
         done: asyncio.Future[None] = asyncio.get_running_loop().create_future()
-        self._put(_Op(updates={(model, call_id): values}, done=done))
+        self._put(_Op(creates=tuple(creates), updates={(model, call_id): values}, done=done))
         return done
 
     def update_many(self, changes: dict[str, dict[str, Any]], *, model: type[Base] = Call) -> None:

@@ -1,0 +1,181 @@
+"""Post-call insights end to end: calls streamed by the simulator into a real server, the
+RingSense document made after the call, pushed to a WebHook subscription and read by REST;
+permission and licence refusals."""
+
+from __future__ import annotations
+
+import asyncio
+import subprocess
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.conftest import Server, make_stereo_fixture, simulate_command
+from tests.integration.cp_helpers import Login, admin_cli, assert_rc_error, request
+from tests.integration.test_events import Receiver, subscribe
+
+pytestmark = pytest.mark.slow
+
+INSIGHTS = "/ai/ringsense/v1/public/accounts/~/domains/pbx"
+FILTER = "/ai/ringsense/v1/public/accounts/~/domains/pbx/insights"
+REQUIRED = (
+    "title", "domain", "sourceRecordId", "sourceSessionId", "callDirection", "ownerExtensionId",
+    "recordingDurationMs", "recordingStartTime", "creationTime", "lastModifiedTime",
+    "speakerInfo", "insights",
+)  # fmt: skip
+
+
+async def simulate(server: Server, *args: str) -> None:
+    proc = await asyncio.create_subprocess_exec(
+        *simulate_command(server, *args), stdout=subprocess.PIPE, stderr=subprocess.STDOUT
+    )
+    out, _ = await asyncio.wait_for(proc.communicate(), 120)
+    assert proc.returncode == 0, out.decode()
+
+
+async def ended_call(server: Server, agent_id: str) -> dict[str, Any]:
+    for _ in range(200):
+        _, calls = await request(server, "GET", "/calls", headers=server.headers)
+        done = [c for c in calls["records"] if c["agentId"] == agent_id and c["status"] != "live"]
+        if done:
+            return done[0]  # type: ignore[no-any-return]
+        await asyncio.sleep(0.05)
+    raise AssertionError(f"no ended call of agent {agent_id}")
+
+
+async def document(server: Server, record_id: str, timeout_s: float = 30) -> dict[str, Any]:
+    for _ in range(int(timeout_s * 10)):
+        status, body = await request(
+            server, "GET", f"{INSIGHTS}/records/{record_id}/insights", headers=server.headers
+        )
+        if status == 200:
+            return body  # type: ignore[no-any-return]
+        await asyncio.sleep(0.1)
+    raise AssertionError(f"no insights for {record_id}: {status} {body}")
+
+
+def check_shape(doc: dict[str, Any]) -> None:
+    for key in REQUIRED:
+        assert key in doc, key
+    assert doc["domain"] == "pbx"
+    speakers = {s["speakerId"] for s in doc["speakerInfo"]}
+    for key in ("Transcript", "Summary", "Highlights", "NextSteps", "Sentiment"):
+        assert isinstance(doc["insights"][key], list), key
+    for item in doc["insights"]["Transcript"]:
+        assert item["speakerId"] in speakers
+        assert 0 <= item["start"] <= item["end"]
+        assert item["text"]
+    for item in doc["insights"]["NextSteps"] + doc["insights"]["Highlights"]:
+        assert item["speakerId"] in speakers
+        assert item["value"]
+    assert doc["insights"]["Summary"][0]["value"]
+    assert doc["insights"]["Sentiment"][0]["value"] in ("Positive", "Negative", "Neutral")
+
+
+async def test_licence_permission_and_documents_without_a_transcript(
+    server: Server, tmp_path: Path
+) -> None:
+    """Transcription off: the document still comes (metrics, no next steps); an agent without
+    the licence gets none (403 says why); a non-admin may not read; bad input is named."""
+    creds = server.credentials()
+    admin_cli(
+        server.data_dir,
+        *("extension", "--account", creds["accountId"], "--number", "109"),
+        *("--first-name", "Una", "--last-name", "Licensed", "--agent-id", "5509"),
+    )
+    source = tmp_path / "call.wav"
+    make_stereo_fixture(source, seconds=2.0)
+    receiver = await Receiver().start()
+    try:
+        await subscribe(server, receiver.url, FILTER)
+        await simulate(server, "--source", str(source), "--speed", "4")
+        call = await ended_call(server, "5501")
+        doc = await document(server, call["id"])
+        check_shape(doc)
+        assert doc["sourceRecordId"] == call["id"]
+        assert doc["sourceSessionId"] == f"s-{call['id']}"
+        assert doc["callDirection"] == "Inbound"
+        assert doc["insights"]["Transcript"] == []
+        assert doc["insights"]["NextSteps"] == []
+        assert abs(doc["recordingDurationMs"] - 2000) <= 40
+        _, users = await request(
+            server, "GET", "/restapi/v1.0/account/~/extension", headers=server.headers
+        )
+        agent = next(u for u in users["records"] if u["extensionNumber"] == "102")
+        assert doc["ownerExtensionId"] == str(agent["id"])
+        speakers = {s["extensionId"]: s for s in doc["speakerInfo"]}
+        assert speakers[str(agent["id"])]["name"] == "Alex Agent"
+        assert speakers[None]["phoneNumber"]  # the customer: an outsider, no ids
+        for _ in range(100):
+            if receiver.notifications:
+                break
+            await asyncio.sleep(0.1)
+        (note,) = receiver.notifications
+        assert note["event"] == FILTER.replace("~", creds["accountId"])
+        assert note["body"]["eventType"] == "Create"
+        assert {k: v for k, v in note["body"].items() if k != "eventType"} == doc
+        # Only the asked-for insight types.
+        status, only = await request(
+            server,
+            "GET",
+            f"{INSIGHTS}/records/{call['id']}/insights?insightTypes=Summary",
+            headers=server.headers,
+        )
+        assert status == 200
+        assert set(only["insights"]) == {"Summary"}
+        status, err = await request(
+            server,
+            "GET",
+            f"{INSIGHTS}/records/{call['id']}/insights?insightTypes=Gossip",
+            headers=server.headers,
+        )
+        assert_rc_error(err, 400, status, "CMN-101")
+        status, session = await request(
+            server, "GET", f"{INSIGHTS}/sessions/s-{call['id']}/insights", headers=server.headers
+        )
+        assert status == 200
+        assert session["records"] == [doc]
+
+        # An agent without the licence: no document, and the refusal says why.
+        await simulate(server, "--source", str(source), "--speed", "4", "--agent-id", "5509")
+        unlicensed = await ended_call(server, "5509")
+        for _ in range(100):
+            status, err = await request(
+                server,
+                "GET",
+                f"{INSIGHTS}/records/{unlicensed['id']}/insights",
+                headers=server.headers,
+            )
+            if status != 404:
+                break
+            await asyncio.sleep(0.1)
+        assert_rc_error(err, 403, status, "CMN-408")
+        assert "licence" in err["message"]
+        assert len(receiver.notifications) == 1  # and no event
+
+        # Permission, unknown ids, bad domain.
+        agent_login = Login(
+            server, creds["clientId"], creds["clientSecret"], "alex@demo.callscope.test",
+            creds["password"],
+        )  # fmt: skip
+        status, err = await request(
+            server,
+            "GET",
+            f"{INSIGHTS}/records/{call['id']}/insights",
+            headers=await agent_login.headers(),
+        )
+        assert_rc_error(err, 403, status, "CMN-408")
+        status, err = await request(
+            server, "GET", f"{INSIGHTS}/records/nope/insights", headers=server.headers
+        )
+        assert_rc_error(err, 404, status, "CMN-102")
+        status, err = await request(
+            server,
+            "GET",
+            f"/ai/ringsense/v1/public/accounts/~/domains/zoom/records/{call['id']}/insights",
+            headers=server.headers,
+        )
+        assert_rc_error(err, 400, status, "CMN-101")
+    finally:
+        await receiver.stop()
