@@ -53,6 +53,9 @@ class MiniLM:
 
         if model is None or tokenizer is None:
             model, tokenizer = packaged_paths()
+        for path in (model, tokenizer):
+            if not path.is_file():
+                raise ConfigError(f"embedding model file missing: {path}")
         self._tokenizer = Tokenizer.from_file(str(tokenizer))
         self._tokenizer.enable_truncation(128)
         self._tokenizer.enable_padding()
