@@ -4,7 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: demo test serve lint typecheck unit bench bench-asr bench-events bench-listen clean
+.PHONY: demo test serve lint typecheck unit bench bench-asr bench-events bench-listen bench-insights clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -39,6 +39,10 @@ bench-asr: $(STAMP)
 ## events: notifications per second to 1/10/50 WebHook subscribers, delay p50/p99 (~3 min)
 bench-events: $(STAMP)
 	$(BIN)/python bench/events.py
+
+## insights: next-steps precision/recall on the shared scripted calls (script and ASR), time per call
+bench-insights: $(STAMP)
+	$(BIN)/python bench/insights.py
 
 ## supervisor listen/coach latency at 10, 50, 100 calls, with one stalled device
 bench-listen: $(STAMP)

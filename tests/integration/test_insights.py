@@ -179,3 +179,33 @@ async def test_licence_permission_and_documents_without_a_transcript(
         assert_rc_error(err, 400, status, "CMN-101")
     finally:
         await receiver.stop()
+
+
+async def test_the_bundled_call_transcribed_live_gets_its_next_steps(
+    server_factory: type[Server], tmp_path: Path
+) -> None:
+    """ASR on: the document's transcript, speakers, next steps and summary come from the
+    live transcript of the call."""
+    server = server_factory(tmp_path / "data", asr=True).start(timeout_s=120)
+    await simulate(server, "--speed", "4")
+    call = await ended_call(server, "5501")
+    doc = await document(server, call["id"], timeout_s=120)
+    check_shape(doc)
+    agent_party, customer_party = f"p-{call['id']}-2", f"p-{call['id']}-1"
+    transcript = doc["insights"]["Transcript"]
+    assert {t["speakerId"] for t in transcript} == {agent_party, customer_party}
+    assert "northwind" in transcript[0]["text"].lower()
+    steps = doc["insights"]["NextSteps"]
+    assert all(s["speakerId"] == agent_party for s in steps)
+    text = " ".join(s["value"].lower() for s in steps)
+    # The three things the agent promised (ASR may garble a word of each).
+    assert "text message" in text
+    assert "note to the customer's account" in text
+    assert "email the customer instructions" in text
+    assert len(steps) == 3
+    summary = doc["insights"]["Summary"][0]["value"]
+    assert summary.startswith("The customer said:")
+    assert "Agreed next steps:" in summary
+    assert doc["insights"]["Compliance"][0]["recordingDisclosure"] is False
+    metrics = doc["insights"]["CallMetrics"][0]
+    assert metrics["talkRatio"]["agent"] > metrics["talkRatio"]["customer"]
