@@ -38,6 +38,7 @@ from callscope.events.delivery import Dispatcher, DispatcherOptions
 from callscope.identity.service import IdentityService
 from callscope.ingest import IngestService
 from callscope.insights.analyzers import Embedder
+from callscope.insights.llm import LlmClient
 from callscope.insights.service import InsightsService
 from callscope.metrics import Registry
 from callscope.store.db import create_engine, sessionmaker, upgrade
@@ -185,6 +186,16 @@ def build_app(settings: Settings) -> web.Application:
         embedder=(lambda: load_embedder(settings)),
         transcript_wait_s=settings.insights_transcript_wait_s,
         committed=dispatcher.committed,
+        llm=(
+            LlmClient(
+                settings.insights_llm_url,
+                settings.insights_llm_model,
+                settings.insights_llm_key,
+                deadline_s=settings.insights_llm_deadline_s,
+            )
+            if settings.insights_llm_url
+            else None
+        ),
     )
     ingest.insights = settings.insights_enabled
     ingest.rows.after_commit.append(insights.committed)

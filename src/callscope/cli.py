@@ -304,7 +304,10 @@ def _cmd_settings(args: argparse.Namespace) -> int:
         return 0
     settings = _settings(args)
     for name in settings.__dataclass_fields__:
-        print(f"{name} = {getattr(settings, name)}")
+        value = getattr(settings, name)
+        if name.endswith("_key") and value:
+            value = "(set, not shown)"  # secrets are never printed
+        print(f"{name} = {value}")
     return 0
 
 

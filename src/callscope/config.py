@@ -106,6 +106,16 @@ class Settings:
     insights_embeddings: bool = _opt(
         True, "Also find next steps by sentence similarity (packaged MiniLM, ≈ 60 MB RAM)."
     )
+    insights_llm_url: str = _opt(
+        "",
+        "OpenAI-compatible endpoint for summaries and next steps (e.g. http://127.0.0.1:8000); "
+        "empty: offline analyzers only.",
+    )
+    insights_llm_model: str = _opt("gpt-4o-mini", "Model name sent to the LLM endpoint.")
+    insights_llm_key: str = _opt("", "Bearer key for the LLM endpoint (never logged).")
+    insights_llm_deadline_s: float = _opt(
+        60.0, "Longest time the LLM may take per call, repair included; then offline stands."
+    )
     insights_transcript_wait_s: float = _opt(
         300.0, "How long an insights job waits for a call's transcript to be final."
     )
@@ -151,6 +161,10 @@ class Settings:
             raise ConfigError("ingest_max_message_bytes must be ≥ 4096")
         if self.supervision_queue_frames < 5:
             raise ConfigError("supervision_queue_frames must be ≥ 5 (100 ms)")
+        if self.insights_llm_deadline_s <= 0:
+            raise ConfigError("insights_llm_deadline_s must be > 0 (seconds)")
+        if self.insights_llm_url and not self.insights_llm_url.startswith(("http://", "https://")):
+            raise ConfigError("insights_llm_url must be an http:// or https:// URL")
         if self.insights_transcript_wait_s < 0:
             raise ConfigError("insights_transcript_wait_s must be ≥ 0 (seconds)")
         if self.supervision_heartbeat_s <= 0:

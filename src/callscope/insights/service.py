@@ -28,6 +28,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from callscope.calls.views import current_agent, iso
 from callscope.events.payloads import EventKind
 from callscope.insights.analyzers import Analysis, Embedder, Utterance, analyze
+from callscope.insights.llm import LlmClient, LlmInsights
 from callscope.metrics import Registry
 from callscope.store.models import (
     Call,
@@ -71,8 +72,12 @@ def build_document(
     analysis: Analysis,
     owner: Extension,
     now: datetime,
+    *,
+    llm: LlmInsights | None = None,
+    engine: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
-    """The RecordingInsights object of spec §10 (plus callscope's extras under own keys)."""
+    """The RecordingInsights object of spec §10 (plus callscope's extras under own keys).
+    ``llm``: the model's summary, highlights and next steps replace the offline ones."""
     duration_s = (call.duration_ms or 0) / 1000
     agent = current_agent(list(parties))
     agent_name = owner.name if agent is None else (agent.to_name or owner.name)
@@ -118,6 +123,16 @@ def build_document(
         "Keywords": [{"value": k} for k in analysis.keywords],
         "Compliance": [analysis.compliance],
     }
+    if llm is not None:
+        insights["Summary"] = [{"value": llm.summary, **span}]
+        insights["Highlights"] = [
+            {"speakerId": u.party_id, "value": text, "start": u.start, "end": u.end}
+            for u, text in llm.highlights
+        ]
+        insights["NextSteps"] = [
+            {"speakerId": u.party_id, "value": text, "start": u.start, "end": u.end}
+            for u, text in llm.next_steps
+        ]
     return {
         "title": title,
         "domain": "pbx",
@@ -131,6 +146,8 @@ def build_document(
         "lastModifiedTime": iso(now),
         "speakerInfo": speakers,
         "insights": insights,
+        # how the summary, highlights and next steps were made (callscope's extra)
+        "callscopeAnalysis": engine or {"engine": "offline"},
     }
 
 
@@ -146,8 +163,10 @@ class InsightsService:
         retry_initial_s: float = 5.0,
         poll_s: float = 1.0,
         committed: Callable[[Sequence[Any]], None] | None = None,
+        llm: LlmClient | None = None,
     ) -> None:
         self._sessions = sessions
+        self.llm = llm
         self._embedder_factory = embedder
         self._embed: Embedder | None = None
         self._embed_loaded = False
@@ -332,9 +351,27 @@ class InsightsService:
         analysis = await asyncio.to_thread(
             analyze, utterances, (call.duration_ms or 0) / 1000, embed=embed
         )
+        engine: dict[str, Any] = {"engine": "offline"}
+        improved = None
+        if self.llm is not None and utterances:
+            improved, error, attempts = await self.llm.insights(utterances)
+            engine = {"engine": "llm" if improved else "offline", "model": self.llm.model}
+            engine["llmAttempts"] = attempts
+            if error:
+                engine["llmError"] = error
+                logger.warning("call %s: LLM insights not used: %s", call_id, error)
         now = utcnow()
         document = build_document(
-            call, session, parties, extensions, utterances, analysis, owner, now
+            call,
+            session,
+            parties,
+            extensions,
+            utterances,
+            analysis,
+            owner,
+            now,
+            llm=improved,
+            engine=engine,
         )
         event = OutboxEvent(
             account_id=session.account_id,
