@@ -45,6 +45,7 @@ from callscope.store.db import create_engine, sessionmaker, upgrade
 from callscope.store.directory import DirectoryRepository
 from callscope.store.events import EventRepository
 from callscope.store.repo import CallRepository, ProfileRepository
+from callscope.store.retention import RetentionJob
 from callscope.store.subscriptions import SubscriptionRepository
 from callscope.supervision.service import SupervisionService
 from callscope.transcription.live import TranscriptHub
@@ -198,6 +199,9 @@ def build_app(settings: Settings) -> web.Application:
         ),
     )
     ingest.insights = settings.insights_enabled
+    retention = RetentionJob(
+        sessions, registry, days=settings.retention_days, sweep_s=settings.retention_sweep_s
+    )
     ingest.rows.after_commit.append(insights.committed)
     components = Components(
         settings,
@@ -251,6 +255,7 @@ def build_app(settings: Settings) -> web.Application:
         await dispatcher.start()  # resumes the queues a stop or crash left
         if settings.insights_enabled:
             await insights.start()  # and the insight jobs
+        retention.start()
         if transcripts is not None:
             await transcripts.start_backfills()
         if settings.gc_freeze:
@@ -263,6 +268,7 @@ def build_app(settings: Settings) -> web.Application:
         await supervision.stop()
         await ingest.stop()
         await insights.stop()
+        await retention.stop()
         await dispatcher.stop()
 
     async def on_cleanup(_app: web.Application) -> None:

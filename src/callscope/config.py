@@ -116,6 +116,10 @@ class Settings:
     insights_llm_deadline_s: float = _opt(
         60.0, "Longest time the LLM may take per call, repair included; then offline stands."
     )
+    retention_days: float = _opt(
+        365.0, "Insights and recordings older than this are deleted; 0 keeps them for ever."
+    )
+    retention_sweep_s: float = _opt(3600.0, "How often the retention job runs.")
     insights_transcript_wait_s: float = _opt(
         300.0, "How long an insights job waits for a call's transcript to be final."
     )
@@ -161,6 +165,8 @@ class Settings:
             raise ConfigError("ingest_max_message_bytes must be ≥ 4096")
         if self.supervision_queue_frames < 5:
             raise ConfigError("supervision_queue_frames must be ≥ 5 (100 ms)")
+        if self.retention_days < 0 or self.retention_sweep_s <= 0:
+            raise ConfigError("retention_days must be ≥ 0 and retention_sweep_s > 0")
         if self.insights_llm_deadline_s <= 0:
             raise ConfigError("insights_llm_deadline_s must be > 0 (seconds)")
         if self.insights_llm_url and not self.insights_llm_url.startswith(("http://", "https://")):

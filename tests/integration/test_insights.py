@@ -209,3 +209,43 @@ async def test_the_bundled_call_transcribed_live_gets_its_next_steps(
     assert doc["insights"]["Compliance"][0]["recordingDisclosure"] is False
     metrics = doc["insights"]["CallMetrics"][0]
     assert metrics["talkRatio"]["agent"] > metrics["talkRatio"]["customer"]
+
+
+async def test_retention_purges_old_insights_and_recordings(
+    server_factory: type[Server], tmp_path: Path
+) -> None:
+    # A period of about 2 s, swept every half second.
+    server = server_factory(
+        tmp_path / "data",
+        extra_args=["--retention-days", str(2 / 86400), "--retention-sweep-s", "0.5"],
+    ).start()
+    source = tmp_path / "call.wav"
+    make_stereo_fixture(source, seconds=1.0)
+    await simulate(server, "--source", str(source), "--speed", "4")
+    call = await ended_call(server, "5501")
+    doc = await document(server, call["id"], timeout_s=10)
+    assert doc["sourceRecordId"] == call["id"]
+    wav = server.data_dir / "recordings" / f"{call['id']}.wav"
+    assert wav.is_file()
+    status, _ = await request(
+        server, "GET", f"/calls/{call['id']}/recording", headers=server.headers
+    )
+    assert status == 200
+    for _ in range(100):  # the period passes, the sweep runs
+        status, err = await request(
+            server, "GET", f"{INSIGHTS}/records/{call['id']}/insights", headers=server.headers
+        )
+        if status == 404 and not wav.exists():
+            break
+        await asyncio.sleep(0.1)
+    assert_rc_error(err, 404, status, "CMN-102")
+    assert not wav.exists()
+    status, err = await request(
+        server, "GET", f"/calls/{call['id']}/recording", headers=server.headers
+    )
+    assert status == 410, err
+    assert "retention" in err["message"]
+    # The call itself stays, saying when its recording went.
+    status, kept = await request(server, "GET", f"/calls/{call['id']}", headers=server.headers)
+    assert status == 200
+    assert kept["recording"]["purgedAt"] is not None

@@ -447,7 +447,10 @@ async def test_every_supervision_rule_is_enforced(server: Server, tmp_path: Path
         # One supervisor may hold many calls, on one device.
         status, other = await supervise(server, sid103, {**body, "agentExtensionNumber": "103"})
         assert status == 201, other
-        assert len({m["callId"] for m in sam.of("StreamStarted")}) == 2
+        await until(
+            lambda: len({m["callId"] for m in sam.of("StreamStarted")}) == 2,
+            what="a stream per call on one device",
+        )
         # Robin cannot monitor 103 (not in Robin's group).
         status, err = await supervise(
             server,
@@ -504,6 +507,20 @@ async def desk_phone_uri(server: Server, ext: dict[str, Any]) -> str:
     return f"{server.http}/api/v2/devices/{devices['records'][0]['id']}"
 
 
+async def latest_state(
+    phone: Phone, check: Callable[[dict[str, Any]], bool], what: str = "device state"
+) -> dict[str, Any]:
+    """The device's newest DeviceStateChangeMessage, once it passes ``check`` (state pushes
+    travel on the device socket and may land just after the HTTP answer)."""
+
+    def ready() -> dict[str, Any] | None:
+        states = phone.states()
+        return states[-1] if states and check(states[-1]) else None
+
+    found: dict[str, Any] = await until(ready, what=what)
+    return found
+
+
 async def test_monitoring_orders_next_and_all_calls_agent_and_call_scope_across_transfers(
     server: Server, tmp_path: Path
 ) -> None:
@@ -542,7 +559,7 @@ async def test_monitoring_orders_next_and_all_calls_agent_and_call_scope_across_
             supervisorMonitoringScope="Agent",
         )
         assert (status, ok) == (200, {"statusCode": 0})
-        state = phone.states()[-1]
+        state = await latest_state(phone, lambda s: "supervisorMonitoringState" in s)
         assert state["supervisorMonitoringState"] == {
             "state": "ListenIn",
             "mode": "AllCalls",
@@ -565,9 +582,10 @@ async def test_monitoring_orders_next_and_all_calls_agent_and_call_scope_across_
         assert frames, "no audio before the transfer"
         assert max(frames) < 75 + 25, "audio went on after the transfer"  # 1.5 s = frame 75
         # AllCalls: still armed, no call held.
-        state = phone.states()[-1]
+        state = await latest_state(
+            phone, lambda s: "telephonySessionId" not in s.get("supervisorMonitoringState", {})
+        )
         assert state["supervisorMonitoringState"]["state"] == "ListenIn"
-        assert "telephonySessionId" not in state["supervisorMonitoringState"]
 
         # 2. Coach, Call scope, NextCall (same target: the order is updated).
         status, ok = await genesys(
@@ -606,7 +624,11 @@ async def test_monitoring_orders_next_and_all_calls_agent_and_call_scope_across_
         )
         assert (status, ok) == (200, {"statusCode": 0})
         await until(lambda: len(phone.of("StreamStarted")) == picked + 1, what="current call")
-        held = phone.states()[-1]["supervisorMonitoringState"]
+        held = (
+            await latest_state(
+                phone, lambda s: "telephonySessionId" in s.get("supervisorMonitoringState", {})
+            )
+        )["supervisorMonitoringState"]
         assert held["state"] == "BargeIn"
         assert held["activeMode"] == "Barge"
         assert held["telephonySessionId"].startswith("s-")
@@ -625,7 +647,8 @@ async def test_monitoring_orders_next_and_all_calls_agent_and_call_scope_across_
         )
         assert (status, ok) == (200, {"statusCode": 0})
         await until(lambda: len(phone.of("StreamEnded")) == picked + 1, what="cancelled")
-        assert "supervisorMonitoringState" not in phone.states()[-1]
+        state = await latest_state(phone, lambda s: "supervisorMonitoringState" not in s)
+        assert "CancelSupervisorMonitoring" not in state["capabilities"]
         fourth.cancel()
         await asyncio.gather(fourth, return_exceptions=True)
     finally:

@@ -62,6 +62,7 @@ def call_json(call: Call, base: str) -> dict[str, Any]:
             "uri": f"{base}/calls/{call.id}/recording",
             "contentType": "audio/wav",
             "channels": {"left": "agent", "right": "caller"},
+            "purgedAt": iso(call.recording_purged_at),
         },
         "upgradeParameters": call.upgrade_params,
         "startMetadata": call.start_metadata,
@@ -122,6 +123,13 @@ class CallsApi:
 
     async def get_recording(self, request: web.Request) -> web.StreamResponse:
         call = await self._call(request)
+        if call.recording_purged_at is not None:
+            raise ApiError(
+                410,
+                "CMN-102",
+                f"The recording of call {call.id} was deleted by the retention policy on "
+                f"{call.recording_purged_at:%Y-%m-%d}",
+            )
         path = Path(call.recording_path)
         if not path.is_file():  # noqa: ASYNC240 - one stat() of a local file
             raise ApiError(404, "CMN-102", f"The recording of call {call.id} is not on disk")

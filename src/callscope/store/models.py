@@ -99,6 +99,8 @@ class Call(Base):
     ended_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     duration_ms: Mapped[int | None] = mapped_column(BigInteger)
     recording_path: Mapped[str] = mapped_column(Text)
+    #: when the retention job deleted the recording (None: still kept)
+    recording_purged_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     frames_agent: Mapped[int] = mapped_column(Integer, default=0)
     frames_caller: Mapped[int] = mapped_column(Integer, default=0)
     late_frames: Mapped[int] = mapped_column(Integer, default=0)

@@ -1,4 +1,4 @@
-"""insights: licence flag, insight jobs and documents
+"""insights: licence flag, insight jobs and documents, recording retention
 
 Revision ID: 0006
 Revises: 0005
@@ -17,6 +17,8 @@ depends_on = None
 
 
 def upgrade() -> None:
+    with op.batch_alter_table("calls") as batch:
+        batch.add_column(sa.Column("recording_purged_at", sa.DateTime(timezone=True)))
     with op.batch_alter_table("extensions") as batch:
         batch.add_column(
             sa.Column("insights_licence", sa.Boolean, nullable=False, server_default="0")
@@ -48,3 +50,5 @@ def downgrade() -> None:
     op.drop_table("insight_jobs")
     with op.batch_alter_table("extensions") as batch:
         batch.drop_column("insights_licence")
+    with op.batch_alter_table("calls") as batch:
+        batch.drop_column("recording_purged_at")
