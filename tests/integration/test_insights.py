@@ -249,3 +249,37 @@ async def test_retention_purges_old_insights_and_recordings(
     status, kept = await request(server, "GET", f"/calls/{call['id']}", headers=server.headers)
     assert status == 200
     assert kept["recording"]["purgedAt"] is not None
+
+
+async def test_insights_survive_a_server_killed_mid_call(
+    server_factory: type[Server], tmp_path: Path
+) -> None:
+    """SIGKILL mid-call: on restart the call is recovered (interrupted), its transcript is
+    re-made from the recording, and its insights job — queued at start-up for ended calls
+    that have none — makes the document."""
+    server = server_factory(tmp_path / "data", asr=True).start(timeout_s=120)
+    sim = await asyncio.create_subprocess_exec(
+        *simulate_command(server, "--max-frames", "1500"),
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        for _ in range(200):
+            _, calls = await request(server, "GET", "/calls?status=live", headers=server.headers)
+            if calls["records"]:
+                break
+            await asyncio.sleep(0.05)
+        call_id = calls["records"][0]["id"]
+        await asyncio.sleep(8)  # the greeting and the customer's problem are in
+        server.kill()
+    finally:
+        sim.kill()
+        await sim.wait()
+    server.start(timeout_s=120)
+    doc = await document(server, call_id, timeout_s=120)
+    check_shape(doc)
+    _, call = await request(server, "GET", f"/calls/{call_id}", headers=server.headers)
+    assert call["status"] == "interrupted"
+    assert doc["sourceRecordId"] == call_id
+    assert 7000 <= doc["recordingDurationMs"] <= 10_000
+    assert "northwind" in doc["insights"]["Transcript"][0]["text"].lower()
