@@ -170,6 +170,7 @@ class InsightsService:
         self._embedder_factory = embedder
         self._embed: Embedder | None = None
         self._embed_loaded = False
+        self.embedding_error: str | None = None
         self.transcript_wait_s = transcript_wait_s
         self.max_attempts = max_attempts
         self.retry_initial_s = retry_initial_s
@@ -289,10 +290,16 @@ class InsightsService:
                 )
 
     def _embedder(self) -> Embedder | None:
+        """The sentence model, loaded once. One that cannot load (a damaged file) leaves the
+        rules alone at work; the documents say so."""
         if not self._embed_loaded:
             self._embed_loaded = True
             if self._embedder_factory is not None:
-                self._embed = self._embedder_factory()
+                try:
+                    self._embed = self._embedder_factory()
+                except Exception as exc:
+                    self.embedding_error = f"{type(exc).__name__}: {exc}"[:500]
+                    logger.error("insights: sentence model unavailable, rules only: %s", exc)
         return self._embed
 
     async def make(self, call_id: str) -> str:
@@ -352,10 +359,12 @@ class InsightsService:
             analyze, utterances, (call.duration_ms or 0) / 1000, embed=embed
         )
         engine: dict[str, Any] = {"engine": "offline"}
+        if self.embedding_error:
+            engine["embeddingError"] = self.embedding_error
         improved = None
         if self.llm is not None and utterances:
             improved, error, attempts = await self.llm.insights(utterances)
-            engine = {"engine": "llm" if improved else "offline", "model": self.llm.model}
+            engine.update(engine="llm" if improved else "offline", model=self.llm.model)
             engine["llmAttempts"] = attempts
             if error:
                 engine["llmError"] = error
