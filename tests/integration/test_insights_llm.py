@@ -7,6 +7,7 @@ from __future__ import annotations
 import asyncio
 import json
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
 import orjson
@@ -17,7 +18,8 @@ from callscope.insights.analyzers import Utterance, analyze
 from callscope.insights.llm import LlmClient, parse_answer
 from callscope.insights.service import build_document
 from callscope.store.models import Call, Extension, Party, TelephonySession
-from tests.conftest import free_port
+from tests.conftest import Server, free_port, simulate_command
+from tests.integration.cp_helpers import request
 
 CALL = [
     Utterance(0, "agent", "p-c1-2", 0.5, 3.0, "Thanks for calling, how can I help?"),
@@ -175,3 +177,77 @@ def test_fenced_answers_and_the_document_built_from_the_model() -> None:
     assert doc["speakerInfo"] == offline["speakerInfo"]
     assert doc["title"] == "Call from +16505550100 to Alex Agent"
     assert orjson.loads(orjson.dumps(doc)) == doc  # plain JSON throughout
+
+
+async def test_a_server_with_an_llm_endpoint_uses_it_for_a_real_call(
+    server_factory: type[Server], tmp_path: Path
+) -> None:
+    """The whole path: a live-transcribed call, the model's answer (citing the transcript's
+    own utterance ids) in the document, the key sent but never logged."""
+    seen: list[dict[str, Any]] = []
+    headers: list[str] = []
+
+    async def complete(request: web.Request) -> web.Response:
+        body = await request.json()
+        seen.append(body)
+        headers.append(request.headers.get("Authorization", ""))
+        lines = body["messages"][1]["content"].splitlines()
+        cited = next(int(line[1 : line.index("]")]) for line in lines if " will " in line.lower())
+        answer = {
+            "summary": "From the model: a password reset.",
+            "highlights": [],
+            "nextSteps": [{"utterance": cited, "text": "From the model: send the reset link"}],
+        }
+        message = {"role": "assistant", "content": json.dumps(answer)}
+        return web.json_response({"choices": [{"index": 0, "message": message}]})
+
+    app = web.Application()
+    app.router.add_post("/v1/chat/completions", complete)
+    runner = web.AppRunner(app)
+    await runner.setup()
+    port = free_port()
+    await web.TCPSite(runner, "127.0.0.1", port).start()
+    key = "sk-never-logged-4242"
+    try:
+        server = server_factory(
+            tmp_path / "data",
+            asr=True,
+            extra_args=[
+                *("--insights-llm-url", f"http://127.0.0.1:{port}"),
+                *("--insights-llm-model", "stub-7b", "--insights-llm-key", key),
+                *("--log-level", "DEBUG"),
+            ],
+        ).start(timeout_s=120)
+        proc = await asyncio.create_subprocess_exec(
+            *simulate_command(server, "--speed", "4", "--max-frames", "3000"),
+            stdout=asyncio.subprocess.DEVNULL,
+        )
+        assert await asyncio.wait_for(proc.wait(), 120) == 0
+        _, calls = await request(server, "GET", "/calls", headers=server.headers)
+        call_id = calls["records"][0]["id"]
+        doc: dict[str, Any] = {}
+        for _ in range(1200):
+            status, doc = await request(
+                server,
+                "GET",
+                f"/ai/ringsense/v1/public/accounts/~/domains/pbx/records/{call_id}/insights",
+                headers=server.headers,
+            )
+            if status == 200:
+                break
+            await asyncio.sleep(0.1)
+        assert doc["callscopeAnalysis"] == {"engine": "llm", "model": "stub-7b", "llmAttempts": 1}
+        assert doc["insights"]["Summary"][0]["value"] == "From the model: a password reset."
+        (step,) = doc["insights"]["NextSteps"]
+        said = next(t for t in doc["insights"]["Transcript"] if " will " in t["text"].lower())
+        assert step == {
+            "speakerId": f"p-{call_id}-2",
+            "value": "From the model: send the reset link",
+            "start": said["start"],
+            "end": said["end"],
+        }
+        assert seen[0]["model"] == "stub-7b"
+        assert headers == [f"Bearer {key}"]
+        assert key not in server.log()
+    finally:
+        await runner.cleanup()
