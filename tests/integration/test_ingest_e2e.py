@@ -266,7 +266,15 @@ async def test_graceful_shutdown_closes_live_calls_as_interrupted(
         pcm = np.frombuffer(w.readframes(frames), dtype="<i2").reshape(-1, 2)
     assert frames == (wav_path.stat().st_size - 44) // 4
     assert frames >= 8000
-    assert np.array_equal(pcm, source[:frames])
+    # At SIGTERM the last messages in flight may have reached the server for one party only:
+    # the other party's frames there are concealed as silence, never invented. Everything
+    # before the last 40 ms is exact; in it, each party's 20 ms is its audio or silence.
+    tail = 2 * 160
+    assert np.array_equal(pcm[:-tail], source[: frames - tail])
+    for start in range(frames - tail, frames, 160):
+        for ch in (0, 1):
+            got = pcm[start : start + 160, ch]
+            assert np.array_equal(got, source[start : start + 160, ch]) or not got.any()
     again = server_factory(data, port=srv.port).start()
     (call,) = await wait_for_status(again, "interrupted")
     assert call["endReason"] == "server shut down mid-call"
