@@ -211,7 +211,7 @@ class SupervisionApi:
     async def drop_party(self, request: web.Request) -> web.Response:
         account_param(request)
         try:
-            self.service.leave(
+            await self.service.leave(
                 caller(request), request.match_info["sessionId"], request.match_info["partyId"]
             )
         except SupervisionRefused as exc:

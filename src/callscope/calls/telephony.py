@@ -13,6 +13,7 @@ CallConnected, NoCall). A call of no known account produces none: no one may see
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections import defaultdict
 from dataclasses import dataclass, field
@@ -324,9 +325,9 @@ class TelephonyService:
 
     def add_supervisor(
         self, live: LiveSession, supervisor: Extension, device_id: int, agent: Extension | None
-    ) -> dict[str, Any]:
+    ) -> tuple[dict[str, Any], asyncio.Future[None]]:
         """A supervisor joins (spec §7.4): an Answered party with reason ``Supervising``.
-        Returns its JSON view (with the supervisor's device)."""
+        Returns its JSON view (with the supervisor's device) and the commit to await."""
         now = utcnow()
         party = Party(
             id=live.next_party_id(),
@@ -351,19 +352,23 @@ class TelephonyService:
         live.party_status[party.id] = PartyStatus.ANSWERED
         live.parties[party.id] = view
         rows: list[Base] = [party, *self._events(live, now, presence=False)]
-        self._rows.write(
+        committed = self._rows.write(
             rows, [((TelephonySession, live.session_id), {"event_sequence": live.sequence})]
         )
-        return {k: v for k, v in view.items() if k not in ("recordings", "missedCall", "park")}
+        shown = {k: v for k, v in view.items() if k not in ("recordings", "missedCall", "park")}
+        return shown, committed
 
-    def remove_party(self, live: LiveSession, party_id: str, reason: str) -> None:
-        """A supervisor leaves: its party is Disconnected and the change published."""
+    def remove_party(
+        self, live: LiveSession, party_id: str, reason: str
+    ) -> asyncio.Future[None] | None:
+        """A supervisor leaves: its party is Disconnected and the change published. Returns
+        the commit to await (None: it had already left)."""
         if live.party_status.get(party_id, PartyStatus.DISCONNECTED) in _ENDED:
-            return
+            return None
         now = utcnow()
         self._set_status(live, party_id, PartyStatus.DISCONNECTED, reason)
         events = self._events(live, now, presence=False)
-        self._rows.write(
+        return self._rows.write(
             events,
             [
                 (

@@ -88,10 +88,13 @@ class CallRowWriter:
 
     def write(
         self, creates: Sequence[Base], updates: Sequence[tuple[RowKey, dict[str, Any]]] = ()
-    ) -> None:
+    ) -> asyncio.Future[None]:
         """Queue inserts and updates that must commit together (a state change and the
-        outbox events it causes): they are never split across transactions."""
-        self._put(_Op(creates=tuple(creates), updates=dict(updates)))
+        outbox events it causes): they are never split across transactions. The future
+        resolves once they are committed (await it to read your own write)."""
+        done: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        self._put(_Op(creates=tuple(creates), updates=dict(updates), done=done))
+        return done
 
     def update(
         self,

@@ -141,6 +141,8 @@ class Stream:
     target_party: str | None
     supervisor_party: str
     supervision: Supervision
+    #: the supervisor party's row and events, committed (await it to read your own write)
+    committed: asyncio.Future[None] | None = None
 
 
 @dataclass(eq=False)
@@ -656,7 +658,10 @@ class SupervisionService:
         stream = self._add_stream(sup, channel, party_id, agent)
         if sup.mode is not mode:
             self.set_mode(sup, mode)
-        return self._party_view(sup, stream), True
+        view = self._party_view(sup, stream)
+        if stream.committed is not None:
+            await stream.committed  # a GET of the session right after shows the party
+        return view, True
 
     def _party_view(self, sup: Supervision, stream: Stream) -> dict[str, Any]:
         live = sup.call.session
@@ -664,7 +669,7 @@ class SupervisionService:
         view = live.parties[stream.supervisor_party]
         return {k: v for k, v in view.items() if k not in ("recordings", "missedCall", "park")}
 
-    def leave(self, auth: AuthContext, session_id: str, party_id: str) -> None:
+    async def leave(self, auth: AuthContext, session_id: str, party_id: str) -> None:
         """``DELETE …/parties/{supervisorPartyId}``: that stream ends (the last one ends the
         supervision)."""
         call = self.live_call(auth.account_id, session_id)
@@ -688,9 +693,10 @@ class SupervisionService:
                 403, "CMN-404", "This supervisor party belongs to another extension"
             )
         if len(sup.streams) == 1:
-            self._end(sup, "supervisor left", party_reason="CallFinished")
+            commits = self._end(sup, "supervisor left", party_reason="CallFinished")
         else:
-            self._remove_stream(sup, stream, "supervisor left")
+            commits = [self._remove_stream(sup, stream, "supervisor left")]
+        await asyncio.gather(*(c for c in commits if c is not None))
 
     # -- the supervision itself ------------------------------------------------------------
 
@@ -709,8 +715,8 @@ class SupervisionService:
     ) -> Stream:
         live = sup.call.session
         assert live is not None
-        view = self.telephony.add_supervisor(live, sup.link.owner, sup.link.id, agent)
-        stream = Stream(sup.link.new_stream_id(), channel, party_id, view["id"], sup)
+        view, committed = self.telephony.add_supervisor(live, sup.link.owner, sup.link.id, agent)
+        stream = Stream(sup.link.new_stream_id(), channel, party_id, view["id"], sup, committed)
         sup.streams.append(stream)
         sup.link.streams[stream.id] = stream
         sup.link.send_json(self._stream_message("StreamStarted", sup, stream))
@@ -743,23 +749,30 @@ class SupervisionService:
 
     def _remove_stream(
         self, sup: Supervision, stream: Stream, reason: str, party_reason: str = "CallFinished"
-    ) -> None:
+    ) -> asyncio.Future[None] | None:
         sup.streams.remove(stream)
         sup.link.streams.pop(stream.id, None)
         sup.link.send_json(self._stream_message("StreamEnded", sup, stream, reason=reason))
         if sup.call.session is not None and not sup.call.finished:
-            self.telephony.remove_party(sup.call.session, stream.supervisor_party, party_reason)
+            return self.telephony.remove_party(
+                sup.call.session, stream.supervisor_party, party_reason
+            )
+        return None
 
-    def _end(self, sup: Supervision, reason: str, *, party_reason: str = "CallFinished") -> None:
-        """Stop supervising the call: streams end, the supervisor parties leave."""
+    def _end(
+        self, sup: Supervision, reason: str, *, party_reason: str = "CallFinished"
+    ) -> list[asyncio.Future[None] | None]:
+        """Stop supervising the call: streams end, the supervisor parties leave. Returns the
+        commits of those changes."""
         if self.by_call.get(sup.call_id) is not sup:
-            return
+            return []
         del self.by_call[sup.call_id]
         sup.link.supervisions.pop(sup.call_id, None)
         with contextlib.suppress(ValueError):
             sup.call.pipeline.sinks.remove(sup.tap)
-        for stream in list(sup.streams):
-            self._remove_stream(sup, stream, reason, party_reason)
+        commits = [
+            self._remove_stream(sup, stream, reason, party_reason) for stream in sup.streams[:]
+        ]
         self._close_feed(sup)
         if sup.mode is not Mode.LISTEN and sup.call.talkback is not None:
             self._spawn(sup.call.talkback.clear())
@@ -772,6 +785,7 @@ class SupervisionService:
             if order.repeat == "NextCall" and order.used:
                 self._drop_order(order.link)
             self._push_state(order.link)
+        return commits
 
     def set_mode(self, sup: Supervision, mode: Mode) -> None:
         """Listen ↔ Coach ↔ Barge on a live supervision; the audio streams go on."""
@@ -860,10 +874,14 @@ class SupervisionService:
                 404, "CMN-102", "Resource for parameter [id] is not found", "id", device_raw
             )
         if operation == "CancelSupervisorMonitoring":
-            self._drop_order(link)
-            for sup in list(link.supervisions.values()):
-                self._end(sup, "monitoring cancelled", party_reason="CallFinished")
+            commits = self._drop_order(link)
+            commits += [
+                c
+                for sup in list(link.supervisions.values())
+                for c in self._end(sup, "monitoring cancelled", party_reason="CallFinished")
+            ]
             self._push_state(link)
+            await asyncio.gather(*(c for c in commits if c is not None))
             return
         assert target is not None
         mode = MODE_BY_OPERATION[operation]
@@ -899,10 +917,10 @@ class SupervisionService:
                 return call
         return None
 
-    def _drop_order(self, link: DeviceLink) -> None:
+    def _drop_order(self, link: DeviceLink) -> list[asyncio.Future[None] | None]:
         order = link.order
         if order is None:
-            return
+            return []
         link.order = None
         orders = self.orders.get(order.agent.id, [])
         if order in orders:
@@ -913,7 +931,8 @@ class SupervisionService:
         order.attached = None
         if sup is not None:
             sup.order = None
-            self._end(sup, "monitoring cancelled")
+            return self._end(sup, "monitoring cancelled")
+        return []
 
     def _attach(self, order: MonitoringOrder, call: LiveCall) -> bool:
         """Pick up ``call`` for an armed order (no await: checks and change in one step)."""
