@@ -41,7 +41,10 @@ __all__ = [
     "build_media",
     "build_start",
     "build_stop",
+    "decode_payload",
+    "opt_str",
     "parse_object",
+    "parse_sequence",
 ]
 
 logger = logging.getLogger("callscope.protocols.ringcx")
@@ -162,12 +165,42 @@ def parse_object(text: str | bytes, max_chars: int) -> dict[str, Any]:
     return msg
 
 
-def _opt_str(value: Any) -> str | None:
+def opt_str(value: Any, max_chars: int | None = None) -> str | None:
+    """A string or number field as text (cut to ``max_chars``); None when absent or empty."""
     if value is None or value == "":
         return None
     if isinstance(value, bool) or not isinstance(value, str | int):
         raise MalformedMessage("bad_field", f"expected a string or number, got {value!r:.40}")
-    return str(value)
+    return str(value)[:max_chars]
+
+
+def parse_sequence(value: Any, name: str) -> int:
+    """A frame number sent as a string holding an integer (as RingCX and Twilio do) or as a
+    JSON integer."""
+    if isinstance(value, str) and value.isdigit() and len(value) < 19:
+        seq = int(value)
+    elif isinstance(value, int) and not isinstance(value, bool) and value >= 0:
+        seq = value
+    else:
+        raise MalformedMessage("bad_sequence", f"{name} {value!r:.40}")
+    if seq > MAX_SEQUENCE_ID:
+        raise MalformedMessage("bad_sequence", f"{name} {seq} out of range")
+    return seq
+
+
+def decode_payload(value: Any, name: str, max_bytes: int) -> bytes:
+    """A base64 audio payload, non-empty and at most ``max_bytes`` once decoded."""
+    if not isinstance(value, str):
+        raise MalformedMessage("bad_base64", f"{name} is not a string")
+    try:
+        payload = binascii.a2b_base64(value, strict_mode=True)
+    except (binascii.Error, ValueError) as exc:
+        raise MalformedMessage("bad_base64", str(exc)) from exc
+    if not payload:
+        raise MalformedMessage("bad_base64", f"empty {name}")
+    if len(payload) > max_bytes:
+        raise MalformedMessage("oversize", f"{name} of {len(payload)} bytes")
+    return payload
 
 
 class RingCXReceiver:
@@ -228,7 +261,7 @@ class RingCXReceiver:
         if event == "Stop":
             return self._stop(msg)
         if event == "Connected":
-            return Connected(_opt_str(msg.get("protocol")), _opt_str(msg.get("version")))
+            return Connected(opt_str(msg.get("protocol")), opt_str(msg.get("version")))
         raise MalformedMessage("unknown_event", f"event {event!r:.40}")
 
     def _media(self, msg: dict[str, Any]) -> Media:
@@ -239,27 +272,8 @@ class RingCXReceiver:
             raise MalformedMessage("bad_perspective", f"perspective {msg.get('perspective')!r:.40}")
         if perspective in self._stopped:
             raise MalformedMessage("after_stop", f"Media for {perspective.wire_name} after Stop")
-        seq_raw = msg.get("sequenceId")
-        # RingCX sends sequenceId as a string holding an integer; accept a JSON integer too.
-        if isinstance(seq_raw, str) and seq_raw.isdigit() and len(seq_raw) < 19:
-            seq = int(seq_raw)
-        elif isinstance(seq_raw, int) and not isinstance(seq_raw, bool) and seq_raw >= 0:
-            seq = seq_raw
-        else:
-            raise MalformedMessage("bad_sequence", f"sequenceId {seq_raw!r:.40}")
-        if seq > MAX_SEQUENCE_ID:
-            raise MalformedMessage("bad_sequence", f"sequenceId {seq} out of range")
-        media = msg.get("media")
-        if not isinstance(media, str):
-            raise MalformedMessage("bad_base64", "media is not a string")
-        try:
-            payload = binascii.a2b_base64(media, strict_mode=True)
-        except (binascii.Error, ValueError) as exc:
-            raise MalformedMessage("bad_base64", str(exc)) from exc
-        if not payload:
-            raise MalformedMessage("bad_base64", "empty media")
-        if len(payload) > self._max_media:
-            raise MalformedMessage("oversize", f"media of {len(payload)} bytes")
+        seq = parse_sequence(msg.get("sequenceId"), "sequenceId")
+        payload = decode_payload(msg.get("media"), "media", self._max_media)
         return Media(perspective, seq, payload)
 
     def _start(self, msg: dict[str, Any]) -> Start:
@@ -285,16 +299,16 @@ class RingCXReceiver:
         }  # fmt: skip
         try:
             metadata = StartMetadata(
-                call_id=_opt_str(meta.get("callId")),
-                session_id=_opt_str(meta.get("sessionId")),
-                ani=_opt_str(meta.get("ani")),
-                dnis=_opt_str(meta.get("dnis")),
-                account_id=_opt_str(meta.get("accountId")),
-                subaccount_id=_opt_str(meta.get("subaccountId")),
-                rc_account_id=_opt_str(meta.get("rcAccountId")),
-                agent_id=_opt_str(meta.get("agentId")),
-                product_type=_opt_str(meta.get("productType")),
-                product_id=_opt_str(meta.get("productId")),
+                call_id=opt_str(meta.get("callId")),
+                session_id=opt_str(meta.get("sessionId")),
+                ani=opt_str(meta.get("ani")),
+                dnis=opt_str(meta.get("dnis")),
+                account_id=opt_str(meta.get("accountId")),
+                subaccount_id=opt_str(meta.get("subaccountId")),
+                rc_account_id=opt_str(meta.get("rcAccountId")),
+                agent_id=opt_str(meta.get("agentId")),
+                product_type=opt_str(meta.get("productType")),
+                product_id=opt_str(meta.get("productId")),
                 content_type=ACCEPTED_CONTENT_TYPE,
                 sample_rate_hz=ACCEPTED_SAMPLE_RATE_HZ,
                 extra={k: v for k, v in meta.items() if k not in known},

@@ -41,7 +41,6 @@ from callscope.protocols.ringcx import (
     ACCEPTED_SAMPLE_RATE_HZ,
     MAX_MEDIA_BYTES,
     MAX_MESSAGE_CHARS,
-    MAX_SEQUENCE_ID,
     PERSPECTIVES,
     Connected,
     Malformed,
@@ -51,7 +50,10 @@ from callscope.protocols.ringcx import (
     Start,
     StartMetadata,
     Stop,
+    decode_payload,
+    opt_str,
     parse_object,
+    parse_sequence,
 )
 
 __all__ = [
@@ -129,23 +131,7 @@ TwilioEvent = Connected | Start | Media | Stop | Malformed | Mark | Dtmf | Trans
 
 
 def _param(value: Any) -> str | None:
-    if value is None or value == "":
-        return None
-    if isinstance(value, bool) or not isinstance(value, str | int):
-        raise MalformedMessage("bad_field", f"expected a string or number, got {value!r:.40}")
-    return str(value)[:128]
-
-
-def _number(value: Any, name: str) -> int:
-    if isinstance(value, str) and value.isdigit() and len(value) < 19:
-        n = int(value)
-    elif isinstance(value, int) and not isinstance(value, bool) and value >= 0:
-        n = value
-    else:
-        raise MalformedMessage("bad_sequence", f"{name} {value!r:.40}")
-    if n > MAX_SEQUENCE_ID:
-        raise MalformedMessage("bad_sequence", f"{name} {n} out of range")
-    return n
+    return opt_str(value, 128)
 
 
 class TwilioReceiver:
@@ -228,18 +214,8 @@ class TwilioReceiver:
         track = _TRACK_NAMES.get(media.get("track", "inbound"))
         if track is None or track not in self.tracks:
             raise MalformedMessage("bad_track", f"track {media.get('track')!r:.40}")
-        chunk = _number(media.get("chunk"), "chunk")
-        payload_b64 = media.get("payload")
-        if not isinstance(payload_b64, str):
-            raise MalformedMessage("bad_base64", "payload is not a string")
-        try:
-            payload = binascii.a2b_base64(payload_b64, strict_mode=True)
-        except (binascii.Error, ValueError) as exc:
-            raise MalformedMessage("bad_base64", str(exc)) from exc
-        if not payload:
-            raise MalformedMessage("bad_base64", "empty payload")
-        if len(payload) > self._max_media:
-            raise MalformedMessage("oversize", f"payload of {len(payload)} bytes")
+        chunk = parse_sequence(media.get("chunk"), "chunk")
+        payload = decode_payload(media.get("payload"), "payload", self._max_media)
         return Media(PERSPECTIVE_BY_TRACK[track], chunk, payload)
 
     def _start(self, msg: dict[str, Any]) -> Start:
