@@ -774,7 +774,7 @@ class SupervisionService:
             self._remove_stream(sup, stream, reason, party_reason) for stream in sup.streams[:]
         ]
         self._close_feed(sup)
-        if sup.mode is not Mode.LISTEN and sup.call.talkback is not None:
+        if sup.mode is not Mode.LISTEN and sup.call.talkback is not None and not sup.call.finished:
             self._spawn(sup.call.talkback.clear())
         logger.info(
             "call %s: supervision by device %s ended (%s)", sup.call_id, sup.link.id, reason
@@ -997,24 +997,10 @@ class SupervisionService:
 
     def call_ended(self, call: LiveCall) -> None:
         sup = self.by_call.get(call.call_id or "")
-        if sup is None:
-            return
-        # The session's close() disconnects the supervisor parties with everyone else.
-        del self.by_call[sup.call_id]
-        sup.link.supervisions.pop(sup.call_id, None)
-        for stream in sup.streams:
-            sup.link.streams.pop(stream.id, None)
-            sup.link.send_json(
-                self._stream_message("StreamEnded", sup, stream, reason="call ended")
-            )
-        sup.streams.clear()
-        self._close_feed(sup)
-        order = sup.order
-        if order is not None and order.attached is sup:
-            order.attached = None
-            if order.repeat == "NextCall":
-                self._drop_order(order.link)
-            self._push_state(order.link)
+        if sup is not None:
+            # The call is finished: the session's close() disconnects the supervisor parties
+            # with everyone else, so _end only tells the device and releases the order.
+            self._end(sup, "call ended")
 
     async def call_transferred(self, call: LiveCall, old_agent: int | None) -> None:
         live = call.session
