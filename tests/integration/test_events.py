@@ -155,11 +155,12 @@ async def agent(server: Server, number: str) -> dict[str, Any]:
     return next(u for u in users["records"] if u["extensionNumber"] == number)  # type: ignore[no-any-return]
 
 
-async def run_calls(server: Server, *args: str) -> None:
+async def run_calls(server: Server, *args: str, timeout_s: float = 60.0) -> None:
+    """`callscope simulate` against ``server``; it must succeed."""
     proc = await asyncio.create_subprocess_exec(
         *simulate_command(server, *args), stdout=subprocess.PIPE, stderr=subprocess.STDOUT
     )
-    out, _ = await asyncio.wait_for(proc.communicate(), 60)
+    out, _ = await asyncio.wait_for(proc.communicate(), timeout_s)
     assert proc.returncode == 0, out.decode()
 
 

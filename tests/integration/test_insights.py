@@ -13,7 +13,7 @@ import pytest
 
 from tests.conftest import Server, make_stereo_fixture, simulate_command
 from tests.integration.cp_helpers import Login, admin_cli, assert_rc_error, request
-from tests.integration.test_events import Receiver, subscribe
+from tests.integration.test_events import Receiver, run_calls, subscribe
 
 pytestmark = pytest.mark.slow
 
@@ -24,14 +24,6 @@ REQUIRED = (
     "recordingDurationMs", "recordingStartTime", "creationTime", "lastModifiedTime",
     "speakerInfo", "insights",
 )  # fmt: skip
-
-
-async def simulate(server: Server, *args: str) -> None:
-    proc = await asyncio.create_subprocess_exec(
-        *simulate_command(server, *args), stdout=subprocess.PIPE, stderr=subprocess.STDOUT
-    )
-    out, _ = await asyncio.wait_for(proc.communicate(), 120)
-    assert proc.returncode == 0, out.decode()
 
 
 async def ended_call(server: Server, agent_id: str) -> dict[str, Any]:
@@ -89,7 +81,7 @@ async def test_licence_permission_and_documents_without_a_transcript(
     receiver = await Receiver().start()
     try:
         await subscribe(server, receiver.url, FILTER)
-        await simulate(server, "--source", str(source), "--speed", "4")
+        await run_calls(server, "--source", str(source), "--speed", "4", timeout_s=120)
         call = await ended_call(server, "5501")
         doc = await document(server, call["id"])
         check_shape(doc)
@@ -138,7 +130,9 @@ async def test_licence_permission_and_documents_without_a_transcript(
         assert session["records"] == [doc]
 
         # An agent without the licence: no document, and the refusal says why.
-        await simulate(server, "--source", str(source), "--speed", "4", "--agent-id", "5509")
+        await run_calls(
+            server, "--source", str(source), "--speed", "4", "--agent-id", "5509", timeout_s=120
+        )
         unlicensed = await ended_call(server, "5509")
         for _ in range(100):
             status, err = await request(
@@ -187,7 +181,7 @@ async def test_the_bundled_call_transcribed_live_gets_its_next_steps(
     """ASR on: the document's transcript, speakers, next steps and summary come from the
     live transcript of the call."""
     server = server_factory(tmp_path / "data", asr=True).start(timeout_s=120)
-    await simulate(server, "--speed", "4")
+    await run_calls(server, "--speed", "4", timeout_s=120)
     call = await ended_call(server, "5501")
     doc = await document(server, call["id"], timeout_s=120)
     check_shape(doc)
@@ -221,7 +215,7 @@ async def test_retention_purges_old_insights_and_recordings(
     ).start()
     source = tmp_path / "call.wav"
     make_stereo_fixture(source, seconds=1.0)
-    await simulate(server, "--source", str(source), "--speed", "4")
+    await run_calls(server, "--source", str(source), "--speed", "4", timeout_s=120)
     call = await ended_call(server, "5501")
     doc = await document(server, call["id"], timeout_s=10)
     assert doc["sourceRecordId"] == call["id"]

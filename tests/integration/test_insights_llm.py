@@ -18,8 +18,10 @@ from callscope.insights.analyzers import Utterance, analyze
 from callscope.insights.llm import LlmClient, parse_answer
 from callscope.insights.service import build_document
 from callscope.store.models import Call, Extension, Party, TelephonySession
-from tests.conftest import Server, free_port, simulate_command
+from tests.conftest import Server, free_port
 from tests.integration.cp_helpers import request
+from tests.integration.test_events import run_calls
+from tests.integration.test_insights import document
 
 CALL = [
     Utterance(0, "agent", "p-c1-2", 0.5, 3.0, "Thanks for calling, how can I help?"),
@@ -218,24 +220,10 @@ async def test_a_server_with_an_llm_endpoint_uses_it_for_a_real_call(
                 *("--log-level", "DEBUG"),
             ],
         ).start(timeout_s=120)
-        proc = await asyncio.create_subprocess_exec(
-            *simulate_command(server, "--speed", "4", "--max-frames", "3000"),
-            stdout=asyncio.subprocess.DEVNULL,
-        )
-        assert await asyncio.wait_for(proc.wait(), 120) == 0
+        await run_calls(server, "--speed", "4", "--max-frames", "3000", timeout_s=120)
         _, calls = await request(server, "GET", "/calls", headers=server.headers)
         call_id = calls["records"][0]["id"]
-        doc: dict[str, Any] = {}
-        for _ in range(1200):
-            status, doc = await request(
-                server,
-                "GET",
-                f"/ai/ringsense/v1/public/accounts/~/domains/pbx/records/{call_id}/insights",
-                headers=server.headers,
-            )
-            if status == 200:
-                break
-            await asyncio.sleep(0.1)
+        doc = await document(server, call_id, timeout_s=120)
         assert doc["callscopeAnalysis"] == {"engine": "llm", "model": "stub-7b", "llmAttempts": 1}
         assert doc["insights"]["Summary"][0]["value"] == "From the model: a password reset."
         (step,) = doc["insights"]["NextSteps"]

@@ -29,22 +29,13 @@ from tests.integration.cp_helpers import (
     other_account,
     request,
 )
+from tests.integration.test_events import Receiver, subscribe, until
 
 pytestmark = pytest.mark.slow
 
 TEL = "/restapi/v1.0/account/~/telephony/sessions"
 GROUPS = "/restapi/v1.0/account/~/call-monitoring-groups"
 HEADER = struct.Struct("<BBHI")
-
-
-async def until(check: Callable[[], Any], timeout: float = 20.0, what: str = "") -> Any:
-    deadline = asyncio.get_running_loop().time() + timeout
-    while asyncio.get_running_loop().time() < deadline:
-        value = check()
-        if value:
-            return value
-        await asyncio.sleep(0.02)
-    raise AssertionError(f"not met within {timeout} s: {what}")
 
 
 @dataclass
@@ -658,8 +649,6 @@ async def test_monitoring_orders_next_and_all_calls_agent_and_call_scope_across_
 async def test_a_one_way_call_refuses_coach_orders_and_device_loss_ends_supervision(
     server: Server, tmp_path: Path
 ) -> None:
-    from tests.integration.test_events import Receiver, subscribe
-
     exts = await extensions(server)
     await monitoring_group(server, {"101": ["Monitoring"], "102": ["Monitored"]}, exts)
     source = tmp_path / "call.wav"
@@ -726,8 +715,6 @@ async def test_simulate_two_way_with_a_transfer_and_heard_files(
 ) -> None:
     """`callscope simulate --protocol twilio --transfer-at … --heard-dir …` end to end: the
     session shows the transfer, presence follows both agents, the heard files are written."""
-    from tests.integration.test_events import Receiver, subscribe
-
     exts = await extensions(server)
     source = tmp_path / "call.wav"
     make_stereo_fixture(source, seconds=3.0)
