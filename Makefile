@@ -4,7 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: demo test serve lint typecheck unit bench bench-asr bench-events bench-listen bench-insights clean
+.PHONY: chromium demo test serve lint typecheck unit bench bench-asr bench-events bench-listen bench-insights clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -17,11 +17,22 @@ demo: $(STAMP)
 	$(BIN)/callscope demo
 
 ## set up and run every gate: ruff (check + format), mypy --strict, pytest (warnings = errors)
-test: $(STAMP)
+test: $(STAMP) chromium
 	$(BIN)/ruff check src tests bench
 	$(BIN)/ruff format --check src tests bench
 	$(BIN)/mypy
 	$(BIN)/pytest   # exits 5 when no test ran, which fails this target
+
+## the dashboard tests drive Debian's Chromium (never a downloaded browser)
+chromium:
+	@test -x /usr/bin/chromium || { \
+	  if [ "$$(id -u)" = 0 ]; then \
+	    (apt-get install -y -q chromium >/dev/null 2>&1 || \
+	     (apt-get update -q >/dev/null && apt-get install -y -q chromium >/dev/null)) && \
+	    echo "installed /usr/bin/chromium"; \
+	  else \
+	    echo "the dashboard tests need Chromium: sudo apt-get install chromium" >&2; exit 1; \
+	  fi; }
 
 serve: $(STAMP)
 	$(BIN)/callscope serve

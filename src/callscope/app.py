@@ -17,8 +17,10 @@ from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from callscope import __version__
+from callscope import web as dashboard
 from callscope.api.auth import auth_middleware
-from callscope.api.calls import CallsApi
+from callscope.api.calls import CallAccess, CallsApi
+from callscope.api.clientlinks import ClientLinks
 from callscope.api.directory import DirectoryApi
 from callscope.api.errors import error_middleware, json_response
 from callscope.api.ingest import INGEST_PATHS, TWO_WAY_PATH, IngestHandler
@@ -48,6 +50,7 @@ from callscope.store.repo import CallRepository, ProfileRepository
 from callscope.store.retention import RetentionJob
 from callscope.store.subscriptions import SubscriptionRepository
 from callscope.supervision.service import SupervisionService
+from callscope.transcription.assist import load_rules
 from callscope.transcription.live import TranscriptHub
 from callscope.transcription.pool import PoolOptions, WorkerPool
 
@@ -167,7 +170,17 @@ def build_app(settings: Settings) -> web.Application:
     if settings.effective_asr_workers:
         pool = WorkerPool(asr_pool_options(settings), registry)
         transcripts = TranscriptHub(
-            pool, ingest.rows, bus, registry, calls=calls, send_ms=settings.asr_send_ms
+            pool,
+            ingest.rows,
+            bus,
+            registry,
+            calls=calls,
+            send_ms=settings.asr_send_ms,
+            assist=(
+                load_rules(Path(settings.assist_rules) if settings.assist_rules else None)
+                if settings.assist_enabled
+                else None
+            ),
         )
         ingest.transcripts = transcripts
     supervision = SupervisionService(
@@ -225,11 +238,24 @@ def build_app(settings: Settings) -> web.Application:
     )
     app[COMPONENTS] = components
     handler = IngestHandler(ingest, profiles, require_profile=settings.ingest_require_profile)
-    app.add_routes([web.get(path, handler.handle) for path in INGEST_PATHS])
+
+    async def root(request: web.Request) -> web.StreamResponse:
+        """``/``: a RingCX stream upgrades a WebSocket here; a browser gets the dashboard."""
+        if request.headers.get("Upgrade", "").lower() == "websocket":
+            return await handler.handle(request)
+        return dashboard.page("index.html")
+
+    app.add_routes([web.get(p, root if p == "/" else handler.handle) for p in INGEST_PATHS])
     app.add_routes([web.get(TWO_WAY_PATH, handler.handle_two_way)])
     app.add_routes([web.get("/health", _health), web.get("/metrics", _metrics)])
-    app.add_routes(CallsApi(calls).routes())
-    app.add_routes(TranscriptsApi(calls, bus, transcripts).routes())
+    access = CallAccess(calls, directory)
+    transcripts_api = TranscriptsApi(access, bus, transcripts)
+    app.add_routes(
+        ClientLinks(identity, directory, calls, transcripts_api, dashboard.page).routes()
+    )
+    app.add_routes(CallsApi(access).routes())
+    app.add_routes(transcripts_api.routes())
+    app.add_routes(dashboard.routes())
     app.add_routes(ProfilesApi(profiles).routes())
     app.add_routes(OAuthApi(identity).routes())
     app.add_routes(DirectoryApi(directory).routes())

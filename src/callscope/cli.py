@@ -9,6 +9,7 @@ import json
 import logging
 import sys
 import time
+import urllib.parse
 from pathlib import Path
 from typing import Any
 
@@ -141,6 +142,7 @@ def _cmd_demo(args: argparse.Namespace) -> int:
         await site.start()
         base = f"http://{settings.host}:{settings.port}"
         print(f"callscope {__version__} serving on {base} (data in {settings.data_dir.resolve()})")
+        await _demo_team(app[COMPONENTS].directory)
         try:
             opts = _sim_options(args, f"ws://{settings.host}:{settings.port}/ringcx/stream")
             print(
@@ -172,7 +174,12 @@ def _cmd_demo(args: argparse.Namespace) -> int:
             print(f"{total} call(s) stored in {settings.data_dir.resolve()}")
             creds = settings.data_dir / "demo-credentials.json"
             if creds.exists():
+                login = json.loads(creds.read_text())
                 print(f"log in to the REST API with the demo account in {creds.resolve()}")
+                print(
+                    f"dashboard: {base}/ (sign in as {login['username']} with the password in "
+                    "that file; --keep-serving keeps it up)"
+                )
             if args.keep_serving:
                 print("serving until Ctrl-C ...")
                 await asyncio.Event().wait()
@@ -189,6 +196,27 @@ def _cmd_demo(args: argparse.Namespace) -> int:
         return 0
     finally:
         loop.close()
+
+
+async def _demo_team(directory: Any) -> None:
+    """The demo account's supervisor (101) monitors its three agents, once: the dashboard
+    then shows their calls."""
+    from callscope.store.directory import MemberChange
+
+    groups, _ = await directory.list_groups("70000001")
+    if groups:
+        return
+    exts, _ = await directory.list_extensions("70000001")
+    members = [
+        MemberChange(
+            e.id, monitoring=e.extension_number == "101", monitored=bool(e.ringcx_agent_id)
+        )
+        for e in exts
+        if e.extension_number == "101" or e.ringcx_agent_id
+    ]
+    if members:
+        group = await directory.create_group("70000001", "Demo team")
+        await directory.bulk_assign(group.id, members, [])
 
 
 def _cmd_db(args: argparse.Namespace) -> int:
@@ -251,6 +279,19 @@ def _cmd_admin(args: argparse.Namespace) -> int:
                     args.account, args.extension, type=args.type, name=args.name or ""
                 )
                 return {"deviceId": str(dev.id), "type": dev.type, "status": dev.status}
+            if what == "client-link":
+                from callscope.api.clientlinks import MAX_TTL_S, MIN_TTL_S, ClientLink
+
+                if not MIN_TTL_S <= args.expires_in <= MAX_TTL_S:
+                    raise CallscopeError(f"--expires-in must be {MIN_TTL_S}-{MAX_TTL_S} seconds")
+                if await identity.get_account(args.account) is None:
+                    raise CallscopeError(f"account {args.account} does not exist")
+                link = ClientLink(args.account, args.call_id, int(time.time()) + args.expires_in)
+                query = urllib.parse.urlencode(link.query(await identity.signing_key()))
+                return {
+                    "uri": f"{args.base_url.rstrip('/')}/client?{query}",
+                    "expires": link.expires,
+                }
             if what == "password":
                 await identity.set_password(args.extension, args.password)
                 return {"extensionId": str(args.extension), "password": "set"}
@@ -464,6 +505,18 @@ def build_parser() -> argparse.ArgumentParser:
     a.add_argument("--extension", type=int, required=True, help="extension id")
     a.add_argument("--type", default="SoftPhone")
     a.add_argument("--name")
+    a = adm.add_parser(
+        "client-link",
+        help="a signed link to one call's live transcript page (for an agent-script iFrame)",
+    )
+    a.add_argument("--account", required=True)
+    a.add_argument("--call-id", required=True, help="the RingCX call id (uii)")
+    a.add_argument(
+        "--expires-in", type=int, default=3600, help="seconds the link works (60-86400, 1 h)"
+    )
+    a.add_argument(
+        "--base-url", default="http://127.0.0.1:8080", help="the address callscope is reached at"
+    )
     a = adm.add_parser("password", help="set an extension's password")
     a.add_argument("--extension", type=int, required=True, help="extension id")
     a.add_argument("--password", required=True)

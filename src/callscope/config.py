@@ -123,6 +123,12 @@ class Settings:
     insights_transcript_wait_s: float = _opt(
         300.0, "How long an insights job waits for a call's transcript to be final."
     )
+    assist_enabled: bool = _opt(
+        True, "Raise live alerts and suggestions from each call's transcript as it is made."
+    )
+    assist_rules: str = _opt(
+        "", "Live assist rules file (JSON, see assist_rules.json in the package); empty: packaged."
+    )
     event_loop: str = _opt("auto", "auto (uvloop when installed), uvloop or asyncio.")
     gc_freeze: bool = _opt(True, "Freeze start-up objects and raise GC thresholds (lower p99).")
 

@@ -1,7 +1,9 @@
 """``/calls``: recorded calls, their metadata and their WAV.
 
-Bearer-authenticated; a token sees only its account's calls (another account's call is 404).
-A call belongs to the account whose id the stream carried as rcAccountId.
+Bearer-authenticated; a token sees only its account's calls (another account's call is 404),
+and a user who is not an admin only the calls they took and those of the agents their
+monitoring groups let them monitor. A call belongs to the account whose id the stream carried
+as rcAccountId.
 """
 
 from __future__ import annotations
@@ -16,10 +18,12 @@ from callscope.api.auth import caller
 from callscope.api.errors import ApiError, json_response, not_found
 from callscope.api.paging import page_params, paged
 from callscope.calls.telephony import session_id_for
+from callscope.identity.service import AuthContext
+from callscope.store.directory import DirectoryRepository
 from callscope.store.models import Call, CallStatus
 from callscope.store.repo import CallRepository
 
-__all__ = ["CallsApi", "call_in_account", "call_json"]
+__all__ = ["CallAccess", "CallsApi", "call_json"]
 
 
 def call_json(call: Call, base: str) -> dict[str, Any]:
@@ -70,18 +74,53 @@ def call_json(call: Call, base: str) -> dict[str, Any]:
     }
 
 
-async def call_in_account(calls: CallRepository, request: web.Request) -> Call:
-    """The ``{id}`` call of the caller's account; another account's call is 404 (CMN-102)."""
-    call_id = request.match_info["id"]
-    call = await calls.get(call_id)
-    if call is None or call.account_ref != caller(request).account_id:
-        raise not_found("callId", call_id)
-    return call
+class CallAccess:
+    """Which calls a caller sees: an admin every call of the account; anyone else the calls
+    they took as the agent and those of the agents their monitoring groups let them monitor
+    (another's call is 404, as if it did not exist)."""
+
+    def __init__(self, calls: CallRepository, directory: DirectoryRepository) -> None:
+        self.calls = calls
+        self.directory = directory
+
+    async def agent_ids(self, auth: AuthContext, *, monitored_only: bool) -> set[str] | None:
+        """The agents whose calls the caller sees, or None for every call of the account."""
+        if auth.admin and not monitored_only:
+            return None
+        return await self.directory.visible_agent_ids(
+            auth.extension_id, monitored_only=monitored_only
+        )
+
+    async def call(self, request: web.Request, call_id: str | None = None) -> Call:
+        """The ``{id}`` call if the caller may see it; otherwise 404 (CMN-102)."""
+        call_id = call_id or request.match_info["id"]
+        auth = caller(request)
+        call = await self.calls.get(call_id)
+        if call is None or call.account_ref != auth.account_id:
+            raise not_found("callId", call_id)
+        agents = await self.agent_ids(auth, monitored_only=False)
+        if agents is not None and call.agent_id not in agents:
+            raise not_found("callId", call_id)
+        return call
+
+
+def _bool_param(request: web.Request, name: str) -> bool:
+    raw = request.query.get(name, "false")
+    if raw not in ("true", "false"):
+        raise ApiError(
+            400,
+            "CMN-101",
+            f"Parameter [{name}] value is invalid: true or false",
+            parameterName=name,
+            parameterValue=raw[:64],
+        )
+    return raw == "true"
 
 
 class CallsApi:
-    def __init__(self, calls: CallRepository) -> None:
-        self.calls = calls
+    def __init__(self, access: CallAccess) -> None:
+        self.access = access
+        self.calls = access.calls
 
     def routes(self) -> list[web.RouteDef]:
         return [
@@ -91,6 +130,9 @@ class CallsApi:
         ]
 
     async def list_calls(self, request: web.Request) -> web.Response:
+        """``status``, ``agentId``, ``phoneNumber``; ``q`` searches numbers, agent ids and
+        transcript words; ``monitored=true`` keeps the calls of the agents the caller may
+        monitor (what a supervisor can listen to)."""
         page, per_page = page_params(request)
         status = request.query.get("status")
         if status is not None and status not in {s.value for s in CallStatus}:
@@ -101,11 +143,24 @@ class CallsApi:
                 parameterName="status",
                 parameterValue=status,
             )
+        search = request.query.get("q", "").strip()
+        if len(search) > 200:
+            raise ApiError(
+                400,
+                "CMN-101",
+                "Parameter [q] value is invalid: at most 200 characters",
+                parameterName="q",
+            )
+        auth = caller(request)
         rows, total = await self.calls.list(
-            account_id=caller(request).account_id,
+            account_id=auth.account_id,
             status=status,
             agent_id=request.query.get("agentId"),
             number=request.query.get("phoneNumber"),
+            agent_ids=await self.access.agent_ids(
+                auth, monitored_only=_bool_param(request, "monitored")
+            ),
+            search=search or None,
             offset=(page - 1) * per_page,
             limit=per_page,
         )
@@ -115,7 +170,7 @@ class CallsApi:
         )
 
     async def _call(self, request: web.Request) -> Call:
-        return await call_in_account(self.calls, request)
+        return await self.access.call(request)
 
     async def get_call(self, request: web.Request) -> web.Response:
         call = await self._call(request)

@@ -4,9 +4,10 @@
 Both are bearer-authenticated and account-scoped like ``/calls``. A browser, which cannot
 set headers on a WebSocket, may pass the token as ``?access_token=``.
 
-The WebSocket sends one ``transcript.snapshot`` (every final so far), then each
-``transcript.partial`` and ``transcript.final`` as it is made, then ``transcript.completed``
-and closes (1000). A viewer too slow to keep up loses partials first; if finals would be
+The WebSocket sends one ``transcript.snapshot`` (every final so far and, while the call is
+live, the assist items raised so far), then each ``transcript.partial``, ``transcript.final``,
+``assist.alert`` and ``assist.suggestion`` as it is made, then ``transcript.completed`` and
+closes (1000). A viewer too slow to keep up loses partials first; if finals would be
 lost, the socket closes with 1013 and the viewer re-reads the REST transcript.
 """
 
@@ -17,7 +18,7 @@ from typing import Any
 
 from aiohttp import WSCloseCode, web
 
-from callscope.api.calls import call_in_account
+from callscope.api.calls import CallAccess
 from callscope.api.errors import ApiError, json_response
 from callscope.calls.telephony import session_id_for
 from callscope.events.bus import Bus, BusOverflow, Subscription
@@ -61,8 +62,9 @@ def webvtt(utterances: list[dict[str, Any]]) -> str:
 
 
 class TranscriptsApi:
-    def __init__(self, calls: CallRepository, bus: Bus, hub: TranscriptHub | None) -> None:
-        self.calls = calls
+    def __init__(self, access: CallAccess, bus: Bus, hub: TranscriptHub | None) -> None:
+        self.access = access
+        self.calls: CallRepository = access.calls
         self.bus = bus
         self.hub = hub
 
@@ -73,7 +75,7 @@ class TranscriptsApi:
         ]
 
     async def _call(self, request: web.Request) -> Call:
-        return await call_in_account(self.calls, request)
+        return await self.access.call(request)
 
     def _live(self, request: web.Request) -> CallTranscript | None:
         """Look the live transcript up *before* reading the call row: a transcript leaves
@@ -97,6 +99,7 @@ class TranscriptsApi:
         }
         if live is not None:
             body["lag"] = live.lag()
+            body["assist"] = list(live.assist.items) if live.assist is not None else []
         return body
 
     async def get_transcript(self, request: web.Request) -> web.Response:
@@ -126,10 +129,14 @@ class TranscriptsApi:
         call = await self._call(request)
         ws = web.WebSocketResponse(heartbeat=30.0)
         await ws.prepare(request)
+        return await self.stream(ws, call)
+
+    async def stream(self, ws: web.WebSocketResponse, call: Call) -> web.WebSocketResponse:
+        """Send ``call``'s transcript on a prepared WebSocket until it completes."""
         # Subscribe before the snapshot: nothing made in between is missed (finals already
         # in the snapshot are skipped by seq).
         with self.bus.subscribe(topic_for(call.account_ref, call.id), maxsize=500) as sub:
-            live = self._live(request)
+            live = self.hub.get(call.id) if self.hub is not None else None
             if live is None:  # re-read: it may have completed since the first read
                 call = await self.calls.get(call.id) or call
             state = await self._state(call, live)

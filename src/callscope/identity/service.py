@@ -35,6 +35,7 @@ from callscope.store.models import (
 from callscope.store.repo import utcnow
 
 __all__ = [
+    "DASHBOARD_CLIENT_ID",
     "DEFAULT_SCOPES",
     "EXTENSION_TYPES",
     "MEMBER_TYPES",
@@ -44,6 +45,7 @@ __all__ = [
     "IdentityService",
     "OAuthError",
     "aware",
+    "dashboard_app",
 ]
 
 logger = logging.getLogger("callscope.identity")
@@ -92,6 +94,10 @@ DEVICE_TYPES = (
 ACCESS_TTL_S = (600, 3600, 3600)  # min, max, default (spec §2.1 access_token_ttl)
 REFRESH_TTL_S = (3600, 2_592_000, 604_800)
 WS_TTL_S = 60
+#: the dashboard's OAuth client: public (a browser cannot keep a secret), built in, of no
+#: account. It takes the password and refresh grants only; the username is an email (unique
+#: within the installation) or ``<account id>*<extension number>``.
+DASHBOARD_CLIENT_ID = "callscope-dashboard"
 
 
 def aware(value: datetime) -> datetime:
@@ -365,6 +371,11 @@ class IdentityService:
     # -- OAuth (spec §2.1) ---------------------------------------------------------------
 
     async def authenticate_client(self, client_id: str, secret: str) -> App:
+        if client_id == DASHBOARD_CLIENT_ID:
+            # a public client has no secret to check; one sent anyway is refused as wrong
+            if secret:
+                raise OAuthError(401, "invalid_client", "OAU-146", "Invalid client credentials")
+            return dashboard_app()
         async with self._sessions() as s:
             app = await s.get(App, client_id)
         if app is None or not verify_token_hash(secret, app.secret_hash):
@@ -374,7 +385,9 @@ class IdentityService:
     async def _enabled_extension(self, app: App, extension_id: int) -> Extension:
         async with self._sessions() as s:
             ext = await s.get(Extension, extension_id)
-        if ext is None or ext.account_id != app.account_id:
+        if ext is None or (
+            app.client_id != DASHBOARD_CLIENT_ID and ext.account_id != app.account_id
+        ):
             raise OAuthError(400, "invalid_grant", "OAU-140", "Invalid resource owner credentials")
         if ext.status != "Enabled":
             raise OAuthError(
@@ -389,16 +402,29 @@ class IdentityService:
         ``<account id>*<extension number>``, as the JS SDK sends it)."""
         if "*" in username and not extension:
             username, extension = username.split("*", 1)
-        q = select(Extension).where(Extension.account_id == app.account_id)
+        public = app.client_id == DASHBOARD_CLIENT_ID
+        q = select(Extension)
+        if not public:
+            q = q.where(Extension.account_id == app.account_id)
         if "@" in username:
             q = q.where(func.lower(Extension.email) == username.lower())
-        elif username == app.account_id and extension:
-            q = q.where(Extension.extension_number == extension)
+        elif (username == app.account_id or (public and username.isdigit())) and extension:
+            q = q.where(Extension.account_id == username, Extension.extension_number == extension)
         else:
             verify_password(password, None)
             raise OAuthError(400, "invalid_grant", "OAU-140", "Invalid resource owner credentials")
         async with self._sessions() as s:
-            ext = (await s.execute(q)).scalars().first()
+            found = list((await s.execute(q.limit(2))).scalars())
+        if public and len(found) > 1:
+            verify_password(password, None)
+            raise OAuthError(
+                400,
+                "invalid_grant",
+                "OAU-140",
+                "This email belongs to users of several accounts: sign in as "
+                "<account id>*<extension number>",
+            )
+        ext = found[0] if found else None
         if ext is None or not verify_password(password, ext.password_hash):
             if ext is None:
                 verify_password(password, None)
@@ -406,6 +432,13 @@ class IdentityService:
         return await self._enabled_extension(app, ext.id)
 
     async def grant_jwt(self, app: App, assertion: str) -> Extension:
+        if app.client_id == DASHBOARD_CLIENT_ID:
+            raise OAuthError(
+                400,
+                "unauthorized_client",
+                "OAU-251",
+                "The dashboard client takes the password and refresh_token grants only",
+            )
         try:
             claims = jwt_decode(assertion, await self.signing_key())
         except InvalidJwt as exc:
@@ -589,3 +622,15 @@ class IdentityService:
                 for a in agents
             ],
         }
+
+
+def dashboard_app() -> App:
+    """The built-in public client of the dashboard (not stored: it belongs to no account)."""
+    return App(
+        client_id=DASHBOARD_CLIENT_ID,
+        account_id="",
+        name="callscope dashboard",
+        secret_hash="",
+        scopes=DEFAULT_SCOPES,
+        created_at=datetime(2026, 1, 1, tzinfo=UTC),
+    )

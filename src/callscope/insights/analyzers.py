@@ -27,6 +27,7 @@ import numpy as np
 import numpy.typing as npt
 
 __all__ = [
+    "DISCLOSURE",
     "Analysis",
     "NextStep",
     "Sentence",
@@ -115,7 +116,7 @@ _RESOLVED = re.compile(
 )
 #: the why of a resolution, quoted with it when said in the same turn
 _CAUSE = re.compile(r"\b(?:because|was caused by|due to|the reason)\b", re.I)
-_DISCLOSURE = re.compile(
+DISCLOSURE = re.compile(
     r"\b(?:call|conversation)s?\s+(?:may|might|will|is|are)\s+(?:be\s+)?(?:being\s+)?"
     r"(?:recorded|monitored)|\b(?:recorded|monitored)\s+for\s+(?:quality|training)",
     re.I,
@@ -351,7 +352,7 @@ def keywords(utterances: Sequence[Utterance], top: int = 8) -> list[str]:
 def compliance(utterances: Sequence[Utterance]) -> dict[str, Any]:
     """Was a recording or monitoring disclosure spoken, by whom and when."""
     for u in sorted(utterances, key=lambda x: x.start):
-        if _DISCLOSURE.search(u.text):
+        if DISCLOSURE.search(u.text):
             return {
                 "recordingDisclosure": True,
                 "speakerId": u.party_id,

@@ -258,3 +258,17 @@ class DirectoryRepository:
         )
         async with self._sessions() as s:
             return set((await s.execute(q)).scalars())
+
+    async def visible_agent_ids(self, extension_id: int, *, monitored_only: bool) -> set[str]:
+        """RingCX agent ids whose calls the extension may see: the agents it may monitor and,
+        unless ``monitored_only``, its own."""
+        ids = await self.monitored_by(extension_id)
+        if not monitored_only:
+            ids.add(extension_id)
+        if not ids:
+            return set()
+        q = select(Extension.ringcx_agent_id).where(
+            Extension.id.in_(ids), Extension.ringcx_agent_id.is_not(None)
+        )
+        async with self._sessions() as s:
+            return {str(a) for a in (await s.execute(q)).scalars() if a}

@@ -71,10 +71,15 @@ class CallRepository:
         status: str | None = None,
         agent_id: str | None = None,
         number: str | None = None,
+        agent_ids: set[str] | None = None,
+        search: str | None = None,
         offset: int = 0,
         limit: int = 100,
     ) -> tuple[Sequence[Call], int]:
-        """Calls newest first, with the total count for paging."""
+        """Calls newest first, with the total count for paging.
+
+        ``agent_ids`` limits the calls to those agents' (None: no limit); ``search`` matches
+        a number or agent id, or words of the transcript (case-insensitive substring)."""
         q = select(Call)
         if account_id is not None:
             q = q.where(Call.account_ref == account_id)
@@ -84,6 +89,23 @@ class CallRepository:
             q = q.where(Call.agent_id == agent_id)
         if number:
             q = q.where(or_(Call.ani == number, Call.dnis == number))
+        if agent_ids is not None:
+            q = q.where(Call.agent_id.in_(sorted(agent_ids)))
+        if search:
+            like = "%" + search.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
+            q = q.where(
+                or_(
+                    Call.ani.ilike(like, escape="\\"),
+                    Call.dnis.ilike(like, escape="\\"),
+                    Call.agent_id == search,
+                    Call.ringcx_call_id == search,
+                    Call.id.in_(
+                        select(UtteranceRow.call_id).where(
+                            UtteranceRow.text.ilike(like, escape="\\")
+                        )
+                    ),
+                )
+            )
         async with self._sessions() as s:
             total = (await s.execute(select(func.count()).select_from(q.subquery()))).scalar_one()
             rows = (
@@ -92,6 +114,17 @@ class CallRepository:
                 )
             ).scalars()
             return list(rows), int(total)
+
+    async def by_ringcx_call_id(self, account_id: str, ringcx_call_id: str) -> Call | None:
+        """The account's newest call with this RingCX call id (a transfer keeps the id)."""
+        q = (
+            select(Call)
+            .where(Call.account_ref == account_id, Call.ringcx_call_id == ringcx_call_id)
+            .order_by(Call.started_at.desc())
+            .limit(1)
+        )
+        async with self._sessions() as s:
+            return (await s.execute(q)).scalars().first()
 
     async def live(self) -> Sequence[Call]:
         async with self._sessions() as s:

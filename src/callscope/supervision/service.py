@@ -296,11 +296,13 @@ class DeviceLink:
             return []
         ops = ["ListenIn", "Coach", "BargeIn"]
         order = self.order
-        current = order.attached if order else None
+        # a supervision started by REST counts as the device's state when no order is armed
+        current = order.attached if order else next(iter(self.supervisions.values()), None)
         if current is not None and not current.two_way:
             ops = ["ListenIn"]
-        if order is not None:
-            ops = [op for op in ops if op != OPERATION_BY_MODE[order.mode]]
+        active = order.mode if order is not None else current.mode if current else None
+        if active is not None:
+            ops = [op for op in ops if op != OPERATION_BY_MODE[active]]
         if order is not None or self.supervisions:
             ops.append("CancelSupervisorMonitoring")
         return ops
@@ -329,6 +331,18 @@ class DeviceLink:
                 monitoring["telephonySessionId"] = live.session_id if live else None
                 monitoring["activeMode"] = str(order.attached.mode)
             dev["supervisorMonitoringState"] = monitoring
+        elif self.supervisions:
+            # Supervise Call Session/Party (REST): the call it follows, until the call ends
+            sup = next(iter(self.supervisions.values()))
+            live = sup.call.session
+            dev["supervisorMonitoringState"] = {
+                "state": OPERATION_BY_MODE[sup.mode],
+                "mode": "NextCall",
+                "scope": "Call",
+                "agentExtensionId": str(live.agent_extension) if live else None,
+                "telephonySessionId": live.session_id if live else None,
+                "activeMode": str(sup.mode),
+            }
         return {"messageType": "DeviceStateChangeMessage", "devices": [dev]}
 
 
@@ -708,6 +722,8 @@ class SupervisionService:
         self.by_call[call.call_id] = sup
         link.supervisions[call.call_id] = sup
         call.pipeline.sinks.append(sup.tap)
+        if order is None:
+            self._push_state(link)
         return sup
 
     def _add_stream(
@@ -785,6 +801,8 @@ class SupervisionService:
             if order.repeat == "NextCall" and order.used:
                 self._drop_order(order.link)
             self._push_state(order.link)
+        elif order is None and self.devices.get(sup.link.id) is sup.link:
+            self._push_state(sup.link)
         return commits
 
     def set_mode(self, sup: Supervision, mode: Mode) -> None:
@@ -811,6 +829,8 @@ class SupervisionService:
                 "streams": [s.id for s in sup.streams],
             }
         )
+        if sup.order is None:
+            self._push_state(sup.link)
 
     def _open_feed(self, sup: Supervision) -> None:
         """A barging supervisor is a speaker of the call: transcribed on a channel of its own."""

@@ -11,7 +11,9 @@ so a speaker label always comes from the channel it was heard on. A party that j
 Events published on the bus, topic ``<accountId>.calls.<callId>.transcript``:
 ``transcript.partial`` (not stored, superseded by later ones), ``transcript.final`` (stored
 in order, numbered by ``seq``), ``transcript.completed`` (every final of the call is
-stored). A partial and the final that replaces it share ``speaker`` and ``segment``.
+stored), and ``assist.alert`` / ``assist.suggestion`` (live assist, callscope.transcription.
+assist, raised by finals). A partial and the final that replaces it share ``speaker`` and
+``segment``.
 The ``seq`` of a final is the order in which it was decoded; readers sort by ``startMs``.
 
 A transcript that ends ``incomplete`` (a worker died, the server stopped mid-call) is made
@@ -26,6 +28,7 @@ import contextlib
 import logging
 import time
 import wave
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -37,6 +40,7 @@ from callscope.metrics import Histogram, Registry
 from callscope.store.models import TranscriptStatus, UtteranceRow
 from callscope.store.repo import CallRepository
 from callscope.store.writer import CallRowWriter
+from callscope.transcription.assist import AssistRules, LiveAssist
 from callscope.transcription.pool import WorkerPool
 
 __all__ = [
@@ -190,6 +194,8 @@ class CallTranscript:
     recording: Path | None = None
     #: made from the recording after the call (latency is not a live figure then)
     backfill: bool = False
+    #: live alerts and suggestions (None: assist is off, or this is a backfill)
+    assist: LiveAssist | None = None
 
     @property
     def topic(self) -> str:
@@ -268,6 +274,16 @@ class CallTranscript:
                 **utterance,
             },
         )
+        if self.assist is not None and not self.backfill:
+            try:
+                items = self.assist.on_final(utterance)
+            except Exception:  # a broken rule must not stop the transcript
+                logger.exception("live assist failed on call %s", self.call_id)
+                items = ()
+            for item in items:
+                self.hub.bus.publish(
+                    self.topic, {"event": f"assist.{item['type']}", "callId": self.call_id, **item}
+                )
 
     def feed_finished(self) -> None:
         if self.ended and not self.finishing and all(f.finished for f in self.feeds):
@@ -303,8 +319,11 @@ class TranscriptHub:
         calls: CallRepository,
         send_ms: int = 40,
         backfill_speed: float = BACKFILL_SPEED,
+        assist: AssistRules | None = None,
     ) -> None:
         self.pool = pool
+        self.assist_rules = assist
+        self._sentiment: Callable[[str], float] | None = None
         self.rows = rows
         self.bus = bus
         self.calls = calls
@@ -336,9 +355,19 @@ class TranscriptHub:
         recording: Path | None = None,
     ) -> CallTranscript:
         t = CallTranscript(self, call_id, account_id, recording=recording)
+        if self.assist_rules is not None:
+            t.assist = LiveAssist(self.assist_rules, sentiment=self._sentiment_scorer())
         t.feeds.append(PartyFeed(t, CHANNELS, party_ids))
         self.live[call_id] = t
         return t
+
+    def _sentiment_scorer(self) -> Callable[[str], float]:
+        if self._sentiment is None:
+            from vaderSentiment.vaderSentiment import SentimentIntensityAnalyzer
+
+            vader = SentimentIntensityAnalyzer()
+            self._sentiment = lambda text: float(vader.polarity_scores(text)["compound"])
+        return self._sentiment
 
     # -- backfill: a failed transcript is made again from the recording --------------------
 
