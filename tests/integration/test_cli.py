@@ -123,6 +123,20 @@ def test_demo_streams_the_bundled_call_and_exits(tmp_path: Path) -> None:
     lines = result.stdout.lower()
     assert "agent: thank you for calling northwind internet support" in lines
     assert "customer: hi" in lines
+    # the demo supervisor monitors the demo agents, so the dashboard shows their calls
+    assert "dashboard: http://127.0.0.1:" in result.stdout
+    with sqlite3.connect(tmp_path / "callscope.db") as db:
+        members = db.execute(
+            "SELECT g.name, e.extension_number, m.monitoring, m.monitored "
+            "FROM monitoring_group_members m JOIN monitoring_groups g ON g.id = m.group_id "
+            "JOIN extensions e ON e.id = m.extension_id ORDER BY e.extension_number"
+        ).fetchall()
+    assert members == [
+        ("Demo team", "101", 1, 0),
+        ("Demo team", "102", 0, 1),
+        ("Demo team", "103", 0, 1),
+        ("Demo team", "104", 0, 1),
+    ]
 
 
 async def _status_server(status: int) -> tuple[web.AppRunner, int, list[int]]:
