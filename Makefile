@@ -4,7 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: chromium demo test serve lint typecheck unit bench bench-asr bench-events bench-listen bench-insights clean
+.PHONY: chromium services demo test serve lint typecheck unit bench bench-asr bench-events bench-listen bench-insights clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -17,7 +17,7 @@ demo: $(STAMP)
 	$(BIN)/callscope demo
 
 ## set up and run every gate: ruff (check + format), mypy --strict, pytest (warnings = errors)
-test: $(STAMP) chromium
+test: $(STAMP) chromium services
 	$(BIN)/ruff check src tests bench
 	$(BIN)/ruff format --check src tests bench
 	$(BIN)/mypy
@@ -33,6 +33,14 @@ chromium:
 	  else \
 	    echo "the dashboard tests need Chromium: sudo apt-get install chromium" >&2; exit 1; \
 	  fi; }
+
+## the PostgreSQL tests use 127.0.0.1:5432 (database test); start the local cluster if it is down
+services:
+	@pg_isready -q -h 127.0.0.1 -p 5432 2>/dev/null || { \
+	  command -v pg_ctlcluster >/dev/null && [ -d /etc/postgresql ] && \
+	  pg_ctlcluster --skip-systemctl-redirect $$(ls /etc/postgresql | head -1) main start && \
+	  echo "started PostgreSQL"; } || \
+	  { echo "PostgreSQL is not running at 127.0.0.1:5432 and could not be started" >&2; exit 1; }
 
 serve: $(STAMP)
 	$(BIN)/callscope serve

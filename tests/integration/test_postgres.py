@@ -1,0 +1,116 @@
+"""callscope on PostgreSQL: the same models and Alembic migrations as on SQLite.
+
+PostgreSQL runs at 127.0.0.1:5432 (trust auth, database ``test``) on the development and CI
+machines; ``make test`` starts it when it is installed but stopped. Each test makes a
+database of its own (``callscope_t_<random>``) and drops it, so the suite can run twice or
+side by side.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+import subprocess
+import sys
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import asyncpg
+import pytest
+
+from tests.conftest import Server
+from tests.integration.cp_helpers import request
+from tests.integration.test_events import LIFECYCLE, Receiver, run_calls, subscribe, until
+
+pytestmark = pytest.mark.slow
+
+PG = {
+    "host": "127.0.0.1",
+    "port": 5432,
+    "user": os.environ.get("CALLSCOPE_TEST_PG_USER", "postgres"),
+}
+
+
+@pytest.fixture
+async def pg_url() -> AsyncIterator[str]:
+    name = f"callscope_t_{secrets.token_hex(4)}"
+    try:
+        admin = await asyncpg.connect(database="test", **PG)
+    except (OSError, asyncpg.PostgresError) as exc:
+        pytest.fail(f"PostgreSQL is not reachable at 127.0.0.1:5432 as {PG['user']}: {exc}")
+    try:
+        await admin.execute(f'CREATE DATABASE "{name}"')
+        yield f"postgresql+asyncpg://{PG['user']}@127.0.0.1:5432/{name}"
+    finally:
+        await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        await admin.close()
+
+
+async def test_migrations_calls_events_and_a_restart_on_postgresql(
+    server_factory: type[Server], tmp_path: Path, pg_url: str
+) -> None:
+    upgraded = subprocess.run(
+        [sys.executable, "-m", "callscope", "db", "upgrade", "--data-dir", str(tmp_path / "d")],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+        env={**os.environ, "CALLSCOPE_DATABASE_URL": pg_url},
+    )
+    assert upgraded.returncode == 0, upgraded.stderr
+    assert "postgresql+asyncpg" in upgraded.stdout
+    server = server_factory(tmp_path / "data", extra_args=["--database-url", pg_url]).start()
+    receiver = await Receiver().start()
+    try:
+        _, health = await request(server, "GET", "/health")
+        assert health["database"] == "ok"
+        await subscribe(server, receiver.url)
+        await run_calls(server, "--calls", "3", "--speed", "20", "--max-frames", "100")
+        await until(
+            lambda: sum(c == LIFECYCLE for c in receiver.sessions().values()) == 3,
+            what="every call's telephony events, in order",
+        )
+        _, calls = await request(server, "GET", "/calls", headers=server.headers)
+        assert [c["status"] for c in calls["records"]] == ["completed"] * 3
+        assert all(c["frames"]["agent"] == 100 for c in calls["records"])
+        # the rows are in PostgreSQL (not a SQLite file beside the data)
+        db = await asyncpg.connect(database=pg_url.rsplit("/", 1)[1], **PG)
+        try:
+            stored = await db.fetch("SELECT id, status FROM calls ORDER BY id")
+            sessions = await db.fetchval("SELECT count(*) FROM telephony_sessions")
+        finally:
+            await db.close()
+        assert sorted((r["id"], r["status"]) for r in stored) == sorted(
+            (c["id"], "completed") for c in calls["records"]
+        )
+        assert sessions == 3
+        assert not (tmp_path / "data" / "callscope.db").exists()
+        session_id = calls["records"][0]["telephonySessionId"]
+        status, session = await request(
+            server,
+            "GET",
+            f"/restapi/v1.0/account/~/telephony/sessions/{session_id}",
+            headers=server.headers,
+        )
+        assert status == 200, session
+        status, wav = await request(
+            server, "GET", f"/calls/{calls['records'][0]['id']}/recording", headers=server.headers
+        )
+        assert status == 200
+        assert len(wav) == 44 + 100 * 160 * 4
+        # a second start on the same database: nothing re-seeded, nothing lost
+        server.stop()
+        server.start()
+        _, again = await request(server, "GET", "/calls", headers=server.headers)
+        assert [c["id"] for c in again["records"]] == [c["id"] for c in calls["records"]]
+        _, users = await request(
+            server, "GET", "/restapi/v1.0/account/~/extension", headers=server.headers
+        )
+        assert sorted(u["extensionNumber"] for u in users["records"]) == [
+            "101",
+            "102",
+            "103",
+            "104",
+        ]
+    finally:
+        await receiver.stop()
