@@ -100,3 +100,29 @@ def other_account(server: Server) -> tuple[Login, dict[str, Any]]:
     app = admin_cli(server.data_dir, "app", "--account", "80000001", "--name", "other")
     login = Login(server, app["clientId"], app["clientSecret"], "olly@other.test", "other-pass-1")
     return login, ext
+
+
+def demo_lead(server: Server) -> tuple[dict[str, Any], Login]:
+    """A second supervisor in the demo account, Lee Lead (ext 110, not an admin): the
+    extension admin_cli made and a login for it."""
+    creds = server.credentials()
+    ext = admin_cli(
+        server.data_dir,
+        "extension",
+        "--account",
+        "70000001",
+        "--number",
+        "110",
+        "--first-name",
+        "Lee",
+        "--last-name",
+        "Lead",
+        "--email",
+        "lee@demo.callscope.test",
+        "--password",
+        "lead-pass-1",
+    )
+    login = Login(
+        server, creds["clientId"], creds["clientSecret"], "lee@demo.callscope.test", "lead-pass-1"
+    )
+    return ext, login

@@ -14,7 +14,14 @@ from typing import Any
 import pytest
 
 from tests.conftest import Server, free_port, make_stereo_fixture, simulate_command
-from tests.integration.cp_helpers import Login, admin_cli, assert_rc_error, other_account, request
+from tests.integration.cp_helpers import (
+    Login,
+    admin_cli,
+    assert_rc_error,
+    demo_lead,
+    other_account,
+    request,
+)
 
 pytestmark = pytest.mark.slow
 
@@ -39,29 +46,7 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
             "alex@demo.callscope.test",
             creds["password"],
         )
-        lead = admin_cli(
-            server.data_dir,
-            "extension",
-            "--account",
-            "70000001",
-            "--number",
-            "110",
-            "--first-name",
-            "Lee",
-            "--last-name",
-            "Lead",
-            "--email",
-            "lee@demo.callscope.test",
-            "--password",
-            "lead-pass-1",
-        )
-        lead_login = Login(
-            server,
-            creds["clientId"],
-            creds["clientSecret"],
-            "lee@demo.callscope.test",
-            "lead-pass-1",
-        )
+        lead, lead_login = demo_lead(server)
         park = admin_cli(
             server.data_dir,
             "extension",

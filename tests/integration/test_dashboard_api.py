@@ -12,7 +12,7 @@ import aiohttp
 import yarl
 
 from tests.conftest import Server, simulate_command
-from tests.integration.cp_helpers import Login, admin_cli, assert_rc_error, request
+from tests.integration.cp_helpers import Login, admin_cli, assert_rc_error, demo_lead, request
 from tests.integration.test_events import agent, run_calls
 
 ACC = "/restapi/v1.0/account/~"
@@ -117,25 +117,7 @@ async def test_who_sees_which_calls(server: Server) -> None:
         "alex@demo.callscope.test",
         creds["password"],
     )
-    lead_ext = admin_cli(
-        server.data_dir,
-        "extension",
-        "--account",
-        "70000001",
-        "--number",
-        "110",
-        "--first-name",
-        "Lee",
-        "--last-name",
-        "Lead",
-        "--email",
-        "lee@demo.callscope.test",
-        "--password",
-        "lead-pass-1",
-    )
-    lead = Login(
-        server, creds["clientId"], creds["clientSecret"], "lee@demo.callscope.test", "lead-pass-1"
-    )
+    lead_ext, lead = demo_lead(server)
     _, every = await request(server, "GET", "/calls", headers=server.headers)
     assert sorted(c["agentId"] for c in every["records"]) == ["5501", "5502"]
     by_agent = {c["agentId"]: c for c in every["records"]}
