@@ -9,13 +9,15 @@ import json
 import logging
 import sys
 import time
-import urllib.parse
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from callscope import __version__
 from callscope.config import Settings, add_settings_arguments, settings_table
 from callscope.errors import CallscopeError, SimulatorError
+
+if TYPE_CHECKING:
+    from callscope.store.directory import DirectoryRepository
 
 __all__ = ["main"]
 
@@ -198,7 +200,7 @@ def _cmd_demo(args: argparse.Namespace) -> int:
         loop.close()
 
 
-async def _demo_team(directory: Any) -> None:
+async def _demo_team(directory: DirectoryRepository) -> None:
     """The demo account's supervisor (101) monitors its three agents, once: the dashboard
     then shows their calls."""
     from callscope.store.directory import MemberChange
@@ -280,18 +282,17 @@ def _cmd_admin(args: argparse.Namespace) -> int:
                 )
                 return {"deviceId": str(dev.id), "type": dev.type, "status": dev.status}
             if what == "client-link":
-                from callscope.api.clientlinks import MAX_TTL_S, MIN_TTL_S, ClientLink
+                from callscope.api.clientlinks import LinkError, issue_link
 
-                if not MIN_TTL_S <= args.expires_in <= MAX_TTL_S:
-                    raise CallscopeError(f"--expires-in must be {MIN_TTL_S}-{MAX_TTL_S} seconds")
                 if await identity.get_account(args.account) is None:
                     raise CallscopeError(f"account {args.account} does not exist")
-                link = ClientLink(args.account, args.call_id, int(time.time()) + args.expires_in)
-                query = urllib.parse.urlencode(link.query(await identity.signing_key()))
-                return {
-                    "uri": f"{args.base_url.rstrip('/')}/client?{query}",
-                    "expires": link.expires,
-                }
+                try:
+                    link, path = issue_link(
+                        await identity.signing_key(), args.account, args.call_id, args.expires_in
+                    )
+                except LinkError as exc:
+                    raise CallscopeError(f"--expires-in: {exc}") from exc
+                return {"uri": args.base_url.rstrip("/") + path, "expires": link.expires}
             if what == "password":
                 await identity.set_password(args.extension, args.password)
                 return {"extensionId": str(args.extension), "password": "set"}

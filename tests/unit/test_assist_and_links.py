@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import json
+import urllib.parse
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from callscope.api.clientlinks import ClientLink, LinkError, sign_link, verify_link
+from callscope.api.clientlinks import ClientLink, LinkError, issue_link, sign_link, verify_link
 from callscope.errors import ConfigError
 from callscope.transcription.assist import LiveAssist, load_rules
 
@@ -160,3 +161,12 @@ def test_a_link_signed_with_another_key_is_refused() -> None:
     assert sign_link(KEY, link) != sign_link(b"other", link)
     with pytest.raises(LinkError, match="signature"):
         verify_link(KEY, _query(link, b"other"), now=1)
+
+
+def test_issued_links_verify_and_their_lifetime_is_bounded() -> None:
+    link, path = issue_link(KEY, "70000001", "uii-9", 120)
+    query = dict(urllib.parse.parse_qsl(path.split("?", 1)[1]))
+    assert verify_link(KEY, query) == link
+    for ttl in (59, 86_401):
+        with pytest.raises(LinkError, match="60-86400 seconds"):
+            issue_link(KEY, "70000001", "uii-9", ttl)

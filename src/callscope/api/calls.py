@@ -91,9 +91,9 @@ class CallAccess:
             auth.extension_id, monitored_only=monitored_only
         )
 
-    async def call(self, request: web.Request, call_id: str | None = None) -> Call:
+    async def call(self, request: web.Request) -> Call:
         """The ``{id}`` call if the caller may see it; otherwise 404 (CMN-102)."""
-        call_id = call_id or request.match_info["id"]
+        call_id = request.match_info["id"]
         auth = caller(request)
         call = await self.calls.get(call_id)
         if call is None or call.account_ref != auth.account_id:

@@ -42,7 +42,7 @@ from callscope.store.directory import DirectoryRepository
 from callscope.store.models import Call
 from callscope.store.repo import CallRepository
 
-__all__ = ["ClientLink", "ClientLinks", "LinkError", "sign_link", "verify_link"]
+__all__ = ["ClientLink", "ClientLinks", "LinkError", "issue_link", "sign_link", "verify_link"]
 
 MIN_TTL_S: Final = 60
 MAX_TTL_S: Final = 86_400
@@ -79,6 +79,18 @@ def sign_link(key: bytes, link: ClientLink) -> str:
     message = f"v1|{link.account_id}|{link.call_id}|{link.expires}".encode()
     digest = hmac.new(_link_key(key), message, hashlib.sha256).digest()
     return base64.urlsafe_b64encode(digest).rstrip(b"=").decode()
+
+
+def issue_link(key: bytes, account_id: str, call_id: str, ttl_s: int) -> tuple[ClientLink, str]:
+    """A link to ``call_id`` that works for ``ttl_s`` seconds, and its ``/client?…`` path.
+
+    Raises:
+        LinkError: ``ttl_s`` is outside ``MIN_TTL_S``-``MAX_TTL_S``.
+    """
+    if not MIN_TTL_S <= ttl_s <= MAX_TTL_S:
+        raise LinkError(f"a link lasts {MIN_TTL_S}-{MAX_TTL_S} seconds, not {ttl_s}")
+    link = ClientLink(account_id, call_id, int(time.time()) + ttl_s)
+    return link, "/client?" + urlencode(link.query(key))
 
 
 def verify_link(key: bytes, query: dict[str, str], now: float | None = None) -> ClientLink:
@@ -126,10 +138,6 @@ class ClientLinks:
             web.get("/client/ws", self.socket),
         ]
 
-    async def issue(self, account_id: str, call_id: str, ttl_s: int) -> tuple[ClientLink, str]:
-        link = ClientLink(account_id, call_id, int(time.time()) + ttl_s)
-        return link, "/client?" + urlencode(link.query(await self.identity.signing_key()))
-
     async def create(self, request: web.Request) -> web.Response:
         auth = caller(request)
         body = await read_json(request)
@@ -162,7 +170,7 @@ class ClientLinks:
                     "own agent, may link to a call",
                     permissionName="ReadCallRecording",
                 )
-        link, path = await self.issue(auth.account_id, call_id, ttl)
+        link, path = issue_link(await self.identity.signing_key(), auth.account_id, call_id, ttl)
         return json_response(
             {
                 "uri": f"{request.url.origin()}{path}",

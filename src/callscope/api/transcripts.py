@@ -77,11 +77,11 @@ class TranscriptsApi:
     async def _call(self, request: web.Request) -> Call:
         return await self.access.call(request)
 
-    def _live(self, request: web.Request) -> CallTranscript | None:
+    def _live(self, call_id: str) -> CallTranscript | None:
         """Look the live transcript up *before* reading the call row: a transcript leaves
         the hub only once its final status is committed, so either this finds it or the
         row read after it is current."""
-        return self.hub.get(request.match_info["id"]) if self.hub is not None else None
+        return self.hub.get(call_id) if self.hub is not None else None
 
     async def _state(self, call: Call, live: CallTranscript | None) -> dict[str, Any]:
         if live is not None:
@@ -114,7 +114,7 @@ class TranscriptsApi:
                 parameterName="format",
                 parameterValue=fmt,
             )
-        live = self._live(request)
+        live = self._live(request.match_info["id"])
         call = await self._call(request)
         body = await self._state(call, live)
         if fmt == "vtt":
@@ -136,7 +136,7 @@ class TranscriptsApi:
         # Subscribe before the snapshot: nothing made in between is missed (finals already
         # in the snapshot are skipped by seq).
         with self.bus.subscribe(topic_for(call.account_ref, call.id), maxsize=500) as sub:
-            live = self.hub.get(call.id) if self.hub is not None else None
+            live = self._live(call.id)
             if live is None:  # re-read: it may have completed since the first read
                 call = await self.calls.get(call.id) or call
             state = await self._state(call, live)
