@@ -19,6 +19,7 @@ from typing import Any, BinaryIO
 
 import numpy as np
 import pytest
+from aiohttp import web
 
 from callscope.media.g711 import lin2ulaw, ulaw2lin
 from callscope.media.wav import WavWriter
@@ -166,6 +167,17 @@ def server_factory(tmp_path: Path) -> Iterator[type[Server]]:
 @pytest.fixture
 def server(server_factory: type[Server], tmp_path: Path) -> Server:
     return server_factory(tmp_path / "data", extra_args=["--ingest-idle-timeout-s", "2"]).start()
+
+
+async def serve_local(port: int, *routes: web.RouteDef) -> web.AppRunner:
+    """A small aiohttp app on 127.0.0.1:``port`` (a webhook receiver or a stub of another
+    service); ``cleanup()`` the runner to stop it."""
+    app = web.Application()
+    app.add_routes(routes)
+    runner = web.AppRunner(app)
+    await runner.setup()
+    await web.TCPSite(runner, "127.0.0.1", port).start()
+    return runner
 
 
 def simulate_command(server: Server, *args: str) -> list[str]:

@@ -16,7 +16,7 @@ import pytest
 from aiohttp import web
 
 from callscope.config import settings_table
-from tests.conftest import Server, free_port
+from tests.conftest import Server, free_port, serve_local
 
 pytestmark = pytest.mark.slow
 
@@ -146,13 +146,8 @@ async def _status_server(status: int) -> tuple[web.AppRunner, int, list[int]]:
         hits.append(1)
         return web.Response(status=status, text=f"answer {status}")
 
-    app = web.Application()
-    app.router.add_get("/ringcx/stream", handler)
-    runner = web.AppRunner(app)
-    await runner.setup()
     port = free_port()
-    await web.TCPSite(runner, "127.0.0.1", port).start()
-    return runner, port, hits
+    return await serve_local(port, web.get("/ringcx/stream", handler)), port, hits
 
 
 @pytest.mark.parametrize(("status", "attempts"), [(503, 4), (500, 4), (403, 1), (404, 1)])

@@ -16,7 +16,7 @@ import aiohttp
 import pytest
 from aiohttp import web
 
-from tests.conftest import Server, free_port, simulate_command
+from tests.conftest import Server, free_port, serve_local, simulate_command
 from tests.integration.cp_helpers import request
 
 pytestmark = pytest.mark.slow
@@ -84,11 +84,7 @@ class Receiver:
             server = await asyncio.start_server(self._hangup, "127.0.0.1", self.port)
             self._raw = server
             return self
-        app = web.Application()
-        app.router.add_post("/hook", self.handle)
-        self.runner = web.AppRunner(app, handle_signals=False)
-        await self.runner.setup()
-        await web.TCPSite(self.runner, "127.0.0.1", self.port).start()
+        self.runner = await serve_local(self.port, web.post("/hook", self.handle))
         return self
 
     async def stop(self) -> None:

@@ -18,7 +18,7 @@ from callscope.insights.analyzers import Utterance, analyze
 from callscope.insights.llm import LlmClient, parse_answer
 from callscope.insights.service import build_document
 from callscope.store.models import Call, Extension, Party, TelephonySession
-from tests.conftest import Server, free_port
+from tests.conftest import Server, free_port, serve_local
 from tests.integration.cp_helpers import request
 from tests.integration.test_events import run_calls
 from tests.integration.test_insights import document
@@ -59,11 +59,7 @@ class Stub:
         return web.json_response(body)
 
     async def __aenter__(self) -> Stub:
-        app = web.Application()
-        app.router.add_post("/v1/chat/completions", self.handle)
-        self.runner = web.AppRunner(app)
-        await self.runner.setup()
-        await web.TCPSite(self.runner, "127.0.0.1", self.port).start()
+        self.runner = await serve_local(self.port, web.post("/v1/chat/completions", self.handle))
         return self
 
     async def __aexit__(self, *exc: object) -> None:
@@ -203,12 +199,8 @@ async def test_a_server_with_an_llm_endpoint_uses_it_for_a_real_call(
         message = {"role": "assistant", "content": json.dumps(answer)}
         return web.json_response({"choices": [{"index": 0, "message": message}]})
 
-    app = web.Application()
-    app.router.add_post("/v1/chat/completions", complete)
-    runner = web.AppRunner(app)
-    await runner.setup()
     port = free_port()
-    await web.TCPSite(runner, "127.0.0.1", port).start()
+    runner = await serve_local(port, web.post("/v1/chat/completions", complete))
     key = "sk-never-logged-4242"
     try:
         server = server_factory(

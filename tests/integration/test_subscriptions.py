@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 from aiohttp import web
 
-from tests.conftest import Server, free_port
+from tests.conftest import Server, free_port, serve_local
 from tests.integration.cp_helpers import Login, assert_rc_error, other_account, request
 
 pytestmark = pytest.mark.slow
@@ -60,11 +60,7 @@ class Receiver:
         return web.json_response({}, headers={"Validation-Token": token})
 
     async def __aenter__(self) -> Receiver:
-        app = web.Application()
-        app.router.add_post("/hook", self.handle)
-        self.runner = web.AppRunner(app)
-        await self.runner.setup()
-        await web.TCPSite(self.runner, "127.0.0.1", self.port).start()
+        self.runner = await serve_local(self.port, web.post("/hook", self.handle))
         return self
 
     async def __aexit__(self, *exc: object) -> None:
