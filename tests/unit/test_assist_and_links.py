@@ -11,6 +11,7 @@ import pytest
 
 from callscope.api.clientlinks import ClientLink, LinkError, issue_link, sign_link, verify_link
 from callscope.errors import ConfigError
+from callscope.insights.analyzers import compound
 from callscope.transcription.assist import LiveAssist, load_rules
 
 KEY = b"k" * 32
@@ -26,12 +27,6 @@ def utt(
         "startMs": start_ms,
         "endMs": end_ms if end_ms is not None else start_ms + 2000,
     }
-
-
-def vader(text: str) -> float:
-    from vaderSentiment.vaderSentiment import SentimentIntensityAnalyzer
-
-    return float(SentimentIntensityAnalyzer().polarity_scores(text)["compound"])
 
 
 def test_packaged_rules_load_and_fire_once_per_call_for_their_speakers() -> None:
@@ -68,7 +63,7 @@ def test_missing_disclosure_is_raised_once_past_the_deadline_and_not_when_given(
 
 
 def test_an_upset_customer_raises_a_sentiment_alert_at_most_once_a_minute() -> None:
-    assist = LiveAssist(load_rules(), sentiment=vader)
+    assist = LiveAssist(load_rules(), sentiment=compound)
     assert assist.on_final(utt(0, "agent", "Hi, this call is being recorded.", 0)) == []
     calm = assist.on_final(utt(1, "customer", "Thanks, that is great.", 1000))
     assert calm == []

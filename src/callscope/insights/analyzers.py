@@ -17,6 +17,7 @@
 
 from __future__ import annotations
 
+import functools
 import itertools
 import re
 from collections.abc import Callable, Sequence
@@ -33,6 +34,7 @@ __all__ = [
     "Sentence",
     "Utterance",
     "analyze",
+    "compound",
     "next_steps",
     "sentences",
 ]
@@ -313,18 +315,27 @@ def talk_metrics(utterances: Sequence[Utterance], duration_s: float) -> dict[str
     }
 
 
-def customer_sentiment(utterances: Sequence[Utterance]) -> dict[str, Any]:
-    """VADER compound score of the customer's first and last thirds, and the trend."""
+@functools.cache
+def _vader() -> Any:
     from vaderSentiment.vaderSentiment import SentimentIntensityAnalyzer
 
+    return SentimentIntensityAnalyzer()  # its lexicon is loaded once, then only read
+
+
+def compound(text: str) -> float:
+    """VADER's compound sentiment score of ``text``, -1 (negative) to 1 (positive)."""
+    return float(_vader().polarity_scores(text)["compound"])
+
+
+def customer_sentiment(utterances: Sequence[Utterance]) -> dict[str, Any]:
+    """VADER compound score of the customer's first and last thirds, and the trend."""
     said = [u.text for u in utterances if u.speaker == "customer" and u.text.strip()]
     if not said:
         return {"start": None, "end": None, "trend": None, "overall": "Neutral"}
-    vader = SentimentIntensityAnalyzer()
     third = max(1, len(said) // 3)
 
     def score(texts: Sequence[str]) -> float:
-        return round(float(np.mean([vader.polarity_scores(t)["compound"] for t in texts])), 3)
+        return round(float(np.mean([compound(t) for t in texts])), 3)
 
     start, end = score(said[:third]), score(said[-third:])
     trend = "improved" if end - start > 0.1 else "worsened" if start - end > 0.1 else "steady"

@@ -28,13 +28,13 @@ import contextlib
 import logging
 import time
 import wave
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from callscope.calls.telephony import party_ids
 from callscope.events.bus import Bus
+from callscope.insights.analyzers import compound
 from callscope.media.pipeline import StereoBlock
 from callscope.metrics import Histogram, Registry
 from callscope.store.models import TranscriptStatus, UtteranceRow
@@ -323,7 +323,6 @@ class TranscriptHub:
     ) -> None:
         self.pool = pool
         self.assist_rules = assist
-        self._sentiment: Callable[[str], float] | None = None
         self.rows = rows
         self.bus = bus
         self.calls = calls
@@ -356,18 +355,10 @@ class TranscriptHub:
     ) -> CallTranscript:
         t = CallTranscript(self, call_id, account_id, recording=recording)
         if self.assist_rules is not None:
-            t.assist = LiveAssist(self.assist_rules, sentiment=self._sentiment_scorer())
+            t.assist = LiveAssist(self.assist_rules, sentiment=compound)
         t.feeds.append(PartyFeed(t, CHANNELS, party_ids))
         self.live[call_id] = t
         return t
-
-    def _sentiment_scorer(self) -> Callable[[str], float]:
-        if self._sentiment is None:
-            from vaderSentiment.vaderSentiment import SentimentIntensityAnalyzer
-
-            vader = SentimentIntensityAnalyzer()
-            self._sentiment = lambda text: float(vader.polarity_scores(text)["compound"])
-        return self._sentiment
 
     # -- backfill: a failed transcript is made again from the recording --------------------
 
