@@ -131,6 +131,21 @@ def counter(metrics: str, name: str) -> float:
     return sum(float(v) for v in found)
 
 
+async def demo_team(http: aiohttp.ClientSession, base: str, auth: dict[str, str]) -> None:
+    """A monitoring group: the demo supervisor (101) may supervise agents 102-104."""
+    async with http.get(base + "/restapi/v1.0/account/~/extension", headers=auth) as r:
+        exts = {e["extensionNumber"]: e["id"] for e in (await r.json())["records"]}
+    async with http.post(base + GROUPS, headers=auth, json={"name": "bench"}) as r:
+        group = (await r.json())["id"]
+    members = [{"id": exts["101"], "permissions": ["Monitoring"]}] + [
+        {"id": exts[n], "permissions": ["Monitored"]} for n in ("102", "103", "104")
+    ]
+    async with http.post(
+        f"{base}{GROUPS}/{group}/bulk-assign", headers=auth, json={"addedExtensions": members}
+    ) as r:
+        assert r.status == 204, await r.text()
+
+
 async def loop_lag(out: list[float]) -> None:
     """How late this process's own event loop runs a 10 ms timer (its share of e2e)."""
     while True:
@@ -170,19 +185,7 @@ async def step(args: argparse.Namespace, calls: int) -> dict[str, Any]:
         async with aiohttp.ClientSession() as http:
             bearer = await token(http, base, tmp / "data")
             auth = {"Authorization": "Bearer " + bearer}
-            async with http.get(base + "/restapi/v1.0/account/~/extension", headers=auth) as r:
-                exts = {e["extensionNumber"]: e["id"] for e in (await r.json())["records"]}
-            async with http.post(base + GROUPS, headers=auth, json={"name": "bench"}) as r:
-                group = (await r.json())["id"]
-            members = [{"id": exts["101"], "permissions": ["Monitoring"]}] + [
-                {"id": exts[n], "permissions": ["Monitored"]} for n in ("102", "103", "104")
-            ]
-            async with http.post(
-                f"{base}{GROUPS}/{group}/bulk-assign",
-                headers=auth,
-                json={"addedExtensions": members},
-            ) as r:
-                assert r.status == 204, await r.text()
+            await demo_team(http, base, auth)
             devices = [await open_device(base_ws, bearer, i) for i in range(calls)]
             devices.append(await open_device(base_ws, bearer, calls, receive_buffer=4096))
             stalled = devices[-1]

@@ -33,6 +33,9 @@ from callscope.api.telephony import TelephonyApi
 from callscope.api.transcripts import TranscriptsApi
 from callscope.api.wsgateway import WsGateway
 from callscope.calls.telephony import TelephonyService
+from callscope.cluster.bus import ClusterBus
+from callscope.cluster.jobs import JobQueue
+from callscope.cluster.node import Cluster
 from callscope.config import Settings
 from callscope.errors import ConfigError
 from callscope.events.bus import Bus
@@ -43,15 +46,16 @@ from callscope.insights.analyzers import Embedder
 from callscope.insights.llm import LlmClient
 from callscope.insights.service import InsightsService
 from callscope.metrics import Registry
-from callscope.store.db import create_engine, sessionmaker, upgrade
+from callscope.store.db import SEED_LOCK, create_engine, exclusive, sessionmaker, upgrade
 from callscope.store.directory import DirectoryRepository
 from callscope.store.events import EventRepository
+from callscope.store.models import TranscriptStatus
 from callscope.store.repo import CallRepository, ProfileRepository
 from callscope.store.retention import RetentionJob
 from callscope.store.subscriptions import SubscriptionRepository
 from callscope.supervision.service import SupervisionService
 from callscope.transcription.assist import load_rules
-from callscope.transcription.live import TranscriptHub
+from callscope.transcription.live import TranscriptHub, topic_for
 from callscope.transcription.pool import PoolOptions, WorkerPool
 
 __all__ = ["Components", "build_app"]
@@ -90,6 +94,7 @@ class Components:
     dispatcher: Dispatcher
     supervision: SupervisionService
     insights: InsightsService
+    cluster: Cluster | None = None
 
 
 async def _health(request: web.Request) -> web.Response:
@@ -101,12 +106,15 @@ async def _health(request: web.Request) -> web.Response:
     except Exception:
         logger.exception("health check: database unreachable")
         db_ok = False
-    body = {
+    body: dict[str, Any] = {
         "status": "ok" if db_ok else "degraded",
         "version": __version__,
         "database": "ok" if db_ok else "unreachable",
         "liveCalls": len(c.ingest.live),
+        "node": c.ingest.node_id,
     }
+    if c.cluster is not None:
+        body["cluster"] = {"prefix": c.cluster.prefix, "nodesAlive": sorted(c.cluster.alive)}
     return json_response(body, status=200 if db_ok else 503)
 
 
@@ -152,7 +160,8 @@ def build_app(settings: Settings) -> web.Application:
         sessions, directory, ingest.rows, default_account=settings.ingest_default_account
     )
     ingest.telephony = telephony
-    bus = Bus()
+    cluster = Cluster(settings, registry) if settings.redis_url else None
+    bus: Bus = ClusterBus(cluster) if cluster is not None else Bus()
     subscriptions = SubscriptionRepository(sessions)
     dispatcher = Dispatcher(
         EventRepository(sessions),
@@ -166,6 +175,9 @@ def build_app(settings: Settings) -> web.Application:
         ),
     )
     ingest.rows.after_commit.append(dispatcher.committed)
+    if cluster is not None:
+        dispatcher.join(cluster)
+        ingest.recover_at_start = False  # under the node's recovery lease, below
     transcripts: TranscriptHub | None = None
     if settings.effective_asr_workers:
         pool = WorkerPool(asr_pool_options(settings), registry)
@@ -194,6 +206,8 @@ def build_app(settings: Settings) -> web.Application:
         queue_frames=settings.supervision_queue_frames,
     )
     ingest.supervision = supervision
+    if cluster is not None:
+        supervision.join(cluster, calls)
     insights = InsightsService(
         sessions,
         registry,
@@ -212,6 +226,8 @@ def build_app(settings: Settings) -> web.Application:
         ),
     )
     ingest.insights = settings.insights_enabled
+    if cluster is not None:
+        insights.queue = JobQueue(cluster, "insights")
     retention = RetentionJob(
         sessions, registry, days=settings.retention_days, sweep_s=settings.retention_sweep_s
     )
@@ -231,6 +247,7 @@ def build_app(settings: Settings) -> web.Application:
         dispatcher,
         supervision,
         insights,
+        cluster,
     )
 
     app = web.Application(
@@ -261,29 +278,67 @@ def build_app(settings: Settings) -> web.Application:
     app.add_routes(DirectoryApi(directory).routes())
     app.add_routes(TelephonyApi(telephony, directory).routes())
     app.add_routes(InsightsApi(insights, directory).routes())
-    app.add_routes(
-        SupervisionApi(
-            supervision, directory, heartbeat_s=settings.supervision_heartbeat_s
-        ).routes()
+    supervision_api = SupervisionApi(
+        supervision, directory, heartbeat_s=settings.supervision_heartbeat_s
     )
+    app.add_routes(supervision_api.routes())
     subscriptions_api = SubscriptionsApi(subscriptions, directory, dispatcher)
     app.add_routes(subscriptions_api.routes())
     app.add_routes(WsGateway(identity, subscriptions_api, dispatcher).routes())
 
+    async def node_died(node: str) -> None:
+        """Cluster: take over what a dead node held."""
+        why = f"node {node} stopped mid-call"
+        rows = await ingest.recover(node, reason=why)
+        await directory.webphones_offline(node)
+        await supervision.node_died(node)
+        for row in rows:
+            if row.transcript_status in (TranscriptStatus.LIVE, TranscriptStatus.PENDING):
+                if transcripts is not None:  # made again from the recording, here
+                    await transcripts.requeue(row.id, row.account_ref, Path(row.recording_path))
+                bus.publish(
+                    topic_for(row.account_ref, row.id),
+                    {
+                        "event": "transcript.completed",
+                        "callId": row.id,
+                        "status": TranscriptStatus.INCOMPLETE.value,
+                        "reason": why,
+                    },
+                )
+        if settings.insights_enabled:
+            await insights.queue_missing(call_ids=[row.id for row in rows])
+            await insights.requeue()
+        dispatcher.wake()
+        if rows:
+            logger.warning("node %s died: %d live call(s) marked interrupted", node, len(rows))
+
     async def on_startup(_app: web.Application) -> None:
         await upgrade(engine)
-        if await identity.is_empty():
-            await _seed_demo(identity, settings)
+        if cluster is not None:
+            await cluster.connect()
+        async with exclusive(engine, SEED_LOCK):  # nodes starting together seed once
+            if await identity.is_empty():
+                await _seed_demo(identity, settings)
         if transcripts is not None:
             await transcripts.pool.start()  # fails start-up with a clear engine/model error
-        await directory.webphones_offline()  # a crash left some Online
+        if cluster is None:
+            await directory.webphones_offline()  # a crash left some Online
+        else:
+            node = cluster.node_id
+            await directory.webphones_offline(node)
+            await cluster.recover_own(
+                lambda: ingest.recover(node, reason=f"node {node} stopped mid-call")
+            )
         await ingest.start()  # recovery marks what a crash interrupted
         await dispatcher.start()  # resumes the queues a stop or crash left
+        if transcripts is not None:
+            await transcripts.start_backfills()  # first: their insights wait for them
         if settings.insights_enabled:
             await insights.start()  # and the insight jobs
         retention.start()
-        if transcripts is not None:
-            await transcripts.start_backfills()
+        if cluster is not None:
+            cluster.on_dead.append(node_died)
+            await cluster.start()  # heartbeats; dead nodes are taken over from here on
         if settings.gc_freeze:
             # Full collections of a large heap set the ingest p99; start-up objects never die.
             gc.collect()
@@ -299,6 +354,9 @@ def build_app(settings: Settings) -> web.Application:
 
     async def on_cleanup(_app: web.Application) -> None:
         await subscriptions_api.close()
+        await supervision_api.close()
+        if cluster is not None:
+            await cluster.stop()
         await engine.dispose()
 
     app.on_startup.append(on_startup)

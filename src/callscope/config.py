@@ -9,6 +9,8 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import os
+import re
+import socket
 from collections.abc import Mapping
 from dataclasses import dataclass, field, fields
 from pathlib import Path
@@ -129,6 +131,29 @@ class Settings:
     assist_rules: str = _opt(
         "", "Live assist rules file (JSON, see assist_rules.json in the package); empty: packaged."
     )
+    redis_url: str = _opt(
+        "",
+        "Redis (redis://host:6379/0) shared by every node of a cluster: live fan-out, event "
+        "and job queues, node heartbeats. Empty: one node. Needs a PostgreSQL database_url.",
+    )
+    redis_prefix: str = _opt(
+        "callscope", "Prefix of every Redis key and channel: nodes with one prefix are one cluster."
+    )
+    node_id: str = _opt(
+        "",
+        "This node's name in the cluster; empty: <hostname>-<port>. Keep it stable: a "
+        "restarted node recovers the calls it had.",
+    )
+    advertise_url: str = _opt(
+        "",
+        "How the other nodes reach this one (http://10.0.0.5:8080); empty: http://<host>:<port>.",
+    )
+    node_heartbeat_s: float = _opt(1.0, "How often a node tells the cluster it is alive.")
+    node_dead_after_s: float = _opt(
+        10.0,
+        "A node silent this long is dead: its calls are marked interrupted, its queues and "
+        "jobs taken over.",
+    )
     event_loop: str = _opt("auto", "auto (uvloop when installed), uvloop or asyncio.")
     gc_freeze: bool = _opt(True, "Freeze start-up objects and raise GC thresholds (lower p99).")
 
@@ -181,6 +206,22 @@ class Settings:
             raise ConfigError("insights_transcript_wait_s must be ≥ 0 (seconds)")
         if self.supervision_heartbeat_s <= 0:
             raise ConfigError("supervision_heartbeat_s must be > 0 (seconds)")
+        if self.redis_url:
+            if not self.redis_url.startswith(("redis://", "rediss://", "unix://")):
+                raise ConfigError("redis_url must be a redis://, rediss:// or unix:// URL")
+            if not self.database_url.startswith("postgresql"):
+                raise ConfigError(
+                    "redis_url runs several nodes on one database: set database_url to "
+                    "PostgreSQL (postgresql+asyncpg://…); SQLite is one node's file"
+                )
+        if not re.fullmatch(r"[A-Za-z0-9._-]{1,64}", self.redis_prefix):
+            raise ConfigError("redis_prefix must be 1-64 letters, digits, '.', '_' or '-'")
+        if self.node_id and not re.fullmatch(r"[A-Za-z0-9._-]{1,64}", self.node_id):
+            raise ConfigError("node_id must be 1-64 letters, digits, '.', '_' or '-'")
+        if self.advertise_url and not self.advertise_url.startswith(("http://", "https://")):
+            raise ConfigError("advertise_url must be an http:// or https:// URL")
+        if not 0 < self.node_heartbeat_s * 3 <= self.node_dead_after_s:
+            raise ConfigError("need 0 < 3 × node_heartbeat_s ≤ node_dead_after_s")
 
     @property
     def effective_database_url(self) -> str:
@@ -193,6 +234,21 @@ class Settings:
         if self.asr_workers >= 0:
             return self.asr_workers
         return max(1, min(4, (os.cpu_count() or 2) - 1))
+
+    @property
+    def effective_node_id(self) -> str:
+        if self.node_id:
+            return self.node_id
+        host = re.sub(r"[^A-Za-z0-9._-]", "-", socket.gethostname())[:50] or "node"
+        return f"{host}-{self.port}"
+
+    @property
+    def effective_advertise_url(self) -> str:
+        if self.advertise_url:
+            return self.advertise_url.rstrip("/")
+        wildcard = self.host in ("0.0.0.0", "::", "")  # noqa: S104 - comparing, not binding
+        host = "127.0.0.1" if wildcard else self.host
+        return f"http://{'[' + host + ']' if ':' in host else host}:{self.port}"
 
     @property
     def recordings_dir(self) -> Path:

@@ -1,18 +1,13 @@
 """callscope on PostgreSQL: the same models and Alembic migrations as on SQLite.
 
-PostgreSQL runs at 127.0.0.1:5432 (trust auth, database ``test``) on the development and CI
-machines; ``make test`` starts it when it is installed but stopped. Each test makes a
-database of its own (``callscope_t_<random>``) and drops it, so the suite can run twice or
-side by side.
+Each test makes a database of its own and drops it (``tests/integration/services.py``).
 """
 
 from __future__ import annotations
 
 import os
-import secrets
 import subprocess
 import sys
-from collections.abc import AsyncIterator
 from pathlib import Path
 
 import asyncpg
@@ -20,34 +15,14 @@ import pytest
 
 from tests.conftest import Server
 from tests.integration.cp_helpers import request
+from tests.integration.services import PG
 from tests.integration.test_events import LIFECYCLE, Receiver, run_calls, subscribe, until
 
 pytestmark = pytest.mark.slow
 
-PG = {
-    "host": "127.0.0.1",
-    "port": 5432,
-    "user": os.environ.get("CALLSCOPE_TEST_PG_USER", "postgres"),
-}
-
-
-@pytest.fixture
-async def pg_url() -> AsyncIterator[str]:
-    name = f"callscope_t_{secrets.token_hex(4)}"
-    try:
-        admin = await asyncpg.connect(database="test", **PG)
-    except (OSError, asyncpg.PostgresError) as exc:
-        pytest.fail(f"PostgreSQL is not reachable at 127.0.0.1:5432 as {PG['user']}: {exc}")
-    try:
-        await admin.execute(f'CREATE DATABASE "{name}"')
-        yield f"postgresql+asyncpg://{PG['user']}@127.0.0.1:5432/{name}"
-    finally:
-        await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        await admin.close()
-
 
 async def test_migrations_calls_events_and_a_restart_on_postgresql(
-    server_factory: type[Server], tmp_path: Path, pg_url: str
+    pg_url: str, server_factory: type[Server], tmp_path: Path
 ) -> None:
     upgraded = subprocess.run(
         [sys.executable, "-m", "callscope", "db", "upgrade", "--data-dir", str(tmp_path / "d")],

@@ -14,6 +14,7 @@ import logging
 import socket
 from typing import Any
 
+import aiohttp
 import orjson
 from aiohttp import WSMsgType, web
 
@@ -36,6 +37,10 @@ __all__ = ["DEVICE_PATH", "SupervisionApi"]
 logger = logging.getLogger("callscope.supervision")
 
 ACCOUNT = "/restapi/v1.0/account/{accountId}"
+#: set on a request one node passes to another (that node answers it, never passes it on)
+FORWARDED = "X-Callscope-Forwarded"
+#: request headers a forwarded request keeps
+FORWARD_HEADERS = ("Authorization", "Content-Type", "Accept")
 DEVICE_PATH = "/supervision/device"
 GENESYS_STATUS = {400: 1, 403: 2, 404: 3, 409: 4}
 OPERATIONS = (*MODE_BY_OPERATION, "CancelSupervisorMonitoring")
@@ -88,6 +93,44 @@ class SupervisionApi:
         self.service = service
         self.directory = directory
         self.heartbeat_s = heartbeat_s
+        self._http: aiohttp.ClientSession | None = None
+
+    async def close(self) -> None:
+        if self._http is not None:
+            await self._http.close()
+
+    async def _elsewhere(self, request: web.Request) -> web.Response | None:
+        """Cluster: a call another node carries is supervised there. The request goes to
+        that node as it came (same token) and its answer comes back as it was."""
+        cluster = self.service.cluster
+        if cluster is None or request.headers.get(FORWARDED):
+            return None
+        node = await self.service.call_node(account_param(request), request.match_info["sessionId"])
+        url = cluster.node_url(node) if node is not None else None
+        if url is None:
+            return None
+        body = await request.read()
+        headers = {h: request.headers[h] for h in FORWARD_HEADERS if h in request.headers}
+        headers[FORWARDED] = cluster.node_id
+        if self._http is None:
+            self._http = aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=15.0))
+        try:
+            async with self._http.request(
+                request.method, url + request.path_qs, data=body, headers=headers
+            ) as r:
+                payload = await r.read()
+                return web.Response(
+                    body=payload,
+                    status=r.status,
+                    content_type=r.content_type if payload else None,
+                )
+        except (aiohttp.ClientError, TimeoutError) as exc:
+            logger.warning("node %s did not answer a forwarded %s: %s", node, request.path, exc)
+            raise ApiError(
+                503,
+                "CMN-503",
+                f"The node that carries this call ({node}) did not answer; try again",
+            ) from exc
 
     def routes(self) -> list[web.RouteDef]:
         session = ACCOUNT + "/telephony/sessions/{sessionId}"
@@ -147,6 +190,9 @@ class SupervisionApi:
         return ext
 
     async def _supervise(self, request: web.Request, party_id: str | None) -> web.Response:
+        forwarded = await self._elsewhere(request)
+        if forwarded is not None:
+            return forwarded
         account_id = account_param(request)
         auth = caller(request)
         body = await read_json(request)
@@ -209,6 +255,9 @@ class SupervisionApi:
         return await self._supervise(request, request.match_info["partyId"])
 
     async def drop_party(self, request: web.Request) -> web.Response:
+        forwarded = await self._elsewhere(request)
+        if forwarded is not None:
+            return forwarded
         account_param(request)
         try:
             await self.service.leave(
@@ -221,12 +270,7 @@ class SupervisionApi:
     # -- Genesys ---------------------------------------------------------------------------
 
     async def my_devices(self, request: web.Request) -> web.Response:
-        auth = caller(request)
-        devices = [
-            link.state()["devices"][0]
-            for link in self.service.devices.values()
-            if link.owner.id == auth.extension_id and link.device.account_id == auth.account_id
-        ]
+        devices = await self.service.device_states(caller(request))
         return json_response({"statusCode": 0, "devices": devices})
 
     async def operate(self, request: web.Request) -> web.Response:
@@ -307,7 +351,12 @@ class SupervisionApi:
         )
         await ws.prepare(request)
         _small_send_buffer(request)
-        link = await self.service.connect(device, owner, ws, request.transport)
+        try:
+            link = await self.service.connect(device, owner, ws, request.transport)
+        except SupervisionRefused as exc:  # connected elsewhere meanwhile
+            await ws.send_json({"type": "Error", "message": exc.message})
+            await ws.close(code=4409, message=b"device already connected")
+            return ws
         bad = 0
         try:
             async for msg in ws:
@@ -319,7 +368,7 @@ class SupervisionApi:
                         if bad == 1 or bad % 100 == 0:  # a flood of bad frames is not echoed
                             link.send_json({"type": "Error", "message": str(exc), "count": bad})
                         continue
-                    await self.service.microphone(link, frame)
+                    await self.service.microphone(link, frame, msg.data)
                 elif msg.type is WSMsgType.TEXT:
                     try:
                         data = orjson.loads(msg.data)

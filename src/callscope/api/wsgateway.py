@@ -84,6 +84,18 @@ class WsGateway:
         wanted = request.query.get("wsc")
         if wanted:
             old = self._sessions.get(wanted)
+            if old is None and wanted.startswith("wsc-") and len(wanted) <= 64:
+                # made on another node of a cluster (that node may be gone): the stored
+                # subscription carries the session, its queue is in the database
+                stored = await self.api.subscriptions.by_ws_session(wanted)
+                if stored is not None:
+                    old = _Session(
+                        token=wanted,
+                        auth=AuthContext(
+                            stored.account_id, stored.extension_id, False, stored.client_id, ""
+                        ),
+                        subscription_id=stored.id,
+                    )
             recovery = "Failed"
             if old is not None and (old.auth.account_id, old.auth.extension_id) == (
                 auth.account_id,

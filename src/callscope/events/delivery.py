@@ -38,6 +38,7 @@ import aiohttp
 import orjson
 
 from callscope.calls.views import iso
+from callscope.cluster.node import Cluster
 from callscope.events.filters import EventFilter, FilterError, parse_filter
 from callscope.events.payloads import envelope, render
 from callscope.events.webhook import USER_AGENT
@@ -51,6 +52,9 @@ from callscope.store.subscriptions import SubscriptionRepository
 __all__ = ["Dispatcher", "DispatcherOptions", "WsTransport", "notification"]
 
 logger = logging.getLogger("callscope.events")
+
+#: cluster message: subscriptions that got deliveries (whoever sends them, send them now)
+KICK = "kick"
 
 #: a WebSocket connection's send: takes the envelope, raises if the connection is gone
 WsTransport = Callable[[dict[str, Any]], Awaitable[None]]
@@ -118,6 +122,10 @@ class Dispatcher:
         self._filters: dict[tuple[str, str], EventFilter | None] = {}
         self._http: aiohttp.ClientSession | None = None
         self._stopping = False
+        #: in a cluster: webhook queues are sent by one node at a time, the holder of the
+        #: subscription's lease (WebSocket ones by the node holding the connection)
+        self.cluster: Cluster | None = None
+        self._leases: set[str] = set()
         self.events_total = registry.counter(
             "callscope_events_total", "Events taken from the outbox and fanned out."
         )
@@ -133,6 +141,20 @@ class Dispatcher:
 
     def _n(self) -> float:
         return float(len(self._senders))
+
+    def join(self, cluster: Cluster) -> None:
+        """Deliver as one node of a cluster."""
+        self.cluster = cluster
+        cluster.on(KICK, self._remote_kick)
+
+    def _remote_kick(self, _sender: str, payload: bytes) -> None:
+        for sub_id in orjson.loads(payload):
+            if isinstance(sub_id, str):
+                self.kick(sub_id)
+
+    def _lease_key(self, sub_id: str) -> str:
+        assert self.cluster is not None
+        return self.cluster.key("sender", sub_id)
 
     # -- lifecycle -------------------------------------------------------------------------
 
@@ -163,8 +185,16 @@ class Dispatcher:
         if self._ack_task is not None:
             self._ack_task.cancel()
         await self._flush_acks()
+        if self.cluster is not None:
+            for sub_id in list(self._leases):
+                await self.cluster.release(self._lease_key(sub_id))
+            self._leases.clear()
         if self._http is not None:
             await self._http.close()
+
+    def wake(self) -> None:
+        """Fan out now (events were written outside the row writer)."""
+        self._wake.set()
 
     def committed(self, rows: Sequence[Any]) -> None:
         """The row writer committed a batch: wake if it carried outbox events (most
@@ -238,17 +268,23 @@ class Dispatcher:
             n, touched = await self.repo.fan_out(self.route, utcnow(), self.options.fanout_batch)
             for sub_id in touched:
                 self.kick(sub_id)
+            if touched and self.cluster is not None:
+                self.cluster.broadcast(KICK, orjson.dumps(sorted(touched)))
             if n < self.options.fanout_batch:
                 return
 
     async def _fan_out_loop(self) -> None:
-        last_expire = 0.0
+        last_expire = last_keep = 0.0
         while True:
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._wake.wait(), self.options.poll_s)
             self._wake.clear()
             try:
                 await self._fan_out_all()
+                cluster = self.cluster
+                if cluster is not None and time.monotonic() - last_keep > cluster.dead_after_s / 3:
+                    last_keep = time.monotonic()
+                    await self._keep_leases(cluster)
                 if time.monotonic() - last_expire > 10:
                     last_expire = time.monotonic()
                     for sub_id in await self.repo.expire(utcnow()):
@@ -258,6 +294,20 @@ class Dispatcher:
             except Exception:
                 logger.exception("fan-out failed; retrying")
                 await asyncio.sleep(self.options.poll_s)
+
+    async def _keep_leases(self, cluster: Cluster) -> None:
+        """Renew this node's sender leases; queues with nobody sending them (their node
+        died: its leases lapsed) are taken over."""
+        for sub_id in list(self._leases):
+            if not await cluster.renew(self._lease_key(sub_id), cluster.dead_after_s):
+                logger.warning("subscription %s: sender lease lost; stopping here", sub_id)
+                self._leases.discard(sub_id)
+                task = self._senders.get(sub_id)
+                if task is not None:
+                    task.cancel()
+        for sub_id in await self.repo.with_pending():
+            if sub_id not in self._senders:
+                self.kick(sub_id)
 
     # -- sending ---------------------------------------------------------------------------
 
@@ -286,6 +336,16 @@ class Dispatcher:
                     return
                 if sub.transport == "WebSocket" and sub_id not in self._ws:
                     return  # waits for its connection to come back
+                if (
+                    self.cluster is not None
+                    and sub.transport != "WebSocket"
+                    and sub_id not in self._leases
+                ):
+                    if not await self.cluster.acquire(
+                        self._lease_key(sub_id), self.cluster.dead_after_s
+                    ):
+                        return  # another node sends this queue
+                    self._leases.add(sub_id)
                 batch = await self.repo.pending(sub_id, after=self._sent.get(sub_id, 0))
                 if not batch:
                     if sub_id in self._kicked:
@@ -303,6 +363,12 @@ class Dispatcher:
         finally:
             if self._senders.get(sub_id) is asyncio.current_task():
                 del self._senders[sub_id]
+            if sub_id in self._leases and self.cluster is not None:
+                self._leases.discard(sub_id)
+                # the next holder reads the queue from the database: what this node sent
+                # must be deleted there first, or it would be sent twice
+                await self._flush_acks()
+                await self.cluster.release(self._lease_key(sub_id))
             if sub_id in self._kicked and not self._stopping:
                 self.kick(sub_id)
 

@@ -15,7 +15,7 @@ import os
 import secrets
 import time
 from collections import Counter as TallyCounter
-from collections.abc import Awaitable, Callable, Iterable, Mapping
+from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -280,6 +280,7 @@ class LiveCall:
         )
         hub = self.service.transcripts
         self.row.transcript_status = TranscriptStatus.LIVE if hub else TranscriptStatus.OFF
+        self.row.node_id = self.service.node_id
         telephony = self.service.telephony
         if telephony is not None:
             self.row.account_ref = await telephony.account_for(self.row)
@@ -427,6 +428,10 @@ class IngestService:
         self.supervision: SupervisionHooks | None = None
         #: set by the app: every ended call of an account gets an insights job
         self.insights = False
+        #: this node's name, stored on its calls (a cluster recovers a dead node's calls)
+        self.node_id: str = settings.effective_node_id
+        #: in a cluster, start-up recovery is left to the app (under the node's lease)
+        self.recover_at_start = True
         self._sweeper: asyncio.Task[None] | None = None
         self._finished_totals: TallyCounter[Labels] = TallyCounter()
         self._malformed_totals: TallyCounter[Labels] = TallyCounter()
@@ -522,7 +527,8 @@ class IngestService:
     # -- background work -----------------------------------------------------------------
 
     async def start(self) -> None:
-        await self.recover()
+        if self.recover_at_start:
+            await self.recover()
         self.rows.start()
         self._sweeper = asyncio.create_task(self._sweep(), name="callscope-ingest-sweeper")
 
@@ -585,18 +591,22 @@ class IngestService:
             }
         )
 
-    async def recover(self) -> int:
-        """Repair the recordings of calls left ``live`` by a killed server.
+    async def recover(
+        self, node_id: str | None = None, *, reason: str | None = None
+    ) -> Sequence[Call]:
+        """Repair the recordings of calls left ``live`` by a killed server: all of them
+        (one node), or those of cluster node ``node_id`` and of no node.
 
         Returns:
-            How many calls were marked ``interrupted``.
+            The calls marked ``interrupted`` (as they were read: still ``live``).
         """
-        rows = await self.calls.live()
+        why = reason or "server stopped mid-call"
+        rows = await self.calls.live(node_id)
         for row in rows:
             path = Path(row.recording_path)
             values: dict[str, Any] = {
                 "status": CallStatus.INTERRUPTED,
-                "end_reason": "server stopped mid-call; recording repaired on restart",
+                "end_reason": f"{why}; recording repaired",
             }
             try:
                 info = repair_wav(path)
@@ -604,14 +614,15 @@ class IngestService:
                 values["ended_at"] = datetime.fromtimestamp(os.stat(path).st_mtime, UTC)
             except RecordingError as exc:
                 logger.error("call %s: recording could not be repaired: %s", row.id, exc)
-                values["end_reason"] = f"server stopped mid-call; recording unusable: {exc}"[:200]
+                values["end_reason"] = f"{why}; recording unusable: {exc}"[:200]
                 values["ended_at"] = utcnow()
             await self.calls.update(row.id, **values)
             self.calls_total.inc(status=CallStatus.INTERRUPTED.value)
-            logger.warning("call %s was live when the server stopped: marked interrupted", row.id)
+            logger.warning("call %s was live when %s: marked interrupted", row.id, why)
+        ids = [row.id for row in rows]
         if self.telephony is not None:
-            await self.telephony.end_orphans([row.id for row in rows], CallStatus.INTERRUPTED)
-        for call_id in await self.calls.unfinished_transcripts():
+            await self.telephony.end_orphans(ids, CallStatus.INTERRUPTED)
+        for call_id in await self.calls.unfinished_transcripts(None if node_id is None else ids):
             await self.calls.update(call_id, transcript_status=TranscriptStatus.INCOMPLETE)
-            logger.warning("call %s: transcript left incomplete by the server stopping", call_id)
-        return len(rows)
+            logger.warning("call %s: transcript left incomplete by %s", call_id, why)
+        return rows

@@ -26,6 +26,7 @@ from sqlalchemy import or_, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from callscope.calls.views import current_agent, iso
+from callscope.cluster.jobs import JobQueue
 from callscope.events.payloads import EventKind
 from callscope.insights.analyzers import Analysis, Embedder, Utterance, analyze
 from callscope.insights.llm import LlmClient, LlmInsights
@@ -178,6 +179,8 @@ class InsightsService:
         self._committed = committed
         self._wake = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
+        #: in a cluster: the Redis job queue shared by the nodes (None: this node's table scan)
+        self.queue: JobQueue | None = None
         self.jobs_total = registry.counter(
             "callscope_insight_jobs_total", "Insight jobs finished, by result."
         )
@@ -191,32 +194,71 @@ class InsightsService:
         """Queue a job for every call of an account that ended in the last ``catch_up_days``
         without one (a crash between a call's end and its commit, calls from before
         insights were on), then run."""
-        since = utcnow() - timedelta(days=catch_up_days)
+        missing = await self.queue_missing(since=utcnow() - timedelta(days=catch_up_days))
+        if missing:
+            logger.info("queued insights for %d call(s) that had no job", len(missing))
+        if self.queue is not None:
+            self.queue.on_reset = self.requeue
+            await self.queue.start()
+            await self.requeue()
+            self._task = asyncio.create_task(self._run_queue(self.queue), name="callscope-insights")
+        else:
+            self._task = asyncio.create_task(self._run(), name="callscope-insights")
+
+    async def queue_missing(
+        self, *, since: datetime | None = None, call_ids: Sequence[str] | None = None
+    ) -> list[str]:
+        """Jobs for ended calls of an account that have none (those that ended after
+        ``since``, or those of ``call_ids``: a dead node's interrupted calls)."""
         async with self._sessions.begin() as s:
             q = select(Call).where(
                 Call.account_ref.is_not(None),
                 Call.status != "live",
-                Call.ended_at >= since,
                 Call.id.not_in(select(InsightJob.call_id)),
             )
+            if since is not None:
+                q = q.where(Call.ended_at >= since)
+            if call_ids is not None:
+                q = q.where(Call.id.in_(list(call_ids)))
             missing = list((await s.execute(q)).scalars())
             s.add_all(new_job(c) for c in missing)
-        if missing:
-            logger.info("queued insights for %d call(s) that had no job", len(missing))
-        self._task = asyncio.create_task(self._run(), name="callscope-insights")
+        ids = [c.id for c in missing]
+        if ids:
+            if self.queue is not None and self.queue.started:
+                await self.queue.add(ids)
+            self._wake.set()
+        return ids
+
+    async def requeue(self) -> None:
+        """Cluster: queue every pending job again (one whose queuing a dead node never did
+        is found; the ones held elsewhere are dropped as duplicates)."""
+        if self.queue is None:
+            return
+        async with self._sessions() as s:
+            pending = list(
+                (
+                    await s.execute(select(InsightJob.call_id).where(InsightJob.state == "pending"))
+                ).scalars()
+            )
+        await self.queue.add(pending)
 
     async def stop(self) -> None:
         if self._task is not None:
             self._task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await self._task
+        if self.queue is not None:
+            await self.queue.stop()
 
     def kick(self) -> None:
         self._wake.set()
 
     def committed(self, rows: Sequence[Any]) -> None:
         """Row-writer hook: a job (or a transcript's end) was committed."""
-        if any(isinstance(r, InsightJob) for r in rows):
+        jobs = [r.call_id for r in rows if isinstance(r, InsightJob)]
+        if jobs:
+            if self.queue is not None:
+                self.queue.add_soon(jobs)
             self._wake.set()
 
     async def _run(self) -> None:
@@ -233,8 +275,33 @@ class InsightsService:
                 logger.exception("insights runner failed; retrying")
                 await asyncio.sleep(self.poll_s)
 
-    async def _next(self) -> bool:
-        """Do the oldest due job, if any. Returns whether one was done."""
+    async def _run_queue(self, queue: JobQueue) -> None:
+        """Cluster: do the jobs this node takes from the shared queue."""
+        while True:
+            try:
+                await queue.take(self.poll_s)
+                while queue.held and await self._next(only=list(queue.held)):
+                    pass
+                if queue.held:
+                    for call_id in await self._settled(list(queue.held)):
+                        await queue.done(call_id)
+            except asyncio.CancelledError:
+                raise
+            except Exception:
+                logger.exception("insights queue runner failed; retrying")
+                await asyncio.sleep(self.poll_s)
+
+    async def _settled(self, call_ids: list[str]) -> list[str]:
+        """Those of ``call_ids`` whose job is no longer pending (done, skipped, failed, gone)."""
+        async with self._sessions() as s:
+            q = select(InsightJob.call_id).where(
+                InsightJob.call_id.in_(call_ids), InsightJob.state == "pending"
+            )
+            pending = set((await s.execute(q)).scalars())
+        return [c for c in call_ids if c not in pending]
+
+    async def _next(self, only: list[str] | None = None) -> bool:
+        """Do the oldest due job (of ``only``, if given), if any. Returns whether one was done."""
         now = utcnow()
         waited = now - timedelta(seconds=self.transcript_wait_s)
         async with self._sessions() as s:
@@ -253,6 +320,8 @@ class InsightsService:
                 .order_by(InsightJob.created_at)
                 .limit(1)
             )
+            if only is not None:
+                q = q.where(InsightJob.call_id.in_(only))
             call_id = (await s.execute(q)).scalar_one_or_none()
         if call_id is None:
             return False

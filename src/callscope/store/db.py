@@ -3,18 +3,41 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from importlib.resources import files
 from typing import Any
 
 from alembic import command
 from alembic.config import Config
-from sqlalchemy import event
+from sqlalchemy import event, text
 from sqlalchemy.engine import Connection
-from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker, create_async_engine
+from sqlalchemy.ext.asyncio import (
+    AsyncConnection,
+    AsyncEngine,
+    AsyncSession,
+    async_sessionmaker,
+    create_async_engine,
+)
 
-__all__ = ["alembic_config", "create_engine", "upgrade"]
+__all__ = [
+    "FANOUT_LOCK",
+    "SEED_LOCK",
+    "advisory_xact_lock",
+    "alembic_config",
+    "create_engine",
+    "exclusive",
+    "upgrade",
+]
 
 logger = logging.getLogger("callscope.store")
+
+#: the PostgreSQL advisory lock held while migrating ("cs-mig")
+MIGRATE_LOCK = 0x63732D6D6967
+#: held while a first start seeds the demo account ("cs-seed")
+SEED_LOCK = 0x63732D73656564
+#: held while the outbox is fanned out ("cs-fan")
+FANOUT_LOCK = 0x63732D66616E
 
 
 def create_engine(url: str) -> AsyncEngine:
@@ -47,6 +70,29 @@ def alembic_config(url: str | None = None) -> Config:
     return cfg
 
 
+async def advisory_xact_lock(conn: AsyncConnection | AsyncSession, key: int) -> None:
+    """PostgreSQL: wait for lock ``key`` and hold it until this transaction ends (nodes of a
+    cluster take turns); SQLite, one node: nothing to wait for."""
+    bind = conn.get_bind() if isinstance(conn, AsyncSession) else conn
+    if bind.dialect.name == "postgresql":
+        await conn.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": key})
+
+
+@asynccontextmanager
+async def exclusive(engine: AsyncEngine, key: int) -> AsyncIterator[None]:
+    """Hold PostgreSQL advisory lock ``key`` (nodes of a cluster doing one-time work take
+    turns); on SQLite, one node, nothing to hold."""
+    if engine.dialect.name != "postgresql":
+        yield
+        return
+    async with engine.connect() as conn:
+        await conn.execute(text("SELECT pg_advisory_lock(:key)"), {"key": key})
+        try:
+            yield
+        finally:
+            await conn.execute(text("SELECT pg_advisory_unlock(:key)"), {"key": key})
+
+
 async def upgrade(engine: AsyncEngine, revision: str = "head") -> None:
     """Bring the schema up to ``revision`` using the engine's own connection."""
 
@@ -56,5 +102,8 @@ async def upgrade(engine: AsyncEngine, revision: str = "head") -> None:
         command.upgrade(cfg, revision)
 
     async with engine.begin() as conn:
+        # nodes of a cluster starting together: one migrates, the others wait and find the
+        # schema current
+        await advisory_xact_lock(conn, MIGRATE_LOCK)
         await conn.run_sync(_run)
     logger.debug("schema at %s", revision)

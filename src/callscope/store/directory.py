@@ -113,18 +113,28 @@ class DirectoryRepository:
             device = await s.get(Device, device_id)
         return device if device is not None and device.account_id == account_id else None
 
-    async def set_device_status(self, device_id: int, status: str) -> None:
+    async def set_device_status(
+        self, device_id: int, status: str, node_id: str | None = None
+    ) -> bool:
+        """``Online`` claims the web phone for ``node_id``: False if it is Online already (on
+        any node). ``Offline`` releases it."""
         async with self._sessions.begin() as s:
-            await s.execute(update(Device).where(Device.id == device_id).values(status=status))
-
-    async def webphones_offline(self) -> int:
-        """At start-up: no web phone is connected yet (a crash left some Online)."""
-        async with self._sessions.begin() as s:
+            q = update(Device).where(Device.id == device_id)
+            if status == "Online":
+                q = q.where(Device.status != "Online")
             result = await s.execute(
-                update(Device)
-                .where(Device.type == "WebPhone", Device.status != "Offline")
-                .values(status="Offline")
+                q.values(status=status, node_id=node_id if status == "Online" else None)
             )
+        return bool(result.rowcount)  # type: ignore[attr-defined]
+
+    async def webphones_offline(self, node_id: str | None = None) -> int:
+        """No web phone of ``node_id`` (None: of any node) is connected: at start-up, a
+        crash left some Online; in a cluster, when a node died."""
+        async with self._sessions.begin() as s:
+            q = update(Device).where(Device.type == "WebPhone", Device.status != "Offline")
+            if node_id is not None:
+                q = q.where(Device.node_id == node_id)
+            result = await s.execute(q.values(status="Offline", node_id=None))
         return int(result.rowcount or 0)  # type: ignore[attr-defined]
 
     # -- call monitoring groups (spec §5) ------------------------------------------------

@@ -15,6 +15,7 @@ from typing import Any
 from sqlalchemy import delete, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from callscope.store.db import FANOUT_LOCK, advisory_xact_lock
 from callscope.store.models import Delivery, OutboxEvent, Subscription
 
 __all__ = ["EventRepository", "Router"]
@@ -34,9 +35,10 @@ class EventRepository:
             (events taken, ids of the subscriptions that got a delivery)
         """
         async with self._sessions.begin() as s:
+            # Nodes of a cluster take turns: two fan-outs at once could commit later events'
+            # deliveries before earlier ones' and break their order.
+            await advisory_xact_lock(s, FANOUT_LOCK)
             q = select(OutboxEvent).order_by(OutboxEvent.id).limit(limit)
-            if s.get_bind().dialect.name == "postgresql":
-                q = q.with_for_update(skip_locked=True)
             events = list((await s.execute(q)).scalars())
             if not events:
                 return 0, set()

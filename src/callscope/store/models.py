@@ -111,6 +111,8 @@ class Call(Base):
     start_metadata: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
     stop_metadata: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
     transcript_status: Mapped[str | None] = mapped_column(String(16))
+    #: the cluster node that receives (received) the call's stream
+    node_id: Mapped[str | None] = mapped_column(String(64), index=True)
 
 
 class UtteranceRow(Base):
@@ -249,6 +251,8 @@ class Device(Base):
     sku: Mapped[str] = mapped_column(String(32))
     serial: Mapped[str] = mapped_column(String(64))
     status: Mapped[str] = mapped_column(String(8))  # Online | Offline
+    #: the cluster node the web phone is connected to (while Online)
+    node_id: Mapped[str | None] = mapped_column(String(64))
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
 
 

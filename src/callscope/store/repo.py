@@ -126,11 +126,13 @@ class CallRepository:
         async with self._sessions() as s:
             return (await s.execute(q)).scalars().first()
 
-    async def live(self) -> Sequence[Call]:
+    async def live(self, node_id: str | None = None) -> Sequence[Call]:
+        """Calls stored as live: all, or those of cluster node ``node_id`` and of no node."""
         async with self._sessions() as s:
-            return list(
-                (await s.execute(select(Call).where(Call.status == CallStatus.LIVE))).scalars()
-            )
+            q = select(Call).where(Call.status == CallStatus.LIVE)
+            if node_id is not None:
+                q = q.where(or_(Call.node_id == node_id, Call.node_id.is_(None)))
+            return list((await s.execute(q)).scalars())
 
     async def utterances(self, call_id: str) -> Sequence[UtteranceRow]:
         """A call's stored final utterances in time order."""
@@ -156,12 +158,17 @@ class CallRepository:
             )
             return list((await s.execute(q)).scalars())
 
-    async def unfinished_transcripts(self) -> Sequence[str]:
-        """Calls whose transcript was still live or pending when the server stopped."""
+    async def unfinished_transcripts(self, call_ids: Sequence[str] | None = None) -> Sequence[str]:
+        """Calls (of ``call_ids``, if given) whose transcript was still live or pending when
+        the server stopped."""
+        if call_ids is not None and not call_ids:
+            return []
         async with self._sessions() as s:
             q = select(Call.id).where(
                 Call.transcript_status.in_([TranscriptStatus.LIVE, TranscriptStatus.PENDING])
             )
+            if call_ids is not None:
+                q = q.where(Call.id.in_(list(call_ids)))
             return list((await s.execute(q)).scalars())
 
 

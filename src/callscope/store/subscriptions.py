@@ -26,6 +26,14 @@ class SubscriptionRepository:
         async with self._sessions() as s:
             return await s.get(Subscription, sub_id)
 
+    async def by_ws_session(self, token: str) -> Subscription | None:
+        """The WebSocket subscription of a gateway session (recovery on another node)."""
+        async with self._sessions() as s:
+            q = select(Subscription).where(
+                Subscription.ws_session == token, Subscription.transport == "WebSocket"
+            )
+            return (await s.execute(q.limit(1))).scalars().first()
+
     async def list_for(self, account_id: str, extension_id: int) -> Sequence[Subscription]:
         async with self._sessions() as s:
             q = (

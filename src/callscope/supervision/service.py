@@ -29,6 +29,7 @@ import asyncio
 import contextlib
 import enum
 import logging
+import struct
 import time
 from collections import deque
 from collections.abc import Iterable
@@ -41,6 +42,7 @@ import orjson
 from aiohttp import web
 
 from callscope.calls.telephony import TelephonyService, party_ids
+from callscope.cluster.node import Cluster
 from callscope.events.payloads import EventKind
 from callscope.identity.service import AuthContext, IdentityService
 from callscope.media.g711 import lin2ulaw
@@ -49,7 +51,7 @@ from callscope.metrics import Registry
 from callscope.protocols.twilio import Track
 from callscope.store.directory import DirectoryRepository
 from callscope.store.models import Device, Extension, OutboxEvent
-from callscope.store.repo import utcnow
+from callscope.store.repo import CallRepository, utcnow
 from callscope.store.writer import CallRowWriter
 from callscope.supervision.audio import (
     CHANNEL_AGENT,
@@ -60,6 +62,7 @@ from callscope.supervision.audio import (
     KIND_LISTEN,
     MicFrame,
     channel_pcm,
+    parse_mic,
 )
 
 if TYPE_CHECKING:
@@ -77,6 +80,17 @@ __all__ = [
 logger = logging.getLogger("callscope.supervision")
 
 DEVICE_CHANNEL: Final = "/v2/me/devices"
+#: cluster messages between the node holding a web phone and the node carrying its call
+DEV_AUDIO: Final = "dev.audio"  # call node → device node: a listen frame
+DEV_JSON: Final = "dev.json"  # call node → device node: a control message
+DEV_MIC: Final = "dev.mic"  # device node → call node: a microphone frame
+DEV_HOLD: Final = "dev.hold"  # call node → device node: send me its microphone
+DEV_RELEASE: Final = "dev.release"  # call node → device node: no longer
+DEV_GONE: Final = "dev.gone"  # either way: the device (or its link) is gone
+ORDER: Final = "order"  # broadcast: a monitoring order armed, changed or cancelled
+ORDER_USED: Final = "order.used"  # broadcast: a NextCall order picked up its call
+DEVICE_ID: Final = struct.Struct("<Q")
+
 #: audio held in a device socket's user-space write buffer before its queue takes over
 #: (≈ 1 s of one stream)
 WRITE_BUFFER_LIMIT: Final = 16 * 1024
@@ -203,7 +217,7 @@ class DeviceLink:
         self,
         device: Device,
         owner: Extension,
-        ws: web.WebSocketResponse,
+        ws: web.WebSocketResponse | None,
         service: SupervisionService,
         *,
         queue_frames: int,
@@ -226,6 +240,10 @@ class DeviceLink:
         self._sender: asyncio.Task[None] | None = None
         self.mic_ignored = 0
         self.transport: asyncio.Transport | None = None
+        #: cluster: nodes that carry calls this device supervises (its microphone goes there)
+        self.remote_nodes: set[str] = set()
+        #: the device id as cluster messages about it begin
+        self.prefix = DEVICE_ID.pack(device.id)
 
     @property
     def id(self) -> int:
@@ -267,6 +285,7 @@ class DeviceLink:
     async def _send_loop(self) -> None:
         delay = self.service.listen_delay
         ws = self.ws
+        assert ws is not None
         transport = self.transport
         try:
             while True:
@@ -346,6 +365,54 @@ class DeviceLink:
         return {"messageType": "DeviceStateChangeMessage", "devices": [dev]}
 
 
+class RemoteDeviceLink(DeviceLink):
+    """Cluster: a web phone connected to another node, supervising a call of this one. What
+    it is sent goes to that node, which writes it on the socket; its microphone comes back
+    the same way (``dev.*`` cluster messages)."""
+
+    def __init__(
+        self, device: Device, owner: Extension, node: str, service: SupervisionService
+    ) -> None:
+        super().__init__(device, owner, None, service, queue_frames=service.queue_frames)
+        self.node = node
+        self.mic: asyncio.Queue[MicFrame] = asyncio.Queue(maxsize=500)
+        self._mic_task: asyncio.Task[None] | None = None
+
+    def start(self) -> None:
+        self._mic_task = asyncio.create_task(
+            self._mic_loop(), name=f"callscope-remote-device-{self.id}"
+        )
+
+    async def stop(self) -> None:
+        self.online = False
+        if self._mic_task is not None:
+            self._mic_task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._mic_task
+
+    def send_audio(self, frame: bytes, arrived: float) -> None:
+        if self.online and self.service.cluster is not None:
+            self.service.cluster.send(self.node, DEV_AUDIO, self.prefix + frame)
+
+    def send_json(self, message: dict[str, Any]) -> None:
+        if self.online and self.service.cluster is not None:
+            self.service.cluster.send(self.node, DEV_JSON, self.prefix + orjson.dumps(message))
+
+    def take_mic(self, frame: MicFrame) -> None:
+        if self.mic.full():
+            self.mic.get_nowait()  # keep the newest speech
+        self.mic.put_nowait(frame)
+
+    async def _mic_loop(self) -> None:
+        """In order, one frame at a time, as the device's own socket would."""
+        while True:
+            frame = await self.mic.get()
+            try:
+                await self.service.microphone(self, frame)
+            except Exception:
+                logger.exception("device %s: microphone frame from node %s", self.id, self.node)
+
+
 class SupervisionService:
     def __init__(
         self,
@@ -367,6 +434,13 @@ class SupervisionService:
         self.transcripts = transcripts
         self.queue_frames = queue_frames
         self.devices: dict[int, DeviceLink] = {}
+        #: cluster: web phones of other nodes supervising calls of this node
+        self.remote: dict[int, RemoteDeviceLink] = {}
+        self.cluster: Cluster | None = None
+        self.calls: CallRepository | None = None
+        #: stored on the device row while a web phone is connected here
+        self.node_id: str | None = None
+        self._order_lock = asyncio.Lock()
         self.by_call: dict[str, Supervision] = {}
         self.orders: dict[int, list[MonitoringOrder]] = {}  # agent extension → orders
         self._tasks: set[asyncio.Task[None]] = set()
@@ -403,6 +477,205 @@ class SupervisionService:
     def dropped_frames(self) -> int:
         return self._dropped_closed + sum(d.dropped for d in self.devices.values())
 
+    # -- cluster -----------------------------------------------------------------------------
+
+    def join(self, cluster: Cluster, calls: CallRepository) -> None:
+        """Supervise across the nodes of a cluster: a call is supervised on the node that
+        receives it; a web phone connected to another node is reached through that node."""
+        self.cluster = cluster
+        self.calls = calls
+        self.node_id = cluster.node_id
+        cluster.on(DEV_AUDIO, self._on_audio)
+        cluster.on(DEV_JSON, self._on_json)
+        cluster.on(DEV_MIC, self._on_mic)
+        cluster.on(DEV_HOLD, self._on_hold)
+        cluster.on(DEV_RELEASE, self._on_release)
+        cluster.on(DEV_GONE, self._on_gone)
+        cluster.on(ORDER, lambda sender, data: self._spawn(self._on_order(sender, data)))
+        cluster.on(ORDER_USED, self._on_order_used)
+
+    async def call_node(self, account_id: str, session_id: str) -> str | None:
+        """The live node that carries a call this node does not (None: here, or nowhere)."""
+        if self.cluster is None or self.calls is None:
+            return None
+        call_id = session_id[2:] if session_id.startswith("s-") else ""
+        if not call_id or call_id in self.live_calls:
+            return None
+        row = await self.calls.get(call_id)
+        if row is None or row.status != "live" or row.account_ref != account_id:
+            return None
+        node = row.node_id
+        if node is None or node == self.cluster.node_id or node not in self.cluster.alive:
+            return None
+        return node
+
+    @staticmethod
+    def _split(payload: bytes) -> tuple[int, bytes]:
+        (device_id,) = DEVICE_ID.unpack_from(payload)
+        return device_id, payload[DEVICE_ID.size :]
+
+    def _on_audio(self, sender: str, payload: bytes) -> None:
+        device_id, frame = self._split(payload)
+        link = self.devices.get(device_id)
+        if link is not None:
+            link.send_audio(frame, time.monotonic())
+        elif self.cluster is not None:
+            self.cluster.send(sender, DEV_GONE, DEVICE_ID.pack(device_id))
+
+    def _on_json(self, _sender: str, payload: bytes) -> None:
+        device_id, data = self._split(payload)
+        link = self.devices.get(device_id)
+        if link is not None:
+            link.send_json(orjson.loads(data))
+
+    def _on_mic(self, sender: str, payload: bytes) -> None:
+        device_id, data = self._split(payload)
+        link = self.remote.get(device_id)
+        if link is not None and link.node == sender:
+            link.take_mic(parse_mic(data))
+
+    def _on_hold(self, sender: str, payload: bytes) -> None:
+        device_id, _ = self._split(payload)
+        link = self.devices.get(device_id)
+        if link is not None:
+            link.remote_nodes.add(sender)
+        elif self.cluster is not None:
+            self.cluster.send(sender, DEV_GONE, DEVICE_ID.pack(device_id))
+
+    def _on_release(self, sender: str, payload: bytes) -> None:
+        device_id, _ = self._split(payload)
+        link = self.devices.get(device_id)
+        if link is not None:
+            link.remote_nodes.discard(sender)
+
+    def _on_gone(self, sender: str, payload: bytes) -> None:
+        device_id, _ = self._split(payload)
+        link = self.remote.get(device_id)
+        if link is not None and link.node == sender:
+            self._spawn(self.disconnect(link))
+
+    def _share_order(self, link: DeviceLink, operation: str) -> None:
+        """Cluster: every node arms (or cancels) the same order, so the agent's next call is
+        picked up on whichever node it arrives."""
+        if self.cluster is None:
+            return
+        order = link.order
+        message: dict[str, Any] = {"device": link.id, "account": link.device.account_id}
+        if operation == "CancelSupervisorMonitoring" or order is None:
+            message["op"] = "CancelSupervisorMonitoring"
+        else:
+            message |= {
+                "op": OPERATION_BY_MODE[order.mode],
+                "agent": order.agent.id,
+                "repeat": order.repeat,
+                "scope": order.scope,
+                "target": order.target_device_uri,
+                "used": order.used,
+            }
+        self.cluster.broadcast(ORDER, orjson.dumps(message))
+
+    async def _on_order(self, _sender: str, payload: bytes) -> None:
+        # one at a time, in arrival order (an arm and its cancel must not swap)
+        async with self._order_lock:
+            await self._apply_order(orjson.loads(payload))
+
+    async def _apply_order(self, msg: dict[str, Any]) -> None:
+        device = await self.directory.get_device(str(msg["account"]), int(msg["device"]))
+        if device is None:
+            return
+        link: DeviceLink | None = self.devices.get(device.id) or await self._remote_link(device)
+        if link is None:
+            return
+        if msg["op"] == "CancelSupervisorMonitoring":
+            had = link.order is not None
+            self._drop_order(link)
+            if had and self.devices.get(link.id) is link:
+                self._push_state(link)
+            return
+        agent = await self.directory.get_extension(device.account_id, int(msg["agent"]))
+        if agent is None:
+            return
+        mode = MODE_BY_OPERATION[str(msg["op"])]
+        order = link.order
+        held = order.attached if order is not None and order.agent.id == agent.id else None
+        if held is not None and (mode is Mode.LISTEN or held.two_way):
+            self.set_mode(held, mode)
+        if self._arm(
+            link,
+            agent,
+            mode,
+            str(msg["repeat"]),
+            str(msg["scope"]),
+            msg.get("target"),
+            used=bool(msg.get("used")),
+            current=self._current_call(agent.id),
+        ):
+            self._push_state(link)
+
+    def _on_order_used(self, _sender: str, payload: bytes) -> None:
+        device_id, _ = self._split(payload)
+        link = self.devices.get(device_id) or self.remote.get(device_id)
+        order = link.order if link is not None else None
+        if order is not None and order.repeat == "NextCall" and order.attached is None:
+            order.used = True  # another node took the one call
+            self._drop_order(order.link)
+
+    async def device_states(self, auth: AuthContext) -> list[dict[str, Any]]:
+        """The caller's connected web phones (on any node) as Genesys device states."""
+        links: list[DeviceLink] = [
+            link
+            for link in self.devices.values()
+            if link.owner.id == auth.extension_id and link.device.account_id == auth.account_id
+        ]
+        if self.cluster is not None:
+            mine, _ = await self.directory.list_devices(
+                auth.account_id, auth.extension_id, types=["WebPhone"], limit=1000
+            )
+            for device in mine:
+                if device.id not in self.devices:
+                    remote = await self._remote_link(device)
+                    if remote is not None:
+                        links.append(remote)
+        return [link.state()["devices"][0] for link in links]
+
+    async def node_died(self, node: str) -> None:
+        """Another node died: its web phones stop supervising calls here; devices here that
+        supervised its calls are told."""
+        for link in [r for r in self.remote.values() if r.node == node]:
+            await self.disconnect(link)
+        for local in self.devices.values():
+            if node in local.remote_nodes:
+                local.remote_nodes.discard(node)
+                local.send_json(
+                    {
+                        "type": "Notice",
+                        "message": f"node {node}, which carried calls you supervised, stopped: "
+                        "those calls ended",
+                    }
+                )
+                self._push_state(local)
+
+    async def _remote_link(self, device: Device) -> RemoteDeviceLink | None:
+        """The web phone, Online on another live node, as a link of this one."""
+        cluster = self.cluster
+        if cluster is None or device.type != "WebPhone" or device.status != "Online":
+            return None
+        node = device.node_id
+        if node is None or node == cluster.node_id or node not in cluster.alive:
+            return None
+        link = self.remote.get(device.id)
+        if link is not None and link.node == node:
+            return link
+        if link is not None:
+            await self.disconnect(link)  # it reconnected elsewhere
+        owner = await self.directory.get_extension(device.account_id, device.extension_id)
+        if owner is None:
+            return None
+        link = RemoteDeviceLink(device, owner, node, self)
+        self.remote[device.id] = link
+        link.start()
+        return link
+
     # -- devices ---------------------------------------------------------------------------
 
     async def open_device(
@@ -435,7 +708,7 @@ class SupervisionService:
                     "deviceId",
                     device_id,
                 )
-            if device.id in self.devices:
+            if device.id in self.devices or device.status == "Online":
                 raise SupervisionRefused(
                     409,
                     "CMN-409",
@@ -447,7 +720,7 @@ class SupervisionService:
             mine, _ = await self.directory.list_devices(
                 auth.account_id, auth.extension_id, types=["WebPhone"], limit=1000
             )
-            free = [d for d in mine if d.id not in self.devices]
+            free = [d for d in mine if d.id not in self.devices and d.status != "Online"]
             if free:
                 device = free[0]
             else:
@@ -466,11 +739,14 @@ class SupervisionService:
         ws: web.WebSocketResponse,
         transport: asyncio.Transport | None = None,
     ) -> DeviceLink:
+        if not await self.directory.set_device_status(device.id, "Online", self.node_id):
+            raise SupervisionRefused(
+                409, "CMN-409", f"Device {device.id} is already connected", "deviceId"
+            )
         link = DeviceLink(device, owner, ws, self, queue_frames=self.queue_frames)
         link.transport = transport
         self.devices[device.id] = link
         link.start()
-        await self.directory.set_device_status(device.id, "Online")
         device.status = "Online"
         link.send_json(
             {
@@ -492,9 +768,20 @@ class SupervisionService:
 
     async def disconnect(self, link: DeviceLink) -> None:
         """The device went away: its supervisions end, its order is cancelled, it is Offline."""
+        if isinstance(link, RemoteDeviceLink):
+            if self.remote.get(link.id) is link:
+                del self.remote[link.id]
+                for sup in list(link.supervisions.values()):
+                    self._end(sup, "device disconnected", party_reason="CallDropped")
+                self._drop_order(link)
+                await link.stop()
+            return
         if self.devices.get(link.id) is not link:
             return
         del self.devices[link.id]  # first: a second caller (shutdown, the socket) stops here
+        if self.cluster is not None:
+            # every node: those carrying its supervisions and those holding its order
+            self.cluster.broadcast(DEV_GONE, link.prefix)
         for sup in list(link.supervisions.values()):
             self._end(sup, "device disconnected", party_reason="CallDropped")
         self._drop_order(link)
@@ -511,11 +798,14 @@ class SupervisionService:
 
         async def close(link: DeviceLink) -> None:
             with contextlib.suppress(ConnectionError, RuntimeError):
-                await link.ws.close(code=1001, message=b"server shutting down")
+                if link.ws is not None:
+                    await link.ws.close(code=1001, message=b"server shutting down")
             await self.disconnect(link)
 
         # Together: a device that stopped reading holds its close for the close timeout.
         await asyncio.gather(*(close(link) for link in list(self.devices.values())))
+        for remote in list(self.remote.values()):
+            await self.disconnect(remote)
 
     def _push_state(self, link: DeviceLink) -> None:
         """DeviceStateChangeMessage to the device and, durably, to its owner's subscriptions."""
@@ -573,7 +863,7 @@ class SupervisionService:
             raise SupervisionRefused(
                 403, "CMN-404", f"Device {text} belongs to another extension", parameter, text
             )
-        link = self.devices.get(device.id)
+        link = self.devices.get(device.id) or await self._remote_link(device)
         if link is None:
             hint = (
                 "connect it at /supervision/device"
@@ -722,6 +1012,8 @@ class SupervisionService:
         self.by_call[call.call_id] = sup
         link.supervisions[call.call_id] = sup
         call.pipeline.sinks.append(sup.tap)
+        if isinstance(link, RemoteDeviceLink) and self.cluster is not None:
+            self.cluster.send(link.node, DEV_HOLD, link.prefix)
         if order is None:
             self._push_state(link)
         return sup
@@ -784,6 +1076,9 @@ class SupervisionService:
             return []
         del self.by_call[sup.call_id]
         sup.link.supervisions.pop(sup.call_id, None)
+        link = sup.link
+        if isinstance(link, RemoteDeviceLink) and not link.supervisions and self.cluster:
+            self.cluster.send(link.node, DEV_RELEASE, link.prefix)
         with contextlib.suppress(ValueError):
             sup.call.pipeline.sinks.remove(sup.tap)
         commits = [
@@ -801,7 +1096,9 @@ class SupervisionService:
             if order.repeat == "NextCall" and order.used:
                 self._drop_order(order.link)
             self._push_state(order.link)
-        elif order is None and self.devices.get(sup.link.id) is sup.link:
+        elif order is None and (
+            self.devices.get(sup.link.id) is sup.link or self.remote.get(sup.link.id) is sup.link
+        ):
             self._push_state(sup.link)
         return commits
 
@@ -846,9 +1143,13 @@ class SupervisionService:
             sup.feed.end()
             sup.feed = None
 
-    async def microphone(self, link: DeviceLink, frame: MicFrame) -> int:
+    async def microphone(self, link: DeviceLink, frame: MicFrame, raw: bytes = b"") -> int:
         """Microphone audio from a device into every call it coaches or barges into (or the
-        one call of ``frame.stream``). Returns how many calls it reached."""
+        one call of ``frame.stream``), here and, as ``raw``, on the nodes carrying the calls
+        it supervises there. Returns how many calls here it reached."""
+        if raw and link.remote_nodes and self.cluster is not None:
+            for node in link.remote_nodes:
+                self.cluster.send(node, DEV_MIC, link.prefix + raw)
         targets: Iterable[Supervision]
         if frame.stream:
             stream = link.streams.get(frame.stream)
@@ -901,6 +1202,7 @@ class SupervisionService:
                 for c in self._end(sup, "monitoring cancelled", party_reason="CallFinished")
             ]
             self._push_state(link)
+            self._share_order(link, operation)
             await asyncio.gather(*(c for c in commits if c is not None))
             return
         assert target is not None
@@ -911,21 +1213,40 @@ class SupervisionService:
         if order is not None and order.agent.id == target.id:
             if order.attached is not None:
                 self.set_mode(order.attached, mode)  # refuses Coach/Barge on a one-way call
-            order.mode, order.repeat, order.scope = mode, repeat, scope
-            order.used = order.attached is not None  # NextCall counts from now
-            order.target_device_uri = target_device_uri or order.target_device_uri
-        else:
-            if mode is not Mode.LISTEN and current is not None and current.talkback is None:
-                held = self.by_call.get(current.call_id or "")
-                if held is None or held.link is link:
-                    raise _one_way(mode)
-            self._drop_order(link)
-            order = MonitoringOrder(link, target, mode, repeat, scope, target_device_uri)
-            link.order = order
-            self.orders.setdefault(target.id, []).append(order)
-        if order.attached is None and current is not None:
-            self._attach(order, current)
+        elif mode is not Mode.LISTEN and current is not None and current.talkback is None:
+            held = self.by_call.get(current.call_id or "")
+            if held is None or held.link is link:
+                raise _one_way(mode)
+        # NextCall counts from now
+        self._arm(link, target, mode, repeat, scope, target_device_uri, used=False, current=current)
         self._push_state(link)
+        self._share_order(link, operation)
+
+    def _arm(
+        self,
+        link: DeviceLink,
+        agent: Extension,
+        mode: Mode,
+        repeat: str,
+        scope: str,
+        target_device_uri: str | None,
+        *,
+        used: bool,
+        current: LiveCall | None,
+    ) -> bool:
+        """Arm ``link`` on ``agent`` (or change the order it has on that agent) and pick up
+        the agent's ``current`` call here if the order is free. Returns whether it did."""
+        order = link.order
+        if order is not None and order.agent.id == agent.id:
+            order.mode, order.repeat, order.scope = mode, repeat, scope
+            order.target_device_uri = target_device_uri or order.target_device_uri
+            order.used = used or order.attached is not None
+        else:
+            self._drop_order(link)
+            order = MonitoringOrder(link, agent, mode, repeat, scope, target_device_uri, used=used)
+            link.order = order
+            self.orders.setdefault(agent.id, []).append(order)
+        return order.attached is None and current is not None and self._attach(order, current)
 
     def _current_call(self, agent_id: int) -> LiveCall | None:
         for call in self.live_calls.values():
@@ -987,6 +1308,8 @@ class SupervisionService:
             self.set_mode(sup, order.mode)
         order.attached = sup
         order.used = True
+        if order.repeat == "NextCall" and self.cluster is not None:
+            self.cluster.broadcast(ORDER_USED, order.link.prefix)
         return True
 
     async def _attach_orders(self, call: LiveCall) -> None:

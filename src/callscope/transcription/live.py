@@ -367,7 +367,12 @@ class TranscriptHub:
         incomplete (the server stopped mid-call, or a worker died)."""
         self._backfill_task = asyncio.create_task(self._run_backfills(), name="asr-backfill")
         for row in await self.calls.incomplete_transcripts():
-            self.backfill(row.id, row.account_ref, Path(row.recording_path))
+            await self.requeue(row.id, row.account_ref, Path(row.recording_path))
+
+    async def requeue(self, call_id: str, account_id: str | None, recording: Path) -> None:
+        """Store the transcript as pending (insights wait for it), then backfill it."""
+        await self.calls.update(call_id, transcript_status=TranscriptStatus.PENDING)
+        self.backfill(call_id, account_id, recording)
 
     def backfill(self, call_id: str, account_id: str | None, recording: Path) -> None:
         """Queue a call to be transcribed again from its recording, after the live calls'

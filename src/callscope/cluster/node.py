@@ -1,0 +1,343 @@
+"""A node of a callscope cluster: identity, heartbeats, dead-node take-over, messages, leases.
+
+Several ``callscope serve`` processes share one PostgreSQL database and one Redis (every key
+and channel under ``redis_prefix``):
+
+* **Identity and heartbeats.** Each node is listed in the hash ``<p>:nodes`` (id → its URL,
+  pid, start time) and keeps ``<p>:alive:<id>`` alive, refreshed every ``node_heartbeat_s``
+  and expiring after ``node_dead_after_s``.
+* **Dead nodes.** Every heartbeat each node looks for listed nodes whose key has lapsed.
+  The first to take the lease ``<p>:reap:<id>`` runs the dead-node handlers (the app marks
+  that node's live calls interrupted and keeps their recordings, sets its web phones
+  Offline, and re-queues what it held), then removes it from the list. A handler that fails
+  leaves the node listed: the next heartbeat tries again. A restarting node takes the same
+  lease to recover its own calls, so the two never run together.
+* **Messages.** One pub/sub connection per node reads ``<p>:all`` (broadcast) and
+  ``<p>:node:<id>`` (addressed to this node). A message is ``kind\\nsender\\npayload``;
+  handlers are registered per kind and run on the event loop, never blocking. Sending is
+  non-blocking too: messages wait in one ordered queue that a task pipelines to Redis.
+* **Leases.** ``SET NX PX`` with a token unique to this process; renew and release are
+  compare-and-set scripts, so a node never renews or frees a lease it lost.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import os
+import secrets
+import time
+from collections import deque
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+import orjson
+import redis.asyncio as aioredis
+from redis.exceptions import RedisError
+
+from callscope.config import Settings
+from callscope.errors import ConfigError
+from callscope.metrics import Registry
+
+__all__ = ["Cluster", "redacted_url"]
+
+logger = logging.getLogger("callscope.cluster")
+
+Handler = Callable[[str, bytes], None]  # (sender node, payload)
+DeadHandler = Callable[[str], Awaitable[None]]
+
+_RENEW = """
+if redis.call('get', KEYS[1]) == ARGV[1] then
+  return redis.call('pexpire', KEYS[1], ARGV[2])
+end
+return 0
+"""
+_RELEASE = """
+if redis.call('get', KEYS[1]) == ARGV[1] then
+  return redis.call('del', KEYS[1])
+end
+return 0
+"""
+#: messages waiting to be published before the oldest are dropped (≈ 20 s of 100 calls)
+OUTBOX_LIMIT = 100_000
+
+
+def _text(raw: bytes | str) -> str:
+    return raw.decode() if isinstance(raw, bytes) else raw
+
+
+def redacted_url(url: str) -> str:
+    """The URL without its password (for messages and logs)."""
+    head, sep, tail = url.partition("://")
+    if "@" in tail:
+        cred, _, rest = tail.rpartition("@")
+        user = cred.split(":", 1)[0]
+        return f"{head}{sep}{user + ':***' if ':' in cred else user}@{rest}"
+    return url
+
+
+class Cluster:
+    def __init__(self, settings: Settings, registry: Registry) -> None:
+        self.node_id = settings.effective_node_id
+        self.url = settings.effective_advertise_url
+        self.prefix = settings.redis_prefix
+        self.heartbeat_s = settings.node_heartbeat_s
+        self.dead_after_s = settings.node_dead_after_s
+        self._redis_url = settings.redis_url
+        self.redis: aioredis.Redis = aioredis.Redis.from_url(
+            settings.redis_url, socket_connect_timeout=5.0, health_check_interval=30
+        )
+        #: this process's lease token: a restarted node with the same id holds none of the
+        #: old process's leases
+        self.token = f"{self.node_id}:{secrets.token_hex(8)}"
+        self._renew = self.redis.register_script(_RENEW)
+        self._release = self.redis.register_script(_RELEASE)
+        self._handlers: dict[str, Handler] = {}
+        self.on_dead: list[DeadHandler] = []
+        self._out: deque[tuple[str, bytes]] = deque()
+        self._out_wake = asyncio.Event()
+        self._tasks: list[asyncio.Task[None]] = []
+        self._pubsub: Any = None
+        self.nodes: dict[str, dict[str, Any]] = {}
+        self.alive: set[str] = {self.node_id}
+        self.started = False
+        self.started_at = time.time()
+        self._closing = False
+        registry.gauge("callscope_cluster_nodes", "Cluster nodes alive.", lambda: len(self.alive))
+        self.reaped_total = registry.counter(
+            "callscope_cluster_nodes_reaped_total", "Dead nodes whose work this node took over."
+        )
+        self.messages_total = registry.counter(
+            "callscope_cluster_messages_total", "Cluster messages, by direction."
+        )
+        self.dropped_total = registry.counter(
+            "callscope_cluster_messages_dropped_total",
+            "Messages dropped because Redis could not take them fast enough.",
+        )
+
+    def key(self, *parts: str | int) -> str:
+        return ":".join((self.prefix, *map(str, parts)))
+
+    # -- lifecycle -------------------------------------------------------------------------
+
+    async def connect(self) -> None:
+        """Reach Redis, and wait (at most ``node_dead_after_s``) for a previous process with
+        this node id to be declared gone: two live nodes must not share an id."""
+        try:
+            await self.redis.ping()
+        except (RedisError, OSError) as exc:
+            raise ConfigError(
+                f"redis_url {redacted_url(self._redis_url)}: cannot reach Redis ({exc})"
+            ) from exc
+        alive_key = self.key("alive", self.node_id)
+        deadline = time.monotonic() + self.dead_after_s + self.heartbeat_s
+        while await self.redis.exists(alive_key):
+            if time.monotonic() > deadline:
+                raise ConfigError(
+                    f"node_id {self.node_id!r} is in use by a running node: give every node "
+                    "its own node_id"
+                )
+            logger.warning(
+                "node %s: waiting for the previous process's heartbeat to lapse", self.node_id
+            )
+            await asyncio.sleep(self.heartbeat_s)
+
+    async def start(self) -> None:
+        """Join: heartbeat, read messages, watch the other nodes."""
+        await self._beat()
+        self._pubsub = self.redis.pubsub(ignore_subscribe_messages=True)
+        await self._pubsub.subscribe(self.key("all"), self.key("node", self.node_id))
+        await self.check_nodes()
+        self._tasks = [
+            asyncio.create_task(self._read_loop(), name="callscope-cluster-read"),
+            asyncio.create_task(self._send_loop(), name="callscope-cluster-send"),
+            asyncio.create_task(self._heartbeat_loop(), name="callscope-cluster-heartbeat"),
+        ]
+        self.started = True
+        logger.info("node %s joined the cluster at %s (%s)", self.node_id, self.url, self.prefix)
+
+    async def stop(self) -> None:
+        """Leave cleanly: what this node held it has already closed, so nobody reaps it."""
+        await self.flush(2.0)
+        self._closing = True
+        for task in self._tasks:
+            task.cancel()
+        # Bounded: a Redis client call may swallow one cancellation; the loops also check
+        # _closing, and a task still running after this is left to the loop's shutdown.
+        if self._tasks:
+            await asyncio.wait(self._tasks, timeout=3.0)
+        self._tasks = []
+        with contextlib.suppress(RedisError, OSError):
+            if self.started:
+                await self.redis.hdel(self.key("nodes"), self.node_id)
+                await self.redis.delete(self.key("alive", self.node_id))
+            if self._pubsub is not None:
+                await self._pubsub.aclose()
+        self.started = False
+        await self.redis.aclose()
+
+    # -- heartbeats and dead nodes ---------------------------------------------------------
+
+    def _info(self) -> dict[str, Any]:
+        """This node as the cluster lists it."""
+        return {
+            "url": self.url,
+            "pid": os.getpid(),
+            "startedAt": self.started_at,
+            "token": self.token,
+        }
+
+    async def _beat(self) -> None:
+        pipe = self.redis.pipeline(transaction=False)
+        pipe.hset(self.key("nodes"), self.node_id, orjson.dumps(self._info()))
+        pipe.set(self.key("alive", self.node_id), self.token, px=int(self.dead_after_s * 1000))
+        await pipe.execute()
+
+    async def _heartbeat_loop(self) -> None:
+        while not self._closing:
+            await asyncio.sleep(self.heartbeat_s)
+            try:
+                await self._beat()  # the listing too: a restarted Redis has none
+                await self.check_nodes()
+            except asyncio.CancelledError:
+                raise
+            except Exception:
+                logger.exception("cluster heartbeat failed; retrying")
+
+    async def check_nodes(self) -> list[str]:
+        """Refresh the list of nodes and take over the dead ones. Returns those reaped."""
+        listed = await self.redis.hgetall(self.key("nodes"))
+        self.nodes = {_text(k): orjson.loads(v) for k, v in listed.items()}
+        self.nodes.setdefault(self.node_id, self._info())
+        others = [n for n in self.nodes if n != self.node_id]
+        alive: set[str] = {self.node_id}
+        if others:
+            pipe = self.redis.pipeline(transaction=False)
+            for n in others:
+                pipe.exists(self.key("alive", n))
+            alive.update(n for n, ok in zip(others, await pipe.execute(), strict=True) if ok)
+        self.alive = alive
+        reaped = []
+        for node in others:
+            if node not in alive and await self.reap(node):
+                reaped.append(node)
+        return reaped
+
+    async def reap(self, node: str) -> bool:
+        """Run the dead-node handlers for ``node`` unless another node is doing it."""
+        lease = self.key("reap", node)
+        if not await self.acquire(lease, 60.0):
+            return False
+        try:
+            if await self.redis.exists(self.key("alive", node)):
+                return False  # it came back
+            logger.warning("node %s is dead: taking over its calls and queues", node)
+            for handler in self.on_dead:
+                await handler(node)
+            await self.redis.hdel(self.key("nodes"), node)
+            self.nodes.pop(node, None)
+            self.reaped_total.inc()
+            return True
+        finally:
+            await self.release(lease)
+
+    async def recover_own(self, fn: Callable[[], Awaitable[Any]]) -> Any:
+        """Run this node's own start-up recovery under its reap lease (waits for a survivor
+        that is reaping this node right now)."""
+        lease = self.key("reap", self.node_id)
+        deadline = time.monotonic() + 120.0
+        while not await self.acquire(lease, 60.0):
+            if time.monotonic() > deadline:
+                raise ConfigError(f"node {self.node_id}: another node holds its recovery lease")
+            await asyncio.sleep(0.5)
+        try:
+            return await fn()
+        finally:
+            await self.release(lease)
+
+    def node_url(self, node: str) -> str | None:
+        info = self.nodes.get(node)
+        return str(info["url"]) if info else None
+
+    # -- leases ----------------------------------------------------------------------------
+
+    async def acquire(self, key: str, ttl_s: float) -> bool:
+        return bool(await self.redis.set(key, self.token, nx=True, px=int(ttl_s * 1000)))
+
+    async def renew(self, key: str, ttl_s: float) -> bool:
+        return bool(await self._renew(keys=[key], args=[self.token, int(ttl_s * 1000)]))
+
+    async def release(self, key: str) -> None:
+        with contextlib.suppress(RedisError, OSError):
+            await self._release(keys=[key], args=[self.token])
+
+    # -- messages --------------------------------------------------------------------------
+
+    def on(self, kind: str, handler: Handler) -> None:
+        """Call ``handler(sender, payload)`` for every message of ``kind`` from another node
+        (broadcast or addressed to this one)."""
+        self._handlers[kind] = handler
+
+    def broadcast(self, kind: str, payload: bytes) -> None:
+        self._post(self.key("all"), kind, payload)
+
+    def send(self, node: str, kind: str, payload: bytes) -> None:
+        self._post(self.key("node", node), kind, payload)
+
+    def _post(self, channel: str, kind: str, payload: bytes) -> None:
+        if len(self._out) >= OUTBOX_LIMIT:
+            self._out.popleft()
+            self.dropped_total.inc()
+        self._out.append((channel, b"%s\n%s\n%s" % (kind.encode(), self.node_id.encode(), payload)))
+        self._out_wake.set()
+
+    async def flush(self, timeout_s: float) -> None:
+        """Wait (bounded) until what was sent so far is in Redis."""
+        deadline = time.monotonic() + timeout_s
+        while self._out and self._tasks and time.monotonic() < deadline:  # noqa: ASYNC110 - bounded, shutdown only
+            await asyncio.sleep(0.01)
+
+    async def _send_loop(self) -> None:
+        while not self._closing:
+            await self._out_wake.wait()
+            self._out_wake.clear()
+            while self._out:
+                batch = [self._out.popleft() for _ in range(min(len(self._out), 200))]
+                pipe = self.redis.pipeline(transaction=False)
+                for channel, data in batch:
+                    pipe.publish(channel, data)
+                try:
+                    await pipe.execute()
+                    self.messages_total.inc(len(batch), direction="out")
+                except asyncio.CancelledError:
+                    raise
+                except Exception:
+                    logger.exception("cluster: %d message(s) not published; retrying", len(batch))
+                    self._out.extendleft(reversed(batch))
+                    await asyncio.sleep(0.5)
+
+    async def _read_loop(self) -> None:
+        while not self._closing:
+            try:
+                message = await self._pubsub.get_message(timeout=1.0)
+            except asyncio.CancelledError:
+                raise
+            except Exception:
+                logger.exception("cluster: reading messages failed; reconnecting")
+                await asyncio.sleep(0.5)
+                continue
+            if message is None or message.get("type") != "message":
+                continue
+            kind, sender, payload = bytes(message["data"]).split(b"\n", 2)
+            node = sender.decode()
+            if node == self.node_id:
+                continue
+            handler = self._handlers.get(kind.decode())
+            self.messages_total.inc(direction="in")
+            if handler is None:
+                continue
+            try:
+                handler(node, payload)
+            except Exception:
+                logger.exception("cluster: handling a %s message from %s failed", kind, node)

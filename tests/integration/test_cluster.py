@@ -1,0 +1,374 @@
+"""Two ``callscope serve`` nodes on one PostgreSQL database and one Redis.
+
+Calls stream into node A; a supervisor's tools talk to node B: the call list, telephony
+sessions, the live transcript, WebHook events and insights. Then A is SIGKILLed mid-call:
+B marks the call interrupted and keeps its recording, the events still arrive, the live
+transcript viewer on B is told the transcript ended, and the insights job A was working on
+is finished by B.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import subprocess
+from pathlib import Path
+from typing import Any
+
+import aiohttp
+import numpy as np
+import pytest
+from aiohttp import web
+
+from callscope.media.g711 import lin2ulaw
+from tests.conftest import Server, free_port, make_stereo_fixture, serve_local, simulate_command
+from tests.integration.cp_helpers import assert_rc_error, request
+from tests.integration.services import REDIS_URL
+from tests.integration.test_events import LIFECYCLE, Receiver, run_calls, subscribe, until
+from tests.integration.test_insights import document
+from tests.integration.test_supervision import (
+    TEL,
+    Phone,
+    call_options,
+    extensions,
+    genesys,
+    live_session,
+    monitoring_group,
+    recording,
+    start_call,
+    stream_pcm,
+    supervise,
+    tone,
+)
+
+pytestmark = pytest.mark.slow
+
+DEAD_AFTER_S = 3.0
+
+
+def node_args(name: str, pg_url: str, prefix: str, *extra: str) -> list[str]:
+    return [
+        *("--database-url", pg_url, "--redis-url", REDIS_URL, "--redis-prefix", prefix),
+        *("--node-id", name, "--node-heartbeat-s", "0.5"),
+        *("--node-dead-after-s", str(DEAD_AFTER_S), "--ingest-idle-timeout-s", "30"),
+        *extra,
+    ]
+
+
+async def two_nodes_and_a_phone_on_b(
+    server_factory: type[Server], data: Path, pg_url: str, prefix: str
+) -> tuple[Server, Server, dict[str, dict[str, Any]], Phone]:
+    """Nodes A and B; 101 may supervise 102; 101's web phone connected to B."""
+    a = server_factory(data, extra_args=node_args("node-a", pg_url, prefix)).start()
+    b = server_factory(data, extra_args=node_args("node-b", pg_url, prefix)).start()
+    exts = await extensions(b)
+    await monitoring_group(b, {"101": ["Monitoring"], "102": ["Monitored"]}, exts)
+    phone = await Phone(b, b.headers["Authorization"][7:]).connect()
+    return a, b, exts, phone
+
+
+class HangingLlm:
+    """An OpenAI-compatible endpoint that takes every request and never answers (it stands
+    in for a model we cannot run here): the node calling it holds its insights job."""
+
+    def __init__(self) -> None:
+        self.port = free_port()
+        self.requests: list[dict[str, Any]] = []
+        self.runner: web.AppRunner | None = None
+        self.released = asyncio.Event()
+
+    async def handle(self, request: web.Request) -> web.Response:
+        self.requests.append(await request.json())
+        await self.released.wait()  # until the test ends
+        return web.json_response({})
+
+    async def start(self) -> HangingLlm:
+        self.runner = await serve_local(self.port, web.post("/v1/chat/completions", self.handle))
+        return self
+
+    async def stop(self) -> None:
+        self.released.set()  # or the server's shutdown would wait a minute for the handler
+        if self.runner is not None:
+            await self.runner.cleanup()
+
+
+async def live_calls(server: Server) -> list[dict[str, Any]]:
+    _, calls = await request(server, "GET", "/calls?status=live", headers=server.headers)
+    return calls["records"]  # type: ignore[no-any-return]
+
+
+@pytest.mark.asr
+async def test_calls_on_node_a_are_served_by_node_b_and_survive_a_sigkill_of_a(
+    pg_url: str, redis_prefix: str, server_factory: type[Server], tmp_path: Path
+) -> None:
+    data = tmp_path / "data"  # one data directory: the recordings are on shared storage
+    llm = await HangingLlm().start()
+    receiver = await Receiver().start()
+    a = server_factory(
+        data,
+        asr=True,
+        extra_args=node_args(
+            "node-a",
+            pg_url,
+            redis_prefix,
+            *("--insights-llm-url", f"http://127.0.0.1:{llm.port}"),
+            *("--insights-llm-deadline-s", "600"),
+        ),
+    ).start(timeout_s=120)
+    try:
+        await subscribe(a, receiver.url)
+        # Call 1 ends on A; A takes its insights job and waits on the (hanging) LLM.
+        await run_calls(a, "--speed", "4", "--max-frames", "750", timeout_s=120)
+        await until(lambda: llm.requests, timeout=60, what="node A working on call 1's job")
+        _, calls = await request(a, "GET", "/calls", headers=a.headers)
+        first = calls["records"][0]
+
+        b = server_factory(data, extra_args=node_args("node-b", pg_url, redis_prefix)).start()
+        _, health = await request(b, "GET", "/health")
+        assert health["node"] == "node-b"
+        assert health["cluster"]["nodesAlive"] == ["node-a", "node-b"]
+
+        # Call 2 streams into A for a minute; B lists it, shows its session and transcript.
+        sim = await asyncio.create_subprocess_exec(
+            *simulate_command(a, "--speed", "1", "--max-frames", "3000"),
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        try:
+            live = await _wait_for(lambda: live_calls(b), "call 2 listed live by node B")
+            second = live[0]
+            status, session = await request(
+                b,
+                "GET",
+                f"/restapi/v1.0/account/~/telephony/sessions/{second['telephonySessionId']}",
+                headers=b.headers,
+            )
+            assert status == 200, session
+            events: list[dict[str, Any]] = []
+            async with (
+                aiohttp.ClientSession() as http,
+                http.ws_connect(
+                    f"{b.http}/calls/{second['id']}/transcript/ws", headers=b.headers
+                ) as ws,
+            ):
+                snapshot = await ws.receive_json(timeout=10)
+                assert snapshot["event"] == "transcript.snapshot"
+                assert snapshot["status"] == "live"
+                # finals made on A reach the viewer on B
+                while not any(e["event"] == "transcript.final" for e in events):
+                    events.append(await ws.receive_json(timeout=30))
+                await until(
+                    lambda: len(receiver.sessions().get(second["telephonySessionId"], [])) >= 3,
+                    what="call 2's Setup, Proceeding, Answered",
+                )
+                # each once, whichever node sent them
+                assert receiver.sessions()[second["telephonySessionId"]] == LIFECYCLE[:3]
+                a.kill()  # mid-call, mid-job
+                # B tells the viewer the transcript ended with the node
+                while events[-1]["event"] != "transcript.completed":
+                    msg = await ws.receive(timeout=DEAD_AFTER_S + 20)
+                    if msg.type != aiohttp.WSMsgType.TEXT:
+                        break
+                    events.append(json.loads(msg.data))
+        finally:
+            if sim.returncode is None:
+                sim.kill()
+            await sim.wait()
+        assert events[-1]["event"] == "transcript.completed"
+        assert events[-1]["status"] == "incomplete"
+        assert "node-a" in events[-1]["reason"]
+
+        # B marked call 2 interrupted and kept its recording
+        _, call = await request(b, "GET", f"/calls/{second['id']}", headers=b.headers)
+        assert call["status"] == "interrupted"
+        assert "node node-a stopped mid-call" in call["endReason"]
+        status, wav = await request(b, "GET", f"/calls/{second['id']}/recording", headers=b.headers)
+        assert status == 200
+        assert len(wav) > 44 + 8000 * 4  # more than a second of stereo audio, header repaired
+        assert int.from_bytes(wav[40:44], "little") == len(wav) - 44
+
+        # every event of both calls arrived, in order, the last ones made by B
+        sessions = await until(
+            lambda: (
+                receiver.sessions()
+                if len(receiver.sessions().get(second["telephonySessionId"], [])) == 4
+                else None
+            ),
+            what="call 2's Disconnected, published by node B",
+        )
+        assert sessions[first["telephonySessionId"]] == LIFECYCLE
+        assert sessions[second["telephonySessionId"]] == LIFECYCLE
+
+        # the job A held is taken over and finished by B (offline: B has no LLM)
+        doc = await document(b, first["id"], timeout_s=60)
+        assert doc["callscopeAnalysis"]["engine"] == "offline"
+        assert "northwind" in " ".join(u["text"] for u in doc["insights"]["Transcript"]).lower()
+        assert len(llm.requests) == 1  # nobody asked the LLM again
+        doc2 = await document(b, second["id"], timeout_s=60)
+        assert doc2["sourceRecordId"] == second["id"]
+
+        _, health = await request(b, "GET", "/health")
+        assert health["cluster"]["nodesAlive"] == ["node-b"]
+        _, metrics = await request(b, "GET", "/metrics")
+        assert "callscope_cluster_nodes_reaped_total 1" in metrics
+    finally:
+        await receiver.stop()
+        await llm.stop()
+
+
+async def _wait_for(fetch: Any, what: str, timeout_s: float = 30.0) -> Any:
+    deadline = asyncio.get_running_loop().time() + timeout_s
+    while asyncio.get_running_loop().time() < deadline:
+        value = await fetch()
+        if value:
+            return value
+        await asyncio.sleep(0.1)
+    raise AssertionError(f"not met within {timeout_s} s: {what}")
+
+
+async def test_a_supervisor_on_node_b_listens_to_and_coaches_a_call_on_node_a(
+    pg_url: str, redis_prefix: str, server_factory: type[Server], tmp_path: Path
+) -> None:
+    a, b, exts, phone = await two_nodes_and_a_phone_on_b(
+        server_factory, tmp_path / "data", pg_url, redis_prefix
+    )
+    source = tmp_path / "call.wav"
+    make_stereo_fixture(source, seconds=8.0)
+    voice = tone()
+    spoken = lin2ulaw(np.frombuffer(voice, dtype="<i2"))
+    try:
+        call = start_call(call_options(a, source))  # the call: into A
+        sid = (await live_session(b, exts["102"]))["telephonySessionId"]
+        body = {"supervisorDeviceId": phone.device_id, "agentExtensionNumber": "102"}
+        # every request goes to B; B passes it to A, which carries the call
+        status, party = await supervise(b, sid, {**body, "mode": "Listen"})
+        assert status == 201, party
+        assert party["from"]["deviceId"] == phone.device_id
+        _, session = await request(b, "GET", f"{TEL}/{sid}", headers=b.headers)
+        assert party["id"] in [p["id"] for p in session["parties"]]
+        await until(lambda: phone.first("StreamStarted"), what="the stream, through B")
+        state = await until(
+            lambda: next((s for s in phone.states() if "supervisorMonitoringState" in s), None),
+            what="the device state made on A",
+        )
+        assert state["supervisorMonitoringState"]["telephonySessionId"] == sid
+        await asyncio.sleep(1.0)
+        status, again = await supervise(b, sid, {**body, "mode": "Coach"})
+        assert status == 200, again
+        await until(lambda: phone.of("ModeChanged"), what="ModeChanged")
+        await phone.talk(voice, 25)  # B passes the microphone on to A
+        await asyncio.sleep(0.5)
+        status, text = await request(
+            b, "DELETE", f"{TEL}/{sid}/parties/{party['id']}", headers=b.headers
+        )
+        assert status == 204, text
+        await until(lambda: phone.of("StreamEnded"), what="StreamEnded")
+        # the rules hold across nodes: a call another node carries is still one call
+        status, err = await supervise(b, "s-c0ffee", {**body, "mode": "Listen"})
+        assert_rc_error(err, 404, status, "CMN-102")
+        result = await asyncio.wait_for(call, 30)
+    finally:
+        await phone.close()
+    assert result.status == "completed"
+    assert result.heard is not None
+    agent_heard = list(result.heard.frames["agent"].values())
+    assert len(agent_heard) == 25, len(agent_heard)
+    assert all(f == spoken for f in agent_heard)
+    assert not result.heard.frames["customer"]
+    # what the phone on B heard is the call recorded on A, sample for sample
+    started = phone.first("StreamStarted")
+    assert started is not None
+    first, got = stream_pcm(phone.audio[started["stream"]])
+    assert len(got) >= 8000
+    pcm = recording(a, sid.removeprefix("s-")).astype(np.int32)
+    mixed = np.clip(pcm[:, 0] + pcm[:, 1], -32768, 32767)
+    assert np.array_equal(got, mixed[first * 160 : first * 160 + len(got)])
+
+
+async def test_when_the_supervisors_node_dies_the_call_node_ends_the_supervision(
+    pg_url: str, redis_prefix: str, server_factory: type[Server], tmp_path: Path
+) -> None:
+    a, b, exts, phone = await two_nodes_and_a_phone_on_b(
+        server_factory, tmp_path / "data", pg_url, redis_prefix
+    )
+    source = tmp_path / "call.wav"
+    make_stereo_fixture(source, seconds=20.0)
+    try:
+        call = start_call(call_options(a, source, two_way=False))
+        sid = (await live_session(a, exts["102"]))["telephonySessionId"]
+        status, party = await supervise(
+            a,
+            sid,
+            {
+                "mode": "Listen",
+                "supervisorDeviceId": phone.device_id,
+                "agentExtensionId": exts["102"]["id"],
+            },
+        )
+        assert status == 201, party
+        await until(lambda: phone.audio, what="audio on the phone")
+        b.kill()
+        session = await _wait_for(
+            lambda: _party_gone(a, sid, party["id"]),
+            "the supervisor party disconnected by node A",
+            timeout_s=DEAD_AFTER_S + 15,
+        )
+        assert session["status"]["reason"] == "CallDropped"
+        _, devices = await request(
+            a, "GET", "/restapi/v1.0/account/~/extension/~/device", headers=a.headers
+        )
+        mine = next(d for d in devices["records"] if d["id"] == phone.device_id)
+        assert mine["status"] == "Offline"  # B's web phones went with it
+        call.cancel()
+    finally:
+        with contextlib.suppress(Exception):
+            await phone.close()
+
+
+async def _party_gone(server: Server, sid: str, party_id: str) -> dict[str, Any] | None:
+    _, session = await request(server, "GET", f"{TEL}/{sid}", headers=server.headers)
+    party = next((p for p in session.get("parties", []) if p["id"] == party_id), None)
+    if party is not None and party["status"]["code"] == "Disconnected":
+        return party  # type: ignore[no-any-return]
+    return None
+
+
+async def test_a_monitoring_order_armed_on_node_b_picks_up_the_agents_call_on_node_a(
+    pg_url: str, redis_prefix: str, server_factory: type[Server], tmp_path: Path
+) -> None:
+    a, b, exts, phone = await two_nodes_and_a_phone_on_b(
+        server_factory, tmp_path / "data", pg_url, redis_prefix
+    )
+    source = tmp_path / "call.wav"
+    make_stereo_fixture(source, seconds=3.0)
+    try:
+        status, ok = await genesys(
+            b,
+            phone.device_id,
+            operationName="ListenIn",
+            phoneNumber="102",
+            supervisorMonitoringMode="NextCall",
+        )
+        assert (status, ok) == (200, {"statusCode": 0})
+        # node A lists the web phone connected to B, with the order it mirrors
+        _, mine = await request(a, "GET", "/api/v2/me/devices", headers=a.headers)
+        listed = next(d for d in mine["devices"] if d["id"] == phone.device_id)
+        assert listed["supervisorMonitoringState"]["state"] == "ListenIn"
+        assert listed["supervisorMonitoringState"]["agentExtensionId"] == str(exts["102"]["id"])
+
+        first = await asyncio.wait_for(start_call(call_options(a, source, two_way=False)), 30)
+        assert first.status == "completed"
+        started = await until(lambda: phone.first("StreamStarted"), what="the order's stream")
+        await until(lambda: phone.of("StreamEnded"), what="the stream's end")
+        assert len(phone.audio[started["stream"]]) >= 100  # 2 s of the call, via B
+        # NextCall: used up on every node; the agent's next call is not picked up
+        second = await asyncio.wait_for(start_call(call_options(a, source, two_way=False)), 30)
+        assert second.status == "completed"
+        await asyncio.sleep(0.5)
+        assert len(phone.of("StreamStarted")) == 1
+        _, mine = await request(a, "GET", "/api/v2/me/devices", headers=a.headers)
+        listed = next(d for d in mine["devices"] if d["id"] == phone.device_id)
+        assert "supervisorMonitoringState" not in listed
+    finally:
+        await phone.close()

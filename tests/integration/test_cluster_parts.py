@@ -1,0 +1,318 @@
+"""The cluster's parts against the real Redis, in one process: leases, messages between
+nodes, dead-node detection, the job queue's take-over, and settings that refuse a cluster
+which cannot work."""
+
+from __future__ import annotations
+
+import asyncio
+import re
+import shlex
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from callscope.cli import build_parser
+from callscope.cluster.bus import ClusterBus
+from callscope.cluster.jobs import JobQueue
+from callscope.cluster.node import Cluster, redacted_url
+from callscope.config import Settings
+from callscope.errors import ConfigError
+from callscope.events.delivery import Dispatcher, DispatcherOptions
+from callscope.metrics import Registry
+from callscope.store.db import create_engine, sessionmaker, upgrade
+from callscope.store.events import EventRepository
+from callscope.store.models import Account, Delivery, Subscription
+from callscope.store.repo import utcnow
+from callscope.store.subscriptions import SubscriptionRepository
+from tests.integration.services import REDIS_URL
+from tests.integration.test_events import Receiver, until
+
+PG = "postgresql+asyncpg://u@127.0.0.1/x"
+
+
+def node(prefix: str, name: str, dead_after_s: float = 1.5) -> Cluster:
+    settings = Settings(
+        database_url=PG,
+        redis_url=REDIS_URL,
+        redis_prefix=prefix,
+        node_id=name,
+        node_heartbeat_s=0.2,
+        node_dead_after_s=dead_after_s,
+    )
+    return Cluster(settings, Registry())
+
+
+def test_settings_refuse_a_cluster_that_cannot_work() -> None:
+    with pytest.raises(ConfigError, match="PostgreSQL"):
+        Settings(redis_url=REDIS_URL)  # SQLite is one node's file
+    with pytest.raises(ConfigError, match="redis://"):
+        Settings(redis_url="http://127.0.0.1:6379", database_url=PG)
+    with pytest.raises(ConfigError, match="node_id"):
+        Settings(node_id="a b")
+    with pytest.raises(ConfigError, match="redis_prefix"):
+        Settings(redis_prefix="a:b")
+    with pytest.raises(ConfigError, match="node_dead_after_s"):
+        Settings(node_heartbeat_s=5, node_dead_after_s=10)
+    s = Settings(port=8123, host="0.0.0.0")
+    assert s.effective_node_id.endswith("-8123")
+    assert s.effective_advertise_url == "http://127.0.0.1:8123"
+    assert redacted_url("redis://user:secret@h:6379/0") == "redis://user:***@h:6379/0"
+    assert "secret" not in redacted_url("rediss://:secret@h:6379")
+
+
+async def test_leases_are_held_by_one_node_and_freed_only_by_it(redis_prefix: str) -> None:
+    a, b = node(redis_prefix, "a"), node(redis_prefix, "b")
+    try:
+        key = a.key("lease", "x")
+        assert await a.acquire(key, 5)
+        assert not await b.acquire(key, 5)
+        assert not await b.renew(key, 5)
+        await b.release(key)  # not b's: stays
+        assert await a.redis.exists(key)
+        assert await a.renew(key, 5)
+        await a.release(key)
+        assert await b.acquire(key, 5)
+    finally:
+        await a.redis.aclose()
+        await b.redis.aclose()
+
+
+async def test_messages_reach_the_other_nodes_and_a_dead_node_is_reaped_once(
+    redis_prefix: str,
+) -> None:
+    a, b, c = (node(redis_prefix, n) for n in "abc")
+    got: list[tuple[str, bytes]] = []
+    reaped: list[tuple[str, str]] = []
+    for n in (b, c):
+        n.on("note", lambda sender, data: got.append((sender, data)))
+
+        async def dead(who: str, me: Cluster = n) -> None:
+            reaped.append((me.node_id, who))
+
+        n.on_dead.append(dead)
+    for n in (a, b, c):
+        await n.connect()
+        await n.start()
+    try:
+        a.broadcast("note", b"to all")
+        a.send("b", "note", b"to b")
+        for _ in range(100):
+            if len(got) == 3:
+                break
+            await asyncio.sleep(0.02)
+        assert sorted(got) == [("a", b"to all"), ("a", b"to all"), ("a", b"to b")]
+        for _ in range(100):
+            if b.alive == {"a", "b", "c"}:
+                break
+            await asyncio.sleep(0.02)
+        assert b.alive == {"a", "b", "c"}
+        # a dies without a word: its heartbeat lapses, one survivor takes over
+        for task in a._tasks:
+            task.cancel()
+        for _ in range(100):
+            if reaped:
+                break
+            await asyncio.sleep(0.05)
+        await asyncio.sleep(0.5)
+        assert len(reaped) == 1
+        assert reaped[0][1] == "a"
+        assert "a" not in b.alive
+        assert await b.redis.hget(b.key("nodes"), "a") is None
+    finally:
+        await a.redis.aclose()
+        await b.stop()
+        await c.stop()
+
+
+async def test_a_second_process_may_not_take_a_living_nodes_id(redis_prefix: str) -> None:
+    a = node(redis_prefix, "same", dead_after_s=0.9)
+    twin = node(redis_prefix, "same", dead_after_s=0.9)
+    await a.connect()
+    await a.start()
+    try:
+        with pytest.raises(ConfigError, match="in use by a running node"):
+            await twin.connect()
+    finally:
+        await a.stop()
+        await twin.redis.aclose()
+
+
+async def test_the_cluster_bus_delivers_other_nodes_events(redis_prefix: str) -> None:
+    a, b = node(redis_prefix, "a"), node(redis_prefix, "b")
+    bus_a, bus_b = ClusterBus(a), ClusterBus(b)
+    for n in (a, b):
+        await n.connect()
+        await n.start()
+    try:
+        with bus_b.subscribe("acct.calls.c1.") as sub, bus_a.subscribe("acct.") as mine:
+            bus_a.publish("acct.calls.c1.transcript", {"event": "transcript.final", "seq": 1})
+            bus_a.publish("acct.calls.c2.transcript", {"event": "transcript.final", "seq": 9})
+            event = await asyncio.wait_for(sub.get(), 5)
+            assert event == {"event": "transcript.final", "seq": 1}
+            assert (await mine.get())["seq"] == 1  # and locally, once
+            assert (await mine.get())["seq"] == 9
+            await asyncio.sleep(0.2)
+            with pytest.raises(TimeoutError):
+                await asyncio.wait_for(mine.get(), 0.2)  # its own broadcast is not re-delivered
+    finally:
+        await a.stop()
+        await b.stop()
+
+
+async def test_a_job_held_by_a_dead_node_is_taken_over(redis_prefix: str) -> None:
+    a, b = node(redis_prefix, "a", dead_after_s=1.0), node(redis_prefix, "b", dead_after_s=1.0)
+    qa, qb = JobQueue(a, "work"), JobQueue(b, "work")
+    await qa.start()
+    await qb.start()
+    try:
+        await qa.add(["job-1", "job-1", "job-2"])  # a duplicate is dropped by the holder
+        taken_a = await qa.take(0.1)
+        assert taken_a == ["job-1", "job-2"]
+        assert await qb.take(0.1) == []
+        # a is alive and keeps what it holds: b cannot take it even after the idle time
+        await asyncio.sleep(1.3)
+        assert await qb.take(0.1) == []
+        await qa.done("job-2")
+        # a dies (stops refreshing): b takes job-1 over
+        assert qa._keeper is not None
+        qa._keeper.cancel()
+        await asyncio.sleep(1.2)
+        assert await qb.take(0.1) == ["job-1"]
+        await qb.done("job-1")
+        pending: Any = await b.redis.xpending(qb.stream, qb.group)
+        assert pending["pending"] == 0
+    finally:
+        qa.held.clear()
+        await qb.stop()
+        await a.redis.aclose()
+        await b.redis.aclose()
+
+
+async def test_a_queue_whose_stream_vanished_is_made_again_and_refilled(
+    redis_prefix: str,
+) -> None:
+    a = node(redis_prefix, "a")
+    q = JobQueue(a, "work")
+    refills: list[int] = []
+
+    async def refill() -> None:
+        refills.append(1)
+        await q.add(["job-9"])
+
+    q.on_reset = refill
+    await q.start()
+    try:
+        await a.redis.delete(q.stream)  # as after a restart of a Redis that keeps nothing
+        assert await q.take(0.1) == []
+        assert refills == [1]
+        assert await q.take(0.5) == ["job-9"]
+    finally:
+        await q.stop()
+        await a.redis.aclose()
+
+
+async def test_a_webhook_queue_handed_between_nodes_sends_each_notification_once(
+    pg_url: str, redis_prefix: str
+) -> None:
+    """Two nodes' dispatchers on one database take turns at one WebHook queue (whoever gets
+    the subscription's lease sends it). A node frees the lease only after what it sent is
+    deleted from the queue, so the next holder never sends it again."""
+    engine = create_engine(pg_url)
+    await upgrade(engine)
+    sessions = sessionmaker(engine)
+    receiver = await Receiver().start()
+    now = utcnow()
+    async with sessions.begin() as s:
+        s.add(Account(id="acc-1", name="Acme", created_at=now))
+        await s.flush()
+        s.add(
+            Subscription(
+                id="sub-1",
+                account_id="acc-1",
+                extension_id=1,
+                client_id="client",
+                event_filters=["/restapi/v1.0/account/~/telephony/sessions"],
+                transport="WebHook",
+                address=receiver.url,
+                status="Active",
+                expires_in=3600,
+                created_at=now,
+                expires_at=now + timedelta(hours=1),
+            )
+        )
+    repo = EventRepository(sessions)
+    left_at_release: list[list[int]] = []
+    dispatchers: list[Dispatcher] = []
+    for name in "ab":
+        cluster = node(redis_prefix, name)
+        freed = cluster.release
+
+        async def release(key: str, freed: Any = freed) -> None:
+            left_at_release.append([d.id for d in await repo.pending("sub-1")])
+            await freed(key)
+
+        cluster.release = release  # type: ignore[method-assign]
+        d = Dispatcher(repo, SubscriptionRepository(sessions), Registry(), DispatcherOptions())
+        d.join(cluster)
+        await d.start()
+        dispatchers.append(d)
+    sent: list[str] = []
+    try:
+        for turn in range(12):
+            async with sessions.begin() as s:
+                for i in range(3):
+                    uuid = f"n-{turn}-{i}"
+                    sent.append(uuid)
+                    env = {
+                        "uuid": uuid,
+                        "event": "/restapi/v1.0/account/acc-1/telephony/sessions",
+                        "subscriptionId": "sub-1",
+                        "ownerId": "1",
+                        "body": {"sequence": len(sent)},
+                    }
+                    s.add(Delivery(subscription_id="sub-1", envelope=env, created_at=utcnow()))
+            # both nodes are told; the one kicked first usually wins the lease
+            for d in dispatchers[turn % 2 :] + dispatchers[: turn % 2]:
+                d.kick("sub-1")
+            await until(lambda: len(receiver.notifications) >= len(sent), what="the turn's 3")
+            await until(lambda: not any(d._senders for d in dispatchers), what="senders done")
+        assert [n["uuid"] for n in receiver.notifications] == sent  # each once, in order
+        assert left_at_release, "no lease was ever freed"
+        assert all(left == [] for left in left_at_release), left_at_release
+        assert await repo.with_pending() == []
+    finally:
+        for d in dispatchers:
+            await d.stop()
+            assert d.cluster is not None
+            await d.cluster.redis.aclose()
+        await receiver.stop()
+        await engine.dispose()
+
+
+def test_the_documented_deployment_starts_distinct_nodes_behind_the_balancer() -> None:
+    """deploy/Procfile parses as `callscope serve` command lines of one cluster, and the
+    nginx example balances exactly those ports."""
+    root = Path(__file__).resolve().parents[2] / "deploy"
+    env = {"CALLSCOPE_DATABASE_URL": PG, "CALLSCOPE_REDIS_URL": REDIS_URL}
+    nodes = []
+    for line in (root / "Procfile").read_text().splitlines():
+        if not line.strip() or line.startswith("#"):
+            continue
+        _name, _, command = line.partition(":")
+        argv = shlex.split(command)
+        assert argv[:2] == ["callscope", "serve"]
+        args = build_parser().parse_args(argv[1:])
+        nodes.append(Settings.from_sources(env=env, args=args))
+    assert len(nodes) == 3
+    assert len({n.effective_node_id for n in nodes}) == 3
+    assert all(n.redis_url == REDIS_URL for n in nodes)
+    assert [n.effective_advertise_url for n in nodes] == [
+        f"http://127.0.0.1:{n.port}" for n in nodes
+    ]
+    upstream = re.findall(r"server 127\.0\.0\.1:(\d+)", (root / "nginx.conf").read_text())
+    assert sorted(map(int, upstream)) == sorted(n.port for n in nodes)
+    unit = (root / "callscope@.service").read_text()
+    assert "ExecStart=/opt/callscope/.venv/bin/callscope serve" in unit
+    assert "CALLSCOPE_NODE_ID=node%i" in unit
