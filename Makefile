@@ -4,7 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: chromium services demo test serve lint typecheck unit bench bench-asr bench-events bench-listen bench-insights clean
+.PHONY: chromium services demo test serve lint typecheck unit bench bench-asr bench-events bench-listen bench-insights bench-cluster clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -16,12 +16,12 @@ $(STAMP): pyproject.toml
 demo: $(STAMP)
 	$(BIN)/callscope demo
 
-## set up and run every gate: ruff (check + format), mypy --strict, pytest (warnings = errors)
+## set up and run every gate: ruff (check + format), mypy --strict, pytest on two workers (warnings = errors)
 test: $(STAMP) chromium services
 	$(BIN)/ruff check src tests bench
 	$(BIN)/ruff format --check src tests bench
 	$(BIN)/mypy
-	$(BIN)/pytest   # exits 5 when no test ran, which fails this target
+	$(BIN)/pytest -n 2 --dist loadgroup   # exits 5 when no test ran, which fails this target
 
 ## the dashboard tests drive Debian's Chromium (never a downloaded browser)
 chromium:
@@ -34,13 +34,20 @@ chromium:
 	    echo "the dashboard tests need Chromium: sudo apt-get install chromium" >&2; exit 1; \
 	  fi; }
 
-## the PostgreSQL tests use 127.0.0.1:5432 (database test); start the local cluster if it is down
+## the PostgreSQL and cluster tests use 127.0.0.1:5432 (database test) and Redis at
+## 127.0.0.1:6379; start either if it is installed but down
 services:
 	@pg_isready -q -h 127.0.0.1 -p 5432 2>/dev/null || { \
 	  command -v pg_ctlcluster >/dev/null && [ -d /etc/postgresql ] && \
 	  pg_ctlcluster --skip-systemctl-redirect $$(ls /etc/postgresql | head -1) main start && \
 	  echo "started PostgreSQL"; } || \
 	  { echo "PostgreSQL is not running at 127.0.0.1:5432 and could not be started" >&2; exit 1; }
+	@redis-cli -h 127.0.0.1 -p 6379 ping >/dev/null 2>&1 || { \
+	  command -v redis-server >/dev/null && \
+	  redis-server --daemonize yes --bind 127.0.0.1 --port 6379 --save "" --appendonly no \
+	    --dir /tmp --logfile /tmp/callscope-ci-redis.log && sleep 0.5 && \
+	  redis-cli -h 127.0.0.1 -p 6379 ping >/dev/null && echo "started Redis"; } || \
+	  { echo "Redis is not running at 127.0.0.1:6379 and could not be started" >&2; exit 1; }
 
 serve: $(STAMP)
 	$(BIN)/callscope serve
@@ -60,6 +67,9 @@ bench-events: $(STAMP)
 	$(BIN)/python bench/events.py
 
 ## insights: next-steps precision/recall on the shared scripted calls (script and ASR), time per call
+bench-cluster: $(STAMP) services
+	$(BIN)/python bench/cluster.py
+
 bench-insights: $(STAMP)
 	$(BIN)/python bench/insights.py
 
