@@ -21,7 +21,7 @@ test: $(STAMP) chromium services
 	$(BIN)/ruff check src tests bench
 	$(BIN)/ruff format --check src tests bench
 	$(BIN)/mypy
-	$(BIN)/pytest -n 2 --dist loadgroup   # exits 5 when no test ran, which fails this target
+	$(BIN)/pytest -n 2 --dist loadfile   # exits 5 when no test ran, which fails this target
 
 ## the dashboard tests drive Debian's Chromium (never a downloaded browser)
 chromium:

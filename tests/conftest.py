@@ -150,25 +150,12 @@ class Server:
         return self.proc.returncode if self.proc else 0
 
 
-@pytest.hookimpl(tryfirst=True)
-def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    """Groups for ``pytest -n 2 --dist loadgroup`` (``make test``): tests that start speech
-    recognition run one after another on one worker (two model-loading servers at once
-    would starve each other on a 2-core machine); every other test stays with its module,
-    so a module-scoped server is started once."""
-    for item in items:
-        group = "asr" if item.get_closest_marker("asr") else item.nodeid.split("::")[0]
-        item.add_marker(pytest.mark.xdist_group(group))
-
-
 @pytest.fixture
-def server_factory(tmp_path: Path, request: pytest.FixtureRequest) -> Iterator[type[Server]]:
+def server_factory(tmp_path: Path) -> Iterator[type[Server]]:
     started: list[Server] = []
 
     class _Server(Server):
         def start(self, timeout_s: float = 30.0) -> Server:
-            if self.asr and request.node.get_closest_marker("asr") is None:
-                pytest.fail("a test that starts speech recognition must be marked @pytest.mark.asr")
             started.append(self)
             return super().start(timeout_s)
 

@@ -30,9 +30,6 @@ from playwright.sync_api import Browser, BrowserContext, Page, Playwright, sync_
 from callscope.media.wav import read_wav
 from tests.conftest import Server, simulate_command
 
-#: one browser and one transcribing server for the module
-pytestmark = pytest.mark.asr
-
 CHROMIUM = Path("/usr/bin/chromium")
 SHOTS = Path(__file__).resolve().parents[2] / "test-artifacts" / "screenshots"
 CALL_FRAMES = 2000  # 40 s of the bundled call at real time: long enough to listen and coach

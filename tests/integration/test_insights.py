@@ -175,7 +175,6 @@ async def test_licence_permission_and_documents_without_a_transcript(
         await receiver.stop()
 
 
-@pytest.mark.asr
 async def test_the_bundled_call_transcribed_live_gets_its_next_steps(
     server_factory: type[Server], tmp_path: Path
 ) -> None:
@@ -246,7 +245,6 @@ async def test_retention_purges_old_insights_and_recordings(
     assert kept["recording"]["purgedAt"] is not None
 
 
-@pytest.mark.asr
 async def test_insights_survive_a_server_killed_mid_call(
     server_factory: type[Server], tmp_path: Path
 ) -> None:

@@ -177,7 +177,6 @@ def test_fenced_answers_and_the_document_built_from_the_model() -> None:
     assert orjson.loads(orjson.dumps(doc)) == doc  # plain JSON throughout
 
 
-@pytest.mark.asr
 async def test_a_server_with_an_llm_endpoint_uses_it_for_a_real_call(
     server_factory: type[Server], tmp_path: Path
 ) -> None:

@@ -23,7 +23,7 @@ from callscope.transcription.vad import Segmenter, SileroProbabilities
 from tests.conftest import Server, simulate_command
 from tests.integration.cp_helpers import assert_rc_error, request
 
-pytestmark = [pytest.mark.slow, pytest.mark.asr]
+pytestmark = pytest.mark.slow
 
 CALL_FRAMES = 1500  # the first 30 s of the bundled call: 5 turns, both parties
 

@@ -876,7 +876,6 @@ async def test_web_phone_connection_rules_and_bad_frames(server: Server) -> None
     assert mine["devices"] == []
 
 
-@pytest.mark.asr
 async def test_a_barging_supervisor_is_transcribed_as_a_speaker_of_the_call(
     server_factory: type[Server], tmp_path: Path
 ) -> None:
