@@ -98,7 +98,6 @@ async def live_calls(server: Server) -> list[dict[str, Any]]:
     return calls["records"]  # type: ignore[no-any-return]
 
 
-@pytest.mark.asr
 async def test_calls_on_node_a_are_served_by_node_b_and_survive_a_sigkill_of_a(
     pg_url: str, redis_prefix: str, server_factory: type[Server], tmp_path: Path
 ) -> None:
