@@ -14,6 +14,7 @@ from typing import Any
 import pytest
 
 from callscope.cli import build_parser
+from callscope.cluster import bus as cluster_bus
 from callscope.cluster.bus import ClusterBus
 from callscope.cluster.jobs import JobQueue
 from callscope.cluster.node import Cluster, redacted_url
@@ -139,7 +140,9 @@ async def test_a_second_process_may_not_take_a_living_nodes_id(redis_prefix: str
         await twin.redis.aclose()
 
 
-async def test_the_cluster_bus_delivers_other_nodes_events(redis_prefix: str) -> None:
+async def test_the_cluster_bus_delivers_other_nodes_events(
+    redis_prefix: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
     a, b = node(redis_prefix, "a"), node(redis_prefix, "b")
     bus_a, bus_b = ClusterBus(a), ClusterBus(b)
     for n in (a, b):
@@ -156,6 +159,22 @@ async def test_the_cluster_bus_delivers_other_nodes_events(redis_prefix: str) ->
             await asyncio.sleep(0.2)
             with pytest.raises(TimeoutError):
                 await asyncio.wait_for(mine.get(), 0.2)  # its own broadcast is not re-delivered
+            # B remembers A's finals (a read on B may come before A stores them) until the
+            # transcript completes; A keeps none of its own
+            assert bus_b.recent_finals("acct.calls.c1.transcript") == [
+                {"event": "transcript.final", "seq": 1}
+            ]
+            assert bus_a.recent_finals("acct.calls.c1.transcript") == []
+            bus_a.publish("acct.calls.c1.transcript", {"event": "transcript.completed"})
+            assert (await asyncio.wait_for(sub.get(), 5))["event"] == "transcript.completed"
+            assert bus_b.recent_finals("acct.calls.c1.transcript") == []
+            assert bus_b.recent_finals("acct.calls.c2.transcript")[0]["seq"] == 9
+            # c2's node died before completing it: its finals are forgotten after RECENT_S
+            monkeypatch.setattr(cluster_bus, "RECENT_S", 0.0)
+            assert bus_b.recent_finals("acct.calls.c2.transcript") == []
+            bus_b._swept = 0.0
+            bus_b._sweep()
+            assert bus_b._recent == {}
     finally:
         await a.stop()
         await b.stop()

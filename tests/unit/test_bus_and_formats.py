@@ -7,7 +7,7 @@ import asyncio
 
 import pytest
 
-from callscope.api.transcripts import webvtt
+from callscope.api.transcripts import webvtt, with_recent_finals
 from callscope.events.bus import Bus, BusOverflow
 from callscope.transcription.engines import unpack_words
 
@@ -89,6 +89,30 @@ def test_webvtt_has_one_voiced_cue_per_utterance() -> None:
         "01:02:03.004 --> 01:02:03.005",
         "<v customer>Hi</v>",
     ]
+
+
+def _utterance(seq: int, start_ms: int) -> dict[str, object]:
+    return {
+        "seq": seq,
+        "speaker": "agent" if seq % 2 else "customer",
+        "partyId": f"p-{seq}",
+        "startMs": start_ms,
+        "endMs": start_ms + 900,
+        "text": f"words {seq}",
+        "confidence": 0.8,
+    }
+
+
+def test_a_transcript_read_elsewhere_adds_the_finals_not_stored_yet() -> None:
+    stored = [_utterance(1, 0), _utterance(2, 1000)]
+    finals = [
+        {"event": "transcript.final", "callId": "c", "segment": 0, "latencyMs": 5, **u}
+        for u in (_utterance(2, 1000), _utterance(4, 2500), _utterance(3, 2000))
+    ]
+    merged = with_recent_finals(stored, finals)
+    assert [u["seq"] for u in merged] == [1, 2, 3, 4]  # once each, in time order
+    assert merged[3] == _utterance(4, 2500)  # only the utterance's own fields
+    assert with_recent_finals(stored, []) == stored
 
 
 def test_packed_words_go_back_to_the_piece_they_fall_in() -> None:

@@ -31,7 +31,7 @@ from callscope.transcription.live import (
     utterance_json,
 )
 
-__all__ = ["TranscriptsApi", "webvtt"]
+__all__ = ["TranscriptsApi", "webvtt", "with_recent_finals"]
 
 FORMATS = ("json", "vtt")
 
@@ -59,6 +59,22 @@ def webvtt(utterances: list[dict[str, Any]]) -> str:
             "",
         ]
     return "\n".join(lines)
+
+
+#: the fields of a ``transcript.final`` event that make its utterance
+UTTERANCE_KEYS = ("seq", "speaker", "partyId", "startMs", "endMs", "text", "confidence")
+
+
+def with_recent_finals(
+    stored: list[dict[str, Any]], finals: list[dict[str, Any]]
+) -> list[dict[str, Any]]:
+    """A live call's stored utterances plus the finals its node published that are not
+    stored yet, in time order (as stored: start, then seq)."""
+    seqs = {u["seq"] for u in stored}
+    extra = [{k: f[k] for k in UTTERANCE_KEYS} for f in finals if f["seq"] not in seqs]
+    if not extra:
+        return stored
+    return sorted(stored + extra, key=lambda u: (u["startMs"], u["seq"]))
 
 
 class TranscriptsApi:
@@ -90,6 +106,9 @@ class TranscriptsApi:
         else:
             utterances = [utterance_json(r) for r in await self.calls.utterances(call.id)]
             status = call.transcript_status or TranscriptStatus.OFF.value
+            if status == TranscriptStatus.LIVE.value:  # made on another node
+                recent = self.bus.recent_finals(topic_for(call.account_ref, call.id))
+                utterances = with_recent_finals(utterances, recent)
         body: dict[str, Any] = {
             "callId": call.id,
             "telephonySessionId": session_id_for(call.id) if call.account_ref else None,
