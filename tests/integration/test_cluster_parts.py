@@ -17,7 +17,7 @@ from callscope.cli import build_parser
 from callscope.cluster import bus as cluster_bus
 from callscope.cluster.bus import ClusterBus
 from callscope.cluster.jobs import JobQueue
-from callscope.cluster.node import Cluster, redacted_url
+from callscope.cluster.node import Cluster, pack, redacted_url, unpack
 from callscope.config import Settings
 from callscope.errors import ConfigError
 from callscope.events.delivery import Dispatcher, DispatcherOptions
@@ -86,8 +86,10 @@ async def test_messages_reach_the_other_nodes_and_a_dead_node_is_reaped_once(
     a, b, c = (node(redis_prefix, n) for n in "abc")
     got: list[tuple[str, bytes]] = []
     reaped: list[tuple[str, str]] = []
+    frames: dict[str, list[bytes]] = {"b": [], "c": []}
     for n in (b, c):
         n.on("note", lambda sender, data: got.append((sender, data)))
+        n.on("frame", lambda _sender, data, mine=frames[n.node_id]: mine.append(data))
 
         async def dead(who: str, me: Cluster = n) -> None:
             reaped.append((me.node_id, who))
@@ -104,6 +106,20 @@ async def test_messages_reach_the_other_nodes_and_a_dead_node_is_reaped_once(
                 break
             await asyncio.sleep(0.02)
         assert sorted(got) == [("a", b"to all"), ("a", b"to all"), ("a", b"to b")]
+        # a burst (the listen audio of many calls): packed on the way, in order on arrival
+        sent: list[bytes] = []
+        for i in range(300):
+            if i % 50 == 0:
+                a.broadcast("frame", b"all %d" % i)
+                sent.append(b"all %d" % i)
+            a.send("b", "frame", b"frame\n%d" % i)  # payloads may hold the separator
+            sent.append(b"frame\n%d" % i)
+        for _ in range(200):
+            if len(frames["b"]) == len(sent):
+                break
+            await asyncio.sleep(0.02)
+        assert frames["b"] == sent
+        assert frames["c"] == [d for d in sent if d.startswith(b"all")]
         for _ in range(100):
             if b.alive == {"a", "b", "c"}:
                 break
@@ -125,6 +141,26 @@ async def test_messages_reach_the_other_nodes_and_a_dead_node_is_reaped_once(
         await a.redis.aclose()
         await b.stop()
         await c.stop()
+
+
+def test_runs_of_messages_to_one_channel_are_packed_in_order() -> None:
+    a = node("p", "a")
+    batch = [
+        ("p:node:b", b"dev.audio", b"\x00\n\x01"),
+        ("p:node:b", b"dev.audio", b""),
+        ("p:all", b"bus", b"{}"),
+        ("p:node:b", b"dev.json", b'{"x":1}'),
+    ]
+    out = a._publishes(batch)
+    assert [channel for channel, _ in out] == ["p:node:b", "p:all", "p:node:b"]
+    kind, sender, payload = out[0][1].split(b"\n", 2)
+    assert (kind, sender) == (b"pack", b"a")
+    assert unpack(payload) == [(b"dev.audio", b"\x00\n\x01"), (b"dev.audio", b"")]
+    assert out[1][1] == b"bus\na\n{}"  # a message alone is not packed
+    with pytest.raises(ValueError, match="truncated"):
+        unpack(pack([(b"k", b"payload")])[:-1])
+    with pytest.raises(ValueError, match="truncated"):
+        unpack(b"\x00\x00")
 
 
 async def test_a_second_process_may_not_take_a_living_nodes_id(redis_prefix: str) -> None:

@@ -16,6 +16,9 @@ and channel under ``redis_prefix``):
   ``<p>:node:<id>`` (addressed to this node). A message is ``kind\\nsender\\npayload``;
   handlers are registered per kind and run on the event loop, never blocking. Sending is
   non-blocking too: messages wait in one ordered queue that a task pipelines to Redis.
+  Consecutive messages to one channel go out as one ``pack`` message (each inner message
+  ``kind\npayload`` after its 4-byte length): a node forwarding the listen audio of many
+  calls publishes one message per 20 ms tick, not one per call.
 * **Leases.** ``SET NX PX`` with a token unique to this process; renew and release are
   compare-and-set scripts, so a node never renews or frees a lease it lost.
 """
@@ -40,7 +43,7 @@ from callscope.config import Settings
 from callscope.errors import ConfigError
 from callscope.metrics import Registry
 
-__all__ = ["Cluster", "redacted_url"]
+__all__ = ["Cluster", "pack", "redacted_url", "unpack"]
 
 logger = logging.getLogger("callscope.cluster")
 
@@ -61,6 +64,36 @@ return 0
 """
 #: messages waiting to be published before the oldest are dropped (≈ 20 s of 100 calls)
 OUTBOX_LIMIT = 100_000
+#: several messages to one channel, published as one
+PACK = b"pack"
+#: at most this many bytes of messages in one pack
+PACK_BYTES = 256 * 1024
+
+
+def pack(messages: list[tuple[bytes, bytes]]) -> bytes:
+    """(kind, payload) pairs as one ``pack`` payload."""
+    out = bytearray()
+    for kind, payload in messages:
+        out += (len(kind) + 1 + len(payload)).to_bytes(4, "big")
+        out += kind + b"\n" + payload
+    return bytes(out)
+
+
+def unpack(data: bytes) -> list[tuple[bytes, bytes]]:
+    """The (kind, payload) pairs of a ``pack`` payload. Raises ValueError if it is cut."""
+    out: list[tuple[bytes, bytes]] = []
+    view, at = memoryview(data), 0
+    while at < len(data):
+        if at + 4 > len(data):
+            raise ValueError("pack: truncated length")
+        n = int.from_bytes(view[at : at + 4], "big")
+        at += 4
+        if at + n > len(data):
+            raise ValueError("pack: truncated message")
+        kind, _, payload = bytes(view[at : at + n]).partition(b"\n")
+        out.append((kind, payload))
+        at += n
+    return out
 
 
 def _text(raw: bytes | str) -> str:
@@ -95,7 +128,7 @@ class Cluster:
         self._release = self.redis.register_script(_RELEASE)
         self._handlers: dict[str, Handler] = {}
         self.on_dead: list[DeadHandler] = []
-        self._out: deque[tuple[str, bytes]] = deque()
+        self._out: deque[tuple[str, bytes, bytes]] = deque()  # (channel, kind, payload)
         self._out_wake = asyncio.Event()
         self._tasks: list[asyncio.Task[None]] = []
         self._pubsub: Any = None
@@ -289,7 +322,7 @@ class Cluster:
         if len(self._out) >= OUTBOX_LIMIT:
             self._out.popleft()
             self.dropped_total.inc()
-        self._out.append((channel, b"%s\n%s\n%s" % (kind.encode(), self.node_id.encode(), payload)))
+        self._out.append((channel, kind.encode(), payload))
         self._out_wake.set()
 
     async def flush(self, timeout_s: float) -> None:
@@ -303,9 +336,9 @@ class Cluster:
             await self._out_wake.wait()
             self._out_wake.clear()
             while self._out:
-                batch = [self._out.popleft() for _ in range(min(len(self._out), 200))]
+                batch = [self._out.popleft() for _ in range(min(len(self._out), 500))]
                 pipe = self.redis.pipeline(transaction=False)
-                for channel, data in batch:
+                for channel, data in self._publishes(batch):
                     pipe.publish(channel, data)
                 try:
                     await pipe.execute()
@@ -316,6 +349,26 @@ class Cluster:
                     logger.exception("cluster: %d message(s) not published; retrying", len(batch))
                     self._out.extendleft(reversed(batch))
                     await asyncio.sleep(0.5)
+
+    def _publishes(self, batch: list[tuple[str, bytes, bytes]]) -> list[tuple[str, bytes]]:
+        """The batch as Redis messages, in order: runs to one channel packed together."""
+        sender = self.node_id.encode()
+        out: list[tuple[str, bytes]] = []
+        i = 0
+        while i < len(batch):
+            channel = batch[i][0]
+            run: list[tuple[bytes, bytes]] = []
+            size = 0
+            while i < len(batch) and batch[i][0] == channel and size < PACK_BYTES:
+                run.append((batch[i][1], batch[i][2]))
+                size += len(batch[i][2])
+                i += 1
+            if len(run) == 1:
+                kind, payload = run[0]
+            else:
+                kind, payload = PACK, pack(run)
+            out.append((channel, b"%s\n%s\n%s" % (kind, sender, payload)))
+        return out
 
     async def _read_loop(self) -> None:
         while not self._closing:
@@ -329,15 +382,21 @@ class Cluster:
                 continue
             if message is None or message.get("type") != "message":
                 continue
-            kind, sender, payload = bytes(message["data"]).split(b"\n", 2)
+            try:
+                kind, sender, payload = bytes(message["data"]).split(b"\n", 2)
+                messages = unpack(payload) if kind == PACK else [(kind, payload)]
+            except ValueError:
+                logger.error("cluster: a malformed message on %s was ignored", message["channel"])
+                continue
             node = sender.decode()
             if node == self.node_id:
                 continue
-            handler = self._handlers.get(kind.decode())
-            self.messages_total.inc(direction="in")
-            if handler is None:
-                continue
-            try:
-                handler(node, payload)
-            except Exception:
-                logger.exception("cluster: handling a %s message from %s failed", kind, node)
+            self.messages_total.inc(len(messages), direction="in")
+            for kind, payload in messages:
+                handler = self._handlers.get(kind.decode())
+                if handler is None:
+                    continue
+                try:
+                    handler(node, payload)
+                except Exception:
+                    logger.exception("cluster: handling a %s message from %s failed", kind, node)
