@@ -50,7 +50,7 @@ sys.path.insert(0, str(Path(__file__).parent))
 from benchlib import counts, cpu_seconds, free_port, percentile, pin, start_server, token
 from callscope.sim.plan import CallAudio, load_audio
 from callscope.sim.runner import CallResult, Progress, SimOptions, default_source, run_call
-from listen import Device, demo_team, loop_lag, open_device
+from listen import Device, demo_team, loop_lag, ms, open_device
 
 PG = {
     "host": "127.0.0.1",
@@ -193,10 +193,6 @@ async def run(args: argparse.Namespace, setup: str, calls: int) -> dict[str, Any
         "failed": sum(r.status != "completed" for r in results),
         "bench_lag": percentile(lags, 0.99),
     }
-
-
-def ms(v: float | None) -> str:
-    return "-" if v is None else f"{v * 1000:.1f}"
 
 
 async def main() -> None:
