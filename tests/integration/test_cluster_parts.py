@@ -163,6 +163,49 @@ def test_runs_of_messages_to_one_channel_are_packed_in_order() -> None:
         unpack(b"\x00\x00")
 
 
+async def test_nodes_that_lost_redis_together_do_not_reap_each_other(redis_prefix: str) -> None:
+    """Redis unreachable for longer than node_dead_after_s: every heartbeat lapses. The node
+    that gets through first waits one node_dead_after_s before judging the others, so a node
+    back a moment later is not taken for dead; a node that stays away is, after the wait."""
+    a, b = node(redis_prefix, "a", dead_after_s=3.0), node(redis_prefix, "b", dead_after_s=3.0)
+    reaped: list[str] = []
+
+    async def dead(who: str) -> None:
+        reaped.append(who)
+
+    a.on_dead.append(dead)
+    beats = {n: n._beat for n in (a, b)}
+
+    async def unreachable() -> None:
+        raise ConnectionError("Redis unreachable")
+
+    for n in (a, b):
+        await n.connect()
+        await n.start()
+    try:
+        for n in (a, b):
+            n._beat = unreachable  # type: ignore[method-assign]
+        await asyncio.sleep(3.5)  # both heartbeats lapse in Redis
+        assert not await a.redis.exists(a.key("alive", "b"))
+        a._beat = beats[a]  # type: ignore[method-assign]
+        await asyncio.sleep(0.8)  # a is back; b is not yet
+        b._beat = beats[b]  # type: ignore[method-assign]
+        await asyncio.sleep(3.0)  # past a's wait
+        assert reaped == []
+        assert a.alive == {"a", "b"}
+        # b goes away for good: a judges it once the wait is over
+        b._beat = unreachable  # type: ignore[method-assign]
+        for _ in range(200):
+            if reaped:
+                break
+            await asyncio.sleep(0.05)
+        assert reaped == ["b"]
+    finally:
+        b._beat = beats[b]  # type: ignore[method-assign]
+        await a.stop()
+        await b.stop()
+
+
 async def test_a_second_process_may_not_take_a_living_nodes_id(redis_prefix: str) -> None:
     a = node(redis_prefix, "same", dead_after_s=0.9)
     twin = node(redis_prefix, "same", dead_after_s=0.9)

@@ -11,7 +11,9 @@ and channel under ``redis_prefix``):
   that node's live calls interrupted and keeps their recordings, sets its web phones
   Offline, and re-queues what it held), then removes it from the list. A handler that fails
   leaves the node listed: the next heartbeat tries again. A restarting node takes the same
-  lease to recover its own calls, so the two never run together.
+  lease to recover its own calls, so the two never run together. A node whose heartbeat
+  could not reach Redis judges no other node for ``node_dead_after_s`` once it gets through
+  again: in an outage of Redis every heartbeat lapses, and the others need a beat to return.
 * **Messages.** One pub/sub connection per node reads ``<p>:all`` (broadcast) and
   ``<p>:node:<id>`` (addressed to this node). A message is ``kind\\nsender\\npayload``;
   handlers are registered per kind and run on the event loop, never blocking. Sending is
@@ -137,6 +139,10 @@ class Cluster:
         self.started = False
         self.started_at = time.time()
         self._closing = False
+        #: after this node lost Redis, it judges no other node before this (monotonic) time:
+        #: their heartbeats lapsed in the same outage and need a beat to come back
+        self._judge_after = 0.0
+        self._unreachable = False
         registry.gauge("callscope_cluster_nodes", "Cluster nodes alive.", lambda: len(self.alive))
         self.reaped_total = registry.counter(
             "callscope_cluster_nodes_reaped_total", "Dead nodes whose work this node took over."
@@ -222,9 +228,10 @@ class Cluster:
         }
 
     async def _beat(self) -> None:
-        pipe = self.redis.pipeline(transaction=False)
-        pipe.hset(self.key("nodes"), self.node_id, orjson.dumps(self._info()))
+        # one transaction: no node ever sees this one listed without its heartbeat
+        pipe = self.redis.pipeline(transaction=True)
         pipe.set(self.key("alive", self.node_id), self.token, px=int(self.dead_after_s * 1000))
+        pipe.hset(self.key("nodes"), self.node_id, orjson.dumps(self._info()))
         await pipe.execute()
 
     async def _heartbeat_loop(self) -> None:
@@ -232,11 +239,27 @@ class Cluster:
             await asyncio.sleep(self.heartbeat_s)
             try:
                 await self._beat()  # the listing too: a restarted Redis has none
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:
+                if not self._unreachable:
+                    logger.error("cluster heartbeat failed (%s); retrying", exc)
+                self._unreachable = True
+                continue
+            if self._unreachable:
+                self._unreachable = False
+                self._judge_after = time.monotonic() + self.dead_after_s
+                logger.warning(
+                    "node %s: Redis is reachable again; judging other nodes in %.0f s",
+                    self.node_id,
+                    self.dead_after_s,
+                )
+            try:
                 await self.check_nodes()
             except asyncio.CancelledError:
                 raise
             except Exception:
-                logger.exception("cluster heartbeat failed; retrying")
+                logger.exception("cluster: checking the other nodes failed; retrying")
 
     async def check_nodes(self) -> list[str]:
         """Refresh the list of nodes and take over the dead ones. Returns those reaped."""
@@ -251,7 +274,9 @@ class Cluster:
                 pipe.exists(self.key("alive", n))
             alive.update(n for n, ok in zip(others, await pipe.execute(), strict=True) if ok)
         self.alive = alive
-        reaped = []
+        reaped: list[str] = []
+        if time.monotonic() < self._judge_after:
+            return reaped  # after an outage of our own: the others get time to beat again
         for node in others:
             if node not in alive and await self.reap(node):
                 reaped.append(node)
