@@ -40,7 +40,14 @@ from callscope.store.models import (
 from callscope.store.repo import utcnow
 from callscope.store.writer import CallRowWriter
 
-__all__ = ["END_REASONS", "LiveSession", "TelephonyService", "party_ids", "session_id_for"]
+__all__ = [
+    "END_REASONS",
+    "LiveSession",
+    "TelephonyService",
+    "call_id_of",
+    "party_ids",
+    "session_id_for",
+]
 
 logger = logging.getLogger("callscope.calls")
 
@@ -54,6 +61,11 @@ END_REASONS = {
 
 def session_id_for(call_id: str) -> str:
     return f"s-{call_id}"
+
+
+def call_id_of(session_id: str) -> str:
+    """The call of a telephony session id ("" if it is not one of ours)."""
+    return session_id[2:] if session_id.startswith("s-") else ""
 
 
 def party_ids(call_id: str) -> tuple[str, str]:

@@ -41,7 +41,7 @@ import numpy as np
 import orjson
 from aiohttp import web
 
-from callscope.calls.telephony import TelephonyService, party_ids
+from callscope.calls.telephony import TelephonyService, call_id_of, party_ids
 from callscope.cluster.node import Cluster
 from callscope.events.payloads import EventKind
 from callscope.identity.service import AuthContext, IdentityService
@@ -498,7 +498,7 @@ class SupervisionService:
         """The live node that carries a call this node does not (None: here, or nowhere)."""
         if self.cluster is None or self.calls is None:
             return None
-        call_id = session_id[2:] if session_id.startswith("s-") else ""
+        call_id = call_id_of(session_id)
         if not call_id or call_id in self.live_calls:
             return None
         row = await self.calls.get(call_id)
@@ -826,7 +826,7 @@ class SupervisionService:
     # -- checks ----------------------------------------------------------------------------
 
     def live_call(self, account_id: str, session_id: str) -> LiveCall:
-        call_id = session_id[2:] if session_id.startswith("s-") else ""
+        call_id = call_id_of(session_id)
         call = self.live_calls.get(call_id)
         if (
             call is None
