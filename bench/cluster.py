@@ -50,7 +50,7 @@ sys.path.insert(0, str(Path(__file__).parent))
 from benchlib import counts, cpu_seconds, free_port, percentile, pin, start_server, token
 from callscope.sim.plan import CallAudio, load_audio
 from callscope.sim.runner import CallResult, Progress, SimOptions, default_source, run_call
-from listen import Device, demo_team, loop_lag, ms, open_device
+from listen import Device, demo_team, loop_lag, ms, open_device, supervise
 
 PG = {
     "host": "127.0.0.1",
@@ -160,18 +160,8 @@ async def run(args: argparse.Namespace, setup: str, calls: int) -> dict[str, Any
                 if call_id is None:
                     raise SystemExit(f"call {i} is not live; see {cluster.tmp / 'server.log'}")
                 # to the phone's node: across nodes it passes the request on
-                async with http.post(
-                    f"{http_base[phone_node[i]]}/restapi/v1.0/account/~/telephony/sessions/"
-                    f"s-{call_id}/supervise",
-                    headers=auth,
-                    json={
-                        "mode": "Listen",
-                        "supervisorDeviceId": device.device_id,
-                        "agentExtensionNumber": ("102", "103", "104")[i % 3],
-                    },
-                ) as r:
-                    if r.status != 201:
-                        raise SystemExit(f"supervise failed: {r.status} {await r.text()}")
+                base = http_base[phone_node[i]]
+                await supervise(http, base, auth, call_id, device, ("102", "103", "104")[i % 3])
                 device.ticks = progress.calls[i].tick_times
 
             # all at once, as supervisors do: sequential requests would start the last late

@@ -146,6 +146,25 @@ async def demo_team(http: aiohttp.ClientSession, base: str, auth: dict[str, str]
         assert r.status == 204, await r.text()
 
 
+async def supervise(
+    http: aiohttp.ClientSession,
+    base: str,
+    auth: dict[str, str],
+    call_id: str,
+    device: Device,
+    agent: str,
+    mode: str = "Listen",
+) -> None:
+    """Supervise Call Session from ``device`` (its agent ``agent``); exits on a refusal."""
+    async with http.post(
+        f"{base}/restapi/v1.0/account/~/telephony/sessions/s-{call_id}/supervise",
+        headers=auth,
+        json={"mode": mode, "supervisorDeviceId": device.device_id, "agentExtensionNumber": agent},
+    ) as r:
+        if r.status != 201:
+            raise SystemExit(f"supervise failed: {r.status} {await r.text()}")
+
+
 async def loop_lag(out: list[float]) -> None:
     """How late this process's own event loop runs a 10 ms timer (its share of e2e)."""
     while True:
@@ -218,17 +237,9 @@ async def step(args: argparse.Namespace, calls: int) -> dict[str, Any]:
                 if call_id is None:
                     raise SystemExit(f"call {i} is not live; see {tmp / 'server.log'}")
                 coach = i < args.coach
-                async with http.post(
-                    f"{base}/restapi/v1.0/account/~/telephony/sessions/s-{call_id}/supervise",
-                    headers=auth,
-                    json={
-                        "mode": "Coach" if coach else "Listen",
-                        "supervisorDeviceId": device.device_id,
-                        "agentExtensionNumber": ("102", "103", "104")[i % 3],
-                    },
-                ) as r:
-                    if r.status != 201:
-                        raise SystemExit(f"supervise failed: {r.status} {await r.text()}")
+                agent = ("102", "103", "104")[i % 3]
+                mode = "Coach" if coach else "Listen"
+                await supervise(http, base, auth, call_id, device, agent, mode)
                 device.ticks = progress.calls[i].tick_times
                 if coach:
                     talkers.append(asyncio.create_task(talk(device, stop_talk)))
