@@ -102,6 +102,16 @@ class Server:
         data: dict[str, Any] = json.loads((self.data_dir / "demo-credentials.json").read_text())
         return data
 
+    @property
+    def stream_secret(self) -> str:
+        """The demo streaming profile's secret (QUEUE 4401 of sub-account 88800012)."""
+        secret: str = self.credentials()["streaming"]["secret"]
+        return secret
+
+    @property
+    def stream_headers(self) -> dict[str, str]:
+        return {"X-Streaming-Secret": self.stream_secret}
+
     def login(self, username: str | None = None, password: str | None = None) -> dict[str, Any]:
         """Password grant for the demo app; returns the token response."""
         creds = self.credentials()
@@ -181,8 +191,20 @@ async def serve_local(port: int, *routes: web.RouteDef) -> web.AppRunner:
 
 
 def simulate_command(server: Server, *args: str) -> list[str]:
-    """`callscope simulate` against ``server``, without a progress display."""
-    return [sys.executable, "-m", "callscope", "simulate", "--quiet", "--url", server.ws, *args]
+    """`callscope simulate` against ``server``, without a progress display, presenting the
+    demo streaming profile's secret (from the server's demo-credentials.json)."""
+    return [
+        sys.executable,
+        "-m",
+        "callscope",
+        "simulate",
+        "--quiet",
+        "--url",
+        server.ws,
+        "--credentials",
+        str(server.data_dir / "demo-credentials.json"),
+        *args,
+    ]
 
 
 def make_stereo_fixture(path: Path, seconds: float = 4.0, seed: int = 3) -> np.ndarray:

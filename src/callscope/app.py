@@ -27,6 +27,7 @@ from callscope.api.ingest import INGEST_PATHS, TWO_WAY_PATH, IngestHandler
 from callscope.api.insights import InsightsApi
 from callscope.api.oauth import OAuthApi
 from callscope.api.profiles import ProfilesApi
+from callscope.api.revocation import OpenSockets, RevocationWatcher
 from callscope.api.subscriptions import SubscriptionsApi
 from callscope.api.supervise import SupervisionApi
 from callscope.api.telephony import TelephonyApi
@@ -40,17 +41,20 @@ from callscope.config import Settings
 from callscope.errors import ConfigError
 from callscope.events.bus import Bus
 from callscope.events.delivery import Dispatcher, DispatcherOptions
+from callscope.identity.crypto import new_secret
 from callscope.identity.service import IdentityService
 from callscope.ingest import IngestService
+from callscope.ingest.auth import IngestAuth, SecretHasher
 from callscope.insights.analyzers import Embedder
 from callscope.insights.llm import LlmClient
 from callscope.insights.service import InsightsService
 from callscope.metrics import Registry
+from callscope.ratelimit import FailureWindow
 from callscope.store.db import SEED_LOCK, create_engine, exclusive, sessionmaker, upgrade
 from callscope.store.directory import DirectoryRepository
 from callscope.store.events import EventRepository
-from callscope.store.models import TranscriptStatus
-from callscope.store.repo import CallRepository, ProfileRepository
+from callscope.store.models import StreamingProfile, TranscriptStatus
+from callscope.store.repo import CallRepository, ProfileRepository, utcnow
 from callscope.store.retention import RetentionJob
 from callscope.store.subscriptions import SubscriptionRepository
 from callscope.supervision.service import SupervisionService
@@ -63,6 +67,13 @@ __all__ = ["Components", "build_app"]
 logger = logging.getLogger("callscope.app")
 
 COMPONENTS: web.AppKey[Components] = web.AppKey("components")
+#: the demo account's streaming profile: the simulator's default product
+DEMO_PROFILE: dict[str, Any] = {
+    "productType": "QUEUE",
+    "productId": 4401,
+    "subAccountId": "88800012",
+    "mainAccountId": "88800010",
+}
 
 
 class AccessLogger(AbstractAccessLogger):
@@ -125,19 +136,44 @@ async def _metrics(request: web.Request) -> web.Response:
     )
 
 
-async def _seed_demo(identity: IdentityService, settings: Settings) -> None:
-    """First start on an empty database: one demo account, its logins printed once and kept
-    in ``<data_dir>/demo-credentials.json`` (mode 0600)."""
+async def _seed_demo(
+    identity: IdentityService,
+    profiles: ProfileRepository,
+    hasher: SecretHasher,
+    settings: Settings,
+) -> None:
+    """First start on an empty database: one demo account, its logins and its streaming
+    profile's secret printed once and kept in ``<data_dir>/demo-credentials.json`` (mode
+    0600), where ``callscope simulate`` and ``demo`` find the secret."""
     creds = await identity.seed_demo()
+    account = creds["accountId"]
+    secret = new_secret(24)
+    now = utcnow()
+    await profiles.create(
+        StreamingProfile(
+            product_type=DEMO_PROFILE["productType"],
+            product_id=DEMO_PROFILE["productId"],
+            sub_account_id=DEMO_PROFILE["subAccountId"],
+            main_account_id=DEMO_PROFILE["mainAccountId"],
+            rc_account_id=account,
+            streaming_url="",
+            secret_hash=await hasher.hash(secret),
+            created_at=now,
+            updated_at=now,
+        )
+    )
+    creds["streaming"] = {**DEMO_PROFILE, "rcAccountId": account, "secret": secret}
     path = settings.data_dir / "demo-credentials.json"
     fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
     with os.fdopen(fd, "w") as f:
         json.dump(creds, f, indent=1)
     logger.warning(
         "created the demo account %s (supervisor ext 101, agents 102-104 = RingCX agents "
-        "5501-5503). Log in with client id %s and the client secret, username %s and the "
-        "password, or the supervisor JWT, all in %s",
-        creds["accountId"],
+        "5501-5503, QUEUE %s streaming profile). Log in with client id %s and the client "
+        "secret, username %s and the password, or the supervisor JWT; streams present the "
+        "profile's secret: all in %s",
+        account,
+        DEMO_PROFILE["productId"],
         creds["clientId"],
         creds["username"],
         path.resolve(),
@@ -254,7 +290,21 @@ def build_app(settings: Settings) -> web.Application:
         middlewares=[error_middleware, auth_middleware(identity)], client_max_size=1 << 20
     )
     app[COMPONENTS] = components
-    handler = IngestHandler(ingest, profiles, require_profile=settings.ingest_require_profile)
+    hasher = SecretHasher()
+    ingest_auth = IngestAuth(
+        profiles,
+        hasher,
+        allow_unauthenticated=settings.ingest_allow_unauthenticated,
+        failures=FailureWindow(
+            max_failures=settings.ingest_auth_max_failures,
+            window_s=60.0,
+            hold_s=settings.ingest_auth_hold_s,
+            max_hold_s=900.0,
+        ),
+    )
+    handler = IngestHandler(
+        ingest, ingest_auth, max_connections_per_ip=settings.ingest_max_connections_per_ip
+    )
 
     async def root(request: web.Request) -> web.StreamResponse:
         """``/``: a RingCX stream upgrades a WebSocket here; a browser gets the dashboard."""
@@ -266,25 +316,25 @@ def build_app(settings: Settings) -> web.Application:
     app.add_routes([web.get(TWO_WAY_PATH, handler.handle_two_way)])
     app.add_routes([web.get("/health", _health), web.get("/metrics", _metrics)])
     access = CallAccess(calls, directory)
-    transcripts_api = TranscriptsApi(access, bus, transcripts)
-    app.add_routes(
-        ClientLinks(identity, directory, calls, transcripts_api, dashboard.page).routes()
-    )
+    sockets = OpenSockets()
+    transcripts_api = TranscriptsApi(access, bus, transcripts, sockets)
+    app.add_routes(ClientLinks(identity, access, transcripts_api, dashboard.page).routes())
     app.add_routes(CallsApi(access).routes())
     app.add_routes(transcripts_api.routes())
     app.add_routes(dashboard.routes())
-    app.add_routes(ProfilesApi(profiles).routes())
+    app.add_routes(ProfilesApi(profiles, hasher).routes())
     app.add_routes(OAuthApi(identity).routes())
     app.add_routes(DirectoryApi(directory).routes())
     app.add_routes(TelephonyApi(telephony, directory).routes())
     app.add_routes(InsightsApi(insights, directory).routes())
     supervision_api = SupervisionApi(
-        supervision, directory, heartbeat_s=settings.supervision_heartbeat_s
+        supervision, directory, heartbeat_s=settings.supervision_heartbeat_s, sockets=sockets
     )
     app.add_routes(supervision_api.routes())
     subscriptions_api = SubscriptionsApi(subscriptions, directory, dispatcher)
     app.add_routes(subscriptions_api.routes())
-    app.add_routes(WsGateway(identity, subscriptions_api, dispatcher).routes())
+    app.add_routes(WsGateway(identity, subscriptions_api, dispatcher, sockets).routes())
+    revocations = RevocationWatcher(identity, sockets, subscriptions_api.stop_all)
 
     async def node_died(node: str) -> None:
         """Cluster: take over what a dead node held."""
@@ -314,11 +364,12 @@ def build_app(settings: Settings) -> web.Application:
 
     async def on_startup(_app: web.Application) -> None:
         await upgrade(engine)
+        hasher.salt = await profiles.ingest_salt()
         if cluster is not None:
             await cluster.connect()
         async with exclusive(engine, SEED_LOCK):  # nodes starting together seed once
             if await identity.is_empty():
-                await _seed_demo(identity, settings)
+                await _seed_demo(identity, profiles, hasher, settings)
         if transcripts is not None:
             await transcripts.pool.start()  # fails start-up with a clear engine/model error
         if cluster is None:
@@ -336,6 +387,7 @@ def build_app(settings: Settings) -> web.Application:
         if settings.insights_enabled:
             await insights.start()  # and the insight jobs
         retention.start()
+        await revocations.start()
         if cluster is not None:
             cluster.on_dead.append(node_died)
             await cluster.start()  # heartbeats; dead nodes are taken over from here on
@@ -346,6 +398,7 @@ def build_app(settings: Settings) -> web.Application:
             gc.set_threshold(50_000, 50, 100)
 
     async def on_shutdown(_app: web.Application) -> None:
+        await revocations.stop()
         await supervision.stop()
         await ingest.stop()
         await insights.stop()

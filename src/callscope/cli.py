@@ -7,6 +7,7 @@ import asyncio
 import errno
 import json
 import logging
+import os
 import sys
 import time
 from pathlib import Path
@@ -65,7 +66,30 @@ def _cmd_serve(args: argparse.Namespace) -> int:
     return 0
 
 
-def _sim_options(args: argparse.Namespace, url: str) -> Any:
+def _stream_secret(args: argparse.Namespace, data_dir: Path) -> str | None:
+    """The secret simulated streams present: --secret, else $CALLSCOPE_STREAMING_SECRET,
+    else the streaming secret in --credentials (default: the demo account's file in the data
+    directory, when there is one)."""
+    if args.secret:
+        return str(args.secret)
+    if os.environ.get("CALLSCOPE_STREAMING_SECRET"):
+        return os.environ["CALLSCOPE_STREAMING_SECRET"]
+    path = args.credentials or data_dir / "demo-credentials.json"
+    try:
+        creds = json.loads(Path(path).read_text())
+    except FileNotFoundError:
+        if args.credentials:
+            raise SimulatorError(f"--credentials {path}: no such file") from None
+        return None
+    except (OSError, ValueError) as exc:
+        raise SimulatorError(f"--credentials {path}: cannot be read ({exc})") from exc
+    secret = creds.get("streaming", {}).get("secret") if isinstance(creds, dict) else None
+    if not isinstance(secret, str):
+        raise SimulatorError(f"--credentials {path}: holds no streaming.secret")
+    return secret
+
+
+def _sim_options(args: argparse.Namespace, url: str, data_dir: Path) -> Any:
     from callscope.sim.plan import Faults
     from callscope.sim.runner import SimOptions
 
@@ -78,7 +102,7 @@ def _sim_options(args: argparse.Namespace, url: str) -> Any:
             reorder=args.reorder, duplicate=args.duplicate, drop=args.drop, malformed=args.malformed
         ),
         vanish_after_s=args.vanish,
-        secret=args.secret,
+        secret=_stream_secret(args, data_dir),
         seed=args.seed,
         ramp_s=args.ramp,
         max_frames=args.max_frames,
@@ -108,7 +132,7 @@ def _cmd_simulate(args: argparse.Namespace) -> int:
     )
     if args.heard_dir and args.protocol != "twilio":
         raise SimulatorError("--heard-dir needs --protocol twilio: a RingCX stream is one-way")
-    opts = _sim_options(args, url)
+    opts = _sim_options(args, url, Path("callscope-data"))
     t0 = time.monotonic()
     results = asyncio.run(
         run_simulation(opts, show_progress=not args.quiet and sys.stderr.isatty())
@@ -146,7 +170,9 @@ def _cmd_demo(args: argparse.Namespace) -> int:
         print(f"callscope {__version__} serving on {base} (data in {settings.data_dir.resolve()})")
         await _demo_team(app[COMPONENTS].directory)
         try:
-            opts = _sim_options(args, f"ws://{settings.host}:{settings.port}/ringcx/stream")
+            opts = _sim_options(
+                args, f"ws://{settings.host}:{settings.port}/ringcx/stream", settings.data_dir
+            )
             print(
                 f"streaming {opts.calls} simulated call(s) at {opts.speed:g}x real time "
                 f"with light network faults..."
@@ -257,7 +283,27 @@ def _cmd_admin(args: argparse.Namespace) -> int:
             if what == "account":
                 acct = await identity.create_account(args.id, args.name)
                 return {"accountId": acct.id, "name": acct.name}
+            if what == "extension" and (args.disable or args.enable):
+                ext_id = args.disable or args.enable
+                status = "Disabled" if args.disable else "Enabled"
+                await identity.set_extension_status(ext_id, status)
+                return {"extensionId": str(ext_id), "status": status}
             if what == "extension":
+                missing = [
+                    flag
+                    for flag, value in (
+                        ("--account", args.account),
+                        ("--number", args.number),
+                        ("--first-name", args.first_name),
+                        ("--last-name", args.last_name),
+                    )
+                    if not value
+                ]
+                if missing:
+                    raise CallscopeError(
+                        f"admin extension needs {', '.join(missing)} to create one (or "
+                        "--disable/--enable EXTENSION_ID)"
+                    )
                 ext = await identity.create_extension(
                     args.account,
                     number=args.number,
@@ -274,8 +320,14 @@ def _cmd_admin(args: argparse.Namespace) -> int:
             if what == "app":
                 app, secret = await identity.create_app(args.account, args.name)
                 return {"clientId": app.client_id, "clientSecret": secret}
+            if what == "jwt" and args.revoke:
+                await identity.revoke_jwt(args.revoke)
+                return {"credentialId": args.revoke, "revoked": True}
             if what == "jwt":
-                return {"jwt": await identity.create_jwt(args.account, args.extension)}
+                if not args.account or args.extension is None:
+                    raise CallscopeError("admin jwt needs --account and --extension (or --revoke)")
+                jwt = await identity.create_jwt(args.account, args.extension)
+                return {"jwt": jwt, "credentialId": _jwt_id(jwt)}
             if what == "device":
                 dev = await identity.create_device(
                     args.account, args.extension, type=args.type, name=args.name or ""
@@ -286,9 +338,19 @@ def _cmd_admin(args: argparse.Namespace) -> int:
 
                 if await identity.get_account(args.account) is None:
                     raise CallscopeError(f"account {args.account} does not exist")
+                from callscope.store.repo import CallRepository
+
+                # bound to the newest such call, or to the first to start from now on
+                call = await CallRepository(sessionmaker(engine)).by_ringcx_call_id(
+                    args.account, args.call_id
+                )
                 try:
                     link, path = issue_link(
-                        await identity.signing_key(), args.account, args.call_id, args.expires_in
+                        await identity.signing_key(),
+                        args.account,
+                        args.call_id,
+                        args.expires_in,
+                        row=call.id if call is not None else "",
                     )
                 except LinkError as exc:
                     raise CallscopeError(f"--expires-in: {exc}") from exc
@@ -304,6 +366,15 @@ def _cmd_admin(args: argparse.Namespace) -> int:
 
     print(json.dumps(asyncio.run(go()), indent=1))
     return 0
+
+
+def _jwt_id(jwt: str) -> str:
+    """The credential id (``jti``) of a JWT callscope issued (its payload, unverified)."""
+    import base64
+
+    body = jwt.split(".")[1]
+    claims = json.loads(base64.urlsafe_b64decode(body + "=" * (-len(body) % 4)))
+    return str(claims["jti"])
 
 
 def _cmd_transcribe(args: argparse.Namespace) -> int:
@@ -374,7 +445,18 @@ def _add_sim_arguments(p: argparse.ArgumentParser) -> None:
         metavar="SECONDS",
         help="cut the TCP connection after SECONDS, no Stop",
     )
-    g.add_argument("--secret", help="streaming profile secret, sent as X-Streaming-Secret")
+    g.add_argument(
+        "--secret",
+        help="streaming profile secret, sent as X-Streaming-Secret (default: "
+        "$CALLSCOPE_STREAMING_SECRET, else streaming.secret of --credentials)",
+    )
+    g.add_argument(
+        "--credentials",
+        type=Path,
+        metavar="FILE",
+        help="JSON file with the secret under streaming.secret (default: "
+        "callscope-data/demo-credentials.json, which a server's first start writes)",
+    )
     g.add_argument("--seed", type=int, default=1, help="random seed for faults (default 1)")
     g.add_argument("--ramp", type=float, default=0.0, metavar="SECONDS", help="spread call starts")
     g.add_argument("--max-frames", type=int, help="stop each call after this many 20 ms frames")
@@ -480,11 +562,17 @@ def build_parser() -> argparse.ArgumentParser:
     a = adm.add_parser("account", help="create an account (id = the RingCentral account id)")
     a.add_argument("--id", required=True, help="digits; RingCX streams name it as rcAccountId")
     a.add_argument("--name", required=True)
-    a = adm.add_parser("extension", help="create an extension (user)")
-    a.add_argument("--account", required=True)
-    a.add_argument("--number", required=True, help="extension number, up to 8 digits")
-    a.add_argument("--first-name", required=True)
-    a.add_argument("--last-name", required=True)
+    a = adm.add_parser(
+        "extension",
+        help="create an extension (user), or disable / enable one",
+        description="Create an extension (--account, --number, --first-name, --last-name "
+        "required), or --disable one: its tokens stop working, its open sockets close within "
+        "a second and its subscriptions are deleted; --enable lets it sign in again.",
+    )
+    a.add_argument("--account")
+    a.add_argument("--number", help="extension number, up to 8 digits")
+    a.add_argument("--first-name")
+    a.add_argument("--last-name")
     a.add_argument("--email")
     a.add_argument("--type", default="User", help="RingCentral extension type (default User)")
     a.add_argument("--admin", action="store_true", help="account administrator")
@@ -495,12 +583,21 @@ def build_parser() -> argparse.ArgumentParser:
         action="store_true",
         help="holds the conversation-insights licence: its calls get insights documents",
     )
+    toggle = a.add_mutually_exclusive_group()
+    toggle.add_argument("--disable", type=int, metavar="EXTENSION_ID", help="disable it")
+    toggle.add_argument("--enable", type=int, metavar="EXTENSION_ID", help="enable it again")
     a = adm.add_parser("app", help="create an OAuth app; prints client id and secret")
     a.add_argument("--account", required=True)
     a.add_argument("--name", required=True)
-    a = adm.add_parser("jwt", help="issue a JWT credential for the jwt-bearer grant")
-    a.add_argument("--account", required=True)
-    a.add_argument("--extension", type=int, required=True, help="extension id")
+    a = adm.add_parser(
+        "jwt",
+        help="issue a JWT credential for the jwt-bearer grant, or revoke one",
+        description="Issue a JWT credential (prints it and its credentialId), or --revoke one "
+        "by credentialId: the sessions it opened end and their sockets close.",
+    )
+    a.add_argument("--account")
+    a.add_argument("--extension", type=int, help="extension id")
+    a.add_argument("--revoke", metavar="CREDENTIAL_ID", help="revoke this credential")
     a = adm.add_parser("device", help="register a device (e.g. a supervisor softphone)")
     a.add_argument("--account", required=True)
     a.add_argument("--extension", type=int, required=True, help="extension id")

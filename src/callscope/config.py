@@ -55,11 +55,27 @@ class Settings:
     ingest_checkpoint_interval_s: float = _opt(
         10.0, "How often live calls' counters are stored (what a crash can lose)."
     )
-    ingest_default_account: str = _opt(
-        "", "Account for streams whose rcAccountId names no account (empty: none)."
+    ingest_allow_unauthenticated: bool = _opt(
+        False,
+        "LAB ONLY: also accept streams that present no streaming profile secret; their calls "
+        "go to the account they name (anyone who reaches the port can add calls) and are "
+        "never supervised.",
     )
-    ingest_require_profile: bool = _opt(
-        False, "Refuse streams (403) for which no streaming profile exists."
+    ingest_default_account: str = _opt(
+        "",
+        "Account for unauthenticated streams whose rcAccountId names no account (empty: none).",
+    )
+    ingest_start_deadline_s: float = _opt(
+        10.0, "A stream that has not sent its Start this long after connecting is closed."
+    )
+    ingest_max_connections_per_ip: int = _opt(
+        2000, "Open streams allowed from one client address (503 beyond: RingCX retries)."
+    )
+    ingest_auth_max_failures: int = _opt(
+        20, "Refused streams from one address per minute before it is held back (429)."
+    )
+    ingest_auth_hold_s: float = _opt(
+        30.0, "How long an address is held back (doubling while it keeps failing, ≤ 15 min)."
     )
     asr_workers: int = _opt(
         -1, "Transcription worker processes; -1 = one per core but one (1-4), 0 = off."
@@ -166,6 +182,12 @@ class Settings:
             raise ConfigError("ingest_idle_timeout_s must be > 0 (seconds)")
         if self.ingest_checkpoint_interval_s <= 0:
             raise ConfigError("ingest_checkpoint_interval_s must be > 0 (seconds)")
+        if self.ingest_start_deadline_s <= 0:
+            raise ConfigError("ingest_start_deadline_s must be > 0 (seconds)")
+        if self.ingest_max_connections_per_ip < 1:
+            raise ConfigError("ingest_max_connections_per_ip must be ≥ 1")
+        if self.ingest_auth_max_failures < 1 or self.ingest_auth_hold_s <= 0:
+            raise ConfigError("need ingest_auth_max_failures ≥ 1 and ingest_auth_hold_s > 0")
         if self.ingest_window_frames < 1:
             raise ConfigError("ingest_window_frames must be ≥ 1")
         if not 1 <= self.ingest_batch_frames <= self.ingest_max_skew_frames:

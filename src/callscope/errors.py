@@ -7,6 +7,7 @@
     ├── ProtocolError               a peer broke a wire protocol                   (permanent)
     │   ├── MalformedMessage        one message is unusable; the call goes on      (per message)
     │   └── StreamRefused           the stream cannot be accepted (content type…)  (permanent)
+    ├── IngestRefused               a stream did not prove its profile's secret    (permanent)
     ├── InvalidState                an action does not fit the current state       (permanent)
     ├── RecordingError              a recording file cannot be written or repaired (permanent)
     └── SimulatorError              the sending side failed
@@ -22,6 +23,7 @@ from __future__ import annotations
 __all__ = [
     "CallscopeError",
     "ConfigError",
+    "IngestRefused",
     "InvalidState",
     "MalformedMessage",
     "ProtocolError",
@@ -71,6 +73,28 @@ class StreamRefused(ProtocolError):
         super().__init__(reason)
         self.reason = reason
         self.close_code = close_code
+
+
+class IngestRefused(CallscopeError):
+    """A stream may not be received (callscope.ingest.auth): no or a wrong secret, a claim
+    its profile does not hold, or its address is held back after failures.
+
+    Attributes:
+        status: HTTP status for a refused upgrade (401, 403, 429).
+        code: the RingCentral error code of the answer.
+        reason: label of ``callscope_streams_refused_total``.
+        retry_after_s: for 429, when the address may try again.
+    """
+
+    def __init__(
+        self, status: int, code: str, message: str, reason: str, retry_after_s: float = 0.0
+    ) -> None:
+        super().__init__(message)
+        self.status = status
+        self.code = code
+        self.message = message
+        self.reason = reason
+        self.retry_after_s = retry_after_s
 
 
 class InvalidState(CallscopeError):

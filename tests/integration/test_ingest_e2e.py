@@ -116,9 +116,7 @@ async def test_upgrade_query_parameters_are_stored_with_the_call(
     server: Server, tmp_path: Path
 ) -> None:
     make_stereo_fixture(tmp_path / "f.wav", seconds=1)
-    result = simulate(
-        server, "--source", str(tmp_path / "f.wav"), "--speed", "10", "--product-id", "777"
-    )
+    result = simulate(server, "--source", str(tmp_path / "f.wav"), "--speed", "10")
     assert result.returncode == 0, result.stderr
     (call,) = await wait_for_status(server, "completed")
     assert call["upgradeParameters"] == {
@@ -131,9 +129,10 @@ async def test_upgrade_query_parameters_are_stored_with_the_call(
         "rcAccountId": "70000001",
         "agentId": "5501",
         "productType": "Queue",
-        "productId": "777",
+        "productId": "4401",
     }
-    assert (call["ani"], call["agentId"], call["productId"]) == ("6505550000", "5501", "777")
+    assert (call["ani"], call["agentId"], call["productId"]) == ("6505550000", "5501", "4401")
+    assert (call["accountId"], call["authenticated"]) == ("70000001", True)
     assert call["startMetadata"]["contentType"] == "audio/x-mulaw"
     assert call["stopMetadata"]["duration"] == 1.0
     assert call["startTime"].endswith("Z")
@@ -145,7 +144,10 @@ async def test_upgrade_query_parameters_are_stored_with_the_call(
 async def test_wrong_content_type_is_refused_with_a_reason_and_nothing_stored(
     server: Server,
 ) -> None:
-    async with aiohttp.ClientSession() as s, s.ws_connect(server.ws + "?callId=x") as ws:
+    async with (
+        aiohttp.ClientSession() as s,
+        s.ws_connect(server.ws + "?callId=x", headers=server.stream_headers) as ws,
+    ):
         await ws.send_str(build_connected().decode())
         await ws.send_str(
             build_start({"contentType": "audio/L16", "sampleRateHertz": 16000}).decode()
@@ -182,7 +184,9 @@ async def test_sender_that_vanishes_keeps_its_call_and_audio(
 
 
 async def test_silent_sender_is_closed_after_the_idle_timeout(server: Server) -> None:
-    ws = await connect(server.ws + "?callId=silent&rcAccountId=70000001")
+    ws = await connect(
+        server.ws + "?callId=silent&rcAccountId=70000001", headers=server.stream_headers
+    )
     ws.send_text(build_connected())
     ws.send_text(build_start({"callId": "silent"}))
     for seq in range(1, 11):
@@ -282,7 +286,7 @@ async def test_graceful_shutdown_closes_live_calls_as_interrupted(
 
 
 async def test_connection_that_never_starts_is_closed_and_stores_nothing(server: Server) -> None:
-    ws = await connect(server.ws + "?callId=never")
+    ws = await connect(server.ws + "?callId=never", headers=server.stream_headers)
     ws.send_text(build_connected())
     await ws.drain()
     await asyncio.wait_for(ws.closed.wait(), 15)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import subprocess
 from pathlib import Path
 from typing import Any
@@ -16,7 +17,7 @@ pytestmark = pytest.mark.slow
 
 PROFILE = {
     "productType": "QUEUE",
-    "productId": 4401,
+    "productId": 4402,  # the demo account has 4401 already
     "subAccountId": "88800012",
     "mainAccountId": "88800010",
     "rcAccountId": "70000001",  # the demo account's id
@@ -49,33 +50,36 @@ async def test_profile_create_read_list_update_delete(server: Server, prefix: st
     base = server.http + prefix
     status, body, ctype = await call("POST", base + "/product", json=PROFILE)
     assert (status, ctype) == (200, "application/json")
-    assert body == PROFILE  # the response echoes the profile (seed sample response)
+    # the response echoes the profile (seed sample response), the secret this once
+    assert body == {**PROFILE, "secretSet": True}
 
-    one = f"{base}/product/account/88800012/type/QUEUE/id/4401"
+    one = f"{base}/product/account/88800012/type/QUEUE/id/4402"
     status, body, _ = await call("GET", one)
-    assert (status, body) == (200, PROFILE)
+    without_secret = {k: v for k, v in PROFILE.items() if k != "secret"}
+    assert (status, body) == (200, {**without_secret, "secretSet": True})  # write-only
 
     status, body, _ = await call("POST", base + "/product", json=PROFILE)
     assert status == 409
     assert_rc_error(body, "MDS-409")
 
-    update = {**PROFILE, "streamingUrl": "wss://10.1.2.3", "secret": "rotated"}
+    update = {**PROFILE, "streamingUrl": "wss://10.1.2.3", "secret": "rotated-secret"}
     del update["mainAccountId"]
     status, body, _ = await call("PUT", base + "/product", json=update)
     assert status == 200
     assert body["streamingUrl"] == "wss://10.1.2.3"
-    assert body["secret"] == "rotated"
+    assert body["secret"] == "rotated-secret"
     assert body["mainAccountId"] == "88800010"  # optional on update: kept
 
     status, body, _ = await call("GET", base + "/product")
     assert status == 200
-    assert [p["productId"] for p in body["records"]] == [4401]
+    assert [p["productId"] for p in body["records"]] == [4401, 4402]  # the demo's, this one
+    assert all("secret" not in p for p in body["records"])
     status, body, _ = await call("GET", base + "/product?subAccountId=nobody")
     assert body["records"] == []
 
     status, body, ctype = await call("DELETE", one)
     assert (status, ctype) == (200, "text/plain")
-    assert "Deleted QUEUE 4401" in body
+    assert "Deleted QUEUE 4402" in body
     status, body, _ = await call("GET", one)
     assert status == 404
     assert_rc_error(body, "CMN-102")
@@ -97,6 +101,7 @@ async def test_profile_create_read_list_update_delete(server: Server, prefix: st
         ({"streamingUrl": "wss://host.example:99999"}, "streamingUrl"),
         ({"streamingUrl": 5}, "streamingUrl"),
         ({"secret": 12345}, "secret"),
+        ({"secret": "short"}, "secret"),
     ],
 )
 async def test_profile_validation_names_the_parameter(
@@ -110,6 +115,7 @@ async def test_profile_validation_names_the_parameter(
     assert body["errors"][0]["parameterName"] == parameter
     if parameter == "secret":
         assert "12345" not in str(body)  # a secret is never echoed in an error
+        assert "short" not in str(body)
 
 
 @pytest.mark.parametrize(
@@ -145,14 +151,23 @@ async def test_empty_streaming_url_is_allowed(server: Server) -> None:
     assert (status, body["streamingUrl"]) == (200, "")
 
 
-def simulate(server: Server, tmp_path: Path, *args: str) -> subprocess.CompletedProcess[str]:
+def simulate(
+    server: Server, tmp_path: Path, *args: str, credentials: bool = True
+) -> subprocess.CompletedProcess[str]:
+    """`callscope simulate` of a 1 s call; ``credentials=False``: no secret presented."""
     make_stereo_fixture(tmp_path / "f.wav", seconds=1)
+    command = simulate_command(server, "--source", str(tmp_path / "f.wav"), "--speed", "10", *args)
+    if not credentials:
+        at = command.index("--credentials")
+        del command[at : at + 2]
     return subprocess.run(
-        simulate_command(server, "--source", str(tmp_path / "f.wav"), "--speed", "10", *args),
+        command,
         capture_output=True,
         text=True,
         timeout=60,
         check=False,
+        env={k: v for k, v in os.environ.items() if k != "CALLSCOPE_STREAMING_SECRET"},
+        cwd=tmp_path,  # no ./callscope-data/demo-credentials.json to fall back on
     )
 
 
@@ -160,15 +175,21 @@ async def test_stream_secret_missing_wrong_and_right(server: Server, tmp_path: P
     status, _, _ = await call("POST", server.http + "/platform/api/media/product", json=PROFILE)
     assert status == 200
 
-    missing = simulate(server, tmp_path)
+    missing = simulate(server, tmp_path, "--product-id", "4402", credentials=False)
     assert missing.returncode == 1
     assert "HTTP 401" in missing.stderr
     assert "X-Streaming-Secret" in missing.stderr  # the refusal says how to present it
 
-    wrong = simulate(server, tmp_path, "--secret", "not-it")
+    wrong = simulate(server, tmp_path, "--product-id", "4402", "--secret", "not-it-at-all")
     assert wrong.returncode == 1
     assert "HTTP 403" in wrong.stderr
     assert "attempts" not in wrong.stderr
+
+    # the right secret for another product of the account: refused too (the claim is checked)
+    other = simulate(server, tmp_path, "--product-id", "9999", "--secret", "s3cr3t-demo")
+    assert other.returncode == 1
+    assert "HTTP 403" in other.stderr
+    assert "productId" in other.stderr
 
     status, body, _ = await call("GET", server.http + "/calls")
     assert body["records"] == []  # nothing stored for refused upgrades
@@ -181,37 +202,42 @@ async def test_stream_secret_missing_wrong_and_right(server: Server, tmp_path: P
     ):
         url = (
             server.ws
-            + "?subaccountId=88800012&productType=Queue&productId=4401&callId=direct"
+            + "?subaccountId=88800012&productType=Queue&productId=4402&callId=direct"
             + query
         )
         async with aiohttp.ClientSession() as s, s.ws_connect(url, headers=headers) as ws:
             assert not ws.closed
             await ws.close()
 
-    ok = simulate(server, tmp_path, "--secret", "s3cr3t-demo")
+    ok = simulate(server, tmp_path, "--product-id", "4402", "--secret", "s3cr3t-demo")
     assert ok.returncode == 0, ok.stderr
     status, body, _ = await call("GET", server.http + "/calls?status=completed")
-    assert len(body["records"]) == 1
-
-    # a stream for a product without a profile is accepted (ingest_require_profile is off)
-    other = simulate(server, tmp_path, "--product-id", "9999")
-    assert other.returncode == 0, other.stderr
+    assert [(r["productId"], r["accountId"]) for r in body["records"]] == [("4402", "70000001")]
 
     metrics = (await call("GET", server.http + "/metrics"))[1]
     assert 'callscope_streams_refused_total{reason="secret_missing"} 1' in metrics
     assert 'callscope_streams_refused_total{reason="secret_wrong"} 1' in metrics
+    assert 'callscope_streams_refused_total{reason="claim_mismatch"} 1' in metrics
     log = server.log()
     assert "s3cr3t-demo" not in log
-    assert "not-it" not in log
+    assert "not-it-at-all" not in log
 
 
-async def test_require_profile_refuses_unknown_products(
+async def test_unauthenticated_streams_only_with_the_lab_opt_in(
     server_factory: type[Server], tmp_path: Path
 ) -> None:
-    srv = server_factory(tmp_path / "d", extra_args=["--ingest-require-profile"]).start()
-    refused = simulate(srv, tmp_path)
-    assert refused.returncode == 1
-    assert "HTTP 403" in refused.stderr
+    srv = server_factory(tmp_path / "d", extra_args=["--ingest-allow-unauthenticated"]).start()
+    accepted = simulate(srv, tmp_path, credentials=False)
+    assert accepted.returncode == 0, accepted.stderr
+    calls = (await call("GET", srv.http + "/calls"))[1]["records"]
+    assert len(calls) == 1
+    # the lab call is recorded but marked as proving no profile
+    status, body, _ = await call("GET", f"{srv.http}/calls/{calls[0]['id']}")
+    assert status == 200
+    assert body["authenticated"] is False
+    # a wrong secret is still refused
+    wrong = simulate(srv, tmp_path, "--secret", "not-it-at-all")
+    assert "HTTP 403" in wrong.stderr
 
 
 async def test_calls_list_paging_filters_and_errors(server: Server, tmp_path: Path) -> None:

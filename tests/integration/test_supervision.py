@@ -130,6 +130,7 @@ async def monitoring_group(
 def call_options(server: Server, source: Path, **kw: Any) -> SimOptions:
     two_way = kw.pop("two_way", True)
     path = "/twilio/stream" if two_way else "/ringcx/stream"
+    kw.setdefault("secret", server.stream_secret)
     return SimOptions(
         url=server.http.replace("http", "ws") + path,
         sources=(source,),
@@ -777,7 +778,7 @@ async def test_a_two_way_stream_is_refused_without_its_profile_secret(server: Se
 
     profile = {
         "productType": "QUEUE",
-        "productId": 4401,
+        "productId": 4402,
         "subAccountId": "88800012",
         "mainAccountId": "88800010",
         "rcAccountId": "70000001",
@@ -791,7 +792,7 @@ async def test_a_two_way_stream_is_refused_without_its_profile_secret(server: Se
     params = {
         "subaccountId": "88800012",
         "productType": "Queue",
-        "productId": "4401",
+        "productId": "4402",
         "rcAccountId": "70000001",
     }
     url = server.http + "/twilio/stream"

@@ -10,12 +10,13 @@
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterable
 
 from aiohttp import web
 
 from callscope.api.errors import ApiError, not_found
 from callscope.identity.service import AuthContext, AuthError, IdentityService
+from callscope.store.directory import DirectoryRepository
 
 __all__ = [
     "AUTH",
@@ -25,6 +26,7 @@ __all__ = [
     "bearer_token",
     "caller",
     "extension_id_param",
+    "may_watch",
     "require_admin",
 ]
 
@@ -111,3 +113,21 @@ def require_admin(request: web.Request, permission: str) -> AuthContext:
             permissionName=permission,
         )
     return auth
+
+
+async def may_watch(
+    directory: DirectoryRepository, auth: AuthContext, extension_ids: Iterable[int | None]
+) -> bool:
+    """Whether the caller may see calls and events of any of these extensions: an admin
+    may, an extension may see its own, a supervisor those its monitoring groups let it
+    monitor (spec §7.5) — the rule of ``/calls`` and the active-call reads, used by every
+    path (telephony sessions, subscriptions)."""
+    if auth.admin:
+        return True
+    ids = {i for i in extension_ids if i is not None}
+    if auth.extension_id in ids:
+        return True
+    for ext in ids:
+        if await directory.may_monitor(auth.extension_id, ext):
+            return True
+    return False

@@ -51,6 +51,9 @@ def call_json(call: Call, base: str) -> dict[str, Any]:
         "agentId": call.agent_id,
         "productType": call.product_type,
         "productId": call.product_id,
+        # whether the stream proved its streaming profile's secret (False: a lab stream
+        # accepted with ingest_allow_unauthenticated)
+        "authenticated": call.profile_id is not None,
         "startTime": iso(call.started_at),
         "endTime": iso(call.ended_at),
         "durationMs": call.duration_ms,
@@ -91,15 +94,19 @@ class CallAccess:
             auth.extension_id, monitored_only=monitored_only
         )
 
+    async def may_see(self, auth: AuthContext, call: Call) -> bool:
+        """Whether the caller may see this call (its account's admin, its agent, or a
+        supervisor allowed to monitor its agent)."""
+        if call.account_ref != auth.account_id:
+            return False
+        agents = await self.agent_ids(auth, monitored_only=False)
+        return agents is None or call.agent_id in agents
+
     async def call(self, request: web.Request) -> Call:
         """The ``{id}`` call if the caller may see it; otherwise 404 (CMN-102)."""
         call_id = request.match_info["id"]
-        auth = caller(request)
         call = await self.calls.get(call_id)
-        if call is None or call.account_ref != auth.account_id:
-            raise not_found("callId", call_id)
-        agents = await self.agent_ids(auth, monitored_only=False)
-        if agents is not None and call.agent_id not in agents:
+        if call is None or not await self.may_see(caller(request), call):
             raise not_found("callId", call_id)
         return call
 

@@ -17,11 +17,20 @@ class ApiError(Exception):
     both the top-level legacy keys and ``errors[]`` (spec §1.3 recommendation).
     """
 
-    def __init__(self, status: int, code: str, message: str, **extra: Any) -> None:
+    def __init__(
+        self,
+        status: int,
+        code: str,
+        message: str,
+        *,
+        headers: dict[str, str] | None = None,
+        **extra: Any,
+    ) -> None:
         super().__init__(message)
         self.status = status
         self.code = code
         self.message = message
+        self.headers = headers
         self.extra = {k: v for k, v in extra.items() if v is not None}
 
     def body(self) -> dict[str, Any]:
@@ -29,7 +38,7 @@ class ApiError(Exception):
         return {"errorCode": self.code, "message": self.message, "errors": [item]}
 
     def response(self) -> web.Response:
-        return json_response(self.body(), status=self.status)
+        return json_response(self.body(), status=self.status, headers=self.headers)
 
 
 def not_found(parameter: str, value: object, *, status: int = 404) -> ApiError:

@@ -1,32 +1,38 @@
 """RingCX stream ingest over WebSocket: the thin adapter around the sans-I/O receiver.
 
-Secret check (our choice; RingCX does not say how the profile ``secret`` travels, spec §11.3
-and §14.10): the upgrade request presents it as a header ``X-Streaming-Secret: <secret>``, or
-``Authorization: Bearer <secret>``, or the query parameter ``secret``. The profile is found by
-the upgrade's ``subaccountId``, ``productType`` and ``productId``. A missing secret → 401, a
-wrong one → 403; nothing is stored for a refused upgrade. Secrets are compared in constant
-time and never logged (the access log omits query strings).
+Every stream proves a streaming profile's secret (callscope.ingest.auth): a one-way RingCX
+stream at the upgrade (401 no secret, 403 a wrong one or a claim its profile does not hold,
+429 an address held back after failures; RingCX does not retry a 4xx), a two-way stream at
+the upgrade when it sends the secret as a header, else at its ``start`` (closed 1008). What
+the upgrade query and the Start say must agree and name the profile; the call is stored
+under the profile's account. Nothing is stored for a refused stream. Secrets are compared as
+keyed hashes and never logged (the access log omits query strings).
+
+Limits: at most ``ingest_max_connections_per_ip`` open streams per client address (503 with
+``Retry-After`` beyond: a platform at its limit retries a 5xx), and a stream that has not
+sent its Start within ``ingest_start_deadline_s`` is closed.
 """
 
 from __future__ import annotations
 
-import hmac
 import logging
+import math
 import time
+from collections import Counter
 from collections.abc import Mapping
 
 from aiohttp import WSCloseCode, WSMsgType, web
 
 from callscope.api.errors import ApiError
-from callscope.errors import StreamRefused
+from callscope.errors import IngestRefused, StreamRefused
 from callscope.ingest import IngestService, LiveCall, UpgradeParams
-from callscope.ingest.service import Talkback
+from callscope.ingest.auth import IngestAuth, ProfileView, StreamGrant
+from callscope.ingest.service import Talkback, start_values
 from callscope.protocols.ringcx import Start, Stop
 from callscope.protocols.twilio import Transfer, TwilioReceiver
 from callscope.store.models import CallStatus
-from callscope.store.repo import ProfileRepository
 
-__all__ = ["INGEST_PATHS", "TWO_WAY_PATH", "IngestHandler"]
+__all__ = ["INGEST_PATHS", "TWO_WAY_PATH", "IngestHandler", "presented_secret"]
 
 logger = logging.getLogger("callscope.ingest")
 
@@ -36,66 +42,69 @@ INGEST_PATHS = ("/", "/ringcx/stream")
 #: the two-way call stream (Twilio Media Streams message set, callscope.protocols.twilio)
 TWO_WAY_PATH = "/twilio/stream"
 
-_PRODUCT_TYPES = {"QUEUE": "QUEUE", "CAMPAIGN": "CAMPAIGN", "MANUAL": "MANUAL"}
-
 
 def presented_secret(request: web.Request) -> str | None:
+    """The stream secret of an upgrade: ``X-Streaming-Secret``, ``Authorization: Bearer``,
+    or (discouraged) the ``secret`` query parameter."""
     header = request.headers.get("X-Streaming-Secret")
     if header:
-        return header
+        return header.strip()
     auth = request.headers.get("Authorization", "")
     scheme, _, value = auth.partition(" ")
-    if scheme.lower() == "bearer" and value:
+    if scheme.lower() == "bearer" and value.strip():
         return value.strip()
     return request.query.get("secret") or None
 
 
 class IngestHandler:
     def __init__(
-        self, service: IngestService, profiles: ProfileRepository, *, require_profile: bool
+        self,
+        service: IngestService,
+        auth: IngestAuth,
+        *,
+        max_connections_per_ip: int,
     ) -> None:
         self.service = service
-        self.profiles = profiles
-        self.require_profile = require_profile
+        self.auth = auth
+        self.max_connections_per_ip = max_connections_per_ip
+        self.per_ip: Counter[str] = Counter()
 
-    async def authorize(
-        self, request: web.Request, q: Mapping[str, str] | None = None, secret: str | None = None
-    ) -> None:
-        """Refuse (401/403) when a matching profile's secret is not presented. ``q``: where
-        the stream names its product (default: the upgrade's query); ``secret``: one presented
-        in the stream itself (two-way streams' custom parameters)."""
-        q = request.query if q is None else q
-        sub = q.get("subaccountId")
-        ptype = _PRODUCT_TYPES.get((q.get("productType") or "").upper())
-        pid_raw = q.get("productId") or ""
-        profile = None
-        if sub and ptype and pid_raw.isdigit() and len(pid_raw) < 19:
-            profile = await self.profiles.find(sub, ptype, int(pid_raw))
-        if profile is None:
-            if self.require_profile:
-                self.service.refused_total.inc(reason="no_profile")
-                raise ApiError(
-                    403,
-                    "CMN-102",
-                    "No streaming profile matches this stream's subaccountId, productType and "
-                    "productId; create one at /platform/api/media/product",
-                )
-            return
-        if not profile.secret:
-            return
-        given = presented_secret(request) or secret
-        if given is None:
-            self.service.refused_total.inc(reason="secret_missing")
-            raise ApiError(
-                401,
-                "OAU-123",
-                "This streaming profile has a secret: present it in the X-Streaming-Secret "
-                "header, as Authorization: Bearer, or as the secret query parameter (a two-way "
-                "stream: or as the secret custom parameter of its start)",
+    def _refused(self, exc: IngestRefused) -> ApiError:
+        self.service.refused_total.inc(reason=exc.reason)
+        headers = None
+        if exc.retry_after_s > 0:
+            headers = {"Retry-After": str(max(1, math.ceil(exc.retry_after_s)))}
+        return ApiError(exc.status, exc.code, exc.message, headers=headers)
+
+    async def _grant(
+        self, request: web.Request, secret: str | None, claim: Mapping[str, str]
+    ) -> StreamGrant:
+        try:
+            return await self.auth.authenticate(
+                secret, claim, request.remote or "?", time.monotonic()
             )
-        if not hmac.compare_digest(given.encode(), profile.secret.encode()):
-            self.service.refused_total.inc(reason="secret_wrong")
-            raise ApiError(403, "CMN-401", "The presented streaming secret is not valid")
+        except IngestRefused as exc:
+            raise self._refused(exc) from exc
+
+    def _admit(self, request: web.Request) -> str:
+        """Count the stream against its address's limit (503 beyond it)."""
+        peer = request.remote or "?"
+        if self.per_ip[peer] >= self.max_connections_per_ip:
+            self.service.refused_total.inc(reason="connections_per_ip")
+            raise ApiError(
+                503,
+                "CMN-211",
+                f"Too many open streams from this address (at most "
+                f"{self.max_connections_per_ip}): try again later",
+                headers={"Retry-After": "5"},
+            )
+        self.per_ip[peer] += 1
+        return peer
+
+    def _release(self, peer: str) -> None:
+        self.per_ip[peer] -= 1
+        if self.per_ip[peer] <= 0:
+            del self.per_ip[peer]
 
     async def handle(self, request: web.Request) -> web.StreamResponse:
         """A RingCX stream (one-way): the profile secret is checked at the upgrade."""
@@ -103,13 +112,14 @@ class IngestHandler:
             raise ApiError(
                 400, "CMN-101", "This is the RingCX stream endpoint: connect with a WebSocket"
             )
-        await self.authorize(request)
-        return await self._serve(request, two_way=False)
+        grant = await self._grant(request, presented_secret(request), request.query)
+        return await self._serve(request, grant, two_way=False)
 
     async def handle_two_way(self, request: web.Request) -> web.StreamResponse:
         """A two-way stream: the platform names its product in the upgrade's query or in
-        ``start.customParameters`` (Twilio allows no query string), so the profile secret is
-        checked at ``start``; a refused stream is closed 1008 and nothing is stored."""
+        ``start.customParameters`` (Twilio allows no query string). A secret sent as a header
+        is checked at the upgrade; one sent as a custom parameter at ``start``. A refused
+        stream is closed 1008 and nothing is stored."""
         if request.headers.get("Upgrade", "").lower() != "websocket":
             raise ApiError(
                 400,
@@ -117,9 +127,30 @@ class IngestHandler:
                 "This is the two-way call stream endpoint (Twilio Media Streams messages): "
                 "connect with a WebSocket",
             )
-        return await self._serve(request, two_way=True)
+        grant = None
+        secret = presented_secret(request)
+        if secret is not None:
+            grant = await self._grant(request, secret, request.query)
+        else:
+            # no secret yet: only an address that is not held back may wait for its start
+            try:
+                self.auth.check_peer(request.remote or "?", time.monotonic())
+            except IngestRefused as exc:
+                raise self._refused(exc) from exc
+        return await self._serve(request, grant, two_way=True)
 
-    async def _serve(self, request: web.Request, *, two_way: bool) -> web.StreamResponse:
+    async def _serve(
+        self, request: web.Request, grant: StreamGrant | None, *, two_way: bool
+    ) -> web.StreamResponse:
+        peer = self._admit(request)
+        try:
+            return await self._receive(request, grant, two_way=two_way)
+        finally:
+            self._release(peer)
+
+    async def _receive(
+        self, request: web.Request, grant: StreamGrant | None, *, two_way: bool
+    ) -> web.StreamResponse:
         ws = web.WebSocketResponse(
             max_msg_size=self.service.settings.ingest_max_message_bytes,
             autoping=True,
@@ -152,9 +183,7 @@ class IngestHandler:
                         await ws.close(code=exc.close_code, message=exc.reason.encode()[:120])
                         return ws
                     if type(event) is Start:
-                        if receiver is not None and not await self._start_two_way(
-                            request, ws, call, receiver
-                        ):
+                        if not await self._accept(request, ws, call, grant, event):
                             return ws
                         await call.start(event)
                     elif type(event) is Transfer:
@@ -180,23 +209,40 @@ class IngestHandler:
             await call.finish(status, reason)
         return ws
 
-    async def _start_two_way(
+    async def _accept(
         self,
         request: web.Request,
         ws: web.WebSocketResponse,
         call: LiveCall,
-        receiver: TwilioReceiver,
+        grant: StreamGrant | None,
+        event: Start,
     ) -> bool:
-        """Check the two-way stream's profile secret and give the call its way back."""
-        params = {**request.query, **receiver.custom_parameters}
-        params.pop("secret", None)
+        """At Start: settle the stream's profile from what it said (a two-way stream: check
+        its secret now if it sent none at the upgrade) and give a two-way call its way back.
+        A refusal closes the stream 1008 before anything is stored."""
+        query: dict[str, str] = {k: v for k, v in request.query.items() if k != "secret"}
+        receiver = call.receiver if isinstance(call.receiver, TwilioReceiver) else None
+        profile: ProfileView | None
         try:
-            await self.authorize(request, params, receiver.custom_parameters.get("secret"))
-        except ApiError as exc:
-            logger.warning("two-way stream refused: %s", exc.message)
+            if receiver is not None:
+                custom = receiver.custom_parameters
+                query.update((k, v) for k, v in custom.items() if k != "secret")
+                if grant is None:
+                    grant = await self.auth.authenticate(
+                        custom.get("secret"), query, request.remote or "?", time.monotonic()
+                    )
+            assert grant is not None
+            profile = self.auth.settle(grant, query, start_values(event.metadata))
+        except IngestRefused as exc:
+            self.service.refused_total.inc(reason=exc.reason)
+            logger.warning("stream refused at its start: %s", exc.message)
             await ws.close(code=WSCloseCode.POLICY_VIOLATION, message=exc.message.encode()[:120])
             return False
-        call.params = UpgradeParams.from_query(params)
-        assert receiver.stream_sid is not None
-        call.talkback = Talkback(receiver.stream_sid, ws.send_str)
+        call.params = UpgradeParams.from_query(query)
+        call.profile = profile
+        if receiver is not None and profile is not None:
+            # only an authenticated stream gets a way back: no supervisor's voice enters a
+            # stream that has not proved its account
+            assert receiver.stream_sid is not None
+            call.talkback = Talkback(receiver.stream_sid, ws.send_str)
         return True

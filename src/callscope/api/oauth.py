@@ -67,7 +67,7 @@ class OAuthApi:
             form = await self._form(request)
             app = await self._client(request, form)
             grant = form.get("grant_type", "")
-            session_id = None
+            session_id = credential_id = None
             if grant == "password":
                 if not form.get("username") or not form.get("password"):
                     raise OAuthError(
@@ -79,7 +79,7 @@ class OAuthApi:
             elif grant == JWT_GRANT:
                 if not form.get("assertion"):
                     raise OAuthError(400, "invalid_request", "OAU-101", "assertion is required")
-                ext = await self.identity.grant_jwt(app, form["assertion"])
+                ext, credential_id = await self.identity.grant_jwt(app, form["assertion"])
             elif grant == "refresh_token":
                 if not form.get("refresh_token"):
                     raise OAuthError(400, "invalid_request", "OAU-101", "refresh_token is required")
@@ -95,6 +95,7 @@ class OAuthApi:
                 app,
                 ext,
                 session_id=session_id,
+                credential_id=credential_id,
                 access_ttl=form.get("access_token_ttl"),
                 refresh_ttl=form.get("refresh_token_ttl"),
             )

@@ -12,7 +12,14 @@ Served under the public prefix ``/platform/api/media`` and the service prefix
 
 Bearer-authenticated (a callscope token stands in for the RingCX token of spec §11.1);
 changes need an admin. A profile belongs to the account named by its ``rcAccountId``, which
-must be the caller's own; other accounts' profiles are 404.
+must be the caller's own; other accounts' profiles are 404, and two accounts may each have a
+profile for the same sub-account, type and id.
+
+The ``secret`` is what a stream presents to prove it streams for the profile
+(callscope.ingest.auth). It is write-only: kept as a keyed hash, echoed in the answer to the
+request that sets it (as the RingCX service echoes it, spec §11.2) and never again. It must
+have at least 8 characters, and a secret another account's profile holds is refused (409):
+a secret names exactly one account.
 """
 
 from __future__ import annotations
@@ -24,6 +31,7 @@ from aiohttp import web
 
 from callscope.api.auth import caller, require_admin
 from callscope.api.errors import ApiError, json_response, read_json
+from callscope.ingest.auth import MIN_SECRET_CHARS, SecretHasher
 from callscope.store.models import StreamingProfile
 from callscope.store.repo import ProfileRepository, utcnow
 
@@ -38,7 +46,9 @@ _HOST = rf"{_LABEL}(?:\.{_LABEL})*"
 _URL = re.compile(rf"^wss://{_HOST}(?::(?P<port>[0-9]{{1,5}}))?$")
 
 
-def profile_json(p: StreamingProfile) -> dict[str, Any]:
+def profile_json(p: StreamingProfile, secret: str | None = None) -> dict[str, Any]:
+    """The profile as the RingCX service answers it; ``secret`` only in the answer to the
+    request that set it."""
     out: dict[str, Any] = {
         "productType": p.product_type,
         "productId": p.product_id,
@@ -47,8 +57,9 @@ def profile_json(p: StreamingProfile) -> dict[str, Any]:
         "rcAccountId": p.rc_account_id,
         "streamingUrl": p.streaming_url,
     }
-    if p.secret is not None:
-        out["secret"] = p.secret  # echoed, as the RingCX service does (spec §11.2)
+    if secret is not None:
+        out["secret"] = secret  # echoed once, as the RingCX service does (spec §11.2)
+    out["secretSet"] = p.secret_hash is not None
     return out
 
 
@@ -111,16 +122,17 @@ def _streaming_url(value: Any) -> str:
 
 
 def _secret(value: Any) -> str | None:
-    if value is None:
+    if value is None or value == "":
         return None
-    if not isinstance(value, str) or len(value) > 256:
-        raise _bad("secret", "…", "use a string of at most 256 characters")
-    return value or None
+    if not isinstance(value, str) or not MIN_SECRET_CHARS <= len(value) <= 256:
+        raise _bad("secret", "…", f"use a string of {MIN_SECRET_CHARS}-256 characters")
+    return value
 
 
 class ProfilesApi:
-    def __init__(self, profiles: ProfileRepository) -> None:
+    def __init__(self, profiles: ProfileRepository, hasher: SecretHasher) -> None:
         self.profiles = profiles
+        self.hasher = hasher
 
     def routes(self) -> list[web.RouteDef]:
         out: list[web.RouteDef] = []
@@ -136,8 +148,8 @@ class ProfilesApi:
         return out
 
     async def _find(self, request: web.Request, sub: str, ptype: str, pid: int) -> StreamingProfile:
-        profile = await self.profiles.find(sub, ptype, pid)
-        if profile is None or profile.rc_account_id != caller(request).account_id:
+        profile = await self.profiles.find(caller(request).account_id, sub, ptype, pid)
+        if profile is None:
             raise ApiError(
                 404,
                 "CMN-102",
@@ -157,12 +169,27 @@ class ProfilesApi:
             _product_id(m["pid"]),
         )
 
+    async def _secret_hash(self, secret: str | None, account_id: str) -> str | None:
+        """The stored form of a new secret (409 when another account's profile holds it)."""
+        if secret is None:
+            return None
+        hashed = await self.hasher.hash(secret)
+        if await self.profiles.secret_used_elsewhere(hashed, account_id):
+            raise ApiError(
+                409,
+                "MDS-409",
+                "This secret cannot be used: choose another (a secret names one account)",
+                parameterName="secret",
+            )
+        return hashed
+
     async def create(self, request: web.Request) -> web.Response:
         auth = require_admin(request, "EditAccounts")
         body = await read_json(request)
         ptype = _product_type(body.get("productType"))
         pid = _product_id(body.get("productId"))
         sub = _account("subAccountId", body.get("subAccountId"), required=True) or ""
+        secret = _secret(body.get("secret"))
         profile = StreamingProfile(
             product_type=ptype,
             product_id=pid,
@@ -170,19 +197,19 @@ class ProfilesApi:
             main_account_id=_account("mainAccountId", body.get("mainAccountId"), required=True),
             rc_account_id=_rc_account(body.get("rcAccountId"), auth.account_id),
             streaming_url=_streaming_url(body.get("streamingUrl")),
-            secret=_secret(body.get("secret")),
             created_at=utcnow(),
             updated_at=utcnow(),
         )
-        if await self.profiles.find(sub, ptype, pid) is not None:
+        if await self.profiles.find(auth.account_id, sub, ptype, pid) is not None:
             raise ApiError(
                 409,
                 "MDS-409",
                 f"A streaming profile for {ptype} {pid} in sub-account {sub} exists already; "
                 "change it with PUT",
             )
+        profile.secret_hash = await self._secret_hash(secret, auth.account_id)
         await self.profiles.create(profile)
-        return json_response(profile_json(profile))
+        return json_response(profile_json(profile, secret))
 
     async def update(self, request: web.Request) -> web.Response:
         auth = require_admin(request, "EditAccounts")
@@ -200,11 +227,13 @@ class ProfilesApi:
             )
         if "rcAccountId" in body:
             profile.rc_account_id = _rc_account(body["rcAccountId"], auth.account_id)
+        secret = None
         if "secret" in body:
-            profile.secret = _secret(body["secret"])
+            secret = _secret(body["secret"])
+            profile.secret_hash = await self._secret_hash(secret, auth.account_id)
         profile.updated_at = utcnow()
         await self.profiles.save(profile)
-        return json_response(profile_json(profile))
+        return json_response(profile_json(profile, secret))
 
     async def read(self, request: web.Request) -> web.Response:
         return json_response(profile_json(await self._from_path(request)))

@@ -16,7 +16,7 @@ from typing import Any
 import aiohttp
 from aiohttp import web
 
-from callscope.api.auth import caller
+from callscope.api.auth import caller, may_watch
 from callscope.api.errors import ApiError, json_response, not_found, read_json
 from callscope.calls.views import iso
 from callscope.events.delivery import Dispatcher
@@ -152,10 +152,38 @@ class SubscriptionsApi:
                         f"Not allowed to subscribe to extension {f.extension_id}: it is not "
                         "an extension of your account",
                     )
+            await self._permitted(auth, f)
             out.append(f)
         if bad:
             raise ApiError(400, "SUB-508", f"Invalid event filters: {bad}")
         return out
+
+    async def _permitted(self, auth: AuthContext, f: EventFilter) -> None:
+        """A filter needs the permission the matching REST read needs: account-wide
+        telephony and insights an admin (as the company active calls and the insights
+        reads), another extension's telephony and presence being that extension's admin or
+        a supervisor allowed to monitor it (as ``/calls`` and the extension's active calls)."""
+        if f.kind == "device":
+            return  # the subscriber's own devices
+        if f.extension_id is None:
+            if not auth.admin:
+                name = "ReadCompanyCallRecording" if f.kind == "insights" else "ReadCallLog"
+                raise ApiError(
+                    403,
+                    "CMN-408",
+                    f"[{name}] permission required: only an admin may subscribe to {f.text}",
+                    permissionName=name,
+                )
+            return
+        if not await may_watch(self.directory, auth, (f.extension_id,)):
+            raise ApiError(
+                403,
+                "CMN-408",
+                f"[ReadPresence] permission required: not allowed to watch extension "
+                f"{f.extension_id} (only your own, or an agent your monitoring groups let you "
+                "monitor)",
+                permissionName="ReadPresence",
+            )
 
     async def check_limit(self, auth: AuthContext) -> None:
         """403 SUB-505 when the user already holds the most subscriptions for this app."""
@@ -313,6 +341,15 @@ class SubscriptionsApi:
             raise not_found("subscriptionId", sub.id)
         self.dispatcher.forget(sub.id)
         return json_response(subscription_json(updated, str(request.url.origin())))
+
+    async def stop_all(self, account_id: str, extension_id: int) -> int:
+        """Delete every subscription the extension holds (its password changed or it was
+        disabled); returns how many."""
+        rows = await self.subscriptions.list_for(account_id, extension_id)
+        for sub in rows:
+            if await self.subscriptions.delete(sub.id):
+                self.dispatcher.forget(sub.id)
+        return len(rows)
 
     async def delete(self, request: web.Request) -> web.Response:
         sub = await self._own(request)

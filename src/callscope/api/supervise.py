@@ -20,12 +20,14 @@ from aiohttp import WSMsgType, web
 
 from callscope.api.auth import account_param, caller
 from callscope.api.errors import ApiError, json_response, read_json
+from callscope.api.revocation import OpenSockets
 from callscope.identity.service import AuthContext
 from callscope.store.directory import DirectoryRepository
 from callscope.store.models import Extension
 from callscope.supervision.audio import parse_mic
 from callscope.supervision.service import (
     MODE_BY_OPERATION,
+    DeviceLink,
     Mode,
     SupervisionRefused,
     SupervisionService,
@@ -88,11 +90,17 @@ def _id_text(value: Any) -> str | None:
 
 class SupervisionApi:
     def __init__(
-        self, service: SupervisionService, directory: DirectoryRepository, *, heartbeat_s: float
+        self,
+        service: SupervisionService,
+        directory: DirectoryRepository,
+        *,
+        heartbeat_s: float,
+        sockets: OpenSockets,
     ) -> None:
         self.service = service
         self.directory = directory
         self.heartbeat_s = heartbeat_s
+        self.sockets = sockets
         self._http: aiohttp.ClientSession | None = None
 
     async def close(self) -> None:
@@ -357,38 +365,42 @@ class SupervisionApi:
             await ws.send_json({"type": "Error", "message": exc.message})
             await ws.close(code=4409, message=b"device already connected")
             return ws
-        bad = 0
         try:
-            async for msg in ws:
-                if msg.type is WSMsgType.BINARY:
-                    try:
-                        frame = parse_mic(msg.data)
-                    except ValueError as exc:
-                        bad += 1
-                        if bad == 1 or bad % 100 == 0:  # a flood of bad frames is not echoed
-                            link.send_json({"type": "Error", "message": str(exc), "count": bad})
-                        continue
-                    await self.service.microphone(link, frame, msg.data)
-                elif msg.type is WSMsgType.TEXT:
-                    try:
-                        data = orjson.loads(msg.data)
-                    except orjson.JSONDecodeError:
-                        data = None
-                    if isinstance(data, dict) and data.get("type") == "Ping":
-                        link.send_json({"type": "Pong"})
-                    else:
-                        bad += 1
-                        if bad == 1 or bad % 100 == 0:
-                            link.send_json(
-                                {
-                                    "type": "Error",
-                                    "message": 'text messages: only {"type": "Ping"}; '
-                                    "audio goes in binary frames",
-                                    "count": bad,
-                                }
-                            )
-                elif msg.type is WSMsgType.ERROR:
-                    break
+            with self.sockets.track(auth, ws, "web phone"):
+                await self._device_messages(ws, link)
         finally:
             await self.service.disconnect(link)
         return ws
+
+    async def _device_messages(self, ws: web.WebSocketResponse, link: DeviceLink) -> None:
+        bad = 0
+        async for msg in ws:
+            if msg.type is WSMsgType.BINARY:
+                try:
+                    frame = parse_mic(msg.data)
+                except ValueError as exc:
+                    bad += 1
+                    if bad == 1 or bad % 100 == 0:  # a flood of bad frames is not echoed
+                        link.send_json({"type": "Error", "message": str(exc), "count": bad})
+                    continue
+                await self.service.microphone(link, frame, msg.data)
+            elif msg.type is WSMsgType.TEXT:
+                try:
+                    data = orjson.loads(msg.data)
+                except orjson.JSONDecodeError:
+                    data = None
+                if isinstance(data, dict) and data.get("type") == "Ping":
+                    link.send_json({"type": "Pong"})
+                else:
+                    bad += 1
+                    if bad == 1 or bad % 100 == 0:
+                        link.send_json(
+                            {
+                                "type": "Error",
+                                "message": 'text messages: only {"type": "Ping"}; '
+                                "audio goes in binary frames",
+                                "count": bad,
+                            }
+                        )
+            elif msg.type is WSMsgType.ERROR:
+                break

@@ -7,7 +7,7 @@ from typing import Any
 
 from aiohttp import web
 
-from callscope.api.auth import account_param, caller
+from callscope.api.auth import account_param, caller, may_watch
 from callscope.api.directory import base_url, extension_in_account
 from callscope.api.errors import ApiError, json_response, not_found
 from callscope.api.paging import page_params, paged
@@ -44,10 +44,15 @@ class TelephonyApi:
         ]
 
     async def _session(self, request: web.Request) -> tuple[TelephonySession, list[Party]]:
+        """The session if the caller may see it: an admin any of the account's; anyone else
+        those they are a party of or whose agents they may monitor (404 otherwise, as
+        ``/calls/{id}``)."""
         account_id = account_param(request)
         raw = request.match_info["sessionId"]
         found = await self.telephony.get(account_id, raw)
-        if found is None:
+        if found is None or not await may_watch(
+            self.directory, caller(request), (p.extension_id for p in found[1])
+        ):
             raise not_found("telephonySessionId", raw[:64])
         return found
 

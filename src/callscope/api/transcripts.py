@@ -18,8 +18,10 @@ from typing import Any
 
 from aiohttp import WSCloseCode, web
 
+from callscope.api.auth import caller
 from callscope.api.calls import CallAccess
 from callscope.api.errors import ApiError, json_response
+from callscope.api.revocation import OpenSockets
 from callscope.calls.telephony import session_id_for
 from callscope.events.bus import Bus, BusOverflow, Subscription
 from callscope.store.models import Call, TranscriptStatus
@@ -78,8 +80,11 @@ def with_recent_finals(
 
 
 class TranscriptsApi:
-    def __init__(self, access: CallAccess, bus: Bus, hub: TranscriptHub | None) -> None:
+    def __init__(
+        self, access: CallAccess, bus: Bus, hub: TranscriptHub | None, sockets: OpenSockets
+    ) -> None:
         self.access = access
+        self.sockets = sockets
         self.calls: CallRepository = access.calls
         self.bus = bus
         self.hub = hub
@@ -148,7 +153,8 @@ class TranscriptsApi:
         call = await self._call(request)
         ws = web.WebSocketResponse(heartbeat=30.0)
         await ws.prepare(request)
-        return await self.stream(ws, call)
+        with self.sockets.track(caller(request), ws, "transcript"):
+            return await self.stream(ws, call)
 
     async def stream(self, ws: web.WebSocketResponse, call: Call) -> web.WebSocketResponse:
         """Send ``call``'s transcript on a prepared WebSocket until it completes."""

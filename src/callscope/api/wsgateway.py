@@ -29,6 +29,7 @@ import orjson
 from aiohttp import WSMsgType, web
 
 from callscope.api.errors import ApiError, not_found
+from callscope.api.revocation import OpenSockets
 from callscope.api.subscriptions import SubscriptionsApi, new_subscription, subscription_json
 from callscope.calls.views import iso
 from callscope.events.delivery import Dispatcher, WsTransport
@@ -63,11 +64,16 @@ def _meta(kind: str, message_id: str, **extra: Any) -> dict[str, Any]:
 
 class WsGateway:
     def __init__(
-        self, identity: IdentityService, subscriptions: SubscriptionsApi, dispatcher: Dispatcher
+        self,
+        identity: IdentityService,
+        subscriptions: SubscriptionsApi,
+        dispatcher: Dispatcher,
+        sockets: OpenSockets,
     ) -> None:
         self.identity = identity
         self.api = subscriptions
         self.dispatcher = dispatcher
+        self.sockets = sockets
         #: wsc token → session, while connected or recoverable
         self._sessions: dict[str, _Session] = {}
 
@@ -161,19 +167,8 @@ class WsGateway:
             if session.subscription_id is not None:
                 await self._keep_alive(session)
                 self.dispatcher.attach(session.subscription_id, deliver)
-            while True:
-                try:
-                    msg = await ws.receive(timeout=3600)
-                except TimeoutError:
-                    await self._keep_alive(session)
-                    continue
-                if msg.type == WSMsgType.TEXT:
-                    await self._frame(ws, session, msg.data, origin, deliver)
-                    await self._keep_alive(session)
-                elif msg.type == WSMsgType.BINARY:
-                    await self._error(ws, session, "", "WSG-400", "Frames are JSON text")
-                else:
-                    break  # closed, closing or an error (an oversized frame closes with 1009)
+            with self.sockets.track(auth, ws, "WebSocket gateway"):
+                await self._frames(ws, session, origin, deliver)
         finally:
             if session.subscription_id is not None:
                 self.dispatcher.detach(session.subscription_id, deliver)
@@ -186,6 +181,28 @@ class WsGateway:
                 self._sessions.pop(session.token, None)
             self._prune()
         return ws
+
+    async def _frames(
+        self,
+        ws: web.WebSocketResponse,
+        session: _Session,
+        origin: str,
+        deliver: WsTransport,
+    ) -> None:
+        """The client's frames, until the socket closes."""
+        while True:
+            try:
+                msg = await ws.receive(timeout=3600)
+            except TimeoutError:
+                await self._keep_alive(session)
+                continue
+            if msg.type == WSMsgType.TEXT:
+                await self._frame(ws, session, msg.data, origin, deliver)
+                await self._keep_alive(session)
+            elif msg.type == WSMsgType.BINARY:
+                await self._error(ws, session, "", "WSG-400", "Frames are JSON text")
+            else:
+                break  # closed, closing or an error (an oversized frame closes with 1009)
 
     def _prune(self) -> None:
         """Forget sessions whose subscription is gone (bounded memory)."""

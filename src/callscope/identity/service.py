@@ -29,6 +29,7 @@ from callscope.store.models import (
     Device,
     Extension,
     JwtCredential,
+    Revocation,
     ServerKey,
     Token,
 )
@@ -180,6 +181,26 @@ def _token_row(
     )
 
 
+async def _end_sessions(
+    s: AsyncSession, ext: Extension, session_id: str | None, reason: str
+) -> None:
+    """In ``s``'s transaction: revoke the extension's tokens (of one OAuth session, or all)
+    and record the revocation, which every node reads to close the sockets they opened."""
+    q = update(Token).where(Token.extension_id == ext.id)
+    if session_id is not None:
+        q = q.where(Token.session_id == session_id)
+    await s.execute(q.values(revoked=True))
+    s.add(
+        Revocation(
+            account_id=ext.account_id,
+            extension_id=ext.id,
+            session_id=session_id,
+            reason=reason,
+            created_at=utcnow(),
+        )
+    )
+
+
 def new_numeric_id() -> int:
     """A 9-digit id, like RingCentral's numeric extension/device/group ids."""
     return 100_000_000 + secrets.randbelow(900_000_000)
@@ -280,11 +301,46 @@ class IdentityService:
         return ext
 
     async def set_password(self, extension_id: int, password: str) -> None:
+        """Set the password; every OAuth session of the extension ends (its open sockets
+        close, its subscriptions stop: a new password is how a compromise is answered)."""
         async with self._sessions.begin() as s:
             ext = await s.get(Extension, extension_id)
             if ext is None:
                 raise IdentityError(f"extension {extension_id} does not exist")
             ext.password_hash = hash_password(password)
+            await _end_sessions(s, ext, None, "password")
+
+    async def set_extension_status(self, extension_id: int, status: str) -> None:
+        """Enable or disable an extension; disabling ends every session it holds (sockets
+        closed, subscriptions stopped) and refuses its tokens from then on."""
+        if status not in EXTENSION_STATUSES:
+            raise IdentityError(f"status {status!r}: use one of {', '.join(EXTENSION_STATUSES)}")
+        async with self._sessions.begin() as s:
+            ext = await s.get(Extension, extension_id)
+            if ext is None:
+                raise IdentityError(f"extension {extension_id} does not exist")
+            ext.status = status
+            if status != "Enabled":
+                await _end_sessions(s, ext, None, "disabled")
+
+    async def revoke_jwt(self, credential_id: str) -> None:
+        """Revoke a JWT credential and end the sessions its grants opened."""
+        async with self._sessions.begin() as s:
+            cred = await s.get(JwtCredential, credential_id)
+            if cred is None:
+                raise IdentityError(f"JWT credential {credential_id} does not exist")
+            cred.revoked = True
+            ext = await s.get(Extension, cred.extension_id)
+            sessions = (
+                await s.execute(
+                    select(Token.session_id)
+                    .where(Token.credential_id == credential_id, Token.revoked.is_(False))
+                    .distinct()
+                )
+            ).scalars()
+            for session_id in list(sessions):
+                if ext is not None:
+                    await _end_sessions(s, ext, session_id, "jwt_revoked")
 
     async def create_app(
         self, account_id: str, name: str, scopes: str = DEFAULT_SCOPES
@@ -431,7 +487,8 @@ class IdentityService:
             raise OAuthError(400, "invalid_grant", "OAU-140", "Invalid resource owner credentials")
         return await self._enabled_extension(app, ext.id)
 
-    async def grant_jwt(self, app: App, assertion: str) -> Extension:
+    async def grant_jwt(self, app: App, assertion: str) -> tuple[Extension, str]:
+        """The JWT's owner and the credential's id (its sessions end when it is revoked)."""
         if app.client_id == DASHBOARD_CLIENT_ID:
             raise OAuthError(
                 400,
@@ -453,7 +510,7 @@ class IdentityService:
             raise OAuthError(
                 400, "invalid_grant", "OAU-140", "JWT credential belongs to another account"
             )
-        return await self._enabled_extension(app, cred.extension_id)
+        return await self._enabled_extension(app, cred.extension_id), cred.id
 
     async def grant_refresh(self, app: App, refresh_token: str) -> tuple[Extension, str]:
         """Consume a refresh token (one use, as RingCentral does); returns owner and session."""
@@ -485,17 +542,29 @@ class IdentityService:
         ext: Extension,
         *,
         session_id: str | None = None,
+        credential_id: str | None = None,
         access_ttl: str | None = None,
         refresh_ttl: str | None = None,
     ) -> dict[str, Any]:
-        """Create an access + refresh token pair; returns the TokenInfo body (spec §2.1)."""
+        """Create an access + refresh token pair; returns the TokenInfo body (spec §2.1).
+
+        ``session_id``: the OAuth session a refresh continues (it keeps the JWT credential
+        that opened it); ``credential_id``: the JWT credential of a new session."""
         access, refresh = "A1-" + new_secret(), "R1-" + new_secret()
         a_ttl, r_ttl = _ttl(access_ttl, ACCESS_TTL_S), _ttl(refresh_ttl, REFRESH_TTL_S)
-        session_id = session_id or new_secret(12)
-        owner = (session_id, ext.account_id, ext.id, app.client_id)
+        owner = (session_id or new_secret(12), ext.account_id, ext.id, app.client_id)
         async with self._sessions.begin() as s:
-            s.add(_token_row(access, "access", a_ttl, *owner))
-            s.add(_token_row(refresh, "refresh", r_ttl, *owner))
+            if session_id is not None:
+                credential_id = (
+                    await s.execute(
+                        select(Token.credential_id).where(Token.session_id == session_id).limit(1)
+                    )
+                ).scalar()
+            for token, kind, ttl in ((access, "access", a_ttl), (refresh, "refresh", r_ttl)):
+                row = _token_row(token, kind, ttl, *owner)
+                row.credential_id = credential_id
+                s.add(row)
+        session_id = owner[0]
         return {
             "access_token": access,
             "token_type": "bearer",
@@ -509,13 +578,24 @@ class IdentityService:
         }
 
     async def revoke(self, token: str) -> None:
-        """Revoke the token's whole OAuth session (access and refresh). Unknown: no-op."""
+        """Revoke the token's whole OAuth session (access and refresh); the sockets it opened
+        close within a second. Unknown: no-op."""
         async with self._sessions.begin() as s:
             row = await s.get(Token, hash_token(token))
             if row is not None:
-                await s.execute(
-                    update(Token).where(Token.session_id == row.session_id).values(revoked=True)
-                )
+                ext = await s.get(Extension, row.extension_id)
+                if ext is not None:
+                    await _end_sessions(s, ext, row.session_id, "revoked")
+
+    async def revocations_after(self, last_id: int) -> list[Revocation]:
+        """Revocations newer than ``last_id`` (every node polls them)."""
+        async with self._sessions() as s:
+            q = select(Revocation).where(Revocation.id > last_id).order_by(Revocation.id)
+            return list((await s.execute(q.limit(1000))).scalars())
+
+    async def last_revocation_id(self) -> int:
+        async with self._sessions() as s:
+            return int((await s.execute(select(func.max(Revocation.id)))).scalar() or 0)
 
     async def issue_ws_token(self, auth: AuthContext) -> tuple[str, int]:
         token = "W1-" + new_secret()

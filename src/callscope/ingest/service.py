@@ -24,6 +24,7 @@ from typing import Any, Protocol
 from callscope.calls.telephony import LiveSession, TelephonyService, party_ids
 from callscope.config import Settings
 from callscope.errors import RecordingError
+from callscope.ingest.auth import ProfileView
 from callscope.insights.service import new_job
 from callscope.media.jitter import PushResult
 from callscope.media.pipeline import CallMediaPipeline, StereoBlock
@@ -35,6 +36,7 @@ from callscope.protocols.ringcx import (
     Media,
     RingCXReceiver,
     Start,
+    StartMetadata,
     Stop,
 )
 from callscope.protocols.twilio import (
@@ -53,7 +55,7 @@ from callscope.store.repo import CallRepository, utcnow
 from callscope.store.writer import CallRowWriter
 from callscope.transcription.live import TranscriptHub
 
-__all__ = ["IngestService", "LiveCall", "Talkback", "UpgradeParams"]
+__all__ = ["IngestService", "LiveCall", "Talkback", "UpgradeParams", "start_values"]
 
 logger = logging.getLogger("callscope.ingest")
 
@@ -170,7 +172,15 @@ class LiveCall:
         #: the transport's own clean-up records that reason rather than "disconnected"
         self.end_request: tuple[CallStatus, str] | None = None
         self.session: LiveSession | None = None
+        #: the streaming profile the stream proved (set at Start); None: unauthenticated
+        self.profile: ProfileView | None = None
+        self.connected_at = time.monotonic()
         self.log = _CallLog(logger, {"call_id": "pending"})
+
+    @property
+    def authenticated(self) -> bool:
+        """Whether the stream proved its profile's secret (only such a call is supervised)."""
+        return self.profile is not None
 
     # -- messages ------------------------------------------------------------------------
 
@@ -234,24 +244,24 @@ class LiveCall:
         if isinstance(self.receiver, TwilioReceiver):
             for missing in self.receiver.missing_perspectives:  # a track not streamed: silence
                 self.pipeline.end_channel(missing, time.monotonic())
-        start_meta = {
-            "callId": meta.call_id,
-            "sessionId": meta.session_id,
-            "ani": meta.ani,
-            "dnis": meta.dnis,
-            "accountId": meta.account_id,
-            "subaccountId": meta.subaccount_id,
-            "rcAccountId": meta.rc_account_id,
-            "agentId": meta.agent_id,
-            "productType": meta.product_type,
-            "productId": meta.product_id,
-            "contentType": meta.content_type,
-            "sampleRateHertz": meta.sample_rate_hz,
-        }
+        start_meta = start_values(meta)
         start_meta.update({k: v for k, v in meta.extra.items() if isinstance(k, str)})
+        profile = self.profile
+        # what the stream's profile holds fills in what the stream did not say (and what it
+        # said agrees with the profile: callscope.ingest.auth)
+        held: dict[str, str] = (
+            {
+                "rcAccountId": profile.account_id,
+                "subaccountId": profile.sub_account_id,
+                "productType": profile.product_type,
+                "productId": str(profile.product_id),
+            }
+            if profile is not None
+            else {}
+        )
 
         def pick(query_key: str, value: str | None) -> str | None:
-            return p.get(query_key) or value
+            return p.get(query_key) or value or held.get(query_key)
 
         self.row = Call(
             id=self.call_id,
@@ -281,8 +291,11 @@ class LiveCall:
         hub = self.service.transcripts
         self.row.transcript_status = TranscriptStatus.LIVE if hub else TranscriptStatus.OFF
         self.row.node_id = self.service.node_id
+        self.row.profile_id = profile.id if profile is not None else None
         telephony = self.service.telephony
-        if telephony is not None:
+        if profile is not None:
+            self.row.account_ref = profile.account_id  # never an account merely named
+        elif telephony is not None:  # an unauthenticated stream (the operator's opt-in)
             self.row.account_ref = await telephony.account_for(self.row)
             if self.row.account_ref is None:
                 self.log.warning(
@@ -396,6 +409,24 @@ class LiveCall:
             "missing_frames": sum(c.missing),
             "malformed_messages": sum(self.malformed.values()),
         }
+
+
+def start_values(meta: StartMetadata) -> dict[str, Any]:
+    """The Start metadata under its wire names (spec §11.3), as stored with the call."""
+    return {
+        "callId": meta.call_id,
+        "sessionId": meta.session_id,
+        "ani": meta.ani,
+        "dnis": meta.dnis,
+        "accountId": meta.account_id,
+        "subaccountId": meta.subaccount_id,
+        "rcAccountId": meta.rc_account_id,
+        "agentId": meta.agent_id,
+        "productType": meta.product_type,
+        "productId": meta.product_id,
+        "contentType": meta.content_type,
+        "sampleRateHertz": meta.sample_rate_hz,
+    }
 
 
 def new_call_id() -> str:
@@ -555,16 +586,33 @@ class IngestService:
     async def _sweep(self) -> None:
         """Close streams silent for longer than the idle timeout; checkpoint counters."""
         timeout = self.settings.ingest_idle_timeout_s
+        deadline = self.settings.ingest_start_deadline_s
         checkpoint_s = self.settings.ingest_checkpoint_interval_s
-        interval = min(1.0, timeout / 4, checkpoint_s)
+        interval = min(1.0, timeout / 4, deadline / 4, checkpoint_s)
         last_checkpoint = time.monotonic()
         while True:
             await asyncio.sleep(interval)
             now = time.monotonic()
             # Every connection, started or not: one that never sends Start is closed too.
             idle = [c for c in self.connections if now - c.last_activity > timeout]
-            for call in idle:
-                call.log.warning("no message for %.0f s: closing the stream", timeout)
+            late = [
+                c
+                for c in self.connections
+                if c.call_id is None and now - c.connected_at > deadline and c not in idle
+            ]
+            if idle:
+                # one line per sweep, not per stream: a flood of idle sockets must not
+                # flood the log
+                logger.warning(
+                    "closing %d stream(s) silent for %.0f s (%s)",
+                    len(idle),
+                    timeout,
+                    ", ".join(sorted(c.call_id or "not started" for c in idle)[:5]),
+                )
+            if late:
+                logger.warning(
+                    "closing %d stream(s) that sent no Start within %g s", len(late), deadline
+                )
             # Concurrently: closing a dead peer's socket waits for its close timeout.
             await asyncio.gather(
                 *(
@@ -575,7 +623,16 @@ class IngestService:
                         close_reason="idle timeout",
                     )
                     for call in idle
-                )
+                ),
+                *(
+                    call.end(
+                        CallStatus.ABANDONED,
+                        "no Start",
+                        close_code=1008,
+                        close_reason=f"no Start within {deadline:g} s",
+                    )
+                    for call in late
+                ),
             )
             if now - last_checkpoint >= checkpoint_s:
                 last_checkpoint = now

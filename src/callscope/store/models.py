@@ -113,6 +113,9 @@ class Call(Base):
     transcript_status: Mapped[str | None] = mapped_column(String(16))
     #: the cluster node that receives (received) the call's stream
     node_id: Mapped[str | None] = mapped_column(String(64), index=True)
+    #: the streaming profile whose secret the stream proved; None: an unauthenticated stream
+    #: (accepted only with ingest_allow_unauthenticated), which no supervisor's audio enters
+    profile_id: Mapped[int | None] = mapped_column(Integer)
 
 
 class UtteranceRow(Base):
@@ -133,19 +136,30 @@ class UtteranceRow(Base):
 
 
 class StreamingProfile(Base):
-    """A RingCX streaming profile (spec §11.2): where a queue's or campaign's calls stream."""
+    """A RingCX streaming profile (spec §11.2): where a queue's or campaign's calls stream.
+
+    It belongs to the account ``rc_account_id`` (profiles of different accounts never clash);
+    its secret is kept as ``secret_hash`` only (callscope.ingest.auth), which finds it."""
 
     __tablename__ = "streaming_profiles"
-    __table_args__ = (UniqueConstraint("sub_account_id", "product_type", "product_id"),)
+    __table_args__ = (
+        UniqueConstraint(
+            "rc_account_id",
+            "sub_account_id",
+            "product_type",
+            "product_id",
+            name="uq_streaming_profiles_account_product",
+        ),
+    )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
     product_type: Mapped[str] = mapped_column(String(16))
     product_id: Mapped[int] = mapped_column(BigInteger)
     sub_account_id: Mapped[str] = mapped_column(String(64))
     main_account_id: Mapped[str | None] = mapped_column(String(64))
-    rc_account_id: Mapped[str | None] = mapped_column(String(64))
+    rc_account_id: Mapped[str] = mapped_column(String(64))
     streaming_url: Mapped[str] = mapped_column(Text)
-    secret: Mapped[str | None] = mapped_column(Text)
+    secret_hash: Mapped[str | None] = mapped_column(String(80), index=True)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
     updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
 
@@ -228,6 +242,25 @@ class Token(Base):
     client_id: Mapped[str] = mapped_column(String(64))
     expires_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
     revoked: Mapped[bool] = mapped_column(Boolean, default=False)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    #: the JWT credential whose grant opened this OAuth session (revoking it ends them)
+    credential_id: Mapped[str | None] = mapped_column(String(64), index=True)
+
+
+class Revocation(Base):
+    """A user's OAuth sessions ended (token revoked, password changed, extension disabled,
+    JWT credential revoked). Every node reads new rows within a second and closes the open
+    sockets those sessions hold (callscope.api.revocation); ``callscope admin`` writes them
+    too, so a change made beside a running server takes effect at once."""
+
+    __tablename__ = "revocations"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    account_id: Mapped[str] = mapped_column(String(32))
+    extension_id: Mapped[int] = mapped_column(BigInteger)
+    #: one OAuth session; None: every session of the extension
+    session_id: Mapped[str | None] = mapped_column(String(64))
+    reason: Mapped[str] = mapped_column(String(32))
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
 
 

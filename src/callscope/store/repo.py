@@ -2,18 +2,22 @@
 
 from __future__ import annotations
 
+import contextlib
 import logging
+import secrets
 from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import delete, func, or_, select
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from callscope.store.models import (
     Base,
     Call,
     CallStatus,
+    ServerKey,
     StreamingProfile,
     TranscriptStatus,
     UtteranceRow,
@@ -126,6 +130,23 @@ class CallRepository:
         async with self._sessions() as s:
             return (await s.execute(q)).scalars().first()
 
+    async def first_with_ringcx_call_id(
+        self, account_id: str, ringcx_call_id: str, started_from: datetime
+    ) -> Call | None:
+        """The account's first call with this RingCX call id started at or after a time."""
+        q = (
+            select(Call)
+            .where(
+                Call.account_ref == account_id,
+                Call.ringcx_call_id == ringcx_call_id,
+                Call.started_at >= started_from,
+            )
+            .order_by(Call.started_at)
+            .limit(1)
+        )
+        async with self._sessions() as s:
+            return (await s.execute(q)).scalars().first()
+
     async def live(self, node_id: str | None = None) -> Sequence[Call]:
         """Calls stored as live: all, or those of cluster node ``node_id`` and of no node."""
         async with self._sessions() as s:
@@ -177,15 +198,43 @@ class ProfileRepository:
         self._sessions = sessions
 
     async def find(
-        self, sub_account_id: str, product_type: str, product_id: int
+        self, account_id: str, sub_account_id: str, product_type: str, product_id: int
     ) -> StreamingProfile | None:
+        """The account's profile for one product (profiles are per account)."""
         async with self._sessions() as s:
             q = select(StreamingProfile).where(
+                StreamingProfile.rc_account_id == account_id,
                 StreamingProfile.sub_account_id == sub_account_id,
                 StreamingProfile.product_type == product_type,
                 StreamingProfile.product_id == product_id,
             )
             return (await s.execute(q)).scalar_one_or_none()
+
+    async def by_secret_hash(self, secret_hash: str) -> list[StreamingProfile]:
+        """Every profile holding that secret (of one account, as the profile API keeps it)."""
+        q = select(StreamingProfile).where(StreamingProfile.secret_hash == secret_hash)
+        async with self._sessions() as s:
+            return list((await s.execute(q.order_by(StreamingProfile.id).limit(1000))).scalars())
+
+    async def secret_used_elsewhere(self, secret_hash: str, account_id: str) -> bool:
+        """Whether another account's profile holds that secret."""
+        q = select(func.count()).where(
+            StreamingProfile.secret_hash == secret_hash,
+            StreamingProfile.rc_account_id != account_id,
+        )
+        async with self._sessions() as s:
+            return bool((await s.execute(q)).scalar_one())
+
+    async def ingest_salt(self) -> bytes:
+        """The installation's salt for stream secrets (made once; every node shares it)."""
+        with contextlib.suppress(IntegrityError):  # another node made it first
+            async with self._sessions.begin() as s:
+                if await s.get(ServerKey, "ingest") is None:
+                    s.add(ServerKey(name="ingest", value=secrets.token_hex(16)))
+        async with self._sessions() as s:  # two nodes may race to make it: read what won
+            row = await s.get(ServerKey, "ingest")
+            assert row is not None
+            return bytes.fromhex(row.value)
 
     async def create(self, profile: StreamingProfile) -> None:
         async with self._sessions.begin() as s:

@@ -833,6 +833,7 @@ class SupervisionService:
             or call.session is None
             or call.finished
             or call.session.account_id != account_id
+            or not call.authenticated  # a stream that proved no account is never supervised
         ):
             raise SupervisionRefused(
                 404,
@@ -1253,6 +1254,7 @@ class SupervisionService:
             if (
                 call.session is not None
                 and not call.finished
+                and call.authenticated
                 and call.session.agent_extension == agent_id
             ):
                 return call
@@ -1335,6 +1337,8 @@ class SupervisionService:
 
     def call_started(self, call: LiveCall) -> None:
         live = call.session
+        if not call.authenticated:
+            return  # no monitoring order attaches to a stream that proved no account
         if live is not None and live.agent_extension in self.orders:
             self._spawn(self._attach_orders(call))
 
@@ -1347,7 +1351,7 @@ class SupervisionService:
 
     async def call_transferred(self, call: LiveCall, old_agent: int | None) -> None:
         live = call.session
-        if live is None:
+        if live is None or not call.authenticated:
             return
         new_agent = live.agent_extension
         sup = self.by_call.get(call.call_id or "")

@@ -1,0 +1,135 @@
+"""Revocation that bites: sockets opened with a token close when its session ends.
+
+A REST request is checked against the database each time, so a revoked token is refused at
+once. A socket (web phone, transcript, ``/ws``) is checked only when it opens; it is tracked
+here by its owner's extension and OAuth session. Every node polls the ``revocations`` table
+(written by the identity service: token revoked, password changed, extension disabled, JWT
+credential revoked — through the API or ``callscope admin``) every ``interval_s`` (0.5 s),
+and closes the matching sockets with close code 4401 and the reason. A password change or a
+disabled extension also stops every subscription the extension holds (WebHook and
+WebSocket): the account's admin or the user, signed in again, makes new ones.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import Awaitable, Callable, Iterator
+from dataclasses import dataclass, field
+
+from aiohttp import web
+
+from callscope.identity.service import AuthContext, IdentityService
+from callscope.store.models import Revocation
+
+__all__ = ["CLOSE_REVOKED", "OpenSockets", "RevocationWatcher"]
+
+logger = logging.getLogger("callscope.identity")
+
+#: WebSocket close code for a socket whose token was revoked (private range, like 4401 = 401)
+CLOSE_REVOKED = 4401
+#: reasons that also stop the extension's subscriptions
+_STOP_SUBSCRIPTIONS = frozenset({"password", "disabled"})
+
+
+@dataclass(eq=False, slots=True)
+class _Open:
+    auth: AuthContext
+    ws: web.WebSocketResponse
+    kind: str
+
+
+@dataclass(slots=True)
+class OpenSockets:
+    """The open sockets of every user, by extension id."""
+
+    by_extension: dict[int, set[_Open]] = field(default_factory=dict)
+
+    @contextlib.contextmanager
+    def track(self, auth: AuthContext, ws: web.WebSocketResponse, kind: str) -> Iterator[None]:
+        """Track ``ws`` (opened with ``auth``) while the block runs."""
+        entry = _Open(auth, ws, kind)
+        self.by_extension.setdefault(auth.extension_id, set()).add(entry)
+        try:
+            yield
+        finally:
+            held = self.by_extension.get(auth.extension_id)
+            if held is not None:
+                held.discard(entry)
+                if not held:
+                    del self.by_extension[auth.extension_id]
+
+    def matching(self, extension_id: int, session_id: str | None) -> list[_Open]:
+        return [
+            e
+            for e in self.by_extension.get(extension_id, ())
+            if session_id is None or e.auth.session_id == session_id
+        ]
+
+    async def close(self, extension_id: int, session_id: str | None, reason: str) -> int:
+        """Close the sockets of one session (None: every session) of the extension."""
+        found = self.matching(extension_id, session_id)
+        message = f"token revoked ({reason}): sign in again".encode()[:120]
+        await asyncio.gather(
+            *(e.ws.close(code=CLOSE_REVOKED, message=message) for e in found),
+            return_exceptions=True,
+        )
+        return len(found)
+
+
+class RevocationWatcher:
+    """Polls new revocations and makes them bite on this node."""
+
+    def __init__(
+        self,
+        identity: IdentityService,
+        sockets: OpenSockets,
+        stop_subscriptions: Callable[[str, int], Awaitable[int]],
+        *,
+        interval_s: float = 0.5,
+    ) -> None:
+        self.identity = identity
+        self.sockets = sockets
+        self.stop_subscriptions = stop_subscriptions
+        self.interval_s = interval_s
+        self._last = 0
+        self._task: asyncio.Task[None] | None = None
+
+    async def start(self) -> None:
+        # what was revoked before this start has no socket here to close
+        self._last = await self.identity.last_revocation_id()
+        self._task = asyncio.create_task(self._run(), name="callscope-revocations")
+
+    async def stop(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+
+    async def _run(self) -> None:
+        while True:
+            await asyncio.sleep(self.interval_s)
+            try:
+                await self.poll()
+            except Exception:  # a database hiccup must not end the watcher
+                logger.exception("reading revocations failed; trying again")
+
+    async def poll(self) -> None:
+        for row in await self.identity.revocations_after(self._last):
+            self._last = row.id
+            await self.apply(row)
+
+    async def apply(self, row: Revocation) -> None:
+        closed = await self.sockets.close(row.extension_id, row.session_id, row.reason)
+        stopped = 0
+        if row.reason in _STOP_SUBSCRIPTIONS:
+            stopped = await self.stop_subscriptions(row.account_id, row.extension_id)
+        if closed or stopped:
+            logger.info(
+                "extension %s: %s; closed %d socket(s), stopped %d subscription(s)",
+                row.extension_id,
+                row.reason,
+                closed,
+                stopped,
+            )
