@@ -357,6 +357,7 @@ def build_app(settings: Settings) -> web.Application:
         await supervision_api.close()
         if cluster is not None:
             await cluster.stop()
+        identity.close()
         await engine.dispose()
 
     app.on_startup.append(on_startup)

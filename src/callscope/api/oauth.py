@@ -21,7 +21,8 @@ JWT_GRANT = "urn:ietf:params:oauth:grant-type:jwt-bearer"
 
 
 def _oauth_error(exc: OAuthError) -> web.Response:
-    return json_response(exc.body(), status=exc.status)
+    headers = {"Retry-After": str(exc.retry_after_s)} if exc.retry_after_s is not None else None
+    return json_response(exc.body(), status=exc.status, headers=headers)
 
 
 class OAuthApi:
