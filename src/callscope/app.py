@@ -42,7 +42,9 @@ from callscope.errors import ConfigError
 from callscope.events.bus import Bus
 from callscope.events.delivery import Dispatcher, DispatcherOptions
 from callscope.identity.crypto import new_secret
+from callscope.identity.passwords import PasswordPool
 from callscope.identity.service import IdentityService
+from callscope.identity.throttle import LoginThrottle, ThrottleLimits
 from callscope.ingest import IngestService
 from callscope.ingest.auth import IngestAuth, SecretHasher
 from callscope.insights.analyzers import Embedder
@@ -190,7 +192,12 @@ def build_app(settings: Settings) -> web.Application:
     calls = CallRepository(sessions)
     profiles = ProfileRepository(sessions)
     ingest = IngestService(settings, calls, registry)
-    identity = IdentityService(sessions)
+    identity = IdentityService(
+        sessions,
+        passwords=PasswordPool(
+            threads=settings.login_hash_threads, max_queued=settings.login_max_queued_checks
+        ),
+    )
     directory = DirectoryRepository(sessions)
     telephony = TelephonyService(
         sessions, directory, ingest.rows, default_account=settings.ingest_default_account
@@ -323,7 +330,7 @@ def build_app(settings: Settings) -> web.Application:
     app.add_routes(transcripts_api.routes())
     app.add_routes(dashboard.routes())
     app.add_routes(ProfilesApi(profiles, hasher).routes())
-    app.add_routes(OAuthApi(identity).routes())
+    app.add_routes(OAuthApi(identity, login_throttle(settings), registry).routes())
     app.add_routes(DirectoryApi(directory).routes())
     app.add_routes(TelephonyApi(telephony, directory).routes())
     app.add_routes(InsightsApi(insights, directory).routes())
@@ -410,12 +417,27 @@ def build_app(settings: Settings) -> web.Application:
         await supervision_api.close()
         if cluster is not None:
             await cluster.stop()
+        identity.close()
         await engine.dispose()
 
     app.on_startup.append(on_startup)
     app.on_shutdown.append(on_shutdown)
     app.on_cleanup.append(on_cleanup)
     return app
+
+
+def login_throttle(settings: Settings) -> LoginThrottle:
+    """This node's login rate limits (in memory: N nodes give a guesser N budgets)."""
+    return LoginThrottle(
+        ThrottleLimits(
+            max_failures_per_user=settings.login_max_failures_per_user,
+            user_window_s=settings.login_user_window_s,
+            lockout_s=settings.login_lockout_s,
+            lockout_max_s=settings.login_lockout_max_s,
+            max_failures_per_ip=settings.login_max_failures_per_ip,
+            ip_window_s=settings.login_ip_window_s,
+        )
+    )
 
 
 def load_embedder(settings: Settings) -> Embedder | None:

@@ -276,9 +276,9 @@ def _cmd_admin(args: argparse.Namespace) -> int:
     async def go() -> dict[str, Any]:
         settings.data_dir.mkdir(parents=True, exist_ok=True)
         engine = create_engine(settings.effective_database_url)
+        identity = IdentityService(sessionmaker(engine))
         try:
             await upgrade(engine)
-            identity = IdentityService(sessionmaker(engine))
             what = args.admin_command
             if what == "account":
                 acct = await identity.create_account(args.id, args.name)
@@ -326,8 +326,19 @@ def _cmd_admin(args: argparse.Namespace) -> int:
             if what == "jwt":
                 if not args.account or args.extension is None:
                     raise CallscopeError("admin jwt needs --account and --extension (or --revoke)")
-                jwt = await identity.create_jwt(args.account, args.extension)
-                return {"jwt": jwt, "credentialId": _jwt_id(jwt)}
+                if not 1 <= args.expires_in_days <= 3650:
+                    raise CallscopeError(
+                        f"--expires-in-days {args.expires_in_days}: a JWT credential lasts "
+                        "1-3650 days"
+                    )
+                jwt = await identity.create_jwt(
+                    args.account, args.extension, expires_in_s=args.expires_in_days * 86_400
+                )
+                return {
+                    "jwt": jwt,
+                    "credentialId": _jwt_id(jwt),
+                    "expiresInDays": args.expires_in_days,
+                }
             if what == "device":
                 dev = await identity.create_device(
                     args.account, args.extension, type=args.type, name=args.name or ""
@@ -362,6 +373,7 @@ def _cmd_admin(args: argparse.Namespace) -> int:
         except IdentityError as exc:
             raise CallscopeError(str(exc)) from exc
         finally:
+            identity.close()
             await engine.dispose()
 
     print(json.dumps(asyncio.run(go()), indent=1))
@@ -597,6 +609,12 @@ def build_parser() -> argparse.ArgumentParser:
     )
     a.add_argument("--account")
     a.add_argument("--extension", type=int, help="extension id")
+    a.add_argument(
+        "--expires-in-days",
+        type=int,
+        default=365,
+        help="days the credential works (1-3650, default 365); then issue a new one",
+    )
     a.add_argument("--revoke", metavar="CREDENTIAL_ID", help="revoke this credential")
     a = adm.add_parser("device", help="register a device (e.g. a supervisor softphone)")
     a.add_argument("--account", required=True)

@@ -170,6 +170,32 @@ class Settings:
         "A node silent this long is dead: its calls are marked interrupted, its queues and "
         "jobs taken over.",
     )
+    login_max_failures_per_user: int = _opt(
+        5,
+        "Failed password or JWT logins of one username within login_user_window_s that lock "
+        "it (429 with Retry-After; per node, in memory).",
+    )
+    login_user_window_s: float = _opt(
+        300.0, "Sliding window in which a username's failed logins are counted."
+    )
+    login_lockout_s: float = _opt(
+        30.0, "First lockout of a username; each further one doubles, up to login_lockout_max_s."
+    )
+    login_lockout_max_s: float = _opt(900.0, "Longest lockout of a username.")
+    login_max_failures_per_ip: int = _opt(
+        20,
+        "Failed logins from one client address within login_ip_window_s after which it is held "
+        "back until the oldest leaves the window.",
+    )
+    login_ip_window_s: float = _opt(
+        60.0, "Sliding window in which a client address's failed logins are counted."
+    )
+    login_hash_threads: int = _opt(
+        2, "Threads that run password hashing (scrypt, 128 MiB each) off the event loop."
+    )
+    login_max_queued_checks: int = _opt(
+        8, "Password checks that may wait for a hashing thread; more are refused at once (429)."
+    )
     event_loop: str = _opt("auto", "auto (uvloop when installed), uvloop or asyncio.")
     gc_freeze: bool = _opt(True, "Freeze start-up objects and raise GC thresholds (lower p99).")
 
@@ -242,6 +268,18 @@ class Settings:
             raise ConfigError("node_id must be 1-64 letters, digits, '.', '_' or '-'")
         if self.advertise_url and not self.advertise_url.startswith(("http://", "https://")):
             raise ConfigError("advertise_url must be an http:// or https:// URL")
+        if self.login_max_failures_per_user < 1 or self.login_max_failures_per_ip < 1:
+            raise ConfigError(
+                "login_max_failures_per_user and login_max_failures_per_ip must be ≥ 1"
+            )
+        if self.login_user_window_s <= 0 or self.login_ip_window_s <= 0:
+            raise ConfigError("login_user_window_s and login_ip_window_s must be > 0 (seconds)")
+        if not 0 < self.login_lockout_s <= self.login_lockout_max_s:
+            raise ConfigError("need 0 < login_lockout_s ≤ login_lockout_max_s (seconds)")
+        if not 1 <= self.login_hash_threads <= 16:
+            raise ConfigError("login_hash_threads must be 1-16 (each hash holds 128 MiB)")
+        if not 0 <= self.login_max_queued_checks <= 1000:
+            raise ConfigError("login_max_queued_checks must be 0-1000")
         if not 0 < self.node_heartbeat_s * 3 <= self.node_dead_after_s:
             raise ConfigError("need 0 < 3 × node_heartbeat_s ≤ node_dead_after_s")
 

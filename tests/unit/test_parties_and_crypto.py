@@ -89,9 +89,9 @@ def test_jwt_round_trip_and_rejections() -> None:
     forged = base64.urlsafe_b64encode(b'{"jti":"x","sub":"43"}').rstrip(b"=").decode()
     with pytest.raises(InvalidJwt, match="signature"):
         jwt_decode(f"{head}.{forged}.{sig}", key)
-    with pytest.raises(InvalidJwt, match="three"):
+    with pytest.raises(InvalidJwt, match="well-formed"):
         jwt_decode("a.b", key)
-    with pytest.raises(InvalidJwt, match="base64url JSON"):
+    with pytest.raises(InvalidJwt, match="well-formed"):
         jwt_decode("!!.??.**", key)
     none_alg = jwt_encode({"sub": "42"}, key).split(".")
     none_alg[0] = base64.urlsafe_b64encode(b'{"alg":"none"}').rstrip(b"=").decode()

@@ -1,6 +1,12 @@
 """OAuth 2.0 endpoints (spec §2.1): token (password, jwt-bearer, refresh_token), revoke,
 wstoken. Client authentication is HTTP Basic ``client_id:client_secret`` or the
-``client_id``/``client_secret`` form fields."""
+``client_id``/``client_secret`` form fields.
+
+Password and JWT grants pass the node's :class:`LoginThrottle` first (per username and per
+client address, in this process's memory: see ``identity/throttle.py``). A refused attempt
+answers 429 ``CMN-301`` with ``Retry-After`` before any database read or password hash; so
+does a password check beyond the hashing pool's bound.
+"""
 
 from __future__ import annotations
 
@@ -12,7 +18,9 @@ from aiohttp import web
 
 from callscope.api.auth import caller
 from callscope.api.errors import json_response
-from callscope.identity.service import IdentityService, OAuthError
+from callscope.identity.service import IdentityService, OAuthError, rate_limited
+from callscope.identity.throttle import LoginThrottle, Outcome, username_key
+from callscope.metrics import Registry
 from callscope.store.models import App
 
 __all__ = ["OAuthApi"]
@@ -21,12 +29,35 @@ JWT_GRANT = "urn:ietf:params:oauth:grant-type:jwt-bearer"
 
 
 def _oauth_error(exc: OAuthError) -> web.Response:
-    return json_response(exc.body(), status=exc.status)
+    headers = {"Retry-After": str(exc.retry_after_s)} if exc.retry_after_s is not None else None
+    return json_response(exc.body(), status=exc.status, headers=headers)
 
 
 class OAuthApi:
-    def __init__(self, identity: IdentityService) -> None:
+    def __init__(
+        self,
+        identity: IdentityService,
+        throttle: LoginThrottle | None = None,
+        registry: Registry | None = None,
+    ) -> None:
         self.identity = identity
+        self.throttle = throttle or LoginThrottle()
+        registry = registry or Registry()
+        self.refused_total = registry.counter(
+            "callscope_login_refused_total",
+            "Password/JWT grants refused with 429 before any check, by reason.",
+        )
+        pool = identity.passwords
+        registry.counter(
+            "callscope_password_checks_total",
+            "Password checks (one scrypt each) run by this node.",
+            live=lambda: [((), float(pool.checks_total))],
+        )
+        registry.gauge(
+            "callscope_password_checks_in_flight",
+            "Password checks running or queued for a hashing thread.",
+            lambda: float(pool.in_flight),
+        )
 
     def routes(self) -> list[web.RouteDef]:
         return [
@@ -65,42 +96,84 @@ class OAuthApi:
     async def token(self, request: web.Request) -> web.Response:
         try:
             form = await self._form(request)
-            app = await self._client(request, form)
             grant = form.get("grant_type", "")
-            session_id = credential_id = None
-            if grant == "password":
-                if not form.get("username") or not form.get("password"):
-                    raise OAuthError(
-                        400, "invalid_request", "OAU-101", "username and password are required"
-                    )
-                ext = await self.identity.grant_password(
-                    app, form["username"], form.get("extension"), form["password"]
-                )
-            elif grant == JWT_GRANT:
-                if not form.get("assertion"):
-                    raise OAuthError(400, "invalid_request", "OAU-101", "assertion is required")
-                ext, credential_id = await self.identity.grant_jwt(app, form["assertion"])
-            elif grant == "refresh_token":
-                if not form.get("refresh_token"):
-                    raise OAuthError(400, "invalid_request", "OAU-101", "refresh_token is required")
-                ext, session_id = await self.identity.grant_refresh(app, form["refresh_token"])
-            else:
-                raise OAuthError(
-                    400,
-                    "unsupported_grant_type",
-                    "OAU-251",
-                    f"Unsupported grant type {grant!r}: use password, refresh_token or {JWT_GRANT}",
-                )
-            body = await self.identity.issue(
-                app,
-                ext,
-                session_id=session_id,
-                credential_id=credential_id,
-                access_ttl=form.get("access_token_ttl"),
-                refresh_ttl=form.get("refresh_token_ttl"),
-            )
+            if grant in ("password", JWT_GRANT):
+                return await self._throttled(request, form, grant)
+            return await self._token(request, form, grant)
         except OAuthError as exc:
             return _oauth_error(exc)
+
+    async def _throttled(
+        self, request: web.Request, form: dict[str, str], grant: str
+    ) -> web.Response:
+        """A password or JWT grant under the login throttle."""
+        # request.remote is the peer address; behind a proxy that is the proxy (trusting
+        # X-Forwarded-For is the proxy configuration's job, not done here).
+        ip = request.remote or "unknown"
+        user = (
+            username_key(form["username"], form.get("extension"))
+            if grant == "password" and form.get("username")
+            else None
+        )
+        refusal = self.throttle.admit(ip, user)
+        if refusal is not None:
+            self.refused_total.inc(reason=refusal.reason)
+            raise rate_limited(refusal.retry_after_s)
+        outcome = Outcome.OTHER  # not about the credentials: a server error, a cancel
+        try:
+            response = await self._token(request, form, grant)
+            outcome = Outcome.SUCCESS
+            return response
+        except OAuthError as exc:
+            # wrong credentials (or a disabled user): invalid_grant; a malformed request or
+            # a wrong client secret is not a guess at this user's password
+            outcome = Outcome.FAILURE if exc.error == "invalid_grant" else Outcome.OTHER
+            if exc.status == 429:
+                self.refused_total.inc(reason="busy")
+            raise
+        finally:
+            self.throttle.done(ip, user, outcome)
+
+    async def _token(self, request: web.Request, form: dict[str, str], grant: str) -> web.Response:
+        """Authenticate the client, run ``grant`` and issue a token pair.
+
+        Raises:
+            OAuthError: the client, the request or the grant is refused (its status and
+                RingCentral code say how).
+        """
+        app = await self._client(request, form)
+        session_id = credential_id = None
+        if grant == "password":
+            if not form.get("username") or not form.get("password"):
+                raise OAuthError(
+                    400, "invalid_request", "OAU-101", "username and password are required"
+                )
+            ext = await self.identity.grant_password(
+                app, form["username"], form.get("extension"), form["password"]
+            )
+        elif grant == JWT_GRANT:
+            if not form.get("assertion"):
+                raise OAuthError(400, "invalid_request", "OAU-101", "assertion is required")
+            ext, credential_id = await self.identity.grant_jwt(app, form["assertion"])
+        elif grant == "refresh_token":
+            if not form.get("refresh_token"):
+                raise OAuthError(400, "invalid_request", "OAU-101", "refresh_token is required")
+            ext, session_id = await self.identity.grant_refresh(app, form["refresh_token"])
+        else:
+            raise OAuthError(
+                400,
+                "unsupported_grant_type",
+                "OAU-251",
+                f"Unsupported grant type {grant!r}: use password, refresh_token or {JWT_GRANT}",
+            )
+        body = await self.identity.issue(
+            app,
+            ext,
+            session_id=session_id,
+            credential_id=credential_id,
+            access_ttl=form.get("access_token_ttl"),
+            refresh_ttl=form.get("refresh_token_ttl"),
+        )
         return json_response(body, headers={"Cache-Control": "no-store", "Pragma": "no-cache"})
 
     async def revoke(self, request: web.Request) -> web.Response:

