@@ -19,7 +19,9 @@
   at most ``MAX_REPLY_BYTES`` of a reply are read. Anything else — refused, timed out,
   another status — is retried after ``retry_initial_s``·2ⁿ⁻¹ (capped at ``retry_max_s``,
   with jitter); after ``max_failures`` failures in a row the subscription is
-  ``Blacklisted`` and its queue dropped (60 failures at the defaults: 27-55 minutes).
+  ``Blacklisted`` and its queue dropped (60 failures at the defaults: 27-55 minutes). The
+  blacklist reason shown to the subscriber does not say what failed (that would map the
+  network behind a rebinding name); the server log does.
 * **WebSocket.** The gateway (``api/wsgateway.py``) attaches a connection to its
   subscription; the sender writes ``ServerNotification`` frames to it. While no connection
   is attached the queue waits (within the gateway's recovery time).
@@ -430,7 +432,10 @@ class Dispatcher:
                         error,
                     )
                     await self.repo.blacklist(
-                        sub.id, f"{d.attempts} deliveries in a row failed: {error}", utcnow()
+                        sub.id,
+                        f"{d.attempts} deliveries in a row failed: the target did not answer "
+                        "them with HTTP 2xx",
+                        utcnow(),
                     )
                     return False, after
                 opts = self.options
