@@ -109,7 +109,10 @@ def _time(text: str) -> float:
 async def step(args: argparse.Namespace, subs: int) -> dict[str, Any]:
     tmp = Path(tempfile.mkdtemp(prefix="callscope-bench-events-"))
     port = free_port()
-    server = start_server(tmp / "data", port, "--events-webhook-timeout-s", "5")
+    # the receivers are on 127.0.0.1: a lab setting (by default only public targets pass)
+    server = start_server(
+        tmp / "data", port, "--events-webhook-timeout-s", "5", "--events-webhook-allow-private"
+    )
     pin(server.pid, 0)
     base = f"http://127.0.0.1:{port}"
     receivers = Receivers()

@@ -45,6 +45,9 @@ class Server:
     #: run transcription workers (off unless a test is about transcripts: each worker loads
     #: the speech model, ≈ 1 s and 150 MB)
     asr: bool = False
+    #: allow WebHook receivers on 127.0.0.1 (the tests' receivers are there); the security
+    #: tests turn it off to see the default, which refuses non-public targets
+    webhook_private: bool = True
     proc: subprocess.Popen[bytes] | None = None
     log_path: Path | None = None
     _token: str | None = None
@@ -94,6 +97,7 @@ class Server:
                 **os.environ,
                 "PYTHONUNBUFFERED": "1",
                 **({} if self.asr else {"CALLSCOPE_ASR_WORKERS": "0"}),
+                "CALLSCOPE_EVENTS_WEBHOOK_ALLOW_PRIVATE": str(self.webhook_private).lower(),
             },
         )
 

@@ -41,6 +41,7 @@ from callscope.config import Settings
 from callscope.errors import ConfigError
 from callscope.events.bus import Bus
 from callscope.events.delivery import Dispatcher, DispatcherOptions
+from callscope.events.targets import TargetPolicy
 from callscope.identity.crypto import new_secret
 from callscope.identity.passwords import PasswordPool
 from callscope.identity.service import IdentityService
@@ -206,6 +207,11 @@ def build_app(settings: Settings) -> web.Application:
     cluster = Cluster(settings, registry) if settings.redis_url else None
     bus: Bus = ClusterBus(cluster) if cluster is not None else Bus()
     subscriptions = SubscriptionRepository(sessions)
+    webhook_targets = TargetPolicy(
+        allow_private=settings.events_webhook_allow_private,
+        own_port=settings.port,
+        own_host=settings.host,
+    )
     dispatcher = Dispatcher(
         EventRepository(sessions),
         subscriptions,
@@ -215,6 +221,7 @@ def build_app(settings: Settings) -> web.Application:
             retry_max_s=settings.events_retry_max_s,
             webhook_timeout_s=settings.events_webhook_timeout_s,
             max_failures=settings.events_max_failures,
+            webhook_targets=webhook_targets,
         ),
     )
     ingest.rows.after_commit.append(dispatcher.committed)
@@ -338,7 +345,9 @@ def build_app(settings: Settings) -> web.Application:
         supervision, directory, heartbeat_s=settings.supervision_heartbeat_s, sockets=sockets
     )
     app.add_routes(supervision_api.routes())
-    subscriptions_api = SubscriptionsApi(subscriptions, directory, dispatcher)
+    subscriptions_api = SubscriptionsApi(
+        subscriptions, directory, dispatcher, targets=webhook_targets
+    )
     app.add_routes(subscriptions_api.routes())
     app.add_routes(WsGateway(identity, subscriptions_api, dispatcher, sockets).routes())
     revocations = RevocationWatcher(identity, sockets, subscriptions_api.stop_all)

@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from callscope import __version__
-from callscope.config import Settings, add_settings_arguments, settings_table
+from callscope.config import ENV_PREFIX, Settings, add_settings_arguments, settings_table
 from callscope.errors import CallscopeError, SimulatorError
 
 if TYPE_CHECKING:
@@ -41,6 +41,16 @@ def _setup_logging(level: str) -> None:
 
 def _settings(args: argparse.Namespace) -> Settings:
     return Settings.from_sources(args=args)
+
+
+def _demo_settings(args: argparse.Namespace) -> Settings:
+    """The demo's settings: WebHook targets on loopback and private addresses are allowed
+    (RingCentral's samples subscribe ``http://localhost`` receivers) unless the flag or the
+    environment says otherwise."""
+    name = "events_webhook_allow_private"
+    if getattr(args, name, None) is not None or ENV_PREFIX + name.upper() in os.environ:
+        return _settings(args)
+    return Settings.from_sources(args=args, events_webhook_allow_private=True)
 
 
 def _cmd_serve(args: argparse.Namespace) -> int:
@@ -157,7 +167,7 @@ def _cmd_demo(args: argparse.Namespace) -> int:
     from callscope.app import COMPONENTS, AccessLogger, build_app
     from callscope.sim.runner import run_simulation, summary_line
 
-    settings = _settings(args)
+    settings = _demo_settings(args)
     _setup_logging("WARNING" if settings.log_level.upper() == "INFO" else settings.log_level)
 
     async def go() -> int:

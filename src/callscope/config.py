@@ -105,6 +105,11 @@ class Settings:
     events_webhook_timeout_s: float = _opt(
         10.0, "A webhook target must answer a notification within this time."
     )
+    events_webhook_allow_private: bool = _opt(
+        False,
+        "Allow WebHook targets on loopback, private and link-local addresses (labs; "
+        "RingCentral's samples use http://localhost). This server's own port stays refused.",
+    )
     events_max_failures: int = _opt(
         60,
         "Failed attempts in a row after which a webhook subscription is Blacklisted "

@@ -10,6 +10,7 @@
     ├── IngestRefused               a stream did not prove its profile's secret    (permanent)
     ├── InvalidState                an action does not fit the current state       (permanent)
     ├── RecordingError              a recording file cannot be written or repaired (permanent)
+    ├── WebhookTargetRefused        a WebHook address that must not be called      (permanent)
     └── SimulatorError              the sending side failed
         ├── UpgradeRefused          the server said 4xx on the upgrade             (permanent)
         └── UpgradeFailed           5xx or network failure on the upgrade          (transient)
@@ -32,6 +33,7 @@ __all__ = [
     "StreamRefused",
     "UpgradeFailed",
     "UpgradeRefused",
+    "WebhookTargetRefused",
 ]
 
 
@@ -103,6 +105,24 @@ class InvalidState(CallscopeError):
 
 class RecordingError(CallscopeError):
     """A recording cannot be written, read or repaired."""
+
+
+class WebhookTargetRefused(CallscopeError, OSError):
+    """A WebHook request would connect to an address the target policy refuses
+    (``events/targets.py``): not a public address, or this server's own port.
+
+    It is an :class:`OSError` so that aiohttp's connector, which raises it from the
+    resolver, carries it as the ``os_error`` of its ``ClientConnectorError``.
+
+    Attributes:
+        detail: the refused address and why, for the server log only.
+        own_server: the address is this server's own port (refused even in labs).
+    """
+
+    def __init__(self, detail: str, *, own_server: bool = False) -> None:
+        super().__init__(detail)
+        self.detail = detail
+        self.own_server = own_server
 
 
 class SimulatorError(CallscopeError):

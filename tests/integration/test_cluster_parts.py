@@ -21,6 +21,7 @@ from callscope.cluster.node import Cluster, pack, redacted_url, unpack
 from callscope.config import Settings
 from callscope.errors import ConfigError
 from callscope.events.delivery import Dispatcher, DispatcherOptions
+from callscope.events.targets import TargetPolicy
 from callscope.metrics import Registry
 from callscope.store.db import create_engine, sessionmaker, upgrade
 from callscope.store.events import EventRepository
@@ -352,7 +353,13 @@ async def test_a_webhook_queue_handed_between_nodes_sends_each_notification_once
             await freed(key)
 
         cluster.release = release  # type: ignore[method-assign]
-        d = Dispatcher(repo, SubscriptionRepository(sessions), Registry(), DispatcherOptions())
+        d = Dispatcher(
+            repo,
+            SubscriptionRepository(sessions),
+            Registry(),
+            # the receiver is on 127.0.0.1
+            DispatcherOptions(webhook_targets=TargetPolicy(allow_private=True)),
+        )
         d.join(cluster)
         await d.start()
         dispatchers.append(d)

@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 
+from callscope.cli import _demo_settings, build_parser
 from callscope.config import Settings, add_settings_arguments, settings_table
 from callscope.errors import ConfigError
 
@@ -55,3 +56,27 @@ def test_readme_carries_the_current_settings_table() -> None:
     assert settings_table() in readme, (
         "README settings table is stale: run `callscope settings --markdown`"
     )
+
+
+def test_webhook_targets_are_public_only_by_default() -> None:
+    assert Settings.from_sources(env={}).events_webhook_allow_private is False
+
+
+@pytest.mark.parametrize(
+    ("argv", "env", "allowed"),
+    [
+        ([], None, True),  # the demo is a lab: RingCentral's samples use http://localhost
+        (["--no-events-webhook-allow-private"], None, False),
+        ([], "false", False),
+        (["--events-webhook-allow-private"], "false", True),
+    ],
+)
+def test_the_demo_allows_private_webhook_targets_unless_told_not_to(
+    monkeypatch: pytest.MonkeyPatch, argv: list[str], env: str | None, allowed: bool
+) -> None:
+    name = "CALLSCOPE_EVENTS_WEBHOOK_ALLOW_PRIVATE"
+    monkeypatch.delenv(name, raising=False)
+    if env is not None:
+        monkeypatch.setenv(name, env)
+    args = build_parser().parse_args(["demo", *argv])
+    assert _demo_settings(args).events_webhook_allow_private is allowed

@@ -5,35 +5,64 @@ Validation-Token handshake before the subscription exists (SUB-525 otherwise). F
 validated and echoed with ``~`` resolved (SUB-508 invalid, SUB-406 another account's). At
 most 30 subscriptions per user per app (SUB-505). An expired subscription answers 404
 SUB-507 and receives nothing.
+
+A WebHook address that leads to no public address (``events/targets.py``) is refused with
+CMN-101 before anything is sent to it. Why a handshake failed — refused, timed out, which
+status — goes to the server log only: the caller gets one SUB-525 message whatever the
+cause, or the API would tell which hosts and ports answer inside the network.
 """
 
 from __future__ import annotations
 
+import logging
 import uuid
 from datetime import timedelta
 from typing import Any
 
-import aiohttp
 from aiohttp import web
 
 from callscope.api.auth import caller, may_watch
 from callscope.api.errors import ApiError, json_response, not_found, read_json
 from callscope.calls.views import iso
+from callscope.errors import WebhookTargetRefused
 from callscope.events.delivery import Dispatcher
 from callscope.events.filters import EventFilter, FilterError, ForeignAccount, parse_filter
-from callscope.events.webhook import check_address, handshake
+from callscope.events.targets import TargetPolicy
+from callscope.events.webhook import WebhookClient, check_address, handshake, origin_of
 from callscope.identity.service import AuthContext, aware
 from callscope.store.directory import DirectoryRepository
 from callscope.store.models import Subscription
 from callscope.store.repo import utcnow
 from callscope.store.subscriptions import SubscriptionRepository
 
-__all__ = ["MAX_PER_USER_APP", "SubscriptionsApi", "new_subscription", "subscription_json"]
+__all__ = [
+    "HANDSHAKE_FAILED",
+    "MAX_PER_USER_APP",
+    "NOT_PUBLIC",
+    "OWN_SERVER",
+    "SubscriptionsApi",
+    "new_subscription",
+    "subscription_json",
+]
+
+logger = logging.getLogger("callscope.events")
 
 BASE = "/restapi/v1.0/subscription"
 MAX_PER_USER_APP = 30
 DEFAULT_EXPIRES_IN_S = 604_800  # a week (older RingCentral material)
 MAX_EXPIRES_IN_S = 315_360_000  # ten years, the WebHook maximum
+#: the one SUB-525 message, whatever the cause (which is logged)
+HANDSHAKE_FAILED = (
+    "WebHook server response is invalid: the target did not complete the Validation-Token handshake"
+)
+NOT_PUBLIC = (
+    "Parameter [deliveryMode.address] value is invalid: it is not a public address "
+    "(loopback, private and link-local targets are for labs: events_webhook_allow_private)"
+)
+OWN_SERVER = (
+    "Parameter [deliveryMode.address] value is invalid: it is this server's own address "
+    "(refused even with events_webhook_allow_private)"
+)
 
 
 def subscription_json(sub: Subscription, origin: str) -> dict[str, Any]:
@@ -93,11 +122,13 @@ class SubscriptionsApi:
         subscriptions: SubscriptionRepository,
         directory: DirectoryRepository,
         dispatcher: Dispatcher,
+        *,
+        targets: TargetPolicy | None = None,
     ):
         self.subscriptions = subscriptions
         self.directory = directory
         self.dispatcher = dispatcher
-        self._http: aiohttp.ClientSession | None = None
+        self.webhooks = WebhookClient(targets or TargetPolicy())
 
     def routes(self) -> list[web.RouteDef]:
         return [
@@ -110,13 +141,7 @@ class SubscriptionsApi:
         ]
 
     async def close(self) -> None:
-        if self._http is not None:
-            await self._http.close()
-
-    def http(self) -> aiohttp.ClientSession:
-        if self._http is None:
-            self._http = aiohttp.ClientSession()
-        return self._http
+        await self.webhooks.close()
 
     # -- validation --------------------------------------------------------------------------
 
@@ -289,14 +314,40 @@ class SubscriptionsApi:
             )
         expires_in = self._expires_in(body.get("expiresIn"), DEFAULT_EXPIRES_IN_S)
         await self.check_limit(auth)
-        failure = await handshake(self.http(), address)
-        if failure is not None:
-            raise ApiError(400, "SUB-525", f"WebHook server response is invalid: {failure}")
+        await self._handshake(auth, address)
         sub = new_subscription(
             auth, filters, "WebHook", expires_in, address=address, verification_token=token
         )
         await self.subscriptions.create(sub)
         return json_response(subscription_json(sub, str(request.url.origin())))
+
+    async def _handshake(self, auth: AuthContext, address: str) -> None:
+        """400 CMN-101 for a refused address, 400 SUB-525 for a failed handshake."""
+        try:
+            failure = await handshake(self.webhooks, address)
+        except WebhookTargetRefused as exc:
+            logger.warning(
+                "account %s extension %s: WebHook address %s refused: %s",
+                auth.account_id,
+                auth.extension_id,
+                origin_of(address),
+                exc.detail,
+            )
+            raise ApiError(
+                400,
+                "CMN-101",
+                OWN_SERVER if exc.own_server else NOT_PUBLIC,
+                parameterName="deliveryMode.address",
+            ) from exc
+        if failure is not None:
+            logger.info(
+                "account %s extension %s: WebHook handshake with %s failed: %s",
+                auth.account_id,
+                auth.extension_id,
+                origin_of(address),
+                failure,
+            )
+            raise ApiError(400, "SUB-525", HANDSHAKE_FAILED)
 
     async def list(self, request: web.Request) -> web.Response:
         auth = caller(request)

@@ -13,10 +13,15 @@
   A 2xx answer delivers; so does a receiver that reads the request on a new connection and
   closes without an answer (the vendor's own sample receiver does that). Connections are
   kept alive; a kept-alive one the target had closed is retried at once on a new one.
-  Anything else — refused, timed out, another status — is retried after
-  ``retry_initial_s``·2ⁿ⁻¹ (capped at ``retry_max_s``, with jitter); after ``max_failures``
-  failures in a row the subscription is ``Blacklisted`` and its queue dropped (60 failures
-  at the defaults: 27-55 minutes).
+  Requests go through ``webhook.WebhookClient``: every new connection is to an address the
+  target policy allows (checked after DNS resolution, at each delivery: a name that now
+  resolves to a private address is refused), redirects are not followed (a 3xx fails) and
+  at most ``MAX_REPLY_BYTES`` of a reply are read. Anything else — refused, timed out,
+  another status — is retried after ``retry_initial_s``·2ⁿ⁻¹ (capped at ``retry_max_s``,
+  with jitter); after ``max_failures`` failures in a row the subscription is
+  ``Blacklisted`` and its queue dropped (60 failures at the defaults: 27-55 minutes). The
+  blacklist reason shown to the subscriber does not say what failed (that would map the
+  network behind a rebinding name); the server log does.
 * **WebSocket.** The gateway (``api/wsgateway.py``) attaches a connection to its
   subscription; the sender writes ``ServerNotification`` frames to it. While no connection
   is attached the queue waits (within the gateway's recovery time).
@@ -30,7 +35,7 @@ import logging
 import random
 import time
 from collections.abc import Awaitable, Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -39,9 +44,11 @@ import orjson
 
 from callscope.calls.views import iso
 from callscope.cluster.node import Cluster
+from callscope.errors import WebhookTargetRefused
 from callscope.events.filters import EventFilter, FilterError, parse_filter
 from callscope.events.payloads import envelope, render
-from callscope.events.webhook import USER_AGENT
+from callscope.events.targets import TargetPolicy
+from callscope.events.webhook import USER_AGENT, WebhookClient, read_at_most
 from callscope.identity.service import aware as _aware
 from callscope.metrics import Registry
 from callscope.store.events import EventRepository
@@ -49,12 +56,16 @@ from callscope.store.models import Delivery, OutboxEvent, Subscription
 from callscope.store.repo import utcnow
 from callscope.store.subscriptions import SubscriptionRepository
 
-__all__ = ["Dispatcher", "DispatcherOptions", "WsTransport", "notification"]
+__all__ = ["MAX_REPLY_BYTES", "Dispatcher", "DispatcherOptions", "WsTransport", "notification"]
 
 logger = logging.getLogger("callscope.events")
 
 #: cluster message: subscriptions that got deliveries (whoever sends them, send them now)
 KICK = "kick"
+
+#: most bytes of a WebHook reply read: the reply is not used, and a connection with more
+#: left is closed rather than drained
+MAX_REPLY_BYTES = 64 * 1024
 
 #: a WebSocket connection's send: takes the envelope, raises if the connection is gone
 WsTransport = Callable[[dict[str, Any]], Awaitable[None]]
@@ -68,6 +79,7 @@ class DispatcherOptions:
     max_failures: int = 60
     poll_s: float = 1.0
     fanout_batch: int = 500
+    webhook_targets: TargetPolicy = field(default_factory=TargetPolicy)
 
 
 def notification(env: dict[str, Any], at: datetime) -> dict[str, Any]:
@@ -120,7 +132,7 @@ class Dispatcher:
         self._ack_task: asyncio.Task[None] | None = None
         self._ws: dict[str, WsTransport] = {}
         self._filters: dict[tuple[str, str], EventFilter | None] = {}
-        self._http: aiohttp.ClientSession | None = None
+        self._http: WebhookClient | None = None
         self._stopping = False
         #: in a cluster: webhook queues are sent by one node at a time, the holder of the
         #: subscription's lease (WebSocket ones by the node holding the connection)
@@ -162,9 +174,8 @@ class Dispatcher:
         self._stopping = False
         trace = aiohttp.TraceConfig()
         trace.on_connection_reuseconn.append(_mark_reused)
-        self._http = aiohttp.ClientSession(
-            connector=aiohttp.TCPConnector(limit=0, keepalive_timeout=4.0),
-            trace_configs=[trace],
+        self._http = WebhookClient(
+            self.options.webhook_targets, limit=0, keepalive_timeout_s=4.0, trace_configs=[trace]
         )
         self._task = asyncio.create_task(self._fan_out_loop(), name="callscope-events-fanout")
         for sub_id in await self.repo.with_pending():
@@ -421,7 +432,10 @@ class Dispatcher:
                         error,
                     )
                     await self.repo.blacklist(
-                        sub.id, f"{d.attempts} deliveries in a row failed: {error}", utcnow()
+                        sub.id,
+                        f"{d.attempts} deliveries in a row failed: the target did not answer "
+                        "them with HTTP 2xx",
+                        utcnow(),
                     )
                     return False, after
                 opts = self.options
@@ -473,11 +487,10 @@ class Dispatcher:
                         sub.address,
                         data=data,
                         headers=headers,
-                        timeout=aiohttp.ClientTimeout(total=self.options.webhook_timeout_s),
-                        allow_redirects=False,
+                        timeout_s=self.options.webhook_timeout_s,
                         trace_request_ctx=ctx,
                     ) as r:
-                        await r.read()
+                        await read_at_most(r, MAX_REPLY_BYTES)
                         if 200 <= r.status < 300:
                             result = "delivered"
                             return None
@@ -490,6 +503,8 @@ class Dispatcher:
                     result = "delivered"
                     return None
             return "the target closed the connection twice"
+        except WebhookTargetRefused as exc:
+            return f"refused: {exc.detail}"
         except TimeoutError:
             return f"no answer within {self.options.webhook_timeout_s:g} s"
         except (aiohttp.ClientError, OSError) as exc:
