@@ -52,7 +52,6 @@ from callscope.insights.analyzers import Embedder
 from callscope.insights.llm import LlmClient
 from callscope.insights.service import InsightsService
 from callscope.metrics import Registry
-from callscope.ratelimit import FailureWindow
 from callscope.store.db import SEED_LOCK, create_engine, exclusive, sessionmaker, upgrade
 from callscope.store.directory import DirectoryRepository
 from callscope.store.events import EventRepository
@@ -309,11 +308,8 @@ def build_app(settings: Settings) -> web.Application:
         profiles,
         hasher,
         allow_unauthenticated=settings.ingest_allow_unauthenticated,
-        failures=FailureWindow(
-            max_failures=settings.ingest_auth_max_failures,
-            window_s=60.0,
-            hold_s=settings.ingest_auth_hold_s,
-            max_hold_s=900.0,
+        throttle=LoginThrottle(
+            ThrottleLimits(max_failures_per_ip=settings.ingest_auth_max_failures, ip_window_s=60.0)
         ),
     )
     handler = IngestHandler(

@@ -72,10 +72,9 @@ class Settings:
         2000, "Open streams allowed from one client address (503 beyond: RingCX retries)."
     )
     ingest_auth_max_failures: int = _opt(
-        20, "Refused streams from one address per minute before it is held back (429)."
-    )
-    ingest_auth_hold_s: float = _opt(
-        30.0, "How long an address is held back (doubling while it keeps failing, ≤ 15 min)."
+        20,
+        "Refused streams from one address within a minute before it is held back (429) "
+        "until they age out of that minute.",
     )
     asr_workers: int = _opt(
         -1, "Transcription worker processes; -1 = one per core but one (1-4), 0 = off."
@@ -217,8 +216,8 @@ class Settings:
             raise ConfigError("ingest_start_deadline_s must be > 0 (seconds)")
         if self.ingest_max_connections_per_ip < 1:
             raise ConfigError("ingest_max_connections_per_ip must be ≥ 1")
-        if self.ingest_auth_max_failures < 1 or self.ingest_auth_hold_s <= 0:
-            raise ConfigError("need ingest_auth_max_failures ≥ 1 and ingest_auth_hold_s > 0")
+        if self.ingest_auth_max_failures < 1:
+            raise ConfigError("ingest_auth_max_failures must be ≥ 1")
         if self.ingest_window_frames < 1:
             raise ConfigError("ingest_window_frames must be ≥ 1")
         if not 1 <= self.ingest_batch_frames <= self.ingest_max_skew_frames:

@@ -80,9 +80,7 @@ class IngestHandler:
         self, request: web.Request, secret: str | None, claim: Mapping[str, str]
     ) -> StreamGrant:
         try:
-            return await self.auth.authenticate(
-                secret, claim, request.remote or "?", time.monotonic()
-            )
+            return await self.auth.authenticate(secret, claim, request.remote or "?")
         except IngestRefused as exc:
             raise self._refused(exc) from exc
 
@@ -134,7 +132,7 @@ class IngestHandler:
         else:
             # no secret yet: only an address that is not held back may wait for its start
             try:
-                self.auth.check_peer(request.remote or "?", time.monotonic())
+                self.auth.check_peer(request.remote or "?")
             except IngestRefused as exc:
                 raise self._refused(exc) from exc
         return await self._serve(request, grant, two_way=True)
@@ -229,7 +227,7 @@ class IngestHandler:
                 query.update((k, v) for k, v in custom.items() if k != "secret")
                 if grant is None:
                     grant = await self.auth.authenticate(
-                        custom.get("secret"), query, request.remote or "?", time.monotonic()
+                        custom.get("secret"), query, request.remote or "?"
                     )
             assert grant is not None
             profile = self.auth.settle(grant, query, start_values(event.metadata))

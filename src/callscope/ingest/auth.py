@@ -21,8 +21,9 @@ The rules:
   names. Without a secret, a stream is refused (401) unless the operator opted in to
   unauthenticated streams (``ingest_allow_unauthenticated``, for labs): such a call is marked
   unauthenticated, and no supervisor's audio is ever sent into it.
-* Failures are counted per client address: too many in a minute hold the address back (429
-  with ``Retry-After``) before any hash is computed, so guessing costs the server nothing.
+* Failures are counted per client address (the login throttle's address rule,
+  callscope.identity.throttle): too many in a minute hold the address back (429 with
+  ``Retry-After``) before any hash is computed, so guessing costs the server nothing.
 """
 
 from __future__ import annotations
@@ -36,7 +37,7 @@ from dataclasses import dataclass
 from typing import Protocol
 
 from callscope.errors import IngestRefused
-from callscope.ratelimit import FailureWindow
+from callscope.identity.throttle import LoginThrottle, Outcome
 from callscope.store.models import StreamingProfile
 
 __all__ = [
@@ -221,27 +222,28 @@ class IngestAuth:
         hasher: SecretHasher,
         *,
         allow_unauthenticated: bool,
-        failures: FailureWindow,
+        throttle: LoginThrottle,
     ) -> None:
         self.profiles = profiles
         self.hasher = hasher
         self.allow_unauthenticated = allow_unauthenticated
-        self.failures = failures
+        self.throttle = throttle
 
-    def check_peer(self, peer: str, now: float) -> None:
+    def check_peer(self, peer: str) -> None:
         """Refuse (429) an address held back after too many failures."""
-        wait = self.failures.retry_after(peer, now)
-        if wait > 0:
+        refusal = self.throttle.admit(peer, None)
+        if refusal is not None:
             raise IngestRefused(
                 429,
                 "CMN-301",
                 "Request rate exceeded: too many refused streams from this address",
                 "rate_limited",
-                retry_after_s=wait,
+                retry_after_s=refusal.retry_after_s,
             )
+        self.throttle.done(peer, None, Outcome.OTHER)
 
     async def authenticate(
-        self, secret: str | None, claim: Mapping[str, object], peer: str, now: float
+        self, secret: str | None, claim: Mapping[str, object], peer: str
     ) -> StreamGrant:
         """The grant of a stream presenting ``secret`` and saying ``claim`` about itself.
 
@@ -249,11 +251,27 @@ class IngestAuth:
             IngestRefused: 401 no secret (and unauthenticated streams are not allowed), 403 a
                 wrong secret or a claim its profiles do not hold, 429 the address is held back.
         """
-        self.check_peer(peer, now)
+        refusal = self.throttle.admit(peer, None)
+        if refusal is not None:
+            raise IngestRefused(
+                429,
+                "CMN-301",
+                "Request rate exceeded: too many refused streams from this address",
+                "rate_limited",
+                retry_after_s=refusal.retry_after_s,
+            )
+        outcome = Outcome.FAILURE
+        try:
+            grant = await self._authenticate(secret, claim)
+            outcome = Outcome.SUCCESS
+            return grant
+        finally:
+            self.throttle.done(peer, None, outcome)
+
+    async def _authenticate(self, secret: str | None, claim: Mapping[str, object]) -> StreamGrant:
         if not secret:
             if self.allow_unauthenticated:
                 return StreamGrant()
-            self.failures.failed(peer, now)
             raise IngestRefused(
                 401,
                 "OAU-123",
@@ -266,17 +284,11 @@ class IngestAuth:
         rows = await self.profiles.by_secret_hash(hashed)
         accounts = {p.rc_account_id for p in rows}
         if not rows or len(accounts) != 1:
-            self.failures.failed(peer, now)
             raise IngestRefused(
                 403, "CMN-401", "The presented streaming secret is not valid", "secret_wrong"
             )
         self.hasher.remember(secret, hashed)
-        grant = StreamGrant(tuple(ProfileView.of(p) for p in rows))
-        try:
-            return grant.narrow(claim)
-        except IngestRefused:
-            self.failures.failed(peer, now)
-            raise
+        return StreamGrant(tuple(ProfileView.of(p) for p in rows)).narrow(claim)
 
     def settle(
         self, grant: StreamGrant, query: Mapping[str, object], start: Mapping[str, object]

@@ -1,0 +1,243 @@
+"""Revocation that bites: a revoked token, a changed password, a disabled extension or a
+revoked JWT credential ends the sockets those sessions opened (web phone, transcript,
+``/ws``) within a second or so, and the latter two also stop the user's subscriptions.
+Changes made with ``callscope admin`` beside the running server take effect too."""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import contextlib
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Any
+
+import aiohttp
+import pytest
+
+from tests.conftest import Server, make_stereo_fixture, simulate_command
+from tests.integration.cp_helpers import Login, admin_cli, request
+from tests.integration.test_events import Receiver, until
+from tests.integration.test_supervision import Phone
+
+pytestmark = pytest.mark.slow
+
+CLOSE_REVOKED = 4401
+
+
+def login_for(server: Server, first_name: str) -> Login:
+    creds = server.credentials()
+    return Login(
+        server,
+        creds["clientId"],
+        creds["clientSecret"],
+        f"{first_name.lower()}@demo.callscope.test",
+        creds["password"],
+    )
+
+
+class Sockets:
+    """A user's open sockets: a web phone and a ``/ws`` gateway connection (and, when a call
+    is live, its transcript socket), all opened with one access token."""
+
+    def __init__(self, server: Server, token: str) -> None:
+        self.server = server
+        self.token = token
+        self.http = aiohttp.ClientSession()
+        self.phone = Phone(server, token)
+        self.ws: aiohttp.ClientWebSocketResponse | None = None
+        self.transcript: aiohttp.ClientWebSocketResponse | None = None
+
+    async def open(self, call_id: str | None = None) -> Sockets:
+        await self.phone.connect()
+        _, wst = await request(
+            self.server,
+            "POST",
+            "/restapi/oauth/wstoken",
+            headers={"Authorization": f"Bearer {self.token}"},
+            json={},
+        )
+        self.ws = await self.http.ws_connect(f"{wst['uri']}?access_token={wst['ws_access_token']}")
+        await self.ws.receive(timeout=10)  # ConnectionDetails
+        if call_id is not None:
+            self.transcript = await self.http.ws_connect(
+                f"ws://127.0.0.1:{self.server.port}/calls/{call_id}/transcript/ws",
+                params={"access_token": self.token},
+            )
+            await self.transcript.receive(timeout=10)  # the snapshot
+        return self
+
+    def all(self) -> list[aiohttp.ClientWebSocketResponse]:
+        assert self.phone.ws is not None
+        assert self.ws is not None
+        return [s for s in (self.phone.ws, self.ws, self.transcript) if s is not None]
+
+    async def closed_by_server(self) -> list[int | None]:
+        """Wait (bounded) until the server closed every socket; their close codes."""
+        assert self.ws is not None
+        if self.transcript is not None:
+            with contextlib.suppress(TimeoutError):
+                while not self.transcript.closed:
+                    await self.transcript.receive(timeout=10)
+        with contextlib.suppress(TimeoutError):
+            while not self.ws.closed:
+                await self.ws.receive(timeout=10)
+        await until(lambda: self.phone.ws is not None and self.phone.ws.closed, 10, "phone")
+        return [s.close_code for s in self.all()]
+
+    async def still_open(self) -> bool:
+        await asyncio.sleep(1.5)  # three revocation polls
+        return not any(s.closed for s in self.all())
+
+    async def close(self) -> None:
+        await self.phone.close()
+        for s in (self.ws, self.transcript):
+            if s is not None:
+                await s.close()
+        await self.http.close()
+
+
+@contextlib.asynccontextmanager
+async def opened(server: Server, token: str, call_id: str | None = None) -> AsyncIterator[Sockets]:
+    sockets = await Sockets(server, token).open(call_id)
+    try:
+        yield sockets
+    finally:
+        await sockets.close()
+
+
+async def refused(server: Server, token: str) -> bool:
+    status, _ = await request(
+        server,
+        "GET",
+        "/restapi/v1.0/account/~/extension/~",
+        headers={"Authorization": f"Bearer {token}"},
+    )
+    return status == 401
+
+
+async def test_revoking_a_token_closes_its_sockets_and_only_its_own(
+    server_factory: type[Server], tmp_path: Path
+) -> None:
+    server = server_factory(tmp_path / "data", asr=True).start()
+    source = tmp_path / "long.wav"
+    make_stereo_fixture(source, seconds=30.0)
+    sim = await asyncio.create_subprocess_exec(
+        *simulate_command(server, "--source", str(source), "--speed", "1")
+    )
+    try:
+        calls: list[dict[str, Any]] = []
+
+        async def live() -> None:
+            for _ in range(200):
+                _, body = await request(server, "GET", "/calls?status=live", headers=server.headers)
+                calls[:] = body["records"]
+                if calls:
+                    return
+                await asyncio.sleep(0.1)
+
+        await live()
+        assert calls, "the call did not start"
+        sam = login_for(server, "Sam")
+        one, two = (await sam.token())["access_token"], (await sam.token())["access_token"]
+        async with opened(server, one, calls[0]["id"]) as first, opened(server, two) as second:
+            form = {"token": one}
+            status, _ = await request(
+                server, "POST", "/restapi/oauth/revoke", headers=sam.basic, data=form
+            )
+            assert status == 200
+            assert await first.closed_by_server() == [CLOSE_REVOKED] * 3
+            assert await refused(server, one)
+            # the same user's other session is untouched
+            assert await second.still_open()
+            assert not await refused(server, two)
+    finally:
+        sim.kill()
+        await sim.wait()
+
+
+async def test_admin_cli_changes_bite_on_a_running_server(
+    server_factory: type[Server], tmp_path: Path
+) -> None:
+    server = server_factory(tmp_path / "data").start()
+    _, users = await request(
+        server, "GET", "/restapi/v1.0/account/~/extension", headers=server.headers
+    )
+    ids = {u["extensionNumber"]: u["id"] for u in users["records"]}
+    receiver = await Receiver().start()
+    try:
+        # A password change (Blair, ext 103): sockets closed, subscriptions stopped.
+        blair = login_for(server, "Blair")
+        token = (await blair.token())["access_token"]
+        status, sub = await request(
+            server,
+            "POST",
+            "/restapi/v1.0/subscription",
+            headers={"Authorization": f"Bearer {token}"},
+            json={
+                "eventFilters": ["/restapi/v1.0/account/~/extension/~/presence"],
+                "deliveryMode": {"transportType": "WebHook", "address": receiver.url},
+            },
+        )
+        assert status == 200, sub
+        async with opened(server, token) as sockets:
+            admin_cli(
+                server.data_dir, "password", "--extension", ids["103"], "--password", "new-pw-9"
+            )
+            assert await sockets.closed_by_server() == [CLOSE_REVOKED] * 2
+        assert await refused(server, token)
+        blair.password = "new-pw-9"
+        fresh = await blair.headers()
+        status, listed = await request(server, "GET", "/restapi/v1.0/subscription", headers=fresh)
+        assert (status, listed["records"]) == (200, [])
+
+        # Disabling an extension (Alex, ext 102): sockets closed, no new sign-in.
+        alex = login_for(server, "Alex")
+        token = (await alex.token())["access_token"]
+        async with opened(server, token) as sockets:
+            admin_cli(server.data_dir, "extension", "--disable", ids["102"])
+            assert await sockets.closed_by_server() == [CLOSE_REVOKED] * 2
+        assert await refused(server, token)
+        status, body = await request(
+            server,
+            "POST",
+            "/restapi/oauth/token",
+            headers=alex.basic,
+            data={"grant_type": "password", "username": alex.username, "password": alex.password},
+        )
+        assert status == 400, body
+        assert "Disabled" in body["message"]
+
+        # Revoking a JWT credential: the sessions its grant opened end.
+        made = admin_cli(server.data_dir, "jwt", "--account", "70000001", "--extension", ids["101"])
+        creds = server.credentials()
+        basic = base64.b64encode(f"{creds['clientId']}:{creds['clientSecret']}".encode()).decode()
+        grant = {
+            "grant_type": "urn:ietf:params:oauth:grant-type:jwt-bearer",
+            "assertion": made["jwt"],
+        }
+        status, body = await request(
+            server,
+            "POST",
+            "/restapi/oauth/token",
+            headers={"Authorization": f"Basic {basic}"},
+            data=grant,
+        )
+        assert status == 200, body
+        token = body["access_token"]
+        password_token = server.headers["Authorization"][7:]  # Sam's other session
+        async with opened(server, token) as sockets, opened(server, password_token) as other:
+            admin_cli(server.data_dir, "jwt", "--revoke", made["credentialId"])
+            assert await sockets.closed_by_server() == [CLOSE_REVOKED] * 2
+            assert await other.still_open()
+        assert await refused(server, token)
+        status, body = await request(
+            server,
+            "POST",
+            "/restapi/oauth/token",
+            headers={"Authorization": f"Basic {basic}"},
+            data=grant,
+        )
+        assert status == 400, body
+    finally:
+        await receiver.stop()
