@@ -48,6 +48,16 @@ class Settings:
     ingest_max_skew_frames: int = _opt(
         50, "How far one perspective may run ahead of the other before the gap is concealed."
     )
+    ingest_max_gap_frames: int = _opt(
+        250,
+        "Most silence (20 ms frames) one sequenceId gap is filled with; a larger jump is "
+        "believed once two frames agree and then re-anchors the stream.",
+    )
+    ingest_max_concealed_s: float = _opt(
+        600.0,
+        "Most silence concealed per call; past it (or past the audio received plus the time "
+        "streamed plus 10 s) the stream is closed (1008).",
+    )
     ingest_batch_frames: int = _opt(2, "Stereo frames (20 ms each) gathered per disk write.")
     ingest_max_message_bytes: int = _opt(
         1 << 20, "Hard WebSocket message limit; larger closes the stream (1009)."
@@ -168,6 +178,10 @@ class Settings:
             raise ConfigError("ingest_checkpoint_interval_s must be > 0 (seconds)")
         if self.ingest_window_frames < 1:
             raise ConfigError("ingest_window_frames must be ≥ 1")
+        if self.ingest_max_gap_frames < self.ingest_window_frames:
+            raise ConfigError("ingest_max_gap_frames must be ≥ ingest_window_frames")
+        if self.ingest_max_concealed_s <= 0:
+            raise ConfigError("ingest_max_concealed_s must be > 0 (seconds)")
         if not 1 <= self.ingest_batch_frames <= self.ingest_max_skew_frames:
             raise ConfigError("need 1 ≤ ingest_batch_frames ≤ ingest_max_skew_frames")
         if self.event_loop not in {"auto", "uvloop", "asyncio"}:

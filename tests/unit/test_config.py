@@ -43,6 +43,8 @@ def test_environment_then_flags_then_overrides() -> None:
         ({"CALLSCOPE_INGEST_BATCH_FRAMES": "99"}, "ingest_batch_frames"),
         ({"CALLSCOPE_INGEST_WINDOW_FRAMES": "0"}, "ingest_window_frames"),
         ({"CALLSCOPE_INGEST_MAX_MESSAGE_BYTES": "10"}, "ingest_max_message_bytes"),
+        ({"CALLSCOPE_INGEST_MAX_GAP_FRAMES": "5"}, "ingest_max_gap_frames must be ≥"),
+        ({"CALLSCOPE_INGEST_MAX_CONCEALED_S": "0"}, "ingest_max_concealed_s"),
     ],
 )
 def test_bad_values_say_what_to_fix(env: dict[str, str], match: str) -> None:

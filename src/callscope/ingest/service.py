@@ -156,13 +156,17 @@ class LiveCall:
             window_frames=s.ingest_window_frames,
             max_skew_frames=s.ingest_max_skew_frames,
             batch_frames=s.ingest_batch_frames,
+            max_gap_frames=s.ingest_max_gap_frames,
+            max_concealed_frames=round(s.ingest_max_concealed_s * 50),  # 20 ms frames
             lag_observer=service.frame_lag.observe,
         )
         self.call_id: str | None = None
         self.row: Call | None = None
         self.writer: WavWriter | None = None
         self.malformed: TallyCounter[str] = TallyCounter()
+        #: sequenceId jumps the stream re-anchored at
         self.jumps = 0
+        self._ending: asyncio.Task[None] | None = None
         self.last_activity = time.monotonic()
         self.stop_metadata: dict[str, Any] = {}
         self.finished = False
@@ -180,10 +184,8 @@ class LiveCall:
         event = self.receiver.receive_text(data)
         if type(event) is Media:
             result = self.pipeline.push(event.perspective, event.sequence_id, event.payload, now)
-            if result is PushResult.JUMP:
-                self._count_malformed(
-                    Malformed("sequence_jump", f"{event.perspective.wire_name} {event.sequence_id}")
-                )
+            if result is not PushResult.ACCEPTED:
+                self._pushed(event, result)
         elif type(event) is Malformed:
             self._count_malformed(event)
         elif type(event) is Stop:
@@ -201,6 +203,36 @@ class LiveCall:
         elif type(event) is Dtmf:
             self.dtmf_digits += 1  # the digits themselves are not kept: they can be card numbers
         return event
+
+    def _pushed(self, event: Media, result: PushResult) -> None:
+        """A Media frame the pipeline did not simply accept."""
+        if result is PushResult.JUMP:
+            self._count_malformed(
+                Malformed("sequence_jump", f"{event.perspective.wire_name} {event.sequence_id}")
+            )
+        elif result is PushResult.REANCHORED:
+            self.jumps += 1
+            if self.jumps == 1:  # once per call: a sender could re-anchor on every frame
+                self.log.warning(
+                    "%s sequenceId jumped to %d: stream re-anchored there, the gap filled "
+                    "with at most %d frames of silence",
+                    event.perspective.wire_name,
+                    event.sequence_id,
+                    self.service.settings.ingest_max_gap_frames,
+                )
+        elif result is PushResult.REFUSED and self._ending is None and self.end_request is None:
+            # Bounded concealment (callscope.media.pipeline): the call ends here, as the
+            # idle sweeper would end it, with the reason on its row.
+            reason = f"{self.pipeline.refusal}; stream closed"
+            self.log.warning("too much silence concealed: closing the stream")
+            self._ending = asyncio.get_running_loop().create_task(
+                self.end(
+                    CallStatus.ABANDONED,
+                    reason,
+                    close_code=1008,
+                    close_reason="too much silence concealed",
+                )
+            )
 
     def on_binary(self, data: bytes, now: float) -> None:
         self.last_activity = now
