@@ -45,6 +45,7 @@ from callscope.ingest import IngestService
 from callscope.insights.analyzers import Embedder
 from callscope.insights.llm import LlmClient
 from callscope.insights.service import InsightsService
+from callscope.logsafe import clean
 from callscope.metrics import Registry
 from callscope.store.db import SEED_LOCK, create_engine, exclusive, sessionmaker, upgrade
 from callscope.store.directory import DirectoryRepository
@@ -66,11 +67,16 @@ COMPONENTS: web.AppKey[Components] = web.AppKey("components")
 
 
 class AccessLogger(AbstractAccessLogger):
-    """Method, path, status, time. Never the query string: it can carry secrets and numbers."""
+    """Method, path, status, time. Never the query string: it can carry secrets and numbers.
+    The path is the client's (decoded: ``%0A`` is a newline), so it is escaped."""
 
     def log(self, request: web.BaseRequest, response: web.StreamResponse, time: float) -> None:
         self.logger.info(
-            "%s %s %s %.1f ms", request.method, request.path, response.status, time * 1000
+            "%s %s %s %.1f ms",
+            clean(request.method, 16),
+            clean(request.path, 200),
+            response.status,
+            time * 1000,
         )
 
     @property

@@ -25,6 +25,7 @@ from callscope.calls.telephony import LiveSession, TelephonyService, party_ids
 from callscope.config import Settings
 from callscope.errors import RecordingError
 from callscope.insights.service import new_job
+from callscope.logsafe import clean
 from callscope.media.jitter import PushResult
 from callscope.media.pipeline import CallMediaPipeline, StereoBlock
 from callscope.media.wav import WavWriter, repair_wav
@@ -247,10 +248,10 @@ class LiveCall:
             self.log.warning(
                 "malformed message (%s): %s; further ones are counted",
                 event.kind,
-                event.detail[:120],
+                clean(event.detail),
             )
         elif self.log.isEnabledFor(logging.DEBUG):
-            self.log.debug("malformed message (%s): %s", event.kind, event.detail[:120])
+            self.log.debug("malformed message (%s): %s", event.kind, clean(event.detail))
 
     # -- lifecycle -----------------------------------------------------------------------
 
@@ -318,9 +319,9 @@ class LiveCall:
             self.row.account_ref = await telephony.account_for(self.row)
             if self.row.account_ref is None:
                 self.log.warning(
-                    "rcAccountId %r names no account: the call is recorded but no account "
+                    "rcAccountId %s names no account: the call is recorded but no account "
                     "sees it (create the account, or set ingest_default_account)",
-                    self.row.rc_account_id,
+                    clean(self.row.rc_account_id),
                 )
         await self.service.register(self)
         if telephony is not None:
@@ -339,9 +340,9 @@ class LiveCall:
             self.service.supervision.call_started(self)
         self.log.info(
             "started: RingCX call %s, agent %s, ANI %s",
-            self.row.ringcx_call_id,
-            self.row.agent_id,
-            _mask_number(self.row.ani),
+            clean(self.row.ringcx_call_id),
+            clean(self.row.agent_id),
+            clean(_mask_number(self.row.ani)),
         )
 
     def _write_block(self, block: StereoBlock) -> None:
@@ -379,7 +380,7 @@ class LiveCall:
         self.log.info(
             "%s (%s): %.1f s recorded, missing %d, late %d, duplicate %d, malformed %d",
             status.value,
-            reason,
+            clean(reason, 200),
             self.writer.duration_ms / 1000,
             values["missing_frames"],
             values["late_frames"],
@@ -402,8 +403,8 @@ class LiveCall:
                 feed.party_ids = (self.session.agent_party, *feed.party_ids[1:])
         self.log.info(
             "transferred (%s) to RingCX agent %s%s",
-            event.kind,
-            event.agent_id,
+            clean(event.kind),
+            clean(event.agent_id),
             "" if new_agent else " (no extension has that agent id)",
         )
         if self.service.supervision is not None:
