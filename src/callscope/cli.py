@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any
 from callscope import __version__
 from callscope.config import Settings, add_settings_arguments, settings_table
 from callscope.errors import CallscopeError, SimulatorError
+from callscope.logsafe import redacted_url
 
 if TYPE_CHECKING:
     from callscope.store.directory import DirectoryRepository
@@ -236,7 +237,7 @@ def _cmd_db(args: argparse.Namespace) -> int:
             await engine.dispose()
 
     asyncio.run(go())
-    print(f"database at revision {args.revision}: {settings.effective_database_url}")
+    print(f"database at revision {args.revision}: {redacted_url(settings.effective_database_url)}")
     return 0
 
 
@@ -347,8 +348,10 @@ def _cmd_settings(args: argparse.Namespace) -> int:
     settings = _settings(args)
     for name in settings.__dataclass_fields__:
         value = getattr(settings, name)
-        if name.endswith("_key") and value:
+        if name.endswith(("_key", "_secret", "_token", "_password")) and value:
             value = "(set, not shown)"  # secrets are never printed
+        elif name.endswith("_url") and value:
+            value = redacted_url(value)  # nor the password inside a URL
         print(f"{name} = {value}")
     return 0
 

@@ -10,11 +10,16 @@ record and an inert terminal, not a reversible encoding.
 
 Use it on every value a sender chooses (call ids, agent ids, reasons, numbers, paths,
 close reasons) at the log call, not on the values stored: the database keeps what was sent.
+
+:func:`redacted_url` is the other half: a configured URL (database, Redis, LLM endpoint)
+shown in a message, a log line or ``callscope settings`` without its password.
 """
 
 from __future__ import annotations
 
-__all__ = ["clean"]
+from urllib.parse import unquote
+
+__all__ = ["clean", "redacted_url"]
 
 #: C0 controls, DEL, C1 controls, line/paragraph separators, bidi embeddings, overrides
 #: and isolates (U+202A-U+202E, U+2066-U+2069) and the other bidi marks
@@ -47,3 +52,39 @@ def clean(value: object, limit: int = 120) -> str:
     if len(text) > limit:
         return text[:limit].translate(_ESCAPES) + "…"
     return text.translate(_ESCAPES)
+
+
+#: query parameters that carry credentials (libpq, asyncpg, redis-py, API gateways)
+_SECRET_PARAMS = frozenset(
+    {"password", "passwd", "pwd", "pass", "sslpassword", "secret", "token", "access_token",
+     "api_key", "apikey", "key"}
+)  # fmt: skip
+
+
+def redacted_url(url: str) -> str:
+    """``url`` without its password: ``postgresql+asyncpg://u:***@h/db``, ``redis://:***@h``.
+
+    The user name and host stay (they say which server is meant); the password of the
+    userinfo and the value of a credential query parameter (``?password=``) become ``***``.
+    The userinfo ends at the last ``@``, as SQLAlchemy reads it: an unescaped ``/`` or ``?``
+    in a password is masked too.
+    """
+    scheme, sep, rest = url.partition("://")
+    if not sep:
+        return url
+    cred, at, after = rest.rpartition("@")
+    if at:
+        user, colon, _ = cred.partition(":")
+        head = f"{scheme}://{user}{':***' if colon else ''}@"
+    else:
+        head, after = f"{scheme}://", rest
+    base, q, query = after.partition("?")
+    if q:
+        query, hash_, fragment = query.partition("#")
+        query = "&".join(_masked_param(p) for p in query.split("&")) + hash_ + fragment
+    return head + base + q + query
+
+
+def _masked_param(param: str) -> str:
+    name, eq, _ = param.partition("=")
+    return f"{name}=***" if eq and unquote(name).lower() in _SECRET_PARAMS else param
