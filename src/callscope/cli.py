@@ -62,6 +62,14 @@ def _cmd_serve(args: argparse.Namespace) -> int:
         settings.host,
         settings.port,
     )
+    if not settings.loopback_only and not settings.behind_tls_proxy:
+        log.warning(
+            "listening on %s over plain HTTP: access tokens, streaming secrets and call audio "
+            "cross the network in clear unless a TLS-terminating proxy is in front (see "
+            "deploy/nginx.conf); with one, set --behind-tls-proxy "
+            "(CALLSCOPE_BEHIND_TLS_PROXY=true) to silence this",
+            settings.host or "every interface",
+        )
     run(settings)
     return 0
 

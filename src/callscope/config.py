@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import ipaddress
 import os
 import re
 import socket
@@ -34,6 +35,11 @@ class Settings:
 
     host: str = _opt("127.0.0.1", "Address to listen on (0.0.0.0 for every interface).")
     port: int = _opt(8080, "TCP port for HTTP, REST and WebSocket.")
+    behind_tls_proxy: bool = _opt(
+        False,
+        "Set when a TLS-terminating proxy is in front (deploy/nginx.conf): silences the "
+        "start-up warning about serving plain HTTP on a non-loopback host.",
+    )
     data_dir: Path = _opt(Path("callscope-data"), "Directory for recordings and the SQLite file.")
     database_url: str = _opt(
         "", "SQLAlchemy async URL; empty = sqlite+aiosqlite:///<data_dir>/callscope.db."
@@ -236,6 +242,16 @@ class Settings:
             raise ConfigError("advertise_url must be an http:// or https:// URL")
         if not 0 < self.node_heartbeat_s * 3 <= self.node_dead_after_s:
             raise ConfigError("need 0 < 3 × node_heartbeat_s ≤ node_dead_after_s")
+
+    @property
+    def loopback_only(self) -> bool:
+        """Whether ``host`` is reachable from this machine only (127.0.0.0/8, ::1, localhost)."""
+        if self.host.lower() in ("localhost", "localhost."):
+            return True
+        try:
+            return ipaddress.ip_address(self.host.strip("[]")).is_loopback
+        except ValueError:  # a host name (or "" = every interface): assume it is reachable
+            return False
 
     @property
     def effective_database_url(self) -> str:

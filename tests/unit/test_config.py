@@ -52,6 +52,25 @@ def test_bad_values_say_what_to_fix(env: dict[str, str], match: str) -> None:
         Settings.from_sources(env=env)
 
 
+@pytest.mark.parametrize(
+    ("host", "loopback"),
+    [
+        ("127.0.0.1", True),
+        ("127.0.0.2", True),
+        ("::1", True),
+        ("[::1]", True),
+        ("localhost", True),
+        ("0.0.0.0", False),
+        ("::", False),
+        ("", False),
+        ("10.0.0.5", False),
+        ("callscope.example", False),
+    ],
+)
+def test_loopback_only_tells_which_hosts_the_network_reaches(host: str, loopback: bool) -> None:
+    assert Settings(host=host).loopback_only is loopback
+
+
 def test_readme_carries_the_current_settings_table() -> None:
     readme = (ROOT / "README.md").read_text()
     assert settings_table() in readme, (
