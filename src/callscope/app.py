@@ -50,6 +50,7 @@ from callscope.metrics import Registry
 from callscope.store.db import SEED_LOCK, create_engine, exclusive, sessionmaker, upgrade
 from callscope.store.directory import DirectoryRepository
 from callscope.store.events import EventRepository
+from callscope.store.files import private_dir, warn_if_exposed
 from callscope.store.models import TranscriptStatus
 from callscope.store.repo import CallRepository, ProfileRepository
 from callscope.store.retention import RetentionJob
@@ -137,6 +138,7 @@ async def _seed_demo(identity: IdentityService, settings: Settings) -> None:
     creds = await identity.seed_demo()
     path = settings.data_dir / "demo-credentials.json"
     fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    os.fchmod(fd, 0o600)  # whatever the umask, and a file left from before included
     with os.fdopen(fd, "w") as f:
         json.dump(creds, f, indent=1)
     logger.warning(
@@ -152,8 +154,9 @@ async def _seed_demo(identity: IdentityService, settings: Settings) -> None:
 
 def build_app(settings: Settings) -> web.Application:
     """The whole server as one aiohttp application (start-up does migrations and recovery)."""
-    settings.data_dir.mkdir(parents=True, exist_ok=True)
-    settings.recordings_dir.mkdir(parents=True, exist_ok=True)
+    if not private_dir(settings.data_dir):
+        warn_if_exposed(settings.data_dir)
+    private_dir(settings.recordings_dir)
     engine = create_engine(settings.effective_database_url)
     sessions = sessionmaker(engine)
     registry = Registry()

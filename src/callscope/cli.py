@@ -16,6 +16,7 @@ from callscope import __version__
 from callscope.config import Settings, add_settings_arguments, settings_table
 from callscope.errors import CallscopeError, SimulatorError
 from callscope.logsafe import redacted_url
+from callscope.store.files import private_dir
 
 if TYPE_CHECKING:
     from callscope.store.directory import DirectoryRepository
@@ -237,7 +238,7 @@ def _cmd_db(args: argparse.Namespace) -> int:
     _setup_logging(settings.log_level)
 
     async def go() -> None:
-        settings.data_dir.mkdir(parents=True, exist_ok=True)
+        private_dir(settings.data_dir)
         engine = create_engine(settings.effective_database_url)
         try:
             await upgrade(engine, args.revision)
@@ -257,7 +258,7 @@ def _cmd_admin(args: argparse.Namespace) -> int:
     _setup_logging("WARNING")
 
     async def go() -> dict[str, Any]:
-        settings.data_dir.mkdir(parents=True, exist_ok=True)
+        private_dir(settings.data_dir)
         engine = create_engine(settings.effective_database_url)
         try:
             await upgrade(engine)
