@@ -19,7 +19,7 @@ from __future__ import annotations
 
 from urllib.parse import unquote
 
-__all__ = ["clean", "redacted_url"]
+__all__ = ["CREDENTIAL_PARAMS", "clean", "redacted_url"]
 
 #: C0 controls, DEL, C1 controls, line/paragraph separators, bidi embeddings, overrides
 #: and isolates (U+202A-U+202E, U+2066-U+2069) and the other bidi marks
@@ -54,10 +54,12 @@ def clean(value: object, limit: int = 120) -> str:
     return text.translate(_ESCAPES)
 
 
-#: query parameters that carry credentials (libpq, asyncpg, redis-py, API gateways)
-_SECRET_PARAMS = frozenset(
-    {"password", "passwd", "pwd", "pass", "sslpassword", "secret", "token", "access_token",
-     "api_key", "apikey", "key"}
+#: query parameters that carry credentials (libpq, asyncpg, redis-py, OAuth, API gateways,
+#: callscope's own ``access_token`` and ``secret``), compared in lower case: never shown back
+CREDENTIAL_PARAMS = frozenset(
+    {"password", "passwd", "pwd", "pass", "sslpassword", "secret", "client_secret", "token",
+     "access_token", "refresh_token", "ws_access_token", "jwt", "assertion", "api_key",
+     "apikey", "key"}
 )  # fmt: skip
 
 
@@ -87,4 +89,4 @@ def redacted_url(url: str) -> str:
 
 def _masked_param(param: str) -> str:
     name, eq, _ = param.partition("=")
-    return f"{name}=***" if eq and unquote(name).lower() in _SECRET_PARAMS else param
+    return f"{name}=***" if eq and unquote(name).lower() in CREDENTIAL_PARAMS else param

@@ -1,4 +1,5 @@
-"""Passwords, keys and tokens are not shown back: settings output, REST links."""
+"""Passwords, keys and tokens are not shown back: settings output, REST links; a token in
+the query is no credential outside WebSocket upgrades."""
 
 from __future__ import annotations
 
@@ -6,9 +7,11 @@ import os
 import subprocess
 import sys
 
+import aiohttp
 import pytest
 
 from callscope.logsafe import redacted_url
+from tests.conftest import Server
 
 pytestmark = pytest.mark.slow
 
@@ -59,3 +62,30 @@ def test_settings_masks_passwords_inside_urls_and_keys() -> None:
 )
 def test_redacted_url(url: str, shown: str) -> None:
     assert redacted_url(url) == shown
+
+
+async def test_list_links_never_repeat_credentials_from_the_query(server: Server) -> None:
+    token = server.login()["access_token"]
+    headers = {"Authorization": f"Bearer {token}"}
+    query = f"access_token={token}&secret=profile-secret-6&Access_Token=x-7&perPage=1"
+    async with aiohttp.ClientSession(headers=headers) as s:
+        for path in ("/calls", "/restapi/v1.0/account/~/extension"):
+            async with s.get(f"{server.http}{path}?{query}") as r:
+                assert r.status == 200, await r.text()
+                text = await r.text()
+                body = await r.json()
+            for secret in (token, "profile-secret-6", "x-7", "access_token", "secret="):
+                assert secret not in text, (path, secret)
+            # the other parameters are kept: the links still page
+            assert "perPage=1" in body["uri"]
+            assert "perPage=1" in body["navigation"]["firstPage"]["uri"]
+
+
+async def test_a_query_token_is_not_accepted_outside_websocket_upgrades(server: Server) -> None:
+    token = server.login()["access_token"]
+    async with aiohttp.ClientSession() as s:
+        async with s.get(f"{server.http}/calls?access_token={token}") as r:
+            assert r.status == 401
+            assert token not in await r.text()
+        async with s.get(f"{server.http}/calls", headers={"Authorization": f"Bearer {token}"}) as r:
+            assert r.status == 200  # the token itself is good
