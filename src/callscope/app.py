@@ -51,10 +51,12 @@ from callscope.ingest.auth import IngestAuth, SecretHasher
 from callscope.insights.analyzers import Embedder
 from callscope.insights.llm import LlmClient
 from callscope.insights.service import InsightsService
+from callscope.logsafe import clean
 from callscope.metrics import Registry
 from callscope.store.db import SEED_LOCK, create_engine, exclusive, sessionmaker, upgrade
 from callscope.store.directory import DirectoryRepository
 from callscope.store.events import EventRepository
+from callscope.store.files import private_dir, warn_if_exposed
 from callscope.store.models import StreamingProfile, TranscriptStatus
 from callscope.store.repo import CallRepository, ProfileRepository, utcnow
 from callscope.store.retention import RetentionJob
@@ -79,11 +81,16 @@ DEMO_PROFILE: dict[str, Any] = {
 
 
 class AccessLogger(AbstractAccessLogger):
-    """Method, path, status, time. Never the query string: it can carry secrets and numbers."""
+    """Method, path, status, time. Never the query string: it can carry secrets and numbers.
+    The path is the client's (decoded: ``%0A`` is a newline), so it is escaped."""
 
     def log(self, request: web.BaseRequest, response: web.StreamResponse, time: float) -> None:
         self.logger.info(
-            "%s %s %s %.1f ms", request.method, request.path, response.status, time * 1000
+            "%s %s %s %.1f ms",
+            clean(request.method, 16),
+            clean(request.path, 200),
+            response.status,
+            time * 1000,
         )
 
     @property
@@ -167,6 +174,7 @@ async def _seed_demo(
     creds["streaming"] = {**DEMO_PROFILE, "rcAccountId": account, "secret": secret}
     path = settings.data_dir / "demo-credentials.json"
     fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    os.fchmod(fd, 0o600)  # whatever the umask, and a file left from before included
     with os.fdopen(fd, "w") as f:
         json.dump(creds, f, indent=1)
     logger.warning(
@@ -184,8 +192,9 @@ async def _seed_demo(
 
 def build_app(settings: Settings) -> web.Application:
     """The whole server as one aiohttp application (start-up does migrations and recovery)."""
-    settings.data_dir.mkdir(parents=True, exist_ok=True)
-    settings.recordings_dir.mkdir(parents=True, exist_ok=True)
+    if not private_dir(settings.data_dir):
+        warn_if_exposed(settings.data_dir)
+    private_dir(settings.recordings_dir)
     engine = create_engine(settings.effective_database_url)
     sessions = sessionmaker(engine)
     registry = Registry()

@@ -16,6 +16,8 @@ from typing import TYPE_CHECKING, Any
 from callscope import __version__
 from callscope.config import ENV_PREFIX, Settings, add_settings_arguments, settings_table
 from callscope.errors import CallscopeError, SimulatorError
+from callscope.logsafe import redacted_url
+from callscope.store.files import private_dir
 
 if TYPE_CHECKING:
     from callscope.store.directory import DirectoryRepository
@@ -72,6 +74,14 @@ def _cmd_serve(args: argparse.Namespace) -> int:
         settings.host,
         settings.port,
     )
+    if not settings.loopback_only and not settings.behind_tls_proxy:
+        log.warning(
+            "listening on %s over plain HTTP: access tokens, streaming secrets and call audio "
+            "cross the network in clear unless a TLS-terminating proxy is in front (see "
+            "deploy/nginx.conf); with one, set --behind-tls-proxy "
+            "(CALLSCOPE_BEHIND_TLS_PROXY=true) to silence this",
+            settings.host or "every interface",
+        )
     run(settings)
     return 0
 
@@ -264,7 +274,7 @@ def _cmd_db(args: argparse.Namespace) -> int:
     _setup_logging(settings.log_level)
 
     async def go() -> None:
-        settings.data_dir.mkdir(parents=True, exist_ok=True)
+        private_dir(settings.data_dir)
         engine = create_engine(settings.effective_database_url)
         try:
             await upgrade(engine, args.revision)
@@ -272,7 +282,7 @@ def _cmd_db(args: argparse.Namespace) -> int:
             await engine.dispose()
 
     asyncio.run(go())
-    print(f"database at revision {args.revision}: {settings.effective_database_url}")
+    print(f"database at revision {args.revision}: {redacted_url(settings.effective_database_url)}")
     return 0
 
 
@@ -284,7 +294,7 @@ def _cmd_admin(args: argparse.Namespace) -> int:
     _setup_logging("WARNING")
 
     async def go() -> dict[str, Any]:
-        settings.data_dir.mkdir(parents=True, exist_ok=True)
+        private_dir(settings.data_dir)
         engine = create_engine(settings.effective_database_url)
         identity = IdentityService(sessionmaker(engine))
         try:
@@ -440,8 +450,10 @@ def _cmd_settings(args: argparse.Namespace) -> int:
     settings = _settings(args)
     for name in settings.__dataclass_fields__:
         value = getattr(settings, name)
-        if name.endswith("_key") and value:
+        if name.endswith(("_key", "_secret", "_token", "_password")) and value:
             value = "(set, not shown)"  # secrets are never printed
+        elif name.endswith("_url") and value:
+            value = redacted_url(value)  # nor the password inside a URL
         print(f"{name} = {value}")
     return 0
 

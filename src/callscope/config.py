@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import ipaddress
 import os
 import re
 import socket
@@ -34,6 +35,11 @@ class Settings:
 
     host: str = _opt("127.0.0.1", "Address to listen on (0.0.0.0 for every interface).")
     port: int = _opt(8080, "TCP port for HTTP, REST and WebSocket.")
+    behind_tls_proxy: bool = _opt(
+        False,
+        "Set when a TLS-terminating proxy is in front (deploy/nginx.conf): silences the "
+        "start-up warning about serving plain HTTP on a non-loopback host.",
+    )
     data_dir: Path = _opt(Path("callscope-data"), "Directory for recordings and the SQLite file.")
     database_url: str = _opt(
         "", "SQLAlchemy async URL; empty = sqlite+aiosqlite:///<data_dir>/callscope.db."
@@ -47,6 +53,16 @@ class Settings:
     )
     ingest_max_skew_frames: int = _opt(
         50, "How far one perspective may run ahead of the other before the gap is concealed."
+    )
+    ingest_max_gap_frames: int = _opt(
+        250,
+        "Most silence (20 ms frames) one sequenceId gap is filled with; a larger jump is "
+        "believed once two frames agree and then re-anchors the stream.",
+    )
+    ingest_max_concealed_s: float = _opt(
+        600.0,
+        "Most silence concealed per call; past it (or past the audio received plus the time "
+        "streamed plus 10 s) the stream is closed (1008).",
     )
     ingest_batch_frames: int = _opt(2, "Stereo frames (20 ms each) gathered per disk write.")
     ingest_max_message_bytes: int = _opt(
@@ -220,6 +236,10 @@ class Settings:
             raise ConfigError("ingest_auth_max_failures must be ≥ 1")
         if self.ingest_window_frames < 1:
             raise ConfigError("ingest_window_frames must be ≥ 1")
+        if self.ingest_max_gap_frames < self.ingest_window_frames:
+            raise ConfigError("ingest_max_gap_frames must be ≥ ingest_window_frames")
+        if self.ingest_max_concealed_s <= 0:
+            raise ConfigError("ingest_max_concealed_s must be > 0 (seconds)")
         if not 1 <= self.ingest_batch_frames <= self.ingest_max_skew_frames:
             raise ConfigError("need 1 ≤ ingest_batch_frames ≤ ingest_max_skew_frames")
         if self.event_loop not in {"auto", "uvloop", "asyncio"}:
@@ -286,6 +306,16 @@ class Settings:
             raise ConfigError("login_max_queued_checks must be 0-1000")
         if not 0 < self.node_heartbeat_s * 3 <= self.node_dead_after_s:
             raise ConfigError("need 0 < 3 × node_heartbeat_s ≤ node_dead_after_s")
+
+    @property
+    def loopback_only(self) -> bool:
+        """Whether ``host`` is reachable from this machine only (127.0.0.0/8, ::1, localhost)."""
+        if self.host.lower() in ("localhost", "localhost."):
+            return True
+        try:
+            return ipaddress.ip_address(self.host.strip("[]")).is_loopback
+        except ValueError:  # a host name (or "" = every interface): assume it is reachable
+            return False
 
     @property
     def effective_database_url(self) -> str:

@@ -207,8 +207,10 @@ def test_admin_sets_up_a_monitoring_group_and_a_profile(world: World) -> None:
     page.wait_for_selector("td:has-text('QUEUE 4242')")
     profiles = rest(world.server, "GET", "/platform/api/media/product")["records"]
     assert [(p["productId"], p["streamingUrl"]) for p in profiles] == [
-        (4242, "wss://callscope.example.com")
+        (4401, ""),  # the demo account's own
+        (4242, "wss://callscope.example.com"),
     ]
+    assert all("secret" not in p for p in profiles)  # write-only
     shot(page, "04-streaming-profiles")
 
 

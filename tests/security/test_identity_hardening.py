@@ -231,7 +231,9 @@ async def test_expired_and_unexpiring_jwt_credentials_are_refused(directory: Dir
     assert "'exp'" in err.message
     err = await _jwt_grant(d, unsigned(real))
     assert (err.status, err.error) == (400, "invalid_grant")
-    assert (await d.identity.grant_jwt(d.app, genuine)).id == d.ext.id
+    ext, credential_id = await d.identity.grant_jwt(d.app, genuine)
+    assert ext.id == d.ext.id
+    assert credential_id
 
 
 @pytest.mark.parametrize("seconds", [0, -1, 11 * 365 * 86_400])

@@ -44,11 +44,32 @@ def test_environment_then_flags_then_overrides() -> None:
         ({"CALLSCOPE_INGEST_BATCH_FRAMES": "99"}, "ingest_batch_frames"),
         ({"CALLSCOPE_INGEST_WINDOW_FRAMES": "0"}, "ingest_window_frames"),
         ({"CALLSCOPE_INGEST_MAX_MESSAGE_BYTES": "10"}, "ingest_max_message_bytes"),
+        ({"CALLSCOPE_INGEST_MAX_GAP_FRAMES": "5"}, "ingest_max_gap_frames must be ≥"),
+        ({"CALLSCOPE_INGEST_MAX_CONCEALED_S": "0"}, "ingest_max_concealed_s"),
     ],
 )
 def test_bad_values_say_what_to_fix(env: dict[str, str], match: str) -> None:
     with pytest.raises(ConfigError, match=match):
         Settings.from_sources(env=env)
+
+
+@pytest.mark.parametrize(
+    ("host", "loopback"),
+    [
+        ("127.0.0.1", True),
+        ("127.0.0.2", True),
+        ("::1", True),
+        ("[::1]", True),
+        ("localhost", True),
+        ("0.0.0.0", False),
+        ("::", False),
+        ("", False),
+        ("10.0.0.5", False),
+        ("callscope.example", False),
+    ],
+)
+def test_loopback_only_tells_which_hosts_the_network_reaches(host: str, loopback: bool) -> None:
+    assert Settings(host=host).loopback_only is loopback
 
 
 def test_readme_carries_the_current_settings_table() -> None:

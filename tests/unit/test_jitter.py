@@ -18,7 +18,7 @@ def payload(seq: int) -> bytes:
 
 
 def run(order: list[int], *, window: int = WINDOW) -> tuple[JitterBuffer, list[bytes | None]]:
-    jb = JitterBuffer(window_frames=window)
+    jb = JitterBuffer(window_frames=window, max_gap_frames=1000)  # ids ≤ 400: no jumps here
     out: list[bytes | None] = []
     for seq in order:
         jb.push(seq, payload(seq), out)
@@ -115,12 +115,76 @@ def test_a_pending_duplicate_is_counted() -> None:
 
 
 def test_a_huge_forward_jump_is_refused_not_filled_with_silence() -> None:
-    jb = JitterBuffer(window_frames=5, max_jump_frames=100)
+    jb = JitterBuffer(window_frames=5, max_gap_frames=100)
     out: list[bytes | None] = []
     jb.push(1, payload(1), out)
     assert jb.push(10_000, payload(10_000), out) is PushResult.JUMP
     assert out == [payload(1)]
     assert jb.push(2, payload(2), out) is PushResult.ACCEPTED
+    jb.flush(out)
+    assert out == [payload(1), payload(2)]  # the stray frame is never written
+
+
+def test_a_gap_up_to_max_gap_is_filled_in_full() -> None:
+    jb = JitterBuffer(window_frames=5, max_gap_frames=100)
+    out: list[bytes | None] = []
+    jb.push(1, payload(1), out)
+    assert jb.push(101, payload(101), out) is PushResult.ACCEPTED
+    jb.flush(out)
+    assert out == [payload(1), *[None] * 99, payload(101)]
+
+
+def test_every_message_jumping_writes_no_silence_at_all() -> None:
+    # The disk-filling attack: each Media message a million sequenceIds further on.
+    jb = JitterBuffer(window_frames=10, max_gap_frames=250)
+    out: list[bytes | None] = []
+    results = [jb.push(1 + i * 1_000_000, payload(i), out) for i in range(200)]
+    jb.flush(out)
+    assert results[0] is PushResult.ACCEPTED
+    assert set(results[1:]) == {PushResult.JUMP}
+    assert out == [payload(0)]
+    assert jb.missing == 0
+
+
+def test_a_confirmed_jump_reanchors_and_fills_at_most_max_gap() -> None:
+    jb = JitterBuffer(window_frames=5, max_gap_frames=100)
+    out: list[bytes | None] = []
+    for s in (1, 2, 3):
+        jb.push(s, payload(s), out)
+    assert jb.push(50_001, payload(50_001), out) is PushResult.JUMP
+    assert jb.push(50_002, payload(50_002), out) is PushResult.REANCHORED
+    assert jb.push(50_003, payload(50_003), out) is PushResult.ACCEPTED
+    jb.flush(out)
+    assert out == [
+        payload(1), payload(2), payload(3), *[None] * 100,
+        payload(50_001), payload(50_002), payload(50_003),
+    ]  # fmt: skip
+    assert (jb.missing, jb.reanchors, jb.received) == (100, 1, 6)
+    # the old timeline is over: its stragglers are not written
+    assert jb.push(4, payload(4), out) is PushResult.DUPLICATE
+
+
+def test_a_jump_confirmed_out_of_order_anchors_at_the_lower_id() -> None:
+    jb = JitterBuffer(window_frames=5, max_gap_frames=100)
+    out: list[bytes | None] = []
+    jb.push(1, payload(1), out)
+    jb.push(3, payload(3), out)  # 2 awaited: pending
+    assert jb.push(9_002, payload(9_002), out) is PushResult.JUMP
+    assert jb.push(9_001, payload(9_001), out) is PushResult.REANCHORED
+    jb.flush(out)
+    assert out == [payload(1), None, payload(3), *[None] * 100, payload(9_001), payload(9_002)]
+
+
+def test_paired_jumps_fill_one_max_gap_each() -> None:
+    jb = JitterBuffer(window_frames=10, max_gap_frames=250)
+    out: list[bytes | None] = []
+    for i in range(1, 11):
+        jb.push(i * 1_000_000, payload(i), out)
+        jb.push(i * 1_000_000 + 1, payload(i), out)
+    jb.flush(out)
+    assert jb.reanchors == 10
+    assert jb.missing == 10 * 250
+    assert len(out) == 10 * 250 + 20
 
 
 def test_skip_to_conceals_up_to_the_target() -> None:
@@ -138,7 +202,7 @@ def test_skip_to_conceals_up_to_the_target() -> None:
     ("kwargs", "match"),
     [
         ({"window_frames": 0}, "window_frames"),
-        ({"window_frames": 10, "max_jump_frames": 5}, "max_jump"),
+        ({"window_frames": 10, "max_gap_frames": 5}, "max_gap"),
     ],
 )
 def test_bad_configuration_is_refused(kwargs: dict[str, int], match: str) -> None:

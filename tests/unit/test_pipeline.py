@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 
 from callscope.media.g711 import ulaw2lin
+from callscope.media.jitter import PushResult
 from callscope.media.pipeline import CallMediaPipeline, StereoBlock
 from callscope.protocols.ringcx import Perspective
 
@@ -114,6 +115,62 @@ def test_lag_is_measured_against_the_real_time_schedule() -> None:
     value, count = lags[0]
     assert count == 2
     assert value == pytest.approx(0.3)
+
+
+def test_jumps_cannot_conceal_more_than_received_audio_and_elapsed_time() -> None:
+    # Jumps of 200 frames (each under max_gap, so filled) at a message a millisecond: 4 s of
+    # silence per 20 ms message. Past received + elapsed + slack the pipeline refuses.
+    pipe, blocks, _ = collect(batch_frames=2, max_gap_frames=250, conceal_slack_frames=500)
+    results = [pipe.push(P, 1 + i * 200, frame(i), i * 0.001) for i in range(200)]
+    pipe.finish(1.0)
+    assert PushResult.REFUSED in results
+    assert results[-1] is PushResult.REFUSED
+    assert pipe.refusal is not None
+    assert "silence" in pipe.refusal
+    # the bound, overshot by at most one gap and the skew
+    assert pipe.buffers[0].missing <= 500 + 4 + 250 + 50
+    assert pipe.written_frames <= 500 + 4 + 250 + 50 + 10
+    assert sum(b.frames for b in blocks) == pipe.written_frames
+
+
+def test_a_call_may_conceal_at_most_max_concealed_frames() -> None:
+    pipe, _, _ = collect(max_gap_frames=250, max_concealed_frames=1000)
+    seq, t, refused = 1, 0.0, None
+    for i in range(100):
+        # paired jumps re-anchor; in real time (lots of wall clock per jump) only the
+        # absolute cap applies
+        seq += 10_000
+        t += 3600.0
+        for s in (seq, seq + 1):
+            for p in (P, C):
+                result = pipe.push(p, s, frame(i), t)
+                if result is PushResult.REFUSED and refused is None:
+                    refused = i
+    assert refused is not None
+    assert refused <= 5
+    assert pipe.refusal is not None
+    assert "more than 20 s" in pipe.refusal
+    assert max(b.missing for b in pipe.buffers) <= 1000 + 250 + 50
+
+
+def test_a_silent_peer_in_a_fast_replay_is_not_refused() -> None:
+    # A sender faster than real time with one side absent conceals as much as it sends.
+    pipe, _, _ = collect(conceal_slack_frames=0)
+    for seq in range(1, 3001):
+        assert pipe.push(P, seq, frame(seq), 0.0) is PushResult.ACCEPTED
+    pipe.finish(0.0)
+    assert pipe.refusal is None
+    assert pipe.buffers[1].missing == 3000 - 50  # the last max_skew: silence of an ended side
+
+
+def test_real_time_gaps_are_allowed_as_the_clock_runs() -> None:
+    # A sender that loses most of its frames in real time: concealment follows the clock.
+    pipe, _, _ = collect(conceal_slack_frames=0, max_gap_frames=250)
+    for i in range(200):
+        seq = 1 + i * 100  # 2 s apart on the sender's schedule, 2 s apart on ours
+        for p in (P, C):
+            assert pipe.push(p, seq, frame(i), i * 2.0) is not PushResult.REFUSED
+    assert pipe.refusal is None
 
 
 def test_bad_batch_configuration_is_refused() -> None:

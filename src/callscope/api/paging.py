@@ -1,4 +1,9 @@
-"""RingCentral list envelope: ``uri``, ``records``, ``paging``, ``navigation`` (spec §1.2)."""
+"""RingCentral list envelope: ``uri``, ``records``, ``paging``, ``navigation`` (spec §1.2).
+
+The ``uri`` and navigation links repeat the request's query, less credentials: a token
+passed as ``?access_token=`` (which a list does not even accept) must not come back in a
+body that may be logged, cached or shared.
+"""
 
 from __future__ import annotations
 
@@ -7,6 +12,7 @@ from typing import Any
 from aiohttp import web
 
 from callscope.api.errors import ApiError
+from callscope.logsafe import CREDENTIAL_PARAMS
 
 __all__ = ["page_params", "paged"]
 
@@ -37,7 +43,9 @@ def page_params(request: web.Request) -> tuple[int, int]:
 def paged(
     request: web.Request, records: list[Any], total: int, page: int, per_page: int
 ) -> dict[str, Any]:
-    url = request.url
+    url = request.url.with_query(
+        [(k, v) for k, v in request.url.query.items() if k.lower() not in CREDENTIAL_PARAMS]
+    )
 
     def link(p: int) -> dict[str, str]:
         return {"uri": str(url.update_query(page=p, perPage=per_page))}

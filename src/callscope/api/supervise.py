@@ -22,6 +22,7 @@ from callscope.api.auth import account_param, caller
 from callscope.api.errors import ApiError, json_response, read_json
 from callscope.api.revocation import OpenSockets
 from callscope.identity.service import AuthContext
+from callscope.logsafe import clean
 from callscope.store.directory import DirectoryRepository
 from callscope.store.models import Extension
 from callscope.supervision.audio import parse_mic
@@ -133,7 +134,9 @@ class SupervisionApi:
                     content_type=r.content_type if payload else None,
                 )
         except (aiohttp.ClientError, TimeoutError) as exc:
-            logger.warning("node %s did not answer a forwarded %s: %s", node, request.path, exc)
+            logger.warning(
+                "node %s did not answer a forwarded %s: %s", node, clean(request.path, 200), exc
+            )
             raise ApiError(
                 503,
                 "CMN-503",

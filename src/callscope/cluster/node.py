@@ -43,6 +43,7 @@ from redis.exceptions import RedisError
 
 from callscope.config import Settings
 from callscope.errors import ConfigError
+from callscope.logsafe import redacted_url
 from callscope.metrics import Registry
 
 __all__ = ["Cluster", "pack", "redacted_url", "unpack"]
@@ -100,16 +101,6 @@ def unpack(data: bytes) -> list[tuple[bytes, bytes]]:
 
 def _text(raw: bytes | str) -> str:
     return raw.decode() if isinstance(raw, bytes) else raw
-
-
-def redacted_url(url: str) -> str:
-    """The URL without its password (for messages and logs)."""
-    head, sep, tail = url.partition("://")
-    if "@" in tail:
-        cred, _, rest = tail.rpartition("@")
-        user = cred.split(":", 1)[0]
-        return f"{head}{sep}{user + ':***' if ':' in cred else user}@{rest}"
-    return url
 
 
 class Cluster:

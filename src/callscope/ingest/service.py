@@ -26,6 +26,7 @@ from callscope.config import Settings
 from callscope.errors import RecordingError
 from callscope.ingest.auth import ProfileView
 from callscope.insights.service import new_job
+from callscope.logsafe import clean
 from callscope.media.jitter import PushResult
 from callscope.media.pipeline import CallMediaPipeline, StereoBlock
 from callscope.media.wav import WavWriter, repair_wav
@@ -158,13 +159,17 @@ class LiveCall:
             window_frames=s.ingest_window_frames,
             max_skew_frames=s.ingest_max_skew_frames,
             batch_frames=s.ingest_batch_frames,
+            max_gap_frames=s.ingest_max_gap_frames,
+            max_concealed_frames=round(s.ingest_max_concealed_s * 50),  # 20 ms frames
             lag_observer=service.frame_lag.observe,
         )
         self.call_id: str | None = None
         self.row: Call | None = None
         self.writer: WavWriter | None = None
         self.malformed: TallyCounter[str] = TallyCounter()
+        #: sequenceId jumps the stream re-anchored at
         self.jumps = 0
+        self._ending: asyncio.Task[None] | None = None
         self.last_activity = time.monotonic()
         self.stop_metadata: dict[str, Any] = {}
         self.finished = False
@@ -190,10 +195,8 @@ class LiveCall:
         event = self.receiver.receive_text(data)
         if type(event) is Media:
             result = self.pipeline.push(event.perspective, event.sequence_id, event.payload, now)
-            if result is PushResult.JUMP:
-                self._count_malformed(
-                    Malformed("sequence_jump", f"{event.perspective.wire_name} {event.sequence_id}")
-                )
+            if result is not PushResult.ACCEPTED:
+                self._pushed(event, result)
         elif type(event) is Malformed:
             self._count_malformed(event)
         elif type(event) is Stop:
@@ -212,6 +215,36 @@ class LiveCall:
             self.dtmf_digits += 1  # the digits themselves are not kept: they can be card numbers
         return event
 
+    def _pushed(self, event: Media, result: PushResult) -> None:
+        """A Media frame the pipeline did not simply accept."""
+        if result is PushResult.JUMP:
+            self._count_malformed(
+                Malformed("sequence_jump", f"{event.perspective.wire_name} {event.sequence_id}")
+            )
+        elif result is PushResult.REANCHORED:
+            self.jumps += 1
+            if self.jumps == 1:  # once per call: a sender could re-anchor on every frame
+                self.log.warning(
+                    "%s sequenceId jumped to %d: stream re-anchored there, the gap filled "
+                    "with at most %d frames of silence",
+                    event.perspective.wire_name,
+                    event.sequence_id,
+                    self.service.settings.ingest_max_gap_frames,
+                )
+        elif result is PushResult.REFUSED and self._ending is None and self.end_request is None:
+            # Bounded concealment (callscope.media.pipeline): the call ends here, as the
+            # idle sweeper would end it, with the reason on its row.
+            reason = f"{self.pipeline.refusal}; stream closed"
+            self.log.warning("too much silence concealed: closing the stream")
+            self._ending = asyncio.get_running_loop().create_task(
+                self.end(
+                    CallStatus.ABANDONED,
+                    reason,
+                    close_code=1008,
+                    close_reason="too much silence concealed",
+                )
+            )
+
     def on_binary(self, data: bytes, now: float) -> None:
         self.last_activity = now
         self._count_malformed(Malformed("wrong_type", f"binary message of {len(data)} bytes"))
@@ -225,10 +258,10 @@ class LiveCall:
             self.log.warning(
                 "malformed message (%s): %s; further ones are counted",
                 event.kind,
-                event.detail[:120],
+                clean(event.detail),
             )
         elif self.log.isEnabledFor(logging.DEBUG):
-            self.log.debug("malformed message (%s): %s", event.kind, event.detail[:120])
+            self.log.debug("malformed message (%s): %s", event.kind, clean(event.detail))
 
     # -- lifecycle -----------------------------------------------------------------------
 
@@ -299,9 +332,9 @@ class LiveCall:
             self.row.account_ref = await telephony.account_for(self.row)
             if self.row.account_ref is None:
                 self.log.warning(
-                    "rcAccountId %r names no account: the call is recorded but no account "
+                    "rcAccountId %s names no account: the call is recorded but no account "
                     "sees it (create the account, or set ingest_default_account)",
-                    self.row.rc_account_id,
+                    clean(self.row.rc_account_id),
                 )
         await self.service.register(self)
         if telephony is not None:
@@ -320,9 +353,9 @@ class LiveCall:
             self.service.supervision.call_started(self)
         self.log.info(
             "started: RingCX call %s, agent %s, ANI %s",
-            self.row.ringcx_call_id,
-            self.row.agent_id,
-            _mask_number(self.row.ani),
+            clean(self.row.ringcx_call_id),
+            clean(self.row.agent_id),
+            clean(_mask_number(self.row.ani)),
         )
 
     def _write_block(self, block: StereoBlock) -> None:
@@ -360,7 +393,7 @@ class LiveCall:
         self.log.info(
             "%s (%s): %.1f s recorded, missing %d, late %d, duplicate %d, malformed %d",
             status.value,
-            reason,
+            clean(reason, 200),
             self.writer.duration_ms / 1000,
             values["missing_frames"],
             values["late_frames"],
@@ -383,8 +416,8 @@ class LiveCall:
                 feed.party_ids = (self.session.agent_party, *feed.party_ids[1:])
         self.log.info(
             "transferred (%s) to RingCX agent %s%s",
-            event.kind,
-            event.agent_id,
+            clean(event.kind),
+            clean(event.agent_id),
             "" if new_agent else " (no extension has that agent id)",
         )
         if self.service.supervision is not None:

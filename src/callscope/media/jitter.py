@@ -9,8 +9,13 @@ streaming.txt). This buffer does exactly that, inside a bounded window:
   given up: it is released as ``None`` (silence) and counted *missing*;
 * a frame arriving after its slot was given up is counted *late* and dropped;
 * a second copy of a frame is counted *duplicate* and dropped;
-* a sequenceId more than ``max_jump_frames`` ahead is refused (``JUMP``): accepting it would
-  mean writing minutes of silence on the word of a single message.
+* a gap of up to ``max_gap_frames`` is concealed in full;
+* a sequenceId more than ``max_gap_frames`` ahead is held back (``JUMP``): filling the gap
+  would mean writing minutes of silence on the word of a single message (a later one
+  replaces it). When another frame that far ahead lands within ``window_frames`` of the
+  held one, the jump is believed (``REANCHORED``): the stream continues from there and the
+  gap is filled with ``max_gap_frames`` of silence, no more. A single stray sequenceId is
+  thus dropped, and a sender whose every message jumps has nothing written for it.
 
 Sequence ids count per perspective from ``first_sequence_id`` (1 on RingCX, spec §11.3).
 """
@@ -28,6 +33,10 @@ class PushResult(enum.IntEnum):
     DUPLICATE = 1
     LATE = 2
     JUMP = 3
+    #: accepted, and the stream re-anchored at a jump this frame confirmed
+    REANCHORED = 4
+    #: not taken: the call may conceal no more silence (:class:`~callscope.media.pipeline`)
+    REFUSED = 5
 
 
 class JitterBuffer:
@@ -35,7 +44,8 @@ class JitterBuffer:
 
     Args:
         window_frames: how many frames past a gap to wait before concealing it (≥ 1).
-        max_jump_frames: the largest forward jump of sequenceId accepted.
+        max_gap_frames: the largest gap concealed; a larger forward jump of sequenceId is
+            held back until a second frame confirms it, and then filled with this much.
         history_frames: how many concealed ids are remembered to tell *late* from *duplicate*.
         first_sequence_id: the sequenceId of the stream's first frame.
     """
@@ -44,13 +54,15 @@ class JitterBuffer:
         "_concealed",
         "_concealed_order",
         "_history",
-        "_max_jump",
+        "_jump",
+        "_max_gap",
         "_pending",
         "_window",
         "duplicate",
         "late",
         "missing",
         "next_seq",
+        "reanchors",
         "received",
     )
 
@@ -58,16 +70,18 @@ class JitterBuffer:
         self,
         *,
         window_frames: int = 10,
-        max_jump_frames: int = 3000,
+        max_gap_frames: int = 250,
         history_frames: int = 1000,
         first_sequence_id: int = 1,
     ) -> None:
         if window_frames < 1:
             raise ValueError("window_frames must be ≥ 1")
-        if max_jump_frames < window_frames:
-            raise ValueError("max_jump_frames must be ≥ window_frames")
+        if max_gap_frames < window_frames:
+            raise ValueError("max_gap_frames must be ≥ window_frames")
         self._window = window_frames
-        self._max_jump = max_jump_frames
+        self._max_gap = max_gap_frames
+        #: a frame far ahead, held until another confirms the jump: (sequenceId, payload)
+        self._jump: tuple[int, bytes] | None = None
         self._history = history_frames
         self._pending: dict[int, bytes] = {}
         self._concealed: set[int] = set()
@@ -78,6 +92,7 @@ class JitterBuffer:
         self.duplicate = 0
         self.late = 0
         self.missing = 0
+        self.reanchors = 0
 
     @property
     def pending_frames(self) -> int:
@@ -105,12 +120,37 @@ class JitterBuffer:
         if seq in self._pending:
             self.duplicate += 1
             return PushResult.DUPLICATE
-        if seq - next_seq > self._max_jump:
-            return PushResult.JUMP
+        if seq - next_seq > self._max_gap:
+            return self._jumped(seq, payload, out)
         self.received += 1
         self._pending[seq] = payload
         self._release(out, give_up_below=seq - self._window + 1)
         return PushResult.ACCEPTED
+
+    def _jumped(self, seq: int, payload: bytes, out: list[bytes | None]) -> PushResult:
+        held = self._jump
+        if held is None or held[0] == seq or abs(seq - held[0]) > self._window:
+            self._jump = (seq, payload)  # not (yet) believed
+            return PushResult.JUMP
+        # Two frames agree: the sender really moved on. What was pending goes out first
+        # (``seq`` is beyond all of it; the held frame, near the edge, may not be).
+        self._jump = None
+        self.flush(out)
+        if held[0] < self.next_seq:
+            self.duplicate += 1
+        else:
+            self._pending[held[0]] = held[1]
+            self.received += 1
+        self._pending[seq] = payload
+        self.received += 1
+        anchor = min(self._pending)
+        fill = min(anchor - self.next_seq, self._max_gap)
+        out.extend([None] * fill)
+        self.missing += fill
+        self.next_seq = anchor
+        self.reanchors += 1
+        self._release(out, give_up_below=max(self._pending) - self._window + 1)
+        return PushResult.REANCHORED
 
     def skip_to(self, seq: int, out: list[bytes | None]) -> None:
         """Release everything below ``seq``, concealing what has not arrived."""

@@ -8,6 +8,17 @@ block is emitted once both channels have the frames for it. A channel that has s
 counts as endless silence. If one channel runs more than ``max_skew_frames`` ahead (its peer is
 silent or stalled), the peer's missing frames are concealed so memory stays bounded and the
 channels stay aligned; peer frames that arrive later are counted *late*.
+
+Concealed silence is bounded, so that sequenceIds alone cannot fill the disk: a gap is filled
+with at most ``max_gap_frames`` (see :class:`JitterBuffer`), and each perspective's concealed
+frames may not exceed ``max_concealed_frames``, nor the audio actually received (both
+perspectives) plus the wall time since the first Media plus ``conceal_slack_frames``. The
+second bound is what real time allows: a sender that streams for a minute cannot have an hour
+of silence, while a sender faster than real time (a replay, the simulator) is still held to
+the audio it sends. Recorded audio itself is not bounded by wall time: fast senders are
+legitimate. Past either bound the pipeline takes no more frames (``PushResult.REFUSED``) and
+says why in :attr:`CallMediaPipeline.refusal`; the frame that tipped it over may overshoot
+the bound by one gap (``max_gap_frames`` plus ``max_skew_frames``).
 """
 
 from __future__ import annotations
@@ -82,6 +93,9 @@ class CallMediaPipeline:
         window_frames: jitter buffer window (see :class:`JitterBuffer`).
         max_skew_frames: how far one channel may run ahead of the other before the other's
             missing frames are concealed; bounds memory to about that many frames.
+        max_gap_frames: the most silence one gap or jump of sequenceId is filled with.
+        max_concealed_frames: the most silence concealed per perspective over the call.
+        conceal_slack_frames: concealment allowed beyond received audio and elapsed time.
         batch_frames: stereo frames gathered before a block is emitted (write granularity).
         sinks: callables receiving each :class:`StereoBlock` in order.
         lag_observer: called with (seconds, frames) for each block: the age of its oldest frame
@@ -91,14 +105,19 @@ class CallMediaPipeline:
     __slots__ = (
         "_any_ended",
         "_batch",
+        "_conceal_ok",
         "_ended",
         "_epoch",
         "_lag_observer",
+        "_max_concealed",
         "_max_skew",
         "_ready",
         "_silence",
+        "_slack",
+        "_started",
         "buffers",
         "frame_bytes",
+        "refusal",
         "sinks",
         "written_frames",
         "wrong_size",
@@ -111,17 +130,21 @@ class CallMediaPipeline:
         window_frames: int = 10,
         max_skew_frames: int = 50,
         batch_frames: int = 2,
-        max_jump_frames: int = 3000,
+        max_gap_frames: int = 250,
+        max_concealed_frames: int = 30_000,
+        conceal_slack_frames: int = 500,
         sinks: list[BlockSink] | None = None,
         lag_observer: LagObserver | None = None,
     ) -> None:
         if batch_frames < 1 or max_skew_frames < batch_frames:
             raise ValueError("need 1 ≤ batch_frames ≤ max_skew_frames")
+        if max_concealed_frames < 0 or conceal_slack_frames < 0:
+            raise ValueError("max_concealed_frames and conceal_slack_frames must be ≥ 0")
         self.frame_bytes = frame_bytes
         self._silence = bytes([MULAW_SILENCE]) * frame_bytes
         self.buffers = (
-            JitterBuffer(window_frames=window_frames, max_jump_frames=max_jump_frames),
-            JitterBuffer(window_frames=window_frames, max_jump_frames=max_jump_frames),
+            JitterBuffer(window_frames=window_frames, max_gap_frames=max_gap_frames),
+            JitterBuffer(window_frames=window_frames, max_gap_frames=max_gap_frames),
         )
         self._ready: tuple[list[bytes | None], list[bytes | None]] = ([], [])
         self._ended = [False, False]
@@ -131,23 +154,37 @@ class CallMediaPipeline:
         self.sinks: list[BlockSink] = list(sinks or [])
         self._lag_observer = lag_observer
         self._epoch: float | None = None
+        self._started = 0.0
+        self._max_concealed = max_concealed_frames
+        self._slack = conceal_slack_frames
+        #: concealment below this needs no look (the bound last computed; it only grows)
+        self._conceal_ok = min(max_concealed_frames, conceal_slack_frames)
+        #: why no more frames are taken (None: they are)
+        self.refusal: str | None = None
         self.written_frames = 0
         self.wrong_size = 0
 
     # -- input ---------------------------------------------------------------------------
 
     def push(self, perspective: Perspective, seq: int, payload: bytes, now: float) -> PushResult:
-        """Offer one Media frame received at monotonic time ``now``."""
+        """Offer one Media frame received at monotonic time ``now``.
+
+        Returns ``REFUSED`` from the frame on which the call exceeded its concealment bound
+        (see :attr:`refusal`); later frames are not taken.
+        """
+        if self.refusal is not None:
+            return PushResult.REFUSED
         if self._epoch is None:
             # Frame `seq` (1-based) is complete on the sender's schedule at epoch + seq·20 ms.
             self._epoch = now - FRAME_MS / 1000 * max(seq, 1)
+            self._started = now
         ch = int(perspective)
         if self._ended[ch]:
             return PushResult.LATE
         if len(payload) != self.frame_bytes:
             payload = self._fit(payload)
         result = self.buffers[ch].push(seq, payload, self._ready[ch])
-        if result is PushResult.ACCEPTED:
+        if result is PushResult.ACCEPTED or result is PushResult.REANCHORED:
             # Hot path: both channels in step and a batch ready; anything else goes the long way.
             nl, nr = len(self._ready[0]), len(self._ready[1])
             if (
@@ -158,6 +195,9 @@ class CallMediaPipeline:
                 self._emit(min(nl, nr), now)
             elif nl - nr > self._max_skew or nr - nl > self._max_skew or self._any_ended:
                 self._drain(now)
+        a, c = self.buffers
+        if (a.missing > self._conceal_ok or c.missing > self._conceal_ok) and self._over(now):
+            return PushResult.REFUSED
         return result
 
     def end_channel(self, perspective: Perspective, now: float) -> None:
@@ -194,6 +234,31 @@ class CallMediaPipeline:
         )
 
     # -- internals -----------------------------------------------------------------------
+
+    def _over(self, now: float) -> bool:
+        """Whether concealment is past its bounds now; if so, :attr:`refusal` says why."""
+        a, c = self.buffers
+        elapsed_s = max(0.0, now - self._started)
+        received = a.received + c.received
+        allowed = min(
+            self._max_concealed, received + int(elapsed_s * 1000 / FRAME_MS) + self._slack
+        )
+        concealed = max(a.missing, c.missing)
+        if concealed <= allowed:
+            self._conceal_ok = allowed
+            return False
+        frame_s = FRAME_MS / 1000
+        if concealed > self._max_concealed:
+            self.refusal = (
+                f"sequenceId gaps asked for more than {self._max_concealed * frame_s:g} s "
+                "of silence in one call"
+            )
+        else:
+            self.refusal = (
+                f"sequenceId gaps asked for {concealed * frame_s:.1f} s of silence with "
+                f"{received * frame_s:.1f} s of audio received over {elapsed_s:.1f} s"
+            )
+        return True
 
     def _fit(self, payload: bytes) -> bytes:
         # A short frame (typically the last one) is padded with silence; a long one is cut.

@@ -71,7 +71,9 @@ class WavWriter:
         self._since_header = 0
         try:
             path.parent.mkdir(parents=True, exist_ok=True)
-            self._fd: int | None = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o640)
+            # Calls are personal data: the owner's alone, whatever the umask.
+            self._fd: int | None = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+            os.fchmod(self._fd, 0o600)
             os.write(self._fd, self._header())
         except OSError as exc:
             raise RecordingError(f"cannot create recording {path}: {exc}") from exc

@@ -24,6 +24,7 @@ from typing import Any, Final
 import orjson
 
 from callscope.errors import InvalidState, MalformedMessage, StreamRefused
+from callscope.logsafe import clean
 
 __all__ = [
     "PERSPECTIVES",
@@ -287,9 +288,13 @@ class RingCXReceiver:
         rate = meta.get("sampleRateHertz")
         if content_type != ACCEPTED_CONTENT_TYPE or rate != ACCEPTED_SAMPLE_RATE_HZ:
             self.state = ReceiverState.REFUSED
-            logger.debug("stream refused: contentType=%r sampleRateHertz=%r", content_type, rate)
+            logger.debug(
+                "stream refused: contentType=%s sampleRateHertz=%s",
+                clean(content_type, 40),
+                clean(rate, 20),
+            )
             raise StreamRefused(
-                f"unsupported audio {content_type!r} at {rate!r} Hz: callscope accepts "
+                f"unsupported audio {content_type!r:.40} at {rate!r:.20} Hz: callscope accepts "
                 f"{ACCEPTED_CONTENT_TYPE} at {ACCEPTED_SAMPLE_RATE_HZ} Hz"
             )
         known = {
@@ -317,7 +322,7 @@ class RingCXReceiver:
             raise
         self.metadata = metadata
         self.state = ReceiverState.STREAMING
-        logger.debug("stream started: call %s", metadata.call_id)
+        logger.debug("stream started: call %s", clean(metadata.call_id))
         return Start(metadata)
 
     def _stop(self, msg: dict[str, Any]) -> Stop:

@@ -233,7 +233,8 @@ class TwilioReceiver:
         if encoding not in _ENCODINGS or rate != ACCEPTED_SAMPLE_RATE_HZ or channels != 1:
             self.state = ReceiverState.REFUSED
             raise StreamRefused(
-                f"unsupported audio {encoding!r} at {rate!r} Hz, {channels!r} channel(s): "
+                f"unsupported audio {encoding!r:.40} at {rate!r:.20} Hz, "
+                f"{channels!r:.20} channel(s): "
                 f"callscope accepts mono audio/x-mulaw at {ACCEPTED_SAMPLE_RATE_HZ} Hz"
             )
         raw_tracks = start.get("tracks", ["inbound"])

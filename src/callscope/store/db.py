@@ -6,6 +6,7 @@ import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from importlib.resources import files
+from pathlib import Path
 from typing import Any
 
 from alembic import command
@@ -19,6 +20,8 @@ from sqlalchemy.ext.asyncio import (
     async_sessionmaker,
     create_async_engine,
 )
+
+from callscope.store.files import private_file
 
 __all__ = [
     "FANOUT_LOCK",
@@ -41,9 +44,13 @@ FANOUT_LOCK = 0x63732D66616E
 
 
 def create_engine(url: str) -> AsyncEngine:
-    """An async engine; SQLite gets WAL mode so readers never block the writer."""
+    """An async engine; SQLite gets WAL mode so readers never block the writer, and its
+    file is created 0600 first (:mod:`callscope.store.files`)."""
     engine = create_async_engine(url, pool_pre_ping=True)
     if engine.dialect.name == "sqlite":
+        database = engine.url.database
+        if database and database != ":memory:" and not database.startswith("file:"):
+            private_file(Path(database))
 
         @event.listens_for(engine.sync_engine, "connect")
         def _pragmas(dbapi_conn: Any, _record: Any) -> None:
