@@ -182,7 +182,12 @@ async def test_admin_cli_changes_bite_on_a_running_server(
         assert status == 200, sub
         async with opened(server, token) as sockets:
             admin_cli(
-                server.data_dir, "password", "--extension", ids["103"], "--password", "new-pw-9"
+                server.data_dir,
+                "password",
+                "--extension",
+                str(ids["103"]),
+                "--password",
+                "new-pw-9",
             )
             assert await sockets.closed_by_server() == [CLOSE_REVOKED] * 2
         assert await refused(server, token)
@@ -195,7 +200,7 @@ async def test_admin_cli_changes_bite_on_a_running_server(
         alex = login_for(server, "Alex")
         token = (await alex.token())["access_token"]
         async with opened(server, token) as sockets:
-            admin_cli(server.data_dir, "extension", "--disable", ids["102"])
+            admin_cli(server.data_dir, "extension", "--disable", str(ids["102"]))
             assert await sockets.closed_by_server() == [CLOSE_REVOKED] * 2
         assert await refused(server, token)
         status, body = await request(
@@ -209,7 +214,9 @@ async def test_admin_cli_changes_bite_on_a_running_server(
         assert "Disabled" in body["message"]
 
         # Revoking a JWT credential: the sessions its grant opened end.
-        made = admin_cli(server.data_dir, "jwt", "--account", "70000001", "--extension", ids["101"])
+        made = admin_cli(
+            server.data_dir, "jwt", "--account", "70000001", "--extension", str(ids["101"])
+        )
         creds = server.credentials()
         basic = base64.b64encode(f"{creds['clientId']}:{creds['clientSecret']}".encode()).decode()
         grant = {

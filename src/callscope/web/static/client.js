@@ -1,4 +1,4 @@
-// The embeddable per-call page (/client?callId=…&account=…&expires=…&signature=…): the
+// The embeddable per-call page (/client?callId=…&account=…&call=…&issued=…&expires=…&signature=…): the
 // call's live transcript and assist items, for RingCX's agent-script iFrame.
 import { TranscriptView } from "./transcript.js";
 
@@ -12,7 +12,11 @@ const view = new TranscriptView(
 );
 const url = new URL("/client/ws", location.href);
 url.protocol = location.protocol === "https:" ? "wss:" : "ws:";
-for (const k of ["callId", "account", "expires", "signature"]) url.searchParams.set(k, params.get(k) || "");
+// every signed parameter of the link goes on to its socket ("call" is absent from a link
+// made before its call started)
+for (const k of ["callId", "account", "call", "issued", "expires", "signature"]) {
+  if (params.has(k)) url.searchParams.set(k, params.get(k));
+}
 const ws = view.connect(url.toString());
 ws.addEventListener("open", () => { status.textContent = "Connected"; });
 ws.addEventListener("close", (e) => {
