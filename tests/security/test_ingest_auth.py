@@ -289,9 +289,7 @@ async def test_sockets_that_never_start_are_closed_and_addresses_are_capped(
             await ws.send_str(build_connected().decode())
         # read all three at once: each must answer the server's close within its 2 s
         messages = await asyncio.gather(*(ws.receive(timeout=15) for ws in held))
-        assert all(
-            m.type in (aiohttp.WSMsgType.CLOSE, aiohttp.WSMsgType.CLOSED) for m in messages
-        )
+        assert all(m.type in (aiohttp.WSMsgType.CLOSE, aiohttp.WSMsgType.CLOSED) for m in messages)
         assert [ws.close_code for ws in held] == [1008] * 3
         # the address may stream again once they are gone
         code, _ = await one_way_call(server, DEMO_QUERY, DEMO_QUERY, server.stream_headers)
