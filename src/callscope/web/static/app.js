@@ -895,7 +895,7 @@ function profilesView() {
           el("td", { "data-label": "Product", text: `${p.productType} ${p.productId}` }),
           el("td", { "data-label": "Sub-account", text: p.subAccountId }),
           el("td", { "data-label": "Streaming URL", text: p.streamingUrl || "(streaming off)" }),
-          el("td", { "data-label": "Secret", text: p.secret ? "set" : "none" }),
+          el("td", { "data-label": "Secret", text: p.secretSet ? "set" : "none" }),
           el("td", {},
             el("button", { type: "button", text: "Edit", onclick: () => {
               for (const k of Object.keys(f)) f[k].value = p[k] != null ? String(p[k]) : "";
