@@ -4,7 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: chromium services demo test serve lint typecheck unit bench bench-asr bench-events bench-listen bench-insights bench-cluster clean
+.PHONY: chromium services demo test serve lint typecheck unit proto bench bench-asr bench-events bench-listen bench-insights bench-cluster clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -54,6 +54,17 @@ serve: $(STAMP)
 
 unit: $(STAMP)
 	$(BIN)/pytest tests/unit
+
+## regenerate the RingCX gRPC streaming modules from their .proto (grpcio-tools from the dev
+## extras, whose gencode matches the protobuf floor in pyproject.toml); protoc writes a
+## top-level import into the grpc module, made package-relative here
+PROTO_DIR := src/callscope/protocols
+proto: $(STAMP)
+	$(BIN)/python -m grpc_tools.protoc -I $(PROTO_DIR) --python_out=$(PROTO_DIR) \
+	  --pyi_out=$(PROTO_DIR) --grpc_python_out=$(PROTO_DIR) $(PROTO_DIR)/ringcx_streaming.proto
+	sed -i.orig 's/^import ringcx_streaming_pb2 as/from . import ringcx_streaming_pb2 as/' \
+	  $(PROTO_DIR)/ringcx_streaming_pb2_grpc.py
+	rm $(PROTO_DIR)/ringcx_streaming_pb2_grpc.py.orig
 
 bench: $(STAMP)
 	$(BIN)/python bench/ingest.py

@@ -7,6 +7,8 @@
     ├── ProtocolError               a peer broke a wire protocol                   (permanent)
     │   ├── MalformedMessage        one message is unusable; the call goes on      (per message)
     │   └── StreamRefused           the stream cannot be accepted (content type…)  (permanent)
+    │       └── DialogRefused       a RingCX gRPC dialog cannot be accepted; names its
+    │                               gRPC status (INVALID_ARGUMENT, UNIMPLEMENTED)  (permanent)
     ├── IngestRefused               a stream did not prove its profile's secret    (permanent)
     ├── InvalidState                an action does not fit the current state       (permanent)
     ├── RecordingError              a recording file cannot be written or repaired (permanent)
@@ -21,9 +23,13 @@ Third-party errors are translated at the boundary with ``raise Ours(...) from ex
 
 from __future__ import annotations
 
+from typing import Literal
+
 __all__ = [
     "CallscopeError",
     "ConfigError",
+    "DialogRefused",
+    "GrpcRefusal",
     "IngestRefused",
     "InvalidState",
     "MalformedMessage",
@@ -75,6 +81,28 @@ class StreamRefused(ProtocolError):
         super().__init__(reason)
         self.reason = reason
         self.close_code = close_code
+
+
+#: gRPC status codes a refused dialog is answered with, by their ``grpc.StatusCode`` names
+#: (no grpc import here: protocol cores are sans-I/O)
+GrpcRefusal = Literal["INVALID_ARGUMENT", "UNIMPLEMENTED"]
+
+
+class DialogRefused(StreamRefused):
+    """A RingCX gRPC streaming dialog cannot be accepted (spec §11.4): the server aborts the
+    RPC with ``grpc_code`` and ``reason`` as its details.
+
+    ``INVALID_ARGUMENT``: the sender broke the protocol (first message not ``dialog_init``,
+    no dialog id, an unknown codec number). ``UNIMPLEMENTED``: a valid stream callscope does
+    not decode (OPUS, FLAC, a rate other than 8000 Hz).
+
+    Attributes:
+        grpc_code: the ``grpc.StatusCode`` member name to abort with.
+    """
+
+    def __init__(self, reason: str, *, grpc_code: GrpcRefusal) -> None:
+        super().__init__(reason)
+        self.grpc_code: GrpcRefusal = grpc_code
 
 
 class IngestRefused(CallscopeError):

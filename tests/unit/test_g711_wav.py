@@ -1,4 +1,4 @@
-"""G.711 μ-law codec and WAV writing, repair and reading."""
+"""G.711 μ-law and A-law codecs and WAV writing, repair and reading."""
 
 from __future__ import annotations
 
@@ -11,7 +11,17 @@ import numpy as np
 import pytest
 
 from callscope.errors import RecordingError
-from callscope.media.g711 import lin2ulaw, ulaw2lin, ulaw2lin_bytes, ulaw_table
+from callscope.media.g711 import (
+    ALAW_SILENCE,
+    alaw2lin,
+    alaw2lin_bytes,
+    alaw_table,
+    lin2alaw,
+    lin2ulaw,
+    ulaw2lin,
+    ulaw2lin_bytes,
+    ulaw_table,
+)
 from callscope.media.wav import WavWriter, read_wav, repair_wav
 
 ALL_SAMPLES = np.arange(-32768, 32768, dtype=np.int32)
@@ -54,6 +64,42 @@ def test_round_trip_error_is_bounded_by_the_segment_step() -> None:
     assert err.max() <= 1024  # half the largest μ-law step, plus the 14-bit shift
     small = np.abs(ALL_SAMPLES) < 100
     assert err[small].max() < 8  # the smallest μ-law step near zero is 8
+
+
+def test_alaw_table_matches_g711_reference_points() -> None:
+    t = alaw_table()
+    assert t[ALAW_SILENCE] == 8  # A-law has no zero: ±8 are the codes nearest to it
+    assert t[0x55] == -8
+    assert t[0xAA] == 32256
+    assert t[0x2A] == -32256
+    assert t[0x80] == 5504  # 0x80 ^ 0x55 = 0xD5: segment 5, mantissa 5, positive
+    assert not t.flags.writeable
+
+
+def test_every_alaw_code_survives_decode_then_encode() -> None:
+    codes = bytes(range(256))
+    assert lin2alaw(alaw2lin(codes)) == codes  # no code is a duplicate (no ±0)
+    assert alaw2lin_bytes(codes) == alaw2lin(codes).astype("<i2").tobytes()
+
+
+def test_alaw_matches_audioop_when_available() -> None:
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", DeprecationWarning)
+        try:
+            import audioop
+        except ImportError:
+            pytest.skip("audioop is not in this Python (3.13+) and audioop-lts is not installed")
+    pcm = ALL_SAMPLES.astype("<i2").tobytes()
+    assert lin2alaw(ALL_SAMPLES) == audioop.lin2alaw(pcm, 2)
+    assert alaw2lin_bytes(bytes(range(256))) == audioop.alaw2lin(bytes(range(256)), 2)
+
+
+def test_alaw_round_trip_error_is_bounded_by_the_segment_step() -> None:
+    decoded = alaw2lin(lin2alaw(ALL_SAMPLES)).astype(np.int32)
+    err = np.abs(decoded - ALL_SAMPLES)
+    assert err.max() <= 512  # half the largest A-law step (1024)
+    small = np.abs(ALL_SAMPLES) < 256
+    assert err[small].max() <= 8  # the smallest A-law step is 16
 
 
 def stereo(n: int) -> tuple[np.ndarray, np.ndarray]:

@@ -1,7 +1,9 @@
-"""G.711 μ-law codec (ITU-T G.711), bit-exact with the classic ``audioop`` implementation.
+"""G.711 μ-law and A-law codecs (ITU-T G.711), bit-exact with the classic ``audioop``
+implementation.
 
 Decoding is a 256-entry table lookup done on whole blocks with numpy, which is far cheaper
 than per-frame calls: the ingest path keeps μ-law bytes and decodes once per write batch.
+A-law is what RingCX's gRPC streaming calls PCMA (spec §11.4).
 """
 
 from __future__ import annotations
@@ -9,10 +11,23 @@ from __future__ import annotations
 import numpy as np
 import numpy.typing as npt
 
-__all__ = ["MULAW_SILENCE", "lin2ulaw", "ulaw2lin", "ulaw2lin_bytes", "ulaw_table"]
+__all__ = [
+    "ALAW_SILENCE",
+    "MULAW_SILENCE",
+    "alaw2lin",
+    "alaw2lin_bytes",
+    "alaw_table",
+    "lin2alaw",
+    "lin2ulaw",
+    "ulaw2lin",
+    "ulaw2lin_bytes",
+    "ulaw_table",
+]
 
 #: The μ-law byte that decodes to 0: used to fill gaps.
 MULAW_SILENCE = 0xFF
+#: The A-law byte that decodes closest to 0 (+8: A-law has no zero code).
+ALAW_SILENCE = 0xD5
 
 _BIAS = 0x84
 
@@ -72,4 +87,70 @@ def lin2ulaw(samples: npt.ArrayLike) -> bytes:
     uval = (seg_c << 4) | ((v >> (seg_c + 1)) & 0x0F)
     uval = np.where(seg >= 8, 0x7F, uval)
     out: bytes = (uval ^ mask).astype(np.uint8).tobytes()
+    return out
+
+
+# -- A-law -----------------------------------------------------------------------------------
+
+
+def _alaw_decode_one(a: int) -> int:
+    # Sun's g711.c alaw2linear: even bits inverted, 3-bit segment, 4-bit mantissa, sign bit
+    # set for positive values.
+    a ^= 0x55
+    t = (a & 0x0F) << 4
+    seg = (a & 0x70) >> 4
+    if seg == 0:
+        t += 8
+    elif seg == 1:
+        t += 0x108
+    else:
+        t = (t + 0x108) << (seg - 1)
+    return t if a & 0x80 else -t
+
+
+_ATABLE: npt.NDArray[np.int16] = np.array([_alaw_decode_one(i) for i in range(256)], dtype="<i2")
+_ALO = bytes(int(v) & 0xFF for v in _ATABLE)
+_AHI = bytes((int(v) >> 8) & 0xFF for v in _ATABLE)
+
+
+def alaw2lin_bytes(data: bytes | bytearray) -> bytes:
+    """Decode A-law bytes straight to little-endian int16 PCM bytes (the WAV byte order)."""
+    out = bytearray(2 * len(data))
+    out[0::2] = data.translate(_ALO)
+    out[1::2] = data.translate(_AHI)
+    return bytes(out)
+
+
+def alaw_table() -> npt.NDArray[np.int16]:
+    """Return a read-only view of the 256-entry A-law decode table."""
+    view = _ATABLE.view()
+    view.flags.writeable = False
+    return view
+
+
+def alaw2lin(data: bytes | bytearray | memoryview) -> npt.NDArray[np.int16]:
+    """Decode A-law bytes to little-endian signed 16-bit samples."""
+    return _ATABLE[np.frombuffer(data, dtype=np.uint8)]
+
+
+_ASEG_END = np.array([0x1F, 0x3F, 0x7F, 0xFF, 0x1FF, 0x3FF, 0x7FF, 0xFFF], dtype=np.int32)
+
+
+def lin2alaw(samples: npt.ArrayLike) -> bytes:
+    """Encode signed 16-bit samples to A-law bytes.
+
+    The 13-bit algorithm of CPython's ``audioop.lin2alaw`` (Sun's g711.c): shift to 13 bits,
+    fold negatives to one's complement, find the segment, keep 4 mantissa bits, invert the
+    even bits.
+    """
+    v = np.asarray(samples, dtype=np.int32) >> 3  # arithmetic shift, as in C
+    neg = v < 0
+    mask = np.where(neg, 0x55, 0xD5)
+    v = np.where(neg, -v - 1, v)
+    seg = np.searchsorted(_ASEG_END, v, side="left")
+    seg_c = np.minimum(seg, 7)
+    shift = np.where(seg_c < 2, 1, seg_c)
+    aval = (seg_c << 4) | ((v >> shift) & 0x0F)
+    aval = np.where(seg >= 8, 0x7F, aval)
+    out: bytes = (aval ^ mask).astype(np.uint8).tobytes()
     return out

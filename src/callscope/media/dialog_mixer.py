@@ -1,0 +1,493 @@
+"""One RingCX gRPC dialog's media: per-segment ordering → two-sided mix → stereo blocks.
+
+RingCX gRPC streaming (spec §11.4) sends one audio stream per *segment* (a participant's
+leg: the caller, each agent a transfer adds, bots) where WebSocket streaming sent two
+perspectives. This mixer turns the segments into the same stream of
+:class:`~callscope.media.pipeline.StereoBlock` as
+:class:`~callscope.media.pipeline.CallMediaPipeline` (20 ms frames, little-endian int16,
+agent left, everyone else right), so the WAV writer, transcription and supervision taps
+consume it unchanged. Pure: no clocks, no I/O; the caller
+feeds decoded PCM (8 kHz int16) and segment lifecycle calls.
+
+Timeline. The wire carries no timestamps, so dialog time is measured in audio. It starts at
+0 with the first segment. The *head* is the furthest point any segment's audio has reached
+(chunks held for reordering included). A segment opens at the head; hold, resume and stop
+are placed at the head too (the ``offset_ms`` they return).
+
+Per segment:
+
+* chunks are reordered by ``seq`` in a :class:`~callscope.media.jitter.JitterBuffer` (a gap
+  is waited for ``window_ms`` of later chunks, then concealed with ``ptime`` ms of silence and
+  counted *missing*); a repeated ``seq`` is counted *duplicate*, one after its slot was
+  concealed *late*, both dropped;
+* a ``seq`` jump of more than ``max_gap_ms`` either way *re-anchors* the segment (as
+  jitter.py refuses such jumps rather than write minutes of silence on the word of one
+  message): what was pending is released and numbering restarts at the new ``seq``; no
+  silence is written for the jump;
+* an open segment whose audio ends more than ``max_skew_ms`` behind the head is concealed up
+  to that bound (counted missing), so a leg that stops sending does not hold the others
+  back. It is then *stalled*: its next chunk re-anchors and lands at the head less that
+  chunk (on one gRPC stream every leg shares the transport, so a leg that falls behind
+  paused at the sender, it was not delayed in the network);
+* while a segment is on hold, silence is by design: it is concealed up to ``window_ms``
+  behind the head and never counted missing; at resume it is brought to the head and its
+  next chunk re-anchors. Streaming may pause entirely while the caller is on hold (spec
+  §11.4): :meth:`DialogMixer.tick` keeps the timeline running then.
+
+Mix: AGENT segments are summed on the left channel, all others on the right, clipped to
+int16. Blocks are emitted up to the slowest open segment (its audio has passed the jitter
+window already), in whole 20 ms frames, at least ``batch_frames`` at a time;
+:meth:`DialogMixer.finish` flushes everything. Memory per open segment stays within about
+``max_skew_ms`` of audio plus the jitter window.
+
+UNCONFIRMED (spec §11.4 does not say): that ``seq`` counts chunks, one per chunk, per
+segment; whether ``seq`` runs on across a paused hold (both are handled: a resumed segment
+re-anchors on its next ``seq``); that a missing chunk lasted ``ptime``. A segment's first
+chunk anchors its numbering (its first ``seq`` is not known), so an earlier ``seq`` arriving
+after it is dropped as a duplicate. Silence before a segment's first chunk is not counted
+missing.
+"""
+
+from __future__ import annotations
+
+import enum
+import logging
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+import numpy as np
+
+from callscope.errors import InvalidState
+from callscope.media.jitter import JitterBuffer, PushResult
+from callscope.media.pipeline import FRAME_MS, SAMPLE_RATE_HZ, BlockSink, StereoBlock
+
+__all__ = ["DialogMixer", "PushResult", "SegmentCounters", "Side"]
+
+logger = logging.getLogger("callscope.media.dialog")
+
+SAMPLES_PER_MS = SAMPLE_RATE_HZ // 1000
+FRAME_SAMPLES = SAMPLES_PER_MS * FRAME_MS
+
+
+class Side(enum.IntEnum):
+    """The stereo channel a segment is mixed into (RingCX: "the left channel will be agent's
+    audio, and the right channel will have audio for caller and all other existing legs")."""
+
+    LEFT = 0  # agents
+    RIGHT = 1  # the contact, bots and every other participant
+
+
+class _State(enum.Enum):
+    OPEN = "open"
+    HELD = "held"
+    STOPPED = "stopped"
+
+
+@dataclass(slots=True, frozen=True)
+class SegmentCounters:
+    """One segment's chunk accounting, as stored with the call.
+
+    ``missing`` counts chunks of ``ptime`` concealed while the segment was expected to send;
+    ``hold_silence_ms`` is the silence written by design while it was on hold (or the whole
+    stream paused during a hold); ``reanchored`` counts seq jumps and resumes after a stall.
+    """
+
+    received: int
+    duplicate: int
+    late: int
+    missing: int
+    reanchored: int
+    hold_silence_ms: int
+
+
+class _Segment:
+    __slots__ = (
+        "audio",
+        "audio_start",
+        "buffer",
+        "concealed",
+        "duplicate",
+        "id",
+        "late",
+        "max_jump",
+        "max_seq",
+        "missing",
+        "paused",
+        "ptime",
+        "reanchored",
+        "rebase",
+        "received",
+        "side",
+        "stalled",
+        "state",
+        "window",
+    )
+
+    def __init__(
+        self, segment_id: str, side: Side, ptime: int, at: int, window: int, max_jump: int
+    ) -> None:
+        self.id = segment_id
+        self.side = side
+        self.ptime = ptime  # samples per chunk
+        self.window = window  # chunks
+        self.max_jump = max_jump  # chunks
+        self.state = _State.OPEN
+        #: int16 little-endian audio from dialog sample ``audio_start`` up to ``end``
+        self.audio = bytearray()
+        self.audio_start = at
+        self.buffer: JitterBuffer | None = None
+        self.max_seq = 0
+        #: fell behind (or paused with the stream): the next chunk re-anchors at the head
+        self.stalled = False
+        #: resumed from hold: the next chunk re-anchors where the segment stands
+        self.rebase = False
+        # totals of earlier buffers (a re-anchor starts a new one) and of concealment
+        self.received = self.duplicate = self.late = self.missing = self.reanchored = 0
+        self.concealed = 0  # samples of silence written because the segment fell behind
+        self.paused = 0  # samples of silence written by design (hold)
+
+    @property
+    def end(self) -> int:
+        return self.audio_start + len(self.audio) // 2
+
+    def frontier(self) -> int:
+        """How far this segment's audio reaches, counting chunks still held for reordering."""
+        buf = self.buffer
+        if buf is None or not buf.pending_frames:
+            return self.end
+        return self.end + (self.max_seq - buf.next_seq + 1) * self.ptime
+
+    def counters(self) -> SegmentCounters:
+        buf = self.buffer
+        return SegmentCounters(
+            received=self.received + (buf.received if buf else 0),
+            duplicate=self.duplicate + (buf.duplicate if buf else 0),
+            late=self.late + (buf.late if buf else 0),
+            missing=self.missing + -(-self.concealed // self.ptime),
+            reanchored=self.reanchored,
+            hold_silence_ms=self.paused // SAMPLES_PER_MS,
+        )
+
+
+class DialogMixer:
+    """Orders each segment's chunks and mixes the segments into stereo blocks.
+
+    Args:
+        window_ms: how long a gap is waited for (in later chunks of that segment) before it is
+            concealed; also how far a held segment may lag before silence is written for it.
+        max_skew_ms: how far an open segment may fall behind the head before it is concealed
+            (missing) so the others are not held back; bounds memory and output delay.
+        max_gap_ms: a ``seq`` jump longer than this re-anchors instead of writing silence.
+        batch_frames: 20 ms frames gathered before a block is emitted (write granularity).
+        sinks: callables receiving each :class:`StereoBlock` in order.
+    """
+
+    __slots__ = (
+        "_batch",
+        "_finished",
+        "_head",
+        "_max_gap_ms",
+        "_max_skew",
+        "_media_since_tick",
+        "_segments",
+        "_window",
+        "_window_ms",
+        "_written",
+        "sinks",
+    )
+
+    def __init__(
+        self,
+        *,
+        window_ms: int = 300,
+        max_skew_ms: int = 2000,
+        max_gap_ms: int = 10_000,
+        batch_frames: int = 5,
+        sinks: list[BlockSink] | None = None,
+    ) -> None:
+        if window_ms < FRAME_MS:
+            raise ValueError(f"window_ms must be at least {FRAME_MS} (one frame)")
+        if max_skew_ms < window_ms:
+            raise ValueError("max_skew_ms must be at least window_ms")
+        if max_gap_ms < max_skew_ms:
+            raise ValueError("max_gap_ms must be at least max_skew_ms")
+        if batch_frames < 1 or batch_frames * FRAME_MS > max_skew_ms:
+            raise ValueError("need 1 ≤ batch_frames and batch_frames × 20 ms ≤ max_skew_ms")
+        self._window_ms = window_ms
+        self._window = window_ms * SAMPLES_PER_MS
+        self._max_skew = max_skew_ms * SAMPLES_PER_MS
+        self._max_gap_ms = max_gap_ms
+        self._batch = batch_frames
+        self.sinks: list[BlockSink] = list(sinks or [])
+        self._segments: dict[str, _Segment] = {}
+        self._head = 0  # samples
+        self._written = 0  # samples, whole frames
+        self._media_since_tick = False
+        self._finished = False
+
+    # -- state -------------------------------------------------------------------------------
+
+    @property
+    def head_ms(self) -> int:
+        """Dialog time reached by the furthest segment."""
+        return self._head // SAMPLES_PER_MS
+
+    @property
+    def written_frames(self) -> int:
+        """20 ms frames emitted so far (the ``start_frame`` of the next block)."""
+        return self._written // FRAME_SAMPLES
+
+    def counters(self, segment_id: str) -> SegmentCounters:
+        return self._get(segment_id).counters()
+
+    # -- segment lifecycle -------------------------------------------------------------------
+
+    def open_segment(self, segment_id: str, side: Side, *, ptime_ms: int) -> int:
+        """Start a segment at the head; returns its offset in ms.
+
+        Raises:
+            InvalidState: the id is already used, or the mixer has finished.
+        """
+        if self._finished:
+            raise InvalidState("the dialog mixer has finished")
+        if segment_id in self._segments:
+            raise InvalidState(f"segment {segment_id!r} was already opened")
+        if ptime_ms < 1:
+            raise ValueError("ptime_ms must be ≥ 1")
+        window = max(1, -(-self._window_ms // ptime_ms))
+        max_jump = max(window, self._max_gap_ms // ptime_ms)
+        self._segments[segment_id] = _Segment(
+            segment_id, side, ptime_ms * SAMPLES_PER_MS, self._head, window, max_jump
+        )
+        logger.debug("segment %s opened at %d ms (side %s)", segment_id, self.head_ms, side.name)
+        return self.head_ms
+
+    def hold(self, segment_id: str) -> int:
+        """The segment is on hold: its silence is by design from now. Returns the offset."""
+        seg = self._live(segment_id)
+        if seg.state is _State.OPEN:
+            seg.state = _State.HELD
+            logger.debug("segment %s held at %d ms", segment_id, self.head_ms)
+            self._settle()
+        return self.head_ms
+
+    def resume(self, segment_id: str) -> int:
+        """The segment is off hold: its next chunk lands at the head. Returns the offset."""
+        seg = self._live(segment_id)
+        if seg.state is _State.HELD:
+            seg.state = _State.OPEN
+            if seg.stalled:
+                # It went quiet on hold: bring it to now and let its next seq, whatever the
+                # sender numbered it, start afresh there.
+                self._release_pending(seg)
+                self._fill(seg, self._head, counted=False)
+                seg.stalled = False
+                seg.rebase = True
+            logger.debug("segment %s resumed at %d ms", segment_id, self.head_ms)
+            self._settle()
+        return self.head_ms
+
+    def close_segment(self, segment_id: str) -> int:
+        """The segment stopped: what it holds is released; it no longer holds others back."""
+        seg = self._live(segment_id)
+        self._release_pending(seg)
+        seg.state = _State.STOPPED
+        logger.debug("segment %s stopped at %d ms", segment_id, self.head_ms)
+        self._settle()
+        return self.head_ms
+
+    # -- media -------------------------------------------------------------------------------
+
+    def push(self, segment_id: str, seq: int, pcm: bytes) -> PushResult:
+        """Offer one chunk of a segment: ``pcm`` is 8 kHz little-endian int16.
+
+        Returns:
+            ``ACCEPTED``; ``DUPLICATE`` or ``LATE`` (dropped); ``JUMP``: accepted after
+            re-anchoring on a ``seq`` jump beyond ``max_gap_ms``.
+
+        Raises:
+            InvalidState: the segment is unknown or stopped, or the mixer has finished.
+        """
+        seg = self._live(segment_id)
+        self._media_since_tick = True
+        chunk = len(pcm) // 2
+        buf = seg.buffer
+        out: list[bytes | None] = []
+        result = PushResult.ACCEPTED
+        if buf is None or seg.stalled or seg.rebase:
+            # its first chunk, the first after a stall (lands at the head) or after a resume
+            buf = self._reanchor(seg, seq, chunk, at_head=seg.stalled)
+        elif seq + seg.max_jump < buf.next_seq:
+            # far behind is a sender numbering afresh, not a late chunk
+            result = PushResult.JUMP
+            buf = self._reanchor(seg, seq, chunk, at_head=True)
+        else:
+            result = buf.push(seq, pcm, out)
+            if result is not PushResult.JUMP:
+                seg.max_seq = max(seg.max_seq, seq)
+                self._append(seg, out)
+                self._advance(seg)
+                return result
+            # far ahead: re-anchor rather than write silence for the jump
+            buf = self._reanchor(seg, seq, chunk, at_head=True)
+        buf.push(seq, pcm, out)
+        self._append(seg, out)
+        self._advance(seg)
+        return result
+
+    def tick(self, elapsed_ms: int) -> None:
+        """Keep the timeline running while the stream pauses during a hold.
+
+        The server calls this on a timer with the time since its previous call. If no media
+        arrived in between and some open segment is on hold, every open segment gets
+        ``elapsed_ms`` of silence (by design, not missing): RingCX "may pause" streaming
+        while the caller is on hold (spec §11.4), and the recording keeps the hold's length.
+        """
+        quiet = not self._media_since_tick
+        self._media_since_tick = False
+        if self._finished or not quiet or elapsed_ms <= 0:
+            return
+        live = [s for s in self._segments.values() if s.state is not _State.STOPPED]
+        if not any(s.state is _State.HELD for s in live):
+            return
+        self._head += elapsed_ms * SAMPLES_PER_MS
+        for seg in live:
+            self._release_pending(seg)
+            self._fill(seg, self._head, counted=False)
+            seg.stalled = True
+        self._settle()
+
+    def finish(self) -> None:
+        """End of dialog: release every segment's pending chunks and emit all audio held,
+        the last frame padded with silence. Idempotent."""
+        if self._finished:
+            return
+        for seg in self._segments.values():
+            self._release_pending(seg)
+        self._emit(final=True)
+        self._finished = True
+
+    # -- internals ---------------------------------------------------------------------------
+
+    def _get(self, segment_id: str) -> _Segment:
+        seg = self._segments.get(segment_id)
+        if seg is None:
+            raise InvalidState(f"unknown segment {segment_id!r}")
+        return seg
+
+    def _live(self, segment_id: str) -> _Segment:
+        if self._finished:
+            raise InvalidState("the dialog mixer has finished")
+        seg = self._get(segment_id)
+        if seg.state is _State.STOPPED:
+            raise InvalidState(f"segment {segment_id!r} has stopped")
+        return seg
+
+    def _reanchor(self, seg: _Segment, seq: int, chunk: int, *, at_head: bool) -> JitterBuffer:
+        """Start the segment's numbering afresh at ``seq`` (pending chunks are released)."""
+        old = seg.buffer
+        if old is not None:
+            self._release_pending(seg)
+            seg.received += old.received
+            seg.duplicate += old.duplicate
+            seg.late += old.late
+            if not seg.rebase:
+                seg.reanchored += 1
+                logger.debug("segment %s re-anchored at seq %d", seg.id, seq)
+        if at_head:
+            # The sender paused while the others went on: this chunk is recent audio.
+            counted = old is not None and seg.state is not _State.HELD
+            self._fill(seg, self._head - chunk, counted=counted)
+        buf = JitterBuffer(
+            window_frames=seg.window, max_jump_frames=seg.max_jump, first_sequence_id=seq
+        )
+        seg.buffer = buf
+        seg.max_seq = seq
+        seg.stalled = seg.rebase = False
+        return buf
+
+    def _release_pending(self, seg: _Segment) -> None:
+        buf = seg.buffer
+        if buf is not None and buf.pending_frames:
+            out: list[bytes | None] = []
+            buf.flush(out)
+            self._append(seg, out)
+
+    def _append(self, seg: _Segment, released: Iterable[bytes | None]) -> None:
+        for item in released:
+            if item is None:
+                seg.audio += bytes(2 * seg.ptime)
+                if seg.state is _State.HELD:
+                    seg.paused += seg.ptime
+                else:
+                    seg.missing += 1
+            else:
+                seg.audio += item
+
+    def _fill(self, seg: _Segment, target: int, *, counted: bool) -> None:
+        n = target - seg.end
+        if n <= 0:
+            return
+        seg.audio += bytes(2 * n)
+        if counted:
+            seg.concealed += n
+        else:
+            seg.paused += n
+
+    def _advance(self, seg: _Segment) -> None:
+        self._head = max(self._head, seg.frontier())
+        self._settle()
+
+    def _settle(self) -> None:
+        head = self._head
+        for seg in self._segments.values():
+            if seg.state is _State.STOPPED:
+                continue
+            held = seg.state is _State.HELD
+            bound = head - (self._window if held else self._max_skew)
+            if seg.end < bound:
+                self._release_pending(seg)
+                if seg.end < bound:
+                    # before its first chunk a segment is silent, not missing anything
+                    counted = not held and seg.buffer is not None
+                    self._fill(seg, bound, counted=counted)
+                    seg.stalled = True
+        self._emit(final=False)
+
+    def _emit(self, *, final: bool) -> None:
+        segments = self._segments.values()
+        if not segments:
+            return
+        open_ends = [s.end for s in segments if s.state is not _State.STOPPED]
+        # the slowest open segment bounds output; with none open, or at the end, all goes
+        ready = min(open_ends) if open_ends and not final else max(s.end for s in segments)
+        span = ready - self._written
+        frames = -(-span // FRAME_SAMPLES) if final else span // FRAME_SAMPLES
+        if frames <= 0 or (frames < self._batch and not final):
+            return
+        self._mix(frames)
+
+    def _mix(self, frames: int) -> None:
+        a = self._written
+        n = frames * FRAME_SAMPLES
+        b = a + n
+        acc = np.zeros((2, n), dtype=np.int32)
+        for seg in self._segments.values():
+            s0, s1 = seg.audio_start, seg.end
+            lo, hi = max(a, s0), min(b, s1)
+            if lo < hi:
+                acc[seg.side, lo - a : hi - a] += np.frombuffer(
+                    seg.audio, dtype="<i2", count=hi - lo, offset=2 * (lo - s0)
+                )
+            used = min(b, s1) - s0
+            if used > 0:
+                del seg.audio[: 2 * used]
+                seg.audio_start += used
+        np.clip(acc, -32768, 32767, out=acc)
+        pcm = np.empty(2 * n, dtype="<i2")
+        pcm[0::2] = acc[0]
+        pcm[1::2] = acc[1]
+        block = StereoBlock(a // FRAME_SAMPLES, pcm.tobytes())
+        self._written = b
+        for sink in self.sinks:
+            sink(block)
