@@ -399,7 +399,7 @@ class DialogMixer:
             counted = old is not None and seg.state is not _State.HELD
             self._fill(seg, self._head - chunk, counted=counted)
         buf = JitterBuffer(
-            window_frames=seg.window, max_jump_frames=seg.max_jump, first_sequence_id=seq
+            window_frames=seg.window, max_gap_frames=seg.max_jump, first_sequence_id=seq
         )
         seg.buffer = buf
         seg.max_seq = seq
