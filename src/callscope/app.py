@@ -23,6 +23,7 @@ from callscope.api.calls import CallAccess, CallsApi
 from callscope.api.clientlinks import ClientLinks
 from callscope.api.directory import DirectoryApi
 from callscope.api.errors import error_middleware, json_response
+from callscope.api.grpc_ingest import GrpcIngest
 from callscope.api.ingest import INGEST_PATHS, TWO_WAY_PATH, IngestHandler
 from callscope.api.insights import InsightsApi
 from callscope.api.oauth import OAuthApi
@@ -62,6 +63,7 @@ from callscope.store.repo import CallRepository, ProfileRepository, utcnow
 from callscope.store.retention import RetentionJob
 from callscope.store.subscriptions import SubscriptionRepository
 from callscope.supervision.service import SupervisionService
+from callscope.tls import server_ssl_context
 from callscope.transcription.assist import load_rules
 from callscope.transcription.live import TranscriptHub, topic_for
 from callscope.transcription.pool import PoolOptions, WorkerPool
@@ -115,6 +117,7 @@ class Components:
     supervision: SupervisionService
     insights: InsightsService
     cluster: Cluster | None = None
+    grpc: GrpcIngest | None = None
 
 
 async def _health(request: web.Request) -> web.Response:
@@ -321,9 +324,9 @@ def build_app(settings: Settings) -> web.Application:
             ThrottleLimits(max_failures_per_ip=settings.ingest_auth_max_failures, ip_window_s=60.0)
         ),
     )
-    handler = IngestHandler(
-        ingest, ingest_auth, max_connections_per_ip=settings.ingest_max_connections_per_ip
-    )
+    handler = IngestHandler(ingest, ingest_auth)
+    grpc_ingest = GrpcIngest(ingest, ingest_auth, settings) if settings.grpc_port else None
+    components.grpc = grpc_ingest
 
     async def root(request: web.Request) -> web.StreamResponse:
         """``/``: a RingCX stream upgrades a WebSocket here; a browser gets the dashboard."""
@@ -402,6 +405,8 @@ def build_app(settings: Settings) -> web.Application:
                 lambda: ingest.recover(node, reason=f"node {node} stopped mid-call")
             )
         await ingest.start()  # recovery marks what a crash interrupted
+        if grpc_ingest is not None:
+            await grpc_ingest.start()  # RingCX gRPC dialogs, once recovery is done
         await dispatcher.start()  # resumes the queues a stop or crash left
         if transcripts is not None:
             await transcripts.start_backfills()  # first: their insights wait for them
@@ -421,7 +426,9 @@ def build_app(settings: Settings) -> web.Application:
     async def on_shutdown(_app: web.Application) -> None:
         await revocations.stop()
         await supervision.stop()
-        await ingest.stop()
+        await ingest.stop()  # ends every call, gRPC dialogs too
+        if grpc_ingest is not None:
+            await grpc_ingest.stop()
         await insights.stop()
         await retention.stop()
         await dispatcher.stop()
@@ -507,6 +514,7 @@ def run(settings: Settings, **kwargs: Any) -> None:
         build_app(settings),
         host=settings.host,
         port=settings.port,
+        ssl_context=server_ssl_context(settings),
         access_log_class=AccessLogger,
         print=None,
         handle_signals=True,

@@ -133,6 +133,11 @@ def _sim_options(args: argparse.Namespace, url: str, data_dir: Path) -> Any:
         protocol=getattr(args, "protocol", "ringcx"),
         transfer_at_s=getattr(args, "transfer_at", None),
         transfer_to=getattr(args, "transfer_to", None),
+        transport=args.transport,
+        hold_at_s=args.hold_at,
+        hold_s=args.hold_for,
+        bot_s=args.bot,
+        ca_file=str(args.ca_file) if args.ca_file else None,
     )
 
 
@@ -146,7 +151,9 @@ def _cmd_simulate(args: argparse.Namespace) -> int:
 
     _setup_logging("WARNING")
     url = args.url or (
-        "ws://127.0.0.1:8080/twilio/stream"
+        "grpc://127.0.0.1:8081"
+        if args.transport == "grpc"
+        else "ws://127.0.0.1:8080/twilio/stream"
         if args.protocol == "twilio"
         else "ws://127.0.0.1:8080/ringcx/stream"
     )
@@ -504,6 +511,29 @@ def _add_sim_arguments(p: argparse.ArgumentParser) -> None:
         help="RingCX agent id of the calls, repeat to rotate (default 5501, 5502, 5503)",
     )
     g.add_argument("--report", type=Path, help="write per-call results (incl. dropped ids) as JSON")
+    g.add_argument(
+        "--transport",
+        choices=("websocket", "grpc"),
+        default="websocket",
+        help="websocket (default) or grpc: RingCX gRPC dialogs (100 ms PCMU chunks per "
+        "participant segment) to --url grpc://host:port or grpcs://host:port",
+    )
+    g.add_argument(
+        "--hold-at",
+        type=float,
+        metavar="SECONDS",
+        help="grpc: put the caller on hold this many seconds in (segment_info hold/unhold)",
+    )
+    g.add_argument(
+        "--hold-for", type=float, default=3.0, metavar="SECONDS", help="grpc: hold length (3)"
+    )
+    g.add_argument(
+        "--bot",
+        type=float,
+        metavar="SECONDS",
+        help="grpc: a BOT participant speaks this many seconds before the agent joins",
+    )
+    g.add_argument("--ca-file", type=Path, help="grpcs: CA certificate (PEM) of the server")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -529,7 +559,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument(
         "--url",
         help="stream endpoint (ws:// or wss://; default ws://127.0.0.1:8080/ringcx/stream, "
-        "or /twilio/stream with --protocol twilio)",
+        "or /twilio/stream with --protocol twilio; with --transport grpc, grpc://host:port "
+        "or grpcs://host:port, default grpc://127.0.0.1:8081)",
     )
     p.add_argument(
         "--protocol",
@@ -541,7 +572,7 @@ def build_parser() -> argparse.ArgumentParser:
         "--transfer-at",
         type=float,
         metavar="SECONDS",
-        help="twilio: the platform transfers each call to another agent after SECONDS",
+        help="twilio or grpc: the platform transfers each call to another agent after SECONDS",
     )
     p.add_argument(
         "--transfer-to",

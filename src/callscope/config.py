@@ -71,6 +71,21 @@ class Settings:
     ingest_checkpoint_interval_s: float = _opt(
         10.0, "How often live calls' counters are stored (what a crash can lose)."
     )
+    grpc_port: int = _opt(
+        0,
+        "Port of the RingCX gRPC streaming listener (spec §11.4; RingCX uses 443 or 10443 "
+        "over TLS); 0 = off.",
+    )
+    grpc_host: str = _opt("", "Address of the gRPC listener; empty: the same as host.")
+    grpc_max_streams: int = _opt(
+        5000, "Concurrent gRPC streams; more are refused with RESOURCE_EXHAUSTED."
+    )
+    tls_cert: str = _opt(
+        "",
+        "PEM certificate chain: TLS on the gRPC listener (required unless it is on loopback) "
+        "and on the HTTP listener (https://, wss://).",
+    )
+    tls_key: str = _opt("", "PEM private key of tls_cert.")
     ingest_allow_unauthenticated: bool = _opt(
         False,
         "LAB ONLY: also accept streams that present no streaming profile secret; their calls "
@@ -306,16 +321,28 @@ class Settings:
             raise ConfigError("login_max_queued_checks must be 0-1000")
         if not 0 < self.node_heartbeat_s * 3 <= self.node_dead_after_s:
             raise ConfigError("need 0 < 3 × node_heartbeat_s ≤ node_dead_after_s")
+        if not 0 <= self.grpc_port < 65536:
+            raise ConfigError(f"grpc_port {self.grpc_port}: use 1-65535, or 0 (off)")
+        if self.grpc_port and self.grpc_port == self.port and self.grpc_bind_host == self.host:
+            raise ConfigError("grpc_port must differ from port (HTTP) on the same address")
+        if bool(self.tls_cert) != bool(self.tls_key):
+            raise ConfigError("set both tls_cert and tls_key (PEM files), or neither")
+        if self.grpc_port and not self.tls_cert and not _loopback(self.grpc_bind_host):
+            raise ConfigError(
+                "RingCX streams gRPC over TLS only: set tls_cert and tls_key (a certificate "
+                "matching the workflow's host name), or bind grpc_host to loopback for tests"
+            )
+        if self.grpc_max_streams < 1:
+            raise ConfigError("grpc_max_streams must be ≥ 1")
 
     @property
     def loopback_only(self) -> bool:
         """Whether ``host`` is reachable from this machine only (127.0.0.0/8, ::1, localhost)."""
-        if self.host.lower() in ("localhost", "localhost."):
-            return True
-        try:
-            return ipaddress.ip_address(self.host.strip("[]")).is_loopback
-        except ValueError:  # a host name (or "" = every interface): assume it is reachable
-            return False
+        return _loopback(self.host)
+
+    @property
+    def grpc_bind_host(self) -> str:
+        return self.grpc_host or self.host
 
     @property
     def effective_database_url(self) -> str:
@@ -371,6 +398,16 @@ class Settings:
                 values[f.name] = getattr(args, f.name)
         values.update(overrides)
         return cls(**values)
+
+
+def _loopback(host: str) -> bool:
+    """Whether ``host`` is reachable from this machine only (127.0.0.0/8, ::1, localhost)."""
+    if host.lower() in ("localhost", "localhost."):
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:  # a host name (or "" = every interface): assume it is reachable
+        return False
 
 
 def _field_type(f: dataclasses.Field[Any]) -> type:

@@ -18,7 +18,6 @@ from __future__ import annotations
 import logging
 import math
 import time
-from collections import Counter
 from collections.abc import Mapping
 
 from aiohttp import WSCloseCode, WSMsgType, web
@@ -57,17 +56,9 @@ def presented_secret(request: web.Request) -> str | None:
 
 
 class IngestHandler:
-    def __init__(
-        self,
-        service: IngestService,
-        auth: IngestAuth,
-        *,
-        max_connections_per_ip: int,
-    ) -> None:
+    def __init__(self, service: IngestService, auth: IngestAuth) -> None:
         self.service = service
         self.auth = auth
-        self.max_connections_per_ip = max_connections_per_ip
-        self.per_ip: Counter[str] = Counter()
 
     def _refused(self, exc: IngestRefused) -> ApiError:
         self.service.refused_total.inc(reason=exc.reason)
@@ -87,22 +78,15 @@ class IngestHandler:
     def _admit(self, request: web.Request) -> str:
         """Count the stream against its address's limit (503 beyond it)."""
         peer = request.remote or "?"
-        if self.per_ip[peer] >= self.max_connections_per_ip:
-            self.service.refused_total.inc(reason="connections_per_ip")
+        if not self.service.admit(peer):
             raise ApiError(
                 503,
                 "CMN-211",
-                f"Too many open streams from this address (at most "
-                f"{self.max_connections_per_ip}): try again later",
+                "Too many open streams from this address (at most "
+                f"{self.service.settings.ingest_max_connections_per_ip}): try again later",
                 headers={"Retry-After": "5"},
             )
-        self.per_ip[peer] += 1
         return peer
-
-    def _release(self, peer: str) -> None:
-        self.per_ip[peer] -= 1
-        if self.per_ip[peer] <= 0:
-            del self.per_ip[peer]
 
     async def handle(self, request: web.Request) -> web.StreamResponse:
         """A RingCX stream (one-way): the profile secret is checked at the upgrade."""
@@ -144,7 +128,7 @@ class IngestHandler:
         try:
             return await self._receive(request, grant, two_way=two_way)
         finally:
-            self._release(peer)
+            self.service.release(peer)
 
     async def _receive(
         self, request: web.Request, grant: StreamGrant | None, *, two_way: bool

@@ -28,7 +28,7 @@ from callscope.ingest.auth import ProfileView
 from callscope.insights.service import new_job
 from callscope.logsafe import clean
 from callscope.media.jitter import PushResult
-from callscope.media.pipeline import CallMediaPipeline, StereoBlock
+from callscope.media.pipeline import BlockSink, CallMediaPipeline, FrameCounters, StereoBlock
 from callscope.media.wav import WavWriter, repair_wav
 from callscope.metrics import Histogram, Labels, Registry
 from callscope.protocols.ringcx import (
@@ -56,7 +56,14 @@ from callscope.store.repo import CallRepository, utcnow
 from callscope.store.writer import CallRowWriter
 from callscope.transcription.live import TranscriptHub
 
-__all__ = ["IngestService", "LiveCall", "Talkback", "UpgradeParams", "start_values"]
+__all__ = [
+    "CallMedia",
+    "IngestService",
+    "LiveCall",
+    "Talkback",
+    "UpgradeParams",
+    "start_values",
+]
 
 logger = logging.getLogger("callscope.ingest")
 
@@ -92,6 +99,34 @@ class SupervisionHooks(Protocol):
 class _CallLog(logging.LoggerAdapter[logging.Logger]):
     def process(self, msg: Any, kwargs: Any) -> tuple[Any, Any]:
         return f"[call {self.extra['call_id'] if self.extra else '?'}] {msg}", kwargs
+
+
+class Tally(Protocol):
+    """One side's frame accounting (a jitter buffer, or a dialog side's sum)."""
+
+    @property
+    def received(self) -> int: ...
+    @property
+    def late(self) -> int: ...
+    @property
+    def duplicate(self) -> int: ...
+    @property
+    def missing(self) -> int: ...
+
+
+class CallMedia(Protocol):
+    """A call's audio as the rest of callscope sees it: 20 ms stereo blocks to its sinks
+    (:class:`~callscope.media.pipeline.CallMediaPipeline` for WebSocket streams,
+    :class:`~callscope.ingest.dialog.DialogMedia` for gRPC dialogs)."""
+
+    @property
+    def sinks(self) -> list[BlockSink]: ...
+    @property
+    def written_frames(self) -> int: ...
+    @property
+    def buffers(self) -> Sequence[Tally]: ...
+    def counters(self) -> FrameCounters: ...
+    def finish(self, now: float) -> None: ...
 
 
 CloseFn = Callable[[int, str], Awaitable[None]]
@@ -146,6 +181,7 @@ class LiveCall:
         close: CloseFn,
         *,
         receiver: RingCXReceiver | TwilioReceiver | None = None,
+        media: CallMedia | None = None,
     ) -> None:
         s = service.settings
         self.service = service
@@ -155,14 +191,20 @@ class LiveCall:
         #: set for a two-way stream: how audio gets back into the call (None: one-way)
         self.talkback: Talkback | None = None
         self.dtmf_digits = 0
-        self.pipeline = CallMediaPipeline(
-            window_frames=s.ingest_window_frames,
-            max_skew_frames=s.ingest_max_skew_frames,
-            batch_frames=s.ingest_batch_frames,
-            max_gap_frames=s.ingest_max_gap_frames,
-            max_concealed_frames=round(s.ingest_max_concealed_s * 50),  # 20 ms frames
-            lag_observer=service.frame_lag.observe,
-        )
+        if media is None:
+            #: the WebSocket streams' media (on_text feeds it); a gRPC dialog brings its own
+            self.pipeline = CallMediaPipeline(
+                window_frames=s.ingest_window_frames,
+                max_skew_frames=s.ingest_max_skew_frames,
+                batch_frames=s.ingest_batch_frames,
+                max_gap_frames=s.ingest_max_gap_frames,
+                max_concealed_frames=round(s.ingest_max_concealed_s * 50),  # 20 ms frames
+                lag_observer=service.frame_lag.observe,
+            )
+            media = self.pipeline
+        #: where the call's stereo blocks come from: recording, transcription and supervision
+        #: taps are its sinks
+        self.media: CallMedia = media
         self.call_id: str | None = None
         self.row: Call | None = None
         self.writer: WavWriter | None = None
@@ -273,7 +315,7 @@ class LiveCall:
         self.log = _CallLog(logger, {"call_id": self.call_id})
         path = self.service.settings.recordings_dir / f"{self.call_id}.wav"
         self.writer = WavWriter(path)
-        self.pipeline.sinks.append(self._write_block)
+        self.media.sinks.append(self._write_block)
         if isinstance(self.receiver, TwilioReceiver):
             for missing in self.receiver.missing_perspectives:  # a track not streamed: silence
                 self.pipeline.end_channel(missing, time.monotonic())
@@ -346,7 +388,7 @@ class LiveCall:
             transcript = hub.attach(
                 self.call_id, self.row.account_ref, (agent, customer), self.writer.path
             )
-            self.pipeline.sinks.append(transcript.on_block)
+            self.media.sinks.append(transcript.on_block)
             if self.finished:
                 hub.detach(self.call_id)
         if self.service.supervision is not None and self.session is not None:
@@ -367,7 +409,7 @@ class LiveCall:
         if self.finished:
             return
         self.finished = True
-        self.pipeline.finish(time.monotonic())
+        self.media.finish(time.monotonic())
         if self.talkback is not None:
             self.talkback.closed = True
         if self.row is None or self.writer is None:
@@ -432,7 +474,7 @@ class LiveCall:
         await self.finish(status, reason)
 
     def checkpoint_values(self) -> dict[str, Any]:
-        c = self.pipeline.counters()
+        c = self.media.counters()
         return {
             "duration_ms": self.writer.duration_ms if self.writer else 0,
             "frames_agent": c.received[0],
@@ -483,6 +525,8 @@ class IngestService:
         self.live: dict[str, LiveCall] = {}
         #: every accepted stream, started or not
         self.connections: set[LiveCall] = set()
+        #: open streams by client address (both transports)
+        self.per_ip: TallyCounter[str] = TallyCounter()
         self.rows = CallRowWriter(calls)
         #: set by the app: turns calls into telephony sessions (None: recording only)
         self.telephony: TelephonyService | None = None
@@ -542,7 +586,7 @@ class IngestService:
             if key[0] == ("kind", kind):
                 totals[key[1:]] += v
         for call in self.live.values():
-            for p, buf in zip(("agent", "caller"), call.pipeline.buffers, strict=True):
+            for p, buf in zip(("agent", "caller"), call.media.buffers, strict=True):
                 totals[(("perspective", p),)] += getattr(buf, kind)
         return totals.items()
 
@@ -554,6 +598,20 @@ class IngestService:
         return totals.items()
 
     # -- live calls ----------------------------------------------------------------------
+
+    def admit(self, peer: str) -> bool:
+        r"""Count a new stream from ``peer`` (False: it has ``ingest_max_connections_per_ip``
+        open already, refused and counted). Every admitted stream is :meth:`release`\ d."""
+        if self.per_ip[peer] >= self.settings.ingest_max_connections_per_ip:
+            self.refused_total.inc(reason="connections_per_ip")
+            return False
+        self.per_ip[peer] += 1
+        return True
+
+    def release(self, peer: str) -> None:
+        self.per_ip[peer] -= 1
+        if self.per_ip[peer] <= 0:
+            del self.per_ip[peer]
 
     def attach(self, call: LiveCall) -> None:
         """A connection was accepted: the sweeper watches it even before its Start."""
@@ -571,7 +629,7 @@ class IngestService:
     async def unregister(self, call: LiveCall, status: CallStatus, values: dict[str, Any]) -> None:
         assert call.call_id is not None
         self.live.pop(call.call_id, None)
-        for p, buf in zip(("agent", "caller"), call.pipeline.buffers, strict=True):
+        for p, buf in zip(("agent", "caller"), call.media.buffers, strict=True):
             for kind in ("received", "late", "duplicate", "missing"):
                 self._finished_totals[(("kind", kind), ("perspective", p))] += getattr(buf, kind)
         for kind, n in call.malformed.items():

@@ -37,6 +37,8 @@ from callscope.sim.wsclient import WebSocketClient, connect
 __all__ = ["CallResult", "Heard", "SimOptions", "default_source", "run_simulation"]
 
 PROTOCOLS = ("ringcx", "twilio")
+#: websocket (RingCX's WebSocket generation, or the two-way stream) or grpc (RingCX today)
+TRANSPORTS = ("websocket", "grpc")
 
 logger = logging.getLogger("callscope.sim")
 
@@ -76,6 +78,15 @@ class SimOptions:
     transfer_at_s: float | None = None
     #: RingCX agent id the call is transferred to (default: the next agent of agent_ids)
     transfer_to: int | None = None
+    #: websocket or grpc (RingCX gRPC dialogs, callscope.sim.grpcsim)
+    transport: str = "websocket"
+    #: grpc: the caller is put on hold this many seconds in, for ``hold_s`` seconds
+    hold_at_s: float | None = None
+    hold_s: float = 3.0
+    #: grpc: a BOT segment speaks for this many seconds before the agent's starts
+    bot_s: float | None = None
+    #: grpcs://: the CA certificate (PEM) the server's certificate chains to
+    ca_file: str | None = None
 
     def __post_init__(self) -> None:
         if self.calls < 1:
@@ -84,14 +95,25 @@ class SimOptions:
             raise SimulatorError("--speed must be > 0 (1 = real time)")
         if self.protocol not in PROTOCOLS:
             raise SimulatorError(f"--protocol must be one of {', '.join(PROTOCOLS)}")
+        if self.transport not in TRANSPORTS:
+            raise SimulatorError(f"--transport must be one of {', '.join(TRANSPORTS)}")
+        grpc = self.transport == "grpc"
+        if grpc and self.protocol != "ringcx":
+            raise SimulatorError("--transport grpc streams RingCX dialogs: drop --protocol")
         if self.transfer_at_s is not None:
-            if self.protocol != "twilio":
+            if self.protocol != "twilio" and not grpc:
                 raise SimulatorError(
-                    "--transfer-at needs --protocol twilio: a RingCX stream cannot announce "
-                    "a transfer"
+                    "--transfer-at needs --protocol twilio or --transport grpc: a RingCX "
+                    "WebSocket stream cannot announce a transfer"
                 )
             if self.transfer_at_s < 0:
                 raise SimulatorError("--transfer-at is seconds into the call (≥ 0)")
+        if not grpc and (self.hold_at_s is not None or self.bot_s is not None):
+            raise SimulatorError("--hold-at and --bot need --transport grpc")
+        if self.hold_at_s is not None and (self.hold_at_s < 0 or self.hold_s <= 0):
+            raise SimulatorError("--hold-at is seconds into the call (≥ 0), --hold-for > 0")
+        if self.bot_s is not None and self.bot_s <= 0:
+            raise SimulatorError("--bot is the seconds the bot speaks first (> 0)")
 
 
 class Heard:
@@ -255,6 +277,11 @@ async def run_call(
         plan.duplicated,
         plan.malformed,
     )
+    if opts.transport == "grpc":
+        from callscope.sim.grpcsim import run_dialog
+
+        result.protocol = "grpc"
+        return await run_dialog(opts, index, audio, progress, result)
     query = _call_query(opts, index, call_id)
     sep = "&" if "?" in opts.url else "?"
     # A two-way stream names its call in start.customParameters (Twilio allows no query).

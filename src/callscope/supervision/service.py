@@ -1012,7 +1012,7 @@ class SupervisionService:
         assert call.call_id is not None
         self.by_call[call.call_id] = sup
         link.supervisions[call.call_id] = sup
-        call.pipeline.sinks.append(sup.tap)
+        call.media.sinks.append(sup.tap)
         if isinstance(link, RemoteDeviceLink) and self.cluster is not None:
             self.cluster.send(link.node, DEV_HOLD, link.prefix)
         if order is None:
@@ -1081,7 +1081,7 @@ class SupervisionService:
         if isinstance(link, RemoteDeviceLink) and not link.supervisions and self.cluster:
             self.cluster.send(link.node, DEV_RELEASE, link.prefix)
         with contextlib.suppress(ValueError):
-            sup.call.pipeline.sinks.remove(sup.tap)
+            sup.call.media.sinks.remove(sup.tap)
         commits = [
             self._remove_stream(sup, stream, reason, party_reason) for stream in sup.streams[:]
         ]
@@ -1169,7 +1169,7 @@ class SupervisionService:
             if sup.feed is None and sup.mode is Mode.BARGE:
                 self._open_feed(sup)
             if sup.feed is not None:
-                sup.feed.push(frame.pcm, sup.call.pipeline.written_frames, frame.frames)
+                sup.feed.push(frame.pcm, sup.call.media.written_frames, frame.frames)
             for i in range(frame.frames):
                 if not await talkback.media(tracks, ulaw[i * 160 : (i + 1) * 160]):
                     break

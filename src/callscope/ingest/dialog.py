@@ -1,0 +1,280 @@
+"""A RingCX gRPC dialog as a live call (spec §11.4): the receiver's events drive a
+:class:`~callscope.ingest.service.LiveCall` exactly as a WebSocket stream's do.
+
+A dialog is a call; each segment is a participant's leg. The call starts (its row,
+recording, telephony session, transcript) when the first AGENT segment starts, or once
+``START_AFTER_MS`` of dialog audio went by without one (an IVR or bot call); the audio before
+that is kept and written first, nothing is lost. The streaming profile is settled then, from
+the dialog's account (``sub_account_id``, ``rc_account_id``) and the first segment's
+product: the stream's token must be that profile's secret. A later AGENT segment of another
+agent is a transfer (parties, events, supervision follow as on two-way streams). Hold and
+unhold, and every other segment event, are kept on the call's timeline; the per-segment
+track list (participant, type, name, offsets, codec, held intervals, counters) is stored
+with the call's Stop metadata. The stream's end is the call's: ``completed`` when every
+segment got its ``segment_stop``, else ``abandoned``.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from callscope.errors import IngestRefused
+from callscope.ingest.auth import IngestAuth, StreamGrant
+from callscope.ingest.service import CloseFn, IngestService, LiveCall, UpgradeParams
+from callscope.media.pipeline import BlockSink, FrameCounters, StereoBlock
+from callscope.protocols import ringcx_grpc as rx
+from callscope.protocols.ringcx import Malformed, Start, StartMetadata
+from callscope.protocols.twilio import Transfer
+from callscope.store.models import CallStatus
+
+__all__ = ["START_AFTER_MS", "DialogMedia", "DialogStream"]
+
+logger = logging.getLogger("callscope.ingest")
+
+#: a dialog with no agent yet starts as a call once this much of its audio went by
+START_AFTER_MS = 2000
+#: timeline entries kept per call (further ones are counted)
+MAX_TIMELINE = 200
+
+
+@dataclass(slots=True)
+class _SideTally:
+    received: int = 0
+    late: int = 0
+    duplicate: int = 0
+    missing: int = 0
+
+
+class DialogMedia:
+    """A dialog receiver seen as a call's media (:class:`~callscope.ingest.service.CallMedia`):
+    the mixer's stereo blocks, and counters summed per side (AGENT segments left, the others
+    right). Counts are of chunks (``ptime``, 100 ms by default), not of 20 ms frames."""
+
+    def __init__(
+        self, receiver: rx.DialogReceiver, on_finish: Callable[[], None] | None = None
+    ) -> None:
+        self.receiver = receiver
+        self._on_finish = on_finish
+
+    @property
+    def sinks(self) -> list[BlockSink]:
+        return self.receiver.mixer.sinks
+
+    @property
+    def written_frames(self) -> int:
+        return self.receiver.mixer.written_frames
+
+    @property
+    def buffers(self) -> Sequence[_SideTally]:
+        sides = (_SideTally(), _SideTally())
+        for track in self.receiver.tracks():
+            side = sides[0 if track.participant_type is rx.ParticipantType.AGENT else 1]
+            c = track.counters
+            side.received += c.received
+            side.late += c.late
+            side.duplicate += c.duplicate
+            side.missing += c.missing
+        return sides
+
+    def counters(self) -> FrameCounters:
+        a, c = self.buffers
+        return FrameCounters(
+            received=(a.received, c.received),
+            duplicate=(a.duplicate, c.duplicate),
+            late=(a.late, c.late),
+            missing=(a.missing, c.missing),
+            written=self.written_frames,
+        )
+
+    def finish(self, now: float) -> None:
+        self.receiver.finish()
+        if self._on_finish is not None:
+            self._on_finish()
+
+
+def track_json(track: rx.Track) -> dict[str, Any]:
+    return {
+        "segmentId": track.segment_id,
+        "participantId": track.participant_id,
+        "participantType": track.participant_type.value,
+        "name": track.name,
+        "side": "agent" if track.participant_type is rx.ParticipantType.AGENT else "caller",
+        "codec": track.codec.value,
+        "startOffsetMs": track.start_offset_ms,
+        "stopOffsetMs": track.stop_offset_ms,
+        "held": [{"fromMs": a, "toMs": b} for a, b in track.held],
+        "counters": dataclasses.asdict(track.counters),
+    }
+
+
+class DialogStream:
+    """One gRPC ``Stream`` call: receive its messages with :meth:`receive`, end it with
+    :meth:`finish`."""
+
+    def __init__(
+        self, service: IngestService, auth: IngestAuth, grant: StreamGrant, close: CloseFn
+    ) -> None:
+        self.auth = auth
+        self.grant = grant
+        self.receiver = rx.DialogReceiver()
+        self.call = LiveCall(service, UpgradeParams({}), close, media=DialogMedia(self.receiver))
+        self.dialog: rx.DialogStarted | None = None
+        self.product: tuple[str, str] | None = None  # (type, id) of the first segment naming one
+        #: the RingCX agent id of the agent segment the call is with now
+        self.agent_id: str | None = None
+        self.timeline: list[dict[str, Any]] = []
+        self.timeline_dropped = 0
+        #: blocks made before the call started (at most START_AFTER_MS, then it starts)
+        self._early: list[StereoBlock] = []
+        self.receiver.mixer.sinks.append(self._keep)
+
+    @property
+    def started(self) -> bool:
+        return self.call.row is not None
+
+    def _keep(self, block: StereoBlock) -> None:
+        self._early.append(block)
+
+    # -- messages ----------------------------------------------------------------------------
+
+    async def receive(self, data: bytes, now: float) -> None:
+        """One serialized ``StreamEvent``.
+
+        Raises:
+            DialogRefused: the dialog cannot be accepted (abort with its gRPC status).
+            IngestRefused: the dialog names a product or account its token's profile does not
+                hold (abort with PERMISSION_DENIED); nothing was stored.
+        """
+        self.call.last_activity = now
+        for event in self.receiver.receive_bytes(data):
+            if isinstance(event, rx.DialogStarted):
+                self.dialog = event
+            elif isinstance(event, rx.SegmentStarted):
+                await self._segment(event)
+            elif isinstance(event, rx.Malformed):
+                self.call._count_malformed(Malformed(event.kind, event.detail))
+            else:
+                self._note(event)
+        if not self.started and self.receiver.mixer.head_ms >= START_AFTER_MS:
+            await self._start(None)
+
+    def tick(self, elapsed_ms: int) -> None:
+        """Keep the timeline running while the whole stream pauses (a hold)."""
+        self.receiver.tick(elapsed_ms)
+
+    async def _segment(self, event: rx.SegmentStarted) -> None:
+        self._note(event)
+        if self.product is None and event.product_type is not None and event.product_id:
+            self.product = (event.product_type.value, event.product_id)
+        agent = event.participant_type is rx.ParticipantType.AGENT
+        if not self.started:
+            if agent:
+                await self._start(event)
+            return
+        if agent and self.call.session is not None and event.participant_id != self.agent_id:
+            self.agent_id = event.participant_id
+            await self.call.transfer(Transfer(event.participant_id, "Blind"))
+
+    def _note(self, event: rx.DialogEvent) -> None:
+        if len(self.timeline) >= MAX_TIMELINE:
+            self.timeline_dropped += 1
+            return
+        entry: dict[str, Any] = {"event": type(event).__name__}
+        for f in dataclasses.fields(event):
+            value = getattr(event, f.name)
+            if value is not None:
+                entry[_camel(f.name)] = value.value if hasattr(value, "value") else value
+        self.timeline.append(entry)
+
+    # -- the call ----------------------------------------------------------------------------
+
+    def claim(self) -> dict[str, str]:
+        """What the dialog says of its account and product (checked against the profile)."""
+        out: dict[str, str] = {}
+        if self.dialog is not None:
+            if self.dialog.sub_account_id:
+                out["subaccountId"] = self.dialog.sub_account_id
+            if self.dialog.rc_account_id:
+                out["rcAccountId"] = self.dialog.rc_account_id
+        if self.product is not None:
+            out["productType"], out["productId"] = self.product
+        return out
+
+    async def _start(self, agent: rx.SegmentStarted | None) -> None:
+        """Settle the profile and start the call; the audio kept so far is written first.
+
+        Raises:
+            IngestRefused: the dialog's account or product is not its token's profile's.
+        """
+        claim = self.claim()
+        profile = self.auth.settle(self.grant, claim, {})
+        d = self.dialog
+        extra: dict[str, Any] = {"transport": "grpc"}
+        if d is not None:
+            extra.update(
+                dialogId=d.dialog_id,
+                direction=d.direction.value if d.direction else None,
+                language=d.language,
+                attributes=dict(d.attributes),
+            )
+        meta = StartMetadata(
+            call_id=d.dialog_id if d else None,
+            session_id=d.session_id if d else None,
+            ani=d.ani if d else None,
+            dnis=d.dnis if d else None,
+            account_id=d.account_id if d else None,
+            subaccount_id=claim.get("subaccountId"),
+            rc_account_id=claim.get("rcAccountId"),
+            agent_id=agent.participant_id if agent is not None else None,
+            product_type=claim.get("productType"),
+            product_id=claim.get("productId"),
+            content_type="audio/x-mulaw",
+            sample_rate_hz=8000,
+            extra={k: v for k, v in extra.items() if v is not None},
+        )
+        self.call.profile = profile
+        self.agent_id = meta.agent_id
+        sinks = self.receiver.mixer.sinks
+        sinks.remove(self._keep)
+        await self.call.start(Start(meta))
+        early, self._early = self._early, []
+        for block in early:  # what was said before the call started goes first, in order
+            for sink in sinks:
+                sink(block)
+
+    async def finish(self, status: CallStatus | None, reason: str) -> None:
+        """The stream ended (``status`` None: as its segments say). A dialog that never
+        started as a call but has audio is started now: its audio is kept."""
+        if not self.started and self.receiver.mixer.head_ms > 0 and not self.call.finished:
+            self.receiver.finish()
+            try:
+                await self._start(None)
+            except IngestRefused as exc:
+                logger.warning("gRPC dialog refused at its end: %s; nothing stored", exc.message)
+                return
+        if status is None:
+            self.receiver.finish()
+            status = self.receiver.final_status
+            reason = (
+                "every segment stopped"
+                if status is CallStatus.COMPLETED
+                else "stream ended while segments were open"
+            )
+        self.call.stop_metadata = {
+            **self.call.stop_metadata,
+            "tracks": [track_json(t) for t in self.receiver.tracks()],
+            "timeline": self.timeline,
+            "timelineDropped": self.timeline_dropped,
+        }
+        if self.call.end_request is not None:
+            status, reason = self.call.end_request
+        await self.call.finish(status, reason)
+
+
+def _camel(name: str) -> str:
+    head, *rest = name.split("_")
+    return head + "".join(w.title() for w in rest)
