@@ -7,6 +7,7 @@ import json
 import os
 import signal
 import socket
+import ssl
 import subprocess
 import sys
 import time
@@ -48,17 +49,26 @@ class Server:
     #: allow WebHook receivers on 127.0.0.1 (the tests' receivers are there); the security
     #: tests turn it off to see the default, which refuses non-public targets
     webhook_private: bool = True
+    #: also listen for RingCX gRPC dialogs (plaintext, on loopback) on ``grpc_port``
+    grpc: bool = False
+    grpc_port: int = field(default_factory=free_port)
+    #: the server speaks HTTPS (--http-tls): how to trust it
+    https: ssl.SSLContext | None = None
     proc: subprocess.Popen[bytes] | None = None
     log_path: Path | None = None
     _token: str | None = None
 
     @property
     def http(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
+        return f"{'https' if self.https else 'http'}://127.0.0.1:{self.port}"
 
     @property
     def ws(self) -> str:
         return f"ws://127.0.0.1:{self.port}/ringcx/stream"
+
+    @property
+    def grpc_url(self) -> str:
+        return f"grpc://127.0.0.1:{self.grpc_port}"
 
     def start(self, timeout_s: float = 30.0) -> Server:
         self.log_path = self.data_dir.parent / f"server-{self.port}.log"
@@ -71,7 +81,9 @@ class Server:
             if self.proc.poll() is not None:
                 raise RuntimeError(f"server exited early:\n{self.log()}")
             try:
-                with urllib.request.urlopen(self.http + "/health", timeout=1) as r:
+                with urllib.request.urlopen(
+                    self.http + "/health", timeout=1, context=self.https
+                ) as r:
                     if r.status == 200:
                         return self
             except OSError:
@@ -89,6 +101,7 @@ class Server:
                 str(self.port),
                 "--data-dir",
                 str(self.data_dir),
+                *(["--grpc-port", str(self.grpc_port)] if self.grpc else []),
                 *self.extra_args,
             ],
             stdout=log,

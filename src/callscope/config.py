@@ -83,9 +83,12 @@ class Settings:
     tls_cert: str = _opt(
         "",
         "PEM certificate chain: TLS on the gRPC listener (required unless it is on loopback) "
-        "and on the HTTP listener (https://, wss://).",
+        "and, with http_tls, on the HTTP listener (https://, wss://).",
     )
     tls_key: str = _opt("", "PEM private key of tls_cert.")
+    http_tls: bool = _opt(
+        False, "Serve HTTP too (REST, WebSocket streams, the dashboard) over TLS with tls_cert."
+    )
     ingest_allow_unauthenticated: bool = _opt(
         False,
         "LAB ONLY: also accept streams that present no streaming profile secret; their calls "
@@ -327,6 +330,8 @@ class Settings:
             raise ConfigError("grpc_port must differ from port (HTTP) on the same address")
         if bool(self.tls_cert) != bool(self.tls_key):
             raise ConfigError("set both tls_cert and tls_key (PEM files), or neither")
+        if self.http_tls and not self.tls_cert:
+            raise ConfigError("http_tls needs tls_cert and tls_key (PEM files)")
         if self.grpc_port and not self.tls_cert and not _loopback(self.grpc_bind_host):
             raise ConfigError(
                 "RingCX streams gRPC over TLS only: set tls_cert and tls_key (a certificate "

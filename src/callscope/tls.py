@@ -1,5 +1,5 @@
 """TLS for callscope's own listeners: the RingCX gRPC listener (spec §11.4: TLS only) and,
-when a certificate is configured, the HTTP listener (``https://``, ``wss://``).
+with ``http_tls``, the HTTP listener (``https://``, ``wss://``).
 
 Both read ``tls_cert`` (a PEM chain, leaf first) and ``tls_key`` (its PEM private key) at
 build time; a file that cannot be read or does not match is a :class:`ConfigError` naming
@@ -28,8 +28,8 @@ def key_pair(settings: Settings) -> tuple[bytes, bytes] | None:
 
 
 def server_ssl_context(settings: Settings) -> ssl.SSLContext | None:
-    """The HTTP listener's TLS context (TLS 1.2 or newer), or None when TLS is off."""
-    if not settings.tls_cert:
+    """The HTTP listener's TLS context (TLS 1.2 or newer), or None unless ``http_tls``."""
+    if not settings.http_tls:
         return None
     context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
     context.minimum_version = ssl.TLSVersion.TLSv1_2

@@ -1,0 +1,355 @@
+"""RingCX gRPC streaming (spec §11.4) into a real server: over real TLS with a CA made by the
+test, the token checked as the streaming profile's secret, dialogs recorded sample for
+sample, transfers moving the telephony parties and the supervisor, holds on the timeline,
+and a server killed mid-dialog recovering the call."""
+
+from __future__ import annotations
+
+import asyncio
+import ssl
+import subprocess
+import sys
+import urllib.error
+import urllib.request
+from pathlib import Path
+from typing import Any
+
+import grpc
+import numpy as np
+import pytest
+import trustme
+from google.protobuf import empty_pb2
+
+from callscope.media.wav import read_wav
+from callscope.protocols import ringcx_streaming_pb2 as pb
+from callscope.sim.plan import load_audio
+from callscope.sim.runner import CallResult, Progress, SimOptions, run_call
+from tests.conftest import Server, make_stereo_fixture
+from tests.integration.cp_helpers import request
+from tests.integration.test_events import until
+from tests.integration.test_supervision import Phone, extensions, monitoring_group
+
+pytestmark = pytest.mark.slow
+
+METHOD = "/ringcentral.ringcx.streaming.v1beta2.Streaming/Stream"
+
+
+def grpc_server(factory: type[Server], data: Path, *extra: str) -> Server:
+    """A server with its gRPC listener on another free loopback port (plaintext: loopback)."""
+    return factory(data, grpc=True, extra_args=list(extra)).start()
+
+
+def dialog_options(server: Server, source: Path, **kw: Any) -> SimOptions:
+    kw.setdefault("secret", server.stream_secret)
+    kw.setdefault("url", server.grpc_url)
+    return SimOptions(sources=(source,), transport="grpc", **kw)
+
+
+async def dialog(opts: SimOptions, index: int = 0) -> CallResult:
+    return await run_call(opts, index, load_audio(opts.sources[0]), Progress())
+
+
+async def calls(server: Server, status: str | None = None, n: int = 1) -> list[dict[str, Any]]:
+    """The server's calls (with ``status``), once there are ``n``."""
+    path = "/calls" + (f"?status={status}" if status else "")
+
+    async def listed() -> list[dict[str, Any]] | None:
+        _, body = await request(server, "GET", path, headers=server.headers)
+        return body["records"] if len(body["records"]) >= n else None
+
+    found: list[dict[str, Any]] = []
+    for _ in range(300):
+        got = await listed()
+        if got:
+            found = got
+            break
+        await asyncio.sleep(0.05)
+    assert len(found) >= n, found
+    return found
+
+
+def raw_stream(
+    port: int, messages: list[pb.StreamEvent], token: str | None
+) -> grpc.aio.StreamUnaryCall:
+    channel = grpc.aio.insecure_channel(f"127.0.0.1:{port}")
+    stub = channel.stream_unary(
+        METHOD,
+        request_serializer=pb.StreamEvent.SerializeToString,
+        response_deserializer=empty_pb2.Empty.FromString,
+    )
+
+    async def gen() -> Any:
+        for m in messages:
+            yield m
+
+    metadata = (("authorization", f"Bearer {token}"),) if token else ()
+    return stub(gen(), metadata=metadata)
+
+
+def init(product_id: str = "4401", rc_account: str = "70000001") -> list[pb.StreamEvent]:
+    return [
+        pb.StreamEvent(
+            session_id="s1",
+            dialog_init=pb.DialogInitEvent(
+                account=pb.Account(
+                    id="88800010", sub_account_id="88800012", rc_account_id=rc_account
+                ),
+                dialog=pb.Dialog(id="raw-1", type=pb.INBOUND, ani="6505550100"),
+            ),
+        ),
+        pb.StreamEvent(
+            session_id="s1",
+            segment_start=pb.SegmentStartEvent(
+                segment_id="c",
+                product=pb.Product(id=product_id, type=pb.QUEUE),
+                participant=pb.Participant(id="contact", type=pb.CONTACT),
+            ),
+        ),
+        pb.StreamEvent(
+            session_id="s1",
+            segment_start=pb.SegmentStartEvent(
+                segment_id="a", participant=pb.Participant(id="5501", type=pb.AGENT)
+            ),
+        ),
+    ]
+
+
+async def refused_with(call: grpc.aio.StreamUnaryCall) -> grpc.StatusCode:
+    with pytest.raises(grpc.aio.AioRpcError) as caught:
+        await call
+    return caught.value.code()
+
+
+async def test_refusals_name_the_right_status_and_store_nothing(
+    server_factory: type[Server], tmp_path: Path
+) -> None:
+    server = grpc_server(server_factory, tmp_path / "data")
+    port = server.grpc_port
+    secret = server.stream_secret
+    assert await refused_with(raw_stream(port, init(), None)) == grpc.StatusCode.UNAUTHENTICATED
+    wrong = raw_stream(port, init(), "not-the-secret-x")
+    assert await refused_with(wrong) == grpc.StatusCode.UNAUTHENTICATED
+    # the right secret, another account named: the dialog is not ours to store
+    other = raw_stream(port, init(rc_account="80000001"), secret)
+    assert await refused_with(other) == grpc.StatusCode.PERMISSION_DENIED
+    # a product the profile does not hold
+    product = raw_stream(port, init(product_id="9999"), secret)
+    assert await refused_with(product) == grpc.StatusCode.PERMISSION_DENIED
+    # media before dialog_init: not the protocol
+    media = pb.StreamEvent(
+        session_id="s1",
+        segment_media=pb.SegmentMediaEvent(
+            segment_id="c", audio_content=pb.AudioContent(payload=b"\xff" * 800, seq=1)
+        ),
+    )
+    first = raw_stream(port, [media, *init()], secret)
+    assert await refused_with(first) == grpc.StatusCode.INVALID_ARGUMENT
+    # a codec callscope does not decode
+    opus = init()
+    opus[1].segment_start.audio_format.CopyFrom(pb.AudioFormat(codec=pb.OPUS, rate=8000))
+    assert await refused_with(raw_stream(port, opus, secret)) == grpc.StatusCode.UNIMPLEMENTED
+    _, body = await request(server, "GET", "/calls", headers=server.headers)
+    assert body["records"] == []
+    assert not list((server.data_dir / "recordings").iterdir())
+    _, metrics = await request(server, "GET", "/metrics")
+    assert 'callscope_streams_refused_total{reason="secret_missing"} 1' in metrics
+    assert 'callscope_streams_refused_total{reason="secret_wrong"} 1' in metrics
+
+
+async def test_a_dialog_over_tls_is_recorded_sample_for_sample(
+    server_factory: type[Server], tmp_path: Path
+) -> None:
+    ca = trustme.CA()
+    cert = ca.issue_cert("127.0.0.1", "localhost")
+    cert_pem, key_pem, ca_pem = tmp_path / "cert.pem", tmp_path / "key.pem", tmp_path / "ca.pem"
+    cert.private_key_and_cert_chain_pem.write_to_path(str(cert_pem))
+    cert.private_key_pem.write_to_path(str(key_pem))
+    ca.cert_pem.write_to_path(str(ca_pem))
+    server = grpc_server(
+        server_factory,
+        tmp_path / "data",
+        "--tls-cert",
+        str(cert_pem),
+        "--tls-key",
+        str(key_pem),
+    )
+    source = tmp_path / "call.wav"
+    pcm = make_stereo_fixture(source, seconds=4.0)
+    url = server.grpc_url.replace("grpc://", "grpcs://")
+    result = await dialog(dialog_options(server, source, url=url, speed=4.0, ca_file=str(ca_pem)))
+    assert result.status == "completed", result.detail
+    (call,) = await calls(server, "completed")
+    assert call["authenticated"] is True
+    assert (call["accountId"], call["productId"], call["agentId"]) == ("70000001", "4401", "5501")
+    assert call["startMetadata"]["transport"] == "grpc"
+    tracks = call["stopMetadata"]["tracks"]
+    assert [(t["participantType"], t["side"]) for t in tracks] == [
+        ("CONTACT", "caller"),
+        ("AGENT", "agent"),
+    ]
+    _, recorded = read_wav(server.data_dir / "recordings" / f"{call['id']}.wav")
+    assert recorded.shape == pcm.shape
+    assert np.array_equal(recorded, pcm)
+    # plaintext to a TLS listener is not a way in
+    plain = raw_stream(server.grpc_port, init(), server.stream_secret)
+    assert await refused_with(plain) in (grpc.StatusCode.UNAVAILABLE, grpc.StatusCode.INTERNAL)
+    # a client that does not trust the certificate's CA does not connect
+    untrusted = await dialog(dialog_options(server, source, url=url))
+    assert untrusted.status == "failed"
+    assert "UNAVAILABLE" in untrusted.detail
+
+
+async def test_a_transfer_moves_parties_and_the_supervisor_and_a_hold_is_kept(
+    server_factory: type[Server], tmp_path: Path
+) -> None:
+    server = grpc_server(server_factory, tmp_path / "data")
+    exts = await extensions(server)
+    await monitoring_group(
+        server, {"101": ["Monitoring"], "102": ["Monitored"], "103": ["Monitored"]}, exts
+    )
+    source = tmp_path / "call.wav"
+    pcm = make_stereo_fixture(source, seconds=12.0)
+    phone = await Phone(server, server.headers["Authorization"][7:]).connect()
+    try:
+        task = asyncio.create_task(
+            dialog(dialog_options(server, source, transfer_at_s=6.0, hold_at_s=2.0, hold_s=2.0))
+        )
+        (live,) = await calls(server, "live")
+        status, body = await request(
+            server,
+            "POST",
+            f"/restapi/v1.0/account/~/telephony/sessions/{live['telephonySessionId']}/supervise",
+            headers=server.headers,
+            json={
+                "mode": "Listen",
+                "supervisorDeviceId": phone.device_id,
+                "agentExtensionNumber": "102",
+            },
+        )
+        assert status == 201, body
+        moved = await until(lambda: phone.of("StreamTransferred"), what="followed the transfer")
+        assert moved[0]["agentExtensionId"] == str(exts["103"]["id"])
+        result = await asyncio.wait_for(task, 40)
+        assert result.status == "completed", result.detail
+        stream = phone.of("StreamStarted")[0]["stream"]
+        assert len(phone.audio[stream]) > 300  # 20 ms frames heard on both sides of it
+    finally:
+        await phone.close()
+    (call,) = await calls(server, "completed")
+    sid = call["telephonySessionId"]
+    _, session = await request(
+        server, "GET", f"/restapi/v1.0/account/~/telephony/sessions/{sid}", headers=server.headers
+    )
+    agents = [
+        (p["extensionId"], p["status"]["code"], p["status"].get("reason"))
+        for p in session["parties"]
+        if p.get("extensionId") in (str(exts["102"]["id"]), str(exts["103"]["id"]))
+    ]
+    assert (str(exts["102"]["id"]), "Gone", "BlindTransfer") in agents
+    assert (str(exts["103"]["id"]), "Disconnected", "CallFinished") in agents
+    tracks = {t["participantId"]: t for t in call["stopMetadata"]["tracks"]}
+    assert tracks["5501"]["stopOffsetMs"] == tracks["5502"]["startOffsetMs"] == 6000
+    contact = tracks["contact-0"]
+    assert contact["held"] == [{"fromMs": 2000, "toMs": 4000}]
+    assert contact["counters"]["missing"] == 0  # silence on hold is by design
+    assert contact["counters"]["hold_silence_ms"] >= 2000
+    events = [e["event"] for e in call["stopMetadata"]["timeline"]]
+    assert events.count("SegmentHeld") == events.count("SegmentResumed") == 1
+    # the recording: the agents on the left throughout; the caller's hold is silence
+    _, recorded = read_wav(server.data_dir / "recordings" / f"{call['id']}.wav")
+    assert np.array_equal(recorded[:, 0], pcm[:, 0])
+    assert not recorded[2 * 8000 : 4 * 8000, 1].any()
+    assert np.array_equal(recorded[4 * 8000 :, 1], pcm[4 * 8000 :, 1])
+
+
+async def test_a_server_killed_mid_dialog_recovers_the_call(
+    server_factory: type[Server], tmp_path: Path
+) -> None:
+    data = tmp_path / "data"
+    server = grpc_server(server_factory, data)
+    source = tmp_path / "call.wav"
+    make_stereo_fixture(source, seconds=30.0)
+    port = server.grpc_port
+    sender = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "callscope",
+            "simulate",
+            "--quiet",
+            "--transport",
+            "grpc",
+            "--url",
+            f"grpc://127.0.0.1:{port}",
+            "--credentials",
+            str(data / "demo-credentials.json"),
+            "--source",
+            str(source),
+        ],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        await calls(server, "live")
+        await asyncio.sleep(2.0)  # some audio on disk
+        server.kill()
+    finally:
+        sender.kill()
+        sender.wait(10)
+    again = server_factory(data, port=server.port, grpc=True, grpc_port=port).start()
+    (call,) = await calls(again, "interrupted")
+    assert "recording repaired" in call["endReason"]
+    assert call["durationMs"] > 1000
+    _, recorded = read_wav(data / "recordings" / f"{call['id']}.wav")
+    assert len(recorded) * 1000 // 8000 == call["durationMs"]
+
+
+def test_tls_settings_are_checked_before_anything_listens(tmp_path: Path) -> None:
+    def serve(*args: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            [sys.executable, "-m", "callscope", "serve", "--data-dir", str(tmp_path), *args],
+            capture_output=True,
+            text=True,
+            timeout=60,
+            check=False,
+        )
+
+    # plaintext gRPC on an address others reach: refused, RingCX needs TLS
+    open_grpc = serve("--host", "0.0.0.0", "--grpc-port", "10443")
+    assert open_grpc.returncode == 2
+    assert "tls_cert" in open_grpc.stderr
+    half = serve("--grpc-port", "10443", "--tls-cert", str(tmp_path / "c.pem"))
+    assert half.returncode == 2
+    assert "tls_key" in half.stderr
+    missing = serve(
+        "--grpc-port",
+        "10443",
+        "--tls-cert",
+        str(tmp_path / "nope.pem"),
+        "--tls-key",
+        str(tmp_path / "nope.key"),
+    )
+    assert missing.returncode == 2
+    assert "cannot be read" in missing.stderr
+
+
+def test_the_http_listener_serves_tls_when_asked(
+    server_factory: type[Server], tmp_path: Path
+) -> None:
+    ca = trustme.CA()
+    cert = ca.issue_cert("127.0.0.1")
+    cert_pem, key_pem = tmp_path / "cert.pem", tmp_path / "key.pem"
+    cert.private_key_and_cert_chain_pem.write_to_path(str(cert_pem))
+    cert.private_key_pem.write_to_path(str(key_pem))
+    context = ssl.create_default_context()
+    ca.configure_trust(context)
+    server = server_factory(
+        tmp_path / "data",
+        extra_args=["--tls-cert", str(cert_pem), "--tls-key", str(key_pem), "--http-tls"],
+        https=context,
+    ).start()  # its /health answered over TLS, with the certificate the CA signed
+    assert server.http.startswith("https://")
+    with pytest.raises(ConnectionResetError):  # plain HTTP: the TLS listener hangs up
+        urllib.request.urlopen(f"http://127.0.0.1:{server.port}/health", timeout=5)
+    with pytest.raises(urllib.error.URLError):  # nor does a client that does not trust it
+        urllib.request.urlopen(server.http + "/health", timeout=5)
