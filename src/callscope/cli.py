@@ -47,12 +47,21 @@ def _settings(args: argparse.Namespace) -> Settings:
 
 def _demo_settings(args: argparse.Namespace) -> Settings:
     """The demo's settings: WebHook targets on loopback and private addresses are allowed
-    (RingCentral's samples subscribe ``http://localhost`` receivers) unless the flag or the
-    environment says otherwise."""
-    name = "events_webhook_allow_private"
-    if getattr(args, name, None) is not None or ENV_PREFIX + name.upper() in os.environ:
-        return _settings(args)
-    return Settings.from_sources(args=args, events_webhook_allow_private=True)
+    (RingCentral's samples subscribe ``http://localhost`` receivers), and the RingCX gRPC
+    listener is on at ``port + 1`` (plaintext: the demo listens on loopback), unless a flag or
+    the environment says otherwise."""
+
+    def given(name: str) -> bool:
+        return getattr(args, name, None) is not None or ENV_PREFIX + name.upper() in os.environ
+
+    overrides: dict[str, Any] = {}
+    if not given("events_webhook_allow_private"):
+        overrides["events_webhook_allow_private"] = True
+    if not given("grpc_port"):
+        base = Settings.from_sources(args=args)
+        if base.loopback_only or base.tls_cert:
+            overrides["grpc_port"] = base.port + 1
+    return Settings.from_sources(args=args, **overrides)
 
 
 def _cmd_serve(args: argparse.Namespace) -> int:
@@ -150,6 +159,8 @@ def _cmd_simulate(args: argparse.Namespace) -> int:
     from callscope.sim.runner import run_simulation, summary_line
 
     _setup_logging("WARNING")
+    if args.transport is None:
+        args.transport = "websocket"
     url = args.url or (
         "grpc://127.0.0.1:8081"
         if args.transport == "grpc"
@@ -197,12 +208,18 @@ def _cmd_demo(args: argparse.Namespace) -> int:
         print(f"callscope {__version__} serving on {base} (data in {settings.data_dir.resolve()})")
         await _demo_team(app[COMPONENTS].directory)
         try:
-            opts = _sim_options(
-                args, f"ws://{settings.host}:{settings.port}/ringcx/stream", settings.data_dir
-            )
+            # RingCX streams over gRPC today: the demo does too when its listener is on
+            if args.transport is None:
+                args.transport = "grpc" if settings.grpc_port else "websocket"
+            url = f"ws://{settings.host}:{settings.port}/ringcx/stream"
+            if args.transport == "grpc":
+                scheme = "grpcs" if settings.tls_cert else "grpc"
+                url = f"{scheme}://{settings.grpc_bind_host}:{settings.grpc_port}"
+            opts = _sim_options(args, url, settings.data_dir)
             print(
-                f"streaming {opts.calls} simulated call(s) at {opts.speed:g}x real time "
-                f"with light network faults..."
+                f"streaming {opts.calls} simulated call(s) over "
+                f"{'gRPC' if opts.transport == 'grpc' else 'WebSocket'} at {opts.speed:g}x real "
+                "time with light network faults..."
             )
             t0 = time.monotonic()
             results = await run_simulation(opts, show_progress=sys.stderr.isatty())
@@ -514,9 +531,9 @@ def _add_sim_arguments(p: argparse.ArgumentParser) -> None:
     g.add_argument(
         "--transport",
         choices=("websocket", "grpc"),
-        default="websocket",
-        help="websocket (default) or grpc: RingCX gRPC dialogs (100 ms PCMU chunks per "
-        "participant segment) to --url grpc://host:port or grpcs://host:port",
+        help="websocket or grpc: RingCX gRPC dialogs (100 ms PCMU chunks per participant "
+        "segment) to --url grpc://host:port or grpcs://host:port (simulate: default "
+        "websocket; demo: grpc when its gRPC listener is on, as it is by default)",
     )
     g.add_argument(
         "--hold-at",

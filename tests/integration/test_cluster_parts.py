@@ -416,8 +416,16 @@ def test_the_documented_deployment_starts_distinct_nodes_behind_the_balancer() -
     assert [n.effective_advertise_url for n in nodes] == [
         f"http://127.0.0.1:{n.port}" for n in nodes
     ]
-    upstream = re.findall(r"server 127\.0\.0\.1:(\d+)", (root / "nginx.conf").read_text())
-    assert sorted(map(int, upstream)) == sorted(n.port for n in nodes)
+    conf = (root / "nginx.conf").read_text()
+    upstreams = {
+        name: sorted(map(int, re.findall(r"server 127\.0\.0\.1:(\d+)", body)))
+        for name, body in re.findall(r"upstream (\w+) \{([^}]*)\}", conf)
+    }
+    assert upstreams == {
+        "callscope": sorted(n.port for n in nodes),
+        "callscope_grpc": sorted(n.grpc_port for n in nodes),  # RingCX gRPC, via grpc_pass
+    }
+    assert all(n.grpc_bind_host == "127.0.0.1" for n in nodes)
     unit = (root / "callscope@.service").read_text()
     assert "ExecStart=/opt/callscope/.venv/bin/callscope serve" in unit
     assert "CALLSCOPE_NODE_ID=node%i" in unit

@@ -258,8 +258,16 @@ class Progress:
 async def run_call(
     opts: SimOptions, index: int, audio: CallAudio, progress: Progress
 ) -> CallResult:
-    rng = random.Random(opts.seed * 1_000_003 + index)
     call_id = f"sim-{opts.seed}-{index + 1:05d}"
+    if opts.transport == "grpc":
+        from callscope.sim.grpcsim import run_dialog
+
+        frames = audio.frames if opts.max_frames is None else min(audio.frames, opts.max_frames)
+        result = CallResult(index, call_id, audio.name, frames_planned=frames // 5 * 2)
+        result.protocol = "grpc"
+        progress.calls[index] = result
+        return await run_dialog(opts, index, audio, progress, result)
+    rng = random.Random(opts.seed * 1_000_003 + index)
     two_way = opts.protocol == "twilio"
     stream_sid = f"MZ{opts.seed:08x}{index:024x}"
     media: MediaBuilder = (
@@ -277,11 +285,6 @@ async def run_call(
         plan.duplicated,
         plan.malformed,
     )
-    if opts.transport == "grpc":
-        from callscope.sim.grpcsim import run_dialog
-
-        result.protocol = "grpc"
-        return await run_dialog(opts, index, audio, progress, result)
     query = _call_query(opts, index, call_id)
     sep = "&" if "?" in opts.url else "?"
     # A two-way stream names its call in start.customParameters (Twilio allows no query).
@@ -407,9 +410,11 @@ async def _with_progress(
         Progress as RichProgress,
     )
 
-    total_msgs = sum(len(audios[i % len(audios)].agent) * 2 for i in range(opts.calls))
+    per_message = 5 if opts.transport == "grpc" else 1  # a gRPC chunk is 5 frames (100 ms)
+    frames = [len(audios[i % len(audios)].agent) for i in range(opts.calls)]
     if opts.max_frames:
-        total_msgs = min(total_msgs, opts.max_frames * 2 * opts.calls)
+        frames = [min(n, opts.max_frames) for n in frames]
+    total_msgs = sum(n // per_message * 2 for n in frames)
     with RichProgress(
         TextColumn("[bold]streaming[/] {task.fields[calls]}"),
         BarColumn(),
