@@ -439,6 +439,7 @@ def build_app(settings: Settings) -> web.Application:
         if cluster is not None:
             await cluster.stop()
         identity.close()
+        hasher.close()
         await engine.dispose()
 
     app.on_startup.append(on_startup)

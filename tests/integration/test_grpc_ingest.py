@@ -202,7 +202,8 @@ async def test_a_dialog_over_tls_is_recorded_sample_for_sample(
 async def test_a_transfer_moves_parties_and_the_supervisor_and_a_hold_is_kept(
     server_factory: type[Server], tmp_path: Path
 ) -> None:
-    server = grpc_server(server_factory, tmp_path / "data")
+    # a hold pauses the whole stream for longer than the idle timeout: it is not idle
+    server = grpc_server(server_factory, tmp_path / "data", "--ingest-idle-timeout-s", "2")
     exts = await extensions(server)
     await monitoring_group(
         server, {"101": ["Monitoring"], "102": ["Monitored"], "103": ["Monitored"]}, exts
@@ -212,7 +213,7 @@ async def test_a_transfer_moves_parties_and_the_supervisor_and_a_hold_is_kept(
     phone = await Phone(server, server.headers["Authorization"][7:]).connect()
     try:
         task = asyncio.create_task(
-            dialog(dialog_options(server, source, transfer_at_s=6.0, hold_at_s=2.0, hold_s=2.0))
+            dialog(dialog_options(server, source, transfer_at_s=7.0, hold_at_s=2.0, hold_s=3.0))
         )
         (live,) = await calls(server, "live")
         status, body = await request(
@@ -248,18 +249,29 @@ async def test_a_transfer_moves_parties_and_the_supervisor_and_a_hold_is_kept(
     assert (str(exts["102"]["id"]), "Gone", "BlindTransfer") in agents
     assert (str(exts["103"]["id"]), "Disconnected", "CallFinished") in agents
     tracks = {t["participantId"]: t for t in call["stopMetadata"]["tracks"]}
-    assert tracks["5501"]["stopOffsetMs"] == tracks["5502"]["startOffsetMs"] == 6000
+    # dialog time is audio time; while the stream paused on hold it ran by the clock, so
+    # what follows the hold sits a few ms off the source's own timing
+    transfer_ms = tracks["5501"]["stopOffsetMs"]
+    assert transfer_ms == tracks["5502"]["startOffsetMs"]
+    assert 7000 <= transfer_ms <= 7500
     contact = tracks["contact-0"]
-    assert contact["held"] == [{"fromMs": 2000, "toMs": 4000}]
+    (held,) = contact["held"]
+    assert held["fromMs"] == 2000
+    assert 3000 <= held["toMs"] - held["fromMs"] <= 3500
     assert contact["counters"]["missing"] == 0  # silence on hold is by design
-    assert contact["counters"]["hold_silence_ms"] >= 2000
+    assert contact["counters"]["hold_silence_ms"] >= 3000
+    assert call["status"] == "completed"  # not closed as idle during the hold
     events = [e["event"] for e in call["stopMetadata"]["timeline"]]
     assert events.count("SegmentHeld") == events.count("SegmentResumed") == 1
-    # the recording: the agents on the left throughout; the caller's hold is silence
+    # the recording: exact before the hold, silence while on hold (the stream paused), and
+    # after it the source again (both agents left, the caller right), shifted by the pause
     _, recorded = read_wav(server.data_dir / "recordings" / f"{call['id']}.wav")
-    assert np.array_equal(recorded[:, 0], pcm[:, 0])
-    assert not recorded[2 * 8000 : 4 * 8000, 1].any()
-    assert np.array_equal(recorded[4 * 8000 :, 1], pcm[4 * 8000 :, 1])
+    assert np.array_equal(recorded[: 2 * 8000], pcm[: 2 * 8000])
+    assert not recorded[2 * 8000 + 800 : 5 * 8000 - 800].any()
+    shift = (held["toMs"] - held["fromMs"] - 3000) * 8
+    after = slice(5 * 8000 + 800, 11 * 8000)
+    moved_by = slice(after.start + shift, after.stop + shift)
+    assert np.array_equal(recorded[moved_by], pcm[after])
 
 
 async def test_a_server_killed_mid_dialog_recovers_the_call(

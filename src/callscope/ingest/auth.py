@@ -33,6 +33,7 @@ import hashlib
 import logging
 from collections import OrderedDict
 from collections.abc import Mapping
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Protocol
 
@@ -178,13 +179,21 @@ class StreamGrant:
 
 class SecretHasher:
     """Stream secrets as stored: scrypt keyed by the installation's ingest salt, so a
-    database dump alone does not give them away and a look-up by hash finds the profile."""
+    database dump alone does not give them away and a look-up by hash finds the profile.
 
-    def __init__(self, salt: bytes = b"") -> None:
+    Hashes are computed off the event loop on one thread of their own (a flood of guesses
+    cannot take every core), once per secret however many streams present it at the same
+    moment, and the last ``cache_size`` results are kept (a pure function of the secret).
+    """
+
+    def __init__(self, salt: bytes = b"", *, cache_size: int = 4096) -> None:
         #: the installation's ingest salt; the app sets it at start-up (ProfileRepository)
         self.salt = salt
-        #: sha256(secret) → hash, for secrets that authenticated a stream (bounded)
+        self.cache_size = cache_size
+        #: sha256(secret) → hash (bounded, least recently used dropped first)
         self._known: OrderedDict[bytes, str] = OrderedDict()
+        self._pending: dict[bytes, asyncio.Future[str]] = {}
+        self._executor: ThreadPoolExecutor | None = None
 
     def hash_now(self, secret: str) -> str:
         if not self.salt:
@@ -193,18 +202,33 @@ class SecretHasher:
         return "v1$" + digest.hex()
 
     async def hash(self, secret: str) -> str:
-        """The stored form of ``secret`` (computed off the event loop, cached once known)."""
+        """The stored form of ``secret``."""
         key = hashlib.sha256(secret.encode()).digest()
         known = self._known.get(key)
         if known is not None:
             self._known.move_to_end(key)
             return known
-        return await asyncio.get_running_loop().run_in_executor(None, self.hash_now, secret)
+        pending = self._pending.get(key)
+        if pending is None:
+            if self._executor is None:
+                self._executor = ThreadPoolExecutor(1, thread_name_prefix="callscope-secrets")
+            loop = asyncio.get_running_loop()
+            pending = loop.run_in_executor(self._executor, self.hash_now, secret)
+            self._pending[key] = pending
+            try:
+                hashed = await asyncio.shield(pending)
+            finally:
+                self._pending.pop(key, None)
+            self._known[key] = hashed
+            while len(self._known) > self.cache_size:
+                self._known.popitem(last=False)
+            return hashed
+        return await asyncio.shield(pending)
 
-    def remember(self, secret: str, hashed: str) -> None:
-        self._known[hashlib.sha256(secret.encode()).digest()] = hashed
-        while len(self._known) > 4096:
-            self._known.popitem(last=False)
+    def close(self) -> None:
+        if self._executor is not None:
+            self._executor.shutdown(wait=False, cancel_futures=True)
+            self._executor = None
 
 
 class ProfileLookup(Protocol):
@@ -287,7 +311,6 @@ class IngestAuth:
             raise IngestRefused(
                 403, "CMN-401", "The presented streaming secret is not valid", "secret_wrong"
             )
-        self.hasher.remember(secret, hashed)
         return StreamGrant(tuple(ProfileView.of(p) for p in rows)).narrow(claim)
 
     def settle(

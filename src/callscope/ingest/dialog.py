@@ -162,9 +162,12 @@ class DialogStream:
         if not self.started and self.receiver.mixer.head_ms >= START_AFTER_MS:
             await self._start(None)
 
-    def tick(self, elapsed_ms: int) -> None:
-        """Keep the timeline running while the whole stream pauses (a hold)."""
+    def tick(self, elapsed_ms: int, now: float) -> None:
+        """Keep the timeline running while the whole stream pauses (a hold). A stream on
+        hold may send nothing for minutes (spec §11.4): it is not idle."""
         self.receiver.tick(elapsed_ms)
+        if any(t.held and t.held[-1][1] is None for t in self.receiver.tracks()):
+            self.call.last_activity = now
 
     async def _segment(self, event: rx.SegmentStarted) -> None:
         self._note(event)

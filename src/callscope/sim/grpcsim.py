@@ -10,8 +10,8 @@ segment, interleaved media, ``segment_stop`` of the agent, then of the caller. O
   side of the recording, as RingCX mixes it), then the agent segment starts;
 * ``transfer_at_s`` — the agent segment stops and a new AGENT segment (``transfer_to``)
   starts in the same dialog;
-* ``hold_at_s`` / ``hold_s`` — ``segment_info`` hold on the caller's segment; the caller's
-  media pauses (RingCX "may pause" streaming on hold) until ``unhold``;
+* ``hold_at_s`` / ``hold_s`` — ``segment_info`` hold on the caller's segment; the whole
+  stream pauses (RingCX "may pause" streaming on hold) until ``unhold``;
 * faults on chunks: ``reorder`` (sent 1-2 chunks late), ``duplicate``, ``drop``;
 * ``vanish_after_s`` — the RPC is cancelled mid-call.
 
@@ -165,9 +165,9 @@ def plan_dialog(
             add(k, segment_info=pb.SegmentInfoEvent(segment_id="seg-contact", event="unhold"))
         part = slice(k * CHUNK_FRAMES, (k + 1) * CHUNK_FRAMES)
         left, right = b"".join(audio.agent[part]), b"".join(audio.caller[part])
-        on_hold = hold is not None and hold[0] <= k < hold[1]
-        if not on_hold:
-            media.append((k, "seg-contact", right))
+        if hold is not None and hold[0] <= k < hold[1]:
+            continue  # the stream pauses while the caller is on hold: nothing is sent
+        media.append((k, "seg-contact", right))
         if k < bot_chunks:
             media.append((k, "seg-bot", left))
         elif agent_segment is not None:
