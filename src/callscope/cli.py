@@ -83,7 +83,7 @@ def _cmd_serve(args: argparse.Namespace) -> int:
         settings.host,
         settings.port,
     )
-    if not settings.loopback_only and not settings.behind_tls_proxy:
+    if not settings.loopback_only and not (settings.behind_tls_proxy or settings.http_tls):
         log.warning(
             "listening on %s over plain HTTP: access tokens, streaming secrets and call audio "
             "cross the network in clear unless a TLS-terminating proxy is in front (see "

@@ -105,6 +105,11 @@ class Settings:
     ingest_max_connections_per_ip: int = _opt(
         2000, "Open streams allowed from one client address (503 beyond: RingCX retries)."
     )
+    ingest_max_unproven_per_ip: int = _opt(
+        200,
+        "Two-way streams from one address waiting to present their secret at their start "
+        "(429 beyond; a secret sent as a header is checked at once).",
+    )
     ingest_auth_max_failures: int = _opt(
         20,
         "Refused streams from one address within a minute before it is held back (429) "
@@ -248,8 +253,10 @@ class Settings:
             raise ConfigError("ingest_checkpoint_interval_s must be > 0 (seconds)")
         if self.ingest_start_deadline_s <= 0:
             raise ConfigError("ingest_start_deadline_s must be > 0 (seconds)")
-        if self.ingest_max_connections_per_ip < 1:
-            raise ConfigError("ingest_max_connections_per_ip must be ≥ 1")
+        if self.ingest_max_connections_per_ip < 1 or self.ingest_max_unproven_per_ip < 1:
+            raise ConfigError(
+                "ingest_max_connections_per_ip and ingest_max_unproven_per_ip must be ≥ 1"
+            )
         if self.ingest_auth_max_failures < 1:
             raise ConfigError("ingest_auth_max_failures must be ≥ 1")
         if self.ingest_window_frames < 1:

@@ -26,7 +26,7 @@ from callscope.sim.plan import load_audio
 from callscope.sim.runner import CallResult, Progress, SimOptions, run_call
 from tests.conftest import Server, make_stereo_fixture
 from tests.integration.cp_helpers import request
-from tests.integration.test_events import until
+from tests.integration.test_events import Receiver, subscribe, until
 from tests.integration.test_supervision import Phone, extensions, monitoring_group
 
 pytestmark = pytest.mark.slow
@@ -210,6 +210,8 @@ async def test_a_transfer_moves_parties_and_the_supervisor_and_a_hold_is_kept(
     )
     source = tmp_path / "call.wav"
     pcm = make_stereo_fixture(source, seconds=12.0)
+    receiver = await Receiver().start()
+    await subscribe(server, receiver.url, "/restapi/v1.0/account/~/telephony/sessions")
     phone = await Phone(server, server.headers["Authorization"][7:]).connect()
     try:
         task = asyncio.create_task(
@@ -236,6 +238,29 @@ async def test_a_transfer_moves_parties_and_the_supervisor_and_a_hold_is_kept(
         assert len(phone.audio[stream]) > 300  # 20 ms frames heard on both sides of it
     finally:
         await phone.close()
+    # the transfer was pushed: the first agent's party Gone (BlindTransfer), the second's
+    # Answered, then the call's end
+    sid = (await calls(server, "completed"))[0]["telephonySessionId"]
+    await until(
+        lambda: any(
+            p["status"]["code"] == "Disconnected"
+            for n in receiver.telephony(sid)
+            for p in n["body"]["parties"]
+        ),
+        what="the call's Disconnected event",
+    )
+    await receiver.stop()
+    seen = [
+        (p.get("extensionId"), p["status"]["code"], p["status"].get("reason"))
+        for n in receiver.telephony(sid)
+        for p in n["body"]["parties"]
+    ]
+    first, second = str(exts["102"]["id"]), str(exts["103"]["id"])
+    assert (first, "Gone", "BlindTransfer") in seen
+    gone = seen.index((first, "Gone", "BlindTransfer"))
+    answered = [i for i, (e, c, _) in enumerate(seen) if (e, c) == (second, "Answered")]
+    assert answered
+    assert gone < answered[0]
     (call,) = await calls(server, "completed")
     sid = call["telephonySessionId"]
     _, session = await request(

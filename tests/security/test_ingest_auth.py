@@ -350,3 +350,44 @@ async def test_a_two_way_stream_that_proves_nothing_never_hears_a_supervisor(
         assert result.heard.count("agent") == 10
     finally:
         await phone.close()
+
+
+async def test_two_way_streams_waiting_for_their_start_are_capped_per_address(
+    server_factory: type[Server], tmp_path: Path
+) -> None:
+    server = server_factory(
+        tmp_path / "d", extra_args=["--ingest-max-unproven-per-ip", "2"]
+    ).start()
+    url = server.http + "/twilio/stream"
+    async with aiohttp.ClientSession() as http:
+        waiting = [await http.ws_connect(url) for _ in range(2)]
+        status, _, headers = await upgrade_answer(server, {}, path="/twilio/stream")
+        assert status == 429  # a third stream that has proved nothing must wait its turn
+        assert headers["Retry-After"] == "1"
+        # one proves its secret at its start: it no longer counts as waiting
+        custom = {**DEMO_QUERY, "secret": server.stream_secret}
+        await waiting[0].send_str(build_stream_start("MZ1", "CA1", custom).decode())
+        third = await until_upgrade(server)
+        assert third == 101
+        # one that was refused (a wrong secret) or went away frees its place too
+        await waiting[1].close()
+        assert await until_upgrade(server) == 101
+        for ws in waiting:
+            await ws.close()
+    # a stream that presents its secret as a header is never made to wait
+    for _ in range(3):
+        status, _, _ = await upgrade_answer(
+            server, {}, headers=server.stream_headers, path="/twilio/stream"
+        )
+        assert status == 101
+
+
+async def until_upgrade(server: Server) -> int:
+    """The status of an unproven two-way upgrade, once it is not 429 (bounded wait)."""
+    status = 0
+    for _ in range(50):
+        status, _, _ = await upgrade_answer(server, {}, path="/twilio/stream")
+        if status != 429:
+            break
+        await asyncio.sleep(0.1)
+    return status

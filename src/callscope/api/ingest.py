@@ -18,6 +18,7 @@ from __future__ import annotations
 import logging
 import math
 import time
+from collections import Counter
 from collections.abc import Mapping
 
 from aiohttp import WSCloseCode, WSMsgType, web
@@ -59,6 +60,8 @@ class IngestHandler:
     def __init__(self, service: IngestService, auth: IngestAuth) -> None:
         self.service = service
         self.auth = auth
+        #: two-way streams by client address that have not proved a secret yet
+        self.unproven: Counter[str] = Counter()
 
     def _refused(self, exc: IngestRefused) -> ApiError:
         self.service.refused_total.inc(reason=exc.reason)
@@ -113,25 +116,52 @@ class IngestHandler:
         secret = presented_secret(request)
         if secret is not None:
             grant = await self._grant(request, secret, request.query)
-        else:
-            # no secret yet: only an address that is not held back may wait for its start
-            try:
-                self.auth.check_peer(request.remote or "?")
-            except IngestRefused as exc:
-                raise self._refused(exc) from exc
-        return await self._serve(request, grant, two_way=True)
+            return await self._serve(request, grant, two_way=True)
+        # No secret yet: only an address that is not held back, with few such streams open,
+        # may wait for its start (within ingest_start_deadline_s).
+        peer = request.remote or "?"
+        try:
+            self.auth.check_peer(peer)
+        except IngestRefused as exc:
+            raise self._refused(exc) from exc
+        limit = self.service.settings.ingest_max_unproven_per_ip
+        if self.unproven[peer] >= limit:
+            self.service.refused_total.inc(reason="unproven_per_ip")
+            raise ApiError(
+                429,
+                "CMN-301",
+                f"Request rate exceeded: at most {limit} streams from one address may wait "
+                "to present their secret; send it as a header to skip the wait",
+                headers={"Retry-After": "1"},
+            )
+        self.unproven[peer] += 1
+        waiting = _Waiting(self.unproven, peer)
+        try:
+            return await self._serve(request, None, two_way=True, waiting=waiting)
+        finally:
+            waiting.over()
 
     async def _serve(
-        self, request: web.Request, grant: StreamGrant | None, *, two_way: bool
+        self,
+        request: web.Request,
+        grant: StreamGrant | None,
+        *,
+        two_way: bool,
+        waiting: _Waiting | None = None,
     ) -> web.StreamResponse:
         peer = self._admit(request)
         try:
-            return await self._receive(request, grant, two_way=two_way)
+            return await self._receive(request, grant, two_way=two_way, waiting=waiting)
         finally:
             self.service.release(peer)
 
     async def _receive(
-        self, request: web.Request, grant: StreamGrant | None, *, two_way: bool
+        self,
+        request: web.Request,
+        grant: StreamGrant | None,
+        *,
+        two_way: bool,
+        waiting: _Waiting | None,
     ) -> web.StreamResponse:
         ws = web.WebSocketResponse(
             max_msg_size=self.service.settings.ingest_max_message_bytes,
@@ -165,7 +195,7 @@ class IngestHandler:
                         await ws.close(code=exc.close_code, message=exc.reason.encode()[:120])
                         return ws
                     if type(event) is Start:
-                        if not await self._accept(request, ws, call, grant, event):
+                        if not await self._accept(request, ws, call, grant, event, waiting):
                             return ws
                         await call.start(event)
                     elif type(event) is Transfer:
@@ -198,6 +228,7 @@ class IngestHandler:
         call: LiveCall,
         grant: StreamGrant | None,
         event: Start,
+        waiting: _Waiting | None,
     ) -> bool:
         """At Start: settle the stream's profile from what it said (a two-way stream: check
         its secret now if it sent none at the upgrade) and give a two-way call its way back.
@@ -222,9 +253,28 @@ class IngestHandler:
             return False
         call.params = UpgradeParams.from_query(query)
         call.profile = profile
+        if waiting is not None:
+            waiting.over()
         if receiver is not None and profile is not None:
             # only an authenticated stream gets a way back: no supervisor's voice enters a
             # stream that has not proved its account
             assert receiver.stream_sid is not None
             call.talkback = Talkback(receiver.stream_sid, ws.send_str)
         return True
+
+
+class _Waiting:
+    """A two-way stream counted among its address's streams that have not proved a secret
+    yet, until :meth:`over` (called once it proved it, was refused, or went)."""
+
+    def __init__(self, unproven: Counter[str], peer: str) -> None:
+        self._unproven = unproven
+        self._peer: str | None = peer
+
+    def over(self) -> None:
+        if self._peer is None:
+            return
+        self._unproven[self._peer] -= 1
+        if self._unproven[self._peer] <= 0:
+            del self._unproven[self._peer]
+        self._peer = None
