@@ -255,6 +255,11 @@ class IngestAuth:
 
     def check_peer(self, peer: str) -> None:
         """Refuse (429) an address held back after too many failures."""
+        self._admit(peer)
+        self.throttle.done(peer, None, Outcome.OTHER)
+
+    def _admit(self, peer: str) -> None:
+        """Start an attempt of ``peer`` (429 when it is held back); end it with ``done``."""
         refusal = self.throttle.admit(peer, None)
         if refusal is not None:
             raise IngestRefused(
@@ -264,7 +269,6 @@ class IngestAuth:
                 "rate_limited",
                 retry_after_s=refusal.retry_after_s,
             )
-        self.throttle.done(peer, None, Outcome.OTHER)
 
     async def authenticate(
         self, secret: str | None, claim: Mapping[str, object], peer: str
@@ -275,15 +279,7 @@ class IngestAuth:
             IngestRefused: 401 no secret (and unauthenticated streams are not allowed), 403 a
                 wrong secret or a claim its profiles do not hold, 429 the address is held back.
         """
-        refusal = self.throttle.admit(peer, None)
-        if refusal is not None:
-            raise IngestRefused(
-                429,
-                "CMN-301",
-                "Request rate exceeded: too many refused streams from this address",
-                "rate_limited",
-                retry_after_s=refusal.retry_after_s,
-            )
+        self._admit(peer)
         outcome = Outcome.FAILURE
         try:
             grant = await self._authenticate(secret, claim)
