@@ -81,14 +81,8 @@ class DialogMedia:
         return sides
 
     def counters(self) -> FrameCounters:
-        a, c = self.buffers
-        return FrameCounters(
-            received=(a.received, c.received),
-            duplicate=(a.duplicate, c.duplicate),
-            late=(a.late, c.late),
-            missing=(a.missing, c.missing),
-            written=self.written_frames,
-        )
+        agent, caller = self.buffers
+        return FrameCounters.of(agent, caller, self.written_frames)
 
     def finish(self, now: float) -> None:
         self.receiver.finish()

@@ -26,6 +26,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import numpy.typing as npt
@@ -79,6 +80,17 @@ class FrameCounters:
     late: tuple[int, int]
     missing: tuple[int, int]
     written: int
+
+    @classmethod
+    def of(cls, agent: Any, caller: Any, written: int) -> FrameCounters:
+        """From each side's tally (anything with received, duplicate, late and missing)."""
+        return cls(
+            received=(agent.received, caller.received),
+            duplicate=(agent.duplicate, caller.duplicate),
+            late=(agent.late, caller.late),
+            missing=(agent.missing, caller.missing),
+            written=written,
+        )
 
 
 BlockSink = Callable[[StereoBlock], None]
@@ -224,14 +236,8 @@ class CallMediaPipeline:
         return all(self._ended)
 
     def counters(self) -> FrameCounters:
-        a, c = self.buffers
-        return FrameCounters(
-            received=(a.received, c.received),
-            duplicate=(a.duplicate, c.duplicate),
-            late=(a.late, c.late),
-            missing=(a.missing, c.missing),
-            written=self.written_frames,
-        )
+        agent, caller = self.buffers
+        return FrameCounters.of(agent, caller, self.written_frames)
 
     # -- internals -----------------------------------------------------------------------
 
