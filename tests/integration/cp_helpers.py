@@ -126,3 +126,16 @@ def demo_lead(server: Server) -> tuple[dict[str, Any], Login]:
         server, creds["clientId"], creds["clientSecret"], "lee@demo.callscope.test", "lead-pass-1"
     )
     return ext, login
+
+
+def demo_login(server: Server, first_name: str) -> Login:
+    """A login of one of the demo account's people (Sam, Alex, Blair, Casey): the demo app
+    and the demo password they share."""
+    creds = server.credentials()
+    return Login(
+        server,
+        creds["clientId"],
+        creds["clientSecret"],
+        f"{first_name.lower()}@demo.callscope.test",
+        creds["password"],
+    )

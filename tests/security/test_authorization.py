@@ -13,23 +13,12 @@ import aiohttp
 import pytest
 
 from tests.conftest import Server, simulate_command
-from tests.integration.cp_helpers import Login, request
+from tests.integration.cp_helpers import demo_login, request
 from tests.integration.test_events import Receiver
 
 pytestmark = pytest.mark.slow
 
 SUB = "/restapi/v1.0/subscription"
-
-
-def agent_login(server: Server, first_name: str) -> Login:
-    creds = server.credentials()
-    return Login(
-        server,
-        creds["clientId"],
-        creds["clientSecret"],
-        f"{first_name.lower()}@demo.callscope.test",
-        creds["password"],
-    )
 
 
 async def extension_ids(server: Server) -> dict[str, int]:
@@ -48,7 +37,7 @@ async def run_call(server: Server, *args: str) -> None:
 
 async def test_an_agent_cannot_subscribe_to_what_it_cannot_read(server: Server) -> None:
     ids = await extension_ids(server)
-    alex = await agent_login(server, "Alex").headers()  # ext 102, not an admin, no group
+    alex = await demo_login(server, "Alex").headers()  # ext 102, not an admin, no group
     receiver = await Receiver().start()
     try:
         refused = (
@@ -157,8 +146,8 @@ async def test_telephony_sessions_and_client_links_are_scoped_like_calls(
     await run_call(server, "--agent-id", "5502", "--seed", "41")  # Blair's call (ext 103)
     (call,) = (await request(server, "GET", "/calls", headers=server.headers))[1]["records"]
     session = f"/restapi/v1.0/account/~/telephony/sessions/{call['telephonySessionId']}"
-    alex = await agent_login(server, "Alex").headers()
-    blair = await agent_login(server, "Blair").headers()
+    alex = await demo_login(server, "Alex").headers()
+    blair = await demo_login(server, "Blair").headers()
 
     status, _ = await request(server, "GET", session, headers=alex)
     assert status == 404  # another agent's call, as /calls/{id} answers

@@ -16,24 +16,13 @@ import aiohttp
 import pytest
 
 from tests.conftest import Server, make_stereo_fixture, simulate_command
-from tests.integration.cp_helpers import Login, admin_cli, request
+from tests.integration.cp_helpers import admin_cli, demo_login, request
 from tests.integration.test_events import Receiver, until
 from tests.integration.test_supervision import Phone
 
 pytestmark = pytest.mark.slow
 
 CLOSE_REVOKED = 4401
-
-
-def login_for(server: Server, first_name: str) -> Login:
-    creds = server.credentials()
-    return Login(
-        server,
-        creds["clientId"],
-        creds["clientSecret"],
-        f"{first_name.lower()}@demo.callscope.test",
-        creds["password"],
-    )
 
 
 class Sockets:
@@ -138,7 +127,7 @@ async def test_revoking_a_token_closes_its_sockets_and_only_its_own(
 
         await live()
         assert calls, "the call did not start"
-        sam = login_for(server, "Sam")
+        sam = demo_login(server, "Sam")
         one, two = (await sam.token())["access_token"], (await sam.token())["access_token"]
         async with opened(server, one, calls[0]["id"]) as first, opened(server, two) as second:
             form = {"token": one}
@@ -167,7 +156,7 @@ async def test_admin_cli_changes_bite_on_a_running_server(
     receiver = await Receiver().start()
     try:
         # A password change (Blair, ext 103): sockets closed, subscriptions stopped.
-        blair = login_for(server, "Blair")
+        blair = demo_login(server, "Blair")
         token = (await blair.token())["access_token"]
         status, sub = await request(
             server,
@@ -197,7 +186,7 @@ async def test_admin_cli_changes_bite_on_a_running_server(
         assert (status, listed["records"]) == (200, [])
 
         # Disabling an extension (Alex, ext 102): sockets closed, no new sign-in.
-        alex = login_for(server, "Alex")
+        alex = demo_login(server, "Alex")
         token = (await alex.token())["access_token"]
         async with opened(server, token) as sockets:
             admin_cli(server.data_dir, "extension", "--disable", str(ids["102"]))
