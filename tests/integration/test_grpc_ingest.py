@@ -390,3 +390,53 @@ def test_the_http_listener_serves_tls_when_asked(
         urllib.request.urlopen(f"http://127.0.0.1:{server.port}/health", timeout=5)
     with pytest.raises(urllib.error.URLError):  # nor does a client that does not trust it
         urllib.request.urlopen(server.http + "/health", timeout=5)
+
+
+async def test_each_participant_is_transcribed_on_its_own_and_named_in_the_insights(
+    server_factory: type[Server], tmp_path: Path
+) -> None:
+    from callscope.sim.runner import default_source
+
+    server = server_factory(tmp_path / "data", grpc=True, asr=True).start()
+    # the bundled call: its agent's greeting (the first 6 s of the left channel) is spoken
+    # by an IVR bot segment, the agent's segment starts after it
+    result = await dialog(dialog_options(server, default_source(), speed=8.0, bot_s=6.0))
+    assert result.status == "completed", result.detail
+    (call,) = await calls(server, "completed")
+
+    async def transcript() -> dict[str, Any] | None:
+        _, body = await request(
+            server, "GET", f"/calls/{call['id']}/transcript", headers=server.headers
+        )
+        return body if body["status"] == "complete" else None
+
+    body: dict[str, Any] | None = None
+    for _ in range(600):
+        body = await transcript()
+        if body:
+            break
+        await asyncio.sleep(0.1)
+    assert body is not None, "the transcript did not complete"
+    lines = body["utterances"]
+    by_speaker = {u["speaker"] for u in lines}
+    assert by_speaker == {"bot", "agent", "customer"}
+    bot = [u for u in lines if u["speaker"] == "bot"]
+    assert "thank you for calling" in bot[0]["text"].lower()
+    assert all(u["endMs"] <= 6500 for u in bot)
+    assert all(u["startMs"] >= 5500 for u in lines if u["speaker"] == "agent")
+    bot_party = bot[0]["partyId"]
+    assert bot_party.endswith("-x-ivr")
+    # the insights document names every participant who spoke, the bot included
+    path = f"/ai/ringsense/v1/public/accounts/~/domains/pbx/records/{call['id']}/insights"
+    doc: dict[str, Any] = {}
+    for _ in range(600):
+        status, doc = await request(server, "GET", path, headers=server.headers)
+        if status == 200:
+            break
+        await asyncio.sleep(0.1)
+    speakers = {s["speakerId"]: s for s in doc["speakerInfo"]}
+    assert speakers[bot_party]["participantType"] == "BOT"
+    assert speakers[bot_party]["name"] == "Virtual agent"
+    spoken = {t["speakerId"] for t in doc["insights"]["Transcript"]}
+    assert bot_party in spoken
+    assert spoken <= set(speakers)

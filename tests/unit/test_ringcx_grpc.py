@@ -271,6 +271,39 @@ def test_a_bot_and_the_contact_overlap_summed_and_clipped_on_the_right() -> None
     assert (right[2400:3200] == 700).all()
 
 
+def test_each_segment_s_own_audio_comes_out_beside_the_mix() -> None:
+    full = [np.full(800, v, np.int16) for v in (30000, -30000, 1000, 5)]
+    bot = [np.full(800, v, np.int16) for v in (10000, -10000, -300)]
+    k = call()
+    own: dict[str, list[tuple[int, bytes]]] = {}
+    k.rx.mixer.segment_sinks.append(
+        lambda sid, frame, pcm: own.setdefault(sid, []).append((frame, pcm))
+    )
+    k.send(init(), start("c", pb.CONTACT, codec=pb.L16), l16("c", 0, tone(1)))
+    k.send(start("bot", pb.BOT))
+    for i in range(3):
+        k.send(l16("c", 1 + i, full[i]), l16("bot", i, bot[i]))
+    k.send(stop("bot"), l16("c", 4, full[3]), stop("c"))
+    k.rx.finish()
+
+    def mono(sid: str) -> Pcm:
+        frame = own[sid][0][0]
+        for start_frame, pcm in own[sid]:  # blocks follow each other exactly
+            assert start_frame == frame
+            frame += len(pcm) // 320
+        return cat([np.frombuffer(pcm, "<i2") for _, pcm in own[sid]])
+
+    # unmixed and unclipped: each participant as it spoke, placed on the dialog's frames
+    contact = mono("c")
+    assert np.array_equal(contact, cat([tone(1), *full]))
+    first_bot_frame = own["bot"][0][0]
+    bot_audio = mono("bot")
+    at = 100 * 8 - first_bot_frame * 160
+    assert not bot_audio[:at].any()
+    assert np.array_equal(bot_audio[at : at + 2400], cat(bot))
+    assert not bot_audio[at + 2400 :].any()
+
+
 def test_an_unknown_participant_type_is_other_and_goes_right() -> None:
     k = call()
     k.send(init(), start("c", pb.CONTACT, codec=pb.L16))

@@ -45,6 +45,7 @@ __all__ = [
     "LiveSession",
     "TelephonyService",
     "call_id_of",
+    "participant_party_id",
     "party_ids",
     "session_id_for",
 ]
@@ -71,6 +72,12 @@ def call_id_of(session_id: str) -> str:
 def party_ids(call_id: str) -> tuple[str, str]:
     """(customer party, agent party)"""
     return f"p-{call_id}-1", f"p-{call_id}-2"
+
+
+def participant_party_id(call_id: str, participant_id: str) -> str:
+    """The speaker id of a RingCX dialog participant that is no telephony party (a bot):
+    its transcript lines and its ``speakerInfo`` entry carry it."""
+    return f"p-{call_id}-x-{participant_id}"
 
 
 #: presence ``telephonyStatus`` of the agent by party status

@@ -22,6 +22,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from callscope.calls.telephony import participant_party_id, party_ids
 from callscope.errors import IngestRefused
 from callscope.ingest.auth import IngestAuth, StreamGrant
 from callscope.ingest.service import CloseFn, IngestService, LiveCall, UpgradeParams
@@ -30,6 +31,7 @@ from callscope.protocols import ringcx_grpc as rx
 from callscope.protocols.ringcx import Malformed, Start, StartMetadata
 from callscope.protocols.twilio import Transfer
 from callscope.store.models import CallStatus
+from callscope.transcription.live import CallTranscript, PartyFeed
 
 __all__ = ["START_AFTER_MS", "DialogMedia", "DialogStream"]
 
@@ -115,7 +117,17 @@ class DialogStream:
         self.auth = auth
         self.grant = grant
         self.receiver = rx.DialogReceiver()
-        self.call = LiveCall(service, UpgradeParams({}), close, media=DialogMedia(self.receiver))
+        self.call = LiveCall(
+            service, UpgradeParams({}), close, media=DialogMedia(self.receiver, self._seal)
+        )
+        # one transcript feed per participant (not the two mixed channels): each segment's
+        # own audio, its speaker named by its participant type
+        self.call.transcript_feeds = self._open_feeds
+        self.transcript: CallTranscript | None = None
+        self.participants: dict[str, rx.SegmentStarted] = {}
+        self.feeds: dict[str, PartyFeed] = {}
+        self._early_own: list[tuple[str, int, bytes]] = []
+        self.receiver.mixer.segment_sinks.append(self._own_audio)
         self.dialog: rx.DialogStarted | None = None
         self.product: tuple[str, str] | None = None  # (type, id) of the first segment naming one
         #: the RingCX agent id of the agent segment the call is with now
@@ -165,6 +177,7 @@ class DialogStream:
 
     async def _segment(self, event: rx.SegmentStarted) -> None:
         self._note(event)
+        self.participants[event.segment_id] = event
         if self.product is None and event.product_type is not None and event.product_id:
             self.product = (event.product_type.value, event.product_id)
         agent = event.participant_type is rx.ParticipantType.AGENT
@@ -175,6 +188,7 @@ class DialogStream:
         if agent and self.call.session is not None and event.participant_id != self.agent_id:
             self.agent_id = event.participant_id
             await self.call.transfer(Transfer(event.participant_id, "Blind"))
+        self._open_feed(event)  # after a transfer: labelled with the new agent's party
 
     def _note(self, event: rx.DialogEvent) -> None:
         if len(self.timeline) >= MAX_TIMELINE:
@@ -242,6 +256,9 @@ class DialogStream:
         for block in early:  # what was said before the call started goes first, in order
             for sink in sinks:
                 sink(block)
+        own, self._early_own = self._early_own, []
+        for segment_id, frame, pcm in own:
+            self._to_feed(segment_id, frame, pcm)
 
     async def finish(self, status: CallStatus | None, reason: str) -> None:
         """The stream ended (``status`` None: as its segments say). A dialog that never
@@ -261,15 +278,56 @@ class DialogStream:
                 if status is CallStatus.COMPLETED
                 else "stream ended while segments were open"
             )
+        if self.call.end_request is not None:
+            status, reason = self.call.end_request
+        await self.call.finish(status, reason)
+
+    def _seal(self) -> None:
+        """The call's media has finished: its tracks and timeline go with its Stop metadata
+        (however the call ended: the stream, the idle sweeper, a shutdown)."""
         self.call.stop_metadata = {
             **self.call.stop_metadata,
             "tracks": [track_json(t) for t in self.receiver.tracks()],
             "timeline": self.timeline,
             "timelineDropped": self.timeline_dropped,
         }
-        if self.call.end_request is not None:
-            status, reason = self.call.end_request
-        await self.call.finish(status, reason)
+
+    # -- transcripts: one feed per participant ----------------------------------------------
+
+    def _open_feeds(self, transcript: CallTranscript) -> None:
+        """The call's transcript exists (LiveCall.start): a feed for every segment so far."""
+        self.transcript = transcript
+        for event in self.participants.values():
+            self._open_feed(event)
+
+    def _open_feed(self, event: rx.SegmentStarted) -> None:
+        transcript = self.transcript
+        if transcript is None or transcript.ended or event.segment_id in self.feeds:
+            return
+        call_id = self.call.call_id or ""
+        session = self.call.session
+        kind = event.participant_type
+        party: str | None
+        if kind is rx.ParticipantType.AGENT:
+            speaker, party = "agent", session.agent_party if session else None
+        elif kind is rx.ParticipantType.CONTACT:
+            speaker, party = "customer", party_ids(call_id)[0] if session else None
+        else:  # a bot, or a participant RingCX did not type
+            speaker = kind.value.lower()
+            party = participant_party_id(call_id, event.participant_id)
+        self.feeds[event.segment_id] = transcript.add_party(speaker, party)
+
+    def _own_audio(self, segment_id: str, frame: int, pcm: bytes) -> None:
+        if self.transcript is None:
+            if not self.started:  # kept until the call starts, as its blocks are
+                self._early_own.append((segment_id, frame, pcm))
+            return
+        self._to_feed(segment_id, frame, pcm)
+
+    def _to_feed(self, segment_id: str, frame: int, pcm: bytes) -> None:
+        feed = self.feeds.get(segment_id)
+        if feed is not None:
+            feed.push(pcm, frame, len(pcm) // 320)
 
 
 def _camel(name: str) -> str:

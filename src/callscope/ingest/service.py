@@ -54,7 +54,7 @@ from callscope.protocols.twilio import (
 from callscope.store.models import Call, CallStatus, TranscriptStatus
 from callscope.store.repo import CallRepository, utcnow
 from callscope.store.writer import CallRowWriter
-from callscope.transcription.live import TranscriptHub
+from callscope.transcription.live import CallTranscript, TranscriptHub
 
 __all__ = [
     "CallMedia",
@@ -221,6 +221,9 @@ class LiveCall:
         self.session: LiveSession | None = None
         #: the streaming profile the stream proved (set at Start); None: unauthenticated
         self.profile: ProfileView | None = None
+        #: None: the transcript is made from the call's two channels; else the call opens a
+        #: feed per participant itself, given the transcript (a gRPC dialog's segments)
+        self.transcript_feeds: Callable[[CallTranscript], None] | None = None
         self.connected_at = time.monotonic()
         self.log = _CallLog(logger, {"call_id": "pending"})
 
@@ -385,10 +388,18 @@ class LiveCall:
                 telephony.close(self.session, CallStatus.ABANDONED)
         if hub is not None:
             customer, agent = party_ids(self.call_id) if self.session else (None, None)
+            stereo = self.transcript_feeds is None
             transcript = hub.attach(
-                self.call_id, self.row.account_ref, (agent, customer), self.writer.path
+                self.call_id,
+                self.row.account_ref,
+                (agent, customer),
+                self.writer.path,
+                stereo=stereo,
             )
-            self.media.sinks.append(transcript.on_block)
+            if stereo:
+                self.media.sinks.append(transcript.on_block)
+            elif self.transcript_feeds is not None:
+                self.transcript_feeds(transcript)
             if self.finished:
                 hub.detach(self.call_id)
         if self.service.supervision is not None and self.session is not None:
@@ -453,8 +464,8 @@ class LiveCall:
         new_agent = await telephony.transfer(self.session, self.row, event.agent_id, event.kind)
         if self.service.transcripts is not None and self.call_id is not None:
             transcript = self.service.transcripts.get(self.call_id)
-            if transcript is not None and transcript.feeds:
-                feed = transcript.feeds[0]
+            if transcript is not None and transcript.feeds and self.transcript_feeds is None:
+                feed = transcript.feeds[0]  # the call's stereo feed: its agent is new now
                 feed.party_ids = (self.session.agent_party, *feed.party_ids[1:])
         self.log.info(
             "transferred (%s) to RingCX agent %s%s",

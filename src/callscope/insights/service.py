@@ -25,6 +25,7 @@ from typing import Any
 from sqlalchemy import or_, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from callscope.calls.telephony import participant_party_id
 from callscope.calls.views import current_agent, iso
 from callscope.cluster.jobs import JobQueue
 from callscope.events.payloads import EventKind
@@ -103,6 +104,20 @@ def build_document(
         if p.role == "customer":
             info["phoneNumber"] = call.ani
         speakers.append(info)
+    # a RingCX gRPC dialog's participants that are no telephony party (bots) speak too
+    for track in (call.stop_metadata or {}).get("tracks", []):
+        if track.get("participantType") not in ("AGENT", "CONTACT"):
+            speaker_id = participant_party_id(call.id, str(track.get("participantId")))
+            if speaker_id not in {s["speakerId"] for s in speakers}:
+                speakers.append(
+                    {
+                        "speakerId": speaker_id,
+                        "name": track.get("name"),
+                        "participantType": track.get("participantType"),
+                        "accountId": None,
+                        "extensionId": None,
+                    }
+                )
     span = {"start": 0.0, "end": round(duration_s, 3)}
     insights: dict[str, list[dict[str, Any]]] = {
         "Transcript": [

@@ -52,7 +52,7 @@ from __future__ import annotations
 
 import enum
 import logging
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
 import numpy as np
@@ -61,12 +61,16 @@ from callscope.errors import InvalidState
 from callscope.media.jitter import JitterBuffer, PushResult
 from callscope.media.pipeline import FRAME_MS, SAMPLE_RATE_HZ, BlockSink, StereoBlock
 
-__all__ = ["DialogMixer", "PushResult", "SegmentCounters", "Side"]
+__all__ = ["DialogMixer", "PushResult", "SegmentCounters", "SegmentSink", "Side"]
 
 logger = logging.getLogger("callscope.media.dialog")
 
 SAMPLES_PER_MS = SAMPLE_RATE_HZ // 1000
 FRAME_SAMPLES = SAMPLES_PER_MS * FRAME_MS
+
+
+#: a segment's own audio with each block: (segment id, start frame, mono int16 PCM)
+SegmentSink = Callable[[str, int, bytes], None]
 
 
 class Side(enum.IntEnum):
@@ -180,6 +184,10 @@ class DialogMixer:
         max_gap_ms: a ``seq`` jump longer than this re-anchors instead of writing silence.
         batch_frames: 20 ms frames gathered before a block is emitted (write granularity).
         sinks: callables receiving each :class:`StereoBlock` in order.
+
+    ``segment_sinks`` receive, with each block, every segment's own audio in it (before the
+    mix): ``(segment id, start frame, mono int16 PCM of the block's frames)``, silence where
+    the segment has none (a participant's own transcript is made from it).
     """
 
     __slots__ = (
@@ -193,6 +201,7 @@ class DialogMixer:
         "_window",
         "_window_ms",
         "_written",
+        "segment_sinks",
         "sinks",
     )
 
@@ -219,6 +228,7 @@ class DialogMixer:
         self._max_gap_ms = max_gap_ms
         self._batch = batch_frames
         self.sinks: list[BlockSink] = list(sinks or [])
+        self.segment_sinks: list[SegmentSink] = []
         self._segments: dict[str, _Segment] = {}
         self._head = 0  # samples
         self._written = 0  # samples, whole frames
@@ -472,13 +482,18 @@ class DialogMixer:
         n = frames * FRAME_SAMPLES
         b = a + n
         acc = np.zeros((2, n), dtype=np.int32)
+        own: list[tuple[str, bytes]] = []
         for seg in self._segments.values():
             s0, s1 = seg.audio_start, seg.end
             lo, hi = max(a, s0), min(b, s1)
             if lo < hi:
-                acc[seg.side, lo - a : hi - a] += np.frombuffer(
-                    seg.audio, dtype="<i2", count=hi - lo, offset=2 * (lo - s0)
-                )
+                part = np.frombuffer(seg.audio, dtype="<i2", count=hi - lo, offset=2 * (lo - s0))
+                acc[seg.side, lo - a : hi - a] += part
+                if self.segment_sinks:
+                    mono = np.zeros(n, dtype="<i2")
+                    mono[lo - a : hi - a] = part
+                    own.append((seg.id, mono.tobytes()))
+                del part  # a view of seg.audio: it must go before seg.audio is cut
             used = min(b, s1) - s0
             if used > 0:
                 del seg.audio[: 2 * used]
@@ -491,3 +506,6 @@ class DialogMixer:
         self._written = b
         for sink in self.sinks:
             sink(block)
+        for segment_id, mono_pcm in own:
+            for segment_sink in self.segment_sinks:
+                segment_sink(segment_id, block.start_frame, mono_pcm)

@@ -226,6 +226,8 @@ class CallTranscript:
         self.hub.rows.update(self.call_id, {"transcript_status": self.status})
         for feed in list(self.feeds):
             feed.end()
+        if not self.feeds:  # a call with no participant feed (a dialog nobody spoke in)
+            self.feed_finished()
 
     # -- results out -----------------------------------------------------------------------
 
@@ -352,11 +354,17 @@ class TranscriptHub:
         account_id: str | None,
         party_ids: tuple[str | None, str | None],
         recording: Path | None = None,
+        *,
+        stereo: bool = True,
     ) -> CallTranscript:
+        """A live call's transcript. ``stereo``: from the call's two channels (agent, customer)
+        in one feed; False: the caller adds a feed per participant with
+        :meth:`CallTranscript.add_party` (a RingCX gRPC dialog's segments)."""
         t = CallTranscript(self, call_id, account_id, recording=recording)
         if self.assist_rules is not None:
             t.assist = LiveAssist(self.assist_rules, sentiment=compound)
-        t.feeds.append(PartyFeed(t, CHANNELS, party_ids))
+        if stereo:
+            t.feeds.append(PartyFeed(t, CHANNELS, party_ids))
         self.live[call_id] = t
         return t
 
