@@ -213,5 +213,5 @@ class GrpcIngest:
         while True:
             await asyncio.sleep(TICK_S)
             now = time.monotonic()
-            dialog.tick(round((now - last) * 1000))
+            dialog.tick(round((now - last) * 1000), now)
             last = now

@@ -40,6 +40,17 @@ window already), in whole 20 ms frames, at least ``batch_frames`` at a time;
 :meth:`DialogMixer.finish` flushes everything. Memory per open segment stays within about
 ``max_skew_ms`` of audio plus the jitter window.
 
+Lag. The mixer reads no clock: each call that can emit takes ``now`` (monotonic seconds,
+from the caller) and, with a ``lag_observer``, each block emitted is observed as
+``max(0, now - due)``. ``due`` is when the block's last sample existed on the sender's
+real-time schedule: the dialog's *epoch* plus the dialog time at the block's end. The epoch
+is dialog time 0 on that schedule, taken from the first chunk of media: it arrived when its
+audio ended (a live sender sends a chunk once it has it), so epoch = its arrival − where its
+audio ends. A server that keeps up observes about 0 (a sender's ``ptime`` chunking is the
+sender's, not counted); one that reads chunks late observes how late. Holds keep the
+schedule: while the stream pauses, :meth:`DialogMixer.tick` moves dialog time on. Blocks
+emitted by a call without ``now`` are not observed.
+
 UNCONFIRMED (spec §11.4 does not say): that ``seq`` counts chunks, one per chunk, per
 segment; whether ``seq`` runs on across a paused hold (both are handled: a resumed segment
 re-anchors on its next ``seq``); that a missing chunk lasted ``ptime``. A segment's first
@@ -59,7 +70,13 @@ import numpy as np
 
 from callscope.errors import InvalidState
 from callscope.media.jitter import JitterBuffer, PushResult
-from callscope.media.pipeline import FRAME_MS, SAMPLE_RATE_HZ, BlockSink, StereoBlock
+from callscope.media.pipeline import (
+    FRAME_MS,
+    SAMPLE_RATE_HZ,
+    BlockSink,
+    LagObserver,
+    StereoBlock,
+)
 
 __all__ = ["DialogMixer", "PushResult", "SegmentCounters", "Side"]
 
@@ -180,15 +197,20 @@ class DialogMixer:
         max_gap_ms: a ``seq`` jump longer than this re-anchors instead of writing silence.
         batch_frames: 20 ms frames gathered before a block is emitted (write granularity).
         sinks: callables receiving each :class:`StereoBlock` in order.
+        lag_observer: called with (seconds, frames) for each block emitted by a call given
+            ``now``: how late against the dialog's real-time schedule (see the module).
     """
 
     __slots__ = (
         "_batch",
+        "_epoch",
         "_finished",
         "_head",
+        "_lag_observer",
         "_max_gap_ms",
         "_max_skew",
         "_media_since_tick",
+        "_now",
         "_segments",
         "_window",
         "_window_ms",
@@ -204,6 +226,7 @@ class DialogMixer:
         max_gap_ms: int = 10_000,
         batch_frames: int = 5,
         sinks: list[BlockSink] | None = None,
+        lag_observer: LagObserver | None = None,
     ) -> None:
         if window_ms < FRAME_MS:
             raise ValueError(f"window_ms must be at least {FRAME_MS} (one frame)")
@@ -224,6 +247,11 @@ class DialogMixer:
         self._written = 0  # samples, whole frames
         self._media_since_tick = False
         self._finished = False
+        self._lag_observer = lag_observer
+        #: dialog time 0 on the sender's real-time schedule (None: no media yet)
+        self._epoch: float | None = None
+        #: the clock value of the call being handled (None: not given, nothing observed)
+        self._now: float | None = None
 
     # -- state -------------------------------------------------------------------------------
 
@@ -262,18 +290,20 @@ class DialogMixer:
         logger.debug("segment %s opened at %d ms (side %s)", segment_id, self.head_ms, side.name)
         return self.head_ms
 
-    def hold(self, segment_id: str) -> int:
+    def hold(self, segment_id: str, *, now: float | None = None) -> int:
         """The segment is on hold: its silence is by design from now. Returns the offset."""
         seg = self._live(segment_id)
+        self._now = now
         if seg.state is _State.OPEN:
             seg.state = _State.HELD
             logger.debug("segment %s held at %d ms", segment_id, self.head_ms)
             self._settle()
         return self.head_ms
 
-    def resume(self, segment_id: str) -> int:
+    def resume(self, segment_id: str, *, now: float | None = None) -> int:
         """The segment is off hold: its next chunk lands at the head. Returns the offset."""
         seg = self._live(segment_id)
+        self._now = now
         if seg.state is _State.HELD:
             seg.state = _State.OPEN
             if seg.stalled:
@@ -287,9 +317,10 @@ class DialogMixer:
             self._settle()
         return self.head_ms
 
-    def close_segment(self, segment_id: str) -> int:
+    def close_segment(self, segment_id: str, *, now: float | None = None) -> int:
         """The segment stopped: what it holds is released; it no longer holds others back."""
         seg = self._live(segment_id)
+        self._now = now
         self._release_pending(seg)
         seg.state = _State.STOPPED
         logger.debug("segment %s stopped at %d ms", segment_id, self.head_ms)
@@ -298,8 +329,11 @@ class DialogMixer:
 
     # -- media -------------------------------------------------------------------------------
 
-    def push(self, segment_id: str, seq: int, pcm: bytes) -> PushResult:
-        """Offer one chunk of a segment: ``pcm`` is 8 kHz little-endian int16.
+    def push(
+        self, segment_id: str, seq: int, pcm: bytes, *, now: float | None = None
+    ) -> PushResult:
+        """Offer one chunk of a segment: ``pcm`` is 8 kHz little-endian int16, received at
+        monotonic time ``now`` (None: blocks it emits are not observed for lag).
 
         Returns:
             ``ACCEPTED``; ``DUPLICATE`` or ``LATE`` (dropped); ``JUMP``: accepted after
@@ -310,7 +344,11 @@ class DialogMixer:
         """
         seg = self._live(segment_id)
         self._media_since_tick = True
+        self._now = now
         chunk = len(pcm) // 2
+        if self._epoch is None and now is not None:
+            # the first chunk's audio ends at dialog sample seg.end + chunk, and it is here now
+            self._epoch = now - (seg.end + chunk) / SAMPLE_RATE_HZ
         buf = seg.buffer
         out: list[bytes | None] = []
         result = PushResult.ACCEPTED
@@ -335,7 +373,7 @@ class DialogMixer:
         self._advance(seg)
         return result
 
-    def tick(self, elapsed_ms: int) -> None:
+    def tick(self, elapsed_ms: int, *, now: float | None = None) -> None:
         """Keep the timeline running while the stream pauses during a hold.
 
         The server calls this on a timer with the time since its previous call. If no media
@@ -345,6 +383,7 @@ class DialogMixer:
         """
         quiet = not self._media_since_tick
         self._media_since_tick = False
+        self._now = now
         if self._finished or not quiet or elapsed_ms <= 0:
             return
         live = [s for s in self._segments.values() if s.state is not _State.STOPPED]
@@ -357,11 +396,12 @@ class DialogMixer:
             seg.stalled = True
         self._settle()
 
-    def finish(self) -> None:
+    def finish(self, *, now: float | None = None) -> None:
         """End of dialog: release every segment's pending chunks and emit all audio held,
         the last frame padded with silence. Idempotent."""
         if self._finished:
             return
+        self._now = now
         for seg in self._segments.values():
             self._release_pending(seg)
         self._emit(final=True)
@@ -489,5 +529,8 @@ class DialogMixer:
         pcm[1::2] = acc[1]
         block = StereoBlock(a // FRAME_SAMPLES, pcm.tobytes())
         self._written = b
+        if self._lag_observer is not None and self._now is not None and self._epoch is not None:
+            due = self._epoch + b / SAMPLE_RATE_HZ
+            self._lag_observer(max(0.0, self._now - due), frames)
         for sink in self.sinks:
             sink(block)
