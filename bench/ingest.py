@@ -298,6 +298,8 @@ class Generator:
 
     audio: CallAudio
     url: str
+    #: the streaming profile's secret, presented at the upgrade (X-Streaming-Secret)
+    secret: str
     mask_key: bytes = field(default_factory=lambda: os.urandom(4))
     calls: list[BenchCall] = field(default_factory=list)
     tick: int = 0  # the next tick to send
@@ -352,7 +354,11 @@ class Generator:
         call_id = f"bench-{index + 1:05d}"
         query = call_query(index, call_id)
         try:
-            ws = await connect(f"{self.url}?{urlencode(query)}", timeout_s=NET_TIMEOUT_S)
+            ws = await connect(
+                f"{self.url}?{urlencode(query)}",
+                headers={"X-Streaming-Secret": self.secret},
+                timeout_s=NET_TIMEOUT_S,
+            )
         except (UpgradeFailed, UpgradeRefused) as exc:
             self.failed_connects += 1
             if len(self.errors) < 5:
@@ -713,8 +719,20 @@ async def settle(port: int, pid: int, gen: Generator) -> Snapshot:
     return last
 
 
+def stream_secret(data_dir: Path) -> str:
+    """The demo streaming profile's secret, which the server's first start writes (streams
+    must present it: ``callscope simulate --credentials`` reads it the same way)."""
+    creds = json.loads((data_dir / "demo-credentials.json").read_text())
+    secret: str = creds["streaming"]["secret"]
+    return secret
+
+
 async def run_bench(
-    args: argparse.Namespace, steps: list[int], port: int, proc: subprocess.Popen[bytes]
+    args: argparse.Namespace,
+    steps: list[int],
+    port: int,
+    proc: subprocess.Popen[bytes],
+    data_dir: Path,
 ) -> Outcome:
     pid = proc.pid
     await wait_ready(port, proc)
@@ -722,7 +740,7 @@ async def run_bench(
     idle_rss = rss_kb(pid)
     print(f"server pid {pid} on port {port}, idle RSS {idle_rss / 1024:.1f} MB", flush=True)
     audio = load_audio(default_source())
-    gen = Generator(audio, f"ws://127.0.0.1:{port}/ringcx/stream")
+    gen = Generator(audio, f"ws://127.0.0.1:{port}/ringcx/stream", stream_secret(data_dir))
     gc.collect()
     gc.freeze()
     out = Outcome()
@@ -905,7 +923,7 @@ def main(argv: list[str] | None = None) -> int:
             flush=True,
         )
         t0 = time.monotonic()
-        outcome = asyncio.run(run_bench(args, steps, port, proc))
+        outcome = asyncio.run(run_bench(args, steps, port, proc, tmp / "data"))
         ok = [r.calls for r in outcome.rows if r.ok]
         best = max(ok, default=0)
         failed_below = [r.calls for r in outcome.rows if not r.ok and r.calls < best]
