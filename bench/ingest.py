@@ -1,60 +1,82 @@
 """Ingest capacity: how many concurrent RingCX calls one ``callscope serve`` core keeps up with.
 
-Target (issue): ≥ 400 concurrent calls on one server core; aim for 600.
+Targets (issues): WebSocket streams ≥ 400 concurrent calls on one server core (aim 600);
+gRPC dialogs ≥ 800 (ten messages per second per participant instead of fifty).
 
 What it does
 ------------
-Starts ``callscope serve`` as a subprocess (free port, temporary data directory,
-``--log-level WARNING``) pinned to CPU 0, and drives it from this process pinned to CPU 1.
-Calls are opened in steps (``--steps``, default 100,200,…,800). Each step opens the extra
-calls over ``--ramp`` seconds, warms up for ``--warmup`` s, then measures for ``--measure`` s;
-calls stay open into the next step. Every call streams the bundled 77 s demo call in real
-time (looping the audio; sequenceIds keep counting): one tick loop sends, every 20 ms, one
-Media message per perspective for every open call, from pre-built, pre-masked WebSocket
-frames (the frame for sequenceId *s* is the same bytes for every call).
+``--transport websocket``, ``grpc`` or ``both`` (default: WebSocket first, then gRPC, each
+against a fresh server, and a summary comparing them). For each transport it starts
+``callscope serve`` as a subprocess (free ports, temporary data directory, ``--log-level
+WARNING``, transcription off, the gRPC listener on loopback for gRPC) pinned to CPU 0, and
+drives it from this process pinned to CPU 1. Calls present the demo streaming profile's
+secret (from the server's ``demo-credentials.json``). Calls are opened in steps (``--steps``
+for WebSocket, default 100,200,…,800; ``--grpc-steps`` for gRPC, default 200,400,…,1600).
+Each step opens the extra calls over ``--ramp`` seconds, warms up for ``--warmup`` s, waits
+(up to 15 s) until the server has worked off any backlog the calls' start-up left (a row, a
+recording and a session per call), then measures for ``--measure`` s; calls stay open into
+the next step. ``--quick`` is a smoke run of under two minutes for both.
+
+Every call streams the bundled 77 s demo call in real time, looped:
+
+* WebSocket: one tick loop sends, every 20 ms, one Media message per perspective for every
+  open call, from pre-built, pre-masked frames (the frame for sequenceId *s* is the same
+  bytes for every call): 100 messages/s per call, all calls in phase.
+* gRPC: one ``Stream`` RPC per call (a dialog: caller and agent segments), spread over
+  ``--grpc-channels`` HTTP/2 connections; every 100 ms one ``segment_media`` chunk (100 ms of
+  PCMU) per segment, from pre-serialized messages: 20 messages/s per call, phases spread
+  evenly over the 100 ms. See ``bench/ingest_grpc.py``.
 
 Each figure comes from the server's ``/metrics`` scraped at the start and end of the window
 (counter differences), from ``/proc/<pid>`` of the server, and from the generator itself.
 
 Reading the table
 -----------------
-calls            calls open in the step (connected, Start sent)
-lag_*_ms         frame lag, from the ``callscope_frame_lag_seconds`` histogram over the window:
-                 the time a frame is written to disk minus its due time on its call's real-time
-                 schedule (anchored at the call's first Media *as processed*). It includes time
-                 frames sat in socket buffers while the server was behind, but not a backlog
-                 that built up before a call's first Media was processed (Start does not wait
-                 on the database, so that stays small): watch ``lost`` and the notes for that.
+calls            calls open in the step (connected, Start / dialog_init sent)
+lag_*_ms         frame lag, from the ``callscope_frame_lag_seconds`` histogram over the window.
+                 WebSocket: the time a block of frames is written to disk minus the due time
+                 of its oldest frame on its call's real-time schedule (anchored at the call's
+                 first Media *as processed*); 2-frame write batches put p50 near 20 ms.
+                 gRPC: the time the dialog mixer emits a block minus when the block's last
+                 audio existed on the dialog's real-time schedule (anchored at the first
+                 chunk's arrival less its 100 ms): ≈ 0 while the server keeps up (the 100 ms
+                 chunking is the sender's). Both include time the messages sat in socket
+                 buffers while the server was behind, but not a backlog that built up before
+                 a call's first media was processed (watch ``lost`` and the notes for that).
                  p50/p99 are interpolated inside buckets (5, 10, 20, 30, 40, 50, 75, 100,
                  150, 200, 300, 500 ms, …), so values below 5 ms only mean "under 5 ms";
-                 the mean is exact. All calls tick in phase, so a call late in a tick also
-                 waits for the server to read the calls before it.
-sent / received  Media messages the generator wrote / the server accepted in the window. The
-                 generator's count is read when a scrape is sent, the server's when it answers;
-                 a busy server answers a tick or two later and has read those ticks too, so
-                 near saturation the two differ by a few ticks' worth (2 × calls per tick).
-lost             growth over the window of the frames the server had not received although
-                 they were sent before the latest tick (which may legitimately be in flight)
-                 preceding the scrape. 0 while the server keeps up: the skew above can make the
-                 server look less behind, never more. It equals sent − received whenever the
-                 server is well behind at both ends of the window. Negative: it caught up.
-missing          frames the server concealed as silence in the window (never arrived in time)
+                 the mean is exact.
+sent / received  media messages the generator wrote / the server accepted in the window
+                 (WebSocket: 20 ms frames; gRPC: 100 ms chunks). The generator's count is read
+                 when a scrape is sent, the server's when it answers; a busy server answers
+                 later and has read more by then, so near saturation the two differ a little.
+lost             growth over the window of the messages the server had not received although
+                 they were sent well before the scrape (WebSocket: before the latest tick,
+                 which may legitimately be in flight; gRPC: 30 ms before). 0 while the server
+                 keeps up: the skew above can make the server look less behind, never more.
+                 Negative: it caught up.
+missing          frames (gRPC: chunks) the server concealed as silence in the window
 server_cpu_%     server process CPU (user + sys, all threads) in % of one core
 rss_MB           server RSS at window end; rss/call_KB = (RSS − RSS idle before any call) / calls
 gen_cpu_%        CPU of this process; near 100 the generator, not the server, is the limit
-gen_late_*_ms    how late the tick loop finished a tick's sends against its 20 ms schedule.
-                 The server's lag includes this; rows where p99 > 20 ms are flagged '!'
-                 because their lag figures are then partly the generator's.
+gen_late_*_ms    how late the generator sent against its schedule: WebSocket, how late the tick
+                 loop finished a tick's sends; gRPC, how late a call's task woke for its chunk
+                 (this process's loop lag). The server's lag includes this; rows where
+                 p99 > 20 ms are flagged '!' because their lag figures are then partly the
+                 generator's. (A gRPC call whose write is held by HTTP/2 flow control because
+                 the server reads too slowly is the server's lag, not the generator's: those
+                 chunks are counted apart, in a note.)
 
 A note line under a row reports anything else unusual: calls the server does not count as
-live (Start not processed yet), new calls that could not connect within 10 s, late or
-duplicate frames, calls the server dropped, how far behind the server was at window end, and
-load from other processes on the two CPUs (the machine may be shared). Ramping stops early
-once p99 ≥ 500 ms, lost > 1 % of sent, or new calls cannot connect. At the end media stops,
-the server gets up to 5 s to settle and the cumulative totals are printed (so in-flight
-frames are accounted for), every call sends Stop twice and is closed, and the script prints
-the largest N whose step had p99 < 100 ms and zero loss: lost ≤ 0, missing = 0, late = 0,
-every call connected, live on the server and not dropped.
+live (Start not processed yet), new calls that could not connect, late or duplicate frames,
+calls the server dropped, how far behind the server was at window end, and load from other
+processes on the two CPUs (the machine may be shared). Ramping stops early once
+p99 ≥ 500 ms, lost > 1 % of sent, or new calls cannot connect. At the end media stops, the
+server gets up to 5 s to settle and the cumulative totals are printed (so in-flight messages
+are accounted for), every call ends (WebSocket: Stop twice; gRPC: both segment_stop and a
+half-close) and the script prints the largest N whose step had p99 < 100 ms and zero loss:
+lost ≤ 0, missing = 0, late = 0, every call connected, live on the server and not dropped.
+With both transports a last line gives each one's figure and their ratio.
 """
 
 from __future__ import annotations
@@ -79,7 +101,7 @@ from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, Final
+from typing import Any, Final, Protocol
 from urllib.parse import urlencode
 
 from benchlib import (
@@ -103,6 +125,12 @@ from callscope.sim.plan import CallAudio, load_audio
 from callscope.sim.runner import default_source
 from callscope.sim.wsclient import WebSocketClient, connect
 from callscope.sim.wsframes import OP_TEXT, encode_frame
+from ingest_grpc import MARK_GRACE_S, OK_ENDING, GrpcGenerator
+
+try:
+    import uvloop
+except ImportError:  # the server falls back to asyncio's loop too
+    uvloop = None  # type: ignore[assignment]  # optional: a plain loop without it
 
 FRAME_S: Final = 0.020
 #: Scrape this long after a tick's due time: a server that keeps up has read that tick by then.
@@ -116,8 +144,31 @@ DRAIN_HIGH_BYTES: Final = 256 * 1024
 NET_TIMEOUT_S: Final = 10.0
 READY_TIMEOUT_S: Final = 30.0
 SETTLE_TIMEOUT_S: Final = 5.0
+#: after a step's warm-up, how long to wait at most for the server to work off the backlog
+#: that starting the step's calls left (each start stores a row and opens a recording)
+CATCH_UP_TIMEOUT_S: Final = 15.0
 SERVER_CPU, GEN_CPU = 0, 1
 LAG: Final = "callscope_frame_lag_seconds"
+
+
+@dataclass(frozen=True, slots=True)
+class Transport:
+    """What differs between the two ways calls reach the server."""
+
+    name: str  # as --transport says it
+    label: str
+    unit: str  # what one media message is
+    message_ms: int  # audio per media message (per party)
+    settle_ms: int  # a message sent this long before a scrape should have been received
+    clean_ending: str  # how end_calls tallies a call that ended as it should
+
+
+WEBSOCKET: Final = Transport(
+    "websocket", "WebSocket", "Media frames", 20, round(FRAME_S * 1000), "1000 call complete"
+)
+GRPC: Final = Transport("grpc", "gRPC", "media chunks", 100, round(MARK_GRACE_S * 1000), OK_ENDING)
+TRANSPORTS: Final = {"websocket": (WEBSOCKET,), "grpc": (GRPC,), "both": (WEBSOCKET, GRPC)}
+QUICK: Final = {"websocket": [50, 100, 150], "grpc": [100, 200, 300]}
 
 
 # -- server process --------------------------------------------------------------------------
@@ -131,13 +182,14 @@ def free_port() -> int:
 
 
 def start_server(
-    port: int, data_dir: Path, log_path: Path, event_loop: str = "auto"
+    port: int, data_dir: Path, log_path: Path, event_loop: str = "auto", grpc_port: int = 0
 ) -> subprocess.Popen[bytes]:
     cmd = [
         sys.executable, "-m", "callscope", "serve",
         "--host", "127.0.0.1", "--port", str(port),
         "--data-dir", str(data_dir), "--log-level", "WARNING", "--event-loop", event_loop,
         "--asr-workers", "0",  # ingest alone; transcription capacity is bench/asr.py
+        "--grpc-port", str(grpc_port),  # 0: off; plaintext is allowed on loopback
     ]  # fmt: skip
     with log_path.open("wb") as log:
         return subprocess.Popen(
@@ -223,7 +275,8 @@ def quantile(buckets: Buckets, q: float) -> float | None:
 class Snapshot:
     t: float
     sent: int
-    sent_before_last_tick: int
+    #: what a server that keeps up has received by the scrape (see ``Load.mark``)
+    sent_settled: int
     dropped_calls: int
     metrics: dict[str, float]
     lag: Buckets
@@ -241,15 +294,42 @@ class Snapshot:
 
     @property
     def behind(self) -> int:
-        """Frames sent before the most recent tick that the server has not received yet.
+        """Messages sent well before the scrape that the server has not received yet.
 
-        The latest tick's frames may legitimately be in flight; anything older means the
-        server is more than 20 ms behind, or the frames are gone.
+        WebSocket: before the most recent tick (its frames may legitimately be in flight;
+        anything older means the server is more than 20 ms behind, or the frames are gone).
+        gRPC: 30 ms before the scrape.
         """
-        return max(0, self.sent_before_last_tick - self.received)
+        return max(0, self.sent_settled - self.received)
 
 
 # -- load generator --------------------------------------------------------------------------
+
+
+class Load(Protocol):
+    """What a ramp needs of a generator (:class:`Generator`, :class:`GrpcGenerator`)."""
+
+    @property
+    def calls(self) -> Any: ...  # a sized list of the open calls
+    @property
+    def sent(self) -> int: ...
+    @property
+    def dropped_calls(self) -> int: ...
+    @property
+    def failed_connects(self) -> int: ...
+    @property
+    def errors(self) -> list[str]: ...
+    @property
+    def stalls(self) -> int: ...
+
+    def start(self) -> None: ...
+    async def open_calls(self, count: int, over_s: float) -> None: ...
+    async def mark(self, *, aligned: bool = True) -> tuple[int, int]: ...
+    def take_lateness(self) -> list[float]: ...
+    async def stop_media(self) -> None: ...
+    async def end_calls(self) -> TallyCounter[str]: ...
+    def abort_all(self) -> None: ...
+    async def close(self) -> None: ...
 
 
 def call_query(index: int, call_id: str) -> dict[str, str]:
@@ -298,6 +378,8 @@ class Generator:
 
     audio: CallAudio
     url: str
+    #: the streaming profile's secret, presented at the upgrade (X-Streaming-Secret)
+    secret: str
     mask_key: bytes = field(default_factory=lambda: os.urandom(4))
     calls: list[BenchCall] = field(default_factory=list)
     tick: int = 0  # the next tick to send
@@ -352,7 +434,11 @@ class Generator:
         call_id = f"bench-{index + 1:05d}"
         query = call_query(index, call_id)
         try:
-            ws = await connect(f"{self.url}?{urlencode(query)}", timeout_s=NET_TIMEOUT_S)
+            ws = await connect(
+                f"{self.url}?{urlencode(query)}",
+                headers={"X-Streaming-Secret": self.secret},
+                timeout_s=NET_TIMEOUT_S,
+            )
         except (UpgradeFailed, UpgradeRefused) as exc:
             self.failed_connects += 1
             if len(self.errors) < 5:
@@ -393,6 +479,14 @@ class Generator:
     def next_phase(self, offset_s: float) -> float:
         """Loop time ``offset_s`` after the due time of the next tick."""
         return self.t0 + self.tick * FRAME_S + offset_s
+
+    async def mark(self, *, aligned: bool = True) -> tuple[int, int]:
+        """(frames sent, frames sent before the latest tick), ``SCRAPE_PHASE_S`` into a tick
+        when ``aligned``. Nothing awaits between this and the scrape's request."""
+        loop = asyncio.get_running_loop()
+        if aligned and self.t0:
+            await asyncio.sleep(max(0.0, self.next_phase(SCRAPE_PHASE_S) - loop.time()))
+        return self.sent, self.sent_before_last_tick
 
     async def _run(self) -> None:
         loop = asyncio.get_running_loop()
@@ -481,17 +575,18 @@ class Generator:
                 with contextlib.suppress(Exception):
                     c.ws.abort()
 
+    async def close(self) -> None:
+        """Nothing beyond the calls' sockets (closed by end_calls or abort_all)."""
+
 
 # -- measurement -----------------------------------------------------------------------------
 
 
-async def snapshot(port: int, pid: int, gen: Generator, *, aligned: bool = True) -> Snapshot:
-    """Scrape /metrics and /proc, ``SCRAPE_PHASE_S`` into a tick when ``aligned``."""
+async def snapshot(port: int, pid: int, gen: Load, *, aligned: bool = True) -> Snapshot:
+    """Scrape /metrics and /proc when the generator says (:meth:`Load.mark`)."""
     loop = asyncio.get_running_loop()
-    if aligned and gen.t0:
-        await asyncio.sleep(max(0.0, gen.next_phase(SCRAPE_PHASE_S) - loop.time()))
-    # Nothing awaits between here and the request: the generator's count is exact.
-    sent, sent_before, dropped = gen.sent, gen.sent_before_last_tick, gen.dropped_calls
+    sent, sent_before = await gen.mark(aligned=aligned)
+    dropped = gen.dropped_calls
     t, server_cpu, server_rss, own = loop.time(), cpu_seconds(pid), rss_kb(pid), own_cpu_seconds()
     cores = core_busy_seconds()
     status, body = await http_get(port, "/metrics")
@@ -503,6 +598,7 @@ async def snapshot(port: int, pid: int, gen: Generator, *, aligned: bool = True)
 
 @dataclass(slots=True)
 class Row:
+    transport: str
     target: int
     calls: int
     live: int
@@ -528,6 +624,13 @@ class Row:
     other_on_server_cpu_pct: float
     other_on_gen_cpu_pct: float
     window_s: float
+    #: audio per media message, and how long after sending one it may still be in flight
+    message_ms: int
+    settle_ms: int
+    #: gRPC: chunks whose call was still waiting on HTTP/2 flow control when they fell due
+    held: int = 0
+    #: seconds after the warm-up until the server was no longer behind (see ``catch_up``)
+    caught_up_s: float = 0.0
 
     @property
     def ok(self) -> bool:
@@ -548,6 +651,7 @@ class Row:
 
 
 def make_row(
+    transport: Transport,
     target: int,
     calls: int,
     s0: Snapshot,
@@ -557,6 +661,8 @@ def make_row(
     *,
     failed: int,
     dropped: int,
+    held: int,
+    caught_up_s: float = 0.0,
 ) -> Row:
     wall = s1.t - s0.t
     lag = tuple((le, c1 - c0) for (le, c1), (_, c0) in zip(s1.lag, s0.lag, strict=True))
@@ -574,6 +680,7 @@ def make_row(
     n_lag = s1.m(LAG + "_count") - s0.m(LAG + "_count")
     sent, received = s1.sent - s0.sent, s1.received - s0.received
     return Row(
+        transport=transport.name,
         target=target,
         calls=calls,
         live=int(s1.m("callscope_live_calls")),
@@ -598,6 +705,10 @@ def make_row(
         other_on_server_cpu_pct=other(SERVER_CPU, s1.server_cpu_s - s0.server_cpu_s),
         other_on_gen_cpu_pct=other(GEN_CPU, s1.gen_cpu_s - s0.gen_cpu_s),
         window_s=wall,
+        message_ms=transport.message_ms,
+        settle_ms=transport.settle_ms,
+        held=held,
+        caught_up_s=caught_up_s,
     )
 
 
@@ -662,8 +773,20 @@ def row_notes(r: Row) -> str:
         notes.append(f"{r.failed_connects} new call(s) could not connect")
     if r.behind:
         notes.append(
-            f"server {r.behind} frames behind at window end "
-            f"(≈ {r.behind / (2 * r.calls) * 20 + 20:.0f} ms of audio)"
+            f"server {r.behind} messages behind at window end "
+            f"(≈ {r.behind / (2 * r.calls) * r.message_ms + r.settle_ms:.0f} ms of audio)"
+        )
+    if r.caught_up_s >= 1.0:
+        notes.append(
+            f"measured once the server had worked off the ramp's backlog, "
+            f"{r.caught_up_s:.0f} s after the warm-up"
+            + (" (it had not)" if r.caught_up_s >= CATCH_UP_TIMEOUT_S else "")
+        )
+    if r.held:
+        notes.append(
+            f"{r.held} chunks fell due while their call's previous write was pending"
+            if r.transport == GRPC.name
+            else f"generator waited on full socket buffers {r.held}×"
         )
     if r.other_on_server_cpu_pct > 10 or r.other_on_gen_cpu_pct > 10:
         notes.append(
@@ -699,7 +822,7 @@ async def wait_ready(port: int, proc: subprocess.Popen[bytes]) -> None:
     raise RuntimeError(f"server not ready on port {port} after {READY_TIMEOUT_S:.0f} s")
 
 
-async def settle(port: int, pid: int, gen: Generator) -> Snapshot:
+async def settle(port: int, pid: int, gen: Load) -> Snapshot:
     """Media has stopped: wait until the server has read everything (or stops making progress)."""
     loop = asyncio.get_running_loop()
     deadline = loop.time() + SETTLE_TIMEOUT_S
@@ -713,16 +836,57 @@ async def settle(port: int, pid: int, gen: Generator) -> Snapshot:
     return last
 
 
+async def catch_up(port: int, pid: int, gen: Load) -> float:
+    """Wait until the server is no longer behind the generator, at most
+    ``CATCH_UP_TIMEOUT_S``; returns the seconds waited. Starting many calls at once (a row, a
+    recording, a session each) can leave the server seconds behind; a window measured then
+    shows that backlog draining, not the steady state of the step."""
+    loop = asyncio.get_running_loop()
+    t0 = loop.time()
+    while (await snapshot(port, pid, gen)).behind > 0:
+        if loop.time() - t0 >= CATCH_UP_TIMEOUT_S:
+            break
+        await asyncio.sleep(0.5)
+    return loop.time() - t0
+
+
+def stream_secret(data_dir: Path) -> str:
+    """The demo streaming profile's secret, which the server's first start writes (streams
+    must present it: ``callscope simulate --credentials`` reads it the same way)."""
+    creds = json.loads((data_dir / "demo-credentials.json").read_text())
+    secret: str = creds["streaming"]["secret"]
+    return secret
+
+
+@dataclass(frozen=True, slots=True)
+class Server:
+    proc: subprocess.Popen[bytes]
+    port: int
+    grpc_port: int
+    data_dir: Path
+
+
+def make_load(args: argparse.Namespace, transport: Transport, server: Server) -> Load:
+    audio = load_audio(default_source())
+    secret = stream_secret(server.data_dir)
+    if transport is GRPC:
+        return GrpcGenerator(
+            audio, f"127.0.0.1:{server.grpc_port}", secret, channels=args.grpc_channels
+        )
+    return Generator(audio, f"ws://127.0.0.1:{server.port}/ringcx/stream", secret)
+
+
 async def run_bench(
-    args: argparse.Namespace, steps: list[int], port: int, proc: subprocess.Popen[bytes]
+    args: argparse.Namespace, transport: Transport, steps: list[int], server: Server
 ) -> Outcome:
+    proc, port = server.proc, server.port
     pid = proc.pid
     await wait_ready(port, proc)
     await asyncio.sleep(1.0)
     idle_rss = rss_kb(pid)
-    print(f"server pid {pid} on port {port}, idle RSS {idle_rss / 1024:.1f} MB", flush=True)
-    audio = load_audio(default_source())
-    gen = Generator(audio, f"ws://127.0.0.1:{port}/ringcx/stream")
+    where = f"port {port}" + (f", gRPC port {server.grpc_port}" if transport is GRPC else "")
+    print(f"server pid {pid} on {where}, idle RSS {idle_rss / 1024:.1f} MB", flush=True)
+    gen = make_load(args, transport, server)
     gc.collect()
     gc.freeze()
     out = Outcome()
@@ -739,11 +903,14 @@ async def run_bench(
                 out.stopped_early = "no call could connect: " + "; ".join(gen.errors)
                 break
             await asyncio.sleep(args.warmup)
+            caught_up_s = await catch_up(port, pid, gen)
             s0 = await snapshot(port, pid, gen)
             gen.take_lateness()
+            held0 = gen.stalls
             await asyncio.sleep(args.measure)
             s1 = await snapshot(port, pid, gen)
             row = make_row(
+                transport,
                 n,
                 len(gen.calls),
                 s0,
@@ -752,6 +919,8 @@ async def run_bench(
                 gen.take_lateness(),
                 failed=failed,
                 dropped=s1.dropped_calls - dropped_before,
+                held=gen.stalls - held0,
+                caught_up_s=caught_up_s,
             )
             out.rows.append(row)
             print(format_row(row), flush=True)
@@ -780,7 +949,7 @@ async def run_bench(
         s = await settle(port, pid, gen)
         calls = len(gen.calls)
         endings = await gen.end_calls()
-        clean = endings.get("1000 call complete", 0)
+        clean = endings.get(transport.clean_ending, 0)
         out.final = {
             "sent": gen.sent,
             "received": s.received,
@@ -796,25 +965,33 @@ async def run_bench(
         }
         f = out.final
         print(
-            f"totals after settling: sent {f['sent']} Media frames, server received "
+            f"totals after settling: sent {f['sent']} {transport.unit}, server received "
             f"{f['received']} (never received {f['never_received']}), missing {f['missing']}, "
             f"late {f['late']}, duplicate {f['duplicate']}; "
             f"calls dropped by the server {f['calls_dropped_by_server']}",
             flush=True,
         )
-        stalls = f"; generator waited on full socket buffers {gen.stalls}×" if gen.stalls else ""
+        stalls = ""
+        if gen.stalls:
+            stalls = (
+                f"; {gen.stalls} chunks fell due while their call's previous write was pending"
+                if transport is GRPC
+                else f"; generator waited on full socket buffers {gen.stalls}×"
+            )
         others = ", ".join(
-            f"{n} × {'still open after 10 s' if k == 'open' else 'closed ' + repr(k)}"
+            f"{n} × {'still open after 10 s' if k == 'open' else 'ended ' + repr(k)}"
             for k, n in endings.most_common()
-            if k != "1000 call complete"
+            if k != transport.clean_ending
         )
-        print(
-            f"Stop ×2 sent to {calls} call(s): {clean} closed by the server with 1000 "
-            f"(call complete)" + (f"; {others}" if others else "") + stalls,
-            flush=True,
+        how = (
+            "segment_stop ×2 and a half-close sent to {} call(s): {} answered OK"
+            if transport is GRPC
+            else "Stop ×2 sent to {} call(s): {} closed by the server with 1000 (call complete)"
         )
+        print(how.format(calls, clean) + (f"; {others}" if others else "") + stalls, flush=True)
     finally:
         gen.abort_all()
+        await gen.close()
     return out
 
 
@@ -825,14 +1002,38 @@ def build_parser() -> argparse.ArgumentParser:
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     p.add_argument(
+        "--transport",
+        choices=tuple(TRANSPORTS),
+        default="both",
+        help="which ramp to run: WebSocket streams, gRPC dialogs, or both in turn (default)",
+    )
+    p.add_argument(
         "--steps",
         type=counts("--steps"),
-        default=[100, 200, 300, 400, 500, 600, 700, 800],
-        help="concurrent calls per step, increasing (default 100,200,…,800)",
+        help="WebSocket: concurrent calls per step, increasing (default "
+        f"{_steps_text(DEFAULT_STEPS['websocket'])}; --quick {_steps_text(QUICK['websocket'])})",
     )
-    p.add_argument("--warmup", type=float, default=3.0, help="seconds before measuring (3)")
-    p.add_argument("--measure", type=float, default=10.0, help="seconds measured per step (10)")
-    p.add_argument("--ramp", type=float, default=2.0, help="seconds to open a step's calls (2)")
+    p.add_argument(
+        "--grpc-steps",
+        type=counts("--grpc-steps"),
+        help="gRPC: concurrent calls per step, increasing (default "
+        f"{_steps_text(DEFAULT_STEPS['grpc'])}; --quick {_steps_text(QUICK['grpc'])})",
+    )
+    p.add_argument(
+        "--quick",
+        action="store_true",
+        help="a smoke run of about two minutes for both transports: the --quick steps, "
+        "ramp 1 s, warm-up 1 s, measure 3 s (flags given still win)",
+    )
+    p.add_argument("--warmup", type=float, help="seconds before measuring (3; --quick 1)")
+    p.add_argument("--measure", type=float, help="seconds measured per step (10; --quick 3)")
+    p.add_argument("--ramp", type=float, help="seconds to open a step's calls (2; --quick 1)")
+    p.add_argument(
+        "--grpc-channels",
+        type=int,
+        default=4,
+        help="gRPC: HTTP/2 connections the dialogs are spread over (default 4)",
+    )
     p.add_argument("--port", type=int, default=0, help="server port, 0 = a free one (default)")
     p.add_argument(
         "--event-loop",
@@ -841,8 +1042,35 @@ def build_parser() -> argparse.ArgumentParser:
         help="the server's event loop (auto = uvloop when installed); run twice to compare",
     )
     p.add_argument("--json", type=Path, metavar="FILE", help="also write the rows as JSON")
-    p.add_argument("--server-log", type=Path, metavar="FILE", help="keep the server's log here")
+    p.add_argument(
+        "--server-log",
+        type=Path,
+        metavar="FILE",
+        help="keep the server's log here (with both transports: FILE.websocket, FILE.grpc)",
+    )
     return p
+
+
+DEFAULT_STEPS: Final = {
+    "websocket": [100, 200, 300, 400, 500, 600, 700, 800],
+    "grpc": [200, 400, 600, 800, 1000, 1200, 1400, 1600],
+}
+
+
+def _steps_text(steps: list[int]) -> str:
+    return ",".join(map(str, steps))
+
+
+def settle_args(args: argparse.Namespace) -> None:
+    """Fill in what was not given: --quick values, else the defaults."""
+    quick = args.quick
+    if args.steps is None:
+        args.steps = QUICK["websocket"] if quick else DEFAULT_STEPS["websocket"]
+    if args.grpc_steps is None:
+        args.grpc_steps = QUICK["grpc"] if quick else DEFAULT_STEPS["grpc"]
+    for name, normal, fast in (("warmup", 3.0, 1.0), ("measure", 10.0, 3.0), ("ramp", 2.0, 1.0)):
+        if getattr(args, name) is None:
+            setattr(args, name, fast if quick else normal)
 
 
 _TIMESTAMP = re.compile(r"^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d,\d{3} ")
@@ -869,33 +1097,31 @@ def _json_safe(v: Any) -> Any:
     return None if isinstance(v, float) and math.isinf(v) else v
 
 
-def main(argv: list[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
-    if args.measure <= 0 or args.warmup < 0 or args.ramp < 0:
-        print("--measure must be > 0; --warmup and --ramp ≥ 0", file=sys.stderr)
-        return 2
-    steps: list[int] = args.steps
+def largest_ok(rows: list[Row]) -> tuple[int, list[int]]:
+    """The largest N whose step passed, and the smaller Ns that failed."""
+    best = max((r.calls for r in rows if r.ok), default=0)
+    return best, [r.calls for r in rows if not r.ok and r.calls < best]
 
-    def terminate(signum: int, _frame: object) -> None:
-        raise KeyboardInterrupt(f"signal {signum}")
 
-    # SIGTERM/SIGHUP (e.g. from `timeout`) must clean up like Ctrl-C: the server runs in its
-    # own session and would outlive us otherwise.
-    signal.signal(signal.SIGTERM, terminate)
-    signal.signal(signal.SIGHUP, terminate)
-    cpus = os.sched_getaffinity(0)
-    tmp = Path(tempfile.mkdtemp(prefix="callscope-bench-"))
+def run_transport(
+    args: argparse.Namespace, transport: Transport, steps: list[int], cpus: set[int]
+) -> tuple[Outcome, bool]:
+    """One ramp against a fresh server; returns its outcome and whether both were pinned."""
+    tmp = Path(tempfile.mkdtemp(prefix=f"callscope-bench-{transport.name}-"))
     log_path = tmp / "server.log"
     proc: subprocess.Popen[bytes] | None = None
-    outcome: Outcome | None = None
     try:
         port = args.port or free_port()
-        proc = start_server(port, tmp / "data", log_path, args.event_loop)
+        grpc_port = 0
+        while transport is GRPC and grpc_port in (0, port):
+            grpc_port = free_port()
+        proc = start_server(port, tmp / "data", log_path, args.event_loop, grpc_port)
         pinned = {SERVER_CPU, GEN_CPU} <= cpus and pin(proc.pid, SERVER_CPU) and pin(0, GEN_CPU)
         overrides = sorted(k for k in os.environ if k.startswith("CALLSCOPE_"))
+        per_s = 2 * 1000 // transport.message_ms
         print(
-            f"callscope ingest bench: steps {','.join(map(str, steps))}, ramp {args.ramp:g} s, "
-            f"warm-up {args.warmup:g} s, measure {args.measure:g} s; "
+            f"\n{transport.label} ({per_s} messages/s per call): steps {_steps_text(steps)}, "
+            f"ramp {args.ramp:g} s, warm-up {args.warmup:g} s, measure {args.measure:g} s; "
             + (
                 f"server on CPU {SERVER_CPU}, generator on CPU {GEN_CPU}"
                 if pinned
@@ -905,22 +1131,98 @@ def main(argv: list[str] | None = None) -> int:
             flush=True,
         )
         t0 = time.monotonic()
-        outcome = asyncio.run(run_bench(args, steps, port, proc))
-        ok = [r.calls for r in outcome.rows if r.ok]
-        best = max(ok, default=0)
-        failed_below = [r.calls for r in outcome.rows if not r.ok and r.calls < best]
+        server = Server(proc, port, grpc_port, tmp / "data")
+        # gRPC's generator runs on uvloop (a fifth less CPU per message than asyncio's loop
+        # with grpc.aio); the WebSocket generator stays on asyncio's, as its figures were taken
+        factory = uvloop.new_event_loop if transport is GRPC and uvloop is not None else None
+        with asyncio.Runner(loop_factory=factory) as runner:
+            outcome = runner.run(run_bench(args, transport, steps, server))
+        best, failed_below = largest_ok(outcome.rows)
         print(
-            f"largest N with p99 < {PASS_P99_S * 1000:.0f} ms and zero loss: {best or 'none'}"
+            f"{transport.label}: largest N with p99 < {PASS_P99_S * 1000:.0f} ms and zero loss: "
+            f"{best or 'none'}"
             + (f" (but failed at {failed_below})" if failed_below else "")
             + f"  [{time.monotonic() - t0:.0f} s]",
             flush=True,
         )
-        if args.json:
-            doc = {
+        return outcome, pinned
+    finally:
+        if proc is not None:
+            stop_server(proc)
+        with contextlib.suppress(OSError):
+            text = log_path.read_text(errors="replace")
+            if args.server_log:
+                keep = args.server_log
+                if args.transport == "both":
+                    keep = keep.with_name(f"{keep.name}.{transport.name}")
+                keep.write_text(text)
+            print_log_summary(text)
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
+@dataclass(frozen=True, slots=True)
+class Result:
+    best: int  # largest N that passed (0: none)
+    bound: bool  # every step up to the last passed: the capacity is at least ``best``
+
+
+def result_of(outcome: Outcome, steps: list[int]) -> Result:
+    best, _ = largest_ok(outcome.rows)
+    last = outcome.rows[-1] if outcome.rows else None
+    top = last is not None and last.ok and last.target == steps[-1] and best == last.calls
+    return Result(best, top)
+
+
+def summary(results: dict[str, Result]) -> str:
+    """Each transport's largest N, and gRPC's against WebSocket's when both ran."""
+    parts = []
+    for t in (WEBSOCKET, GRPC):
+        r = results.get(t.name)
+        if r is not None:
+            n = f"≥ {r.best}" if r.bound else str(r.best or "none")
+            parts.append(f"{t.label} {n} ({2 * 1000 // t.message_ms} messages/s per call)")
+    line = (
+        f"calls per server core at p99 < {PASS_P99_S * 1000:.0f} ms with zero loss: "
+        + ", ".join(parts)
+    )
+    ws, grpc = results.get(WEBSOCKET.name), results.get(GRPC.name)
+    if ws is not None and grpc is not None and ws.best and grpc.best:
+        line += f"; gRPC / WebSocket = {grpc.best / ws.best:.2f}"
+        if ws.bound or grpc.bound:
+            line += " (not a capacity ratio: a ramp passed its last step; add steps)"
+    return line
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    settle_args(args)
+    if args.measure <= 0 or args.warmup < 0 or args.ramp < 0:
+        print("--measure must be > 0; --warmup and --ramp ≥ 0", file=sys.stderr)
+        return 2
+    if args.grpc_channels < 1:
+        print("--grpc-channels must be ≥ 1", file=sys.stderr)
+        return 2
+
+    def terminate(signum: int, _frame: object) -> None:
+        raise KeyboardInterrupt(f"signal {signum}")
+
+    # SIGTERM/SIGHUP (e.g. from `timeout`) must clean up like Ctrl-C: the server runs in its
+    # own session and would outlive us otherwise.
+    signal.signal(signal.SIGTERM, terminate)
+    signal.signal(signal.SIGHUP, terminate)
+    cpus = os.sched_getaffinity(0)
+    t0 = time.monotonic()
+    print(f"callscope ingest bench: {args.transport}", flush=True)
+    docs: dict[str, Any] = {}
+    results: dict[str, Result] = {}
+    try:
+        for transport in TRANSPORTS[args.transport]:
+            steps: list[int] = args.grpc_steps if transport is GRPC else args.steps
+            outcome, pinned = run_transport(args, transport, steps, cpus)
+            results[transport.name] = result_of(outcome, steps)
+            best = results[transport.name].best
+            docs[transport.name] = {
                 "steps": steps,
-                "warmup_s": args.warmup,
-                "measure_s": args.measure,
-                "ramp_s": args.ramp,
                 "pinned": pinned,
                 "rows": [
                     {k: _json_safe(v) for k, v in asdict(r).items()} | {"ok": r.ok}
@@ -929,6 +1231,17 @@ def main(argv: list[str] | None = None) -> int:
                 "stopped_early": outcome.stopped_early,
                 "final": outcome.final,
                 "largest_ok_calls": best,
+                "all_steps_passed": results[transport.name].bound,
+            }
+        print(f"\n{summary(results)}  [{time.monotonic() - t0:.0f} s]", flush=True)
+        if args.json:
+            doc = {
+                "warmup_s": args.warmup,
+                "measure_s": args.measure,
+                "ramp_s": args.ramp,
+                "grpc_channels": args.grpc_channels,
+                "transports": docs,
+                "summary": summary(results),
             }
             args.json.write_text(json.dumps(doc, indent=1) + "\n")
         return 0
@@ -938,15 +1251,6 @@ def main(argv: list[str] | None = None) -> int:
     except (RuntimeError, OSError, TimeoutError) as exc:
         print(f"bench failed: {exc}", file=sys.stderr)
         return 1
-    finally:
-        if proc is not None:
-            stop_server(proc)
-        with contextlib.suppress(OSError):
-            text = log_path.read_text(errors="replace")
-            if args.server_log:
-                args.server_log.write_text(text)
-            print_log_summary(text)
-        shutil.rmtree(tmp, ignore_errors=True)
 
 
 if __name__ == "__main__":

@@ -772,3 +772,88 @@ def test_a_silent_open_segment_bounds_memory_and_delay() -> None:
         mixer.push("talker", seq, tone(seq % 100).astype("<i2").tobytes())
         assert mixer.head_ms - mixer.written_frames * 20 <= 1000
     assert mixer.counters("mute").missing == 0  # never sent: silent, nothing lost
+
+
+# -- lag against the dialog's real-time schedule ------------------------------------------------
+
+
+class Clock:
+    """A fake monotonic clock the test moves by hand."""
+
+    def __init__(self, t: float = 100.0) -> None:
+        self.t = t
+
+    def __call__(self) -> float:
+        return self.t
+
+
+def lagged_call(**mixer: Any) -> tuple[Call, list[tuple[float, int]]]:
+    lags: list[tuple[float, int]] = []
+    k = Call(DialogReceiver(mixer=DialogMixer(lag_observer=lambda v, n: lags.append((v, n)),
+                                              **mixer)))  # fmt: skip
+    k.rx.mixer.sinks.append(k.blocks.append)
+    return k, lags
+
+
+def test_lag_is_zero_for_chunks_read_as_a_live_sender_sends_them() -> None:
+    clock = Clock()
+    k, lags = lagged_call()
+    for m in (init(), start("c", pb.CONTACT, codec=pb.L16), start("a", pb.AGENT)):
+        k.rx.receive(m, now=clock())
+    for i in range(10):
+        clock.t += 0.1  # chunk i's audio ends now: the sender sends it, the server reads it
+        k.rx.receive(l16("c", i, tone(i)), now=clock())
+        k.rx.receive(l16("a", i, tone(50 + i)), now=clock() + 0.004)  # a little later
+    assert [n for _, n in lags] == [5] * 10  # one 100 ms block per chunk pair, in frames
+    assert all(v == pytest.approx(0.004) for v, _ in lags)
+
+
+def test_lag_counts_how_late_the_server_reads_the_audio() -> None:
+    clock = Clock()
+    k, lags = lagged_call()
+    k.send(init(), start("c", pb.CONTACT, codec=pb.L16), start("a", pb.AGENT))
+    for i in range(3):
+        clock.t += 0.1
+        k.rx.receive(l16("c", i, tone(i)), now=clock())
+        k.rx.receive(l16("a", i, tone(50 + i)), now=clock())
+    clock.t += 0.5  # the server stalls; chunks 3-7 wait in the socket
+    for i in range(3, 8):
+        k.rx.receive(l16("c", i, tone(i)), now=clock())
+        k.rx.receive(l16("a", i, tone(50 + i)), now=clock())
+    # chunk 3 was due 0.4 s before it was read, chunk 7 on time
+    assert [round(v, 3) for v, _ in lags] == [0.0, 0.0, 0.0, 0.4, 0.3, 0.2, 0.1, 0.0]
+
+
+def test_lag_keeps_the_schedule_through_a_paused_hold_and_the_end() -> None:
+    clock = Clock()
+    k, lags = lagged_call(window_ms=300)
+    k.send(init(), start("c", pb.CONTACT, codec=pb.L16), start("a", pb.AGENT))
+    for i in range(5):
+        clock.t += 0.1
+        k.rx.receive(l16("c", i, tone(i)), now=clock())
+        k.rx.receive(l16("a", i, tone(50 + i)), now=clock())
+    k.rx.receive(info("c", "hold"), now=clock())
+    k.rx.tick(100, now=clock())  # the server's ticker, in phase with the last media: skipped
+    for _ in range(10):  # the stream pauses for a second; the server ticks on
+        clock.t += 0.1
+        k.rx.tick(100, now=clock())
+    k.rx.receive(info("c", "unhold"), now=clock())
+    for i in range(5, 8):
+        clock.t += 0.1
+        k.rx.receive(l16("c", i, tone(i)), now=clock())
+        k.rx.receive(l16("a", i, tone(50 + i)), now=clock())
+    k.rx.receive(stop("a"), now=clock())
+    k.rx.receive(stop("c"), now=clock())
+    k.rx.finish(now=clock())
+    assert sum(n for _, n in lags) == k.rx.mixer.written_frames  # every frame observed
+    assert max(v for v, _ in lags) == pytest.approx(0.0, abs=1e-9)
+
+
+def test_without_a_clock_nothing_is_observed() -> None:
+    k, lags = lagged_call()
+    k.send(init(), start("c", pb.CONTACT, codec=pb.L16), start("a", pb.AGENT))
+    for i in range(5):
+        k.send(l16("c", i, tone(i)), l16("a", i, tone(50 + i)))
+    k.rx.finish()
+    assert k.rx.mixer.written_frames == 25
+    assert lags == []

@@ -23,6 +23,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import time
 from typing import Any
@@ -47,7 +48,7 @@ SERVICE = "ringcentral.ringcx.streaming.v1beta2.Streaming"
 METHOD = f"/{SERVICE}/Stream"
 #: largest message accepted (a 1 s L16 chunk is 16 KB; the receiver caps payloads itself)
 MAX_MESSAGE_BYTES = 64 * 1024
-#: how often a dialog's timeline is kept running while its stream pauses (a hold)
+#: how often the dialogs' timelines are kept running while their streams pause (a hold)
 TICK_S = 0.1
 
 _STATUS_BY_HTTP = {401: "UNAUTHENTICATED", 403: "UNAUTHENTICATED", 429: "RESOURCE_EXHAUSTED"}
@@ -83,6 +84,10 @@ class GrpcIngest:
         self.settings = settings
         self.server: grpc.aio.Server | None = None
         self.port = 0
+        #: open dialogs, ticked together by one timer (a task each would wake the event loop
+        #: ten times a second per call)
+        self._dialogs: set[DialogStream] = set()
+        self._ticker: asyncio.Task[None] | None = None
         #: read now, before anything listens: a bad file fails the start with its name
         self._pair = key_pair(settings)
 
@@ -120,6 +125,7 @@ class GrpcIngest:
             raise ConfigError(f"gRPC listener: cannot bind {address} (grpc_host, grpc_port)")
         await server.start()
         self.server = server
+        self._ticker = asyncio.create_task(self._tick(), name="grpc-dialog-ticks")
         logger.info(
             "RingCX gRPC streams: %s://%s (%s)",
             "grpcs" if s.tls_cert else "grpc",
@@ -131,6 +137,11 @@ class GrpcIngest:
         if self.server is not None:
             await self.server.stop(grace_s)
             self.server = None
+        if self._ticker is not None:
+            self._ticker.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._ticker
+            self._ticker = None
 
     async def stream(self, requests: Any, context: grpc.aio.ServicerContext) -> Any:
         """One dialog, from its first message to its end."""
@@ -173,7 +184,7 @@ class GrpcIngest:
             async for data in requests:
                 await dialog.receive(data, time.monotonic())
 
-        ticker = asyncio.create_task(self._tick(dialog))
+        self._dialogs.add(dialog)
         reader = asyncio.create_task(read())
         try:
             await reader
@@ -190,7 +201,7 @@ class GrpcIngest:
             refusal = (grpc.StatusCode.PERMISSION_DENIED, exc.message)
             reason = f"refused: {exc.message}"
         finally:
-            ticker.cancel()
+            self._dialogs.discard(dialog)
             self.service.detach(call)
             if refusal is not None and not dialog.started:
                 logger.warning("gRPC dialog refused: %s; nothing stored", clean(refusal[1]))
@@ -207,11 +218,17 @@ class GrpcIngest:
             await context.abort(grpc.StatusCode[_STATUS_BY_CLOSE.get(code, "ABORTED")], why)
         return empty_pb2.Empty()
 
-    @staticmethod
-    async def _tick(dialog: DialogStream) -> None:
+    async def _tick(self) -> None:
+        """Every ``TICK_S``, each open dialog's timeline (see :meth:`DialogStream.tick`)."""
         last = time.monotonic()
         while True:
             await asyncio.sleep(TICK_S)
             now = time.monotonic()
-            dialog.tick(round((now - last) * 1000), now)
+            elapsed_ms = round((now - last) * 1000)
             last = now
+            for dialog in list(self._dialogs):
+                try:
+                    dialog.tick(elapsed_ms, now)
+                except Exception:  # one dialog's failure must not stop the others' ticks
+                    self._dialogs.discard(dialog)
+                    logger.exception("gRPC dialog: its timeline stopped")

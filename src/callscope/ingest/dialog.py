@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import dataclasses
 import logging
+import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -26,6 +27,7 @@ from callscope.calls.telephony import participant_party_id, party_ids
 from callscope.errors import IngestRefused
 from callscope.ingest.auth import IngestAuth, StreamGrant
 from callscope.ingest.service import CloseFn, IngestService, LiveCall, UpgradeParams
+from callscope.media.dialog_mixer import DialogMixer
 from callscope.media.pipeline import BlockSink, FrameCounters, StereoBlock
 from callscope.protocols import ringcx_grpc as rx
 from callscope.protocols.ringcx import Malformed, Start, StartMetadata
@@ -87,7 +89,7 @@ class DialogMedia:
         return FrameCounters.of(agent, caller, self.written_frames)
 
     def finish(self, now: float) -> None:
-        self.receiver.finish()
+        self.receiver.finish(now=now)
         if self._on_finish is not None:
             self._on_finish()
 
@@ -116,7 +118,8 @@ class DialogStream:
     ) -> None:
         self.auth = auth
         self.grant = grant
-        self.receiver = rx.DialogReceiver()
+        # lag as on WebSocket streams: blocks against the dialog's real-time schedule
+        self.receiver = rx.DialogReceiver(mixer=DialogMixer(lag_observer=service.frame_lag.observe))
         self.call = LiveCall(
             service, UpgradeParams({}), close, media=DialogMedia(self.receiver, self._seal)
         )
@@ -156,7 +159,7 @@ class DialogStream:
                 hold (abort with PERMISSION_DENIED); nothing was stored.
         """
         self.call.last_activity = now
-        for event in self.receiver.receive_bytes(data):
+        for event in self.receiver.receive_bytes(data, now=now):
             if isinstance(event, rx.DialogStarted):
                 self.dialog = event
             elif isinstance(event, rx.SegmentStarted):
@@ -171,7 +174,7 @@ class DialogStream:
     def tick(self, elapsed_ms: int, now: float) -> None:
         """Keep the timeline running while the whole stream pauses (a hold). A stream on
         hold may send nothing for minutes (spec §11.4): it is not idle."""
-        self.receiver.tick(elapsed_ms)
+        self.receiver.tick(elapsed_ms, now=now)
         if any(t.held and t.held[-1][1] is None for t in self.receiver.tracks()):
             self.call.last_activity = now
 
@@ -264,14 +267,14 @@ class DialogStream:
         """The stream ended (``status`` None: as its segments say). A dialog that never
         started as a call but has audio is started now: its audio is kept."""
         if not self.started and self.receiver.mixer.head_ms > 0 and not self.call.finished:
-            self.receiver.finish()
+            self.receiver.finish(now=time.monotonic())
             try:
                 await self._start(None)
             except IngestRefused as exc:
                 logger.warning("gRPC dialog refused at its end: %s; nothing stored", exc.message)
                 return
         if status is None:
-            self.receiver.finish()
+            self.receiver.finish(now=time.monotonic())
             status = self.receiver.final_status
             reason = (
                 "every segment stopped"

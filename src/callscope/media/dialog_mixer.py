@@ -40,6 +40,17 @@ window already), in whole 20 ms frames, at least ``batch_frames`` at a time;
 :meth:`DialogMixer.finish` flushes everything. Memory per open segment stays within about
 ``max_skew_ms`` of audio plus the jitter window.
 
+Lag. The mixer reads no clock: each call that can emit takes ``now`` (monotonic seconds,
+from the caller) and, with a ``lag_observer``, each block emitted is observed as
+``max(0, now - due)``. ``due`` is when the block's last sample existed on the sender's
+real-time schedule: the dialog's *epoch* plus the dialog time at the block's end. The epoch
+is dialog time 0 on that schedule, taken from the first chunk of media: it arrived when its
+audio ended (a live sender sends a chunk once it has it), so epoch = its arrival − where its
+audio ends. A server that keeps up observes about 0 (a sender's ``ptime`` chunking is the
+sender's, not counted); one that reads chunks late observes how late. Holds keep the
+schedule: while the stream pauses, :meth:`DialogMixer.tick` moves dialog time on. Blocks
+emitted by a call without ``now`` are not observed.
+
 UNCONFIRMED (spec §11.4 does not say): that ``seq`` counts chunks, one per chunk, per
 segment; whether ``seq`` runs on across a paused hold (both are handled: a resumed segment
 re-anchors on its next ``seq``); that a missing chunk lasted ``ptime``. A segment's first
@@ -56,10 +67,17 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
 import numpy as np
+import numpy.typing as npt
 
 from callscope.errors import InvalidState
 from callscope.media.jitter import JitterBuffer, PushResult
-from callscope.media.pipeline import FRAME_MS, SAMPLE_RATE_HZ, BlockSink, StereoBlock
+from callscope.media.pipeline import (
+    FRAME_MS,
+    SAMPLE_RATE_HZ,
+    BlockSink,
+    LagObserver,
+    StereoBlock,
+)
 
 __all__ = ["DialogMixer", "PushResult", "SegmentCounters", "SegmentSink", "Side"]
 
@@ -184,6 +202,8 @@ class DialogMixer:
         max_gap_ms: a ``seq`` jump longer than this re-anchors instead of writing silence.
         batch_frames: 20 ms frames gathered before a block is emitted (write granularity).
         sinks: callables receiving each :class:`StereoBlock` in order.
+        lag_observer: called with (seconds, frames) for each block emitted by a call given
+            ``now``: how late against the dialog's real-time schedule (see the module).
 
     ``segment_sinks`` receive, with each block, every segment's own audio in it (before the
     mix): ``(segment id, start frame, mono int16 PCM of the block's frames)``, silence where
@@ -192,11 +212,14 @@ class DialogMixer:
 
     __slots__ = (
         "_batch",
+        "_epoch",
         "_finished",
         "_head",
+        "_lag_observer",
         "_max_gap_ms",
         "_max_skew",
         "_media_since_tick",
+        "_now",
         "_segments",
         "_window",
         "_window_ms",
@@ -213,6 +236,7 @@ class DialogMixer:
         max_gap_ms: int = 10_000,
         batch_frames: int = 5,
         sinks: list[BlockSink] | None = None,
+        lag_observer: LagObserver | None = None,
     ) -> None:
         if window_ms < FRAME_MS:
             raise ValueError(f"window_ms must be at least {FRAME_MS} (one frame)")
@@ -234,6 +258,11 @@ class DialogMixer:
         self._written = 0  # samples, whole frames
         self._media_since_tick = False
         self._finished = False
+        self._lag_observer = lag_observer
+        #: dialog time 0 on the sender's real-time schedule (None: no media yet)
+        self._epoch: float | None = None
+        #: the clock value of the call being handled (None: not given, nothing observed)
+        self._now: float | None = None
 
     # -- state -------------------------------------------------------------------------------
 
@@ -272,18 +301,20 @@ class DialogMixer:
         logger.debug("segment %s opened at %d ms (side %s)", segment_id, self.head_ms, side.name)
         return self.head_ms
 
-    def hold(self, segment_id: str) -> int:
+    def hold(self, segment_id: str, *, now: float | None = None) -> int:
         """The segment is on hold: its silence is by design from now. Returns the offset."""
         seg = self._live(segment_id)
+        self._now = now
         if seg.state is _State.OPEN:
             seg.state = _State.HELD
             logger.debug("segment %s held at %d ms", segment_id, self.head_ms)
             self._settle()
         return self.head_ms
 
-    def resume(self, segment_id: str) -> int:
+    def resume(self, segment_id: str, *, now: float | None = None) -> int:
         """The segment is off hold: its next chunk lands at the head. Returns the offset."""
         seg = self._live(segment_id)
+        self._now = now
         if seg.state is _State.HELD:
             seg.state = _State.OPEN
             if seg.stalled:
@@ -297,9 +328,10 @@ class DialogMixer:
             self._settle()
         return self.head_ms
 
-    def close_segment(self, segment_id: str) -> int:
+    def close_segment(self, segment_id: str, *, now: float | None = None) -> int:
         """The segment stopped: what it holds is released; it no longer holds others back."""
         seg = self._live(segment_id)
+        self._now = now
         self._release_pending(seg)
         seg.state = _State.STOPPED
         logger.debug("segment %s stopped at %d ms", segment_id, self.head_ms)
@@ -308,8 +340,11 @@ class DialogMixer:
 
     # -- media -------------------------------------------------------------------------------
 
-    def push(self, segment_id: str, seq: int, pcm: bytes) -> PushResult:
-        """Offer one chunk of a segment: ``pcm`` is 8 kHz little-endian int16.
+    def push(
+        self, segment_id: str, seq: int, pcm: bytes, *, now: float | None = None
+    ) -> PushResult:
+        """Offer one chunk of a segment: ``pcm`` is 8 kHz little-endian int16, received at
+        monotonic time ``now`` (None: blocks it emits are not observed for lag).
 
         Returns:
             ``ACCEPTED``; ``DUPLICATE`` or ``LATE`` (dropped); ``JUMP``: accepted after
@@ -320,7 +355,11 @@ class DialogMixer:
         """
         seg = self._live(segment_id)
         self._media_since_tick = True
+        self._now = now
         chunk = len(pcm) // 2
+        if self._epoch is None and now is not None:
+            # the first chunk's audio ends at dialog sample seg.end + chunk, and it is here now
+            self._epoch = now - (seg.end + chunk) / SAMPLE_RATE_HZ
         buf = seg.buffer
         out: list[bytes | None] = []
         result = PushResult.ACCEPTED
@@ -345,7 +384,7 @@ class DialogMixer:
         self._advance(seg)
         return result
 
-    def tick(self, elapsed_ms: int) -> None:
+    def tick(self, elapsed_ms: int, *, now: float | None = None) -> None:
         """Keep the timeline running while the stream pauses during a hold.
 
         The server calls this on a timer with the time since its previous call. If no media
@@ -355,6 +394,7 @@ class DialogMixer:
         """
         quiet = not self._media_since_tick
         self._media_since_tick = False
+        self._now = now
         if self._finished or not quiet or elapsed_ms <= 0:
             return
         live = [s for s in self._segments.values() if s.state is not _State.STOPPED]
@@ -367,11 +407,12 @@ class DialogMixer:
             seg.stalled = True
         self._settle()
 
-    def finish(self) -> None:
+    def finish(self, *, now: float | None = None) -> None:
         """End of dialog: release every segment's pending chunks and emit all audio held,
         the last frame padded with silence. Idempotent."""
         if self._finished:
             return
+        self._now = now
         for seg in self._segments.values():
             self._release_pending(seg)
         self._emit(final=True)
@@ -464,6 +505,51 @@ class DialogMixer:
                     seg.stalled = True
         self._emit(final=False)
 
+    def _render(self, a: int, n: int) -> tuple[bytes, list[tuple[str, bytes]]]:
+        """Dialog samples ``[a, a + n)``: the stereo mix, and each segment's own audio when
+        there are segment sinks. The views of the segments' buffers it takes die with it, so
+        the buffers can be cut afterwards."""
+        parts: list[tuple[_Segment, int, int, npt.NDArray[np.int16]]] = []
+        per_side = [0, 0]
+        for seg in self._segments.values():
+            s0 = seg.audio_start
+            lo, hi = max(a, s0), min(a + n, seg.end)
+            if lo < hi:
+                view = np.frombuffer(seg.audio, dtype="<i2", count=hi - lo, offset=2 * (lo - s0))
+                parts.append((seg, lo - a, hi - a, view))
+                per_side[seg.side] += 1
+        if per_side[0] <= 1 and per_side[1] <= 1:
+            # The usual case (a caller and an agent): nothing is summed, so nothing can clip;
+            # each segment is copied straight into its interleaved channel.
+            out = np.zeros(2 * n, dtype="<i2")
+            for seg, lo, hi, view in parts:
+                out[2 * lo + seg.side : 2 * hi : 2] = view
+            pcm = out.tobytes()
+        else:
+            acc = np.zeros((2, n), dtype=np.int32)
+            for seg, lo, hi, view in parts:
+                acc[seg.side, lo:hi] += view
+            np.clip(acc, -32768, 32767, out=acc)
+            inter = np.empty(2 * n, dtype="<i2")
+            inter[0::2] = acc[0]
+            inter[1::2] = acc[1]
+            pcm = inter.tobytes()
+        own: list[tuple[str, bytes]] = []
+        if self.segment_sinks:
+            for seg, lo, hi, view in parts:
+                mono = np.zeros(n, dtype="<i2")
+                mono[lo:hi] = view
+                own.append((seg.id, mono.tobytes()))
+        return pcm, own
+
+    @staticmethod
+    def _consume(seg: _Segment, b: int) -> None:
+        """Drop the segment's audio before dialog sample ``b`` (it has been mixed)."""
+        used = min(b, seg.end) - seg.audio_start
+        if used > 0:
+            del seg.audio[: 2 * used]
+            seg.audio_start += used
+
     def _emit(self, *, final: bool) -> None:
         segments = self._segments.values()
         if not segments:
@@ -481,29 +567,14 @@ class DialogMixer:
         a = self._written
         n = frames * FRAME_SAMPLES
         b = a + n
-        acc = np.zeros((2, n), dtype=np.int32)
-        own: list[tuple[str, bytes]] = []
+        pcm, own = self._render(a, n)
         for seg in self._segments.values():
-            s0, s1 = seg.audio_start, seg.end
-            lo, hi = max(a, s0), min(b, s1)
-            if lo < hi:
-                part = np.frombuffer(seg.audio, dtype="<i2", count=hi - lo, offset=2 * (lo - s0))
-                acc[seg.side, lo - a : hi - a] += part
-                if self.segment_sinks:
-                    mono = np.zeros(n, dtype="<i2")
-                    mono[lo - a : hi - a] = part
-                    own.append((seg.id, mono.tobytes()))
-                del part  # a view of seg.audio: it must go before seg.audio is cut
-            used = min(b, s1) - s0
-            if used > 0:
-                del seg.audio[: 2 * used]
-                seg.audio_start += used
-        np.clip(acc, -32768, 32767, out=acc)
-        pcm = np.empty(2 * n, dtype="<i2")
-        pcm[0::2] = acc[0]
-        pcm[1::2] = acc[1]
-        block = StereoBlock(a // FRAME_SAMPLES, pcm.tobytes())
+            self._consume(seg, b)
+        block = StereoBlock(a // FRAME_SAMPLES, pcm)
         self._written = b
+        if self._lag_observer is not None and self._now is not None and self._epoch is not None:
+            due = self._epoch + b / SAMPLE_RATE_HZ
+            self._lag_observer(max(0.0, self._now - due), frames)
         for sink in self.sinks:
             sink(block)
         for segment_id, mono_pcm in own:

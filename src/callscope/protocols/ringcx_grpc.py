@@ -11,9 +11,11 @@ ordering, duplicates and gaps) with ``segment_info`` (``hold`` / ``unhold``) bet
 segment to the same dialog, bots are participants.
 
 Feed each received ``StreamEvent`` to :meth:`DialogReceiver.receive` (or the raw bytes to
-:meth:`~DialogReceiver.receive_bytes`); it returns the typed events for it. Audio goes
-straight into the receiver's :class:`~callscope.media.dialog_mixer.DialogMixer`, whose sinks
-get the call's 20 ms :class:`~callscope.media.pipeline.StereoBlock` stream. A message that
+:meth:`~DialogReceiver.receive_bytes`), with the monotonic time it arrived as ``now`` (the
+receiver reads no clock; the mixer measures lag with it); it returns the typed events for
+it. Audio goes straight into the receiver's
+:class:`~callscope.media.dialog_mixer.DialogMixer`, whose sinks get the call's 20 ms
+:class:`~callscope.media.pipeline.StereoBlock` stream. A message that
 cannot be used comes back as :class:`Malformed` (counted, the dialog goes on). A stream that
 cannot be accepted raises :class:`~callscope.errors.DialogRefused`, which names the gRPC
 status to abort with.
@@ -327,8 +329,9 @@ class DialogReceiver:
 
     # -- public API --------------------------------------------------------------------------
 
-    def receive(self, message: pb.StreamEvent) -> list[DialogEvent]:
-        """Handle one ``StreamEvent``.
+    def receive(self, message: pb.StreamEvent, *, now: float | None = None) -> list[DialogEvent]:
+        """Handle one ``StreamEvent`` received at monotonic time ``now`` (None: the blocks
+        it makes are not observed for lag).
 
         Returns:
             The events for it: none for audio, :class:`Malformed` for a message that is
@@ -348,21 +351,21 @@ class DialogReceiver:
             if message.session_id and message.session_id != self._session_id:
                 raise MalformedMessage("session_mismatch", f"session {message.session_id!r:.60}")
             if kind == "segment_media":
-                self._media(message.segment_media)
+                self._media(message.segment_media, now)
                 return []
             if kind == "segment_start":
                 return [self._start(message.segment_start)]
             if kind == "segment_info":
-                return self._info(message.segment_info)
+                return self._info(message.segment_info, now)
             if kind == "segment_stop":
-                return [self._stop(message.segment_stop)]
+                return [self._stop(message.segment_stop, now)]
             if kind == "dialog_init":
                 raise MalformedMessage("duplicate_init", "a second dialog_init")
             raise MalformedMessage("empty_event", "a StreamEvent without an event")
         except MalformedMessage as exc:
             return [self._malformed(exc.kind, exc.detail)]
 
-    def receive_bytes(self, data: bytes) -> list[DialogEvent]:
+    def receive_bytes(self, data: bytes, *, now: float | None = None) -> list[DialogEvent]:
         """Parse one serialized ``StreamEvent`` and handle it (see :meth:`receive`).
 
         For a server that takes raw request bytes, so a message that does not parse is
@@ -381,20 +384,20 @@ class DialogReceiver:
             if self.state is not DialogState.STREAMING:
                 raise InvalidState(f"dialog is {self.state.value}") from exc
             return [self._malformed(exc.kind, exc.detail)]
-        return self.receive(message)
+        return self.receive(message, now=now)
 
-    def tick(self, elapsed_ms: int) -> None:
+    def tick(self, elapsed_ms: int, *, now: float | None = None) -> None:
         """Timer tick from the server (see :meth:`DialogMixer.tick`): keeps the timeline
         running while the stream pauses during a hold."""
         if self.state is DialogState.STREAMING:
-            self.mixer.tick(elapsed_ms)
+            self.mixer.tick(elapsed_ms, now=now)
 
-    def finish(self) -> None:
+    def finish(self, *, now: float | None = None) -> None:
         """The stream closed (or was cancelled or refused): flush all audio. Idempotent."""
         if self.state is not DialogState.FINISHED:
             logger.debug("dialog finished (%s)", self.state.value)
             self.state = DialogState.FINISHED
-            self.mixer.finish()
+            self.mixer.finish(now=now)
 
     @property
     def final_status(self) -> CallStatus:
@@ -556,7 +559,7 @@ class DialogReceiver:
         self._participant_formats.setdefault(participant, fmt)
         return fmt
 
-    def _media(self, m: pb.SegmentMediaEvent) -> None:
+    def _media(self, m: pb.SegmentMediaEvent, now: float | None) -> None:
         seg = self._live(m.segment_id, "segment_media")
         if not m.HasField("audio_content"):
             raise MalformedMessage("no_audio", f"segment_media for {m.segment_id!r} without audio")
@@ -578,9 +581,9 @@ class DialogReceiver:
                 )
         elif n % seg.sample_bytes:
             raise MalformedMessage("length_mismatch", f"{n} bytes of {seg.info.codec}")
-        self.mixer.push(m.segment_id, ac.seq, seg.decode(payload))
+        self.mixer.push(m.segment_id, ac.seq, seg.decode(payload), now=now)
 
-    def _info(self, i: pb.SegmentInfoEvent) -> list[DialogEvent]:
+    def _info(self, i: pb.SegmentInfoEvent, now: float | None) -> list[DialogEvent]:
         seg = self._live(i.segment_id, "segment_info")
         sid = i.segment_id
         events: list[DialogEvent] = [
@@ -592,18 +595,18 @@ class DialogReceiver:
         ]
         what = i.event.strip().lower()
         if what == "hold" and seg.held_since is None:
-            offset = self.mixer.hold(sid)
+            offset = self.mixer.hold(sid, now=now)
             seg.held_since = offset
             events.append(SegmentHeld(sid, offset))
         elif what == "unhold" and seg.held_since is not None:
-            offset = self.mixer.resume(sid)
+            offset = self.mixer.resume(sid, now=now)
             self._close_hold(seg, offset)
             events.append(SegmentResumed(sid, offset))
         return events
 
-    def _stop(self, s: pb.SegmentStopEvent) -> SegmentStopped:
+    def _stop(self, s: pb.SegmentStopEvent, now: float | None) -> SegmentStopped:
         seg = self._live(s.segment_id, "segment_stop")
-        offset = self.mixer.close_segment(s.segment_id)
+        offset = self.mixer.close_segment(s.segment_id, now=now)
         if seg.held_since is not None:
             self._close_hold(seg, offset)
         seg.stop = offset
