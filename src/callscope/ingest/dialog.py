@@ -130,7 +130,8 @@ class DialogStream:
         self.participants: dict[str, rx.SegmentStarted] = {}
         self.feeds: dict[str, PartyFeed] = {}
         self._early_own: list[tuple[str, int, bytes]] = []
-        self.receiver.mixer.segment_sinks.append(self._own_audio)
+        if service.transcripts is not None:  # each segment's own audio costs a copy a block
+            self.receiver.mixer.segment_sinks.append(self._own_audio)
         self.dialog: rx.DialogStarted | None = None
         self.product: tuple[str, str] | None = None  # (type, id) of the first segment naming one
         #: the RingCX agent id of the agent segment the call is with now
@@ -175,7 +176,7 @@ class DialogStream:
         """Keep the timeline running while the whole stream pauses (a hold). A stream on
         hold may send nothing for minutes (spec §11.4): it is not idle."""
         self.receiver.tick(elapsed_ms, now=now)
-        if any(t.held and t.held[-1][1] is None for t in self.receiver.tracks()):
+        if self.receiver.on_hold:
             self.call.last_activity = now
 
     async def _segment(self, event: rx.SegmentStarted) -> None:

@@ -407,6 +407,11 @@ class DialogReceiver:
             return CallStatus.COMPLETED
         return CallStatus.ABANDONED
 
+    @property
+    def on_hold(self) -> bool:
+        """Whether some open segment is on hold now (cheap: called on every tick)."""
+        return any(s.held_since is not None and s.stop is None for s in self._segments.values())
+
     def tracks(self) -> list[Track]:
         """Every accepted segment in start order, for the call's metadata."""
         return [
