@@ -28,6 +28,7 @@ from callscope.api.ingest import INGEST_PATHS, TWO_WAY_PATH, IngestHandler
 from callscope.api.insights import InsightsApi
 from callscope.api.oauth import OAuthApi
 from callscope.api.profiles import ProfilesApi
+from callscope.api.proxy import proxy_middleware
 from callscope.api.revocation import OpenSockets, RevocationWatcher
 from callscope.api.subscriptions import SubscriptionsApi
 from callscope.api.supervise import SupervisionApi
@@ -311,9 +312,10 @@ def build_app(settings: Settings) -> web.Application:
         cluster,
     )
 
-    app = web.Application(
-        middlewares=[error_middleware, auth_middleware(identity)], client_max_size=1 << 20
-    )
+    middlewares = [error_middleware, auth_middleware(identity)]
+    if settings.trusted_proxies:  # first: every later step sees the public request
+        middlewares.insert(0, proxy_middleware(settings.trusted_proxy_networks))
+    app = web.Application(middlewares=middlewares, client_max_size=1 << 20)
     app[COMPONENTS] = components
     hasher = SecretHasher()
     ingest_auth = IngestAuth(

@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from callscope.errors import ConfigError
+from callscope.forwarded import TrustedProxies
 from callscope.transcription.engines import ENGINES
 
 __all__ = ["ENV_PREFIX", "Settings", "add_settings_arguments", "settings_table"]
@@ -39,6 +40,13 @@ class Settings:
         False,
         "Set when a TLS-terminating proxy is in front (deploy/nginx.conf): silences the "
         "start-up warning about serving plain HTTP on a non-loopback host.",
+    )
+    trusted_proxies: str = _opt(
+        "",
+        "Comma-separated IPs or CIDRs of proxies whose Forwarded and X-Forwarded-For/-Proto/"
+        "-Host/-Port headers are believed (127.0.0.1 with deploy/nginx.conf): answers' URLs "
+        "use the public scheme, host and port, and per-address limits count the client. They "
+        "must set or clear those headers. Empty: nobody's.",
     )
     data_dir: Path = _opt(Path("callscope-data"), "Directory for recordings and the SQLite file.")
     database_url: str = _opt(
@@ -344,6 +352,7 @@ class Settings:
                 "RingCX streams gRPC over TLS only: set tls_cert and tls_key (a certificate "
                 "matching the workflow's host name), or bind grpc_host to loopback for tests"
             )
+        TrustedProxies.parse(self.trusted_proxies)  # the error names the entry and the fix
         if self.grpc_max_streams < 1:
             raise ConfigError("grpc_max_streams must be ≥ 1")
 
@@ -351,6 +360,11 @@ class Settings:
     def loopback_only(self) -> bool:
         """Whether ``host`` is reachable from this machine only (127.0.0.0/8, ::1, localhost)."""
         return _loopback(self.host)
+
+    @property
+    def trusted_proxy_networks(self) -> TrustedProxies:
+        """``trusted_proxies``, parsed."""
+        return TrustedProxies.parse(self.trusted_proxies)
 
     @property
     def grpc_bind_host(self) -> str:

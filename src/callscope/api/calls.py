@@ -17,6 +17,7 @@ from aiohttp import web
 from callscope.api.auth import caller
 from callscope.api.errors import ApiError, json_response, not_found
 from callscope.api.paging import page_params, paged
+from callscope.api.proxy import public_origin
 from callscope.calls.telephony import session_id_for
 from callscope.identity.service import AuthContext
 from callscope.store.directory import DirectoryRepository
@@ -171,7 +172,7 @@ class CallsApi:
             offset=(page - 1) * per_page,
             limit=per_page,
         )
-        base = str(request.url.origin())
+        base = public_origin(request)
         return json_response(
             paged(request, [call_json(c, base) for c in rows], total, page, per_page)
         )
@@ -181,7 +182,7 @@ class CallsApi:
 
     async def get_call(self, request: web.Request) -> web.Response:
         call = await self._call(request)
-        return json_response(call_json(call, str(request.url.origin())))
+        return json_response(call_json(call, public_origin(request)))
 
     async def get_recording(self, request: web.Request) -> web.StreamResponse:
         call = await self._call(request)

@@ -42,6 +42,7 @@ from aiohttp import web
 from callscope.api.auth import caller
 from callscope.api.calls import CallAccess
 from callscope.api.errors import ApiError, json_response, read_json
+from callscope.api.proxy import public_origin
 from callscope.api.transcripts import TranscriptsApi
 from callscope.identity.service import IdentityService
 from callscope.store.models import Call
@@ -199,7 +200,7 @@ class ClientLinks:
         )
         return json_response(
             {
-                "uri": f"{request.url.origin()}{path}",
+                "uri": f"{public_origin(request)}{path}",
                 "callId": call_id,
                 "accountId": auth.account_id,
                 "expiresAt": datetime.fromtimestamp(link.expires, UTC)

@@ -10,6 +10,7 @@ from aiohttp import web
 from callscope.api.auth import account_param, caller, extension_id_param, require_admin
 from callscope.api.errors import ApiError, json_response, not_found, read_json
 from callscope.api.paging import page_params, paged
+from callscope.api.proxy import public_origin
 from callscope.identity.service import MEMBER_TYPES
 from callscope.store.directory import DirectoryRepository, MemberChange
 from callscope.store.models import Device, Extension, MonitoringGroup
@@ -21,7 +22,7 @@ PERMISSIONS = ("Monitoring", "Monitored")
 
 
 def base_url(request: web.Request, account_id: str) -> str:
-    return f"{request.url.origin()}/restapi/v1.0/account/{account_id}"
+    return f"{public_origin(request)}/restapi/v1.0/account/{account_id}"
 
 
 def extension_json(ext: Extension, base: str) -> dict[str, Any]:

@@ -33,6 +33,7 @@ from google.protobuf import empty_pb2
 
 from callscope.config import Settings
 from callscope.errors import ConfigError, DialogRefused, IngestRefused
+from callscope.forwarded import FIELDS, TrustedProxies, resolve
 from callscope.ingest import IngestService
 from callscope.ingest.auth import IngestAuth, StreamGrant
 from callscope.ingest.dialog import DialogStream
@@ -40,7 +41,7 @@ from callscope.logsafe import clean
 from callscope.store.models import CallStatus
 from callscope.tls import key_pair
 
-__all__ = ["METHOD", "SERVICE", "GrpcIngest", "peer_address"]
+__all__ = ["METHOD", "SERVICE", "GrpcIngest", "client_address", "peer_address"]
 
 logger = logging.getLogger("callscope.ingest")
 
@@ -64,6 +65,21 @@ def peer_address(peer: str) -> str:
     if kind == "ipv4":
         return rest.rsplit(":", 1)[0]
     return peer or "?"
+
+
+def client_address(peer: str, metadata: Any, trusted: TrustedProxies) -> str:
+    """The dialog's client: its peer, or the client a trusted proxy names in the metadata
+    (``x-forwarded-for`` or ``forwarded``, as nginx's ``grpc_set_header`` sends them; the
+    rules are :mod:`callscope.forwarded`'s)."""
+    if not trusted:
+        return peer
+    headers: dict[str, list[str]] = {}
+    for key, value in metadata or ():
+        if key.lower() in FIELDS:
+            text = value.decode(errors="replace") if isinstance(value, bytes) else str(value)
+            headers.setdefault(key.lower(), []).append(text)
+    view = resolve(peer=peer, scheme="https", host="", headers=headers, trusted=trusted)
+    return peer if view is None else view.remote
 
 
 def _token(metadata: Any) -> str | None:
@@ -90,6 +106,7 @@ class GrpcIngest:
         self._ticker: asyncio.Task[None] | None = None
         #: read now, before anything listens: a bad file fails the start with its name
         self._pair = key_pair(settings)
+        self._trusted = settings.trusted_proxy_networks
 
     async def start(self) -> None:
         s = self.settings
@@ -145,7 +162,9 @@ class GrpcIngest:
 
     async def stream(self, requests: Any, context: grpc.aio.ServicerContext) -> Any:
         """One dialog, from its first message to its end."""
-        peer = peer_address(context.peer())
+        peer = client_address(
+            peer_address(context.peer()), context.invocation_metadata(), self._trusted
+        )
         try:
             grant = await self.auth.authenticate(_token(context.invocation_metadata()), {}, peer)
         except IngestRefused as exc:

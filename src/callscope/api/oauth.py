@@ -18,6 +18,7 @@ from aiohttp import web
 
 from callscope.api.auth import caller
 from callscope.api.errors import json_response
+from callscope.api.proxy import ws_origin
 from callscope.identity.service import IdentityService, OAuthError, rate_limited
 from callscope.identity.throttle import LoginThrottle, Outcome, username_key
 from callscope.metrics import Registry
@@ -107,8 +108,7 @@ class OAuthApi:
         self, request: web.Request, form: dict[str, str], grant: str
     ) -> web.Response:
         """A password or JWT grant under the login throttle."""
-        # request.remote is the peer address; behind a proxy that is the proxy (trusting
-        # X-Forwarded-For is the proxy configuration's job, not done here).
+        # the peer's address, or the client's that a trusted proxy names (api/proxy.py)
         ip = request.remote or "unknown"
         user = (
             username_key(form["username"], form.get("extension"))
@@ -189,7 +189,6 @@ class OAuthApi:
 
     async def wstoken(self, request: web.Request) -> web.Response:
         token, ttl = await self.identity.issue_ws_token(caller(request))
-        scheme = "wss" if request.secure else "ws"
         return json_response(
-            {"ws_access_token": token, "uri": f"{scheme}://{request.host}/ws", "expires_in": ttl}
+            {"ws_access_token": token, "uri": f"{ws_origin(request)}/ws", "expires_in": ttl}
         )

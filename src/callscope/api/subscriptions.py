@@ -23,6 +23,7 @@ from aiohttp import web
 
 from callscope.api.auth import caller, may_watch
 from callscope.api.errors import ApiError, json_response, not_found, read_json
+from callscope.api.proxy import public_origin
 from callscope.calls.views import iso
 from callscope.errors import WebhookTargetRefused
 from callscope.events.delivery import Dispatcher
@@ -319,7 +320,7 @@ class SubscriptionsApi:
             auth, filters, "WebHook", expires_in, address=address, verification_token=token
         )
         await self.subscriptions.create(sub)
-        return json_response(subscription_json(sub, str(request.url.origin())))
+        return json_response(subscription_json(sub, public_origin(request)))
 
     async def _handshake(self, auth: AuthContext, address: str) -> None:
         """400 CMN-101 for a refused address, 400 SUB-525 for a failed handshake."""
@@ -357,14 +358,14 @@ class SubscriptionsApi:
             for s in await self.subscriptions.list_for(auth.account_id, auth.extension_id)
             if aware(s.expires_at) > now
         ]
-        origin = str(request.url.origin())
+        origin = public_origin(request)
         return json_response(
             {"uri": f"{origin}{BASE}", "records": [subscription_json(s, origin) for s in rows]}
         )
 
     async def get(self, request: web.Request) -> web.Response:
         sub = await self._own(request)
-        return json_response(subscription_json(sub, str(request.url.origin())))
+        return json_response(subscription_json(sub, public_origin(request)))
 
     async def update(self, request: web.Request) -> web.Response:
         sub = await self._own(request, http_update=True)
@@ -381,7 +382,7 @@ class SubscriptionsApi:
         if updated is None:
             raise not_found("subscriptionId", sub.id)
         self.dispatcher.forget(sub.id)
-        return json_response(subscription_json(updated, str(request.url.origin())))
+        return json_response(subscription_json(updated, public_origin(request)))
 
     async def renew(self, request: web.Request) -> web.Response:
         sub = await self._own(request, http_update=True)
@@ -391,7 +392,7 @@ class SubscriptionsApi:
         if updated is None:
             raise not_found("subscriptionId", sub.id)
         self.dispatcher.forget(sub.id)
-        return json_response(subscription_json(updated, str(request.url.origin())))
+        return json_response(subscription_json(updated, public_origin(request)))
 
     async def stop_all(self, account_id: str, extension_id: int) -> int:
         """Delete every subscription the extension holds (its password changed or it was

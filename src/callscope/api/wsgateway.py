@@ -29,6 +29,7 @@ import orjson
 from aiohttp import WSMsgType, web
 
 from callscope.api.errors import ApiError, not_found
+from callscope.api.proxy import public_origin
 from callscope.api.revocation import OpenSockets
 from callscope.api.subscriptions import SubscriptionsApi, new_subscription, subscription_json
 from callscope.calls.views import iso
@@ -121,7 +122,7 @@ class WsGateway:
 
         ws = web.WebSocketResponse(heartbeat=30.0, max_msg_size=MAX_FRAME_BYTES)
         await ws.prepare(request)
-        origin = str(request.url.origin())  # the upgrade request's http(s) origin
+        origin = public_origin(request)  # the upgrade request's http(s) origin
         details: dict[str, Any] = {
             "creationTime": iso(utcnow()),
             "maxConnectionsPerSession": 1,
