@@ -26,6 +26,7 @@ from callscope.config import Settings
 from callscope.errors import RecordingError
 from callscope.ingest.auth import ProfileView
 from callscope.insights.service import new_job
+from callscope.lifecycle import Lifecycle
 from callscope.logsafe import clean
 from callscope.media.jitter import PushResult
 from callscope.media.pipeline import BlockSink, CallMediaPipeline, FrameCounters, StereoBlock
@@ -536,6 +537,11 @@ class IngestService:
         self.live: dict[str, LiveCall] = {}
         #: every accepted stream, started or not
         self.connections: set[LiveCall] = set()
+        #: set while no stream is open (a drain waits on it)
+        self.idle = asyncio.Event()
+        self.idle.set()
+        #: set by the app: once it drains, new streams are refused (callscope.lifecycle)
+        self.lifecycle = Lifecycle()
         #: open streams by client address (both transports)
         self.per_ip: TallyCounter[str] = TallyCounter()
         self.rows = CallRowWriter(calls)
@@ -624,12 +630,20 @@ class IngestService:
         if self.per_ip[peer] <= 0:
             del self.per_ip[peer]
 
+    @property
+    def accepting(self) -> bool:
+        """Whether new streams are taken (not once the server drains)."""
+        return not self.lifecycle.draining
+
     def attach(self, call: LiveCall) -> None:
         """A connection was accepted: the sweeper watches it even before its Start."""
         self.connections.add(call)
+        self.idle.clear()
 
     def detach(self, call: LiveCall) -> None:
         self.connections.discard(call)
+        if not self.connections:
+            self.idle.set()
 
     async def register(self, call: LiveCall) -> None:
         assert call.row is not None

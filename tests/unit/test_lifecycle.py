@@ -1,0 +1,91 @@
+"""The server's lifecycle without a server: phases and the drain's wait."""
+
+from __future__ import annotations
+
+import asyncio
+
+import pytest
+
+from callscope.config import Settings
+from callscope.errors import InvalidState
+from callscope.ingest import IngestService
+from callscope.lifecycle import Lifecycle, Phase, drain
+from callscope.metrics import Registry
+
+
+def test_a_drain_moves_serving_to_draining_once_and_then_to_stopping() -> None:
+    life = Lifecycle()
+    assert (life.phase, life.draining) == (Phase.STARTING, False)
+    life.serving()
+    assert life.request_drain("SIGTERM") is True
+    assert (life.phase, life.draining, life.drain_reason) == (Phase.DRAINING, True, "SIGTERM")
+    assert life.drain_requested.is_set()
+    assert life.request_drain("drain request") is False  # asked again: nothing changes
+    assert life.drain_reason == "SIGTERM"
+    life.stopping()
+    life.stopping()  # idempotent
+    assert (life.phase, life.draining) == (Phase.STOPPING, True)
+    assert life.request_drain("SIGINT") is False
+
+
+def test_moves_a_phase_does_not_allow_raise_invalid_state() -> None:
+    life = Lifecycle()
+    life.request_drain("SIGTERM")  # before serving: a start can be drained
+    with pytest.raises(InvalidState, match="cannot go from draining to serving"):
+        life.serving()
+    done = Lifecycle()
+    done.stopping()
+    with pytest.raises(InvalidState, match="cannot go from stopping to serving"):
+        done.serving()
+
+
+class FakeStreams:
+    def __init__(self, n: int) -> None:
+        self.connections: set[int] = set(range(n))
+        self.idle = asyncio.Event()
+        if not n:
+            self.idle.set()
+
+    def end_all(self) -> None:
+        self.connections.clear()
+        self.idle.set()
+
+
+def draining() -> Lifecycle:
+    life = Lifecycle()
+    life.serving()
+    life.request_drain("test")
+    return life
+
+
+async def test_drain_returns_at_once_when_nothing_is_live() -> None:
+    assert await asyncio.wait_for(drain(draining(), FakeStreams(0), 3600), 5) == 0
+
+
+async def test_drain_returns_when_the_last_stream_ends() -> None:
+    streams = FakeStreams(2)
+    task = asyncio.create_task(drain(draining(), streams, 3600, report_every_s=0.01))
+    await asyncio.sleep(0.05)
+    assert not task.done()
+    streams.end_all()
+    assert await asyncio.wait_for(task, 5) == 0
+
+
+async def test_drain_gives_up_at_its_timeout_and_reports_what_is_left() -> None:
+    assert await asyncio.wait_for(drain(draining(), FakeStreams(3), 0.05), 5) == 3
+    assert await asyncio.wait_for(drain(draining(), FakeStreams(3), 0), 5) == 3
+
+
+async def test_a_second_signal_cuts_the_drain_short() -> None:
+    life = draining()
+    task = asyncio.create_task(drain(life, FakeStreams(1), 3600))
+    await asyncio.sleep(0.05)
+    life.cut_short()
+    assert await asyncio.wait_for(task, 5) == 1
+
+
+def test_an_ingest_service_refuses_new_streams_once_its_server_drains() -> None:
+    service = IngestService(Settings(), calls=None, registry=Registry())  # type: ignore[arg-type]
+    assert service.accepting
+    service.lifecycle.request_drain("SIGTERM")
+    assert not service.accepting
