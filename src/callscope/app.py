@@ -57,10 +57,17 @@ from callscope.insights.service import InsightsService
 from callscope.lifecycle import Lifecycle, drain
 from callscope.logsafe import clean
 from callscope.metrics import Registry
-from callscope.store.db import SEED_LOCK, create_engine, exclusive, sessionmaker, upgrade
+from callscope.store.db import (
+    SEED_LOCK,
+    check_database,
+    create_engine,
+    exclusive,
+    sessionmaker,
+    upgrade,
+)
 from callscope.store.directory import DirectoryRepository
 from callscope.store.events import EventRepository
-from callscope.store.files import private_dir, warn_if_exposed
+from callscope.store.files import check_data_dir, private_dir, warn_if_exposed
 from callscope.store.models import StreamingProfile, TranscriptStatus
 from callscope.store.repo import CallRepository, ProfileRepository, utcnow
 from callscope.store.retention import RetentionJob
@@ -71,7 +78,7 @@ from callscope.transcription.assist import load_rules
 from callscope.transcription.live import TranscriptHub, topic_for
 from callscope.transcription.pool import PoolOptions, WorkerPool
 
-__all__ = ["Components", "build_app", "run", "serve"]
+__all__ = ["Components", "build_app", "preflight", "run", "serve"]
 
 logger = logging.getLogger("callscope.app")
 
@@ -519,6 +526,29 @@ def new_event_loop(kind: str) -> asyncio.AbstractEventLoop:
             loop: asyncio.AbstractEventLoop = uvloop.new_event_loop()
             return loop
     return asyncio.new_event_loop()
+
+
+async def preflight(settings: Settings, *, timeout_s: float = 5.0) -> None:
+    """What the server needs before anything is built or listens: a data directory it can
+    write and a database that answers. Fails in one line naming the setting.
+
+    Raises:
+        ConfigError: the setting, its value (a database password masked) and why.
+    """
+    try:
+        check_data_dir(settings.data_dir)
+    except ConfigError as exc:
+        raise ConfigError(
+            f"data_dir {exc}: set --data-dir or CALLSCOPE_DATA_DIR to a directory this "
+            "server may write"
+        ) from exc
+    try:
+        await check_database(settings.effective_database_url, timeout_s=timeout_s)
+    except ConfigError as exc:
+        raise ConfigError(
+            f"database_url {exc}: start the database or create it, or set --database-url or "
+            "CALLSCOPE_DATABASE_URL"
+        ) from exc
 
 
 async def serve(settings: Settings) -> None:

@@ -65,10 +65,11 @@ def _demo_settings(args: argparse.Namespace) -> Settings:
 
 
 def _cmd_serve(args: argparse.Namespace) -> int:
-    from callscope.app import run
+    from callscope.app import preflight, run
 
     settings = _settings(args)
     _setup_logging(settings.log_level)
+    asyncio.run(preflight(settings))  # a bad data_dir or database_url: one line, exit 2
     log = logging.getLogger("callscope")
     log.info(
         "callscope %s on http://%s:%d (data in %s)",
@@ -267,7 +268,7 @@ def _cmd_simulate(args: argparse.Namespace) -> int:
 def _cmd_demo(args: argparse.Namespace) -> int:
     from aiohttp import web
 
-    from callscope.app import COMPONENTS, AccessLogger, build_app
+    from callscope.app import COMPONENTS, AccessLogger, build_app, preflight
     from callscope.lifecycle import drain
     from callscope.sim.runner import run_simulation, summary_line
 
@@ -275,6 +276,7 @@ def _cmd_demo(args: argparse.Namespace) -> int:
     _setup_logging("WARNING" if settings.log_level.upper() == "INFO" else settings.log_level)
 
     async def go() -> int:
+        await preflight(settings)
         app = build_app(settings)
         runner = web.AppRunner(app, access_log_class=AccessLogger)
         await runner.setup()

@@ -1,14 +1,17 @@
 """The server's lifecycle, through real servers: the graceful drain on SIGTERM and on
 `callscope drain`, the liveness and readiness probes (with the database and Redis made
-unreachable)."""
+unreachable), and start-up errors in one line."""
 
 from __future__ import annotations
 
 import asyncio
+import os
+import secrets
 import signal
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -273,3 +276,72 @@ async def test_ready_fails_while_redis_is_unreachable(
         if redis_server.poll() is None:
             redis_server.kill()
             redis_server.wait(10)
+
+
+# -- start-up errors ---------------------------------------------------------------------
+
+
+def _file(tmp: Path) -> Path:
+    (tmp / "file").write_text("x")
+    return tmp / "file"
+
+
+def _read_only_dir(tmp: Path) -> Path:
+    if os.geteuid() == 0:  # root writes through any mode: /proc takes no new files
+        return Path("/proc")
+    tmp.joinpath("ro").mkdir(mode=0o500)
+    return tmp / "ro"
+
+
+@pytest.mark.parametrize(
+    ("args", "words"),
+    [
+        pytest.param(
+            lambda t: [
+                "--database-url",
+                f"postgresql+asyncpg://postgres:hunter2@127.0.0.1:{free_port()}/callscope",
+            ],
+            ["database_url postgresql+asyncpg://postgres:***@127.0.0.1:", "cannot connect"],
+            id="closed-port",
+        ),
+        pytest.param(
+            lambda t: [
+                "--database-url",
+                "postgresql+asyncpg://postgres:hunter2@127.0.0.1:5432/"
+                f"callscope_missing_{secrets.token_hex(4)}",
+            ],
+            ["database_url postgresql+asyncpg://postgres:***@127.0.0.1:5432/", "does not exist"],
+            id="missing-database",
+        ),
+        pytest.param(
+            lambda t: ["--data-dir", str(_file(t))],
+            ["data_dir ", "is not a directory", "CALLSCOPE_DATA_DIR"],
+            id="data-dir-is-a-file",
+        ),
+        pytest.param(
+            lambda t: ["--data-dir", str(_file(t) / "data")],
+            ["data_dir ", "cannot be created", "CALLSCOPE_DATA_DIR"],
+            id="data-dir-under-a-file",
+        ),
+        pytest.param(
+            lambda t: ["--data-dir", str(_read_only_dir(t))],
+            ["data_dir ", "not writable", "CALLSCOPE_DATA_DIR"],
+            id="data-dir-not-writable",
+        ),
+    ],
+)
+def test_a_start_up_error_is_one_line_and_exit_status_2(
+    tmp_path: Path, args: Callable[[Path], list[str]], words: list[str]
+) -> None:
+    argv = ["--data-dir", str(tmp_path / "data"), "--port", str(free_port()), *args(tmp_path)]
+    result = cli("serve", *argv)
+    assert result.returncode == 2, result.stderr
+    assert result.stdout == ""
+    lines = result.stderr.splitlines()
+    assert len(lines) == 1, result.stderr  # nothing said it was serving, no traceback
+    assert lines[0].startswith("callscope: error: ")
+    for word in words:
+        assert word in lines[0]
+    if "--database-url" in argv:
+        assert "--database-url or CALLSCOPE_DATABASE_URL" in lines[0]
+    assert "hunter2" not in result.stderr

@@ -1,16 +1,22 @@
-"""The server's lifecycle without a server: phases and the drain's wait."""
+"""The server's lifecycle without a server: phases, the drain's wait, and the start-up
+checks of the data directory and the database."""
 
 from __future__ import annotations
 
 import asyncio
+import os
+from pathlib import Path
+from typing import Any
 
 import pytest
 
 from callscope.config import Settings
-from callscope.errors import InvalidState
+from callscope.errors import ConfigError, InvalidState
 from callscope.ingest import IngestService
 from callscope.lifecycle import Lifecycle, Phase, drain
 from callscope.metrics import Registry
+from callscope.store.db import check_database
+from callscope.store.files import check_data_dir
 
 
 def test_a_drain_moves_serving_to_draining_once_and_then_to_stopping() -> None:
@@ -89,3 +95,39 @@ def test_an_ingest_service_refuses_new_streams_once_its_server_drains() -> None:
     assert service.accepting
     service.lifecycle.request_drain("SIGTERM")
     assert not service.accepting
+
+
+def test_data_dir_is_created_private_and_proved_writable(tmp_path: Path) -> None:
+    data = tmp_path / "a" / "data"
+    check_data_dir(data)
+    assert (data / "recordings").is_dir()
+    assert oct(data.stat().st_mode & 0o777) == oct(0o700)
+    assert sorted(os.listdir(data)) == ["recordings"]  # the write probe is gone
+
+
+@pytest.mark.parametrize(
+    ("make", "match"),
+    [
+        (lambda p: p.write_text("x") and p, "is not a directory"),
+        (lambda p: p.write_text("x") and p / "sub", "cannot be created"),
+        (lambda p: (p.mkdir(), (p / "recordings").write_text("x")) and p, "not writable"),
+    ],
+)
+def test_an_unusable_data_dir_names_itself(tmp_path: Path, make: Any, match: str) -> None:
+    path = make(tmp_path / "data")
+    with pytest.raises(ConfigError, match=match) as caught:
+        check_data_dir(path)
+    assert str(path) in str(caught.value)
+
+
+async def test_database_check_passes_on_a_usable_database(tmp_path: Path) -> None:
+    await check_database(f"sqlite+aiosqlite:///{tmp_path / 'db.sqlite'}")
+
+
+async def test_database_check_names_an_unparsable_url_without_its_password() -> None:
+    with pytest.raises(ConfigError) as caught:
+        await check_database("nodriver://admin:hunter2@db.example/calls")
+    message = str(caught.value)
+    assert message.startswith("nodriver://admin:***@db.example/calls: cannot connect (")
+    assert "hunter2" not in message
+    assert "\n" not in message
