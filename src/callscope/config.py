@@ -77,6 +77,12 @@ class Settings:
     ingest_checkpoint_interval_s: float = _opt(
         10.0, "How often live calls' counters are stored (what a crash can lose)."
     )
+    ingest_ping_interval_s: float = _opt(
+        20.0,
+        "WebSocket ping sent on every ingest stream this often, so that proxies do not cut a "
+        "one-way stream as idle; an unanswered ping never ends a call (the idle timeout "
+        "does). 0 = off.",
+    )
     grpc_port: int = _opt(
         0,
         "Port of the RingCX gRPC streaming listener (spec §11.4; RingCX uses 443 or 10443 "
@@ -257,6 +263,8 @@ class Settings:
             raise ConfigError("ingest_idle_timeout_s must be > 0 (seconds)")
         if self.ingest_checkpoint_interval_s <= 0:
             raise ConfigError("ingest_checkpoint_interval_s must be > 0 (seconds)")
+        if self.ingest_ping_interval_s < 0:
+            raise ConfigError("ingest_ping_interval_s must be ≥ 0 (seconds; 0 = no pings)")
         if self.drain_timeout_s < 0:
             raise ConfigError("drain_timeout_s must be ≥ 0 (seconds; 0 = no wait)")
         if self.ingest_start_deadline_s <= 0:

@@ -1,6 +1,7 @@
 """The server's lifecycle, through real servers: the graceful drain on SIGTERM and on
 `callscope drain`, the liveness and readiness probes (with the database and Redis made
-unreachable), and start-up errors in one line."""
+unreachable), start-up errors in one line, and keepalive pings that keep an idle-cutting
+proxy from dropping a one-way RingCX stream."""
 
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ import signal
 import subprocess
 import sys
 import time
+import wave
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -18,9 +20,11 @@ from typing import Any
 import aiohttp
 import asyncpg
 import grpc
+import numpy as np
 import pytest
 import redis.asyncio as aioredis
 
+from callscope.media.g711 import lin2ulaw
 from tests.conftest import Server, free_port, make_stereo_fixture, simulate_command
 from tests.integration.services import PG
 from tests.integration.test_grpc_ingest import init, raw_stream, refused_with
@@ -345,3 +349,122 @@ def test_a_start_up_error_is_one_line_and_exit_status_2(
     if "--database-url" in argv:
         assert "--database-url or CALLSCOPE_DATABASE_URL" in lines[0]
     assert "hunter2" not in result.stderr
+
+
+# -- keepalive on the ingest socket ------------------------------------------------------
+
+
+class IdleCuttingProxy:
+    """A TCP proxy that closes a connection once nothing has gone from the server to the
+    client for ``idle_s`` (nginx ``proxy_read_timeout``, a cloud load balancer's idle
+    timeout)."""
+
+    def __init__(self, upstream_port: int, idle_s: float) -> None:
+        self.upstream_port = upstream_port
+        self.idle_s = idle_s
+        self.port = free_port()
+        self.cuts = 0
+        self._server: asyncio.Server | None = None
+        self._tasks: set[asyncio.Task[None]] = set()
+
+    async def start(self) -> IdleCuttingProxy:
+        self._server = await asyncio.start_server(self._handle, "127.0.0.1", self.port)
+        return self
+
+    async def stop(self) -> None:
+        if self._server is not None:
+            self._server.close()
+        for task in list(self._tasks):
+            task.cancel()
+        await asyncio.gather(*self._tasks, return_exceptions=True)
+
+    async def _handle(self, client_r: asyncio.StreamReader, client_w: asyncio.StreamWriter) -> None:
+        task = asyncio.current_task()
+        assert task is not None
+        self._tasks.add(task)
+        up_r, up_w = await asyncio.open_connection("127.0.0.1", self.upstream_port)
+        last_down = [time.monotonic()]
+
+        async def pump(r: asyncio.StreamReader, w: asyncio.StreamWriter, down: bool) -> None:
+            while data := await r.read(65536):
+                if down:
+                    last_down[0] = time.monotonic()
+                w.write(data)
+                await w.drain()
+
+        pumps = [
+            asyncio.create_task(pump(client_r, up_w, False)),
+            asyncio.create_task(pump(up_r, client_w, True)),
+        ]
+        try:
+            while not all(p.done() for p in pumps):
+                if time.monotonic() - last_down[0] > self.idle_s:
+                    self.cuts += 1
+                    break
+                await asyncio.wait(pumps, timeout=0.2, return_when=asyncio.ALL_COMPLETED)
+        finally:
+            for p in pumps:
+                p.cancel()
+            await asyncio.gather(*pumps, return_exceptions=True)
+            for w in (client_w, up_w):
+                w.close()
+            self._tasks.discard(task)
+
+
+CALL_S = 70 * 60
+
+
+@pytest.fixture(scope="module")
+def seventy_minutes(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A 70-minute mono μ-law WAV (the agent speaks a tone; the caller side is silence)."""
+    path = tmp_path_factory.mktemp("long") / "seventy-minutes.wav"
+    second = lin2ulaw((3000 * np.sin(2 * np.pi * 440 * np.arange(8000) / 8000)).astype(np.int16))
+    body = second * CALL_S
+    fmt = (7).to_bytes(2, "little") + (1).to_bytes(2, "little")  # μ-law, mono
+    fmt += (8000).to_bytes(4, "little") + (8000).to_bytes(4, "little")
+    fmt += (1).to_bytes(2, "little") + (8).to_bytes(2, "little")
+    with path.open("wb") as f:
+        f.write(b"RIFF" + (4 + 8 + len(fmt) + 8 + len(body)).to_bytes(4, "little") + b"WAVE")
+        f.write(b"fmt " + len(fmt).to_bytes(4, "little") + fmt)
+        f.write(b"data" + len(body).to_bytes(4, "little") + body)
+    return path
+
+
+@pytest.mark.parametrize("pings", [True, False], ids=["pings", "no-pings"])
+async def test_a_seventy_minute_one_way_stream_survives_a_proxy_that_cuts_idle_sockets(
+    server_factory: type[Server], tmp_path: Path, seventy_minutes: Path, pings: bool
+) -> None:
+    interval = "1" if pings else "0"
+    server = server_factory(
+        tmp_path / "data", extra_args=["--ingest-ping-interval-s", interval]
+    ).start()
+    proxy = await IdleCuttingProxy(server.port, idle_s=5.0).start()
+    try:
+        sim = await asyncio.create_subprocess_exec(
+            *simulate_command(server, "--source", str(seventy_minutes), "--speed", "60"),
+            "--url",
+            f"ws://127.0.0.1:{proxy.port}/ringcx/stream",
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+        )
+        try:
+            out, err = await asyncio.wait_for(sim.communicate(), 600)
+        finally:
+            if sim.returncode is None:
+                sim.kill()
+                await sim.wait()
+    finally:
+        await proxy.stop()
+    if pings:
+        assert sim.returncode == 0, err.decode()[-2000:]
+        assert b"1 completed" in out
+        assert proxy.cuts == 0
+        (call,) = await wait_for_status(server, "completed")
+        assert call["durationMs"] == CALL_S * 1000
+        with wave.open(str(server.data_dir / "recordings" / f"{call['id']}.wav")) as w:
+            assert w.getnframes() == CALL_S * 8000
+    else:  # the test can fail: without pings the proxy cuts the stream
+        assert proxy.cuts == 1
+        assert sim.returncode == 1
+        (call,) = await wait_for_status(server, "abandoned")
+        assert call["durationMs"] < CALL_S * 1000

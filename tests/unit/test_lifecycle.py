@@ -1,10 +1,11 @@
-"""The server's lifecycle without a server: phases, the drain's wait, and the start-up
-checks of the data directory and the database."""
+"""The server's lifecycle without a server: phases, the drain's wait, ingest keepalive
+pings, and the start-up checks of the data directory and the database."""
 
 from __future__ import annotations
 
 import asyncio
 import os
+from collections.abc import Coroutine
 from pathlib import Path
 from typing import Any
 
@@ -88,6 +89,38 @@ async def test_a_second_signal_cuts_the_drain_short() -> None:
     await asyncio.sleep(0.05)
     life.cut_short()
     assert await asyncio.wait_for(task, 5) == 1
+
+
+class FakeCall:
+    def __init__(self, last_ping: float, *, ping: bool = True, finished: bool = False) -> None:
+        self.last_ping = last_ping
+        self.finished = finished
+        self.pinged = 0
+        self.ping = self._ping if ping else None
+
+    def _ping(self) -> Coroutine[Any, Any, None]:
+        async def go() -> None:
+            self.pinged += 1
+
+        return go()
+
+
+async def test_keepalive_pings_each_websocket_stream_on_its_own_interval() -> None:
+    service = IngestService(Settings(), calls=None, registry=Registry())  # type: ignore[arg-type]
+    due, recent, grpc, ended = (
+        FakeCall(100.0),
+        FakeCall(109.5),
+        FakeCall(0.0, ping=False),
+        FakeCall(0.0, finished=True),
+    )
+    service.connections.update([due, recent, grpc, ended])  # type: ignore[list-item]
+    service._keepalive(110.0, 10.0)
+    await asyncio.sleep(0)  # the pings are tasks
+    assert (due.pinged, recent.pinged, ended.pinged) == (1, 0, 0)
+    assert (due.last_ping, recent.last_ping) == (110.0, 109.5)
+    service._keepalive(115.0, 10.0)  # not due again yet
+    await asyncio.sleep(0)
+    assert due.pinged == 1
 
 
 def test_an_ingest_service_refuses_new_streams_once_its_server_drains() -> None:

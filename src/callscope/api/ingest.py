@@ -13,10 +13,16 @@ Limits: at most ``ingest_max_connections_per_ip`` open streams per client addres
 sent its Start within ``ingest_start_deadline_s`` is closed. While the server drains
 (callscope.lifecycle) every new stream gets 503 with ``Retry-After``, before its secret is
 checked.
+
+Keepalive: every stream is pinged each ``ingest_ping_interval_s`` (the ingest sweeper's
+timer), so that a proxy does not cut a one-way stream for carrying nothing towards the
+client; a ping left unanswered ends nothing.
 """
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import logging
 import math
 import time
@@ -46,6 +52,9 @@ TWO_WAY_PATH = "/twilio/stream"
 #: a draining server's answer to new streams: try again this many seconds later (another
 #: node, or this one restarted)
 DRAIN_RETRY_AFTER_S = 5
+#: a keepalive ping that cannot be written within this long is dropped (a peer that reads
+#: nothing); the idle timeout and the close handshake deal with the stream itself
+PING_WRITE_TIMEOUT_S = 5.0
 
 
 def presented_secret(request: web.Request) -> str | None:
@@ -192,10 +201,15 @@ class IngestHandler:
         async def close(code: int, reason: str) -> None:
             await ws.close(code=code, message=reason.encode()[:120])
 
+        async def ping() -> None:
+            with contextlib.suppress(ConnectionError, RuntimeError, asyncio.TimeoutError):
+                await asyncio.wait_for(ws.ping(), PING_WRITE_TIMEOUT_S)
+
         receiver = TwilioReceiver() if two_way else None
         call = LiveCall(
             self.service, UpgradeParams.from_query(request.query), close, receiver=receiver
         )
+        call.ping = ping
         service = self.service
         service.attach(call)
         status, reason = CallStatus.ABANDONED, "sender disconnected without Stop"
