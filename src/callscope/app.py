@@ -7,7 +7,8 @@ import gc
 import json
 import logging
 import os
-from dataclasses import dataclass
+import signal
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -26,6 +27,7 @@ from callscope.api.errors import error_middleware, json_response
 from callscope.api.grpc_ingest import GrpcIngest
 from callscope.api.ingest import INGEST_PATHS, TWO_WAY_PATH, IngestHandler
 from callscope.api.insights import InsightsApi
+from callscope.api.lifecycle import LifecycleApi
 from callscope.api.oauth import OAuthApi
 from callscope.api.profiles import ProfilesApi
 from callscope.api.proxy import proxy_middleware
@@ -53,12 +55,20 @@ from callscope.ingest.auth import IngestAuth, SecretHasher
 from callscope.insights.analyzers import Embedder
 from callscope.insights.llm import LlmClient
 from callscope.insights.service import InsightsService
+from callscope.lifecycle import Lifecycle, drain
 from callscope.logsafe import clean
 from callscope.metrics import Registry
-from callscope.store.db import SEED_LOCK, create_engine, exclusive, sessionmaker, upgrade
+from callscope.store.db import (
+    SEED_LOCK,
+    check_database,
+    create_engine,
+    exclusive,
+    sessionmaker,
+    upgrade,
+)
 from callscope.store.directory import DirectoryRepository
 from callscope.store.events import EventRepository
-from callscope.store.files import private_dir, warn_if_exposed
+from callscope.store.files import check_data_dir, private_dir, warn_if_exposed
 from callscope.store.models import StreamingProfile, TranscriptStatus
 from callscope.store.repo import CallRepository, ProfileRepository, utcnow
 from callscope.store.retention import RetentionJob
@@ -69,7 +79,7 @@ from callscope.transcription.assist import load_rules
 from callscope.transcription.live import TranscriptHub, topic_for
 from callscope.transcription.pool import PoolOptions, WorkerPool
 
-__all__ = ["Components", "build_app"]
+__all__ = ["Components", "build_app", "preflight", "run", "serve"]
 
 logger = logging.getLogger("callscope.app")
 
@@ -119,6 +129,7 @@ class Components:
     insights: InsightsService
     cluster: Cluster | None = None
     grpc: GrpcIngest | None = None
+    lifecycle: Lifecycle = field(default_factory=Lifecycle)
 
 
 async def _health(request: web.Request) -> web.Response:
@@ -317,6 +328,7 @@ def build_app(settings: Settings) -> web.Application:
         middlewares.insert(0, proxy_middleware(settings.trusted_proxy_networks))
     app = web.Application(middlewares=middlewares, client_max_size=1 << 20)
     app[COMPONENTS] = components
+    ingest.lifecycle = components.lifecycle  # a drain closes ingest to new streams
     hasher = SecretHasher()
     ingest_auth = IngestAuth(
         profiles,
@@ -339,6 +351,15 @@ def build_app(settings: Settings) -> web.Application:
     app.add_routes([web.get(p, root if p == "/" else handler.handle) for p in INGEST_PATHS])
     app.add_routes([web.get(TWO_WAY_PATH, handler.handle_two_way)])
     app.add_routes([web.get("/health", _health), web.get("/metrics", _metrics)])
+    app.add_routes(
+        LifecycleApi(
+            components.lifecycle,
+            engine,
+            ingest,
+            cluster,
+            drain_timeout_s=settings.drain_timeout_s,
+        ).routes()
+    )
     access = CallAccess(calls, directory)
     sockets = OpenSockets()
     transcripts_api = TranscriptsApi(access, bus, transcripts, sockets)
@@ -509,19 +530,83 @@ def new_event_loop(kind: str) -> asyncio.AbstractEventLoop:
     return asyncio.new_event_loop()
 
 
-def run(settings: Settings, **kwargs: Any) -> None:
-    """Serve until SIGINT/SIGTERM."""
-    loop = new_event_loop(settings.event_loop)
-    logger.info("event loop: %s", type(loop).__module__.split(".")[0])
-    web.run_app(
-        build_app(settings),
-        host=settings.host,
-        port=settings.port,
-        ssl_context=server_ssl_context(settings),
-        access_log_class=AccessLogger,
-        print=None,
-        handle_signals=True,
-        shutdown_timeout=5.0,
-        loop=loop,
-        **kwargs,
-    )
+async def preflight(settings: Settings, *, timeout_s: float = 5.0) -> None:
+    """What the server needs before anything is built or listens: a data directory it can
+    write and a database that answers. Fails in one line naming the setting.
+
+    Raises:
+        ConfigError: the setting, its value (a database password masked) and why.
+    """
+    try:
+        check_data_dir(settings.data_dir)
+    except ConfigError as exc:
+        raise ConfigError(
+            f"data_dir {exc}: set --data-dir or CALLSCOPE_DATA_DIR to a directory this "
+            "server may write"
+        ) from exc
+    try:
+        await check_database(settings.effective_database_url, timeout_s=timeout_s)
+    except ConfigError as exc:
+        raise ConfigError(
+            f"database_url {exc}: start the database or create it, or set --database-url or "
+            "CALLSCOPE_DATABASE_URL"
+        ) from exc
+
+
+async def serve(settings: Settings) -> None:
+    """Serve until SIGTERM or SIGINT or a drain request (``POST /admin/drain``); then
+    drain (callscope.lifecycle) and shut down.
+
+    The first signal starts the drain; a second one cuts its wait short. A signal during
+    start-up stops the start. aiohttp's own signal handling (``run_app``) would shut down at
+    once, so the runner and its site are driven here.
+    """
+    app = build_app(settings)
+    components = app[COMPONENTS]
+    lifecycle = components.lifecycle
+    ssl_context = server_ssl_context(settings)
+    runner = web.AppRunner(app, access_log_class=AccessLogger, shutdown_timeout=5.0)
+    loop = asyncio.get_running_loop()
+    setup = asyncio.ensure_future(runner.setup())
+
+    def on_signal(sig: signal.Signals) -> None:
+        if not setup.done():
+            logger.warning("%s during start-up: stopping", sig.name)
+            setup.cancel()
+        elif lifecycle.request_drain(sig.name):
+            pass  # drain() says so, with the count of live calls
+        elif not lifecycle.cut.is_set():  # draining already (a signal or a request)
+            logger.warning("%s while draining: ending the live calls now", sig.name)
+            lifecycle.cut_short()
+
+    signals = (signal.SIGTERM, signal.SIGINT)
+    for sig in signals:
+        loop.add_signal_handler(sig, on_signal, sig)
+    try:
+        try:
+            await setup
+        except asyncio.CancelledError:
+            task = asyncio.current_task()
+            if setup.cancelled() and task is not None and not task.cancelling():
+                return  # stopped by a signal during start-up: the finally cleans up
+            raise
+        site = web.TCPSite(runner, settings.host, settings.port, ssl_context=ssl_context)
+        await site.start()
+        if not lifecycle.draining:
+            lifecycle.serving()
+        await lifecycle.drain_requested.wait()
+        await drain(lifecycle, components.ingest, settings.drain_timeout_s)
+    finally:
+        lifecycle.stopping()
+        try:
+            await runner.cleanup()  # on_shutdown ends the calls left (interrupted)
+        finally:
+            for sig in signals:
+                loop.remove_signal_handler(sig)
+
+
+def run(settings: Settings) -> None:
+    """Serve (:func:`serve`) on the event loop ``event_loop`` asks for."""
+    with asyncio.Runner(loop_factory=lambda: new_event_loop(settings.event_loop)) as runner:
+        logger.info("event loop: %s", type(runner.get_loop()).__module__.split(".")[0])
+        runner.run(serve(settings))

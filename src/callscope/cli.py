@@ -1,4 +1,4 @@
-"""The ``callscope`` command: serve, simulate, demo, db, settings."""
+"""The ``callscope`` command: serve, drain, simulate, demo, db, admin, transcribe, settings."""
 
 from __future__ import annotations
 
@@ -65,10 +65,11 @@ def _demo_settings(args: argparse.Namespace) -> Settings:
 
 
 def _cmd_serve(args: argparse.Namespace) -> int:
-    from callscope.app import run
+    from callscope.app import preflight, run
 
     settings = _settings(args)
     _setup_logging(settings.log_level)
+    asyncio.run(preflight(settings))  # a bad data_dir or database_url: one line, exit 2
     log = logging.getLogger("callscope")
     log.info(
         "callscope %s on http://%s:%d (data in %s)",
@@ -93,6 +94,81 @@ def _cmd_serve(args: argparse.Namespace) -> int:
         )
     run(settings)
     return 0
+
+
+def _cmd_drain(args: argparse.Namespace) -> int:
+    """Ask a running server to drain (``POST /admin/drain`` with an admin's bearer token)."""
+    import aiohttp
+
+    base = str(args.url).rstrip("/")
+    token = args.token or os.environ.get("CALLSCOPE_ADMIN_TOKEN")
+    login = None if token else _admin_login(args.credentials)
+
+    async def go() -> None:
+        async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=30)) as http:
+            if login is not None:
+                async with http.post(
+                    base + "/restapi/oauth/token", data=login[1], auth=login[0]
+                ) as r:
+                    body = await r.json(content_type=None)
+                if r.status != 200 or not isinstance(body, dict) or "access_token" not in body:
+                    raise CallscopeError(
+                        f"{base}: the login in {args.credentials} was refused ({r.status}); "
+                        "pass an admin's access token with --token or $CALLSCOPE_ADMIN_TOKEN"
+                    )
+                token_ = str(body["access_token"])
+            else:
+                token_ = str(token)
+            async with http.post(
+                base + "/admin/drain", headers={"Authorization": f"Bearer {token_}"}
+            ) as r:
+                body = await r.json(content_type=None)
+                if r.status != 202:
+                    why = body.get("message") if isinstance(body, dict) else None
+                    raise CallscopeError(f"{base} refused the drain: {r.status} {why or ''}")
+            print(
+                f"{base}: draining; {body['liveStreams']} live stream(s) get up to "
+                f"{body['drainTimeoutS']:g} s to end, new ones are refused"
+            )
+            if not args.wait:
+                return
+            deadline = time.monotonic() + float(body["drainTimeoutS"]) + 30.0
+            while time.monotonic() < deadline:
+                try:
+                    async with http.get(base + "/health/live") as r:
+                        await r.read()
+                except aiohttp.ClientConnectionError:
+                    print(f"{base}: stopped")
+                    return
+                await asyncio.sleep(0.5)
+            raise CallscopeError(f"{base} still answers {body['drainTimeoutS']:g} s + 30 s later")
+
+    try:
+        asyncio.run(go())
+    except (aiohttp.ClientError, TimeoutError) as exc:
+        raise CallscopeError(
+            f"cannot reach {base} ({exc or type(exc).__name__}): is the server running there? "
+            "(--url)"
+        ) from exc
+    return 0
+
+
+def _admin_login(credentials: Path) -> tuple[Any, dict[str, str]]:
+    """The password grant of the account admin in ``credentials`` (the demo account's file
+    a server's first start writes): its app's client credentials and the form."""
+    import aiohttp
+
+    try:
+        creds = json.loads(Path(credentials).read_text())
+        client = aiohttp.BasicAuth(creds["clientId"], creds["clientSecret"])
+        form = {"grant_type": "password", "username": creds["username"]}
+        form["password"] = creds["password"]
+    except (OSError, ValueError, KeyError, TypeError) as exc:
+        raise CallscopeError(
+            f"--credentials {credentials}: no admin login there ({exc}); pass an admin's "
+            "access token with --token or $CALLSCOPE_ADMIN_TOKEN"
+        ) from exc
+    return client, form
 
 
 def _stream_secret(args: argparse.Namespace, data_dir: Path) -> str | None:
@@ -192,13 +268,15 @@ def _cmd_simulate(args: argparse.Namespace) -> int:
 def _cmd_demo(args: argparse.Namespace) -> int:
     from aiohttp import web
 
-    from callscope.app import COMPONENTS, AccessLogger, build_app
+    from callscope.app import COMPONENTS, AccessLogger, build_app, preflight
+    from callscope.lifecycle import drain
     from callscope.sim.runner import run_simulation, summary_line
 
     settings = _demo_settings(args)
     _setup_logging("WARNING" if settings.log_level.upper() == "INFO" else settings.log_level)
 
     async def go() -> int:
+        await preflight(settings)
         app = build_app(settings)
         runner = web.AppRunner(app, access_log_class=AccessLogger)
         await runner.setup()
@@ -253,8 +331,9 @@ def _cmd_demo(args: argparse.Namespace) -> int:
                     "that file; --keep-serving keeps it up)"
                 )
             if args.keep_serving:
-                print("serving until Ctrl-C ...")
-                await asyncio.Event().wait()
+                print("serving until Ctrl-C or `callscope drain` ...")
+                await components.lifecycle.drain_requested.wait()
+                await drain(components.lifecycle, components.ingest, settings.drain_timeout_s)
             return 0 if all(r.status == "completed" for r in results) else 1
         finally:
             await runner.cleanup()
@@ -561,6 +640,32 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("serve", help="run the server", description="Run the callscope server.")
     add_settings_arguments(p)
     p.set_defaults(func=_cmd_serve)
+
+    p = sub.add_parser(
+        "drain",
+        help="ask a running server to drain and stop",
+        description="Ask a running server to drain, as SIGTERM does: it refuses new streams "
+        "(503 with Retry-After, gRPC UNAVAILABLE), fails /health/ready, gives live calls "
+        "drain_timeout_s to end on their own, ends the rest (interrupted) and exits. The "
+        "request (POST /admin/drain) needs an account admin's access token: --token, "
+        "$CALLSCOPE_ADMIN_TOKEN, or the admin login in --credentials.",
+    )
+    p.add_argument(
+        "--url", default="http://127.0.0.1:8080", help="the server (default http://127.0.0.1:8080)"
+    )
+    p.add_argument("--token", help="an account admin's access token")
+    p.add_argument(
+        "--credentials",
+        type=Path,
+        default=Path("callscope-data") / "demo-credentials.json",
+        metavar="FILE",
+        help="JSON with clientId, clientSecret, username and password of an admin, used to "
+        "log in when no token is given (default: callscope-data/demo-credentials.json)",
+    )
+    p.add_argument(
+        "--wait", action="store_true", help="return once the server has stopped answering"
+    )
+    p.set_defaults(func=_cmd_drain)
 
     p = sub.add_parser(
         "simulate",

@@ -53,6 +53,12 @@ class Settings:
         "", "SQLAlchemy async URL; empty = sqlite+aiosqlite:///<data_dir>/callscope.db."
     )
     log_level: str = _opt("INFO", "DEBUG, INFO, WARNING or ERROR.")
+    drain_timeout_s: float = _opt(
+        30.0,
+        "On SIGTERM, SIGINT or `callscope drain`: new streams are refused (503, gRPC "
+        "UNAVAILABLE) and readiness fails while live calls get this long to end on their own; "
+        "the rest are then ended as interrupted. 0 = end them at once.",
+    )
     ingest_idle_timeout_s: float = _opt(
         10.0, "A stream silent this long without Stop is closed and its call kept."
     )
@@ -78,6 +84,12 @@ class Settings:
     )
     ingest_checkpoint_interval_s: float = _opt(
         10.0, "How often live calls' counters are stored (what a crash can lose)."
+    )
+    ingest_ping_interval_s: float = _opt(
+        20.0,
+        "WebSocket ping sent on every ingest stream this often, so that proxies do not cut a "
+        "one-way stream as idle; an unanswered ping never ends a call (the idle timeout "
+        "does). 0 = off.",
     )
     grpc_port: int = _opt(
         0,
@@ -259,6 +271,10 @@ class Settings:
             raise ConfigError("ingest_idle_timeout_s must be > 0 (seconds)")
         if self.ingest_checkpoint_interval_s <= 0:
             raise ConfigError("ingest_checkpoint_interval_s must be > 0 (seconds)")
+        if self.ingest_ping_interval_s < 0:
+            raise ConfigError("ingest_ping_interval_s must be ≥ 0 (seconds; 0 = no pings)")
+        if self.drain_timeout_s < 0:
+            raise ConfigError("drain_timeout_s must be ≥ 0 (seconds; 0 = no wait)")
         if self.ingest_start_deadline_s <= 0:
             raise ConfigError("ingest_start_deadline_s must be > 0 (seconds)")
         if self.ingest_max_connections_per_ip < 1 or self.ingest_max_unproven_per_ip < 1:

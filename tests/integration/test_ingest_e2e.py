@@ -254,7 +254,8 @@ async def test_graceful_shutdown_closes_live_calls_as_interrupted(
 ) -> None:
     source = make_stereo_fixture(tmp_path / "f.wav", seconds=30)
     data = tmp_path / "data"
-    srv = server_factory(data).start()
+    # no drain: SIGTERM ends the call at once (test_lifecycle.py has the drain)
+    srv = server_factory(data, extra_args=["--drain-timeout-s", "0"]).start()
     sim = simulate_in_background(srv, tmp_path / "f.wav")
     try:
         (live,) = await wait_for_status(srv, "live")

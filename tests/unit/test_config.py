@@ -46,6 +46,8 @@ def test_environment_then_flags_then_overrides() -> None:
         ({"CALLSCOPE_INGEST_MAX_MESSAGE_BYTES": "10"}, "ingest_max_message_bytes"),
         ({"CALLSCOPE_INGEST_MAX_GAP_FRAMES": "5"}, "ingest_max_gap_frames must be ≥"),
         ({"CALLSCOPE_INGEST_MAX_CONCEALED_S": "0"}, "ingest_max_concealed_s"),
+        ({"CALLSCOPE_INGEST_PING_INTERVAL_S": "-1"}, "ingest_ping_interval_s must be ≥ 0"),
+        ({"CALLSCOPE_DRAIN_TIMEOUT_S": "-1"}, "drain_timeout_s must be ≥ 0"),
     ],
 )
 def test_bad_values_say_what_to_fix(env: dict[str, str], match: str) -> None:

@@ -42,6 +42,7 @@ PROTECTED_PREFIXES = (
     "/api/v2/",
     "/ai/",
     "/supervision/",
+    "/admin/",
 )
 
 

@@ -12,6 +12,8 @@
   missing or wrong → ``UNAUTHENTICATED``, an address held back after failures →
   ``RESOURCE_EXHAUSTED``; a dialog whose account or product is not that profile's →
   ``PERMISSION_DENIED``. Nothing is stored for a refused stream.
+* **Draining.** While the server drains (callscope.lifecycle) a new stream is refused with
+  ``UNAVAILABLE`` before its token is checked; open dialogs go on.
 * **Other refusals.** A first message that is not ``dialog_init`` → ``INVALID_ARGUMENT``; a
   codec callscope does not decode (OPUS, FLAC) → ``UNIMPLEMENTED``; too many streams from one
   address or in all (``grpc_max_streams``) → ``RESOURCE_EXHAUSTED``.
@@ -165,6 +167,12 @@ class GrpcIngest:
         peer = client_address(
             peer_address(context.peer()), context.invocation_metadata(), self._trusted
         )
+        if not self.service.accepting:
+            self.service.refused_total.inc(reason="draining")
+            await context.abort(
+                grpc.StatusCode.UNAVAILABLE,
+                "the server is shutting down and takes no new streams: try again later",
+            )
         try:
             grant = await self.auth.authenticate(_token(context.invocation_metadata()), {}, peer)
         except IngestRefused as exc:

@@ -10,11 +10,19 @@ keyed hashes and never logged (the access log omits query strings).
 
 Limits: at most ``ingest_max_connections_per_ip`` open streams per client address (503 with
 ``Retry-After`` beyond: a platform at its limit retries a 5xx), and a stream that has not
-sent its Start within ``ingest_start_deadline_s`` is closed.
+sent its Start within ``ingest_start_deadline_s`` is closed. While the server drains
+(callscope.lifecycle) every new stream gets 503 with ``Retry-After``, before its secret is
+checked.
+
+Keepalive: every stream is pinged each ``ingest_ping_interval_s`` (the ingest sweeper's
+timer), so that a proxy does not cut a one-way stream for carrying nothing towards the
+client; a ping left unanswered ends nothing.
 """
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import logging
 import math
 import time
@@ -41,6 +49,12 @@ logger = logging.getLogger("callscope.ingest")
 INGEST_PATHS = ("/", "/ringcx/stream")
 #: the two-way call stream (Twilio Media Streams message set, callscope.protocols.twilio)
 TWO_WAY_PATH = "/twilio/stream"
+#: a draining server's answer to new streams: try again this many seconds later (another
+#: node, or this one restarted)
+DRAIN_RETRY_AFTER_S = 5
+#: a keepalive ping that cannot be written within this long is dropped (a peer that reads
+#: nothing); the idle timeout and the close handshake deal with the stream itself
+PING_WRITE_TIMEOUT_S = 5.0
 
 
 def presented_secret(request: web.Request) -> str | None:
@@ -78,6 +92,17 @@ class IngestHandler:
         except IngestRefused as exc:
             raise self._refused(exc) from exc
 
+    def _open(self) -> None:
+        """503 with ``Retry-After`` while the server drains: RingCX retries a 5xx."""
+        if not self.service.accepting:
+            self.service.refused_total.inc(reason="draining")
+            raise ApiError(
+                503,
+                "CMN-211",
+                "The server is shutting down and takes no new streams: try again later",
+                headers={"Retry-After": str(DRAIN_RETRY_AFTER_S)},
+            )
+
     def _admit(self, request: web.Request) -> str:
         """Count the stream against its address's limit (503 beyond it)."""
         peer = request.remote or "?"
@@ -97,6 +122,7 @@ class IngestHandler:
             raise ApiError(
                 400, "CMN-101", "This is the RingCX stream endpoint: connect with a WebSocket"
             )
+        self._open()
         grant = await self._grant(request, presented_secret(request), request.query)
         return await self._serve(request, grant, two_way=False)
 
@@ -112,6 +138,7 @@ class IngestHandler:
                 "This is the two-way call stream endpoint (Twilio Media Streams messages): "
                 "connect with a WebSocket",
             )
+        self._open()
         grant = None
         secret = presented_secret(request)
         if secret is not None:
@@ -174,10 +201,15 @@ class IngestHandler:
         async def close(code: int, reason: str) -> None:
             await ws.close(code=code, message=reason.encode()[:120])
 
+        async def ping() -> None:
+            with contextlib.suppress(ConnectionError, RuntimeError, asyncio.TimeoutError):
+                await asyncio.wait_for(ws.ping(), PING_WRITE_TIMEOUT_S)
+
         receiver = TwilioReceiver() if two_way else None
         call = LiveCall(
             self.service, UpgradeParams.from_query(request.query), close, receiver=receiver
         )
+        call.ping = ping
         service = self.service
         service.attach(call)
         status, reason = CallStatus.ABANDONED, "sender disconnected without Stop"

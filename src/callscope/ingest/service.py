@@ -15,7 +15,7 @@ import os
 import secrets
 import time
 from collections import Counter as TallyCounter
-from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Coroutine, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -26,6 +26,7 @@ from callscope.config import Settings
 from callscope.errors import RecordingError
 from callscope.ingest.auth import ProfileView
 from callscope.insights.service import new_job
+from callscope.lifecycle import Lifecycle
 from callscope.logsafe import clean
 from callscope.media.jitter import PushResult
 from callscope.media.pipeline import BlockSink, CallMediaPipeline, FrameCounters, StereoBlock
@@ -131,6 +132,7 @@ class CallMedia(Protocol):
 
 CloseFn = Callable[[int, str], Awaitable[None]]
 SendFn = Callable[[str], Awaitable[None]]
+PingFn = Callable[[], Coroutine[Any, Any, None]]
 
 
 class Talkback:
@@ -225,6 +227,9 @@ class LiveCall:
         #: feed per participant itself, given the transcript (a gRPC dialog's segments)
         self.transcript_feeds: Callable[[CallTranscript], None] | None = None
         self.connected_at = time.monotonic()
+        #: set by a WebSocket transport: sends one keepalive ping (never raises)
+        self.ping: PingFn | None = None
+        self.last_ping = self.connected_at
         self.log = _CallLog(logger, {"call_id": "pending"})
 
     @property
@@ -536,6 +541,11 @@ class IngestService:
         self.live: dict[str, LiveCall] = {}
         #: every accepted stream, started or not
         self.connections: set[LiveCall] = set()
+        #: set while no stream is open (a drain waits on it)
+        self.idle = asyncio.Event()
+        self.idle.set()
+        #: set by the app: once it drains, new streams are refused (callscope.lifecycle)
+        self.lifecycle = Lifecycle()
         #: open streams by client address (both transports)
         self.per_ip: TallyCounter[str] = TallyCounter()
         self.rows = CallRowWriter(calls)
@@ -552,6 +562,7 @@ class IngestService:
         #: in a cluster, start-up recovery is left to the app (under the node's lease)
         self.recover_at_start = True
         self._sweeper: asyncio.Task[None] | None = None
+        self._pings: set[asyncio.Task[None]] = set()
         self._finished_totals: TallyCounter[Labels] = TallyCounter()
         self._malformed_totals: TallyCounter[Labels] = TallyCounter()
         reg = registry
@@ -624,12 +635,20 @@ class IngestService:
         if self.per_ip[peer] <= 0:
             del self.per_ip[peer]
 
+    @property
+    def accepting(self) -> bool:
+        """Whether new streams are taken (not once the server drains)."""
+        return not self.lifecycle.draining
+
     def attach(self, call: LiveCall) -> None:
         """A connection was accepted: the sweeper watches it even before its Start."""
         self.connections.add(call)
+        self.idle.clear()
 
     def detach(self, call: LiveCall) -> None:
         self.connections.discard(call)
+        if not self.connections:
+            self.idle.set()
 
     async def register(self, call: LiveCall) -> None:
         assert call.row is not None
@@ -670,6 +689,8 @@ class IngestService:
             self._sweeper.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await self._sweeper
+        for task in self._pings:
+            task.cancel()
         await asyncio.gather(
             *(
                 call.end(
@@ -686,15 +707,19 @@ class IngestService:
         await self.rows.stop()
 
     async def _sweep(self) -> None:
-        """Close streams silent for longer than the idle timeout; checkpoint counters."""
+        """Close streams silent for longer than the idle timeout; ping WebSocket streams;
+        checkpoint counters."""
         timeout = self.settings.ingest_idle_timeout_s
         deadline = self.settings.ingest_start_deadline_s
         checkpoint_s = self.settings.ingest_checkpoint_interval_s
-        interval = min(1.0, timeout / 4, deadline / 4, checkpoint_s)
+        ping_s = self.settings.ingest_ping_interval_s
+        interval = min(1.0, timeout / 4, deadline / 4, checkpoint_s, ping_s or 1.0)
         last_checkpoint = time.monotonic()
         while True:
             await asyncio.sleep(interval)
             now = time.monotonic()
+            if ping_s:
+                self._keepalive(now, ping_s)
             # Every connection, started or not: one that never sends Start is closed too.
             idle = [c for c in self.connections if now - c.last_activity > timeout]
             late = [
@@ -739,6 +764,21 @@ class IngestService:
             if now - last_checkpoint >= checkpoint_s:
                 last_checkpoint = now
                 self._checkpoint()
+
+    def _keepalive(self, now: float, interval_s: float) -> None:
+        """Ping each WebSocket stream every ``interval_s``, whatever it sends us: a proxy
+        (nginx ``proxy_read_timeout``, cloud load balancers) cuts a connection that carries
+        nothing towards the client for a while, and a RingCX stream is one-way. (aiohttp's
+        own ``heartbeat`` pings only a socket that receives nothing, and closes it on a
+        missing pong: RingCX's client may answer late under load, and a sender that stops
+        sending is the idle timeout's to end.) Each stream pings on its own phase, from its
+        connection time; the pings are tasks, so a slow peer holds no sweep."""
+        for call in self.connections:
+            if call.ping is not None and now - call.last_ping >= interval_s and not call.finished:
+                call.last_ping = now
+                task = asyncio.create_task(call.ping())
+                self._pings.add(task)
+                task.add_done_callback(self._pings.discard)
 
     def _checkpoint(self) -> None:
         """Store every live call's counters and duration: a crash loses one interval of them."""

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -11,7 +12,7 @@ from typing import Any
 
 from alembic import command
 from alembic.config import Config
-from sqlalchemy import event, text
+from sqlalchemy import event, make_url, text
 from sqlalchemy.engine import Connection
 from sqlalchemy.ext.asyncio import (
     AsyncConnection,
@@ -21,6 +22,8 @@ from sqlalchemy.ext.asyncio import (
     create_async_engine,
 )
 
+from callscope.errors import ConfigError
+from callscope.logsafe import clean, redacted_url
 from callscope.store.files import private_file
 
 __all__ = [
@@ -28,6 +31,7 @@ __all__ = [
     "SEED_LOCK",
     "advisory_xact_lock",
     "alembic_config",
+    "check_database",
     "create_engine",
     "exclusive",
     "upgrade",
@@ -62,6 +66,45 @@ def create_engine(url: str) -> AsyncEngine:
             cur.close()
 
     return engine
+
+
+async def check_database(url: str, *, timeout_s: float = 5.0) -> None:
+    """Connect and run ``SELECT 1`` within ``timeout_s``, so that a server with a database
+    it cannot use fails before it starts, in one line, rather than from inside start-up.
+
+    Raises:
+        ConfigError: the URL (password masked) and why: unparsable, unreachable, refused,
+            or a database that does not exist.
+    """
+    try:
+        engine = create_engine(url)
+    except Exception as exc:  # a bad URL or driver: SQLAlchemy's ArgumentError, ImportError
+        raise ConfigError(_unusable(url, exc)) from exc
+    try:
+        async with asyncio.timeout(timeout_s):
+            async with engine.connect() as conn:
+                await conn.execute(text("SELECT 1"))
+    except TimeoutError as exc:
+        raise ConfigError(_unusable(url, f"no answer within {timeout_s:g} s")) from exc
+    except Exception as exc:  # the drivers' own errors (asyncpg raises OSError unwrapped)
+        raise ConfigError(_unusable(url, exc)) from exc
+    finally:
+        await engine.dispose()
+
+
+def _unusable(url: str, why: BaseException | str) -> str:
+    """``<url, password masked>: cannot connect (<the driver's own words>)``, one line."""
+    if isinstance(why, BaseException):
+        while why.__cause__ is not None:  # SQLAlchemy's wrapper says more than its cause
+            why = why.__cause__
+        why = str(why) or type(why).__name__
+    try:
+        password = make_url(url).password
+    except Exception:  # unparsable: nothing to mask beyond what redacted_url does
+        password = None
+    if password:
+        why = why.replace(str(password), "***")
+    return f"{redacted_url(url)}: cannot connect ({clean(why, 200)})"
 
 
 def sessionmaker(engine: AsyncEngine) -> async_sessionmaker[Any]:

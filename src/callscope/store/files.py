@@ -19,7 +19,9 @@ import os
 import stat
 from pathlib import Path
 
-__all__ = ["private_dir", "private_file", "warn_if_exposed"]
+from callscope.errors import ConfigError
+
+__all__ = ["check_data_dir", "private_dir", "private_file", "warn_if_exposed"]
 
 logger = logging.getLogger("callscope.store")
 
@@ -57,6 +59,28 @@ def private_file(path: Path) -> None:
         os.fchmod(fd, FILE_MODE)
     finally:
         os.close(fd)
+
+
+def check_data_dir(path: Path) -> None:
+    """Create the data directory and its ``recordings/`` (0700) when missing, and prove a
+    file can be written in each (``os.access`` answers yes to root on a read-only mount).
+
+    Raises:
+        ConfigError: ``path`` and why: not a directory, cannot be created, not writable.
+    """
+    if path.exists() and not path.is_dir():
+        raise ConfigError(f"{path}: is not a directory")
+    for directory in (path, path / "recordings"):
+        try:
+            private_dir(directory)
+        except OSError as exc:
+            raise ConfigError(f"{directory}: cannot be created ({exc.strerror or exc})") from exc
+        probe = directory / f".callscope-write-check-{os.getpid()}"
+        try:
+            os.close(os.open(probe, os.O_WRONLY | os.O_CREAT | os.O_EXCL, FILE_MODE))
+            os.unlink(probe)
+        except OSError as exc:
+            raise ConfigError(f"{directory}: not writable ({exc.strerror or exc})") from exc
 
 
 def warn_if_exposed(path: Path) -> None:
