@@ -253,3 +253,29 @@ async def test_every_sqlite_connection_gets_the_pragmas_and_postgresql_no_gate(
     pg = create_engine("postgresql+asyncpg://u@127.0.0.1/x")
     assert write_gate(pg) is None  # PostgreSQL's transactions run side by side
     await pg.dispose()
+
+
+async def test_a_guarded_change_applies_only_while_its_row_has_the_value(tmp_path: Path) -> None:
+    repo, writer, engine = await setup(tmp_path)
+    try:
+        live = ((Call, "c00001"), "status", CallStatus.LIVE)
+        # one batch: created, changed under the guard, ended, then a change the guard stops
+        writer.create(new_call(1))
+        writer.write([], [((Call, "c00001"), {"frames_agent": 1})], guard=live)
+        writer.write([], [((Call, "c00001"), {"status": CallStatus.COMPLETED})], guard=live)
+        writer.write([], [((Call, "c00001"), {"frames_agent": 2})], guard=live)
+        await writer.flush()
+        row = await repo.get("c00001")
+        assert row is not None
+        assert (row.status, row.frames_agent) == ("completed", 1)
+        # a later batch, and a guard on a row that does not exist
+        await writer.write([], [((Call, "c00001"), {"frames_agent": 3})], guard=live)
+        await writer.write([new_call(2)], [], guard=((Call, "c09999"), "status", CallStatus.LIVE))
+        row = await repo.get("c00001")
+        assert row is not None
+        assert row.frames_agent == 1
+        assert await repo.get("c00002") is None
+        assert writer.skipped == 3
+    finally:
+        await writer.stop()
+        await engine.dispose()  # type: ignore[attr-defined]

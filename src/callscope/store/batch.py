@@ -76,11 +76,11 @@ async def _load(s: AsyncSession, keys: Iterable[RowKey], *, for_update: bool) ->
             continue
         column = pk[0]
         attribute = mapper.get_property_by_column(column).key
-        ordered = sorted(wanted, key=repr)
+        ordered = sorted(wanted)
         for at in range(0, len(ordered), CHUNK):
             q = select(model).where(column.in_(ordered[at : at + CHUNK]))
-            if for_update:
-                q = q.with_for_update()
+            if for_update:  # in key order, as every other locker: no deadlock
+                q = q.order_by(column).with_for_update()
             for row in (await s.execute(q)).scalars():
                 found[(model, getattr(row, attribute))] = row
     return found
