@@ -14,10 +14,12 @@
   ``PERMISSION_DENIED``. Nothing is stored for a refused stream.
 * **Other refusals.** A first message that is not ``dialog_init`` → ``INVALID_ARGUMENT``; a
   codec callscope does not decode (OPUS, FLAC) → ``UNIMPLEMENTED``; too many streams from one
-  address or in all (``grpc_max_streams``) → ``RESOURCE_EXHAUSTED``.
+  address or in all (``grpc_max_streams``) → ``RESOURCE_EXHAUSTED``; while the node is fenced
+  off its cluster → ``UNAVAILABLE``.
 * **Ends.** The client closing its side ends the call as its segments say (``completed``
   when every segment stopped); a cancelled RPC is ``abandoned``; the idle sweeper and shutdown
-  end the call and answer ``DEADLINE_EXCEEDED`` / ``UNAVAILABLE``.
+  end the call and answer ``DEADLINE_EXCEEDED`` / ``UNAVAILABLE``; a node fencing itself off
+  its cluster ends it ``interrupted`` and answers ``UNAVAILABLE``.
 """
 
 from __future__ import annotations
@@ -145,6 +147,11 @@ class GrpcIngest:
 
     async def stream(self, requests: Any, context: grpc.aio.ServicerContext) -> Any:
         """One dialog, from its first message to its end."""
+        if self.service.fenced is not None:  # cut off from its cluster: another node takes it
+            self.service.refused_total.inc(reason="fenced")
+            await context.abort(
+                grpc.StatusCode.UNAVAILABLE, "this node is cut off from its cluster: retry"
+            )
         peer = peer_address(context.peer())
         try:
             grant = await self.auth.authenticate(_token(context.invocation_metadata()), {}, peer)

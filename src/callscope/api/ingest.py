@@ -10,7 +10,8 @@ keyed hashes and never logged (the access log omits query strings).
 
 Limits: at most ``ingest_max_connections_per_ip`` open streams per client address (503 with
 ``Retry-After`` beyond: a platform at its limit retries a 5xx), and a stream that has not
-sent its Start within ``ingest_start_deadline_s`` is closed.
+sent its Start within ``ingest_start_deadline_s`` is closed. A node cut off from its cluster
+(fenced: :mod:`callscope.cluster.node`) answers every new stream 503 until it is back.
 """
 
 from __future__ import annotations
@@ -78,6 +79,18 @@ class IngestHandler:
         except IngestRefused as exc:
             raise self._refused(exc) from exc
 
+    def _refuse_if_fenced(self) -> None:
+        """503 while this node is fenced off its cluster (RingCX retries a 5xx: through a
+        balancer, on another node)."""
+        if self.service.fenced is not None:
+            self.service.refused_total.inc(reason="fenced")
+            raise ApiError(
+                503,
+                "CMN-503",
+                "This node is cut off from its cluster: stream to another node",
+                headers={"Retry-After": "5"},
+            )
+
     def _admit(self, request: web.Request) -> str:
         """Count the stream against its address's limit (503 beyond it)."""
         peer = request.remote or "?"
@@ -97,6 +110,7 @@ class IngestHandler:
             raise ApiError(
                 400, "CMN-101", "This is the RingCX stream endpoint: connect with a WebSocket"
             )
+        self._refuse_if_fenced()
         grant = await self._grant(request, presented_secret(request), request.query)
         return await self._serve(request, grant, two_way=False)
 
@@ -112,6 +126,7 @@ class IngestHandler:
                 "This is the two-way call stream endpoint (Twilio Media Streams messages): "
                 "connect with a WebSocket",
             )
+        self._refuse_if_fenced()
         grant = None
         secret = presented_secret(request)
         if secret is not None:
