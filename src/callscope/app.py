@@ -141,16 +141,22 @@ async def _health(request: web.Request) -> web.Response:
     except Exception:
         logger.exception("health check: database unreachable")
         db_ok = False
+    fenced = c.cluster is not None and c.cluster.fenced
     body: dict[str, Any] = {
-        "status": "ok" if db_ok else "degraded",
+        "status": "fenced" if fenced else "ok" if db_ok else "degraded",
         "version": __version__,
         "database": "ok" if db_ok else "unreachable",
         "liveCalls": len(c.ingest.live),
         "node": c.ingest.node_id,
     }
     if c.cluster is not None:
-        body["cluster"] = {"prefix": c.cluster.prefix, "nodesAlive": sorted(c.cluster.alive)}
-    return json_response(body, status=200 if db_ok else 503)
+        body["cluster"] = {
+            "prefix": c.cluster.prefix,
+            "nodesAlive": sorted(c.cluster.alive),
+            "fenced": c.cluster.fenced,
+        }
+    # 503 while fenced too: a balancer's health check sends the streams elsewhere
+    return json_response(body, status=200 if db_ok and not fenced else 503)
 
 
 async def _metrics(request: web.Request) -> web.Response:
@@ -409,6 +415,20 @@ def build_app(settings: Settings) -> web.Application:
         if rows:
             logger.warning("node %s died: %d live call(s) marked interrupted", node, len(rows))
 
+    async def fence(why: str) -> None:
+        """Cluster: this node is cut off from Redis and will soon be taken for dead. Before
+        that, it stops what a survivor would take over (see :mod:`callscope.cluster.node`):
+        its calls end as a crash would end them, its web phones close, its WebHook queues
+        are left to the others; new streams and web phones are refused until it is back."""
+        dispatcher.fence()
+        await ingest.fence(why)
+        await supervision.fence(why)
+
+    async def unfence() -> None:
+        ingest.unfence()
+        supervision.unfence()
+        dispatcher.unfence()
+
     async def on_startup(_app: web.Application) -> None:
         await upgrade(engine)
         hasher.salt = await profiles.ingest_salt()
@@ -439,6 +459,8 @@ def build_app(settings: Settings) -> web.Application:
         await revocations.start()
         if cluster is not None:
             cluster.on_dead.append(node_died)
+            cluster.on_fence.append(fence)
+            cluster.on_unfence.append(unfence)
             await cluster.start()  # heartbeats; dead nodes are taken over from here on
         if settings.gc_freeze:
             # Full collections of a large heap set the ingest p99; start-up objects never die.

@@ -231,7 +231,8 @@ class Settings:
     node_dead_after_s: float = _opt(
         10.0,
         "A node silent this long is dead: its calls are marked interrupted, its queues and "
-        "jobs taken over.",
+        "jobs taken over. A node whose own heartbeat fails for half of it fences itself "
+        "(ends its calls, refuses new streams until Redis is back).",
     )
     login_max_failures_per_user: int = _opt(
         5,

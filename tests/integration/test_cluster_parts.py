@@ -12,7 +12,9 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from sqlalchemy import select
 
+from callscope.calls.telephony import TelephonyService
 from callscope.cli import build_parser
 from callscope.cluster import bus as cluster_bus
 from callscope.cluster.bus import ClusterBus
@@ -24,12 +26,15 @@ from callscope.events.delivery import Dispatcher, DispatcherOptions
 from callscope.events.targets import TargetPolicy
 from callscope.metrics import Registry
 from callscope.store.db import create_engine, sessionmaker, upgrade
+from callscope.store.directory import DirectoryRepository
 from callscope.store.events import EventRepository
-from callscope.store.models import Account, Delivery, Subscription
-from callscope.store.repo import utcnow
+from callscope.store.models import Account, CallStatus, Delivery, OutboxEvent, Subscription
+from callscope.store.repo import CallRepository, utcnow
 from callscope.store.subscriptions import SubscriptionRepository
+from callscope.store.writer import CallRowWriter
 from tests.integration.services import REDIS_URL
 from tests.integration.test_events import Receiver, until
+from tests.integration.test_row_writer import new_call
 
 PG = "postgresql+asyncpg://u@127.0.0.1/x"
 
@@ -393,6 +398,76 @@ async def test_a_webhook_queue_handed_between_nodes_sends_each_notification_once
             assert d.cluster is not None
             await d.cluster.redis.aclose()
         await receiver.stop()
+        await engine.dispose()
+
+
+async def test_a_session_is_ended_once_by_its_node_or_by_the_node_that_reaps_it(
+    pg_url: str,
+) -> None:
+    """The node carrying a call and a survivor reaping that node may both end its session.
+    Whichever commits first writes the Disconnected (the next sequence); the other writes
+    nothing, whether they run one after the other in either order or at the same time."""
+    engine = create_engine(pg_url)
+    await upgrade(engine)
+    sessions = sessionmaker(engine)
+    async with sessions.begin() as s:
+        s.add(Account(id="acc-1", name="Acme", created_at=utcnow()))
+    calls = CallRepository(sessions)
+    rows = CallRowWriter(calls)
+    rows.start()
+    node = TelephonyService(sessions, DirectoryRepository(sessions), rows)
+    reaper = TelephonyService(sessions, DirectoryRepository(sessions), CallRowWriter(calls))
+
+    async def opened(i: int) -> Any:
+        call = new_call(i)
+        call.account_ref = "acc-1"
+        rows.create(call)
+        live = await node.open(call)
+        await rows.flush()
+        return live
+
+    async def node_ends(live: Any) -> None:
+        node.close(live, CallStatus.INTERRUPTED)
+        await rows.flush()
+
+    try:
+        ends = []
+        for i in range(3):  # the node first, the reaper first, both at once
+            live = await opened(i)
+            orphan = reaper.end_orphans([live.call_id], CallStatus.INTERRUPTED)
+            if i == 0:
+                await node_ends(live)
+                await orphan
+            elif i == 1:
+                await orphan
+                await node_ends(live)
+            else:
+                await asyncio.gather(orphan, node_ends(live))
+            ends.append(live.session_id)
+        many = [await opened(i) for i in range(3, 23)]
+        await asyncio.gather(
+            reaper.end_orphans([live.call_id for live in many], CallStatus.INTERRUPTED),
+            *(node_ends(live) for live in many),
+        )
+        ends += [live.session_id for live in many]
+        async with sessions() as s:
+            events = [
+                e.payload
+                for e in (await s.execute(select(OutboxEvent).order_by(OutboxEvent.id))).scalars()
+                if e.kind == "telephony"
+            ]
+        for sid in ends:
+            mine = [e for e in events if e["telephonySessionId"] == sid]
+            assert [e["sequence"] for e in mine] == [1, 2, 3, 4], sid
+            assert [e["parties"][0]["status"]["code"] for e in mine] == [
+                "Setup",
+                "Proceeding",
+                "Answered",
+                "Disconnected",
+            ], sid
+        assert rows.skipped >= 1  # the reaper was first at least once
+    finally:
+        await rows.stop()
         await engine.dispose()
 
 

@@ -303,11 +303,11 @@ async def test_many_calls_starting_at_once_are_all_stored(
     # the default idle timeout: one loaded simulator process may pause a sender for a while
     server = server_factory(tmp_path / "data").start()
     make_stereo_fixture(tmp_path / "f.wav", seconds=2)
-    result = simulate(server, "--source", str(tmp_path / "f.wav"), "--calls", "150", timeout=180)
+    result = simulate(server, "--source", str(tmp_path / "f.wav"), "--calls", "300", timeout=240)
     assert result.returncode == 0, result.stderr[-2000:]
-    assert "150 call(s): 150 completed" in result.stdout
-    calls = await wait_for_status(server, "completed", 150)
-    assert len({c["ringcxCallId"] for c in calls}) == 150
+    assert "300 call(s): 300 completed" in result.stdout
+    calls = await wait_for_status(server, "completed", 300, timeout=60)
+    assert len({c["ringcxCallId"] for c in calls}) == 300
     assert all(c["durationMs"] == 2000 for c in calls)
     assert all(c["frames"]["missing"] == 0 for c in calls)
     assert "database is locked" not in server.log()

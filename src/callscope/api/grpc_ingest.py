@@ -16,10 +16,12 @@
   ``UNAVAILABLE`` before its token is checked; open dialogs go on.
 * **Other refusals.** A first message that is not ``dialog_init`` → ``INVALID_ARGUMENT``; a
   codec callscope does not decode (OPUS, FLAC) → ``UNIMPLEMENTED``; too many streams from one
-  address or in all (``grpc_max_streams``) → ``RESOURCE_EXHAUSTED``.
+  address or in all (``grpc_max_streams``) → ``RESOURCE_EXHAUSTED``; while the node is fenced
+  off its cluster → ``UNAVAILABLE``.
 * **Ends.** The client closing its side ends the call as its segments say (``completed``
   when every segment stopped); a cancelled RPC is ``abandoned``; the idle sweeper and shutdown
-  end the call and answer ``DEADLINE_EXCEEDED`` / ``UNAVAILABLE``.
+  end the call and answer ``DEADLINE_EXCEEDED`` / ``UNAVAILABLE``; a node fencing itself off
+  its cluster ends it ``interrupted`` and answers ``UNAVAILABLE``.
 """
 
 from __future__ import annotations
@@ -172,6 +174,11 @@ class GrpcIngest:
             await context.abort(
                 grpc.StatusCode.UNAVAILABLE,
                 "the server is shutting down and takes no new streams: try again later",
+            )
+        if self.service.fenced is not None:  # cut off from its cluster: another node takes it
+            self.service.refused_total.inc(reason="fenced")
+            await context.abort(
+                grpc.StatusCode.UNAVAILABLE, "this node is cut off from its cluster: retry"
             )
         try:
             grant = await self.auth.authenticate(_token(context.invocation_metadata()), {}, peer)

@@ -17,6 +17,8 @@ checked.
 Keepalive: every stream is pinged each ``ingest_ping_interval_s`` (the ingest sweeper's
 timer), so that a proxy does not cut a one-way stream for carrying nothing towards the
 client; a ping left unanswered ends nothing.
+A node cut off from its cluster (fenced: :mod:`callscope.cluster.node`) answers every new
+stream 503 until it is back.
 """
 
 from __future__ import annotations
@@ -93,7 +95,16 @@ class IngestHandler:
             raise self._refused(exc) from exc
 
     def _open(self) -> None:
-        """503 with ``Retry-After`` while the server drains: RingCX retries a 5xx."""
+        """503 with ``Retry-After`` while the server drains, or while this node is fenced off
+        its cluster: RingCX retries a 5xx (through a balancer, on another node)."""
+        if self.service.fenced is not None:
+            self.service.refused_total.inc(reason="fenced")
+            raise ApiError(
+                503,
+                "CMN-211",
+                "This node is cut off from its cluster: stream to another node",
+                headers={"Retry-After": "5"},
+            )
         if not self.service.accepting:
             self.service.refused_total.inc(reason="draining")
             raise ApiError(

@@ -350,6 +350,13 @@ class SupervisionApi:
     async def device_socket(self, request: web.Request) -> web.StreamResponse:
         if request.headers.get("Upgrade", "").lower() != "websocket":
             raise ApiError(400, "CMN-101", "This is the web-phone endpoint: connect a WebSocket")
+        if self.service.fenced is not None:
+            raise ApiError(
+                503,
+                "CMN-503",
+                "This node is cut off from its cluster: connect the web phone to another node",
+                headers={"Retry-After": "5"},
+            )
         auth = caller(request)
         try:
             device, owner = await self.service.open_device(

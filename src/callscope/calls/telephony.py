@@ -9,6 +9,13 @@ Every status change also writes its events to the outbox in the same transaction
 telephony session events (Setup, Proceeding, Answered at Start; Disconnected at the end, with
 a per-session ``sequence``) and detailed presence for the agent's extension (Ringing,
 CallConnected, NoCall). A call of no known account produces none: no one may see it.
+
+Once a session has ended, nothing more is written for it. In a cluster two nodes may end one
+session: the node carrying the call, and a survivor that took that node for dead
+(:meth:`TelephonyService.end_orphans`). Every change of a live session is therefore guarded
+(applied only while the session is still ``live``, its row locked on PostgreSQL), and
+:meth:`~TelephonyService.end_orphans` ends only sessions still live, row locked: whichever
+commits first writes the Disconnected, with the next ``sequence``; the other writes nothing.
 """
 
 from __future__ import annotations
@@ -121,6 +128,11 @@ def _event_view(party: Party, agent_ext: int | None, call_id: str) -> dict[str, 
     view["missedCall"] = False
     view["park"] = {}
     return view
+
+
+def _while_live(live: LiveSession) -> tuple[tuple[type[Base], Any], str, Any]:
+    """The guard of a change to a session: it is still live (nobody else ended it)."""
+    return ((TelephonySession, live.session_id), "live", True)
 
 
 def telephony_event(live: LiveSession, at: datetime) -> OutboxEvent:
@@ -339,7 +351,7 @@ class TelephonyService:
             rows += self._events(live, now, presence=step is PartyStatus.ANSWERED)
         party.status_code = str(PartyStatus.ANSWERED)
         updates.append(((TelephonySession, live.session_id), {"event_sequence": live.sequence}))
-        self._rows.write(rows, updates)
+        self._rows.write(rows, updates, guard=_while_live(live))
         return agent
 
     def add_supervisor(
@@ -372,7 +384,9 @@ class TelephonyService:
         live.parties[party.id] = view
         rows: list[Base] = [party, *self._events(live, now, presence=False)]
         committed = self._rows.write(
-            rows, [((TelephonySession, live.session_id), {"event_sequence": live.sequence})]
+            rows,
+            [((TelephonySession, live.session_id), {"event_sequence": live.sequence})],
+            guard=_while_live(live),
         )
         shown = {k: v for k, v in view.items() if k not in ("recordings", "missedCall", "park")}
         return shown, committed
@@ -396,10 +410,12 @@ class TelephonyService:
                 ),
                 ((TelephonySession, live.session_id), {"event_sequence": live.sequence}),
             ],
+            guard=_while_live(live),
         )
 
     def close(self, live: LiveSession, status: CallStatus) -> None:
-        """Disconnect every party, end the session and publish it, in one transaction."""
+        """Disconnect every party, end the session and publish it, in one transaction (none
+        if the session was ended meanwhile by a node that took this one for dead)."""
         reason = END_REASONS[status]
         now = utcnow()
         updates: list[tuple[tuple[type[Base], Any], dict[str, Any]]] = []
@@ -421,18 +437,22 @@ class TelephonyService:
         updates.append(
             ((TelephonySession, live.session_id), {"live": False, "event_sequence": live.sequence})
         )
-        self._rows.write(events, updates)
+        self._rows.write(events, updates, guard=_while_live(live))
 
     async def end_orphans(self, call_ids: list[str], status: CallStatus) -> None:
         """After a crash: sessions of calls that were live are ended and their Disconnected
-        events published (recovery), in one transaction."""
+        events published (recovery), in one transaction. A session already ended (by the
+        node that carried it, fencing itself) is left as it is."""
         if not call_ids:
             return
         now = utcnow()
         async with self._sessions.begin() as s:
             sessions = (
                 await s.execute(
-                    select(TelephonySession).where(TelephonySession.call_id.in_(call_ids))
+                    select(TelephonySession)
+                    .where(TelephonySession.call_id.in_(call_ids), TelephonySession.live.is_(True))
+                    .order_by(TelephonySession.id)
+                    .with_for_update()
                 )
             ).scalars()
             for session in list(sessions):

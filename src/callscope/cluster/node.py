@@ -14,6 +14,13 @@ and channel under ``redis_prefix``):
   lease to recover its own calls, so the two never run together. A node whose heartbeat
   could not reach Redis judges no other node for ``node_dead_after_s`` once it gets through
   again: in an outage of Redis every heartbeat lapses, and the others need a beat to return.
+* **Fencing.** A node whose heartbeat has not got through for ``FENCE_FRACTION`` of
+  ``node_dead_after_s`` (measured from when its last good beat was sent, so before its
+  key can lapse in Redis) fences itself: the fence handlers stop what only a live member may
+  hold (the app ends this node's calls as a crash would, closes its web phones and stops
+  sending WebHook queues) before any other node can take it for dead and do the same. It
+  stays fenced until a beat gets through again. A beat that hangs (Redis unreachable, not
+  refusing) is given up after ``fence_after_s`` and tried again on a new connection.
 * **Messages.** One pub/sub connection per node reads ``<p>:all`` (broadcast) and
   ``<p>:node:<id>`` (addressed to this node). A message is ``kind\\nsender\\npayload``;
   handlers are registered per kind and run on the event loop, never blocking. Sending is
@@ -52,6 +59,8 @@ logger = logging.getLogger("callscope.cluster")
 
 Handler = Callable[[str, bytes], None]  # (sender node, payload)
 DeadHandler = Callable[[str], Awaitable[None]]
+FenceHandler = Callable[[str], Awaitable[None]]  # (why)
+UnfenceHandler = Callable[[], Awaitable[None]]
 
 _RENEW = """
 if redis.call('get', KEYS[1]) == ARGV[1] then
@@ -71,6 +80,9 @@ OUTBOX_LIMIT = 100_000
 PACK = b"pack"
 #: at most this many bytes of messages in one pack
 PACK_BYTES = 256 * 1024
+#: a node whose heartbeat failed for this part of node_dead_after_s fences itself: the rest
+#: is its margin to end its calls before another node may take it for dead
+FENCE_FRACTION = 0.5
 
 
 def pack(messages: list[tuple[bytes, bytes]]) -> bytes:
@@ -110,6 +122,7 @@ class Cluster:
         self.prefix = settings.redis_prefix
         self.heartbeat_s = settings.node_heartbeat_s
         self.dead_after_s = settings.node_dead_after_s
+        self.fence_after_s = settings.node_dead_after_s * FENCE_FRACTION
         self._redis_url = settings.redis_url
         self.redis: aioredis.Redis = aioredis.Redis.from_url(
             settings.redis_url, socket_connect_timeout=5.0, health_check_interval=30
@@ -121,6 +134,14 @@ class Cluster:
         self._release = self.redis.register_script(_RELEASE)
         self._handlers: dict[str, Handler] = {}
         self.on_dead: list[DeadHandler] = []
+        #: run (in order) when this node fences itself, and when it is back
+        self.on_fence: list[FenceHandler] = []
+        self.on_unfence: list[UnfenceHandler] = []
+        #: cut off from Redis for fence_after_s: this node holds nothing a member holds
+        self.fenced = False
+        self._fence_lock = asyncio.Lock()
+        #: when the last heartbeat that got through was sent (monotonic)
+        self._beat_sent = time.monotonic()
         self._out: deque[tuple[str, bytes, bytes]] = deque()  # (channel, kind, payload)
         self._out_wake = asyncio.Event()
         self._tasks: list[asyncio.Task[None]] = []
@@ -135,6 +156,14 @@ class Cluster:
         self._judge_after = 0.0
         self._unreachable = False
         registry.gauge("callscope_cluster_nodes", "Cluster nodes alive.", lambda: len(self.alive))
+        registry.gauge(
+            "callscope_cluster_fenced",
+            "1 while this node is cut off from Redis and has fenced itself.",
+            lambda: float(self.fenced),
+        )
+        self.fenced_total = registry.counter(
+            "callscope_cluster_fenced_total", "Times this node fenced itself."
+        )
         self.reaped_total = registry.counter(
             "callscope_cluster_nodes_reaped_total", "Dead nodes whose work this node took over."
         )
@@ -183,6 +212,7 @@ class Cluster:
             asyncio.create_task(self._read_loop(), name="callscope-cluster-read"),
             asyncio.create_task(self._send_loop(), name="callscope-cluster-send"),
             asyncio.create_task(self._heartbeat_loop(), name="callscope-cluster-heartbeat"),
+            asyncio.create_task(self._fence_loop(), name="callscope-cluster-fence"),
         ]
         self.started = True
         logger.info("node %s joined the cluster at %s (%s)", self.node_id, self.url, self.prefix)
@@ -220,23 +250,33 @@ class Cluster:
 
     async def _beat(self) -> None:
         # one transaction: no node ever sees this one listed without its heartbeat
+        sent = time.monotonic()  # the key's time to live starts no earlier than this
         pipe = self.redis.pipeline(transaction=True)
         pipe.set(self.key("alive", self.node_id), self.token, px=int(self.dead_after_s * 1000))
         pipe.hset(self.key("nodes"), self.node_id, orjson.dumps(self._info()))
         await pipe.execute()
+        self._beat_sent = max(self._beat_sent, sent)
 
     async def _heartbeat_loop(self) -> None:
         while not self._closing:
             await asyncio.sleep(self.heartbeat_s)
             try:
-                await self._beat()  # the listing too: a restarted Redis has none
+                # the listing too: a restarted Redis has none. Bounded: an unreachable
+                # Redis may hang a request rather than refuse it
+                await asyncio.wait_for(self._beat(), self.fence_after_s)
             except asyncio.CancelledError:
                 raise
             except Exception as exc:
                 if not self._unreachable:
-                    logger.error("cluster heartbeat failed (%s); retrying", exc)
+                    logger.error(
+                        "cluster heartbeat failed (%s); retrying", str(exc) or type(exc).__name__
+                    )
                 self._unreachable = True
                 continue
+            if self.fenced:
+                if time.monotonic() - self._beat_sent > self.heartbeat_s:
+                    continue  # sent before Redis came back, answered only now: beat again
+                await self._unfence()
             if self._unreachable:
                 self._unreachable = False
                 self._judge_after = time.monotonic() + self.dead_after_s
@@ -251,6 +291,47 @@ class Cluster:
                 raise
             except Exception:
                 logger.exception("cluster: checking the other nodes failed; retrying")
+
+    async def _fence_loop(self) -> None:
+        """Fence this node once its heartbeat has failed for ``fence_after_s``."""
+        while not self._closing:
+            await asyncio.sleep(min(self.heartbeat_s / 4, 0.25))
+            silent_s = time.monotonic() - self._beat_sent
+            if not self.fenced and silent_s >= self.fence_after_s:
+                await self._fence(
+                    f"node {self.node_id} was cut off from the cluster (no heartbeat through "
+                    f"to Redis for {silent_s:.1f} s)"
+                )
+
+    async def _fence(self, why: str) -> None:
+        async with self._fence_lock:
+            if self.fenced:
+                return
+            self.fenced = True
+            self.fenced_total.inc()
+            logger.error(
+                "%s: fencing itself before the others take it for dead (in %.1f s): its calls "
+                "end, new streams are refused until Redis is back",
+                why,
+                max(0.0, self.dead_after_s - (time.monotonic() - self._beat_sent)),
+            )
+            for handler in self.on_fence:
+                try:
+                    await handler(why)
+                except Exception:
+                    logger.exception("cluster: a fence handler failed")
+
+    async def _unfence(self) -> None:
+        async with self._fence_lock:  # after the fence handlers are done
+            if not self.fenced:
+                return
+            self.fenced = False
+            logger.warning("node %s: Redis is reachable again; no longer fenced", self.node_id)
+            for handler in self.on_unfence:
+                try:
+                    await handler()
+                except Exception:
+                    logger.exception("cluster: an unfence handler failed")
 
     async def check_nodes(self) -> list[str]:
         """Refresh the list of nodes and take over the dead ones. Returns those reaped."""

@@ -138,6 +138,8 @@ class Dispatcher:
         #: subscription's lease (WebSocket ones by the node holding the connection)
         self.cluster: Cluster | None = None
         self._leases: set[str] = set()
+        #: cut off from the cluster: no WebHook queue is sent here (nor its lease renewed)
+        self.fenced = False
         self.events_total = registry.counter(
             "callscope_events_total", "Events taken from the outbox and fanned out."
         )
@@ -202,6 +204,22 @@ class Dispatcher:
             self._leases.clear()
         if self._http is not None:
             await self._http.close()
+
+    def fence(self) -> None:
+        """This node was cut off from its cluster: its sender leases will lapse in Redis and
+        another node will send those queues, so stop sending them here now (the last
+        notification sent may come twice: at-least-once, same ``uuid``)."""
+        self.fenced = True
+        held, self._leases = self._leases, set()  # not released: Redis is out of reach
+        for sub_id in held:
+            task = self._senders.get(sub_id)
+            if task is not None:
+                task.cancel()
+
+    def unfence(self) -> None:
+        """Back in the cluster: queues with nobody sending them are taken up again."""
+        self.fenced = False
+        self._wake.set()
 
     def wake(self) -> None:
         """Fan out now (events were written outside the row writer)."""
@@ -293,7 +311,11 @@ class Dispatcher:
             try:
                 await self._fan_out_all()
                 cluster = self.cluster
-                if cluster is not None and time.monotonic() - last_keep > cluster.dead_after_s / 3:
+                if (
+                    cluster is not None
+                    and not self.fenced
+                    and time.monotonic() - last_keep > cluster.dead_after_s / 3
+                ):
                     last_keep = time.monotonic()
                     await self._keep_leases(cluster)
                 if time.monotonic() - last_expire > 10:
@@ -352,6 +374,8 @@ class Dispatcher:
                     and sub.transport != "WebSocket"
                     and sub_id not in self._leases
                 ):
+                    if self.fenced:
+                        return  # another node sends it, or this one once it is back
                     if not await self.cluster.acquire(
                         self._lease_key(sub_id), self.cluster.dead_after_s
                     ):

@@ -390,7 +390,8 @@ class LiveCall:
         if telephony is not None:
             self.session = await telephony.open(self.row)
             if self.finished:  # ended (sweeper, shutdown) while the session was being built
-                telephony.close(self.session, CallStatus.ABANDONED)
+                ended = self.end_request[0] if self.end_request else CallStatus.ABANDONED
+                telephony.close(self.session, ended)
         if hub is not None:
             customer, agent = party_ids(self.call_id) if self.session else (None, None)
             stereo = self.transcript_feeds is None
@@ -561,6 +562,9 @@ class IngestService:
         self.node_id: str = settings.effective_node_id
         #: in a cluster, start-up recovery is left to the app (under the node's lease)
         self.recover_at_start = True
+        #: why this node refuses new streams (it fenced itself off its cluster); None: it
+        #: takes them
+        self.fenced: str | None = None
         self._sweeper: asyncio.Task[None] | None = None
         self._pings: set[asyncio.Task[None]] = set()
         self._finished_totals: TallyCounter[Labels] = TallyCounter()
@@ -705,6 +709,36 @@ class IngestService:
         if self.transcripts is not None:
             await self.transcripts.stop()
         await self.rows.stop()
+
+    async def fence(self, reason: str) -> None:
+        """This node was cut off from its cluster: refuse new streams and end every open one
+        as a crash would end it (``interrupted``, recording closed), the sender told why
+        (WebSocket close 1001, gRPC ``UNAVAILABLE``), before another node takes this one for
+        dead. Telephony sessions are closed as usual (their Disconnected written once:
+        :mod:`callscope.store.writer` guards)."""
+        self.fenced = reason
+        calls = list(self.connections)
+        if calls:
+            logger.error("%s: ending %d stream(s)", reason, len(calls))
+        await asyncio.gather(
+            *(
+                call.end(
+                    CallStatus.INTERRUPTED,
+                    f"{reason}; recording closed",
+                    close_code=1001,
+                    close_reason="node cut off from its cluster: reconnect",
+                )
+                for call in calls
+            )
+        )
+        # committed before the others could take this node for dead (bounded: a database
+        # that is down too must not hold the node fenced once Redis is back)
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self.rows.flush(), 10.0)
+
+    def unfence(self) -> None:
+        """Back in the cluster: take new streams again."""
+        self.fenced = None
 
     async def _sweep(self) -> None:
         """Close streams silent for longer than the idle timeout; ping WebSocket streams;

@@ -15,6 +15,7 @@ from typing import Any
 from sqlalchemy import delete, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from callscope.store.batch import insert_in_order
 from callscope.store.db import FANOUT_LOCK, advisory_xact_lock
 from callscope.store.models import Delivery, OutboxEvent, Subscription
 
@@ -52,9 +53,9 @@ class EventRepository:
                 ).scalars()
             )
             deliveries = route(events, subs)
-            # one flush: rows of one table are inserted in the order they were added, so
-            # ids follow queue order (delivery order is id order)
-            s.add_all(deliveries)
+            # in the order routed, in one statement: ids follow queue order (delivery
+            # order is id order)
+            await insert_in_order(s, deliveries)
             await s.execute(delete(OutboxEvent).where(OutboxEvent.id.in_([e.id for e in events])))
             return len(events), {d.subscription_id for d in deliveries}
 

@@ -13,8 +13,8 @@ from sqlalchemy import delete, func, or_, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from callscope.store.batch import Change, apply_changes
 from callscope.store.models import (
-    Base,
     Call,
     CallStatus,
     ServerKey,
@@ -44,25 +44,11 @@ class CallRepository:
             for k, v in values.items():
                 setattr(row, k, v)
 
-    async def apply(
-        self,
-        creates: Sequence[Base],
-        updates: Sequence[tuple[tuple[type[Base], Any], dict[str, Any]]],
-    ) -> None:
-        """Inserts, then updates in order, in one transaction (see store.writer)."""
+    async def apply(self, changes: Sequence[Change]) -> list[Change]:
+        """Apply ``changes`` in order, in one transaction, in few statements (see
+        store.batch). Returns the changes their guard skipped."""
         async with self._sessions.begin() as s:
-            # One flush per insert keeps the queue's order: a session row before its parties
-            # (the unit of work does not order inserts across tables without relationships).
-            for new in creates:
-                s.add(new)
-                await s.flush()
-            for (model, key), values in updates:
-                row = await s.get(model, key)
-                if row is None:
-                    logger.warning("update for unknown %s %s skipped", model.__tablename__, key)
-                    continue
-                for k, v in values.items():
-                    setattr(row, k, v)
+            return await apply_changes(s, changes)
 
     async def get(self, call_id: str) -> Call | None:
         async with self._sessions() as s:

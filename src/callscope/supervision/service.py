@@ -445,6 +445,8 @@ class SupervisionService:
         self.orders: dict[int, list[MonitoringOrder]] = {}  # agent extension → orders
         self._tasks: set[asyncio.Task[None]] = set()
         self._dropped_closed = 0
+        #: why new web phones are refused (this node fenced itself off its cluster)
+        self.fenced: str | None = None
         reg = registry
         reg.gauge(
             "callscope_supervised_calls", "Calls being supervised now.", lambda: len(self.by_call)
@@ -795,11 +797,24 @@ class SupervisionService:
     async def stop(self) -> None:
         for task in list(self._tasks):
             task.cancel()
+        await self._close_all(b"server shutting down")
 
+    async def fence(self, reason: str) -> None:
+        """This node was cut off from its cluster: its web phones are closed (1001, to
+        connect to another node) and Offline, the supervisions they held end, and web phones
+        of other nodes let go of this node's calls; new web phones are refused until
+        :meth:`unfence`."""
+        self.fenced = reason
+        await self._close_all(b"node cut off from its cluster: reconnect")
+
+    def unfence(self) -> None:
+        self.fenced = None
+
+    async def _close_all(self, why: bytes) -> None:
         async def close(link: DeviceLink) -> None:
             with contextlib.suppress(ConnectionError, RuntimeError):
                 if link.ws is not None:
-                    await link.ws.close(code=1001, message=b"server shutting down")
+                    await link.ws.close(code=1001, message=why)
             await self.disconnect(link)
 
         # Together: a device that stopped reading holds its close for the close timeout.
