@@ -232,6 +232,7 @@ def build_app(settings: Settings) -> web.Application:
             retry_max_s=settings.events_retry_max_s,
             webhook_timeout_s=settings.events_webhook_timeout_s,
             max_failures=settings.events_max_failures,
+            accept_no_reply=settings.events_webhook_accept_no_reply,
             webhook_targets=webhook_targets,
         ),
     )

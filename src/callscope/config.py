@@ -148,6 +148,12 @@ class Settings:
         "Allow WebHook targets on loopback, private and link-local addresses (labs; "
         "RingCentral's samples use http://localhost). This server's own port stays refused.",
     )
+    events_webhook_accept_no_reply: bool = _opt(
+        False,
+        "Count a WebHook notification as delivered when the target reads it and closes the "
+        "connection without an HTTP answer (RingCentral's sample receiver does that); off: "
+        "such a hang-up is a failure and is retried.",
+    )
     events_max_failures: int = _opt(
         60,
         "Failed attempts in a row after which a webhook subscription is Blacklisted "

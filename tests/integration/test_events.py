@@ -26,6 +26,9 @@ TEL = "/restapi/v1.0/account/~/telephony/sessions"
 LIFECYCLE = ["Setup", "Proceeding", "Answered", "Disconnected"]
 #: quick retries so an outage of a few seconds is many attempts
 FAST_RETRY = ["--events-retry-initial-s", "0.1", "--events-retry-max-s", "0.4"]
+#: take a receiver that reads a notification and hangs up for one that got it (the vendor's
+#: sample receiver never answers notifications)
+ACCEPT_NO_REPLY = ["--events-webhook-accept-no-reply"]
 
 
 class Receiver:
@@ -325,10 +328,11 @@ async def test_a_failing_target_is_blacklisted_after_the_documented_failures(
     server_factory: type[Server], tmp_path: Path
 ) -> None:
     server = server_factory(
-        tmp_path / "data", extra_args=[*FAST_RETRY, "--events-max-failures", "4"]
+        tmp_path / "data",
+        extra_args=[*FAST_RETRY, *ACCEPT_NO_REPLY, "--events-max-failures", "4"],
     ).start()
     failing = await Receiver(mode="fail").start()
-    quiet = await Receiver(mode="hangup").start()  # answers nothing: not a failure
+    quiet = await Receiver(mode="hangup").start()  # answers nothing: not a failure (opted in)
     try:
         bad = await subscribe(server, failing.url)
         sample = await subscribe(server, quiet.url)
@@ -356,6 +360,37 @@ async def test_a_failing_target_is_blacklisted_after_the_documented_failures(
         assert (await status_of(sample["id"]))["status"] == "Active"
     finally:
         await failing.stop()
+        await quiet.stop()
+
+
+async def test_a_hang_up_is_a_failure_unless_the_operator_accepts_no_reply(
+    server_factory: type[Server], tmp_path: Path
+) -> None:
+    server = server_factory(
+        tmp_path / "data", extra_args=[*FAST_RETRY, "--events-max-failures", "3"]
+    ).start()
+    quiet = await Receiver(mode="hangup").start()
+    try:
+        sub = await subscribe(server, quiet.url)
+        await run_calls(server, "--speed", "20", "--max-frames", "50")
+
+        async def status() -> str:
+            _, body = await request(server, "GET", f"{SUB}/{sub['id']}", headers=server.headers)
+            return str(body["status"])
+
+        deadline = time.monotonic() + 30
+        while await status() != "Blacklisted":
+            assert time.monotonic() < deadline, "a receiver that never answers was not retried"
+            await asyncio.sleep(0.2)
+        # the first notification, read three times and never answered: retried, not delivered
+        assert len(quiet.notifications) == 3
+        assert len({n["uuid"] for n in quiet.notifications}) == 1
+        assert quiet.sessions() == {next(iter(quiet.sessions())): ["Setup"] * 3}
+        async with aiohttp.ClientSession() as s, s.get(server.http + "/metrics") as r:
+            text = await r.text()
+        assert 'callscope_deliveries_total{result="failed",transport="WebHook"} 3' in text
+        assert 'result="delivered",transport="WebHook"' not in text
+    finally:
         await quiet.stop()
 
 

@@ -10,9 +10,12 @@
   just before a crash is sent again after it (at-least-once; its ``uuid`` does not change).
 * **WebHook.** ``POST`` with the envelope (spec §9.1), ``Verification-Token`` when the
   subscription set one (never ``Validation-Token``, which receivers treat as a handshake).
-  A 2xx answer delivers; so does a receiver that reads the request on a new connection and
-  closes without an answer (the vendor's own sample receiver does that). Connections are
-  kept alive; a kept-alive one the target had closed is retried at once on a new one.
+  A 2xx answer delivers. A target that reads the request on a new connection and closes it
+  without a status line has not said it got it: that is a failure, retried like any other,
+  unless ``accept_no_reply`` (``events_webhook_accept_no_reply``) takes it for delivered, as
+  RingCentral does for its own sample receiver, which never answers notifications (spec
+  §8.2). Connections are kept alive; a kept-alive one the target had closed is retried at
+  once on a new one.
   Requests go through ``webhook.WebhookClient``: every new connection is to an address the
   target policy allows (checked after DNS resolution, at each delivery: a name that now
   resolves to a private address is refused), redirects are not followed (a 3xx fails) and
@@ -77,6 +80,8 @@ class DispatcherOptions:
     retry_max_s: float = 60.0
     webhook_timeout_s: float = 10.0
     max_failures: int = 60
+    #: a WebHook target that reads a notification and closes without answering delivered it
+    accept_no_reply: bool = False
     poll_s: float = 1.0
     fanout_batch: int = 500
     webhook_targets: TargetPolicy = field(default_factory=TargetPolicy)
@@ -498,10 +503,13 @@ class Dispatcher:
                 except aiohttp.ServerDisconnectedError:
                     if ctx["reused"]:
                         continue  # a kept-alive connection the target had closed: once more
-                    # a new connection, the request read, closed without an answer: the
-                    # vendor's sample receiver does that for every notification
-                    result = "delivered"
-                    return None
+                    # a new connection, closed without a status line: the vendor's sample
+                    # receiver does that for every notification, and so does a receiver that
+                    # crashed on it; only the operator can say which to expect
+                    if self.options.accept_no_reply:
+                        result = "delivered"
+                        return None
+                    return "the target closed the connection without an answer"
             return "the target closed the connection twice"
         except WebhookTargetRefused as exc:
             return f"refused: {exc.detail}"
