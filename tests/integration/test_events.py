@@ -413,6 +413,37 @@ async def test_a_deleted_subscription_receives_nothing_more(
         await receiver.stop()
 
 
+async def test_a_phone_number_filter_gets_the_calls_of_that_caller(
+    server_factory: type[Server], tmp_path: Path
+) -> None:
+    server = server_factory(tmp_path / "data").start()
+    first, second = await Receiver().start(), await Receiver().start()
+    try:
+        # the simulator's callers are 6505550000, 6505550001, … (ten digits, no country code)
+        await subscribe(server, first.url, TEL + "?phoneNumber=+16505550000")
+        await subscribe(server, second.url, TEL + "?phoneNumber=+16505550001")
+        await run_calls(server, "--calls", "2", "--speed", "20", "--max-frames", "50")
+        for r in (first, second):
+            await until(lambda r=r: list(r.sessions().values()) == [LIFECYCLE], what="one call")
+        assert set(first.sessions()).isdisjoint(second.sessions())
+        for r, number in ((first, "+16505550000"), (second, "+16505550001")):
+            for n in r.telephony():
+                (party,) = n["body"]["parties"]
+                assert party["from"]["phoneNumber"] == number
+                assert party["to"]["phoneNumber"] == "+16505550900"
+        session_id = next(iter(second.sessions()))
+        _, session = await request(
+            server,
+            "GET",
+            f"/restapi/v1.0/account/~/telephony/sessions/{session_id}",
+            headers=server.headers,
+        )
+        assert {p["from"]["phoneNumber"] for p in session["parties"]} == {"+16505550001"}
+    finally:
+        await first.stop()
+        await second.stop()
+
+
 async def test_metrics_count_deliveries(server_factory: type[Server], tmp_path: Path) -> None:
     server = server_factory(tmp_path / "data").start()
     receiver = await Receiver().start()
