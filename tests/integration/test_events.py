@@ -9,6 +9,7 @@ import json
 import subprocess
 import time
 from collections.abc import Callable
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -35,8 +36,9 @@ class Receiver:
     """A WebHook target on 127.0.0.1 that records every notification with its headers.
 
     ``mode``: ``ok`` answers 200; ``fail`` answers 500; ``hangup`` reads the request and
-    closes without an answer (as the vendor's sample receiver does). Notifications are kept
-    only when answered 200 or hung up on; handshakes are always echoed.
+    closes without an answer (as the vendor's sample receiver does); ``hold`` keeps every
+    notification unanswered until ``gate`` is set, then answers 200. Notifications are kept
+    when answered 200, hung up on or held; handshakes are always echoed.
     """
 
     def __init__(self, port: int | None = None, mode: str = "ok") -> None:
@@ -45,6 +47,7 @@ class Receiver:
         self.notifications: list[dict[str, Any]] = []
         self.headers: list[dict[str, str]] = []
         self.refused = 0
+        self.gate = asyncio.Event()
         self.runner: web.AppRunner | None = None
         self._raw: asyncio.Server | None = None
 
@@ -62,6 +65,8 @@ class Receiver:
             return web.Response(status=500)
         self.notifications.append(body)
         self.headers.append(dict(request.headers))
+        if self.mode == "hold":
+            await self.gate.wait()
         return web.json_response({})
 
     async def _hangup(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
@@ -392,6 +397,63 @@ async def test_a_hang_up_is_a_failure_unless_the_operator_accepts_no_reply(
         assert 'result="delivered",transport="WebHook"' not in text
     finally:
         await quiet.stop()
+
+
+async def test_delete_stops_a_loaded_batch_and_a_retry_at_once(
+    server_factory: type[Server], tmp_path: Path
+) -> None:
+    # retries wait 0.5-1 s: a DELETE lands in the wait, and a wait of 3 s covers several
+    server = server_factory(
+        tmp_path / "data",
+        extra_args=["--events-retry-initial-s", "1", "--events-retry-max-s", "1"],
+    ).start()
+    slow = await Receiver(mode="hold").start()
+    failing = await Receiver(mode="fail").start()
+    try:
+        held = await subscribe(server, slow.url)
+        retried = await subscribe(server, failing.url)
+        await run_calls(server, "--calls", "3", "--speed", "20", "--max-frames", "50")
+        # a backlog of 12 for each: the first is under way (held unanswered) with the rest of
+        # its batch loaded; the other's first failed and waits for its retry
+        await until(lambda: len(slow.notifications) == 1, what="the first held")
+        await until(lambda: failing.refused >= 1, what="the first refused")
+        for sub in (held, retried):
+            status, _ = await request(
+                server, "DELETE", f"{SUB}/{sub['id']}", headers=server.headers
+            )
+            assert status == 204
+        refused = failing.refused
+        slow.gate.set()  # the held one may be answered now: nothing may follow it
+        await asyncio.sleep(3)
+        assert len(slow.notifications) == 1
+        assert failing.refused == refused
+    finally:
+        await slow.stop()
+        await failing.stop()
+
+
+async def test_expiry_stops_a_loaded_batch_at_once(
+    server_factory: type[Server], tmp_path: Path
+) -> None:
+    server = server_factory(tmp_path / "data").start()
+    slow = await Receiver(mode="hold").start()
+    try:
+        sub = await subscribe(server, slow.url)
+        await run_calls(server, "--calls", "2", "--speed", "20", "--max-frames", "50")
+        await until(lambda: len(slow.notifications) == 1, what="the first held")
+        status, renewed = await request(
+            server, "PUT", f"{SUB}/{sub['id']}", headers=server.headers, json={"expiresIn": 1}
+        )
+        assert status == 200, renewed
+        expires = datetime.fromisoformat(renewed["expirationTime"].replace("Z", "+00:00"))
+        await until(lambda: datetime.now(UTC) > expires, what="the expiry")
+        status, _ = await request(server, "GET", f"{SUB}/{sub['id']}", headers=server.headers)
+        assert status == 404  # expired
+        slow.gate.set()  # the one under way is answered after the expiry: nothing may follow
+        await asyncio.sleep(2)
+        assert len(slow.notifications) == 1
+    finally:
+        await slow.stop()
 
 
 async def test_a_deleted_subscription_receives_nothing_more(

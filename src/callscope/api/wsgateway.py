@@ -312,7 +312,7 @@ class WsGateway:
                 return 200, subscription_json(updated, origin)
             if method == "DELETE":
                 await self.api.subscriptions.delete(sub.id)
-                self.dispatcher.forget(sub.id)
+                await self.dispatcher.stop_sending(sub.id)
                 if session.subscription_id == sub.id:
                     self.dispatcher.detach(sub.id)
                     session.subscription_id = None
@@ -350,7 +350,7 @@ class WsGateway:
         if replaced is not None:  # one subscription per connection: the new one replaces it
             self.dispatcher.detach(replaced)
             await self.api.subscriptions.delete(replaced)
-            self.dispatcher.forget(replaced)
+            await self.dispatcher.stop_sending(replaced)
         session.subscription_id = sub.id
         self.dispatcher.attach(sub.id, deliver)
         return subscription_json(sub, origin)
