@@ -33,8 +33,10 @@
   more request reaches the target. In a cluster the other nodes hear it by a cluster
   message, and their senders also re-read the subscription before every attempt.
 * **WebSocket.** The gateway (``api/wsgateway.py``) attaches a connection to its
-  subscription; the sender writes ``ServerNotification`` frames to it. While no connection
-  is attached the queue waits (within the gateway's recovery time).
+  subscription; the sender hands it the queue, and the connection moves what it sends into
+  its session's recovery buffer (``events/wsg.py``): it is delivered once the client
+  confirms it, and sent again if the session is recovered before that. While no
+  connection is attached the queue waits (within the gateway's recovery time).
 """
 
 from __future__ import annotations
@@ -47,7 +49,7 @@ import time
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import Any, TypeVar
+from typing import Any, Protocol, TypeVar
 
 import aiohttp
 import orjson
@@ -66,7 +68,14 @@ from callscope.store.models import Delivery, OutboxEvent, Subscription
 from callscope.store.repo import utcnow
 from callscope.store.subscriptions import SubscriptionRepository
 
-__all__ = ["MAX_REPLY_BYTES", "Dispatcher", "DispatcherOptions", "WsTransport", "notification"]
+__all__ = [
+    "MAX_REPLY_BYTES",
+    "Dispatcher",
+    "DispatcherOptions",
+    "Sweep",
+    "WsTransport",
+    "notification",
+]
 
 logger = logging.getLogger("callscope.events")
 
@@ -83,8 +92,22 @@ MAX_STOPPED = 10_000
 #: left is closed rather than drained
 MAX_REPLY_BYTES = 64 * 1024
 
-#: a WebSocket connection's send: takes the envelope, raises if the connection is gone
-WsTransport = Callable[[dict[str, Any]], Awaitable[None]]
+
+class WsTransport(Protocol):
+    """A WebSocket gateway connection, as the sender of its subscription sees it."""
+
+    async def deliver(self, batch: Sequence[Delivery]) -> int:
+        """Take the first of ``batch`` (at least one; how many is the connection's choice)
+        off the queue and send them; returns how many.
+
+        Raises:
+            ConnectionError: the connection is gone; nothing more was taken.
+        """
+        ...
+
+
+#: a periodic clean-up that runs with the expiry of subscriptions (given the time)
+Sweep = Callable[[datetime], Awaitable[Any]]
 
 
 @dataclass(frozen=True, slots=True)
@@ -192,6 +215,8 @@ class Dispatcher:
         self._sent: dict[str, int] = {}
         self._ack_task: asyncio.Task[None] | None = None
         self._ws: dict[str, WsTransport] = {}
+        #: run with every expiry pass (the gateway's expired sessions)
+        self.sweeps: list[Sweep] = []
         self._filters: dict[tuple[str, str], EventFilter | None] = {}
         self._http: WebhookClient | None = None
         self._stopping = False
@@ -387,6 +412,8 @@ class Dispatcher:
                     last_expire = time.monotonic()
                     for sub_id in await self.repo.expire(utcnow()):
                         await self.stop_sending(sub_id)
+                    for sweep in self.sweeps:
+                        await sweep(utcnow())
             except asyncio.CancelledError:
                 raise
             except Exception:
@@ -535,6 +562,8 @@ class Dispatcher:
         Raises:
             _Stopped: the subscription was stopped (or blacklisted here) meanwhile.
         """
+        if sub.transport == "WebSocket":
+            return await self._send_ws(sub, batch, stop)
         for d in batch:
             while True:
                 if d.next_attempt_at is not None:
@@ -554,8 +583,6 @@ class Dispatcher:
                     if isinstance(committed, float):
                         self.delay.observe(max(0.0, time.time() - committed))
                     break
-                if sub.transport == "WebSocket":
-                    return False  # the connection is gone: wait for it to return
                 d.attempts += 1
                 if d.attempts >= self.options.max_failures:
                     logger.warning(
@@ -585,21 +612,29 @@ class Dispatcher:
                 )
         return True
 
+    async def _send_ws(self, sub: Subscription, batch: list[Delivery], stop: _Stop) -> bool:
+        """Hand the batch to the subscription's connection, in order; False when it is gone
+        (the queue waits for it to come back)."""
+        while batch:
+            sub = await self._current(sub, stop)
+            transport = self._ws.get(sub.id)
+            if transport is None:
+                return False
+            try:
+                n = await stop.run(transport.deliver(batch))
+            except ConnectionError:
+                return False
+            for d in batch[:n]:
+                committed = d.envelope.get("committedAt")
+                if isinstance(committed, float):
+                    self.delay.observe(max(0.0, time.time() - committed))
+            self._sent[sub.id] = batch[n - 1].id
+            batch = batch[n:]
+        return True
+
     async def _send(self, sub: Subscription, env: dict[str, Any]) -> str | None:
         """None when delivered, else why not."""
-        body = notification(env, utcnow())
-        if sub.transport == "WebSocket":
-            send = self._ws.get(sub.id)
-            if send is None:
-                return "no connection"
-            try:
-                await send(body)
-            except Exception as exc:
-                self.deliveries_total.inc(transport="WebSocket", result="failed")
-                return f"connection lost: {type(exc).__name__}"
-            self.deliveries_total.inc(transport="WebSocket", result="delivered")
-            return None
-        return await self._post(sub, body)
+        return await self._post(sub, notification(env, utcnow()))
 
     async def _post(self, sub: Subscription, body: dict[str, Any]) -> str | None:
         assert self._http is not None
