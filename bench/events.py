@@ -151,6 +151,9 @@ async def step(args: argparse.Namespace, subs: int) -> dict[str, Any]:
             "--quiet",
             "--url",
             f"ws://127.0.0.1:{port}/ringcx/stream",
+            # the demo streaming profile's secret: streams without one are refused
+            "--credentials",
+            str(tmp / "data" / "demo-credentials.json"),
             "--calls",
             str(args.calls),
             "--ramp",

@@ -73,6 +73,7 @@ from callscope.store.models import StreamingProfile, TranscriptStatus
 from callscope.store.repo import CallRepository, ProfileRepository, utcnow
 from callscope.store.retention import RetentionJob
 from callscope.store.subscriptions import SubscriptionRepository
+from callscope.store.ws_sessions import WsSessionRepository
 from callscope.supervision.service import SupervisionService
 from callscope.tls import server_ssl_context
 from callscope.transcription.assist import load_rules
@@ -250,6 +251,7 @@ def build_app(settings: Settings) -> web.Application:
             retry_max_s=settings.events_retry_max_s,
             webhook_timeout_s=settings.events_webhook_timeout_s,
             max_failures=settings.events_max_failures,
+            accept_no_reply=settings.events_webhook_accept_no_reply,
             webhook_targets=webhook_targets,
         ),
     )
@@ -386,7 +388,15 @@ def build_app(settings: Settings) -> web.Application:
         subscriptions, directory, dispatcher, targets=webhook_targets
     )
     app.add_routes(subscriptions_api.routes())
-    app.add_routes(WsGateway(identity, subscriptions_api, dispatcher, sockets).routes())
+    gateway = WsGateway(
+        identity,
+        subscriptions_api,
+        dispatcher,
+        sockets,
+        WsSessionRepository(sessions),
+        recovery_s=settings.events_ws_recovery_s,
+    )
+    app.add_routes(gateway.routes())
     revocations = RevocationWatcher(identity, sockets, subscriptions_api.stop_all)
 
     async def node_died(node: str) -> None:
@@ -476,6 +486,7 @@ def build_app(settings: Settings) -> web.Application:
             await grpc_ingest.stop()
         await insights.stop()
         await retention.stop()
+        await gateway.close()  # gateway sessions stay recoverable (by another node too)
         await dispatcher.stop()
 
     async def on_cleanup(_app: web.Application) -> None:

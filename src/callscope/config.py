@@ -168,6 +168,17 @@ class Settings:
         "Allow WebHook targets on loopback, private and link-local addresses (labs; "
         "RingCentral's samples use http://localhost). This server's own port stays refused.",
     )
+    events_webhook_accept_no_reply: bool = _opt(
+        False,
+        "Count a WebHook notification as delivered when the target reads it and closes the "
+        "connection without an HTTP answer (RingCentral's sample receiver does that); off: "
+        "such a hang-up is a failure and is retried.",
+    )
+    events_ws_recovery_s: int = _opt(
+        180,
+        "WebSocket gateway recoveryTimeout: a session whose socket is gone can be recovered "
+        "(&wsc=) this long, then its subscription and recovery buffer are deleted.",
+    )
     events_max_failures: int = _opt(
         60,
         "Failed attempts in a row after which a webhook subscription is Blacklisted "
@@ -312,6 +323,8 @@ class Settings:
             raise ConfigError("events_retry_initial_s must be > 0 and ≤ events_retry_max_s")
         if self.events_webhook_timeout_s <= 0:
             raise ConfigError("events_webhook_timeout_s must be > 0 (seconds)")
+        if not 1 <= self.events_ws_recovery_s <= 86_400:
+            raise ConfigError("events_ws_recovery_s must be 1-86400 (seconds)")
         if self.events_max_failures < 1:
             raise ConfigError("events_max_failures must be ≥ 1")
         if self.ingest_max_message_bytes < 4096:

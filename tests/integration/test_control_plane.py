@@ -617,7 +617,8 @@ async def test_a_streamed_call_is_a_telephony_session_with_active_calls(
         assert record["direction"] == "Inbound"
         assert record["extension"]["id"] == int(alex)
         assert record["to"]["extensionId"] == alex
-        assert record["from"]["phoneNumber"] == "6505550000"
+        assert record["from"]["phoneNumber"] == "+16505550000"  # E.164
+        assert record["from"]["dialerPhoneNumber"] == "6505550000"  # as the stream sent it
         sid, pid = record["telephonySessionId"], record["partyId"]
 
         got, body = await request(
@@ -640,7 +641,7 @@ async def test_a_streamed_call_is_a_telephony_session_with_active_calls(
         assert agent["owner"] == {"accountId": "70000001", "extensionId": alex}
         assert agent["direction"] == "Inbound"
         assert "extensionId" not in customer
-        assert customer["from"]["phoneNumber"] == "6505550000"
+        assert customer["from"]["phoneNumber"] == "+16505550000"
         got, party = await request(
             server, "GET", f"{ACC}/telephony/sessions/{sid}/parties/{pid}", headers=headers
         )

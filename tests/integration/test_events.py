@@ -9,6 +9,7 @@ import json
 import subprocess
 import time
 from collections.abc import Callable
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -26,14 +27,18 @@ TEL = "/restapi/v1.0/account/~/telephony/sessions"
 LIFECYCLE = ["Setup", "Proceeding", "Answered", "Disconnected"]
 #: quick retries so an outage of a few seconds is many attempts
 FAST_RETRY = ["--events-retry-initial-s", "0.1", "--events-retry-max-s", "0.4"]
+#: take a receiver that reads a notification and hangs up for one that got it (the vendor's
+#: sample receiver never answers notifications)
+ACCEPT_NO_REPLY = ["--events-webhook-accept-no-reply"]
 
 
 class Receiver:
     """A WebHook target on 127.0.0.1 that records every notification with its headers.
 
     ``mode``: ``ok`` answers 200; ``fail`` answers 500; ``hangup`` reads the request and
-    closes without an answer (as the vendor's sample receiver does). Notifications are kept
-    only when answered 200 or hung up on; handshakes are always echoed.
+    closes without an answer (as the vendor's sample receiver does); ``hold`` keeps every
+    notification unanswered until ``gate`` is set, then answers 200. Notifications are kept
+    when answered 200, hung up on or held; handshakes are always echoed.
     """
 
     def __init__(self, port: int | None = None, mode: str = "ok") -> None:
@@ -42,6 +47,7 @@ class Receiver:
         self.notifications: list[dict[str, Any]] = []
         self.headers: list[dict[str, str]] = []
         self.refused = 0
+        self.gate = asyncio.Event()
         self.runner: web.AppRunner | None = None
         self._raw: asyncio.Server | None = None
 
@@ -59,6 +65,8 @@ class Receiver:
             return web.Response(status=500)
         self.notifications.append(body)
         self.headers.append(dict(request.headers))
+        if self.mode == "hold":
+            await self.gate.wait()
         return web.json_response({})
 
     async def _hangup(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
@@ -325,10 +333,11 @@ async def test_a_failing_target_is_blacklisted_after_the_documented_failures(
     server_factory: type[Server], tmp_path: Path
 ) -> None:
     server = server_factory(
-        tmp_path / "data", extra_args=[*FAST_RETRY, "--events-max-failures", "4"]
+        tmp_path / "data",
+        extra_args=[*FAST_RETRY, *ACCEPT_NO_REPLY, "--events-max-failures", "4"],
     ).start()
     failing = await Receiver(mode="fail").start()
-    quiet = await Receiver(mode="hangup").start()  # answers nothing: not a failure
+    quiet = await Receiver(mode="hangup").start()  # answers nothing: not a failure (opted in)
     try:
         bad = await subscribe(server, failing.url)
         sample = await subscribe(server, quiet.url)
@@ -359,6 +368,94 @@ async def test_a_failing_target_is_blacklisted_after_the_documented_failures(
         await quiet.stop()
 
 
+async def test_a_hang_up_is_a_failure_unless_the_operator_accepts_no_reply(
+    server_factory: type[Server], tmp_path: Path
+) -> None:
+    server = server_factory(
+        tmp_path / "data", extra_args=[*FAST_RETRY, "--events-max-failures", "3"]
+    ).start()
+    quiet = await Receiver(mode="hangup").start()
+    try:
+        sub = await subscribe(server, quiet.url)
+        await run_calls(server, "--speed", "20", "--max-frames", "50")
+
+        async def status() -> str:
+            _, body = await request(server, "GET", f"{SUB}/{sub['id']}", headers=server.headers)
+            return str(body["status"])
+
+        deadline = time.monotonic() + 30
+        while await status() != "Blacklisted":
+            assert time.monotonic() < deadline, "a receiver that never answers was not retried"
+            await asyncio.sleep(0.2)
+        # the first notification, read three times and never answered: retried, not delivered
+        assert len(quiet.notifications) == 3
+        assert len({n["uuid"] for n in quiet.notifications}) == 1
+        assert quiet.sessions() == {next(iter(quiet.sessions())): ["Setup"] * 3}
+        async with aiohttp.ClientSession() as s, s.get(server.http + "/metrics") as r:
+            text = await r.text()
+        assert 'callscope_deliveries_total{result="failed",transport="WebHook"} 3' in text
+        assert 'result="delivered",transport="WebHook"' not in text
+    finally:
+        await quiet.stop()
+
+
+async def test_delete_stops_a_loaded_batch_and_a_retry_at_once(
+    server_factory: type[Server], tmp_path: Path
+) -> None:
+    # retries wait 0.5-1 s: a DELETE lands in the wait, and a wait of 3 s covers several
+    server = server_factory(
+        tmp_path / "data",
+        extra_args=["--events-retry-initial-s", "1", "--events-retry-max-s", "1"],
+    ).start()
+    slow = await Receiver(mode="hold").start()
+    failing = await Receiver(mode="fail").start()
+    try:
+        held = await subscribe(server, slow.url)
+        retried = await subscribe(server, failing.url)
+        await run_calls(server, "--calls", "3", "--speed", "20", "--max-frames", "50")
+        # a backlog of 12 for each: the first is under way (held unanswered) with the rest of
+        # its batch loaded; the other's first failed and waits for its retry
+        await until(lambda: len(slow.notifications) == 1, what="the first held")
+        await until(lambda: failing.refused >= 1, what="the first refused")
+        for sub in (held, retried):
+            status, _ = await request(
+                server, "DELETE", f"{SUB}/{sub['id']}", headers=server.headers
+            )
+            assert status == 204
+        refused = failing.refused
+        slow.gate.set()  # the held one may be answered now: nothing may follow it
+        await asyncio.sleep(3)
+        assert len(slow.notifications) == 1
+        assert failing.refused == refused
+    finally:
+        await slow.stop()
+        await failing.stop()
+
+
+async def test_expiry_stops_a_loaded_batch_at_once(
+    server_factory: type[Server], tmp_path: Path
+) -> None:
+    server = server_factory(tmp_path / "data").start()
+    slow = await Receiver(mode="hold").start()
+    try:
+        sub = await subscribe(server, slow.url)
+        await run_calls(server, "--calls", "2", "--speed", "20", "--max-frames", "50")
+        await until(lambda: len(slow.notifications) == 1, what="the first held")
+        status, renewed = await request(
+            server, "PUT", f"{SUB}/{sub['id']}", headers=server.headers, json={"expiresIn": 1}
+        )
+        assert status == 200, renewed
+        expires = datetime.fromisoformat(renewed["expirationTime"].replace("Z", "+00:00"))
+        await until(lambda: datetime.now(UTC) > expires, what="the expiry")
+        status, _ = await request(server, "GET", f"{SUB}/{sub['id']}", headers=server.headers)
+        assert status == 404  # expired
+        slow.gate.set()  # the one under way is answered after the expiry: nothing may follow
+        await asyncio.sleep(2)
+        assert len(slow.notifications) == 1
+    finally:
+        await slow.stop()
+
+
 async def test_a_deleted_subscription_receives_nothing_more(
     server_factory: type[Server], tmp_path: Path
 ) -> None:
@@ -376,6 +473,37 @@ async def test_a_deleted_subscription_receives_nothing_more(
         await kept.stop()
     finally:
         await receiver.stop()
+
+
+async def test_a_phone_number_filter_gets_the_calls_of_that_caller(
+    server_factory: type[Server], tmp_path: Path
+) -> None:
+    server = server_factory(tmp_path / "data").start()
+    first, second = await Receiver().start(), await Receiver().start()
+    try:
+        # the simulator's callers are 6505550000, 6505550001, … (ten digits, no country code)
+        await subscribe(server, first.url, TEL + "?phoneNumber=+16505550000")
+        await subscribe(server, second.url, TEL + "?phoneNumber=+16505550001")
+        await run_calls(server, "--calls", "2", "--speed", "20", "--max-frames", "50")
+        for r in (first, second):
+            await until(lambda r=r: list(r.sessions().values()) == [LIFECYCLE], what="one call")
+        assert set(first.sessions()).isdisjoint(second.sessions())
+        for r, number in ((first, "+16505550000"), (second, "+16505550001")):
+            for n in r.telephony():
+                (party,) = n["body"]["parties"]
+                assert party["from"]["phoneNumber"] == number
+                assert party["to"]["phoneNumber"] == "+16505550900"
+        session_id = next(iter(second.sessions()))
+        _, session = await request(
+            server,
+            "GET",
+            f"/restapi/v1.0/account/~/telephony/sessions/{session_id}",
+            headers=server.headers,
+        )
+        assert {p["from"]["phoneNumber"] for p in session["parties"]} == {"+16505550001"}
+    finally:
+        await first.stop()
+        await second.stop()
 
 
 async def test_metrics_count_deliveries(server_factory: type[Server], tmp_path: Path) -> None:

@@ -7,6 +7,9 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
+import re
+import socket
+import struct
 from pathlib import Path
 from typing import Any
 
@@ -17,6 +20,7 @@ from ringcentral.websocket.events import WebSocketEvents
 
 from tests.conftest import Server
 from tests.integration.cp_helpers import assert_rc_error, request
+from tests.integration.test_cluster import node_args
 from tests.integration.test_events import LIFECYCLE, TEL, run_calls, until
 
 pytestmark = pytest.mark.slow
@@ -239,3 +243,172 @@ async def test_a_dropped_session_recovers_with_what_it_missed(
             meta, details = await recv(ws)
             assert details["recoveryState"] == "Failed"
             assert meta["wsc"]["token"] != "wsc-unknown"
+
+
+async def sent_over_websockets(server: Server) -> int:
+    """Notifications written to gateway sockets so far (the server's metrics)."""
+    async with aiohttp.ClientSession() as http, http.get(server.http + "/metrics") as r:
+        text = await r.text()
+    m = re.search(r'callscope_deliveries_total\{result="sent",transport="WebSocket"\} (\d+)', text)
+    return int(m.group(1)) if m else 0
+
+
+async def connect(
+    http: aiohttp.ClientSession, server: Server, wsc: str = "", sequence: int | None = None
+) -> tuple[aiohttp.ClientWebSocketResponse, dict[str, Any], dict[str, Any]]:
+    """A gateway connection (recovering ``wsc`` if given): (socket, meta, details)."""
+    token = await ws_token(server)
+    url = f"{token['uri']}?access_token={token['ws_access_token']}"
+    if wsc:
+        url += f"&wsc={wsc}"
+    if sequence is not None:
+        url += f"&wscSequence={sequence}"
+    ws = await http.ws_connect(url)
+    meta, details = await recv(ws)
+    assert meta["type"] == "ConnectionDetails"
+    return ws, meta, details
+
+
+async def drop_without_close(ws: aiohttp.ClientWebSocketResponse) -> None:
+    """The connection dies as on a broken network: no close frame, a TCP reset."""
+    ws.get_extra_info("socket").setsockopt(
+        socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0)
+    )
+    ws._conn.transport.abort()  # type: ignore[attr-defined]
+    with contextlib.suppress(Exception):
+        await ws.close()
+
+
+async def half_open_then_recover(
+    http: aiohttp.ClientSession, first: Server, second: Server, names_its_sequence: bool
+) -> None:
+    """A client of ``first`` stops reading (and so answering pings); 20 events are written
+    into its connection, which then dies without a close; one more call is queued while
+    nobody is connected. It recovers the session on ``second`` (the same node or another):
+    all 24, each once, in order, the 20 missed before the queued ones."""
+    ws, meta, _ = await connect(http, first)
+    wsc = meta["wsc"]["token"]
+    await ws.send_str(json.dumps(subscribe_frame("m-1", TEL)))
+    _, sub = await recv(ws)
+    seen = 0
+    if names_its_sequence:  # it reads one call's events first, then stalls
+        await run_calls(first, "--speed", "20", "--max-frames", "50")
+        read = [await recv(ws) for _ in range(4)]
+        assert list(lifecycles(read).values()) == [LIFECYCLE]
+        seen = read[-1][0]["wsc"]["sequence"]
+        assert seen == 4
+    await run_calls(first, "--calls", "5", "--speed", "20", "--max-frames", "50")
+    deadline = asyncio.get_running_loop().time() + 30
+    while await sent_over_websockets(first) < seen + 20:
+        assert asyncio.get_running_loop().time() < deadline, "the 20 were never written"
+        await asyncio.sleep(0.1)
+    await drop_without_close(ws)
+    await run_calls(first, "--speed", "20", "--max-frames", "50")
+
+    ws, meta, details = await connect(http, second, wsc, seen if names_its_sequence else None)
+    try:
+        assert details["recoveryState"] == "Successful"
+        assert meta["wsc"] == {"token": wsc, "sequence": seen}
+        frames = [await recv(ws) for _ in range(24)]
+        with pytest.raises(TimeoutError):
+            await ws.receive(timeout=1.5)  # nothing twice
+        assert [m["wsc"]["sequence"] for m, _ in frames] == list(range(seen + 1, seen + 25))
+        assert len({env["uuid"] for _, env in frames}) == 24
+        assert all(env["subscriptionId"] == sub["id"] for _, env in frames)
+        missed, queued = lifecycles(frames[:20]), lifecycles(frames[20:])
+        assert list(missed.values()) == [LIFECYCLE] * 5
+        assert list(queued.values()) == [LIFECYCLE]
+        assert set(missed).isdisjoint(queued)
+    finally:
+        await ws.close()
+
+
+@pytest.mark.parametrize("names_its_sequence", [False, True], ids=["wsc-only", "wscSequence"])
+async def test_a_half_open_client_gets_every_notification_once_in_order_on_recovery(
+    server_factory: type[Server], tmp_path: Path, names_its_sequence: bool
+) -> None:
+    server = server_factory(tmp_path / "data").start()
+    async with aiohttp.ClientSession() as http:
+        await half_open_then_recover(http, server, server, names_its_sequence)
+
+
+async def test_a_session_lost_on_one_node_is_recovered_on_another(
+    pg_url: str, redis_prefix: str, server_factory: type[Server], tmp_path: Path
+) -> None:
+    data = tmp_path / "data"  # one demo account: the nodes share the database
+    a = server_factory(data, extra_args=node_args("node-a", pg_url, redis_prefix)).start()
+    b = server_factory(data, extra_args=node_args("node-b", pg_url, redis_prefix)).start()
+    async with aiohttp.ClientSession() as http:
+        await half_open_then_recover(http, a, b, names_its_sequence=False)
+
+
+async def test_wsc_sequence_keeps_counting_across_a_server_crash(
+    server_factory: type[Server], tmp_path: Path
+) -> None:
+    server = server_factory(tmp_path / "data").start()
+    async with aiohttp.ClientSession() as http:
+        ws, meta, _ = await connect(http, server)
+        wsc = meta["wsc"]["token"]
+        await ws.send_str(json.dumps(subscribe_frame("m-1", TEL)))
+        await recv(ws)
+        await run_calls(server, "--speed", "20", "--max-frames", "50")
+        before = [await recv(ws) for _ in range(4)]
+        assert [m["wsc"]["sequence"] for m, _ in before] == [1, 2, 3, 4]
+
+        server.kill()
+        with contextlib.suppress(Exception):
+            await ws.close()
+        server.start()
+        ws, meta, details = await connect(http, server, wsc, 4)
+        try:
+            assert details["recoveryState"] == "Successful"
+            assert meta["wsc"] == {"token": wsc, "sequence": 4}
+            await run_calls(server, "--speed", "20", "--max-frames", "50")
+            after = [await recv(ws) for _ in range(4)]
+            assert [m["wsc"]["sequence"] for m, _ in after] == [5, 6, 7, 8]
+            assert list(lifecycles(after).values()) == [LIFECYCLE]
+        finally:
+            await ws.close()
+
+
+async def test_an_orphaned_websocket_subscription_expires_after_the_recovery_window(
+    server_factory: type[Server], tmp_path: Path
+) -> None:
+    server = server_factory(tmp_path / "data", extra_args=["--events-ws-recovery-s", "3"]).start()
+    async with aiohttp.ClientSession() as http:
+        ws, meta, details = await connect(http, server)
+        assert details["recoveryTimeout"] == 3
+        wsc = meta["wsc"]["token"]
+        await ws.send_str(json.dumps(subscribe_frame("m-1", TEL)))
+        _, sub = await recv(ws)
+        assert sub["expiresIn"] <= 3  # renewed while connected, not for a day
+        status, live = await request(
+            server, "GET", f"/restapi/v1.0/subscription/{sub['id']}", headers=server.headers
+        )
+        assert (status, live["status"]) == (200, "Active")
+
+        server.kill()  # the socket is gone and nothing said so: no clean-up ran
+        with contextlib.suppress(Exception):
+            await ws.close()
+        server.start()
+
+        async def gone() -> bool:
+            status, _ = await request(
+                server, "GET", f"/restapi/v1.0/subscription/{sub['id']}", headers=server.headers
+            )
+            return status == 404
+
+        deadline = asyncio.get_running_loop().time() + 20
+        while not await gone():
+            assert asyncio.get_running_loop().time() < deadline, "the orphan did not expire"
+            await asyncio.sleep(0.2)
+        _, listed = await request(
+            server, "GET", "/restapi/v1.0/subscription", headers=server.headers
+        )
+        assert sub["id"] not in [s["id"] for s in listed["records"]]
+        ws, meta, details = await connect(http, server, wsc)
+        try:
+            assert details["recoveryState"] == "Failed"
+            assert meta["wsc"]["token"] != wsc
+        finally:
+            await ws.close()

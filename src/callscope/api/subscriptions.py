@@ -399,12 +399,14 @@ class SubscriptionsApi:
         disabled); returns how many."""
         rows = await self.subscriptions.list_for(account_id, extension_id)
         for sub in rows:
-            if await self.subscriptions.delete(sub.id):
-                self.dispatcher.forget(sub.id)
+            await self.subscriptions.delete(sub.id)
+            await self.dispatcher.stop_sending(sub.id)
         return len(rows)
 
     async def delete(self, request: web.Request) -> web.Response:
         sub = await self._own(request)
         await self.subscriptions.delete(sub.id)
-        self.dispatcher.forget(sub.id)  # its sender drops what was still queued
+        # once this returns no request for it starts: not the rest of a batch the sender
+        # had loaded, nor a retry it was waiting for (its queue is dropped)
+        await self.dispatcher.stop_sending(sub.id)
         return web.Response(status=204)

@@ -11,6 +11,7 @@ from callscope.api.auth import account_param, caller, may_watch
 from callscope.api.directory import base_url, extension_in_account
 from callscope.api.errors import ApiError, json_response, not_found
 from callscope.api.paging import page_params, paged
+from callscope.calls.numbers import e164
 from callscope.calls.telephony import TelephonyService
 from callscope.calls.views import (
     agent_extension,
@@ -112,13 +113,18 @@ class TelephonyApi:
             "duration": seconds,
             "durationMs": seconds * 1000,
             "transport": "PSTN",
-            "from": endpoint(call.ani, "Customer", None),
+            "from": endpoint(e164(call.ani), "Customer", None),
             "to": endpoint(
-                call.dnis,
+                e164(call.dnis),
                 agent.to_name if agent else None,
                 agent.extension_id if agent else None,
             ),
         }
+        # the numbers as the stream sent them (spec §6: "without any format modifications")
+        if session.direction == "Inbound" and call.ani:
+            record["from"]["dialerPhoneNumber"] = call.ani
+        if session.direction == "Outbound" and call.dnis:
+            record["to"]["dialedPhoneNumber"] = call.dnis
         if agent is not None:
             record["partyId"] = agent.id
             if agent.extension_id is not None:

@@ -11,18 +11,28 @@ upgrades. Every frame is a JSON array ``[meta, body?]``:
 * ``ServerNotification`` with the envelope and ``wsc.sequence``;
 * ``Heartbeat`` either way (echoed), and WebSocket pings from the server.
 
-A dropped connection keeps its subscription and queue for ``recoveryTimeout`` (180 s):
-connecting again with ``&wsc=<token>`` recovers it (``recoveryState: Successful``) and the
-queued notifications follow; after that the subscription expires and is deleted.
+Delivery never loses a notification (``events/wsg.py`` has the rules): each one is moved
+into the session's recovery buffer in the database as it is written, counts as delivered
+only once a pong confirms the client read it, and at most ``recoveryBufferSize`` (100) go
+unconfirmed. The session — its ``wsc.sequence`` and buffer — outlives the connection: a
+client that connects again with ``&wsc=<token>`` (optionally ``&wscSequence=<the last
+sequence it holds>``, callscope's addition) within the recovery time, on this node or
+another, after a restart too, gets ``recoveryState: Successful``, then the buffered
+notifications it lacks in order with their sequences, then the queued ones. A session whose
+socket is gone for ``recoveryTimeout`` (``events_ws_recovery_s``, 180 s) expires with its
+subscription: while connected, both are renewed every third of that time, so a crash or a
+dead node leaves nothing behind for longer either.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import uuid
+from collections.abc import Coroutine, Sequence
 from dataclasses import dataclass, field
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 import orjson
@@ -33,257 +43,393 @@ from callscope.api.proxy import public_origin
 from callscope.api.revocation import OpenSockets
 from callscope.api.subscriptions import SubscriptionsApi, new_subscription, subscription_json
 from callscope.calls.views import iso
-from callscope.events.delivery import Dispatcher, WsTransport
+from callscope.events.delivery import Dispatcher, notification
+from callscope.events.wsg import (
+    ABSOLUTE_TIMEOUT_S,
+    RECOVERY_BUFFER_SIZE,
+    RECOVERY_TIMEOUT_S,
+    RecoveryWindow,
+    notification_frame,
+    parse_sequence,
+)
 from callscope.identity.service import AuthContext, AuthError, IdentityService
 from callscope.identity.service import aware as _aware
+from callscope.store.models import Delivery, Subscription
 from callscope.store.repo import utcnow
+from callscope.store.ws_sessions import Superseded, WsSessionRepository
 
-__all__ = ["RECOVERY_TIMEOUT_S", "WsGateway"]
+__all__ = ["CLOSE_TAKEN_OVER", "RECOVERY_TIMEOUT_S", "WsGateway"]
 
 logger = logging.getLogger("callscope.events")
 
 SUB_PATH = "/restapi/v1.0/subscription"
-RECOVERY_TIMEOUT_S = 180
-#: a connected session's subscription is renewed to this lifetime on every client frame
-#: and every hour (the gateway's absolute timeout)
-CONNECTED_LIFETIME_S = 86_400
 MAX_FRAME_BYTES = 64 * 1024
-
-
-@dataclass(slots=True)
-class _Session:
-    token: str
-    auth: AuthContext
-    subscription_id: str | None = None
-    sequence: int = 0
-    lock: asyncio.Lock = field(default_factory=asyncio.Lock)
+#: close code of a connection whose session another connection recovered
+CLOSE_TAKEN_OVER = 4409
+#: close code of a connection that stopped answering pings
+CLOSE_NO_PONG = 1011
 
 
 def _meta(kind: str, message_id: str, **extra: Any) -> dict[str, Any]:
     return {"type": kind, "messageId": message_id, **extra}
 
 
+@dataclass(eq=False, slots=True)
+class _Link:
+    """One connection of a gateway session; the dispatcher sends its subscription's queue
+    through :meth:`deliver` (``events.delivery.WsTransport``)."""
+
+    gateway: WsGateway
+    token: str
+    auth: AuthContext
+    ws: web.WebSocketResponse
+    subscription_id: str | None = None
+    #: the session's epoch this connection holds (0: not stored yet)
+    epoch: int = 0
+    window: RecoveryWindow = field(default_factory=RecoveryWindow)
+    #: set when the window gains space or the connection ends
+    space: asyncio.Event = field(default_factory=asyncio.Event)
+    closed: bool = False
+
+    async def send(self, frame: list[Any]) -> None:
+        await self.ws.send_str(orjson.dumps(frame).decode())
+
+    async def deliver(self, batch: Sequence[Delivery]) -> int:
+        """Move the first of ``batch`` (as many as the window allows, at least one, waiting
+        for confirmations if need be) into the recovery buffer and write them; returns how
+        many. Raises ``ConnectionError`` when the connection is gone or was taken over."""
+        while True:
+            if self.closed or self.ws.closed:
+                raise ConnectionResetError("the WebSocket is closed")
+            space = self.window.space()
+            if space:
+                break
+            self.space.clear()
+            await self.space.wait()
+        now = utcnow()
+        items = [(d.id, notification(d.envelope, now)) for d in batch[:space]]
+        sessions = self.gateway.sessions
+        try:
+            # shielded: a stop that cuts the wait short must not cut a transaction in two
+            sequences = await asyncio.shield(sessions.take(self.token, self.epoch, items, now))
+        except Superseded:
+            self.end(CLOSE_TAKEN_OVER, "the session was recovered on another connection")
+            raise ConnectionResetError("the session was taken over") from None
+        try:
+            for seq, (_, body) in zip(sequences, items, strict=True):
+                await self.send(notification_frame(self.token, seq, body))
+                self.window.written(seq)
+        except Exception as exc:  # they are in the buffer: a recovery sends them
+            raise ConnectionResetError(f"the WebSocket failed: {type(exc).__name__}") from exc
+        self.gateway.dispatcher.deliveries_total.inc(
+            len(items), transport="WebSocket", result="sent"
+        )
+        await self.confirm()
+        return len(items)
+
+    async def confirm(self) -> None:
+        """Ask the client (a ping) what it has read, if something is unconfirmed."""
+        if self.window.confirm_due() and not self.ws.closed:
+            with contextlib.suppress(Exception):
+                await self.ws.ping(self.window.ping(asyncio.get_running_loop().time()))
+
+    async def pong(self, payload: bytes) -> None:
+        newly = self.window.pong(payload)
+        if newly:
+            await self.gateway.sessions.ack(self.token, self.window.acked)
+            self.gateway.dispatcher.deliveries_total.inc(
+                newly, transport="WebSocket", result="delivered"
+            )
+            self.space.set()
+        await self.confirm()
+
+    def end(self, code: int, reason: str) -> None:
+        """Send nothing more and close the socket (in the background: a dead peer never
+        answers the close, and nobody should wait the close timeout for it)."""
+        self.closed = True
+        self.space.set()
+        self.gateway.spawn(self._close(code, reason))
+
+    async def _close(self, code: int, reason: str) -> None:
+        with contextlib.suppress(Exception):
+            await self.ws.close(code=code, message=reason.encode()[:120])
+
+
 class WsGateway:
+    """``GET /ws``: the WSG protocol over aiohttp (the delivery rules are ``events/wsg.py``).
+
+    Args:
+        identity: checks the single-use WebSocket tokens.
+        subscriptions: the subscription API the ``ClientRequest`` frames reach.
+        dispatcher: sends each subscription's queue through its connection.
+        sockets: open sockets by user, closed when their token is revoked.
+        sessions: the sessions and recovery buffers in the database.
+        recovery_s: ``recoveryTimeout``: how long a session whose socket is gone can be
+            recovered (``events_ws_recovery_s``).
+    """
+
     def __init__(
         self,
         identity: IdentityService,
         subscriptions: SubscriptionsApi,
         dispatcher: Dispatcher,
         sockets: OpenSockets,
+        sessions: WsSessionRepository,
+        *,
+        recovery_s: int = RECOVERY_TIMEOUT_S,
     ) -> None:
         self.identity = identity
         self.api = subscriptions
         self.dispatcher = dispatcher
         self.sockets = sockets
-        #: wsc token → session, while connected or recoverable
-        self._sessions: dict[str, _Session] = {}
+        self.sessions = sessions
+        self.recovery_s = recovery_s
+        #: wsc token → the connection holding the session on this node
+        self._links: dict[str, _Link] = {}
+        self._background: set[asyncio.Task[None]] = set()
+        dispatcher.sweeps.append(sessions.expire)
 
     def routes(self) -> list[web.RouteDef]:
         return [web.get("/ws", self.handle)]
 
+    def spawn(self, coro: Coroutine[Any, Any, None]) -> None:
+        task = asyncio.create_task(coro)
+        self._background.add(task)
+        task.add_done_callback(self._background.discard)
+
+    async def close(self) -> None:
+        """Close every connection (the server stops); their sessions stay recoverable."""
+        for link in list(self._links.values()):
+            link.end(1001, "server stopping: recover the session")
+        if self._background:
+            await asyncio.wait(set(self._background))
+
+    def _until(self) -> datetime:
+        return utcnow() + timedelta(seconds=self.recovery_s)
+
+    async def _recoverable(self, token: str, auth: AuthContext) -> Subscription | None:
+        """The subscription of the session ``token`` if ``auth``'s owner may recover it."""
+        if not token.startswith("wsc-") or len(token) > 64:
+            return None
+        sub = await self.api.subscriptions.by_ws_session(token)
+        if (
+            sub is None
+            or (sub.account_id, sub.extension_id) != (auth.account_id, auth.extension_id)
+            or sub.status != "Active"
+            or _aware(sub.expires_at) <= utcnow()
+        ):
+            return None
+        return sub
+
     async def handle(self, request: web.Request) -> web.StreamResponse:
+        client_sequence: int | None = None
+        if "wscSequence" in request.query:
+            try:
+                client_sequence = parse_sequence(request.query["wscSequence"])
+            except ValueError as exc:
+                raise ApiError(
+                    400,
+                    "CMN-101",
+                    f"Parameter [wscSequence] value is invalid: {exc}",
+                    parameterName="wscSequence",
+                ) from exc
         try:
             auth = await self.identity.consume_ws_token(request.query.get("access_token", ""))
         except AuthError as exc:
             raise ApiError(401, exc.code, exc.message) from exc
-        recovery: str | None = None
-        session: _Session | None = None
         wanted = request.query.get("wsc")
-        if wanted:
-            old = self._sessions.get(wanted)
-            if old is None and wanted.startswith("wsc-") and len(wanted) <= 64:
-                # made on another node of a cluster (that node may be gone): the stored
-                # subscription carries the session, its queue is in the database
-                stored = await self.api.subscriptions.by_ws_session(wanted)
-                if stored is not None:
-                    old = _Session(
-                        token=wanted,
-                        auth=AuthContext(
-                            stored.account_id, stored.extension_id, False, stored.client_id, ""
-                        ),
-                        subscription_id=stored.id,
-                    )
-            recovery = "Failed"
-            if old is not None and (old.auth.account_id, old.auth.extension_id) == (
-                auth.account_id,
-                auth.extension_id,
-            ):
-                sub = (
-                    await self.api.subscriptions.get(old.subscription_id)
-                    if old.subscription_id
-                    else None
-                )
-                if sub is not None and sub.status == "Active" and _aware(sub.expires_at) > utcnow():
-                    session, recovery = old, "Successful"
-                    session.auth = auth
-        if session is None:
-            session = _Session(token="wsc-" + uuid.uuid4().hex, auth=auth)
-        self._sessions[session.token] = session
+        recovered = await self._recoverable(wanted, auth) if wanted else None
+        token = wanted if recovered is not None and wanted else "wsc-" + uuid.uuid4().hex
 
-        ws = web.WebSocketResponse(heartbeat=30.0, max_msg_size=MAX_FRAME_BYTES)
+        ws = web.WebSocketResponse(heartbeat=None, autoping=False, max_msg_size=MAX_FRAME_BYTES)
         await ws.prepare(request)
-        origin = public_origin(request)  # the upgrade request's http(s) origin
+        link = _Link(self, token, auth, ws)
+        previous = self._links.get(token)
+        self._links[token] = link
+        if previous is not None:
+            previous.end(CLOSE_TAKEN_OVER, "the session was recovered on another connection")
+        keeper: asyncio.Task[None] | None = None
+        try:
+            start, replay = 0, list[tuple[int, dict[str, Any]]]()
+            if recovered is not None:
+                start, replay = await self._take_over(link, recovered, client_sequence)
+            await link.send(
+                [
+                    _meta(
+                        "ConnectionDetails",
+                        uuid.uuid4().hex,
+                        status=200,
+                        wsc={"token": token, "sequence": start},
+                        headers={"RCRequestId": uuid.uuid4().hex},
+                    ),
+                    self._details(recovery=(recovered is not None) if wanted else None),
+                ]
+            )
+            # what the client lacks, in order, before anything new
+            for seq, body in replay:
+                await link.send(notification_frame(token, seq, body))
+            await link.confirm()
+            keeper = asyncio.create_task(self._keep(link), name=f"callscope-wsg-{token}")
+            if link.subscription_id is not None:
+                self.dispatcher.attach(link.subscription_id, link)
+            with self.sockets.track(auth, ws, "WebSocket gateway"):
+                await self._frames(link, public_origin(request))
+        except ConnectionError:
+            pass  # gone while a frame was written: recoverable like any other end
+        finally:
+            link.closed = True
+            link.space.set()
+            if keeper is not None:
+                keeper.cancel()
+            await self._ended(link)
+        return ws
+
+    async def _take_over(
+        self, link: _Link, sub: Subscription, client_sequence: int | None
+    ) -> tuple[int, list[tuple[int, dict[str, Any]]]]:
+        """The connection holds the session now (another one can send nothing more): returns
+        the last sequence the client is taken to hold and what to send it again."""
+        resumed = await self.sessions.resume(link.token, client_sequence, utcnow(), self._until())
+        await self.api.subscriptions.update(sub.id, expires_at=self._until())
+        link.subscription_id, link.epoch = sub.id, resumed.epoch
+        # the replayed ones count as written and unconfirmed: the pongs confirm them
+        link.window = RecoveryWindow(sequence=resumed.sequence, acked=resumed.start)
+        logger.info(
+            "WebSocket session %s recovered: %d notification(s) after sequence %d sent again",
+            link.token,
+            len(resumed.notifications),
+            resumed.start,
+        )
+        return resumed.start, resumed.notifications
+
+    def _details(self, *, recovery: bool | None) -> dict[str, Any]:
+        """The ``ConnectionDetails`` body; ``recovery``: whether a recovery asked for
+        succeeded (None: none was asked for)."""
         details: dict[str, Any] = {
             "creationTime": iso(utcnow()),
             "maxConnectionsPerSession": 1,
-            "recoveryBufferSize": 100,
-            "recoveryTimeout": RECOVERY_TIMEOUT_S,
+            "recoveryBufferSize": RECOVERY_BUFFER_SIZE,
+            "recoveryTimeout": self.recovery_s,
             "idleTimeout": 1800,
-            "absoluteTimeout": CONNECTED_LIFETIME_S,
+            "absoluteTimeout": ABSOLUTE_TIMEOUT_S,
             "maxActiveRequests": 10,
         }
         if recovery is not None:
-            details["recoveryState"] = recovery
-            if recovery == "Failed":
+            details["recoveryState"] = "Successful" if recovery else "Failed"
+            if not recovery:
                 details["recoveryErrorCode"] = "WSG-913"
-        await self._send(
-            ws,
-            session,
-            [
-                _meta(
-                    "ConnectionDetails",
-                    uuid.uuid4().hex,
-                    status=200,
-                    wsc={"token": session.token, "sequence": session.sequence},
-                    headers={"RCRequestId": uuid.uuid4().hex},
-                ),
-                details,
-            ],
-        )
+        return details
 
-        async def deliver(envelope: dict[str, Any]) -> None:
-            if ws.closed:
-                raise ConnectionResetError("the WebSocket is closed")
-            session.sequence += 1
-            meta = _meta(
-                "ServerNotification",
-                envelope["uuid"],
-                status=200,
-                headers={"RCRequestId": uuid.uuid4().hex},
-                wsc={"token": session.token, "sequence": session.sequence},
-            )
-            await self._send(ws, session, [meta, envelope])
+    async def _ended(self, link: _Link) -> None:
+        """The connection is gone: its session stays recoverable for the recovery time
+        (unless another connection holds it now, or it has no subscription)."""
+        if self._links.get(link.token) is not link:
+            return  # taken over
+        del self._links[link.token]
+        if link.subscription_id is not None:
+            self.dispatcher.detach(link.subscription_id, link)
+            until = self._until()
+            await self.api.subscriptions.update(link.subscription_id, expires_at=until)
+            await self.sessions.keep(link.token, until)
+        elif link.epoch:
+            await self.sessions.forget(link.token, link.epoch)
 
-        try:
-            if session.subscription_id is not None:
-                await self._keep_alive(session)
-                self.dispatcher.attach(session.subscription_id, deliver)
-            with self.sockets.track(auth, ws, "WebSocket gateway"):
-                await self._frames(ws, session, origin, deliver)
-        finally:
-            if session.subscription_id is not None:
-                self.dispatcher.detach(session.subscription_id, deliver)
-                # kept for the recovery time, then it expires and is deleted
-                await self.api.subscriptions.update(
-                    session.subscription_id,
-                    expires_at=utcnow() + timedelta(seconds=RECOVERY_TIMEOUT_S),
-                )
-            else:
-                self._sessions.pop(session.token, None)
-            self._prune()
-        return ws
+    async def _keep(self, link: _Link) -> None:
+        """Pings (heartbeats, and an end to a connection that stopped answering them) and
+        the renewal of the session and its subscription while connected."""
+        loop = asyncio.get_running_loop()
+        renew_s = min(60.0, self.recovery_s / 3)
+        tick = min(5.0, renew_s)
+        renewed = loop.time()
+        while not link.closed:
+            await asyncio.sleep(tick)
+            now = loop.time()
+            if link.window.overdue(now):
+                logger.info("WebSocket session %s: no pong; closing the connection", link.token)
+                link.end(CLOSE_NO_PONG, "no pong: recover the session")
+                return
+            if link.window.heartbeat_due(now):
+                with contextlib.suppress(Exception):
+                    await link.ws.ping(link.window.ping(now))
+            if now - renewed >= renew_s:
+                renewed = now
+                try:
+                    await self._renew(link)
+                except Exception:
+                    logger.exception("WebSocket session %s: renewal failed", link.token)
 
-    async def _frames(
-        self,
-        ws: web.WebSocketResponse,
-        session: _Session,
-        origin: str,
-        deliver: WsTransport,
-    ) -> None:
+    async def _renew(self, link: _Link) -> None:
+        until = self._until()
+        if link.subscription_id is not None:
+            await self.api.subscriptions.update(link.subscription_id, expires_at=until)
+        if link.epoch:
+            await self.sessions.keep(link.token, until)
+
+    async def _frames(self, link: _Link, origin: str) -> None:
         """The client's frames, until the socket closes."""
+        ws = link.ws
         while True:
-            try:
-                msg = await ws.receive(timeout=3600)
-            except TimeoutError:
-                await self._keep_alive(session)
-                continue
+            msg = await ws.receive()
             if msg.type == WSMsgType.TEXT:
-                await self._frame(ws, session, msg.data, origin, deliver)
-                await self._keep_alive(session)
+                await self._frame(link, msg.data, origin)
+            elif msg.type == WSMsgType.PONG:
+                await link.pong(msg.data)
+            elif msg.type == WSMsgType.PING:
+                await ws.pong(msg.data)
             elif msg.type == WSMsgType.BINARY:
-                await self._error(ws, session, "", "WSG-400", "Frames are JSON text")
+                await self._error(link, "", "WSG-400", "Frames are JSON text")
             else:
                 break  # closed, closing or an error (an oversized frame closes with 1009)
 
-    def _prune(self) -> None:
-        """Forget sessions whose subscription is gone (bounded memory)."""
-        if len(self._sessions) > 10_000:
-            for token, s in list(self._sessions.items())[:5_000]:
-                if s.subscription_id is None:
-                    del self._sessions[token]
-
-    async def _keep_alive(self, session: _Session) -> None:
-        if session.subscription_id is not None:
-            await self.api.subscriptions.update(
-                session.subscription_id,
-                expires_at=utcnow() + timedelta(seconds=CONNECTED_LIFETIME_S),
-            )
-            self.dispatcher.forget(session.subscription_id)
-
-    async def _send(self, ws: web.WebSocketResponse, session: _Session, frame: list[Any]) -> None:
-        async with session.lock:
-            await ws.send_str(orjson.dumps(frame).decode())
-
-    async def _error(
-        self, ws: web.WebSocketResponse, session: _Session, message_id: str, code: str, text: str
-    ) -> None:
-        await self._send(
-            ws,
-            session,
+    async def _error(self, link: _Link, message_id: str, code: str, text: str) -> None:
+        await link.send(
             [
                 _meta("Error", message_id or uuid.uuid4().hex, status=400, headers={}),
                 {"errorCode": code, "message": text},
-            ],
+            ]
         )
 
-    async def _frame(
-        self,
-        ws: web.WebSocketResponse,
-        session: _Session,
-        data: str,
-        origin: str,
-        deliver: WsTransport,
-    ) -> None:
+    async def _frame(self, link: _Link, data: str, origin: str) -> None:
         try:
             frame = orjson.loads(data)
         except orjson.JSONDecodeError as exc:
-            await self._error(ws, session, "", "WSG-400", f"Frame is not JSON: {exc}")
+            await self._error(link, "", "WSG-400", f"Frame is not JSON: {exc}")
             return
         if not isinstance(frame, list) or not frame or not isinstance(frame[0], dict):
-            await self._error(ws, session, "", "WSG-400", "A frame is a JSON array [meta, body?]")
+            await self._error(link, "", "WSG-400", "A frame is a JSON array [meta, body?]")
             return
         meta = frame[0]
         message_id = str(meta.get("messageId") or "")[:100]
         kind = meta.get("type")
         if kind == "Heartbeat":
-            await self._send(ws, session, [_meta("Heartbeat", message_id or uuid.uuid4().hex)])
+            await link.send([_meta("Heartbeat", message_id or uuid.uuid4().hex)])
             return
         if kind != "ClientRequest":
-            await self._error(ws, session, message_id, "WSG-400", f"Unknown frame type {kind!r}")
+            await self._error(link, message_id, "WSG-400", f"Unknown frame type {kind!r}")
             return
         body = frame[1] if len(frame) > 1 else None
         headers = {"Content-Type": "application/json", "RCRequestId": uuid.uuid4().hex}
         try:
-            status, result = await self._request(session, meta, body, origin, deliver)
+            status, result = await self._request(link, meta, body, origin)
         except ApiError as exc:
             status, result = exc.status, exc.body()
-        if session.subscription_id is not None and status < 300:
-            headers["WSG-SubscriptionId"] = session.subscription_id
+        if link.subscription_id is not None and status < 300:
+            headers["WSG-SubscriptionId"] = link.subscription_id
         reply: list[Any] = [
             _meta("ClientRequest", message_id, status=status, headers=headers),
         ]
         if result is not None:
             reply.append(result)
-        await self._send(ws, session, reply)
+        await link.send(reply)
 
     async def _request(
-        self, session: _Session, meta: dict[str, Any], body: Any, origin: str, deliver: WsTransport
+        self, link: _Link, meta: dict[str, Any], body: Any, origin: str
     ) -> tuple[int, Any]:
         method = str(meta.get("method", "")).upper()
         path = str(meta.get("path", "")).split("?", 1)[0].rstrip("/")
-        auth = session.auth
+        auth = link.auth
         if path == SUB_PATH and method == "POST":
-            return 200, await self._create(session, body, origin, deliver)
+            return 200, await self._create(link, body, origin)
         if path == SUB_PATH and method == "GET":
             rows = [
                 subscription_json(s, origin)
@@ -313,10 +459,10 @@ class WsGateway:
                 return 200, subscription_json(updated, origin)
             if method == "DELETE":
                 await self.api.subscriptions.delete(sub.id)
-                self.dispatcher.forget(sub.id)
-                if session.subscription_id == sub.id:
+                await self.dispatcher.stop_sending(sub.id)
+                if link.subscription_id == sub.id:
                     self.dispatcher.detach(sub.id)
-                    session.subscription_id = None
+                    link.subscription_id = None
                 return 204, None
         raise ApiError(
             400,
@@ -325,10 +471,8 @@ class WsGateway:
             "subscription API is; use HTTP for the rest",
         )
 
-    async def _create(
-        self, session: _Session, body: Any, origin: str, deliver: WsTransport
-    ) -> dict[str, Any]:
-        auth = session.auth
+    async def _create(self, link: _Link, body: Any, origin: str) -> dict[str, Any]:
+        auth = link.auth
         if not isinstance(body, dict):
             raise ApiError(400, "CMN-103", "A JSON object body is required")
         mode = body.get("deliveryMode")
@@ -341,17 +485,19 @@ class WsGateway:
                 parameterName="deliveryMode.transportType",
             )
         filters = await self.api.filters(auth, body.get("eventFilters"))
-        replaced = session.subscription_id
+        replaced = link.subscription_id
         if replaced is None:
             await self.api.check_limit(auth)
-        sub = new_subscription(
-            auth, filters, "WebSocket", CONNECTED_LIFETIME_S, ws_session=session.token
-        )
+        # a WebSocket subscription lives while its session can be recovered: renewed while
+        # connected, it expires a recovery time after its socket is gone
+        sub = new_subscription(auth, filters, "WebSocket", self.recovery_s, ws_session=link.token)
+        if not link.epoch:
+            link.epoch = (await self.sessions.open(link.token, utcnow(), sub.expires_at)).epoch
         await self.api.subscriptions.create(sub)
         if replaced is not None:  # one subscription per connection: the new one replaces it
             self.dispatcher.detach(replaced)
             await self.api.subscriptions.delete(replaced)
-            self.dispatcher.forget(replaced)
-        session.subscription_id = sub.id
-        self.dispatcher.attach(sub.id, deliver)
+            await self.dispatcher.stop_sending(replaced)
+        link.subscription_id = sub.id
+        self.dispatcher.attach(sub.id, link)
         return subscription_json(sub, origin)

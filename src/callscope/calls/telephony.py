@@ -2,8 +2,10 @@
 
 Parties: the customer (the ANI; no extension) and the agent (the extension whose RingCX agent
 id is the stream's agentId; an unknown agent stays a party without extension). Queue calls
-are inbound, campaign calls outbound. Rows go through the ingest write-behind writer, after
-the call row they refer to.
+are inbound, campaign calls outbound. Parties carry the ANI and DNIS in E.164
+(``calls.numbers``: ``6505550123`` is ``+16505550123``; what is no complete number stays as
+sent); the call row keeps them as the stream sent them. Rows go through the ingest
+write-behind writer, after the call row they refer to.
 
 Every status change also writes its events to the outbox in the same transaction (spec §9):
 telephony session events (Setup, Proceeding, Answered at Start; Disconnected at the end, with
@@ -30,6 +32,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from callscope.calls.numbers import e164
 from callscope.calls.parties import PartyStatus, transition
 from callscope.calls.views import agent_extension, party_json
 from callscope.events.payloads import ActiveCall, EventKind, presence_body, telephony_body
@@ -194,6 +197,7 @@ class TelephonyService:
         )
         customer_id, agent_party_id = party_ids(call.id)
         agent_name = agent.name if agent else None
+        caller, called = e164(call.ani), e164(call.dnis)
         common: dict[str, Any] = {
             "session_id": session.id,
             "created_at": now,
@@ -206,9 +210,9 @@ class TelephonyService:
             account_id=None,
             extension_id=None,
             direction="Inbound" if outbound else "Outbound",
-            from_number=call.ani,
+            from_number=caller,
             from_name="Customer",
-            to_number=call.dnis,
+            to_number=called,
             to_name=agent_name,
             **common,
         )
@@ -218,9 +222,9 @@ class TelephonyService:
             account_id=call.account_ref if agent else None,
             extension_id=agent.id if agent else None,
             direction="Outbound" if outbound else "Inbound",
-            from_number=call.ani,
+            from_number=caller,
             from_name="Customer",
-            to_number=call.dnis,
+            to_number=called,
             to_name=agent_name,
             **common,
         )
@@ -325,6 +329,7 @@ class TelephonyService:
             )
             rows += self._events(live, now)  # the old agent's presence goes NoCall
         old_view = live.parties.get(old, {})
+        caller, called = e164(call.ani), e164(call.dnis)
         party = Party(
             id=live.next_party_id(),
             session_id=live.session_id,
@@ -332,9 +337,9 @@ class TelephonyService:
             account_id=live.account_id if agent else None,
             extension_id=agent.id if agent else None,
             direction=old_view.get("direction", "Inbound"),
-            from_number=call.ani,
+            from_number=caller,
             from_name="Customer",
-            to_number=call.dnis,
+            to_number=called,
             to_name=agent.name if agent else None,
             status_code=str(PartyStatus.SETUP),
             created_at=now,

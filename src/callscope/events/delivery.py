@@ -10,9 +10,12 @@
   just before a crash is sent again after it (at-least-once; its ``uuid`` does not change).
 * **WebHook.** ``POST`` with the envelope (spec §9.1), ``Verification-Token`` when the
   subscription set one (never ``Validation-Token``, which receivers treat as a handshake).
-  A 2xx answer delivers; so does a receiver that reads the request on a new connection and
-  closes without an answer (the vendor's own sample receiver does that). Connections are
-  kept alive; a kept-alive one the target had closed is retried at once on a new one.
+  A 2xx answer delivers. A target that reads the request on a new connection and closes it
+  without a status line has not said it got it: that is a failure, retried like any other,
+  unless ``accept_no_reply`` (``events_webhook_accept_no_reply``) takes it for delivered, as
+  RingCentral does for its own sample receiver, which never answers notifications (spec
+  §8.2). Connections are kept alive; a kept-alive one the target had closed is retried at
+  once on a new one.
   Requests go through ``webhook.WebhookClient``: every new connection is to an address the
   target policy allows (checked after DNS resolution, at each delivery: a name that now
   resolves to a private address is refused), redirects are not followed (a 3xx fails) and
@@ -22,9 +25,18 @@
   ``Blacklisted`` and its queue dropped (60 failures at the defaults: 27-55 minutes). The
   blacklist reason shown to the subscriber does not say what failed (that would map the
   network behind a rebinding name); the server log does.
+* **Stopping is immediate.** When a subscription is deleted (REST, the gateway, a revoked
+  user), expires or is blacklisted, :meth:`Dispatcher.stop_sending` returns only once its
+  sender has stopped: a backoff wait or a request under way is cut short (the request's
+  connection is closed), and every attempt — the next one of a batch already loaded too —
+  first checks that the subscription is still live. So once ``DELETE`` has answered, not one
+  more request reaches the target. In a cluster the other nodes hear it by a cluster
+  message, and their senders also re-read the subscription before every attempt.
 * **WebSocket.** The gateway (``api/wsgateway.py``) attaches a connection to its
-  subscription; the sender writes ``ServerNotification`` frames to it. While no connection
-  is attached the queue waits (within the gateway's recovery time).
+  subscription; the sender hands it the queue, and the connection moves what it sends into
+  its session's recovery buffer (``events/wsg.py``): it is delivered once the client
+  confirms it, and sent again if the session is recovered before that. While no
+  connection is attached the queue waits (within the gateway's recovery time).
 """
 
 from __future__ import annotations
@@ -37,7 +49,7 @@ import time
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, Protocol, TypeVar
 
 import aiohttp
 import orjson
@@ -56,19 +68,46 @@ from callscope.store.models import Delivery, OutboxEvent, Subscription
 from callscope.store.repo import utcnow
 from callscope.store.subscriptions import SubscriptionRepository
 
-__all__ = ["MAX_REPLY_BYTES", "Dispatcher", "DispatcherOptions", "WsTransport", "notification"]
+__all__ = [
+    "MAX_REPLY_BYTES",
+    "Dispatcher",
+    "DispatcherOptions",
+    "Sweep",
+    "WsTransport",
+    "notification",
+]
 
 logger = logging.getLogger("callscope.events")
 
+_T = TypeVar("_T")
+
 #: cluster message: subscriptions that got deliveries (whoever sends them, send them now)
 KICK = "kick"
+#: cluster message: subscriptions deleted, expired or blacklisted (send them nothing more)
+STOP = "stop"
+#: stopped subscriptions remembered, newest kept (the database says the rest)
+MAX_STOPPED = 10_000
 
 #: most bytes of a WebHook reply read: the reply is not used, and a connection with more
 #: left is closed rather than drained
 MAX_REPLY_BYTES = 64 * 1024
 
-#: a WebSocket connection's send: takes the envelope, raises if the connection is gone
-WsTransport = Callable[[dict[str, Any]], Awaitable[None]]
+
+class WsTransport(Protocol):
+    """A WebSocket gateway connection, as the sender of its subscription sees it."""
+
+    async def deliver(self, batch: Sequence[Delivery]) -> int:
+        """Take the first of ``batch`` (at least one; how many is the connection's choice)
+        off the queue and send them; returns how many.
+
+        Raises:
+            ConnectionError: the connection is gone; nothing more was taken.
+        """
+        ...
+
+
+#: a periodic clean-up that runs with the expiry of subscriptions (given the time)
+Sweep = Callable[[datetime], Awaitable[Any]]
 
 
 @dataclass(frozen=True, slots=True)
@@ -77,6 +116,8 @@ class DispatcherOptions:
     retry_max_s: float = 60.0
     webhook_timeout_s: float = 10.0
     max_failures: int = 60
+    #: a WebHook target that reads a notification and closes without answering delivered it
+    accept_no_reply: bool = False
     poll_s: float = 1.0
     fanout_batch: int = 500
     webhook_targets: TargetPolicy = field(default_factory=TargetPolicy)
@@ -99,6 +140,45 @@ async def _mark_reused(
 ) -> None:
     if isinstance(ctx.trace_request_ctx, dict):
         ctx.trace_request_ctx["reused"] = True
+
+
+class _Stopped(Exception):
+    """The subscription was stopped (deleted, expired, blacklisted): send nothing more."""
+
+
+@dataclass(slots=True)
+class _Stop:
+    """A sender's stop signal; its waits and requests end as soon as it is set."""
+
+    event: asyncio.Event = field(default_factory=asyncio.Event)
+
+    def check(self) -> None:
+        if self.event.is_set():
+            raise _Stopped
+
+    async def sleep(self, seconds: float) -> None:
+        """Wait ``seconds``, or raise :class:`_Stopped` as soon as the signal is set."""
+        if seconds > 0 and not self.event.is_set():
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self.event.wait(), seconds)
+        self.check()
+
+    async def run(self, aw: Awaitable[_T]) -> _T:
+        """``aw``'s result, unless the signal is set first: then ``aw`` is cancelled (a
+        request under way has its connection closed) and :class:`_Stopped` raised."""
+        self.check()
+        task = asyncio.ensure_future(aw)
+        stop = asyncio.ensure_future(self.event.wait())
+        try:
+            await asyncio.wait((task, stop), return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            stop.cancel()
+            if not task.done():
+                task.cancel()
+                await asyncio.wait((task,))
+        if task.cancelled():
+            raise _Stopped
+        return task.result()
 
 
 def backoff_s(attempts: int, initial_s: float, max_s: float) -> float:
@@ -125,12 +205,18 @@ class Dispatcher:
         self._kicked: set[str] = set()
         #: subscriptions whose stored row changed: their sender reloads it
         self._stale: set[str] = set()
+        #: subscriptions stopped for good (deleted, expired, blacklisted), newest last
+        self._stopped: dict[str, None] = {}
+        #: the stop signal of each running sender
+        self._stops: dict[str, _Stop] = {}
         self._acks: list[int] = []
         #: the last delivery sent per subscription: its deletion may still be buffered, so
         #: the next read starts after it (this process only; a restart resends, same uuid)
         self._sent: dict[str, int] = {}
         self._ack_task: asyncio.Task[None] | None = None
         self._ws: dict[str, WsTransport] = {}
+        #: run with every expiry pass (the gateway's expired sessions)
+        self.sweeps: list[Sweep] = []
         self._filters: dict[tuple[str, str], EventFilter | None] = {}
         self._http: WebhookClient | None = None
         self._stopping = False
@@ -160,11 +246,17 @@ class Dispatcher:
         """Deliver as one node of a cluster."""
         self.cluster = cluster
         cluster.on(KICK, self._remote_kick)
+        cluster.on(STOP, self._remote_stop)
 
     def _remote_kick(self, _sender: str, payload: bytes) -> None:
         for sub_id in orjson.loads(payload):
             if isinstance(sub_id, str):
                 self.kick(sub_id)
+
+    def _remote_stop(self, _sender: str, payload: bytes) -> None:
+        for sub_id in orjson.loads(payload):
+            if isinstance(sub_id, str):
+                self._halt(sub_id)
 
     def _lease_key(self, sub_id: str) -> str:
         assert self.cluster is not None
@@ -242,11 +334,31 @@ class Dispatcher:
             self._ws.pop(subscription_id, None)
 
     def forget(self, subscription_id: str) -> None:
-        """The subscription was deleted or changed: drop what is cached of it."""
+        """The subscription was changed (filters, expiry): drop what is cached of it."""
         for key in [k for k in self._filters if k[0] == subscription_id]:
             del self._filters[key]
         self._stale.add(subscription_id)
         self.kick(subscription_id)
+
+    def _halt(self, subscription_id: str) -> None:
+        """Mark the subscription stopped and signal its sender (which then drops its queue)."""
+        self._stopped[subscription_id] = None
+        while len(self._stopped) > MAX_STOPPED:
+            del self._stopped[next(iter(self._stopped))]
+        stop = self._stops.get(subscription_id)
+        if stop is not None:
+            stop.event.set()
+        self.forget(subscription_id)
+
+    async def stop_sending(self, subscription_id: str) -> None:
+        """The subscription was deleted, expired or blacklisted: returns once its sender
+        here has stopped, so no request for it starts after this; other nodes are told."""
+        self._halt(subscription_id)
+        task = self._senders.get(subscription_id)
+        if task is not None and task is not asyncio.current_task():
+            await asyncio.wait((task,))
+        if self.cluster is not None:
+            self.cluster.broadcast(STOP, orjson.dumps([subscription_id]))
 
     # -- fan-out ---------------------------------------------------------------------------
 
@@ -321,7 +433,9 @@ class Dispatcher:
                 if time.monotonic() - last_expire > 10:
                     last_expire = time.monotonic()
                     for sub_id in await self.repo.expire(utcnow()):
-                        self.forget(sub_id)
+                        await self.stop_sending(sub_id)
+                    for sweep in self.sweeps:
+                        await sweep(utcnow())
             except asyncio.CancelledError:
                 raise
             except Exception:
@@ -354,19 +468,49 @@ class Dispatcher:
                 self._sender(subscription_id), name=f"callscope-deliver-{subscription_id}"
             )
 
+    def _live(self, sub: Subscription | None) -> bool:
+        return (
+            sub is not None
+            and sub.id not in self._stopped
+            and sub.status == "Active"
+            and _aware(sub.expires_at) > utcnow()
+        )
+
+    async def _current(self, sub: Subscription, stop: _Stop) -> Subscription:
+        """The subscription as it is now, checked before every attempt.
+
+        Raises:
+            _Stopped: it was deleted, has expired or was blacklisted.
+        """
+        stop.check()
+        if (
+            sub.id in self._stale
+            or self.cluster is not None  # a DELETE on another node: do not wait for its message
+            or _aware(sub.expires_at) <= utcnow()  # unless it was renewed meanwhile
+        ):
+            self._stale.discard(sub.id)
+            fresh = await self.subscriptions.get(sub.id)
+            if fresh is None or not self._live(fresh):
+                raise _Stopped
+            sub = fresh
+        if not self._live(sub):
+            raise _Stopped
+        stop.check()
+        return sub
+
     async def _sender(self, sub_id: str) -> None:
         sub: Subscription | None = None
+        stop = self._stops.setdefault(sub_id, _Stop())
         try:
             while True:
                 self._kicked.discard(sub_id)
                 if sub is None or sub_id in self._stale:
                     self._stale.discard(sub_id)
                     sub = await self.subscriptions.get(sub_id)
-                if sub is None or sub.status != "Active" or _aware(sub.expires_at) <= utcnow():
-                    await self._flush_acks()
-                    await self.repo.drop(sub_id)
-                    self._sent.pop(sub_id, None)
+                if not self._live(sub) or stop.event.is_set():
+                    await self._drop(sub_id)
                     return
+                assert sub is not None
                 if sub.transport == "WebSocket" and sub_id not in self._ws:
                     return  # waits for its connection to come back
                 if (
@@ -386,9 +530,11 @@ class Dispatcher:
                     if sub_id in self._kicked:
                         continue
                     return
-                ok, self._sent[sub_id] = await self._send_batch(
-                    sub, batch, self._sent.get(sub_id, 0)
-                )
+                try:
+                    ok = await self._send_batch(sub, batch, stop)
+                except _Stopped:
+                    await self._drop(sub_id)
+                    return
                 if not ok:
                     return
         except asyncio.CancelledError:
@@ -398,6 +544,8 @@ class Dispatcher:
         finally:
             if self._senders.get(sub_id) is asyncio.current_task():
                 del self._senders[sub_id]
+                if self._stops.get(sub_id) is stop:
+                    del self._stops[sub_id]
             if sub_id in self._leases and self.cluster is not None:
                 self._leases.discard(sub_id)
                 # the next holder reads the queue from the database: what this node sent
@@ -406,6 +554,12 @@ class Dispatcher:
                 await self.cluster.release(self._lease_key(sub_id))
             if sub_id in self._kicked and not self._stopping:
                 self.kick(sub_id)
+
+    async def _drop(self, sub_id: str) -> None:
+        """Forget the queue of a subscription that is gone, expired or blacklisted."""
+        await self._flush_acks()
+        await self.repo.drop(sub_id)
+        self._sent.pop(sub_id, None)
 
     def _ack(self, delivery_id: int) -> None:
         """Delete a delivered notification soon, in one transaction with its neighbours."""
@@ -426,27 +580,33 @@ class Dispatcher:
                 # they stay queued and go out again after a restart (at-least-once)
                 logger.exception("could not delete %d delivered notification(s)", len(ids))
 
-    async def _send_batch(
-        self, sub: Subscription, batch: list[Delivery], after: int
-    ) -> tuple[bool, int]:
-        """Send in order. Returns (go on, the last id sent); False when the sender must stop
-        (blacklisted, connection gone)."""
+    async def _send_batch(self, sub: Subscription, batch: list[Delivery], stop: _Stop) -> bool:
+        """Send in order; False when the sender must stop (connection gone).
+
+        Raises:
+            _Stopped: the subscription was stopped (or blacklisted here) meanwhile.
+        """
+        if sub.transport == "WebSocket":
+            return await self._send_ws(sub, batch, stop)
         for d in batch:
             while True:
                 if d.next_attempt_at is not None:
                     wait = (_aware(d.next_attempt_at) - utcnow()).total_seconds()
-                    if wait > 0:
-                        await asyncio.sleep(wait)
-                error = await self._send(sub, d.envelope)
+                    # wake at the expiry too: an expired subscription gets no retry
+                    until_expiry = (_aware(sub.expires_at) - utcnow()).total_seconds()
+                    await stop.sleep(min(wait, max(until_expiry, 0.0)))
+                    if until_expiry < wait:
+                        sub = await self._current(sub, stop)
+                        continue
+                sub = await self._current(sub, stop)
+                error = await stop.run(self._send(sub, d.envelope))
                 if error is None:
                     self._ack(d.id)
-                    after = d.id
+                    self._sent[sub.id] = d.id
                     committed = d.envelope.get("committedAt")
                     if isinstance(committed, float):
                         self.delay.observe(max(0.0, time.time() - committed))
                     break
-                if sub.transport == "WebSocket":
-                    return False, after  # the connection is gone: wait for it to return
                 d.attempts += 1
                 if d.attempts >= self.options.max_failures:
                     logger.warning(
@@ -461,7 +621,8 @@ class Dispatcher:
                         "them with HTTP 2xx",
                         utcnow(),
                     )
-                    return False, after
+                    self._halt(sub.id)
+                    raise _Stopped
                 opts = self.options
                 delay = backoff_s(d.attempts, opts.retry_initial_s, opts.retry_max_s)
                 d.next_attempt_at = utcnow() + timedelta(seconds=delay)
@@ -473,23 +634,31 @@ class Dispatcher:
                     d.attempts + 1,
                     delay,
                 )
-        return True, after
+        return True
+
+    async def _send_ws(self, sub: Subscription, batch: list[Delivery], stop: _Stop) -> bool:
+        """Hand the batch to the subscription's connection, in order; False when it is gone
+        (the queue waits for it to come back)."""
+        while batch:
+            sub = await self._current(sub, stop)
+            transport = self._ws.get(sub.id)
+            if transport is None:
+                return False
+            try:
+                n = await stop.run(transport.deliver(batch))
+            except ConnectionError:
+                return False
+            for d in batch[:n]:
+                committed = d.envelope.get("committedAt")
+                if isinstance(committed, float):
+                    self.delay.observe(max(0.0, time.time() - committed))
+            self._sent[sub.id] = batch[n - 1].id
+            batch = batch[n:]
+        return True
 
     async def _send(self, sub: Subscription, env: dict[str, Any]) -> str | None:
         """None when delivered, else why not."""
-        body = notification(env, utcnow())
-        if sub.transport == "WebSocket":
-            send = self._ws.get(sub.id)
-            if send is None:
-                return "no connection"
-            try:
-                await send(body)
-            except Exception as exc:
-                self.deliveries_total.inc(transport="WebSocket", result="failed")
-                return f"connection lost: {type(exc).__name__}"
-            self.deliveries_total.inc(transport="WebSocket", result="delivered")
-            return None
-        return await self._post(sub, body)
+        return await self._post(sub, notification(env, utcnow()))
 
     async def _post(self, sub: Subscription, body: dict[str, Any]) -> str | None:
         assert self._http is not None
@@ -522,11 +691,17 @@ class Dispatcher:
                 except aiohttp.ServerDisconnectedError:
                     if ctx["reused"]:
                         continue  # a kept-alive connection the target had closed: once more
-                    # a new connection, the request read, closed without an answer: the
-                    # vendor's sample receiver does that for every notification
-                    result = "delivered"
-                    return None
+                    # a new connection, closed without a status line: the vendor's sample
+                    # receiver does that for every notification, and so does a receiver that
+                    # crashed on it; only the operator can say which to expect
+                    if self.options.accept_no_reply:
+                        result = "delivered"
+                        return None
+                    return "the target closed the connection without an answer"
             return "the target closed the connection twice"
+        except asyncio.CancelledError:
+            result = "stopped"  # the subscription was stopped while it was under way
+            raise
         except WebhookTargetRefused as exc:
             return f"refused: {exc.detail}"
         except TimeoutError:

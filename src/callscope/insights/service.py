@@ -25,6 +25,7 @@ from typing import Any
 from sqlalchemy import or_, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from callscope.calls.numbers import e164
 from callscope.calls.telephony import participant_party_id
 from callscope.calls.views import current_agent, iso
 from callscope.cluster.jobs import JobQueue
@@ -83,7 +84,7 @@ def build_document(
     duration_s = (call.duration_ms or 0) / 1000
     agent = current_agent(list(parties))
     agent_name = owner.name if agent is None else (agent.to_name or owner.name)
-    customer = call.ani or "an outside number"
+    customer = e164(call.ani) or "an outside number"
     title = (
         f"Call from {agent_name} to {customer}"
         if session.direction == "Outbound"
@@ -102,7 +103,7 @@ def build_document(
             "extensionId": str(ext.id) if ext else None,
         }
         if p.role == "customer":
-            info["phoneNumber"] = call.ani
+            info["phoneNumber"] = e164(call.ani)
         speakers.append(info)
     # a RingCX gRPC dialog's participants that are no telephony party (bots) speak too
     for track in (call.stop_metadata or {}).get("tracks", []):

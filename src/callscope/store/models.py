@@ -41,6 +41,8 @@ __all__ = [
     "Token",
     "TranscriptStatus",
     "UtteranceRow",
+    "WsRecovery",
+    "WsSession",
 ]
 
 
@@ -401,6 +403,40 @@ class Delivery(Base):
     attempts: Mapped[int] = mapped_column(Integer, default=0)
     next_attempt_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     last_error: Mapped[str | None] = mapped_column(Text)
+
+
+class WsSession(Base):
+    """A WebSocket gateway session (spec §8.3): what outlives its connection so that it can
+    be recovered (``&wsc=<token>``) on this node or another, within ``expires_at``.
+
+    ``sequence`` is the last ``wsc.sequence`` given to a notification; ``acked`` the last one
+    the client is known to hold; ``epoch`` counts the connections that took the session over
+    (a connection whose epoch is stale may send nothing more).
+    """
+
+    __tablename__ = "ws_sessions"
+
+    token: Mapped[str] = mapped_column(String(64), primary_key=True)
+    sequence: Mapped[int] = mapped_column(BigInteger, default=0)
+    acked: Mapped[int] = mapped_column(BigInteger, default=0)
+    epoch: Mapped[int] = mapped_column(Integer, default=1)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    expires_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), index=True)
+
+
+class WsRecovery(Base):
+    """A notification sent on a WebSocket gateway session, kept (the session's last
+    ``recoveryBufferSize``) to be sent again to a client that recovers the session."""
+
+    __tablename__ = "ws_recovery"
+    __table_args__ = (UniqueConstraint("token", "sequence"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    token: Mapped[str] = mapped_column(String(64))
+    sequence: Mapped[int] = mapped_column(BigInteger)
+    #: the envelope as it was sent (spec §9.1, ``timestamp`` included)
+    notification: Mapped[dict[str, Any]] = mapped_column(JSON)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
 
 
 class InsightJob(Base):
