@@ -8,6 +8,7 @@ import asyncio
 import logging
 import sqlite3
 import threading
+from collections.abc import Sequence
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
@@ -20,7 +21,14 @@ from callscope.events.payloads import EventKind, telephony_body
 from callscope.metrics import Registry
 from callscope.store.db import create_engine, sessionmaker, upgrade, write_gate
 from callscope.store.events import EventRepository
-from callscope.store.models import Account, Call, CallStatus, OutboxEvent, Subscription
+from callscope.store.models import (
+    Account,
+    Call,
+    CallStatus,
+    Delivery,
+    OutboxEvent,
+    Subscription,
+)
 from callscope.store.repo import CallRepository, utcnow
 from callscope.store.subscriptions import SubscriptionRepository
 from callscope.store.writer import CallRowWriter
@@ -188,14 +196,21 @@ async def test_concurrent_writers_on_sqlite_queue_instead_of_timing_out(
     )
     writer.after_commit.append(dispatcher.committed)
     got: list[dict[str, Any]] = []
+    events = EventRepository(sessions)
 
-    async def send(notification: dict[str, Any]) -> None:
-        got.append(notification["body"])
-        await asyncio.sleep(0)
+    class Connection:
+        """A WebSocket connection as the sender sees it: takes what it sends off the queue
+        (a write transaction of its own, as the gateway's)."""
+
+        async def deliver(self, batch: Sequence[Delivery]) -> int:
+            got.extend(d.envelope["body"] for d in batch)
+            await events.delivered([d.id for d in batch])
+            await asyncio.sleep(0)
+            return len(batch)
 
     writer.start()
     await dispatcher.start()
-    dispatcher.attach("sub-1", send)
+    dispatcher.attach("sub-1", Connection())
     calls, per_call = 300, 5
     order = iter(range(calls * per_call))
 
