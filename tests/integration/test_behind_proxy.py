@@ -313,12 +313,13 @@ async def test_through_nginx_urls_are_public_and_query_strings_are_not_logged(
         ) as ws:
             details = json.loads((await ws.receive(timeout=10)).data)
             assert details[0]["type"] == "ConnectionDetails"
+
     # nginx logs a WebSocket's request once the proxied connection has closed
-    logged = await until(
-        lambda: (text := log.read_text()) if "GET /ws HTTP/1.1" in text else None,
-        timeout=15,
-        what="nginx's log line of the WebSocket",
-    )
+    def written() -> str | None:
+        text = log.read_text()
+        return text if "GET /ws HTTP/1.1" in text else None
+
+    logged = await until(written, timeout=15, what="nginx's log line of the WebSocket")
     assert "POST /restapi/oauth/wstoken HTTP/1.1" in logged
     assert "GET /ws HTTP/1.1" in logged
     assert secret not in logged
