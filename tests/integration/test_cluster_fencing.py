@@ -229,8 +229,12 @@ async def test_a_node_cut_off_from_redis_fences_itself_before_it_is_reaped(
 
         # B takes A for dead, and finds nothing A had not ended itself
         await until_async(lambda: _only_b_alive(b), timeout_s=DEAD_AFTER_S + 20, what="B reaps A")
-        _, metrics = await request(b, "GET", "/metrics")
-        assert "callscope_cluster_nodes_reaped_total 1" in metrics
+
+        async def reaped() -> bool:  # the count goes up once the reap has been done
+            _, metrics = await request(b, "GET", "/metrics")
+            return "callscope_cluster_nodes_reaped_total 1" in metrics
+
+        await until_async(reaped, timeout_s=20, what="B's reap of A done")
         for sid in (ws_sid, grpc_sid):
             call = await call_by_session(b, sid)
             assert call["status"] == "interrupted"
