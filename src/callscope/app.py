@@ -20,6 +20,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from callscope import __version__
 from callscope import web as dashboard
 from callscope.api.auth import auth_middleware
+from callscope.api.calllog import CallLogApi
 from callscope.api.calls import CallAccess, CallsApi
 from callscope.api.clientlinks import ClientLinks
 from callscope.api.directory import DirectoryApi
@@ -58,6 +59,7 @@ from callscope.insights.service import InsightsService
 from callscope.lifecycle import Lifecycle, drain
 from callscope.logsafe import clean
 from callscope.metrics import Registry
+from callscope.store.calllog import CallLogRepository
 from callscope.store.db import (
     SEED_LOCK,
     check_database,
@@ -134,6 +136,7 @@ class Components:
 
 
 async def _health(request: web.Request) -> web.Response:
+    """Status, version, database and live calls; 503 if the database is unreachable."""
     c = request.app[COMPONENTS]
     db_ok = True
     try:
@@ -161,6 +164,7 @@ async def _health(request: web.Request) -> web.Response:
 
 
 async def _metrics(request: web.Request) -> web.Response:
+    """Prometheus text exposition of the server's metrics."""
     c = request.app[COMPONENTS]
     return web.Response(
         text=c.registry.render(), content_type="text/plain", headers={"X-Format": "0.0.4"}
@@ -379,6 +383,7 @@ def build_app(settings: Settings) -> web.Application:
     app.add_routes(OAuthApi(identity, login_throttle(settings), registry).routes())
     app.add_routes(DirectoryApi(directory).routes())
     app.add_routes(TelephonyApi(telephony, directory).routes())
+    app.add_routes(CallLogApi(CallLogRepository(sessions), directory, access).routes())
     app.add_routes(InsightsApi(insights, directory).routes())
     supervision_api = SupervisionApi(
         supervision, directory, heartbeat_s=settings.supervision_heartbeat_s, sockets=sockets
