@@ -30,6 +30,7 @@ from callscope.api.ingest import INGEST_PATHS, TWO_WAY_PATH, IngestHandler
 from callscope.api.insights import InsightsApi
 from callscope.api.lifecycle import LifecycleApi
 from callscope.api.oauth import OAuthApi
+from callscope.api.openapi import OpenApiRoutes
 from callscope.api.profiles import ProfilesApi
 from callscope.api.proxy import proxy_middleware
 from callscope.api.revocation import OpenSockets, RevocationWatcher
@@ -402,6 +403,7 @@ def build_app(settings: Settings) -> web.Application:
         recovery_s=settings.events_ws_recovery_s,
     )
     app.add_routes(gateway.routes())
+    app.add_routes(OpenApiRoutes().routes())  # describes every route above (and below)
     revocations = RevocationWatcher(identity, sockets, subscriptions_api.stop_all)
 
     async def node_died(node: str) -> None:

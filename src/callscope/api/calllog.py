@@ -23,6 +23,7 @@ from callscope.api.auth import account_param, caller, require_admin
 from callscope.api.calls import CallAccess, recording_file, recording_response
 from callscope.api.directory import base_url
 from callscope.api.errors import ApiError, json_response, not_found
+from callscope.api.openapi import describe, query_param
 from callscope.api.paging import page_params, paged
 from callscope.api.telephony import readable_extension
 from callscope.calls.calllog import call_id_of_record, call_log_record, owner_party
@@ -40,6 +41,28 @@ DIRECTIONS = ("Inbound", "Outbound")
 VIEWS = ("Simple", "Detailed")
 TYPES = ("Voice", "Fax")
 RECORDING_TYPES = ("Automatic", "OnDemand", "All")
+
+_LIST_QUERY = (
+    query_param("dateFrom", "start time at or after (ISO 8601); default dateTo minus 24 h",
+                fmt="date-time"),
+    query_param("dateTo", "start time at or before (ISO 8601); default now", fmt="date-time"),
+    query_param("view", "Detailed adds legs", enum=VIEWS),
+    query_param("type", "Voice or Fax (repeatable); callscope records Voice only",
+                enum=TYPES, repeat=True),
+    query_param("direction", "Inbound or Outbound (repeatable)", enum=DIRECTIONS, repeat=True),
+    query_param("withRecording", "only calls with a kept recording", kind="boolean"),
+    query_param("recordingType", "Automatic or All: only recorded calls; OnDemand: none",
+                enum=RECORDING_TYPES),
+    query_param("phoneNumber", "the caller's or the called number (E.164, '+' optional)"),
+    query_param("sessionId", "the legacy session id"),
+    query_param("page", "1-based page", kind="integer"),
+    query_param("perPage", "records per page, 1-1000 (default 100)", kind="integer"),
+)  # fmt: skip
+_COMPANY_QUERY = (
+    *_LIST_QUERY,
+    query_param("extensionNumber", "only that extension's calls"),
+)
+_VIEW_QUERY = (query_param("view", "Detailed adds legs", enum=VIEWS),)
 
 
 def _invalid(name: str, raw: str, why: str) -> ApiError:
@@ -213,18 +236,21 @@ class CallLogApi:
         )
         return json_response(record)
 
+    @describe(response="CallLogResponse", query=_COMPANY_QUERY)
     async def company_log(self, request: web.Request) -> web.Response:
         """The account's call log, newest first (admin)."""
         account_id = account_param(request)
         require_admin(request, "ReadCompanyCallLog")
         return await self._list(request, account_id, None)
 
+    @describe(response="CallLogRecord", query=_VIEW_QUERY)
     async def company_record(self, request: web.Request) -> web.Response:
         """One record of the account's call log (admin)."""
         account_id = account_param(request)
         require_admin(request, "ReadCompanyCallLog")
         return await self._one(request, account_id, None)
 
+    @describe(response="CallLogResponse", query=_LIST_QUERY)
     async def extension_log(self, request: web.Request) -> web.Response:
         """An extension's call log, newest first.
 
@@ -234,6 +260,7 @@ class CallLogApi:
         ext_id = await readable_extension(request, self.directory, account_id)
         return await self._list(request, account_id, ext_id)
 
+    @describe(response="CallLogRecord", query=_VIEW_QUERY)
     async def extension_record(self, request: web.Request) -> web.Response:
         """One record of an extension's call log (a call where it was an agent party)."""
         account_id = account_param(request)
@@ -253,6 +280,7 @@ class CallLogApi:
             raise not_found("recordingId", raw)
         return call
 
+    @describe(response="GetCallRecordingResponse")
     async def recording(self, request: web.Request) -> web.Response:
         """A call recording's metadata; 410 once the retention policy purged it."""
         call = await self._recorded_call(request)
@@ -270,6 +298,7 @@ class CallLogApi:
             }
         )
 
+    @describe(media="audio/wav")
     async def recording_content(self, request: web.Request) -> web.StreamResponse:
         """A call recording's WAV (supports Range), as ``/calls/{id}/recording``."""
         return recording_response(await self._recorded_call(request))

@@ -9,6 +9,7 @@ from aiohttp import web
 from callscope.api.auth import account_param, caller, may_watch, require_admin
 from callscope.api.directory import base_url, extension_in_account
 from callscope.api.errors import ApiError, json_response, not_found
+from callscope.api.openapi import describe, query_param
 from callscope.api.paging import page_params, paged
 from callscope.calls.calllog import call_log_record
 from callscope.calls.telephony import TelephonyService
@@ -19,6 +20,12 @@ from callscope.store.models import Party, TelephonySession
 __all__ = ["TelephonyApi", "readable_extension"]
 
 ACCOUNT = "/restapi/v1.0/account/{accountId}"
+_ACTIVE_QUERY = (
+    query_param("direction", "Inbound or Outbound (repeatable)",
+                enum=("Inbound", "Outbound"), repeat=True),
+    query_param("page", "1-based page", kind="integer"),
+    query_param("perPage", "records per page, 1-1000 or max", kind="string"),
+)  # fmt: skip
 
 
 class TelephonyApi:
@@ -96,12 +103,14 @@ class TelephonyApi:
         ]
         return json_response(paged(request, records, len(live), page, per_page))
 
+    @describe(response="CallLogResponse", query=_ACTIVE_QUERY)
     async def company_active_calls(self, request: web.Request) -> web.Response:
         """The account's calls in progress, newest first (admin)."""
         account_id = account_param(request)
         require_admin(request, "ReadCompanyCallLog")
         return await self._records(request, account_id, None)
 
+    @describe(response="CallLogResponse", query=_ACTIVE_QUERY)
     async def extension_active_calls(self, request: web.Request) -> web.Response:
         """The extension's calls in progress, newest first.
 
