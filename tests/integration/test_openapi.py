@@ -1,13 +1,17 @@
-"""The OpenAPI document on a real server: every route the application registers is in the
-document, and the document is valid OpenAPI 3."""
+"""The OpenAPI document and the API documentation page on a real server: every route the
+application registers is in the document, the document is valid OpenAPI 3, and ``/docs``
+loads Swagger UI from this server alone."""
 
 from __future__ import annotations
 
+from html.parser import HTMLParser
 from pathlib import Path
+from typing import Any
 
 import pytest
 from aiohttp.web_urldispatcher import StaticResource
 from openapi_spec_validator import validate
+from yarl import URL
 
 from callscope.app import build_app
 from callscope.config import Settings
@@ -51,6 +55,7 @@ async def test_every_route_is_in_a_valid_openapi_document(server: Server, tmp_pa
         ("get", "/restapi/v1.0/account/{accountId}/call-log"),
         ("get", "/restapi/v1.0/account/{accountId}/recording/{recordingId}/content"),
         ("post", "/restapi/oauth/token"),
+        ("get", "/docs"),
         ("get", "/restapi/openapi.json"),
     ]:
         assert (method, path) in documented
@@ -78,3 +83,54 @@ async def test_every_route_is_in_a_valid_openapi_document(server: Server, tmp_pa
     assert health["security"] == []
     content = doc["paths"]["/restapi/v1.0/account/{accountId}/recording/{recordingId}/content"]
     assert "audio/wav" in content["get"]["responses"]["200"]["content"]
+
+
+class _Links(HTMLParser):
+    def __init__(self) -> None:
+        super().__init__()
+        self.links: list[str] = []
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        self.links += [v for k, v in attrs if k in ("src", "href") and v]
+
+
+async def test_docs_load_from_this_server_only(server: Server) -> None:
+    got, html = await request(server, "GET", "/docs")
+    assert got == 200
+    parser = _Links()
+    parser.feed(html)
+    # a data: URI (the empty favicon) loads nothing from anywhere
+    assets = [URL(link) for link in parser.links if not link.startswith("data:")]
+    assert {a.path for a in assets} >= {
+        "/docs/assets/swagger-ui-bundle.js",
+        "/docs/assets/swagger-ui.css",
+        "/docs/assets/docs.js",
+    }
+    for asset in assets:
+        assert not asset.is_absolute(), f"{asset} is not on this server"
+        got, body = await request(server, "GET", str(asset))
+        assert got == 200, asset
+        assert body
+    got, script = await request(server, "GET", "/docs/assets/docs.js")
+    assert 'url: "/restapi/openapi.json"' in script
+    assert "validatorUrl: null" in script  # no badge from the online validator
+    for name in ("LICENSE", "NOTICE", "swagger-ui-bundle.js.LICENSE.txt"):
+        got, _ = await request(server, "GET", f"/docs/assets/{name}")
+        assert got == 200
+
+
+async def test_only_the_docs_page_relaxes_the_content_security_policy(server: Server) -> None:
+    import aiohttp
+
+    async with aiohttp.ClientSession() as s:
+        async with s.get(server.http + "/docs") as r:
+            docs: dict[str, Any] = dict(r.headers)
+        async with s.get(server.http + "/") as r:
+            dashboard: dict[str, Any] = dict(r.headers)
+    docs_csp = dict(d.strip().split(" ", 1) for d in docs["Content-Security-Policy"].split(";"))
+    assert docs_csp["script-src"] == "'self'"
+    assert docs_csp["style-src"] == "'self' 'unsafe-inline'"  # Swagger UI's inline styles
+    assert docs_csp["connect-src"] == "'self'"
+    assert docs_csp["frame-ancestors"] == "'none'"
+    assert "unsafe-inline" not in dashboard["Content-Security-Policy"]
+    assert "unsafe-eval" not in docs["Content-Security-Policy"]
