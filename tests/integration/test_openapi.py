@@ -4,6 +4,7 @@ loads Swagger UI from this server alone."""
 
 from __future__ import annotations
 
+import re
 from html.parser import HTMLParser
 from pathlib import Path
 from typing import Any
@@ -134,3 +135,18 @@ async def test_only_the_docs_page_relaxes_the_content_security_policy(server: Se
     assert docs_csp["frame-ancestors"] == "'none'"
     assert "unsafe-inline" not in dashboard["Content-Security-Policy"]
     assert "unsafe-eval" not in docs["Content-Security-Policy"]
+
+
+async def test_what_the_document_says_needs_a_token_does(server: Server) -> None:
+    _, doc = await request(server, "GET", "/openapi.json")
+    checked = 0
+    for path, ops in doc["paths"].items():
+        for method, op in ops.items():
+            if op["security"] != [{"bearerAuth": []}] or method == "head":
+                continue
+            concrete = re.sub(r"\{[^}]+\}", "x", path)
+            got, body = await request(server, method.upper(), concrete)
+            assert got == 401, (method, path, body)
+            assert body["errorCode"] == "OAU-123"
+            checked += 1
+    assert checked > 40

@@ -10,6 +10,16 @@ from callscope's calls, telephony sessions and parties (:mod:`callscope.calls.ca
 A recording is read with the permission of its call (``/calls/{id}``): an admin of the
 account, the call's agent, or a supervisor allowed to monitor that agent; anyone else gets
 404, as if it did not exist.
+
+UNCONFIRMED (the vendor spec is silent; callscope's choices):
+
+* calls in progress are in the call log too, ``result: "In Progress"`` (the same record as
+  the active call);
+* an extension's log holds the calls it took as an agent, not those it listened to as a
+  supervisor (their ``Monitoring`` legs are in the agent's record, ``view=Detailed``);
+* ``…/call-log/{callRecordId}`` takes one id (the vendor's form accepts several, comma
+  separated: that answers 404 here);
+* ``perPage`` goes up to 1000 in both views (the vendor caps Detailed at 250).
 """
 
 from __future__ import annotations
@@ -291,8 +301,9 @@ class CallLogApi:
                 "id": call.id,
                 "uri": uri,
                 "contentUri": f"{uri}/content",
-                # what /content serves (the vendor spec's examples say audio/x-wav or
-                # audio/mpeg): a stereo WAV, left the agent, right the caller
+                # UNCONFIRMED: the vendor's schema says audio/x-wav (recordings are mono
+                # MP3/WAV there); this is the type /content serves: a stereo WAV, left the
+                # agent, right the caller
                 "contentType": "audio/wav",
                 "duration": (call.duration_ms or 0) // 1000,
             }
