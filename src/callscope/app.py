@@ -20,6 +20,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from callscope import __version__
 from callscope import web as dashboard
 from callscope.api.auth import auth_middleware
+from callscope.api.calllog import CallLogApi
 from callscope.api.calls import CallAccess, CallsApi
 from callscope.api.clientlinks import ClientLinks
 from callscope.api.directory import DirectoryApi
@@ -29,6 +30,7 @@ from callscope.api.ingest import INGEST_PATHS, TWO_WAY_PATH, IngestHandler
 from callscope.api.insights import InsightsApi
 from callscope.api.lifecycle import LifecycleApi
 from callscope.api.oauth import OAuthApi
+from callscope.api.openapi import OpenApiRoutes
 from callscope.api.profiles import ProfilesApi
 from callscope.api.proxy import proxy_middleware
 from callscope.api.revocation import OpenSockets, RevocationWatcher
@@ -58,6 +60,7 @@ from callscope.insights.service import InsightsService
 from callscope.lifecycle import Lifecycle, drain
 from callscope.logsafe import clean
 from callscope.metrics import Registry
+from callscope.store.calllog import CallLogRepository
 from callscope.store.db import (
     SEED_LOCK,
     check_database,
@@ -134,6 +137,7 @@ class Components:
 
 
 async def _health(request: web.Request) -> web.Response:
+    """Status, version, database and live calls; 503 if the database is unreachable."""
     c = request.app[COMPONENTS]
     db_ok = True
     try:
@@ -161,6 +165,7 @@ async def _health(request: web.Request) -> web.Response:
 
 
 async def _metrics(request: web.Request) -> web.Response:
+    """Prometheus text exposition of the server's metrics."""
     c = request.app[COMPONENTS]
     return web.Response(
         text=c.registry.render(), content_type="text/plain", headers={"X-Format": "0.0.4"}
@@ -379,6 +384,7 @@ def build_app(settings: Settings) -> web.Application:
     app.add_routes(OAuthApi(identity, login_throttle(settings), registry).routes())
     app.add_routes(DirectoryApi(directory).routes())
     app.add_routes(TelephonyApi(telephony, directory).routes())
+    app.add_routes(CallLogApi(CallLogRepository(sessions), directory, access).routes())
     app.add_routes(InsightsApi(insights, directory).routes())
     supervision_api = SupervisionApi(
         supervision, directory, heartbeat_s=settings.supervision_heartbeat_s, sockets=sockets
@@ -397,6 +403,7 @@ def build_app(settings: Settings) -> web.Application:
         recovery_s=settings.events_ws_recovery_s,
     )
     app.add_routes(gateway.routes())
+    app.add_routes(OpenApiRoutes().routes())  # describes every route above (and below)
     revocations = RevocationWatcher(identity, sockets, subscriptions_api.stop_all)
 
     async def node_died(node: str) -> None:

@@ -2,11 +2,16 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
+
 import pytest
 
 from callscope.calls.numbers import e164
 from callscope.events.filters import parse_filter
 from callscope.events.payloads import EventKind, render, telephony_body
+from callscope.insights.analyzers import analyze
+from callscope.insights.service import build_document
+from callscope.store.models import Call, Extension, Party, TelephonySession
 from tests.unit.test_event_payloads import ACC, OWNER, T0
 
 
@@ -80,3 +85,25 @@ def test_a_phone_number_filter_matches_a_normalised_caller() -> None:
     )
     assert body is not None
     assert body["parties"][0]["from"]["phoneNumber"] == "+16505550100"
+
+
+def test_insights_speaker_info_gives_the_caller_in_e164() -> None:
+    now = datetime(2026, 5, 4, 15, 5, tzinfo=UTC)
+    call = Call(id="c1", ani="(650) 555-0100", duration_ms=12_000, started_at=now)
+    session = TelephonySession(id="s-c1", direction="Inbound")
+    owner = Extension(id=71, first_name="Alex", last_name="Agent", insights_licence=True)
+    parties = [
+        Party(id="p-c1-1", role="customer", extension_id=None, account_id=None),
+        Party(id="p-c1-2", role="agent", extension_id=71, account_id="7", to_name="Alex Agent"),
+    ]
+    doc = build_document(call, session, parties, {71: owner}, [], analyze([], 12.0), owner, now)
+    customer, agent = doc["speakerInfo"]
+    assert customer == {
+        "speakerId": "p-c1-1",
+        "name": "Customer",
+        "accountId": None,
+        "extensionId": None,
+        "phoneNumber": "+16505550100",
+    }
+    assert "phoneNumber" not in agent
+    assert doc["title"] == "Call from +16505550100 to Alex Agent"

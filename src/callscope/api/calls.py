@@ -24,7 +24,7 @@ from callscope.store.directory import DirectoryRepository
 from callscope.store.models import Call, CallStatus
 from callscope.store.repo import CallRepository
 
-__all__ = ["CallAccess", "CallsApi", "call_json"]
+__all__ = ["CallAccess", "CallsApi", "call_json", "recording_file", "recording_response"]
 
 
 def call_json(call: Call, base: str) -> dict[str, Any]:
@@ -138,7 +138,9 @@ class CallsApi:
         ]
 
     async def list_calls(self, request: web.Request) -> web.Response:
-        """``status``, ``agentId``, ``phoneNumber``; ``q`` searches numbers, agent ids and
+        """The account's recorded calls, newest first.
+
+        ``status``, ``agentId``, ``phoneNumber``; ``q`` searches numbers, agent ids and
         transcript words; ``monitored=true`` keeps the calls of the agents the caller may
         monitor (what a supervisor can listen to)."""
         page, per_page = page_params(request)
@@ -181,25 +183,38 @@ class CallsApi:
         return await self.access.call(request)
 
     async def get_call(self, request: web.Request) -> web.Response:
+        """One call: ids, numbers as sent, agent, product, times, frame counters, metadata."""
         call = await self._call(request)
         return json_response(call_json(call, public_origin(request)))
 
     async def get_recording(self, request: web.Request) -> web.StreamResponse:
-        call = await self._call(request)
-        if call.recording_purged_at is not None:
-            raise ApiError(
-                410,
-                "CMN-102",
-                f"The recording of call {call.id} was deleted by the retention policy on "
-                f"{call.recording_purged_at:%Y-%m-%d}",
-            )
-        path = Path(call.recording_path)
-        if not path.is_file():  # noqa: ASYNC240 - one stat() of a local file
-            raise ApiError(404, "CMN-102", f"The recording of call {call.id} is not on disk")
-        return web.FileResponse(
-            path,
-            headers={
-                "Content-Type": "audio/wav",
-                "Content-Disposition": f'attachment; filename="{call.id}.wav"',
-            },
+        """The call's stereo WAV (left agent, right caller); supports Range."""
+        return recording_response(await self._call(request))
+
+
+def recording_file(call: Call) -> Path:
+    """The call's WAV on disk, or 410 once the retention policy purged it, 404 if it is not
+    on disk: every route serving a recording answers so."""
+    if call.recording_purged_at is not None:
+        raise ApiError(
+            410,
+            "CMN-102",
+            f"The recording of call {call.id} was deleted by the retention policy on "
+            f"{call.recording_purged_at:%Y-%m-%d}",
         )
+    path = Path(call.recording_path)
+    if not path.is_file():  # one stat() of a local file
+        raise ApiError(404, "CMN-102", f"The recording of call {call.id} is not on disk")
+    return path
+
+
+def recording_response(call: Call) -> web.FileResponse:
+    """The call's WAV as a file response: Range requests, conditional requests (see
+    :func:`recording_file` for a recording that is gone)."""
+    return web.FileResponse(
+        recording_file(call),
+        headers={
+            "Content-Type": "audio/wav",
+            "Content-Disposition": f'attachment; filename="{call.id}.wav"',
+        },
+    )

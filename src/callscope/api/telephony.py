@@ -3,31 +3,29 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from typing import Any
 
 from aiohttp import web
 
-from callscope.api.auth import account_param, caller, may_watch
+from callscope.api.auth import account_param, caller, may_watch, require_admin
 from callscope.api.directory import base_url, extension_in_account
 from callscope.api.errors import ApiError, json_response, not_found
+from callscope.api.openapi import describe, query_param
 from callscope.api.paging import page_params, paged
-from callscope.calls.numbers import e164
+from callscope.calls.calllog import call_log_record
 from callscope.calls.telephony import TelephonyService
-from callscope.calls.views import (
-    agent_extension,
-    current_agent,
-    endpoint,
-    iso,
-    party_json,
-    session_json,
-)
-from callscope.identity.service import aware
+from callscope.calls.views import agent_extension, party_json, session_json
 from callscope.store.directory import DirectoryRepository
-from callscope.store.models import Call, Party, TelephonySession
+from callscope.store.models import Party, TelephonySession
 
-__all__ = ["TelephonyApi"]
+__all__ = ["TelephonyApi", "readable_extension"]
 
 ACCOUNT = "/restapi/v1.0/account/{accountId}"
+_ACTIVE_QUERY = (
+    query_param("direction", "Inbound or Outbound (repeatable)",
+                enum=("Inbound", "Outbound"), repeat=True),
+    query_param("page", "1-based page", kind="integer"),
+    query_param("perPage", "records per page, 1-1000 or max", kind="string"),
+)  # fmt: skip
 
 
 class TelephonyApi:
@@ -58,10 +56,12 @@ class TelephonyApi:
         return found
 
     async def get_session(self, request: web.Request) -> web.Response:
+        """A telephony session's status and parties (spec §7.1)."""
         session, parties = await self._session(request)
         return json_response(session_json(session, parties))
 
     async def get_party(self, request: web.Request) -> web.Response:
+        """One party of a telephony session (spec §7.1)."""
         _, parties = await self._session(request)
         raw = request.match_info["partyId"]
         party = next((p for p in parties if p.id == raw), None)
@@ -80,83 +80,59 @@ class TelephonyApi:
         page, per_page = self._page(request)
         live = await self.telephony.live_sessions(account_id, extension_id)
         directions = request.query.getall("direction", [])
+        live = [e for e in live if not directions or e[0].direction in directions]
+        chunk = live[(page - 1) * per_page : page * per_page]
+        ids = {p.extension_id for *_, parties in chunk for p in parties}
+        extensions = await self.directory.extensions(
+            account_id, sorted(i for i in ids if i is not None)
+        )
         base = base_url(request, account_id)
         now = datetime.now(UTC)
-        records = []
-        for session, call, parties in live:
-            if directions and session.direction not in directions:
-                continue
-            records.append(self._record(session, call, parties, base, now))
-        total = len(records)
-        chunk = records[(page - 1) * per_page : page * per_page]
-        return json_response(paged(request, chunk, total, page, per_page))
-
-    def _record(
-        self,
-        session: TelephonySession,
-        call: Call,
-        parties: list[Party],
-        base: str,
-        now: datetime,
-    ) -> dict[str, Any]:
-        agent = current_agent(parties)
-        seconds = max(0, int((now - aware(session.creation_time)).total_seconds()))
-        record: dict[str, Any] = {
-            "id": f"cl-{call.id}",
-            "sessionId": call.session_id or call.id,
-            "telephonySessionId": session.id,
-            "type": "Voice",
-            "direction": session.direction,
-            "action": "Phone Call",
-            "result": "In Progress",
-            "startTime": iso(session.creation_time),
-            "duration": seconds,
-            "durationMs": seconds * 1000,
-            "transport": "PSTN",
-            "from": endpoint(e164(call.ani), "Customer", None),
-            "to": endpoint(
-                e164(call.dnis),
-                agent.to_name if agent else None,
-                agent.extension_id if agent else None,
-            ),
-        }
-        # the numbers as the stream sent them (spec §6: "without any format modifications")
-        if session.direction == "Inbound" and call.ani:
-            record["from"]["dialerPhoneNumber"] = call.ani
-        if session.direction == "Outbound" and call.dnis:
-            record["to"]["dialedPhoneNumber"] = call.dnis
-        if agent is not None:
-            record["partyId"] = agent.id
-            if agent.extension_id is not None:
-                record["extension"] = {
-                    "id": agent.extension_id,
-                    "uri": f"{base}/extension/{agent.extension_id}",
-                }
-        owner = f"{base}/extension/{agent.extension_id}" if agent and agent.extension_id else base
-        record["uri"] = f"{owner}/call-log/{record['id']}"
-        return record
-
-    async def company_active_calls(self, request: web.Request) -> web.Response:
-        account_id = account_param(request)
-        if not caller(request).admin:
-            raise ApiError(
-                403,
-                "CMN-408",
-                "[ReadCompanyCallLog] permission required",
-                permissionName="ReadCompanyCallLog",
+        records = [
+            # the call-log record of the call (its uri resolves there): "In Progress"
+            call_log_record(
+                call,
+                session,
+                parties,
+                base=base,
+                now=now,
+                extensions=extensions,
+                extension_id=extension_id,
             )
+            for session, call, parties in chunk
+        ]
+        return json_response(paged(request, records, len(live), page, per_page))
+
+    @describe(response="CallLogResponse", query=_ACTIVE_QUERY)
+    async def company_active_calls(self, request: web.Request) -> web.Response:
+        """The account's calls in progress, newest first (admin)."""
+        account_id = account_param(request)
+        require_admin(request, "ReadCompanyCallLog")
         return await self._records(request, account_id, None)
 
+    @describe(response="CallLogResponse", query=_ACTIVE_QUERY)
     async def extension_active_calls(self, request: web.Request) -> web.Response:
-        """The extension's own calls; also readable by admins and by a supervisor whose
-        monitoring groups allow them to monitor that extension."""
+        """The extension's calls in progress, newest first.
+
+        Readable by the extension, an admin, or a supervisor whose monitoring groups let them
+        monitor it."""
         account_id = account_param(request)
-        ext_id = (await extension_in_account(request, self.directory, account_id)).id
-        auth = caller(request)
-        if (
-            ext_id != auth.extension_id
-            and not auth.admin
-            and not await self.directory.may_monitor(auth.extension_id, ext_id)
-        ):
-            raise ApiError(403, "CMN-404", "Access to another extension's calls is not allowed")
+        ext_id = await readable_extension(request, self.directory, account_id)
         return await self._records(request, account_id, ext_id)
+
+
+async def readable_extension(
+    request: web.Request, directory: DirectoryRepository, account_id: str
+) -> int:
+    """The ``{extensionId}`` of the path if the caller may read its calls: its own, an
+    admin's, or a supervisor's whose monitoring groups let them monitor it (spec §7.5).
+    404 outside the account, 403 ``CMN-404`` otherwise."""
+    ext_id = (await extension_in_account(request, directory, account_id)).id
+    auth = caller(request)
+    if (
+        ext_id != auth.extension_id
+        and not auth.admin
+        and not await directory.may_monitor(auth.extension_id, ext_id)
+    ):
+        raise ApiError(403, "CMN-404", "Access to another extension's calls is not allowed")
+    return ext_id
