@@ -499,6 +499,17 @@ async def test_monitoring_group_lifecycle_and_bulk_assign(world: dict[str, Any])
             "not a member",
         ),
         ({"addedExtensions": "all"}, "CMN-101", "use a list"),
+        # the official sample posts null when its extension list failed: not a no-op
+        ({"addedExtensions": None}, "CMN-101", "[addedExtensions]"),
+        ({"updatedExtensions": None}, "CMN-101", "[updatedExtensions]"),
+        (
+            {
+                "addedExtensions": [{"id": "SUP", "permissions": ["Monitoring"]}],
+                "removedExtensions": None,
+            },
+            "CMN-101",
+            "[removedExtensions]",
+        ),
         (
             {
                 "addedExtensions": [{"id": "SUP", "permissions": ["Monitoring"]}],
@@ -536,6 +547,9 @@ async def test_bulk_assign_refusals_change_nothing(
     got, body = await request(server, "POST", base + "/bulk-assign", headers=headers, json=payload)
     assert_rc_error(body, 400, got, code)
     assert fragment in body["message"]
+    if None in payload.values():
+        named = next(k for k, v in payload.items() if v is None)
+        assert body["errors"][0]["parameterName"] == named
     got, members = await request(server, "GET", base + "/members", headers=headers)
     assert members["records"] == []
 

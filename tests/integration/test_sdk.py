@@ -11,6 +11,7 @@ from typing import Any
 
 import pytest
 from ringcentral import SDK
+from ringcentral.http.api_exception import ApiException
 
 from tests.conftest import Server, make_stereo_fixture, simulate_command
 
@@ -61,6 +62,19 @@ def test_official_sdk_runs_the_call_monitoring_flow(
         },
     )
     assert assigned.response().status_code == 204
+    # what the sample posts when its extension list failed: refused, naming the parameter
+    with pytest.raises(ApiException) as refused:
+        platform.post(
+            f"/restapi/v1.0/account/~/call-monitoring-groups/{group['id']}/bulk-assign",
+            {"addedExtensions": None},
+        )
+    assert refused.value.api_response().response().status_code == 400
+    assert refused.value.api_response().json_dict()["errors"][0] == {
+        "errorCode": "CMN-101",
+        "message": "Parameter [addedExtensions] value is invalid: use a list",
+        "parameterName": "addedExtensions",
+        "parameterValue": "null",
+    }
     members = platform.get(
         f"/restapi/v1.0/account/~/call-monitoring-groups/{group['id']}/members"
     ).json_dict()["records"]

@@ -258,16 +258,20 @@ class DirectoryApi:
         body = await read_json(request)
         sections: dict[str, list[tuple[int, list[str]]]] = {}
         for key in ("addedExtensions", "updatedExtensions", "removedExtensions"):
-            items = body.get(key)
-            if items is None:
+            if key not in body:
                 sections[key] = []
                 continue
+            items = body[key]
+            # an explicit null is an error, as RingCentral answers it: the official sample
+            # posts addedExtensions: null when its extension list failed, and a 204 would
+            # tell it the group was filled
             if not isinstance(items, list):
                 raise ApiError(
                     400,
                     "CMN-101",
                     f"Parameter [{key}] value is invalid: use a list",
                     parameterName=key,
+                    parameterValue="null" if items is None else str(items)[:40],
                 )
             parsed = []
             for i, item in enumerate(items):
