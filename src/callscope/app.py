@@ -202,8 +202,9 @@ async def _seed_demo(
     logger.warning(
         "created the demo account %s (supervisor ext 101, agents 102-104 = RingCX agents "
         "5501-5503, QUEUE %s streaming profile). Log in with client id %s and the client "
-        "secret, username %s and the password, or the supervisor JWT; streams present the "
-        "profile's secret: all in %s",
+        "secret, username %s and the password, or a JWT (supervisor's or an agent's); the "
+        "supervisor's web phone device is supervisor.deviceId (Online once the dashboard "
+        "connects it); streams present the profile's secret: all in %s",
         account,
         DEMO_PROFILE["productId"],
         creds["clientId"],

@@ -386,10 +386,13 @@ async def test_devices(world: dict[str, Any]) -> None:
     server, headers = world["server"], await world["demo"].headers()
     got, body = await request(server, "GET", ACC + "/extension/~/device", headers=headers)
     assert got == 200
-    (device,) = body["records"]
-    assert (device["type"], device["status"]) == ("SoftPhone", "Offline")
-    assert isinstance(device["id"], str)
-    assert device["extension"]["extensionNumber"] == "101"
+    softphone, web_phone = sorted(body["records"], key=lambda d: d["type"])
+    assert (softphone["type"], softphone["status"]) == ("SoftPhone", "Offline")
+    # the demo supervisor's web phone: the supervisorDeviceId of the samples, once connected
+    assert (web_phone["type"], web_phone["status"]) == ("WebPhone", "Offline")
+    assert web_phone["id"] == world["creds"]["supervisor"]["deviceId"]
+    assert isinstance(softphone["id"], str)
+    assert softphone["extension"]["extensionNumber"] == "101"
     got, body = await request(
         server, "GET", ACC + "/extension/~/device?type=HardPhone", headers=headers
     )
