@@ -25,10 +25,12 @@ from callscope.api.clientlinks import ClientLinks
 from callscope.api.directory import DirectoryApi
 from callscope.api.errors import error_middleware, json_response
 from callscope.api.grpc_ingest import GrpcIngest
+from callscope.api.info import InfoApi
 from callscope.api.ingest import INGEST_PATHS, TWO_WAY_PATH, IngestHandler
 from callscope.api.insights import InsightsApi
 from callscope.api.lifecycle import LifecycleApi
 from callscope.api.oauth import OAuthApi
+from callscope.api.presence import PresenceApi
 from callscope.api.profiles import ProfilesApi
 from callscope.api.proxy import proxy_middleware
 from callscope.api.revocation import OpenSockets, RevocationWatcher
@@ -380,6 +382,8 @@ def build_app(settings: Settings) -> web.Application:
     app.add_routes(OAuthApi(identity, login_throttle(settings), registry).routes())
     app.add_routes(DirectoryApi(directory).routes())
     app.add_routes(TelephonyApi(telephony, directory).routes())
+    app.add_routes(PresenceApi(telephony, directory).routes())
+    app.add_routes(InfoApi(identity).routes())
     app.add_routes(InsightsApi(insights, directory).routes())
     supervision_api = SupervisionApi(
         supervision, directory, heartbeat_s=settings.supervision_heartbeat_s, sockets=sockets

@@ -514,6 +514,13 @@ class IdentityService:
             raise OAuthError(401, "invalid_client", "OAU-146", "Invalid client credentials")
         return app
 
+    async def get_app(self, client_id: str) -> App | None:
+        """The OAuth client (the dashboard's built-in one too), or None."""
+        if client_id == DASHBOARD_CLIENT_ID:
+            return dashboard_app()
+        async with self._sessions() as s:
+            return await s.get(App, client_id)
+
     async def _enabled_extension(self, app: App, extension_id: int) -> Extension:
         async with self._sessions() as s:
             ext = await s.get(Extension, extension_id)
