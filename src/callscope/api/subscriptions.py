@@ -14,7 +14,10 @@ filters are delivered. A subscription whose filters are all disabled is still cr
 (200, ``eventFilters: []``): RingCentral lists such filters rather than refusing them, and
 a sample that subscribes one supported and one unsupported filter must not fail on the
 second. UNCONFIRMED: RingCentral's ``reason`` values (callscope says ``NotSupported``, with
-the why in ``message``) and whether it refuses a subscription left with no filter at all.
+the why in ``message``), whether it also keeps a disabled filter in ``eventFilters`` (the
+spec describes eventFilters as what the user is subscribed to and disabledFilters as what
+it is not: callscope lists each in one of them) and whether it refuses a subscription left
+with no filter at all.
 
 
 A WebHook address that leads to no public address (``events/targets.py``) is refused with

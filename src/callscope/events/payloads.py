@@ -199,7 +199,9 @@ def render(
         if f.kind != "presence" or extension_id is None:
             return None
         if f.line:
-            # the presence lines of an extension: those its monitoring groups let it monitor
+            # the presence lines of an extension: those its monitoring groups let it monitor.
+            # UNCONFIRMED: RingCentral's lines are the BLF lines set up on the user's phone;
+            # callscope has none, and the monitoring groups are its nearest equivalent
             if extension_id not in monitored:
                 return None
         elif f.extension_id is not None and f.extension_id != extension_id:
