@@ -26,11 +26,13 @@ from callscope.api.clientlinks import ClientLinks
 from callscope.api.directory import DirectoryApi
 from callscope.api.errors import error_middleware, json_response
 from callscope.api.grpc_ingest import GrpcIngest
+from callscope.api.info import InfoApi
 from callscope.api.ingest import INGEST_PATHS, TWO_WAY_PATH, IngestHandler
 from callscope.api.insights import InsightsApi
 from callscope.api.lifecycle import LifecycleApi
 from callscope.api.oauth import OAuthApi
 from callscope.api.openapi import OpenApiRoutes
+from callscope.api.presence import PresenceApi
 from callscope.api.profiles import ProfilesApi
 from callscope.api.proxy import proxy_middleware
 from callscope.api.revocation import OpenSockets, RevocationWatcher
@@ -207,8 +209,9 @@ async def _seed_demo(
     logger.warning(
         "created the demo account %s (supervisor ext 101, agents 102-104 = RingCX agents "
         "5501-5503, QUEUE %s streaming profile). Log in with client id %s and the client "
-        "secret, username %s and the password, or the supervisor JWT; streams present the "
-        "profile's secret: all in %s",
+        "secret, username %s and the password, or a JWT (supervisor's or an agent's); the "
+        "supervisor's web phone device is supervisor.deviceId (Online once the dashboard "
+        "connects it); streams present the profile's secret: all in %s",
         account,
         DEMO_PROFILE["productId"],
         creds["clientId"],
@@ -385,6 +388,8 @@ def build_app(settings: Settings) -> web.Application:
     app.add_routes(DirectoryApi(directory).routes())
     app.add_routes(TelephonyApi(telephony, directory).routes())
     app.add_routes(CallLogApi(CallLogRepository(sessions), directory, access).routes())
+    app.add_routes(PresenceApi(telephony, directory).routes())
+    app.add_routes(InfoApi(identity).routes())
     app.add_routes(InsightsApi(insights, directory).routes())
     supervision_api = SupervisionApi(
         supervision, directory, heartbeat_s=settings.supervision_heartbeat_s, sockets=sockets

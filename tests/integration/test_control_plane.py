@@ -11,8 +11,10 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import aiohttp
 import pytest
 
+from callscope import __version__
 from tests.conftest import Server, free_port, make_stereo_fixture, simulate_command
 from tests.integration.cp_helpers import (
     Login,
@@ -386,19 +388,92 @@ async def test_devices(world: dict[str, Any]) -> None:
     server, headers = world["server"], await world["demo"].headers()
     got, body = await request(server, "GET", ACC + "/extension/~/device", headers=headers)
     assert got == 200
-    (device,) = body["records"]
-    assert (device["type"], device["status"]) == ("SoftPhone", "Offline")
-    assert isinstance(device["id"], str)
-    assert device["extension"]["extensionNumber"] == "101"
+    softphone, web_phone = sorted(body["records"], key=lambda d: d["type"])
+    assert (softphone["type"], softphone["status"]) == ("SoftPhone", "Offline")
+    # the demo supervisor's web phone: the supervisorDeviceId of the samples, once connected
+    assert (web_phone["type"], web_phone["status"]) == ("WebPhone", "Offline")
+    assert web_phone["id"] == world["creds"]["supervisor"]["deviceId"]
+    assert isinstance(softphone["id"], str)
+    assert softphone["extension"]["extensionNumber"] == "101"
     got, body = await request(
         server, "GET", ACC + "/extension/~/device?type=HardPhone", headers=headers
     )
     assert body["records"] == []
     sup_id = world["creds"]["supervisor"]["extensionId"]
-    got, body = await request(
-        server, "GET", f"{ACC}/extension/{sup_id}/device", headers=await world["agent"].headers()
-    )
+    agent = await world["agent"].headers()
+    got, body = await request(server, "GET", f"{ACC}/extension/{sup_id}/device", headers=agent)
     assert_rc_error(body, 403, got, "CMN-404")
+
+    # the account's devices: an admin sees all, anyone else their own; each record's uri
+    # is the device's own read
+    got, body = await request(server, "GET", ACC + "/device", headers=headers)
+    assert got == 200, body
+    owners = sorted(d["extension"]["extensionNumber"] for d in body["records"])
+    assert owners == ["101", "101", "102", "103", "104"]
+    assert body["paging"]["totalElements"] == 5
+    got, body = await request(server, "GET", ACC + "/device?type=WebPhone", headers=headers)
+    assert [d["id"] for d in body["records"]] == [web_phone["id"]]
+    async with aiohttp.ClientSession() as http, http.get(web_phone["uri"], headers=headers) as r:
+        assert r.status == 200
+        assert await r.json() == web_phone
+    got, mine = await request(server, "GET", ACC + "/device", headers=agent)
+    (desk,) = mine["records"]
+    assert (desk["type"], desk["extension"]["extensionNumber"]) == ("HardPhone", "102")
+    got, one = await request(server, "GET", f"{ACC}/device/{desk['id']}", headers=agent)
+    assert one == desk
+    for device_id in (web_phone["id"], "999", "abc"):  # another's is as unknown
+        got, err = await request(server, "GET", f"{ACC}/device/{device_id}", headers=agent)
+        assert_rc_error(err, 404, got, "CMN-102")
+
+
+async def test_account_version_and_client_info(world: dict[str, Any]) -> None:
+    server, headers = world["server"], await world["demo"].headers()
+    got, account = await request(server, "GET", ACC, headers=headers)
+    assert got == 200, account
+    assert account["id"] == 70000001
+    assert account["uri"].endswith("/restapi/v1.0/account/70000001")
+    assert (account["status"], account["setupWizardState"]) == ("Confirmed", "Completed")
+    assert "mainNumber" not in account  # callscope knows none
+    got, service = await request(server, "GET", ACC + "/service-info", headers=headers)
+    assert (got, service) == (200, account["serviceInfo"])
+    got, same = await request(
+        server, "GET", "/restapi/v1.0/account/70000001", headers=await world["agent"].headers()
+    )
+    assert (got, same) == (200, account)
+    got, err = await request(
+        server, "GET", "/restapi/v1.0/account/70000001", headers=await world["other"].headers()
+    )
+    assert_rc_error(err, 404, got, "CMN-102")
+
+    got, versions = await request(server, "GET", "/restapi")
+    assert got == 200, versions
+    assert versions["uri"].endswith("/restapi")
+    (v1,) = versions["apiVersions"]
+    assert (v1["versionString"], v1["uriString"]) == ("1.0", "v1.0")
+    assert v1["uri"].endswith("/restapi/v1.0")
+    assert versions["serverVersion"] == versions["serverRevision"] == __version__
+    got, version = await request(server, "GET", "/restapi/v1.0")
+    assert (got, version) == (200, v1)
+
+    got, client = await request(
+        server,
+        "GET",
+        "/restapi/v1.0/client-info",
+        headers={**headers, "User-Agent": "Acme-Monitor/2.5.1 linux/6"},
+    )
+    assert got == 200, client
+    assert client["uri"].endswith("/restapi/v1.0/client-info")
+    assert client["client"] == {
+        "appId": world["creds"]["clientId"],
+        "appName": "Demo supervision app",
+        "appVersion": "2.5.1",
+    }
+    got, client = await request(
+        server, "GET", "/restapi/v1.0/client-info", headers={**headers, "User-Agent": "probe"}
+    )
+    assert "appVersion" not in client["client"]  # no version in the User-Agent: none said
+    got, err = await request(server, "GET", "/restapi/v1.0/client-info")
+    assert_rc_error(err, 401, got, "OAU-123")
 
 
 # -- call monitoring groups ------------------------------------------------------------
@@ -499,6 +574,17 @@ async def test_monitoring_group_lifecycle_and_bulk_assign(world: dict[str, Any])
             "not a member",
         ),
         ({"addedExtensions": "all"}, "CMN-101", "use a list"),
+        # the official sample posts null when its extension list failed: not a no-op
+        ({"addedExtensions": None}, "CMN-101", "[addedExtensions]"),
+        ({"updatedExtensions": None}, "CMN-101", "[updatedExtensions]"),
+        (
+            {
+                "addedExtensions": [{"id": "SUP", "permissions": ["Monitoring"]}],
+                "removedExtensions": None,
+            },
+            "CMN-101",
+            "[removedExtensions]",
+        ),
         (
             {
                 "addedExtensions": [{"id": "SUP", "permissions": ["Monitoring"]}],
@@ -536,6 +622,9 @@ async def test_bulk_assign_refusals_change_nothing(
     got, body = await request(server, "POST", base + "/bulk-assign", headers=headers, json=payload)
     assert_rc_error(body, 400, got, code)
     assert fragment in body["message"]
+    if None in payload.values():
+        named = next(k for k, v in payload.items() if v is None)
+        assert body["errors"][0]["parameterName"] == named
     got, members = await request(server, "GET", base + "/members", headers=headers)
     assert members["records"] == []
 
@@ -647,9 +736,60 @@ async def test_a_streamed_call_is_a_telephony_session_with_active_calls(
         )
         assert party == agent
 
+        # the agent's presence, as its events say it (spec §9.3)
+        got, presence = await request(
+            server,
+            "GET",
+            f"{ACC}/extension/{alex}/presence?detailedTelephonyState=true",
+            headers=headers,
+        )
+        assert got == 200, presence
+        assert (presence["telephonyStatus"], presence["presenceStatus"]) == (
+            "CallConnected",
+            "Busy",
+        )
+        assert presence["extension"]["id"] == int(alex)
+        assert presence["extension"]["uri"].endswith(f"/account/70000001/extension/{alex}")
+        assert presence["uri"].endswith(f"/account/70000001/extension/{alex}/presence")
+        (call,) = presence["activeCalls"]
+        assert (call["telephonySessionId"], call["partyId"]) == (sid, pid)
+        assert (call["direction"], call["telephonyStatus"]) == ("Inbound", "CallConnected")
+        assert call["from"] == "+16505550000"
+        assert presence["totalActiveCalls"] == 1
+        got, simple = await request(
+            server, "GET", f"{ACC}/extension/{alex}/presence", headers=headers
+        )
+        assert "activeCalls" not in simple
+        assert simple["telephonyStatus"] == "CallConnected"
+        got, everyone = await request(server, "GET", ACC + "/presence", headers=headers)
+        assert got == 200, everyone
+        status = {
+            r["extension"]["extensionNumber"]: r["telephonyStatus"] for r in everyone["records"]
+        }
+        assert status["102"] == "CallConnected"
+        assert status["103"] == status["101"] == "NoCall"
+        assert everyone["paging"]["totalElements"] == len(everyone["records"])
+        got, err = await request(
+            server,
+            "GET",
+            f"{ACC}/extension/{alex}/presence?detailedTelephonyState=yes",
+            headers=headers,
+        )
+        assert_rc_error(err, 400, got, "CMN-101")
+
         # permissions: an agent cannot list company calls nor another agent's calls; a
         # supervisor (not an admin) may once a monitoring group allows it
         agent_headers = await world["agent"].headers()
+        got, own = await request(
+            server, "GET", f"{ACC}/extension/~/presence", headers=agent_headers
+        )
+        assert (got, own["telephonyStatus"]) == (200, "CallConnected")
+        got, err = await request(
+            server, "GET", f"{ACC}/extension/{blair}/presence", headers=agent_headers
+        )
+        assert_rc_error(err, 403, got, "CMN-404")
+        got, err = await request(server, "GET", ACC + "/presence", headers=agent_headers)
+        assert_rc_error(err, 403, got, "CMN-408")
         got, body = await request(server, "GET", ACC + "/active-calls", headers=agent_headers)
         assert_rc_error(body, 403, got, "CMN-408")
         got, body = await request(
@@ -660,6 +800,8 @@ async def test_a_streamed_call_is_a_telephony_session_with_active_calls(
         got, body = await request(
             server, "GET", f"{ACC}/extension/{alex}/active-calls", headers=lead
         )
+        assert_rc_error(body, 403, got, "CMN-404")
+        got, body = await request(server, "GET", f"{ACC}/extension/{alex}/presence", headers=lead)
         assert_rc_error(body, 403, got, "CMN-404")
         got, group = await request(
             server, "POST", ACC + "/call-monitoring-groups", headers=headers, json={"name": "leads"}
@@ -681,9 +823,13 @@ async def test_a_streamed_call_is_a_telephony_session_with_active_calls(
             server, "GET", f"{ACC}/extension/{alex}/active-calls", headers=lead
         )
         assert [r["telephonySessionId"] for r in body["records"]] == [sid]
+        got, body = await request(server, "GET", f"{ACC}/extension/{alex}/presence", headers=lead)
+        assert (got, body["telephonyStatus"]) == (200, "CallConnected")
 
         # another account sees none of it
         other = await world["other"].headers()
+        got, body = await request(server, "GET", f"{ACC}/extension/{alex}/presence", headers=other)
+        assert_rc_error(body, 404, got, "CMN-102")
         got, body = await request(server, "GET", f"{ACC}/telephony/sessions/{sid}", headers=other)
         assert_rc_error(body, 404, got, "CMN-102")
         got, body = await request(server, "GET", ACC + "/active-calls", headers=other)
@@ -706,6 +852,14 @@ async def test_a_streamed_call_is_a_telephony_session_with_active_calls(
     ] * 2
     got, body = await request(server, "GET", ACC + "/active-calls", headers=headers)
     assert body["records"] == []
+    got, presence = await request(
+        server,
+        "GET",
+        f"{ACC}/extension/{alex}/presence?detailedTelephonyState=true",
+        headers=headers,
+    )
+    assert (presence["telephonyStatus"], presence["activeCalls"]) == ("NoCall", [])
+    assert presence["presenceStatus"] == "Available"
     got, calls = await request(server, "GET", "/calls", headers=headers)
     mine = [c for c in calls["records"] if c["telephonySessionId"] == sid]
     assert len(mine) == 1
@@ -780,6 +934,11 @@ async def test_a_foreign_token_gets_404_on_every_route_naming_our_resources(
     routes = [
         ("GET", f"{ACC}/extension/{sup}"),
         ("GET", f"{ACC}/extension/{sup}/device"),
+        ("GET", f"{ACC}/extension/{sup}/presence"),
+        ("GET", f"{ACC}/device/{world['creds']['supervisor']['deviceId']}"),
+        ("GET", "/restapi/v1.0/account/70000001"),
+        ("GET", "/restapi/v1.0/account/70000001/presence"),
+        ("GET", "/restapi/v1.0/account/70000001/device"),
         ("GET", f"{ACC}/extension/{sup}/active-calls"),
         ("GET", f"{ACC}/call-monitoring-groups/{group['id']}/members"),
         ("PUT", f"{ACC}/call-monitoring-groups/{group['id']}"),

@@ -544,3 +544,78 @@ async def test_a_burst_to_many_subscribers_arrives_once_each_and_in_order(
     finally:
         for r in receivers:
             await r.stop()
+
+
+async def test_account_presence_and_monitored_lines_are_notified_beside_disabled_filters(
+    server_factory: type[Server], tmp_path: Path
+) -> None:
+    server = server_factory(tmp_path / "data").start()
+    receiver = await Receiver().start()
+    try:
+        alex, blair = await agent(server, "102"), await agent(server, "103")
+        _, group = await request(
+            server,
+            "POST",
+            "/restapi/v1.0/account/~/call-monitoring-groups",
+            headers=server.headers,
+            json={"name": "lines"},
+        )
+        sam = server.credentials()["supervisor"]["extensionId"]
+        status, _ = await request(
+            server,
+            "POST",
+            f"/restapi/v1.0/account/~/call-monitoring-groups/{group['id']}/bulk-assign",
+            headers=server.headers,
+            json={
+                "addedExtensions": [
+                    {"id": sam, "permissions": ["Monitoring"]},
+                    {"id": alex["id"], "permissions": ["Monitored"]},
+                ]
+            },
+        )
+        assert status == 204
+        account = "/restapi/v1.0/account/70000001/presence?detailedTelephonyState=true"
+        lines = f"/restapi/v1.0/account/70000001/extension/{sam}/presence/line/presence"
+        blairs_lines = (
+            f"/restapi/v1.0/account/70000001/extension/{blair['id']}/presence/line/presence"
+        )
+        sms = "/restapi/v1.0/account/~/extension/~/message-store/instant?type=SMS"
+        sub = await subscribe(
+            server,
+            receiver.url,
+            "/restapi/v1.0/account/~/presence?detailedTelephonyState=true",
+            "/restapi/v1.0/account/~/extension/~/presence/line/presence",
+            blairs_lines,  # Blair monitors no one: nothing
+            sms,
+            TEL,
+        )
+        assert sub["eventFilters"] == [account, lines, blairs_lines, TEL.replace("~", "70000001")]
+        assert [d["filter"] for d in sub["disabledFilters"]] == [sms]
+        await run_calls(server, "--speed", "20", "--max-frames", "100")
+
+        def by_event(event: str) -> list[dict[str, Any]]:
+            return [n for n in receiver.notifications if n["event"] == event]
+
+        await until(lambda: len(by_event(lines)) >= 3, what="the monitored line's presence")
+        await until(lambda: len(receiver.sessions()) == 1, what="the call's events")
+        await until(lambda: LIFECYCLE in receiver.sessions().values(), what="the whole call")
+        await asyncio.sleep(0.5)  # nothing more may follow
+        for event in (account, lines):
+            seen = by_event(event)
+            assert [n["body"]["telephonyStatus"] for n in seen] == [
+                "Ringing",
+                "CallConnected",
+                "NoCall",
+            ]
+            assert {n["body"]["extensionId"] for n in seen} == {str(alex["id"])}
+        connected = by_event(account)[1]["body"]
+        assert connected["activeCalls"][0]["telephonySessionId"].startswith("s-")
+        assert "activeCalls" not in by_event(lines)[1]["body"]  # not asked for detail
+        assert by_event(blairs_lines) == []
+        assert {n["event"] for n in receiver.notifications} == {
+            account,
+            lines,
+            TEL.replace("~", "70000001"),
+        }
+    finally:
+        await receiver.stop()

@@ -1,5 +1,7 @@
 """Subscriptions API against a real server, with real WebHook receivers on 127.0.0.1:
-the Validation-Token handshake, filter validation, the lifecycle, limits and scoping."""
+the Validation-Token handshake, filter validation (and the filters callscope produces
+nothing for, listed in disabledFilters), renewal reminders, the lifecycle, limits and
+scoping."""
 
 from __future__ import annotations
 
@@ -13,12 +15,20 @@ from aiohttp import web
 
 from callscope.api.subscriptions import HANDSHAKE_FAILED
 from tests.conftest import Server, free_port, serve_local
-from tests.integration.cp_helpers import Login, assert_rc_error, other_account, request
+from tests.integration.cp_helpers import (
+    Login,
+    assert_rc_error,
+    demo_login,
+    other_account,
+    request,
+)
 
 pytestmark = pytest.mark.slow
 
 SUB = "/restapi/v1.0/subscription"
 TEL = "/restapi/v1.0/account/~/telephony/sessions"
+#: what RingCentral's webhook-notification.py sample subscribes: no events of callscope's
+SMS = "/restapi/v1.0/account/~/extension/~/message-store/instant?type=SMS"
 
 
 @pytest.fixture(scope="module")
@@ -31,17 +41,25 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
             server, creds["clientId"], creds["clientSecret"], creds["username"], creds["password"]
         )
         other, other_ext = other_account(server)
-        yield {"server": server, "demo": demo, "other": other, "other_ext": other_ext}
+        yield {
+            "server": server,
+            "demo": demo,
+            "alex": demo_login(server, "Alex"),
+            "other": other,
+            "other_ext": other_ext,
+        }
     finally:
         server.kill()
 
 
 class Receiver:
-    """A WebHook target on 127.0.0.1 whose handshake answer a test chooses."""
+    """A WebHook target on 127.0.0.1 whose handshake answer a test chooses; notifications
+    (requests without a Validation-Token) are kept and answered 200."""
 
     def __init__(self, mode: str = "echo") -> None:
         self.mode = mode
         self.handshakes: list[dict[str, str]] = []
+        self.notifications: list[dict[str, Any]] = []
         self.port = free_port()
         self.runner: web.AppRunner | None = None
 
@@ -50,6 +68,9 @@ class Receiver:
         return f"http://127.0.0.1:{self.port}/hook"
 
     async def handle(self, request: web.Request) -> web.Response:
+        if "Validation-Token" not in request.headers and self.handshakes:
+            self.notifications.append(await request.json())
+            return web.json_response({})
         self.handshakes.append(dict(request.headers))
         token = request.headers.get("Validation-Token", "")
         if self.mode == "slow":
@@ -189,10 +210,30 @@ async def test_an_unreachable_target_gets_no_subscription(world: dict[str, Any])
 @pytest.mark.parametrize(
     ("payload", "status", "code"),
     [
-        ({"eventFilters": ["/restapi/v1.0/account/~/extension/~/message-store"]}, 400, "SUB-508"),
+        ({"eventFilters": ["/restapi/v1.0/account/~/extension/~/presence?x=1"]}, 400, "SUB-508"),
+        ({"eventFilters": ["restapi/v1.0/account/~/extension/~/message-store"]}, 400, "SUB-508"),
+        ({"eventFilters": [SMS, "/restapi/v1.0/subscription/~"]}, 400, "SUB-508"),
         ({"eventFilters": []}, 400, "SUB-508"),
         ({"eventFilters": "nope"}, 400, "SUB-508"),
         ({"eventFilters": ["/restapi/v1.0/account/80000001/telephony/sessions"]}, 403, "SUB-406"),
+        ({"eventFilters": [SMS.replace("~", "80000001", 1)]}, 403, "SUB-406"),
+        # the guide's rule: threshold at most half the lifetime, interval half the threshold
+        (
+            {
+                "eventFilters": ["/restapi/v1.0/subscription/~?threshold=60&interval=15"],
+                "expiresIn": 100,
+            },
+            400,
+            "SUB-508",
+        ),
+        (
+            {
+                "eventFilters": ["/restapi/v1.0/subscription/~?threshold=1000&interval=600"],
+                "expiresIn": 3600,
+            },
+            400,
+            "SUB-508",
+        ),
         ({"deliveryMode": {"transportType": "PubNub"}}, 400, "CMN-101"),
         ({"deliveryMode": {"transportType": "WebHook", "address": "ftp://x"}}, 400, "CMN-101"),
         ({"deliveryMode": {"transportType": "WebSocket"}}, 400, "CMN-101"),
@@ -273,3 +314,131 @@ async def test_thirty_per_user_and_app(tmp_path: Path, server_factory: type[Serv
         got, err = await request(server, "POST", SUB, headers=headers, json=body(r.url))
         assert_rc_error(err, 403, got, "SUB-505")
         assert len(r.handshakes) == 31
+
+
+async def test_filters_callscope_does_not_produce_are_disabled_and_the_rest_kept(
+    world: dict[str, Any], receiver: Receiver
+) -> None:
+    server: Server = world["server"]
+    headers = await world["demo"].headers()
+    status, sub = await request(
+        server, "POST", SUB, headers=headers, json=body(receiver.url, SMS, TEL)
+    )
+    assert status == 200, sub
+    assert sub["eventFilters"] == ["/restapi/v1.0/account/70000001/telephony/sessions"]
+    (disabled,) = sub["disabledFilters"]
+    assert (disabled["filter"], disabled["reason"]) == (SMS, "NotSupported")
+    assert "produces no events" in disabled["message"]
+    _, again = await request(server, "GET", f"{SUB}/{sub['id']}", headers=headers)
+    assert (again["eventFilters"], again["disabledFilters"]) == (
+        sub["eventFilters"],
+        sub["disabledFilters"],
+    )
+
+    # every filter unsupported: still created, with each listed as disabled
+    status, only = await request(
+        server,
+        "POST",
+        SUB,
+        headers=headers,
+        json=body(receiver.url, SMS, "/restapi/v1.0/account/~/extension/~/voicemail"),
+    )
+    assert status == 200, only
+    assert only["eventFilters"] == []
+    assert [d["filter"] for d in only["disabledFilters"]] == [
+        SMS,
+        "/restapi/v1.0/account/~/extension/~/voicemail",
+    ]
+    # and a PUT can give it one that delivers
+    status, updated = await request(
+        server, "PUT", f"{SUB}/{only['id']}", headers=headers, json={"eventFilters": [TEL]}
+    )
+    assert status == 200, updated
+    assert updated["eventFilters"] == ["/restapi/v1.0/account/70000001/telephony/sessions"]
+    assert "disabledFilters" not in updated
+    for s in (sub, only):
+        await request(server, "DELETE", f"{SUB}/{s['id']}", headers=headers)
+
+
+async def test_a_renewal_reminder_reaches_the_subscriptions_own_target(
+    world: dict[str, Any], receiver: Receiver
+) -> None:
+    server: Server = world["server"]
+    headers = await world["demo"].headers()
+    reminder = "/restapi/v1.0/subscription/~?threshold=4&interval=2"
+    _, sub = await request(
+        server,
+        "POST",
+        SUB,
+        headers=headers,
+        json=body(receiver.url, TEL, reminder, expires_in=8),
+    )
+    assert sub["eventFilters"] == ["/restapi/v1.0/account/70000001/telephony/sessions", reminder]
+    async with Receiver() as bystander:  # another subscription of the same user: not its own
+        _, other = await request(
+            server, "POST", SUB, headers=headers, json=body(bystander.url, TEL, expires_in=600)
+        )
+        for _ in range(200):
+            if receiver.notifications:
+                break
+            await asyncio.sleep(0.1)
+        first = receiver.notifications[0]
+        assert first["event"] == reminder  # as subscribed: the samples compare it so
+        assert first["subscriptionId"] == sub["id"]
+        assert 0 <= first["body"]["expiresIn"] <= 4
+        assert first["body"]["expirationTime"] == sub["expirationTime"]
+        assert bystander.notifications == []
+        await request(server, "DELETE", f"{SUB}/{other['id']}", headers=headers)
+
+
+async def test_presence_filters_need_the_permission_of_their_reads(
+    world: dict[str, Any], receiver: Receiver
+) -> None:
+    server: Server = world["server"]
+    alex = await world["alex"].headers()
+    _, users = await request(server, "GET", "/restapi/v1.0/account/~/extension", headers=alex)
+    blair = next(u["id"] for u in users["records"] if u["extensionNumber"] == "103")
+    for f, permission in (
+        ("/restapi/v1.0/account/~/presence", "ReadPresence"),
+        ("/restapi/v1.0/account/~/telephony/sessions", "ReadCallLog"),
+        (f"/restapi/v1.0/account/~/extension/{blair}/presence", "ReadPresence"),
+        (f"/restapi/v1.0/account/~/extension/{blair}/presence/line/presence", "ReadPresence"),
+    ):
+        got, err = await request(server, "POST", SUB, headers=alex, json=body(receiver.url, f))
+        assert_rc_error(err, 403, got, "CMN-408")
+        assert err["errors"][0]["permissionName"] == permission
+    # the lines it monitors itself, and a reminder, any extension may have
+    got, sub = await request(
+        server,
+        "POST",
+        SUB,
+        headers=alex,
+        json=body(
+            receiver.url,
+            "/restapi/v1.0/account/~/extension/~/presence/line/presence",
+            "/restapi/v1.0/subscription/~?threshold=3600&interval=600",
+            SMS,
+        ),
+    )
+    assert got == 200, sub
+    assert len(sub["eventFilters"]) == 2
+    await request(server, "DELETE", f"{SUB}/{sub['id']}", headers=alex)
+    # an admin may have both account presence and another extension's lines
+    headers = await world["demo"].headers()
+    got, sub = await request(
+        server,
+        "POST",
+        SUB,
+        headers=headers,
+        json=body(
+            receiver.url,
+            "/restapi/v1.0/account/~/presence?detailedTelephonyState=true",
+            f"/restapi/v1.0/account/~/extension/{blair}/presence/line/presence",
+        ),
+    )
+    assert got == 200, sub
+    assert sub["eventFilters"] == [
+        "/restapi/v1.0/account/70000001/presence?detailedTelephonyState=true",
+        f"/restapi/v1.0/account/70000001/extension/{blair}/presence/line/presence",
+    ]
+    await request(server, "DELETE", f"{SUB}/{sub['id']}", headers=headers)

@@ -32,7 +32,7 @@ from callscope.identity.crypto import (
     verify_password,
 )
 from callscope.identity.service import IdentityError, OAuthError
-from callscope.store.models import App, Extension
+from callscope.store.models import App, Device, Extension
 from tests.conftest import Server
 from tests.integration.cp_helpers import request
 from tests.security.conftest import PASSWORD, Directory
@@ -269,6 +269,16 @@ async def test_the_demo_seed_pays_one_hash_and_its_jwt_expires(
         creds["supervisor"]["jwt"], key, algorithms=["HS256"], audience="/restapi/oauth/token"
     )
     assert jwt["exp"] - jwt["iat"] == 30 * 86_400
+    # each agent has a JWT of its own, as long-lived
+    for a in creds["agents"]:
+        claims = pyjwt.decode(a["jwt"], key, algorithms=["HS256"], audience="/restapi/oauth/token")
+        assert (claims["sub"], claims["exp"] - claims["iat"]) == (a["extensionId"], 30 * 86_400)
+    # the supervisor's web phone, Offline until one connects with its id
+    async with d.sessions() as s:
+        phone = await s.get(Device, int(creds["supervisor"]["deviceId"]))
+    assert phone is not None
+    assert (phone.type, phone.status) == ("WebPhone", "Offline")
+    assert str(phone.extension_id) == creds["supervisor"]["extensionId"]
     async with d.sessions() as s:
         app = await s.get(App, creds["clientId"])
     assert app is not None

@@ -13,6 +13,7 @@ from callscope.events.payloads import (
     ActiveCall,
     EventKind,
     presence_body,
+    reminder_body,
     render,
     telephony_body,
 )
@@ -193,3 +194,72 @@ def test_notification_is_the_envelope_with_the_sending_time() -> None:
     sent = notification(env, T0)
     assert list(sent) == ["uuid", "event", "timestamp", "subscriptionId", "ownerId", "body"]
     assert sent["timestamp"] == "2026-05-04T15:02:11.402Z"
+
+
+def test_account_presence_sees_every_extension_and_lines_the_monitored_ones() -> None:
+    account = seen(
+        "/restapi/v1.0/account/~/presence",
+        presence("CallConnected"),
+        EventKind.PRESENCE,
+        extension_id=AGENT_EXT,
+    )
+    assert account["extensionId"] == str(AGENT_EXT)
+    assert "activeCalls" not in account
+    assert (
+        seen(
+            "/restapi/v1.0/account/~/presence",
+            presence("Ringing"),
+            EventKind.PRESENCE,
+            extension_id=AGENT_EXT,
+            account_id="80000001",
+        )
+        is None
+    )
+
+    f = parse_filter(
+        "/restapi/v1.0/account/~/extension/~/presence/line/presence?detailedTelephonyState=true",
+        account_id=ACC,
+        owner_extension_id=OWNER,
+    )
+
+    def lines(monitored: frozenset[int], extension: int = AGENT_EXT) -> Any:
+        return render(
+            f,
+            kind=EventKind.PRESENCE,
+            account_id=ACC,
+            extension_id=extension,
+            payload=presence("CallConnected"),
+            event_id=5,
+            monitored=monitored,
+        )
+
+    assert lines(frozenset({AGENT_EXT}))["activeCalls"][0]["partyId"] == "p-abc-2"
+    assert lines(frozenset()) is None  # not (or no longer) monitored
+    assert lines(frozenset({AGENT_EXT}), extension=OWNER) is None  # its own presence is not a line
+
+
+def test_a_reminder_reaches_its_own_subscription_and_filter_only() -> None:
+    text = "/restapi/v1.0/subscription/~?threshold=60&interval=15"
+    f = parse_filter(text, account_id=ACC, owner_extension_id=OWNER)
+    payload = reminder_body("sub-1", text, T0, 42)
+
+    def as_seen(sub: str, flt: Any = f) -> Any:
+        return render(
+            flt,
+            kind=EventKind.SUBSCRIPTION,
+            account_id=ACC,
+            extension_id=OWNER,
+            payload=payload,
+            event_id=9,
+            subscription_id=sub,
+        )
+
+    assert as_seen("sub-1") == {"expiresIn": 42, "expirationTime": "2026-05-04T15:02:11.402Z"}
+    assert as_seen("sub-2") is None
+    other = parse_filter(
+        "/restapi/v1.0/subscription/~?threshold=600&interval=60",
+        account_id=ACC,
+        owner_extension_id=OWNER,
+    )
+    assert as_seen("sub-1", other) is None  # that filter's reminders are its own
+    assert as_seen("sub-1", parse_filter(TEL, account_id=ACC, owner_extension_id=OWNER)) is None

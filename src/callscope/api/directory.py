@@ -1,5 +1,12 @@
 """RingCentral directory routes: extensions (spec §3), devices (§4), call monitoring groups
-(§5). All scoped to the token's account; paths accept ``~``."""
+(§5). All scoped to the token's account; paths accept ``~``.
+
+Devices: an extension's list (its own, or an admin's read), and the account's
+(``/account/{id}/device``: an admin sees every device, anyone else their own) with each
+device at ``/account/{id}/device/{deviceId}`` — the ``uri`` every device record carries.
+Another extension's device is 404 to a non-admin, as an unknown one: device ids are what
+supervision names, and a non-admin has no business probing them.
+"""
 
 from __future__ import annotations
 
@@ -124,6 +131,8 @@ class DirectoryApi:
             web.get(ACCOUNT + "/extension", self.list_extensions),
             web.get(ACCOUNT + "/extension/{extensionId}", self.get_extension),
             web.get(ACCOUNT + "/extension/{extensionId}/device", self.list_devices),
+            web.get(ACCOUNT + "/device", self.account_devices),
+            web.get(ACCOUNT + "/device/{deviceId}", self.get_device),
             web.post(groups, self.create_group),
             web.get(groups, self.list_groups),
             web.put(groups + "/{groupId}", self.rename_group),
@@ -176,6 +185,35 @@ class DirectoryApi:
         base = base_url(request, account_id)
         records = [device_json(d, ext, base) for d in rows]
         return json_response(paged(request, records, total, page, per_page))
+
+    async def account_devices(self, request: web.Request) -> web.Response:
+        account_id = account_param(request)
+        auth = caller(request)
+        page, per_page = page_params(request)
+        rows, total = await self.directory.account_devices(
+            account_id,
+            extension_id=None if auth.admin else auth.extension_id,
+            types=request.query.getall("type", []),
+            offset=(page - 1) * per_page,
+            limit=per_page,
+        )
+        base = base_url(request, account_id)
+        records = [device_json(d, e, base) for d, e in rows]
+        return json_response(paged(request, records, total, page, per_page))
+
+    async def get_device(self, request: web.Request) -> web.Response:
+        account_id = account_param(request)
+        auth = caller(request)
+        raw = request.match_info["deviceId"]
+        device = None
+        if raw.isdigit() and len(raw) < 19:
+            device = await self.directory.get_device(account_id, int(raw))
+        if device is None or (not auth.admin and device.extension_id != auth.extension_id):
+            raise not_found("deviceId", raw)
+        ext = await self.directory.get_extension(account_id, device.extension_id)
+        if ext is None:
+            raise not_found("deviceId", raw)
+        return json_response(device_json(device, ext, base_url(request, account_id)))
 
     # -- call monitoring groups ----------------------------------------------------------
 
@@ -258,16 +296,20 @@ class DirectoryApi:
         body = await read_json(request)
         sections: dict[str, list[tuple[int, list[str]]]] = {}
         for key in ("addedExtensions", "updatedExtensions", "removedExtensions"):
-            items = body.get(key)
-            if items is None:
+            if key not in body:
                 sections[key] = []
                 continue
+            items = body[key]
+            # an explicit null is an error, as RingCentral answers it: the official sample
+            # posts addedExtensions: null when its extension list failed, and a 204 would
+            # tell it the group was filled
             if not isinstance(items, list):
                 raise ApiError(
                     400,
                     "CMN-101",
                     f"Parameter [{key}] value is invalid: use a list",
                     parameterName=key,
+                    parameterValue="null" if items is None else str(items)[:40],
                 )
             parsed = []
             for i, item in enumerate(items):

@@ -451,9 +451,7 @@ class WsGateway:
                 if not isinstance(body, dict):
                     raise ApiError(400, "CMN-103", "A JSON object body is required")
                 filters = await self.api.filters(auth, body.get("eventFilters"))
-                updated = await self.api.subscriptions.update(
-                    sub.id, event_filters=[f.text for f in filters]
-                )
+                updated = await self.api.subscriptions.update(sub.id, event_filters=filters)
                 self.dispatcher.forget(sub.id)
                 assert updated is not None
                 return 200, subscription_json(updated, origin)

@@ -553,3 +553,36 @@ class TelephonyService:
                 ).scalars():
                     parties[party.session_id].append(party)
         return [(sess, call, parties[sess.id]) for sess, call in pairs]
+
+    async def presence_calls(
+        self, account_id: str, extension_id: int | None = None
+    ) -> dict[int, list[ActiveCall]]:
+        """The calls of each agent extension now (of one, or of the account), oldest first:
+        a presence read's ``activeCalls`` (spec §9.3). Read from the live sessions, so any
+        node answers alike; the presence events show the same calls as they change."""
+        out: defaultdict[int, list[ActiveCall]] = defaultdict(list)
+        for session, call, parties in reversed(await self.live_sessions(account_id, extension_id)):
+            for party in parties:
+                if party.role != "agent" or party.extension_id is None:
+                    continue
+                if extension_id is not None and party.extension_id != extension_id:
+                    continue
+                status = PartyStatus(party.status_code)
+                if status in _ENDED:
+                    continue
+                out[party.extension_id].append(
+                    ActiveCall(
+                        call_id=call.id,
+                        direction=party.direction,
+                        from_number=party.from_number,
+                        from_name=party.from_name,
+                        to_number=party.to_number,
+                        to_name=party.to_name,
+                        start_time=session.creation_time,
+                        telephony_status=_PRESENCE_STATUS[status],
+                        session_id=call.session_id or call.id,
+                        telephony_session_id=session.id,
+                        party_id=party.id,
+                    )
+                )
+        return dict(out)

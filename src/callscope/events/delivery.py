@@ -32,6 +32,14 @@
   first checks that the subscription is still live. So once ``DELETE`` has answered, not one
   more request reaches the target. In a cluster the other nodes hear it by a cluster
   message, and their senders also re-read the subscription before every attempt.
+* **Renewal reminders** (``/restapi/v1.0/subscription/~?threshold=&interval=``, spec
+  §8.1). The fan-out task looks every ``reminder_check_s`` for WebHook subscriptions
+  whose expiry is within a reminder filter's ``threshold`` and writes one reminder to the
+  outbox per ``interval`` (slot *k* once ``threshold − k·interval`` seconds or less are
+  left), for that subscription alone; renewing moves the expiry and starts the count
+  again. Each slot is written once per node (in a cluster, by the node that takes its
+  Redis lease); a restart may write the current slot again (at-least-once, as deliveries).
+  WebSocket subscriptions renew themselves while connected and get none.
 * **WebSocket.** The gateway (``api/wsgateway.py``) attaches a connection to its
   subscription; the sender hands it the queue, and the connection moves what it sends into
   its session's recovery buffer (``events/wsg.py``): it is delivered once the client
@@ -57,13 +65,13 @@ import orjson
 from callscope.calls.views import iso
 from callscope.cluster.node import Cluster
 from callscope.errors import WebhookTargetRefused
-from callscope.events.filters import EventFilter, FilterError, parse_filter
-from callscope.events.payloads import envelope, render
+from callscope.events.filters import EventFilter, FilterError, Unsupported, parse_filter
+from callscope.events.payloads import EventKind, envelope, reminder_body, render
 from callscope.events.targets import TargetPolicy
 from callscope.events.webhook import USER_AGENT, WebhookClient, read_at_most
 from callscope.identity.service import aware as _aware
 from callscope.metrics import Registry
-from callscope.store.events import EventRepository
+from callscope.store.events import EventRepository, Monitored
 from callscope.store.models import Delivery, OutboxEvent, Subscription
 from callscope.store.repo import utcnow
 from callscope.store.subscriptions import SubscriptionRepository
@@ -119,6 +127,8 @@ class DispatcherOptions:
     #: a WebHook target that reads a notification and closes without answering delivered it
     accept_no_reply: bool = False
     poll_s: float = 1.0
+    #: how often subscriptions are checked for a renewal reminder due
+    reminder_check_s: float = 1.0
     fanout_batch: int = 500
     webhook_targets: TargetPolicy = field(default_factory=TargetPolicy)
 
@@ -218,6 +228,8 @@ class Dispatcher:
         #: run with every expiry pass (the gateway's expired sessions)
         self.sweeps: list[Sweep] = []
         self._filters: dict[tuple[str, str], EventFilter | None] = {}
+        #: (subscription, its expiry, reminder filter) → the last reminder slot written
+        self._reminded: dict[tuple[str, float, str], int] = {}
         self._http: WebhookClient | None = None
         self._stopping = False
         #: in a cluster: webhook queues are sent by one node at a time, the holder of the
@@ -363,18 +375,37 @@ class Dispatcher:
     # -- fan-out ---------------------------------------------------------------------------
 
     def _filter(self, sub: Subscription, text: str) -> EventFilter | None:
+        """The stored filter parsed; None for a disabled one (``disabledFilters``)."""
         key = (sub.id, text)
         if key not in self._filters:
             try:
                 self._filters[key] = parse_filter(
                     text, account_id=sub.account_id, owner_extension_id=sub.extension_id
                 )
+            except Unsupported:
+                self._filters[key] = None
             except FilterError:
                 logger.error("subscription %s: stored filter %r does not parse", sub.id, text)
                 self._filters[key] = None
         return self._filters[key]
 
-    def route(self, events: Sequence[OutboxEvent], subs: Sequence[Subscription]) -> list[Delivery]:
+    def watchers(self, subs: Sequence[Subscription]) -> set[int]:
+        """The owners of monitored-lines presence filters (``…/presence/line/presence``)."""
+        out: set[int] = set()
+        for sub in subs:
+            for text in sub.event_filters:
+                f = self._filter(sub, text)
+                if f is not None and f.line and f.extension_id is not None:
+                    out.add(f.extension_id)
+        return out
+
+    def route(
+        self,
+        events: Sequence[OutboxEvent],
+        subs: Sequence[Subscription],
+        monitored: Monitored | None = None,
+    ) -> list[Delivery]:
+        monitored = monitored or {}
         now = utcnow()
         by_account: dict[str, list[Subscription]] = {}
         for sub in subs:
@@ -393,6 +424,12 @@ class Dispatcher:
                         extension_id=ev.extension_id,
                         payload=ev.payload,
                         event_id=ev.id,
+                        subscription_id=sub.id,
+                        monitored=(
+                            monitored.get(f.extension_id, frozenset())
+                            if f.line and f.extension_id is not None
+                            else frozenset()
+                        ),
                     )
                     if body is None:
                         continue
@@ -406,7 +443,9 @@ class Dispatcher:
 
     async def _fan_out_all(self) -> None:
         while True:
-            n, touched = await self.repo.fan_out(self.route, utcnow(), self.options.fanout_batch)
+            n, touched = await self.repo.fan_out(
+                self.route, utcnow(), self.options.fanout_batch, watchers=self.watchers
+            )
             for sub_id in touched:
                 self.kick(sub_id)
             if touched and self.cluster is not None:
@@ -415,12 +454,15 @@ class Dispatcher:
                 return
 
     async def _fan_out_loop(self) -> None:
-        last_expire = last_keep = 0.0
+        last_expire = last_keep = last_remind = 0.0
         while True:
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._wake.wait(), self.options.poll_s)
             self._wake.clear()
             try:
+                if time.monotonic() - last_remind >= self.options.reminder_check_s:
+                    last_remind = time.monotonic()
+                    await self.remind(utcnow())
                 await self._fan_out_all()
                 cluster = self.cluster
                 if (
@@ -441,6 +483,47 @@ class Dispatcher:
             except Exception:
                 logger.exception("fan-out failed; retrying")
                 await asyncio.sleep(self.options.poll_s)
+
+    async def remind(self, now: datetime) -> int:
+        """Write the renewal reminders due (spec §8.1); returns how many."""
+        rows: list[OutboxEvent] = []
+        written: dict[tuple[str, float, str], int] = {}
+        live: set[tuple[str, float, str]] = set()
+        for sub in await self.repo.with_filter(now, "/restapi/v1.0/subscription/"):
+            expires_at = _aware(sub.expires_at)
+            left = (expires_at - now).total_seconds()
+            for text in sub.event_filters:
+                f = self._filter(sub, text)
+                if f is None or f.kind != "reminder":
+                    continue
+                key = (sub.id, expires_at.timestamp(), text)
+                live.add(key)
+                if left > f.threshold_s:
+                    continue
+                slot = int((f.threshold_s - left) // f.interval_s)
+                if self._reminded.get(key, -1) >= slot:
+                    continue
+                written[key] = slot
+                if self.cluster is not None and not await self.cluster.acquire(
+                    self.cluster.key("remind", sub.id, int(key[1]), slot, text),
+                    max(left, 0.0) + 60,
+                ):
+                    continue  # another node wrote this one
+                rows.append(
+                    OutboxEvent(
+                        account_id=sub.account_id,
+                        kind=EventKind.SUBSCRIPTION,
+                        extension_id=sub.extension_id,
+                        payload=reminder_body(sub.id, text, expires_at, int(left)),
+                        created_at=now,
+                    )
+                )
+        # renewed, expired or deleted: their count starts again or is over
+        for key in [k for k in self._reminded if k not in live]:
+            del self._reminded[key]
+        await self.repo.add(rows)
+        self._reminded.update(written)  # only once written: a failed write is tried again
+        return len(rows)
 
     async def _keep_leases(self, cluster: Cluster) -> None:
         """Renew this node's sender leases; queues with nobody sending them (their node

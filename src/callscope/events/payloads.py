@@ -21,6 +21,7 @@ __all__ = [
     "EventKind",
     "envelope",
     "presence_body",
+    "reminder_body",
     "render",
     "telephony_body",
 ]
@@ -31,6 +32,8 @@ class EventKind:
     PRESENCE = "presence"
     INSIGHTS = "insights"
     DEVICE = "device"
+    #: a subscription's renewal reminder (for that subscription only)
+    SUBSCRIPTION = "subscription"
 
 
 #: the ``serverId`` of telephony events (RingCentral names its media server here)
@@ -123,6 +126,23 @@ def presence_body(extension_id: int, calls: list[ActiveCall]) -> dict[str, Any]:
     }
 
 
+def reminder_body(
+    subscription_id: str, filter_text: str, expiration_time: datetime, expires_in_s: int
+) -> dict[str, Any]:
+    """A renewal reminder as written to the outbox: for one subscription and one of its
+    reminder filters. What its notification's ``body`` shows is :func:`render`'s.
+
+    Guide ("Create Webhook Renewal Event Filter"): "reminder events have a simple body with
+    an ``expiresIn`` property". UNCONFIRMED: any other field; callscope adds the
+    ``expirationTime`` it knows, nothing else."""
+    return {
+        "subscriptionId": subscription_id,
+        "filter": filter_text,
+        "expiresIn": max(0, expires_in_s),
+        "expirationTime": iso(expiration_time),
+    }
+
+
 def _party_matches(f: EventFilter, party: dict[str, Any]) -> bool:
     if f.extension_id is None:
         if party.get("accountId") != f.account_id:
@@ -154,8 +174,14 @@ def render(
     extension_id: int | None,
     payload: dict[str, Any],
     event_id: int,
+    subscription_id: str = "",
+    monitored: frozenset[int] = frozenset(),
 ) -> dict[str, Any] | None:
-    """The body ``f`` receives for this event, or None if the filter does not match it."""
+    """The body ``f`` receives for this event, or None if the filter does not match it.
+
+    ``subscription_id``: the subscription ``f`` belongs to (a renewal reminder is for its
+    own subscription only); ``monitored``: the extensions the filter's extension may monitor
+    now (what its ``…/presence/line/presence`` filter sees)."""
     if account_id != f.account_id:
         return None
     if kind == EventKind.TELEPHONY:
@@ -170,8 +196,16 @@ def render(
             body["extensionId"] = str(f.extension_id)
         return body
     if kind == EventKind.PRESENCE:
-        if f.kind != "presence" or f.extension_id != extension_id:
+        if f.kind != "presence" or extension_id is None:
             return None
+        if f.line:
+            # the presence lines of an extension: those its monitoring groups let it monitor.
+            # UNCONFIRMED: RingCentral's lines are the BLF lines set up on the user's phone;
+            # callscope has none, and the monitoring groups are its nearest equivalent
+            if extension_id not in monitored:
+                return None
+        elif f.extension_id is not None and f.extension_id != extension_id:
+            return None  # (no extension: account presence, every extension's)
         body = {**payload, "sequence": event_id}
         if not f.flag("detailedTelephonyState"):
             body.pop("activeCalls", None)
@@ -184,6 +218,14 @@ def render(
         if f.kind != "device" or f.extension_id != extension_id:
             return None
         return dict(payload)
+    if kind == EventKind.SUBSCRIPTION:
+        if (
+            f.kind != "reminder"
+            or payload.get("subscriptionId") != subscription_id
+            or payload.get("filter") != f.text
+        ):
+            return None
+        return {k: v for k, v in payload.items() if k not in ("subscriptionId", "filter")}
     return None
 
 

@@ -514,6 +514,13 @@ class IdentityService:
             raise OAuthError(401, "invalid_client", "OAU-146", "Invalid client credentials")
         return app
 
+    async def get_app(self, client_id: str) -> App | None:
+        """The OAuth client (the dashboard's built-in one too), or None."""
+        if client_id == DASHBOARD_CLIENT_ID:
+            return dashboard_app()
+        async with self._sessions() as s:
+            return await s.get(App, client_id)
+
     async def _enabled_extension(self, app: App, extension_id: int) -> Extension:
         async with self._sessions() as s:
             ext = await s.get(Extension, extension_id)
@@ -753,7 +760,13 @@ class IdentityService:
 
     async def seed_demo(self) -> dict[str, Any]:
         """One demo account matching the simulator's defaults: rcAccountId 70000001 and
-        RingCX agents 5501-5503. Returns the credentials to print (shown once)."""
+        RingCX agents 5501-5503. Returns the credentials to print (shown once).
+
+        Everyone gets a JWT credential (the agents' let a sample that acts on ``~`` run as
+        an agent); the supervisor also gets a WebPhone device, Offline until a web phone
+        connects with its ``deviceId`` (the dashboard's supervision panel, or
+        ``/supervision/device?deviceId=``): the ``supervisorDeviceId`` a supervise sample
+        names. One password hash for the four users."""
         account = await self.create_account("70000001", "Demo Contact Centre")
         password = new_secret(9)
         # one hash for the four users of one password: a start pays one scrypt, not four
@@ -787,7 +800,13 @@ class IdentityService:
             )
         app, secret = await self.create_app(account.id, "Demo supervision app")
         jwt = await self.create_jwt(account.id, sup.id, expires_in_s=DEMO_JWT_TTL_S)
+        agent_jwts = [
+            await self.create_jwt(account.id, a.id, expires_in_s=DEMO_JWT_TTL_S) for a in agents
+        ]
         await self.create_device(account.id, sup.id, type="SoftPhone", name="Sam's softphone")
+        web_phone = await self.create_device(
+            account.id, sup.id, type="WebPhone", name="Sam's web phone"
+        )
         for agent in agents:  # what a Genesys targetDeviceUri names
             await self.create_device(
                 account.id, agent.id, type="HardPhone", name=f"{agent.first_name}'s desk phone"
@@ -796,7 +815,12 @@ class IdentityService:
             "accountId": account.id,
             "clientId": app.client_id,
             "clientSecret": secret,
-            "supervisor": {"extensionId": str(sup.id), "extensionNumber": "101", "jwt": jwt},
+            "supervisor": {
+                "extensionId": str(sup.id),
+                "extensionNumber": "101",
+                "jwt": jwt,
+                "deviceId": str(web_phone.id),
+            },
             "username": sup.email,
             "password": password,
             "agents": [
@@ -804,8 +828,9 @@ class IdentityService:
                     "extensionId": str(a.id),
                     "extensionNumber": a.extension_number,
                     "ringcxAgentId": a.ringcx_agent_id,
+                    "jwt": agent_jwt,
                 }
-                for a in agents
+                for a, agent_jwt in zip(agents, agent_jwts, strict=True)
             ],
         }
 

@@ -108,6 +108,30 @@ class DirectoryRepository:
             rows, total = await _page(s, q.order_by(Device.id), offset, limit)  # type: ignore[arg-type]
         return rows, total  # type: ignore[return-value]
 
+    async def account_devices(
+        self,
+        account_id: str,
+        *,
+        extension_id: int | None = None,
+        types: Sequence[str] = (),
+        offset: int = 0,
+        limit: int = 100,
+    ) -> tuple[list[tuple[Device, Extension]], int]:
+        """The account's devices with their extensions (of one extension if given)."""
+        q = (
+            select(Device, Extension)
+            .join(Extension, Extension.id == Device.extension_id)
+            .where(Device.account_id == account_id)
+        )
+        if extension_id is not None:
+            q = q.where(Device.extension_id == extension_id)
+        if types:
+            q = q.where(Device.type.in_(types))
+        async with self._sessions() as s:
+            total = (await s.execute(select(func.count()).select_from(q.subquery()))).scalar_one()
+            rows = (await s.execute(q.order_by(Device.id).offset(offset).limit(limit))).all()
+        return [(d, e) for d, e in rows], int(total)
+
     async def get_device(self, account_id: str, device_id: int) -> Device | None:
         async with self._sessions() as s:
             device = await s.get(Device, device_id)

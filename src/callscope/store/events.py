@@ -8,29 +8,44 @@ in the outbox or queued for every subscription it matched, never half of each.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import delete, func, select, update
+from sqlalchemy import String, cast, delete, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from sqlalchemy.orm import aliased
 
 from callscope.store.batch import insert_in_order
 from callscope.store.db import FANOUT_LOCK, advisory_xact_lock
-from callscope.store.models import Delivery, OutboxEvent, Subscription
+from callscope.store.models import Delivery, GroupMember, OutboxEvent, Subscription
 
-__all__ = ["EventRepository", "Router"]
+__all__ = ["EventRepository", "Monitored", "Router"]
 
-#: (events oldest first, subscriptions that may receive them) → deliveries to queue
-Router = Callable[[Sequence[OutboxEvent], Sequence[Subscription]], list[Delivery]]
+#: extension → the extensions its call monitoring groups let it monitor
+Monitored = Mapping[int, frozenset[int]]
+#: (events oldest first, subscriptions that may receive them, what the owners of
+#: monitored-lines filters monitor) → deliveries to queue
+Router = Callable[[Sequence[OutboxEvent], Sequence[Subscription], Monitored], list[Delivery]]
+#: the extensions whose monitored lines some of these subscriptions follow
+Watchers = Callable[[Sequence[Subscription]], set[int]]
 
 
 class EventRepository:
     def __init__(self, sessions: async_sessionmaker[AsyncSession]) -> None:
         self._sessions = sessions
 
-    async def fan_out(self, route: Router, now: datetime, limit: int = 500) -> tuple[int, set[str]]:
-        """Move up to ``limit`` outbox events into deliveries.
+    async def fan_out(
+        self,
+        route: Router,
+        now: datetime,
+        limit: int = 500,
+        *,
+        watchers: Watchers | None = None,
+    ) -> tuple[int, set[str]]:
+        """Move up to ``limit`` outbox events into deliveries. ``watchers`` names the
+        extensions whose monitored extensions the router needs (read in the same
+        transaction, so a group change applies from the next event on).
 
         Returns:
             (events taken, ids of the subscriptions that got a delivery)
@@ -52,12 +67,31 @@ class EventRepository:
                     )
                 ).scalars()
             )
-            deliveries = route(events, subs)
+            monitored = await _monitored(s, watchers(subs) if watchers else set())
+            deliveries = route(events, subs, monitored)
             # in the order routed, in one statement: ids follow queue order (delivery
             # order is id order)
             await insert_in_order(s, deliveries)
             await s.execute(delete(OutboxEvent).where(OutboxEvent.id.in_([e.id for e in events])))
             return len(events), {d.subscription_id for d in deliveries}
+
+    async def add(self, events: Sequence[OutboxEvent]) -> None:
+        """Write events to the outbox outside the ingest row writer (renewal reminders)."""
+        if events:
+            async with self._sessions.begin() as s:
+                s.add_all(events)
+
+    async def with_filter(self, now: datetime, fragment: str) -> list[Subscription]:
+        """Active WebHook subscriptions, not expired, with a filter containing ``fragment``
+        (a coarse text match; the caller parses the filters)."""
+        async with self._sessions() as s:
+            q = select(Subscription).where(
+                Subscription.status == "Active",
+                Subscription.transport == "WebHook",
+                Subscription.expires_at > now,
+                cast(Subscription.event_filters, String).like(f"%{fragment}%"),
+            )
+            return list((await s.execute(q)).scalars())
 
     async def pending(
         self, subscription_id: str, *, after: int = 0, limit: int = 100
@@ -131,3 +165,23 @@ class EventRepository:
     async def backlog(self) -> int:
         async with self._sessions() as s:
             return int((await s.execute(select(func.count()).select_from(Delivery))).scalar_one())
+
+
+async def _monitored(s: AsyncSession, supervisors: set[int]) -> dict[int, frozenset[int]]:
+    """Spec §7.5: a ``Monitoring`` member monitors the ``Monitored`` members of its groups."""
+    if not supervisors:
+        return {}
+    sup, agent = aliased(GroupMember), aliased(GroupMember)
+    q = (
+        select(sup.extension_id, agent.extension_id)
+        .join(agent, agent.group_id == sup.group_id)
+        .where(
+            sup.extension_id.in_(supervisors),
+            sup.monitoring.is_(True),
+            agent.monitored.is_(True),
+        )
+    )
+    out: dict[int, set[int]] = {i: set() for i in supervisors}
+    for watcher, watched in (await s.execute(q)).all():
+        out[watcher].add(watched)
+    return {k: frozenset(v) for k, v in out.items()}
