@@ -43,7 +43,6 @@ import asyncio
 import os
 import re
 import shutil
-import struct
 import sys
 import tempfile
 import time
@@ -52,15 +51,14 @@ from typing import Any
 
 import aiohttp
 import numpy as np
-import orjson
 
 sys.path.insert(0, str(Path(__file__).parent))
 from benchlib import counts, free_port, percentile, pin, start_server, token
 from callscope.sim.plan import CallAudio, load_audio
 from callscope.sim.runner import CallResult, Progress, SimOptions, default_source, run_call
 from callscope.sim.wsclient import WebSocketClient, connect
+from callscope.supervision.webphone import WebPhoneClient, mic_frame
 
-HEADER = struct.Struct("<BBHI")
 GROUPS = "/restapi/v1.0/account/~/call-monitoring-groups"
 
 
@@ -75,17 +73,19 @@ class Device:
         self.ticks: list[float] | None = None  # the call's send times, by frame
         self.latencies: list[float] = []
         self.mic_sent: list[float] = []
+        #: the web-phone protocol's device side (audio not kept: only arrival times count)
+        self.phone = WebPhoneClient(keep_audio=False)
         ws.on_text = self.on_text
         ws.on_binary = self.on_binary
 
     def on_text(self, raw: bytes) -> None:
-        msg = orjson.loads(raw)
+        msg = self.phone.receive_text(raw)
         if msg.get("type") == "DeviceConnected":
             self.device_id = msg["deviceId"]
 
     def on_binary(self, raw: bytes) -> None:
         now = time.monotonic()
-        frame = HEADER.unpack_from(raw)[3]
+        frame = self.phone.receive_bytes(raw).frame
         self.frames[frame] = now
         ticks = self.ticks
         if ticks is not None and frame < len(ticks):
@@ -180,7 +180,7 @@ async def talk(device: Device, stop: asyncio.Event) -> None:
     n = 0
     t0 = time.monotonic()
     while not stop.is_set() and not device.ws.is_closed:
-        device.ws.send_raw(2, HEADER.pack(2, 0, 0, n) + pcm)
+        device.ws.send_raw(2, mic_frame(pcm, counter=n))
         device.mic_sent.append(time.monotonic())
         n += 1
         await asyncio.sleep(max(0.0, t0 + n * 0.02 - time.monotonic()))

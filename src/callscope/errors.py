@@ -11,6 +11,10 @@
     │                               gRPC status (INVALID_ARGUMENT, UNIMPLEMENTED)  (permanent)
     ├── IngestRefused               a stream did not prove its profile's secret    (permanent)
     ├── InvalidState                an action does not fit the current state       (permanent)
+    ├── Refused                     a request broke a domain rule; its ``kind`` (not
+    │   │                           found, conflict, forbidden, invalid…) picks the
+    │   │                           HTTP answer in ``api/errors.py``               (permanent)
+    │   └── SupervisionRefused      a supervision rule (spec §7.5)                 (permanent)
     ├── RecordingError              a recording file cannot be written or repaired (permanent)
     ├── WebhookTargetRefused        a WebHook address that must not be called      (permanent)
     └── SimulatorError              the sending side failed
@@ -23,20 +27,24 @@ Third-party errors are translated at the boundary with ``raise Ours(...) from ex
 
 from __future__ import annotations
 
+import enum
 from typing import Literal
 
 __all__ = [
     "CallscopeError",
     "ConfigError",
     "DialogRefused",
+    "ErrorKind",
     "GrpcRefusal",
     "IngestRefused",
     "InvalidState",
     "MalformedMessage",
     "ProtocolError",
     "RecordingError",
+    "Refused",
     "SimulatorError",
     "StreamRefused",
+    "SupervisionRefused",
     "UpgradeFailed",
     "UpgradeRefused",
     "WebhookTargetRefused",
@@ -129,6 +137,49 @@ class IngestRefused(CallscopeError):
 
 class InvalidState(CallscopeError):
     """An action was asked for in a state that does not allow it."""
+
+
+class ErrorKind(enum.StrEnum):
+    """What kind of rule a :class:`Refused` request broke. ``api/errors.py`` maps each kind
+    to one HTTP status and RingCentral error code (spec §1.3)."""
+
+    NOT_FOUND = "not_found"  # the resource of the path does not exist (404 CMN-102)
+    UNKNOWN_REFERENCE = "unknown_reference"  # a body parameter names nothing (400 CMN-102)
+    INVALID = "invalid"  # a value or an action does not fit (400 CMN-101)
+    FORBIDDEN = "forbidden"  # not the caller's to touch (403 CMN-404)
+    PERMISSION = "permission"  # a user permission is missing (403 CMN-408)
+    CONFLICT = "conflict"  # someone else holds it (409 CMN-409)
+
+
+class Refused(CallscopeError):
+    """A request broke a domain rule. The message says which and, where it can, the fix.
+
+    Attributes:
+        kind: what kind of rule (picks the HTTP status and error code).
+        parameter: the request parameter at fault, if one is.
+        value: its value as received (never rendered when None).
+        permission: for :attr:`ErrorKind.PERMISSION`, the permission's name.
+    """
+
+    def __init__(
+        self,
+        kind: ErrorKind,
+        message: str,
+        *,
+        parameter: str | None = None,
+        value: object = None,
+        permission: str | None = None,
+    ) -> None:
+        super().__init__(message)
+        self.kind = kind
+        self.message = message
+        self.parameter = parameter
+        self.value = value
+        self.permission = permission
+
+
+class SupervisionRefused(Refused):
+    """A supervision request broke a rule (callscope.supervision.core)."""
 
 
 class RecordingError(CallscopeError):

@@ -419,9 +419,16 @@ async def test_every_supervision_rule_is_enforced(server: Server, tmp_path: Path
             status, err = await supervise(server, sid, {**body, "mode": mode})
             assert_rc_error(err, 400, status, "CMN-101")
             assert "two-way" in err["message"]
-        # Another extension's device cannot be used by a non-admin.
+        # Another extension's device cannot be used by a non-admin: it answers as an unknown
+        # device does (whether it exists is not told).
         status, err = await supervise(server, sid, body, headers=robin_headers)
-        assert_rc_error(err, 403, status, "CMN-404")
+        assert_rc_error(err, 400, status, "CMN-102")
+        status, unknown = await supervise(
+            server, sid, {**body, "supervisorDeviceId": "999999"}, headers=robin_headers
+        )
+        assert {k: v for k, v in err["errors"][0].items() if k != "parameterValue"} == {
+            k: v for k, v in unknown["errors"][0].items() if k != "parameterValue"
+        }
 
         # Sam supervises 102's call; Robin (also allowed) then gets 409: one per call.
         status, party = await supervise(server, sid, body)
@@ -459,7 +466,7 @@ async def test_every_supervision_rule_is_enforced(server: Server, tmp_path: Path
         status, err = await request(
             server, "DELETE", f"{TEL}/{sid}/parties/p-{call_id_of(sid)}-1", headers=server.headers
         )
-        assert_rc_error(err, 403, status, "CMN-101")
+        assert_rc_error(err, 403, status, "CMN-404")
         status, _ = await request(
             server, "DELETE", f"{TEL}/{sid}/parties/{party['id']}", headers=server.headers
         )

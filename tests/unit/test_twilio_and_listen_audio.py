@@ -27,7 +27,9 @@ from callscope.protocols.twilio import (
     build_stream_stop,
     build_transfer,
 )
-from callscope.supervision.audio import (
+from callscope.supervision.links import DeviceLink
+from callscope.supervision.service import target_device_id
+from callscope.supervision.webphone import (
     CHANNEL_AGENT,
     CHANNEL_CUSTOMER,
     CHANNEL_MIXED,
@@ -35,7 +37,6 @@ from callscope.supervision.audio import (
     channel_pcm,
     parse_mic,
 )
-from callscope.supervision.service import DeviceLink, Mode, MonitoringOrder, target_device_id
 
 SID = "MZ0123"
 
@@ -203,11 +204,10 @@ def test_mic_frames_are_checked() -> None:
 def _link(queue_frames: int = 5) -> DeviceLink:
     device = SimpleNamespace(id=77, account_id="1")
     owner = SimpleNamespace(id=101, extension_number="101")
-    service = SimpleNamespace(listen_delay=None)
-    return DeviceLink(device, owner, None, service, queue_frames=queue_frames)  # type: ignore[arg-type]
+    return DeviceLink(device, owner, None, queue_frames=queue_frames)  # type: ignore[arg-type]
 
 
-def test_a_device_that_falls_behind_loses_its_oldest_audio_only() -> None:
+async def test_a_device_that_falls_behind_loses_its_oldest_audio_only() -> None:
     link = _link(queue_frames=5)
     for i in range(12):
         link.send_audio(bytes([i]), float(i))
@@ -220,21 +220,9 @@ def test_a_device_that_falls_behind_loses_its_oldest_audio_only() -> None:
     assert len(link.audio) == 5
 
 
-def test_capabilities_follow_the_monitoring_state() -> None:
-    link = _link()
-    assert link.capabilities() == ["ListenIn", "Coach", "BargeIn"]
-    agent = SimpleNamespace(id=102)
-    link.order = MonitoringOrder(link, agent, Mode.COACH, "AllCalls", "Call", "uri")  # type: ignore[arg-type]
-    assert link.capabilities() == ["ListenIn", "BargeIn", "CancelSupervisorMonitoring"]
-    held = SimpleNamespace(two_way=False, mode=Mode.LISTEN, call=SimpleNamespace(session=None))
-    link.order.attached = held  # type: ignore[assignment]
-    # On a one-way call only listening is possible.
-    assert link.capabilities() == ["ListenIn", "CancelSupervisorMonitoring"]
-    state = link.state()["devices"][0]
-    assert state["supervisorMonitoringState"]["state"] == "Coach"
-    link.online = False
-    assert link.capabilities() == []
-    assert link.state()["devices"][0]["deviceState"] == "Inactive"
+def test_a_device_queue_must_hold_a_frame() -> None:
+    with pytest.raises(ValueError, match="queue_frames"):
+        _link(queue_frames=0)
 
 
 def test_target_device_uri() -> None:

@@ -1,4 +1,8 @@
-"""RingCentral error bodies (spec §1.3) and JSON helpers shared by every router."""
+"""RingCentral error bodies (spec §1.3) and JSON helpers shared by every router.
+
+Domain errors (:class:`callscope.errors.Refused`) are answered through one table,
+:data:`REFUSAL_ANSWERS`: their kind picks the HTTP status and RingCentral error code.
+"""
 
 from __future__ import annotations
 
@@ -7,7 +11,38 @@ from typing import Any
 import orjson
 from aiohttp import web
 
-__all__ = ["ApiError", "error_middleware", "json_response", "not_found", "read_json"]
+from callscope.errors import ErrorKind, Refused
+
+__all__ = [
+    "GENESYS_STATUS",
+    "REFUSAL_ANSWERS",
+    "ApiError",
+    "error_middleware",
+    "genesys_error",
+    "json_response",
+    "not_found",
+    "param_value",
+    "read_json",
+    "refusal",
+]
+
+#: a refused request's kind → (HTTP status, RingCentral error code) (spec §1.3)
+REFUSAL_ANSWERS: dict[ErrorKind, tuple[int, str]] = {
+    ErrorKind.NOT_FOUND: (404, "CMN-102"),
+    ErrorKind.UNKNOWN_REFERENCE: (400, "CMN-102"),
+    ErrorKind.INVALID: (400, "CMN-101"),
+    ErrorKind.FORBIDDEN: (403, "CMN-404"),
+    ErrorKind.PERMISSION: (403, "CMN-408"),
+    ErrorKind.CONFLICT: (409, "CMN-409"),
+}
+#: Genesys ``statusCode`` by HTTP status: 1 a missing or invalid parameter, 2 not
+#: permitted, 3 not found, 4 a conflict (0 is success)
+GENESYS_STATUS: dict[int, int] = {400: 1, 403: 2, 404: 3, 409: 4}
+
+
+def param_value(value: object) -> str | None:
+    """A ``parameterValue`` as the body shows it: at most 64 characters, never ``"None"``."""
+    return None if value is None else str(value)[:64]
 
 
 class ApiError(Exception):
@@ -48,7 +83,27 @@ def not_found(parameter: str, value: object, *, status: int = 404) -> ApiError:
         "CMN-102",
         f"Resource for parameter [{parameter}] is not found",
         parameterName=parameter,
-        parameterValue=str(value)[:64],
+        parameterValue=param_value(value),
+    )
+
+
+def refusal(exc: Refused) -> ApiError:
+    """The RingCentral error answer of a refused request (one table: its kind)."""
+    status, code = REFUSAL_ANSWERS[exc.kind]
+    return ApiError(
+        status,
+        code,
+        exc.message,
+        parameterName=exc.parameter,
+        parameterValue=param_value(exc.value) if exc.parameter else None,
+        permissionName=exc.permission,
+    )
+
+
+def genesys_error(status: int, message: str) -> web.Response:
+    """A Genesys error body: ``{"statusCode": n, "statusMessage": "..."}``."""
+    return json_response(
+        {"statusCode": GENESYS_STATUS.get(status, 1), "statusMessage": message}, status=status
     )
 
 
@@ -91,6 +146,8 @@ async def error_middleware(request: web.Request, handler: Any) -> web.StreamResp
         return response
     except ApiError as exc:
         return exc.response()
+    except Refused as exc:
+        return refusal(exc).response()
     except web.HTTPNotFound:
         return ApiError(
             404, "CMN-102", f"Resource for path [{request.path}] is not found"

@@ -19,21 +19,24 @@ import orjson
 from aiohttp import WSMsgType, web
 
 from callscope.api.auth import account_param, caller
-from callscope.api.errors import ApiError, json_response, read_json
+from callscope.api.errors import (
+    ApiError,
+    genesys_error,
+    json_response,
+    param_value,
+    read_json,
+    refusal,
+)
 from callscope.api.revocation import OpenSockets
+from callscope.errors import Refused
 from callscope.identity.service import AuthContext
 from callscope.logsafe import clean
 from callscope.store.directory import DirectoryRepository
 from callscope.store.models import Extension
-from callscope.supervision.audio import parse_mic
-from callscope.supervision.service import (
-    MODE_BY_OPERATION,
-    DeviceLink,
-    Mode,
-    SupervisionRefused,
-    SupervisionService,
-    target_device_id,
-)
+from callscope.supervision.links import DeviceLink
+from callscope.supervision.model import Operation, Repeat, Scope, SupervisionMode
+from callscope.supervision.service import SupervisionService, target_device_id
+from callscope.supervision.webphone import error, parse_mic
 
 __all__ = ["DEVICE_PATH", "SupervisionApi"]
 
@@ -45,25 +48,7 @@ FORWARDED = "X-Callscope-Forwarded"
 #: request headers a forwarded request keeps
 FORWARD_HEADERS = ("Authorization", "Content-Type", "Accept")
 DEVICE_PATH = "/supervision/device"
-GENESYS_STATUS = {400: 1, 403: 2, 404: 3, 409: 4}
-OPERATIONS = (*MODE_BY_OPERATION, "CancelSupervisorMonitoring")
-
-
-def _rc_error(exc: SupervisionRefused) -> ApiError:
-    extra: dict[str, Any] = {}
-    if exc.parameter:
-        extra["parameterName"] = exc.parameter
-        if exc.value is not None:
-            extra["parameterValue"] = str(exc.value)[:64]
-    if exc.code == "CMN-408":
-        extra["permissionName"] = "CallMonitoring"
-    return ApiError(exc.status, exc.code, exc.message, **extra)
-
-
-def _genesys_error(status: int, message: str) -> web.Response:
-    return json_response(
-        {"statusCode": GENESYS_STATUS.get(status, 1), "statusMessage": message}, status=status
-    )
+OPERATIONS = tuple(str(op) for op in Operation)
 
 
 #: kernel send buffer of a web-phone socket (the kernel doubles it): ≈ 2 s of one stream.
@@ -114,7 +99,9 @@ class SupervisionApi:
         cluster = self.service.cluster
         if cluster is None or request.headers.get(FORWARDED):
             return None
-        node = await self.service.call_node(account_param(request), request.match_info["sessionId"])
+        node = await self.service.relay.call_node(
+            account_param(request), request.match_info["sessionId"]
+        )
         url = cluster.node_url(node) if node is not None else None
         if url is None:
             return None
@@ -208,13 +195,13 @@ class SupervisionApi:
         auth = caller(request)
         body = await read_json(request)
         mode_raw = body.get("mode")
-        if mode_raw not in tuple(Mode):
+        if mode_raw not in tuple(SupervisionMode):
             raise ApiError(
                 400,
                 "CMN-101",
                 "Parameter [mode] value is invalid: Listen, Coach or Barge",
                 parameterName="mode",
-                parameterValue=str(mode_raw)[:64],
+                parameterValue=param_value(mode_raw),
             )
         device = body.get("supervisorDeviceId", body.get("deviceId"))
         if device is None:
@@ -240,23 +227,17 @@ class SupervisionApi:
                 "Parameter [mediaSDP] value is invalid: sendOnly or sendRecv",
                 parameterName="mediaSDP",
             )
-        try:
-            # An unknown or ended session is named before anything in the body.
-            self.service.live_call(account_id, request.match_info["sessionId"])
-        except SupervisionRefused as exc:
-            raise _rc_error(exc) from exc
+        # An unknown or ended session is named before anything in the body.
+        self.service.live_call(account_id, request.match_info["sessionId"])
         agent = await self._agent(account_id, body, party_level=party_id is not None)
-        try:
-            view, new = await self.service.supervise(
-                auth,
-                request.match_info["sessionId"],
-                party_id,
-                Mode(mode_raw),
-                device,
-                agent,
-            )
-        except SupervisionRefused as exc:
-            raise _rc_error(exc) from exc
+        view, new = await self.service.supervise(
+            auth,
+            request.match_info["sessionId"],
+            party_id,
+            SupervisionMode(mode_raw),
+            device,
+            agent,
+        )
         return json_response(view, status=201 if new else 200)
 
     async def supervise_session(self, request: web.Request) -> web.Response:
@@ -270,12 +251,9 @@ class SupervisionApi:
         if forwarded is not None:
             return forwarded
         account_param(request)
-        try:
-            await self.service.leave(
-                caller(request), request.match_info["sessionId"], request.match_info["partyId"]
-            )
-        except SupervisionRefused as exc:
-            raise _rc_error(exc) from exc
+        await self.service.leave(
+            caller(request), request.match_info["sessionId"], request.match_info["partyId"]
+        )
         return web.Response(status=204)
 
     # -- Genesys ---------------------------------------------------------------------------
@@ -289,18 +267,19 @@ class SupervisionApi:
         try:
             body = await read_json(request)
         except ApiError as exc:
-            return _genesys_error(exc.status, exc.message)
+            return genesys_error(exc.status, exc.message)
         op = body.get("operationName")
         if op not in OPERATIONS:
-            return _genesys_error(
+            return genesys_error(
                 400, f"operationName must be one of {', '.join(OPERATIONS)} (got {op!r:.40})"
             )
-        scope = body.get("supervisorMonitoringScope", "Call")
-        repeat = body.get("supervisorMonitoringMode", "AllCalls")
-        if scope not in ("Agent", "Call"):
-            return _genesys_error(400, "supervisorMonitoringScope must be Agent or Call")
-        if repeat not in ("NextCall", "AllCalls"):
-            return _genesys_error(400, "supervisorMonitoringMode must be NextCall or AllCalls")
+        # not given: the order keeps its own (a new order: Call scope, AllCalls)
+        scope = body.get("supervisorMonitoringScope")
+        repeat = body.get("supervisorMonitoringMode")
+        if scope is not None and scope not in tuple(Scope):
+            return genesys_error(400, "supervisorMonitoringScope must be Agent or Call")
+        if repeat is not None and repeat not in tuple(Repeat):
+            return genesys_error(400, "supervisorMonitoringMode must be NextCall or AllCalls")
         target: Extension | None = None
         uri = body.get("targetDeviceUri")
         if op != "CancelSupervisorMonitoring":
@@ -312,14 +291,14 @@ class SupervisionApi:
             await self.service.operate(
                 auth,
                 request.match_info["id"],
-                op,
+                Operation(op),
                 target=target,
                 target_device_uri=uri if isinstance(uri, str) else None,
-                repeat=repeat,
-                scope=scope,
+                repeat=Repeat(repeat) if repeat is not None else None,
+                scope=Scope(scope) if scope is not None else None,
             )
-        except SupervisionRefused as exc:
-            return _genesys_error(exc.status, exc.message)
+        except Refused as exc:  # the Genesys body: same table, Genesys' own codes
+            return genesys_error(refusal(exc).status, exc.message)
         return json_response({"statusCode": 0})
 
     async def _target(
@@ -330,19 +309,19 @@ class SupervisionApi:
         if uri is not None:
             device_id = target_device_id(uri) if isinstance(uri, str) else None
             if device_id is None or _id_text(device_id) is None:
-                return _genesys_error(
+                return genesys_error(
                     400, "targetDeviceUri must be the URI of a device: …/api/v2/devices/{id}"
                 )
             device = await self.directory.get_device(auth.account_id, int(device_id))
             if device is None:
-                return _genesys_error(404, f"device {device_id} not found")
+                return genesys_error(404, f"device {device_id} not found")
             ext = await self.directory.get_extension(auth.account_id, device.extension_id)
         elif isinstance(phone_number, str | int) and not isinstance(phone_number, bool):
             ext = await self.directory.extension_by_number(auth.account_id, str(phone_number))
         else:
-            return _genesys_error(400, "targetDeviceUri (or phoneNumber) is required")
+            return genesys_error(400, "targetDeviceUri (or phoneNumber) is required")
         if ext is None:
-            return _genesys_error(404, "no agent has that device or number")
+            return genesys_error(404, "no agent has that device or number")
         return ext
 
     # -- the web phone ---------------------------------------------------------------------
@@ -358,21 +337,22 @@ class SupervisionApi:
                 headers={"Retry-After": "5"},
             )
         auth = caller(request)
-        try:
-            device, owner = await self.service.open_device(
-                auth, request.query.get("deviceId"), request.query.get("name")
-            )
-        except SupervisionRefused as exc:
-            raise _rc_error(exc) from exc
+        device, owner = await self.service.open_device(
+            auth, request.query.get("deviceId"), request.query.get("name")
+        )
         ws = web.WebSocketResponse(
-            heartbeat=self.heartbeat_s, max_msg_size=16 * 1024, compress=False, timeout=2.0
+            heartbeat=self.heartbeat_s,
+            max_msg_size=16 * 1024,
+            compress=False,
+            timeout=2.0,
+            writer_limit=0,  # every write waits on the transport's drain waiter when paused
         )
         await ws.prepare(request)
         _small_send_buffer(request)
         try:
             link = await self.service.connect(device, owner, ws, request.transport)
-        except SupervisionRefused as exc:  # connected elsewhere meanwhile
-            await ws.send_json({"type": "Error", "message": exc.message})
+        except Refused as exc:  # connected elsewhere meanwhile
+            await ws.send_json(error(exc.message))
             await ws.close(code=4409, message=b"device already connected")
             return ws
         try:
@@ -391,7 +371,7 @@ class SupervisionApi:
                 except ValueError as exc:
                     bad += 1
                     if bad == 1 or bad % 100 == 0:  # a flood of bad frames is not echoed
-                        link.send_json({"type": "Error", "message": str(exc), "count": bad})
+                        link.send_json(error(str(exc), bad))
                     continue
                 await self.service.microphone(link, frame, msg.data)
             elif msg.type is WSMsgType.TEXT:
@@ -405,12 +385,10 @@ class SupervisionApi:
                     bad += 1
                     if bad == 1 or bad % 100 == 0:
                         link.send_json(
-                            {
-                                "type": "Error",
-                                "message": 'text messages: only {"type": "Ping"}; '
-                                "audio goes in binary frames",
-                                "count": bad,
-                            }
+                            error(
+                                'text messages: only {"type": "Ping"}; audio goes in binary frames',
+                                bad,
+                            )
                         )
             elif msg.type is WSMsgType.ERROR:
                 break

@@ -323,7 +323,7 @@ class LiveCall:
         self.log = _CallLog(logger, {"call_id": self.call_id})
         path = self.service.settings.recordings_dir / f"{self.call_id}.wav"
         self.writer = WavWriter(path)
-        self.media.sinks.append(self._write_block)
+        self.add_sink(self._write_block, name="recording", on_error=self._recording_failed)
         if isinstance(self.receiver, TwilioReceiver):
             for missing in self.receiver.missing_perspectives:  # a track not streamed: silence
                 self.pipeline.end_channel(missing, time.monotonic())
@@ -403,7 +403,7 @@ class LiveCall:
                 stereo=stereo,
             )
             if stereo:
-                self.media.sinks.append(transcript.on_block)
+                self.add_sink(transcript.on_block, name="transcription")
             elif self.transcript_feeds is not None:
                 self.transcript_feeds(transcript)
             if self.finished:
@@ -420,6 +420,75 @@ class LiveCall:
     def _write_block(self, block: StereoBlock) -> None:
         assert self.writer is not None
         self.writer.write_interleaved(block.pcm)
+
+    # -- sinks -----------------------------------------------------------------------------
+
+    def add_sink(
+        self,
+        sink: BlockSink,
+        *,
+        name: str,
+        on_error: Callable[[Exception], None] | None = None,
+    ) -> BlockSink:
+        """Give the call's blocks to ``sink``, isolated: a sink that raises is counted
+        (``callscope_sink_failures_total``), detached and never called again, and the others
+        go on; ``on_error`` then decides what its failure means for the call. Returns the
+        guarded sink (what :meth:`remove_sink` takes)."""
+        failed = False
+
+        def guarded(block: StereoBlock) -> None:
+            nonlocal failed
+            if failed:
+                return
+            try:
+                sink(block)
+            except Exception as exc:
+                failed = True
+                self._sink_failed(guarded, name, exc, on_error)
+
+        self.media.sinks.append(guarded)
+        return guarded
+
+    def remove_sink(self, sink: BlockSink) -> None:
+        with contextlib.suppress(ValueError):
+            self.media.sinks.remove(sink)
+
+    def _sink_failed(
+        self,
+        guarded: BlockSink,
+        name: str,
+        exc: Exception,
+        on_error: Callable[[Exception], None] | None,
+    ) -> None:
+        self.service.sink_failures.inc(sink=name)
+        self.log.error("%s sink failed and was detached: %s", name, clean(str(exc), 300))
+        try:
+            loop = asyncio.get_running_loop()
+        except RuntimeError:
+            self._detach_failed(guarded, exc, on_error)
+        else:
+            # after the pipeline's loop over its sinks: removing now would skip the next one
+            loop.call_soon(self._detach_failed, guarded, exc, on_error)
+
+    def _detach_failed(
+        self, guarded: BlockSink, exc: Exception, on_error: Callable[[Exception], None] | None
+    ) -> None:
+        self.remove_sink(guarded)
+        if on_error is not None:
+            on_error(exc)
+
+    def _recording_failed(self, exc: Exception) -> None:
+        """The recording cannot be written (disk full…): the call ends, with that reason."""
+        if self._ending is not None or self.end_request is not None or self.finished:
+            return
+        self._ending = asyncio.get_running_loop().create_task(
+            self.end(
+                CallStatus.ABANDONED,
+                f"recording failed: {exc}",
+                close_code=1011,
+                close_reason="recording failed",
+            )
+        )
 
     async def finish(self, status: CallStatus, reason: str) -> None:
         """Flush, close the recording and store the final state. Idempotent."""
@@ -575,6 +644,11 @@ class IngestService:
             "callscope_ingest_connections", "Open ingest WebSockets.", lambda: len(self.connections)
         )
         self.calls_total = reg.counter("callscope_calls_total", "Calls ended, by final status.")
+        self.sink_failures = reg.counter(
+            "callscope_sink_failures_total",
+            "Call audio consumers (recording, transcription, supervision) that failed and "
+            "were detached, by sink.",
+        )
         self.refused_total = reg.counter(
             "callscope_streams_refused_total", "Streams refused before or at Start, by reason."
         )
