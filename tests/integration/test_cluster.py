@@ -325,6 +325,45 @@ async def test_when_the_supervisors_node_dies_the_call_node_ends_the_supervision
             await phone.close()
 
 
+async def test_when_the_calls_node_dies_the_web_phone_on_another_node_is_told_it_ended(
+    pg_url: str, redis_prefix: str, server_factory: type[Server], tmp_path: Path
+) -> None:
+    a, _b, exts, phone = await two_nodes_and_a_phone_on_b(
+        server_factory, tmp_path / "data", pg_url, redis_prefix
+    )
+    source = tmp_path / "call.wav"
+    make_stereo_fixture(source, seconds=30.0)
+    try:
+        call = start_call(call_options(a, source, two_way=False))  # the call: into A
+        sid = (await live_session(a, exts["102"]))["telephonySessionId"]
+        status, party = await supervise(
+            a,
+            sid,
+            {
+                "mode": "Listen",
+                "supervisorDeviceId": phone.device_id,
+                "agentExtensionId": exts["102"]["id"],
+            },
+        )
+        assert status == 201, party
+        started = await until(lambda: phone.first("StreamStarted"), what="the stream, via B")
+        await until(lambda: phone.audio, what="audio on the phone")
+        a.kill()  # the node carrying the call dies
+        ended = await until(
+            lambda: phone.first("StreamEnded"),
+            timeout=DEAD_AFTER_S + 15,
+            what="StreamEnded from node B once A is dead",
+        )
+        assert ended["stream"] == started["stream"]
+        assert ended["callId"] == started["callId"]
+        assert "node-a" in ended["reason"]
+        call.cancel()
+        await asyncio.gather(call, return_exceptions=True)
+    finally:
+        with contextlib.suppress(Exception):
+            await phone.close()
+
+
 async def _party_gone(server: Server, sid: str, party_id: str) -> dict[str, Any] | None:
     _, session = await request(server, "GET", f"{TEL}/{sid}", headers=server.headers)
     party = next((p for p in session.get("parties", []) if p["id"] == party_id), None)

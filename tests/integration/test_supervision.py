@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import struct
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -21,6 +20,7 @@ from callscope.media.g711 import lin2ulaw
 from callscope.media.wav import WavWriter, read_wav
 from callscope.sim.plan import load_audio
 from callscope.sim.runner import CallResult, Progress, SimOptions, run_call
+from callscope.supervision.webphone import mic_frame, parse_listen
 from tests.conftest import Server, make_stereo_fixture, simulate_command
 from tests.integration.cp_helpers import (
     Login,
@@ -35,7 +35,6 @@ pytestmark = pytest.mark.slow
 
 TEL = "/restapi/v1.0/account/~/telephony/sessions"
 GROUPS = "/restapi/v1.0/account/~/call-monitoring-groups"
-HEADER = struct.Struct("<BBHI")
 
 
 @dataclass
@@ -69,9 +68,8 @@ class Phone:
             if msg.type is aiohttp.WSMsgType.TEXT:
                 self.messages.append(msg.json())
             elif msg.type is aiohttp.WSMsgType.BINARY:
-                kind, _channel, stream, frame = HEADER.unpack_from(msg.data)
-                assert kind == 1
-                self.audio.setdefault(stream, {})[frame] = msg.data[HEADER.size :]
+                frame = parse_listen(msg.data)  # raises on anything but a listen frame
+                self.audio.setdefault(frame.stream, {})[frame.frame] = frame.pcm
 
     def of(self, kind: str) -> list[dict[str, Any]]:
         return [m for m in self.messages if m.get("type") == kind]
@@ -88,7 +86,7 @@ class Phone:
     async def talk(self, pcm: bytes, frames: int, *, stream: int = 0) -> None:
         assert self.ws is not None
         for i in range(frames):
-            await self.ws.send_bytes(HEADER.pack(2, 0, stream, i) + pcm)
+            await self.ws.send_bytes(mic_frame(pcm, stream=stream, counter=i))
             await asyncio.sleep(0.02)
 
     async def close(self) -> None:
@@ -399,6 +397,13 @@ async def test_every_supervision_rule_is_enforced(server: Server, tmp_path: Path
             server, sid, {"mode": "Listen", "agentExtensionNumber": "102"}
         )
         assert_rc_error(err, 400, status, "CMN-101")
+        # no mode: named, with no value (never "None")
+        status, err = await supervise(
+            server, sid, {"supervisorDeviceId": sam.device_id, "agentExtensionNumber": "102"}
+        )
+        assert_rc_error(err, 400, status, "CMN-101")
+        assert err["errors"][0]["parameterName"] == "mode"
+        assert "parameterValue" not in err["errors"][0]
         # The device must be Online: the seeded softphone is not connected.
         _, devices = await request(
             server, "GET", "/restapi/v1.0/account/~/extension/~/device", headers=server.headers
@@ -440,6 +445,17 @@ async def test_every_supervision_rule_is_enforced(server: Server, tmp_path: Path
             headers=robin_headers,
         )
         assert_rc_error(err, 409, status, "CMN-409")
+        # …and a monitoring order of Robin's on 102 while Sam holds 102's call: a conflict
+        status, err = await request(
+            server,
+            "POST",
+            f"/api/v2/me/devices/{robin_phone.device_id}",
+            headers=robin_headers,
+            json={"operationName": "ListenIn", "phoneNumber": "102"},
+        )
+        assert (status, err["statusCode"]) == (409, 4), err
+        _, robins = await request(server, "GET", "/api/v2/me/devices", headers=robin_headers)
+        assert "supervisorMonitoringState" not in robins["devices"][0]
         # Sam on a second device: 409, one device per call.
         status, err = await supervise(server, sid, {**body, "supervisorDeviceId": sam2.device_id})
         assert_rc_error(err, 409, status, "CMN-409")
@@ -601,6 +617,15 @@ async def test_monitoring_orders_next_and_all_calls_agent_and_call_scope_across_
             supervisorMonitoringMode="NextCall",
         )
         assert (status, ok) == (200, {"statusCode": 0})
+        # the same operation without supervisorMonitoringMode keeps the order NextCall
+        status, ok = await genesys(
+            server, phone.device_id, operationName="Coach", targetDeviceUri=target
+        )
+        assert (status, ok) == (200, {"statusCode": 0})
+        _, mine = await request(server, "GET", "/api/v2/me/devices", headers=server.headers)
+        state = next(d for d in mine["devices"] if d["id"] == phone.device_id)
+        assert state["supervisorMonitoringState"]["mode"] == "NextCall"
+        assert state["supervisorMonitoringState"]["scope"] == "Call"
         second = start_call(call_options(server, short, transfer_at_s=1.5))
         moved = await until(lambda: phone.of("StreamTransferred"), what="followed the transfer")
         assert moved[0]["agentExtensionId"] == str(exts["103"]["id"])
@@ -863,7 +888,7 @@ async def test_web_phone_connection_rules_and_bad_frames(server: Server) -> None
             assert refused.value.status == 409
         assert phone.ws is not None
         await phone.ws.send_bytes(b"\x02")  # shorter than a header
-        await phone.ws.send_bytes(HEADER.pack(2, 0, 0, 0) + b"\x00" * 100)  # not whole frames
+        await phone.ws.send_bytes(mic_frame(b"\x00" * 100))  # not whole frames
         await phone.ws.send_str("hello")
         await phone.ws.send_str('{"type": "Ping"}')
         await until(lambda: phone.of("Pong"), what="Pong")
@@ -918,7 +943,7 @@ async def test_a_barging_supervisor_is_transcribed_as_a_speaker_of_the_call(
         assert phone.ws is not None
         chunk = 5 * 320  # 100 ms per message
         for i in range(0, len(speech), chunk):
-            await phone.ws.send_bytes(HEADER.pack(2, 0, 0, i // chunk) + speech[i : i + chunk])
+            await phone.ws.send_bytes(mic_frame(speech[i : i + chunk], counter=i // chunk))
             await asyncio.sleep(0.1)
         result = await asyncio.wait_for(call, 30)
         assert result.status == "completed"
