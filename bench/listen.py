@@ -51,6 +51,7 @@ from typing import Any
 
 import aiohttp
 import numpy as np
+import orjson
 
 sys.path.insert(0, str(Path(__file__).parent))
 from benchlib import counts, free_port, percentile, pin, start_server, token
@@ -209,11 +210,14 @@ async def step(args: argparse.Namespace, calls: int) -> dict[str, Any]:
             devices.append(await open_device(base_ws, bearer, calls, receive_buffer=4096))
             stalled = devices[-1]
             stalled.ws._task.cancel()  # stops reading: the server's writes pile up
+            creds = orjson.loads((tmp / "data" / "demo-credentials.json").read_bytes())
             opts = SimOptions(
                 url=f"{base_ws}/twilio/stream",
                 protocol="twilio",
                 sources=(args.source,),
                 calls=calls + 1,
+                # the demo streaming profile's secret: streams without one are refused
+                secret=creds["streaming"]["secret"],
             )
             full = load_audio(args.source)
             n = args.seconds * 50  # plans are built per call: only what is sent

@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from callscope.errors import ErrorKind, SupervisionRefused
+from callscope.errors import ErrorKind, InvalidState, SupervisionRefused
 from callscope.supervision import effects as fx
 from callscope.supervision.core import SupervisionCore
 from callscope.supervision.model import (
@@ -439,3 +439,38 @@ def test_scopes_across_transfers(scope: Scope | None, may_monitor_new: bool, fol
         assert "c1" not in core.by_call
         ended = next(e for e in effects if isinstance(e, fx.StreamEnded))
         assert ("Agent scope" in ended.reason) is (scope is Scope.AGENT)
+
+
+def test_an_ended_supervision_takes_no_more_actions() -> None:
+    core = core_with((1, SAM))
+    supervise(core, call(), 1)
+    sup = core.by_call["c1"]
+    core.call_ended(replace(call(), live=False))
+    assert sup.state is SupervisionState.ENDED
+    with pytest.raises(InvalidState, match="ended"):
+        core.set_mode(sup, COACH)
+    assert core.end("c1", "again") == []  # ending twice does nothing
+
+
+def test_the_core_does_no_io() -> None:
+    """The rules import neither asyncio nor aiohttp, and know nothing of a cluster, the
+    database or the ingest."""
+    import ast
+    from pathlib import Path
+
+    import callscope.supervision as package
+
+    root = Path(package.__file__).parent
+    pure = ("core.py", "book.py", "model.py", "effects.py", "state.py", "webphone.py")
+    banned = ("asyncio", "aiohttp", "callscope.cluster", "callscope.store", "callscope.ingest")
+    for name in pure:
+        source = (root / name).read_text()
+        assert "cluster" not in source.lower(), name
+        for node in ast.walk(ast.parse(source)):
+            modules: list[str] = []
+            if isinstance(node, ast.Import):
+                modules = [alias.name for alias in node.names]
+            elif isinstance(node, ast.ImportFrom) and node.module:
+                modules = [node.module]
+            for module in modules:
+                assert not module.startswith(banned), f"{name} imports {module}"

@@ -12,7 +12,7 @@ import logging
 from dataclasses import dataclass, field
 from typing import Any
 
-from callscope.errors import ErrorKind, SupervisionRefused
+from callscope.errors import ErrorKind, InvalidState, SupervisionRefused
 from callscope.supervision.effects import (
     AddParty,
     AttachTap,
@@ -66,7 +66,7 @@ def no_party(party_id: str) -> SupervisionRefused:
 
 @dataclass(eq=False)
 class DeviceRecord:
-    """A web phone the core knows: connected here or (cluster) on another node."""
+    """A web phone the core knows: connected here or to another node."""
 
     view: DeviceView
     online: bool = True
@@ -81,6 +81,11 @@ class DeviceRecord:
         sid = self.next_stream
         self.next_stream = (self.next_stream + 1) % 65536
         return sid
+
+
+def _check_active(sup: Supervision, action: str) -> None:
+    if sup.state is not SupervisionState.ACTIVE:
+        raise InvalidState(f"call {sup.call_id}: cannot {action} of a supervision that ended")
 
 
 class SupervisionBook:
@@ -131,6 +136,7 @@ class SupervisionBook:
     def set_mode(self, sup: Supervision, mode: SupervisionMode) -> list[Effect]:
         """Listen ↔ Coach ↔ Barge on a live supervision; the audio streams go on. The device
         state is pushed whichever way the switch came (REST or Genesys)."""
+        _check_active(sup, "change its mode")
         if mode is sup.mode:
             return []
         if mode.talks and not sup.two_way:
@@ -172,6 +178,7 @@ class SupervisionBook:
         party_id: str | None,
         agent_id: int | None,
     ) -> tuple[Stream, list[Effect]]:
+        _check_active(sup, "add a stream")
         stream = Stream(record.new_stream_id(), channel, party_id, sup)
         sup.streams.append(stream)
         record.streams[stream.id] = stream

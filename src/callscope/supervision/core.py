@@ -314,7 +314,7 @@ class SupervisionCore(SupervisionBook):
         return effects
 
     def order_used(self, device_id: int) -> list[Effect]:
-        """Cluster: another node picked up the one call of the device's NextCall order."""
+        """Another node picked up the one call of the device's NextCall order."""
         record = self.devices.get(device_id)
         order = record.order if record is not None else None
         if record is None or order is None:

@@ -2,7 +2,7 @@
 
 The core (``callscope.supervision.core``) decides; the shell (``service.py``) carries the
 effects out in the order they come: it owns sockets, the telephony session, the call's
-media sinks, transcripts and the cluster. Pure: no I/O here.
+media sinks, transcripts and the other nodes (its relay). Pure: no I/O here.
 """
 
 from __future__ import annotations
@@ -120,14 +120,14 @@ class PushState:
 
 @dataclass(frozen=True, slots=True)
 class ShareOrder:
-    """Cluster: every node arms (or cancels) the device's order as it is now."""
+    """Every node arms (or cancels) the device's order as it is now."""
 
     device_id: int
 
 
 @dataclass(frozen=True, slots=True)
 class OrderUsed:
-    """Cluster: the device's NextCall order picked up its one call."""
+    """Every node learns that the device's NextCall order picked up its one call."""
 
     device_id: int
 

@@ -185,5 +185,5 @@ class MonitoringOrder:
     scope: Scope
     target_device_uri: str | None
     attached: Supervision | None = None
-    #: NextCall: a call was picked up (here or, in a cluster, on another node)
+    #: NextCall: a call was picked up (here or on another node)
     used: bool = False
