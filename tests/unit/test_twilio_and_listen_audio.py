@@ -27,7 +27,7 @@ from callscope.protocols.twilio import (
     build_stream_stop,
     build_transfer,
 )
-from callscope.supervision.links import DeviceLink
+from callscope.supervision.links import CONTROL_LIMIT, DeviceLink
 from callscope.supervision.service import target_device_id
 from callscope.supervision.webphone import (
     CHANNEL_AGENT,
@@ -218,6 +218,16 @@ async def test_a_device_that_falls_behind_loses_its_oldest_audio_only() -> None:
     link.online = False
     link.send_audio(b"late", 0.0)
     assert len(link.audio) == 5
+
+
+async def test_a_device_that_leaves_its_control_messages_unread_goes_offline() -> None:
+    link = _link()
+    for i in range(CONTROL_LIMIT):
+        link.send_json({"type": "Notice", "n": i})
+    assert link.online
+    link.send_json({"type": "Notice", "n": CONTROL_LIMIT})
+    assert not link.online
+    assert len(link.control) == CONTROL_LIMIT  # none dropped, none added
 
 
 def test_a_device_queue_must_hold_a_frame() -> None:

@@ -23,6 +23,7 @@ from callscope.store.models import Extension, OutboxEvent
 from callscope.store.repo import utcnow
 from callscope.store.writer import CallRowWriter
 from callscope.supervision import effects as fx
+from callscope.supervision.book import last_states
 from callscope.supervision.core import SupervisionCore
 from callscope.supervision.links import DeviceLink
 from callscope.supervision.model import (
@@ -165,9 +166,10 @@ class EffectRunner:
     # -- effects -----------------------------------------------------------------------------
 
     def run(self, effects: list[fx.Effect]) -> list[tuple[fx.Effect, Commit]]:
-        """Carry out the core's effects in order; returns the commits some of them made."""
+        """Carry out the core's effects in order (one state push per device: its last);
+        returns the commits some of them made."""
         commits: list[tuple[fx.Effect, Commit]] = []
-        for effect in effects:
+        for effect in last_states(effects):
             commit = self._handlers[type(effect)](effect)
             if commit is not None:
                 commits.append((effect, commit))

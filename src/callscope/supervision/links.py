@@ -1,9 +1,10 @@
 """What a web phone is sent: bounded queues and one sender per device (the asyncio side).
 
-Audio and control go through two queues. Control messages are never dropped and go first;
-the audio queue holds at most ``queue_frames`` frames and a full queue loses its oldest
-frame (stale audio is worth less than the newest), so a device that stops reading loses its
-own audio and delays nothing else.
+Audio and control go through two bounded queues. Control messages go first and are never
+dropped: a device that leaves ``CONTROL_LIMIT`` of them unsent has stopped reading and goes
+offline. The audio queue holds at most ``queue_frames`` frames and a full queue loses its
+oldest frame (stale audio is worth less than the newest), so a device that stops reading
+loses its own audio and delays nothing else.
 
 Backpressure: the socket's transport pauses writing above ``WRITE_BUFFER_LIMIT`` bytes; the
 WebSocket writer then waits on the transport's drain waiter (no polling), and every write
@@ -30,13 +31,15 @@ if TYPE_CHECKING:
     from callscope.metrics import Histogram
     from callscope.store.models import Device, Extension
 
-__all__ = ["DEVICE_ID", "WRITE_BUFFER_LIMIT", "DeviceLink"]
+__all__ = ["CONTROL_LIMIT", "DEVICE_ID", "WRITE_BUFFER_LIMIT", "DeviceLink"]
 
 logger = logging.getLogger("callscope.supervision")
 
 #: audio held in a device socket's user-space write buffer before its queue takes over
 #: (≈ 1 s of one stream)
 WRITE_BUFFER_LIMIT: Final = 16 * 1024
+#: control messages a device may leave unsent before it counts as gone
+CONTROL_LIMIT: Final = 1000
 #: the device id as cluster messages about it begin
 DEVICE_ID: Final = struct.Struct("<Q")
 
@@ -109,10 +112,16 @@ class DeviceLink:
         self.wake.set()
 
     def send_json(self, message: dict[str, Any]) -> None:
-        """Queue a control message (never dropped; sent before queued audio)."""
-        if self.online:
-            self.control.append(orjson.dumps(message).decode())
-            self.wake.set()
+        """Queue a control message (sent before queued audio; never dropped: a device with
+        ``CONTROL_LIMIT`` of them unsent goes offline instead)."""
+        if not self.online:
+            return
+        if len(self.control) >= CONTROL_LIMIT:
+            self.online = False
+            logger.warning("web phone %s left %d messages unread: offline", self.id, CONTROL_LIMIT)
+            return
+        self.control.append(orjson.dumps(message).decode())
+        self.wake.set()
 
     async def _send_loop(self) -> None:
         ws = self.ws
