@@ -201,7 +201,8 @@ class EffectRunner:
 
     def _tap_failed(self, sup: Supervision) -> Callable[[Exception], None]:
         def failed(exc: Exception) -> None:
-            self.run(self.core.end(sup.call_id, f"audio to the device failed: {exc}"))
+            if self.core.by_call.get(sup.call_id) is sup:  # not a later supervision's
+                self.run(self.core.end(sup.call_id, f"audio to the device failed: {exc}"))
 
         return failed
 
