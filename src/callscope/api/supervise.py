@@ -15,7 +15,6 @@ import socket
 from typing import Any
 
 import aiohttp
-import orjson
 from aiohttp import WSMsgType, web
 
 from callscope.api.auth import account_param, caller
@@ -36,7 +35,7 @@ from callscope.store.models import Extension
 from callscope.supervision.links import DeviceLink
 from callscope.supervision.model import Operation, Repeat, Scope, SupervisionMode
 from callscope.supervision.service import SupervisionService, target_device_id
-from callscope.supervision.webphone import error, parse_mic
+from callscope.supervision.webphone import error, parse_device_text, parse_mic
 
 __all__ = ["DEVICE_PATH", "SupervisionApi"]
 
@@ -376,19 +375,12 @@ class SupervisionApi:
                 await self.service.microphone(link, frame, msg.data)
             elif msg.type is WSMsgType.TEXT:
                 try:
-                    data = orjson.loads(msg.data)
-                except orjson.JSONDecodeError:
-                    data = None
-                if isinstance(data, dict) and data.get("type") == "Ping":
-                    link.send_json({"type": "Pong"})
-                else:
+                    parse_device_text(msg.data)
+                except ValueError as exc:
                     bad += 1
                     if bad == 1 or bad % 100 == 0:
-                        link.send_json(
-                            error(
-                                'text messages: only {"type": "Ping"}; audio goes in binary frames',
-                                bad,
-                            )
-                        )
+                        link.send_json(error(str(exc), bad))
+                    continue
+                link.send_json({"type": "Pong"})
             elif msg.type is WSMsgType.ERROR:
                 break

@@ -1,6 +1,7 @@
 """The web-phone wire protocol, both ways (server and client side), sans-I/O.
 
-Text frames are JSON control messages. Server → device: ``DeviceConnected``,
+Text frames are JSON control messages (the device side reads them typed:
+:func:`parse_control`). Server → device: ``DeviceConnected``,
 ``StreamStarted`` / ``StreamEnded`` / ``StreamTransferred`` (one per stream), ``ModeChanged``,
 ``Notice``, ``Error``, ``Pong`` and, on channel ``/v2/me/devices``, the Genesys
 ``DeviceStateChangeMessage``. Device → server: ``{"type": "Ping"}`` only.
@@ -27,7 +28,7 @@ import numpy as np
 import numpy.typing as npt
 import orjson
 
-from callscope.supervision.model import Channel, Stream, Supervision
+from callscope.supervision.model import Channel, Stream, Supervision, SupervisionMode
 
 __all__ = [
     "AUDIO_FORMAT",
@@ -40,8 +41,12 @@ __all__ = [
     "KIND_MIC",
     "MAX_MIC_BYTES",
     "STATE_CHANNEL",
+    "STREAM_EVENTS",
+    "Control",
+    "DeviceState",
     "ListenFrame",
     "MicFrame",
+    "StreamEvent",
     "WebPhoneClient",
     "channel_pcm",
     "device_connected",
@@ -50,6 +55,8 @@ __all__ = [
     "mic_frame",
     "mode_changed",
     "notice",
+    "parse_control",
+    "parse_device_text",
     "parse_listen",
     "parse_mic",
     "state_message",
@@ -203,6 +210,98 @@ def state_message(state: dict[str, Any]) -> dict[str, Any]:
     return {"data": state, "channel": STATE_CHANNEL}
 
 
+# -- control messages (device → server) ------------------------------------------------------
+
+
+def parse_device_text(data: str | bytes) -> str:
+    """A text message from a device: only ``{"type": "Ping"}`` (answered ``Pong``).
+
+    Raises:
+        ValueError: anything else (the message says what a device may send).
+    """
+    try:
+        message = orjson.loads(data)
+    except orjson.JSONDecodeError:
+        message = None
+    if not isinstance(message, dict) or message.get("type") != "Ping":
+        raise ValueError('text messages: only {"type": "Ping"}; audio goes in binary frames')
+    return "Ping"
+
+
+# -- the device side: typed control messages -------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class StreamEvent:
+    """``StreamStarted`` / ``StreamEnded`` / ``StreamTransferred`` as a device reads it."""
+
+    kind: str
+    stream: int
+    call_id: str
+    session_id: str | None
+    party_id: str | None
+    channel: Channel
+    supervisor_party_id: str
+    mode: SupervisionMode
+    two_way: bool
+    reason: str | None = None
+    agent_extension_id: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class DeviceState:
+    """A Genesys ``DeviceStateChangeMessage`` for the device (its first ``devices`` entry)."""
+
+    state: str  # Active | Inactive
+    capabilities: tuple[str, ...]
+    monitoring: dict[str, Any] | None
+
+
+@dataclass(frozen=True, slots=True)
+class Control:
+    """Any other control message: its ``type`` and body."""
+
+    kind: str
+    body: dict[str, Any]
+
+
+STREAM_EVENTS: Final = ("StreamStarted", "StreamEnded", "StreamTransferred")
+
+
+def parse_control(message: dict[str, Any]) -> StreamEvent | DeviceState | Control:
+    """A server control message, typed.
+
+    Raises:
+        ValueError: a stream or state message missing a field it always carries.
+    """
+    try:
+        if message.get("channel") == STATE_CHANNEL:
+            dev = message["data"]["devices"][0]
+            return DeviceState(
+                dev["deviceState"],
+                tuple(dev["capabilities"]),
+                dev.get("supervisorMonitoringState"),
+            )
+        kind = str(message.get("type"))
+        if kind not in STREAM_EVENTS:
+            return Control(kind, message)
+        return StreamEvent(
+            kind=kind,
+            stream=int(message["stream"]),
+            call_id=str(message["callId"]),
+            session_id=message.get("telephonySessionId"),
+            party_id=message.get("partyId"),
+            channel=Channel[str(message["channel"]).upper()],
+            supervisor_party_id=str(message["supervisorPartyId"]),
+            mode=SupervisionMode(message["mode"]),
+            two_way=bool(message["twoWay"]),
+            reason=message.get("reason"),
+            agent_extension_id=message.get("agentExtensionId"),
+        )
+    except (KeyError, IndexError, TypeError) as exc:
+        raise ValueError(f"control message without {exc}: {str(message)[:200]}") from exc
+
+
 # -- the device side -------------------------------------------------------------------------
 
 
@@ -214,6 +313,8 @@ class WebPhoneClient:
     """
 
     messages: list[dict[str, Any]] = field(default_factory=list)
+    #: the stream events received, typed (stream id → its last event)
+    streams: dict[int, StreamEvent] = field(default_factory=dict)
     #: stream id → frame number → PCM16 bytes
     audio: dict[int, dict[int, bytes]] = field(default_factory=dict)
     frames: int = 0
@@ -222,6 +323,10 @@ class WebPhoneClient:
     def receive_text(self, data: str | bytes) -> dict[str, Any]:
         message: dict[str, Any] = orjson.loads(data)
         self.messages.append(message)
+        if message.get("type") in STREAM_EVENTS:
+            event = parse_control(message)
+            assert isinstance(event, StreamEvent)
+            self.streams[event.stream] = event
         return message
 
     def receive_bytes(self, data: bytes) -> ListenFrame:
