@@ -12,6 +12,7 @@
     ├── IngestRefused               a stream did not prove its profile's secret    (permanent)
     ├── InvalidState                an action does not fit the current state       (permanent)
     ├── RecordingError              a recording file cannot be written or repaired (permanent)
+    ├── TranscriptInvalid           a transcript given to analyse cannot be read   (permanent)
     ├── WebhookTargetRefused        a WebHook address that must not be called      (permanent)
     └── SimulatorError              the sending side failed
         ├── UpgradeRefused          the server said 4xx on the upgrade             (permanent)
@@ -37,6 +38,7 @@ __all__ = [
     "RecordingError",
     "SimulatorError",
     "StreamRefused",
+    "TranscriptInvalid",
     "UpgradeFailed",
     "UpgradeRefused",
     "WebhookTargetRefused",
@@ -133,6 +135,11 @@ class InvalidState(CallscopeError):
 
 class RecordingError(CallscopeError):
     """A recording cannot be written, read or repaired."""
+
+
+class TranscriptInvalid(CallscopeError, ValueError):
+    """A transcript given for insights (JSON, WebVTT or WAV) cannot be read; the message
+    says where and why."""
 
 
 class WebhookTargetRefused(CallscopeError, OSError):

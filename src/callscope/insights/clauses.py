@@ -23,8 +23,8 @@ from typing import Final
 from callscope.insights.verbs import IN_CALL_VERBS, base_form, past_form
 
 __all__ = [
-    "Clause", "Frame", "clauses", "done_text", "frame", "spoken_numbers", "step_text",
-    "third_person",
+    "Clause", "Frame", "clauses", "done_text", "frame", "is_consequence", "spoken_numbers",
+    "step_text", "third_person",
 ]  # fmt: skip
 
 _SPLIT = re.compile(
@@ -145,6 +145,11 @@ class Clause:
     text: str  # the action clause (a consequence that followed it appended)
     sentence: str
     speaker: str
+
+
+def is_consequence(sentence: str) -> bool:
+    """Whether a sentence only says what follows from an act ("It'll take three days.")."""
+    return bool(_CONSEQUENCE.search(sentence.strip())) and not _THIRD.search(sentence)
 
 
 def clauses(sentence: str, speaker: str) -> list[Clause]:

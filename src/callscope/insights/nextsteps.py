@@ -20,7 +20,7 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 
-from callscope.insights.clauses import Clause, Frame, clauses, frame, step_text
+from callscope.insights.clauses import Clause, Frame, clauses, frame, is_consequence, step_text
 from callscope.insights.commitments import load_model
 from callscope.insights.types import Embedder, NextStep, Sentence, Utterance, sentences
 
@@ -62,7 +62,7 @@ def candidates(utterances: Sequence[Utterance]) -> list[Candidate]:
     is named after the last team the agent mentioned."""
     out: list[Candidate] = []
     team = ""
-    for s in sentences(utterances):
+    for s in _joined_consequences(sentences(utterances)):
         for c in clauses(s.text, s.speaker):
             f = frame(c)
             if f.candidate and _admissible(f) and not _vetoed(f):
@@ -72,6 +72,19 @@ def candidates(utterances: Sequence[Utterance]) -> list[Candidate]:
             if s.speaker != "customer":
                 for m in _TEAM.finditer(c.text):
                     team = m.group(1)
+    return out
+
+
+def _joined_consequences(sents: list[Sentence]) -> list[Sentence]:
+    """A sentence that only states a consequence joins the sentence before it in the same
+    turn (a recogniser often ends a sentence where a writer puts a comma: "I've refunded the
+    charge. It'll take three days.")."""
+    out: list[Sentence] = []
+    for s in sents:
+        if out and out[-1].utterance is s.utterance and is_consequence(s.text):
+            prev = out.pop()
+            s = Sentence(s.utterance, f"{prev.text.rstrip('.!')}, {s.text[:1].lower()}{s.text[1:]}")
+        out.append(s)
     return out
 
 
