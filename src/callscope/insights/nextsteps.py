@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Sequence
+from dataclasses import replace
 
 from callscope.insights.clauses import Clause, Frame, clauses, frame, is_consequence, step_text
 from callscope.insights.commitments import load_model
@@ -89,8 +90,6 @@ def _joined_consequences(sents: list[Sentence]) -> list[Sentence]:
 
 
 def _named(f: Frame, team: str) -> Frame:
-    from dataclasses import replace
-
     return replace(f, who=team)
 
 
