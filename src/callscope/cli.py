@@ -546,6 +546,18 @@ def _cmd_transcribe(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_insights(args: argparse.Namespace) -> int:
+    from callscope.insights.embeddings import MiniLM
+    from callscope.insights.textpath import analyze_text, load_file
+
+    _setup_logging("WARNING")
+    utterances = load_file(args.file, engine=args.engine)
+    embed = None if args.no_embeddings else MiniLM()
+    document = analyze_text(utterances, source=args.file.name, embed=embed)
+    print(json.dumps(document, indent=1, ensure_ascii=False))
+    return 0
+
+
 def _cmd_settings(args: argparse.Namespace) -> int:
     if args.markdown:
         print(settings_table())
@@ -836,6 +848,22 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--threads", type=int, default=1, help="CPU threads for the engine (default 1)")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     p.set_defaults(func=_cmd_transcribe)
+
+    p = sub.add_parser(
+        "insights",
+        help="print the insights of a transcript or recording",
+        description="Print the RingSense insights document (summary, highlights, next steps, "
+        "metrics) of a transcript: JSON in the REST transcript shape (GET /calls/{id}/"
+        "transcript), WebVTT (?format=vtt), or an 8 kHz WAV, transcribed first.",
+    )
+    p.add_argument("file", type=Path, help="transcript .json or .vtt, or an 8 kHz .wav")
+    p.add_argument("--engine", default="whisper-tiny", help="recogniser for a WAV (default)")
+    p.add_argument(
+        "--no-embeddings",
+        action="store_true",
+        help="judge next steps on frame features alone (no sentence model)",
+    )
+    p.set_defaults(func=_cmd_insights)
 
     p = sub.add_parser("settings", help="show the effective settings")
     p.add_argument("--markdown", action="store_true", help="print the README settings table")

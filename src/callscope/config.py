@@ -196,7 +196,9 @@ class Settings:
         True, "Make insights (summary, highlights, next steps, metrics) for every ended call."
     )
     insights_embeddings: bool = _opt(
-        True, "Also find next steps by sentence similarity (packaged MiniLM, ≈ 60 MB RAM)."
+        True,
+        "Feed sentence embeddings (packaged MiniLM, ≈ 60 MB RAM) to the next-steps classifier; "
+        "off: frame features alone.",
     )
     insights_llm_url: str = _opt(
         "",

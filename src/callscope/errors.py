@@ -16,6 +16,7 @@
     │   │                           HTTP answer in ``api/errors.py``               (permanent)
     │   └── SupervisionRefused      a supervision rule (spec §7.5)                 (permanent)
     ├── RecordingError              a recording file cannot be written or repaired (permanent)
+    ├── TranscriptInvalid           a transcript given to analyse cannot be read   (permanent)
     ├── WebhookTargetRefused        a WebHook address that must not be called      (permanent)
     └── SimulatorError              the sending side failed
         ├── UpgradeRefused          the server said 4xx on the upgrade             (permanent)
@@ -45,6 +46,7 @@ __all__ = [
     "SimulatorError",
     "StreamRefused",
     "SupervisionRefused",
+    "TranscriptInvalid",
     "UpgradeFailed",
     "UpgradeRefused",
     "WebhookTargetRefused",
@@ -184,6 +186,11 @@ class SupervisionRefused(Refused):
 
 class RecordingError(CallscopeError):
     """A recording cannot be written, read or repaired."""
+
+
+class TranscriptInvalid(CallscopeError, ValueError):
+    """A transcript given for insights (JSON, WebVTT or WAV) cannot be read; the message
+    says where and why."""
 
 
 class WebhookTargetRefused(CallscopeError, OSError):

@@ -1,4 +1,6 @@
-"""RingSense / ACE insights (spec §10): one recording's insights, a session's."""
+"""RingSense / ACE insights (spec §10): one recording's insights, a session's; and
+callscope's text path, ``POST …/insights:analyze``: the document of a transcript sent in the
+body (REST transcript JSON or WebVTT), made on the spot and not stored."""
 
 from __future__ import annotations
 
@@ -8,10 +10,15 @@ from aiohttp import web
 
 from callscope.api.auth import caller
 from callscope.api.errors import ApiError, json_response, not_found
+from callscope.errors import TranscriptInvalid
 from callscope.insights.service import InsightsService
+from callscope.insights.textpath import parse
 from callscope.store.directory import DirectoryRepository
 
 __all__ = ["InsightsApi"]
+
+#: the largest transcript body accepted (about 10 hours of talk)
+MAX_BODY = 2 * 1024 * 1024
 
 BASE = "/ai/ringsense/v1/public/accounts/{accountId}/domains/{domain}"
 DOMAINS = ("pbx", "rcv", "rcx", "nice-incontact", "ms-teams")
@@ -30,6 +37,7 @@ class InsightsApi:
         return [
             web.get(BASE + "/records/{recordId}/insights", self.record),
             web.get(BASE + "/sessions/{sessionId}/insights", self.session),
+            web.post(BASE + "/insights:analyze", self.analyze),
         ]
 
     def _check(self, request: web.Request) -> str:
@@ -107,3 +115,28 @@ class InsightsApi:
         if not rows:
             raise not_found("sourceSessionId", session_id)
         return json_response({"records": [self._view(r.document, types) for r in rows]})
+
+    async def analyze(self, request: web.Request) -> web.Response:
+        """The insights document of the transcript in the body (admins only, like reading
+        insights): ``application/json`` in the REST transcript shape or ``text/vtt``."""
+        self._check(request)
+        kind = {"application/json": "json", "text/vtt": "vtt"}.get(request.content_type)
+        if kind is None:
+            raise ApiError(
+                415,
+                "CMN-415",
+                f"Unsupported media type [{request.content_type[:64]}]: send application/json "
+                "(the REST transcript shape) or text/vtt",
+            )
+        if request.content_length is not None and request.content_length > MAX_BODY:
+            raise ApiError(413, "CMN-101", f"Request body larger than {MAX_BODY} bytes")
+        raw = await request.content.read(MAX_BODY + 1)
+        if len(raw) > MAX_BODY:
+            raise ApiError(413, "CMN-101", f"Request body larger than {MAX_BODY} bytes")
+        try:
+            utterances = parse(raw, kind)
+            if not utterances:
+                raise TranscriptInvalid("the transcript has no utterances with text")
+        except TranscriptInvalid as exc:
+            raise ApiError(400, "CMN-101", f"Transcript is invalid: {exc}") from exc
+        return json_response(await self.insights.analyze_text(utterances, "analyzed"))

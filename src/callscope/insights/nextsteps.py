@@ -1,0 +1,126 @@
+"""Next steps: the commitments made in a call, clause by clause.
+
+Every sentence is cut into clauses and each clause framed (:mod:`callscope.insights.clauses`).
+A clause is a candidate when it names an actor and an action: the speaker's own future ("I'll
+fax…", "we're going to ship…"), the agent's present progressive ("I'm adding a credit…") or
+past act with a consequence or a date still to come ("I've put in a request, you'll see it in
+five days"), a third party's future ("the billing team will…", "they'll…"), the agent's
+instruction to the customer ("please print the label", "you'll need to restart…") or a
+conditional promise ("if it hasn't arrived by Friday, I'll…"). Vetoed outright: negations,
+questions, complaints about an earlier promise ("you said you would…"), hypotheticals
+("would", "could"), and the agent's in-call procedure ("let me check", "I'll put you on
+hold", "I'll need your…"). The rest go to the shipped classifier
+(:mod:`callscope.insights.commitments`), which keeps those it scores ≥ its threshold.
+
+"They" as the actor is named from the last team or office the agent mentioned.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from dataclasses import replace
+
+from callscope.insights.clauses import Clause, Frame, clauses, frame, is_consequence, step_text
+from callscope.insights.commitments import load_model
+from callscope.insights.types import Embedder, NextStep, Sentence, Utterance, sentences
+
+__all__ = ["Candidate", "candidates", "next_steps"]
+
+_TEAM = re.compile(
+    r"\b(?:the|our|a|an)\s+((?:[a-z']+\s+){0,2}(?:team|department|engineers|office|desk|"
+    r"adjuster|technician|specialist|supervisor|manager|pharmacist|plumber|courier|lab))\b",
+    re.I,
+)
+_PRONOUN_ACTOR = ("they", "he", "she")
+
+
+class Candidate:
+    """A clause that could be a next step, with its frame and the sentence it is from."""
+
+    __slots__ = ("clause", "frame", "sentence")
+
+    def __init__(self, sentence: Sentence, clause: Clause, frame_: Frame) -> None:
+        self.sentence = sentence
+        self.clause = clause
+        self.frame = frame_
+
+
+def _vetoed(f: Frame) -> bool:
+    hypothetical = f.hypothetical and (f.conditional or f.kind != "past")
+    return f.negated or f.question or f.complaint or f.in_call or hypothetical
+
+
+def _admissible(f: Frame) -> bool:
+    """A past act counts only with a consequence or a date still to come."""
+    if f.kind == "past":
+        return f.consequence or bool(f.deadline)
+    return f.candidate
+
+
+def candidates(utterances: Sequence[Utterance]) -> list[Candidate]:
+    """The clauses of the call that name an actor and an action and are not vetoed; "they"
+    is named after the last team the agent mentioned."""
+    out: list[Candidate] = []
+    team = ""
+    for s in _joined_consequences(sentences(utterances)):
+        for c in clauses(s.text, s.speaker):
+            f = frame(c)
+            if f.candidate and _admissible(f) and not _vetoed(f):
+                if f.owner == "third party" and f.who.lower() in _PRONOUN_ACTOR and team:
+                    f = _named(f, team)
+                out.append(Candidate(s, c, f))
+            if s.speaker != "customer":
+                for m in _TEAM.finditer(c.text):
+                    team = m.group(1)
+    return out
+
+
+def _joined_consequences(sents: list[Sentence]) -> list[Sentence]:
+    """A sentence that only states a consequence joins the sentence before it in the same
+    turn (a recogniser often ends a sentence where a writer puts a comma: "I've refunded the
+    charge. It'll take three days.")."""
+    out: list[Sentence] = []
+    for s in sents:
+        if out and out[-1].utterance is s.utterance and is_consequence(s.text):
+            prev = out.pop()
+            s = Sentence(s.utterance, f"{prev.text.rstrip('.!')}, {s.text[:1].lower()}{s.text[1:]}")
+        out.append(s)
+    return out
+
+
+def _named(f: Frame, team: str) -> Frame:
+    return replace(f, who=team)
+
+
+def next_steps(utterances: Sequence[Utterance], *, embed: Embedder | None = None) -> list[NextStep]:
+    """The commitments made in the call, in order (see the module docstring)."""
+    found = candidates(utterances)
+    if not found:
+        return []
+    model = load_model()
+    probabilities = model.probability(
+        [c.clause.text for c in found],
+        [c.frame for c in found],
+        [c.sentence.speaker for c in found],
+        embed,
+    )
+    out = []
+    for c, p in zip(found, probabilities, strict=True):
+        if p < model.threshold:
+            continue
+        u = c.sentence.utterance
+        out.append(
+            NextStep(
+                owner=c.frame.owner,
+                party_id=u.party_id,
+                value=step_text(c.clause, c.frame),
+                said=c.clause.text,
+                start=u.start,
+                end=u.end,
+                utterance_id=u.id,
+                kind=c.frame.kind,
+                probability=round(float(p), 3),
+            )
+        )
+    return out

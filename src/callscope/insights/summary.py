@@ -1,0 +1,241 @@
+"""The call's summary paragraph, its highlights and its facts, from what was said, pure.
+
+* **Entities**: amounts ("$1,240", "forty dollars"), ids ("case 40517", "flight 218", a bare
+  number of five digits or more), dates and times ("Friday", "March 15th", "the 20th",
+  "tomorrow morning", "4 PM"), durations ("within 48 hours", "5 to 7 business days") and the
+  teams a call was escalated or handed to.
+* **Highlights**: the customer's problem, the agent's resolution, the first commitment and an
+  escalation, each quoting its sentence and pointing at its utterance.
+* **Summary**: "The customer reported that <the problem, third person>. The agent <what was
+  done>. Agreed next steps: <steps>. Escalated to <team>. Details: <entities not yet named>."
+  Only rewrites of what was said: every entity in it occurs in the transcript
+  (:func:`grounded` checks, spoken numbers read as digits).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any, Final
+
+from callscope.insights.clauses import DEADLINE, clauses, done_text, frame, spoken_numbers
+from callscope.insights.clauses import third_person as _third_person
+from callscope.insights.types import NextStep, Sentence, Utterance
+
+__all__ = ["Highlight", "entities", "grounded", "highlights", "summary"]
+
+_AMOUNT = r"\$\d[\d,]*(?:\.\d\d)?|\b\d[\d,]*(?:\.\d\d)?\s+(?:dollars|bucks)\b"
+_WORD_AMOUNT = (
+    r"\b(?:(?:twenty|thirty|forty|fifty|sixty|seventy|eighty|ninety|ten|eleven|twelve|fifteen"
+    r"|one|two|three|four|five|six|seven|eight|nine)[- ]?)+(?:hundred\s+)?dollars\b"
+)
+_ID = (
+    r"\b(?:case|ticket|claim|order|reference|confirmation|flight|account|invoice|incident)"
+    r"(?:\s+number)?\s+#?[A-Z0-9-]*\d[A-Z0-9-]*\b|\b\d{5,}\b"
+)
+_TIME = r"\b\d{1,2}(?::\d\d)?\s*(?:AM|PM|a\.m\.|p\.m\.)|\bnoon\b"
+ENTITY: Final = re.compile(
+    rf"(?P<amount>{_AMOUNT}|{_WORD_AMOUNT})|(?P<id>{_ID})|(?P<time>{_TIME})", re.I
+)
+_ESCALATION = re.compile(
+    r"\b(?:escalat\w*|supervisor|manager|second line|tier (?:2|two)|specialist team|legal team|"
+    r"hardship department|registrar's office|engineers?)\b",
+    re.I,
+)
+_ESCALATED_TO = re.compile(
+    r"\b(?:escalat\w*|transferr\w*|send|sending|asking|passed)\s+(?:this|it|the [\w ]+?)?\s*"
+    r"to\s+(?P<to>(?:the|our|a|my)\s+(?:[a-z']+\s+){0,2}(?:team|department|office|engineers|"
+    r"supervisor|manager|specialist))",
+    re.I,
+)
+_PROBLEM = re.compile(
+    r"\b(?:locked out|can't|cannot|couldn't|won't|doesn't|didn't|isn't|not working|never got|"
+    r"never received|stopped|keeps?|drops?|problem|issue|error|broken|failed|wrong|charged|"
+    r"billed|overcharged|cancel|refund|calling about|calling because|i need|i want|i'd like|"
+    r"trying to|missing|missed|lost|cracked|expired|too high|double|twice|no hot|frustrat|"
+    r"times what|again|dropped|arrived in)",
+    re.I,
+)
+_RESOLVED = re.compile(
+    r"\b(?:(?:is|has been|have been)\s+(?:now\s+)?(?:fixed|resolved|unlocked|restored|"
+    r"refunded|updated|processed|credited|waived|approved))\b",
+    re.I,
+)
+_GREETING = re.compile(
+    r"^(?:hi|hello|hey|good (?:morning|afternoon|evening))(?:\s+(?-i:[A-Z][a-z]+))?[,.!]\s*", re.I
+)
+_NUMBER = re.compile(r"[\d,.:$]+")
+
+
+@dataclass(frozen=True, slots=True)
+class Highlight:
+    kind: str  # problem | resolution | commitment | escalation
+    sentence: Sentence
+    text: str  # what is quoted: the sentence, or (a problem) the sentences of its turn
+
+    def as_dict(self) -> dict[str, Any]:
+        u = self.sentence.utterance
+        return {
+            "speakerId": u.party_id,
+            "value": self.text,
+            "start": u.start,
+            "end": u.end,
+            "kind": self.kind,
+            "utteranceId": u.id,
+        }
+
+
+def entities(text: str) -> list[str]:
+    """The amounts, ids, times, dates and durations in ``text``, in order, once each."""
+    found: list[tuple[int, str]] = [(m.start(), m.group(0)) for m in ENTITY.finditer(text)]
+    found += [(m.start(), m.group(0)) for m in DEADLINE.finditer(text) if _dated(m.group(0))]
+    out: list[str] = []
+    for _, value in sorted(found, key=lambda x: (x[0], -len(x[1]))):
+        value = re.sub(r"^(?:at|on|by)\s+", "", value.strip().rstrip(".,"), flags=re.I)
+        low = value.lower()
+        if not any(low in v.lower() or v.lower() in low for v in out):
+            out.append(value)
+    return out
+
+
+def _dated(phrase: str) -> bool:
+    """A deadline phrase worth naming as a fact (not "now" or "the hour")."""
+    relative = r"(?:\w+\s+)?(?:the hour|today|tonight)|(?:right )?after (?:we hang up|\w+ call)"
+    return not re.fullmatch(relative, phrase.strip(), re.I)
+
+
+def _canonical(text: str) -> str:
+    """Lower case, spoken numbers as digits, thousands separators dropped."""
+    text = spoken_numbers(text).lower().replace(",", "")
+    return re.sub(r"\bthis call\b", "the call", text)
+
+
+def grounded(text: str, transcript: str) -> list[str]:
+    """The entities of ``text`` that do not occur in ``transcript`` (empty: all grounded)."""
+    said = _canonical(transcript)
+    return [e for e in entities(text) if _canonical(e) not in said]
+
+
+def _problem(sents: Sequence[Sentence]) -> Highlight | None:
+    """The customer's first turn that states a problem (its first two sentences, greeting
+    dropped); else the first long turn."""
+    turns: dict[int, list[Sentence]] = {}
+    for s in sents:
+        if s.speaker == "customer":
+            turns.setdefault(s.utterance.id, []).append(s)
+    chosen = None
+    for parts in turns.values():
+        said = " ".join(_GREETING.sub("", p.text) for p in parts).strip()
+        if len(said.split()) >= 6 and _PROBLEM.search(said):
+            chosen = parts
+            break
+    if chosen is None:
+        chosen = next(
+            (t for t in turns.values() if len(" ".join(p.text for p in t).split()) >= 8), None
+        )
+    if chosen is None:
+        return None
+    kept = [p for p in chosen if _GREETING.sub("", p.text).strip()][:2]
+    text = " ".join(_GREETING.sub("", p.text).strip() for p in kept)
+    return Highlight("problem", kept[0], text[:1].upper() + text[1:])
+
+
+def _done(sents: Sequence[Sentence], after: float) -> list[tuple[Sentence, str]]:
+    """The agent's acts done in the call (past or present progressive), as past tense."""
+    out = []
+    for s in sents:
+        if s.speaker == "customer" or s.utterance.start < after:
+            continue
+        for c in clauses(s.text, s.speaker):
+            f = frame(c)
+            if f.kind in ("past", "progressive") and not (
+                f.negated or f.question or f.in_call or f.complaint
+            ):
+                out.append((s, done_text(c, f)))
+    return out
+
+
+def highlights(
+    sents: Sequence[Sentence], steps: Sequence[NextStep], done: Sequence[tuple[Sentence, str]]
+) -> list[Highlight]:
+    """Problem, resolution, first commitment and escalation (each at most once)."""
+    out: list[Highlight] = []
+    problem = _problem(sents)
+    if problem is not None:
+        out.append(problem)
+    after = problem.sentence.utterance.start if problem else 0.0
+    resolved = [s for s in sents if s.speaker != "customer" and _RESOLVED.search(s.text)]
+    resolution = done[0][0] if done else (resolved[0] if resolved else None)
+    if resolution is None and steps:
+        resolution = _sentence_of(sents, steps[0])
+    if resolution is not None and resolution.utterance.start >= after:
+        out.append(Highlight("resolution", resolution, resolution.text))
+    used = {h.sentence for h in out}
+    for step in steps:
+        s = _sentence_of(sents, step)
+        if s is not None and s not in used:
+            out.append(Highlight("commitment", s, s.text))
+            used.add(s)
+            break
+    for s in sents:
+        if s.speaker != "customer" and _ESCALATION.search(s.text) and s not in used:
+            f = [frame(c) for c in clauses(s.text, s.speaker)]
+            if not any(x.negated or x.question or x.hypothetical for x in f):
+                out.append(Highlight("escalation", s, s.text))
+                break
+    return out
+
+
+def _sentence_of(sents: Sequence[Sentence], step: NextStep) -> Sentence | None:
+    head = step.said.split(",")[0].rstrip(".")
+    for s in sents:
+        if s.utterance.id == step.utterance_id and head in s.text:
+            return s
+    return next((s for s in sents if s.utterance.id == step.utterance_id), None)
+
+
+def _joined(items: Sequence[str]) -> str:
+    if len(items) <= 1:
+        return "".join(items)
+    return ", ".join(items[:-1]) + " and " + items[-1]
+
+
+def _reason(problem: Highlight) -> str:
+    text = _third_person(problem.text.rstrip(".!? "), "customer")
+    text = re.sub(r"^(?:so|well|yes|and|but),?\s+", "", text, flags=re.I)
+    text = re.sub(r"([.!?]\s+)([a-z])", lambda m: m.group(1) + m.group(2).upper(), text)
+    return f"The customer reported that {text[:1].lower() + text[1:]}."
+
+
+def summary(
+    utterances: Sequence[Utterance], sents: Sequence[Sentence], steps: Sequence[NextStep]
+) -> tuple[str, list[Highlight]]:
+    """The summary paragraph and the highlights (see the module docstring)."""
+    problem = _problem(sents)
+    done = _done(sents, problem.sentence.utterance.start if problem else 0.0)
+    marks = highlights(sents, steps, done)
+    pieces = []
+    if problem is not None:
+        pieces.append(_reason(problem))
+    if done:
+        pieces.append(f"The agent {_joined([d for _, d in done[:4]])}.")
+    agreed = [s for s in steps if s.kind not in ("past", "progressive")]
+    if agreed:
+        listed = "; ".join(s.value.rstrip(".") for s in agreed[:6])
+        pieces.append(f"Agreed next steps: {listed}.")
+    text = " ".join(pieces)
+    escalated = [m.group("to") for s in sents for m in _ESCALATED_TO.finditer(s.text)]
+    if escalated and escalated[0].lower() not in text.lower():
+        pieces.append(f"Escalated to {_third_person(escalated[0], 'agent')}.")
+    transcript = " ".join(u.text for u in utterances)
+    shown = _canonical(" ".join(pieces))
+    extra = [e for e in entities(transcript) if _canonical(e) not in shown]
+    if extra and pieces:
+        pieces.append(f"Details mentioned: {', '.join(extra[:6])}.")
+    if not pieces:
+        return (
+            "No problem statement, resolution or commitment was recognised in the transcript.",
+            marks,
+        )
+    return " ".join(pieces), marks
