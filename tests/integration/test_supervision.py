@@ -111,6 +111,15 @@ async def extensions(server: Server) -> dict[str, dict[str, Any]]:
 async def monitoring_group(
     server: Server, members: dict[str, list[str]], exts: dict[str, dict[str, Any]]
 ) -> str:
+    """A group of exactly these members; the demo's own "Demo team" (Sam monitoring every
+    agent) is deleted first, so that the rules are those the test sets up."""
+    _, groups = await request(server, "GET", GROUPS, headers=server.headers)
+    for g in groups["records"]:
+        if g["name"] == "Demo team":
+            status, _ = await request(
+                server, "DELETE", f"{GROUPS}/{g['id']}", headers=server.headers
+            )
+            assert status == 204
     status, group = await request(
         server, "POST", GROUPS, headers=server.headers, json={"name": "Floor 1"}
     )
