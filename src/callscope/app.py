@@ -424,9 +424,10 @@ def build_app(settings: Settings) -> web.Application:
     sockets = OpenSockets()
     transcripts_api = TranscriptsApi(access, bus, transcripts, sockets)
     app.add_routes(ClientLinks(identity, access, transcripts_api, dashboard.page).routes())
-    wallboard = WallboardApi(access, AuditRepository(sessions), feed, telephony, bus, sockets)
+    audit = AuditRepository(sessions)
+    wallboard = WallboardApi(access, audit, feed, telephony, bus, sockets)
     app.add_routes(wallboard.routes())  # before /calls/{id}
-    app.add_routes(CallsApi(access).routes())
+    app.add_routes(CallsApi(access, audit).routes())
     app.add_routes(transcripts_api.routes())
     app.add_routes(dashboard.routes())
     app.add_routes(ProfilesApi(profiles, hasher).routes())

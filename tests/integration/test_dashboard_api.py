@@ -517,3 +517,68 @@ async def test_the_wallboard_shows_each_live_call_to_those_who_may_see_it(
     assert_rc_error(body, 404, status, "CMN-102")
     _, after = await request(server, "GET", "/calls/wallboard", headers=server.headers)
     assert after["calls"] == []  # ended calls leave the board
+
+
+async def test_history_finds_calls_by_agent_extension_any_number_format_and_dates(
+    server: Server,
+) -> None:
+    await run_calls(
+        server, "--calls", "2", "--max-frames", "50", "--agent-id", "5501", "--agent-id", "5502"
+    )
+    _, every = await request(server, "GET", "/calls", headers=server.headers)
+    by_agent = {c["agentId"]: c for c in every["records"]}
+    blair = by_agent["5502"]
+    digits = blair["ani"]  # the simulator's 10-digit national number, 650555NNNN
+
+    async def found(**params: str) -> list[str]:
+        status, body = await request(server, "GET", "/calls", headers=server.headers, params=params)
+        assert status == 200, body
+        return sorted(c["agentId"] for c in body["records"])
+
+    # an agent by name (any case, part of it) or extension number
+    assert await found(q="blair") == ["5502"]
+    assert await found(q="Alex Agent") == ["5501"]
+    assert await found(q="103") == ["5502"]
+    # a number in any common format: E.164, spaces, dashes, brackets, dots
+    e164 = f"+1{digits}"
+    for written in (
+        digits,
+        e164,
+        f"+1 {digits[:3]} {digits[3:6]} {digits[6:]}",
+        f"({digits[:3]}) {digits[3:6]}-{digits[6:]}",
+        f"{digits[:3]}.{digits[3:6]}.{digits[6:]}",
+    ):
+        expected = sorted(a for a, c in by_agent.items() if c["ani"] == digits)
+        if written.startswith("+1"):  # the stored national number has no country code
+            expected = []
+        assert await found(phoneNumber=written) == expected, written
+        if not written.startswith("+1"):
+            assert await found(q=written) == expected, written
+    # a date range: today's calls; none before
+    today = blair["startTime"][:10]
+    assert await found(dateFrom=today, dateTo=today) == ["5501", "5502"]
+    assert await found(dateTo="2001-01-01") == []
+    assert await found(dateFrom=blair["startTime"]) == sorted(
+        a for a, c in by_agent.items() if c["startTime"] >= blair["startTime"]
+    )
+    # sorted as asked; each record says its alerts and sentiment
+    _, oldest = await request(
+        server, "GET", "/calls", headers=server.headers, params={"sort": "oldest"}
+    )
+    starts = [c["startTime"] for c in oldest["records"]]
+    assert starts == sorted(starts)
+    assert [c["alertCount"] for c in oldest["records"]] == [0, 0]  # no transcription here
+    for c in oldest["records"]:  # the insights' overall sentiment, once they are made
+        _, doc = await request(
+            server,
+            "GET",
+            f"/ai/ringsense/v1/public/accounts/~/domains/pbx/records/{c['id']}/insights",
+            headers=server.headers,
+        )
+        made = (doc.get("insights") or {}).get("Sentiment") if isinstance(doc, dict) else None
+        if c["sentiment"] is not None:
+            assert made and made[0]["value"] == c["sentiment"]
+    for bad in ({"sort": "agent"}, {"dateFrom": "yesterday"}, {"dateTo": "2026-13-01"}):
+        status, body = await request(server, "GET", "/calls", headers=server.headers, params=bad)
+        assert_rc_error(body, 400, status, "CMN-101")
+        assert body["errors"][0]["parameterName"] == next(iter(bad))

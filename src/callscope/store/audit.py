@@ -9,7 +9,7 @@ from collections.abc import Sequence
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from callscope.store.models import CallAlertRow, SupervisionSessionRow
+from callscope.store.models import CallAlertRow, Insight, SupervisionSessionRow
 
 __all__ = ["AuditRepository"]
 
@@ -59,3 +59,16 @@ class AuditRepository:
         )
         async with self._sessions() as s:
             return {str(c): int(n) for c, n in (await s.execute(q)).all()}
+
+    async def sentiments(self, call_ids: Sequence[str]) -> dict[str, str]:
+        """The overall sentiment of each call that has an insights document."""
+        if not call_ids:
+            return {}
+        q = select(Insight.id, Insight.document).where(Insight.id.in_(list(call_ids)))
+        out: dict[str, str] = {}
+        async with self._sessions() as s:
+            for call_id, doc in (await s.execute(q)).all():
+                found = ((doc or {}).get("insights") or {}).get("Sentiment") or []
+                if found and isinstance(found[0], dict) and found[0].get("value"):
+                    out[str(call_id)] = str(found[0]["value"])
+        return out
