@@ -553,7 +553,7 @@ def test_replay_with_transcript_and_insights(world: World) -> None:
     assert page.query_selector(".timeline .span.coach") is not None
     marks = page.query_selector_all(".timeline .mark")
     assert len(marks) == len(saved["audit"]["alerts"]) >= 1
-    assert "at " in page.inner_text("#alerts-title + *")
+    assert "play from " in page.inner_text("#alerts-title + *")
     metrics = page.inner_text("#metrics")
     assert "Talk time" in metrics
     assert "Silence" in metrics

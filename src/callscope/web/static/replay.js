@@ -64,7 +64,7 @@ function alertList(alerts, onSeek) {
   if (!alerts.length) return el("p", { class: "muted", text: "No alerts or suggestions were raised during the call." });
   return el("ul", { class: "assist", id: "replay-alerts" }, ...alerts.map((a) => el("li", { class: `${a.type} ${a.severity}` },
     el("b", { text: `${a.type === "alert" ? "Alert" : "Suggestion"}: ${a.title}` }),
-    el("button", { type: "button", class: "link", text: `at ${clock(a.atMs)}`, "aria-label": `Play from ${clock(a.atMs)}`, onclick: () => onSeek(a.atMs) }),
+    el("button", { type: "button", class: "link", text: `play from ${clock(a.atMs)}`, onclick: () => onSeek(a.atMs) }),
     ` ${a.text}`)));
 }
 
