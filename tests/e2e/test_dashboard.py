@@ -351,6 +351,7 @@ def test_a_simulated_call_appears_with_both_speakers(world: World) -> None:
         "the customer's live sentiment",
         lambda: page.query_selector("#live-calls .badge.sentiment:not(.none)"),
     )
+    assert "null" not in page.inner_text("#view")
     axe_check(page, "live-call")
     shot(page, "05-live-call-transcript")
 
@@ -565,6 +566,7 @@ def test_replay_with_transcript_and_insights(world: World) -> None:
     else:
         assert "nobody told the customer" in page.inner_text("#disclosure-warning")
     assert "(complete)" in page.inner_text("#rt-title")
+    assert "null" not in page.inner_text("#view")
     axe_check(page, "replay")
     shot(page, "09-replay-insights")
 

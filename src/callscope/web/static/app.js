@@ -334,9 +334,9 @@ function updatePanelSummary(call) {
   const box = $("#call-summary");
   if (!box || !call) return;
   const monitors = call.monitoredBy.map((m) => `${m.name} (${m.mode})`).join(", ");
-  box.replaceChildren(sentimentBadge(call.sentiment.label),
+  box.replaceChildren(...[sentimentBadge(call.sentiment.label),
     call.alerts.length ? el("span", { class: "badge alert", text: `${call.alerts.length} alert${call.alerts.length === 1 ? "" : "s"}` }) : null,
-    el("span", { class: "muted", text: ` ${queueName(call)} · ${monitors ? `monitored by ${monitors}` : "nobody is monitoring"}` }));
+    el("span", { class: "muted", text: ` ${queueName(call)} · ${monitors ? `monitored by ${monitors}` : "nobody is monitoring"}` })].filter(Boolean));
 }
 
 const TRANSCRIPT_WORDS = { live: "live", pending: "finishing the last words", complete: "complete", incomplete: "interrupted: it stops where the call was cut off" };
@@ -406,6 +406,8 @@ async function callEnded(callId) {
   const panel = $("#call-panel");
   if (!panel || app.selected !== callId) return;
   for (const b of panel.querySelectorAll(".controls button, .controls input")) b.disabled = true;
+  const why = $("#talk-why");
+  if (why) why.hidden = true;   // nothing to coach or barge into any more
   let call = null;
   try { call = await session.get(`/calls/${encodeURIComponent(callId)}`); } catch { /* shown as ended */ }
   app.cut = Boolean(call && (call.status === "interrupted" || call.status === "abandoned"));

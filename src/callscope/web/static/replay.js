@@ -97,13 +97,14 @@ export function replayView(ctx, callId) {
     const timelineBox = el("div", { id: "timeline-box" });
     const seek = (ms) => { audio.currentTime = ms / 1000; audio.play().catch(() => {}); };
     const cut = call.status === "interrupted" || call.status === "abandoned";
-    card.append(
+    card.append(...[
       el("p", { class: "muted" }, `Started ${when(call.startTime)} · ${call.durationMs != null ? spoken(call.durationMs) : ""} · ${callOutcome(call)}${call.endReason ? ` (${call.endReason})` : ""}`),
       cut ? el("p", { class: "warning", id: "replay-cut", role: "note", text: "This call was cut off: its recording and transcript stop where the stream stopped." }) : null,
       audio, audioNote, timelineBox, el("div", { class: "downloads" }, wav, json),
       el("div", { class: "columns" },
         el("section", { "aria-labelledby": "rt-title" }, el("h2", { id: "rt-title" }, "Transcript ", tstatus), list),
-        el("div", {}, el("section", { "aria-labelledby": "in-title" }, el("h2", { id: "in-title", text: "Insights" }), insights), alertsBox, trail)));
+        el("div", {}, el("section", { "aria-labelledby": "in-title" }, el("h2", { id: "in-title", text: "Insights" }), insights), alertsBox, trail)),
+    ].filter(Boolean));
     const view = new TranscriptView(list, null, { seekable: true, onSeek: seek });
     let transcript = null;
     let doc = null;
