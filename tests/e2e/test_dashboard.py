@@ -616,6 +616,50 @@ def test_phone_sized_window_and_keyboard_only(world: World) -> None:
         context.close()
 
 
+def test_a_one_way_call_says_why_it_cannot_be_coached_and_alerts_filter_the_list(
+    world: World,
+) -> None:
+    page = world.page
+    page.goto(world.server.http + "/#/live")
+    page.wait_for_selector("#conn.online", timeout=15_000)
+    sim = subprocess.Popen(  # RingCX: the stream is one-way
+        [
+            *simulate_command(world.server, "--agent-id", "5502"),
+            *("--max-frames", str(CALL_FRAMES), "--speed", "2"),
+        ],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+    )
+    try:
+        page.wait_for_selector("#live-calls li a:has-text('Blair Agent')", timeout=20_000)
+        page.locator("#live-calls li a").first.click()
+        page.click("#listen")
+        wait_for(
+            "listening", lambda: "Listening to both parties" in page.inner_text("#monitor-state")
+        )
+        why = page.wait_for_selector("#talk-why:not([hidden]):has-text('one-way')")
+        assert "you can only listen" in why.inner_text()
+        assert page.is_disabled("#coach")
+        assert page.is_disabled("#barge")
+        shot(page, "12a-one-way-call")
+        # no recording disclosure in the first 30 s: an alert badge on the wallboard's row
+        page.wait_for_selector("#live-calls li:has-text('1 alert')", timeout=40_000)
+        page.check("#filter-alerts")
+        assert page.locator("#live-calls li").count() == 1
+        page.select_option("#filter-agent", "5501")  # Alex has no call: nothing matches
+        page.wait_for_selector("#live-empty:has-text('No live call matches the filters')")
+        page.select_option("#filter-agent", "")
+        page.uncheck("#filter-alerts")
+        page.keyboard.press("Escape")  # stops listening
+        page.wait_for_selector("#listen[aria-pressed=false]")
+        out, _ = sim.communicate(timeout=120)
+        assert sim.returncode == 0, out.decode()
+    finally:
+        if sim.poll() is None:
+            sim.kill()
+            sim.wait()
+
+
 def test_a_server_gone_turns_the_badge_red_and_a_cut_off_call_reads_interrupted(
     world: World,
 ) -> None:
