@@ -266,7 +266,14 @@ def test_admin_sets_up_a_monitoring_group_and_a_profile(world: World) -> None:
     page.fill("#p-sub", "11110000")
     page.fill("#p-url", "wss://callscope.example.com")
     page.fill("#p-secret", "s3cret-value")
-    page.click("#profile-form button[type=submit]")
+    with page.expect_response(
+        lambda r: r.url.endswith("/platform/api/media/product") and r.request.method == "POST"
+    ) as saved:
+        page.click("#profile-form button[type=submit]")
+    # the browser is never sent the secret back (an API client is, as RingCX does)
+    assert saved.value.status == 200
+    assert "secret" not in saved.value.json()
+    assert saved.value.json()["secretSet"] is True
     page.wait_for_selector("td:has-text('QUEUE 4242')")
     # cleared after the save; the secret is write-only: shown as set, never filled back
     assert page.input_value("#p-id") == ""
