@@ -4,7 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: chromium services demo test serve lint typecheck unit proto bench bench-asr bench-events bench-listen bench-insights bench-cluster clean
+.PHONY: chromium services demo test serve lint typecheck unit proto bench bench-asr bench-events bench-listen bench-wallboard bench-insights bench-cluster clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -87,6 +87,10 @@ bench-insights: $(STAMP)
 ## supervisor listen/coach latency at 10, 50, 100 calls, with one stalled device
 bench-listen: $(STAMP)
 	$(BIN)/python bench/listen.py
+
+## the supervisor's wallboard read (GET /calls/wallboard) at 10, 50, 100 live calls
+bench-wallboard: $(STAMP)
+	$(BIN)/python bench/wallboard.py
 
 clean:
 	rm -rf $(VENV) callscope-data .pytest_cache .mypy_cache .ruff_cache .hypothesis

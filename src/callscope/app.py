@@ -40,8 +40,10 @@ from callscope.api.subscriptions import SubscriptionsApi
 from callscope.api.supervise import SupervisionApi
 from callscope.api.telephony import TelephonyApi
 from callscope.api.transcripts import TranscriptsApi
+from callscope.api.wallboard import WallboardApi
 from callscope.api.wsgateway import WsGateway
 from callscope.calls.telephony import TelephonyService
+from callscope.calls.wallboard import WallboardFeed
 from callscope.cluster.bus import ClusterBus
 from callscope.cluster.jobs import JobQueue
 from callscope.cluster.node import Cluster
@@ -62,6 +64,7 @@ from callscope.insights.service import InsightsService
 from callscope.lifecycle import Lifecycle, drain
 from callscope.logsafe import clean
 from callscope.metrics import Registry
+from callscope.store.audit import AuditRepository
 from callscope.store.calllog import CallLogRepository
 from callscope.store.db import (
     SEED_LOCK,
@@ -71,7 +74,7 @@ from callscope.store.db import (
     sessionmaker,
     upgrade,
 )
-from callscope.store.directory import DirectoryRepository
+from callscope.store.directory import DirectoryRepository, MemberChange
 from callscope.store.events import EventRepository
 from callscope.store.files import check_data_dir, private_dir, warn_if_exposed
 from callscope.store.models import StreamingProfile, TranscriptStatus
@@ -79,6 +82,7 @@ from callscope.store.repo import CallRepository, ProfileRepository, utcnow
 from callscope.store.retention import RetentionJob
 from callscope.store.subscriptions import SubscriptionRepository
 from callscope.store.ws_sessions import WsSessionRepository
+from callscope.supervision.audit import SupervisionAudit
 from callscope.supervision.service import SupervisionService
 from callscope.tls import server_ssl_context
 from callscope.transcription.assist import load_rules
@@ -90,6 +94,8 @@ __all__ = ["Components", "build_app", "preflight", "run", "serve"]
 logger = logging.getLogger("callscope.app")
 
 COMPONENTS: web.AppKey[Components] = web.AppKey("components")
+#: the demo account's monitoring group (the supervisor monitoring the agents)
+DEMO_TEAM = "Demo team"
 #: the demo account's streaming profile: the simulator's default product
 DEMO_PROFILE: dict[str, Any] = {
     "productType": "QUEUE",
@@ -174,17 +180,44 @@ async def _metrics(request: web.Request) -> web.Response:
     )
 
 
+async def ensure_demo_team(
+    directory: DirectoryRepository, account_id: str, supervisor: int, agents: list[int]
+) -> bool:
+    """The demo's "Demo team" monitoring group: the demo supervisor Monitoring the demo
+    agents, so that the dashboard shows their calls at once. Idempotent: nothing is done if
+    the account has a group of that name already. Returns whether it was created."""
+    groups, _ = await directory.list_groups(account_id, limit=1000)
+    if any(g.name.casefold() == DEMO_TEAM.casefold() for g in groups):
+        return False
+    group = await directory.create_group(account_id, DEMO_TEAM)
+    await directory.bulk_assign(
+        group.id,
+        [MemberChange(supervisor, monitoring=True, monitored=False)]
+        + [MemberChange(a, monitoring=False, monitored=True) for a in agents],
+        [],
+    )
+    return True
+
+
 async def _seed_demo(
     identity: IdentityService,
+    directory: DirectoryRepository,
     profiles: ProfileRepository,
     hasher: SecretHasher,
     settings: Settings,
 ) -> None:
-    """First start on an empty database: one demo account, its logins and its streaming
-    profile's secret printed once and kept in ``<data_dir>/demo-credentials.json`` (mode
-    0600), where ``callscope simulate`` and ``demo`` find the secret."""
+    """First start on an empty database: one demo account, its logins, its "Demo team"
+    monitoring group and its streaming profile's secret printed once and kept in
+    ``<data_dir>/demo-credentials.json`` (mode 0600), where ``callscope simulate`` and
+    ``demo`` find the secret."""
     creds = await identity.seed_demo()
     account = creds["accountId"]
+    await ensure_demo_team(
+        directory,
+        account,
+        int(creds["supervisor"]["extensionId"]),
+        [int(a["extensionId"]) for a in creds["agents"]],
+    )
     secret = new_secret(24)
     now = utcnow()
     await profiles.create(
@@ -207,9 +240,10 @@ async def _seed_demo(
     with os.fdopen(fd, "w") as f:
         json.dump(creds, f, indent=1)
     logger.warning(
-        "created the demo account %s (supervisor ext 101, agents 102-104 = RingCX agents "
-        "5501-5503, QUEUE %s streaming profile). Log in with client id %s and the client "
-        "secret, username %s and the password, or a JWT (supervisor's or an agent's); the "
+        "created the demo account %s (supervisor ext 101 monitoring agents 102-104 = RingCX "
+        "agents 5501-5503 in the Demo team group, QUEUE %s streaming profile). Log in with "
+        "client id %s and the client secret, username %s and the password, or a JWT "
+        "(supervisor's or an agent's); the "
         "supervisor's web phone device is supervisor.deviceId (Online once the dashboard "
         "connects it); streams present the profile's secret: all in %s",
         account,
@@ -297,6 +331,16 @@ def build_app(settings: Settings) -> web.Application:
     ingest.supervision = supervision
     if cluster is not None:
         supervision.join(cluster, calls)
+    feed = WallboardFeed(
+        bus,
+        calls,
+        ingest.rows,
+        lambda call_id: transcripts is not None and transcripts.get(call_id) is not None,
+    )
+    # the audit trail: read from the device states the supervision service writes
+    ingest.rows.after_commit.append(
+        SupervisionAudit(ingest.rows, feed.monitoring_changed).committed
+    )
     insights = InsightsService(
         sessions,
         registry,
@@ -380,7 +424,10 @@ def build_app(settings: Settings) -> web.Application:
     sockets = OpenSockets()
     transcripts_api = TranscriptsApi(access, bus, transcripts, sockets)
     app.add_routes(ClientLinks(identity, access, transcripts_api, dashboard.page).routes())
-    app.add_routes(CallsApi(access).routes())
+    audit = AuditRepository(sessions)
+    wallboard = WallboardApi(access, audit, feed, telephony, bus, sockets)
+    app.add_routes(wallboard.routes())  # before /calls/{id}
+    app.add_routes(CallsApi(access, audit).routes())
     app.add_routes(transcripts_api.routes())
     app.add_routes(dashboard.routes())
     app.add_routes(ProfilesApi(profiles, hasher).routes())
@@ -458,7 +505,7 @@ def build_app(settings: Settings) -> web.Application:
             await cluster.connect()
         async with exclusive(engine, SEED_LOCK):  # nodes starting together seed once
             if await identity.is_empty():
-                await _seed_demo(identity, profiles, hasher, settings)
+                await _seed_demo(identity, directory, profiles, hasher, settings)
         if transcripts is not None:
             await transcripts.pool.start()  # fails start-up with a clear engine/model error
         if cluster is None:
@@ -469,6 +516,7 @@ def build_app(settings: Settings) -> web.Application:
             await cluster.recover_own(
                 lambda: ingest.recover(node, reason=f"node {node} stopped mid-call")
             )
+        feed.start()  # before the calls: it follows their transcripts
         await ingest.start()  # recovery marks what a crash interrupted
         if grpc_ingest is not None:
             await grpc_ingest.start()  # RingCX gRPC dialogs, once recovery is done
@@ -500,6 +548,7 @@ def build_app(settings: Settings) -> web.Application:
         await retention.stop()
         await gateway.close()  # gateway sessions stay recoverable (by another node too)
         await dispatcher.stop()
+        await feed.stop()
 
     async def on_cleanup(_app: web.Application) -> None:
         await subscriptions_api.close()

@@ -351,23 +351,18 @@ def _cmd_demo(args: argparse.Namespace) -> int:
 
 async def _demo_team(directory: DirectoryRepository) -> None:
     """The demo account's supervisor (101) monitors its three agents, once: the dashboard
-    then shows their calls."""
-    from callscope.store.directory import MemberChange
+    then shows their calls. A server's first start makes the same group; an account whose
+    admin has set up groups of its own is left as it is."""
+    from callscope.app import ensure_demo_team
 
     groups, _ = await directory.list_groups("70000001")
     if groups:
         return
     exts, _ = await directory.list_extensions("70000001")
-    members = [
-        MemberChange(
-            e.id, monitoring=e.extension_number == "101", monitored=bool(e.ringcx_agent_id)
-        )
-        for e in exts
-        if e.extension_number == "101" or e.ringcx_agent_id
-    ]
-    if members:
-        group = await directory.create_group("70000001", "Demo team")
-        await directory.bulk_assign(group.id, members, [])
+    sup = next((e.id for e in exts if e.extension_number == "101"), None)
+    agents = [e.id for e in exts if e.ringcx_agent_id]
+    if sup is not None and agents:
+        await ensure_demo_team(directory, "70000001", sup, agents)
 
 
 def _cmd_db(args: argparse.Namespace) -> int:

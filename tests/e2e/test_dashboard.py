@@ -32,6 +32,8 @@ from tests.conftest import Server, simulate_command
 
 CHROMIUM = Path("/usr/bin/chromium")
 SHOTS = Path(__file__).resolve().parents[2] / "test-artifacts" / "screenshots"
+#: axe-core from npm (MPL-2.0, see vendor/README.md), run in the page: no network
+AXE = Path(__file__).resolve().parent / "vendor" / "axe.min.js"
 CALL_FRAMES = 2000  # 40 s of the bundled call at real time: long enough to listen and coach
 TONE_HZ = 440.0
 
@@ -39,6 +41,31 @@ TONE_HZ = 440.0
 def shot(page: Page, name: str) -> None:
     SHOTS.mkdir(parents=True, exist_ok=True)
     page.screenshot(path=str(SHOTS / f"{name}.png"), full_page=True)
+
+
+def axe_check(page: Page, name: str) -> None:
+    """axe-core in the page: no serious or critical accessibility violation."""
+    page.evaluate(
+        AXE.read_text()
+    )  # through the DevTools protocol: the page's CSP allows no inline script
+    found = page.evaluate(
+        """async () => (await axe.run(document)).violations
+             .filter(v => v.impact === 'serious' || v.impact === 'critical')
+             .map(v => ({id: v.id, impact: v.impact, nodes: v.nodes.map(n => n.target.join(' '))}))"""
+    )
+    assert found == [], f"{name}: {found}"
+
+
+def focusable(page: Page) -> list[str]:
+    """What Tab can reach now: visible, enabled, not taken out of the tab order."""
+    return list(
+        page.evaluate(
+            """() => [...document.querySelectorAll('a[href], button, input, select, textarea, [tabindex]')]
+                 .filter(e => !e.disabled && e.tabIndex >= 0 && e.getClientRects().length
+                   && getComputedStyle(e).visibility !== 'hidden')
+                 .map(e => e.id || e.getAttribute('name') || e.textContent.trim())"""
+        )
+    )
 
 
 def wait_for(what: str, check: Callable[[], Any], timeout_s: float = 30.0) -> Any:
@@ -89,6 +116,8 @@ class World:
     sim: subprocess.Popen[bytes] | None = None
     call: dict[str, Any] = field(default_factory=dict)
     coach_window: tuple[float, float] | None = None
+    #: the URL of every WebSocket the main page opened
+    sockets: list[str] = field(default_factory=list)
 
     def sim_output(self) -> str:
         assert self.sim is not None
@@ -133,6 +162,7 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
     errors: list[str] = []
     page.on("pageerror", lambda exc: errors.append(str(exc)))
     w = World(server, server.credentials(), pw, browser, context, page, tmp)
+    page.on("websocket", lambda ws: w.sockets.append(ws.url))
     try:
         yield w
     finally:
@@ -156,6 +186,11 @@ def test_sign_in(world: World) -> None:
     page = world.page
     page.goto(world.server.http + "/")
     page.wait_for_selector("#login-form")
+    # before sign-in, the form is all the keyboard reaches; the page has its icon
+    assert focusable(page) == ["login-user", "login-password", "Sign in"]
+    icon = page.eval_on_selector("link[rel=icon]", "e => e.href")
+    assert page.request.get(icon).status == 200
+    axe_check(page, "sign-in")
     shot(page, "01-sign-in")
     sign_in(page, world.creds["username"], "not-the-password")
     error = page.wait_for_selector("#login-error:not([hidden])")
@@ -166,27 +201,44 @@ def test_sign_in(world: World) -> None:
     # an admin sees the admin pages; live updates come from the subscription gateway
     assert page.is_visible("a[data-view=groups]")
     page.wait_for_selector("#conn.online", timeout=15_000)
+    # first run: the Demo team lets Sam monitor the demo agents at once; the empty list
+    # links the admin to the Monitoring groups page
     page.wait_for_selector("#live-empty:not([hidden])")
-    assert "monitoring groups" in page.inner_text("#live-empty")
+    assert "No live calls right now" in page.inner_text("#live-empty")
+    assert page.is_visible("#live-empty a[href='#/admin/groups']")
+    presence = page.inner_text("#agents")
+    assert "Alex Agent (ext. 102): available" in presence
+    axe_check(page, "live-empty")
     shot(page, "02-live-empty")
 
 
 def test_admin_sets_up_a_monitoring_group_and_a_profile(world: World) -> None:
     page = world.page
     page.click("a[data-view=groups]")
+    page.wait_for_selector("section[data-group]")
+    # a name in use is refused before anything is sent
+    page.fill("#group-name", "demo TEAM")
+    page.click("text=Create group")
+    assert "exists already" in page.inner_text("#group-name-error")
+    assert page.get_attribute("#group-name", "aria-invalid") == "true"
     page.fill("#group-name", "Floor 1")
     page.click("text=Create group")
-    group = page.wait_for_selector("section[data-group]")
-    page.check("input[aria-label='Sam Supervisor Monitoring']")
-    page.check("input[aria-label='Alex Agent Monitored']")
-    group.query_selector("text=Save members").click()  # type: ignore[union-attr]
-    page.wait_for_selector("section[data-group] [role=status]:has-text('Saved')")
+    page.wait_for_selector("section[aria-label='Group Floor 1']")
+    assert page.input_value("#group-name") == ""  # the form is cleared after the save
+    group = page.locator("section[aria-label='Group Floor 1']")
+    group.locator("input[aria-label='Sam Supervisor Monitoring']").check()
+    group.locator("input[aria-label='Alex Agent Monitored']").check()
+    box = group.locator("input[aria-label='Alex Agent Monitored']").bounding_box()
+    assert box is not None
+    assert box["width"] >= 20  # larger checkboxes
+    group.locator("text=Save members").click()
+    group.locator("[role=status]:has-text('Saved')").wait_for()
     groups = rest(world.server, "GET", "/restapi/v1.0/account/~/call-monitoring-groups")
-    assert [g["name"] for g in groups["records"]] == ["Floor 1"]
+    assert [g["name"] for g in groups["records"]] == ["Demo team", "Floor 1"]
     members = rest(
         world.server,
         "GET",
-        f"/restapi/v1.0/account/~/call-monitoring-groups/{groups['records'][0]['id']}/members",
+        f"/restapi/v1.0/account/~/call-monitoring-groups/{groups['records'][1]['id']}/members",
     )
     perms = {m["extensionNumber"]: m["permissions"] for m in members["records"]}
     assert perms == {"101": ["Monitoring"], "102": ["Monitored"]}
@@ -197,14 +249,41 @@ def test_admin_sets_up_a_monitoring_group_and_a_profile(world: World) -> None:
     page.fill("#p-id", "4242")
     page.fill("#p-sub", "11110000")
     page.fill("#p-main", "11110000")
-    page.fill("#p-url", "ws://not-wss.example.com")
+    page.fill("#p-url", "ws://not-wss.example.com/path")
+    page.fill("#p-sub", "11-11")
+    page.fill("#p-secret", "short")
     page.click("#profile-form button[type=submit]")
-    notice = page.wait_for_selector("#notice:not([hidden])")
-    assert "streamingUrl" in notice.inner_text()  # the API's own error, shown as it is
+    # every bad field at once, by the rule ingest applies; nothing was sent
+    summary = page.wait_for_selector("#profile-form .form-errors:not([hidden])")
+    assert "3 fields" in summary.inner_text()
+    assert "wss://host[:port]" in page.inner_text("#p-url-error")
+    assert "digits" in page.inner_text("#p-sub-error")
+    assert "8 to 256" in page.inner_text("#p-secret-error")
+    assert page.inner_text("#p-id-error") == ""
+    assert len(rest(world.server, "GET", "/platform/api/media/product")["records"]) == 1
+    axe_check(page, "profile-errors")
+    shot(page, "04a-profile-form-errors")
+    page.fill("#p-sub", "11110000")
     page.fill("#p-url", "wss://callscope.example.com")
     page.fill("#p-secret", "s3cret-value")
-    page.click("#profile-form button[type=submit]")
+    with page.expect_response(
+        lambda r: r.url.endswith("/platform/api/media/product") and r.request.method == "POST"
+    ) as saved:
+        page.click("#profile-form button[type=submit]")
+    # the browser is never sent the secret back (an API client is, as RingCX does)
+    assert saved.value.status == 200
+    assert "secret" not in saved.value.json()
+    assert saved.value.json()["secretSet"] is True
     page.wait_for_selector("td:has-text('QUEUE 4242')")
+    # cleared after the save; the secret is write-only: shown as set, never filled back
+    assert page.input_value("#p-id") == ""
+    assert page.input_value("#p-secret") == ""
+    row = page.locator("tr:has(td:has-text('QUEUE 4242'))")
+    assert "set (hidden)" in row.inner_text()
+    row.locator("button:has-text('Edit')").click()
+    assert page.input_value("#p-url") == "wss://callscope.example.com"
+    assert page.input_value("#p-secret") == ""
+    assert "s3cret-value" not in page.content()
     profiles = rest(world.server, "GET", "/platform/api/media/product")["records"]
     assert [(p["productId"], p["streamingUrl"]) for p in profiles] == [
         (4401, ""),  # the demo account's own
@@ -237,11 +316,24 @@ def test_a_simulated_call_appears_with_both_speakers(world: World) -> None:
     )
     # no reload: the list follows the telephony events
     link = page.wait_for_selector("#live-calls li a", timeout=20_000)
-    assert "Alex Agent" in link.inner_text()
+    item = link.inner_text()
+    assert "Alex Agent (ext. 102)" in item
+    assert "Queue 4401" in item
+    assert "Nobody is monitoring" in item
     live = rest(world.server, "GET", "/calls?status=live")["records"]
     assert len(live) == 1
     world.call = live[0]
-    link.click()
+    # the floor: the queue's figures and the agents' presence follow the telephony state
+    page.wait_for_selector("#agents li:has-text('Alex Agent (ext. 102): on a call')")
+    assert "Queue 4401\t1" in page.inner_text("#queues")
+    # filters: another agent's calls only, then only calls with alerts, then all again
+    page.select_option("#filter-agent", "5502")
+    page.wait_for_selector("#live-empty:has-text('No live call matches the filters')")
+    page.select_option("#filter-agent", "")
+    page.wait_for_selector("#live-calls li a")
+    page.locator("#live-calls li a").first.click()
+    # the opened call takes the focus
+    page.wait_for_selector("#call-title:focus")
     page.wait_for_selector("#live-transcript li.agent:not(.partial)", timeout=40_000)
     page.wait_for_selector("#live-transcript li.customer:not(.partial)", timeout=40_000)
     labels = page.eval_on_selector_all(
@@ -252,7 +344,45 @@ def test_a_simulated_call_appears_with_both_speakers(world: World) -> None:
     page.wait_for_selector(
         "#live-assist li.suggestion:has-text('Password or lock-out trouble')", timeout=20_000
     )
+    # the wallboard hears of every call's assist items and sentiment on its one socket
+    wait_for(
+        "the suggestion on the wallboard",
+        lambda: page.evaluate(
+            "window.callscope.board.calls.some(c => c.suggestions.some(s => s.rule))"
+        ),
+    )
+    # one wallboard socket for every call (not one per call), one transcript for the open one
+    assert sum("/calls/wallboard/ws" in u for u in world.sockets) == 1
+    assert sum("/transcript/ws" in u for u in world.sockets) == 1
+    wait_for(
+        "the customer's live sentiment",
+        lambda: page.query_selector("#live-calls .badge.sentiment:not(.none)"),
+    )
+    assert "null" not in page.inner_text("#view")
+    axe_check(page, "live-call")
     shot(page, "05-live-call-transcript")
+
+
+def test_an_agent_sees_their_own_live_call_and_only_what_they_may(world: World) -> None:
+    context = world.browser.new_context(viewport={"width": 1280, "height": 800})
+    page = context.new_page()
+    try:
+        page.goto(world.server.http + "/")
+        sign_in(page, "alex@demo.callscope.test", world.creds["password"])
+        link = page.wait_for_selector("#live-calls li a", timeout=20_000)
+        assert "Alex Agent" in link.inner_text()
+        options = page.eval_on_selector_all("#filter-agent option", "os => os.map(o => o.text)")
+        assert options == ["All agents", "Alex Agent (ext. 102)"]
+        assert not page.is_visible("a[data-view=groups]")
+        page.locator("#live-calls li a").first.click()  # the list re-renders as events come
+        page.wait_for_selector("#call-state:has-text('live')")
+        assert "ended" not in page.inner_text("#call-title")
+        assert page.query_selector("#listen") is None  # one's own call: no listening in
+        page.wait_for_selector("#live-transcript li:not(.partial)", timeout=40_000)
+        page.wait_for_selector("#live-assist li", timeout=40_000)
+        shot(page, "05b-agent-own-call")
+    finally:
+        context.close()
 
 
 def test_the_per_call_page_opens_with_a_signed_link(world: World) -> None:
@@ -292,13 +422,16 @@ def test_listen_plays_the_call_in_the_page(world: World) -> None:
         timeout_s=20,
     )
     assert peak
-    state = wait_for(
-        "the device state naming the call",
-        lambda: "Listen" in page.inner_text("#monitor-state") and page.inner_text("#monitor-state"),
+    wait_for(
+        "the state in words",
+        lambda: "Listening to both parties" in page.inner_text("#monitor-state"),
     )
-    assert world.call["telephonySessionId"] in state
+    assert "nobody hears you" in page.inner_text("#monitor-state")
     assert page.is_enabled("#coach")
     assert page.is_enabled("#barge")
+    assert page.is_hidden("#talk-why")  # a two-way stream: nothing to explain
+    # the wallboard says who monitors the call
+    page.wait_for_selector("#live-calls li:has-text('Monitored by Sam Supervisor (listening)')")
     shot(page, "07-listening")
 
 
@@ -310,13 +443,35 @@ def test_coach_sends_the_microphone_to_the_agent_only(world: World) -> None:
     page.mouse.down()
     start = time.monotonic()
     try:
-        wait_for("Coach mode", lambda: "Coach" in page.inner_text("#monitor-state"))
+        wait_for("Coach mode", lambda: "Coaching" in page.inner_text("#monitor-state"))
+        banner = page.wait_for_selector("#talk-banner:not([hidden])")
+        assert "You are live to the agent" in banner.inner_text()
         wait_for("microphone frames sent", lambda: page.evaluate("window.callscope.mic.sent") > 100)
+        wait_for(
+            "the mic level", lambda: page.evaluate("document.getElementById('mic-level').value") > 0
+        )
+        axe_check(page, "coaching")
         shot(page, "08-coaching")
     finally:
         page.mouse.up()
     world.coach_window = (start, time.monotonic())
-    wait_for("back to Listen", lambda: "— Listen" in page.inner_text("#monitor-state"))
+    # held: releasing stops
+    wait_for("back to Listen", lambda: "nobody hears you" in page.inner_text("#monitor-state"))
+    assert page.is_hidden("#talk-banner")
+    # a click toggles coaching on, and it stays on; Esc stops it, a second Esc stops listening
+    page.click("#coach")
+    wait_for("Coach mode again", lambda: "Coaching" in page.inner_text("#monitor-state"))
+    assert page.get_attribute("#coach", "aria-pressed") == "true"
+    sent = page.evaluate("window.callscope.mic.sent")
+    wait_for(
+        "talking while toggled", lambda: page.evaluate("window.callscope.mic.sent") > sent + 25
+    )
+    page.keyboard.press("Escape")
+    wait_for("Esc stops talking", lambda: "nobody hears you" in page.inner_text("#monitor-state"))
+    assert page.get_attribute("#coach", "aria-pressed") == "false"
+    page.keyboard.press("Escape")
+    page.wait_for_selector("#listen[aria-pressed=false]")
+    assert "Not listening" in page.inner_text("#monitor-state")
     out = world.sim_output()
     assert world.sim is not None
     assert world.sim.returncode == 0, out
@@ -349,7 +504,21 @@ def test_replay_with_transcript_and_insights(world: World) -> None:
     page.fill("#search-q", "no call says this")
     page.click("form[role=search] button[type=submit]")
     page.wait_for_selector("text=No calls match.")
+    # by the agent's name, with the query in the URL
+    page.fill("#search-q", "Alex")
+    ani = world.call["ani"]  # the simulator's national number, written with brackets and a dash
+    page.fill("#search-number", f"({ani[:3]}) {ani[3:6]}-{ani[6:]}")
+    page.click("form[role=search] button[type=submit]")
+    page.wait_for_selector("tbody tr td:has-text('Alex Agent')")
+    assert "q=Alex" in page.url
+    assert f"phoneNumber=%28{ani[:3]}%29+{ani[3:6]}-{ani[6:]}" in page.url
+    page.reload()
+    row = page.wait_for_selector("tbody tr:has(td:has-text('Alex Agent'))")
+    assert page.input_value("#search-q") == "Alex"
+    assert row.query_selector("td[data-label=Sentiment]") is not None
+    assert row.query_selector("td[data-label=Alerts]") is not None
     page.fill("#search-q", "password")
+    page.fill("#search-number", "")
     page.click("form[role=search] button[type=submit]")
     page.click("tbody tr a:has-text('Replay')")
 
@@ -384,6 +553,28 @@ def test_replay_with_transcript_and_insights(world: World) -> None:
     assert saved["call"]["id"] == world.call["id"]
     assert saved["insights"]["sourceRecordId"] == world.call["id"]
     assert saved["transcript"]["utterances"]
+    # who listened and coached, and when; the alerts on the timeline; plain labels and units
+    trail = page.inner_text("#audit-trail")
+    assert "Sam Supervisor (ext. 101) listened" in trail
+    assert "Sam Supervisor (ext. 101) coached the agent" in trail
+    assert [m["mode"] for m in saved["audit"]["supervision"]][:3] == ["Listen", "Coach", "Listen"]
+    assert page.query_selector(".timeline .span.coach") is not None
+    marks = page.query_selector_all(".timeline .mark")
+    assert len(marks) == len(saved["audit"]["alerts"]) >= 1
+    assert "play from " in page.inner_text("#alerts-title + *")
+    metrics = page.inner_text("#metrics")
+    assert "Talk time" in metrics
+    assert "Silence" in metrics
+    assert "talkSeconds" not in metrics
+    assert "Made by callscope's built-in analyser" in page.inner_text("#made-by")
+    compliance = saved["insights"]["insights"]["Compliance"][0]
+    if compliance["recordingDisclosure"]:
+        assert "Recording disclosure" in metrics
+    else:
+        assert "nobody told the customer" in page.inner_text("#disclosure-warning")
+    assert "(complete)" in page.inner_text("#rt-title")
+    assert "null" not in page.inner_text("#view")
+    axe_check(page, "replay")
     shot(page, "09-replay-insights")
 
 
@@ -410,9 +601,115 @@ def test_phone_sized_window_and_keyboard_only(world: World) -> None:
                  && !e.textContent.trim() && e.type !== 'hidden').map(e => e.outerHTML)"""
         )
         assert unlabeled == []
+        axe_check(page, "history-phone")
         shot(page, "10-history-phone")
         page.click("a[data-view=live]")
         page.wait_for_selector("#live-empty:not([hidden])")
+        overflow = page.evaluate(
+            "document.documentElement.scrollWidth - document.documentElement.clientWidth"
+        )
+        assert overflow <= 0, f"the wallboard scrolls sideways by {overflow} px at phone size"
+        axe_check(page, "live-phone")
         shot(page, "11-live-phone")
+        page.goto(world.server.http + "/#/history/" + world.call["id"])
+        page.wait_for_selector("#audit-trail")
+        overflow = page.evaluate(
+            "document.documentElement.scrollWidth - document.documentElement.clientWidth"
+        )
+        assert overflow <= 0, f"the replay scrolls sideways by {overflow} px at phone size"
+        axe_check(page, "replay-phone")
+        shot(page, "12-replay-phone")
     finally:
         context.close()
+
+
+def test_a_one_way_call_says_why_it_cannot_be_coached_and_alerts_filter_the_list(
+    world: World,
+) -> None:
+    page = world.page
+    page.goto(world.server.http + "/#/live")
+    page.wait_for_selector("#conn.online", timeout=15_000)
+    sim = subprocess.Popen(  # RingCX: the stream is one-way
+        [
+            *simulate_command(world.server, "--agent-id", "5502"),
+            *("--max-frames", str(CALL_FRAMES), "--speed", "2"),
+        ],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+    )
+    try:
+        page.wait_for_selector("#live-calls li a:has-text('Blair Agent')", timeout=20_000)
+        page.locator("#live-calls li a").first.click()
+        page.click("#listen")
+        wait_for(
+            "listening", lambda: "Listening to both parties" in page.inner_text("#monitor-state")
+        )
+        why = page.wait_for_selector("#talk-why:not([hidden]):has-text('one-way')")
+        assert "you can only listen" in why.inner_text()
+        assert page.is_disabled("#coach")
+        assert page.is_disabled("#barge")
+        shot(page, "12a-one-way-call")
+        # no recording disclosure in the first 30 s: an alert badge on the wallboard's row
+        page.wait_for_selector("#live-calls li:has-text('1 alert')", timeout=40_000)
+        page.check("#filter-alerts")
+        assert page.locator("#live-calls li").count() == 1
+        page.select_option("#filter-agent", "5501")  # Alex has no call: nothing matches
+        page.wait_for_selector("#live-empty:has-text('No live call matches the filters')")
+        page.select_option("#filter-agent", "")
+        page.uncheck("#filter-alerts")
+        page.keyboard.press("Escape")  # stops listening
+        page.wait_for_selector("#listen[aria-pressed=false]")
+        out, _ = sim.communicate(timeout=120)
+        assert sim.returncode == 0, out.decode()
+    finally:
+        if sim.poll() is None:
+            sim.kill()
+            sim.wait()
+
+
+def test_a_server_gone_turns_the_badge_red_and_a_cut_off_call_reads_interrupted(
+    world: World,
+) -> None:
+    page = world.page
+    page.goto(world.server.http + "/#/live")
+    page.wait_for_selector("#conn.online", timeout=15_000)
+    sim = subprocess.Popen(
+        [
+            *simulate_command(world.server, "--protocol", "twilio", "--agent-id", "5501"),
+            "--url",
+            world.server.http.replace("http", "ws") + "/twilio/stream",
+            "--max-frames",
+            str(CALL_FRAMES * 3),
+            "--speed",
+            "1",
+        ],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        page.wait_for_selector("#live-calls li a", timeout=20_000)
+        page.locator("#live-calls li a").first.click()
+        page.wait_for_selector("#live-transcript li:not(.partial)", timeout=40_000)
+        call_id = page.evaluate("window.callscope.selected")
+        world.server.kill()  # the server is gone mid-call
+        page.wait_for_selector("#conn.offline", timeout=10_000)
+        assert "disconnected" in page.inner_text("#conn")
+        shot(page, "13-server-gone")
+    finally:
+        sim.kill()
+        sim.wait()
+    world.server.start(timeout_s=120)  # recovery marks the call interrupted
+    # reconnected (with back-off): the call left the list and reads as cut off
+    page.wait_for_selector("#conn.online", timeout=90_000)
+    page.wait_for_selector("#call-state:has-text('interrupted')", timeout=30_000)
+    assert page.query_selector(f"#live-calls a[data-call='{call_id}']") is None
+    status = page.inner_text("#transcript-status")
+    assert "interrupted" in status
+    assert "complete" not in status.replace("incomplete", "")
+    assert page.inner_text("#call-title").count("ended") == 0
+    shot(page, "14-call-interrupted")
+    page.goto(f"{world.server.http}/#/history/{call_id}")
+    page.wait_for_selector("#replay-cut")
+    wait_for("the transcript's state", lambda: page.inner_text("#rt-title") != "Transcript ")
+    assert "(complete)" not in page.inner_text("#rt-title")
+    shot(page, "15-replay-interrupted")

@@ -484,6 +484,11 @@ async def test_monitoring_group_lifecycle_and_bulk_assign(world: dict[str, Any])
     creds = world["creds"]
     sup = int(creds["supervisor"]["extensionId"])
     alex, blair = (int(a["extensionId"]) for a in creds["agents"][:2])
+    got, seeded = await request(
+        server, "GET", f"{ACC}/call-monitoring-groups?memberExtensionId={alex}", headers=headers
+    )
+    demo_team = [g["id"] for g in seeded["records"] if g["name"] == "Demo team"]
+    assert len(demo_team) == 1  # the first start's: Sam monitoring the demo agents
     got, group = await request(
         server, "POST", ACC + "/call-monitoring-groups", headers=headers, json={"name": "Tier 1"}
     )
@@ -536,11 +541,11 @@ async def test_monitoring_group_lifecycle_and_bulk_assign(world: dict[str, Any])
     got, listed = await request(
         server, "GET", f"{ACC}/call-monitoring-groups?memberExtensionId={alex}", headers=headers
     )
-    assert [g["id"] for g in listed["records"]] == [gid]
+    assert [g["id"] for g in listed["records"]] == [*demo_team, gid]
     got, listed = await request(
         server, "GET", f"{ACC}/call-monitoring-groups?memberExtensionId={blair}", headers=headers
     )
-    assert listed["records"] == []
+    assert [g["id"] for g in listed["records"]] == demo_team
     got, renamed = await request(server, "PUT", base, headers=headers, json={"name": "Tier 2"})
     assert (got, renamed["name"], renamed["id"]) == (200, "Tier 2", gid)
     got, text = await request(server, "DELETE", base, headers=headers)
@@ -616,7 +621,13 @@ async def test_bulk_assign_refusals_change_nothing(
                     ids.get(item["id"], item["id"]) if isinstance(item["id"], str) else item["id"]
                 )
     got, group = await request(
-        server, "POST", ACC + "/call-monitoring-groups", headers=headers, json={"name": "refusals"}
+        server,
+        "POST",
+        ACC + "/call-monitoring-groups",
+        headers=headers,
+        json={
+            "name": f"refusals {len(payload)} {code} {fragment} {id(payload)}"
+        },  # names are unique
     )
     base = f"{ACC}/call-monitoring-groups/{group['id']}"
     got, body = await request(server, "POST", base + "/bulk-assign", headers=headers, json=payload)

@@ -48,6 +48,25 @@ async def test_migrations_calls_events_and_a_restart_on_postgresql(
         _, calls = await request(server, "GET", "/calls", headers=server.headers)
         assert [c["status"] for c in calls["records"]] == ["completed"] * 3
         assert all(c["frames"]["agent"] == 100 for c in calls["records"])
+        # the history's searches and the wallboard's reads run on PostgreSQL too
+        ani = calls["records"][0]["ani"]
+        for params in (
+            {"phoneNumber": f"({ani[:3]}) {ani[3:6]}-{ani[6:]}"},
+            {"q": "Alex Agent", "sort": "longest"},
+            {"dateFrom": calls["records"][0]["startTime"][:10], "sort": "shortest"},
+        ):
+            got, found = await request(
+                server, "GET", "/calls", headers=server.headers, params=params
+            )
+            assert got == 200, found
+            assert found["records"], params
+            assert all(c["alertCount"] == 0 for c in found["records"])
+        got, board = await request(server, "GET", "/calls/wallboard", headers=server.headers)
+        assert (got, board["calls"], len(board["agents"])) == (200, [], 3)
+        got, audit = await request(
+            server, "GET", f"/calls/{calls['records'][0]['id']}/audit", headers=server.headers
+        )
+        assert (got, audit["supervision"], audit["alerts"]) == (200, [], [])
         # the rows are in PostgreSQL (not a SQLite file beside the data)
         db = await asyncpg.connect(database=pg_url.rsplit("/", 1)[1], **PG)
         try:

@@ -88,7 +88,7 @@ def test_official_sdk_runs_the_call_monitoring_flow(
         "104": ["Monitored"],
     }
     groups = platform.get("/restapi/v1.0/account/~/call-monitoring-groups").json().records
-    assert [g.name for g in groups] == ["SDK Tier 1"]
+    assert [g.name for g in groups] == ["Demo team", "SDK Tier 1"]  # the first start's, and ours
 
     make_stereo_fixture(tmp_path / "f.wav", seconds=8)
     sim = subprocess.Popen(

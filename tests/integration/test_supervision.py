@@ -109,8 +109,20 @@ async def extensions(server: Server) -> dict[str, dict[str, Any]]:
 async def monitoring_group(
     server: Server, members: dict[str, list[str]], exts: dict[str, dict[str, Any]]
 ) -> str:
-    status, group = await request(
-        server, "POST", GROUPS, headers=server.headers, json={"name": "Floor 1"}
+    """A group of exactly these members; the demo's own "Demo team" (Sam monitoring every
+    agent) is deleted first, so that the rules are those the test sets up."""
+    _, groups = await request(server, "GET", GROUPS, headers=server.headers)
+    floors = 0
+    for g in groups["records"]:
+        if g["name"] == "Demo team":
+            status, _ = await request(
+                server, "DELETE", f"{GROUPS}/{g['id']}", headers=server.headers
+            )
+            assert status == 204
+        else:
+            floors += 1
+    status, group = await request(  # group names are unique in an account
+        server, "POST", GROUPS, headers=server.headers, json={"name": f"Floor {floors + 1}"}
     )
     assert status == 200, group
     added = [{"id": exts[n]["id"], "permissions": p} for n, p in members.items()]

@@ -8,7 +8,8 @@ as rcAccountId.
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from collections.abc import Sequence
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -20,9 +21,10 @@ from callscope.api.paging import page_params, paged
 from callscope.api.proxy import public_origin
 from callscope.calls.telephony import session_id_for
 from callscope.identity.service import AuthContext
+from callscope.store.audit import AuditRepository
 from callscope.store.directory import DirectoryRepository
 from callscope.store.models import Call, CallStatus
-from callscope.store.repo import CallRepository
+from callscope.store.repo import ORDERS, CallRepository
 
 __all__ = ["CallAccess", "CallsApi", "call_json", "recording_file", "recording_response"]
 
@@ -125,10 +127,63 @@ def _bool_param(request: web.Request, name: str) -> bool:
     return raw == "true"
 
 
+def _date_param(request: web.Request, name: str, *, end: bool) -> datetime | None:
+    """``YYYY-MM-DD`` (a whole UTC day: ``dateTo`` includes it) or an ISO 8601 time."""
+    raw = request.query.get(name)
+    if not raw:
+        return None
+    try:
+        if len(raw) == 10:
+            day = datetime.fromisoformat(raw).replace(tzinfo=UTC)
+            return day + timedelta(days=1) if end else day
+        value = datetime.fromisoformat(raw.replace("Z", "+00:00"))
+    except ValueError:
+        raise ApiError(
+            400,
+            "CMN-101",
+            f"Parameter [{name}] value is invalid: use a date (2026-12-31) or an ISO 8601 time",
+            parameterName=name,
+            parameterValue=raw[:64],
+        ) from None
+    return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+def _sort_param(request: web.Request) -> str:
+    raw = request.query.get("sort", "newest")
+    if raw not in ORDERS:
+        raise ApiError(
+            400,
+            "CMN-101",
+            f"Parameter [sort] value is invalid: use one of {sorted(ORDERS)}",
+            parameterName="sort",
+            parameterValue=raw[:64],
+        )
+    return raw
+
+
 class CallsApi:
-    def __init__(self, access: CallAccess) -> None:
+    def __init__(self, access: CallAccess, audit: AuditRepository | None = None) -> None:
         self.access = access
         self.calls = access.calls
+        self.audit = audit
+
+    async def _agents_named(self, account_id: str, search: str) -> list[str]:
+        """RingCX agent ids of the extensions whose name or number the search is."""
+        if not search:
+            return []
+        rows, _ = await self.access.directory.list_extensions(account_id, limit=10_000)
+        needle = search.casefold()
+        return [
+            e.ringcx_agent_id
+            for e in rows
+            if e.ringcx_agent_id and (needle in e.name.casefold() or search == e.extension_number)
+        ]
+
+    async def _summaries(self, rows: Sequence[Call]) -> tuple[dict[str, int], dict[str, str]]:
+        if self.audit is None:
+            return {}, {}
+        ids = [c.id for c in rows]
+        return await self.audit.alert_counts(ids), await self.audit.sentiments(ids)
 
     def routes(self) -> list[web.RouteDef]:
         return [
@@ -138,11 +193,14 @@ class CallsApi:
         ]
 
     async def list_calls(self, request: web.Request) -> web.Response:
-        """The account's recorded calls, newest first.
+        """The account's recorded calls, newest first (``sort``: newest, oldest, longest,
+        shortest).
 
-        ``status``, ``agentId``, ``phoneNumber``; ``q`` searches numbers, agent ids and
-        transcript words; ``monitored=true`` keeps the calls of the agents the caller may
-        monitor (what a supervisor can listen to)."""
+        ``status``, ``agentId``, ``phoneNumber`` (any common format), ``dateFrom`` and
+        ``dateTo`` (dates or times); ``q`` searches numbers, agent ids, agent names and
+        extension numbers, and transcript words; ``monitored=true`` keeps the calls of the
+        agents the caller may monitor (what a supervisor can listen to). Each record adds
+        ``alertCount`` (live alerts raised) and ``sentiment`` (of its insights, if made)."""
         page, per_page = page_params(request)
         status = request.query.get("status")
         if status is not None and status not in {s.value for s in CallStatus}:
@@ -171,13 +229,24 @@ class CallsApi:
                 auth, monitored_only=_bool_param(request, "monitored")
             ),
             search=search or None,
+            search_agents=await self._agents_named(auth.account_id, search),
+            started_from=_date_param(request, "dateFrom", end=False),
+            started_before=_date_param(request, "dateTo", end=True),
+            order=_sort_param(request),
             offset=(page - 1) * per_page,
             limit=per_page,
         )
         base = public_origin(request)
-        return json_response(
-            paged(request, [call_json(c, base) for c in rows], total, page, per_page)
-        )
+        alerts, sentiments = await self._summaries(rows)
+        records = [
+            {
+                **call_json(c, base),
+                "alertCount": alerts.get(c.id, 0),
+                "sentiment": sentiments.get(c.id),
+            }
+            for c in rows
+        ]
+        return json_response(paged(request, records, total, page, per_page))
 
     async def _call(self, request: web.Request) -> Call:
         return await self.access.call(request)

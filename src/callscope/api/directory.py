@@ -226,10 +226,23 @@ class DirectoryApi:
             raise not_found("groupId", raw)
         return group
 
+    async def _unique_name(self, account_id: str, name: str, group_id: int | None) -> None:
+        """400 if another group of the account has this name (case-insensitive)."""
+        groups, _ = await self.directory.list_groups(account_id, limit=10_000)
+        if any(g.name.casefold() == name.casefold() and g.id != group_id for g in groups):
+            raise ApiError(
+                400,
+                "CMN-101",
+                f"Parameter [name] value is invalid: a group named {name!r} exists already",
+                parameterName="name",
+                parameterValue=name,
+            )
+
     async def create_group(self, request: web.Request) -> web.Response:
         account_id = account_param(request)
         require_admin(request, "Groups")
         name = _group_name(await read_json(request))
+        await self._unique_name(account_id, name, None)
         group = await self.directory.create_group(account_id, name)
         return json_response(group_json(group, base_url(request, account_id)))
 
@@ -254,6 +267,7 @@ class DirectoryApi:
         require_admin(request, "Groups")
         group = await self._group(request, account_id)
         name = _group_name(await read_json(request))
+        await self._unique_name(account_id, name, group.id)
         await self.directory.rename_group(group, name)
         return json_response(group_json(group, base_url(request, account_id)))
 

@@ -43,7 +43,7 @@ _ERROR_RESPONSE = {
 #: routes that upgrade to a WebSocket (the handler answers 101 Switching Protocols)
 _WEBSOCKETS = frozenset(
     {*INGEST_PATHS, TWO_WAY_PATH, "/ws", "/client/ws", "/supervision/device"}
-    | {"/calls/{id}/transcript/ws"}
+    | {"/calls/{id}/transcript/ws", "/calls/wallboard/ws"}
 )
 _BASIC_AUTH = ("/restapi/oauth/token", "/restapi/oauth/revoke")
 #: the first tag whose pattern the path matches

@@ -31,6 +31,7 @@ from aiohttp import web
 
 from callscope.api.auth import caller, require_admin
 from callscope.api.errors import ApiError, json_response, read_json
+from callscope.identity.service import DASHBOARD_CLIENT_ID, AuthContext
 from callscope.ingest.auth import MIN_SECRET_CHARS, SecretHasher
 from callscope.store.models import StreamingProfile
 from callscope.store.repo import ProfileRepository, utcnow
@@ -61,6 +62,12 @@ def profile_json(p: StreamingProfile, secret: str | None = None) -> dict[str, An
         out["secret"] = secret  # echoed once, as the RingCX service does (spec §11.2)
     out["secretSet"] = p.secret_hash is not None
     return out
+
+
+def _echo(auth: AuthContext, secret: str | None) -> str | None:
+    """The secret to echo in the answer: the dashboard's public client (a browser) is never
+    sent it back, its secret field is write-only; an API client is, as RingCX does."""
+    return None if auth.client_id == DASHBOARD_CLIENT_ID else secret
 
 
 def _bad(name: str, value: Any, why: str) -> ApiError:
@@ -209,7 +216,7 @@ class ProfilesApi:
             )
         profile.secret_hash = await self._secret_hash(secret, auth.account_id)
         await self.profiles.create(profile)
-        return json_response(profile_json(profile, secret))
+        return json_response(profile_json(profile, _echo(auth, secret)))
 
     async def update(self, request: web.Request) -> web.Response:
         auth = require_admin(request, "EditAccounts")
@@ -233,7 +240,7 @@ class ProfilesApi:
             profile.secret_hash = await self._secret_hash(secret, auth.account_id)
         profile.updated_at = utcnow()
         await self.profiles.save(profile)
-        return json_response(profile_json(profile, secret))
+        return json_response(profile_json(profile, _echo(auth, secret)))
 
     async def read(self, request: web.Request) -> web.Response:
         return json_response(profile_json(await self._from_path(request)))

@@ -25,6 +25,7 @@ __all__ = [
     "App",
     "Base",
     "Call",
+    "CallAlertRow",
     "CallStatus",
     "Delivery",
     "Device",
@@ -37,6 +38,7 @@ __all__ = [
     "ServerKey",
     "StreamingProfile",
     "Subscription",
+    "SupervisionSessionRow",
     "TelephonySession",
     "Token",
     "TranscriptStatus",
@@ -467,3 +469,39 @@ class Insight(Base):
     document: Mapped[dict[str, Any]] = mapped_column(JSON)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), index=True)
     updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+
+
+class SupervisionSessionRow(Base):
+    """The audit trail of a call's supervision: one row per supervisor and mode (Listen,
+    Coach, Barge), from when it began to when it changed or ended (None: still going, or the
+    server stopped before it ended)."""
+
+    __tablename__ = "supervision_sessions"
+
+    id: Mapped[str] = mapped_column(String(40), primary_key=True)
+    call_id: Mapped[str] = mapped_column(String(40), ForeignKey("calls.id"), index=True)
+    account_id: Mapped[str] = mapped_column(String(32))
+    supervisor_extension_id: Mapped[int] = mapped_column(BigInteger)
+    device_id: Mapped[int] = mapped_column(BigInteger)
+    mode: Mapped[str] = mapped_column(String(16))
+    started_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    ended_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+
+
+class CallAlertRow(Base):
+    """A live assist alert or suggestion raised during a call, kept with the call (its
+    timeline in the replay)."""
+
+    __tablename__ = "call_alerts"
+    __table_args__ = (UniqueConstraint("call_id", "item_id"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    call_id: Mapped[str] = mapped_column(String(40), ForeignKey("calls.id"), index=True)
+    item_id: Mapped[str] = mapped_column(String(80))
+    type: Mapped[str] = mapped_column(String(16))  # alert | suggestion
+    rule: Mapped[str] = mapped_column(String(64))
+    severity: Mapped[str] = mapped_column(String(16))
+    title: Mapped[str] = mapped_column(String(200))
+    text: Mapped[str] = mapped_column(Text)
+    speaker: Mapped[str | None] = mapped_column(String(16))
+    at_ms: Mapped[int] = mapped_column(BigInteger)

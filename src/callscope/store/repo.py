@@ -28,6 +28,42 @@ logger = logging.getLogger("callscope.store")
 __all__ = ["CallRepository", "ProfileRepository", "utcnow"]
 
 
+#: how ``CallRepository.list`` may order the calls
+ORDERS: dict[str, tuple[Any, ...]] = {
+    "newest": (Call.started_at.desc(), Call.id),
+    "oldest": (Call.started_at.asc(), Call.id),
+    "longest": (Call.duration_ms.desc(), Call.started_at.desc(), Call.id),
+    "shortest": (Call.duration_ms.asc(), Call.started_at.desc(), Call.id),
+}
+#: what people write in phone numbers besides digits
+_NUMBER_CHARS = " -().+/"
+
+
+def _digits(text: str) -> str:
+    """The digits of a phone number as written (E.164, spaces, dashes, brackets, dots), or
+    "" if it is not one (other characters, or fewer than 3 digits)."""
+    if not text or any(not (c.isdigit() or c in _NUMBER_CHARS) for c in text):
+        return ""
+    digits = "".join(c for c in text if c.isdigit())
+    return digits if len(digits) >= 3 else ""
+
+
+def _stored_digits(column: Any) -> Any:
+    for c in _NUMBER_CHARS:
+        column = func.replace(column, c, "")
+    return column
+
+
+def _number_matches(number: str) -> Any:
+    """The caller's or the called number ends with these digits (a national number finds
+    its E.164 form); a number with no digits matches as written."""
+    digits = _digits(number)
+    if not digits:
+        return or_(Call.ani == number, Call.dnis == number)
+    like = "%" + digits
+    return or_(_stored_digits(Call.ani).like(like), _stored_digits(Call.dnis).like(like))
+
+
 def utcnow() -> datetime:
     return datetime.now(UTC)
 
@@ -63,13 +99,20 @@ class CallRepository:
         number: str | None = None,
         agent_ids: set[str] | None = None,
         search: str | None = None,
+        search_agents: Sequence[str] = (),
+        started_from: datetime | None = None,
+        started_before: datetime | None = None,
+        order: str = "newest",
         offset: int = 0,
         limit: int = 100,
     ) -> tuple[Sequence[Call], int]:
-        """Calls newest first, with the total count for paging.
+        """Calls newest first (or ``order``: oldest, longest, shortest), with the total
+        count for paging.
 
-        ``agent_ids`` limits the calls to those agents' (None: no limit); ``search`` matches
-        a number or agent id, or words of the transcript (case-insensitive substring)."""
+        ``agent_ids`` limits the calls to those agents' (None: no limit); ``number`` matches
+        a number written in any common format (its digits, at the end of the stored
+        number's); ``search`` matches a number or agent id, or words of the transcript
+        (case-insensitive substring), or is the name or extension of ``search_agents``."""
         q = select(Call)
         if account_id is not None:
             q = q.where(Call.account_ref == account_id)
@@ -78,7 +121,11 @@ class CallRepository:
         if agent_id:
             q = q.where(Call.agent_id == agent_id)
         if number:
-            q = q.where(or_(Call.ani == number, Call.dnis == number))
+            q = q.where(_number_matches(number))
+        if started_from is not None:
+            q = q.where(Call.started_at >= started_from)
+        if started_before is not None:
+            q = q.where(Call.started_at < started_before)
         if agent_ids is not None:
             q = q.where(Call.agent_id.in_(sorted(agent_ids)))
         if search:
@@ -88,7 +135,9 @@ class CallRepository:
                     Call.ani.ilike(like, escape="\\"),
                     Call.dnis.ilike(like, escape="\\"),
                     Call.agent_id == search,
+                    Call.agent_id.in_(list(search_agents)),
                     Call.ringcx_call_id == search,
+                    *([_number_matches(search)] if _digits(search) else []),
                     Call.id.in_(
                         select(UtteranceRow.call_id).where(
                             UtteranceRow.text.ilike(like, escape="\\")
@@ -100,7 +149,7 @@ class CallRepository:
             total = (await s.execute(select(func.count()).select_from(q.subquery()))).scalar_one()
             rows = (
                 await s.execute(
-                    q.order_by(Call.started_at.desc(), Call.id).offset(offset).limit(limit)
+                    q.order_by(*ORDERS.get(order, ORDERS["newest"])).offset(offset).limit(limit)
                 )
             ).scalars()
             return list(rows), int(total)

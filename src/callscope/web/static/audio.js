@@ -77,6 +77,7 @@ export class Microphone {
     this.talking = false;
     this.counter = 0;
     this.sent = 0;
+    this.level = 0;
   }
 
   async open() {
@@ -97,6 +98,10 @@ export class Microphone {
   }
 
   _frame(pcmBuffer) {
+    const pcm = new Int16Array(pcmBuffer);
+    let sum = 0;
+    for (let i = 0; i < pcm.length; i++) sum += (pcm[i] / 32768) ** 2;
+    this.level = pcm.length ? Math.sqrt(sum / pcm.length) : 0;  // RMS of the last frame, 0..1
     if (!this.talking) return;
     const out = new ArrayBuffer(HEADER + pcmBuffer.byteLength);
     const view = new DataView(out);
