@@ -29,7 +29,7 @@ export function historyView(ctx, query) {
     ...Object.entries(SORTS).map(([v, t]) => el("option", { value: v, text: t })));
   const inputs = { q, agentId: agent, phoneNumber: number, dateFrom: from, dateTo: to, sort };
   for (const [k, input] of Object.entries(inputs)) input.value = params.get(k) || (k === "sort" ? "newest" : "");
-  const page = Number(params.get("page") || 1);
+  let page = Number(params.get("page") || 1);
   const tbody = el("tbody");
   const status = el("p", { class: "muted", role: "status", "aria-live": "polite" });
   const prev = el("button", { type: "button", text: "Previous" });
@@ -52,9 +52,13 @@ export function historyView(ctx, query) {
       const v = input.value.trim();
       if (v && !(k === "sort" && v === "newest")) out.set(k, v);
     }
-    if (p > 1) out.set("page", String(p));
+    page = Math.max(1, p);
+    if (page > 1) out.set("page", String(page));
     const hash = `#/history${out.toString() ? `?${out}` : ""}`;
-    if (location.hash === hash) load(); else location.hash = hash;
+    // the view stays: the URL is updated without re-rendering (a re-render would replace
+    // the form under the user's next keystrokes) and the results are read again
+    if (location.hash !== hash) history.pushState(null, "", hash);
+    load();
   };
   const row = (call) => {
     const href = call.status === "live" ? `#/live/${encodeURIComponent(call.id)}` : `#/history/${encodeURIComponent(call.id)}`;
@@ -72,12 +76,15 @@ export function historyView(ctx, query) {
       el("td", {}, el("a", { href, text: call.status === "live" ? "Watch live" : "Replay",
         "aria-label": `${call.status === "live" ? "Watch" : "Replay"} the call of ${when(call.startTime)} with ${call.ani || "unknown number"}` })));
   };
+  let asked = 0;
   async function load() {
+    const mine = ++asked;
     const api = new URLSearchParams({ page: String(page), perPage: "25" });
     for (const [k, input] of Object.entries(inputs)) if (input.value.trim()) api.set(k, input.value.trim());
     status.textContent = "Loading…";
     try {
       const body = await session.get(`/calls?${api}`);
+      if (mine !== asked) return; // a newer search was sent meanwhile: its answer counts
       tbody.replaceChildren(...body.records.map(row));
       const paging = body.paging;
       const pages = Math.max(1, paging.totalPages || 1);
