@@ -1284,8 +1284,8 @@ def baseline_lines(t: Transport, own: Result, bare: Result) -> list[str]:
         n = common[-1]
         cpu += (
             f"; callscope / bare = {bare.cpu_pct[n] / own.cpu_pct[n]:.2f} "
-            f"(CPU per call at {n} calls: {own.cpu_pct[n] / n * 1000:.1f} vs "
-            f"{bare.cpu_pct[n] / n * 1000:.1f} ms per call-second)"
+            f"(CPU per call at {n} calls: {own.cpu_pct[n] * 10 / n:.2f} vs "
+            f"{bare.cpu_pct[n] * 10 / n:.2f} ms per call-second)"
         )
     lines.append(cpu)
     lines.append(
