@@ -28,11 +28,13 @@ callscope's figure as a ratio of the bare loop's.
 
 CPU per call (contention-robust): the machine may be shared, and other processes on the
 server's CPU make the wall-clock ramp fail early. So each row also gives ``calls/core_cpu``
-= calls ÷ (server CPU seconds per wall second): the calls one whole core would carry at the
-CPU this step cost per call-second of audio. The summary takes it at the largest step the
-server kept up with (every message read, nothing lost, concealed or dropped, whatever the
-lag), and gives the callscope / bare ratio of CPU per call at the largest step both kept
-up with, with the other processes' mean load on the server's CPU during each ramp.
+= 1 ÷ (server CPU seconds per second of call audio the server received in the window): the
+calls one whole core would carry at what this step cost per call. It counts what the server
+read, so it holds while other load makes the server fall behind. The summary takes it at
+the largest step the server kept up with (every message read, nothing lost, concealed or
+dropped, whatever the lag; else the largest step, marked "behind"), and gives the callscope
+/ bare ratio of CPU per call-second at the largest step both kept up with (else both ran),
+with the other processes' mean load on the server's CPU during each ramp.
 
 Every call streams the bundled 77 s demo call in real time, looped:
 
@@ -74,7 +76,8 @@ lost             growth over the window of the messages the server had not recei
                  Negative: it caught up.
 missing          frames (gRPC: chunks) the server concealed as silence in the window
 server_cpu_%     server process CPU (user + sys, all threads) in % of one core
-calls/core_cpu   calls × 100 / server_cpu_%: calls per core at this step's CPU per call
+calls/core_cpu   calls one core carries at this step's server CPU per call-second of audio
+                 received (CPU seconds ÷ (media messages received ÷ messages per call-second))
 rss_MB           server RSS at window end; rss/call_KB = (RSS − RSS idle before any call) / calls
 gen_cpu_%        CPU of this process; near 100 the generator, not the server, is the limit
 gen_late_*_ms    how late the generator sent against its schedule: WebSocket, how late the tick
@@ -693,14 +696,23 @@ class Row:
         return self.gen_late_p99_ms > GEN_LATE_FLAG_S * 1000
 
     @property
-    def cpu_calls_per_core(self) -> float | None:
-        """Calls one core would carry at this step's server CPU per call-second of audio:
-        ``calls / (server CPU seconds / wall seconds)``. Other processes on the machine slow
-        the server's wall clock, not the CPU it spends per call, so this stays put where the
-        ramp's wall-clock capacity does not."""
-        if self.server_cpu_pct <= 0:
+    def cpu_ms_per_call_s(self) -> float | None:
+        """Server CPU per second of call audio it received in the window, in ms: CPU seconds
+        ÷ (media messages received ÷ messages per call-second). Counted on what the server
+        read, so a step where it fell behind or caught up still gives its cost per call."""
+        per_call_s = 2 * 1000 / self.message_ms  # messages of one call-second, both sides
+        if self.server_cpu_pct <= 0 or self.received <= 0:
             return None
-        return self.calls * 100 / self.server_cpu_pct
+        cpu_s = self.server_cpu_pct / 100 * self.window_s
+        return 1000 * cpu_s / (self.received / per_call_s)
+
+    @property
+    def cpu_calls_per_core(self) -> float | None:
+        """Calls one whole core would carry at this step's CPU per call-second of audio.
+        Other processes on the machine slow the server's wall clock, not the CPU it spends
+        per call, so this stays put where the ramp's wall-clock capacity does not."""
+        ms = self.cpu_ms_per_call_s
+        return None if ms is None else 1000 / ms
 
 
 def make_row(
@@ -1236,29 +1248,32 @@ def run_transport(
 class Result:
     best: int  # largest N that passed (0: none)
     bound: bool  # every step up to the last passed: the capacity is at least ``best``
-    #: server CPU % by step (calls → %), steps where it kept up (:attr:`Row.kept_up`) only
-    cpu_pct: dict[int, float] = field(default_factory=dict)
+    #: server CPU in ms per call-second of audio received, by step (calls → ms)
+    cpu_ms: dict[int, float] = field(default_factory=dict)
+    #: the steps the server kept up with (:attr:`Row.kept_up`)
+    kept: frozenset[int] = frozenset()
     #: other processes' load on the server's CPU, mean over the steps, %
     other_pct: float = 0.0
 
     @property
     def cpu_capacity(self) -> tuple[int, float] | None:
-        """(step, calls per core) from the CPU spent per call at the largest step the server
-        kept up with."""
-        if not self.cpu_pct:
+        """(step, calls per core) from the CPU spent per call-second at the largest step the
+        server kept up with, else (it never did) at the largest step."""
+        if not self.cpu_ms:
             return None
-        n = max(self.cpu_pct)
-        return n, n * 100 / self.cpu_pct[n]
+        n = max(self.kept & set(self.cpu_ms), default=max(self.cpu_ms))
+        return n, 1000 / self.cpu_ms[n]
 
 
 def result_of(outcome: Outcome, steps: list[int]) -> Result:
     best, _ = largest_ok(outcome.rows)
     last = outcome.rows[-1] if outcome.rows else None
     top = last is not None and last.ok and last.target == steps[-1] and best == last.calls
-    cpu = {r.calls: r.server_cpu_pct for r in outcome.rows if r.kept_up and r.server_cpu_pct > 0}
     rows = outcome.rows
+    cpu = {r.calls: ms for r in rows if (ms := r.cpu_ms_per_call_s) is not None}
+    kept = frozenset(r.calls for r in rows if r.kept_up)
     other = sum(r.other_on_server_cpu_pct for r in rows) / len(rows) if rows else 0.0
-    return Result(best, top, cpu, other)
+    return Result(best, top, cpu, kept, other)
 
 
 def _n(r: Result) -> str:
@@ -1276,16 +1291,20 @@ def baseline_lines(t: Transport, own: Result, bare: Result) -> list[str]:
             wall += " (the bare loop passed its last step: add steps for a true ratio)"
     lines.append(wall + " (wall clock, p99 < 100 ms, zero loss)")
     a, b = own.cpu_capacity, bare.cpu_capacity
-    cpu = f"{t.label} by CPU per call-second: "
-    cpu += "callscope " + (f"{a[1]:.0f} calls/core (at {a[0]} calls)" if a else "-")
-    cpu += ", bare loop " + (f"{b[1]:.0f} calls/core (at {b[0]} calls)" if b else "-")
-    common = sorted(set(own.cpu_pct) & set(bare.cpu_pct))
+
+    def at(r: Result, c: tuple[int, float] | None) -> str:
+        if c is None:
+            return "-"
+        return f"{c[1]:.0f} calls/core (at {c[0]} calls{'' if c[0] in r.kept else ', behind'})"
+
+    cpu = f"{t.label} by CPU per call-second: callscope {at(own, a)}, bare loop {at(bare, b)}"
+    common = sorted(set(own.cpu_ms) & set(bare.cpu_ms))
     if common:
-        n = common[-1]
+        # at the largest step both kept up with, else the largest both ran
+        n = max(set(common) & own.kept & bare.kept, default=common[-1])
         cpu += (
-            f"; callscope / bare = {bare.cpu_pct[n] / own.cpu_pct[n]:.2f} "
-            f"(CPU per call at {n} calls: {own.cpu_pct[n] * 10 / n:.2f} vs "
-            f"{bare.cpu_pct[n] * 10 / n:.2f} ms per call-second)"
+            f"; callscope / bare = {bare.cpu_ms[n] / own.cpu_ms[n]:.2f} at {n} calls "
+            f"({own.cpu_ms[n]:.2f} vs {bare.cpu_ms[n]:.2f} ms CPU per call-second)"
         )
     lines.append(cpu)
     lines.append(
