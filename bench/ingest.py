@@ -16,7 +16,8 @@ for WebSocket, default 100,200,…,800; ``--grpc-steps`` for gRPC, default 200,4
 Each step opens the extra calls over ``--ramp`` seconds, warms up for ``--warmup`` s, waits
 (up to 15 s) until the server has worked off any backlog the calls' start-up left (a row, a
 recording and a session per call), then measures for ``--measure`` s; calls stay open into
-the next step. ``--quick`` is a smoke run of under two minutes for both.
+the next step. ``--quick`` is a smoke run of under two minutes for both (about four with
+the baselines).
 
 Baselines (``--baseline``, on by default): after each transport's ramp the same steps are
 run against that transport's *bare loop* (``bench/bare_ingest.py``), started, pinned and
@@ -1092,8 +1093,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument(
         "--quick",
         action="store_true",
-        help="a smoke run of about two minutes for both transports: the --quick steps, "
-        "ramp 1 s, warm-up 1 s, measure 3 s (flags given still win)",
+        help="a smoke run of both transports (about two minutes, four with the baselines): "
+        "the --quick steps, ramp 1 s, warm-up 1 s, measure 3 s (flags given still win)",
     )
     p.add_argument("--warmup", type=float, help="seconds before measuring (3; --quick 1)")
     p.add_argument("--measure", type=float, help="seconds measured per step (10; --quick 3)")
