@@ -1,7 +1,8 @@
 """Ingest capacity: how many concurrent RingCX calls one ``callscope serve`` core keeps up with.
 
-Targets (issues): WebSocket streams ≥ 400 concurrent calls on one server core (aim 600);
-gRPC dialogs ≥ 800 (ten messages per second per participant instead of fifty).
+Targets (issues): WebSocket streams ≥ 400 concurrent calls on one server core (aim 600) and
+≥ 0.9 × a bare aiohttp + uvloop WebSocket loop; gRPC dialogs ≥ 800 (ten messages per second
+per participant instead of fifty).
 
 What it does
 ------------
@@ -15,7 +16,26 @@ for WebSocket, default 100,200,…,800; ``--grpc-steps`` for gRPC, default 200,4
 Each step opens the extra calls over ``--ramp`` seconds, warms up for ``--warmup`` s, waits
 (up to 15 s) until the server has worked off any backlog the calls' start-up left (a row, a
 recording and a session per call), then measures for ``--measure`` s; calls stay open into
-the next step. ``--quick`` is a smoke run of under two minutes for both.
+the next step. ``--quick`` is a smoke run of under two minutes for both (about four with
+the baselines).
+
+Baselines (``--baseline``, on by default): after each transport's ramp the same steps are
+run against that transport's *bare loop* (``bench/bare_ingest.py``), started, pinned and
+driven exactly like ``callscope serve``: an aiohttp + uvloop WebSocket handler that parses
+each message with orjson, base64-decodes the media and appends it to a file, and a
+``grpc.aio`` servicer that parses each ``StreamEvent`` and appends its payload. It serves
+the same ``/metrics`` names, so the same capacity criterion applies; the summary prints
+callscope's figure as a ratio of the bare loop's.
+
+CPU per call (contention-robust): the machine may be shared, and other processes on the
+server's CPU make the wall-clock ramp fail early. So each row also gives ``calls/core_cpu``
+= 1 ÷ (server CPU seconds per second of call audio the server received in the window): the
+calls one whole core would carry at what this step cost per call. It counts what the server
+read, so it holds while other load makes the server fall behind. The summary takes it at
+the largest step the server kept up with (nothing left unread at window end, nothing lost,
+concealed or dropped, whatever the lag; else the largest step, marked "behind"), and gives
+the callscope / bare ratio of CPU per call-second at the largest step both kept up with
+(else both ran), with the other processes' mean load on the server's CPU during each ramp.
 
 Every call streams the bundled 77 s demo call in real time, looped:
 
@@ -57,6 +77,8 @@ lost             growth over the window of the messages the server had not recei
                  Negative: it caught up.
 missing          frames (gRPC: chunks) the server concealed as silence in the window
 server_cpu_%     server process CPU (user + sys, all threads) in % of one core
+calls/core_cpu   calls one core carries at this step's server CPU per call-second of audio
+                 received (CPU seconds ÷ (media messages received ÷ messages per call-second))
 rss_MB           server RSS at window end; rss/call_KB = (RSS − RSS idle before any call) / calls
 gen_cpu_%        CPU of this process; near 100 the generator, not the server, is the limit
 gen_late_*_ms    how late the generator sent against its schedule: WebSocket, how late the tick
@@ -76,7 +98,8 @@ server gets up to 5 s to settle and the cumulative totals are printed (so in-fli
 are accounted for), every call ends (WebSocket: Stop twice; gRPC: both segment_stop and a
 half-close) and the script prints the largest N whose step had p99 < 100 ms and zero loss:
 lost ≤ 0, missing = 0, late = 0, every call connected, live on the server and not dropped.
-With both transports a last line gives each one's figure and their ratio.
+With both transports a last line gives each one's figure and their ratio; with baselines,
+two lines per transport give callscope against its bare loop: wall clock and CPU per call.
 """
 
 from __future__ import annotations
@@ -149,6 +172,7 @@ SETTLE_TIMEOUT_S: Final = 5.0
 CATCH_UP_TIMEOUT_S: Final = 15.0
 SERVER_CPU, GEN_CPU = 0, 1
 LAG: Final = "callscope_frame_lag_seconds"
+BARE_SCRIPT: Final = Path(__file__).with_name("bare_ingest.py")
 
 
 @dataclass(frozen=True, slots=True)
@@ -182,7 +206,13 @@ def free_port() -> int:
 
 
 def start_server(
-    port: int, data_dir: Path, log_path: Path, event_loop: str = "auto", grpc_port: int = 0
+    port: int,
+    data_dir: Path,
+    log_path: Path,
+    event_loop: str = "auto",
+    grpc_port: int = 0,
+    *,
+    bare: bool = False,
 ) -> subprocess.Popen[bytes]:
     cmd = [
         sys.executable, "-m", "callscope", "serve",
@@ -191,6 +221,11 @@ def start_server(
         "--asr-workers", "0",  # ingest alone; transcription capacity is bench/asr.py
         "--grpc-port", str(grpc_port),  # 0: off; plaintext is allowed on loopback
     ]  # fmt: skip
+    if bare:  # the baseline (bench/bare_ingest.py): same ports, same metrics, the minimum
+        cmd = [
+            sys.executable, str(BARE_SCRIPT), "--port", str(port),
+            "--grpc-port", str(grpc_port), "--data-dir", str(data_dir),
+        ]  # fmt: skip
     with log_path.open("wb") as log:
         return subprocess.Popen(
             cmd,
@@ -646,8 +681,42 @@ class Row:
         )
 
     @property
+    def kept_up(self) -> bool:
+        """Nothing left unread at window end (a server working off a backlog reads more
+        messages per wake-up, so its CPU per call looks cheaper than it is), nothing
+        concealed or dropped, whatever the lag: other load on the machine can fail the lag
+        criterion alone."""
+        return (
+            self.lost <= 0
+            and self.behind <= 2 * self.calls  # ≈ one message per side at window end
+            and self.missing == 0
+            and self.dropped_calls == 0
+            and self.failed_connects == 0
+            and self.live == self.calls
+        )
+
+    @property
     def generator_bound(self) -> bool:
         return self.gen_late_p99_ms > GEN_LATE_FLAG_S * 1000
+
+    @property
+    def cpu_ms_per_call_s(self) -> float | None:
+        """Server CPU per second of call audio it received in the window, in ms: CPU seconds
+        ÷ (media messages received ÷ messages per call-second). Counted on what the server
+        read, so a step where it fell behind or caught up still gives its cost per call."""
+        per_call_s = 2 * 1000 / self.message_ms  # messages of one call-second, both sides
+        if self.server_cpu_pct <= 0 or self.received <= 0:
+            return None
+        cpu_s = self.server_cpu_pct / 100 * self.window_s
+        return 1000 * cpu_s / (self.received / per_call_s)
+
+    @property
+    def cpu_calls_per_core(self) -> float | None:
+        """Calls one whole core would carry at this step's CPU per call-second of audio.
+        Other processes on the machine slow the server's wall clock, not the CPU it spends
+        per call, so this stays put where the ramp's wall-clock capacity does not."""
+        ms = self.cpu_ms_per_call_s
+        return None if ms is None else 1000 / ms
 
 
 def make_row(
@@ -722,6 +791,7 @@ COLUMNS: Final = (
     ("lost", 6),
     ("missing", 7),
     ("server_cpu_%", 12),
+    ("calls/core_cpu", 14),
     ("rss_MB", 7),
     ("rss/call_KB", 11),
     ("gen_cpu_%", 9),
@@ -751,6 +821,7 @@ def format_row(r: Row) -> str:
         str(r.lost),
         str(r.missing),
         f"{r.server_cpu_pct:.1f}",
+        "-" if r.cpu_calls_per_core is None else f"{r.cpu_calls_per_core:.0f}",
         f"{r.rss_mb:.1f}",
         f"{r.rss_per_call_kb:.1f}",
         f"{r.gen_cpu_pct:.1f}",
@@ -1022,8 +1093,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument(
         "--quick",
         action="store_true",
-        help="a smoke run of about two minutes for both transports: the --quick steps, "
-        "ramp 1 s, warm-up 1 s, measure 3 s (flags given still win)",
+        help="a smoke run of both transports (about two minutes, four with the baselines): "
+        "the --quick steps, ramp 1 s, warm-up 1 s, measure 3 s (flags given still win)",
     )
     p.add_argument("--warmup", type=float, help="seconds before measuring (3; --quick 1)")
     p.add_argument("--measure", type=float, help="seconds measured per step (10; --quick 3)")
@@ -1033,6 +1104,13 @@ def build_parser() -> argparse.ArgumentParser:
         type=int,
         default=4,
         help="gRPC: HTTP/2 connections the dialogs are spread over (default 4)",
+    )
+    p.add_argument(
+        "--baseline",
+        action=argparse.BooleanOptionalAction,
+        default=True,
+        help="after each transport's ramp, ramp the same steps against its bare loop "
+        "(bench/bare_ingest.py) and print callscope's figures as a ratio of it (default on)",
     )
     p.add_argument("--port", type=int, default=0, help="server port, 0 = a free one (default)")
     p.add_argument(
@@ -1104,10 +1182,18 @@ def largest_ok(rows: list[Row]) -> tuple[int, list[int]]:
 
 
 def run_transport(
-    args: argparse.Namespace, transport: Transport, steps: list[int], cpus: set[int]
+    args: argparse.Namespace,
+    transport: Transport,
+    steps: list[int],
+    cpus: set[int],
+    *,
+    bare: bool = False,
 ) -> tuple[Outcome, bool]:
-    """One ramp against a fresh server; returns its outcome and whether both were pinned."""
-    tmp = Path(tempfile.mkdtemp(prefix=f"callscope-bench-{transport.name}-"))
+    """One ramp against a fresh server (``bare``: the baseline, bench/bare_ingest.py);
+    returns its outcome and whether both were pinned."""
+    kind = "bare" if bare else "callscope"
+    label = f"{transport.label} bare loop" if bare else f"{transport.label} callscope"
+    tmp = Path(tempfile.mkdtemp(prefix=f"callscope-bench-{transport.name}-{kind}-"))
     log_path = tmp / "server.log"
     proc: subprocess.Popen[bytes] | None = None
     try:
@@ -1115,19 +1201,20 @@ def run_transport(
         grpc_port = 0
         while transport is GRPC and grpc_port in (0, port):
             grpc_port = free_port()
-        proc = start_server(port, tmp / "data", log_path, args.event_loop, grpc_port)
+        proc = start_server(port, tmp / "data", log_path, args.event_loop, grpc_port, bare=bare)
         pinned = {SERVER_CPU, GEN_CPU} <= cpus and pin(proc.pid, SERVER_CPU) and pin(0, GEN_CPU)
         overrides = sorted(k for k in os.environ if k.startswith("CALLSCOPE_"))
         per_s = 2 * 1000 // transport.message_ms
         print(
-            f"\n{transport.label} ({per_s} messages/s per call): steps {_steps_text(steps)}, "
+            f"\n{label} ({per_s} messages/s per call): steps {_steps_text(steps)}, "
             f"ramp {args.ramp:g} s, warm-up {args.warmup:g} s, measure {args.measure:g} s; "
             + (
                 f"server on CPU {SERVER_CPU}, generator on CPU {GEN_CPU}"
                 if pinned
                 else f"NOT pinned (CPUs available: {sorted(cpus)})"
             )
-            + (f"; env overrides: {', '.join(overrides)}" if overrides else ""),
+            + (f"; env overrides: {', '.join(overrides)}" if overrides else "")
+            + f"; load average {os.getloadavg()[0]:.1f}",
             flush=True,
         )
         t0 = time.monotonic()
@@ -1139,7 +1226,7 @@ def run_transport(
             outcome = runner.run(run_bench(args, transport, steps, server))
         best, failed_below = largest_ok(outcome.rows)
         print(
-            f"{transport.label}: largest N with p99 < {PASS_P99_S * 1000:.0f} ms and zero loss: "
+            f"{label}: largest N with p99 < {PASS_P99_S * 1000:.0f} ms and zero loss: "
             f"{best or 'none'}"
             + (f" (but failed at {failed_below})" if failed_below else "")
             + f"  [{time.monotonic() - t0:.0f} s]",
@@ -1153,8 +1240,9 @@ def run_transport(
             text = log_path.read_text(errors="replace")
             if args.server_log:
                 keep = args.server_log
-                if args.transport == "both":
-                    keep = keep.with_name(f"{keep.name}.{transport.name}")
+                if args.transport == "both" or bare:
+                    suffix = transport.name + ("-bare" if bare else "")
+                    keep = keep.with_name(f"{keep.name}.{suffix}")
                 keep.write_text(text)
             print_log_summary(text)
         shutil.rmtree(tmp, ignore_errors=True)
@@ -1164,23 +1252,80 @@ def run_transport(
 class Result:
     best: int  # largest N that passed (0: none)
     bound: bool  # every step up to the last passed: the capacity is at least ``best``
+    #: server CPU in ms per call-second of audio received, by step (calls → ms)
+    cpu_ms: dict[int, float] = field(default_factory=dict)
+    #: the steps the server kept up with (:attr:`Row.kept_up`)
+    kept: frozenset[int] = frozenset()
+    #: other processes' load on the server's CPU, mean over the steps, %
+    other_pct: float = 0.0
+
+    @property
+    def cpu_capacity(self) -> tuple[int, float] | None:
+        """(step, calls per core) from the CPU spent per call-second at the largest step the
+        server kept up with, else (it never did) at the largest step."""
+        if not self.cpu_ms:
+            return None
+        n = max(self.kept & set(self.cpu_ms), default=max(self.cpu_ms))
+        return n, 1000 / self.cpu_ms[n]
 
 
 def result_of(outcome: Outcome, steps: list[int]) -> Result:
     best, _ = largest_ok(outcome.rows)
     last = outcome.rows[-1] if outcome.rows else None
     top = last is not None and last.ok and last.target == steps[-1] and best == last.calls
-    return Result(best, top)
+    rows = outcome.rows
+    cpu = {r.calls: ms for r in rows if (ms := r.cpu_ms_per_call_s) is not None}
+    kept = frozenset(r.calls for r in rows if r.kept_up)
+    other = sum(r.other_on_server_cpu_pct for r in rows) / len(rows) if rows else 0.0
+    return Result(best, top, cpu, kept, other)
+
+
+def _n(r: Result) -> str:
+    return f"≥ {r.best}" if r.bound else str(r.best or "none")
+
+
+def baseline_lines(t: Transport, own: Result, bare: Result) -> list[str]:
+    """callscope against the bare loop of the same transport, measured in the same run:
+    wall-clock capacity (the ramp's criterion) and CPU per call at a step both passed."""
+    lines = []
+    wall = f"{t.label}: callscope {_n(own)}, bare loop {_n(bare)}"
+    if own.best and bare.best:
+        wall += f"; callscope / bare = {own.best / bare.best:.2f}"
+        if bare.bound:
+            wall += " (the bare loop passed its last step: add steps for a true ratio)"
+    lines.append(wall + " (wall clock, p99 < 100 ms, zero loss)")
+    a, b = own.cpu_capacity, bare.cpu_capacity
+
+    def at(r: Result, c: tuple[int, float] | None) -> str:
+        if c is None:
+            return "-"
+        return f"{c[1]:.0f} calls/core (at {c[0]} calls{'' if c[0] in r.kept else ', behind'})"
+
+    cpu = f"{t.label} by CPU per call-second: callscope {at(own, a)}, bare loop {at(bare, b)}"
+    common = sorted(set(own.cpu_ms) & set(bare.cpu_ms))
+    if common:
+        # at the largest step both kept up with, else the largest both ran
+        n = max(set(common) & own.kept & bare.kept, default=common[-1])
+        cpu += (
+            f"; callscope / bare = {bare.cpu_ms[n] / own.cpu_ms[n]:.2f} at {n} calls "
+            f"({own.cpu_ms[n]:.2f} vs {bare.cpu_ms[n]:.2f} ms CPU per call-second)"
+        )
+    lines.append(cpu)
+    lines.append(
+        f"  other load on the server's CPU during the ramps: callscope {own.other_pct:.0f} %, "
+        f"bare loop {bare.other_pct:.0f} % (mean over steps)"
+    )
+    return lines
 
 
 def summary(results: dict[str, Result]) -> str:
-    """Each transport's largest N, and gRPC's against WebSocket's when both ran."""
+    """Each transport's largest N, gRPC's against WebSocket's when both ran, and each
+    against its bare loop when that ran."""
     parts = []
     for t in (WEBSOCKET, GRPC):
         r = results.get(t.name)
         if r is not None:
-            n = f"≥ {r.best}" if r.bound else str(r.best or "none")
-            parts.append(f"{t.label} {n} ({2 * 1000 // t.message_ms} messages/s per call)")
+            parts.append(f"{t.label} {_n(r)} ({2 * 1000 // t.message_ms} messages/s per call)")
     line = (
         f"calls per server core at p99 < {PASS_P99_S * 1000:.0f} ms with zero loss: "
         + ", ".join(parts)
@@ -1190,7 +1335,12 @@ def summary(results: dict[str, Result]) -> str:
         line += f"; gRPC / WebSocket = {grpc.best / ws.best:.2f}"
         if ws.bound or grpc.bound:
             line += " (not a capacity ratio: a ramp passed its last step; add steps)"
-    return line
+    lines = [line]
+    for t in (WEBSOCKET, GRPC):
+        own, bare = results.get(t.name), results.get(t.name + "-bare")
+        if own is not None and bare is not None:
+            lines += baseline_lines(t, own, bare)
+    return "\n".join(lines)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -1216,12 +1366,18 @@ def main(argv: list[str] | None = None) -> int:
     docs: dict[str, Any] = {}
     results: dict[str, Result] = {}
     try:
-        for transport in TRANSPORTS[args.transport]:
+        runs = [
+            (t, bare) for t in TRANSPORTS[args.transport] for bare in (False, True)
+            if args.baseline or not bare
+        ]  # fmt: skip
+        for transport, bare in runs:
             steps: list[int] = args.grpc_steps if transport is GRPC else args.steps
-            outcome, pinned = run_transport(args, transport, steps, cpus)
-            results[transport.name] = result_of(outcome, steps)
-            best = results[transport.name].best
-            docs[transport.name] = {
+            outcome, pinned = run_transport(args, transport, steps, cpus, bare=bare)
+            key = transport.name + ("-bare" if bare else "")
+            results[key] = result_of(outcome, steps)
+            best = results[key].best
+            cpu = results[key].cpu_capacity
+            docs[key] = {
                 "steps": steps,
                 "pinned": pinned,
                 "rows": [
@@ -1231,7 +1387,9 @@ def main(argv: list[str] | None = None) -> int:
                 "stopped_early": outcome.stopped_early,
                 "final": outcome.final,
                 "largest_ok_calls": best,
-                "all_steps_passed": results[transport.name].bound,
+                "all_steps_passed": results[key].bound,
+                "cpu_calls_per_core": None if cpu is None else round(cpu[1]),
+                "cpu_calls_per_core_at": None if cpu is None else cpu[0],
             }
         print(f"\n{summary(results)}  [{time.monotonic() - t0:.0f} s]", flush=True)
         if args.json:

@@ -192,6 +192,22 @@ def test_malformed_messages_are_reported_and_the_stream_goes_on(message: str, ki
 
 
 @pytest.mark.parametrize(
+    ("seq", "expected"),
+    [("1", 1), ("007", 7), ("9" * 18, 10**18 - 1), (12, 12), (2**62, 2**62)],
+)
+def test_sequence_ids_as_strings_or_integers_up_to_the_bound(seq: object, expected: int) -> None:
+    # the usual decimal string is parsed inline; other forms take the general path
+    m = started().receive_text(media(seq=seq))
+    assert isinstance(m, Media)
+    assert m.sequence_id == expected
+
+
+@pytest.mark.parametrize("seq", ["9" * 19, 2**62 + 1, -1])
+def test_sequence_ids_past_the_bound_are_malformed(seq: object) -> None:
+    assert_malformed(started().receive_text(media(seq=seq)), "bad_sequence")
+
+
+@pytest.mark.parametrize(
     ("message", "kind"),
     [
         (media(), "out_of_order"),

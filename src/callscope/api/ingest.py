@@ -38,7 +38,7 @@ from callscope.errors import IngestRefused, StreamRefused
 from callscope.ingest import IngestService, LiveCall, UpgradeParams
 from callscope.ingest.auth import IngestAuth, ProfileView, StreamGrant
 from callscope.ingest.service import Talkback, start_values
-from callscope.protocols.ringcx import Start, Stop
+from callscope.protocols.ringcx import Media, Start, Stop
 from callscope.protocols.twilio import Transfer, TwilioReceiver
 from callscope.store.models import CallStatus
 
@@ -224,19 +224,23 @@ class IngestHandler:
         service = self.service
         service.attach(call)
         status, reason = CallStatus.ABANDONED, "sender disconnected without Stop"
+        # bound once: this loop runs for every message of every stream
+        on_text, clock, text = call.on_text, time.monotonic, WSMsgType.TEXT
         try:
             async for msg in ws:
                 if call.finished:
                     break
-                now = time.monotonic()
-                if msg.type is WSMsgType.TEXT:
+                now = clock()
+                if msg.type is text:
                     try:
-                        event = call.on_text(msg.data, now)
+                        event = on_text(msg.data, now)
                     except StreamRefused as exc:
                         service.refused_total.inc(reason="content_type")
                         logger.warning("stream refused: %s", exc.reason)
                         await ws.close(code=exc.close_code, message=exc.reason.encode()[:120])
                         return ws
+                    if type(event) is Media:
+                        continue  # handled by on_text: nearly every message
                     if type(event) is Start:
                         if not await self._accept(request, ws, call, grant, event, waiting):
                             return ws

@@ -19,7 +19,7 @@ from __future__ import annotations
 import dataclasses
 import logging
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Coroutine, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -159,8 +159,26 @@ class DialogStream:
             IngestRefused: the dialog names a product or account its token's profile does not
                 hold (abort with PERMISSION_DENIED); nothing was stored.
         """
+        pending = self.feed(data, now)
+        if pending is not None:
+            await pending
+
+    def feed(self, data: bytes, now: float) -> Coroutine[Any, Any, None] | None:
+        """:meth:`receive` without a coroutine for the usual message: audio of a call that
+        has started is handled here and now (None returned). Anything else returns the
+        coroutine that finishes handling it, to be awaited before the next message.
+
+        Raises:
+            DialogRefused: as :meth:`receive`.
+        """
         self.call.last_activity = now
-        for event in self.receiver.receive_bytes(data, now=now):
+        events = self.receiver.receive_bytes(data, now=now)
+        if not events and self.call.row is not None:
+            return None
+        return self._handle(events)
+
+    async def _handle(self, events: list[rx.DialogEvent]) -> None:
+        for event in events:
             if isinstance(event, rx.DialogStarted):
                 self.dialog = event
             elif isinstance(event, rx.SegmentStarted):

@@ -353,7 +353,9 @@ class DialogMixer:
         Raises:
             InvalidState: the segment is unknown or stopped, or the mixer has finished.
         """
-        seg = self._live(segment_id)
+        seg = self._segments.get(segment_id)
+        if seg is None or seg.state is _State.STOPPED or self._finished:
+            seg = self._live(segment_id)  # raises InvalidState, saying why
         self._media_since_tick = True
         self._now = now
         chunk = len(pcm) // 2
@@ -361,6 +363,26 @@ class DialogMixer:
             # the first chunk's audio ends at dialog sample seg.end + chunk, and it is here now
             self._epoch = now - (seg.end + chunk) / SAMPLE_RATE_HZ
         buf = seg.buffer
+        if (
+            buf is not None
+            and seq == buf.next_seq
+            and not buf.pending_frames
+            and not seg.stalled
+            and not seg.rebase
+        ):
+            # The usual chunk (next in order, nothing held back): what buf.push, _append and
+            # _advance would do, without their generality: a fifth less CPU per chunk
+            # (bench/ingest.py --transport grpc measures it).
+            buf.received += 1
+            buf.next_seq = seq + 1
+            if seq > seg.max_seq:
+                seg.max_seq = seq
+            seg.audio += pcm
+            end = seg.audio_start + len(seg.audio) // 2
+            if end > self._head:
+                self._head = end
+            self._settle()
+            return PushResult.ACCEPTED
         out: list[bytes | None] = []
         result = PushResult.ACCEPTED
         if buf is None or seg.stalled or seg.rebase:
@@ -491,19 +513,25 @@ class DialogMixer:
 
     def _settle(self) -> None:
         head = self._head
+        slowest: int | None = None  # where the slowest open segment's audio ends
         for seg in self._segments.values():
-            if seg.state is _State.STOPPED:
+            state = seg.state
+            if state is _State.STOPPED:
                 continue
-            held = seg.state is _State.HELD
+            held = state is _State.HELD
             bound = head - (self._window if held else self._max_skew)
-            if seg.end < bound:
+            end = seg.audio_start + len(seg.audio) // 2
+            if end < bound:
                 self._release_pending(seg)
                 if seg.end < bound:
                     # before its first chunk a segment is silent, not missing anything
                     counted = not held and seg.buffer is not None
                     self._fill(seg, bound, counted=counted)
                     seg.stalled = True
-        self._emit(final=False)
+                end = seg.end
+            if slowest is None or end < slowest:
+                slowest = end
+        self._emit(final=False, slowest=slowest)
 
     def _render(self, a: int, n: int) -> tuple[bytes, list[tuple[str, bytes]]]:
         """Dialog samples ``[a, a + n)``: the stereo mix, and each segment's own audio when
@@ -550,13 +578,16 @@ class DialogMixer:
             del seg.audio[: 2 * used]
             seg.audio_start += used
 
-    def _emit(self, *, final: bool) -> None:
+    def _emit(self, *, final: bool, slowest: int | None = None) -> None:
+        """Mix what is ready. ``slowest``: where the slowest open segment's audio ends, when
+        the caller knows (:meth:`_settle`); None: looked up, or no segment is open."""
         segments = self._segments.values()
         if not segments:
             return
-        open_ends = [s.end for s in segments if s.state is not _State.STOPPED]
+        if slowest is None and not final:
+            slowest = min((s.end for s in segments if s.state is not _State.STOPPED), default=None)
         # the slowest open segment bounds output; with none open, or at the end, all goes
-        ready = min(open_ends) if open_ends and not final else max(s.end for s in segments)
+        ready = slowest if slowest is not None and not final else max(s.end for s in segments)
         span = ready - self._written
         frames = -(-span // FRAME_SAMPLES) if final else span // FRAME_SAMPLES
         if frames <= 0 or (frames < self._batch and not final):
