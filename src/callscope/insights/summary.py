@@ -54,7 +54,7 @@ _PROBLEM = re.compile(
     r"never received|stopped|keeps?|drops?|problem|issue|error|broken|failed|wrong|charged|"
     r"billed|overcharged|cancel|refund|calling about|calling because|i need|i want|i'd like|"
     r"trying to|missing|missed|lost|cracked|expired|too high|double|twice|no hot|frustrat|"
-    r"times what|again|dropped|arrived in)",
+    r"times what|(?:two|three|2|3) times|again|dropped|arrived in)",
     re.I,
 )
 _RESOLVED = re.compile(
