@@ -41,7 +41,7 @@ _CONTRACTIONS: Final = (
 )  # fmt: skip
 #: a time still to come: "I send…" with one of these is a promise whose "'ll" was lost
 _TO_COME: Final = re.compile(
-    r"\b(?:tomorrow|tonight|later today|this (?:afternoon|evening)|next \w+|by (?:monday|"
+    r"\b(?:tomorrow|tonight|later today|this (?:afternoon|evening)|next \w+|(?:by|on) (?:monday|"
     r"tuesday|wednesday|thursday|friday|saturday|sunday|the end|tomorrow|noon|\d)|within|"
     r"after (?:this|the) call|(?:in|within) (?:a|an|\d+|\w+) (?:minutes?|hours?|days?)|"
     r"right after)\b",
