@@ -27,6 +27,13 @@ def said(*turns: tuple[str, str], gap: float = 0.5) -> list[Utterance]:
         ("you all need to restart the box", "you'll need to restart the box"),
         ("the all call you back this afternoon", "they'll call you back this afternoon"),
         ("we all send a courier", "we'll send a courier"),
+        ("The only email you the quote.", "They'll email you the quote."),
+        # a plural role written as a possessive with nothing owned after it
+        (
+            "I've passed it to our network technician's under case 7730.",
+            "I've passed it to our network technicians under case 7730.",
+        ),
+        ("Our installer's will come on Monday.", "Our installers will come on Monday."),
         # "I <verb>" with a time to come is a promise whose "'ll" was lost
         ("I mail the warranty card on Friday.", "I'll mail the warranty card on Friday."),
         ("Sure, I email you the form tonight.", "Sure, I'll email you the form tonight."),
@@ -39,6 +46,8 @@ def said(*turns: tuple[str, str], gap: float = 0.5) -> list[Utterance]:
         ("Well done on finding the serial number.", "Well done on finding the serial number."),
         ("I mail these cards every month.", "I mail these cards every month."),
         ("We all know the feeling.", "We all know the feeling."),
+        ("The only option is a refund.", "The only option is a refund."),
+        ("The installer's van is outside.", "The installer's van is outside."),
         ("The flags were waving in the wind.", "The flags were waving in the wind."),
         ("I'll send it tomorrow.", "I'll send it tomorrow."),
     ],
@@ -91,6 +100,19 @@ def test_a_sentence_cut_at_a_pause_is_joined() -> None:
     # a finished sentence is not continued by the next capitalised one
     two = next_steps(said(("agent", "I'll mail the card."), ("agent", "Have a nice day.")))
     assert [s.value for s in two] == ["Mail the card."]
+
+
+def test_they_heard_as_the_only_is_named_from_the_plural_team() -> None:
+    steps = next_steps(
+        said(
+            ("agent", "I'm sending the fault to our field technician's under case 7730."),
+            ("agent", "The only call you to book a visit."),
+        )
+    )
+    assert [(s.owner, s.value) for s in steps] == [
+        ("agent", "Send the fault to the field technicians under case 7730."),
+        ("third party", "Field technicians to call the customer to book a visit."),
+    ]
 
 
 def test_a_consequence_in_the_next_utterance_and_a_trailing_condition_join_their_act() -> None:

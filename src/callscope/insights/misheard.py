@@ -2,19 +2,22 @@
 
 whisper tiny.en on telephone audio drops the contraction of a promise ("I'll send" → "I
 send", "we'll ship" → "well ship", "you'll get" → "you all get", "they'll call" → "the all
-call") and writes an action verb as a word that sounds like it ("waiving" → "waving",
-"adding" → "heading"). :func:`repaired` puts back what was meant where the reading is
-unambiguous:
+call" or "the only call"), writes an action verb as a word that sounds like it ("waiving" →
+"waving", "adding" → "heading") and a plural role as a possessive ("our engineer's will…").
+:func:`repaired` puts back what was meant where the reading is unambiguous:
 
 * a contraction, only before a listed action verb (:mod:`callscope.insights.verbs`) in its
   base form: "well ship it" → "we'll ship it" (but "Well, ship…" and "well done" stay), "you
   all get" → "you'll get", "I send you the form tonight" → "I'll send you the form tonight"
   — the last only with a time still to come in the sentence (else it is a plain present:
   "I send these every month");
+* a role's "'s" with nothing owned after it as the plural: "escalated to our engineer's
+  under ticket 5" → "engineers";
 * a sound-alike of an action verb, only right after a first-person subject ("I'm waving the
   fee" → "I'm waiving the fee"), from a closed table of slips heard on rendered calls.
 
-Text that reads correctly is left as it is: every rule needs the listed verb after it.
+Text that reads correctly is left as it is: every rule needs the listed verb (or, for a
+role, nothing owned) after it.
 """
 
 from __future__ import annotations
@@ -37,6 +40,7 @@ _CONTRACTIONS: Final = (
     (re.compile(rf"\b(?:you\s+all|ya'll|y'all)\s+(?={_ADVERB}(?:{_BASE}|need|have)\b)", re.I),
      "you'll "),
     (re.compile(rf"\b(?:the|they)\s+all\s+(?={_ADVERB}(?:{_BASE})\b)", re.I), "they'll "),
+    (re.compile(rf"\bthe\s+only\s+(?=(?:{_BASE})\s+(?:you|it|them|your)\b)", re.I), "they'll "),
     (re.compile(rf"\b(?:I\s+all|Ill|aisle)\s+(?={_ADVERB}(?:{_BASE})\b)", re.I), "I'll "),
 )  # fmt: skip
 #: a time still to come: "I send…" with one of these is a promise whose "'ll" was lost
@@ -66,6 +70,15 @@ _SLIPS: Final = re.compile(
 )
 
 
+#: a plural role written as a possessive with nothing owned after it ("our billing engineer's
+#: under ticket 5" → "engineers")
+_PLURAL_ROLE: Final = re.compile(
+    r"\b(engineer|technician|specialist|adjuster|installer|agent|nurse|driver)'s"
+    r"(?=\s+(?:under|will|are|to|have|and|on|for|in)\b|\s*[.,;!?]|\s*$)",
+    re.I,
+)
+
+
 def _cased(repl: str, said: re.Match[str]) -> str:
     """``repl`` capitalised as ``said`` was ("You all" → "You'll")."""
     return repl[:1].upper() + repl[1:] if said.group(0)[:1].isupper() else repl
@@ -78,6 +91,7 @@ def repaired(sentence: str) -> str:
     )
     for pattern, repl in _CONTRACTIONS:
         text = pattern.sub(functools.partial(_cased, repl), text)
+    text = _PLURAL_ROLE.sub(r"\1s", text)
     if _TO_COME.search(text):
         text = _BARE_I.sub(lambda m: m.group("head") + "I'll ", text, count=1)
     return text

@@ -28,8 +28,9 @@ from callscope.insights.types import Embedder, NextStep, Sentence, Utterance, se
 __all__ = ["Candidate", "candidates", "next_steps"]
 
 _TEAM = re.compile(
-    r"\b(?:the|our|a|an)\s+((?:[a-z']+\s+){0,2}(?:team|department|engineers|office|desk|"
-    r"adjuster|technician|specialist|supervisor|manager|pharmacist|plumber|courier|lab))\b",
+    r"\b(?:the|our|a|an)\s+((?:[a-z']+\s+){0,2}(?:team|department|engineers?|office|desk|"
+    r"adjusters?|technicians?|specialists?|supervisor|manager|pharmacist|plumbers?|couriers?|lab)"
+    r")\b",
     re.I,
 )
 _PRONOUN_ACTOR = ("they", "he", "she")
