@@ -27,6 +27,10 @@ def said(*turns: tuple[str, str], gap: float = 0.5) -> list[Utterance]:
         ("you all need to restart the box", "you'll need to restart the box"),
         ("the all call you back this afternoon", "they'll call you back this afternoon"),
         ("we all send a courier", "we'll send a courier"),
+        ("It all take a week to clear.", "It'll take a week to clear."),
+        ("Will send you a new card tomorrow.", "We'll send you a new card tomorrow."),
+        ("I'm gonna book the engineer.", "I'm going to book the engineer."),
+        ("You gotta unplug it for a minute.", "You have to unplug it for a minute."),
         ("The only email you the quote.", "They'll email you the quote."),
         # a plural role written as a possessive with nothing owned after it
         (
@@ -47,6 +51,8 @@ def said(*turns: tuple[str, str], gap: float = 0.5) -> list[Utterance]:
         ("I mail these cards every month.", "I mail these cards every month."),
         ("We all know the feeling.", "We all know the feeling."),
         ("The only option is a refund.", "The only option is a refund."),
+        ("Will send it to my office?", "Will send it to my office?"),
+        ("It all went wrong last week.", "It all went wrong last week."),
         ("The installer's van is outside.", "The installer's van is outside."),
         ("The flags were waving in the wind.", "The flags were waving in the wind."),
         ("I'll send it tomorrow.", "I'll send it tomorrow."),
@@ -62,6 +68,9 @@ def test_slips_undone_and_correct_text_left_alone(heard: str, meant: str) -> Non
         ("agent", "Okay, well ship the replacement tomorrow.", ["Ship the replacement tomorrow."]),
         ("agent", "I'm waving the late fee on this statement.", ["Waive the late fee on this statement."]),
         ("agent", "I mail the warranty card on Friday.", ["Mail the warranty card on Friday."]),
+        ("agent", "Will send you a new card tomorrow.", ["Send the customer a new card tomorrow."]),
+        ("agent", "I'm gonna book the engineer for Monday.", ["Book the engineer for Monday."]),
+        ("agent", "So you gotta restart the router tonight.", ["Customer to restart the router tonight."]),
         # a third party of any name (here garbled) who is to get in touch
         (
             "agent",

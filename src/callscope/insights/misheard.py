@@ -2,7 +2,8 @@
 
 whisper tiny.en on telephone audio drops the contraction of a promise ("I'll send" → "I
 send", "we'll ship" → "well ship", "you'll get" → "you all get", "they'll call" → "the all
-call" or "the only call"), writes an action verb as a word that sounds like it ("waiving" →
+call" or "the only call", "it'll take" → "it all take", "we'll send" → "Will send"; "gonna",
+"gotta"), writes an action verb as a word that sounds like it ("waiving" →
 "waving", "adding" → "heading") and a plural role as a possessive ("our engineer's will…").
 :func:`repaired` puts back what was meant where the reading is unambiguous:
 
@@ -11,6 +12,7 @@ call" or "the only call"), writes an action verb as a word that sounds like it (
   all get" → "you'll get", "I send you the form tonight" → "I'll send you the form tonight"
   — the last only with a time still to come in the sentence (else it is a plain present:
   "I send these every month");
+* "gonna" as "going to", "you gotta" as "you have to";
 * a role's "'s" with nothing owned after it as the plural: "escalated to our engineer's
   under ticket 5" → "engineers";
 * a sound-alike of an action verb, only right after a first-person subject ("I'm waving the
@@ -42,6 +44,11 @@ _CONTRACTIONS: Final = (
     (re.compile(rf"\b(?:the|they)\s+all\s+(?={_ADVERB}(?:{_BASE})\b)", re.I), "they'll "),
     (re.compile(rf"\bthe\s+only\s+(?=(?:{_BASE})\s+(?:you|it|them|your)\b)", re.I), "they'll "),
     (re.compile(rf"\b(?:I\s+all|Ill|aisle)\s+(?={_ADVERB}(?:{_BASE})\b)", re.I), "I'll "),
+    (re.compile(r"\bit\s+all\s+(?=(?:take|arrive|show|be|get|reach|appear)\b)", re.I), "it'll "),
+    # a subject lost before "will": "Will send you a new card." (not a question)
+    (re.compile(rf"^will\s+(?={_ADVERB}(?:{_BASE})\b)(?![^?]*\?\s*$)", re.I), "we'll "),
+    (re.compile(r"\bgonna\b", re.I), "going to"),
+    (re.compile(r"\byou(?:'ve|\s+have)?\s+got(?:ta|\s+to)\b", re.I), "you have to"),
 )  # fmt: skip
 #: a time still to come: "I send…" with one of these is a promise whose "'ll" was lost
 _TO_COME: Final = re.compile(
