@@ -151,3 +151,29 @@ def test_the_problem_said_as_two_times() -> None:
     kinds = {h["kind"]: h for h in result.highlights}
     assert kinds["problem"]["utteranceId"] == 1
     assert kinds["resolution"]["utteranceId"] == 2
+
+
+def test_the_reason_is_the_first_long_turn_when_a_later_one_raises_a_further_issue() -> None:
+    # the recogniser left no problem word in the first turn; the later "also" turn has one
+    result = analyze(
+        said(
+            ("agent", "Northwind parcels, Sam speaking."),
+            ("customer", "Hello, my tracker says delivered yet the porch was empty this morning."),
+            ("agent", "I've resent the parcel, it'll arrive tomorrow."),
+            ("customer", "I also noticed the wrong name on the receipt."),
+        ),
+        14.0,
+    )
+    kinds = {h["kind"]: h for h in result.highlights}
+    assert kinds["problem"]["utteranceId"] == 1
+    assert kinds["resolution"]["utteranceId"] == 2
+    # with no earlier long turn, the "also" turn is the reason
+    alone = analyze(
+        said(
+            ("agent", "Northwind parcels, Sam speaking."),
+            ("customer", "Hi."),
+            ("customer", "I also noticed the wrong name on the receipt."),
+        ),
+        10.0,
+    )
+    assert {h["kind"]: h["utteranceId"] for h in alone.highlights}["problem"] == 2
