@@ -12,7 +12,10 @@ questions, complaints about an earlier promise ("you said you would…"), hypoth
 hold", "I'll need your…"). The rest go to the shipped classifier
 (:mod:`callscope.insights.commitments`), which keeps those it scores ≥ its threshold.
 
-"They" as the actor is named from the last team or office the agent mentioned.
+"They" as the actor is named from the last team or office the agent mentioned. Sentences are
+read with the recogniser's typical slips undone (:mod:`callscope.insights.misheard`), and a
+sentence that finishes the one before — a consequence, a trailing "once…", the rest of a turn
+the recogniser cut at a pause — is joined to it first.
 """
 
 from __future__ import annotations
