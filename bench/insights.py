@@ -11,7 +11,9 @@ Calls: ``bench/data/insights/calls/{dev,test}/*.json`` (``--split``; dev is what
 extractor was tuned on, test is not). Each is run through the offline analyzers twice: on
 the script's own turns (what a perfect recogniser would give) and on ``callscope transcribe``
 of its audio (the packaged whisper tiny.en, as live calls get; the audio is rendered on
-demand by ``bench/render_calls.py``). ``--no-asr`` skips the second.
+demand by ``bench/render_calls.py``; the transcript is kept next to the WAV as
+``<id>.asr.json`` and reused while the audio and the callscope version are the same — delete
+it to transcribe again). ``--no-asr`` skips the second.
 
 * **NextSteps**: steps found are matched one to one to the gold steps: same owner (agent,
   customer, third party) and at least half of the shorter side's content words (stop words
@@ -34,6 +36,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import hashlib
 import json
 import os
 import re
@@ -97,7 +100,18 @@ def from_script(script: dict[str, Any]) -> list[Utterance]:
     return out
 
 
-def from_asr(audio: Path) -> list[Utterance]:
+def transcribe_cached(audio: Path) -> dict[str, Any]:
+    """``callscope transcribe`` of ``audio``, kept next to it as ``<id>.asr.json`` with the
+    audio's SHA-256 and the callscope version: a rerun reads it back unless either changed
+    (whisper decodes greedily, so the same audio gives the same words)."""
+    from callscope import __version__
+
+    cache = audio.with_suffix(".asr.json")
+    key = {"sha256": hashlib.sha256(audio.read_bytes()).hexdigest(), "version": __version__}
+    if cache.exists():
+        stored = json.loads(cache.read_text())
+        if stored.get("key") == key:
+            return dict(stored["body"])
     out = subprocess.run(
         [sys.executable, "-m", "callscope", "transcribe", str(audio), "--quiet"],
         capture_output=True,
@@ -105,7 +119,13 @@ def from_asr(audio: Path) -> list[Utterance]:
         check=True,
         timeout=900,
     )
-    body = json.loads(out.stdout)
+    body: dict[str, Any] = json.loads(out.stdout)
+    cache.write_text(json.dumps({"key": key, "body": body}))
+    return body
+
+
+def from_asr(audio: Path) -> list[Utterance]:
+    body = transcribe_cached(audio)
     return [
         Utterance(
             i, u["speaker"], u["speaker"], u["start_ms"] / 1000, u["end_ms"] / 1000, u["text"]

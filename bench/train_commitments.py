@@ -6,7 +6,14 @@ with an actor and an action, :mod:`callscope.insights.clauses`), and fits two L2
 logistic regressions by Newton's method: ``full`` on [MiniLM embedding, frame features] and
 ``frames`` on the frame features alone. Writes ``src/callscope/insights/data/commitments.npz``
 and prints accuracy, precision and recall on the held-out ``test`` split (never used to fit or
-to choose anything).
+to choose anything), as written and with recogniser-like slips.
+
+Each training sentence is also learnt in a second, **misheard** form (:func:`misheard`), as a
+small recogniser gives it on telephone audio: about a quarter of its content words (not the
+pronouns, auxiliaries, negations, conjunctions or listed action verbs that make the frame)
+replaced by another word of the set of about the same length and the same first letter (a
+real word, wrong: what whisper writes), commas dropped and all in lower case half the time.
+Seeded by the sentence's CRC-32: the same data always gives the same weights.
 
 Run: ``python bench/train_commitments.py`` (a few seconds).
 """
@@ -14,6 +21,9 @@ Run: ``python bench/train_commitments.py`` (a few seconds).
 from __future__ import annotations
 
 import json
+import random
+import re
+import zlib
 from pathlib import Path
 from typing import Any
 
@@ -23,6 +33,7 @@ import numpy.typing as npt
 from callscope.insights.clauses import Clause, Frame, clauses, frame
 from callscope.insights.commitments import frame_features, weights_path
 from callscope.insights.embeddings import MiniLM
+from callscope.insights.verbs import base_form
 
 ROOT = Path(__file__).resolve().parent.parent
 DATA = ROOT / "bench" / "data" / "insights" / "sentences.jsonl"
@@ -38,6 +49,48 @@ def read(row: dict[str, Any]) -> tuple[Clause, Frame]:
         if f.candidate:
             return c, f
     return parts[0], frame(parts[0])
+
+
+#: words that make a clause's frame: never replaced in the misheard copies
+_FRAME_WORD_LIST = """i i'll i'm i've i'd we we'll we're we've you you'll you're your yours
+    they they'll he she
+    it it'll it's the a an to of and or but so if once when as soon until by will would could
+    should can can't won't don't not never no please just also now then is are was were be been
+    have has had going do does did let me my our us their them this that for with on in at"""
+_FRAME_WORDS = frozenset(_FRAME_WORD_LIST.split())
+
+
+def misheard(text: str, vocabulary: list[str]) -> str:
+    """``text`` as a small recogniser might write it (see the module docstring)."""
+    rng = random.Random(zlib.crc32(text.encode()))
+    words = text.split()
+    slots = [
+        i
+        for i, w in enumerate(words)
+        if (core := re.sub(r"[^a-z']", "", w.lower())) not in _FRAME_WORDS
+        and base_form(core) is None
+        and len(core) >= 3
+        and not any(ch.isdigit() for ch in w)
+    ]
+    for i in rng.sample(slots, k=max(1, len(slots) // 4)) if slots else []:
+        core = re.sub(r"[^A-Za-z']", "", words[i])
+        alike = [
+            v
+            for v in vocabulary
+            if v[:1] == core[:1].lower() and abs(len(v) - len(core)) <= 1 and v != core.lower()
+        ]
+        if alike:
+            words[i] = words[i].replace(core, rng.choice(alike))
+    out = " ".join(words)
+    if rng.random() < 0.5:
+        out = out.replace(",", "").lower()
+    return out
+
+
+def vocabulary_of(rows: list[dict[str, Any]]) -> list[str]:
+    """The content words of the sentence set, sorted (for :func:`misheard`)."""
+    words = {w for r in rows for w in re.findall(r"[a-z]{3,}", r["text"].lower())}
+    return sorted(w for w in words if w not in _FRAME_WORDS and base_form(w) is None)
 
 
 def fit(x: npt.NDArray[np.float64], y: npt.NDArray[np.float64]) -> tuple[Any, float]:
@@ -69,9 +122,17 @@ def report(name: str, p: npt.NDArray[np.float64], y: npt.NDArray[np.float64]) ->
 def main() -> None:
     rows = [json.loads(line) for line in DATA.read_text().splitlines() if line.strip()]
     embed = MiniLM()
+    vocabulary = vocabulary_of([r for r in rows if r["split"] == "train"])
+    heard = [{**r, "text": misheard(r["text"], vocabulary)} for r in rows]
     sets: dict[str, tuple[Any, Any, Any]] = {}
-    for split in ("train", "test"):
-        part = [r for r in rows if r["split"] == split]
+    for split in ("train", "test", "test misheard"):
+        if split == "train":
+            part = [r for r in rows if r["split"] == "train"]
+            part += [r for r in heard if r["split"] == "train"]
+        elif split == "test":
+            part = [r for r in rows if r["split"] == "test"]
+        else:
+            part = [r for r in heard if r["split"] == "test"]
         read_ = [read(r) for r in part]
         emb = embed([c.text for c, _ in read_]).astype(np.float64)
         fr = frame_features([f for _, f in read_], [r["speaker"] for r in part]).astype(np.float64)
@@ -90,7 +151,7 @@ def main() -> None:
         threshold=np.float32(THRESHOLD),
     )
     print(f"wrote {out.relative_to(ROOT)} ({out.stat().st_size} bytes)")
-    for split in ("train", "test"):
+    for split in ("train", "test", "test misheard"):
         x, fr, y = sets[split]
         print(f"{split} ({len(y)} sentences, {int(y.sum())} commitments)")
         report("full", 1 / (1 + np.exp(-(x @ full_w + full_b))), y)

@@ -20,6 +20,7 @@ import re
 from dataclasses import dataclass
 from typing import Final
 
+from callscope.insights.misheard import repaired
 from callscope.insights.verbs import IN_CALL_VERBS, base_form, past_form
 
 __all__ = [
@@ -60,6 +61,21 @@ _THIRD = re.compile(
     r" to)\s+(?:also\s+|then\s+|now\s+)?(?P<verb>[a-z]+)",
     re.I,
 )
+#: a third party named by any noun when it is to get in touch: "the adjuster will call you"
+#: (the recogniser may have garbled the noun: "the juster will contact you")
+_THIRD_CONTACT = re.compile(
+    r"(?P<who>\b(?:the|our|your)\s+[a-z']+)\s*(?:'ll|will|is going to)\s+(?:also\s+|then\s+)?"
+    r"(?P<verb>contact|call|email|text|reach out to|phone|message|visit)\s+you\b",
+    re.I,
+)
+
+
+def _third(text: str) -> re.Match[str] | None:
+    """The first third party's act in ``text``."""
+    found = [m for m in (_THIRD.search(text), _THIRD_CONTACT.search(text)) if m]
+    return min(found, key=lambda m: m.start()) if found else None
+
+
 _INSTRUCT = re.compile(
     r"^(?:so\s+|then\s+|just\s+|now\s+)*(?:please\s+(?:just\s+)?(?P<verb>[a-z]+)|(?:you'll|you\s+"
     r"will|you)\s+(?:just\s+)?(?:need|have)\s+to\s+(?P<verb2>[a-z]+)|just\s+(?P<verb3>[a-z]+))\b",
@@ -149,15 +165,16 @@ class Clause:
 
 def is_consequence(sentence: str) -> bool:
     """Whether a sentence only says what follows from an act ("It'll take three days.")."""
-    return bool(_CONSEQUENCE.search(sentence.strip())) and not _THIRD.search(sentence)
+    sentence = repaired(sentence.strip())
+    return bool(_CONSEQUENCE.search(sentence)) and not _third(sentence)
 
 
 def clauses(sentence: str, speaker: str) -> list[Clause]:
     """The clauses of one sentence; a consequence clause joins the action before it."""
-    parts = [p.strip(" ,;") for p in _SPLIT.split(sentence.strip()) if p.strip(" ,;.")]
+    parts = [p.strip(" ,;") for p in _SPLIT.split(repaired(sentence.strip())) if p.strip(" ,;.")]
     out: list[Clause] = []
     for part in parts:
-        if out and _CONSEQUENCE.search(part) and not _THIRD.search(part):
+        if out and _CONSEQUENCE.search(part) and not _third(part):
             prev = out.pop()
             out.append(Clause(f"{prev.text.rstrip('.!')}, {part}", sentence, speaker))
         else:
@@ -173,7 +190,7 @@ def _kind(text: str, speaker: str) -> tuple[str, str, str, str]:
         verb = base_form(m.group("verb") or m.group("verb2") or m.group("verb3") or "")
         if verb:
             return "instruction", "customer", "", verb
-    third = _THIRD.search(body)
+    third = _third(body)
     first = _FUTURE_1.search(body)
     if third and (first is None or third.start() < first.start()):
         owner = "customer" if speaker == "customer" else "third party"
@@ -209,7 +226,7 @@ def _strip_condition(text: str) -> str:
 
 _ON_HOLD = re.compile(
     r"\b(?:put|place|transfer|connect)\w*\s+you\b|\bneed your\b|\bhave to (?:ask|check|verify|"
-    r"confirm|look|read)\b",
+    r"confirm|look|read)\b|\bbefore we (?:start|begin|get started|go on|continue|proceed)\b",
     re.I,
 )
 

@@ -12,7 +12,10 @@ questions, complaints about an earlier promise ("you said you would…"), hypoth
 hold", "I'll need your…"). The rest go to the shipped classifier
 (:mod:`callscope.insights.commitments`), which keeps those it scores ≥ its threshold.
 
-"They" as the actor is named from the last team or office the agent mentioned.
+"They" as the actor is named from the last team or office the agent mentioned. Sentences are
+read with the recogniser's typical slips undone (:mod:`callscope.insights.misheard`), and a
+sentence that finishes the one before — a consequence, a trailing "once…", the rest of a turn
+the recogniser cut at a pause — is joined to it first.
 """
 
 from __future__ import annotations
@@ -28,8 +31,9 @@ from callscope.insights.types import Embedder, NextStep, Sentence, Utterance, se
 __all__ = ["Candidate", "candidates", "next_steps"]
 
 _TEAM = re.compile(
-    r"\b(?:the|our|a|an)\s+((?:[a-z']+\s+){0,2}(?:team|department|engineers|office|desk|"
-    r"adjuster|technician|specialist|supervisor|manager|pharmacist|plumber|courier|lab))\b",
+    r"\b(?:the|our|a|an)\s+((?:[a-z']+\s+){0,2}(?:team|department|engineers?|office|desk|"
+    r"adjusters?|technicians?|specialists?|supervisor|manager|pharmacist|plumbers?|couriers?|lab)"
+    r")\b",
     re.I,
 )
 _PRONOUN_ACTOR = ("they", "he", "she")
@@ -76,15 +80,42 @@ def candidates(utterances: Sequence[Utterance]) -> list[Candidate]:
     return out
 
 
+#: a sentence that is only a time or condition for what was just said ("Once the new one comes.")
+_TRAILING_CONDITION = re.compile(
+    r"^(?:once|as soon as|when|after|until|by the time|if)\b[^,]*$", re.I
+)
+#: the longest pause (s) between a speaker's utterances still read as one sentence
+_SAME_BREATH_S = 1.5
+
+
+def _continues(prev: Sentence, s: Sentence) -> bool:
+    """Whether ``s`` finishes ``prev``: a consequence or a trailing condition in the same turn,
+    or the rest of a sentence the recogniser cut at a pause (same speaker, a short gap, and
+    ``prev`` unfinished or ``s`` starting in lower case)."""
+    if prev.utterance is s.utterance:
+        return is_consequence(s.text) or bool(
+            _TRAILING_CONDITION.match(s.text) and len(s.text.split()) <= 8
+        )
+    if prev.speaker != s.speaker or not prev.utterance.text.strip().endswith(prev.text):
+        return False
+    opens = s.utterance.text.strip().startswith(s.text)
+    if s.utterance.start - prev.utterance.end > _SAME_BREATH_S or not opens:
+        return False
+    unfinished = not prev.text.rstrip().endswith((".", "!", "?"))
+    return unfinished or s.text[:1].islower() or is_consequence(s.text)
+
+
 def _joined_consequences(sents: list[Sentence]) -> list[Sentence]:
-    """A sentence that only states a consequence joins the sentence before it in the same
-    turn (a recogniser often ends a sentence where a writer puts a comma: "I've refunded the
-    charge. It'll take three days.")."""
+    """A sentence that finishes the one before (:func:`_continues`) joins it: a recogniser
+    often ends a sentence where a writer puts a comma ("I've refunded the charge. It'll take
+    three days."), and cuts a turn at a pause ("I'll send the" … "replacement tomorrow")."""
     out: list[Sentence] = []
     for s in sents:
-        if out and out[-1].utterance is s.utterance and is_consequence(s.text):
+        if out and _continues(out[-1], s):
             prev = out.pop()
-            s = Sentence(s.utterance, f"{prev.text.rstrip('.!')}, {s.text[:1].lower()}{s.text[1:]}")
+            head = prev.text.rstrip(".!")
+            joint = ", " if prev.utterance is s.utterance or head != prev.text else " "
+            s = Sentence(prev.utterance, f"{head}{joint}{s.text[:1].lower()}{s.text[1:]}")
         out.append(s)
     return out
 

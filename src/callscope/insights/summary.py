@@ -54,7 +54,7 @@ _PROBLEM = re.compile(
     r"never received|stopped|keeps?|drops?|problem|issue|error|broken|failed|wrong|charged|"
     r"billed|overcharged|cancel|refund|calling about|calling because|i need|i want|i'd like|"
     r"trying to|missing|missed|lost|cracked|expired|too high|double|twice|no hot|frustrat|"
-    r"times what|again|dropped|arrived in)",
+    r"times what|(?:two|three|2|3) times|again|dropped|arrived in)",
     re.I,
 )
 _RESOLVED = re.compile(
@@ -117,9 +117,17 @@ def grounded(text: str, transcript: str) -> list[str]:
     return [e for e in entities(text) if _canonical(e) not in said]
 
 
+#: a turn raising a further issue ("The invoice also lists…"): the reason for the call came
+#: before it, even if the recogniser garbled its words
+_ANOTHER_ISSUE = re.compile(
+    r"\b(?:also|another (?:thing|issue|problem|question)|one more thing|while I have you)\b", re.I
+)
+
+
 def _problem(sents: Sequence[Sentence]) -> Highlight | None:
     """The customer's first turn that states a problem (its first two sentences, greeting
-    dropped); else the first long turn."""
+    dropped); else, or when that turn raises a further issue ("also…") after an earlier long
+    turn, the customer's first long turn."""
     turns: dict[int, list[Sentence]] = {}
     for s in sents:
         if s.speaker == "customer":
@@ -130,10 +138,15 @@ def _problem(sents: Sequence[Sentence]) -> Highlight | None:
         if len(said.split()) >= 6 and _PROBLEM.search(said):
             chosen = parts
             break
-    if chosen is None:
-        chosen = next(
-            (t for t in turns.values() if len(" ".join(p.text for p in t).split()) >= 8), None
-        )
+    first_long = next(
+        (t for t in turns.values() if len(" ".join(p.text for p in t).split()) >= 8), None
+    )
+    if chosen is None or (
+        first_long is not None
+        and first_long[0].utterance.start < chosen[0].utterance.start
+        and _ANOTHER_ISSUE.search(" ".join(p.text for p in chosen))
+    ):
+        chosen = first_long
     if chosen is None:
         return None
     kept = [p for p in chosen if _GREETING.sub("", p.text).strip()][:2]

@@ -42,7 +42,7 @@ class NextStep:
     owner: str  # who is to do it: agent | customer | third party
     party_id: str | None  # the party who said it
     value: str  # the step, RingSense style
-    said: str  # the clause as spoken
+    said: str  # the clause as spoken (recogniser slips undone, insights.misheard)
     start: float
     end: float
     utterance_id: int

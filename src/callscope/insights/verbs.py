@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Final
 
-__all__ = ["IN_CALL_VERBS", "base_form", "past_form"]
+__all__ = ["ACTIONS", "IN_CALL_VERBS", "base_form", "past_form"]
 
 _ACTION_WORDS: Final = """
 activate add adjust apply approve arrange ask assign attach authorize authorise block book
@@ -23,7 +23,9 @@ review schedule see send set ship sign submit switch take talk text tell transfe
 update upgrade upload visit void waive write bill block remind inspect repair reach message
 investigate arrive prepare sort flag downgrade refill approve drop stop talk
 """
-_ACTIONS: Final = _ACTION_WORDS.split()
+#: the listed action verbs, base forms
+ACTIONS: Final = frozenset(_ACTION_WORDS.split())
+_ACTIONS: Final = sorted(ACTIONS)
 _IRREGULAR_PAST: Final = {
     "bring": "brought", "do": "done", "get": "got", "give": "given", "hold": "held",
     "keep": "kept", "leave": "left", "let": "let", "make": "made", "pay": "paid", "put": "put",
