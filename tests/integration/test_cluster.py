@@ -23,24 +23,20 @@ from aiohttp import web
 
 from callscope.media.g711 import lin2ulaw
 from tests.conftest import Server, free_port, make_stereo_fixture, serve_local, simulate_command
-from tests.integration.cp_helpers import assert_rc_error, request
-from tests.integration.services import REDIS_URL
-from tests.integration.test_events import LIFECYCLE, Receiver, run_calls, subscribe, until
-from tests.integration.test_insights import document
-from tests.integration.test_supervision import (
-    TEL,
-    Phone,
+from tests.helpers.login import assert_rc_error, request
+from tests.helpers.phone import Phone, extensions, genesys, monitoring_group, supervise, tone
+from tests.helpers.receiver import LIFECYCLE, TEL, Receiver, subscribe
+from tests.helpers.runner import (
     call_options,
-    extensions,
-    genesys,
     live_session,
-    monitoring_group,
     recording,
+    run_calls,
     start_call,
     stream_pcm,
-    supervise,
-    tone,
 )
+from tests.helpers.wait import until
+from tests.integration.services import REDIS_URL
+from tests.integration.test_insights import document
 
 pytestmark = pytest.mark.slow
 

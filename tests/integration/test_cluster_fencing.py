@@ -22,18 +22,12 @@ import pytest
 
 from callscope.sim.runner import CallResult, SimOptions
 from tests.conftest import Server, free_port, make_stereo_fixture
-from tests.integration.cp_helpers import request
+from tests.helpers.login import request
+from tests.helpers.phone import Phone, extensions, monitoring_group, supervise
+from tests.helpers.receiver import LIFECYCLE, Receiver, subscribe
+from tests.helpers.runner import call_options, live_session, run_calls, start_call
+from tests.helpers.wait import until
 from tests.integration.services import REDIS_URL
-from tests.integration.test_events import LIFECYCLE, Receiver, run_calls, subscribe, until
-from tests.integration.test_supervision import (
-    Phone,
-    call_options,
-    extensions,
-    live_session,
-    monitoring_group,
-    start_call,
-    supervise,
-)
 
 pytestmark = pytest.mark.slow
 

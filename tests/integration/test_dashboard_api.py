@@ -12,8 +12,9 @@ import aiohttp
 import yarl
 
 from tests.conftest import Server, simulate_command
-from tests.integration.cp_helpers import Login, admin_cli, assert_rc_error, demo_lead, request
-from tests.integration.test_events import agent, run_calls
+from tests.helpers.login import Login, admin_cli, assert_rc_error, demo_lead, request
+from tests.helpers.receiver import agent
+from tests.helpers.runner import run_calls
 
 ACC = "/restapi/v1.0/account/~"
 DASHBOARD = "callscope-dashboard"

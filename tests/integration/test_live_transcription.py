@@ -21,7 +21,7 @@ from callscope.sim.runner import default_source
 from callscope.transcription.pool import PoolOptions, WorkerPool
 from callscope.transcription.vad import Segmenter, SileroProbabilities
 from tests.conftest import Server, simulate_command
-from tests.integration.cp_helpers import assert_rc_error, request
+from tests.helpers.login import assert_rc_error, request
 
 pytestmark = pytest.mark.slow
 

@@ -17,7 +17,7 @@ from yarl import URL
 from callscope.app import build_app
 from callscope.config import Settings
 from tests.conftest import Server
-from tests.integration.cp_helpers import request
+from tests.helpers.login import request
 
 pytestmark = pytest.mark.slow
 

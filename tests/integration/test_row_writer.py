@@ -32,7 +32,7 @@ from callscope.store.models import (
 from callscope.store.repo import CallRepository, utcnow
 from callscope.store.subscriptions import SubscriptionRepository
 from callscope.store.writer import CallRowWriter
-from tests.integration.test_events import until
+from tests.helpers.wait import until
 
 
 def new_call(i: int) -> Call:

@@ -15,13 +15,7 @@ from aiohttp import web
 
 from callscope.api.subscriptions import HANDSHAKE_FAILED
 from tests.conftest import Server, free_port, serve_local
-from tests.integration.cp_helpers import (
-    Login,
-    assert_rc_error,
-    demo_login,
-    other_account,
-    request,
-)
+from tests.helpers.login import Login, assert_rc_error, demo_login, other_account, request
 
 pytestmark = pytest.mark.slow
 

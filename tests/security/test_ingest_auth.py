@@ -18,18 +18,10 @@ import pytest
 from callscope.protocols.ringcx import Perspective, build_connected, build_media, build_start
 from callscope.protocols.twilio import build_stream_start
 from tests.conftest import Server, make_stereo_fixture
-from tests.integration.cp_helpers import other_account, request
-from tests.integration.test_events import until
-from tests.integration.test_supervision import (
-    Phone,
-    call_options,
-    desk_phone_uri,
-    extensions,
-    genesys,
-    monitoring_group,
-    start_call,
-    tone,
-)
+from tests.helpers.login import other_account, request
+from tests.helpers.phone import Phone, desk_phone_uri, extensions, genesys, monitoring_group, tone
+from tests.helpers.runner import call_options, start_call
+from tests.helpers.wait import until
 
 pytestmark = pytest.mark.slow
 

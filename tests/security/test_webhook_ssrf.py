@@ -22,7 +22,7 @@ from aiohttp import web
 
 from callscope.api.subscriptions import HANDSHAKE_FAILED, NOT_PUBLIC, OWN_SERVER
 from tests.conftest import Server, free_port, serve_local, simulate_command
-from tests.integration.cp_helpers import assert_rc_error, request
+from tests.helpers.login import assert_rc_error, request
 
 pytestmark = pytest.mark.slow
 
