@@ -4,7 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: chromium services demo test serve lint typecheck unit proto bench bench-asr bench-events bench-listen bench-insights bench-cluster clean
+.PHONY: chromium services demo test quick serve lint typecheck unit proto bench bench-asr bench-events bench-listen bench-insights bench-cluster clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -16,12 +16,18 @@ $(STAMP): pyproject.toml
 demo: $(STAMP)
 	$(BIN)/callscope demo
 
-## set up and run every gate: ruff (check + format), mypy --strict, pytest on two workers (warnings = errors)
+## set up and run every gate: ruff (check + format), mypy --strict, pytest on two workers (warnings = errors);
+## the 25 slowest tests are listed at the end
 test: $(STAMP) chromium services
 	$(BIN)/ruff check src tests bench
 	$(BIN)/ruff format --check src tests bench
 	$(BIN)/mypy
-	$(BIN)/pytest -n 2 --dist loadfile   # exits 5 when no test ran, which fails this target
+	$(BIN)/pytest -n 2 --dist loadfile --durations=25   # exits 5 when no test ran, which fails this target
+
+## the unit tests only (a few seconds): no server is started (tests/conftest.py refuses to
+## start one under CALLSCOPE_TEST_NO_SERVERS), no PostgreSQL, Redis or Chromium needed
+quick: $(STAMP)
+	CALLSCOPE_TEST_NO_SERVERS=1 $(BIN)/pytest tests/unit -q   # exits 5 when no test ran
 
 ## the dashboard tests drive Debian's Chromium (never a downloaded browser)
 chromium:

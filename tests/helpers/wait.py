@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import Awaitable, Callable
+from datetime import UTC, datetime, timedelta
 from typing import Any, TypeVar
 
 T = TypeVar("T")
@@ -46,3 +47,10 @@ def until_sync(check: Callable[[], Any], timeout: float = 30.0, what: str = "") 
             return value
         time.sleep(POLL_S)
     raise AssertionError(f"not met within {timeout} s: {what}")
+
+
+async def until_past(timestamp: str, what: str = "the time") -> None:
+    """Until the clock is past a RingCentral timestamp (``2026-01-02T03:04:05.678Z``, cut to
+    the millisecond: one more ms covers the cut), e.g. a subscription's expirationTime."""
+    when = datetime.fromisoformat(timestamp.replace("Z", "+00:00")) + timedelta(milliseconds=1)
+    await until(lambda: datetime.now(UTC) > when, timeout=120, what=what)

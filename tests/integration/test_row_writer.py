@@ -105,7 +105,7 @@ async def test_a_locked_database_delays_writes_but_loses_none(tmp_path: Path) ->
         writer.create(new_call(1))
         done = writer.update("c00001", {"status": CallStatus.COMPLETED})
         # held past the 5 s busy timeout: the first attempt fails and is retried
-        await asyncio.sleep(6.5)
+        await until(lambda: writer.failures >= 1, timeout=20, what="the first attempt failing")
         assert not done.done()
         release.set()
         await asyncio.wait_for(done, 30)
