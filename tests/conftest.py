@@ -32,6 +32,8 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
+JWT_GRANT = "urn:ietf:params:oauth:grant-type:jwt-bearer"
+
 #: every started server by port, so helpers can find the token for a URL
 SERVERS: dict[int, Server] = {}
 
@@ -134,14 +136,25 @@ class Server:
     def login(self, username: str | None = None, password: str | None = None) -> dict[str, Any]:
         """Password grant for the demo app; returns the token response."""
         creds = self.credentials()
-        basic = base64.b64encode(f"{creds['clientId']}:{creds['clientSecret']}".encode()).decode()
-        form = urllib.parse.urlencode(
+        return self._grant(
             {
                 "grant_type": "password",
                 "username": username or creds["username"],
                 "password": password or creds["password"],
             }
-        ).encode()
+        )
+
+    def jwt_login(self) -> dict[str, Any]:
+        """JWT-bearer grant of the demo supervisor with the JWT credential the server wrote in
+        demo-credentials.json: the same user as ``login()`` without its password check (one
+        scrypt, ~0.6 s of a core, per fresh server)."""
+        jwt = self.credentials()["supervisor"]["jwt"]
+        return self._grant({"grant_type": JWT_GRANT, "assertion": jwt})
+
+    def _grant(self, fields: dict[str, str]) -> dict[str, Any]:
+        creds = self.credentials()
+        basic = base64.b64encode(f"{creds['clientId']}:{creds['clientSecret']}".encode()).decode()
+        form = urllib.parse.urlencode(fields).encode()
         req = urllib.request.Request(
             self.http + "/restapi/oauth/token",
             data=form,
@@ -156,7 +169,7 @@ class Server:
     def headers(self) -> dict[str, str]:
         """Bearer headers of the demo supervisor (an admin), fetched once."""
         if self._token is None:
-            self._token = self.login()["access_token"]
+            self._token = self.jwt_login()["access_token"]
         return {"Authorization": f"Bearer {self._token}"}
 
     def log(self) -> str:
@@ -206,6 +219,18 @@ def shared_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
     ``server`` (a fresh one) instead."""
     srv = Server(
         tmp_path_factory.mktemp("shared") / "data", extra_args=["--ingest-idle-timeout-s", "2"]
+    ).start()
+    yield srv
+    srv.kill()
+
+
+@pytest.fixture(scope="module")
+def module_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
+    """One server for the tests of one module that read or refuse but store nothing another
+    test of it reads (refused streams count against the address's ingest budget: a module
+    that refuses many keeps them to itself this way)."""
+    srv = Server(
+        tmp_path_factory.mktemp("module") / "data", extra_args=["--ingest-idle-timeout-s", "2"]
     ).start()
     yield srv
     srv.kill()
