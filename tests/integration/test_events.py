@@ -21,11 +21,20 @@ from tests.helpers.login import request
 # from this one until they move to tests.helpers (the names stay in __all__ for them)
 from tests.helpers.receiver import LIFECYCLE, SUB, TEL, Receiver, agent, subscribe
 from tests.helpers.runner import run_calls
-from tests.helpers.wait import until
+from tests.helpers.wait import until, until_async
 
 __all__ = ["LIFECYCLE", "TEL", "Receiver", "agent", "run_calls", "subscribe", "until"]
 
 pytestmark = pytest.mark.slow
+
+
+async def failed_deliveries_at_least(server: Server, n: int) -> bool:
+    """Whether the server counts at least ``n`` failed WebHook delivery attempts."""
+    _, text = await request(server, "GET", "/metrics")
+    prefix = 'callscope_deliveries_total{result="failed",transport="WebHook"} '
+    line = next((x for x in text.splitlines() if x.startswith(prefix)), prefix + "0")
+    return float(line.removeprefix(prefix)) >= n
+
 
 #: quick retries so an outage of a few seconds is many attempts
 FAST_RETRY = ["--events-retry-initial-s", "0.1", "--events-retry-max-s", "0.4"]
@@ -132,7 +141,9 @@ async def test_a_receiver_down_for_a_while_gets_everything_in_order_once_back(
             lambda: sum(c == LIFECYCLE for c in other.sessions().values()) == 3,
             what="all events at the healthy receiver",
         )
-        await asyncio.sleep(3)  # a few failed attempts and backoffs
+        await until_async(
+            lambda: failed_deliveries_at_least(server, 3), what="a few failed attempts and backoffs"
+        )
         assert not receiver.notifications
         await receiver.start()  # back on the same address
         await until(
