@@ -32,8 +32,6 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
-JWT_GRANT = "urn:ietf:params:oauth:grant-type:jwt-bearer"
-
 #: every started server by port, so helpers can find the token for a URL
 SERVERS: dict[int, Server] = {}
 
@@ -144,13 +142,6 @@ class Server:
             }
         )
 
-    def jwt_login(self) -> dict[str, Any]:
-        """JWT-bearer grant of the demo supervisor with the JWT credential the server wrote in
-        demo-credentials.json: the same user as ``login()`` without its password check (one
-        scrypt, ~0.6 s of a core, per fresh server)."""
-        jwt = self.credentials()["supervisor"]["jwt"]
-        return self._grant({"grant_type": JWT_GRANT, "assertion": jwt})
-
     def _grant(self, fields: dict[str, str]) -> dict[str, Any]:
         creds = self.credentials()
         basic = base64.b64encode(f"{creds['clientId']}:{creds['clientSecret']}".encode()).decode()
@@ -169,7 +160,7 @@ class Server:
     def headers(self) -> dict[str, str]:
         """Bearer headers of the demo supervisor (an admin), fetched once."""
         if self._token is None:
-            self._token = self.jwt_login()["access_token"]
+            self._token = self.login()["access_token"]
         return {"Authorization": f"Bearer {self._token}"}
 
     def log(self) -> str:

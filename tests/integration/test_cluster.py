@@ -34,7 +34,7 @@ from tests.helpers.runner import (
     start_call,
     stream_pcm,
 )
-from tests.helpers.wait import until
+from tests.helpers.wait import until, until_async
 from tests.integration.services import REDIS_URL
 from tests.integration.test_insights import document
 
@@ -131,7 +131,7 @@ async def test_calls_on_node_a_are_served_by_node_b_and_survive_a_sigkill_of_a(
             stderr=subprocess.DEVNULL,
         )
         try:
-            live = await _wait_for(lambda: live_calls(b), "call 2 listed live by node B")
+            live = await until_async(lambda: live_calls(b), what="call 2 listed live by node B")
             second = live[0]
             status, session = await request(
                 b,
@@ -212,16 +212,6 @@ async def test_calls_on_node_a_are_served_by_node_b_and_survive_a_sigkill_of_a(
         await llm.stop()
 
 
-async def _wait_for(fetch: Any, what: str, timeout_s: float = 30.0) -> Any:
-    deadline = asyncio.get_running_loop().time() + timeout_s
-    while asyncio.get_running_loop().time() < deadline:
-        value = await fetch()
-        if value:
-            return value
-        await asyncio.sleep(0.1)
-    raise AssertionError(f"not met within {timeout_s} s: {what}")
-
-
 async def test_a_supervisor_on_node_b_listens_to_and_coaches_a_call_on_node_a(
     pg_url: str, redis_prefix: str, server_factory: type[Server], tmp_path: Path
 ) -> None:
@@ -248,7 +238,11 @@ async def test_a_supervisor_on_node_b_listens_to_and_coaches_a_call_on_node_a(
             what="the device state made on A",
         )
         assert state["supervisorMonitoringState"]["telephonySessionId"] == sid
-        await asyncio.sleep(1.0)
+        started = phone.first("StreamStarted")
+        assert started is not None
+        await until(  # a second of the call heard before the switch
+            lambda: len(phone.audio.get(started["stream"], {})) >= 50, what="a second of audio"
+        )
         status, again = await supervise(b, sid, {**body, "mode": "Coach"})
         assert status == 200, again
         await until(lambda: phone.of("ModeChanged"), what="ModeChanged")
@@ -304,10 +298,10 @@ async def test_when_the_supervisors_node_dies_the_call_node_ends_the_supervision
         assert status == 201, party
         await until(lambda: phone.audio, what="audio on the phone")
         b.kill()
-        session = await _wait_for(
+        session = await until_async(
             lambda: _party_gone(a, sid, party["id"]),
-            "the supervisor party disconnected by node A",
-            timeout_s=DEAD_AFTER_S + 15,
+            timeout=DEAD_AFTER_S + 15,
+            what="the supervisor party disconnected by node A",
         )
         assert session["status"]["reason"] == "CallDropped"
         _, devices = await request(
