@@ -5,9 +5,11 @@ from __future__ import annotations
 
 import asyncio
 import subprocess
+import time
 from pathlib import Path
 from typing import Any
 
+import aiohttp
 import numpy as np
 
 from callscope.media.wav import read_wav
@@ -79,3 +81,24 @@ def stream_pcm(frames: dict[int, bytes]) -> tuple[int, np.ndarray]:
 
 def call_id_of(session_id: str) -> str:
     return session_id.removeprefix("s-")
+
+
+async def get_json(server: Server, path: str) -> dict:  # type: ignore[type-arg]
+    async with (
+        aiohttp.ClientSession(headers=server.headers) as s,
+        s.get(server.http + path) as r,
+    ):
+        assert r.content_type == "application/json"
+        return await r.json()  # type: ignore[no-any-return]
+
+
+async def wait_for_status(
+    server: Server, status: str, count: int = 1, timeout: float = 20
+) -> list[dict]:  # type: ignore[type-arg]
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        body = await get_json(server, f"/calls?status={status}&perPage=1000")
+        if len(body["records"]) >= count:
+            return body["records"]  # type: ignore[no-any-return]
+        await asyncio.sleep(0.2)
+    raise AssertionError(f"no {count} call(s) with status {status}:\n{server.log()[-3000:]}")

@@ -23,6 +23,7 @@ from aiohttp import web
 
 from callscope.media.g711 import lin2ulaw
 from tests.conftest import Server, free_port, make_stereo_fixture, serve_local, simulate_command
+from tests.helpers.cluster import DEAD_AFTER_S, node_args
 from tests.helpers.login import assert_rc_error, request
 from tests.helpers.phone import Phone, extensions, genesys, monitoring_group, supervise, tone
 from tests.helpers.receiver import LIFECYCLE, TEL, Receiver, subscribe
@@ -35,21 +36,9 @@ from tests.helpers.runner import (
     stream_pcm,
 )
 from tests.helpers.wait import until, until_async
-from tests.integration.services import REDIS_URL
 from tests.integration.test_insights import document
 
 pytestmark = pytest.mark.slow
-
-DEAD_AFTER_S = 3.0
-
-
-def node_args(name: str, pg_url: str, prefix: str, *extra: str) -> list[str]:
-    return [
-        *("--database-url", pg_url, "--redis-url", REDIS_URL, "--redis-prefix", prefix),
-        *("--node-id", name, "--node-heartbeat-s", "0.5"),
-        *("--node-dead-after-s", str(DEAD_AFTER_S), "--ingest-idle-timeout-s", "30"),
-        *extra,
-    ]
 
 
 async def two_nodes_and_a_phone_on_b(

@@ -33,9 +33,9 @@ from callscope.store.repo import CallRepository, utcnow
 from callscope.store.subscriptions import SubscriptionRepository
 from callscope.store.writer import CallRowWriter
 from tests.helpers.receiver import Receiver
+from tests.helpers.rows import new_call
 from tests.helpers.wait import until, until_async
 from tests.integration.services import REDIS_URL
-from tests.integration.test_row_writer import new_call
 
 PG = "postgresql+asyncpg://u@127.0.0.1/x"
 

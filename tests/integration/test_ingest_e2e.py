@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 import json
 import subprocess
-import time
 import wave
 from pathlib import Path
 
@@ -17,6 +16,7 @@ from callscope.media.wav import read_wav
 from callscope.protocols.ringcx import Perspective, build_connected, build_media, build_start
 from callscope.sim.wsclient import connect
 from tests.conftest import Server, make_stereo_fixture, simulate_command
+from tests.helpers.runner import get_json, wait_for_status
 
 pytestmark = pytest.mark.slow
 
@@ -38,27 +38,6 @@ def simulate_in_background(server: Server, source: Path) -> subprocess.Popen[byt
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
     )
-
-
-async def get_json(server: Server, path: str) -> dict:  # type: ignore[type-arg]
-    async with (
-        aiohttp.ClientSession(headers=server.headers) as s,
-        s.get(server.http + path) as r,
-    ):
-        assert r.content_type == "application/json"
-        return await r.json()  # type: ignore[no-any-return]
-
-
-async def wait_for_status(
-    server: Server, status: str, count: int = 1, timeout: float = 20
-) -> list[dict]:  # type: ignore[type-arg]
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        body = await get_json(server, f"/calls?status={status}&perPage=1000")
-        if len(body["records"]) >= count:
-            return body["records"]  # type: ignore[no-any-return]
-        await asyncio.sleep(0.2)
-    raise AssertionError(f"no {count} call(s) with status {status}:\n{server.log()[-3000:]}")
 
 
 def expected_with_drops(source: np.ndarray, dropped: dict[str, list[int]]) -> np.ndarray:
