@@ -273,16 +273,3 @@ def make_stereo_fixture(path: Path, seconds: float = 4.0, seed: int = 3) -> np.n
     w.write_stereo(exact[:, 0], exact[:, 1])
     w.close()
     return exact
-
-
-def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    """`make test` runs ``--dist loadgroup``: a test is handed to whichever worker is free,
-    except that the tests of a module with a module-scoped fixture (a server they share)
-    stay together on one worker, so that fixture is made once."""
-    for item in items:
-        info = getattr(item, "_fixtureinfo", None)
-        if info is None:
-            continue
-        defs = [d for ds in info.name2fixturedefs.values() for d in ds]
-        if any(d.scope == "module" for d in defs):
-            item.add_marker(pytest.mark.xdist_group(item.nodeid.split("::", 1)[0]))
