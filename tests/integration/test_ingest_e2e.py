@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
+import sqlite3
 import subprocess
 import wave
 from pathlib import Path
@@ -17,6 +19,7 @@ from callscope.protocols.ringcx import Perspective, build_connected, build_media
 from callscope.sim.wsclient import connect
 from tests.conftest import Server, make_stereo_fixture, simulate_command
 from tests.helpers.runner import get_json, wait_for_status
+from tests.helpers.wait import until
 
 pytestmark = pytest.mark.slow
 
@@ -199,7 +202,15 @@ async def test_server_killed_mid_call_recovers_a_playable_recording(
     sim = simulate_in_background(srv, tmp_path / "f.wav")
     try:
         live = await wait_for_status(srv, "live")
-        await asyncio.sleep(3)
+        recorded = data / "recordings" / f"{live[0]['id']}.wav"
+        await until(  # over a second of audio on disk and a checkpoint of both parties' counters
+            lambda: (
+                recorded.exists()
+                and recorded.stat().st_size > 44 + 8000 * 4
+                and _checkpointed(data / "callscope.db", live[0]["id"])
+            ),
+            what="audio on disk and a checkpoint",
+        )
         srv.kill()  # SIGKILL: no shutdown code runs
         sim.communicate(timeout=60)
     finally:
@@ -228,6 +239,15 @@ async def test_server_killed_mid_call_recovers_a_playable_recording(
     assert 'callscope_calls_total{status="interrupted"} 1' in metrics
 
 
+def _checkpointed(db: Path, call_id: str) -> bool:
+    """Whether a checkpoint stored both parties' frame counters of the live call."""
+    with contextlib.closing(sqlite3.connect(db, timeout=5)) as conn:
+        row = conn.execute(
+            "SELECT frames_agent, frames_caller FROM calls WHERE id = ?", (call_id,)
+        ).fetchone()
+    return row is not None and row[0] > 0 and row[1] > 0
+
+
 async def test_graceful_shutdown_closes_live_calls_as_interrupted(
     server_factory: type[Server], tmp_path: Path
 ) -> None:
@@ -238,7 +258,11 @@ async def test_graceful_shutdown_closes_live_calls_as_interrupted(
     sim = simulate_in_background(srv, tmp_path / "f.wav")
     try:
         (live,) = await wait_for_status(srv, "live")
-        await asyncio.sleep(2)
+        recorded = data / "recordings" / f"{live['id']}.wav"
+        await until(  # over a second of both parties written before the SIGTERM
+            lambda: recorded.exists() and recorded.stat().st_size > 44 + 8000 * 4,
+            what="a second of the call on disk",
+        )
         assert srv.stop() == 0  # SIGTERM
         sim.communicate(timeout=60)
     finally:
