@@ -4,7 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: chromium services demo test quick serve lint typecheck unit proto bench bench-asr bench-events bench-listen bench-insights bench-cluster clean
+.PHONY: chromium services demo test serve lint typecheck unit proto bench bench-asr bench-events bench-listen bench-insights bench-cluster clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -26,6 +26,7 @@ test: $(STAMP) chromium services
 
 ## the unit tests only (a few seconds): no server is started (tests/conftest.py refuses to
 ## start one under CALLSCOPE_TEST_NO_SERVERS), no PostgreSQL, Redis or Chromium needed
+.PHONY: quick
 quick: $(STAMP)
 	CALLSCOPE_TEST_NO_SERVERS=1 $(BIN)/pytest tests/unit -q   # exits 5 when no test ran
 
