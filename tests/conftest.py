@@ -71,6 +71,8 @@ class Server:
         return f"grpc://127.0.0.1:{self.grpc_port}"
 
     def start(self, timeout_s: float = 30.0) -> Server:
+        if os.environ.get("CALLSCOPE_TEST_NO_SERVERS"):
+            raise RuntimeError("`make quick` starts no server: move this test out of tests/unit")
         self.log_path = self.data_dir.parent / f"server-{self.port}.log"
         with self.log_path.open("ab") as log:
             self.proc = self._spawn(log)
@@ -132,14 +134,18 @@ class Server:
     def login(self, username: str | None = None, password: str | None = None) -> dict[str, Any]:
         """Password grant for the demo app; returns the token response."""
         creds = self.credentials()
-        basic = base64.b64encode(f"{creds['clientId']}:{creds['clientSecret']}".encode()).decode()
-        form = urllib.parse.urlencode(
+        return self._grant(
             {
                 "grant_type": "password",
                 "username": username or creds["username"],
                 "password": password or creds["password"],
             }
-        ).encode()
+        )
+
+    def _grant(self, fields: dict[str, str]) -> dict[str, Any]:
+        creds = self.credentials()
+        basic = base64.b64encode(f"{creds['clientId']}:{creds['clientSecret']}".encode()).decode()
+        form = urllib.parse.urlencode(fields).encode()
         req = urllib.request.Request(
             self.http + "/restapi/oauth/token",
             data=form,
@@ -194,6 +200,31 @@ def server_factory(tmp_path: Path) -> Iterator[type[Server]]:
 @pytest.fixture
 def server(server_factory: type[Server], tmp_path: Path) -> Server:
     return server_factory(tmp_path / "data", extra_args=["--ingest-idle-timeout-s", "2"]).start()
+
+
+@pytest.fixture(scope="session")
+def shared_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
+    """One server for every test (of a worker) that leaves nothing another test reads: a
+    refused request, a read of the demo account, a user or subscription of its own with
+    fresh ids. A test that counts calls, lists everything or changes the demo account takes
+    ``server`` (a fresh one) instead."""
+    srv = Server(
+        tmp_path_factory.mktemp("shared") / "data", extra_args=["--ingest-idle-timeout-s", "2"]
+    ).start()
+    yield srv
+    srv.kill()
+
+
+@pytest.fixture(scope="module")
+def module_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
+    """One server for the tests of one module that read or refuse but store nothing another
+    test of it reads (refused streams count against the address's ingest budget: a module
+    that refuses many keeps them to itself this way)."""
+    srv = Server(
+        tmp_path_factory.mktemp("module") / "data", extra_args=["--ingest-idle-timeout-s", "2"]
+    ).start()
+    yield srv
+    srv.kill()
 
 
 async def serve_local(port: int, *routes: web.RouteDef) -> web.AppRunner:

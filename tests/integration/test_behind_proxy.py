@@ -21,7 +21,7 @@ import pytest
 import trustme
 
 from tests.conftest import Server, free_port
-from tests.integration.test_events import until
+from tests.helpers.wait import until
 
 pytestmark = pytest.mark.slow
 

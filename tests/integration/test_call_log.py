@@ -19,13 +19,7 @@ from ringcentral import SDK
 from yarl import URL
 
 from tests.conftest import Server, free_port, make_stereo_fixture, simulate_command
-from tests.integration.cp_helpers import (
-    assert_rc_error,
-    demo_lead,
-    demo_login,
-    other_account,
-    request,
-)
+from tests.helpers.login import assert_rc_error, demo_lead, demo_login, other_account, request
 
 pytestmark = pytest.mark.slow
 

@@ -23,37 +23,22 @@ from aiohttp import web
 
 from callscope.media.g711 import lin2ulaw
 from tests.conftest import Server, free_port, make_stereo_fixture, serve_local, simulate_command
-from tests.integration.cp_helpers import assert_rc_error, request
-from tests.integration.services import REDIS_URL
-from tests.integration.test_events import LIFECYCLE, Receiver, run_calls, subscribe, until
-from tests.integration.test_insights import document
-from tests.integration.test_supervision import (
-    TEL,
-    Phone,
+from tests.helpers.cluster import DEAD_AFTER_S, node_args
+from tests.helpers.login import assert_rc_error, request
+from tests.helpers.phone import Phone, extensions, genesys, monitoring_group, supervise, tone
+from tests.helpers.receiver import LIFECYCLE, TEL, Receiver, subscribe
+from tests.helpers.runner import (
     call_options,
-    extensions,
-    genesys,
     live_session,
-    monitoring_group,
     recording,
+    run_calls,
     start_call,
     stream_pcm,
-    supervise,
-    tone,
 )
+from tests.helpers.wait import until, until_async
+from tests.integration.test_insights import document
 
 pytestmark = pytest.mark.slow
-
-DEAD_AFTER_S = 3.0
-
-
-def node_args(name: str, pg_url: str, prefix: str, *extra: str) -> list[str]:
-    return [
-        *("--database-url", pg_url, "--redis-url", REDIS_URL, "--redis-prefix", prefix),
-        *("--node-id", name, "--node-heartbeat-s", "0.5"),
-        *("--node-dead-after-s", str(DEAD_AFTER_S), "--ingest-idle-timeout-s", "30"),
-        *extra,
-    ]
 
 
 async def two_nodes_and_a_phone_on_b(
@@ -135,7 +120,7 @@ async def test_calls_on_node_a_are_served_by_node_b_and_survive_a_sigkill_of_a(
             stderr=subprocess.DEVNULL,
         )
         try:
-            live = await _wait_for(lambda: live_calls(b), "call 2 listed live by node B")
+            live = await until_async(lambda: live_calls(b), what="call 2 listed live by node B")
             second = live[0]
             status, session = await request(
                 b,
@@ -216,16 +201,6 @@ async def test_calls_on_node_a_are_served_by_node_b_and_survive_a_sigkill_of_a(
         await llm.stop()
 
 
-async def _wait_for(fetch: Any, what: str, timeout_s: float = 30.0) -> Any:
-    deadline = asyncio.get_running_loop().time() + timeout_s
-    while asyncio.get_running_loop().time() < deadline:
-        value = await fetch()
-        if value:
-            return value
-        await asyncio.sleep(0.1)
-    raise AssertionError(f"not met within {timeout_s} s: {what}")
-
-
 async def test_a_supervisor_on_node_b_listens_to_and_coaches_a_call_on_node_a(
     pg_url: str, redis_prefix: str, server_factory: type[Server], tmp_path: Path
 ) -> None:
@@ -252,7 +227,11 @@ async def test_a_supervisor_on_node_b_listens_to_and_coaches_a_call_on_node_a(
             what="the device state made on A",
         )
         assert state["supervisorMonitoringState"]["telephonySessionId"] == sid
-        await asyncio.sleep(1.0)
+        started = phone.first("StreamStarted")
+        assert started is not None
+        await until(  # a second of the call heard before the switch
+            lambda: len(phone.audio.get(started["stream"], {})) >= 50, what="a second of audio"
+        )
         status, again = await supervise(b, sid, {**body, "mode": "Coach"})
         assert status == 200, again
         await until(lambda: phone.of("ModeChanged"), what="ModeChanged")
@@ -308,10 +287,10 @@ async def test_when_the_supervisors_node_dies_the_call_node_ends_the_supervision
         assert status == 201, party
         await until(lambda: phone.audio, what="audio on the phone")
         b.kill()
-        session = await _wait_for(
+        session = await until_async(
             lambda: _party_gone(a, sid, party["id"]),
-            "the supervisor party disconnected by node A",
-            timeout_s=DEAD_AFTER_S + 15,
+            timeout=DEAD_AFTER_S + 15,
+            what="the supervisor party disconnected by node A",
         )
         assert session["status"]["reason"] == "CallDropped"
         _, devices = await request(

@@ -22,18 +22,12 @@ import pytest
 
 from callscope.sim.runner import CallResult, SimOptions
 from tests.conftest import Server, free_port, make_stereo_fixture
-from tests.integration.cp_helpers import request
+from tests.helpers.login import request
+from tests.helpers.phone import Phone, extensions, monitoring_group, supervise
+from tests.helpers.receiver import LIFECYCLE, Receiver, subscribe
+from tests.helpers.runner import call_options, live_session, run_calls, start_call
+from tests.helpers.wait import until, until_async
 from tests.integration.services import REDIS_URL
-from tests.integration.test_events import LIFECYCLE, Receiver, run_calls, subscribe, until
-from tests.integration.test_supervision import (
-    Phone,
-    call_options,
-    extensions,
-    live_session,
-    monitoring_group,
-    start_call,
-    supervise,
-)
 
 pytestmark = pytest.mark.slow
 
@@ -228,13 +222,13 @@ async def test_a_node_cut_off_from_redis_fences_itself_before_it_is_reaped(
             assert refused.value.status == 503
 
         # B takes A for dead, and finds nothing A had not ended itself
-        await until_async(lambda: _only_b_alive(b), timeout_s=DEAD_AFTER_S + 20, what="B reaps A")
+        await until_async(lambda: _only_b_alive(b), timeout=DEAD_AFTER_S + 20, what="B reaps A")
 
         async def reaped() -> bool:  # the count goes up once the reap has been done
             _, metrics = await request(b, "GET", "/metrics")
             return "callscope_cluster_nodes_reaped_total 1" in metrics
 
-        await until_async(reaped, timeout_s=20, what="B's reap of A done")
+        await until_async(reaped, timeout=20, what="B's reap of A done")
         for sid in (ws_sid, grpc_sid):
             call = await call_by_session(b, sid)
             assert call["status"] == "interrupted"
@@ -245,7 +239,7 @@ async def test_a_node_cut_off_from_redis_fences_itself_before_it_is_reaped(
         # Redis is back: A takes streams again
         link.mend()
         await until_async(
-            lambda: _healthy(a), timeout_s=DEAD_AFTER_S + 20, what="A back in the cluster"
+            lambda: _healthy(a), timeout=DEAD_AFTER_S + 20, what="A back in the cluster"
         )
         await run_calls(a, "--speed", "20", "--max-frames", "50")
         _, done = await request(a, "GET", "/calls?status=completed", headers=a.headers)
@@ -280,12 +274,3 @@ async def _only_b_alive(b: Server) -> bool:
 async def _healthy(server: Server) -> bool:
     status, _ = await health(server)
     return status == 200
-
-
-async def until_async(check: Any, *, timeout_s: float, what: str) -> None:
-    deadline = asyncio.get_running_loop().time() + timeout_s
-    while asyncio.get_running_loop().time() < deadline:
-        if await check():
-            return
-        await asyncio.sleep(0.1)
-    raise AssertionError(f"not met within {timeout_s} s: {what}")

@@ -32,9 +32,10 @@ from callscope.store.models import Account, CallStatus, Delivery, OutboxEvent, S
 from callscope.store.repo import CallRepository, utcnow
 from callscope.store.subscriptions import SubscriptionRepository
 from callscope.store.writer import CallRowWriter
+from tests.helpers.receiver import Receiver
+from tests.helpers.rows import new_call
+from tests.helpers.wait import until, until_async
 from tests.integration.services import REDIS_URL
-from tests.integration.test_events import Receiver, until
-from tests.integration.test_row_writer import new_call
 
 PG = "postgresql+asyncpg://u@127.0.0.1/x"
 
@@ -191,7 +192,10 @@ async def test_nodes_that_lost_redis_together_do_not_reap_each_other(redis_prefi
     try:
         for n in (a, b):
             n._beat = unreachable  # type: ignore[method-assign]
-        await asyncio.sleep(3.5)  # both heartbeats lapse in Redis
+        for who in ("a", "b"):  # both heartbeats lapse in Redis
+            await until_async(
+                lambda who=who: _gone(a, a.key("alive", who)), what=f"{who}'s heartbeat lapsing"
+            )
         assert not await a.redis.exists(a.key("alive", "b"))
         a._beat = beats[a]  # type: ignore[method-assign]
         await asyncio.sleep(0.8)  # a is back; b is not yet
@@ -504,3 +508,7 @@ def test_the_documented_deployment_starts_distinct_nodes_behind_the_balancer() -
     unit = (root / "callscope@.service").read_text()
     assert "ExecStart=/opt/callscope/.venv/bin/callscope serve" in unit
     assert "CALLSCOPE_NODE_ID=node%i" in unit
+
+
+async def _gone(node: Cluster, key: str) -> bool:
+    return not await node.redis.exists(key)

@@ -16,14 +16,7 @@ import pytest
 
 from callscope import __version__
 from tests.conftest import Server, free_port, make_stereo_fixture, simulate_command
-from tests.integration.cp_helpers import (
-    Login,
-    admin_cli,
-    assert_rc_error,
-    demo_lead,
-    other_account,
-    request,
-)
+from tests.helpers.login import Login, admin_cli, assert_rc_error, demo_lead, other_account, request
 
 pytestmark = pytest.mark.slow
 

@@ -12,8 +12,9 @@ import aiohttp
 import yarl
 
 from tests.conftest import Server, simulate_command
-from tests.integration.cp_helpers import Login, admin_cli, assert_rc_error, demo_lead, request
-from tests.integration.test_events import agent, run_calls
+from tests.helpers.login import Login, admin_cli, assert_rc_error, demo_lead, request
+from tests.helpers.receiver import agent
+from tests.helpers.runner import run_calls
 
 ACC = "/restapi/v1.0/account/~"
 DASHBOARD = "callscope-dashboard"
@@ -64,18 +65,18 @@ async def test_pages_are_served_with_their_headers_and_ingest_still_works_on_roo
     assert [c["status"] for c in calls["records"]] == ["completed"]
 
 
-async def test_the_dashboard_client_signs_in_without_a_secret(server: Server) -> None:
-    creds = server.credentials()
-    status, token = await dashboard_token(server, creds["username"], creds["password"])
+async def test_the_dashboard_client_signs_in_without_a_secret(shared_server: Server) -> None:
+    creds = shared_server.credentials()
+    status, token = await dashboard_token(shared_server, creds["username"], creds["password"])
     assert status == 200, token
     headers = {"Authorization": f"Bearer {token['access_token']}"}
-    status, me = await request(server, "GET", ACC + "/extension/~", headers=headers)
+    status, me = await request(shared_server, "GET", ACC + "/extension/~", headers=headers)
     assert (status, me["extensionNumber"]) == (200, "101")
     # account*extension works too, and the refresh grant keeps the session
-    status, by_number = await dashboard_token(server, "70000001*102", creds["password"])
+    status, by_number = await dashboard_token(shared_server, "70000001*102", creds["password"])
     assert status == 200, by_number
     status, refreshed = await request(
-        server,
+        shared_server,
         "POST",
         "/restapi/oauth/token",
         data={
@@ -86,14 +87,14 @@ async def test_the_dashboard_client_signs_in_without_a_secret(server: Server) ->
     )
     assert status == 200, refreshed
     # what it refuses: a wrong password, a secret (it has none), the JWT grant
-    status, body = await dashboard_token(server, creds["username"], "wrong")
+    status, body = await dashboard_token(shared_server, creds["username"], "wrong")
     assert (status, body["error"]) == (400, "invalid_grant")
     status, body = await dashboard_token(
-        server, creds["username"], creds["password"], client_secret="guess"
+        shared_server, creds["username"], creds["password"], client_secret="guess"
     )
     assert (status, body["error"]) == (401, "invalid_client")
     status, body = await request(
-        server,
+        shared_server,
         "POST",
         "/restapi/oauth/token",
         data={
@@ -263,9 +264,9 @@ async def test_a_signed_link_streams_one_call_and_waits_for_it_to_start(
     assert_rc_error(body, 403, status, "CMN-408")
 
 
-async def test_the_admin_command_makes_a_link_the_server_accepts(server: Server) -> None:
+async def test_the_admin_command_makes_a_link_the_server_accepts(shared_server: Server) -> None:
     made = admin_cli(
-        server.data_dir,
+        shared_server.data_dir,
         "client-link",
         "--account",
         "70000001",
@@ -274,13 +275,13 @@ async def test_the_admin_command_makes_a_link_the_server_accepts(server: Server)
         "--expires-in",
         "120",
         "--base-url",
-        server.http,
+        shared_server.http,
     )
     async with aiohttp.ClientSession() as http, http.get(made["uri"]) as r:
         assert r.status == 200
         assert "client.js" in await r.text()
     status, _ = await request(
-        server, "GET", made["uri"].replace("uii-5", "uii-6")[len(server.http) :]
+        shared_server, "GET", made["uri"].replace("uii-5", "uii-6")[len(shared_server.http) :]
     )
     assert status == 403
 

@@ -5,167 +5,42 @@ retries and a SIGKILLed server — and blacklisting after the documented failure
 from __future__ import annotations
 
 import asyncio
-import json
 import subprocess
 import time
-from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import aiohttp
 import pytest
-from aiohttp import web
 
-from tests.conftest import Server, free_port, serve_local, simulate_command
-from tests.integration.cp_helpers import request
+from tests.conftest import Server, simulate_command
+from tests.helpers.login import request
+
+# Receiver, subscribe, agent, until and run_calls lived here: other modules still import them
+# from this one until they move to tests.helpers (the names stay in __all__ for them)
+from tests.helpers.receiver import LIFECYCLE, SUB, TEL, Receiver, agent, subscribe
+from tests.helpers.runner import run_calls
+from tests.helpers.wait import until, until_async
+
+__all__ = ["LIFECYCLE", "TEL", "Receiver", "agent", "run_calls", "subscribe", "until"]
 
 pytestmark = pytest.mark.slow
 
-SUB = "/restapi/v1.0/subscription"
-TEL = "/restapi/v1.0/account/~/telephony/sessions"
-LIFECYCLE = ["Setup", "Proceeding", "Answered", "Disconnected"]
+
+async def failed_deliveries_at_least(server: Server, n: int) -> bool:
+    """Whether the server counts at least ``n`` failed WebHook delivery attempts."""
+    _, text = await request(server, "GET", "/metrics")
+    prefix = 'callscope_deliveries_total{result="failed",transport="WebHook"} '
+    line = next((x for x in text.splitlines() if x.startswith(prefix)), prefix + "0")
+    return float(line.removeprefix(prefix)) >= n
+
+
 #: quick retries so an outage of a few seconds is many attempts
 FAST_RETRY = ["--events-retry-initial-s", "0.1", "--events-retry-max-s", "0.4"]
 #: take a receiver that reads a notification and hangs up for one that got it (the vendor's
 #: sample receiver never answers notifications)
 ACCEPT_NO_REPLY = ["--events-webhook-accept-no-reply"]
-
-
-class Receiver:
-    """A WebHook target on 127.0.0.1 that records every notification with its headers.
-
-    ``mode``: ``ok`` answers 200; ``fail`` answers 500; ``hangup`` reads the request and
-    closes without an answer (as the vendor's sample receiver does); ``hold`` keeps every
-    notification unanswered until ``gate`` is set, then answers 200. Notifications are kept
-    when answered 200, hung up on or held; handshakes are always echoed.
-    """
-
-    def __init__(self, port: int | None = None, mode: str = "ok") -> None:
-        self.port = port or free_port()
-        self.mode = mode
-        self.notifications: list[dict[str, Any]] = []
-        self.headers: list[dict[str, str]] = []
-        self.refused = 0
-        self.gate = asyncio.Event()
-        self.runner: web.AppRunner | None = None
-        self._raw: asyncio.Server | None = None
-
-    @property
-    def url(self) -> str:
-        return f"http://127.0.0.1:{self.port}/hook"
-
-    async def handle(self, request: web.Request) -> web.StreamResponse:
-        token = request.headers.get("Validation-Token")
-        if token is not None:
-            return web.json_response({}, headers={"Validation-Token": token})
-        body = await request.json()
-        if self.mode == "fail":
-            self.refused += 1
-            return web.Response(status=500)
-        self.notifications.append(body)
-        self.headers.append(dict(request.headers))
-        if self.mode == "hold":
-            await self.gate.wait()
-        return web.json_response({})
-
-    async def _hangup(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        """Plain HTTP by hand: answer the handshake, read notifications and close."""
-        head = (await reader.readuntil(b"\r\n\r\n")).decode()
-        lines = head.split("\r\n")
-        fields = {k.lower(): v.strip() for k, _, v in (x.partition(":") for x in lines[1:] if x)}
-        body = await reader.readexactly(int(fields.get("content-length", "0")))
-        if "validation-token" in fields:
-            token = fields["validation-token"]
-            writer.write(
-                b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: 2\r\n"
-                + f"Validation-Token: {token}\r\n\r\n{{}}".encode()
-            )
-            await writer.drain()
-        else:
-            self.notifications.append(json.loads(body))
-            self.headers.append(fields)
-        writer.close()
-
-    async def start(self) -> Receiver:
-        if self.mode == "hangup":
-            server = await asyncio.start_server(self._hangup, "127.0.0.1", self.port)
-            self._raw = server
-            return self
-        self.runner = await serve_local(self.port, web.post("/hook", self.handle))
-        return self
-
-    async def stop(self) -> None:
-        if self._raw is not None:
-            self._raw.close()
-            await self._raw.wait_closed()
-            self._raw = None
-        if self.runner is not None:
-            await self.runner.cleanup()
-            self.runner = None
-
-    def telephony(self, session_id: str | None = None) -> list[dict[str, Any]]:
-        return [
-            n
-            for n in self.notifications
-            if "/telephony/sessions" in n["event"]
-            and (session_id is None or n["body"]["telephonySessionId"] == session_id)
-        ]
-
-    def sessions(self) -> dict[str, list[str]]:
-        """telephonySessionId → the status codes of its events, in arrival order."""
-        out: dict[str, list[str]] = {}
-        for n in self.telephony():
-            out.setdefault(n["body"]["telephonySessionId"], []).append(
-                n["body"]["parties"][0]["status"]["code"]
-            )
-        return out
-
-
-async def until(check: Callable[[], Any], timeout: float = 30.0, what: str = "") -> Any:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = check()
-        if value:
-            return value
-        await asyncio.sleep(0.05)
-    raise AssertionError(f"not met within {timeout} s: {what}")
-
-
-VERIFICATION = "vt-1"
-
-
-async def subscribe(
-    server: Server, address: str, *filters: str, token: str | None = VERIFICATION
-) -> dict[str, Any]:
-    mode: dict[str, Any] = {"transportType": "WebHook", "address": address}
-    if token:
-        mode["verificationToken"] = token
-    status, sub = await request(
-        server,
-        "POST",
-        SUB,
-        headers=server.headers,
-        json={"eventFilters": list(filters or (TEL,)), "deliveryMode": mode},
-    )
-    assert status == 200, sub
-    return sub  # type: ignore[no-any-return]
-
-
-async def agent(server: Server, number: str) -> dict[str, Any]:
-    _, users = await request(
-        server, "GET", "/restapi/v1.0/account/~/extension", headers=server.headers
-    )
-    return next(u for u in users["records"] if u["extensionNumber"] == number)  # type: ignore[no-any-return]
-
-
-async def run_calls(server: Server, *args: str, timeout_s: float = 60.0) -> None:
-    """`callscope simulate` against ``server``; it must succeed."""
-    proc = await asyncio.create_subprocess_exec(
-        *simulate_command(server, *args), stdout=subprocess.PIPE, stderr=subprocess.STDOUT
-    )
-    out, _ = await asyncio.wait_for(proc.communicate(), timeout_s)
-    assert proc.returncode == 0, out.decode()
 
 
 async def test_a_simulated_call_is_notified_setup_to_disconnected_in_order(
@@ -266,7 +141,9 @@ async def test_a_receiver_down_for_a_while_gets_everything_in_order_once_back(
             lambda: sum(c == LIFECYCLE for c in other.sessions().values()) == 3,
             what="all events at the healthy receiver",
         )
-        await asyncio.sleep(3)  # a few failed attempts and backoffs
+        await until_async(
+            lambda: failed_deliveries_at_least(server, 3), what="a few failed attempts and backoffs"
+        )
         assert not receiver.notifications
         await receiver.start()  # back on the same address
         await until(

@@ -25,9 +25,10 @@ from callscope.protocols import ringcx_streaming_pb2 as pb
 from callscope.sim.plan import load_audio
 from callscope.sim.runner import CallResult, Progress, SimOptions, run_call
 from tests.conftest import Server, make_stereo_fixture
-from tests.integration.cp_helpers import request
-from tests.integration.test_events import Receiver, subscribe, until
-from tests.integration.test_supervision import Phone, extensions, monitoring_group
+from tests.helpers.login import request
+from tests.helpers.phone import Phone, extensions, monitoring_group
+from tests.helpers.receiver import Receiver, subscribe
+from tests.helpers.wait import until
 
 pytestmark = pytest.mark.slow
 

@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
+import sqlite3
 import subprocess
-import time
 import wave
 from pathlib import Path
 
@@ -17,6 +18,8 @@ from callscope.media.wav import read_wav
 from callscope.protocols.ringcx import Perspective, build_connected, build_media, build_start
 from callscope.sim.wsclient import connect
 from tests.conftest import Server, make_stereo_fixture, simulate_command
+from tests.helpers.runner import get_json, wait_for_status
+from tests.helpers.wait import until
 
 pytestmark = pytest.mark.slow
 
@@ -38,27 +41,6 @@ def simulate_in_background(server: Server, source: Path) -> subprocess.Popen[byt
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
     )
-
-
-async def get_json(server: Server, path: str) -> dict:  # type: ignore[type-arg]
-    async with (
-        aiohttp.ClientSession(headers=server.headers) as s,
-        s.get(server.http + path) as r,
-    ):
-        assert r.content_type == "application/json"
-        return await r.json()  # type: ignore[no-any-return]
-
-
-async def wait_for_status(
-    server: Server, status: str, count: int = 1, timeout: float = 20
-) -> list[dict]:  # type: ignore[type-arg]
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        body = await get_json(server, f"/calls?status={status}&perPage=1000")
-        if len(body["records"]) >= count:
-            return body["records"]  # type: ignore[no-any-return]
-        await asyncio.sleep(0.2)
-    raise AssertionError(f"no {count} call(s) with status {status}:\n{server.log()[-3000:]}")
 
 
 def expected_with_drops(source: np.ndarray, dropped: dict[str, list[int]]) -> np.ndarray:
@@ -220,7 +202,15 @@ async def test_server_killed_mid_call_recovers_a_playable_recording(
     sim = simulate_in_background(srv, tmp_path / "f.wav")
     try:
         live = await wait_for_status(srv, "live")
-        await asyncio.sleep(3)
+        recorded = data / "recordings" / f"{live[0]['id']}.wav"
+        await until(  # over a second of audio on disk and a checkpoint of both parties' counters
+            lambda: (
+                recorded.exists()
+                and recorded.stat().st_size > 44 + 8000 * 4
+                and _checkpointed(data / "callscope.db", live[0]["id"])
+            ),
+            what="audio on disk and a checkpoint",
+        )
         srv.kill()  # SIGKILL: no shutdown code runs
         sim.communicate(timeout=60)
     finally:
@@ -249,6 +239,15 @@ async def test_server_killed_mid_call_recovers_a_playable_recording(
     assert 'callscope_calls_total{status="interrupted"} 1' in metrics
 
 
+def _checkpointed(db: Path, call_id: str) -> bool:
+    """Whether a checkpoint stored both parties' frame counters of the live call."""
+    with contextlib.closing(sqlite3.connect(db, timeout=5)) as conn:
+        row = conn.execute(
+            "SELECT frames_agent, frames_caller FROM calls WHERE id = ?", (call_id,)
+        ).fetchone()
+    return row is not None and row[0] > 0 and row[1] > 0
+
+
 async def test_graceful_shutdown_closes_live_calls_as_interrupted(
     server_factory: type[Server], tmp_path: Path
 ) -> None:
@@ -259,7 +258,11 @@ async def test_graceful_shutdown_closes_live_calls_as_interrupted(
     sim = simulate_in_background(srv, tmp_path / "f.wav")
     try:
         (live,) = await wait_for_status(srv, "live")
-        await asyncio.sleep(2)
+        recorded = data / "recordings" / f"{live['id']}.wav"
+        await until(  # over a second of both parties written before the SIGTERM
+            lambda: recorded.exists() and recorded.stat().st_size > 44 + 8000 * 4,
+            what="a second of the call on disk",
+        )
         assert srv.stop() == 0  # SIGTERM
         sim.communicate(timeout=60)
     finally:

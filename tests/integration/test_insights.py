@@ -12,8 +12,9 @@ from typing import Any
 import pytest
 
 from tests.conftest import Server, make_stereo_fixture, simulate_command
-from tests.integration.cp_helpers import Login, admin_cli, assert_rc_error, request
-from tests.integration.test_events import Receiver, run_calls, subscribe
+from tests.helpers.login import Login, admin_cli, assert_rc_error, request
+from tests.helpers.receiver import Receiver, subscribe
+from tests.helpers.runner import run_calls
 
 pytestmark = pytest.mark.slow
 

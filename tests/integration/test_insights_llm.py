@@ -19,8 +19,8 @@ from callscope.insights.llm import LlmClient, parse_answer
 from callscope.insights.service import build_document
 from callscope.store.models import Call, Extension, Party, TelephonySession
 from tests.conftest import Server, free_port, serve_local
-from tests.integration.cp_helpers import request
-from tests.integration.test_events import run_calls
+from tests.helpers.login import request
+from tests.helpers.runner import run_calls
 from tests.integration.test_insights import document
 
 CALL = [

@@ -21,7 +21,8 @@ from callscope.sim.runner import default_source
 from callscope.transcription.pool import PoolOptions, WorkerPool
 from callscope.transcription.vad import Segmenter, SileroProbabilities
 from tests.conftest import Server, simulate_command
-from tests.integration.cp_helpers import assert_rc_error, request
+from tests.helpers.login import assert_rc_error, request
+from tests.helpers.wait import until
 
 pytestmark = pytest.mark.slow
 
@@ -233,8 +234,14 @@ async def test_an_overloaded_worker_drops_partials_and_never_a_final() -> None:
             for w in pool.worker_stats():
                 most_pending = max(most_pending, int(w.get("finalsPending", 0)))
             await asyncio.wait([asyncio.ensure_future(s.done.wait()) for s in sinks], timeout=0.2)
-        await asyncio.sleep(0.7)  # one more stats report
-        stats = pool.worker_stats()[0]
+        # the worker's stats report that counts the last final (reports come every 0.5 s)
+        stats = await until(
+            lambda: next(
+                (w for w in pool.worker_stats()[:1] if w.get("finals") == expected_finals), None
+            ),
+            timeout=10,
+            what=f"a stats report of {expected_finals} finals: {pool.worker_stats()}",
+        )
     finally:
         await pool.stop()
 

@@ -17,7 +17,7 @@ from yarl import URL
 from callscope.app import build_app
 from callscope.config import Settings
 from tests.conftest import Server
-from tests.integration.cp_helpers import request
+from tests.helpers.login import request
 
 pytestmark = pytest.mark.slow
 
@@ -40,10 +40,12 @@ def registered_routes(tmp_path: Path) -> set[tuple[str, str]]:
     return routes
 
 
-async def test_every_route_is_in_a_valid_openapi_document(server: Server, tmp_path: Path) -> None:
-    got, doc = await request(server, "GET", "/restapi/openapi.json")  # no token needed
+async def test_every_route_is_in_a_valid_openapi_document(
+    shared_server: Server, tmp_path: Path
+) -> None:
+    got, doc = await request(shared_server, "GET", "/restapi/openapi.json")  # no token needed
     assert got == 200, doc
-    got, same = await request(server, "GET", "/openapi.json")
+    got, same = await request(shared_server, "GET", "/openapi.json")
     assert (got, same) == (200, doc)
     validate(doc)  # OpenAPI 3.1, raises on any error
     assert doc["openapi"].startswith("3.")
@@ -95,8 +97,8 @@ class _Links(HTMLParser):
         self.links += [v for k, v in attrs if k in ("src", "href") and v]
 
 
-async def test_docs_load_from_this_server_only(server: Server) -> None:
-    got, html = await request(server, "GET", "/docs")
+async def test_docs_load_from_this_server_only(shared_server: Server) -> None:
+    got, html = await request(shared_server, "GET", "/docs")
     assert got == 200
     parser = _Links()
     parser.feed(html)
@@ -109,24 +111,26 @@ async def test_docs_load_from_this_server_only(server: Server) -> None:
     }
     for asset in assets:
         assert not asset.is_absolute(), f"{asset} is not on this server"
-        got, body = await request(server, "GET", str(asset))
+        got, body = await request(shared_server, "GET", str(asset))
         assert got == 200, asset
         assert body
-    got, script = await request(server, "GET", "/docs/assets/docs.js")
+    got, script = await request(shared_server, "GET", "/docs/assets/docs.js")
     assert 'url: "/restapi/openapi.json"' in script
     assert "validatorUrl: null" in script  # no badge from the online validator
     for name in ("LICENSE", "NOTICE", "swagger-ui-bundle.js.LICENSE.txt"):
-        got, _ = await request(server, "GET", f"/docs/assets/{name}")
+        got, _ = await request(shared_server, "GET", f"/docs/assets/{name}")
         assert got == 200
 
 
-async def test_only_the_docs_page_relaxes_the_content_security_policy(server: Server) -> None:
+async def test_only_the_docs_page_relaxes_the_content_security_policy(
+    shared_server: Server,
+) -> None:
     import aiohttp
 
     async with aiohttp.ClientSession() as s:
-        async with s.get(server.http + "/docs") as r:
+        async with s.get(shared_server.http + "/docs") as r:
             docs: dict[str, Any] = dict(r.headers)
-        async with s.get(server.http + "/") as r:
+        async with s.get(shared_server.http + "/") as r:
             dashboard: dict[str, Any] = dict(r.headers)
     docs_csp = dict(d.strip().split(" ", 1) for d in docs["Content-Security-Policy"].split(";"))
     assert docs_csp["script-src"] == "'self'"
@@ -137,15 +141,15 @@ async def test_only_the_docs_page_relaxes_the_content_security_policy(server: Se
     assert "unsafe-eval" not in docs["Content-Security-Policy"]
 
 
-async def test_what_the_document_says_needs_a_token_does(server: Server) -> None:
-    _, doc = await request(server, "GET", "/openapi.json")
+async def test_what_the_document_says_needs_a_token_does(shared_server: Server) -> None:
+    _, doc = await request(shared_server, "GET", "/openapi.json")
     checked = 0
     for path, ops in doc["paths"].items():
         for method, op in ops.items():
             if op["security"] != [{"bearerAuth": []}] or method == "head":
                 continue
             concrete = re.sub(r"\{[^}]+\}", "x", path)
-            got, body = await request(server, method.upper(), concrete)
+            got, body = await request(shared_server, method.upper(), concrete)
             assert got == 401, (method, path, body)
             assert body["errorCode"] == "OAU-123"
             checked += 1

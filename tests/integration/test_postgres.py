@@ -14,9 +14,11 @@ import asyncpg
 import pytest
 
 from tests.conftest import Server
-from tests.integration.cp_helpers import request
+from tests.helpers.login import request
+from tests.helpers.receiver import LIFECYCLE, Receiver, subscribe
+from tests.helpers.runner import run_calls
+from tests.helpers.wait import until
 from tests.integration.services import PG
-from tests.integration.test_events import LIFECYCLE, Receiver, run_calls, subscribe, until
 
 pytestmark = pytest.mark.slow
 

@@ -105,10 +105,10 @@ async def test_profile_create_read_list_update_delete(server: Server, prefix: st
     ],
 )
 async def test_profile_validation_names_the_parameter(
-    server: Server, change: dict[str, Any], parameter: str
+    shared_server: Server, change: dict[str, Any], parameter: str
 ) -> None:
     status, body, _ = await call(
-        "POST", server.http + "/platform/api/media/product", json={**PROFILE, **change}
+        "POST", shared_server.http + "/platform/api/media/product", json={**PROFILE, **change}
     )
     assert status == 400
     assert_rc_error(body, "CMN-101")
@@ -122,23 +122,25 @@ async def test_profile_validation_names_the_parameter(
     ("data", "code"),
     [(b"{oops", "CMN-103"), (b"", "CMN-103"), (b"[1,2]", "CMN-104"), (b'"text"', "CMN-104")],
 )
-async def test_malformed_json_bodies(server: Server, data: bytes, code: str) -> None:
+async def test_malformed_json_bodies(shared_server: Server, data: bytes, code: str) -> None:
     status, body, _ = await call(
         "POST",
-        server.http + "/platform/api/media/product",
+        shared_server.http + "/platform/api/media/product",
         data=data,
         headers={
             "Content-Type": "application/json",
-            **SERVERS[URL(server.http).port or 80].headers,
+            **SERVERS[URL(shared_server.http).port or 80].headers,
         },
     )
     assert status == 400
     assert_rc_error(body, code)
 
 
-async def test_oversized_body_is_refused(server: Server) -> None:
+async def test_oversized_body_is_refused(shared_server: Server) -> None:
     status, body, _ = await call(
-        "POST", server.http + "/platform/api/media/product", json={**PROFILE, "pad": "x" * 70_000}
+        "POST",
+        shared_server.http + "/platform/api/media/product",
+        json={**PROFILE, "pad": "x" * 70_000},
     )
     assert status == 413
     assert_rc_error(body, "CMN-101")
@@ -279,8 +281,8 @@ async def test_calls_list_paging_filters_and_errors(server: Server, tmp_path: Pa
     assert_rc_error(body, "CMN-101")
 
 
-async def test_plain_http_on_the_stream_endpoint_is_told_to_upgrade(server: Server) -> None:
-    status, body, _ = await call("GET", server.ws.replace("ws://", "http://"))
+async def test_plain_http_on_the_stream_endpoint_is_told_to_upgrade(shared_server: Server) -> None:
+    status, body, _ = await call("GET", shared_server.ws.replace("ws://", "http://"))
     assert status == 400
     assert "WebSocket" in body["message"]
 

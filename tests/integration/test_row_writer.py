@@ -32,34 +32,8 @@ from callscope.store.models import (
 from callscope.store.repo import CallRepository, utcnow
 from callscope.store.subscriptions import SubscriptionRepository
 from callscope.store.writer import CallRowWriter
-from tests.integration.test_events import until
-
-
-def new_call(i: int) -> Call:
-    return Call(
-        id=f"c{i:05d}",
-        status=CallStatus.LIVE,
-        started_at=utcnow(),
-        recording_path=f"/tmp/{i}.wav",
-        frames_agent=0,
-        frames_caller=0,
-        late_frames=0,
-        duplicate_frames=0,
-        missing_frames=0,
-        malformed_messages=0,
-        upgrade_params={},
-        start_metadata={},
-        stop_metadata={},
-    )
-
-
-async def setup(tmp_path: Path) -> tuple[CallRepository, CallRowWriter, object]:
-    engine = create_engine(f"sqlite+aiosqlite:///{tmp_path / 'db.sqlite'}")
-    await upgrade(engine)
-    repo = CallRepository(sessionmaker(engine))
-    writer = CallRowWriter(repo)
-    writer.start()
-    return repo, writer, engine
+from tests.helpers.rows import new_call, setup
+from tests.helpers.wait import until
 
 
 async def test_many_concurrent_creates_and_updates_land_in_order(tmp_path: Path) -> None:
@@ -105,7 +79,7 @@ async def test_a_locked_database_delays_writes_but_loses_none(tmp_path: Path) ->
         writer.create(new_call(1))
         done = writer.update("c00001", {"status": CallStatus.COMPLETED})
         # held past the 5 s busy timeout: the first attempt fails and is retried
-        await asyncio.sleep(6.5)
+        await until(lambda: writer.failures >= 1, timeout=20, what="the first attempt failing")
         assert not done.done()
         release.set()
         await asyncio.wait_for(done, 30)

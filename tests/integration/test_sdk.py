@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import subprocess
 import threading
-import time
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -17,18 +16,9 @@ from ringcentral import SDK
 from ringcentral.http.api_exception import ApiException
 
 from tests.conftest import Server, make_stereo_fixture, simulate_command
+from tests.helpers.wait import until_sync
 
 pytestmark = pytest.mark.slow
-
-
-def poll(fn: Any, timeout: float = 20.0) -> Any:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = fn()
-        if value:
-            return value
-        time.sleep(0.2)
-    raise AssertionError("condition not met in time")
 
 
 def test_official_sdk_runs_the_call_monitoring_flow(
@@ -103,7 +93,7 @@ def test_official_sdk_runs_the_call_monitoring_flow(
             r = platform.get(f"/restapi/v1.0/account/~/extension/{agent.id}/active-calls")
             return [c for c in r.json().records if c.result == "In Progress"]
 
-        (call,) = poll(live_calls)
+        (call,) = until_sync(live_calls, 20, "the call listed live")
         session = platform.get(
             f"/restapi/v1.0/account/~/telephony/sessions/{call.telephonySessionId}"
         ).json_dict()

@@ -15,13 +15,8 @@ from aiohttp import web
 
 from callscope.api.subscriptions import HANDSHAKE_FAILED
 from tests.conftest import Server, free_port, serve_local
-from tests.integration.cp_helpers import (
-    Login,
-    assert_rc_error,
-    demo_login,
-    other_account,
-    request,
-)
+from tests.helpers.login import Login, assert_rc_error, demo_login, other_account, request
+from tests.helpers.wait import until_past
 
 pytestmark = pytest.mark.slow
 
@@ -284,7 +279,7 @@ async def test_an_expired_subscription_is_gone(world: dict[str, Any], receiver: 
     _, sub = await request(
         server, "POST", SUB, headers=headers, json=body(receiver.url, expires_in=1)
     )
-    await asyncio.sleep(1.5)
+    await until_past(sub["expirationTime"], "the expiry")
     got, err = await request(server, "GET", f"{SUB}/{sub['id']}", headers=headers)
     assert_rc_error(err, 404, got, "SUB-507")
     _, listed = await request(server, "GET", SUB, headers=headers)
@@ -299,16 +294,16 @@ async def test_thirty_per_user_and_app(tmp_path: Path, server_factory: type[Serv
     )
     headers = await login.headers()
     async with Receiver() as r:
-        got, sub = await request(
+        got, first = await request(
             server, "POST", SUB, headers=headers, json=body(r.url, expires_in=1)
         )
-        assert got == 200, sub
+        assert got == 200, first
         for _ in range(29):
             got, sub = await request(server, "POST", SUB, headers=headers, json=body(r.url))
             assert got == 200, sub
         got, err = await request(server, "POST", SUB, headers=headers, json=body(r.url))
         assert_rc_error(err, 403, got, "SUB-505")
-        await asyncio.sleep(1.5)  # the first one expires: it no longer counts
+        await until_past(first["expirationTime"], "the first one's expiry")  # no longer counts
         got, sub = await request(server, "POST", SUB, headers=headers, json=body(r.url))
         assert got == 200, sub
         got, err = await request(server, "POST", SUB, headers=headers, json=body(r.url))

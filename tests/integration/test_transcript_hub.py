@@ -17,7 +17,7 @@ from callscope.sim.runner import default_source
 from callscope.store.models import TranscriptStatus
 from callscope.transcription.live import TranscriptHub
 from callscope.transcription.pool import PoolOptions, WorkerPool
-from tests.integration.test_row_writer import new_call, setup
+from tests.helpers.rows import new_call, setup
 
 pytestmark = pytest.mark.slow
 

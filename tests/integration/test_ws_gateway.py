@@ -19,9 +19,11 @@ from ringcentral import SDK
 from ringcentral.websocket.events import WebSocketEvents
 
 from tests.conftest import Server
-from tests.integration.cp_helpers import assert_rc_error, request
-from tests.integration.test_cluster import node_args
-from tests.integration.test_events import LIFECYCLE, TEL, run_calls, until
+from tests.helpers.cluster import node_args
+from tests.helpers.login import assert_rc_error, request
+from tests.helpers.receiver import LIFECYCLE, TEL
+from tests.helpers.runner import run_calls
+from tests.helpers.wait import until
 
 pytestmark = pytest.mark.slow
 

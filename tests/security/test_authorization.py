@@ -13,8 +13,8 @@ import aiohttp
 import pytest
 
 from tests.conftest import Server, simulate_command
-from tests.integration.cp_helpers import demo_login, request
-from tests.integration.test_events import Receiver
+from tests.helpers.login import demo_login, request
+from tests.helpers.receiver import Receiver
 
 pytestmark = pytest.mark.slow
 

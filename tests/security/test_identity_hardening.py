@@ -34,7 +34,7 @@ from callscope.identity.crypto import (
 from callscope.identity.service import IdentityError, OAuthError
 from callscope.store.models import App, Device, Extension
 from tests.conftest import Server
-from tests.integration.cp_helpers import request
+from tests.helpers.login import request
 from tests.security.conftest import PASSWORD, Directory
 
 KEY = b"k" * 32

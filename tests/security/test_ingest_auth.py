@@ -18,18 +18,10 @@ import pytest
 from callscope.protocols.ringcx import Perspective, build_connected, build_media, build_start
 from callscope.protocols.twilio import build_stream_start
 from tests.conftest import Server, make_stereo_fixture
-from tests.integration.cp_helpers import other_account, request
-from tests.integration.test_events import until
-from tests.integration.test_supervision import (
-    Phone,
-    call_options,
-    desk_phone_uri,
-    extensions,
-    genesys,
-    monitoring_group,
-    start_call,
-    tone,
-)
+from tests.helpers.login import other_account, request
+from tests.helpers.phone import Phone, desk_phone_uri, extensions, genesys, monitoring_group, tone
+from tests.helpers.runner import call_options, start_call
+from tests.helpers.wait import until
 
 pytestmark = pytest.mark.slow
 
@@ -217,33 +209,33 @@ async def until_calls(server: Server, headers: dict[str, str], n: int) -> list[d
     ],
 )
 async def test_claims_that_disagree_with_the_profile_are_refused(
-    server: Server, query: dict[str, str], start: dict[str, Any], word: str
+    module_server: Server, query: dict[str, str], start: dict[str, Any], word: str
 ) -> None:
-    status, text = await upgrade(server, query, server.stream_headers)
+    status, text = await upgrade(module_server, query, module_server.stream_headers)
     if status == 101:  # the upgrade says nothing wrong: the Start is refused
-        code, reason = await one_way_call(server, query, start, server.stream_headers)
+        code, reason = await one_way_call(module_server, query, start, module_server.stream_headers)
         assert code == 1008
         assert word in reason
     else:
         assert status == 403
         assert word in text
     await asyncio.sleep(0.3)  # rows are written behind: give a wrong one time to show up
-    assert await calls(server) == []
+    assert await calls(module_server) == []
 
 
-async def test_profiles_secrets_are_write_only_and_hashed(server: Server) -> None:
-    status, body = await request(server, "GET", PRODUCT, headers=server.headers)
+async def test_profiles_secrets_are_write_only_and_hashed(module_server: Server) -> None:
+    status, body = await request(module_server, "GET", PRODUCT, headers=module_server.headers)
     assert status == 200
     assert all("secret" not in p and p["secretSet"] for p in body["records"])
     import sqlite3
 
-    with sqlite3.connect(server.data_dir / "callscope.db") as db:
+    with sqlite3.connect(module_server.data_dir / "callscope.db") as db:
         columns = [r[1] for r in db.execute("PRAGMA table_info(streaming_profiles)")]
         stored = db.execute("SELECT secret_hash FROM streaming_profiles").fetchall()
     assert "secret" not in columns
     assert stored
     assert all(row[0].startswith("v1$") for row in stored)
-    assert server.stream_secret not in str(stored)
+    assert module_server.stream_secret not in str(stored)
 
 
 async def test_guessing_secrets_holds_the_address_back(

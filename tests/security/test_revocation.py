@@ -16,9 +16,10 @@ import aiohttp
 import pytest
 
 from tests.conftest import Server, make_stereo_fixture, simulate_command
-from tests.integration.cp_helpers import admin_cli, demo_login, request
-from tests.integration.test_events import Receiver, until
-from tests.integration.test_supervision import Phone
+from tests.helpers.login import admin_cli, demo_login, request
+from tests.helpers.phone import Phone
+from tests.helpers.receiver import Receiver
+from tests.helpers.wait import until
 
 pytestmark = pytest.mark.slow
 

@@ -64,13 +64,13 @@ def test_redacted_url(url: str, shown: str) -> None:
     assert redacted_url(url) == shown
 
 
-async def test_list_links_never_repeat_credentials_from_the_query(server: Server) -> None:
-    token = server.login()["access_token"]
+async def test_list_links_never_repeat_credentials_from_the_query(shared_server: Server) -> None:
+    token = shared_server.login()["access_token"]
     headers = {"Authorization": f"Bearer {token}"}
     query = f"access_token={token}&secret=profile-secret-6&Access_Token=x-7&perPage=1"
     async with aiohttp.ClientSession(headers=headers) as s:
         for path in ("/calls", "/restapi/v1.0/account/~/extension"):
-            async with s.get(f"{server.http}{path}?{query}") as r:
+            async with s.get(f"{shared_server.http}{path}?{query}") as r:
                 assert r.status == 200, await r.text()
                 text = await r.text()
                 body = await r.json()
@@ -81,11 +81,15 @@ async def test_list_links_never_repeat_credentials_from_the_query(server: Server
             assert "perPage=1" in body["navigation"]["firstPage"]["uri"]
 
 
-async def test_a_query_token_is_not_accepted_outside_websocket_upgrades(server: Server) -> None:
-    token = server.login()["access_token"]
+async def test_a_query_token_is_not_accepted_outside_websocket_upgrades(
+    shared_server: Server,
+) -> None:
+    token = shared_server.login()["access_token"]
     async with aiohttp.ClientSession() as s:
-        async with s.get(f"{server.http}/calls?access_token={token}") as r:
+        async with s.get(f"{shared_server.http}/calls?access_token={token}") as r:
             assert r.status == 401
             assert token not in await r.text()
-        async with s.get(f"{server.http}/calls", headers={"Authorization": f"Bearer {token}"}) as r:
+        async with s.get(
+            f"{shared_server.http}/calls", headers={"Authorization": f"Bearer {token}"}
+        ) as r:
             assert r.status == 200  # the token itself is good

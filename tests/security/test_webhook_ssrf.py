@@ -12,8 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -22,7 +21,8 @@ from aiohttp import web
 
 from callscope.api.subscriptions import HANDSHAKE_FAILED, NOT_PUBLIC, OWN_SERVER
 from tests.conftest import Server, free_port, serve_local, simulate_command
-from tests.integration.cp_helpers import assert_rc_error, request
+from tests.helpers.login import assert_rc_error, request
+from tests.helpers.wait import until
 
 pytestmark = pytest.mark.slow
 
@@ -115,14 +115,6 @@ async def subscriptions(server: Server) -> list[str]:
     status, listed = await request(server, "GET", SUB, headers=server.headers)
     assert status == 200, listed
     return [s["id"] for s in listed["records"]]
-
-
-async def until(check: Callable[[], Any], what: str, timeout_s: float = 60.0) -> None:
-    """Wait for a condition (a bound on a wait, not an assertion on time)."""
-    deadline = time.monotonic() + timeout_s
-    while not check():
-        assert time.monotonic() < deadline, f"never happened: {what}"
-        await asyncio.sleep(0.05)
 
 
 async def run_calls(server: Server) -> None:
@@ -218,7 +210,7 @@ async def test_the_servers_own_port_is_refused_even_in_a_lab(lab: Server) -> Non
     assert await subscriptions(lab) == before
     # nothing was sent: the access log shows a request we make ourselves, and no probe
     await request(lab, "GET", "/ssrf-control")
-    await until(lambda: "/ssrf-control" in lab.log(), "the control request is logged")
+    await until(lambda: "/ssrf-control" in lab.log(), 60, "the control request is logged")
     assert "/ssrf-probe" not in lab.log()
 
 
@@ -241,6 +233,7 @@ async def test_a_refused_stored_target_gets_nothing_at_delivery(
         await run_calls(second)
         await until(
             lambda: f"subscription {sub['id']}: delivery failed (refused:" in second.log(),
+            60,
             "a refused delivery",
         )
         assert target.requests == 1
@@ -267,7 +260,7 @@ async def test_a_delivery_does_not_follow_a_redirect(lab: Server) -> None:
         try:
             await run_calls(lab)
             # the first notification is sent again: the 302 was a failed delivery
-            await until(lambda: len(a.notifications) >= 2, "a retried notification")
+            await until(lambda: len(a.notifications) >= 2, 60, "a retried notification")
             assert a.notifications[1]["uuid"] == a.notifications[0]["uuid"]
             assert inside.requests == 0
         finally:
@@ -281,7 +274,7 @@ async def test_a_huge_reply_is_not_read_to_its_end(lab: Server) -> None:
         try:
             await run_calls(lab)
             # a call's four events, each answered with 256 MiB: all delivered, in order
-            await until(lambda: len(target.sent) >= 4, "four notifications answered")
+            await until(lambda: len(target.sent) >= 4, 60, "four notifications answered")
             codes = [n["body"]["parties"][0]["status"]["code"] for n in target.notifications]
             assert codes[:4] == ["Setup", "Proceeding", "Answered", "Disconnected"]
             # the server read 64 KiB of each; what the receiver could write besides is what
