@@ -13,6 +13,7 @@ from typing import Any
 import aiohttp
 import numpy as np
 
+from callscope.supervision.webphone import mic_frame, parse_listen
 from tests.conftest import Server
 from tests.helpers.login import request
 from tests.helpers.receiver import TEL
@@ -54,9 +55,8 @@ class Phone:
             if msg.type is aiohttp.WSMsgType.TEXT:
                 self.messages.append(msg.json())
             elif msg.type is aiohttp.WSMsgType.BINARY:
-                kind, _channel, stream, frame = HEADER.unpack_from(msg.data)
-                assert kind == 1
-                self.audio.setdefault(stream, {})[frame] = msg.data[HEADER.size :]
+                frame = parse_listen(msg.data)  # raises on anything but a listen frame
+                self.audio.setdefault(frame.stream, {})[frame.frame] = frame.pcm
 
     def of(self, kind: str) -> list[dict[str, Any]]:
         return [m for m in self.messages if m.get("type") == kind]
@@ -73,7 +73,7 @@ class Phone:
     async def talk(self, pcm: bytes, frames: int, *, stream: int = 0) -> None:
         assert self.ws is not None
         for i in range(frames):
-            await self.ws.send_bytes(HEADER.pack(2, 0, stream, i) + pcm)
+            await self.ws.send_bytes(mic_frame(pcm, stream=stream, counter=i))
             await asyncio.sleep(0.02)
 
     async def close(self) -> None:
@@ -102,8 +102,20 @@ async def extensions(server: Server) -> dict[str, dict[str, Any]]:
 async def monitoring_group(
     server: Server, members: dict[str, list[str]], exts: dict[str, dict[str, Any]]
 ) -> str:
-    status, group = await request(
-        server, "POST", GROUPS, headers=server.headers, json={"name": "Floor 1"}
+    """A group of exactly these members; the demo's own "Demo team" (Sam monitoring every
+    agent) is deleted first, so that the rules are those the test sets up."""
+    _, groups = await request(server, "GET", GROUPS, headers=server.headers)
+    floors = 0
+    for g in groups["records"]:
+        if g["name"] == "Demo team":
+            status, _ = await request(
+                server, "DELETE", f"{GROUPS}/{g['id']}", headers=server.headers
+            )
+            assert status == 204
+        else:
+            floors += 1
+    status, group = await request(  # group names are unique in an account
+        server, "POST", GROUPS, headers=server.headers, json={"name": f"Floor {floors + 1}"}
     )
     assert status == 200, group
     added = [{"id": exts[n]["id"], "permissions": p} for n, p in members.items()]

@@ -24,6 +24,7 @@ from aiohttp import web
 from callscope.media.g711 import lin2ulaw
 from tests.conftest import Server, free_port, make_stereo_fixture, serve_local, simulate_command
 from tests.helpers.cluster import DEAD_AFTER_S, node_args
+from tests.helpers.insights import document
 from tests.helpers.login import assert_rc_error, request
 from tests.helpers.phone import Phone, extensions, genesys, monitoring_group, supervise, tone
 from tests.helpers.receiver import LIFECYCLE, TEL, Receiver, subscribe
@@ -36,7 +37,6 @@ from tests.helpers.runner import (
     stream_pcm,
 )
 from tests.helpers.wait import until, until_async
-from tests.integration.test_insights import document
 
 pytestmark = pytest.mark.slow
 

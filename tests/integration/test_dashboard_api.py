@@ -344,15 +344,9 @@ async def test_the_wallboard_shows_each_live_call_to_those_who_may_see_it(
     server: Server, tmp_path: Path
 ) -> None:
     from tests.conftest import make_stereo_fixture
-    from tests.integration.test_events import until
-    from tests.integration.test_supervision import (
-        Phone,
-        call_options,
-        extensions,
-        live_session,
-        start_call,
-        supervise,
-    )
+    from tests.helpers.phone import Phone, extensions, supervise
+    from tests.helpers.runner import call_options, live_session, start_call
+    from tests.helpers.wait import until
 
     exts = await extensions(server)
     creds = server.credentials()

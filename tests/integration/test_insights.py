@@ -12,13 +12,13 @@ from typing import Any
 import pytest
 
 from tests.conftest import Server, make_stereo_fixture, simulate_command
+from tests.helpers.insights import INSIGHTS, document
 from tests.helpers.login import Login, admin_cli, assert_rc_error, request
 from tests.helpers.receiver import Receiver, subscribe
 from tests.helpers.runner import run_calls
 
 pytestmark = pytest.mark.slow
 
-INSIGHTS = "/ai/ringsense/v1/public/accounts/~/domains/pbx"
 FILTER = "/ai/ringsense/v1/public/accounts/~/domains/pbx/insights"
 REQUIRED = (
     "title", "domain", "sourceRecordId", "sourceSessionId", "callDirection", "ownerExtensionId",
@@ -35,17 +35,6 @@ async def ended_call(server: Server, agent_id: str) -> dict[str, Any]:
             return done[0]  # type: ignore[no-any-return]
         await asyncio.sleep(0.05)
     raise AssertionError(f"no ended call of agent {agent_id}")
-
-
-async def document(server: Server, record_id: str, timeout_s: float = 30) -> dict[str, Any]:
-    for _ in range(int(timeout_s * 10)):
-        status, body = await request(
-            server, "GET", f"{INSIGHTS}/records/{record_id}/insights", headers=server.headers
-        )
-        if status == 200:
-            return body  # type: ignore[no-any-return]
-        await asyncio.sleep(0.1)
-    raise AssertionError(f"no insights for {record_id}: {status} {body}")
 
 
 def check_shape(doc: dict[str, Any]) -> None:

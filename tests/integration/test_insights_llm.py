@@ -19,9 +19,9 @@ from callscope.insights.llm import LlmClient, parse_answer
 from callscope.insights.service import build_document
 from callscope.store.models import Call, Extension, Party, TelephonySession
 from tests.conftest import Server, free_port, serve_local
+from tests.helpers.insights import document
 from tests.helpers.login import request
 from tests.helpers.runner import run_calls
-from tests.integration.test_insights import document
 
 CALL = [
     Utterance(0, "agent", "p-c1-2", 0.5, 3.0, "Thanks for calling, how can I help?"),

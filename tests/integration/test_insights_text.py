@@ -15,7 +15,7 @@ import pytest
 
 from callscope.api.transcripts import webvtt
 from tests.conftest import Server
-from tests.integration.cp_helpers import Login, assert_rc_error, request
+from tests.helpers.login import Login, assert_rc_error, request
 
 pytestmark = pytest.mark.slow
 

@@ -26,9 +26,9 @@ import redis.asyncio as aioredis
 
 from callscope.media.g711 import lin2ulaw
 from tests.conftest import Server, free_port, make_stereo_fixture, simulate_command
+from tests.helpers.grpc import init, raw_stream, refused_with
 from tests.helpers.runner import get_json, wait_for_status
 from tests.integration.services import PG
-from tests.integration.test_grpc_ingest import init, raw_stream, refused_with
 
 pytestmark = pytest.mark.slow
 

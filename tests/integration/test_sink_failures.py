@@ -28,17 +28,10 @@ from callscope.errors import RecordingError
 from callscope.media.wav import WavWriter
 from callscope.supervision import router
 from tests.conftest import Server, free_port, make_stereo_fixture
-from tests.integration.cp_helpers import request
-from tests.integration.test_events import until
-from tests.integration.test_supervision import (
-    Phone,
-    call_options,
-    extensions,
-    live_session,
-    monitoring_group,
-    start_call,
-    supervise,
-)
+from tests.helpers.login import request
+from tests.helpers.phone import Phone, extensions, monitoring_group, supervise
+from tests.helpers.runner import call_options, live_session, start_call
+from tests.helpers.wait import until
 
 pytestmark = [
     pytest.mark.slow,

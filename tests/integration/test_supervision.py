@@ -6,9 +6,6 @@ party heard compared with what the supervisor said."""
 from __future__ import annotations
 
 import asyncio
-import contextlib
-from collections.abc import Callable
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -18,190 +15,34 @@ import pytest
 
 from callscope.media.g711 import lin2ulaw
 from callscope.media.wav import WavWriter, read_wav
-from callscope.sim.plan import load_audio
-from callscope.sim.runner import CallResult, Progress, SimOptions, run_call
-from callscope.supervision.webphone import mic_frame, parse_listen
+from callscope.supervision.webphone import mic_frame
 from tests.conftest import Server, make_stereo_fixture, simulate_command
-from tests.integration.cp_helpers import (
-    Login,
-    admin_cli,
-    assert_rc_error,
-    other_account,
-    request,
+from tests.helpers.login import Login, admin_cli, assert_rc_error, other_account, request
+from tests.helpers.phone import (
+    Phone,
+    desk_phone_uri,
+    extensions,
+    genesys,
+    latest_state,
+    monitoring_group,
+    supervise,
+    tone,
 )
-from tests.integration.test_events import Receiver, subscribe, until
+from tests.helpers.receiver import Receiver, subscribe
+from tests.helpers.runner import (
+    call_id_of,
+    call_options,
+    live_session,
+    recording,
+    start_call,
+    stream_pcm,
+)
+from tests.helpers.wait import until
 
 pytestmark = pytest.mark.slow
 
 TEL = "/restapi/v1.0/account/~/telephony/sessions"
 GROUPS = "/restapi/v1.0/account/~/call-monitoring-groups"
-
-
-@dataclass
-class Phone:
-    """A supervisor's web phone: every JSON message and every audio frame it receives."""
-
-    server: Server
-    token: str
-    device_id: str = ""
-    messages: list[dict[str, Any]] = field(default_factory=list)
-    #: stream id → frame number → PCM16 bytes
-    audio: dict[int, dict[int, bytes]] = field(default_factory=dict)
-    session: aiohttp.ClientSession | None = None
-    ws: aiohttp.ClientWebSocketResponse | None = None
-    task: asyncio.Task[None] | None = None
-
-    async def connect(self, **query: str) -> Phone:
-        self.session = aiohttp.ClientSession()
-        params = {"access_token": self.token, **query}
-        self.ws = await self.session.ws_connect(
-            self.server.http + "/supervision/device", params=params
-        )
-        self.task = asyncio.create_task(self._read())
-        hello = await until(lambda: self.first("DeviceConnected"), what="DeviceConnected")
-        self.device_id = hello["deviceId"]
-        return self
-
-    async def _read(self) -> None:
-        assert self.ws is not None
-        async for msg in self.ws:
-            if msg.type is aiohttp.WSMsgType.TEXT:
-                self.messages.append(msg.json())
-            elif msg.type is aiohttp.WSMsgType.BINARY:
-                frame = parse_listen(msg.data)  # raises on anything but a listen frame
-                self.audio.setdefault(frame.stream, {})[frame.frame] = frame.pcm
-
-    def of(self, kind: str) -> list[dict[str, Any]]:
-        return [m for m in self.messages if m.get("type") == kind]
-
-    def first(self, kind: str) -> dict[str, Any] | None:
-        found = self.of(kind)
-        return found[0] if found else None
-
-    def states(self) -> list[dict[str, Any]]:
-        return [
-            m["data"]["devices"][0] for m in self.messages if m.get("channel") == "/v2/me/devices"
-        ]
-
-    async def talk(self, pcm: bytes, frames: int, *, stream: int = 0) -> None:
-        assert self.ws is not None
-        for i in range(frames):
-            await self.ws.send_bytes(mic_frame(pcm, stream=stream, counter=i))
-            await asyncio.sleep(0.02)
-
-    async def close(self) -> None:
-        if self.ws is not None:
-            await self.ws.close()
-        if self.task is not None:
-            with contextlib.suppress(asyncio.CancelledError):
-                await self.task
-        if self.session is not None:
-            await self.session.close()
-
-
-async def extensions(server: Server) -> dict[str, dict[str, Any]]:
-    _, users = await request(
-        server, "GET", "/restapi/v1.0/account/~/extension", headers=server.headers
-    )
-    return {u["extensionNumber"]: u for u in users["records"]}
-
-
-async def monitoring_group(
-    server: Server, members: dict[str, list[str]], exts: dict[str, dict[str, Any]]
-) -> str:
-    """A group of exactly these members; the demo's own "Demo team" (Sam monitoring every
-    agent) is deleted first, so that the rules are those the test sets up."""
-    _, groups = await request(server, "GET", GROUPS, headers=server.headers)
-    floors = 0
-    for g in groups["records"]:
-        if g["name"] == "Demo team":
-            status, _ = await request(
-                server, "DELETE", f"{GROUPS}/{g['id']}", headers=server.headers
-            )
-            assert status == 204
-        else:
-            floors += 1
-    status, group = await request(  # group names are unique in an account
-        server, "POST", GROUPS, headers=server.headers, json={"name": f"Floor {floors + 1}"}
-    )
-    assert status == 200, group
-    added = [{"id": exts[n]["id"], "permissions": p} for n, p in members.items()]
-    status, body = await request(
-        server,
-        "POST",
-        f"{GROUPS}/{group['id']}/bulk-assign",
-        headers=server.headers,
-        json={"addedExtensions": added},
-    )
-    assert status == 204, body
-    return str(group["id"])
-
-
-def call_options(server: Server, source: Path, **kw: Any) -> SimOptions:
-    two_way = kw.pop("two_way", True)
-    path = "/twilio/stream" if two_way else "/ringcx/stream"
-    kw.setdefault("secret", server.stream_secret)
-    return SimOptions(
-        url=server.http.replace("http", "ws") + path,
-        sources=(source,),
-        protocol="twilio" if two_way else "ringcx",
-        **kw,
-    )
-
-
-def start_call(opts: SimOptions, index: int = 0) -> asyncio.Task[CallResult]:
-    audio = load_audio(opts.sources[0])
-    return asyncio.create_task(run_call(opts, index, audio, Progress()))
-
-
-async def live_session(server: Server, agent: dict[str, Any]) -> dict[str, Any]:
-    """The agent's live call, once it is listed."""
-
-    async def find() -> dict[str, Any] | None:
-        _, calls = await request(
-            server,
-            "GET",
-            f"/restapi/v1.0/account/~/extension/{agent['id']}/active-calls",
-            headers=server.headers,
-        )
-        return calls["records"][0] if calls.get("records") else None
-
-    for _ in range(200):
-        found = await find()
-        if found:
-            return found
-        await asyncio.sleep(0.05)
-    raise AssertionError(f"no live call for extension {agent['extensionNumber']}")
-
-
-async def supervise(
-    server: Server,
-    session_id: str,
-    body: dict[str, Any],
-    *,
-    party: str | None = None,
-    headers: dict[str, str] | None = None,
-) -> tuple[int, Any]:
-    path = f"{TEL}/{session_id}" + (f"/parties/{party}" if party else "") + "/supervise"
-    return await request(server, "POST", path, headers=headers or server.headers, json=body)
-
-
-def recording(server: Server, call_id: str) -> np.ndarray:
-    rate, pcm = read_wav(server.data_dir / "recordings" / f"{call_id}.wav")
-    assert rate == 8000
-    return pcm
-
-
-def stream_pcm(frames: dict[int, bytes]) -> tuple[int, np.ndarray]:
-    """(first frame, contiguous PCM) of what a stream delivered; frames must be gap-free."""
-    first, last = min(frames), max(frames)
-    assert len(frames) == last - first + 1, "the device lost frames"
-    pcm = b"".join(frames[i] for i in range(first, last + 1))
-    return first, np.frombuffer(pcm, dtype="<i2")
-
-
-def call_id_of(session_id: str) -> str:
-    return session_id.removeprefix("s-")
 
 
 # -- RingCentral Supervise Call Session / Party ----------------------------------------------
@@ -283,12 +124,6 @@ async def test_session_and_party_supervision_deliver_the_calls_audio(
         assert np.array_equal(got, want), f"{channel} audio differs from the recording"
     # Mixed is both parties: it differs from either channel alone where both speak.
     assert not np.array_equal(expected["mixed"], expected["agent"])
-
-
-def tone(freq_hz: float = 1000.0, level: int = 8000) -> bytes:
-    """20 ms of a sine that fits its frame: every frame of it is the same bytes."""
-    t = np.arange(160) / 8000
-    return (np.sin(2 * np.pi * freq_hz * t) * level).astype("<i2").tobytes()
 
 
 async def test_coach_reaches_the_agent_only_and_barge_reaches_both(
@@ -516,36 +351,6 @@ async def test_every_supervision_rule_is_enforced(server: Server, tmp_path: Path
         await asyncio.gather(*calls, return_exceptions=True)
         for p in (sam, sam2, robin_phone):
             await p.close()
-
-
-async def genesys(server: Server, device_id: str, **body: Any) -> tuple[int, Any]:
-    return await request(
-        server, "POST", f"/api/v2/me/devices/{device_id}", headers=server.headers, json=body
-    )
-
-
-async def desk_phone_uri(server: Server, ext: dict[str, Any]) -> str:
-    _, devices = await request(
-        server,
-        "GET",
-        f"/restapi/v1.0/account/~/extension/{ext['id']}/device",
-        headers=server.headers,
-    )
-    return f"{server.http}/api/v2/devices/{devices['records'][0]['id']}"
-
-
-async def latest_state(
-    phone: Phone, check: Callable[[dict[str, Any]], bool], what: str = "device state"
-) -> dict[str, Any]:
-    """The device's newest DeviceStateChangeMessage, once it passes ``check`` (state pushes
-    travel on the device socket and may land just after the HTTP answer)."""
-
-    def ready() -> dict[str, Any] | None:
-        states = phone.states()
-        return states[-1] if states and check(states[-1]) else None
-
-    found: dict[str, Any] = await until(ready, what=what)
-    return found
 
 
 async def test_monitoring_orders_next_and_all_calls_agent_and_call_scope_across_transfers(

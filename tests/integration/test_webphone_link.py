@@ -16,7 +16,7 @@ from aiohttp import web
 from callscope.supervision.links import WRITE_BUFFER_LIMIT, DeviceLink
 from callscope.supervision.webphone import FRAME_BYTES, listen_frame
 from tests.conftest import free_port, serve_local
-from tests.integration.test_events import until
+from tests.helpers.wait import until
 
 
 async def stalled_client(port: int) -> tuple[asyncio.StreamReader, asyncio.StreamWriter]:
