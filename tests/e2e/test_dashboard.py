@@ -665,6 +665,23 @@ def test_a_one_way_call_says_why_it_cannot_be_coached_and_alerts_filter_the_list
         if sim.poll() is None:
             sim.kill()
             sim.wait()
+    # history sorted both ways: Blair's call is the newest, an earlier call of Alex's is older
+    page.goto(world.server.http + "/#/history")
+    agents = (
+        "[...document.querySelectorAll('tbody tr td[data-label=Agent]')].map(c => c.textContent)"
+    )
+    for sort, blair_at in (("newest", 0), ("oldest", -1)):
+        page.select_option("#search-sort", sort)
+        page.click("form[role=search] button[type=submit]")
+        wait_for(
+            f"the {sort} call first",
+            lambda blair_at=blair_at: (
+                (names := page.evaluate(agents))
+                and any(n.startswith("Alex Agent") for n in names)
+                and names[blair_at].startswith("Blair Agent")
+            ),
+        )
+    assert "sort=oldest" in page.url
 
 
 def test_a_server_gone_turns_the_badge_red_and_a_cut_off_call_reads_interrupted(
@@ -687,8 +704,9 @@ def test_a_server_gone_turns_the_badge_red_and_a_cut_off_call_reads_interrupted(
         stderr=subprocess.DEVNULL,
     )
     try:
-        page.wait_for_selector("#live-calls li a", timeout=20_000)
-        page.locator("#live-calls li a").first.click()
+        # Alex's call (the previous test's call of Blair's may still be leaving the list)
+        page.wait_for_selector("#live-calls li a:has-text('Alex Agent')", timeout=20_000)
+        page.locator("#live-calls li a:has-text('Alex Agent')").first.click()
         page.wait_for_selector("#live-transcript li:not(.partial)", timeout=40_000)
         call_id = page.evaluate("window.callscope.selected")
         world.server.kill()  # the server is gone mid-call
