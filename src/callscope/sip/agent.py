@@ -13,9 +13,9 @@ import asyncio
 import contextlib
 import logging
 import secrets
-from typing import TYPE_CHECKING, Any, Final
+from typing import TYPE_CHECKING, Any, Final, cast
 
-from aiosipua import SipMessage, SipRequest, SipResponse
+from aiosipua import SipMessage, SipRequest, SipResponse, stringify_uri
 
 from callscope.errors import SupervisionRefused
 from callscope.sip.accounts import SipAccounts
@@ -86,9 +86,11 @@ class SipAgent(asyncio.DatagramProtocol):
     async def start(self) -> None:
         await self.accounts.all_offline()  # a crash left registrations that no longer hold
         loop = asyncio.get_running_loop()
-        await loop.create_datagram_endpoint(lambda: self, local_addr=(self.host, self.port))
-        assert self.transport is not None
-        self.port = self.transport.get_extra_info("sockname")[1]
+        transport, _ = await loop.create_datagram_endpoint(
+            lambda: self, local_addr=(self.host, self.port)
+        )
+        self.transport = transport
+        self.port = transport.get_extra_info("sockname")[1]
         logger.info("SIP registrar on udp %s:%d", self.host, self.port)
 
     async def stop(self) -> None:
@@ -98,8 +100,7 @@ class SipAgent(asyncio.DatagramProtocol):
             self.transport.close()
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
-        assert isinstance(transport, asyncio.DatagramTransport)
-        self.transport = transport
+        self.transport = cast("asyncio.DatagramTransport", transport)  # uvloop's is no subclass
 
     def _send(self, message: SipMessage | bytes, addr: tuple[str, int]) -> None:
         if self.transport is not None and not self.transport.is_closing():
@@ -181,7 +182,9 @@ class SipAgent(asyncio.DatagramProtocol):
             return
         expires = min(expires, MAX_EXPIRES)
         contacts = request.contact
-        contact_uri = str(contacts[0].uri) if contacts else f"sip:{username}@{peer[0]}:{peer[1]}"
+        contact_uri = (
+            stringify_uri(contacts[0].uri) if contacts else f"sip:{username}@{peer[0]}:{peer[1]}"
+        )
         link = await self._online(device, peer, contact_uri)
         if link is None:
             self._send(reply(request, 403, "Forbidden: the device is in use"), peer)
@@ -262,9 +265,9 @@ class SipAgent(asyncio.DatagramProtocol):
         loop = asyncio.get_running_loop()
         rtp = call.rtp
         assert rtp is not None
-        await loop.create_datagram_endpoint(lambda: rtp, local_addr=(self.host, 0))
-        assert rtp.transport is not None
-        rtp_port = rtp.transport.get_extra_info("sockname")[1]
+        transport, _ = await loop.create_datagram_endpoint(lambda: rtp, local_addr=(self.host, 0))
+        rtp.transport = transport
+        rtp_port = transport.get_extra_info("sockname")[1]
         display = await self._display(link, started)
         request = self._request(
             link, call, "INVITE", body=offer(self.host, rtp_port, secrets.randbits(31))
@@ -363,6 +366,7 @@ class SipAgent(asyncio.DatagramProtocol):
         call.answer = answer
         if call.rtp is not None:
             call.rtp.answer = answer
+            call.rtp.phone_host = link.contact[0]
         call.answered = True
         logger.info("SIP phone %s answered (%s)", link.id, answer.codec.name)
 

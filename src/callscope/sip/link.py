@@ -15,7 +15,7 @@ import secrets
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 import numpy as np
 
@@ -64,6 +64,8 @@ class RtpEndpoint(asyncio.DatagramProtocol):
         self.transport: asyncio.DatagramTransport | None = None
         self.remote: tuple[str, int] | None = None
         self.answer: Answer | None = None
+        #: the address the phone registered from (its RTP may come from there)
+        self.phone_host = ""
         self.on_audio = on_audio
         self.on_digit = on_digit
         self._pending = b""
@@ -71,12 +73,11 @@ class RtpEndpoint(asyncio.DatagramProtocol):
         self.bad_packets = 0
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
-        assert isinstance(transport, asyncio.DatagramTransport)
-        self.transport = transport
+        self.transport = cast("asyncio.DatagramTransport", transport)  # uvloop's is no subclass
 
     def datagram_received(self, data: bytes, addr: tuple[str | Any, int]) -> None:
         answer = self.answer
-        if answer is None or addr[0] != answer.host:
+        if answer is None or addr[0] not in (answer.host, self.phone_host):
             return  # only the phone that answered is heard
         try:
             packet = parse_rtp(data)

@@ -1,0 +1,238 @@
+"""Supervisors on SIP phones, with an independent SIP client: Debian's baresip registers with
+callscope's registrar (digest), auto-answers the supervision call and records what it hears
+(its sndfile module writes the decoded audio to a WAV). No sound card: baresip's audio source
+is a file (aufile) and the call's audio is judged from the recording of what it decoded."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import shutil
+import subprocess
+import wave
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+
+from callscope.media.g711 import lin2ulaw, ulaw2lin
+from tests.conftest import Server, free_port, make_stereo_fixture
+from tests.integration.cp_helpers import admin_cli, request
+from tests.integration.test_events import until
+from tests.integration.test_supervision import (
+    call_options,
+    extensions,
+    live_session,
+    monitoring_group,
+    recording,
+    start_call,
+    supervise,
+)
+
+pytestmark = [
+    pytest.mark.slow,
+    pytest.mark.skipif(shutil.which("baresip") is None, reason="needs Debian's baresip"),
+]
+
+DEVICES = "/restapi/v1.0/account/~/extension/~/device"
+
+
+@dataclass
+class Baresip:
+    """A baresip process with one account on callscope's registrar."""
+
+    home: Path
+    registrar: int
+    username: str
+    password: str
+    port: int = field(default_factory=free_port)
+    proc: subprocess.Popen[bytes] | None = None
+
+    def start(self) -> Baresip:
+        self.home.mkdir(parents=True, exist_ok=True)
+        mic = self.home / "mic.wav"
+        with wave.open(str(mic), "wb") as w:  # what the phone "says": a 440 Hz tone
+            w.setnchannels(1)
+            w.setsampwidth(2)
+            w.setframerate(8000)
+            t = np.arange(8000 * 60) / 8000
+            w.writeframes((3000 * np.sin(2 * np.pi * 440 * t)).astype("<i2").tobytes())
+        (self.home / "config").write_text(
+            "\n".join(
+                [
+                    "poll_method epoll",
+                    f"sip_listen 127.0.0.1:{self.port}",
+                    "net_interface 127.0.0.1",
+                    f"audio_source aufile,{mic}",
+                    f"audio_player aufile,{self.home / 'played.wav'}",
+                    "ausrc_srate 8000",
+                    "auplay_srate 8000",
+                    "ausrc_channels 1",
+                    "auplay_channels 1",
+                    "module_path /usr/lib/baresip/modules",
+                    "module g711.so",
+                    "module aufile.so",
+                    "module sndfile.so",
+                    "module_app account.so",
+                    f"snd_path {self.home}",
+                    "",
+                ]
+            )
+        )
+        (self.home / "accounts").write_text(
+            f"<sip:{self.username}@127.0.0.1:{self.registrar};transport=udp>"
+            f";auth_pass={self.password};answermode=auto;regint=600;audio_codecs=PCMU\n"
+        )
+        with (self.home / "log").open("wb") as log:
+            self.proc = subprocess.Popen(
+                ["baresip", "-f", str(self.home)],
+                stdin=subprocess.DEVNULL,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+            )
+        return self
+
+    def log(self) -> str:
+        return (self.home / "log").read_text(errors="replace")
+
+    def heard(self) -> np.ndarray:
+        """What it decoded from callscope's RTP (sndfile's ``…-dec.wav``)."""
+        files = sorted(self.home.glob("*-dec.wav"))
+        assert files, f"baresip recorded nothing:\n{self.log()}"
+        with wave.open(str(files[-1]), "rb") as w:
+            assert (w.getframerate(), w.getnchannels()) == (8000, 1)
+            return np.frombuffer(w.readframes(w.getnframes()), dtype="<i2")
+
+    def stop(self) -> None:
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(10)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+
+
+def sip_account(server: Server, extension_id: str, name: str) -> dict[str, Any]:
+    account = server.credentials()["accountId"]
+    return admin_cli(
+        server.data_dir,
+        "device",
+        "--account",
+        account,
+        "--extension",
+        extension_id,
+        "--sip",
+        "--name",
+        name,
+    )
+
+
+async def device(server: Server, device_id: str) -> dict[str, Any]:
+    _, devices = await request(server, "GET", DEVICES, headers=server.headers)
+    found: dict[str, Any] = next(d for d in devices["records"] if d["id"] == device_id)
+    return found
+
+
+def aligned(heard: np.ndarray, expected: np.ndarray) -> tuple[int, np.ndarray]:
+    """Where ``heard`` starts in ``expected`` (by cross-correlation), and the overlap."""
+    start = int(np.argmax(np.abs(heard) > 200))  # past the silence before RTP arrived
+    probe = heard[start : start + 4000].astype(np.float64)
+    assert len(probe) == 4000, "less than half a second of audio heard"
+    e = expected.astype(np.float64)
+    n = len(e) + len(probe)
+    corr = np.fft.irfft(np.fft.rfft(e, n) * np.conj(np.fft.rfft(probe, n)), n)[: len(e)]
+    offset = int(np.argmax(corr)) - start
+    lo = max(0, -offset)
+    hi = min(len(heard), len(expected) - offset)
+    return offset, heard[lo:hi] - expected[lo + offset : hi + offset]
+
+
+@pytest.fixture
+def sip_server(server_factory: type[Server], tmp_path: Path) -> Server:
+    port = free_port()
+    server = server_factory(
+        tmp_path / "data", extra_args=["--ingest-idle-timeout-s", "2", "--sip-port", str(port)]
+    ).start()
+    server.sip_port = port  # type: ignore[attr-defined]
+    return server
+
+
+async def test_a_sip_phone_registers_and_hears_the_calls_mixed_audio(
+    sip_server: Server, tmp_path: Path
+) -> None:
+    server = sip_server
+    exts = await extensions(server)
+    await monitoring_group(server, {"101": ["Monitoring"], "102": ["Monitored"]}, exts)
+    created = sip_account(server, str(exts["101"]["id"]), "Desk phone")
+    device_id, sip = created["deviceId"], created["sip"]
+    assert set(sip) == {"username", "password", "realm"}
+    assert (await device(server, device_id))["status"] == "Offline"
+    phone = Baresip(tmp_path / "phone", server.sip_port, sip["username"], sip["password"])  # type: ignore[attr-defined]
+    phone.start()
+    try:
+        await until(lambda: "200 OK" in phone.log(), what="baresip registered")
+        listed = await device(server, device_id)
+        assert (listed["type"], listed["status"]) == ("SoftPhone", "Online")
+
+        source = tmp_path / "call.wav"
+        make_stereo_fixture(source, seconds=6.0)
+        call = start_call(call_options(server, source, two_way=False))
+        sid = (await live_session(server, exts["102"]))["telephonySessionId"]
+        status, party = await supervise(
+            server,
+            sid,
+            {"mode": "Listen", "supervisorDeviceId": device_id, "agentExtensionNumber": "102"},
+        )
+        assert status == 201, party
+        assert party["from"]["deviceId"] == device_id
+        result = await asyncio.wait_for(call, 30)
+        assert result.status == "completed"
+        # callscope hangs up when the supervision ends with the call
+        await until(lambda: "closed" in phone.log().lower(), what="BYE from callscope")
+        await until(lambda: list(phone.home.glob("*-dec.wav")), what="baresip's recording")
+    finally:
+        phone.stop()
+    heard = phone.heard()
+    pcm = recording(server, sid.removeprefix("s-")).astype(np.int32)
+    mixed = np.clip(pcm[:, 0] + pcm[:, 1], -32768, 32767).astype(np.int16)
+    expected = ulaw2lin(lin2ulaw(mixed))  # what G.711 μ-law carries
+    _, diff = aligned(heard, expected)
+    assert len(diff) >= 3 * 8000, f"only {len(diff)} samples of the call heard"
+    equal = np.count_nonzero(diff == 0) / len(diff)
+    assert equal > 0.95, f"heard audio matches the call's mixed audio at {equal:.1%}"
+    assert (await device(server, device_id))["status"] == "Offline"  # it unregistered
+
+
+async def test_wrong_password_and_unregistered_phones_are_refused(
+    sip_server: Server, tmp_path: Path
+) -> None:
+    server = sip_server
+    exts = await extensions(server)
+    await monitoring_group(server, {"101": ["Monitoring"], "102": ["Monitored"]}, exts)
+    created = sip_account(server, str(exts["101"]["id"]), "Desk phone")
+    device_id, sip = created["deviceId"], created["sip"]
+    phone = Baresip(tmp_path / "phone", server.sip_port, sip["username"], "not-the-password")  # type: ignore[attr-defined]
+    phone.start()
+    try:
+        await until(lambda: "403" in phone.log(), what="registration refused")
+        assert (await device(server, device_id))["status"] == "Offline"
+    finally:
+        phone.stop()
+    source = tmp_path / "call.wav"
+    make_stereo_fixture(source, seconds=3.0)
+    call = start_call(call_options(server, source, two_way=False))
+    try:
+        sid = (await live_session(server, exts["102"]))["telephonySessionId"]
+        status, body = await supervise(
+            server,
+            sid,
+            {"mode": "Listen", "supervisorDeviceId": device_id, "agentExtensionNumber": "102"},
+        )
+        assert status == 400, body
+        assert f"Device {device_id} is Offline" in body["message"]
+    finally:
+        with contextlib.suppress(Exception):
+            await asyncio.wait_for(call, 30)
