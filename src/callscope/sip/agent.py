@@ -279,6 +279,14 @@ class SipAgent(asyncio.DatagramProtocol):
         request.headers.set_single("Subject", display)
         call.invite = bytes(request)
         self._retransmit(link, call, call.invite, T1, loop.time() + INVITE_TIMEOUT_S)
+        loop.call_later(INVITE_TIMEOUT_S, self._unanswered, link, call)
+
+    def _unanswered(self, link: SipDeviceLink, call: SipCall) -> None:
+        """Ringing (or silent) for ``INVITE_TIMEOUT_S``: callscope gives up (CANCEL)."""
+        if link.call is call and not call.answered and not call.ended:
+            link.streams.clear()
+            self._hang_up(link)
+            self._gone(link, call, "the phone did not answer")
 
     async def _display(self, link: SipDeviceLink, started: dict[str, Any]) -> str:
         """Who is being monitored, as the phone shows the caller."""
