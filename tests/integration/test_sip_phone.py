@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import shutil
 import subprocess
 import wave
@@ -48,6 +49,7 @@ class Baresip:
     username: str
     password: str
     port: int = field(default_factory=free_port)
+    ctrl_port: int = field(default_factory=free_port)
     proc: subprocess.Popen[bytes] | None = None
 
     def start(self) -> Baresip:
@@ -76,6 +78,9 @@ class Baresip:
                     "module aufile.so",
                     "module sndfile.so",
                     "module_app account.so",
+                    "module_app menu.so",
+                    "module_app ctrl_tcp.so",
+                    f"ctrl_tcp_listen 127.0.0.1:{self.ctrl_port}",
                     f"snd_path {self.home}",
                     "",
                 ]
@@ -93,6 +98,19 @@ class Baresip:
                 stderr=subprocess.STDOUT,
             )
         return self
+
+    async def command(self, command: str, params: str = "") -> str:
+        """A command on baresip's control socket (ctrl_tcp: JSON in netstrings)."""
+        reader, writer = await asyncio.open_connection("127.0.0.1", self.ctrl_port)
+        try:
+            body = json.dumps({"command": command, "params": params, "token": "t"}).encode()
+            writer.write(b"%d:%s," % (len(body), body))
+            await writer.drain()
+            length = await reader.readuntil(b":")
+            data = await reader.readexactly(int(length[:-1]) + 1)
+            return data[:-1].decode()
+        finally:
+            writer.close()
 
     def log(self) -> str:
         return (self.home / "log").read_text(errors="replace")
@@ -236,3 +254,96 @@ async def test_wrong_password_and_unregistered_phones_are_refused(
     finally:
         with contextlib.suppress(Exception):
             await asyncio.wait_for(call, 30)
+
+
+def dominant_hz(pcm: np.ndarray) -> float:
+    spectrum = np.abs(np.fft.rfft(pcm.astype(np.float64)))
+    return float(np.argmax(spectrum[1:]) + 1) * 8000 / len(pcm)
+
+
+async def test_a_coaching_sip_phone_is_heard_by_the_agent_only(
+    sip_server: Server, tmp_path: Path
+) -> None:
+    server = sip_server
+    exts = await extensions(server)
+    await monitoring_group(server, {"101": ["Monitoring"], "102": ["Monitored"]}, exts)
+    created = sip_account(server, str(exts["101"]["id"]), "Desk phone")
+    device_id, sip = created["deviceId"], created["sip"]
+    phone = Baresip(tmp_path / "phone", server.sip_port, sip["username"], sip["password"])  # type: ignore[attr-defined]
+    phone.start()
+    source = tmp_path / "call.wav"
+    make_stereo_fixture(source, seconds=6.0)
+    try:
+        await until(lambda: "200 OK" in phone.log(), what="baresip registered")
+        call = start_call(call_options(server, source))  # two-way: Coach possible
+        sid = (await live_session(server, exts["102"]))["telephonySessionId"]
+        status, party = await supervise(
+            server,
+            sid,
+            {"mode": "Coach", "supervisorDeviceId": device_id, "agentExtensionNumber": "102"},
+        )
+        assert status == 201, party
+        result = await asyncio.wait_for(call, 30)
+        await until(lambda: list(phone.home.glob("*-enc.wav")), what="baresip's recording")
+    finally:
+        phone.stop()
+    assert result.heard is not None
+    agent = list(result.heard.frames["agent"].values())
+    assert len(agent) >= 50, f"the agent heard {len(agent)} frames of the supervisor"
+    assert result.heard.frames["customer"] == {}  # Coach: the customer hears nothing
+    # Each frame the agent heard is what the phone sent (baresip's encoder rounds μ-law its
+    # own way: within one quantisation step). Its 440 Hz tone repeats every 200 samples.
+    with wave.open(str(sorted(phone.home.glob("*-enc.wav"))[-1]), "rb") as w:
+        sent = np.frombuffer(w.readframes(w.getnframes()), dtype="<i2").astype(np.int32)
+    windows = np.lib.stride_tricks.sliding_window_view(sent[:360], 160)  # every phase
+    for frame in agent:
+        pcm = ulaw2lin(frame).astype(np.int32)
+        assert np.min(np.max(np.abs(windows - pcm), axis=1)) <= 128, "not the phone's audio"
+    assert abs(dominant_hz(ulaw2lin(b"".join(agent))) - 440) < 5
+
+
+async def test_the_phone_hanging_up_cancels_its_supervision(
+    sip_server: Server, tmp_path: Path
+) -> None:
+    server = sip_server
+    exts = await extensions(server)
+    await monitoring_group(server, {"101": ["Monitoring"], "102": ["Monitored"]}, exts)
+    created = sip_account(server, str(exts["101"]["id"]), "Desk phone")
+    device_id, sip = created["deviceId"], created["sip"]
+    phone = Baresip(tmp_path / "phone", server.sip_port, sip["username"], sip["password"])  # type: ignore[attr-defined]
+    phone.start()
+    source = tmp_path / "call.wav"
+    make_stereo_fixture(source, seconds=10.0)
+    body = {"mode": "Listen", "supervisorDeviceId": device_id, "agentExtensionNumber": "102"}
+    try:
+        await until(lambda: "200 OK" in phone.log(), what="baresip registered")
+        call = start_call(call_options(server, source, two_way=False))
+        sid = (await live_session(server, exts["102"]))["telephonySessionId"]
+        status, party = await supervise(server, sid, body)
+        assert status == 201, party
+        await until(lambda: "Call established" in phone.log(), what="phone answered")
+        await phone.command("hangup")
+
+        async def supervisor_party() -> dict[str, Any]:
+            _, session = await request(
+                server,
+                "GET",
+                f"/restapi/v1.0/account/~/telephony/sessions/{sid}",
+                headers=server.headers,
+            )
+            found: dict[str, Any] = next(p for p in session["parties"] if p["id"] == party["id"])
+            return found
+
+        for _ in range(200):
+            if (await supervisor_party())["status"]["code"] == "Disconnected":
+                break
+            await asyncio.sleep(0.05)
+        assert (await supervisor_party())["status"]["code"] == "Disconnected"
+        assert (await device(server, device_id))["status"] == "Online"  # still registered
+        # It can supervise again: callscope calls it again.
+        status, again = await supervise(server, sid, body)
+        assert status == 201, again
+        await until(lambda: phone.log().count("Call established") == 2, what="called again")
+        await asyncio.wait_for(call, 30)
+    finally:
+        phone.stop()
