@@ -347,3 +347,52 @@ async def test_the_phone_hanging_up_cancels_its_supervision(
         await asyncio.wait_for(call, 30)
     finally:
         phone.stop()
+
+
+async def test_digits_on_the_phone_switch_listen_coach_barge(
+    sip_server: Server, tmp_path: Path
+) -> None:
+    server = sip_server
+    exts = await extensions(server)
+    await monitoring_group(server, {"101": ["Monitoring"], "102": ["Monitored"]}, exts)
+    created = sip_account(server, str(exts["101"]["id"]), "Desk phone")
+    device_id, sip = created["deviceId"], created["sip"]
+    phone = Baresip(tmp_path / "phone", server.sip_port, sip["username"], sip["password"])  # type: ignore[attr-defined]
+    phone.start()
+    source = tmp_path / "call.wav"
+    make_stereo_fixture(source, seconds=10.0)
+
+    async def active_mode() -> str | None:
+        _, body = await request(server, "GET", "/api/v2/me/devices", headers=server.headers)
+        mine = [d for d in body["devices"] if d["id"] == device_id]
+        state = mine[0].get("supervisorMonitoringState") if mine else None
+        return state.get("activeMode") if state else None
+
+    async def mode_becomes(mode: str) -> None:
+        for _ in range(200):
+            if await active_mode() == mode:
+                return
+            await asyncio.sleep(0.05)
+        raise AssertionError(f"mode is {await active_mode()}, not {mode}")
+
+    try:
+        await until(lambda: "200 OK" in phone.log(), what="baresip registered")
+        call = start_call(call_options(server, source))
+        sid = (await live_session(server, exts["102"]))["telephonySessionId"]
+        status, party = await supervise(
+            server,
+            sid,
+            {"mode": "Listen", "supervisorDeviceId": device_id, "agentExtensionNumber": "102"},
+        )
+        assert status == 201, party
+        await until(lambda: "Call established" in phone.log(), what="phone answered")
+        assert await active_mode() == "Listen"
+        for digit, mode in (("5", "Coach"), ("6", "Barge"), ("4", "Listen")):
+            await phone.command("sndcode", digit)
+            await mode_becomes(mode)
+        result = await asyncio.wait_for(call, 30)
+    finally:
+        phone.stop()
+    assert result.heard is not None
+    assert result.heard.frames["agent"], "coached and barged: the agent heard the phone"
+    assert result.heard.frames["customer"], "barged: the customer heard the phone"
