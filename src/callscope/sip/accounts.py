@@ -50,13 +50,13 @@ class SipAccounts:
             ).first()
         return (row[0], row[1]) if row is not None else None
 
-    async def all_offline(self) -> int:
-        """No SIP device is registered (at start-up and shutdown)."""
+    async def all_offline(self, node_id: str | None = None) -> int:
+        """No SIP phone of ``node_id`` (None: of any node) is registered: at start-up, a
+        crash left some Online."""
         devices = select(SipCredential.device_id).scalar_subquery()
+        q = update(Device).where(Device.id.in_(devices), Device.status != "Offline")
+        if node_id is not None:
+            q = q.where(Device.node_id == node_id)
         async with self._sessions.begin() as s:
-            result = await s.execute(
-                update(Device)
-                .where(Device.id.in_(devices), Device.status != "Offline")
-                .values(status="Offline", node_id=None)
-            )
+            result = await s.execute(q.values(status="Offline", node_id=None))
         return int(result.rowcount or 0)  # type: ignore[attr-defined]

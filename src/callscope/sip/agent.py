@@ -84,7 +84,8 @@ class SipAgent(asyncio.DatagramProtocol):
     # -- life ----------------------------------------------------------------------------------
 
     async def start(self) -> None:
-        await self.accounts.all_offline()  # a crash left registrations that no longer hold
+        # a crash left registrations that no longer hold (in a cluster: this node's)
+        await self.accounts.all_offline(self.service.node_id)
         loop = asyncio.get_running_loop()
         transport, _ = await loop.create_datagram_endpoint(
             lambda: self, local_addr=(self.host, self.port)
