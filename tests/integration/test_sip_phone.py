@@ -206,6 +206,12 @@ async def test_a_sip_phone_registers_and_hears_the_calls_mixed_audio(
         )
         assert status == 201, party
         assert party["from"]["deviceId"] == device_id
+        await until(lambda: "Call established" in phone.log(), what="phone answered")
+        # the phone shows who is monitored (the caller's display name)
+        assert (
+            "peer_uri:  Listen: Alex Agent (102) <sip:callscope@"
+            in json.loads(await phone.command("callstat"))["data"]
+        )
         result = await asyncio.wait_for(call, 30)
         assert result.status == "completed"
         # callscope hangs up when the supervision ends with the call
