@@ -194,7 +194,7 @@ class Settings:
     )
     sip_port: int = _opt(
         0,
-        "UDP port of the SIP registrar for supervisors' desk phones and softphones "
+        "UDP and TCP port of the SIP registrar for supervisors' desk phones and softphones "
         "(accounts from `callscope admin device --sip`); 0 = off.",
     )
     sip_host: str = _opt(

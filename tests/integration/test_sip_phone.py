@@ -50,6 +50,7 @@ class Baresip:
     password: str
     port: int = field(default_factory=free_port)
     ctrl_port: int = field(default_factory=free_port)
+    transport: str = "udp"
     proc: subprocess.Popen[bytes] | None = None
 
     def start(self) -> Baresip:
@@ -87,7 +88,7 @@ class Baresip:
             )
         )
         (self.home / "accounts").write_text(
-            f"<sip:{self.username}@127.0.0.1:{self.registrar};transport=udp>"
+            f"<sip:{self.username}@127.0.0.1:{self.registrar};transport={self.transport}>"
             f";auth_pass={self.password};answermode=auto;regint=600;audio_codecs=PCMU\n"
         )
         with (self.home / "log").open("wb") as log:
@@ -178,8 +179,9 @@ def sip_server(server_factory: type[Server], tmp_path: Path) -> Server:
     return server
 
 
+@pytest.mark.parametrize("transport", ["udp", "tcp"])
 async def test_a_sip_phone_registers_and_hears_the_calls_mixed_audio(
-    sip_server: Server, tmp_path: Path
+    sip_server: Server, tmp_path: Path, transport: str
 ) -> None:
     server = sip_server
     exts = await extensions(server)
@@ -188,7 +190,13 @@ async def test_a_sip_phone_registers_and_hears_the_calls_mixed_audio(
     device_id, sip = created["deviceId"], created["sip"]
     assert set(sip) == {"username", "password", "realm"}
     assert (await device(server, device_id))["status"] == "Offline"
-    phone = Baresip(tmp_path / "phone", server.sip_port, sip["username"], sip["password"])  # type: ignore[attr-defined]
+    phone = Baresip(
+        tmp_path / "phone",
+        server.sip_port,  # type: ignore[attr-defined]
+        sip["username"],
+        sip["password"],
+        transport=transport,
+    )
     phone.start()
     try:
         await until(lambda: "200 OK" in phone.log(), what="baresip registered")

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+
 import numpy as np
 import pytest
 from aiosipua import SipMessage
@@ -17,6 +19,7 @@ from callscope.sip.media import (
     parse_rtp,
     rtp_packet,
 )
+from callscope.sip.tcp import MAX_MESSAGE, read_message
 
 
 def authorization(digest: Digest, password: str, *, nonce: str, qop: bool = True) -> str:
@@ -143,3 +146,18 @@ def test_aiosipua_parses_what_the_registrar_reads() -> None:
     assert msg.to_addr is not None
     assert msg.to_addr.uri.user == "cs1"
     assert msg.contact[0].params["expires"] == "120"
+
+
+async def test_tcp_framing_by_content_length() -> None:
+    reader = asyncio.StreamReader()
+    first = b"OPTIONS sip:x SIP/2.0\r\nl: 4\r\n\r\nbody"
+    second = b"BYE sip:x SIP/2.0\r\nContent-Length: 0\r\n\r\n"
+    reader.feed_data(b"\r\n\r\n" + first + second)  # a keep-alive first
+    reader.feed_eof()
+    got = [await read_message(reader) for _ in range(4)]
+    assert [g for g in got if g] == [first, second]
+    assert got[-1] is None  # closed
+    big = asyncio.StreamReader()
+    big.feed_data(b"INVITE sip:x SIP/2.0\r\nContent-Length: %d\r\n\r\n" % (MAX_MESSAGE + 1))
+    big.feed_eof()
+    assert await read_message(big) is None

@@ -19,9 +19,14 @@ from aiosipua import SipMessage, SipRequest, SipResponse, stringify_uri
 
 from callscope.errors import SupervisionRefused
 from callscope.sip.accounts import SipAccounts
-from callscope.sip.digest import Digest, DigestError, challenge
+from callscope.sip.digest import Digest, DigestError, challenge, credentials
 from callscope.sip.link import RtpEndpoint, SipCall, SipDeviceLink, mic_frames
 from callscope.sip.media import offer, parse_answer
+from callscope.sip.replies import branch as _branch
+from callscope.sip.replies import expires as _expires
+from callscope.sip.replies import reply
+from callscope.sip.replies import username as _username
+from callscope.sip.tcp import SipTcp
 from callscope.supervision.model import Operation, SupervisionMode
 
 if TYPE_CHECKING:
@@ -43,28 +48,6 @@ DIGIT_MODES: Final = {
 ALLOW: Final = "INVITE, ACK, BYE, CANCEL, OPTIONS"
 
 
-def _branch() -> str:
-    return "z9hG4bK" + secrets.token_hex(8)
-
-
-def reply(request: SipRequest, status: int, reason: str, **headers: str) -> SipResponse:
-    """A response to ``request`` (its Via, From, To, Call-ID and CSeq copied)."""
-    response = SipResponse(status_code=status, reason_phrase=reason)
-    for via in request.headers.get("Via"):
-        response.headers.append("Via", via)
-    for name in ("From", "To", "Call-ID", "CSeq"):
-        value = request.headers.get_first(name)
-        if value is not None:
-            response.headers.set_single(name, value)
-    to = response.headers.get_first("To")
-    if to is not None and ";tag=" not in to and status > 100:
-        response.headers.set_single("To", f"{to};tag={secrets.token_hex(6)}")
-    response.headers.set_single("Server", "callscope")
-    for name, value in headers.items():
-        response.headers.set_single(name.replace("_", "-"), value)
-    return response
-
-
 class SipAgent(asyncio.DatagramProtocol):
     """The registrar and user agent on one UDP socket."""
 
@@ -80,6 +63,9 @@ class SipAgent(asyncio.DatagramProtocol):
         self.calls: dict[str, SipDeviceLink] = {}  # Call-ID → device
         self.links: dict[int, SipDeviceLink] = {}  # device id → its registration
         self.refused = 0
+        self.tcp = SipTcp(
+            lambda data, peer: self.datagram_received(data, peer), self._connection_closed
+        )
 
     # -- life ----------------------------------------------------------------------------------
 
@@ -92,11 +78,13 @@ class SipAgent(asyncio.DatagramProtocol):
         )
         self.transport = transport
         self.port = transport.get_extra_info("sockname")[1]
-        logger.info("SIP registrar on udp %s:%d", self.host, self.port)
+        await self.tcp.start(self.host, self.port)  # TCP on the same port
+        logger.info("SIP registrar on udp and tcp %s:%d", self.host, self.port)
 
     async def stop(self) -> None:
         for link in list(self.links.values()):
             await self._unregister(link)
+        await self.tcp.stop()
         if self.transport is not None:
             self.transport.close()
 
@@ -104,8 +92,20 @@ class SipAgent(asyncio.DatagramProtocol):
         self.transport = cast("asyncio.DatagramTransport", transport)  # uvloop's is no subclass
 
     def _send(self, message: SipMessage | bytes, addr: tuple[str, int]) -> None:
+        data = message if isinstance(message, bytes) else bytes(message)
+        if self.tcp.send(data, addr):
+            return
         if self.transport is not None and not self.transport.is_closing():
-            self.transport.sendto(message if isinstance(message, bytes) else bytes(message), addr)
+            self.transport.sendto(data, addr)
+
+    def _via(self, addr: tuple[str, int], branch: str) -> str:
+        kind = "TCP" if addr in self.tcp.writers else "UDP"
+        return f"SIP/2.0/{kind} {self.host}:{self.port};branch={branch};rport"
+
+    def _connection_closed(self, peer: tuple[str, int]) -> None:
+        """A TCP connection closed: the registrations it carried end."""
+        for link in [x for x in self.links.values() if x.contact == peer]:
+            self.service.spawn(self._unregister(link))
 
     def datagram_received(self, data: bytes, addr: tuple[str | Any, int]) -> None:
         if data.strip() == b"":
@@ -207,8 +207,6 @@ class SipAgent(asyncio.DatagramProtocol):
 
     def _nonce_fresh(self, header: str) -> bool:
         with contextlib.suppress(DigestError):
-            from callscope.sip.digest import credentials
-
             return self.digest.fresh(credentials(header)["nonce"])
         return False
 
@@ -307,7 +305,7 @@ class SipAgent(asyncio.DatagramProtocol):
     ) -> SipRequest:
         request = SipRequest(method=method, uri=link.contact_uri, body=body)
         h = request.headers
-        h.set_single("Via", f"SIP/2.0/UDP {self.host}:{self.port};branch={call.branch};rport")
+        h.set_single("Via", self._via(link.contact, call.branch))
         h.set_single("Max-Forwards", "70")
         h.set_single("From", f"<sip:callscope@{self.host}:{self.port}>;tag={call.local_tag}")
         to = f"<sip:cs{link.id}@{self.host}>"
@@ -359,9 +357,7 @@ class SipAgent(asyncio.DatagramProtocol):
             self._send(ack, link.contact)  # same branch: it acknowledges the refusal
             self._gone(link, call, f"the phone declined ({response.status_code})")
             return
-        ack.headers.set_single(
-            "Via", f"SIP/2.0/UDP {self.host}:{self.port};branch={_branch()};rport"
-        )
+        ack.headers.set_single("Via", self._via(link.contact, _branch()))
         self._send(ack, link.contact)
         if call.answered:
             return  # a retransmitted 200 OK: acknowledged again
@@ -469,19 +465,3 @@ class SipAgent(asyncio.DatagramProtocol):
                 self.service.run(self.service.core.set_mode(sup, mode))
             except SupervisionRefused as exc:
                 logger.info("SIP phone %s: digit %s refused: %s", link.id, digit, exc)
-
-
-def _username(header: str) -> str:
-    from callscope.sip.digest import credentials
-
-    return credentials(header)["username"]
-
-
-def _expires(request: SipRequest) -> int:
-    contacts = request.contact
-    value = contacts[0].params.get("expires") if contacts else None
-    value = value or request.headers.get_first("Expires") or "3600"
-    try:
-        return max(0, int(value))
-    except ValueError:
-        return 3600
