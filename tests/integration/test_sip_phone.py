@@ -38,6 +38,7 @@ pytestmark = [
 ]
 
 DEVICES = "/restapi/v1.0/account/~/extension/~/device"
+TEL = "/restapi/v1.0/account/~/telephony/sessions"
 
 
 @dataclass
@@ -51,6 +52,7 @@ class Baresip:
     port: int = field(default_factory=free_port)
     ctrl_port: int = field(default_factory=free_port)
     transport: str = "udp"
+    answermode: str = "auto"
     proc: subprocess.Popen[bytes] | None = None
 
     def start(self) -> Baresip:
@@ -89,7 +91,7 @@ class Baresip:
         )
         (self.home / "accounts").write_text(
             f"<sip:{self.username}@127.0.0.1:{self.registrar};transport={self.transport}>"
-            f";auth_pass={self.password};answermode=auto;regint=600;audio_codecs=PCMU\n"
+            f";auth_pass={self.password};answermode={self.answermode};regint=600;audio_codecs=PCMU\n"
         )
         with (self.home / "log").open("wb") as log:
             self.proc = subprocess.Popen(
@@ -410,3 +412,50 @@ async def test_digits_on_the_phone_switch_listen_coach_barge(
     assert result.heard is not None
     assert result.heard.frames["agent"], "coached and barged: the agent heard the phone"
     assert result.heard.frames["customer"], "barged: the customer heard the phone"
+
+
+async def test_a_phone_that_declines_cancels_the_supervision(
+    sip_server: Server, tmp_path: Path
+) -> None:
+    server = sip_server
+    exts = await extensions(server)
+    await monitoring_group(server, {"101": ["Monitoring"], "102": ["Monitored"]}, exts)
+    created = sip_account(server, str(exts["101"]["id"]), "Desk phone")
+    device_id, sip = created["deviceId"], created["sip"]
+    phone = Baresip(
+        tmp_path / "phone",
+        server.sip_port,  # type: ignore[attr-defined]
+        sip["username"],
+        sip["password"],
+        answermode="manual",
+    )
+    phone.start()
+    source = tmp_path / "call.wav"
+    make_stereo_fixture(source, seconds=8.0)
+    try:
+        await until(lambda: "200 OK" in phone.log(), what="baresip registered")
+        call = start_call(call_options(server, source, two_way=False))
+        sid = (await live_session(server, exts["102"]))["telephonySessionId"]
+        status, party = await supervise(
+            server,
+            sid,
+            {"mode": "Listen", "supervisorDeviceId": device_id, "agentExtensionNumber": "102"},
+        )
+        assert status == 201, party
+        await until(lambda: "Incoming call" in phone.log(), what="the phone rings")
+        await phone.command("hangup")  # declined while ringing
+
+        async def supervisor_status() -> str:
+            _, session = await request(server, "GET", f"{TEL}/{sid}", headers=server.headers)
+            found = next(p for p in session["parties"] if p["id"] == party["id"])
+            return str(found["status"]["code"])
+
+        for _ in range(200):
+            if await supervisor_status() == "Disconnected":
+                break
+            await asyncio.sleep(0.05)
+        assert await supervisor_status() == "Disconnected"
+        assert "Call established" not in phone.log()
+        await asyncio.wait_for(call, 30)
+    finally:
+        phone.stop()
