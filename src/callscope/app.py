@@ -82,7 +82,7 @@ from callscope.store.retention import RetentionJob
 from callscope.store.subscriptions import SubscriptionRepository
 from callscope.store.ws_sessions import WsSessionRepository
 from callscope.supervision.service import SupervisionService
-from callscope.tls import server_ssl_context
+from callscope.tls import server_ssl_context, sip_ssl_context
 from callscope.transcription.assist import load_rules
 from callscope.transcription.live import TranscriptHub, topic_for
 from callscope.transcription.pool import PoolOptions, WorkerPool
@@ -367,6 +367,8 @@ def build_app(settings: Settings) -> web.Application:
             settings.sip_bind_host,
             settings.sip_port,
             settings.sip_realm,
+            tls=sip_ssl_context(settings),
+            tls_port=settings.sip_tls_port,
         )
         if settings.sip_port
         else None

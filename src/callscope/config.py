@@ -197,6 +197,11 @@ class Settings:
         "UDP and TCP port of the SIP registrar for supervisors' desk phones and softphones "
         "(accounts from `callscope admin device --sip`); 0 = off.",
     )
+    sip_tls_port: int = _opt(
+        0,
+        "Port of SIP over TLS (sips; usually 5061) with tls_cert and tls_key, beside sip_port; "
+        "0 = off.",
+    )
     sip_host: str = _opt(
         "",
         "Address of the SIP and RTP sockets, and the one put in SDP and Contact; empty: the "
@@ -386,6 +391,12 @@ class Settings:
             raise ConfigError(f"sip_port {self.sip_port}: use 1-65535, or 0 (off)")
         if self.sip_port and self.sip_bind_host in ("0.0.0.0", "::", ""):  # noqa: S104
             raise ConfigError("sip_host: name the address SIP devices reach (not 0.0.0.0)")
+        if self.sip_tls_port and not (self.sip_port and self.tls_cert):
+            raise ConfigError("sip_tls_port needs sip_port, and tls_cert and tls_key")
+        if not 0 <= self.sip_tls_port < 65536 or (
+            self.sip_tls_port and self.sip_tls_port == self.sip_port
+        ):
+            raise ConfigError(f"sip_tls_port {self.sip_tls_port}: 1-65535 and not sip_port")
         if not self.sip_realm or '"' in self.sip_realm or len(self.sip_realm) > 128:
             raise ConfigError("sip_realm: 1-128 characters, no double quote")
         if not 0 <= self.grpc_port < 65536:

@@ -17,6 +17,7 @@ from typing import Any
 
 import numpy as np
 import pytest
+import trustme
 
 from callscope.media.g711 import lin2ulaw, ulaw2lin
 from tests.conftest import Server, free_port, make_stereo_fixture
@@ -85,6 +86,7 @@ class Baresip:
                     "module_app ctrl_tcp.so",
                     f"ctrl_tcp_listen 127.0.0.1:{self.ctrl_port}",
                     f"snd_path {self.home}",
+                    f"sip_cafile {self.home.parent / 'ca.pem'}",
                     "",
                 ]
             )
@@ -173,15 +175,28 @@ def aligned(heard: np.ndarray, expected: np.ndarray) -> tuple[int, np.ndarray]:
 
 @pytest.fixture
 def sip_server(server_factory: type[Server], tmp_path: Path) -> Server:
-    port = free_port()
+    """A server with SIP on UDP and TCP (``sip_port``) and TLS (``sip_tls_port``, a
+    certificate for 127.0.0.1 from a throwaway CA in ``ca.pem``)."""
+    ca = trustme.CA()
+    cert = ca.issue_cert("127.0.0.1")
+    cert.cert_chain_pems[0].write_to_path(str(tmp_path / "cert.pem"))
+    cert.private_key_pem.write_to_path(str(tmp_path / "key.pem"))
+    ca.cert_pem.write_to_path(str(tmp_path / "ca.pem"))
+    port, tls_port = free_port(), free_port()
     server = server_factory(
-        tmp_path / "data", extra_args=["--ingest-idle-timeout-s", "2", "--sip-port", str(port)]
+        tmp_path / "data",
+        extra_args=[
+            *("--ingest-idle-timeout-s", "2", "--sip-port", str(port)),
+            *("--sip-tls-port", str(tls_port), "--tls-cert", str(tmp_path / "cert.pem")),
+            *("--tls-key", str(tmp_path / "key.pem")),
+        ],
     ).start()
     server.sip_port = port  # type: ignore[attr-defined]
+    server.sip_tls_port = tls_port  # type: ignore[attr-defined]
     return server
 
 
-@pytest.mark.parametrize("transport", ["udp", "tcp"])
+@pytest.mark.parametrize("transport", ["udp", "tcp", "tls"])
 async def test_a_sip_phone_registers_and_hears_the_calls_mixed_audio(
     sip_server: Server, tmp_path: Path, transport: str
 ) -> None:
@@ -194,14 +209,15 @@ async def test_a_sip_phone_registers_and_hears_the_calls_mixed_audio(
     assert (await device(server, device_id))["status"] == "Offline"
     phone = Baresip(
         tmp_path / "phone",
-        server.sip_port,  # type: ignore[attr-defined]
+        server.sip_tls_port if transport == "tls" else server.sip_port,  # type: ignore[attr-defined]
         sip["username"],
         sip["password"],
         transport=transport,
     )
     phone.start()
     try:
-        await until(lambda: "200 OK" in phone.log(), what="baresip registered")
+        registered = f"{{0/{transport.upper()}/v4}} 200 OK"  # over that transport
+        await until(lambda: registered in phone.log(), what=f"baresip registered: {transport}")
         listed = await device(server, device_id)
         assert (listed["type"], listed["status"]) == ("SoftPhone", "Online")
 

@@ -13,7 +13,8 @@ import asyncio
 import contextlib
 import logging
 import secrets
-from typing import TYPE_CHECKING, Any, Final, cast
+import ssl
+from typing import TYPE_CHECKING, Any, Final
 
 from aiosipua import SipMessage, SipRequest, SipResponse, stringify_uri
 
@@ -23,8 +24,8 @@ from callscope.sip.digest import Digest, DigestError, challenge, credentials
 from callscope.sip.link import RtpEndpoint, SipCall, SipDeviceLink, mic_frames
 from callscope.sip.media import offer, parse_answer
 from callscope.sip.replies import branch as _branch
+from callscope.sip.replies import cancel_of, reply
 from callscope.sip.replies import expires as _expires
-from callscope.sip.replies import reply
 from callscope.sip.replies import username as _username
 from callscope.sip.tcp import SipTcp
 from callscope.supervision.model import Operation, SupervisionMode
@@ -52,7 +53,15 @@ class SipAgent(asyncio.DatagramProtocol):
     """The registrar and user agent on one UDP socket."""
 
     def __init__(
-        self, service: SupervisionService, accounts: SipAccounts, host: str, port: int, realm: str
+        self,
+        service: SupervisionService,
+        accounts: SipAccounts,
+        host: str,
+        port: int,
+        realm: str,
+        *,
+        tls: ssl.SSLContext | None = None,
+        tls_port: int = 0,
     ) -> None:
         self.service = service
         self.accounts = accounts
@@ -66,6 +75,14 @@ class SipAgent(asyncio.DatagramProtocol):
         self.tcp = SipTcp(
             lambda data, peer: self.datagram_received(data, peer), self._connection_closed
         )
+        #: SIP over TLS (sips), with the server's tls_cert
+        self.tls = (
+            SipTcp(lambda data, peer: self.datagram_received(data, peer), self._connection_closed)
+            if tls is not None
+            else None
+        )
+        self.tls_context = tls
+        self.tls_port = tls_port
 
     # -- life ----------------------------------------------------------------------------------
 
@@ -80,27 +97,45 @@ class SipAgent(asyncio.DatagramProtocol):
         self.port = transport.get_extra_info("sockname")[1]
         await self.tcp.start(self.host, self.port)  # TCP on the same port
         logger.info("SIP registrar on udp and tcp %s:%d", self.host, self.port)
+        if self.tls is not None:
+            await self.tls.start(self.host, self.tls_port, self.tls_context)
+            logger.info("SIP registrar on tls %s:%d", self.host, self.tls_port)
 
     async def stop(self) -> None:
         for link in list(self.links.values()):
             await self._unregister(link)
         await self.tcp.stop()
+        if self.tls is not None:
+            await self.tls.stop()
         if self.transport is not None:
             self.transport.close()
 
-    def connection_made(self, transport: asyncio.BaseTransport) -> None:
-        self.transport = cast("asyncio.DatagramTransport", transport)  # uvloop's is no subclass
-
     def _send(self, message: SipMessage | bytes, addr: tuple[str, int]) -> None:
         data = message if isinstance(message, bytes) else bytes(message)
-        if self.tcp.send(data, addr):
+        if self.tcp.send(data, addr) or (self.tls is not None and self.tls.send(data, addr)):
             return
         if self.transport is not None and not self.transport.is_closing():
             self.transport.sendto(data, addr)
 
+    def _kind(self, addr: tuple[str, int]) -> str:
+        """How the phone at ``addr`` is connected: UDP, TCP or TLS."""
+        if addr in self.tcp.writers:
+            return "TCP"
+        return "TLS" if self.tls is not None and addr in self.tls.writers else "UDP"
+
     def _via(self, addr: tuple[str, int], branch: str) -> str:
-        kind = "TCP" if addr in self.tcp.writers else "UDP"
-        return f"SIP/2.0/{kind} {self.host}:{self.port};branch={branch};rport"
+        kind = self._kind(addr)
+        port = self.tls_port if kind == "TLS" else self.port
+        return f"SIP/2.0/{kind} {self.host}:{port};branch={branch};rport"
+
+    def _contact(self, addr: tuple[str, int]) -> str:
+        """callscope's Contact for the phone at ``addr`` (its requests come back the same way)."""
+        kind = self._kind(addr)
+        if kind == "TLS":
+            return f"<sips:callscope@{self.host}:{self.tls_port};transport=tls>"
+        if kind == "TCP":
+            return f"<sip:callscope@{self.host}:{self.port};transport=tcp>"
+        return f"<sip:callscope@{self.host}:{self.port}>"
 
     def _connection_closed(self, peer: tuple[str, int]) -> None:
         """A TCP connection closed: the registrations it carried end."""
@@ -312,7 +347,7 @@ class SipAgent(asyncio.DatagramProtocol):
         h.set_single("To", to + (f";tag={call.remote_tag}" if call.remote_tag else ""))
         h.set_single("Call-ID", call.call_id)
         h.set_single("CSeq", f"{call.cseq} {method}")
-        h.set_single("Contact", f"<sip:callscope@{self.host}:{self.port}>")
+        h.set_single("Contact", self._contact(link.contact))
         h.set_single("User-Agent", "callscope")
         return request
 
@@ -382,17 +417,9 @@ class SipAgent(asyncio.DatagramProtocol):
         if call.answered:
             self._bye(link, call)
         else:
-            cancel = SipRequest(method="CANCEL", uri=link.contact_uri)
             self._forget(link, call)
             if call.invite:
-                parsed = SipMessage.parse(call.invite)
-                for name in ("Via", "From", "To", "Call-ID"):
-                    value = parsed.headers.get_first(name)
-                    if value is not None:
-                        cancel.headers.set_single(name, value)
-                cancel.headers.set_single("CSeq", f"{call.cseq} CANCEL")
-                cancel.headers.set_single("Max-Forwards", "70")
-                self._send(cancel, link.contact)
+                self._send(cancel_of(call.invite, call.cseq), link.contact)
 
     def _bye(self, link: SipDeviceLink, call: SipCall) -> None:
         call.ended = True

@@ -5,11 +5,11 @@ from __future__ import annotations
 
 import secrets
 
-from aiosipua import SipRequest, SipResponse
+from aiosipua import SipMessage, SipRequest, SipResponse
 
 from callscope.sip.digest import credentials
 
-__all__ = ["branch", "expires", "reply", "username"]
+__all__ = ["branch", "cancel_of", "expires", "reply", "username"]
 
 
 def branch() -> str:
@@ -46,3 +46,18 @@ def expires(request: SipRequest) -> int:
         return max(0, int(value))
     except ValueError:
         return 3600
+
+
+def cancel_of(invite: bytes, cseq: int) -> SipRequest:
+    """The CANCEL of an INVITE not yet answered (RFC 3261 §9.1: its Via, From, To, Call-ID
+    and CSeq number)."""
+    parsed = SipMessage.parse(invite)
+    assert isinstance(parsed, SipRequest)
+    cancel = SipRequest(method="CANCEL", uri=parsed.uri)
+    for name in ("Via", "From", "To", "Call-ID"):
+        value = parsed.headers.get_first(name)
+        if value is not None:
+            cancel.headers.set_single(name, value)
+    cancel.headers.set_single("CSeq", f"{cseq} CANCEL")
+    cancel.headers.set_single("Max-Forwards", "70")
+    return cancel

@@ -1,6 +1,6 @@
-"""SIP over TCP (RFC 3261 §18.3): messages framed by Content-Length on a connection the phone
-opens. Requests to a phone that registered over TCP go back on its connection; when the
-connection closes, the registrations it carried end (as RFC 5626 flows do)."""
+"""SIP over TCP and TLS (RFC 3261 §18.3, §26.2): messages framed by Content-Length on a
+connection the phone opens. Requests to a phone that registered over one go back on it; when
+the connection closes, the registrations it carried end (as RFC 5626 flows do)."""
 
 from __future__ import annotations
 
@@ -8,6 +8,7 @@ import asyncio
 import contextlib
 import logging
 import re
+import ssl
 from collections.abc import Callable
 from typing import Final
 
@@ -57,8 +58,10 @@ class SipTcp:
         self.writers: dict[tuple[str, int], asyncio.StreamWriter] = {}
         self.server: asyncio.Server | None = None
 
-    async def start(self, host: str, port: int) -> None:
-        self.server = await asyncio.start_server(self._serve, host, port, limit=MAX_MESSAGE)
+    async def start(self, host: str, port: int, tls: ssl.SSLContext | None = None) -> None:
+        self.server = await asyncio.start_server(
+            self._serve, host, port, limit=MAX_MESSAGE, ssl=tls
+        )
 
     async def stop(self) -> None:
         if self.server is not None:
