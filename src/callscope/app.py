@@ -433,6 +433,8 @@ def build_app(settings: Settings) -> web.Application:
         why = f"node {node} stopped mid-call"
         rows = await ingest.recover(node, reason=why)
         await directory.webphones_offline(node)
+        if sip_agent is not None:
+            await sip_agent.accounts.all_offline(node)  # its SIP phones' registrations
         await supervision.node_died(node)
         for row in rows:
             if row.transcript_status in (TranscriptStatus.LIVE, TranscriptStatus.PENDING):

@@ -283,6 +283,7 @@ async def test_wrong_password_and_unregistered_phones_are_refused(
         )
         assert status == 400, body
         assert f"Device {device_id} is Offline" in body["message"]
+        assert "admin device --sip" in body["message"]  # says how a SIP phone gets online
     finally:
         with contextlib.suppress(Exception):
             await asyncio.wait_for(call, 30)
