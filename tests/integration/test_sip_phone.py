@@ -476,3 +476,37 @@ async def test_a_phone_that_declines_cancels_the_supervision(
         await asyncio.wait_for(call, 30)
     finally:
         phone.stop()
+
+
+async def test_a_genesys_listen_in_order_rings_the_sip_phone_on_the_agents_next_call(
+    sip_server: Server, tmp_path: Path
+) -> None:
+    server = sip_server
+    exts = await extensions(server)
+    await monitoring_group(server, {"101": ["Monitoring"], "102": ["Monitored"]}, exts)
+    created = sip_account(server, str(exts["101"]["id"]), "Desk phone")
+    device_id, sip = created["deviceId"], created["sip"]
+    phone = Baresip(tmp_path / "phone", server.sip_port, sip["username"], sip["password"])  # type: ignore[attr-defined]
+    phone.start()
+    source = tmp_path / "call.wav"
+    make_stereo_fixture(source, seconds=4.0)
+    try:
+        await until(lambda: "200 OK" in phone.log(), what="baresip registered")
+        status, body = await request(
+            server,
+            "POST",
+            f"/api/v2/me/devices/{device_id}",
+            headers=server.headers,
+            json={"operationName": "ListenIn", "phoneNumber": "102"},
+        )
+        assert (status, body) == (200, {"statusCode": 0}), body
+        assert "Incoming call" not in phone.log()  # armed: no call yet
+        call = start_call(call_options(server, source, two_way=False))
+        await until(lambda: "Call established" in phone.log(), what="rung on the agent's call")
+        stat = json.loads(await phone.command("callstat"))["data"]
+        assert "peer_uri:  Listen: Alex Agent (102) <sip:callscope@" in stat
+        result = await asyncio.wait_for(call, 30)
+        assert result.status == "completed"
+        await until(lambda: "session closed" in phone.log(), what="BYE when the call ended")
+    finally:
+        phone.stop()
