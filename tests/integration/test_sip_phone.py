@@ -8,6 +8,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
+import secrets
 import shutil
 import subprocess
 import wave
@@ -18,8 +19,10 @@ from typing import Any
 import numpy as np
 import pytest
 import trustme
+from aiosipua import SipMessage, SipResponse, parse_auth
 
 from callscope.media.g711 import lin2ulaw, ulaw2lin
+from callscope.sip.digest import ha1, response
 from tests.conftest import Server, free_port, make_stereo_fixture
 from tests.integration.cp_helpers import admin_cli, request
 from tests.integration.test_events import until
@@ -510,3 +513,89 @@ async def test_a_genesys_listen_in_order_rings_the_sip_phone_on_the_agents_next_
         await until(lambda: "session closed" in phone.log(), what="BYE when the call ended")
     finally:
         phone.stop()
+
+
+class RawSip(asyncio.DatagramProtocol):
+    """Hand-written SIP datagrams to the registrar, for the answers baresip never provokes."""
+
+    def __init__(self) -> None:
+        self.answers: asyncio.Queue[SipResponse] = asyncio.Queue()
+        self.transport: asyncio.DatagramTransport | None = None
+
+    def datagram_received(self, data: bytes, addr: tuple[Any, ...]) -> None:
+        message = SipMessage.parse(data)
+        if isinstance(message, SipResponse):
+            self.answers.put_nowait(message)
+
+    async def register(
+        self, port: int, user: str, *, expires: str = "600", auth: str = ""
+    ) -> SipResponse:
+        assert self.transport is not None
+        local = self.transport.get_extra_info("sockname")[1]
+        lines = [
+            f"REGISTER sip:127.0.0.1:{port} SIP/2.0",
+            f"Via: SIP/2.0/UDP 127.0.0.1:{local};branch=z9hG4bK{secrets.token_hex(4)}",
+            f"From: <sip:{user}@127.0.0.1>;tag=r1",
+            f"To: <sip:{user}@127.0.0.1>",
+            "Call-ID: raw-1",
+            "CSeq: 1 REGISTER",
+            f"Contact: <sip:{user}@127.0.0.1:{local}>",
+            f"Expires: {expires}",
+            *([f"Authorization: {auth}"] if auth else []),
+            "Content-Length: 0",
+        ]
+        self.transport.sendto(("\r\n".join(lines) + "\r\n\r\n").encode(), ("127.0.0.1", port))
+        return await asyncio.wait_for(self.answers.get(), 10)
+
+
+def digest_header(challenge: SipResponse, user: str, password: str, port: int) -> str:
+    params = parse_auth(challenge.headers.get_first("WWW-Authenticate") or "").params
+    uri = f"sip:127.0.0.1:{port}"
+    key = ha1(user, params["realm"], password)
+    r = response(key, "REGISTER", uri, params["nonce"], "00000001", "c", "auth")
+    return (
+        f'Digest username="{user}", realm="{params["realm"]}", nonce="{params["nonce"]}", '
+        f'uri="{uri}", response="{r}", algorithm=MD5, qop=auth, nc=00000001, cnonce="c"'
+    )
+
+
+async def test_registrar_answers(sip_server: Server) -> None:
+    server = sip_server
+    port = server.sip_port  # type: ignore[attr-defined]
+    exts = await extensions(server)
+    created = sip_account(server, str(exts["101"]["id"]), "Desk phone")
+    device_id, sip = created["deviceId"], created["sip"]
+    user, password = sip["username"], sip["password"]
+    loop = asyncio.get_running_loop()
+    transport, raw = await loop.create_datagram_endpoint(RawSip, local_addr=("127.0.0.1", 0))
+    raw.transport = transport  # type: ignore[assignment]
+
+    async def signed() -> str:
+        """An Authorization for a fresh challenge (each nonce count is accepted once)."""
+        first = await raw.register(port, user)
+        assert first.status_code == 401
+        assert 'qop="auth"' in (first.headers.get_first("WWW-Authenticate") or "")
+        return digest_header(first, user, password, port)
+
+    try:
+        # a response that is not Digest MD5: 400 saying why
+        bad = await raw.register(port, user, auth="Basic eDp5")
+        assert (bad.status_code, "use Digest" in bad.reason_phrase) == (400, True)
+        # another account's username in To: refused
+        assert (await raw.register(port, "cs1", auth=await signed())).status_code == 403
+        # too short an expiry: 423 with Min-Expires
+        brief = await raw.register(port, user, expires="10", auth=await signed())
+        assert (brief.status_code, brief.headers.get_first("Min-Expires")) == (423, "60")
+        auth = await signed()
+        assert (await raw.register(port, user, auth=auth)).status_code == 200
+        assert (await device(server, device_id))["status"] == "Online"
+        # the same Authorization again (a replay): a new challenge, marked stale
+        replay = await raw.register(port, user, auth=auth)
+        assert replay.status_code == 401
+        assert "stale=true" in (replay.headers.get_first("WWW-Authenticate") or "")
+        # Expires: 0 unregisters: Offline
+        gone = await raw.register(port, user, expires="0", auth=await signed())
+        assert gone.status_code == 200
+        assert (await device(server, device_id))["status"] == "Offline"
+    finally:
+        transport.close()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import time
 
 import numpy as np
 import pytest
@@ -39,8 +40,8 @@ def authorization(digest: Digest, password: str, *, nonce: str, qop: bool = True
 def test_digest_accepts_the_password_and_refuses_others() -> None:
     digest = Digest.new("callscope")
     stored = ha1("cs1", "callscope", "s3cret")
-    nonce = digest.nonce()
     for qop in (True, False):
+        nonce = digest.nonce(now=time.time() - int(qop))
         assert digest.check(
             authorization(digest, "s3cret", nonce=nonce, qop=qop), "REGISTER", stored
         )
@@ -48,7 +49,22 @@ def test_digest_accepts_the_password_and_refuses_others() -> None:
             authorization(digest, "guess", nonce=nonce, qop=qop), "REGISTER", stored
         )
     # the response covers the method
-    assert not digest.check(authorization(digest, "s3cret", nonce=nonce), "INVITE", stored)
+    fresh = digest.nonce(now=time.time() - 2)
+    assert not digest.check(authorization(digest, "s3cret", nonce=fresh), "INVITE", stored)
+
+
+def test_a_replayed_authorization_is_stale() -> None:
+    digest = Digest.new("callscope")
+    stored = ha1("cs1", "callscope", "s3cret")
+    header = authorization(digest, "s3cret", nonce=digest.nonce())
+    assert digest.verify(header, "REGISTER", stored) == "ok"
+    assert digest.verify(header, "REGISTER", stored) == "stale"  # same nonce count again
+    assert (
+        digest.verify(authorization(digest, "guess", nonce=digest.nonce()), "REGISTER", stored)
+        == "wrong"
+    )
+    old = authorization(digest, "s3cret", nonce=digest.nonce(now=time.time() - 400))
+    assert digest.verify(old, "REGISTER", stored) == "stale"
 
 
 def test_nonces_are_signed_and_expire() -> None:
@@ -56,7 +72,8 @@ def test_nonces_are_signed_and_expire() -> None:
     stored = ha1("cs1", "callscope", "s3cret")
     assert digest.fresh(digest.nonce())
     assert not digest.fresh(digest.nonce(now=1000.0), now=1000.0 + 301)
-    forged = "ffffffff." + "0" * 24
+    assert digest.nonce() != digest.nonce()  # each challenge its own
+    forged = "ffffffff.000000000000." + "0" * 24
     assert not digest.check(authorization(digest, "s3cret", nonce=forged), "REGISTER", stored)
     other = Digest.new("callscope")  # another server's key
     assert not digest.fresh(other.nonce())

@@ -20,7 +20,7 @@ from aiosipua import SipMessage, SipRequest, SipResponse, stringify_uri
 
 from callscope.errors import SupervisionRefused
 from callscope.sip.accounts import SipAccounts
-from callscope.sip.digest import Digest, DigestError, challenge, credentials
+from callscope.sip.digest import Digest, DigestError, challenge
 from callscope.sip.link import RtpEndpoint, SipCall, SipDeviceLink, mic_frames
 from callscope.sip.media import offer, parse_answer
 from callscope.sip.replies import branch as _branch
@@ -186,15 +186,14 @@ class SipAgent(asyncio.DatagramProtocol):
         try:
             username = _username(header)
             found = await self.accounts.lookup(username)
-            ok = found is not None and self.digest.check(header, "REGISTER", found[0].ha1)
+            verdict = self.digest.verify(header, "REGISTER", found[0].ha1) if found else "wrong"
         except DigestError as exc:
             self._send(reply(request, 400, f"Bad Request: {exc}"), peer)
             return
         to = request.to_addr
-        if found is None or not ok or to is None or to.uri.user != username:
+        if found is None or verdict != "ok" or to is None or to.uri.user != username:
             self.refused += 1
-            stale = found is not None and not self._nonce_fresh(header)
-            if stale:
+            if found is not None and verdict == "stale":  # old nonce, or a replay: again
                 www = challenge(self.digest, stale=True)
                 self._send(reply(request, 401, "Unauthorized", WWW_Authenticate=www), peer)
             else:
@@ -239,11 +238,6 @@ class SipAgent(asyncio.DatagramProtocol):
             ),
             peer,
         )
-
-    def _nonce_fresh(self, header: str) -> bool:
-        with contextlib.suppress(DigestError):
-            return self.digest.fresh(credentials(header)["nonce"])
-        return False
 
     async def _online(
         self, device: Any, peer: tuple[str, int], contact_uri: str

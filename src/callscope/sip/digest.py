@@ -11,7 +11,7 @@ import hashlib
 import hmac
 import secrets
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Final
 
 from aiosipua import parse_auth
@@ -50,13 +50,16 @@ class Digest:
 
     realm: str
     key: bytes
+    #: the highest nonce count accepted per nonce: a replayed Authorization is stale
+    used: dict[str, int] = field(default_factory=dict, compare=False)
 
     @classmethod
     def new(cls, realm: str) -> Digest:
         return cls(realm, secrets.token_bytes(32))
 
     def nonce(self, now: float | None = None) -> str:
-        stamp = f"{int(time.time() if now is None else now):x}"
+        """A new nonce: its time, a random part (each challenge its own), their signature."""
+        stamp = f"{int(time.time() if now is None else now):x}.{secrets.token_hex(6)}"
         return f"{stamp}.{self._sign(stamp)}"
 
     def _sign(self, stamp: str) -> str:
@@ -64,17 +67,22 @@ class Digest:
 
     def fresh(self, nonce: str, now: float | None = None) -> bool:
         """Whether ``nonce`` is one of ours and not older than :data:`NONCE_TTL_S`."""
-        stamp, _, sig = nonce.partition(".")
+        stamp, _, sig = nonce.rpartition(".")
         if not hmac.compare_digest(sig, self._sign(stamp)):
             return False
         try:
-            issued = int(stamp, 16)
+            issued = int(stamp.partition(".")[0], 16)
         except ValueError:
             return False
         return 0 <= (time.time() if now is None else now) - issued <= NONCE_TTL_S
 
     def check(self, header: str, method: str, ha1_hex: str, now: float | None = None) -> bool:
-        """Whether ``header`` (an Authorization value) proves the password of ``ha1_hex``.
+        """Whether ``header`` (an Authorization value) proves the password of ``ha1_hex``."""
+        return self.verify(header, method, ha1_hex, now) == "ok"
+
+    def verify(self, header: str, method: str, ha1_hex: str, now: float | None = None) -> str:
+        """``ok``; ``stale`` (a nonce not ours, too old, or a nonce count used before: a
+        replay); or ``wrong`` (another password).
 
         Raises:
             DigestError: not a Digest MD5 header with the fields it needs, or another realm.
@@ -82,9 +90,27 @@ class Digest:
         params = credentials(header)
         if params["realm"] != self.realm:
             raise DigestError(f"realm {params['realm']!r}: this registrar is {self.realm!r}")
-        if not self.fresh(params["nonce"], now):
-            return False
-        want = response(
+        nonce = params["nonce"]
+        if not self.fresh(nonce, now):
+            return "stale"
+        given = params["response"].lower()
+        if not hmac.compare_digest(self._expected(params, method, ha1_hex), given):
+            return "wrong"
+        try:
+            count = int(params.get("nc", "0"), 16)
+        except ValueError as exc:
+            raise DigestError("nc must be 8 hex digits") from exc
+        if count <= self.used.get(nonce, -1):
+            return "stale"
+        if len(self.used) > 10_000:  # forget nonces that expired
+            for old in [n for n in self.used if not self.fresh(n, now)]:
+                del self.used[old]
+        self.used[nonce] = count
+        return "ok"
+
+    @staticmethod
+    def _expected(params: dict[str, str], method: str, ha1_hex: str) -> str:
+        return response(
             ha1_hex,
             method,
             params["uri"],
@@ -93,7 +119,6 @@ class Digest:
             params.get("cnonce", ""),
             params.get("qop", ""),
         )
-        return hmac.compare_digest(want, params["response"].lower())
 
 
 def credentials(header: str) -> dict[str, str]:
