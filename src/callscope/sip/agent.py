@@ -297,6 +297,9 @@ class SipAgent(asyncio.DatagramProtocol):
         rtp.transport = transport
         rtp_port = transport.get_extra_info("sockname")[1]
         display = await self._display(link, started)
+        if call.ended:  # hung up before it was placed (the supervision already ended)
+            rtp.close()
+            return
         request = self._request(
             link, call, "INVITE", body=offer(self.host, rtp_port, secrets.randbits(31))
         )
