@@ -11,6 +11,7 @@ import json
 import secrets
 import shutil
 import subprocess
+import time
 import wave
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -599,3 +600,58 @@ async def test_registrar_answers(sip_server: Server) -> None:
         assert (await device(server, device_id))["status"] == "Offline"
     finally:
         transport.close()
+
+
+async def test_two_supervised_calls_ring_the_phone_on_two_lines(
+    sip_server: Server, tmp_path: Path
+) -> None:
+    server = sip_server
+    exts = await extensions(server)
+    await monitoring_group(
+        server, {"101": ["Monitoring"], "102": ["Monitored"], "103": ["Monitored"]}, exts
+    )
+    created = sip_account(server, str(exts["101"]["id"]), "Desk phone")
+    device_id, sip = created["deviceId"], created["sip"]
+    phone = Baresip(tmp_path / "phone", server.sip_port, sip["username"], sip["password"])  # type: ignore[attr-defined]
+    phone.start()
+    sources = [tmp_path / "a.wav", tmp_path / "b.wav"]
+    make_stereo_fixture(sources[0], seconds=8.0, seed=3)
+    make_stereo_fixture(sources[1], seconds=8.0, seed=4)
+    sids = []
+    try:
+        await until(lambda: "200 OK" in phone.log(), what="baresip registered")
+        calls = [
+            start_call(call_options(server, source, two_way=False), index=i)
+            for i, source in enumerate(sources)
+        ]
+        for n, number in enumerate(("102", "103")):
+            sids.append((await live_session(server, exts[number]))["telephonySessionId"])
+            if n:  # baresip names its recordings by the second: the second call a second on
+                first = int(time.time())
+                await until(lambda t=first: int(time.time()) > t, what="the next second")
+            status, party = await supervise(
+                server,
+                sids[-1],
+                {"mode": "Listen", "supervisorDeviceId": device_id, "agentExtensionNumber": number},
+            )
+            assert status == 201, party
+            await until(
+                lambda n=n: phone.log().count("Call established") == n + 1,
+                what=f"line {n + 1} answered",
+            )
+        for call in calls:
+            assert (await asyncio.wait_for(call, 30)).status == "completed"
+        await until(lambda: phone.log().count("session closed") == 2, what="two BYEs")
+    finally:
+        phone.stop()
+    recordings = sorted(phone.home.glob("*-dec.wav"))
+    assert len(recordings) == 2, recordings
+    # Each line heard its own call's mixed audio.
+    for path, sid in zip(recordings, sids, strict=True):
+        with wave.open(str(path), "rb") as w:
+            heard = np.frombuffer(w.readframes(w.getnframes()), dtype="<i2")
+        pcm = recording(server, sid.removeprefix("s-")).astype(np.int32)
+        mixed = np.clip(pcm[:, 0] + pcm[:, 1], -32768, 32767).astype(np.int16)
+        _, diff = aligned(heard, ulaw2lin(lin2ulaw(mixed)))
+        assert len(diff) >= 3 * 8000
+        assert np.count_nonzero(diff == 0) / len(diff) > 0.95, f"{path.name}: not {sid}'s audio"

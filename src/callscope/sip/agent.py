@@ -10,7 +10,6 @@ cancels what the device supervises, as Genesys ``CancelSupervisorMonitoring`` do
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import secrets
 import ssl
@@ -28,7 +27,7 @@ from callscope.sip.replies import cancel_of, reply
 from callscope.sip.replies import expires as _expires
 from callscope.sip.replies import username as _username
 from callscope.sip.tcp import SipTcp
-from callscope.supervision.model import Operation, SupervisionMode
+from callscope.supervision.model import Supervision, SupervisionMode
 
 if TYPE_CHECKING:
     from callscope.supervision.service import SupervisionService
@@ -69,7 +68,7 @@ class SipAgent(asyncio.DatagramProtocol):
         self.port = port
         self.digest = Digest.new(realm)
         self.transport: asyncio.DatagramTransport | None = None
-        self.calls: dict[str, SipDeviceLink] = {}  # Call-ID → device
+        self.calls: dict[str, tuple[SipDeviceLink, SipCall]] = {}  # by Call-ID
         self.links: dict[int, SipDeviceLink] = {}  # device id → its registration
         self.refused = 0
         self.tcp = SipTcp(
@@ -282,11 +281,12 @@ class SipAgent(asyncio.DatagramProtocol):
         call_id = f"{secrets.token_hex(12)}@callscope"
         tag = secrets.token_hex(6)
         rtp = RtpEndpoint(
-            lambda pcm: self._microphone(link, pcm), lambda digit: self._digit(link, digit)
+            lambda pcm: self._microphone(link, call, pcm),
+            lambda digit: self._digit(link, call, digit),
         )
         call = SipCall(call_id, tag, _branch(), b"", int(started["stream"]), rtp=rtp)
-        link.call = call
-        self.calls[call_id] = link
+        link.calls[call.stream] = call
+        self.calls[call_id] = (link, call)
         self.service.spawn(self._place(link, call, started))
 
     async def _place(self, link: SipDeviceLink, call: SipCall, started: dict[str, Any]) -> None:
@@ -314,9 +314,8 @@ class SipAgent(asyncio.DatagramProtocol):
 
     def _unanswered(self, link: SipDeviceLink, call: SipCall) -> None:
         """Ringing (or silent) for ``INVITE_TIMEOUT_S``: callscope gives up (CANCEL)."""
-        if link.call is call and not call.answered and not call.ended:
-            link.streams.clear()
-            self._hang_up(link)
+        if not call.answered and not call.ended:
+            self._hang_up(link, call)
             self._gone(link, call, "the phone did not answer")
 
     async def _display(self, link: SipDeviceLink, started: dict[str, Any]) -> str:
@@ -363,11 +362,11 @@ class SipAgent(asyncio.DatagramProtocol):
         )
 
     def _on_response(self, response: SipResponse, peer: tuple[str, int]) -> None:
-        link = self.calls.get(response.call_id or "")
+        entry = self.calls.get(response.call_id or "")
         cseq = response.cseq
-        if link is None or link.call is None or cseq is None:
+        if entry is None or cseq is None:
             return
-        call = link.call
+        link, call = entry
         if response.status_code < 200:
             if call.retransmit is not None:
                 call.retransmit.cancel()  # it rings: wait (the phone answers or declines)
@@ -407,9 +406,8 @@ class SipAgent(asyncio.DatagramProtocol):
         call.answered = True
         logger.info("SIP phone %s answered (%s)", link.id, answer.codec.name)
 
-    def _hang_up(self, link: SipDeviceLink) -> None:
-        call = link.call
-        if call is None or call.ended:
+    def _hang_up(self, link: SipDeviceLink, call: SipCall) -> None:
+        if call.ended:
             return
         if call.answered:
             self._bye(link, call)
@@ -450,42 +448,44 @@ class SipAgent(asyncio.DatagramProtocol):
         if call.rtp is not None:
             call.rtp.close()
         self.calls.pop(call.call_id, None)
-        if link.call is call:
-            link.call = None
-            if link.streams and link.online:  # supervision went on meanwhile: call again
-                self._invite(link, link.streams[min(link.streams)])
+        if link.calls.get(call.stream) is call:
+            del link.calls[call.stream]
 
     def _gone(self, link: SipDeviceLink, call: SipCall, why: str) -> None:
-        """The phone hung up, declined or never answered: what it supervises is cancelled."""
-        link.streams.clear()
+        """The phone hung up, declined or never answered this call: the supervision it
+        carried ends (its other calls go on)."""
         self._forget(link, call)
-        service = self.service
-        if link.id in service.core.devices:
-            with contextlib.suppress(SupervisionRefused):
-                service.run(service.core.operate(link.id, Operation.CANCEL))
-        logger.info("SIP phone %s: supervision cancelled (%s)", link.id, why)
+        sup = self._supervision(link, call)
+        if sup is not None:
+            self.service.run(self.service.core.end(sup.call_id, why))
+        logger.info("SIP phone %s: supervision ended (%s)", link.id, why)
+
+    def _supervision(self, link: SipDeviceLink, call: SipCall) -> Supervision | None:
+        record = self.service.core.devices.get(link.id)
+        stream = record.streams.get(call.stream) if record is not None else None
+        return stream.supervision if stream is not None else None
 
     def _device_bye(self, request: SipRequest, peer: tuple[str, int]) -> None:
-        link = self.calls.get(request.call_id or "")
-        if link is None or link.call is None or link.call.call_id != request.call_id:
+        entry = self.calls.get(request.call_id or "")
+        if entry is None:
             self._send(reply(request, 481, "Call/Transaction Does Not Exist"), peer)
             return
         self._send(reply(request, 200, "OK"), peer)
-        self._gone(link, link.call, "the phone hung up")
+        self._gone(*entry, "the phone hung up")
 
     # -- what the phone sends ------------------------------------------------------------------
 
-    def _microphone(self, link: SipDeviceLink, pcm: bytes) -> None:
-        for frame in mic_frames(pcm):
+    def _microphone(self, link: SipDeviceLink, call: SipCall, pcm: bytes) -> None:
+        """The phone's voice on this call: into this call's supervision only."""
+        for frame in mic_frames(pcm, call.stream):
             self.service.spawn(self.service.microphone(link, frame))
 
-    def _digit(self, link: SipDeviceLink, digit: str) -> None:
+    def _digit(self, link: SipDeviceLink, call: SipCall, digit: str) -> None:
         mode = DIGIT_MODES.get(digit)
-        record = self.service.core.devices.get(link.id)
-        if mode is None or record is None:
+        sup = self._supervision(link, call)
+        if mode is None or sup is None:
             return
-        for sup in list(record.supervisions.values()):
-            try:
-                self.service.run(self.service.core.set_mode(sup, mode))
-            except SupervisionRefused as exc:
-                logger.info("SIP phone %s: digit %s refused: %s", link.id, digit, exc)
+        try:
+            self.service.run(self.service.core.set_mode(sup, mode))
+        except SupervisionRefused as exc:
+            logger.info("SIP phone %s: digit %s refused: %s", link.id, digit, exc)

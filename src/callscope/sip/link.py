@@ -1,10 +1,11 @@
 """A registered SIP phone as a supervisor device, and its calls' RTP (the asyncio side).
 
 The supervision shell treats it as it treats a web phone (``DeviceLink``): control messages
-and listen frames go to it. The link turns them into SIP: the first ``StreamStarted`` makes
-the agent INVITE the phone; the call carries one stream (the oldest still running) as G.711
-in 20 ms RTP packets; the last ``StreamEnded`` hangs up. What the phone sends back is its
-microphone (Coach/Barge) and RFC 4733 digits (4 listen, 5 coach, 6 barge).
+and listen frames go to it. The link turns them into SIP: each ``StreamStarted`` makes the
+agent INVITE the phone (one SIP call per stream, as a web phone gets one stream per
+supervise request), which carries that stream as G.711 in 20 ms RTP packets; its
+``StreamEnded`` hangs that call up. What the phone sends back on a call is its microphone into
+that call's supervision (Coach/Barge) and RFC 4733 digits (4 listen, 5 coach, 6 barge) for it.
 """
 
 from __future__ import annotations
@@ -119,14 +120,15 @@ class SipDeviceLink(DeviceLink):
         contact: tuple[str, int],
         contact_uri: str,
         invite: Callable[[SipDeviceLink, dict[str, Any]], None],
-        hang_up: Callable[[SipDeviceLink], None],
+        hang_up: Callable[[SipDeviceLink, SipCall], None],
     ) -> None:
         super().__init__(device, owner, None, queue_frames=1)
         self.contact = contact
         self.contact_uri = contact_uri
         self.expires: asyncio.TimerHandle | None = None
         self.streams: dict[int, dict[str, Any]] = {}
-        self.call: SipCall | None = None
+        #: one SIP call (dialog) per supervision stream, by stream id
+        self.calls: dict[int, SipCall] = {}
         self._invite = invite
         self._hang_up = hang_up
 
@@ -137,33 +139,31 @@ class SipDeviceLink(DeviceLink):
         self.online = False
         if self.expires is not None:
             self.expires.cancel()
-        if self.call is not None:
-            self._hang_up(self)
+        for call in list(self.calls.values()):
+            self._hang_up(self, call)
 
     def send_json(self, message: dict[str, Any]) -> None:
         if not self.online:
             return
         kind = message.get("type")
         if kind == "StreamStarted":
-            self.streams[int(message["stream"])] = message
-            if self.call is None:
-                self._invite(self, message)
+            stream = int(message["stream"])
+            self.streams[stream] = message
+            if stream not in self.calls:
+                self._invite(self, message)  # each stream rings the phone on a line of its own
         elif kind == "StreamEnded":
-            self.streams.pop(int(message["stream"]), None)
-            call = self.call
-            if call is None:
-                return
-            if not self.streams:
-                self._hang_up(self)
-            elif call.stream not in self.streams:
-                call.stream = min(self.streams)  # the phone hears the oldest stream left
+            stream = int(message["stream"])
+            self.streams.pop(stream, None)
+            call = self.calls.get(stream)
+            if call is not None:
+                self._hang_up(self, call)
 
     def send_audio(self, frame: bytes, arrived: float) -> None:
-        call = self.call
-        if call is None or not call.answered or call.rtp is None or call.answer is None:
+        if not self.calls:
             return
         listen = parse_listen(frame)
-        if listen.stream != call.stream:
+        call = self.calls.get(listen.stream)
+        if call is None or not call.answered or call.rtp is None or call.answer is None:
             return
         transport, answer = call.rtp.transport, call.answer
         if transport is None or transport.is_closing():
@@ -188,7 +188,8 @@ class SipDeviceLink(DeviceLink):
             self.delay.observe(time.monotonic() - arrived)
 
 
-def mic_frames(pcm: bytes) -> list[MicFrame]:
-    """The phone's microphone as web-phone microphone frames (≤ 5 × 20 ms each)."""
+def mic_frames(pcm: bytes, stream: int) -> list[MicFrame]:
+    """The phone's microphone on the call of ``stream`` as web-phone microphone frames
+    (≤ 5 × 20 ms each, to that stream's call only)."""
     step = 5 * FRAME_BYTES
-    return [MicFrame(0, pcm[i : i + step]) for i in range(0, len(pcm), step)]
+    return [MicFrame(stream, pcm[i : i + step]) for i in range(0, len(pcm), step)]
