@@ -4,7 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: chromium services demo test serve lint typecheck unit proto bench bench-asr bench-events bench-listen bench-wallboard bench-insights bench-cluster clean
+.PHONY: chromium baresip services demo test serve lint typecheck unit proto bench bench-asr bench-events bench-listen bench-wallboard bench-insights bench-cluster clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -18,7 +18,7 @@ demo: $(STAMP)
 
 ## set up and run every gate: ruff (check + format), mypy --strict, pytest on two workers (warnings = errors);
 ## the 25 slowest tests are listed at the end
-test: $(STAMP) chromium services
+test: $(STAMP) chromium baresip services
 	$(BIN)/ruff check src tests bench
 	$(BIN)/ruff format --check src tests bench
 	$(BIN)/mypy
@@ -39,6 +39,17 @@ chromium:
 	    echo "installed /usr/bin/chromium"; \
 	  else \
 	    echo "the dashboard tests need Chromium: sudo apt-get install chromium" >&2; exit 1; \
+	  fi; }
+
+## the SIP-phone tests register Debian's baresip (an independent SIP client) with callscope
+baresip:
+	@test -x /usr/bin/baresip || { \
+	  if [ "$$(id -u)" = 0 ]; then \
+	    (apt-get install -y -q baresip-core >/dev/null 2>&1 || \
+	     (apt-get update -q >/dev/null && apt-get install -y -q baresip-core >/dev/null)) && \
+	    echo "installed /usr/bin/baresip"; \
+	  else \
+	    echo "the SIP-phone tests need baresip: sudo apt-get install baresip-core" >&2; exit 1; \
 	  fi; }
 
 ## the PostgreSQL and cluster tests use 127.0.0.1:5432 (database test) and Redis at

@@ -293,6 +293,27 @@ def ms(v: float | None) -> str:
     return "-" if v is None else f"{v * 1000:.1f}"
 
 
+async def sip_main(args: argparse.Namespace) -> None:
+    """``--sip``: one registered SIP phone per call (see bench/sipphones.py)."""
+    from sipphones import sip_step
+
+    print(
+        f"one SIP phone per call (PCMU RTP); {args.seconds} s calls\n"
+        f"{'calls':>5} {'packets':>8} {'e2e p50':>8} {'e2e p99':>8} {'srv p50':>8} "
+        f"{'srv p99':>8} {'jitter p50':>10} {'jitter max':>10} {'lost':>5} {'bench lag':>9}",
+        flush=True,
+    )
+    for n in args.calls:
+        r = await sip_step(args, n)
+        print(
+            f"{r['calls']:>5} {r['packets']:>8} {ms(r['e2e'][0]):>8} {ms(r['e2e'][1]):>8} "
+            f"{ms(r['srv'][0]):>8} {ms(r['srv'][1]):>8} {ms(r['jitter'][0]):>10} "
+            f"{ms(r['jitter'][1]):>10} {r['lost']:>5} {ms(r['bench_lag']):>9}"
+            + (f"  ({r['failed']} call(s) failed)" if r["failed"] else ""),
+            flush=True,
+        )
+
+
 async def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--calls", type=counts("--calls"), default=[10, 50, 100])
@@ -300,10 +321,16 @@ async def main() -> None:
     parser.add_argument("--coach", type=int, default=10, help="calls whose device coaches")
     parser.add_argument("--source", type=Path, default=default_source(), help="call audio")
     parser.add_argument("--quick", action="store_true", help="smoke run: 5 and 10 calls, 8 s")
+    parser.add_argument(
+        "--sip", action="store_true", help="supervisors on SIP phones (RTP) instead of web phones"
+    )
     args = parser.parse_args()
     if args.quick:
         args.calls, args.seconds, args.coach = [5, 10], 8, 2
     pin(os.getpid(), 1)
+    if args.sip:
+        await sip_main(args)
+        return
     print(
         f"one web phone per call, +1 call on a device that stops reading; {args.seconds} s "
         f"calls, {args.coach} coaching\n"

@@ -64,6 +64,8 @@ from callscope.insights.service import InsightsService
 from callscope.lifecycle import Lifecycle, drain
 from callscope.logsafe import clean
 from callscope.metrics import Registry
+from callscope.sip.accounts import SipAccounts
+from callscope.sip.agent import SipAgent
 from callscope.store.audit import AuditRepository
 from callscope.store.calllog import CallLogRepository
 from callscope.store.db import (
@@ -84,7 +86,7 @@ from callscope.store.subscriptions import SubscriptionRepository
 from callscope.store.ws_sessions import WsSessionRepository
 from callscope.supervision.audit import SupervisionAudit
 from callscope.supervision.service import SupervisionService
-from callscope.tls import server_ssl_context
+from callscope.tls import server_ssl_context, sip_ssl_context
 from callscope.transcription.assist import load_rules
 from callscope.transcription.live import TranscriptHub, topic_for
 from callscope.transcription.pool import PoolOptions, WorkerPool
@@ -141,6 +143,7 @@ class Components:
     insights: InsightsService
     cluster: Cluster | None = None
     grpc: GrpcIngest | None = None
+    sip: SipAgent | None = None
     lifecycle: Lifecycle = field(default_factory=Lifecycle)
 
 
@@ -401,6 +404,20 @@ def build_app(settings: Settings) -> web.Application:
     handler = IngestHandler(ingest, ingest_auth)
     grpc_ingest = GrpcIngest(ingest, ingest_auth, settings) if settings.grpc_port else None
     components.grpc = grpc_ingest
+    sip_agent = (
+        SipAgent(
+            supervision,
+            SipAccounts(sessions),
+            settings.sip_bind_host,
+            settings.sip_port,
+            settings.sip_realm,
+            tls=sip_ssl_context(settings),
+            tls_port=settings.sip_tls_port,
+        )
+        if settings.sip_port
+        else None
+    )
+    components.sip = sip_agent
 
     async def root(request: web.Request) -> web.StreamResponse:
         """``/``: a RingCX stream upgrades a WebSocket here; a browser gets the dashboard."""
@@ -463,6 +480,8 @@ def build_app(settings: Settings) -> web.Application:
         why = f"node {node} stopped mid-call"
         rows = await ingest.recover(node, reason=why)
         await directory.webphones_offline(node)
+        if sip_agent is not None:
+            await sip_agent.accounts.all_offline(node)  # its SIP phones' registrations
         await supervision.node_died(node)
         for row in rows:
             if row.transcript_status in (TranscriptStatus.LIVE, TranscriptStatus.PENDING):
@@ -520,6 +539,8 @@ def build_app(settings: Settings) -> web.Application:
         await ingest.start()  # recovery marks what a crash interrupted
         if grpc_ingest is not None:
             await grpc_ingest.start()  # RingCX gRPC dialogs, once recovery is done
+        if sip_agent is not None:
+            await sip_agent.start()  # supervisors' SIP phones register from here on
         await dispatcher.start()  # resumes the queues a stop or crash left
         if transcripts is not None:
             await transcripts.start_backfills()  # first: their insights wait for them
@@ -540,6 +561,8 @@ def build_app(settings: Settings) -> web.Application:
 
     async def on_shutdown(_app: web.Application) -> None:
         await revocations.stop()
+        if sip_agent is not None:
+            await sip_agent.stop()  # registered phones are told BYE and go Offline
         await supervision.stop()
         await ingest.stop()  # ends every call, gRPC dialogs too
         if grpc_ingest is not None:

@@ -461,7 +461,24 @@ def _cmd_admin(args: argparse.Namespace) -> int:
                 dev = await identity.create_device(
                     args.account, args.extension, type=args.type, name=args.name or ""
                 )
-                return {"deviceId": str(dev.id), "type": dev.type, "status": dev.status}
+                out: dict[str, Any] = {
+                    "deviceId": str(dev.id),
+                    "type": dev.type,
+                    "status": dev.status,
+                }
+                if args.sip:
+                    from callscope.sip.accounts import SipAccounts
+
+                    user, password = await SipAccounts(sessionmaker(engine)).create(
+                        dev, settings.sip_realm
+                    )
+                    # shown once: only its digest HA1 is kept
+                    out["sip"] = {
+                        "username": user,
+                        "password": password,
+                        "realm": settings.sip_realm,
+                    }
+                return out
             if what == "client-link":
                 from callscope.api.clientlinks import LinkError, issue_link
 
@@ -803,6 +820,12 @@ def build_parser() -> argparse.ArgumentParser:
     a.add_argument("--extension", type=int, required=True, help="extension id")
     a.add_argument("--type", default="SoftPhone")
     a.add_argument("--name")
+    a.add_argument(
+        "--sip",
+        action="store_true",
+        help="give it a SIP account (username and password, shown once) to register with "
+        "callscope's SIP registrar (--sip-port) as a supervisor phone",
+    )
     a = adm.add_parser(
         "client-link",
         help="a signed link to one call's live transcript page (for an agent-script iFrame)",

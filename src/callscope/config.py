@@ -192,6 +192,24 @@ class Settings:
     supervision_heartbeat_s: float = _opt(
         10.0, "Ping interval on web-phone sockets; a device that misses the pong is dropped."
     )
+    sip_port: int = _opt(
+        0,
+        "UDP and TCP port of the SIP registrar for supervisors' desk phones and softphones "
+        "(accounts from `callscope admin device --sip`); 0 = off.",
+    )
+    sip_tls_port: int = _opt(
+        0,
+        "Port of SIP over TLS (sips; usually 5061) with tls_cert and tls_key, beside sip_port; "
+        "0 = off.",
+    )
+    sip_host: str = _opt(
+        "",
+        "Address of the SIP and RTP sockets, and the one put in SDP and Contact; empty: the "
+        "same as host (must then not be 0.0.0.0).",
+    )
+    sip_realm: str = _opt(
+        "callscope", "Digest realm of SIP accounts; changing it invalidates every SIP password."
+    )
     insights_enabled: bool = _opt(
         True, "Make insights (summary, highlights, next steps, metrics) for every ended call."
     )
@@ -371,6 +389,18 @@ class Settings:
             raise ConfigError("login_max_queued_checks must be 0-1000")
         if not 0 < self.node_heartbeat_s * 3 <= self.node_dead_after_s:
             raise ConfigError("need 0 < 3 × node_heartbeat_s ≤ node_dead_after_s")
+        if not 0 <= self.sip_port < 65536:
+            raise ConfigError(f"sip_port {self.sip_port}: use 1-65535, or 0 (off)")
+        if self.sip_port and self.sip_bind_host in ("0.0.0.0", "::", ""):  # noqa: S104
+            raise ConfigError("sip_host: name the address SIP devices reach (not 0.0.0.0)")
+        if self.sip_tls_port and not (self.sip_port and self.tls_cert):
+            raise ConfigError("sip_tls_port needs sip_port, and tls_cert and tls_key")
+        if not 0 <= self.sip_tls_port < 65536 or (
+            self.sip_tls_port and self.sip_tls_port == self.sip_port
+        ):
+            raise ConfigError(f"sip_tls_port {self.sip_tls_port}: 1-65535 and not sip_port")
+        if not self.sip_realm or '"' in self.sip_realm or len(self.sip_realm) > 128:
+            raise ConfigError("sip_realm: 1-128 characters, no double quote")
         if not 0 <= self.grpc_port < 65536:
             raise ConfigError(f"grpc_port {self.grpc_port}: use 1-65535, or 0 (off)")
         if self.grpc_port and self.grpc_port == self.port and self.grpc_bind_host == self.host:
@@ -401,6 +431,10 @@ class Settings:
     @property
     def grpc_bind_host(self) -> str:
         return self.grpc_host or self.host
+
+    @property
+    def sip_bind_host(self) -> str:
+        return self.sip_host or self.host
 
     @property
     def effective_database_url(self) -> str:

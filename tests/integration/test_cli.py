@@ -81,7 +81,8 @@ def test_db_upgrade_creates_the_schema(tmp_path: Path) -> None:
         (version,) = db.execute("SELECT version_num FROM alembic_version").fetchone()
     assert {"calls", "streaming_profiles", "accounts", "extensions", "tokens", "parties"} <= tables
     assert {"supervision_sessions", "call_alerts"} <= tables
-    assert version == "0010"
+    assert "sip_credentials" in tables
+    assert version == "0011"
 
 
 def test_upgrade_from_0001_keeps_existing_calls(tmp_path: Path) -> None:
@@ -99,7 +100,7 @@ def test_upgrade_from_0001_keeps_existing_calls(tmp_path: Path) -> None:
         row = db.execute("SELECT id, status, account_ref FROM calls").fetchone()
         (version,) = db.execute("SELECT version_num FROM alembic_version").fetchone()
     assert row == ("c1", "completed", None)
-    assert version == "0010"
+    assert version == "0011"
 
 
 def test_demo_streams_the_bundled_call_and_exits(tmp_path: Path) -> None:

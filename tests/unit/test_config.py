@@ -48,6 +48,10 @@ def test_environment_then_flags_then_overrides() -> None:
         ({"CALLSCOPE_INGEST_MAX_CONCEALED_S": "0"}, "ingest_max_concealed_s"),
         ({"CALLSCOPE_INGEST_PING_INTERVAL_S": "-1"}, "ingest_ping_interval_s must be ≥ 0"),
         ({"CALLSCOPE_DRAIN_TIMEOUT_S": "-1"}, "drain_timeout_s must be ≥ 0"),
+        ({"CALLSCOPE_SIP_PORT": "70000"}, "sip_port 70000"),
+        ({"CALLSCOPE_SIP_PORT": "5060", "CALLSCOPE_HOST": "0.0.0.0"}, "sip_host: name the address"),
+        ({"CALLSCOPE_SIP_TLS_PORT": "5061"}, "sip_tls_port needs sip_port"),
+        ({"CALLSCOPE_SIP_PORT": "5060", "CALLSCOPE_SIP_REALM": 'a"b'}, "sip_realm"),
     ],
 )
 def test_bad_values_say_what_to_fix(env: dict[str, str], match: str) -> None:

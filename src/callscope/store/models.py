@@ -36,6 +36,7 @@ __all__ = [
     "OutboxEvent",
     "Party",
     "ServerKey",
+    "SipCredential",
     "StreamingProfile",
     "Subscription",
     "SupervisionSessionRow",
@@ -290,6 +291,21 @@ class Device(Base):
     status: Mapped[str] = mapped_column(String(8))  # Online | Offline
     #: the cluster node the web phone is connected to (while Online)
     node_id: Mapped[str | None] = mapped_column(String(64))
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+
+
+class SipCredential(Base):
+    """A device's SIP account (``callscope admin device --sip``): the password is kept only as
+    its digest HA1 = MD5(username:realm:password), which the registrar needs to check."""
+
+    __tablename__ = "sip_credentials"
+
+    device_id: Mapped[int] = mapped_column(
+        ForeignKey("devices.id", ondelete="CASCADE"), primary_key=True
+    )
+    username: Mapped[str] = mapped_column(String(64), unique=True)
+    realm: Mapped[str] = mapped_column(String(128))
+    ha1: Mapped[str] = mapped_column(String(32))
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
 
 

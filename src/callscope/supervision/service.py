@@ -112,8 +112,9 @@ class SupervisionService(DeviceSessions):
             hint = (
                 "connect it at /supervision/device"
                 if device.type == "WebPhone"
-                else "callscope delivers supervision audio to WebPhone devices; connect one at "
-                "/supervision/device"
+                else "callscope delivers supervision audio to WebPhone devices (connect one at "
+                "/supervision/device) and to SIP phones registered with this node's SIP "
+                "registrar (an account from `callscope admin device --sip`)"
             )
             raise SupervisionRefused(
                 ErrorKind.INVALID,

@@ -1,0 +1,180 @@
+"""The SIP supervisor-phone core, sans-I/O: digest checks, SDP answer, RTP framing."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+
+import numpy as np
+import pytest
+from aiosipua import SipMessage
+
+from callscope.media.g711 import lin2ulaw
+from callscope.sip.digest import Digest, DigestError, challenge, credentials, ha1, response
+from callscope.sip.media import (
+    DTMF_PT,
+    Codec,
+    dtmf_event,
+    offer,
+    parse_answer,
+    parse_rtp,
+    rtp_packet,
+)
+from callscope.sip.tcp import MAX_MESSAGE, read_message
+
+
+def authorization(digest: Digest, password: str, *, nonce: str, qop: bool = True) -> str:
+    key = ha1("cs1", digest.realm, password)
+    uri = "sip:127.0.0.1"
+    if qop:
+        r = response(key, "REGISTER", uri, nonce, "00000001", "abc", "auth")
+        extra = ', qop=auth, nc=00000001, cnonce="abc"'
+    else:
+        r, extra = response(key, "REGISTER", uri, nonce), ""
+    return (
+        f'Digest username="cs1", realm="{digest.realm}", nonce="{nonce}", uri="{uri}", '
+        f'response="{r}", algorithm=MD5{extra}'
+    )
+
+
+def test_digest_accepts_the_password_and_refuses_others() -> None:
+    digest = Digest.new("callscope")
+    stored = ha1("cs1", "callscope", "s3cret")
+    for qop in (True, False):
+        nonce = digest.nonce(now=time.time() - int(qop))
+        assert digest.check(
+            authorization(digest, "s3cret", nonce=nonce, qop=qop), "REGISTER", stored
+        )
+        assert not digest.check(
+            authorization(digest, "guess", nonce=nonce, qop=qop), "REGISTER", stored
+        )
+    # the response covers the method
+    fresh = digest.nonce(now=time.time() - 2)
+    assert not digest.check(authorization(digest, "s3cret", nonce=fresh), "INVITE", stored)
+
+
+def test_a_replayed_authorization_is_stale() -> None:
+    digest = Digest.new("callscope")
+    stored = ha1("cs1", "callscope", "s3cret")
+    header = authorization(digest, "s3cret", nonce=digest.nonce())
+    assert digest.verify(header, "REGISTER", stored) == "ok"
+    assert digest.verify(header, "REGISTER", stored) == "stale"  # same nonce count again
+    assert (
+        digest.verify(authorization(digest, "guess", nonce=digest.nonce()), "REGISTER", stored)
+        == "wrong"
+    )
+    old = authorization(digest, "s3cret", nonce=digest.nonce(now=time.time() - 400))
+    assert digest.verify(old, "REGISTER", stored) == "stale"
+
+
+def test_nonces_are_signed_and_expire() -> None:
+    digest = Digest.new("callscope")
+    stored = ha1("cs1", "callscope", "s3cret")
+    assert digest.fresh(digest.nonce())
+    assert not digest.fresh(digest.nonce(now=1000.0), now=1000.0 + 301)
+    assert digest.nonce() != digest.nonce()  # each challenge its own
+    forged = "ffffffff.000000000000." + "0" * 24
+    assert not digest.check(authorization(digest, "s3cret", nonce=forged), "REGISTER", stored)
+    other = Digest.new("callscope")  # another server's key
+    assert not digest.fresh(other.nonce())
+    assert 'realm="callscope"' in challenge(digest)
+    assert "stale=true" in challenge(digest, stale=True)
+
+
+@pytest.mark.parametrize(
+    ("header", "why"),
+    [
+        ("Basic dXNlcjpwYXNz", "use Digest"),
+        ('Digest username="cs1", realm="callscope"', "lacks nonce, uri, response"),
+        (
+            'Digest username="a", realm="r", nonce="n", uri="u", response="x", algorithm=SHA-256',
+            "use MD5",
+        ),
+        ('Digest username="a", realm="r", nonce="n", uri="u", response="x", qop=auth-int', "qop"),
+    ],
+)
+def test_bad_authorization_headers_say_why(header: str, why: str) -> None:
+    with pytest.raises(DigestError, match=why):
+        credentials(header)
+
+
+def test_another_realm_is_refused() -> None:
+    digest = Digest.new("callscope")
+    other = Digest.new("elsewhere")
+    header = authorization(other, "s3cret", nonce=other.nonce())
+    with pytest.raises(DigestError, match="realm"):
+        digest.check(header, "REGISTER", ha1("cs1", "callscope", "s3cret"))
+
+
+def test_offer_and_answer() -> None:
+    sdp = offer("127.0.0.1", 40000, 7).decode()
+    assert "m=audio 40000 RTP/AVP 0 8 101\r\n" in sdp
+    assert "a=ptime:20" in sdp
+    assert "c=IN IP4 127.0.0.1" in sdp
+    answer = parse_answer(
+        b"v=0\r\no=- 1 1 IN IP4 10.0.0.5\r\ns=-\r\nc=IN IP4 10.0.0.5\r\nt=0 0\r\n"
+        b"m=audio 5004 RTP/AVP 8 101\r\na=rtpmap:8 PCMA/8000\r\n"
+        b"a=rtpmap:101 telephone-event/8000\r\n"
+    )
+    assert (answer.host, answer.port, answer.codec.name, answer.dtmf_pt) == (
+        "10.0.0.5",
+        5004,
+        "PCMA",
+        101,
+    )
+    with pytest.raises(ValueError, match="none of PCMU, PCMA"):
+        parse_answer(b"v=0\r\nc=IN IP4 1.2.3.4\r\nt=0 0\r\nm=audio 5004 RTP/AVP 9\r\n")
+    with pytest.raises(ValueError, match="no audio"):
+        parse_answer(b"v=0\r\nc=IN IP4 1.2.3.4\r\nt=0 0\r\n")
+
+
+def test_rtp_round_trip_and_dtmf() -> None:
+    pcm = (np.sin(np.arange(160) / 3) * 8000).astype(np.int16)
+    payload = Codec(0).encode(pcm)
+    assert payload == lin2ulaw(pcm)
+    assert len(payload) == 160
+    packet = parse_rtp(rtp_packet(0, 65535, 2**32 - 1, 42, payload, marker=True))
+    assert (packet.payload_type, packet.sequence, packet.timestamp, packet.ssrc) == (
+        0,
+        65535,
+        2**32 - 1,
+        42,
+    )
+    assert packet.marker
+    assert packet.payload == payload
+    # a CSRC and a header extension are skipped
+    raw = bytearray(rtp_packet(DTMF_PT, 1, 2, 3, b"", marker=False))
+    raw[0] |= 0x11
+    raw += b"\0\0\0\1" + b"\xbe\xde\0\1" + b"\0\0\0\0" + bytes([5, 0x80, 0, 160])
+    event = parse_rtp(bytes(raw))
+    assert dtmf_event(event.payload) == (5, True)
+    with pytest.raises(ValueError, match="version"):
+        parse_rtp(b"\x00" * 12)
+    with pytest.raises(ValueError, match="shorter"):
+        parse_rtp(b"\x80")
+
+
+def test_aiosipua_parses_what_the_registrar_reads() -> None:
+    msg = SipMessage.parse(
+        b"REGISTER sip:127.0.0.1 SIP/2.0\r\nVia: SIP/2.0/UDP 127.0.0.1:5062;branch=z9hG4bK1\r\n"
+        b"To: <sip:cs1@127.0.0.1>\r\nFrom: <sip:cs1@127.0.0.1>;tag=1\r\nCall-ID: a\r\n"
+        b"CSeq: 1 REGISTER\r\nContact: <sip:cs1@127.0.0.1:5062>;expires=120\r\n\r\n"
+    )
+    assert msg.to_addr is not None
+    assert msg.to_addr.uri.user == "cs1"
+    assert msg.contact[0].params["expires"] == "120"
+
+
+async def test_tcp_framing_by_content_length() -> None:
+    reader = asyncio.StreamReader()
+    first = b"OPTIONS sip:x SIP/2.0\r\nl: 4\r\n\r\nbody"
+    second = b"BYE sip:x SIP/2.0\r\nContent-Length: 0\r\n\r\n"
+    reader.feed_data(b"\r\n\r\n" + first + second)  # a keep-alive first
+    reader.feed_eof()
+    got = [await read_message(reader) for _ in range(4)]
+    assert [g for g in got if g] == [first, second]
+    assert got[-1] is None  # closed
+    big = asyncio.StreamReader()
+    big.feed_data(b"INVITE sip:x SIP/2.0\r\nContent-Length: %d\r\n\r\n" % (MAX_MESSAGE + 1))
+    big.feed_eof()
+    assert await read_message(big) is None
