@@ -25,17 +25,10 @@ from aiosipua import SipMessage, SipResponse, parse_auth
 from callscope.media.g711 import lin2ulaw, ulaw2lin
 from callscope.sip.digest import ha1, response
 from tests.conftest import Server, free_port, make_stereo_fixture
-from tests.integration.cp_helpers import admin_cli, request
-from tests.integration.test_events import until
-from tests.integration.test_supervision import (
-    call_options,
-    extensions,
-    live_session,
-    monitoring_group,
-    recording,
-    start_call,
-    supervise,
-)
+from tests.helpers.login import admin_cli, request
+from tests.helpers.phone import extensions, monitoring_group, supervise
+from tests.helpers.runner import call_options, live_session, recording, start_call
+from tests.helpers.wait import until
 
 pytestmark = [
     pytest.mark.slow,
