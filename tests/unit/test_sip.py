@@ -11,15 +11,18 @@ from aiosipua import SipMessage
 
 from callscope.media.g711 import lin2ulaw
 from callscope.sip.digest import Digest, DigestError, challenge, credentials, ha1, response
+from callscope.sip.link import RtpEndpoint, SipCall
 from callscope.sip.media import (
     DTMF_PT,
     Codec,
+    direction_of,
     dtmf_event,
     offer,
     parse_answer,
     parse_rtp,
     rtp_packet,
 )
+from callscope.sip.reinvite import renegotiate
 from callscope.sip.tcp import MAX_MESSAGE, read_message
 
 
@@ -178,3 +181,79 @@ async def test_tcp_framing_by_content_length() -> None:
     big.feed_data(b"INVITE sip:x SIP/2.0\r\nContent-Length: %d\r\n\r\n" % (MAX_MESSAGE + 1))
     big.feed_eof()
     assert await read_message(big) is None
+
+
+def _sdp(direction: str | None, port: int = 40000, formats: str = "8 0 101") -> bytes:
+    lines = [
+        "v=0",
+        "o=phone 7 2 IN IP4 127.0.0.1",
+        "s=-",
+        "c=IN IP4 127.0.0.1",
+        "t=0 0",
+        f"m=audio {port} RTP/AVP {formats}",
+        "a=rtpmap:0 PCMU/8000",
+        "a=rtpmap:8 PCMA/8000",
+        "a=rtpmap:101 telephone-event/8000",
+    ]
+    if direction:
+        lines.append(f"a={direction}")
+    return ("\r\n".join(lines) + "\r\n").encode()
+
+
+@pytest.mark.parametrize(
+    ("offered", "answered", "held"),
+    [
+        ("sendonly", "recvonly", True),
+        ("inactive", "inactive", True),
+        ("recvonly", "sendonly", False),
+        (None, "sendrecv", False),
+    ],
+)
+async def test_a_re_invite_holds_resumes_and_moves_the_phones_audio(
+    offered: str | None, answered: str, held: bool
+) -> None:
+    rtp = RtpEndpoint(lambda _pcm: None, lambda _digit: None)
+    loop = asyncio.get_running_loop()
+    transport, _ = await loop.create_datagram_endpoint(lambda: rtp, local_addr=("127.0.0.1", 0))
+    try:
+        call = SipCall("c@callscope", "tag", "z9hG4bK1", b"", stream=1, rtp=rtp)
+        first = parse_answer(_sdp(None, port=40000, formats="0 101"))
+        call.answer, rtp.answer, call.answered = first, first, True
+        result = renegotiate(call, _sdp(offered, port=40002), "127.0.0.1")
+        assert result.status == 200
+        sdp = result.sdp.decode()
+        port = transport.get_extra_info("sockname")[1]
+        assert f"m=audio {port} RTP/AVP 8 101" in sdp  # the phone's first G.711 choice
+        assert f"o=callscope {call.sdp_session} 2 IN IP4 127.0.0.1" in sdp
+        assert sdp.rstrip().endswith(f"a={answered}")
+        assert call.held is held
+        assert call.answer is not None
+        assert call.answer.port == 40002  # audio goes there now
+        assert rtp.answer is call.answer
+        # resuming: a sendrecv offer, the next version, audio again
+        again = renegotiate(call, _sdp("sendrecv", port=40004), "127.0.0.1")
+        assert again.status == 200
+        assert f" {call.sdp_session} 3 " in again.sdp.decode()
+        assert call.held is False
+        assert call.answer.port == 40004
+    finally:
+        transport.close()
+
+
+async def test_a_re_invite_that_cannot_be_taken_is_refused() -> None:
+    call = SipCall("c@callscope", "tag", "z9hG4bK1", b"", stream=1)
+    assert renegotiate(call, _sdp("sendonly"), "127.0.0.1").status == 491  # not answered yet
+    rtp = RtpEndpoint(lambda _pcm: None, lambda _digit: None)
+    loop = asyncio.get_running_loop()
+    transport, _ = await loop.create_datagram_endpoint(lambda: rtp, local_addr=("127.0.0.1", 0))
+    try:
+        call = SipCall("c@callscope", "tag", "z9hG4bK1", b"", stream=1, rtp=rtp)
+        call.answer = rtp.answer = parse_answer(_sdp(None, formats="0"))
+        call.answered = True
+        refused = renegotiate(call, _sdp("sendrecv", formats="9"), "127.0.0.1")  # G.722 only
+        assert (refused.status, refused.sdp) == (488, b"")
+        assert call.answer.codec.payload_type == 0  # nothing changed
+        assert call.held is False
+        assert direction_of(b"v=0\r\nc=IN IP4 0.0.0.0\r\n") == "inactive"  # RFC 2543 hold
+    finally:
+        transport.close()

@@ -22,6 +22,7 @@ from callscope.sip.accounts import SipAccounts
 from callscope.sip.digest import Digest, DigestError, challenge
 from callscope.sip.link import RtpEndpoint, SipCall, SipDeviceLink, mic_frames
 from callscope.sip.media import offer, parse_answer
+from callscope.sip.reinvite import renegotiate
 from callscope.sip.replies import branch as _branch
 from callscope.sip.replies import cancel_of, reply
 from callscope.sip.replies import expires as _expires
@@ -166,8 +167,12 @@ class SipAgent(asyncio.DatagramProtocol):
         elif method == "BYE":
             self._device_bye(request, peer)
         elif method == "INVITE":
-            # callscope calls supervisors; it places no calls for them
-            self._send(reply(request, 403, "Forbidden: callscope calls you"), peer)
+            entry = self.calls.get(request.call_id or "")
+            if entry is None:  # callscope calls supervisors; it places no calls for them
+                self._send(reply(request, 403, "Forbidden: callscope calls you"), peer)
+            else:  # a re-INVITE inside callscope's call: hold, resume, a new address
+                result = renegotiate(entry[1], request.body or b"", self.host)
+                self._send(result.response(request, self._contact(peer)), peer)
         elif method == "CANCEL":
             self._send(reply(request, 481, "Call/Transaction Does Not Exist"), peer)
         else:
@@ -301,7 +306,7 @@ class SipAgent(asyncio.DatagramProtocol):
             rtp.close()
             return
         request = self._request(
-            link, call, "INVITE", body=offer(self.host, rtp_port, secrets.randbits(31))
+            link, call, "INVITE", body=offer(self.host, rtp_port, call.sdp_session)
         )
         request.headers.set_single(
             "From", f'"{display}" <sip:callscope@{self.host}:{self.port}>;tag={call.local_tag}'

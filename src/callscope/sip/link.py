@@ -52,6 +52,11 @@ class SipCall:
     timestamp: int = field(default_factory=lambda: secrets.randbelow(1 << 32))
     ssrc: int = field(default_factory=lambda: secrets.randbits(32))
     sent: int = 0
+    #: the SDP session id of callscope's offer, and the version of its latest SDP
+    sdp_session: int = field(default_factory=lambda: secrets.randbits(31))
+    sdp_version: int = 1
+    #: the phone holds (its re-INVITE said sendonly or inactive): no audio is sent to it
+    held: bool = False
 
 
 class RtpEndpoint(asyncio.DatagramProtocol):
@@ -164,6 +169,8 @@ class SipDeviceLink(DeviceLink):
         listen = parse_listen(frame)
         call = self.calls.get(listen.stream)
         if call is None or not call.answered or call.rtp is None or call.answer is None:
+            return
+        if call.held:
             return
         transport, answer = call.rtp.transport, call.answer
         if transport is None or transport.is_closing():

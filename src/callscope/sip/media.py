@@ -23,6 +23,8 @@ __all__ = [
     "Answer",
     "Codec",
     "RtpPacket",
+    "answer_sdp",
+    "direction_of",
     "dtmf_event",
     "offer",
     "parse_answer",
@@ -162,3 +164,42 @@ def dtmf_event(payload: bytes) -> tuple[int, bool]:
     if len(payload) < 4:
         raise ValueError("telephone event shorter than 4 bytes")
     return payload[0], bool(payload[1] & 0x80)
+
+
+def answer_sdp(
+    host: str, port: int, session: int, version: int, answer: Answer, direction: str
+) -> bytes:
+    """callscope's SDP answer to the device's offer (a re-INVITE): the codec the device
+    offered, its telephone events if offered, and ``direction``."""
+    pt = answer.codec.payload_type
+    formats = f"{pt}" + (f" {answer.dtmf_pt}" if answer.dtmf_pt is not None else "")
+    lines = [
+        "v=0",
+        f"o=callscope {session} {version} IN IP4 {host}",
+        "s=callscope supervision",
+        f"c=IN IP4 {host}",
+        "t=0 0",
+        f"m=audio {port} RTP/AVP {formats}",
+        f"a=rtpmap:{pt} {answer.codec.name}/8000",
+    ]
+    if answer.dtmf_pt is not None:
+        lines += [
+            f"a=rtpmap:{answer.dtmf_pt} telephone-event/8000",
+            f"a=fmtp:{answer.dtmf_pt} 0-16",
+        ]
+    lines += ["a=ptime:20", f"a={direction}"]
+    return ("\r\n".join(lines) + "\r\n").encode()
+
+
+def direction_of(body: bytes) -> str:
+    """The media direction an SDP states (RFC 3264 §5.1; sendrecv when it states none; a
+    connection address of 0.0.0.0 is the RFC 2543 way of holding: inactive)."""
+    text = body.decode("utf-8", errors="replace")
+    found = "sendrecv"
+    for line in text.splitlines():
+        line = line.strip()
+        if line in ("a=sendrecv", "a=sendonly", "a=recvonly", "a=inactive"):
+            found = line[2:]
+        elif line == "c=IN IP4 0.0.0.0":
+            found = "inactive"
+    return found
