@@ -183,6 +183,16 @@ class Refused(CallscopeError):
 class SupervisionRefused(Refused):
     """A supervision request broke a rule (callscope.supervision.core)."""
 
+    @classmethod
+    def not_found(cls, parameter: str, text: str) -> SupervisionRefused:
+        """RingCentral's "Resource for parameter [...] is not found" for ``parameter``."""
+        return cls(
+            ErrorKind.UNKNOWN_REFERENCE,
+            f"Resource for parameter [{parameter}] is not found",
+            parameter=parameter,
+            value=text,
+        )
+
 
 class RecordingError(CallscopeError):
     """A recording cannot be written, read or repaired."""

@@ -14,7 +14,6 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from callscope.calls.telephony import TelephonyService, party_ids
-from callscope.errors import ErrorKind, SupervisionRefused
 from callscope.events.payloads import EventKind
 from callscope.identity.service import IdentityService
 from callscope.metrics import Registry
@@ -51,15 +50,6 @@ __all__ = ["EffectRunner"]
 logger = logging.getLogger("callscope.supervision")
 
 Commit = asyncio.Future[None]
-
-
-def _not_found(parameter: str, text: str) -> SupervisionRefused:
-    return SupervisionRefused(
-        ErrorKind.UNKNOWN_REFERENCE,
-        f"Resource for parameter [{parameter}] is not found",
-        parameter=parameter,
-        value=text,
-    )
 
 
 class EffectRunner:

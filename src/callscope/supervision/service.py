@@ -45,15 +45,6 @@ logger = logging.getLogger("callscope.supervision")
 Commit = asyncio.Future[None]
 
 
-def _not_found(parameter: str, text: str) -> SupervisionRefused:
-    return SupervisionRefused(
-        ErrorKind.UNKNOWN_REFERENCE,
-        f"Resource for parameter [{parameter}] is not found",
-        parameter=parameter,
-        value=text,
-    )
-
-
 class SupervisionService(DeviceSessions):
     """Supervise Call Session/Party (RingCentral), monitoring orders (Genesys) and the
     ingest hooks of a call's life."""
@@ -106,7 +97,7 @@ class SupervisionService(DeviceSessions):
             )
         device = await self.directory.get_device(auth.account_id, int(text))
         if device is None or (device.extension_id != auth.extension_id and not auth.admin):
-            raise _not_found(parameter, text)
+            raise SupervisionRefused.not_found(parameter, text)
         link = self.devices.get(device.id) or await self.relay.remote_link(device)
         if link is None:
             hint = (
@@ -220,7 +211,8 @@ class SupervisionService(DeviceSessions):
         """A Genesys operation on one of the caller's own devices."""
         link = await self.device_for(auth, device_raw, "id")
         if link.owner.id != auth.extension_id:
-            raise _not_found("id", device_raw)  # /me/devices: the caller's own only
+            # /me/devices: the caller's own only
+            raise SupervisionRefused.not_found("id", device_raw)
         if operation is Operation.CANCEL or target is None:
             effects = self.core.operate(link.id, Operation.CANCEL)
         else:
