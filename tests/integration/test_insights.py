@@ -203,10 +203,11 @@ async def test_the_bundled_call_transcribed_live_gets_its_next_steps(
 async def test_retention_purges_old_insights_and_recordings(
     server_factory: type[Server], tmp_path: Path
 ) -> None:
-    # A period of about 2 s, swept every half second.
+    # A period of 8 s, swept every half second: long enough to see the call's insights and
+    # recording before they go, on a loaded machine too
     server = server_factory(
         tmp_path / "data",
-        extra_args=["--retention-days", str(2 / 86400), "--retention-sweep-s", "0.5"],
+        extra_args=["--retention-days", str(8 / 86400), "--retention-sweep-s", "0.5"],
     ).start()
     source = tmp_path / "call.wav"
     make_stereo_fixture(source, seconds=1.0)
@@ -220,7 +221,7 @@ async def test_retention_purges_old_insights_and_recordings(
         server, "GET", f"/calls/{call['id']}/recording", headers=server.headers
     )
     assert status == 200
-    for _ in range(100):  # the period passes, the sweep runs
+    for _ in range(400):  # the period passes, the sweep runs
         status, err = await request(
             server, "GET", f"{INSIGHTS}/records/{call['id']}/insights", headers=server.headers
         )
