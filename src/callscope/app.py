@@ -340,10 +340,9 @@ def build_app(settings: Settings) -> web.Application:
         ingest.rows,
         lambda call_id: transcripts is not None and transcripts.get(call_id) is not None,
     )
-    # the audit trail: read from the device states the supervision service writes
-    ingest.rows.after_commit.append(
-        SupervisionAudit(ingest.rows, feed.monitoring_changed).committed
-    )
+    # the audit trail: told by the supervision service of every supervision's start, mode
+    # and end
+    supervision.audit = SupervisionAudit(ingest.rows, feed.monitoring_changed)
     insights = InsightsService(
         sessions,
         registry,

@@ -14,13 +14,13 @@ from typing import Any
 import pytest
 
 from callscope.api.transcripts import webvtt
+from callscope.sim.runner import default_source
 from tests.conftest import Server
 from tests.helpers.login import Login, assert_rc_error, request
 
 pytestmark = pytest.mark.slow
 
 ANALYZE = "/ai/ringsense/v1/public/accounts/~/domains/pbx/insights:analyze"
-SHARED_CALL = Path(__file__).resolve().parents[3] / "shared" / "data" / "calls"
 
 UTTERANCES = [
     {"seq": 1, "speaker": "agent", "partyId": "p-a", "startMs": 500, "endMs": 3000,
@@ -151,7 +151,7 @@ def test_cli_json_webvtt_and_bad_files(tmp_path: Path) -> None:
 
 
 def test_cli_transcribes_a_wav_first() -> None:
-    out = cli(str(SHARED_CALL / "call_password_reset.wav"))
+    out = cli(str(default_source()))  # the demo call the package ships
     assert out.returncode == 0, out.stderr
     doc = json.loads(out.stdout)
     assert "northwind" in doc["insights"]["Transcript"][0]["text"].lower()

@@ -1,17 +1,20 @@
 """Pure parts of the wallboard: phone numbers as people write them, sentiment words, queue
-figures, and what a web phone's state says it supervises (the audit trail's input)."""
+figures, and the audit trail's rows (on a real SQLite database)."""
 
 from __future__ import annotations
 
+import asyncio
+from pathlib import Path
 from typing import Any
 
 import pytest
+from sqlalchemy import text
 
 from callscope.api.wallboard import _queues
-from callscope.calls.telephony import session_id_for
 from callscope.calls.wallboard import sentiment_label
 from callscope.store.repo import _digits
-from callscope.supervision.audit import _monitoring
+from callscope.supervision.audit import SupervisionAudit
+from tests.helpers.rows import new_call, setup
 
 
 @pytest.mark.parametrize(
@@ -53,16 +56,42 @@ def test_queue_figures_count_live_calls_and_the_longest() -> None:
     ]
 
 
-def test_a_web_phone_state_names_the_call_and_mode_it_supervises() -> None:
-    session = session_id_for("c0ffee")
-    active = {
-        "id": "42",
-        "deviceState": "Active",
-        "supervisorMonitoringState": {"telephonySessionId": session, "activeMode": "Coach"},
-    }
-    assert _monitoring(active) == ("c0ffee", "Coach")
-    # armed for a next call, not attached: nothing supervised yet
-    armed = {**active, "supervisorMonitoringState": {"state": "ListenIn", "mode": "NextCall"}}
-    assert _monitoring(armed) is None
-    assert _monitoring({"id": "42", "deviceState": "Active"}) is None
-    assert _monitoring({**active, "deviceState": "Inactive"}) is None  # the phone went away
+async def test_the_audit_keeps_a_row_per_device_call_and_mode(tmp_path: Path) -> None:
+    """One device supervising two calls at once has a row for each; a mode change closes
+    one row and opens the next; an end closes the call's row only."""
+    _, writer, engine = await setup(tmp_path)
+    changed: list[str] = []
+
+    async def on_change(call_id: str) -> None:
+        changed.append(call_id)
+
+    try:
+        for i in (1, 2):
+            writer.create(new_call(i))
+        audit = SupervisionAudit(writer, on_change)
+        audit.started("acct", 101, 7, "c00001", "Listen")
+        audit.started("acct", 101, 7, "c00002", "Listen")  # the same phone, another call
+        audit.started("acct", 101, 7, "c00001", "Listen")  # no change: no new row
+        audit.started("acct", 101, 7, "c00001", "Coach")
+        audit.ended(7, "c00002")
+        audit.ended(7, "c00002")  # ended once
+        await writer.flush()
+        async with engine.connect() as conn:  # type: ignore[attr-defined]
+            rows = (
+                await conn.execute(
+                    text(
+                        "SELECT call_id, mode, ended_at IS NOT NULL FROM supervision_sessions"
+                        " ORDER BY call_id, started_at"
+                    )
+                )
+            ).all()
+        assert [tuple(r) for r in rows] == [
+            ("c00001", "Listen", 1),
+            ("c00001", "Coach", 0),
+            ("c00002", "Listen", 1),
+        ]
+        await asyncio.sleep(0)  # the change callbacks run as tasks
+        assert sorted(changed) == ["c00001", "c00001", "c00002", "c00002"]
+    finally:
+        await writer.stop()
+        await engine.dispose()  # type: ignore[attr-defined]

@@ -43,6 +43,7 @@ if TYPE_CHECKING:
     from callscope.cluster.node import Cluster
     from callscope.ingest.service import LiveCall
     from callscope.media.pipeline import BlockSink
+    from callscope.supervision.audit import SupervisionAudit
     from callscope.transcription.live import PartyFeed, TranscriptHub
 
 __all__ = ["EffectRunner"]
@@ -92,6 +93,8 @@ class EffectRunner:
         self._dropped_closed = 0
         #: why new web phones are refused (this node fenced itself off its cluster)
         self.fenced: str | None = None
+        #: told of every supervision that starts, changes mode or ends (the audit trail)
+        self.audit: SupervisionAudit | None = None
         reg = registry
         reg.gauge(
             "callscope_supervised_calls",
@@ -137,9 +140,7 @@ class EffectRunner:
                 e.stream,
                 stream_message("StreamTransferred", e.stream, agentExtensionId=str(e.agent_id)),
             ),
-            fx.ModeChanged: lambda e: self._send(
-                e.supervision.device_id, mode_changed(e.supervision)
-            ),
+            fx.ModeChanged: self._mode_changed,
             fx.Notice: lambda e: self._send(e.device_id, notice(e.message)),
             fx.ClearTalkback: self._clear_talkback,
             fx.OpenFeed: self._feed_open,
@@ -180,8 +181,25 @@ class EffectRunner:
     def _tell(self, stream: Stream, message: dict[str, Any]) -> None:
         self._send(stream.supervision.device_id, message)
 
+    def _audit(self, sup: Supervision, ended: bool = False) -> None:
+        record = self.core.devices.get(sup.device_id)
+        if self.audit is None:
+            return
+        if ended:
+            self.audit.ended(sup.device_id, sup.call_id)
+        elif record is not None:
+            view = record.view
+            self.audit.started(
+                view.account_id, view.owner_id, sup.device_id, sup.call_id, str(sup.mode)
+            )
+
+    def _mode_changed(self, effect: fx.ModeChanged) -> None:
+        self._send(effect.supervision.device_id, mode_changed(effect.supervision))
+        self._audit(effect.supervision)
+
     def _attach_tap(self, effect: fx.AttachTap) -> None:
         sup = effect.supervision
+        self._audit(sup)
         call, link = self.live_calls.get(sup.call_id), self._link(sup.device_id)
         if call is None or link is None:
             return
@@ -198,6 +216,7 @@ class EffectRunner:
 
     def _detach_tap(self, effect: fx.DetachTap) -> None:
         sup = effect.supervision
+        self._audit(sup, ended=True)
         held = self._taps.pop(sup.call_id, None)
         if held is not None:
             held[0].remove_sink(held[1])
