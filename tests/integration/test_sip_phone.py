@@ -108,9 +108,11 @@ class Baresip:
             body = json.dumps({"command": command, "params": params, "token": "t"}).encode()
             writer.write(b"%d:%s," % (len(body), body))
             await writer.drain()
-            length = await reader.readuntil(b":")
-            data = await reader.readexactly(int(length[:-1]) + 1)
-            return data[:-1].decode()
+            while True:  # events (call established, …) may come first: skip to the response
+                length = await reader.readuntil(b":")
+                data = (await reader.readexactly(int(length[:-1]) + 1))[:-1].decode()
+                if json.loads(data).get("response") and json.loads(data).get("token") == "t":
+                    return data
         finally:
             writer.close()
 
