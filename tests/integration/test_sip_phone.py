@@ -172,6 +172,19 @@ def aligned(heard: np.ndarray, expected: np.ndarray) -> tuple[int, np.ndarray]:
     return offset, heard[lo:hi] - expected[lo + offset : hi + offset]
 
 
+async def desk_phone(
+    server: Server, tmp_path: Path
+) -> tuple[dict[str, dict[str, Any]], str, Baresip]:
+    """Sam (101) monitoring Alex (102), and Sam's desk phone: a SIP account and a started
+    baresip registering with it. Returns the extensions, the device id and the phone."""
+    exts = await extensions(server)
+    await monitoring_group(server, {"101": ["Monitoring"], "102": ["Monitored"]}, exts)
+    created = sip_account(server, str(exts["101"]["id"]), "Desk phone")
+    device_id, sip = created["deviceId"], created["sip"]
+    phone = Baresip(tmp_path / "phone", server.sip_port, sip["username"], sip["password"])  # type: ignore[attr-defined]
+    return exts, device_id, phone.start()
+
+
 @pytest.fixture
 def sip_server(server_factory: type[Server], tmp_path: Path) -> Server:
     """A server with SIP on UDP and TCP (``sip_port``) and TLS (``sip_tls_port``, a
@@ -297,12 +310,7 @@ async def test_a_coaching_sip_phone_is_heard_by_the_agent_only(
     sip_server: Server, tmp_path: Path
 ) -> None:
     server = sip_server
-    exts = await extensions(server)
-    await monitoring_group(server, {"101": ["Monitoring"], "102": ["Monitored"]}, exts)
-    created = sip_account(server, str(exts["101"]["id"]), "Desk phone")
-    device_id, sip = created["deviceId"], created["sip"]
-    phone = Baresip(tmp_path / "phone", server.sip_port, sip["username"], sip["password"])  # type: ignore[attr-defined]
-    phone.start()
+    exts, device_id, phone = await desk_phone(server, tmp_path)
     source = tmp_path / "call.wav"
     make_stereo_fixture(source, seconds=6.0)
     try:
@@ -338,12 +346,7 @@ async def test_the_phone_hanging_up_cancels_its_supervision(
     sip_server: Server, tmp_path: Path
 ) -> None:
     server = sip_server
-    exts = await extensions(server)
-    await monitoring_group(server, {"101": ["Monitoring"], "102": ["Monitored"]}, exts)
-    created = sip_account(server, str(exts["101"]["id"]), "Desk phone")
-    device_id, sip = created["deviceId"], created["sip"]
-    phone = Baresip(tmp_path / "phone", server.sip_port, sip["username"], sip["password"])  # type: ignore[attr-defined]
-    phone.start()
+    exts, device_id, phone = await desk_phone(server, tmp_path)
     source = tmp_path / "call.wav"
     make_stereo_fixture(source, seconds=10.0)
     body = {"mode": "Listen", "supervisorDeviceId": device_id, "agentExtensionNumber": "102"}
@@ -385,12 +388,7 @@ async def test_digits_on_the_phone_switch_listen_coach_barge(
     sip_server: Server, tmp_path: Path
 ) -> None:
     server = sip_server
-    exts = await extensions(server)
-    await monitoring_group(server, {"101": ["Monitoring"], "102": ["Monitored"]}, exts)
-    created = sip_account(server, str(exts["101"]["id"]), "Desk phone")
-    device_id, sip = created["deviceId"], created["sip"]
-    phone = Baresip(tmp_path / "phone", server.sip_port, sip["username"], sip["password"])  # type: ignore[attr-defined]
-    phone.start()
+    exts, device_id, phone = await desk_phone(server, tmp_path)
     source = tmp_path / "call.wav"
     make_stereo_fixture(source, seconds=10.0)
 
@@ -481,12 +479,7 @@ async def test_a_genesys_listen_in_order_rings_the_sip_phone_on_the_agents_next_
     sip_server: Server, tmp_path: Path
 ) -> None:
     server = sip_server
-    exts = await extensions(server)
-    await monitoring_group(server, {"101": ["Monitoring"], "102": ["Monitored"]}, exts)
-    created = sip_account(server, str(exts["101"]["id"]), "Desk phone")
-    device_id, sip = created["deviceId"], created["sip"]
-    phone = Baresip(tmp_path / "phone", server.sip_port, sip["username"], sip["password"])  # type: ignore[attr-defined]
-    phone.start()
+    _, device_id, phone = await desk_phone(server, tmp_path)
     source = tmp_path / "call.wav"
     make_stereo_fixture(source, seconds=4.0)
     try:
