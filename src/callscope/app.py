@@ -437,7 +437,7 @@ def build_app(settings: Settings) -> web.Application:
         ).routes()
     )
     access = CallAccess(calls, directory)
-    sockets = OpenSockets()
+    sockets = OpenSockets(identity.session_ended)
     transcripts_api = TranscriptsApi(access, bus, transcripts, sockets)
     app.add_routes(ClientLinks(identity, access, transcripts_api, dashboard.page).routes())
     audit = AuditRepository(sessions)

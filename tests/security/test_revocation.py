@@ -14,16 +14,16 @@ from typing import Any
 
 import aiohttp
 import pytest
+from aiohttp import web
 
+from callscope.api.revocation import CLOSE_REVOKED, OpenSockets, _Open
+from callscope.identity.service import AuthContext
 from tests.conftest import Server, make_stereo_fixture, simulate_command
 from tests.helpers.login import admin_cli, demo_login, request
 from tests.helpers.phone import Phone
 from tests.helpers.receiver import Receiver
 from tests.helpers.wait import until
-
-pytestmark = pytest.mark.slow
-
-CLOSE_REVOKED = 4401
+from tests.security.conftest import Directory
 
 
 class Sockets:
@@ -106,6 +106,7 @@ async def refused(server: Server, token: str) -> bool:
     return status == 401
 
 
+@pytest.mark.slow
 async def test_revoking_a_token_closes_its_sockets_and_only_its_own(
     server_factory: type[Server], tmp_path: Path
 ) -> None:
@@ -146,6 +147,7 @@ async def test_revoking_a_token_closes_its_sockets_and_only_its_own(
         await sim.wait()
 
 
+@pytest.mark.slow
 async def test_admin_cli_changes_bite_on_a_running_server(
     server_factory: type[Server], tmp_path: Path
 ) -> None:
@@ -238,3 +240,84 @@ async def test_admin_cli_changes_bite_on_a_running_server(
         assert status == 400, body
     finally:
         await receiver.stop()
+
+
+# -- the rules, on a real database and a real socket ----------------------------------------
+
+
+@contextlib.asynccontextmanager
+async def tracked_socket(sockets: OpenSockets, auth: AuthContext) -> AsyncIterator[int | None]:
+    """A WebSocket on 127.0.0.1 registered with ``auth`` the way the server's sockets are;
+    yields the close code the client saw within 3 s (None: still open)."""
+
+    async def handler(request: web.Request) -> web.WebSocketResponse:
+        ws = web.WebSocketResponse()
+        await ws.prepare(request)
+        async with sockets.track(auth, ws, "test"):
+            if not ws.closed:
+                await ws.send_str("open")
+                await ws.receive()
+        return ws
+
+    app = web.Application()
+    app.router.add_get("/ws", handler)
+    runner = web.AppRunner(app)
+    await runner.setup()
+    site = web.TCPSite(runner, "127.0.0.1", 0)
+    await site.start()
+    port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
+    try:
+        async with (
+            aiohttp.ClientSession() as http,
+            http.ws_connect(f"http://127.0.0.1:{port}/ws") as ws,
+        ):
+            msg = await ws.receive(timeout=3)
+            yield ws.close_code if msg.type is aiohttp.WSMsgType.CLOSE else None
+    finally:
+        await runner.cleanup()
+
+
+async def test_a_socket_registered_after_its_session_ended_closes_at_once(
+    directory: Directory,
+) -> None:
+    """The gap between a socket's check and its registration: the watcher has already read
+    the revocation and found nothing to close, so the registration itself must see it."""
+    d = directory
+    token = (await d.identity.issue(d.app, d.ext))["access_token"]
+    auth = await d.identity.resolve(token)  # the socket's check passes
+    await d.identity.revoke(token)  # ... and the session ends before it is registered
+    sockets = OpenSockets(d.identity.session_ended)
+    async with tracked_socket(sockets, auth) as code:
+        assert code == CLOSE_REVOKED
+    # a live session's socket opens and stays open
+    live = await d.identity.resolve((await d.identity.issue(d.app, d.ext))["access_token"])
+    async with tracked_socket(sockets, live) as code:
+        assert code is None
+
+
+async def test_a_refresh_keeps_the_session_a_password_change_ends_only_older_ones(
+    directory: Directory,
+) -> None:
+    d = directory
+    first = await d.identity.issue(d.app, d.ext)
+    before = await d.identity.resolve(first["access_token"])
+    # a refresh spends the old pair before it issues the new one: the session goes on
+    _, session_id = await d.identity.grant_refresh(d.app, first["refresh_token"])
+    assert session_id == before.session_id
+    assert not await d.identity.session_ended(before)
+    await d.identity.set_password(d.ext.id, "a brand new passphrase")
+    assert await d.identity.session_ended(before)
+    after = await d.identity.resolve((await d.identity.issue(d.app, d.ext))["access_token"])
+    assert not await d.identity.session_ended(after)
+    # the watcher closes the older session's socket, not the one signed in after the change
+    sockets = OpenSockets(d.identity.session_ended)
+    rows = await d.identity.revocations_after(0)
+    assert [r.reason for r in rows] == ["password"]
+    with_before, with_after = object(), object()
+    sockets.by_extension[d.ext.id] = {
+        _Open(before, with_before, "old"),  # type: ignore[arg-type]
+        _Open(after, with_after, "new"),  # type: ignore[arg-type]
+    }
+    assert [e.ws for e in sockets.matching(rows[0])] == [with_before]
+    await d.identity.set_extension_status(d.ext.id, "Disabled")
+    assert await d.identity.session_ended(after)

@@ -2,7 +2,10 @@
 
 A REST request is checked against the database each time, so a revoked token is refused at
 once. A socket (web phone, transcript, ``/ws``) is checked only when it opens; it is tracked
-here by its owner's extension and OAuth session. Every node polls the ``revocations`` table
+here by its owner's extension and OAuth session (registered first, then the session is read
+once more: a revocation made between the socket's check and its registration is not missed,
+since the watcher either finds the socket registered or the re-read finds the session
+ended). Every node polls the ``revocations`` table
 (written by the identity service: token revoked, password changed, extension disabled, JWT
 credential revoked — through the API or ``callscope admin``) every ``interval_s`` (0.5 s),
 and closes the matching sockets with close code 4401 and the reason. A password change or a
@@ -15,12 +18,12 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import Awaitable, Callable, Iterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
 
 from aiohttp import web
 
-from callscope.identity.service import AuthContext, IdentityService
+from callscope.identity.service import AuthContext, IdentityService, aware
 from callscope.store.models import Revocation
 
 __all__ = ["CLOSE_REVOKED", "OpenSockets", "RevocationWatcher"]
@@ -40,18 +43,32 @@ class _Open:
     kind: str
 
 
+async def _never_ended(auth: AuthContext) -> bool:
+    return False
+
+
 @dataclass(slots=True)
 class OpenSockets:
-    """The open sockets of every user, by extension id."""
+    """The open sockets of every user, by extension id.
 
+    ``session_ended`` reads whether an OAuth session was ended since its token was issued
+    (:meth:`IdentityService.session_ended`)."""
+
+    session_ended: Callable[[AuthContext], Awaitable[bool]] = _never_ended
     by_extension: dict[int, set[_Open]] = field(default_factory=dict)
 
-    @contextlib.contextmanager
-    def track(self, auth: AuthContext, ws: web.WebSocketResponse, kind: str) -> Iterator[None]:
-        """Track ``ws`` (opened with ``auth``) while the block runs."""
+    @contextlib.asynccontextmanager
+    async def track(
+        self, auth: AuthContext, ws: web.WebSocketResponse, kind: str
+    ) -> AsyncIterator[None]:
+        """Track ``ws`` (opened with ``auth``) while the block runs; a session ended before
+        the socket was registered closes it at once (code 4401)."""
         entry = _Open(auth, ws, kind)
         self.by_extension.setdefault(auth.extension_id, set()).add(entry)
         try:
+            if await self.session_ended(auth):
+                logger.info("extension %s: %s opened by an ended session", auth.extension_id, kind)
+                await ws.close(code=CLOSE_REVOKED, message=b"token revoked: sign in again")
             yield
         finally:
             held = self.by_extension.get(auth.extension_id)
@@ -60,17 +77,22 @@ class OpenSockets:
                 if not held:
                     del self.by_extension[auth.extension_id]
 
-    def matching(self, extension_id: int, session_id: str | None) -> list[_Open]:
+    def matching(self, row: Revocation) -> list[_Open]:
+        """The sockets ``row`` ends: those of its session, or (no session named) those
+        opened with a token issued before it; a sign-in after a password change keeps its
+        sockets."""
+        made = aware(row.created_at)
         return [
             e
-            for e in self.by_extension.get(extension_id, ())
-            if session_id is None or e.auth.session_id == session_id
+            for e in self.by_extension.get(row.extension_id, ())
+            if e.auth.session_id == row.session_id
+            or (row.session_id is None and e.auth.issued_at <= made)
         ]
 
-    async def close(self, extension_id: int, session_id: str | None, reason: str) -> int:
-        """Close the sockets of one session (None: every session) of the extension."""
-        found = self.matching(extension_id, session_id)
-        message = f"token revoked ({reason}): sign in again".encode()[:120]
+    async def close(self, row: Revocation) -> int:
+        """Close the sockets ``row`` ends."""
+        found = self.matching(row)
+        message = f"token revoked ({row.reason}): sign in again".encode()[:120]
         await asyncio.gather(
             *(e.ws.close(code=CLOSE_REVOKED, message=message) for e in found),
             return_exceptions=True,
@@ -121,7 +143,7 @@ class RevocationWatcher:
             await self.apply(row)
 
     async def apply(self, row: Revocation) -> None:
-        closed = await self.sockets.close(row.extension_id, row.session_id, row.reason)
+        closed = await self.sockets.close(row)
         stopped = 0
         if row.reason in _STOP_SUBSCRIPTIONS:
             stopped = await self.stop_subscriptions(row.account_id, row.extension_id)

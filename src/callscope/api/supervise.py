@@ -355,7 +355,7 @@ class SupervisionApi:
             await ws.close(code=4409, message=b"device already connected")
             return ws
         try:
-            with self.sockets.track(auth, ws, "web phone"):
+            async with self.sockets.track(auth, ws, "web phone"):
                 await self._device_messages(ws, link)
         finally:
             await self.service.disconnect(link)

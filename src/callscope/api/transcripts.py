@@ -153,8 +153,8 @@ class TranscriptsApi:
         call = await self._call(request)
         ws = web.WebSocketResponse(heartbeat=30.0)
         await ws.prepare(request)
-        with self.sockets.track(caller(request), ws, "transcript"):
-            return await self.stream(ws, call)
+        async with self.sockets.track(caller(request), ws, "transcript"):
+            return ws if ws.closed else await self.stream(ws, call)
 
     async def stream(self, ws: web.WebSocketResponse, call: Call) -> web.WebSocketResponse:
         """Send ``call``'s transcript on a prepared WebSocket until it completes."""

@@ -232,10 +232,13 @@ class WallboardApi:
         auth = caller(request)
         ws = web.WebSocketResponse(heartbeat=30.0)
         await ws.prepare(request)
-        with (
-            self.sockets.track(auth, ws, "wallboard"),
-            self.bus.subscribe(wallboard_topic(auth.account_id), maxsize=1000) as sub,
-        ):
+        async with self.sockets.track(auth, ws, "wallboard"):
+            if not ws.closed:
+                await self._serve(ws, auth)
+        return ws
+
+    async def _serve(self, ws: web.WebSocketResponse, auth: AuthContext) -> None:
+        with self.bus.subscribe(wallboard_topic(auth.account_id), maxsize=1000) as sub:
             await ws.send_json({"event": "wallboard.ready"})
             reader = asyncio.create_task(self._until_closed(ws, sub))
             try:
@@ -249,7 +252,6 @@ class WallboardApi:
                 pass
             finally:
                 reader.cancel()
-        return ws
 
     async def _forward(
         self, ws: web.WebSocketResponse, sub: Subscription, auth: AuthContext

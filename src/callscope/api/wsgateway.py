@@ -272,7 +272,7 @@ class WsGateway:
             keeper = asyncio.create_task(self._keep(link), name=f"callscope-wsg-{token}")
             if link.subscription_id is not None:
                 self.dispatcher.attach(link.subscription_id, link)
-            with self.sockets.track(auth, ws, "WebSocket gateway"):
+            async with self.sockets.track(auth, ws, "WebSocket gateway"):
                 await self._frames(link, public_origin(request))
         except ConnectionError:
             pass  # gone while a frame was written: recoverable like any other end

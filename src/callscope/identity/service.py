@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import func, select, update
+from sqlalchemy import and_, func, or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
@@ -181,6 +181,9 @@ class AuthContext:
     admin: bool
     client_id: str
     session_id: str
+    #: when the token behind this context was issued (a revocation of every session of the
+    #: extension made later ends it; one made earlier ended only older sessions)
+    issued_at: datetime
 
 
 def _ttl(raw: str | None, bounds: tuple[int, int, int]) -> int:
@@ -723,6 +726,27 @@ class IdentityService:
             s.add(row)
         return token, WS_TTL_S
 
+    async def session_ended(self, auth: AuthContext) -> bool:
+        """Whether ``auth``'s OAuth session was ended since its token was issued (revoked,
+        its JWT credential revoked, the password changed, the owner disabled). Read from
+        the revocations, not the tokens: a refresh spends the old pair before it issues the
+        new one."""
+        async with self._sessions() as s:
+            ext = await s.get(Extension, auth.extension_id)
+            if ext is None or ext.status != "Enabled":
+                return True
+            q = select(Revocation.id).where(
+                Revocation.extension_id == auth.extension_id,
+                or_(
+                    Revocation.session_id == auth.session_id,
+                    and_(
+                        Revocation.session_id.is_(None),
+                        Revocation.created_at >= auth.issued_at,
+                    ),
+                ),
+            )
+            return (await s.execute(q.limit(1))).first() is not None
+
     async def consume_ws_token(self, token: str) -> AuthContext:
         """The caller behind a WebSocket token, which is then spent (single use).
 
@@ -753,7 +777,12 @@ class IdentityService:
         if ext.status != "Enabled":
             raise AuthError("OAU-213", "Token owner is disabled")
         return AuthContext(
-            row.account_id, row.extension_id, ext.admin, row.client_id, row.session_id
+            row.account_id,
+            row.extension_id,
+            ext.admin,
+            row.client_id,
+            row.session_id,
+            aware(row.created_at),
         )
 
     # -- first start ---------------------------------------------------------------------
