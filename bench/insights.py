@@ -20,7 +20,8 @@ it to transcribe again). ``--no-asr`` skips the second.
   dropped, plural ``s`` cut) in the other. Precision = matched ÷ found; recall = matched ÷
   gold. Each call prints its OK / FP / MISS lines.
 * **Highlights**: the problem and resolution highlights must point at the gold turn (script:
-  the same utterance; ASR: an utterance overlapping the gold turn's time). Recall over both.
+  the same utterance; ASR: an utterance overlapping the gold turn's time). Recall over both;
+  each call prints a found (OK) or missed (MISS, with what was chosen) line per gold turn.
 * **Summary**: entities in the summary that do not occur in the transcript (must be none);
   and, for information, how many of the call's gold facts (``entities``) the summary names.
 * ``--llm URL [--llm-model M] [--llm-key K]``: the optional LLM backend on the same calls
@@ -147,20 +148,25 @@ def highlight_hits(
     highlights: list[dict[str, Any]],
     marks: dict[str, list[int]],
     timed: list[Utterance],
-) -> tuple[int, int]:
-    """(gold problem/resolution turns pointed at, gold turns): a highlight points at a gold
-    turn when its utterance overlaps that turn's time."""
+) -> tuple[int, int, list[str]]:
+    """(gold problem/resolution turns pointed at, gold turns, a found/missed line per gold
+    turn): a highlight points at a gold turn when its utterance overlaps that turn's time."""
     hit = total = 0
+    lines = []
     for kind, turns in marks.items():
+        of_kind = [h for h in highlights if h["kind"] == kind]
+        chosen = of_kind[0] if of_kind else None
         for i in turns:
             total += 1
             gold = timed[i]
-            if any(
-                h["kind"] == kind and h["start"] < gold.end and h["end"] > gold.start
-                for h in highlights
-            ):
+            near = [h for h in of_kind if h["start"] < gold.end and h["end"] > gold.start]
+            if near:
                 hit += 1
-    return hit, total
+                lines.append(f"OK   {kind:<11} {near[0]['value']}")
+                continue
+            got = f"{chosen['value']!r} at {chosen['start']:.1f} s" if chosen else "nothing"
+            lines.append(f"MISS {kind:<11} turn {i} at {gold.start:.1f} s; chose {got}")
+    return hit, total, lines
 
 
 class Totals:
@@ -191,7 +197,7 @@ def evaluate(
     gold, marks = gold_of(script)
     lines, missed = score([(s.owner, s.value) for s in result.next_steps], gold, owners=owners)
     hits = sum(1 for ok, _, _ in lines if ok)
-    h_hit, h_total = highlight_hits(result.highlights, marks, timed)
+    h_hit, h_total, h_lines = highlight_hits(result.highlights, marks, timed)
     transcript = " ".join(u.text for u in utterances)
     ungrounded = grounded(result.summary, transcript)
     said = {e.lower() for e in entities(result.summary)} | {result.summary.lower()}
@@ -206,6 +212,8 @@ def evaluate(
         print(f"    {'OK  ' if ok else 'FP  '} {owner:<11} {text}")
     for owner, text in missed:
         print(f"    MISS {owner:<11} {text}")
+    for line in h_lines:
+        print(f"    highlight {line}")
     print(f"    summary: {result.summary}")
 
 

@@ -399,7 +399,10 @@ def _team(who: str) -> str:
 
 def done_text(clause: Clause, f: Frame) -> str:
     """A progressive or past act as what the agent did: "refunded the duplicate charge of $49"."""
-    action = _action_phrase(clause.text.strip().rstrip(".!").split(",")[0], f)
+    # from the verb to the next comma: "Okay, I've refunded the charge, it'll take…" and "I see
+    # it, I've refunded…" both give "refund the charge"
+    # (not at a thousands separator: "the card ending 4,471")
+    action = re.split(r",(?!\d)", _action_phrase(clause.text.strip().rstrip(".!"), f))[0]
     action = third_person(_NOW.sub("", action), "agent")
     words = action.split()
     if words:

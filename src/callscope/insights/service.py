@@ -8,8 +8,8 @@ backoff (5 s doubling, ``max_attempts``), then the job is ``failed`` with its er
 Calls whose agent holds no insights licence are ``skipped``: no document, no event (spec
 §9.4: only licensed users' conversations).
 
-The document (spec §10, RecordingInsights) and its event (kind ``insights``, ``eventType``
-``Create``) are written in one transaction.
+The document (spec §10, RecordingInsights, built by :mod:`callscope.insights.recording`)
+and its event (kind ``insights``, ``eventType`` ``Create``) are written in one transaction.
 """
 
 from __future__ import annotations
@@ -25,14 +25,12 @@ from typing import Any
 from sqlalchemy import or_, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from callscope.calls.numbers import e164
-from callscope.calls.telephony import participant_party_id
 from callscope.calls.views import current_agent, iso
 from callscope.cluster.jobs import JobQueue
 from callscope.events.payloads import EventKind
-from callscope.insights.analyzers import Analysis, Embedder, Utterance, analyze
-from callscope.insights.document import insights_arrays
-from callscope.insights.llm import LlmClient, LlmInsights
+from callscope.insights.analyzers import Embedder, Utterance, analyze
+from callscope.insights.llm import LlmClient
+from callscope.insights.recording import build_document
 from callscope.metrics import Registry
 from callscope.store.models import (
     Call,
@@ -65,78 +63,6 @@ def new_job(call: Call) -> InsightJob:
         next_attempt_at=now,
         created_at=now,
     )
-
-
-def build_document(
-    call: Call,
-    session: TelephonySession,
-    parties: Sequence[Party],
-    extensions: dict[int, Extension],
-    utterances: Sequence[Utterance],
-    analysis: Analysis,
-    owner: Extension,
-    now: datetime,
-    *,
-    llm: LlmInsights | None = None,
-    engine: dict[str, Any] | None = None,
-) -> dict[str, Any]:
-    """The RecordingInsights object of spec §10 (plus callscope's extras under own keys).
-    ``llm``: the model's summary, highlights and next steps replace the offline ones."""
-    duration_s = (call.duration_ms or 0) / 1000
-    agent = current_agent(list(parties))
-    agent_name = owner.name if agent is None else (agent.to_name or owner.name)
-    customer = e164(call.ani) or "an outside number"
-    title = (
-        f"Call from {agent_name} to {customer}"
-        if session.direction == "Outbound"
-        else f"Call from {customer} to {agent_name}"
-    )
-    speakers = []
-    spoken = {u.party_id for u in utterances}
-    for p in parties:
-        if p.role == "supervisor" and p.id not in spoken:
-            continue
-        ext = extensions.get(p.extension_id) if p.extension_id is not None else None
-        info: dict[str, Any] = {
-            "speakerId": p.id,
-            "name": ext.name if ext else ("Customer" if p.role == "customer" else None),
-            "accountId": p.account_id if ext else None,
-            "extensionId": str(ext.id) if ext else None,
-        }
-        if p.role == "customer":
-            info["phoneNumber"] = e164(call.ani)
-        speakers.append(info)
-    # a RingCX gRPC dialog's participants that are no telephony party (bots) speak too
-    for track in (call.stop_metadata or {}).get("tracks", []):
-        if track.get("participantType") not in ("AGENT", "CONTACT"):
-            speaker_id = participant_party_id(call.id, str(track.get("participantId")))
-            if speaker_id not in {s["speakerId"] for s in speakers}:
-                speakers.append(
-                    {
-                        "speakerId": speaker_id,
-                        "name": track.get("name"),
-                        "participantType": track.get("participantType"),
-                        "accountId": None,
-                        "extensionId": None,
-                    }
-                )
-    insights = insights_arrays(utterances, analysis, duration_s, llm=llm)
-    return {
-        "title": title,
-        "domain": "pbx",
-        "sourceRecordId": call.id,
-        "sourceSessionId": session.id,
-        "callDirection": session.direction,
-        "ownerExtensionId": str(owner.id),
-        "recordingDurationMs": call.duration_ms or 0,
-        "recordingStartTime": iso(call.started_at),
-        "creationTime": iso(now),
-        "lastModifiedTime": iso(now),
-        "speakerInfo": speakers,
-        "insights": insights,
-        # how the summary, highlights and next steps were made (callscope's extra)
-        "callscopeAnalysis": engine or {"engine": "offline"},
-    }
 
 
 class InsightsService:

@@ -4,8 +4,9 @@
   number of five digits or more), dates and times ("Friday", "March 15th", "the 20th",
   "tomorrow morning", "4 PM"), durations ("within 48 hours", "5 to 7 business days") and the
   teams a call was escalated or handed to.
-* **Highlights**: the customer's problem, the agent's resolution, the first commitment and an
-  escalation, each quoting its sentence and pointing at its utterance.
+* **Highlights**: the customer's problem, the agent's resolution (the closing confirmation,
+  else the first act on the problem: :mod:`callscope.insights.resolution`), the first
+  commitment and an escalation, each quoting its sentence and pointing at its utterance.
 * **Summary**: "The customer reported that <the problem, third person>. The agent <what was
   done>. Agreed next steps: <steps>. Escalated to <team>. Details: <entities not yet named>."
   Only rewrites of what was said: every entity in it occurs in the transcript
@@ -21,6 +22,7 @@ from typing import Any, Final
 
 from callscope.insights.clauses import DEADLINE, clauses, done_text, frame, spoken_numbers
 from callscope.insights.clauses import third_person as _third_person
+from callscope.insights.resolution import resolution
 from callscope.insights.types import NextStep, Sentence, Utterance
 
 __all__ = ["Highlight", "entities", "grounded", "highlights", "summary"]
@@ -50,20 +52,23 @@ _ESCALATED_TO = re.compile(
     re.I,
 )
 _PROBLEM = re.compile(
-    r"\b(?:locked out|can't|cannot|couldn't|won't|doesn't|didn't|isn't|not working|never got|"
-    r"never received|stopped|keeps?|drops?|problem|issue|error|broken|failed|wrong|charged|"
-    r"billed|overcharged|cancel|refund|calling about|calling because|i need|i want|i'd like|"
-    r"trying to|missing|missed|lost|cracked|expired|too high|double|twice|no hot|frustrat|"
-    r"times what|(?:two|three|2|3) times|again|dropped|arrived in)",
+    r"\b(?:locked out|can't|cannot|couldn't|won't|doesn't|didn't|isn't|wasn't|hasn't|haven't|"
+    r"not working|never got|never received|never (?:arrived|came|showed|turned up|happened)|"
+    r"no longer|stopped|keeps|keep \w+ing|drops?|problem|issue|error|broken|broke|failed|wrong|"
+    r"charged|billed|overcharged|cancel|refund|calling about|calling because|i need|i want|"
+    r"i'd like|trying to|missing|missed|lost|cracked|expired|too high|double|twice|no hot|"
+    r"frustrat|times what|(?:two|three|2|3) times|again|dropped|arrived in|hurts?|pain|"
+    r"fell (?:out|off)|damaged|stolen|leak\w*|stuck|declined|rejected|denied|late|delayed|"
+    r"overdue|crash\w*|freez\w*|disappeared|marked as delivered)",
     re.I,
 )
-_RESOLVED = re.compile(
-    r"\b(?:(?:is|has been|have been)\s+(?:now\s+)?(?:fixed|resolved|unlocked|restored|"
-    r"refunded|updated|processed|credited|waived|approved))\b",
-    re.I,
-)
+#: how many of the customer's first long turns may state the problem (later ones that match
+#: are follow-ups: "I'll keep my phone on")
+_PROBLEM_TURNS: Final = 3
+#: "Hi Sarah," and the recogniser's "Hi, Sarah."
 _GREETING = re.compile(
-    r"^(?:hi|hello|hey|good (?:morning|afternoon|evening))(?:\s+(?-i:[A-Z][a-z]+))?[,.!]\s*", re.I
+    r"^(?:hi|hello|hey|good (?:morning|afternoon|evening))(?:,?\s+(?-i:[A-Z][a-z]+))?[,.!]\s*",
+    re.I,
 )
 _NUMBER = re.compile(r"[\d,.:$]+")
 
@@ -125,19 +130,28 @@ _ANOTHER_ISSUE = re.compile(
 
 
 def _problem(sents: Sequence[Sentence]) -> Highlight | None:
-    """The customer's first turn that states a problem (its first two sentences, greeting
-    dropped); else, or when that turn raises a further issue ("also…") after an earlier long
-    turn, the customer's first long turn."""
+    """The customer's first turn that states a problem, among their first
+    :data:`_PROBLEM_TURNS` long turns (its first two sentences, greeting dropped); else, or
+    when that turn raises a further issue ("also…") after an earlier long turn, the
+    customer's first long turn. Utterances of the customer with none of the agent's
+    between are one turn: the recogniser cuts a turn at its pauses."""
     turns: dict[int, list[Sentence]] = {}
-    for s in sents:
-        if s.speaker == "customer":
-            turns.setdefault(s.utterance.id, []).append(s)
-    chosen = None
-    for parts in turns.values():
-        said = " ".join(_GREETING.sub("", p.text) for p in parts).strip()
-        if len(said.split()) >= 6 and _PROBLEM.search(said):
-            chosen = parts
-            break
+    run: int | None = None
+    for s in sorted(sents, key=lambda x: x.utterance.start):
+        if s.speaker != "customer":
+            run = None
+            continue
+        if run is None:
+            run = s.utterance.id
+        turns.setdefault(run, []).append(s)
+    long = [
+        parts
+        for parts in turns.values()
+        if len(" ".join(_GREETING.sub("", p.text) for p in parts).split()) >= 6
+    ]
+    chosen = next(
+        (t for t in long[:_PROBLEM_TURNS] if _PROBLEM.search(" ".join(p.text for p in t))), None
+    )
     first_long = next(
         (t for t in turns.values() if len(" ".join(p.text for p in t).split()) >= 8), None
     )
@@ -178,12 +192,10 @@ def highlights(
     if problem is not None:
         out.append(problem)
     after = problem.sentence.utterance.start if problem else 0.0
-    resolved = [s for s in sents if s.speaker != "customer" and _RESOLVED.search(s.text)]
-    resolution = done[0][0] if done else (resolved[0] if resolved else None)
-    if resolution is None and steps:
-        resolution = _sentence_of(sents, steps[0])
-    if resolution is not None and resolution.utterance.start >= after:
-        out.append(Highlight("resolution", resolution, resolution.text))
+    said = [s for s in (_sentence_of(sents, step) for step in steps) if s is not None]
+    settled = resolution(sents, [s for s, _ in done], said, after=after)
+    if settled is not None:
+        out.append(Highlight("resolution", settled, settled.text))
     used = {h.sentence for h in out}
     for step in steps:
         s = _sentence_of(sents, step)
