@@ -36,6 +36,8 @@ def highlight(call: list[Utterance], kind: str) -> dict[str, Any] | None:
         "Your account is now unlocked.",
         "Everything is taken care of.",
         "Great, we're good to go.",
+        "Your refund has been processed.",
+        "The late fee is now waived.",
     ],
 )
 def test_a_confirmation_is_read(text: str) -> None:
@@ -55,6 +57,7 @@ def test_a_confirmation_is_read(text: str) -> None:
         "Your refund hasn't been processed.",
         "Nothing is fixed yet.",
         "Your plan is set to renew next month.",
+        "Payments are processed on the first of each month.",
         "I'll get it done by Friday.",
         "You're welcome, take care.",
     ],

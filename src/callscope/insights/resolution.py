@@ -31,7 +31,7 @@ __all__ = ["confirmation", "confirms", "resolution"]
 
 _SETTLED = (
     r"(?:sorted|set(?!\s+to\b)|done|fixed|resolved|taken care of|good to go|squared away|"
-    r"complete|finished|processed)"
+    r"complete|finished)"
 )
 _CONFIRMED: Final = re.compile(
     r"\b(?:"
@@ -45,10 +45,13 @@ _CONFIRMED: Final = re.compile(
     r"|(?:i've|i have|we've|we have)\s+(?:now\s+|just\s+|already\s+)?(?:processed|completed|"
     r"finali[sz]ed|submitted|sorted(?: out)?|fixed|resolved|cleared|reversed|reinstated|"
     r"reactivated|restored)"
-    # "your refund has been processed", "the line is now restored"
-    r"|(?:is|has been|have been|are)\s+(?:now\s+|all\s+)?(?:fixed|resolved|unlocked|"
-    r"restored|refunded|updated|processed|credited|waived|approved|reversed|reactivated|"
-    r"cancell?ed|back (?:up|on|online))"
+    # "the line is restored", "your account is now unlocked": a state
+    r"|(?:is|are|has been|have been)\s+(?:now\s+|all\s+)?(?:fixed|resolved|unlocked|restored|"
+    r"reactivated|back (?:up|on|online))"
+    # "your refund has been processed", "the fee is now waived": an event, said as done (not
+    # "payments are processed on the first")
+    r"|(?:has been|have been|(?:is|are) now|(?:is|are) all|was just)\s+(?:now\s+)?(?:refunded|"
+    r"updated|processed|credited|waived|approved|reversed|cancell?ed)"
     r"|back up and running|(?:up and )?running again|working again"
     r")",
     re.I,
