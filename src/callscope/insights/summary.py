@@ -4,9 +4,10 @@
   number of five digits or more), dates and times ("Friday", "March 15th", "the 20th",
   "tomorrow morning", "4 PM"), durations ("within 48 hours", "5 to 7 business days") and the
   teams a call was escalated or handed to.
-* **Highlights**: the customer's problem, the agent's resolution (the closing confirmation,
-  else the first act on the problem: :mod:`callscope.insights.resolution`), the first
-  commitment and an escalation, each quoting its sentence and pointing at its utterance.
+* **Highlights**: the customer's problem, the agent's resolution (its confirmation that the
+  matter is settled, else its first act on the problem: :mod:`callscope.insights.resolution`),
+  the first commitment and an escalation, each quoting its sentence and pointing at its
+  utterance.
 * **Summary**: "The customer reported that <the problem, third person>. The agent <what was
   done>. Agreed next steps: <steps>. Escalated to <team>. Details: <entities not yet named>."
   Only rewrites of what was said: every entity in it occurs in the transcript
