@@ -188,11 +188,15 @@ async def test_the_bundled_call_transcribed_live_gets_its_next_steps(
     assert "email the customer instructions" in text
     assert len(steps) == 3
     summary = doc["insights"]["Summary"][0]["value"]
-    assert summary.startswith("The customer reported that they are locked out")
+    # The problem turn ("... locked out of their online account"): live ASR packs queued
+    # segments into one decode, so under load it has also heard "locked down" and "Lock,
+    # count of their online account"; the account is what every hearing kept.
+    assert summary.startswith("The customer reported that")
+    assert "online account" in summary.split(". Agreed")[0]
     assert "Agreed next steps: Send the customer a new password reset link" in summary
     # the highlights point at their utterances
     kinds = {h["value"]: h for h in doc["insights"]["Highlights"]}
-    assert any("locked out" in v for v in kinds)
+    assert any("online account" in v for v in kinds)
     starts = {t["start"] for t in transcript}
     assert all(h["start"] in starts for h in doc["insights"]["Highlights"])
     assert doc["insights"]["Compliance"][0]["recordingDisclosure"] is False
