@@ -23,6 +23,7 @@ from dataclasses import dataclass, field
 
 from aiohttp import web
 
+from callscope.background import BackgroundTask, every
 from callscope.identity.service import AuthContext, IdentityService, aware
 from callscope.store.models import Revocation
 
@@ -116,26 +117,18 @@ class RevocationWatcher:
         self.stop_subscriptions = stop_subscriptions
         self.interval_s = interval_s
         self._last = 0
-        self._task: asyncio.Task[None] | None = None
+        self._task = BackgroundTask(
+            "callscope-revocations",
+            every(interval_s, self.poll, what="reading revocations", logger=logger),
+        )
 
     async def start(self) -> None:
         # what was revoked before this start has no socket here to close
         self._last = await self.identity.last_revocation_id()
-        self._task = asyncio.create_task(self._run(), name="callscope-revocations")
+        self._task.start()
 
     async def stop(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
-
-    async def _run(self) -> None:
-        while True:
-            await asyncio.sleep(self.interval_s)
-            try:
-                await self.poll()
-            except Exception:  # a database hiccup must not end the watcher
-                logger.exception("reading revocations failed; trying again")
+        await self._task.stop()
 
     async def poll(self) -> None:
         for row in await self.identity.revocations_after(self._last):

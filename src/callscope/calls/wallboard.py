@@ -11,13 +11,12 @@ makes its own from the same transcript events).
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from callscope.background import BackgroundTask
 from callscope.events.bus import Bus, BusOverflow, Event
 from callscope.insights.analyzers import compound
 from callscope.store.models import CallAlertRow
@@ -87,19 +86,16 @@ class WallboardFeed:
         self.rows = rows
         self.is_local = is_local
         self.live: dict[str, CallSummary] = {}
-        self._task: asyncio.Task[None] | None = None
+        self._task = BackgroundTask("callscope-wallboard-feed", self._run)
 
     def summary(self, call_id: str) -> CallSummary | None:
         return self.live.get(call_id)
 
     def start(self) -> None:
-        self._task = asyncio.create_task(self._run(), name="callscope-wallboard-feed")
+        self._task.start()
 
     async def stop(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
+        await self._task.stop()
 
     async def _run(self) -> None:
         while True:

@@ -5,7 +5,6 @@ asking for the recording then answers 410 Gone."""
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import logging
 import os
@@ -14,6 +13,7 @@ from datetime import timedelta
 from sqlalchemy import delete, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from callscope.background import BackgroundTask, every
 from callscope.metrics import Registry
 from callscope.store.models import Call, Insight
 from callscope.store.repo import utcnow
@@ -35,30 +35,20 @@ class RetentionJob:
         self._sessions = sessions
         self.days = days
         self.sweep_s = sweep_s
-        self._task: asyncio.Task[None] | None = None
+        self._task = BackgroundTask(
+            "callscope-retention",
+            every(sweep_s, self.purge, what="the retention job", logger=logger, first_at_once=True),
+        )
         self.purged = registry.counter(
             "callscope_retention_purged_total", "Insights and recordings deleted, by kind."
         )
 
     def start(self) -> None:
         if self.days > 0:
-            self._task = asyncio.create_task(self._run(), name="callscope-retention")
+            self._task.start()
 
     async def stop(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
-
-    async def _run(self) -> None:
-        while True:
-            try:
-                await self.purge()
-            except asyncio.CancelledError:
-                raise
-            except Exception:
-                logger.exception("retention job failed; it runs again later")
-            await asyncio.sleep(self.sweep_s)
+        await self._task.stop()
 
     async def purge(self) -> tuple[int, int]:
         """Delete what is older than the period. Returns (insights, recordings) deleted."""
