@@ -41,7 +41,8 @@ from aiohttp import WSMsgType, web
 from callscope.api.errors import ApiError, not_found
 from callscope.api.proxy import public_origin
 from callscope.api.revocation import OpenSockets
-from callscope.api.subscriptions import SubscriptionsApi, new_subscription, subscription_json
+from callscope.api.subscription_views import new_subscription, subscription_json
+from callscope.api.subscriptions import SubscriptionsApi
 from callscope.calls.views import iso
 from callscope.events.delivery import Dispatcher, notification
 from callscope.events.wsg import (
