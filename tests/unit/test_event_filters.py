@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from callscope.api.subscriptions import split_filters
+from callscope.api.subscription_views import split_filters
 from callscope.events.filters import FilterError, ForeignAccount, Unsupported, parse_filter
 
 

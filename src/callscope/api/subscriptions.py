@@ -29,7 +29,6 @@ cause, or the API would tell which hosts and ports answer inside the network.
 from __future__ import annotations
 
 import logging
-import uuid
 from datetime import timedelta
 from typing import Any
 
@@ -38,7 +37,7 @@ from aiohttp import web
 from callscope.api.auth import caller, may_watch
 from callscope.api.errors import ApiError, json_response, not_found, read_json
 from callscope.api.proxy import public_origin
-from callscope.calls.views import iso
+from callscope.api.subscription_views import BASE, new_subscription, subscription_json
 from callscope.errors import WebhookTargetRefused
 from callscope.events.delivery import Dispatcher
 from callscope.events.filters import (
@@ -62,14 +61,10 @@ __all__ = [
     "NOT_PUBLIC",
     "OWN_SERVER",
     "SubscriptionsApi",
-    "new_subscription",
-    "split_filters",
-    "subscription_json",
 ]
 
 logger = logging.getLogger("callscope.events")
 
-BASE = "/restapi/v1.0/subscription"
 MAX_PER_USER_APP = 30
 DEFAULT_EXPIRES_IN_S = 604_800  # a week (older RingCentral material)
 MAX_EXPIRES_IN_S = 315_360_000  # ten years, the WebHook maximum
@@ -85,96 +80,6 @@ OWN_SERVER = (
     "Parameter [deliveryMode.address] value is invalid: it is this server's own address "
     "(refused even with events_webhook_allow_private)"
 )
-
-
-#: ``disabledFilters[].reason`` (UNCONFIRMED: RingCentral's wording)
-NOT_SUPPORTED = "NotSupported"
-SELF_RENEWING = (
-    "a WebSocket subscription renews itself while its connection is up: it gets no renewal "
-    "reminders"
-)
-
-
-def split_filters(
-    texts: list[str], *, account_id: str, owner_extension_id: int, transport: str
-) -> tuple[list[str], list[dict[str, str]]]:
-    """A subscription's stored filters as ``eventFilters`` (delivered) and
-    ``disabledFilters`` (``{filter, reason, message}``: kept, never delivered)."""
-    enabled: list[str] = []
-    disabled: list[dict[str, str]] = []
-    for text in texts:
-        try:
-            f = parse_filter(text, account_id=account_id, owner_extension_id=owner_extension_id)
-        except Unsupported as exc:
-            disabled.append({"filter": text, "reason": NOT_SUPPORTED, "message": exc.message})
-            continue
-        except FilterError as exc:  # stored before a change of the rules: say so
-            disabled.append({"filter": text, "reason": NOT_SUPPORTED, "message": str(exc)})
-            continue
-        if f.kind == "reminder" and transport == "WebSocket":
-            disabled.append({"filter": text, "reason": NOT_SUPPORTED, "message": SELF_RENEWING})
-            continue
-        enabled.append(text)
-    return enabled, disabled
-
-
-def subscription_json(sub: Subscription, origin: str) -> dict[str, Any]:
-    mode: dict[str, Any] = {"transportType": sub.transport, "encryption": False}
-    if sub.address is not None:
-        mode["address"] = sub.address  # the verificationToken is never echoed
-    enabled, disabled = split_filters(
-        list(sub.event_filters),
-        account_id=sub.account_id,
-        owner_extension_id=sub.extension_id,
-        transport=sub.transport,
-    )
-    body: dict[str, Any] = {
-        "uri": f"{origin}{BASE}/{sub.id}",
-        "id": sub.id,
-        "creationTime": iso(sub.created_at),
-        "status": sub.status,
-        "eventFilters": enabled,
-        "expirationTime": iso(sub.expires_at),
-        "expiresIn": max(0, int((aware(sub.expires_at) - utcnow()).total_seconds())),
-        "deliveryMode": mode,
-    }
-    if disabled:
-        body["disabledFilters"] = disabled
-    if sub.blacklisted_at is not None:
-        body["blacklistedData"] = {
-            "blacklistedAt": iso(sub.blacklisted_at),
-            "reason": sub.blacklist_reason or "",
-        }
-    return body
-
-
-def new_subscription(
-    auth: AuthContext,
-    filters: list[str],
-    transport: str,
-    expires_in: int,
-    *,
-    address: str | None = None,
-    verification_token: str | None = None,
-    ws_session: str | None = None,
-) -> Subscription:
-    """An Active subscription of the caller's, from now for ``expires_in`` seconds."""
-    now = utcnow()
-    return Subscription(
-        id=str(uuid.uuid4()),
-        account_id=auth.account_id,
-        extension_id=auth.extension_id,
-        client_id=auth.client_id,
-        event_filters=list(filters),
-        transport=transport,
-        address=address,
-        verification_token=verification_token,
-        status="Active",
-        expires_in=expires_in,
-        created_at=now,
-        expires_at=now + timedelta(seconds=expires_in),
-        ws_session=ws_session,
-    )
 
 
 class SubscriptionsApi:

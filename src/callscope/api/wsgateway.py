@@ -30,8 +30,7 @@ import asyncio
 import contextlib
 import logging
 import uuid
-from collections.abc import Coroutine, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Coroutine
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -41,9 +40,11 @@ from aiohttp import WSMsgType, web
 from callscope.api.errors import ApiError, not_found
 from callscope.api.proxy import public_origin
 from callscope.api.revocation import OpenSockets
-from callscope.api.subscriptions import SubscriptionsApi, new_subscription, subscription_json
+from callscope.api.subscription_views import new_subscription, subscription_json
+from callscope.api.subscriptions import SubscriptionsApi
+from callscope.api.wsg_link import CLOSE_TAKEN_OVER, WsLink
 from callscope.calls.views import iso
-from callscope.events.delivery import Dispatcher, notification
+from callscope.events.delivery import Dispatcher
 from callscope.events.wsg import (
     ABSOLUTE_TIMEOUT_S,
     RECOVERY_BUFFER_SIZE,
@@ -54,9 +55,9 @@ from callscope.events.wsg import (
 )
 from callscope.identity.service import AuthContext, AuthError, IdentityService
 from callscope.identity.service import aware as _aware
-from callscope.store.models import Delivery, Subscription
+from callscope.store.models import Subscription
 from callscope.store.repo import utcnow
-from callscope.store.ws_sessions import Superseded, WsSessionRepository
+from callscope.store.ws_sessions import WsSessionRepository
 
 __all__ = ["CLOSE_TAKEN_OVER", "RECOVERY_TIMEOUT_S", "WsGateway"]
 
@@ -64,95 +65,12 @@ logger = logging.getLogger("callscope.events")
 
 SUB_PATH = "/restapi/v1.0/subscription"
 MAX_FRAME_BYTES = 64 * 1024
-#: close code of a connection whose session another connection recovered
-CLOSE_TAKEN_OVER = 4409
 #: close code of a connection that stopped answering pings
 CLOSE_NO_PONG = 1011
 
 
 def _meta(kind: str, message_id: str, **extra: Any) -> dict[str, Any]:
     return {"type": kind, "messageId": message_id, **extra}
-
-
-@dataclass(eq=False, slots=True)
-class _Link:
-    """One connection of a gateway session; the dispatcher sends its subscription's queue
-    through :meth:`deliver` (``events.delivery.WsTransport``)."""
-
-    gateway: WsGateway
-    token: str
-    auth: AuthContext
-    ws: web.WebSocketResponse
-    subscription_id: str | None = None
-    #: the session's epoch this connection holds (0: not stored yet)
-    epoch: int = 0
-    window: RecoveryWindow = field(default_factory=RecoveryWindow)
-    #: set when the window gains space or the connection ends
-    space: asyncio.Event = field(default_factory=asyncio.Event)
-    closed: bool = False
-
-    async def send(self, frame: list[Any]) -> None:
-        await self.ws.send_str(orjson.dumps(frame).decode())
-
-    async def deliver(self, batch: Sequence[Delivery]) -> int:
-        """Move the first of ``batch`` (as many as the window allows, at least one, waiting
-        for confirmations if need be) into the recovery buffer and write them; returns how
-        many. Raises ``ConnectionError`` when the connection is gone or was taken over."""
-        while True:
-            if self.closed or self.ws.closed:
-                raise ConnectionResetError("the WebSocket is closed")
-            space = self.window.space()
-            if space:
-                break
-            self.space.clear()
-            await self.space.wait()
-        now = utcnow()
-        items = [(d.id, notification(d.envelope, now)) for d in batch[:space]]
-        sessions = self.gateway.sessions
-        try:
-            # shielded: a stop that cuts the wait short must not cut a transaction in two
-            sequences = await asyncio.shield(sessions.take(self.token, self.epoch, items, now))
-        except Superseded:
-            self.end(CLOSE_TAKEN_OVER, "the session was recovered on another connection")
-            raise ConnectionResetError("the session was taken over") from None
-        try:
-            for seq, (_, body) in zip(sequences, items, strict=True):
-                await self.send(notification_frame(self.token, seq, body))
-                self.window.written(seq)
-        except Exception as exc:  # they are in the buffer: a recovery sends them
-            raise ConnectionResetError(f"the WebSocket failed: {type(exc).__name__}") from exc
-        self.gateway.dispatcher.deliveries_total.inc(
-            len(items), transport="WebSocket", result="sent"
-        )
-        await self.confirm()
-        return len(items)
-
-    async def confirm(self) -> None:
-        """Ask the client (a ping) what it has read, if something is unconfirmed."""
-        if self.window.confirm_due() and not self.ws.closed:
-            with contextlib.suppress(Exception):
-                await self.ws.ping(self.window.ping(asyncio.get_running_loop().time()))
-
-    async def pong(self, payload: bytes) -> None:
-        newly = self.window.pong(payload)
-        if newly:
-            await self.gateway.sessions.ack(self.token, self.window.acked)
-            self.gateway.dispatcher.deliveries_total.inc(
-                newly, transport="WebSocket", result="delivered"
-            )
-            self.space.set()
-        await self.confirm()
-
-    def end(self, code: int, reason: str) -> None:
-        """Send nothing more and close the socket (in the background: a dead peer never
-        answers the close, and nobody should wait the close timeout for it)."""
-        self.closed = True
-        self.space.set()
-        self.gateway.spawn(self._close(code, reason))
-
-    async def _close(self, code: int, reason: str) -> None:
-        with contextlib.suppress(Exception):
-            await self.ws.close(code=code, message=reason.encode()[:120])
 
 
 class WsGateway:
@@ -185,7 +103,7 @@ class WsGateway:
         self.sessions = sessions
         self.recovery_s = recovery_s
         #: wsc token → the connection holding the session on this node
-        self._links: dict[str, _Link] = {}
+        self._links: dict[str, WsLink] = {}
         self._background: set[asyncio.Task[None]] = set()
         dispatcher.sweeps.append(sessions.expire)
 
@@ -243,7 +161,9 @@ class WsGateway:
 
         ws = web.WebSocketResponse(heartbeat=None, autoping=False, max_msg_size=MAX_FRAME_BYTES)
         await ws.prepare(request)
-        link = _Link(self, token, auth, ws)
+        link = WsLink(
+            token, auth, ws, sessions=self.sessions, dispatcher=self.dispatcher, spawn=self.spawn
+        )
         previous = self._links.get(token)
         self._links[token] = link
         if previous is not None:
@@ -285,7 +205,7 @@ class WsGateway:
         return ws
 
     async def _take_over(
-        self, link: _Link, sub: Subscription, client_sequence: int | None
+        self, link: WsLink, sub: Subscription, client_sequence: int | None
     ) -> tuple[int, list[tuple[int, dict[str, Any]]]]:
         """The connection holds the session now (another one can send nothing more): returns
         the last sequence the client is taken to hold and what to send it again."""
@@ -320,7 +240,7 @@ class WsGateway:
                 details["recoveryErrorCode"] = "WSG-913"
         return details
 
-    async def _ended(self, link: _Link) -> None:
+    async def _ended(self, link: WsLink) -> None:
         """The connection is gone: its session stays recoverable for the recovery time
         (unless another connection holds it now, or it has no subscription)."""
         if self._links.get(link.token) is not link:
@@ -334,7 +254,7 @@ class WsGateway:
         elif link.epoch:
             await self.sessions.forget(link.token, link.epoch)
 
-    async def _keep(self, link: _Link) -> None:
+    async def _keep(self, link: WsLink) -> None:
         """Pings (heartbeats, and an end to a connection that stopped answering them) and
         the renewal of the session and its subscription while connected."""
         loop = asyncio.get_running_loop()
@@ -358,14 +278,14 @@ class WsGateway:
                 except Exception:
                     logger.exception("WebSocket session %s: renewal failed", link.token)
 
-    async def _renew(self, link: _Link) -> None:
+    async def _renew(self, link: WsLink) -> None:
         until = self._until()
         if link.subscription_id is not None:
             await self.api.subscriptions.update(link.subscription_id, expires_at=until)
         if link.epoch:
             await self.sessions.keep(link.token, until)
 
-    async def _frames(self, link: _Link, origin: str) -> None:
+    async def _frames(self, link: WsLink, origin: str) -> None:
         """The client's frames, until the socket closes."""
         ws = link.ws
         while True:
@@ -381,7 +301,7 @@ class WsGateway:
             else:
                 break  # closed, closing or an error (an oversized frame closes with 1009)
 
-    async def _error(self, link: _Link, message_id: str, code: str, text: str) -> None:
+    async def _error(self, link: WsLink, message_id: str, code: str, text: str) -> None:
         await link.send(
             [
                 _meta("Error", message_id or uuid.uuid4().hex, status=400, headers={}),
@@ -389,7 +309,7 @@ class WsGateway:
             ]
         )
 
-    async def _frame(self, link: _Link, data: str, origin: str) -> None:
+    async def _frame(self, link: WsLink, data: str, origin: str) -> None:
         try:
             frame = orjson.loads(data)
         except orjson.JSONDecodeError as exc:
@@ -423,7 +343,7 @@ class WsGateway:
         await link.send(reply)
 
     async def _request(
-        self, link: _Link, meta: dict[str, Any], body: Any, origin: str
+        self, link: WsLink, meta: dict[str, Any], body: Any, origin: str
     ) -> tuple[int, Any]:
         method = str(meta.get("method", "")).upper()
         path = str(meta.get("path", "")).split("?", 1)[0].rstrip("/")
@@ -469,7 +389,7 @@ class WsGateway:
             "subscription API is; use HTTP for the rest",
         )
 
-    async def _create(self, link: _Link, body: Any, origin: str) -> dict[str, Any]:
+    async def _create(self, link: WsLink, body: Any, origin: str) -> dict[str, Any]:
         auth = link.auth
         if not isinstance(body, dict):
             raise ApiError(400, "CMN-103", "A JSON object body is required")

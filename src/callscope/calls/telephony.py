@@ -24,18 +24,22 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections import defaultdict
-from dataclasses import dataclass, field
-from datetime import datetime
 from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from callscope.calls.numbers import e164
-from callscope.calls.parties import PartyStatus, transition
-from callscope.calls.views import agent_extension, party_json
-from callscope.events.payloads import ActiveCall, EventKind, presence_body, telephony_body
+from callscope.calls.parties import PartyStatus
+from callscope.calls.telephony_events import (
+    ENDED,
+    LiveSession,
+    SessionEvents,
+    event_view,
+    restore,
+    set_status,
+)
+from callscope.calls.telephony_reads import TelephonyReads
 from callscope.store.directory import DirectoryRepository
 from callscope.store.models import (
     Account,
@@ -43,7 +47,6 @@ from callscope.store.models import (
     Call,
     CallStatus,
     Extension,
-    OutboxEvent,
     Party,
     TelephonySession,
 )
@@ -52,7 +55,6 @@ from callscope.store.writer import CallRowWriter
 
 __all__ = [
     "END_REASONS",
-    "LiveSession",
     "TelephonyService",
     "call_id_of",
     "participant_party_id",
@@ -90,71 +92,15 @@ def participant_party_id(call_id: str, participant_id: str) -> str:
     return f"p-{call_id}-x-{participant_id}"
 
 
-#: presence ``telephonyStatus`` of the agent by party status
-_PRESENCE_STATUS = {
-    PartyStatus.SETUP: "Ringing",
-    PartyStatus.PROCEEDING: "Ringing",
-    PartyStatus.ANSWERED: "CallConnected",
-    PartyStatus.HOLD: "OnHold",
-    PartyStatus.GONE: "NoCall",
-    PartyStatus.DISCONNECTED: "NoCall",
-}
-
-
-_ENDED = (PartyStatus.DISCONNECTED, PartyStatus.GONE)
-
-
-@dataclass(slots=True)
-class LiveSession:
-    session_id: str
-    party_status: dict[str, PartyStatus]
-    account_id: str | None = None
-    call_id: str = ""
-    legacy_session_id: str = ""
-    created_at: datetime | None = None
-    #: party id → its JSON view (spec §9.2), kept current for the events
-    parties: dict[str, dict[str, Any]] = field(default_factory=dict)
-    #: the agent party's extension, for presence
-    agent_extension: int | None = None
-    #: the current agent party (a transfer replaces it)
-    agent_party: str = ""
-    sequence: int = 0
-
-    def next_party_id(self) -> str:
-        return f"p-{self.call_id}-{len(self.parties) + 1}"
-
-
-def _event_view(party: Party, agent_ext: int | None, call_id: str) -> dict[str, Any]:
-    """A party as telephony events show it: the REST view plus its recording (spec §9.2)."""
-    view = party_json(party, agent_ext)
-    view["recordings"] = [{"id": call_id, "active": True}]
-    view["missedCall"] = False
-    view["park"] = {}
-    return view
-
-
 def _while_live(live: LiveSession) -> tuple[tuple[type[Base], Any], str, Any]:
     """The guard of a change to a session: it is still live (nobody else ended it)."""
     return ((TelephonySession, live.session_id), "live", True)
 
 
-def telephony_event(live: LiveSession, at: datetime) -> OutboxEvent:
-    """The next telephony event of a session, with every party as it is now."""
-    assert live.account_id is not None
-    live.sequence += 1
-    body = telephony_body(
-        sequence=live.sequence,
-        session_id=live.legacy_session_id,
-        telephony_session_id=live.session_id,
-        event_time=at,
-        parties=[dict(p) for p in live.parties.values()],
-    )
-    return OutboxEvent(
-        account_id=live.account_id, kind=EventKind.TELEPHONY, payload=body, created_at=at
-    )
+class TelephonyService(TelephonyReads):
+    """Writes every change of calls' telephony sessions, with their events, through the
+    ingest writer; its reads are :class:`~callscope.calls.telephony_reads.TelephonyReads`."""
 
-
-class TelephonyService:
     def __init__(
         self,
         sessions: async_sessionmaker[AsyncSession],
@@ -163,12 +109,11 @@ class TelephonyService:
         *,
         default_account: str = "",
     ) -> None:
-        self._sessions = sessions
+        super().__init__(sessions)
         self._default_account = default_account
         self._directory = directory
         self._rows = rows
-        #: the live calls of each agent extension, for presence events
-        self._active: defaultdict[int, dict[str, ActiveCall]] = defaultdict(dict)
+        self._outbox = SessionEvents()
 
     async def account_for(self, call: Call) -> str | None:
         """The account a stream belongs to: the existing account whose id is its rcAccountId,
@@ -241,72 +186,20 @@ class TelephonyService:
         )
         for party in (customer, agent_party):
             live.party_status[party.id] = PartyStatus.SETUP
-            live.parties[party.id] = _event_view(party, agent_ext, call.id)
+            live.parties[party.id] = event_view(party, agent_ext, call.id)
         rows: list[Base] = [session, customer, agent_party]
         # RingCX streams only once the agent is connected: the call is answered at Start.
         # Each step is still published, so subscribers see the lifecycle they expect.
-        rows += self._events(live, now)
+        rows += self._outbox.rows(live, now)
         for step in (PartyStatus.PROCEEDING, PartyStatus.ANSWERED):
             for party in (customer, agent_party):
-                self._set_status(live, party.id, step)
-            rows += self._events(live, now, presence=step is PartyStatus.ANSWERED)
+                set_status(live, party.id, step)
+            rows += self._outbox.rows(live, now, presence=step is PartyStatus.ANSWERED)
         for party in (customer, agent_party):
             party.status_code = str(live.party_status[party.id])
         session.event_sequence = live.sequence
         self._rows.write(rows)
         return live
-
-    def _set_status(
-        self, live: LiveSession, party_id: str, status: PartyStatus, reason: str | None = None
-    ) -> None:
-        live.party_status[party_id] = transition(
-            live.party_status[party_id], status, party_id=party_id
-        )
-        view = live.parties[party_id]
-        view["status"] = {"code": str(status), "rcc": False}
-        if reason:
-            view["status"]["reason"] = reason
-        if status in (PartyStatus.DISCONNECTED, PartyStatus.GONE):
-            for rec in view.get("recordings", []):
-                rec["active"] = False
-
-    def _events(self, live: LiveSession, at: datetime, *, presence: bool = True) -> list[Base]:
-        """The outbox rows for the session's current state (none without an account)."""
-        if live.account_id is None:
-            return []
-        out: list[Base] = [telephony_event(live, at)]
-        agent_party = live.agent_party
-        if presence and agent_party in live.parties and live.agent_extension is not None:
-            status = live.party_status[agent_party]
-            view = live.parties[agent_party]
-            self._active[live.agent_extension][live.session_id] = ActiveCall(
-                call_id=live.call_id,
-                direction=view["direction"],
-                from_number=view["from"].get("phoneNumber"),
-                from_name=view["from"].get("name"),
-                to_number=view["to"].get("phoneNumber"),
-                to_name=view["to"].get("name"),
-                start_time=live.created_at or at,
-                telephony_status=_PRESENCE_STATUS[status],
-                session_id=live.legacy_session_id,
-                telephony_session_id=live.session_id,
-                party_id=agent_party,
-            )
-            calls = self._active[live.agent_extension]
-            out.append(
-                OutboxEvent(
-                    account_id=live.account_id,
-                    kind=EventKind.PRESENCE,
-                    extension_id=live.agent_extension,
-                    payload=presence_body(live.agent_extension, list(calls.values())),
-                    created_at=at,
-                )
-            )
-            if status in (PartyStatus.DISCONNECTED, PartyStatus.GONE):
-                del calls[live.session_id]
-                if not calls:
-                    del self._active[live.agent_extension]
-        return out
 
     async def transfer(
         self, live: LiveSession, call: Call, agent_id: str, kind: str = "Blind"
@@ -322,12 +215,12 @@ class TelephonyService:
         old = live.agent_party
         rows: list[Base] = []
         updates: list[tuple[tuple[type[Base], Any], dict[str, Any]]] = []
-        if old in live.party_status and live.party_status[old] not in _ENDED:
-            self._set_status(live, old, PartyStatus.GONE, reason)
+        if old in live.party_status and live.party_status[old] not in ENDED:
+            set_status(live, old, PartyStatus.GONE, reason)
             updates.append(
                 ((Party, old), {"status_code": "Gone", "status_reason": reason, "updated_at": now})
             )
-            rows += self._events(live, now)  # the old agent's presence goes NoCall
+            rows += self._outbox.rows(live, now)  # the old agent's presence goes NoCall
         old_view = live.parties.get(old, {})
         caller, called = e164(call.ani), e164(call.dnis)
         party = Party(
@@ -348,12 +241,12 @@ class TelephonyService:
         live.agent_party = party.id
         live.agent_extension = agent.id if agent else None
         live.party_status[party.id] = PartyStatus.SETUP
-        live.parties[party.id] = _event_view(party, live.agent_extension, live.call_id)
+        live.parties[party.id] = event_view(party, live.agent_extension, live.call_id)
         rows.append(party)
-        rows += self._events(live, now, presence=False)
+        rows += self._outbox.rows(live, now, presence=False)
         for step in (PartyStatus.PROCEEDING, PartyStatus.ANSWERED):
-            self._set_status(live, party.id, step)
-            rows += self._events(live, now, presence=step is PartyStatus.ANSWERED)
+            set_status(live, party.id, step)
+            rows += self._outbox.rows(live, now, presence=step is PartyStatus.ANSWERED)
         party.status_code = str(PartyStatus.ANSWERED)
         updates.append(((TelephonySession, live.session_id), {"event_sequence": live.sequence}))
         self._rows.write(rows, updates, guard=_while_live(live))
@@ -381,13 +274,13 @@ class TelephonyService:
             created_at=now,
             updated_at=now,
         )
-        view = _event_view(party, agent.id if agent else None, live.call_id)
+        view = event_view(party, agent.id if agent else None, live.call_id)
         view["from"].update(deviceId=str(device_id), extensionId=str(supervisor.id))
         view["status"]["reason"] = "Supervising"
         view["recordings"] = []
         live.party_status[party.id] = PartyStatus.ANSWERED
         live.parties[party.id] = view
-        rows: list[Base] = [party, *self._events(live, now, presence=False)]
+        rows: list[Base] = [party, *self._outbox.rows(live, now, presence=False)]
         committed = self._rows.write(
             rows,
             [((TelephonySession, live.session_id), {"event_sequence": live.sequence})],
@@ -401,11 +294,11 @@ class TelephonyService:
     ) -> asyncio.Future[None] | None:
         """A supervisor leaves: its party is Disconnected and the change published. Returns
         the commit to await (None: it had already left)."""
-        if live.party_status.get(party_id, PartyStatus.DISCONNECTED) in _ENDED:
+        if live.party_status.get(party_id, PartyStatus.DISCONNECTED) in ENDED:
             return None
         now = utcnow()
-        self._set_status(live, party_id, PartyStatus.DISCONNECTED, reason)
-        events = self._events(live, now, presence=False)
+        set_status(live, party_id, PartyStatus.DISCONNECTED, reason)
+        events = self._outbox.rows(live, now, presence=False)
         return self._rows.write(
             events,
             [
@@ -425,9 +318,9 @@ class TelephonyService:
         now = utcnow()
         updates: list[tuple[tuple[type[Base], Any], dict[str, Any]]] = []
         for party_id, current in list(live.party_status.items()):
-            if current in _ENDED:
+            if current in ENDED:
                 continue
-            self._set_status(live, party_id, PartyStatus.DISCONNECTED, reason)
+            set_status(live, party_id, PartyStatus.DISCONNECTED, reason)
             updates.append(
                 (
                     (Party, party_id),
@@ -438,7 +331,7 @@ class TelephonyService:
                     },
                 )
             )
-        events = self._events(live, now) if updates else []
+        events = self._outbox.rows(live, now) if updates else []
         updates.append(
             ((TelephonySession, live.session_id), {"live": False, "event_sequence": live.sequence})
         )
@@ -469,120 +362,14 @@ class TelephonyService:
                     ).scalars()
                 )
                 call = await s.get(Call, session.call_id)
-                live = self._restore(session, call, parties)
+                live = restore(session, call, parties)
                 open_parties = [p for p in parties if p.status_code not in ("Disconnected", "Gone")]
                 for party in open_parties:
-                    self._set_status(live, party.id, PartyStatus.DISCONNECTED, END_REASONS[status])
+                    set_status(live, party.id, PartyStatus.DISCONNECTED, END_REASONS[status])
                     party.status_code = "Disconnected"
                     party.status_reason = END_REASONS[status]
                     party.updated_at = now
                 if open_parties:
-                    s.add_all(self._events(live, now))
+                    s.add_all(self._outbox.rows(live, now))
                 session.live = False
                 session.event_sequence = live.sequence
-
-    def _restore(
-        self, session: TelephonySession, call: Call | None, parties: list[Party]
-    ) -> LiveSession:
-        """A stored session as the live view the events are built from."""
-        agent_ext = agent_extension(parties)
-        live = LiveSession(
-            session.id,
-            {},
-            account_id=session.account_id,
-            call_id=session.call_id,
-            legacy_session_id=(call.session_id if call else None) or session.call_id,
-            created_at=session.creation_time,
-            agent_extension=agent_ext,
-            agent_party=next(
-                (p.id for p in reversed(parties) if p.role == "agent"),
-                "",
-            ),
-            sequence=session.event_sequence or 0,
-        )
-        for party in parties:
-            live.party_status[party.id] = PartyStatus(party.status_code)
-            live.parties[party.id] = _event_view(party, agent_ext, session.call_id)
-        return live
-
-    async def get(
-        self, account_id: str, session_id: str
-    ) -> tuple[TelephonySession, list[Party]] | None:
-        async with self._sessions() as s:
-            session = await s.get(TelephonySession, session_id)
-            if session is None or session.account_id != account_id:
-                return None
-            parties = list(
-                (
-                    await s.execute(
-                        select(Party).where(Party.session_id == session_id).order_by(Party.id)
-                    )
-                ).scalars()
-            )
-        return session, parties
-
-    async def live_sessions(
-        self, account_id: str, extension_id: int | None = None
-    ) -> list[tuple[TelephonySession, Call, list[Party]]]:
-        """Live sessions of the account (or where the extension is a party), newest first."""
-        async with self._sessions() as s:
-            q = (
-                select(TelephonySession, Call)
-                .join(Call, Call.id == TelephonySession.call_id)
-                .where(TelephonySession.account_id == account_id, TelephonySession.live.is_(True))
-                .order_by(TelephonySession.creation_time.desc())
-            )
-            if extension_id is not None:
-                q = q.where(
-                    TelephonySession.id.in_(
-                        select(Party.session_id).where(
-                            Party.extension_id == extension_id,
-                            Party.role == "agent",
-                            Party.status_code.notin_(_ENDED),
-                        )
-                    )
-                )
-            pairs = (await s.execute(q)).all()
-            ids = [sess.id for sess, _ in pairs]
-            parties: dict[str, list[Party]] = {i: [] for i in ids}
-            if ids:
-                for party in (
-                    await s.execute(
-                        select(Party).where(Party.session_id.in_(ids)).order_by(Party.id)
-                    )
-                ).scalars():
-                    parties[party.session_id].append(party)
-        return [(sess, call, parties[sess.id]) for sess, call in pairs]
-
-    async def presence_calls(
-        self, account_id: str, extension_id: int | None = None
-    ) -> dict[int, list[ActiveCall]]:
-        """The calls of each agent extension now (of one, or of the account), oldest first:
-        a presence read's ``activeCalls`` (spec §9.3). Read from the live sessions, so any
-        node answers alike; the presence events show the same calls as they change."""
-        out: defaultdict[int, list[ActiveCall]] = defaultdict(list)
-        for session, call, parties in reversed(await self.live_sessions(account_id, extension_id)):
-            for party in parties:
-                if party.role != "agent" or party.extension_id is None:
-                    continue
-                if extension_id is not None and party.extension_id != extension_id:
-                    continue
-                status = PartyStatus(party.status_code)
-                if status in _ENDED:
-                    continue
-                out[party.extension_id].append(
-                    ActiveCall(
-                        call_id=call.id,
-                        direction=party.direction,
-                        from_number=party.from_number,
-                        from_name=party.from_name,
-                        to_number=party.to_number,
-                        to_name=party.to_name,
-                        start_time=session.creation_time,
-                        telephony_status=_PRESENCE_STATUS[status],
-                        session_id=call.session_id or call.id,
-                        telephony_session_id=session.id,
-                        party_id=party.id,
-                    )
-                )
-        return dict(out)

@@ -21,7 +21,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Protocol
 
-from callscope.calls.telephony import LiveSession, TelephonyService, party_ids
+from callscope.calls.telephony import TelephonyService, party_ids
+from callscope.calls.telephony_events import LiveSession
 from callscope.config import Settings
 from callscope.errors import RecordingError
 from callscope.ingest.auth import ProfileView
