@@ -224,6 +224,9 @@ class Dispatcher:
         #: the next read starts after it (this process only; a restart resends, same uuid)
         self._sent: dict[str, int] = {}
         self._ack_task: asyncio.Task[None] | None = None
+        #: one deletion at a time: a flush waits for one under way, so when it returns
+        #: everything acknowledged before it is deleted (a lease is freed only then)
+        self._ack_lock = asyncio.Lock()
         self._ws: dict[str, WsTransport] = {}
         #: run with every expiry pass (the gateway's expired sessions)
         self.sweeps: list[Sweep] = []
@@ -652,16 +655,18 @@ class Dispatcher:
 
     async def _flush_acks_soon(self) -> None:
         await asyncio.sleep(0.02)
-        await self._flush_acks()
+        await asyncio.shield(self._flush_acks())  # a stop must not cut a deletion short
 
     async def _flush_acks(self) -> None:
-        ids, self._acks, self._ack_task = self._acks, [], None
-        if ids:
-            try:
-                await self.repo.delivered(ids)
-            except Exception:
-                # they stay queued and go out again after a restart (at-least-once)
-                logger.exception("could not delete %d delivered notification(s)", len(ids))
+        """Delete what was delivered, after any deletion already under way."""
+        async with self._ack_lock:
+            ids, self._acks, self._ack_task = self._acks, [], None
+            if ids:
+                try:
+                    await self.repo.delivered(ids)
+                except Exception:
+                    # they stay queued and go out again after a restart (at-least-once)
+                    logger.exception("could not delete %d delivered notification(s)", len(ids))
 
     async def _send_batch(self, sub: Subscription, batch: list[Delivery], stop: _Stop) -> bool:
         """Send in order; False when the sender must stop (connection gone).
