@@ -187,6 +187,14 @@ class SipPhone(asyncio.DatagramProtocol):
             return 0
         return (self.seqs[-1] - self.seqs[0]) % 65536 + 1 - len(set(self.seqs))
 
+    def missed(self) -> int:
+        """Call frames (those its payload names) between the first and last heard that
+        never arrived: dropped on the way, even if sequence numbers show no gap."""
+        if not self.arrivals:
+            return 0
+        lo, hi = min(self.arrivals), max(self.arrivals)
+        return sum(lo <= f <= hi and f not in self.arrivals for f in self.frames.values())
+
     def close(self) -> None:
         if self.transport is not None:
             self.transport.close()
@@ -297,6 +305,7 @@ async def sip_step(args: Any, calls: int) -> dict[str, Any]:
         "jitter": (percentile(jitter, 0.5), percentile(jitter, 0.99)),
         "deviation": (percentile(deviations, 0.5), percentile(deviations, 0.99)),
         "lost": sum(p.lost() for p in phones),
+        "missed": sum(p.missed() for p in phones),
         "failed": sum(r.status != "completed" for r in results),
         "bench_lag": percentile(lags, 0.99),
     }

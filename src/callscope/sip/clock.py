@@ -3,9 +3,10 @@
 Each tick asks every call's :class:`~callscope.sip.pacing.RtpPacer` for its packet and sends
 it on that call's RTP socket, so a node with N calls wakes 50 times a second, not 50 × N.
 The timer runs only while some call is answered. Ticks are scheduled on an absolute grid
-(``loop.time()``), so a late wake-up is made up by the next ticks rather than drifting; a
-loop stalled for more than ``max_catch_up_ticks`` starts a new grid from now (the missed
-ticks are not sent in a burst; each stream's timestamps go on from its last packet).
+(``loop.time()``): a late wake-up runs the ticks it missed (the audio that came meanwhile
+leaves at once rather than overflowing the jitter buffers), up to ``max_catch_up_ticks``
+(the buffers' bound: older audio was dropped anyway); beyond that a new grid starts from
+now. Numbers and timestamps of each stream go on from its last packet either way.
 """
 
 from __future__ import annotations
@@ -25,7 +26,7 @@ __all__ = ["RtpClock"]
 
 logger = logging.getLogger("callscope.sip")
 
-MAX_CATCH_UP_TICKS: Final = 3
+MAX_CATCH_UP_TICKS: Final = 8  # RtpPacer's depth_packets
 
 
 class RtpClock:
@@ -34,8 +35,8 @@ class RtpClock:
     def __init__(
         self, *, packet_s: float = PACKET_S, max_catch_up_ticks: int = MAX_CATCH_UP_TICKS
     ) -> None:
-        if packet_s <= 0 or max_catch_up_ticks < 0:
-            raise ValueError("need packet_s > 0 and max_catch_up_ticks ≥ 0")
+        if packet_s <= 0 or max_catch_up_ticks < 1:
+            raise ValueError("need packet_s > 0 and max_catch_up_ticks ≥ 1")
         self.packet_s = packet_s
         self.max_catch_up_ticks = max_catch_up_ticks
         self.calls: dict[SipCall, SipDeviceLink] = {}
@@ -76,15 +77,18 @@ class RtpClock:
 
     async def _run(self) -> None:
         loop = asyncio.get_running_loop()
-        due = loop.time()
+        due = loop.time()  # the next tick's time on the grid
         while self.calls:
-            self.tick()
-            due += self.packet_s
-            late = loop.time() - due
-            if late > self.max_catch_up_ticks * self.packet_s:  # stalled: a new grid
-                skip = int(late / self.packet_s)
-                self.skipped += skip
-                due += skip * self.packet_s
+            behind = int((loop.time() - due) / self.packet_s) + 1  # grid ticks passed
+            if behind > self.max_catch_up_ticks:  # stalled too long: a new grid from now
+                self.skipped += behind - self.max_catch_up_ticks
+                due += (behind - self.max_catch_up_ticks) * self.packet_s
+                behind = self.max_catch_up_ticks
+            for n in range(behind):
+                if n:
+                    await asyncio.sleep(0)  # audio that came meanwhile is read in between
+                self.tick()
+            due += behind * self.packet_s
             await asyncio.sleep(max(0.0, due - loop.time()))
         logger.debug("RTP clock stopped (no answered call)")
 

@@ -19,8 +19,9 @@ timestamp 160 samples later than the last packet's (RFC 3550 §5.1).
   no audio is lost.
 * **Overrun** (``depth_packets`` buffered and another arrives, a burst the drain could not
   absorb): the oldest is dropped (stale audio is worth less than latency). The input comes
-  in blocks (pairs of frames from the call transport), so the bound holds the cushion, a
-  late block and the next: 2 and 5 by default.
+  in blocks (pairs of frames from the call transport) and a loaded event loop delivers
+  several at once, so the bound holds the cushion and 120 ms of late blocks: 2 and 8 (160 ms)
+  by default; the drain brings the latency back to the cushion within a few seconds.
 * **Hold**: a tick while held sends nothing, empties the buffer and advances the timestamp
   (the hold's time passes on the stream's clock); the first packet after it carries the
   marker bit (a new talkspurt, RFC 3551 §4.1).
@@ -62,9 +63,9 @@ class RtpPacer:
         ssrc: int,
         sequence: int,
         timestamp: int,
-        depth_packets: int = 5,
+        depth_packets: int = 8,
         prefill_packets: int = 2,
-        drain_ticks: int = 25,
+        drain_ticks: int = 10,
     ) -> None:
         if drain_ticks < 1:
             raise ValueError(f"drain_ticks {drain_ticks}: must be ≥ 1")
