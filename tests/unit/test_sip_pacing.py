@@ -2,14 +2,21 @@
 
 from __future__ import annotations
 
+import asyncio
 import itertools
+from typing import Any
 
 import numpy as np
 import pytest
 
 from callscope.media.g711 import lin2ulaw
-from callscope.sip.media import PACKET_SAMPLES, Codec, RtpPacket, parse_rtp
+from callscope.sip.clock import RtpClock
+from callscope.sip.link import RtpEndpoint, SipCall, SipDeviceLink
+from callscope.sip.media import PACKET_SAMPLES, Answer, Codec, RtpPacket, parse_rtp
 from callscope.sip.pacing import RtpPacer
+from callscope.store.models import Device, Extension
+from callscope.supervision.webphone import listen_frame
+from tests.helpers.wait import until
 
 PCMU = Codec(0)
 
@@ -143,3 +150,50 @@ def test_a_burst_drains_back_to_the_cushion_without_losing_audio() -> None:
 def test_the_cushion_must_fit_the_buffer() -> None:
     with pytest.raises(ValueError, match="prefill_packets"):
         pacer(depth_packets=2, prefill_packets=3)
+
+
+class Heard(asyncio.DatagramProtocol):
+    """The phone's RTP port."""
+
+    def __init__(self) -> None:
+        self.packets: list[RtpPacket] = []
+
+    def datagram_received(self, data: bytes, addr: tuple[Any, ...]) -> None:
+        self.packets.append(parse_rtp(data))
+
+
+async def test_the_node_clock_paces_a_burst_through_the_link_and_stops_with_its_calls() -> None:
+    loop = asyncio.get_running_loop()
+    phone_t, heard = await loop.create_datagram_endpoint(Heard, local_addr=("127.0.0.1", 0))
+    rtp = RtpEndpoint(lambda _pcm: None, lambda _digit: None)
+    rtp_t, _ = await loop.create_datagram_endpoint(lambda: rtp, local_addr=("127.0.0.1", 0))
+    clock = RtpClock()
+    link = SipDeviceLink(
+        Device(id=7, account_id="1", extension_id=71),
+        Extension(id=71, extension_number="101"),
+        contact=("127.0.0.1", 5060),
+        contact_uri="sip:cs7@127.0.0.1:5060",
+        invite=lambda _link, _started: None,
+        hang_up=lambda _link, _call: None,
+    )
+    call = SipCall("c@callscope", "tag", "z9hG4bK1", b"", stream=3, rtp=rtp)
+    call.answered = True
+    call.answer = Answer("127.0.0.1", phone_t.get_extra_info("sockname")[1], PCMU, None)
+    call.pacer = pacer()
+    link.calls[3] = call
+    try:
+        for n in range(6):  # one burst of 120 ms of audio
+            link.send_audio(listen_frame(0, 3, n, frame(n)), 0.0)
+        link.send_audio(listen_frame(0, 4, 0, frame(9)), 0.0)  # another stream's: not here
+        clock.add(link, call)
+        await until(lambda: len(heard.packets) >= 5, what="the burst paced out")
+        clock.discard(call)
+        await until(lambda: clock.idle, what="the clock stopped with no call")
+        await until(lambda: len(heard.packets) == link.sent, what="what was sent, heard")
+        assert [which(p) for p in heard.packets] == list(range(len(heard.packets)))
+        assert heard.packets[0].marker
+        assert_continuous(heard.packets)
+    finally:
+        await clock.stop()
+        phone_t.close()
+        rtp_t.close()

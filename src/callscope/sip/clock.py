@@ -52,6 +52,11 @@ class RtpClock:
             self._task = asyncio.create_task(self._run(), name="callscope-sip-rtp-clock")
             logger.debug("RTP clock started")
 
+    @property
+    def idle(self) -> bool:
+        """No timer runs (no answered call)."""
+        return self._task is None or self._task.done()
+
     def discard(self, call: SipCall) -> None:
         """Stop pacing ``call`` (it ended)."""
         link = self.calls.pop(call, None)
