@@ -147,7 +147,7 @@ async def test_a_phone_holds_resumes_and_moves_its_rtp_by_re_invite(
 
         cseq = 0
 
-        async def re_invite(port: int, direction: str) -> SipResponse:
+        async def re_invite(port: int, direction: str, from_tag: str = tag) -> SipResponse:
             """The phone's re-INVITE inside callscope's call (RFC 3261 §14.1)."""
             nonlocal cseq
             cseq += 1
@@ -155,7 +155,7 @@ async def test_a_phone_holds_resumes_and_moves_its_rtp_by_re_invite(
             lines = [
                 f"INVITE sip:callscope@127.0.0.1:{server.sip_port} SIP/2.0",  # type: ignore[attr-defined]
                 f"Via: SIP/2.0/UDP 127.0.0.1:{raw.port};branch=z9hG4bK{secrets.token_hex(6)}",
-                f"From: {invite.headers.get_first('To')};tag={tag}",
+                f"From: {invite.headers.get_first('To')};tag={from_tag}",
                 f"To: {invite.headers.get_first('From')}",
                 f"Call-ID: {invite.call_id}",
                 f"CSeq: {cseq} INVITE",
@@ -167,6 +167,13 @@ async def test_a_phone_holds_resumes_and_moves_its_rtp_by_re_invite(
             answer = await asyncio.wait_for(raw.answers.get(), 10)
             assert answer.call_id == invite.call_id
             return answer
+
+        # one that knows the Call-ID but not the dialog's tags: refused, the audio stays
+        forged = await re_invite(moved.port, "sendrecv", from_tag="not-the-phone")
+        assert forged.status_code == 481, forged.reason_phrase
+        sent = len(first.packets)
+        await until(lambda: len(first.packets) >= sent + 10, what="RTP still to the phone")
+        assert moved.packets == []
 
         # hold: callscope answers recvonly and stops sending
         held = await re_invite(first.port, "sendonly")

@@ -147,6 +147,8 @@ class SipAgent(PhoneCalls, asyncio.DatagramProtocol):
             entry = self.calls.get(request.call_id or "")
             if entry is None:  # callscope calls supervisors; it places no calls for them
                 self._send(reply(request, 403, "Forbidden: callscope calls you"), peer)
+            elif not self._in_dialog(request, peer, *entry):
+                self._send(reply(request, 481, "Call/Transaction Does Not Exist"), peer)
             else:  # a re-INVITE inside callscope's call: hold, resume, a new address
                 result = renegotiate(entry[1], request.body or b"", self.host)
                 self._send(result.response(request, self._contact(peer)), peer)
@@ -154,6 +156,23 @@ class SipAgent(PhoneCalls, asyncio.DatagramProtocol):
             self._send(reply(request, 481, "Call/Transaction Does Not Exist"), peer)
         else:
             self._send(reply(request, 405, "Method Not Allowed", Allow=ALLOW), peer)
+
+    @staticmethod
+    def _in_dialog(
+        request: SipRequest, peer: tuple[str, int], link: SipDeviceLink, call: SipCall
+    ) -> bool:
+        """A request of the phone's dialog (RFC 3261 §12.2.2: Call-ID and both tags), from the
+        address it registered from: a re-INVITE moves the call's audio, so one that merely
+        knows the Call-ID must not."""
+        sender, to = request.from_addr, request.to_addr
+        return (
+            peer[0] == link.contact[0]
+            and sender is not None
+            and to is not None
+            and bool(call.remote_tag)
+            and sender.params.get("tag") == call.remote_tag
+            and to.params.get("tag") == call.local_tag
+        )
 
     # -- the registrar -------------------------------------------------------------------------
 
