@@ -300,7 +300,8 @@ async def sip_main(args: argparse.Namespace) -> None:
     print(
         f"one SIP phone per call (PCMU RTP); {args.seconds} s calls\n"
         f"{'calls':>5} {'packets':>8} {'e2e p50':>8} {'e2e p99':>8} {'srv p50':>8} "
-        f"{'srv p99':>8} {'jitter p50':>10} {'jitter max':>10} {'lost':>5} {'bench lag':>9}",
+        f"{'srv p99':>8} {'jitter p50':>10} {'jitter p99':>10} {'|D| p50':>8} {'|D| p99':>8} "
+        f"{'lost':>5} {'missed':>6} {'bench lag':>9}",
         flush=True,
     )
     for n in args.calls:
@@ -308,7 +309,8 @@ async def sip_main(args: argparse.Namespace) -> None:
         print(
             f"{r['calls']:>5} {r['packets']:>8} {ms(r['e2e'][0]):>8} {ms(r['e2e'][1]):>8} "
             f"{ms(r['srv'][0]):>8} {ms(r['srv'][1]):>8} {ms(r['jitter'][0]):>10} "
-            f"{ms(r['jitter'][1]):>10} {r['lost']:>5} {ms(r['bench_lag']):>9}"
+            f"{ms(r['jitter'][1]):>10} {ms(r['deviation'][0]):>8} {ms(r['deviation'][1]):>8} "
+            f"{r['lost']:>5} {r['missed']:>6} {ms(r['bench_lag']):>9}"
             + (f"  ({r['failed']} call(s) failed)" if r["failed"] else ""),
             flush=True,
         )

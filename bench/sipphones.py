@@ -5,7 +5,9 @@ digest and RTP helpers): it registers with its SIP account (``admin device --sip
 callscope's INVITE with PCMU, and timestamps every RTP packet. Which call frame a packet
 carries is found from its payload (μ-law of the call's mixed frame, unique for speech), so
 e2e latency is the simulator's send of that frame → the packet's arrival. Jitter is RFC 3550
-interarrival jitter (J += (|D| − J)/16) per phone, in ms.
+interarrival jitter (J += (|D| − J)/16) per phone at the call's end (p50 and p99 over the
+phones), in ms; |D| is each packet's own deviation from its 20 ms (p50 and p99 over all
+packets).
 """
 
 from __future__ import annotations
@@ -70,6 +72,8 @@ class SipPhone(asyncio.DatagramProtocol):
         self.packets = 0
         self.seqs: list[int] = []
         self.jitter = 0.0
+        #: |D| of each packet against the one before (RFC 3550 §6.4.1), seconds
+        self.deviations: list[float] = []
         self._last: tuple[float, int] | None = None
         self._tasks: set[asyncio.Task[None]] = set()
 
@@ -168,6 +172,7 @@ class SipPhone(asyncio.DatagramProtocol):
             last_at, last_ts = self._last
             d = (now - last_at) - ((packet.timestamp - last_ts) & 0xFFFFFFFF) / 8000
             self.jitter += (abs(d) - self.jitter) / 16
+            self.deviations.append(abs(d))
         self._last = (now, packet.timestamp)
         frame = self.frames.get(packet.payload)
         if frame is not None:
@@ -181,6 +186,14 @@ class SipPhone(asyncio.DatagramProtocol):
         if not self.seqs:
             return 0
         return (self.seqs[-1] - self.seqs[0]) % 65536 + 1 - len(set(self.seqs))
+
+    def missed(self) -> int:
+        """Call frames (those its payload names) between the first and last heard that
+        never arrived: dropped on the way, even if sequence numbers show no gap."""
+        if not self.arrivals:
+            return 0
+        lo, hi = min(self.arrivals), max(self.arrivals)
+        return sum(lo <= f <= hi and f not in self.arrivals for f in self.frames.values())
 
     def close(self) -> None:
         if self.transport is not None:
@@ -280,6 +293,7 @@ async def sip_step(args: Any, calls: int) -> dict[str, Any]:
         shutil.rmtree(tmp, ignore_errors=True)
     e2e = [x for p in phones for x in p.latencies()]
     jitter = [p.jitter for p in phones if p.packets > 1]
+    deviations = [d for p in phones for d in p.deviations]
     return {
         "calls": calls,
         "packets": sum(p.packets for p in phones),
@@ -288,8 +302,10 @@ async def sip_step(args: Any, calls: int) -> dict[str, Any]:
             histogram_quantile(metrics, "callscope_listen_delay_seconds", 0.5),
             histogram_quantile(metrics, "callscope_listen_delay_seconds", 0.99),
         ),
-        "jitter": (float(np.median(jitter)) if jitter else None, max(jitter, default=None)),
+        "jitter": (percentile(jitter, 0.5), percentile(jitter, 0.99)),
+        "deviation": (percentile(deviations, 0.5), percentile(deviations, 0.99)),
         "lost": sum(p.lost() for p in phones),
+        "missed": sum(p.missed() for p in phones),
         "failed": sum(r.status != "completed" for r in results),
         "bench_lag": percentile(lags, 0.99),
     }

@@ -412,6 +412,8 @@ def build_app(settings: Settings) -> web.Application:
             settings.sip_realm,
             tls=sip_ssl_context(settings),
             tls_port=settings.sip_tls_port,
+            throttle=login_throttle(settings),  # the login budget, counted apart
+            invite_timeout_s=settings.sip_invite_timeout_s,
         )
         if settings.sip_port
         else None

@@ -210,6 +210,11 @@ class Settings:
     sip_realm: str = _opt(
         "callscope", "Digest realm of SIP accounts; changing it invalidates every SIP password."
     )
+    sip_invite_timeout_s: float = _opt(
+        32.0,
+        "How long a SIP phone may ring (or not answer) before callscope cancels its call and "
+        "ends the supervision (RFC 3261 timer B: 32).",
+    )
     insights_enabled: bool = _opt(
         True, "Make insights (summary, highlights, next steps, metrics) for every ended call."
     )
@@ -393,6 +398,10 @@ class Settings:
             raise ConfigError(f"sip_port {self.sip_port}: use 1-65535, or 0 (off)")
         if self.sip_port and self.sip_bind_host in ("0.0.0.0", "::", ""):  # noqa: S104
             raise ConfigError("sip_host: name the address SIP devices reach (not 0.0.0.0)")
+        if self.sip_invite_timeout_s <= 0:
+            raise ConfigError(
+                f"sip_invite_timeout_s {self.sip_invite_timeout_s}: use a number of seconds > 0"
+            )
         if self.sip_tls_port and not (self.sip_port and self.tls_cert):
             raise ConfigError("sip_tls_port needs sip_port, and tls_cert and tls_key")
         if not 0 <= self.sip_tls_port < 65536 or (

@@ -8,26 +8,30 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
-import secrets
 import shutil
-import subprocess
 import time
 import wave
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pytest
-import trustme
-from aiosipua import SipMessage, SipResponse, parse_auth
 
 from callscope.media.g711 import lin2ulaw, ulaw2lin
-from callscope.sip.digest import ha1, response
-from tests.conftest import Server, free_port, make_stereo_fixture
-from tests.helpers.login import admin_cli, request
+from tests.conftest import Server, make_stereo_fixture
+from tests.helpers.login import request
 from tests.helpers.phone import extensions, monitoring_group, supervise
 from tests.helpers.runner import call_options, live_session, recording, start_call
+from tests.helpers.sip import (
+    Baresip,
+    RawSip,
+    aligned,
+    desk_phone,
+    device,
+    digest_header,
+    sip_account,
+    start_sip_server,
+)
 from tests.helpers.wait import until
 
 pytestmark = [
@@ -39,173 +43,9 @@ DEVICES = "/restapi/v1.0/account/~/extension/~/device"
 TEL = "/restapi/v1.0/account/~/telephony/sessions"
 
 
-@dataclass
-class Baresip:
-    """A baresip process with one account on callscope's registrar."""
-
-    home: Path
-    registrar: int
-    username: str
-    password: str
-    port: int = field(default_factory=free_port)
-    ctrl_port: int = field(default_factory=free_port)
-    transport: str = "udp"
-    answermode: str = "auto"
-    proc: subprocess.Popen[bytes] | None = None
-
-    def start(self) -> Baresip:
-        self.home.mkdir(parents=True, exist_ok=True)
-        mic = self.home / "mic.wav"
-        with wave.open(str(mic), "wb") as w:  # what the phone "says": a 440 Hz tone
-            w.setnchannels(1)
-            w.setsampwidth(2)
-            w.setframerate(8000)
-            t = np.arange(8000 * 60) / 8000
-            w.writeframes((3000 * np.sin(2 * np.pi * 440 * t)).astype("<i2").tobytes())
-        (self.home / "config").write_text(
-            "\n".join(
-                [
-                    "poll_method epoll",
-                    f"sip_listen 127.0.0.1:{self.port}",
-                    "net_interface 127.0.0.1",
-                    f"audio_source aufile,{mic}",
-                    f"audio_player aufile,{self.home / 'played.wav'}",
-                    "ausrc_srate 8000",
-                    "auplay_srate 8000",
-                    "ausrc_channels 1",
-                    "auplay_channels 1",
-                    "module_path /usr/lib/baresip/modules",
-                    "module g711.so",
-                    "module aufile.so",
-                    "module sndfile.so",
-                    "module_app account.so",
-                    "module_app menu.so",
-                    "module_app ctrl_tcp.so",
-                    f"ctrl_tcp_listen 127.0.0.1:{self.ctrl_port}",
-                    f"snd_path {self.home}",
-                    f"sip_cafile {self.home.parent / 'ca.pem'}",
-                    "",
-                ]
-            )
-        )
-        (self.home / "accounts").write_text(
-            f"<sip:{self.username}@127.0.0.1:{self.registrar};transport={self.transport}>"
-            f";auth_pass={self.password};answermode={self.answermode};regint=600;audio_codecs=PCMU\n"
-        )
-        with (self.home / "log").open("wb") as log:
-            self.proc = subprocess.Popen(
-                ["baresip", "-f", str(self.home)],
-                stdin=subprocess.DEVNULL,
-                stdout=log,
-                stderr=subprocess.STDOUT,
-            )
-        return self
-
-    async def command(self, command: str, params: str = "") -> str:
-        """A command on baresip's control socket (ctrl_tcp: JSON in netstrings)."""
-        reader, writer = await asyncio.open_connection("127.0.0.1", self.ctrl_port)
-        try:
-            body = json.dumps({"command": command, "params": params, "token": "t"}).encode()
-            writer.write(b"%d:%s," % (len(body), body))
-            await writer.drain()
-            while True:  # events (call established, …) may come first: skip to the response
-                length = await reader.readuntil(b":")
-                data = (await reader.readexactly(int(length[:-1]) + 1))[:-1].decode()
-                if json.loads(data).get("response") and json.loads(data).get("token") == "t":
-                    return data
-        finally:
-            writer.close()
-
-    def log(self) -> str:
-        return (self.home / "log").read_text(errors="replace")
-
-    def heard(self) -> np.ndarray:
-        """What it decoded from callscope's RTP (sndfile's ``…-dec.wav``)."""
-        files = sorted(self.home.glob("*-dec.wav"))
-        assert files, f"baresip recorded nothing:\n{self.log()}"
-        with wave.open(str(files[-1]), "rb") as w:
-            assert (w.getframerate(), w.getnchannels()) == (8000, 1)
-            return np.frombuffer(w.readframes(w.getnframes()), dtype="<i2")
-
-    def stop(self) -> None:
-        if self.proc is not None and self.proc.poll() is None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(10)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
-
-
-def sip_account(server: Server, extension_id: str, name: str) -> dict[str, Any]:
-    account = server.credentials()["accountId"]
-    return admin_cli(
-        server.data_dir,
-        "device",
-        "--account",
-        account,
-        "--extension",
-        extension_id,
-        "--sip",
-        "--name",
-        name,
-    )
-
-
-async def device(server: Server, device_id: str) -> dict[str, Any]:
-    _, devices = await request(server, "GET", DEVICES, headers=server.headers)
-    found: dict[str, Any] = next(d for d in devices["records"] if d["id"] == device_id)
-    return found
-
-
-def aligned(heard: np.ndarray, expected: np.ndarray) -> tuple[int, np.ndarray]:
-    """Where ``heard`` starts in ``expected`` (by cross-correlation), and the overlap."""
-    start = int(np.argmax(np.abs(heard) > 200))  # past the silence before RTP arrived
-    probe = heard[start : start + 4000].astype(np.float64)
-    assert len(probe) == 4000, "less than half a second of audio heard"
-    e = expected.astype(np.float64)
-    n = len(e) + len(probe)
-    corr = np.fft.irfft(np.fft.rfft(e, n) * np.conj(np.fft.rfft(probe, n)), n)[: len(e)]
-    offset = int(np.argmax(corr)) - start
-    lo = max(0, -offset)
-    hi = min(len(heard), len(expected) - offset)
-    return offset, heard[lo:hi] - expected[lo + offset : hi + offset]
-
-
-async def desk_phone(
-    server: Server, tmp_path: Path
-) -> tuple[dict[str, dict[str, Any]], str, Baresip]:
-    """Sam (101) monitoring Alex (102), and Sam's desk phone: a SIP account and a started
-    baresip registering with it. Returns the extensions, the device id and the phone."""
-    exts = await extensions(server)
-    await monitoring_group(server, {"101": ["Monitoring"], "102": ["Monitored"]}, exts)
-    created = sip_account(server, str(exts["101"]["id"]), "Desk phone")
-    device_id, sip = created["deviceId"], created["sip"]
-    phone = Baresip(tmp_path / "phone", server.sip_port, sip["username"], sip["password"])  # type: ignore[attr-defined]
-    return exts, device_id, phone.start()
-
-
 @pytest.fixture
 def sip_server(server_factory: type[Server], tmp_path: Path) -> Server:
-    """A server with SIP on UDP and TCP (``sip_port``) and TLS (``sip_tls_port``, a
-    certificate for 127.0.0.1 from a throwaway CA in ``ca.pem``)."""
-    ca = trustme.CA()
-    cert = ca.issue_cert("127.0.0.1")
-    cert.cert_chain_pems[0].write_to_path(str(tmp_path / "cert.pem"))
-    cert.private_key_pem.write_to_path(str(tmp_path / "key.pem"))
-    ca.cert_pem.write_to_path(str(tmp_path / "ca.pem"))
-    port, tls_port = free_port(), free_port()
-    server = server_factory(
-        tmp_path / "data",
-        extra_args=[
-            *("--ingest-idle-timeout-s", "2", "--sip-port", str(port)),
-            *("--sip-tls-port", str(tls_port), "--tls-cert", str(tmp_path / "cert.pem")),
-            *("--tls-key", str(tmp_path / "key.pem")),
-        ],
-    ).start()
-    server.sip_port = port  # type: ignore[attr-defined]
-    server.sip_tls_port = tls_port  # type: ignore[attr-defined]
-    return server
+    return start_sip_server(server_factory, tmp_path)
 
 
 @pytest.mark.parametrize("transport", ["udp", "tcp", "tls"])
@@ -502,50 +342,6 @@ async def test_a_genesys_listen_in_order_rings_the_sip_phone_on_the_agents_next_
         await until(lambda: "session closed" in phone.log(), what="BYE when the call ended")
     finally:
         phone.stop()
-
-
-class RawSip(asyncio.DatagramProtocol):
-    """Hand-written SIP datagrams to the registrar, for the answers baresip never provokes."""
-
-    def __init__(self) -> None:
-        self.answers: asyncio.Queue[SipResponse] = asyncio.Queue()
-        self.transport: asyncio.DatagramTransport | None = None
-
-    def datagram_received(self, data: bytes, addr: tuple[Any, ...]) -> None:
-        message = SipMessage.parse(data)
-        if isinstance(message, SipResponse):
-            self.answers.put_nowait(message)
-
-    async def register(
-        self, port: int, user: str, *, expires: str = "600", auth: str = ""
-    ) -> SipResponse:
-        assert self.transport is not None
-        local = self.transport.get_extra_info("sockname")[1]
-        lines = [
-            f"REGISTER sip:127.0.0.1:{port} SIP/2.0",
-            f"Via: SIP/2.0/UDP 127.0.0.1:{local};branch=z9hG4bK{secrets.token_hex(4)}",
-            f"From: <sip:{user}@127.0.0.1>;tag=r1",
-            f"To: <sip:{user}@127.0.0.1>",
-            "Call-ID: raw-1",
-            "CSeq: 1 REGISTER",
-            f"Contact: <sip:{user}@127.0.0.1:{local}>",
-            f"Expires: {expires}",
-            *([f"Authorization: {auth}"] if auth else []),
-            "Content-Length: 0",
-        ]
-        self.transport.sendto(("\r\n".join(lines) + "\r\n\r\n").encode(), ("127.0.0.1", port))
-        return await asyncio.wait_for(self.answers.get(), 10)
-
-
-def digest_header(challenge: SipResponse, user: str, password: str, port: int) -> str:
-    params = parse_auth(challenge.headers.get_first("WWW-Authenticate") or "").params
-    uri = f"sip:127.0.0.1:{port}"
-    key = ha1(user, params["realm"], password)
-    r = response(key, "REGISTER", uri, params["nonce"], "00000001", "c", "auth")
-    return (
-        f'Digest username="{user}", realm="{params["realm"]}", nonce="{params["nonce"]}", '
-        f'uri="{uri}", response="{r}", algorithm=MD5, qop=auth, nc=00000001, cnonce="c"'
-    )
 
 
 async def test_registrar_answers(sip_server: Server) -> None:

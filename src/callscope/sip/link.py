@@ -3,7 +3,8 @@
 The supervision shell treats it as it treats a web phone (``DeviceLink``): control messages
 and listen frames go to it. The link turns them into SIP: each ``StreamStarted`` makes the
 agent INVITE the phone (one SIP call per stream, as a web phone gets one stream per
-supervise request), which carries that stream as G.711 in 20 ms RTP packets; its
+supervise request), which carries that stream as G.711 in 20 ms RTP packets (paced by the
+node's clock, ``callscope.sip.clock``); its
 ``StreamEnded`` hangs that call up. What the phone sends back on a call is its microphone into
 that call's supervision (Coach/Barge) and RFC 4733 digits (4 listen, 5 coach, 6 barge) for it.
 """
@@ -13,14 +14,12 @@ from __future__ import annotations
 import asyncio
 import logging
 import secrets
-import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, cast
 
-import numpy as np
-
-from callscope.sip.media import PACKET_SAMPLES, Answer, dtmf_event, parse_rtp, rtp_packet
+from callscope.sip.media import Answer, dtmf_event, parse_rtp
+from callscope.sip.pacing import RtpPacer
 from callscope.supervision.links import DeviceLink
 from callscope.supervision.webphone import FRAME_BYTES, MicFrame, parse_listen
 
@@ -48,10 +47,8 @@ class SipCall:
     answer: Answer | None = None
     rtp: RtpEndpoint | None = None
     retransmit: asyncio.TimerHandle | None = None
-    seq: int = field(default_factory=lambda: secrets.randbelow(0x10000))
-    timestamp: int = field(default_factory=lambda: secrets.randbelow(1 << 32))
-    ssrc: int = field(default_factory=lambda: secrets.randbits(32))
-    sent: int = 0
+    #: the outgoing RTP stream once answered (paced by the node's clock, callscope.sip.clock)
+    pacer: RtpPacer | None = None
     #: the SDP session id of callscope's offer, and the version of its latest SDP
     sdp_session: int = field(default_factory=lambda: secrets.randbits(31))
     sdp_version: int = 1
@@ -138,7 +135,7 @@ class SipDeviceLink(DeviceLink):
         self._hang_up = hang_up
 
     def start(self) -> None:
-        """Nothing runs per device: RTP is sent as the call's audio arrives."""
+        """Nothing runs per device: the node's RTP clock sends every call's packets."""
 
     async def stop(self) -> None:
         self.online = False
@@ -164,35 +161,14 @@ class SipDeviceLink(DeviceLink):
                 self._hang_up(self, call)
 
     def send_audio(self, frame: bytes, arrived: float) -> None:
+        """Into the jitter buffer of the frame's call; the node's RTP clock sends it."""
         if not self.calls:
             return
         listen = parse_listen(frame)
         call = self.calls.get(listen.stream)
-        if call is None or not call.answered or call.rtp is None or call.answer is None:
+        if call is None or call.pacer is None or call.held or call.ended:
             return
-        if call.held:
-            return
-        transport, answer = call.rtp.transport, call.answer
-        if transport is None or transport.is_closing():
-            return
-        payload = answer.codec.encode(np.frombuffer(listen.pcm, dtype="<i2"))
-        transport.sendto(
-            rtp_packet(
-                answer.codec.payload_type,
-                call.seq,
-                call.timestamp,
-                call.ssrc,
-                payload,
-                marker=call.sent == 0,
-            ),
-            (answer.host, answer.port),
-        )
-        call.seq += 1
-        call.timestamp += PACKET_SAMPLES
-        call.sent += 1
-        self.sent += 1
-        if self.delay is not None:
-            self.delay.observe(time.monotonic() - arrived)
+        call.pacer.push(listen.pcm, arrived)
 
 
 def mic_frames(pcm: bytes, stream: int) -> list[MicFrame]:

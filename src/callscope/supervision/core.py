@@ -324,10 +324,13 @@ class SupervisionCore(SupervisionBook):
             return self._drop_order(record)
         return []
 
-    def end(self, call_id: str, reason: str) -> list[Effect]:
-        """End the call's supervision (if any) for ``reason``."""
+    def end(self, call_id: str, reason: str, *, party_reason: str = "CallFinished") -> list[Effect]:
+        """End the call's supervision (if any) for ``reason``; its supervisor parties leave
+        with the RingCentral status reason ``party_reason`` (e.g. ``NoAnswer``)."""
         sup = self.by_call.get(call_id)
-        return last_states(self._end(sup, reason)) if sup is not None else []
+        if sup is None:
+            return []
+        return last_states(self._end(sup, reason, party_reason=party_reason))
 
     # -- call life ----------------------------------------------------------------------------
 
