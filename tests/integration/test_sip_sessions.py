@@ -20,7 +20,7 @@ from tests.helpers.login import request
 from tests.helpers.phone import extensions, monitoring_group, supervise
 from tests.helpers.runner import call_options, live_session, start_call
 from tests.helpers.sip import RawSip, device, digest_header, sip_account, start_sip_server
-from tests.helpers.wait import until
+from tests.helpers.wait import until, until_async
 
 pytestmark = pytest.mark.slow
 
@@ -168,8 +168,27 @@ async def test_a_phone_holds_resumes_and_moves_its_rtp_by_re_invite(
             assert answer.call_id == invite.call_id
             return answer
 
+        async def bye(from_tag: str) -> SipResponse:
+            nonlocal cseq
+            cseq += 1
+            lines = [
+                f"BYE sip:callscope@127.0.0.1:{server.sip_port} SIP/2.0",  # type: ignore[attr-defined]
+                f"Via: SIP/2.0/UDP 127.0.0.1:{raw.port};branch=z9hG4bK{secrets.token_hex(6)}",
+                f"From: {invite.headers.get_first('To')};tag={from_tag}",
+                f"To: {invite.headers.get_first('From')}",
+                f"Call-ID: {invite.call_id}",
+                f"CSeq: {cseq} BYE",
+                "Content-Length: 0",
+            ]
+            raw.send(("\r\n".join(lines) + "\r\n\r\n").encode(), callscope)
+            answer = await asyncio.wait_for(raw.answers.get(), 10)
+            assert answer.call_id == invite.call_id
+            return answer
+
         # one that knows the Call-ID but not the dialog's tags: refused, the audio stays
         forged = await re_invite(moved.port, "sendrecv", from_tag="not-the-phone")
+        assert forged.status_code == 481, forged.reason_phrase
+        forged = await bye(from_tag="not-the-phone")  # nor may it hang the phone up
         assert forged.status_code == 481, forged.reason_phrase
         sent = len(first.packets)
         await until(lambda: len(first.packets) >= sent + 10, what="RTP still to the phone")
@@ -200,6 +219,14 @@ async def test_a_phone_holds_resumes_and_moves_its_rtp_by_re_invite(
             if not m2:  # inside a talkspurt: one packet of 20 ms after the other
                 assert (s2, t2) == ((s1 + 1) & 0xFFFF, (t1 + 160) & 0xFFFFFFFF)
         assert (await party_status(server, sid, party["id"]))["code"] != "Disconnected"
+        # the phone's own BYE ends the supervision
+        hung_up = await bye(from_tag=tag)
+        assert hung_up.status_code == 200, hung_up.reason_phrase
+
+        async def disconnected() -> bool:
+            return (await party_status(server, sid, party["id"]))["code"] == "Disconnected"
+
+        await until_async(disconnected, 10, "the supervisor party ended by the phone's BYE")
     finally:
         for endpoint in (raw, first, moved):
             if endpoint.transport is not None:

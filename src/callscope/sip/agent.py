@@ -157,23 +157,6 @@ class SipAgent(PhoneCalls, asyncio.DatagramProtocol):
         else:
             self._send(reply(request, 405, "Method Not Allowed", Allow=ALLOW), peer)
 
-    @staticmethod
-    def _in_dialog(
-        request: SipRequest, peer: tuple[str, int], link: SipDeviceLink, call: SipCall
-    ) -> bool:
-        """A request of the phone's dialog (RFC 3261 §12.2.2: Call-ID and both tags), from the
-        address it registered from: a re-INVITE moves the call's audio, so one that merely
-        knows the Call-ID must not."""
-        sender, to = request.from_addr, request.to_addr
-        return (
-            peer[0] == link.contact[0]
-            and sender is not None
-            and to is not None
-            and bool(call.remote_tag)
-            and sender.params.get("tag") == call.remote_tag
-            and to.params.get("tag") == call.local_tag
-        )
-
     # -- the registrar -------------------------------------------------------------------------
 
     async def _register(self, request: SipRequest, peer: tuple[str, int]) -> None:

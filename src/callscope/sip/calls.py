@@ -292,11 +292,28 @@ class PhoneCalls:
 
     def _device_bye(self, request: SipRequest, peer: tuple[str, int]) -> None:
         entry = self.calls.get(request.call_id or "")
-        if entry is None:
+        if entry is None or not self._in_dialog(request, peer, *entry):
             self._send(reply(request, 481, "Call/Transaction Does Not Exist"), peer)
             return
         self._send(reply(request, 200, "OK"), peer)
         self._gone(*entry, "the phone hung up")
+
+    @staticmethod
+    def _in_dialog(
+        request: SipRequest, peer: tuple[str, int], link: SipDeviceLink, call: SipCall
+    ) -> bool:
+        """A request of the phone's dialog (RFC 3261 §12.2.2: Call-ID and both tags), from the
+        address it registered from: a re-INVITE moves the call's audio and a BYE ends the
+        supervision, so one that merely knows the Call-ID must do neither."""
+        sender, to = request.from_addr, request.to_addr
+        return (
+            peer[0] == link.contact[0]
+            and sender is not None
+            and to is not None
+            and bool(call.remote_tag)
+            and sender.params.get("tag") == call.remote_tag
+            and to.params.get("tag") == call.local_tag
+        )
 
     # -- what the phone sends ------------------------------------------------------------------
 
