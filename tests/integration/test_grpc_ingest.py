@@ -222,10 +222,11 @@ async def test_a_transfer_moves_parties_and_the_supervisor_and_a_hold_is_kept(
     assert (str(exts["103"]["id"]), "Disconnected", "CallFinished") in agents
     tracks = {t["participantId"]: t for t in call["stopMetadata"]["tracks"]}
     # dialog time is audio time; while the stream paused on hold it ran by the clock, so
-    # what follows the hold sits a few ms off the source's own timing
+    # what follows the hold sits off the source's own timing by how late the sender's and
+    # the server's timers fired (tens of ms on a loaded machine, either way)
     transfer_ms = tracks["5501"]["stopOffsetMs"]
     assert transfer_ms == tracks["5502"]["startOffsetMs"]
-    assert 7000 <= transfer_ms <= 7500
+    assert 6800 <= transfer_ms <= 7500
     contact = tracks["contact-0"]
     (held,) = contact["held"]
     assert held["fromMs"] == 2000
