@@ -69,6 +69,23 @@ def said(*turns: tuple[str, str]) -> list[Utterance]:
             "You're right, I'll send the form to your office.",
             ["Send the form to the customer's office."],
         ),
+        # an unlisted verb after "please" is still the customer's step; asking a team to act
+        # is no question in the call
+        (
+            "agent",
+            "Please avoid chewing on that side until Thursday.",
+            ["Customer to avoid chewing on that side until Thursday."],
+        ),
+        (
+            "agent",
+            "I'm asking our billing team to send you a new invoice.",
+            ["Ask the billing team to send the customer a new invoice."],
+        ),
+        ("agent", "Please bear with me for a moment.", []),
+        ("agent", "Please don't worry about the fee.", []),
+        ("customer", "Please avoid calling me at work.", []),
+        ("agent", "I'm asking because the system needs it.", []),
+        ("agent", "I have to ask you a few security questions.", []),
         ("customer", "if it breaks I'll cancel", []),
         ("agent", "I won't charge you for this.", []),
         ("agent", "I will not send another bill.", []),

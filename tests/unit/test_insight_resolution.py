@@ -8,8 +8,10 @@ from typing import Any
 
 import pytest
 
-from callscope.insights.analyzers import Utterance, analyze
+from callscope.insights.analyzers import Utterance, analyze, next_steps, sentences
+from callscope.insights.clauses import clauses, frame
 from callscope.insights.resolution import confirms
+from callscope.insights.summary import summary
 
 
 def said(*turns: tuple[str, str]) -> list[Utterance]:
@@ -162,3 +164,120 @@ def test_what_the_agent_did_starts_at_the_verb(text: str, done: str) -> None:
     )
     summary = analyze(call, 10.0).summary
     assert f"The agent {done}." in summary
+
+
+# --- the recogniser's slips: a dropped comma, a garbled verb, a problem without its word ---
+
+
+def test_an_and_with_a_new_subject_and_modal_opens_a_clause() -> None:
+    # the recogniser dropped the comma of "I've approved the claim, and a plumber will…"
+    parts = clauses(
+        "I've approved the claim and a plumber from our network will contact you today.", "agent"
+    )
+    assert [c.text for c in parts] == [
+        "I've approved the claim",
+        "a plumber from our network will contact you today.",
+    ]
+    assert frame(parts[0]).kind == "past"
+    assert frame(parts[1]).owner == "third party"
+    assert [c.text for c in clauses("I've reset it and they'll call you back.", "agent")] == [
+        "I've reset it",
+        "they'll call you back.",
+    ]
+    # no new subject with a modal: one clause
+    for text in (
+        "I've checked the modem and the router for you.",
+        "I'll send the form and the label tonight.",
+        "I've refunded the fee and the tax on it.",
+    ):
+        assert len(clauses(text, "agent")) == 1, text
+
+
+def test_the_agents_act_before_a_third_partys_promise_is_the_resolution() -> None:
+    call = said(
+        ("agent", "Homeguard warranty claims, this is Luis."),
+        ("customer", "My water heater stopped working on Sunday, we have no hot water."),
+        ("agent", "I've approved the claim and a plumber will contact you today."),
+        ("agent", "I'm sending you the claim number by email now."),
+    )
+    resolution = highlight(call, "resolution")
+    assert resolution is not None
+    assert resolution["utteranceId"] == 2
+    assert "approved the claim" in analyze(call, 20.0).summary
+
+
+@pytest.mark.parametrize(
+    ("speaker", "text", "kind", "verb"),
+    [
+        (
+            "agent",
+            "In the meantime I'm booting a loaner card on hold for you.",
+            "progressive",
+            "boot",
+        ),
+        ("agent", "We're shopping the replacement today.", "progressive", "shop"),
+        # not an act: no object, an unlisted state, or the customer's
+        ("agent", "I'm hoping the part comes in time.", "", ""),
+        ("agent", "I'm showing two payments on the account.", "", ""),
+        ("agent", "I'm wondering about that too.", "", ""),
+        ("agent", "I'm booting up now.", "", ""),
+        ("customer", "I'm booting a loaner card on hold for you.", "", ""),
+    ],
+)
+def test_a_garbled_progressive_verb_is_guessed(
+    speaker: str, text: str, kind: str, verb: str
+) -> None:
+    f = frame(clauses(text, speaker)[0])
+    assert (f.kind, f.verb) == (kind, verb)
+    assert f.guessed == bool(kind)
+
+
+def test_a_guessed_act_counts_as_done_only_when_the_classifier_kept_it() -> None:
+    call = said(
+        ("agent", "Gearhouse Auto, this is Sam."),
+        ("customer", "I dropped off my car this morning and I have no way to get to work."),
+        ("agent", "In the meantime I'm booting a loaner car on hold for you."),
+    )
+    sents = sentences(call)
+    steps = next_steps(call)
+    assert [s.value for s in steps] == ["Boot a loaner car on hold for the customer."]
+    text, marks = summary(call, sents, steps)
+    assert "The agent booted a loaner car on hold for the customer." in text
+    assert [m.sentence.utterance.id for m in marks if m.kind == "resolution"] == [2]
+    # without the classifier's word the unlisted verb is no act
+    text, marks = summary(call, sents, [])
+    assert "booted" not in text
+    assert not [m for m in marks if m.kind == "resolution"]
+
+
+def test_a_fact_about_the_account_is_the_problem_before_a_later_complaint() -> None:
+    call = said(
+        ("agent", "Bluewave Mobile, this is Dan."),
+        ("customer", "I just got my bill and there are $120 in roaming charges from my trip."),
+        ("agent", "Give me one second."),
+        ("customer", "You told me last month it was included, so this is really frustrating."),
+    )
+    problem = highlight(call, "problem")
+    assert problem is not None
+    assert problem["utteranceId"] == 1
+
+
+@pytest.mark.parametrize(
+    "first",
+    [
+        # an answer to identity questions, a question, small talk: no statement of the matter
+        "Sure, my account number is 4 4 1 0 2 and my postcode is 9 0 2.",
+        "Can you tell me what the balance on my account is?",
+        "Yes, I've been with you for about six years now.",
+    ],
+)
+def test_no_fact_no_problem_the_later_complaint_is(first: str) -> None:
+    call = said(
+        ("agent", "Bluewave Mobile, this is Dan."),
+        ("customer", first),
+        ("agent", "Give me one second."),
+        ("customer", "The travel pass never switched on and this is really frustrating."),
+    )
+    problem = highlight(call, "problem")
+    assert problem is not None
+    assert problem["utteranceId"] == 3

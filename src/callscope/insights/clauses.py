@@ -1,6 +1,7 @@
 """Clause-level reading of a call's sentences for next steps, pure.
 
-A sentence is cut into clauses at conjunctions (", and", ", so", ", but", ";"); a clause
+A sentence is cut into clauses at conjunctions (", and", ", so", ", but", ";", and an "and"
+that opens a subject of its own with a modal: "…the claim and a plumber will call"); a clause
 that only states a consequence ("you'll see it on your next bill", "it should arrive in five
 days") stays with the action before it. Each clause gets a **frame**: who acts (the speaker,
 a third party — "the team will", "they'll", "a technician will" — or, when the agent tells
@@ -28,9 +29,19 @@ __all__ = [
     "step_text", "third_person",
 ]  # fmt: skip
 
+#: "and" opening a clause with a subject of its own and a modal: the recogniser drops the
+#: comma of "I've approved the claim, and a plumber will contact you", and the agent's act
+#: must not be read as part of the third party's
+_NEW_SUBJECT = (
+    r"(?:i|we)(?:'ll|\s+will|'m going to|\s+am going to|'re going to|\s+are going to)\b"
+    r"|(?:they|he|she)(?:'ll|\s+will|'re going to|\s+are going to|'s going to|\s+is going to)\b"
+    r"|(?:the|a|an|our|your)\s+(?:[a-z]+\s+){0,4}?[a-z]+(?:'ll|\s+will|\s+is going to|"
+    r"\s+are going to)\s+(?!be\b)[a-z]+"
+)
 _SPLIT = re.compile(
-    r"\s*(?:;|,\s*(?:and|so|but|then|and then|plus)\b|\s+and then\b|\s+and\s+(?=(?:i|we)(?:'ll|"
-    r"\s+will|'m going to|\s+am going to|'re going to|\s+are going to)\b))\s*",
+    r"\s*(?:;|,\s*(?:and|so|but|then|and then|plus)\b|\s+and then\b|\s+and\s+(?="
+    + _NEW_SUBJECT
+    + r"))\s*",
     re.I,
 )
 _CONSEQUENCE = re.compile(
@@ -47,6 +58,22 @@ _FUTURE_1 = re.compile(
 _PROGRESSIVE_1 = re.compile(
     r"\b(?:i'm|i am|we're|we are)\s+(?:also\s+|now\s+|just\s+)?(?P<verb>[a-z]+ing)\b", re.I
 )
+#: the agent's present progressive with a verb that is no listed action but has an object:
+#: the recogniser garbles the verb ("I'm booting a loaner car" for "putting"); the classifier
+#: judges it (:attr:`Frame.guessed`)
+_PROGRESSIVE_GUESS = re.compile(
+    r"\b(?:i'm|i am|we're|we are)\s+(?:also\s+|now\s+|just\s+)?(?P<verb>[a-z]{2,}ing)\s+"
+    r"(?:a|an|the|your|you|this|that|it|these|those)\b",
+    re.I,
+)
+#: -ing words after "I'm" that are no act on the customer's matter
+_NOT_ACT_WORDS: Final = """going trying calling speaking seeing showing hoping thinking
+wondering having reading saying guessing assuming noticing finding"""
+_NOT_ACTS: Final = frozenset(_NOT_ACT_WORDS.split())
+#: words after "please" that ask for no step ("please bear with me", "please don't worry")
+_NOT_IMPERATIVE_WORDS: Final = """bear be enjoy feel accept excuse forgive allow don dont
+not never kindly understand rest relax"""
+_NOT_IMPERATIVES: Final = frozenset(_NOT_IMPERATIVE_WORDS.split())
 _PAST_1 = re.compile(
     r"\b(?:i|we)(?:'ve|\s+have|\s+just|\s+already)?\s+(?:also\s+|just\s+|now\s+|already\s+)?"
     r"(?P<verb>[a-z]+(?:ed|t|n|d))\b",
@@ -149,6 +176,10 @@ class Frame:
     complaint: bool
     consequence: bool
     deadline: str
+    #: the verb is no listed action, its base form guessed (a progressive the recogniser may
+    #: have garbled, an unlisted verb after "please"): only the classifier's score makes it
+    #: an act
+    guessed: bool = False
 
     @property
     def candidate(self) -> bool:
@@ -190,6 +221,9 @@ def _kind(text: str, speaker: str) -> tuple[str, str, str, str]:
         verb = base_form(m.group("verb") or m.group("verb2") or m.group("verb3") or "")
         if verb:
             return "instruction", "customer", "", verb
+        plea = (m.group("verb") or "").lower()
+        if len(plea) > 2 and plea not in _NOT_IMPERATIVES and not plea.endswith(("ing", "ed")):
+            return "instruction", "customer", "", plea  # "please avoid chewing…": guessed
     third = _third(body)
     first = _FUTURE_1.search(body)
     if third and (first is None or third.start() < first.start()):
@@ -202,10 +236,22 @@ def _kind(text: str, speaker: str) -> tuple[str, str, str, str]:
     m = _PROGRESSIVE_1.search(body)
     if m and m.group("verb").lower() != "going" and base_form(m.group("verb")):
         return "progressive", speaker, "", base_form(m.group("verb")) or ""
+    m = _PROGRESSIVE_GUESS.search(body)
+    if m and m.group("verb").lower() not in _NOT_ACTS and base_form(m.group("verb")) is None:
+        return "progressive", speaker, "", _guessed_base(m.group("verb"))
     m = _PAST_1.search(body)
     if m and _is_past(m):
         return "past", speaker, "", base_form(m.group("verb")) or ""
     return "", "", "", ""
+
+
+def _guessed_base(ing: str) -> str:
+    """The base form of an unlisted -ing word, guessed: "booting" → "boot", "putting" →
+    "put"."""
+    stem = ing.lower()[:-3]
+    if len(stem) > 2 and stem[-1] == stem[-2] and stem[-1] not in "lsz":
+        stem = stem[:-1]
+    return stem
 
 
 def _is_past(m: re.Match[str]) -> bool:
@@ -231,9 +277,20 @@ _ON_HOLD = re.compile(
 )
 
 
+#: asking a team to act is a step, not a question in the call: "I'm asking our hardship
+#: department to send you a form" (the recogniser's "asking how your hardship department…")
+_ASK_TEAM = re.compile(
+    r"\bask(?:ing|ed)?\s+(?:\w+\s+){0,3}?(?:team|department|office|desk|engineers?|manager|"
+    r"supervisor|specialists?|lab|pharmacy|billing)\s+to\s+[a-z]+",
+    re.I,
+)
+
+
 def _in_call(kind: str, speaker: str, verb: str, text: str) -> bool:
     """The agent's act in the conversation itself ("let me check", "I'll put you on hold")."""
     if speaker == "customer" or kind == "third":
+        return False
+    if verb == "ask" and _ASK_TEAM.search(text):
         return False
     return verb in IN_CALL_VERBS or bool(_ON_HOLD.search(text))
 
@@ -265,6 +322,7 @@ def frame(clause: Clause) -> Frame:
         complaint=bool(_COMPLAINT.search(text)) or _threat(clause.speaker, verb, text),
         consequence=bool(_CONSEQUENCE.search(text.split(",")[-1].strip())) and "," in text,
         deadline=deadline.group(0) if deadline else "",
+        guessed=kind in ("progressive", "instruction") and base_form(verb) is None,
     )
 
 
@@ -359,6 +417,8 @@ def _action_phrase(text: str, f: Frame) -> str:
     words = body.split()
     for i, w in enumerate(words):
         word = re.sub(r"[^a-z']", "", w.lower())
+        if f.guessed and word.endswith("ing"):
+            word = _guessed_base(word)
         if (base_form(word) or word) == f.verb:
             return " ".join([f.verb, *words[i + 1 :]])
     return body
@@ -406,5 +466,10 @@ def done_text(clause: Clause, f: Frame) -> str:
     action = third_person(_NOW.sub("", action), "agent")
     words = action.split()
     if words:
-        words[0] = past_form(words[0])
+        words[0] = past_form(words[0]) if not f.guessed else _ed_guessed(words[0])
     return " ".join(words).strip(" ,")
+
+
+def _ed_guessed(verb: str) -> str:
+    """The past of a guessed base form: "boot" → "booted"."""
+    return verb + ("d" if verb.endswith("e") else "ed")

@@ -63,6 +63,20 @@ _PROBLEM = re.compile(
     r"overdue|crash\w*|freez\w*|disappeared|marked as delivered)",
     re.I,
 )
+#: a statement of fact about the customer's account, order or charges, which is the reason
+#: for the call even with no problem word ("there are $120 in roaming charges on my bill")
+_FACT = re.compile(
+    rf"{_AMOUNT}|{_WORD_AMOUNT}|\b(?:charges?|fees?|payments?|debits?|withdrawals?|invoice)\b|"
+    r"\b(?:my|our)\s+(?:\w+\s+)?(?:bill|statement|account|order|card|subscription|booking|"
+    r"reservation|policy|plan|delivery|package|parcel|claim|balance|loan|mortgage|contract)\b",
+    re.I,
+)
+#: an answer to the agent's identity questions, not a statement of the matter
+_IDENTITY = re.compile(
+    r"\b(?:number is|postcode|post code|zip|date of birth|my name is|spelled|last four|"
+    r"security|password is|pin is)\b",
+    re.I,
+)
 #: how many of the customer's first long turns may state the problem (later ones that match
 #: are follow-ups: "I'll keep my phone on")
 _PROBLEM_TURNS: Final = 3
@@ -130,8 +144,19 @@ _ANOTHER_ISSUE = re.compile(
 )
 
 
+def _states_problem(turn: Sequence[Sentence]) -> bool:
+    """Whether a customer turn states the problem: a problem word, or a fact about their
+    account, order or charges said as a statement (not an answer to identity questions)."""
+    text = " ".join(p.text for p in turn)
+    if _PROBLEM.search(text):
+        return True
+    said = " ".join(p.text for p in turn if not p.text.rstrip().endswith("?"))
+    return bool(_FACT.search(said)) and not _IDENTITY.search(text)
+
+
 def _problem(sents: Sequence[Sentence]) -> Highlight | None:
-    """The customer's first turn that states a problem, among their first
+    """The customer's first turn that states a problem (a problem word, or a fact about
+    their account, order or charges: :func:`_states_problem`), among their first
     :data:`_PROBLEM_TURNS` long turns (its first two sentences, greeting dropped); else, or
     when that turn raises a further issue ("also…") after an earlier long turn, the
     customer's first long turn. Utterances of the customer with none of the agent's
@@ -150,9 +175,7 @@ def _problem(sents: Sequence[Sentence]) -> Highlight | None:
         for parts in turns.values()
         if len(" ".join(_GREETING.sub("", p.text) for p in parts).split()) >= 6
     ]
-    chosen = next(
-        (t for t in long[:_PROBLEM_TURNS] if _PROBLEM.search(" ".join(p.text for p in t))), None
-    )
+    chosen = next((t for t in long[:_PROBLEM_TURNS] if _states_problem(t)), None)
     first_long = next(
         (t for t in turns.values() if len(" ".join(p.text for p in t).split()) >= 8), None
     )
@@ -169,18 +192,25 @@ def _problem(sents: Sequence[Sentence]) -> Highlight | None:
     return Highlight("problem", kept[0], text[:1].upper() + text[1:])
 
 
-def _done(sents: Sequence[Sentence], after: float) -> list[tuple[Sentence, str]]:
-    """The agent's acts done in the call (past or present progressive), as past tense."""
+def _done(
+    sents: Sequence[Sentence], after: float, steps: Sequence[NextStep]
+) -> list[tuple[Sentence, str]]:
+    """The agent's acts done in the call (past or present progressive), as past tense. An act
+    whose verb is no listed action (the recogniser's "I'm booting a loaner car") counts only
+    when the classifier kept it as a next step."""
     out = []
     for s in sents:
         if s.speaker == "customer" or s.utterance.start < after:
             continue
         for c in clauses(s.text, s.speaker):
             f = frame(c)
-            if f.kind in ("past", "progressive") and not (
+            if f.kind not in ("past", "progressive") or (
                 f.negated or f.question or f.in_call or f.complaint
             ):
-                out.append((s, done_text(c, f)))
+                continue
+            if f.guessed and not any(c.text.lower() in step.said.lower() for step in steps):
+                continue
+            out.append((s, done_text(c, f)))
     return out
 
 
@@ -239,7 +269,7 @@ def summary(
 ) -> tuple[str, list[Highlight]]:
     """The summary paragraph and the highlights (see the module docstring)."""
     problem = _problem(sents)
-    done = _done(sents, problem.sentence.utterance.start if problem else 0.0)
+    done = _done(sents, problem.sentence.utterance.start if problem else 0.0, steps)
     marks = highlights(sents, steps, done)
     pieces = []
     if problem is not None:
