@@ -42,8 +42,9 @@ def _demo_settings(args: argparse.Namespace) -> Settings:
 def _cmd_demo(args: argparse.Namespace) -> int:
     from aiohttp import web
 
-    from callscope.app import COMPONENTS, AccessLogger, build_app, preflight
+    from callscope.app import COMPONENTS, build_app
     from callscope.lifecycle import drain
+    from callscope.server import AccessLogger, preflight
     from callscope.sim.runner import run_simulation, summary_line
 
     settings = _demo_settings(args)
@@ -112,7 +113,7 @@ def _cmd_demo(args: argparse.Namespace) -> int:
         finally:
             await runner.cleanup()
 
-    from callscope.app import new_event_loop
+    from callscope.server import new_event_loop
 
     loop = new_event_loop(settings.event_loop)
     try:
@@ -127,7 +128,7 @@ async def _demo_team(directory: DirectoryRepository) -> None:
     """The demo account's supervisor (101) monitors its three agents, once: the dashboard
     then shows their calls. A server's first start makes the same group; an account whose
     admin has set up groups of its own is left as it is."""
-    from callscope.app import ensure_demo_team
+    from callscope.seed import ensure_demo_team
 
     groups, _ = await directory.list_groups("70000001")
     if groups:

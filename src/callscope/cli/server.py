@@ -21,7 +21,7 @@ __all__ = ["add_drain", "add_serve", "add_settings"]
 
 
 def _cmd_serve(args: argparse.Namespace) -> int:
-    from callscope.app import preflight, run
+    from callscope.server import preflight, run
 
     settings = load_settings(args)
     setup_logging(settings.log_level)
