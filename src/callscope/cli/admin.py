@@ -178,7 +178,8 @@ _ACTIONS: dict[str, Callable[[_Admin], Awaitable[dict[str, Any]]]] = {
 
 
 def _cmd_admin(args: argparse.Namespace) -> int:
-    from callscope.identity.service import IdentityError, IdentityService
+    from callscope.identity.model import IdentityError
+    from callscope.identity.service import IdentityService
     from callscope.store.db import create_engine, sessionmaker, upgrade
 
     settings = load_settings(args)

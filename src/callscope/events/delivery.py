@@ -69,7 +69,7 @@ from callscope.events.filters import EventFilter, FilterError, Unsupported, pars
 from callscope.events.payloads import EventKind, envelope, reminder_body, render
 from callscope.events.targets import TargetPolicy
 from callscope.events.webhook import USER_AGENT, WebhookClient, read_at_most
-from callscope.identity.service import aware as _aware
+from callscope.identity.model import aware as _aware
 from callscope.metrics import Registry
 from callscope.store.events import EventRepository, Monitored
 from callscope.store.models import Delivery, OutboxEvent, Subscription
