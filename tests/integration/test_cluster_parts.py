@@ -391,7 +391,9 @@ async def test_a_webhook_queue_handed_between_nodes_sends_each_notification_once
             for d in dispatchers[turn % 2 :] + dispatchers[: turn % 2]:
                 d.kick("sub-1")
             await until(lambda: len(receiver.notifications) >= len(sent), what="the turn's 3")
-            await until(lambda: not any(d._senders for d in dispatchers), what="senders done")
+            await until(
+                lambda: not any(d.queues._senders for d in dispatchers), what="senders done"
+            )
         assert [n["uuid"] for n in receiver.notifications] == sent  # each once, in order
         assert left_at_release, "no lease was ever freed"
         assert all(left == [] for left in left_at_release), left_at_release

@@ -43,7 +43,8 @@ from callscope.api.proxy import public_origin
 from callscope.api.revocation import OpenSockets
 from callscope.api.subscriptions import SubscriptionsApi, new_subscription, subscription_json
 from callscope.calls.views import iso
-from callscope.events.delivery import Dispatcher, notification
+from callscope.events.delivery import Dispatcher
+from callscope.events.sending import notification
 from callscope.events.wsg import (
     ABSOLUTE_TIMEOUT_S,
     RECOVERY_BUFFER_SIZE,
@@ -78,7 +79,7 @@ def _meta(kind: str, message_id: str, **extra: Any) -> dict[str, Any]:
 @dataclass(eq=False, slots=True)
 class _Link:
     """One connection of a gateway session; the dispatcher sends its subscription's queue
-    through :meth:`deliver` (``events.delivery.WsTransport``)."""
+    through :meth:`deliver` (``events.senders.WsTransport``)."""
 
     gateway: WsGateway
     token: str
