@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING
 
 from aiohttp import web
 
-from callscope.seed import seed_demo
+from callscope.seed import seed_demo_account
 from callscope.store.db import SEED_LOCK, exclusive, upgrade
 from callscope.store.models import TranscriptStatus
 from callscope.transcription.live import topic_for
@@ -106,7 +106,9 @@ class AppHooks:
             await c.cluster.connect()
         async with exclusive(c.engine, SEED_LOCK):  # nodes starting together seed once
             if await c.identity.is_empty():
-                await seed_demo(c.identity, c.directory, c.profiles, self.hasher, c.settings)
+                await seed_demo_account(
+                    c.identity, c.directory, c.profiles, self.hasher, c.settings
+                )
         if c.transcripts is not None:
             await c.transcripts.pool.start()  # fails start-up with a clear engine/model error
         await self._recover()

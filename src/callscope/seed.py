@@ -15,7 +15,7 @@ from callscope.store.directory import DirectoryRepository, MemberChange
 from callscope.store.models import StreamingProfile
 from callscope.store.repo import ProfileRepository, utcnow
 
-__all__ = ["DEMO_PROFILE", "DEMO_TEAM", "ensure_demo_team", "seed_demo"]
+__all__ = ["DEMO_PROFILE", "DEMO_TEAM", "ensure_demo_team", "seed_demo_account"]
 
 logger = logging.getLogger("callscope.app")
 
@@ -49,7 +49,7 @@ async def ensure_demo_team(
     return True
 
 
-async def seed_demo(
+async def seed_demo_account(
     identity: IdentityService,
     directory: DirectoryRepository,
     profiles: ProfileRepository,

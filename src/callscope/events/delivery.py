@@ -147,7 +147,7 @@ class Dispatcher:
         registry.gauge("callscope_delivery_senders", "Subscriptions being delivered to.", self._n)
 
     def _n(self) -> float:
-        return float(len(self.queues))
+        return float(self.queues.running())
 
     def join(self, cluster: Cluster) -> None:
         """Deliver as one node of a cluster."""

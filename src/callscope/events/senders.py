@@ -98,8 +98,8 @@ class Senders:
         #: cut off from the cluster: no WebHook queue is sent here (nor its lease renewed)
         self.fenced = False
 
-    def __len__(self) -> int:
-        """Subscriptions being sent to now."""
+    def running(self) -> int:
+        """How many subscriptions are being sent to now."""
         return len(self._senders)
 
     def tasks(self) -> list[asyncio.Task[None]]:
