@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
-import ipaddress
 import os
 import re
 import socket
@@ -17,9 +16,9 @@ from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
+from callscope.config_checks import check_settings, is_loopback
 from callscope.errors import ConfigError
 from callscope.forwarded import TrustedProxies
-from callscope.transcription.engines import ENGINES
 
 __all__ = ["ENV_PREFIX", "Settings", "add_settings_arguments", "settings_table"]
 
@@ -300,137 +299,12 @@ class Settings:
     gc_freeze: bool = _opt(True, "Freeze start-up objects and raise GC thresholds (lower p99).")
 
     def __post_init__(self) -> None:
-        if not 0 < self.port < 65536:
-            raise ConfigError(f"port {self.port} is out of range: use 1-65535")
-        if self.log_level.upper() not in {"DEBUG", "INFO", "WARNING", "ERROR"}:
-            raise ConfigError(f"log_level {self.log_level!r}: use DEBUG, INFO, WARNING or ERROR")
-        if self.ingest_idle_timeout_s <= 0:
-            raise ConfigError("ingest_idle_timeout_s must be > 0 (seconds)")
-        if self.ingest_checkpoint_interval_s <= 0:
-            raise ConfigError("ingest_checkpoint_interval_s must be > 0 (seconds)")
-        if self.ingest_ping_interval_s < 0:
-            raise ConfigError("ingest_ping_interval_s must be ≥ 0 (seconds; 0 = no pings)")
-        if self.drain_timeout_s < 0:
-            raise ConfigError("drain_timeout_s must be ≥ 0 (seconds; 0 = no wait)")
-        if self.ingest_start_deadline_s <= 0:
-            raise ConfigError("ingest_start_deadline_s must be > 0 (seconds)")
-        if self.ingest_max_connections_per_ip < 1 or self.ingest_max_unproven_per_ip < 1:
-            raise ConfigError(
-                "ingest_max_connections_per_ip and ingest_max_unproven_per_ip must be ≥ 1"
-            )
-        if self.ingest_auth_max_failures < 1:
-            raise ConfigError("ingest_auth_max_failures must be ≥ 1")
-        if self.ingest_window_frames < 1:
-            raise ConfigError("ingest_window_frames must be ≥ 1")
-        if self.ingest_max_gap_frames < self.ingest_window_frames:
-            raise ConfigError("ingest_max_gap_frames must be ≥ ingest_window_frames")
-        if self.ingest_max_concealed_s <= 0:
-            raise ConfigError("ingest_max_concealed_s must be > 0 (seconds)")
-        if not 1 <= self.ingest_batch_frames <= self.ingest_max_skew_frames:
-            raise ConfigError("need 1 ≤ ingest_batch_frames ≤ ingest_max_skew_frames")
-        if self.event_loop not in {"auto", "uvloop", "asyncio"}:
-            raise ConfigError(f"event_loop {self.event_loop!r}: use auto, uvloop or asyncio")
-        if self.asr_engine not in ENGINES:
-            raise ConfigError(f"asr_engine {self.asr_engine!r}: use one of {', '.join(ENGINES)}")
-        if self.asr_workers < -1:
-            raise ConfigError("asr_workers must be -1 (auto), 0 (off) or a count")
-        if self.asr_threads < 1:
-            raise ConfigError("asr_threads must be ≥ 1")
-        if self.asr_partial_interval_ms and self.asr_partial_interval_ms < 200:
-            raise ConfigError("asr_partial_interval_ms must be 0 (off) or ≥ 200")
-        if not 1000 <= self.asr_max_segment_ms <= 25_000:
-            raise ConfigError("asr_max_segment_ms must be between 1000 and 25000")
-        if not 100 <= self.asr_vad_hangover_ms <= 2000:
-            raise ConfigError("asr_vad_hangover_ms must be between 100 and 2000")
-        if not 20 <= self.asr_send_ms <= 1000:
-            raise ConfigError("asr_send_ms must be between 20 and 1000")
-        if not 0 < self.events_retry_initial_s <= self.events_retry_max_s:
-            raise ConfigError("events_retry_initial_s must be > 0 and ≤ events_retry_max_s")
-        if self.events_webhook_timeout_s <= 0:
-            raise ConfigError("events_webhook_timeout_s must be > 0 (seconds)")
-        if not 1 <= self.events_ws_recovery_s <= 86_400:
-            raise ConfigError("events_ws_recovery_s must be 1-86400 (seconds)")
-        if self.events_max_failures < 1:
-            raise ConfigError("events_max_failures must be ≥ 1")
-        if self.ingest_max_message_bytes < 4096:
-            raise ConfigError("ingest_max_message_bytes must be ≥ 4096")
-        if self.supervision_queue_frames < 5:
-            raise ConfigError("supervision_queue_frames must be ≥ 5 (100 ms)")
-        if self.retention_days < 0 or self.retention_sweep_s <= 0:
-            raise ConfigError("retention_days must be ≥ 0 and retention_sweep_s > 0")
-        if self.insights_llm_deadline_s <= 0:
-            raise ConfigError("insights_llm_deadline_s must be > 0 (seconds)")
-        if self.insights_llm_url and not self.insights_llm_url.startswith(("http://", "https://")):
-            raise ConfigError("insights_llm_url must be an http:// or https:// URL")
-        if self.insights_transcript_wait_s < 0:
-            raise ConfigError("insights_transcript_wait_s must be ≥ 0 (seconds)")
-        if self.supervision_heartbeat_s <= 0:
-            raise ConfigError("supervision_heartbeat_s must be > 0 (seconds)")
-        if self.redis_url:
-            if not self.redis_url.startswith(("redis://", "rediss://", "unix://")):
-                raise ConfigError("redis_url must be a redis://, rediss:// or unix:// URL")
-            if not self.database_url.startswith("postgresql"):
-                raise ConfigError(
-                    "redis_url runs several nodes on one database: set database_url to "
-                    "PostgreSQL (postgresql+asyncpg://…); SQLite is one node's file"
-                )
-        if not re.fullmatch(r"[A-Za-z0-9._-]{1,64}", self.redis_prefix):
-            raise ConfigError("redis_prefix must be 1-64 letters, digits, '.', '_' or '-'")
-        if self.node_id and not re.fullmatch(r"[A-Za-z0-9._-]{1,64}", self.node_id):
-            raise ConfigError("node_id must be 1-64 letters, digits, '.', '_' or '-'")
-        if self.advertise_url and not self.advertise_url.startswith(("http://", "https://")):
-            raise ConfigError("advertise_url must be an http:// or https:// URL")
-        if self.login_max_failures_per_user < 1 or self.login_max_failures_per_ip < 1:
-            raise ConfigError(
-                "login_max_failures_per_user and login_max_failures_per_ip must be ≥ 1"
-            )
-        if self.login_user_window_s <= 0 or self.login_ip_window_s <= 0:
-            raise ConfigError("login_user_window_s and login_ip_window_s must be > 0 (seconds)")
-        if not 0 < self.login_lockout_s <= self.login_lockout_max_s:
-            raise ConfigError("need 0 < login_lockout_s ≤ login_lockout_max_s (seconds)")
-        if not 1 <= self.login_hash_threads <= 16:
-            raise ConfigError("login_hash_threads must be 1-16 (each hash holds 128 MiB)")
-        if not 0 <= self.login_max_queued_checks <= 1000:
-            raise ConfigError("login_max_queued_checks must be 0-1000")
-        if not 0 < self.node_heartbeat_s * 3 <= self.node_dead_after_s:
-            raise ConfigError("need 0 < 3 × node_heartbeat_s ≤ node_dead_after_s")
-        if not 0 <= self.sip_port < 65536:
-            raise ConfigError(f"sip_port {self.sip_port}: use 1-65535, or 0 (off)")
-        if self.sip_port and self.sip_bind_host in ("0.0.0.0", "::", ""):  # noqa: S104
-            raise ConfigError("sip_host: name the address SIP devices reach (not 0.0.0.0)")
-        if self.sip_invite_timeout_s <= 0:
-            raise ConfigError(
-                f"sip_invite_timeout_s {self.sip_invite_timeout_s}: use a number of seconds > 0"
-            )
-        if self.sip_tls_port and not (self.sip_port and self.tls_cert):
-            raise ConfigError("sip_tls_port needs sip_port, and tls_cert and tls_key")
-        if not 0 <= self.sip_tls_port < 65536 or (
-            self.sip_tls_port and self.sip_tls_port == self.sip_port
-        ):
-            raise ConfigError(f"sip_tls_port {self.sip_tls_port}: 1-65535 and not sip_port")
-        if not self.sip_realm or '"' in self.sip_realm or len(self.sip_realm) > 128:
-            raise ConfigError("sip_realm: 1-128 characters, no double quote")
-        if not 0 <= self.grpc_port < 65536:
-            raise ConfigError(f"grpc_port {self.grpc_port}: use 1-65535, or 0 (off)")
-        if self.grpc_port and self.grpc_port == self.port and self.grpc_bind_host == self.host:
-            raise ConfigError("grpc_port must differ from port (HTTP) on the same address")
-        if bool(self.tls_cert) != bool(self.tls_key):
-            raise ConfigError("set both tls_cert and tls_key (PEM files), or neither")
-        if self.http_tls and not self.tls_cert:
-            raise ConfigError("http_tls needs tls_cert and tls_key (PEM files)")
-        if self.grpc_port and not self.tls_cert and not _loopback(self.grpc_bind_host):
-            raise ConfigError(
-                "RingCX streams gRPC over TLS only: set tls_cert and tls_key (a certificate "
-                "matching the workflow's host name), or bind grpc_host to loopback for tests"
-            )
-        TrustedProxies.parse(self.trusted_proxies)  # the error names the entry and the fix
-        if self.grpc_max_streams < 1:
-            raise ConfigError("grpc_max_streams must be ≥ 1")
+        check_settings(self)  # config_checks: one function per group of settings
 
     @property
     def loopback_only(self) -> bool:
         """Whether ``host`` is reachable from this machine only (127.0.0.0/8, ::1, localhost)."""
-        return _loopback(self.host)
+        return is_loopback(self.host)
 
     @property
     def trusted_proxy_networks(self) -> TrustedProxies:
@@ -499,16 +373,6 @@ class Settings:
                 values[f.name] = getattr(args, f.name)
         values.update(overrides)
         return cls(**values)
-
-
-def _loopback(host: str) -> bool:
-    """Whether ``host`` is reachable from this machine only (127.0.0.0/8, ::1, localhost)."""
-    if host.lower() in ("localhost", "localhost."):
-        return True
-    try:
-        return ipaddress.ip_address(host.strip("[]")).is_loopback
-    except ValueError:  # a host name (or "" = every interface): assume it is reachable
-        return False
 
 
 def _field_type(f: dataclasses.Field[Any]) -> type:

@@ -11,7 +11,7 @@ A drain starts on SIGTERM or SIGINT, or on ``POST /admin/drain`` (``callscope dr
   it always has (``interrupted``, recording closed). A second signal cuts the wait short.
 
 :class:`Lifecycle` is the state; :func:`drain` is the wait. The signal handling and the
-listening socket are the app's (:func:`callscope.app.serve`).
+listening socket are the app's (:func:`callscope.server.serve`).
 """
 
 from __future__ import annotations

@@ -397,7 +397,9 @@ async def test_a_webhook_queue_handed_between_nodes_sends_each_notification_once
             for d in dispatchers[turn % 2 :] + dispatchers[: turn % 2]:
                 d.kick("sub-1")
             await until(lambda: len(receiver.notifications) >= len(sent), what="the turn's 3")
-            await until(lambda: not any(d._senders for d in dispatchers), what="senders done")
+            await until(
+                lambda: not any(d.queues._senders for d in dispatchers), what="senders done"
+            )
         assert [n["uuid"] for n in receiver.notifications] == sent  # each once, in order
         assert releases, "no lease was ever freed"
         assert all(k.endswith(":sender:sub-1") for k in releases), releases

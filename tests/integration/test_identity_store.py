@@ -6,7 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from callscope.identity.service import IdentityError, IdentityService
+from callscope.identity.model import IdentityError
+from callscope.identity.service import IdentityService
 from callscope.store.db import create_engine, sessionmaker, upgrade
 from callscope.store.directory import DirectoryRepository
 

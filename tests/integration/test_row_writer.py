@@ -207,7 +207,9 @@ async def test_concurrent_writers_on_sqlite_queue_instead_of_timing_out(
     try:
         await asyncio.gather(*(one_call(i) for i in range(calls)), *(beside(k) for k in range(5)))
         await until(lambda: len(got) >= calls * per_call, what="every event delivered")
-        await until(lambda: not dispatcher._acks and not dispatcher._senders, what="acks")
+        await until(
+            lambda: not dispatcher.queues._acks and not dispatcher.queues._senders, what="acks"
+        )
         async with sessions() as s:
             left = (await s.execute(text("SELECT count(*) FROM deliveries"))).scalar_one()
         assert left == 0

@@ -31,7 +31,7 @@ from callscope.identity.crypto import (
     needs_rehash,
     verify_password,
 )
-from callscope.identity.service import IdentityError, OAuthError
+from callscope.identity.model import IdentityError, OAuthError
 from callscope.store.models import App, Device, Extension
 from tests.conftest import Server
 from tests.helpers.login import request

@@ -17,7 +17,7 @@ import pytest
 from aiohttp import web
 
 from callscope.api.revocation import CLOSE_REVOKED, OpenSockets, _Open
-from callscope.identity.service import AuthContext
+from callscope.identity.model import AuthContext
 from tests.conftest import Server, make_stereo_fixture, simulate_command
 from tests.helpers.login import admin_cli, demo_login, request
 from tests.helpers.phone import Phone

@@ -7,7 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from callscope.cli import _demo_settings, build_parser
+from callscope.cli import build_parser
+from callscope.cli.demo import _demo_settings
 from callscope.config import Settings, add_settings_arguments, settings_table
 from callscope.errors import ConfigError
 

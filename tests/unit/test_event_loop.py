@@ -7,9 +7,9 @@ import sys
 
 import pytest
 
-from callscope.app import new_event_loop
 from callscope.config import Settings
 from callscope.errors import ConfigError
+from callscope.server import new_event_loop
 
 
 def test_asyncio_loop_on_request() -> None:

@@ -7,7 +7,6 @@ from typing import Any
 
 import pytest
 
-from callscope.events.delivery import backoff_s, notification
 from callscope.events.filters import parse_filter
 from callscope.events.payloads import (
     ActiveCall,
@@ -17,6 +16,7 @@ from callscope.events.payloads import (
     render,
     telephony_body,
 )
+from callscope.events.sending import backoff_s, notification
 
 ACC = "70000001"
 AGENT_EXT = 71000002

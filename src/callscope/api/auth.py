@@ -15,7 +15,8 @@ from collections.abc import Awaitable, Callable, Iterable
 from aiohttp import web
 
 from callscope.api.errors import ApiError, not_found
-from callscope.identity.service import AuthContext, AuthError, IdentityService
+from callscope.identity.model import AuthContext, AuthError
+from callscope.identity.service import IdentityService
 from callscope.store.directory import DirectoryRepository
 
 __all__ = [

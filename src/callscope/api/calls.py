@@ -20,7 +20,7 @@ from callscope.api.errors import ApiError, json_response, not_found
 from callscope.api.paging import page_params, paged
 from callscope.api.proxy import public_origin
 from callscope.calls.telephony import session_id_for
-from callscope.identity.service import AuthContext
+from callscope.identity.model import AuthContext
 from callscope.store.audit import AuditRepository
 from callscope.store.directory import DirectoryRepository
 from callscope.store.models import Call, CallStatus

@@ -18,7 +18,7 @@ from callscope.api.auth import account_param, caller, extension_id_param, requir
 from callscope.api.errors import ApiError, json_response, not_found, read_json
 from callscope.api.paging import page_params, paged
 from callscope.api.proxy import public_origin
-from callscope.identity.service import MEMBER_TYPES
+from callscope.identity.model import MEMBER_TYPES
 from callscope.store.directory import DirectoryRepository, MemberChange
 from callscope.store.models import Device, Extension, MonitoringGroup
 

@@ -19,7 +19,8 @@ from aiohttp import web
 from callscope.api.auth import caller
 from callscope.api.errors import json_response
 from callscope.api.proxy import ws_origin
-from callscope.identity.service import IdentityService, OAuthError, rate_limited
+from callscope.identity.model import OAuthError, rate_limited
+from callscope.identity.service import IdentityService
 from callscope.identity.throttle import LoginThrottle, Outcome, username_key
 from callscope.metrics import Registry
 from callscope.store.models import App

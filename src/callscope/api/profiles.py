@@ -31,7 +31,7 @@ from aiohttp import web
 
 from callscope.api.auth import caller, require_admin
 from callscope.api.errors import ApiError, json_response, read_json
-from callscope.identity.service import DASHBOARD_CLIENT_ID, AuthContext
+from callscope.identity.model import DASHBOARD_CLIENT_ID, AuthContext
 from callscope.ingest.auth import MIN_SECRET_CHARS, SecretHasher
 from callscope.store.models import StreamingProfile
 from callscope.store.repo import ProfileRepository, utcnow

@@ -24,7 +24,8 @@ from dataclasses import dataclass, field
 from aiohttp import web
 
 from callscope.background import BackgroundTask, every
-from callscope.identity.service import AuthContext, IdentityService, aware
+from callscope.identity.model import AuthContext, aware
+from callscope.identity.service import IdentityService
 from callscope.store.models import Revocation
 
 __all__ = ["CLOSE_REVOKED", "OpenSockets", "RevocationWatcher"]

@@ -12,7 +12,7 @@ from typing import Any
 
 from callscope.calls.views import iso
 from callscope.events.filters import FilterError, Unsupported, parse_filter
-from callscope.identity.service import AuthContext, aware
+from callscope.identity.model import AuthContext, aware
 from callscope.store.models import Subscription
 from callscope.store.repo import utcnow
 

@@ -49,7 +49,7 @@ from callscope.events.filters import (
 )
 from callscope.events.targets import TargetPolicy
 from callscope.events.webhook import WebhookClient, check_address, handshake, origin_of
-from callscope.identity.service import AuthContext, aware
+from callscope.identity.model import AuthContext, aware
 from callscope.store.directory import DirectoryRepository
 from callscope.store.models import Subscription
 from callscope.store.repo import utcnow

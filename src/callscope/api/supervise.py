@@ -28,7 +28,7 @@ from callscope.api.errors import (
 )
 from callscope.api.revocation import OpenSockets
 from callscope.errors import Refused
-from callscope.identity.service import AuthContext
+from callscope.identity.model import AuthContext
 from callscope.logsafe import clean
 from callscope.store.directory import DirectoryRepository
 from callscope.store.models import Extension

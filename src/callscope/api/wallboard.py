@@ -26,7 +26,7 @@ from callscope.api.revocation import OpenSockets
 from callscope.calls.telephony import TelephonyService
 from callscope.calls.wallboard import CallSummary, WallboardFeed, wallboard_topic
 from callscope.events.bus import Bus, BusOverflow, Subscription
-from callscope.identity.service import AuthContext
+from callscope.identity.model import AuthContext
 from callscope.store.audit import AuditRepository
 from callscope.store.directory import DirectoryRepository
 from callscope.store.models import Call, CallStatus, Extension

@@ -17,9 +17,10 @@ from typing import Any
 import orjson
 from aiohttp import web
 
-from callscope.events.delivery import Dispatcher, notification
+from callscope.events.delivery import Dispatcher
+from callscope.events.sending import notification
 from callscope.events.wsg import RecoveryWindow, notification_frame
-from callscope.identity.service import AuthContext
+from callscope.identity.model import AuthContext
 from callscope.store.models import Delivery
 from callscope.store.repo import utcnow
 from callscope.store.ws_sessions import Superseded, WsSessionRepository

@@ -53,8 +53,9 @@ from callscope.events.wsg import (
     notification_frame,
     parse_sequence,
 )
-from callscope.identity.service import AuthContext, AuthError, IdentityService
-from callscope.identity.service import aware as _aware
+from callscope.identity.model import AuthContext, AuthError
+from callscope.identity.model import aware as _aware
+from callscope.identity.service import IdentityService
 from callscope.store.models import Subscription
 from callscope.store.repo import utcnow
 from callscope.store.ws_sessions import WsSessionRepository

@@ -21,7 +21,7 @@ from typing import Any
 
 from callscope.calls.numbers import e164
 from callscope.calls.views import current_agent, iso
-from callscope.identity.service import aware
+from callscope.identity.model import aware
 from callscope.store.models import Call, Extension, Party, TelephonySession
 
 __all__ = [

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
-from callscope.identity.service import aware
+from callscope.identity.model import aware
 from callscope.store.models import Party, TelephonySession
 
 __all__ = ["agent_extension", "current_agent", "endpoint", "iso", "party_json", "session_json"]

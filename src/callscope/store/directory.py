@@ -9,7 +9,7 @@ from sqlalchemy import Select, delete, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from sqlalchemy.orm import aliased
 
-from callscope.identity.service import new_numeric_id
+from callscope.identity.model import new_numeric_id
 from callscope.store.models import Device, Extension, GroupMember, MonitoringGroup
 from callscope.store.repo import utcnow
 

@@ -22,7 +22,7 @@ from callscope.supervision.webphone import device_connected, notice
 if TYPE_CHECKING:
     from aiohttp import web
 
-    from callscope.identity.service import AuthContext
+    from callscope.identity.model import AuthContext
     from callscope.store.models import Device, Extension
 
 __all__ = ["DeviceSessions"]

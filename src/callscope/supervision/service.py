@@ -17,7 +17,7 @@ from urllib.parse import urlsplit
 
 from callscope.calls.telephony import call_id_of
 from callscope.errors import ErrorKind, SupervisionRefused
-from callscope.identity.service import AuthContext
+from callscope.identity.model import AuthContext
 from callscope.store.models import Extension
 from callscope.supervision import effects as fx
 from callscope.supervision.devices import DeviceSessions
