@@ -125,7 +125,8 @@ class LiveCall:
         self.last_activity = now
         event = self.receiver.receive_text(data)
         if type(event) is Media:
-            result = self.pipeline.push(event.perspective, event.sequence_id, event.payload, now)
+            perspective, sequence_id, payload = event
+            result = self.pipeline.push(perspective, sequence_id, payload, now)
             if result is not PushResult.ACCEPTED:
                 self._pushed(event, result)
         elif type(event) is Malformed:
