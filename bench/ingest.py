@@ -213,7 +213,9 @@ def start_server(
     grpc_port: int = 0,
     *,
     bare: bool = False,
+    prefix: tuple[str, ...] = (),
 ) -> subprocess.Popen[bytes]:
+    """Start ``callscope serve`` (or the bare loop), under ``prefix`` (valgrind…) if given."""
     cmd = [
         sys.executable, "-m", "callscope", "serve",
         "--host", "127.0.0.1", "--port", str(port),
@@ -228,7 +230,7 @@ def start_server(
         ]  # fmt: skip
     with log_path.open("wb") as log:
         return subprocess.Popen(
-            cmd,
+            [*prefix, *cmd],
             stdin=subprocess.DEVNULL,
             stdout=log,
             stderr=subprocess.STDOUT,

@@ -20,6 +20,7 @@ from callscope.media.g711 import (
     lin2ulaw,
     ulaw2lin,
     ulaw2lin_bytes,
+    ulaw2lin_stereo,
     ulaw_table,
 )
 from callscope.media.wav import WavWriter, read_wav, repair_wav
@@ -192,3 +193,13 @@ def test_read_wav_explains_unsupported_formats(tmp_path: Path) -> None:
 def test_byte_decoder_equals_the_array_decoder() -> None:
     codes = bytes(range(256)) * 3
     assert ulaw2lin_bytes(codes) == ulaw2lin(codes).astype("<i2").tobytes()
+
+
+def test_stereo_decoder_decodes_every_pair_as_the_byte_decoder() -> None:
+    # every (left, right) combination of the 256 codes, interleaved
+    pairs = np.stack(np.meshgrid(np.arange(256), np.arange(256)), axis=-1).astype(np.uint8)
+    interleaved = pairs.tobytes()
+    assert len(interleaved) == 2 * 65536
+    assert ulaw2lin_stereo(interleaved) == ulaw2lin_bytes(interleaved)
+    assert ulaw2lin_stereo(bytearray(interleaved[:640])) == ulaw2lin_bytes(interleaved[:640])
+    assert ulaw2lin_stereo(b"") == b""

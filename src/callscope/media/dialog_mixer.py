@@ -61,134 +61,27 @@ missing.
 
 from __future__ import annotations
 
-import enum
 import logging
-from collections.abc import Callable, Iterable
-from dataclasses import dataclass
-
-import numpy as np
-import numpy.typing as npt
+from collections.abc import Iterable
 
 from callscope.errors import InvalidState
-from callscope.media.jitter import JitterBuffer, PushResult
-from callscope.media.pipeline import (
-    FRAME_MS,
-    SAMPLE_RATE_HZ,
-    BlockSink,
-    LagObserver,
-    StereoBlock,
+from callscope.media.dialog_segment import (
+    FRAME_SAMPLES,
+    SAMPLES_PER_MS,
+    Segment,
+    SegmentCounters,
+    SegmentSink,
+    SegmentState,
+    Side,
+    consume,
+    render,
 )
+from callscope.media.jitter import JitterBuffer, PushResult
+from callscope.media.pipeline import FRAME_MS, SAMPLE_RATE_HZ, BlockSink, LagObserver, StereoBlock
 
 __all__ = ["DialogMixer", "PushResult", "SegmentCounters", "SegmentSink", "Side"]
 
 logger = logging.getLogger("callscope.media.dialog")
-
-SAMPLES_PER_MS = SAMPLE_RATE_HZ // 1000
-FRAME_SAMPLES = SAMPLES_PER_MS * FRAME_MS
-
-
-#: a segment's own audio with each block: (segment id, start frame, mono int16 PCM)
-SegmentSink = Callable[[str, int, bytes], None]
-
-
-class Side(enum.IntEnum):
-    """The stereo channel a segment is mixed into (RingCX: "the left channel will be agent's
-    audio, and the right channel will have audio for caller and all other existing legs")."""
-
-    LEFT = 0  # agents
-    RIGHT = 1  # the contact, bots and every other participant
-
-
-class _State(enum.Enum):
-    OPEN = "open"
-    HELD = "held"
-    STOPPED = "stopped"
-
-
-@dataclass(slots=True, frozen=True)
-class SegmentCounters:
-    """One segment's chunk accounting, as stored with the call.
-
-    ``missing`` counts chunks of ``ptime`` concealed while the segment was expected to send;
-    ``hold_silence_ms`` is the silence written by design while it was on hold (or the whole
-    stream paused during a hold); ``reanchored`` counts seq jumps and resumes after a stall.
-    """
-
-    received: int
-    duplicate: int
-    late: int
-    missing: int
-    reanchored: int
-    hold_silence_ms: int
-
-
-class _Segment:
-    __slots__ = (
-        "audio",
-        "audio_start",
-        "buffer",
-        "concealed",
-        "duplicate",
-        "id",
-        "late",
-        "max_jump",
-        "max_seq",
-        "missing",
-        "paused",
-        "ptime",
-        "reanchored",
-        "rebase",
-        "received",
-        "side",
-        "stalled",
-        "state",
-        "window",
-    )
-
-    def __init__(
-        self, segment_id: str, side: Side, ptime: int, at: int, window: int, max_jump: int
-    ) -> None:
-        self.id = segment_id
-        self.side = side
-        self.ptime = ptime  # samples per chunk
-        self.window = window  # chunks
-        self.max_jump = max_jump  # chunks
-        self.state = _State.OPEN
-        #: int16 little-endian audio from dialog sample ``audio_start`` up to ``end``
-        self.audio = bytearray()
-        self.audio_start = at
-        self.buffer: JitterBuffer | None = None
-        self.max_seq = 0
-        #: fell behind (or paused with the stream): the next chunk re-anchors at the head
-        self.stalled = False
-        #: resumed from hold: the next chunk re-anchors where the segment stands
-        self.rebase = False
-        # totals of earlier buffers (a re-anchor starts a new one) and of concealment
-        self.received = self.duplicate = self.late = self.missing = self.reanchored = 0
-        self.concealed = 0  # samples of silence written because the segment fell behind
-        self.paused = 0  # samples of silence written by design (hold)
-
-    @property
-    def end(self) -> int:
-        return self.audio_start + len(self.audio) // 2
-
-    def frontier(self) -> int:
-        """How far this segment's audio reaches, counting chunks still held for reordering."""
-        buf = self.buffer
-        if buf is None or not buf.pending_frames:
-            return self.end
-        return self.end + (self.max_seq - buf.next_seq + 1) * self.ptime
-
-    def counters(self) -> SegmentCounters:
-        buf = self.buffer
-        return SegmentCounters(
-            received=self.received + (buf.received if buf else 0),
-            duplicate=self.duplicate + (buf.duplicate if buf else 0),
-            late=self.late + (buf.late if buf else 0),
-            missing=self.missing + -(-self.concealed // self.ptime),
-            reanchored=self.reanchored,
-            hold_silence_ms=self.paused // SAMPLES_PER_MS,
-        )
 
 
 class DialogMixer:
@@ -253,7 +146,7 @@ class DialogMixer:
         self._batch = batch_frames
         self.sinks: list[BlockSink] = list(sinks or [])
         self.segment_sinks: list[SegmentSink] = []
-        self._segments: dict[str, _Segment] = {}
+        self._segments: dict[str, Segment] = {}
         self._head = 0  # samples
         self._written = 0  # samples, whole frames
         self._media_since_tick = False
@@ -295,7 +188,7 @@ class DialogMixer:
             raise ValueError("ptime_ms must be ≥ 1")
         window = max(1, -(-self._window_ms // ptime_ms))
         max_jump = max(window, self._max_gap_ms // ptime_ms)
-        self._segments[segment_id] = _Segment(
+        self._segments[segment_id] = Segment(
             segment_id, side, ptime_ms * SAMPLES_PER_MS, self._head, window, max_jump
         )
         logger.debug("segment %s opened at %d ms (side %s)", segment_id, self.head_ms, side.name)
@@ -305,8 +198,8 @@ class DialogMixer:
         """The segment is on hold: its silence is by design from now. Returns the offset."""
         seg = self._live(segment_id)
         self._now = now
-        if seg.state is _State.OPEN:
-            seg.state = _State.HELD
+        if seg.state is SegmentState.OPEN:
+            seg.state = SegmentState.HELD
             logger.debug("segment %s held at %d ms", segment_id, self.head_ms)
             self._settle()
         return self.head_ms
@@ -315,8 +208,8 @@ class DialogMixer:
         """The segment is off hold: its next chunk lands at the head. Returns the offset."""
         seg = self._live(segment_id)
         self._now = now
-        if seg.state is _State.HELD:
-            seg.state = _State.OPEN
+        if seg.state is SegmentState.HELD:
+            seg.state = SegmentState.OPEN
             if seg.stalled:
                 # It went quiet on hold: bring it to now and let its next seq, whatever the
                 # sender numbered it, start afresh there.
@@ -333,7 +226,7 @@ class DialogMixer:
         seg = self._live(segment_id)
         self._now = now
         self._release_pending(seg)
-        seg.state = _State.STOPPED
+        seg.state = SegmentState.STOPPED
         logger.debug("segment %s stopped at %d ms", segment_id, self.head_ms)
         self._settle()
         return self.head_ms
@@ -354,7 +247,7 @@ class DialogMixer:
             InvalidState: the segment is unknown or stopped, or the mixer has finished.
         """
         seg = self._segments.get(segment_id)
-        if seg is None or seg.state is _State.STOPPED or self._finished:
+        if seg is None or seg.state is SegmentState.STOPPED or self._finished:
             seg = self._live(segment_id)  # raises InvalidState, saying why
         self._media_since_tick = True
         self._now = now
@@ -419,8 +312,8 @@ class DialogMixer:
         self._now = now
         if self._finished or not quiet or elapsed_ms <= 0:
             return
-        live = [s for s in self._segments.values() if s.state is not _State.STOPPED]
-        if not any(s.state is _State.HELD for s in live):
+        live = [s for s in self._segments.values() if s.state is not SegmentState.STOPPED]
+        if not any(s.state is SegmentState.HELD for s in live):
             return
         self._head += elapsed_ms * SAMPLES_PER_MS
         for seg in live:
@@ -442,21 +335,21 @@ class DialogMixer:
 
     # -- internals ---------------------------------------------------------------------------
 
-    def _get(self, segment_id: str) -> _Segment:
+    def _get(self, segment_id: str) -> Segment:
         seg = self._segments.get(segment_id)
         if seg is None:
             raise InvalidState(f"unknown segment {segment_id!r}")
         return seg
 
-    def _live(self, segment_id: str) -> _Segment:
+    def _live(self, segment_id: str) -> Segment:
         if self._finished:
             raise InvalidState("the dialog mixer has finished")
         seg = self._get(segment_id)
-        if seg.state is _State.STOPPED:
+        if seg.state is SegmentState.STOPPED:
             raise InvalidState(f"segment {segment_id!r} has stopped")
         return seg
 
-    def _reanchor(self, seg: _Segment, seq: int, chunk: int, *, at_head: bool) -> JitterBuffer:
+    def _reanchor(self, seg: Segment, seq: int, chunk: int, *, at_head: bool) -> JitterBuffer:
         """Start the segment's numbering afresh at ``seq`` (pending chunks are released)."""
         old = seg.buffer
         if old is not None:
@@ -469,7 +362,7 @@ class DialogMixer:
                 logger.debug("segment %s re-anchored at seq %d", seg.id, seq)
         if at_head:
             # The sender paused while the others went on: this chunk is recent audio.
-            counted = old is not None and seg.state is not _State.HELD
+            counted = old is not None and seg.state is not SegmentState.HELD
             self._fill(seg, self._head - chunk, counted=counted)
         buf = JitterBuffer(
             window_frames=seg.window, max_gap_frames=seg.max_jump, first_sequence_id=seq
@@ -479,25 +372,25 @@ class DialogMixer:
         seg.stalled = seg.rebase = False
         return buf
 
-    def _release_pending(self, seg: _Segment) -> None:
+    def _release_pending(self, seg: Segment) -> None:
         buf = seg.buffer
         if buf is not None and buf.pending_frames:
             out: list[bytes | None] = []
             buf.flush(out)
             self._append(seg, out)
 
-    def _append(self, seg: _Segment, released: Iterable[bytes | None]) -> None:
+    def _append(self, seg: Segment, released: Iterable[bytes | None]) -> None:
         for item in released:
             if item is None:
                 seg.audio += bytes(2 * seg.ptime)
-                if seg.state is _State.HELD:
+                if seg.state is SegmentState.HELD:
                     seg.paused += seg.ptime
                 else:
                     seg.missing += 1
             else:
                 seg.audio += item
 
-    def _fill(self, seg: _Segment, target: int, *, counted: bool) -> None:
+    def _fill(self, seg: Segment, target: int, *, counted: bool) -> None:
         n = target - seg.end
         if n <= 0:
             return
@@ -507,7 +400,7 @@ class DialogMixer:
         else:
             seg.paused += n
 
-    def _advance(self, seg: _Segment) -> None:
+    def _advance(self, seg: Segment) -> None:
         self._head = max(self._head, seg.frontier())
         self._settle()
 
@@ -516,9 +409,9 @@ class DialogMixer:
         slowest: int | None = None  # where the slowest open segment's audio ends
         for seg in self._segments.values():
             state = seg.state
-            if state is _State.STOPPED:
+            if state is SegmentState.STOPPED:
                 continue
-            held = state is _State.HELD
+            held = state is SegmentState.HELD
             bound = head - (self._window if held else self._max_skew)
             end = seg.audio_start + len(seg.audio) // 2
             if end < bound:
@@ -533,51 +426,6 @@ class DialogMixer:
                 slowest = end
         self._emit(final=False, slowest=slowest)
 
-    def _render(self, a: int, n: int) -> tuple[bytes, list[tuple[str, bytes]]]:
-        """Dialog samples ``[a, a + n)``: the stereo mix, and each segment's own audio when
-        there are segment sinks. The views of the segments' buffers it takes die with it, so
-        the buffers can be cut afterwards."""
-        parts: list[tuple[_Segment, int, int, npt.NDArray[np.int16]]] = []
-        per_side = [0, 0]
-        for seg in self._segments.values():
-            s0 = seg.audio_start
-            lo, hi = max(a, s0), min(a + n, seg.end)
-            if lo < hi:
-                view = np.frombuffer(seg.audio, dtype="<i2", count=hi - lo, offset=2 * (lo - s0))
-                parts.append((seg, lo - a, hi - a, view))
-                per_side[seg.side] += 1
-        if per_side[0] <= 1 and per_side[1] <= 1:
-            # The usual case (a caller and an agent): nothing is summed, so nothing can clip;
-            # each segment is copied straight into its interleaved channel.
-            out = np.zeros(2 * n, dtype="<i2")
-            for seg, lo, hi, view in parts:
-                out[2 * lo + seg.side : 2 * hi : 2] = view
-            pcm = out.tobytes()
-        else:
-            acc = np.zeros((2, n), dtype=np.int32)
-            for seg, lo, hi, view in parts:
-                acc[seg.side, lo:hi] += view
-            np.clip(acc, -32768, 32767, out=acc)
-            inter = np.empty(2 * n, dtype="<i2")
-            inter[0::2] = acc[0]
-            inter[1::2] = acc[1]
-            pcm = inter.tobytes()
-        own: list[tuple[str, bytes]] = []
-        if self.segment_sinks:
-            for seg, lo, hi, view in parts:
-                mono = np.zeros(n, dtype="<i2")
-                mono[lo:hi] = view
-                own.append((seg.id, mono.tobytes()))
-        return pcm, own
-
-    @staticmethod
-    def _consume(seg: _Segment, b: int) -> None:
-        """Drop the segment's audio before dialog sample ``b`` (it has been mixed)."""
-        used = min(b, seg.end) - seg.audio_start
-        if used > 0:
-            del seg.audio[: 2 * used]
-            seg.audio_start += used
-
     def _emit(self, *, final: bool, slowest: int | None = None) -> None:
         """Mix what is ready. ``slowest``: where the slowest open segment's audio ends, when
         the caller knows (:meth:`_settle`); None: looked up, or no segment is open."""
@@ -585,7 +433,9 @@ class DialogMixer:
         if not segments:
             return
         if slowest is None and not final:
-            slowest = min((s.end for s in segments if s.state is not _State.STOPPED), default=None)
+            slowest = min(
+                (s.end for s in segments if s.state is not SegmentState.STOPPED), default=None
+            )
         # the slowest open segment bounds output; with none open, or at the end, all goes
         ready = slowest if slowest is not None and not final else max(s.end for s in segments)
         span = ready - self._written
@@ -598,9 +448,9 @@ class DialogMixer:
         a = self._written
         n = frames * FRAME_SAMPLES
         b = a + n
-        pcm, own = self._render(a, n)
+        pcm, own = render(self._segments.values(), a, n, own=bool(self.segment_sinks))
         for seg in self._segments.values():
-            self._consume(seg, b)
+            consume(seg, b)
         block = StereoBlock(a // FRAME_SAMPLES, pcm)
         self._written = b
         if self._lag_observer is not None and self._now is not None and self._epoch is not None:

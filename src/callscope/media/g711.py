@@ -21,6 +21,7 @@ __all__ = [
     "lin2ulaw",
     "ulaw2lin",
     "ulaw2lin_bytes",
+    "ulaw2lin_stereo",
     "ulaw_table",
 ]
 
@@ -54,6 +55,23 @@ def ulaw2lin_bytes(data: bytes | bytearray) -> bytes:
     out[0::2] = data.translate(_LO)
     out[1::2] = data.translate(_HI)
     return bytes(out)
+
+
+# Every (agent, caller) pair of μ-law bytes → both decoded samples as one little-endian
+# uint32 (agent's int16 first): a stereo block decodes with one table lookup per sample pair
+# (numpy ``take``), a third of what two translates and two strided copies cost. 256 KB.
+_PAIR_INDEX = np.arange(1 << 16, dtype=np.uint32)
+_PAIRS: npt.NDArray[np.uint32] = (
+    (_TABLE.astype(np.uint32) & 0xFFFF)[_PAIR_INDEX & 0xFF]
+    | ((_TABLE.astype(np.uint32) & 0xFFFF)[_PAIR_INDEX >> 8] << 16)
+).astype("<u4")
+del _PAIR_INDEX
+
+
+def ulaw2lin_stereo(interleaved: bytes | bytearray) -> bytes:
+    """Decode interleaved μ-law sample pairs (left, right, left, …; an even length) straight
+    to interleaved little-endian int16 PCM: what :func:`ulaw2lin_bytes` gives, faster."""
+    return _PAIRS.take(np.frombuffer(interleaved, dtype="<u2")).tobytes()
 
 
 def ulaw_table() -> npt.NDArray[np.int16]:

@@ -31,7 +31,7 @@ from typing import Any, NamedTuple
 import numpy as np
 import numpy.typing as npt
 
-from callscope.media.g711 import MULAW_SILENCE, ulaw2lin_bytes
+from callscope.media.g711 import MULAW_SILENCE, ulaw2lin_stereo
 from callscope.media.jitter import JitterBuffer, PushResult
 from callscope.protocols.ringcx import PERSPECTIVES, Perspective
 
@@ -92,6 +92,14 @@ class FrameCounters:
             written=written,
         )
 
+
+_new_tuple = tuple.__new__
+_ACCEPTED, _REANCHORED, _LATE, _REFUSED = (
+    PushResult.ACCEPTED,
+    PushResult.REANCHORED,
+    PushResult.LATE,
+    PushResult.REFUSED,
+)
 
 BlockSink = Callable[[StereoBlock], None]
 LagObserver = Callable[[float, int], None]
@@ -185,31 +193,30 @@ class CallMediaPipeline:
         (see :attr:`refusal`); later frames are not taken.
         """
         if self.refusal is not None:
-            return PushResult.REFUSED
+            return _REFUSED
         if self._epoch is None:
             # Frame `seq` (1-based) is complete on the sender's schedule at epoch + seq·20 ms.
             self._epoch = now - FRAME_MS / 1000 * max(seq, 1)
             self._started = now
-        ch = int(perspective)
-        if self._ended[ch]:
-            return PushResult.LATE
+        # `perspective` indexes as it is (an IntEnum): this runs for every frame of every call
+        if self._ended[perspective]:
+            return _LATE
         if len(payload) != self.frame_bytes:
             payload = self._fit(payload)
-        result = self.buffers[ch].push(seq, payload, self._ready[ch])
-        if result is PushResult.ACCEPTED or result is PushResult.REANCHORED:
+        ready = self._ready
+        buffers = self.buffers
+        result = buffers[perspective].push(seq, payload, ready[perspective])
+        if result is _ACCEPTED or result is _REANCHORED:
             # Hot path: both channels in step and a batch ready; anything else goes the long way.
-            nl, nr = len(self._ready[0]), len(self._ready[1])
-            if (
-                nl >= self._batch
-                and nr >= self._batch
-                and -self._max_skew <= nl - nr <= self._max_skew
-            ):
+            nl, nr = len(ready[0]), len(ready[1])
+            batch, skew = self._batch, self._max_skew
+            if nl >= batch and nr >= batch and -skew <= nl - nr <= skew:
                 self._emit(min(nl, nr), now)
-            elif nl - nr > self._max_skew or nr - nl > self._max_skew or self._any_ended:
+            elif nl - nr > skew or nr - nl > skew or self._any_ended:
                 self._drain(now)
-        a, c = self.buffers
-        if (a.missing > self._conceal_ok or c.missing > self._conceal_ok) and self._over(now):
-            return PushResult.REFUSED
+        ok = self._conceal_ok
+        if (buffers[0].missing > ok or buffers[1].missing > ok) and self._over(now):
+            return _REFUSED
         return result
 
     def end_channel(self, perspective: Perspective, now: float) -> None:
@@ -308,7 +315,7 @@ class CallMediaPipeline:
         ulaw[0::2] = self._channel_bytes(0, n)
         ulaw[1::2] = self._channel_bytes(1, n)
         start = self.written_frames
-        block = StereoBlock(start, ulaw2lin_bytes(ulaw))
+        block = _new_tuple(StereoBlock, (start, ulaw2lin_stereo(ulaw)))  # one frame less
         self.written_frames += n
         if self._lag_observer is not None and self._epoch is not None:
             due = self._epoch + (start + 1) * FRAME_MS / 1000

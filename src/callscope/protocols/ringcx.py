@@ -151,6 +151,10 @@ class Malformed:
 StreamEvent = Connected | Start | Media | Stop | Malformed
 
 
+_loads = orjson.loads
+_new_tuple = tuple.__new__
+
+
 def parse_object(text: str | bytes, max_chars: int) -> dict[str, Any]:
     """One stream message as a JSON object.
 
@@ -243,7 +247,15 @@ class RingCXReceiver:
         if self.state is ReceiverState.REFUSED:
             raise InvalidState("stream was refused; no further messages are accepted")
         try:
-            msg = parse_object(text, self._max_chars)
+            # parse_object, inline: this runs for every message of every stream
+            if len(text) > self._max_chars:
+                raise MalformedMessage("oversize", f"message of {len(text)} characters")
+            try:
+                msg = _loads(text)
+            except orjson.JSONDecodeError as exc:
+                raise MalformedMessage("bad_json", str(exc)) from exc
+            if type(msg) is not dict:  # orjson makes plain dicts only
+                raise MalformedMessage("bad_json", "message is not a JSON object")
             if msg.get("event") == "Media":  # nearly every message: one call less
                 return self._media(msg)
             return self._receive(msg)
@@ -286,7 +298,8 @@ class RingCXReceiver:
             payload = b""  # decode_payload says what is wrong with it
         if not payload or len(payload) > self._max_media:
             payload = decode_payload(media, "media", self._max_media)
-        return Media(perspective, seq, payload)
+        # tuple.__new__ directly: a named tuple's own __new__ is one more Python frame
+        return _new_tuple(Media, (perspective, seq, payload))
 
     def _start(self, msg: dict[str, Any]) -> Start:
         if self.state is not ReceiverState.AWAITING_START:

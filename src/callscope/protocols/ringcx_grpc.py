@@ -40,21 +40,47 @@ Choices the spec leaves open (UNCONFIRMED, all in one place):
 
 from __future__ import annotations
 
-import enum
 import logging
 from collections import Counter
-from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
-from typing import Final, Never
+from collections.abc import Mapping
+from typing import Never
 
 from google.protobuf.message import DecodeError
 
 from callscope.errors import DialogRefused, GrpcRefusal, InvalidState, MalformedMessage
-from callscope.media.dialog_mixer import DialogMixer, SegmentCounters, Side
-from callscope.media.g711 import alaw2lin_bytes, ulaw2lin_bytes
+from callscope.media.dialog_mixer import DialogMixer, Side
 from callscope.protocols import ringcx_streaming_pb2 as pb
+from callscope.protocols.ringcx_grpc_types import (
+    ACCEPTED_RATE_HZ,
+    CODECS,
+    DECODERS,
+    DEFAULT_FORMAT,
+    DIRECTIONS,
+    MIN_PTIME_MS,
+    PARTICIPANT_TYPES,
+    PRODUCT_TYPES,
+    REFUSED_CODECS,
+    AudioCodec,
+    AudioFormat,
+    DialogDirection,
+    DialogEvent,
+    DialogStarted,
+    DialogState,
+    Malformed,
+    ParticipantType,
+    ProductType,
+    SegmentHeld,
+    SegmentInfo,
+    SegmentResumed,
+    SegmentStarted,
+    SegmentStopped,
+    Track,
+    decode_l16_be,
+)
 from callscope.store.models import CallStatus
 
+# The event and format types live in callscope.protocols.ringcx_grpc_types (#19); they are
+# re-exported here with the receiver that returns them.
 __all__ = [
     "DEFAULT_FORMAT",
     "AudioCodec",
@@ -78,182 +104,6 @@ __all__ = [
 
 logger = logging.getLogger("callscope.protocols.ringcx_grpc")
 
-ACCEPTED_RATE_HZ: Final = 8000
-MIN_PTIME_MS: Final = 10
-
-
-class DialogState(enum.Enum):
-    """Lifecycle of one ``Stream`` call as the receiver sees it."""
-
-    AWAITING_INIT = "awaiting_init"
-    STREAMING = "streaming"
-    REFUSED = "refused"
-    FINISHED = "finished"
-
-
-class ParticipantType(enum.StrEnum):
-    CONTACT = "CONTACT"
-    AGENT = "AGENT"
-    BOT = "BOT"
-    OTHER = "OTHER"  # PARTICIPANT_TYPE_UNSPECIFIED or a number this schema does not know
-
-
-class AudioCodec(enum.StrEnum):
-    """The codecs callscope decodes (OPUS and FLAC are refused)."""
-
-    PCMU = "PCMU"
-    PCMA = "PCMA"
-    L16 = "L16"
-
-    @property
-    def sample_bytes(self) -> int:
-        return 2 if self is AudioCodec.L16 else 1
-
-
-class DialogDirection(enum.StrEnum):
-    INBOUND = "INBOUND"
-    OUTBOUND = "OUTBOUND"
-
-
-class ProductType(enum.StrEnum):
-    QUEUE = "QUEUE"
-    CAMPAIGN = "CAMPAIGN"
-    IVR = "IVR"
-
-
-@dataclass(slots=True, frozen=True)
-class AudioFormat:
-    codec: AudioCodec
-    rate_hz: int
-    ptime_ms: int
-
-
-#: spec §11.4: "Default PCMU 8000 Hz, 100 ms chunks"
-DEFAULT_FORMAT: Final = AudioFormat(AudioCodec.PCMU, ACCEPTED_RATE_HZ, 100)
-
-_PARTICIPANT_TYPES: Final = {
-    pb.CONTACT: ParticipantType.CONTACT,
-    pb.AGENT: ParticipantType.AGENT,
-    pb.BOT: ParticipantType.BOT,
-}
-_CODECS: Final = {pb.PCMU: AudioCodec.PCMU, pb.PCMA: AudioCodec.PCMA, pb.L16: AudioCodec.L16}
-_REFUSED_CODECS: Final = {pb.OPUS: "OPUS", pb.FLAC: "FLAC"}
-_DIRECTIONS: Final = {pb.INBOUND: DialogDirection.INBOUND, pb.OUTBOUND: DialogDirection.OUTBOUND}
-_PRODUCT_TYPES: Final = {
-    pb.QUEUE: ProductType.QUEUE,
-    pb.CAMPAIGN: ProductType.CAMPAIGN,
-    pb.IVR: ProductType.IVR,
-}
-
-
-def decode_l16_be(data: bytes) -> bytes:
-    """Big-endian 16-bit PCM (RFC 3551 L16; UNCONFIRMED for RingCX) to little-endian."""
-    out = bytearray(len(data))
-    out[0::2] = data[1::2]
-    out[1::2] = data[0::2]
-    return bytes(out)
-
-
-_DECODERS: Final[dict[AudioCodec, Callable[[bytes], bytes]]] = {
-    AudioCodec.PCMU: ulaw2lin_bytes,
-    AudioCodec.PCMA: alaw2lin_bytes,
-    AudioCodec.L16: decode_l16_be,
-}
-
-
-# -- events ----------------------------------------------------------------------------------
-
-
-@dataclass(slots=True, frozen=True)
-class DialogStarted:
-    """``dialog_init``: who streams (account) and which call (dialog)."""
-
-    session_id: str
-    account_id: str
-    sub_account_id: str
-    rc_account_id: str
-    dialog_id: str
-    direction: DialogDirection | None
-    ani: str | None
-    dnis: str | None
-    language: str | None  # BCP 47
-    attributes: Mapping[str, str] = field(default_factory=dict)
-
-
-@dataclass(slots=True, frozen=True)
-class SegmentStarted:
-    """A participant's leg joined at ``offset_ms`` of dialog time, in the format given."""
-
-    segment_id: str
-    participant_id: str
-    participant_type: ParticipantType
-    name: str | None
-    product_id: str | None
-    product_type: ProductType | None
-    codec: AudioCodec
-    rate_hz: int
-    ptime_ms: int
-    offset_ms: int
-
-
-@dataclass(slots=True, frozen=True)
-class SegmentHeld:
-    segment_id: str
-    offset_ms: int
-
-
-@dataclass(slots=True, frozen=True)
-class SegmentResumed:
-    segment_id: str
-    offset_ms: int
-
-
-@dataclass(slots=True, frozen=True)
-class SegmentInfo:
-    """Every ``segment_info`` as sent (hold and unhold also give Held / Resumed)."""
-
-    segment_id: str
-    event: str
-    data: str | None
-
-
-@dataclass(slots=True, frozen=True)
-class SegmentStopped:
-    segment_id: str
-    offset_ms: int
-
-
-@dataclass(slots=True, frozen=True)
-class Malformed:
-    kind: str
-    detail: str
-
-
-DialogEvent = (
-    DialogStarted
-    | SegmentStarted
-    | SegmentHeld
-    | SegmentResumed
-    | SegmentInfo
-    | SegmentStopped
-    | Malformed
-)
-
-
-@dataclass(slots=True, frozen=True)
-class Track:
-    """One segment as stored with the call: who, when (dialog ms), how, and its counters."""
-
-    segment_id: str
-    participant_id: str
-    participant_type: ParticipantType
-    name: str | None
-    codec: AudioCodec
-    start_offset_ms: int
-    stop_offset_ms: int | None  # None: the stream ended without its segment_stop
-    held: tuple[tuple[int, int | None], ...]  # (held at, resumed at or None)
-    counters: SegmentCounters
-
 
 class _Segment:
     __slots__ = ("bytes_per_ms", "decode", "held", "held_since", "info", "sample_bytes", "stop")
@@ -262,7 +112,7 @@ class _Segment:
         self.info = info
         self.sample_bytes = fmt.codec.sample_bytes
         self.bytes_per_ms = fmt.rate_hz // 1000 * self.sample_bytes
-        self.decode = _DECODERS[fmt.codec]
+        self.decode = DECODERS[fmt.codec]
         self.held: list[tuple[int, int | None]] = []
         self.held_since: int | None = None
         self.stop: int | None = None
@@ -458,7 +308,7 @@ class DialogReceiver:
             sub_account_id=a.sub_account_id,
             rc_account_id=a.rc_account_id,
             dialog_id=d.id,
-            direction=_DIRECTIONS.get(d.type),
+            direction=DIRECTIONS.get(d.type),
             ani=d.ani[: self._max_text] if d.HasField("ani") else None,
             dnis=d.dnis[: self._max_text] if d.HasField("dnis") else None,
             language=d.language[: self._max_text] if d.HasField("language") else None,
@@ -500,14 +350,14 @@ class DialogReceiver:
         p = s.participant
         if len(p.id) > self._max_id:
             raise MalformedMessage("bad_participant", f"participant id of {len(p.id)} chars")
-        ptype = _PARTICIPANT_TYPES.get(p.type, ParticipantType.OTHER)
+        ptype = PARTICIPANT_TYPES.get(p.type, ParticipantType.OTHER)
         fmt = self._format(sid, p.id, s.audio_format if s.HasField("audio_format") else None)
         product_id = product_type = None
         if s.HasField("product"):
             if len(s.product.id) > self._max_id:
                 raise MalformedMessage("bad_product", f"product id of {len(s.product.id)} chars")
             product_id = s.product.id
-            product_type = _PRODUCT_TYPES.get(s.product.type)
+            product_type = PRODUCT_TYPES.get(s.product.type)
         side = Side.LEFT if ptype is ParticipantType.AGENT else Side.RIGHT
         offset = self.mixer.open_segment(sid, side, ptime_ms=fmt.ptime_ms)
         info = SegmentStarted(
@@ -535,14 +385,14 @@ class DialogReceiver:
             return inherited
         if given.codec == pb.CODEC_UNSPECIFIED:
             codec = inherited.codec
-        elif given.codec in _REFUSED_CODECS:
+        elif given.codec in REFUSED_CODECS:
             self._refuse(
-                f"segment {sid!r}: codec {_REFUSED_CODECS[given.codec]} is not supported; "
+                f"segment {sid!r}: codec {REFUSED_CODECS[given.codec]} is not supported; "
                 "callscope decodes PCMU, PCMA and L16 at 8000 Hz",
                 "UNIMPLEMENTED",
             )
-        elif given.codec in _CODECS:
-            codec = _CODECS[given.codec]
+        elif given.codec in CODECS:
+            codec = CODECS[given.codec]
         else:
             self._refuse(f"segment {sid!r}: unknown codec number {given.codec}", "INVALID_ARGUMENT")
         rate = given.rate or inherited.rate_hz
