@@ -22,6 +22,7 @@ import numpy as np
 import pytest
 from aiohttp import web
 
+from callscope.identity.crypto import TEST_LOG2_N_ENV
 from callscope.media.g711 import lin2ulaw, ulaw2lin
 from callscope.media.wav import WavWriter
 
@@ -31,6 +32,13 @@ def free_port() -> int:
         s.bind(("127.0.0.1", 0))
         return int(s.getsockname()[1])
 
+
+#: what the callscope processes the tests start hash new passwords with: scrypt N=2^10, not
+#: the production 2^17 (≈ 0.5 s of a core each, and the suite logs in hundreds of times). The
+#: hashes name their N, so logins check what was stored. Production parameters are tested in
+#: process (tests/security/test_identity_hardening.py) and on a real server with
+#: ``Server(production_scrypt=True)`` (tests/security/test_login_rate_limits.py).
+FAST_SCRYPT_ENV = {TEST_LOG2_N_ENV: "10"}
 
 #: every started server by port, so helpers can find the token for a URL
 SERVERS: dict[int, Server] = {}
@@ -54,6 +62,8 @@ class Server:
     grpc_port: int = field(default_factory=free_port)
     #: the server speaks HTTPS (--http-tls): how to trust it
     https: ssl.SSLContext | None = None
+    #: hash passwords at the production cost (see FAST_SCRYPT_ENV)
+    production_scrypt: bool = False
     proc: subprocess.Popen[bytes] | None = None
     log_path: Path | None = None
     _token: str | None = None
@@ -112,6 +122,7 @@ class Server:
                 **os.environ,
                 "PYTHONUNBUFFERED": "1",
                 **({} if self.asr else {"CALLSCOPE_ASR_WORKERS": "0"}),
+                **({} if self.production_scrypt else FAST_SCRYPT_ENV),
                 "CALLSCOPE_EVENTS_WEBHOOK_ALLOW_PRIVATE": str(self.webhook_private).lower(),
             },
         )

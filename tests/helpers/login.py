@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import base64
 import json
+import os
 import subprocess
 import sys
 from dataclasses import dataclass
@@ -13,12 +14,13 @@ from typing import Any
 
 import aiohttp
 
-from tests.conftest import Server
+from tests.conftest import FAST_SCRYPT_ENV, Server
 
 
 def admin_cli(data_dir: Path, *args: str) -> dict[str, Any]:
     result = subprocess.run(
         [sys.executable, "-m", "callscope", "admin", *args, "--data-dir", str(data_dir)],
+        env={**os.environ, **FAST_SCRYPT_ENV},
         capture_output=True,
         text=True,
         timeout=60,
