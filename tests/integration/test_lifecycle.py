@@ -441,7 +441,8 @@ async def test_a_seventy_minute_one_way_stream_survives_a_proxy_that_cuts_idle_s
     proxy = await IdleCuttingProxy(server.port, idle_s=5.0).start()
     try:
         sim = await asyncio.create_subprocess_exec(
-            *simulate_command(server, "--source", str(seventy_minutes), "--speed", "60"),
+            # 300× real time (14 s): well past the proxy's 5 s idle cut, pings every 1 s
+            *simulate_command(server, "--source", str(seventy_minutes), "--speed", "300"),
             "--url",
             f"ws://127.0.0.1:{proxy.port}/ringcx/stream",
             stdout=subprocess.PIPE,
