@@ -19,8 +19,10 @@ import os
 import signal
 import subprocess
 import sys
+import tempfile
 from multiprocessing.context import ForkServerContext
 from multiprocessing.process import BaseProcess
+from pathlib import Path
 
 #: what the fork server imports before it forks anything
 PRELOAD = ["callscope.cli", "callscope.app", "tests.helpers.forkserve", "pytest"]
@@ -44,12 +46,12 @@ def _kill_all() -> None:
         server.wait(10)
 
 
-def _serve(argv: list[str], env: dict[str, str], log_path: str) -> None:
-    """The child: the log file as stdout and stderr, the given environment, then the CLI."""
-    log = os.open(log_path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
-    os.dup2(log, 1)
-    os.dup2(log, 2)
-    os.close(log)
+def _serve(argv: list[str], env: dict[str, str], out_path: str, err_path: str) -> None:
+    """The child: the files as stdout and stderr, the given environment, then the CLI."""
+    for fd, path in ((1, out_path), (2, err_path)):
+        file = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
+        os.dup2(file, fd)
+        os.close(file)
     sys.stdout.reconfigure(line_buffering=True)  # type: ignore[union-attr]
     sys.stderr.reconfigure(line_buffering=True)  # type: ignore[union-attr]
     os.environ.clear()
@@ -65,10 +67,12 @@ def _serve(argv: list[str], env: dict[str, str], log_path: str) -> None:
 class ForkedServer:
     """A forked `callscope` process, driven like a :class:`subprocess.Popen`."""
 
-    def __init__(self, argv: list[str], env: dict[str, str], log_path: str) -> None:
+    def __init__(
+        self, argv: list[str], env: dict[str, str], log_path: str, err_path: str | None = None
+    ) -> None:
         self.args = argv
         self._process: BaseProcess = _fork_server().Process(
-            target=_serve, args=(argv, env, log_path), name="callscope-serve"
+            target=_serve, args=(argv, env, log_path, err_path or log_path), name="callscope"
         )
         self._process.start()
         _started.append(self)
@@ -101,3 +105,21 @@ class ForkedServer:
 
     def kill(self) -> None:
         self.send_signal(signal.SIGKILL)
+
+
+def run(argv: list[str], env: dict[str, str], tmp: Path, timeout_s: float) -> tuple[int, str, str]:
+    """A short `callscope` command (``admin``, ...) forked like a server: its exit status,
+    stdout and stderr (kept in ``tmp``)."""
+    handle, out = tempfile.mkstemp(dir=tmp, prefix="cli-", suffix=".out")
+    os.close(handle)
+    err = out[: -len(".out")] + ".err"
+    proc = ForkedServer(argv, env, out, err)
+    try:
+        code = proc.wait(timeout_s)
+    finally:
+        proc.kill()
+    try:
+        return code, Path(out).read_text(), Path(err).read_text()
+    finally:
+        os.unlink(out)
+        os.unlink(err)
