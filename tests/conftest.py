@@ -22,8 +22,10 @@ import numpy as np
 import pytest
 from aiohttp import web
 
+from callscope.identity.crypto import TEST_LOG2_N_ENV
 from callscope.media.g711 import lin2ulaw, ulaw2lin
 from callscope.media.wav import WavWriter
+from tests.helpers.forkserve import ForkedServer
 
 
 def free_port() -> int:
@@ -31,6 +33,17 @@ def free_port() -> int:
         s.bind(("127.0.0.1", 0))
         return int(s.getsockname()[1])
 
+
+#: what the callscope processes the tests start hash new passwords with: scrypt N=2^10, not
+#: the production 2^17 (≈ 0.5 s of a core each, and the suite logs in hundreds of times). The
+#: hashes name their N, so logins check what was stored. Production parameters are tested in
+#: process (tests/security/test_identity_hardening.py) and on a real server with
+#: ``Server(production_scrypt=True)`` (tests/security/test_login_rate_limits.py).
+FAST_SCRYPT_ENV = {TEST_LOG2_N_ENV: "10"}
+
+#: set (to anything) to start each server as ``python -m callscope serve`` instead of forking it
+#: from a process that imported callscope once (tests/helpers/forkserve.py)
+EXEC_SERVERS_ENV = "CALLSCOPE_TEST_EXEC_SERVERS"
 
 #: every started server by port, so helpers can find the token for a URL
 SERVERS: dict[int, Server] = {}
@@ -54,7 +67,9 @@ class Server:
     grpc_port: int = field(default_factory=free_port)
     #: the server speaks HTTPS (--http-tls): how to trust it
     https: ssl.SSLContext | None = None
-    proc: subprocess.Popen[bytes] | None = None
+    #: hash passwords at the production cost (see FAST_SCRYPT_ENV)
+    production_scrypt: bool = False
+    proc: subprocess.Popen[bytes] | ForkedServer | None = None
     log_path: Path | None = None
     _token: str | None = None
 
@@ -92,28 +107,31 @@ class Server:
                 time.sleep(0.1)
         raise RuntimeError(f"server did not become healthy:\n{self.log()}")
 
-    def _spawn(self, log: BinaryIO) -> subprocess.Popen[bytes]:
+    def _spawn(self, log: BinaryIO) -> subprocess.Popen[bytes] | ForkedServer:
+        argv = [
+            "serve",
+            "--port",
+            str(self.port),
+            "--data-dir",
+            str(self.data_dir),
+            *(["--grpc-port", str(self.grpc_port)] if self.grpc else []),
+            *self.extra_args,
+        ]
+        env = {
+            **os.environ,
+            "PYTHONUNBUFFERED": "1",
+            **({} if self.asr else {"CALLSCOPE_ASR_WORKERS": "0"}),
+            **({} if self.production_scrypt else FAST_SCRYPT_ENV),
+            "CALLSCOPE_EVENTS_WEBHOOK_ALLOW_PRIVATE": str(self.webhook_private).lower(),
+        }
+        if not os.environ.get(EXEC_SERVERS_ENV):
+            assert self.log_path is not None
+            return ForkedServer(argv, env, str(self.log_path))
         return subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "callscope",
-                "serve",
-                "--port",
-                str(self.port),
-                "--data-dir",
-                str(self.data_dir),
-                *(["--grpc-port", str(self.grpc_port)] if self.grpc else []),
-                *self.extra_args,
-            ],
+            [sys.executable, "-m", "callscope", *argv],
             stdout=log,
             stderr=subprocess.STDOUT,
-            env={
-                **os.environ,
-                "PYTHONUNBUFFERED": "1",
-                **({} if self.asr else {"CALLSCOPE_ASR_WORKERS": "0"}),
-                "CALLSCOPE_EVENTS_WEBHOOK_ALLOW_PRIVATE": str(self.webhook_private).lower(),
-            },
+            env=env,
         )
 
     def credentials(self) -> dict[str, Any]:

@@ -156,7 +156,14 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
     tone = tmp / "tone.wav"
     write_tone(tone)
     pw = sync_playwright().start()
-    browser = launch(pw, tone)
+    try:
+        browser = launch(pw, tone)
+    except BaseException:
+        # a started Playwright keeps its event loop running in this thread: every later
+        # async test of this worker would fail with "another loop is running"
+        pw.stop()
+        server.kill()
+        raise
     context = browser.new_context(viewport={"width": 1280, "height": 800})
     page = context.new_page()
     errors: list[str] = []

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import base64
 import json
+import os
 import subprocess
 import sys
 from dataclasses import dataclass
@@ -13,19 +14,29 @@ from typing import Any
 
 import aiohttp
 
-from tests.conftest import Server
+from tests.conftest import EXEC_SERVERS_ENV, FAST_SCRYPT_ENV, Server
+from tests.helpers import forkserve
 
 
 def admin_cli(data_dir: Path, *args: str) -> dict[str, Any]:
-    result = subprocess.run(
-        [sys.executable, "-m", "callscope", "admin", *args, "--data-dir", str(data_dir)],
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-    )
-    assert result.returncode == 0, result.stderr
-    data: dict[str, Any] = json.loads(result.stdout)
+    """`callscope admin ... --data-dir data_dir` (forked like the servers, see
+    tests/helpers/forkserve.py); its JSON output."""
+    argv = ["admin", *args, "--data-dir", str(data_dir)]
+    env = {**os.environ, **FAST_SCRYPT_ENV}
+    if os.environ.get(EXEC_SERVERS_ENV):
+        result = subprocess.run(
+            [sys.executable, "-m", "callscope", *argv],
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=60,
+            check=False,
+        )
+        code, out, err = result.returncode, result.stdout, result.stderr
+    else:
+        code, out, err = forkserve.run(argv, env, data_dir.parent, timeout_s=60)
+    assert code == 0, err
+    data: dict[str, Any] = json.loads(out)
     return data
 
 

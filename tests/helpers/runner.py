@@ -1,9 +1,10 @@
-"""Running calls into a server: `callscope simulate` as a subprocess, or one call in process
-(``call_options`` and ``start_call``), and reading what the server made of it."""
+"""Running calls into a server: `callscope simulate` in a process of its own, or one call in
+process (``call_options`` and ``start_call``), and reading what the server made of it."""
 
 from __future__ import annotations
 
 import asyncio
+import os
 import subprocess
 import time
 from pathlib import Path
@@ -15,17 +16,27 @@ import numpy as np
 from callscope.media.wav import read_wav
 from callscope.sim.plan import load_audio
 from callscope.sim.runner import CallResult, Progress, SimOptions, run_call
-from tests.conftest import Server, simulate_command
+from tests.conftest import EXEC_SERVERS_ENV, Server, simulate_command
+from tests.helpers import forkserve
 from tests.helpers.login import request
 
 
 async def run_calls(server: Server, *args: str, timeout_s: float = 60.0) -> None:
-    """`callscope simulate` against ``server``; it must succeed."""
-    proc = await asyncio.create_subprocess_exec(
-        *simulate_command(server, *args), stdout=subprocess.PIPE, stderr=subprocess.STDOUT
+    """`callscope simulate` against ``server`` (forked like the servers, see
+    tests/helpers/forkserve.py); it must succeed."""
+    command = simulate_command(server, *args)
+    if os.environ.get(EXEC_SERVERS_ENV):
+        proc = await asyncio.create_subprocess_exec(
+            *command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT
+        )
+        out, _ = await asyncio.wait_for(proc.communicate(), timeout_s)
+        assert proc.returncode == 0, out.decode()
+        return
+    argv = command[command.index("simulate") :]  # what follows `python -m callscope`
+    code, stdout, stderr = await asyncio.to_thread(
+        forkserve.run, argv, dict(os.environ), server.data_dir.parent, timeout_s
     )
-    out, _ = await asyncio.wait_for(proc.communicate(), timeout_s)
-    assert proc.returncode == 0, out.decode()
+    assert code == 0, stdout + stderr
 
 
 def call_options(server: Server, source: Path, **kw: Any) -> SimOptions:

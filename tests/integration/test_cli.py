@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import base64
 import json
+import os
 import sqlite3
 import subprocess
 import sys
@@ -16,7 +17,7 @@ import pytest
 from aiohttp import web
 
 from callscope.config import settings_table
-from tests.conftest import Server, free_port, serve_local
+from tests.conftest import FAST_SCRYPT_ENV, Server, free_port, serve_local
 
 pytestmark = pytest.mark.slow
 
@@ -24,6 +25,7 @@ pytestmark = pytest.mark.slow
 def cli(*args: str, timeout: float = 120) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
         [sys.executable, "-m", "callscope", *args],
+        env={**os.environ, **FAST_SCRYPT_ENV},
         capture_output=True,
         text=True,
         timeout=timeout,

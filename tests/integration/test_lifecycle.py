@@ -78,8 +78,8 @@ async def test_sigterm_lets_calls_end_refuses_new_streams_and_interrupts_the_res
     server_factory: type[Server], tmp_path: Path
 ) -> None:
     data = tmp_path / "data"
-    server = server_factory(data, grpc=True, extra_args=["--drain-timeout-s", "20"]).start()
-    make_stereo_fixture(tmp_path / "short.wav", seconds=6)
+    server = server_factory(data, grpc=True, extra_args=["--drain-timeout-s", "10"]).start()
+    make_stereo_fixture(tmp_path / "short.wav", seconds=4)
     make_stereo_fixture(tmp_path / "long.wav", seconds=120)
     short = background(server, "--source", str(tmp_path / "short.wav"), "--seed", "1")
     long = background(server, "--source", str(tmp_path / "long.wav"), "--seed", "2")
@@ -120,7 +120,7 @@ async def test_sigterm_lets_calls_end_refuses_new_streams_and_interrupts_the_res
                 sim.wait(10)
     log = server.log()
     assert "draining (SIGTERM): new streams refused, readiness failing; 2 live stream(s)" in log
-    assert "drain timed out after 20 s: ending 1 live stream(s) as interrupted" in log
+    assert "drain timed out after 10 s: ending 1 live stream(s) as interrupted" in log
 
     again = server_factory(data, port=server.port).start()
     body = await get_json(again, "/calls?perPage=100")
@@ -128,7 +128,7 @@ async def test_sigterm_lets_calls_end_refuses_new_streams_and_interrupts_the_res
     assert sorted(by_id) == ["sim-1-00001", "sim-2-00001"]  # nothing split, nothing late
     completed, interrupted = by_id["sim-1-00001"], by_id["sim-2-00001"]
     assert completed["status"] == "completed"
-    assert completed["durationMs"] == 6000
+    assert completed["durationMs"] == 4000
     assert interrupted["status"] == "interrupted"
     assert interrupted["endReason"] == "server shut down mid-call"
     assert 0 < interrupted["durationMs"] < 120_000
@@ -441,7 +441,8 @@ async def test_a_seventy_minute_one_way_stream_survives_a_proxy_that_cuts_idle_s
     proxy = await IdleCuttingProxy(server.port, idle_s=5.0).start()
     try:
         sim = await asyncio.create_subprocess_exec(
-            *simulate_command(server, "--source", str(seventy_minutes), "--speed", "60"),
+            # 300× real time (14 s): well past the proxy's 5 s idle cut, pings every 1 s
+            *simulate_command(server, "--source", str(seventy_minutes), "--speed", "300"),
             "--url",
             f"ws://127.0.0.1:{proxy.port}/ringcx/stream",
             stdout=subprocess.PIPE,

@@ -343,11 +343,12 @@ async def test_a_transcript_cut_by_a_server_crash_is_remade_on_restart(
     server = server_factory(tmp_path / "data", asr=True, extra_args=["--log-level", "INFO"]).start(
         timeout_s=120
     )
+    # at twice real time: what is remade is the recording, not what the live worker kept up with
     sim = await asyncio.create_subprocess_exec(
-        *simulate_command(server, "--max-frames", str(CALL_FRAMES), "--speed", "1")
+        *simulate_command(server, "--max-frames", str(CALL_FRAMES), "--speed", "2")
     )
     call_id = await _live_call_id(server)
-    await asyncio.sleep(16)
+    await asyncio.sleep(8)  # 16 s of the call sent
     server.kill()
     await sim.wait()
     server.start(timeout_s=120)

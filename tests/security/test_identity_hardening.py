@@ -138,6 +138,23 @@ def test_new_hashes_name_their_parameters_and_old_ones_still_verify() -> None:
     assert needs_rehash(old)
 
 
+def test_a_test_suites_lower_cost_is_named_in_its_hashes_and_bounded(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv(crypto.TEST_LOG2_N_ENV, "10")
+    cheap = hash_password(PASSWORD)
+    assert cheap.startswith("scrypt$10$8$1$")
+    assert verify_password(PASSWORD, cheap)
+    assert not needs_rehash(cheap)
+    monkeypatch.delenv(crypto.TEST_LOG2_N_ENV)
+    assert verify_password(PASSWORD, cheap)  # the stored N is what a check uses
+    assert needs_rehash(cheap)  # a production server stores a 2^17 hash at the next login
+    for bad in ("9", "18", "ten"):
+        monkeypatch.setenv(crypto.TEST_LOG2_N_ENV, bad)
+        with pytest.raises(ValueError, match=crypto.TEST_LOG2_N_ENV):
+            hash_password(PASSWORD)
+
+
 @pytest.mark.parametrize(
     "stored",
     [

@@ -281,10 +281,12 @@ async def test_checks_beyond_the_pool_and_its_backlog_are_refused_unhashed(
 
 @pytest.fixture(scope="module")
 def guarded(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
-    """A server with a short lockout and a low per-address limit."""
+    """A server with a short lockout and a low per-address limit, hashing at the production
+    cost: the guessers must find password checks in flight."""
     tmp = tmp_path_factory.mktemp("limits")
     args = ["--login-lockout-s", "3", "--login-max-failures-per-ip", "6"]
-    server = Server(tmp / "data", port=free_port(), extra_args=args).start()
+    server = Server(tmp / "data", port=free_port(), extra_args=args, production_scrypt=True)
+    server.start()
     try:
         yield server
     finally:

@@ -4,6 +4,8 @@
   constant time. The stored string names its parameters (``scrypt$17$8$1$<salt>$<digest>``)
   so they can be raised later: :func:`needs_rehash` tells a login to store a stronger hash.
   The first format, ``scrypt$<salt>$<digest>``, is N=2^14 and still verifies.
+  A test suite may lower N for the servers it starts through ``CALLSCOPE_TEST_SCRYPT_LOG2_N``
+  (10-17; unset, as in production, means 2^17): hashes still name what they used.
   One hash needs 128·r·N bytes (128 MiB) and a few hundred ms of one core: callers run it in
   a thread pool (``hashlib.scrypt`` releases the GIL), never on the event loop.
 * Client secrets and bearer tokens are high-entropy random strings: stored as SHA-256 hashes
@@ -17,6 +19,7 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import os
 import secrets
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -48,6 +51,10 @@ _LEGACY_LOG2_N: Final = 14
 _MAX_LOG2_N: Final = 20
 _MAX_R: Final = 16
 _MAX_P: Final = 4
+#: a test suite's lower cost of new hashes (its servers log in hundreds of times); never set
+#: in production, where 2^17 is the floor
+TEST_LOG2_N_ENV: Final = "CALLSCOPE_TEST_SCRYPT_LOG2_N"
+_MIN_TEST_LOG2_N: Final = 10
 _ALGORITHMS: Final = ["HS256"]
 _MIN_KEY_BYTES: Final = 32  # RFC 7518 §3.2: an HS256 key at least as long as the hash
 
@@ -76,7 +83,24 @@ class _Scrypt:
 
     @property
     def weaker_than_current(self) -> bool:
-        return (self.log2_n, self.r, self.p) < (SCRYPT_LOG2_N, _R, _P)
+        return (self.log2_n, self.r, self.p) < (_log2_n(), _R, _P)
+
+
+def _log2_n() -> int:
+    """The N of new (and dummy) hashes: 2^17, or a test suite's lower one."""
+    raw = os.environ.get(TEST_LOG2_N_ENV)
+    if not raw:
+        return SCRYPT_LOG2_N
+    try:
+        log2_n = int(raw)
+    except ValueError:
+        log2_n = 0
+    if not _MIN_TEST_LOG2_N <= log2_n <= SCRYPT_LOG2_N:
+        raise ValueError(
+            f"{TEST_LOG2_N_ENV}={raw!r}: use {_MIN_TEST_LOG2_N}-{SCRYPT_LOG2_N}, or unset it "
+            "(production)"
+        )
+    return log2_n
 
 
 def new_secret(nbytes: int = 32) -> str:
@@ -88,9 +112,9 @@ def hash_password(password: str) -> str:
 
     Slow on purpose (hundreds of ms, 128 MiB): call it from a worker thread.
     """
-    params = _Scrypt(SCRYPT_LOG2_N, _R, _P, secrets.token_bytes(16), b"\0" * _DKLEN)
+    params = _Scrypt(_log2_n(), _R, _P, secrets.token_bytes(16), b"\0" * _DKLEN)
     digest = params.derive(password)
-    return f"scrypt${SCRYPT_LOG2_N}${_R}${_P}${params.salt.hex()}${digest.hex()}"
+    return f"scrypt${params.log2_n}${_R}${_P}${params.salt.hex()}${digest.hex()}"
 
 
 def _parse(stored: str | None) -> _Scrypt | None:
@@ -120,7 +144,7 @@ def verify_password(password: str, stored: str | None) -> bool:
     """
     params = _parse(stored)
     if params is None:
-        _Scrypt(SCRYPT_LOG2_N, _R, _P, b"\0" * 16, b"\0" * _DKLEN).derive(password)
+        _Scrypt(_log2_n(), _R, _P, b"\0" * 16, b"\0" * _DKLEN).derive(password)
         return False
     return hmac.compare_digest(params.derive(password), params.digest)
 
