@@ -104,7 +104,13 @@ def _log2_n() -> int:
 
 
 def new_secret(nbytes: int = 32) -> str:
-    return secrets.token_urlsafe(nbytes)
+    """A random URL-safe string of ``nbytes`` bytes that never starts with ``-``: ids and
+    passwords made here are typed after an option on a command line (``--revoke ID``),
+    where a leading dash reads as another option."""
+    while True:
+        value = secrets.token_urlsafe(nbytes)
+        if not value.startswith("-"):
+            return value
 
 
 def hash_password(password: str) -> str:
