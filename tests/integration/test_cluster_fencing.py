@@ -13,7 +13,9 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import threading
 import urllib.parse
+from collections.abc import Coroutine
 from pathlib import Path
 from typing import Any
 
@@ -38,24 +40,38 @@ DEAD_AFTER_S = 6.0  # A fences itself after half of it without a heartbeat throu
 class RedisLink:
     """A TCP proxy from one node to the shared Redis. :meth:`cut` makes it a black hole
     (connections stay open, bytes and new connections wait, as on a partitioned network);
-    :meth:`mend` lets everything through again."""
+    :meth:`mend` lets everything through again.
+
+    It runs on an event loop of its own, in a thread: work on the test's loop (the
+    simulated call it sends) must not stall the node's heartbeats and fence it early."""
 
     def __init__(self, upstream: str = REDIS_URL) -> None:
         url = urllib.parse.urlsplit(upstream)
         self.upstream = (url.hostname or "127.0.0.1", url.port or 6379)
         self.port = free_port()
-        self.open = asyncio.Event()
+        self.open = asyncio.Event()  # used on the link's own loop only
         self.open.set()
         self._server: asyncio.Server | None = None
         self._pipes: set[asyncio.Task[None]] = set()
+        self._loop = asyncio.new_event_loop()
+        self._thread = threading.Thread(
+            target=self._loop.run_forever, name="redis-link", daemon=True
+        )
 
     @property
     def url(self) -> str:
         return f"redis://127.0.0.1:{self.port}/0"
 
+    async def _on_link_loop(self, coro: Coroutine[Any, Any, None]) -> None:
+        await asyncio.wrap_future(asyncio.run_coroutine_threadsafe(coro, self._loop))
+
     async def start(self) -> RedisLink:
-        self._server = await asyncio.start_server(self._client, "127.0.0.1", self.port)
+        self._thread.start()
+        await self._on_link_loop(self._listen())
         return self
+
+    async def _listen(self) -> None:
+        self._server = await asyncio.start_server(self._client, "127.0.0.1", self.port)
 
     async def _client(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         await self.open.wait()
@@ -80,19 +96,36 @@ class RedisLink:
         finally:
             writer.close()
 
+    def _switch(self, on: bool) -> None:
+        """Open or cut the link, done on its loop before this returns."""
+
+        async def switch() -> None:
+            if on:
+                self.open.set()
+            else:
+                self.open.clear()
+
+        asyncio.run_coroutine_threadsafe(switch(), self._loop).result(5)
+
     def cut(self) -> None:
-        self.open.clear()
+        self._switch(False)
 
     def mend(self) -> None:
-        self.open.set()
+        self._switch(True)
 
-    async def stop(self) -> None:
+    async def _close(self) -> None:
         self.open.set()
         if self._server is not None:
             self._server.close()
         for task in list(self._pipes):
             task.cancel()
         await asyncio.gather(*self._pipes, return_exceptions=True)
+
+    async def stop(self) -> None:
+        await self._on_link_loop(self._close())
+        self._loop.call_soon_threadsafe(self._loop.stop)
+        await asyncio.to_thread(self._thread.join, 5)
+        self._loop.close()
 
 
 def node_args(name: str, pg_url: str, prefix: str, redis_url: str) -> list[str]:
