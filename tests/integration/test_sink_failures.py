@@ -123,7 +123,7 @@ async def test_a_recording_that_fails_mid_call_ends_the_call_with_the_real_reaso
     local_server: Server, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     server = local_server
-    monkeypatch.setattr("callscope.ingest.service.WavWriter", FullDisk)
+    monkeypatch.setattr("callscope.ingest.live_call.WavWriter", FullDisk)
     FullDisk.calls_after_full = 0
     source = tmp_path / "call.wav"
     make_stereo_fixture(source, seconds=20.0)
