@@ -101,6 +101,34 @@ def said(*turns: tuple[str, str]) -> list[Utterance]:
         ("customer", "You said you would call me back and you never did.", []),
         ("customer", "The last agent promised to refund the fee, and nothing happened.", []),
         ("customer", "I'm calling because my bill doubled.", []),
+        # a negation in a purpose or reason clause vetoes no promise before it; one in the
+        # promise's own clause does
+        (
+            "agent",
+            "I'll drop off two heaters so you're not cold tonight.",
+            ["Drop off two heaters so the customer is not cold tonight."],
+        ),
+        (
+            "agent",
+            "I'll refund the fee because the delay wasn't your fault.",
+            ["Refund the fee because the delay wasn't the customer's fault."],
+        ),
+        ("agent", "I won't charge you so you don't pay twice.", []),
+        ("agent", "I'm not going to close it so you can still reply.", []),
+        # a third party named by title and name
+        (
+            "agent",
+            "Dr. Okafor will call you this afternoon.",
+            ["Dr. Okafor to call the customer this afternoon."],
+        ),
+        (
+            "agent",
+            "Ms. Lindqvist is going to file the amended return.",
+            ["Ms. Lindqvist to file the amended return."],
+        ),
+        ("agent", "Dr. Okafor won't call you today.", []),
+        ("customer", "Dr. Okafor said he would call me and he never did.", []),
+        ("agent", "If you had asked, Mr. Patel would have replaced it.", []),
     ],
 )
 def test_commitments_and_vetoes(speaker: str, text: str, found: list[str]) -> None:

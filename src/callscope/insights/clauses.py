@@ -80,7 +80,8 @@ _PAST_1 = re.compile(
     re.I,
 )
 _THIRD = re.compile(
-    r"(?P<who>\b(?:they|he|she|someone|somebody|(?:(?:our|the|a|an|my|your)\s+)(?:[a-z']+\s+){0,2}"
+    r"(?P<who>\b(?:they|he|she|someone|somebody|(?:dr|mr|mrs|ms|miss|doctor)\.?\s+[a-z]+|"
+    r"(?:(?:our|the|a|an|my|your)\s+)(?:[a-z']+\s+){0,2}"
     r"(?:team|department|engineers?|technician|mechanic|manager|supervisor|adjuster|"
     r"specialist|office|pharmacist|plumber|installer|courier|carrier|warehouse|desk|lab|"
     r"driver|agent|store|billing|dispatch|representative|doctor|nurse|provider)|billing|"
@@ -108,6 +109,9 @@ _INSTRUCT = re.compile(
     r"will|you)\s+(?:just\s+)?(?:need|have)\s+to\s+(?P<verb2>[a-z]+)|just\s+(?P<verb3>[a-z]+))\b",
     re.I,
 )
+#: a purpose or reason clause after the promise: its negation ("I'll drop off two heaters so
+#: you're not cold tonight") is no veto of the promise before it
+_PURPOSE = re.compile(r"\s+(?:so that|so|because|since|in case|or else|otherwise)\s+", re.I)
 NEGATED: Final = re.compile(
     r"\b(?:won't|will not|shan't|am not going to|'m not going to|are not going to|aren't going"
     r" to|never|cannot|can't|not able|unable|wouldn't|don't|doesn't|isn't|not)\b",
@@ -314,7 +318,7 @@ def frame(clause: Clause) -> Frame:
         kind=kind,
         verb=verb,
         conditional=bool(_CONDITION.search(text)),
-        negated=bool(NEGATED.search(main.split(",")[0])),
+        negated=bool(NEGATED.search(_PURPOSE.split(main.split(",")[0])[0])),
         question=bool(_QUESTION.search(clause.sentence))
         or main.lower().startswith(("can ", "could ", "will you", "would ", "do you", "should ")),
         hypothetical=bool(_HYPOTHETICAL.search(text)),
