@@ -129,6 +129,15 @@ def said(*turns: tuple[str, str]) -> list[Utterance]:
         ("agent", "Dr. Okafor won't call you today.", []),
         ("customer", "Dr. Okafor said he would call me and he never did.", []),
         ("agent", "If you had asked, Mr. Patel would have replaced it.", []),
+        # someone on the customer's side who must act is the customer
+        (
+            "agent",
+            "Someone at your office will have to sign for the delivery.",
+            ["Customer to sign for the delivery."],
+        ),
+        ("agent", "Someone will call you tomorrow.", ["Someone to call the customer tomorrow."]),
+        ("agent", "Someone doesn't need to sign for it.", []),
+        ("customer", "Last time you said someone would call me back and nobody did.", []),
     ],
 )
 def test_commitments_and_vetoes(speaker: str, text: str, found: list[str]) -> None:

@@ -98,6 +98,15 @@ _THIRD_CONTACT = re.compile(
 )
 
 
+#: an unnamed someone who must act, said by the agent: someone on the customer's side ("someone
+#: will need to be home to let him in", "someone at your office will have to sign")
+_SOMEONE_MUST = re.compile(
+    r"\b(?:someone|somebody)(?:\s+(?:at|from|in)\s+(?:your|the)\s+[a-z]+)?\s+(?:will\s+(?:need|"
+    r"have)\s+to|needs\s+to|has\s+to|must)\s+(?P<verb>[a-z]+)",
+    re.I,
+)
+
+
 def _third(text: str) -> re.Match[str] | None:
     """The first third party's act in ``text``."""
     found = [m for m in (_THIRD.search(text), _THIRD_CONTACT.search(text)) if m]
@@ -228,6 +237,9 @@ def _kind(text: str, speaker: str) -> tuple[str, str, str, str]:
         plea = (m.group("verb") or "").lower()
         if len(plea) > 2 and plea not in _NOT_IMPERATIVES and not plea.endswith(("ing", "ed")):
             return "instruction", "customer", "", plea  # "please avoid chewing…": guessed
+    m = _SOMEONE_MUST.search(body)
+    if m and speaker != "customer":
+        return "instruction", "customer", "", m.group("verb").lower()
     third = _third(body)
     first = _FUTURE_1.search(body)
     if third and (first is None or third.start() < first.start()):
