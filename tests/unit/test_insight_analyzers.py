@@ -138,6 +138,20 @@ def said(*turns: tuple[str, str]) -> list[Utterance]:
         ("agent", "Someone will call you tomorrow.", ["Someone to call the customer tomorrow."]),
         ("agent", "Someone doesn't need to sign for it.", []),
         ("customer", "Last time you said someone would call me back and nobody did.", []),
+        # the agent's request put as a question is the customer's step; the customer's bare
+        # yes to it is none, a question asked for an answer now is none
+        (
+            "agent",
+            "Could you send us a photo of the tear?",
+            ["Customer to send the company a photo of the tear."],
+        ),
+        ("agent", "Could you give me your agreement number?", []),
+        ("agent", "Can you hear me?", []),
+        ("agent", "Would you like a callback?", []),
+        ("customer", "Could you send me the label?", []),
+        ("customer", "Sure, I'll do that tonight.", []),
+        ("customer", "Will do.", []),
+        ("customer", "I'll do the transfer tonight.", ["Customer to do the transfer tonight."]),
     ],
 )
 def test_commitments_and_vetoes(speaker: str, text: str, found: list[str]) -> None:

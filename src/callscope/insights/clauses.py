@@ -107,6 +107,18 @@ _SOMEONE_MUST = re.compile(
 )
 
 
+#: the agent's request put as a question: "could you send us a photo of the tear?" (the
+#: customer's step)
+_REQUEST = re.compile(
+    r"^(?:could|can|would|will)\s+you\s+(?:please\s+|just\s+)?(?P<verb>[a-z]+)\b", re.I
+)
+#: requests answered on the call itself: "could you give me the agreement number?"
+_ASKED_NOW: Final = IN_CALL_VERBS | {"give", "tell", "read", "spell", "confirm", "hold"}
+#: the customer's bare yes to a request ("I'll do that tonight", "will do"): the step is the
+#: request itself
+_ACCEPT = re.compile(r"^\s*(?:that|it|this|so)?\s*(?:for you\s*)?(?:[a-z]+\s*){0,2}[.!]?$", re.I)
+
+
 def _third(text: str) -> re.Match[str] | None:
     """The first third party's act in ``text``."""
     found = [m for m in (_THIRD.search(text), _THIRD_CONTACT.search(text)) if m]
@@ -226,6 +238,17 @@ def clauses(sentence: str, speaker: str) -> list[Clause]:
     return out
 
 
+def _asked_of_customer(body: str) -> str:
+    """The verb of the agent's request put as a question or of what someone on the customer's
+    side must do; "" when neither."""
+    m = _REQUEST.search(body)
+    asked = base_form(m.group("verb")) if m else None
+    if asked and asked not in _ASKED_NOW:
+        return asked
+    m = _SOMEONE_MUST.search(body)
+    return m.group("verb").lower() if m else ""
+
+
 def _kind(text: str, speaker: str) -> tuple[str, str, str, str]:
     """(kind, owner, who, verb) of the first act found in ``text``."""
     body = _LEADING.sub("", _strip_condition(text))
@@ -237,14 +260,16 @@ def _kind(text: str, speaker: str) -> tuple[str, str, str, str]:
         plea = (m.group("verb") or "").lower()
         if len(plea) > 2 and plea not in _NOT_IMPERATIVES and not plea.endswith(("ing", "ed")):
             return "instruction", "customer", "", plea  # "please avoid chewing…": guessed
-    m = _SOMEONE_MUST.search(body)
-    if m and speaker != "customer":
-        return "instruction", "customer", "", m.group("verb").lower()
+    asked = _asked_of_customer(body) if speaker != "customer" else ""
+    if asked:
+        return "instruction", "customer", "", asked
     third = _third(body)
     first = _FUTURE_1.search(body)
     if third and (first is None or third.start() < first.start()):
         owner = "customer" if speaker == "customer" else "third party"
         return "third", owner, third.group("who"), base_form(third.group("verb")) or ""
+    if first and first.group("verb").lower() == "do" and _ACCEPT.match(body[first.end() :]):
+        return "", "", "", ""
     if first:
         return "future", speaker, "", base_form(first.group("verb")) or first.group("verb")
     if speaker == "customer":
@@ -324,6 +349,7 @@ def frame(clause: Clause) -> Frame:
     kind, owner, who, verb = _kind(text, clause.speaker)
     main = _strip_condition(text)
     deadline = DEADLINE.search(text)
+    request = kind == "instruction" and bool(_REQUEST.search(_LEADING.sub("", main)))
     return Frame(
         owner=owner,
         who=who,
@@ -331,9 +357,14 @@ def frame(clause: Clause) -> Frame:
         verb=verb,
         conditional=bool(_CONDITION.search(text)),
         negated=bool(NEGATED.search(_PURPOSE.split(main.split(",")[0])[0])),
-        question=bool(_QUESTION.search(clause.sentence))
-        or main.lower().startswith(("can ", "could ", "will you", "would ", "do you", "should ")),
-        hypothetical=bool(_HYPOTHETICAL.search(text)),
+        question=not request
+        and (
+            bool(_QUESTION.search(clause.sentence))
+            or main.lower().startswith(
+                ("can ", "could ", "will you", "would ", "do you", "should ")
+            )
+        ),
+        hypothetical=not request and bool(_HYPOTHETICAL.search(text)),
         in_call=_in_call(kind, clause.speaker, verb, main),
         complaint=bool(_COMPLAINT.search(text)) or _threat(clause.speaker, verb, text),
         consequence=bool(_CONSEQUENCE.search(text.split(",")[-1].strip())) and "," in text,
@@ -442,7 +473,7 @@ def _action_phrase(text: str, f: Frame) -> str:
 
 def step_text(clause: Clause, f: Frame) -> str:
     """The next step in the RingSense style: owner + action + object + deadline."""
-    text = clause.text.strip().rstrip(".!")
+    text = clause.text.strip().rstrip(".!?")
     condition = ""
     if f.conditional and "," in text:
         condition, text = (s.strip() for s in text.split(",", 1))
