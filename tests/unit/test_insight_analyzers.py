@@ -152,6 +152,7 @@ def said(*turns: tuple[str, str]) -> list[Utterance]:
         ("customer", "Sure, I'll do that tonight.", []),
         ("customer", "Will do.", []),
         ("customer", "I'll do the transfer tonight.", ["Customer to do the transfer tonight."]),
+        ("customer", "I'll do the payment.", ["Customer to do the payment."]),
     ],
 )
 def test_commitments_and_vetoes(speaker: str, text: str, found: list[str]) -> None:

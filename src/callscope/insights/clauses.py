@@ -116,7 +116,9 @@ _REQUEST = re.compile(
 _ASKED_NOW: Final = IN_CALL_VERBS | {"give", "tell", "read", "spell", "confirm", "hold"}
 #: the customer's bare yes to a request ("I'll do that tonight", "will do"): the step is the
 #: request itself
-_ACCEPT = re.compile(r"^\s*(?:that|it|this|so)?\s*(?:for you\s*)?(?:[a-z]+\s*){0,2}[.!]?$", re.I)
+_ACCEPT = re.compile(
+    r"^\s*(?:(?:that|it|this|so)\b(?:\s+for\s+you)?(?:\s+[a-z]+){0,2}\s*)?[.!]?$", re.I
+)
 
 
 def _third(text: str) -> re.Match[str] | None:
