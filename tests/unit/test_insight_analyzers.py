@@ -101,6 +101,58 @@ def said(*turns: tuple[str, str]) -> list[Utterance]:
         ("customer", "You said you would call me back and you never did.", []),
         ("customer", "The last agent promised to refund the fee, and nothing happened.", []),
         ("customer", "I'm calling because my bill doubled.", []),
+        # a negation in a purpose or reason clause vetoes no promise before it; one in the
+        # promise's own clause does
+        (
+            "agent",
+            "I'll drop off two heaters so you're not cold tonight.",
+            ["Drop off two heaters so the customer is not cold tonight."],
+        ),
+        (
+            "agent",
+            "I'll refund the fee because the delay wasn't your fault.",
+            ["Refund the fee because the delay wasn't the customer's fault."],
+        ),
+        ("agent", "I won't charge you so you don't pay twice.", []),
+        ("agent", "I'm not going to close it so you can still reply.", []),
+        # a third party named by title and name
+        (
+            "agent",
+            "Dr. Okafor will call you this afternoon.",
+            ["Dr. Okafor to call the customer this afternoon."],
+        ),
+        (
+            "agent",
+            "Ms. Lindqvist is going to file the amended return.",
+            ["Ms. Lindqvist to file the amended return."],
+        ),
+        ("agent", "Dr. Okafor won't call you today.", []),
+        ("customer", "Dr. Okafor said he would call me and he never did.", []),
+        ("agent", "If you had asked, Mr. Patel would have replaced it.", []),
+        # someone on the customer's side who must act is the customer
+        (
+            "agent",
+            "Someone at your office will have to sign for the delivery.",
+            ["Customer to sign for the delivery."],
+        ),
+        ("agent", "Someone will call you tomorrow.", ["Someone to call the customer tomorrow."]),
+        ("agent", "Someone doesn't need to sign for it.", []),
+        ("customer", "Last time you said someone would call me back and nobody did.", []),
+        # the agent's request put as a question is the customer's step; the customer's bare
+        # yes to it is none, a question asked for an answer now is none
+        (
+            "agent",
+            "Could you send us a photo of the tear?",
+            ["Customer to send the company a photo of the tear."],
+        ),
+        ("agent", "Could you give me your agreement number?", []),
+        ("agent", "Can you hear me?", []),
+        ("agent", "Would you like a callback?", []),
+        ("customer", "Could you send me the label?", []),
+        ("customer", "Sure, I'll do that tonight.", []),
+        ("customer", "Will do.", []),
+        ("customer", "I'll do the transfer tonight.", ["Customer to do the transfer tonight."]),
+        ("customer", "I'll do the payment.", ["Customer to do the payment."]),
     ],
 )
 def test_commitments_and_vetoes(speaker: str, text: str, found: list[str]) -> None:

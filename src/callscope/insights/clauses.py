@@ -80,7 +80,8 @@ _PAST_1 = re.compile(
     re.I,
 )
 _THIRD = re.compile(
-    r"(?P<who>\b(?:they|he|she|someone|somebody|(?:(?:our|the|a|an|my|your)\s+)(?:[a-z']+\s+){0,2}"
+    r"(?P<who>\b(?:they|he|she|someone|somebody|(?:dr|mr|mrs|ms|miss|doctor)\.?\s+[a-z]+|"
+    r"(?:(?:our|the|a|an|my|your)\s+)(?:[a-z']+\s+){0,2}"
     r"(?:team|department|engineers?|technician|mechanic|manager|supervisor|adjuster|"
     r"specialist|office|pharmacist|plumber|installer|courier|carrier|warehouse|desk|lab|"
     r"driver|agent|store|billing|dispatch|representative|doctor|nurse|provider)|billing|"
@@ -97,6 +98,29 @@ _THIRD_CONTACT = re.compile(
 )
 
 
+#: an unnamed someone who must act, said by the agent: someone on the customer's side ("someone
+#: will need to be home to let him in", "someone at your office will have to sign")
+_SOMEONE_MUST = re.compile(
+    r"\b(?:someone|somebody)(?:\s+(?:at|from|in)\s+(?:your|the)\s+[a-z]+)?\s+(?:will\s+(?:need|"
+    r"have)\s+to|needs\s+to|has\s+to|must)\s+(?P<verb>[a-z]+)",
+    re.I,
+)
+
+
+#: the agent's request put as a question: "could you send us a photo of the tear?" (the
+#: customer's step)
+_REQUEST = re.compile(
+    r"^(?:could|can|would|will)\s+you\s+(?:please\s+|just\s+)?(?P<verb>[a-z]+)\b", re.I
+)
+#: requests answered on the call itself: "could you give me the agreement number?"
+_ASKED_NOW: Final = IN_CALL_VERBS | {"give", "tell", "read", "spell", "confirm", "hold"}
+#: the customer's bare yes to a request ("I'll do that tonight", "will do"): the step is the
+#: request itself
+_ACCEPT = re.compile(
+    r"^\s*(?:(?:that|it|this|so)\b(?:\s+for\s+you)?(?:\s+[a-z]+){0,2}\s*)?[.!]?$", re.I
+)
+
+
 def _third(text: str) -> re.Match[str] | None:
     """The first third party's act in ``text``."""
     found = [m for m in (_THIRD.search(text), _THIRD_CONTACT.search(text)) if m]
@@ -108,6 +132,9 @@ _INSTRUCT = re.compile(
     r"will|you)\s+(?:just\s+)?(?:need|have)\s+to\s+(?P<verb2>[a-z]+)|just\s+(?P<verb3>[a-z]+))\b",
     re.I,
 )
+#: a purpose or reason clause after the promise: its negation ("I'll drop off two heaters so
+#: you're not cold tonight") is no veto of the promise before it
+_PURPOSE = re.compile(r"\s+(?:so that|so|because|since|in case|or else|otherwise)\s+", re.I)
 NEGATED: Final = re.compile(
     r"\b(?:won't|will not|shan't|am not going to|'m not going to|are not going to|aren't going"
     r" to|never|cannot|can't|not able|unable|wouldn't|don't|doesn't|isn't|not)\b",
@@ -213,6 +240,17 @@ def clauses(sentence: str, speaker: str) -> list[Clause]:
     return out
 
 
+def _asked_of_customer(body: str) -> str:
+    """The verb of the agent's request put as a question or of what someone on the customer's
+    side must do; "" when neither."""
+    m = _REQUEST.search(body)
+    asked = base_form(m.group("verb")) if m else None
+    if asked and asked not in _ASKED_NOW:
+        return asked
+    m = _SOMEONE_MUST.search(body)
+    return m.group("verb").lower() if m else ""
+
+
 def _kind(text: str, speaker: str) -> tuple[str, str, str, str]:
     """(kind, owner, who, verb) of the first act found in ``text``."""
     body = _LEADING.sub("", _strip_condition(text))
@@ -224,11 +262,16 @@ def _kind(text: str, speaker: str) -> tuple[str, str, str, str]:
         plea = (m.group("verb") or "").lower()
         if len(plea) > 2 and plea not in _NOT_IMPERATIVES and not plea.endswith(("ing", "ed")):
             return "instruction", "customer", "", plea  # "please avoid chewing…": guessed
+    asked = _asked_of_customer(body) if speaker != "customer" else ""
+    if asked:
+        return "instruction", "customer", "", asked
     third = _third(body)
     first = _FUTURE_1.search(body)
     if third and (first is None or third.start() < first.start()):
         owner = "customer" if speaker == "customer" else "third party"
         return "third", owner, third.group("who"), base_form(third.group("verb")) or ""
+    if first and first.group("verb").lower() == "do" and _ACCEPT.match(body[first.end() :]):
+        return "", "", "", ""
     if first:
         return "future", speaker, "", base_form(first.group("verb")) or first.group("verb")
     if speaker == "customer":
@@ -308,16 +351,22 @@ def frame(clause: Clause) -> Frame:
     kind, owner, who, verb = _kind(text, clause.speaker)
     main = _strip_condition(text)
     deadline = DEADLINE.search(text)
+    request = kind == "instruction" and bool(_REQUEST.search(_LEADING.sub("", main)))
     return Frame(
         owner=owner,
         who=who,
         kind=kind,
         verb=verb,
         conditional=bool(_CONDITION.search(text)),
-        negated=bool(NEGATED.search(main.split(",")[0])),
-        question=bool(_QUESTION.search(clause.sentence))
-        or main.lower().startswith(("can ", "could ", "will you", "would ", "do you", "should ")),
-        hypothetical=bool(_HYPOTHETICAL.search(text)),
+        negated=bool(NEGATED.search(_PURPOSE.split(main.split(",")[0])[0])),
+        question=not request
+        and (
+            bool(_QUESTION.search(clause.sentence))
+            or main.lower().startswith(
+                ("can ", "could ", "will you", "would ", "do you", "should ")
+            )
+        ),
+        hypothetical=not request and bool(_HYPOTHETICAL.search(text)),
         in_call=_in_call(kind, clause.speaker, verb, main),
         complaint=bool(_COMPLAINT.search(text)) or _threat(clause.speaker, verb, text),
         consequence=bool(_CONSEQUENCE.search(text.split(",")[-1].strip())) and "," in text,
@@ -426,7 +475,7 @@ def _action_phrase(text: str, f: Frame) -> str:
 
 def step_text(clause: Clause, f: Frame) -> str:
     """The next step in the RingSense style: owner + action + object + deadline."""
-    text = clause.text.strip().rstrip(".!")
+    text = clause.text.strip().rstrip(".!?")
     condition = ""
     if f.conditional and "," in text:
         condition, text = (s.strip() for s in text.split(",", 1))
