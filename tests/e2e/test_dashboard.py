@@ -180,6 +180,9 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
         browser.close()
         pw.stop()
         server.stop()
+        # the server's side of the walk-through, for a failure seen only in a full run
+        SHOTS.parent.mkdir(parents=True, exist_ok=True)
+        (SHOTS.parent / "dashboard-server.log").write_text(server.log())
     assert not errors, f"the page threw: {errors}"
 
 
