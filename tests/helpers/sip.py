@@ -157,15 +157,23 @@ def aligned(heard: np.ndarray, expected: np.ndarray) -> tuple[int, np.ndarray]:
     return offset, heard[lo:hi] - expected[lo + offset : hi + offset]
 
 
+async def sam_sip_account(
+    server: Server,
+) -> tuple[dict[str, dict[str, Any]], str, dict[str, Any]]:
+    """Sam (101) monitoring Alex (102) only, and a SIP account for Sam's desk phone.
+    Returns the extensions, the device id and the SIP credentials (shown once)."""
+    exts = await extensions(server)
+    await monitoring_group(server, {"101": ["Monitoring"], "102": ["Monitored"]}, exts)
+    created = sip_account(server, str(exts["101"]["id"]), "Desk phone")
+    return exts, created["deviceId"], created["sip"]
+
+
 async def desk_phone(
     server: Server, tmp_path: Path
 ) -> tuple[dict[str, dict[str, Any]], str, Baresip]:
     """Sam (101) monitoring Alex (102), and Sam's desk phone: a SIP account and a started
     baresip registering with it. Returns the extensions, the device id and the phone."""
-    exts = await extensions(server)
-    await monitoring_group(server, {"101": ["Monitoring"], "102": ["Monitored"]}, exts)
-    created = sip_account(server, str(exts["101"]["id"]), "Desk phone")
-    device_id, sip = created["deviceId"], created["sip"]
+    exts, device_id, sip = await sam_sip_account(server)
     phone = Baresip(tmp_path / "phone", server.sip_port, sip["username"], sip["password"])  # type: ignore[attr-defined]
     return exts, device_id, phone.start()
 

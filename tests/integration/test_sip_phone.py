@@ -29,6 +29,7 @@ from tests.helpers.sip import (
     desk_phone,
     device,
     digest_header,
+    sam_sip_account,
     sip_account,
     start_sip_server,
 )
@@ -53,10 +54,7 @@ async def test_a_sip_phone_registers_and_hears_the_calls_mixed_audio(
     sip_server: Server, tmp_path: Path, transport: str
 ) -> None:
     server = sip_server
-    exts = await extensions(server)
-    await monitoring_group(server, {"101": ["Monitoring"], "102": ["Monitored"]}, exts)
-    created = sip_account(server, str(exts["101"]["id"]), "Desk phone")
-    device_id, sip = created["deviceId"], created["sip"]
+    exts, device_id, sip = await sam_sip_account(server)
     assert set(sip) == {"username", "password", "realm"}
     assert (await device(server, device_id))["status"] == "Offline"
     phone = Baresip(
@@ -112,10 +110,7 @@ async def test_wrong_password_and_unregistered_phones_are_refused(
     sip_server: Server, tmp_path: Path
 ) -> None:
     server = sip_server
-    exts = await extensions(server)
-    await monitoring_group(server, {"101": ["Monitoring"], "102": ["Monitored"]}, exts)
-    created = sip_account(server, str(exts["101"]["id"]), "Desk phone")
-    device_id, sip = created["deviceId"], created["sip"]
+    exts, device_id, sip = await sam_sip_account(server)
     phone = Baresip(tmp_path / "phone", server.sip_port, sip["username"], "not-the-password")  # type: ignore[attr-defined]
     phone.start()
     try:
@@ -272,10 +267,7 @@ async def test_a_phone_that_declines_cancels_the_supervision(
     sip_server: Server, tmp_path: Path
 ) -> None:
     server = sip_server
-    exts = await extensions(server)
-    await monitoring_group(server, {"101": ["Monitoring"], "102": ["Monitored"]}, exts)
-    created = sip_account(server, str(exts["101"]["id"]), "Desk phone")
-    device_id, sip = created["deviceId"], created["sip"]
+    exts, device_id, sip = await sam_sip_account(server)
     phone = Baresip(
         tmp_path / "phone",
         server.sip_port,  # type: ignore[attr-defined]

@@ -17,9 +17,16 @@ from aiosipua import SipRequest, SipResponse
 
 from tests.conftest import Server, make_stereo_fixture
 from tests.helpers.login import request
-from tests.helpers.phone import extensions, monitoring_group, supervise
+from tests.helpers.phone import extensions, supervise
 from tests.helpers.runner import call_options, live_session, start_call
-from tests.helpers.sip import RawSip, device, digest_header, sip_account, start_sip_server
+from tests.helpers.sip import (
+    RawSip,
+    device,
+    digest_header,
+    sam_sip_account,
+    sip_account,
+    start_sip_server,
+)
 from tests.helpers.wait import until, until_async
 
 pytestmark = pytest.mark.slow
@@ -114,10 +121,7 @@ async def test_a_phone_holds_resumes_and_moves_its_rtp_by_re_invite(
     sip_server: Server, tmp_path: Path
 ) -> None:
     server = sip_server
-    exts = await extensions(server)
-    await monitoring_group(server, {"101": ["Monitoring"], "102": ["Monitored"]}, exts)
-    created = sip_account(server, str(exts["101"]["id"]), "Desk phone")
-    device_id, sip = created["deviceId"], created["sip"]
+    exts, device_id, sip = await sam_sip_account(server)
     raw: RawSip = await udp(RawSip)
     first: RtpSink = await udp(RtpSink)
     moved: RtpSink = await udp(RtpSink)
@@ -240,10 +244,7 @@ async def test_a_phone_that_never_answers_ends_its_supervision(
     sip_server: Server, tmp_path: Path
 ) -> None:
     server = sip_server
-    exts = await extensions(server)
-    await monitoring_group(server, {"101": ["Monitoring"], "102": ["Monitored"]}, exts)
-    created = sip_account(server, str(exts["101"]["id"]), "Desk phone")
-    device_id, sip = created["deviceId"], created["sip"]
+    exts, device_id, sip = await sam_sip_account(server)
     raw: RawSip = await udp(RawSip)
     source = tmp_path / "call.wav"
     make_stereo_fixture(source, seconds=4.0 * RING_S)
