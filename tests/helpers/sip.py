@@ -19,7 +19,8 @@ from aiosipua import SipMessage, SipRequest, SipResponse, parse_auth
 from callscope.sip.digest import ha1, response
 from tests.conftest import Server, free_port
 from tests.helpers.login import admin_cli, request
-from tests.helpers.phone import extensions, monitoring_group
+from tests.helpers.phone import extensions, monitoring_group, supervise
+from tests.helpers.runner import live_session
 
 DEVICES = "/restapi/v1.0/account/~/extension/~/device"
 
@@ -166,6 +167,21 @@ async def sam_sip_account(
     await monitoring_group(server, {"101": ["Monitoring"], "102": ["Monitored"]}, exts)
     created = sip_account(server, str(exts["101"]["id"]), "Desk phone")
     return exts, created["deviceId"], created["sip"]
+
+
+async def sam_listens(
+    server: Server, exts: dict[str, dict[str, Any]], device_id: str
+) -> tuple[str, dict[str, Any]]:
+    """Sam's phone ``device_id`` listens to Alex's (102) live call: the telephony session
+    id and the supervisor party made (201)."""
+    sid = (await live_session(server, exts["102"]))["telephonySessionId"]
+    status, party = await supervise(
+        server,
+        sid,
+        {"mode": "Listen", "supervisorDeviceId": device_id, "agentExtensionNumber": "102"},
+    )
+    assert status == 201, party
+    return sid, party
 
 
 async def desk_phone(

@@ -29,6 +29,7 @@ from tests.helpers.sip import (
     desk_phone,
     device,
     digest_header,
+    sam_listens,
     sam_sip_account,
     sip_account,
     start_sip_server,
@@ -74,13 +75,7 @@ async def test_a_sip_phone_registers_and_hears_the_calls_mixed_audio(
         source = tmp_path / "call.wav"
         make_stereo_fixture(source, seconds=6.0)
         call = start_call(call_options(server, source, two_way=False))
-        sid = (await live_session(server, exts["102"]))["telephonySessionId"]
-        status, party = await supervise(
-            server,
-            sid,
-            {"mode": "Listen", "supervisorDeviceId": device_id, "agentExtensionNumber": "102"},
-        )
-        assert status == 201, party
+        sid, party = await sam_listens(server, exts, device_id)
         assert party["from"]["deviceId"] == device_id
         await until(lambda: "Call established" in phone.log(), what="phone answered")
         # the phone shows who is monitored (the caller's display name)
@@ -243,13 +238,7 @@ async def test_digits_on_the_phone_switch_listen_coach_barge(
     try:
         await until(lambda: "200 OK" in phone.log(), what="baresip registered")
         call = start_call(call_options(server, source))
-        sid = (await live_session(server, exts["102"]))["telephonySessionId"]
-        status, party = await supervise(
-            server,
-            sid,
-            {"mode": "Listen", "supervisorDeviceId": device_id, "agentExtensionNumber": "102"},
-        )
-        assert status == 201, party
+        await sam_listens(server, exts, device_id)
         await until(lambda: "Call established" in phone.log(), what="phone answered")
         assert await active_mode() == "Listen"
         for digit, mode in (("5", "Coach"), ("6", "Barge"), ("4", "Listen")):
@@ -281,13 +270,7 @@ async def test_a_phone_that_declines_cancels_the_supervision(
     try:
         await until(lambda: "200 OK" in phone.log(), what="baresip registered")
         call = start_call(call_options(server, source, two_way=False))
-        sid = (await live_session(server, exts["102"]))["telephonySessionId"]
-        status, party = await supervise(
-            server,
-            sid,
-            {"mode": "Listen", "supervisorDeviceId": device_id, "agentExtensionNumber": "102"},
-        )
-        assert status == 201, party
+        sid, party = await sam_listens(server, exts, device_id)
         await until(lambda: "Incoming call" in phone.log(), what="the phone rings")
         await phone.command("hangup")  # declined while ringing
 

@@ -17,12 +17,13 @@ from aiosipua import SipRequest, SipResponse
 
 from tests.conftest import Server, make_stereo_fixture
 from tests.helpers.login import request
-from tests.helpers.phone import extensions, supervise
-from tests.helpers.runner import call_options, live_session, start_call
+from tests.helpers.phone import extensions
+from tests.helpers.runner import call_options, start_call
 from tests.helpers.sip import (
     RawSip,
     device,
     digest_header,
+    sam_listens,
     sam_sip_account,
     sip_account,
     start_sip_server,
@@ -131,13 +132,7 @@ async def test_a_phone_holds_resumes_and_moves_its_rtp_by_re_invite(
     try:
         await registered(server, raw, sip["username"], sip["password"])
         call = start_call(call_options(server, source, two_way=False))
-        sid = (await live_session(server, exts["102"]))["telephonySessionId"]
-        status, party = await supervise(
-            server,
-            sid,
-            {"mode": "Listen", "supervisorDeviceId": device_id, "agentExtensionNumber": "102"},
-        )
-        assert status == 201, party
+        sid, party = await sam_listens(server, exts, device_id)
         invite, callscope = await raw.request("INVITE")
         tag, contact = secrets.token_hex(4), f"<sip:{sip['username']}@127.0.0.1:{raw.port}>"
         raw.send(
@@ -252,13 +247,7 @@ async def test_a_phone_that_never_answers_ends_its_supervision(
     try:
         await registered(server, raw, sip["username"], sip["password"])
         call = start_call(call_options(server, source, two_way=False))
-        sid = (await live_session(server, exts["102"]))["telephonySessionId"]
-        status, party = await supervise(
-            server,
-            sid,
-            {"mode": "Listen", "supervisorDeviceId": device_id, "agentExtensionNumber": "102"},
-        )
-        assert status == 201, party
+        sid, party = await sam_listens(server, exts, device_id)
         invite, callscope = await raw.request("INVITE")
         contact = f"<sip:{sip['username']}@127.0.0.1:{raw.port}>"
         ringing = response_to(invite, "180 Ringing", tag="r", contact=contact, body=b"")
