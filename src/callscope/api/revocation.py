@@ -45,10 +45,6 @@ class _Open:
     kind: str
 
 
-async def _never_ended(auth: AuthContext) -> bool:
-    return False
-
-
 @dataclass(slots=True)
 class OpenSockets:
     """The open sockets of every user, by extension id.
@@ -56,7 +52,7 @@ class OpenSockets:
     ``session_ended`` reads whether an OAuth session was ended since its token was issued
     (:meth:`IdentityService.session_ended`)."""
 
-    session_ended: Callable[[AuthContext], Awaitable[bool]] = _never_ended
+    session_ended: Callable[[AuthContext], Awaitable[bool]]
     by_extension: dict[int, set[_Open]] = field(default_factory=dict)
 
     @contextlib.asynccontextmanager
