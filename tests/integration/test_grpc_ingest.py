@@ -230,9 +230,13 @@ async def test_a_transfer_moves_parties_and_the_supervisor_and_a_hold_is_kept(
     contact = tracks["contact-0"]
     (held,) = contact["held"]
     assert held["fromMs"] == 2000
-    assert 3000 <= held["toMs"] - held["fromMs"] <= 3500
+    # the sender pauses 3 s between its hold and unhold; the server times the hold from
+    # reading one to reading the other (the wire carries no timestamps), so either read
+    # running late on a loaded machine moves the length by that much (the timers' phase no
+    # longer does: tests/unit/test_ringcx_grpc.py pins that down exactly)
+    assert 2950 <= held["toMs"] - held["fromMs"] <= 3500
     assert contact["counters"]["missing"] == 0  # silence on hold is by design
-    assert contact["counters"]["hold_silence_ms"] >= 3000
+    assert contact["counters"]["hold_silence_ms"] >= 2950
     assert call["status"] == "completed"  # not closed as idle during the hold
     events = [e["event"] for e in call["stopMetadata"]["timeline"]]
     assert events.count("SegmentHeld") == events.count("SegmentResumed") == 1

@@ -849,6 +849,52 @@ def test_lag_keeps_the_schedule_through_a_paused_hold_and_the_end() -> None:
     assert max(v for v, _ in lags) == pytest.approx(0.0, abs=1e-9)
 
 
+@pytest.mark.parametrize("phase", [0.0, 0.03, 0.05, 0.08])
+def test_a_paused_hold_keeps_the_length_the_server_saw_whatever_the_ticks_phase(
+    phase: float,
+) -> None:
+    # the sender's last chunk before the hold, the hold and the unhold fall anywhere between
+    # the server's 100 ms ticks, and a tick may fire late (here one just after the unhold):
+    # the hold still lasts the 3 s the server saw between hold and unhold
+    clock = Clock()
+    k, _ = lagged_call(window_ms=300)
+    k.send(init(), start("c", pb.CONTACT, codec=pb.L16), start("a", pb.AGENT))
+    ticks = [clock.t + phase + 0.1 * n for n in range(60)]
+    last_tick = clock.t
+
+    def run_until(t: float) -> None:
+        nonlocal last_tick
+        while ticks and ticks[0] < t:
+            due = ticks.pop(0)
+            clock.t = due
+            k.rx.tick(round((due - last_tick) * 1000), now=clock())
+            last_tick = due
+
+    for i in range(20):
+        run_until(100.0 + 0.1 * i)
+        clock.t = 100.0 + 0.1 * i
+        k.rx.receive(l16("c", i, tone(i)), now=clock())
+        k.rx.receive(l16("a", i, tone(50 + i)), now=clock())
+    run_until(102.0)
+    clock.t = 102.0
+    (_, held) = k.rx.receive(info("c", "hold"), now=clock())
+    assert held == SegmentHeld("c", 2000)
+    late = max(t for t in ticks if t < 105.0)
+    ticks.remove(late)  # the last tick due before the unhold fires after it (below)
+    run_until(105.0)
+    clock.t = 105.0
+    (_, resumed) = k.rx.receive(info("c", "unhold"), now=clock())
+    assert resumed == SegmentResumed("c", 5000)
+    k.rx.receive(l16("c", 20, tone(20)), now=clock())
+    k.rx.receive(l16("a", 20, tone(70)), now=clock())
+    clock.t = 105.08
+    k.rx.tick(round((clock.t - last_tick) * 1000), now=clock())  # media came: nothing added
+    assert k.rx.mixer.head_ms == 5100
+    (caller, agent) = k.rx.tracks()
+    assert caller.held == ((2000, 5000),)
+    assert (agent.counters.missing, agent.counters.hold_silence_ms) == (0, 3000)
+
+
 def test_without_a_clock_nothing_is_observed() -> None:
     k, lags = lagged_call()
     k.send(init(), start("c", pb.CONTACT, codec=pb.L16), start("a", pb.AGENT))

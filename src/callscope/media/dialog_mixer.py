@@ -113,6 +113,8 @@ class DialogMixer:
         "_max_skew",
         "_media_since_tick",
         "_now",
+        "_pausing",
+        "_quiet_since",
         "_segments",
         "_window",
         "_window_ms",
@@ -156,6 +158,10 @@ class DialogMixer:
         self._epoch: float | None = None
         #: the clock value of the call being handled (None: not given, nothing observed)
         self._now: float | None = None
+        #: clock value of the last media, hold or paused advance: a pause runs from there
+        self._quiet_since: float | None = None
+        #: a tick found the whole stream paused on hold (and no media came since)
+        self._pausing = False
 
     # -- state -------------------------------------------------------------------------------
 
@@ -200,6 +206,8 @@ class DialogMixer:
         self._now = now
         if seg.state is SegmentState.OPEN:
             seg.state = SegmentState.HELD
+            if now is not None:
+                self._quiet_since = now  # the audio before the hold reaches the head
             logger.debug("segment %s held at %d ms", segment_id, self.head_ms)
             self._settle()
         return self.head_ms
@@ -209,6 +217,10 @@ class DialogMixer:
         seg = self._live(segment_id)
         self._now = now
         if seg.state is SegmentState.HELD:
+            if self._pausing and now is not None and self._quiet_since is not None:
+                # the pause ran on since the last tick: the hold lasts until now, not until
+                # the tick before (the ticks' phase must not shorten it)
+                self._pause(round((now - self._quiet_since) * 1000), now)
             seg.state = SegmentState.OPEN
             if seg.stalled:
                 # It went quiet on hold: bring it to now and let its next seq, whatever the
@@ -251,6 +263,7 @@ class DialogMixer:
             seg = self._live(segment_id)  # raises InvalidState, saying why
         self._media_since_tick = True
         self._now = now
+        self._quiet_since, self._pausing = now, False
         chunk = len(pcm) // 2
         if self._epoch is None and now is not None:
             # the first chunk's audio ends at dialog sample seg.end + chunk, and it is here now
@@ -306,20 +319,35 @@ class DialogMixer:
         arrived in between and some open segment is on hold, every open segment gets
         ``elapsed_ms`` of silence (by design, not missing): RingCX "may pause" streaming
         while the caller is on hold (spec §11.4), and the recording keeps the hold's length.
+
+        With a clock (``now``), the pause is measured from the last media or the hold itself,
+        whichever came later, and :meth:`resume` adds the time since the last tick: the hold
+        keeps the length the server saw between the stream's last chunk and its ``unhold``,
+        whatever the ticks' phase (without a clock, whole ``elapsed_ms`` steps).
         """
         quiet = not self._media_since_tick
         self._media_since_tick = False
         self._now = now
         if self._finished or not quiet or elapsed_ms <= 0:
             return
-        live = [s for s in self._segments.values() if s.state is not SegmentState.STOPPED]
-        if not any(s.state is SegmentState.HELD for s in live):
+        if not any(s.state is SegmentState.HELD for s in self._segments.values()):
+            return
+        if now is not None and self._quiet_since is not None:
+            elapsed_ms = round((now - self._quiet_since) * 1000)
+        self._pause(elapsed_ms, now)
+        self._pausing = True
+
+    def _pause(self, elapsed_ms: int, now: float | None) -> None:
+        """``elapsed_ms`` of the whole stream paused on hold: silence on every open segment."""
+        self._quiet_since = now
+        if elapsed_ms <= 0:
             return
         self._head += elapsed_ms * SAMPLES_PER_MS
-        for seg in live:
-            self._release_pending(seg)
-            self._fill(seg, self._head, counted=False)
-            seg.stalled = True
+        for seg in self._segments.values():
+            if seg.state is not SegmentState.STOPPED:
+                self._release_pending(seg)
+                self._fill(seg, self._head, counted=False)
+                seg.stalled = True
         self._settle()
 
     def finish(self, *, now: float | None = None) -> None:
