@@ -4,7 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: chromium baresip services demo test serve lint typecheck unit proto bench bench-asr bench-events bench-listen bench-wallboard bench-insights bench-cluster clean
+.PHONY: chromium baresip nginx services demo test serve lint typecheck unit proto bench bench-asr bench-events bench-listen bench-wallboard bench-insights bench-cluster clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -18,7 +18,7 @@ demo: $(STAMP)
 
 ## set up and run every gate: ruff (check + format), mypy --strict, pytest on two workers (warnings = errors);
 ## the 25 slowest tests are listed at the end
-test: $(STAMP) chromium baresip services
+test: $(STAMP) chromium baresip nginx services
 	$(BIN)/ruff check src tests bench
 	$(BIN)/ruff format --check src tests bench
 	$(BIN)/mypy
@@ -50,6 +50,17 @@ baresip:
 	    echo "installed /usr/bin/baresip"; \
 	  else \
 	    echo "the SIP-phone tests need baresip: sudo apt-get install baresip-core" >&2; exit 1; \
+	  fi; }
+
+## the proxy tests put the shipped deploy/nginx.conf in front of a server (Debian's nginx-light)
+nginx:
+	@command -v nginx >/dev/null || test -x /usr/sbin/nginx || { \
+	  if [ "$$(id -u)" = 0 ]; then \
+	    (apt-get install -y -q nginx-light >/dev/null 2>&1 || \
+	     (apt-get update -q >/dev/null && apt-get install -y -q nginx-light >/dev/null)) && \
+	    echo "installed /usr/sbin/nginx"; \
+	  else \
+	    echo "the proxy tests need nginx: sudo apt-get install nginx-light" >&2; exit 1; \
 	  fi; }
 
 ## the PostgreSQL and cluster tests use 127.0.0.1:5432 (database test) and Redis at

@@ -21,6 +21,7 @@ from tests.conftest import Server, free_port
 from tests.helpers.login import admin_cli, request
 from tests.helpers.phone import extensions, monitoring_group, supervise
 from tests.helpers.runner import live_session
+from tests.helpers.wait import until
 
 DEVICES = "/restapi/v1.0/account/~/extension/~/device"
 
@@ -104,6 +105,13 @@ class Baresip:
 
     def log(self) -> str:
         return (self.home / "log").read_text(errors="replace")
+
+    async def logged(self, text: str, what: str, timeout: float = 30.0) -> None:
+        """Until baresip's log has ``text``; a failure shows the end of the log."""
+        try:
+            await until(lambda: text in self.log(), timeout=timeout, what=what)
+        except AssertionError as exc:
+            raise AssertionError(f"{exc}; baresip's log ends:\n{self.log()[-3000:]}") from None
 
     def heard(self) -> np.ndarray:
         """What it decoded from callscope's RTP (sndfile's ``…-dec.wav``)."""
@@ -225,6 +233,7 @@ class RawSip(asyncio.DatagramProtocol):
         #: requests callscope sends (INVITE, ACK, BYE, CANCEL), with where they came from
         self.requests: asyncio.Queue[tuple[SipRequest, tuple[str, int]]] = asyncio.Queue()
         self.transport: asyncio.DatagramTransport | None = None
+        self.sent = b""  # the last REGISTER, to send again
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         self.transport = transport  # type: ignore[assignment]
@@ -255,8 +264,10 @@ class RawSip(asyncio.DatagramProtocol):
                 return found, peer
 
     async def register(
-        self, port: int, user: str, *, expires: str = "600", auth: str = ""
+        self, port: int, user: str, *, expires: str = "600", auth: str = "", copies: int = 1
     ) -> SipResponse:
+        """Sends a REGISTER (``copies`` times, as a phone retransmits it) and returns the first
+        answer; the answers to the copies stay in ``answers``."""
         assert self.transport is not None
         local = self.transport.get_extra_info("sockname")[1]
         lines = [
@@ -271,7 +282,9 @@ class RawSip(asyncio.DatagramProtocol):
             *([f"Authorization: {auth}"] if auth else []),
             "Content-Length: 0",
         ]
-        self.transport.sendto(("\r\n".join(lines) + "\r\n\r\n").encode(), ("127.0.0.1", port))
+        self.sent = ("\r\n".join(lines) + "\r\n\r\n").encode()
+        for _ in range(copies):
+            self.transport.sendto(self.sent, ("127.0.0.1", port))
         return await asyncio.wait_for(self.answers.get(), 10)
 
 

@@ -275,9 +275,14 @@ async def test_a_node_cut_off_from_redis_fences_itself_before_it_is_reaped(
             lambda: _healthy(a), timeout=DEAD_AFTER_S + 20, what="A back in the cluster"
         )
         await run_calls(a, "--speed", "20", "--max-frames", "50")
-        _, done = await request(a, "GET", "/calls?status=completed", headers=a.headers)
-        assert len(done["records"]) == 1
-        last_sid = done["records"][0]["telephonySessionId"]
+
+        async def completed() -> list[dict[str, Any]]:  # stored just after the stream closes
+            _, done = await request(a, "GET", "/calls?status=completed", headers=a.headers)
+            return list(done["records"])
+
+        records = await until_async(completed, what="the new call completed on A")
+        assert len(records) == 1
+        last_sid = records[0]["telephonySessionId"]
         # delivered in order: once the new call's Disconnected is in, any Disconnected
         # written before it (by B's reap) would be too
         await until(

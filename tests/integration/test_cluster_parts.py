@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from redis.asyncio import Redis
 from sqlalchemy import select
 
 from callscope.calls.telephony import TelephonyService
@@ -32,6 +33,7 @@ from callscope.store.models import Account, CallStatus, Delivery, OutboxEvent, S
 from callscope.store.repo import CallRepository, utcnow
 from callscope.store.subscriptions import SubscriptionRepository
 from callscope.store.writer import CallRowWriter
+from tests.conftest import free_port
 from tests.helpers.receiver import Receiver
 from tests.helpers.rows import new_call
 from tests.helpers.wait import until, until_async
@@ -296,6 +298,29 @@ async def test_a_job_held_by_a_dead_node_is_taken_over(redis_prefix: str) -> Non
         await qb.stop()
         await a.redis.aclose()
         await b.redis.aclose()
+
+
+async def test_a_job_redis_refused_is_queued_once_redis_answers_again(redis_prefix: str) -> None:
+    """A call ends while Redis is away: its insight job is committed in the database but not
+    queued. It is queued when Redis answers again, not at the node's next start-up."""
+    a = node(redis_prefix, "a", dead_after_s=0.9)  # retried every 0.3 s
+    q = JobQueue(a, "work")
+    await q.start()
+    real = a.redis
+    away = Redis.from_url(f"redis://127.0.0.1:{free_port()}/0")  # nothing listens there
+    try:
+        a.redis = away
+        q.add_soon(["job-7"])
+        await until(lambda: q.unqueued == {"job-7"}, what="the refused job kept")
+        a.redis = real  # Redis is back
+        taken = await until_async(lambda: q.take(0.1), what="job-7 queued again")
+        assert taken == ["job-7"]
+        assert q.unqueued == set()
+    finally:
+        a.redis = real
+        await away.aclose()
+        await q.stop()
+        await real.aclose()
 
 
 async def test_a_queue_whose_stream_vanished_is_made_again_and_refilled(

@@ -68,7 +68,7 @@ async def test_a_sip_phone_registers_and_hears_the_calls_mixed_audio(
     phone.start()
     try:
         registered = f"{{0/{transport.upper()}/v4}} 200 OK"  # over that transport
-        await until(lambda: registered in phone.log(), what=f"baresip registered: {transport}")
+        await phone.logged(registered, f"baresip registered: {transport}")
         listed = await device(server, device_id)
         assert (listed["type"], listed["status"]) == ("SoftPhone", "Online")
 
@@ -77,7 +77,7 @@ async def test_a_sip_phone_registers_and_hears_the_calls_mixed_audio(
         call = start_call(call_options(server, source, two_way=False))
         sid, party = await sam_listens(server, exts, device_id)
         assert party["from"]["deviceId"] == device_id
-        await until(lambda: "Call established" in phone.log(), what="phone answered")
+        await phone.logged("Call established", "phone answered")
         # the phone shows who is monitored (the caller's display name)
         assert (
             "peer_uri:  Listen: Alex Agent (102) <sip:callscope@"
@@ -109,7 +109,7 @@ async def test_wrong_password_and_unregistered_phones_are_refused(
     phone = Baresip(tmp_path / "phone", server.sip_port, sip["username"], "not-the-password")  # type: ignore[attr-defined]
     phone.start()
     try:
-        await until(lambda: "403" in phone.log(), what="registration refused")
+        await phone.logged("403", "registration refused")
         assert (await device(server, device_id))["status"] == "Offline"
     finally:
         phone.stop()
@@ -144,7 +144,7 @@ async def test_a_coaching_sip_phone_is_heard_by_the_agent_only(
     source = tmp_path / "call.wav"
     make_stereo_fixture(source, seconds=6.0)
     try:
-        await until(lambda: "200 OK" in phone.log(), what="baresip registered")
+        await phone.logged("200 OK", "baresip registered")
         call = start_call(call_options(server, source))  # two-way: Coach possible
         sid = (await live_session(server, exts["102"]))["telephonySessionId"]
         status, party = await supervise(
@@ -181,12 +181,12 @@ async def test_the_phone_hanging_up_cancels_its_supervision(
     make_stereo_fixture(source, seconds=10.0)
     body = {"mode": "Listen", "supervisorDeviceId": device_id, "agentExtensionNumber": "102"}
     try:
-        await until(lambda: "200 OK" in phone.log(), what="baresip registered")
+        await phone.logged("200 OK", "baresip registered")
         call = start_call(call_options(server, source, two_way=False))
         sid = (await live_session(server, exts["102"]))["telephonySessionId"]
         status, party = await supervise(server, sid, body)
         assert status == 201, party
-        await until(lambda: "Call established" in phone.log(), what="phone answered")
+        await phone.logged("Call established", "phone answered")
         await phone.command("hangup")
 
         async def supervisor_party() -> dict[str, Any]:
@@ -236,10 +236,10 @@ async def test_digits_on_the_phone_switch_listen_coach_barge(
         raise AssertionError(f"mode is {await active_mode()}, not {mode}")
 
     try:
-        await until(lambda: "200 OK" in phone.log(), what="baresip registered")
+        await phone.logged("200 OK", "baresip registered")
         call = start_call(call_options(server, source))
         await sam_listens(server, exts, device_id)
-        await until(lambda: "Call established" in phone.log(), what="phone answered")
+        await phone.logged("Call established", "phone answered")
         assert await active_mode() == "Listen"
         for digit, mode in (("5", "Coach"), ("6", "Barge"), ("4", "Listen")):
             await phone.command("sndcode", digit)
@@ -268,10 +268,10 @@ async def test_a_phone_that_declines_cancels_the_supervision(
     source = tmp_path / "call.wav"
     make_stereo_fixture(source, seconds=8.0)
     try:
-        await until(lambda: "200 OK" in phone.log(), what="baresip registered")
+        await phone.logged("200 OK", "baresip registered")
         call = start_call(call_options(server, source, two_way=False))
         sid, party = await sam_listens(server, exts, device_id)
-        await until(lambda: "Incoming call" in phone.log(), what="the phone rings")
+        await phone.logged("Incoming call", "the phone rings")
         await phone.command("hangup")  # declined while ringing
 
         async def supervisor_status() -> str:
@@ -298,7 +298,7 @@ async def test_a_genesys_listen_in_order_rings_the_sip_phone_on_the_agents_next_
     source = tmp_path / "call.wav"
     make_stereo_fixture(source, seconds=4.0)
     try:
-        await until(lambda: "200 OK" in phone.log(), what="baresip registered")
+        await phone.logged("200 OK", "baresip registered")
         status, body = await request(
             server,
             "POST",
@@ -309,12 +309,12 @@ async def test_a_genesys_listen_in_order_rings_the_sip_phone_on_the_agents_next_
         assert (status, body) == (200, {"statusCode": 0}), body
         assert "Incoming call" not in phone.log()  # armed: no call yet
         call = start_call(call_options(server, source, two_way=False))
-        await until(lambda: "Call established" in phone.log(), what="rung on the agent's call")
+        await phone.logged("Call established", "rung on the agent's call")
         stat = json.loads(await phone.command("callstat"))["data"]
         assert "peer_uri:  Listen: Alex Agent (102) <sip:callscope@" in stat
         result = await asyncio.wait_for(call, 30)
         assert result.status == "completed"
-        await until(lambda: "session closed" in phone.log(), what="BYE when the call ended")
+        await phone.logged("session closed", "BYE when the call ended")
     finally:
         phone.stop()
 
@@ -378,7 +378,7 @@ async def test_two_supervised_calls_ring_the_phone_on_two_lines(
     make_stereo_fixture(sources[1], seconds=8.0, seed=4)
     sids = []
     try:
-        await until(lambda: "200 OK" in phone.log(), what="baresip registered")
+        await phone.logged("200 OK", "baresip registered")
         calls = [
             start_call(call_options(server, source, two_way=False), index=i)
             for i, source in enumerate(sources)

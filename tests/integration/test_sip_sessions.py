@@ -276,6 +276,35 @@ async def test_a_phone_that_never_answers_ends_its_supervision(
                 await asyncio.wait_for(call, 30)
 
 
+async def test_a_retransmitted_register_is_one_registration_with_one_answer(
+    sip_server: Server,
+) -> None:
+    """A phone sends its REGISTER again every T1 while the answer is slow (UDP): the copies
+    are the same request. Handled as new ones, a copy is a digest replay (401 stale, which the
+    phone may hear before the 200 OK) and two copies race into the registrar."""
+    server = sip_server
+    port = server.sip_port  # type: ignore[attr-defined]
+    _, device_id, sip = await sam_sip_account(server)
+    user = sip["username"]
+    raw: RawSip = await udp(RawSip)
+    try:
+        challenge = await raw.register(port, user)
+        auth = digest_header(challenge, user, sip["password"], port)
+        first = await raw.register(port, user, auth=auth, copies=3)  # sent three times at once
+        assert first.status_code == 200, first.reason_phrase
+        raw.send(raw.sent, ("127.0.0.1", port))  # and once more after the answer
+        answers = [first, await asyncio.wait_for(raw.answers.get(), 10)]
+        while not raw.answers.empty():  # copies that came in after the answer, if any
+            answers.append(raw.answers.get_nowait())
+        assert [a.status_code for a in answers] == [200] * len(answers)
+        to = first.headers.get_first("To")
+        assert {a.headers.get_first("To") for a in answers} == {to}  # the one answer, again
+        assert (await device(server, device_id))["status"] == "Online"
+    finally:
+        if raw.transport is not None:
+            raw.transport.close()
+
+
 async def test_a_wrong_password_storm_is_held_back_per_user_and_per_address(
     sip_server: Server,
 ) -> None:

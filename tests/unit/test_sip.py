@@ -7,7 +7,7 @@ import time
 
 import numpy as np
 import pytest
-from aiosipua import SipMessage
+from aiosipua import SipMessage, SipRequest
 
 from callscope.media.g711 import lin2ulaw
 from callscope.sip.digest import Digest, DigestError, challenge, credentials, ha1, response
@@ -23,7 +23,9 @@ from callscope.sip.media import (
     rtp_packet,
 )
 from callscope.sip.reinvite import renegotiate
+from callscope.sip.replies import reply
 from callscope.sip.tcp import MAX_MESSAGE, read_message
+from callscope.sip.transactions import ServerTransactions, transaction_key
 
 
 def authorization(digest: Digest, password: str, *, nonce: str, qop: bool = True) -> str:
@@ -257,3 +259,56 @@ async def test_a_re_invite_that_cannot_be_taken_is_refused() -> None:
         assert direction_of(b"v=0\r\nc=IN IP4 0.0.0.0\r\n") == "inactive"  # RFC 2543 hold
     finally:
         transport.close()
+
+
+def register(branch: str | None, cseq: int = 1) -> SipMessage:
+    via = "SIP/2.0/UDP 127.0.0.1:5070" + (f";branch={branch}" if branch else "")
+    return SipMessage.parse(
+        (
+            f"REGISTER sip:127.0.0.1 SIP/2.0\r\nVia: {via}\r\nFrom: <sip:cs1@127.0.0.1>;tag=a\r\n"
+            f"To: <sip:cs1@127.0.0.1>\r\nCall-ID: c1\r\nCSeq: {cseq} REGISTER\r\n"
+            "Content-Length: 0\r\n\r\n"
+        ).encode()
+    )
+
+
+def test_a_retransmitted_request_is_absorbed_then_answered_again() -> None:
+    table = ServerTransactions()
+    phone, other = ("127.0.0.1", 5070), ("127.0.0.1", 5071)
+    request = register("z9hG4bKaaa")
+    assert isinstance(request, SipRequest)
+    assert table.begin(request, phone) == (True, None)  # new: handle it
+    assert table.begin(request, phone) == (False, None)  # a copy while it is handled
+    assert table.begin(request, other) == (True, None)  # another sender's is its own
+    assert table.begin(register("z9hG4bKaaa", cseq=2), phone) == (True, None)  # next CSeq
+    trying = reply(request, 100, "Trying")
+    table.answered(trying, bytes(trying), phone)  # provisional: not repeated
+    assert table.begin(request, phone) == (False, None)
+    ok = reply(request, 200, "OK")
+    table.answered(ok, bytes(ok), phone)
+    assert table.begin(request, phone) == (False, bytes(ok))  # the very answer, again
+    assert table.absorbed == 3
+
+
+def test_requests_without_a_branch_are_new_each_time_and_old_ones_are_forgotten() -> None:
+    now = [100.0]
+    table = ServerTransactions(lifetime_s=32.0, limit=3, clock=lambda: now[0])
+    phone = ("127.0.0.1", 5070)
+    bare = register(None)  # RFC 2543: no transaction to match
+    assert isinstance(bare, SipRequest)
+    assert table.begin(bare, phone) == (True, None)
+    assert table.begin(bare, phone) == (True, None)
+    assert transaction_key(bare, phone) is None
+    first = register("z9hG4bK1")
+    assert isinstance(first, SipRequest)
+    table.begin(first, phone)
+    now[0] += 31.9
+    assert table.begin(first, phone) == (False, None)  # within timer J: a copy
+    now[0] += 0.2  # timer J passed: the table forgets it
+    assert table.begin(first, phone) == (True, None)
+    for n in range(2, 6):  # at most `limit` remembered: the oldest go first
+        r = register(f"z9hG4bK{n}")
+        assert isinstance(r, SipRequest)
+        table.begin(r, phone)
+    assert len(table) <= 3
+    assert table.begin(first, phone) == (True, None)

@@ -44,6 +44,9 @@ class JobQueue:
         self.held: dict[str, str] = {}
         self._keeper: asyncio.Task[None] | None = None
         self._adds: set[asyncio.Task[None]] = set()
+        #: job ids whose queuing failed (Redis away): queued again every keep-alive round
+        #: until it answers; a node that stops first leaves them to start-up's requeue
+        self.unqueued: set[str] = set()
         self.started = False
         #: called when the stream had to be made again (queue what is pending again)
         self.on_reset: Callable[[], Awaitable[None]] | None = None
@@ -96,10 +99,26 @@ class JobQueue:
     async def _add_logged(self, ids: list[str]) -> None:
         try:
             await self.add(ids)
-        except Exception:
-            logger.exception(
-                "%s: %d job(s) not queued (queued again at start-up)", self.group, len(ids)
+        except Exception as exc:
+            self.unqueued.update(ids)
+            logger.warning(
+                "%s: %d job(s) not queued (%s: %s); trying again while Redis is away",
+                self.group,
+                len(ids),
+                type(exc).__name__,
+                exc,
             )
+
+    async def _add_unqueued(self) -> None:
+        """Queue what Redis refused earlier (it is back: the node heartbeats again)."""
+        ids = sorted(self.unqueued)
+        try:
+            await self.add(ids)
+        except Exception as exc:
+            logger.debug("%s: %d job(s) still not queued: %s", self.group, len(ids), exc)
+            return
+        self.unqueued.difference_update(ids)
+        logger.info("%s: %d job(s) queued now that Redis answers again", self.group, len(ids))
 
     async def take(self, block_s: float) -> list[str]:
         """Jobs newly held by this node: entries of dead nodes first, then new ones (waits up
@@ -166,6 +185,8 @@ class JobQueue:
         """Refresh what this node holds, so nobody takes it over while it lives."""
         while True:
             await asyncio.sleep(self.cluster.dead_after_s / 3)
+            if self.unqueued:
+                await self._add_unqueued()
             held = dict(self.held)
             if not held:
                 continue

@@ -30,6 +30,7 @@ from callscope.sip.replies import expires as _expires
 from callscope.sip.replies import reply
 from callscope.sip.replies import username as _username
 from callscope.sip.tcp import SipTcp
+from callscope.sip.transactions import ServerTransactions
 
 if TYPE_CHECKING:
     from callscope.store.models import Device, SipCredential
@@ -75,6 +76,10 @@ class SipAgent(PhoneCalls, asyncio.DatagramProtocol):
         self.throttle = throttle or LoginThrottle()
         self.invite_timeout_s = invite_timeout_s
         self.clock = RtpClock()
+        #: requests being handled or answered lately: a phone's retransmission is absorbed
+        self.transactions = ServerTransactions()
+        #: one registration at a time goes Online (two in flight would both find it free)
+        self._registering = asyncio.Lock()
         self.tcp = SipTcp(
             lambda data, peer: self.datagram_received(data, peer), self._connection_closed
         )
@@ -133,7 +138,11 @@ class SipAgent(PhoneCalls, asyncio.DatagramProtocol):
         elif message.method == "ACK":
             return
         else:
-            self.service.spawn(self._on_request(message, peer))
+            new, answer = self.transactions.begin(message, peer)
+            if new:
+                self.service.spawn(self._on_request(message, peer))
+            elif answer is not None:  # a retransmission: the answer it missed, again
+                self._send(answer, peer)
 
     async def _on_request(self, request: SipRequest, peer: tuple[str, int]) -> None:
         method = request.method
@@ -192,7 +201,8 @@ class SipAgent(PhoneCalls, asyncio.DatagramProtocol):
             if contacts
             else f"sip:{credential.username}@{peer[0]}:{peer[1]}"
         )
-        link = await self._online(device, peer, contact_uri)
+        async with self._registering:
+            link = await self._online(device, peer, contact_uri)
         if link is None:
             self._send(reply(request, 403, "Forbidden: the device is in use"), peer)
             return

@@ -24,6 +24,7 @@ from callscope.sip.pacing import RtpPacer
 from callscope.sip.replies import branch as _branch
 from callscope.sip.replies import cancel_of, reply
 from callscope.sip.tcp import SipTcp
+from callscope.sip.transactions import ServerTransactions
 from callscope.supervision.model import Supervision, SupervisionMode
 
 if TYPE_CHECKING:
@@ -57,10 +58,13 @@ class PhoneCalls:
     calls: dict[str, tuple[SipDeviceLink, SipCall]]
     clock: RtpClock
     invite_timeout_s: float
+    transactions: ServerTransactions
 
     # -- how a phone is reached ----------------------------------------------------------------
     def _send(self, message: SipMessage | bytes, addr: tuple[str, int]) -> None:
         data = message if isinstance(message, bytes) else bytes(message)
+        if isinstance(message, SipResponse):  # a copy of the request gets it again
+            self.transactions.answered(message, data, addr)
         if self.tcp.send(data, addr) or (self.tls is not None and self.tls.send(data, addr)):
             return
         if self.transport is not None and not self.transport.is_closing():
