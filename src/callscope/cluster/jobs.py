@@ -9,7 +9,8 @@ entry after ``node_dead_after_s`` idle and the job is done there.
 
 A job id may be queued more than once (at start-up every pending job is queued again, in
 case a node died between committing a job and queuing it); the lease makes sure only one
-node holds it, and the holder acknowledges the duplicates. The database stays the record
+node holds it, and the holder acknowledges the duplicates. A job Redis refused while it was
+away is queued again every keep-alive round until Redis answers. The database stays the record
 of a job's state: the queue only says who works on what.
 """
 
