@@ -4,8 +4,10 @@ what baresip never sends, and a server with SIP on (UDP, TCP, TLS)."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import secrets
+import socket
 import subprocess
 import wave
 from dataclasses import dataclass, field
@@ -21,9 +23,25 @@ from tests.conftest import Server, free_port
 from tests.helpers.login import admin_cli, request
 from tests.helpers.phone import extensions, monitoring_group, supervise
 from tests.helpers.runner import live_session
-from tests.helpers.wait import until
+from tests.helpers.wait import until, until_sync
 
 DEVICES = "/restapi/v1.0/account/~/extension/~/device"
+
+
+def free_sip_ports() -> int:
+    """A port free on UDP and TCP whose next port is free on TCP too: baresip listens on
+    ``sip_listen`` (UDP, TCP) and on the next port (TLS)."""
+    for _ in range(50):
+        port = free_port()
+        try:
+            with contextlib.ExitStack() as held:
+                for kind, at in ((socket.SOCK_DGRAM, port), (socket.SOCK_STREAM, port + 1)):
+                    sock = held.enter_context(socket.socket(socket.AF_INET, kind))
+                    sock.bind(("127.0.0.1", at))
+        except (OSError, OverflowError):  # taken, or port + 1 past 65535
+            continue
+        return port
+    raise AssertionError("no two free ports in a row on 127.0.0.1")
 
 
 @dataclass
@@ -34,7 +52,7 @@ class Baresip:
     registrar: int
     username: str
     password: str
-    port: int = field(default_factory=free_port)
+    port: int = field(default_factory=lambda: free_sip_ports())
     ctrl_port: int = field(default_factory=free_port)
     transport: str = "udp"
     answermode: str = "auto"
@@ -49,36 +67,47 @@ class Baresip:
             w.setframerate(8000)
             t = np.arange(8000 * 60) / 8000
             w.writeframes((3000 * np.sin(2 * np.pi * 440 * t)).astype("<i2").tobytes())
-        (self.home / "config").write_text(
-            "\n".join(
-                [
-                    "poll_method epoll",
-                    f"sip_listen 127.0.0.1:{self.port}",
-                    "net_interface 127.0.0.1",
-                    f"audio_source aufile,{mic}",
-                    f"audio_player aufile,{self.home / 'played.wav'}",
-                    "ausrc_srate 8000",
-                    "auplay_srate 8000",
-                    "ausrc_channels 1",
-                    "auplay_channels 1",
-                    "module_path /usr/lib/baresip/modules",
-                    "module g711.so",
-                    "module aufile.so",
-                    "module sndfile.so",
-                    "module_app account.so",
-                    "module_app menu.so",
-                    "module_app ctrl_tcp.so",
-                    f"ctrl_tcp_listen 127.0.0.1:{self.ctrl_port}",
-                    f"snd_path {self.home}",
-                    f"sip_cafile {self.home.parent / 'ca.pem'}",
-                    "",
-                ]
-            )
-        )
         (self.home / "accounts").write_text(
             f"<sip:{self.username}@127.0.0.1:{self.registrar};transport={self.transport}>"
             f";auth_pass={self.password};answermode={self.answermode};regint=600;audio_codecs=PCMU\n"
         )
+        for _ in range(5):
+            if self._launch():
+                return self
+            # a port it needs was taken between choosing and binding: other ports
+            self.port, self.ctrl_port = free_sip_ports(), free_port()
+        raise AssertionError(f"baresip did not start:\n{self.log()}")
+
+    def _config(self) -> str:
+        mic = self.home / "mic.wav"
+        return "\n".join(
+            [
+                "poll_method epoll",
+                f"sip_listen 127.0.0.1:{self.port}",
+                "net_interface 127.0.0.1",
+                f"audio_source aufile,{mic}",
+                f"audio_player aufile,{self.home / 'played.wav'}",
+                "ausrc_srate 8000",
+                "auplay_srate 8000",
+                "ausrc_channels 1",
+                "auplay_channels 1",
+                "module_path /usr/lib/baresip/modules",
+                "module g711.so",
+                "module aufile.so",
+                "module sndfile.so",
+                "module_app account.so",
+                "module_app menu.so",
+                "module_app ctrl_tcp.so",
+                f"ctrl_tcp_listen 127.0.0.1:{self.ctrl_port}",
+                f"snd_path {self.home}",
+                f"sip_cafile {self.home.parent / 'ca.pem'}",
+                "",
+            ]
+        )
+
+    def _launch(self) -> bool:
+        """Start baresip; False if it could not bind its ports (it exits)."""
+        (self.home / "config").write_text(self._config())
         with (self.home / "log").open("wb") as log:
             self.proc = subprocess.Popen(
                 ["baresip", "-f", str(self.home)],
@@ -86,7 +115,12 @@ class Baresip:
                 stdout=log,
                 stderr=subprocess.STDOUT,
             )
-        return self
+        ready = until_sync(
+            lambda: "baresip is ready." in self.log() or self.proc.poll() is not None,  # type: ignore[union-attr]
+            timeout=20,
+            what="baresip started",
+        )
+        return bool(ready) and "baresip is ready." in self.log()
 
     async def command(self, command: str, params: str = "") -> str:
         """A command on baresip's control socket (ctrl_tcp: JSON in netstrings)."""
@@ -133,6 +167,8 @@ class Baresip:
 
 def sip_account(server: Server, extension_id: str, name: str) -> dict[str, Any]:
     account = server.credentials()["accountId"]
+    args = server.extra_args  # a cluster node's: the admin works on the same database
+    at = args.index("--database-url") if "--database-url" in args else len(args)
     return admin_cli(
         server.data_dir,
         "device",
@@ -143,6 +179,7 @@ def sip_account(server: Server, extension_id: str, name: str) -> dict[str, Any]:
         "--sip",
         "--name",
         name,
+        *args[at : at + 2],
     )
 
 

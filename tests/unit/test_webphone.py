@@ -38,8 +38,8 @@ def a_stream() -> tuple[SupervisionCore, Stream]:
 @pytest.mark.parametrize(
     ("kind", "extra", "reason", "agent"),
     [
-        ("StreamStarted", {}, None, None),
-        ("StreamEnded", {"reason": "call ended"}, "call ended", None),
+        ("StreamStarted", {}, None, "102"),  # the call's agent
+        ("StreamEnded", {"reason": "call ended"}, "call ended", "102"),
         ("StreamTransferred", {"agentExtensionId": "103"}, None, "103"),
     ],
 )

@@ -26,6 +26,7 @@ from callscope.sip.replies import cancel_of, reply
 from callscope.sip.tcp import SipTcp
 from callscope.sip.transactions import ServerTransactions
 from callscope.supervision.model import Supervision, SupervisionMode
+from callscope.supervision.webphone import mic_frame
 
 if TYPE_CHECKING:
     from callscope.supervision.service import SupervisionService
@@ -138,7 +139,11 @@ class PhoneCalls:
         """Who is being monitored, as the phone shows the caller."""
         record = self.service.core.devices.get(link.id)
         sup = record.supervisions.get(started["callId"]) if record is not None else None
-        agent = sup.call.agent_extension if sup is not None else None
+        # the call's agent now, or as the call's node said (a call of another node)
+        said = str(started.get("agentExtensionId") or "")
+        agent = (
+            sup.call.agent_extension if sup is not None else int(said) if said.isdigit() else None
+        )
         ext = (
             await self.service.directory.get_extension(link.device.account_id, agent)
             if agent
@@ -282,11 +287,14 @@ class PhoneCalls:
         """The phone hung up, declined or never answered this call: the supervision it
         carried ends (its other calls go on); its supervisor party leaves with the
         RingCentral status reason ``party_reason``."""
-        self._forget(link, call)
+        node = self._call_node(link, call)
         sup = self._supervision(link, call)
+        self._forget(link, call)
         if sup is not None:
             end = self.service.core.end(sup.call_id, why, party_reason=party_reason)
             self.service.run(end)
+        elif node is not None:  # the call's node ends it
+            self.service.relay.end_stream(link, node, call.stream, why, party_reason)
         logger.info("SIP phone %s: supervision ended (%s)", link.id, why)
 
     def _supervision(self, link: SipDeviceLink, call: SipCall) -> Supervision | None:
@@ -322,16 +330,33 @@ class PhoneCalls:
     # -- what the phone sends ------------------------------------------------------------------
 
     def _microphone(self, link: SipDeviceLink, call: SipCall, pcm: bytes) -> None:
-        """The phone's voice on this call: into this call's supervision only."""
+        """The phone's voice on this call: into this call's supervision only (on the node
+        that carries the call)."""
+        node = self._call_node(link, call)
         for frame in mic_frames(pcm, call.stream):
-            self.service.spawn(self.service.microphone(link, frame))
+            if node is None:
+                self.service.spawn(self.service.microphone(link, frame))
+            else:
+                raw = mic_frame(frame.pcm, stream=frame.stream)
+                self.service.relay.send_mic(link, node, raw)
 
     def _digit(self, link: SipDeviceLink, call: SipCall, digit: str) -> None:
         mode = DIGIT_MODES.get(digit)
+        if mode is None:
+            return
         sup = self._supervision(link, call)
-        if mode is None or sup is None:
+        if sup is None:
+            node = self._call_node(link, call)
+            if node is not None:  # the call's node switches it
+                self.service.relay.set_mode(link, node, call.stream, mode)
             return
         try:
             self.service.run(self.service.core.set_mode(sup, mode))
         except SupervisionRefused as exc:
             logger.info("SIP phone %s: digit %s refused: %s", link.id, digit, exc)
+
+    def _call_node(self, link: SipDeviceLink, call: SipCall) -> str | None:
+        """Another node that carries the call of this SIP call's stream (None: this one)."""
+        if self._supervision(link, call) is not None:
+            return None
+        return self.service.relay.stream_node(link, call.stream)

@@ -173,7 +173,8 @@ class DeviceSessions(EffectRunner):
             await self.disconnect(remote)
 
     async def device_states(self, auth: AuthContext) -> list[dict[str, Any]]:
-        """The caller's connected web phones (on any node) as Genesys device states."""
+        """The caller's connected web phones and registered SIP phones (on any node) as
+        Genesys device states."""
         links: list[DeviceLink] = [
             link
             for link in self.devices.values()
@@ -181,7 +182,7 @@ class DeviceSessions(EffectRunner):
         ]
         if self.cluster is not None:
             mine, _ = await self.directory.list_devices(
-                auth.account_id, auth.extension_id, types=["WebPhone"], limit=1000
+                auth.account_id, auth.extension_id, limit=1000
             )
             for device in mine:
                 if device.id not in self.devices:

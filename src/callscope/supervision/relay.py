@@ -1,11 +1,12 @@
 """Supervision across the nodes of a cluster, and the no-op relay of a single node.
 
-A call is supervised on the node that receives it; a web phone connected to another node is
-reached through that node with ``dev.*`` cluster messages (audio and control one way, its
-microphone the other). Monitoring orders are broadcast so that the agent's next call is
-picked up on whichever node it arrives. The service always has a relay: a single node has
-:class:`LocalRelay`, whose every operation does nothing, so the rules never ask whether there
-is a cluster.
+A call is supervised on the node that receives it; a web phone connected to another node (or
+a SIP phone registered with another node's registrar) is reached through that node with
+``dev.*`` cluster messages (audio and control one way, its microphone the other; a SIP
+phone's hang-up and digits of one stream go to the node of that stream's call). Monitoring
+orders are broadcast so that the agent's next call is picked up on whichever node it
+arrives. The service always has a relay: a single node has :class:`LocalRelay`, whose every
+operation does nothing, so the rules never ask whether there is a cluster.
 """
 
 from __future__ import annotations
@@ -20,8 +21,9 @@ from typing import TYPE_CHECKING, Any, Final
 import orjson
 
 from callscope.calls.telephony import call_id_of
+from callscope.errors import SupervisionRefused
 from callscope.supervision.links import DEVICE_ID, DeviceLink
-from callscope.supervision.model import MonitoringOrder, Operation
+from callscope.supervision.model import MonitoringOrder, Operation, Supervision, SupervisionMode
 from callscope.supervision.webphone import MicFrame, parse_mic
 
 if TYPE_CHECKING:
@@ -40,6 +42,8 @@ DEV_MIC: Final = "dev.mic"  # device node → call node: a microphone frame
 DEV_HOLD: Final = "dev.hold"  # call node → device node: send me its microphone
 DEV_RELEASE: Final = "dev.release"  # call node → device node: no longer
 DEV_GONE: Final = "dev.gone"  # either way: the device (or its link) is gone
+DEV_END: Final = "dev.end"  # device node → call node: a SIP phone hung up one stream's call
+DEV_MODE: Final = "dev.mode"  # device node → call node: a SIP phone's digit switched a mode
 ORDER: Final = "order"  # broadcast: a monitoring order armed, changed or cancelled
 ORDER_USED: Final = "order.used"  # broadcast: a NextCall order picked up its call
 
@@ -126,8 +130,23 @@ class LocalRelay:
         return None
 
     async def remote_link(self, device: Device) -> RemoteDeviceLink | None:
-        """The web phone, Online on another live node, as a link of this one."""
+        """The device (web or SIP phone), Online on another live node, as a link of this one."""
         return None
+
+    def stream_node(self, link: DeviceLink, stream: int) -> str | None:
+        """The node whose call a device's stream carries, when another node carries it."""
+        return None
+
+    def end_stream(
+        self, link: DeviceLink, node: str, stream: int, why: str, party_reason: str
+    ) -> None:
+        """A device of this node dropped the stream ``node`` sends it: that supervision ends."""
+
+    def set_mode(self, link: DeviceLink, node: str, stream: int, mode: SupervisionMode) -> None:
+        """A device of this node switched the mode of the stream ``node`` sends it."""
+
+    def send_mic(self, link: DeviceLink, node: str, raw: bytes) -> None:
+        """A microphone frame for one stream, to the node that carries its call."""
 
 
 Relay = LocalRelay
@@ -149,6 +168,8 @@ class ClusterRelay(LocalRelay):
         cluster.on(DEV_HOLD, self._on_hold)
         cluster.on(DEV_RELEASE, self._on_release)
         cluster.on(DEV_GONE, self._on_gone)
+        cluster.on(DEV_END, self._on_end)
+        cluster.on(DEV_MODE, self._on_mode)
         cluster.on(ORDER, lambda sender, data: service.spawn(self._on_order(data)))
         cluster.on(ORDER_USED, self._on_order_used)
 
@@ -165,6 +186,22 @@ class ClusterRelay(LocalRelay):
     def forward_mic(self, link: DeviceLink, raw: bytes) -> None:
         for node in link.remote_nodes:
             self.cluster.send(node, DEV_MIC, link.prefix + raw)
+
+    def stream_node(self, link: DeviceLink, stream: int) -> str | None:
+        return next((n for n, s in link.remote_streams.items() if stream in s), None)
+
+    def end_stream(
+        self, link: DeviceLink, node: str, stream: int, why: str, party_reason: str
+    ) -> None:
+        message = {"stream": stream, "why": why, "partyReason": party_reason}
+        self.cluster.send(node, DEV_END, link.prefix + orjson.dumps(message))
+
+    def set_mode(self, link: DeviceLink, node: str, stream: int, mode: SupervisionMode) -> None:
+        message = {"stream": stream, "mode": str(mode)}
+        self.cluster.send(node, DEV_MODE, link.prefix + orjson.dumps(message))
+
+    def send_mic(self, link: DeviceLink, node: str, raw: bytes) -> None:
+        self.cluster.send(node, DEV_MIC, link.prefix + raw)
 
     def device_gone(self, link: DeviceLink) -> None:
         # every node: those carrying its supervisions and those holding its order
@@ -202,7 +239,7 @@ class ClusterRelay(LocalRelay):
 
     async def remote_link(self, device: Device) -> RemoteDeviceLink | None:
         cluster = self.cluster
-        if device.type != "WebPhone" or device.status != "Online":
+        if device.status != "Online":  # a web phone connected there, or a SIP phone registered
             return None
         node = device.node_id
         if node is None or node == cluster.node_id or node not in cluster.alive:
@@ -276,6 +313,38 @@ class ClusterRelay(LocalRelay):
         link = self.service.remote.get(device_id)
         if link is not None and link.node == sender:
             self.service.spawn(self.service.disconnect(link))
+
+    def _remote_supervision(
+        self, sender: str, payload: bytes
+    ) -> tuple[Supervision, dict[str, Any]] | None:
+        """The supervision of the stream a device on ``sender`` names, with the message."""
+        device_id, data = self._split(payload)
+        link = self.service.remote.get(device_id)
+        if link is None or link.node != sender:
+            return None
+        message = orjson.loads(data)
+        record = self.service.core.devices.get(device_id)
+        stream = record.streams.get(int(message["stream"])) if record is not None else None
+        return (stream.supervision, message) if stream is not None else None
+
+    def _on_end(self, sender: str, payload: bytes) -> None:
+        found = self._remote_supervision(sender, payload)
+        if found is not None:
+            sup, message = found
+            why, party_reason = str(message["why"]), str(message["partyReason"])
+            self.service.run(self.service.core.end(sup.call_id, why, party_reason=party_reason))
+
+    def _on_mode(self, sender: str, payload: bytes) -> None:
+        found = self._remote_supervision(sender, payload)
+        if found is None:
+            return
+        sup, message = found
+        try:
+            self.service.run(self.service.core.set_mode(sup, SupervisionMode(message["mode"])))
+        except (SupervisionRefused, ValueError) as exc:
+            logger.info(
+                "call %s: mode %r from node %s refused: %s", sup.call_id, message, sender, exc
+            )
 
     async def _on_order(self, payload: bytes) -> None:
         # one at a time, in arrival order (an arm and its cancel must not swap)

@@ -104,8 +104,8 @@ class SupervisionService(DeviceSessions):
                 "connect it at /supervision/device"
                 if device.type == "WebPhone"
                 else "callscope delivers supervision audio to WebPhone devices (connect one at "
-                "/supervision/device) and to SIP phones registered with this node's SIP "
-                "registrar (an account from `callscope admin device --sip`)"
+                "/supervision/device) and to registered SIP phones (an account from "
+                "`callscope admin device --sip`)"
             )
             raise SupervisionRefused(
                 ErrorKind.INVALID,

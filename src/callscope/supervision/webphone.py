@@ -171,6 +171,7 @@ def device_connected(device_id: int, extension_id: int) -> dict[str, Any]:
 def stream_message(kind: str, stream: Stream, **extra: Any) -> dict[str, Any]:
     """``StreamStarted`` / ``StreamEnded`` / ``StreamTransferred`` for one stream."""
     sup = stream.supervision
+    agent = sup.call.agent_extension
     return {
         "type": kind,
         "stream": stream.id,
@@ -181,6 +182,7 @@ def stream_message(kind: str, stream: Stream, **extra: Any) -> dict[str, Any]:
         "supervisorPartyId": stream.supervisor_party,
         "mode": str(sup.mode),
         "twoWay": sup.two_way,
+        "agentExtensionId": str(agent) if agent is not None else None,  # its agent now
         **extra,
     }
 

@@ -1,0 +1,81 @@
+"""A SIP phone registered with one node of a cluster supervises a call another node carries:
+node B's registrar has Sam's desk phone (Debian's baresip), node A has Alex's call. A rings
+the phone through B, B passes the call's audio to it and its microphone, digits and hang-up
+back to A."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import shutil
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import Server, make_stereo_fixture
+from tests.helpers.cluster import node_args
+from tests.helpers.login import request
+from tests.helpers.runner import call_options, start_call
+from tests.helpers.sip import desk_phone, sam_listens, start_sip_server
+from tests.helpers.wait import until_async
+
+pytestmark = [
+    pytest.mark.slow,
+    pytest.mark.skipif(shutil.which("baresip") is None, reason="needs Debian's baresip"),
+]
+
+TEL = "/restapi/v1.0/account/~/telephony/sessions"
+
+
+async def test_a_sip_phone_on_node_b_supervises_a_call_on_node_a(
+    pg_url: str, redis_prefix: str, server_factory: type[Server], tmp_path: Path
+) -> None:
+    a = server_factory(tmp_path / "data", extra_args=node_args("node-a", pg_url, redis_prefix))
+    a.start()
+    b = start_sip_server(server_factory, tmp_path, *node_args("node-b", pg_url, redis_prefix))
+    exts, device_id, phone = await desk_phone(b, tmp_path)  # registers with B
+    source = tmp_path / "call.wav"
+    make_stereo_fixture(source, seconds=14.0)
+
+    async def mode_on_a() -> str | None:
+        _, body = await request(a, "GET", "/api/v2/me/devices", headers=a.headers)
+        mine = [d for d in body["devices"] if d["id"] == device_id]
+        state = mine[0].get("supervisorMonitoringState") if mine else None
+        return state.get("activeMode") if state else None
+
+    async def supervisor_on_a(sid: str, party_id: str) -> str:
+        """The supervisor party's status code in the session A serves."""
+        _, session = await request(a, "GET", f"{TEL}/{sid}", headers=a.headers)
+        found = next(p for p in session["parties"] if p["id"] == party_id)
+        return str(found["status"]["code"])
+
+    try:
+        await phone.logged("200 OK", "baresip registered with node B")
+        call = start_call(call_options(a, source))  # a two-way call into node A
+        sid, party = await sam_listens(a, exts, device_id)  # A takes B's phone as its device
+        await phone.logged("Call established", "the phone on B answered A's supervision")
+        stat = json.loads(await phone.command("callstat"))["data"]
+        assert "Listen: Alex Agent (102)" in stat  # who is monitored, though A knows the call
+        for digit, mode in (("5", "Coach"), ("6", "Barge")):
+            await phone.command("sndcode", digit)  # RFC 4733 on B, the mode switched on A
+
+            async def switched(mode: str = mode) -> bool:
+                return await mode_on_a() == mode
+
+            await until_async(switched, what=f"digit {digit}: {mode} on node A")
+        assert await supervisor_on_a(sid, party["id"]) == "Answered"
+        await phone.command("hangup")  # BYE to B: A's supervision ends, the call goes on
+
+        async def left() -> bool:
+            return await supervisor_on_a(sid, party["id"]) == "Disconnected"
+
+        await until_async(left, what="the supervisor party left the call on A")
+        assert await mode_on_a() is None
+        result = await asyncio.wait_for(call, 40)
+    finally:
+        phone.stop()
+    assert result.status == "completed"
+    assert result.heard is not None  # what the phone said reached A's call, through B
+    assert result.heard.frames["agent"], "coached and barged: the agent heard the phone"
+    assert result.heard.frames["customer"], "barged: the customer heard the phone"
+    assert "supervision ended (the phone hung up)" in b.log()  # B saw the BYE
