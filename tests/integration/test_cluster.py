@@ -264,6 +264,64 @@ async def test_a_supervisor_on_node_b_listens_to_and_coaches_a_call_on_node_a(
     assert np.array_equal(got, mixed[first * 160 : first * 160 + len(got)])
 
 
+async def test_a_phone_supervising_calls_on_two_nodes_gets_a_stream_id_for_each(
+    pg_url: str, redis_prefix: str, server_factory: type[Server], tmp_path: Path
+) -> None:
+    """Each node numbers a device's streams from 1: the phone's node renumbers the streams of
+    other nodes' calls, so a call on A and a call on B never share an id, and the audio, the
+    microphone and the end of each stream stay with their own call."""
+    a, b, exts, phone = await two_nodes_and_a_phone_on_b(
+        server_factory, tmp_path / "data", pg_url, redis_prefix
+    )
+    await monitoring_group(b, {"101": ["Monitoring"], "103": ["Monitored"]}, exts)
+    source = tmp_path / "call.wav"
+    make_stereo_fixture(source, seconds=12.0)
+    voice = tone()
+    spoken = lin2ulaw(np.frombuffer(voice, dtype="<i2"))
+    try:
+        there = start_call(call_options(a, source))  # 102's call, into A
+        here = start_call(call_options(b, source), index=1)  # 103's call, into B
+        sids = {}
+        for node, agent in ((a, "102"), (b, "103")):
+            sid = (await live_session(node, exts[agent]))["telephonySessionId"]
+            body = {"supervisorDeviceId": phone.device_id, "agentExtensionNumber": agent}
+            status, party = await supervise(b, sid, {**body, "mode": "Coach"})
+            assert status == 201, party
+            sids[sid] = party
+        started = await until(
+            lambda: len(phone.of("StreamStarted")) == 2 and phone.of("StreamStarted"),
+            what="a stream of each call",
+        )
+        stream_of = {m["telephonySessionId"]: m["stream"] for m in started}
+        assert set(stream_of) == set(sids)
+        assert len(set(stream_of.values())) == 2, f"one id for two calls: {started}"
+        on_a, on_b = (stream_of[s] for s in sids)
+        await until(  # each stream's own audio comes under its own id
+            lambda: all(len(phone.audio.get(n, {})) >= 50 for n in (on_a, on_b)),
+            what="a second of each call",
+        )
+        await phone.talk(voice, 25, stream=on_a)  # coaching A's call only
+        await asyncio.sleep(0.5)
+        sid_a = next(iter(sids))
+        status, text = await request(
+            b, "DELETE", f"{TEL}/{sid_a}/parties/{sids[sid_a]['id']}", headers=b.headers
+        )
+        assert status == 204, text
+        ended = await until(lambda: phone.first("StreamEnded"), what="StreamEnded of A's call")
+        assert ended["stream"] == on_a
+        heard_b = len(phone.audio[on_b])
+        await until(lambda: len(phone.audio[on_b]) > heard_b + 25, what="B's call goes on")
+        result_a, result_b = await asyncio.wait_for(asyncio.gather(there, here), 40)
+    finally:
+        await phone.close()
+    assert result_a.heard is not None
+    assert result_b.heard is not None
+    agent_a = list(result_a.heard.frames["agent"].values())
+    assert len(agent_a) == 25, len(agent_a)
+    assert all(f == spoken for f in agent_a)
+    assert not result_b.heard.frames["agent"], "the microphone went to the other call"
+
+
 async def test_when_the_supervisors_node_dies_the_call_node_ends_the_supervision(
     pg_url: str, redis_prefix: str, server_factory: type[Server], tmp_path: Path
 ) -> None:

@@ -12,7 +12,9 @@ import pytest
 
 from callscope.errors import ErrorKind, InvalidState, SupervisionRefused
 from callscope.supervision import effects as fx
+from callscope.supervision.book import DeviceRecord
 from callscope.supervision.core import SupervisionCore
+from callscope.supervision.links import RelayedStreams
 from callscope.supervision.model import (
     CallView,
     Channel,
@@ -474,3 +476,20 @@ def test_the_core_does_no_io() -> None:
                 modules = [node.module]
             for module in modules:
                 assert not module.startswith(banned), f"{name} imports {module}"
+
+
+def test_stream_ids_given_to_relayed_streams_are_not_reused() -> None:
+    """A device's node numbers the streams of other nodes' calls in the device's own space
+    (``DeviceRecord.relayed``): a local stream never takes one of those ids."""
+    record = DeviceRecord(DeviceView(7, 1, "101", "a1"))
+    relayed = RelayedStreams()
+    first = record.new_stream_id()
+    record.relayed.add(first)
+    relayed.add("node-a", 1, first)
+    assert record.new_stream_id() != first
+    assert relayed.local("node-a", 1) == first
+    assert relayed.remote(first) == ("node-a", 1)
+    assert relayed.of_node("node-a") == [first]
+    relayed.remove(first)
+    assert relayed.local("node-a", 1) is None
+    assert len(relayed) == 0

@@ -287,14 +287,13 @@ class PhoneCalls:
         """The phone hung up, declined or never answered this call: the supervision it
         carried ends (its other calls go on); its supervisor party leaves with the
         RingCentral status reason ``party_reason``."""
-        node = self._call_node(link, call)
         sup = self._supervision(link, call)
         self._forget(link, call)
         if sup is not None:
             end = self.service.core.end(sup.call_id, why, party_reason=party_reason)
             self.service.run(end)
-        elif node is not None:  # the call's node ends it
-            self.service.relay.end_stream(link, node, call.stream, why, party_reason)
+        else:  # a call another node carries: that node ends it
+            self.service.relay.end_stream(link, call.stream, why, party_reason)
         logger.info("SIP phone %s: supervision ended (%s)", link.id, why)
 
     def _supervision(self, link: SipDeviceLink, call: SipCall) -> Supervision | None:
@@ -332,13 +331,9 @@ class PhoneCalls:
     def _microphone(self, link: SipDeviceLink, call: SipCall, pcm: bytes) -> None:
         """The phone's voice on this call: into this call's supervision only (on the node
         that carries the call)."""
-        node = self._call_node(link, call)
         for frame in mic_frames(pcm, call.stream):
-            if node is None:
-                self.service.spawn(self.service.microphone(link, frame))
-            else:
-                raw = mic_frame(frame.pcm, stream=frame.stream)
-                self.service.relay.send_mic(link, node, raw)
+            raw = mic_frame(frame.pcm, stream=frame.stream)  # as a web phone's, for the relay
+            self.service.spawn(self.service.microphone(link, frame, raw))
 
     def _digit(self, link: SipDeviceLink, call: SipCall, digit: str) -> None:
         mode = DIGIT_MODES.get(digit)
@@ -346,17 +341,9 @@ class PhoneCalls:
             return
         sup = self._supervision(link, call)
         if sup is None:
-            node = self._call_node(link, call)
-            if node is not None:  # the call's node switches it
-                self.service.relay.set_mode(link, node, call.stream, mode)
+            self.service.relay.set_mode(link, call.stream, mode)  # another node's call
             return
         try:
             self.service.run(self.service.core.set_mode(sup, mode))
         except SupervisionRefused as exc:
             logger.info("SIP phone %s: digit %s refused: %s", link.id, digit, exc)
-
-    def _call_node(self, link: SipDeviceLink, call: SipCall) -> str | None:
-        """Another node that carries the call of this SIP call's stream (None: this one)."""
-        if self._supervision(link, call) is not None:
-            return None
-        return self.service.relay.stream_node(link, call.stream)

@@ -74,9 +74,15 @@ class DeviceRecord:
     streams: dict[int, Stream] = field(default_factory=dict)
     order: MonitoringOrder | None = None
     next_stream: int = 1
+    #: ids given to streams of calls other nodes carry (relayed to this device): not reused
+    relayed: set[int] = field(default_factory=set)
 
     def new_stream_id(self) -> int:
-        while self.next_stream in self.streams or self.next_stream == 0:
+        while (
+            self.next_stream in self.streams
+            or self.next_stream in self.relayed
+            or self.next_stream == 0
+        ):
             self.next_stream = (self.next_stream + 1) % 65536
         sid = self.next_stream
         self.next_stream = (self.next_stream + 1) % 65536

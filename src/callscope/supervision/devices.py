@@ -198,12 +198,12 @@ class DeviceSessions(EffectRunner):
         for link in [r for r in self.remote.values() if r.node == node]:
             await self.disconnect(link)
         for local in self.devices.values():
-            streams = local.remote_streams.pop(node, {})
+            streams = self.relay.forget_node(local, node)
             if node not in local.remote_nodes and not streams:
                 continue
             local.remote_nodes.discard(node)
             why = f"node {node}, which carried the call, stopped"
-            for message in streams.values():
+            for message in streams:
                 local.send_json({**message, "type": "StreamEnded", "reason": why})
             local.send_json(
                 notice(

@@ -31,7 +31,7 @@ if TYPE_CHECKING:
     from callscope.metrics import Histogram
     from callscope.store.models import Device, Extension
 
-__all__ = ["CONTROL_LIMIT", "DEVICE_ID", "WRITE_BUFFER_LIMIT", "DeviceLink"]
+__all__ = ["CONTROL_LIMIT", "DEVICE_ID", "WRITE_BUFFER_LIMIT", "DeviceLink", "RelayedStreams"]
 
 logger = logging.getLogger("callscope.supervision")
 
@@ -42,6 +42,44 @@ WRITE_BUFFER_LIMIT: Final = 16 * 1024
 CONTROL_LIMIT: Final = 1000
 #: the device id as cluster messages about it begin
 DEVICE_ID: Final = struct.Struct("<Q")
+
+
+class RelayedStreams:
+    """The streams of calls other nodes carry that a device of this node receives.
+
+    Each node numbers a device's streams from 1, so two calls on two nodes would reach the
+    device with the same stream id. The device's node gives each relayed stream an id of the
+    device's own (taken from the same space as its local streams) and translates both ways:
+    control messages and listen frames in, microphone frames, digits and hang-ups out."""
+
+    def __init__(self) -> None:
+        self._local: dict[tuple[str, int], int] = {}  # (node, its stream id) → the device's
+        self._remote: dict[int, tuple[str, int]] = {}  # the device's id → (node, its id)
+        #: the device's id → the StreamStarted it was sent (with the device's id)
+        self.started: dict[int, dict[str, Any]] = {}
+
+    def local(self, node: str, stream: int) -> int | None:
+        return self._local.get((node, stream))
+
+    def remote(self, stream: int) -> tuple[str, int] | None:
+        return self._remote.get(stream)
+
+    def add(self, node: str, stream: int, local: int) -> None:
+        self._local[(node, stream)] = local
+        self._remote[local] = (node, stream)
+
+    def remove(self, local: int) -> None:
+        found = self._remote.pop(local, None)
+        if found is not None:
+            del self._local[found]
+        self.started.pop(local, None)
+
+    def of_node(self, node: str) -> list[int]:
+        """The device's ids of the streams ``node`` sends."""
+        return [local for local, (n, _) in self._remote.items() if n == node]
+
+    def __len__(self) -> int:
+        return len(self._remote)
 
 
 class DeviceLink:
@@ -77,8 +115,8 @@ class DeviceLink:
         self._sender: asyncio.Task[None] | None = None
         #: cluster: nodes that carry calls this device supervises (its microphone goes there)
         self.remote_nodes: set[str] = set()
-        #: cluster: streams of calls on other nodes, by node (told StreamEnded if one dies)
-        self.remote_streams: dict[str, dict[int, dict[str, Any]]] = {}
+        #: cluster: streams of calls on other nodes (told StreamEnded if one dies)
+        self.relayed = RelayedStreams()
         self.prefix = DEVICE_ID.pack(device.id)
 
     @property

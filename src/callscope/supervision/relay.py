@@ -14,8 +14,9 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import time
+import struct
 from collections.abc import Awaitable, Callable
+from time import monotonic
 from typing import TYPE_CHECKING, Any, Final
 
 import orjson
@@ -24,7 +25,7 @@ from callscope.calls.telephony import call_id_of
 from callscope.errors import SupervisionRefused
 from callscope.supervision.links import DEVICE_ID, DeviceLink
 from callscope.supervision.model import MonitoringOrder, Operation, Supervision, SupervisionMode
-from callscope.supervision.webphone import MicFrame, parse_mic
+from callscope.supervision.webphone import STREAM_EVENTS, MicFrame, parse_mic
 
 if TYPE_CHECKING:
     from callscope.cluster.node import Cluster
@@ -46,6 +47,16 @@ DEV_END: Final = "dev.end"  # device node → call node: a SIP phone hung up one
 DEV_MODE: Final = "dev.mode"  # device node → call node: a SIP phone's digit switched a mode
 ORDER: Final = "order"  # broadcast: a monitoring order armed, changed or cancelled
 ORDER_USED: Final = "order.used"  # broadcast: a NextCall order picked up its call
+
+
+#: where an audio frame's header (``<BBHI`` kind, channel, stream, frame) has its stream id
+STREAM_AT: Final = 2
+STREAM_ID: Final = struct.Struct("<H")
+
+
+def _renumbered(frame: bytes, stream: int) -> bytes:
+    """An audio frame (listen or microphone) with another stream id in its header."""
+    return frame[:STREAM_AT] + STREAM_ID.pack(stream) + frame[STREAM_AT + STREAM_ID.size :]
 
 
 class RemoteDeviceLink(DeviceLink):
@@ -133,20 +144,17 @@ class LocalRelay:
         """The device (web or SIP phone), Online on another live node, as a link of this one."""
         return None
 
-    def stream_node(self, link: DeviceLink, stream: int) -> str | None:
-        """The node whose call a device's stream carries, when another node carries it."""
-        return None
+    def end_stream(self, link: DeviceLink, stream: int, why: str, party_reason: str) -> None:
+        """A device of this node dropped its stream of another node's call: that supervision
+        ends there."""
 
-    def end_stream(
-        self, link: DeviceLink, node: str, stream: int, why: str, party_reason: str
-    ) -> None:
-        """A device of this node dropped the stream ``node`` sends it: that supervision ends."""
+    def set_mode(self, link: DeviceLink, stream: int, mode: SupervisionMode) -> None:
+        """A device of this node switched the mode of its stream of another node's call."""
 
-    def set_mode(self, link: DeviceLink, node: str, stream: int, mode: SupervisionMode) -> None:
-        """A device of this node switched the mode of the stream ``node`` sends it."""
-
-    def send_mic(self, link: DeviceLink, node: str, raw: bytes) -> None:
-        """A microphone frame for one stream, to the node that carries its call."""
+    def forget_node(self, link: DeviceLink, node: str) -> list[dict[str, Any]]:
+        """``node`` died: the StreamStarted messages of the device's streams of its calls
+        (the device is to be told they ended)."""
+        return []
 
 
 Relay = LocalRelay
@@ -184,24 +192,56 @@ class ClusterRelay(LocalRelay):
             self.cluster.send(link.node, DEV_RELEASE, link.prefix)
 
     def forward_mic(self, link: DeviceLink, raw: bytes) -> None:
-        for node in link.remote_nodes:
-            self.cluster.send(node, DEV_MIC, link.prefix + raw)
+        (stream,) = STREAM_ID.unpack_from(raw, STREAM_AT)
+        if stream == 0:  # into every call it coaches or barges into, on every node
+            for node in link.remote_nodes:
+                self.cluster.send(node, DEV_MIC, link.prefix + raw)
+            return
+        found = link.relayed.remote(stream)
+        if found is not None:  # into that stream's call only, in that node's numbering
+            node, theirs = found
+            self.cluster.send(node, DEV_MIC, link.prefix + _renumbered(raw, theirs))
 
-    def stream_node(self, link: DeviceLink, stream: int) -> str | None:
-        return next((n for n, s in link.remote_streams.items() if stream in s), None)
+    def end_stream(self, link: DeviceLink, stream: int, why: str, party_reason: str) -> None:
+        found = link.relayed.remote(stream)
+        if found is not None:
+            node, theirs = found
+            message = {"stream": theirs, "why": why, "partyReason": party_reason}
+            self.cluster.send(node, DEV_END, link.prefix + orjson.dumps(message))
 
-    def end_stream(
-        self, link: DeviceLink, node: str, stream: int, why: str, party_reason: str
-    ) -> None:
-        message = {"stream": stream, "why": why, "partyReason": party_reason}
-        self.cluster.send(node, DEV_END, link.prefix + orjson.dumps(message))
+    def set_mode(self, link: DeviceLink, stream: int, mode: SupervisionMode) -> None:
+        found = link.relayed.remote(stream)
+        if found is not None:
+            node, theirs = found
+            message = {"stream": theirs, "mode": str(mode)}
+            self.cluster.send(node, DEV_MODE, link.prefix + orjson.dumps(message))
 
-    def set_mode(self, link: DeviceLink, node: str, stream: int, mode: SupervisionMode) -> None:
-        message = {"stream": stream, "mode": str(mode)}
-        self.cluster.send(node, DEV_MODE, link.prefix + orjson.dumps(message))
+    def forget_node(self, link: DeviceLink, node: str) -> list[dict[str, Any]]:
+        started = []
+        for local in link.relayed.of_node(node):
+            started.append(link.relayed.started.get(local) or {"stream": local})
+            self._release(link, local)
+        return started
 
-    def send_mic(self, link: DeviceLink, node: str, raw: bytes) -> None:
-        self.cluster.send(node, DEV_MIC, link.prefix + raw)
+    def _release(self, link: DeviceLink, local: int) -> None:
+        link.relayed.remove(local)
+        record = self.service.core.devices.get(link.id)
+        if record is not None:
+            record.relayed.discard(local)
+
+    def _local_stream(self, link: DeviceLink, node: str, theirs: int) -> int | None:
+        """The device's id for stream ``theirs`` of ``node``: a new one (from the device's
+        own id space) the first time, None for a device the core does not know."""
+        local = link.relayed.local(node, theirs)
+        if local is not None:
+            return local
+        record = self.service.core.devices.get(link.id)
+        if record is None:
+            return None
+        local = record.new_stream_id()
+        record.relayed.add(local)
+        link.relayed.add(node, theirs, local)
+        return local
 
     def device_gone(self, link: DeviceLink) -> None:
         # every node: those carrying its supervisions and those holding its order
@@ -267,10 +307,13 @@ class ClusterRelay(LocalRelay):
     def _on_audio(self, sender: str, payload: bytes) -> None:
         device_id, frame = self._split(payload)
         link = self.service.devices.get(device_id)
-        if link is not None:
-            link.send_audio(frame, time.monotonic())
-        else:
+        if link is None:
             self.cluster.send(sender, DEV_GONE, DEVICE_ID.pack(device_id))
+            return
+        (theirs,) = STREAM_ID.unpack_from(frame, STREAM_AT)
+        local = link.relayed.local(sender, theirs)
+        if local is not None:  # (a stream never started here, or ended, is not the device's)
+            link.send_audio(frame if local == theirs else _renumbered(frame, local), monotonic())
 
     def _on_json(self, sender: str, payload: bytes) -> None:
         device_id, data = self._split(payload)
@@ -278,14 +321,25 @@ class ClusterRelay(LocalRelay):
         if link is None:
             return
         message = orjson.loads(data)
-        # Remember the streams of calls the sender carries: if that node dies, the device
-        # is told each of them ended.
         kind = message.get("type") if isinstance(message, dict) else None
-        streams = link.remote_streams.setdefault(sender, {})
-        if kind == "StreamStarted":
-            streams[int(message["stream"])] = message
-        elif kind == "StreamEnded":
-            streams.pop(int(message["stream"]), None)
+        if kind in STREAM_EVENTS:
+            # in the device's numbering; StreamStarted is kept: if the sender dies, the
+            # device is told each of its streams ended
+            theirs = int(message["stream"])
+            if kind == "StreamStarted":
+                local = self._local_stream(link, sender, theirs)
+            else:
+                local = link.relayed.local(sender, theirs)
+            if local is None:
+                return
+            message = {**message, "stream": local}
+            if kind == "StreamStarted":
+                link.relayed.started[local] = message
+            elif kind == "StreamEnded":
+                self._release(link, local)
+        elif kind == "ModeChanged":
+            ids = (link.relayed.local(sender, int(n)) for n in message.get("streams", []))
+            message = {**message, "streams": [n for n in ids if n is not None]}
         link.send_json(message)
 
     def _on_mic(self, sender: str, payload: bytes) -> None:
