@@ -14,6 +14,7 @@ from datetime import timedelta
 from typing import TYPE_CHECKING, Protocol
 
 import orjson
+from redis.exceptions import RedisError
 
 from callscope.cluster.node import Cluster
 from callscope.events.sending import Stopped, StopSignal, WebhookSender, backoff_s
@@ -246,6 +247,14 @@ class Senders:
             await self._send_queue(sub_id, stop)
         except asyncio.CancelledError:
             raise
+        except RedisError as exc:  # the sender lease: the lease keeper kicks it again
+            logger.warning(
+                "subscription %s: delivery paused, Redis did not answer (%s: %s); it resumes "
+                "when Redis answers",
+                sub_id,
+                type(exc).__name__,
+                exc,
+            )
         except Exception:
             logger.exception("subscription %s: delivery failed unexpectedly", sub_id)
         finally:
