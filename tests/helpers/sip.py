@@ -189,6 +189,14 @@ async def device(server: Server, device_id: str) -> dict[str, Any]:
     return found
 
 
+async def active_mode(server: Server, device_id: str) -> str | None:
+    """The mode the device supervises in now (Genesys ``activeMode``), as ``server`` says."""
+    _, body = await request(server, "GET", "/api/v2/me/devices", headers=server.headers)
+    mine = [d for d in body["devices"] if d["id"] == device_id]
+    state = mine[0].get("supervisorMonitoringState") if mine else None
+    return state.get("activeMode") if state else None
+
+
 def aligned(heard: np.ndarray, expected: np.ndarray) -> tuple[int, np.ndarray]:
     """Where ``heard`` starts in ``expected`` (by cross-correlation), and the overlap."""
     start = int(np.argmax(np.abs(heard) > 200))  # past the silence before RTP arrived

@@ -16,7 +16,7 @@ from tests.conftest import Server, make_stereo_fixture
 from tests.helpers.cluster import node_args
 from tests.helpers.login import request
 from tests.helpers.runner import call_options, start_call
-from tests.helpers.sip import desk_phone, sam_listens, start_sip_server
+from tests.helpers.sip import active_mode, desk_phone, sam_listens, start_sip_server
 from tests.helpers.wait import until_async
 
 pytestmark = [
@@ -37,12 +37,6 @@ async def test_a_sip_phone_on_node_b_supervises_a_call_on_node_a(
     source = tmp_path / "call.wav"
     make_stereo_fixture(source, seconds=14.0)
 
-    async def mode_on_a() -> str | None:
-        _, body = await request(a, "GET", "/api/v2/me/devices", headers=a.headers)
-        mine = [d for d in body["devices"] if d["id"] == device_id]
-        state = mine[0].get("supervisorMonitoringState") if mine else None
-        return state.get("activeMode") if state else None
-
     async def supervisor_on_a(sid: str, party_id: str) -> str:
         """The supervisor party's status code in the session A serves."""
         _, session = await request(a, "GET", f"{TEL}/{sid}", headers=a.headers)
@@ -60,7 +54,7 @@ async def test_a_sip_phone_on_node_b_supervises_a_call_on_node_a(
             await phone.command("sndcode", digit)  # RFC 4733 on B, the mode switched on A
 
             async def switched(mode: str = mode) -> bool:
-                return await mode_on_a() == mode
+                return await active_mode(a, device_id) == mode
 
             await until_async(switched, what=f"digit {digit}: {mode} on node A")
         assert await supervisor_on_a(sid, party["id"]) == "Answered"
@@ -70,7 +64,7 @@ async def test_a_sip_phone_on_node_b_supervises_a_call_on_node_a(
             return await supervisor_on_a(sid, party["id"]) == "Disconnected"
 
         await until_async(left, what="the supervisor party left the call on A")
-        assert await mode_on_a() is None
+        assert await active_mode(a, device_id) is None
         result = await asyncio.wait_for(call, 40)
     finally:
         phone.stop()

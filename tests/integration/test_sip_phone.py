@@ -25,6 +25,7 @@ from tests.helpers.runner import call_options, live_session, recording, start_ca
 from tests.helpers.sip import (
     Baresip,
     RawSip,
+    active_mode,
     aligned,
     desk_phone,
     device,
@@ -34,7 +35,7 @@ from tests.helpers.sip import (
     sip_account,
     start_sip_server,
 )
-from tests.helpers.wait import until
+from tests.helpers.wait import until, until_async
 
 pytestmark = [
     pytest.mark.slow,
@@ -222,28 +223,19 @@ async def test_digits_on_the_phone_switch_listen_coach_barge(
     source = tmp_path / "call.wav"
     make_stereo_fixture(source, seconds=10.0)
 
-    async def active_mode() -> str | None:
-        _, body = await request(server, "GET", "/api/v2/me/devices", headers=server.headers)
-        mine = [d for d in body["devices"] if d["id"] == device_id]
-        state = mine[0].get("supervisorMonitoringState") if mine else None
-        return state.get("activeMode") if state else None
-
-    async def mode_becomes(mode: str) -> None:
-        for _ in range(200):
-            if await active_mode() == mode:
-                return
-            await asyncio.sleep(0.05)
-        raise AssertionError(f"mode is {await active_mode()}, not {mode}")
-
     try:
         await phone.logged("200 OK", "baresip registered")
         call = start_call(call_options(server, source))
         await sam_listens(server, exts, device_id)
         await phone.logged("Call established", "phone answered")
-        assert await active_mode() == "Listen"
+        assert await active_mode(server, device_id) == "Listen"
         for digit, mode in (("5", "Coach"), ("6", "Barge"), ("4", "Listen")):
             await phone.command("sndcode", digit)
-            await mode_becomes(mode)
+
+            async def switched(mode: str = mode) -> bool:
+                return await active_mode(server, device_id) == mode
+
+            await until_async(switched, what=f"digit {digit}: {mode}")
         result = await asyncio.wait_for(call, 30)
     finally:
         phone.stop()
