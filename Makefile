@@ -30,38 +30,30 @@ test: $(STAMP) chromium baresip nginx services
 quick: $(STAMP)
 	CALLSCOPE_TEST_NO_SERVERS=1 $(BIN)/pytest tests/unit -q   # exits 5 when no test ran
 
+## $(call apt_tool,PROGRAM,PACKAGE,WHAT NEEDS IT): install Debian's PACKAGE (as root) unless
+## PROGRAM is there; otherwise say which tests need it and how to install it
+define apt_tool
+@test -x $(1) || { \
+  if [ "$$(id -u)" = 0 ]; then \
+    (apt-get install -y -q $(2) >/dev/null 2>&1 || \
+     (apt-get update -q >/dev/null && apt-get install -y -q $(2) >/dev/null)) && \
+    echo "installed $(1)"; \
+  else \
+    echo "$(3) need $(1): sudo apt-get install $(2)" >&2; exit 1; \
+  fi; }
+endef
+
 ## the dashboard tests drive Debian's Chromium (never a downloaded browser)
 chromium:
-	@test -x /usr/bin/chromium || { \
-	  if [ "$$(id -u)" = 0 ]; then \
-	    (apt-get install -y -q chromium >/dev/null 2>&1 || \
-	     (apt-get update -q >/dev/null && apt-get install -y -q chromium >/dev/null)) && \
-	    echo "installed /usr/bin/chromium"; \
-	  else \
-	    echo "the dashboard tests need Chromium: sudo apt-get install chromium" >&2; exit 1; \
-	  fi; }
+	$(call apt_tool,/usr/bin/chromium,chromium,the dashboard tests)
 
 ## the SIP-phone tests register Debian's baresip (an independent SIP client) with callscope
 baresip:
-	@test -x /usr/bin/baresip || { \
-	  if [ "$$(id -u)" = 0 ]; then \
-	    (apt-get install -y -q baresip-core >/dev/null 2>&1 || \
-	     (apt-get update -q >/dev/null && apt-get install -y -q baresip-core >/dev/null)) && \
-	    echo "installed /usr/bin/baresip"; \
-	  else \
-	    echo "the SIP-phone tests need baresip: sudo apt-get install baresip-core" >&2; exit 1; \
-	  fi; }
+	$(call apt_tool,/usr/bin/baresip,baresip-core,the SIP-phone tests)
 
 ## the proxy tests put the shipped deploy/nginx.conf in front of a server (Debian's nginx-light)
 nginx:
-	@command -v nginx >/dev/null || test -x /usr/sbin/nginx || { \
-	  if [ "$$(id -u)" = 0 ]; then \
-	    (apt-get install -y -q nginx-light >/dev/null 2>&1 || \
-	     (apt-get update -q >/dev/null && apt-get install -y -q nginx-light >/dev/null)) && \
-	    echo "installed /usr/sbin/nginx"; \
-	  else \
-	    echo "the proxy tests need nginx: sudo apt-get install nginx-light" >&2; exit 1; \
-	  fi; }
+	$(call apt_tool,/usr/sbin/nginx,nginx-light,the proxy tests)
 
 ## the PostgreSQL and cluster tests use 127.0.0.1:5432 (database test) and Redis at
 ## 127.0.0.1:6379; start either if it is installed but down
