@@ -153,6 +153,58 @@ def said(*turns: tuple[str, str]) -> list[Utterance]:
         ("customer", "Will do.", []),
         ("customer", "I'll do the transfer tonight.", ["Customer to do the transfer tonight."]),
         ("customer", "I'll do the payment.", ["Customer to do the payment."]),
+        # a third party named by any noun phrase or name opening the clause, an appositive
+        # allowed; a thing that only happens ("the order will ship") is none
+        (
+            "agent",
+            "Your bank will return the $180 within five working days.",
+            ["Bank to return the $180 within 5 working days."],
+        ),
+        (
+            "agent",
+            "Marco, our depot supervisor, is going to search the bay this afternoon.",
+            ["Marco to search the bay this afternoon."],
+        ),
+        (
+            "agent",
+            "Your new teacher, Ms. Ortega, will send you the reading list.",
+            ["Ms. Ortega to send the customer the reading list."],
+        ),
+        (
+            "agent",
+            "If nothing comes through, an electrician will visit next Tuesday.",
+            ["Electrician to visit next Tuesday if nothing comes through."],
+        ),
+        ("agent", "The order will ship tomorrow.", []),
+        ("agent", "Your plan will renew on the first.", []),
+        ("agent", "Your bank won't return the fee.", []),
+        ("agent", "Marco, our supervisor, won't call you.", []),
+        ("agent", "Everything will be fine.", []),
+        # an in-call verb put off to a time after the call is a step; "be home" is no in-call
+        # "be"; what follows a hypothetical condition is hypothetical too
+        (
+            "agent",
+            "I'll check the readings tomorrow morning.",
+            ["Check the readings tomorrow morning."],
+        ),
+        ("agent", "I'll check your account now.", []),
+        ("agent", "I'll check that in a minute.", []),
+        (
+            "agent",
+            "Someone will need to be home to let the engineer in.",
+            ["Customer to be home to let the engineer in."],
+        ),
+        ("agent", "I'll be there in a second.", []),
+        (
+            "agent",
+            "If you miss another payment, it would be reported, so please call us first.",
+            [],
+        ),
+        (
+            "agent",
+            "Could you reconnect it to your home Wi-Fi tonight?",
+            ["Customer to reconnect it to the customer's home Wi-Fi tonight."],
+        ),
     ],
 )
 def test_commitments_and_vetoes(speaker: str, text: str, found: list[str]) -> None:

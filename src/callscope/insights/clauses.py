@@ -4,11 +4,14 @@ A sentence is cut into clauses at conjunctions (", and", ", so", ", but", ";", a
 that opens a subject of its own with a modal: "…the claim and a plumber will call"); a clause
 that only states a consequence ("you'll see it on your next bill", "it should arrive in five
 days") stays with the action before it. Each clause gets a **frame**: who acts (the speaker,
-a third party — "the team will", "they'll", "a technician will" — or, when the agent tells
-the customer to do something, the customer), how (first-person future, present progressive,
-past with a consequence, a conditional promise, an instruction) and the signs that it is no
-commitment (negation, a question, a hypothetical, in-call procedure, a complaint about an
-earlier promise). :func:`step_text` writes a committed clause as a next step in the RingSense
+a third party — "the team will", "they'll", "a technician will", any noun phrase or name
+opening the clause that acts on something: "your bank will return…", "Marco, our depot
+supervisor, is going to search…" — or, when the agent tells the customer to do something,
+the customer), how (first-person future, present progressive, past with a consequence, a
+conditional promise, an instruction) and the signs that it is no commitment (negation, a
+question, a hypothetical, in-call procedure, a complaint about an earlier promise; an in-call
+verb put off to a time after the call is no in-call procedure: "I'll check the readings
+tomorrow morning"). :func:`step_text` writes a committed clause as a next step in the RingSense
 style (spec §10, seed ``ringsense-for-sales``): owner + action + object + deadline —
 "Email the customer the list of approved glass shops.", "Network team to push a fix tonight.",
 "Customer to send the photos of the damage tonight." — with the deadline normalised and put
@@ -119,6 +122,53 @@ _ASKED_NOW: Final = IN_CALL_VERBS | {"give", "tell", "read", "spell", "confirm",
 _ACCEPT = re.compile(
     r"^\s*(?:(?:that|it|this|so)\b(?:\s+for\s+you)?(?:\s+[a-z]+){0,2}\s*)?[.!]?$", re.I
 )
+
+
+#: words that open a clause but name no one who could act
+_NOT_ACTOR_WORDS: Final = """i we you it that this there which who what everything nothing
+something anything he she they someone somebody one mine yours then so also tomorrow today
+tonight later next first once if when all each both either neither none"""
+_NOT_ACTORS: Final = frozenset(_NOT_ACTOR_WORDS.split())
+#: a third party named by any noun phrase or name opening the clause, an appositive allowed:
+#: "your bank will return…", "the crew will empty…", "Medwise will write…", "Marco, our depot
+#: supervisor, is going to search…", "your new teacher, Ms. Ortega, will send…"
+_THIRD_OPEN = re.compile(
+    r"^(?P<subject>(?:the|our|your|a|an|my|their)\s+(?:[a-z'-]+\s+){0,3}?[a-z'-]+|"
+    r"[a-z][a-z'-]+(?:\s+[a-z][a-z'-]+)?)(?:\s*,\s*(?P<appos>[^,]{2,40}?)\s*,)?\s*"
+    r"(?:'ll|\s+will|\s+is going to|\s+are going to|'s going to)\s+"
+    r"(?:also\s+|then\s+|now\s+|personally\s+|(?:him|her)self\s+)?(?P<verb>[a-z]+)\b"
+    r"(?P<rest>.*)$",
+    re.I,
+)
+#: after an open subject the act must reach someone or something ("…will empty your bin"), or
+#: be a visit or a call: "the order will ship tomorrow" says what happens to a thing
+_OBJECT = re.compile(
+    r"^\s*(?:you|your|the|a|an|it|them|him|her|this|that|these|those|us|me|some|all|\$|\d|"
+    r"back|out|up|over|with|to)\b",
+    re.I,
+)
+_INTRANSITIVE_ACTS: Final = frozenset(("visit", "come", "call", "ring", "phone", "contact"))
+#: verbs after an open subject that say what happens, not what someone does
+_HAPPENINGS: Final = frozenset(("be", "have", "see", "get", "receive", "show", "arrive", "take",
+                                "appear", "reach", "go", "need", "let", "come"))  # fmt: skip
+
+
+def _third_open(body: str) -> tuple[str, str] | None:
+    """(who, verb) of a third party named by any noun phrase or name opening ``body``."""
+    m = _THIRD_OPEN.match(body)
+    if m is None:
+        return None
+    words = m.group("subject").lower().split()
+    if words[0] in _NOT_ACTORS or words[-1] in _NOT_ACTORS:
+        return None
+    verb = base_form(m.group("verb"))
+    if verb is None or (verb in _HAPPENINGS and verb not in _INTRANSITIVE_ACTS):
+        return None
+    if verb not in _INTRANSITIVE_ACTS and not _OBJECT.match(m.group("rest")):
+        return None
+    appos = (m.group("appos") or "").strip()
+    who = appos if appos[:1].isupper() else m.group("subject")
+    return who, verb
 
 
 def _third(text: str) -> re.Match[str] | None:
@@ -265,11 +315,11 @@ def _kind(text: str, speaker: str) -> tuple[str, str, str, str]:
     asked = _asked_of_customer(body) if speaker != "customer" else ""
     if asked:
         return "instruction", "customer", "", asked
-    third = _third(body)
     first = _FUTURE_1.search(body)
-    if third and (first is None or third.start() < first.start()):
+    third = _third_party(body, first)
+    if third:
         owner = "customer" if speaker == "customer" else "third party"
-        return "third", owner, third.group("who"), base_form(third.group("verb")) or ""
+        return "third", owner, *third
     if first and first.group("verb").lower() == "do" and _ACCEPT.match(body[first.end() :]):
         return "", "", "", ""
     if first:
@@ -286,6 +336,14 @@ def _kind(text: str, speaker: str) -> tuple[str, str, str, str]:
     if m and _is_past(m):
         return "past", speaker, "", base_form(m.group("verb")) or ""
     return "", "", "", ""
+
+
+def _third_party(body: str, first: re.Match[str] | None) -> tuple[str, str] | None:
+    """(who, verb) of a third party's act in ``body`` before any first-person future."""
+    third = _third(body)
+    if third and (first is None or third.start() < first.start()):
+        return third.group("who"), base_form(third.group("verb")) or ""
+    return _third_open(body) if third is None else None
 
 
 def _guessed_base(ing: str) -> str:
@@ -329,13 +387,35 @@ _ASK_TEAM = re.compile(
 )
 
 
+#: in-call verbs that name a step when put off to a time after the call ("I'll check the
+#: readings tomorrow morning", "I'll ask the office about it on Monday")
+_DEFERRABLE: Final = frozenset(("ask", "check", "look", "verify", "confirm", "search", "test"))
+#: "be" as a step: being somewhere for a visit ("someone will need to be home", "please be
+#: there by nine")
+_BE_THERE = re.compile(
+    r"\bbe\s+(?:at\s+)?(?:home|there|in|available|present|around|on site)\b", re.I
+)
+
+
+def _later(text: str) -> bool:
+    """Whether ``text`` names a time after the call (not "in a minute")."""
+    m = DEADLINE.search(text)
+    return m is not None and not re.search(r"minute|second|moment", m.group(0), re.I)
+
+
 def _in_call(kind: str, speaker: str, verb: str, text: str) -> bool:
     """The agent's act in the conversation itself ("let me check", "I'll put you on hold")."""
     if speaker == "customer" or kind == "third":
         return False
     if verb == "ask" and _ASK_TEAM.search(text):
         return False
-    return verb in IN_CALL_VERBS or bool(_ON_HOLD.search(text))
+    if _ON_HOLD.search(text):
+        return True
+    if verb in _DEFERRABLE and kind == "future" and _later(text):
+        return False
+    if verb == "be" and kind == "instruction" and _BE_THERE.search(text):
+        return False
+    return verb in IN_CALL_VERBS
 
 
 _LEAVING: Final = frozenset(("cancel", "switch", "leave", "dispute", "report", "close"))

@@ -68,8 +68,13 @@ def candidates(utterances: Sequence[Utterance]) -> list[Candidate]:
     out: list[Candidate] = []
     team = ""
     for s in _joined_consequences(sentences(utterances)):
-        for c in clauses(s.text, s.speaker):
-            f = frame(c)
+        parts = clauses(s.text, s.speaker)
+        frames = [frame(c) for c in parts]
+        if frames and frames[0].conditional and frames[0].hypothetical:
+            # "If you miss another payment, it would be reported, so please call us first":
+            # what follows a hypothetical is hypothetical too
+            frames = [replace(f, hypothetical=True) for f in frames]
+        for c, f in zip(parts, frames, strict=True):
             if f.candidate and _admissible(f) and not _vetoed(f):
                 if f.owner == "third party" and f.who.lower() in _PRONOUN_ACTOR and team:
                     f = _named(f, team)
