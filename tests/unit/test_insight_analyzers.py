@@ -200,6 +200,13 @@ def said(*turns: tuple[str, str]) -> list[Utterance]:
             "If you miss another payment, it would be reported, so please call us first.",
             [],
         ),
+        # a done act with the date it takes effect is no step; "would you mind…" asks for one
+        ("agent", "I've cancelled the plan now, effective today.", []),
+        (
+            "agent",
+            "Would you mind sending us the receipt tonight?",
+            ["Customer to send the company the receipt tonight."],
+        ),
         (
             "agent",
             "Could you reconnect it to your home Wi-Fi tonight?",

@@ -110,10 +110,10 @@ _SOMEONE_MUST = re.compile(
 )
 
 
-#: the agent's request put as a question: "could you send us a photo of the tear?" (the
-#: customer's step)
+#: the agent's request put as a question: "could you send us a photo of the tear?", "would
+#: you mind sending us the receipt?" (the customer's step)
 _REQUEST = re.compile(
-    r"^(?:could|can|would|will)\s+you\s+(?:please\s+|just\s+)?(?P<verb>[a-z]+)\b", re.I
+    r"^(?:could|can|would|will)\s+you\s+(?:please\s+|just\s+|mind\s+)?(?P<verb>[a-z]+)\b", re.I
 )
 #: requests answered on the call itself: "could you give me the agreement number?"
 _ASKED_NOW: Final = IN_CALL_VERBS | {"give", "tell", "read", "spell", "confirm", "hold"}
@@ -426,11 +426,17 @@ def _threat(speaker: str, verb: str, text: str) -> bool:
     return speaker == "customer" and verb in _LEAVING and bool(_CONDITION.search(text))
 
 
+#: the date a done act takes effect from, not a step still to come
+_EFFECTIVE = re.compile(r"\b(?:effective|as of|as from|starting)\s*$", re.I)
+
+
 def frame(clause: Clause) -> Frame:
     text = clause.text
     kind, owner, who, verb = _kind(text, clause.speaker)
     main = _strip_condition(text)
     deadline = DEADLINE.search(text)
+    if deadline and kind == "past" and _EFFECTIVE.search(text[: deadline.start()]):
+        deadline = None  # "I've cancelled the plan, effective today": done, nothing to come
     request = kind == "instruction" and bool(_REQUEST.search(_LEADING.sub("", main)))
     return Frame(
         owner=owner,
