@@ -200,6 +200,48 @@ def said(*turns: tuple[str, str]) -> list[Utterance]:
             "If you miss another payment, it would be reported, so please call us first.",
             [],
         ),
+        # a listed role with an unlisted verb; a name in a department; "they" named after a
+        # team said before it in the same clause
+        (
+            "agent",
+            "Our technician is going to swap the meter on Friday.",
+            ["Technician to swap the meter on Friday."],
+        ),
+        (
+            "agent",
+            "Sarah in accounts will process the refund today.",
+            ["Sarah in accounts to process the refund today."],
+        ),
+        (
+            "agent",
+            "I've raised it with the warehouse, they'll ship it tomorrow.",
+            ["Warehouse to ship it tomorrow."],
+        ),
+        # a bare imperative after a condition, "go ahead and…", "you'll want to…", an inverted
+        # "should it…" condition; a call to the company "if…" is advice, no step
+        (
+            "agent",
+            "When the card arrives, activate it in the app.",
+            ["Customer to activate it in the app when the card arrives."],
+        ),
+        (
+            "agent",
+            "Go ahead and restart the router tonight.",
+            ["Customer to restart the router tonight."],
+        ),
+        (
+            "agent",
+            "You'll want to unplug it for thirty seconds tonight.",
+            ["Customer to unplug it for thirty seconds tonight."],
+        ),
+        (
+            "agent",
+            "Should it still not work tomorrow, I'll book an engineer.",
+            ["Book an engineer should it still not work tomorrow."],
+        ),
+        ("agent", "If the colour doesn't match, call us.", []),
+        ("agent", "If you want, check the settings page.", []),
+        ("agent", "Do you want to reset it now?", []),
         # a done act with the date it takes effect is no step; "would you mind…" asks for one
         ("agent", "I've cancelled the plan now, effective today.", []),
         (

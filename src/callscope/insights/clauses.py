@@ -134,7 +134,8 @@ _NOT_ACTORS: Final = frozenset(_NOT_ACTOR_WORDS.split())
 #: supervisor, is going to search…", "your new teacher, Ms. Ortega, will send…"
 _THIRD_OPEN = re.compile(
     r"^(?P<subject>(?:the|our|your|a|an|my|their)\s+(?:[a-z'-]+\s+){0,3}?[a-z'-]+|"
-    r"[a-z][a-z'-]+(?:\s+[a-z][a-z'-]+)?)(?:\s*,\s*(?P<appos>[^,]{2,40}?)\s*,)?\s*"
+    r"[a-z][a-z'-]+(?:\s+[a-z][a-z'-]+)?(?:\s+(?:in|from|at)\s+(?:the\s+)?[a-z'-]+)?)"
+    r"(?:\s*,\s*(?P<appos>[^,]{2,40}?)\s*,)?\s*"
     r"(?:'ll|\s+will|\s+is going to|\s+are going to|'s going to)\s+"
     r"(?:also\s+|then\s+|now\s+|personally\s+|(?:him|her)self\s+)?(?P<verb>[a-z]+)\b"
     r"(?P<rest>.*)$",
@@ -179,7 +180,8 @@ def _third(text: str) -> re.Match[str] | None:
 
 _INSTRUCT = re.compile(
     r"^(?:so\s+|then\s+|just\s+|now\s+)*(?:please\s+(?:just\s+)?(?P<verb>[a-z]+)|(?:you'll|you\s+"
-    r"will|you)\s+(?:just\s+)?(?:need|have)\s+to\s+(?P<verb2>[a-z]+)|just\s+(?P<verb3>[a-z]+))\b",
+    r"will|you)\s+(?:just\s+)?(?:need|have|want)\s+to\s+(?P<verb2>[a-z]+)|just\s+(?P<verb3>[a-z]+)|"
+    r"go ahead and\s+(?P<verb4>[a-z]+))\b",
     re.I,
 )
 #: a purpose or reason clause after the promise: its negation ("I'll drop off two heaters so
@@ -190,7 +192,11 @@ NEGATED: Final = re.compile(
     r" to|never|cannot|can't|not able|unable|wouldn't|don't|doesn't|isn't|not)\b",
     re.I,
 )
-_CONDITION = re.compile(r"^\s*(?:and\s+)?(?:if|unless|in case|once|as soon as|when)\b", re.I)
+_CONDITION = re.compile(
+    r"^\s*(?:and\s+)?(?:if|unless|in case|once|as soon as|when|should\s+(?:it|you|the|that|this|"
+    r"they|there|anything|your)\b)\b",
+    re.I,
+)
 _HYPOTHETICAL = re.compile(
     r"\b(?:would|could|might|hypothetically|were|had)\b(?!\s+(?:been\s+)?(?:to\b))", re.I
 )
@@ -301,20 +307,41 @@ def _asked_of_customer(body: str) -> str:
     return m.group("verb").lower() if m else ""
 
 
+_CONTACT_US = re.compile(
+    r"(?:call|contact|ring|phone|email|text|message|get in touch with)\s+(?:us|me|back)\b", re.I
+)
+
+
+def _instruction(text: str, body: str) -> str:
+    """The verb of the agent's instruction or request to the customer in ``body`` (``text``
+    with a leading condition dropped); "" when none."""
+    m = _INSTRUCT.search(body)
+    if m:
+        verb = base_form(next((v for v in m.group("verb", "verb2", "verb3", "verb4") if v), ""))
+        if verb:
+            return verb
+        plea = (m.group("verb") or "").lower()
+        if len(plea) > 2 and plea not in _NOT_IMPERATIVES and not plea.endswith(("ing", "ed")):
+            return plea  # "please avoid chewing…": guessed
+    asked = _asked_of_customer(body)
+    if asked:
+        return asked
+    # a bare imperative after a condition: "when the card arrives, activate it in the app";
+    # "if it doesn't match, call us" is advice for a case that may not come, no step
+    first = re.match(r"[a-z]+", body, re.I)
+    if first and _CONDITION.search(text) and body != text and not _CONTACT_US.match(body):
+        word = first.group(0).lower()
+        if base_form(word) == word and word not in IN_CALL_VERBS:
+            return word
+    return ""
+
+
 def _kind(text: str, speaker: str) -> tuple[str, str, str, str]:
     """(kind, owner, who, verb) of the first act found in ``text``."""
     body = _LEADING.sub("", _strip_condition(text))
-    m = _INSTRUCT.search(body)
-    if m and speaker != "customer":
-        verb = base_form(m.group("verb") or m.group("verb2") or m.group("verb3") or "")
-        if verb:
-            return "instruction", "customer", "", verb
-        plea = (m.group("verb") or "").lower()
-        if len(plea) > 2 and plea not in _NOT_IMPERATIVES and not plea.endswith(("ing", "ed")):
-            return "instruction", "customer", "", plea  # "please avoid chewing…": guessed
-    asked = _asked_of_customer(body) if speaker != "customer" else ""
-    if asked:
-        return "instruction", "customer", "", asked
+    told = _instruction(text, body) if speaker != "customer" else ""
+    if told:
+        return "instruction", "customer", "", told
     first = _FUTURE_1.search(body)
     third = _third_party(body, first)
     if third:
@@ -342,7 +369,8 @@ def _third_party(body: str, first: re.Match[str] | None) -> tuple[str, str] | No
     """(who, verb) of a third party's act in ``body`` before any first-person future."""
     third = _third(body)
     if third and (first is None or third.start() < first.start()):
-        return third.group("who"), base_form(third.group("verb")) or ""
+        verb = third.group("verb")
+        return third.group("who"), base_form(verb) or verb.lower()
     return _third_open(body) if third is None else None
 
 

@@ -32,7 +32,8 @@ __all__ = ["Candidate", "candidates", "next_steps"]
 
 _TEAM = re.compile(
     r"\b(?:the|our|a|an)\s+((?:[a-z']+\s+){0,2}(?:team|department|engineers?|office|desk|"
-    r"adjusters?|technicians?|specialists?|supervisor|manager|pharmacist|plumbers?|couriers?|lab)"
+    r"adjusters?|technicians?|specialists?|supervisor|manager|pharmacist|plumbers?|couriers?|lab|"
+    r"warehouse|depot|store|crew|kitchen|bank|insurer|surgery|clinic|pharmacy)"
     r")\b",
     re.I,
 )
@@ -76,8 +77,12 @@ def candidates(utterances: Sequence[Utterance]) -> list[Candidate]:
             frames = [replace(f, hypothetical=True) for f in frames]
         for c, f in zip(parts, frames, strict=True):
             if f.candidate and _admissible(f) and not _vetoed(f):
-                if f.owner == "third party" and f.who.lower() in _PRONOUN_ACTOR and team:
-                    f = _named(f, team)
+                if f.owner == "third party" and f.who.lower() in _PRONOUN_ACTOR:
+                    # "I've raised it with the warehouse, they'll ship it…": a team named
+                    # before the pronoun in the clause itself, else the last one
+                    here = [m.group(1) for m in _TEAM.finditer(c.text.split(f.who, 1)[0])]
+                    if here or team:
+                        f = _named(f, here[-1] if here else team)
                 out.append(Candidate(s, c, f))
             if s.speaker != "customer":
                 for m in _TEAM.finditer(c.text):
