@@ -242,6 +242,25 @@ def said(*turns: tuple[str, str]) -> list[Utterance]:
         ("agent", "If the colour doesn't match, call us.", []),
         ("agent", "If you want, check the settings page.", []),
         ("agent", "Do you want to reset it now?", []),
+        # the recogniser's forms: an object garbled, no stop after a lead-in, "will do" run
+        # into the thanks; a purpose "so that…" is no part of the step
+        (
+            "agent",
+            "The crew will empty year-bin by Wednesday evening.",
+            ["Crew to empty year-bin by Wednesday evening."],
+        ),
+        (
+            "agent",
+            "I understand Marco, our depot supervisor, is going to search the bay.",
+            ["Marco to search the bay."],
+        ),
+        ("customer", "Will do thank you for sorting it out.", []),
+        ("customer", "I'll do it, thanks.", []),
+        (
+            "agent",
+            "Someone at your office will have to sign for it so that the count is confirmed.",
+            ["Customer to sign for it."],
+        ),
         # a done act with the date it takes effect is no step; "would you mind…" asks for one
         ("agent", "I've cancelled the plan now, effective today.", []),
         (
@@ -262,6 +281,16 @@ def test_commitments_and_vetoes(speaker: str, text: str, found: list[str]) -> No
     for s in steps:
         assert s.party_id == f"p-{speaker}"
         assert 0.5 <= s.probability <= 1
+
+
+def test_a_recogniser_loop_is_no_speech_and_a_step_said_twice_is_one() -> None:
+    loop = [("customer", "I'm going to go to the next slide.")] * 3
+    steps = next_steps(
+        said(
+            *loop, ("agent", "I'll send the label today."), ("agent", "I'll send the label today.")
+        )
+    )
+    assert [s.value for s in steps] == ["Send the label today."]
 
 
 def test_owners_clause_by_clause_and_they_named_from_the_team() -> None:

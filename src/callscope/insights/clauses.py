@@ -1,7 +1,7 @@
 """Clause-level reading of a call's sentences for next steps, pure.
 
-A sentence is cut into clauses at conjunctions (", and", ", so", ", but", ";", and an "and"
-that opens a subject of its own with a modal: "…the claim and a plumber will call"); a clause
+A sentence is cut into clauses at conjunctions (", and", ", so", ", but", ";", "so that", and an
+"and" that opens a subject of its own with a modal: "…the claim and a plumber will call"); a clause
 that only states a consequence ("you'll see it on your next bill", "it should arrive in five
 days") stays with the action before it. Each clause gets a **frame**: who acts (the speaker,
 a third party — "the team will", "they'll", "a technician will", any noun phrase or name
@@ -42,7 +42,7 @@ _NEW_SUBJECT = (
     r"\s+are going to)\s+(?!be\b)[a-z]+"
 )
 _SPLIT = re.compile(
-    r"\s*(?:;|,\s*(?:and|so|but|then|and then|plus)\b|\s+and then\b|\s+and\s+(?="
+    r"\s*(?:;|,\s*(?:and|so|but|then|and then|plus)\b|\s+and then\b|\s+so that\b|\s+and\s+(?="
     + _NEW_SUBJECT
     + r"))\s*",
     re.I,
@@ -120,7 +120,10 @@ _ASKED_NOW: Final = IN_CALL_VERBS | {"give", "tell", "read", "spell", "confirm",
 #: the customer's bare yes to a request ("I'll do that tonight", "will do"): the step is the
 #: request itself
 _ACCEPT = re.compile(
-    r"^\s*(?:(?:that|it|this|so)\b(?:\s+for\s+you)?(?:\s+[a-z]+){0,2}\s*)?[.!]?$", re.I
+    r"^\s*(?:(?:that|it|this|so)\b(?:\s+for\s+you)?(?:\s+[a-z]+){0,2}\s*)?[.!]?$"
+    # the recogniser's "Will do thank you for sorting it out" (no stop after "will do")
+    r"|^\s*(?:(?:that|it|this)\b)?[\s,.!]*(?:thanks|thank you|cheers)\b",
+    re.I,
 )
 
 
@@ -135,17 +138,19 @@ _NOT_ACTORS: Final = frozenset(_NOT_ACTOR_WORDS.split())
 _THIRD_OPEN = re.compile(
     r"^(?P<subject>(?:the|our|your|a|an|my|their)\s+(?:[a-z'-]+\s+){0,3}?[a-z'-]+|"
     r"[a-z][a-z'-]+(?:\s+[a-z][a-z'-]+)?(?:\s+(?:in|from|at)\s+(?:the\s+)?[a-z'-]+)?)"
-    r"(?:\s*,\s*(?P<appos>[^,]{2,40}?)\s*,)?\s*"
+    r"(?:\s*,\s*(?P<appos>[^,]{2,40}?(?:,\s*[^,]{1,20}?)?)\s*,)?\s*"
     r"(?:'ll|\s+will|\s+is going to|\s+are going to|'s going to)\s+"
     r"(?:also\s+|then\s+|now\s+|personally\s+|(?:him|her)self\s+)?(?P<verb>[a-z]+)\b"
     r"(?P<rest>.*)$",
     re.I,
 )
-#: after an open subject the act must reach someone or something ("…will empty your bin"), or
-#: be a visit or a call: "the order will ship tomorrow" says what happens to a thing
-_OBJECT = re.compile(
-    r"^\s*(?:you|your|the|a|an|it|them|him|her|this|that|these|those|us|me|some|all|\$|\d|"
-    r"back|out|up|over|with|to)\b",
+#: after an open subject the act must reach someone or something ("…will empty your bin",
+#: or as the recogniser heard it, "…will empty year-bin"), or be a visit or a call: "the
+#: order will ship tomorrow" says what happens to a thing
+_NO_OBJECT = re.compile(
+    r"^\s*(?:$|[.,;!?]|(?:on|at|in|by|from|within|before|after|until|around|tomorrow|today|"
+    r"tonight|next|automatically|overnight|soon|shortly|later|now|again|off|as|when|once|if|"
+    r"and|or|but|so|this (?:morning|afternoon|evening|week|month))\b)",
     re.I,
 )
 _INTRANSITIVE_ACTS: Final = frozenset(("visit", "come", "call", "ring", "phone", "contact"))
@@ -165,7 +170,7 @@ def _third_open(body: str) -> tuple[str, str] | None:
     verb = base_form(m.group("verb"))
     if verb is None or (verb in _HAPPENINGS and verb not in _INTRANSITIVE_ACTS):
         return None
-    if verb not in _INTRANSITIVE_ACTS and not _OBJECT.match(m.group("rest")):
+    if verb not in _INTRANSITIVE_ACTS and _NO_OBJECT.match(m.group("rest")):
         return None
     appos = (m.group("appos") or "").strip()
     who = appos if appos[:1].isupper() else m.group("subject")
@@ -210,7 +215,7 @@ _QUESTION = re.compile(r"\?\s*$")
 _LEADING = re.compile(
     r"^(?:(?:ok(?:ay)?|so|yes|sure|great|alright|right|well|and|then|also|now|good news|"
     r"perfect|thanks|thank you|fine|got it|understood|in the meantime|to make up for it|"
-    r"anyway|maybe later)[,.!]?\s+)+",
+    r"anyway|maybe later|i understand|of course|absolutely|certainly|no problem)[,.!]?\s+)+",
     re.I,
 )
 _SMALL_NUMBERS: Final = (

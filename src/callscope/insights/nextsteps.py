@@ -15,12 +15,14 @@ hold", "I'll need your…"). The rest go to the shipped classifier
 "They" as the actor is named from the last team or office the agent mentioned. Sentences are
 read with the recogniser's typical slips undone (:mod:`callscope.insights.misheard`), and a
 sentence that finishes the one before — a consequence, a trailing "once…", the rest of a turn
-the recogniser cut at a pause — is joined to it first.
+the recogniser cut at a pause — is joined to it first. A sentence said three times or more in
+one call is the recogniser looping, not speech, and a step said twice is kept once.
 """
 
 from __future__ import annotations
 
 import re
+from collections import Counter
 from collections.abc import Sequence
 from dataclasses import replace
 
@@ -130,6 +132,15 @@ def _joined_consequences(sents: list[Sentence]) -> list[Sentence]:
     return out
 
 
+#: a sentence said this often in one call is the recogniser looping ("I'm going to go to the
+#: next slide" over a stretch of noise), not speech
+_LOOP = 3
+
+
+def _key(text: str) -> str:
+    return " ".join(re.findall(r"[a-z0-9']+", text.lower()))
+
+
 def _named(f: Frame, team: str) -> Frame:
     return replace(f, who=team)
 
@@ -146,16 +157,20 @@ def next_steps(utterances: Sequence[Utterance], *, embed: Embedder | None = None
         [c.sentence.speaker for c in found],
         embed,
     )
-    out = []
+    out: list[NextStep] = []
+    said = Counter(_key(s.text) for s in sentences(utterances))
     for c, p in zip(found, probabilities, strict=True):
-        if p < model.threshold:
+        if p < model.threshold or said[_key(c.sentence.text)] >= _LOOP:
             continue
+        value = step_text(c.clause, c.frame)
+        if any(_key(value) == _key(s.value) for s in out):
+            continue  # said twice, one step
         u = c.sentence.utterance
         out.append(
             NextStep(
                 owner=c.frame.owner,
                 party_id=u.party_id,
-                value=step_text(c.clause, c.frame),
+                value=value,
                 said=c.clause.text,
                 start=u.start,
                 end=u.end,
