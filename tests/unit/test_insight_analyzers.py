@@ -240,6 +240,13 @@ def said(*turns: tuple[str, str]) -> list[Utterance]:
             ["Book an engineer should it still not work tomorrow."],
         ),
         ("agent", "If the colour doesn't match, call us.", []),
+        ("agent", "If the colour is wrong, just give us a call.", []),
+        ("agent", "If you don't hear by Friday, please let us know.", []),
+        (
+            "agent",
+            "Go ahead and delete the old profile tonight.",
+            ["Customer to delete the old profile tonight."],
+        ),
         ("agent", "If you want, check the settings page.", []),
         ("agent", "Do you want to reset it now?", []),
         # the recogniser's forms: an object garbled, no stop after a lead-in, "will do" run

@@ -312,14 +312,21 @@ def _asked_of_customer(body: str) -> str:
     return m.group("verb").lower() if m else ""
 
 
+#: "if it doesn't match, (just) call us": advice for a case that may not come, no step
 _CONTACT_US = re.compile(
-    r"(?:call|contact|ring|phone|email|text|message|get in touch with)\s+(?:us|me|back)\b", re.I
+    r"^(?:(?:just|please|then|so|simply)\s+)*(?:(?:call|contact|ring|phone|email|text|message)"
+    r"\s+(?:us|me|back)|give\s+(?:us|me)\s+a\s+(?:call|ring|shout)|get in touch|let (?:us|me) know)"
+    r"\b",
+    re.I,
 )
 
 
 def _instruction(text: str, body: str) -> str:
     """The verb of the agent's instruction or request to the customer in ``body`` (``text``
     with a leading condition dropped); "" when none."""
+    conditional = bool(_CONDITION.search(text)) and body != text
+    if conditional and _CONTACT_US.match(body):
+        return ""
     m = _INSTRUCT.search(body)
     if m:
         verb = base_form(next((v for v in m.group("verb", "verb2", "verb3", "verb4") if v), ""))
@@ -331,10 +338,9 @@ def _instruction(text: str, body: str) -> str:
     asked = _asked_of_customer(body)
     if asked:
         return asked
-    # a bare imperative after a condition: "when the card arrives, activate it in the app";
-    # "if it doesn't match, call us" is advice for a case that may not come, no step
+    # a bare imperative after a condition: "when the card arrives, activate it in the app"
     first = re.match(r"[a-z]+", body, re.I)
-    if first and _CONDITION.search(text) and body != text and not _CONTACT_US.match(body):
+    if first and conditional:
         word = first.group(0).lower()
         if base_form(word) == word and word not in IN_CALL_VERBS:
             return word
