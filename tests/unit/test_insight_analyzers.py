@@ -176,6 +176,13 @@ def said(*turns: tuple[str, str]) -> list[Utterance]:
             ["Electrician to visit next Tuesday if nothing comes through."],
         ),
         ("agent", "The order will ship tomorrow.", []),
+        ("agent", "The portal will email you a receipt for every payment.", []),
+        ("agent", "Our policy will cover the repair.", []),
+        (
+            "agent",
+            "Northgate Plumbing will send an engineer on Friday.",
+            ["Northgate Plumbing to send an engineer on Friday."],
+        ),
         ("agent", "Your plan will renew on the first.", []),
         ("agent", "Your bank won't return the fee.", []),
         ("agent", "Marco, our supervisor, won't call you.", []),
@@ -241,6 +248,7 @@ def said(*turns: tuple[str, str]) -> list[Utterance]:
         ),
         ("agent", "If the colour doesn't match, call us.", []),
         ("agent", "If the colour is wrong, just give us a call.", []),
+        ("agent", "If it happens again, restart the router.", []),
         ("agent", "If you don't hear by Friday, please let us know.", []),
         (
             "agent",

@@ -132,6 +132,14 @@ _NOT_ACTOR_WORDS: Final = """i we you it that this there which who what everythi
 something anything he she they someone somebody one mine yours then so also tomorrow today
 tonight later next first once if when all each both either neither none"""
 _NOT_ACTORS: Final = frozenset(_NOT_ACTOR_WORDS.split())
+#: the things of a support call, which do not act of themselves ("the portal will email you a
+#: receipt", "our policy will cover the repair"): no third party
+_THING_WORDS: Final = """policy warranty cover coverage plan contract system app portal website
+site software account card order parcel package payment refund fee charge price voucher credit
+discount form letter email message router modem device meter machine screen update fix bill
+invoice statement subscription membership booking ticket receipt code link money balance
+reminder confirmation tariff rate deal offer insurance scheme process"""
+_THINGS: Final = frozenset(_THING_WORDS.split())
 #: a third party named by any noun phrase or name opening the clause, an appositive allowed:
 #: "your bank will return…", "the crew will empty…", "Medwise will write…", "Marco, our depot
 #: supervisor, is going to search…", "your new teacher, Ms. Ortega, will send…"
@@ -164,8 +172,8 @@ def _third_open(body: str) -> tuple[str, str] | None:
     m = _THIRD_OPEN.match(body)
     if m is None:
         return None
-    words = m.group("subject").lower().split()
-    if words[0] in _NOT_ACTORS or words[-1] in _NOT_ACTORS:
+    words = re.split(r"\s+(?:in|from|at)\s+", m.group("subject").lower())[0].split()
+    if words[0] in _NOT_ACTORS or words[-1] in _NOT_ACTORS or _thing(words[-1]):
         return None
     verb = base_form(m.group("verb"))
     if verb is None or (verb in _HAPPENINGS and verb not in _INTRANSITIVE_ACTS):
@@ -177,9 +185,16 @@ def _third_open(body: str) -> tuple[str, str] | None:
     return who, verb
 
 
+def _thing(noun: str) -> bool:
+    return noun in _THINGS or noun.removesuffix("s") in _THINGS
+
+
 def _third(text: str) -> re.Match[str] | None:
     """The first third party's act in ``text``."""
-    found = [m for m in (_THIRD.search(text), _THIRD_CONTACT.search(text)) if m]
+    contact = _THIRD_CONTACT.search(text)
+    if contact and _thing(contact.group("who").split()[-1].lower()):
+        contact = None  # "the portal will email you…"
+    found = [m for m in (_THIRD.search(text), contact) if m]
     return min(found, key=lambda m: m.start()) if found else None
 
 
@@ -268,6 +283,9 @@ class Frame:
     #: have garbled, an unlisted verb after "please"): only the classifier's score makes it
     #: an act
     guessed: bool = False
+    #: a third party found by no listed role, only as a noun phrase or name opening the clause
+    #: ("Medwise will write…", and "the portal will email…"): the classifier weighs it
+    open_actor: bool = False
 
     @property
     def candidate(self) -> bool:
@@ -321,6 +339,9 @@ _CONTACT_US = re.compile(
 )
 
 
+_EXPECTED = re.compile(r"^\s*(?:and\s+)?(?:when|once|as soon as)\b", re.I)
+
+
 def _instruction(text: str, body: str) -> str:
     """The verb of the agent's instruction or request to the customer in ``body`` (``text``
     with a leading condition dropped); "" when none."""
@@ -338,9 +359,10 @@ def _instruction(text: str, body: str) -> str:
     asked = _asked_of_customer(body)
     if asked:
         return asked
-    # a bare imperative after a condition: "when the card arrives, activate it in the app"
+    # a bare imperative after an event to come: "when the card arrives, activate it in the
+    # app" ("if it happens again, restart the router" is advice for a case that may not come)
     first = re.match(r"[a-z]+", body, re.I)
-    if first and conditional:
+    if first and conditional and _EXPECTED.search(text):
         word = first.group(0).lower()
         if base_form(word) == word and word not in IN_CALL_VERBS:
             return word
@@ -497,6 +519,7 @@ def frame(clause: Clause) -> Frame:
         consequence=bool(_CONSEQUENCE.search(text.split(",")[-1].strip())) and "," in text,
         deadline=deadline.group(0) if deadline else "",
         guessed=kind in ("progressive", "instruction") and base_form(verb) is None,
+        open_actor=kind == "third" and _third(_LEADING.sub("", main)) is None,
     )
 
 
