@@ -276,6 +276,28 @@ def said(*turns: tuple[str, str]) -> list[Utterance]:
             "Someone at your office will have to sign for it so that the count is confirmed.",
             ["Customer to sign for it."],
         ),
+        # "what I'll do is…" is "I'll…"; "please…" after a comma is the customer's own clause;
+        # "would you be able to…" asks; the customer's manner of speaking is no step
+        ("agent", "What I'll do is send you a new link.", ["Send the customer a new link."]),
+        (
+            "agent",
+            "I've sent the form to your email, please sign it and send it back by Friday.",
+            ["Customer to sign it and send it back by Friday."],
+        ),
+        (
+            "agent",
+            "Would you be able to send us a photo tonight?",
+            ["Customer to send the company a photo tonight."],
+        ),
+        (
+            "agent",
+            "I've logged it with our engineers, you'll get a text when they're on the way.",
+            ["Log it with the engineers, the customer will get a text when they're on the way."],
+        ),
+        ("agent", "I'm just logging into the system.", []),
+        ("customer", "I'll be honest, I expected better.", []),
+        ("customer", "I'll believe it when it arrives.", []),
+        ("customer", "I'm going to have to think about it.", []),
         # a done act with the date it takes effect is no step; "would you mind…" asks for one
         ("agent", "I've cancelled the plan now, effective today.", []),
         (

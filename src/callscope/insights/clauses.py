@@ -42,9 +42,8 @@ _NEW_SUBJECT = (
     r"\s+are going to)\s+(?!be\b)[a-z]+"
 )
 _SPLIT = re.compile(
-    r"\s*(?:;|,\s*(?:and|so|but|then|and then|plus)\b|\s+and then\b|\s+so that\b|\s+and\s+(?="
-    + _NEW_SUBJECT
-    + r"))\s*",
+    r"\s*(?:;|,\s*(?:and|so|but|then|and then|plus)\b|,\s*(?=please\b)|\s+and then\b|"
+    r"\s+so that\b|\s+and\s+(?=" + _NEW_SUBJECT + r"))\s*",
     re.I,
 )
 _CONSEQUENCE = re.compile(
@@ -113,7 +112,9 @@ _SOMEONE_MUST = re.compile(
 #: the agent's request put as a question: "could you send us a photo of the tear?", "would
 #: you mind sending us the receipt?" (the customer's step)
 _REQUEST = re.compile(
-    r"^(?:could|can|would|will)\s+you\s+(?:please\s+|just\s+|mind\s+)?(?P<verb>[a-z]+)\b", re.I
+    r"^(?:could|can|would|will)\s+you\s+(?:please\s+|just\s+|mind\s+|be able to\s+)?"
+    r"(?P<verb>[a-z]+)\b",
+    re.I,
 )
 #: requests answered on the call itself: "could you give me the agreement number?"
 _ASKED_NOW: Final = IN_CALL_VERBS | {"give", "tell", "read", "spell", "confirm", "hold"}
@@ -306,9 +307,18 @@ def is_consequence(sentence: str) -> bool:
     return bool(_CONSEQUENCE.search(sentence)) and not _third(sentence)
 
 
+#: "what I'll do is send you a new link" is "I'll send you a new link"
+_WHAT_I_DO = re.compile(
+    r"\bwhat (i|we)(?:'ll|\s+will|'m going to|\s+am going to|'re going to|\s+are going to)\s+"
+    r"do(?:\s+now|\s+for you)?\s+is\s+(?:to\s+)?",
+    re.I,
+)
+
+
 def clauses(sentence: str, speaker: str) -> list[Clause]:
     """The clauses of one sentence; a consequence clause joins the action before it."""
-    parts = [p.strip(" ,;") for p in _SPLIT.split(repaired(sentence.strip())) if p.strip(" ,;.")]
+    said = _WHAT_I_DO.sub(lambda m: f"{m.group(1)}'ll ", repaired(sentence.strip()))
+    parts = [p.strip(" ,;") for p in _SPLIT.split(said) if p.strip(" ,;.")]
     out: list[Clause] = []
     for part in parts:
         if out and _CONSEQUENCE.search(part) and not _third(part):
@@ -340,6 +350,14 @@ _CONTACT_US = re.compile(
 
 
 _EXPECTED = re.compile(r"^\s*(?:and\s+)?(?:when|once|as soon as)\b", re.I)
+
+
+#: a first-person future that is a manner of speaking or a thought, not an act
+_NO_ACT_AHEAD = re.compile(
+    r"(?:believe|think|guess|hope|bet|admit|wonder|assume|imagine|be\s+(?:honest|frank|"
+    r"straight|fair|blunt))\b|have to think\b",
+    re.I,
+)
 
 
 def _instruction(text: str, body: str) -> str:
@@ -382,6 +400,8 @@ def _kind(text: str, speaker: str) -> tuple[str, str, str, str]:
         return "third", owner, *third
     if first and first.group("verb").lower() == "do" and _ACCEPT.match(body[first.end() :]):
         return "", "", "", ""
+    if first and _NO_ACT_AHEAD.match(body[first.start("verb") :]):
+        return "", "", "", ""  # "I'll be honest…", "I'll believe it when I see it"
     if first:
         return "future", speaker, "", base_form(first.group("verb")) or first.group("verb")
     if speaker == "customer":
@@ -434,7 +454,8 @@ def _strip_condition(text: str) -> str:
 
 _ON_HOLD = re.compile(
     r"\b(?:put|place|transfer|connect)\w*\s+you\b|\bneed your\b|\bhave to (?:ask|check|verify|"
-    r"confirm|look|read)\b|\bbefore we (?:start|begin|get started|go on|continue|proceed)\b",
+    r"confirm|look|read)\b|\bbefore we (?:start|begin|get started|go on|continue|proceed)\b|"
+    r"\blog(?:ging|ged)?\s+(?:in|into|on|onto)\b",
     re.I,
 )
 
