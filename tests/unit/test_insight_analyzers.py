@@ -180,6 +180,11 @@ def said(*turns: tuple[str, str]) -> list[Utterance]:
         ("agent", "Our policy will cover the repair.", []),
         (
             "agent",
+            "Hollis Insurance will write to you with the outcome.",
+            ["Hollis Insurance to write to the customer with the outcome."],
+        ),
+        (
+            "agent",
             "Northgate Plumbing will send an engineer on Friday.",
             ["Northgate Plumbing to send an engineer on Friday."],
         ),
@@ -298,6 +303,21 @@ def said(*turns: tuple[str, str]) -> list[Utterance]:
         ("customer", "I'll be honest, I expected better.", []),
         ("customer", "I'll believe it when it arrives.", []),
         ("customer", "I'm going to have to think about it.", []),
+        # "let you know" is no in-call "let"; telling or explaining in the call is in-call
+        # unless put off; what is done as a rule and an offer on the customer's choice are no
+        # promises
+        ("agent", "I'll let you know by Friday.", ["Let the customer know by Friday."]),
+        ("agent", "I'll let you go now.", []),
+        ("agent", "I'll tell you what the problem is.", []),
+        ("agent", "I'll explain the charges.", []),
+        (
+            "agent",
+            "I'll go through the options with you on Friday.",
+            ["Go through the options with the customer on Friday."],
+        ),
+        ("agent", "We'll always refund a missed delivery fee.", []),
+        ("agent", "If you upgrade, we'll waive the setup fee.", []),
+        ("agent", "If you cancel now, we'll charge a $30 fee.", []),
         # a done act with the date it takes effect is no step; "would you mind…" asks for one
         ("agent", "I've cancelled the plan now, effective today.", []),
         (

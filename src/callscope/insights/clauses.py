@@ -173,8 +173,10 @@ def _third_open(body: str) -> tuple[str, str] | None:
     m = _THIRD_OPEN.match(body)
     if m is None:
         return None
-    words = re.split(r"\s+(?:in|from|at)\s+", m.group("subject").lower())[0].split()
-    if words[0] in _NOT_ACTORS or words[-1] in _NOT_ACTORS or _thing(words[-1]):
+    said = re.split(r"\s+(?:in|from|at)\s+", m.group("subject"))[0].split()
+    words = [w.lower() for w in said]
+    name = any(w[:1].isupper() for w in said[1:])  # "Hollis Insurance will write…"
+    if words[0] in _NOT_ACTORS or words[-1] in _NOT_ACTORS or (_thing(words[-1]) and not name):
         return None
     verb = base_form(m.group("verb"))
     if verb is None or (verb in _HAPPENINGS and verb not in _INTRANSITIVE_ACTS):
@@ -479,6 +481,25 @@ _BE_THERE = re.compile(
 )
 
 
+_LET_KNOW = re.compile(r"\blet\s+(?:\w+\s+){1,3}?know\b", re.I)
+#: telling or explaining something in the call: "I'll tell you what the problem is"
+_TELL_NOW = re.compile(
+    r"\b(?:tell|show)\s+you\s+(?:what|how|why|where|about|a (?:bit|little))\b|"
+    r"\b(?:explain|go through|walk you through|run through)\b",
+    re.I,
+)
+#: what is done as a rule, not promised: "we'll always refund a missed delivery fee"
+_HABITUAL = re.compile(
+    r"\b(?:always|usually|normally|generally|typically|in most cases|as a rule|whenever)\b", re.I
+)
+#: an offer on the customer's choice: "if you upgrade, we'll waive the setup fee"
+_CHOICE = re.compile(
+    r"^\s*(?:and\s+)?if\s+you\s+(?:\w+\s+)?(?:choose|decide|cancel|upgrade|downgrade|switch|"
+    r"renew|sign up|join|leave|stay)\b",
+    re.I,
+)
+
+
 def _later(text: str) -> bool:
     """Whether ``text`` names a time after the call (not "in a minute")."""
     m = DEADLINE.search(text)
@@ -495,6 +516,10 @@ def _in_call(kind: str, speaker: str, verb: str, text: str) -> bool:
         return True
     if verb in _DEFERRABLE and kind == "future" and _later(text):
         return False
+    if verb == "let" and kind == "future" and _LET_KNOW.search(text):
+        return False  # "I'll let you know by Friday", "I'll let the team know"
+    if _TELL_NOW.search(text):
+        return not _later(text)  # "I'll go through the options with you on Friday": a step
     if verb == "be" and kind == "instruction" and _BE_THERE.search(text):
         return False
     return verb in IN_CALL_VERBS
@@ -534,7 +559,12 @@ def frame(clause: Clause) -> Frame:
                 ("can ", "could ", "will you", "would ", "do you", "should ")
             )
         ),
-        hypothetical=not request and bool(_HYPOTHETICAL.search(text)),
+        hypothetical=not request
+        and bool(
+            _HYPOTHETICAL.search(text)
+            or _HABITUAL.search(main)
+            or (clause.speaker != "customer" and _CHOICE.search(text))
+        ),
         in_call=_in_call(kind, clause.speaker, verb, main),
         complaint=bool(_COMPLAINT.search(text)) or _threat(clause.speaker, verb, text),
         consequence=bool(_CONSEQUENCE.search(text.split(",")[-1].strip())) and "," in text,
