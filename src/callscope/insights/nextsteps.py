@@ -4,12 +4,14 @@ Every sentence is cut into clauses and each clause framed (:mod:`callscope.insig
 A clause is a candidate when it names an actor and an action: the speaker's own future ("I'll
 fax…", "we're going to ship…"), the agent's present progressive ("I'm adding a credit…") or
 past act with a consequence or a date still to come ("I've put in a request, you'll see it in
-five days"), a third party's future ("the billing team will…", "they'll…"), the agent's
-instruction to the customer ("please print the label", "you'll need to restart…") or a
-conditional promise ("if it hasn't arrived by Friday, I'll…"). Vetoed outright: negations,
-questions, complaints about an earlier promise ("you said you would…"), hypotheticals
-("would", "could"), and the agent's in-call procedure ("let me check", "I'll put you on
-hold", "I'll need your…"). The rest go to the shipped classifier
+five days"), a third party's future ("the billing team will…", "they'll…", any noun phrase or
+name opening the clause that acts: "your bank will return…", "Marco, our depot supervisor, is
+going to…"), the agent's instruction to the customer ("please print the label", "you'll need
+to restart…") or a conditional promise ("if it hasn't arrived by Friday, I'll…"). Vetoed
+outright: negations, questions, complaints about an earlier promise ("you said you would…"),
+hypotheticals ("would", "could", what follows a hypothetical condition, what is done as a
+rule, an offer on the customer's choice), and the agent's in-call procedure ("let me check",
+"I'll put you on hold", "I'll need your…"). The rest go to the shipped classifier
 (:mod:`callscope.insights.commitments`), which keeps those it scores ≥ its threshold.
 
 "They" as the actor is named from the last team or office the agent mentioned. Sentences are
