@@ -318,6 +318,31 @@ def said(*turns: tuple[str, str]) -> list[Utterance]:
         ("agent", "We'll always refund a missed delivery fee.", []),
         ("agent", "If you upgrade, we'll waive the setup fee.", []),
         ("agent", "If you cancel now, we'll charge a $30 fee.", []),
+        # who is to get in touch, said from the customer's side; asking anyone but the customer
+        # to act is a step; a done act taking effect later still has something to come
+        (
+            "agent",
+            "You'll be contacted by our claims team within two days.",
+            ["Claims team to contact the customer within 2 days."],
+        ),
+        (
+            "agent",
+            "You'll get a callback from the specialist this afternoon.",
+            ["Specialist to call the customer this afternoon."],
+        ),
+        ("agent", "You'll get an email from the system shortly.", []),
+        (
+            "agent",
+            "I've asked the courier to redeliver on Saturday.",
+            ["Ask the courier to redeliver on Saturday."],
+        ),
+        ("agent", "I'll ask you to confirm your address.", []),
+        ("agent", "There's a group starting on Monday and I've moved you into it.", []),
+        (
+            "agent",
+            "I've set up a payment plan starting next month.",
+            ["Set up a payment plan starting next month."],
+        ),
         # a done act with the date it takes effect is no step; "would you mind…" asks for one
         ("agent", "I've cancelled the plan now, effective today.", []),
         (

@@ -309,6 +309,41 @@ def is_consequence(sentence: str) -> bool:
     return bool(_CONSEQUENCE.search(sentence)) and not _third(sentence)
 
 
+#: who is to get in touch, said from the customer's side: "you'll get a call from the surveyor
+#: on Monday", "you'll be contacted by our claims team" — read as "the surveyor will call you…"
+_FROM_WHOM = (
+    r"(?P<who>(?:the|our|a|an|your)\s+(?:[a-z'-]+\s+){0,3}?[a-z'-]+?)(?=\s+(?:on|at|in|within|by|"
+    r"before|after|tomorrow|today|tonight|this|next|between|when|once|as soon as|shortly|soon|"
+    r"later|about|to|with|for)\b|\s*[.,!?]|\s*$)"
+)
+_GET_FROM = re.compile(
+    r"\b(?:you(?:'ll|\s+will|'re going to|\s+are going to|\s+should)\s+(?:receive|get|have)|"
+    r"expect)\s+an?\s+(?:phone\s+)?(?P<what>call|callback|call back|visit|email|text|letter)\s+"
+    r"from\s+" + _FROM_WHOM,
+    re.I,
+)
+_BY_WHOM = re.compile(
+    r"\byou(?:'ll|\s+will|\s+should)\s+be\s+(?P<what>contacted|called|visited|emailed|texted|"
+    r"phoned|rung)\s+(?:back\s+)?by\s+" + _FROM_WHOM,
+    re.I,
+)
+_ACT_OF: Final = {
+    "call": "call", "callback": "call", "call back": "call", "visit": "visit", "email": "email",
+    "text": "text", "letter": "write to", "contacted": "contact", "called": "call",
+    "visited": "visit", "emailed": "email", "texted": "text", "phoned": "phone", "rung": "ring",
+}  # fmt: skip
+
+
+def _actively(text: str) -> str:
+    """ "you'll get a call from the surveyor on Monday" → "the surveyor will call you on
+    Monday" (and "you'll be contacted by our claims team…" likewise)."""
+    for pattern in (_GET_FROM, _BY_WHOM):
+        text = pattern.sub(
+            lambda m: f"{m.group('who')} will {_ACT_OF[m.group('what').lower()]} you", text
+        )
+    return text
+
+
 #: "what I'll do is send you a new link" is "I'll send you a new link"
 _WHAT_I_DO = re.compile(
     r"\bwhat (i|we)(?:'ll|\s+will|'m going to|\s+am going to|'re going to|\s+are going to)\s+"
@@ -319,7 +354,7 @@ _WHAT_I_DO = re.compile(
 
 def clauses(sentence: str, speaker: str) -> list[Clause]:
     """The clauses of one sentence; a consequence clause joins the action before it."""
-    said = _WHAT_I_DO.sub(lambda m: f"{m.group(1)}'ll ", repaired(sentence.strip()))
+    said = _WHAT_I_DO.sub(lambda m: f"{m.group(1)}'ll ", _actively(repaired(sentence.strip())))
     parts = [p.strip(" ,;") for p in _SPLIT.split(said) if p.strip(" ,;.")]
     out: list[Clause] = []
     for part in parts:
@@ -465,8 +500,8 @@ _ON_HOLD = re.compile(
 #: asking a team to act is a step, not a question in the call: "I'm asking our hardship
 #: department to send you a form" (the recogniser's "asking how your hardship department…")
 _ASK_TEAM = re.compile(
-    r"\bask(?:ing|ed)?\s+(?:\w+\s+){0,3}?(?:team|department|office|desk|engineers?|manager|"
-    r"supervisor|specialists?|lab|pharmacy|billing)\s+to\s+[a-z]+",
+    r"\bask(?:ing|ed)?\s+(?!you\b|me\b)(?:the|our|a|an|my|your|[A-Z][a-z]+)\b(?:\s+[\w']+){0,3}?"
+    r"\s+to\s+[a-z]+",
     re.I,
 )
 
@@ -533,6 +568,14 @@ def _threat(speaker: str, verb: str, text: str) -> bool:
     return speaker == "customer" and verb in _LEAVING and bool(_CONDITION.search(text))
 
 
+def _verb_at(text: str, verb: str) -> int:
+    """Where the first form of ``verb`` in ``text`` ends (0 when none)."""
+    for m in re.finditer(r"[A-Za-z']+", text):
+        if base_form(m.group(0)) == verb:
+            return m.end()
+    return 0
+
+
 #: the date a done act takes effect from, not a step still to come
 _EFFECTIVE = re.compile(r"\b(?:effective|as of|as from|starting)\s*$", re.I)
 
@@ -541,8 +584,15 @@ def frame(clause: Clause) -> Frame:
     text = clause.text
     kind, owner, who, verb = _kind(text, clause.speaker)
     main = _strip_condition(text)
-    deadline = DEADLINE.search(text)
-    if deadline and kind == "past" and _EFFECTIVE.search(text[: deadline.start()]):
+    # a past act's date to come follows its verb ("I've scheduled the engineer for Wednesday");
+    # one before it is another phrase's ("a group starting on Monday and I've moved you…")
+    deadline = DEADLINE.search(text, _verb_at(text, verb) if kind == "past" else 0)
+    if (
+        deadline
+        and kind == "past"
+        and _EFFECTIVE.search(text[: deadline.start()])
+        and re.search(r"\b(?:today|now|immediately)\b", deadline.group(0), re.I)
+    ):
         deadline = None  # "I've cancelled the plan, effective today": done, nothing to come
     request = kind == "instruction" and bool(_REQUEST.search(_LEADING.sub("", main)))
     return Frame(
