@@ -276,6 +276,7 @@ def said(*turns: tuple[str, str]) -> list[Utterance]:
         ),
         ("customer", "Will do thank you for sorting it out.", []),
         ("customer", "I'll do it, thanks.", []),
+        ("customer", "Sure, I'll do nothing to do.", []),
         (
             "agent",
             "Someone at your office will have to sign for it so that the count is confirmed.",
@@ -343,6 +344,31 @@ def said(*turns: tuple[str, str]) -> list[Utterance]:
             "I've set up a payment plan starting next month.",
             ["Set up a payment plan starting next month."],
         ),
+        # more ways to tell the customer what to do; "you should receive…" is a consequence
+        (
+            "agent",
+            "I need you to send us the meter reading by Friday.",
+            ["Customer to send the company the meter reading by Friday."],
+        ),
+        ("agent", "I need you to confirm your date of birth.", []),
+        (
+            "agent",
+            "All you need to do is reply to the text with YES.",
+            ["Customer to reply to the text with YES."],
+        ),
+        ("agent", "Make sure you keep the receipt.", ["Customer to keep the receipt."]),
+        (
+            "agent",
+            "Don't forget to bring the old card on Monday.",
+            ["Customer to bring the old card on Monday."],
+        ),
+        ("agent", "Don't bring the old card.", []),
+        (
+            "agent",
+            "You should restart the router tonight.",
+            ["Customer to restart the router tonight."],
+        ),
+        ("agent", "You should receive the parcel tomorrow.", []),
         # a done act with the date it takes effect is no step; "would you mind…" asks for one
         ("agent", "I've cancelled the plan now, effective today.", []),
         (

@@ -204,7 +204,10 @@ def _third(text: str) -> re.Match[str] | None:
 _INSTRUCT = re.compile(
     r"^(?:so\s+|then\s+|just\s+|now\s+)*(?:please\s+(?:just\s+)?(?P<verb>[a-z]+)|(?:you'll|you\s+"
     r"will|you)\s+(?:just\s+)?(?:need|have|want)\s+to\s+(?P<verb2>[a-z]+)|just\s+(?P<verb3>[a-z]+)|"
-    r"go ahead and\s+(?P<verb4>[a-z]+))\b",
+    r"go ahead and\s+(?P<verb4>[a-z]+)|(?:(?:i|we)(?:'d|\s+would)?\s+need\s+you|"
+    r"all\s+you\s+need\s+to\s+do\s+is|(?:please\s+)?(?:remember|don't forget|do not forget))"
+    r"\s+(?:to\s+)?(?P<verb5>[a-z]+)|(?:please\s+)?make\s+sure\s+(?:that\s+)?you\s+(?P<verb6>[a-z]+)|"
+    r"you\s+should\s+(?:also\s+)?(?P<verb7>[a-z]+))\b",
     re.I,
 )
 #: a purpose or reason clause after the promise: its negation ("I'll drop off two heaters so
@@ -386,6 +389,7 @@ _CONTACT_US = re.compile(
 )
 
 
+_INSTRUCT_VERBS: Final = ("verb", "verb2", "verb3", "verb4", "verb5", "verb6", "verb7")
 _EXPECTED = re.compile(r"^\s*(?:and\s+)?(?:when|once|as soon as)\b", re.I)
 
 
@@ -405,9 +409,10 @@ def _instruction(text: str, body: str) -> str:
         return ""
     m = _INSTRUCT.search(body)
     if m:
-        verb = base_form(next((v for v in m.group("verb", "verb2", "verb3", "verb4") if v), ""))
-        if verb:
-            return verb
+        said = next((v for v in m.group(*_INSTRUCT_VERBS) if v), "")
+        verb = base_form(said)
+        if verb and not (m.group("verb7") and verb in _HAPPENINGS):
+            return verb  # not "you should receive it tomorrow": a consequence
         plea = (m.group("verb") or "").lower()
         if len(plea) > 2 and plea not in _NOT_IMPERATIVES and not plea.endswith(("ing", "ed")):
             return plea  # "please avoid chewing…": guessed
@@ -424,6 +429,14 @@ def _instruction(text: str, body: str) -> str:
     return ""
 
 
+def _bare_do(rest: str) -> bool:
+    """Whether "I'll do" + ``rest`` is a bare yes ("I'll do that tonight", and as the recogniser
+    may hear it, "I'll do nothing to do"), not a named task ("I'll do the transfer")."""
+    return bool(_ACCEPT.match(rest)) or not re.match(
+        r"\s+(?:the|a|an|my|our|your|his|her|their|some|all|both)\b", rest, re.I
+    )
+
+
 def _kind(text: str, speaker: str) -> tuple[str, str, str, str]:
     """(kind, owner, who, verb) of the first act found in ``text``."""
     body = _LEADING.sub("", _strip_condition(text))
@@ -435,7 +448,7 @@ def _kind(text: str, speaker: str) -> tuple[str, str, str, str]:
     if third:
         owner = "customer" if speaker == "customer" else "third party"
         return "third", owner, *third
-    if first and first.group("verb").lower() == "do" and _ACCEPT.match(body[first.end() :]):
+    if first and first.group("verb").lower() == "do" and _bare_do(body[first.end() :]):
         return "", "", "", ""
     if first and _NO_ACT_AHEAD.match(body[first.start("verb") :]):
         return "", "", "", ""  # "I'll be honest…", "I'll believe it when I see it"
@@ -568,6 +581,10 @@ def _threat(speaker: str, verb: str, text: str) -> bool:
     return speaker == "customer" and verb in _LEAVING and bool(_CONDITION.search(text))
 
 
+#: "don't forget to bring…" is no negation
+_DONT_FORGET = re.compile(r"\b(?:don't|do not)\s+forget\b", re.I)
+
+
 def _verb_at(text: str, verb: str) -> int:
     """Where the first form of ``verb`` in ``text`` ends (0 when none)."""
     for m in re.finditer(r"[A-Za-z']+", text):
@@ -601,7 +618,7 @@ def frame(clause: Clause) -> Frame:
         kind=kind,
         verb=verb,
         conditional=bool(_CONDITION.search(text)),
-        negated=bool(NEGATED.search(_PURPOSE.split(main.split(",")[0])[0])),
+        negated=bool(NEGATED.search(_PURPOSE.split(_DONT_FORGET.sub("", main).split(",")[0])[0])),
         question=not request
         and (
             bool(_QUESTION.search(clause.sentence))
