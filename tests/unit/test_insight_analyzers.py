@@ -344,6 +344,19 @@ def said(*turns: tuple[str, str]) -> list[Utterance]:
             "I've set up a payment plan starting next month.",
             ["Set up a payment plan starting next month."],
         ),
+        # a third party that "should" act; not one that "should have"
+        (
+            "agent",
+            "The engineer should call you before he arrives.",
+            ["Engineer to call the customer before he arrives."],
+        ),
+        ("agent", "The technician should have called you.", []),
+        ("agent", "The refund should reach you in three days.", []),
+        (
+            "agent",
+            "Accounts will reissue the invoice tomorrow.",
+            ["Accounts to reissue the invoice tomorrow."],
+        ),
         # more ways to tell the customer what to do; "you should receive…" is a consequence
         (
             "agent",

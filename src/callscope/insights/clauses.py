@@ -88,7 +88,7 @@ _THIRD = re.compile(
     r"specialist|office|pharmacist|plumber|installer|courier|carrier|warehouse|desk|lab|"
     r"driver|agent|store|billing|dispatch|representative|doctor|nurse|provider)|billing|"
     r"accounts payable|dispatch))\s*(?:'ll|will|is going to|are going to|'s going to|'re going"
-    r" to)\s+(?:also\s+|then\s+|now\s+)?(?P<verb>[a-z]+)",
+    r" to|should(?!\s+(?:have|not|never)\b))\s+(?:also\s+|then\s+|now\s+)?(?P<verb>[a-z]+)",
     re.I,
 )
 #: a third party named by any noun when it is to get in touch: "the adjuster will call you"
@@ -136,7 +136,7 @@ _NOT_ACTORS: Final = frozenset(_NOT_ACTOR_WORDS.split())
 #: the things of a support call, which do not act of themselves ("the portal will email you a
 #: receipt", "our policy will cover the repair"): no third party
 _THING_WORDS: Final = """policy warranty cover coverage plan contract system app portal website
-site software account card order parcel package payment refund fee charge price voucher credit
+site software card order parcel package payment refund fee charge price voucher credit
 discount form letter email message router modem device meter machine screen update fix bill
 invoice statement subscription membership booking ticket receipt code link money balance
 reminder confirmation tariff rate deal offer insurance scheme process"""
@@ -148,7 +148,8 @@ _THIRD_OPEN = re.compile(
     r"^(?P<subject>(?:the|our|your|a|an|my|their)\s+(?:[a-z'-]+\s+){0,3}?[a-z'-]+|"
     r"[a-z][a-z'-]+(?:\s+[a-z][a-z'-]+)?(?:\s+(?:in|from|at)\s+(?:the\s+)?[a-z'-]+)?)"
     r"(?:\s*,\s*(?P<appos>[^,]{2,40}?(?:,\s*[^,]{1,20}?)?)\s*,)?\s*"
-    r"(?:'ll|\s+will|\s+is going to|\s+are going to|'s going to)\s+"
+    r"(?:'ll|\s+will|\s+is going to|\s+are going to|'s going to|"
+    r"\s+should(?!\s+(?:have|not|never)\b))\s+"
     r"(?:also\s+|then\s+|now\s+|personally\s+|(?:him|her)self\s+)?(?P<verb>[a-z]+)\b"
     r"(?P<rest>.*)$",
     re.I,

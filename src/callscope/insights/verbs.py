@@ -23,7 +23,7 @@ review schedule see send set ship sign submit switch take talk text tell transfe
 update upgrade upload visit void waive write bill block remind inspect repair reach message
 investigate arrive prepare sort flag downgrade refill approve drop stop talk
 empty search reconnect connect disconnect plug unplug reboot reinstall download phone ring
-chase monitor test scan service delete log click tap
+chase monitor test scan service delete log click tap reissue
 """
 #: the listed action verbs, base forms
 ACTIONS: Final = frozenset(_ACTION_WORDS.split())
