@@ -52,7 +52,7 @@ from benchlib import pin
 from callscope.insights.analyzers import Analysis, Utterance, analyze
 from callscope.insights.embeddings import MiniLM
 from callscope.insights.summary import entities, grounded
-from render_calls import OUT, render, scripts
+from render_calls import CALLS, OUT, render, scripts
 
 #: words that carry no content for matching a step to a gold step
 _STOP_WORDS = """a an the to of for and or in on at by with your my our their his her its is
@@ -257,6 +257,13 @@ def main() -> None:
     parser.add_argument("--llm-model", default="gpt-4o-mini")
     parser.add_argument("--llm-key", default=os.environ.get("CALLSCOPE_INSIGHTS_LLM_KEY", ""))
     args = parser.parse_args()
+    calls = scripts(args.split)
+    if not calls:
+        # calls/test/ is emptied when its calls move to dev and refilled by a fresh split
+        sys.exit(
+            f"no calls in split {args.split!r}: {CALLS / args.split}/ is empty or missing "
+            "(the test split is refilled with new, untuned calls; try --split dev)"
+        )
     pin(os.getpid(), 0)
     t0 = time.monotonic()
     embed = MiniLM()
@@ -268,7 +275,7 @@ def main() -> None:
         client = LlmClient(args.llm, args.llm_model, args.llm_key)
     totals = Totals()
     timings = []
-    for path in scripts(args.split):
+    for path in calls:
         script = json.loads(path.read_text())
         timed = script
         sources: dict[str, list[Utterance]] = {}
@@ -291,7 +298,7 @@ def main() -> None:
         t1 = time.monotonic()
         analyze(long, 300.0, embed=embed)
         timings.append((script["id"], len(long), time.monotonic() - t1))
-    print(f"\nsplit {args.split}: {len(scripts(args.split))} calls")
+    print(f"\nsplit {args.split}: {len(calls)} calls")
     for key, row in totals.figures.items():
         if key.endswith("facts"):
             print(f"  {key:<18} gold facts named in the summary {row[0]}/{row[1]}")

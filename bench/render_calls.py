@@ -117,6 +117,10 @@ def main() -> None:
     parser.add_argument("--split", choices=("dev", "test", "all"), default="all")
     parser.add_argument("--out", type=Path, default=OUT)
     args = parser.parse_args()
+    if not scripts(args.split):
+        raise SystemExit(
+            f"no calls in split {args.split!r}: {CALLS / args.split}/ is empty or missing"
+        )
     for script in scripts(args.split):
         wav = render(script, args.out)
         with wave.open(str(wav)) as w:

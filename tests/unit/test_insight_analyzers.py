@@ -153,6 +153,247 @@ def said(*turns: tuple[str, str]) -> list[Utterance]:
         ("customer", "Will do.", []),
         ("customer", "I'll do the transfer tonight.", ["Customer to do the transfer tonight."]),
         ("customer", "I'll do the payment.", ["Customer to do the payment."]),
+        # a third party named by any noun phrase or name opening the clause, an appositive
+        # allowed; a thing that only happens ("the order will ship") is none
+        (
+            "agent",
+            "Your bank will return the $180 within five working days.",
+            ["Bank to return the $180 within 5 working days."],
+        ),
+        (
+            "agent",
+            "Marco, our depot supervisor, is going to search the bay this afternoon.",
+            ["Marco to search the bay this afternoon."],
+        ),
+        (
+            "agent",
+            "Your new teacher, Ms. Ortega, will send you the reading list.",
+            ["Ms. Ortega to send the customer the reading list."],
+        ),
+        (
+            "agent",
+            "If nothing comes through, an electrician will visit next Tuesday.",
+            ["Electrician to visit next Tuesday if nothing comes through."],
+        ),
+        ("agent", "The order will ship tomorrow.", []),
+        ("agent", "The portal will email you a receipt for every payment.", []),
+        ("agent", "Our policy will cover the repair.", []),
+        (
+            "agent",
+            "Hollis Insurance will write to you with the outcome.",
+            ["Hollis Insurance to write to the customer with the outcome."],
+        ),
+        (
+            "agent",
+            "Northgate Plumbing will send an engineer on Friday.",
+            ["Northgate Plumbing to send an engineer on Friday."],
+        ),
+        ("agent", "Your plan will renew on the first.", []),
+        ("agent", "Your bank won't return the fee.", []),
+        ("agent", "Marco, our supervisor, won't call you.", []),
+        ("agent", "Everything will be fine.", []),
+        # an in-call verb put off to a time after the call is a step; "be home" is no in-call
+        # "be"; what follows a hypothetical condition is hypothetical too
+        (
+            "agent",
+            "I'll check the readings tomorrow morning.",
+            ["Check the readings tomorrow morning."],
+        ),
+        ("agent", "I'll check your account now.", []),
+        ("agent", "I'll check that in a minute.", []),
+        (
+            "agent",
+            "Someone will need to be home to let the engineer in.",
+            ["Customer to be home to let the engineer in."],
+        ),
+        ("agent", "I'll be there in a second.", []),
+        (
+            "agent",
+            "If you miss another payment, it would be reported, so please call us first.",
+            [],
+        ),
+        # a listed role with an unlisted verb; a name in a department; "they" named after a
+        # team said before it in the same clause
+        (
+            "agent",
+            "Our technician is going to swap the meter on Friday.",
+            ["Technician to swap the meter on Friday."],
+        ),
+        (
+            "agent",
+            "Sarah in accounts will process the refund today.",
+            ["Sarah in accounts to process the refund today."],
+        ),
+        (
+            "agent",
+            "I've raised it with the warehouse, they'll ship it tomorrow.",
+            ["Warehouse to ship it tomorrow."],
+        ),
+        # a bare imperative after a condition, "go ahead and…", "you'll want to…", an inverted
+        # "should it…" condition; a call to the company "if…" is advice, no step
+        (
+            "agent",
+            "When the card arrives, activate it in the app.",
+            ["Customer to activate it in the app when the card arrives."],
+        ),
+        (
+            "agent",
+            "Go ahead and restart the router tonight.",
+            ["Customer to restart the router tonight."],
+        ),
+        (
+            "agent",
+            "You'll want to unplug it for thirty seconds tonight.",
+            ["Customer to unplug it for thirty seconds tonight."],
+        ),
+        (
+            "agent",
+            "Should it still not work tomorrow, I'll book an engineer.",
+            ["Book an engineer should it still not work tomorrow."],
+        ),
+        ("agent", "If the colour doesn't match, call us.", []),
+        ("agent", "If the colour is wrong, just give us a call.", []),
+        ("agent", "If it happens again, restart the router.", []),
+        ("agent", "If you don't hear by Friday, please let us know.", []),
+        (
+            "agent",
+            "Go ahead and delete the old profile tonight.",
+            ["Customer to delete the old profile tonight."],
+        ),
+        ("agent", "If you want, check the settings page.", []),
+        ("agent", "Do you want to reset it now?", []),
+        # the recogniser's forms: an object garbled, no stop after a lead-in, "will do" run
+        # into the thanks; a purpose "so that…" is no part of the step
+        (
+            "agent",
+            "The crew will empty year-bin by Wednesday evening.",
+            ["Crew to empty year-bin by Wednesday evening."],
+        ),
+        (
+            "agent",
+            "I understand Marco, our depot supervisor, is going to search the bay.",
+            ["Marco to search the bay."],
+        ),
+        ("customer", "Will do thank you for sorting it out.", []),
+        ("customer", "I'll do it, thanks.", []),
+        ("customer", "Sure, I'll do nothing to do.", []),
+        (
+            "agent",
+            "Someone at your office will have to sign for it so that the count is confirmed.",
+            ["Customer to sign for it."],
+        ),
+        # "what I'll do is…" is "I'll…"; "please…" after a comma is the customer's own clause;
+        # "would you be able to…" asks; the customer's manner of speaking is no step
+        ("agent", "What I'll do is send you a new link.", ["Send the customer a new link."]),
+        (
+            "agent",
+            "I've sent the form to your email, please sign it and send it back by Friday.",
+            ["Customer to sign it and send it back by Friday."],
+        ),
+        (
+            "agent",
+            "Would you be able to send us a photo tonight?",
+            ["Customer to send the company a photo tonight."],
+        ),
+        (
+            "agent",
+            "I've logged it with our engineers, you'll get a text when they're on the way.",
+            ["Log it with the engineers, the customer will get a text when they're on the way."],
+        ),
+        ("agent", "I'm just logging into the system.", []),
+        ("customer", "I'll be honest, I expected better.", []),
+        ("customer", "I'll believe it when it arrives.", []),
+        ("customer", "I'm going to have to think about it.", []),
+        # "let you know" is no in-call "let"; telling or explaining in the call is in-call
+        # unless put off; what is done as a rule and an offer on the customer's choice are no
+        # promises
+        ("agent", "I'll let you know by Friday.", ["Let the customer know by Friday."]),
+        ("agent", "I'll let you go now.", []),
+        ("agent", "I'll tell you what the problem is.", []),
+        ("agent", "I'll explain the charges.", []),
+        (
+            "agent",
+            "I'll go through the options with you on Friday.",
+            ["Go through the options with the customer on Friday."],
+        ),
+        ("agent", "We'll always refund a missed delivery fee.", []),
+        ("agent", "If you upgrade, we'll waive the setup fee.", []),
+        ("agent", "If you cancel now, we'll charge a $30 fee.", []),
+        # who is to get in touch, said from the customer's side; asking anyone but the customer
+        # to act is a step; a done act taking effect later still has something to come
+        (
+            "agent",
+            "You'll be contacted by our claims team within two days.",
+            ["Claims team to contact the customer within 2 days."],
+        ),
+        (
+            "agent",
+            "You'll get a callback from the specialist this afternoon.",
+            ["Specialist to call the customer this afternoon."],
+        ),
+        ("agent", "You'll get an email from the system shortly.", []),
+        (
+            "agent",
+            "I've asked the courier to redeliver on Saturday.",
+            ["Ask the courier to redeliver on Saturday."],
+        ),
+        ("agent", "I'll ask you to confirm your address.", []),
+        ("agent", "There's a group starting on Monday and I've moved you into it.", []),
+        (
+            "agent",
+            "I've set up a payment plan starting next month.",
+            ["Set up a payment plan starting next month."],
+        ),
+        # a third party that "should" act; not one that "should have"
+        (
+            "agent",
+            "The engineer should call you before he arrives.",
+            ["Engineer to call the customer before he arrives."],
+        ),
+        ("agent", "The technician should have called you.", []),
+        ("agent", "The refund should reach you in three days.", []),
+        (
+            "agent",
+            "Accounts will reissue the invoice tomorrow.",
+            ["Accounts to reissue the invoice tomorrow."],
+        ),
+        # more ways to tell the customer what to do; "you should receive…" is a consequence
+        (
+            "agent",
+            "I need you to send us the meter reading by Friday.",
+            ["Customer to send the company the meter reading by Friday."],
+        ),
+        ("agent", "I need you to confirm your date of birth.", []),
+        (
+            "agent",
+            "All you need to do is reply to the text with YES.",
+            ["Customer to reply to the text with YES."],
+        ),
+        ("agent", "Make sure you keep the receipt.", ["Customer to keep the receipt."]),
+        (
+            "agent",
+            "Don't forget to bring the old card on Monday.",
+            ["Customer to bring the old card on Monday."],
+        ),
+        ("agent", "Don't bring the old card.", []),
+        (
+            "agent",
+            "You should restart the router tonight.",
+            ["Customer to restart the router tonight."],
+        ),
+        ("agent", "You should receive the parcel tomorrow.", []),
+        # a done act with the date it takes effect is no step; "would you mind…" asks for one
+        ("agent", "I've cancelled the plan now, effective today.", []),
+        (
+            "agent",
+            "Would you mind sending us the receipt tonight?",
+            ["Customer to send the company the receipt tonight."],
+        ),
+        (
+            "agent",
+            "Could you reconnect it to your home Wi-Fi tonight?",
+            ["Customer to reconnect it to the customer's home Wi-Fi tonight."],
+        ),
     ],
 )
 def test_commitments_and_vetoes(speaker: str, text: str, found: list[str]) -> None:
@@ -161,6 +402,16 @@ def test_commitments_and_vetoes(speaker: str, text: str, found: list[str]) -> No
     for s in steps:
         assert s.party_id == f"p-{speaker}"
         assert 0.5 <= s.probability <= 1
+
+
+def test_a_recogniser_loop_is_no_speech_and_a_step_said_twice_is_one() -> None:
+    loop = [("customer", "I'm going to go to the next slide.")] * 3
+    steps = next_steps(
+        said(
+            *loop, ("agent", "I'll send the label today."), ("agent", "I'll send the label today.")
+        )
+    )
+    assert [s.value for s in steps] == ["Send the label today."]
 
 
 def test_owners_clause_by_clause_and_they_named_from_the_team() -> None:

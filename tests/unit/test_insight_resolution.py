@@ -281,3 +281,25 @@ def test_no_fact_no_problem_the_later_complaint_is(first: str) -> None:
     problem = highlight(call, "problem")
     assert problem is not None
     assert problem["utteranceId"] == 3
+
+
+@pytest.mark.parametrize(
+    "first",
+    [
+        # fewer or other than ordered, with no problem word
+        "We ordered twenty chairs for the hall and received only twelve on the day.",
+        "They sent the blue sofa instead of the grey one we picked.",
+        # the customer citing the order by its reference
+        "Hello, I'm ringing about booking BK-55120 for next weekend at the lake house.",
+    ],
+)
+def test_a_short_delivery_or_a_cited_reference_is_the_problem(first: str) -> None:
+    call = said(
+        ("agent", "Harbour Home, this is Lee."),
+        ("customer", first),
+        ("agent", "Let me pull that up."),
+        ("customer", "Honestly this is the second time and it's really frustrating."),
+    )
+    problem = highlight(call, "problem")
+    assert problem is not None
+    assert problem["utteranceId"] == 1

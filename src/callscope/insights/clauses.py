@@ -1,14 +1,17 @@
 """Clause-level reading of a call's sentences for next steps, pure.
 
-A sentence is cut into clauses at conjunctions (", and", ", so", ", but", ";", and an "and"
-that opens a subject of its own with a modal: "…the claim and a plumber will call"); a clause
+A sentence is cut into clauses at conjunctions (", and", ", so", ", but", ";", "so that", and an
+"and" that opens a subject of its own with a modal: "…the claim and a plumber will call"); a clause
 that only states a consequence ("you'll see it on your next bill", "it should arrive in five
 days") stays with the action before it. Each clause gets a **frame**: who acts (the speaker,
-a third party — "the team will", "they'll", "a technician will" — or, when the agent tells
-the customer to do something, the customer), how (first-person future, present progressive,
-past with a consequence, a conditional promise, an instruction) and the signs that it is no
-commitment (negation, a question, a hypothetical, in-call procedure, a complaint about an
-earlier promise). :func:`step_text` writes a committed clause as a next step in the RingSense
+a third party — "the team will", "they'll", "a technician will", any noun phrase or name
+opening the clause that acts on something: "your bank will return…", "Marco, our depot
+supervisor, is going to search…" — or, when the agent tells the customer to do something,
+the customer), how (first-person future, present progressive, past with a consequence, a
+conditional promise, an instruction) and the signs that it is no commitment (negation, a
+question, a hypothetical, in-call procedure, a complaint about an earlier promise; an in-call
+verb put off to a time after the call is no in-call procedure: "I'll check the readings
+tomorrow morning"). :func:`step_text` writes a committed clause as a next step in the RingSense
 style (spec §10, seed ``ringsense-for-sales``): owner + action + object + deadline —
 "Email the customer the list of approved glass shops.", "Network team to push a fix tonight.",
 "Customer to send the photos of the damage tonight." — with the deadline normalised and put
@@ -39,9 +42,8 @@ _NEW_SUBJECT = (
     r"\s+are going to)\s+(?!be\b)[a-z]+"
 )
 _SPLIT = re.compile(
-    r"\s*(?:;|,\s*(?:and|so|but|then|and then|plus)\b|\s+and then\b|\s+and\s+(?="
-    + _NEW_SUBJECT
-    + r"))\s*",
+    r"\s*(?:;|,\s*(?:and|so|but|then|and then|plus)\b|,\s*(?=please\b)|\s+and then\b|"
+    r"\s+so that\b|\s+and\s+(?=" + _NEW_SUBJECT + r"))\s*",
     re.I,
 )
 _CONSEQUENCE = re.compile(
@@ -86,7 +88,7 @@ _THIRD = re.compile(
     r"specialist|office|pharmacist|plumber|installer|courier|carrier|warehouse|desk|lab|"
     r"driver|agent|store|billing|dispatch|representative|doctor|nurse|provider)|billing|"
     r"accounts payable|dispatch))\s*(?:'ll|will|is going to|are going to|'s going to|'re going"
-    r" to)\s+(?:also\s+|then\s+|now\s+)?(?P<verb>[a-z]+)",
+    r" to|should(?!\s+(?:have|not|never)\b))\s+(?:also\s+|then\s+|now\s+)?(?P<verb>[a-z]+)",
     re.I,
 )
 #: a third party named by any noun when it is to get in touch: "the adjuster will call you"
@@ -107,29 +109,106 @@ _SOMEONE_MUST = re.compile(
 )
 
 
-#: the agent's request put as a question: "could you send us a photo of the tear?" (the
-#: customer's step)
+#: the agent's request put as a question: "could you send us a photo of the tear?", "would
+#: you mind sending us the receipt?" (the customer's step)
 _REQUEST = re.compile(
-    r"^(?:could|can|would|will)\s+you\s+(?:please\s+|just\s+)?(?P<verb>[a-z]+)\b", re.I
+    r"^(?:could|can|would|will)\s+you\s+(?:please\s+|just\s+|mind\s+|be able to\s+)?"
+    r"(?P<verb>[a-z]+)\b",
+    re.I,
 )
 #: requests answered on the call itself: "could you give me the agreement number?"
 _ASKED_NOW: Final = IN_CALL_VERBS | {"give", "tell", "read", "spell", "confirm", "hold"}
 #: the customer's bare yes to a request ("I'll do that tonight", "will do"): the step is the
 #: request itself
 _ACCEPT = re.compile(
-    r"^\s*(?:(?:that|it|this|so)\b(?:\s+for\s+you)?(?:\s+[a-z]+){0,2}\s*)?[.!]?$", re.I
+    r"^\s*(?:(?:that|it|this|so)\b(?:\s+for\s+you)?(?:\s+[a-z]+){0,2}\s*)?[.!]?$"
+    # the recogniser's "Will do thank you for sorting it out" (no stop after "will do")
+    r"|^\s*(?:(?:that|it|this)\b)?[\s,.!]*(?:thanks|thank you|cheers)\b",
+    re.I,
 )
+
+
+#: words that open a clause but name no one who could act
+_NOT_ACTOR_WORDS: Final = """i we you it that this there which who what everything nothing
+something anything he she they someone somebody one mine yours then so also tomorrow today
+tonight later next first once if when all each both either neither none"""
+_NOT_ACTORS: Final = frozenset(_NOT_ACTOR_WORDS.split())
+#: the things of a support call, which do not act of themselves ("the portal will email you a
+#: receipt", "our policy will cover the repair"): no third party
+_THING_WORDS: Final = """policy warranty cover coverage plan contract system app portal website
+site software card order parcel package payment refund fee charge price voucher credit
+discount form letter email message router modem device meter machine screen update fix bill
+invoice statement subscription membership booking ticket receipt code link money balance
+reminder confirmation tariff rate deal offer insurance scheme process"""
+_THINGS: Final = frozenset(_THING_WORDS.split())
+#: a third party named by any noun phrase or name opening the clause, an appositive allowed:
+#: "your bank will return…", "the crew will empty…", "Medwise will write…", "Marco, our depot
+#: supervisor, is going to search…", "your new teacher, Ms. Ortega, will send…"
+_THIRD_OPEN = re.compile(
+    r"^(?P<subject>(?:the|our|your|a|an|my|their)\s+(?:[a-z'-]+\s+){0,3}?[a-z'-]+|"
+    r"[a-z][a-z'-]+(?:\s+[a-z][a-z'-]+)?(?:\s+(?:in|from|at)\s+(?:the\s+)?[a-z'-]+)?)"
+    r"(?:\s*,\s*(?P<appos>[^,]{2,40}?(?:,\s*[^,]{1,20}?)?)\s*,)?\s*"
+    r"(?:'ll|\s+will|\s+is going to|\s+are going to|'s going to|"
+    r"\s+should(?!\s+(?:have|not|never)\b))\s+"
+    r"(?:also\s+|then\s+|now\s+|personally\s+|(?:him|her)self\s+)?(?P<verb>[a-z]+)\b"
+    r"(?P<rest>.*)$",
+    re.I,
+)
+#: after an open subject the act must reach someone or something ("…will empty your bin",
+#: or as the recogniser heard it, "…will empty year-bin"), or be a visit or a call: "the
+#: order will ship tomorrow" says what happens to a thing
+_NO_OBJECT = re.compile(
+    r"^\s*(?:$|[.,;!?]|(?:on|at|in|by|from|within|before|after|until|around|tomorrow|today|"
+    r"tonight|next|automatically|overnight|soon|shortly|later|now|again|off|as|when|once|if|"
+    r"and|or|but|so|this (?:morning|afternoon|evening|week|month))\b)",
+    re.I,
+)
+_INTRANSITIVE_ACTS: Final = frozenset(("visit", "come", "call", "ring", "phone", "contact"))
+#: verbs after an open subject that say what happens, not what someone does
+_HAPPENINGS: Final = frozenset(("be", "have", "see", "get", "receive", "show", "arrive", "take",
+                                "appear", "reach", "go", "need", "let", "come"))  # fmt: skip
+
+
+def _third_open(body: str) -> tuple[str, str] | None:
+    """(who, verb) of a third party named by any noun phrase or name opening ``body``."""
+    m = _THIRD_OPEN.match(body)
+    if m is None:
+        return None
+    said = re.split(r"\s+(?:in|from|at)\s+", m.group("subject"))[0].split()
+    words = [w.lower() for w in said]
+    name = any(w[:1].isupper() for w in said[1:])  # "Hollis Insurance will write…"
+    if words[0] in _NOT_ACTORS or words[-1] in _NOT_ACTORS or (_thing(words[-1]) and not name):
+        return None
+    verb = base_form(m.group("verb"))
+    if verb is None or (verb in _HAPPENINGS and verb not in _INTRANSITIVE_ACTS):
+        return None
+    if verb not in _INTRANSITIVE_ACTS and _NO_OBJECT.match(m.group("rest")):
+        return None
+    appos = (m.group("appos") or "").strip()
+    who = appos if appos[:1].isupper() else m.group("subject")
+    return who, verb
+
+
+def _thing(noun: str) -> bool:
+    return noun in _THINGS or noun.removesuffix("s") in _THINGS
 
 
 def _third(text: str) -> re.Match[str] | None:
     """The first third party's act in ``text``."""
-    found = [m for m in (_THIRD.search(text), _THIRD_CONTACT.search(text)) if m]
+    contact = _THIRD_CONTACT.search(text)
+    if contact and _thing(contact.group("who").split()[-1].lower()):
+        contact = None  # "the portal will email you…"
+    found = [m for m in (_THIRD.search(text), contact) if m]
     return min(found, key=lambda m: m.start()) if found else None
 
 
 _INSTRUCT = re.compile(
     r"^(?:so\s+|then\s+|just\s+|now\s+)*(?:please\s+(?:just\s+)?(?P<verb>[a-z]+)|(?:you'll|you\s+"
-    r"will|you)\s+(?:just\s+)?(?:need|have)\s+to\s+(?P<verb2>[a-z]+)|just\s+(?P<verb3>[a-z]+))\b",
+    r"will|you)\s+(?:just\s+)?(?:need|have|want)\s+to\s+(?P<verb2>[a-z]+)|just\s+(?P<verb3>[a-z]+)|"
+    r"go ahead and\s+(?P<verb4>[a-z]+)|(?:(?:i|we)(?:'d|\s+would)?\s+need\s+you|"
+    r"all\s+you\s+need\s+to\s+do\s+is|(?:please\s+)?(?:remember|don't forget|do not forget))"
+    r"\s+(?:to\s+)?(?P<verb5>[a-z]+)|(?:please\s+)?make\s+sure\s+(?:that\s+)?you\s+(?P<verb6>[a-z]+)|"
+    r"you\s+should\s+(?:also\s+)?(?P<verb7>[a-z]+))\b",
     re.I,
 )
 #: a purpose or reason clause after the promise: its negation ("I'll drop off two heaters so
@@ -140,7 +219,11 @@ NEGATED: Final = re.compile(
     r" to|never|cannot|can't|not able|unable|wouldn't|don't|doesn't|isn't|not)\b",
     re.I,
 )
-_CONDITION = re.compile(r"^\s*(?:and\s+)?(?:if|unless|in case|once|as soon as|when)\b", re.I)
+_CONDITION = re.compile(
+    r"^\s*(?:and\s+)?(?:if|unless|in case|once|as soon as|when|should\s+(?:it|you|the|that|this|"
+    r"they|there|anything|your)\b)\b",
+    re.I,
+)
 _HYPOTHETICAL = re.compile(
     r"\b(?:would|could|might|hypothetically|were|had)\b(?!\s+(?:been\s+)?(?:to\b))", re.I
 )
@@ -154,7 +237,7 @@ _QUESTION = re.compile(r"\?\s*$")
 _LEADING = re.compile(
     r"^(?:(?:ok(?:ay)?|so|yes|sure|great|alright|right|well|and|then|also|now|good news|"
     r"perfect|thanks|thank you|fine|got it|understood|in the meantime|to make up for it|"
-    r"anyway|maybe later)[,.!]?\s+)+",
+    r"anyway|maybe later|i understand|of course|absolutely|certainly|no problem)[,.!]?\s+)+",
     re.I,
 )
 _SMALL_NUMBERS: Final = (
@@ -207,6 +290,9 @@ class Frame:
     #: have garbled, an unlisted verb after "please"): only the classifier's score makes it
     #: an act
     guessed: bool = False
+    #: a third party found by no listed role, only as a noun phrase or name opening the clause
+    #: ("Medwise will write…", and "the portal will email…"): the classifier weighs it
+    open_actor: bool = False
 
     @property
     def candidate(self) -> bool:
@@ -227,9 +313,53 @@ def is_consequence(sentence: str) -> bool:
     return bool(_CONSEQUENCE.search(sentence)) and not _third(sentence)
 
 
+#: who is to get in touch, said from the customer's side: "you'll get a call from the surveyor
+#: on Monday", "you'll be contacted by our claims team" — read as "the surveyor will call you…"
+_FROM_WHOM = (
+    r"(?P<who>(?:the|our|a|an|your)\s+(?:[a-z'-]+\s+){0,3}?[a-z'-]+?)(?=\s+(?:on|at|in|within|by|"
+    r"before|after|tomorrow|today|tonight|this|next|between|when|once|as soon as|shortly|soon|"
+    r"later|about|to|with|for)\b|\s*[.,!?]|\s*$)"
+)
+_GET_FROM = re.compile(
+    r"\b(?:you(?:'ll|\s+will|'re going to|\s+are going to|\s+should)\s+(?:receive|get|have)|"
+    r"expect)\s+an?\s+(?:phone\s+)?(?P<what>call|callback|call back|visit|email|text|letter)\s+"
+    r"from\s+" + _FROM_WHOM,
+    re.I,
+)
+_BY_WHOM = re.compile(
+    r"\byou(?:'ll|\s+will|\s+should)\s+be\s+(?P<what>contacted|called|visited|emailed|texted|"
+    r"phoned|rung)\s+(?:back\s+)?by\s+" + _FROM_WHOM,
+    re.I,
+)
+_ACT_OF: Final = {
+    "call": "call", "callback": "call", "call back": "call", "visit": "visit", "email": "email",
+    "text": "text", "letter": "write to", "contacted": "contact", "called": "call",
+    "visited": "visit", "emailed": "email", "texted": "text", "phoned": "phone", "rung": "ring",
+}  # fmt: skip
+
+
+def _actively(text: str) -> str:
+    """ "you'll get a call from the surveyor on Monday" → "the surveyor will call you on
+    Monday" (and "you'll be contacted by our claims team…" likewise)."""
+    for pattern in (_GET_FROM, _BY_WHOM):
+        text = pattern.sub(
+            lambda m: f"{m.group('who')} will {_ACT_OF[m.group('what').lower()]} you", text
+        )
+    return text
+
+
+#: "what I'll do is send you a new link" is "I'll send you a new link"
+_WHAT_I_DO = re.compile(
+    r"\bwhat (i|we)(?:'ll|\s+will|'m going to|\s+am going to|'re going to|\s+are going to)\s+"
+    r"do(?:\s+now|\s+for you)?\s+is\s+(?:to\s+)?",
+    re.I,
+)
+
+
 def clauses(sentence: str, speaker: str) -> list[Clause]:
     """The clauses of one sentence; a consequence clause joins the action before it."""
-    parts = [p.strip(" ,;") for p in _SPLIT.split(repaired(sentence.strip())) if p.strip(" ,;.")]
+    said = _WHAT_I_DO.sub(lambda m: f"{m.group(1)}'ll ", _actively(repaired(sentence.strip())))
+    parts = [p.strip(" ,;") for p in _SPLIT.split(said) if p.strip(" ,;.")]
     out: list[Clause] = []
     for part in parts:
         if out and _CONSEQUENCE.search(part) and not _third(part):
@@ -251,27 +381,78 @@ def _asked_of_customer(body: str) -> str:
     return m.group("verb").lower() if m else ""
 
 
+#: "if it doesn't match, (just) call us": advice for a case that may not come, no step
+_CONTACT_US = re.compile(
+    r"^(?:(?:just|please|then|so|simply)\s+)*(?:(?:call|contact|ring|phone|email|text|message)"
+    r"\s+(?:us|me|back)|give\s+(?:us|me)\s+a\s+(?:call|ring|shout)|get in touch|let (?:us|me) know)"
+    r"\b",
+    re.I,
+)
+
+
+_INSTRUCT_VERBS: Final = ("verb", "verb2", "verb3", "verb4", "verb5", "verb6", "verb7")
+_EXPECTED = re.compile(r"^\s*(?:and\s+)?(?:when|once|as soon as)\b", re.I)
+
+
+#: a first-person future that is a manner of speaking or a thought, not an act
+_NO_ACT_AHEAD = re.compile(
+    r"(?:believe|think|guess|hope|bet|admit|wonder|assume|imagine|be\s+(?:honest|frank|"
+    r"straight|fair|blunt))\b|have to think\b",
+    re.I,
+)
+
+
+def _instruction(text: str, body: str) -> str:
+    """The verb of the agent's instruction or request to the customer in ``body`` (``text``
+    with a leading condition dropped); "" when none."""
+    conditional = bool(_CONDITION.search(text)) and body != text
+    if conditional and _CONTACT_US.match(body):
+        return ""
+    m = _INSTRUCT.search(body)
+    if m:
+        said = next((v for v in m.group(*_INSTRUCT_VERBS) if v), "")
+        verb = base_form(said)
+        if verb and not (m.group("verb7") and verb in _HAPPENINGS):
+            return verb  # not "you should receive it tomorrow": a consequence
+        plea = (m.group("verb") or "").lower()
+        if len(plea) > 2 and plea not in _NOT_IMPERATIVES and not plea.endswith(("ing", "ed")):
+            return plea  # "please avoid chewing…": guessed
+    asked = _asked_of_customer(body)
+    if asked:
+        return asked
+    # a bare imperative after an event to come: "when the card arrives, activate it in the
+    # app" ("if it happens again, restart the router" is advice for a case that may not come)
+    first = re.match(r"[a-z]+", body, re.I)
+    if first and conditional and _EXPECTED.search(text):
+        word = first.group(0).lower()
+        if base_form(word) == word and word not in IN_CALL_VERBS:
+            return word
+    return ""
+
+
+def _bare_do(rest: str) -> bool:
+    """Whether "I'll do" + ``rest`` is a bare yes ("I'll do that tonight", and as the recogniser
+    may hear it, "I'll do nothing to do"), not a named task ("I'll do the transfer")."""
+    return bool(_ACCEPT.match(rest)) or not re.match(
+        r"\s+(?:the|a|an|my|our|your|his|her|their|some|all|both)\b", rest, re.I
+    )
+
+
 def _kind(text: str, speaker: str) -> tuple[str, str, str, str]:
     """(kind, owner, who, verb) of the first act found in ``text``."""
     body = _LEADING.sub("", _strip_condition(text))
-    m = _INSTRUCT.search(body)
-    if m and speaker != "customer":
-        verb = base_form(m.group("verb") or m.group("verb2") or m.group("verb3") or "")
-        if verb:
-            return "instruction", "customer", "", verb
-        plea = (m.group("verb") or "").lower()
-        if len(plea) > 2 and plea not in _NOT_IMPERATIVES and not plea.endswith(("ing", "ed")):
-            return "instruction", "customer", "", plea  # "please avoid chewing…": guessed
-    asked = _asked_of_customer(body) if speaker != "customer" else ""
-    if asked:
-        return "instruction", "customer", "", asked
-    third = _third(body)
+    told = _instruction(text, body) if speaker != "customer" else ""
+    if told:
+        return "instruction", "customer", "", told
     first = _FUTURE_1.search(body)
-    if third and (first is None or third.start() < first.start()):
+    third = _third_party(body, first)
+    if third:
         owner = "customer" if speaker == "customer" else "third party"
-        return "third", owner, third.group("who"), base_form(third.group("verb")) or ""
-    if first and first.group("verb").lower() == "do" and _ACCEPT.match(body[first.end() :]):
+        return "third", owner, *third
+    if first and first.group("verb").lower() == "do" and _bare_do(body[first.end() :]):
         return "", "", "", ""
+    if first and _NO_ACT_AHEAD.match(body[first.start("verb") :]):
+        return "", "", "", ""  # "I'll be honest…", "I'll believe it when I see it"
     if first:
         return "future", speaker, "", base_form(first.group("verb")) or first.group("verb")
     if speaker == "customer":
@@ -286,6 +467,15 @@ def _kind(text: str, speaker: str) -> tuple[str, str, str, str]:
     if m and _is_past(m):
         return "past", speaker, "", base_form(m.group("verb")) or ""
     return "", "", "", ""
+
+
+def _third_party(body: str, first: re.Match[str] | None) -> tuple[str, str] | None:
+    """(who, verb) of a third party's act in ``body`` before any first-person future."""
+    third = _third(body)
+    if third and (first is None or third.start() < first.start()):
+        verb = third.group("verb")
+        return third.group("who"), base_form(verb) or verb.lower()
+    return _third_open(body) if third is None else None
 
 
 def _guessed_base(ing: str) -> str:
@@ -315,7 +505,8 @@ def _strip_condition(text: str) -> str:
 
 _ON_HOLD = re.compile(
     r"\b(?:put|place|transfer|connect)\w*\s+you\b|\bneed your\b|\bhave to (?:ask|check|verify|"
-    r"confirm|look|read)\b|\bbefore we (?:start|begin|get started|go on|continue|proceed)\b",
+    r"confirm|look|read)\b|\bbefore we (?:start|begin|get started|go on|continue|proceed)\b|"
+    r"\blog(?:ging|ged)?\s+(?:in|into|on|onto)\b",
     re.I,
 )
 
@@ -323,10 +514,45 @@ _ON_HOLD = re.compile(
 #: asking a team to act is a step, not a question in the call: "I'm asking our hardship
 #: department to send you a form" (the recogniser's "asking how your hardship department…")
 _ASK_TEAM = re.compile(
-    r"\bask(?:ing|ed)?\s+(?:\w+\s+){0,3}?(?:team|department|office|desk|engineers?|manager|"
-    r"supervisor|specialists?|lab|pharmacy|billing)\s+to\s+[a-z]+",
+    r"\bask(?:ing|ed)?\s+(?!you\b|me\b)(?:the|our|a|an|my|your|[A-Z][a-z]+)\b(?:\s+[\w']+){0,3}?"
+    r"\s+to\s+[a-z]+",
     re.I,
 )
+
+
+#: in-call verbs that name a step when put off to a time after the call ("I'll check the
+#: readings tomorrow morning", "I'll ask the office about it on Monday")
+_DEFERRABLE: Final = frozenset(("ask", "check", "look", "verify", "confirm", "search", "test"))
+#: "be" as a step: being somewhere for a visit ("someone will need to be home", "please be
+#: there by nine")
+_BE_THERE = re.compile(
+    r"\bbe\s+(?:at\s+)?(?:home|there|in|available|present|around|on site)\b", re.I
+)
+
+
+_LET_KNOW = re.compile(r"\blet\s+(?:\w+\s+){1,3}?know\b", re.I)
+#: telling or explaining something in the call: "I'll tell you what the problem is"
+_TELL_NOW = re.compile(
+    r"\b(?:tell|show)\s+you\s+(?:what|how|why|where|about|a (?:bit|little))\b|"
+    r"\b(?:explain|go through|walk you through|run through)\b",
+    re.I,
+)
+#: what is done as a rule, not promised: "we'll always refund a missed delivery fee"
+_HABITUAL = re.compile(
+    r"\b(?:always|usually|normally|generally|typically|in most cases|as a rule|whenever)\b", re.I
+)
+#: an offer on the customer's choice: "if you upgrade, we'll waive the setup fee"
+_CHOICE = re.compile(
+    r"^\s*(?:and\s+)?if\s+you\s+(?:\w+\s+)?(?:choose|decide|cancel|upgrade|downgrade|switch|"
+    r"renew|sign up|join|leave|stay)\b",
+    re.I,
+)
+
+
+def _later(text: str) -> bool:
+    """Whether ``text`` names a time after the call (not "in a minute")."""
+    m = DEADLINE.search(text)
+    return m is not None and not re.search(r"minute|second|moment", m.group(0), re.I)
 
 
 def _in_call(kind: str, speaker: str, verb: str, text: str) -> bool:
@@ -335,7 +561,17 @@ def _in_call(kind: str, speaker: str, verb: str, text: str) -> bool:
         return False
     if verb == "ask" and _ASK_TEAM.search(text):
         return False
-    return verb in IN_CALL_VERBS or bool(_ON_HOLD.search(text))
+    if _ON_HOLD.search(text):
+        return True
+    if verb in _DEFERRABLE and kind == "future" and _later(text):
+        return False
+    if verb == "let" and kind == "future" and _LET_KNOW.search(text):
+        return False  # "I'll let you know by Friday", "I'll let the team know"
+    if _TELL_NOW.search(text):
+        return not _later(text)  # "I'll go through the options with you on Friday": a step
+    if verb == "be" and kind == "instruction" and _BE_THERE.search(text):
+        return False
+    return verb in IN_CALL_VERBS
 
 
 _LEAVING: Final = frozenset(("cancel", "switch", "leave", "dispute", "report", "close"))
@@ -346,11 +582,36 @@ def _threat(speaker: str, verb: str, text: str) -> bool:
     return speaker == "customer" and verb in _LEAVING and bool(_CONDITION.search(text))
 
 
+#: "don't forget to bring…" is no negation
+_DONT_FORGET = re.compile(r"\b(?:don't|do not)\s+forget\b", re.I)
+
+
+def _verb_at(text: str, verb: str) -> int:
+    """Where the first form of ``verb`` in ``text`` ends (0 when none)."""
+    for m in re.finditer(r"[A-Za-z']+", text):
+        if base_form(m.group(0)) == verb:
+            return m.end()
+    return 0
+
+
+#: the date a done act takes effect from, not a step still to come
+_EFFECTIVE = re.compile(r"\b(?:effective|as of|as from|starting)\s*$", re.I)
+
+
 def frame(clause: Clause) -> Frame:
     text = clause.text
     kind, owner, who, verb = _kind(text, clause.speaker)
     main = _strip_condition(text)
-    deadline = DEADLINE.search(text)
+    # a past act's date to come follows its verb ("I've scheduled the engineer for Wednesday");
+    # one before it is another phrase's ("a group starting on Monday and I've moved you…")
+    deadline = DEADLINE.search(text, _verb_at(text, verb) if kind == "past" else 0)
+    if (
+        deadline
+        and kind == "past"
+        and _EFFECTIVE.search(text[: deadline.start()])
+        and re.search(r"\b(?:today|now|immediately)\b", deadline.group(0), re.I)
+    ):
+        deadline = None  # "I've cancelled the plan, effective today": done, nothing to come
     request = kind == "instruction" and bool(_REQUEST.search(_LEADING.sub("", main)))
     return Frame(
         owner=owner,
@@ -358,7 +619,7 @@ def frame(clause: Clause) -> Frame:
         kind=kind,
         verb=verb,
         conditional=bool(_CONDITION.search(text)),
-        negated=bool(NEGATED.search(_PURPOSE.split(main.split(",")[0])[0])),
+        negated=bool(NEGATED.search(_PURPOSE.split(_DONT_FORGET.sub("", main).split(",")[0])[0])),
         question=not request
         and (
             bool(_QUESTION.search(clause.sentence))
@@ -366,12 +627,18 @@ def frame(clause: Clause) -> Frame:
                 ("can ", "could ", "will you", "would ", "do you", "should ")
             )
         ),
-        hypothetical=not request and bool(_HYPOTHETICAL.search(text)),
+        hypothetical=not request
+        and bool(
+            _HYPOTHETICAL.search(text)
+            or _HABITUAL.search(main)
+            or (clause.speaker != "customer" and _CHOICE.search(text))
+        ),
         in_call=_in_call(kind, clause.speaker, verb, main),
         complaint=bool(_COMPLAINT.search(text)) or _threat(clause.speaker, verb, text),
         consequence=bool(_CONSEQUENCE.search(text.split(",")[-1].strip())) and "," in text,
         deadline=deadline.group(0) if deadline else "",
         guessed=kind in ("progressive", "instruction") and base_form(verb) is None,
+        open_actor=kind == "third" and _third(_LEADING.sub("", main)) is None,
     )
 
 

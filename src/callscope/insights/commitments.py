@@ -28,6 +28,7 @@ Embedder = Callable[[Sequence[str]], npt.NDArray[np.float32]]
 KINDS = ("future", "progressive", "past", "third", "instruction")
 FLAGS = (
     "conditional", "negated", "question", "hypothetical", "in_call", "complaint", "consequence",
+    "open_actor",
 )  # fmt: skip
 #: the frame features, in the order the weights expect
 FRAME_FEATURES = (*(f"kind:{k}" for k in KINDS), *FLAGS, "deadline", "speaker:customer")

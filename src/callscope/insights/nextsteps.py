@@ -4,23 +4,27 @@ Every sentence is cut into clauses and each clause framed (:mod:`callscope.insig
 A clause is a candidate when it names an actor and an action: the speaker's own future ("I'll
 fax…", "we're going to ship…"), the agent's present progressive ("I'm adding a credit…") or
 past act with a consequence or a date still to come ("I've put in a request, you'll see it in
-five days"), a third party's future ("the billing team will…", "they'll…"), the agent's
-instruction to the customer ("please print the label", "you'll need to restart…") or a
-conditional promise ("if it hasn't arrived by Friday, I'll…"). Vetoed outright: negations,
-questions, complaints about an earlier promise ("you said you would…"), hypotheticals
-("would", "could"), and the agent's in-call procedure ("let me check", "I'll put you on
-hold", "I'll need your…"). The rest go to the shipped classifier
+five days"), a third party's future ("the billing team will…", "they'll…", any noun phrase or
+name opening the clause that acts: "your bank will return…", "Marco, our depot supervisor, is
+going to…"), the agent's instruction to the customer ("please print the label", "you'll need
+to restart…") or a conditional promise ("if it hasn't arrived by Friday, I'll…"). Vetoed
+outright: negations, questions, complaints about an earlier promise ("you said you would…"),
+hypotheticals ("would", "could", what follows a hypothetical condition, what is done as a
+rule, an offer on the customer's choice), and the agent's in-call procedure ("let me check",
+"I'll put you on hold", "I'll need your…"). The rest go to the shipped classifier
 (:mod:`callscope.insights.commitments`), which keeps those it scores ≥ its threshold.
 
 "They" as the actor is named from the last team or office the agent mentioned. Sentences are
 read with the recogniser's typical slips undone (:mod:`callscope.insights.misheard`), and a
 sentence that finishes the one before — a consequence, a trailing "once…", the rest of a turn
-the recogniser cut at a pause — is joined to it first.
+the recogniser cut at a pause — is joined to it first. A sentence said three times or more in
+one call is the recogniser looping, not speech, and a step said twice is kept once.
 """
 
 from __future__ import annotations
 
 import re
+from collections import Counter
 from collections.abc import Sequence
 from dataclasses import replace
 
@@ -32,7 +36,8 @@ __all__ = ["Candidate", "candidates", "next_steps"]
 
 _TEAM = re.compile(
     r"\b(?:the|our|a|an)\s+((?:[a-z']+\s+){0,2}(?:team|department|engineers?|office|desk|"
-    r"adjusters?|technicians?|specialists?|supervisor|manager|pharmacist|plumbers?|couriers?|lab)"
+    r"adjusters?|technicians?|specialists?|supervisor|manager|pharmacist|plumbers?|couriers?|lab|"
+    r"warehouse|depot|store|crew|kitchen|bank|insurer|surgery|clinic|pharmacy)"
     r")\b",
     re.I,
 )
@@ -68,11 +73,20 @@ def candidates(utterances: Sequence[Utterance]) -> list[Candidate]:
     out: list[Candidate] = []
     team = ""
     for s in _joined_consequences(sentences(utterances)):
-        for c in clauses(s.text, s.speaker):
-            f = frame(c)
+        parts = clauses(s.text, s.speaker)
+        frames = [frame(c) for c in parts]
+        if frames and frames[0].conditional and frames[0].hypothetical:
+            # "If you miss another payment, it would be reported, so please call us first":
+            # what follows a hypothetical is hypothetical too
+            frames = [replace(f, hypothetical=True) for f in frames]
+        for c, f in zip(parts, frames, strict=True):
             if f.candidate and _admissible(f) and not _vetoed(f):
-                if f.owner == "third party" and f.who.lower() in _PRONOUN_ACTOR and team:
-                    f = _named(f, team)
+                if f.owner == "third party" and f.who.lower() in _PRONOUN_ACTOR:
+                    # "I've raised it with the warehouse, they'll ship it…": a team named
+                    # before the pronoun in the clause itself, else the last one
+                    here = [m.group(1) for m in _TEAM.finditer(c.text.split(f.who, 1)[0])]
+                    if here or team:
+                        f = _named(f, here[-1] if here else team)
                 out.append(Candidate(s, c, f))
             if s.speaker != "customer":
                 for m in _TEAM.finditer(c.text):
@@ -120,6 +134,15 @@ def _joined_consequences(sents: list[Sentence]) -> list[Sentence]:
     return out
 
 
+#: a sentence said this often in one call is the recogniser looping ("I'm going to go to the
+#: next slide" over a stretch of noise), not speech
+_LOOP = 3
+
+
+def _key(text: str) -> str:
+    return " ".join(re.findall(r"[a-z0-9']+", text.lower()))
+
+
 def _named(f: Frame, team: str) -> Frame:
     return replace(f, who=team)
 
@@ -136,16 +159,20 @@ def next_steps(utterances: Sequence[Utterance], *, embed: Embedder | None = None
         [c.sentence.speaker for c in found],
         embed,
     )
-    out = []
+    out: list[NextStep] = []
+    said = Counter(_key(s.text) for s in sentences(utterances))
     for c, p in zip(found, probabilities, strict=True):
-        if p < model.threshold:
+        if p < model.threshold or said[_key(c.sentence.text)] >= _LOOP:
             continue
+        value = step_text(c.clause, c.frame)
+        if any(_key(value) == _key(s.value) for s in out):
+            continue  # said twice, one step
         u = c.sentence.utterance
         out.append(
             NextStep(
                 owner=c.frame.owner,
                 party_id=u.party_id,
-                value=step_text(c.clause, c.frame),
+                value=value,
                 said=c.clause.text,
                 start=u.start,
                 end=u.end,

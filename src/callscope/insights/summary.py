@@ -60,7 +60,10 @@ _PROBLEM = re.compile(
     r"i'd like|trying to|missing|missed|lost|cracked|expired|too high|double|twice|no hot|"
     r"frustrat|times what|(?:two|three|2|3) times|again|dropped|arrived in|hurts?|pain|"
     r"fell (?:out|off)|damaged|stolen|leak\w*|stuck|declined|rejected|denied|late|delayed|"
-    r"overdue|crash\w*|freez\w*|disappeared|marked as delivered)",
+    r"overdue|crash\w*|freez\w*|disappeared|marked as delivered|"
+    # fewer or other than what was ordered: "asked for 12 and got only 4"
+    r"(?:got|received|sent|delivered)\s+only|only\s+(?:got|received|sent|delivered|came|"
+    r"arrived)|instead of)",
     re.I,
 )
 #: a statement of fact about the customer's account, order or charges, which is the reason
@@ -68,7 +71,10 @@ _PROBLEM = re.compile(
 _FACT = re.compile(
     rf"{_AMOUNT}|{_WORD_AMOUNT}|\b(?:charges?|fees?|payments?|debits?|withdrawals?|invoice)\b|"
     r"\b(?:my|our)\s+(?:\w+\s+)?(?:bill|statement|account|order|card|subscription|booking|"
-    r"reservation|policy|plan|delivery|package|parcel|claim|balance|loan|mortgage|contract)\b",
+    r"reservation|policy|plan|delivery|package|parcel|claim|balance|loan|mortgage|contract)\b|"
+    # the customer citing their order or job by its reference: "for order CT-3308…"
+    r"\b(?:order|booking|reference|ticket|invoice|job|case|claim)\s+(?:number\s+)?"
+    r"[a-z]{0,4}-?\d{3,}\b",
     re.I,
 )
 #: an answer to the agent's identity questions, not a statement of the matter

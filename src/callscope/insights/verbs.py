@@ -22,6 +22,8 @@ replace reply report request resend reserve reset resolve restart restore return
 review schedule see send set ship sign submit switch take talk text tell transfer turn unlock
 update upgrade upload visit void waive write bill block remind inspect repair reach message
 investigate arrive prepare sort flag downgrade refill approve drop stop talk
+empty search reconnect connect disconnect plug unplug reboot reinstall download phone ring
+chase monitor test scan service delete log click tap reissue
 """
 #: the listed action verbs, base forms
 ACTIONS: Final = frozenset(_ACTION_WORDS.split())
@@ -31,14 +33,15 @@ _IRREGULAR_PAST: Final = {
     "keep": "kept", "leave": "left", "let": "let", "make": "made", "pay": "paid", "put": "put",
     "reset": "reset", "send": "sent", "set": "set", "take": "taken", "tell": "told",
     "write": "written", "come": "come", "see": "seen", "resend": "resent", "reach": "reached",
-    "upset": "upset", "fill": "filled",
+    "upset": "upset", "fill": "filled", "ring": "rung",
 }  # fmt: skip
 _SIMPLE_PAST: Final = {"take": "took", "give": "gave", "write": "wrote", "do": "did",
-                       "see": "saw", "come": "came"}  # fmt: skip
+                       "see": "saw", "come": "came",
+                       "ring": "rang"}  # fmt: skip
 #: the conversation itself, not something to do after it
 _IN_CALL_WORDS: Final = (
     "ask check look see verify confirm hold wait read repeat help try need pull walk stay start "
-    "go be let"
+    "go be let search test"
 )
 IN_CALL_VERBS: Final = frozenset(_IN_CALL_WORDS.split())
 _DOUBLE: Final = frozenset(("ship", "stop", "drop", "plan", "pin", "tap", "log", "swap"))
