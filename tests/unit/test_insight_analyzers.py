@@ -394,6 +394,68 @@ def said(*turns: tuple[str, str]) -> list[Utterance]:
             "Could you reconnect it to your home Wi-Fi tonight?",
             ["Customer to reconnect it to the customer's home Wi-Fi tonight."],
         ),
+        # a request answered in the call is none; put off to later, or asking someone else
+        # to act, or with an unlisted verb, an object and a later time, it is a step
+        ("agent", "Could you read me the serial number?", []),
+        (
+            "agent",
+            "Could you check the fuse box tonight?",
+            ["Customer to check the fuse box tonight."],
+        ),
+        (
+            "agent",
+            "Could you ask your landlord to sign the consent form?",
+            ["Customer to ask the customer's landlord to sign the consent form."],
+        ),
+        (
+            "agent",
+            "Could you run a speed test tomorrow morning?",
+            ["Customer to run a speed test tomorrow morning."],
+        ),
+        ("agent", "Could you describe the noise it makes?", []),
+        # "you'll get … from us / me" and a document that "will follow" are the speaker's
+        (
+            "agent",
+            "You'll get a text from us on Friday with the courier's name.",
+            ["Text the customer on Friday with the courier's name."],
+        ),
+        (
+            "agent",
+            "You'll get that letter from me by Monday.",
+            ["Write to the customer by Monday."],
+        ),
+        (
+            "agent",
+            "A copy of the new contract will follow by post next week.",
+            ["Send the customer a copy of the new contract by post next week."],
+        ),
+        ("agent", "Your card will follow by post.", []),
+        # a done act with its consequence to come (a doubled consonant: "submitted")
+        (
+            "agent",
+            "I've submitted the refund, and it will appear on your card on Friday.",
+            ["Submit the refund, it will appear on the customer's card on Friday."],
+        ),
+        # "be with you" / "be there" from a named third party is a visit
+        (
+            "agent",
+            "Priya, our surveyor, will be with you on Tuesday at noon.",
+            ["Priya to be with the customer on Tuesday at noon."],
+        ),
+        ("agent", "Priya, our surveyor, will be happy with that.", []),
+        # a contingency to reply is advice for a case that may not come; coping is no act
+        (
+            "agent",
+            "If the parcel hasn't come by Monday, just reply to my email and I'll chase it.",
+            ["Chase it."],
+        ),
+        ("customer", "Don't worry, we'll manage until then.", []),
+        ("customer", "Thanks, we'll manage.", []),
+        (
+            "customer",
+            "I'll manage the booking myself tomorrow.",
+            ["Customer to manage the booking themselves tomorrow."],
+        ),
     ],
 )
 def test_commitments_and_vetoes(speaker: str, text: str, found: list[str]) -> None:
@@ -402,6 +464,21 @@ def test_commitments_and_vetoes(speaker: str, text: str, found: list[str]) -> No
     for s in steps:
         assert s.party_id == f"p-{speaker}"
         assert 0.5 <= s.probability <= 1
+
+
+def test_a_hand_over_done_in_the_call_is_carried_by_the_third_partys_step() -> None:
+    steps = next_steps(
+        said(
+            ("agent", "I've booked a plumber for Friday. The plumber will replace the valve."),
+            ("agent", "I'm passing this to our fraud team, and they'll call you tomorrow."),
+            ("agent", "I've booked a courier for Monday morning."),
+        )
+    )
+    assert [(s.owner, s.value) for s in steps] == [
+        ("third party", "Plumber to replace the valve."),
+        ("third party", "Fraud team to call the customer tomorrow."),
+        ("agent", "Book a courier for Monday morning."),
+    ]
 
 
 def test_a_recogniser_loop_is_no_speech_and_a_step_said_twice_is_one() -> None:

@@ -11,7 +11,9 @@ the customer), how (first-person future, present progressive, past with a conseq
 conditional promise, an instruction) and the signs that it is no commitment (negation, a
 question, a hypothetical, in-call procedure, a complaint about an earlier promise; an in-call
 verb put off to a time after the call is no in-call procedure: "I'll check the readings
-tomorrow morning"). :func:`step_text` writes a committed clause as a next step in the RingSense
+tomorrow morning", "could you read your meter tonight?"). "You'll get a text from us…" and "a
+calendar invite will follow by email" are read as the speaker's "we'll text you…", "we'll send
+you a calendar invite…"; a named third party who "will be with you" or "be there" visits. :func:`step_text` writes a committed clause as a next step in the RingSense
 style (spec §10, seed ``ringsense-for-sales``): owner + action + object + deadline —
 "Email the customer the list of approved glass shops.", "Network team to push a fix tonight.",
 "Customer to send the photos of the damage tonight." — with the deadline normalised and put
@@ -180,13 +182,29 @@ def _third_open(body: str) -> tuple[str, str] | None:
     if words[0] in _NOT_ACTORS or words[-1] in _NOT_ACTORS or (_thing(words[-1]) and not name):
         return None
     verb = base_form(m.group("verb"))
+    if verb == "be" and _BE_WITH_YOU.match(m.group("rest")):
+        return _who(m), "be"  # "Luis will be with you between 8 and 9": a visit
     if verb is None or (verb in _HAPPENINGS and verb not in _INTRANSITIVE_ACTS):
         return None
     if verb not in _INTRANSITIVE_ACTS and _NO_OBJECT.match(m.group("rest")):
         return None
+    return _who(m), verb
+
+
+def _who(m: re.Match[str]) -> str:
+    """The third party as said: the name of "Marco, our depot supervisor," or of "your new
+    teacher, Ms. Ortega,"."""
     appos = (m.group("appos") or "").strip()
-    who = appos if appos[:1].isupper() else m.group("subject")
-    return who, verb
+    return appos if appos[:1].isupper() else m.group("subject")
+
+
+#: "be" as a visit by a third party: "Luis will be with you between 8 and 9", "the fitter
+#: will be there by noon", "the crew will be at your house at 7"
+_BE_WITH_YOU = re.compile(
+    r"\s+(?:with you|there|at your|round|over|out to you|on site|at the (?:house|property|"
+    r"site|flat|door))\b",
+    re.I,
+)
 
 
 def _thing(noun: str) -> bool:
@@ -237,7 +255,7 @@ _QUESTION = re.compile(r"\?\s*$")
 _LEADING = re.compile(
     r"^(?:(?:ok(?:ay)?|so|yes|sure|great|alright|right|well|and|then|also|now|good news|"
     r"perfect|thanks|thank you|fine|got it|understood|in the meantime|to make up for it|"
-    r"anyway|maybe later|i understand|of course|absolutely|certainly|no problem)[,.!]?\s+)+",
+    r"anyway|maybe later|i understand|of course|absolutely|certainly|no problem|but)[,.!]?\s+)+",
     re.I,
 )
 _SMALL_NUMBERS: Final = (
@@ -321,9 +339,28 @@ _FROM_WHOM = (
     r"later|about|to|with|for)\b|\s*[.,!?]|\s*$)"
 )
 _GET_FROM = re.compile(
-    r"\b(?:you(?:'ll|\s+will|'re going to|\s+are going to|\s+should)\s+(?:receive|get|have)|"
-    r"expect)\s+an?\s+(?:phone\s+)?(?P<what>call|callback|call back|visit|email|text|letter)\s+"
-    r"from\s+" + _FROM_WHOM,
+    r"\b(?:you(?:'ll|\s+will|'re going to|\s+are going to|\s+should)\s+(?:also\s+)?(?:receive|"
+    r"get|have)|expect)\s+(?:an?|that|the|this)\s+(?:phone\s+)?(?P<what>call|callback|call back|"
+    r"visit|email|text|letter)\s+from\s+" + _FROM_WHOM,
+    re.I,
+)
+#: the same from the speaker's side: "you'll get a text from us this evening", "you'll get
+#: that email from me in a few minutes" — read as "we'll text you…", "I'll email you…"
+_GET_FROM_US = re.compile(
+    r"\byou(?:'ll|\s+will|'re going to|\s+are going to|\s+should)\s+(?:also\s+)?(?:receive|get|"
+    r"have)\s+(?:an?|that|the|this)\s+(?:phone\s+)?(?P<what>call|callback|call back|email|text|"
+    r"letter)\s+from\s+(?P<who>us|me)\b",
+    re.I,
+)
+#: a document the speaker's side sends, said as a thing that follows: "a calendar invite will
+#: follow by email", "the contract will be sent to you by post" — read as "we'll send you…"
+_WILL_FOLLOW = re.compile(
+    r"(?P<pre>^|[,;]\s*)(?:(?:and|also|then|so)\s+)*(?P<what>(?:a|an|the|your)\s+(?:[\w$'-]+\s+){0,6}?"
+    r"(?:invite|invitation|confirmation|copy|contract|letter|email|receipt|quote|form|link|"
+    r"voucher|label|statement|invoice|summary|schedule|report|code)"
+    r"(?:\s+(?:for|of|with)\s+(?:[\w$'-]+\s+){0,4}?[\w$'-]+)?)\s+"
+    r"(?:will|'ll|is going to)\s+(?:follow|be\s+(?:sent|emailed|posted|texted|mailed)(?:\s+(?:to\s+"
+    r"you|out))?)\b",
     re.I,
 )
 _BY_WHOM = re.compile(
@@ -345,7 +382,21 @@ def _actively(text: str) -> str:
         text = pattern.sub(
             lambda m: f"{m.group('who')} will {_ACT_OF[m.group('what').lower()]} you", text
         )
-    return text
+    text = _GET_FROM_US.sub(
+        lambda m: (
+            f"{'I' if m.group('who').lower() == 'me' else 'we'}'ll "
+            f"{_ACT_OF[m.group('what').lower()]} you"
+        ),
+        text,
+    )
+    return _WILL_FOLLOW.sub(_we_send, text)
+
+
+def _we_send(m: re.Match[str]) -> str:
+    """ "…, a calendar invite will follow by email" → "…, and we'll send you a calendar invite
+    by email"."""
+    what, pre = m.group("what"), m.group("pre")
+    return f"{pre}{'and ' if pre else ''}we'll send you {what[:1].lower()}{what[1:]}"
 
 
 #: "what I'll do is send you a new link" is "I'll send you a new link"
@@ -372,19 +423,40 @@ def clauses(sentence: str, speaker: str) -> list[Clause]:
 
 def _asked_of_customer(body: str) -> str:
     """The verb of the agent's request put as a question or of what someone on the customer's
-    side must do; "" when neither."""
+    side must do; "" when neither. A request answered in the call ("could you read me the
+    number?") is none, unless it names a time after the call ("could you read your meter
+    tonight?") or asks the customer to ask someone else ("could you ask your vet to…")."""
     m = _REQUEST.search(body)
     asked = base_form(m.group("verb")) if m else None
-    if asked and asked not in _ASKED_NOW:
+    if asked and (
+        asked not in _ASKED_NOW
+        or (asked == "ask" and _ASK_TEAM.search(body))
+        or (asked not in ("hold", "give", "tell", "spell", "repeat") and _later(body))
+    ):
         return asked
+    if (
+        m
+        and asked is None
+        and m.group("verb").lower() not in _ASKED_NOW
+        and _OBJECT_AHEAD.match(body[m.end() :])
+        and _later(body)
+    ):
+        # an unlisted verb with an object and a time after the call: "could you run a failover
+        # test this week…" (its verb guessed)
+        return m.group("verb").lower()
     m = _SOMEONE_MUST.search(body)
     return m.group("verb").lower() if m else ""
+
+
+#: an object after an unlisted verb: "could you run a test" (a request, its verb guessed)
+_OBJECT_AHEAD = re.compile(r"\s+(?:a|an|the|your|this|that|these|those)\b", re.I)
 
 
 #: "if it doesn't match, (just) call us": advice for a case that may not come, no step
 _CONTACT_US = re.compile(
     r"^(?:(?:just|please|then|so|simply)\s+)*(?:(?:call|contact|ring|phone|email|text|message)"
-    r"\s+(?:us|me|back)|give\s+(?:us|me)\s+a\s+(?:call|ring|shout)|get in touch|let (?:us|me) know)"
+    r"\s+(?:us|me|back)|give\s+(?:us|me)\s+a\s+(?:call|ring|shout)|get in touch|let (?:us|me) know|"
+    r"reply\s+to\s+(?:my|our|the|this|that)\s+(?:email|message|text|letter)|write\s+to\s+(?:us|me))"
     r"\b",
     re.I,
 )
@@ -397,7 +469,9 @@ _EXPECTED = re.compile(r"^\s*(?:and\s+)?(?:when|once|as soon as)\b", re.I)
 #: a first-person future that is a manner of speaking or a thought, not an act
 _NO_ACT_AHEAD = re.compile(
     r"(?:believe|think|guess|hope|bet|admit|wonder|assume|imagine|be\s+(?:honest|frank|"
-    r"straight|fair|blunt))\b|have to think\b",
+    r"straight|fair|blunt))\b|have to think\b"
+    # the customer coping: "we'll manage", "I'll cope until then"
+    r"|(?:manage|cope|survive|make do)\b(?!\s+(?:to|the|your|my|our|it|this|that)\b)",
     re.I,
 )
 
@@ -523,6 +597,8 @@ _ASK_TEAM = re.compile(
 #: in-call verbs that name a step when put off to a time after the call ("I'll check the
 #: readings tomorrow morning", "I'll ask the office about it on Monday")
 _DEFERRABLE: Final = frozenset(("ask", "check", "look", "verify", "confirm", "search", "test"))
+#: in-call verbs that ask the customer for a step when put off to a time after the call
+_DONE_LATER: Final = frozenset(("ask", "check", "look", "verify", "confirm", "read", "test"))
 #: "be" as a step: being somewhere for a visit ("someone will need to be home", "please be
 #: there by nine")
 _BE_THERE = re.compile(
@@ -565,6 +641,8 @@ def _in_call(kind: str, speaker: str, verb: str, text: str) -> bool:
         return True
     if verb in _DEFERRABLE and kind == "future" and _later(text):
         return False
+    if verb in _DONE_LATER and kind == "instruction" and _later(text):
+        return False  # "could you read your meter tonight", "please check your inbox tomorrow"
     if verb == "let" and kind == "future" and _LET_KNOW.search(text):
         return False  # "I'll let you know by Friday", "I'll let the team know"
     if _TELL_NOW.search(text):

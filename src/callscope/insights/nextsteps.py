@@ -7,7 +7,9 @@ past act with a consequence or a date still to come ("I've put in a request, you
 five days"), a third party's future ("the billing team will…", "they'll…", any noun phrase or
 name opening the clause that acts: "your bank will return…", "Marco, our depot supervisor, is
 going to…"), the agent's instruction to the customer ("please print the label", "you'll need
-to restart…") or a conditional promise ("if it hasn't arrived by Friday, I'll…"). Vetoed
+to restart…", "could you ask your vet to email us…?", "could you read your meter tonight?")
+or a conditional promise ("if it hasn't arrived by Friday, I'll…"); "you'll get a text from
+us…" and "a calendar invite will follow by email" are the speaker's own future. Vetoed
 outright: negations, questions, complaints about an earlier promise ("you said you would…"),
 hypotheticals ("would", "could", what follows a hypothetical condition, what is done as a
 rule, an offer on the customer's choice), and the agent's in-call procedure ("let me check",
@@ -18,7 +20,10 @@ rule, an offer on the customer's choice), and the agent's in-call procedure ("le
 read with the recogniser's typical slips undone (:mod:`callscope.insights.misheard`), and a
 sentence that finishes the one before — a consequence, a trailing "once…", the rest of a turn
 the recogniser cut at a pause — is joined to it first. A sentence said three times or more in
-one call is the recogniser looping, not speech, and a step said twice is kept once.
+one call is the recogniser looping, not speech, and a step said twice is kept once. The
+agent's act done in the call that hands the matter to a third party whose own step follows in
+the same sentence or the next one of the turn ("I've booked an engineer visit for Wednesday.
+The engineer will replace the board.") is no step of its own: the third party's is.
 """
 
 from __future__ import annotations
@@ -27,6 +32,7 @@ import re
 from collections import Counter
 from collections.abc import Sequence
 from dataclasses import replace
+from typing import Final
 
 from callscope.insights.clauses import Clause, Frame, clauses, frame, is_consequence, step_text
 from callscope.insights.commitments import load_model
@@ -47,12 +53,13 @@ _PRONOUN_ACTOR = ("they", "he", "she")
 class Candidate:
     """A clause that could be a next step, with its frame and the sentence it is from."""
 
-    __slots__ = ("clause", "frame", "sentence")
+    __slots__ = ("clause", "frame", "index", "sentence")
 
-    def __init__(self, sentence: Sentence, clause: Clause, frame_: Frame) -> None:
+    def __init__(self, sentence: Sentence, clause: Clause, frame_: Frame, index: int = 0) -> None:
         self.sentence = sentence
         self.clause = clause
         self.frame = frame_
+        self.index = index  # the sentence's place in the call
 
 
 def _vetoed(f: Frame) -> bool:
@@ -72,7 +79,7 @@ def candidates(utterances: Sequence[Utterance]) -> list[Candidate]:
     is named after the last team the agent mentioned."""
     out: list[Candidate] = []
     team = ""
-    for s in _joined_consequences(sentences(utterances)):
+    for index, s in enumerate(_joined_consequences(sentences(utterances))):
         parts = clauses(s.text, s.speaker)
         frames = [frame(c) for c in parts]
         if frames and frames[0].conditional and frames[0].hypothetical:
@@ -87,7 +94,7 @@ def candidates(utterances: Sequence[Utterance]) -> list[Candidate]:
                     here = [m.group(1) for m in _TEAM.finditer(c.text.split(f.who, 1)[0])]
                     if here or team:
                         f = _named(f, here[-1] if here else team)
-                out.append(Candidate(s, c, f))
+                out.append(Candidate(s, c, f, index))
             if s.speaker != "customer":
                 for m in _TEAM.finditer(c.text):
                     team = m.group(1)
@@ -147,6 +154,29 @@ def _named(f: Frame, team: str) -> Frame:
     return replace(f, who=team)
 
 
+#: an agent's act done in the call that hands the matter on ("I've booked an engineer visit",
+#: "I'm passing this to our cold chain team")
+_HANDING: Final = frozenset(("past", "progressive"))
+
+
+def _handed_over(c: Candidate, kept: Sequence[Candidate]) -> bool:
+    """Whether ``c`` is the agent's act done in the call that hands the matter to a third
+    party whose own step follows in the same sentence or the next one of the same turn ("I've
+    booked an engineer visit for Wednesday. The engineer will replace the board."): the third
+    party's step is the one to come, the hand-over is done."""
+    if c.frame.kind not in _HANDING or c.frame.owner != "agent":
+        return False
+    return any(
+        o.frame.owner == "third party"
+        and o.sentence.utterance is c.sentence.utterance
+        and (
+            o.index == c.index + 1
+            or (o.index == c.index and o is not c and kept.index(o) > kept.index(c))
+        )
+        for o in kept
+    )
+
+
 def next_steps(utterances: Sequence[Utterance], *, embed: Embedder | None = None) -> list[NextStep]:
     """The commitments made in the call, in order (see the module docstring)."""
     found = candidates(utterances)
@@ -159,10 +189,15 @@ def next_steps(utterances: Sequence[Utterance], *, embed: Embedder | None = None
         [c.sentence.speaker for c in found],
         embed,
     )
-    out: list[NextStep] = []
     said = Counter(_key(s.text) for s in sentences(utterances))
+    kept = [
+        c
+        for c, p in zip(found, probabilities, strict=True)
+        if p >= model.threshold and said[_key(c.sentence.text)] < _LOOP
+    ]
+    out: list[NextStep] = []
     for c, p in zip(found, probabilities, strict=True):
-        if p < model.threshold or said[_key(c.sentence.text)] >= _LOOP:
+        if c not in kept or _handed_over(c, kept):
             continue
         value = step_text(c.clause, c.frame)
         if any(_key(value) == _key(s.value) for s in out):

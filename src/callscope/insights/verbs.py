@@ -7,6 +7,7 @@ action (so "I'm sorry" or "I'm happy" never read as one).
 
 from __future__ import annotations
 
+import re
 from typing import Final
 
 __all__ = ["ACTIONS", "IN_CALL_VERBS", "base_form", "past_form"]
@@ -23,7 +24,7 @@ review schedule see send set ship sign submit switch take talk text tell transfe
 update upgrade upload visit void waive write bill block remind inspect repair reach message
 investigate arrive prepare sort flag downgrade refill approve drop stop talk
 empty search reconnect connect disconnect plug unplug reboot reinstall download phone ring
-chase monitor test scan service delete log click tap reissue
+chase monitor test scan service delete log click tap reissue run photograph
 """
 #: the listed action verbs, base forms
 ACTIONS: Final = frozenset(_ACTION_WORDS.split())
@@ -33,11 +34,11 @@ _IRREGULAR_PAST: Final = {
     "keep": "kept", "leave": "left", "let": "let", "make": "made", "pay": "paid", "put": "put",
     "reset": "reset", "send": "sent", "set": "set", "take": "taken", "tell": "told",
     "write": "written", "come": "come", "see": "seen", "resend": "resent", "reach": "reached",
-    "upset": "upset", "fill": "filled", "ring": "rung",
+    "upset": "upset", "fill": "filled", "ring": "rung", "run": "run",
 }  # fmt: skip
 _SIMPLE_PAST: Final = {"take": "took", "give": "gave", "write": "wrote", "do": "did",
                        "see": "saw", "come": "came",
-                       "ring": "rang"}  # fmt: skip
+                       "ring": "rang", "run": "ran"}  # fmt: skip
 #: the conversation itself, not something to do after it
 _IN_CALL_WORDS: Final = (
     "ask check look see verify confirm hold wait read repeat help try need pull walk stay start "
@@ -81,6 +82,10 @@ _FORMS: dict[str, str] = {}
 for _v in sorted(set(_ACTIONS) | IN_CALL_VERBS):
     for _form in (_v, _ing(_v), _ed(_v), _s(_v), _SIMPLE_PAST.get(_v, _v)):
         _FORMS.setdefault(_form, _v)
+    if re.fullmatch(r"[a-z]*[^aeiou][aeiou][bdgklmnprt]", _v):
+        # a final consonant doubled before -ed / -ing: "submitted", "transferred", "running"
+        _FORMS.setdefault(_v + _v[-1] + "ed", _v)
+        _FORMS.setdefault(_v + _v[-1] + "ing", _v)
 _FORMS.update({"cancelling": "cancel", "cancelled": "cancel", "canceled": "cancel"})
 
 
