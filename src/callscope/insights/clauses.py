@@ -13,8 +13,9 @@ question, a hypothetical, in-call procedure, a complaint about an earlier promis
 verb put off to a time after the call is no in-call procedure: "I'll check the readings
 tomorrow morning", "could you read your meter tonight?"). "You'll get a text from us…" and "a
 calendar invite will follow by email" are read as the speaker's "we'll text you…", "we'll send
-you a calendar invite…"; a named third party who "will be with you" or "be there" visits. :func:`step_text` writes a committed clause as a next step in the RingSense
-style (spec §10, seed ``ringsense-for-sales``): owner + action + object + deadline —
+you a calendar invite…"; a named third party who "will be with you" or "be there" visits.
+:func:`step_text` writes a committed clause as a next step in the RingSense style (spec §10,
+seed ``ringsense-for-sales``): owner + action + object + deadline —
 "Email the customer the list of approved glass shops.", "Network team to push a fix tonight.",
 "Customer to send the photos of the damage tonight." — with the deadline normalised and put
 last, and the pronouns made third person in grammatical English.
