@@ -40,6 +40,8 @@ def highlight(call: list[Utterance], kind: str) -> dict[str, Any] | None:
         "Great, we're good to go.",
         "Your refund has been processed.",
         "The late fee is now waived.",
+        "Done, it's booked.",
+        "Right, that's all confirmed for Tuesday.",
     ],
 )
 def test_a_confirmation_is_read(text: str) -> None:
@@ -62,6 +64,9 @@ def test_a_confirmation_is_read(text: str) -> None:
         "Payments are processed on the first of each month.",
         "I'll get it done by Friday.",
         "You're welcome, take care.",
+        # what ought to have happened is no confirmation
+        "You're right, the invoice should have been updated.",
+        "That fee should've been waived last month.",
     ],
 )
 def test_no_confirmation_when_negated_asked_conditional_or_not_said(text: str) -> None:
@@ -299,6 +304,21 @@ def test_a_short_delivery_or_a_cited_reference_is_the_problem(first: str) -> Non
         ("customer", first),
         ("agent", "Let me pull that up."),
         ("customer", "Honestly this is the second time and it's really frustrating."),
+    )
+    problem = highlight(call, "problem")
+    assert problem is not None
+    assert problem["utteranceId"] == 1
+
+
+def test_an_outage_in_the_opening_turn_is_the_problem_before_a_later_complaint() -> None:
+    call = said(
+        ("agent", "Skyline Hosting support, this is Ana."),
+        (
+            "customer",
+            "Hi Ana, our mail server was down for most of the morning, the office was offline.",
+        ),
+        ("agent", "Let me look at the incident."),
+        ("customer", "We pay for the premium tier so this doesn't happen, and nobody told us."),
     )
     problem = highlight(call, "problem")
     assert problem is not None

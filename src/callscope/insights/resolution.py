@@ -4,9 +4,10 @@ In order of preference, each after the customer's problem:
 
 1. **The agent's confirmation** that the matter is settled, usually near the end of the
    call — "that's all sorted", "you're all set", "I've processed the refund", "the transfer
-   has been reversed" — the first one that is not negated ("I can't sort that out today"),
-   a question ("Is that all sorted?"), a condition ("Once that's processed…") or a
-   hypothetical ("that would be all set if…").
+   has been reversed", "done, it's booked" — the first one that is not negated ("I can't
+   sort that out today"), a question ("Is that all sorted?"), a condition ("Once that's
+   processed…"), a hypothetical ("that would be all set if…") or what ought to have happened
+   ("the status page should have been updated").
 2. **The first act on the problem**: the earlier of the agent's first act done in the call
    (past or present progressive: "I've blocked the card", "I'm booking a visit") and the
    result reported after a hold ("Thanks for waiting. I've re…" — the sentence after the
@@ -53,6 +54,9 @@ _CONFIRMED: Final = re.compile(
     r"|(?:has been|have been|(?:is|are) now|(?:is|are) all|was just)\s+(?:now\s+)?(?:refunded|"
     r"updated|processed|credited|waived|approved|reversed|cancell?ed)"
     r"|back up and running|(?:up and )?running again|working again"
+    # "Done, it's booked.", "that's confirmed": an arrangement said as made
+    r"|(?:it's|it is|that's|that is|you're|you are)\s+(?:all\s+|now\s+)?(?:booked|confirmed|"
+    r"arranged|scheduled)(?!\s+(?:for|to|until)\s+(?:cancel|close|end))"
     r")",
     re.I,
 )
@@ -60,7 +64,12 @@ _CONDITIONAL: Final = re.compile(
     r"^\s*(?:and\s+|so\s+|but\s+)?(?:if|unless|once|as soon as|when)\b", re.I
 )
 _IF: Final = re.compile(r"\b(?:if|unless|once|as soon as|provided)\b", re.I)
-_HYPOTHETICAL: Final = re.compile(r"\b(?:would|could|might|hopefully|wish|supposed to)\b", re.I)
+_HYPOTHETICAL: Final = re.compile(
+    r"\b(?:would|could|might|hopefully|wish|supposed to)\b"
+    # what ought to have happened: "the status page should have been updated"
+    r"|\b(?:should|ought to)(?:\s+not)?\s+have\b|\bshould've\b",
+    re.I,
+)
 _NEGATED_EXTRA: Final = re.compile(r"\b(?:nothing|yet|no longer|haven't|hasn't|wasn't)\b", re.I)
 _AFTER_HOLD: Final = re.compile(
     r"\b(?:thanks|thank you)(?:\s+so much)?\s+(?:for\s+)?(?:waiting|holding|(?:your\s+)?"

@@ -61,6 +61,8 @@ _PROBLEM = re.compile(
     r"frustrat|times what|(?:two|three|2|3) times|again|dropped|arrived in|hurts?|pain|"
     r"fell (?:out|off)|damaged|stolen|leak\w*|stuck|declined|rejected|denied|late|delayed|"
     r"overdue|crash\w*|freez\w*|disappeared|marked as delivered|"
+    # an outage: "the database was down for three hours", "the whole shop was offline"
+    r"(?:was|is|were|are|went|been|goes|keeps going)\s+(?:\w+\s+)?(?:down|offline)\b|outage|"
     # fewer or other than what was ordered: "asked for 12 and got only 4"
     r"(?:got|received|sent|delivered)\s+only|only\s+(?:got|received|sent|delivered|came|"
     r"arrived)|instead of)",
