@@ -15,7 +15,13 @@ import numpy as np
 import pytest
 
 from callscope.media.wav import read_wav
-from callscope.protocols.ringcx import Perspective, build_connected, build_media, build_start
+from callscope.protocols.ringcx import (
+    Perspective,
+    build_connected,
+    build_media,
+    build_start,
+    build_stop,
+)
 from callscope.sim.wsclient import connect
 from tests.conftest import Server, make_stereo_fixture, simulate_command
 from tests.helpers.runner import get_json, wait_for_status
@@ -163,6 +169,32 @@ async def test_sender_that_vanishes_keeps_its_call_and_audio(
     # 2 s were sent (100 frames per perspective) before the cut
     assert len(recorded) == 100 * 160
     assert np.array_equal(recorded, source[: len(recorded)])
+
+
+async def test_the_close_of_a_completed_call_comes_once_it_is_stored(server: Server) -> None:
+    """The server's close 1000 "call complete" is sent once the call is stored as completed:
+    a sender that reads it and does not answer it (the close handshake waits up to 2 s for
+    the sender's close) finds its call completed already."""
+    async with (
+        aiohttp.ClientSession() as http,
+        http.ws_connect(
+            server.ws + "?callId=stored&rcAccountId=70000001",
+            headers=server.stream_headers,
+            autoclose=False,  # the close is read, not answered
+        ) as ws,
+    ):
+        await ws.send_str(build_connected().decode())
+        await ws.send_str(build_start({"callId": "stored"}).decode())
+        for seq in range(1, 11):
+            await ws.send_str(build_media(Perspective.PARTICIPANT, seq, b"\x10" * 160).decode())
+            await ws.send_str(build_media(Perspective.CONFERENCE, seq, b"\x90" * 160).decode())
+        for _ in range(2):  # RingCX: one Stop per perspective
+            await ws.send_str(build_stop(0.2, "2026-01-01T00:00:00Z").decode())
+        msg = await ws.receive(timeout=20)
+        assert (msg.type, msg.data, msg.extra) == (aiohttp.WSMsgType.CLOSE, 1000, "call complete")
+        calls = (await get_json(server, "/calls"))["records"]  # before answering the close
+        assert [(c["ringcxCallId"], c["status"]) for c in calls] == [("stored", "completed")]
+        assert calls[0]["durationMs"] == 200
 
 
 async def test_silent_sender_is_closed_after_the_idle_timeout(server: Server) -> None:

@@ -249,6 +249,8 @@ class IngestHandler:
                         await call.transfer(event)
                     elif type(event) is Stop and event.all_stopped:
                         status, reason = CallStatus.COMPLETED, "Stop received for every perspective"
+                        # stored before the sender is told: its close 1000 means it is kept
+                        await call.finish(status, reason)
                         await ws.close(code=WSCloseCode.OK, message=b"call complete")
                         break
                 elif msg.type is WSMsgType.BINARY:
