@@ -299,6 +299,8 @@ def test_requests_without_a_branch_are_new_each_time_and_old_ones_are_forgotten(
     assert table.begin(bare, phone) == (True, None)
     assert table.begin(bare, phone) == (True, None)
     assert transaction_key(bare, phone) is None
+    garbled = SipMessage.parse(bytes(register("z9hG4bKg")).replace(b"CSeq: 1", b"CSeq: x"))
+    assert transaction_key(garbled, phone) is None  # a CSeq that is no number: no match
     first = register("z9hG4bK1")
     assert isinstance(first, SipRequest)
     table.begin(first, phone)

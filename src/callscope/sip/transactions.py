@@ -12,7 +12,6 @@ after the request.
 
 from __future__ import annotations
 
-import re
 import time
 from collections.abc import Callable
 from typing import Final
@@ -26,20 +25,21 @@ LIFETIME_S: Final = 32.0
 #: transactions remembered at most (a flood of new branches pushes out the oldest)
 MAX_TRANSACTIONS: Final = 10_000
 
-_BRANCH = re.compile(r";\s*branch=([^;,\s]+)", re.IGNORECASE)
-
-Key = tuple[str, int, str, str]
+Key = tuple[str, int, str, int, str]
 
 
 def transaction_key(message: SipMessage, peer: tuple[str, int]) -> Key | None:
     """Who sent it, its top Via's branch and its CSeq (RFC 3261 §17.2.3), or None for a
-    message without an RFC 3261 branch (such a request is handled each time it arrives)."""
-    via = message.headers.get_first("Via") or ""
-    found = _BRANCH.search(via)
-    cseq = message.headers.get_first("CSeq")
-    if found is None or not found.group(1).startswith("z9hG4bK") or cseq is None:
+    message without an RFC 3261 branch or a readable CSeq (such a request is handled each
+    time it arrives)."""
+    try:
+        vias, cseq = message.via, message.cseq
+    except ValueError:  # a CSeq number that is no number
         return None
-    return (peer[0], peer[1], found.group(1), " ".join(cseq.split()))
+    branch = vias[0].branch if vias else None
+    if not branch or not branch.startswith("z9hG4bK") or cseq is None or not cseq.method:
+        return None
+    return (peer[0], peer[1], branch, cseq.seq, cseq.method)
 
 
 class ServerTransactions:
