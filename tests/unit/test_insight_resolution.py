@@ -4,14 +4,25 @@ two, and what the summary says the agent did."""
 
 from __future__ import annotations
 
+import json
+from pathlib import Path
 from typing import Any
 
 import pytest
 
+from callscope.errors import ConfigError
 from callscope.insights.analyzers import Utterance, analyze, next_steps, sentences
 from callscope.insights.clauses import clauses, frame
-from callscope.insights.resolution import confirms
-from callscope.insights.summary import summary
+from callscope.insights.resolution import (
+    FEATURES,
+    ResolutionModel,
+    candidates,
+    confirms,
+    load_model,
+    resolution,
+    weights_path,
+)
+from callscope.insights.summary import resolution_candidates, summary
 
 
 def said(*turns: tuple[str, str]) -> list[Utterance]:
@@ -110,7 +121,8 @@ def test_the_result_after_a_hold_even_with_its_verb_misheard() -> None:
         ("customer", "My flight to Denver was cancelled tonight and I need to get there."),
         ("agent", "Please hold while I check availability."),
         ("agent", "Thanks for waiting. I've read what you want flight to 1-8 tomorrow at 7:40."),
-        ("agent", "I'm adding a meal voucher of $25 to your reservation."),
+        ("customer", "Okay, and the hotel tonight?"),
+        ("agent", "The hotel desk at the airport can help you with that."),
     )
     resolution = highlight(call, "resolution")
     assert resolution is not None
@@ -323,3 +335,77 @@ def test_an_outage_in_the_opening_turn_is_the_problem_before_a_later_complaint()
     problem = highlight(call, "problem")
     assert problem is not None
     assert problem["utteranceId"] == 1
+
+
+def test_the_shipped_weights_load_and_name_every_feature() -> None:
+    model = load_model()
+    assert len(model.weights) == len(FEATURES)
+    body = json.loads(weights_path().read_text())
+    assert tuple(body["features"]) == FEATURES
+    # what the weights were fitted to find: a turn that commits, reports back after a hold
+    # or holds the first act speaks for a sentence; a refusal speaks against it
+    named = dict(zip(FEATURES, model.weights, strict=True))
+    assert named["turn_commits"] > 0
+    assert named["turn_after_hold"] > 0
+    assert named["turn_first_act"] > 0
+    assert named["negated"] < 0
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        "not json",
+        '{"features": ["turn_commits"], "weights": [1.0], "bias": 0.0}',
+        '{"weights": [1, 2, 3, 4, 5], "bias": 0.0}',
+    ],
+)
+def test_weights_that_do_not_fit_this_version_are_refused(tmp_path: Path, body: str) -> None:
+    path = tmp_path / "resolution.json"
+    path.write_text(body)
+    with pytest.raises(ConfigError, match="resolution weights"):
+        ResolutionModel.read(path)
+
+
+def test_the_candidates_are_the_agents_sentences_after_the_problem_with_their_turns() -> None:
+    call = said(
+        ("agent", "Riverside Council, Gemma speaking."),
+        ("customer", "My recycling bin hasn't been emptied for three weeks now."),
+        ("agent", "I can't send a crew today. Thanks for waiting, I've checked the rota."),
+        ("agent", "The crew will empty your bin by Wednesday evening."),
+    )
+    sents = sentences(call)
+    cands, rows = resolution_candidates(sents, next_steps(call))
+    assert [s.text for s in cands] == [
+        "I can't send a crew today.",
+        "Thanks for waiting, I've checked the rota.",
+        "The crew will empty your bin by Wednesday evening.",
+    ]
+    named = [dict(zip(FEATURES, r, strict=True)) for r in rows]
+    # the refusal and the report back share their turn; the crew's promise is a turn of its own
+    assert [n["negated"] for n in named] == [1.0, 0.0, 0.0]
+    assert [n["turn_after_hold"] for n in named] == [1.0, 1.0, 0.0]
+    assert [n["turn_commits"] for n in named] == [0.0, 0.0, 1.0]
+    # the greeting, said before the problem, is no candidate
+    assert all(s.utterance.id >= 2 for s in cands)
+
+
+def test_the_highest_score_wins_and_a_sentence_nothing_speaks_for_is_no_resolution() -> None:
+    call = said(
+        ("agent", "Harbor Credit Union, this is Priya."),
+        ("customer", "My card was swallowed by your machine on Main Street."),
+        ("agent", "I see the machine on Main Street."),
+        ("agent", "A new card will reach you by Friday."),
+    )
+    sents = sentences(call)
+    committed = [sents[-1]]
+    commits_only = ResolutionModel((1.0, 0.0, 0.0, 0.0, 0.0), -1.0)
+    picked = resolution(sents, [], committed, after=3.5, model=commits_only)
+    assert picked is sents[-1]
+    # weights that find nothing to speak for either sentence: no resolution at all
+    nothing = ResolutionModel((0.0, 0.0, 0.0, 0.0, 0.0), -1.0)
+    assert resolution(sents, [], committed, after=3.5, model=nothing) is None
+    # a tie goes to the earlier sentence
+    _, rows = candidates(sents, [], [], after=3.5)
+    assert len(rows) == 2
+    flat = ResolutionModel((1.0, 1.0, 1.0, 1.0, 1.0), -1.0)
+    assert flat.best([[1.0] * len(FEATURES)] * len(rows)) == 0

@@ -1,34 +1,67 @@
 """Which of the agent's sentences is the call's resolution highlight, pure.
 
-In order of preference, each after the customer's problem:
+The resolution is the agent's sentence that settles the customer's problem: the act done in
+the call ("I've blocked the card"), the plan agreed ("the crew will empty your bin by
+Wednesday"), the result reported after a hold ("Thanks for waiting. I've rebooked you…") or
+the confirmation that the matter is settled ("that's all sorted"). Every agent sentence said
+after the problem is a candidate.
 
-1. **The agent's confirmation** that the matter is settled, usually near the end of the
-   call — "that's all sorted", "you're all set", "I've processed the refund", "the transfer
-   has been reversed", "done, it's booked" — the first one that is not negated ("I can't
-   sort that out today"), a question ("Is that all sorted?"), a condition ("Once that's
-   processed…"), a hypothetical ("that would be all set if…") or what ought to have happened
-   ("the status page should have been updated").
-2. **The first act on the problem**: the earlier of the agent's first act done in the call
-   (past or present progressive: "I've blocked the card", "I'm booking a visit") and the
-   result reported after a hold ("Thanks for waiting. I've re…" — the sentence after the
-   thanks, which stays the result when the recogniser garbles its verb).
-3. A sentence stating a fix ("it has been restored"), else the sentence of the first next
-   step the agent said.
+1. **The agent's confirmation** that the matter is settled (:func:`confirms`: "that's all
+   sorted", "I've processed the refund", "done, it's booked"; not negated, asked,
+   conditional, hypothetical or what ought to have happened), the first one: rare, and then
+   nearly always the turn a reader marks.
+2. Else the candidate a small linear model scores highest over what it and its turn (the
+   agent's utterance it belongs to) say:
 
-The rule reads the words only (no timings), so it holds on the recogniser's output: its
-slips change a verb more often than the closing words or the thanks for holding.
+   * ``turn_commits``: the turn carries a next step the agent or a third party owns;
+   * ``turn_after_hold``: the turn reports back after a hold ("thanks for waiting");
+   * ``negated``: the sentence refuses or cannot ("I can't remove it straight away");
+   * ``first_act`` / ``turn_first_act``: the agent's first act done in the call is the
+     sentence / is in its turn.
+
+The weights (``insights/data/resolution.json``) are fitted by ``bench/train_resolution.py``
+on the dev calls' gold resolution turns, from the script text and from the recogniser's
+output; the earlier sentence wins a tie, and a candidate none of whose features speaks for
+it (a score no higher than the bias) is no resolution. The features read words only
+(no timings), so they hold on the recogniser's output: its slips change a verb more often
+than the closing words or the thanks for holding.
 """
 
 from __future__ import annotations
 
+import functools
+import json
 import re
 from collections.abc import Sequence
+from dataclasses import dataclass
+from importlib.resources import files
+from pathlib import Path
 from typing import Final
 
+from callscope.errors import ConfigError
 from callscope.insights.clauses import NEGATED
 from callscope.insights.types import Sentence
 
-__all__ = ["confirmation", "confirms", "resolution"]
+__all__ = [
+    "FEATURES",
+    "ResolutionModel",
+    "candidates",
+    "confirmation",
+    "confirms",
+    "load_model",
+    "resolution",
+]
+
+#: the features of a candidate sentence, in the order the weights expect
+FEATURES: Final = (
+    "turn_commits",
+    "turn_after_hold",
+    "negated",
+    "first_act",
+    "turn_first_act",
+)
+#: a refusal or an inability: "I can't remove it", "I'm afraid not", "we won't be able to"
+_CANNOT: Final = re.compile(r"\b(?:can't|cannot|can not|won't|unable|not able|afraid)\b", re.I)
 
 _SETTLED = (
     r"(?:sorted|set(?!\s+to\b)|done|fixed|resolved|taken care of|good to go|squared away|"
@@ -76,11 +109,6 @@ _AFTER_HOLD: Final = re.compile(
     r"patience|bearing with me|hanging on)\b|\bsorry (?:for|about) the wait\b",
     re.I,
 )
-_FIX: Final = re.compile(
-    r"\b(?:(?:is|has been|have been)\s+(?:now\s+)?(?:fixed|resolved|unlocked|restored|"
-    r"refunded|updated|processed|credited|waived|approved))\b",
-    re.I,
-)
 
 
 def confirms(text: str) -> bool:
@@ -114,6 +142,13 @@ def confirmation(sents: Sequence[Sentence], *, after: float = 0.0) -> Sentence |
     )
 
 
+def _only_thanks(text: str) -> bool:
+    """ "Thanks for waiting." and no more: it opens the result, it is not the result."""
+    if not _AFTER_HOLD.search(text):
+        return False
+    return len(_AFTER_HOLD.split(text, maxsplit=1)[-1].strip(" .,!").split()) < 4
+
+
 def _after_hold(sents: Sequence[Sentence], after: float) -> Sentence | None:
     """The agent's first sentence after a "thanks for waiting" (the hold's result)."""
     for i, s in enumerate(sents):
@@ -129,29 +164,106 @@ def _after_hold(sents: Sequence[Sentence], after: float) -> Sentence | None:
     return None
 
 
+@dataclass(frozen=True, slots=True)
+class ResolutionModel:
+    """The shipped linear scorer: ``weights`` per :data:`FEATURES`, and ``bias``."""
+
+    weights: tuple[float, ...]
+    bias: float
+
+    @classmethod
+    def read(cls, path: Path) -> ResolutionModel:
+        try:
+            data = json.loads(path.read_text())
+            names, weights, bias = data["features"], data["weights"], data["bias"]
+        except (OSError, ValueError, KeyError, TypeError) as exc:
+            raise ConfigError(f"resolution weights unreadable: {path}: {exc}") from exc
+        if tuple(names) != FEATURES or len(weights) != len(FEATURES):
+            raise ConfigError(f"resolution weights do not match this version: {path}")
+        return cls(tuple(float(w) for w in weights), float(bias))
+
+    def score(self, row: Sequence[float]) -> float:
+        return self.bias + sum(w * x for w, x in zip(self.weights, row, strict=True))
+
+    def best(self, rows: Sequence[Sequence[float]]) -> int | None:
+        """The index of the highest-scored row (the first on a tie); None when no row has a
+        feature that speaks for it (an agent who did and promised nothing settled nothing)."""
+        scores = [self.score(r) for r in rows]
+        i = max(range(len(rows)), key=lambda k: (scores[k], -k), default=None)
+        return None if i is None or scores[i] <= self.bias else i
+
+
+def weights_path() -> Path:
+    return Path(str(files("callscope.insights") / "data" / "resolution.json"))
+
+
+@functools.cache
+def load_model() -> ResolutionModel:
+    """The packaged weights (read once)."""
+    return ResolutionModel.read(weights_path())
+
+
+def candidates(
+    sents: Sequence[Sentence],
+    done: Sequence[Sentence],
+    committed: Sequence[Sentence],
+    *,
+    after: float = 0.0,
+    problem_utterance: int | None = None,
+) -> tuple[list[Sentence], list[list[float]]]:
+    """The agent's sentences said at or after ``after`` (outside the problem's utterance; a
+    bare "thanks for waiting" is none) and one row of :data:`FEATURES` (0/1) each.
+    ``done``: the sentences of the agent's acts done in the call, in order; ``committed``:
+    those of next steps the agent or a third party owns."""
+    ordered = sorted(sents, key=lambda s: s.utterance.start)
+    turn_of = {id(s): s.utterance.id for s in ordered}
+    cands = [
+        s
+        for s in ordered
+        if s.speaker != "customer"
+        and s.utterance.start >= after
+        and s.utterance.id != problem_utterance
+        and not _only_thanks(s.text)
+    ]
+    held = _after_hold(ordered, after)
+    first = done[0] if done else None
+    committed_ids = {id(s) for s in committed}
+    per_turn: dict[int, list[Sentence]] = {}
+    for s in cands:
+        per_turn.setdefault(turn_of[id(s)], []).append(s)
+    rows = []
+    for s in cands:
+        mates = per_turn[turn_of[id(s)]]
+        rows.append(
+            [
+                float(any(id(m) in committed_ids for m in mates)),
+                float(any(m is held or _AFTER_HOLD.search(m.text) for m in mates)),
+                float(bool(_CANNOT.search(s.text))),
+                float(s is first),
+                float(any(m is first for m in mates)),
+            ]
+        )
+    return cands, rows
+
+
 def resolution(
     sents: Sequence[Sentence],
     done: Sequence[Sentence],
-    step_sentences: Sequence[Sentence],
+    committed: Sequence[Sentence],
     *,
     after: float = 0.0,
+    problem_utterance: int | None = None,
+    model: ResolutionModel | None = None,
 ) -> Sentence | None:
-    """The resolution highlight's sentence (see the module docstring). ``done``: the
-    sentences of the agent's acts done in the call, in order; ``step_sentences``: those of
-    the next steps; ``after``: when the problem was stated (seconds)."""
+    """The resolution highlight's sentence (see the module docstring), None when the agent
+    said nothing after the problem."""
     settled = confirmation(sents, after=after)
     if settled is not None:
         return settled
-    acts = [s for s in (_after_hold(sents, after), *done[:1]) if s is not None]
-    acts = [s for s in acts if s.utterance.start >= after]
-    if acts:
-        return min(acts, key=lambda s: (s.utterance.start, sents.index(s)))
-    fixed = [
-        s
-        for s in sents
-        if s.speaker != "customer" and s.utterance.start >= after and _FIX.search(s.text)
-    ]
-    if fixed:
-        return fixed[0]
-    later = [s for s in step_sentences if s.speaker != "customer" and s.utterance.start >= after]
-    return later[0] if later else None
+    cands, rows = candidates(
+        sents, done, committed, after=after, problem_utterance=problem_utterance
+    )
+    if not cands:
+        return None
+    best = (model or load_model()).best(rows)
+    return None if best is None else cands[best]

@@ -4,8 +4,8 @@
   number of five digits or more), dates and times ("Friday", "March 15th", "the 20th",
   "tomorrow morning", "4 PM"), durations ("within 48 hours", "5 to 7 business days") and the
   teams a call was escalated or handed to.
-* **Highlights**: the customer's problem, the agent's resolution (its confirmation that the
-  matter is settled, else its first act on the problem: :mod:`callscope.insights.resolution`),
+* **Highlights**: the customer's problem, the agent's resolution (the sentence that settles
+  it, scored by a small shipped model: :mod:`callscope.insights.resolution`),
   the first commitment and an escalation, each quoting its sentence and pointing at its
   utterance.
 * **Summary**: "The customer reported that <the problem, third person>. The agent <what was
@@ -19,14 +19,21 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any, Final
+from typing import Any, Final, NamedTuple
 
 from callscope.insights.clauses import DEADLINE, clauses, done_text, frame, spoken_numbers
 from callscope.insights.clauses import third_person as _third_person
-from callscope.insights.resolution import resolution
+from callscope.insights.resolution import candidates, resolution
 from callscope.insights.types import NextStep, Sentence, Utterance
 
-__all__ = ["Highlight", "entities", "grounded", "highlights", "summary"]
+__all__ = [
+    "Highlight",
+    "entities",
+    "grounded",
+    "highlights",
+    "resolution_candidates",
+    "summary",
+]
 
 _AMOUNT = r"\$\d[\d,]*(?:\.\d\d)?|\b\d[\d,]*(?:\.\d\d)?\s+(?:dollars|bucks)\b"
 _WORD_AMOUNT = (
@@ -222,6 +229,47 @@ def _done(
     return out
 
 
+class _Settling(NamedTuple):
+    """What :func:`~callscope.insights.resolution.candidates` weighs besides the sentences."""
+
+    done: list[Sentence]
+    committed: list[Sentence]
+    after: float
+    problem_utterance: int | None
+
+
+def _settling(
+    sents: Sequence[Sentence],
+    steps: Sequence[NextStep],
+    done: Sequence[tuple[Sentence, str]],
+    problem: Highlight | None,
+) -> _Settling:
+    committed = [
+        s
+        for s in (_sentence_of(sents, step) for step in steps if step.owner != "customer")
+        if s is not None
+    ]
+    return _Settling(
+        [s for s, _ in done],
+        committed,
+        problem.sentence.utterance.start if problem else 0.0,
+        problem.sentence.utterance.id if problem else None,
+    )
+
+
+def resolution_candidates(
+    sents: Sequence[Sentence], steps: Sequence[NextStep]
+) -> tuple[list[Sentence], list[list[float]]]:
+    """The resolution's candidate sentences and their features, as :func:`summary` weighs
+    them (``bench/train_resolution.py`` fits the weights on these)."""
+    problem = _problem(sents)
+    done = _done(sents, problem.sentence.utterance.start if problem else 0.0, steps)
+    st = _settling(sents, steps, done, problem)
+    return candidates(
+        sents, st.done, st.committed, after=st.after, problem_utterance=st.problem_utterance
+    )
+
+
 def highlights(
     sents: Sequence[Sentence], steps: Sequence[NextStep], done: Sequence[tuple[Sentence, str]]
 ) -> list[Highlight]:
@@ -230,9 +278,10 @@ def highlights(
     problem = _problem(sents)
     if problem is not None:
         out.append(problem)
-    after = problem.sentence.utterance.start if problem else 0.0
-    said = [s for s in (_sentence_of(sents, step) for step in steps) if s is not None]
-    settled = resolution(sents, [s for s, _ in done], said, after=after)
+    st = _settling(sents, steps, done, problem)
+    settled = resolution(
+        sents, st.done, st.committed, after=st.after, problem_utterance=st.problem_utterance
+    )
     if settled is not None:
         out.append(Highlight("resolution", settled, settled.text))
     used = {h.sentence for h in out}

@@ -1,0 +1,171 @@
+"""Fit the resolution highlight's weights and write them into the package.
+
+Reads the dev calls of ``bench/data/insights/calls/dev/`` (never the test split), runs each
+through the analyzers as ``bench/insights.py`` does — from the script text and, with
+``--asr``, from the recogniser's output (rendered and transcribed on demand, cached next to
+the audio) — and takes every resolution candidate (:func:`callscope.insights.summary.
+resolution_candidates`: the agent's sentences after the problem, with their features). A
+candidate is positive when its utterance overlaps the call's gold resolution turn. The
+agent's confirmation, when there is one, is the highlight whatever the weights, so only the
+calls without one are fitted: an L2-regularised logistic regression by Newton's method on
+their candidates (the highlight is the candidate with the highest score, so only the ranking
+within a call matters). Writes ``src/callscope/insights/data/resolution.json``.
+
+Before writing it prints, per source, how often the highest-scored candidate is in the gold
+turn, as the product chooses it (a confirmation first, else the model): with the weights
+fitted on every call (what ships), and leave-one-call-out (each call judged by weights fitted
+on the others, its script and recogniser versions both left out: how the weights generalise
+beyond the calls they were fitted on; the untuned test split of ``bench/insights.py`` is the
+real measure). ``--check`` prints the same for the shipped weights and writes nothing.
+Deterministic: the same calls give the same weights.
+
+Run: ``python bench/train_resolution.py [--asr] [--check]`` (seconds; minutes with ``--asr``
+the first time, while the calls are rendered and transcribed).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+from typing import Any, NamedTuple
+
+import numpy as np
+import numpy.typing as npt
+
+sys.path.insert(0, str(Path(__file__).parent))
+from callscope.insights.embeddings import MiniLM
+from callscope.insights.nextsteps import next_steps
+from callscope.insights.resolution import (
+    FEATURES,
+    ResolutionModel,
+    confirms,
+    load_model,
+    weights_path,
+)
+from callscope.insights.summary import resolution_candidates
+from callscope.insights.types import Embedder, Sentence, Utterance, sentences
+from insights import from_asr, from_script
+from render_calls import OUT, render, scripts
+
+L2 = 1.0
+
+Matrix = npt.NDArray[np.float64]
+
+
+class Call(NamedTuple):
+    name: str
+    x: Matrix  # one row of FEATURES per candidate
+    y: Matrix  # 1: the candidate is in the gold turn
+    #: the agent's confirmation, which wins over the model: True/False whether it is in the
+    #: gold turn; None: no confirmation (the model decides)
+    confirmed: bool | None
+
+
+def call_rows(
+    name: str, utterances: list[Utterance], gold: list[Utterance], embed: Embedder
+) -> Call:
+    """One call's resolution candidates."""
+
+    def in_gold(s: Sentence) -> bool:
+        return any(s.utterance.start < g.end and s.utterance.end > g.start for g in gold)
+
+    sents = sentences(utterances)
+    steps = next_steps(utterances, embed=embed)
+    cands, rows = resolution_candidates(sents, steps)
+    settled = next((s for s in cands if confirms(s.text)), None)
+    x = np.array(rows, dtype=np.float64).reshape(len(rows), len(FEATURES))
+    y = np.array([float(in_gold(s)) for s in cands], dtype=np.float64)
+    return Call(name, x, y, None if settled is None else in_gold(settled))
+
+
+def fit(x: Matrix, y: Matrix, l2: float = L2) -> tuple[Matrix, float]:
+    """L2-regularised logistic regression (the bias unregularised), Newton's method."""
+    xb = np.hstack([x, np.ones((len(x), 1))])
+    w = np.zeros(xb.shape[1])
+    penalty = np.r_[np.full(x.shape[1], l2), 0.0]
+    for _ in range(100):
+        p = 1.0 / (1.0 + np.exp(-(xb @ w)))
+        grad = xb.T @ (p - y) + penalty * w
+        hess = (xb.T * (p * (1 - p))) @ xb + np.diag(penalty) + 1e-9 * np.eye(len(w))
+        step = np.linalg.solve(hess, grad)
+        w -= step
+        if float(np.abs(step).max()) < 1e-10:
+            break
+    return w[:-1], float(w[-1])
+
+
+def hit(model: ResolutionModel, call: Call) -> bool:
+    """Whether the highlight chosen as the product chooses it is in the gold turn."""
+    if call.confirmed is not None:
+        return call.confirmed
+    best = model.best([list(row) for row in call.x])
+    return best is not None and bool(call.y[best] > 0)
+
+
+def fit_calls(calls: list[Call]) -> ResolutionModel:
+    """Weights fitted on the calls the model decides (those with no confirmation)."""
+    used = [c for c in calls if c.confirmed is None and len(c.x)]
+    w, b = fit(np.vstack([c.x for c in used]), np.concatenate([c.y for c in used]))
+    return ResolutionModel(tuple(round(float(v), 4) for v in w), round(b, 4))
+
+
+def report(name: str, calls: list[Call], model: ResolutionModel, every: list[Call]) -> None:
+    fitted = sum(hit(model, c) for c in calls)
+    held = sum(hit(fit_calls([o for o in every if o.name != c.name]), c) for c in calls)
+    confirmed = [c for c in calls if c.confirmed is not None]
+    n = len(calls)
+    print(
+        f"  {name:<7} resolution in the gold turn: {fitted}/{n} ({fitted / n:.2f}) with these "
+        f"weights, {held}/{n} ({held / n:.2f}) leave-one-call-out (both sources of the call "
+        f"left out); by a confirmation {sum(c.confirmed for c in confirmed)}/{len(confirmed)}"
+    )
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--asr", action="store_true", help="also fit on the recogniser's output")
+    parser.add_argument("--check", action="store_true", help="report the shipped weights only")
+    parser.add_argument("--audio-dir", type=Path, default=OUT)
+    args = parser.parse_args()
+    embed = MiniLM()
+    by_source: dict[str, list[Call]] = {"script": []}
+    if args.asr:
+        by_source["asr"] = []
+    for path in scripts("dev"):
+        script: dict[str, Any] = json.loads(path.read_text())
+        gold_turns = [i for i, t in enumerate(script["turns"]) if t.get("resolution")]
+        timed = script
+        sources = {}
+        if args.asr:
+            wav = render(path, args.audio_dir)
+            timed = json.loads(wav.with_suffix(".json").read_text())
+            sources["asr"] = from_asr(wav)
+        script_utts = from_script(timed)
+        sources = {"script": script_utts, **sources}
+        gold = [script_utts[i] for i in gold_turns]
+        for source, utterances in sources.items():
+            by_source[source].append(call_rows(script["id"], utterances, gold, embed))
+    every = [c for calls in by_source.values() for c in calls]
+    model = load_model() if args.check else fit_calls(every)
+    print(f"{len(by_source['script'])} dev calls, sources: {', '.join(by_source)}")
+    for name, value in zip(FEATURES, model.weights, strict=True):
+        print(f"  {name:<16} {value:+.3f}")
+    print(f"  {'bias':<16} {model.bias:+.3f}")
+    for source, calls in by_source.items():
+        report(source, calls, model, every)
+    if args.check:
+        return
+    body = {
+        "features": list(FEATURES),
+        "weights": list(model.weights),
+        "bias": model.bias,
+        "fitted_on": f"{len(by_source['script'])} dev calls ({', '.join(by_source)})",
+    }
+    weights_path().write_text(json.dumps(body, indent=1) + "\n")
+    print(f"wrote {weights_path()}")
+
+
+if __name__ == "__main__":
+    main()
