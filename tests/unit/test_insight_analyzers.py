@@ -430,6 +430,31 @@ def said(*turns: tuple[str, str]) -> list[Utterance]:
             ["Send the customer a copy of the new contract by post next week."],
         ),
         ("agent", "Your card will follow by post.", []),
+        # anything else the customer is to get "from us", "also" said or not
+        (
+            "agent",
+            "You'll get the corrected invoice from us by email before Friday.",
+            ["Send the customer the corrected invoice by email before Friday."],
+        ),
+        (
+            "agent",
+            "You'll also get a 5 euro ride credit from us within twenty-four hours.",
+            ["Send the customer a 5 euro ride credit within 24 hours."],
+        ),
+        ("agent", "You'll get a refund from the airline, not from us.", []),
+        # "could you also …" is a request like "could you …"
+        (
+            "agent",
+            "Could you also send me the names of the new starters by Friday?",
+            ["Customer to send the agent the names of the new starters by Friday."],
+        ),
+        # a relative clause's "usually" makes no rule of the promise before it
+        (
+            "agent",
+            "We'll send the battery to the maker, which usually takes about ten days.",
+            ["Send the battery to the maker, which usually takes about ten days."],
+        ),
+        ("agent", "We usually send the battery to the maker.", []),
         # a done act with its consequence to come (a doubled consonant: "submitted")
         (
             "agent",

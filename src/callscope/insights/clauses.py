@@ -115,7 +115,7 @@ _SOMEONE_MUST = re.compile(
 #: the agent's request put as a question: "could you send us a photo of the tear?", "would
 #: you mind sending us the receipt?" (the customer's step)
 _REQUEST = re.compile(
-    r"^(?:could|can|would|will)\s+you\s+(?:please\s+|just\s+|mind\s+|be able to\s+)?"
+    r"^(?:could|can|would|will)\s+you\s+(?:(?:please|just|also|mind|be able to)\s+){0,2}"
     r"(?P<verb>[a-z]+)\b",
     re.I,
 )
@@ -353,6 +353,15 @@ _GET_FROM_US = re.compile(
     r"letter)\s+from\s+(?P<who>us|me)\b",
     re.I,
 )
+#: anything else the customer is to get from the speaker's side: "you'll get the corrected
+#: invoice from us by email", "you'll also get a 5 euro ride credit from us" — read as
+#: "we'll send you the corrected invoice…"
+_THING_FROM_US = re.compile(
+    r"\byou(?:'ll|\s+will|'re going to|\s+are going to|\s+should)\s+(?:also\s+)?(?:receive|get)"
+    r"\s+(?P<what>(?:an?|that|the|this|your)\s+(?:[\w$'-]+\s+){0,6}?[\w$'-]+)\s+from\s+"
+    r"(?P<who>us|me)\b",
+    re.I,
+)
 #: a document the speaker's side sends, said as a thing that follows: "a calendar invite will
 #: follow by email", "the contract will be sent to you by post" — read as "we'll send you…"
 _WILL_FOLLOW = re.compile(
@@ -383,14 +392,14 @@ def _actively(text: str) -> str:
         text = pattern.sub(
             lambda m: f"{m.group('who')} will {_ACT_OF[m.group('what').lower()]} you", text
         )
-    text = _GET_FROM_US.sub(
-        lambda m: (
-            f"{'I' if m.group('who').lower() == 'me' else 'we'}'ll "
-            f"{_ACT_OF[m.group('what').lower()]} you"
-        ),
-        text,
-    )
+    text = _GET_FROM_US.sub(lambda m: f"{_we(m)}'ll {_ACT_OF[m.group('what').lower()]} you", text)
+    text = _THING_FROM_US.sub(lambda m: f"{_we(m)}'ll send you {m.group('what')}", text)
     return _WILL_FOLLOW.sub(_we_send, text)
+
+
+def _we(m: re.Match[str]) -> str:
+    """ "from me" is "I", "from us" is "we"."""
+    return "I" if m.group("who").lower() == "me" else "we"
 
 
 def _we_send(m: re.Match[str]) -> str:
@@ -618,6 +627,9 @@ _TELL_NOW = re.compile(
 _HABITUAL = re.compile(
     r"\b(?:always|usually|normally|generally|typically|in most cases|as a rule|whenever)\b", re.I
 )
+#: a relative clause, which says how things go rather than what is promised: "…, which
+#: usually takes about ten days" (its "usually" makes no rule of the promise before it)
+_WHICH: Final = re.compile(r",?\s*\bwhich\b[^,;]*", re.I)
 #: an offer on the customer's choice: "if you upgrade, we'll waive the setup fee"
 _CHOICE = re.compile(
     r"^\s*(?:and\s+)?if\s+you\s+(?:\w+\s+)?(?:choose|decide|cancel|upgrade|downgrade|switch|"
@@ -709,7 +721,7 @@ def frame(clause: Clause) -> Frame:
         hypothetical=not request
         and bool(
             _HYPOTHETICAL.search(text)
-            or _HABITUAL.search(main)
+            or _HABITUAL.search(_WHICH.sub("", main))
             or (clause.speaker != "customer" and _CHOICE.search(text))
         ),
         in_call=_in_call(kind, clause.speaker, verb, main),
