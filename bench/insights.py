@@ -22,6 +22,9 @@ it to transcribe again). ``--no-asr`` skips the second.
 * **Highlights**: the problem and resolution highlights must point at the gold turn (script:
   the same utterance; ASR: an utterance overlapping the gold turn's time). Recall over both;
   each call prints a found (OK) or missed (MISS, with what was chosen) line per gold turn.
+* On the dev split, the calls marked ``written_blind`` (their authors never saw the rules) are
+  also totalled on their own (``script blind``, ``asr blind``): the older calls' resolution
+  labels follow the rules their authors knew.
 * **Summary**: entities in the summary that do not occur in the transcript (must be none);
   and, for information, how many of the call's gold facts (``entities``) the summary names.
 * ``--llm URL [--llm-model M] [--llm-key K]``: the optional LLM backend on the same calls
@@ -203,6 +206,8 @@ def evaluate(
     said = {e.lower() for e in entities(result.summary)} | {result.summary.lower()}
     facts = [f for f in script.get("entities", []) if any(f.lower() in s for s in said)]
     totals.add(source, hits, len(lines), len(gold), h_hit, h_total, len(ungrounded))
+    if script.get("written_blind"):  # dev calls whose authors never saw the rules
+        totals.add(f"{source} blind", hits, len(lines), len(gold), h_hit, h_total, len(ungrounded))
     totals.add(f"{source} facts", len(facts), len(script.get("entities", [])))
     print(
         f"{name} [{source}] steps P {ratio(hits, len(lines))} R {ratio(hits, len(gold))}; "

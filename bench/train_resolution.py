@@ -5,19 +5,21 @@ through the analyzers as ``bench/insights.py`` does — from the script text and
 ``--asr``, from the recogniser's output (rendered and transcribed on demand, cached next to
 the audio) — and takes every resolution candidate (:func:`callscope.insights.summary.
 resolution_candidates`: the agent's sentences after the problem, with their features). A
-candidate is positive when its utterance overlaps the call's gold resolution turn. The
-agent's confirmation, when there is one, is the highlight whatever the weights, so only the
-calls without one are fitted: an L2-regularised logistic regression by Newton's method on
-their candidates (the highlight is the candidate with the highest score, so only the ranking
-within a call matters). Writes ``src/callscope/insights/data/resolution.json``.
+candidate is positive when its utterance overlaps the call's gold resolution turn. Fits an
+L2-regularised logistic regression by Newton's method on the candidates of the calls marked
+``written_blind`` (written by authors who never saw the rules; the older calls, written by
+people who knew them, put the resolution on the agent's first act far more often, and
+fitting them drags the model there: see the data README). The highlight is the candidate
+with the highest score, so only the ranking within a call matters. Writes
+``src/callscope/insights/data/resolution.json``.
 
 Before writing it prints, per source, how often the highest-scored candidate is in the gold
-turn, as the product chooses it (a confirmation first, else the model): with the weights
-fitted on every call (what ships), and leave-one-call-out (each call judged by weights fitted
-on the others, its script and recogniser versions both left out: how the weights generalise
-beyond the calls they were fitted on; the untuned test split of ``bench/insights.py`` is the
-real measure). ``--check`` prints the same for the shipped weights and writes nothing.
-Deterministic: the same calls give the same weights.
+turn: on the blind calls with the weights fitted on all of them (what ships) and
+leave-one-call-out (each call judged by weights fitted on the others, its script and
+recogniser versions both left out: how the weights generalise beyond the calls they were
+fitted on; the untuned test split of ``bench/insights.py`` is the real measure), and on the
+older calls, which are not fitted on. ``--check`` prints the same for the shipped weights
+and writes nothing. Deterministic: the same calls give the same weights.
 
 Run: ``python bench/train_resolution.py [--asr] [--check]`` (seconds; minutes with ``--asr``
 the first time, while the calls are rendered and transcribed).
@@ -40,7 +42,6 @@ from callscope.insights.nextsteps import next_steps
 from callscope.insights.resolution import (
     FEATURES,
     ResolutionModel,
-    confirms,
     load_model,
     weights_path,
 )
@@ -56,15 +57,13 @@ Matrix = npt.NDArray[np.float64]
 
 class Call(NamedTuple):
     name: str
+    blind: bool  # written blind to the rules: fitted on
     x: Matrix  # one row of FEATURES per candidate
     y: Matrix  # 1: the candidate is in the gold turn
-    #: the agent's confirmation, which wins over the model: True/False whether it is in the
-    #: gold turn; None: no confirmation (the model decides)
-    confirmed: bool | None
 
 
 def call_rows(
-    name: str, utterances: list[Utterance], gold: list[Utterance], embed: Embedder
+    name: str, blind: bool, utterances: list[Utterance], gold: list[Utterance], embed: Embedder
 ) -> Call:
     """One call's resolution candidates."""
 
@@ -74,10 +73,9 @@ def call_rows(
     sents = sentences(utterances)
     steps = next_steps(utterances, embed=embed)
     cands, rows = resolution_candidates(sents, steps)
-    settled = next((s for s in cands if confirms(s.text)), None)
     x = np.array(rows, dtype=np.float64).reshape(len(rows), len(FEATURES))
     y = np.array([float(in_gold(s)) for s in cands], dtype=np.float64)
-    return Call(name, x, y, None if settled is None else in_gold(settled))
+    return Call(name, blind, x, y)
 
 
 def fit(x: Matrix, y: Matrix, l2: float = L2) -> tuple[Matrix, float]:
@@ -98,28 +96,29 @@ def fit(x: Matrix, y: Matrix, l2: float = L2) -> tuple[Matrix, float]:
 
 def hit(model: ResolutionModel, call: Call) -> bool:
     """Whether the highlight chosen as the product chooses it is in the gold turn."""
-    if call.confirmed is not None:
-        return call.confirmed
     best = model.best([list(row) for row in call.x])
     return best is not None and bool(call.y[best] > 0)
 
 
 def fit_calls(calls: list[Call]) -> ResolutionModel:
-    """Weights fitted on the calls the model decides (those with no confirmation)."""
-    used = [c for c in calls if c.confirmed is None and len(c.x)]
+    """Weights fitted on the calls written blind to the rules."""
+    used = [c for c in calls if c.blind and len(c.x)]
     w, b = fit(np.vstack([c.x for c in used]), np.concatenate([c.y for c in used]))
     return ResolutionModel(tuple(round(float(v), 4) for v in w), round(b, 4))
 
 
 def report(name: str, calls: list[Call], model: ResolutionModel, every: list[Call]) -> None:
-    fitted = sum(hit(model, c) for c in calls)
-    held = sum(hit(fit_calls([o for o in every if o.name != c.name]), c) for c in calls)
-    confirmed = [c for c in calls if c.confirmed is not None]
-    n = len(calls)
+    blind = [c for c in calls if c.blind]
+    older = [c for c in calls if not c.blind]
+    fitted = sum(hit(model, c) for c in blind)
+    held = sum(hit(fit_calls([o for o in every if o.name != c.name]), c) for c in blind)
+    other = sum(hit(model, c) for c in older)
+    n = len(blind)
     print(
-        f"  {name:<7} resolution in the gold turn: {fitted}/{n} ({fitted / n:.2f}) with these "
-        f"weights, {held}/{n} ({held / n:.2f}) leave-one-call-out (both sources of the call "
-        f"left out); by a confirmation {sum(c.confirmed for c in confirmed)}/{len(confirmed)}"
+        f"  {name:<7} resolution in the gold turn, blind calls: {fitted}/{n} "
+        f"({fitted / max(n, 1):.2f}) with these weights, {held}/{n} ({held / max(n, 1):.2f}) "
+        f"leave-one-call-out; older calls (not fitted on): {other}/{len(older)} "
+        f"({other / max(len(older), 1):.2f})"
     )
 
 
@@ -146,10 +145,15 @@ def main() -> None:
         sources = {"script": script_utts, **sources}
         gold = [script_utts[i] for i in gold_turns]
         for source, utterances in sources.items():
-            by_source[source].append(call_rows(script["id"], utterances, gold, embed))
+            blind = bool(script.get("written_blind"))
+            by_source[source].append(call_rows(script["id"], blind, utterances, gold, embed))
     every = [c for calls in by_source.values() for c in calls]
     model = load_model() if args.check else fit_calls(every)
-    print(f"{len(by_source['script'])} dev calls, sources: {', '.join(by_source)}")
+    blind = sum(c.blind for c in by_source["script"])
+    print(
+        f"{len(by_source['script'])} dev calls ({blind} written blind), "
+        f"sources: {', '.join(by_source)}"
+    )
     for name, value in zip(FEATURES, model.weights, strict=True):
         print(f"  {name:<16} {value:+.3f}")
     print(f"  {'bias':<16} {model.bias:+.3f}")
@@ -161,7 +165,7 @@ def main() -> None:
         "features": list(FEATURES),
         "weights": list(model.weights),
         "bias": model.bias,
-        "fitted_on": f"{len(by_source['script'])} dev calls ({', '.join(by_source)})",
+        "fitted_on": f"{blind} dev calls written blind to the rules ({', '.join(by_source)})",
     }
     weights_path().write_text(json.dumps(body, indent=1) + "\n")
     print(f"wrote {weights_path()}")

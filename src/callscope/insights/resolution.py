@@ -4,27 +4,29 @@ The resolution is the agent's sentence that settles the customer's problem: the 
 the call ("I've blocked the card"), the plan agreed ("the crew will empty your bin by
 Wednesday"), the result reported after a hold ("Thanks for waiting. I've rebooked you…") or
 the confirmation that the matter is settled ("that's all sorted"). Every agent sentence said
-after the problem is a candidate.
+after the problem is a candidate, scored by a small linear model over what it and its turn (the
+agent's utterance it belongs to) say:
 
-1. **The agent's confirmation** that the matter is settled (:func:`confirms`: "that's all
-   sorted", "I've processed the refund", "done, it's booked"; not negated, asked,
-   conditional, hypothetical or what ought to have happened), the first one: rare, and then
-   nearly always the turn a reader marks.
-2. Else the candidate a small linear model scores highest over what it and its turn (the
-   agent's utterance it belongs to) say:
-
-   * ``turn_commits``: the turn carries a next step the agent or a third party owns;
-   * ``turn_after_hold``: the turn reports back after a hold ("thanks for waiting");
-   * ``negated``: the sentence refuses or cannot ("I can't remove it straight away");
-   * ``first_act`` / ``turn_first_act``: the agent's first act done in the call is the
-     sentence / is in its turn.
+* ``turn_commits``: the turn carries a next step the agent or a third party owns;
+* ``turn_after_hold``: the turn reports back after a hold ("thanks for waiting");
+* ``negated``: the sentence refuses or cannot ("I can't remove it straight away");
+* ``first_act`` / ``turn_first_act``: the agent's first act done in the call is the sentence
+  / is in its turn;
+* ``confirms``: the sentence says the matter is settled (:func:`confirms`: "that's all
+  sorted", "I've processed the refund"; not negated, asked, conditional, hypothetical or
+  what ought to have happened).
 
 The weights (``insights/data/resolution.json``) are fitted by ``bench/train_resolution.py``
-on the dev calls' gold resolution turns, from the script text and from the recogniser's
-output; the earlier sentence wins a tie, and a candidate none of whose features speaks for
-it (a score no higher than the bias) is no resolution. The features read words only
-(no timings), so they hold on the recogniser's output: its slips change a verb more often
-than the closing words or the thanks for holding.
+on the gold resolution turns of the dev calls written blind to these rules, from the script
+text and from the recogniser's output (readers who never saw the rules mark the turn where
+the plan that settles the problem is given — often after a hold or after the customer pushed
+back — more than the agent's first act or a confirmation). The earlier sentence wins a tie,
+and a candidate with no feature but ``negated`` is no resolution: an act done, a report after
+a hold or a confirmation is the resolution when nothing is planned. Within the chosen turn the
+sentence that commits is quoted (else the report, the act, the confirmation), not a lead-in
+such as "Not quite." The features read words only (no timings), so they hold on the
+recogniser's output: its slips change a verb more often than the closing words or the thanks
+for holding.
 """
 
 from __future__ import annotations
@@ -59,7 +61,10 @@ FEATURES: Final = (
     "negated",
     "first_act",
     "turn_first_act",
+    "confirms",
 )
+#: the features that speak for a sentence being the resolution (all but ``negated``)
+_SPEAKS: Final = tuple(i for i, name in enumerate(FEATURES) if name != "negated")
 #: a refusal or an inability: "I can't remove it", "I'm afraid not", "we won't be able to"
 _CANNOT: Final = re.compile(r"\b(?:can't|cannot|can not|won't|unable|not able|afraid)\b", re.I)
 
@@ -186,11 +191,12 @@ class ResolutionModel:
         return self.bias + sum(w * x for w, x in zip(self.weights, row, strict=True))
 
     def best(self, rows: Sequence[Sequence[float]]) -> int | None:
-        """The index of the highest-scored row (the first on a tie); None when no row has a
-        feature that speaks for it (an agent who did and promised nothing settled nothing)."""
-        scores = [self.score(r) for r in rows]
-        i = max(range(len(rows)), key=lambda k: (scores[k], -k), default=None)
-        return None if i is None or scores[i] <= self.bias else i
+        """The index of the highest-scored row (the first on a tie) among those with a
+        feature that speaks for a resolution (any but ``negated``: an agent who did,
+        promised, reported and confirmed nothing settled nothing); None when there is none."""
+        speaks = [k for k, r in enumerate(rows) if any(r[i] for i in _SPEAKS)]
+        scores = {k: self.score(rows[k]) for k in speaks}
+        return max(speaks, key=lambda k: (scores[k], -k), default=None)
 
 
 def weights_path() -> Path:
@@ -241,6 +247,7 @@ def candidates(
                 float(bool(_CANNOT.search(s.text))),
                 float(s is first),
                 float(any(m is first for m in mates)),
+                float(confirms(s.text)),
             ]
         )
     return cands, rows
@@ -257,13 +264,42 @@ def resolution(
 ) -> Sentence | None:
     """The resolution highlight's sentence (see the module docstring), None when the agent
     said nothing after the problem."""
-    settled = confirmation(sents, after=after)
-    if settled is not None:
-        return settled
     cands, rows = candidates(
         sents, done, committed, after=after, problem_utterance=problem_utterance
     )
     if not cands:
         return None
     best = (model or load_model()).best(rows)
-    return None if best is None else cands[best]
+    if best is None:
+        return None
+    return _quoted(cands, cands[best], done, committed, after)
+
+
+def _quoted(
+    cands: Sequence[Sentence],
+    chosen: Sentence,
+    done: Sequence[Sentence],
+    committed: Sequence[Sentence],
+    after: float,
+) -> Sentence:
+    """The sentence of the chosen turn that says how the problem is settled: the one that
+    commits, else the report after the hold, else the first act, else a confirmation; not a
+    refusal nor a few words of lead-in ("Not quite.", "Here's the plan."). The model chooses
+    the turn; within it, sentences share most features, and the first is often the
+    lead-in."""
+    mates = [s for s in cands if s.utterance.id == chosen.utterance.id]
+    held = _after_hold(cands, after)
+    first = done[0] if done else None
+    committed_ids = {id(s) for s in committed}
+
+    def key(s: Sentence) -> tuple[bool, ...]:
+        return (
+            id(s) in committed_ids,
+            s is held,
+            s is first,
+            confirms(s.text),
+            not _CANNOT.search(s.text) and len(s.text.split()) >= 4,
+            s is chosen,
+        )
+
+    return max(mates, key=lambda s: (key(s), -mates.index(s)))

@@ -68,6 +68,10 @@ _PROBLEM = re.compile(
     r"frustrat|times what|(?:two|three|2|3) times|again|dropped|arrived in|hurts?|pain|"
     r"fell (?:out|off)|damaged|stolen|leak\w*|stuck|declined|rejected|denied|late|delayed|"
     r"overdue|crash\w*|freez\w*|disappeared|marked as delivered|"
+    # damage and loss of service: "the boxes are soaked", "water coming through the ceiling",
+    # "the box says no signal"
+    r"soaked|flood\w*|dripping|damp|mou?ldy?|burst|coming (?:through|in)\b|"
+    r"no (?:signal|service|power|internet|connection|heating|dial tone)\b|"
     # an outage: "the database was down for three hours", "the whole shop was offline"
     r"(?:was|is|were|are|went|been|goes|keeps going)\s+(?:\w+\s+)?(?:down|offline)\b|outage|"
     # fewer or other than what was ordered: "asked for 12 and got only 4"
@@ -159,14 +163,26 @@ _ANOTHER_ISSUE = re.compile(
 )
 
 
-def _states_problem(turn: Sequence[Sentence]) -> bool:
+def _states_problem(turn: Sequence[Sentence], *, answers: bool = False) -> bool:
     """Whether a customer turn states the problem: a problem word, or a fact about their
-    account, order or charges said as a statement (not an answer to identity questions)."""
+    account, order or charges said as a statement — not an answer to identity questions,
+    nor (``answers``) to a question the agent asked for a detail ("Do you have the job
+    number?" — "It's SR-6127. The invoice was $7,850.")."""
     text = " ".join(p.text for p in turn)
     if _PROBLEM.search(text):
         return True
+    if answers:
+        return False
     said = " ".join(p.text for p in turn if not p.text.rstrip().endswith("?"))
     return bool(_FACT.search(said)) and not _IDENTITY.search(text)
+
+
+#: the agent's question that asks for the matter, not a detail: "How can I help?"
+_ASKS_MATTER = re.compile(
+    r"\b(?:help|assist|do for you|calling (?:about|for)|what seems|what's (?:the|going)|"
+    r"what happened|problem|issue)\b",
+    re.I,
+)
 
 
 def _problem(sents: Sequence[Sentence]) -> Highlight | None:
@@ -177,20 +193,37 @@ def _problem(sents: Sequence[Sentence]) -> Highlight | None:
     customer's first long turn. Utterances of the customer with none of the agent's
     between are one turn: the recogniser cuts a turn at its pauses."""
     turns: dict[int, list[Sentence]] = {}
+    #: the customer turns that answer the agent's question for a detail
+    answers: set[int] = set()
     run: int | None = None
+    asked: Sentence | None = None
     for s in sorted(sents, key=lambda x: x.utterance.start):
         if s.speaker != "customer":
             run = None
+            asked = s
             continue
         if run is None:
             run = s.utterance.id
+            if (
+                asked is not None
+                and asked.text.rstrip().endswith("?")
+                and not _ASKS_MATTER.search(asked.text)
+            ):
+                answers.add(run)
         turns.setdefault(run, []).append(s)
     long = [
         parts
         for parts in turns.values()
         if len(" ".join(_GREETING.sub("", p.text) for p in parts).split()) >= 6
     ]
-    chosen = next((t for t in long[:_PROBLEM_TURNS] if _states_problem(t)), None)
+    chosen = next(
+        (
+            t
+            for t in long[:_PROBLEM_TURNS]
+            if _states_problem(t, answers=t[0].utterance.id in answers)
+        ),
+        None,
+    )
     first_long = next(
         (t for t in turns.values() if len(" ".join(p.text for p in t).split()) >= 8), None
     )
