@@ -298,7 +298,8 @@ def said(*turns: tuple[str, str]) -> list[Utterance]:
         (
             "agent",
             "I've logged it with our engineers, you'll get a text when they're on the way.",
-            ["Log it with the engineers, the customer will get a text when they're on the way."],
+            # a contact with no sender named is the speaker's side's
+            ["Text the customer when they're on the way."],
         ),
         ("agent", "I'm just logging into the system.", []),
         ("customer", "I'll be honest, I expected better.", []),
@@ -335,7 +336,8 @@ def said(*turns: tuple[str, str]) -> list[Utterance]:
         (
             "agent",
             "I've asked the courier to redeliver on Saturday.",
-            ["Ask the courier to redeliver on Saturday."],
+            # the one asked owns the step
+            ["Courier to redeliver on Saturday."],
         ),
         ("agent", "I'll ask you to confirm your address.", []),
         ("agent", "There's a group starting on Monday and I've moved you into it.", []),
@@ -442,6 +444,36 @@ def said(*turns: tuple[str, str]) -> list[Utterance]:
             ["Send the customer a 5 euro ride credit within 24 hours."],
         ),
         ("agent", "You'll get a refund from the airline, not from us.", []),
+        # a contact from someone just named, or from no one named; money seen back or paid
+        # back in the passive
+        (
+            "agent",
+            "I've flagged this with our manager, and you'll get a call from her by Friday.",
+            ["Manager to call the customer by Friday."],
+        ),
+        (
+            "agent",
+            "You'll also get a text reminder on Friday with the appointment details.",
+            ["Text the customer a reminder on Friday with the appointment details."],
+        ),
+        (
+            "agent",
+            "You'll see one credit of $63.50 on your next statement.",
+            ["Put one credit of $63.50 on the customer's next statement."],
+        ),
+        ("agent", "You'll see the change on your next bill.", []),
+        (
+            "agent",
+            "Agreed. This month's rent of $129 will be refunded to your card.",
+            ["Refund this month's rent of $129 to the customer's card."],
+        ),
+        ("agent", "Refunds are usually credited to your card within a week.", []),
+        # a purpose said before the request
+        (
+            "agent",
+            "So the engineer can get in, could you leave the side gate unlocked tomorrow?",
+            ["Customer to leave the side gate unlocked tomorrow."],
+        ),
         # "could you also …" is a request like "could you …"
         (
             "agent",

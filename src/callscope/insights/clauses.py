@@ -345,6 +345,57 @@ _GET_FROM = re.compile(
     r"visit|email|text|letter)\s+from\s+" + _FROM_WHOM,
     re.I,
 )
+#: the same from someone named just before: "I've flagged this with our operations manager,
+#: and you'll get a call from her by Friday" — read as "she will call you by Friday"
+_GET_FROM_PRONOUN = re.compile(
+    r"\byou(?:'ll|\s+will|'re going to|\s+are going to|\s+should)\s+(?:also\s+)?(?:receive|get|"
+    r"have)\s+(?:an?|that|the|this)\s+(?:phone\s+)?(?P<what>call|callback|call back|visit|email|"
+    r"text|letter)\s+from\s+(?P<who>him|her|them)\b",
+    re.I,
+)
+_PRONOUN_OF: Final = {"him": "he", "her": "she", "them": "they"}
+#: a contact with no sender named is the speaker's side's: "you'll also get a text reminder on
+#: Friday" — read as "we'll text you a reminder on Friday"
+_GET_CONTACT = re.compile(
+    r"\byou(?:'ll|\s+will|'re going to|\s+are going to|\s+should)\s+(?:also\s+)?(?:receive|get)"
+    r"\s+(?:an?|the)\s+(?P<what>call|email|text|letter)(?:\s+(?P<kind>reminder|confirmation))?"
+    r"\b(?![^,.;]*\bfrom\b)",
+    re.I,
+)
+#: money the customer will see back: "you'll see both as one credit of $63.50 on your next
+#: statement" — read as "we'll put both as one credit of $63.50 on your next statement"
+_YOU_WILL_SEE = re.compile(
+    r"\byou(?:'ll|\s+will|\s+should)\s+see\s+(?P<what>(?:[^,.;]|(?<=\d)[.,](?=\d))*?(?:credit|"
+    r"refund|\$|money|difference)(?:[^,.;]|(?<=\d)[.,](?=\d))*?)\s+on\s+your\s+"
+    r"(?P<where>(?:next\s+)?(?:statement|bill|invoice|card|account))\b",
+    re.I,
+)
+#: money paid back, said in the passive: "this month's rent of $129 will be refunded to your
+#: card" — read as "we'll refund this month's rent of $129 to your card"
+_WILL_BE_REFUNDED = re.compile(
+    r"(?P<pre>^|[,;]\s*|\band\s+)(?P<what>(?:the|your|this|that|a|an|our|[\w]+'s|\$)"
+    r"(?:[^,.;]|(?<=\d)[.,](?=\d)){0,60}?)"
+    r"\s+(?:will|'ll|is going to)\s+be\s+(?P<verb>refunded|credited|reimbursed|paid back|returned)"
+    r"\s+to\s+(?P<where>you\b|your\s+[\w-]+(?:\s+[\w-]+)?)",
+    re.I,
+)
+_REFUND_OF: Final = {
+    "refunded": "refund", "credited": "credit", "reimbursed": "reimburse",
+    "paid back": "pay back", "returned": "return",
+}  # fmt: skip
+#: the agent's request to someone else, done in the call: "I've asked the branch manager to
+#: call you by tomorrow evening" — read as "the branch manager will call you…"
+_ASKED_TO = re.compile(
+    r"\b(?:I|we)(?:'ve|\s+have)\s+(?:also\s+)?asked\s+(?P<who>(?:the|our|my|a|an)\s+"
+    r"(?:[a-z'-]+\s+){0,3}?[a-z'-]+)\s+to\s+(?P<verb>[a-z]+)\b",
+    re.I,
+)
+#: a purpose said before the agent's request: "So Rosa can get in, could you leave the gate
+#: unlocked?" — the request is read on its own
+_PURPOSE_FIRST = re.compile(
+    r"^\s*(?:so(?:\s+that)?|to|in order to)\b[^,?]{1,60},\s*(?=(?:could|can|would|will)\s+you\b)",
+    re.I,
+)
 #: the same from the speaker's side: "you'll get a text from us this evening", "you'll get
 #: that email from me in a few minutes" — read as "we'll text you…", "I'll email you…"
 _GET_FROM_US = re.compile(
@@ -392,8 +443,33 @@ def _actively(text: str) -> str:
         text = pattern.sub(
             lambda m: f"{m.group('who')} will {_ACT_OF[m.group('what').lower()]} you", text
         )
+    text = _GET_FROM_PRONOUN.sub(
+        lambda m: (
+            f"{_PRONOUN_OF[m.group('who').lower()]} will {_ACT_OF[m.group('what').lower()]} you"
+        ),
+        text,
+    )
     text = _GET_FROM_US.sub(lambda m: f"{_we(m)}'ll {_ACT_OF[m.group('what').lower()]} you", text)
     text = _THING_FROM_US.sub(lambda m: f"{_we(m)}'ll send you {m.group('what')}", text)
+    text = _GET_CONTACT.sub(
+        lambda m: (
+            f"we'll {_ACT_OF[m.group('what').lower()]} you"
+            + (f" a {m.group('kind').lower()}" if m.group("kind") else "")
+        ),
+        text,
+    )
+    text = _YOU_WILL_SEE.sub(
+        lambda m: f"we'll put {m.group('what')} on your {m.group('where')}", text
+    )
+    text = _WILL_BE_REFUNDED.sub(
+        lambda m: (
+            f"{m.group('pre')}we'll {_REFUND_OF[m.group('verb').lower()]} "
+            f"{m.group('what')[:1].lower()}{m.group('what')[1:]} to {m.group('where')}"
+        ),
+        text,
+    )
+    text = _ASKED_TO.sub(lambda m: f"{m.group('who')} will {m.group('verb')}", text)
+    text = _PURPOSE_FIRST.sub("", text)
     return _WILL_FOLLOW.sub(_we_send, text)
 
 
