@@ -468,6 +468,29 @@ def said(*turns: tuple[str, str]) -> list[Utterance]:
             ["Refund this month's rent of $129 to the customer's card."],
         ),
         ("agent", "Refunds are usually credited to your card within a week.", []),
+        # "you'd need to …" said as the answer is the customer's step; with an "if", none
+        (
+            "agent",
+            "You'd need to fill in their claim form and send it in within thirty days.",
+            ["Customer to fill in their claim form and send it in within 30 days."],
+        ),
+        ("agent", "If it's your pipe, you would need a plumber to repair it.", []),
+        # an adverb before "going to"; a company named by its name acknowledging
+        (
+            "customer",
+            "I'm also going to send you a photo of the gate.",
+            ["Customer to send the agent a photo of the gate."],
+        ),
+        (
+            "agent",
+            "Fortis will acknowledge the claim within five working days.",
+            ["Fortis to acknowledge the claim within 5 working days."],
+        ),
+        (
+            "agent",
+            "For the cleaning charge, could you email me the receipt by Monday?",
+            ["Customer to email the agent the receipt by Monday."],
+        ),
         # a purpose said before the request
         (
             "agent",

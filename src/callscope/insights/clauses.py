@@ -390,10 +390,22 @@ _ASKED_TO = re.compile(
     r"(?:[a-z'-]+\s+){0,3}?[a-z'-]+)\s+to\s+(?P<verb>[a-z]+)\b",
     re.I,
 )
+#: an adverb before "going to" ("I'm also going to send…") goes after it, where the future
+#: is read
+_ADVERB_GOING = re.compile(
+    r"\b(?P<who>i'm|i am|we're|we are|he's|he is|she's|she is|they're|they are)\s+"
+    r"(?P<adv>also|just|then|now|definitely)\s+going\s+to\b",
+    re.I,
+)
+#: "you'd need to fill in the form" in answer to "how do I claim?" is the customer's step, as
+#: "you'll need to…"; with an "if" (or "otherwise") it stays a hypothetical
+_YOUD_NEED = re.compile(r"\byou(?:'d|\s+would)\s+need\s+to\b", re.I)
+_IF_ANY = re.compile(r"\b(?:if|unless|otherwise|in case)\b", re.I)
 #: a purpose said before the agent's request: "So Rosa can get in, could you leave the gate
 #: unlocked?" — the request is read on its own
 _PURPOSE_FIRST = re.compile(
-    r"^\s*(?:so(?:\s+that)?|to|in order to)\b[^,?]{1,60},\s*(?=(?:could|can|would|will)\s+you\b)",
+    r"^\s*(?:so(?:\s+that)?|to|in order to|for|as for|about|regarding)\b[^,?]{1,60},\s*"
+    r"(?=(?:could|can|would|will)\s+you\b)",
     re.I,
 )
 #: the same from the speaker's side: "you'll get a text from us this evening", "you'll get
@@ -470,6 +482,9 @@ def _actively(text: str) -> str:
     )
     text = _ASKED_TO.sub(lambda m: f"{m.group('who')} will {m.group('verb')}", text)
     text = _PURPOSE_FIRST.sub("", text)
+    text = _ADVERB_GOING.sub(lambda m: f"{m.group('who')} going to {m.group('adv')}", text)
+    if not _IF_ANY.search(text):
+        text = _YOUD_NEED.sub("you'll need to", text)
     return _WILL_FOLLOW.sub(_we_send, text)
 
 
