@@ -6,20 +6,23 @@ through the analyzers as ``bench/insights.py`` does — from the script text and
 the audio) — and takes every resolution candidate (:func:`callscope.insights.summary.
 resolution_candidates`: the agent's sentences after the problem, with their features). A
 candidate is positive when its utterance overlaps the call's gold resolution turn. Fits an
-L2-regularised logistic regression by Newton's method on the candidates of the calls marked
-``written_blind`` (written by authors who never saw the rules; the older calls, written by
-people who knew them, put the resolution on the agent's first act far more often, and
-fitting them drags the model there: see the data README). The highlight is the candidate
-with the highest score, so only the ranking within a call matters. Writes
+L2-regularised logistic regression by Newton's method on every candidate, a call marked
+``written_blind`` (written by an author who never saw the rules) at weight 1 and the older
+calls (written by people who knew them) at ``--older-weight`` (default 0.5): the two groups
+put the resolution in different places (the blind authors on the turn where the plan that
+settles the problem is given, the older ones on the agent's first act, see the data
+README), and a model fitted on the blind calls alone picks paperwork ("I'm sending you a
+confirmation email now") in the older ones. The highlight is the candidate with the highest
+score, so only the ranking within a call matters. Writes
 ``src/callscope/insights/data/resolution.json``.
 
-Before writing it prints, per source, how often the highest-scored candidate is in the gold
-turn: on the blind calls with the weights fitted on all of them (what ships) and
-leave-one-call-out (each call judged by weights fitted on the others, its script and
-recogniser versions both left out: how the weights generalise beyond the calls they were
-fitted on; the untuned test split of ``bench/insights.py`` is the real measure), and on the
-older calls, which are not fitted on. ``--check`` prints the same for the shipped weights
-and writes nothing. Deterministic: the same calls give the same weights.
+Before writing it prints, per source and per group (blind, older), how often the chosen
+candidate is in the gold turn, as the product chooses it: with the weights fitted on every
+call (what ships) and leave-one-call-out (each call judged by weights fitted on the others,
+its script and recogniser versions both left out: how the weights generalise beyond the
+calls they were fitted on; the untuned test split of ``bench/insights.py`` is the real
+measure). ``--check`` prints the same for the shipped weights and writes nothing.
+Deterministic: the same calls give the same weights.
 
 Run: ``python bench/train_resolution.py [--asr] [--check]`` (seconds; minutes with ``--asr``
 the first time, while the calls are rendered and transcribed).
@@ -51,6 +54,8 @@ from insights import from_asr, from_script
 from render_calls import OUT, render, scripts
 
 L2 = 1.0
+#: how much an older call (written knowing the rules) weighs against one written blind
+OLDER_WEIGHT = 0.5
 
 Matrix = npt.NDArray[np.float64]
 
@@ -60,6 +65,7 @@ class Call(NamedTuple):
     blind: bool  # written blind to the rules: fitted on
     x: Matrix  # one row of FEATURES per candidate
     y: Matrix  # 1: the candidate is in the gold turn
+    fallback: int | None  # the agent's first act, chosen when no candidate speaks
 
 
 def call_rows(
@@ -72,21 +78,22 @@ def call_rows(
 
     sents = sentences(utterances)
     steps = next_steps(utterances, embed=embed)
-    cands, rows = resolution_candidates(sents, steps)
-    x = np.array(rows, dtype=np.float64).reshape(len(rows), len(FEATURES))
-    y = np.array([float(in_gold(s)) for s in cands], dtype=np.float64)
-    return Call(name, blind, x, y)
+    found = resolution_candidates(sents, steps)
+    x = np.array(found.rows, dtype=np.float64).reshape(len(found.rows), len(FEATURES))
+    y = np.array([float(in_gold(s)) for s in found.sentences], dtype=np.float64)
+    return Call(name, blind, x, y, found.fallback)
 
 
-def fit(x: Matrix, y: Matrix, l2: float = L2) -> tuple[Matrix, float]:
-    """L2-regularised logistic regression (the bias unregularised), Newton's method."""
+def fit(x: Matrix, y: Matrix, w8: Matrix, l2: float = L2) -> tuple[Matrix, float]:
+    """L2-regularised logistic regression with sample weights ``w8`` (the bias
+    unregularised), Newton's method."""
     xb = np.hstack([x, np.ones((len(x), 1))])
     w = np.zeros(xb.shape[1])
     penalty = np.r_[np.full(x.shape[1], l2), 0.0]
     for _ in range(100):
         p = 1.0 / (1.0 + np.exp(-(xb @ w)))
-        grad = xb.T @ (p - y) + penalty * w
-        hess = (xb.T * (p * (1 - p))) @ xb + np.diag(penalty) + 1e-9 * np.eye(len(w))
+        grad = xb.T @ (w8 * (p - y)) + penalty * w
+        hess = (xb.T * (w8 * p * (1 - p))) @ xb + np.diag(penalty) + 1e-9 * np.eye(len(w))
         step = np.linalg.solve(hess, grad)
         w -= step
         if float(np.abs(step).max()) < 1e-10:
@@ -97,29 +104,37 @@ def fit(x: Matrix, y: Matrix, l2: float = L2) -> tuple[Matrix, float]:
 def hit(model: ResolutionModel, call: Call) -> bool:
     """Whether the highlight chosen as the product chooses it is in the gold turn."""
     best = model.best([list(row) for row in call.x])
+    if best is None:
+        best = call.fallback
     return best is not None and bool(call.y[best] > 0)
 
 
-def fit_calls(calls: list[Call]) -> ResolutionModel:
-    """Weights fitted on the calls written blind to the rules."""
-    used = [c for c in calls if c.blind and len(c.x)]
-    w, b = fit(np.vstack([c.x for c in used]), np.concatenate([c.y for c in used]))
+def fit_calls(calls: list[Call], older: float = OLDER_WEIGHT) -> ResolutionModel:
+    """Weights fitted on the calls, the older ones (not written blind) weighing ``older``."""
+    used = [c for c in calls if len(c.x) and (c.blind or older > 0)]
+    w8 = np.concatenate([np.full(len(c.y), 1.0 if c.blind else older) for c in used])
+    w, b = fit(np.vstack([c.x for c in used]), np.concatenate([c.y for c in used]), w8)
     return ResolutionModel(tuple(round(float(v), 4) for v in w), round(b, 4))
 
 
-def report(name: str, calls: list[Call], model: ResolutionModel, every: list[Call]) -> None:
-    blind = [c for c in calls if c.blind]
-    older = [c for c in calls if not c.blind]
-    fitted = sum(hit(model, c) for c in blind)
-    held = sum(hit(fit_calls([o for o in every if o.name != c.name]), c) for c in blind)
-    other = sum(hit(model, c) for c in older)
-    n = len(blind)
-    print(
-        f"  {name:<7} resolution in the gold turn, blind calls: {fitted}/{n} "
-        f"({fitted / max(n, 1):.2f}) with these weights, {held}/{n} ({held / max(n, 1):.2f}) "
-        f"leave-one-call-out; older calls (not fitted on): {other}/{len(older)} "
-        f"({other / max(len(older), 1):.2f})"
-    )
+def report(
+    name: str, calls: list[Call], model: ResolutionModel, every: list[Call], older_weight: float
+) -> None:
+    def share(group: list[Call], hits: int) -> str:
+        return f"{hits}/{len(group)} ({hits / max(len(group), 1):.2f})"
+
+    for label, group in (
+        ("blind", [c for c in calls if c.blind]),
+        ("older", [c for c in calls if not c.blind]),
+    ):
+        fitted = sum(hit(model, c) for c in group)
+        held = sum(
+            hit(fit_calls([o for o in every if o.name != c.name], older_weight), c) for c in group
+        )
+        print(
+            f"  {name:<7} {label} calls, resolution in the gold turn: {share(group, fitted)} "
+            f"with these weights, {share(group, held)} leave-one-call-out"
+        )
 
 
 def main() -> None:
@@ -127,6 +142,12 @@ def main() -> None:
     parser.add_argument("--asr", action="store_true", help="also fit on the recogniser's output")
     parser.add_argument("--check", action="store_true", help="report the shipped weights only")
     parser.add_argument("--audio-dir", type=Path, default=OUT)
+    parser.add_argument(
+        "--older-weight",
+        type=float,
+        default=OLDER_WEIGHT,
+        help="weight of a call not written blind to the rules (default %(default)s; 0: blind only)",
+    )
     args = parser.parse_args()
     embed = MiniLM()
     by_source: dict[str, list[Call]] = {"script": []}
@@ -148,7 +169,7 @@ def main() -> None:
             blind = bool(script.get("written_blind"))
             by_source[source].append(call_rows(script["id"], blind, utterances, gold, embed))
     every = [c for calls in by_source.values() for c in calls]
-    model = load_model() if args.check else fit_calls(every)
+    model = load_model() if args.check else fit_calls(every, args.older_weight)
     blind = sum(c.blind for c in by_source["script"])
     print(
         f"{len(by_source['script'])} dev calls ({blind} written blind), "
@@ -158,14 +179,17 @@ def main() -> None:
         print(f"  {name:<16} {value:+.3f}")
     print(f"  {'bias':<16} {model.bias:+.3f}")
     for source, calls in by_source.items():
-        report(source, calls, model, every)
+        report(source, calls, model, every, args.older_weight)
     if args.check:
         return
     body = {
         "features": list(FEATURES),
         "weights": list(model.weights),
         "bias": model.bias,
-        "fitted_on": f"{blind} dev calls written blind to the rules ({', '.join(by_source)})",
+        "fitted_on": (
+            f"{len(by_source['script'])} dev calls, the {blind} written blind to the rules at "
+            f"weight 1, the others at {args.older_weight:g} ({', '.join(by_source)})"
+        ),
     }
     weights_path().write_text(json.dumps(body, indent=1) + "\n")
     print(f"wrote {weights_path()}")

@@ -117,8 +117,8 @@ def test_the_plan_after_a_hold_wins_over_an_earlier_act_on_a_side_matter() -> No
     resolution = highlight(call, "resolution")
     assert resolution is not None
     assert resolution["utteranceId"] == 5
-    # the turn's sentence that commits is quoted, not its lead-in
-    assert resolution["value"].startswith("Their office will send us written confirmation")
+    # the turn's report is quoted, not its lead-in nor the paperwork that follows
+    assert resolution["value"] == "I've held the 15th at two o'clock."
 
 
 def test_the_quoted_sentence_is_not_the_turns_lead_in() -> None:
@@ -384,9 +384,10 @@ def test_the_shipped_weights_load_and_name_every_feature() -> None:
     named = dict(zip(FEATURES, model.weights, strict=True))
     assert named["turn_commits"] > 0
     assert named["turn_after_hold"] > 0
+    assert named["confirms"] > 0
     assert named["negated"] < 0
-    # a turn that commits outweighs one that holds only the agent's first act
-    assert named["turn_commits"] > named["first_act"] + named["turn_first_act"]
+    # a later turn that commits after a hold outweighs the first turn that commits
+    assert named["turn_after_hold"] > named["first_commit_turn"]
 
 
 @pytest.mark.parametrize(
@@ -412,7 +413,8 @@ def test_the_candidates_are_the_agents_sentences_after_the_problem_with_their_tu
         ("agent", "The crew will empty your bin by Wednesday evening."),
     )
     sents = sentences(call)
-    cands, rows = resolution_candidates(sents, next_steps(call))
+    found = resolution_candidates(sents, next_steps(call))
+    cands, rows = found.sentences, found.rows
     assert [s.text for s in cands] == [
         "I can't send a crew today.",
         "Thanks for waiting, I've checked the rota.",
@@ -423,6 +425,9 @@ def test_the_candidates_are_the_agents_sentences_after_the_problem_with_their_tu
     assert [n["negated"] for n in named] == [1.0, 0.0, 0.0]
     assert [n["turn_after_hold"] for n in named] == [1.0, 1.0, 0.0]
     assert [n["turn_commits"] for n in named] == [0.0, 0.0, 1.0]
+    assert [n["first_commit_turn"] for n in named] == [0.0, 0.0, 1.0]
+    # no act done in the call: nothing to fall back on
+    assert found.fallback is None
     # the greeting, said before the problem, is no candidate
     assert all(s.utterance.id >= 2 for s in cands)
 
@@ -436,16 +441,19 @@ def test_the_highest_score_wins_and_a_sentence_nothing_speaks_for_is_no_resoluti
     )
     sents = sentences(call)
     committed = [sents[-1]]
-    commits_only = ResolutionModel((1.0, 0.0, 0.0, 0.0, 0.0, 0.0), -1.0)
+    commits_only = ResolutionModel((1.0, 0.0, 0.0, 0.0, 0.0), -1.0)
+    assert len(FEATURES) == 5
     assert resolution(sents, [], committed, after=3.5, model=commits_only) is sents[-1]
     # nothing done, planned, reported after a hold or confirmed: no resolution at all,
     # whatever the weights
-    generous = ResolutionModel((1.0, 1.0, 1.0, 1.0, 1.0, 1.0), 5.0)
+    generous = ResolutionModel((1.0, 1.0, 1.0, 1.0, 1.0), 5.0)
     assert resolution(sents, [], [], after=3.5, model=generous) is None
     # a refusal alone speaks for nothing either
-    assert generous.best([[0.0, 0.0, 1.0, 0.0, 0.0, 0.0]]) is None
+    assert generous.best([[0.0, 0.0, 1.0, 0.0, 0.0]]) is None
+    # with nothing that speaks, the agent's first act done in the call is the resolution
+    assert resolution(sents, [sents[-2]], [], after=3.5, model=generous) is sents[-2]
     # a tie goes to the earlier sentence
-    _, rows = candidates(sents, [], committed, after=3.5)
+    rows = candidates(sents, [], committed, after=3.5).rows
     assert len(rows) == 2
     assert generous.best([[1.0] * len(FEATURES)] * 3) == 0
 
@@ -494,3 +502,16 @@ def test_damage_or_a_lost_service_states_the_problem(first: str) -> None:
     problem = highlight(call, "problem")
     assert problem is not None
     assert problem["utteranceId"] == 1
+
+
+def test_paperwork_is_not_the_resolution_the_act_before_it_is() -> None:
+    call = said(
+        ("agent", "Harbor Credit Union, this is Priya."),
+        ("customer", "I sent $300 to the wrong account this morning and I need it back."),
+        ("agent", "Okay, the transfer has been reversed and the $300 is back in your account."),
+        ("customer", "Great, thank you."),
+        ("agent", "I'm sending you a confirmation email now."),
+    )
+    resolution = highlight(call, "resolution")
+    assert resolution is not None
+    assert resolution["utteranceId"] == 2

@@ -7,26 +7,31 @@ the confirmation that the matter is settled ("that's all sorted"). Every agent s
 after the problem is a candidate, scored by a small linear model over what it and its turn (the
 agent's utterance it belongs to) say:
 
-* ``turn_commits``: the turn carries a next step the agent or a third party owns;
+* ``turn_commits``: the turn carries a next step the agent or a third party owns (other
+  than paperwork);
 * ``turn_after_hold``: the turn reports back after a hold ("thanks for waiting");
 * ``negated``: the sentence refuses or cannot ("I can't remove it straight away");
-* ``first_act`` / ``turn_first_act``: the agent's first act done in the call is the sentence
-  / is in its turn;
 * ``confirms``: the sentence says the matter is settled (:func:`confirms`: "that's all
   sorted", "I've processed the refund"; not negated, asked, conditional, hypothetical or
-  what ought to have happened).
+  what ought to have happened);
+* ``first_commit_turn``: the turn is the first of the agent's turns that commits.
+
+Paperwork about the call ("I'm sending you a confirmation email now", "I'll text you a
+reminder") commits to nothing that settles the problem, so it makes no turn commit.
 
 The weights (``insights/data/resolution.json``) are fitted by ``bench/train_resolution.py``
-on the gold resolution turns of the dev calls written blind to these rules, from the script
-text and from the recogniser's output (readers who never saw the rules mark the turn where
-the plan that settles the problem is given — often after a hold or after the customer pushed
-back — more than the agent's first act or a confirmation). The earlier sentence wins a tie,
-and a candidate with no feature but ``negated`` is no resolution: an act done, a report after
-a hold or a confirmation is the resolution when nothing is planned. Within the chosen turn the
-sentence that commits is quoted (else the report, the act, the confirmation), not a lead-in
-such as "Not quite." The features read words only (no timings), so they hold on the
-recogniser's output: its slips change a verb more often than the closing words or the thanks
-for holding.
+on the dev calls' gold resolution turns, from the script text and from the recogniser's
+output: the calls written blind to these rules at full weight (their authors mark the turn
+where the plan that settles the problem is given, often after a hold or a push-back), the
+older ones, whose authors knew the rules and marked the agent's first act, at half.
+
+The earlier sentence wins a tie. A candidate with no feature but ``negated`` never wins; when
+no candidate has one (nothing planned, reported after a hold or confirmed), the agent's
+first act done in the call is the resolution ("I've refunded the second debit"), and
+without one there is none. Within the chosen turn the sentence that commits is quoted (else
+the report, the act, the confirmation), not a lead-in such as "Not quite." The features read
+words only (no timings), so they hold on the recogniser's output: its slips change a verb
+more often than the closing words or the thanks for holding.
 """
 
 from __future__ import annotations
@@ -46,6 +51,7 @@ from callscope.insights.types import Sentence
 
 __all__ = [
     "FEATURES",
+    "Candidates",
     "ResolutionModel",
     "candidates",
     "confirmation",
@@ -59,12 +65,19 @@ FEATURES: Final = (
     "turn_commits",
     "turn_after_hold",
     "negated",
-    "first_act",
-    "turn_first_act",
     "confirms",
+    "first_commit_turn",
 )
 #: the features that speak for a sentence being the resolution (all but ``negated``)
 _SPEAKS: Final = tuple(i for i, name in enumerate(FEATURES) if name != "negated")
+#: a promise of paperwork about the call rather than its substance: "I'm sending you a
+#: confirmation email now", "I'll text you a reminder the day before"
+_PAPERWORK: Final = re.compile(
+    r"\b(?:send|sending|email|emailing|text|texting|mail|mailing|post|posting)\b[^.;]{0,40}?"
+    r"\b(?:confirmation|receipt|reminder|summary|copy|reference|claim number|case number|"
+    r"ticket number|details)\b",
+    re.I,
+)
 #: a refusal or an inability: "I can't remove it", "I'm afraid not", "we won't be able to"
 _CANNOT: Final = re.compile(r"\b(?:can't|cannot|can not|won't|unable|not able|afraid)\b", re.I)
 
@@ -209,6 +222,20 @@ def load_model() -> ResolutionModel:
     return ResolutionModel.read(weights_path())
 
 
+@dataclass(frozen=True, slots=True)
+class Candidates:
+    """The resolution's candidate sentences, their :data:`FEATURES` rows, and what else
+    :func:`resolution` needs of them."""
+
+    sentences: list[Sentence]
+    rows: list[list[float]]
+    #: per sentence, how well it says how the turn settles the problem (see :func:`_quoted`)
+    quote_keys: list[tuple[bool, ...]]
+    #: the agent's first act done in the call, the resolution when nothing is planned,
+    #: reported back or confirmed (an index into :attr:`sentences`)
+    fallback: int | None
+
+
 def candidates(
     sents: Sequence[Sentence],
     done: Sequence[Sentence],
@@ -216,13 +243,12 @@ def candidates(
     *,
     after: float = 0.0,
     problem_utterance: int | None = None,
-) -> tuple[list[Sentence], list[list[float]]]:
+) -> Candidates:
     """The agent's sentences said at or after ``after`` (outside the problem's utterance; a
     bare "thanks for waiting" is none) and one row of :data:`FEATURES` (0/1) each.
     ``done``: the sentences of the agent's acts done in the call, in order; ``committed``:
     those of next steps the agent or a third party owns."""
     ordered = sorted(sents, key=lambda s: s.utterance.start)
-    turn_of = {id(s): s.utterance.id for s in ordered}
     cands = [
         s
         for s in ordered
@@ -233,24 +259,39 @@ def candidates(
     ]
     held = _after_hold(ordered, after)
     first = done[0] if done else None
-    committed_ids = {id(s) for s in committed}
+    # paperwork about the call ("I'm sending you a confirmation email") settles nothing
+    committed_ids = {id(s) for s in committed if not _PAPERWORK.search(s.text)}
     per_turn: dict[int, list[Sentence]] = {}
     for s in cands:
-        per_turn.setdefault(turn_of[id(s)], []).append(s)
+        per_turn.setdefault(s.utterance.id, []).append(s)
+    commits = {u for u, mates in per_turn.items() if any(id(m) in committed_ids for m in mates)}
+    first_commit = next((s.utterance.id for s in cands if s.utterance.id in commits), None)
     rows = []
+    keys: list[tuple[bool, ...]] = []
     for s in cands:
-        mates = per_turn[turn_of[id(s)]]
+        mates = per_turn[s.utterance.id]
+        said = confirms(s.text)
+        refused = bool(_CANNOT.search(s.text))
         rows.append(
             [
-                float(any(id(m) in committed_ids for m in mates)),
+                float(s.utterance.id in commits),
                 float(any(m is held or _AFTER_HOLD.search(m.text) for m in mates)),
-                float(bool(_CANNOT.search(s.text))),
-                float(s is first),
-                float(any(m is first for m in mates)),
-                float(confirms(s.text)),
+                float(refused),
+                float(said),
+                float(s.utterance.id == first_commit),
             ]
         )
-    return cands, rows
+        keys.append(
+            (
+                id(s) in committed_ids,
+                s is held,
+                s is first,
+                said,
+                not refused and len(s.text.split()) >= 4,
+            )
+        )
+    fallback = next((i for i, s in enumerate(cands) if s is first), None)
+    return Candidates(cands, rows, keys, fallback)
 
 
 def resolution(
@@ -263,43 +304,20 @@ def resolution(
     model: ResolutionModel | None = None,
 ) -> Sentence | None:
     """The resolution highlight's sentence (see the module docstring), None when the agent
-    said nothing after the problem."""
-    cands, rows = candidates(
-        sents, done, committed, after=after, problem_utterance=problem_utterance
-    )
-    if not cands:
-        return None
-    best = (model or load_model()).best(rows)
+    did, planned, reported and confirmed nothing after the problem."""
+    found = candidates(sents, done, committed, after=after, problem_utterance=problem_utterance)
+    best = (model or load_model()).best(found.rows)
     if best is None:
-        return None
-    return _quoted(cands, cands[best], done, committed, after)
+        best = found.fallback
+    return None if best is None else found.sentences[_quoted(found, best)]
 
 
-def _quoted(
-    cands: Sequence[Sentence],
-    chosen: Sentence,
-    done: Sequence[Sentence],
-    committed: Sequence[Sentence],
-    after: float,
-) -> Sentence:
+def _quoted(found: Candidates, best: int) -> int:
     """The sentence of the chosen turn that says how the problem is settled: the one that
     commits, else the report after the hold, else the first act, else a confirmation; not a
     refusal nor a few words of lead-in ("Not quite.", "Here's the plan."). The model chooses
     the turn; within it, sentences share most features, and the first is often the
-    lead-in."""
-    mates = [s for s in cands if s.utterance.id == chosen.utterance.id]
-    held = _after_hold(cands, after)
-    first = done[0] if done else None
-    committed_ids = {id(s) for s in committed}
-
-    def key(s: Sentence) -> tuple[bool, ...]:
-        return (
-            id(s) in committed_ids,
-            s is held,
-            s is first,
-            confirms(s.text),
-            not _CANNOT.search(s.text) and len(s.text.split()) >= 4,
-            s is chosen,
-        )
-
-    return max(mates, key=lambda s: (key(s), -mates.index(s)))
+    lead-in. The model's own choice wins a tie, then the earlier sentence."""
+    turn = found.sentences[best].utterance.id
+    mates = [i for i, s in enumerate(found.sentences) if s.utterance.id == turn]
+    return max(mates, key=lambda i: (found.quote_keys[i], i == best, -i))

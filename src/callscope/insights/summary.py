@@ -23,7 +23,7 @@ from typing import Any, Final, NamedTuple
 
 from callscope.insights.clauses import DEADLINE, clauses, done_text, frame, spoken_numbers
 from callscope.insights.clauses import third_person as _third_person
-from callscope.insights.resolution import candidates, resolution
+from callscope.insights.resolution import Candidates, candidates, resolution
 from callscope.insights.types import NextStep, Sentence, Utterance
 
 __all__ = [
@@ -290,9 +290,7 @@ def _settling(
     )
 
 
-def resolution_candidates(
-    sents: Sequence[Sentence], steps: Sequence[NextStep]
-) -> tuple[list[Sentence], list[list[float]]]:
+def resolution_candidates(sents: Sequence[Sentence], steps: Sequence[NextStep]) -> Candidates:
     """The resolution's candidate sentences and their features, as :func:`summary` weighs
     them (``bench/train_resolution.py`` fits the weights on these)."""
     problem = _problem(sents)
