@@ -15,6 +15,7 @@ from collections.abc import Awaitable, Callable, Iterable
 from aiohttp import web
 
 from callscope.api.errors import ApiError, not_found
+from callscope.digits import is_digits
 from callscope.identity.model import AuthContext, AuthError
 from callscope.identity.service import IdentityService
 from callscope.store.directory import DirectoryRepository
@@ -99,7 +100,7 @@ def extension_id_param(request: web.Request, name: str = "extensionId") -> int:
     raw = request.match_info[name]
     if raw == "~":
         return caller(request).extension_id
-    if not raw.isdigit() or len(raw) > 18:
+    if not is_digits(raw) or len(raw) > 18:
         raise not_found(name, raw)
     return int(raw)
 

@@ -44,6 +44,7 @@ from callscope.api.calls import CallAccess
 from callscope.api.errors import ApiError, json_response, read_json
 from callscope.api.proxy import public_origin
 from callscope.api.transcripts import TranscriptsApi
+from callscope.digits import is_digits
 from callscope.identity.service import IdentityService
 from callscope.store.models import Call
 
@@ -126,9 +127,9 @@ def verify_link(key: bytes, query: dict[str, str], now: float | None = None) -> 
         raise LinkError(f"this link lacks {', '.join(missing)}: ask for a new one")
     call_id, account, expires_raw = query["callId"], query["account"], query["expires"]
     issued_raw, row = query["issued"], query.get("call", "")
-    if len(call_id) > 64 or not account.isdigit() or len(account) > 20 or len(row) > 40:
+    if len(call_id) > 64 or not is_digits(account) or len(account) > 20 or len(row) > 40:
         raise LinkError("this link is malformed")
-    if not all(r.isdigit() and len(r) <= 12 for r in (expires_raw, issued_raw)):
+    if not all(is_digits(r) and len(r) <= 12 for r in (expires_raw, issued_raw)):
         raise LinkError("this link is malformed")
     link = ClientLink(account, call_id, int(expires_raw), row, int(issued_raw))
     if not hmac.compare_digest(sign_link(key, link), query["signature"]):

@@ -18,6 +18,7 @@ from callscope.api.auth import account_param, caller, extension_id_param, requir
 from callscope.api.errors import ApiError, json_response, not_found, read_json
 from callscope.api.paging import page_params, paged
 from callscope.api.proxy import public_origin
+from callscope.digits import is_digits
 from callscope.identity.model import MEMBER_TYPES
 from callscope.store.directory import DirectoryRepository, MemberChange
 from callscope.store.models import Device, Extension, MonitoringGroup
@@ -88,7 +89,7 @@ def _id(value: Any, name: str) -> int:
         value = None
     if isinstance(value, int) and value > 0:
         return value
-    if isinstance(value, str) and value.isdigit() and len(value) < 19:
+    if isinstance(value, str) and is_digits(value) and len(value) < 19:
         return int(value)
     raise ApiError(
         400,
@@ -206,7 +207,7 @@ class DirectoryApi:
         auth = caller(request)
         raw = request.match_info["deviceId"]
         device = None
-        if raw.isdigit() and len(raw) < 19:
+        if is_digits(raw) and len(raw) < 19:
             device = await self.directory.get_device(account_id, int(raw))
         if device is None or (not auth.admin and device.extension_id != auth.extension_id):
             raise not_found("deviceId", raw)
@@ -220,7 +221,7 @@ class DirectoryApi:
     async def _group(self, request: web.Request, account_id: str) -> MonitoringGroup:
         raw = request.match_info["groupId"]
         group = None
-        if raw.isdigit() and len(raw) < 19:
+        if is_digits(raw) and len(raw) < 19:
             group = await self.directory.get_group(account_id, int(raw))
         if group is None:
             raise not_found("groupId", raw)

@@ -12,6 +12,7 @@ from typing import Any
 from aiohttp import web
 
 from callscope.api.errors import ApiError
+from callscope.digits import is_digits
 from callscope.logsafe import CREDENTIAL_PARAMS
 
 __all__ = ["page_params", "paged"]
@@ -21,7 +22,7 @@ def _int_param(request: web.Request, name: str, default: int, lo: int, hi: int) 
     raw = request.query.get(name)
     if raw is None:
         return default
-    if not raw.isdigit() or not lo <= int(raw) <= hi:
+    if not is_digits(raw) or not lo <= int(raw) <= hi:
         raise ApiError(
             400,
             "CMN-101",

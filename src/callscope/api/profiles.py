@@ -31,6 +31,7 @@ from aiohttp import web
 
 from callscope.api.auth import caller, require_admin
 from callscope.api.errors import ApiError, json_response, read_json
+from callscope.digits import is_digits
 from callscope.identity.model import DASHBOARD_CLIENT_ID, AuthContext
 from callscope.ingest.auth import MIN_SECRET_CHARS, SecretHasher
 from callscope.store.models import StreamingProfile
@@ -87,7 +88,7 @@ def _product_type(value: Any) -> str:
 
 
 def _product_id(value: Any) -> int:
-    if isinstance(value, str) and value.isdigit() and len(value) <= 10:
+    if isinstance(value, str) and is_digits(value) and len(value) <= 10:
         value = int(value)
     if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value <= _INT32_MAX:
         raise _bad("productId", value, "use a queue or campaign id (int32)")

@@ -27,6 +27,7 @@ from callscope.api.errors import (
     refusal,
 )
 from callscope.api.revocation import OpenSockets
+from callscope.digits import is_digits
 from callscope.errors import Refused
 from callscope.identity.model import AuthContext
 from callscope.logsafe import clean
@@ -70,7 +71,7 @@ def _id_text(value: Any) -> str | None:
     if isinstance(value, bool) or not isinstance(value, int | str):
         return None
     text = str(value).strip()
-    return text if text.isdigit() and len(text) <= 18 else None
+    return text if is_digits(text) and len(text) <= 18 else None
 
 
 class SupervisionApi:

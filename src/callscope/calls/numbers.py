@@ -16,6 +16,8 @@ from __future__ import annotations
 
 import phonenumbers
 
+from callscope.digits import is_digits
+
 __all__ = ["DEFAULT_REGION", "e164"]
 
 #: the country of numbers written without a country code
@@ -35,7 +37,7 @@ def e164(raw: str | None, region: str = DEFAULT_REGION) -> str | None:
     if raw is None:
         return None
     text = raw.strip()
-    if not text or len(text) > _MAX_CHARS or not any(c.isdigit() for c in text):
+    if not text or len(text) > _MAX_CHARS or not any(is_digits(c) for c in text):
         return raw
     try:
         number = phonenumbers.parse(text, region)

@@ -24,6 +24,8 @@ import re
 import urllib.parse
 from dataclasses import dataclass, field
 
+from callscope.digits import is_digits
+
 __all__ = [
     "FILTER_KINDS",
     "EventFilter",
@@ -219,7 +221,7 @@ def parse_filter(raw: object, *, account_id: str, owner_extension_id: int) -> Ev
             raise FilterError(f"{raw}: {key}={value!r}; use one of {', '.join(choices)}")
         if key == "phoneNumber" and not re.fullmatch(r"\+\d{6,15}", value):
             raise FilterError(f"{raw}: phoneNumber must be E.164 with a leading +")
-        if kind == "reminder" and not (value.isdigit() and 1 <= int(value) <= 10**9):
+        if kind == "reminder" and not (is_digits(value) and 1 <= int(value) <= 10**9):
             raise FilterError(f"{raw}: {key} must be a whole number of seconds")
         query[key] = value
     if kind == "reminder" and set(query) != {"threshold", "interval"}:

@@ -36,6 +36,7 @@ from aiohttp.abc import AbstractResolver, ResolveResult
 from aiohttp.resolver import DefaultResolver
 from yarl import URL
 
+from callscope.digits import is_digits
 from callscope.errors import WebhookTargetRefused
 from callscope.events.targets import Refusal, TargetPolicy, parse_ip
 
@@ -212,7 +213,7 @@ class WebhookClient:
         host = url.raw_host or ""
         ip = parse_ip(host)
         if ip is None:
-            if ":" in host or host.replace(".", "").isdigit():
+            if ":" in host or is_digits(host.replace(".", "")):
                 raise WebhookTargetRefused(f"{host}: not a canonical IP address")
             return  # a name: the resolver checks what it resolves to
         refusal = self.policy.refusal(ip, url.port or 0)

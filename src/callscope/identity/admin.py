@@ -6,6 +6,7 @@ from __future__ import annotations
 from sqlalchemy import func, select, update
 from sqlalchemy.exc import IntegrityError
 
+from callscope.digits import is_digits
 from callscope.identity.base import IdentityBase, end_sessions
 from callscope.identity.crypto import hash_token, jwt_encode, new_secret
 from callscope.identity.model import (
@@ -34,7 +35,7 @@ class AdminOperations(IdentityBase):
             return (await s.execute(select(func.count()).select_from(Account))).scalar_one() == 0
 
     async def create_account(self, account_id: str, name: str) -> Account:
-        if not account_id.isdigit() or len(account_id) > 20:
+        if not is_digits(account_id) or len(account_id) > 20:
             raise IdentityError(
                 f"account id {account_id!r}: use digits (the RingCentral account id)"
             )
@@ -75,7 +76,7 @@ class AdminOperations(IdentityBase):
             raise IdentityError(f"extension type {type!r}: use one of {', '.join(EXTENSION_TYPES)}")
         if status not in EXTENSION_STATUSES:
             raise IdentityError(f"status {status!r}: use one of {', '.join(EXTENSION_STATUSES)}")
-        if not number.isdigit() or len(number) > 8:
+        if not is_digits(number) or len(number) > 8:
             raise IdentityError(f"extension number {number!r}: use up to 8 digits")
         if await self.get_account(account_id) is None:
             raise IdentityError(f"account {account_id} does not exist")

@@ -8,6 +8,7 @@ from typing import Any
 
 from sqlalchemy import func, select, update
 
+from callscope.digits import is_digits
 from callscope.identity.base import IdentityBase, token_row
 from callscope.identity.crypto import (
     InvalidJwt,
@@ -37,7 +38,7 @@ logger = logging.getLogger("callscope.identity")
 
 def _ttl(raw: str | None, bounds: tuple[int, int, int]) -> int:
     lo, hi, default = bounds
-    if raw is None or not raw.strip().isdigit():
+    if raw is None or not is_digits(raw.strip()):
         return default
     return max(lo, min(hi, int(raw)))
 
@@ -90,7 +91,7 @@ class OAuthGrants(IdentityBase):
             q = q.where(Extension.account_id == app.account_id)
         if "@" in username:
             q = q.where(func.lower(Extension.email) == username.lower())
-        elif (username == app.account_id or (public and username.isdigit())) and extension:
+        elif (username == app.account_id or (public and is_digits(username))) and extension:
             q = q.where(Extension.account_id == username, Extension.extension_number == extension)
         else:
             await self._check_password(password, None)

@@ -23,6 +23,7 @@ from typing import Any, Final, NamedTuple
 
 import orjson
 
+from callscope.digits import is_digits
 from callscope.errors import InvalidState, MalformedMessage, StreamRefused
 from callscope.logsafe import clean
 
@@ -184,7 +185,7 @@ def opt_str(value: Any, max_chars: int | None = None) -> str | None:
 def parse_sequence(value: Any, name: str) -> int:
     """A frame number sent as a string holding an integer (as RingCX and Twilio do) or as a
     JSON integer."""
-    if isinstance(value, str) and value.isdigit() and len(value) < 19:
+    if isinstance(value, str) and is_digits(value) and len(value) < 19:
         seq = int(value)
     elif isinstance(value, int) and not isinstance(value, bool) and value >= 0:
         seq = value
@@ -287,7 +288,7 @@ class RingCXReceiver:
         if self._stopped and perspective in self._stopped:
             raise MalformedMessage("after_stop", f"Media for {perspective.wire_name} after Stop")
         value = msg.get("sequenceId")
-        if type(value) is str and value.isdigit() and len(value) < 19:
+        if type(value) is str and value.isascii() and value.isdigit() and len(value) < 19:
             seq = int(value)  # the usual form, in range (< 10**18): parse_sequence's checks hold
         else:
             seq = parse_sequence(value, "sequenceId")

@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any, Final
 
 from aiosipua import SipMessage, SipRequest, SipResponse
 
+from callscope.digits import is_digits
 from callscope.errors import SupervisionRefused
 from callscope.sip.clock import RtpClock
 from callscope.sip.link import RtpEndpoint, SipCall, SipDeviceLink, mic_frames
@@ -142,7 +143,7 @@ class PhoneCalls:
         # the call's agent now, or as the call's node said (a call of another node)
         said = str(started.get("agentExtensionId") or "")
         agent = (
-            sup.call.agent_extension if sup is not None else int(said) if said.isdigit() else None
+            sup.call.agent_extension if sup is not None else int(said) if is_digits(said) else None
         )
         ext = (
             await self.service.directory.get_extension(link.device.account_id, agent)

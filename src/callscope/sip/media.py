@@ -15,6 +15,7 @@ import numpy as np
 import numpy.typing as npt
 from aiosipua import parse_sdp
 
+from callscope.digits import is_digits
 from callscope.media.g711 import alaw2lin, lin2alaw, lin2ulaw, ulaw2lin
 
 __all__ = [
@@ -98,7 +99,7 @@ def parse_answer(body: bytes) -> Answer:
     audio, address = sdp.audio, sdp.rtp_address
     if audio is None or address is None or audio.port == 0:
         raise ValueError("the SDP answer has no audio stream callscope can send to")
-    formats = [int(f) for f in audio.formats if f.isdigit()]
+    formats = [int(f) for f in audio.formats if is_digits(f)]
     codec = next((pt for pt in formats if pt in (PCMU, PCMA)), None)
     if codec is None:
         raise ValueError(f"the SDP answer accepts none of PCMU, PCMA (formats {audio.formats})")

@@ -13,6 +13,7 @@ from sqlalchemy import delete, func, or_, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from callscope.digits import is_digits
 from callscope.store.batch import Change, apply_changes
 from callscope.store.models import (
     Call,
@@ -42,9 +43,9 @@ _NUMBER_CHARS = " -().+/"
 def _digits(text: str) -> str:
     """The digits of a phone number as written (E.164, spaces, dashes, brackets, dots), or
     "" if it is not one (other characters, or fewer than 3 digits)."""
-    if not text or any(not (c.isdigit() or c in _NUMBER_CHARS) for c in text):
+    if not text or any(not (is_digits(c) or c in _NUMBER_CHARS) for c in text):
         return ""
-    digits = "".join(c for c in text if c.isdigit())
+    digits = "".join(c for c in text if is_digits(c))
     return digits if len(digits) >= 3 else ""
 
 

@@ -12,6 +12,7 @@ import contextlib
 import logging
 from typing import TYPE_CHECKING, Any
 
+from callscope.digits import is_digits
 from callscope.errors import ErrorKind, SupervisionRefused
 from callscope.supervision import effects as fx
 from callscope.supervision.executor import EffectRunner
@@ -62,7 +63,7 @@ class DeviceSessions(EffectRunner):
         return device, owner
 
     async def _named_device(self, auth: AuthContext, device_id: str) -> Device:
-        if not device_id.isdigit() or len(device_id) > 18:
+        if not is_digits(device_id) or len(device_id) > 18:
             raise _refused(ErrorKind.INVALID, "deviceId must be digits", device_id)
         device = await self.directory.get_device(auth.account_id, int(device_id))
         if device is None or device.extension_id != auth.extension_id:

@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
 from callscope.calls.telephony import call_id_of
+from callscope.digits import is_digits
 from callscope.errors import ErrorKind, SupervisionRefused
 from callscope.identity.model import AuthContext
 from callscope.store.models import Extension
@@ -88,7 +89,7 @@ class SupervisionService(DeviceSessions):
         """A connected web phone the caller may use: their own (an admin: anyone's). Another
         extension's device answers as an unknown one does (its existence is not told)."""
         text = str(raw) if isinstance(raw, int | str) and not isinstance(raw, bool) else ""
-        if not text.isdigit() or len(text) > 18:
+        if not is_digits(text) or len(text) > 18:
             raise SupervisionRefused(
                 ErrorKind.INVALID,
                 f"Parameter [{parameter}] value is invalid",
