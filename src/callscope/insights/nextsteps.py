@@ -34,8 +34,9 @@ from collections.abc import Sequence
 from dataclasses import replace
 from typing import Final
 
-from callscope.insights.clauses import Clause, Frame, clauses, frame, is_consequence, step_text
+from callscope.insights.clauses import Clause, Frame, clauses, frame, is_consequence
 from callscope.insights.commitments import load_model
+from callscope.insights.steptext import step_text
 from callscope.insights.types import Embedder, NextStep, Sentence, Utterance, sentences
 
 __all__ = ["Candidate", "candidates", "next_steps"]

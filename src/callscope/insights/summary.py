@@ -21,9 +21,11 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, Final, NamedTuple
 
-from callscope.insights.clauses import DEADLINE, clauses, done_text, frame, spoken_numbers
-from callscope.insights.clauses import third_person as _third_person
+from callscope.insights.clauses import clauses, frame
+from callscope.insights.numbers import DEADLINE, spoken_numbers
 from callscope.insights.resolution import Candidates, candidates, resolution
+from callscope.insights.steptext import done_text
+from callscope.insights.steptext import third_person as _third_person
 from callscope.insights.types import NextStep, Sentence, Utterance
 
 __all__ = [

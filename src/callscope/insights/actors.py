@@ -1,0 +1,138 @@
+"""Third parties who act in a clause, pure.
+
+A third party is a listed role or pronoun that will act ("the team will", "they'll", "a
+technician will", "Dr. Patel should"), any noun naming who is to get in touch ("the adjuster
+will call you", and as the recogniser may hear it, "the juster will contact you"), or any noun
+phrase or name opening the clause that acts on someone or something ("your bank will return…",
+"Medwise will write…", "Marco, our depot supervisor, is going to search…"), calls or visits
+("Luis will be with you between 8 and 9"). The things of a support call do not act of
+themselves: "the portal will email you a receipt" and "the order will ship tomorrow" name no
+third party.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Final
+
+from callscope.insights.verbs import base_form
+
+__all__ = ["HAPPENINGS", "third_act", "third_party"]
+
+
+_THIRD = re.compile(
+    r"(?P<who>\b(?:they|he|she|someone|somebody|(?:dr|mr|mrs|ms|miss|doctor)\.?\s+[a-z]+|"
+    r"(?:(?:our|the|a|an|my|your)\s+)(?:[a-z']+\s+){0,2}"
+    r"(?:team|department|engineers?|technician|mechanic|manager|supervisor|adjuster|"
+    r"specialist|office|pharmacist|plumber|installer|courier|carrier|warehouse|desk|lab|"
+    r"driver|agent|store|billing|dispatch|representative|doctor|nurse|provider)|billing|"
+    r"accounts payable|dispatch))\s*(?:'ll|will|is going to|are going to|'s going to|'re going"
+    r" to|should(?!\s+(?:have|not|never)\b))\s+(?:also\s+|then\s+|now\s+)?(?P<verb>[a-z]+)",
+    re.I,
+)
+#: a third party named by any noun when it is to get in touch: "the adjuster will call you"
+#: (the recogniser may have garbled the noun: "the juster will contact you")
+_THIRD_CONTACT = re.compile(
+    r"(?P<who>\b(?:the|our|your)\s+[a-z']+)\s*(?:'ll|will|is going to)\s+(?:also\s+|then\s+)?"
+    r"(?P<verb>contact|call|email|text|reach out to|phone|message|visit)\s+you\b",
+    re.I,
+)
+
+
+#: words that open a clause but name no one who could act
+_NOT_ACTOR_WORDS: Final = """i we you it that this there which who what everything nothing
+something anything he she they someone somebody one mine yours then so also tomorrow today
+tonight later next first once if when all each both either neither none"""
+_NOT_ACTORS: Final = frozenset(_NOT_ACTOR_WORDS.split())
+#: the things of a support call, which do not act of themselves ("the portal will email you a
+#: receipt", "our policy will cover the repair"): no third party
+_THING_WORDS: Final = """policy warranty cover coverage plan contract system app portal website
+site software card order parcel package payment refund fee charge price voucher credit
+discount form letter email message router modem device meter machine screen update fix bill
+invoice statement subscription membership booking ticket receipt code link money balance
+reminder confirmation tariff rate deal offer insurance scheme process"""
+_THINGS: Final = frozenset(_THING_WORDS.split())
+#: a third party named by any noun phrase or name opening the clause, an appositive allowed:
+#: "your bank will return…", "the crew will empty…", "Medwise will write…", "Marco, our depot
+#: supervisor, is going to search…", "your new teacher, Ms. Ortega, will send…"
+_THIRD_OPEN = re.compile(
+    r"^(?P<subject>(?:the|our|your|a|an|my|their)\s+(?:[a-z'-]+\s+){0,3}?[a-z'-]+|"
+    r"[a-z][a-z'-]+(?:\s+[a-z][a-z'-]+)?(?:\s+(?:in|from|at)\s+(?:the\s+)?[a-z'-]+)?)"
+    r"(?:\s*,\s*(?P<appos>[^,]{2,40}?(?:,\s*[^,]{1,20}?)?)\s*,)?\s*"
+    r"(?:'ll|\s+will|\s+is going to|\s+are going to|'s going to|"
+    r"\s+should(?!\s+(?:have|not|never)\b))\s+"
+    r"(?:also\s+|then\s+|now\s+|personally\s+|(?:him|her)self\s+)?(?P<verb>[a-z]+)\b"
+    r"(?P<rest>.*)$",
+    re.I,
+)
+#: after an open subject the act must reach someone or something ("…will empty your bin",
+#: or as the recogniser heard it, "…will empty year-bin"), or be a visit or a call: "the
+#: order will ship tomorrow" says what happens to a thing
+_NO_OBJECT = re.compile(
+    r"^\s*(?:$|[.,;!?]|(?:on|at|in|by|from|within|before|after|until|around|tomorrow|today|"
+    r"tonight|next|automatically|overnight|soon|shortly|later|now|again|off|as|when|once|if|"
+    r"and|or|but|so|this (?:morning|afternoon|evening|week|month))\b)",
+    re.I,
+)
+_INTRANSITIVE_ACTS: Final = frozenset(("visit", "come", "call", "ring", "phone", "contact"))
+#: verbs after an open subject that say what happens, not what someone does
+HAPPENINGS: Final = frozenset(("be", "have", "see", "get", "receive", "show", "arrive", "take",
+                                "appear", "reach", "go", "need", "let", "come"))  # fmt: skip
+
+
+def _third_open(body: str) -> tuple[str, str] | None:
+    """(who, verb) of a third party named by any noun phrase or name opening ``body``."""
+    m = _THIRD_OPEN.match(body)
+    if m is None:
+        return None
+    said = re.split(r"\s+(?:in|from|at)\s+", m.group("subject"))[0].split()
+    words = [w.lower() for w in said]
+    name = any(w[:1].isupper() for w in said[1:])  # "Hollis Insurance will write…"
+    if words[0] in _NOT_ACTORS or words[-1] in _NOT_ACTORS or (_thing(words[-1]) and not name):
+        return None
+    verb = base_form(m.group("verb"))
+    if verb == "be" and _BE_WITH_YOU.match(m.group("rest")):
+        return _who(m), "be"  # "Luis will be with you between 8 and 9": a visit
+    if verb is None or (verb in HAPPENINGS and verb not in _INTRANSITIVE_ACTS):
+        return None
+    if verb not in _INTRANSITIVE_ACTS and _NO_OBJECT.match(m.group("rest")):
+        return None
+    return _who(m), verb
+
+
+def _who(m: re.Match[str]) -> str:
+    """The third party as said: the name of "Marco, our depot supervisor," or of "your new
+    teacher, Ms. Ortega,"."""
+    appos = (m.group("appos") or "").strip()
+    return appos if appos[:1].isupper() else m.group("subject")
+
+
+#: "be" as a visit by a third party: "Luis will be with you between 8 and 9", "the fitter
+#: will be there by noon", "the crew will be at your house at 7"
+_BE_WITH_YOU = re.compile(
+    r"\s+(?:with you|there|at your|round|over|out to you|on site|at the (?:house|property|"
+    r"site|flat|door))\b",
+    re.I,
+)
+
+
+def _thing(noun: str) -> bool:
+    return noun in _THINGS or noun.removesuffix("s") in _THINGS
+
+
+def third_act(text: str) -> re.Match[str] | None:
+    """The first third party's act in ``text``."""
+    contact = _THIRD_CONTACT.search(text)
+    if contact and _thing(contact.group("who").split()[-1].lower()):
+        contact = None  # "the portal will email you…"
+    found = [m for m in (_THIRD.search(text), contact) if m]
+    return min(found, key=lambda m: m.start()) if found else None
+
+
+def third_party(body: str, first: re.Match[str] | None) -> tuple[str, str] | None:
+    """(who, verb) of a third party's act in ``body`` before any first-person future."""
+    third = third_act(body)
+    if third and (first is None or third.start() < first.start()):
+        verb = third.group("verb")
+        return third.group("who"), base_form(verb) or verb.lower()
+    return _third_open(body) if third is None else None

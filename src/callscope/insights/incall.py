@@ -1,0 +1,83 @@
+"""Whether a clause's act is done in the call itself or after it, pure.
+
+The agent's act in the conversation ("let me check", "I'll put you on hold", "I'll tell you
+what the problem is") is no next step; an in-call verb put off to a time after the call is
+one: "I'll check the readings tomorrow morning", "could you read your meter tonight?", "I'll
+let you know by Friday", and asking a team to act ("I'm asking our hardship department to
+send you a form").
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Final
+
+from callscope.insights.numbers import DEADLINE
+from callscope.insights.verbs import IN_CALL_VERBS
+
+__all__ = ["ASK_TEAM", "is_in_call", "is_later"]
+
+
+_ON_HOLD = re.compile(
+    r"\b(?:put|place|transfer|connect)\w*\s+you\b|\bneed your\b|\bhave to (?:ask|check|verify|"
+    r"confirm|look|read)\b|\bbefore we (?:start|begin|get started|go on|continue|proceed)\b|"
+    r"\blog(?:ging|ged)?\s+(?:in|into|on|onto)\b",
+    re.I,
+)
+
+
+#: asking a team to act is a step, not a question in the call: "I'm asking our hardship
+#: department to send you a form" (the recogniser's "asking how your hardship department…")
+ASK_TEAM = re.compile(
+    r"\bask(?:ing|ed)?\s+(?!you\b|me\b)(?:the|our|a|an|my|your|[A-Z][a-z]+)\b(?:\s+[\w']+){0,3}?"
+    r"\s+to\s+[a-z]+",
+    re.I,
+)
+
+
+#: in-call verbs that name a step when put off to a time after the call ("I'll check the
+#: readings tomorrow morning", "I'll ask the office about it on Monday")
+_DEFERRABLE: Final = frozenset(("ask", "check", "look", "verify", "confirm", "search", "test"))
+#: in-call verbs that ask the customer for a step when put off to a time after the call
+_DONE_LATER: Final = frozenset(("ask", "check", "look", "verify", "confirm", "read", "test"))
+#: "be" as a step: being somewhere for a visit ("someone will need to be home", "please be
+#: there by nine")
+_BE_THERE = re.compile(
+    r"\bbe\s+(?:at\s+)?(?:home|there|in|available|present|around|on site)\b", re.I
+)
+
+
+_LET_KNOW = re.compile(r"\blet\s+(?:\w+\s+){1,3}?know\b", re.I)
+#: telling or explaining something in the call: "I'll tell you what the problem is"
+_TELL_NOW = re.compile(
+    r"\b(?:tell|show)\s+you\s+(?:what|how|why|where|about|a (?:bit|little))\b|"
+    r"\b(?:explain|go through|walk you through|run through)\b",
+    re.I,
+)
+
+
+def is_later(text: str) -> bool:
+    """Whether ``text`` names a time after the call (not "in a minute")."""
+    m = DEADLINE.search(text)
+    return m is not None and not re.search(r"minute|second|moment", m.group(0), re.I)
+
+
+def is_in_call(kind: str, speaker: str, verb: str, text: str) -> bool:
+    """The agent's act in the conversation itself ("let me check", "I'll put you on hold")."""
+    if speaker == "customer" or kind == "third":
+        return False
+    if verb == "ask" and ASK_TEAM.search(text):
+        return False
+    if _ON_HOLD.search(text):
+        return True
+    if verb in _DEFERRABLE and kind == "future" and is_later(text):
+        return False
+    if verb in _DONE_LATER and kind == "instruction" and is_later(text):
+        return False  # "could you read your meter tonight", "please check your inbox tomorrow"
+    if verb == "let" and kind == "future" and _LET_KNOW.search(text):
+        return False  # "I'll let you know by Friday", "I'll let the team know"
+    if _TELL_NOW.search(text):
+        return not is_later(text)  # "I'll go through the options with you on Friday": a step
+    if verb == "be" and kind == "instruction" and _BE_THERE.search(text):
+        return False
+    return verb in IN_CALL_VERBS

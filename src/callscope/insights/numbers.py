@@ -1,0 +1,76 @@
+"""Spoken numbers and deadlines in a call's sentences, pure.
+
+:data:`DEADLINE` finds a time still to come in a clause ("within forty eight hours", "by
+Friday", "tomorrow morning", "in 5 to 7 business days", "right after we hang up");
+:func:`normalise_deadline` writes one for a next step ("within 48 hours", "after the call"),
+and :func:`spoken_numbers` writes spoken numbers up to ninety-nine as digits ("forty eight
+hours" → "48 hours").
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Final
+
+__all__ = ["DEADLINE", "normalise_deadline", "spoken_numbers"]
+
+
+_SMALL_NUMBERS: Final = (
+    "zero one two three four five six seven eight nine ten eleven twelve thirteen fourteen "
+    "fifteen sixteen seventeen eighteen nineteen twenty"
+)
+_NUMBER_WORDS: Final = {w: i for i, w in enumerate(_SMALL_NUMBERS.split())}
+_TENS: Final = {"twenty": 20, "thirty": 30, "forty": 40, "fifty": 50, "sixty": 60, "ninety": 90}
+_WEEKDAY = r"(?:monday|tuesday|wednesday|thursday|friday|saturday|sunday)"
+_MONTH = (
+    r"(?:january|february|march|april|may|june|july|august|september|october|november|december)"
+)
+_UNIT = r"(?:business\s+days?|working\s+days?|days?|hours?|minutes?|weeks?|months?)"
+_NUMBER_WORD = (
+    r"(?:one|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve|fourteen|fifteen|"
+    r"twenty|thirty|forty|fifty|sixty|seventy|eighty|ninety|a few|several|a couple of)"
+)
+_N = rf"(?:\d+|{_NUMBER_WORD}(?:[- ]{_NUMBER_WORD})?)"
+DEADLINE: Final = re.compile(
+    r"(?:\b(?:by|before|on|until|within|in|after|no later than|at|for)\s+)?(?:"
+    rf"(?:the\s+)?end of (?:the|this|next) (?:day|week|month)|{_N}\s+(?:to|or)\s+{_N}\s+{_UNIT}|"
+    rf"(?:in|within|after|for|takes?)\s+(?:a|an|{_N})\s+{_UNIT}|(?:next|this)\s+(?:{_WEEKDAY}|week|month|morning|afternoon|"
+    rf"evening)|{_WEEKDAY}(?:\s+(?:morning|afternoon|evening|night))?|{_MONTH}\s+\d+(?:st|nd|rd"
+    r"|th)?|the\s+\d+(?:st|nd|rd|th)|tomorrow(?:\s+(?:morning|afternoon|evening|night))?|"
+    r"today|tonight|this (?:morning|afternoon|evening)|first thing in the morning|the same day|"
+    r"same day|\d{1,2}(?::\d\d)?\s*(?:am|pm|a\.m\.|p\.m\.)|noon|right after we hang up|after "
+    r"(?:this|the) call|the hour)\b",
+    re.I,
+)
+
+
+def _number(words: str) -> str:
+    """ "forty eight" → "48", "two" → "2", "seven" → "7"; other text unchanged."""
+    parts = words.lower().replace("-", " ").split()
+    if not parts or not all(p in _NUMBER_WORDS or p in _TENS for p in parts):
+        return words
+    total = 0
+    for p in parts:
+        total += _TENS.get(p, _NUMBER_WORDS.get(p, 0))
+    return str(total)
+
+
+def normalise_deadline(deadline: str) -> str:
+    """ "within forty eight hours" → "within 48 hours"; "right after we hang up" → "after the
+    call"; spoken numbers as digits."""
+    d = deadline.strip().rstrip(".")
+    if re.search(r"hang up|this call|the call", d, re.I):
+        return "after the call"
+    return spoken_numbers(d)
+
+
+def spoken_numbers(text: str) -> str:
+    """Spoken numbers up to ninety-nine as digits: "forty eight hours" → "48 hours"."""
+    return re.sub(
+        r"\b((?:zero|one|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve|thirteen|"
+        r"fourteen|fifteen|sixteen|seventeen|eighteen|nineteen|twenty|thirty|forty|fifty|"
+        r"sixty|ninety)(?:[- ](?:one|two|three|four|five|six|seven|eight|nine))?)\b",
+        lambda m: _number(m.group(1)),
+        text,
+        flags=re.I,
+    )

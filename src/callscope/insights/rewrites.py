@@ -1,0 +1,201 @@
+"""What was said from the customer's side or in the passive, read actively, pure.
+
+Before a sentence is cut into clauses (:mod:`callscope.insights.clauses`), :func:`rewritten`
+puts who acts first: "you'll get a call from the surveyor on Monday" → "the surveyor will call
+you on Monday", "you'll be contacted by our claims team" → "our claims team will contact you",
+"you'll get a text from us this evening" → "we'll text you this evening", "a calendar invite
+will follow by email" → "we'll send you a calendar invite by email", "this month's rent will be
+refunded to your card" → "we'll refund this month's rent to your card", "I've asked the branch
+manager to call you" → "the branch manager will call you", "I'm also going to send…" → "I'm
+going to also send…", "what I'll do is send you a new link" → "I'll send you a new link".
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Final
+
+__all__ = ["rewritten"]
+
+
+#: who is to get in touch, said from the customer's side: "you'll get a call from the surveyor
+#: on Monday", "you'll be contacted by our claims team" — read as "the surveyor will call you…"
+_FROM_WHOM = (
+    r"(?P<who>(?:the|our|a|an|your)\s+(?:[a-z'-]+\s+){0,3}?[a-z'-]+?)(?=\s+(?:on|at|in|within|by|"
+    r"before|after|tomorrow|today|tonight|this|next|between|when|once|as soon as|shortly|soon|"
+    r"later|about|to|with|for)\b|\s*[.,!?]|\s*$)"
+)
+_GET_FROM = re.compile(
+    r"\b(?:you(?:'ll|\s+will|'re going to|\s+are going to|\s+should)\s+(?:also\s+)?(?:receive|"
+    r"get|have)|expect)\s+(?:an?|that|the|this)\s+(?:phone\s+)?(?P<what>call|callback|call back|"
+    r"visit|email|text|letter)\s+from\s+" + _FROM_WHOM,
+    re.I,
+)
+#: the same from someone named just before: "I've flagged this with our operations manager,
+#: and you'll get a call from her by Friday" — read as "she will call you by Friday"
+_GET_FROM_PRONOUN = re.compile(
+    r"\byou(?:'ll|\s+will|'re going to|\s+are going to|\s+should)\s+(?:also\s+)?(?:receive|get|"
+    r"have)\s+(?:an?|that|the|this)\s+(?:phone\s+)?(?P<what>call|callback|call back|visit|email|"
+    r"text|letter)\s+from\s+(?P<who>him|her|them)\b",
+    re.I,
+)
+_PRONOUN_OF: Final = {"him": "he", "her": "she", "them": "they"}
+#: a contact with no sender named is the speaker's side's: "you'll also get a text reminder on
+#: Friday" — read as "we'll text you a reminder on Friday"
+_GET_CONTACT = re.compile(
+    r"\byou(?:'ll|\s+will|'re going to|\s+are going to|\s+should)\s+(?:also\s+)?(?:receive|get)"
+    r"\s+(?:an?|the)\s+(?P<what>call|email|text|letter)(?:\s+(?P<kind>reminder|confirmation))?"
+    r"\b(?![^,.;]*\bfrom\b)",
+    re.I,
+)
+#: money the customer will see back: "you'll see both as one credit of $63.50 on your next
+#: statement" — read as "we'll put both as one credit of $63.50 on your next statement"
+_YOU_WILL_SEE = re.compile(
+    r"\byou(?:'ll|\s+will|\s+should)\s+see\s+(?P<what>(?:[^,.;]|(?<=\d)[.,](?=\d))*?(?:credit|"
+    r"refund|\$|money|difference)(?:[^,.;]|(?<=\d)[.,](?=\d))*?)\s+on\s+your\s+"
+    r"(?P<where>(?:next\s+)?(?:statement|bill|invoice|card|account))\b",
+    re.I,
+)
+#: money paid back, said in the passive: "this month's rent of $129 will be refunded to your
+#: card" — read as "we'll refund this month's rent of $129 to your card"
+_WILL_BE_REFUNDED = re.compile(
+    r"(?P<pre>^|[,;]\s*|\band\s+)(?P<what>(?:the|your|this|that|a|an|our|[\w]+'s|\$)"
+    r"(?:[^,.;]|(?<=\d)[.,](?=\d)){0,60}?)"
+    r"\s+(?:will|'ll|is going to)\s+be\s+(?P<verb>refunded|credited|reimbursed|paid back|returned)"
+    r"\s+to\s+(?P<where>you\b|your\s+[\w-]+(?:\s+[\w-]+)?)",
+    re.I,
+)
+_REFUND_OF: Final = {
+    "refunded": "refund", "credited": "credit", "reimbursed": "reimburse",
+    "paid back": "pay back", "returned": "return",
+}  # fmt: skip
+#: the agent's request to someone else, done in the call: "I've asked the branch manager to
+#: call you by tomorrow evening" — read as "the branch manager will call you…"
+_ASKED_TO = re.compile(
+    r"\b(?:I|we)(?:'ve|\s+have)\s+(?:also\s+)?asked\s+(?P<who>(?:the|our|my|a|an)\s+"
+    r"(?:[a-z'-]+\s+){0,3}?[a-z'-]+)\s+to\s+(?P<verb>[a-z]+)\b",
+    re.I,
+)
+#: an adverb before "going to" ("I'm also going to send…") goes after it, where the future
+#: is read
+_ADVERB_GOING = re.compile(
+    r"\b(?P<who>i'm|i am|we're|we are|he's|he is|she's|she is|they're|they are)\s+"
+    r"(?P<adv>also|just|then|now|definitely)\s+going\s+to\b",
+    re.I,
+)
+#: "you'd need to fill in the form" in answer to "how do I claim?" is the customer's step, as
+#: "you'll need to…"; with an "if" (or "otherwise") it stays a hypothetical
+_YOUD_NEED = re.compile(r"\byou(?:'d|\s+would)\s+need\s+to\b", re.I)
+_IF_ANY = re.compile(r"\b(?:if|unless|otherwise|in case)\b", re.I)
+#: a purpose said before the agent's request: "So Rosa can get in, could you leave the gate
+#: unlocked?" — the request is read on its own
+_PURPOSE_FIRST = re.compile(
+    r"^\s*(?:so(?:\s+that)?|to|in order to|for|as for|about|regarding)\b[^,?]{1,60},\s*"
+    r"(?=(?:could|can|would|will)\s+you\b)",
+    re.I,
+)
+#: the same from the speaker's side: "you'll get a text from us this evening", "you'll get
+#: that email from me in a few minutes" — read as "we'll text you…", "I'll email you…"
+_GET_FROM_US = re.compile(
+    r"\byou(?:'ll|\s+will|'re going to|\s+are going to|\s+should)\s+(?:also\s+)?(?:receive|get|"
+    r"have)\s+(?:an?|that|the|this)\s+(?:phone\s+)?(?P<what>call|callback|call back|email|text|"
+    r"letter)\s+from\s+(?P<who>us|me)\b",
+    re.I,
+)
+#: anything else the customer is to get from the speaker's side: "you'll get the corrected
+#: invoice from us by email", "you'll also get a 5 euro ride credit from us" — read as
+#: "we'll send you the corrected invoice…"
+_THING_FROM_US = re.compile(
+    r"\byou(?:'ll|\s+will|'re going to|\s+are going to|\s+should)\s+(?:also\s+)?(?:receive|get)"
+    r"\s+(?P<what>(?:an?|that|the|this|your)\s+(?:[\w$'-]+\s+){0,6}?[\w$'-]+)\s+from\s+"
+    r"(?P<who>us|me)\b",
+    re.I,
+)
+#: a document the speaker's side sends, said as a thing that follows: "a calendar invite will
+#: follow by email", "the contract will be sent to you by post" — read as "we'll send you…"
+_WILL_FOLLOW = re.compile(
+    r"(?P<pre>^|[,;]\s*)(?:(?:and|also|then|so)\s+)*(?P<what>(?:a|an|the|your)\s+(?:[\w$'-]+\s+){0,6}?"
+    r"(?:invite|invitation|confirmation|copy|contract|letter|email|receipt|quote|form|link|"
+    r"voucher|label|statement|invoice|summary|schedule|report|code)"
+    r"(?:\s+(?:for|of|with)\s+(?:[\w$'-]+\s+){0,4}?[\w$'-]+)?)\s+"
+    r"(?:will|'ll|is going to)\s+(?:follow|be\s+(?:sent|emailed|posted|texted|mailed)(?:\s+(?:to\s+"
+    r"you|out))?)\b",
+    re.I,
+)
+_BY_WHOM = re.compile(
+    r"\byou(?:'ll|\s+will|\s+should)\s+be\s+(?P<what>contacted|called|visited|emailed|texted|"
+    r"phoned|rung)\s+(?:back\s+)?by\s+" + _FROM_WHOM,
+    re.I,
+)
+_ACT_OF: Final = {
+    "call": "call", "callback": "call", "call back": "call", "visit": "visit", "email": "email",
+    "text": "text", "letter": "write to", "contacted": "contact", "called": "call",
+    "visited": "visit", "emailed": "email", "texted": "text", "phoned": "phone", "rung": "ring",
+}  # fmt: skip
+
+
+def _actively(text: str) -> str:
+    """ "you'll get a call from the surveyor on Monday" → "the surveyor will call you on
+    Monday" (and "you'll be contacted by our claims team…" likewise)."""
+    for pattern in (_GET_FROM, _BY_WHOM):
+        text = pattern.sub(
+            lambda m: f"{m.group('who')} will {_ACT_OF[m.group('what').lower()]} you", text
+        )
+    text = _GET_FROM_PRONOUN.sub(
+        lambda m: (
+            f"{_PRONOUN_OF[m.group('who').lower()]} will {_ACT_OF[m.group('what').lower()]} you"
+        ),
+        text,
+    )
+    text = _GET_FROM_US.sub(lambda m: f"{_we(m)}'ll {_ACT_OF[m.group('what').lower()]} you", text)
+    text = _THING_FROM_US.sub(lambda m: f"{_we(m)}'ll send you {m.group('what')}", text)
+    text = _GET_CONTACT.sub(
+        lambda m: (
+            f"we'll {_ACT_OF[m.group('what').lower()]} you"
+            + (f" a {m.group('kind').lower()}" if m.group("kind") else "")
+        ),
+        text,
+    )
+    text = _YOU_WILL_SEE.sub(
+        lambda m: f"we'll put {m.group('what')} on your {m.group('where')}", text
+    )
+    text = _WILL_BE_REFUNDED.sub(
+        lambda m: (
+            f"{m.group('pre')}we'll {_REFUND_OF[m.group('verb').lower()]} "
+            f"{m.group('what')[:1].lower()}{m.group('what')[1:]} to {m.group('where')}"
+        ),
+        text,
+    )
+    text = _ASKED_TO.sub(lambda m: f"{m.group('who')} will {m.group('verb')}", text)
+    text = _PURPOSE_FIRST.sub("", text)
+    text = _ADVERB_GOING.sub(lambda m: f"{m.group('who')} going to {m.group('adv')}", text)
+    if not _IF_ANY.search(text):
+        text = _YOUD_NEED.sub("you'll need to", text)
+    return _WILL_FOLLOW.sub(_we_send, text)
+
+
+def _we(m: re.Match[str]) -> str:
+    """ "from me" is "I", "from us" is "we"."""
+    return "I" if m.group("who").lower() == "me" else "we"
+
+
+def _we_send(m: re.Match[str]) -> str:
+    """ "…, a calendar invite will follow by email" → "…, and we'll send you a calendar invite
+    by email"."""
+    what, pre = m.group("what"), m.group("pre")
+    return f"{pre}{'and ' if pre else ''}we'll send you {what[:1].lower()}{what[1:]}"
+
+
+#: "what I'll do is send you a new link" is "I'll send you a new link"
+_WHAT_I_DO = re.compile(
+    r"\bwhat (i|we)(?:'ll|\s+will|'m going to|\s+am going to|'re going to|\s+are going to)\s+"
+    r"do(?:\s+now|\s+for you)?\s+is\s+(?:to\s+)?",
+    re.I,
+)
+
+
+def rewritten(sentence: str) -> str:
+    """``sentence`` with who acts put first (see the module docstring): "you'll get a call from
+    the surveyor on Monday" → "the surveyor will call you on Monday", "what I'll do is send you
+    a new link" → "I'll send you a new link"."""
+    return _WHAT_I_DO.sub(lambda m: f"{m.group(1)}'ll ", _actively(sentence))

@@ -1,0 +1,138 @@
+"""The text of a next step and of an act done in the call, pure.
+
+:func:`step_text` writes a committed clause (:mod:`callscope.insights.clauses`) as a next step
+in the RingSense style (spec §10, seed ``ringsense-for-sales``): owner + action + object +
+deadline — "Email the customer the list of approved glass shops.", "Network team to push a fix
+tonight.", "Customer to send the photos of the damage tonight." — with the deadline normalised
+and put last, and the pronouns made third person in grammatical English (:func:`third_person`).
+:func:`done_text` writes the agent's act done in the call as what the agent did: "refunded the
+duplicate charge of $49".
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Final
+
+from callscope.insights.clauses import LEADING, Clause, Frame, guessed_base, strip_condition
+from callscope.insights.numbers import DEADLINE, normalise_deadline
+from callscope.insights.verbs import base_form, past_form
+
+__all__ = ["done_text", "step_text", "third_person"]
+
+
+_NOW = re.compile(r",?\s*\b(?:right now|as we speak|now|right away)\b", re.I)
+
+_AGENT_PRONOUNS: Final = (
+    (r"\byou're\b", "the customer is"), (r"\byou've\b", "the customer has"),
+    (r"\byou'll\b", "the customer will"), (r"\byou'd\b", "the customer would"),
+    (r"\byou are\b", "the customer is"), (r"\byou have\b", "the customer has"),
+    (r"\byou were\b", "the customer was"), (r"\byou don't\b", "the customer doesn't"),
+    (r"\byou haven't\b", "the customer hasn't"), (r"\byourself\b", "themselves"),
+    (r"\byours\b", "the customer's"), (r"\byour\b", "the customer's"),
+    (r"\byou\b", "the customer"), (r"\bmyself\b", ""), (r"\bmy\b", "the agent's"),
+    (r"\bour\b", "the"), (r"\bus\b", "the company"), (r"\bme\b", "the agent"),
+)  # fmt: skip
+_CUSTOMER_PRONOUNS: Final = (
+    (r"\bI'm\b", "they are"), (r"\bI've\b", "they have"), (r"\bI'll\b", "they will"),
+    (r"\bI was\b", "they were"), (r"\bI am\b", "they are"), (r"\bI\b", "they"),
+    (r"\bmyself\b", "themselves"), (r"\bmine\b", "theirs"), (r"\bmy\b", "their"),
+    (r"\bme\b", "them"), (r"\bwe're\b", "they are"), (r"\bwe\b", "they"), (r"\bour\b", "their"),
+    (r"\byour\b", "the company's"), (r"\byou\b", "the agent"),
+)  # fmt: skip
+
+
+_SUBJECT_FORMS: Final = (
+    ("is", "are"),
+    ("has", "have"),
+    ("was", "were"),
+    ("will", "will"),
+    ("would", "would"),
+    ("doesn't", "don't"),
+    ("hasn't", "haven't"),
+    ("can", "can"),
+    ("should", "should"),
+)
+
+
+def third_person(text: str, speaker: str) -> str:
+    """``text`` with first and second person made third person, grammatically: the agent's
+    "you're right" → "the customer is right"; the customer's "my router" → "their router"."""
+    table = _CUSTOMER_PRONOUNS if speaker == "customer" else _AGENT_PRONOUNS
+    for pattern, repl in table:
+        text = re.sub(pattern, repl, text, flags=re.I)
+    # a second mention of the customer reads "they"/"their"
+    text = re.sub(r"\bthis call\b", "the call", text, flags=re.I)
+    first = text.find("the customer")
+    if first >= 0:
+        head, tail = text[: first + 12], text[first + 12 :]
+        tail = tail.replace("the customer's", "their")
+        for subject, they in _SUBJECT_FORMS:
+            tail = tail.replace(f"the customer {subject}", f"they {they}")
+        tail = tail.replace("the customer", "them")
+        text = head + tail
+    return re.sub(r"\s{2,}", " ", text).strip()
+
+
+def _action_phrase(text: str, f: Frame) -> str:
+    """The clause from its verb on, the verb in its base form."""
+    body = LEADING.sub("", strip_condition(text)) if f.kind != "instruction" else text
+    words = body.split()
+    for i, w in enumerate(words):
+        word = re.sub(r"[^a-z']", "", w.lower())
+        if f.guessed and word.endswith("ing"):
+            word = guessed_base(word)
+        if (base_form(word) or word) == f.verb:
+            return " ".join([f.verb, *words[i + 1 :]])
+    return body
+
+
+def step_text(clause: Clause, f: Frame) -> str:
+    """The next step in the RingSense style: owner + action + object + deadline."""
+    text = clause.text.strip().rstrip(".!?")
+    condition = ""
+    if f.conditional and "," in text:
+        condition, text = (s.strip() for s in text.split(",", 1))
+    action = _action_phrase(text, f)
+    action = _NOW.sub("", action)
+    action = DEADLINE.sub(lambda m: normalise_deadline(m.group(0)), action)
+    speaker = "customer" if f.owner == "customer" and clause.speaker == "customer" else "agent"
+    action = third_person(action, speaker if clause.speaker == "customer" else "agent")
+    if condition:
+        action = f"{action} {third_person(condition[:1].lower() + condition[1:], speaker)}"
+    action = re.sub(r"\s{2,}", " ", action).strip(" ,")
+    if f.owner == "customer":
+        out = f"Customer to {action}"
+    elif f.owner == "third party":
+        out = f"{_team(f.who)} to {action}"
+    else:
+        out = action[:1].upper() + action[1:]
+    return out + "."
+
+
+def _team(who: str) -> str:
+    who = re.sub(r"^(?:our|the|my|your)\s+", "", who.strip(), flags=re.I)
+    if who.lower() in ("they", "he", "she"):
+        return "The team"
+    if who.lower() in ("someone", "somebody"):
+        return "Someone"
+    who = re.sub(r"^(?:a|an)\s+", "", who, flags=re.I)
+    return who[:1].upper() + who[1:]
+
+
+def done_text(clause: Clause, f: Frame) -> str:
+    """A progressive or past act as what the agent did: "refunded the duplicate charge of $49"."""
+    # from the verb to the next comma: "Okay, I've refunded the charge, it'll take…" and "I see
+    # it, I've refunded…" both give "refund the charge"
+    # (not at a thousands separator: "the card ending 4,471")
+    action = re.split(r",(?!\d)", _action_phrase(clause.text.strip().rstrip(".!"), f))[0]
+    action = third_person(_NOW.sub("", action), "agent")
+    words = action.split()
+    if words:
+        words[0] = past_form(words[0]) if not f.guessed else _ed_guessed(words[0])
+    return " ".join(words).strip(" ,")
+
+
+def _ed_guessed(verb: str) -> str:
+    """The past of a guessed base form: "boot" → "booted"."""
+    return verb + ("d" if verb.endswith("e") else "ed")
