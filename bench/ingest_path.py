@@ -8,8 +8,8 @@ which counts instructions):
 * callscope: a real :class:`~callscope.ingest.live_call.LiveCall` of a real
   :class:`~callscope.ingest.service.IngestService` (settings as ``serve`` has them, the frame
   lag histogram, the guarded recording sink, a real WAV file) gets each text message as the
-  WebSocket handler hands it over (``LiveCall.on_text``), then does what the handler's loop
-  does with the result;
+  WebSocket handler hands it over (the in-order fast path, ``callscope.ingest.fastpath``,
+  else ``LiveCall.on_text``), then does what the handler's loop does with the result;
 * bare: what ``bench/bare_ingest.py``'s loop does per message: orjson, base64, one
   ``os.write`` per frame, the lag observation.
 
@@ -39,6 +39,7 @@ from typing import Any
 import orjson
 
 from callscope.config import Settings
+from callscope.ingest.fastpath import in_order_media
 from callscope.ingest.live_call import LiveCall
 from callscope.ingest.model import UpgradeParams
 from callscope.ingest.service import IngestService
@@ -96,10 +97,15 @@ def callscope_path(data_dir: Path, calls: int) -> list[Callable[[str, float], An
         call.writer = WavWriter(settings.recordings_dir / f"{call.call_id}.wav")
         call.add_sink(call._write_block, name="recording", on_error=call._recording_failed)
         on_text = call.on_text
+        fast = in_order_media(call)
 
-        def handle(text: str, now: float, call: LiveCall = call, on_text: Any = on_text) -> Any:
+        def handle(
+            text: str, now: float, call: LiveCall = call, on_text: Any = on_text, fast: Any = fast
+        ) -> Any:
             # api/ingest.py IngestHandler._receive, per text message
             if call.finished:
+                return None
+            if fast is not None and fast(text, now):
                 return None
             event = on_text(text, now)
             if type(event) is Media:

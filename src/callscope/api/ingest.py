@@ -37,6 +37,7 @@ from callscope.api.errors import ApiError
 from callscope.errors import IngestRefused, StreamRefused
 from callscope.ingest import IngestService, LiveCall, UpgradeParams
 from callscope.ingest.auth import IngestAuth, ProfileView, StreamGrant
+from callscope.ingest.fastpath import in_order_media
 from callscope.ingest.service import Talkback, start_values
 from callscope.protocols.ringcx import Media, Start, Stop
 from callscope.protocols.twilio import Transfer, TwilioReceiver
@@ -226,12 +227,15 @@ class IngestHandler:
         status, reason = CallStatus.ABANDONED, "sender disconnected without Stop"
         # bound once: this loop runs for every message of every stream
         on_text, clock, text = call.on_text, time.monotonic, WSMsgType.TEXT
+        fast = in_order_media(call)  # an in-order Media frame in one Python frame
         try:
             async for msg in ws:
                 if call.finished:
                     break
                 now = clock()
                 if msg.type is text:
+                    if fast is not None and fast(msg.data, now):
+                        continue
                     try:
                         event = on_text(msg.data, now)
                     except StreamRefused as exc:

@@ -8,8 +8,21 @@ A-law is what RingCX's gRPC streaming calls PCMA (spec §11.4).
 
 from __future__ import annotations
 
+import sys
+import warnings
+from types import ModuleType
+
 import numpy as np
 import numpy.typing as npt
+
+_audioop: ModuleType | None = None
+if sys.byteorder == "little":  # audioop writes native-endian samples; WAV is little-endian
+    try:
+        with warnings.catch_warnings():  # deprecated since 3.11, gone in 3.13
+            warnings.simplefilter("ignore", DeprecationWarning)
+            import audioop as _audioop
+    except ImportError:
+        _audioop = None
 
 __all__ = [
     "ALAW_SILENCE",
@@ -70,7 +83,13 @@ del _PAIR_INDEX
 
 def ulaw2lin_stereo(interleaved: bytes | bytearray) -> bytes:
     """Decode interleaved μ-law sample pairs (left, right, left, …; an even length) straight
-    to interleaved little-endian int16 PCM: what :func:`ulaw2lin_bytes` gives, faster."""
+    to interleaved little-endian int16 PCM: what :func:`ulaw2lin_bytes` gives, faster.
+
+    With the standard library's ``audioop`` (Python 3.11 and 3.12, on a little-endian
+    machine) one C call does it, a quarter of the table lookup's cost on a write batch;
+    otherwise the pair table (:data:`_PAIRS`). Both are bit-exact with :func:`ulaw2lin`."""
+    if _audioop is not None:
+        return _audioop.ulaw2lin(interleaved, 2)  # type: ignore[no-any-return]
     return _PAIRS.take(np.frombuffer(interleaved, dtype="<u2")).tobytes()
 
 
