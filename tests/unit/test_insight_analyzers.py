@@ -491,6 +491,38 @@ def said(*turns: tuple[str, str]) -> list[Utterance]:
             "For the cleaning charge, could you email me the receipt by Monday?",
             ["Customer to email the agent the receipt by Monday."],
         ),
+        # a need, a feeling or a forecast is no act; nor a hope hedged in the same sentence
+        ("customer", "I'll need a courtesy car, because I can't get to work otherwise.", []),
+        ("customer", "If I lose this car I'll be really upset.", []),
+        ("customer", "We're fully booked, so we're going to run out by Friday.", []),
+        (
+            "agent",
+            "She should look at how orders are checked, but I can't promise when that will be.",
+            [],
+        ),
+        (
+            "customer",
+            "I'll need to check with my wife first.",
+            ["Customer to need to check with their wife first."],
+        ),
+        # "usually within …" after a promise is its timing, not a rule
+        (
+            "agent",
+            "Our payments team will email you once it's released, normally within 24 hours.",
+            ["Payments team to email the customer once it's released, normally within 24 hours."],
+        ),
+        ("agent", "We normally email you within 24 hours.", []),
+        # money paid into an account, and someone the agent will have act
+        (
+            "agent",
+            "The $12,000 will be paid into your account by 5 pm tomorrow.",
+            ["Pay the $12,000 into the customer's account by 5 pm tomorrow."],
+        ),
+        (
+            "agent",
+            "I'll have the engineer ring you before he comes.",
+            ["Engineer to ring the customer before he comes."],
+        ),
         # a purpose said before the request
         (
             "agent",
@@ -733,3 +765,19 @@ def test_summary_carries_the_facts_and_invents_none() -> None:
 def test_missing_model_files_are_named(tmp_path: Path) -> None:
     with pytest.raises(ConfigError, match=r"model file missing: .*model\.onnx"):
         MiniLM(tmp_path / "model.onnx", tmp_path / "tokenizer.json")
+
+
+def test_the_customers_yes_to_the_agents_request_is_no_step_of_its_own() -> None:
+    call = [
+        Utterance(0, "customer", "p-c", 0.0, 3.0, "The confirmation only lists one projector."),
+        Utterance(1, "agent", "p-a", 3.5, 6.0, "Could you forward the certificate to the venue by Friday?"),
+        Utterance(2, "customer", "p-c", 6.5, 8.0, "Yes, I'll forward it this afternoon."),
+        Utterance(3, "agent", "p-a", 8.5, 10.0, "Thanks. Anything else?"),
+        Utterance(4, "customer", "p-c", 10.5, 12.0, "I'll send you the guest list by Monday."),
+    ]  # fmt: skip
+    steps = [(s.owner, s.value) for s in next_steps(call)]
+    # the request is the step; the yes to it is not; a step of the customer's own still is
+    assert steps == [
+        ("customer", "Customer to forward the certificate to the venue by Friday."),
+        ("customer", "Customer to send the agent the guest list by Monday."),
+    ]

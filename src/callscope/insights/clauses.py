@@ -141,6 +141,13 @@ _CONDITION = re.compile(
 _HYPOTHETICAL = re.compile(
     r"\b(?:would|could|might|hypothetically|were|had)\b(?!\s+(?:been\s+)?(?:to\b))", re.I
 )
+#: "should", hedged in the same sentence ("she should look at it, but I can't promise when"):
+#: a hope, not a promise
+_SHOULD = re.compile(r"\bshould\b", re.I)
+_NO_PROMISE = re.compile(
+    r"\b(?:can't|cannot|can not|won't|couldn't)\s+(?:promise|guarantee)\b|\bno\s+guarantees?\b",
+    re.I,
+)
 _COMPLAINT = re.compile(
     r"\b(?:you|they|he|she|someone|somebody|the last \w+|your colleague)\s+(?:said|promised|told"
     r"|was supposed)|\b(?:was|were)\s+(?:told|promised)|\bnever (?:did|happened|came|showed|"
@@ -263,7 +270,12 @@ _NO_ACT_AHEAD = re.compile(
     r"(?:believe|think|guess|hope|bet|admit|wonder|assume|imagine|be\s+(?:honest|frank|"
     r"straight|fair|blunt))\b|have to think\b"
     # the customer coping: "we'll manage", "I'll cope until then"
-    r"|(?:manage|cope|survive|make do)\b(?!\s+(?:to|the|your|my|our|it|this|that)\b)",
+    r"|(?:manage|cope|survive|make do)\b(?!\s+(?:to|the|your|my|our|it|this|that)\b)"
+    # a need, a feeling or a forecast, not an act: "I'll need a courtesy car", "I'll be
+    # really upset", "we're going to run out by Friday"
+    r"|need\b(?!\s+to\b)|run\s+out\b"
+    r"|be\s+(?:(?:really|very|so|quite|pretty)\s+)?(?:upset|angry|annoyed|disappointed|"
+    r"furious|devastated|happy|glad|pleased|relieved|grateful|thrilled|surprised)\b",
     re.I,
 )
 
@@ -367,6 +379,12 @@ _HABITUAL = re.compile(
 #: a relative clause, which says how things go rather than what is promised: "…, which
 #: usually takes about ten days" (its "usually" makes no rule of the promise before it)
 _WHICH: Final = re.compile(r",?\s*\bwhich\b[^,;]*", re.I)
+#: how long it usually takes, said after the promise: "…, normally within 24 hours" (no rule
+#: of the promise either)
+_TYPICAL_TIME: Final = re.compile(
+    r",\s*(?:usually|normally|typically|generally)\s+(?:within|in|by|around|about|under)\b[^,;]*",
+    re.I,
+)
 #: an offer on the customer's choice: "if you upgrade, we'll waive the setup fee"
 _CHOICE = re.compile(
     r"^\s*(?:and\s+)?if\s+you\s+(?:\w+\s+)?(?:choose|decide|cancel|upgrade|downgrade|switch|"
@@ -431,7 +449,8 @@ def frame(clause: Clause) -> Frame:
         hypothetical=not request
         and bool(
             _HYPOTHETICAL.search(text)
-            or _HABITUAL.search(_WHICH.sub("", main))
+            or (_SHOULD.search(text) and _NO_PROMISE.search(clause.sentence))
+            or _HABITUAL.search(_TYPICAL_TIME.sub("", _WHICH.sub("", main)))
             or (clause.speaker != "customer" and _CHOICE.search(text))
         ),
         in_call=is_in_call(kind, clause.speaker, verb, main),

@@ -178,6 +178,29 @@ def _handed_over(c: Candidate, kept: Sequence[Candidate]) -> bool:
     )
 
 
+#: what the customer's own "I'll …" says after the verb when it only agrees to the agent's
+#: request: a pronoun for the thing asked ("I'll forward it this afternoon", "I'll send those
+#: today", "I'll ring them tomorrow") or nothing ("I'll wait", "I'll try that")
+_AGREED_OBJECT = re.compile(r"^(?:(?:it|that|those|them|this|these)\b|[\s.!,]*$)", re.I)
+
+
+def _agreed(c: Candidate, kept: Sequence[Candidate], utterances: Sequence[Utterance]) -> bool:
+    """Whether ``c`` is the customer's yes to a request the agent made in its turn just
+    before ("Could you forward it to the venue by Friday?" — "Yes, I'll forward it this
+    afternoon."): the step is the request, as the bare "I'll do that" (a step said once)."""
+    if c.sentence.speaker != "customer" or c.frame.owner != "customer" or c.frame.kind != "future":
+        return False
+    said = re.search(rf"\b{re.escape(c.frame.verb)}\w*\b(?P<rest>.*)", c.clause.text, re.I)
+    if said is None or not _AGREED_OBJECT.match(said.group("rest").strip()):
+        return False
+    start = c.sentence.utterance.start
+    before = [u for u in utterances if u.start < start and u.speaker != "customer"]
+    if not before:
+        return False
+    asked = max(before, key=lambda u: u.start)
+    return any(o.sentence.utterance is asked and o.frame.owner == "customer" for o in kept)
+
+
 def next_steps(utterances: Sequence[Utterance], *, embed: Embedder | None = None) -> list[NextStep]:
     """The commitments made in the call, in order (see the module docstring)."""
     found = candidates(utterances)
@@ -198,7 +221,7 @@ def next_steps(utterances: Sequence[Utterance], *, embed: Embedder | None = None
     ]
     out: list[NextStep] = []
     for c, p in zip(found, probabilities, strict=True):
-        if c not in kept or _handed_over(c, kept):
+        if c not in kept or _handed_over(c, kept) or _agreed(c, kept, utterances):
             continue
         value = step_text(c.clause, c.frame)
         if any(_key(value) == _key(s.value) for s in out):

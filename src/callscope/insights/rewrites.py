@@ -59,15 +59,15 @@ _YOU_WILL_SEE = re.compile(
 #: money paid back, said in the passive: "this month's rent of $129 will be refunded to your
 #: card" — read as "we'll refund this month's rent of $129 to your card"
 _WILL_BE_REFUNDED = re.compile(
-    r"(?P<pre>^|[,;]\s*|\band\s+)(?P<what>(?:the|your|this|that|a|an|our|[\w]+'s|\$)"
+    r"(?P<pre>^|[,;]\s*|\band\s+)(?P<what>(?:(?:the|your|this|that|a|an|our|[\w]+'s)\b|\$)"
     r"(?:[^,.;]|(?<=\d)[.,](?=\d)){0,60}?)"
-    r"\s+(?:will|'ll|is going to)\s+be\s+(?P<verb>refunded|credited|reimbursed|paid back|returned)"
-    r"\s+to\s+(?P<where>you\b|your\s+[\w-]+(?:\s+[\w-]+)?)",
+    r"\s+(?:will|'ll|is going to)\s+be\s+(?P<verb>refunded|credited|reimbursed|paid back|"
+    r"returned|paid)\s+(?P<to>to|into)\s+(?P<where>you\b|your\s+[\w-]+(?:\s+[\w-]+)?)",
     re.I,
 )
 _REFUND_OF: Final = {
     "refunded": "refund", "credited": "credit", "reimbursed": "reimburse",
-    "paid back": "pay back", "returned": "return",
+    "paid back": "pay back", "returned": "return", "paid": "pay",
 }  # fmt: skip
 #: the agent's request to someone else, done in the call: "I've asked the branch manager to
 #: call you by tomorrow evening" — read as "the branch manager will call you…"
@@ -76,6 +76,15 @@ _ASKED_TO = re.compile(
     r"(?:[a-z'-]+\s+){0,3}?[a-z'-]+)\s+to\s+(?P<verb>[a-z]+)\b",
     re.I,
 )
+#: someone the agent will have act: "I'll get her to call you by Friday", "we'll have the
+#: engineer ring you" — read as "she will call you by Friday"
+_GET_TO = re.compile(
+    r"\b(?:I|we)(?:'ll|\s+will)\s+(?:get|have)\s+(?P<who>him|her|them|(?:the|our|my|a|an)\s+"
+    r"(?:[a-z'-]+\s+){0,3}?[a-z'-]+)\s+(?:to\s+)?(?P<verb>call|ring|phone|email|text|contact|"
+    r"visit|send|check|review|look|come|write)\b",
+    re.I,
+)
+_SUBJECT_OF: Final = {"him": "he", "her": "she", "them": "they"}
 #: an adverb before "going to" ("I'm also going to send…") goes after it, where the future
 #: is read
 _ADVERB_GOING = re.compile(
@@ -162,11 +171,17 @@ def _actively(text: str) -> str:
     text = _WILL_BE_REFUNDED.sub(
         lambda m: (
             f"{m.group('pre')}we'll {_REFUND_OF[m.group('verb').lower()]} "
-            f"{m.group('what')[:1].lower()}{m.group('what')[1:]} to {m.group('where')}"
+            f"{m.group('what')[:1].lower()}{m.group('what')[1:]} {m.group('to')} {m.group('where')}"
         ),
         text,
     )
     text = _ASKED_TO.sub(lambda m: f"{m.group('who')} will {m.group('verb')}", text)
+    text = _GET_TO.sub(
+        lambda m: (
+            f"{_SUBJECT_OF.get(m.group('who').lower(), m.group('who'))} will {m.group('verb')}"
+        ),
+        text,
+    )
     text = _PURPOSE_FIRST.sub("", text)
     text = _ADVERB_GOING.sub(lambda m: f"{m.group('who')} going to {m.group('adv')}", text)
     if not _IF_ANY.search(text):
