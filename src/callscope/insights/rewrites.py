@@ -25,21 +25,26 @@ _FROM_WHOM = (
     r"before|after|tomorrow|today|tonight|this|next|between|when|once|as soon as|shortly|soon|"
     r"later|about|to|with|for)\b|\s*[.,!?]|\s*$)"
 )
+#: "you'll get", "you should also receive", …: what the customer is to get
+_YOU_GET = (
+    r"you(?:'ll|\s+will|'re going to|\s+are going to|\s+should)\s+(?:also\s+)?(?:receive|get|have)"
+)
+#: a contact: "a call", "that email", "the phone call"
+_A_CONTACT = (
+    r"(?:an?|that|the|this)\s+(?:phone\s+)?(?P<what>call|callback|call back|visit|email|text|"
+    r"letter)"
+)
 _GET_FROM = re.compile(
-    r"\b(?:you(?:'ll|\s+will|'re going to|\s+are going to|\s+should)\s+(?:also\s+)?(?:receive|"
-    r"get|have)|expect)\s+(?:an?|that|the|this)\s+(?:phone\s+)?(?P<what>call|callback|call back|"
-    r"visit|email|text|letter)\s+from\s+" + _FROM_WHOM,
+    rf"\b(?:{_YOU_GET}|expect)\s+{_A_CONTACT}\s+from\s+" + _FROM_WHOM,
     re.I,
 )
 #: the same from someone named just before: "I've flagged this with our operations manager,
 #: and you'll get a call from her by Friday" — read as "she will call you by Friday"
 _GET_FROM_PRONOUN = re.compile(
-    r"\byou(?:'ll|\s+will|'re going to|\s+are going to|\s+should)\s+(?:also\s+)?(?:receive|get|"
-    r"have)\s+(?:an?|that|the|this)\s+(?:phone\s+)?(?P<what>call|callback|call back|visit|email|"
-    r"text|letter)\s+from\s+(?P<who>him|her|them)\b",
-    re.I,
+    rf"\b{_YOU_GET}\s+{_A_CONTACT}\s+from\s+(?P<who>him|her|them)\b", re.I
 )
-_PRONOUN_OF: Final = {"him": "he", "her": "she", "them": "they"}
+#: the object pronoun's subject form
+_SUBJECT_OF: Final = {"him": "he", "her": "she", "them": "they"}
 #: a contact with no sender named is the speaker's side's: "you'll also get a text reminder on
 #: Friday" — read as "we'll text you a reminder on Friday"
 _GET_CONTACT = re.compile(
@@ -84,7 +89,6 @@ _GET_TO = re.compile(
     r"visit|send|check|review|look|come|write)\b",
     re.I,
 )
-_SUBJECT_OF: Final = {"him": "he", "her": "she", "them": "they"}
 #: an adverb before "going to" ("I'm also going to send…") goes after it, where the future
 #: is read
 _ADVERB_GOING = re.compile(
@@ -106,9 +110,8 @@ _PURPOSE_FIRST = re.compile(
 #: the same from the speaker's side: "you'll get a text from us this evening", "you'll get
 #: that email from me in a few minutes" — read as "we'll text you…", "I'll email you…"
 _GET_FROM_US = re.compile(
-    r"\byou(?:'ll|\s+will|'re going to|\s+are going to|\s+should)\s+(?:also\s+)?(?:receive|get|"
-    r"have)\s+(?:an?|that|the|this)\s+(?:phone\s+)?(?P<what>call|callback|call back|email|text|"
-    r"letter)\s+from\s+(?P<who>us|me)\b",
+    rf"\b{_YOU_GET}\s+(?:an?|that|the|this)\s+(?:phone\s+)?(?P<what>call|callback|call back|"
+    r"email|text|letter)\s+from\s+(?P<who>us|me)\b",
     re.I,
 )
 #: anything else the customer is to get from the speaker's side: "you'll get the corrected
@@ -152,7 +155,7 @@ def _actively(text: str) -> str:
         )
     text = _GET_FROM_PRONOUN.sub(
         lambda m: (
-            f"{_PRONOUN_OF[m.group('who').lower()]} will {_ACT_OF[m.group('what').lower()]} you"
+            f"{_SUBJECT_OF[m.group('who').lower()]} will {_ACT_OF[m.group('what').lower()]} you"
         ),
         text,
     )
