@@ -20,7 +20,16 @@ _SMALL_NUMBERS: Final = (
     "fifteen sixteen seventeen eighteen nineteen twenty"
 )
 _NUMBER_WORDS: Final = {w: i for i, w in enumerate(_SMALL_NUMBERS.split())}
-_TENS: Final = {"twenty": 20, "thirty": 30, "forty": 40, "fifty": 50, "sixty": 60, "ninety": 90}
+_TENS: Final = {
+    "twenty": 20, "thirty": 30, "forty": 40, "fifty": 50, "sixty": 60, "seventy": 70,
+    "eighty": 80, "ninety": 90,
+}  # fmt: skip
+#: the ordinal units of a compound ordinal ("twenty-second" → "22nd")
+_ORDINAL_UNITS: Final = {
+    "first": (1, "st"), "second": (2, "nd"), "third": (3, "rd"), "fourth": (4, "th"),
+    "fifth": (5, "th"), "sixth": (6, "th"), "seventh": (7, "th"), "eighth": (8, "th"),
+    "ninth": (9, "th"),
+}  # fmt: skip
 _WEEKDAY = r"(?:monday|tuesday|wednesday|thursday|friday|saturday|sunday)"
 _MONTH = (
     r"(?:january|february|march|april|may|june|july|august|september|october|november|december)"
@@ -64,13 +73,32 @@ def normalise_deadline(deadline: str) -> str:
     return spoken_numbers(d)
 
 
+_TENS_WORD = r"(?:twenty|thirty|forty|fifty|sixty|seventy|eighty|ninety)"
+_COMPOUND_ORDINAL = re.compile(
+    rf"\b(?P<the>the\s+)?(?P<tens>{_TENS_WORD})(?P<sep>[- ])(?P<unit>first|second|third|"
+    r"fourth|fifth|sixth|seventh|eighth|ninth)\b",
+    re.I,
+)
+_CARDINAL = re.compile(
+    r"\b((?:zero|one|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve|thirteen|"
+    rf"fourteen|fifteen|sixteen|seventeen|eighteen|nineteen|{_TENS_WORD})"
+    r"(?:[- ](?:one|two|three|four|five|six|seven|eight|nine))?)\b(?![- ](?:first|second|"
+    r"third|fourth|fifth|sixth|seventh|eighth|ninth)\b)",
+    re.I,
+)
+
+
+def _ordinal(m: re.Match[str]) -> str:
+    """ "the twenty second" and "twenty-second" are a date; "a twenty second wait" is not."""
+    if m.group("sep") == " " and not m.group("the"):
+        return m.group(0)
+    value, suffix = _ORDINAL_UNITS[m.group("unit").lower()]
+    return f"{m.group('the') or ''}{_TENS[m.group('tens').lower()] + value}{suffix}"
+
+
 def spoken_numbers(text: str) -> str:
-    """Spoken numbers up to ninety-nine as digits: "forty eight hours" → "48 hours"."""
-    return re.sub(
-        r"\b((?:zero|one|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve|thirteen|"
-        r"fourteen|fifteen|sixteen|seventeen|eighteen|nineteen|twenty|thirty|forty|fifty|"
-        r"sixty|ninety)(?:[- ](?:one|two|three|four|five|six|seven|eight|nine))?)\b",
-        lambda m: _number(m.group(1)),
-        text,
-        flags=re.I,
-    )
+    """Spoken numbers up to ninety-nine as digits: "forty eight hours" → "48 hours", and
+    compound ordinals: "the twenty-second" → "the 22nd" (a single-word ordinal stays a
+    word: "first thing in the morning")."""
+    text = _COMPOUND_ORDINAL.sub(_ordinal, text)
+    return _CARDINAL.sub(lambda m: _number(m.group(1)), text)
