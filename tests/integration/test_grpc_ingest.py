@@ -28,6 +28,7 @@ from tests.helpers.grpc import init, raw_stream, refused_with
 from tests.helpers.login import request
 from tests.helpers.phone import Phone, extensions, monitoring_group
 from tests.helpers.receiver import Receiver, subscribe
+from tests.helpers.runner import command
 from tests.helpers.wait import until
 
 pytestmark = pytest.mark.slow
@@ -295,13 +296,7 @@ async def test_a_server_killed_mid_dialog_recovers_the_call(
 
 def test_tls_settings_are_checked_before_anything_listens(tmp_path: Path) -> None:
     def serve(*args: str) -> subprocess.CompletedProcess[str]:
-        return subprocess.run(
-            [sys.executable, "-m", "callscope", "serve", "--data-dir", str(tmp_path), *args],
-            capture_output=True,
-            text=True,
-            timeout=60,
-            check=False,
-        )
+        return command("serve", "--data-dir", str(tmp_path), *args, timeout=60)
 
     # plaintext gRPC on an address others reach: refused, RingCX needs TLS
     open_grpc = serve("--host", "0.0.0.0", "--grpc-port", "10443")

@@ -10,7 +10,6 @@ import os
 import secrets
 import signal
 import subprocess
-import sys
 import time
 import wave
 from collections.abc import Callable
@@ -27,7 +26,7 @@ import redis.asyncio as aioredis
 from callscope.media.g711 import lin2ulaw
 from tests.conftest import Server, free_port, make_stereo_fixture, simulate_command
 from tests.helpers.grpc import init, raw_stream, refused_with
-from tests.helpers.runner import get_json, wait_for_status
+from tests.helpers.runner import command, get_json, wait_for_status
 from tests.integration.services import PG
 
 pytestmark = pytest.mark.slow
@@ -62,13 +61,7 @@ def background(server: Server, *args: str) -> subprocess.Popen[bytes]:
 
 
 def cli(*args: str, timeout: float = 60) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "callscope", *args],
-        capture_output=True,
-        text=True,
-        timeout=timeout,
-        check=False,
-    )
+    return command(*args, timeout=timeout)
 
 
 # -- graceful drain ----------------------------------------------------------------------
