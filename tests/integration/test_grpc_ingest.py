@@ -345,9 +345,11 @@ async def test_each_participant_is_transcribed_on_its_own_and_named_in_the_insig
     from callscope.sim.runner import default_source
 
     server = server_factory(tmp_path / "data", grpc=True, asr=True).start()
-    # the bundled call: its agent's greeting (the first 6 s of the left channel) is spoken
-    # by an IVR bot segment, the agent's segment starts after it
-    result = await dialog(dialog_options(server, default_source(), speed=8.0, bot_s=6.0))
+    # the first 25 s of the bundled call: its agent's greeting (the first 6 s of the left
+    # channel) is spoken by an IVR bot segment, the agent's segment starts after it (the
+    # agent speaks again from 14.9 s, the customer from 6.9 s)
+    opts = dialog_options(server, default_source(), speed=8.0, bot_s=6.0, max_frames=1250)
+    result = await dialog(opts)
     assert result.status == "completed", result.detail
     (call,) = await calls(server, "completed")
 
