@@ -34,7 +34,10 @@ CHROMIUM = Path("/usr/bin/chromium")
 SHOTS = Path(__file__).resolve().parents[2] / "test-artifacts" / "screenshots"
 #: axe-core from npm (MPL-2.0, see vendor/README.md), run in the page: no network
 AXE = Path(__file__).resolve().parent / "vendor" / "axe.min.js"
-CALL_FRAMES = 2000  # 40 s of the bundled call at real time: long enough to listen and coach
+#: 32 s of the bundled call at real time: long enough to listen and coach (done some 20 s in)
+CALL_FRAMES = 1600
+#: 40 s of it (at twice real time): past 30 s with no recording disclosure, an alert
+ONE_WAY_FRAMES = 2000
 TONE_HZ = 440.0
 
 
@@ -642,7 +645,7 @@ def test_a_one_way_call_says_why_it_cannot_be_coached_and_alerts_filter_the_list
     sim = subprocess.Popen(  # RingCX: the stream is one-way
         [
             *simulate_command(world.server, "--agent-id", "5502"),
-            *("--max-frames", str(CALL_FRAMES), "--speed", "2"),
+            *("--max-frames", str(ONE_WAY_FRAMES), "--speed", "2"),
         ],
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
@@ -708,7 +711,7 @@ def test_a_server_gone_turns_the_badge_red_and_a_cut_off_call_reads_interrupted(
             "--max-frames",
             str(CALL_FRAMES * 3),
             "--speed",
-            "1",
+            "2",  # the server is killed once a first utterance is final
         ],
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,

@@ -339,7 +339,7 @@ async def test_a_live_call_is_in_progress_and_its_active_call_uri_is_its_record(
     world: dict[str, Any], tmp_path: Path
 ) -> None:
     server, headers = world["server"], world["server"].headers
-    make_stereo_fixture(tmp_path / "f.wav", seconds=6)
+    make_stereo_fixture(tmp_path / "f.wav", seconds=3)  # what is done while it is live: < 1 s
     sim = await asyncio.create_subprocess_exec(
         *simulate_command(server, "--source", str(tmp_path / "f.wav"), "--seed", "41"),
         stdout=subprocess.DEVNULL,

@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 import base64
 import json
-import os
 import sqlite3
 import subprocess
 import sys
@@ -18,19 +17,13 @@ from aiohttp import web
 
 from callscope.config import settings_table
 from tests.conftest import FAST_SCRYPT_ENV, Server, free_port, serve_local
+from tests.helpers.runner import command
 
 pytestmark = pytest.mark.slow
 
 
 def cli(*args: str, timeout: float = 120) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "callscope", *args],
-        env={**os.environ, **FAST_SCRYPT_ENV},
-        capture_output=True,
-        text=True,
-        timeout=timeout,
-        check=False,
-    )
+    return command(*args, env=FAST_SCRYPT_ENV, timeout=timeout)
 
 
 @pytest.mark.parametrize(

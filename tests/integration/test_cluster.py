@@ -113,9 +113,10 @@ async def test_calls_on_node_a_are_served_by_node_b_and_survive_a_sigkill_of_a(
         assert health["node"] == "node-b"
         assert health["cluster"]["nodesAlive"] == ["node-a", "node-b"]
 
-        # Call 2 streams into A for a minute; B lists it, shows its session and transcript.
+        # Call 2 streams into A for a minute of call (at twice real time); B lists it, shows
+        # its session and transcript.
         sim = await asyncio.create_subprocess_exec(
-            *simulate_command(a, "--speed", "1", "--max-frames", "3000"),
+            *simulate_command(a, "--speed", "2", "--max-frames", "3000"),
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
         )
@@ -208,7 +209,7 @@ async def test_a_supervisor_on_node_b_listens_to_and_coaches_a_call_on_node_a(
         server_factory, tmp_path / "data", pg_url, redis_prefix
     )
     source = tmp_path / "call.wav"
-    make_stereo_fixture(source, seconds=8.0)
+    make_stereo_fixture(source, seconds=6.0)  # what the test does takes 2-3 s of it
     voice = tone()
     spoken = lin2ulaw(np.frombuffer(voice, dtype="<i2"))
     try:
@@ -275,7 +276,7 @@ async def test_a_phone_supervising_calls_on_two_nodes_gets_a_stream_id_for_each(
     )
     await monitoring_group(b, {"101": ["Monitoring"], "103": ["Monitored"]}, exts)
     source = tmp_path / "call.wav"
-    make_stereo_fixture(source, seconds=12.0)
+    make_stereo_fixture(source, seconds=8.0)  # what the test does takes about 3 s of it
     voice = tone()
     spoken = lin2ulaw(np.frombuffer(voice, dtype="<i2"))
     try:

@@ -692,7 +692,7 @@ async def test_a_streamed_call_is_a_telephony_session_with_active_calls(
     creds = world["creds"]
     alex = creds["agents"][0]["extensionId"]  # RingCX agent 5501: the simulator's first call
     blair = creds["agents"][1]["extensionId"]
-    make_stereo_fixture(tmp_path / "f.wav", seconds=8)
+    make_stereo_fixture(tmp_path / "f.wav", seconds=4)  # what is done while it is live: < 1 s
     sim = subprocess.Popen(
         simulate_command(server, "--source", str(tmp_path / "f.wav")),
         stdout=subprocess.PIPE,

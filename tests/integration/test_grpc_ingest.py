@@ -28,6 +28,7 @@ from tests.helpers.grpc import init, raw_stream, refused_with
 from tests.helpers.login import request
 from tests.helpers.phone import Phone, extensions, monitoring_group
 from tests.helpers.receiver import Receiver, subscribe
+from tests.helpers.runner import command
 from tests.helpers.wait import until
 
 pytestmark = pytest.mark.slow
@@ -295,13 +296,7 @@ async def test_a_server_killed_mid_dialog_recovers_the_call(
 
 def test_tls_settings_are_checked_before_anything_listens(tmp_path: Path) -> None:
     def serve(*args: str) -> subprocess.CompletedProcess[str]:
-        return subprocess.run(
-            [sys.executable, "-m", "callscope", "serve", "--data-dir", str(tmp_path), *args],
-            capture_output=True,
-            text=True,
-            timeout=60,
-            check=False,
-        )
+        return command("serve", "--data-dir", str(tmp_path), *args, timeout=60)
 
     # plaintext gRPC on an address others reach: refused, RingCX needs TLS
     open_grpc = serve("--host", "0.0.0.0", "--grpc-port", "10443")
@@ -350,9 +345,11 @@ async def test_each_participant_is_transcribed_on_its_own_and_named_in_the_insig
     from callscope.sim.runner import default_source
 
     server = server_factory(tmp_path / "data", grpc=True, asr=True).start()
-    # the bundled call: its agent's greeting (the first 6 s of the left channel) is spoken
-    # by an IVR bot segment, the agent's segment starts after it
-    result = await dialog(dialog_options(server, default_source(), speed=8.0, bot_s=6.0))
+    # the first 25 s of the bundled call: its agent's greeting (the first 6 s of the left
+    # channel) is spoken by an IVR bot segment, the agent's segment starts after it (the
+    # agent speaks again from 14.9 s, the customer from 6.9 s)
+    opts = dialog_options(server, default_source(), speed=8.0, bot_s=6.0, max_frames=1250)
+    result = await dialog(opts)
     assert result.status == "completed", result.detail
     (call,) = await calls(server, "completed")
 

@@ -16,6 +16,7 @@ from tests.helpers.insights import INSIGHTS, document
 from tests.helpers.login import Login, admin_cli, assert_rc_error, request
 from tests.helpers.receiver import Receiver, subscribe
 from tests.helpers.runner import run_calls
+from tests.helpers.wait import until
 
 pytestmark = pytest.mark.slow
 
@@ -253,7 +254,7 @@ async def test_insights_survive_a_server_killed_mid_call(
     that have none — makes the document."""
     server = server_factory(tmp_path / "data", asr=True).start(timeout_s=120)
     sim = await asyncio.create_subprocess_exec(
-        *simulate_command(server, "--max-frames", "1500"),
+        *simulate_command(server, "--max-frames", "1500", "--speed", "2"),
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
     )
@@ -264,7 +265,12 @@ async def test_insights_survive_a_server_killed_mid_call(
                 break
             await asyncio.sleep(0.05)
         call_id = calls["records"][0]["id"]
-        await asyncio.sleep(8)  # the greeting and the customer's problem are in
+        recording = server.data_dir / "recordings" / f"{call_id}.wav"
+        await until(  # the greeting and the customer's problem are in: 8 s of 16-bit stereo
+            lambda: recording.exists() and recording.stat().st_size >= 44 + 8 * 8000 * 4,
+            timeout=60,
+            what="8 s of the call on disk",
+        )
         server.kill()
     finally:
         sim.kill()

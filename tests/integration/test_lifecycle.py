@@ -10,7 +10,6 @@ import os
 import secrets
 import signal
 import subprocess
-import sys
 import time
 import wave
 from collections.abc import Callable
@@ -27,7 +26,7 @@ import redis.asyncio as aioredis
 from callscope.media.g711 import lin2ulaw
 from tests.conftest import Server, free_port, make_stereo_fixture, simulate_command
 from tests.helpers.grpc import init, raw_stream, refused_with
-from tests.helpers.runner import get_json, wait_for_status
+from tests.helpers.runner import command, get_json, wait_for_status
 from tests.integration.services import PG
 
 pytestmark = pytest.mark.slow
@@ -62,13 +61,7 @@ def background(server: Server, *args: str) -> subprocess.Popen[bytes]:
 
 
 def cli(*args: str, timeout: float = 60) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "callscope", *args],
-        capture_output=True,
-        text=True,
-        timeout=timeout,
-        check=False,
-    )
+    return command(*args, timeout=timeout)
 
 
 # -- graceful drain ----------------------------------------------------------------------
@@ -78,7 +71,8 @@ async def test_sigterm_lets_calls_end_refuses_new_streams_and_interrupts_the_res
     server_factory: type[Server], tmp_path: Path
 ) -> None:
     data = tmp_path / "data"
-    server = server_factory(data, grpc=True, extra_args=["--drain-timeout-s", "10"]).start()
+    # the short call has under 4 s to go when the drain starts: it ends within the 6 s
+    server = server_factory(data, grpc=True, extra_args=["--drain-timeout-s", "6"]).start()
     make_stereo_fixture(tmp_path / "short.wav", seconds=4)
     make_stereo_fixture(tmp_path / "long.wav", seconds=120)
     short = background(server, "--source", str(tmp_path / "short.wav"), "--seed", "1")
@@ -120,7 +114,7 @@ async def test_sigterm_lets_calls_end_refuses_new_streams_and_interrupts_the_res
                 sim.wait(10)
     log = server.log()
     assert "draining (SIGTERM): new streams refused, readiness failing; 2 live stream(s)" in log
-    assert "drain timed out after 10 s: ending 1 live stream(s) as interrupted" in log
+    assert "drain timed out after 6 s: ending 1 live stream(s) as interrupted" in log
 
     again = server_factory(data, port=server.port).start()
     body = await get_json(again, "/calls?perPage=100")

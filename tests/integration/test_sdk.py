@@ -80,7 +80,7 @@ def test_official_sdk_runs_the_call_monitoring_flow(
     groups = platform.get("/restapi/v1.0/account/~/call-monitoring-groups").json().records
     assert [g.name for g in groups] == ["Demo team", "SDK Tier 1"]  # the first start's, and ours
 
-    make_stereo_fixture(tmp_path / "f.wav", seconds=8)
+    make_stereo_fixture(tmp_path / "f.wav", seconds=4)  # what is done while it is live: < 1 s
     sim = subprocess.Popen(
         simulate_command(server, "--source", str(tmp_path / "f.wav")),
         stdout=subprocess.PIPE,

@@ -36,7 +36,7 @@ async def test_a_sip_phone_on_node_b_supervises_a_call_on_node_a(
     b = start_sip_server(server_factory, tmp_path, *node_args("node-b", pg_url, redis_prefix))
     exts, device_id, phone = await desk_phone(b, tmp_path)  # registers with B
     source = tmp_path / "call.wav"
-    make_stereo_fixture(source, seconds=14.0)
+    make_stereo_fixture(source, seconds=6.0)  # what the test does takes about a second
 
     async def supervisor_on_a(sid: str, party_id: str) -> str:
         """The supervisor party's status code in the session A serves."""
@@ -88,7 +88,7 @@ async def test_a_sip_phone_on_node_b_rings_a_line_for_a_call_on_each_node(
     exts, device_id, phone = await desk_phone(b, tmp_path)
     await monitoring_group(b, {"101": ["Monitoring"], "103": ["Monitored"]}, exts)
     source = tmp_path / "call.wav"
-    make_stereo_fixture(source, seconds=12.0)
+    make_stereo_fixture(source, seconds=6.0)  # both lines ring within about a second
     try:
         await phone.logged("200 OK", "baresip registered with node B")
         on_a = start_call(call_options(a, source, two_way=False))  # 102's call, into A

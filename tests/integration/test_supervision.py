@@ -132,7 +132,7 @@ async def test_coach_reaches_the_agent_only_and_barge_reaches_both(
     exts = await extensions(server)
     await monitoring_group(server, {"101": ["Monitoring"], "102": ["Monitored"]}, exts)
     source = tmp_path / "call.wav"
-    make_stereo_fixture(source, seconds=8.0)
+    make_stereo_fixture(source, seconds=5.0)  # the talking and switching take about 1.5 s
     phone = await Phone(server, server.headers["Authorization"][7:]).connect()
     voice = tone()
     spoken = lin2ulaw(np.frombuffer(voice, dtype="<i2"))
