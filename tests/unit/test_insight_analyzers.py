@@ -505,6 +505,14 @@ def said(*turns: tuple[str, str]) -> list[Utterance]:
             "I'll need to check with my wife first.",
             ["Customer to need to check with their wife first."],
         ),
+        # waiting on the line is no act; waiting in for a visit is
+        ("customer", "That's fine, I'll wait.", []),
+        ("customer", "Okay, I'll hang on.", []),
+        (
+            "customer",
+            "I'll wait in for the engineer on Thursday.",
+            ["Customer to wait in for the engineer on Thursday."],
+        ),
         # "usually within …" after a promise is its timing, not a rule
         (
             "agent",

@@ -274,6 +274,9 @@ _NO_ACT_AHEAD = re.compile(
     # a need, a feeling or a forecast, not an act: "I'll need a courtesy car", "I'll be
     # really upset", "we're going to run out by Friday"
     r"|need\b(?!\s+to\b)|run\s+out\b"
+    # waiting on the line: "that's fine, I'll wait" (not "I'll wait in for the engineer",
+    # "I'll hold the room for you")
+    r"|(?:wait|hold|hang on)(?:\s+(?:on|here|then|on the line))?\s*[.,!]?\s*$"
     r"|be\s+(?:(?:really|very|so|quite|pretty)\s+)?(?:upset|angry|annoyed|disappointed|"
     r"furious|devastated|happy|glad|pleased|relieved|grateful|thrilled|surprised)\b",
     re.I,
