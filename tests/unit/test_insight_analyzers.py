@@ -505,6 +505,13 @@ def said(*turns: tuple[str, str]) -> list[Utterance]:
             "I'll need to check with my wife first.",
             ["Customer to need to check with their wife first."],
         ),
+        # a team's check with what follows from it; "nobody" is no actor
+        (
+            "agent",
+            "Our quality team will inspect them and credit any that turn out to be our fault.",
+            ["Quality team to inspect them and credit any that turn out to be the fault."],
+        ),
+        ("customer", "Please move it to the 19th, so nobody will come while we are away.", []),
         # waiting on the line is no act; waiting in for a visit is
         ("customer", "That's fine, I'll wait.", []),
         ("customer", "Okay, I'll hang on.", []),

@@ -42,7 +42,7 @@ _THIRD_CONTACT = re.compile(
 #: words that open a clause but name no one who could act
 _NOT_ACTOR_WORDS: Final = """i we you it that this there which who what everything nothing
 something anything he she they someone somebody one mine yours then so also tomorrow today
-tonight later next first once if when all each both either neither none"""
+tonight later next first once if when all each both either neither none nobody noone"""
 _NOT_ACTORS: Final = frozenset(_NOT_ACTOR_WORDS.split())
 #: the things of a support call, which do not act of themselves ("the portal will email you a
 #: receipt", "our policy will cover the repair"): no third party

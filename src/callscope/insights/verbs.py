@@ -25,7 +25,7 @@ update upgrade upload visit void waive write bill block remind inspect repair re
 investigate arrive prepare sort flag downgrade refill approve drop stop talk
 empty search reconnect connect disconnect plug unplug reboot reinstall download phone ring
 chase monitor test scan service delete log click tap reissue run photograph
-acknowledge remake reprogram redo
+acknowledge remake reprogram redo decide examine
 """
 #: the listed action verbs, base forms
 ACTIONS: Final = frozenset(_ACTION_WORDS.split())
