@@ -10,6 +10,7 @@ hours" → "48 hours").
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable
 from typing import Final
 
 __all__ = ["DEADLINE", "normalise_deadline", "spoken_numbers"]
@@ -73,17 +74,20 @@ def normalise_deadline(deadline: str) -> str:
     return spoken_numbers(d)
 
 
-_TENS_WORD = r"(?:twenty|thirty|forty|fifty|sixty|seventy|eighty|ninety)"
+def _either(words: Iterable[str]) -> str:
+    return "(?:" + "|".join(words) + ")"
+
+
+# the alternations below are made from the tables above, so a word added there is read here
+_TENS_WORD = _either(_TENS)
+_UNIT_WORD = _either(w for w, n in _NUMBER_WORDS.items() if 1 <= n <= 9)
+_ORDINAL_UNIT = _either(_ORDINAL_UNITS)
 _COMPOUND_ORDINAL = re.compile(
-    rf"\b(?P<the>the\s+)?(?P<tens>{_TENS_WORD})(?P<sep>[- ])(?P<unit>first|second|third|"
-    r"fourth|fifth|sixth|seventh|eighth|ninth)\b",
-    re.I,
+    rf"\b(?P<the>the\s+)?(?P<tens>{_TENS_WORD})(?P<sep>[- ])(?P<unit>{_ORDINAL_UNIT})\b", re.I
 )
 _CARDINAL = re.compile(
-    r"\b((?:zero|one|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve|thirteen|"
-    rf"fourteen|fifteen|sixteen|seventeen|eighteen|nineteen|{_TENS_WORD})"
-    r"(?:[- ](?:one|two|three|four|five|six|seven|eight|nine))?)\b(?![- ](?:first|second|"
-    r"third|fourth|fifth|sixth|seventh|eighth|ninth)\b)",
+    rf"\b((?:{_either(w for w, n in _NUMBER_WORDS.items() if n < 20)}|{_TENS_WORD})"
+    rf"(?:[- ]{_UNIT_WORD})?)\b(?![- ]{_ORDINAL_UNIT}\b)",
     re.I,
 )
 

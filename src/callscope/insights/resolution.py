@@ -54,7 +54,6 @@ __all__ = [
     "Candidates",
     "ResolutionModel",
     "candidates",
-    "confirmation",
     "confirms",
     "load_model",
     "resolution",
@@ -147,19 +146,6 @@ def confirms(text: str) -> bool:
     return False
 
 
-def confirmation(sents: Sequence[Sentence], *, after: float = 0.0) -> Sentence | None:
-    """The agent's first confirming sentence (:func:`confirms`) said at or after ``after``
-    (seconds), if any."""
-    return next(
-        (
-            s
-            for s in sents
-            if s.speaker != "customer" and s.utterance.start >= after and confirms(s.text)
-        ),
-        None,
-    )
-
-
 def _only_thanks(text: str) -> bool:
     """ "Thanks for waiting." and no more: it opens the result, it is not the result."""
     if not _AFTER_HOLD.search(text):
@@ -172,8 +158,7 @@ def _after_hold(sents: Sequence[Sentence], after: float) -> Sentence | None:
     for i, s in enumerate(sents):
         if s.speaker == "customer" or s.utterance.start < after or not _AFTER_HOLD.search(s.text):
             continue
-        rest = _AFTER_HOLD.split(s.text, maxsplit=1)[-1].strip(" .,!")
-        if len(rest.split()) >= 4:
+        if not _only_thanks(s.text):
             return s  # "Thanks for your patience, I've rebooked you…": the sentence itself
         nxt = next((t for t in sents[i + 1 :] if t.speaker != "customer"), None)
         if nxt is not None and nxt.utterance.id == s.utterance.id:

@@ -26,9 +26,10 @@ _FROM_WHOM = (
     r"later|about|to|with|for)\b|\s*[.,!?]|\s*$)"
 )
 #: "you'll get", "you should also receive", …: what the customer is to get
-_YOU_GET = (
-    r"you(?:'ll|\s+will|'re going to|\s+are going to|\s+should)\s+(?:also\s+)?(?:receive|get|have)"
-)
+_YOU_WILL = r"you(?:'ll|\s+will|'re going to|\s+are going to|\s+should)\s+(?:also\s+)?"
+_YOU_GET = _YOU_WILL + r"(?:receive|get|have)"
+#: the same without "have", as the contact and "from us" rewrites read it
+_YOU_RECEIVE = _YOU_WILL + r"(?:receive|get)"
 #: a contact: "a call", "that email", "the phone call"
 _A_CONTACT = (
     r"(?:an?|that|the|this)\s+(?:phone\s+)?(?P<what>call|callback|call back|visit|email|text|"
@@ -48,8 +49,7 @@ _SUBJECT_OF: Final = {"him": "he", "her": "she", "them": "they"}
 #: a contact with no sender named is the speaker's side's: "you'll also get a text reminder on
 #: Friday" — read as "we'll text you a reminder on Friday"
 _GET_CONTACT = re.compile(
-    r"\byou(?:'ll|\s+will|'re going to|\s+are going to|\s+should)\s+(?:also\s+)?(?:receive|get)"
-    r"\s+(?:an?|the)\s+(?P<what>call|email|text|letter)(?:\s+(?P<kind>reminder|confirmation))?"
+    rf"\b{_YOU_RECEIVE}\s+(?:an?|the)\s+(?P<what>call|email|text|letter)(?:\s+(?P<kind>reminder|confirmation))?"
     r"\b(?![^,.;]*\bfrom\b)",
     re.I,
 )
@@ -118,9 +118,8 @@ _GET_FROM_US = re.compile(
 #: invoice from us by email", "you'll also get a 5 euro ride credit from us" — read as
 #: "we'll send you the corrected invoice…"
 _THING_FROM_US = re.compile(
-    r"\byou(?:'ll|\s+will|'re going to|\s+are going to|\s+should)\s+(?:also\s+)?(?:receive|get)"
-    r"\s+(?P<what>(?:an?|that|the|this|your)\s+(?:[\w$'-]+\s+){0,6}?[\w$'-]+)\s+from\s+"
-    r"(?P<who>us|me)\b",
+    rf"\b{_YOU_RECEIVE}\s+"
+    r"(?P<what>(?:an?|that|the|this|your)\s+(?:[\w$'-]+\s+){0,6}?[\w$'-]+)\s+from\s+(?P<who>us|me)\b",
     re.I,
 )
 #: a document the speaker's side sends, said as a thing that follows: "a calendar invite will
