@@ -29,7 +29,7 @@ from typing import TYPE_CHECKING
 import orjson
 
 from callscope.media.pipeline import CallMediaPipeline
-from callscope.protocols.ringcx import PERSPECTIVES, ReceiverState, RingCXReceiver
+from callscope.protocols.ringcx import PERSPECTIVE_BY_NAME, ReceiverState, RingCXReceiver
 
 if TYPE_CHECKING:
     from callscope.ingest.live_call import LiveCall
@@ -38,8 +38,6 @@ __all__ = ["FastMedia", "in_order_media"]
 
 #: ``fast(text, now)``: True when the message was an in-order Media frame, taken
 FastMedia = Callable[[str | bytes, float], bool]
-
-_BY_NAME = {p.wire_name: p for p in PERSPECTIVES}
 
 
 def in_order_media(call: LiveCall) -> FastMedia | None:
@@ -62,7 +60,7 @@ def _fast_path(call: LiveCall, rx: RingCXReceiver, pipe: CallMediaPipeline) -> F
         orjson.loads,
         orjson.JSONDecodeError,
         binascii.a2b_base64,
-        _BY_NAME,
+        PERSPECTIVE_BY_NAME,
     )
 
     def fast(text: str | bytes, now: float) -> bool:

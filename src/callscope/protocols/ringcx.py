@@ -29,6 +29,7 @@ from callscope.logsafe import clean
 
 __all__ = [
     "PERSPECTIVES",
+    "PERSPECTIVE_BY_NAME",
     "Connected",
     "Malformed",
     "Media",
@@ -77,7 +78,8 @@ class Perspective(enum.IntEnum):
 
 
 PERSPECTIVES: Final = (Perspective.PARTICIPANT, Perspective.CONFERENCE)
-_PERSPECTIVE_BY_NAME: Final = {p.wire_name: p for p in PERSPECTIVES}
+#: a perspective by its wire name ("Participant", "Conference")
+PERSPECTIVE_BY_NAME: Final = {p.wire_name: p for p in PERSPECTIVES}
 
 
 class ReceiverState(enum.Enum):
@@ -282,7 +284,7 @@ class RingCXReceiver:
     def _media(self, msg: dict[str, Any]) -> Media:
         if self.state is not ReceiverState.STREAMING:
             raise MalformedMessage("out_of_order", f"Media while {self.state.value}")
-        perspective = _PERSPECTIVE_BY_NAME.get(msg.get("perspective"))  # type: ignore[arg-type]
+        perspective = PERSPECTIVE_BY_NAME.get(msg.get("perspective"))  # type: ignore[arg-type]
         if perspective is None:
             raise MalformedMessage("bad_perspective", f"perspective {msg.get('perspective')!r:.40}")
         if self._stopped and perspective in self._stopped:
@@ -367,7 +369,7 @@ class RingCXReceiver:
         # The perspective is not named in RingCX's Stop (spec §14.10); use it when present,
         # otherwise the first Stop closes Participant and the second Conference.
         named = msg.get("perspective", meta.get("perspective"))
-        perspective = _PERSPECTIVE_BY_NAME.get(named) if isinstance(named, str) else None
+        perspective = PERSPECTIVE_BY_NAME.get(named) if isinstance(named, str) else None
         if perspective is None or perspective in self._stopped:
             remaining = [p for p in PERSPECTIVES if p not in self._stopped]
             perspective_closed = remaining[0]
