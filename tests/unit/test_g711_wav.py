@@ -78,7 +78,18 @@ def test_alaw_table_matches_g711_reference_points() -> None:
     assert not t.flags.writeable
 
 
-def test_every_alaw_code_survives_decode_then_encode() -> None:
+@pytest.fixture(params=["audioop", "table"])
+def engine(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> str:
+    """Both ways the byte decoders can go: the standard library's C decoder where the
+    interpreter has it (3.11, 3.12), the tables otherwise."""
+    if request.param == "table":
+        monkeypatch.setattr(g711, "_audioop", None)
+    elif g711._audioop is None:
+        pytest.skip("this interpreter has no audioop")  # Python 3.13+: the tables are the path
+    return str(request.param)
+
+
+def test_every_alaw_code_survives_decode_then_encode(engine: str) -> None:
     codes = bytes(range(256))
     assert lin2alaw(alaw2lin(codes)) == codes  # no code is a duplicate (no ±0)
     assert alaw2lin_bytes(codes) == alaw2lin(codes).astype("<i2").tobytes()
@@ -191,21 +202,12 @@ def test_read_wav_explains_unsupported_formats(tmp_path: Path) -> None:
         read_wav(tmp_path / "n.wav")
 
 
-def test_byte_decoder_equals_the_array_decoder() -> None:
+def test_byte_decoder_equals_the_array_decoder(engine: str) -> None:
     codes = bytes(range(256)) * 3
     assert ulaw2lin_bytes(codes) == ulaw2lin(codes).astype("<i2").tobytes()
 
 
-@pytest.mark.parametrize("engine", ["audioop", "table"])
-def test_stereo_decoder_decodes_every_pair_as_the_byte_decoder(
-    engine: str, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    # both ways the stereo decoder can go: the standard library's C decoder where the
-    # interpreter has it (3.11, 3.12), the pair table otherwise
-    if engine == "table":
-        monkeypatch.setattr(g711, "_audioop", None)
-    elif g711._audioop is None:
-        pytest.skip("this interpreter has no audioop")  # Python 3.13+: the table is the path
+def test_stereo_decoder_decodes_every_pair_as_the_byte_decoder(engine: str) -> None:
     # every (left, right) combination of the 256 codes, interleaved
     pairs = np.stack(np.meshgrid(np.arange(256), np.arange(256)), axis=-1).astype(np.uint8)
     interleaved = pairs.tobytes()

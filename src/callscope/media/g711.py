@@ -63,7 +63,11 @@ _HI = bytes((int(v) >> 8) & 0xFF for v in _TABLE)
 
 
 def ulaw2lin_bytes(data: bytes | bytearray) -> bytes:
-    """Decode μ-law bytes straight to little-endian int16 PCM bytes (the WAV byte order)."""
+    """Decode μ-law bytes straight to little-endian int16 PCM bytes (the WAV byte order):
+    the standard library's ``audioop`` where the interpreter has it (one C call, a sixth of
+    the cost), else two translates."""
+    if _audioop is not None:
+        return _audioop.ulaw2lin(data, 2)  # type: ignore[no-any-return]
     out = bytearray(2 * len(data))
     out[0::2] = data.translate(_LO)
     out[1::2] = data.translate(_HI)
@@ -151,7 +155,10 @@ _AHI = bytes((int(v) >> 8) & 0xFF for v in _ATABLE)
 
 
 def alaw2lin_bytes(data: bytes | bytearray) -> bytes:
-    """Decode A-law bytes straight to little-endian int16 PCM bytes (the WAV byte order)."""
+    """Decode A-law bytes straight to little-endian int16 PCM bytes (the WAV byte order), as
+    :func:`ulaw2lin_bytes` does μ-law."""
+    if _audioop is not None:
+        return _audioop.alaw2lin(data, 2)  # type: ignore[no-any-return]
     out = bytearray(2 * len(data))
     out[0::2] = data.translate(_ALO)
     out[1::2] = data.translate(_AHI)
