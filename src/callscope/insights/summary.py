@@ -304,11 +304,14 @@ def resolution_candidates(sents: Sequence[Sentence], steps: Sequence[NextStep]) 
 
 
 def highlights(
-    sents: Sequence[Sentence], steps: Sequence[NextStep], done: Sequence[tuple[Sentence, str]]
+    sents: Sequence[Sentence],
+    steps: Sequence[NextStep],
+    done: Sequence[tuple[Sentence, str]],
+    problem: Highlight | None,
 ) -> list[Highlight]:
-    """Problem, resolution, first commitment and escalation (each at most once)."""
+    """Problem (as :func:`_problem` found it), resolution, first commitment and escalation
+    (each at most once)."""
     out: list[Highlight] = []
-    problem = _problem(sents)
     if problem is not None:
         out.append(problem)
     st = _settling(sents, steps, done, problem)
@@ -360,7 +363,7 @@ def summary(
     """The summary paragraph and the highlights (see the module docstring)."""
     problem = _problem(sents)
     done = _done(sents, problem.sentence.utterance.start if problem else 0.0, steps)
-    marks = highlights(sents, steps, done)
+    marks = highlights(sents, steps, done, problem)
     pieces = []
     if problem is not None:
         pieces.append(_reason(problem))
