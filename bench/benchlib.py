@@ -18,6 +18,8 @@ from pathlib import Path
 from typing import Final
 
 import aiohttp
+import numpy as np
+import numpy.typing as npt
 
 __all__ = [
     "CLK_TCK",
@@ -158,3 +160,27 @@ async def token(
         },
     ) as r:
         return str((await r.json())["access_token"])
+
+
+def logistic_fit(
+    x: npt.NDArray[np.float64],
+    y: npt.NDArray[np.float64],
+    l2: float,
+    weights: npt.NDArray[np.float64] | None = None,
+) -> tuple[npt.NDArray[np.float64], float]:
+    """Logistic regression with an L2 penalty (not on the bias) and optional sample weights,
+    by Newton iterations: (weights per column, bias). Deterministic."""
+    w8 = np.ones(len(y)) if weights is None else weights
+    xb = np.hstack([x, np.ones((len(x), 1))])
+    w = np.zeros(xb.shape[1])
+    reg = np.full(xb.shape[1], l2)
+    reg[-1] = 0.0
+    for _ in range(50):
+        p = 1 / (1 + np.exp(-(xb @ w)))
+        grad = xb.T @ (w8 * (p - y)) + reg * w
+        hess = (xb * (w8 * p * (1 - p))[:, None]).T @ xb + np.diag(reg) + 1e-6 * np.eye(len(w))
+        step = np.linalg.solve(hess, grad)
+        w -= step
+        if np.abs(step).max() < 1e-8:
+            break
+    return w[:-1], float(w[-1])

@@ -39,6 +39,7 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
+from benchlib import logistic_fit
 from callscope.insights.clauses import Clause, Frame, clauses, frame
 from callscope.insights.commitments import frame_features, weights_path
 from callscope.insights.embeddings import MiniLM
@@ -104,19 +105,7 @@ def vocabulary_of(rows: list[dict[str, Any]]) -> list[str]:
 
 def fit(x: npt.NDArray[np.float64], y: npt.NDArray[np.float64]) -> tuple[Any, float]:
     """Logistic regression with an L2 penalty (not on the bias), Newton iterations."""
-    xb = np.hstack([x, np.ones((len(x), 1))])
-    w = np.zeros(xb.shape[1])
-    reg = np.full(xb.shape[1], L2)
-    reg[-1] = 0.0
-    for _ in range(50):
-        p = 1 / (1 + np.exp(-(xb @ w)))
-        grad = xb.T @ (p - y) + reg * w
-        hess = (xb * (p * (1 - p))[:, None]).T @ xb + np.diag(reg) + 1e-6 * np.eye(len(w))
-        step = np.linalg.solve(hess, grad)
-        w -= step
-        if np.abs(step).max() < 1e-8:
-            break
-    return w[:-1], float(w[-1])
+    return logistic_fit(x, y, L2)
 
 
 def figures(p: npt.NDArray[np.float64], y: npt.NDArray[np.float64]) -> tuple[float, float, float]:

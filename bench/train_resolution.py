@@ -40,6 +40,7 @@ import numpy as np
 import numpy.typing as npt
 
 sys.path.insert(0, str(Path(__file__).parent))
+from benchlib import logistic_fit
 from callscope.insights.embeddings import MiniLM
 from callscope.insights.nextsteps import next_steps
 from callscope.insights.resolution import (
@@ -84,23 +85,6 @@ def call_rows(
     return Call(name, blind, x, y, found.fallback)
 
 
-def fit(x: Matrix, y: Matrix, w8: Matrix, l2: float = L2) -> tuple[Matrix, float]:
-    """L2-regularised logistic regression with sample weights ``w8`` (the bias
-    unregularised), Newton's method."""
-    xb = np.hstack([x, np.ones((len(x), 1))])
-    w = np.zeros(xb.shape[1])
-    penalty = np.r_[np.full(x.shape[1], l2), 0.0]
-    for _ in range(100):
-        p = 1.0 / (1.0 + np.exp(-(xb @ w)))
-        grad = xb.T @ (w8 * (p - y)) + penalty * w
-        hess = (xb.T * (w8 * p * (1 - p))) @ xb + np.diag(penalty) + 1e-9 * np.eye(len(w))
-        step = np.linalg.solve(hess, grad)
-        w -= step
-        if float(np.abs(step).max()) < 1e-10:
-            break
-    return w[:-1], float(w[-1])
-
-
 def hit(model: ResolutionModel, call: Call) -> bool:
     """Whether the highlight chosen as the product chooses it is in the gold turn."""
     best = model.best([list(row) for row in call.x])
@@ -113,7 +97,7 @@ def fit_calls(calls: list[Call], older: float = OLDER_WEIGHT) -> ResolutionModel
     """Weights fitted on the calls, the older ones (not written blind) weighing ``older``."""
     used = [c for c in calls if len(c.x) and (c.blind or older > 0)]
     w8 = np.concatenate([np.full(len(c.y), 1.0 if c.blind else older) for c in used])
-    w, b = fit(np.vstack([c.x for c in used]), np.concatenate([c.y for c in used]), w8)
+    w, b = logistic_fit(np.vstack([c.x for c in used]), np.concatenate([c.y for c in used]), L2, w8)
     return ResolutionModel(tuple(round(float(v), 4) for v in w), round(b, 4))
 
 
