@@ -15,16 +15,9 @@ from callscope.insights.analyzers import Utterance, analyze, next_steps
 from callscope.insights.embeddings import MiniLM, packaged_paths
 from callscope.insights.summary import entities, grounded
 from callscope.sim.runner import default_source
+from tests.helpers.utterances import said
 
 DATA = Path(__file__).resolve().parents[2] / "bench" / "data" / "insights"
-
-
-def said(*turns: tuple[str, str]) -> list[Utterance]:
-    out, t = [], 0.0
-    for i, (speaker, text) in enumerate(turns):
-        out.append(Utterance(i, speaker, f"p-{speaker}", t, t + 3.0, text))
-        t += 3.5
-    return out
 
 
 @pytest.mark.parametrize(
@@ -783,13 +776,13 @@ def test_missing_model_files_are_named(tmp_path: Path) -> None:
 
 
 def test_the_customers_yes_to_the_agents_request_is_no_step_of_its_own() -> None:
-    call = [
-        Utterance(0, "customer", "p-c", 0.0, 3.0, "The confirmation only lists one projector."),
-        Utterance(1, "agent", "p-a", 3.5, 6.0, "Could you forward the certificate to the venue by Friday?"),
-        Utterance(2, "customer", "p-c", 6.5, 8.0, "Yes, I'll forward it this afternoon."),
-        Utterance(3, "agent", "p-a", 8.5, 10.0, "Thanks. Anything else?"),
-        Utterance(4, "customer", "p-c", 10.5, 12.0, "I'll send you the guest list by Monday."),
-    ]  # fmt: skip
+    call = said(
+        ("customer", "The confirmation only lists one projector."),
+        ("agent", "Could you forward the certificate to the venue by Friday?"),
+        ("customer", "Yes, I'll forward it this afternoon."),
+        ("agent", "Thanks. Anything else?"),
+        ("customer", "I'll send you the guest list by Monday."),
+    )
     steps = [(s.owner, s.value) for s in next_steps(call)]
     # the request is the step; the yes to it is not; a step of the customer's own still is
     assert steps == [

@@ -6,16 +6,9 @@ from __future__ import annotations
 
 import pytest
 
-from callscope.insights.analyzers import Utterance, analyze, next_steps
+from callscope.insights.analyzers import analyze, next_steps
 from callscope.insights.misheard import repaired
-
-
-def said(*turns: tuple[str, str], gap: float = 0.5) -> list[Utterance]:
-    out, t = [], 0.0
-    for i, (speaker, text) in enumerate(turns):
-        out.append(Utterance(i, speaker, f"p-{speaker}", t, t + 3.0, text))
-        t += 3.0 + gap
-    return out
+from tests.helpers.utterances import said
 
 
 @pytest.mark.parametrize(

@@ -23,14 +23,7 @@ from callscope.insights.resolution import (
     weights_path,
 )
 from callscope.insights.summary import resolution_candidates, summary
-
-
-def said(*turns: tuple[str, str]) -> list[Utterance]:
-    out, t = [], 0.0
-    for i, (speaker, text) in enumerate(turns):
-        out.append(Utterance(i, speaker, f"p-{speaker}", t, t + 3.0, text))
-        t += 3.5
-    return out
+from tests.helpers.utterances import said
 
 
 def highlight(call: list[Utterance], kind: str) -> dict[str, Any] | None:
