@@ -427,9 +427,14 @@ async def test_a_monitoring_order_armed_on_node_b_picks_up_the_agents_call_on_no
             supervisorMonitoringMode="NextCall",
         )
         assert (status, ok) == (200, {"statusCode": 0})
-        # node A lists the web phone connected to B, with the order it mirrors
-        _, mine = await request(a, "GET", "/api/v2/me/devices", headers=a.headers)
-        listed = next(d for d in mine["devices"] if d["id"] == phone.device_id)
+        # node A lists the web phone connected to B, with the order it mirrors (the order
+        # reaches A over Redis after B has answered)
+        async def mirrored() -> dict[str, Any] | None:
+            _, mine = await request(a, "GET", "/api/v2/me/devices", headers=a.headers)
+            found = [d for d in mine["devices"] if d["id"] == phone.device_id]
+            return found[0] if found and "supervisorMonitoringState" in found[0] else None
+
+        listed = await until_async(mirrored, what="node A mirroring B's web phone and order")
         assert listed["supervisorMonitoringState"]["state"] == "ListenIn"
         assert listed["supervisorMonitoringState"]["agentExtensionId"] == str(exts["102"]["id"])
 

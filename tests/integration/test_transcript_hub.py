@@ -65,7 +65,10 @@ async def test_a_barging_supervisor_gets_a_channel_and_a_label_of_its_own(
         for u in stored:
             by_speaker[u.speaker] = by_speaker.get(u.speaker, "") + " " + words(u.text)
         assert "northwind internet support" in by_speaker["agent"]
-        assert "locked out" in by_speaker["customer"]
+        # the customer's problem ("locked out of my online account ... reset my password"):
+        # words whisper keeps however the live decoder cut the audio under load
+        assert "account" in by_speaker["customer"] and "password" in by_speaker["customer"]
+        assert "password" not in by_speaker["agent"]
         assert "sorry about that" in by_speaker["supervisor"]
         assert "sorry about that" not in by_speaker["agent"]  # not in the call's channels
         sup = [u for u in stored if u.speaker == "supervisor"]

@@ -46,6 +46,9 @@ FRAME_S = 0.020
 #: RingCX: "If the websocket initiation fails with a 5xx error, we will attempt to retry up to
 #: 3 attempts" — a 4xx is final.
 UPGRADE_RETRIES = 3
+#: how long a call waits for the server's Close after its own (the server answers once the
+#: call is stored; many calls ending at once on a loaded machine take a few seconds)
+CLOSE_WAIT_S = 30.0
 
 
 def default_source() -> Path:
@@ -357,7 +360,8 @@ async def run_call(
                 ws.send_text(build_stop(duration, end))
                 ws.send_text(build_stop(duration, end))
             await ws.drain()
-        await ws.close(1000, "call ended")
+        # a server finishing many calls at once may take a while to answer the Close
+        await ws.close(1000, "call ended", timeout_s=CLOSE_WAIT_S)
     except (ConnectionError, OSError) as exc:
         result.status, result.detail = "failed", f"connection lost: {exc}"
         ws.abort()
