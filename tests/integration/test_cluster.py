@@ -427,6 +427,7 @@ async def test_a_monitoring_order_armed_on_node_b_picks_up_the_agents_call_on_no
             supervisorMonitoringMode="NextCall",
         )
         assert (status, ok) == (200, {"statusCode": 0})
+
         # node A lists the web phone connected to B, with the order it mirrors (the order
         # reaches A over Redis after B has answered)
         async def mirrored() -> dict[str, Any] | None:

@@ -67,7 +67,8 @@ async def test_a_barging_supervisor_gets_a_channel_and_a_label_of_its_own(
         assert "northwind internet support" in by_speaker["agent"]
         # the customer's problem ("locked out of my online account ... reset my password"):
         # words whisper keeps however the live decoder cut the audio under load
-        assert "account" in by_speaker["customer"] and "password" in by_speaker["customer"]
+        assert "account" in by_speaker["customer"]
+        assert "password" in by_speaker["customer"]
         assert "password" not in by_speaker["agent"]
         assert "sorry about that" in by_speaker["supervisor"]
         assert "sorry about that" not in by_speaker["agent"]  # not in the call's channels

@@ -156,12 +156,12 @@ DATA = Path(__file__).resolve().parents[2] / "bench" / "data" / "insights"
         (
             "agent",
             "Marco, our depot supervisor, is going to search the bay this afternoon.",
-            ["Marco to search the bay this afternoon."],
+            ["Depot supervisor Marco to search the bay this afternoon."],
         ),
         (
             "agent",
             "Your new teacher, Ms. Ortega, will send you the reading list.",
-            ["Ms. Ortega to send the customer the reading list."],
+            ["New teacher Ms. Ortega to send the customer the reading list."],
         ),
         (
             "agent",
@@ -265,7 +265,7 @@ DATA = Path(__file__).resolve().parents[2] / "bench" / "data" / "insights"
         (
             "agent",
             "I understand Marco, our depot supervisor, is going to search the bay.",
-            ["Marco to search the bay."],
+            ["Depot supervisor Marco to search the bay."],
         ),
         ("customer", "Will do thank you for sorting it out.", []),
         ("customer", "I'll do it, thanks.", []),
@@ -560,9 +560,46 @@ DATA = Path(__file__).resolve().parents[2] / "bench" / "data" / "insights"
         (
             "agent",
             "Priya, our surveyor, will be with you on Tuesday at noon.",
-            ["Priya to be with the customer on Tuesday at noon."],
+            ["Surveyor Priya to be with the customer on Tuesday at noon."],
         ),
         ("agent", "Priya, our surveyor, will be happy with that.", []),
+        # a role and a name in either order; a relative clause in the role is left out, and
+        # the act is the verb after the future, not an earlier form in the description
+        (
+            "agent",
+            "Then Luis, the foreman who did the job, is going to do the full repair on Thursday.",
+            ["Foreman Luis to do the full repair on Thursday."],
+        ),
+        # "go through" and an act on a prepositional object are acts; "go" alone is not
+        (
+            "agent",
+            "Jo, the room leader, will go through the medicine form with you at drop-off.",
+            ["Room leader Jo to go through the medicine form with the customer at drop-off."],
+        ),
+        ("agent", "Jo, the room leader, will go home at five.", []),
+        (
+            "agent",
+            "Our care manager, Nadia Shah, will decide on the refund by next Wednesday.",
+            ["Care manager Nadia Shah to decide on the refund by next Wednesday."],
+        ),
+        (
+            "agent",
+            "The panel will look into your complaint this week.",
+            ["Panel to look into the customer's complaint this week."],
+        ),
+        ("agent", "The panel will sit on Tuesday.", []),
+        # money paid back in the passive, onto a bill or with only a time
+        (
+            "agent",
+            "No, the 60 missing towels will be credited on this month's invoice.",
+            ["Credit the 60 missing towels on this month's invoice."],
+        ),
+        (
+            "agent",
+            "Your deposit will be refunded by Friday.",
+            ["Refund the customer's deposit by Friday."],
+        ),
+        ("agent", "The invoice will be paid by direct debit.", []),
         # a contingency to reply is advice for a case that may not come; coping is no act
         (
             "agent",
@@ -626,6 +663,24 @@ def test_owners_clause_by_clause_and_they_named_from_the_team() -> None:
         ("customer", "Customer to forward the agent the invoice after the call."),
         ("agent", "Add a note to the customer's account."),
         ("agent", "Email the customer a form."),
+    ]
+
+
+def test_she_and_he_are_the_person_the_agent_named_last_and_they_the_team() -> None:
+    steps = next_steps(
+        said(
+            ("agent", "That's handled by your account manager, Helen Park."),
+            ("agent", "I'll get her to call you by Friday."),
+            ("agent", "I've also told our billing team. They'll email you the credit note."),
+            ("agent", "He'll text you when he's on his way."),  # no person since the team
+            ("agent", "Sam, the installer, is on it. He'll be there at noon."),
+        )
+    )
+    assert [(s.owner, s.value) for s in steps] == [
+        ("third party", "Account manager Helen Park to call the customer by Friday."),
+        ("third party", "Billing team to email the customer the credit note."),
+        ("third party", "Billing team to text the customer when he's on his way."),
+        ("third party", "Installer Sam to be there at noon."),
     ]
 
 

@@ -93,18 +93,46 @@ def _third_open(body: str) -> tuple[str, str] | None:
     verb = base_form(m.group("verb"))
     if verb == "be" and _BE_WITH_YOU.match(m.group("rest")):
         return _who(m), "be"  # "Luis will be with you between 8 and 9": a visit
+    rest = m.group("rest")
+    if verb == "go" and _GO_THROUGH.match(rest):
+        return _who(m), verb  # "Jo will go through the form with you"
     if verb is None or (verb in HAPPENINGS and verb not in _INTRANSITIVE_ACTS):
         return None
-    if verb not in _INTRANSITIVE_ACTS and _NO_OBJECT.match(m.group("rest")):
+    if verb not in _INTRANSITIVE_ACTS and _NO_OBJECT.match(rest) and not _PREP_OBJECT.match(rest):
         return None
     return _who(m), verb
 
 
+#: "go" that is an act on something: "will go through the form with you", "go over it"
+_GO_THROUGH = re.compile(
+    r"^\s+(?:through|over)\s+(?:the|your|it|this|that|these|those|everything|all|each)\b", re.I
+)
+#: an act whose object follows a preposition: "will decide on the refund", "will look into
+#: it", "will deal with your claim"
+_PREP_OBJECT = re.compile(
+    r"^\s+(?:on|about|into|with)\s+(?:the|your|it|this|that|these|those|whether|what|how)\b",
+    re.I,
+)
+
+
 def _who(m: re.Match[str]) -> str:
-    """The third party as said: the name of "Marco, our depot supervisor," or of "your new
-    teacher, Ms. Ortega,"."""
+    """The third party as said, role and name together when both are: "Marco, our depot
+    supervisor," is "depot supervisor Marco", "your new teacher, Ms. Ortega," is "new
+    teacher Ms. Ortega"."""
     appos = (m.group("appos") or "").strip()
-    return appos if appos[:1].isupper() else m.group("subject")
+    subject = m.group("subject")
+    if not appos:
+        return subject
+    if appos[:1].isupper() and _ROLE.match(subject):  # the role, then the name
+        return f"{_ROLE.sub('', subject)} {appos}"
+    if subject[:1].isupper() and _ROLE.match(appos) and "," not in appos:  # the name, the role
+        role = re.split(r"\s+(?:who|which|that|whose)\b", appos, maxsplit=1)[0]
+        return f"{_ROLE.sub('', role)} {subject}"  # "the foreman who did the job": "foreman"
+    return appos if appos[:1].isupper() else subject
+
+
+#: a role said with its determiner: "our depot supervisor", "the room leader"
+_ROLE = re.compile(r"^(?:the|our|your|my|their|a|an)\s+", re.I)
 
 
 #: "be" as a visit by a third party: "Luis will be with you between 8 and 9", "the fitter

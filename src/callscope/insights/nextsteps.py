@@ -49,6 +49,14 @@ _TEAM = re.compile(
     re.I,
 )
 _PRONOUN_ACTOR = ("they", "he", "she")
+#: a person named with their role: "your account manager, Helen Park", "Jo, the room leader"
+#: — whom a later "she"/"he" means
+_PERSON = re.compile(
+    r"\b(?:the|our|your|my|a|an)\s+(?P<role>(?:[a-z'-]+\s+){0,2}[a-z'-]+),\s+"
+    r"(?P<name>[A-Z][a-z'-]+(?:\s+[A-Z][a-z'-]+)?)\b"
+    r"|\b(?P<first>[A-Z][a-z'-]+(?:\s+[A-Z][a-z'-]+)?),\s+(?:the|our|your|my)\s+"
+    r"(?P<role2>(?:[a-z'-]+\s+){0,2}[a-z'-]+),"
+)
 
 
 class Candidate:
@@ -79,7 +87,7 @@ def candidates(utterances: Sequence[Utterance]) -> list[Candidate]:
     """The clauses of the call that name an actor and an action and are not vetoed; "they"
     is named after the last team the agent mentioned."""
     out: list[Candidate] = []
-    team = ""
+    team = person = ""
     for index, s in enumerate(_joined_consequences(sentences(utterances))):
         parts = clauses(s.text, s.speaker)
         frames = [frame(c) for c in parts]
@@ -92,13 +100,24 @@ def candidates(utterances: Sequence[Utterance]) -> list[Candidate]:
                 if f.owner == "third party" and f.who.lower() in _PRONOUN_ACTOR:
                     # "I've raised it with the warehouse, they'll ship it…": a team named
                     # before the pronoun in the clause itself, else the last one
+                    # (a "he" or "she" is the last person the agent named with their role)
                     here = [m.group(1) for m in _TEAM.finditer(c.text.split(f.who, 1)[0])]
-                    if here or team:
+                    if f.who.lower() != "they" and person and not here:
+                        f = _named(f, person)
+                    elif here or team:
                         f = _named(f, here[-1] if here else team)
                 out.append(Candidate(s, c, f, index))
             if s.speaker != "customer":
-                for m in _TEAM.finditer(c.text):
-                    team = m.group(1)
+                teams = [m.group(1) for m in _TEAM.finditer(c.text)]
+                people = [
+                    f"{m.group('role')} {m.group('name')}"
+                    if m.group("name")
+                    else f"{m.group('role2')} {m.group('first')}"
+                    for m in _PERSON.finditer(c.text)
+                ]
+                team = teams[-1] if teams else team
+                if people or teams:  # the one named last
+                    person = people[-1] if people else ""
     return out
 
 

@@ -62,12 +62,16 @@ _YOU_WILL_SEE = re.compile(
     re.I,
 )
 #: money paid back, said in the passive: "this month's rent of $129 will be refunded to your
-#: card" — read as "we'll refund this month's rent of $129 to your card"
+#: card" — read as "we'll refund this month's rent of $129 to your card"; also "… will be
+#: credited on this month's invoice", "your deposit will be refunded by Friday"
 _WILL_BE_REFUNDED = re.compile(
     r"(?P<pre>^|[,;]\s*|\band\s+)(?P<what>(?:(?:the|your|this|that|a|an|our|[\w]+'s)\b|\$)"
     r"(?:[^,.;]|(?<=\d)[.,](?=\d)){0,60}?)"
     r"\s+(?:will|'ll|is going to)\s+be\s+(?P<verb>refunded|credited|reimbursed|paid back|"
-    r"returned|paid)\s+(?P<to>to|into)\s+(?P<where>you\b|your\s+[\w-]+(?:\s+[\w-]+)?)",
+    r"returned|paid)(?:\s+(?P<to>to|into|on|onto|against)\s+(?P<where>you\b|your\s+[\w-]+"
+    r"(?:\s+[\w-]+)?|(?:this|next|the\s+next|the\s+same)\s+(?:month's\s+|week's\s+)?"
+    r"(?:invoice|bill|statement|account|payment|card)\b)|(?=\s+(?:by|within|before|on|in|"
+    r"today|tonight|tomorrow|this|next|straight\s+away|right\s+away)\b|\s*[,.;]|\s*$))",
     re.I,
 )
 _REFUND_OF: Final = {
@@ -145,6 +149,17 @@ _ACT_OF: Final = {
 }  # fmt: skip
 
 
+def _refund(m: re.Match[str]) -> str:
+    """``_WILL_BE_REFUNDED``'s reading; "the invoice will be paid by direct debit" (no
+    destination) is not money paid back and stays as said."""
+    verb = m.group("verb").lower()
+    if m.group("to") is None and verb == "paid":
+        return m.group(0)
+    what = m.group("what")
+    where = f" {m.group('to')} {m.group('where')}" if m.group("to") else ""
+    return f"{m.group('pre')}we'll {_REFUND_OF[verb]} {what[:1].lower()}{what[1:]}{where}"
+
+
 def _actively(text: str) -> str:
     """ "you'll get a call from the surveyor on Monday" → "the surveyor will call you on
     Monday" (and "you'll be contacted by our claims team…" likewise)."""
@@ -170,13 +185,7 @@ def _actively(text: str) -> str:
     text = _YOU_WILL_SEE.sub(
         lambda m: f"we'll put {m.group('what')} on your {m.group('where')}", text
     )
-    text = _WILL_BE_REFUNDED.sub(
-        lambda m: (
-            f"{m.group('pre')}we'll {_REFUND_OF[m.group('verb').lower()]} "
-            f"{m.group('what')[:1].lower()}{m.group('what')[1:]} {m.group('to')} {m.group('where')}"
-        ),
-        text,
-    )
+    text = _WILL_BE_REFUNDED.sub(_refund, text)
     text = _ASKED_TO.sub(lambda m: f"{m.group('who')} will {m.group('verb')}", text)
     text = _GET_TO.sub(
         lambda m: (

@@ -78,13 +78,23 @@ def _action_phrase(text: str, f: Frame) -> str:
     """The clause from its verb on, the verb in its base form."""
     body = LEADING.sub("", strip_condition(text)) if f.kind != "instruction" else text
     words = body.split()
+    found = []
     for i, w in enumerate(words):
         word = re.sub(r"[^a-z']", "", w.lower())
         if f.guessed and word.endswith("ing"):
             word = guessed_base(word)
         if (base_form(word) or word) == f.verb:
-            return " ".join([f.verb, *words[i + 1 :]])
+            found.append(i)
+    # the verb after the future, when an earlier form of it is in a description: "Luis, the
+    # foreman who did the job, is going to do the full repair"
+    after = [i for i in found if i and _FUTURE_WORD.search(words[i - 1].lower())]
+    if found:
+        i = (after or found)[0]
+        return " ".join([f.verb, *words[i + 1 :]])
     return body
+
+
+_FUTURE_WORD = re.compile(r"^(?:will|to|should|shall|also|then|now|\w+'ll)$")
 
 
 def step_text(clause: Clause, f: Frame) -> str:
