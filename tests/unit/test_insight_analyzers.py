@@ -600,6 +600,40 @@ DATA = Path(__file__).resolve().parents[2] / "bench" / "data" / "insights"
             ["Refund the customer's deposit by Friday."],
         ),
         ("agent", "The invoice will be paid by direct debit.", []),
+        # any request put off to a time after the call is the customer's step
+        (
+            "agent",
+            "Could you pull the shelving away from the wall tonight, so he can get to it?",
+            ["Customer to pull the shelving away from the wall tonight."],
+        ),
+        ("agent", "Could you pull the shelving away from the wall for me?", []),
+        # a name of three words after a condition; people sent somewhere to act
+        (
+            "agent",
+            "If the check shows they're wrong, Clarity Lens Labs will remake them this week.",
+            ["Clarity Lens Labs to remake them this week if the check shows they're wrong."],
+        ),
+        (
+            "agent",
+            "In this case, though, the site manager, Paul, will have two staff there on "
+            "Saturday to move it all for you.",
+            [
+                "Site manager Paul to have two staff there on Saturday to move it all for the customer."
+            ],
+        ),
+        ("agent", "In this case, the site manager, Paul, will have the keys.", []),
+        # a comma joining acts of two actors: two steps, the condition kept with the first
+        (
+            "agent",
+            "Once the bike is back, we'll send the battery to Veloria, they're going to ship "
+            "a new one.",
+            ["Send the battery to Veloria once the bike is back.", "Veloria to ship a new one."],
+        ),
+        (
+            "agent",
+            "Once the part arrives, they'll fit it.",
+            ["The team to fit it once the part arrives."],
+        ),
         # a contingency to reply is advice for a case that may not come; coping is no act
         (
             "agent",

@@ -57,7 +57,8 @@ _THINGS: Final = frozenset(_THING_WORDS.split())
 #: supervisor, is going to search…", "your new teacher, Ms. Ortega, will send…"
 _THIRD_OPEN = re.compile(
     r"^(?P<subject>(?:the|our|your|a|an|my|their)\s+(?:[a-z'-]+\s+){0,3}?[a-z'-]+|"
-    r"[a-z][a-z'-]+(?:\s+[a-z][a-z'-]+)?(?:\s+(?:in|from|at)\s+(?:the\s+)?[a-z'-]+)?)"
+    r"[a-z][a-z'-]+(?:\s+[a-z][a-z'-]+)?(?:\s+(?-i:[A-Z])[a-z'-]+)?"
+    r"(?:\s+(?:in|from|at)\s+(?:the\s+)?[a-z'-]+)?)"
     r"(?:\s*,\s*(?P<appos>[^,]{2,40}?(?:,\s*[^,]{1,20}?)?)\s*,)?\s*"
     r"(?:'ll|\s+will|\s+is going to|\s+are going to|'s going to|"
     r"\s+should(?!\s+(?:have|not|never)\b))\s+"
@@ -96,6 +97,8 @@ def _third_open(body: str) -> tuple[str, str] | None:
     rest = m.group("rest")
     if verb == "go" and _GO_THROUGH.match(rest):
         return _who(m), verb  # "Jo will go through the form with you"
+    if m.group("verb").lower() == "have" and _HAVE_THERE.match(rest):
+        return _who(m), "have"  # "Paul will have two staff there on Saturday to move it all"
     if verb is None or (verb in HAPPENINGS and verb not in _INTRANSITIVE_ACTS):
         return None
     if verb not in _INTRANSITIVE_ACTS and _NO_OBJECT.match(rest) and not _PREP_OBJECT.match(rest):
@@ -106,6 +109,13 @@ def _third_open(body: str) -> tuple[str, str] | None:
 #: "go" that is an act on something: "will go through the form with you", "go over it"
 _GO_THROUGH = re.compile(
     r"^\s+(?:through|over)\s+(?:the|your|it|this|that|these|those|everything|all|each)\b", re.I
+)
+#: people sent to do something: "will have two staff there on Saturday to move it all",
+#: "will have someone round tomorrow to fix it"
+_HAVE_THERE = re.compile(
+    r"^\s+(?:[\w'-]+\s+){1,3}?(?:there|round|over|out|with you|on site)\b[^,.;]{0,60}?"
+    r"\bto\s+[a-z]+",
+    re.I,
 )
 #: an act whose object follows a preposition: "will decide on the refund", "will look into
 #: it", "will deal with your claim"

@@ -158,7 +158,9 @@ _QUESTION = re.compile(r"\?\s*$")
 LEADING = re.compile(
     r"^(?:(?:ok(?:ay)?|so|yes|sure|great|alright|right|well|and|then|also|now|good news|"
     r"perfect|thanks|thank you|fine|got it|understood|in the meantime|to make up for it|"
-    r"anyway|maybe later|i understand|of course|absolutely|certainly|no problem|but)[,.!]?\s+)+",
+    r"anyway|maybe later|i understand|of course|absolutely|certainly|no problem|but|though|"
+    r"however|in (?:this|that|your) case|instead|in that case|this time|as a gesture|"
+    r"as a goodwill gesture)[,.!]?\s+)+",
     re.I,
 )
 
@@ -210,6 +212,7 @@ def clauses(sentence: str, speaker: str) -> list[Clause]:
     """The clauses of one sentence; a consequence clause joins the action before it."""
     said = rewritten(repaired(sentence.strip()))
     parts = [p.strip(" ,;") for p in _SPLIT.split(said) if p.strip(" ,;.")]
+    parts = [q for p in parts for q in _spliced(p)]
     out: list[Clause] = []
     for part in parts:
         if out and _CONSEQUENCE.search(part) and not third_act(part):
@@ -218,6 +221,32 @@ def clauses(sentence: str, speaker: str) -> list[Clause]:
         else:
             out.append(Clause(part, sentence, speaker))
     return out
+
+
+#: a comma joining two acts of different actors: "we'll send the battery to Veloria, they're
+#: going to ship a replacement"
+_SPLICE = re.compile(
+    r",\s*(?=(?:they|he|she)(?:'ll|\s+will|'re going to|\s+are going to|'s going to|"
+    r"\s+is going to)\b)",
+    re.I,
+)
+_OPENS_CONDITION = re.compile(r"^(?:if|once|when|as soon as|after|until|unless|before)\b", re.I)
+
+
+def _spliced(part: str) -> list[str]:
+    """``part`` cut where a comma starts a third person's act; a condition opening the part
+    stays with the act after it ("Once it arrives, they'll fit it" is one act; "Once it's
+    back, we'll send it to Veloria, they'll ship a new one" is two)."""
+    head = ""
+    if _OPENS_CONDITION.match(LEADING.sub("", part)):
+        if "," not in part:
+            return [part]
+        condition, part = part.split(",", 1)
+        head = f"{condition},"
+    pieces = [p for p in _SPLICE.split(part) if p.strip(" ,;.")]
+    if not pieces:
+        return [head + part]
+    return [f"{head}{pieces[0]}", *pieces[1:]]
 
 
 def _asked_of_customer(body: str) -> str:

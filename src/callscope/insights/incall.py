@@ -38,8 +38,6 @@ ASK_TEAM = re.compile(
 #: in-call verbs that name a step when put off to a time after the call ("I'll check the
 #: readings tomorrow morning", "I'll ask the office about it on Monday")
 _DEFERRABLE: Final = frozenset(("ask", "check", "look", "verify", "confirm", "search", "test"))
-#: in-call verbs that ask the customer for a step when put off to a time after the call
-_DONE_LATER: Final = frozenset(("ask", "check", "look", "verify", "confirm", "read", "test"))
 #: "be" as a step: being somewhere for a visit ("someone will need to be home", "please be
 #: there by nine")
 _BE_THERE = re.compile(
@@ -72,8 +70,10 @@ def is_in_call(kind: str, speaker: str, verb: str, text: str) -> bool:
         return True
     if verb in _DEFERRABLE and kind == "future" and is_later(text):
         return False
-    if verb in _DONE_LATER and kind == "instruction" and is_later(text):
-        return False  # "could you read your meter tonight", "please check your inbox tomorrow"
+    if kind == "instruction" and is_later(text):
+        # "could you read your meter tonight", "please check your inbox tomorrow", "could you
+        # pull the shelving away from the wall tonight"
+        return False
     if verb == "let" and kind == "future" and _LET_KNOW.search(text):
         return False  # "I'll let you know by Friday", "I'll let the team know"
     if _TELL_NOW.search(text):

@@ -49,6 +49,14 @@ _TEAM = re.compile(
     re.I,
 )
 _PRONOUN_ACTOR = ("they", "he", "she")
+#: an organisation named after a preposition, whom a later "they" may mean: "we'll send the
+#: battery to Veloria, they're going to ship a replacement"
+_ORGANISATION = re.compile(
+    r"\b(?:to|with|from)\s+(?P<name>[A-Z][a-z]+(?:\s+[A-Z][a-z]+){0,2})\b(?!')"
+)
+_NOT_ORGANISATION_WORDS: Final = """Monday Tuesday Wednesday Thursday Friday Saturday Sunday
+January February March April May June July August September October November December I You We"""
+_NOT_ORGANISATIONS: Final = frozenset(_NOT_ORGANISATION_WORDS.split())
 #: a person named with their role: "your account manager, Helen Park", "Jo, the room leader"
 #: — whom a later "she"/"he" means
 _PERSON = re.compile(
@@ -108,7 +116,11 @@ def candidates(utterances: Sequence[Utterance]) -> list[Candidate]:
                         f = _named(f, here[-1] if here else team)
                 out.append(Candidate(s, c, f, index))
             if s.speaker != "customer":
-                teams = [m.group(1) for m in _TEAM.finditer(c.text)]
+                teams = [m.group(1) for m in _TEAM.finditer(c.text)] + [
+                    m.group("name")
+                    for m in _ORGANISATION.finditer(c.text)
+                    if m.group("name").split()[0] not in _NOT_ORGANISATIONS
+                ]
                 people = [
                     f"{m.group('role')} {m.group('name')}"
                     if m.group("name")
