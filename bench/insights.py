@@ -69,28 +69,41 @@ def content(text: str) -> set[str]:
     return {w.rstrip("s") if len(w) > 3 else w for w in words if w not in STOP}
 
 
-def matches(step: str, item: str) -> bool:
+def overlap(step: str, item: str) -> float:
+    """Shared content words over the shorter step's (0 when either has none)."""
     a, b = content(step), content(item)
     if not a or not b:
-        return False
-    return len(a & b) / min(len(a), len(b)) >= 0.5
+        return 0.0
+    return len(a & b) / min(len(a), len(b))
+
+
+def matches(step: str, item: str) -> bool:
+    return overlap(step, item) >= 0.5
 
 
 def score(
     found: list[tuple[str, str]], gold: list[tuple[str, str]], *, owners: bool = True
 ) -> tuple[list[tuple[bool, str, str]], list[tuple[str, str]]]:
-    """One-to-one matching of (owner, text) pairs: ([(hit, owner, text) per found], missed)."""
-    free = list(range(len(gold)))
-    lines = []
-    for owner, text in found:
-        hit = next(
-            (i for i in free if (not owners or gold[i][0] == owner) and matches(text, gold[i][1])),
-            None,
-        )
-        if hit is not None:
-            free.remove(hit)
-        lines.append((hit is not None, owner, text))
-    return lines, [gold[i] for i in free]
+    """One-to-one matching of (owner, text) pairs: ([(hit, owner, text) per found], missed).
+
+    Pairs are taken best overlap first, so a short step ("Email the certificate to the
+    customer") cannot take a gold step that a closer one matches better."""
+    pairs = sorted(
+        (
+            (-overlap(text, gold_text), i, j)
+            for i, (owner, text) in enumerate(found)
+            for j, (gold_owner, gold_text) in enumerate(gold)
+            if (not owners or gold_owner == owner) and matches(text, gold_text)
+        ),
+    )
+    hit_of: dict[int, int] = {}
+    taken: set[int] = set()
+    for _, i, j in pairs:
+        if i not in hit_of and j not in taken:
+            hit_of[i] = j
+            taken.add(j)
+    lines = [(i in hit_of, owner, text) for i, (owner, text) in enumerate(found)]
+    return lines, [g for j, g in enumerate(gold) if j not in taken]
 
 
 def from_script(script: dict[str, Any]) -> list[Utterance]:
