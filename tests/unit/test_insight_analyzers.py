@@ -634,6 +634,68 @@ DATA = Path(__file__).resolve().parents[2] / "bench" / "data" / "insights"
             "Once the part arrives, they'll fit it.",
             ["The team to fit it once the part arrives."],
         ),
+        # "were" states a fact outside a condition; inside one it is a hypothetical
+        (
+            "agent",
+            "Our control room will write to the police today to confirm those were faults.",
+            ["Control room to write to the police today to confirm those were faults."],
+        ),
+        ("agent", "If it were up to me, we'd send a new one.", []),
+        # a request opened by "one more thing", its object a pronoun, its verb unlisted before
+        (
+            "agent",
+            "One more thing, could you measure it with the roof box on by Thursday?",
+            ["Customer to measure it with the roof box on by Thursday."],
+        ),
+        # a pronoun inside a title-case name stays; "you send" said of the customer agrees
+        (
+            "agent",
+            "Please switch off Find My Device before you send your phone tomorrow.",
+            [
+                "Customer to switch off Find My Device before the customer sends their phone tomorrow."
+            ],
+        ),
+        (
+            "agent",
+            "I'll call you once you get home tonight.",
+            ["Call the customer once they get home tonight."],
+        ),
+        # someone the customer must have somewhere; "have a look" is no such step
+        (
+            "agent",
+            "You'd need to have someone with a forklift licence there to sign for it.",
+            ["Customer to have someone with a forklift licence there to sign for it."],
+        ),
+        ("agent", "You'll need to have a look at the manual.", []),
+        # "otherwise" after the need is a warning; before it, the other branch
+        (
+            "agent",
+            "You'd need to post the phone within 14 days, otherwise they can't process it.",
+            ["Customer to post the phone within 14 days, otherwise they can't process it."],
+        ),
+        ("agent", "Otherwise you'd need to pay the fee.", []),
+        # a bare verb after a request in the same sentence is asked too, as one step
+        (
+            "agent",
+            "Could you keep bay 12 cordoned off, and email me a photo of the upright today?",
+            [
+                "Customer to keep bay 12 cordoned off and email the agent a photo of the upright today."
+            ],
+        ),
+        # someone sent to act is that person's step; a letter sent is the agent's
+        (
+            "agent",
+            "Our partner, AquaServ, is sending an engineer, Dave Rooney, to swap the unit today.",
+            ["Engineer Dave Rooney to swap the unit today."],
+        ),
+        (
+            "agent",
+            "We're sending you a letter to confirm it.",
+            ["Send the customer a letter to confirm it."],
+        ),
+        # a thing named by a time is no date to come for an act already done
+        ("agent", "I've already taken them off this month's invoice.", []),
+        ("agent", "I've booked the engineer for Thursday.", ["Book the engineer for Thursday."]),
         # a contingency to reply is advice for a case that may not come; coping is no act
         (
             "agent",

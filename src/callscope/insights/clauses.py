@@ -26,6 +26,17 @@ from dataclasses import dataclass
 from typing import Final
 
 from callscope.insights.actors import HAPPENINGS, third_act, third_party
+from callscope.insights.hedges import (
+    CHOICE,
+    COMPLAINT,
+    EFFECTIVE,
+    HABITUAL,
+    HYPOTHETICAL,
+    NO_PROMISE,
+    SHOULD,
+    TYPICAL_TIME,
+    WHICH,
+)
 from callscope.insights.incall import ASK_TEAM, is_in_call, is_later
 from callscope.insights.misheard import repaired
 from callscope.insights.numbers import DEADLINE
@@ -138,29 +149,13 @@ _CONDITION = re.compile(
     r"they|there|anything|your)\b)\b",
     re.I,
 )
-_HYPOTHETICAL = re.compile(
-    r"\b(?:would|could|might|hypothetically|were|had)\b(?!\s+(?:been\s+)?(?:to\b))", re.I
-)
-#: "should", hedged in the same sentence ("she should look at it, but I can't promise when"):
-#: a hope, not a promise
-_SHOULD = re.compile(r"\bshould\b", re.I)
-_NO_PROMISE = re.compile(
-    r"\b(?:can't|cannot|can not|won't|couldn't)\s+(?:promise|guarantee)\b|\bno\s+guarantees?\b",
-    re.I,
-)
-_COMPLAINT = re.compile(
-    r"\b(?:you|they|he|she|someone|somebody|the last \w+|your colleague)\s+(?:said|promised|told"
-    r"|was supposed)|\b(?:was|were)\s+(?:told|promised)|\bnever (?:did|happened|came|showed|"
-    r"arrived)|\bnothing happened|\bpromised to\b",
-    re.I,
-)
 _QUESTION = re.compile(r"\?\s*$")
 LEADING = re.compile(
     r"^(?:(?:ok(?:ay)?|so|yes|sure|great|alright|right|well|and|then|also|now|good news|"
     r"perfect|thanks|thank you|fine|got it|understood|in the meantime|to make up for it|"
     r"anyway|maybe later|i understand|of course|absolutely|certainly|no problem|but|though|"
     r"however|in (?:this|that|your) case|instead|in that case|this time|as a gesture|"
-    r"as a goodwill gesture)[,.!]?\s+)+",
+    r"as a goodwill gesture|one (?:more|last) thing|(?:and )?finally|lastly|oh)[,.!]?\s+)+",
     re.I,
 )
 
@@ -213,6 +208,8 @@ def clauses(sentence: str, speaker: str) -> list[Clause]:
     said = rewritten(repaired(sentence.strip()))
     parts = [p.strip(" ,;") for p in _SPLIT.split(said) if p.strip(" ,;.")]
     parts = [q for p in parts for q in _spliced(p)]
+    if speaker != "customer":
+        parts = _asked_on(parts)
     out: list[Clause] = []
     for part in parts:
         if out and _CONSEQUENCE.search(part) and not third_act(part):
@@ -220,6 +217,23 @@ def clauses(sentence: str, speaker: str) -> list[Clause]:
             out.append(Clause(f"{prev.text.rstrip('.!')}, {part}", sentence, speaker))
         else:
             out.append(Clause(part, sentence, speaker))
+    return out
+
+
+def _asked_on(parts: list[str]) -> list[str]:
+    """A bare verb after the agent's request or instruction in the same sentence is asked
+    too, as one step: "could you keep bay 12 cordoned off, and email me the photos today?"
+    asks for both."""
+    out: list[str] = []
+    asked = False
+    for part in parts:
+        first = re.match(r"[a-z]+", part)
+        if asked and first and base_form(first.group(0)) == first.group(0):
+            out[-1] = f"{out[-1].rstrip('.?!')} and {part}"
+            continue
+        body = LEADING.sub("", strip_condition(part))
+        asked = bool(_REQUEST.search(body) or _INSTRUCT.search(body))
+        out.append(part)
     return out
 
 
@@ -277,7 +291,7 @@ def _asked_of_customer(body: str) -> str:
 
 
 #: an object after an unlisted verb: "could you run a test" (a request, its verb guessed)
-_OBJECT_AHEAD = re.compile(r"\s+(?:a|an|the|your|this|that|these|those)\b", re.I)
+_OBJECT_AHEAD = re.compile(r"\s+(?:a|an|the|your|this|that|these|those|it|them|all|both)\b", re.I)
 
 
 #: "if it doesn't match, (just) call us": advice for a case that may not come, no step
@@ -312,6 +326,16 @@ _NO_ACT_AHEAD = re.compile(
 )
 
 
+#: someone the customer must have somewhere: "(you'll need to) have someone with a licence
+#: there to sign for it", "have an adult at home"
+_HAVE_SOMEONE = re.compile(
+    r"\s+(?:someone|somebody|an?\s+(?!(?:look|go|think|read|chat|word|try|break|feel)\b)"
+    r"[a-z]+)\b[^,.;]{0,60}?\b(?:there|at home|home|on site|"
+    r"available|present|in|at)\b",
+    re.I,
+)
+
+
 def _instruction(text: str, body: str) -> str:
     """The verb of the agent's instruction or request to the customer in ``body`` (``text``
     with a leading condition dropped); "" when none."""
@@ -324,6 +348,8 @@ def _instruction(text: str, body: str) -> str:
         verb = base_form(said)
         if verb and not (m.group("verb7") and verb in HAPPENINGS):
             return verb  # not "you should receive it tomorrow": a consequence
+        if said.lower() == "have" and _HAVE_SOMEONE.match(body[m.end() :]):
+            return "have"  # "you'll need to have someone there to sign for it"
         plea = (m.group("verb") or "").lower()
         if len(plea) > 2 and plea not in _NOT_IMPERATIVES and not plea.endswith(("ing", "ed")):
             return plea  # "please avoid chewing…": guessed
@@ -404,27 +430,6 @@ def strip_condition(text: str) -> str:
     return text
 
 
-#: what is done as a rule, not promised: "we'll always refund a missed delivery fee"
-_HABITUAL = re.compile(
-    r"\b(?:always|usually|normally|generally|typically|in most cases|as a rule|whenever)\b", re.I
-)
-#: a relative clause, which says how things go rather than what is promised: "…, which
-#: usually takes about ten days" (its "usually" makes no rule of the promise before it)
-_WHICH: Final = re.compile(r",?\s*\bwhich\b[^,;]*", re.I)
-#: how long it usually takes, said after the promise: "…, normally within 24 hours" (no rule
-#: of the promise either)
-_TYPICAL_TIME: Final = re.compile(
-    r",\s*(?:usually|normally|typically|generally)\s+(?:within|in|by|around|about|under)\b[^,;]*",
-    re.I,
-)
-#: an offer on the customer's choice: "if you upgrade, we'll waive the setup fee"
-_CHOICE = re.compile(
-    r"^\s*(?:and\s+)?if\s+you\s+(?:\w+\s+)?(?:choose|decide|cancel|upgrade|downgrade|switch|"
-    r"renew|sign up|join|leave|stay)\b",
-    re.I,
-)
-
-
 _LEAVING: Final = frozenset(("cancel", "switch", "leave", "dispute", "report", "close"))
 
 
@@ -445,10 +450,6 @@ def _verb_at(text: str, verb: str) -> int:
     return 0
 
 
-#: the date a done act takes effect from, not a step still to come
-_EFFECTIVE = re.compile(r"\b(?:effective|as of|as from|starting)\s*$", re.I)
-
-
 def frame(clause: Clause) -> Frame:
     text = clause.text
     kind, owner, who, verb = _kind(text, clause.speaker)
@@ -456,10 +457,13 @@ def frame(clause: Clause) -> Frame:
     # a past act's date to come follows its verb ("I've scheduled the engineer for Wednesday");
     # one before it is another phrase's ("a group starting on Monday and I've moved you…")
     deadline = DEADLINE.search(text, _verb_at(text, verb) if kind == "past" else 0)
+    while deadline and text[deadline.end() :].startswith(("'s", "’s")):
+        # "this month's invoice", "Thursday's round": a thing named by a time, not a date
+        deadline = DEADLINE.search(text, deadline.end())
     if (
         deadline
         and kind == "past"
-        and _EFFECTIVE.search(text[: deadline.start()])
+        and EFFECTIVE.search(text[: deadline.start()])
         and re.search(r"\b(?:today|now|immediately)\b", deadline.group(0), re.I)
     ):
         deadline = None  # "I've cancelled the plan, effective today": done, nothing to come
@@ -480,13 +484,13 @@ def frame(clause: Clause) -> Frame:
         ),
         hypothetical=not request
         and bool(
-            _HYPOTHETICAL.search(text)
-            or (_SHOULD.search(text) and _NO_PROMISE.search(clause.sentence))
-            or _HABITUAL.search(_TYPICAL_TIME.sub("", _WHICH.sub("", main)))
-            or (clause.speaker != "customer" and _CHOICE.search(text))
+            HYPOTHETICAL.search(text)
+            or (SHOULD.search(text) and NO_PROMISE.search(clause.sentence))
+            or HABITUAL.search(TYPICAL_TIME.sub("", WHICH.sub("", main)))
+            or (clause.speaker != "customer" and CHOICE.search(text))
         ),
         in_call=is_in_call(kind, clause.speaker, verb, main),
-        complaint=bool(_COMPLAINT.search(text)) or _threat(clause.speaker, verb, text),
+        complaint=bool(COMPLAINT.search(text)) or _threat(clause.speaker, verb, text),
         consequence=bool(_CONSEQUENCE.search(text.split(",")[-1].strip())) and "," in text,
         deadline=deadline.group(0) if deadline else "",
         guessed=kind in ("progressive", "instruction") and base_form(verb) is None,

@@ -85,6 +85,18 @@ _ASKED_TO = re.compile(
     r"(?:[a-z'-]+\s+){0,3}?[a-z'-]+)\s+to\s+(?P<verb>[a-z]+)\b",
     re.I,
 )
+#: someone sent to act: "Our partner, AquaServ, is sending an engineer, Dave Rooney, to swap
+#: the unit this afternoon", "I'm sending a technician out to fix it" — read as "an engineer,
+#: Dave Rooney, will swap the unit this afternoon"
+_SENDING = re.compile(
+    r"^[^.;?]*?(?:'s|'re|'m|\s+is|\s+are|\s+am|\s+will\s+be|'ll\s+be)\s+sending\s+"
+    r"(?P<who>(?:someone|somebody|(?:a|an|the|our|one of our)(?:\s+[a-z'-]+){0,2}?\s+"
+    r"(?:engineers?|technicians?|fitters?|plumbers?|electricians?|couriers?|drivers?|surveyors?|"
+    r"inspectors?|specialists?|team|crew|assessors?|adjusters?|nurses?|doctors?|locksmiths?|"
+    r"installers?|mechanics?|cleaners?|porters?|staff|person|people|members? of staff))"
+    r"(?:\s*,\s*[A-Z][a-z'-]+(?:\s+[A-Z][a-z'-]+)?\s*,)?)\s+(?:out\s+|round\s+|over\s+)?"
+    r"to\s+(?P<verb>[a-z]+)\b",
+)
 #: someone the agent will have act: "I'll get her to call you by Friday", "we'll have the
 #: engineer ring you" — read as "she will call you by Friday"
 _GET_TO = re.compile(
@@ -101,9 +113,12 @@ _ADVERB_GOING = re.compile(
     re.I,
 )
 #: "you'd need to fill in the form" in answer to "how do I claim?" is the customer's step, as
-#: "you'll need to…"; with an "if" (or "otherwise") it stays a hypothetical
+#: "you'll need to…"; with an "if" it stays a hypothetical, and after an "otherwise" it is the
+#: other branch ("otherwise you'd need to pay the fee"); an "otherwise" after it is a warning
+#: ("you'd need to post it within 14 days, otherwise they can't process it")
 _YOUD_NEED = re.compile(r"\byou(?:'d|\s+would)\s+need\s+to\b", re.I)
-_IF_ANY = re.compile(r"\b(?:if|unless|otherwise|in case)\b", re.I)
+_IF_ANY = re.compile(r"\b(?:if|unless|in case)\b", re.I)
+_OTHERWISE = re.compile(r"\b(?:otherwise|or else|alternatively|instead)\b", re.I)
 #: a purpose said before the agent's request: "So Rosa can get in, could you leave the gate
 #: unlocked?" — the request is read on its own
 _PURPOSE_FIRST = re.compile(
@@ -187,6 +202,7 @@ def _actively(text: str) -> str:
     )
     text = _WILL_BE_REFUNDED.sub(_refund, text)
     text = _ASKED_TO.sub(lambda m: f"{m.group('who')} will {m.group('verb')}", text)
+    text = _SENDING.sub(lambda m: f"{m.group('who')} will {m.group('verb')}", text)
     text = _GET_TO.sub(
         lambda m: (
             f"{_SUBJECT_OF.get(m.group('who').lower(), m.group('who'))} will {m.group('verb')}"
@@ -195,7 +211,8 @@ def _actively(text: str) -> str:
     )
     text = _PURPOSE_FIRST.sub("", text)
     text = _ADVERB_GOING.sub(lambda m: f"{m.group('who')} going to {m.group('adv')}", text)
-    if not _IF_ANY.search(text):
+    need = _YOUD_NEED.search(text)
+    if need and not _IF_ANY.search(text) and not _OTHERWISE.search(text[: need.start()]):
         text = _YOUD_NEED.sub("you'll need to", text)
     return _WILL_FOLLOW.sub(_we_send, text)
 

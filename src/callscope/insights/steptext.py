@@ -16,7 +16,7 @@ from typing import Final
 
 from callscope.insights.clauses import LEADING, Clause, Frame, guessed_base, strip_condition
 from callscope.insights.numbers import DEADLINE, normalise_deadline
-from callscope.insights.verbs import base_form, past_form
+from callscope.insights.verbs import base_form, past_form, third_singular
 
 __all__ = ["done_text", "step_text", "third_person"]
 
@@ -55,12 +55,45 @@ _SUBJECT_FORMS: Final = (
 )
 
 
+_ZWSP: Final = "\u200b"
+#: a title-case name with a pronoun in it: "Manage My Booking", "the Find My Device setting"
+_NAMED = re.compile(
+    r"\b(?:[A-Z][a-z]+\s+)+(?:My|Your|Our)(?:\s+[A-Z][a-z]+)+\b"
+    r"|(?<=[a-z,]\s)(?:My|Your|Our)(?:\s+[A-Z][a-z]+)+\b"
+)
+
+
+def _they_do(m: re.Match[str]) -> str:
+    """ "the customer sends" → "they send" (a second mention); other words unchanged."""
+    word = m.group(1)
+    base = base_form(word) or {"has": "have", "does": "do", "goes": "go"}.get(word)
+    if base is None and word in ("needs", "wants"):
+        base = word[:-1]
+    if base is not None and third_singular(base) == word:
+        return f"they {base}"
+    return m.group(0)
+
+
+def _hide(m: re.Match[str]) -> str:
+    return m.group(0)[0] + _ZWSP + m.group(0)[1:]
+
+
 def third_person(text: str, speaker: str) -> str:
     """``text`` with first and second person made third person, grammatically: the agent's
     "you're right" → "the customer is right"; the customer's "my router" → "their router"."""
     table = _CUSTOMER_PRONOUNS if speaker == "customer" else _AGENT_PRONOUNS
+    # a pronoun inside a title-case name stays ("Manage My Booking", "Find My Device"): kept
+    # from the rewrites by a zero-width space after its first letter
+    text = _NAMED.sub(lambda m: re.sub(r"\b(My|Your|Our)\b", _hide, m.group(0)), text)
     for pattern, repl in table:
         text = re.sub(pattern, repl, text, flags=re.I)
+    text = text.replace(_ZWSP, "")
+    if speaker != "customer":  # "you send" → "the customer sends"
+        text = re.sub(
+            r"\bthe customer ([a-z]+)\b",
+            lambda m: f"the customer {third_singular(m.group(1)) or m.group(1)}",
+            text,
+        )
     # a second mention of the customer reads "they"/"their"
     text = re.sub(r"\bthis call\b", "the call", text, flags=re.I)
     first = text.find("the customer")
@@ -69,6 +102,7 @@ def third_person(text: str, speaker: str) -> str:
         tail = tail.replace("the customer's", "their")
         for subject, they in _SUBJECT_FORMS:
             tail = tail.replace(f"the customer {subject}", f"they {they}")
+        tail = re.sub(r"\bthe customer ([a-z]+)\b", _they_do, tail)
         tail = tail.replace("the customer", "them")
         text = head + tail
     return re.sub(r"\s{2,}", " ", text).strip()

@@ -10,7 +10,7 @@ from __future__ import annotations
 import re
 from typing import Final
 
-__all__ = ["ACTIONS", "IN_CALL_VERBS", "base_form", "past_form"]
+__all__ = ["ACTIONS", "IN_CALL_VERBS", "base_form", "past_form", "third_singular"]
 
 _ACTION_WORDS: Final = """
 activate add adjust apply approve arrange ask assign attach authorize authorise block book
@@ -26,6 +26,8 @@ investigate arrive prepare sort flag downgrade refill approve drop stop talk
 empty search reconnect connect disconnect plug unplug reboot reinstall download phone ring
 chase monitor test scan service delete log click tap reissue run photograph
 acknowledge remake reprogram redo decide examine
+measure fit swap clean store survey assess quote reimburse reschedule rearrange track pack
+exchange complete treat mark tow paint tune calibrate configure enrol photocopy label trace
 """
 #: the listed action verbs, base forms
 ACTIONS: Final = frozenset(_ACTION_WORDS.split())
@@ -102,3 +104,13 @@ def past_form(verb: str) -> str:
     if base is None:
         return verb
     return _SIMPLE_PAST.get(base) or _ed(base)
+
+
+def third_singular(word: str) -> str | None:
+    """ "sends" for the listed verb's base form "send" (also "need", "want", "have", "do",
+    "go"), else None: "you send" said of the customer reads "the customer sends"."""
+    if word in ("have", "do", "go"):
+        return {"have": "has", "do": "does", "go": "goes"}[word]
+    if word in ("need", "want") or (word in ACTIONS and base_form(word) == word):
+        return _s(word)
+    return None

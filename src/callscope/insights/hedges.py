@@ -1,0 +1,59 @@
+"""Signs that a clause promises nothing, pure: a hypothetical ("we could send one"), a hedged
+"should" ("she should look at it, but I can't promise when"), a complaint about an earlier
+promise ("you said someone would call"), a rule rather than a promise ("we always refund…"),
+an offer on the customer's choice ("if you upgrade, we'll waive the fee") and a done act's
+effective date ("effective today"). Read by :func:`callscope.insights.clauses.frame`.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Final
+
+__all__ = [
+    "CHOICE", "COMPLAINT", "EFFECTIVE", "HABITUAL", "HYPOTHETICAL", "NO_PROMISE", "SHOULD",
+    "TYPICAL_TIME", "WHICH",
+]  # fmt: skip
+
+#: "were" and "had" only in a condition or an inversion ("if it were…", "had we known"): "to
+#: confirm those were equipment faults" states a fact
+HYPOTHETICAL = re.compile(
+    r"(?:\b(?:would|could|might|hypothetically)\b|\bif\b[^,.]*\b(?:were|had)\b|"
+    r"^(?:were|had)\s+(?:i|we|you|they|he|she|it)\b)(?!\s+(?:been\s+)?(?:to\b))",
+    re.I,
+)
+#: "should", hedged in the same sentence ("she should look at it, but I can't promise when"):
+#: a hope, not a promise
+SHOULD = re.compile(r"\bshould\b", re.I)
+NO_PROMISE = re.compile(
+    r"\b(?:can't|cannot|can not|won't|couldn't)\s+(?:promise|guarantee)\b|\bno\s+guarantees?\b",
+    re.I,
+)
+COMPLAINT = re.compile(
+    r"\b(?:you|they|he|she|someone|somebody|the last \w+|your colleague)\s+(?:said|promised|told"
+    r"|was supposed)|\b(?:was|were)\s+(?:told|promised)|\bnever (?:did|happened|came|showed|"
+    r"arrived)|\bnothing happened|\bpromised to\b",
+    re.I,
+)
+#: what is done as a rule, not promised: "we'll always refund a missed delivery fee"
+HABITUAL = re.compile(
+    r"\b(?:always|usually|normally|generally|typically|in most cases|as a rule|whenever)\b", re.I
+)
+#: a relative clause, which says how things go rather than what is promised: "…, which
+#: usually takes about ten days" (its "usually" makes no rule of the promise before it)
+WHICH: Final = re.compile(r",?\s*\bwhich\b[^,;]*", re.I)
+#: how long it usually takes, said after the promise: "…, normally within 24 hours" (no rule
+#: of the promise either)
+TYPICAL_TIME: Final = re.compile(
+    r",\s*(?:usually|normally|typically|generally)\s+(?:within|in|by|around|about|under)\b[^,;]*",
+    re.I,
+)
+#: an offer on the customer's choice: "if you upgrade, we'll waive the setup fee"
+CHOICE = re.compile(
+    r"^\s*(?:and\s+)?if\s+you\s+(?:\w+\s+)?(?:choose|decide|cancel|upgrade|downgrade|switch|"
+    r"renew|sign up|join|leave|stay)\b",
+    re.I,
+)
+#: the date a done act takes effect from: nothing still to come ("I've cancelled the plan,
+#: effective today")
+EFFECTIVE = re.compile(r"\b(?:effective|as of|as from|starting)\s*$", re.I)
