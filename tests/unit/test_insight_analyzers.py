@@ -4,6 +4,7 @@ similarity test on the packaged sentence-embedding model."""
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from pathlib import Path
 
@@ -919,6 +920,27 @@ def test_summary_carries_the_facts_and_invents_none() -> None:
         "$80",
         "Friday",
     ]
+
+
+@pytest.mark.parametrize(
+    "introduction",
+    ["My name's Derek Fairweather.", "It's Daniel from Brightline Studio.", "I'm Mark."],
+)
+def test_the_problem_leaves_out_who_is_calling(introduction: str) -> None:
+    call = said(
+        ("agent", "Homeguard Monitoring, Rachel speaking."),
+        ("customer", f"Hello, {introduction} My alarm has gone off three times this week."),
+        ("agent", "I've put zone 3 on bypass."),
+    )
+    analysis = analyze(call, 12.0)
+    problem = next(h for h in analysis.highlights if h["kind"] == "problem")
+    assert problem["value"] == "My alarm has gone off three times this week."
+    assert analysis.summary.startswith(
+        "The customer reported that their alarm has gone off three times this week."
+    )
+    # a sentence that is more than an introduction stays
+    call[1] = dataclasses.replace(call[1], text="I'm Mark and my alarm keeps going off.")
+    assert analyze(call, 12.0).summary.startswith("The customer reported that they are Mark and")
 
 
 def test_missing_model_files_are_named(tmp_path: Path) -> None:

@@ -106,6 +106,14 @@ _GREETING = re.compile(
     r"^(?:hi|hello|hey|good (?:morning|afternoon|evening))(?:,?\s+(?-i:[A-Z][a-z]+))?[,.!]\s*",
     re.I,
 )
+#: a sentence that only says who is calling: "My name's Derek Fairweather.", "I'm Mark.", "This
+#: is Daniel from Brightline Studio." (no part of the problem)
+_INTRODUCTION = re.compile(
+    r"^(?:(?:and\s+)?(?:my name(?:'s|\s+is)|i'm|i\s+am|this\s+is|it's))\s+"
+    r"(?:(?:mr|mrs|ms|miss|dr)\.?\s+)?(?-i:[A-Z])[\w'-]*(?:\s+(?-i:[A-Z])[\w'-]*){0,2}"
+    r"(?:,?\s+(?:from|at|with|calling from|over at)\s+[^.!?,]{1,40})?\s*[.!?]?$",
+    re.I,
+)
 _NUMBER = re.compile(r"[\d,.:$]+")
 
 
@@ -237,7 +245,8 @@ def _problem(sents: Sequence[Sentence]) -> Highlight | None:
         chosen = first_long
     if chosen is None:
         return None
-    kept = [p for p in chosen if _GREETING.sub("", p.text).strip()][:2]
+    kept = [p for p in chosen if not _INTRODUCTION.match(_GREETING.sub("", p.text).strip())]
+    kept = [p for p in kept if _GREETING.sub("", p.text).strip()][:2] or chosen[:1]
     text = " ".join(_GREETING.sub("", p.text).strip() for p in kept)
     return Highlight("problem", kept[0], text[:1].upper() + text[1:])
 
