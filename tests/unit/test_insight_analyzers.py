@@ -694,6 +694,14 @@ DATA = Path(__file__).resolve().parents[2] / "bench" / "data" / "insights"
             "We're sending you a letter to confirm it.",
             ["Send the customer a letter to confirm it."],
         ),
+        # a check run or a record opened in the call answers the customer now; later, a step
+        ("agent", "I'm running a remote signal test now.", []),
+        ("agent", "I'm just opening the lift log for Tuesday.", []),
+        (
+            "agent",
+            "I'll run a full line test tomorrow morning.",
+            ["Run a full line test tomorrow morning."],
+        ),
         # a thing named by a time is no date to come for an act already done
         ("agent", "I've already taken them off this month's invoice.", []),
         ("agent", "I've booked the engineer for Thursday.", ["Book the engineer for Thursday."]),
@@ -962,3 +970,26 @@ def test_the_customers_yes_to_the_agents_request_is_no_step_of_its_own() -> None
         ("customer", "Customer to forward the certificate to the venue by Friday."),
         ("customer", "Customer to send the agent the guest list by Monday."),
     ]
+    # an answer in words of its own is no step either; a step the customer adds is
+    for answer, added in (
+        ("I'll get my son to help me with that this evening.", []),
+        ("That's fine, I'll go Saturday morning.", []),
+        ("I'll be there myself.", []),
+        (
+            "Will do. I'll also email you our florist's details by Monday.",
+            [("customer", "Customer to email the agent their florist's details by Monday.")],
+        ),
+        (
+            "Sure. I'll clear the plants away from the unit tonight, too.",
+            [("customer", "Customer to clear the plants away from the unit tonight, too.")],
+        ),
+    ):
+        call = said(
+            ("agent", "Could you update his details in the app today?"),
+            ("customer", answer),
+        )
+        steps = [(s.owner, s.value) for s in next_steps(call)]
+        assert steps == [
+            ("customer", "Customer to update his details in the app today."),
+            *added,
+        ], answer

@@ -45,6 +45,13 @@ _BE_THERE = re.compile(
 )
 
 
+#: a check run or a record opened to answer the customer in the call
+_LOOK_UP = re.compile(
+    r"\b(?:run|running|ran|open|opening|opened)\s+(?:up\s+)?(?:a|an|the|your|our|my)\s+"
+    r"(?:[a-z-]+\s+){0,2}(?:test|check|diagnostic|diagnostics|log|file|record|records|notes|"
+    r"history|account|system|report)\b(?:\s+(?:for|from|of)\s+[\w-]+)?",
+    re.I,
+)
 _LET_KNOW = re.compile(r"\blet\s+(?:\w+\s+){1,3}?know\b", re.I)
 #: telling or explaining something in the call: "I'll tell you what the problem is"
 _TELL_NOW = re.compile(
@@ -80,4 +87,8 @@ def is_in_call(kind: str, speaker: str, verb: str, text: str) -> bool:
         return not is_later(text)  # "I'll go through the options with you on Friday": a step
     if verb == "be" and kind == "instruction" and _BE_THERE.search(text):
         return False
+    if verb in ("run", "open") and _LOOK_UP.search(text) and not is_later(_LOOK_UP.sub("", text)):
+        # "I'm running a remote signal test now", "I'm just opening the lift log for Tuesday"
+        # (the log's day, not a date to come)
+        return True
     return verb in IN_CALL_VERBS

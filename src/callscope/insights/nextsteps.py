@@ -209,21 +209,20 @@ def _handed_over(c: Candidate, kept: Sequence[Candidate]) -> bool:
     )
 
 
-#: what the customer's own "I'll …" says after the verb when it only agrees to the agent's
-#: request: a pronoun for the thing asked ("I'll forward it this afternoon", "I'll send those
-#: today", "I'll ring them tomorrow") or nothing ("I'll wait", "I'll try that")
-_AGREED_OBJECT = re.compile(r"^(?:(?:it|that|those|them|this|these)\b|[\s.!,]*$)", re.I)
+#: a step the customer adds to what the agent asked: "I'll also send you…", "…, too"
+_ALSO = re.compile(r"\b(?:also|too|as well|another thing)\b", re.I)
 
 
 def _agreed(c: Candidate, kept: Sequence[Candidate], utterances: Sequence[Utterance]) -> bool:
-    """Whether ``c`` is the customer's yes to a request the agent made in its turn just
+    """Whether ``c`` is the customer's answer to a request the agent made in its turn just
     before ("Could you forward it to the venue by Friday?" — "Yes, I'll forward it this
-    afternoon."): the step is the request, as the bare "I'll do that" (a step said once)."""
+    afternoon.", "I'll get my son to help me with that tonight", "I'll be there myself"): the
+    step is the request, said once. A step the customer adds ("I'll also send you…") is
+    their own."""
     if c.sentence.speaker != "customer" or c.frame.owner != "customer" or c.frame.kind != "future":
         return False
-    said = re.search(rf"\b{re.escape(c.frame.verb)}\w*\b(?P<rest>.*)", c.clause.text, re.I)
-    if said is None or not _AGREED_OBJECT.match(said.group("rest").strip()):
-        return False
+    if _ALSO.search(c.sentence.text):
+        return False  # "Will do. I'll also email you our florist's details": a step of its own
     start = c.sentence.utterance.start
     before = [u for u in utterances if u.start < start and u.speaker != "customer"]
     if not before:
