@@ -702,6 +702,30 @@ DATA = Path(__file__).resolve().parents[2] / "bench" / "data" / "insights"
             "I'll run a full line test tomorrow morning.",
             ["Run a full line test tomorrow morning."],
         ),
+        # "will be in touch" is a contact; "will be" with a state is none
+        (
+            "agent",
+            "Customer relations will be in touch within five working days.",
+            ["Customer relations to be in touch within 5 working days."],
+        ),
+        ("agent", "He'll be due about now.", []),
+        # "let <someone>, <name>, know" is a step; "tell you what…" inside a call back is one too
+        (
+            "agent",
+            "I'm going to let our practice manager, Karen, know.",
+            ["Let the practice manager, Karen, know."],
+        ),
+        (
+            "agent",
+            "If you haven't heard from her by four, I'll ring you and tell you what's happening.",
+            [
+                "Ring the customer and tell them what's happening if the customer hasn't heard from her by four."
+            ],
+        ),
+        # having is no act; a sign-off is no promise
+        ("agent", "The earliest slot I've got is Tuesday the 18th at 10am.", []),
+        ("agent", "No problem at all, we'll speak soon.", []),
+        ("agent", "I'll speak to the warehouse tomorrow.", ["Speak to the warehouse tomorrow."]),
         # a thing named by a time is no date to come for an act already done
         ("agent", "I've already taken them off this month's invoice.", []),
         ("agent", "I've booked the engineer for Thursday.", ["Book the engineer for Thursday."]),
@@ -779,6 +803,8 @@ def test_she_and_he_are_the_person_the_agent_named_last_and_they_the_team() -> N
             ("agent", "I've also told our billing team. They'll email you the credit note."),
             ("agent", "He'll text you when he's on his way."),  # no person since the team
             ("agent", "Sam, the installer, is on it. He'll be there at noon."),
+            ("agent", "There's a board at our Leeds depot. Darren can fit it on Friday."),
+            ("agent", "When the new board arrives, he'll come back and swap it in."),
         )
     )
     assert [(s.owner, s.value) for s in steps] == [
@@ -786,6 +812,7 @@ def test_she_and_he_are_the_person_the_agent_named_last_and_they_the_team() -> N
         ("third party", "Billing team to email the customer the credit note."),
         ("third party", "Billing team to text the customer when he's on his way."),
         ("third party", "Installer Sam to be there at noon."),
+        ("third party", "Darren to come back and swap it in when the new board arrives."),
     ]
 
 

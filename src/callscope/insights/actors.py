@@ -148,8 +148,8 @@ _ROLE = re.compile(r"^(?:the|our|your|my|their|a|an)\s+", re.I)
 #: "be" as a visit by a third party: "Luis will be with you between 8 and 9", "the fitter
 #: will be there by noon", "the crew will be at your house at 7"
 _BE_WITH_YOU = re.compile(
-    r"\s+(?:with you|there|at your|round|over|out to you|on site|at the (?:house|property|"
-    r"site|flat|door))\b",
+    r"\s+(?:with you|there|at your|round|over|out to you|on site|in touch|at the (?:house|"
+    r"property|site|flat|door))\b",
     re.I,
 )
 
@@ -172,5 +172,7 @@ def third_party(body: str, first: re.Match[str] | None) -> tuple[str, str] | Non
     third = third_act(body)
     if third and (first is None or third.start() < first.start()):
         verb = third.group("verb")
+        if verb.lower() == "be" and not _BE_WITH_YOU.match(body[third.end() :]):
+            return None  # "he'll be due about now": a state, not an act
         return third.group("who"), base_form(verb) or verb.lower()
     return _third_open(body) if third is None else None

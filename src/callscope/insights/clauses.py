@@ -32,6 +32,7 @@ from callscope.insights.hedges import (
     EFFECTIVE,
     HABITUAL,
     HYPOTHETICAL,
+    NO_ACT_AHEAD,
     NO_PROMISE,
     SHOULD,
     TYPICAL_TIME,
@@ -308,24 +309,6 @@ _INSTRUCT_VERBS: Final = ("verb", "verb2", "verb3", "verb4", "verb5", "verb6", "
 _EXPECTED = re.compile(r"^\s*(?:and\s+)?(?:when|once|as soon as)\b", re.I)
 
 
-#: a first-person future that is a manner of speaking or a thought, not an act
-_NO_ACT_AHEAD = re.compile(
-    r"(?:believe|think|guess|hope|bet|admit|wonder|assume|imagine|be\s+(?:honest|frank|"
-    r"straight|fair|blunt))\b|have to think\b"
-    # the customer coping: "we'll manage", "I'll cope until then"
-    r"|(?:manage|cope|survive|make do)\b(?!\s+(?:to|the|your|my|our|it|this|that)\b)"
-    # a need, a feeling or a forecast, not an act: "I'll need a courtesy car", "I'll be
-    # really upset", "we're going to run out by Friday"
-    r"|need\b(?!\s+to\b)|run\s+out\b"
-    # waiting on the line: "that's fine, I'll wait" (not "I'll wait in for the engineer",
-    # "I'll hold the room for you")
-    r"|(?:wait|hold|hang on)(?:\s+(?:on|here|then|on the line))?\s*[.,!]?\s*$"
-    r"|be\s+(?:(?:really|very|so|quite|pretty)\s+)?(?:upset|angry|annoyed|disappointed|"
-    r"furious|devastated|happy|glad|pleased|relieved|grateful|thrilled|surprised)\b",
-    re.I,
-)
-
-
 #: someone the customer must have somewhere: "(you'll need to) have someone with a licence
 #: there to sign for it", "have an adult at home"
 _HAVE_SOMEONE = re.compile(
@@ -387,7 +370,7 @@ def _kind(text: str, speaker: str) -> tuple[str, str, str, str]:
         return "third", owner, *third
     if first and first.group("verb").lower() == "do" and _bare_do(body[first.end() :]):
         return "", "", "", ""
-    if first and _NO_ACT_AHEAD.match(body[first.start("verb") :]):
+    if first and NO_ACT_AHEAD.match(body[first.start("verb") :]):
         return "", "", "", ""  # "I'll be honest…", "I'll believe it when I see it"
     if first:
         return "future", speaker, "", base_form(first.group("verb")) or first.group("verb")
@@ -415,8 +398,11 @@ def guessed_base(ing: str) -> str:
 
 
 def _is_past(m: re.Match[str]) -> bool:
-    """ "I've put in", "I just sent", "we refunded": a perfect or a distinct past form."""
+    """ "I've put in", "I just sent", "we refunded": a perfect or a distinct past form ("I've
+    got" is having, no act)."""
     verb = m.group("verb").lower()
+    if verb == "got" and re.search(r"'ve|\bhave\b", m.group(0)):
+        return False
     base = base_form(verb)
     if base is None:
         return False

@@ -2,7 +2,9 @@
 "should" ("she should look at it, but I can't promise when"), a complaint about an earlier
 promise ("you said someone would call"), a rule rather than a promise ("we always refund…"),
 an offer on the customer's choice ("if you upgrade, we'll waive the fee") and a done act's
-effective date ("effective today"). Read by :func:`callscope.insights.clauses.frame`.
+effective date ("effective today"), and a first-person future that is a manner of speaking,
+a need, a feeling or a sign-off ("I'll be honest", "I'll need a car", "we'll speak soon").
+Read by :func:`callscope.insights.clauses.frame`.
 """
 
 from __future__ import annotations
@@ -11,8 +13,8 @@ import re
 from typing import Final
 
 __all__ = [
-    "CHOICE", "COMPLAINT", "EFFECTIVE", "HABITUAL", "HYPOTHETICAL", "NO_PROMISE", "SHOULD",
-    "TYPICAL_TIME", "WHICH",
+    "CHOICE", "COMPLAINT", "EFFECTIVE", "HABITUAL", "HYPOTHETICAL", "NO_ACT_AHEAD", "NO_PROMISE",
+    "SHOULD", "TYPICAL_TIME", "WHICH",
 ]  # fmt: skip
 
 #: "were" and "had" only in a condition or an inversion ("if it were…", "had we known"): "to
@@ -57,3 +59,21 @@ CHOICE = re.compile(
 #: the date a done act takes effect from: nothing still to come ("I've cancelled the plan,
 #: effective today")
 EFFECTIVE = re.compile(r"\b(?:effective|as of|as from|starting)\s*$", re.I)
+#: a first-person future that is a manner of speaking or a thought, not an act
+NO_ACT_AHEAD = re.compile(
+    r"(?:believe|think|guess|hope|bet|admit|wonder|assume|imagine|be\s+(?:honest|frank|"
+    r"straight|fair|blunt))\b|have to think\b"
+    # the customer coping: "we'll manage", "I'll cope until then"
+    r"|(?:manage|cope|survive|make do)\b(?!\s+(?:to|the|your|my|our|it|this|that)\b)"
+    # a need, a feeling or a forecast, not an act: "I'll need a courtesy car", "I'll be
+    # really upset", "we're going to run out by Friday"
+    r"|need\b(?!\s+to\b)|run\s+out\b"
+    # waiting on the line: "that's fine, I'll wait" (not "I'll wait in for the engineer",
+    # "I'll hold the room for you")
+    r"|(?:wait|hold|hang on)(?:\s+(?:on|here|then|on the line))?\s*[.,!]?\s*$"
+    r"|be\s+(?:(?:really|very|so|quite|pretty)\s+)?(?:upset|angry|annoyed|disappointed|"
+    r"furious|devastated|happy|glad|pleased|relieved|grateful|thrilled|surprised)\b"
+    # a sign-off: "we'll speak soon", "I'll talk to you later"
+    r"|(?:speak|talk|chat)(?:\s+(?:to|with)\s+you)?\s+(?:soon|later|again|then|tomorrow)\s*[.,!]?\s*$",
+    re.I,
+)

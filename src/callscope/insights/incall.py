@@ -52,7 +52,9 @@ _LOOK_UP = re.compile(
     r"history|account|system|report)\b(?:\s+(?:for|from|of)\s+[\w-]+)?",
     re.I,
 )
-_LET_KNOW = re.compile(r"\blet\s+(?:\w+\s+){1,3}?know\b", re.I)
+_LET_KNOW = re.compile(r"\blet\s+(?:[\w']+,?\s+){1,4}?know\b", re.I)
+#: the verbs of telling: "I'll ring you and tell you what's happening" is a call, not telling
+_TELLING: Final = frozenset(("tell", "show", "explain", "go", "walk", "run", "talk"))
 #: telling or explaining something in the call: "I'll tell you what the problem is"
 _TELL_NOW = re.compile(
     r"\b(?:tell|show)\s+you\s+(?:what|how|why|where|about|a (?:bit|little))\b|"
@@ -83,7 +85,7 @@ def is_in_call(kind: str, speaker: str, verb: str, text: str) -> bool:
         return False
     if verb == "let" and kind == "future" and _LET_KNOW.search(text):
         return False  # "I'll let you know by Friday", "I'll let the team know"
-    if _TELL_NOW.search(text):
+    if _TELL_NOW.search(text) and verb in _TELLING:
         return not is_later(text)  # "I'll go through the options with you on Friday": a step
     if verb == "be" and kind == "instruction" and _BE_THERE.search(text):
         return False

@@ -57,6 +57,10 @@ _ORGANISATION = re.compile(
 _NOT_ORGANISATION_WORDS: Final = """Monday Tuesday Wednesday Thursday Friday Saturday Sunday
 January February March April May June July August September October November December I You We"""
 _NOT_ORGANISATIONS: Final = frozenset(_NOT_ORGANISATION_WORDS.split())
+#: capitalised words opening a clause that name no one: "That will…", "It'll…"
+_NOT_NAME_WORDS: Final = """It That This There Which What Who Someone Everything Nothing He She
+They Yes No"""
+_NOT_NAMES: Final = _NOT_ORGANISATIONS | frozenset(_NOT_NAME_WORDS.split())
 #: a person named with their role: "your account manager, Helen Park", "Jo, the room leader"
 #: — whom a later "she"/"he" means
 _PERSON = re.compile(
@@ -64,6 +68,8 @@ _PERSON = re.compile(
     r"(?P<name>[A-Z][a-z'-]+(?:\s+[A-Z][a-z'-]+)?)\b"
     r"|\b(?P<first>[A-Z][a-z'-]+(?:\s+[A-Z][a-z'-]+)?),\s+(?:the|our|your|my)\s+"
     r"(?P<role2>(?:[a-z'-]+\s+){0,2}[a-z'-]+),"
+    # a name alone acting: "Darren can fit it on Friday afternoon"
+    r"|\b(?P<solo>[A-Z][a-z'-]+)\s+(?=(?:will|'ll|can|is going to|is coming|has)\b)"
 )
 
 
@@ -125,7 +131,10 @@ def candidates(utterances: Sequence[Utterance]) -> list[Candidate]:
                     f"{m.group('role')} {m.group('name')}"
                     if m.group("name")
                     else f"{m.group('role2')} {m.group('first')}"
+                    if m.group("first")
+                    else m.group("solo")
                     for m in _PERSON.finditer(c.text)
+                    if not m.group("solo") or m.group("solo") not in _NOT_NAMES
                 ]
                 team = teams[-1] if teams else team
                 if people or teams:  # the one named last
