@@ -805,6 +805,7 @@ def test_she_and_he_are_the_person_the_agent_named_last_and_they_the_team() -> N
             ("agent", "Sam, the installer, is on it. He'll be there at noon."),
             ("agent", "There's a board at our Leeds depot. Darren can fit it on Friday."),
             ("agent", "When the new board arrives, he'll come back and swap it in."),
+            ("agent", "The driver will come at seven, and he'll ring you before he gets there."),
         )
     )
     assert [(s.owner, s.value) for s in steps] == [
@@ -813,7 +814,21 @@ def test_she_and_he_are_the_person_the_agent_named_last_and_they_the_team() -> N
         ("third party", "Billing team to text the customer when he's on his way."),
         ("third party", "Installer Sam to be there at noon."),
         ("third party", "Darren to come back and swap it in when the new board arrives."),
+        ("third party", "Driver to come at seven."),
+        ("third party", "Driver to ring the customer before he gets there."),
     ]
+
+
+def test_troubleshooting_on_the_line_is_no_step_unless_put_off() -> None:
+    on_the_line = said(
+        ("agent", "Let's try something together first. Could you unplug the box at the wall?"),
+    )
+    assert next_steps(on_the_line) == []
+    later = said(("agent", "Let's try something. Could you restart the router tonight?"))
+    assert [s.value for s in next_steps(later)] == ["Customer to restart the router tonight."]
+    # the same request without the agent trying something now is a step
+    asked = said(("agent", "I'm sorry. Could you unplug the box at the wall?"))
+    assert [s.value for s in next_steps(asked)] == ["Customer to unplug the box at the wall."]
 
 
 def test_the_shipped_classifier_on_held_out_sentences() -> None:

@@ -44,11 +44,19 @@ __all__ = ["Candidate", "candidates", "next_steps"]
 _TEAM = re.compile(
     r"\b(?:the|our|a|an)\s+((?:[a-z']+\s+){0,2}(?:team|department|engineers?|office|desk|"
     r"adjusters?|technicians?|specialists?|supervisor|manager|pharmacist|plumbers?|couriers?|lab|"
+    r"drivers?|fitters?|tuners?|installers?|inspectors?|surveyors?|electricians?|mechanics?|"
+    r"locksmiths?|nurses?|"
     r"warehouse|depot|store|crew|kitchen|bank|insurer|surgery|clinic|pharmacy)"
     r")\b",
     re.I,
 )
 _PRONOUN_ACTOR = ("they", "he", "she")
+#: the agent starting to troubleshoot with the customer on the line
+_TRY_NOW = re.compile(
+    r"\blet's\s+(?:just\s+)?(?:try|do|run|check|test)\b|\bwhile (?:you're|you are|we're|we are|"
+    r"I'm|I am) (?:on the (?:line|phone)|still on)\b|\bshall we try\b",
+    re.I,
+)
 #: an organisation named after a preposition, whom a later "they" may mean: "we'll send the
 #: battery to Veloria, they're going to ship a replacement"
 _ORGANISATION = re.compile(
@@ -102,9 +110,19 @@ def candidates(utterances: Sequence[Utterance]) -> list[Candidate]:
     is named after the last team the agent mentioned."""
     out: list[Candidate] = []
     team = person = ""
+    trying: Utterance | None = None  # the agent's turn that started trying something now
     for index, s in enumerate(_joined_consequences(sentences(utterances))):
         parts = clauses(s.text, s.speaker)
         frames = [frame(c) for c in parts]
+        if s.speaker != "customer" and _TRY_NOW.search(s.text):
+            trying = s.utterance
+        elif trying is s.utterance:
+            # "Let's try something together first. Could you unplug the box…?": done while
+            # on the line, unless put off to later
+            frames = [
+                replace(f, in_call=True) if f.kind == "instruction" and not f.deadline else f
+                for f in frames
+            ]
         if frames and frames[0].conditional and frames[0].hypothetical:
             # "If you miss another payment, it would be reported, so please call us first":
             # what follows a hypothetical is hypothetical too
