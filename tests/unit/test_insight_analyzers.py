@@ -814,8 +814,26 @@ def test_she_and_he_are_the_person_the_agent_named_last_and_they_the_team() -> N
         ("third party", "Billing team to text the customer when he's on his way."),
         ("third party", "Installer Sam to be there at noon."),
         ("third party", "Darren to come back and swap it in when the new board arrives."),
-        ("third party", "Driver to come at seven."),
-        ("third party", "Driver to ring the customer before he gets there."),
+        # one person's visit said in two clauses of a turn is one step
+        ("third party", "Driver to come at seven and ring the customer before he gets there."),
+    ]
+
+
+def test_one_persons_visit_in_one_turn_is_one_step() -> None:
+    steps = next_steps(
+        said(
+            ("agent", "Alison will be with you on Tuesday, and she'll look at the sticking key."),
+            ("agent", "The engineer will come on Friday."),
+            ("agent", "He'll text you when he's on his way."),  # another turn: a step of its own
+            ("agent", "The courier will collect it, and the warehouse will refund you."),
+        )
+    )
+    assert [(s.owner, s.value) for s in steps] == [
+        ("third party", "Alison to be with the customer on Tuesday and look at the sticking key."),
+        ("third party", "Engineer to come on Friday."),
+        ("third party", "Engineer to text the customer when he's on his way."),
+        ("third party", "Courier to collect it."),
+        ("third party", "Warehouse to refund the customer."),
     ]
 
 

@@ -28,6 +28,7 @@ The engineer will replace the board.") is no step of its own: the third party's 
 
 from __future__ import annotations
 
+import dataclasses
 import re
 from collections import Counter
 from collections.abc import Sequence
@@ -209,6 +210,27 @@ def _key(text: str) -> str:
     return " ".join(re.findall(r"[a-z0-9']+", text.lower()))
 
 
+def _same_visit(first: Candidate, then: Candidate) -> bool:
+    """Whether ``then`` goes on with what the third party of ``first`` does, in the same turn,
+    named by a pronoun ("…, and she'll have a look at…", "He'll ring you before…")."""
+    return (
+        first.sentence.utterance is then.sentence.utterance
+        and first.frame.owner == then.frame.owner == "third party"
+        and _bare(first.frame.who) == _bare(then.frame.who)
+        and bool(_PRONOUN_OPENS.match(_LEADING_AND.sub("", then.clause.text)))
+    )
+
+
+def _bare(who: str) -> str:
+    """``who`` without its determiner: "the driver" and "driver" are one."""
+    return re.sub(r"^(?:the|our|a|an|your|my)\s+", "", who.strip().lower())
+
+
+#: a clause opened by the pronoun of a third party
+_PRONOUN_OPENS = re.compile(r"^(?:he|she|they)(?:'ll|\s+will|'s|\s+is|'re|\s+are)\b", re.I)
+_LEADING_AND = re.compile(r"^(?:and|then|and then|so)\s+", re.I)
+
+
 def _named(f: Frame, team: str) -> Frame:
     return replace(f, who=team)
 
@@ -277,6 +299,7 @@ def next_steps(utterances: Sequence[Utterance], *, embed: Embedder | None = None
         if p >= model.threshold and said[_key(c.sentence.text)] < _LOOP
     ]
     out: list[NextStep] = []
+    last: Candidate | None = None
     for c, p in zip(found, probabilities, strict=True):
         if c not in kept or _handed_over(c, kept) or _agreed(c, kept, utterances):
             continue
@@ -284,6 +307,17 @@ def next_steps(utterances: Sequence[Utterance], *, embed: Embedder | None = None
         if any(_key(value) == _key(s.value) for s in out):
             continue  # said twice, one step
         u = c.sentence.utterance
+        if last is not None and out and _same_visit(last, c):
+            # "Alison will be with you on Tuesday, and she'll have a look at the F sharp":
+            # one person's visit, one step
+            action = value.split(" to ", 1)[1]
+            out[-1] = dataclasses.replace(
+                out[-1],
+                value=f"{out[-1].value.rstrip('.')} and {action}",
+                said=f"{out[-1].said.rstrip('.')}, {c.clause.text}",
+            )
+            continue
+        last = c
         out.append(
             NextStep(
                 owner=c.frame.owner,
