@@ -17,9 +17,15 @@ from typing import Final
 
 from callscope.insights.verbs import base_form
 
-__all__ = ["HAPPENINGS", "third_act", "third_party"]
+__all__ = ["DETERMINER", "HAPPENINGS", "TRADES", "third_act", "third_party"]
 
 
+#: the trades and people sent to a customer, as a regular expression alternation (shared by
+#: the team a pronoun means and the one sent to act: callscope.insights.nextsteps, .rewrites)
+TRADES: Final = (
+    r"engineers?|technicians?|fitters?|plumbers?|electricians?|couriers?|drivers?|surveyors?|"
+    r"inspectors?|specialists?|adjusters?|nurses?|locksmiths?|installers?|mechanics?"
+)
 _THIRD = re.compile(
     r"(?P<who>\b(?:they|he|she|someone|somebody|(?:dr|mr|mrs|ms|miss|doctor)\.?\s+[a-z]+|"
     r"(?:(?:our|the|a|an|my|your)\s+)(?:[a-z']+\s+){0,2}"
@@ -133,16 +139,16 @@ def _who(m: re.Match[str]) -> str:
     subject = m.group("subject")
     if not appos:
         return subject
-    if appos[:1].isupper() and _ROLE.match(subject):  # the role, then the name
-        return f"{_ROLE.sub('', subject)} {appos}"
-    if subject[:1].isupper() and _ROLE.match(appos) and "," not in appos:  # the name, the role
+    if appos[:1].isupper() and DETERMINER.match(subject):  # the role, then the name
+        return f"{DETERMINER.sub('', subject)} {appos}"
+    if subject[:1].isupper() and DETERMINER.match(appos) and "," not in appos:  # the name, the role
         role = re.split(r"\s+(?:who|which|that|whose)\b", appos, maxsplit=1)[0]
-        return f"{_ROLE.sub('', role)} {subject}"  # "the foreman who did the job": "foreman"
+        return f"{DETERMINER.sub('', role)} {subject}"  # "the foreman who did the job": "foreman"
     return appos if appos[:1].isupper() else subject
 
 
-#: a role said with its determiner: "our depot supervisor", "the room leader"
-_ROLE = re.compile(r"^(?:the|our|your|my|their|a|an)\s+", re.I)
+#: the determiner of a role or team: "our depot supervisor", "the room leader"
+DETERMINER = re.compile(r"^(?:the|our|your|my|their|a|an)\s+", re.I)
 
 
 #: "be" as a visit by a third party: "Luis will be with you between 8 and 9", "the fitter

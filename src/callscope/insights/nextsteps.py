@@ -28,26 +28,24 @@ The engineer will replace the board.") is no step of its own: the third party's 
 
 from __future__ import annotations
 
-import dataclasses
 import re
 from collections import Counter
 from collections.abc import Sequence
 from dataclasses import replace
 from typing import Final
 
+from callscope.insights.actors import DETERMINER, TRADES
 from callscope.insights.clauses import Clause, Frame, clauses, frame, is_consequence
 from callscope.insights.commitments import load_model
-from callscope.insights.steptext import step_text
+from callscope.insights.steptext import step_action, step_text
 from callscope.insights.types import Embedder, NextStep, Sentence, Utterance, sentences
 
 __all__ = ["Candidate", "candidates", "next_steps"]
 
 _TEAM = re.compile(
-    r"\b(?:the|our|a|an)\s+((?:[a-z']+\s+){0,2}(?:team|department|engineers?|office|desk|"
-    r"adjusters?|technicians?|specialists?|supervisor|manager|pharmacist|plumbers?|couriers?|lab|"
-    r"drivers?|fitters?|tuners?|installers?|inspectors?|surveyors?|electricians?|mechanics?|"
-    r"locksmiths?|nurses?|"
-    r"warehouse|depot|store|crew|kitchen|bank|insurer|surgery|clinic|pharmacy)"
+    r"\b(?:the|our|a|an)\s+((?:[a-z']+\s+){0,2}(?:" + TRADES + r"|team|department|office|desk|"
+    r"supervisor|manager|pharmacist|lab|tuners?|warehouse|depot|store|crew|kitchen|bank|insurer|"
+    r"surgery|clinic|pharmacy)"
     r")\b",
     re.I,
 )
@@ -223,7 +221,7 @@ def _same_visit(first: Candidate, then: Candidate) -> bool:
 
 def _bare(who: str) -> str:
     """``who`` without its determiner: "the driver" and "driver" are one."""
-    return re.sub(r"^(?:the|our|a|an|your|my)\s+", "", who.strip().lower())
+    return DETERMINER.sub("", who.strip()).lower()
 
 
 #: a clause opened by the pronoun of a third party
@@ -310,10 +308,9 @@ def next_steps(utterances: Sequence[Utterance], *, embed: Embedder | None = None
         if last is not None and out and _same_visit(last, c):
             # "Alison will be with you on Tuesday, and she'll have a look at the F sharp":
             # one person's visit, one step
-            action = value.split(" to ", 1)[1]
-            out[-1] = dataclasses.replace(
+            out[-1] = replace(
                 out[-1],
-                value=f"{out[-1].value.rstrip('.')} and {action}",
+                value=f"{out[-1].value.rstrip('.')} and {step_action(c.clause, c.frame)}.",
                 said=f"{out[-1].said.rstrip('.')}, {c.clause.text}",
             )
             continue

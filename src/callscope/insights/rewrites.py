@@ -15,6 +15,8 @@ from __future__ import annotations
 import re
 from typing import Final
 
+from callscope.insights.actors import TRADES
+
 __all__ = ["rewritten"]
 
 
@@ -91,9 +93,8 @@ _ASKED_TO = re.compile(
 _SENDING = re.compile(
     r"^[^.;?]*?(?:'s|'re|'m|\s+is|\s+are|\s+am|\s+will\s+be|'ll\s+be)\s+sending\s+"
     r"(?P<who>(?:someone|somebody|(?:a|an|the|our|one of our)(?:\s+[a-z'-]+){0,2}?\s+"
-    r"(?:engineers?|technicians?|fitters?|plumbers?|electricians?|couriers?|drivers?|surveyors?|"
-    r"inspectors?|specialists?|team|crew|assessors?|adjusters?|nurses?|doctors?|locksmiths?|"
-    r"installers?|mechanics?|cleaners?|porters?|staff|person|people|members? of staff))"
+    r"(?:" + TRADES + r"|team|crew|assessors?|doctors?|cleaners?|porters?|staff|person|people|"
+    r"members? of staff))"
     r"(?:\s*,\s*[A-Z][a-z'-]+(?:\s+[A-Z][a-z'-]+)?\s*,)?)\s+(?:out\s+|round\s+|over\s+)?"
     r"to\s+(?P<verb>[a-z]+)\b",
 )

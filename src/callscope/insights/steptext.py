@@ -16,9 +16,9 @@ from typing import Final
 
 from callscope.insights.clauses import LEADING, Clause, Frame, guessed_base, strip_condition
 from callscope.insights.numbers import DEADLINE, normalise_deadline
-from callscope.insights.verbs import base_form, past_form, third_singular
+from callscope.insights.verbs import base_form, past_form, singular_base, third_singular
 
-__all__ = ["done_text", "step_text", "third_person"]
+__all__ = ["done_text", "step_action", "step_text", "third_person"]
 
 
 _NOW = re.compile(r",?\s*\b(?:right now|as we speak|now|right away)\b", re.I)
@@ -65,13 +65,8 @@ _NAMED = re.compile(
 
 def _they_do(m: re.Match[str]) -> str:
     """ "the customer sends" → "they send" (a second mention); other words unchanged."""
-    word = m.group(1)
-    base = base_form(word) or {"has": "have", "does": "do", "goes": "go"}.get(word)
-    if base is None and word in ("needs", "wants"):
-        base = word[:-1]
-    if base is not None and third_singular(base) == word:
-        return f"they {base}"
-    return m.group(0)
+    base = singular_base(m.group(1))
+    return f"they {base}" if base is not None else m.group(0)
 
 
 def _hide(m: re.Match[str]) -> str:
@@ -133,6 +128,18 @@ _FUTURE_WORD = re.compile(r"^(?:will|to|should|shall|also|then|now|\w+'ll)$")
 
 def step_text(clause: Clause, f: Frame) -> str:
     """The next step in the RingSense style: owner + action + object + deadline."""
+    action = step_action(clause, f)
+    if f.owner == "customer":
+        out = f"Customer to {action}"
+    elif f.owner == "third party":
+        out = f"{_team(f.who)} to {action}"
+    else:
+        out = action[:1].upper() + action[1:]
+    return out + "."
+
+
+def step_action(clause: Clause, f: Frame) -> str:
+    """The step without its owner: action + object + deadline, third person."""
     text = clause.text.strip().rstrip(".!?")
     condition = ""
     if f.conditional and "," in text:
@@ -144,14 +151,7 @@ def step_text(clause: Clause, f: Frame) -> str:
     action = third_person(action, speaker if clause.speaker == "customer" else "agent")
     if condition:
         action = f"{action} {third_person(condition[:1].lower() + condition[1:], speaker)}"
-    action = re.sub(r"\s{2,}", " ", action).strip(" ,")
-    if f.owner == "customer":
-        out = f"Customer to {action}"
-    elif f.owner == "third party":
-        out = f"{_team(f.who)} to {action}"
-    else:
-        out = action[:1].upper() + action[1:]
-    return out + "."
+    return re.sub(r"\s{2,}", " ", action).strip(" ,")
 
 
 def _team(who: str) -> str:

@@ -245,10 +245,10 @@ def _problem(sents: Sequence[Sentence]) -> Highlight | None:
         chosen = first_long
     if chosen is None:
         return None
-    kept = [p for p in chosen if not _INTRODUCTION.match(_GREETING.sub("", p.text).strip())]
-    kept = [p for p in kept if _GREETING.sub("", p.text).strip()][:2] or chosen[:1]
-    text = " ".join(_GREETING.sub("", p.text).strip() for p in kept)
-    return Highlight("problem", kept[0], text[:1].upper() + text[1:])
+    said = [(p, _GREETING.sub("", p.text).strip()) for p in chosen]
+    kept = [(p, t) for p, t in said if t and not _INTRODUCTION.match(t)][:2] or said[:1]
+    text = " ".join(t for _, t in kept)
+    return Highlight("problem", kept[0][0], text[:1].upper() + text[1:])
 
 
 def _done(

@@ -10,7 +10,9 @@ from __future__ import annotations
 import re
 from typing import Final
 
-__all__ = ["ACTIONS", "IN_CALL_VERBS", "base_form", "past_form", "third_singular"]
+__all__ = [
+    "ACTIONS", "IN_CALL_VERBS", "base_form", "past_form", "singular_base", "third_singular",
+]  # fmt: skip
 
 _ACTION_WORDS: Final = """
 activate add adjust apply approve arrange ask assign attach authorize authorise block book
@@ -106,11 +108,25 @@ def past_form(verb: str) -> str:
     return _SIMPLE_PAST.get(base) or _ed(base)
 
 
+#: verbs outside the action list whose third person singular a step may need
+_IRREGULAR_S: Final = {"have": "has", "do": "does", "go": "goes"}
+_UNLISTED_S: Final = ("need", "want")
+
+
 def third_singular(word: str) -> str | None:
     """ "sends" for the listed verb's base form "send" (also "need", "want", "have", "do",
     "go"), else None: "you send" said of the customer reads "the customer sends"."""
-    if word in ("have", "do", "go"):
-        return {"have": "has", "do": "does", "go": "goes"}[word]
-    if word in ("need", "want") or (word in ACTIONS and base_form(word) == word):
+    if word in _IRREGULAR_S:
+        return _IRREGULAR_S[word]
+    if word in _UNLISTED_S or (word in ACTIONS and base_form(word) == word):
         return _s(word)
     return None
+
+
+def singular_base(word: str) -> str | None:
+    """The base form whose :func:`third_singular` ``word`` is ("sends" → "send", "has" →
+    "have"), else None."""
+    base = base_form(word) or next((b for b, s in _IRREGULAR_S.items() if s == word), None)
+    if base is None:
+        base = next((b for b in _UNLISTED_S if _s(b) == word), None)
+    return base if base is not None and third_singular(base) == word else None
