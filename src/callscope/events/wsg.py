@@ -32,6 +32,8 @@ import uuid
 from dataclasses import dataclass
 from typing import Any
 
+from callscope.digits import is_digits
+
 __all__ = [
     "ABSOLUTE_TIMEOUT_S",
     "HEARTBEAT_S",
@@ -65,7 +67,7 @@ def parse_sequence(text: str) -> int:
     Raises:
         ValueError: not a whole number 0 … 2⁵³−1.
     """
-    if not text.isascii() or not text.isdigit() or len(text) > 16:
+    if not is_digits(text) or len(text) > 16:
         raise ValueError(f"{text[:20]!r} is not a sequence number")
     value = int(text)
     if value > _MAX_SEQUENCE:
