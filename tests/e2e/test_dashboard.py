@@ -636,6 +636,15 @@ def test_phone_sized_window_and_keyboard_only(world: World) -> None:
         context.close()
 
 
+#: an event as the subscription delivers it, late: the device's state before it supervised
+STALE_DEVICE_STATE = """() => callscope.events.onEvent({
+  event: "/v2/me/devices",
+  body: {messageType: "DeviceStateChangeMessage", devices: [{
+    id: String(callscope.device.id), deviceState: "Active",
+    capabilities: ["ListenIn", "Coach", "BargeIn"]}]},
+})"""
+
+
 def test_a_one_way_call_says_why_it_cannot_be_coached_and_alerts_filter_the_list(
     world: World,
 ) -> None:
@@ -663,6 +672,11 @@ def test_a_one_way_call_says_why_it_cannot_be_coached_and_alerts_filter_the_list
         )
         assert page.is_disabled("#coach")
         assert page.is_disabled("#barge")
+        # the subscription's copy of a state comes later than the web phone's own; an older
+        # one (all operations, before the supervision began) must not enable talking again
+        page.evaluate(STALE_DEVICE_STATE)
+        assert page.is_disabled("#coach")
+        assert "one-way" in page.inner_text("#talk-why")
         shot(page, "12a-one-way-call")
         # no recording disclosure in the first 30 s: an alert badge on the wallboard's row
         page.wait_for_selector("#live-calls li:has-text('1 alert')", timeout=40_000)

@@ -193,7 +193,11 @@ function resyncSoon() {
 
 function onEvent(envelope) {
   if (envelope.event && envelope.event.includes("/telephony/sessions")) resyncSoon();
-  else if (envelope.body && envelope.body.messageType === "DeviceStateChangeMessage") onDeviceState(envelope.body);
+  else if (envelope.body && envelope.body.messageType === "DeviceStateChangeMessage") {
+    // the web phone's own socket carries its state first and in order; the subscription's
+    // copy comes later through the event outbox and would undo a newer state
+    if (!(app.device && app.device.id)) onDeviceState(envelope.body);
+  }
 }
 
 function onBoardEvent(event) {
