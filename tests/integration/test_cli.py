@@ -182,7 +182,7 @@ def test_admin_commands_make_identities_that_can_log_in(
     server_factory: type[Server], tmp_path: Path
 ) -> None:
     data = tmp_path / "data"
-    srv = server_factory(data).start()
+    srv = server_factory(data, template=False).start()  # a first boot
     assert "created the demo account 70000001" in srv.log()
     assert "demo-credentials.json" in srv.log()
 
