@@ -388,7 +388,7 @@ DATA = Path(__file__).resolve().parents[2] / "bench" / "data" / "insights"
         (
             "agent",
             "Could you reconnect it to your home Wi-Fi tonight?",
-            ["Customer to reconnect it to the customer's home Wi-Fi tonight."],
+            ["Customer to reconnect it to their home Wi-Fi tonight."],
         ),
         # a request answered in the call is none; put off to later, or asking someone else
         # to act, or with an unlisted verb, an object and a later time, it is a step
@@ -401,7 +401,7 @@ DATA = Path(__file__).resolve().parents[2] / "bench" / "data" / "insights"
         (
             "agent",
             "Could you ask your landlord to sign the consent form?",
-            ["Customer to ask the customer's landlord to sign the consent form."],
+            ["Customer to ask their landlord to sign the consent form."],
         ),
         (
             "agent",
@@ -530,7 +530,7 @@ DATA = Path(__file__).resolve().parents[2] / "bench" / "data" / "insights"
         (
             "agent",
             "I'll have the engineer ring you before he comes.",
-            ["Engineer to ring the customer before he comes."],
+            ["Engineer to call the customer before he comes."],
         ),
         # a purpose said before the request
         (
@@ -652,9 +652,7 @@ DATA = Path(__file__).resolve().parents[2] / "bench" / "data" / "insights"
         (
             "agent",
             "Please switch off Find My Device before you send your phone tomorrow.",
-            [
-                "Customer to switch off Find My Device before the customer sends their phone tomorrow."
-            ],
+            ["Customer to switch off Find My Device before they send their phone tomorrow."],
         ),
         (
             "agent",
@@ -719,7 +717,7 @@ DATA = Path(__file__).resolve().parents[2] / "bench" / "data" / "insights"
             "agent",
             "If you haven't heard from her by four, I'll ring you and tell you what's happening.",
             [
-                "Ring the customer and tell them what's happening if the customer hasn't heard from her by four."
+                "Call the customer and tell them what's happening if the customer hasn't heard from her by four."
             ],
         ),
         # having is no act; a sign-off is no promise
@@ -815,7 +813,7 @@ def test_she_and_he_are_the_person_the_agent_named_last_and_they_the_team() -> N
         ("third party", "Installer Sam to be there at noon."),
         ("third party", "Darren to come back and swap it in when the new board arrives."),
         # one person's visit said in two clauses of a turn is one step
-        ("third party", "Driver to come at seven and ring the customer before he gets there."),
+        ("third party", "Driver to come at seven and call the customer before he gets there."),
     ]
 
 
@@ -1053,3 +1051,104 @@ def test_the_customers_yes_to_the_agents_request_is_no_step_of_its_own() -> None
             ("customer", "Customer to update his details in the app today."),
             *added,
         ], answer
+
+
+@pytest.mark.parametrize(
+    ("turns", "found"),
+    [
+        # "go through" a named person's papers is an act; "their" team or role acts
+        (
+            [("agent", "Priya will go through Marcus's job notes and call you by Wednesday.")],
+            [
+                (
+                    "third party",
+                    "Priya to go through Marcus's job notes and call the customer by Wednesday.",
+                )
+            ],
+        ),
+        (
+            [("agent", "Their area supervisor will go out with the driver on Saturday.")],
+            [("third party", "Area supervisor to go out with the driver on Saturday.")],
+        ),
+        # what the customer gets from us is our promise, not a consequence of the act before
+        (
+            [
+                (
+                    "agent",
+                    "I've put a hold on, so you won't be charged. You'll get a letter from us "
+                    "confirming it in the next few days.",
+                )
+            ],
+            [("agent", "Write to the customer confirming it in the next few days.")],
+        ),
+        (
+            [
+                (
+                    "agent",
+                    "You'll get a credit for both cleans, that's £160, on your November invoice.",
+                )
+            ],
+            [
+                (
+                    "agent",
+                    "Put a credit for both cleans, that's £160, on the customer's November invoice.",
+                )
+            ],
+        ),
+        # the customer's part said as what is needed of them, or as a help
+        (
+            [("agent", "What I need from you is to keep them wrapped on their pallets.")],
+            [("customer", "Customer to keep them wrapped on their pallets.")],
+        ),
+        (
+            [("agent", "What you'll need to do is upload it through the portal by Friday.")],
+            [("customer", "Customer to upload it through the portal by Friday.")],
+        ),
+        (
+            [("agent", "It would help her if you could email us your payment receipt.")],
+            [("customer", "Customer to email the company their payment receipt.")],
+        ),
+        # after the answer to a request, "And I'll…" adds a step of the customer's own
+        (
+            [
+                ("agent", "Could you ring us before ten on Saturday?"),
+                (
+                    "customer",
+                    "I can do that. And I'll leave the side gate unlocked on Friday night.",
+                ),
+            ],
+            [
+                ("customer", "Customer to call the company before ten on Saturday."),
+                ("customer", "Customer to leave the side gate unlocked on Friday night."),
+            ],
+        ),
+        # a contact in the plain verb; "from now on" is no "now" of the act
+        (
+            [("agent", "Karen will ring you tomorrow about how cover will work from now on.")],
+            [
+                (
+                    "third party",
+                    "Karen to call the customer tomorrow about how cover will work from now on.",
+                )
+            ],
+        ),
+        (
+            [("agent", "I'll drop you an email after this call confirming the hold.")],
+            [("agent", "Email the customer after the call confirming the hold.")],
+        ),
+        # a second mention of the customer before a verb is "they"
+        (
+            [("agent", "Could you email me the photos you took on the day you left?")],
+            [
+                (
+                    "customer",
+                    "Customer to email the agent the photos they took on the day they left.",
+                )
+            ],
+        ),
+    ],
+)
+def test_more_ways_to_say_a_step(
+    turns: list[tuple[str, str]], found: list[tuple[str, str]]
+) -> None:
+    assert [(s.owner, s.value) for s in next_steps(said(*turns))] == found

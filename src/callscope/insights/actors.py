@@ -28,7 +28,7 @@ TRADES: Final = (
 )
 _THIRD = re.compile(
     r"(?P<who>\b(?:they|he|she|someone|somebody|(?:dr|mr|mrs|ms|miss|doctor)\.?\s+[a-z]+|"
-    r"(?:(?:our|the|a|an|my|your)\s+)(?:[a-z']+\s+){0,2}"
+    r"(?:(?:our|the|a|an|my|your|their)\s+)(?:[a-z']+\s+){0,2}"
     r"(?:team|department|engineers?|technician|mechanic|manager|supervisor|adjuster|"
     r"specialist|office|pharmacist|plumber|installer|courier|carrier|warehouse|desk|lab|"
     r"driver|agent|store|billing|dispatch|representative|doctor|nurse|provider)|billing|"
@@ -112,9 +112,12 @@ def _third_open(body: str) -> tuple[str, str] | None:
     return _who(m), verb
 
 
-#: "go" that is an act on something: "will go through the form with you", "go over it"
+#: "go" that is an act on something: "will go through the form with you", "go over it", "will
+#: go through Marcus's job notes"
 _GO_THROUGH = re.compile(
-    r"^\s+(?:through|over)\s+(?:the|your|it|this|that|these|those|everything|all|each)\b", re.I
+    r"^\s+(?:through|over)\s+(?:the|your|it|this|that|these|those|everything|all|each|"
+    r"[a-z][a-z-]+'s)\b",
+    re.I,
 )
 #: people sent to do something: "will have two staff there on Saturday to move it all",
 #: "will have someone round tomorrow to fix it"

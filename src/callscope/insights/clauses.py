@@ -41,7 +41,7 @@ from callscope.insights.hedges import (
 from callscope.insights.incall import ASK_TEAM, is_in_call, is_later
 from callscope.insights.misheard import repaired
 from callscope.insights.numbers import DEADLINE
-from callscope.insights.rewrites import rewritten
+from callscope.insights.rewrites import from_our_side, rewritten
 from callscope.insights.verbs import IN_CALL_VERBS, base_form
 
 __all__ = [
@@ -199,9 +199,14 @@ class Clause:
 
 
 def is_consequence(sentence: str) -> bool:
-    """Whether a sentence only says what follows from an act ("It'll take three days.")."""
+    """Whether a sentence only says what follows from an act ("It'll take three days."); not
+    what the customer is to get from the speaker's side ("You'll get a letter from us…")."""
     sentence = repaired(sentence.strip())
-    return bool(_CONSEQUENCE.search(sentence)) and not third_act(sentence)
+    return (
+        bool(_CONSEQUENCE.search(sentence))
+        and not third_act(sentence)
+        and not from_our_side(sentence)
+    )
 
 
 def clauses(sentence: str, speaker: str) -> list[Clause]:

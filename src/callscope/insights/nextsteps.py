@@ -260,6 +260,16 @@ def _handed_over(c: Candidate, kept: Sequence[Candidate]) -> bool:
 _ALSO = re.compile(r"\b(?:also|too|as well|another thing)\b", re.I)
 
 
+def _adds_to_answer(c: Candidate) -> bool:
+    """Whether ``c``'s sentence adds to an answer already given in the turn: "I can do that.
+    And I'll leave the side gate unlocked on Friday night." """
+    text, turn = c.sentence.text.strip(), c.sentence.utterance.text.strip()
+    return bool(_AND_OPENS.match(text)) and not turn.startswith(text)
+
+
+_AND_OPENS = re.compile(r"^and\b", re.I)
+
+
 def _agreed(c: Candidate, kept: Sequence[Candidate], utterances: Sequence[Utterance]) -> bool:
     """Whether ``c`` is the customer's answer to a request the agent made in its turn just
     before ("Could you forward it to the venue by Friday?" — "Yes, I'll forward it this
@@ -268,7 +278,7 @@ def _agreed(c: Candidate, kept: Sequence[Candidate], utterances: Sequence[Uttera
     their own."""
     if c.sentence.speaker != "customer" or c.frame.owner != "customer" or c.frame.kind != "future":
         return False
-    if _ALSO.search(c.sentence.text):
+    if _ALSO.search(c.sentence.text) or _adds_to_answer(c):
         return False  # "Will do. I'll also email you our florist's details": a step of its own
     start = c.sentence.utterance.start
     before = [u for u in utterances if u.start < start and u.speaker != "customer"]

@@ -17,7 +17,7 @@ from typing import Final
 
 from callscope.insights.actors import TRADES
 
-__all__ = ["rewritten"]
+__all__ = ["from_our_side", "rewritten"]
 
 
 #: who is to get in touch, said from the customer's side: "you'll get a call from the surveyor
@@ -56,11 +56,14 @@ _GET_CONTACT = re.compile(
     re.I,
 )
 #: money the customer will see back: "you'll see both as one credit of $63.50 on your next
-#: statement" — read as "we'll put both as one credit of $63.50 on your next statement"
+#: statement", "you'll get a credit for both missed cleans, that's £160, on your November
+#: invoice" — read as "we'll put both as one credit of $63.50 on your next statement"
+_MONEY_WORD = r"(?:[^,.;]|(?<=\d)[.,](?=\d)|,\s*that(?:'s|\s+is)\s+[^,.;]{1,50},)"
 _YOU_WILL_SEE = re.compile(
-    r"\byou(?:'ll|\s+will|\s+should)\s+see\s+(?P<what>(?:[^,.;]|(?<=\d)[.,](?=\d))*?(?:credit|"
-    r"refund|\$|money|difference)(?:[^,.;]|(?<=\d)[.,](?=\d))*?)\s+on\s+your\s+"
-    r"(?P<where>(?:next\s+)?(?:statement|bill|invoice|card|account))\b",
+    r"\byou(?:'ll|\s+will|\s+should)\s+(?:also\s+)?(?:see|get|receive)\s+"
+    rf"(?P<what>{_MONEY_WORD}*?(?:credit|refund|\$|£|€|money|difference){_MONEY_WORD}*?)"
+    r"\s+on\s+your\s+(?P<where>(?:next\s+|[A-Z][a-z]+\s+)?(?:statement|bill|invoice|card|"
+    r"account))\b",
     re.I,
 )
 #: money paid back, said in the passive: "this month's rent of $129 will be refunded to your
@@ -218,6 +221,12 @@ def _actively(text: str) -> str:
     return _WILL_FOLLOW.sub(_we_send, text)
 
 
+def from_our_side(text: str) -> bool:
+    """Whether ``text`` has the customer get something from the speaker's side ("you'll get a
+    letter from us confirming it"): the speaker's promise, not a consequence of an act."""
+    return bool(_GET_FROM_US.search(text) or _THING_FROM_US.search(text))
+
+
 def _we(m: re.Match[str]) -> str:
     """ "from me" is "I", "from us" is "we"."""
     return "I" if m.group("who").lower() == "me" else "we"
@@ -238,8 +247,29 @@ _WHAT_I_DO = re.compile(
 )
 
 
+#: the customer's part said as what is needed of them: "what I need from you is to keep them
+#: wrapped", "what you'll need to do is upload it" — read as "you'll need to keep them…"
+_WHAT_YOU_DO = re.compile(
+    r"\b(?:what|all)\s+(?:(?:i|we)(?:'d|\s+would)?\s+need\s+(?:from\s+you|you\s+to\s+do)|"
+    r"you(?:'ll|\s+will|'d|\s+would)?\s+need\s+to\s+do)\s+(?:now\s+)?is\s+(?:to\s+|for\s+you\s+"
+    r"to\s+)?(?=[a-z])",
+    re.I,
+)
+#: a request put as a help: "it would help her if you could email us your receipt" — read as
+#: "could you email us your receipt"
+_HELPS_IF = re.compile(
+    r"\bit(?:'d|\s+would)\s+(?:really\s+|also\s+)?(?:help|be\s+(?:great|helpful|useful|"
+    r"ideal))(?:\s+(?:me|us|him|her|them|(?:the|our)\s+[a-z]+))?\s+if\s+you\s+could\s+",
+    re.I,
+)
+
+
 def rewritten(sentence: str) -> str:
     """``sentence`` with who acts put first (see the module docstring): "you'll get a call from
     the surveyor on Monday" → "the surveyor will call you on Monday", "what I'll do is send you
-    a new link" → "I'll send you a new link"."""
-    return _WHAT_I_DO.sub(lambda m: f"{m.group(1)}'ll ", _actively(sentence))
+    a new link" → "I'll send you a new link", "what I need from you is to keep them wrapped" →
+    "you'll need to keep them wrapped", "it would help if you could email us the receipt" →
+    "could you email us the receipt"."""
+    text = _WHAT_I_DO.sub(lambda m: f"{m.group(1)}'ll ", _actively(sentence))
+    text = _WHAT_YOU_DO.sub("you'll need to ", text)
+    return _HELPS_IF.sub("could you ", text)

@@ -21,7 +21,18 @@ from callscope.insights.verbs import base_form, past_form, singular_base, third_
 __all__ = ["done_text", "step_action", "step_text", "third_person"]
 
 
-_NOW = re.compile(r",?\s*\b(?:right now|as we speak|now|right away)\b", re.I)
+#: "now" as said of the act ("I'll send it now"), not "from now on"
+_NOW = re.compile(
+    r",?\s*\b(?<!from )(?<!until )(?:right now|as we speak|now|right away)\b(?!\s+on\b)", re.I
+)
+#: a contact said in other words, in the plain verb: "ring the customer", "give us a ring",
+#: "drop you an email" → "call the customer", "call the company", "email the customer"
+_PLAIN_CONTACT: Final = (
+    (re.compile(r"^ring\b", re.I), "call"),
+    (re.compile(r"^give\s+(\w+(?:\s+\w+)?)\s+a\s+(?:ring|call|bell|buzz)\b", re.I), r"call \1"),
+    (re.compile(r"^drop\s+(\w+(?:\s+\w+)?)\s+an?\s+(?:e-?mail)\b", re.I), r"email \1"),
+    (re.compile(r"^drop\s+(\w+(?:\s+\w+)?)\s+a\s+text\b", re.I), r"text \1"),
+)
 
 _AGENT_PRONOUNS: Final = (
     (r"\byou're\b", "the customer is"), (r"\byou've\b", "the customer has"),
@@ -63,10 +74,22 @@ _NAMED = re.compile(
 )
 
 
+#: words after a second mention of the customer that make it a subject: "the photos the
+#: customer still have" → "the photos they still have"
+_SUBJECT_AHEAD_WORDS: Final = "still already just also have had did do can could would might must"
+_SUBJECT_AHEAD: Final = frozenset(_SUBJECT_AHEAD_WORDS.split())
+
+
 def _they_do(m: re.Match[str]) -> str:
-    """ "the customer sends" → "they send" (a second mention); other words unchanged."""
-    base = singular_base(m.group(1))
-    return f"they {base}" if base is not None else m.group(0)
+    """ "the customer sends" → "they send", "the customer took" → "they took" (a second
+    mention); other words unchanged."""
+    word = m.group(1)
+    base = singular_base(word)
+    if base is not None:
+        return f"they {base}"
+    if base_form(word) is not None or word in _SUBJECT_AHEAD:
+        return f"they {word}"
+    return m.group(0)
 
 
 def _hide(m: re.Match[str]) -> str:
@@ -93,14 +116,18 @@ def third_person(text: str, speaker: str) -> str:
     text = re.sub(r"\bthis call\b", "the call", text, flags=re.I)
     first = text.find("the customer")
     if first >= 0:
-        head, tail = text[: first + 12], text[first + 12 :]
-        tail = tail.replace("the customer's", "their")
-        for subject, they in _SUBJECT_FORMS:
-            tail = tail.replace(f"the customer {subject}", f"they {they}")
-        tail = re.sub(r"\bthe customer ([a-z]+)\b", _they_do, tail)
-        tail = tail.replace("the customer", "them")
-        text = head + tail
+        text = text[: first + 12] + _mentioned_again(text[first + 12 :])
     return re.sub(r"\s{2,}", " ", text).strip()
+
+
+def _mentioned_again(text: str) -> str:
+    """``text`` after the customer was named: "the customer's" reads "their", "the customer
+    is" "they are", and so on."""
+    text = text.replace("the customer's", "their")
+    for subject, they in _SUBJECT_FORMS:
+        text = text.replace(f"the customer {subject}", f"they {they}")
+    text = re.sub(r"\bthe customer ([a-z]+)\b", _they_do, text)
+    return text.replace("the customer", "them")
 
 
 def _action_phrase(text: str, f: Frame) -> str:
@@ -130,7 +157,7 @@ def step_text(clause: Clause, f: Frame) -> str:
     """The next step in the RingSense style: owner + action + object + deadline."""
     action = step_action(clause, f)
     if f.owner == "customer":
-        out = f"Customer to {action}"
+        out = f"Customer to {_mentioned_again(action)}"  # "Customer to email us their receipt"
     elif f.owner == "third party":
         out = f"{_team(f.who)} to {action}"
     else:
@@ -145,6 +172,8 @@ def step_action(clause: Clause, f: Frame) -> str:
     if f.conditional and "," in text:
         condition, text = (s.strip() for s in text.split(",", 1))
     action = _action_phrase(text, f)
+    for said, plain in _PLAIN_CONTACT:
+        action = said.sub(plain, action)
     action = _NOW.sub("", action)
     action = DEADLINE.sub(lambda m: normalise_deadline(m.group(0)), action)
     speaker = "customer" if f.owner == "customer" and clause.speaker == "customer" else "agent"
@@ -155,7 +184,7 @@ def step_action(clause: Clause, f: Frame) -> str:
 
 
 def _team(who: str) -> str:
-    who = re.sub(r"^(?:our|the|my|your)\s+", "", who.strip(), flags=re.I)
+    who = re.sub(r"^(?:our|the|my|your|their)\s+", "", who.strip(), flags=re.I)
     if who.lower() in ("they", "he", "she"):
         return "The team"
     if who.lower() in ("someone", "somebody"):
