@@ -1146,6 +1146,10 @@ def test_the_customers_yes_to_the_agents_request_is_no_step_of_its_own() -> None
                 )
             ],
         ),
+        (
+            [("agent", "Please ring us if you ever want the check again.")],
+            [("customer", "Customer to call the company if they ever want the check again.")],
+        ),
     ],
 )
 def test_more_ways_to_say_a_step(

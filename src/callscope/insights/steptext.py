@@ -76,7 +76,8 @@ _NAMED = re.compile(
 
 #: words after a second mention of the customer that make it a subject: "the photos the
 #: customer still have" → "the photos they still have"
-_SUBJECT_AHEAD_WORDS: Final = "still already just also have had did do can could would might must"
+_SUBJECT_AHEAD_WORDS: Final = """still already just also ever never have had did do can could
+would must"""
 _SUBJECT_AHEAD: Final = frozenset(_SUBJECT_AHEAD_WORDS.split())
 
 
