@@ -1146,6 +1146,20 @@ def test_the_customers_yes_to_the_agents_request_is_no_step_of_its_own() -> None
                 )
             ],
         ),
+        # "she" is the role just named, a hyphenated one and its lead too
+        (
+            [
+                (
+                    "agent",
+                    "I'm going to escalate this to our post-results team lead. She'll contact "
+                    "the school tomorrow.",
+                )
+            ],
+            [
+                ("agent", "Escalate this to the post-results team lead."),
+                ("third party", "Post-results team lead to contact the school tomorrow."),
+            ],
+        ),
         (
             [("agent", "Please ring us if you ever want the check again.")],
             [("customer", "Customer to call the company if they ever want the check again.")],

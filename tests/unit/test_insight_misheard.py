@@ -49,6 +49,10 @@ from tests.helpers.utterances import said
         ("The installer's van is outside.", "The installer's van is outside."),
         ("The flags were waving in the wind.", "The flags were waving in the wind."),
         ("I'll send it tomorrow.", "I'll send it tomorrow."),
+        # nobody contacts themselves: a third party's "she'll" heard as "you should"
+        ("You should call you before two today.", "They'll call you before two today."),
+        ("You should call us if it happens again.", "You should call us if it happens again."),
+        ("You'll email your landlord tonight.", "You'll email your landlord tonight."),
     ],
 )
 def test_slips_undone_and_correct_text_left_alone(heard: str, meant: str) -> None:
@@ -170,3 +174,23 @@ def test_the_reason_is_the_first_long_turn_when_a_later_one_raises_a_further_iss
         10.0,
     )
     assert {h["kind"]: h["utteranceId"] for h in alone.highlights}["problem"] == 2
+
+
+def test_a_call_to_the_customer_heard_as_their_own_is_the_person_named_before() -> None:
+    # "…to our production planner, Ewa. She'll call you…" as whisper heard it
+    steps = next_steps(
+        said(
+            (
+                "agent",
+                "I'm escalating the second one to our production planner. You should call you "
+                "before two today to confirm whether she can fit it in tomorrow.",
+            ),
+        )
+    )
+    assert [(s.owner, s.value) for s in steps] == [
+        (
+            "third party",
+            "Production planner to call the customer before two today to confirm whether she "
+            "can fit it in tomorrow.",
+        ),
+    ]

@@ -13,6 +13,7 @@ call" or "the only call", "it'll take" → "it all take", "we'll send" → "Will
   — the last only with a time still to come in the sentence (else it is a plain present:
   "I send these every month");
 * "gonna" as "going to", "you gotta" as "you have to";
+* "you should call you" (nobody contacts themselves: "she'll" misheard) as "they'll call you";
 * a role's "'s" with nothing owned after it as the plural: "escalated to our engineer's
   under ticket 5" → "engineers";
 * a sound-alike of an action verb, only right after a first-person subject ("I'm waving the
@@ -47,6 +48,10 @@ _CONTRACTIONS: Final = (
     (re.compile(r"\bit\s+all\s+(?=(?:take|arrive|show|be|get|reach|appear)\b)", re.I), "it'll "),
     # a subject lost before "will": "Will send you a new card." (not a question)
     (re.compile(rf"^will\s+(?={_ADVERB}(?:{_BASE})\b)(?![^?]*\?\s*$)", re.I), "we'll "),
+    # nobody is asked to contact themselves: "Ewa. She'll call you…" heard as "You should call
+    # you…" is someone else's act (the "they" is then the team or person named before)
+    (re.compile(r"\byou(?:'ll|\s+will|\s+should)\s+(?=(?:call|ring|phone|contact|email|text|"
+                r"visit|write to)\s+you\b)", re.I), "they'll "),
     (re.compile(r"\bgonna\b", re.I), "going to"),
     (re.compile(r"\byou(?:'ve|\s+have)?\s+got(?:ta|\s+to)\b", re.I), "you have to"),
 )  # fmt: skip

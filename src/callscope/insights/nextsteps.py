@@ -43,10 +43,10 @@ from callscope.insights.types import Embedder, NextStep, Sentence, Utterance, se
 __all__ = ["Candidate", "candidates", "next_steps"]
 
 _TEAM = re.compile(
-    r"\b(?:the|our|a|an)\s+((?:[a-z']+\s+){0,2}(?:" + TRADES + r"|team|department|office|desk|"
+    r"\b(?:the|our|a|an)\s+((?:[a-z'-]+\s+){0,2}(?:" + TRADES + r"|team|department|office|desk|"
     r"supervisor|manager|pharmacist|lab|tuners?|warehouse|depot|store|crew|kitchen|bank|insurer|"
-    r"surgery|clinic|pharmacy)"
-    r")\b",
+    r"surgery|clinic|pharmacy|planner|coordinator|advis[eo]r|officer|administrator)"
+    r"(?:\s+(?:lead|leader))?)\b",
     re.I,
 )
 _PRONOUN_ACTOR = ("they", "he", "she")
