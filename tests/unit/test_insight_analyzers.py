@@ -1170,3 +1170,31 @@ def test_more_ways_to_say_a_step(
     turns: list[tuple[str, str]], found: list[tuple[str, str]]
 ) -> None:
     assert [(s.owner, s.value) for s in next_steps(said(*turns))] == found
+
+
+def test_an_act_under_way_now_is_done_in_the_call_not_a_step() -> None:
+    call = said(
+        (
+            "customer",
+            "I never got the insurance certificate for the event, and the venue needs it.",
+        ),
+        ("agent", "Sorry about that. I'm emailing the certificate to you now."),
+    )
+    result = analyze(call, 10.0)
+    assert result.next_steps == []
+    # still an act the agent did: the summary says so and it settles the problem
+    assert "The agent emailed the certificate to the customer." in result.summary
+    (settled,) = [h for h in result.highlights if h["kind"] == "resolution"]
+    assert settled["value"] == "I'm emailing the certificate to you now."
+    # something of it to come later keeps it a step; "from now on" is no "now"
+    for text, step in (
+        (
+            "I'm sending you the confirmation now, and it should be in your inbox within the hour.",
+            "Send the customer the confirmation, it should be in their inbox within the hour.",
+        ),
+        (
+            "I'm adding a note so the team calls you first from now on.",
+            "Add a note so the team calls the customer first from now on.",
+        ),
+    ):
+        assert [s.value for s in next_steps(said(("agent", text)))] == [step], text

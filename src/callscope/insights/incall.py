@@ -1,10 +1,11 @@
 """Whether a clause's act is done in the call itself or after it, pure.
 
 The agent's act in the conversation ("let me check", "I'll put you on hold", "I'll tell you
-what the problem is") is no next step; an in-call verb put off to a time after the call is
-one: "I'll check the readings tomorrow morning", "could you read your meter tonight?", "I'll
-let you know by Friday", and asking a team to act ("I'm asking our hardship department to
-send you a form").
+what the problem is") is no next step, nor an act said as under way now ("I'm emailing the
+certificate to you now": done by the time the call ends); an in-call verb put off to a
+time after the call is one: "I'll check the readings tomorrow morning", "could you read your
+meter tonight?", "I'll let you know by Friday", and asking a team to act ("I'm asking our
+hardship department to send you a form").
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ from typing import Final
 from callscope.insights.numbers import DEADLINE
 from callscope.insights.verbs import IN_CALL_VERBS
 
-__all__ = ["ASK_TEAM", "is_in_call", "is_later"]
+__all__ = ["ASK_TEAM", "is_in_call", "is_later", "under_way"]
 
 
 _ON_HOLD = re.compile(
@@ -63,6 +64,22 @@ _TELL_NOW = re.compile(
 )
 
 
+#: an act said as under way while the call goes on: "I'm emailing the certificate to you now",
+#: "I'm moving them over to the office 3B profile right now" (not "from now on")
+_UNDER_WAY = re.compile(
+    r"\b(?:(?<!from )(?<!until )now(?!\s+on\b)|as we speak|while we(?:'re| are)? (?:talk|speak)"
+    r"\w*)\b",
+    re.I,
+)
+
+
+def under_way(kind: str, text: str) -> bool:
+    """Whether the act is said as under way now, and so done by the time the call ends; not
+    when something of it comes later ("I'm sending you the confirmation now, and it should be
+    in your inbox within the hour"). Done in the call, it is still an act the agent did."""
+    return kind == "progressive" and bool(_UNDER_WAY.search(text)) and not is_later(text)
+
+
 def is_later(text: str) -> bool:
     """Whether ``text`` names a time after the call (not "in a minute")."""
     m = DEADLINE.search(text)
@@ -76,6 +93,8 @@ def is_in_call(kind: str, speaker: str, verb: str, text: str) -> bool:
     if verb == "ask" and ASK_TEAM.search(text):
         return False
     if _ON_HOLD.search(text):
+        return True
+    if under_way(kind, text):
         return True
     if verb in _DEFERRABLE and kind == "future" and is_later(text):
         return False

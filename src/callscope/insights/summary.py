@@ -22,6 +22,7 @@ from dataclasses import dataclass
 from typing import Any, Final, NamedTuple
 
 from callscope.insights.clauses import clauses, frame
+from callscope.insights.incall import under_way
 from callscope.insights.numbers import DEADLINE, spoken_numbers
 from callscope.insights.resolution import Candidates, candidates, resolution
 from callscope.insights.steptext import done_text
@@ -264,7 +265,10 @@ def _done(
         for c in clauses(s.text, s.speaker):
             f = frame(c)
             if f.kind not in ("past", "progressive") or (
-                f.negated or f.question or f.in_call or f.complaint
+                f.negated
+                or f.question
+                or (f.in_call and not under_way(f.kind, c.text))
+                or f.complaint
             ):
                 continue
             if f.guessed and not any(c.text.lower() in step.said.lower() for step in steps):
