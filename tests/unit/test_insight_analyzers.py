@@ -1146,6 +1146,34 @@ def test_the_customers_yes_to_the_agents_request_is_no_step_of_its_own() -> None
                 )
             ],
         ),
+        # the customer's act with a time to come, said as the condition of what follows, is
+        # asked of them; a condition that only may come is none
+        (
+            [
+                (
+                    "agent",
+                    "If you upload the March payslip through the portal today, our underwriter "
+                    "will review it tomorrow morning.",
+                )
+            ],
+            [
+                ("customer", "Customer to upload the March payslip through the portal today."),
+                (
+                    "third party",
+                    "Underwriter to review it tomorrow morning if the customer uploads the March "
+                    "payslip through the portal today.",
+                ),
+            ],
+        ),
+        (
+            [("agent", "If you call us by Friday, the team will reopen the case.")],
+            [
+                (
+                    "third party",
+                    "Team to reopen the case if the customer calls the company by Friday.",
+                )
+            ],
+        ),
         # "she" is the role just named, a hyphenated one and its lead too
         (
             [

@@ -41,7 +41,7 @@ from callscope.insights.hedges import (
 from callscope.insights.incall import ASK_TEAM, is_in_call, is_later
 from callscope.insights.misheard import repaired
 from callscope.insights.numbers import DEADLINE
-from callscope.insights.rewrites import from_our_side, rewritten
+from callscope.insights.rewrites import asked_first, from_our_side, rewritten
 from callscope.insights.verbs import IN_CALL_VERBS, base_form
 
 __all__ = [
@@ -215,6 +215,7 @@ def clauses(sentence: str, speaker: str) -> list[Clause]:
     parts = [p.strip(" ,;") for p in _SPLIT.split(said) if p.strip(" ,;.")]
     parts = [q for p in parts for q in _spliced(p)]
     if speaker != "customer":
+        parts = [q for p in parts for q in asked_first(p)]
         parts = _asked_on(parts)
     out: list[Clause] = []
     for part in parts:

@@ -16,8 +16,10 @@ import re
 from typing import Final
 
 from callscope.insights.actors import TRADES
+from callscope.insights.incall import is_later
+from callscope.insights.verbs import ACTIONS, base_form
 
-__all__ = ["from_our_side", "rewritten"]
+__all__ = ["asked_first", "from_our_side", "rewritten"]
 
 
 #: who is to get in touch, said from the customer's side: "you'll get a call from the surveyor
@@ -219,6 +221,34 @@ def _actively(text: str) -> str:
     if need and not _IF_ANY.search(text) and not _OTHERWISE.search(text[: need.start()]):
         text = _YOUD_NEED.sub("you'll need to", text)
     return _WILL_FOLLOW.sub(_we_send, text)
+
+
+#: the customer's act as the condition of what follows: "If you upload the March payslip
+#: today, our underwriter will review it tomorrow", "and if you can email us a few photos
+#: today, he'll be able to compare them"
+_IF_YOU_DO = re.compile(
+    r"^(?:and\s+|so\s+)?if\s+you\s+(?:can\s+|could\s+)?(?:just\s+|also\s+)?"
+    r"(?P<act>(?P<verb>[a-z]+)\b[^,]*?),\s*(?P<then>\S.*)$",
+    re.I,
+)
+
+
+def asked_first(part: str) -> list[str]:
+    """``part``, after the request its opening condition makes of the customer's act when that
+    act is an action with a time after the call ("If you upload the payslip today, our
+    underwriter will review it…" asks "could you upload the payslip today"); a condition
+    that only may come ("if you miss a payment…", "if you call us") stays a condition."""
+    m = _IF_YOU_DO.match(part.strip())
+    if m is None or not is_later(m.group("act")):
+        return [part]
+    verb = base_form(m.group("verb"))
+    if verb is None or verb not in ACTIONS or verb in _CONTACTS:
+        return [part]
+    return [f"could you {m.group('act')}?", part]
+
+
+#: contacting the company is what the customer may do, not what they are asked to
+_CONTACTS: Final = frozenset(("call", "ring", "phone", "contact", "write", "reply"))
 
 
 def from_our_side(text: str) -> bool:
