@@ -1174,6 +1174,31 @@ def test_the_customers_yes_to_the_agents_request_is_no_step_of_its_own() -> None
                 )
             ],
         ),
+        # a thing asked for after the call; asked on the line it is none
+        (
+            [("agent", "What I need from you is a copy of the certificate, emailed to the desk.")],
+            [("customer", "Customer to email the company a copy of the certificate to the desk.")],
+        ),
+        ([("agent", "What I need from you is your account number.")], []),
+        ([("agent", "Could you email me that photo while we're on the line?")], []),
+        (
+            [("agent", "I'll send that wording to Rachel as soon as we hang up.")],
+            [("agent", "Send that wording to Rachel after the call.")],
+        ),
+        # after an act other than a visit, the pronoun's next act is a step of its own
+        (
+            [
+                (
+                    "agent",
+                    "I spoke with Denise on our fraud team. She's going to open a dispute today. "
+                    "She'll email you the form.",
+                )
+            ],
+            [
+                ("third party", "Denise to open a dispute today."),
+                ("third party", "Denise to email the customer the form."),
+            ],
+        ),
         # "she" is the role just named, a hyphenated one and its lead too
         (
             [

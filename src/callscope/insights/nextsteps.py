@@ -213,10 +213,17 @@ def _same_visit(first: Candidate, then: Candidate) -> bool:
     named by a pronoun ("…, and she'll have a look at…", "He'll ring you before…")."""
     return (
         first.sentence.utterance is then.sentence.utterance
+        and first.frame.verb in _VISITS
         and first.frame.owner == then.frame.owner == "third party"
         and _bare(first.frame.who) == _bare(then.frame.who)
         and bool(_PRONOUN_OPENS.match(_LEADING_AND.sub("", then.clause.text)))
     )
+
+
+#: the acts of a visit, which what the visitor then does there belongs to ("she'll be with
+#: you on Tuesday, and she'll have a look at…"); after other acts a pronoun's act is a step
+#: of its own ("she's going to open a dispute today… She'll email you the form")
+_VISITS: Final = frozenset(("be", "come", "visit", "pop", "drop", "call", "go"))
 
 
 def _bare(who: str) -> str:

@@ -48,8 +48,10 @@ DEADLINE: Final = re.compile(
     rf"evening)|{_WEEKDAY}(?:\s+(?:morning|afternoon|evening|night))?|{_MONTH}\s+\d+(?:st|nd|rd"
     r"|th)?|the\s+\d+(?:st|nd|rd|th)|tomorrow(?:\s+(?:morning|afternoon|evening|night))?|"
     r"today|tonight|this (?:morning|afternoon|evening)|first thing in the morning|the same day|"
-    r"same day|\d{1,2}(?::\d\d)?\s*(?:am|pm|a\.m\.|p\.m\.)|noon|right after we hang up|after "
-    r"(?:this|the) call|the hour)\b",
+    r"same day|\d{1,2}(?::\d\d)?\s*(?:am|pm|a\.m\.|p\.m\.)|noon|"
+    r"(?:right |straight |just )?(?:after|as soon as|once|when) we(?:'ve)? hang up|"
+    r"(?:as soon as|once|when) we(?:'re| are) (?:done|finished|off the (?:phone|line|call))"
+    r"(?: here)?|after (?:this|the) call|the hour)\b",
     re.I,
 )
 
@@ -66,10 +68,10 @@ def _number(words: str) -> str:
 
 
 def normalise_deadline(deadline: str) -> str:
-    """ "within forty eight hours" → "within 48 hours"; "right after we hang up" → "after the
-    call"; spoken numbers as digits."""
+    """ "within forty eight hours" → "within 48 hours"; "right after we hang up", "as soon as
+    we're done here" → "after the call"; spoken numbers as digits."""
     d = deadline.strip().rstrip(".")
-    if re.search(r"hang up|this call|the call", d, re.I):
+    if re.search(r"hang up|this call|the call|we(?:'re| are) (?:done|finished|off)", d, re.I):
         return "after the call"
     return spoken_numbers(d)
 

@@ -280,11 +280,35 @@ _WHAT_I_DO = re.compile(
 #: the customer's part said as what is needed of them: "what I need from you is to keep them
 #: wrapped", "what you'll need to do is upload it" — read as "you'll need to keep them…"
 _WHAT_YOU_DO = re.compile(
-    r"\b(?:what|all)\s+(?:(?:i|we)(?:'d|\s+would)?\s+need\s+(?:from\s+you|you\s+to\s+do)|"
-    r"you(?:'ll|\s+will|'d|\s+would)?\s+need\s+to\s+do)\s+(?:now\s+)?is\s+(?:to\s+|for\s+you\s+"
-    r"to\s+)?(?=[a-z])",
+    r"\b(?:what|all)\s+(?:(?:i|we)(?:'d|\s+would)?\s+need\s+from\s+you\s+(?:now\s+)?is\s+"
+    r"(?:for\s+you\s+)?to\s+|(?:(?:i|we)(?:'d|\s+would)?\s+need\s+you\s+to\s+do|you(?:'ll|\s+will|"
+    r"'d|\s+would)?\s+need\s+to\s+do)\s+(?:now\s+)?is\s+(?:to\s+)?)(?=[a-z])",
     re.I,
 )
+#: the same with a thing: "what I need from you is a copy of the certificate, emailed to…",
+#: "what I need from you is the signed form back within ten days" — read as "could you email
+#: us a copy of the certificate to…", "could you send us the signed form back…"
+_WHAT_YOU_SEND = re.compile(
+    r"\b(?:what|all)\s+(?:i|we)(?:'d|\s+would)?\s+need\s+from\s+you\s+(?:now\s+)?is\s+"
+    r"(?P<what>(?:an?|the|your|some|both|[\w'-]+'s)\s+[^,.;?]+)"
+    r"(?:,?\s+(?P<how>emailed|sent|posted|texted|uploaded)\s+(?P<rest>to|through|via|by|in)\b)?",
+    re.I,
+)
+_SEND_AS: Final = {"emailed": "email", "sent": "send", "posted": "post", "texted": "text",
+                   "uploaded": "upload"}  # fmt: skip
+
+
+def _send_us(m: re.Match[str]) -> str:
+    """The request, when it is one for after the call: sent somewhere, sent back, or with a
+    time ("what I need from you is your account number" is asked on the line)."""
+    how = m.group("how")
+    if not how and not re.search(r"\bback\b", m.group("what"), re.I) and not is_later(m.group(0)):
+        return m.group(0)
+    verb = _SEND_AS[how.lower()] if how else "send"
+    tail = f" {m.group('rest')}" if how else ""
+    return f"could you {verb} us {m.group('what')}{tail}"
+
+
 #: a request put as a help: "it would help her if you could email us your receipt" — read as
 #: "could you email us your receipt"
 _HELPS_IF = re.compile(
@@ -301,5 +325,6 @@ def rewritten(sentence: str) -> str:
     "you'll need to keep them wrapped", "it would help if you could email us the receipt" →
     "could you email us the receipt"."""
     text = _WHAT_I_DO.sub(lambda m: f"{m.group(1)}'ll ", _actively(sentence))
+    text = _WHAT_YOU_SEND.sub(_send_us, text)
     text = _WHAT_YOU_DO.sub("you'll need to ", text)
     return _HELPS_IF.sub("could you ", text)
