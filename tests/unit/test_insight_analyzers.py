@@ -1199,6 +1199,27 @@ def test_the_customers_yes_to_the_agents_request_is_no_step_of_its_own() -> None
                 ("third party", "Denise to email the customer the form."),
             ],
         ),
+        # things passed on to someone are no one's act; "customer care" is the company's
+        (
+            [
+                (
+                    "agent",
+                    "Could you email your receipts to our customer care address by Friday? They'll "
+                    "go to our care manager, Lorna, and she'll come back to you within a week.",
+                )
+            ],
+            [
+                (
+                    "customer",
+                    "Customer to email their receipts to the customer care address by Friday.",
+                ),
+                ("third party", "Care manager Lorna to come back to the customer within a week."),
+            ],
+        ),
+        (
+            [("agent", "The crew will be out tomorrow. They'll go to your house first.")],
+            [("third party", "Crew to go to the customer's house first.")],
+        ),
         # "she" is the role just named, a hyphenated one and its lead too
         (
             [

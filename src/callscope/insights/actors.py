@@ -163,6 +163,15 @@ _BE_WITH_YOU = re.compile(
 )
 
 
+#: things passed on to someone: "they'll go to our customer care manager, Lorna" (a team
+#: going somewhere goes to a place: "they'll go to your house")
+_GO_TO_SOMEONE = re.compile(
+    r"\s+(?:straight\s+)?to\s+(?:our|the|my|your)\s+(?:[a-z'-]+\s+){0,2}(?:manager|team|"
+    r"department|supervisor|officer|adviser|advisor|desk|lead|director)\b",
+    re.I,
+)
+
+
 def _thing(noun: str) -> bool:
     return noun in _THINGS or noun.removesuffix("s") in _THINGS
 
@@ -183,5 +192,7 @@ def third_party(body: str, first: re.Match[str] | None) -> tuple[str, str] | Non
         verb = third.group("verb")
         if verb.lower() == "be" and not _BE_WITH_YOU.match(body[third.end() :]):
             return None  # "he'll be due about now": a state, not an act
+        if verb.lower() == "go" and _GO_TO_SOMEONE.match(body[third.end() :]):
+            return None  # "(the receipts) they'll go to our care manager": passed on, no act
         return third.group("who"), base_form(verb) or verb.lower()
     return _third_open(body) if third is None else None

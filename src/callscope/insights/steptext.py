@@ -115,9 +115,9 @@ def third_person(text: str, speaker: str) -> str:
         )
     # a second mention of the customer reads "they"/"their"
     text = re.sub(r"\bthis call\b", "the call", text, flags=re.I)
-    first = text.find("the customer")
-    if first >= 0:
-        text = text[: first + 12] + _mentioned_again(text[first + 12 :])
+    first = re.search(rf"\bthe customer\b(?!\s+{_SERVICE})", text)
+    if first is not None:
+        text = text[: first.end()] + _mentioned_again(text[first.end() :])
     return re.sub(r"\s{2,}", " ", text).strip()
 
 
@@ -127,8 +127,12 @@ def _mentioned_again(text: str) -> str:
     text = text.replace("the customer's", "their")
     for subject, they in _SUBJECT_FORMS:
         text = text.replace(f"the customer {subject}", f"they {they}")
-    text = re.sub(r"\bthe customer ([a-z]+)\b", _they_do, text)
-    return text.replace("the customer", "them")
+    text = re.sub(rf"\bthe customer (?!{_SERVICE})([a-z]+)\b", _they_do, text)
+    return re.sub(rf"\bthe customer\b(?!\s+{_SERVICE})", "them", text)
+
+
+#: "customer" naming a service of the company, not the customer: "our customer care address"
+_SERVICE = r"(?:care|service|services|support|experience|relations|desk|portal|team)\b"
 
 
 def _action_phrase(text: str, f: Frame) -> str:
