@@ -279,17 +279,19 @@ _WHAT_I_DO = re.compile(
 
 #: the customer's part said as what is needed of them: "what I need from you is to keep them
 #: wrapped", "what you'll need to do is upload it" — read as "you'll need to keep them…"
+#: "what I need from you is", which the customer's part follows
+_NEED_FROM_YOU = r"(?:what|all)\s+(?:i|we)(?:'d|\s+would)?\s+need\s+from\s+you\s+(?:now\s+)?is\s+"
 _WHAT_YOU_DO = re.compile(
-    r"\b(?:what|all)\s+(?:(?:i|we)(?:'d|\s+would)?\s+need\s+from\s+you\s+(?:now\s+)?is\s+"
-    r"(?:for\s+you\s+)?to\s+|(?:(?:i|we)(?:'d|\s+would)?\s+need\s+you\s+to\s+do|you(?:'ll|\s+will|"
-    r"'d|\s+would)?\s+need\s+to\s+do)\s+(?:now\s+)?is\s+(?:to\s+)?)(?=[a-z])",
+    rf"\b(?:{_NEED_FROM_YOU}(?:for\s+you\s+)?to\s+|(?:what|all)\s+(?:(?:i|we)(?:'d|\s+would)?"
+    r"\s+need\s+you\s+to\s+do|you(?:'ll|\s+will|'d|\s+would)?\s+need\s+to\s+do)\s+(?:now\s+)?is"
+    r"\s+(?:to\s+)?)(?=[a-z])",
     re.I,
 )
 #: the same with a thing: "what I need from you is a copy of the certificate, emailed to…",
 #: "what I need from you is the signed form back within ten days" — read as "could you email
 #: us a copy of the certificate to…", "could you send us the signed form back…"
 _WHAT_YOU_SEND = re.compile(
-    r"\b(?:what|all)\s+(?:i|we)(?:'d|\s+would)?\s+need\s+from\s+you\s+(?:now\s+)?is\s+"
+    rf"\b{_NEED_FROM_YOU}"
     r"(?P<what>(?:an?|the|your|some|both|[\w'-]+'s)\s+[^,.;?]+)"
     r"(?:,?\s+(?P<how>emailed|sent|posted|texted|uploaded)\s+(?P<rest>to|through|via|by|in)\b)?",
     re.I,

@@ -15,16 +15,15 @@ import re
 from typing import Final
 
 from callscope.insights.clauses import LEADING, Clause, Frame, guessed_base, strip_condition
+from callscope.insights.incall import NOW
 from callscope.insights.numbers import DEADLINE, normalise_deadline
 from callscope.insights.verbs import base_form, past_form, singular_base, third_singular
 
 __all__ = ["done_text", "step_action", "step_text", "third_person"]
 
 
-#: "now" as said of the act ("I'll send it now"), not "from now on"
-_NOW = re.compile(
-    r",?\s*\b(?<!from )(?<!until )(?:right now|as we speak|now|right away)\b(?!\s+on\b)", re.I
-)
+#: "now" as said of the act ("I'll send it now"), left out of the step
+_NOW = re.compile(rf",?\s*\b(?:{NOW}|as we speak|right away)\b", re.I)
 #: a contact said in other words, in the plain verb: "ring the customer", "give us a ring",
 #: "drop you an email" → "call the customer", "call the company", "email the customer"
 _PLAIN_CONTACT: Final = (
