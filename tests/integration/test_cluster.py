@@ -410,6 +410,35 @@ async def _party_gone(server: Server, sid: str, party_id: str) -> dict[str, Any]
     return None
 
 
+async def test_an_order_armed_on_a_node_that_just_started_is_mirrored_at_once(
+    pg_url: str, redis_prefix: str, server_factory: type[Server], tmp_path: Path
+) -> None:
+    # heartbeats 20 s apart: node A's listing of live nodes does not name B for a while after
+    # B starts, and B's order must reach A all the same (B's own beat says it is alive)
+    slow = ("--node-heartbeat-s", "20", "--node-dead-after-s", "120")
+    data = tmp_path / "data"
+    a = server_factory(data, extra_args=node_args("node-a", pg_url, redis_prefix, *slow)).start()
+    b = server_factory(data, extra_args=node_args("node-b", pg_url, redis_prefix, *slow)).start()
+    exts = await extensions(b)
+    await monitoring_group(b, {"101": ["Monitoring"], "102": ["Monitored"]}, exts)
+    phone = await Phone(b, b.headers["Authorization"][7:]).connect()
+    try:
+        status, ok = await genesys(b, phone.device_id, operationName="ListenIn", phoneNumber="102")
+        assert (status, ok) == (200, {"statusCode": 0})
+
+        async def mirrored() -> dict[str, Any] | None:
+            _, mine = await request(a, "GET", "/api/v2/me/devices", headers=a.headers)
+            found = [d for d in mine["devices"] if d["id"] == phone.device_id]
+            return found[0] if found and "supervisorMonitoringState" in found[0] else None
+
+        listed = await until_async(mirrored, timeout=10, what="node A mirroring B's order")
+        assert listed["supervisorMonitoringState"]["agentExtensionId"] == str(exts["102"]["id"])
+        _, health = await request(a, "GET", "/health")
+        assert health["cluster"]["nodesAlive"] == ["node-a"]  # B not listed yet: the race
+    finally:
+        await phone.close()
+
+
 async def test_a_monitoring_order_armed_on_node_b_picks_up_the_agents_call_on_node_a(
     pg_url: str, redis_prefix: str, server_factory: type[Server], tmp_path: Path
 ) -> None:

@@ -354,6 +354,13 @@ class Cluster:
                 reaped.append(node)
         return reaped
 
+    async def is_alive(self, node: str) -> bool:
+        """Whether ``node`` is alive now: in the last listing, or beating since (a node that
+        just started sends messages before the next listing names it)."""
+        if node in self.alive:
+            return True
+        return bool(await self.redis.exists(self.key("alive", node)))
+
     async def reap(self, node: str) -> bool:
         """Run the dead-node handlers for ``node`` unless another node is doing it."""
         lease = self.key("reap", node)

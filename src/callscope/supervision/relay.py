@@ -273,7 +273,7 @@ class ClusterRelay(LocalRelay):
         if row is None or row.status != "live" or row.account_ref != account_id:
             return None
         node = row.node_id
-        if node is None or node == self.cluster.node_id or node not in self.cluster.alive:
+        if node is None or node == self.cluster.node_id or not await self.cluster.is_alive(node):
             return None
         return node
 
@@ -282,7 +282,7 @@ class ClusterRelay(LocalRelay):
         if device.status != "Online":  # a web phone connected there, or a SIP phone registered
             return None
         node = device.node_id
-        if node is None or node == cluster.node_id or node not in cluster.alive:
+        if node is None or node == cluster.node_id or not await cluster.is_alive(node):
             return None
         service = self.service
         link = service.remote.get(device.id)
