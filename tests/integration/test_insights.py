@@ -194,7 +194,14 @@ async def test_the_bundled_call_transcribed_live_gets_its_next_steps(
     # count of their online account"; the account is what every hearing kept.
     assert summary.startswith("The customer reported that")
     assert "online account" in summary.split(". Agreed")[0]
-    assert "Agreed next steps: Send the customer a new password reset link" in summary
+    # The summary lists the agreed steps as the document's NextSteps word for word, the reset
+    # link by text message first. Under load ASR hears a word of that turn differently from run
+    # to run, so the step's own words are not pinned here.
+    listed = "; ".join(s["value"].rstrip(".") for s in steps)
+    assert f"Agreed next steps: {listed}." in summary, (summary, steps)
+    first = steps[0]["value"].lower()
+    assert "link" in first, steps
+    assert "text message" in first, steps
     # the highlights point at their utterances
     kinds = {h["value"]: h for h in doc["insights"]["Highlights"]}
     assert any("online account" in v for v in kinds)
