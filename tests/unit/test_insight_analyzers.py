@@ -1238,6 +1238,142 @@ def test_the_customers_yes_to_the_agents_request_is_no_step_of_its_own() -> None
             [("agent", "Please ring us if you ever want the check again.")],
             [("customer", "Customer to call the company if they ever want the check again.")],
         ),
+        # a condition in the present perfect is one to come, not a hypothetical; an "and"
+        # before it is not part of it; "give you a ring" after "and" is a call
+        (
+            [
+                (
+                    "agent",
+                    "And if you haven't had a letter by the twenty-fifth of March, I'll chase it "
+                    "with Graham myself and give you a ring.",
+                )
+            ],
+            [
+                (
+                    "agent",
+                    "Chase it with Graham and call the customer if the customer hasn't had a "
+                    "letter by the twenty-fifth of March.",
+                )
+            ],
+        ),
+        ([("agent", "If you had called us earlier, I'd have sent an engineer.")], []),
+        # a topic named first; a phone call and what follows it are two steps, not one visit
+        (
+            [
+                (
+                    "agent",
+                    "And about the tablets you asked about, our nurse, Dana Whitfield, will call "
+                    "you on Monday, and then she'll send the prescription to your pharmacy.",
+                )
+            ],
+            [
+                ("third party", "Nurse Dana Whitfield to call the customer on Monday."),
+                (
+                    "third party",
+                    "Nurse Dana Whitfield to send the prescription to the customer's pharmacy.",
+                ),
+            ],
+        ),
+        # a booking made for the customer is done in the call; its date is theirs to keep
+        (
+            [("agent", "Good news, I've booked you in there on Tuesday, June third, at ten.")],
+            [],
+        ),
+        # the thing asked for, then its time after a comma
+        (
+            [
+                (
+                    "agent",
+                    "So what I need from you is an informal challenge on our website, ideally by "
+                    "Friday.",
+                )
+            ],
+            [
+                (
+                    "customer",
+                    "Customer to send the company an informal challenge on the website, ideally "
+                    "by Friday.",
+                )
+            ],
+        ),
+        # "just" before the act asked for once something has come
+        (
+            [
+                (
+                    "agent",
+                    "Once you've got it, just tape it to the box and drop it off at any FedEx "
+                    "location within thirty days.",
+                )
+            ],
+            [
+                (
+                    "customer",
+                    "Customer to tape it to the box and drop it off at any FedEx location within "
+                    "30 days once they have got it.",
+                )
+            ],
+        ),
+        # someone asked to act, named after their role
+        (
+            [
+                (
+                    "agent",
+                    "I've asked our measuring specialist, Tom Becker, to give you a call on "
+                    "Monday.",
+                )
+            ],
+            [("third party", "Measuring specialist Tom Becker to call the customer on Monday.")],
+        ),
+        # a week skipped is no date to come
+        (
+            [
+                (
+                    "agent",
+                    "Done, I've added the note and skipped next week, so you won't be charged "
+                    "for it.",
+                )
+            ],
+            [],
+        ),
+        # "they" after a team acting earlier in the sentence is that team, not the last named
+        (
+            [
+                (
+                    "agent",
+                    "Our logistics team is going to take that up with the courier, and they'll "
+                    "email you by Friday.",
+                )
+            ],
+            [
+                ("third party", "Logistics team to take that up with the courier."),
+                ("third party", "Logistics team to email the customer by Friday."),
+            ],
+        ),
+        # "he" is the person named, not the crew named after him; a role unnamed is a person
+        (
+            [
+                (
+                    "agent",
+                    "I've spoken to our ops manager, Dean, and he's pulling a crew off a job. "
+                    "They'll be on site Thursday at eight, and he'll ring you tomorrow afternoon.",
+                )
+            ],
+            [
+                ("third party", "Crew to be on site Thursday at eight."),
+                ("third party", "Ops manager Dean to call the customer tomorrow afternoon."),
+            ],
+        ),
+        (
+            [
+                ("agent", "It shows the technician, Kevin, skipped your stop."),
+                (
+                    "agent",
+                    "I've flagged this with our operations manager, and you'll get a call from "
+                    "her by Friday.",
+                ),
+            ],
+            [("third party", "Operations manager to call the customer by Friday.")],
+        ),
     ],
 )
 def test_more_ways_to_say_a_step(

@@ -156,7 +156,9 @@ LEADING = re.compile(
     r"perfect|thanks|thank you|fine|got it|understood|in the meantime|to make up for it|"
     r"anyway|maybe later|i understand|of course|absolutely|certainly|no problem|but|though|"
     r"however|in (?:this|that|your) case|instead|in that case|this time|as a gesture|"
-    r"as a goodwill gesture|one (?:more|last) thing|(?:and )?finally|lastly|oh)[,.!]?\s+)+",
+    r"as a goodwill gesture|one (?:more|last) thing|(?:and )?finally|lastly|oh|"
+    # a topic named first: "about the tablets you asked about, our nurse will call you…"
+    r"(?:about|as for|regarding|as regards|with regard to)\s[^,.;?!]{1,80}(?=,))[,.!]?\s+)+",
     re.I,
 )
 
@@ -347,9 +349,9 @@ def _instruction(text: str, body: str) -> str:
         return asked
     # a bare imperative after an event to come: "when the card arrives, activate it in the
     # app" ("if it happens again, restart the router" is advice for a case that may not come)
-    first = re.match(r"[a-z]+", body, re.I)
+    first = re.match(r"(?:(?:just|simply)\s+)?([a-z]+)", body, re.I)
     if first and conditional and _EXPECTED.search(text):
-        word = first.group(0).lower()
+        word = first.group(1).lower()
         if base_form(word) == word and word not in IN_CALL_VERBS:
             return word
     return ""
@@ -442,6 +444,10 @@ def _verb_at(text: str, verb: str) -> int:
     return 0
 
 
+#: an act whose object is a time: "skipped next week", "paused this month's box"
+_TIME_AS_OBJECT = re.compile(r"\b(?:skip(?:ped|ping)?|paus(?:e|ed|ing))\s+(?:the\s+)?$", re.I)
+
+
 def frame(clause: Clause) -> Frame:
     text = clause.text
     kind, owner, who, verb = _kind(text, clause.speaker)
@@ -452,6 +458,8 @@ def frame(clause: Clause) -> Frame:
     while deadline and text[deadline.end() :].startswith(("'s", "’s")):
         # "this month's invoice", "Thursday's round": a thing named by a time, not a date
         deadline = DEADLINE.search(text, deadline.end())
+    if deadline and _TIME_AS_OBJECT.search(text[: deadline.start()]):
+        deadline = None  # "I've skipped next week": the week is what was skipped
     if (
         deadline
         and kind == "past"

@@ -20,7 +20,9 @@ __all__ = [
 #: "were" and "had" only in a condition or an inversion ("if it were…", "had we known"): "to
 #: confirm those were equipment faults" states a fact
 HYPOTHETICAL = re.compile(
-    r"(?:\b(?:would|could|might|hypothetically)\b|\bif\b[^,.]*\b(?:were|had)\b|"
+    r"(?:\b(?:would|could|might|hypothetically)\b|"
+    # "if you had…" (not "if you haven't had a letter by…": a condition to come)
+    r"\bif\b[^,.]*(?<!n't )(?<!n’t )(?<!\bhave )(?<!\bhas )(?<!'ve )(?<!’ve )\b(?:were|had)\b|"
     r"^(?:were|had)\s+(?:i|we|you|they|he|she|it)\b)(?!\s+(?:been\s+)?(?:to\b))",
     re.I,
 )

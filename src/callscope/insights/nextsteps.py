@@ -50,6 +50,11 @@ _TEAM = re.compile(
     re.I,
 )
 _PRONOUN_ACTOR = ("they", "he", "she")
+#: the groups among :data:`_TEAM`'s words, which "he" or "she" never means
+_COLLECTIVE: Final = frozenset(
+    ("team", "department", "office", "desk", "lab", "warehouse", "depot", "store", "crew",
+     "kitchen", "bank", "insurer", "surgery", "clinic", "pharmacy", "tuners")
+)  # fmt: skip
 #: the agent starting to troubleshoot with the customer on the line
 _TRY_NOW = re.compile(
     r"\blet's\s+(?:just\s+)?(?:try|do|run|check|test)\b|\bwhile (?:you're|you are|we're|we are|"
@@ -66,13 +71,13 @@ January February March April May June July August September October November Dec
 _NOT_ORGANISATIONS: Final = frozenset(_NOT_ORGANISATION_WORDS.split())
 #: capitalised words opening a clause that name no one: "That will…", "It'll…"
 _NOT_NAME_WORDS: Final = """It That This There Which What Who Someone Everything Nothing He She
-They Yes No"""
+They Yes No How Why When Where Okay Sure Right Great Thanks"""
 _NOT_NAMES: Final = _NOT_ORGANISATIONS | frozenset(_NOT_NAME_WORDS.split())
 #: a person named with their role: "your account manager, Helen Park", "Jo, the room leader"
 #: — whom a later "she"/"he" means
 _PERSON = re.compile(
     r"\b(?:the|our|your|my|a|an)\s+(?P<role>(?:[a-z'-]+\s+){0,2}[a-z'-]+),\s+"
-    r"(?P<name>[A-Z][a-z'-]+(?:\s+[A-Z][a-z'-]+)?)\b"
+    r"(?P<name>(?:(?:Mr|Mrs|Ms|Dr|Miss)\.?\s+)?(?!I\b)[A-Z][a-z'-]+(?:\s+[A-Z][a-z'-]+)?)\b"
     r"|\b(?P<first>[A-Z][a-z'-]+(?:\s+[A-Z][a-z'-]+)?),\s+(?:the|our|your|my)\s+"
     r"(?P<role2>(?:[a-z'-]+\s+){0,2}[a-z'-]+),"
     # a name alone acting: "Darren can fit it on Friday afternoon"
@@ -97,11 +102,18 @@ def _vetoed(f: Frame) -> bool:
     return f.negated or f.question or f.complaint or f.in_call or hypothetical
 
 
-def _admissible(f: Frame) -> bool:
-    """A past act counts only with a consequence or a date still to come."""
+def _admissible(f: Frame, text: str) -> bool:
+    """A past act counts only with a consequence or a date still to come, and a booking made
+    for the customer only with a consequence ("I've booked you in on Tuesday at ten": the
+    booking is done; they attend it)."""
     if f.kind == "past":
-        return f.consequence or bool(f.deadline)
+        return f.consequence or (bool(f.deadline) and not _BOOKED_YOU.search(text))
     return f.candidate
+
+
+_BOOKED_YOU: Final = re.compile(
+    r"\b(?:re)?(?:booked|reserved|scheduled)\s+you\b(?!\s+(?:a\s+)?(?:call|callback))", re.I
+)
 
 
 def candidates(utterances: Sequence[Utterance]) -> list[Candidate]:
@@ -126,37 +138,59 @@ def candidates(utterances: Sequence[Utterance]) -> list[Candidate]:
             # "If you miss another payment, it would be reported, so please call us first":
             # what follows a hypothetical is hypothetical too
             frames = [replace(f, hypothetical=True) for f in frames]
+        subject = ""  # the team that acts in an earlier clause of the sentence
         for c, f in zip(parts, frames, strict=True):
-            if f.candidate and _admissible(f) and not _vetoed(f):
+            if f.candidate and _admissible(f, c.text) and not _vetoed(f):
                 if f.owner == "third party" and f.who.lower() in _PRONOUN_ACTOR:
-                    # "I've raised it with the warehouse, they'll ship it…": a team named
-                    # before the pronoun in the clause itself, else the last one
-                    # (a "he" or "she" is the last person the agent named with their role)
-                    here = [m.group(1) for m in _TEAM.finditer(c.text.split(f.who, 1)[0])]
-                    if f.who.lower() != "they" and person and not here:
-                        f = _named(f, person)
-                    elif here or team:
-                        f = _named(f, here[-1] if here else team)
+                    f = _pronoun_named(f, c.text, person, subject or team)
+                elif f.owner == "third party" and _TEAM.search(f.who):
+                    subject = f.who
                 out.append(Candidate(s, c, f, index))
             if s.speaker != "customer":
-                teams = [m.group(1) for m in _TEAM.finditer(c.text)] + [
-                    m.group("name")
-                    for m in _ORGANISATION.finditer(c.text)
-                    if m.group("name").split()[0] not in _NOT_ORGANISATIONS
-                ]
-                people = [
-                    f"{m.group('role')} {m.group('name')}"
-                    if m.group("name")
-                    else f"{m.group('role2')} {m.group('first')}"
-                    if m.group("first")
-                    else m.group("solo")
-                    for m in _PERSON.finditer(c.text)
-                    if not m.group("solo") or m.group("solo") not in _NOT_NAMES
-                ]
+                teams, people = _mentioned(c.text)
+                roles = [t for t in teams if t.lower().split()[-1] not in _COLLECTIVE]
                 team = teams[-1] if teams else team
-                if people or teams:  # the one named last
-                    person = people[-1] if people else ""
+                # the one named last, by name or by role ("our operations manager… you'll get
+                # a call from her"); a group named after them makes "he" no one, unless they
+                # are who acts in it ("he's pulling a crew off a job")
+                if people or roles:
+                    person = people[-1] if people else roles[-1]
+                elif teams and not _PRONOUN_OPENS.match(_LEADING_AND.sub("", c.text)):
+                    person = ""
     return out
+
+
+def _pronoun_named(f: Frame, text: str, person: str, team: str) -> Frame:
+    """A third party said as "they", "he" or "she", named: "I've raised it with the warehouse,
+    they'll ship it…" — a team named before the pronoun in the clause itself, else ``team``
+    (the one acting earlier in the sentence: "the logistics team will take it up with the
+    courier, and they'll email you"; else the last one named); a "he" or "she" is ``person``,
+    the last person the agent named by name or role."""
+    here = [m.group(1) for m in _TEAM.finditer(text.split(f.who, 1)[0])]
+    if f.who.lower() != "they" and person and not here:
+        return _named(f, person)
+    if here or team:
+        return _named(f, here[-1] if here else team)
+    return f
+
+
+def _mentioned(text: str) -> tuple[list[str], list[str]]:
+    """The teams (and organisations) and the people named in ``text``, in order."""
+    teams = [m.group(1) for m in _TEAM.finditer(text)] + [
+        m.group("name")
+        for m in _ORGANISATION.finditer(text)
+        if m.group("name").split()[0] not in _NOT_ORGANISATIONS
+    ]
+    people = [
+        f"{m.group('role')} {m.group('name')}"
+        if m.group("name")
+        else f"{m.group('role2')} {m.group('first')}"
+        if m.group("first")
+        else m.group("solo")
+        for m in _PERSON.finditer(text)
+        if not m.group("solo") or m.group("solo") not in _NOT_NAMES
+    ]
+    return teams, people
 
 
 #: a sentence that is only a time or condition for what was just said ("Once the new one comes.")
@@ -214,6 +248,7 @@ def _same_visit(first: Candidate, then: Candidate) -> bool:
     return (
         first.sentence.utterance is then.sentence.utterance
         and first.frame.verb in _VISITS
+        and not _PHONE_CALL.search(first.clause.text)
         and first.frame.owner == then.frame.owner == "third party"
         and _bare(first.frame.who) == _bare(then.frame.who)
         and bool(_PRONOUN_OPENS.match(_LEADING_AND.sub("", then.clause.text)))
@@ -224,6 +259,8 @@ def _same_visit(first: Candidate, then: Candidate) -> bool:
 #: you on Tuesday, and she'll have a look at…"); after other acts a pronoun's act is a step
 #: of its own ("she's going to open a dispute today… She'll email you the form")
 _VISITS: Final = frozenset(("be", "come", "visit", "pop", "drop", "call", "go"))
+#: a call on the phone, no visit ("will call you on Monday, and then she'll send…")
+_PHONE_CALL: Final = re.compile(r"\bcall(?:s|ing)?\s+(?:you|him|her|them|the customer)\b", re.I)
 
 
 def _bare(who: str) -> str:

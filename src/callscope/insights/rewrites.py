@@ -89,7 +89,8 @@ _REFUND_OF: Final = {
 #: call you by tomorrow evening" — read as "the branch manager will call you…"
 _ASKED_TO = re.compile(
     r"\b(?:I|we)(?:'ve|\s+have)\s+(?:also\s+)?asked\s+(?P<who>(?:the|our|my|a|an)\s+"
-    r"(?:[a-z'-]+\s+){0,3}?[a-z'-]+)\s+to\s+(?P<verb>[a-z]+)\b",
+    r"(?:[a-z'-]+\s+){0,3}?[a-z'-]+(?:,\s+(?-i:[A-Z][a-z'-]+(?:\s+[A-Z][a-z'-]+)?),)?)\s+to\s+"
+    r"(?P<verb>[a-z]+)\b",
     re.I,
 )
 #: someone sent to act: "Our partner, AquaServ, is sending an engineer, Dave Rooney, to swap
@@ -296,6 +297,12 @@ _WHAT_YOU_SEND = re.compile(
     r"(?:,?\s+(?P<how>emailed|sent|posted|texted|uploaded)\s+(?P<rest>to|through|via|by|in)\b)?",
     re.I,
 )
+#: a time said after the thing asked for, set off by a comma: ", ideally by Friday"
+_THEN_WHEN = re.compile(
+    r",\s*(?:(?:ideally|preferably|if possible|please)\s*,?\s*)?(?:by|before|within|no later"
+    r"\s+than|today|tomorrow|this|next|over\s+the)\b[^,.;?]*",
+    re.I,
+)
 _SEND_AS: Final = {"emailed": "email", "sent": "send", "posted": "post", "texted": "text",
                    "uploaded": "upload"}  # fmt: skip
 
@@ -304,7 +311,9 @@ def _send_us(m: re.Match[str]) -> str:
     """The request, when it is one for after the call: sent somewhere, sent back, or with a
     time ("what I need from you is your account number" is asked on the line)."""
     how = m.group("how")
-    if not how and not re.search(r"\bback\b", m.group("what"), re.I) and not is_later(m.group(0)):
+    when = _THEN_WHEN.match(m.string, m.end())  # "…, ideally by Friday"
+    later = is_later(m.group(0)) or (when is not None and is_later(when.group(0)))
+    if not how and not re.search(r"\bback\b", m.group("what"), re.I) and not later:
         return m.group(0)
     verb = _SEND_AS[how.lower()] if how else "send"
     tail = f" {m.group('rest')}" if how else ""

@@ -26,11 +26,17 @@ __all__ = ["done_text", "step_action", "step_text", "third_person"]
 _NOW = re.compile(rf",?\s*\b(?:{NOW}|as we speak|right away)\b", re.I)
 #: a contact said in other words, in the plain verb: "ring the customer", "give us a ring",
 #: "drop you an email" → "call the customer", "call the company", "email the customer"
+#: where an act starts: the action's first word, or one after "and"/"then" ("chase it and give
+#: you a ring")
+_ACT: Final = r"(?:^|(?<=\band )|(?<=\bthen ))"
 _PLAIN_CONTACT: Final = (
-    (re.compile(r"^ring\b", re.I), "call"),
-    (re.compile(r"^give\s+(\w+(?:\s+\w+)?)\s+a\s+(?:ring|call|bell|buzz)\b", re.I), r"call \1"),
-    (re.compile(r"^drop\s+(\w+(?:\s+\w+)?)\s+an?\s+(?:e-?mail)\b", re.I), r"email \1"),
-    (re.compile(r"^drop\s+(\w+(?:\s+\w+)?)\s+a\s+text\b", re.I), r"text \1"),
+    (re.compile(_ACT + r"ring\b", re.I), "call"),
+    (
+        re.compile(_ACT + r"give\s+(\w+(?:\s+\w+)?)\s+a\s+(?:ring|call|bell|buzz)\b", re.I),
+        r"call \1",
+    ),
+    (re.compile(_ACT + r"drop\s+(\w+(?:\s+\w+)?)\s+an?\s+(?:e-?mail)\b", re.I), r"email \1"),
+    (re.compile(_ACT + r"drop\s+(\w+(?:\s+\w+)?)\s+a\s+text\b", re.I), r"text \1"),
 )
 
 _AGENT_PRONOUNS: Final = (
@@ -175,6 +181,7 @@ def step_action(clause: Clause, f: Frame) -> str:
     condition = ""
     if f.conditional and "," in text:
         condition, text = (s.strip() for s in text.split(",", 1))
+        condition = LEADING.sub("", condition)  # "And if you…," → "if you…"
     action = _action_phrase(text, f)
     for said, plain in _PLAIN_CONTACT:
         action = said.sub(plain, action)

@@ -30,6 +30,7 @@ chase monitor test scan service delete log click tap reissue run photograph
 acknowledge remake reprogram redo decide examine
 measure fit swap clean store survey assess quote reimburse reschedule rearrange track pack
 exchange complete treat mark tow paint tune calibrate configure enrol photocopy label trace
+tape wrap seal
 """
 #: the listed action verbs, base forms
 ACTIONS: Final = frozenset(_ACTION_WORDS.split())
