@@ -371,6 +371,43 @@ def test_an_outage_in_the_opening_turn_is_the_problem_before_a_later_complaint()
     assert problem["utteranceId"] == 1
 
 
+@pytest.mark.parametrize(
+    "first",
+    [
+        # no problem word at all: the reply to "How can I help?" is the matter
+        "My box sat on my porch in the sun all afternoon and the ice packs were all melted.",
+        # an expectation not met, or nothing heard since
+        "It was meant to be collected yesterday, and the skip's still sat there, full.",
+        "I had a blood test on the ninth, and it's been a week and there's still nothing.",
+        "The delivery came sixty towels short and we'll run out by Friday.",
+    ],
+)
+def test_the_reply_to_how_can_i_help_or_an_unmet_expectation_is_the_problem(first: str) -> None:
+    call = said(
+        ("agent", "Harbour Home, this is Lee. How can I help you today?"),
+        ("customer", first),
+        ("agent", "I'm sorry. Can I take your account number?"),
+        ("customer", "Honestly this is the second time and it's really frustrating."),
+    )
+    problem = highlight(call, "problem")
+    assert problem is not None
+    assert problem["utteranceId"] == 1
+
+
+def test_when_the_agent_asks_again_what_is_wrong_the_reply_with_the_problem_is_it() -> None:
+    call = said(
+        ("agent", "HomeFix, this is Tanya. How can I help you today?"),
+        ("customer", "You sent a technician out last Tuesday for my washing machine."),
+        ("agent", "Okay, I've got it here. What's going on with the washer?"),
+        ("customer", "It's still leaking, there's a puddle underneath every time it spins."),
+        ("agent", "What's the address on the account?"),
+        ("customer", "It's 1840 Sunset Drive and the account number is BW-7713."),
+    )
+    problem = highlight(call, "problem")
+    assert problem is not None
+    assert problem["utteranceId"] == 3
+
+
 def test_the_shipped_weights_load_and_name_every_feature() -> None:
     model = load_model()
     assert len(model.weights) == len(FEATURES)

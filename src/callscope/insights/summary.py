@@ -71,6 +71,10 @@ _PROBLEM = re.compile(
     r"frustrat|times what|(?:two|three|2|3) times|again|dropped|arrived in|hurts?|pain|"
     r"fell (?:out|off)|damaged|stolen|leak\w*|stuck|declined|rejected|denied|late|delayed|"
     r"overdue|crash\w*|freez\w*|disappeared|marked as delivered|"
+    # nothing came of it: "nobody turned up", "it was meant to be collected yesterday",
+    # "it's been a week and there's still nothing", "the delivery came 60 towels short"
+    r"nobody|no one|heard nothing|meant to|supposed to|still (?:nothing|not|no|sat|there|"
+    r"waiting)|it's been (?:a|\w+) (?:days?|weeks?|months?)\b|short\b|r[au]n out|"
     # damage and loss of service: "the boxes are soaked", "water coming through the ceiling",
     # "the box says no signal"
     r"soaked|flood\w*|dripping|damp|mou?ldy?|burst|coming (?:through|in)\b|"
@@ -190,7 +194,8 @@ def _states_problem(turn: Sequence[Sentence], *, answers: bool = False) -> bool:
 
 #: the agent's question that asks for the matter, not a detail: "How can I help?"
 _ASKS_MATTER = re.compile(
-    r"\b(?:help|assist|do for you|calling (?:about|for)|what seems|what's (?:the|going)|"
+    r"\b(?:help|assist|do for you|calling (?:about|for)|what seems|what's (?:the (?:problem|"
+    r"issue|matter|trouble)|going on|wrong|up)|"
     r"what happened|problem|issue)\b",
     re.I,
 )
@@ -204,8 +209,10 @@ def _problem(sents: Sequence[Sentence]) -> Highlight | None:
     customer's first long turn. Utterances of the customer with none of the agent's
     between are one turn: the recogniser cuts a turn at its pauses."""
     turns: dict[int, list[Sentence]] = {}
-    #: the customer turns that answer the agent's question for a detail
+    #: the customer turns that answer the agent's question for a detail, and those that
+    #: answer "How can I help?" (the matter, whatever its words)
     answers: set[int] = set()
+    matter: set[int] = set()
     run: int | None = None
     asked: Sentence | None = None
     for s in sorted(sents, key=lambda x: x.utterance.start):
@@ -215,19 +222,21 @@ def _problem(sents: Sequence[Sentence]) -> Highlight | None:
             continue
         if run is None:
             run = s.utterance.id
-            if (
-                asked is not None
-                and asked.text.rstrip().endswith("?")
-                and not _ASKS_MATTER.search(asked.text)
-            ):
-                answers.add(run)
+            if asked is not None and asked.text.rstrip().endswith("?"):
+                (matter if _ASKS_MATTER.search(asked.text) else answers).add(run)
         turns.setdefault(run, []).append(s)
     long = [
         parts
         for parts in turns.values()
         if len(" ".join(_GREETING.sub("", p.text) for p in parts).split()) >= 6
     ]
+    # a reply to the opening or to "What's going on?": the last of them that has a problem
+    # word (the agent asks again when the first only set the scene), else the first
+    replies = [t for t in long[:_PROBLEM_TURNS] if t[0].utterance.id in matter]
     chosen = next(
+        (t for t in reversed(replies) if _PROBLEM.search(" ".join(p.text for p in t))),
+        replies[0] if replies else None,
+    ) or next(
         (
             t
             for t in long[:_PROBLEM_TURNS]
