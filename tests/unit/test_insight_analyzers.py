@@ -1374,6 +1374,30 @@ def test_the_customers_yes_to_the_agents_request_is_no_step_of_its_own() -> None
             ],
             [("third party", "Operations manager to call the customer by Friday.")],
         ),
+        # a request joined on by "and could you…?": its question mark is not the first act's
+        (
+            [
+                (
+                    "agent",
+                    "You will need to bring your passport and could you also fill out the "
+                    "questionnaire on the portal before Monday?",
+                )
+            ],
+            [
+                ("customer", "Customer to bring their passport."),
+                ("customer", "Customer to fill out the questionnaire on the portal before Monday."),
+            ],
+        ),
+        ([("agent", "I'll send it to the address on file, is that right?")], []),
+        # as the recogniser hears them: "I'll transfer" as "I hold transfer", a team's "The" lost
+        (
+            [("agent", "I hold transfer your records over to Oak Park this afternoon.")],
+            [("agent", "Transfer the customer's records over to Oak Park this afternoon.")],
+        ),
+        (
+            [("agent", "So notice processing team will review it within 14 days.")],
+            [("third party", "Notice processing team to review it within 14 days.")],
+        ),
     ],
 )
 def test_more_ways_to_say_a_step(

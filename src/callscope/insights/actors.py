@@ -32,8 +32,10 @@ _THIRD = re.compile(
     r"(?:team|department|engineers?|technician|mechanic|manager|supervisor|adjuster|"
     r"specialist|office|pharmacist|plumber|installer|courier|carrier|warehouse|desk|lab|"
     r"driver|agent|store|billing|dispatch|representative|doctor|nurse|provider)|billing|"
-    r"accounts payable|dispatch))\s*(?:'ll|will|is going to|are going to|'s going to|'re going"
-    r" to|should(?!\s+(?:have|not|never)\b))\s+(?:also\s+|then\s+|now\s+)?(?P<verb>[a-z]+)",
+    # a team opening the clause with its determiner lost: "(The) notice processing team will…"
+    r"accounts payable|dispatch|^(?:[a-z']+\s+){1,2}(?:team|department)))"
+    r"\s*(?:'ll|will|is going to|are going to|'s going to|'re going to|"
+    r"should(?!\s+(?:have|not|never)\b))\s+(?:also\s+|then\s+|now\s+)?(?P<verb>[a-z]+)",
     re.I,
 )
 #: a third party named by any noun when it is to get in touch: "the adjuster will call you"

@@ -29,12 +29,15 @@ from callscope.insights.actors import HAPPENINGS, third_act, third_party
 from callscope.insights.hedges import (
     CHOICE,
     COMPLAINT,
+    DONT_FORGET,
     EFFECTIVE,
     HABITUAL,
     HYPOTHETICAL,
+    LEAVING,
     NO_ACT_AHEAD,
     NO_PROMISE,
     SHOULD,
+    TIME_AS_OBJECT,
     TYPICAL_TIME,
     WHICH,
 )
@@ -60,7 +63,7 @@ _NEW_SUBJECT = (
 )
 _SPLIT = re.compile(
     r"\s*(?:;|,\s*(?:and|so|but|then|and then|plus)\b|,\s*(?=please\b)|\s+and then\b|"
-    r"\s+so that\b|\s+and\s+(?=" + _NEW_SUBJECT + r"))\s*",
+    r"\s+so that\b|\s+and\s+(?=" + _NEW_SUBJECT + r"|(?:could|can|would)\s+you\b))\s*",
     re.I,
 )
 _CONSEQUENCE = re.compile(
@@ -220,13 +223,19 @@ def clauses(sentence: str, speaker: str) -> list[Clause]:
         parts = [q for p in parts for q in asked_first(p)]
         parts = _asked_on(parts)
     out: list[Clause] = []
-    for part in parts:
+    asks = next((i for i, p in enumerate(parts) if i and _ASKS_YOU.match(p)), len(parts))
+    for i, part in enumerate(parts):
+        # "You'll need to bring X and could you fill out Y?": the question is the request's
+        said = _QUESTION.sub(".", " ".join(parts[:asks])) if i < asks < len(parts) else sentence
         if out and _CONSEQUENCE.search(part) and not third_act(part):
             prev = out.pop()
-            out.append(Clause(f"{prev.text.rstrip('.!')}, {part}", sentence, speaker))
+            out.append(Clause(f"{prev.text.rstrip('.!')}, {part}", said, speaker))
         else:
-            out.append(Clause(part, sentence, speaker))
+            out.append(Clause(part, said, speaker))
     return out
+
+
+_ASKS_YOU = re.compile(r"(?:could|can|would)\s+you\b.*\?\s*$", re.I)
 
 
 def _asked_on(parts: list[str]) -> list[str]:
@@ -424,28 +433,12 @@ def strip_condition(text: str) -> str:
     return text
 
 
-_LEAVING: Final = frozenset(("cancel", "switch", "leave", "dispute", "report", "close"))
-
-
-def _threat(speaker: str, verb: str, text: str) -> bool:
-    """The customer's "if it breaks again I'll cancel": a threat, not a step."""
-    return speaker == "customer" and verb in _LEAVING and bool(_CONDITION.search(text))
-
-
-#: "don't forget to bring…" is no negation
-_DONT_FORGET = re.compile(r"\b(?:don't|do not)\s+forget\b", re.I)
-
-
 def _verb_at(text: str, verb: str) -> int:
     """Where the first form of ``verb`` in ``text`` ends (0 when none)."""
     for m in re.finditer(r"[A-Za-z']+", text):
         if base_form(m.group(0)) == verb:
             return m.end()
     return 0
-
-
-#: an act whose object is a time: "skipped next week", "paused this month's box"
-_TIME_AS_OBJECT = re.compile(r"\b(?:skip(?:ped|ping)?|paus(?:e|ed|ing))\s+(?:the\s+)?$", re.I)
 
 
 def frame(clause: Clause) -> Frame:
@@ -458,7 +451,7 @@ def frame(clause: Clause) -> Frame:
     while deadline and text[deadline.end() :].startswith(("'s", "’s")):
         # "this month's invoice", "Thursday's round": a thing named by a time, not a date
         deadline = DEADLINE.search(text, deadline.end())
-    if deadline and _TIME_AS_OBJECT.search(text[: deadline.start()]):
+    if deadline and TIME_AS_OBJECT.search(text[: deadline.start()]):
         deadline = None  # "I've skipped next week": the week is what was skipped
     if (
         deadline
@@ -474,7 +467,7 @@ def frame(clause: Clause) -> Frame:
         kind=kind,
         verb=verb,
         conditional=bool(_CONDITION.search(text)),
-        negated=bool(NEGATED.search(_PURPOSE.split(_DONT_FORGET.sub("", main).split(",")[0])[0])),
+        negated=bool(NEGATED.search(_PURPOSE.split(DONT_FORGET.sub("", main).split(",")[0])[0])),
         question=not request
         and (
             bool(_QUESTION.search(clause.sentence))
@@ -490,7 +483,8 @@ def frame(clause: Clause) -> Frame:
             or (clause.speaker != "customer" and CHOICE.search(text))
         ),
         in_call=is_in_call(kind, clause.speaker, verb, main),
-        complaint=bool(COMPLAINT.search(text)) or _threat(clause.speaker, verb, text),
+        complaint=bool(COMPLAINT.search(text))
+        or (clause.speaker == "customer" and verb in LEAVING and bool(_CONDITION.search(text))),
         consequence=bool(_CONSEQUENCE.search(text.split(",")[-1].strip())) and "," in text,
         deadline=deadline.group(0) if deadline else "",
         guessed=kind in ("progressive", "instruction") and base_form(verb) is None,

@@ -13,9 +13,16 @@ import re
 from typing import Final
 
 __all__ = [
-    "CHOICE", "COMPLAINT", "EFFECTIVE", "HABITUAL", "HYPOTHETICAL", "NO_ACT_AHEAD", "NO_PROMISE",
-    "SHOULD", "TYPICAL_TIME", "WHICH",
+    "CHOICE", "COMPLAINT", "DONT_FORGET", "EFFECTIVE", "HABITUAL", "HYPOTHETICAL", "LEAVING",
+    "NO_ACT_AHEAD", "NO_PROMISE", "SHOULD", "TIME_AS_OBJECT", "TYPICAL_TIME", "WHICH",
 ]  # fmt: skip
+
+#: what a customer threatens to do "if it breaks again": a threat, not a step
+LEAVING: Final = frozenset(("cancel", "switch", "leave", "dispute", "report", "close"))
+#: "don't forget to bring…" is no negation
+DONT_FORGET: Final = re.compile(r"\b(?:don't|do not)\s+forget\b", re.I)
+#: an act whose object is a time: "skipped next week", "paused this month's box"
+TIME_AS_OBJECT: Final = re.compile(r"\b(?:skip(?:ped|ping)?|paus(?:e|ed|ing))\s+(?:the\s+)?$", re.I)
 
 #: "were" and "had" only in a condition or an inversion ("if it were…", "had we known"): "to
 #: confirm those were equipment faults" states a fact

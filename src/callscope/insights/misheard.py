@@ -2,9 +2,10 @@
 
 whisper tiny.en on telephone audio drops the contraction of a promise ("I'll send" → "I
 send", "we'll ship" → "well ship", "you'll get" → "you all get", "they'll call" → "the all
-call" or "the only call", "it'll take" → "it all take", "we'll send" → "Will send"; "gonna",
-"gotta"), writes an action verb as a word that sounds like it ("waiving" →
-"waving", "adding" → "heading") and a plural role as a possessive ("our engineer's will…").
+call" or "the only call", "I'll transfer" → "I hold transfer", "it'll take" → "it all
+take", "we'll send" → "Will send"; "gonna", "gotta"), writes an action verb as a word that
+sounds like it ("waiving" → "waving", "adding" → "heading") and a plural role as a
+possessive ("our engineer's will…").
 :func:`repaired` puts back what was meant where the reading is unambiguous:
 
 * a contraction, only before a listed action verb (:mod:`callscope.insights.verbs`) in its
@@ -44,7 +45,8 @@ _CONTRACTIONS: Final = (
      "you'll "),
     (re.compile(rf"\b(?:the|they)\s+all\s+(?={_ADVERB}(?:{_BASE})\b)", re.I), "they'll "),
     (re.compile(rf"\bthe\s+only\s+(?=(?:{_BASE})\s+(?:you|it|them|your)\b)", re.I), "they'll "),
-    (re.compile(rf"\b(?:I\s+all|Ill|aisle)\s+(?={_ADVERB}(?:{_BASE})\b)", re.I), "I'll "),
+    (re.compile(rf"\b(?:I\s+all|Ill|aisle|I\s+hold)\s+(?={_ADVERB}(?:{_BASE})\b)", re.I),
+     "I'll "),
     (re.compile(r"\bit\s+all\s+(?=(?:take|arrive|show|be|get|reach|appear)\b)", re.I), "it'll "),
     # a subject lost before "will": "Will send you a new card." (not a question)
     (re.compile(rf"^will\s+(?={_ADVERB}(?:{_BASE})\b)(?![^?]*\?\s*$)", re.I), "we'll "),
