@@ -34,6 +34,17 @@ from tests.helpers.utterances import said
         # "I <verb>" with a time to come is a promise whose "'ll" was lost
         ("I mail the warranty card on Friday.", "I'll mail the warranty card on Friday."),
         ("Sure, I email you the form tonight.", "Sure, I'll email you the form tonight."),
+        # "I'll" heard as "I hold" before an action verb
+        ("I hold transfer your records today.", "I'll transfer your records today."),
+        # the commas around a condition, left out
+        (
+            "I'll upload it today and if you sign it by Friday the transfer team will release it.",
+            "I'll upload it today, and if you sign it by Friday, the transfer team will release it.",
+        ),
+        (
+            "If it hasn't come by Friday I'll chase it.",
+            "If it hasn't come by Friday, I'll chase it.",
+        ),
         # sound-alike verbs after a first-person subject
         ("I'm waving the late fee.", "I'm waiving the late fee."),
         ("We're also heading a credit of $10.", "We're also adding a credit of $10."),

@@ -5,7 +5,7 @@ send", "we'll ship" → "well ship", "you'll get" → "you all get", "they'll ca
 call" or "the only call", "I'll transfer" → "I hold transfer", "it'll take" → "it all
 take", "we'll send" → "Will send"; "gonna", "gotta"), writes an action verb as a word that
 sounds like it ("waiving" → "waving", "adding" → "heading") and a plural role as a
-possessive ("our engineer's will…").
+possessive ("our engineer's will…"), and leaves out the commas around a condition.
 :func:`repaired` puts back what was meant where the reading is unambiguous:
 
 * a contraction, only before a listed action verb (:mod:`callscope.insights.verbs`) in its
@@ -98,8 +98,20 @@ def _cased(repl: str, said: re.Match[str]) -> str:
     return repl[:1].upper() + repl[1:] if said.group(0)[:1].isupper() else repl
 
 
+#: a condition the recogniser wrote without its commas: "…today and if you sign it by Friday
+#: the transfer team will release it" — the commas put back around it
+_AND_IF: Final = re.compile(r"(?<=[a-z])\s+and\s+(?=(?:if|once|when|as soon as)\b)", re.I)
+_CONDITION_THEN: Final = re.compile(
+    r"\b(?P<cond>(?:if|once|as soon as)\b[^,.;?!]{3,80}?)\s+(?=(?:I'll|I will|we'll|we will|"
+    r"they'll|he'll|she'll|(?:the|our)\s+(?:[a-z]+\s+){0,2}(?:team|department)\s+will)\b)",
+    re.I,
+)
+
+
 def repaired(sentence: str) -> str:
     """``sentence`` with the slips above undone (see the module docstring)."""
+    if "," not in sentence:
+        sentence = _CONDITION_THEN.sub(r"\g<cond>, ", _AND_IF.sub(", and ", sentence))
     text = _SLIPS.sub(
         lambda m: m.group("subject") + _SOUND_ALIKES[m.group("slip").lower()], sentence
     )
