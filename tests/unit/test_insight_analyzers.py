@@ -73,7 +73,7 @@ DATA = Path(__file__).resolve().parents[2] / "bench" / "data" / "insights"
         (
             "agent",
             "I'm asking our billing team to send you a new invoice.",
-            ["Ask the billing team to send the customer a new invoice."],
+            ["Billing team to send the customer a new invoice."],
         ),
         ("agent", "Please bear with me for a moment.", []),
         ("agent", "Please don't worry about the fee.", []),
@@ -1373,6 +1373,74 @@ def test_the_customers_yes_to_the_agents_request_is_no_step_of_its_own() -> None
                 ),
             ],
             [("third party", "Operations manager to call the customer by Friday.")],
+        ),
+        # someone asked or made to act, or heard from, acts
+        (
+            [("agent", "I'm asking our dispatch team to send him the issue by post today.")],
+            [("third party", "Dispatch team to send him the issue by post today.")],
+        ),
+        (
+            [("agent", "Angela's going to have our claims team void that one this week.")],
+            [("third party", "Claims team to void that one this week.")],
+        ),
+        (
+            [
+                (
+                    "agent",
+                    "You'll hear from our fencing contractor, Fenwick and Sons, to book it in, "
+                    "and they'll have it done by the end of next week.",
+                )
+            ],
+            [
+                (
+                    "third party",
+                    "Fencing contractor Fenwick and Sons to contact the customer to book it in.",
+                ),
+                ("third party", "Fencing contractor to have it done by the end of next week."),
+            ],
+        ),
+        (
+            [("agent", "You'll hear from the surveyor by Friday.")],
+            [("third party", "Surveyor to contact the customer by Friday.")],
+        ),
+        # "Name, one of our…" is whom "he" means; what he needs is no act of his
+        (
+            [
+                (
+                    "agent",
+                    "I've got Luis, one of our senior techs, free, and he's going to be out to "
+                    "you between one and three today. He'll need clear space on both sides.",
+                )
+            ],
+            [("third party", "Luis to be out to the customer between one and three today.")],
+        ),
+        # a courtesy, and a bare "do that" asked after the act it names, are no steps; a
+        # refund arranged whose money "will go back" on the card is one
+        ([("agent", "Please pass on my apologies to him.")], []),
+        (
+            [
+                (
+                    "agent",
+                    "Someone will need to be there on the Wednesday. Would you be able to do that?",
+                )
+            ],
+            [("customer", "Customer to be there on the Wednesday.")],
+        ),
+        (
+            [
+                (
+                    "agent",
+                    "I've also arranged a goodwill refund of fifty pounds. It'll go back on your "
+                    "card within five working days.",
+                )
+            ],
+            [
+                (
+                    "agent",
+                    "Arrange a goodwill refund of fifty pounds, it'll go back on the customer's "
+                    "card within 5 working days.",
+                )
+            ],
         ),
         # a request joined on by "and could you…?": its question mark is not the first act's
         (

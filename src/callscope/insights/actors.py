@@ -24,7 +24,7 @@ __all__ = ["DETERMINER", "HAPPENINGS", "TRADES", "third_act", "third_party"]
 #: the team a pronoun means and the one sent to act: callscope.insights.nextsteps, .rewrites)
 TRADES: Final = (
     r"engineers?|technicians?|fitters?|plumbers?|electricians?|couriers?|drivers?|surveyors?|"
-    r"inspectors?|specialists?|adjusters?|nurses?|locksmiths?|installers?|mechanics?"
+    r"inspectors?|specialists?|adjusters?|nurses?|locksmiths?|installers?|mechanics?|contractors?"
 )
 _THIRD = re.compile(
     r"(?P<who>\b(?:they|he|she|someone|somebody|(?:dr|mr|mrs|ms|miss|doctor)\.?\s+[a-z]+|"
@@ -158,6 +158,7 @@ DETERMINER = re.compile(r"^(?:the|our|your|my|their|a|an)\s+", re.I)
 
 #: "be" as a visit by a third party: "Luis will be with you between 8 and 9", "the fitter
 #: will be there by noon", "the crew will be at your house at 7"
+_WANTS: Final = frozenset(("need", "want", "like", "prefer", "expect"))
 _BE_WITH_YOU = re.compile(
     r"\s+(?:with you|there|at your|round|over|out to you|on site|in touch|at the (?:house|"
     r"property|site|flat|door))\b",
@@ -196,5 +197,7 @@ def third_party(body: str, first: re.Match[str] | None) -> tuple[str, str] | Non
             return None  # "he'll be due about now": a state, not an act
         if verb.lower() == "go" and _GO_TO_SOMEONE.match(body[third.end() :]):
             return None  # "(the receipts) they'll go to our care manager": passed on, no act
+        if verb.lower() in _WANTS:
+            return None  # "he'll need clear space on both sides": what they need, no act
         return third.group("who"), base_form(verb) or verb.lower()
     return _third_open(body) if third is None else None

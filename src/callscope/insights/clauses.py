@@ -29,6 +29,7 @@ from callscope.insights.actors import HAPPENINGS, third_act, third_party
 from callscope.insights.hedges import (
     CHOICE,
     COMPLAINT,
+    COURTESY,
     DONT_FORGET,
     EFFECTIVE,
     HABITUAL,
@@ -69,7 +70,7 @@ _SPLIT = re.compile(
 _CONSEQUENCE = re.compile(
     r"^(?:and\s+|so\s+)?(?:you|you'll|it|it'll|that|this|the(?: \w+){1,3})\s*"
     r"(?:'ll|will|should|would|can|'s going to|is going to)?\s*"
-    r"(?:see|get|receive|show|arrive|take|be|appear|reach)\b",
+    r"(?:see|get|receive|show|arrive|take|be|appear|reach|go back)\b",
     re.I,
 )
 _FUTURE_1 = re.compile(
@@ -378,6 +379,8 @@ def _kind(text: str, speaker: str) -> tuple[str, str, str, str]:
     """(kind, owner, who, verb) of the first act found in ``text``."""
     body = LEADING.sub("", strip_condition(text))
     told = _instruction(text, body) if speaker != "customer" else ""
+    if told == "do" and re.search(r"\bdo\s+(?:that|this|it|so)\W*$", body, re.I):
+        told = ""  # "would you be able to do that?": what was just asked, not a new act
     if told:
         return "instruction", "customer", "", told
     first = _FUTURE_1.search(body)
@@ -482,7 +485,7 @@ def frame(clause: Clause) -> Frame:
             or HABITUAL.search(TYPICAL_TIME.sub("", WHICH.sub("", main)))
             or (clause.speaker != "customer" and CHOICE.search(text))
         ),
-        in_call=is_in_call(kind, clause.speaker, verb, main),
+        in_call=is_in_call(kind, clause.speaker, verb, main) or bool(COURTESY.search(main)),
         complaint=bool(COMPLAINT.search(text))
         or (clause.speaker == "customer" and verb in LEAVING and bool(_CONDITION.search(text))),
         consequence=bool(_CONSEQUENCE.search(text.split(",")[-1].strip())) and "," in text,

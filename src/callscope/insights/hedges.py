@@ -13,12 +13,18 @@ import re
 from typing import Final
 
 __all__ = [
-    "CHOICE", "COMPLAINT", "DONT_FORGET", "EFFECTIVE", "HABITUAL", "HYPOTHETICAL", "LEAVING",
-    "NO_ACT_AHEAD", "NO_PROMISE", "SHOULD", "TIME_AS_OBJECT", "TYPICAL_TIME", "WHICH",
+    "CHOICE", "COMPLAINT", "COURTESY", "DONT_FORGET", "EFFECTIVE", "HABITUAL", "HYPOTHETICAL",
+    "LEAVING", "NO_ACT_AHEAD", "NO_PROMISE", "SHOULD", "TIME_AS_OBJECT", "TYPICAL_TIME", "WHICH",
 ]  # fmt: skip
 
 #: what a customer threatens to do "if it breaks again": a threat, not a step
 LEAVING: Final = frozenset(("cancel", "switch", "leave", "dispute", "report", "close"))
+#: a courtesy asked at the end of a call, no act: "please pass on my apologies to him"
+COURTESY: Final = re.compile(
+    r"\b(?:pass on|give|send)\s+(?:my|our)\s+(?:apologies|regards|best|love|thanks|best wishes)"
+    r"|\bsay\s+(?:hi|hello)\s+to\b",
+    re.I,
+)
 #: "don't forget to bring…" is no negation
 DONT_FORGET: Final = re.compile(r"\b(?:don't|do not)\s+forget\b", re.I)
 #: an act whose object is a time: "skipped next week", "paused this month's box"

@@ -80,6 +80,8 @@ _PERSON = re.compile(
     r"(?P<name>(?:(?:Mr|Mrs|Ms|Dr|Miss)\.?\s+)?(?!I\b)[A-Z][a-z'-]+(?:\s+[A-Z][a-z'-]+)?)\b"
     r"|\b(?P<first>[A-Z][a-z'-]+(?:\s+[A-Z][a-z'-]+)?),\s+(?:the|our|your|my)\s+"
     r"(?P<role2>(?:[a-z'-]+\s+){0,2}[a-z'-]+),"
+    # a name and "one of our…": "I've got Luis, one of our senior techs, free"
+    r"|\b(?P<one>[A-Z][a-z'-]+(?:\s+[A-Z][a-z'-]+)?),\s+one\s+of\s+(?:our|the)\b"
     # a name alone acting: "Darren can fit it on Friday afternoon"
     r"|\b(?P<solo>[A-Z][a-z'-]+)\s+(?=(?:will|'ll|can|is going to|is coming|has)\b)"
 )
@@ -186,7 +188,7 @@ def _mentioned(text: str) -> tuple[list[str], list[str]]:
         if m.group("name")
         else f"{m.group('role2')} {m.group('first')}"
         if m.group("first")
-        else m.group("solo")
+        else m.group("one") or m.group("solo")
         for m in _PERSON.finditer(text)
         if not m.group("solo") or m.group("solo") not in _NOT_NAMES
     ]

@@ -88,9 +88,26 @@ _REFUND_OF: Final = {
 #: the agent's request to someone else, done in the call: "I've asked the branch manager to
 #: call you by tomorrow evening" — read as "the branch manager will call you…"
 _ASKED_TO = re.compile(
-    r"\b(?:I|we)(?:'ve|\s+have)\s+(?:also\s+)?asked\s+(?P<who>(?:the|our|my|a|an)\s+"
+    r"\b(?:I|we)(?:(?:'ve|\s+have)\s+(?:also\s+)?asked|(?:'m|\s+am|'re|\s+are)\s+(?:also\s+)?"
+    r"asking)\s+(?P<who>(?:the|our|my|a|an)\s+"
     r"(?:[a-z'-]+\s+){0,3}?[a-z'-]+(?:,\s+(?-i:[A-Z][a-z'-]+(?:\s+[A-Z][a-z'-]+)?),)?)\s+to\s+"
     r"(?P<verb>[a-z]+)\b",
+    re.I,
+)
+#: a team made to act by someone: "Angela's going to have our claims team void that one" —
+#: read as "our claims team will void that one"
+_HAVE_TEAM = re.compile(
+    r"\b(?:[A-Za-z]+'s|(?:he|she|I|we)\s+(?:is|are|am|will))\s+(?:going\s+to\s+)?(?:have|get)\s+"
+    r"(?P<who>(?:the|our)\s+(?:[a-z'-]+\s+){0,2}(?:team|department|desk))\s+(?:to\s+)?"
+    r"(?P<verb>[a-z]+)\b",
+    re.I,
+)
+#: "you'll hear from our contractor, Fenwick and Sons, to book it in" — read as "our
+#: contractor, Fenwick and Sons, will contact you to book it in"
+_HEAR_FROM = re.compile(
+    r"\byou(?:'ll|\s+will|\s+should)\s+(?:also\s+)?hear\s+from\s+"
+    + _FROM_WHOM
+    + r"(?P<name>,\s+(?-i:[A-Z][\w'-]*(?:\s+(?:and\s+)?[A-Z][\w'-]*)*),)?",
     re.I,
 )
 #: someone sent to act: "Our partner, AquaServ, is sending an engineer, Dave Rooney, to swap
@@ -209,6 +226,10 @@ def _actively(text: str) -> str:
     )
     text = _WILL_BE_REFUNDED.sub(_refund, text)
     text = _ASKED_TO.sub(lambda m: f"{m.group('who')} will {m.group('verb')}", text)
+    text = _HAVE_TEAM.sub(lambda m: f"{m.group('who')} will {m.group('verb')}", text)
+    text = _HEAR_FROM.sub(
+        lambda m: f"{m.group('who')}{m.group('name') or ''} will contact you", text
+    )
     text = _SENDING.sub(lambda m: f"{m.group('who')} will {m.group('verb')}", text)
     text = _GET_TO.sub(
         lambda m: (
