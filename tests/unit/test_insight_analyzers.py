@@ -1442,6 +1442,29 @@ def test_the_customers_yes_to_the_agents_request_is_no_step_of_its_own() -> None
                 )
             ],
         ),
+        # a month to come; logging in asked for later; a request to give someone else a thing
+        (
+            [
+                (
+                    "agent",
+                    "So if you only want the one year, make sure you log into your account and "
+                    "switch off auto-renew before next October.",
+                )
+            ],
+            [
+                (
+                    "customer",
+                    "Customer to log into their account and switch off auto-renew before next "
+                    "October if they only want the one year.",
+                )
+            ],
+        ),
+        ([("agent", "I'm logging into the portal now.")], []),
+        (
+            [("agent", "And could you give your neighbour our number, so they can ring us?")],
+            [("customer", "Customer to give their neighbour the number.")],
+        ),
+        ([("agent", "Could you give me your number?")], []),
         # a request joined on by "and could you…?": its question mark is not the first act's
         (
             [

@@ -150,7 +150,7 @@ NEGATED: Final = re.compile(
     re.I,
 )
 _CONDITION = re.compile(
-    r"^\s*(?:and\s+)?(?:if|unless|in case|once|as soon as|when|should\s+(?:it|you|the|that|this|"
+    r"^\s*(?:(?:and|so|but)\s+)?(?:if|unless|in case|once|as soon as|when|should\s+(?:it|you|the|that|this|"
     r"they|there|anything|your)\b)\b",
     re.I,
 )
@@ -293,6 +293,7 @@ def _asked_of_customer(body: str) -> str:
         asked not in _ASKED_NOW
         or (asked == "ask" and ASK_TEAM.search(body))
         or (asked not in ("hold", "give", "tell", "spell", "repeat") and is_later(body))
+        or bool(_TO_SOMEONE_ELSE.search(body))  # "could you give your neighbour our number?"
     ):
         return asked
     if (
@@ -309,6 +310,9 @@ def _asked_of_customer(body: str) -> str:
     return m.group("verb").lower() if m else ""
 
 
+_TO_SOMEONE_ELSE = re.compile(
+    r"\b(?:give|tell|send)\s+(?:him|her|them|your\s+[a-z]+)\s+(?:our|my|the|a|an)\b", re.I
+)
 #: an object after an unlisted verb: "could you run a test" (a request, its verb guessed)
 _OBJECT_AHEAD = re.compile(r"\s+(?:a|an|the|your|this|that|these|those|it|them|all|both)\b", re.I)
 

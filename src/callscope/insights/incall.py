@@ -23,10 +23,12 @@ _ON_HOLD = re.compile(
     r"\bwhile (?:we're|we are|you're|you are)(?: still)? on the (?:line|phone|call)\b|"
     r"\bwhile I(?:'ve| have)(?: still)? got you\b|"
     r"\b(?:put|place|transfer|connect)\w*\s+you\b|\bneed your\b|\bhave to (?:ask|check|verify|"
-    r"confirm|look|read)\b|\bbefore we (?:start|begin|get started|go on|continue|proceed)\b|"
-    r"\blog(?:ging|ged)?\s+(?:in|into|on|onto)\b",
+    r"confirm|look|read)\b|\bbefore we (?:start|begin|get started|go on|continue|proceed)\b",
     re.I,
 )
+#: logging in, done on the line unless asked of the customer for later ("make sure you log
+#: into your account and switch off auto-renew before next October")
+_LOG_IN = re.compile(r"\blog(?:ging|ged)?\s+(?:in|into|on|onto)\b", re.I)
 
 
 #: asking a team to act is a step, not a question in the call: "I'm asking our hardship
@@ -105,6 +107,8 @@ def is_in_call(kind: str, speaker: str, verb: str, text: str) -> bool:
         # "could you read your meter tonight", "please check your inbox tomorrow", "could you
         # pull the shelving away from the wall tonight"
         return False
+    if _LOG_IN.search(text):
+        return True
     if verb == "let" and kind == "future" and _LET_KNOW.search(text):
         return False  # "I'll let you know by Friday", "I'll let the team know"
     if _TELL_NOW.search(text) and verb in _TELLING:

@@ -44,6 +44,9 @@ _N = rf"(?:\d+|{_NUMBER_WORD}(?:[- ]{_NUMBER_WORD})?)"
 DEADLINE: Final = re.compile(
     r"(?:\b(?:by|before|on|until|within|in|after|no later than|at|for)\s+)?(?:"
     rf"(?:the\s+)?end of (?:the|this|next) (?:day|week|month)|{_N}\s+(?:to|or)\s+{_N}\s+{_UNIT}|"
+    # a month named alone only after "next", "end of" or "by"/"before"/"until" (not "May I…")
+    rf"next\s+{_MONTH}|(?:the\s+)?end\s+of\s+{_MONTH}|"
+    rf"(?:(?<=\bby )|(?<=\bbefore )|(?<=\buntil )){_MONTH}(?!\s+\d)|"
     rf"(?:in|within|after|for|takes?)\s+(?:a|an|{_N})\s+{_UNIT}|(?:next|this)\s+(?:{_WEEKDAY}|week|month|morning|afternoon|"
     rf"evening)|{_WEEKDAY}(?:\s+(?:morning|afternoon|evening|night))?|{_MONTH}\s+\d+(?:st|nd|rd"
     r"|th)?|the\s+\d+(?:st|nd|rd|th)|tomorrow(?:\s+(?:morning|afternoon|evening|night))?|"

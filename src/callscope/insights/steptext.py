@@ -81,8 +81,8 @@ _NAMED = re.compile(
 
 #: words after a second mention of the customer that make it a subject: "the photos the
 #: customer still have" → "the photos they still have"
-_SUBJECT_AHEAD_WORDS: Final = """still already just also ever never have had did do can could
-would must"""
+_SUBJECT_AHEAD_WORDS: Final = """still already just also ever never only really have had did do
+can could would must"""
 _SUBJECT_AHEAD: Final = frozenset(_SUBJECT_AHEAD_WORDS.split())
 
 
@@ -182,6 +182,7 @@ def step_action(clause: Clause, f: Frame) -> str:
     if f.conditional and "," in text:
         condition, text = (s.strip() for s in text.split(",", 1))
         condition = LEADING.sub("", condition)  # "And if you…," → "if you…"
+        condition = DEADLINE.sub(lambda m: normalise_deadline(m.group(0)), condition)
     action = _action_phrase(text, f)
     for said, plain in _PLAIN_CONTACT:
         action = said.sub(plain, action)
