@@ -1465,6 +1465,17 @@ def test_the_customers_yes_to_the_agents_request_is_no_step_of_its_own() -> None
             [("customer", "Customer to give their neighbour the number.")],
         ),
         ([("agent", "Could you give me your number?")], []),
+        # someone named after their role looks at a thing; a third party's act under way
+        # with a time to come is a step, one with none is not
+        (
+            [("agent", "Our owner, Joanne, is going to look at it personally.")],
+            [("third party", "Owner Joanne to look at it personally.")],
+        ),
+        (
+            [("agent", "The engineer's coming tomorrow between eight and twelve.")],
+            [("third party", "Engineer to come tomorrow between eight and twelve.")],
+        ),
+        ([("agent", "Our engineer is looking into it.")], []),
         # a request joined on by "and could you…?": its question mark is not the first act's
         (
             [

@@ -15,6 +15,7 @@ from __future__ import annotations
 import re
 from typing import Final
 
+from callscope.insights.incall import is_later
 from callscope.insights.verbs import base_form
 
 __all__ = ["DETERMINER", "HAPPENINGS", "TRADES", "third_act", "third_party"]
@@ -131,7 +132,7 @@ _HAVE_THERE = re.compile(
 #: an act whose object follows a preposition: "will decide on the refund", "will look into
 #: it", "will deal with your claim"
 _PREP_OBJECT = re.compile(
-    r"^\s+(?:on|about|into|with)\s+(?:the|your|it|this|that|these|those|whether|what|how)\b",
+    r"^\s+(?:on|about|into|with|at)\s+(?:the|your|it|this|that|these|those|whether|what|how)\b",
     re.I,
 )
 
@@ -200,4 +201,18 @@ def third_party(body: str, first: re.Match[str] | None) -> tuple[str, str] | Non
         if verb.lower() in _WANTS:
             return None  # "he'll need clear space on both sides": what they need, no act
         return third.group("who"), base_form(verb) or verb.lower()
+    if third is None and first is None:
+        doing = _THIRD_DOING.search(body)
+        if doing and base_form(doing.group("verb")) and is_later(body[doing.end() :]):
+            # "they're making the new rail as a priority and it'll be ready on Tuesday" (not
+            # "he's pulling a crew off a job": no time to come)
+            return doing.group("who"), base_form(doing.group("verb")) or ""
     return _third_open(body) if third is None else None
+
+
+#: a third party's act under way with a time to come (see :func:`third_party`)
+_THIRD_DOING = re.compile(
+    r"^(?P<who>they|he|she|(?:the|our)\s+(?:[a-z'-]+\s+){0,2}(?:team|department|" + TRADES + r"))"
+    r"(?:'re|\s+are|'s|\s+is)\s+(?:now\s+|also\s+)?(?P<verb>[a-z]+ing)\b",
+    re.I,
+)

@@ -150,8 +150,8 @@ NEGATED: Final = re.compile(
     re.I,
 )
 _CONDITION = re.compile(
-    r"^\s*(?:(?:and|so|but)\s+)?(?:if|unless|in case|once|as soon as|when|should\s+(?:it|you|the|that|this|"
-    r"they|there|anything|your)\b)\b",
+    r"^\s*(?:(?:and|so|but)\s+)?(?:if|unless|in case|once|as soon as|when|"
+    r"should\s+(?:it|you|the|that|this|they|there|anything|your)\b)\b",
     re.I,
 )
 _QUESTION = re.compile(r"\?\s*$")
