@@ -1417,6 +1417,7 @@ def test_the_customers_yes_to_the_agents_request_is_no_step_of_its_own() -> None
         # a courtesy, and a bare "do that" asked after the act it names, are no steps; a
         # refund arranged whose money "will go back" on the card is one
         ([("agent", "Please pass on my apologies to him.")], []),
+        ([("agent", "So I'm going to treat this as a warranty callback.")], []),
         (
             [
                 (

@@ -19,10 +19,11 @@ __all__ = [
 
 #: what a customer threatens to do "if it breaks again": a threat, not a step
 LEAVING: Final = frozenset(("cancel", "switch", "leave", "dispute", "report", "close"))
-#: a courtesy asked at the end of a call, no act: "please pass on my apologies to him"
+#: no act: a courtesy asked at the end of a call ("please pass on my apologies to him"), or
+#: how the agent decides to count the matter ("I'm going to treat this as a warranty callback")
 COURTESY: Final = re.compile(
     r"\b(?:pass on|give|send)\s+(?:my|our)\s+(?:apologies|regards|best|love|thanks|best wishes)"
-    r"|\bsay\s+(?:hi|hello)\s+to\b",
+    r"|\bsay\s+(?:hi|hello)\s+to\b|\b(?:treat|count|class|log)\s+(?:this|it|that)\s+as\b",
     re.I,
 )
 #: "don't forget to bring…" is no negation
