@@ -16,13 +16,13 @@ $(STAMP): pyproject.toml
 demo: $(STAMP)
 	$(BIN)/callscope demo
 
-## set up and run every gate: ruff (check + format), mypy --strict, pytest on two workers (warnings = errors);
+## set up and run every gate: ruff (check + format), mypy --strict, pytest on four workers (warnings = errors);
 ## the 25 slowest tests are listed at the end
 test: $(STAMP) chromium baresip nginx services
 	$(BIN)/ruff check src tests bench
 	$(BIN)/ruff format --check src tests bench
 	$(BIN)/mypy
-	$(BIN)/pytest -n 2 --dist loadfile --durations=25   # exits 5 when no test ran, which fails this target
+	$(BIN)/pytest -n 4 --dist loadfile --durations=25   # exits 5 when no test ran, which fails this target
 
 ## the unit tests only (a few seconds): no server is started (tests/conftest.py refuses to
 ## start one under CALLSCOPE_TEST_NO_SERVERS), no PostgreSQL, Redis or Chromium needed
