@@ -48,6 +48,7 @@ import orjson
 import redis.asyncio as aioredis
 from redis.exceptions import RedisError
 
+from callscope.cluster.packing import PACK, PACK_BYTES, pack, unpack
 from callscope.config import Settings
 from callscope.errors import ConfigError
 from callscope.logsafe import redacted_url
@@ -76,39 +77,9 @@ return 0
 """
 #: messages waiting to be published before the oldest are dropped (≈ 20 s of 100 calls)
 OUTBOX_LIMIT = 100_000
-#: several messages to one channel, published as one
-PACK = b"pack"
-#: at most this many bytes of messages in one pack
-PACK_BYTES = 256 * 1024
 #: a node whose heartbeat failed for this part of node_dead_after_s fences itself: the rest
 #: is its margin to end its calls before another node may take it for dead
 FENCE_FRACTION = 0.5
-
-
-def pack(messages: list[tuple[bytes, bytes]]) -> bytes:
-    """(kind, payload) pairs as one ``pack`` payload."""
-    out = bytearray()
-    for kind, payload in messages:
-        out += (len(kind) + 1 + len(payload)).to_bytes(4, "big")
-        out += kind + b"\n" + payload
-    return bytes(out)
-
-
-def unpack(data: bytes) -> list[tuple[bytes, bytes]]:
-    """The (kind, payload) pairs of a ``pack`` payload. Raises ValueError if it is cut."""
-    out: list[tuple[bytes, bytes]] = []
-    view, at = memoryview(data), 0
-    while at < len(data):
-        if at + 4 > len(data):
-            raise ValueError("pack: truncated length")
-        n = int.from_bytes(view[at : at + 4], "big")
-        at += 4
-        if at + n > len(data):
-            raise ValueError("pack: truncated message")
-        kind, _, payload = bytes(view[at : at + n]).partition(b"\n")
-        out.append((kind, payload))
-        at += n
-    return out
 
 
 def _text(raw: bytes | str) -> str:
