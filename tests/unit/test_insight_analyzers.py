@@ -1477,6 +1477,82 @@ def test_the_customers_yes_to_the_agents_request_is_no_step_of_its_own() -> None
             [("third party", "Engineer to come tomorrow between eight and twelve.")],
         ),
         ([("agent", "Our engineer is looking into it.")], []),
+        # what these rules must leave alone (a review's cases): commas are put back only
+        # around a condition opening the sentence, "Sure" is no one, "our best engineer" and
+        # an act after "treat it as" are acts, the act a third party "will need to" do is
+        # theirs, "Let's get the team on the line" is in the call, a business changing its
+        # hours and "any team" are no one acting, a reason after a comma is no time, "now"
+        # keeps a request on the line, and a doorbell is rung
+        (
+            [("agent", "I'll let you know if there's any change and I'll call you tomorrow.")],
+            [
+                ("agent", "Let the customer know if there's any change."),
+                ("agent", "Call the customer tomorrow."),
+            ],
+        ),
+        (
+            [
+                (
+                    "agent",
+                    "Once the part arrives the engineer will fit it and I'll email you the "
+                    "invoice.",
+                )
+            ],
+            [
+                ("third party", "Engineer to fit it."),
+                ("agent", "Email the customer the invoice."),
+            ],
+        ),
+        ([("agent", "I'm not sure if the manager said she'll call you back.")], []),
+        (
+            [
+                (
+                    "agent",
+                    "Sure, one of our engineers will come out on Friday. He'll bring the part.",
+                )
+            ],
+            [("third party", "Engineers to come out on Friday and bring the part.")],
+        ),
+        (
+            [("agent", "We'll send our best engineer out on Monday.")],
+            [("agent", "Send the best engineer out on Monday.")],
+        ),
+        (
+            [("agent", "I'll treat it as urgent and send someone out tomorrow.")],
+            [("agent", "Treat it as urgent and send someone out tomorrow.")],
+        ),
+        (
+            [("agent", "The engineer will need to replace the valve on Friday.")],
+            [("third party", "Engineer to replace the valve on Friday.")],
+        ),
+        ([("agent", "Let's get the tech team on the line.")], []),
+        ([("agent", "They're changing their opening hours next month.")], []),
+        ([("agent", "She's starting on Monday.")], []),
+        ([("agent", "Any team will tell you the same.")], []),
+        (
+            [
+                (
+                    "agent",
+                    "What I need from you is your postcode, before I can book the engineer for "
+                    "Tuesday.",
+                )
+            ],
+            [],
+        ),
+        ([("agent", "Could you tell them the reference number now?")], []),
+        (
+            [("agent", "The driver will knock and ring the doorbell tomorrow.")],
+            [("third party", "Driver to knock and ring the doorbell tomorrow.")],
+        ),
+        (
+            [("agent", "If you still haven't had the letter by Friday, I'll send another one.")],
+            [
+                (
+                    "agent",
+                    "Send another one if the customer still hasn't had the letter by Friday.",
+                )
+            ],
+        ),
         # a request joined on by "and could you…?": its question mark is not the first act's
         (
             [

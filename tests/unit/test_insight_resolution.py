@@ -408,6 +408,22 @@ def test_when_the_agent_asks_again_what_is_wrong_the_reply_with_the_problem_is_i
     assert problem["utteranceId"] == 3
 
 
+def test_the_closing_anything_else_question_asks_for_no_problem() -> None:
+    call = said(
+        ("agent", "Thanks for calling, how can I help?"),
+        ("customer", "Hi, my router keeps dropping the connection every evening."),
+        (
+            "agent",
+            "I've reset the line from our end and it should be stable now. Is there anything "
+            "else I can help with?",
+        ),
+        ("customer", "No, that's everything, thanks again for all your help today."),
+    )
+    problem = highlight(call, "problem")
+    assert problem is not None
+    assert problem["utteranceId"] == 1
+
+
 def test_the_shipped_weights_load_and_name_every_feature() -> None:
     model = load_model()
     assert len(model.weights) == len(FEATURES)

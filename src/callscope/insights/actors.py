@@ -34,7 +34,8 @@ _THIRD = re.compile(
     r"specialist|office|pharmacist|plumber|installer|courier|carrier|warehouse|desk|lab|"
     r"driver|agent|store|billing|dispatch|representative|doctor|nurse|provider)|billing|"
     # a team opening the clause with its determiner lost: "(The) notice processing team will…"
-    r"accounts payable|dispatch|^(?:[a-z']+\s+){1,2}(?:team|department)))"
+    r"accounts payable|dispatch|^(?!(?:any|every|each|no|which|what)\b)(?:[a-z']+\s+){1,2}"
+    r"(?:team|department)))"
     r"\s*(?:'ll|will|is going to|are going to|'s going to|'re going to|"
     r"should(?!\s+(?:have|not|never)\b))\s+(?:also\s+|then\s+|now\s+)?(?P<verb>[a-z]+)",
     re.I,
@@ -51,7 +52,8 @@ _THIRD_CONTACT = re.compile(
 #: words that open a clause but name no one who could act
 _NOT_ACTOR_WORDS: Final = """i we you it that this there which who what everything nothing
 something anything he she they someone somebody one mine yours then so also tomorrow today
-tonight later next first once if when all each both either neither none nobody noone"""
+tonight later next first once if when all each both either neither none nobody noone any
+every no"""
 _NOT_ACTORS: Final = frozenset(_NOT_ACTOR_WORDS.split())
 #: the things of a support call, which do not act of themselves ("the portal will email you a
 #: receipt", "our policy will cover the repair"): no third party
@@ -199,20 +201,28 @@ def third_party(body: str, first: re.Match[str] | None) -> tuple[str, str] | Non
         if verb.lower() == "go" and _GO_TO_SOMEONE.match(body[third.end() :]):
             return None  # "(the receipts) they'll go to our care manager": passed on, no act
         if verb.lower() in _WANTS:
-            return None  # "he'll need clear space on both sides": what they need, no act
+            # "he'll need clear space on both sides": what they need, no act; "the engineer
+            # will need to replace the valve": the act is the one needed
+            then = re.match(r"\s+to\s+([a-z]+)", body[third.end() :], re.I)
+            if then is None:
+                return None
+            verb = then.group(1)
         return third.group("who"), base_form(verb) or verb.lower()
     if third is None and first is None:
         doing = _THIRD_DOING.search(body)
-        if doing and base_form(doing.group("verb")) and is_later(body[doing.end() :]):
+        verb = base_form(doing.group("verb")) if doing else None
+        if doing and verb and verb not in _STATES and is_later(body[doing.end() :]):
             # "they're making the new rail as a priority and it'll be ready on Tuesday" (not
             # "he's pulling a crew off a job": no time to come)
-            return doing.group("who"), base_form(doing.group("verb")) or ""
+            return doing.group("who"), verb
     return _third_open(body) if third is None else None
 
 
+#: what a business is doing that is no act for the customer: "they're changing their hours"
+_STATES: Final = frozenset(("start", "change", "close", "open", "finish", "move"))
 #: a third party's act under way with a time to come (see :func:`third_party`)
 _THIRD_DOING = re.compile(
-    r"^(?P<who>they|he|she|(?:the|our)\s+(?:[a-z'-]+\s+){0,2}(?:team|department|" + TRADES + r"))"
+    r"^(?P<who>they|(?:the|our)\s+(?:[a-z'-]+\s+){0,2}(?:team|department|" + TRADES + r"))"
     r"(?:'re|\s+are|'s|\s+is)\s+(?:now\s+|also\s+)?(?P<verb>[a-z]+ing)\b",
     re.I,
 )

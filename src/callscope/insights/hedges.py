@@ -22,8 +22,9 @@ LEAVING: Final = frozenset(("cancel", "switch", "leave", "dispute", "report", "c
 #: no act: a courtesy asked at the end of a call ("please pass on my apologies to him"), or
 #: how the agent decides to count the matter ("I'm going to treat this as a warranty callback")
 COURTESY: Final = re.compile(
-    r"\b(?:pass on|give|send)\s+(?:my|our)\s+(?:apologies|regards|best|love|thanks|best wishes)"
-    r"|\bsay\s+(?:hi|hello)\s+to\b|\b(?:treat|count|class|log)\s+(?:this|it|that)\s+as\b",
+    r"\b(?:pass on|give|send)\s+(?:my|our)\s+(?:apologies|regards|love|thanks|best wishes)\b"
+    r"|\bsay\s+(?:hi|hello)\s+to\b"
+    r"|\b(?:treat|count|class)\s+(?:this|it|that)\s+as\b(?![^.;]*\band\b)",
     re.I,
 )
 #: "don't forget to bring…" is no negation
@@ -36,7 +37,8 @@ TIME_AS_OBJECT: Final = re.compile(r"\b(?:skip(?:ped|ping)?|paus(?:e|ed|ing))\s+
 HYPOTHETICAL = re.compile(
     r"(?:\b(?:would|could|might|hypothetically)\b|"
     # "if you had…" (not "if you haven't had a letter by…": a condition to come)
-    r"\bif\b[^,.]*(?<!n't )(?<!n’t )(?<!\bhave )(?<!\bhas )(?<!'ve )(?<!’ve )\b(?:were|had)\b|"
+    r"\bif\b(?![^,.]{0,120}?(?:n't|n’t|not|have|has|'ve|’ve)\s+(?:(?:yet|still|just|already)\s+)?"
+    r"had\b)[^,.]{0,120}?\b(?:were|had)\b|"
     r"^(?:were|had)\s+(?:i|we|you|they|he|she|it)\b)(?!\s+(?:been\s+)?(?:to\b))",
     re.I,
 )

@@ -102,7 +102,8 @@ def _cased(repl: str, said: re.Match[str]) -> str:
 #: the transfer team will release it" — the commas put back around it
 _AND_IF: Final = re.compile(r"(?<=[a-z])\s+and\s+(?=(?:if|once|when|as soon as)\b)", re.I)
 _CONDITION_THEN: Final = re.compile(
-    r"\b(?P<cond>(?:if|once|as soon as)\b[^,.;?!]{3,80}?)\s+(?=(?:I'll|I will|we'll|we will|"
+    r"(?:^|(?<=, and ))(?P<cond>(?:if|once|as soon as)\b[^,.;?!]{3,80}?)(?<!\band)\s+"
+    r"(?=(?:I'll|I will|we'll|we will|"
     r"they'll|he'll|she'll|(?:the|our)\s+(?:[a-z]+\s+){0,2}(?:team|department)\s+will)\b)",
     re.I,
 )

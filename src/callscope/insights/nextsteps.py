@@ -190,7 +190,7 @@ def _mentioned(text: str) -> tuple[list[str], list[str]]:
         if m.group("first")
         else m.group("one") or m.group("solo")
         for m in _PERSON.finditer(text)
-        if not m.group("solo") or m.group("solo") not in _NOT_NAMES
+        if (m.group("solo") or m.group("one") or "") not in _NOT_NAMES
     ]
     return teams, people
 

@@ -97,7 +97,8 @@ _ASKED_TO = re.compile(
 #: a team made to act by someone: "Angela's going to have our claims team void that one" —
 #: read as "our claims team will void that one"
 _HAVE_TEAM = re.compile(
-    r"\b(?:[A-Za-z]+'s|(?:he|she|I|we)\s+(?:is|are|am|will))\s+(?:going\s+to\s+)?(?:have|get)\s+"
+    r"\b(?:(?-i:(?!(?:Let|That|It|What|There|Here|He|She)'s)[A-Z][a-z]+)'s|(?:he|she|I|we)"
+    r"(?:'ll|'s|'m|'re|\s+(?:is|are|am|will)))\s+(?:going\s+to\s+)?(?:have|get)\s+"
     r"(?P<who>(?:the|our)\s+(?:[a-z'-]+\s+){0,2}(?:team|department|desk))\s+(?:to\s+)?"
     r"(?P<verb>[a-z]+)\b",
     re.I,
@@ -226,7 +227,14 @@ def _actively(text: str) -> str:
     )
     text = _WILL_BE_REFUNDED.sub(_refund, text)
     text = _ASKED_TO.sub(lambda m: f"{m.group('who')} will {m.group('verb')}", text)
-    text = _HAVE_TEAM.sub(lambda m: f"{m.group('who')} will {m.group('verb')}", text)
+    text = _HAVE_TEAM.sub(
+        lambda m: (
+            f"{m.group('who')} will {m.group('verb')}"
+            if base_form(m.group("verb")) == m.group("verb").lower()
+            else m.group(0)
+        ),
+        text,
+    )
     text = _HEAR_FROM.sub(
         lambda m: f"{m.group('who')}{m.group('name') or ''} will contact you", text
     )
@@ -333,6 +341,8 @@ def _send_us(m: re.Match[str]) -> str:
     time ("what I need from you is your account number" is asked on the line)."""
     how = m.group("how")
     when = _THEN_WHEN.match(m.string, m.end())  # "…, ideally by Friday"
+    if when is not None and re.search(r"\b(?:I|we|you|they)\b", when.group(0), re.I):
+        when = None  # "…, before I can book the engineer": a reason, not a time
     later = is_later(m.group(0)) or (when is not None and is_later(when.group(0)))
     if not how and not re.search(r"\bback\b", m.group("what"), re.I) and not later:
         return m.group(0)

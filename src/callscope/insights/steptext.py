@@ -30,7 +30,7 @@ _NOW = re.compile(rf",?\s*\b(?:{NOW}|as we speak|right away)\b", re.I)
 #: you a ring")
 _ACT: Final = r"(?:^|(?<=\band )|(?<=\bthen ))"
 _PLAIN_CONTACT: Final = (
-    (re.compile(_ACT + r"ring\b", re.I), "call"),
+    (re.compile(_ACT + r"ring\b(?!\s+(?:the\s+)?(?:door)?bell)", re.I), "call"),
     (
         re.compile(_ACT + r"give\s+(\w+(?:\s+\w+)?)\s+a\s+(?:ring|call|bell|buzz)\b", re.I),
         r"call \1",
@@ -98,6 +98,25 @@ def _they_do(m: re.Match[str]) -> str:
     return m.group(0)
 
 
+#: "the customer" + an adverb + a plural auxiliary, made singular
+_ADVERB_AGREE = re.compile(
+    r"(\bthe customer (?:still|just|already|really|only|also|never) )(haven't|have|don't|do|are|"
+    r"were|aren't|weren't)\b",
+    re.I,
+)
+_SINGULAR: Final = {"haven't": "hasn't", "have": "has", "don't": "doesn't", "do": "does",
+                    "are": "is", "were": "was", "aren't": "isn't", "weren't": "wasn't"}  # fmt: skip
+
+
+_PLURAL: Final = {v: k for k, v in _SINGULAR.items()}
+#: "they" + an adverb + a singular auxiliary (made singular for a first mention), made plural
+_THEY_AGREE = re.compile(
+    r"(\bthey (?:still|just|already|really|only|also|never) )(hasn't|has|doesn't|does|is|was|"
+    r"isn't|wasn't)\b",
+    re.I,
+)
+
+
 def _hide(m: re.Match[str]) -> str:
     return m.group(0)[0] + _ZWSP + m.group(0)[1:]
 
@@ -123,6 +142,8 @@ def third_person(text: str, speaker: str) -> str:
     first = re.search(rf"\bthe customer\b(?!\s+{_SERVICE})", text)
     if first is not None:
         text = text[: first.end()] + _mentioned_again(text[first.end() :])
+    # the one mention left: "you still haven't" → "the customer still hasn't"
+    text = _ADVERB_AGREE.sub(lambda m: f"{m.group(1)}{_SINGULAR[m.group(2).lower()]}", text)
     return re.sub(r"\s{2,}", " ", text).strip()
 
 
@@ -133,6 +154,7 @@ def _mentioned_again(text: str) -> str:
     for subject, they in _SUBJECT_FORMS:
         text = text.replace(f"the customer {subject}", f"they {they}")
     text = re.sub(rf"\bthe customer (?!{_SERVICE})([a-z]+)\b", _they_do, text)
+    text = _THEY_AGREE.sub(lambda m: f"{m.group(1)}{_PLURAL[m.group(2).lower()]}", text)
     return re.sub(rf"\bthe customer\b(?!\s+{_SERVICE})", "them", text)
 
 

@@ -201,6 +201,10 @@ _ASKS_MATTER = re.compile(
 )
 
 
+#: the closing question: "Is there anything else I can help with?" asks for no matter
+_ANYTHING_ELSE = re.compile(r"\b(?:anything|something)\s+else\b", re.I)
+
+
 def _problem(sents: Sequence[Sentence]) -> Highlight | None:
     """The customer's first turn that states a problem (a problem word, or a fact about
     their account, order or charges: :func:`_states_problem`), among their first
@@ -223,7 +227,10 @@ def _problem(sents: Sequence[Sentence]) -> Highlight | None:
         if run is None:
             run = s.utterance.id
             if asked is not None and asked.text.rstrip().endswith("?"):
-                (matter if _ASKS_MATTER.search(asked.text) else answers).add(run)
+                asks_matter = _ASKS_MATTER.search(asked.text) and not _ANYTHING_ELSE.search(
+                    asked.text
+                )
+                (matter if asks_matter else answers).add(run)
         turns.setdefault(run, []).append(s)
     long = [
         parts
