@@ -159,9 +159,11 @@ def _who(m: re.Match[str]) -> str:
 DETERMINER = re.compile(r"^(?:the|our|your|my|their|a|an)\s+", re.I)
 
 
+#: what a third party needs or wants, no act of theirs ("he'll need clear space"), unless
+#: an act follows ("the engineer will need to replace the valve")
+_WANTS: Final = frozenset(("need", "want", "like", "prefer", "expect"))
 #: "be" as a visit by a third party: "Luis will be with you between 8 and 9", "the fitter
 #: will be there by noon", "the crew will be at your house at 7"
-_WANTS: Final = frozenset(("need", "want", "like", "prefer", "expect"))
 _BE_WITH_YOU = re.compile(
     r"\s+(?:with you|there|at your|round|over|out to you|on site|in touch|at the (?:house|"
     r"property|site|flat|door))\b",

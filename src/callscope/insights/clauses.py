@@ -42,7 +42,7 @@ from callscope.insights.hedges import (
     TYPICAL_TIME,
     WHICH,
 )
-from callscope.insights.incall import ASK_TEAM, NOW, is_in_call, is_later
+from callscope.insights.incall import ASK_TEAM, SAID_NOW, is_in_call, is_later
 from callscope.insights.misheard import repaired
 from callscope.insights.numbers import DEADLINE
 from callscope.insights.rewrites import asked_first, from_our_side, rewritten
@@ -293,7 +293,7 @@ def _asked_of_customer(body: str) -> str:
         asked not in _ASKED_NOW
         or (asked == "ask" and ASK_TEAM.search(body))
         or (asked not in ("hold", "give", "tell", "spell", "repeat") and is_later(body))
-        or (bool(_TO_SOMEONE_ELSE.search(body)) and not re.search(rf"\b{NOW}\b", body, re.I))
+        or (bool(_TO_SOMEONE_ELSE.search(body)) and not SAID_NOW.search(body))
     ):
         return asked
     if (

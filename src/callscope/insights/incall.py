@@ -16,7 +16,7 @@ from typing import Final
 from callscope.insights.numbers import DEADLINE
 from callscope.insights.verbs import IN_CALL_VERBS
 
-__all__ = ["ASK_TEAM", "NOW", "is_in_call", "is_later", "under_way"]
+__all__ = ["ASK_TEAM", "NOW", "SAID_NOW", "is_in_call", "is_later", "under_way"]
 
 
 _ON_HOLD = re.compile(
@@ -70,6 +70,8 @@ _TELL_NOW = re.compile(
 
 #: "now" of an act ("I'm sending it now", "right now"), not "from now on" or "until now"
 NOW: Final = r"(?<!from )(?<!until )(?:right now|now)(?!\s+on\b)"
+#: the same, as a word in a clause
+SAID_NOW: Final = re.compile(rf"\b{NOW}\b", re.I)
 #: an act said as under way while the call goes on: "I'm emailing the certificate to you now",
 #: "I'm moving them over to the office 3B profile right now"
 _UNDER_WAY = re.compile(

@@ -24,11 +24,11 @@ __all__ = ["done_text", "step_action", "step_text", "third_person"]
 
 #: "now" as said of the act ("I'll send it now"), left out of the step
 _NOW = re.compile(rf",?\s*\b(?:{NOW}|as we speak|right away)\b", re.I)
-#: a contact said in other words, in the plain verb: "ring the customer", "give us a ring",
-#: "drop you an email" → "call the customer", "call the company", "email the customer"
 #: where an act starts: the action's first word, or one after "and"/"then" ("chase it and give
 #: you a ring")
 _ACT: Final = r"(?:^|(?<=\band )|(?<=\bthen ))"
+#: a contact said in other words, in the plain verb: "ring the customer", "give us a ring",
+#: "drop you an email" → "call the customer", "call the company", "email the customer"
 _PLAIN_CONTACT: Final = (
     (re.compile(_ACT + r"ring\b(?!\s+(?:the\s+)?(?:door)?bell)", re.I), "call"),
     (
@@ -98,11 +98,11 @@ def _they_do(m: re.Match[str]) -> str:
     return m.group(0)
 
 
+#: the adverbs that may stand between the customer and their verb
+_BETWEEN = r"(?:still|just|already|really|only|also|never)"
 #: "the customer" + an adverb + a plural auxiliary, made singular
 _ADVERB_AGREE = re.compile(
-    r"(\bthe customer (?:still|just|already|really|only|also|never) )(haven't|have|don't|do|are|"
-    r"were|aren't|weren't)\b",
-    re.I,
+    rf"(\bthe customer {_BETWEEN} )(haven't|have|don't|do|are|were|aren't|weren't)\b", re.I
 )
 _SINGULAR: Final = {"haven't": "hasn't", "have": "has", "don't": "doesn't", "do": "does",
                     "are": "is", "were": "was", "aren't": "isn't", "weren't": "wasn't"}  # fmt: skip
@@ -111,9 +111,7 @@ _SINGULAR: Final = {"haven't": "hasn't", "have": "has", "don't": "doesn't", "do"
 _PLURAL: Final = {v: k for k, v in _SINGULAR.items()}
 #: "they" + an adverb + a singular auxiliary (made singular for a first mention), made plural
 _THEY_AGREE = re.compile(
-    r"(\bthey (?:still|just|already|really|only|also|never) )(hasn't|has|doesn't|does|is|was|"
-    r"isn't|wasn't)\b",
-    re.I,
+    rf"(\bthey {_BETWEEN} )(hasn't|has|doesn't|does|is|was|isn't|wasn't)\b", re.I
 )
 
 
