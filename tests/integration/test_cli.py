@@ -5,6 +5,8 @@ from __future__ import annotations
 import asyncio
 import base64
 import json
+import os
+import socket
 import sqlite3
 import subprocess
 import sys
@@ -98,10 +100,50 @@ def test_upgrade_from_0001_keeps_existing_calls(tmp_path: Path) -> None:
     assert version == "0011"
 
 
+@pytest.mark.parametrize("command_name", ["demo", "serve"])
+def test_a_grpc_port_in_use_stops_the_start_in_one_line(command_name: str, tmp_path: Path) -> None:
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        grpc_port = taken.getsockname()[1]
+        # a process of its own, not forked (tests/helpers/forkserve.py): a forked child exits
+        # before the interpreter would report the tasks a failed start-up left pending
+        result = subprocess.run(
+            [
+                sys.executable,
+                "-m",
+                "callscope",
+                command_name,
+                "--port",
+                str(free_port()),
+                "--grpc-port",
+                str(grpc_port),
+                "--data-dir",
+                str(tmp_path),
+            ],
+            env={**os.environ, **FAST_SCRYPT_ENV},
+            capture_output=True,
+            text=True,
+            timeout=60,
+            check=False,
+        )
+    assert result.returncode == 2, result.stdout + result.stderr
+    assert (
+        f"callscope: error: gRPC listener: cannot bind 127.0.0.1:{grpc_port}; is the port in use?"
+        in result.stderr
+    )
+    # what had started before the listener failed is stopped, not left pending
+    assert "Traceback" not in result.stderr
+    assert "Task was destroyed" not in result.stderr
+
+
 def test_demo_streams_the_bundled_call_and_exits(tmp_path: Path) -> None:
     result = cli(
         "demo",
         "--port",
+        str(free_port()),
+        # its own free port: the default port + 1 may be taken by a server of another test
+        "--grpc-port",
         str(free_port()),
         "--data-dir",
         str(tmp_path),

@@ -137,13 +137,19 @@ class GrpcIngest:
         server.add_generic_rpc_handlers((handler,))
         host = s.grpc_bind_host
         address = f"[{host}]:{s.grpc_port}" if ":" in host else f"{host}:{s.grpc_port}"
-        if self._pair is not None:
-            credentials = grpc.ssl_server_credentials([self._pair])
-            self.port = server.add_secure_port(address, credentials)
-        else:
-            self.port = server.add_insecure_port(address)
+        try:  # older grpcio returns 0 when the address is taken, newer ones raise
+            if self._pair is not None:
+                credentials = grpc.ssl_server_credentials([self._pair])
+                self.port = server.add_secure_port(address, credentials)
+            else:
+                self.port = server.add_insecure_port(address)
+        except RuntimeError:
+            self.port = 0
         if not self.port:
-            raise ConfigError(f"gRPC listener: cannot bind {address} (grpc_host, grpc_port)")
+            raise ConfigError(
+                f"gRPC listener: cannot bind {address}; is the port in use? "
+                "(grpc_host, grpc_port; 0 turns the listener off)"
+            )
         await server.start()
         self.server = server
         self._ticker = asyncio.create_task(self._tick(), name="grpc-dialog-ticks")

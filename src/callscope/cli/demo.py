@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import asyncio
 import json
 import os
 import sys
@@ -54,13 +55,15 @@ def _cmd_demo(args: argparse.Namespace) -> int:
         await preflight(settings)
         app = build_app(settings)
         runner = web.AppRunner(app, access_log_class=AccessLogger)
-        await runner.setup()
-        site = web.TCPSite(runner, settings.host, settings.port)
-        await site.start()
-        base = f"http://{settings.host}:{settings.port}"
-        print(f"callscope {__version__} serving on {base} (data in {settings.data_dir.resolve()})")
-        await _demo_team(app[COMPONENTS].directory)
         try:
+            # inside the try: a start-up that fails half-way (a port in use) stops what started
+            await runner.setup()
+            site = web.TCPSite(runner, settings.host, settings.port)
+            await site.start()
+            base = f"http://{settings.host}:{settings.port}"
+            where = settings.data_dir.resolve()
+            print(f"callscope {__version__} serving on {base} (data in {where})")
+            await _demo_team(app[COMPONENTS].directory)
             # RingCX streams over gRPC today: the demo does too when its listener is on
             if args.transport is None:
                 args.transport = "grpc" if settings.grpc_port else "websocket"
@@ -115,13 +118,13 @@ def _cmd_demo(args: argparse.Namespace) -> int:
 
     from callscope.server import new_event_loop
 
-    loop = new_event_loop(settings.event_loop)
+    # a Runner, not a bare loop: whatever a failed start-up left running is cancelled on close
     try:
-        return loop.run_until_complete(go())
+        factory = lambda: new_event_loop(settings.event_loop)  # noqa: E731
+        with asyncio.Runner(loop_factory=factory) as loop_runner:
+            return loop_runner.run(go())
     except KeyboardInterrupt:
         return 0
-    finally:
-        loop.close()
 
 
 async def _demo_team(directory: DirectoryRepository) -> None:
