@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import functools
 import json
 import os
 import sys
@@ -120,7 +121,7 @@ def _cmd_demo(args: argparse.Namespace) -> int:
 
     # a Runner, not a bare loop: whatever a failed start-up left running is cancelled on close
     try:
-        factory = lambda: new_event_loop(settings.event_loop)  # noqa: E731
+        factory = functools.partial(new_event_loop, settings.event_loop)
         with asyncio.Runner(loop_factory=factory) as loop_runner:
             return loop_runner.run(go())
     except KeyboardInterrupt:
