@@ -82,6 +82,9 @@ class Server:
     #: run transcription workers (off unless a test is about transcripts: each worker loads
     #: the speech model, ≈ 1 s and 150 MB)
     asr: bool = False
+    #: with ``asr``, also decode partial results (each is a whole whisper decode, most of a
+    #: transcribed test's CPU): only for a test about partials or a realistic walk-through
+    partials: bool = False
     #: allow WebHook receivers on 127.0.0.1 (the tests' receivers are there); the security
     #: tests turn it off to see the default, which refuses non-public targets
     webhook_private: bool = True
@@ -158,6 +161,7 @@ class Server:
             **os.environ,
             "PYTHONUNBUFFERED": "1",
             **({} if self.asr else {"CALLSCOPE_ASR_WORKERS": "0"}),
+            **({} if self.partials else {"CALLSCOPE_ASR_PARTIAL_INTERVAL_MS": "0"}),
             **({} if self.production_scrypt else FAST_SCRYPT_ENV),
             "CALLSCOPE_EVENTS_WEBHOOK_ALLOW_PRIVATE": str(self.webhook_private).lower(),
         }

@@ -15,7 +15,6 @@ the fake microphone plays a 440 Hz tone the test writes. Screenshots of every pa
 from __future__ import annotations
 
 import json
-import subprocess
 import time
 import urllib.request
 from collections.abc import Callable, Iterator
@@ -28,7 +27,8 @@ import pytest
 from playwright.sync_api import Browser, BrowserContext, Page, Playwright, sync_playwright
 
 from callscope.media.wav import read_wav
-from tests.conftest import Server, simulate_command
+from tests.conftest import Server
+from tests.helpers.runner import Simulation, start_simulate
 
 CHROMIUM = Path("/usr/bin/chromium")
 SHOTS = Path(__file__).resolve().parents[2] / "test-artifacts" / "screenshots"
@@ -116,7 +116,7 @@ class World:
     context: BrowserContext
     page: Page
     tmp: Path
-    sim: subprocess.Popen[bytes] | None = None
+    sim: Simulation | None = None
     call: dict[str, Any] = field(default_factory=dict)
     coach_window: tuple[float, float] | None = None
     #: the URL of every WebSocket the main page opened
@@ -124,8 +124,8 @@ class World:
 
     def sim_output(self) -> str:
         assert self.sim is not None
-        out, _ = self.sim.communicate(timeout=120)
-        return out.decode()
+        out, err = self.sim.communicate(timeout=120)
+        return out + err
 
 
 def launch(pw: Playwright, tone: Path) -> Browser:
@@ -155,7 +155,7 @@ def launch(pw: Playwright, tone: Path) -> Browser:
 @pytest.fixture(scope="module")
 def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
     tmp = tmp_path_factory.mktemp("dashboard")
-    server = Server(tmp / "data", asr=True).start(timeout_s=120)
+    server = Server(tmp / "data", asr=True, partials=True).start(timeout_s=120)
     tone = tmp / "tone.wav"
     write_tone(tone)
     pw = sync_playwright().start()
@@ -312,20 +312,11 @@ def test_a_simulated_call_appears_with_both_speakers(world: World) -> None:
     page.wait_for_selector("#live-empty:not([hidden])")
     heard = world.tmp / "heard"
     heard.mkdir()
-    world.sim = subprocess.Popen(
-        [
-            *simulate_command(world.server, "--protocol", "twilio", "--agent-id", "5501"),
-            "--url",
-            world.server.http.replace("http", "ws") + "/twilio/stream",
-            "--max-frames",
-            str(CALL_FRAMES),
-            "--speed",
-            "1",
-            "--heard-dir",
-            str(heard),
-        ],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
+    world.sim = start_simulate(
+        world.server,
+        *("--protocol", "twilio", "--agent-id", "5501"),
+        *("--url", world.server.http.replace("http", "ws") + "/twilio/stream"),
+        *("--max-frames", str(CALL_FRAMES), "--speed", "1", "--heard-dir", str(heard)),
     )
     # no reload: the list follows the telephony events
     link = page.wait_for_selector("#live-calls li a", timeout=20_000)
@@ -651,13 +642,8 @@ def test_a_one_way_call_says_why_it_cannot_be_coached_and_alerts_filter_the_list
     page = world.page
     page.goto(world.server.http + "/#/live")
     page.wait_for_selector("#conn.online", timeout=15_000)
-    sim = subprocess.Popen(  # RingCX: the stream is one-way
-        [
-            *simulate_command(world.server, "--agent-id", "5502"),
-            *("--max-frames", str(ONE_WAY_FRAMES), "--speed", "2"),
-        ],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
+    sim = start_simulate(  # RingCX: the stream is one-way
+        world.server, "--agent-id", "5502", "--max-frames", str(ONE_WAY_FRAMES), "--speed", "2"
     )
     try:
         page.wait_for_selector("#live-calls li a:has-text('Blair Agent')", timeout=20_000)
@@ -688,12 +674,11 @@ def test_a_one_way_call_says_why_it_cannot_be_coached_and_alerts_filter_the_list
         page.uncheck("#filter-alerts")
         page.keyboard.press("Escape")  # stops listening
         page.wait_for_selector("#listen[aria-pressed=false]")
-        out, _ = sim.communicate(timeout=120)
-        assert sim.returncode == 0, out.decode()
+        out, err = sim.communicate(timeout=120)
+        assert sim.returncode == 0, out + err
     finally:
-        if sim.poll() is None:
-            sim.kill()
-        sim.communicate()  # reaps it and closes its pipe, also when the test failed early
+        sim.kill()
+        sim.wait()
     # history sorted both ways: Blair's call is the newest, an earlier call of Alex's is older
     page.goto(world.server.http + "/#/history")
     agents = (
@@ -719,18 +704,12 @@ def test_a_server_gone_turns_the_badge_red_and_a_cut_off_call_reads_interrupted(
     page = world.page
     page.goto(world.server.http + "/#/live")
     page.wait_for_selector("#conn.online", timeout=15_000)
-    sim = subprocess.Popen(
-        [
-            *simulate_command(world.server, "--protocol", "twilio", "--agent-id", "5501"),
-            "--url",
-            world.server.http.replace("http", "ws") + "/twilio/stream",
-            "--max-frames",
-            str(CALL_FRAMES * 3),
-            "--speed",
-            "2",  # the server is killed once a first utterance is final
-        ],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
+    sim = start_simulate(
+        world.server,
+        *("--protocol", "twilio", "--agent-id", "5501"),
+        *("--url", world.server.http.replace("http", "ws") + "/twilio/stream"),
+        # the server is killed once a first utterance is final
+        *("--max-frames", str(CALL_FRAMES * 3), "--speed", "2"),
     )
     try:
         # Alex's call (the previous test's call of Blair's may still be leaving the list)

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import signal
 import subprocess
 import sys
 import tempfile
@@ -21,6 +22,7 @@ from callscope.sim.runner import CallResult, Progress, SimOptions, run_call
 from tests.conftest import EXEC_SERVERS_ENV, Server, simulate_command
 from tests.helpers import forkserve
 from tests.helpers.login import request
+from tests.helpers.wait import until
 
 
 async def run_calls(server: Server, *args: str, timeout_s: float = 60.0) -> None:
@@ -39,6 +41,79 @@ async def run_calls(server: Server, *args: str, timeout_s: float = 60.0) -> None
         forkserve.run, argv, dict(os.environ), server.data_dir.parent, timeout_s
     )
     assert code == 0, stdout + stderr
+
+
+class Simulation:
+    """`callscope simulate` going on beside the test, forked like the servers (or ``python -m
+    callscope`` under CALLSCOPE_TEST_EXEC_SERVERS), which spares its import (≈ 0.4 s of a
+    core). Driven like a :class:`subprocess.Popen` (``poll``, ``wait``, ``communicate``,
+    ``kill``; output as text, kept in files) or, from a coroutine, by ``await ended()``."""
+
+    def __init__(self, command: list[str], tmp: Path) -> None:
+        handle, out = tempfile.mkstemp(dir=tmp, prefix="simulate-", suffix=".out")
+        os.close(handle)
+        self._out = Path(out)
+        self._err = self._out.with_suffix(".err")
+        self._err.touch()
+        self._proc: subprocess.Popen[bytes] | forkserve.ForkedServer
+        if os.environ.get(EXEC_SERVERS_ENV):
+            with self._out.open("ab") as stdout, self._err.open("ab") as stderr:
+                self._proc = subprocess.Popen(command, stdout=stdout, stderr=stderr)
+        else:
+            argv = command[command.index("simulate") :]  # what follows `python -m callscope`
+            self._proc = forkserve.ForkedServer(argv, dict(os.environ), out, str(self._err))
+
+    @property
+    def returncode(self) -> int | None:
+        return self._proc.poll()
+
+    def poll(self) -> int | None:
+        return self._proc.poll()
+
+    def wait(self, timeout: float | None = None) -> int:
+        return self._proc.wait(timeout)
+
+    def communicate(self, timeout: float | None = None) -> tuple[str, str]:
+        """Waits for the end; stdout and stderr."""
+        self._proc.wait(timeout)
+        return self.stdout, self.stderr
+
+    async def ended(self, timeout: float = 600) -> int:
+        """The exit status once the process ended (a cancellable wait, unlike a thread's)."""
+        await until(lambda: self._proc.poll() is not None, timeout, "`callscope simulate` ended")
+        code = self._proc.poll()
+        assert code is not None
+        return code
+
+    def send_signal(self, sig: int) -> None:
+        if self._proc.poll() is None:
+            self._proc.send_signal(sig)
+
+    def kill(self) -> None:
+        self.send_signal(signal.SIGKILL)
+
+    def terminate(self) -> None:
+        self.send_signal(signal.SIGTERM)
+
+    @property
+    def stdout(self) -> str:
+        return self._out.read_text()
+
+    @property
+    def stderr(self) -> str:
+        return self._err.read_text()
+
+
+def start_simulate(server: Server, *args: str) -> Simulation:
+    """`callscope simulate ARGS` against ``server`` (see :func:`simulate_command`), started;
+    later ARGS win over the defaults (``--url``)."""
+    return Simulation(simulate_command(server, *args), server.data_dir.parent)
+
+
+def simulate(server: Server, *args: str, timeout: float = 60.0) -> subprocess.CompletedProcess[str]:
+    """`callscope simulate ARGS` against ``server`` to its end (see :func:`command`)."""
+    argv = simulate_command(server, *args)
+    return command(*argv[argv.index("simulate") :], timeout=timeout)
 
 
 def command(

@@ -91,6 +91,10 @@ class Baresip:
                 "auplay_srate 8000",
                 "ausrc_channels 1",
                 "auplay_channels 1",
+                # a burst of RTP after a stall on a loaded machine waits in the jitter buffer
+                # instead of overflowing it (the default keeps 10 frames: one is dropped and
+                # every later sample is heard a frame early)
+                "jitter_buffer_delay 5-50",
                 "module_path /usr/lib/baresip/modules",
                 "module g711.so",
                 "module aufile.so",

@@ -5,16 +5,15 @@ only on a call that ended with that node."""
 
 from __future__ import annotations
 
-import asyncio
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from tests.conftest import Server, make_stereo_fixture, simulate_command
+from tests.conftest import Server, make_stereo_fixture
 from tests.helpers.login import request
 from tests.helpers.phone import Phone, extensions, supervise
-from tests.helpers.runner import live_session
+from tests.helpers.runner import live_session, start_simulate
 from tests.helpers.wait import until_async
 
 pytestmark = pytest.mark.slow
@@ -26,9 +25,7 @@ async def test_a_supervision_open_when_the_server_was_killed_is_ended_on_the_tra
     server = server_factory(tmp_path / "data").start()
     source = tmp_path / "long.wav"
     make_stereo_fixture(source, seconds=60.0)
-    sim = await asyncio.create_subprocess_exec(
-        *simulate_command(server, "--source", str(source), "--speed", "1")
-    )
+    sim = start_simulate(server, "--source", str(source), "--speed", "1")
     phone = await Phone(server, server.headers["Authorization"][7:]).connect()
     try:
         exts = await extensions(server)
@@ -55,7 +52,7 @@ async def test_a_supervision_open_when_the_server_was_killed_is_ended_on_the_tra
     finally:
         await phone.close()
         sim.kill()
-        await sim.wait()
+        await sim.ended()
     server.start()
     rows = await trail()
     assert [r["mode"] for r in rows] == ["Listen"]

@@ -7,7 +7,6 @@ from __future__ import annotations
 import asyncio
 import json
 import sqlite3
-import subprocess
 import time
 import urllib.request
 from collections.abc import Iterator
@@ -18,8 +17,9 @@ import pytest
 from ringcentral import SDK
 from yarl import URL
 
-from tests.conftest import Server, free_port, make_stereo_fixture, simulate_command
+from tests.conftest import Server, free_port, make_stereo_fixture
 from tests.helpers.login import assert_rc_error, demo_lead, demo_login, other_account, request
+from tests.helpers.runner import simulate, start_simulate
 
 pytestmark = pytest.mark.slow
 
@@ -53,14 +53,8 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
     server = Server(tmp / "data", port=free_port()).start()
     try:
         make_stereo_fixture(tmp / "f.wav", seconds=2)
-        sim = subprocess.run(
-            simulate_command(
-                server, "--source", str(tmp / "f.wav"), "--calls", "2", "--speed", "4"
-            ),
-            capture_output=True,
-            text=True,
-            timeout=120,
-            check=False,
+        sim = simulate(
+            server, "--source", str(tmp / "f.wav"), "--calls", "2", "--speed", "4", timeout=120
         )
         assert sim.returncode == 0, sim.stderr
         records = _ended(server, 2)
@@ -340,11 +334,7 @@ async def test_a_live_call_is_in_progress_and_its_active_call_uri_is_its_record(
 ) -> None:
     server, headers = world["server"], world["server"].headers
     make_stereo_fixture(tmp_path / "f.wav", seconds=3)  # what is done while it is live: < 1 s
-    sim = await asyncio.create_subprocess_exec(
-        *simulate_command(server, "--source", str(tmp_path / "f.wav"), "--seed", "41"),
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
-    )
+    sim = start_simulate(server, "--source", str(tmp_path / "f.wav"), "--seed", "41")
     try:
 
         async def active() -> list[dict[str, Any]]:
@@ -366,8 +356,8 @@ async def test_a_live_call_is_in_progress_and_its_active_call_uri_is_its_record(
         )
         assert live["id"] not in [r["id"] for r in body["records"]]
     finally:
-        _, err = await sim.communicate()
-    assert sim.returncode == 0, err
+        await sim.ended(60)
+    assert sim.returncode == 0, sim.stderr
 
     async def ended() -> dict[str, Any] | None:
         _, record = await request(server, "GET", rel(live["uri"]), headers=headers)
@@ -382,13 +372,8 @@ async def test_a_purged_recording_is_gone_as_on_calls(
 ) -> None:
     server, headers = world["server"], world["server"].headers
     make_stereo_fixture(tmp_path / "f.wav", seconds=2)
-    sim = await asyncio.create_subprocess_exec(
-        *simulate_command(server, "--source", str(tmp_path / "f.wav"), "--seed", "53"),
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
-    )
-    _, err = await sim.communicate()
-    assert sim.returncode == 0, err
+    sim = start_simulate(server, "--source", str(tmp_path / "f.wav"), "--seed", "53")
+    assert await sim.ended(60) == 0, sim.stderr
 
     async def ended() -> dict[str, Any] | None:
         _, calls = await request(server, "GET", "/calls", headers=headers)

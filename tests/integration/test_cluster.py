@@ -12,7 +12,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
-import subprocess
 from pathlib import Path
 from typing import Any
 
@@ -22,7 +21,7 @@ import pytest
 from aiohttp import web
 
 from callscope.media.g711 import lin2ulaw
-from tests.conftest import Server, free_port, make_stereo_fixture, serve_local, simulate_command
+from tests.conftest import Server, free_port, make_stereo_fixture, serve_local
 from tests.helpers.cluster import DEAD_AFTER_S, node_args
 from tests.helpers.insights import document
 from tests.helpers.login import assert_rc_error, request
@@ -34,6 +33,7 @@ from tests.helpers.runner import (
     recording,
     run_calls,
     start_call,
+    start_simulate,
     stream_pcm,
 )
 from tests.helpers.wait import until, until_async
@@ -115,11 +115,7 @@ async def test_calls_on_node_a_are_served_by_node_b_and_survive_a_sigkill_of_a(
 
         # Call 2 streams into A for a minute of call (at twice real time); B lists it, shows
         # its session and transcript.
-        sim = await asyncio.create_subprocess_exec(
-            *simulate_command(a, "--speed", "2", "--max-frames", "3000"),
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-        )
+        sim = start_simulate(a, "--speed", "2", "--max-frames", "3000")
         try:
             live = await until_async(lambda: live_calls(b), what="call 2 listed live by node B")
             second = live[0]
@@ -157,9 +153,8 @@ async def test_calls_on_node_a_are_served_by_node_b_and_survive_a_sigkill_of_a(
                         break
                     events.append(json.loads(msg.data))
         finally:
-            if sim.returncode is None:
-                sim.kill()
-            await sim.wait()
+            sim.kill()
+            await sim.ended()
         assert events[-1]["event"] == "transcript.completed"
         assert events[-1]["status"] == "incomplete"
         assert "node-a" in events[-1]["reason"]

@@ -6,7 +6,6 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import sqlite3
-import subprocess
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -15,8 +14,9 @@ import aiohttp
 import pytest
 
 from callscope import __version__
-from tests.conftest import Server, free_port, make_stereo_fixture, simulate_command
+from tests.conftest import Server, free_port, make_stereo_fixture
 from tests.helpers.login import Login, admin_cli, assert_rc_error, demo_lead, other_account, request
+from tests.helpers.runner import simulate, start_simulate
 
 pytestmark = pytest.mark.slow
 
@@ -693,11 +693,7 @@ async def test_a_streamed_call_is_a_telephony_session_with_active_calls(
     alex = creds["agents"][0]["extensionId"]  # RingCX agent 5501: the simulator's first call
     blair = creds["agents"][1]["extensionId"]
     make_stereo_fixture(tmp_path / "f.wav", seconds=4)  # what is done while it is live: < 1 s
-    sim = subprocess.Popen(
-        simulate_command(server, "--source", str(tmp_path / "f.wav")),
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-    )
+    sim = start_simulate(server, "--source", str(tmp_path / "f.wav"))
     try:
 
         async def active() -> list[dict[str, Any]]:
@@ -968,22 +964,13 @@ async def test_a_vanished_sender_disconnects_its_parties(
 ) -> None:
     server, headers = world["server"], await world["demo"].headers()
     make_stereo_fixture(tmp_path / "f.wav", seconds=6)
-    result = subprocess.run(
-        simulate_command(
-            server,
-            "--source",
-            str(tmp_path / "f.wav"),
-            "--vanish",
-            "1",
-            "--speed",
-            "2",
-            "--seed",
-            "77",
-        ),
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
+    result = simulate(
+        server,
+        "--source",
+        str(tmp_path / "f.wav"),
+        *("--vanish", "1", "--speed", "2"),
+        "--seed",
+        "77",
     )
     assert result.returncode == 0, result.stderr
 

@@ -11,10 +11,10 @@ from typing import Any
 import aiohttp
 import yarl
 
-from tests.conftest import Server, simulate_command
+from tests.conftest import Server
 from tests.helpers.login import Login, admin_cli, assert_rc_error, demo_lead, request
 from tests.helpers.receiver import agent
-from tests.helpers.runner import run_calls
+from tests.helpers.runner import run_calls, start_simulate
 
 ACC = "/restapi/v1.0/account/~"
 DASHBOARD = "callscope-dashboard"
@@ -215,13 +215,11 @@ async def test_a_signed_link_streams_one_call_and_waits_for_it_to_start(
             assert "client.js" in await r.text()
         async with http.ws_connect(f"{server.ws.rsplit('/', 2)[0]}/client/ws?{query}") as ws:
             assert (await _next_json(ws))["event"] == "client.waiting"
-            sim = await asyncio.create_subprocess_exec(
-                *simulate_command(server, "--max-frames", "100", "--speed", "2", "--seed", "77")
-            )
+            sim = start_simulate(server, "--max-frames", "100", "--speed", "2", "--seed", "77")
             snapshot = await _next_json(ws)
             assert snapshot["event"] == "transcript.snapshot"
             assert snapshot["callId"]
-            assert await sim.wait() == 0
+            assert await sim.ended() == 0
         # tampered: refused before the upgrade with the reason
         bad = query.replace("sim-77", "sim-78")
         async with http.get(f"{server.http}/client/ws?{bad}") as r:

@@ -5,7 +5,6 @@ retries and a SIGKILLed server — and blacklisting after the documented failure
 from __future__ import annotations
 
 import asyncio
-import subprocess
 import time
 from datetime import UTC, datetime
 from pathlib import Path
@@ -14,13 +13,13 @@ from typing import Any
 import aiohttp
 import pytest
 
-from tests.conftest import Server, simulate_command
+from tests.conftest import Server
 from tests.helpers.login import request
 
 # Receiver, subscribe, agent, until and run_calls lived here: other modules still import them
 # from this one until they move to tests.helpers (the names stay in __all__ for them)
 from tests.helpers.receiver import LIFECYCLE, SUB, TEL, Receiver, agent, subscribe
-from tests.helpers.runner import run_calls
+from tests.helpers.runner import run_calls, start_simulate
 from tests.helpers.wait import until, until_async
 
 __all__ = ["LIFECYCLE", "TEL", "Receiver", "agent", "run_calls", "subscribe", "until"]
@@ -171,11 +170,7 @@ async def test_events_committed_before_a_sigkill_are_delivered_after_restart(
     try:
         await subscribe(server, receiver.url)
         await receiver.stop()
-        call = await asyncio.create_subprocess_exec(
-            *simulate_command(server, "--speed", "1", "--max-frames", "3000"),
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-        )
+        call = start_simulate(server, "--speed", "1", "--max-frames", "3000")
 
         async def answered() -> bool:
             _, calls = await request(
@@ -189,7 +184,7 @@ async def test_events_committed_before_a_sigkill_are_delivered_after_restart(
             await asyncio.sleep(0.1)
         await asyncio.sleep(0.3)  # the Answered events are committed, not delivered
         server.kill()  # mid-call, while the receiver is down
-        await call.wait()
+        await call.ended()
         assert not receiver.notifications
 
         server.start()  # recovery ends the call; its queue resumes

@@ -23,30 +23,21 @@ from callscope.protocols.ringcx import (
     build_stop,
 )
 from callscope.sim.wsclient import connect
-from tests.conftest import Server, make_stereo_fixture, simulate_command
-from tests.helpers.runner import get_json, wait_for_status
+from tests.conftest import Server, make_stereo_fixture
+from tests.helpers import runner
+from tests.helpers.runner import get_json, start_simulate, wait_for_status
 from tests.helpers.wait import until
 
 pytestmark = pytest.mark.slow
 
 
 def simulate(server: Server, *args: str, timeout: float = 120) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        simulate_command(server, *args),
-        capture_output=True,
-        text=True,
-        timeout=timeout,
-        check=False,
-    )
+    return runner.simulate(server, *args, timeout=timeout)
 
 
 def simulate_in_background(server: Server, source: Path) -> subprocess.Popen[bytes]:
     """One call at 2x real time, left running while the test acts on the server."""
-    return subprocess.Popen(
-        simulate_command(server, "--source", str(source), "--speed", "2"),
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-    )
+    return start_simulate(server, "--source", str(source), "--speed", "2")
 
 
 def expected_with_drops(source: np.ndarray, dropped: dict[str, list[int]]) -> np.ndarray:

@@ -5,17 +5,16 @@ permission and licence refusals."""
 from __future__ import annotations
 
 import asyncio
-import subprocess
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from tests.conftest import Server, make_stereo_fixture, simulate_command
+from tests.conftest import Server, make_stereo_fixture
 from tests.helpers.insights import INSIGHTS, document
 from tests.helpers.login import Login, admin_cli, assert_rc_error, request
 from tests.helpers.receiver import Receiver, subscribe
-from tests.helpers.runner import run_calls
+from tests.helpers.runner import run_calls, start_simulate
 from tests.helpers.wait import until
 
 pytestmark = pytest.mark.slow
@@ -260,11 +259,7 @@ async def test_insights_survive_a_server_killed_mid_call(
     re-made from the recording, and its insights job — queued at start-up for ended calls
     that have none — makes the document."""
     server = server_factory(tmp_path / "data", asr=True).start(timeout_s=120)
-    sim = await asyncio.create_subprocess_exec(
-        *simulate_command(server, "--max-frames", "1500", "--speed", "2"),
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
+    sim = start_simulate(server, "--max-frames", "1500", "--speed", "2")
     try:
         for _ in range(200):
             _, calls = await request(server, "GET", "/calls?status=live", headers=server.headers)
@@ -281,7 +276,7 @@ async def test_insights_survive_a_server_killed_mid_call(
         server.kill()
     finally:
         sim.kill()
-        await sim.wait()
+        await sim.ended()
     server.start(timeout_s=120)
     doc = await document(server, call_id, timeout_s=120)
     check_shape(doc)

@@ -24,9 +24,9 @@ import pytest
 import redis.asyncio as aioredis
 
 from callscope.media.g711 import lin2ulaw
-from tests.conftest import Server, free_port, make_stereo_fixture, simulate_command
+from tests.conftest import Server, free_port, make_stereo_fixture
 from tests.helpers.grpc import init, raw_stream, refused_with
-from tests.helpers.runner import command, get_json, wait_for_status
+from tests.helpers.runner import command, get_json, start_simulate, wait_for_status
 from tests.integration.services import PG
 
 pytestmark = pytest.mark.slow
@@ -55,9 +55,7 @@ async def probe_until(
 
 
 def background(server: Server, *args: str) -> subprocess.Popen[bytes]:
-    return subprocess.Popen(
-        simulate_command(server, *args), stdout=subprocess.PIPE, stderr=subprocess.PIPE
-    )
+    return start_simulate(server, *args)
 
 
 def cli(*args: str, timeout: float = 60) -> subprocess.CompletedProcess[str]:
@@ -104,8 +102,8 @@ async def test_sigterm_lets_calls_end_refuses_new_streams_and_interrupts_the_res
         # the short call ends on its own; the long one is ended at the drain timeout
         assert await asyncio.to_thread(server.proc.wait, 90) == 0
         out, err = short.communicate(timeout=30)
-        assert short.returncode == 0, err.decode()
-        assert b"1 completed" in out
+        assert short.returncode == 0, err
+        assert "1 completed" in out
         long.communicate(timeout=30)
     finally:
         for sim in (short, long):
@@ -434,25 +432,22 @@ async def test_a_seventy_minute_one_way_stream_survives_a_proxy_that_cuts_idle_s
     ).start()
     proxy = await IdleCuttingProxy(server.port, idle_s=5.0).start()
     try:
-        sim = await asyncio.create_subprocess_exec(
+        sim = start_simulate(
             # 300× real time (14 s): well past the proxy's 5 s idle cut, pings every 1 s
-            *simulate_command(server, "--source", str(seventy_minutes), "--speed", "300"),
-            "--url",
-            f"ws://127.0.0.1:{proxy.port}/ringcx/stream",
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
+            server,
+            *("--source", str(seventy_minutes), "--speed", "300"),
+            *("--url", f"ws://127.0.0.1:{proxy.port}/ringcx/stream"),
         )
         try:
-            out, err = await asyncio.wait_for(sim.communicate(), 600)
+            await sim.ended(600)
         finally:
-            if sim.returncode is None:
-                sim.kill()
-                await sim.wait()
+            sim.kill()
+            await sim.ended()
     finally:
         await proxy.stop()
     if pings:
-        assert sim.returncode == 0, err.decode()[-2000:]
-        assert b"1 completed" in out
+        assert sim.returncode == 0, sim.stderr[-2000:]
+        assert "1 completed" in sim.stdout
         assert proxy.cuts == 0
         (call,) = await wait_for_status(server, "completed")
         assert call["durationMs"] == CALL_S * 1000

@@ -20,8 +20,9 @@ from callscope.metrics import Registry
 from callscope.sim.runner import default_source
 from callscope.transcription.pool import PoolOptions, WorkerPool
 from callscope.transcription.vad import Segmenter, SileroProbabilities
-from tests.conftest import Server, simulate_command
+from tests.conftest import Server
 from tests.helpers.login import assert_rc_error, request
+from tests.helpers.runner import start_simulate
 from tests.helpers.wait import until
 
 pytestmark = pytest.mark.slow
@@ -50,13 +51,11 @@ async def _live_call_id(server: Server, timeout_s: float = 20.0) -> str:
 async def test_a_live_call_is_transcribed_while_it_goes_on(
     server_factory: type[Server], tmp_path: Path
 ) -> None:
-    server = server_factory(tmp_path / "data", asr=True).start(timeout_s=120)
+    server = server_factory(tmp_path / "data", asr=True, partials=True).start(timeout_s=120)
     token = server.headers["Authorization"].split()[1]
-    sim = await asyncio.create_subprocess_exec(
-        *simulate_command(server, "--max-frames", str(LIVE_FRAMES), "--speed", "1")
-    )
+    sim = start_simulate(server, "--max-frames", str(LIVE_FRAMES), "--speed", "1")
     ended: list[float] = []
-    sim_task = asyncio.create_task(sim.wait())
+    sim_task = asyncio.create_task(sim.ended())
     sim_task.add_done_callback(lambda _: ended.append(time.monotonic()))
     call_id = await _live_call_id(server)
     events: list[tuple[float, dict[str, Any]]] = []
@@ -310,9 +309,7 @@ async def test_a_worker_killed_mid_call_is_replaced_and_nothing_is_lost(
     (worker,) = _children(server.proc.pid)
     # at twice real time: what is checked at the end is the transcript remade from the
     # recording, which holds the whole call whatever the live workers kept up with
-    sim = await asyncio.create_subprocess_exec(
-        *simulate_command(server, "--max-frames", str(CALL_FRAMES), "--speed", "2")
-    )
+    sim = start_simulate(server, "--max-frames", str(CALL_FRAMES), "--speed", "2")
     call_id = await _live_call_id(server)
     seen: list[str] = []
     async with (
@@ -330,7 +327,7 @@ async def test_a_worker_killed_mid_call_is_replaced_and_nothing_is_lost(
         os.kill(worker, signal.SIGKILL)
         async for msg in ws:  # the live viewer sees the live transcript end incomplete
             seen.append(msg.json()["event"] + ":" + str(msg.json().get("status", "")))
-    assert await sim.wait() == 0
+    assert await sim.ended() == 0
     assert seen[-1] == "transcript.completed:incomplete"
     (replacement,) = _children(server.proc.pid)
     assert replacement != worker
@@ -357,9 +354,7 @@ async def test_a_transcript_cut_by_a_server_crash_is_remade_on_restart(
     )
     # at four times real time: what is remade is the recording, not what the live worker kept
     # up with
-    sim = await asyncio.create_subprocess_exec(
-        *simulate_command(server, "--max-frames", str(CALL_FRAMES), "--speed", "4")
-    )
+    sim = start_simulate(server, "--max-frames", str(CALL_FRAMES), "--speed", "4")
     call_id = await _live_call_id(server)
     recording = server.data_dir / "recordings" / f"{call_id}.wav"
     await until(  # 16 s of the call recorded (16-bit stereo at 8 kHz)
@@ -368,7 +363,7 @@ async def test_a_transcript_cut_by_a_server_crash_is_remade_on_restart(
         what="16 s of the call on disk",
     )
     server.kill()
-    await sim.wait()
+    await sim.ended()
     server.start(timeout_s=120)
     body = await _transcript_when(server, call_id, "complete")
     text = " ".join(words(u["text"]) for u in body["utterances"])

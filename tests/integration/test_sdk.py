@@ -4,7 +4,6 @@ and webhook samples (spec §12-13)."""
 
 from __future__ import annotations
 
-import subprocess
 import threading
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -15,7 +14,8 @@ import pytest
 from ringcentral import SDK
 from ringcentral.http.api_exception import ApiException
 
-from tests.conftest import Server, make_stereo_fixture, simulate_command
+from tests.conftest import Server, make_stereo_fixture
+from tests.helpers.runner import start_simulate
 from tests.helpers.wait import until_sync
 
 pytestmark = pytest.mark.slow
@@ -81,11 +81,7 @@ def test_official_sdk_runs_the_call_monitoring_flow(
     assert [g.name for g in groups] == ["Demo team", "SDK Tier 1"]  # the first start's, and ours
 
     make_stereo_fixture(tmp_path / "f.wav", seconds=4)  # what is done while it is live: < 1 s
-    sim = subprocess.Popen(
-        simulate_command(server, "--source", str(tmp_path / "f.wav")),
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-    )
+    sim = start_simulate(server, "--source", str(tmp_path / "f.wav"))
     try:
         agent = agents[0]  # RingCX agent 5501 answers the simulator's first call
 

@@ -16,7 +16,7 @@ import pytest
 from callscope.media.g711 import lin2ulaw
 from callscope.media.wav import WavWriter, read_wav
 from callscope.supervision.webphone import mic_frame
-from tests.conftest import Server, make_stereo_fixture, simulate_command
+from tests.conftest import Server, make_stereo_fixture
 from tests.helpers.login import Login, admin_cli, assert_rc_error, other_account, request
 from tests.helpers.phone import (
     Phone,
@@ -35,6 +35,7 @@ from tests.helpers.runner import (
     live_session,
     recording,
     start_call,
+    start_simulate,
     stream_pcm,
 )
 from tests.helpers.wait import until
@@ -584,20 +585,14 @@ async def test_simulate_two_way_with_a_transfer_and_heard_files(
             presence.format(exts["102"]["id"]),
             presence.format(exts["103"]["id"]),
         )
-        proc = await asyncio.create_subprocess_exec(
-            *simulate_command(server, "--protocol", "twilio", "--transfer-at", "1"),
-            "--url",
-            server.http.replace("http", "ws") + "/twilio/stream",
-            "--source",
-            str(source),
-            "--heard-dir",
-            str(heard),
-            stdout=asyncio.subprocess.PIPE,
-            stderr=asyncio.subprocess.STDOUT,
+        proc = start_simulate(
+            server,
+            *("--protocol", "twilio", "--transfer-at", "1"),
+            *("--url", server.http.replace("http", "ws") + "/twilio/stream"),
+            *("--source", str(source), "--heard-dir", str(heard)),
         )
-        out, _ = await asyncio.wait_for(proc.communicate(), 60)
-        assert proc.returncode == 0, out.decode()
-        assert "1 completed" in out.decode()
+        assert await proc.ended(60) == 0, proc.stdout + proc.stderr
+        assert "1 completed" in proc.stdout
         files = sorted(p.name for p in heard.iterdir())
         assert files == ["sim-1-00001-agent-heard.wav", "sim-1-00001-customer-heard.wav"]
         _, calls = await request(server, "GET", "/calls", headers=server.headers)

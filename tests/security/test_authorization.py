@@ -12,9 +12,10 @@ from typing import Any
 import aiohttp
 import pytest
 
-from tests.conftest import Server, simulate_command
+from tests.conftest import Server
 from tests.helpers.login import demo_login, request
 from tests.helpers.receiver import Receiver
+from tests.helpers.runner import start_simulate
 
 pytestmark = pytest.mark.slow
 
@@ -29,10 +30,8 @@ async def extension_ids(server: Server) -> dict[str, int]:
 
 
 async def run_call(server: Server, *args: str) -> None:
-    proc = await asyncio.create_subprocess_exec(
-        *simulate_command(server, "--speed", "20", "--max-frames", "60", *args)
-    )
-    assert await asyncio.wait_for(proc.wait(), 60) == 0
+    proc = start_simulate(server, "--speed", "20", "--max-frames", "60", *args)
+    assert await proc.ended(60) == 0, proc.stderr
 
 
 async def test_an_agent_cannot_subscribe_to_what_it_cannot_read(server: Server) -> None:

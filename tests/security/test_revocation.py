@@ -18,10 +18,11 @@ from aiohttp import web
 
 from callscope.api.revocation import CLOSE_REVOKED, OpenSockets, _Open
 from callscope.identity.model import AuthContext
-from tests.conftest import Server, make_stereo_fixture, simulate_command
+from tests.conftest import Server, make_stereo_fixture
 from tests.helpers.login import admin_cli, demo_login, request
 from tests.helpers.phone import Phone
 from tests.helpers.receiver import Receiver
+from tests.helpers.runner import start_simulate
 from tests.helpers.wait import until
 from tests.security.conftest import Directory
 
@@ -118,9 +119,7 @@ async def test_revoking_a_token_closes_its_sockets_and_only_its_own(
     server = server_factory(tmp_path / "data", asr=True).start()
     source = tmp_path / "long.wav"
     make_stereo_fixture(source, seconds=30.0)
-    sim = await asyncio.create_subprocess_exec(
-        *simulate_command(server, "--source", str(source), "--speed", "1")
-    )
+    sim = start_simulate(server, "--source", str(source), "--speed", "1")
     try:
         calls: list[dict[str, Any]] = []
 
@@ -151,7 +150,7 @@ async def test_revoking_a_token_closes_its_sockets_and_only_its_own(
             assert not await refused(server, two)
     finally:
         sim.kill()
-        await sim.wait()
+        await sim.ended()
 
 
 @pytest.mark.slow

@@ -20,8 +20,9 @@ import pytest
 from aiohttp import web
 
 from callscope.api.subscriptions import HANDSHAKE_FAILED, NOT_PUBLIC, OWN_SERVER
-from tests.conftest import Server, free_port, serve_local, simulate_command
+from tests.conftest import Server, free_port, serve_local
 from tests.helpers.login import assert_rc_error, request
+from tests.helpers.runner import start_simulate
 from tests.helpers.wait import until
 
 pytestmark = pytest.mark.slow
@@ -119,13 +120,8 @@ async def subscriptions(server: Server) -> list[str]:
 
 async def run_calls(server: Server) -> None:
     """One short simulated call: its telephony events go to the subscriptions."""
-    proc = await asyncio.create_subprocess_exec(
-        *simulate_command(server, "--speed", "20", "--max-frames", "50"),
-        stdout=asyncio.subprocess.PIPE,
-        stderr=asyncio.subprocess.STDOUT,
-    )
-    out, _ = await asyncio.wait_for(proc.communicate(), 60)
-    assert proc.returncode == 0, out.decode()
+    proc = start_simulate(server, "--speed", "20", "--max-frames", "50")
+    assert await proc.ended(60) == 0, proc.stdout + proc.stderr
 
 
 @pytest.fixture(scope="module")

@@ -256,6 +256,12 @@ async def run_dialog(
             if vanish_tick is not None and tick >= vanish_tick:
                 vanished.set()  # the RPC is cancelled, as a killed sender's would be
                 await asyncio.Event().wait()
+            if call.done():
+                # the server ended the dialog (refused, fenced, drained): no more writes. A
+                # write after the server's status replaces that status by INTERNAL "Internal
+                # error from Core" in grpc.aio (grpc/grpc#36066); this leaves only the writes
+                # already on their way when the status arrives to that race
+                return
             result.frames_sent += is_media
             progress.frames += 1
             yield data
