@@ -740,6 +740,17 @@ DATA = Path(__file__).resolve().parents[2] / "bench" / "data" / "insights"
             "I'll manage the booking myself tomorrow.",
             ["Customer to manage the booking themselves tomorrow."],
         ),
+        # a hold however it is said is the call itself; "do" with nothing done is no act,
+        # nor is the customer being away; being where a visit needs them is a step
+        ("agent", "I'll just pop you on hold for a minute while I speak to the team.", []),
+        ("agent", "Please do, because the January shipment goes on the card on file.", []),
+        ("customer", "I'm going to be on the road most of October.", []),
+        ("agent", "So here's what I'm doing.", []),
+        (
+            "customer",
+            "I'll be home all day Friday for the engineer.",
+            ["Customer to be home all day Friday for the engineer."],
+        ),
     ],
 )
 def test_commitments_and_vetoes(speaker: str, text: str, found: list[str]) -> None:
@@ -756,12 +767,39 @@ def test_a_hand_over_done_in_the_call_is_carried_by_the_third_partys_step() -> N
             ("agent", "I've booked a plumber for Friday. The plumber will replace the valve."),
             ("agent", "I'm passing this to our fraud team, and they'll call you tomorrow."),
             ("agent", "I've booked a courier for Monday morning."),
+            # shipping is the agent's side's own act, whatever the warehouse does after it
+            (
+                "agent",
+                "I'm shipping the ninth edition out to you today. The warehouse will email "
+                "you a tracking number.",
+            ),
         )
     )
     assert [(s.owner, s.value) for s in steps] == [
         ("third party", "Plumber to replace the valve."),
         ("third party", "Fraud team to call the customer tomorrow."),
         ("agent", "Book a courier for Monday morning."),
+        ("agent", "Ship the ninth edition out to the customer today."),
+        ("third party", "Warehouse to email the customer a tracking number."),
+    ]
+
+
+def test_they_is_the_firm_introduced_by_name_not_a_person_named_before() -> None:
+    steps = next_steps(
+        said(
+            ("agent", "Your sweep was yesterday, with Kieran."),
+            (
+                "agent",
+                "We use a local firm called Brightpile Carpet Care, and they'll ring you by "
+                "Thursday to book the clean.",
+            ),
+        )
+    )
+    assert [(s.owner, s.value) for s in steps] == [
+        (
+            "third party",
+            "Brightpile Carpet Care to call the customer by Thursday to book the clean.",
+        )
     ]
 
 

@@ -22,7 +22,8 @@ __all__ = ["ASK_TEAM", "NOW", "SAID_NOW", "is_in_call", "is_later", "under_way"]
 _ON_HOLD = re.compile(
     r"\bwhile (?:we're|we are|you're|you are)(?: still)? on the (?:line|phone|call)\b|"
     r"\bwhile I(?:'ve| have)(?: still)? got you\b|"
-    r"\b(?:put|place|transfer|connect)\w*\s+you\b|\bneed your\b|\bhave to (?:ask|check|verify|"
+    r"\b(?:put|place|transfer|connect)\w*\s+you\b|\byou\s+on\s+(?:a\s+)?(?:\w+\s+)?hold\b|"
+    r"\bneed your\b|\bhave to (?:ask|check|verify|"
     r"confirm|look|read)\b|\bbefore we (?:start|begin|get started|go on|continue|proceed)\b",
     re.I,
 )

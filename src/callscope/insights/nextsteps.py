@@ -61,10 +61,11 @@ _TRY_NOW = re.compile(
     r"I'm|I am) (?:on the (?:line|phone)|still on)\b|\bshall we try\b",
     re.I,
 )
-#: an organisation named after a preposition, whom a later "they" may mean: "we'll send the
-#: battery to Veloria, they're going to ship a replacement"
+#: an organisation named after a preposition or introduced by name, whom a later "they" may
+#: mean: "we'll send the battery to Veloria, they're going to ship a replacement", "we use a
+#: local firm called Brightpile Carpet Care, and they'll ring you"
 _ORGANISATION = re.compile(
-    r"\b(?:to|with|from)\s+(?P<name>[A-Z][a-z]+(?:\s+[A-Z][a-z]+){0,2})\b(?!')"
+    r"\b(?:to|with|from|called|named)\s+(?P<name>[A-Z][a-z]+(?:\s+[A-Z][a-z]+){0,2})\b(?!')"
 )
 _NOT_ORGANISATION_WORDS: Final = """Monday Tuesday Wednesday Thursday Friday Saturday Sunday
 January February March April May June July August September October November December I You We"""
@@ -107,12 +108,29 @@ def _vetoed(f: Frame) -> bool:
 def _admissible(f: Frame, text: str) -> bool:
     """A past act counts only with a consequence or a date still to come, and a booking made
     for the customer only with a consequence ("I've booked you in on Tuesday at ten": the
-    booking is done; they attend it)."""
+    booking is done; they attend it). "Do" with nothing done ("Please do, because…") is no
+    act, nor is the customer being somewhere other than where a visit needs them ("I'm going
+    to be on the road most of October")."""
+    if (f.verb == "do" and _BARE_DO.search(text)) or (
+        f.verb == "be" and f.owner == "customer" and not _BE_PRESENT.search(text)
+    ):
+        return False
     if f.kind == "past":
         return f.consequence or (bool(f.deadline) and not _BOOKED_YOU.search(text))
     return f.candidate
 
 
+_BARE_DO: Final = re.compile(
+    r"\bdo\s*(?:[,.!?]|$|because\b)|\bwhat\s+(?:I|we)(?:'m| am|'re| are)?\s+(?:going to\s+)?"
+    r"do(?:ing)?\b",
+    re.I,
+)
+#: the customer being where a visit or a delivery needs them ("I'll be home on Friday",
+#: "make sure I'm here when he shows up")
+_BE_PRESENT: Final = re.compile(
+    r"\b(?:be|I'm|I am)\s+(?:at\s+)?(?:home|here|there|in|available|present|around|on site|at\b)",
+    re.I,
+)
 _BOOKED_YOU: Final = re.compile(
     r"\b(?:re)?(?:booked|reserved|scheduled)\s+you\b(?!\s+(?:a\s+)?(?:call|callback))", re.I
 )
@@ -282,6 +300,9 @@ def _named(f: Frame, team: str) -> Frame:
 #: an agent's act done in the call that hands the matter on ("I've booked an engineer visit",
 #: "I'm passing this to our cold chain team")
 _HANDING: Final = frozenset(("past", "progressive"))
+#: acts the agent's side carries out itself, whoever acts next ("I'm shipping the ninth
+#: edition out today. The warehouse will email you a tracking number.")
+_OWN_ACTS: Final = frozenset(("ship", "post", "mail", "courier", "deliver", "refund", "credit"))
 
 
 def _handed_over(c: Candidate, kept: Sequence[Candidate]) -> bool:
@@ -289,7 +310,7 @@ def _handed_over(c: Candidate, kept: Sequence[Candidate]) -> bool:
     party whose own step follows in the same sentence or the next one of the same turn ("I've
     booked an engineer visit for Wednesday. The engineer will replace the board."): the third
     party's step is the one to come, the hand-over is done."""
-    if c.frame.kind not in _HANDING or c.frame.owner != "agent":
+    if c.frame.kind not in _HANDING or c.frame.owner != "agent" or c.frame.verb in _OWN_ACTS:
         return False
     return any(
         o.frame.owner == "third party"
