@@ -1649,3 +1649,36 @@ def test_an_act_under_way_now_is_done_in_the_call_not_a_step() -> None:
         ),
     ):
         assert [s.value for s in next_steps(said(("agent", text)))] == [step], text
+
+
+def test_harm_and_alarm_state_the_problem_and_pounds_are_amounts() -> None:
+    """A problem told as what happened, with no complaint word ("a cut on her leg, it was
+    bleeding"; "an enforcement officer might visit"), is the problem, not a later remark
+    that has one ("nobody said a word"); amounts in pounds and euros are facts."""
+    call = said(
+        ("agent", "Waggy Tails Grooming, Chloe speaking."),
+        (
+            "customer",
+            "I picked my spaniel up on Saturday and found a cut on her leg. It was bleeding.",
+        ),
+        ("agent", "Oh gosh, I'm so sorry. Is she all right?"),
+        ("customer", "She's fine now. But nobody said a single word when I collected her."),
+    )
+    problem = next(h for h in analyze(call, 20.0).highlights if h["kind"] == "problem")
+    assert problem["value"].startswith("I picked my spaniel up on Saturday")
+    call = said(
+        ("agent", "Licence enquiries, can I take your licence number?"),
+        ("customer", "Erm, I don't think I've got it to hand, sorry about that."),
+        ("agent", "That's fine. And where are you living now?"),
+        (
+            "customer",
+            "At Forty-one Kingsway. A letter came saying an enforcement officer might visit.",
+        ),
+    )
+    problem = next(h for h in analyze(call, 20.0).highlights if h["kind"] == "problem")
+    assert "enforcement officer" in problem["value"]
+    assert entities("The vet cost ninety-two pounds and the fee was £15 or 20 euros.") == [
+        "ninety-two pounds",
+        "£15",
+        "20 euros",
+    ]

@@ -38,10 +38,11 @@ __all__ = [
     "summary",
 ]
 
-_AMOUNT = r"\$\d[\d,]*(?:\.\d\d)?|\b\d[\d,]*(?:\.\d\d)?\s+(?:dollars|bucks)\b"
+_AMOUNT = r"[$£€]\d[\d,]*(?:\.\d\d)?|\b\d[\d,]*(?:\.\d\d)?\s+(?:dollars|bucks|pounds|quid|euros)\b"
 _WORD_AMOUNT = (
     r"\b(?:(?:twenty|thirty|forty|fifty|sixty|seventy|eighty|ninety|ten|eleven|twelve|fifteen"
-    r"|one|two|three|four|five|six|seven|eight|nine)[- ]?)+(?:hundred\s+)?dollars\b"
+    r"|one|two|three|four|five|six|seven|eight|nine)[- ]?)+(?:hundred\s+)?"
+    r"(?:dollars|pounds|quid|euros)\b"
 )
 _ID = (
     r"\b(?:case|ticket|claim|order|reference|confirmation|flight|account|invoice|incident)"
@@ -71,6 +72,9 @@ _PROBLEM = re.compile(
     r"frustrat|times what|(?:two|three|2|3) times|again|dropped|arrived in|hurts?|pain|"
     r"fell (?:out|off)|damaged|stolen|leak\w*|stuck|declined|rejected|denied|late|delayed|"
     r"overdue|crash\w*|freez\w*|disappeared|marked as delivered|"
+    # harm and alarm: "I found a cut on her leg, it was bleeding", "a letter saying an
+    # enforcement officer might visit, so I panicked"
+    r"bleed\w*|injur\w*|wound\w*|emergency|panick\w*|enforcement|bailiffs?|by mistake|"
     # nothing came of it: "nobody turned up", "it was meant to be collected yesterday",
     # "it's been a week and there's still nothing", "the delivery came 60 towels short"
     r"nobody|no one|heard nothing|meant to|supposed to|still (?:nothing|not|no|sat|there|"
