@@ -36,8 +36,9 @@ SHOTS = Path(__file__).resolve().parents[2] / "test-artifacts" / "screenshots"
 AXE = Path(__file__).resolve().parent / "vendor" / "axe.min.js"
 #: 32 s of the bundled call at real time: long enough to listen and coach (done some 20 s in)
 CALL_FRAMES = 1600
-#: 40 s of it (at twice real time): past 30 s with no recording disclosure, an alert
-ONE_WAY_FRAMES = 2000
+#: 60 s of it (at twice real time): past 30 s with no recording disclosure, an alert, and
+#: live for 15 s more, while the filters are checked on a loaded machine
+ONE_WAY_FRAMES = 3000
 TONE_HZ = 440.0
 
 
