@@ -25,7 +25,7 @@ from callscope.protocols.ringcx import (
 from callscope.sim.wsclient import connect
 from tests.conftest import Server, make_stereo_fixture
 from tests.helpers import runner
-from tests.helpers.runner import get_json, start_simulate, wait_for_status
+from tests.helpers.runner import Simulation, get_json, start_simulate, wait_for_status
 from tests.helpers.wait import until
 
 pytestmark = pytest.mark.slow
@@ -35,7 +35,7 @@ def simulate(server: Server, *args: str, timeout: float = 120) -> subprocess.Com
     return runner.simulate(server, *args, timeout=timeout)
 
 
-def simulate_in_background(server: Server, source: Path) -> subprocess.Popen[bytes]:
+def simulate_in_background(server: Server, source: Path) -> Simulation:
     """One call at 2x real time, left running while the test acts on the server."""
     return start_simulate(server, "--source", str(source), "--speed", "2")
 

@@ -26,7 +26,7 @@ import redis.asyncio as aioredis
 from callscope.media.g711 import lin2ulaw
 from tests.conftest import Server, free_port, make_stereo_fixture
 from tests.helpers.grpc import init, raw_stream, refused_with
-from tests.helpers.runner import command, get_json, start_simulate, wait_for_status
+from tests.helpers.runner import Simulation, command, get_json, start_simulate, wait_for_status
 from tests.integration.services import PG
 
 pytestmark = pytest.mark.slow
@@ -54,7 +54,7 @@ async def probe_until(
     raise AssertionError(f"{path} never answered {status} (last: {seen}):\n{server.log()[-3000:]}")
 
 
-def background(server: Server, *args: str) -> subprocess.Popen[bytes]:
+def background(server: Server, *args: str) -> Simulation:
     return start_simulate(server, *args)
 
 
