@@ -156,7 +156,10 @@ def launch(pw: Playwright, tone: Path) -> Browser:
 @pytest.fixture(scope="module")
 def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
     tmp = tmp_path_factory.mktemp("dashboard")
-    server = Server(tmp / "data", asr=True, partials=True).start(timeout_s=120)
+    # partials every 2 s of speech: the walk-through shows them, at half the decodes
+    server = Server(
+        tmp / "data", asr=True, partials=True, extra_args=["--asr-partial-interval-ms", "2000"]
+    ).start(timeout_s=120)
     tone = tmp / "tone.wav"
     write_tone(tone)
     pw = sync_playwright().start()
