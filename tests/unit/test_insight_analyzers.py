@@ -746,6 +746,21 @@ DATA = Path(__file__).resolve().parents[2] / "bench" / "data" / "insights"
         ("agent", "Please do, because the January shipment goes on the card on file.", []),
         ("customer", "I'm going to be on the road most of October.", []),
         ("agent", "So here's what I'm doing.", []),
+        # a named person acting after "Either way,"; a refund with what it usually takes
+        (
+            "agent",
+            "Either way, Helen is going to review the check with the team on Monday.",
+            ["Helen to review the check with the team on Monday."],
+        ),
+        (
+            "agent",
+            "I've refunded the forty-five pounds to your card. It usually takes three to five "
+            "days to show on your statement.",
+            [
+                "Refund the forty-five pounds to the customer's card, it usually takes 3 to 5 "
+                "days to show on their statement."
+            ],
+        ),
         (
             "customer",
             "I'll be home all day Friday for the engineer.",

@@ -70,7 +70,8 @@ _SPLIT = re.compile(
 _CONSEQUENCE = re.compile(
     r"^(?:and\s+|so\s+)?(?:you|you'll|it|it'll|that|this|the(?: \w+){1,3})\s*"
     r"(?:'ll|will|should|would|can|'s going to|is going to)?\s*"
-    r"(?:see|get|receive|show|arrive|take|be|appear|reach|go back)\b",
+    r"(?:(?:usually|normally|typically|generally)\s+)?(?:see|get|receive|show|arrive|take|be|"
+    r"appear|reach|go back|takes|shows|arrives|appears|reaches|goes back)\b",  # "It usually takes"
     re.I,
 )
 _FUTURE_1 = re.compile(
@@ -158,9 +159,9 @@ _QUESTION = re.compile(r"\?\s*$")
 LEADING = re.compile(
     r"^(?:(?:ok(?:ay)?|so|yes|sure|great|alright|right|well|and|then|also|now|good news|"
     r"perfect|thanks|thank you|fine|got it|understood|in the meantime|to make up for it|"
-    r"anyway|maybe later|i understand|of course|absolutely|certainly|no problem|but|though|"
-    r"however|in (?:this|that|your) case|instead|in that case|this time|as a gesture|"
-    r"as a goodwill gesture|one (?:more|last) thing|(?:and )?finally|lastly|oh|"
+    r"anyway|either way|in any case|regardless|maybe later|i understand|of course|absolutely|"
+    r"certainly|no problem|but|though|however|in (?:this|that|your) case|instead|this time|"
+    r"as a gesture|as a goodwill gesture|one (?:more|last) thing|(?:and )?finally|lastly|oh|"
     # a topic named first: "about the tablets you asked about, our nurse will call you…"
     r"(?:about|as for|regarding|as regards|with regard to)\s[^,.;?!]{1,80}(?=,))[,.!]?\s+)+",
     re.I,
