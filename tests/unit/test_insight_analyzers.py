@@ -746,6 +746,8 @@ DATA = Path(__file__).resolve().parents[2] / "bench" / "data" / "insights"
         ("agent", "Please do, because the January shipment goes on the card on file.", []),
         ("customer", "I'm going to be on the road most of October.", []),
         ("agent", "So here's what I'm doing.", []),
+        # the day a change done in the call takes effect is no time to come
+        ("agent", "I've moved your licence over to Forty-one Kingsway, effective from today.", []),
         # a named person acting after "Either way,"; a refund with what it usually takes
         (
             "agent",

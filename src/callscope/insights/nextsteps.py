@@ -116,7 +116,8 @@ def _admissible(f: Frame, text: str) -> bool:
     ):
         return False
     if f.kind == "past":
-        return f.consequence or (bool(f.deadline) and not _BOOKED_YOU.search(text))
+        dated = bool(f.deadline) and not _BOOKED_YOU.search(text) and not _SINCE.search(text)
+        return f.consequence or dated
     return f.candidate
 
 
@@ -131,6 +132,9 @@ _BE_PRESENT: Final = re.compile(
     r"\b(?:be|I'm|I am)\s+(?:at\s+)?(?:home|here|there|in|available|present|around|on site|at\b)",
     re.I,
 )
+#: the day a change done in the call takes effect, no time to come: "I've moved your licence
+#: over to the new address, effective from today"
+_SINCE: Final = re.compile(r"\b(?:effective|starting|as)\s+(?:from|of)\s+today\b", re.I)
 _BOOKED_YOU: Final = re.compile(
     r"\b(?:re)?(?:booked|reserved|scheduled)\s+you\b(?!\s+(?:a\s+)?(?:call|callback))", re.I
 )
