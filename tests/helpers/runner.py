@@ -26,21 +26,15 @@ from tests.helpers.wait import until
 
 
 async def run_calls(server: Server, *args: str, timeout_s: float = 60.0) -> None:
-    """`callscope simulate` against ``server`` (forked like the servers, see
-    tests/helpers/forkserve.py); it must succeed."""
-    command = simulate_command(server, *args)
-    if os.environ.get(EXEC_SERVERS_ENV):
-        proc = await asyncio.create_subprocess_exec(
-            *command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT
-        )
-        out, _ = await asyncio.wait_for(proc.communicate(), timeout_s)
-        assert proc.returncode == 0, out.decode()
-        return
-    argv = command[command.index("simulate") :]  # what follows `python -m callscope`
-    code, stdout, stderr = await asyncio.to_thread(
-        forkserve.run, argv, dict(os.environ), server.data_dir.parent, timeout_s
-    )
-    assert code == 0, stdout + stderr
+    """`callscope simulate` against ``server`` (see :func:`simulate`), off the event loop;
+    it must succeed."""
+    done = await asyncio.to_thread(simulate, server, *args, timeout=timeout_s)
+    assert done.returncode == 0, done.stdout + done.stderr
+
+
+def _after_python(command: list[str]) -> list[str]:
+    """What follows ``python -m callscope`` in a :func:`simulate_command`."""
+    return command[command.index("simulate") :]
 
 
 class Simulation:
@@ -60,7 +54,7 @@ class Simulation:
             with self._out.open("ab") as stdout, self._err.open("ab") as stderr:
                 self._proc = subprocess.Popen(command, stdout=stdout, stderr=stderr)
         else:
-            argv = command[command.index("simulate") :]  # what follows `python -m callscope`
+            argv = _after_python(command)
             self._proc = forkserve.ForkedServer(argv, dict(os.environ), out, str(self._err))
 
     @property
@@ -112,8 +106,7 @@ def start_simulate(server: Server, *args: str) -> Simulation:
 
 def simulate(server: Server, *args: str, timeout: float = 60.0) -> subprocess.CompletedProcess[str]:
     """`callscope simulate ARGS` against ``server`` to its end (see :func:`command`)."""
-    argv = simulate_command(server, *args)
-    return command(*argv[argv.index("simulate") :], timeout=timeout)
+    return command(*_after_python(simulate_command(server, *args)), timeout=timeout)
 
 
 def command(

@@ -16,7 +16,7 @@ from typing import Final
 from callscope.insights.numbers import DEADLINE
 from callscope.insights.verbs import IN_CALL_VERBS
 
-__all__ = ["ASK_TEAM", "NOW", "SAID_NOW", "is_in_call", "is_later", "under_way"]
+__all__ = ["ASK_TEAM", "BE_PLACES", "NOW", "SAID_NOW", "is_in_call", "is_later", "under_way"]
 
 
 _ON_HOLD = re.compile(
@@ -46,9 +46,9 @@ ASK_TEAM = re.compile(
 _DEFERRABLE: Final = frozenset(("ask", "check", "look", "verify", "confirm", "search", "test"))
 #: "be" as a step: being somewhere for a visit ("someone will need to be home", "please be
 #: there by nine")
-_BE_THERE = re.compile(
-    r"\bbe\s+(?:at\s+)?(?:home|there|in|available|present|around|on site)\b", re.I
-)
+#: where someone is for a visit, after "be" (and "at")
+BE_PLACES: Final = r"home|there|in|available|present|around|on site"
+_BE_THERE = re.compile(rf"\bbe\s+(?:at\s+)?(?:{BE_PLACES})\b", re.I)
 
 
 #: a check run or a record opened to answer the customer in the call

@@ -37,6 +37,7 @@ from typing import Final
 from callscope.insights.actors import DETERMINER, TRADES
 from callscope.insights.clauses import Clause, Frame, clauses, frame, is_consequence
 from callscope.insights.commitments import load_model
+from callscope.insights.incall import BE_PLACES
 from callscope.insights.steptext import step_action, step_text
 from callscope.insights.types import Embedder, NextStep, Sentence, Utterance, sentences
 
@@ -128,10 +129,7 @@ _BARE_DO: Final = re.compile(
 )
 #: the customer being where a visit or a delivery needs them ("I'll be home on Friday",
 #: "make sure I'm here when he shows up")
-_BE_PRESENT: Final = re.compile(
-    r"\b(?:be|I'm|I am)\s+(?:at\s+)?(?:home|here|there|in|available|present|around|on site|at\b)",
-    re.I,
-)
+_BE_PRESENT: Final = re.compile(rf"\b(?:be|I'm|I am)\s+(?:at\s+)?(?:{BE_PLACES}|here|at\b)", re.I)
 #: the day a change done in the call takes effect, no time to come: "I've moved your licence
 #: over to the new address, effective from today"
 _SINCE: Final = re.compile(r"\b(?:effective|starting|as)\s+(?:from|of)\s+today\b", re.I)
