@@ -768,6 +768,69 @@ DATA = Path(__file__).resolve().parents[2] / "bench" / "data" / "insights"
             "I'll be home all day Friday for the engineer.",
             ["Customer to be home all day Friday for the engineer."],
         ),
+        # someone the agent booked to act acts; a role with where it is from or a long name
+        # acts; a team sending someone is under way; what "she'll see" follows the act before
+        (
+            "agent",
+            "I've booked our account manager, Priya Nair, to visit you at the hotel on Monday.",
+            ["Account manager Priya Nair to visit the customer at the hotel on Monday."],
+        ),
+        (
+            "agent",
+            "Then a loss adjuster from Meridian Claims will call you within forty-eight hours.",
+            ["Loss adjuster from Meridian Claims to call the customer within 48 hours."],
+        ),
+        (
+            "agent",
+            "Once your photos are in, Doctor Okafor's clinical team will review them within "
+            "two business days.",
+            [
+                "Doctor Okafor's clinical team to review them within 2 business days once the "
+                "customer's photos are in."
+            ],
+        ),
+        (
+            "agent",
+            "The team at our Place Caron shop will have all four sets ready for you on Sunday.",
+            [
+                "Team at our Place Caron shop to have all four sets ready for the customer on Sunday."
+            ],
+        ),
+        (
+            "agent",
+            "The dispatch team are sending a rider to number fourteen to collect the envelope.",
+            ["Dispatch team to send a rider to number fourteen to collect the envelope."],
+        ),
+        (
+            "agent",
+            "I'm sending a fresh invite to her address now, and she'll see it in her inbox "
+            "within the hour.",
+            ["Send a fresh invite to her address, she'll see it in her inbox within the hour."],
+        ),
+        # the condition of the agent's act asks for the customer's, after a topic too; what is
+        # to be made sure of may be negative
+        (
+            "agent",
+            "On the plumber's bill, if you email me the invoice today, we'll pay it back to you "
+            "this week.",
+            [
+                "Customer to email the agent the invoice today.",
+                "Pay it back to the customer this week.",
+            ],
+        ),
+        (
+            "agent",
+            "Could you make sure the side gate is unlocked on Wednesday and the panel isn't "
+            "blocked?",
+            [
+                "Customer to make sure the side gate is unlocked on Wednesday and the panel "
+                "isn't blocked."
+            ],
+        ),
+        # a verb whose past is its base form tells what happened; what only may follow a
+        # done act is no consequence
+        ("customer", "I put it in on Sunday and there's a crack running up the side.", []),
+        ("agent", "I've added your mobile number to the booking, so the shop can reach you.", []),
     ],
 )
 def test_commitments_and_vetoes(speaker: str, text: str, found: list[str]) -> None:
@@ -798,6 +861,27 @@ def test_a_hand_over_done_in_the_call_is_carried_by_the_third_partys_step() -> N
         ("agent", "Book a courier for Monday morning."),
         ("agent", "Ship the ninth edition out to the customer today."),
         ("third party", "Warehouse to email the customer a tracking number."),
+    ]
+
+
+def test_a_pronoun_acts_as_who_was_named_and_their_do_that_is_the_time_of_their_step() -> None:
+    steps = next_steps(
+        said(
+            ("agent", "Your account has been with Priya Nair since May."),
+            ("agent", "I've booked her to visit you at the hotel on Monday at ten."),
+            ("agent", "Right, dispatch have a rider two streets away."),
+            ("agent", "They're sending him to number fourteen to collect the envelope."),
+            (
+                "agent",
+                "I've asked the circulation team to search the sorting room, and they'll do "
+                "that by Friday.",
+            ),
+        )
+    )
+    assert [(s.owner, s.value) for s in steps] == [
+        ("third party", "Priya Nair to visit the customer at the hotel on Monday at ten."),
+        ("third party", "Dispatch to send him to number fourteen to collect the envelope."),
+        ("third party", "Circulation team to search the sorting room by Friday."),
     ]
 
 

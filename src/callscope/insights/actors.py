@@ -34,7 +34,7 @@ _THIRD = re.compile(
     r"specialist|office|pharmacist|plumber|installer|courier|carrier|warehouse|desk|lab|"
     r"driver|agent|store|billing|dispatch|representative|doctor|nurse|provider)|billing|"
     # a team opening the clause with its determiner lost: "(The) notice processing team will…"
-    r"accounts payable|dispatch|^(?!(?:any|every|each|no|which|what)\b)(?:[a-z']+\s+){1,2}"
+    r"accounts payable|dispatch|^(?!(?:any|every|each|no|which|what)\b)(?:[a-z']+\s+){1,3}"
     r"(?:team|department)))"
     r"\s*(?:'ll|will|is going to|are going to|'s going to|'re going to|"
     r"should(?!\s+(?:have|not|never)\b))\s+(?:also\s+|then\s+|now\s+)?(?P<verb>[a-z]+)",
@@ -67,7 +67,9 @@ _THINGS: Final = frozenset(_THING_WORDS.split())
 #: "your bank will return…", "the crew will empty…", "Medwise will write…", "Marco, our depot
 #: supervisor, is going to search…", "your new teacher, Ms. Ortega, will send…"
 _THIRD_OPEN = re.compile(
-    r"^(?P<subject>(?:the|our|your|a|an|my|their)\s+(?:[a-z'-]+\s+){0,3}?[a-z'-]+|"
+    r"^(?P<subject>(?:the|our|your|a|an|my|their)\s+(?:[a-z'-]+\s+){0,3}?[a-z'-]+"
+    # where they are from: "a loss adjuster from Meridian Claims", "the team at our Leeds shop"
+    r"(?:\s+(?:from|at|in)\s+(?:(?:the|our|your)\s+)?(?-i:[A-Z][a-z'-]+)(?:\s+[A-Za-z'-]+){0,2}?)?|"
     r"[a-z][a-z'-]+(?:\s+[a-z][a-z'-]+)?(?:\s+(?-i:[A-Z])[a-z'-]+)?"
     r"(?:\s+(?:in|from|at)\s+(?:the\s+)?[a-z'-]+)?)"
     r"(?:\s*,\s*(?P<appos>[^,]{2,40}?(?:,\s*[^,]{1,20}?)?)\s*,)?\s*"
@@ -108,7 +110,7 @@ def _third_open(body: str) -> tuple[str, str] | None:
     rest = m.group("rest")
     if verb == "go" and _GO_THROUGH.match(rest):
         return _who(m), verb  # "Jo will go through the form with you"
-    if m.group("verb").lower() == "have" and _HAVE_THERE.match(rest):
+    if m.group("verb").lower() == "have" and (_HAVE_THERE.match(rest) or _HAVE_READY.match(rest)):
         return _who(m), "have"  # "Paul will have two staff there on Saturday to move it all"
     if verb is None or (verb in HAPPENINGS and verb not in _INTRANSITIVE_ACTS):
         return None
@@ -130,6 +132,10 @@ _HAVE_THERE = re.compile(
     r"^\s+(?:[\w'-]+\s+){1,3}?(?:there|round|over|out|with you|on site)\b[^,.;]{0,60}?"
     r"\bto\s+[a-z]+",
     re.I,
+)
+#: things made ready: "will have all four sets prepared and ready for you from two o'clock"
+_HAVE_READY = re.compile(
+    r"^\s+(?:[\w'-]+\s+){1,4}?(?:ready|prepared|packed|done|fixed|repaired|sorted|set up)\b", re.I
 )
 #: an act whose object follows a preposition: "will decide on the refund", "will look into
 #: it", "will deal with your claim"
@@ -189,8 +195,15 @@ def third_act(text: str) -> re.Match[str] | None:
     contact = _THIRD_CONTACT.search(text)
     if contact and _thing(contact.group("who").split()[-1].lower()):
         contact = None  # "the portal will email you…"
-    found = [m for m in (_THIRD.search(text), contact) if m]
+    third = _THIRD.search(text)
+    if third and third.group("verb").lower() in _PERCEIVING:
+        third = None  # "she'll see it in her inbox": what reaches them, no act
+    found = [m for m in (third, contact) if m]
     return min(found, key=lambda m: m.start()) if found else None
+
+
+#: what reaches someone, no act of theirs
+_PERCEIVING: Final = frozenset(("see", "receive", "notice"))
 
 
 def third_party(body: str, first: re.Match[str] | None) -> tuple[str, str] | None:
@@ -213,13 +226,26 @@ def third_party(body: str, first: re.Match[str] | None) -> tuple[str, str] | Non
     if third is None and first is None:
         doing = _THIRD_DOING.search(body)
         verb = base_form(doing.group("verb")) if doing else None
-        if doing and verb and verb not in _STATES and is_later(body[doing.end() :]):
+        rest = body[doing.end() :] if doing else ""
+        if (
+            doing
+            and verb
+            and verb not in _STATES
+            and (is_later(rest) or (verb in _SENDS and _SOMEONE_SENT.match(rest)))
+        ):
             # "they're making the new rail as a priority and it'll be ready on Tuesday" (not
-            # "he's pulling a crew off a job": no time to come)
+            # "he's pulling a crew off a job": no time to come); "they're sending him to
+            # number fourteen to collect it": someone sent to act
             return doing.group("who"), verb
     return _third_open(body) if third is None else None
 
 
+#: someone sent: "they're sending him to number fourteen to collect the envelope"
+_SENDS: Final = frozenset(("send", "dispatch"))
+_SOMEONE_SENT = re.compile(
+    r"\s+(?:him|her|them|someone|somebody|(?:a|an|the|another)\s+[a-z'-]+)\b[^,.;]*?\bto\s+[a-z]+",
+    re.I,
+)
 #: what a business is doing that is no act for the customer: "they're changing their hours"
 _STATES: Final = frozenset(("start", "change", "close", "open", "finish", "move"))
 #: a third party's act under way with a time to come (see :func:`third_party`)

@@ -15,7 +15,8 @@ tomorrow morning", "could you read your meter tonight?"). "You'll get a text fro
 calendar invite will follow by email" are read as the speaker's "we'll text you…", "we'll send
 you a calendar invite…" (:mod:`callscope.insights.rewrites`); a named third party who "will
 be with you" or "be there" visits (:mod:`callscope.insights.actors`). Deadlines are found by
-:mod:`callscope.insights.numbers`, in-call procedure by :mod:`callscope.insights.incall`, and
+:mod:`callscope.insights.numbers`, in-call procedure by :mod:`callscope.insights.incall`, what
+the agent asks of the customer by :mod:`callscope.insights.asks`, and
 a committed clause is written as a next step by :mod:`callscope.insights.steptext`.
 """
 
@@ -25,7 +26,8 @@ import re
 from dataclasses import dataclass
 from typing import Final
 
-from callscope.insights.actors import HAPPENINGS, third_act, third_party
+from callscope.insights.actors import third_act, third_party
+from callscope.insights.asks import INSTRUCT, REQUEST, instruction
 from callscope.insights.hedges import (
     CHOICE,
     COMPLAINT,
@@ -42,11 +44,11 @@ from callscope.insights.hedges import (
     TYPICAL_TIME,
     WHICH,
 )
-from callscope.insights.incall import ASK_TEAM, SAID_NOW, is_in_call, is_later
+from callscope.insights.incall import is_in_call
 from callscope.insights.misheard import repaired
 from callscope.insights.numbers import DEADLINE
 from callscope.insights.rewrites import asked_first, from_our_side, rewritten
-from callscope.insights.verbs import IN_CALL_VERBS, base_form
+from callscope.insights.verbs import base_form
 
 __all__ = [
     "LEADING", "NEGATED", "Clause", "Frame", "clauses", "frame", "guessed_base", "is_consequence",
@@ -68,7 +70,8 @@ _SPLIT = re.compile(
     re.I,
 )
 _CONSEQUENCE = re.compile(
-    r"^(?:and\s+|so\s+)?(?:you|you'll|it|it'll|that|this|the(?: \w+){1,3})\s*"
+    r"^(?:and\s+|so\s+)?(?:you|you'll|it|it'll|that|this|the(?: \w+){1,3}|"
+    r"(?:he|she|they)(?=(?:'ll|\s+will|\s+should)\s+(?:see|receive|notice)\b))\s*"
     r"(?:'ll|will|should|would|can|'s going to|is going to)?\s*"
     r"(?:(?:usually|normally|typically|generally)\s+)?(?:see|get|receive|show|arrive|take|be|"
     r"appear|reach|go back|takes|shows|arrives|appears|reaches|goes back)\b",  # "It usually takes"
@@ -94,35 +97,11 @@ _PROGRESSIVE_GUESS = re.compile(
 _NOT_ACT_WORDS: Final = """going trying calling speaking seeing showing hoping thinking
 wondering having reading saying guessing assuming noticing finding"""
 _NOT_ACTS: Final = frozenset(_NOT_ACT_WORDS.split())
-#: words after "please" that ask for no step ("please bear with me", "please don't worry")
-_NOT_IMPERATIVE_WORDS: Final = """bear be enjoy feel accept excuse forgive allow don dont
-not never kindly understand rest relax"""
-_NOT_IMPERATIVES: Final = frozenset(_NOT_IMPERATIVE_WORDS.split())
 _PAST_1 = re.compile(
     r"\b(?:i|we)(?:'ve|\s+have|\s+just|\s+already)?\s+(?:also\s+|just\s+|now\s+|already\s+)?"
     r"(?P<verb>[a-z]+(?:ed|t|n|d))\b",
     re.I,
 )
-
-
-#: an unnamed someone who must act, said by the agent: someone on the customer's side ("someone
-#: will need to be home to let him in", "someone at your office will have to sign")
-_SOMEONE_MUST = re.compile(
-    r"\b(?:someone|somebody)(?:\s+(?:at|from|in)\s+(?:your|the)\s+[a-z]+)?\s+(?:will\s+(?:need|"
-    r"have)\s+to|needs\s+to|has\s+to|must)\s+(?P<verb>[a-z]+)",
-    re.I,
-)
-
-
-#: the agent's request put as a question: "could you send us a photo of the tear?", "would
-#: you mind sending us the receipt?" (the customer's step)
-_REQUEST = re.compile(
-    r"^(?:could|can|would|will)\s+you\s+(?:(?:please|just|also|mind|be able to)\s+){0,2}"
-    r"(?P<verb>[a-z]+)\b",
-    re.I,
-)
-#: requests answered on the call itself: "could you give me the agreement number?"
-_ASKED_NOW: Final = IN_CALL_VERBS | {"give", "tell", "read", "spell", "confirm", "hold"}
 #: the customer's bare yes to a request ("I'll do that tonight", "will do"): the step is the
 #: request itself
 _ACCEPT = re.compile(
@@ -133,15 +112,6 @@ _ACCEPT = re.compile(
 )
 
 
-_INSTRUCT = re.compile(
-    r"^(?:so\s+|then\s+|just\s+|now\s+)*(?:please\s+(?:just\s+)?(?P<verb>[a-z]+)|(?:you'll|you\s+"
-    r"will|you)\s+(?:just\s+)?(?:need|have|want)\s+to\s+(?P<verb2>[a-z]+)|just\s+(?P<verb3>[a-z]+)|"
-    r"go ahead and\s+(?P<verb4>[a-z]+)|(?:(?:i|we)(?:'d|\s+would)?\s+need\s+you|"
-    r"all\s+you\s+need\s+to\s+do\s+is|(?:please\s+)?(?:remember|don't forget|do not forget))"
-    r"\s+(?:to\s+)?(?P<verb5>[a-z]+)|(?:please\s+)?make\s+sure\s+(?:that\s+)?you\s+(?P<verb6>[a-z]+)|"
-    r"you\s+should\s+(?:also\s+)?(?P<verb7>[a-z]+))\b",
-    re.I,
-)
 #: a purpose or reason clause after the promise: its negation ("I'll drop off two heaters so
 #: you're not cold tonight") is no veto of the promise before it
 _PURPOSE = re.compile(r"\s+(?:so that|so|because|since|in case|or else|otherwise)\s+", re.I)
@@ -156,6 +126,8 @@ _CONDITION = re.compile(
     re.I,
 )
 _QUESTION = re.compile(r"\?\s*$")
+#: what is to be made sure of may be negative: "make sure the panel isn't blocked" asks for it
+_MADE_SURE = re.compile(r"\b(?:make|making)\s+sure\b.*$", re.I)
 LEADING = re.compile(
     r"^(?:(?:ok(?:ay)?|so|yes|sure|great|alright|right|well|and|then|also|now|good news|"
     r"perfect|thanks|thank you|fine|got it|understood|in the meantime|to make up for it|"
@@ -216,6 +188,14 @@ def is_consequence(sentence: str) -> bool:
     )
 
 
+def _follows(last: str) -> bool:
+    """Whether ``last`` says what follows from the act before it; what only may follow
+    ("…, so the shop can reach you on the day") follows when a time is named."""
+    if not _CONSEQUENCE.search(last):
+        return False
+    return not re.search(r"\b(?:can|could)\b", last, re.I) or bool(DEADLINE.search(last))
+
+
 def clauses(sentence: str, speaker: str) -> list[Clause]:
     """The clauses of one sentence; a consequence clause joins the action before it."""
     said = rewritten(repaired(sentence.strip()))
@@ -252,7 +232,7 @@ def _asked_on(parts: list[str]) -> list[str]:
             out[-1] = f"{out[-1].rstrip('.?!')} and {part}"
             continue
         body = LEADING.sub("", strip_condition(part))
-        asked = bool(_REQUEST.search(body) or _INSTRUCT.search(body))
+        asked = bool(REQUEST.search(body) or INSTRUCT.search(body))
         out.append(part)
     return out
 
@@ -283,95 +263,6 @@ def _spliced(part: str) -> list[str]:
     return [f"{head}{pieces[0]}", *pieces[1:]]
 
 
-def _asked_of_customer(body: str) -> str:
-    """The verb of the agent's request put as a question or of what someone on the customer's
-    side must do; "" when neither. A request answered in the call ("could you read me the
-    number?") is none, unless it names a time after the call ("could you read your meter
-    tonight?") or asks the customer to ask someone else ("could you ask your vet to…")."""
-    m = _REQUEST.search(body)
-    asked = base_form(m.group("verb")) if m else None
-    if asked and (
-        asked not in _ASKED_NOW
-        or (asked == "ask" and ASK_TEAM.search(body))
-        or (asked not in ("hold", "give", "tell", "spell", "repeat") and is_later(body))
-        or (bool(_TO_SOMEONE_ELSE.search(body)) and not SAID_NOW.search(body))
-    ):
-        return asked
-    if (
-        m
-        and asked is None
-        and m.group("verb").lower() not in _ASKED_NOW
-        and _OBJECT_AHEAD.match(body[m.end() :])
-        and is_later(body)
-    ):
-        # an unlisted verb with an object and a time after the call: "could you run a failover
-        # test this week…" (its verb guessed)
-        return m.group("verb").lower()
-    m = _SOMEONE_MUST.search(body)
-    return m.group("verb").lower() if m else ""
-
-
-_TO_SOMEONE_ELSE = re.compile(
-    r"\b(?:give|tell|send)\s+(?:him|her|them|your\s+[a-z]+)\s+(?:our|my|the|a|an)\b", re.I
-)
-#: an object after an unlisted verb: "could you run a test" (a request, its verb guessed)
-_OBJECT_AHEAD = re.compile(r"\s+(?:a|an|the|your|this|that|these|those|it|them|all|both)\b", re.I)
-
-
-#: "if it doesn't match, (just) call us": advice for a case that may not come, no step
-_CONTACT_US = re.compile(
-    r"^(?:(?:just|please|then|so|simply)\s+)*(?:(?:call|contact|ring|phone|email|text|message)"
-    r"\s+(?:us|me|back)|give\s+(?:us|me)\s+a\s+(?:call|ring|shout)|get in touch|let (?:us|me) know|"
-    r"reply\s+to\s+(?:my|our|the|this|that)\s+(?:email|message|text|letter)|write\s+to\s+(?:us|me))"
-    r"\b",
-    re.I,
-)
-
-
-_INSTRUCT_VERBS: Final = ("verb", "verb2", "verb3", "verb4", "verb5", "verb6", "verb7")
-_EXPECTED = re.compile(r"^\s*(?:and\s+)?(?:when|once|as soon as)\b", re.I)
-
-
-#: someone the customer must have somewhere: "(you'll need to) have someone with a licence
-#: there to sign for it", "have an adult at home"
-_HAVE_SOMEONE = re.compile(
-    r"\s+(?:someone|somebody|an?\s+(?!(?:look|go|think|read|chat|word|try|break|feel)\b)"
-    r"[a-z]+)\b[^,.;]{0,60}?\b(?:there|at home|home|on site|"
-    r"available|present|in|at)\b",
-    re.I,
-)
-
-
-def _instruction(text: str, body: str) -> str:
-    """The verb of the agent's instruction or request to the customer in ``body`` (``text``
-    with a leading condition dropped); "" when none."""
-    conditional = bool(_CONDITION.search(text)) and body != text
-    if conditional and _CONTACT_US.match(body):
-        return ""
-    m = _INSTRUCT.search(body)
-    if m:
-        said = next((v for v in m.group(*_INSTRUCT_VERBS) if v), "")
-        verb = base_form(said)
-        if verb and not (m.group("verb7") and verb in HAPPENINGS):
-            return verb  # not "you should receive it tomorrow": a consequence
-        if said.lower() == "have" and _HAVE_SOMEONE.match(body[m.end() :]):
-            return "have"  # "you'll need to have someone there to sign for it"
-        plea = (m.group("verb") or "").lower()
-        if len(plea) > 2 and plea not in _NOT_IMPERATIVES and not plea.endswith(("ing", "ed")):
-            return plea  # "please avoid chewing…": guessed
-    asked = _asked_of_customer(body)
-    if asked:
-        return asked
-    # a bare imperative after an event to come: "when the card arrives, activate it in the
-    # app" ("if it happens again, restart the router" is advice for a case that may not come)
-    first = re.match(r"(?:(?:just|simply)\s+)?([a-z]+)", body, re.I)
-    if first and conditional and _EXPECTED.search(text):
-        word = first.group(1).lower()
-        if base_form(word) == word and word not in IN_CALL_VERBS:
-            return word
-    return ""
-
-
 def _bare_do(rest: str) -> bool:
     """Whether "I'll do" + ``rest`` is a bare yes ("I'll do that tonight", and as the recogniser
     may hear it, "I'll do nothing to do"), not a named task ("I'll do the transfer")."""
@@ -383,7 +274,8 @@ def _bare_do(rest: str) -> bool:
 def _kind(text: str, speaker: str) -> tuple[str, str, str, str]:
     """(kind, owner, who, verb) of the first act found in ``text``."""
     body = LEADING.sub("", strip_condition(text))
-    told = _instruction(text, body) if speaker != "customer" else ""
+    conditional = bool(_CONDITION.search(text)) and body != text
+    told = instruction(text, body, conditional) if speaker != "customer" else ""
     if told == "do" and re.search(r"\bdo\s+(?:that|this|it|so)\W*$", body, re.I):
         told = ""  # "would you be able to do that?": what was just asked, not a new act
     if told:
@@ -434,6 +326,14 @@ def _is_past(m: re.Match[str]) -> bool:
     return verb != base or bool(re.search(r"'ve|\bhave\b|\bjust\b|\balready\b", m.group(0)))
 
 
+def _negated(main: str) -> bool:
+    """Whether the act of ``main`` is negated; not by what follows a purpose ("…so you're not
+    cold tonight"), a "don't forget" or what is to be made sure of ("make sure the panel isn't
+    blocked")."""
+    said = _MADE_SURE.sub("", DONT_FORGET.sub("", main))
+    return bool(NEGATED.search(_PURPOSE.split(said.split(",")[0])[0]))
+
+
 def strip_condition(text: str) -> str:
     """A leading "If …," / "Once …," is dropped to find the main clause."""
     if _CONDITION.search(text) and "," in text:
@@ -468,14 +368,14 @@ def frame(clause: Clause) -> Frame:
         and re.search(r"\b(?:today|now|immediately)\b", deadline.group(0), re.I)
     ):
         deadline = None  # "I've cancelled the plan, effective today": done, nothing to come
-    request = kind == "instruction" and bool(_REQUEST.search(LEADING.sub("", main)))
+    request = kind == "instruction" and bool(REQUEST.search(LEADING.sub("", main)))
     return Frame(
         owner=owner,
         who=who,
         kind=kind,
         verb=verb,
         conditional=bool(_CONDITION.search(text)),
-        negated=bool(NEGATED.search(_PURPOSE.split(DONT_FORGET.sub("", main).split(",")[0])[0])),
+        negated=_negated(main),
         question=not request
         and (
             bool(_QUESTION.search(clause.sentence))
@@ -493,7 +393,7 @@ def frame(clause: Clause) -> Frame:
         in_call=is_in_call(kind, clause.speaker, verb, main) or bool(COURTESY.search(main)),
         complaint=bool(COMPLAINT.search(text))
         or (clause.speaker == "customer" and verb in LEAVING and bool(_CONDITION.search(text))),
-        consequence=bool(_CONSEQUENCE.search(text.split(",")[-1].strip())) and "," in text,
+        consequence=_follows(text.split(",")[-1].strip()) and "," in text,
         deadline=deadline.group(0) if deadline else "",
         guessed=kind in ("progressive", "instruction") and base_form(verb) is None,
         open_actor=kind == "third" and third_act(LEADING.sub("", main)) is None,

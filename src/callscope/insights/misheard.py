@@ -65,8 +65,12 @@ _TO_COME: Final = re.compile(
     r"right after)\b",
     re.I,
 )
+#: (a verb whose past is its base form is read as said: "I put it in on Sunday and there's a
+#: crack" tells what happened)
 _BARE_I: Final = re.compile(
-    rf"^(?P<head>(?:(?:ok(?:ay)?|so|and|sure|great|alright),?\s+)*)I\s+(?=(?:{_BASE})\b)", re.I
+    rf"^(?P<head>(?:(?:ok(?:ay)?|so|and|sure|great|alright),?\s+)*)I\s+"
+    rf"(?!(?:put|set|cut|let|read|shut|hit|spread)\b)(?=(?:{_BASE})\b)",
+    re.I,
 )
 #: sound-alikes of action verbs after "I'm", "we're", "I've", "I'll"…
 _SOUND_ALIKES: Final = {

@@ -44,7 +44,8 @@ from callscope.insights.types import Embedder, NextStep, Sentence, Utterance, se
 __all__ = ["Candidate", "candidates", "next_steps"]
 
 _TEAM = re.compile(
-    r"\b(?:the|our|a|an)\s+((?:[a-z'-]+\s+){0,2}(?:" + TRADES + r"|team|department|office|desk|"
+    r"\b(?:the\s+|our\s+|a\s+|an\s+|(?=dispatch\b))((?:[a-z'-]+\s+){0,2}(?:" + TRADES + r"|team|"
+    r"department|office|desk|dispatch|"
     r"supervisor|manager|pharmacist|lab|tuners?|warehouse|depot|store|crew|kitchen|bank|insurer|"
     r"surgery|clinic|pharmacy|planner|coordinator|advis[eo]r|officer|administrator)"
     r"(?:\s+(?:lead|leader))?)\b",
@@ -54,7 +55,7 @@ _PRONOUN_ACTOR = ("they", "he", "she")
 #: the groups among :data:`_TEAM`'s words, which "he" or "she" never means
 _COLLECTIVE: Final = frozenset(
     ("team", "department", "office", "desk", "lab", "warehouse", "depot", "store", "crew",
-     "kitchen", "bank", "insurer", "surgery", "clinic", "pharmacy", "tuners")
+     "dispatch", "kitchen", "bank", "insurer", "surgery", "clinic", "pharmacy", "tuners")
 )  # fmt: skip
 #: the agent starting to troubleshoot with the customer on the line
 _TRY_NOW = re.compile(
@@ -285,6 +286,21 @@ _VISITS: Final = frozenset(("be", "come", "visit", "pop", "drop", "call", "go"))
 _PHONE_CALL: Final = re.compile(r"\bcall(?:s|ing)?\s+(?:you|him|her|them|the customer)\b", re.I)
 
 
+#: an act that only points back at the one before, with its time: "they'll do that by Friday"
+_DO_THAT = re.compile(r"^do\s+(?:that|this|it|so)\s+(\S.*)$", re.I)
+
+
+def _restates(first: Candidate, then: Candidate) -> bool:
+    """Whether ``then`` ("…, and they'll do that by Friday") is ``first``'s act said again with
+    its time: the same owner in the same turn, ``first`` with no time of its own."""
+    return (
+        first.sentence.utterance is then.sentence.utterance
+        and first.frame.owner == then.frame.owner
+        and _bare(first.frame.who) in (_bare(then.frame.who), "")
+        and not first.frame.deadline
+    )
+
+
 def _bare(who: str) -> str:
     """``who`` without its determiner: "the driver" and "driver" are one."""
     return DETERMINER.sub("", who.strip()).lower()
@@ -384,6 +400,16 @@ def next_steps(utterances: Sequence[Utterance], *, embed: Embedder | None = None
         if any(_key(value) == _key(s.value) for s in out):
             continue  # said twice, one step
         u = c.sentence.utterance
+        when = _DO_THAT.match(step_action(c.clause, c.frame)) if c.frame.verb == "do" else None
+        if when and last is not None and out and _restates(last, c):
+            # "…to search the sorting room, and they'll do that by Friday": the time of the
+            # step just said
+            out[-1] = replace(
+                out[-1],
+                value=f"{out[-1].value.rstrip('.')} {when.group(1)}.",
+                said=f"{out[-1].said.rstrip('.')}, {c.clause.text}",
+            )
+            continue
         if last is not None and out and _same_visit(last, c):
             # "Alison will be with you on Tuesday, and she'll have a look at the F sharp":
             # one person's visit, one step

@@ -86,12 +86,13 @@ _REFUND_OF: Final = {
     "paid back": "pay back", "returned": "return", "paid": "pay",
 }  # fmt: skip
 #: the agent's request to someone else, done in the call: "I've asked the branch manager to
-#: call you by tomorrow evening" — read as "the branch manager will call you…"
+#: call you by tomorrow evening" — read as "the branch manager will call you…"; likewise
+#: someone booked to act: "I've booked her to visit you on Monday" — "she will visit you…"
 _ASKED_TO = re.compile(
-    r"\b(?:I|we)(?:(?:'ve|\s+have)\s+(?:also\s+)?asked|(?:'m|\s+am|'re|\s+are)\s+(?:also\s+)?"
-    r"asking)\s+(?P<who>(?:the|our|my|a|an)\s+"
-    r"(?:[a-z'-]+\s+){0,3}?[a-z'-]+(?:,\s+(?-i:[A-Z][a-z'-]+(?:\s+[A-Z][a-z'-]+)?),)?)\s+to\s+"
-    r"(?P<verb>[a-z]+)\b",
+    r"\b(?:I|we)(?:(?:'ve|\s+have)\s+(?:also\s+)?(?:asked|booked|scheduled|arranged\s+for)|"
+    r"(?:'m|\s+am|'re|\s+are)\s+(?:also\s+)?asking)\s+(?P<who>(?:the|our|my|a|an)\s+"
+    r"(?:[a-z'-]+\s+){0,3}?[a-z'-]+(?:,\s+(?-i:[A-Z][a-z'-]+(?:\s+[A-Z][a-z'-]+)?),)?|him|her|"
+    r"them)\s+to\s+(?P<verb>[a-z]+)\b",
     re.I,
 )
 #: a team made to act by someone: "Angela's going to have our claims team void that one" —
@@ -226,7 +227,12 @@ def _actively(text: str) -> str:
         lambda m: f"we'll put {m.group('what')} on your {m.group('where')}", text
     )
     text = _WILL_BE_REFUNDED.sub(_refund, text)
-    text = _ASKED_TO.sub(lambda m: f"{m.group('who')} will {m.group('verb')}", text)
+    text = _ASKED_TO.sub(
+        lambda m: (
+            f"{_SUBJECT_OF.get(m.group('who').lower(), m.group('who'))} will {m.group('verb')}"
+        ),
+        text,
+    )
     text = _HAVE_TEAM.sub(
         lambda m: (
             f"{m.group('who')} will {m.group('verb')}"
@@ -257,7 +263,9 @@ def _actively(text: str) -> str:
 #: today, our underwriter will review it tomorrow", "and if you can email us a few photos
 #: today, he'll be able to compare them"
 _IF_YOU_DO = re.compile(
-    r"^(?:and\s+|so\s+)?if\s+you\s+(?:can\s+|could\s+)?(?:just\s+|also\s+)?"
+    # a topic may come first: "On the plumber's bill, if you email me the invoice today, …"
+    r"^(?:(?:on|about|as for|regarding|for)\s+(?:the|your|that|this)\s[^,]{1,40},\s*)?"
+    r"(?:and\s+|so\s+)?if\s+you\s+(?:can\s+|could\s+)?(?:just\s+|also\s+)?"
     r"(?P<act>(?P<verb>[a-z]+)\b[^,]*?),\s*(?P<then>\S.*)$",
     re.I,
 )
