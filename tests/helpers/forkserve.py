@@ -24,8 +24,15 @@ from multiprocessing.context import ForkServerContext
 from multiprocessing.process import BaseProcess
 from pathlib import Path
 
-#: what the fork server imports before it forks anything
-PRELOAD = ["callscope.cli", "callscope.app", "tests.helpers.forkserve", "pytest"]
+#: what the fork server imports before it forks anything; the last boots one server there
+#: (tests/helpers/warmup.py), so that every forked server starts with its caches filled
+PRELOAD = [
+    "callscope.cli",
+    "callscope.app",
+    "tests.helpers.forkserve",
+    "pytest",
+    "tests.helpers.warmup",
+]
 
 _context: ForkServerContext | None = None
 _started: list[ForkedServer] = []
