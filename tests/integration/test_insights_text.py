@@ -7,7 +7,6 @@ from __future__ import annotations
 import io
 import json
 import subprocess
-import sys
 from pathlib import Path
 from typing import Any
 
@@ -17,6 +16,7 @@ from callscope.api.transcripts import webvtt
 from callscope.sim.runner import default_source
 from tests.conftest import Server
 from tests.helpers.login import Login, assert_rc_error, request
+from tests.helpers.runner import command
 
 pytestmark = pytest.mark.slow
 
@@ -121,12 +121,8 @@ async def test_analyze_refusals(server: Server) -> None:
 
 
 def cli(*args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "callscope", "insights", *args],
-        capture_output=True,
-        text=True,
-        timeout=600,
-    )
+    """`callscope insights ARGS`, forked like the servers (tests/helpers/runner.py)."""
+    return command("insights", *args, timeout=600)
 
 
 def test_cli_json_webvtt_and_bad_files(tmp_path: Path) -> None:
