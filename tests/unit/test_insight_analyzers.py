@@ -831,6 +831,18 @@ DATA = Path(__file__).resolve().parents[2] / "bench" / "data" / "insights"
         # done act is no consequence
         ("customer", "I put it in on Sunday and there's a crack running up the side.", []),
         ("agent", "I've added your mobile number to the booking, so the shop can reach you.", []),
+        # what the customer wants to be sure of is no promise; replying to "our last email" if
+        # something fails is advice for a case that may not come; a new end date set in the
+        # call is no time to come
+        ("customer", "I'm not keen on the waiting list. I need to know I'll have a car.", []),
+        (
+            "agent",
+            "If the upload doesn't work for any reason, just reply to our last email and "
+            "attach the photo there.",
+            [],
+        ),
+        ("agent", "Given what happened, I've extended it to the thirtieth of next month.", []),
+        ("agent", "I've extended your voucher until Friday.", []),
     ],
 )
 def test_commitments_and_vetoes(speaker: str, text: str, found: list[str]) -> None:

@@ -93,7 +93,7 @@ _OBJECT_AHEAD = re.compile(r"\s+(?:a|an|the|your|this|that|these|those|it|them|a
 _CONTACT_US = re.compile(
     r"^(?:(?:just|please|then|so|simply)\s+)*(?:(?:call|contact|ring|phone|email|text|message)"
     r"\s+(?:us|me|back)|give\s+(?:us|me)\s+a\s+(?:call|ring|shout)|get in touch|let (?:us|me) know|"
-    r"reply\s+to\s+(?:my|our|the|this|that)\s+(?:email|message|text|letter)|write\s+to\s+(?:us|me))"
+    r"reply\s+to\s+(?:my|our|the|this|that)\s+(?:[a-z]+\s+)?(?:email|message|text|letter)|write\s+to\s+(?:us|me))"
     r"\b",
     re.I,
 )

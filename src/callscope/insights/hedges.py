@@ -29,8 +29,13 @@ COURTESY: Final = re.compile(
 )
 #: "don't forget to bring…" is no negation
 DONT_FORGET: Final = re.compile(r"\b(?:don't|do not)\s+forget\b", re.I)
-#: an act whose object is a time: "skipped next week", "paused this month's box"
-TIME_AS_OBJECT: Final = re.compile(r"\b(?:skip(?:ped|ping)?|paus(?:e|ed|ing))\s+(?:the\s+)?$", re.I)
+#: an act whose object is a time: "skipped next week", "paused this month's box", and a new
+#: end date set in the call: "I've extended it to the thirtieth of next month"
+TIME_AS_OBJECT: Final = re.compile(
+    r"\b(?:(?:skip(?:ped|ping)?|paus(?:e|ed|ing))\s+(?:the\s+)?|extend(?:ed|ing)?\s+"
+    r"(?:it|them|(?:your|the|this|that)\s+[a-z'-]+)(?:\s+(?:to|until|till)\b[^,.;]*?)?\s*)$",
+    re.I,
+)
 
 #: "were" and "had" only in a condition or an inversion ("if it were…", "had we known"): "to
 #: confirm those were equipment faults" states a fact
@@ -39,7 +44,10 @@ HYPOTHETICAL = re.compile(
     # "if you had…" (not "if you haven't had a letter by…": a condition to come)
     r"\bif\b(?![^,.]{0,120}?(?:n't|n’t|not|have|has|'ve|’ve)\s+(?:(?:yet|still|just|already)\s+)?"
     r"had\b)[^,.]{0,120}?\b(?:were|had)\b|"
-    r"^(?:were|had)\s+(?:i|we|you|they|he|she|it)\b)(?!\s+(?:been\s+)?(?:to\b))",
+    r"^(?:were|had)\s+(?:i|we|you|they|he|she|it)\b|"
+    # what someone wants to be sure of, no promise: "I need to know I'll have a car"
+    r"\b(?:i|we)(?:'d)?\s+(?:just\s+)?(?:need|want|like)\s+to\s+(?:know|be sure|be certain)\b)"
+    r"(?!\s+(?:been\s+)?(?:to\b))",
     re.I,
 )
 #: "should", hedged in the same sentence ("she should look at it, but I can't promise when"):
