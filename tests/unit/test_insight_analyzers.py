@@ -1273,6 +1273,23 @@ def test_the_customers_yes_to_the_agents_request_is_no_step_of_its_own() -> None
                 ("customer", "Customer to leave the side gate unlocked on Friday night."),
             ],
         ),
+        (
+            [
+                ("agent", "Could you drop the book off at any UPS location within fourteen days?"),
+                (
+                    "customer",
+                    "Yeah, that's fine. Oh, and I'll change my shipping address on the website "
+                    "tonight.",
+                ),
+            ],
+            [
+                (
+                    "customer",
+                    "Customer to drop the book off at any UPS location within 14 days.",
+                ),
+                ("customer", "Customer to change their shipping address on the website tonight."),
+            ],
+        ),
         # a contact in the plain verb; "from now on" is no "now" of the act
         (
             [("agent", "Karen will ring you tomorrow about how cover will work from now on.")],

@@ -347,12 +347,13 @@ _ALSO = re.compile(r"\b(?:also|too|as well|another thing)\b", re.I)
 
 def _adds_to_answer(c: Candidate) -> bool:
     """Whether ``c``'s sentence adds to an answer already given in the turn: "I can do that.
-    And I'll leave the side gate unlocked on Friday night." """
+    And I'll leave the side gate unlocked on Friday night.", "Yeah, that's fine. Oh, and I'll
+    change my shipping address tonight." """
     text, turn = c.sentence.text.strip(), c.sentence.utterance.text.strip()
     return bool(_AND_OPENS.match(text)) and not turn.startswith(text)
 
 
-_AND_OPENS = re.compile(r"^and\b", re.I)
+_AND_OPENS = re.compile(r"^(?:oh,?\s+)?and\b", re.I)
 
 
 def _agreed(c: Candidate, kept: Sequence[Candidate], utterances: Sequence[Utterance]) -> bool:
