@@ -843,6 +843,25 @@ DATA = Path(__file__).resolve().parents[2] / "bench" / "data" / "insights"
         ),
         ("agent", "Given what happened, I've extended it to the thirtieth of next month.", []),
         ("agent", "I've extended your voucher until Friday.", []),
+        # a credit that will "come off" a later bill is a consequence to come
+        (
+            "agent",
+            "I've put a twenty pound goodwill credit on your account, and it'll come off next "
+            "year's sweep automatically.",
+            [
+                "Put a twenty pound goodwill credit on the customer's account, it'll come off "
+                "next year's sweep automatically."
+            ],
+        ),
+        (
+            "agent",
+            "I've added a twenty-five dollar credit to your account, which will come off your "
+            "January shipment.",
+            [
+                "Add a twenty-five dollar credit to the customer's account, which will come off "
+                "their January shipment."
+            ],
+        ),
     ],
 )
 def test_commitments_and_vetoes(speaker: str, text: str, found: list[str]) -> None:

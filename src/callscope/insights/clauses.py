@@ -70,11 +70,12 @@ _SPLIT = re.compile(
     re.I,
 )
 _CONSEQUENCE = re.compile(
-    r"^(?:and\s+|so\s+)?(?:you|you'll|it|it'll|that|this|the(?: \w+){1,3}|"
+    r"^(?:and\s+|so\s+)?(?:you|you'll|it|it'll|that|this|which|the(?: \w+){1,3}|"
     r"(?:he|she|they)(?=(?:'ll|\s+will|\s+should)\s+(?:see|receive|notice)\b))\s*"
     r"(?:'ll|will|should|would|can|'s going to|is going to)?\s*"
     r"(?:(?:usually|normally|typically|generally)\s+)?(?:see|get|receive|show|arrive|take|be|"
-    r"appear|reach|go back|takes|shows|arrives|appears|reaches|goes back)\b",  # "It usually takes"
+    # "It usually takes…", "…, which will come off your January shipment"
+    r"appear|reach|go back|takes|shows|arrives|appears|reaches|goes back|comes? off)\b",
     re.I,
 )
 _FUTURE_1 = re.compile(
