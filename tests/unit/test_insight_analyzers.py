@@ -862,6 +862,33 @@ DATA = Path(__file__).resolve().parents[2] / "bench" / "data" / "insights"
                 "their January shipment."
             ],
         ),
+        # a third party's act done is a step by its consequence, not by a date that may be
+        # past; someone "booked to" act acts; "the day before" is no part of who texts
+        (
+            "agent",
+            "Billing has already voided the second charge, and you'll see it back on your card "
+            "within five business days.",
+            [
+                "Billing to void the second charge, the customer will see it back on their card "
+                "within 5 business days."
+            ],
+        ),
+        (
+            "agent",
+            "Yes, the driver has marked it 60 towels short, the depot ran out on Monday.",
+            [],
+        ),
+        ("agent", "The team has looked at it.", []),
+        (
+            "agent",
+            "Craig is booked to come back on Thursday the twelfth to fit the island top.",
+            ["Craig to come back on Thursday the twelfth to fit the island top."],
+        ),
+        (
+            "agent",
+            "You'll get a text from our scheduling team the day before with his arrival time.",
+            ["Scheduling team to text the customer the day before with his arrival time."],
+        ),
     ],
 )
 def test_commitments_and_vetoes(speaker: str, text: str, found: list[str]) -> None:

@@ -108,7 +108,8 @@ def _vetoed(f: Frame) -> bool:
 
 
 def _admissible(f: Frame, text: str) -> bool:
-    """A past act counts only with a consequence or a date still to come, and a booking made
+    """A past act counts only with a consequence or a date still to come (a third party's only
+    with a consequence), and a booking made
     for the customer only with a consequence ("I've booked you in on Tuesday at ten": the
     booking is done; they attend it). "Do" with nothing done ("Please do, because…") is no
     act, nor is the customer being somewhere other than where a visit needs them ("I'm going
@@ -119,7 +120,10 @@ def _admissible(f: Frame, text: str) -> bool:
         return False
     if f.kind == "past":
         dated = bool(f.deadline) and not _BOOKED_YOU.search(text) and not _SINCE.search(text)
-        return f.consequence or dated
+        # a third party's act done counts by what follows from it ("…, and you'll see it back
+        # on your card"), not by a date that may be past ("the driver has marked it short, the
+        # depot ran out on Monday")
+        return f.consequence or (dated and f.owner != "third party")
     return f.candidate
 
 

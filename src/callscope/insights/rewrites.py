@@ -27,7 +27,7 @@ __all__ = ["asked_first", "from_our_side", "rewritten"]
 _FROM_WHOM = (
     r"(?P<who>(?:the|our|a|an|your)\s+(?:[a-z'-]+\s+){0,3}?[a-z'-]+?)(?=\s+(?:on|at|in|within|by|"
     r"before|after|tomorrow|today|tonight|this|next|between|when|once|as soon as|shortly|soon|"
-    r"later|about|to|with|for)\b|\s*[.,!?]|\s*$)"
+    r"later|about|to|with|for|the\s+(?:day|night|morning|evening|week)\b)\b|\s*[.,!?]|\s*$)"
 )
 #: "you'll get", "you should also receive", …: what the customer is to get
 _YOU_WILL = r"you(?:'ll|\s+will|'re going to|\s+are going to|\s+should)\s+(?:also\s+)?"
@@ -93,6 +93,15 @@ _ASKED_TO = re.compile(
     r"(?:'m|\s+am|'re|\s+are)\s+(?:also\s+)?asking)\s+(?P<who>(?:the|our|my|a|an)\s+"
     r"(?:[a-z'-]+\s+){0,3}?[a-z'-]+(?:,\s+(?-i:[A-Z][a-z'-]+(?:\s+[A-Z][a-z'-]+)?),)?|him|her|"
     r"them)\s+to\s+(?P<verb>[a-z]+)\b",
+    re.I,
+)
+#: someone booked to act, said in the passive: "Craig is booked to come back on Thursday to fit
+#: the island top" — read as "Craig will come back on Thursday…"
+_BOOKED_TO = re.compile(
+    r"(?P<who>\b(?!(?:it|that|this|there|he|she|they|everything|which|what)\b)"
+    r"(?-i:[A-Z][a-z'-]+)(?:\s+(?-i:[A-Z][a-z'-]+))?|\b(?:the|our|an?)\s+(?:[a-z'-]+\s+)?"
+    r"(?:" + TRADES + r"|team|crew))\s+(?:is|are|'s)\s+(?:now\s+|also\s+)?(?:booked|scheduled)\s+"
+    r"to\s+(?P<verb>[a-z]+)\b",
     re.I,
 )
 #: a team made to act by someone: "Angela's going to have our claims team void that one" —
@@ -233,6 +242,7 @@ def _actively(text: str) -> str:
         ),
         text,
     )
+    text = _BOOKED_TO.sub(lambda m: f"{m.group('who')} will {m.group('verb')}", text)
     text = _HAVE_TEAM.sub(
         lambda m: (
             f"{m.group('who')} will {m.group('verb')}"
