@@ -889,6 +889,37 @@ DATA = Path(__file__).resolve().parents[2] / "bench" / "data" / "insights"
             "You'll get a text from our scheduling team the day before with his arrival time.",
             ["Scheduling team to text the customer the day before with his arrival time."],
         ),
+        # what suffices is no act, nor a thing of the account; a request announced is made
+        # after; a credit applied now that shows on the next bill is a step; a request after
+        # a colon is read on its own; what the agent's side needs by a date is asked for; an
+        # instruction that waits for an event is no check made in the call
+        ("customer", "Three months should do it, hopefully.", []),
+        ("agent", "So the freeze will run through to the first of September.", []),
+        ("agent", "Could you do something for me this evening?", []),
+        (
+            "agent",
+            "I'm applying one hundred and sixty pounds to your account now, and you'll see it on "
+            "your next bill.",
+            [
+                "Apply one hundred and sixty pounds to the customer's account, they will see it on "
+                "their next bill."
+            ],
+        ),
+        (
+            "agent",
+            "One thing that'd help: could you email us a photo of your meter by Monday?",
+            ["Customer to email the company a photo of their meter by Monday."],
+        ),
+        (
+            "agent",
+            "We'll need your final guest numbers by the first of March.",
+            ["Customer to send the company their final guest numbers by the first of March."],
+        ),
+        (
+            "agent",
+            "When the bottle arrives, please check the label says point-three milligrams.",
+            ["Customer to check the label says point-three milligrams when the bottle arrives."],
+        ),
     ],
 )
 def test_commitments_and_vetoes(speaker: str, text: str, found: list[str]) -> None:

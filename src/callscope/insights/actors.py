@@ -61,7 +61,8 @@ _THING_WORDS: Final = """policy warranty cover coverage plan contract system app
 site software card order parcel package payment refund fee charge price voucher credit
 discount form letter email message router modem device meter machine screen update fix bill
 invoice statement subscription membership booking ticket receipt code link money balance
-reminder confirmation tariff rate deal offer insurance scheme process"""
+reminder confirmation tariff rate deal offer insurance scheme process freeze pause suspension
+months weeks days"""
 _THINGS: Final = frozenset(_THING_WORDS.split())
 #: a third party named by any noun phrase or name opening the clause, an appositive allowed:
 #: "your bank will return…", "the crew will empty…", "Medwise will write…", "Marco, our depot
@@ -112,6 +113,8 @@ def _third_open(body: str) -> tuple[str, str] | None:
         return _who(m), verb  # "Jo will go through the form with you"
     if m.group("verb").lower() == "have" and (_HAVE_THERE.match(rest) or _HAVE_READY.match(rest)):
         return _who(m), "have"  # "Paul will have two staff there on Saturday to move it all"
+    if verb == "do" and _DOES_IT.match(m.group(0)):
+        return None  # "Three months should do it, hopefully": enough, no act
     if verb is None or (verb in HAPPENINGS and verb not in _INTRANSITIVE_ACTS):
         return None
     if verb not in _INTRANSITIVE_ACTS and _NO_OBJECT.match(rest) and not _PREP_OBJECT.match(rest):
@@ -119,6 +122,8 @@ def _third_open(body: str) -> tuple[str, str] | None:
     return _who(m), verb
 
 
+#: "should do it" / "will do the trick": what suffices, no act
+_DOES_IT = re.compile(r".*\b(?:should|will|'ll)\s+do\s+(?:it|that|the trick)\b", re.I)
 #: "go" that is an act on something: "will go through the form with you", "go over it", "will
 #: go through Marcus's job notes"
 _GO_THROUGH = re.compile(

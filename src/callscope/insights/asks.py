@@ -61,6 +61,8 @@ def _asked_of_customer(body: str) -> str:
     tonight?") or asks the customer to ask someone else ("could you ask your vet to…")."""
     m = REQUEST.search(body)
     asked = base_form(m.group("verb")) if m else None
+    if m and asked == "do" and _FAVOUR.match(body[m.end() :]):
+        return ""  # "Could you do something for me this evening?": the request follows
     if asked and (
         asked not in _ASKED_NOW
         or (asked == "ask" and ASK_TEAM.search(body))
@@ -82,6 +84,8 @@ def _asked_of_customer(body: str) -> str:
     return m.group("verb").lower() if m else ""
 
 
+#: a request announced before it is made
+_FAVOUR = re.compile(r"\s+(?:something|one thing|me a favou?r)\b", re.I)
 _TO_SOMEONE_ELSE = re.compile(
     r"\b(?:give|tell|send)\s+(?:him|her|them|your\s+[a-z]+)\s+(?:our|my|the|a|an)\b", re.I
 )

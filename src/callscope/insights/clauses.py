@@ -65,7 +65,8 @@ _NEW_SUBJECT = (
     r"\s+are going to)\s+(?!be\b)[a-z]+"
 )
 _SPLIT = re.compile(
-    r"\s*(?:;|,\s*(?:and|so|but|then|and then|plus)\b|,\s*(?=please\b)|\s+and then\b|"
+    r"\s*(?:;|:\s+(?=(?:could|can|would)\s+you\b)|,\s*(?:and|so|but|then|and then|plus)\b|"
+    r",\s*(?=please\b)|\s+and then\b|"
     r"\s+so that\b|\s+and\s+(?=" + _NEW_SUBJECT + r"|(?:could|can|would)\s+you\b))\s*",
     re.I,
 )
@@ -127,6 +128,15 @@ _CONDITION = re.compile(
     re.I,
 )
 _QUESTION = re.compile(r"\?\s*$")
+#: an event after the call that an instruction waits for: "When the bottle arrives, please
+#: check the label…" is no check made in the call
+_EVENT = (
+    r"^\s*(?:(?:and|so|then)\s+)?(?:when|once|as soon as)\b[^,]*\b(?:arrives?|comes?|lands?|"
+    r"is delivered|gets? (?:there|here|to you)|turns? up|shows? up)\b"
+)
+_AFTER_EVENT = re.compile(_EVENT + r"[^,]*,", re.I)
+#: the event alone, cut off from the instruction after it
+_EVENT_ONLY = re.compile(_EVENT + r"\s*$", re.I)
 #: what is to be made sure of may be negative: "make sure the panel isn't blocked" asks for it
 _MADE_SURE = re.compile(r"\b(?:make|making)\s+sure\b.*$", re.I)
 LEADING = re.compile(
@@ -202,6 +212,7 @@ def clauses(sentence: str, speaker: str) -> list[Clause]:
     said = rewritten(repaired(sentence.strip()))
     parts = [p.strip(" ,;") for p in _SPLIT.split(said) if p.strip(" ,;.")]
     parts = [q for p in parts for q in _spliced(p)]
+    parts = _waiting_joined(parts)
     if speaker != "customer":
         parts = [q for p in parts for q in asked_first(p)]
         parts = _asked_on(parts)
@@ -215,6 +226,18 @@ def clauses(sentence: str, speaker: str) -> list[Clause]:
             out.append(Clause(f"{prev.text.rstrip('.!')}, {part}", said, speaker))
         else:
             out.append(Clause(part, said, speaker))
+    return out
+
+
+def _waiting_joined(parts: list[str]) -> list[str]:
+    """An event to come cut off by ", please" joins the instruction that waits for it: "When
+    the bottle arrives, please check the label…" is one clause."""
+    out: list[str] = []
+    for part in parts:
+        if out and _EVENT_ONLY.match(out[-1]):
+            out[-1] = f"{out[-1]}, {part}"
+        else:
+            out.append(part)
     return out
 
 
@@ -406,7 +429,8 @@ def frame(clause: Clause) -> Frame:
             or HABITUAL.search(TYPICAL_TIME.sub("", WHICH.sub("", main)))
             or (clause.speaker != "customer" and CHOICE.search(text))
         ),
-        in_call=is_in_call(kind, clause.speaker, verb, main) or bool(COURTESY.search(main)),
+        in_call=(is_in_call(kind, clause.speaker, verb, main) and not _AFTER_EVENT.match(text))
+        or bool(COURTESY.search(main)),
         complaint=bool(COMPLAINT.search(text))
         or (clause.speaker == "customer" and verb in LEAVING and bool(_CONDITION.search(text))),
         consequence=_follows(text.split(",")[-1].strip()) and "," in text,

@@ -85,7 +85,21 @@ def under_way(kind: str, text: str) -> bool:
     """Whether the act is said as under way now, and so done by the time the call ends; not
     when something of it comes later ("I'm sending you the confirmation now, and it should be
     in your inbox within the hour"). Done in the call, it is still an act the agent did."""
-    return kind == "progressive" and bool(_UNDER_WAY.search(text)) and not is_later(text)
+    return (
+        kind == "progressive"
+        and bool(_UNDER_WAY.search(text))
+        and not is_later(text)
+        and not _SEEN_LATER.search(text)
+    )
+
+
+#: what the customer will see of the act after the call: "…, and you'll see it on your next
+#: bill, on the ninth"
+_SEEN_LATER = re.compile(
+    r"\byou(?:'ll|\s+will|\s+should)\s+(?:see|get|receive|find)\b[^.;?!]*\b(?:next|bill|"
+    r"statement|inbox|post)\b",
+    re.I,
+)
 
 
 def is_later(text: str) -> bool:

@@ -152,6 +152,13 @@ _ADVERB_GOING = re.compile(
 #: other branch ("otherwise you'd need to pay the fee"); an "otherwise" after it is a warning
 #: ("you'd need to post it within 14 days, otherwise they can't process it")
 _YOUD_NEED = re.compile(r"\byou(?:'d|\s+would)\s+need\s+to\b", re.I)
+#: what the speaker's side needs from the customer by a date: "We'll need your final guest
+#: numbers by the first of March" — read as "you'll need to send us your final guest numbers…"
+_NEED_YOUR = re.compile(
+    r"\b(?P<who>we|I)(?:'ll|\s+will)\s+(?:also\s+)?need\s+your(?=\s+[^,.;?]{1,60}?\s+(?:by|before|"
+    r"no later than)\s)",
+    re.I,
+)
 _IF_ANY = re.compile(r"\b(?:if|unless|in case)\b", re.I)
 _OTHERWISE = re.compile(r"\b(?:otherwise|or else|alternatively|instead)\b", re.I)
 #: a purpose said before the agent's request: "So Rosa can get in, could you leave the gate
@@ -263,6 +270,10 @@ def _actively(text: str) -> str:
     )
     text = _PURPOSE_FIRST.sub("", text)
     text = _ADVERB_GOING.sub(lambda m: f"{m.group('who')} going to {m.group('adv')}", text)
+    text = _NEED_YOUR.sub(
+        lambda m: f"you'll need to send {'us' if m.group('who').lower() == 'we' else 'me'} your",
+        text,
+    )
     need = _YOUD_NEED.search(text)
     if need and not _IF_ANY.search(text) and not _OTHERWISE.search(text[: need.start()]):
         text = _YOUD_NEED.sub("you'll need to", text)
