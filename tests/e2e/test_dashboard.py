@@ -40,6 +40,17 @@ CALL_FRAMES = 1600
 #: live for 15 s more, while the filters are checked on a loaded machine
 ONE_WAY_FRAMES = 3000
 TONE_HZ = 440.0
+#: records the aria-label of every partial line added to the live transcript
+SEEN_PARTIALS = """() => {
+  window.seenPartials = [];
+  new MutationObserver(changes => {
+    for (const change of changes) for (const node of change.addedNodes) {
+      if (node.nodeType === 1 && node.matches("#live-transcript li.partial")) {
+        window.seenPartials.push(node.getAttribute("aria-label") || "");
+      }
+    }
+  }).observe(document.body, {childList: true, subtree: true});
+}"""
 
 
 def shot(page: Page, name: str) -> None:
@@ -342,6 +353,13 @@ def test_a_simulated_call_appears_with_both_speakers(world: World) -> None:
     page.locator("#live-calls li a").first.click()
     # the opened call takes the focus
     page.wait_for_selector("#call-title:focus")
+    # partial results are shown while a party speaks (recorded as they come: each is replaced
+    # by the next and then by the final)
+    page.evaluate(SEEN_PARTIALS)
+    wait_for("a partial line", lambda: page.evaluate("window.seenPartials.length"), 40)
+    said = page.evaluate("window.seenPartials")
+    assert all(p.startswith(("Agent is saying: ", "Customer is saying: ")) for p in said), said
+    assert any(len(p.split(": ", 1)[1].strip()) > 1 for p in said), said
     page.wait_for_selector("#live-transcript li.agent:not(.partial)", timeout=40_000)
     page.wait_for_selector("#live-transcript li.customer:not(.partial)", timeout=40_000)
     labels = page.eval_on_selector_all(
