@@ -26,7 +26,10 @@ it to transcribe again). ``--no-asr`` skips the second.
   also totalled on their own (``script blind``, ``asr blind``): the older calls' resolution
   labels follow the rules their authors knew.
 * **Summary**: entities in the summary that do not occur in the transcript (must be none);
-  and, for information, how many of the call's gold facts (``entities``) the summary names.
+  and, for information, how many of the call's gold facts (``entities``) the summary names,
+  as written and with spoken numbers as digits on both sides, case, spaces and punctuation
+  ignored (``facts, digits``: the recogniser writes "42 pounds" where the script has
+  "forty-two pounds").
 * ``--llm URL [--llm-model M] [--llm-key K]``: the optional LLM backend on the same calls
   (owner is not asked of the model: steps match on text alone), with the same figures.
 
@@ -54,6 +57,7 @@ sys.path.insert(0, str(Path(__file__).parent))
 from benchlib import pin
 from callscope.insights.analyzers import Analysis, Utterance, analyze
 from callscope.insights.embeddings import MiniLM
+from callscope.insights.numbers import spoken_numbers
 from callscope.insights.summary import entities, grounded
 from render_calls import CALLS, OUT, render, scripts
 
@@ -75,6 +79,11 @@ def overlap(step: str, item: str) -> float:
     if not a or not b:
         return 0.0
     return len(a & b) / min(len(a), len(b))
+
+
+def plain(text: str) -> str:
+    """``text`` with spoken numbers as digits, lower case, letters and digits only."""
+    return re.sub(r"[^a-z0-9]", "", spoken_numbers(text).lower())
 
 
 def matches(step: str, item: str) -> bool:
@@ -218,10 +227,13 @@ def evaluate(
     ungrounded = grounded(result.summary, transcript)
     said = {e.lower() for e in entities(result.summary)} | {result.summary.lower()}
     facts = [f for f in script.get("entities", []) if any(f.lower() in s for s in said)]
+    plain_said = {plain(s) for s in said}
+    digits = [f for f in script.get("entities", []) if any(plain(f) in s for s in plain_said)]
     totals.add(source, hits, len(lines), len(gold), h_hit, h_total, len(ungrounded))
     if script.get("written_blind"):  # dev calls whose authors never saw the rules
         totals.add(f"{source} blind", hits, len(lines), len(gold), h_hit, h_total, len(ungrounded))
     totals.add(f"{source} facts", len(facts), len(script.get("entities", [])))
+    totals.add(f"{source} facts, digits", len(digits), len(script.get("entities", [])))
     print(
         f"{name} [{source}] steps P {ratio(hits, len(lines))} R {ratio(hits, len(gold))}; "
         f"highlights {h_hit}/{h_total}; ungrounded {ungrounded or 'none'}"
@@ -318,7 +330,7 @@ def main() -> None:
         timings.append((script["id"], len(long), time.monotonic() - t1))
     print(f"\nsplit {args.split}: {len(calls)} calls")
     for key, row in totals.figures.items():
-        if key.endswith("facts"):
+        if key.endswith(("facts", "facts, digits")):
             print(f"  {key:<18} gold facts named in the summary {row[0]}/{row[1]}")
             continue
         hit, found, gold, h_hit, h_total, ungrounded = row
