@@ -718,6 +718,12 @@ async def test_web_phone_connection_rules_and_bad_frames(server: Server) -> None
     again = await Phone(server, bearer).connect(deviceId=phone.device_id)
     await again.close()
     assert again.device_id == phone.device_id
+    # a reconnect made as soon as the close is answered finds the device free every time (the
+    # server lets the closed web phone go before it judges the new one). The race this guards
+    # is narrow: it showed once in a full run under load, as a 409 on the reconnect above.
+    for _ in range(15):
+        again = await Phone(server, bearer).connect(deviceId=phone.device_id)
+        await again.close()
     for _ in range(100):  # the server notices the close just after the client does
         status, mine = await request(server, "GET", "/api/v2/me/devices", headers=server.headers)
         if not mine["devices"]:

@@ -79,11 +79,31 @@ class DeviceSessions(EffectRunner):
                 f"Device {device_id} is a {device.type}, not a WebPhone",
                 device_id,
             )
+        if self._leaving(device.id):
+            # the same web phone reconnecting right after it closed: its cleanup is under way
+            await self._left(device.id)
+            device = await self.directory.get_device(auth.account_id, device.id) or device
         if device.id in self.devices or device.status == "Online":
             raise _refused(
                 ErrorKind.CONFLICT, f"Device {device_id} is already connected", device_id
             )
         return device
+
+    def _leaving(self, device_id: int) -> bool:
+        """Whether the device's web phone has closed and is being cleaned up."""
+        link = self.devices.get(device_id)
+        return device_id in self._closing or (
+            link is not None and (link.ws is None or link.ws.closed)
+        )
+
+    async def _left(self, device_id: int, timeout_s: float = 5.0) -> None:
+        """Wait (``timeout_s`` at most) until a closed web phone is let go of, so a reconnect
+        made as soon as the close is answered finds its device free, not "already
+        connected"."""
+        gone = self._gone.get(device_id)
+        if gone is not None:
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(gone.wait(), timeout_s)
 
     async def connect(
         self,
@@ -106,6 +126,7 @@ class DeviceSessions(EffectRunner):
             delay=self.listen_delay,
         )
         self.devices[device.id] = link
+        self._gone[device.id] = asyncio.Event()
         link.start()
         device.status = "Online"
         link.send_json(device_connected(device.id, owner.id))
@@ -143,6 +164,9 @@ class DeviceSessions(EffectRunner):
             self.run([e for e in effects if isinstance(e, fx.PushState)])
         finally:
             del self._closing[link.id]
+            gone = self._gone.pop(link.id, None)
+            if gone is not None:
+                gone.set()
         logger.info("web phone %s offline", link.id)
 
     async def stop(self) -> None:

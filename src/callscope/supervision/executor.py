@@ -82,6 +82,8 @@ class EffectRunner:
         #: cluster: web phones of other nodes supervising calls of this node
         self.remote: dict[int, RemoteDeviceLink] = {}
         self._closing: dict[int, DeviceLink] = {}
+        #: set once a web phone of this node is let go of (Offline, its supervisions ended)
+        self._gone: dict[int, asyncio.Event] = {}
         self.relay: LocalRelay = LocalRelay()
         self.cluster: Cluster | None = None
         #: stored on the device row while a web phone is connected here
