@@ -243,31 +243,19 @@ def _actively(text: str) -> str:
         lambda m: f"we'll put {m.group('what')} on your {m.group('where')}", text
     )
     text = _WILL_BE_REFUNDED.sub(_refund, text)
-    text = _ASKED_TO.sub(
-        lambda m: (
-            f"{_SUBJECT_OF.get(m.group('who').lower(), m.group('who'))} will {m.group('verb')}"
-        ),
-        text,
-    )
-    text = _BOOKED_TO.sub(lambda m: f"{m.group('who')} will {m.group('verb')}", text)
+    text = _ASKED_TO.sub(_will_act, text)
+    text = _BOOKED_TO.sub(_will_act, text)
     text = _HAVE_TEAM.sub(
         lambda m: (
-            f"{m.group('who')} will {m.group('verb')}"
-            if base_form(m.group("verb")) == m.group("verb").lower()
-            else m.group(0)
+            _will_act(m) if base_form(m.group("verb")) == m.group("verb").lower() else m.group(0)
         ),
         text,
     )
     text = _HEAR_FROM.sub(
         lambda m: f"{m.group('who')}{m.group('name') or ''} will contact you", text
     )
-    text = _SENDING.sub(lambda m: f"{m.group('who')} will {m.group('verb')}", text)
-    text = _GET_TO.sub(
-        lambda m: (
-            f"{_SUBJECT_OF.get(m.group('who').lower(), m.group('who'))} will {m.group('verb')}"
-        ),
-        text,
-    )
+    text = _SENDING.sub(_will_act, text)
+    text = _GET_TO.sub(_will_act, text)
     text = _PURPOSE_FIRST.sub("", text)
     text = _ADVERB_GOING.sub(lambda m: f"{m.group('who')} going to {m.group('adv')}", text)
     text = _NEED_YOUR.sub(
@@ -314,6 +302,13 @@ def from_our_side(text: str) -> bool:
     """Whether ``text`` has the customer get something from the speaker's side ("you'll get a
     letter from us confirming it"): the speaker's promise, not a consequence of an act."""
     return bool(_GET_FROM_US.search(text) or _THING_FROM_US.search(text))
+
+
+def _will_act(m: re.Match[str]) -> str:
+    """ "(who) will (verb)", an object pronoun as its subject: "I'll get her to call you" →
+    "she will call you"."""
+    who = m.group("who")
+    return f"{_SUBJECT_OF.get(who.lower(), who)} will {m.group('verb')}"
 
 
 def _we(m: re.Match[str]) -> str:
