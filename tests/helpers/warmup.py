@@ -17,7 +17,6 @@ import logging
 import os
 import shutil
 import signal
-import socket
 import tempfile
 import threading
 import time
@@ -25,13 +24,7 @@ import urllib.request
 from pathlib import Path
 
 from callscope.cli import main
-from callscope.identity.crypto import TEST_LOG2_N_ENV
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
+from tests.conftest import FAST_SCRYPT_ENV, free_port
 
 
 def _stop_when_healthy(port: int, deadline_s: float) -> None:
@@ -50,13 +43,9 @@ def warm() -> None:
     root = Path(tempfile.mkdtemp(prefix="callscope-warmup-"))
     saved_env = dict(os.environ)
     os.environ.update(
-        {
-            "CALLSCOPE_ASR_WORKERS": "0",
-            "CALLSCOPE_ASR_PARTIAL_INTERVAL_MS": "0",
-            TEST_LOG2_N_ENV: "10",
-        }
+        {"CALLSCOPE_ASR_WORKERS": "0", "CALLSCOPE_ASR_PARTIAL_INTERVAL_MS": "0", **FAST_SCRYPT_ENV}
     )
-    port = _free_port()
+    port = free_port()
     waiter = threading.Thread(target=_stop_when_healthy, args=(port, 60.0), daemon=True)
     before = set(threading.enumerate())
     try:
