@@ -18,7 +18,7 @@ from typing import Final
 from callscope.insights.incall import is_later
 from callscope.insights.verbs import base_form
 
-__all__ = ["DETERMINER", "HAPPENINGS", "TRADES", "third_act", "third_party"]
+__all__ = ["DETERMINER", "HAPPENINGS", "TRADES", "third_act", "third_done", "third_party"]
 
 
 #: the trades and people sent to a customer, as a regular expression alternation (shared by
@@ -257,5 +257,24 @@ _STATES: Final = frozenset(("start", "change", "close", "open", "finish", "move"
 _THIRD_DOING = re.compile(
     r"^(?P<who>they|(?:the|our)\s+(?:[a-z'-]+\s+){0,2}(?:team|department|" + TRADES + r"))"
     r"(?:'re|\s+are|'s|\s+is)\s+(?:now\s+|also\s+)?(?P<verb>[a-z]+ing)\b",
+    re.I,
+)
+
+
+def third_done(body: str) -> tuple[str, str] | None:
+    """(who, verb) of a third party's act said as done ("Billing has already voided the second
+    charge", "they've raised a refund"): a step only with a consequence, see
+    :func:`callscope.insights.nextsteps._admissible`."""
+    m = _THIRD_DONE.match(body)
+    verb = base_form(m.group("verb")) if m else None
+    if m is None or verb is None or verb == m.group("verb").lower():
+        return None  # no listed act, or not a past form
+    return m.group("who"), verb
+
+
+_THIRD_DONE = re.compile(
+    r"^(?P<who>they|he|she|billing|dispatch|(?:the|our)\s+(?:[a-z'-]+\s+){0,2}(?:team|"
+    r"department|office|desk|lab|warehouse|" + TRADES + r"))(?:'ve|'s|\s+have|\s+has)\s+"
+    r"(?:already\s+|just\s+|now\s+|also\s+)?(?P<verb>[a-z]+)\b",
     re.I,
 )

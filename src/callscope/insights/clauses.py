@@ -26,7 +26,7 @@ import re
 from dataclasses import dataclass
 from typing import Final
 
-from callscope.insights.actors import TRADES, third_act, third_party
+from callscope.insights.actors import third_act, third_done, third_party
 from callscope.insights.asks import INSTRUCT, REQUEST, instruction
 from callscope.insights.hedges import (
     CHOICE,
@@ -326,22 +326,11 @@ def _kind(text: str, speaker: str) -> tuple[str, str, str, str]:
     m = _PAST_1.search(body)
     if m and _is_past(m):
         return "past", speaker, "", base_form(m.group("verb")) or ""
-    m = _PAST_3.match(body)
-    verb = base_form(m.group("verb")) if m else None
-    if m and verb and verb != m.group("verb").lower():
+    done = third_done(body)
+    if done:
         # "Billing has already voided the second charge, and you'll see it back on your card…"
-        return "past", "third party", m.group("who"), verb
+        return "past", "third party", *done
     return "", "", "", ""
-
-
-#: a third party's act done, said by the agent (a step only with a consequence or a date
-#: still to come, as the agent's own: :func:`callscope.insights.nextsteps._admissible`)
-_PAST_3 = re.compile(
-    r"^(?P<who>they|he|she|billing|dispatch|(?:the|our)\s+(?:[a-z'-]+\s+){0,2}(?:team|"
-    r"department|office|desk|lab|warehouse|" + TRADES + r"))(?:'ve|'s|\s+have|\s+has)\s+"
-    r"(?:already\s+|just\s+|now\s+|also\s+)?(?P<verb>[a-z]+)\b",
-    re.I,
-)
 
 
 def guessed_base(ing: str) -> str:
