@@ -83,8 +83,8 @@ CHOICE = re.compile(
     re.I,
 )
 #: the date a done act takes effect from: nothing still to come ("I've cancelled the plan,
-#: effective today")
-EFFECTIVE = re.compile(r"\b(?:effective|as of|as from|starting)\s*$", re.I)
+#: effective today", "I've moved your licence over, effective from today")
+EFFECTIVE = re.compile(r"\b(?:effective|as of|as from|starting)(?:\s+from)?\s*$", re.I)
 #: a first-person future that is a manner of speaking or a thought, not an act
 NO_ACT_AHEAD = re.compile(
     r"(?:believe|think|guess|hope|bet|admit|wonder|assume|imagine|be\s+(?:honest|frank|"

@@ -119,7 +119,7 @@ def _admissible(f: Frame, text: str) -> bool:
     ):
         return False
     if f.kind == "past":
-        dated = bool(f.deadline) and not _BOOKED_YOU.search(text) and not _SINCE.search(text)
+        dated = bool(f.deadline) and not _BOOKED_YOU.search(text)
         # a third party's act done counts by what follows from it ("…, and you'll see it back
         # on your card"), not by a date that may be past ("the driver has marked it short, the
         # depot ran out on Monday")
@@ -135,9 +135,6 @@ _BARE_DO: Final = re.compile(
 #: the customer being where a visit or a delivery needs them ("I'll be home on Friday",
 #: "make sure I'm here when he shows up")
 _BE_PRESENT: Final = re.compile(rf"\b(?:be|I'm|I am)\s+(?:at\s+)?(?:{BE_PLACES}|here|at\b)", re.I)
-#: the day a change done in the call takes effect, no time to come: "I've moved your licence
-#: over to the new address, effective from today"
-_SINCE: Final = re.compile(r"\b(?:effective|starting|as)\s+(?:from|of)\s+today\b", re.I)
 _BOOKED_YOU: Final = re.compile(
     r"\b(?:re)?(?:booked|reserved|scheduled)\s+you\b(?!\s+(?:a\s+)?(?:call|callback))", re.I
 )
