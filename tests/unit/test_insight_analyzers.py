@@ -886,6 +886,26 @@ DATA = Path(__file__).resolve().parents[2] / "bench" / "data" / "insights"
         ),
         (
             "agent",
+            "I've spoken to dispatch, and Manny's booked for tomorrow at nine to install it.",
+            ["Manny to install it tomorrow at nine."],
+        ),
+        (
+            "agent",
+            "I'm refunding the duplicate charge right now. There, that's gone through. You'll "
+            "see it back on your card within three to five business days.",
+            [
+                "Refund the duplicate charge, the customer will see it back on their card "
+                "within 3 to 5 business days."
+            ],
+        ),
+        ("agent", "I've just resent it to your Gmail, it should be there now.", []),
+        (
+            "agent",
+            "I've just resent it to your Gmail, it should be there in a minute.",
+            ["Resend it to the customer's Gmail, it should be there in a minute."],
+        ),
+        (
+            "agent",
             "You'll get a text from our scheduling team the day before with his arrival time.",
             ["Scheduling team to text the customer the day before with his arrival time."],
         ),

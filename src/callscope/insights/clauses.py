@@ -76,7 +76,9 @@ _CONSEQUENCE = re.compile(
     r"(?:'ll|will|should|would|can|'s going to|is going to)?\s*"
     r"(?:(?:usually|normally|typically|generally)\s+)?(?:see|get|receive|show|arrive|take|be|"
     # "It usually takes…", "…, which will come off your January shipment"
-    r"appear|reach|go back|takes|shows|arrives|appears|reaches|goes back|comes? off)\b",
+    r"appear|reach|go back|takes|shows|arrives|appears|reaches|goes back|comes? off)\b"
+    # what holds already is no consequence to come: "it should be there now"
+    r"(?![^,.;]*\b(?:now|already)\b(?!\s+on\b))",
     re.I,
 )
 _FUTURE_1 = re.compile(

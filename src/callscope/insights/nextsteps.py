@@ -223,6 +223,14 @@ _TRAILING_CONDITION = re.compile(
 )
 #: the longest pause (s) between a speaker's utterances still read as one sentence
 _SAME_BREATH_S = 1.5
+#: a sentence that only says the act just done went through: "There, that's gone through.",
+#: "Done."
+_JUST_DONE = re.compile(
+    r"^(?:(?:there|right|okay|ok|and|so)[,.]?\s+)?(?:(?:that's|that has|it's|it has)\s+"
+    r"(?:now\s+|all\s+)?(?:gone through|gone in|done|been processed|been done)|done|all done|"
+    r"there we go|there you go)[.!]?$",
+    re.I,
+)
 
 
 def _continues(prev: Sentence, s: Sentence) -> bool:
@@ -245,9 +253,19 @@ def _continues(prev: Sentence, s: Sentence) -> bool:
 def _joined_consequences(sents: list[Sentence]) -> list[Sentence]:
     """A sentence that finishes the one before (:func:`_continues`) joins it: a recogniser
     often ends a sentence where a writer puts a comma ("I've refunded the charge. It'll take
-    three days."), and cuts a turn at a pause ("I'll send the" … "replacement tomorrow")."""
+    three days."), and cuts a turn at a pause ("I'll send the" … "replacement tomorrow").
+    A consequence also finishes the act before a sentence of the same turn that only says it
+    went through ("I'm refunding it now. There, that's gone through. You'll see it back…"),
+    which is dropped: it is no step."""
     out: list[Sentence] = []
     for s in sents:
+        if (
+            len(out) >= 2
+            and out[-1].utterance is s.utterance is out[-2].utterance
+            and _JUST_DONE.match(out[-1].text.strip())
+            and is_consequence(s.text)
+        ):
+            out.pop()
         if out and _continues(out[-1], s):
             prev = out.pop()
             head = prev.text.rstrip(".!")

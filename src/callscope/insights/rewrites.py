@@ -96,12 +96,16 @@ _ASKED_TO = re.compile(
     re.I,
 )
 #: someone booked to act, said in the passive: "Craig is booked to come back on Thursday to fit
-#: the island top" — read as "Craig will come back on Thursday…"
+#: the island top" — read as "Craig will come back on Thursday…"; a time booked comes after
+#: the act: "Manny's booked for tomorrow at nine to install it" — "Manny will install it
+#: tomorrow at nine"
 _BOOKED_TO = re.compile(
     r"(?P<who>\b(?!(?:it|that|this|there|he|she|they|everything|which|what)\b)"
     r"(?-i:[A-Z][a-z'-]+)(?:\s+(?-i:[A-Z][a-z'-]+))?|\b(?:the|our|an?)\s+(?:[a-z'-]+\s+)?"
-    r"(?:" + TRADES + r"|team|crew))\s+(?:is|are|'s)\s+(?:now\s+|also\s+)?(?:booked|scheduled)\s+"
-    r"to\s+(?P<verb>[a-z]+)\b",
+    r"(?:" + TRADES + r"|team|crew))(?:\s+(?:is|are)|'s)\s+(?:now\s+|also\s+)?(?:booked|scheduled)"
+    r"\s+(?:for\s+(?P<when>(?:[a-z]+\s+){0,2}?(?:today|tonight|tomorrow|monday|tuesday|wednesday|"
+    r"thursday|friday|saturday|sunday)(?:\s+(?:morning|afternoon|evening))?(?:\s+at\s+[a-z0-9:]+"
+    r"(?:\s+[ap]\.?m\.?)?)?)\s+)?to\s+(?P<verb>[a-z]+)\b(?P<rest>[^,.;!?]*)",
     re.I,
 )
 #: a team made to act by someone: "Angela's going to have our claims team void that one" —
@@ -244,7 +248,12 @@ def _actively(text: str) -> str:
     )
     text = _WILL_BE_REFUNDED.sub(_refund, text)
     text = _ASKED_TO.sub(_will_act, text)
-    text = _BOOKED_TO.sub(_will_act, text)
+    text = _BOOKED_TO.sub(
+        lambda m: (
+            f"{_will_act(m)}{m.group('rest')}" + (f" {m.group('when')}" if m.group("when") else "")
+        ),
+        text,
+    )
     text = _HAVE_TEAM.sub(
         lambda m: (
             _will_act(m) if base_form(m.group("verb")) == m.group("verb").lower() else m.group(0)
