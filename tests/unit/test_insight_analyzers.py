@@ -901,6 +901,24 @@ DATA = Path(__file__).resolve().parents[2] / "bench" / "data" / "insights"
         ("agent", "I've just resent it to your Gmail, it should be there now.", []),
         (
             "agent",
+            "It looks like our billing office has already reversed the overcharge, so you'll "
+            "see eighty-five dollars back on your card within five to seven business days.",
+            [
+                "Billing office to reverse the overcharge, the customer will see eighty-five "
+                "dollars back on their card within 5 to 7 business days."
+            ],
+        ),
+        (
+            "agent",
+            "The depot's sending it on tonight's truck. It'll be at our branch by seven "
+            "tomorrow morning.",
+            [
+                "Depot to send it on tonight's truck, it'll be at the branch by seven tomorrow morning."
+            ],
+        ),
+        ("agent", "The depot's sending it back to the manufacturer.", []),
+        (
+            "agent",
             "I've just resent it to your Gmail, it should be there in a minute.",
             ["Resend it to the customer's Gmail, it should be there in a minute."],
         ),

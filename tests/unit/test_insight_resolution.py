@@ -253,6 +253,28 @@ def test_an_act_with_a_third_partys_promise_is_the_resolution() -> None:
     assert "approved the claim" in analyze(call, 20.0).summary
 
 
+def test_a_step_said_in_other_words_marks_its_own_turn() -> None:
+    # the step is read as "Manny will install it tomorrow at nine", words the turn never says:
+    # its turn, reported after the hold, is still the one that commits
+    call = said(
+        ("agent", "Office Systems service desk, this is Dana."),
+        ("customer", "Our printer is down again, it jams every few pages."),
+        ("agent", "Let me see where the part is. Can you hold for a moment?"),
+        ("customer", "Sure."),
+        (
+            "agent",
+            "Thanks for holding. The part came into our depot yesterday. I've spoken to "
+            "dispatch, and Manny's booked for tomorrow at nine to install it.",
+        ),
+        ("customer", "Finally."),
+        ("agent", "And if it doesn't fix it, I'll get you a loaner by Friday morning."),
+    )
+    resolution = highlight(call, "resolution")
+    assert resolution is not None
+    assert resolution["utteranceId"] == 4
+    assert "Manny's booked" in resolution["value"]
+
+
 @pytest.mark.parametrize(
     ("speaker", "text", "kind", "verb"),
     [

@@ -255,7 +255,8 @@ _SOMEONE_SENT = re.compile(
 _STATES: Final = frozenset(("start", "change", "close", "open", "finish", "move"))
 #: a third party's act under way with a time to come (see :func:`third_party`)
 _THIRD_DOING = re.compile(
-    r"^(?P<who>they|(?:the|our)\s+(?:[a-z'-]+\s+){0,2}(?:team|department|" + TRADES + r"))"
+    r"^(?P<who>they|(?:the|our)\s+(?:[a-z'-]+\s+){0,2}(?:team|department|depot|warehouse|"
+    r"office|lab|" + TRADES + r"))"
     r"(?:'re|\s+are|'s|\s+is)\s+(?:now\s+|also\s+)?(?P<verb>[a-z]+ing)\b",
     re.I,
 )

@@ -147,6 +147,8 @@ LEADING = re.compile(
     r"anyway|either way|in any case|regardless|maybe later|i understand|of course|absolutely|"
     r"certainly|no problem|but|though|however|in (?:this|that|your) case|instead|this time|"
     r"as a gesture|as a goodwill gesture|one (?:more|last) thing|(?:and )?finally|lastly|oh|"
+    # what the agent finds on the account: "It looks like our billing office has already…"
+    r"(?:it\s+)?(?:looks|seems)\s+(?:like|as if|as though)(?:\s+that)?|i\s+can\s+see(?:\s+that)?|"
     # a topic named first: "about the tablets you asked about, our nurse will call you…"
     r"(?:about|as for|regarding|as regards|with regard to)\s[^,.;?!]{1,80}(?=,))[,.!]?\s+)+",
     re.I,

@@ -370,11 +370,21 @@ def highlights(
 
 
 def _sentence_of(sents: Sequence[Sentence], step: NextStep) -> Sentence | None:
+    """The sentence a step was said in: the one of its utterance that holds the step's first
+    words, else (the step's words rewritten: "Manny's booked for tomorrow at nine to install
+    it" said as "Manny will install it tomorrow at nine") the one sharing the most words
+    with it, the earlier on a tie."""
     head = step.said.split(",")[0].rstrip(".")
-    for s in sents:
-        if s.utterance.id == step.utterance_id and head in s.text:
+    mates = [s for s in sents if s.utterance.id == step.utterance_id]
+    for s in mates:
+        if head in s.text:
             return s
-    return next((s for s in sents if s.utterance.id == step.utterance_id), None)
+    words = set(re.findall(r"[a-z']+", step.said.lower()))
+    return max(
+        mates,
+        key=lambda s: len(words & set(re.findall(r"[a-z']+", s.text.lower()))),
+        default=None,
+    )
 
 
 def _joined(items: Sequence[str]) -> str:
