@@ -902,6 +902,17 @@ DATA = Path(__file__).resolve().parents[2] / "bench" / "data" / "insights"
         ("agent", "I've just resent it to your Gmail, it should be there now.", []),
         (
             "agent",
+            "On the Thursday itself, could you make sure someone over eighteen is at home?",
+            ["Customer to make sure someone over eighteen is at home on Thursday."],
+        ),
+        (
+            "agent",
+            "Tomorrow morning, could you send us the photos?",
+            ["Customer to send the company the photos tomorrow morning."],
+        ),
+        ("agent", "First thing, can you switch it off at the wall for me now?", []),
+        (
+            "agent",
             "It looks like our billing office has already reversed the overcharge, so you'll "
             "see eighty-five dollars back on your card within five to seven business days.",
             [

@@ -212,7 +212,22 @@ def step_action(clause: Clause, f: Frame) -> str:
     action = third_person(action, speaker if clause.speaker == "customer" else "agent")
     if condition:
         action = f"{action} {third_person(condition[:1].lower() + condition[1:], speaker)}"
-    return re.sub(r"\s{2,}", " ", action).strip(" ,")
+    return re.sub(r"\s{2,}", " ", _time_first(text, action)).strip(" ,")
+
+
+_WEEKDAY: Final = re.compile(r"^(?:mon|tues|wednes|thurs|fri|satur|sun)day$", re.I)
+
+
+def _time_first(text: str, action: str) -> str:
+    """``action`` with the time said before it in a lead-in ("On the Thursday itself, could
+    you make sure…", "Tomorrow morning, could you send…") put after it."""
+    lead = LEADING.match(text)
+    when = DEADLINE.search(lead.group(0)) if lead else None
+    if when is None or when.group(0).lower() in action.lower():
+        return action
+    said = normalise_deadline(when.group(0))
+    said = f"on {said}" if _WEEKDAY.match(said) else said[:1].lower() + said[1:]
+    return f"{action.rstrip(' ,')} {said}"
 
 
 def _team(who: str) -> str:
