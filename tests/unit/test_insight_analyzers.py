@@ -913,6 +913,16 @@ DATA = Path(__file__).resolve().parents[2] / "bench" / "data" / "insights"
         ("agent", "First thing, can you switch it off at the wall for me now?", []),
         (
             "agent",
+            "So what I need from you is the storage agreement signed.",
+            ["Customer to sign the storage agreement."],
+        ),
+        (
+            "agent",
+            "All we need from you is the claim form completed by the end of the month.",
+            ["Customer to complete the claim form by the end of the month."],
+        ),
+        (
+            "agent",
             "It looks like our billing office has already reversed the overcharge, so you'll "
             "see eighty-five dollars back on your card within five to seven business days.",
             [

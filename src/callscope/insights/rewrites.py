@@ -359,6 +359,19 @@ _WHAT_YOU_SEND = re.compile(
     r"(?:,?\s+(?P<how>emailed|sent|posted|texted|uploaded)\s+(?P<rest>to|through|via|by|in)\b)?",
     re.I,
 )
+#: a paper needed back done: "what I need from you is the storage agreement signed" — read as
+#: "could you sign the storage agreement" (paper is signed and filled in after the call)
+_WHAT_YOU_FINISH = re.compile(
+    rf"\b{_NEED_FROM_YOU}"
+    r"(?P<what>(?:an?|the|your|both)\s+[^,.;?]+?)\s+(?P<done>signed|completed|filled\s+(?:in|out)|"
+    r"countersigned|dated\s+and\s+signed|signed\s+and\s+dated)(?=\s*(?:[,.;?!]|$|by\b|"
+    r"before\b|within\b))",
+    re.I,
+)
+_FINISH_AS: Final = {"signed": "sign", "completed": "complete", "filled in": "fill in",
+                     "filled out": "fill out", "countersigned": "countersign",
+                     "dated and signed": "date and sign",
+                     "signed and dated": "sign and date"}  # fmt: skip
 #: a time said after the thing asked for, set off by a comma: ", ideally by Friday"
 _THEN_WHEN = re.compile(
     r",\s*(?:(?:ideally|preferably|if possible|please)\s*,?\s*)?(?:by|before|within|no later"
@@ -400,6 +413,12 @@ def rewritten(sentence: str) -> str:
     "you'll need to keep them wrapped", "it would help if you could email us the receipt" →
     "could you email us the receipt"."""
     text = _WHAT_I_DO.sub(lambda m: f"{m.group(1)}'ll ", _actively(sentence))
+    text = _WHAT_YOU_FINISH.sub(
+        lambda m: (
+            f"could you {_FINISH_AS[' '.join(m.group('done').lower().split())]} " + m.group("what")
+        ),
+        text,
+    )
     text = _WHAT_YOU_SEND.sub(_send_us, text)
     text = _WHAT_YOU_DO.sub("you'll need to ", text)
     return _HELPS_IF.sub("could you ", text)
