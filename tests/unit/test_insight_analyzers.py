@@ -913,6 +913,40 @@ DATA = Path(__file__).resolve().parents[2] / "bench" / "data" / "insights"
         ("agent", "First thing, can you switch it off at the wall for me now?", []),
         (
             "agent",
+            "And because of the slope, I'm asking our site manager, Declan Byrne, to come out on "
+            "Tuesday and check the ground.",
+            ["Site manager Declan Byrne to come out on Tuesday and check the ground."],
+        ),
+        (
+            "agent",
+            "Billing caught that one. They reversed the second charge yesterday, so you'll see it "
+            "back on your card within three to five business days.",
+            [
+                "Billing to reverse the second charge yesterday, the customer will see it back on "
+                "their card within 3 to 5 business days."
+            ],
+        ),
+        (
+            "agent",
+            "It's under warranty, so I'm scheduling a technician to come out and replace the "
+            "control valve.",
+            ["Technician to come out and replace the control valve."],
+        ),
+        (
+            "agent",
+            "I'm sending them to our lab for testing.",
+            ["Send them to the lab for testing."],
+        ),
+        ("agent", "No, Gary will take them away with him.", ["Gary to take them away with him."]),
+        ("agent", "The refund will take three days.", []),
+        (
+            "agent",
+            "Now, because of Tuesday, I'm going to put a refund through, and it'll be back in your "
+            "account by Friday.",
+            ["Put a refund through, it'll be back in the customer's account by Friday."],
+        ),
+        (
+            "agent",
             "So what I need from you is the storage agreement signed.",
             ["Customer to sign the storage agreement."],
         ),

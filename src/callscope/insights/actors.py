@@ -113,6 +113,8 @@ def _third_open(body: str) -> tuple[str, str] | None:
         return _who(m), verb  # "Jo will go through the form with you"
     if m.group("verb").lower() == "have" and (_HAVE_THERE.match(rest) or _HAVE_READY.match(rest)):
         return _who(m), "have"  # "Paul will have two staff there on Saturday to move it all"
+    if verb == "take" and _TAKE_AWAY.match(rest):
+        return _who(m), "take"  # "Gary will take them away with him": an act, not a duration
     if verb == "do" and _DOES_IT.match(m.group(0)):
         return None  # "Three months should do it, hopefully": enough, no act
     if verb is None or (verb in HAPPENINGS and verb not in _INTRANSITIVE_ACTS):
@@ -122,6 +124,8 @@ def _third_open(body: str) -> tuple[str, str] | None:
     return _who(m), verb
 
 
+#: "take" that carries something off: "will take them away", "will take the old unit back"
+_TAKE_AWAY = re.compile(r"^\s+(?:[a-z'-]+\s+){0,3}?(?:away|back)\b", re.I)
 #: "should do it" / "will do the trick": what suffices, no act
 _DOES_IT = re.compile(r".*\b(?:should|will|'ll)\s+do\s+(?:it|that|the trick)\b", re.I)
 #: "go" that is an act on something: "will go through the form with you", "go over it", "will
@@ -275,7 +279,9 @@ def third_done(body: str) -> tuple[str, str] | None:
 
 _THIRD_DONE = re.compile(
     r"^(?P<who>they|he|she|billing|dispatch|(?:the|our)\s+(?:[a-z'-]+\s+){0,2}(?:team|"
-    r"department|office|desk|lab|warehouse|" + TRADES + r"))(?:'ve|'s|\s+have|\s+has)\s+"
+    r"department|office|desk|lab|warehouse|" + TRADES + r"))(?:(?:'ve|'s|\s+have|\s+has)\s+|"
+    # said in the simple past: "They reversed the second charge yesterday, so you'll see…"
+    r"\s+(?=(?:already\s+|just\s+)?[a-z]+ed\b))"
     r"(?:already\s+|just\s+|now\s+|also\s+)?(?P<verb>[a-z]+)\b",
     re.I,
 )

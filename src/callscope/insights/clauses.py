@@ -147,13 +147,16 @@ LEADING = re.compile(
     r"anyway|either way|in any case|regardless|maybe later|i understand|of course|absolutely|"
     r"certainly|no problem|but|though|however|in (?:this|that|your) case|instead|this time|"
     r"as a gesture|as a goodwill gesture|one (?:more|last) thing|(?:and )?finally|lastly|oh|"
+    r"no(?=,)|"
     # a time first: "On the Thursday itself, could you make sure…", "Tomorrow morning, I'll…"
     r"on\s+(?:the\s+)?(?:day|(?:mon|tues|wednes|thurs|fri|satur|sun)day)(?:\s+itself)?|"
     r"(?:tomorrow|tonight|later today|first thing tomorrow)(?:\s+(?:morning|afternoon|evening))?|"
     # what the agent finds on the account: "It looks like our billing office has already…"
     r"(?:it\s+)?(?:looks|seems)\s+(?:like|as if|as though)(?:\s+that)?|i\s+can\s+see(?:\s+that)?|"
     # a topic named first: "about the tablets you asked about, our nurse will call you…"
-    r"(?:about|as for|regarding|as regards|with regard to)\s[^,.;?!]{1,80}(?=,))[,.!]?\s+)+",
+    r"(?:about|as for|regarding|as regards|with regard to)\s[^,.;?!]{1,80}(?=,)|"
+    # a reason first: "because of the slope, I'm asking our site manager to…"
+    r"(?:because of|due to|given|thanks to|in view of)\s[^,.;?!]{1,40}(?=,))[,.!]?\s+)+",
     re.I,
 )
 

@@ -44,8 +44,9 @@ from callscope.insights.types import Embedder, NextStep, Sentence, Utterance, se
 __all__ = ["Candidate", "candidates", "next_steps"]
 
 _TEAM = re.compile(
-    r"\b(?:the\s+|our\s+|a\s+|an\s+|(?=dispatch\b))((?:[a-z'-]+\s+){0,2}(?:" + TRADES + r"|team|"
-    r"department|office|desk|dispatch|"
+    r"\b(?:the\s+|our\s+|a\s+|an\s+|(?=(?:dispatch|billing)\b))((?:[a-z'-]+\s+){0,2}(?:"
+    + TRADES
+    + r"|team|department|office|desk|dispatch|billing(?!\s+(?:address|date|period|cycle))|"
     r"supervisor|manager|pharmacist|lab|tuners?|warehouse|depot|store|crew|kitchen|bank|insurer|"
     r"surgery|clinic|pharmacy|planner|coordinator|advis[eo]r|officer|administrator)"
     r"(?:\s+(?:lead|leader))?)\b",

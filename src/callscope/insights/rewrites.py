@@ -90,9 +90,12 @@ _REFUND_OF: Final = {
 #: someone booked to act: "I've booked her to visit you on Monday" — "she will visit you…"
 _ASKED_TO = re.compile(
     r"\b(?:I|we)(?:(?:'ve|\s+have)\s+(?:also\s+)?(?:asked|booked|scheduled|arranged\s+for)|"
-    r"(?:'m|\s+am|'re|\s+are)\s+(?:also\s+)?asking)\s+(?P<who>(?:the|our|my|a|an)\s+"
+    r"(?:'m|\s+am|'re|\s+are)\s+(?:also\s+)?(?:asking|booking|scheduling|sending|getting))\s+"
+    r"(?P<who>(?:the|our|my|a|an)\s+"
     r"(?:[a-z'-]+\s+){0,3}?[a-z'-]+(?:,\s+(?-i:[A-Z][a-z'-]+(?:\s+[A-Z][a-z'-]+)?),)?|him|her|"
-    r"them)\s+to\s+(?P<verb>[a-z]+)\b",
+    # "I'm sending them to our lab": a place, no one sent to act
+    r"them)\s+to\s+(?!(?:the|a|an|our|your|my|his|her|their|its|this|that|these|those)\b)"
+    r"(?P<verb>[a-z]+)\b",
     re.I,
 )
 #: someone booked to act, said in the passive: "Craig is booked to come back on Thursday to fit

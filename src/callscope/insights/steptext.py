@@ -215,6 +215,12 @@ def step_action(clause: Clause, f: Frame) -> str:
     return re.sub(r"\s{2,}", " ", _time_first(text, action)).strip(" ,")
 
 
+#: lead-ins that name a reason or a topic (:data:`LEADING`), not a time
+_NO_TIME_LEAD: Final = re.compile(
+    r"\b(?:because of|due to|given|thanks to|in view of|about|as for|regarding|as regards|"
+    r"with regard to)\b",
+    re.I,
+)
 _WEEKDAY: Final = re.compile(r"^(?:mon|tues|wednes|thurs|fri|satur|sun)day$", re.I)
 
 
@@ -222,6 +228,8 @@ def _time_first(text: str, action: str) -> str:
     """``action`` with the time said before it in a lead-in ("On the Thursday itself, could
     you make sure…", "Tomorrow morning, could you send…") put after it."""
     lead = LEADING.match(text)
+    if lead and _NO_TIME_LEAD.search(lead.group(0)):
+        return action  # "because of Tuesday, …": what the lead-in names is no time for the act
     when = DEADLINE.search(lead.group(0)) if lead else None
     if when is None or when.group(0).lower() in action.lower():
         return action
