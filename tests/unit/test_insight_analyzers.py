@@ -941,6 +941,22 @@ DATA = Path(__file__).resolve().parents[2] / "bench" / "data" / "insights"
         ("agent", "The refund will take three days.", []),
         (
             "agent",
+            "It's now one thousand and eighty pounds outstanding, and we'll need that paid before "
+            "the end of the month.",
+            ["Customer to pay that before the end of the month."],
+        ),
+        ("agent", "We'll need that paid in full, I'm afraid.", []),
+        (
+            "agent",
+            "One thing I'd like you to do before Marcus comes: use the test strips to check the "
+            "hardness at the kitchen faucet, and text us the reading by Monday.",
+            [
+                "Customer to use the test strips to check the hardness at the kitchen faucet and "
+                "text the company the reading by Monday."
+            ],
+        ),
+        (
+            "agent",
             "Now, because of Tuesday, I'm going to put a refund through, and it'll be back in your "
             "account by Friday.",
             ["Put a refund through, it'll be back in the customer's account by Friday."],

@@ -166,6 +166,27 @@ _NEED_YOUR = re.compile(
     r"no later than)\s)",
     re.I,
 )
+#: the same with what is to be done to it: "we'll need that paid before the end of the month"
+#: — read as "you'll need to pay that before…"
+_NEED_DONE = re.compile(
+    r"\b(?:we|I)(?:'ll|\s+will)\s+(?:also\s+)?need\s+(?P<what>that|it|this|them|(?:the|your)\s+"
+    r"[a-z' -]{1,40}?)\s+(?P<done>paid|signed|returned|sent back|settled|completed|filled in)"
+    r"(?=\s+(?:by|before|within|no later than)\b)",
+    re.I,
+)
+#: what is to be done, from how it is said done: "the agreement signed" → "sign"
+_DONE_AS: Final = {"paid": "pay", "signed": "sign", "returned": "return", "sent back": "send back",
+                   "settled": "settle", "completed": "complete", "filled in": "fill in",
+                   "filled out": "fill out", "countersigned": "countersign",
+                   "dated and signed": "date and sign",
+                   "signed and dated": "sign and date"}  # fmt: skip
+#: a request announced before a colon: "One thing I'd like you to do before Marcus comes: use
+#: the test strips…" — read as "could you use the test strips…"
+_THING_TO_DO = re.compile(
+    r"\b(?:one|the|a)\s+(?:other\s+|last\s+|more\s+)?thing\s+(?:I|we)(?:'d|\s+would)\s+(?:like|"
+    r"need|want)\s+you\s+to\s+do\b[^:.?!]{0,60}:\s+(?=[a-z])",
+    re.I,
+)
 _IF_ANY = re.compile(r"\b(?:if|unless|in case)\b", re.I)
 _OTHERWISE = re.compile(r"\b(?:otherwise|or else|alternatively|instead)\b", re.I)
 #: a purpose said before the agent's request: "So Rosa can get in, could you leave the gate
@@ -274,6 +295,10 @@ def _actively(text: str) -> str:
         lambda m: f"you'll need to send {'us' if m.group('who').lower() == 'we' else 'me'} your",
         text,
     )
+    text = _NEED_DONE.sub(
+        lambda m: f"you'll need to {_DONE_AS[m.group('done').lower()]} {m.group('what')}", text
+    )
+    text = _THING_TO_DO.sub("could you ", text)
     need = _YOUD_NEED.search(text)
     if need and not _IF_ANY.search(text) and not _OTHERWISE.search(text[: need.start()]):
         text = _YOUD_NEED.sub("you'll need to", text)
@@ -371,10 +396,6 @@ _WHAT_YOU_FINISH = re.compile(
     r"before\b|within\b))",
     re.I,
 )
-_FINISH_AS: Final = {"signed": "sign", "completed": "complete", "filled in": "fill in",
-                     "filled out": "fill out", "countersigned": "countersign",
-                     "dated and signed": "date and sign",
-                     "signed and dated": "sign and date"}  # fmt: skip
 #: a time said after the thing asked for, set off by a comma: ", ideally by Friday"
 _THEN_WHEN = re.compile(
     r",\s*(?:(?:ideally|preferably|if possible|please)\s*,?\s*)?(?:by|before|within|no later"
@@ -418,7 +439,7 @@ def rewritten(sentence: str) -> str:
     text = _WHAT_I_DO.sub(lambda m: f"{m.group(1)}'ll ", _actively(sentence))
     text = _WHAT_YOU_FINISH.sub(
         lambda m: (
-            f"could you {_FINISH_AS[' '.join(m.group('done').lower().split())]} " + m.group("what")
+            f"could you {_DONE_AS[' '.join(m.group('done').lower().split())]} " + m.group("what")
         ),
         text,
     )
