@@ -378,6 +378,35 @@ def test_a_short_delivery_damage_or_a_cited_reference_is_the_problem(first: str)
     assert problem["utteranceId"] == 1
 
 
+@pytest.mark.parametrize(
+    ("first", "then"),
+    [
+        (
+            "Morning Sophie, it's David Okoro. I've got a marquee booked with you for my "
+            "daughter's eighteenth, booking reference MQ7730.",
+            "That's the one. The trouble is, the guest list has got out of hand.",
+        ),
+        (
+            "Hello Ian. My name's Margaret Hughes. I'm ringing about my scooter again. My "
+            "reference is MS55130.",
+            "It just won't go. The lights come on, but when I push the lever nothing happens.",
+        ),
+    ],
+)
+def test_who_calls_and_about_what_then_what_is_wrong_is_the_problem(first: str, then: str) -> None:
+    # the opening turn only names the booking; after the look-up the customer says what is wrong
+    call = said(
+        ("agent", "Fernleigh Services, Sophie speaking. How can I help?"),
+        ("customer", first),
+        ("agent", "One moment, I'll bring it up. Yes, here we are. What's happening?"),
+        ("customer", then),
+        ("agent", "I see. Let me look at the options."),
+    )
+    problem = highlight(call, "problem")
+    assert problem is not None
+    assert problem["utteranceId"] == 3
+
+
 def test_an_outage_in_the_opening_turn_is_the_problem_before_a_later_complaint() -> None:
     call = said(
         ("agent", "Skyline Hosting support, this is Ana."),

@@ -67,6 +67,7 @@ _PROBLEM = re.compile(
     r"\b(?:locked out|can't|cannot|couldn't|won't|doesn't|didn't|isn't|wasn't|hasn't|haven't|"
     r"not working|never got|never received|never (?:arrived|came|showed|turned up|happened)|"
     r"no longer|stopped|keeps|keep \w+ing|drops?|problem|issue|error|broken|broke|failed|wrong|"
+    r"the trouble is|out of hand|"
     r"charged|billed|overcharged|cancel|refund|calling about|calling because|i need|i want|"
     r"i'd like|trying to|missing|missed|lost|cracked|expired|too high|double|twice|no hot|"
     r"frustrat|times what|(?:two|three|2|3) times|again|dropped|arrived in|hurts?|pain|"
@@ -112,7 +113,7 @@ _IDENTITY = re.compile(
 _PROBLEM_TURNS: Final = 3
 #: "Hi Sarah," and the recogniser's "Hi, Sarah."
 _GREETING = re.compile(
-    r"^(?:hi|hello|hey|good (?:morning|afternoon|evening))(?:,?\s+(?-i:[A-Z][a-z]+))?[,.!]\s*",
+    r"^(?:hi|hello|hey|(?:good )?(?:morning|afternoon|evening))(?:,?\s+(?-i:[A-Z][a-z]+))?[,.!]\s*",
     re.I,
 )
 #: a sentence that only says who is calling: "My name's Derek Fairweather.", "I'm Mark.", "This
@@ -180,6 +181,36 @@ def grounded(text: str, transcript: str) -> list[str]:
 _ANOTHER_ISSUE = re.compile(
     r"\b(?:also|another (?:thing|issue|problem|question)|one more thing|while I have you)\b", re.I
 )
+
+
+#: a sentence that only says what the call is about: a booking or reference ("I've got a
+#: marquee booked with you", "My reference is MS55130."), or "I'm ringing about my scooter"
+_WHAT_ABOUT = re.compile(
+    r"\b(?-i:[A-Z]{1,4}-?\d{3,})\b|\bbooked\s+(?:with|through)\s+you\b|\b(?:reference|booking|order|"
+    r"account|job|policy|case|claim|ticket)\s+(?:number|no\.?|reference)?\s*(?:is\s+)?\d|"
+    r"^(?:and\s+)?(?:i'm|i\s+am)\s+(?:ringing|calling|phoning)\s+about\s+(?:my|the|our)\s+"
+    r"[\w' -]{1,30}?(?:\s+again)?[.!]?$",
+    re.I,
+)
+
+
+#: how the customer feels about the matter, which says nothing of what is wrong
+_FEELING = re.compile(
+    r"\b(?:(?:the\s+)?(?:second|third|fourth)\s+time|again|frustrat\w*|ridiculous|fed up|"
+    r"unacceptable|annoy\w*|upset\w*)\b",
+    re.I,
+)
+
+
+def _who_and_what(turn: Sequence[Sentence]) -> bool:
+    """Whether a customer turn only says who calls and what about (an introduction, a booking
+    or a reference, "I'm ringing about my scooter again"), no problem."""
+    said = [_GREETING.sub("", p.text).strip() for p in turn]
+    about = [t for t in said if t and not _INTRODUCTION.match(t)]
+    return bool(about) and all(
+        _WHAT_ABOUT.search(t) and not _PROBLEM.search(re.sub(r"\bagain\b", "", t, flags=re.I))
+        for t in about
+    )
 
 
 def _states_problem(turn: Sequence[Sentence], *, answers: bool = False) -> bool:
@@ -264,6 +295,20 @@ def _problem(sents: Sequence[Sentence]) -> Highlight | None:
         and _ANOTHER_ISSUE.search(" ".join(p.text for p in chosen))
     ):
         chosen = first_long
+    if chosen is not None and _who_and_what(chosen):
+        # "It's David Okoro. I've got a marquee booked with you, reference MQ7730." — the agent
+        # looks it up, and the customer's next long turn says what is wrong
+        chosen = next(
+            (
+                t
+                for t in long[: _PROBLEM_TURNS + 1]
+                if t[0].utterance.start > chosen[0].utterance.start
+                # what is wrong, not only how it feels ("this is the second time and it's
+                # really frustrating" leaves the booking the matter)
+                and _PROBLEM.search(_FEELING.sub("", " ".join(p.text for p in t)))
+            ),
+            chosen,
+        )
     if chosen is None:
         return None
     said = [(p, _GREETING.sub("", p.text).strip()) for p in chosen]
