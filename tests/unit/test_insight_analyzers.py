@@ -941,6 +941,21 @@ DATA = Path(__file__).resolve().parents[2] / "bench" / "data" / "insights"
         ("agent", "The refund will take three days.", []),
         (
             "agent",
+            "And the rug goes to our specialist partner, Bellweather Rug Works. They'll call you "
+            "to set up a pickup.",
+            ["Bellweather Rug Works to call the customer to set up a pickup."],
+        ),
+        (
+            "agent",
+            "We use our trade-in partner, ReCell. Once ReCell has checked the phone, they'll pay "
+            "the money into your bank account.",
+            [
+                "ReCell to pay the money into the customer's bank account once ReCell has checked "
+                "the phone."
+            ],
+        ),
+        (
+            "agent",
             "It's now one thousand and eighty pounds outstanding, and we'll need that paid before "
             "the end of the month.",
             ["Customer to pay that before the end of the month."],

@@ -70,6 +70,13 @@ _TRY_NOW = re.compile(
 _ORGANISATION = re.compile(
     r"\b(?:to|with|from|called|named)\s+(?P<name>[A-Z][a-z]+(?:\s+[A-Z][a-z]+){0,2})\b(?!')"
 )
+#: a company named after what it is to us: "our specialist partner, Bellweather Rug Works"
+_NAMED_PARTNER = re.compile(
+    r"\b(?:the|our|a|an)\s+(?:[a-z'-]+\s+){0,2}(?:partner|company|supplier|firm|contractor|"
+    r"specialists?|provider|courier|lab|manufacturer|distributor)\s*,\s+"
+    r"(?P<name>(?-i:[A-Z][A-Za-z]+)(?:\s+(?-i:[A-Z][A-Za-z]+)){0,3})\b",
+    re.I,
+)
 _NOT_ORGANISATION_WORDS: Final = """Monday Tuesday Wednesday Thursday Friday Saturday Sunday
 January February March April May June July August September October November December I You We"""
 _NOT_ORGANISATIONS: Final = frozenset(_NOT_ORGANISATION_WORDS.split())
@@ -200,11 +207,17 @@ def _pronoun_named(f: Frame, text: str, person: str, team: str) -> Frame:
 
 
 def _mentioned(text: str) -> tuple[list[str], list[str]]:
-    """The teams (and organisations) and the people named in ``text``, in order."""
+    """The teams (and organisations) and the people named in ``text``, in order (a team's
+    name said after it, "our specialist partner, Bellweather Rug Works", last)."""
     teams = [m.group(1) for m in _TEAM.finditer(text)] + [
         m.group("name")
         for m in _ORGANISATION.finditer(text)
         if m.group("name").split()[0] not in _NOT_ORGANISATIONS
+    ]
+    teams += [
+        m.group("name")
+        for m in _NAMED_PARTNER.finditer(text)
+        if m.group("name").split()[0] not in _NOT_NAMES and m.group("name") not in teams
     ]
     people = [
         f"{m.group('role')} {m.group('name')}"
