@@ -939,6 +939,18 @@ DATA = Path(__file__).resolve().parents[2] / "bench" / "data" / "insights"
         ),
         ("agent", "No, Gary will take them away with him.", ["Gary to take them away with him."]),
         ("agent", "The refund will take three days.", []),
+        ("agent", "One moment, I'll bring it up.", []),
+        (
+            "agent",
+            "I'll bring it up at the team meeting tomorrow.",
+            ["Bring it up at the team meeting tomorrow."],
+        ),
+        (
+            "customer",
+            "I'm at work all week, but my husband will drop it back in to you on Saturday "
+            "morning, if that's alright.",
+            ["Customer's husband to drop it back in to the agent on Saturday morning."],
+        ),
         (
             "agent",
             "And the rug goes to our specialist partner, Bellweather Rug Works. They'll call you "

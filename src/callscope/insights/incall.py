@@ -58,6 +58,13 @@ _LOOK_UP = re.compile(
     r"history|account|system|report)\b(?:\s+(?:for|from|of)\s+[\w-]+)?",
     re.I,
 )
+#: a record brought up on the screen: "One moment, I'll bring it up.", "let me pull your
+#: account up"
+_ON_SCREEN = re.compile(
+    r"\b(?:bring|pull)\s+(?:it|that|this|them|(?:your|the)\s+(?:[a-z-]+\s+){0,2}?(?:account|"
+    r"booking|record|details|file|order|notes|policy|reservation))\s+up\b",
+    re.I,
+)
 _LET_KNOW = re.compile(r"\blet\s+(?:[\w']+,?\s+){1,4}?know\b", re.I)
 #: the verbs of telling: "I'll ring you and tell you what's happening" is a call, not telling
 _TELLING: Final = frozenset(("tell", "show", "explain", "go", "walk", "run", "talk"))
@@ -132,8 +139,18 @@ def is_in_call(kind: str, speaker: str, verb: str, text: str) -> bool:
         return not is_later(text)  # "I'll go through the options with you on Friday": a step
     if verb == "be" and kind == "instruction" and _BE_THERE.search(text):
         return False
-    if verb in ("run", "open") and _LOOK_UP.search(text) and not is_later(_LOOK_UP.sub("", text)):
-        # "I'm running a remote signal test now", "I'm just opening the lift log for Tuesday"
-        # (the log's day, not a date to come)
-        return True
-    return verb in IN_CALL_VERBS
+    return _looked_up(verb, text) or verb in IN_CALL_VERBS
+
+
+def _looked_up(verb: str, text: str) -> bool:
+    """A record brought up or a check run to answer in the call."""
+    if verb in ("bring", "pull"):
+        # "One moment, I'll bring it up." (not "I'll bring it up at the meeting tomorrow")
+        return bool(_ON_SCREEN.search(text)) and not is_later(text)
+    # "I'm running a remote signal test now", "I'm just opening the lift log for Tuesday" (the
+    # log's day, not a date to come)
+    return (
+        verb in ("run", "open")
+        and bool(_LOOK_UP.search(text))
+        and not is_later(_LOOK_UP.sub("", text))
+    )

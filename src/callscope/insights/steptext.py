@@ -180,13 +180,19 @@ def _action_phrase(text: str, f: Frame) -> str:
     return body
 
 
+#: someone of the customer's own: "my husband", "our office manager"
+_OWN_PEOPLE = re.compile(r"^(?:my|our)\s+(.+)$", re.I)
 _FUTURE_WORD = re.compile(r"^(?:will|to|should|shall|also|then|now|\w+'ll)$")
 
 
 def step_text(clause: Clause, f: Frame) -> str:
     """The next step in the RingSense style: owner + action + object + deadline."""
     action = step_action(clause, f)
-    if f.owner == "customer":
+    own = _OWN_PEOPLE.match(f.who) if f.owner == "customer" and f.kind == "third" else None
+    if own:
+        # "my husband will drop it back in": the customer's own people act for them
+        out = f"Customer's {own.group(1)} to {_mentioned_again(action)}"
+    elif f.owner == "customer":
         out = f"Customer to {_mentioned_again(action)}"  # "Customer to email us their receipt"
     elif f.owner == "third party":
         out = f"{_team(f.who)} to {action}"
@@ -212,7 +218,16 @@ def step_action(clause: Clause, f: Frame) -> str:
     action = third_person(action, speaker if clause.speaker == "customer" else "agent")
     if condition:
         action = f"{action} {third_person(condition[:1].lower() + condition[1:], speaker)}"
+    action = _POLITE_IF.sub("", action)
     return re.sub(r"\s{2,}", " ", _time_first(text, action)).strip(" ,")
+
+
+#: a politeness said as a condition: "…on Saturday morning, if that's alright"
+_POLITE_IF: Final = re.compile(
+    r",?\s*if\s+that(?:'s|\s+is)\s+(?:alright|all right|okay|ok|fine|good)(?:\s+with\s+you)?"
+    r"(?=[.!?]?$)",
+    re.I,
+)
 
 
 #: lead-ins that name a reason or a topic (:data:`LEADING`), not a time
