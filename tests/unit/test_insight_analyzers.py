@@ -1779,7 +1779,8 @@ def test_the_customers_yes_to_the_agents_request_is_no_step_of_its_own() -> None
                     "third party",
                     "Fencing contractor Fenwick and Sons to contact the customer to book it in.",
                 ),
-                ("third party", "Fencing contractor to have it done by the end of next week."),
+                # the contractor's name, said after what it is to us, names "they"
+                ("third party", "Fenwick and Sons to have it done by the end of next week."),
             ],
         ),
         (

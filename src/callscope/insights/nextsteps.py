@@ -74,7 +74,7 @@ _ORGANISATION = re.compile(
 _NAMED_PARTNER = re.compile(
     r"\b(?:the|our|a|an)\s+(?:[a-z'-]+\s+){0,2}(?:partner|company|supplier|firm|contractor|"
     r"specialists?|provider|courier|lab|manufacturer|distributor)\s*,\s+"
-    r"(?P<name>(?-i:[A-Z][A-Za-z]+)(?:\s+(?-i:[A-Z][A-Za-z]+)){0,3})\b",
+    r"(?P<name>(?-i:[A-Z][A-Za-z]+)(?:\s+(?:(?:and|&)\s+)?(?-i:[A-Z][A-Za-z]+)){0,3})\b",
     re.I,
 )
 _NOT_ORGANISATION_WORDS: Final = """Monday Tuesday Wednesday Thursday Friday Saturday Sunday
