@@ -17,8 +17,9 @@ it to transcribe again). ``--no-asr`` skips the second.
 
 * **NextSteps**: steps found are matched one to one to the gold steps: same owner (agent,
   customer, third party) and at least half of the shorter side's content words (stop words
-  dropped, plural ``s`` cut) in the other. Precision = matched ÷ found; recall = matched ÷
-  gold. Each call prints its OK / FP / MISS lines.
+  dropped, plural ``s`` cut, spoken numbers as digits: the steps write "within 48 hours" where
+  gold says "within forty-eight hours") in the other. Precision = matched ÷ found; recall =
+  matched ÷ gold. Each call prints its OK / FP / MISS lines.
 * **Highlights**: the problem and resolution highlights must point at the gold turn (script:
   the same utterance; ASR: an utterance overlapping the gold turn's time). Recall over both;
   each call prints a found (OK) or missed (MISS, with what was chosen) line per gold turn.
@@ -69,7 +70,9 @@ STOP = frozenset(_STOP_WORDS.split())
 
 
 def content(text: str) -> set[str]:
-    words = re.findall(r"[a-z0-9']+", text.lower())
+    """The content words of ``text``, spoken numbers as digits ("within forty-eight hours" and
+    the step's "within 48 hours" share "48")."""
+    words = re.findall(r"[a-z0-9']+", spoken_numbers(text).lower())
     return {w.rstrip("s") if len(w) > 3 else w for w in words if w not in STOP}
 
 
