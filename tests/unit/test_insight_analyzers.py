@@ -940,6 +940,34 @@ DATA = Path(__file__).resolve().parents[2] / "bench" / "data" / "insights"
         ("agent", "No, Gary will take them away with him.", ["Gary to take them away with him."]),
         ("agent", "The refund will take three days.", []),
         ("agent", "One moment, I'll bring it up.", []),
+        ("agent", "Email it to me by Friday.", ["Customer to email it to the agent by Friday."]),
+        (
+            "agent",
+            "Have a think about the wording and email it to me by Friday, so I've got time to "
+            "get it engraved.",
+            ["Customer to email it to the agent by Friday."],
+        ),
+        (
+            "agent",
+            "Our partner, Bellweather Rug Works, will call you to set up a pickup, and get it "
+            "back to you within ten days.",
+            ["Partner Bellweather Rug Works to call the customer to set up a pickup."],
+        ),
+        (
+            "agent",
+            "And this time I'll text you the moment it's ready, I promise.",
+            ["Text the customer the moment it's ready."],
+        ),
+        (
+            "agent",
+            "I'll refit it with museum glass, which is anti-reflective and much tougher.",
+            ["Refit it with museum glass."],
+        ),
+        (
+            "agent",
+            "I'll text you your callback number tonight, which is WC402.",
+            ["Text the customer their callback number tonight, which is WC402."],
+        ),
         (
             "agent",
             "I'll bring it up at the team meeting tomorrow.",

@@ -13,7 +13,7 @@ from typing import Final
 
 from callscope.insights.actors import HAPPENINGS
 from callscope.insights.incall import ASK_TEAM, SAID_NOW, is_later
-from callscope.insights.verbs import IN_CALL_VERBS, base_form
+from callscope.insights.verbs import ACTIONS, IN_CALL_VERBS, base_form
 
 __all__ = ["INSTRUCT", "REQUEST", "instruction"]
 
@@ -117,9 +117,10 @@ _HAVE_SOMEONE = re.compile(
 )
 
 
-def instruction(text: str, body: str, conditional: bool) -> str:
+def instruction(text: str, body: str, conditional: bool, *, opens: bool = True) -> str:
     """The verb of the agent's instruction or request to the customer in ``body`` (``text``
-    with a leading condition dropped, ``conditional`` when one was); "" when none."""
+    with a leading condition dropped, ``conditional`` when one was; ``opens`` when the clause
+    opens its sentence); "" when none."""
     if conditional and _CONTACT_US.match(body):
         return ""
     m = INSTRUCT.search(body)
@@ -143,4 +144,18 @@ def instruction(text: str, body: str, conditional: bool) -> str:
         word = first.group(1).lower()
         if base_form(word) == word and word not in IN_CALL_VERBS:
             return word
+    # a bare imperative with a time to come: "Email it to me by Friday, so I've got time…"
+    # (not the last of a list of someone's acts: "They'll call you…, and get it back to you
+    # within ten days")
+    bare = _BARE_IMPERATIVE.match(body) if opens else None
+    if bare and not conditional and is_later(body):
+        word = bare.group(1).lower()
+        if word in ACTIONS and word not in IN_CALL_VERBS:
+            return word
     return ""
+
+
+#: a verb opening the clause with its object after it: "email it to me", "send us the form"
+_BARE_IMPERATIVE = re.compile(
+    r"([a-z]+)\s+(?:it|them|me|us|the|a|an|your|this|that|these|those|him|her)\b", re.I
+)

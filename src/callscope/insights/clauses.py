@@ -148,6 +148,8 @@ LEADING = re.compile(
     r"certainly|no problem|but|though|however|in (?:this|that|your) case|instead|this time|"
     r"as a gesture|as a goodwill gesture|one (?:more|last) thing|(?:and )?finally|lastly|oh|"
     r"no(?=,)|"
+    # time to think before the act: "Have a think about the wording and email it to me…"
+    r"have\s+a\s+(?:think|look|read)(?:\s+(?:about|at|over|through)\s+[^,.;?!]{1,40}?)?\s+and|"
     # a time first: "On the Thursday itself, could you make sure…", "Tomorrow morning, I'll…"
     r"on\s+(?:the\s+)?(?:day|(?:mon|tues|wednes|thurs|fri|satur|sun)day)(?:\s+itself)?|"
     r"(?:tomorrow|tonight|later today|first thing tomorrow)(?:\s+(?:morning|afternoon|evening))?|"
@@ -305,11 +307,12 @@ def _bare_do(rest: str) -> bool:
     )
 
 
-def _kind(text: str, speaker: str) -> tuple[str, str, str, str]:
-    """(kind, owner, who, verb) of the first act found in ``text``."""
+def _kind(text: str, speaker: str, *, opens: bool = True) -> tuple[str, str, str, str]:
+    """(kind, owner, who, verb) of the first act found in ``text`` (``opens``: the clause
+    opens its sentence)."""
     body = LEADING.sub("", strip_condition(text))
     conditional = bool(_CONDITION.search(text)) and body != text
-    told = instruction(text, body, conditional) if speaker != "customer" else ""
+    told = instruction(text, body, conditional, opens=opens) if speaker != "customer" else ""
     if told == "do" and re.search(r"\bdo\s+(?:that|this|it|so)\W*$", body, re.I):
         told = ""  # "would you be able to do that?": what was just asked, not a new act
     if told:
@@ -389,7 +392,8 @@ def _verb_at(text: str, verb: str) -> int:
 
 def frame(clause: Clause) -> Frame:
     text = clause.text
-    kind, owner, who, verb = _kind(text, clause.speaker)
+    opens = clause.sentence.lstrip().startswith(text.lstrip()[:30])
+    kind, owner, who, verb = _kind(text, clause.speaker, opens=opens)
     main = strip_condition(text)
     # a past act's date to come follows its verb ("I've scheduled the engineer for Wednesday");
     # one before it is another phrase's ("a group starting on Monday and I've moved you…")

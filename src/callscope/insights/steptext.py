@@ -222,10 +222,12 @@ def step_action(clause: Clause, f: Frame) -> str:
     return re.sub(r"\s{2,}", " ", _time_first(text, action)).strip(" ,")
 
 
-#: a politeness said as a condition: "…on Saturday morning, if that's alright"
+#: a politeness said as a condition, a promise said again, a description of the object, at
+#: the end: "…on Saturday morning, if that's alright", "…the moment it's ready, I promise",
+#: "…with museum glass, which is anti-reflective and much tougher"
 _POLITE_IF: Final = re.compile(
-    r",?\s*if\s+that(?:'s|\s+is)\s+(?:alright|all right|okay|ok|fine|good)(?:\s+with\s+you)?"
-    r"(?=[.!?]?$)",
+    r",?\s*(?:if\s+that(?:'s|\s+is)\s+(?:alright|all right|okay|ok|fine|good)(?:\s+with\s+you)?|"
+    r"i\s+promise(?:\s+you)?|which\s+(?:is|are)\s+[^,;\d]+)(?=[.!?]?$)",
     re.I,
 )
 
