@@ -940,6 +940,17 @@ DATA = Path(__file__).resolve().parents[2] / "bench" / "data" / "insights"
         ("agent", "No, Gary will take them away with him.", ["Gary to take them away with him."]),
         ("agent", "The refund will take three days.", []),
         ("agent", "One moment, I'll bring it up.", []),
+        (
+            "agent",
+            "I've escalated this to our service manager, Priya Shah. And Priya's going to ring "
+            "you herself this afternoon.",
+            ["Service manager Priya Shah to call the customer herself this afternoon."],
+        ),
+        (
+            "agent",
+            "Priya's going to ring you this afternoon.",
+            ["Priya to call the customer this afternoon."],
+        ),
         ("agent", "Email it to me by Friday.", ["Customer to email it to the agent by Friday."]),
         (
             "agent",

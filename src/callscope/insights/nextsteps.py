@@ -153,6 +153,9 @@ def candidates(utterances: Sequence[Utterance]) -> list[Candidate]:
     is named after the last team the agent mentioned."""
     out: list[Candidate] = []
     team = person = ""
+    known: list[
+        str
+    ] = []  # the people the agent named with their role ("service manager Priya Shah")
     trying: Utterance | None = None  # the agent's turn that started trying something now
     for index, s in enumerate(_joined_consequences(sentences(utterances))):
         parts = clauses(s.text, s.speaker)
@@ -173,10 +176,7 @@ def candidates(utterances: Sequence[Utterance]) -> list[Candidate]:
         subject = ""  # the team that acts in an earlier clause of the sentence
         for c, f in zip(parts, frames, strict=True):
             if f.candidate and _admissible(f, c.text) and not _vetoed(f):
-                if f.owner == "third party" and f.who.lower() in _PRONOUN_ACTOR:
-                    f = _pronoun_named(f, c.text, person, subject or team)
-                elif f.owner == "third party" and _TEAM.search(f.who):
-                    subject = f.who
+                f, subject = _actor_named(f, c.text, (person, subject, team), known)
                 out.append(Candidate(s, c, f, index))
             if s.speaker != "customer":
                 teams, people = _mentioned(c.text)
@@ -185,6 +185,7 @@ def candidates(utterances: Sequence[Utterance]) -> list[Candidate]:
                 # the one named last, by name or by role ("our operations manager… you'll get
                 # a call from her"); a group named after them makes "he" no one, unless they
                 # are who acts in it ("he's pulling a crew off a job")
+                known += [p for p in people if " " in p]
                 if people or roles:
                     person = people[-1] if people else roles[-1]
                 elif teams and not _PRONOUN_OPENS.match(_LEADING_AND.sub("", c.text)):
@@ -346,6 +347,31 @@ _LEADING_AND = re.compile(r"^(?:and|then|and then|so)\s+", re.I)
 
 def _named(f: Frame, team: str) -> Frame:
     return replace(f, who=team)
+
+
+def _actor_named(
+    f: Frame, text: str, last: tuple[str, str, str], known: Sequence[str]
+) -> tuple[Frame, str]:
+    """A third party's step with its actor named (a pronoun by :func:`_pronoun_named`, a
+    first name by :func:`_in_full`), and the team acting in the sentence so far; ``last``:
+    the person last named, the team acting earlier in the sentence, the team last named."""
+    person, subject, team = last
+    if f.owner != "third party":
+        return f, subject
+    if f.who.lower() in _PRONOUN_ACTOR:
+        return _pronoun_named(f, text, person, subject or team), subject
+    if _TEAM.search(f.who):
+        return f, f.who
+    return _in_full(f, known), subject
+
+
+def _in_full(f: Frame, known: Sequence[str]) -> Frame:
+    """A third party said by first name, named as the agent introduced them: "Priya's going to
+    ring you" after "our service manager, Priya Shah" is the service manager Priya Shah's."""
+    if not re.fullmatch(r"(?-i:[A-Z][a-z'-]+)", f.who):
+        return f
+    full = next((p for p in reversed(known) if f.who in p.split()[-2:]), None)
+    return f if full is None else _named(f, full)
 
 
 #: an agent's act done in the call that hands the matter on ("I've booked an engineer visit",
