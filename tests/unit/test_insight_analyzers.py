@@ -942,6 +942,46 @@ DATA = Path(__file__).resolve().parents[2] / "bench" / "data" / "insights"
         ("agent", "One moment, I'll bring it up.", []),
         (
             "agent",
+            "Our lift planner, Karen Walsh, will revise it for the Aire Valley crane and email "
+            "it to you by Friday noon.",
+            [
+                "Lift planner Karen Walsh to revise it for the Aire Valley crane and email it to "
+                "the customer by Friday noon."
+            ],
+        ),
+        (
+            "customer",
+            "I'll stick a sign on the machine this afternoon telling people not to put coins in.",
+            [
+                "Customer to stick a sign on the machine this afternoon telling people not to put "
+                "coins in."
+            ],
+        ),
+        (
+            "agent",
+            "Could you do me a favor and email me a photo of one of the wrong plates today?",
+            ["Customer to email the agent a photo of one of the wrong plates today."],
+        ),
+        ("agent", "Could you do two things on your end?", []),
+        (
+            "agent",
+            "I've booked a FedEx pickup for tomorrow at four, so FedEx will have them with you by "
+            "noon on Thursday.",
+            ["FedEx to have them with the customer by noon on Thursday."],
+        ),
+        (
+            "agent",
+            "I'm putting a credit of thirty-six pounds fifty on your account, so it'll come off "
+            "your March invoice. Our invoicing team will email you a credit note within two "
+            "working days.",
+            [
+                "Put a credit of thirty-six pounds fifty on the customer's account, it'll come "
+                "off their March invoice.",
+                "Invoicing team to email the customer a credit note within 2 working days.",
+            ],
+        ),
+        (
+            "agent",
             "I've escalated this to our service manager, Priya Shah. And Priya's going to ring "
             "you herself this afternoon.",
             ["Service manager Priya Shah to call the customer herself this afternoon."],

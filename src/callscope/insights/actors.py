@@ -111,8 +111,12 @@ def _third_open(body: str) -> tuple[str, str] | None:
     rest = m.group("rest")
     if verb == "go" and _GO_THROUGH.match(rest):
         return _who(m), verb  # "Jo will go through the form with you"
-    if m.group("verb").lower() == "have" and (_HAVE_THERE.match(rest) or _HAVE_READY.match(rest)):
-        return _who(m), "have"  # "Paul will have two staff there on Saturday to move it all"
+    if m.group("verb").lower() == "have" and (
+        _HAVE_THERE.match(rest) or _HAVE_READY.match(rest) or _HAVE_WITH_YOU.match(rest)
+    ):
+        # "Paul will have two staff there on Saturday to move it all", "FedEx will have them
+        # with you by noon on Thursday"
+        return _who(m), "have"
     if verb == "take" and _TAKE_AWAY.match(rest):
         return _who(m), "take"  # "Gary will take them away with him": an act, not a duration
     if verb == "do" and _DOES_IT.match(m.group(0)):
@@ -140,6 +144,11 @@ _GO_THROUGH = re.compile(
 _HAVE_THERE = re.compile(
     r"^\s+(?:[\w'-]+\s+){1,3}?(?:there|round|over|out|with you|on site)\b[^,.;]{0,60}?"
     r"\bto\s+[a-z]+",
+    re.I,
+)
+#: things brought to the customer: "will have them with you by noon on Thursday"
+_HAVE_WITH_YOU = re.compile(
+    r"^\s+(?:it|them|this|that|these|those|(?:the|your)\s+[\w'-]+(?:\s+[\w'-]+)?)\s+with\s+you\b",
     re.I,
 )
 #: things made ready: "will have all four sets prepared and ready for you from two o'clock"

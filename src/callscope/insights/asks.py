@@ -85,7 +85,11 @@ def _asked_of_customer(body: str) -> str:
 
 
 #: a request announced before it is made
-_FAVOUR = re.compile(r"\s+(?:something|one thing|me a favou?r)\b", re.I)
+_FAVOUR = re.compile(
+    r"\s+(?:something|one thing|me a favou?r|(?:two|three|a couple of|a few)\s+(?:quick\s+)?"
+    r"things)\b",
+    re.I,
+)
 _TO_SOMEONE_ELSE = re.compile(
     r"\b(?:give|tell|send)\s+(?:him|her|them|your\s+[a-z]+)\s+(?:our|my|the|a|an)\b", re.I
 )

@@ -118,7 +118,12 @@ _ACCEPT = re.compile(
 
 #: a purpose or reason clause after the promise: its negation ("I'll drop off two heaters so
 #: you're not cold tonight") is no veto of the promise before it
-_PURPOSE = re.compile(r"\s+(?:so that|so|because|since|in case|or else|otherwise)\s+", re.I)
+_PURPOSE = re.compile(
+    # …and what the act tells others: "a sign on the machine telling people not to put coins in"
+    r"\s+(?:so that|so|because|since|in case|or else|otherwise|telling|asking|reminding|"
+    r"warning)\s+",
+    re.I,
+)
 NEGATED: Final = re.compile(
     r"\b(?:won't|will not|shan't|am not going to|'m not going to|are not going to|aren't going"
     r" to|never|cannot|can't|not able|unable|wouldn't|don't|doesn't|isn't|not)\b",

@@ -16,14 +16,15 @@ rule, an offer on the customer's choice), and the agent's in-call procedure ("le
 "I'll put you on hold", "I'll need your…"). The rest go to the shipped classifier
 (:mod:`callscope.insights.commitments`), which keeps those it scores ≥ its threshold.
 
-"They" as the actor is named from the last team or office the agent mentioned. Sentences are
-read with the recogniser's typical slips undone (:mod:`callscope.insights.misheard`), and a
-sentence that finishes the one before — a consequence, a trailing "once…", the rest of a turn
-the recogniser cut at a pause — is joined to it first. A sentence said three times or more in
-one call is the recogniser looping, not speech, and a step said twice is kept once. The
-agent's act done in the call that hands the matter to a third party whose own step follows in
-the same sentence or the next one of the turn ("I've booked an engineer visit for Wednesday.
-The engineer will replace the board.") is no step of its own: the third party's is.
+"They", "he", "she" or a first name as the actor is named by :mod:`callscope.insights.naming`.
+Sentences are read with the recogniser's typical slips undone
+(:mod:`callscope.insights.misheard`), and a sentence that finishes the one before — a
+consequence, a trailing "once…", the rest of a turn the recogniser cut at a pause — is joined
+to it first. A sentence said three times or more in one call is the recogniser looping, not
+speech, and a step said twice is kept once. The agent's act done in the call that hands the
+matter to a third party whose own step follows in the same sentence or the next one of the
+turn ("I've booked an engineer visit for Wednesday. The engineer will replace the board.") is
+no step of its own: the third party's is.
 """
 
 from __future__ import annotations
@@ -34,67 +35,21 @@ from collections.abc import Sequence
 from dataclasses import replace
 from typing import Final
 
-from callscope.insights.actors import DETERMINER, TRADES
+from callscope.insights.actors import DETERMINER
 from callscope.insights.clauses import Clause, Frame, clauses, frame, is_consequence
 from callscope.insights.commitments import load_model
 from callscope.insights.incall import BE_PLACES
+from callscope.insights.naming import Names
 from callscope.insights.steptext import step_action, step_text
 from callscope.insights.types import Embedder, NextStep, Sentence, Utterance, sentences
 
 __all__ = ["Candidate", "candidates", "next_steps"]
 
-_TEAM = re.compile(
-    r"\b(?:the\s+|our\s+|a\s+|an\s+|(?=(?:dispatch|billing)\b))((?:[a-z'-]+\s+){0,2}(?:"
-    + TRADES
-    + r"|team|department|office|desk|dispatch|billing(?!\s+(?:address|date|period|cycle))|"
-    r"supervisor|manager|pharmacist|lab|tuners?|warehouse|depot|store|crew|kitchen|bank|insurer|"
-    r"surgery|clinic|pharmacy|planner|coordinator|advis[eo]r|officer|administrator)"
-    r"(?:\s+(?:lead|leader))?)\b",
-    re.I,
-)
-_PRONOUN_ACTOR = ("they", "he", "she")
-#: the groups among :data:`_TEAM`'s words, which "he" or "she" never means
-_COLLECTIVE: Final = frozenset(
-    ("team", "department", "office", "desk", "lab", "warehouse", "depot", "store", "crew",
-     "dispatch", "kitchen", "bank", "insurer", "surgery", "clinic", "pharmacy", "tuners")
-)  # fmt: skip
 #: the agent starting to troubleshoot with the customer on the line
 _TRY_NOW = re.compile(
     r"\blet's\s+(?:just\s+)?(?:try|do|run|check|test)\b|\bwhile (?:you're|you are|we're|we are|"
     r"I'm|I am) (?:on the (?:line|phone)|still on)\b|\bshall we try\b",
     re.I,
-)
-#: an organisation named after a preposition or introduced by name, whom a later "they" may
-#: mean: "we'll send the battery to Veloria, they're going to ship a replacement", "we use a
-#: local firm called Brightpile Carpet Care, and they'll ring you"
-_ORGANISATION = re.compile(
-    r"\b(?:to|with|from|called|named)\s+(?P<name>[A-Z][a-z]+(?:\s+[A-Z][a-z]+){0,2})\b(?!')"
-)
-#: a company named after what it is to us: "our specialist partner, Bellweather Rug Works"
-_NAMED_PARTNER = re.compile(
-    r"\b(?:the|our|a|an)\s+(?:[a-z'-]+\s+){0,2}(?:partner|company|supplier|firm|contractor|"
-    r"specialists?|provider|courier|lab|manufacturer|distributor)\s*,\s+"
-    r"(?P<name>(?-i:[A-Z][A-Za-z]+)(?:\s+(?:(?:and|&)\s+)?(?-i:[A-Z][A-Za-z]+)){0,3})\b",
-    re.I,
-)
-_NOT_ORGANISATION_WORDS: Final = """Monday Tuesday Wednesday Thursday Friday Saturday Sunday
-January February March April May June July August September October November December I You We"""
-_NOT_ORGANISATIONS: Final = frozenset(_NOT_ORGANISATION_WORDS.split())
-#: capitalised words opening a clause that name no one: "That will…", "It'll…"
-_NOT_NAME_WORDS: Final = """It That This There Which What Who Someone Everything Nothing He She
-They Yes No How Why When Where Okay Sure Right Great Thanks"""
-_NOT_NAMES: Final = _NOT_ORGANISATIONS | frozenset(_NOT_NAME_WORDS.split())
-#: a person named with their role: "your account manager, Helen Park", "Jo, the room leader"
-#: — whom a later "she"/"he" means
-_PERSON = re.compile(
-    r"\b(?:the|our|your|my|a|an)\s+(?P<role>(?:[a-z'-]+\s+){0,2}[a-z'-]+),\s+"
-    r"(?P<name>(?:(?:Mr|Mrs|Ms|Dr|Miss)\.?\s+)?(?!I\b)[A-Z][a-z'-]+(?:\s+[A-Z][a-z'-]+)?)\b"
-    r"|\b(?P<first>[A-Z][a-z'-]+(?:\s+[A-Z][a-z'-]+)?),\s+(?:the|our|your|my)\s+"
-    r"(?P<role2>(?:[a-z'-]+\s+){0,2}[a-z'-]+),"
-    # a name and "one of our…": "I've got Luis, one of our senior techs, free"
-    r"|\b(?P<one>[A-Z][a-z'-]+(?:\s+[A-Z][a-z'-]+)?),\s+one\s+of\s+(?:our|the)\b"
-    # a name alone acting: "Darren can fit it on Friday afternoon"
-    r"|\b(?P<solo>[A-Z][a-z'-]+)\s+(?=(?:will|'ll|can|is going to|is coming|has)\b)"
 )
 
 
@@ -152,10 +107,7 @@ def candidates(utterances: Sequence[Utterance]) -> list[Candidate]:
     """The clauses of the call that name an actor and an action and are not vetoed; "they"
     is named after the last team the agent mentioned."""
     out: list[Candidate] = []
-    team = person = ""
-    known: list[
-        str
-    ] = []  # the people the agent named with their role ("service manager Priya Shah")
+    names = Names()
     trying: Utterance | None = None  # the agent's turn that started trying something now
     for index, s in enumerate(_joined_consequences(sentences(utterances))):
         parts = clauses(s.text, s.speaker)
@@ -176,60 +128,12 @@ def candidates(utterances: Sequence[Utterance]) -> list[Candidate]:
         subject = ""  # the team that acts in an earlier clause of the sentence
         for c, f in zip(parts, frames, strict=True):
             if f.candidate and _admissible(f, c.text) and not _vetoed(f):
-                f, subject = _actor_named(f, c.text, (person, subject, team), known)
+                f, subject = names.actor(f, c.text, subject)
                 out.append(Candidate(s, c, f, index))
             if s.speaker != "customer":
-                teams, people = _mentioned(c.text)
-                roles = [t for t in teams if t.lower().split()[-1] not in _COLLECTIVE]
-                team = teams[-1] if teams else team
-                # the one named last, by name or by role ("our operations manager… you'll get
-                # a call from her"); a group named after them makes "he" no one, unless they
-                # are who acts in it ("he's pulling a crew off a job")
-                known += [p for p in people if " " in p]
-                if people or roles:
-                    person = people[-1] if people else roles[-1]
-                elif teams and not _PRONOUN_OPENS.match(_LEADING_AND.sub("", c.text)):
-                    person = ""
+                opens = bool(_PRONOUN_OPENS.match(_LEADING_AND.sub("", c.text)))
+                names.heard(c.text, pronoun_opens=opens)
     return out
-
-
-def _pronoun_named(f: Frame, text: str, person: str, team: str) -> Frame:
-    """A third party said as "they", "he" or "she", named: "I've raised it with the warehouse,
-    they'll ship it…" — a team named before the pronoun in the clause itself, else ``team``
-    (the one acting earlier in the sentence: "the logistics team will take it up with the
-    courier, and they'll email you"; else the last one named); a "he" or "she" is ``person``,
-    the last person the agent named by name or role."""
-    here = [m.group(1) for m in _TEAM.finditer(text.split(f.who, 1)[0])]
-    if f.who.lower() != "they" and person and not here:
-        return _named(f, person)
-    if here or team:
-        return _named(f, here[-1] if here else team)
-    return f
-
-
-def _mentioned(text: str) -> tuple[list[str], list[str]]:
-    """The teams (and organisations) and the people named in ``text``, in order (a team's
-    name said after it, "our specialist partner, Bellweather Rug Works", last)."""
-    teams = [m.group(1) for m in _TEAM.finditer(text)] + [
-        m.group("name")
-        for m in _ORGANISATION.finditer(text)
-        if m.group("name").split()[0] not in _NOT_ORGANISATIONS
-    ]
-    teams += [
-        m.group("name")
-        for m in _NAMED_PARTNER.finditer(text)
-        if m.group("name").split()[0] not in _NOT_NAMES and m.group("name") not in teams
-    ]
-    people = [
-        f"{m.group('role')} {m.group('name')}"
-        if m.group("name")
-        else f"{m.group('role2')} {m.group('first')}"
-        if m.group("first")
-        else m.group("one") or m.group("solo")
-        for m in _PERSON.finditer(text)
-        if (m.group("solo") or m.group("one") or "") not in _NOT_NAMES
-    ]
-    return teams, people
 
 
 #: a sentence that is only a time or condition for what was just said ("Once the new one comes.")
@@ -345,35 +249,6 @@ _PRONOUN_OPENS = re.compile(r"^(?:he|she|they)(?:'ll|\s+will|'s|\s+is|'re|\s+are
 _LEADING_AND = re.compile(r"^(?:and|then|and then|so)\s+", re.I)
 
 
-def _named(f: Frame, team: str) -> Frame:
-    return replace(f, who=team)
-
-
-def _actor_named(
-    f: Frame, text: str, last: tuple[str, str, str], known: Sequence[str]
-) -> tuple[Frame, str]:
-    """A third party's step with its actor named (a pronoun by :func:`_pronoun_named`, a
-    first name by :func:`_in_full`), and the team acting in the sentence so far; ``last``:
-    the person last named, the team acting earlier in the sentence, the team last named."""
-    person, subject, team = last
-    if f.owner != "third party":
-        return f, subject
-    if f.who.lower() in _PRONOUN_ACTOR:
-        return _pronoun_named(f, text, person, subject or team), subject
-    if _TEAM.search(f.who):
-        return f, f.who
-    return _in_full(f, known), subject
-
-
-def _in_full(f: Frame, known: Sequence[str]) -> Frame:
-    """A third party said by first name, named as the agent introduced them: "Priya's going to
-    ring you" after "our service manager, Priya Shah" is the service manager Priya Shah's."""
-    if not re.fullmatch(r"(?-i:[A-Z][a-z'-]+)", f.who):
-        return f
-    full = next((p for p in reversed(known) if f.who in p.split()[-2:]), None)
-    return f if full is None else _named(f, full)
-
-
 #: an agent's act done in the call that hands the matter on ("I've booked an engineer visit",
 #: "I'm passing this to our cold chain team")
 _HANDING: Final = frozenset(("past", "progressive"))
@@ -386,8 +261,15 @@ def _handed_over(c: Candidate, kept: Sequence[Candidate]) -> bool:
     """Whether ``c`` is the agent's act done in the call that hands the matter to a third
     party whose own step follows in the same sentence or the next one of the same turn ("I've
     booked an engineer visit for Wednesday. The engineer will replace the board."): the third
-    party's step is the one to come, the hand-over is done."""
-    if c.frame.kind not in _HANDING or c.frame.owner != "agent" or c.frame.verb in _OWN_ACTS:
+    party's step is the one to come, the hand-over is done. An act with its own consequence
+    hands nothing over ("I'm putting a credit on your account, so it'll come off your March
+    invoice. Our invoicing team will email you a credit note")."""
+    if (
+        c.frame.kind not in _HANDING
+        or c.frame.owner != "agent"
+        or c.frame.verb in _OWN_ACTS
+        or c.frame.consequence
+    ):
         return False
     return any(
         o.frame.owner == "third party"

@@ -187,6 +187,8 @@ _THING_TO_DO = re.compile(
     r"need|want)\s+you\s+to\s+do\b[^:.?!]{0,60}:\s+(?=[a-z])",
     re.I,
 )
+#: "Could you do me a favor and email me a photo…" — read as "could you email me a photo…"
+_DO_ME_A_FAVOUR = re.compile(r"\b(could|can|would)\s+you\s+do\s+me\s+a\s+favou?r\s+and\s+", re.I)
 _IF_ANY = re.compile(r"\b(?:if|unless|in case)\b", re.I)
 _OTHERWISE = re.compile(r"\b(?:otherwise|or else|alternatively|instead)\b", re.I)
 #: a purpose said before the agent's request: "So Rosa can get in, could you leave the gate
@@ -299,6 +301,7 @@ def _actively(text: str) -> str:
         lambda m: f"you'll need to {_DONE_AS[m.group('done').lower()]} {m.group('what')}", text
     )
     text = _THING_TO_DO.sub("could you ", text)
+    text = _DO_ME_A_FAVOUR.sub(lambda m: f"{m.group(1)} you ", text)
     need = _YOUD_NEED.search(text)
     if need and not _IF_ANY.search(text) and not _OTHERWISE.search(text[: need.start()]):
         text = _YOUD_NEED.sub("you'll need to", text)

@@ -31,6 +31,7 @@ acknowledge remake reprogram redo decide examine
 measure fit swap clean store survey assess quote reimburse reschedule rearrange track pack
 exchange complete treat mark tow paint tune calibrate configure enrol photocopy label trace
 tape wrap seal
+revise reprint stick peel engrave carry
 """
 #: the listed action verbs, base forms
 ACTIONS: Final = frozenset(_ACTION_WORDS.split())
@@ -40,7 +41,7 @@ _IRREGULAR_PAST: Final = {
     "keep": "kept", "leave": "left", "let": "let", "make": "made", "pay": "paid", "put": "put",
     "reset": "reset", "send": "sent", "set": "set", "take": "taken", "tell": "told",
     "write": "written", "come": "come", "see": "seen", "resend": "resent", "reach": "reached",
-    "upset": "upset", "fill": "filled", "ring": "rung", "run": "run",
+    "upset": "upset", "fill": "filled", "ring": "rung", "run": "run", "stick": "stuck",
 }  # fmt: skip
 _SIMPLE_PAST: Final = {"take": "took", "give": "gave", "write": "wrote", "do": "did",
                        "see": "saw", "come": "came",

@@ -1,0 +1,169 @@
+"""Who a third party is: the teams, companies and people the agent names in a call, and the
+actor a step's "they", "he", "she" or first name means (:class:`Names`).
+
+"They" is the team named before it in the clause, else the one acting earlier in the
+sentence, else the last team or company the agent named ("our specialist partner,
+Bellweather Rug Works" names the company, not the specialist); "he" or "she" is the last
+person the agent named by name or role; a first name alone is the person as the agent
+introduced them ("Priya's going to ring you" after "our service manager, Priya Shah").
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from dataclasses import replace
+from typing import Final
+
+from callscope.insights.actors import TRADES
+from callscope.insights.clauses import Frame
+
+__all__ = ["TEAM", "Names"]
+
+TEAM = re.compile(
+    r"\b(?:the\s+|our\s+|a\s+|an\s+|(?=(?:dispatch|billing)\b))((?:[a-z'-]+\s+){0,2}(?:"
+    + TRADES
+    + r"|team|department|office|desk|dispatch|billing(?!\s+(?:address|date|period|cycle))|"
+    r"supervisor|manager|pharmacist|lab|tuners?|warehouse|depot|store|crew|kitchen|bank|insurer|"
+    r"surgery|clinic|pharmacy|planner|coordinator|advis[eo]r|officer|administrator)"
+    r"(?:\s+(?:lead|leader))?)\b",
+    re.I,
+)
+PRONOUN_ACTOR = ("they", "he", "she")
+#: the groups among :data:`_TEAM`'s words, which "he" or "she" never means
+COLLECTIVE: Final = frozenset(
+    ("team", "department", "office", "desk", "lab", "warehouse", "depot", "store", "crew",
+     "dispatch", "kitchen", "bank", "insurer", "surgery", "clinic", "pharmacy", "tuners")
+)  # fmt: skip
+#: an organisation named after a preposition or introduced by name, whom a later "they" may
+#: mean: "we'll send the battery to Veloria, they're going to ship a replacement", "we use a
+#: local firm called Brightpile Carpet Care, and they'll ring you"
+_ORGANISATION = re.compile(
+    r"\b(?:to|with|from|called|named)\s+(?P<name>[A-Z][a-z]+(?:\s+[A-Z][a-z]+){0,2})\b(?!')"
+)
+#: a company named after what it is to us: "our specialist partner, Bellweather Rug Works"
+_NAMED_PARTNER = re.compile(
+    r"\b(?:the|our|a|an)\s+(?:[a-z'-]+\s+){0,2}(?:partner|company|supplier|firm|contractor|"
+    r"specialists?|provider|courier|lab|manufacturer|distributor)\s*,\s+"
+    r"(?P<name>(?-i:[A-Z][A-Za-z]+)(?:\s+(?:(?:and|&)\s+)?(?-i:[A-Z][A-Za-z]+)){0,3})\b",
+    re.I,
+)
+_NOT_ORGANISATION_WORDS: Final = """Monday Tuesday Wednesday Thursday Friday Saturday Sunday
+January February March April May June July August September October November December I You We"""
+_NOT_ORGANISATIONS: Final = frozenset(_NOT_ORGANISATION_WORDS.split())
+#: capitalised words opening a clause that name no one: "That will…", "It'll…"
+_NOT_NAME_WORDS: Final = """It That This There Which What Who Someone Everything Nothing He She
+They Yes No How Why When Where Okay Sure Right Great Thanks"""
+_NOT_NAMES: Final = _NOT_ORGANISATIONS | frozenset(_NOT_NAME_WORDS.split())
+#: a person named with their role: "your account manager, Helen Park", "Jo, the room leader"
+#: — whom a later "she"/"he" means
+_PERSON = re.compile(
+    r"\b(?:the|our|your|my|a|an)\s+(?P<role>(?:[a-z'-]+\s+){0,2}[a-z'-]+),\s+"
+    r"(?P<name>(?:(?:Mr|Mrs|Ms|Dr|Miss)\.?\s+)?(?!I\b)[A-Z][a-z'-]+(?:\s+[A-Z][a-z'-]+)?)\b"
+    r"|\b(?P<first>[A-Z][a-z'-]+(?:\s+[A-Z][a-z'-]+)?),\s+(?:the|our|your|my)\s+"
+    r"(?P<role2>(?:[a-z'-]+\s+){0,2}[a-z'-]+),"
+    # a name and "one of our…": "I've got Luis, one of our senior techs, free"
+    r"|\b(?P<one>[A-Z][a-z'-]+(?:\s+[A-Z][a-z'-]+)?),\s+one\s+of\s+(?:our|the)\b"
+    # a name alone acting: "Darren can fit it on Friday afternoon"
+    r"|\b(?P<solo>[A-Z][a-z'-]+)\s+(?=(?:will|'ll|can|is going to|is coming|has)\b)"
+)
+
+
+def pronoun_named(f: Frame, text: str, person: str, team: str) -> Frame:
+    """A third party said as "they", "he" or "she", named: "I've raised it with the warehouse,
+    they'll ship it…" — a team named before the pronoun in the clause itself, else ``team``
+    (the one acting earlier in the sentence: "the logistics team will take it up with the
+    courier, and they'll email you"; else the last one named); a "he" or "she" is ``person``,
+    the last person the agent named by name or role."""
+    here = [m.group(1) for m in TEAM.finditer(text.split(f.who, 1)[0])]
+    if f.who.lower() != "they" and person and not here:
+        return named(f, person)
+    if here or team:
+        return named(f, here[-1] if here else team)
+    return f
+
+
+def mentioned(text: str) -> tuple[list[str], list[str]]:
+    """The teams (and organisations) and the people named in ``text``, in order (a team's
+    name said after it, "our specialist partner, Bellweather Rug Works", last)."""
+    teams = [m.group(1) for m in TEAM.finditer(text)] + [
+        m.group("name")
+        for m in _ORGANISATION.finditer(text)
+        if m.group("name").split()[0] not in _NOT_ORGANISATIONS
+    ]
+    teams += [
+        m.group("name")
+        for m in _NAMED_PARTNER.finditer(text)
+        if m.group("name").split()[0] not in _NOT_NAMES and m.group("name") not in teams
+    ]
+    people = [
+        f"{m.group('role')} {m.group('name')}"
+        if m.group("name")
+        else f"{m.group('role2')} {m.group('first')}"
+        if m.group("first")
+        else m.group("one") or m.group("solo")
+        for m in _PERSON.finditer(text)
+        if (m.group("solo") or m.group("one") or "") not in _NOT_NAMES
+    ]
+    return teams, people
+
+
+def named(f: Frame, team: str) -> Frame:
+    return replace(f, who=team)
+
+
+def actor_named(
+    f: Frame, text: str, last: tuple[str, str, str], known: Sequence[str]
+) -> tuple[Frame, str]:
+    """A third party's step with its actor named (a pronoun by :func:`pronoun_named`, a
+    first name by :func:`in_full`), and the team acting in the sentence so far; ``last``:
+    the person last named, the team acting earlier in the sentence, the team last named."""
+    person, subject, team = last
+    if f.owner != "third party":
+        return f, subject
+    if f.who.lower() in PRONOUN_ACTOR:
+        return pronoun_named(f, text, person, subject or team), subject
+    if TEAM.search(f.who):
+        return f, f.who
+    return in_full(f, known), subject
+
+
+def in_full(f: Frame, known: Sequence[str]) -> Frame:
+    """A third party said by first name, named as the agent introduced them: "Priya's going to
+    ring you" after "our service manager, Priya Shah" is the service manager Priya Shah's."""
+    if not re.fullmatch(r"(?-i:[A-Z][a-z'-]+)", f.who):
+        return f
+    full = next((p for p in reversed(known) if f.who in p.split()[-2:]), None)
+    return f if full is None else named(f, full)
+
+
+class Names:
+    """Who the agent has named so far in a call, read clause by clause (:meth:`heard`), and
+    the actor a third party's step means (:meth:`actor`)."""
+
+    __slots__ = ("known", "person", "team")
+
+    def __init__(self) -> None:
+        self.team = ""  # the team or company named last
+        self.person = ""  # the person named last, by name or by role
+        #: the people named with their role and name ("service manager Priya Shah")
+        self.known: list[str] = []
+
+    def actor(self, f: Frame, text: str, subject: str) -> tuple[Frame, str]:
+        """:func:`actor_named` with what was named so far."""
+        return actor_named(f, text, (self.person, subject, self.team), self.known)
+
+    def heard(self, text: str, *, pronoun_opens: bool) -> None:
+        """The names in the agent's clause ``text`` (``pronoun_opens``: the clause opens with
+        a third party's pronoun)."""
+        teams, people = mentioned(text)
+        roles = [t for t in teams if t.lower().split()[-1] not in COLLECTIVE]
+        self.team = teams[-1] if teams else self.team
+        # the one named last, by name or by role ("our operations manager… you'll get a call
+        # from her"); a group named after them makes "he" no one, unless they are who acts in
+        # it ("he's pulling a crew off a job")
+        self.known += [p for p in people if " " in p]
+        if people or roles:
+            self.person = people[-1] if people else roles[-1]
+        elif teams and not pronoun_opens:
+            self.person = ""
