@@ -261,7 +261,11 @@ class GrpcIngest:
             await context.abort(*refusal)
         if ended:
             code, why = ended[0]
-            await context.abort(grpc.StatusCode[_STATUS_BY_CLOSE.get(code, "ABORTED")], why)
+            answer = _STATUS_BY_CLOSE.get(code, "ABORTED")
+            # said in the log too: a grpc.aio sender still writing when this status arrives
+            # may see INTERNAL "Internal error from Core" in its place (grpc/grpc#36066)
+            logger.info("gRPC dialog ended by this node: %s (%s)", answer, clean(why))
+            await context.abort(grpc.StatusCode[answer], why)
         return empty_pb2.Empty()
 
     async def _tick(self) -> None:
