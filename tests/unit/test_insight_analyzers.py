@@ -942,6 +942,18 @@ DATA = Path(__file__).resolve().parents[2] / "bench" / "data" / "insights"
         ("agent", "One moment, I'll bring it up.", []),
         (
             "agent",
+            "So what I need from you is the storage agreement signed. If you sign it and send it "
+            "back before the twentieth, we can hold the two containers for you.",
+            ["Customer to sign the storage agreement before the twentieth."],
+        ),
+        (
+            "agent",
+            "If you can sign it and get it back to me by the thirty-first, it goes to our "
+            "membership director for sign-off.",
+            ["Customer to sign it and get it back to the agent by the 31st."],
+        ),
+        (
+            "agent",
             "Our lift planner, Karen Walsh, will revise it for the Aire Valley crane and email "
             "it to you by Friday noon.",
             [
@@ -1714,7 +1726,7 @@ def test_the_customers_yes_to_the_agents_request_is_no_step_of_its_own() -> None
                 (
                     "agent",
                     "Chase it with Graham and call the customer if the customer hasn't had a "
-                    "letter by the twenty-fifth of March.",
+                    "letter by the 25th of March.",
                 )
             ],
         ),

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from callscope.insights.numbers import normalise_deadline, spoken_numbers
+from callscope.insights.numbers import DEADLINE, normalise_deadline, spoken_numbers
 
 
 @pytest.mark.parametrize(
@@ -32,3 +32,21 @@ def test_spoken_numbers_are_read_as_digits(said: str, read: str) -> None:
 def test_a_deadline_on_a_spoken_date() -> None:
     assert normalise_deadline("by the twenty-second.") == "by the 22nd"
     assert normalise_deadline("right after we hang up") == "after the call"
+
+
+@pytest.mark.parametrize(
+    ("text", "deadline"),
+    [
+        ("sign it and send it back before the twentieth, we can hold them", "before the twentieth"),
+        ("he'll fit it on the fourteenth at nine", "on the fourteenth"),
+        ("get it back to me by the thirty-first.", "by the thirty-first"),
+        ("until the third of March", "until the third"),
+        # an ordinal that names no day
+        ("the lift is on the second floor", None),
+        ("we'll reverse the second charge", None),
+        ("by the third time it happened", None),
+    ],
+)
+def test_a_day_said_as_a_spoken_ordinal_is_a_deadline(text: str, deadline: str | None) -> None:
+    found = DEADLINE.search(text)
+    assert (found.group(0) if found else None) == deadline

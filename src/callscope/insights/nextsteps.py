@@ -40,6 +40,7 @@ from callscope.insights.clauses import Clause, Frame, clauses, frame, is_consequ
 from callscope.insights.commitments import load_model
 from callscope.insights.incall import BE_PLACES
 from callscope.insights.naming import Names
+from callscope.insights.numbers import normalise_deadline
 from callscope.insights.steptext import step_action, step_text
 from callscope.insights.types import Embedder, NextStep, Sentence, Utterance, sentences
 
@@ -224,6 +225,18 @@ _VISITS: Final = frozenset(("be", "come", "visit", "pop", "drop", "call", "go"))
 _PHONE_CALL: Final = re.compile(r"\bcall(?:s|ing)?\s+(?:you|him|her|them|the customer)\b", re.I)
 
 
+def _asked_again(first: Candidate, then: Candidate) -> bool:
+    """Whether ``then`` asks the customer again for ``first``'s act in the same turn, its
+    object now a pronoun ("…the agreement signed. If you sign it and send it back…")."""
+    return (
+        first.sentence.utterance is then.sentence.utterance
+        and first.frame.owner == then.frame.owner == "customer"
+        and first.frame.kind == then.frame.kind == "instruction"
+        and first.frame.verb == then.frame.verb
+        and bool(re.search(rf"\b{then.frame.verb}\w*\s+(?:it|them|that|this)\b", then.clause.text))
+    )
+
+
 #: an act that only points back at the one before, with its time: "they'll do that by Friday"
 _DO_THAT = re.compile(r"^do\s+(?:that|this|it|so)\s+(\S.*)$", re.I)
 
@@ -351,6 +364,15 @@ def next_steps(utterances: Sequence[Utterance], *, embed: Embedder | None = None
                 value=f"{out[-1].value.rstrip('.')} {when.group(1)}.",
                 said=f"{out[-1].said.rstrip('.')}, {c.clause.text}",
             )
+            continue
+        if last is not None and out and _asked_again(last, c):
+            # "What I need from you is the agreement signed. If you sign it and send it back
+            # before the twentieth, …": one request, with the time the second gives
+            if c.frame.deadline and not last.frame.deadline:
+                out[-1] = replace(
+                    out[-1],
+                    value=f"{out[-1].value.rstrip('.')} {normalise_deadline(c.frame.deadline)}.",
+                )
             continue
         if last is not None and out and _same_visit(last, c):
             # "Alison will be with you on Tuesday, and she'll have a look at the F sharp":

@@ -41,6 +41,12 @@ _NUMBER_WORD = (
     r"twenty|thirty|forty|fifty|sixty|seventy|eighty|ninety|a few|several|a couple of)"
 )
 _N = rf"(?:\d+|{_NUMBER_WORD}(?:[- ]{_NUMBER_WORD})?)"
+#: the days of a month as spoken ordinals: "the twentieth", "the thirty-first"
+_SPOKEN_DAY = (
+    r"(?:(?:(?:twenty|thirty)[- ])?(?:first|second|third|fourth|fifth|sixth|seventh|eighth|"
+    r"ninth)|tenth|eleventh|twelfth|thirteenth|fourteenth|fifteenth|sixteenth|seventeenth|"
+    r"eighteenth|nineteenth|twentieth|thirtieth)"
+)
 DEADLINE: Final = re.compile(
     r"(?:\b(?:by|before|on|until|within|in|after|no later than|at|for)\s+)?(?:"
     rf"(?:the\s+)?end of (?:the|this|next) (?:day|week|month)|{_N}\s+(?:to|or)\s+{_N}\s+{_UNIT}|"
@@ -49,7 +55,12 @@ DEADLINE: Final = re.compile(
     rf"(?:(?<=\bby )|(?<=\bbefore )|(?<=\buntil )){_MONTH}(?!\s+\d)|"
     rf"(?:in|within|after|for|takes?)\s+(?:a|an|{_N})\s+{_UNIT}|(?:next|this)\s+(?:{_WEEKDAY}|week|month|morning|afternoon|"
     rf"evening)|{_WEEKDAY}(?:\s+(?:morning|afternoon|evening|night))?|{_MONTH}\s+\d+(?:st|nd|rd"
-    r"|th)?|the\s+\d+(?:st|nd|rd|th)|tomorrow(?:\s+(?:morning|afternoon|evening|night))?|"
+    r"|th)?|the\s+\d+(?:st|nd|rd|th)|"
+    # a day said as a spoken ordinal after by/before/until/on: "before the twentieth", "on the
+    # fourteenth at nine" (not "on the second floor", "the second charge")
+    rf"(?:(?<=\bby )|(?<=\bbefore )|(?<=\buntil )|(?<=\bon ))the\s+{_SPOKEN_DAY}"
+    r"(?!\s+(?!(?:of|at|between|and|or|so|in|from|to|if|when|then|by|before|but)\b)[a-z])|"
+    r"tomorrow(?:\s+(?:morning|afternoon|evening|night))?|"
     r"today|tonight|this (?:morning|afternoon|evening)|first thing in the morning|the same day|"
     r"same day|\d{1,2}(?::\d\d)?\s*(?:am|pm|a\.m\.|p\.m\.)|noon|"
     r"(?:right |straight |just )?(?:after|as soon as|once|when) we(?:'ve)? hang up|"
