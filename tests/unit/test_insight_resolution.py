@@ -407,6 +407,35 @@ def test_who_calls_and_about_what_then_what_is_wrong_is_the_problem(first: str, 
     assert problem["utteranceId"] == 3
 
 
+def test_after_a_reference_only_the_next_turn_may_say_what_is_wrong() -> None:
+    opening = (
+        "Hi Jasmine. My name's Michael Reyes. I ordered my daughter's school photos, and the "
+        "order number is BD48816."
+    )
+    wrong_photos = said(
+        ("agent", "Bright Day School Portraits, this is Jasmine. How can I help?"),
+        ("customer", opening),
+        ("agent", "Thanks. The Deluxe package for Sofia Reyes. What can I do for you?"),
+        ("customer", "Yes. So the package came home yesterday, and they're not her photos."),
+        ("agent", "Oh no, I'm so sorry."),
+    )
+    problem = highlight(wrong_photos, "problem")
+    assert problem is not None
+    assert problem["utteranceId"] == 3
+    # the next turn only confirms the order: a complaint later is no reason to leave it
+    later_complaint = said(
+        ("agent", "Bright Day School Portraits, this is Jasmine. How can I help?"),
+        ("customer", opening),
+        ("agent", "Thanks. The Deluxe package for Sofia Reyes at Lincoln Elementary?"),
+        ("customer", "Yes, that's the one, for Sofia at Lincoln Elementary in Sacramento."),
+        ("agent", "Let me look at the batch."),
+        ("customer", "Your website said you'd email me when it shipped and I never got anything."),
+    )
+    problem = highlight(later_complaint, "problem")
+    assert problem is not None
+    assert problem["utteranceId"] == 1
+
+
 def test_an_outage_in_the_opening_turn_is_the_problem_before_a_later_complaint() -> None:
     call = said(
         ("agent", "Skyline Hosting support, this is Ana."),

@@ -68,6 +68,7 @@ _PROBLEM = re.compile(
     r"not working|never got|never received|never (?:arrived|came|showed|turned up|happened)|"
     r"no longer|stopped|keeps|keep \w+ing|drops?|problem|issue|error|broken|broke|failed|wrong|"
     r"the trouble is|out of hand|"
+    r"(?:it's|it is|they're|they are)\s+not\s+(?:my|her|his|our|their)\b|"
     r"charged|billed|overcharged|cancel|refund|calling about|calling because|i need|i want|"
     r"i'd like|trying to|missing|missed|lost|cracked|expired|too high|double|twice|no hot|"
     r"frustrat|times what|(?:two|three|2|3) times|again|dropped|arrived in|hurts?|pain|"
@@ -298,17 +299,11 @@ def _problem(sents: Sequence[Sentence]) -> Highlight | None:
     if chosen is not None and _who_and_what(chosen):
         # "It's David Okoro. I've got a marquee booked with you, reference MQ7730." — the agent
         # looks it up, and the customer's next long turn says what is wrong
-        chosen = next(
-            (
-                t
-                for t in long[: _PROBLEM_TURNS + 1]
-                if t[0].utterance.start > chosen[0].utterance.start
-                # what is wrong, not only how it feels ("this is the second time and it's
-                # really frustrating" leaves the booking the matter)
-                and _PROBLEM.search(_FEELING.sub("", " ".join(p.text for p in t)))
-            ),
-            chosen,
-        )
+        then = next((t for t in long if t[0].utterance.start > chosen[0].utterance.start), None)
+        # what is wrong, not only how it feels ("this is the second time and it's really
+        # frustrating" leaves the booking the matter)
+        if then is not None and _PROBLEM.search(_FEELING.sub("", " ".join(p.text for p in then))):
+            chosen = then
     if chosen is None:
         return None
     said = [(p, _GREETING.sub("", p.text).strip()) for p in chosen]
