@@ -941,6 +941,30 @@ DATA = Path(__file__).resolve().parents[2] / "bench" / "data" / "insights"
         ("agent", "The refund will take three days.", []),
         ("agent", "One moment, I'll bring it up.", []),
         (
+            "customer",
+            "I already called my bank, and they said they'll reverse one of them once the studio "
+            "confirms in writing that it was a mistake.",
+            [
+                "Customer's bank to reverse one of them once the studio confirms in writing that "
+                "it was a mistake."
+            ],
+        ),
+        (
+            "customer",
+            "My mortgage broker actually said she'll ask Halifax to extend the offer by a month.",
+            ["Customer's mortgage broker to ask Halifax to extend the offer by a month."],
+        ),
+        ("customer", "They said they would call me back and they never did.", []),
+        (
+            "agent",
+            "Done. Harbor Outfitters will have four rod setups waiting for you at the dock at "
+            "five thirty.",
+            [
+                "Harbor Outfitters to have four rod setups waiting for the customer at the dock "
+                "at five thirty."
+            ],
+        ),
+        (
             "agent",
             "So what I need from you is the storage agreement signed. If you sign it and send it "
             "back before the twentieth, we can hold the two containers for you.",

@@ -153,7 +153,9 @@ _HAVE_WITH_YOU = re.compile(
 )
 #: things made ready: "will have all four sets prepared and ready for you from two o'clock"
 _HAVE_READY = re.compile(
-    r"^\s+(?:[\w'-]+\s+){1,4}?(?:ready|prepared|packed|done|fixed|repaired|sorted|set up)\b", re.I
+    r"^\s+(?:[\w'-]+\s+){1,4}?(?:ready|prepared|packed|done|fixed|repaired|sorted|set up|"
+    r"waiting)\b",
+    re.I,
 )
 #: an act whose object follows a preposition: "will decide on the refund", "will look into
 #: it", "will deal with your claim"

@@ -58,8 +58,11 @@ NO_PROMISE = re.compile(
     re.I,
 )
 COMPLAINT = re.compile(
-    r"\b(?:you|they|he|she|someone|somebody|the last \w+|your colleague)\s+(?:said|promised|told"
-    r"|was supposed)|\b(?:was|were)\s+(?:told|promised)|\bnever (?:did|happened|came|showed|"
+    r"\b(?:you|someone|somebody|the last \w+|your colleague)\s+(?:said|promised|told"
+    r"|was supposed)|"
+    # (not what a third party says it will do: "my bank said they'll reverse one of them")
+    r"\b(?:they|he|she)\s+(?:said(?!\s+(?:that\s+)?(?:they|he|she)(?:'ll|\s+will)\b)|promised|"
+    r"told|was supposed)|\b(?:was|were)\s+(?:told|promised)|\bnever (?:did|happened|came|showed|"
     r"arrived)|\bnothing happened|\bpromised to\b",
     re.I,
 )

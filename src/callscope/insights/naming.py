@@ -18,7 +18,7 @@ from typing import Final
 from callscope.insights.actors import TRADES
 from callscope.insights.clauses import Frame
 
-__all__ = ["TEAM", "Names"]
+__all__ = ["TEAM", "Names", "reported"]
 
 TEAM = re.compile(
     r"\b(?:the\s+|our\s+|a\s+|an\s+|(?=(?:dispatch|billing)\b))((?:[a-z'-]+\s+){0,2}(?:"
@@ -167,3 +167,25 @@ class Names:
             self.person = people[-1] if people else roles[-1]
         elif teams and not pronoun_opens:
             self.person = ""
+
+
+#: an organisation of the customer's own, which acts of itself: "my bank", "my mortgage broker"
+#: (not the customer's household or staff: "my husband will drop it in" is the customer's step)
+_THEIR_ORGANISATION = re.compile(
+    r"\bmy\s+(?P<who>(?:mortgage\s+)?broker|bank|insurer|insurance company|lender|landlord|"
+    r"letting agent|solicitor|building society|card (?:company|provider)|GP|doctor|vet)\b",
+    re.I,
+)
+
+
+def reported(f: Frame, sentence: str) -> Frame:
+    """A step the customer reports of an organisation of their own ("I called my bank, and
+    they said they'll reverse one of them", "my mortgage broker said she'll ask Halifax…"):
+    that organisation's, a third party's."""
+    if f.owner != "customer" or f.kind != "third":
+        return f
+    before = sentence.split(f.who, 1)[0] if f.who else sentence
+    m = _THEIR_ORGANISATION.search(f.who) or _THEIR_ORGANISATION.search(before)
+    if m is None:
+        return f
+    return replace(f, owner="third party", who=f"customer's {m.group('who')}")

@@ -39,7 +39,7 @@ from callscope.insights.actors import DETERMINER
 from callscope.insights.clauses import Clause, Frame, clauses, frame, is_consequence
 from callscope.insights.commitments import load_model
 from callscope.insights.incall import BE_PLACES
-from callscope.insights.naming import Names
+from callscope.insights.naming import Names, reported
 from callscope.insights.numbers import normalise_deadline
 from callscope.insights.steptext import step_action, step_text
 from callscope.insights.types import Embedder, NextStep, Sentence, Utterance, sentences
@@ -129,7 +129,7 @@ def candidates(utterances: Sequence[Utterance]) -> list[Candidate]:
         subject = ""  # the team that acts in an earlier clause of the sentence
         for c, f in zip(parts, frames, strict=True):
             if f.candidate and _admissible(f, c.text) and not _vetoed(f):
-                f, subject = names.actor(f, c.text, subject)
+                f, subject = names.actor(reported(f, s.text), c.text, subject)
                 out.append(Candidate(s, c, f, index))
             if s.speaker != "customer":
                 opens = bool(_PRONOUN_OPENS.match(_LEADING_AND.sub("", c.text)))
