@@ -83,6 +83,10 @@ class DeviceSessions(EffectRunner):
             # the same web phone reconnecting right after it closed: its cleanup is under way
             await self._left(device.id)
             device = await self.directory.get_device(auth.account_id, device.id) or device
+        elif device.status == "Online" and device.id not in self.devices:
+            # read before that cleanup ended (it may have ended since): read it again; a web
+            # phone connected on another node is still Online
+            device = await self.directory.get_device(auth.account_id, device.id) or device
         if device.id in self.devices or device.status == "Online":
             raise _refused(
                 ErrorKind.CONFLICT, f"Device {device_id} is already connected", device_id
