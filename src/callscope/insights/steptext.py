@@ -218,14 +218,14 @@ def step_action(clause: Clause, f: Frame) -> str:
     action = third_person(action, speaker if clause.speaker == "customer" else "agent")
     if condition:
         action = f"{action} {third_person(condition[:1].lower() + condition[1:], speaker)}"
-    action = _POLITE_IF.sub("", action)
+    action = _TRAILING_ASIDE.sub("", action)
     return re.sub(r"\s{2,}", " ", _time_first(text, action)).strip(" ,")
 
 
 #: a politeness said as a condition, a promise said again, a description of the object, at
 #: the end: "…on Saturday morning, if that's alright", "…the moment it's ready, I promise",
 #: "…with museum glass, which is anti-reflective and much tougher"
-_POLITE_IF: Final = re.compile(
+_TRAILING_ASIDE: Final = re.compile(
     r",?\s*(?:if\s+that(?:'s|\s+is)\s+(?:alright|all right|okay|ok|fine|good)(?:\s+with\s+you)?|"
     r"i\s+promise(?:\s+you)?|which\s+(?:is|are)\s+[^,;\d]+)(?=[.!?]?$)",
     re.I,
