@@ -46,7 +46,7 @@ from callscope.insights.hedges import (
 )
 from callscope.insights.incall import is_in_call
 from callscope.insights.misheard import repaired
-from callscope.insights.numbers import DEADLINE
+from callscope.insights.numbers import DEADLINE, WEEKDAY
 from callscope.insights.rewrites import asked_first, from_our_side, rewritten
 from callscope.insights.verbs import base_form
 
@@ -146,6 +146,11 @@ _AFTER_EVENT = re.compile(_EVENT + r"[^,]*,", re.I)
 _EVENT_ONLY = re.compile(_EVENT + r"\s*$", re.I)
 #: what is to be made sure of may be negative: "make sure the panel isn't blocked" asks for it
 _MADE_SURE = re.compile(r"\b(?:make|making)\s+sure\b.*$", re.I)
+#: the words that open a topic or a reason said before the act (:data:`LEADING`)
+_TOPIC_WORDS: Final = r"about|as for|regarding|as regards|with regard to"
+_REASON_WORDS: Final = r"because of|due to|given|thanks to|in view of"
+#: a lead-in that names a topic or a reason, not a time: "because of Tuesday, …"
+TOPIC_OR_REASON: Final = re.compile(rf"\b(?:{_TOPIC_WORDS}|{_REASON_WORDS})\b", re.I)
 LEADING = re.compile(
     r"^(?:(?:ok(?:ay)?|so|yes|sure|great|alright|right|well|and|then|also|now|good news|"
     r"perfect|thanks|thank you|fine|got it|understood|in the meantime|to make up for it|"
@@ -156,14 +161,14 @@ LEADING = re.compile(
     # time to think before the act: "Have a think about the wording and email it to me…"
     r"have\s+a\s+(?:think|look|read)(?:\s+(?:about|at|over|through)\s+[^,.;?!]{1,40}?)?\s+and|"
     # a time first: "On the Thursday itself, could you make sure…", "Tomorrow morning, I'll…"
-    r"on\s+(?:the\s+)?(?:day|(?:mon|tues|wednes|thurs|fri|satur|sun)day)(?:\s+itself)?|"
+    rf"on\s+(?:the\s+)?(?:day|{WEEKDAY})(?:\s+itself)?|"
     r"(?:tomorrow|tonight|later today|first thing tomorrow)(?:\s+(?:morning|afternoon|evening))?|"
     # what the agent finds on the account: "It looks like our billing office has already…"
     r"(?:it\s+)?(?:looks|seems)\s+(?:like|as if|as though)(?:\s+that)?|i\s+can\s+see(?:\s+that)?|"
     # a topic named first: "about the tablets you asked about, our nurse will call you…"
-    r"(?:about|as for|regarding|as regards|with regard to)\s[^,.;?!]{1,80}(?=,)|"
+    rf"(?:{_TOPIC_WORDS})\s[^,.;?!]{{1,80}}(?=,)|"
     # a reason first: "because of the slope, I'm asking our site manager to…"
-    r"(?:because of|due to|given|thanks to|in view of)\s[^,.;?!]{1,40}(?=,))[,.!]?\s+)+",
+    rf"(?:{_REASON_WORDS})\s[^,.;?!]{{1,40}}(?=,))[,.!]?\s+)+",
     re.I,
 )
 

@@ -31,7 +31,8 @@ _ORDINAL_UNITS: Final = {
     "fifth": (5, "th"), "sixth": (6, "th"), "seventh": (7, "th"), "eighth": (8, "th"),
     "ninth": (9, "th"),
 }  # fmt: skip
-_WEEKDAY = r"(?:monday|tuesday|wednesday|thursday|friday|saturday|sunday)"
+#: a day of the week (a pattern to put in others)
+WEEKDAY: Final = r"(?:monday|tuesday|wednesday|thursday|friday|saturday|sunday)"
 _MONTH = (
     r"(?:january|february|march|april|may|june|july|august|september|october|november|december)"
 )
@@ -53,8 +54,8 @@ DEADLINE: Final = re.compile(
     # a month named alone only after "next", "end of" or "by"/"before"/"until" (not "May I…")
     rf"next\s+{_MONTH}|(?:the\s+)?end\s+of\s+{_MONTH}|"
     rf"(?:(?<=\bby )|(?<=\bbefore )|(?<=\buntil )){_MONTH}(?!\s+\d)|"
-    rf"(?:in|within|after|for|takes?)\s+(?:a|an|{_N})\s+{_UNIT}|(?:next|this)\s+(?:{_WEEKDAY}|week|month|morning|afternoon|"
-    rf"evening)|{_WEEKDAY}(?:\s+(?:morning|afternoon|evening|night))?|{_MONTH}\s+\d+(?:st|nd|rd"
+    rf"(?:in|within|after|for|takes?)\s+(?:a|an|{_N})\s+{_UNIT}|(?:next|this)\s+(?:{WEEKDAY}|week|month|morning|afternoon|"
+    rf"evening)|{WEEKDAY}(?:\s+(?:morning|afternoon|evening|night))?|{_MONTH}\s+\d+(?:st|nd|rd"
     r"|th)?|the\s+\d+(?:st|nd|rd|th)|"
     # a day said as a spoken ordinal after by/before/until/on: "before the twentieth", "on the
     # fourteenth at nine" (not "on the second floor", "the second charge")

@@ -17,6 +17,7 @@ from typing import Final
 
 from callscope.insights.actors import TRADES
 from callscope.insights.incall import is_later
+from callscope.insights.numbers import WEEKDAY
 from callscope.insights.verbs import ACTIONS, base_form
 
 __all__ = ["asked_first", "from_our_side", "rewritten"]
@@ -106,8 +107,8 @@ _BOOKED_TO = re.compile(
     r"(?P<who>\b(?!(?:it|that|this|there|he|she|they|everything|which|what)\b)"
     r"(?-i:[A-Z][a-z'-]+)(?:\s+(?-i:[A-Z][a-z'-]+))?|\b(?:the|our|an?)\s+(?:[a-z'-]+\s+)?"
     r"(?:" + TRADES + r"|team|crew))(?:\s+(?:is|are)|'s)\s+(?:now\s+|also\s+)?(?:booked|scheduled)"
-    r"\s+(?:for\s+(?P<when>(?:[a-z]+\s+){0,2}?(?:today|tonight|tomorrow|monday|tuesday|wednesday|"
-    r"thursday|friday|saturday|sunday)(?:\s+(?:morning|afternoon|evening))?(?:\s+at\s+[a-z0-9:]+"
+    r"\s+(?:for\s+(?P<when>(?:[a-z]+\s+){0,2}?(?:today|tonight|tomorrow|" + WEEKDAY + r")"
+    r"(?:\s+(?:morning|afternoon|evening))?(?:\s+at\s+[a-z0-9:]+"
     r"(?:\s+[ap]\.?m\.?)?)?)\s+)?to\s+(?P<verb>[a-z]+)\b(?P<rest>[^,.;!?]*)",
     re.I,
 )
@@ -298,7 +299,7 @@ def _actively(text: str) -> str:
         text,
     )
     text = _NEED_DONE.sub(
-        lambda m: f"you'll need to {_DONE_AS[m.group('done').lower()]} {m.group('what')}", text
+        lambda m: f"you'll need to {_to_do(m.group('done'))} {m.group('what')}", text
     )
     text = _THING_TO_DO.sub("could you ", text)
     text = _DO_ME_A_FAVOUR.sub(lambda m: f"{m.group(1)} you ", text)
@@ -342,6 +343,11 @@ def from_our_side(text: str) -> bool:
     """Whether ``text`` has the customer get something from the speaker's side ("you'll get a
     letter from us confirming it"): the speaker's promise, not a consequence of an act."""
     return bool(_GET_FROM_US.search(text) or _THING_FROM_US.search(text))
+
+
+def _to_do(done: str) -> str:
+    """What is to be done, from how it is said done: "filled  in" → "fill in"."""
+    return _DONE_AS[" ".join(done.lower().split())]
 
 
 def _will_act(m: re.Match[str]) -> str:
@@ -441,9 +447,7 @@ def rewritten(sentence: str) -> str:
     "could you email us the receipt"."""
     text = _WHAT_I_DO.sub(lambda m: f"{m.group(1)}'ll ", _actively(sentence))
     text = _WHAT_YOU_FINISH.sub(
-        lambda m: (
-            f"could you {_DONE_AS[' '.join(m.group('done').lower().split())]} " + m.group("what")
-        ),
+        lambda m: f"could you {_to_do(m.group('done'))} " + m.group("what"),
         text,
     )
     text = _WHAT_YOU_SEND.sub(_send_us, text)

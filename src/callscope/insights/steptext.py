@@ -14,9 +14,16 @@ from __future__ import annotations
 import re
 from typing import Final
 
-from callscope.insights.clauses import LEADING, Clause, Frame, guessed_base, strip_condition
+from callscope.insights.clauses import (
+    LEADING,
+    TOPIC_OR_REASON,
+    Clause,
+    Frame,
+    guessed_base,
+    strip_condition,
+)
 from callscope.insights.incall import NOW
-from callscope.insights.numbers import DEADLINE, normalise_deadline
+from callscope.insights.numbers import DEADLINE, WEEKDAY, normalise_deadline
 from callscope.insights.verbs import base_form, past_form, singular_base, third_singular
 
 __all__ = ["done_text", "step_action", "step_text", "third_person"]
@@ -232,26 +239,20 @@ _TRAILING_ASIDE: Final = re.compile(
 )
 
 
-#: lead-ins that name a reason or a topic (:data:`LEADING`), not a time
-_NO_TIME_LEAD: Final = re.compile(
-    r"\b(?:because of|due to|given|thanks to|in view of|about|as for|regarding|as regards|"
-    r"with regard to)\b",
-    re.I,
-)
-_WEEKDAY: Final = re.compile(r"^(?:mon|tues|wednes|thurs|fri|satur|sun)day$", re.I)
+_WEEKDAY_ALONE: Final = re.compile(rf"^{WEEKDAY}$", re.I)
 
 
 def _time_first(text: str, action: str) -> str:
     """``action`` with the time said before it in a lead-in ("On the Thursday itself, could
     you make sure…", "Tomorrow morning, could you send…") put after it."""
     lead = LEADING.match(text)
-    if lead and _NO_TIME_LEAD.search(lead.group(0)):
+    if lead and TOPIC_OR_REASON.search(lead.group(0)):
         return action  # "because of Tuesday, …": what the lead-in names is no time for the act
     when = DEADLINE.search(lead.group(0)) if lead else None
     if when is None or when.group(0).lower() in action.lower():
         return action
     said = normalise_deadline(when.group(0))
-    said = f"on {said}" if _WEEKDAY.match(said) else said[:1].lower() + said[1:]
+    said = f"on {said}" if _WEEKDAY_ALONE.match(said) else said[:1].lower() + said[1:]
     return f"{action.rstrip(' ,')} {said}"
 
 
