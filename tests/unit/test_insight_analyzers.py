@@ -1172,6 +1172,96 @@ DATA = Path(__file__).resolve().parents[2] / "bench" / "data" / "insights"
             "When the bottle arrives, please check the label says point-three milligrams.",
             ["Customer to check the label says point-three milligrams when the bottle arrives."],
         ),
+        (
+            "agent",
+            "No, you're not. I've raised a credit note for the forty-five pound delivery charge, so accounts will take it off your next statement.",
+            ["Accounts to take it off the customer's next statement."],
+        ),
+        (
+            "agent",
+            "I've asked Marcus in our billing department about the late fee, and he's agreed to refund the thirty-five dollar late fee to your card by the twelfth.",
+            [
+                "Billing department to refund the thirty-five dollar late fee to the customer's card by the twelfth."
+            ],
+        ),
+        (
+            "agent",
+            "I spoke to my supervisor, and because the library was closed, she's agreed to waive all forty-two pounds and lift the hold.",
+            [],
+        ),
+        (
+            "agent",
+            "To keep it moving, I need you to reply to the quote email with your approval by noon tomorrow, otherwise the job drops back into the normal queue.",
+            [
+                "Customer to reply to the quote email with their approval by noon tomorrow, otherwise the job drops back into the normal queue."
+            ],
+        ),
+        (
+            "agent",
+            "For any of this to go through, I need you to update the card on file by the end of today.",
+            ["Customer to update the card on file by the end of today."],
+        ),
+        (
+            "agent",
+            "What I do need is for you to have it off the bed frame and near the front door on the day, with all the bedding off.",
+            [
+                "Customer to have it off the bed frame and near the front door on the day, with all the bedding off."
+            ],
+        ),
+        (
+            "agent",
+            "I'll issue the refund the same day GreenHaul confirm the pickup, and it usually shows up five to seven business days after that.",
+            [
+                "Issue the refund the same day GreenHaul confirm the pickup, it usually shows up 5 to 7 business days after that."
+            ],
+        ),
+        (
+            "customer",
+            "I'll email you a photo of the law tag tonight, just so you've got proof it's the right mattress.",
+            [
+                "Customer to email the agent a photo of the law tag tonight, just so the agent has got proof it's the right mattress."
+            ],
+        ),
+        (
+            "agent",
+            "Because of the delay I've already waived the one-fifty rush fee, so you get priority handling at the standard price.",
+            [],
+        ),
+        (
+            "agent",
+            "Tomorrow morning the driver collects it from Kidlington Autos and brings it to Parkside Motors on Oxford Road.",
+            [
+                "Driver to collect it from Kidlington Autos and bring it to Parkside Motors on Oxford Road tomorrow morning."
+            ],
+        ),
+        (
+            "agent",
+            "When the lab flags a sample, our warehouse sends out a replacement kit, and yours went out this morning.",
+            [],
+        ),
+        (
+            "agent",
+            "The driver usually rings you when he's ten minutes away.",
+            [],
+        ),
+        (
+            "agent",
+            "Tom in our workshop will have the replacement set up and tuned by Friday afternoon, and you bring the damaged one into the Clifton shop on Saturday morning.",
+            [
+                "Tom in our workshop to have the replacement set up and tuned by Friday afternoon.",
+                "Customer to bring the damaged one into the Clifton shop on Saturday morning.",
+            ],
+        ),
+        (
+            "agent",
+            "I'll text you a payment link now, and as long as you pay it by Friday, that's all we need from you.",
+            ["Text the customer a payment link.", "Customer to pay it by Friday."],
+        ),
+        (
+            "agent",
+            "The good news is you get the upgrade for free.",
+            [],
+        ),
     ],
 )
 def test_commitments_and_vetoes(speaker: str, text: str, found: list[str]) -> None:
@@ -1180,6 +1270,34 @@ def test_commitments_and_vetoes(speaker: str, text: str, found: list[str]) -> No
     for s in steps:
         assert s.party_id == f"p-{speaker}"
         assert 0.5 <= s.probability <= 1
+
+
+def test_a_recap_and_a_late_yes_add_no_step() -> None:
+    steps = next_steps(
+        said(
+            (
+                "agent",
+                "What you'll need to do is go to the ticket office at Brighton station tomorrow "
+                "morning with photo ID.",
+            ),
+            ("customer", "Any ID?"),
+            ("agent", "Passport or driving licence."),
+            # the yes to the request two turns back: the request is the step
+            ("customer", "Fine, I'll go first thing."),
+            ("agent", "I'll call you on Friday afternoon to check the work's been done."),
+            ("customer", "Great."),
+            # the recap says the call again in other words
+            ("agent", "So just to recap: and I'll ring you on Friday afternoon."),
+        )
+    )
+    assert [(s.owner, s.value) for s in steps] == [
+        (
+            "customer",
+            "Customer to go to the ticket office at Brighton station tomorrow morning with "
+            "photo ID.",
+        ),
+        ("agent", "Call the customer on Friday afternoon to check the work's been done."),
+    ]
 
 
 def test_a_hand_over_done_in_the_call_is_carried_by_the_third_partys_step() -> None:

@@ -391,6 +391,13 @@ def test_a_short_delivery_damage_or_a_cited_reference_is_the_problem(first: str)
             "reference is MS55130.",
             "It just won't go. The lights come on, but when I push the lever nothing happens.",
         ),
+        # a problem named without what is wrong: the next turn says what
+        (
+            "Hi, it's Dave Collins from Collins Carpentry. I've got a problem with a delivery "
+            "this morning, order number SO88213.",
+            "What turned up is forty sheets of twelve mil and only sixteen joists, and I've got "
+            "two lads on site who can't do anything.",
+        ),
     ],
 )
 def test_who_calls_and_about_what_then_what_is_wrong_is_the_problem(first: str, then: str) -> None:
@@ -401,6 +408,22 @@ def test_who_calls_and_about_what_then_what_is_wrong_is_the_problem(first: str, 
         ("agent", "One moment, I'll bring it up. Yes, here we are. What's happening?"),
         ("customer", then),
         ("agent", "I see. Let me look at the options."),
+    )
+    problem = highlight(call, "problem")
+    assert problem is not None
+    assert problem["utteranceId"] == 3
+
+
+def test_the_answer_to_what_is_happening_is_the_problem_not_the_domain_asked_for() -> None:
+    call = said(
+        ("agent", "NameHarbor support, this is Carla. Can I get the domain you're calling about?"),
+        ("customer", "Yes, it's brightleaf bakery dot com. My name is Tom Becker."),
+        ("agent", "Thanks, Tom. Let me just verify the account. What's happening?"),
+        (
+            "customer",
+            "Since this morning our website's down and none of our email is coming in.",
+        ),
+        ("agent", "Let me check."),
     )
     problem = highlight(call, "problem")
     assert problem is not None

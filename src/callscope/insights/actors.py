@@ -33,10 +33,12 @@ _THIRD = re.compile(
     r"(?:team|department|engineers?|technician|mechanic|manager|supervisor|adjuster|"
     r"specialist|office|pharmacist|plumber|installer|courier|carrier|warehouse|desk|lab|"
     r"driver|agent|store|billing|dispatch|representative|doctor|nurse|provider)|billing|"
-    # a team opening the clause with its determiner lost: "(The) notice processing team will…"
-    r"accounts payable|dispatch|^(?!(?:any|every|each|no|which|what)\b)(?:[a-z']+\s+){1,3}"
-    r"(?:team|department)))"
-    r"\s*(?:'ll|will|is going to|are going to|'s going to|'re going to|"
+    # a team opening the clause with its determiner lost: "(The) notice processing team will…",
+    # "so accounts will take it off your next statement"
+    r"accounts payable|dispatch|^accounts|"
+    r"^(?!(?:any|every|each|no|which|what)\b)(?:[a-z']+\s+){1,3}(?:team|department)))"
+    # what someone has agreed to do: "he's agreed to refund the late fee by the twelfth"
+    r"\s*(?:'ll|will|is going to|are going to|'s going to|'re going to|(?:'s|\s+has)\s+agreed\s+to|"
     r"should(?!\s+(?:have|not|never)\b))\s+(?:also\s+|then\s+|now\s+)?(?P<verb>[a-z]+)",
     re.I,
 )
@@ -72,7 +74,7 @@ _THIRD_OPEN = re.compile(
     # where they are from: "a loss adjuster from Meridian Claims", "the team at our Leeds shop"
     r"(?:\s+(?:from|at|in)\s+(?:(?:the|our|your)\s+)?(?-i:[A-Z][a-z'-]+)(?:\s+[A-Za-z'-]+){0,2}?)?|"
     r"[a-z][a-z'-]+(?:\s+[a-z][a-z'-]+)?(?:\s+(?-i:[A-Z])[a-z'-]+)?"
-    r"(?:\s+(?:in|from|at)\s+(?:the\s+)?[a-z'-]+)?)"
+    r"(?:\s+(?:in|from|at)\s+(?:(?:the|our)\s+)?[a-z'-]+)?)"
     r"(?:\s*,\s*(?P<appos>[^,]{2,40}?(?:,\s*[^,]{1,20}?)?)\s*,)?\s*"
     r"(?:'ll|\s+will|\s+is going to|\s+are going to|'s going to|"
     r"\s+should(?!\s+(?:have|not|never)\b))\s+"
@@ -226,11 +228,15 @@ def third_act(text: str) -> re.Match[str] | None:
 _PERCEIVING: Final = frozenset(("see", "receive", "notice"))
 
 
-def third_party(body: str, first: re.Match[str] | None) -> tuple[str, str] | None:
-    """(who, verb) of a third party's act in ``body`` before any first-person future."""
+def third_party(body: str, first: re.Match[str] | None, when: str = "") -> tuple[str, str] | None:
+    """(who, verb) of a third party's act in ``body`` before any first-person future; an act
+    said in the present is a plan when ``when`` (the clause and its sentence) names a time to
+    come: "Tomorrow morning the driver collects it from the garage"."""
     third = third_act(body)
     if third and (first is None or third.start() < first.start()):
         verb = third.group("verb")
+        if "agreed" in third.group(0).lower() and not is_later(body[third.end() :]):
+            return None  # "she's agreed to waive the fee": settled in the call, nothing to come
         if verb.lower() == "be" and not _BE_WITH_YOU.match(body[third.end() :]):
             return None  # "he'll be due about now": a state, not an act
         if verb.lower() == "go" and _GO_TO_SOMEONE.match(body[third.end() :]):
@@ -257,7 +263,37 @@ def third_party(body: str, first: re.Match[str] | None) -> tuple[str, str] | Non
             # "he's pulling a crew off a job": no time to come); "they're sending him to
             # number fourteen to collect it": someone sent to act
             return doing.group("who"), verb
+    if third is None and first is None:
+        planned = _third_planned(body, when)
+        if planned:
+            return planned
     return _third_open(body) if third is None else None
+
+
+#: a third party's act said in the present as the plan: "the driver collects it from Kidlington
+#: Autos and brings it to Parkside Motors", "the fitter then replaces the valve"
+_THIRD_PLANNED = re.compile(
+    r"^(?P<who>(?:the|our)\s+(?:[a-z'-]+\s+){0,2}(?:team|department|depot|warehouse|office|lab|"
+    + TRADES
+    + r"))\s+(?:then\s+|also\s+)?(?P<verb>[a-z]+s)\s+(?:[a-z'-]+\s+)?(?:it|them|the|your|a|an|"
+    r"this|that|these|those|you|up|off|out|round|back)\b",
+    re.I,
+)
+
+
+def _third_planned(body: str, when: str) -> tuple[str, str] | None:
+    """(who, verb) of a third party's plan said in the present with a time to come in
+    ``when``; not how things usually go ("the driver usually rings first")."""
+    m = _THIRD_PLANNED.match(body)
+    verb = base_form(m.group("verb")) if m else None
+    if m is None or verb is None or verb == m.group("verb").lower() or verb in HAPPENINGS:
+        return None
+    if verb in _STATES or not is_later(when) or _WHENEVER.match(when):
+        return None  # "When the lab flags a sample, our warehouse sends out a kit": the rule
+    return m.group("who"), verb
+
+
+_WHENEVER = re.compile(r"^\W*(?:(?:and|so|but)\s+)?(?:when|whenever|if|once|every\s+time)\b", re.I)
 
 
 #: someone sent: "they're sending him to number fourteen to collect the envelope"

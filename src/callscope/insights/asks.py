@@ -120,6 +120,15 @@ _HAVE_SOMEONE = re.compile(
     re.I,
 )
 
+#: a thing to be made ready or put somewhere for a visit: "have it off the bed frame", "have
+#: the boxes by the door", "have your ID with you"
+_HAVE_THING = re.compile(
+    r"\s+(?:it|them|everything|all\s+of\s+(?:it|them)|(?:the|your)\s+[a-z'-]+(?:\s+[a-z'-]+)?)"
+    r"\s+(?:ready|off|out|cleared|unplugged|emptied|packed|near|by\s+the|at\s+the|outside|"
+    r"downstairs|with\s+you)\b",
+    re.I,
+)
+
 
 def instruction(text: str, body: str, conditional: bool, *, opens: bool = True) -> str:
     """The verb of the agent's instruction or request to the customer in ``body`` (``text``
@@ -133,8 +142,12 @@ def instruction(text: str, body: str, conditional: bool, *, opens: bool = True) 
         verb = base_form(said)
         if verb and not (m.group("verb7") and verb in HAPPENINGS):
             return verb  # not "you should receive it tomorrow": a consequence
-        if said.lower() == "have" and _HAVE_SOMEONE.match(body[m.end() :]):
-            return "have"  # "you'll need to have someone there to sign for it"
+        if said.lower() == "have" and (
+            _HAVE_SOMEONE.match(body[m.end() :]) or _HAVE_THING.match(body[m.end() :])
+        ):
+            # "you'll need to have someone there to sign for it", "…to have it off the bed
+            # frame and near the front door"
+            return "have"
         plea = (m.group("verb") or "").lower()
         if len(plea) > 2 and plea not in _NOT_IMPERATIVES and not plea.endswith(("ing", "ed")):
             return plea  # "please avoid chewing…": guessed
@@ -148,15 +161,32 @@ def instruction(text: str, body: str, conditional: bool, *, opens: bool = True) 
         word = first.group(1).lower()
         if base_form(word) == word and word not in IN_CALL_VERBS:
             return word
-    # a bare imperative with a time to come: "Email it to me by Friday, so I've got time…"
-    # (not the last of a list of someone's acts: "They'll call you…, and get it back to you
-    # within ten days")
+    return "" if conditional or not is_later(body) else _told_with_a_time(body, opens=opens)
+
+
+def _told_with_a_time(body: str, *, opens: bool) -> str:
+    """The verb of an act the customer is told to do with a time to come in ``body``: a bare
+    imperative ("Email it to me by Friday, so I've got time…"; not the last of a list of
+    someone's acts: "They'll call you…, and get it back to you within ten days"), or the
+    customer's part of a plan said in the present ("…, and you bring the damaged one into the
+    shop on Saturday morning"; not "you get priority handling": what they get)."""
     bare = _BARE_IMPERATIVE.match(body) if opens else None
-    if bare and not conditional and is_later(body):
+    if bare:
         word = bare.group(1).lower()
         if word in ACTIONS and word not in IN_CALL_VERBS:
             return word
+    planned = _YOU_PLANNED.match(body)
+    if planned:
+        word = planned.group(1).lower()
+        if word in ACTIONS and word not in IN_CALL_VERBS and word not in HAPPENINGS:
+            return word
     return ""
+
+
+_YOU_PLANNED = re.compile(
+    r"you\s+(?:just\s+|then\s+)?([a-z]+)\s+(?:it|them|the|your|this|that|these|those|us)\b",
+    re.I,
+)
 
 
 #: a verb opening the clause with its object after it: "email it to me", "send us the form"

@@ -158,6 +158,8 @@ LEADING = re.compile(
     r"certainly|no problem|but|though|however|in (?:this|that|your) case|instead|this time|"
     r"as a gesture|as a goodwill gesture|one (?:more|last) thing|(?:and )?finally|lastly|oh|"
     r"no(?=,)|"
+    # a purpose first: "To keep it moving, I need you to…", "For any of this to go through, …"
+    r"(?:for\s+(?:[a-z'-]+\s+){1,4})?to\s+[a-z]+(?:\s+[^,.;?!]{1,30}?)?(?=,)|"
     # time to think before the act: "Have a think about the wording and email it to me…"
     r"have\s+a\s+(?:think|look|read)(?:\s+(?:about|at|over|through)\s+[^,.;?!]{1,40}?)?\s+and|"
     # a time first: "On the Thursday itself, could you make sure…", "Tomorrow morning, I'll…"
@@ -223,10 +225,18 @@ def is_consequence(sentence: str) -> bool:
 
 def _follows(last: str) -> bool:
     """Whether ``last`` says what follows from the act before it; what only may follow
-    ("…, so the shop can reach you on the day") follows when a time is named."""
+    ("…, so the shop can reach you on the day") or is said in the present follows when a time
+    is named."""
     if not _CONSEQUENCE.search(last):
         return False
+    if not _MODAL.search(last):
+        # said in the present, it follows only with a time: "it usually takes three days",
+        # not "so you get priority handling at the standard price" (how things now stand)
+        return bool(DEADLINE.search(last))
     return not re.search(r"\b(?:can|could)\b", last, re.I) or bool(DEADLINE.search(last))
+
+
+_MODAL = re.compile(r"'ll\b|'s going to\b|\b(?:will|should|would|can|could|going to)\b", re.I)
 
 
 def clauses(sentence: str, speaker: str) -> list[Clause]:
@@ -317,9 +327,12 @@ def _bare_do(rest: str) -> bool:
     )
 
 
-def _kind(text: str, speaker: str, *, opens: bool = True) -> tuple[str, str, str, str]:
+def _kind(
+    text: str, speaker: str, *, opens: bool = True, sentence: str = ""
+) -> tuple[str, str, str, str]:
     """(kind, owner, who, verb) of the first act found in ``text`` (``opens``: the clause
-    opens its sentence)."""
+    opens its sentence, ``sentence``: the whole sentence, where a plan said in the present
+    may name its time)."""
     body = LEADING.sub("", strip_condition(text))
     conditional = bool(_CONDITION.search(text)) and body != text
     told = instruction(text, body, conditional, opens=opens) if speaker != "customer" else ""
@@ -328,7 +341,7 @@ def _kind(text: str, speaker: str, *, opens: bool = True) -> tuple[str, str, str
     if told:
         return "instruction", "customer", "", told
     first = _FUTURE_1.search(body)
-    third = third_party(body, first)
+    third = third_party(body, first, when=f"{text} {sentence}")
     if third:
         owner = "customer" if speaker == "customer" else "third party"
         return "third", owner, *third
@@ -403,7 +416,7 @@ def _verb_at(text: str, verb: str) -> int:
 def frame(clause: Clause) -> Frame:
     text = clause.text
     opens = clause.sentence.lstrip().startswith(text.lstrip()[:30])
-    kind, owner, who, verb = _kind(text, clause.speaker, opens=opens)
+    kind, owner, who, verb = _kind(text, clause.speaker, opens=opens, sentence=clause.sentence)
     main = strip_condition(text)
     # a past act's date to come follows its verb ("I've scheduled the engineer for Wednesday");
     # one before it is another phrase's ("a group starting on Monday and I've moved you…")
@@ -421,6 +434,10 @@ def frame(clause: Clause) -> Frame:
     ):
         deadline = None  # "I've cancelled the plan, effective today": done, nothing to come
     request = kind == "instruction" and bool(REQUEST.search(LEADING.sub("", main)))
+    follows = _follows(text.split(",")[-1].strip()) and "," in text
+    # how a joined consequence usually goes makes no rule of the act: "I'll issue the refund
+    # the same day, and it usually shows up five days after that"
+    act = main.rsplit(",", 1)[0] if follows else main
     return Frame(
         owner=owner,
         who=who,
@@ -439,14 +456,14 @@ def frame(clause: Clause) -> Frame:
         and bool(
             HYPOTHETICAL.search(text)
             or (SHOULD.search(text) and NO_PROMISE.search(clause.sentence))
-            or HABITUAL.search(TYPICAL_TIME.sub("", WHICH.sub("", main)))
+            or HABITUAL.search(TYPICAL_TIME.sub("", WHICH.sub("", act)))
             or (clause.speaker != "customer" and CHOICE.search(text))
         ),
         in_call=(is_in_call(kind, clause.speaker, verb, main) and not _AFTER_EVENT.match(text))
         or bool(COURTESY.search(main)),
         complaint=bool(COMPLAINT.search(text))
         or (clause.speaker == "customer" and verb in LEAVING and bool(_CONDITION.search(text))),
-        consequence=_follows(text.split(",")[-1].strip()) and "," in text,
+        consequence=follows,
         deadline=deadline.group(0) if deadline else "",
         guessed=kind in ("progressive", "instruction") and base_form(verb) is None,
         open_actor=kind == "third" and third_act(LEADING.sub("", main)) is None,

@@ -204,6 +204,13 @@ def _key(text: str) -> str:
     return " ".join(re.findall(r"[a-z0-9']+", text.lower()))
 
 
+def _said_before(value: str, owner: str, step: NextStep) -> bool:
+    """Whether ``value`` is ``step`` said again, the same or with less: a recap's "I'll ring
+    you on Friday afternoon" after "I'll call you on Friday afternoon to check the work"."""
+    words = _key(value).split()
+    return owner == step.owner and set(words) <= set(_key(step.value).split())
+
+
 def _same_visit(first: Candidate, then: Candidate) -> bool:
     """Whether ``then`` goes on with what the third party of ``first`` does, in the same turn,
     named by a pronoun ("…, and she'll have a look at…", "He'll ring you before…")."""
@@ -325,7 +332,18 @@ def _agreed(c: Candidate, kept: Sequence[Candidate], utterances: Sequence[Uttera
     if not before:
         return False
     asked = max(before, key=lambda u: u.start)
-    return any(o.sentence.utterance is asked and o.frame.owner == "customer" for o in kept)
+    if any(o.sentence.utterance is asked and o.frame.owner == "customer" for o in kept):
+        return True
+    # the same act asked a turn or two earlier: "…, you'll need to go to the ticket office
+    # tomorrow morning" — "Any ID?" — "Passport or licence." — "Fine, I'll go first thing."
+    recent = sorted(before, key=lambda u: u.start)[-2:]
+    return any(
+        o.sentence.utterance in recent
+        and o.frame.owner == "customer"
+        and o.frame.kind == "instruction"
+        and o.frame.verb == c.frame.verb
+        for o in kept
+    )
 
 
 def next_steps(utterances: Sequence[Utterance], *, embed: Embedder | None = None) -> list[NextStep]:
@@ -352,8 +370,8 @@ def next_steps(utterances: Sequence[Utterance], *, embed: Embedder | None = None
         if c not in kept or _handed_over(c, kept) or _agreed(c, kept, utterances):
             continue
         value = step_text(c.clause, c.frame)
-        if any(_key(value) == _key(s.value) for s in out):
-            continue  # said twice, one step
+        if any(_said_before(value, c.frame.owner, s) for s in out):
+            continue  # said twice ("…, and I'll ring you on Friday afternoon" in a recap), one step
         u = c.sentence.utterance
         when = _DO_THAT.match(step_action(c.clause, c.frame)) if c.frame.verb == "do" else None
         if when and last is not None and out and _restates(last, c):

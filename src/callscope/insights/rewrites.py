@@ -315,7 +315,9 @@ def _actively(text: str) -> str:
 _IF_YOU_DO = re.compile(
     # a topic may come first: "On the plumber's bill, if you email me the invoice today, …"
     r"^(?:(?:on|about|as for|regarding|for)\s+(?:the|your|that|this)\s[^,]{1,40},\s*)?"
-    r"(?:and\s+|so\s+)?if\s+you\s+(?:can\s+|could\s+)?(?:just\s+|also\s+)?"
+    # "…, and as long as you pay it by Friday, that's all we need from you"
+    r"(?:and\s+|so\s+)?(?:if|as\s+long\s+as|so\s+long\s+as|provided)\s+you\s+"
+    r"(?:can\s+|could\s+)?(?:just\s+|also\s+)?"
     r"(?P<act>(?P<verb>[a-z]+)\b[^,]*?),\s*(?P<then>\S.*)$",
     re.I,
 )
@@ -378,11 +380,15 @@ _WHAT_I_DO = re.compile(
 
 
 #: the customer's part said as what is needed of them: "what I need from you is to keep them
-#: wrapped", "what you'll need to do is upload it" — read as "you'll need to keep them…"
+#: wrapped", "what you'll need to do is upload it", "what I do need is for you to have it off
+#: the frame" — read as "you'll need to keep them…"
 #: "what I need from you is", which the customer's part follows
 _NEED_FROM_YOU = r"(?:what|all)\s+(?:i|we)(?:'d|\s+would)?\s+need\s+from\s+you\s+(?:now\s+)?is\s+"
 _WHAT_YOU_DO = re.compile(
-    rf"\b(?:{_NEED_FROM_YOU}(?:for\s+you\s+)?to\s+|(?:what|all)\s+(?:(?:i|we)(?:'d|\s+would)?"
+    rf"\b(?:{_NEED_FROM_YOU}(?:for\s+you\s+)?to\s+|"
+    # "what I do need is for you to have it by the door"
+    r"(?:what|all)\s+(?:i|we)\s+(?:do\s+|really\s+)?need\s+is\s+for\s+you\s+to\s+|"
+    r"(?:what|all)\s+(?:(?:i|we)(?:'d|\s+would)?"
     r"\s+need\s+you\s+to\s+do|you(?:'ll|\s+will|'d|\s+would)?\s+need\s+to\s+do)\s+(?:now\s+)?is"
     r"\s+(?:to\s+)?)(?=[a-z])",
     re.I,

@@ -61,6 +61,8 @@ _CUSTOMER_PRONOUNS: Final = (
     (r"\bI was\b", "they were"), (r"\bI am\b", "they are"), (r"\bI\b", "they"),
     (r"\bmyself\b", "themselves"), (r"\bmine\b", "theirs"), (r"\bmy\b", "their"),
     (r"\bme\b", "them"), (r"\bwe're\b", "they are"), (r"\bwe\b", "they"), (r"\bour\b", "their"),
+    (r"\byou've\b", "the agent has"), (r"\byou're\b", "the agent is"),
+    (r"\byou'll\b", "the agent will"), (r"\byou'd\b", "the agent would"),
     (r"\byour\b", "the company's"), (r"\byou\b", "the agent"),
 )  # fmt: skip
 
@@ -183,8 +185,20 @@ def _action_phrase(text: str, f: Frame) -> str:
     after = [i for i in found if i and _FUTURE_WORD.search(words[i - 1].lower())]
     if found:
         i = (after or found)[0]
-        return " ".join([f.verb, *words[i + 1 :]])
+        rest = " ".join(words[i + 1 :])
+        if words[i].lower().rstrip(".,") != f.verb and words[i].lower().endswith("s"):
+            # a plan said in the present: "collects it … and brings it" → "collect … and bring"
+            rest = _AND_DOES.sub(_and_do, rest)
+        return " ".join([f.verb, rest]) if rest else f.verb
     return body
+
+
+_AND_DOES = re.compile(r"\b(and|then)\s+([a-z]+s)\b")
+
+
+def _and_do(m: re.Match[str]) -> str:
+    base = base_form(m.group(2))
+    return f"{m.group(1)} {base}" if base and base != m.group(2) else m.group(0)
 
 
 #: someone of the customer's own: "my husband", "our office manager"

@@ -209,9 +209,19 @@ def _who_and_what(turn: Sequence[Sentence]) -> bool:
     said = [_GREETING.sub("", p.text).strip() for p in turn]
     about = [t for t in said if t and not _INTRODUCTION.match(t)]
     return bool(about) and all(
-        _WHAT_ABOUT.search(t) and not _PROBLEM.search(re.sub(r"\bagain\b", "", t, flags=re.I))
+        _WHAT_ABOUT.search(t)
+        and not _PROBLEM.search(_VAGUE.sub("", re.sub(r"\bagain\b", "", t, flags=re.I)))
         for t in about
     )
+
+
+#: a problem named without saying what is wrong: "I've got a problem with a delivery this
+#: morning, order number SO88213" (the customer's next turn says what)
+_VAGUE = re.compile(
+    r"\b(?:a|an|some)\s+(?:(?:bit\s+of\s+an?|small|little|quick)\s+)?(?:problem|issue|query)"
+    r"\s+(?:with|about|regarding)\s+(?:my|the|our|a|an|this|one)\s+[\w-]+",
+    re.I,
+)
 
 
 def _states_problem(turn: Sequence[Sentence], *, answers: bool = False) -> bool:
@@ -231,7 +241,7 @@ def _states_problem(turn: Sequence[Sentence], *, answers: bool = False) -> bool:
 #: the agent's question that asks for the matter, not a detail: "How can I help?"
 _ASKS_MATTER = re.compile(
     r"\b(?:help|assist|do for you|calling (?:about|for)|what seems|what's (?:the (?:problem|"
-    r"issue|matter|trouble)|going on|wrong|up)|"
+    r"issue|matter|trouble)|going on|wrong|up|happening)|"
     r"what happened|problem|issue)\b",
     re.I,
 )
