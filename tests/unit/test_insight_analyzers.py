@@ -1262,6 +1262,89 @@ DATA = Path(__file__).resolve().parents[2] / "bench" / "data" / "insights"
             "The good news is you get the upgrade for free.",
             [],
         ),
+        (
+            "agent",
+            "Not at all. Let me send you a letter confirming all of this after we hang up, so you've got it in writing.",
+            ["Send the customer a letter confirming all of this after the call."],
+        ),
+        (
+            "agent",
+            "Let me check the diary for tomorrow.",
+            [],
+        ),
+        (
+            "agent",
+            "I'll pop a new gift aid form in the post with the letter, and if you could fill it in and send it back in the freepost envelope, that'd be lovely.",
+            [
+                "Pop a new gift aid form in the post with the letter.",
+                "Customer to fill it in and send it back in the freepost envelope.",
+            ],
+        ),
+        (
+            "agent",
+            "It needs signing by both of you, and then sent back with a copy of a recent bank statement showing both names.",
+            [
+                "Customer to sign it and send it back with a copy of a recent bank statement showing both names."
+            ],
+        ),
+        (
+            "agent",
+            "Our pictures specialist is Caroline Marsh. She'll give you a ring next week to arrange a valuation.",
+            [
+                "Pictures specialist Caroline Marsh to call the customer next week to arrange a valuation."
+            ],
+        ),
+        (
+            "agent",
+            "Then for the title itself, the best thing would be to bring it to a branch in person once the seller has filled in the odometer section.",
+            [
+                "Customer to bring it to a branch in person once the seller has filled in the odometer section."
+            ],
+        ),
+        (
+            "agent",
+            "But the printout I'm sending you shows the application was pending, and courts usually dismiss it with that.",
+            [],
+        ),
+        (
+            "agent",
+            "Marcus, our designer, will redraw the stand at the correct size with the new logo and send you the drawings by end of day tomorrow.",
+            [
+                "Designer Marcus to redraw the stand at the correct size with the new logo and send the customer the drawings by end of day tomorrow."
+            ],
+        ),
+        (
+            "agent",
+            "You won't be charged for the redraw, and I've asked accounts to take the rush fee off, so the four hundred and fifty pounds will come off your final invoice.",
+            [
+                "Accounts to take the rush fee off, the four hundred and fifty pounds will come off the customer's final invoice."
+            ],
+        ),
+        (
+            "agent",
+            "And I'll be at the NEC myself on the morning of the twentieth to hand the stand over to you.",
+            ["Hand the stand over to the customer."],
+        ),
+        (
+            "agent",
+            "If you weren't happy after Natalie's done it, we'd refund the colour service in full. But I really think she'll sort it.",
+            [],
+        ),
+        (
+            "agent",
+            "Yep, those came in last week. Derek will stop by on Tuesday to put them on for you.",
+            ["Derek to stop by on Tuesday to put them on for the customer."],
+        ),
+        (
+            "agent",
+            "The community inspector's going to come by on Thursday to look at it.",
+            ["Community inspector to come by on Thursday to look at it."],
+        ),
+        (
+            "agent",
+            "Could you bring the photo you showed Jade on Saturday?",
+            ["Customer to bring the photo they showed Jade on Saturday."],
+        ),
     ],
 )
 def test_commitments_and_vetoes(speaker: str, text: str, found: list[str]) -> None:
@@ -1297,6 +1380,72 @@ def test_a_recap_and_a_late_yes_add_no_step() -> None:
             "photo ID.",
         ),
         ("agent", "Call the customer on Friday afternoon to check the work's been done."),
+    ]
+
+
+def test_a_step_changed_with_instead_replaces_the_one_it_changes() -> None:
+    steps = next_steps(
+        said(
+            ("agent", "I'll put a bottle of toning shampoo aside for you at the desk."),
+            ("customer", "Oh, that's kind. I'll pop in on Wednesday to pick it up."),
+            ("agent", "Great, it'll be behind the desk with your name on it."),
+            (
+                "customer",
+                "Oh, actually, I'm working late all day Wednesday. I'll come in Thursday "
+                "lunchtime for the shampoo instead.",
+            ),
+        )
+    )
+    assert [(s.owner, s.value) for s in steps] == [
+        ("agent", "Put a bottle of toning shampoo aside for the customer at the desk."),
+        ("customer", "Customer to come in Thursday lunchtime for the shampoo instead."),
+    ]
+
+
+def test_what_the_customer_reports_others_will_do_is_theirs_unless_household() -> None:
+    steps = next_steps(
+        said(
+            ("customer", "I'd already rung my bank about it, actually, before I rang you."),
+            ("agent", "That's fine. What did they say?"),
+            ("customer", "They're going to ring me back tomorrow about an indemnity claim."),
+            ("agent", "No, that has to be the seller."),
+            (
+                "customer",
+                "Okay. The seller's Mr. Park. I texted him earlier, and he said he'll meet me "
+                "on Saturday to sign it.",
+            ),
+            ("customer", "My husband said he'll drop the form back on Friday."),
+        )
+    )
+    assert [(s.owner, s.value) for s in steps] == [
+        (
+            "third party",
+            "Customer's bank to call the customer back tomorrow about an indemnity claim.",
+        ),
+        ("third party", "Mr. Park to meet the customer on Saturday to sign it."),
+        ("customer", "Customer to drop the form back on Friday."),
+    ]
+
+
+def test_a_recap_says_the_steps_again_and_adds_none() -> None:
+    steps = next_steps(
+        said(
+            (
+                "agent",
+                "I'll pop a new gift aid form in the post with the letter, and if you could "
+                "fill it in and send it back in the freepost envelope, that'd be lovely.",
+            ),
+            ("customer", "Yes, I can do that."),
+            (
+                "agent",
+                "So, just to go over it. I'll post you a confirmation letter and a gift aid "
+                "form, and you'll send the form back in the freepost envelope.",
+            ),
+        )
+    )
+    assert [(s.owner, s.value) for s in steps] == [
+        ("agent", "Pop a new gift aid form in the post with the letter."),
+        ("customer", "Customer to fill it in and send it back in the freepost envelope."),
     ]
 
 

@@ -414,11 +414,14 @@ def test_who_calls_and_about_what_then_what_is_wrong_is_the_problem(first: str, 
     assert problem["utteranceId"] == 3
 
 
-def test_the_answer_to_what_is_happening_is_the_problem_not_the_domain_asked_for() -> None:
+@pytest.mark.parametrize("asked", ["What's happening?", "What's happened?"])
+def test_the_answer_to_what_is_happening_is_the_problem_not_the_domain_asked_for(
+    asked: str,
+) -> None:
     call = said(
         ("agent", "NameHarbor support, this is Carla. Can I get the domain you're calling about?"),
         ("customer", "Yes, it's brightleaf bakery dot com. My name is Tom Becker."),
-        ("agent", "Thanks, Tom. Let me just verify the account. What's happening?"),
+        ("agent", f"Thanks, Tom. Let me just verify the account. {asked}"),
         (
             "customer",
             "Since this morning our website's down and none of our email is coming in.",

@@ -123,6 +123,8 @@ def _third_open(body: str) -> tuple[str, str] | None:
         return _who(m), "take"  # "Gary will take them away with him": an act, not a duration
     if verb == "do" and _DOES_IT.match(m.group(0)):
         return None  # "Three months should do it, hopefully": enough, no act
+    if verb in _DROP_IN and _BY_OR_ROUND.match(rest):
+        return _who(m), verb  # "Derek will stop by on Tuesday to put them on for you": a visit
     if verb is None or (verb in HAPPENINGS and verb not in _INTRANSITIVE_ACTS):
         return None
     if verb not in _INTRANSITIVE_ACTS and _NO_OBJECT.match(rest) and not _PREP_OBJECT.match(rest):
@@ -130,6 +132,9 @@ def _third_open(body: str) -> tuple[str, str] | None:
     return _who(m), verb
 
 
+#: a visit said as dropping in: "stop by", "pop round", "swing by"
+_DROP_IN: Final = frozenset(("stop", "pop", "drop", "swing"))
+_BY_OR_ROUND = re.compile(r"^\s+(?:by|round|in|over)\b", re.I)
 #: "take" that carries something off: "will take them away", "will take the old unit back"
 _TAKE_AWAY = re.compile(r"^\s+(?:[a-z'-]+\s+){0,3}?(?:away|back)\b", re.I)
 #: "should do it" / "will do the trick": what suffices, no act
@@ -308,7 +313,8 @@ _STATES: Final = frozenset(("start", "change", "close", "open", "finish", "move"
 _THIRD_DOING = re.compile(
     r"^(?P<who>they|(?:the|our)\s+(?:[a-z'-]+\s+){0,2}(?:team|department|depot|warehouse|"
     r"office|lab|" + TRADES + r"))"
-    r"(?:'re|\s+are|'s|\s+is)\s+(?:now\s+|also\s+)?(?P<verb>[a-z]+ing)\b",
+    # (not the future: "the inspector's going to come by on Thursday")
+    r"(?:'re|\s+are|'s|\s+is)\s+(?:now\s+|also\s+)?(?!going\s+to\b)(?P<verb>[a-z]+ing)\b",
     re.I,
 )
 

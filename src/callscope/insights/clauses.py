@@ -28,7 +28,9 @@ from typing import Final
 
 from callscope.insights.actors import third_act, third_done, third_party
 from callscope.insights.asks import INSTRUCT, REQUEST, instruction
+from callscope.insights.firstperson import FUTURE_1, guessed_base, own_act
 from callscope.insights.hedges import (
+    BELIEF,
     CHOICE,
     COMPLAINT,
     COURTESY,
@@ -44,7 +46,7 @@ from callscope.insights.hedges import (
     TYPICAL_TIME,
     WHICH,
 )
-from callscope.insights.incall import is_in_call
+from callscope.insights.incall import is_in_call, is_later
 from callscope.insights.misheard import repaired
 from callscope.insights.numbers import DEADLINE, WEEKDAY
 from callscope.insights.rewrites import asked_first, from_our_side, rewritten
@@ -72,6 +74,8 @@ _SPLIT = re.compile(
 )
 _CONSEQUENCE = re.compile(
     r"^(?:and\s+|so\s+)?(?:you|you'll|it|it'll|that|this|which|the(?: \w+){1,3}|"
+    # an amount: "so the four hundred and fifty pounds will come off your final invoice"
+    r"the\s+(?:[\w-]+\s+){1,6}?(?:pounds|dollars|euros|credit|refund|fee|money|balance)|"
     r"(?:he|she|they)(?=(?:'ll|\s+will|\s+should)\s+(?:see|receive|notice)\b))\s*"
     r"(?:'ll|will|should|would|can|'s going to|is going to)?\s*"
     r"(?:(?:usually|normally|typically|generally)\s+)?(?:see|get|receive|show|arrive|take|be|"
@@ -79,31 +83,6 @@ _CONSEQUENCE = re.compile(
     r"appear|reach|go back|takes|shows|arrives|appears|reaches|goes back|comes? off)\b"
     # what holds already is no consequence to come: "it should be there now"
     r"(?![^,.;]*\b(?:now|already)\b(?!\s+on\b))",
-    re.I,
-)
-_FUTURE_1 = re.compile(
-    r"\b(?:i|we)(?:'ll|\s+will|\s+shall|'m going to|\s+am going to|'re going to|\s+are going to)"
-    r"\s+(?:also\s+|now\s+|then\s+|just\s+|personally\s+|definitely\s+)?(?P<verb>[a-z]+)",
-    re.I,
-)
-_PROGRESSIVE_1 = re.compile(
-    r"\b(?:i'm|i am|we're|we are)\s+(?:also\s+|now\s+|just\s+)?(?P<verb>[a-z]+ing)\b", re.I
-)
-#: the agent's present progressive with a verb that is no listed action but has an object:
-#: the recogniser garbles the verb ("I'm booting a loaner car" for "putting"); the classifier
-#: judges it (:attr:`Frame.guessed`)
-_PROGRESSIVE_GUESS = re.compile(
-    r"\b(?:i'm|i am|we're|we are)\s+(?:also\s+|now\s+|just\s+)?(?P<verb>[a-z]{2,}ing)\s+"
-    r"(?:a|an|the|your|you|this|that|it|these|those)\b",
-    re.I,
-)
-#: -ing words after "I'm" that are no act on the customer's matter
-_NOT_ACT_WORDS: Final = """going trying calling speaking seeing showing hoping thinking
-wondering having reading saying guessing assuming noticing finding"""
-_NOT_ACTS: Final = frozenset(_NOT_ACT_WORDS.split())
-_PAST_1 = re.compile(
-    r"\b(?:i|we)(?:'ve|\s+have|\s+just|\s+already)?\s+(?:also\s+|just\s+|now\s+|already\s+)?"
-    r"(?P<verb>[a-z]+(?:ed|t|n|d))\b",
     re.I,
 )
 #: the customer's bare yes to a request ("I'll do that tonight", "will do"): the step is the
@@ -158,6 +137,8 @@ LEADING = re.compile(
     r"certainly|no problem|but|though|however|in (?:this|that|your) case|instead|this time|"
     r"as a gesture|as a goodwill gesture|one (?:more|last) thing|(?:and )?finally|lastly|oh|"
     r"no(?=,)|"
+    # the thing a request is about: "Then for the title itself, you'll need to bring it…"
+    r"for\s+(?:the|your)\s[^,.;?!]{1,40}(?=,)|"
     # a purpose first: "To keep it moving, I need you to…", "For any of this to go through, …"
     r"(?:for\s+(?:[a-z'-]+\s+){1,4})?to\s+[a-z]+(?:\s+[^,.;?!]{1,30}?)?(?=,)|"
     # time to think before the act: "Have a think about the wording and email it to me…"
@@ -340,7 +321,7 @@ def _kind(
         told = ""  # "would you be able to do that?": what was just asked, not a new act
     if told:
         return "instruction", "customer", "", told
-    first = _FUTURE_1.search(body)
+    first = FUTURE_1.search(body)
     third = third_party(body, first, when=f"{text} {sentence}")
     if third:
         owner = "customer" if speaker == "customer" else "third party"
@@ -349,45 +330,16 @@ def _kind(
         return "", "", "", ""
     if first and NO_ACT_AHEAD.match(body[first.start("verb") :]):
         return "", "", "", ""  # "I'll be honest…", "I'll believe it when I see it"
-    if first:
-        return "future", speaker, "", base_form(first.group("verb")) or first.group("verb")
+    own = own_act(body, first, later=is_later(text), customer=speaker == "customer")
+    if own:
+        return own[0], speaker, "", own[1]
     if speaker == "customer":
         return "", "", "", ""  # "I'm calling about…", "I ordered…": the problem, not a step
-    m = _PROGRESSIVE_1.search(body)
-    if m and m.group("verb").lower() != "going" and base_form(m.group("verb")):
-        return "progressive", speaker, "", base_form(m.group("verb")) or ""
-    m = _PROGRESSIVE_GUESS.search(body)
-    if m and m.group("verb").lower() not in _NOT_ACTS and base_form(m.group("verb")) is None:
-        return "progressive", speaker, "", guessed_base(m.group("verb"))
-    m = _PAST_1.search(body)
-    if m and _is_past(m):
-        return "past", speaker, "", base_form(m.group("verb")) or ""
     done = third_done(body)
     if done:
         # "Billing has already voided the second charge, and you'll see it back on your card…"
         return "past", "third party", *done
     return "", "", "", ""
-
-
-def guessed_base(ing: str) -> str:
-    """The base form of an unlisted -ing word, guessed: "booting" → "boot", "putting" →
-    "put"."""
-    stem = ing.lower()[:-3]
-    if len(stem) > 2 and stem[-1] == stem[-2] and stem[-1] not in "lsz":
-        stem = stem[:-1]
-    return stem
-
-
-def _is_past(m: re.Match[str]) -> bool:
-    """ "I've put in", "I just sent", "we refunded": a perfect or a distinct past form ("I've
-    got" is having, no act)."""
-    verb = m.group("verb").lower()
-    if verb == "got" and re.search(r"'ve|\bhave\b", m.group(0)):
-        return False
-    base = base_form(verb)
-    if base is None:
-        return False
-    return verb != base or bool(re.search(r"'ve|\bhave\b|\bjust\b|\balready\b", m.group(0)))
 
 
 def _negated(main: str) -> bool:
@@ -458,6 +410,7 @@ def frame(clause: Clause) -> Frame:
             or (SHOULD.search(text) and NO_PROMISE.search(clause.sentence))
             or HABITUAL.search(TYPICAL_TIME.sub("", WHICH.sub("", act)))
             or (clause.speaker != "customer" and CHOICE.search(text))
+            or (BELIEF.search(clause.sentence) is not None and deadline is None)
         ),
         in_call=(is_in_call(kind, clause.speaker, verb, main) and not _AFTER_EVENT.match(text))
         or bool(COURTESY.search(main)),

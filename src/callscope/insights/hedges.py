@@ -13,8 +13,9 @@ import re
 from typing import Final
 
 __all__ = [
-    "CHOICE", "COMPLAINT", "COURTESY", "DONT_FORGET", "EFFECTIVE", "HABITUAL", "HYPOTHETICAL",
-    "LEAVING", "NO_ACT_AHEAD", "NO_PROMISE", "SHOULD", "TIME_AS_OBJECT", "TYPICAL_TIME", "WHICH",
+    "BELIEF", "CHOICE", "COMPLAINT", "COURTESY", "DONT_FORGET", "EFFECTIVE", "HABITUAL",
+    "HYPOTHETICAL", "LEAVING", "NO_ACT_AHEAD", "NO_PROMISE", "SHOULD", "TIME_AS_OBJECT",
+    "TYPICAL_TIME", "WHICH",
 ]  # fmt: skip
 
 #: what a customer threatens to do "if it breaks again": a threat, not a step
@@ -48,6 +49,13 @@ HYPOTHETICAL = re.compile(
     # what someone wants to be sure of, no promise: "I need to know I'll have a car"
     r"\b(?:i|we)(?:'d)?\s+(?:just\s+)?(?:need|want|like)\s+to\s+(?:know|be sure|be certain)\b)"
     r"(?!\s+(?:been\s+)?(?:to\b))",
+    re.I,
+)
+#: what the speaker believes someone will do, no promise: "But I really think she'll sort it"
+#: (with a time it is a step: "I think the engineer will call you tomorrow")
+BELIEF: Final = re.compile(
+    r"\b(?:i|we)\s+(?:really\s+|honestly\s+|do\s+)?(?:think|reckon|believe|expect|imagine)\s+"
+    r"(?:that\s+)?(?:she|he|they|it|the\s+[a-z]+)(?:'ll|\s+will)\b",
     re.I,
 )
 #: "should", hedged in the same sentence ("she should look at it, but I can't promise when"):

@@ -66,6 +66,9 @@ _PERSON = re.compile(
     r"|\b(?P<one>[A-Z][a-z'-]+(?:\s+[A-Z][a-z'-]+)?),\s+one\s+of\s+(?:our|the)\b"
     # a name alone acting: "Darren can fit it on Friday afternoon"
     r"|\b(?P<solo>[A-Z][a-z'-]+)\s+(?=(?:will|'ll|can|is going to|is coming|has)\b)"
+    # the role said to be someone: "Our pictures specialist is Caroline Marsh."
+    r"|\b(?:[Tt]he|[Oo]ur|[Yy]our)\s+(?P<role3>(?:[a-z'-]+\s+){0,2}[a-z'-]+)\s+is\s+"
+    r"(?P<name3>(?:(?:Mr|Mrs|Ms|Dr|Miss)\.?\s+)?(?!I\b)[A-Z][a-z'-]+(?:\s+[A-Z][a-z'-]+)?)\b"
 )
 
 
@@ -101,9 +104,12 @@ def mentioned(text: str) -> tuple[list[str], list[str]]:
         if m.group("name")
         else f"{m.group('role2')} {m.group('first')}"
         if m.group("first")
+        else f"{m.group('role3')} {m.group('name3')}"
+        if m.group("name3")
         else m.group("one") or m.group("solo")
         for m in _PERSON.finditer(text)
-        if (m.group("solo") or m.group("one") or "") not in _NOT_NAMES
+        if (m.group("solo") or m.group("one") or m.group("name3") or "").split(" ")[0]
+        not in _NOT_NAMES
     ]
     return teams, people
 
@@ -178,14 +184,43 @@ _THEIR_ORGANISATION = re.compile(
 )
 
 
-def reported(f: Frame, sentence: str) -> Frame:
+def reported(f: Frame, sentence: str, earlier: str = "") -> Frame:
     """A step the customer reports of an organisation of their own ("I called my bank, and
-    they said they'll reverse one of them", "my mortgage broker said she'll ask Halifax…"):
-    that organisation's, a third party's."""
+    they said they'll reverse one of them", "my mortgage broker said she'll ask Halifax…"; a
+    "they" may name it in the customer's turn before: "I'd already rung my bank." — "They're
+    going to ring me back tomorrow"): that organisation's, a third party's; likewise what a
+    person the customer named said they will do ("The seller's Mr. Park… he said he'll meet
+    me on Saturday"), unless they are the customer's household or staff. ``earlier``: what
+    the customer said before, in this turn and the one before."""
     if f.owner != "customer" or f.kind != "third":
         return f
     before = sentence.split(f.who, 1)[0] if f.who else sentence
-    m = _THEIR_ORGANISATION.search(f.who) or _THEIR_ORGANISATION.search(before)
-    if m is None:
+    pronoun = f.who.lower() in PRONOUN_ACTOR
+    m = (
+        _THEIR_ORGANISATION.search(f.who)
+        or _THEIR_ORGANISATION.search(before)
+        or (_THEIR_ORGANISATION.search(earlier) if pronoun else None)
+    )
+    if m is not None:
+        return replace(f, owner="third party", who=f"customer's {m.group('who')}")
+    said = _SAID_THEY_WILL.search(sentence) if pronoun else None
+    if said is None or _OWN_PEOPLE.search(f"{earlier} {sentence}"):
         return f
-    return replace(f, owner="third party", who=f"customer's {m.group('who')}")
+    names = _TITLED.findall(f"{earlier} {before}")
+    return replace(f, owner="third party", who=names[-1]) if names else f
+
+
+#: what someone said they will do: "he said he'll meet me on Saturday"
+_SAID_THEY_WILL = re.compile(
+    r"\b(?:he|she|they)\s+(?:said|says|told me|promised)\s+(?:that\s+)?(?:he|she|they)"
+    r"(?:'ll|\s+will|'s going to|'re going to|\s+is going to|\s+are going to)\b",
+    re.I,
+)
+#: the customer's household and staff, whose steps are the customer's
+_OWN_PEOPLE = re.compile(
+    r"\bmy\s+(?:[a-z]+\s+)?(?:husband|wife|partner|son|daughter|mum|mom|dad|mother|father|"
+    r"brother|sister|kids|children|family|staff|colleague|manager|boss|team|assistant|PA)\b",
+    re.I,
+)
+#: a person named with a title: "Mr. Park", "Dr Shah"
+_TITLED = re.compile(r"\b(?:Mr|Mrs|Ms|Dr|Miss)\.?\s+[A-Z][a-z'-]+")

@@ -110,7 +110,12 @@ def candidates(utterances: Sequence[Utterance]) -> list[Candidate]:
     out: list[Candidate] = []
     names = Names()
     trying: Utterance | None = None  # the agent's turn that started trying something now
+    said: list[tuple[int, str]] = []  # the customer's sentences so far, by utterance
     for index, s in enumerate(_joined_consequences(sentences(utterances))):
+        turns = list(dict.fromkeys(u for u, _ in said))[-2:]
+        earlier = " ".join(t for u, t in said if u in turns) if s.speaker == "customer" else ""
+        if s.speaker == "customer":
+            said.append((s.utterance.id, s.text))
         parts = clauses(s.text, s.speaker)
         frames = [frame(c) for c in parts]
         if s.speaker != "customer" and _TRY_NOW.search(s.text):
@@ -129,7 +134,7 @@ def candidates(utterances: Sequence[Utterance]) -> list[Candidate]:
         subject = ""  # the team that acts in an earlier clause of the sentence
         for c, f in zip(parts, frames, strict=True):
             if f.candidate and _admissible(f, c.text) and not _vetoed(f):
-                f, subject = names.actor(reported(f, s.text), c.text, subject)
+                f, subject = names.actor(reported(f, s.text, earlier), c.text, subject)
                 out.append(Candidate(s, c, f, index))
             if s.speaker != "customer":
                 opens = bool(_PRONOUN_OPENS.match(_LEADING_AND.sub("", c.text)))
@@ -209,6 +214,29 @@ def _said_before(value: str, owner: str, step: NextStep) -> bool:
     you on Friday afternoon" after "I'll call you on Friday afternoon to check the work"."""
     words = _key(value).split()
     return owner == step.owner and set(words) <= set(_key(step.value).split())
+
+
+#: a step said again to replace one said before
+_INSTEAD = re.compile(r"\binstead\b", re.I)
+#: a turn that sums up what was agreed: "So, just to recap", "Let me go over it"
+_RECAP = re.compile(
+    r"\b(?:(?:just\s+)?to\s+(?:recap|sum\s+up|summari[sz]e|go\s+over\s+(?:it|that|everything)|"
+    r"run\s+through\s+(?:it|that|everything))|let\s+me\s+(?:recap|summari[sz]e|sum\s+up|go\s+over"
+    r"\s+(?:it|that|everything)))\b",
+    re.I,
+)
+#: words that say nothing of what a step is, for :func:`_recapped`
+_FILLER_WORDS: Final = """a an the to of for and or in on at by with it this that customer
+customer's their them they agent company"""
+_FILLER: Final = frozenset(_FILLER_WORDS.split())
+
+
+def _recapped(value: str, f: Frame, step: NextStep) -> bool:
+    """Whether ``value``, said in a recap, is ``step`` said again: the same owner, and half
+    of the shorter one's words in the other."""
+    a = set(_key(value).split()) - _FILLER
+    b = set(_key(step.value).split()) - _FILLER
+    return f.owner == step.owner and bool(a and b) and len(a & b) >= min(len(a), len(b)) / 2
 
 
 def _same_visit(first: Candidate, then: Candidate) -> bool:
@@ -365,11 +393,14 @@ def next_steps(utterances: Sequence[Utterance], *, embed: Embedder | None = None
         if p >= model.threshold and said[_key(c.sentence.text)] < _LOOP
     ]
     out: list[NextStep] = []
+    recaps = {s.utterance.id for s in sentences(utterances) if _RECAP.search(s.text)}
     last: Candidate | None = None
     for c, p in zip(found, probabilities, strict=True):
         if c not in kept or _handed_over(c, kept) or _agreed(c, kept, utterances):
             continue
         value = step_text(c.clause, c.frame)
+        if c.sentence.utterance.id in recaps and any(_recapped(value, c.frame, s) for s in out):
+            continue  # "So, to recap. … I'll post you a confirmation letter and a gift aid form"
         if any(_said_before(value, c.frame.owner, s) for s in out):
             continue  # said twice ("…, and I'll ring you on Friday afternoon" in a recap), one step
         u = c.sentence.utterance
@@ -401,6 +432,12 @@ def next_steps(utterances: Sequence[Utterance], *, embed: Embedder | None = None
                 said=f"{out[-1].said.rstrip('.')}, {c.clause.text}",
             )
             continue
+        if _INSTEAD.search(c.clause.text):
+            # "I'll come in Thursday lunchtime for the shampoo instead": the step it replaces
+            # (the same speaker's "I'll pop in on Wednesday to pick it up") is no more
+            earlier = [s for s in out if s.owner == c.frame.owner and s.party_id == u.party_id]
+            if earlier:
+                out.remove(earlier[-1])
         last = c
         out.append(
             NextStep(

@@ -17,6 +17,7 @@ from typing import Final
 
 from callscope.insights.actors import TRADES
 from callscope.insights.incall import is_later
+from callscope.insights.needed import as_asked, to_do
 from callscope.insights.numbers import WEEKDAY
 from callscope.insights.verbs import ACTIONS, base_form
 
@@ -94,6 +95,8 @@ _ASKED_TO = re.compile(
     r"(?:'m|\s+am|'re|\s+are)\s+(?:also\s+)?(?:asking|booking|scheduling|sending|getting))\s+"
     r"(?P<who>(?:the|our|my|a|an)\s+"
     r"(?:[a-z'-]+\s+){0,3}?[a-z'-]+(?:,\s+(?-i:[A-Z][a-z'-]+(?:\s+[A-Z][a-z'-]+)?),)?|him|her|"
+    # a team said bare, or a colleague by name: "I've asked accounts to take the fee off"
+    r"accounts|billing|dispatch|finance|payroll|(?-i:(?!I\b)[A-Z][a-z'-]+)|"
     # "I'm sending them to our lab": a place, no one sent to act
     r"them)\s+to\s+(?!(?:the|a|an|our|your|my|his|her|their|its|this|that|these|those)\b)"
     r"(?P<verb>[a-z]+)\b",
@@ -175,12 +178,6 @@ _NEED_DONE = re.compile(
     r"(?=\s+(?:by|before|within|no later than)\b)",
     re.I,
 )
-#: what is to be done, from how it is said done: "the agreement signed" → "sign"
-_DONE_AS: Final = {"paid": "pay", "signed": "sign", "returned": "return", "sent back": "send back",
-                   "settled": "settle", "completed": "complete", "filled in": "fill in",
-                   "filled out": "fill out", "countersigned": "countersign",
-                   "dated and signed": "date and sign",
-                   "signed and dated": "sign and date"}  # fmt: skip
 #: a request announced before a colon: "One thing I'd like you to do before Marcus comes: use
 #: the test strips…" — read as "could you use the test strips…"
 _THING_TO_DO = re.compile(
@@ -299,7 +296,7 @@ def _actively(text: str) -> str:
         text,
     )
     text = _NEED_DONE.sub(
-        lambda m: f"you'll need to {_to_do(m.group('done'))} {m.group('what')}", text
+        lambda m: f"you'll need to {to_do(m.group('done'))} {m.group('what')}", text
     )
     text = _THING_TO_DO.sub("could you ", text)
     text = _DO_ME_A_FAVOUR.sub(lambda m: f"{m.group(1)} you ", text)
@@ -329,12 +326,22 @@ def asked_first(part: str) -> list[str]:
     underwriter will review it…" asks "could you upload the payslip today"); a condition
     that only may come ("if you miss a payment…", "if you call us") stays a condition."""
     m = _IF_YOU_DO.match(part.strip())
-    if m is None or not is_later(m.group("act")):
+    courtesy = bool(m and _WOULD_BE_LOVELY.match(m.group("then")))
+    if m is None or not (is_later(m.group("act")) or courtesy):
         return [part]
     verb = base_form(m.group("verb"))
     if verb is None or verb not in ACTIONS or verb in _CONTACTS:
         return [part]
-    return [f"could you {m.group('act')}?", part]
+    # "…, and if you could fill it in and send it back, that'd be lovely": the request alone
+    return [f"could you {m.group('act')}?"] + ([] if courtesy else [part])
+
+
+#: what follows a request put as a condition, only thanking for it: "that'd be lovely"
+_WOULD_BE_LOVELY = re.compile(
+    r"(?:that|it)(?:'d|\s+would)\s+be\s+(?:really\s+)?(?:lovely|great|brilliant|perfect|"
+    r"helpful|ideal|wonderful|fantastic|amazing|a\s+(?:big\s+|real\s+|huge\s+)?help)\b",
+    re.I,
+)
 
 
 #: contacting the company is what the customer may do, not what they are asked to
@@ -345,11 +352,6 @@ def from_our_side(text: str) -> bool:
     """Whether ``text`` has the customer get something from the speaker's side ("you'll get a
     letter from us confirming it"): the speaker's promise, not a consequence of an act."""
     return bool(_GET_FROM_US.search(text) or _THING_FROM_US.search(text))
-
-
-def _to_do(done: str) -> str:
-    """What is to be done, from how it is said done: "filled  in" → "fill in"."""
-    return _DONE_AS[" ".join(done.lower().split())]
 
 
 def _will_act(m: re.Match[str]) -> str:
@@ -379,83 +381,10 @@ _WHAT_I_DO = re.compile(
 )
 
 
-#: the customer's part said as what is needed of them: "what I need from you is to keep them
-#: wrapped", "what you'll need to do is upload it", "what I do need is for you to have it off
-#: the frame" — read as "you'll need to keep them…"
-#: "what I need from you is", which the customer's part follows
-_NEED_FROM_YOU = r"(?:what|all)\s+(?:i|we)(?:'d|\s+would)?\s+need\s+from\s+you\s+(?:now\s+)?is\s+"
-_WHAT_YOU_DO = re.compile(
-    rf"\b(?:{_NEED_FROM_YOU}(?:for\s+you\s+)?to\s+|"
-    # "what I do need is for you to have it by the door"
-    r"(?:what|all)\s+(?:i|we)\s+(?:do\s+|really\s+)?need\s+is\s+for\s+you\s+to\s+|"
-    r"(?:what|all)\s+(?:(?:i|we)(?:'d|\s+would)?"
-    r"\s+need\s+you\s+to\s+do|you(?:'ll|\s+will|'d|\s+would)?\s+need\s+to\s+do)\s+(?:now\s+)?is"
-    r"\s+(?:to\s+)?)(?=[a-z])",
-    re.I,
-)
-#: the same with a thing: "what I need from you is a copy of the certificate, emailed to…",
-#: "what I need from you is the signed form back within ten days" — read as "could you email
-#: us a copy of the certificate to…", "could you send us the signed form back…"
-_WHAT_YOU_SEND = re.compile(
-    rf"\b{_NEED_FROM_YOU}"
-    r"(?P<what>(?:an?|the|your|some|both|[\w'-]+'s)\s+[^,.;?]+)"
-    r"(?:,?\s+(?P<how>emailed|sent|posted|texted|uploaded)\s+(?P<rest>to|through|via|by|in)\b)?",
-    re.I,
-)
-#: a paper needed back done: "what I need from you is the storage agreement signed" — read as
-#: "could you sign the storage agreement" (paper is signed and filled in after the call)
-_WHAT_YOU_FINISH = re.compile(
-    rf"\b{_NEED_FROM_YOU}"
-    r"(?P<what>(?:an?|the|your|both)\s+[^,.;?]+?)\s+(?P<done>signed|completed|filled\s+(?:in|out)|"
-    r"countersigned|dated\s+and\s+signed|signed\s+and\s+dated)(?=\s*(?:[,.;?!]|$|by\b|"
-    r"before\b|within\b))",
-    re.I,
-)
-#: a time said after the thing asked for, set off by a comma: ", ideally by Friday"
-_THEN_WHEN = re.compile(
-    r",\s*(?:(?:ideally|preferably|if possible|please)\s*,?\s*)?(?:by|before|within|no later"
-    r"\s+than|today|tomorrow|this|next|over\s+the)\b[^,.;?]*",
-    re.I,
-)
-_SEND_AS: Final = {"emailed": "email", "sent": "send", "posted": "post", "texted": "text",
-                   "uploaded": "upload"}  # fmt: skip
-
-
-def _send_us(m: re.Match[str]) -> str:
-    """The request, when it is one for after the call: sent somewhere, sent back, or with a
-    time ("what I need from you is your account number" is asked on the line)."""
-    how = m.group("how")
-    when = _THEN_WHEN.match(m.string, m.end())  # "…, ideally by Friday"
-    if when is not None and re.search(r"\b(?:I|we|you|they)\b", when.group(0), re.I):
-        when = None  # "…, before I can book the engineer": a reason, not a time
-    later = is_later(m.group(0)) or (when is not None and is_later(when.group(0)))
-    if not how and not re.search(r"\bback\b", m.group("what"), re.I) and not later:
-        return m.group(0)
-    verb = _SEND_AS[how.lower()] if how else "send"
-    tail = f" {m.group('rest')}" if how else ""
-    return f"could you {verb} us {m.group('what')}{tail}"
-
-
-#: a request put as a help: "it would help her if you could email us your receipt" — read as
-#: "could you email us your receipt"
-_HELPS_IF = re.compile(
-    r"\bit(?:'d|\s+would)\s+(?:really\s+|also\s+)?(?:help|be\s+(?:great|helpful|useful|"
-    r"ideal))(?:\s+(?:me|us|him|her|them|(?:the|our)\s+[a-z]+))?\s+if\s+you\s+could\s+",
-    re.I,
-)
-
-
 def rewritten(sentence: str) -> str:
     """``sentence`` with who acts put first (see the module docstring): "you'll get a call from
     the surveyor on Monday" → "the surveyor will call you on Monday", "what I'll do is send you
     a new link" → "I'll send you a new link", "what I need from you is to keep them wrapped" →
     "you'll need to keep them wrapped", "it would help if you could email us the receipt" →
     "could you email us the receipt"."""
-    text = _WHAT_I_DO.sub(lambda m: f"{m.group(1)}'ll ", _actively(sentence))
-    text = _WHAT_YOU_FINISH.sub(
-        lambda m: f"could you {_to_do(m.group('done'))} " + m.group("what"),
-        text,
-    )
-    text = _WHAT_YOU_SEND.sub(_send_us, text)
-    text = _WHAT_YOU_DO.sub("you'll need to ", text)
-    return _HELPS_IF.sub("could you ", text)
+    return as_asked(_WHAT_I_DO.sub(lambda m: f"{m.group(1)}'ll ", _actively(sentence)))

@@ -91,7 +91,8 @@ _NAMED = re.compile(
 #: words after a second mention of the customer that make it a subject: "the photos the
 #: customer still have" → "the photos they still have"
 _SUBJECT_AHEAD_WORDS: Final = """still already just also ever never only really have had did do
-can could would must"""
+can could would must use used showed mentioned wanted want needed bought chose picked liked
+prefer preferred described gave"""
 _SUBJECT_AHEAD: Final = frozenset(_SUBJECT_AHEAD_WORDS.split())
 
 
@@ -236,7 +237,12 @@ def step_action(clause: Clause, f: Frame) -> str:
     action = _NOW.sub("", action)
     action = DEADLINE.sub(lambda m: normalise_deadline(m.group(0)), action)
     speaker = "customer" if f.owner == "customer" and clause.speaker == "customer" else "agent"
-    action = third_person(action, speaker if clause.speaker == "customer" else "agent")
+    if clause.speaker == "customer" and f.owner == "third party":
+        # what the customer reports someone will do for them: "they're going to ring me back"
+        action = re.sub(r"\bmy\b", "the customer's", re.sub(r"\bme\b", "the customer", action))
+        action = third_person(action, "customer")
+    else:
+        action = third_person(action, speaker if clause.speaker == "customer" else "agent")
     if condition:
         action = f"{action} {third_person(condition[:1].lower() + condition[1:], speaker)}"
     action = _TRAILING_ASIDE.sub("", action)

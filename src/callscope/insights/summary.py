@@ -241,7 +241,7 @@ def _states_problem(turn: Sequence[Sentence], *, answers: bool = False) -> bool:
 #: the agent's question that asks for the matter, not a detail: "How can I help?"
 _ASKS_MATTER = re.compile(
     r"\b(?:help|assist|do for you|calling (?:about|for)|what seems|what's (?:the (?:problem|"
-    r"issue|matter|trouble)|going on|wrong|up|happening)|"
+    r"issue|matter|trouble)|going on|wrong|up|happening|happened)|"
     r"what happened|problem|issue)\b",
     re.I,
 )

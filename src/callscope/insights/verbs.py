@@ -32,6 +32,7 @@ measure fit swap clean store survey assess quote reimburse reschedule rearrange 
 exchange complete treat mark tow paint tune calibrate configure enrol photocopy label trace
 tape wrap seal
 revise reprint stick peel engrave carry
+redraw draw redesign rework redeliver hand meet
 """
 #: the listed action verbs, base forms
 ACTIONS: Final = frozenset(_ACTION_WORDS.split())
@@ -42,10 +43,12 @@ _IRREGULAR_PAST: Final = {
     "reset": "reset", "send": "sent", "set": "set", "take": "taken", "tell": "told",
     "write": "written", "come": "come", "see": "seen", "resend": "resent", "reach": "reached",
     "upset": "upset", "fill": "filled", "ring": "rung", "run": "run", "stick": "stuck",
+    "draw": "drawn", "redraw": "redrawn", "meet": "met",
 }  # fmt: skip
 _SIMPLE_PAST: Final = {"take": "took", "give": "gave", "write": "wrote", "do": "did",
                        "see": "saw", "come": "came",
-                       "ring": "rang", "run": "ran"}  # fmt: skip
+                       "ring": "rang", "run": "ran", "draw": "drew", "redraw": "redrew",
+                       "meet": "met"}  # fmt: skip
 #: the conversation itself, not something to do after it
 _IN_CALL_WORDS: Final = (
     "ask check look see verify confirm hold wait read repeat help try need pull walk stay start "
