@@ -283,7 +283,7 @@ DATA = Path(__file__).resolve().parents[2] / "bench" / "data" / "insights"
         (
             "agent",
             "I've sent the form to your email, please sign it and send it back by Friday.",
-            ["Customer to sign it and send it back by Friday."],
+            ["Customer to sign the form and send it back by Friday."],
         ),
         (
             "agent",
@@ -1175,7 +1175,9 @@ DATA = Path(__file__).resolve().parents[2] / "bench" / "data" / "insights"
         (
             "agent",
             "No, you're not. I've raised a credit note for the forty-five pound delivery charge, so accounts will take it off your next statement.",
-            ["Accounts to take it off the customer's next statement."],
+            [
+                "Accounts to take the forty-five pound delivery charge off the customer's next statement."
+            ],
         ),
         (
             "agent",
@@ -1218,9 +1220,7 @@ DATA = Path(__file__).resolve().parents[2] / "bench" / "data" / "insights"
         (
             "customer",
             "I'll email you a photo of the law tag tonight, just so you've got proof it's the right mattress.",
-            [
-                "Customer to email the agent a photo of the law tag tonight, just so the agent has got proof it's the right mattress."
-            ],
+            ["Customer to email the agent a photo of the law tag tonight."],
         ),
         (
             "agent",
@@ -1345,6 +1345,99 @@ DATA = Path(__file__).resolve().parents[2] / "bench" / "data" / "insights"
             "Could you bring the photo you showed Jade on Saturday?",
             ["Customer to bring the photo they showed Jade on Saturday."],
         ),
+        (
+            "customer",
+            "Oh, the photos. Yeah, that's on me. My business partner, Rory, has them all on his laptop. He'll send them over tonight, I'll make sure of it.",
+            ["Customer's business partner Rory to send them over tonight."],
+        ),
+        (
+            "agent",
+            "Perfect. I'll be checking the site myself on Saturday morning, to make sure everything's behaving after the switch.",
+            [
+                "Check the site on Saturday morning, to make sure everything's behaving after the switch."
+            ],
+        ),
+        (
+            "customer",
+            "Just make sure he turns up tomorrow, because I won't be ringing you again, I'll be ringing someone else.",
+            [],
+        ),
+        (
+            "agent",
+            "I'm going to chase them on Monday morning anyway, just so it doesn't slip.",
+            ["Chase them on Monday morning."],
+        ),
+        (
+            "agent",
+            "Make sure he brings the signed medical form on the first morning, or the instructor can't let him in the water.",
+            [
+                "Customer to bring the signed medical form on the first morning, or the instructor can't let him in the water."
+            ],
+        ),
+        (
+            "agent",
+            "The online theory stays open, so you'll want to have both of your modules finished before the first day.",
+            ["Customer to have both of their modules finished before the first day."],
+        ),
+        (
+            "customer",
+            "We'll talk about it after the summer.",
+            [],
+        ),
+        (
+            "agent",
+            "The fulfillment center has already printed them, so they'll go out in Monday's mail and should reach you by the end of next week.",
+            [
+                "Fulfillment center to go out in Monday's mail and should reach the customer by the end of next week."
+            ],
+        ),
+        (
+            "agent",
+            "I've just messaged Mei, our translator, and she's confirmed she'll have the certified translation done by Thursday. Daniel will then lodge your application on Friday.",
+            [
+                "Translator Mei to have the certified translation done by Thursday.",
+                "Daniel to lodge the customer's application on Friday.",
+            ],
+        ),
+        (
+            "agent",
+            "Lee, who covers Derby, will be with you tomorrow at eight a.m., and he'll service all eleven extinguishers and replace any that fail.",
+            [
+                "Lee to be with the customer tomorrow at eight a.m and service all eleven extinguishers and replace any that fail."
+            ],
+        ),
+        (
+            "agent",
+            "And Luis, our camera tech, is back today, so he'll upload the sewer video tomorrow afternoon.",
+            ["Camera tech Luis to upload the sewer video tomorrow afternoon."],
+        ),
+        (
+            "agent",
+            "Got it. I've added her to the job, so she'll get everything at the same time as you.",
+            [],
+        ),
+        (
+            "agent",
+            "It's on hold because we're missing the English translation of your Polish police certificate.",
+            [],
+        ),
+        (
+            "agent",
+            "You paid the seventy-five dollar rush fee, and since we didn't meet the turnaround, I'm going to refund that to your card.",
+            ["Refund the seventy-five dollar rush fee to the customer's card."],
+        ),
+        (
+            "agent",
+            "The one thing we need from you is a fresh signature on the declaration form, because the old one's dated more than a month ago. I'll email it to you this afternoon.",
+            ["Email the declaration form to the customer this afternoon."],
+        ),
+        (
+            "customer",
+            "I'll send you the receipt tonight once you've confirmed the address.",
+            [
+                "Customer to send the agent the receipt tonight once the agent has confirmed the address."
+            ],
+        ),
     ],
 )
 def test_commitments_and_vetoes(speaker: str, text: str, found: list[str]) -> None:
@@ -1423,7 +1516,7 @@ def test_what_the_customer_reports_others_will_do_is_theirs_unless_household() -
             "Customer's bank to call the customer back tomorrow about an indemnity claim.",
         ),
         ("third party", "Mr. Park to meet the customer on Saturday to sign it."),
-        ("customer", "Customer to drop the form back on Friday."),
+        ("customer", "Customer's husband to drop the form back on Friday."),
     ]
 
 

@@ -223,14 +223,26 @@ def third_act(text: str) -> re.Match[str] | None:
     if contact and _thing(contact.group("who").split()[-1].lower()):
         contact = None  # "the portal will email you…"
     third = _THIRD.search(text)
-    if third and third.group("verb").lower() in _PERCEIVING:
-        third = None  # "she'll see it in her inbox": what reaches them, no act
+    if third and (
+        third.group("verb").lower() in _PERCEIVING
+        or (third.group("verb").lower() == "get" and _GETS.match(text[third.end() :]))
+    ):
+        # "she'll see it in her inbox", "she'll get everything at the same time as you": what
+        # reaches them, no act
+        third = None
     found = [m for m in (third, contact) if m]
     return min(found, key=lambda m: m.start()) if found else None
 
 
 #: what reaches someone, no act of theirs
 _PERCEIVING: Final = frozenset(("see", "receive", "notice"))
+#: "get" as receiving: "…will get everything / a copy / the report" (not "get it fixed", "get a
+#: new one out to you", "get back to you")
+_GETS = re.compile(
+    r"\s+(?:everything|a\s+copy|copies|the\s+(?:report|results?|email|emails|letter|update|"
+    r"updates|notification|invoice|details))\b(?![^,.;]*\b(?:to\s+you|out|back|fixed|sorted|done)\b)",
+    re.I,
+)
 
 
 def third_party(body: str, first: re.Match[str] | None, when: str = "") -> tuple[str, str] | None:

@@ -48,7 +48,9 @@ INSTRUCT = re.compile(
     r"will|you)\s+(?:just\s+)?(?:need|have|want)\s+to\s+(?P<verb2>[a-z]+)|just\s+(?P<verb3>[a-z]+)|"
     r"go ahead and\s+(?P<verb4>[a-z]+)|(?:(?:i|we)(?:'d|\s+would)?\s+need\s+you|"
     r"all\s+you\s+need\s+to\s+do\s+is|(?:please\s+)?(?:remember|don't forget|do not forget))"
-    r"\s+(?:to\s+)?(?P<verb5>[a-z]+)|(?:please\s+)?make\s+sure\s+(?:that\s+)?you\s+(?P<verb6>[a-z]+)|"
+    r"\s+(?:to\s+)?(?P<verb5>[a-z]+)|(?:please\s+)?make\s+sure\s+(?:that\s+)?"
+    # someone of the customer's: "Make sure he brings the signed medical form"
+    r"(?:you|he|she|they)\s+(?P<verb6>[a-z]+)|"
     r"you\s+should\s+(?:also\s+)?(?P<verb7>[a-z]+))\b",
     re.I,
 )
@@ -121,11 +123,13 @@ _HAVE_SOMEONE = re.compile(
 )
 
 #: a thing to be made ready or put somewhere for a visit: "have it off the bed frame", "have
-#: the boxes by the door", "have your ID with you"
+#: the boxes by the door", "have your ID with you", "have both modules finished"
 _HAVE_THING = re.compile(
     r"\s+(?:it|them|everything|all\s+of\s+(?:it|them)|(?:the|your)\s+[a-z'-]+(?:\s+[a-z'-]+)?)"
     r"\s+(?:ready|off|out|cleared|unplugged|emptied|packed|near|by\s+the|at\s+the|outside|"
-    r"downstairs|with\s+you)\b",
+    r"downstairs|with\s+you)\b"
+    # something done by then: "have both of your modules finished before the first day"
+    r"|\s+(?:[\w'-]+\s+){1,4}?(?:finished|done|completed|signed|filled\s+in|sorted|stacked)\b",
     re.I,
 )
 

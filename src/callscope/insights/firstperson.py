@@ -33,7 +33,8 @@ _PROGRESSIVE_GUESS = re.compile(
 )
 #: -ing words after "I'm" that are no act on the customer's matter
 _NOT_ACT_WORDS: Final = """going trying calling speaking seeing showing hoping thinking
-wondering having reading saying guessing assuming noticing finding"""
+wondering having reading saying guessing assuming noticing finding missing waiting expecting
+lacking struggling experiencing"""
 _NOT_ACTS: Final = frozenset(_NOT_ACT_WORDS.split())
 _PAST_1 = re.compile(
     r"\b(?:i|we)(?:'ve|\s+have|\s+just|\s+already)?\s+(?:also\s+|just\s+|now\s+|already\s+)?"
@@ -49,7 +50,7 @@ def own_act(
     ``later``: the clause names a time after the call, ``customer``: the customer speaks, whose
     progressive and past say what happened, not what they will do)."""
     if first:
-        return "future", _future_verb(first, body)
+        return "future", _future_verb(first, body, customer=customer)
     let = _LET_ME_LATER.match(body)
     if let and later and base_form(let.group("verb")) in ACTIONS - IN_CALL_VERBS:
         return "future", base_form(let.group("verb")) or ""
@@ -69,10 +70,14 @@ def own_act(
     return None
 
 
-def _future_verb(first: re.Match[str], body: str) -> str:
+def _future_verb(first: re.Match[str], body: str, *, customer: bool) -> str:
     """The act of a first-person future: its verb's base form, or what the speaker will be
     somewhere to do ("I'll be at the NEC on the twentieth to hand the stand over to you")."""
     verb = base_form(first.group("verb")) or first.group("verb")
+    # (not the customer's "…, I'll be ringing someone else": a threat, or "I'll be waiting")
+    doing = _BE_DOING.match(body[first.end() :]) if verb == "be" and not customer else None
+    if doing and base_form(doing.group("verb")):
+        return base_form(doing.group("verb")) or verb  # "I'll be checking the site myself…"
     there = _BE_THERE_TO.match(body[first.end() :]) if verb == "be" else None
     act = base_form(there.group("verb")) if there else None
     return act if act in ACTIONS and act not in IN_CALL_VERBS else verb
@@ -83,6 +88,8 @@ _BE_THERE_TO = re.compile(
     r"\s+(?:at|in|there|round|over|on site|with you)\b[^,.;?!]{0,60}?\bto\s+(?P<verb>[a-z]+)\b",
     re.I,
 )
+#: the future said in the progressive: "I'll be checking the site myself on Saturday"
+_BE_DOING = re.compile(r"\s+(?P<verb>[a-z]+ing)\b", re.I)
 #: "let me" with an act put off to after the call (see :func:`_kind`)
 _LET_ME_LATER = re.compile(r"^let\s+me\s+(?:just\s+|also\s+)?(?P<verb>[a-z]+)\b", re.I)
 #: a noun just before the speaker's act, which it describes: "the printout I'm sending you"

@@ -105,6 +105,8 @@ NO_ACT_AHEAD = re.compile(
     # a need, a feeling or a forecast, not an act: "I'll need a courtesy car", "I'll be
     # really upset", "we're going to run out by Friday"
     r"|need\b(?!\s+to\b)|run\s+out\b"
+    # a matter left for later: "We'll talk about it after the summer", "I'll think about it"
+    r"|(?:talk|think)\s+about\s+(?:it|that)\b"
     # waiting on the line: "that's fine, I'll wait" (not "I'll wait in for the engineer",
     # "I'll hold the room for you")
     r"|(?:wait|hold|hang on)(?:\s+(?:on|here|then|on the line))?\s*[.,!]?\s*$"

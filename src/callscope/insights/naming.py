@@ -25,7 +25,7 @@ TEAM = re.compile(
     + TRADES
     + r"|team|department|office|desk|dispatch|billing(?!\s+(?:address|date|period|cycle))|"
     r"supervisor|manager|pharmacist|lab|tuners?|warehouse|depot|store|crew|kitchen|bank|insurer|"
-    r"surgery|clinic|pharmacy|planner|coordinator|advis[eo]r|officer|administrator)"
+    r"surgery|clinic|pharmacy|planner|coordinator|advis[eo]r|officer|administrator|cent(?:er|re))"
     r"(?:\s+(?:lead|leader))?)\b",
     re.I,
 )
@@ -33,7 +33,8 @@ PRONOUN_ACTOR = ("they", "he", "she")
 #: the groups among :data:`_TEAM`'s words, which "he" or "she" never means
 COLLECTIVE: Final = frozenset(
     ("team", "department", "office", "desk", "lab", "warehouse", "depot", "store", "crew",
-     "dispatch", "kitchen", "bank", "insurer", "surgery", "clinic", "pharmacy", "tuners")
+     "dispatch", "kitchen", "bank", "insurer", "surgery", "clinic", "pharmacy", "tuners",
+     "center", "centre")
 )  # fmt: skip
 #: an organisation named after a preposition or introduced by name, whom a later "they" may
 #: mean: "we'll send the battery to Veloria, they're going to ship a replacement", "we use a
@@ -60,12 +61,17 @@ _NOT_NAMES: Final = _NOT_ORGANISATIONS | frozenset(_NOT_NAME_WORDS.split())
 _PERSON = re.compile(
     r"\b(?:the|our|your|my|a|an)\s+(?P<role>(?:[a-z'-]+\s+){0,2}[a-z'-]+),\s+"
     r"(?P<name>(?:(?:Mr|Mrs|Ms|Dr|Miss)\.?\s+)?(?!I\b)[A-Z][a-z'-]+(?:\s+[A-Z][a-z'-]+)?)\b"
-    r"|\b(?P<first>[A-Z][a-z'-]+(?:\s+[A-Z][a-z'-]+)?),\s+(?:the|our|your|my)\s+"
-    r"(?P<role2>(?:[a-z'-]+\s+){0,2}[a-z'-]+),"
+    # (not a sentence's "And" before it: "And Luis, our camera tech, is back today")
+    r"|\b(?!(?:And|But|So|Then|Yes|No|Oh|Well|Okay|Right|Now)\s)"
+    r"(?P<first>[A-Z][a-z'-]+(?:\s+[A-Z][a-z'-]+)?),\s+(?:the|our|your|my)\s+"
+    # the role may end the clause: "I've just messaged Mei, our translator"
+    r"(?P<role2>(?:[a-z'-]+\s+){0,2}[a-z'-]+)(?:,|$)"
     # a name and "one of our…": "I've got Luis, one of our senior techs, free"
     r"|\b(?P<one>[A-Z][a-z'-]+(?:\s+[A-Z][a-z'-]+)?),\s+one\s+of\s+(?:our|the)\b"
     # a name alone acting: "Darren can fit it on Friday afternoon"
-    r"|\b(?P<solo>[A-Z][a-z'-]+)\s+(?=(?:will|'ll|can|is going to|is coming|has)\b)"
+    # (a relative clause between: "Lee, who covers Derby, will be with you tomorrow")
+    r"|\b(?P<solo>[A-Z][a-z'-]+)(?:,\s+who\s+[^,]{1,40},)?\s+"
+    r"(?=(?:will|'ll|can|is going to|is coming|has)\b)"
     # the role said to be someone: "Our pictures specialist is Caroline Marsh."
     r"|\b(?:[Tt]he|[Oo]ur|[Yy]our)\s+(?P<role3>(?:[a-z'-]+\s+){0,2}[a-z'-]+)\s+is\s+"
     r"(?P<name3>(?:(?:Mr|Mrs|Ms|Dr|Miss)\.?\s+)?(?!I\b)[A-Z][a-z'-]+(?:\s+[A-Z][a-z'-]+)?)\b"
@@ -203,6 +209,13 @@ def reported(f: Frame, sentence: str, earlier: str = "") -> Frame:
     )
     if m is not None:
         return replace(f, owner="third party", who=f"customer's {m.group('who')}")
+    own = list(_OWN_PEOPLE.finditer(f"{earlier} {before}")) if pronoun else []
+    if own and f.who.lower() != "they":
+        # "My business partner, Rory, has them on his laptop. He'll send them over tonight": the
+        # customer's own person, named as the customer named them
+        m = own[-1]
+        role = m.group(0).split(",")[0]
+        return replace(f, who=" ".join(w for w in (role, m.group("name")) if w))
     said = _SAID_THEY_WILL.search(sentence) if pronoun else None
     if said is None or _OWN_PEOPLE.search(f"{earlier} {sentence}"):
         return f
@@ -219,7 +232,8 @@ _SAID_THEY_WILL = re.compile(
 #: the customer's household and staff, whose steps are the customer's
 _OWN_PEOPLE = re.compile(
     r"\bmy\s+(?:[a-z]+\s+)?(?:husband|wife|partner|son|daughter|mum|mom|dad|mother|father|"
-    r"brother|sister|kids|children|family|staff|colleague|manager|boss|team|assistant|PA)\b",
+    r"brother|sister|kids|children|family|staff|colleague|manager|boss|team|assistant|PA)\b"
+    r"(?:,\s+(?P<name>(?-i:[A-Z][a-z'-]+))\b)?",
     re.I,
 )
 #: a person named with a title: "Mr. Park", "Dr Shah"

@@ -41,7 +41,7 @@ from callscope.insights.commitments import load_model
 from callscope.insights.incall import BE_PLACES
 from callscope.insights.naming import Names, reported
 from callscope.insights.numbers import normalise_deadline
-from callscope.insights.steptext import step_action, step_text
+from callscope.insights.steptext import step_action, step_text, with_object
 from callscope.insights.types import Embedder, NextStep, Sentence, Utterance, sentences
 
 __all__ = ["Candidate", "candidates", "next_steps"]
@@ -233,8 +233,9 @@ _FILLER: Final = frozenset(_FILLER_WORDS.split())
 
 def _recapped(value: str, f: Frame, step: NextStep) -> bool:
     """Whether ``value``, said in a recap, is ``step`` said again: the same owner, and half
-    of the shorter one's words in the other."""
-    a = set(_key(value).split()) - _FILLER
+    of the shorter one's words in the other (``value``'s act only: "I'll call you at ten, the
+    rush fee is going back on your card")."""
+    a = set(_key(value.split(",")[0]).split()) - _FILLER  # the act, not its consequence
     b = set(_key(step.value).split()) - _FILLER
     return f.owner == step.owner and bool(a and b) and len(a & b) >= min(len(a), len(b)) / 2
 
@@ -398,7 +399,10 @@ def next_steps(utterances: Sequence[Utterance], *, embed: Embedder | None = None
     for c, p in zip(found, probabilities, strict=True):
         if c not in kept or _handed_over(c, kept) or _agreed(c, kept, utterances):
             continue
-        value = step_text(c.clause, c.frame)
+        turn = c.sentence.utterance
+        head = c.clause.text[:30]
+        said_before = turn.text.split(head, 1)[0] if head in turn.text else ""
+        value = with_object(step_text(c.clause, c.frame), c.frame.verb, said_before, turn.speaker)
         if c.sentence.utterance.id in recaps and any(_recapped(value, c.frame, s) for s in out):
             continue  # "So, to recap. … I'll post you a confirmation letter and a gift aid form"
         if any(_said_before(value, c.frame.owner, s) for s in out):

@@ -207,6 +207,43 @@ _OWN_PEOPLE = re.compile(r"^(?:my|our)\s+(.+)$", re.I)
 _FUTURE_WORD = re.compile(r"^(?:will|to|should|shall|also|then|now|\w+'ll)$")
 
 
+#: what an act may take as its object, named just before it, by the kind of act: money paid
+#: back or taken off ("You paid the seventy-five dollar rush fee, and … I'm going to refund that
+#: to your card"), or a paper sent ("The one thing we need is a fresh signature on the
+#: declaration form. I'll email it to you this afternoon.")
+_MONEY_ACTS: Final = frozenset(("refund", "take", "credit", "pay", "reimburse", "waive", "put"))
+_PAPER_ACTS: Final = frozenset(
+    ("send", "email", "forward", "post", "mail", "return", "sign", "print", "upload", "fax")
+)
+#: the words of a thing's name before its noun (no second thing joined on)
+_WORDS = r"(?:(?!(?:and|or|the|a|an|to|of|for|with|on|in)\b)[\w-]+\s+){0,4}"
+_MONEY_NAMED = re.compile(
+    rf"\b(?:the|your|our)\s+{_WORDS}(?:fee|charge|payment|deposit|premium|excess)\b", re.I
+)
+_PAPER_NAMED = re.compile(
+    rf"\b(?:the|your|our)\s+{_WORDS}(?:form|certificate|report|invoice|statement|"
+    r"receipt|contract|agreement|quote|declaration)\b",
+    re.I,
+)
+
+
+def with_object(value: str, verb: str, before: str, speaker: str) -> str:
+    """``value`` with the "it" or "that" its act takes said as the thing of that kind named
+    last in ``before`` (the speaker's sentence before the act and the one before that, in the
+    turn): "Refund that to the customer's card" after "You paid the seventy-five dollar rush
+    fee" → "Refund the seventy-five dollar rush fee to the customer's card"."""
+    kind = _MONEY_NAMED if verb in _MONEY_ACTS else _PAPER_NAMED if verb in _PAPER_ACTS else None
+    pronoun = re.search(rf"\b({re.escape(verb)})\s+(?:it|that)\b", value, re.I) if verb else None
+    if kind is None or pronoun is None:
+        return value
+    recent = " ".join(re.split(r"(?<=[.!?])\s+", before.strip())[-2:])
+    named = list(kind.finditer(recent))
+    if not named:
+        return value
+    thing = third_person(named[-1].group(0), speaker)
+    return f"{value[: pronoun.start()]}{pronoun.group(1)} {thing}{value[pronoun.end() :]}"
+
+
 def step_text(clause: Clause, f: Frame) -> str:
     """The next step in the RingSense style: owner + action + object + deadline."""
     action = step_action(clause, f)
@@ -254,7 +291,9 @@ def step_action(clause: Clause, f: Frame) -> str:
 #: "…with museum glass, which is anti-reflective and much tougher"
 _TRAILING_ASIDE: Final = re.compile(
     r",?\s*(?:if\s+that(?:'s|\s+is)\s+(?:alright|all right|okay|ok|fine|good)(?:\s+with\s+you)?|"
-    r"i\s+promise(?:\s+you)?|which\s+(?:is|are)\s+[^,;\d]+)(?=[.!?]?$)",
+    r"i\s+promise(?:\s+you)?|which\s+(?:is|are)\s+[^,;\d]+|"
+    # an assurance or the speaker's reason: ", I'll make sure of it", ", just so it doesn't slip"
+    r"(?:i|they|we)(?:'ll|\s+will)\s+make\s+sure\s+of\s+it|(?:anyway,?\s+)?just\s+so\s+[^,;]+)(?=[.!?]?$)",
     re.I,
 )
 
