@@ -71,8 +71,12 @@ STOP = frozenset(_STOP_WORDS.split())
 
 def content(text: str) -> set[str]:
     """The content words of ``text``, spoken numbers as digits ("within forty-eight hours" and
-    the step's "within 48 hours" share "48")."""
-    words = re.findall(r"[a-z0-9']+", spoken_numbers(text).lower())
+    the step's "within 48 hours" share "48"), a word's "'s" dropped ("the new machine's up"
+    and "the machine is working" share "machine")."""
+    words = [
+        w.removesuffix("'s").strip("'")
+        for w in re.findall(r"[a-z0-9']+", spoken_numbers(text).lower())
+    ]
     return {w.rstrip("s") if len(w) > 3 else w for w in words if w not in STOP}
 
 

@@ -1438,6 +1438,55 @@ DATA = Path(__file__).resolve().parents[2] / "bench" / "data" / "insights"
                 "Customer to send the agent the receipt tonight once the agent has confirmed the address."
             ],
         ),
+        (
+            "agent",
+            "Okay, good. I'll need you to upload that signed proof of delivery to the client portal this morning.",
+            ["Customer to upload that signed proof of delivery to the client portal this morning."],
+        ),
+        (
+            "agent",
+            "The only thing we need from you is somebody there at eleven to let them in and unlock the roof hatch.",
+            ["Customer to have somebody there at eleven to let them in and unlock the roof hatch."],
+        ),
+        (
+            "agent",
+            "Either way, a warranty claim will be opened with Kentwood by our warranty desk tomorrow.",
+            ["Warranty desk to open a warranty claim with Kentwood tomorrow."],
+        ),
+        (
+            "agent",
+            "And for the inspection, the service certificate and the before and after photos will be emailed to you by our compliance coordinator, Linda, tomorrow morning.",
+            [
+                "Compliance coordinator Linda to email the service certificate and the before and after photos to the customer tomorrow morning."
+            ],
+        ),
+        (
+            "agent",
+            "Your refund will be processed by Friday.",
+            [],
+        ),
+        (
+            "agent",
+            "You'll be contacted by our landscaping partner, Greenline, in April to book the interlock repair.",
+            [
+                "Landscaping partner Greenline to contact the customer in April to book the interlock repair."
+            ],
+        ),
+        (
+            "agent",
+            "I've just spoken to the warehouse in Palmerston North and they're sending the correct pump up on the overnight freight today.",
+            ["Warehouse to send the correct pump up on the overnight freight today."],
+        ),
+        (
+            "agent",
+            "Give me two minutes, I'm going to ring the warehouse.",
+            [],
+        ),
+        (
+            "customer",
+            "I'm at work on Wednesday, but my wife works from home, so she'll be in to hand it over to the driver.",
+            ["Customer's wife to hand it over to the driver."],
+        ),
     ],
 )
 def test_commitments_and_vetoes(speaker: str, text: str, found: list[str]) -> None:
@@ -1539,6 +1588,36 @@ def test_a_recap_says_the_steps_again_and_adds_none() -> None:
     assert [(s.owner, s.value) for s in steps] == [
         ("agent", "Pop a new gift aid form in the post with the letter."),
         ("customer", "Customer to fill it in and send it back in the freepost envelope."),
+    ]
+
+
+def test_a_recap_of_two_acts_and_a_new_matter_after_a_yes() -> None:
+    steps = next_steps(
+        said(
+            ("agent", "I'll email you the collection confirmation this afternoon."),
+            ("customer", "Great."),
+            ("agent", "And I'll give you a ring on Thursday, just to make sure it's working."),
+            ("customer", "Thank you."),
+            # one recap sentence says both acts again
+            (
+                "agent",
+                "So just to run through it: I'll send that email this afternoon and call you on "
+                "Thursday.",
+            ),
+            ("agent", "I will need you to sign an updated care plan, though."),
+            # the yes is the request; the step after a new matter is the customer's own
+            (
+                "customer",
+                "I'll sign it and send it back. And actually, while I think of it, I'm changing "
+                "the key safe code this weekend. I'll email the new code to the office on Sunday.",
+            ),
+        )
+    )
+    assert [(s.owner, s.value) for s in steps] == [
+        ("agent", "Email the customer the collection confirmation this afternoon."),
+        ("agent", "Call the customer on Thursday, just to make sure it's working."),
+        ("customer", "Customer to sign an updated care plan, though."),
+        ("customer", "Customer to email the new code to the office on Sunday."),
     ]
 
 

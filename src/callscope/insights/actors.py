@@ -16,7 +16,7 @@ import re
 from typing import Final
 
 from callscope.insights.incall import is_later
-from callscope.insights.verbs import base_form
+from callscope.insights.verbs import ACTIONS, base_form
 
 __all__ = ["DETERMINER", "HAPPENINGS", "TRADES", "third_act", "third_done", "third_party"]
 
@@ -204,6 +204,8 @@ _BE_WITH_YOU = re.compile(
 )
 
 
+#: someone in to act: "she'll be in to hand it over", "he'll be home to let them in"
+_BE_IN_TO = re.compile(r"\s+(?:in|home|at home|here|around)\s+to\s+(?P<verb>[a-z]+)\b", re.I)
 #: things passed on to someone: "they'll go to our customer care manager, Lorna" (a team
 #: going somewhere goes to a place: "they'll go to your house")
 _GO_TO_SOMEONE = re.compile(
@@ -254,6 +256,10 @@ def third_party(body: str, first: re.Match[str] | None, when: str = "") -> tuple
         verb = third.group("verb")
         if "agreed" in third.group(0).lower() and not is_later(body[third.end() :]):
             return None  # "she's agreed to waive the fee": settled in the call, nothing to come
+        home = _BE_IN_TO.match(body[third.end() :]) if verb.lower() == "be" else None
+        if home and base_form(home.group("verb")) in ACTIONS:
+            # "my wife works from home, so she'll be in to hand it over to the driver"
+            return third.group("who"), base_form(home.group("verb")) or ""
         if verb.lower() == "be" and not _BE_WITH_YOU.match(body[third.end() :]):
             return None  # "he'll be due about now": a state, not an act
         if verb.lower() == "go" and _GO_TO_SOMEONE.match(body[third.end() :]):

@@ -63,6 +63,8 @@ __all__ = [
 _NEW_SUBJECT = (
     r"(?:i|we)(?:'ll|\s+will|'m going to|\s+am going to|'re going to|\s+are going to)\b"
     r"|(?:they|he|she)(?:'ll|\s+will|'re going to|\s+are going to|'s going to|\s+is going to)\b"
+    # a third party's act under way: "I've just spoken to the warehouse and they're sending…"
+    r"|(?:they|he|she)(?:'re|\s+are|'s|\s+is)\s+(?:now\s+|also\s+)?(?!going\b)[a-z]+ing\b"
     r"|(?:the|a|an|our|your)\s+(?:[a-z]+\s+){0,4}?[a-z]+(?:'ll|\s+will|\s+is going to|"
     r"\s+are going to)\s+(?!be\b)[a-z]+"
 )

@@ -24,7 +24,9 @@ _ON_HOLD = re.compile(
     r"\bwhile I(?:'ve| have)(?: still)? got you\b|"
     r"\b(?:put|place|transfer|connect)\w*\s+you\b|\byou\s+on\s+(?:a\s+)?(?:\w+\s+)?hold\b|"
     r"\bneed your\b|\bhave to (?:ask|check|verify|"
-    r"confirm|look|read)\b|\bbefore we (?:start|begin|get started|go on|continue|proceed)\b",
+    r"confirm|look|read)\b|\bbefore we (?:start|begin|get started|go on|continue|proceed)\b|"
+    # "Give me two minutes, I'm going to ring the warehouse": done while the customer waits
+    r"\bgive me\s+(?:a|one|two|five|a few|a couple of)\s+(?:minutes?|moments?|secs?|seconds?)\b",
     re.I,
 )
 #: logging in, done on the line unless asked of the customer for later ("make sure you log

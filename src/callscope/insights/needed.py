@@ -34,7 +34,10 @@ def to_do(done: str) -> str:
 #: wrapped", "what you'll need to do is upload it", "what I do need is for you to have it off
 #: the frame" — read as "you'll need to keep them…"
 #: "what I need from you is", which the customer's part follows
-_NEED_FROM_YOU = r"(?:what|all)\s+(?:i|we)(?:'d|\s+would)?\s+need\s+from\s+you\s+(?:now\s+)?is\s+"
+_NEED_FROM_YOU = (
+    r"(?:(?:what|all)\s+|(?:the\s+only|the\s+one|one)\s+thing\s+)(?:i|we)(?:'d|\s+would)?\s+need\s+"
+    r"from\s+you\s+(?:now\s+)?is\s+"
+)
 _WHAT_YOU_DO = re.compile(
     rf"\b(?:{_NEED_FROM_YOU}(?:for\s+you\s+)?to\s+|"
     # "what I do need is for you to have it by the door"
@@ -127,6 +130,11 @@ _HELPS_IF = re.compile(
 )
 
 
+#: someone needed on the customer's side: "The only thing we need from you is somebody there at
+#: eleven to let them in" — read as "you'll need to have somebody there at eleven…"
+_SOMEONE_THERE = re.compile(rf"\b{_NEED_FROM_YOU}(?=some(?:one|body)\b)", re.I)
+
+
 def as_asked(text: str) -> str:
     """``text`` with what is needed of the customer read as a plain request (see the module
     docstring)."""
@@ -135,6 +143,7 @@ def as_asked(text: str) -> str:
     )
     text = _WHAT_YOU_SEND.sub(_send_us, text)
     text = _WHAT_YOU_DO.sub("you'll need to ", text)
+    text = _SOMEONE_THERE.sub("you'll need to have ", text)
     text = _BEST_TO.sub("you'll need to ", text)
     text = _NEEDS_DOING.sub(_asked_to_do, text)
     return _HELPS_IF.sub("could you ", text)

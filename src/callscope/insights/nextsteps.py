@@ -232,12 +232,17 @@ _FILLER: Final = frozenset(_FILLER_WORDS.split())
 
 
 def _recapped(value: str, f: Frame, step: NextStep) -> bool:
-    """Whether ``value``, said in a recap, is ``step`` said again: the same owner, and half
-    of the shorter one's words in the other (``value``'s act only: "I'll call you at ten, the
-    rush fee is going back on your card")."""
+    """Whether ``value``, said in a recap, is ``step`` said again: the same owner, and two of
+    its words or half of the shorter one's in the other (``value``'s act only: "I'll call you
+    at ten, the rush fee is going back on your card")."""
     a = set(_key(value.split(",")[0]).split()) - _FILLER  # the act, not its consequence
     b = set(_key(step.value).split()) - _FILLER
-    return f.owner == step.owner and bool(a and b) and len(a & b) >= min(len(a), len(b)) / 2
+    shared = len(a & b)
+    return (
+        f.owner == step.owner
+        and bool(a and b)
+        and (shared >= 2 or shared >= min(len(a), len(b)) / 2)
+    )
 
 
 def _same_visit(first: Candidate, then: Candidate) -> bool:
@@ -338,12 +343,19 @@ _ALSO = re.compile(r"\b(?:also|too|as well|another thing)\b", re.I)
 def _adds_to_answer(c: Candidate) -> bool:
     """Whether ``c``'s sentence adds to an answer already given in the turn: "I can do that.
     And I'll leave the side gate unlocked on Friday night.", "Yeah, that's fine. Oh, and I'll
-    change my shipping address tonight." """
+    change my shipping address tonight.", or follows a new matter raised in it ("And actually,
+    while I think of it, I'm changing the code. I'll email it to the office on Sunday.")."""
     text, turn = c.sentence.text.strip(), c.sentence.utterance.text.strip()
+    if _NEW_MATTER.search(turn.split(text, 1)[0]):
+        return True  # "…And actually, while I think of it, I'm changing the code. I'll email…"
     return bool(_AND_OPENS.match(text)) and not turn.startswith(text)
 
 
 _AND_OPENS = re.compile(r"^(?:oh,?\s+)?and\b", re.I)
+#: a new matter raised in the turn before the step: "while I think of it", "by the way"
+_NEW_MATTER = re.compile(
+    r"\b(?:while I think of it|by the way|one more thing|another thing|on another note)\b", re.I
+)
 
 
 def _agreed(c: Candidate, kept: Sequence[Candidate], utterances: Sequence[Utterance]) -> bool:

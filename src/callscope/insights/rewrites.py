@@ -222,9 +222,33 @@ _WILL_FOLLOW = re.compile(
     r"you|out))?)\b",
     re.I,
 )
+#: a third party's act said in the passive with who acts after "by": "a warranty claim will be
+#: opened with Kentwood by our warranty desk tomorrow", "the certificate will be emailed to you
+#: by our compliance coordinator, Linda, tomorrow morning" — read as "our warranty desk will
+#: open a warranty claim with Kentwood tomorrow"
+_WHEN_WORDS = (
+    r"(?:tomorrow|today|tonight|on|at|in|within|before|after|this|next|first|by|when|once|as)\b"
+)
+_DONE_BY = re.compile(
+    r"(?P<what>\b(?:a|an|the|your)\s+[^,.;]{1,60}?)\s+(?:will|'ll|is going to|are going to)\s+be\s+"
+    r"(?P<done>[a-z]+)\s+(?P<rest>(?:to\s+you|with\s+(?-i:[A-Z])[\w-]*|for\s+you|out|over)\s+)?by\s+"
+    r"(?P<who>(?:our|the|your)\s+(?:(?!"
+    + _WHEN_WORDS
+    + r")[a-z'-]+\s+){0,3}(?!"
+    + _WHEN_WORDS
+    + r")"
+    r"[a-z'-]+(?:,\s+(?-i:[A-Z])[a-z'-]+,)?|"
+    r"(?-i:[A-Z])[\w-]+(?:\s+(?-i:[A-Z])[\w-]+)?)"
+    # who ends where a time, a comma or the sentence begins
+    r"(?=\s*(?:[,.;!?]|$)|\s+" + _WHEN_WORDS + r")",
+    re.I,
+)
 _BY_WHOM = re.compile(
     r"\byou(?:'ll|\s+will|\s+should)\s+be\s+(?P<what>contacted|called|visited|emailed|texted|"
-    r"phoned|rung)\s+(?:back\s+)?by\s+" + _FROM_WHOM,
+    r"phoned|rung)\s+(?:back\s+)?by\s+"
+    + _FROM_WHOM
+    # named after: "by our landscaping partner, Greenline, in April"
+    + r"(?P<name>,\s+(?-i:[A-Z][\w'-]*(?:\s+(?:and\s+)?[A-Z][\w'-]*)*),)?",
     re.I,
 )
 _ACT_OF: Final = {
@@ -232,6 +256,17 @@ _ACT_OF: Final = {
     "text": "text", "letter": "write to", "contacted": "contact", "called": "call",
     "visited": "visit", "emailed": "email", "texted": "text", "phoned": "phone", "rung": "ring",
 }  # fmt: skip
+
+
+def _done_by(m: re.Match[str]) -> str:
+    """``_DONE_BY``'s reading; a time after "by" ("will be processed by Friday") names no one,
+    and a form that is no listed act's past stays as said."""
+    verb = base_form(m.group("done"))
+    who = m.group("who")  # "our compliance coordinator, Linda," keeps its commas
+    if verb is None or verb not in ACTIONS or verb == m.group("done").lower() or is_later(who):
+        return m.group(0)
+    rest = f" {m.group('rest').strip()}" if m.group("rest") else ""
+    return f"{who} will {verb} {m.group('what')}{rest}"
 
 
 def _refund(m: re.Match[str]) -> str:
@@ -248,10 +283,15 @@ def _refund(m: re.Match[str]) -> str:
 def _actively(text: str) -> str:
     """ "you'll get a call from the surveyor on Monday" → "the surveyor will call you on
     Monday" (and "you'll be contacted by our claims team…" likewise)."""
-    for pattern in (_GET_FROM, _BY_WHOM):
-        text = pattern.sub(
-            lambda m: f"{m.group('who')} will {_ACT_OF[m.group('what').lower()]} you", text
-        )
+    text = _GET_FROM.sub(
+        lambda m: f"{m.group('who')} will {_ACT_OF[m.group('what').lower()]} you", text
+    )
+    text = _BY_WHOM.sub(
+        lambda m: (
+            f"{m.group('who')}{m.group('name') or ''} will {_ACT_OF[m.group('what').lower()]} you"
+        ),
+        text,
+    )
     text = _GET_FROM_PRONOUN.sub(
         lambda m: (
             f"{_SUBJECT_OF[m.group('who').lower()]} will {_ACT_OF[m.group('what').lower()]} you"
@@ -270,6 +310,7 @@ def _actively(text: str) -> str:
     text = _YOU_WILL_SEE.sub(
         lambda m: f"we'll put {m.group('what')} on your {m.group('where')}", text
     )
+    text = _DONE_BY.sub(_done_by, text)
     text = _WILL_BE_REFUNDED.sub(_refund, text)
     text = _ASKED_TO.sub(_will_act, text)
     text = _BOOKED_TO.sub(
