@@ -1487,6 +1487,82 @@ DATA = Path(__file__).resolve().parents[2] / "bench" / "data" / "insights"
             "I'm at work on Wednesday, but my wife works from home, so she'll be in to hand it over to the driver.",
             ["Customer's wife to hand it over to the driver."],
         ),
+        (
+            "agent",
+            "So Suresh will let out the shoulders and shorten the trousers by Monday.",
+            ["Suresh to let out the shoulders and shorten the trousers by Monday."],
+        ),
+        (
+            "agent",
+            "Yes, we'd like you to come in for a second trial on Tuesday at six in the evening, so we can check the shoulders before the final press. Can you make that?",
+            ["Customer to come in for a second trial on Tuesday at six in the evening."],
+        ),
+        (
+            "agent",
+            "That's done by our embroidery unit in Chickpet, and they'll finish it by Thursday, after your Tuesday trial.",
+            ["Embroidery unit to finish it by Thursday, after the customer's Tuesday trial."],
+        ),
+        (
+            "agent",
+            "The pilot, Lerato, stopped after the east block because the wind picked up. She'll come out on Thursday and start at six in the morning, when the wind is lowest, and spray the thirty hectares by the river.",
+            [
+                "Pilot Lerato to come out on Thursday and start at six in the morning, when the wind is lowest and spray the thirty hectares by the river."
+            ],
+        ),
+        (
+            "agent",
+            "You've got cattle in the camp next to the river block, haven't you? They'll need to be out of that camp by Wednesday evening.",
+            [],
+        ),
+        (
+            "agent",
+            "Expect a call from our pilot, Graham Pryce, between six and seven on the Friday evening, to confirm whether the flight's on.",
+            [
+                "Pilot Graham Pryce to call the customer between six and seven on the Friday evening, to confirm whether the flight's on."
+            ],
+        ),
+        (
+            "customer",
+            "Our son's driving us up from Leeds, so I'll let him know about the fourteenth tonight.",
+            ["Customer to tell him about the fourteenth tonight."],
+        ),
+        (
+            "agent",
+            "Please hang on to the split bags and the box for now, because the carrier will want to inspect them.",
+            [
+                "Customer to hang on to the split bags and the box, because the carrier will want to inspect them."
+            ],
+        ),
+        (
+            "agent",
+            "Dave's on the roaster tomorrow. He'll do a fresh batch of house espresso first thing, and we'll overnight both to you, so they'll land Thursday before noon.",
+            [
+                "Dave to do a fresh batch of house espresso first thing.",
+                "Overnight both to the customer, they'll land Thursday before noon.",
+            ],
+        ),
+        (
+            "agent",
+            "And I'll have accounts credit you for it, that's sixty-four dollars off your next invoice.",
+            [
+                "Accounts to credit the customer for it, that's sixty-four dollars off their next invoice."
+            ],
+        ),
+        (
+            "agent",
+            "The owner signs off every refund, so he'll need to see the ticket first.",
+            [],
+        ),
+        (
+            "agent",
+            "You'll be hearing from our accounts department by Wednesday with a corrected invoice.",
+            ["Accounts department to contact the customer by Wednesday with a corrected invoice."],
+        ),
+        (
+            "agent",
+            "I'll SMS you on Wednesday afternoon to confirm Thursday is going ahead.",
+            ["SMS the customer on Wednesday afternoon to confirm Thursday is going ahead."],
+        ),
     ],
 )
 def test_commitments_and_vetoes(speaker: str, text: str, found: list[str]) -> None:
@@ -1536,11 +1612,16 @@ def test_a_step_changed_with_instead_replaces_the_one_it_changes() -> None:
                 "Oh, actually, I'm working late all day Wednesday. I'll come in Thursday "
                 "lunchtime for the shampoo instead.",
             ),
+            # "instead of" changes no step
+            ("agent", "I'll email you the invoice for forty instead of seventy today."),
+            ("agent", "And accounts will credit you sixty pounds instead of forty by Friday."),
         )
     )
     assert [(s.owner, s.value) for s in steps] == [
         ("agent", "Put a bottle of toning shampoo aside for the customer at the desk."),
         ("customer", "Customer to come in Thursday lunchtime for the shampoo instead."),
+        ("agent", "Email the customer the invoice for forty instead of seventy today."),
+        ("third party", "Accounts to credit the customer sixty pounds instead of forty by Friday."),
     ]
 
 

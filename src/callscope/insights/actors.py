@@ -123,6 +123,8 @@ def _third_open(body: str) -> tuple[str, str] | None:
         return _who(m), "take"  # "Gary will take them away with him": an act, not a duration
     if verb == "do" and _DOES_IT.match(m.group(0)):
         return None  # "Three months should do it, hopefully": enough, no act
+    if verb == "let" and re.match(r"\s+(?:out|down|up)\b", rest, re.I):
+        return _who(m), "let"  # "Suresh will let out the shoulders": a tailor's act
     if verb in _DROP_IN and _BY_OR_ROUND.match(rest):
         return _who(m), verb  # "Derek will stop by on Tuesday to put them on for you": a visit
     if verb is None or (verb in HAPPENINGS and verb not in _INTRANSITIVE_ACTS):
@@ -237,7 +239,7 @@ def third_act(text: str) -> re.Match[str] | None:
 
 
 #: what reaches someone, no act of theirs
-_PERCEIVING: Final = frozenset(("see", "receive", "notice"))
+_PERCEIVING: Final = frozenset(("see", "receive", "notice", "land"))
 #: "get" as receiving: "…will get everything / a copy / the report" (not "get it fixed", "get a
 #: new one out to you", "get back to you")
 _GETS = re.compile(
@@ -268,7 +270,13 @@ def third_party(body: str, first: re.Match[str] | None, when: str = "") -> tuple
             # "he'll need clear space on both sides": what they need, no act; "the engineer
             # will need to replace the valve": the act is the one needed
             then = re.match(r"\s+to\s+([a-z]+)", body[third.end() :], re.I)
-            if then is None:
+            if (
+                then is None
+                or then.group(1).lower() == "be"
+                or then.group(1).lower() in _PERCEIVING
+            ):
+                # "They'll need to be out of that camp by Wednesday": a state; "he'll need to see
+                # the ticket first": what reaches him
                 return None
             verb = then.group(1)
         return third.group("who"), base_form(verb) or verb.lower()

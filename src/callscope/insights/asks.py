@@ -47,6 +47,7 @@ INSTRUCT = re.compile(
     r"^(?:so\s+|then\s+|just\s+|now\s+)*(?:please\s+(?:just\s+)?(?P<verb>[a-z]+)|(?:you'll|you\s+"
     r"will|you)\s+(?:just\s+)?(?:need|have|want)\s+to\s+(?P<verb2>[a-z]+)|just\s+(?P<verb3>[a-z]+)|"
     r"go ahead and\s+(?P<verb4>[a-z]+)|(?:(?:i|we)(?:'d|\s+would|'ll|\s+will)?\s+need\s+you|"
+    r"(?:i|we)(?:'d|\s+would)\s+like\s+you|"
     r"all\s+you\s+need\s+to\s+do\s+is|(?:please\s+)?(?:remember|don't forget|do not forget))"
     r"\s+(?:to\s+)?(?P<verb5>[a-z]+)|(?:please\s+)?make\s+sure\s+(?:that\s+)?"
     # someone of the customer's: "Make sure he brings the signed medical form"
@@ -65,6 +66,8 @@ def _asked_of_customer(body: str) -> str:
     asked = base_form(m.group("verb")) if m else None
     if m and asked == "do" and _FAVOUR.match(body[m.end() :]):
         return ""  # "Could you do something for me this evening?": the request follows
+    if m and asked == "make" and re.match(r"\s+(?:that|it)\W*$", body[m.end() :], re.I):
+        return ""  # "Can you make that?": whether the time suits, asked after the request
     if asked and (
         asked not in _ASKED_NOW
         or (asked == "ask" and ASK_TEAM.search(body))

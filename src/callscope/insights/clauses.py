@@ -78,11 +78,11 @@ _CONSEQUENCE = re.compile(
     r"^(?:and\s+|so\s+)?(?:you|you'll|it|it'll|that|this|which|the(?: \w+){1,3}|"
     # an amount: "so the four hundred and fifty pounds will come off your final invoice"
     r"the\s+(?:[\w-]+\s+){1,6}?(?:pounds|dollars|euros|credit|refund|fee|money|balance)|"
-    r"(?:he|she|they)(?=(?:'ll|\s+will|\s+should)\s+(?:see|receive|notice)\b))\s*"
+    r"(?:he|she|they)(?=(?:'ll|\s+will|\s+should)\s+(?:see|receive|notice|land|arrive|reach)\b))\s*"
     r"(?:'ll|will|should|would|can|'s going to|is going to)?\s*"
     r"(?:(?:usually|normally|typically|generally)\s+)?(?:see|get|receive|show|arrive|take|be|"
     # "It usually takes…", "…, which will come off your January shipment"
-    r"appear|reach|go back|takes|shows|arrives|appears|reaches|goes back|comes? off)\b"
+    r"appear|reach|go back|takes|shows|arrives|appears|reaches|goes back|comes? off|land)\b"
     # what holds already is no consequence to come: "it should be there now"
     r"(?![^,.;]*\b(?:now|already)\b(?!\s+on\b))",
     re.I,
@@ -262,20 +262,26 @@ _ASKS_YOU = re.compile(r"(?:could|can|would)\s+you\b.*\?\s*$", re.I)
 def _asked_on(parts: list[str]) -> list[str]:
     """A bare verb after the agent's request or instruction in the same sentence is asked
     too, as one step: "could you keep bay 12 cordoned off, and email me the photos today?"
-    asks for both."""
+    asks for both; after a third party's act it is theirs too: "She'll come out on Thursday
+    and start at six, when the wind is lowest, and spray the thirty hectares by the river"
+    (not advice to the customer: "…, and keep that somewhere safe")."""
     out: list[str] = []
-    asked = False
+    asked = third = False
     for part in parts:
         first = re.match(r"[a-z]+", part)
-        if asked and first and base_form(first.group(0)) == first.group(0):
+        bare = first is not None and base_form(first.group(0)) == first.group(0)
+        if bare and (asked or (third and not _ADVICE.match(part))):
             out[-1] = f"{out[-1].rstrip('.?!')} and {part}"
             continue
         body = LEADING.sub("", strip_condition(part))
         asked = bool(REQUEST.search(body) or INSTRUCT.search(body))
+        third = third_act(body) is not None
         out.append(part)
     return out
 
 
+#: what the customer is told to keep doing, which no third party does for them
+_ADVICE = re.compile(r"(?:keep|remember|make\s+sure|bear|hold\s+on|hang\s+on)\b", re.I)
 #: a comma joining two acts of different actors: "we'll send the battery to Veloria, they're
 #: going to ship a replacement"
 _SPLICE = re.compile(

@@ -25,7 +25,8 @@ TEAM = re.compile(
     + TRADES
     + r"|team|department|office|desk|dispatch|billing(?!\s+(?:address|date|period|cycle))|"
     r"supervisor|manager|pharmacist|lab|tuners?|warehouse|depot|store|crew|kitchen|bank|insurer|"
-    r"surgery|clinic|pharmacy|planner|coordinator|advis[eo]r|officer|administrator|cent(?:er|re))"
+    r"surgery|clinic|pharmacy|planner|coordinator|advis[eo]r|officer|administrator|cent(?:er|re)|"
+    r"unit)"
     r"(?:\s+(?:lead|leader))?)\b",
     re.I,
 )
@@ -34,7 +35,7 @@ PRONOUN_ACTOR = ("they", "he", "she")
 COLLECTIVE: Final = frozenset(
     ("team", "department", "office", "desk", "lab", "warehouse", "depot", "store", "crew",
      "dispatch", "kitchen", "bank", "insurer", "surgery", "clinic", "pharmacy", "tuners",
-     "center", "centre")
+     "center", "centre", "unit")
 )  # fmt: skip
 #: an organisation named after a preposition or introduced by name, whom a later "they" may
 #: mean: "we'll send the battery to Veloria, they're going to ship a replacement", "we use a
@@ -59,7 +60,7 @@ _NOT_NAMES: Final = _NOT_ORGANISATIONS | frozenset(_NOT_NAME_WORDS.split())
 #: a person named with their role: "your account manager, Helen Park", "Jo, the room leader"
 #: — whom a later "she"/"he" means
 _PERSON = re.compile(
-    r"\b(?:the|our|your|my|a|an)\s+(?P<role>(?:[a-z'-]+\s+){0,2}[a-z'-]+),\s+"
+    r"\b(?:[Tt]he|[Oo]ur|[Yy]our|[Mm]y|[Aa]n?)\s+(?P<role>(?:[a-z'-]+\s+){0,2}[a-z'-]+),\s+"
     r"(?P<name>(?:(?:Mr|Mrs|Ms|Dr|Miss)\.?\s+)?(?!I\b)[A-Z][a-z'-]+(?:\s+[A-Z][a-z'-]+)?)\b"
     # (not a sentence's "And" before it: "And Luis, our camera tech, is back today")
     r"|\b(?!(?:And|But|So|Then|Yes|No|Oh|Well|Okay|Right|Now)\s)"
@@ -72,6 +73,8 @@ _PERSON = re.compile(
     # (a relative clause between: "Lee, who covers Derby, will be with you tomorrow")
     r"|\b(?P<solo>[A-Z][a-z'-]+)(?:,\s+who\s+[^,]{1,40},)?\s+"
     r"(?=(?:will|'ll|can|is going to|is coming|has)\b)"
+    # someone at their work: "Dave's on the roaster tomorrow. He'll do a fresh batch…"
+    r"|\b(?P<busy>[A-Z][a-z]+)'s\s+(?=(?:on|in|back|out|working|coming|going)\b)"
     # the role said to be someone: "Our pictures specialist is Caroline Marsh."
     r"|\b(?:[Tt]he|[Oo]ur|[Yy]our)\s+(?P<role3>(?:[a-z'-]+\s+){0,2}[a-z'-]+)\s+is\s+"
     r"(?P<name3>(?:(?:Mr|Mrs|Ms|Dr|Miss)\.?\s+)?(?!I\b)[A-Z][a-z'-]+(?:\s+[A-Z][a-z'-]+)?)\b"
@@ -112,9 +115,11 @@ def mentioned(text: str) -> tuple[list[str], list[str]]:
         if m.group("first")
         else f"{m.group('role3')} {m.group('name3')}"
         if m.group("name3")
-        else m.group("one") or m.group("solo")
+        else m.group("one") or m.group("solo") or m.group("busy")
         for m in _PERSON.finditer(text)
-        if (m.group("solo") or m.group("one") or m.group("name3") or "").split(" ")[0]
+        if (m.group("solo") or m.group("one") or m.group("busy") or m.group("name3") or "").split(
+            " "
+        )[0]
         not in _NOT_NAMES
     ]
     return teams, people

@@ -217,7 +217,7 @@ def _said_before(value: str, owner: str, step: NextStep) -> bool:
 
 
 #: a step said again to replace one said before
-_INSTEAD = re.compile(r"\binstead\b", re.I)
+_INSTEAD = re.compile(r"\binstead\b(?!\s+of\b)", re.I)  # (not "ten thousand instead of eighteen")
 #: a turn that sums up what was agreed: "So, just to recap", "Let me go over it"
 _RECAP = re.compile(
     r"\b(?:(?:just\s+)?to\s+(?:recap|sum\s+up|summari[sz]e|go\s+over\s+(?:it|that|everything)|"

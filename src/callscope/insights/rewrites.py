@@ -42,7 +42,10 @@ _A_CONTACT = (
     r"letter)"
 )
 _GET_FROM = re.compile(
-    rf"\b(?:{_YOU_GET}|expect)\s+{_A_CONTACT}\s+from\s+" + _FROM_WHOM,
+    rf"\b(?:{_YOU_GET}|expect)\s+{_A_CONTACT}\s+from\s+"
+    + _FROM_WHOM
+    # named after: "Expect a call from our pilot, Graham Pryce, between six and seven"
+    + r"(?P<name>,\s+(?-i:[A-Z][\w'-]*(?:\s+[A-Z][\w'-]*)*),)?",
     re.I,
 )
 #: the same from someone named just before: "I've flagged this with our operations manager,
@@ -127,7 +130,7 @@ _HAVE_TEAM = re.compile(
 #: "you'll hear from our contractor, Fenwick and Sons, to book it in" — read as "our
 #: contractor, Fenwick and Sons, will contact you to book it in"
 _HEAR_FROM = re.compile(
-    r"\byou(?:'ll|\s+will|\s+should)\s+(?:also\s+)?hear\s+from\s+"
+    r"\byou(?:'ll|\s+will|\s+should)\s+(?:also\s+)?(?:hear|be\s+hearing)\s+from\s+"
     + _FROM_WHOM
     + r"(?P<name>,\s+(?-i:[A-Z][\w'-]*(?:\s+(?:and\s+)?[A-Z][\w'-]*)*),)?",
     re.I,
@@ -146,9 +149,9 @@ _SENDING = re.compile(
 #: someone the agent will have act: "I'll get her to call you by Friday", "we'll have the
 #: engineer ring you" — read as "she will call you by Friday"
 _GET_TO = re.compile(
-    r"\b(?:I|we)(?:'ll|\s+will)\s+(?:get|have)\s+(?P<who>him|her|them|(?:the|our|my|a|an)\s+"
-    r"(?:[a-z'-]+\s+){0,3}?[a-z'-]+)\s+(?:to\s+)?(?P<verb>call|ring|phone|email|text|contact|"
-    r"visit|send|check|review|look|come|write)\b",
+    r"\b(?:I|we)(?:'ll|\s+will)\s+(?:get|have)\s+(?P<who>him|her|them|accounts|billing|dispatch|"
+    r"(?:the|our|my|a|an)\s+(?:[a-z'-]+\s+){0,3}?[a-z'-]+)\s+(?:to\s+)?(?P<verb>call|ring|phone|"
+    r"email|text|contact|visit|send|check|review|look|come|write|credit|refund|post)\b",
     re.I,
 )
 #: an adverb before "going to" ("I'm also going to send…") goes after it, where the future
@@ -284,7 +287,10 @@ def _actively(text: str) -> str:
     """ "you'll get a call from the surveyor on Monday" → "the surveyor will call you on
     Monday" (and "you'll be contacted by our claims team…" likewise)."""
     text = _GET_FROM.sub(
-        lambda m: f"{m.group('who')} will {_ACT_OF[m.group('what').lower()]} you", text
+        lambda m: (
+            f"{m.group('who')}{m.group('name') or ''} will {_ACT_OF[m.group('what').lower()]} you"
+        ),
+        text,
     )
     text = _BY_WHOM.sub(
         lambda m: (

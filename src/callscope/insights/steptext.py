@@ -30,7 +30,7 @@ __all__ = ["done_text", "step_action", "step_text", "third_person"]
 
 
 #: "now" as said of the act ("I'll send it now"), left out of the step
-_NOW = re.compile(rf",?\s*\b(?:{NOW}|as we speak|right away)\b", re.I)
+_NOW = re.compile(rf",?\s*\b(?:(?:for\s+)?{NOW}|as we speak|right away)\b", re.I)
 #: where an act starts: the action's first word, or one after "and"/"then" ("chase it and give
 #: you a ring")
 _ACT: Final = r"(?:^|(?<=\band )|(?<=\bthen ))"
@@ -44,6 +44,8 @@ _PLAIN_CONTACT: Final = (
     ),
     (re.compile(_ACT + r"drop\s+(\w+(?:\s+\w+)?)\s+an?\s+(?:e-?mail)\b", re.I), r"email \1"),
     (re.compile(_ACT + r"drop\s+(\w+(?:\s+\w+)?)\s+a\s+text\b", re.I), r"text \1"),
+    # "let him know about the fourteenth" → "tell him about the fourteenth"
+    (re.compile(_ACT + r"let\s+(him|her|them)\s+know\b", re.I), r"tell \1"),
 )
 
 _AGENT_PRONOUNS: Final = (
@@ -257,7 +259,7 @@ def step_text(clause: Clause, f: Frame) -> str:
         out = f"{_team(f.who)} to {action}"
     else:
         out = action[:1].upper() + action[1:]
-    return out + "."
+    return re.sub(r"\bsms\b", "SMS", out, flags=re.I) + "."
 
 
 def step_action(clause: Clause, f: Frame) -> str:
