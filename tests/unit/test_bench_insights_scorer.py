@@ -39,7 +39,12 @@ def test_spoken_numbers_match_digits_and_a_step_matches_one_gold_step_once() -> 
     # without owners the text alone decides
     lines, _ = bench.score(found[3:], gold, owners=False)
     assert lines[0][0]
-    assert not bench.matches("Call the customer tomorrow.", "Ring the customer with an update")
+    assert not bench.matches("Email the customer tomorrow.", "Ring the customer with an update")
+    # "ring" and "phone" are read as "call", which is how callscope writes them
+    assert bench.matches(
+        "Call the customer on Friday the tenth to make sure they are happy with the work.",
+        "Agent to ring the customer on Friday the tenth to check he is happy with the wrap",
+    )
     # a word's "'s" is dropped on both sides: "the new machine's up" shares "machine"
     assert bench.matches(
         "Call the customer on Thursday to make sure the new machine's up.",

@@ -718,7 +718,7 @@ DATA = Path(__file__).resolve().parents[2] / "bench" / "data" / "insights"
             "agent",
             "If you haven't heard from her by four, I'll ring you and tell you what's happening.",
             [
-                "Call the customer and tell them what's happening if the customer hasn't heard from her by four."
+                "Call the customer and tell them what's happening if the customer hasn't heard from her by 4."
             ],
         ),
         # having is no act; a sign-off is no promise
@@ -1126,9 +1126,7 @@ DATA = Path(__file__).resolve().parents[2] / "bench" / "data" / "insights"
             "agent",
             "The depot's sending it on tonight's truck. It'll be at our branch by seven "
             "tomorrow morning.",
-            [
-                "Depot to send it on tonight's truck, it'll be at the branch by seven tomorrow morning."
-            ],
+            ["Depot to send it on tonight's truck, it'll be at the branch by 7 tomorrow morning."],
         ),
         ("agent", "The depot's sending it back to the manufacturer.", []),
         (
@@ -1562,6 +1560,62 @@ DATA = Path(__file__).resolve().parents[2] / "bench" / "data" / "insights"
             "agent",
             "I'll SMS you on Wednesday afternoon to confirm Thursday is going ahead.",
             ["SMS the customer on Wednesday afternoon to confirm Thursday is going ahead."],
+        ),
+        (
+            "agent",
+            "Okay, good news. Anika will see you on Wednesday the twentieth at four fifteen to trim the right one down and add extra cushioning under the heel.",
+            ["Anika to trim the right one down and add extra cushioning under the heel."],
+        ),
+        (
+            "agent",
+            "What would really help is if you bring both pairs of work boots with you, so she can fit the orthotics to what you're actually wearing.",
+            ["Customer to bring both pairs of work boots with them."],
+        ),
+        (
+            "agent",
+            "The resort is replacing the balconies this fall, and the project manager who's running the balcony work down there is going to write to all the owners in building C with the schedule.",
+            ["Project manager to write to all the owners in building C with the schedule."],
+        ),
+        (
+            "agent",
+            "The installer who fitted your original wraps, Marco, is going to strip and re-apply both rear door panels on Thursday the ninth, and he'll seal every edge properly this time.",
+            [
+                "Installer Marco to strip and re-apply both rear door panels on Thursday the ninth.",
+                "Installer Marco to seal every edge properly this time.",
+            ],
+        ),
+        (
+            "agent",
+            "Sorry about that. Leave it with me, I'll call you on Friday to tell you where the review's at.",
+            ["Call the customer on Friday to tell them where the review's at."],
+        ),
+        (
+            "agent",
+            "About four hours. If you could drop the van at our Eagle Farm workshop by seven thirty that morning, he can get straight onto it.",
+            ["Customer to drop the van at the Eagle Farm workshop by 7:30 that morning."],
+        ),
+        (
+            "agent",
+            "Any weekday from seven till four. I've put before two in his notes.",
+            [],
+        ),
+        (
+            "agent",
+            "So it's the nine by twelve metre marquee, and I'll email you the plan by five today.",
+            ["Email the customer the plan by 5 today."],
+        ),
+        (
+            "customer",
+            "I'm seeing my family doctor on Monday to get the referral, and Blue Cross said they'll reprocess the claim once they have it.",
+            [
+                "Customer to see their family doctor on Monday to get the referral.",
+                "Blue Cross to reprocess the claim once they have it.",
+            ],
+        ),
+        (
+            "agent",
+            "And could you have any empties out the front, ready for him to pick up?",
+            ["Customer to have any empties out the front, ready for him to pick up."],
         ),
     ],
 )
@@ -2119,7 +2173,7 @@ def test_the_customers_yes_to_the_agents_request_is_no_step_of_its_own() -> None
                 ),
             ],
             [
-                ("customer", "Customer to call the company before ten on Saturday."),
+                ("customer", "Customer to call the company before 10 on Saturday."),
                 ("customer", "Customer to leave the side gate unlocked on Friday night."),
             ],
         ),

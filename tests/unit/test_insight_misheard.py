@@ -201,7 +201,7 @@ def test_a_call_to_the_customer_heard_as_their_own_is_the_person_named_before() 
     assert [(s.owner, s.value) for s in steps] == [
         (
             "third party",
-            "Production planner to call the customer before two today to confirm whether she "
+            "Production planner to call the customer before 2 today to confirm whether she "
             "can fit it in tomorrow.",
         ),
     ]

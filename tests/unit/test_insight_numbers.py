@@ -50,3 +50,25 @@ def test_a_deadline_on_a_spoken_date() -> None:
 def test_a_day_said_as_a_spoken_ordinal_is_a_deadline(text: str, deadline: str | None) -> None:
     found = DEADLINE.search(text)
     assert (found.group(0) if found else None) == deadline
+
+
+@pytest.mark.parametrize(
+    ("text", "deadline", "written"),
+    [
+        ("drop the van at our workshop by seven thirty that morning", "by seven thirty", "by 7:30"),
+        ("the certificate by half past four", "by half past four", "by half past 4"),
+        ("have the cellar unlocked before nine tomorrow", "before nine", "before 9"),
+        ("the driver will be there by eleven", "by eleven", "by 11"),
+        # a number after "by" that is a size, a count or a span: no time
+        ("the nine by twelve metre marquee", None, None),
+        ("we'll have it sorted by two weeks from now", None, None),
+        ("the order went up by five pallets", None, None),
+    ],
+)
+def test_a_clock_time_said_in_words_is_a_deadline(
+    text: str, deadline: str | None, written: str | None
+) -> None:
+    found = DEADLINE.search(text)
+    assert (found.group(0) if found else None) == deadline
+    if found is not None:
+        assert normalise_deadline(found.group(0)) == written

@@ -75,6 +75,9 @@ _THIRD_OPEN = re.compile(
     r"(?:\s+(?:from|at|in)\s+(?:(?:the|our|your)\s+)?(?-i:[A-Z][a-z'-]+)(?:\s+[A-Za-z'-]+){0,2}?)?|"
     r"[a-z][a-z'-]+(?:\s+[a-z][a-z'-]+)?(?:\s+(?-i:[A-Z])[a-z'-]+)?"
     r"(?:\s+(?:in|from|at)\s+(?:(?:the|our)\s+)?[a-z'-]+)?)"
+    # who they are: "the project manager who's running the balcony work down there", "The
+    # installer who fitted your original wraps, Marco,"
+    r"(?:\s+who(?:'s|\s+is|\s+was|\s+did|\s+has|\s+[a-z]+ed)\s+[^,]{1,50}?(?=\s*,|\s+(?:is|are|will)\s))?"
     r"(?:\s*,\s*(?P<appos>[^,]{2,40}?(?:,\s*[^,]{1,20}?)?)\s*,)?\s*"
     r"(?:'ll|\s+will|\s+is going to|\s+are going to|'s going to|"
     r"\s+should(?!\s+(?:have|not|never)\b))\s+"
@@ -108,32 +111,56 @@ def _third_open(body: str) -> tuple[str, str] | None:
     if words[0] in _NOT_ACTORS or words[-1] in _NOT_ACTORS or (_thing(words[-1]) and not name):
         return None
     verb = base_form(m.group("verb"))
-    if verb == "be" and _BE_WITH_YOU.match(m.group("rest")):
-        return _who(m), "be"  # "Luis will be with you between 8 and 9": a visit
     rest = m.group("rest")
-    if verb == "go" and _GO_THROUGH.match(rest):
-        return _who(m), verb  # "Jo will go through the form with you"
-    if m.group("verb").lower() == "have" and (
-        _HAVE_THERE.match(rest) or _HAVE_READY.match(rest) or _HAVE_WITH_YOU.match(rest)
-    ):
-        # "Paul will have two staff there on Saturday to move it all", "FedEx will have them
-        # with you by noon on Thursday"
-        return _who(m), "have"
-    if verb == "take" and _TAKE_AWAY.match(rest):
-        return _who(m), "take"  # "Gary will take them away with him": an act, not a duration
-    if verb == "do" and _DOES_IT.match(m.group(0)):
-        return None  # "Three months should do it, hopefully": enough, no act
-    if verb == "let" and re.match(r"\s+(?:out|down|up)\b", rest, re.I):
-        return _who(m), "let"  # "Suresh will let out the shoulders": a tailor's act
-    if verb in _DROP_IN and _BY_OR_ROUND.match(rest):
-        return _who(m), verb  # "Derek will stop by on Tuesday to put them on for you": a visit
+    act = _phrasal(verb, m.group("verb").lower(), rest, m.group(0))
+    if act is not None:
+        return (_who(m), act) if act else None
     if verb is None or (verb in HAPPENINGS and verb not in _INTRANSITIVE_ACTS):
         return None
-    if verb not in _INTRANSITIVE_ACTS and _NO_OBJECT.match(rest) and not _PREP_OBJECT.match(rest):
+    if (
+        verb not in _INTRANSITIVE_ACTS
+        and _NO_OBJECT.match(rest)
+        and not _PREP_OBJECT.match(rest)
+        and not _AND_ACT.match(rest)
+    ):
         return None
     return _who(m), verb
 
 
+def _phrasal(verb: str | None, said: str, rest: str, whole: str) -> str | None:
+    """The act of a verb that is an act only with what follows it (``rest``), or "" when it
+    is none; None when ``verb`` is no such verb."""
+    if verb == "be" and _BE_WITH_YOU.match(rest):
+        return "be"  # "Luis will be with you between 8 and 9": a visit
+    if verb == "go" and _GO_THROUGH.match(rest):
+        return "go"  # "Jo will go through the form with you"
+    if said == "have" and (
+        _HAVE_THERE.match(rest) or _HAVE_READY.match(rest) or _HAVE_WITH_YOU.match(rest)
+    ):
+        # "Paul will have two staff there on Saturday to move it all", "FedEx will have them
+        # with you by noon on Thursday"
+        return "have"
+    if verb == "take" and _TAKE_AWAY.match(rest):
+        return "take"  # "Gary will take them away with him": an act, not a duration
+    if verb == "do" and _DOES_IT.match(whole):
+        return ""  # "Three months should do it, hopefully": enough, no act
+    seen = _SEE_YOU_TO.match(rest) if verb == "see" else None
+    if seen and base_form(seen.group("verb")) in ACTIONS:
+        # "Anika will see you on Wednesday at four fifteen to trim the right one down"
+        return base_form(seen.group("verb")) or ""
+    if verb == "let" and re.match(r"\s+(?:out|down|up)\b", rest, re.I):
+        return "let"  # "Suresh will let out the shoulders": a tailor's act
+    if verb in _DROP_IN and _BY_OR_ROUND.match(rest):
+        return verb  # "Derek will stop by on Tuesday to put them on for you": a visit
+    return None
+
+
+#: a second act sharing the object: "…is going to strip and re-apply both rear door panels"
+_AND_ACT = re.compile(
+    r"^\s+and\s+[a-z-]+\s+(?:the|both|your|it|them|a|an|all|every|his|her|their)\b", re.I
+)
+#: an appointment to act: "…will see you on Wednesday the twentieth at four fifteen to trim…"
+_SEE_YOU_TO = re.compile(r"\s+you\b[^,.;]{0,60}?\bto\s+(?P<verb>[a-z]+)\b", re.I)
 #: a visit said as dropping in: "stop by", "pop round", "swing by"
 _DROP_IN: Final = frozenset(("stop", "pop", "drop", "swing"))
 _BY_OR_ROUND = re.compile(r"^\s+(?:by|round|in|over)\b", re.I)

@@ -66,6 +66,13 @@ def _asked_of_customer(body: str) -> str:
     asked = base_form(m.group("verb")) if m else None
     if m and asked == "do" and _FAVOUR.match(body[m.end() :]):
         return ""  # "Could you do something for me this evening?": the request follows
+    rest = body[m.end() :] if m else ""
+    if (
+        m
+        and m.group("verb").lower() == "have"
+        and (_HAVE_THING.match(rest) or _HAVE_SOMEONE.match(rest))
+    ):
+        return "have"  # "could you have any empties out the front, ready for him?"
     if m and asked == "make" and re.match(r"\s+(?:that|it)\W*$", body[m.end() :], re.I):
         return ""  # "Can you make that?": whether the time suits, asked after the request
     if asked and (
@@ -128,7 +135,7 @@ _HAVE_SOMEONE = re.compile(
 #: a thing to be made ready or put somewhere for a visit: "have it off the bed frame", "have
 #: the boxes by the door", "have your ID with you", "have both modules finished"
 _HAVE_THING = re.compile(
-    r"\s+(?:it|them|everything|all\s+of\s+(?:it|them)|(?:the|your)\s+[a-z'-]+(?:\s+[a-z'-]+)?)"
+    r"\s+(?:it|them|everything|all\s+of\s+(?:it|them)|(?:the|your|any|some)\s+[a-z'-]+(?:\s+[a-z'-]+)?)"
     r"\s+(?:ready|off|out|cleared|unplugged|emptied|packed|near|by\s+the|at\s+the|outside|"
     r"downstairs|with\s+you)\b"
     # something done by then: "have both of your modules finished before the first day"

@@ -139,6 +139,8 @@ LEADING = re.compile(
     r"certainly|no problem|but|though|however|in (?:this|that|your) case|instead|this time|"
     r"as a gesture|as a goodwill gesture|one (?:more|last) thing|(?:and )?finally|lastly|oh|"
     r"no(?=,)|"
+    # the agent taking the matter on: "Leave it with me, I'll call you on Friday"
+    r"leave\s+it\s+with\s+(?:me|us)|"
     # the thing a request is about: "Then for the title itself, you'll need to bring it…"
     r"for\s+(?:the|your)\s[^,.;?!]{1,40}(?=,)|"
     # a purpose first: "To keep it moving, I need you to…", "For any of this to go through, …"

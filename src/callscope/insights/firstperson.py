@@ -55,6 +55,12 @@ def own_act(
     if let and later and base_form(let.group("verb")) in ACTIONS - IN_CALL_VERBS:
         return "future", base_form(let.group("verb")) or ""
     if customer:
+        # a plan of the customer's with a time and a purpose: "I'm seeing my family doctor on
+        # Monday to get the referral" (not "I'm calling about…", "I'm going on holiday")
+        m = _PROGRESSIVE_1.search(body) if later else None
+        verb = base_form(m.group("verb")) if m else None
+        if m and verb and verb != "go" and _PURPOSE_TO.search(body[m.end() :]):
+            return "future", verb
         return None
     m = _PROGRESSIVE_1.search(body)
     if m and _NAMES_A_THING.search(body[: m.start()]):
@@ -90,6 +96,8 @@ _BE_THERE_TO = re.compile(
 )
 #: the future said in the progressive: "I'll be checking the site myself on Saturday"
 _BE_DOING = re.compile(r"\s+(?P<verb>[a-z]+ing)\b", re.I)
+#: what a customer's plan is for: "…on Monday to get the referral"
+_PURPOSE_TO = re.compile(r"\bto\s+(?:get|pick|collect|drop|sign|sort|bring|have)\b", re.I)
 #: "let me" with an act put off to after the call (see :func:`_kind`)
 _LET_ME_LATER = re.compile(r"^let\s+me\s+(?:just\s+|also\s+)?(?P<verb>[a-z]+)\b", re.I)
 #: a noun just before the speaker's act, which it describes: "the printout I'm sending you"

@@ -33,7 +33,9 @@ DONT_FORGET: Final = re.compile(r"\b(?:don't|do not)\s+forget\b", re.I)
 #: an act whose object is a time: "skipped next week", "paused this month's box", and a new
 #: end date set in the call: "I've extended it to the thirtieth of next month"
 TIME_AS_OBJECT: Final = re.compile(
-    r"\b(?:(?:skip(?:ped|ping)?|paus(?:e|ed|ing))\s+(?:the\s+)?|extend(?:ed|ing)?\s+"
+    # (and a time written down: "I've put before two in his notes")
+    r"\b(?:(?:put|noted|written|wrote|added)\s+|(?:skip(?:ped|ping)?|paus(?:e|ed|ing))\s+(?:the\s+)?|"
+    r"extend(?:ed|ing)?\s+"
     r"(?:it|them|(?:your|the|this|that)\s+[a-z'-]+)(?:\s+(?:to|until|till)\b[^,.;]*?)?\s*)$",
     re.I,
 )

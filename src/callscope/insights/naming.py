@@ -138,11 +138,18 @@ def actor_named(
     person, subject, team = last
     if f.owner != "third party":
         return f, subject
+    personal = bool(subject) and re.search(r"(?-i:[A-Z])[a-z'-]+$", subject) is not None
     if f.who.lower() in PRONOUN_ACTOR:
-        return pronoun_named(f, text, person, subject or team), subject
+        if f.who.lower() != "they" and personal:
+            # "The installer who fitted your wraps, Marco, is going to strip…, and he'll seal…":
+            # the person acting earlier in the sentence
+            return named(f, subject), subject
+        return pronoun_named(f, text, person, ("" if personal else subject) or team), subject
     if TEAM.search(f.who):
         return f, f.who
-    return in_full(f, known), subject
+    full = in_full(f, known)
+    # a person acting is who a later "he" or "she" in the sentence means
+    return full, full.who if re.search(r"(?-i:[A-Z])[a-z'-]+$", full.who) else subject
 
 
 def in_full(f: Frame, known: Sequence[str]) -> Frame:
@@ -221,6 +228,10 @@ def reported(f: Frame, sentence: str, earlier: str = "") -> Frame:
         m = own[-1]
         role = m.group(0).split(",")[0]
         return replace(f, who=" ".join(w for w in (role, m.group("name")) if w))
+    org = _ORG_SAID.search(sentence) if pronoun else None
+    if org is not None and org.group("org").split()[0] not in _NOT_NAMES:
+        # "…, and Blue Cross said they'll reprocess the claim once they have it"
+        return replace(f, owner="third party", who=org.group("org"))
     said = _SAID_THEY_WILL.search(sentence) if pronoun else None
     if said is None or _OWN_PEOPLE.search(f"{earlier} {sentence}"):
         return f
@@ -228,6 +239,11 @@ def reported(f: Frame, sentence: str, earlier: str = "") -> Frame:
     return replace(f, owner="third party", who=names[-1]) if names else f
 
 
+#: what an organisation the customer named said it will do: "Blue Cross said they'll…"
+_ORG_SAID = re.compile(
+    r"\b(?P<org>(?-i:[A-Z][\w&'-]*)(?:\s+(?-i:[A-Z][\w&'-]*)){0,3})\s+(?:said|told me|say|says)\s+"
+    r"(?:that\s+)?(?:they|it)(?:'ll|\s+will|'re going to|\s+are going to|\s+is going to)\b"
+)
 #: what someone said they will do: "he said he'll meet me on Saturday"
 _SAID_THEY_WILL = re.compile(
     r"\b(?:he|she|they)\s+(?:said|says|told me|promised)\s+(?:that\s+)?(?:he|she|they)"

@@ -125,7 +125,10 @@ def _asked_to_do(m: re.Match[str]) -> str:
 #: "could you email us your receipt"
 _HELPS_IF = re.compile(
     r"\bit(?:'d|\s+would)\s+(?:really\s+|also\s+)?(?:help|be\s+(?:great|helpful|useful|"
-    r"ideal))(?:\s+(?:me|us|him|her|them|(?:the|our)\s+[a-z]+))?\s+if\s+you\s+could\s+",
+    r"ideal))(?:\s+(?:me|us|him|her|them|(?:the|our)\s+[a-z]+))?\s+if\s+you\s+could\s+"
+    # "What would really help is if you bring both pairs of work boots"
+    r"|\bwhat\s+would\s+(?:really\s+|also\s+)?help(?:\s+(?:me|us|her|him|on\s+our\s+side))?\s+"
+    r"(?:is|would\s+be)\s+if\s+you\s+(?:could\s+)?",
     re.I,
 )
 

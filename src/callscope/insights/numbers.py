@@ -48,6 +48,14 @@ _SPOKEN_DAY = (
     r"ninth)|tenth|eleventh|twelfth|thirteenth|fourteenth|fifteenth|sixteenth|seventeenth|"
     r"eighteenth|nineteenth|twentieth|thirtieth)"
 )
+_HOUR = r"(?:one|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve)"
+_CLOCK = (
+    rf"(?:(?:half\s+past|quarter\s+past|quarter\s+to)\s+{_HOUR}|{_HOUR}"
+    r"(?:\s+(?:thirty|fifteen|forty-five|o'clock))?)"
+    r"(?!\s+(?:days?|weeks?|months?|years?|hours?|minutes?|people|of|percent|pounds|dollars|euros|"
+    r"items?|pallets?|bags?|boxes|units?|metres?|meters?|feet|foot|inches|mil|mm|cm|litres?|"
+    r"kilos?|tonnes?|hectares?|percent)\b)"
+)
 DEADLINE: Final = re.compile(
     r"(?:\b(?:by|before|on|until|within|in|after|no later than|at|for)\s+)?(?:"
     rf"(?:the\s+)?end of (?:the|this|next) (?:day|week|month)|{_N}\s+(?:to|or)\s+{_N}\s+{_UNIT}|"
@@ -61,6 +69,9 @@ DEADLINE: Final = re.compile(
     # fourteenth at nine" (not "on the second floor", "the second charge")
     rf"(?:(?<=\bby )|(?<=\bbefore )|(?<=\buntil )|(?<=\bon ))the\s+{_SPOKEN_DAY}"
     r"(?!\s+(?!(?:of|at|between|and|or|so|in|from|to|if|when|then|by|before|but)\b)[a-z])|"
+    # a clock time said in words after by/before/until: "by seven thirty", "by half past four",
+    # "before nine tomorrow" (not "by two weeks", "before eleven people")
+    rf"(?:(?<=\bby )|(?<=\bbefore )|(?<=\buntil )){_CLOCK}|"
     r"tomorrow(?:\s+(?:morning|afternoon|evening|night))?|"
     r"today|tonight|this (?:morning|afternoon|evening)|first thing in the morning|the same day|"
     r"same day|\d{1,2}(?::\d\d)?\s*(?:am|pm|a\.m\.|p\.m\.)|noon|"
@@ -84,11 +95,13 @@ def _number(words: str) -> str:
 
 def normalise_deadline(deadline: str) -> str:
     """ "within forty eight hours" → "within 48 hours"; "right after we hang up", "as soon as
-    we're done here" → "after the call"; spoken numbers as digits."""
+    we're done here" → "after the call"; spoken numbers as digits, a clock time with its colon
+    ("by eight thirty" → "by 8:30")."""
     d = deadline.strip().rstrip(".")
     if re.search(r"hang up|this call|the call|we(?:'re| are) (?:done|finished|off)", d, re.I):
         return "after the call"
-    return spoken_numbers(d)
+    # a clock time said in words: "by eight thirty" → "by 8:30"
+    return re.sub(r"\b(1[0-2]|[1-9]) (15|30|45)\b", r"\1:\2", spoken_numbers(d))
 
 
 def _either(words: Iterable[str]) -> str:
