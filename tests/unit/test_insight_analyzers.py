@@ -1617,6 +1617,54 @@ DATA = Path(__file__).resolve().parents[2] / "bench" / "data" / "insights"
             "And could you have any empties out the front, ready for him to pick up?",
             ["Customer to have any empties out the front, ready for him to pick up."],
         ),
+        (
+            "agent",
+            "Lovely. Can I ask you to take a few photos of the ceiling and email them to us before Tuesday?",
+            [
+                "Customer to take a few photos of the ceiling and email them to the company before Tuesday."
+            ],
+        ),
+        (
+            "agent",
+            "Are you able to box up the forty plain shirts and have them ready at the front office on Friday?",
+            [
+                "Customer to box up the forty plain shirts and have them ready at the front office on Friday."
+            ],
+        ),
+        (
+            "agent",
+            "Once it's signed, our porting team will resubmit it, and your number will move across on Thursday at ten in the morning.",
+            ["Porting team to resubmit it once it's signed."],
+        ),
+        (
+            "customer",
+            "I spoke to our landlord about it this morning, and they're sending someone to fit thermostatic valves on those radiators next week.",
+            ["Customer's landlord to fit thermostatic valves on those radiators next week."],
+        ),
+        (
+            "agent",
+            "I'll keep on top of it myself. I'll ring you Wednesday afternoon once it's been tested.",
+            ["Call the customer Wednesday afternoon once it's been tested."],
+        ),
+        (
+            "agent",
+            "That's perfect. I'll be in touch by Thursday to let you know the account's active again.",
+            ["Contact the customer by Thursday to let them know the account's active again."],
+        ),
+        (
+            "agent",
+            "What I'd ask is that you stick it to the inside of the windshield, behind the rear-view mirror, tonight.",
+            [
+                "Customer to stick it to the inside of the windshield, behind the rear-view mirror, tonight."
+            ],
+        ),
+        (
+            "agent",
+            "Perfect. When the courier drops off the new ones, he'll take the box of old ones back with him.",
+            [
+                "Courier to take the box of old ones back with him when the courier drops off the new ones."
+            ],
+        ),
     ],
 )
 def test_commitments_and_vetoes(speaker: str, text: str, found: list[str]) -> None:

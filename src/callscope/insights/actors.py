@@ -64,7 +64,7 @@ site software card order parcel package payment refund fee charge price voucher 
 discount form letter email message router modem device meter machine screen update fix bill
 invoice statement subscription membership booking ticket receipt code link money balance
 reminder confirmation tariff rate deal offer insurance scheme process freeze pause suspension
-months weeks days"""
+months weeks days number parts"""
 _THINGS: Final = frozenset(_THING_WORDS.split())
 #: a third party named by any noun phrase or name opening the clause, an appositive allowed:
 #: "your bank will return…", "the crew will empty…", "Medwise will write…", "Marco, our depot

@@ -35,7 +35,9 @@ _SOMEONE_MUST = re.compile(
 #: the agent's request put as a question: "could you send us a photo of the tear?", "would
 #: you mind sending us the receipt?" (the customer's step)
 REQUEST = re.compile(
-    r"^(?:could|can|would|will)\s+you\s+(?:(?:please|just|also|mind|be able to)\s+){0,2}"
+    r"^(?:(?:could|can|would|will)\s+you\s+(?:(?:please|just|also|mind|be able to)\s+){0,2}|"
+    # "Can I ask you to take a few photos…?", "Are you able to box up the shirts…?"
+    r"(?:can|could|may)\s+i\s+ask\s+you\s+to\s+|are\s+you\s+able\s+to\s+)"
     r"(?P<verb>[a-z]+)\b",
     re.I,
 )

@@ -109,6 +109,8 @@ NO_ACT_AHEAD = re.compile(
     r"|need\b(?!\s+to\b)|run\s+out\b"
     # a matter left for later: "We'll talk about it after the summer", "I'll think about it"
     r"|(?:talk|think)\s+about\s+(?:it|that)\b"
+    # an assurance, no act: "I'll keep on top of it myself"
+    r"|keep\s+on\s+top\s+of\s+(?:it|this|that|things)\b"
     # waiting on the line: "that's fine, I'll wait" (not "I'll wait in for the engineer",
     # "I'll hold the room for you")
     r"|(?:wait|hold|hang on)(?:\s+(?:on|here|then|on the line))?\s*[.,!]?\s*$"

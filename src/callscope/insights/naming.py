@@ -87,7 +87,9 @@ def pronoun_named(f: Frame, text: str, person: str, team: str) -> Frame:
     (the one acting earlier in the sentence: "the logistics team will take it up with the
     courier, and they'll email you"; else the last one named); a "he" or "she" is ``person``,
     the last person the agent named by name or role."""
-    here = [m.group(1) for m in TEAM.finditer(text.split(f.who, 1)[0])]
+    # (the pronoun as a word: "When the courier drops off…, he'll…" is not split at "W|he|n")
+    before = re.split(rf"\b{re.escape(f.who)}\b", text, maxsplit=1)[0]
+    here = [m.group(1) for m in TEAM.finditer(before)]
     if f.who.lower() != "they" and person and not here:
         return named(f, person)
     if here or team:
@@ -196,8 +198,8 @@ class Names:
 #: an organisation of the customer's own, which acts of itself: "my bank", "my mortgage broker"
 #: (not the customer's household or staff: "my husband will drop it in" is the customer's step)
 _THEIR_ORGANISATION = re.compile(
-    r"\bmy\s+(?P<who>(?:mortgage\s+)?broker|bank|insurer|insurance company|lender|landlord|"
-    r"letting agent|solicitor|building society|card (?:company|provider)|GP|doctor|vet)\b",
+    r"\b(?:my|our|your)\s+(?P<who>(?:mortgage\s+)?broker|bank|insurer|insurance company|lender|"
+    r"landlord|letting agent|solicitor|building society|card (?:company|provider)|GP|doctor|vet)\b",
     re.I,
 )
 
@@ -212,7 +214,7 @@ def reported(f: Frame, sentence: str, earlier: str = "") -> Frame:
     the customer said before, in this turn and the one before."""
     if f.owner != "customer" or f.kind != "third":
         return f
-    before = sentence.split(f.who, 1)[0] if f.who else sentence
+    before = re.split(rf"\b{re.escape(f.who)}\b", sentence, maxsplit=1)[0] if f.who else sentence
     pronoun = f.who.lower() in PRONOUN_ACTOR
     m = (
         _THEIR_ORGANISATION.search(f.who)

@@ -128,7 +128,9 @@ _HELPS_IF = re.compile(
     r"ideal))(?:\s+(?:me|us|him|her|them|(?:the|our)\s+[a-z]+))?\s+if\s+you\s+could\s+"
     # "What would really help is if you bring both pairs of work boots"
     r"|\bwhat\s+would\s+(?:really\s+|also\s+)?help(?:\s+(?:me|us|her|him|on\s+our\s+side))?\s+"
-    r"(?:is|would\s+be)\s+if\s+you\s+(?:could\s+)?",
+    r"(?:is|would\s+be)\s+if\s+you\s+(?:could\s+)?"
+    # "What I'd ask is that you stick it to the inside of the windshield"
+    r"|\bwhat\s+(?:i|we)(?:'d|\s+would)\s+ask\s+is\s+(?:that\s+)?you\s+(?:could\s+)?",
     re.I,
 )
 

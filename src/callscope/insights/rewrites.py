@@ -283,9 +283,14 @@ def _refund(m: re.Match[str]) -> str:
     return f"{m.group('pre')}we'll {_REFUND_OF[verb]} {what[:1].lower()}{what[1:]}{where}"
 
 
+#: "I'll be in touch by Thursday" — read as "I'll contact you by Thursday"
+_IN_TOUCH = re.compile(r"\b(I|we)(?:'ll|\s+will)\s+be\s+in\s+touch\b(?!\s+with\b)", re.I)
+
+
 def _actively(text: str) -> str:
     """ "you'll get a call from the surveyor on Monday" → "the surveyor will call you on
     Monday" (and "you'll be contacted by our claims team…" likewise)."""
+    text = _IN_TOUCH.sub(lambda m: f"{m.group(1)}'ll contact you", text)
     text = _GET_FROM.sub(
         lambda m: (
             f"{m.group('who')}{m.group('name') or ''} will {_ACT_OF[m.group('what').lower()]} you"

@@ -32,7 +32,7 @@ measure fit swap clean store survey assess quote reimburse reschedule rearrange 
 exchange complete treat mark tow paint tune calibrate configure enrol photocopy label trace
 tape wrap seal
 revise reprint stick peel engrave carry
-redraw draw redesign rework redeliver hand meet lodge spray roast sms trim strip
+redraw draw redesign rework redeliver hand meet lodge spray roast sms trim strip box
 """
 #: the listed action verbs, base forms
 ACTIONS: Final = frozenset(_ACTION_WORDS.split())
