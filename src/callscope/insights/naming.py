@@ -223,7 +223,7 @@ def reported(f: Frame, sentence: str, earlier: str = "") -> Frame:
     )
     if m is not None:
         return replace(f, owner="third party", who=f"customer's {m.group('who')}")
-    own = list(_OWN_PEOPLE.finditer(f"{earlier} {before}")) if pronoun else []
+    own = list(_HOUSEHOLD.finditer(f"{earlier} {before}")) if pronoun else []
     if own and f.who.lower() != "they":
         # "My business partner, Rory, has them on his laptop. He'll send them over tonight": the
         # customer's own person, named as the customer named them
@@ -235,7 +235,7 @@ def reported(f: Frame, sentence: str, earlier: str = "") -> Frame:
         # "…, and Blue Cross said they'll reprocess the claim once they have it"
         return replace(f, owner="third party", who=org.group("org"))
     said = _SAID_THEY_WILL.search(sentence) if pronoun else None
-    if said is None or _OWN_PEOPLE.search(f"{earlier} {sentence}"):
+    if said is None or _HOUSEHOLD.search(f"{earlier} {sentence}"):
         return f
     names = _TITLED.findall(f"{earlier} {before}")
     return replace(f, owner="third party", who=names[-1]) if names else f
@@ -253,7 +253,7 @@ _SAID_THEY_WILL = re.compile(
     re.I,
 )
 #: the customer's household and staff, whose steps are the customer's
-_OWN_PEOPLE = re.compile(
+_HOUSEHOLD = re.compile(
     r"\bmy\s+(?:[a-z]+\s+)?(?:husband|wife|partner|son|daughter|mum|mom|dad|mother|father|"
     r"brother|sister|kids|children|family|staff|colleague|manager|boss|team|assistant|PA)\b"
     r"(?:,\s+(?P<name>(?-i:[A-Z][a-z'-]+))\b)?",
