@@ -308,32 +308,38 @@ def third_party(body: str, first: re.Match[str] | None, when: str = "") -> tuple
             verb = then.group(1)
         return third.group("who"), base_form(verb) or verb.lower()
     if third is None and first is None:
-        doing = _THIRD_DOING.search(body)
-        verb = base_form(doing.group("verb")) if doing else None
-        rest = body[doing.end() :] if doing else ""
-        if (
-            doing
-            and verb
-            and verb not in _STATES
-            and (is_later(rest) or (verb in _SENDS and _SOMEONE_SENT.match(rest)))
-        ):
-            # "they're making the new rail as a priority and it'll be ready on Tuesday" (not
-            # "he's pulling a crew off a job": no time to come); "they're sending him to
-            # number fourteen to collect it": someone sent to act
-            return doing.group("who"), verb
-    if third is None and first is None:
-        planned = _third_planned(body, when)
-        if planned:
-            return planned
+        found = _third_doing(body) or _third_planned(body, when)
+        if found:
+            return found
     return _third_open(body) if third is None else None
 
 
+def _third_doing(body: str) -> tuple[str, str] | None:
+    """(who, verb) of a third party's act under way with a time to come: "they're making the
+    new rail as a priority and it'll be ready on Tuesday" (not "he's pulling a crew off a job":
+    no time to come), or someone sent to act: "they're sending him to number fourteen to
+    collect it"."""
+    doing = _THIRD_DOING.search(body)
+    verb = base_form(doing.group("verb")) if doing else None
+    if doing is None or verb is None or verb in _STATES:
+        return None
+    rest = body[doing.end() :]
+    if is_later(rest) or (verb in _SENDS and _SOMEONE_SENT.match(rest)):
+        return doing.group("who"), verb
+    return None
+
+
+#: a team or a trade named with its determiner: "the warehouse", "our logistics team", "the
+#: driver" (who acts in a plan said in the present or an act under way)
+_TEAM_OR_TRADE = (
+    r"(?:the|our)\s+(?:[a-z'-]+\s+){0,2}(?:team|department|depot|warehouse|office|lab|"
+    + TRADES
+    + r")"
+)
 #: a third party's act said in the present as the plan: "the driver collects it from Kidlington
 #: Autos and brings it to Parkside Motors", "the fitter then replaces the valve"
 _THIRD_PLANNED = re.compile(
-    r"^(?P<who>(?:the|our)\s+(?:[a-z'-]+\s+){0,2}(?:team|department|depot|warehouse|office|lab|"
-    + TRADES
-    + r"))\s+(?:then\s+|also\s+)?(?P<verb>[a-z]+s)\s+(?:[a-z'-]+\s+)?(?:it|them|the|your|a|an|"
+    rf"^(?P<who>{_TEAM_OR_TRADE})\s+(?:then\s+|also\s+)?(?P<verb>[a-z]+s)\s+(?:[a-z'-]+\s+)?(?:it|them|the|your|a|an|"
     r"this|that|these|those|you|up|off|out|round|back)\b",
     re.I,
 )
@@ -364,8 +370,7 @@ _SOMEONE_SENT = re.compile(
 _STATES: Final = frozenset(("start", "change", "close", "open", "finish", "move"))
 #: a third party's act under way with a time to come (see :func:`third_party`)
 _THIRD_DOING = re.compile(
-    r"^(?P<who>they|(?:the|our)\s+(?:[a-z'-]+\s+){0,2}(?:team|department|depot|warehouse|"
-    r"office|lab|" + TRADES + r"))"
+    rf"^(?P<who>they|{_TEAM_OR_TRADE})"
     # (not the future: "the inspector's going to come by on Thursday")
     r"(?:'re|\s+are|'s|\s+is)\s+(?:now\s+|also\s+)?(?!going\s+to\b)(?P<verb>[a-z]+ing)\b",
     re.I,

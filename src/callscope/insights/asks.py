@@ -66,16 +66,16 @@ def _asked_of_customer(body: str) -> str:
     tonight?") or asks the customer to ask someone else ("could you ask your vet to…")."""
     m = REQUEST.search(body)
     asked = base_form(m.group("verb")) if m else None
-    if m and asked == "do" and _FAVOUR.match(body[m.end() :]):
-        return ""  # "Could you do something for me this evening?": the request follows
     rest = body[m.end() :] if m else ""
+    if m and asked == "do" and _FAVOUR.match(rest):
+        return ""  # "Could you do something for me this evening?": the request follows
     if (
         m
         and m.group("verb").lower() == "have"
         and (_HAVE_THING.match(rest) or _HAVE_SOMEONE.match(rest))
     ):
         return "have"  # "could you have any empties out the front, ready for him?"
-    if m and asked == "make" and re.match(r"\s+(?:that|it)\W*$", body[m.end() :], re.I):
+    if m and asked == "make" and re.match(r"\s+(?:that|it)\W*$", rest, re.I):
         return ""  # "Can you make that?": whether the time suits, asked after the request
     if asked and (
         asked not in _ASKED_NOW

@@ -80,11 +80,14 @@ def _future_verb(first: re.Match[str], body: str, *, customer: bool) -> str:
     """The act of a first-person future: its verb's base form, or what the speaker will be
     somewhere to do ("I'll be at the NEC on the twentieth to hand the stand over to you")."""
     verb = base_form(first.group("verb")) or first.group("verb")
+    if verb != "be":
+        return verb
+    after = body[first.end() :]
     # (not the customer's "…, I'll be ringing someone else": a threat, or "I'll be waiting")
-    doing = _BE_DOING.match(body[first.end() :]) if verb == "be" and not customer else None
+    doing = None if customer else _BE_DOING.match(after)
     if doing and base_form(doing.group("verb")):
         return base_form(doing.group("verb")) or verb  # "I'll be checking the site myself…"
-    there = _BE_THERE_TO.match(body[first.end() :]) if verb == "be" else None
+    there = _BE_THERE_TO.match(after)
     act = base_form(there.group("verb")) if there else None
     return act if act in ACTIONS and act not in IN_CALL_VERBS else verb
 

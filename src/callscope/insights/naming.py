@@ -87,14 +87,18 @@ def pronoun_named(f: Frame, text: str, person: str, team: str) -> Frame:
     (the one acting earlier in the sentence: "the logistics team will take it up with the
     courier, and they'll email you"; else the last one named); a "he" or "she" is ``person``,
     the last person the agent named by name or role."""
-    # (the pronoun as a word: "When the courier drops off…, he'll…" is not split at "W|he|n")
-    before = re.split(rf"\b{re.escape(f.who)}\b", text, maxsplit=1)[0]
-    here = [m.group(1) for m in TEAM.finditer(before)]
+    here = [m.group(1) for m in TEAM.finditer(_before(text, f.who))]
     if f.who.lower() != "they" and person and not here:
         return named(f, person)
     if here or team:
         return named(f, here[-1] if here else team)
     return f
+
+
+def _before(text: str, who: str) -> str:
+    """``text`` before ``who`` said as a word ("When the courier drops off…, he'll…" is not
+    cut at the "he" of "When")."""
+    return re.split(rf"\b{re.escape(who)}\b", text, maxsplit=1)[0]
 
 
 def mentioned(text: str) -> tuple[list[str], list[str]]:
@@ -214,7 +218,7 @@ def reported(f: Frame, sentence: str, earlier: str = "") -> Frame:
     the customer said before, in this turn and the one before."""
     if f.owner != "customer" or f.kind != "third":
         return f
-    before = re.split(rf"\b{re.escape(f.who)}\b", sentence, maxsplit=1)[0] if f.who else sentence
+    before = _before(sentence, f.who) if f.who else sentence
     pronoun = f.who.lower() in PRONOUN_ACTOR
     m = (
         _THEIR_ORGANISATION.search(f.who)

@@ -399,27 +399,27 @@ def next_steps(utterances: Sequence[Utterance], *, embed: Embedder | None = None
         [c.sentence.speaker for c in found],
         embed,
     )
-    said = Counter(_key(s.text) for s in sentences(utterances))
+    sents = sentences(utterances)
+    said = Counter(_key(s.text) for s in sents)
     kept = [
         c
         for c, p in zip(found, probabilities, strict=True)
         if p >= model.threshold and said[_key(c.sentence.text)] < _LOOP
     ]
     out: list[NextStep] = []
-    recaps = {s.utterance.id for s in sentences(utterances) if _RECAP.search(s.text)}
+    recaps = {s.utterance.id for s in sents if _RECAP.search(s.text)}
     last: Candidate | None = None
     for c, p in zip(found, probabilities, strict=True):
         if c not in kept or _handed_over(c, kept) or _agreed(c, kept, utterances):
             continue
-        turn = c.sentence.utterance
+        u = c.sentence.utterance
         head = c.clause.text[:30]
-        said_before = turn.text.split(head, 1)[0] if head in turn.text else ""
-        value = with_object(step_text(c.clause, c.frame), c.frame.verb, said_before, turn.speaker)
-        if c.sentence.utterance.id in recaps and any(_recapped(value, c.frame, s) for s in out):
+        said_before = u.text.split(head, 1)[0] if head in u.text else ""
+        value = with_object(step_text(c.clause, c.frame), c.frame.verb, said_before, u.speaker)
+        if u.id in recaps and any(_recapped(value, c.frame, s) for s in out):
             continue  # "So, to recap. … I'll post you a confirmation letter and a gift aid form"
         if any(_said_before(value, c.frame.owner, s) for s in out):
             continue  # said twice ("…, and I'll ring you on Friday afternoon" in a recap), one step
-        u = c.sentence.utterance
         when = _DO_THAT.match(step_action(c.clause, c.frame)) if c.frame.verb == "do" else None
         if when and last is not None and out and _restates(last, c):
             # "…to search the sorting room, and they'll do that by Friday": the time of the

@@ -54,24 +54,26 @@ _CLOCK = (
     r"(?:\s+(?:thirty|fifteen|forty-five|o'clock))?)"
     r"(?!\s+(?:days?|weeks?|months?|years?|hours?|minutes?|people|of|percent|pounds|dollars|euros|"
     r"items?|pallets?|bags?|boxes|units?|metres?|meters?|feet|foot|inches|mil|mm|cm|litres?|"
-    r"kilos?|tonnes?|hectares?|percent)\b)"
+    r"kilos?|tonnes?|hectares?)\b)"
 )
+#: right after "by", "before" or "until", where a bare month, ordinal or clock time is a date
+_AFTER_BY = r"(?:(?<=\bby )|(?<=\bbefore )|(?<=\buntil ))"
 DEADLINE: Final = re.compile(
     r"(?:\b(?:by|before|on|until|within|in|after|no later than|at|for)\s+)?(?:"
     rf"(?:the\s+)?end of (?:the|this|next) (?:day|week|month)|{_N}\s+(?:to|or)\s+{_N}\s+{_UNIT}|"
     # a month named alone only after "next", "end of" or "by"/"before"/"until" (not "May I…")
     rf"next\s+{_MONTH}|(?:the\s+)?end\s+of\s+{_MONTH}|"
-    rf"(?:(?<=\bby )|(?<=\bbefore )|(?<=\buntil )){_MONTH}(?!\s+\d)|"
+    rf"{_AFTER_BY}{_MONTH}(?!\s+\d)|"
     rf"(?:in|within|after|for|takes?)\s+(?:a|an|{_N})\s+{_UNIT}|(?:next|this)\s+(?:{WEEKDAY}|week|month|morning|afternoon|"
     rf"evening)|{WEEKDAY}(?:\s+(?:morning|afternoon|evening|night))?|{_MONTH}\s+\d+(?:st|nd|rd"
     r"|th)?|the\s+\d+(?:st|nd|rd|th)|"
     # a day said as a spoken ordinal after by/before/until/on: "before the twentieth", "on the
     # fourteenth at nine" (not "on the second floor", "the second charge")
-    rf"(?:(?<=\bby )|(?<=\bbefore )|(?<=\buntil )|(?<=\bon ))the\s+{_SPOKEN_DAY}"
+    rf"(?:{_AFTER_BY}|(?<=\bon ))the\s+{_SPOKEN_DAY}"
     r"(?!\s+(?!(?:of|at|between|and|or|so|in|from|to|if|when|then|by|before|but)\b)[a-z])|"
     # a clock time said in words after by/before/until: "by seven thirty", "by half past four",
     # "before nine tomorrow" (not "by two weeks", "before eleven people")
-    rf"(?:(?<=\bby )|(?<=\bbefore )|(?<=\buntil )){_CLOCK}|"
+    rf"{_AFTER_BY}{_CLOCK}|"
     r"tomorrow(?:\s+(?:morning|afternoon|evening|night))?|"
     r"today|tonight|this (?:morning|afternoon|evening)|first thing in the morning|the same day|"
     r"same day|\d{1,2}(?::\d\d)?\s*(?:am|pm|a\.m\.|p\.m\.)|noon|"

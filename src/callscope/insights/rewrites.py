@@ -127,12 +127,14 @@ _HAVE_TEAM = re.compile(
     r"(?P<verb>[a-z]+)\b",
     re.I,
 )
+#: the name said after who acts, set off by commas: "our contractor, Fenwick and Sons, …"
+_NAMED_AFTER = r"(?P<name>,\s+(?-i:[A-Z][\w'-]*(?:\s+(?:and\s+)?[A-Z][\w'-]*)*),)?"
 #: "you'll hear from our contractor, Fenwick and Sons, to book it in" — read as "our
 #: contractor, Fenwick and Sons, will contact you to book it in"
 _HEAR_FROM = re.compile(
     r"\byou(?:'ll|\s+will|\s+should)\s+(?:also\s+)?(?:hear|be\s+hearing)\s+from\s+"
     + _FROM_WHOM
-    + r"(?P<name>,\s+(?-i:[A-Z][\w'-]*(?:\s+(?:and\s+)?[A-Z][\w'-]*)*),)?",
+    + _NAMED_AFTER,
     re.I,
 )
 #: someone sent to act: "Our partner, AquaServ, is sending an engineer, Dave Rooney, to swap
@@ -251,7 +253,7 @@ _BY_WHOM = re.compile(
     r"phoned|rung)\s+(?:back\s+)?by\s+"
     + _FROM_WHOM
     # named after: "by our landscaping partner, Greenline, in April"
-    + r"(?P<name>,\s+(?-i:[A-Z][\w'-]*(?:\s+(?:and\s+)?[A-Z][\w'-]*)*),)?",
+    + _NAMED_AFTER,
     re.I,
 )
 _ACT_OF: Final = {
@@ -259,6 +261,11 @@ _ACT_OF: Final = {
     "text": "text", "letter": "write to", "contacted": "contact", "called": "call",
     "visited": "visit", "emailed": "email", "texted": "text", "phoned": "phone", "rung": "ring",
 }  # fmt: skip
+
+
+def _contacts_you(m: re.Match[str]) -> str:
+    """``_GET_FROM``'s and ``_BY_WHOM``'s reading: "our pilot, Graham Pryce, will call you"."""
+    return f"{m.group('who')}{m.group('name') or ''} will {_ACT_OF[m.group('what').lower()]} you"
 
 
 def _done_by(m: re.Match[str]) -> str:
@@ -291,18 +298,8 @@ def _actively(text: str) -> str:
     """ "you'll get a call from the surveyor on Monday" → "the surveyor will call you on
     Monday" (and "you'll be contacted by our claims team…" likewise)."""
     text = _IN_TOUCH.sub(lambda m: f"{m.group(1)}'ll contact you", text)
-    text = _GET_FROM.sub(
-        lambda m: (
-            f"{m.group('who')}{m.group('name') or ''} will {_ACT_OF[m.group('what').lower()]} you"
-        ),
-        text,
-    )
-    text = _BY_WHOM.sub(
-        lambda m: (
-            f"{m.group('who')}{m.group('name') or ''} will {_ACT_OF[m.group('what').lower()]} you"
-        ),
-        text,
-    )
+    text = _GET_FROM.sub(_contacts_you, text)
+    text = _BY_WHOM.sub(_contacts_you, text)
     text = _GET_FROM_PRONOUN.sub(
         lambda m: (
             f"{_SUBJECT_OF[m.group('who').lower()]} will {_ACT_OF[m.group('what').lower()]} you"
