@@ -27,6 +27,11 @@ TRADES: Final = (
     r"engineers?|technicians?|fitters?|plumbers?|electricians?|couriers?|drivers?|surveyors?|"
     r"inspectors?|specialists?|adjusters?|nurses?|locksmiths?|installers?|mechanics?|contractors?"
 )
+#: the customer's own people: "my husband", "my bar manager" (their acts are the customer's)
+HOUSEHOLD: Final = (
+    r"husband|wife|partner|son|daughter|mum|mom|dad|mother|father|brother|sister|kids|children|"
+    r"family|staff|colleague|manager|boss|team|assistant|PA"
+)
 _THIRD = re.compile(
     r"(?P<who>\b(?:they|he|she|someone|somebody|(?:dr|mr|mrs|ms|miss|doctor)\.?\s+[a-z]+|"
     r"(?:(?:our|the|a|an|my|your|their)\s+)(?:[a-z']+\s+){0,2}"
@@ -38,8 +43,11 @@ _THIRD = re.compile(
     r"accounts payable|dispatch|^accounts|"
     r"^(?!(?:any|every|each|no|which|what)\b)(?:[a-z']+\s+){1,3}(?:team|department)))"
     # what someone has agreed to do: "he's agreed to refund the late fee by the twelfth"
+    # what they must do by a time: "They have to investigate and respond within thirty days"
     r"\s*(?:'ll|will|is going to|are going to|'s going to|'re going to|(?:'s|\s+has)\s+agreed\s+to|"
-    r"should(?!\s+(?:have|not|never)\b))\s+(?:also\s+|then\s+|now\s+)?(?P<verb>[a-z]+)",
+    r"\s+(?:have|has)\s+to|"
+    r"should(?!\s+(?:have|not|never)\b))\s+(?:also\s+|then\s+|now\s+|probably\s+)?"
+    r"(?P<verb>[a-z]+)",
     re.I,
 )
 #: a third party named by any noun when it is to get in touch: "the adjuster will call you"
@@ -281,16 +289,25 @@ def third_party(body: str, first: re.Match[str] | None, when: str = "") -> tuple
     said in the present is a plan when ``when`` (the clause and its sentence) names a time to
     come: "Tomorrow morning the driver collects it from the garage"."""
     third = third_act(body)
+    if third and _BEFORE_THEY.search(body[: third.start()]):
+        return None  # "…needs your certificate before they'll let your crew in": what waits
     if third and (first is None or third.start() < first.start()):
         verb = third.group("verb")
-        if "agreed" in third.group(0).lower() and not is_later(body[third.end() :]):
-            return None  # "she's agreed to waive the fee": settled in the call, nothing to come
+        said = third.group(0).lower()
+        if ("agreed" in said or re.search(r"\b(?:have|has)\s+to\b", said)) and not is_later(
+            body[third.end() :]
+        ):
+            # "she's agreed to waive the fee": settled in the call, nothing to come; "they have
+            # to verify it": how things go, no time to come
+            return None
         home = _BE_IN_TO.match(body[third.end() :]) if verb.lower() == "be" else None
         if home and base_form(home.group("verb")) in ACTIONS:
             # "my wife works from home, so she'll be in to hand it over to the driver"
             return third.group("who"), base_form(home.group("verb")) or ""
         if verb.lower() == "be" and not _BE_WITH_YOU.match(body[third.end() :]):
             return None  # "he'll be due about now": a state, not an act
+        if verb.lower() == "have" and _HOLDS.match(body[third.end() :]):
+            return None  # "she'll have the key for the cash box": what they hold, no act
         if verb.lower() == "go" and _GO_TO_SOMEONE.match(body[third.end() :]):
             return None  # "(the receipts) they'll go to our care manager": passed on, no act
         if verb.lower() in _WANTS:
@@ -314,6 +331,18 @@ def third_party(body: str, first: re.Match[str] | None, when: str = "") -> tuple
     return _third_open(body) if third is None else None
 
 
+#: a time clause the third party's act is said in: "before they'll let your crew in"
+_BEFORE_THEY = re.compile(r"\b(?:before|until|till|unless)\s+$", re.I)
+#: a thing someone holds, no act: "…have the key for the cash box", "…have the parts with him"
+#: (not "have a look", "have the new part fitted by noon")
+_HOLDS = re.compile(
+    r"\s+(?:(?:the|a|an|his|her|their)\s+(?!(?:look|word|chat|go|think|quick|proper|closer)\b)"
+    r"[a-z'-]+(?:\s+[a-z'-]+)?|those|these|them|it)\b\s*(?:(?:for(?!\s+you)|with|on)\b|"
+    r"[,.;!?]|$)",
+    re.I,
+)
+
+
 def _third_doing(body: str) -> tuple[str, str] | None:
     """(who, verb) of a third party's act under way with a time to come: "they're making the
     new rail as a priority and it'll be ready on Tuesday" (not "he's pulling a crew off a job":
@@ -333,8 +362,7 @@ def _third_doing(body: str) -> tuple[str, str] | None:
 #: driver" (who acts in a plan said in the present or an act under way)
 _TEAM_OR_TRADE = (
     r"(?:the|our)\s+(?:[a-z'-]+\s+){0,2}(?:team|department|depot|warehouse|office|lab|"
-    + TRADES
-    + r")"
+    r"manufacturer|supplier|factory|" + TRADES + r")"
 )
 #: a third party's act said in the present as the plan: "the driver collects it from Kidlington
 #: Autos and brings it to Parkside Motors", "the fitter then replaces the valve"
@@ -370,7 +398,11 @@ _SOMEONE_SENT = re.compile(
 _STATES: Final = frozenset(("start", "change", "close", "open", "finish", "move"))
 #: a third party's act under way with a time to come (see :func:`third_party`)
 _THIRD_DOING = re.compile(
-    rf"^(?P<who>they|{_TEAM_OR_TRADE})"
+    rf"^(?P<who>they|{_TEAM_OR_TRADE}"
+    # named after: "The manufacturer, Aquaflo, is shipping us a replacement"
+    r"(?:,\s+(?-i:[A-Z])[\w'-]+(?:\s+(?-i:[A-Z])[\w'-]+)?,)?|"
+    # the customer's own: "my husband's dropping off the signed form on Friday"
+    rf"my\s+(?:[a-z]+\s+)?(?:{HOUSEHOLD}))"
     # (not the future: "the inspector's going to come by on Thursday")
     r"(?:'re|\s+are|'s|\s+is)\s+(?:now\s+|also\s+)?(?!going\s+to\b)(?P<verb>[a-z]+ing)\b",
     re.I,

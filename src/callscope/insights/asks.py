@@ -11,7 +11,7 @@ from __future__ import annotations
 import re
 from typing import Final
 
-from callscope.insights.actors import HAPPENINGS
+from callscope.insights.actors import HAPPENINGS, HOUSEHOLD
 from callscope.insights.incall import ASK_TEAM, SAID_NOW, is_later
 from callscope.insights.verbs import ACTIONS, IN_CALL_VERBS, base_form
 
@@ -37,7 +37,10 @@ _SOMEONE_MUST = re.compile(
 REQUEST = re.compile(
     r"^(?:(?:could|can|would|will)\s+you\s+(?:(?:please|just|also|mind|be able to)\s+){0,2}|"
     # "Can I ask you to take a few photos…?", "Are you able to box up the shirts…?"
-    r"(?:can|could|may)\s+i\s+ask\s+you\s+to\s+|are\s+you\s+able\s+to\s+)"
+    r"(?:can|could|may)\s+i\s+ask\s+you\s+to\s+|are\s+you\s+able\s+to\s+|"
+    # asked of the customer's own people: "could your drivers switch their ignitions on…?"
+    rf"(?:could|can|would)\s+(?P<people>your\s+(?:[a-z]+\s+)?(?:{HOUSEHOLD}|drivers|crew|lads|"
+    r"team))\s+)"
     r"(?P<verb>[a-z]+)\b",
     re.I,
 )
@@ -141,7 +144,9 @@ _HAVE_THING = re.compile(
     r"\s+(?:ready|off|out|cleared|unplugged|emptied|packed|near|by\s+the|at\s+the|outside|"
     r"downstairs|with\s+you)\b"
     # something done by then: "have both of your modules finished before the first day"
-    r"|\s+(?:[\w'-]+\s+){1,4}?(?:finished|done|completed|signed|filled\s+in|sorted|stacked)\b",
+    r"|\s+(?:[\w'-]+\s+){1,4}?(?:finished|done|completed|signed|filled\s+in|sorted|stacked)\b"
+    # a place made clear: "have the path down the left side of the studio cleared"
+    r"|\s+(?:the|your)\s+(?:[\w'-]+\s+){1,8}?(?:cleared|unlocked|emptied|tidied|moved)\b",
     re.I,
 )
 

@@ -330,7 +330,8 @@ def _kind(
     if told == "do" and re.search(r"\bdo\s+(?:that|this|it|so)\W*$", body, re.I):
         told = ""  # "would you be able to do that?": what was just asked, not a new act
     if told:
-        return "instruction", "customer", "", told
+        asked = REQUEST.search(body)  # "could your drivers…": the customer's people act for them
+        return "instruction", "customer", (asked and asked.group("people")) or "", told
     first = FUTURE_1.search(body)
     third = third_party(body, first, when=f"{text} {sentence}")
     if third:

@@ -61,6 +61,13 @@ def own_act(
         verb = base_form(m.group("verb")) if m else None
         if m and verb and verb != "go" and _PURPOSE_TO.search(body[m.end() :]):
             return "future", verb
+        if m and verb in _CUSTOMER_PLANS and _THING_AFTER.match(body[m.end() :]):
+            # "I'm setting up fraud alerts with the other two this afternoon"
+            return "future", verb
+        can = _CAN_1.search(body) if later else None
+        verb = base_form(can.group("verb")) if can else None
+        if verb in _CUSTOMER_PLANS:
+            return "future", verb or ""  # "I filed one on Saturday. I can upload it tonight."
         return None
     m = _PROGRESSIVE_1.search(body)
     if m and _NAMES_A_THING.search(body[: m.start()]):
@@ -99,6 +106,20 @@ _BE_THERE_TO = re.compile(
 )
 #: the future said in the progressive: "I'll be checking the site myself on Saturday"
 _BE_DOING = re.compile(r"\s+(?P<verb>[a-z]+ing)\b", re.I)
+#: the customer's acts that, said in the progressive with a time to come, are their plan (not
+#: "I'm flying out on Friday", "I'm working Saturday")
+_CUSTOMER_PLANS: Final = frozenset(
+    ("set", "send", "post", "drop", "bring", "upload", "email", "fill", "sign", "return", "book",
+     "call", "ring", "take", "pay", "order", "cancel", "collect", "pick", "fax", "submit")
+)  # fmt: skip
+#: the customer's offer: "I can upload it tonight"
+_CAN_1 = re.compile(r"\b(?:i|we)\s+can\s+(?:also\s+|just\s+)?(?P<verb>[a-z]+)\b", re.I)
+#: an object after the act: "setting up fraud alerts", "sending the form"
+_THING_AFTER = re.compile(
+    r"\s+(?:up\s+|off\s+|back\s+|in\s+|out\s+|over\s+)?(?:a|an|the|my|our|it|them|those|these|"
+    r"that|this|some|(?:[a-z'-]+\s+)?[a-z]+s)\b",
+    re.I,
+)
 #: what a customer's plan is for: "…on Monday to get the referral"
 _PURPOSE_TO = re.compile(r"\bto\s+(?:get|pick|collect|drop|sign|sort|bring|have)\b", re.I)
 #: "let me" with an act put off to after the call (see :func:`_kind`)

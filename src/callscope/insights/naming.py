@@ -15,7 +15,7 @@ from collections.abc import Sequence
 from dataclasses import replace
 from typing import Final
 
-from callscope.insights.actors import TRADES
+from callscope.insights.actors import HOUSEHOLD, TRADES
 from callscope.insights.clauses import Frame
 
 __all__ = ["TEAM", "Names", "reported"]
@@ -66,7 +66,9 @@ _PERSON = re.compile(
     r"|\b(?!(?:And|But|So|Then|Yes|No|Oh|Well|Okay|Right|Now)\s)"
     r"(?P<first>[A-Z][a-z'-]+(?:\s+[A-Z][a-z'-]+)?),\s+(?:the|our|your|my)\s+"
     # the role may end the clause: "I've just messaged Mei, our translator"
-    r"(?P<role2>(?:[a-z'-]+\s+){0,2}[a-z'-]+)(?:,|$)"
+    r"(?P<role2>(?:[a-z'-]+\s+){0,2}[a-z'-]+)"
+    # (where they work is no part of the role: "Padraig, our engineer for the west,")
+    r"(?:\s+(?:for|in|on|at|from)\s+(?:the\s+)?[a-z'-]+)?(?:,|$)"
     # a name and "one of our…": "I've got Luis, one of our senior techs, free"
     r"|\b(?P<one>[A-Z][a-z'-]+(?:\s+[A-Z][a-z'-]+)?),\s+one\s+of\s+(?:our|the)\b"
     # a name alone acting: "Darren can fit it on Friday afternoon"
@@ -88,11 +90,18 @@ def pronoun_named(f: Frame, text: str, person: str, team: str) -> Frame:
     courier, and they'll email you"; else the last one named); a "he" or "she" is ``person``,
     the last person the agent named by name or role."""
     here = [m.group(1) for m in TEAM.finditer(_before(text, f.who))]
-    if f.who.lower() != "they" and person and not here:
+    if f.who.lower() != "they" and person and (not here or _is_role(here[-1], person)):
+        # "Padraig, our engineer for the west, is…, and he'll swap…": the engineer named
         return named(f, person)
     if here or team:
         return named(f, here[-1] if here else team)
     return f
+
+
+def _is_role(team: str, person: str) -> bool:
+    """Whether ``team`` is the role ``person`` was named with ("engineer", "engineer
+    Padraig")."""
+    return person.lower().startswith(f"{team.lower()} ")
 
 
 def _before(text: str, who: str) -> str:
@@ -258,8 +267,7 @@ _SAID_THEY_WILL = re.compile(
 )
 #: the customer's household and staff, whose steps are the customer's
 _HOUSEHOLD = re.compile(
-    r"\bmy\s+(?:[a-z]+\s+)?(?:husband|wife|partner|son|daughter|mum|mom|dad|mother|father|"
-    r"brother|sister|kids|children|family|staff|colleague|manager|boss|team|assistant|PA)\b"
+    rf"\bmy\s+(?:[a-z]+\s+)?(?:{HOUSEHOLD})\b"
     r"(?:,\s+(?P<name>(?-i:[A-Z][a-z'-]+))\b)?",
     re.I,
 )

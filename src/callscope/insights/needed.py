@@ -4,7 +4,8 @@ pure: "what I need from you is to keep them wrapped" → "you'll need to keep th
 agreement", "the best thing would be to bring it to a branch" → "you'll need to bring it to a
 branch", "It needs signing by both of you, and then sent back…" → "could you sign it and send
 it back…", "it would help if you could email us the receipt" → "could you email us the
-receipt" (:func:`as_asked`, used by :func:`callscope.insights.rewrites.rewritten`).
+receipt", "it'd help if the room was unlocked" → "could you have the room unlocked"
+(:func:`as_asked`, used by :func:`callscope.insights.rewrites.rewritten`).
 """
 
 from __future__ import annotations
@@ -134,6 +135,17 @@ _HELPS_IF = re.compile(
     re.I,
 )
 
+#: a request put as a help with a thing left done: "it'd really help if the back storage room
+#: was unlocked before eight" — read as "could you have the back storage room unlocked before
+#: eight"
+_HELPS_IF_DONE = re.compile(
+    r"\bit(?:'d|\s+would)\s+(?:really\s+|also\s+)?(?:help|be\s+(?:great|helpful|useful|ideal|"
+    r"a\s+(?:big\s+)?help))(?:\s+(?:me|us|him|her|them|(?:the|our)\s+[a-z]+))?\s+if\s+"
+    r"(?P<what>(?:the|your|all|any)\s+[^,.;?]{1,60}?)\s+(?:was|were)\s+(?:all\s+)?"
+    r"(?P<done>[a-z]+(?:ed|en))\b",
+    re.I,
+)
+
 
 #: someone needed on the customer's side: "The only thing we need from you is somebody there at
 #: eleven to let them in" — read as "you'll need to have somebody there at eleven…"
@@ -151,4 +163,5 @@ def as_asked(text: str) -> str:
     text = _SOMEONE_THERE.sub("you'll need to have ", text)
     text = _BEST_TO.sub("you'll need to ", text)
     text = _NEEDS_DOING.sub(_asked_to_do, text)
+    text = _HELPS_IF_DONE.sub(lambda m: f"could you have {m.group('what')} {m.group('done')}", text)
     return _HELPS_IF.sub("could you ", text)

@@ -213,7 +213,20 @@ def _said_before(value: str, owner: str, step: NextStep) -> bool:
     """Whether ``value`` is ``step`` said again, the same or with less: a recap's "I'll ring
     you on Friday afternoon" after "I'll call you on Friday afternoon to check the work"."""
     words = _key(value).split()
-    return owner == step.owner and set(words) <= set(_key(step.value).split())
+    if owner != step.owner:
+        return False
+    talk = _TALK_THEN.match(value)
+    if talk:
+        # a goodbye, "I'll speak to you Monday", after "I'll call you back on Monday afternoon"
+        return bool(_CONTACT.search(step.value)) and set(_key(talk.group(1)).split()) <= set(
+            _key(step.value).split()
+        )
+    return set(words) <= set(_key(step.value).split())
+
+
+#: a goodbye that names when the speaker will be in touch again (see :func:`_said_before`)
+_TALK_THEN = re.compile(r"^(?:speak|talk|chat)\s+to\s+the\s+customer\s+((?:on\s+)?\w+)\.?$", re.I)
+_CONTACT = re.compile(r"\b(?:call|ring|phone|email|text|contact)\b", re.I)
 
 
 #: a step said again to replace one said before

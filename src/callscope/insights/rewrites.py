@@ -235,8 +235,12 @@ _WHEN_WORDS = (
     r"(?:tomorrow|today|tonight|on|at|in|within|before|after|this|next|first|by|when|once|as)\b"
 )
 _DONE_BY = re.compile(
-    r"(?P<what>\b(?:a|an|the|your)\s+[^,.;]{1,60}?)\s+(?:will|'ll|is going to|are going to)\s+be\s+"
-    r"(?P<done>[a-z]+)\s+(?P<rest>(?:to\s+you|with\s+(?-i:[A-Z])[\w-]*|for\s+you|out|over)\s+)?by\s+"
+    # what may carry one aside: "a credit note for ninety euro, covering April and May,"
+    r"(?P<what>\b(?:a|an|the|your)\s+[^,.;]{1,60}?)(?P<aside>,\s+[^,.;]{1,40},)?\s+"
+    r"(?:will|'ll|is going to|are going to)\s+be\s+(?P<done>[a-z]+)\s+"
+    r"(?P<rest>(?:to\s+you|with\s+(?-i:[A-Z])[\w-]*|for\s+you|out|over|"
+    # where: "applied to your May invoice"
+    r"(?:to|onto|on)\s+your\s+(?:[\w'-]+\s+){0,2}?[\w'-]+)\s+)?by\s+"
     r"(?P<who>(?:our|the|your)\s+(?:(?!"
     + _WHEN_WORDS
     + r")[a-z'-]+\s+){0,3}(?!"
@@ -276,7 +280,8 @@ def _done_by(m: re.Match[str]) -> str:
     if verb is None or verb not in ACTIONS or verb == m.group("done").lower() or is_later(who):
         return m.group(0)
     rest = f" {m.group('rest').strip()}" if m.group("rest") else ""
-    return f"{who} will {verb} {m.group('what')}{rest}"
+    what = m.group("what")  # "A credit of…" opened its sentence: no longer its first word
+    return f"{who} will {verb} {what[:1].lower()}{what[1:]}{m.group('aside') or ''}{rest}"
 
 
 def _refund(m: re.Match[str]) -> str:

@@ -205,7 +205,7 @@ def _and_do(m: re.Match[str]) -> str:
 
 
 #: someone of the customer's own: "my husband", "our office manager"
-_OWN_PEOPLE = re.compile(r"^(?:my|our)\s+(.+)$", re.I)
+_OWN_PEOPLE = re.compile(r"^(?:my|our|your)\s+(.+)$", re.I)
 _FUTURE_WORD = re.compile(r"^(?:will|to|should|shall|also|then|now|\w+'ll)$")
 
 
@@ -249,7 +249,11 @@ def with_object(value: str, verb: str, before: str, speaker: str) -> str:
 def step_text(clause: Clause, f: Frame) -> str:
     """The next step in the RingSense style: owner + action + object + deadline."""
     action = step_action(clause, f)
-    own = _OWN_PEOPLE.match(f.who) if f.owner == "customer" and f.kind == "third" else None
+    own = (
+        _OWN_PEOPLE.match(f.who)
+        if f.owner == "customer" and f.kind in ("third", "instruction")
+        else None
+    )
     if own:
         # "my husband will drop it back in": the customer's own people act for them
         out = f"Customer's {own.group(1)} to {_mentioned_again(action)}"
@@ -285,7 +289,28 @@ def step_action(clause: Clause, f: Frame) -> str:
     if condition:
         action = f"{action} {third_person(condition[:1].lower() + condition[1:], speaker)}"
     action = _TRAILING_ASIDE.sub("", action)
+    action = _then_named(action, clause.sentence.split(clause.text[:20], 1)[0])
     return re.sub(r"\s{2,}", " ", _time_first(text, action)).strip(" ,")
+
+
+def _then_named(action: str, before: str) -> str:
+    """``action`` with a closing "then" said as the time named before it in its sentence:
+    "Padraig is doing his round on Thursday and he'll swap the card reader out then" → "swap
+    the card reader out on Thursday"."""
+    then = re.search(r"(?:\b(?P<prep>by|until|till|before|from)\s+)?\bthen$", action)
+    times = list(DEADLINE.finditer(before)) if then else []
+    if then is None or not times:
+        return action
+    said = normalise_deadline(times[-1].group(0))
+    if then.group("prep"):  # "…if it's not back by then" → "…by next Friday"
+        said = f"{then.group('prep')} {_PREPOSITION.sub('', said)}"
+    elif _WEEKDAY_FIRST.match(said):
+        said = f"on {said}"
+    return action[: then.start()] + said
+
+
+_PREPOSITION: Final = re.compile(r"^(?:on|by|at|before|until|till|in|from)\s+", re.I)
+_WEEKDAY_FIRST: Final = re.compile(rf"^{WEEKDAY}\b", re.I)
 
 
 #: a politeness said as a condition, a promise said again, a description of the object, at
@@ -318,7 +343,9 @@ def _time_first(text: str, action: str) -> str:
 
 
 def _team(who: str) -> str:
-    who = re.sub(r"^(?:our|the|my|your|their)\s+", "", who.strip(), flags=re.I)
+    # named after: "The manufacturer, Aquaflo," → "Manufacturer Aquaflo"
+    who = re.sub(r"\s*,\s*", " ", who).strip()
+    who = re.sub(r"^(?:our|the|my|your|their)\s+", "", who, flags=re.I)
     if who.lower() in ("they", "he", "she"):
         return "The team"
     if who.lower() in ("someone", "somebody"):

@@ -303,7 +303,9 @@ def _problem(sents: Sequence[Sentence]) -> Highlight | None:
     if chosen is None or (
         first_long is not None
         and first_long[0].utterance.start < chosen[0].utterance.start
-        and _ANOTHER_ISSUE.search(" ".join(p.text for p in chosen))
+        # (its opening, not a second matter raised later in the same turn: "The jukebox has
+        # stopped taking cards… And while I have you, …")
+        and _ANOTHER_ISSUE.search(chosen[0].text)
     ):
         chosen = first_long
     if chosen is not None and _who_and_what(chosen):
