@@ -705,7 +705,7 @@ DATA = Path(__file__).resolve().parents[2] / "bench" / "data" / "insights"
         (
             "agent",
             "Customer relations will be in touch within five working days.",
-            ["Customer relations to be in touch within 5 working days."],
+            ["Customer relations to contact the customer within 5 working days."],
         ),
         ("agent", "He'll be due about now.", []),
         # "let <someone>, <name>, know" is a step; "tell you what…" inside a call back is one too
@@ -1274,7 +1274,7 @@ DATA = Path(__file__).resolve().parents[2] / "bench" / "data" / "insights"
             "agent",
             "I'll pop a new gift aid form in the post with the letter, and if you could fill it in and send it back in the freepost envelope, that'd be lovely.",
             [
-                "Pop a new gift aid form in the post with the letter.",
+                "Post a new gift aid form with the letter.",
                 "Customer to fill it in and send it back in the freepost envelope.",
             ],
         ),
@@ -1769,7 +1769,7 @@ def test_a_recap_says_the_steps_again_and_adds_none() -> None:
         )
     )
     assert [(s.owner, s.value) for s in steps] == [
-        ("agent", "Pop a new gift aid form in the post with the letter."),
+        ("agent", "Post a new gift aid form with the letter."),
         ("customer", "Customer to fill it in and send it back in the freepost envelope."),
     ]
 

@@ -15,6 +15,257 @@ from tests.helpers.utterances import said
 @pytest.mark.parametrize(
     ("turns", "found"),
     [
+        # requests put as advice ("it'd be worth you…", "I'd suggest you…", "you might want
+        # to…", "the next thing is for you to…"); "be sure to"; "have a word with" is "speak
+        # to"; doubt is no promise; "pop/get it in the post" is "post"; the passive with a
+        # company's name after the role; a change of date or a span is no date to come; a
+        # reason clause before the actor; "reach out"; what someone named said they'll do;
+        # the customer's husband named without a comma; an act under way in the call; the
+        # agent's offer to get someone out; "someone from …" in touch; "to her" named
+        (
+            [
+                (
+                    "agent",
+                    "It'd be worth you taking a few photos of the ceiling today, before it starts drying, and emailing them over to us.",
+                )
+            ],
+            [
+                (
+                    "customer",
+                    "Customer to take a few photos of the ceiling today, before it starts drying.",
+                )
+            ],
+        ),
+        (
+            [
+                (
+                    "agent",
+                    "I'd suggest you write down everything that's in there along with the temperatures you've logged.",
+                )
+            ],
+            [
+                (
+                    "customer",
+                    "Customer to write down everything that's in there along with the temperatures they have logged.",
+                )
+            ],
+        ),
+        (
+            [
+                (
+                    "agent",
+                    "You might want to download the whole lot as a zip onto a hard drive this week.",
+                )
+            ],
+            [
+                (
+                    "customer",
+                    "Customer to download the whole lot as a zip onto a hard drive this week.",
+                )
+            ],
+        ),
+        (
+            [
+                (
+                    "agent",
+                    "The next thing is for you to pull the bed away from that wall before Tuesday, if you can, so Kelvin can get at the whole patch.",
+                )
+            ],
+            [
+                (
+                    "customer",
+                    "Customer to pull the bed away from that wall before Tuesday, if they can.",
+                )
+            ],
+        ),
+        (
+            [
+                (
+                    "agent",
+                    "Perfect. I'll be sure to lodge the spoilage claim with our insurer as soon as we hang up.",
+                )
+            ],
+            [("agent", "Lodge the spoilage claim with the insurer after the call.")],
+        ),
+        (
+            [("customer", "I'll have a word with my manager and let you know by next week.")],
+            [
+                (
+                    "customer",
+                    "Customer to speak to their manager and let the agent know by next week.",
+                )
+            ],
+        ),
+        (
+            [
+                (
+                    "customer",
+                    "Honestly, after this mess, I'm not sure we'll book Berlin through you.",
+                )
+            ],
+            [],
+        ),
+        (
+            [("customer", "Easy. I'll pop them in the post tomorrow on my way to work.")],
+            [("customer", "Customer to post them tomorrow on their way to work.")],
+        ),
+        (
+            [("agent", "No problem. I'll get a claim form in the post to you today.")],
+            [("agent", "Post a claim form to the customer today.")],
+        ),
+        (
+            [
+                (
+                    "agent",
+                    "Right, here's what's going to happen. The extractor fan will be replaced by our contractor, Hallam Electrical, no later than Wednesday.",
+                )
+            ],
+            [
+                (
+                    "third party",
+                    "Contractor Hallam Electrical to replace the extractor fan no later than Wednesday.",
+                )
+            ],
+        ),
+        (
+            [
+                (
+                    "agent",
+                    "Great. I've moved your service to Monday, June 8th, same participant number, so you don't need to come in on March 9th.",
+                )
+            ],
+            [],
+        ),
+        (
+            [
+                (
+                    "agent",
+                    "I've reactivated yours just now and set it to stay open for sixty days rather than thirty, so there's no rush.",
+                )
+            ],
+            [],
+        ),
+        (
+            [
+                (
+                    "agent",
+                    "And since you'll be coming off knee surgery, our ADA coordinator, Ms. Alvarez, is going to reach out to you in May about accessible seating.",
+                )
+            ],
+            [
+                (
+                    "third party",
+                    "ADA coordinator Ms. Alvarez to reach out to the customer in May about accessible seating.",
+                )
+            ],
+        ),
+        ([("agent", "The parcel should reach you by Friday.")], []),
+        (
+            [
+                (
+                    "customer",
+                    "When I was at Dr. Patel's office yesterday, his nurse Gloria said she'll fax a letter over to you first thing tomorrow.",
+                )
+            ],
+            [
+                (
+                    "third party",
+                    "Nurse Gloria to fax a letter over to the agent first thing tomorrow.",
+                )
+            ],
+        ),
+        (
+            [
+                (
+                    "customer",
+                    "Good, because Priya said she'll have the month-end figures over to the auditors by Thursday.",
+                )
+            ],
+            [
+                (
+                    "third party",
+                    "Priya to have the month-end figures over to the auditors by Thursday.",
+                )
+            ],
+        ),
+        (
+            [
+                (
+                    "customer",
+                    "My husband Dan's paying for that one, actually. He said he'll transfer the £95 on Friday when he gets paid.",
+                )
+            ],
+            [
+                (
+                    "customer",
+                    "Customer's husband Dan to transfer the £95 on Friday when he gets paid.",
+                )
+            ],
+        ),
+        (
+            [
+                (
+                    "agent",
+                    "Right, I've spoken to Dean, our service manager. The part landed at the depot yesterday afternoon. Dean said he'll have a tech at your restaurant by half past four today with the part.",
+                )
+            ],
+            [
+                (
+                    "third party",
+                    "Service manager Dean to have a tech at the customer's restaurant by half past 4 today with the part.",
+                )
+            ],
+        ),
+        ([("agent", "Let me find it. Just bringing that up now.")], []),
+        (
+            [
+                (
+                    "agent",
+                    "Okay. I can get Gavin, who fitted it, back out to you on Thursday morning, first slot, to lift the tray and reseal the waste.",
+                )
+            ],
+            [
+                (
+                    "agent",
+                    "Get Gavin, who fitted it, back out to the customer on Thursday morning, first slot, to lift the tray and reseal the waste.",
+                )
+            ],
+        ),
+        ([("agent", "I can send you a copy if you like.")], []),
+        (
+            [
+                (
+                    "agent",
+                    "Someone from our insurer, Harbourside Mutual, will be in touch to go through what you've lost within 48 hours.",
+                )
+            ],
+            [
+                (
+                    "third party",
+                    "Someone from our insurer Harbourside Mutual to contact the customer to go through what they have lost within 48 hours.",
+                )
+            ],
+        ),
+        (
+            [
+                (
+                    "agent",
+                    "Group rates are set by your account manager, Fiona Hale. I'll get a message to her this afternoon.",
+                )
+            ],
+            [("agent", "Get a message to account manager Fiona Hale this afternoon.")],
+        ),
+    ],
+)
+def test_more_less_common_ways_to_say_a_step(
+    turns: list[tuple[str, str]], found: list[tuple[str, str]]
+) -> None:
+    assert [(s.owner, s.value) for s in next_steps(said(*turns))] == found
+
+
+@pytest.mark.parametrize(
+    ("turns", "found"),
+    [
         # the passive with who acts after "by": a place after the act, an aside in the thing
         (
             [
@@ -258,3 +509,46 @@ def test_a_step_of_the_customers_family_said_with_a_pronoun_is_kept() -> None:
     assert [(s.owner, s.value) for s in steps] == [
         ("customer", "Customer's wife Claire to let them in and show them where the leak is.")
     ]
+
+
+def test_the_problem_is_the_reply_to_the_second_ask_after_the_lookup() -> None:
+    call = said(
+        ("agent", "ClearSight Direct, Josh speaking, how can I help?"),
+        (
+            "customer",
+            "G'day, Josh, it's Brendan Walsh. I've got a subscription with you for daily lenses.",
+        ),
+        ("agent", "No worries, Brendan. Can I grab your subscription number?"),
+        ("customer", "Subscription number's CS-118260."),
+        (
+            "agent",
+            "Beauty. Right, three-monthly delivery, last one went out on the 2nd. What's up?",
+        ),
+        (
+            "customer",
+            "The boxes for my left eye say minus two seventy-five. My prescription's minus three "
+            "twenty-five.",
+        ),
+    )
+    _, highlights = summary(call, sentences(call), next_steps(call))
+    problem = next(h for h in highlights if h.kind == "problem")
+    assert problem.text.startswith("The boxes for my left eye")
+
+
+def test_a_question_before_the_problem_is_not_the_problem() -> None:
+    call = said(
+        ("agent", "Thornbury Bathrooms, Sophie speaking, how can I help?"),
+        (
+            "customer",
+            "Morning, Sophie. You did our bathroom on Elm Grove a couple of weeks back. First "
+            "off, is it alright to pay the final invoice by bank transfer rather than card?",
+        ),
+        ("agent", "Of course. Bank transfer's absolutely fine."),
+        (
+            "customer",
+            "Right. I'm not keen on paying it just yet, because the new shower tray's leaking.",
+        ),
+    )
+    _, highlights = summary(call, sentences(call), next_steps(call))
+    problem = next(h for h in highlights if h.kind == "problem")
+    assert "shower tray's leaking" in problem.text

@@ -33,7 +33,10 @@ HOUSEHOLD: Final = (
     r"family|staff|colleague|manager|boss|team|assistant|PA"
 )
 _THIRD = re.compile(
-    r"(?P<who>\b(?:they|he|she|someone|somebody|(?:dr|mr|mrs|ms|miss|doctor)\.?\s+[a-z]+|"
+    r"(?P<who>\b(?:they|he|she|(?:someone|somebody)"
+    # where they are from: "Someone from our insurer, Harbourside Mutual,"
+    r"(?:\s+from\s+(?:our|the|your)\s+[a-z]+(?:,\s+(?-i:[A-Z])[\w'-]+(?:\s+(?-i:[A-Z])[\w'-]+){0,2},)?)?|"
+    r"(?:dr|mr|mrs|ms|miss|doctor)\.?\s+[a-z]+|"
     r"(?:(?:our|the|a|an|my|your|their)\s+)(?:[a-z']+\s+){0,2}"
     r"(?:team|department|engineers?|technician|mechanic|manager|supervisor|adjuster|"
     r"specialist|office|pharmacist|plumber|installer|courier|carrier|warehouse|desk|lab|"
@@ -142,6 +145,8 @@ def _phrasal(verb: str | None, said: str, rest: str, whole: str) -> str | None:
         return "be"  # "Luis will be with you between 8 and 9": a visit
     if verb == "go" and _GO_THROUGH.match(rest):
         return "go"  # "Jo will go through the form with you"
+    if verb == "reach" and re.match(r"\s+out\s+to\b", rest, re.I):
+        return "reach"  # "Ms. Alvarez is going to reach out to you in May" (not "it'll reach you")
     if said == "have" and (
         _HAVE_THERE.match(rest) or _HAVE_READY.match(rest) or _HAVE_WITH_YOU.match(rest)
     ):

@@ -50,7 +50,7 @@ _ASKED_NOW: Final = IN_CALL_VERBS | {"give", "tell", "read", "spell", "confirm",
 
 INSTRUCT = re.compile(
     r"^(?:so\s+|then\s+|just\s+|now\s+)*(?:please\s+(?:just\s+)?(?P<verb>[a-z]+)|(?:you'll|you\s+"
-    r"will|you)\s+(?:just\s+)?(?:need|have|want)\s+to\s+(?P<verb2>[a-z]+)|just\s+(?P<verb3>[a-z]+)|"
+    r"will|you)\s+(?:just\s+)?(?:need|have|want)\s+to\s+(?P<verb2>[a-z]+)|just\s+(?P<verb3>(?![a-z]+ing\b)[a-z]+)|"
     r"go ahead and\s+(?P<verb4>[a-z]+)|(?:(?:i|we)(?:'d|\s+would|'ll|\s+will)?\s+need\s+you|"
     r"(?:i|we)(?:'d|\s+would)\s+like\s+you|"
     r"all\s+you\s+need\s+to\s+do\s+is|(?:please\s+)?(?:remember|don't forget|do not forget))"

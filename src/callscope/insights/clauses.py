@@ -129,7 +129,7 @@ _EVENT_ONLY = re.compile(_EVENT + r"\s*$", re.I)
 _MADE_SURE = re.compile(r"\b(?:make|making)\s+sure\b.*$", re.I)
 #: the words that open a topic or a reason said before the act (:data:`LEADING`)
 _TOPIC_WORDS: Final = r"about|as for|regarding|as regards|with regard to"
-_REASON_WORDS: Final = r"because of|due to|given|thanks to|in view of"
+_REASON_WORDS: Final = r"because of|due to|given|thanks to|in view of|since|because"
 #: a lead-in that names a topic or a reason, not a time: "because of Tuesday, …"
 TOPIC_OR_REASON: Final = re.compile(rf"\b(?:{_TOPIC_WORDS}|{_REASON_WORDS})\b", re.I)
 LEADING = re.compile(
@@ -155,7 +155,9 @@ LEADING = re.compile(
     # a topic named first: "about the tablets you asked about, our nurse will call you…"
     rf"(?:{_TOPIC_WORDS})\s[^,.;?!]{{1,80}}(?=,)|"
     # a reason first: "because of the slope, I'm asking our site manager to…"
-    rf"(?:{_REASON_WORDS})\s[^,.;?!]{{1,40}}(?=,))[,.!]?\s+)+",
+    rf"(?:{_REASON_WORDS})\s[^,.;?!]{{1,40}}(?=,)|"
+    # a reason said as a clause: "since you'll be coming off knee surgery, our coordinator…"
+    r"(?:since|because)\s+(?:you|we|i|it|they|he|she|the)\b[^,.;?!]{1,80}(?=,))[,.!]?\s+)+",
     re.I,
 )
 
@@ -204,6 +206,9 @@ def is_consequence(sentence: str) -> bool:
     return (
         bool(_CONSEQUENCE.search(sentence))
         and not third_act(sentence)
+        # (nor a third party's act said in the passive: "The fan will be replaced by our
+        # contractor, Hallam Electrical, no later than Wednesday.")
+        and not third_party(rewritten(sentence), None, when=sentence)
         and not from_our_side(sentence)
     )
 

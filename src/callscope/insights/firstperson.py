@@ -69,6 +69,10 @@ def own_act(
         if verb in _CUSTOMER_PLANS:
             return "future", verb or ""  # "I filed one on Saturday. I can upload it tonight."
         return None
+    can = _CAN_1.search(body) if later else None
+    if can and can.group("verb").lower() in _SENDS_OUT and _OUT_TO_YOU.match(body[can.end() :]):
+        # "I can get Gavin, who fitted it, back out to you on Thursday morning": the offer made
+        return "future", can.group("verb").lower()
     m = _PROGRESSIVE_1.search(body)
     if m and _NAMES_A_THING.search(body[: m.start()]):
         m = None  # "the printout I'm sending you shows…": a thing described, no act
@@ -94,6 +98,9 @@ def _future_verb(first: re.Match[str], body: str, *, customer: bool) -> str:
     doing = None if customer else _BE_DOING.match(after)
     if doing and base_form(doing.group("verb")):
         return base_form(doing.group("verb")) or verb  # "I'll be checking the site myself…"
+    sure = _BE_SURE_TO.match(after)
+    if sure and base_form(sure.group("verb")):
+        return base_form(sure.group("verb")) or verb  # "I'll be sure to lodge the claim…"
     there = _BE_THERE_TO.match(after)
     act = base_form(there.group("verb")) if there else None
     return act if act in ACTIONS and act not in IN_CALL_VERBS else verb
@@ -104,6 +111,8 @@ _BE_THERE_TO = re.compile(
     r"\s+(?:at|in|there|round|over|on site|with you)\b[^,.;?!]{0,60}?\bto\s+(?P<verb>[a-z]+)\b",
     re.I,
 )
+#: a promise said as being sure: "I'll be sure to lodge the claim as soon as we hang up"
+_BE_SURE_TO = re.compile(r"\s+(?:sure|certain)\s+to\s+(?P<verb>[a-z]+)\b", re.I)
 #: the future said in the progressive: "I'll be checking the site myself on Saturday"
 _BE_DOING = re.compile(r"\s+(?P<verb>[a-z]+ing)\b", re.I)
 #: the customer's acts that, said in the progressive with a time to come, are their plan (not
@@ -114,6 +123,11 @@ _CUSTOMER_PLANS: Final = frozenset(
 )  # fmt: skip
 #: the customer's offer: "I can upload it tonight"
 _CAN_1 = re.compile(r"\b(?:i|we)\s+can\s+(?:also\s+|just\s+)?(?P<verb>[a-z]+)\b", re.I)
+#: the agent's offer of someone sent to the customer (:data:`_CAN_1`)
+_SENDS_OUT: Final = frozenset(("get", "send", "have"))
+_OUT_TO_YOU = re.compile(
+    r"\s+(?:[^.;?!]{1,40}?\s+)?(?:back\s+)?(?:out|round|over)\s+to\s+(?:you|your)\b", re.I
+)
 #: an object after the act: "setting up fraud alerts", "sending the form"
 _THING_AFTER = re.compile(
     r"\s+(?:up\s+|off\s+|back\s+|in\s+|out\s+|over\s+)?(?:a|an|the|my|our|it|them|those|these|"

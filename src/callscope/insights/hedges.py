@@ -35,7 +35,7 @@ DONT_FORGET: Final = re.compile(r"\b(?:don't|do not)\s+forget\b", re.I)
 TIME_AS_OBJECT: Final = re.compile(
     # (and a time written down: "I've put before two in his notes")
     r"\b(?:(?:put|noted|written|wrote|added)\s+|(?:skip(?:ped|ping)?|paus(?:e|ed|ing))\s+(?:the\s+)?|"
-    r"extend(?:ed|ing)?\s+"
+    r"(?:extend|mov|reschedul|defer|postpon)(?:e|ed|es|ing|red|ring)?\s+"
     r"(?:it|them|(?:your|the|this|that)\s+[a-z'-]+)(?:\s+(?:to|until|till)\b[^,.;]*?)?\s*)$",
     re.I,
 )
@@ -48,6 +48,9 @@ HYPOTHETICAL = re.compile(
     r"\bif\b(?![^,.]{0,120}?(?:n't|n’t|not|have|has|'ve|’ve)\s+(?:(?:yet|still|just|already)\s+)?"
     r"had\b)[^,.]{0,120}?\b(?:were|had)\b|"
     r"^(?:were|had)\s+(?:i|we|you|they|he|she|it)\b|"
+    # doubt about one's own act: "I'm not sure we'll book Berlin through you"
+    r"\b(?:not\s+sure|unsure|(?:don't|do\s+not)\s+know)\s+(?:if\s+|whether\s+|that\s+)?"
+    r"(?:i|we)(?:'ll|\s+will)\b|"
     # what someone wants to be sure of, no promise: "I need to know I'll have a car"
     r"\b(?:i|we)(?:'d)?\s+(?:just\s+)?(?:need|want|like)\s+to\s+(?:know|be sure|be certain)\b)"
     r"(?!\s+(?:been\s+)?(?:to\b))",

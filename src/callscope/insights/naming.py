@@ -68,7 +68,7 @@ _PERSON = re.compile(
     # the role may end the clause: "I've just messaged Mei, our translator"
     r"(?P<role2>(?:[a-z'-]+\s+){0,2}[a-z'-]+)"
     # (where they work is no part of the role: "Padraig, our engineer for the west,")
-    r"(?:\s+(?:for|in|on|at|from)\s+(?:the\s+)?[a-z'-]+)?(?:,|$)"
+    r"(?:\s+(?:for|in|on|at|from)\s+(?:the\s+)?[a-z'-]+)?(?:,|[.!]?$)"
     # a name and "one of our…": "I've got Luis, one of our senior techs, free"
     r"|\b(?P<one>[A-Z][a-z'-]+(?:\s+[A-Z][a-z'-]+)?),\s+one\s+of\s+(?:our|the)\b"
     # a name alone acting: "Darren can fit it on Friday afternoon"
@@ -155,6 +155,11 @@ def actor_named(
         return f, subject
     personal = bool(subject) and re.search(r"(?-i:[A-Z])[a-z'-]+$", subject) is not None
     if f.who.lower() in PRONOUN_ACTOR:
+        by = said_by(_before(text, f.who)) if f.who.lower() != "they" else ""
+        if by:
+            # "Dean said he'll have a tech at your restaurant by half past four"
+            full = in_full(named(f, by), known)
+            return full, full.who
         if f.who.lower() != "they" and personal:
             # "The installer who fitted your wraps, Marco, is going to strip…, and he'll seal…":
             # the person acting earlier in the sentence
@@ -241,12 +246,16 @@ def reported(f: Frame, sentence: str, earlier: str = "") -> Frame:
         # "My business partner, Rory, has them on his laptop. He'll send them over tonight": the
         # customer's own person, named as the customer named them
         m = own[-1]
-        role = m.group(0).split(",")[0]
+        role = m.string[m.start() : m.start("name") if m.group("name") else m.end()].rstrip(" ,")
         return replace(f, who=" ".join(w for w in (role, m.group("name")) if w))
     org = _ORG_SAID.search(sentence) if pronoun else None
     if org is not None and org.group("org").split()[0] not in _NOT_NAMES:
         # "…, and Blue Cross said they'll reprocess the claim once they have it"
         return replace(f, owner="third party", who=org.group("org"))
+    by = said_by(before) if pronoun and not _HOUSEHOLD.search(f"{earlier} {before}") else ""
+    if by:
+        # "Priya said she'll have the figures over to the auditors by Thursday"
+        return replace(f, owner="third party", who=by)
     said = _SAID_THEY_WILL.search(sentence) if pronoun else None
     if said is None or _HOUSEHOLD.search(f"{earlier} {sentence}"):
         return f
@@ -254,6 +263,20 @@ def reported(f: Frame, sentence: str, earlier: str = "") -> Frame:
     return replace(f, owner="third party", who=names[-1]) if names else f
 
 
+def said_by(before: str) -> str:
+    """Who, named by first name (and role), said the act that follows ``before``: "his nurse
+    Gloria said (she'll…)" → "nurse Gloria"; "" when no one is."""
+    m = _SAID_BY.search(before)
+    if m is None or m.group("name") in _NOT_NAMES:
+        return ""
+    return " ".join(w for w in (m.group("role"), m.group("name")) if w)
+
+
+_SAID_BY = re.compile(
+    r"(?:\b(?:his|her|their|our|my|the)\s+(?P<role>[a-z]+(?:\s+[a-z]+)?)\s+)?"
+    r"\b(?P<name>(?-i:[A-Z][a-z'-]+))\s+(?:said|says|told me|promised|reckons)\s+(?:that\s+)?$",
+    re.I,
+)
 #: what an organisation the customer named said it will do: "Blue Cross said they'll…"
 _ORG_SAID = re.compile(
     r"\b(?P<org>(?-i:[A-Z][\w&'-]*)(?:\s+(?-i:[A-Z][\w&'-]*)){0,3})\s+(?:said|told me|say|says)\s+"
@@ -268,7 +291,8 @@ _SAID_THEY_WILL = re.compile(
 #: the customer's household and staff, whose steps are the customer's
 _HOUSEHOLD = re.compile(
     rf"\bmy\s+(?:[a-z]+\s+)?(?:{HOUSEHOLD})\b"
-    r"(?:,\s+(?P<name>(?-i:[A-Z][a-z'-]+))\b)?",
+    # (a name, not its "'s": "my husband Dan's paying for that one")
+    r"(?:,?\s+(?P<name>(?!I\b)(?-i:[A-Z][a-z-]*(?:'[A-Z][a-z-]+)?))\b)?",
     re.I,
 )
 #: a person named with a title: "Mr. Park", "Dr Shah"

@@ -43,6 +43,8 @@ _WHAT_YOU_DO = re.compile(
     rf"\b(?:{_NEED_FROM_YOU}(?:for\s+you\s+)?to\s+|"
     # "what I do need is for you to have it by the door"
     r"(?:what|all)\s+(?:i|we)\s+(?:do\s+|really\s+)?need\s+is\s+for\s+you\s+to\s+|"
+    # "The next thing is for you to pull the bed away from that wall"
+    r"the\s+next\s+(?:thing|step)\s+is\s+for\s+you\s+to\s+|"
     r"(?:what|all)\s+(?:(?:i|we)(?:'d|\s+would)?"
     r"\s+need\s+you\s+to\s+do|you(?:'ll|\s+will|'d|\s+would)?\s+need\s+to\s+do)\s+(?:now\s+)?is"
     r"\s+(?:to\s+)?)(?=[a-z])",
@@ -131,7 +133,12 @@ _HELPS_IF = re.compile(
     r"|\bwhat\s+would\s+(?:really\s+|also\s+)?help(?:\s+(?:me|us|her|him|on\s+our\s+side))?\s+"
     r"(?:is|would\s+be)\s+if\s+you\s+(?:could\s+)?"
     # "What I'd ask is that you stick it to the inside of the windshield"
-    r"|\bwhat\s+(?:i|we)(?:'d|\s+would)\s+ask\s+is\s+(?:that\s+)?you\s+(?:could\s+)?",
+    r"|\bwhat\s+(?:i|we)(?:'d|\s+would)\s+ask\s+is\s+(?:that\s+)?you\s+(?:could\s+)?"
+    # "You might want to download the whole lot as a zip this week"
+    r"|\byou\s+(?:might|may)\s+(?:also\s+)?want\s+to\s+"
+    # "I'd suggest you write down everything that's in there"
+    r"|\b(?:i|we)(?:'d|\s+would)\s+(?:really\s+|strongly\s+)?(?:suggest|recommend|advise)\s+"
+    r"(?:that\s+)?you\s+",
     re.I,
 )
 
@@ -145,6 +152,21 @@ _HELPS_IF_DONE = re.compile(
     r"(?P<done>[a-z]+(?:ed|en))\b",
     re.I,
 )
+
+
+#: a request put as worth doing: "It'd be worth you taking a few photos of the ceiling today" —
+#: read as "could you take a few photos of the ceiling today"
+_WORTH_DOING = re.compile(
+    r"\bit(?:'d|\s+would|'s|\s+is|'ll|\s+will)\s+(?:really\s+|definitely\s+|also\s+)?be\s+worth\s+"
+    r"(?:you\s+|your\s+)?(?P<ing>[a-z]+ing)\b",
+    re.I,
+)
+
+
+def _worth_doing(m: re.Match[str]) -> str:
+    """The request :data:`_WORTH_DOING` makes, or what was said when its verb is no act."""
+    verb = base_form(m.group("ing"))
+    return m.group(0) if verb is None or verb not in ACTIONS else f"could you {verb}"
 
 
 #: someone needed on the customer's side: "The only thing we need from you is somebody there at
@@ -163,5 +185,6 @@ def as_asked(text: str) -> str:
     text = _SOMEONE_THERE.sub("you'll need to have ", text)
     text = _BEST_TO.sub("you'll need to ", text)
     text = _NEEDS_DOING.sub(_asked_to_do, text)
+    text = _WORTH_DOING.sub(_worth_doing, text)
     text = _HELPS_IF_DONE.sub(lambda m: f"could you have {m.group('what')} {m.group('done')}", text)
     return _HELPS_IF.sub("could you ", text)

@@ -41,6 +41,7 @@ from callscope.insights.commitments import load_model
 from callscope.insights.incall import BE_PLACES
 from callscope.insights.naming import Names, reported
 from callscope.insights.numbers import normalise_deadline
+from callscope.insights.repeats import RECAP, key, recapped, said_before
 from callscope.insights.steptext import step_action, step_text, with_object
 from callscope.insights.types import Embedder, NextStep, Sentence, Utterance, sentences
 
@@ -57,13 +58,16 @@ _TRY_NOW = re.compile(
 class Candidate:
     """A clause that could be a next step, with its frame and the sentence it is from."""
 
-    __slots__ = ("clause", "frame", "index", "sentence")
+    __slots__ = ("clause", "frame", "index", "person", "sentence")
 
-    def __init__(self, sentence: Sentence, clause: Clause, frame_: Frame, index: int = 0) -> None:
+    def __init__(
+        self, sentence: Sentence, clause: Clause, frame_: Frame, index: int = 0, person: str = ""
+    ) -> None:
         self.sentence = sentence
         self.clause = clause
         self.frame = frame_
         self.index = index  # the sentence's place in the call
+        self.person = person  # the person the agent named last, by name and role
 
 
 def _vetoed(f: Frame) -> bool:
@@ -83,7 +87,8 @@ def _admissible(f: Frame, text: str) -> bool:
     ):
         return False
     if f.kind == "past":
-        dated = bool(f.deadline) and not _BOOKED_YOU.search(text)
+        # (a span is no date to come: "set it to stay open for sixty days")
+        dated = bool(f.deadline) and not _SPAN.match(f.deadline) and not _BOOKED_YOU.search(text)
         # a third party's act done counts by what follows from it ("…, and you'll see it back
         # on your card"), not by a date that may be past ("the driver has marked it short, the
         # depot ran out on Monday")
@@ -99,6 +104,30 @@ _BARE_DO: Final = re.compile(
 #: the customer being where a visit or a delivery needs them ("I'll be home on Friday",
 #: "make sure I'm here when he shows up")
 _BE_PRESENT: Final = re.compile(rf"\b(?:be|I'm|I am)\s+(?:at\s+)?(?:{BE_PLACES}|here|at\b)", re.I)
+
+
+def _person_named(value: str, c: Candidate) -> str:
+    """``value`` with the person the agent's own act reaches named, when the agent named them
+    in the same turn: "your account manager, Fiona Hale… I'll get a message to her this
+    afternoon" → "Get a message to account manager Fiona Hale this afternoon"."""
+    person = c.person
+    if (
+        c.frame.owner != "agent"
+        or not person
+        or person.split()[-1] not in c.sentence.utterance.text
+    ):
+        return value
+    return _TO_THEM.sub(lambda m: f"{m.group(1)} {person}", value, count=1)
+
+
+#: the person the agent's own act reaches, said as a pronoun
+_TO_THEM: Final = re.compile(r"\b(to|with)\s+(?:her|him)\b(?!\s*self)")
+#: a span, no date: "for sixty days" (not "for the 20th", "for tomorrow")
+_SPAN: Final = re.compile(
+    r"for\s+(?:(?:a|an|another|the\s+next|[\w-]+)\s+){1,3}?(?:minutes?|hours?|days?|weeks?|"
+    r"months?|years?)\b",
+    re.I,
+)
 _BOOKED_YOU: Final = re.compile(
     r"\b(?:re)?(?:booked|reserved|scheduled)\s+you\b(?!\s+(?:a\s+)?(?:call|callback))", re.I
 )
@@ -135,7 +164,8 @@ def candidates(utterances: Sequence[Utterance]) -> list[Candidate]:
         for c, f in zip(parts, frames, strict=True):
             if f.candidate and _admissible(f, c.text) and not _vetoed(f):
                 f, subject = names.actor(reported(f, s.text, earlier), c.text, subject)
-                out.append(Candidate(s, c, f, index))
+                person = names.person if " " in names.person else ""
+                out.append(Candidate(s, c, f, index, person if s.speaker != "customer" else ""))
             if s.speaker != "customer":
                 opens = bool(_PRONOUN_OPENS.match(_LEADING_AND.sub("", c.text)))
                 names.heard(c.text, pronoun_opens=opens)
@@ -205,57 +235,8 @@ def _joined_consequences(sents: list[Sentence]) -> list[Sentence]:
 _LOOP = 3
 
 
-def _key(text: str) -> str:
-    return " ".join(re.findall(r"[a-z0-9']+", text.lower()))
-
-
-def _said_before(value: str, owner: str, step: NextStep) -> bool:
-    """Whether ``value`` is ``step`` said again, the same or with less: a recap's "I'll ring
-    you on Friday afternoon" after "I'll call you on Friday afternoon to check the work"."""
-    words = _key(value).split()
-    if owner != step.owner:
-        return False
-    talk = _TALK_THEN.match(value)
-    if talk:
-        # a goodbye, "I'll speak to you Monday", after "I'll call you back on Monday afternoon"
-        return bool(_CONTACT.search(step.value)) and set(_key(talk.group(1)).split()) <= set(
-            _key(step.value).split()
-        )
-    return set(words) <= set(_key(step.value).split())
-
-
-#: a goodbye that names when the speaker will be in touch again (see :func:`_said_before`)
-_TALK_THEN = re.compile(r"^(?:speak|talk|chat)\s+to\s+the\s+customer\s+((?:on\s+)?\w+)\.?$", re.I)
-_CONTACT = re.compile(r"\b(?:call|ring|phone|email|text|contact)\b", re.I)
-
-
 #: a step said again to replace one said before
 _INSTEAD = re.compile(r"\binstead\b(?!\s+of\b)", re.I)  # (not "ten thousand instead of eighteen")
-#: a turn that sums up what was agreed: "So, just to recap", "Let me go over it"
-_RECAP = re.compile(
-    r"\b(?:(?:just\s+)?to\s+(?:recap|sum\s+up|summari[sz]e|go\s+over\s+(?:it|that|everything)|"
-    r"run\s+through\s+(?:it|that|everything))|let\s+me\s+(?:recap|summari[sz]e|sum\s+up|go\s+over"
-    r"\s+(?:it|that|everything)))\b",
-    re.I,
-)
-#: words that say nothing of what a step is, for :func:`_recapped`
-_FILLER_WORDS: Final = """a an the to of for and or in on at by with it this that customer
-customer's their them they agent company"""
-_FILLER: Final = frozenset(_FILLER_WORDS.split())
-
-
-def _recapped(value: str, f: Frame, step: NextStep) -> bool:
-    """Whether ``value``, said in a recap, is ``step`` said again: the same owner, and two of
-    its words or half of the shorter one's in the other (``value``'s act only: "I'll call you
-    at ten, the rush fee is going back on your card")."""
-    a = set(_key(value.split(",")[0]).split()) - _FILLER  # the act, not its consequence
-    b = set(_key(step.value).split()) - _FILLER
-    shared = len(a & b)
-    return (
-        f.owner == step.owner
-        and bool(a and b)
-        and (shared >= 2 or shared >= min(len(a), len(b)) / 2)
-    )
 
 
 def _same_visit(first: Candidate, then: Candidate) -> bool:
@@ -413,25 +394,26 @@ def next_steps(utterances: Sequence[Utterance], *, embed: Embedder | None = None
         embed,
     )
     sents = sentences(utterances)
-    said = Counter(_key(s.text) for s in sents)
+    said = Counter(key(s.text) for s in sents)
     kept = [
         c
         for c, p in zip(found, probabilities, strict=True)
-        if p >= model.threshold and said[_key(c.sentence.text)] < _LOOP
+        if p >= model.threshold and said[key(c.sentence.text)] < _LOOP
     ]
     out: list[NextStep] = []
-    recaps = {s.utterance.id for s in sents if _RECAP.search(s.text)}
+    recaps = {s.utterance.id for s in sents if RECAP.search(s.text)}
     last: Candidate | None = None
     for c, p in zip(found, probabilities, strict=True):
         if c not in kept or _handed_over(c, kept) or _agreed(c, kept, utterances):
             continue
         u = c.sentence.utterance
         head = c.clause.text[:30]
-        said_before = u.text.split(head, 1)[0] if head in u.text else ""
-        value = with_object(step_text(c.clause, c.frame), c.frame.verb, said_before, u.speaker)
-        if u.id in recaps and any(_recapped(value, c.frame, s) for s in out):
+        before = u.text.split(head, 1)[0] if head in u.text else ""
+        value = with_object(step_text(c.clause, c.frame), c.frame.verb, before, u.speaker)
+        value = _person_named(value, c)
+        if u.id in recaps and any(recapped(value, c.frame, s) for s in out):
             continue  # "So, to recap. … I'll post you a confirmation letter and a gift aid form"
-        if any(_said_before(value, c.frame.owner, s) for s in out):
+        if any(said_before(value, c.frame.owner, s) for s in out):
             continue  # said twice ("…, and I'll ring you on Friday afternoon" in a recap), one step
         when = _DO_THAT.match(step_action(c.clause, c.frame)) if c.frame.verb == "do" else None
         if when and last is not None and out and _restates(last, c):

@@ -232,7 +232,8 @@ _WILL_FOLLOW = re.compile(
 #: by our compliance coordinator, Linda, tomorrow morning" — read as "our warranty desk will
 #: open a warranty claim with Kentwood tomorrow"
 _WHEN_WORDS = (
-    r"(?:tomorrow|today|tonight|on|at|in|within|before|after|this|next|first|by|when|once|as)\b"
+    r"(?:tomorrow|today|tonight|on|at|in|within|before|after|this|next|first|by|when|once|as|"
+    r"no(?=\s+later))\b"
 )
 _DONE_BY = re.compile(
     # what may carry one aside: "a credit note for ninety euro, covering April and May,"
@@ -246,7 +247,7 @@ _DONE_BY = re.compile(
     + r")[a-z'-]+\s+){0,3}(?!"
     + _WHEN_WORDS
     + r")"
-    r"[a-z'-]+(?:,\s+(?-i:[A-Z])[a-z'-]+,)?|"
+    r"[a-z'-]+(?:,\s+(?-i:[A-Z])[a-z'-]+(?:\s+(?-i:[A-Z])[a-z'-]+){0,2},)?|"
     r"(?-i:[A-Z])[\w-]+(?:\s+(?-i:[A-Z])[\w-]+)?)"
     # who ends where a time, a comma or the sentence begins
     r"(?=\s*(?:[,.;!?]|$)|\s+" + _WHEN_WORDS + r")",
@@ -295,6 +296,14 @@ def _refund(m: re.Match[str]) -> str:
     return f"{m.group('pre')}we'll {_REFUND_OF[verb]} {what[:1].lower()}{what[1:]}{where}"
 
 
+#: "Someone from our insurer will be in touch to go through…" — read as "…will contact you to…"
+_THEY_IN_TOUCH = re.compile(
+    r"(?<!\byou)('ll|\s+will|\s+(?:is|are)\s+going\s+to)\s+be\s+in\s+touch\b(?!\s+with\b)", re.I
+)
+#: "I'll get a claim form in the post to you today" — read as "I'll post a claim form to you…"
+_IN_THE_POST = re.compile(
+    r"\b(I|we)(?:'ll|\s+will)\s+(?:get|pop|put|stick)\s+([^,.;?!]{1,40}?)\s+in\s+the\s+post\b", re.I
+)
 #: "I'll be in touch by Thursday" — read as "I'll contact you by Thursday"
 _IN_TOUCH = re.compile(r"\b(I|we)(?:'ll|\s+will)\s+be\s+in\s+touch\b(?!\s+with\b)", re.I)
 
@@ -303,6 +312,8 @@ def _actively(text: str) -> str:
     """ "you'll get a call from the surveyor on Monday" → "the surveyor will call you on
     Monday" (and "you'll be contacted by our claims team…" likewise)."""
     text = _IN_TOUCH.sub(lambda m: f"{m.group(1)}'ll contact you", text)
+    text = _THEY_IN_TOUCH.sub(lambda m: f"{m.group(1)} contact you", text)
+    text = _IN_THE_POST.sub(lambda m: f"{m.group(1)}'ll post {m.group(2)}", text)
     text = _GET_FROM.sub(_contacts_you, text)
     text = _BY_WHOM.sub(_contacts_you, text)
     text = _GET_FROM_PRONOUN.sub(

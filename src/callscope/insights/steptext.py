@@ -46,6 +46,13 @@ _PLAIN_CONTACT: Final = (
     (re.compile(_ACT + r"drop\s+(\w+(?:\s+\w+)?)\s+a\s+text\b", re.I), r"text \1"),
     # "let him know about the fourteenth" → "tell him about the fourteenth"
     (re.compile(_ACT + r"let\s+(him|her|them)\s+know\b", re.I), r"tell \1"),
+    # "pop them in the post tomorrow" → "post them tomorrow"
+    (
+        re.compile(_ACT + r"(?:pop|put|stick)\s+(\w+(?:\s+\w+)?)\s+in\s+the\s+post\b", re.I),
+        r"post \1",
+    ),
+    # "have a word with my manager" → "speak to my manager"
+    (re.compile(_ACT + r"have\s+a\s+(?:quick\s+)?(?:word|chat)\s+with\b", re.I), "speak to"),
 )
 
 _AGENT_PRONOUNS: Final = (
@@ -286,7 +293,8 @@ def step_action(clause: Clause, f: Frame) -> str:
         action = third_person(action, "customer")
     else:
         action = third_person(action, speaker if clause.speaker == "customer" else "agent")
-    if condition:
+    if condition and not _WHEN_PAST.match(condition):
+        # (not a time gone by: "When I was at Dr. Patel's office yesterday, …")
         action = f"{action} {third_person(condition[:1].lower() + condition[1:], speaker)}"
     action = _TRAILING_ASIDE.sub("", action)
     action = _then_named(action, clause.sentence.split(clause.text[:20], 1)[0])
@@ -309,6 +317,9 @@ def _then_named(action: str, before: str) -> str:
     return action[: then.start()] + said
 
 
+_WHEN_PAST: Final = re.compile(
+    r"^when\s+(?:i|we|you|he|she|they)\s+(?:was|were|went|called|rang|spoke|saw)\b", re.I
+)
 _PREPOSITION: Final = re.compile(r"^(?:on|by|at|before|until|till|in|from)\s+", re.I)
 _WEEKDAY_FIRST: Final = re.compile(rf"^{WEEKDAY}\b", re.I)
 

@@ -114,7 +114,8 @@ _IDENTITY = re.compile(
 _PROBLEM_TURNS: Final = 3
 #: "Hi Sarah," and the recogniser's "Hi, Sarah."
 _GREETING = re.compile(
-    r"^(?:hi|hello|hey|(?:good )?(?:morning|afternoon|evening))(?:,?\s+(?-i:[A-Z][a-z]+))?[,.!]\s*",
+    r"^(?:hi|hello|hey|g'day|hiya|(?:good )?(?:morning|afternoon|evening))"
+    r"(?:,?\s+(?-i:[A-Z][a-z]+))?[,.!]\s*",
     re.I,
 )
 #: a sentence that only says who is calling: "My name's Derek Fairweather.", "I'm Mark.", "This
@@ -187,7 +188,10 @@ _ANOTHER_ISSUE = re.compile(
 #: a sentence that only says what the call is about: a booking or reference ("I've got a
 #: marquee booked with you", "My reference is MS55130."), or "I'm ringing about my scooter"
 _WHAT_ABOUT = re.compile(
-    r"\b(?-i:[A-Z]{1,4}-?\d{3,})\b|\bbooked\s+(?:with|through)\s+you\b|\b(?:reference|booking|order|"
+    r"\b(?-i:[A-Z]{1,4}-?\d{3,})\b|\bbooked\s+(?:with|through)\s+you\b|"
+    # "I've got a subscription with you for daily lenses"
+    r"\b(?:a|an)\s+(?:[\w-]+\s+)?(?:subscription|account|policy|contract|membership|plan)\s+"
+    r"(?:with|through)\s+you\b|\b(?:reference|booking|order|"
     r"account|job|policy|case|claim|ticket)\s+(?:number|no\.?|reference)?\s*(?:is\s+)?\d|"
     r"^(?:and\s+)?(?:i'm|i\s+am)\s+(?:ringing|calling|phoning)\s+about\s+(?:my|the|our)\s+"
     r"[\w' -]{1,30}?(?:\s+again)?[.!]?$",
@@ -213,6 +217,13 @@ def _who_and_what(turn: Sequence[Sentence]) -> bool:
         and not _PROBLEM.search(_VAGUE.sub("", re.sub(r"\bagain\b", "", t, flags=re.I)))
         for t in about
     )
+
+
+def _only_asks(turn: Sequence[Sentence]) -> bool:
+    """Whether a customer turn only asks something, no problem named: "You did our bathroom a
+    couple of weeks back. First off, is it alright to pay the final invoice by transfer?"."""
+    text = " ".join(p.text for p in turn)
+    return turn[-1].text.rstrip().endswith("?") and not _PROBLEM.search(text)
 
 
 #: a problem named without saying what is wrong: "I've got a problem with a delivery this
@@ -286,9 +297,11 @@ def _problem(sents: Sequence[Sentence]) -> Highlight | None:
     # a reply to the opening or to "What's going on?": the last of them that has a problem
     # word (the agent asks again when the first only set the scene), else the first
     replies = [t for t in long[:_PROBLEM_TURNS] if t[0].utterance.id in matter]
+    # (else the first that says more than who calls and what about: the agent looked it up
+    # and asked "What's up?")
     chosen = next(
         (t for t in reversed(replies) if _PROBLEM.search(" ".join(p.text for p in t))),
-        replies[0] if replies else None,
+        next((t for t in replies if not _who_and_what(t)), replies[0]) if replies else None,
     ) or next(
         (
             t
@@ -308,7 +321,7 @@ def _problem(sents: Sequence[Sentence]) -> Highlight | None:
         and _ANOTHER_ISSUE.search(chosen[0].text)
     ):
         chosen = first_long
-    if chosen is not None and _who_and_what(chosen):
+    if chosen is not None and (_who_and_what(chosen) or _only_asks(chosen)):
         # "It's David Okoro. I've got a marquee booked with you, reference MQ7730." — the agent
         # looks it up, and the customer's next long turn says what is wrong
         then = next((t for t in long if t[0].utterance.start > chosen[0].utterance.start), None)

@@ -1,0 +1,66 @@
+"""A next step said again, pure: a recap's "I'll ring you on Friday afternoon" after "I'll call
+you on Friday afternoon to check the work" (:func:`said_before`), a goodbye that names the
+day of a call already promised, and a turn that sums up what was agreed (:data:`RECAP`,
+:func:`recapped`). Used by :mod:`callscope.insights.nextsteps`.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Final
+
+from callscope.insights.clauses import Frame
+from callscope.insights.types import NextStep
+
+__all__ = ["RECAP", "key", "recapped", "said_before"]
+
+
+def key(text: str) -> str:
+    return " ".join(re.findall(r"[a-z0-9']+", text.lower()))
+
+
+def said_before(value: str, owner: str, step: NextStep) -> bool:
+    """Whether ``value`` is ``step`` said again, the same or with less: a recap's "I'll ring
+    you on Friday afternoon" after "I'll call you on Friday afternoon to check the work"."""
+    words = key(value).split()
+    if owner != step.owner:
+        return False
+    talk = _TALK_THEN.match(value)
+    if talk:
+        # a goodbye, "I'll speak to you Monday", after "I'll call you back on Monday afternoon"
+        return bool(_CONTACT.search(step.value)) and set(key(talk.group(1)).split()) <= set(
+            key(step.value).split()
+        )
+    return set(words) <= set(key(step.value).split())
+
+
+#: a goodbye that names when the speaker will be in touch again (see :func:`said_before`)
+_TALK_THEN = re.compile(r"^(?:speak|talk|chat)\s+to\s+the\s+customer\s+((?:on\s+)?\w+)\.?$", re.I)
+_CONTACT = re.compile(r"\b(?:call|ring|phone|email|text|contact)\b", re.I)
+
+
+#: a turn that sums up what was agreed: "So, just to recap", "Let me go over it"
+RECAP = re.compile(
+    r"\b(?:(?:just\s+)?to\s+(?:recap|sum\s+up|summari[sz]e|go\s+over\s+(?:it|that|everything)|"
+    r"run\s+through\s+(?:it|that|everything))|let\s+me\s+(?:recap|summari[sz]e|sum\s+up|go\s+over"
+    r"\s+(?:it|that|everything)))\b",
+    re.I,
+)
+#: words that say nothing of what a step is, for :func:`recapped`
+_FILLER_WORDS: Final = """a an the to of for and or in on at by with it this that customer
+customer's their them they agent company"""
+_FILLER: Final = frozenset(_FILLER_WORDS.split())
+
+
+def recapped(value: str, f: Frame, step: NextStep) -> bool:
+    """Whether ``value``, said in a recap, is ``step`` said again: the same owner, and two of
+    its words or half of the shorter one's in the other (``value``'s act only: "I'll call you
+    at ten, the rush fee is going back on your card")."""
+    a = set(key(value.split(",")[0]).split()) - _FILLER  # the act, not its consequence
+    b = set(key(step.value).split()) - _FILLER
+    shared = len(a & b)
+    return (
+        f.owner == step.owner
+        and bool(a and b)
+        and (shared >= 2 or shared >= min(len(a), len(b)) / 2)
+    )
