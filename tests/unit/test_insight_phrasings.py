@@ -15,6 +15,150 @@ from tests.helpers.utterances import said
 @pytest.mark.parametrize(
     ("turns", "found"),
     [
+        # an offer the customer takes is a promise (one turned down is none); a time said in a
+        # short sentence after the step is its time; a hedged promise with a time; requests put
+        # as "the ball's in your court", "if you can, …", "do me a favour and…"; doubt is no
+        # promise; a committee and grounds maintenance are who "they" means (a board that
+        # arrives is no one); a manager's act under way; "just so you've got it all" recaps
+        (
+            [
+                (
+                    "agent",
+                    "What you'll need to do is fill in an appeal. Shall I email you the form?",
+                ),
+                ("customer", "Yes please."),
+            ],
+            [
+                ("customer", "Customer to fill in an appeal."),
+                ("agent", "Email the customer the form."),
+            ],
+        ),
+        (
+            [("agent", "Shall I email you the form?"), ("customer", "No, I'll pick one up.")],
+            [("customer", "Customer to pick one up.")],
+        ),
+        (
+            [
+                ("agent", "Would it help if I booked you in for a dehumidifier on Tuesday?"),
+                ("customer", "That'd be great. She's in on Tuesdays."),
+            ],
+            [("agent", "Book the customer in for a dehumidifier on Tuesday.")],
+        ),
+        (
+            [("agent", "Do you want me to send you a copy?"), ("customer", "Please.")],
+            [("agent", "Send the customer a copy.")],
+        ),
+        (
+            [("agent", "Understood. Our surveyor will come out. Probably Wednesday morning.")],
+            [("third party", "Surveyor to come out, probably Wednesday morning.")],
+        ),
+        (
+            [
+                (
+                    "agent",
+                    "For the cleaning charge, could you email me the receipt? Ideally by Monday.",
+                )
+            ],
+            [("customer", "Customer to email the agent the receipt, ideally by Monday.")],
+        ),
+        (
+            [
+                (
+                    "agent",
+                    "I'll do you a confirmation letter. I should be able to get that out to you by Thursday.",
+                )
+            ],
+            [("agent", "Get that out to the customer by Thursday.")],
+        ),
+        ([("agent", "I should be able to sort it.")], []),
+        (
+            [
+                (
+                    "agent",
+                    "So, the ball's in your court to upload a new photo through the online portal.",
+                )
+            ],
+            [("customer", "Customer to upload a new photo through the online portal.")],
+        ),
+        (
+            [
+                (
+                    "agent",
+                    "If you can, upload the last thirty days of sleep data to the patient portal.",
+                )
+            ],
+            [
+                (
+                    "customer",
+                    "Customer to upload the last thirty days of sleep data to the patient portal.",
+                )
+            ],
+        ),
+        (
+            [("agent", "Do me a favour and keep the receipts for the food you've lost.")],
+            [("customer", "Customer to keep the receipts for the food they have lost.")],
+        ),
+        ([("agent", "Now, after nineteen years I doubt they'll want to lose you.")], []),
+        (
+            [
+                (
+                    "agent",
+                    "The committee next meets on the 12th of June, and they'll make a decision on your appeal then.",
+                )
+            ],
+            [("third party", "Committee to make a decision on the customer's appeal on the 12th.")],
+        ),
+        (
+            [
+                (
+                    "agent",
+                    "For medical cases we can send grounds maintenance. They'll strim it back the week after next.",
+                )
+            ],
+            [("third party", "Grounds maintenance to strim it back the week after next.")],
+        ),
+        (
+            [
+                (
+                    "agent",
+                    "Our transport manager, Gerry Lynch, is bringing the crates back next week.",
+                )
+            ],
+            [("third party", "Transport manager Gerry Lynch to bring the crates back next week.")],
+        ),
+        (
+            [
+                (
+                    "agent",
+                    "Darren can fit it on Friday. When the new board arrives on the 12th, he'll come back and swap it in.",
+                )
+            ],
+            [
+                (
+                    "third party",
+                    "Darren to come back and swap it in when the new board arrives on the 12th.",
+                )
+            ],
+        ),
+        (
+            [
+                ("agent", "I'll call you on Friday."),
+                ("customer", "Great."),
+                ("agent", "So, just so you've got it all: I'll call you Friday."),
+            ],
+            [("agent", "Call the customer on Friday.")],
+        ),
+    ],
+)
+def test_offers_hedges_and_requests_put_as_favours(
+    turns: list[tuple[str, str]], found: list[tuple[str, str]]
+) -> None:
+    assert [(s.owner, s.value) for s in next_steps(said(*turns))] == found
+
+
+@pytest.mark.parametrize(
+    ("turns", "found"),
+    [
         # requests put as advice ("it'd be worth you…", "I'd suggest you…", "you might want
         # to…", "the next thing is for you to…"); "be sure to"; "have a word with" is "speak
         # to"; doubt is no promise; "pop/get it in the post" is "post"; the passive with a

@@ -367,7 +367,7 @@ def _third_doing(body: str) -> tuple[str, str] | None:
 #: driver" (who acts in a plan said in the present or an act under way)
 _TEAM_OR_TRADE = (
     r"(?:the|our)\s+(?:[a-z'-]+\s+){0,2}(?:team|department|depot|warehouse|office|lab|"
-    r"manufacturer|supplier|factory|" + TRADES + r")"
+    r"manufacturer|supplier|factory|manager|supervisor|coordinator|" + TRADES + r")"
 )
 #: a third party's act said in the present as the plan: "the driver collects it from Kidlington
 #: Autos and brings it to Parkside Motors", "the fitter then replaces the valve"

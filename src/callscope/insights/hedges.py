@@ -50,7 +50,7 @@ HYPOTHETICAL = re.compile(
     r"^(?:were|had)\s+(?:i|we|you|they|he|she|it)\b|"
     # doubt about one's own act: "I'm not sure we'll book Berlin through you"
     r"\b(?:not\s+sure|unsure|(?:don't|do\s+not)\s+know)\s+(?:if\s+|whether\s+|that\s+)?"
-    r"(?:i|we)(?:'ll|\s+will)\b|"
+    r"(?:i|we)(?:'ll|\s+will)\b|\b(?:i|we)\s+doubt\b|"
     # what someone wants to be sure of, no promise: "I need to know I'll have a car"
     r"\b(?:i|we)(?:'d)?\s+(?:just\s+)?(?:need|want|like)\s+to\s+(?:know|be sure|be certain)\b)"
     r"(?!\s+(?:been\s+)?(?:to\b))",

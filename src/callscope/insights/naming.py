@@ -21,12 +21,13 @@ from callscope.insights.clauses import Frame
 __all__ = ["TEAM", "Names", "reported"]
 
 TEAM = re.compile(
-    r"\b(?:the\s+|our\s+|a\s+|an\s+|(?=(?:dispatch|billing)\b))((?:[a-z'-]+\s+){0,2}(?:"
+    r"\b(?:the\s+|our\s+|a\s+|an\s+|(?=(?:dispatch|billing|grounds\s+maintenance|admin|"
+    r"head\s+office)\b))((?:[a-z'-]+\s+){0,2}(?:"
     + TRADES
     + r"|team|department|office|desk|dispatch|billing(?!\s+(?:address|date|period|cycle))|"
     r"supervisor|manager|pharmacist|lab|tuners?|warehouse|depot|store|crew|kitchen|bank|insurer|"
     r"surgery|clinic|pharmacy|planner|coordinator|advis[eo]r|officer|administrator|cent(?:er|re)|"
-    r"unit)"
+    r"unit|committee|panel|maintenance|admin|head\s+office)"
     r"(?:\s+(?:lead|leader))?)\b",
     re.I,
 )
@@ -35,7 +36,7 @@ PRONOUN_ACTOR = ("they", "he", "she")
 COLLECTIVE: Final = frozenset(
     ("team", "department", "office", "desk", "lab", "warehouse", "depot", "store", "crew",
      "dispatch", "kitchen", "bank", "insurer", "surgery", "clinic", "pharmacy", "tuners",
-     "center", "centre", "unit")
+     "center", "centre", "unit", "committee", "panel", "maintenance", "admin")
 )  # fmt: skip
 #: an organisation named after a preposition or introduced by name, whom a later "they" may
 #: mean: "we'll send the battery to Veloria, they're going to ship a replacement", "we use a

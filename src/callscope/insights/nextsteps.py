@@ -41,6 +41,7 @@ from callscope.insights.commitments import load_model
 from callscope.insights.incall import BE_PLACES
 from callscope.insights.naming import Names, reported
 from callscope.insights.numbers import normalise_deadline
+from callscope.insights.offers import taken_offers
 from callscope.insights.repeats import RECAP, key, recapped, said_before
 from callscope.insights.steptext import step_action, step_text, with_object
 from callscope.insights.types import Embedder, NextStep, Sentence, Utterance, sentences
@@ -140,7 +141,7 @@ def candidates(utterances: Sequence[Utterance]) -> list[Candidate]:
     names = Names()
     trying: Utterance | None = None  # the agent's turn that started trying something now
     said: list[tuple[int, str]] = []  # the customer's sentences so far, by utterance
-    for index, s in enumerate(_joined_consequences(sentences(utterances))):
+    for index, s in enumerate(taken_offers(_joined_consequences(sentences(utterances)))):
         turns = list(dict.fromkeys(u for u, _ in said))[-2:]
         earlier = " ".join(t for u, t in said if u in turns) if s.speaker == "customer" else ""
         if s.speaker == "customer":
@@ -176,6 +177,15 @@ def candidates(utterances: Sequence[Utterance]) -> list[Candidate]:
 _TRAILING_CONDITION = re.compile(
     r"^(?:once|as soon as|when|after|until|by the time|if)\b[^,]*$", re.I
 )
+#: a sentence that only says when the act said before it happens: "Probably Wednesday
+#: morning.", "Should be today."
+_TIME_ONLY = re.compile(
+    r"^(?:(?:probably|hopefully|ideally|likely|most\s+likely|should\s+be|it'll\s+be|that'll\s+be)"
+    r"\s+)?(?:(?:on|by|this|next|first\s+thing)\s+)?(?:today|tonight|tomorrow|"
+    r"(?:monday|tuesday|wednesday|thursday|friday|saturday|sunday))(?:\s+(?:morning|afternoon|"
+    r"evening|night))?[.!]?$",
+    re.I,
+)
 #: the longest pause (s) between a speaker's utterances still read as one sentence
 _SAME_BREATH_S = 1.5
 #: a sentence that only says the act just done went through: "There, that's gone through.",
@@ -193,8 +203,10 @@ def _continues(prev: Sentence, s: Sentence) -> bool:
     or the rest of a sentence the recogniser cut at a pause (same speaker, a short gap, and
     ``prev`` unfinished or ``s`` starting in lower case)."""
     if prev.utterance is s.utterance:
-        return is_consequence(s.text) or bool(
-            _TRAILING_CONDITION.match(s.text) and len(s.text.split()) <= 8
+        return (
+            is_consequence(s.text)
+            or bool(_TRAILING_CONDITION.match(s.text) and len(s.text.split()) <= 8)
+            or _TIME_ONLY.match(s.text) is not None
         )
     if prev.speaker != s.speaker or not prev.utterance.text.strip().endswith(prev.text):
         return False
@@ -223,7 +235,9 @@ def _joined_consequences(sents: list[Sentence]) -> list[Sentence]:
             out.pop()
         if out and _continues(out[-1], s):
             prev = out.pop()
-            head = prev.text.rstrip(".!")
+            # (a time said after a request asked as a question: "…could you email me the
+            # receipt? Ideally by Monday.")
+            head = prev.text.rstrip(".!?" if _TIME_ONLY.match(s.text) else ".!")
             joint = ", " if prev.utterance is s.utterance or head != prev.text else " "
             s = Sentence(prev.utterance, f"{head}{joint}{s.text[:1].lower()}{s.text[1:]}")
         out.append(s)

@@ -42,7 +42,8 @@ _CONTACT = re.compile(r"\b(?:call|ring|phone|email|text|contact)\b", re.I)
 #: a turn that sums up what was agreed: "So, just to recap", "Let me go over it"
 RECAP = re.compile(
     r"\b(?:(?:just\s+)?to\s+(?:recap|sum\s+up|summari[sz]e|go\s+over\s+(?:it|that|everything)|"
-    r"run\s+through\s+(?:it|that|everything))|let\s+me\s+(?:recap|summari[sz]e|sum\s+up|go\s+over"
+    r"run\s+through\s+(?:it|that|everything))|(?:just\s+)?so\s+you(?:'ve|\s+have)\s+got\s+it\s+"
+    r"all|just\s+to\s+confirm|let\s+me\s+(?:recap|summari[sz]e|sum\s+up|go\s+over"
     r"\s+(?:it|that|everything)))\b",
     re.I,
 )

@@ -446,10 +446,22 @@ _WHAT_I_DO = re.compile(
 )
 
 
+#: a promise said hedged, with a time to come: "I should be able to get that out to you by
+#: Thursday", "I'm hoping to have an answer for you tomorrow" — read as "I'll get that out…"
+#: (without a time it stays a hope: "I should be able to sort it")
+_HEDGED_PROMISE = re.compile(
+    r"\b(I|we)\s+(?:should\s+be\s+able\s+to|(?:'m|\s+am|'re|\s+are)\s+hoping\s+to)\s+"
+    r"(?=[a-z]+\b[^.;?!]*\b(?:today|tonight|tomorrow|by|before|within|on\s+(?-i:[A-Z])|"
+    r"this\s+(?:afternoon|evening|week)|next\s+week)\b)",
+    re.I,
+)
+
+
 def rewritten(sentence: str) -> str:
     """``sentence`` with who acts put first (see the module docstring): "you'll get a call from
     the surveyor on Monday" → "the surveyor will call you on Monday", "what I'll do is send you
     a new link" → "I'll send you a new link", "what I need from you is to keep them wrapped" →
     "you'll need to keep them wrapped", "it would help if you could email us the receipt" →
     "could you email us the receipt"."""
-    return as_asked(_WHAT_I_DO.sub(lambda m: f"{m.group(1)}'ll ", _actively(sentence)))
+    said = _HEDGED_PROMISE.sub(lambda m: f"{m.group(1)}'ll ", sentence)
+    return as_asked(_WHAT_I_DO.sub(lambda m: f"{m.group(1)}'ll ", _actively(said)))
