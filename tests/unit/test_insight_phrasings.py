@@ -15,6 +15,81 @@ from tests.helpers.utterances import said
 @pytest.mark.parametrize(
     ("turns", "found"),
     [
+        # a colleague asked to act, named with where they work or who they are; a promise
+        # standing ("has promised to") is a step, a promise broken is none; a role and a first
+        # name without a comma name who "he" is; asking someone is the agent's own step
+        (
+            [
+                (
+                    "agent",
+                    "I've asked Deborah in our inspections team to visit Unit 4 next week and confirm it's empty.",
+                )
+            ],
+            [("third party", "Inspections team to visit Unit 4 next week and confirm it's empty.")],
+        ),
+        (
+            [
+                (
+                    "agent",
+                    "I've asked Sipho, who did your install, to come back on Friday morning and fit the new frames. He's said he'll be there by nine.",
+                )
+            ],
+            [
+                (
+                    "third party",
+                    "Sipho to come back on Friday morning and fit the new frames and be there by 9.",
+                )
+            ],
+        ),
+        (
+            [("agent", "I've asked Jodie, our party coordinator, to give you a ring on Monday.")],
+            [("third party", "Party coordinator Jodie to call the customer on Monday.")],
+        ),
+        (
+            [
+                (
+                    "agent",
+                    "I've spoken to Kingdom Private Hire, and their controller has promised to put a named driver on the route from tomorrow.",
+                )
+            ],
+            [("third party", "Controller to put a named driver on the route from tomorrow.")],
+        ),
+        ([("customer", "They promised to call me back last week.")], []),
+        ([("customer", "You've promised to fix this twice already.")], []),
+        (
+            [
+                (
+                    "agent",
+                    "Our engraver Malcolm does all our hand work. I've just messaged him and he's agreed to do it as soon as the ring comes in, so it'll be ready by next Wednesday.",
+                )
+            ],
+            [
+                (
+                    "third party",
+                    "Engraver Malcolm to do it as soon as the ring comes in, it'll be ready by next Wednesday.",
+                )
+            ],
+        ),
+        (
+            [
+                (
+                    "agent",
+                    "I'll ask the pharmacist to authorise an emergency supply by midday tomorrow.",
+                )
+            ],
+            [("agent", "Ask the pharmacist to authorise an emergency supply by midday tomorrow.")],
+        ),
+    ],
+)
+def test_colleagues_asked_and_promises_standing(
+    turns: list[tuple[str, str]], found: list[tuple[str, str]]
+) -> None:
+    assert [(s.owner, s.value) for s in next_steps(said(*turns))] == found
+
+
+@pytest.mark.parametrize(
+    ("turns", "found"),
+    [
         # an offer the customer takes is a promise (one turned down is none); a time said in a
         # short sentence after the step is its time; a hedged promise with a time; requests put
         # as "the ball's in your court", "if you can, …", "do me a favour and…"; doubt is no

@@ -47,7 +47,8 @@ _THIRD = re.compile(
     r"^(?!(?:any|every|each|no|which|what)\b)(?:[a-z']+\s+){1,3}(?:team|department)))"
     # what someone has agreed to do: "he's agreed to refund the late fee by the twelfth"
     # what they must do by a time: "They have to investigate and respond within thirty days"
-    r"\s*(?:'ll|will|is going to|are going to|'s going to|'re going to|(?:'s|\s+has)\s+agreed\s+to|"
+    r"\s*(?:'ll|will|is going to|are going to|'s going to|'re going to|"
+    r"(?:'s|\s+has|'ve|\s+have)\s+(?:agreed|promised)\s+to|"
     r"\s+(?:have|has)\s+to|"
     r"should(?!\s+(?:have|not|never)\b))\s+(?:also\s+|then\s+|now\s+|probably\s+)?"
     r"(?P<verb>[a-z]+)",
@@ -91,6 +92,7 @@ _THIRD_OPEN = re.compile(
     r"(?:\s+who(?:'s|\s+is|\s+was|\s+did|\s+has|\s+[a-z]+ed)\s+[^,]{1,50}?(?=\s*,|\s+(?:is|are|will)\s))?"
     r"(?:\s*,\s*(?P<appos>[^,]{2,40}?(?:,\s*[^,]{1,20}?)?)\s*,)?\s*"
     r"(?:'ll|\s+will|\s+is going to|\s+are going to|'s going to|"
+    r"(?:'s|\s+has)\s+(?:agreed|promised)\s+to|"
     r"\s+should(?!\s+(?:have|not|never)\b))\s+"
     r"(?:also\s+|then\s+|now\s+|personally\s+|(?:him|her)self\s+)?(?P<verb>[a-z]+)\b"
     r"(?P<rest>.*)$",
@@ -299,9 +301,9 @@ def third_party(body: str, first: re.Match[str] | None, when: str = "") -> tuple
     if third and (first is None or third.start() < first.start()):
         verb = third.group("verb")
         said = third.group(0).lower()
-        if ("agreed" in said or re.search(r"\b(?:have|has)\s+to\b", said)) and not is_later(
-            body[third.end() :]
-        ):
+        if (
+            "agreed" in said or "promised" in said or re.search(r"\b(?:have|has)\s+to\b", said)
+        ) and not is_later(body[third.end() :]):
             # "she's agreed to waive the fee": settled in the call, nothing to come; "they have
             # to verify it": how things go, no time to come
             return None

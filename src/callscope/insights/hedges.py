@@ -71,12 +71,15 @@ NO_PROMISE = re.compile(
     re.I,
 )
 COMPLAINT = re.compile(
-    r"\b(?:you|someone|somebody|the last \w+|your colleague)\s+(?:said|promised|told"
+    r"\b(?:you|someone|somebody|the last \w+|your colleague)(?:'ve|\s+have|\s+has)?\s+"
+    r"(?:said|promised|told"
     r"|was supposed)|"
     # (not what a third party says it will do: "my bank said they'll reverse one of them")
     r"\b(?:they|he|she)\s+(?:said(?!\s+(?:that\s+)?(?:they|he|she)(?:'ll|\s+will)\b)|promised|"
     r"told|was supposed)|\b(?:was|were)\s+(?:told|promised)|\bnever (?:did|happened|came|showed|"
-    r"arrived)|\bnothing happened|\bpromised to\b",
+    r"arrived)|\bnothing happened|"
+    # (not a promise standing: "their controller has promised to put a driver on from tomorrow")
+    r"(?<!'s\s)(?<!'ve\s)(?<!\shas\s)(?<!\shave\s)\bpromised to\b",
     re.I,
 )
 #: what is done as a rule, not promised: "we'll always refund a missed delivery fee"

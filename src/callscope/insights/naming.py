@@ -78,6 +78,8 @@ _PERSON = re.compile(
     r"(?=(?:will|'ll|can|is going to|is coming|has)\b)"
     # someone at their work: "Dave's on the roaster tomorrow. He'll do a fresh batch…"
     r"|\b(?P<busy>[A-Z][a-z]+)'s\s+(?=(?:on|in|back|out|working|coming|going)\b)"
+    # a role and a first name, no comma: "Our engraver Malcolm does all our hand work."
+    r"|\b(?:[Oo]ur|[Tt]he)\s+(?P<role4>[a-z]+)\s+(?P<name4>(?!I\b)[A-Z][a-z-]+)\b(?!\s+[A-Z]|')"
     # the role said to be someone: "Our pictures specialist is Caroline Marsh."
     r"|\b(?:[Tt]he|[Oo]ur|[Yy]our)\s+(?P<role3>(?:[a-z'-]+\s+){0,2}[a-z'-]+)\s+is\s+"
     r"(?P<name3>(?:(?:Mr|Mrs|Ms|Dr|Miss)\.?\s+)?(?!I\b)[A-Z][a-z'-]+(?:\s+[A-Z][a-z'-]+)?)\b"
@@ -131,11 +133,18 @@ def mentioned(text: str) -> tuple[list[str], list[str]]:
         if m.group("first")
         else f"{m.group('role3')} {m.group('name3')}"
         if m.group("name3")
+        else f"{m.group('role4')} {m.group('name4')}"
+        if m.group("name4")
         else m.group("one") or m.group("solo") or m.group("busy")
         for m in _PERSON.finditer(text)
-        if (m.group("solo") or m.group("one") or m.group("busy") or m.group("name3") or "").split(
-            " "
-        )[0]
+        if (
+            m.group("solo")
+            or m.group("one")
+            or m.group("busy")
+            or m.group("name3")
+            or m.group("name4")
+            or ""
+        ).split(" ")[0]
         not in _NOT_NAMES
     ]
     return teams, people
@@ -275,7 +284,8 @@ def said_by(before: str) -> str:
 
 _SAID_BY = re.compile(
     r"(?:\b(?:his|her|their|our|my|the)\s+(?P<role>[a-z]+(?:\s+[a-z]+)?)\s+)?"
-    r"\b(?P<name>(?-i:[A-Z][a-z'-]+))\s+(?:said|says|told me|promised|reckons)\s+(?:that\s+)?$",
+    r"\b(?P<name>(?-i:[A-Z][a-z-]*(?:'[A-Z][a-z-]+)?))(?:'s|\s+has)?\s+"
+    r"(?:said|says|told me|promised|reckons)\s+(?:that\s+)?$",
     re.I,
 )
 #: what an organisation the customer named said it will do: "Blue Cross said they'll…"

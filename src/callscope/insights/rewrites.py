@@ -99,7 +99,11 @@ _ASKED_TO = re.compile(
     r"(?P<who>(?:the|our|my|a|an)\s+"
     r"(?:[a-z'-]+\s+){0,3}?[a-z'-]+(?:,\s+(?-i:[A-Z][a-z'-]+(?:\s+[A-Z][a-z'-]+)?),)?|him|her|"
     # a team said bare, or a colleague by name: "I've asked accounts to take the fee off"
-    r"accounts|billing|dispatch|finance|payroll|(?-i:(?!I\b)[A-Z][a-z'-]+)|"
+    r"accounts|billing|dispatch|finance|payroll|(?-i:(?!I\b)[A-Z][a-z'-]+)"
+    # where they work or who they are: "Deborah in our inspections team", "Sipho, who did
+    # your install,", "Jodie, our party coordinator,"
+    r"(?:\s+(?:in|from)\s+(?:our|the)\s+(?:[a-z'-]+\s+){0,2}(?:team|department|office|desk)|"
+    r",\s+(?:who\s+|our\s+|the\s+)[^,]{1,40},)?|"
     # "I'm sending them to our lab": a place, no one sent to act
     r"them)\s+to\s+(?!(?:the|a|an|our|your|my|his|her|their|its|this|that|these|those)\b)"
     r"(?P<verb>[a-z]+)\b",
