@@ -15,6 +15,72 @@ from tests.helpers.utterances import said
 @pytest.mark.parametrize(
     ("turns", "found"),
     [
+        # "let me sort Monday first" and coming back to a topic are done in the call; a matter
+        # passed to someone "who'll" act; "at yours" is a visit; a purpose said first negates
+        # nothing; being away is no presence; what a third party "will just need" is no act
+        ([("agent", "Let me sort Monday first and then we'll come back to what went wrong.")], []),
+        (
+            [("agent", "Let me check with the manufacturer on Monday and I'll come back to you.")],
+            [("agent", "Come back to the customer.")],
+        ),
+        (
+            [
+                (
+                    "agent",
+                    "It's been passed to our quality team, who'll go through the call logs and write to you within ten working days.",
+                )
+            ],
+            [
+                (
+                    "third party",
+                    "Quality team to go through the call logs and write to the customer within 10 working days.",
+                )
+            ],
+        ),
+        (
+            [
+                (
+                    "agent",
+                    "It's been passed to Gareth as top priority, and he'll be at yours within the next hour to re-sheet the roof.",
+                )
+            ],
+            [
+                (
+                    "third party",
+                    "Gareth to be at the customer's within the next hour to re-sheet the roof.",
+                )
+            ],
+        ),
+        (
+            [
+                (
+                    "agent",
+                    "That's fair. So you're not chasing anyone again, I'll email you the insurance claim reference by end of day.",
+                )
+            ],
+            [("agent", "Email the customer the insurance claim reference by end of day.")],
+        ),
+        ([("agent", "Right, I won't send it today.")], []),
+        ([("customer", "I'll be at sea on polling day.")], []),
+        (
+            [("customer", "I'll be at the house all day Thursday.")],
+            [("customer", "Customer to be at the house all day Thursday.")],
+        ),
+        (
+            [("agent", "No, they'll just need your name, there's nothing else you have to bring.")],
+            [],
+        ),
+    ],
+)
+def test_in_call_passed_on_and_purposes_said_first(
+    turns: list[tuple[str, str]], found: list[tuple[str, str]]
+) -> None:
+    assert [(s.owner, s.value) for s in next_steps(said(*turns))] == found
+
+
+@pytest.mark.parametrize(
+    ("turns", "found"),
+    [
         # a colleague asked to act, named with where they work or who they are; a promise
         # standing ("has promised to") is a step, a promise broken is none; a role and a first
         # name without a comma name who "he" is; asking someone is the agent's own step
@@ -771,3 +837,19 @@ def test_a_question_before_the_problem_is_not_the_problem() -> None:
     _, highlights = summary(call, sentences(call), next_steps(call))
     problem = next(h for h in highlights if h.kind == "problem")
     assert "shower tray's leaking" in problem.text
+
+
+def test_greetings_in_welsh_and_maori_are_no_problem() -> None:
+    for greeting in ("Kia ora Hemi", "Bore da, Dafydd"):
+        call = said(
+            ("agent", "Patient transport, Hemi speaking, how can I help?"),
+            (
+                "customer",
+                f"{greeting}, it's Bev Tamihana. I'm ringing about transport for my dad.",
+            ),
+            ("agent", "No worries. What's happened?"),
+            ("customer", "His van didn't turn up on Monday and he missed his appointment."),
+        )
+        _, highlights = summary(call, sentences(call), next_steps(call))
+        problem = next(h for h in highlights if h.kind == "problem")
+        assert problem.text.startswith("His van didn't turn up"), greeting

@@ -50,7 +50,7 @@ _THIRD = re.compile(
     r"\s*(?:'ll|will|is going to|are going to|'s going to|'re going to|"
     r"(?:'s|\s+has|'ve|\s+have)\s+(?:agreed|promised)\s+to|"
     r"\s+(?:have|has)\s+to|"
-    r"should(?!\s+(?:have|not|never)\b))\s+(?:also\s+|then\s+|now\s+|probably\s+)?"
+    r"should(?!\s+(?:have|not|never)\b))\s+(?:also\s+|then\s+|now\s+|probably\s+|just\s+|only\s+)?"
     r"(?P<verb>[a-z]+)",
     re.I,
 )
@@ -242,7 +242,7 @@ _WANTS: Final = frozenset(("need", "want", "like", "prefer", "expect"))
 #: "be" as a visit by a third party: "Luis will be with you between 8 and 9", "the fitter
 #: will be there by noon", "the crew will be at your house at 7"
 _BE_WITH_YOU = re.compile(
-    r"\s+(?:with you|there|at your|round|over|out to you|on site|in touch|at the (?:house|"
+    r"\s+(?:with you|there|at your|at yours|round|over|out to you|on site|in touch|at the (?:house|"
     r"property|site|flat|door))\b",
     re.I,
 )

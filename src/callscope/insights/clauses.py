@@ -133,7 +133,9 @@ _REASON_WORDS: Final = r"because of|due to|given|thanks to|in view of|since|beca
 #: a lead-in that names a topic or a reason, not a time: "because of Tuesday, …"
 TOPIC_OR_REASON: Final = re.compile(rf"\b(?:{_TOPIC_WORDS}|{_REASON_WORDS})\b", re.I)
 LEADING = re.compile(
-    r"^(?:(?:ok(?:ay)?|so|yes|sure|great|alright|right|well|and|then|also|now|good news|"
+    # a purpose said first: "So you're not chasing anyone again, I'll email you…"
+    r"^(?:(?:so\s+(?:that\s+)?you(?:'re|\s+are|\s+don't|\s+won't)\s+[^,.;?!]{1,50}(?=,)|"
+    r"ok(?:ay)?|so|yes|sure|great|alright|right|well|and|then|also|now|good news|"
     r"perfect|thanks|thank you|fine|got it|understood|in the meantime|to make up for it|"
     r"anyway|either way|in any case|regardless|maybe later|i understand|of course|absolutely|"
     r"certainly|no problem|but|though|however|in (?:this|that|your) case|instead|this time|"
@@ -362,7 +364,8 @@ def _negated(main: str) -> bool:
     """Whether the act of ``main`` is negated; not by what follows a purpose ("…so you're not
     cold tonight"), a "don't forget" or what is to be made sure of ("make sure the panel isn't
     blocked")."""
-    said = _MADE_SURE.sub("", DONT_FORGET.sub("", main))
+    # (nor by a purpose said first: "So you're not chasing anyone again, I'll email you…")
+    said = _MADE_SURE.sub("", DONT_FORGET.sub("", LEADING.sub("", main)))
     return bool(NEGATED.search(_PURPOSE.split(said.split(",")[0])[0]))
 
 

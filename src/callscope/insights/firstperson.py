@@ -52,7 +52,9 @@ def own_act(
     if first:
         return "future", _future_verb(first, body, customer=customer)
     let = _LET_ME_LATER.match(body)
-    if let and later and base_form(let.group("verb")) in ACTIONS - IN_CALL_VERBS:
+    # (not "let me sort Monday first": done now, before the rest of the call)
+    first_now = re.search(r"\bfirst\b", body, re.I) is not None
+    if let and later and not first_now and base_form(let.group("verb")) in ACTIONS - IN_CALL_VERBS:
         return "future", base_form(let.group("verb")) or ""
     if customer:
         # a plan of the customer's with a time and a purpose: "I'm seeing my family doctor on

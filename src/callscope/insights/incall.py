@@ -117,13 +117,19 @@ def is_later(text: str) -> bool:
     return m is not None and not re.search(r"minute|second|moment", m.group(0), re.I)
 
 
+#: a return to a topic of the call: "then we'll come back to what went wrong"
+_BACK_TO_TOPIC: Final = re.compile(
+    r"\bcome\s+back\s+to\s+(?:what|that|this|it|the\s+(?:question|point|issue|rest))\b", re.I
+)
+
+
 def is_in_call(kind: str, speaker: str, verb: str, text: str) -> bool:
     """The agent's act in the conversation itself ("let me check", "I'll put you on hold")."""
     if speaker == "customer" or kind == "third":
         return False
     if verb == "ask" and ASK_TEAM.search(text):
         return False
-    if _ON_HOLD.search(text):
+    if _ON_HOLD.search(text) or _BACK_TO_TOPIC.search(text):
         return True
     if under_way(kind, text):
         return True

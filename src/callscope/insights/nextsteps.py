@@ -104,7 +104,13 @@ _BARE_DO: Final = re.compile(
 )
 #: the customer being where a visit or a delivery needs them ("I'll be home on Friday",
 #: "make sure I'm here when he shows up")
-_BE_PRESENT: Final = re.compile(rf"\b(?:be|I'm|I am)\s+(?:at\s+)?(?:{BE_PLACES}|here|at\b)", re.I)
+_BE_PRESENT: Final = re.compile(
+    rf"\b(?:be|I'm|I am)\s+(?:at\s+)?(?:{BE_PLACES}|here|"
+    # (not "I'll be at sea on polling day": away)
+    r"at\s+(?:the\s+|my\s+|our\s+)?(?:house|home|property|flat|door|site|address|shop|office|unit|"
+    r"gate|reception|desk)\b)",
+    re.I,
+)
 
 
 def _person_named(value: str, c: Candidate) -> str:

@@ -300,6 +300,14 @@ def _refund(m: re.Match[str]) -> str:
     return f"{m.group('pre')}we'll {_REFUND_OF[verb]} {what[:1].lower()}{what[1:]}{where}"
 
 
+#: a matter passed on to someone who will act: "It's been passed to our quality team, who'll go
+#: through the call logs…" — read as "our quality team will go through the call logs…"
+_PASSED_WHO = re.compile(
+    r"\b(?:it(?:'s|\s+has)\s+been|i(?:'ve|\s+have))\s+(?:passed|sent|handed|referred|escalated)\s+"
+    r"(?:it\s+)?(?:on\s+|over\s+)?to\s+(?P<who>(?:our|the)\s+(?:[a-z'-]+\s+){0,2}[a-z'-]+|"
+    r"(?-i:[A-Z][a-z'-]+)),?\s+who(?:'ll|\s+will)\s+",
+    re.I,
+)
 #: "Someone from our insurer will be in touch to go through…" — read as "…will contact you to…"
 _THEY_IN_TOUCH = re.compile(
     r"(?<!\byou)('ll|\s+will|\s+(?:is|are)\s+going\s+to)\s+be\s+in\s+touch\b(?!\s+with\b)", re.I
@@ -316,6 +324,7 @@ def _actively(text: str) -> str:
     """ "you'll get a call from the surveyor on Monday" → "the surveyor will call you on
     Monday" (and "you'll be contacted by our claims team…" likewise)."""
     text = _IN_TOUCH.sub(lambda m: f"{m.group(1)}'ll contact you", text)
+    text = _PASSED_WHO.sub(lambda m: f"{m.group('who')} will ", text)
     text = _THEY_IN_TOUCH.sub(lambda m: f"{m.group(1)} contact you", text)
     text = _IN_THE_POST.sub(lambda m: f"{m.group(1)}'ll post {m.group(2)}", text)
     text = _GET_FROM.sub(_contacts_you, text)

@@ -114,7 +114,8 @@ _IDENTITY = re.compile(
 _PROBLEM_TURNS: Final = 3
 #: "Hi Sarah," and the recogniser's "Hi, Sarah."
 _GREETING = re.compile(
-    r"^(?:hi|hello|hey|g'day|hiya|(?:good )?(?:morning|afternoon|evening))"
+    r"^(?:hi|hello|hey|g'day|hiya|kia ora|bore da|prynhawn da|(?:good )?(?:morning|afternoon|"
+    r"evening))"
     r"(?:,?\s+(?-i:[A-Z][a-z]+))?[,.!]\s*",
     re.I,
 )
