@@ -15,6 +15,50 @@ from tests.helpers.utterances import said
 @pytest.mark.parametrize(
     ("turns", "found"),
     [
+        # a condition said without a comma stays with its step ("straight away" is no time);
+        # someone sent back out to act; "pop in" is a visit; "I'd ask you to…" asks
+        (
+            [
+                (
+                    "agent",
+                    "I can put you on the cancellation list, and if an earlier slot opens up I'll give you a ring straight away.",
+                )
+            ],
+            [("agent", "Call the customer if an earlier slot opens up.")],
+        ),
+        (
+            [
+                (
+                    "agent",
+                    "I wouldn't want to guess over the phone. I'm sending Shane back out to look at it.",
+                )
+            ],
+            [("third party", "Shane to look at it.")],
+        ),
+        (
+            [
+                (
+                    "customer",
+                    "Orla will pop in for it on Thursday after work, then, so it's not hanging about.",
+                )
+            ],
+            [("customer", "Customer to pop in for it on Thursday after work.")],
+        ),
+        (
+            [("agent", "I'd ask you to send us the meter reading by Friday.")],
+            [("customer", "Customer to send the company the meter reading by Friday.")],
+        ),
+    ],
+)
+def test_conditions_without_commas_and_visits_said_short(
+    turns: list[tuple[str, str]], found: list[tuple[str, str]]
+) -> None:
+    assert [(s.owner, s.value) for s in next_steps(said(*turns))] == found
+
+
+@pytest.mark.parametrize(
+    ("turns", "found"),
+    [
         # "let me sort Monday first" and coming back to a topic are done in the call; a matter
         # passed to someone "who'll" act; "at yours" is a visit; a purpose said first negates
         # nothing; being away is no presence; what a third party "will just need" is no act

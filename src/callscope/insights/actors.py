@@ -165,8 +165,10 @@ def _phrasal(verb: str | None, said: str, rest: str, whole: str) -> str | None:
         return base_form(seen.group("verb")) or ""
     if verb == "let" and re.match(r"\s+(?:out|down|up)\b", rest, re.I):
         return "let"  # "Suresh will let out the shoulders": a tailor's act
-    if verb in _DROP_IN and _BY_OR_ROUND.match(rest):
-        return verb  # "Derek will stop by on Tuesday to put them on for you": a visit
+    if (verb or said) in _DROP_IN and _BY_OR_ROUND.match(rest):
+        # "Derek will stop by on Tuesday to put them on for you", "Orla will pop in for it on
+        # Thursday": a visit
+        return verb or said
     return None
 
 

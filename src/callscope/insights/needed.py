@@ -142,6 +142,8 @@ _HELPS_IF = re.compile(
     r"|^(?:and\s+)?if\s+you\s+can\s*,\s+(?=[a-z]+\s)"
     # "You might want to download the whole lot as a zip this week"
     r"|\byou\s+(?:might|may)\s+(?:also\s+)?want\s+to\s+"
+    # "I'd ask you to ring the emergency line straight away"
+    r"|\b(?:i|we)(?:'d|\s+would)\s+(?:just\s+)?ask\s+you\s+to\s+"
     # "I'd suggest you write down everything that's in there"
     r"|\b(?:i|we)(?:'d|\s+would)\s+(?:really\s+|strongly\s+)?(?:suggest|recommend|advise)\s+"
     r"(?:that\s+)?you\s+",

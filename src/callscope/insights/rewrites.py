@@ -105,7 +105,9 @@ _ASKED_TO = re.compile(
     r"(?:\s+(?:in|from)\s+(?:our|the)\s+(?:[a-z'-]+\s+){0,2}(?:team|department|office|desk)|"
     r",\s+(?:who\s+|our\s+|the\s+)[^,]{1,40},)?|"
     # "I'm sending them to our lab": a place, no one sent to act
-    r"them)\s+to\s+(?!(?:the|a|an|our|your|my|his|her|their|its|this|that|these|those)\b)"
+    # sent out to act: "I'm sending Shane back out to look at it"
+    r"them)(?:\s+(?:back\s+)?(?:out|round|over))?\s+to\s+"
+    r"(?!(?:the|a|an|our|your|my|his|her|their|its|this|that|these|those)\b)"
     r"(?P<verb>[a-z]+)\b",
     re.I,
 )

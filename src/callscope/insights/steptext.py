@@ -30,7 +30,7 @@ __all__ = ["done_text", "step_action", "step_text", "third_person"]
 
 
 #: "now" as said of the act ("I'll send it now"), left out of the step
-_NOW = re.compile(rf",?\s*\b(?:(?:for\s+)?{NOW}|as we speak|right away)\b", re.I)
+_NOW = re.compile(rf",?\s*\b(?:(?:for\s+)?{NOW}|as we speak|right away|straight away)\b", re.I)
 #: where an act starts: the action's first word, or one after "and"/"then" ("chase it and give
 #: you a ring")
 _ACT: Final = r"(?:^|(?<=\band )|(?<=\bthen ))"
@@ -277,7 +277,11 @@ def step_action(clause: Clause, f: Frame) -> str:
     """The step without its owner: action + object + deadline, third person."""
     text = clause.text.strip().rstrip(".!?")
     condition = ""
-    if f.conditional and "," in text:
+    said_if = _IF_THEN_I.match(text) if f.conditional and "," not in text else None
+    if said_if:
+        # "if an earlier slot opens up I'll give you a ring": the condition said without a comma
+        condition, text = said_if.group(1).strip(), text[said_if.end(1) :].strip()
+    elif f.conditional and "," in text:
         condition, text = (s.strip() for s in text.split(",", 1))
         condition = LEADING.sub("", condition)  # "And if you…," → "if you…"
         condition = DEADLINE.sub(lambda m: normalise_deadline(m.group(0)), condition)
@@ -317,6 +321,9 @@ def _then_named(action: str, before: str) -> str:
     return action[: then.start()] + said
 
 
+_IF_THEN_I: Final = re.compile(
+    r"^((?:and\s+)?(?:if|once|when|as soon as)\b.{3,80}?)\s+(?=(?:i|we)(?:'ll|\s+will)\b)", re.I
+)
 _WHEN_PAST: Final = re.compile(
     r"^when\s+(?:i|we|you|he|she|they)\s+(?:was|were|went|called|rang|spoke|saw)\b", re.I
 )
