@@ -182,6 +182,17 @@ _COLLEAGUES_ASKED_AND_PROMISES_STANDING: Final = [
 
 #: offers hedges and requests put as favours
 _OFFERS_HEDGES_AND_REQUESTS_PUT_AS_FAVOURS: Final = [
+    (
+        [("agent", "Shall I email you the form?"), ("customer", "Okay, no thanks, I have one.")],
+        [],
+    ),
+    (
+        [
+            ("agent", "Would it help if I booked you in for Tuesday?"),
+            ("customer", "That would be too late for us."),
+        ],
+        [],
+    ),
     # an offer the customer takes is a promise (one turned down is none); a time said in a
     # short sentence after the step is its time; a hedged promise with a time; requests put
     # as "the ball's in your court", "if you can, …", "do me a favour and…"; doubt is no

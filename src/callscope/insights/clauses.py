@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import Final
 
 from callscope.insights.actors import third_act, third_done, third_party
@@ -233,6 +234,12 @@ _MODAL = re.compile(r"'ll\b|'s going to\b|\b(?:will|should|would|can|could|going
 
 def clauses(sentence: str, speaker: str) -> list[Clause]:
     """The clauses of one sentence; a consequence clause joins the action before it."""
+    return list(_clauses(sentence, speaker))
+
+
+@lru_cache(maxsize=4096)
+def _clauses(sentence: str, speaker: str) -> tuple[Clause, ...]:
+    """:func:`clauses`, kept: the summary reads the sentences the next steps read."""
     said = rewritten(repaired(sentence.strip()))
     parts = [p.strip(" ,;") for p in _SPLIT.split(said) if p.strip(" ,;.")]
     parts = [q for p in parts for q in _spliced(p)]
@@ -250,7 +257,7 @@ def clauses(sentence: str, speaker: str) -> list[Clause]:
             out.append(Clause(f"{prev.text.rstrip('.!')}, {part}", said, speaker))
         else:
             out.append(Clause(part, said, speaker))
-    return out
+    return tuple(out)
 
 
 def _waiting_joined(parts: list[str]) -> list[str]:
@@ -384,6 +391,7 @@ def _verb_at(text: str, verb: str) -> int:
     return 0
 
 
+@lru_cache(maxsize=8192)
 def frame(clause: Clause) -> Frame:
     text = clause.text
     opens = clause.sentence.lstrip().startswith(text.lstrip()[:30])

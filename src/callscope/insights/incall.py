@@ -11,6 +11,7 @@ hardship department to send you a form").
 from __future__ import annotations
 
 import re
+from functools import lru_cache
 from typing import Final
 
 from callscope.insights.numbers import DEADLINE
@@ -111,8 +112,10 @@ _SEEN_LATER = re.compile(
 )
 
 
+@lru_cache(maxsize=8192)
 def is_later(text: str) -> bool:
-    """Whether ``text`` names a time after the call (not "in a minute")."""
+    """Whether ``text`` names a time after the call (not "in a minute"); asked of the same
+    clause by several rules, so the answers are kept."""
     m = DEADLINE.search(text)
     return m is not None and not re.search(r"minute|second|moment", m.group(0), re.I)
 

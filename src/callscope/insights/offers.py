@@ -25,7 +25,9 @@ _OFFER: Final = re.compile(
 #: the customer's yes to an offer
 _YES: Final = re.compile(
     r"^(?:oh,?\s+)?(?:yes|yeah|yep|yup|please|that'd|that\s+would|lovely|perfect|great|sure|"
-    r"go\s+on|ok|okay|brilliant|if\s+you\s+could|would\s+you)\b",
+    r"go\s+on|ok|okay|brilliant|if\s+you\s+could|would\s+you)\b"
+    # (not "Okay, no thanks", "That would be too late")
+    r"(?![^.?!]{0,24}\b(?:no|not|don't|won't|too)\b)",
     re.I,
 )
 
@@ -35,12 +37,12 @@ def taken_offers(sents: Sequence[Sentence]) -> list[Sentence]:
     out = list(sents)
     for i, s in enumerate(sents):
         m = _OFFER.match(s.text.strip()) if s.speaker != "customer" else None
+        if m is None:
+            continue
         reply = next((t for t in sents[i + 1 :] if t.utterance is not s.utterance), None)
-        if m is None or reply is None or reply.speaker != "customer":
+        if reply is None or reply.speaker != "customer" or not _YES.match(reply.text.strip()):
             continue
         verb = base_form(m.group("verb")) or m.group("verb")
-        if not _YES.match(reply.text.strip()):
-            continue
         who = (
             "we"
             if (m.group("who") or m.group("who3") or m.group("who2")).lower() in ("we", "us")
