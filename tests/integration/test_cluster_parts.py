@@ -146,6 +146,11 @@ async def test_messages_reach_the_other_nodes_and_a_dead_node_is_reaped_once(
         assert reaped[0][1] == "a"
         assert "a" not in b.alive
         assert await b.redis.hget(b.key("nodes"), "a") is None
+        # a survivor that listed "a" before the other one reaped it, and takes the lease
+        # after: it reaps nothing more
+        for n in (b, c):
+            assert not await n.reap("a")
+        assert len(reaped) == 1
     finally:
         await a.redis.aclose()
         await b.stop()

@@ -340,6 +340,9 @@ class Cluster:
         try:
             if await self.redis.exists(self.key("alive", node)):
                 return False  # it came back
+            if not await self.redis.hexists(self.key("nodes"), node):
+                # another survivor reaped it between our listing and our lease: once only
+                return False
             logger.warning("node %s is dead: taking over its calls and queues", node)
             for handler in self.on_dead:
                 await handler(node)

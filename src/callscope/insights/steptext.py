@@ -283,6 +283,7 @@ def step_action(clause: Clause, f: Frame) -> str:
         condition, text = said_if.group(1).strip(), text[said_if.end(1) :].strip()
     elif f.conditional and "," in text:
         condition, text = (s.strip() for s in text.split(",", 1))
+    if condition:
         condition = LEADING.sub("", condition)  # "And if you…," → "if you…"
         condition = DEADLINE.sub(lambda m: normalise_deadline(m.group(0)), condition)
     action = _action_phrase(text, f)
