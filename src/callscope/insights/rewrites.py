@@ -310,24 +310,22 @@ _PASSED_WHO = re.compile(
     r"(?-i:[A-Z][a-z'-]+)),?\s+who(?:'ll|\s+will)\s+",
     re.I,
 )
-#: "Someone from our insurer will be in touch to go through…" — read as "…will contact you to…"
-_THEY_IN_TOUCH = re.compile(
+#: "I'll be in touch by Thursday", "Someone from our insurer will be in touch to go through…" —
+#: read as "I'll contact you by Thursday", "…will contact you to go through…"
+_IN_TOUCH = re.compile(
     r"(?<!\byou)('ll|\s+will|\s+(?:is|are)\s+going\s+to)\s+be\s+in\s+touch\b(?!\s+with\b)", re.I
 )
 #: "I'll get a claim form in the post to you today" — read as "I'll post a claim form to you…"
 _IN_THE_POST = re.compile(
     r"\b(I|we)(?:'ll|\s+will)\s+(?:get|pop|put|stick)\s+([^,.;?!]{1,40}?)\s+in\s+the\s+post\b", re.I
 )
-#: "I'll be in touch by Thursday" — read as "I'll contact you by Thursday"
-_IN_TOUCH = re.compile(r"\b(I|we)(?:'ll|\s+will)\s+be\s+in\s+touch\b(?!\s+with\b)", re.I)
 
 
 def _actively(text: str) -> str:
     """ "you'll get a call from the surveyor on Monday" → "the surveyor will call you on
     Monday" (and "you'll be contacted by our claims team…" likewise)."""
-    text = _IN_TOUCH.sub(lambda m: f"{m.group(1)}'ll contact you", text)
     text = _PASSED_WHO.sub(lambda m: f"{m.group('who')} will ", text)
-    text = _THEY_IN_TOUCH.sub(lambda m: f"{m.group(1)} contact you", text)
+    text = _IN_TOUCH.sub(lambda m: f"{m.group(1)} contact you", text)
     text = _IN_THE_POST.sub(lambda m: f"{m.group(1)}'ll post {m.group(2)}", text)
     text = _GET_FROM.sub(_contacts_you, text)
     text = _BY_WHOM.sub(_contacts_you, text)
