@@ -13,8 +13,39 @@ from callscope.insights.summary import summary
 from callscope.insights.types import sentences
 from tests.helpers.utterances import said
 
-#: conditions without commas and visits said short
+#: conditions without commas, visits said short, a company booked by name, "which means"
 _CONDITIONS_WITHOUT_COMMAS_AND_VISITS_SAID_SHORT: Final = [
+    (
+        [
+            (
+                "agent",
+                "Here's the plan. I've just booked Coastline Environmental, the independent "
+                "hygienist, to do the clearance inspection Friday morning at eight.",
+            )
+        ],
+        [
+            (
+                "third party",
+                "Independent hygienist Coastline Environmental to do the clearance inspection "
+                "Friday morning at eight.",
+            )
+        ],
+    ),
+    (
+        [
+            (
+                "agent",
+                "I've upgraded the reprint to Priority Rush, which means the studio in "
+                "Mississauga will print and bind it first thing tomorrow morning.",
+            )
+        ],
+        [
+            (
+                "third party",
+                "Studio in Mississauga to print and bind it first thing tomorrow morning.",
+            )
+        ],
+    ),
     # a condition said without a comma stays with its step ("straight away" is no time);
     # someone sent back out to act; "pop in" is a visit; "I'd ask you to…" asks
     (

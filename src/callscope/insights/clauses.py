@@ -72,6 +72,8 @@ _NEW_SUBJECT = (
 _SPLIT = re.compile(
     r"\s*(?:;|:\s+(?=(?:could|can|would)\s+you\b)|,\s*(?:and|so|but|then|and then|plus)\b|"
     r",\s*(?=please\b)|\s+and then\b|"
+    # what an act sets going: "…to Priority Rush, which means the studio will print it first"
+    r",\s*which\s+means\s+(?:that\s+)?|"
     r"\s+so that\b|\s+and\s+(?=" + _NEW_SUBJECT + r"|(?:could|can|would)\s+you\b))\s*",
     re.I,
 )

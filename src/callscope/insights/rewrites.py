@@ -94,12 +94,12 @@ _REFUND_OF: Final = {
 #: call you by tomorrow evening" — read as "the branch manager will call you…"; likewise
 #: someone booked to act: "I've booked her to visit you on Monday" — "she will visit you…"
 _ASKED_TO = re.compile(
-    r"\b(?:I|we)(?:(?:'ve|\s+have)\s+(?:also\s+)?(?:asked|booked|scheduled|arranged\s+for)|"
+    r"\b(?:I|we)(?:(?:'ve|\s+have)\s+(?:also\s+|just\s+)?(?:asked|booked|scheduled|arranged\s+for)|"
     r"(?:'m|\s+am|'re|\s+are)\s+(?:also\s+)?(?:asking|booking|scheduling|sending|getting))\s+"
     r"(?P<who>(?:the|our|my|a|an)\s+"
     r"(?:[a-z'-]+\s+){0,3}?[a-z'-]+(?:,\s+(?-i:[A-Z][a-z'-]+(?:\s+[A-Z][a-z'-]+)?),)?|him|her|"
     # a team said bare, or a colleague by name: "I've asked accounts to take the fee off"
-    r"accounts|billing|dispatch|finance|payroll|(?-i:(?!I\b)[A-Z][a-z'-]+)"
+    r"accounts|billing|dispatch|finance|payroll|(?-i:(?!I\b)[A-Z][a-z'-]+(?:\s+[A-Z][a-z'-]+){0,2})"
     # where they work or who they are: "Deborah in our inspections team", "Sipho, who did
     # your install,", "Jodie, our party coordinator,"
     r"(?:\s+(?:in|from)\s+(?:our|the)\s+(?:[a-z'-]+\s+){0,2}(?:team|department|office|desk)|"
