@@ -273,6 +273,10 @@ def reported(f: Frame, sentence: str, earlier: str = "") -> Frame:
     return replace(f, owner="third party", who=names[-1]) if names else f
 
 
+#: a first name, not its "'s" ("my husband Dan's paying for that one"), "O'Brien" whole
+_FIRST_NAME: Final = r"(?!I\b)(?-i:[A-Z][a-z-]*(?:'[A-Z][a-z-]+)?)"
+
+
 def said_by(before: str) -> str:
     """Who, named by first name (and role), said the act that follows ``before``: "his nurse
     Gloria said (she'll…)" → "nurse Gloria"; "" when no one is."""
@@ -284,7 +288,7 @@ def said_by(before: str) -> str:
 
 _SAID_BY = re.compile(
     r"(?:\b(?:his|her|their|our|my|the)\s+(?P<role>[a-z]+(?:\s+[a-z]+)?)\s+)?"
-    r"\b(?P<name>(?-i:[A-Z][a-z-]*(?:'[A-Z][a-z-]+)?))(?:'s|\s+has)?\s+"
+    rf"\b(?P<name>{_FIRST_NAME})(?:'s|\s+has)?\s+"
     r"(?:said|says|told me|promised|reckons)\s+(?:that\s+)?$",
     re.I,
 )
@@ -301,9 +305,7 @@ _SAID_THEY_WILL = re.compile(
 )
 #: the customer's household and staff, whose steps are the customer's
 _HOUSEHOLD = re.compile(
-    rf"\bmy\s+(?:[a-z]+\s+)?(?:{HOUSEHOLD})\b"
-    # (a name, not its "'s": "my husband Dan's paying for that one")
-    r"(?:,?\s+(?P<name>(?!I\b)(?-i:[A-Z][a-z-]*(?:'[A-Z][a-z-]+)?))\b)?",
+    rf"\bmy\s+(?:[a-z]+\s+)?(?:{HOUSEHOLD})\b(?:,?\s+(?P<name>{_FIRST_NAME})\b)?",
     re.I,
 )
 #: a person named with a title: "Mr. Park", "Dr Shah"

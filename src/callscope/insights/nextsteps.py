@@ -40,7 +40,7 @@ from callscope.insights.clauses import Clause, Frame, clauses, frame, is_consequ
 from callscope.insights.commitments import load_model
 from callscope.insights.incall import BE_PLACES
 from callscope.insights.naming import Names, reported
-from callscope.insights.numbers import normalise_deadline
+from callscope.insights.numbers import WEEKDAY, normalise_deadline
 from callscope.insights.offers import taken_offers
 from callscope.insights.repeats import RECAP, key, recapped, said_before
 from callscope.insights.steptext import step_action, step_text, with_object
@@ -188,8 +188,7 @@ _TRAILING_CONDITION = re.compile(
 _TIME_ONLY = re.compile(
     r"^(?:(?:probably|hopefully|ideally|likely|most\s+likely|should\s+be|it'll\s+be|that'll\s+be)"
     r"\s+)?(?:(?:on|by|this|next|first\s+thing)\s+)?(?:today|tonight|tomorrow|"
-    r"(?:monday|tuesday|wednesday|thursday|friday|saturday|sunday))(?:\s+(?:morning|afternoon|"
-    r"evening|night))?[.!]?$",
+    rf"{WEEKDAY})(?:\s+(?:morning|afternoon|evening|night))?[.!]?$",
     re.I,
 )
 #: the longest pause (s) between a speaker's utterances still read as one sentence
