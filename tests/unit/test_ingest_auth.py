@@ -4,6 +4,7 @@ upgrade and the Start disagree, and the secret hasher's single flight."""
 from __future__ import annotations
 
 import asyncio
+import threading
 
 import pytest
 
@@ -87,3 +88,14 @@ def test_the_hash_is_keyed_by_the_installation_salt() -> None:
     assert one.hash_now("s3cr3t-demo") != two.hash_now("s3cr3t-demo")
     with pytest.raises(RuntimeError, match="salt"):
         SecretHasher().hash_now("s3cr3t-demo")
+
+
+async def test_closing_the_hasher_leaves_no_thread_behind() -> None:
+    # a stopped server forks cleanly and exits without a stray thread: the hashing thread is
+    # gone when close() returns, not some time after
+    hasher = SecretHasher(b"0123456789abcdef")
+    await hasher.hash("s3cr3t-one")
+    workers = [t for t in threading.enumerate() if t.name.startswith("callscope-secrets")]
+    assert workers
+    hasher.close()
+    assert not any(t.is_alive() for t in workers)
