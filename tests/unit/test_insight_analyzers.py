@@ -2632,7 +2632,7 @@ def test_the_customers_yes_to_the_agents_request_is_no_step_of_its_own() -> None
                     "Sure, one of our engineers will come out on Friday. He'll bring the part.",
                 )
             ],
-            [("third party", "Engineers to come out on Friday and bring the part.")],
+            [("third party", "Engineer to come out on Friday and bring the part.")],
         ),
         (
             [("agent", "We'll send our best engineer out on Monday.")],

@@ -813,6 +813,248 @@ _PASSIVES_PLANS_HOLDINGS_AND_GOODBYES: Final = [
 ]
 
 
+#: one of a team named, a team with a number, a thing to be done by someone, an appointment
+#: ("see him"), a company's plural promise that the next sentence gives to a third party, a
+#: consequence after "so", an assurance, a time clause first, lists of clauses in a recap, and a
+#: stressed "did" in a condition
+_TEAMS_NAMED_RECAP_LISTS_AND_STRESSED_CONDITIONS: Final = [
+    (
+        [
+            (
+                "agent",
+                "We'll bring the car to you. One of our drivers, Luis, will deliver your CR-V to "
+                "your home on Saturday morning.",
+            )
+        ],
+        [
+            (
+                "third party",
+                "Driver Luis to deliver the customer's CR-V to their home on Saturday morning.",
+            )
+        ],
+    ),
+    (
+        [("agent", "One of our engineers will call you tomorrow to book the repair.")],
+        [("third party", "Engineer to call the customer tomorrow to book the repair.")],
+    ),
+    (
+        [
+            (
+                "agent",
+                "I've just flagged it as a priority hazard. The Ward 4 road crew will have it "
+                "patched by Tuesday.",
+            )
+        ],
+        [("third party", "Ward 4 road crew to have it patched by Tuesday.")],
+    ),
+    (
+        [
+            (
+                "agent",
+                "I've resubmitted the batch from our end. Northpay will settle the money into "
+                "your business account by Wednesday.",
+            )
+        ],
+        [
+            (
+                "third party",
+                "Northpay to settle the money into the customer's business account by Wednesday.",
+            )
+        ],
+    ),
+    (
+        [
+            (
+                "agent",
+                "I've moved Oliver across to Ms Okafor, one of our senior therapists, and she'll "
+                "see him on Thursday the 14th at four o'clock.",
+            )
+        ],
+        [("third party", "Ms Okafor to see him on Thursday the 14th at four o'clock.")],
+    ),
+    # what reaches her is no appointment
+    (
+        [
+            (
+                "agent",
+                "I've sent the report to Dr Shah, and she'll see it in her inbox this afternoon.",
+            )
+        ],
+        [("agent", "Send the report to Dr Shah, she'll see it in her inbox this afternoon.")],
+    ),
+    (
+        [
+            (
+                "agent",
+                "I'll switch on session reminders for your account after this call, so you'll "
+                "get a text the day before each session.",
+            )
+        ],
+        [
+            (
+                "agent",
+                "Switch on session reminders for the customer's account after the call, they "
+                "will get a text the day before each session.",
+            )
+        ],
+    ),
+    (
+        [
+            (
+                "agent",
+                "We can't give him back the sessions he's missed, I know, but we'll make sure it "
+                "doesn't happen again.",
+            )
+        ],
+        [],
+    ),
+    (
+        [
+            (
+                "agent",
+                "Now, before Declan comes, could you send us a photo of the wiring behind the "
+                "old hub?",
+            )
+        ],
+        [("customer", "Customer to send the company a photo of the wiring behind the old hub.")],
+    ),
+    # a recap said as a list of clauses repeats the steps
+    (
+        [
+            (
+                "agent",
+                "Priya will call you by Friday with a decision. The road crew will patch the "
+                "hole by Tuesday.",
+            ),
+            ("customer", "Okay."),
+            ("agent", "I'll call you Wednesday to make sure the hole's filled."),
+            ("customer", "Thanks."),
+            (
+                "agent",
+                "So: your claim is on file, Priya calls you by Friday, the crew patches Kingsway "
+                "Avenue by Tuesday, and I'll check in Wednesday.",
+            ),
+        ],
+        [
+            ("third party", "Priya to call the customer by Friday with a decision."),
+            ("third party", "Road crew to patch the hole by Tuesday."),
+            ("agent", "Call the customer Wednesday to make sure the hole's filled."),
+        ],
+    ),
+    (
+        [
+            (
+                "agent",
+                "The courier will take the old shirts back with him when he drops off the new "
+                "ones on Friday.",
+            ),
+            ("customer", "Great."),
+            (
+                "agent",
+                "So, to recap: the shirts go out this afternoon, the courier swaps them over, "
+                "and the order sheet comes from me next week.",
+            ),
+        ],
+        [
+            (
+                "third party",
+                "Courier to take the old shirts back with him when he drops off the new ones on "
+                "Friday.",
+            )
+        ],
+    ),
+    (
+        [
+            ("customer", "I'll get my head chef, Luis, to be there from nine on Wednesday."),
+            ("agent", "Perfect. I'll ring you Wednesday afternoon."),
+            ("customer", "Great."),
+            (
+                "agent",
+                "So, just to run through it: the driver's out Wednesday before eleven, Luis will "
+                "be there from nine, and I'll ring you Wednesday afternoon.",
+            ),
+        ],
+        [
+            (
+                "customer",
+                "Customer to get their head chef, Luis, to be there from nine on Wednesday.",
+            ),
+            ("agent", "Call the customer Wednesday afternoon."),
+        ],
+    ),
+    # no list: a lead-in and a condition close no clause of their own
+    (
+        [
+            (
+                "agent",
+                "Since we changed your sailing, I'll check your booking on Friday morning and if "
+                "a supplement has been added, I'll remove it.",
+            )
+        ],
+        [
+            (
+                "agent",
+                "Check the customer's booking on Friday morning and if a supplement has been "
+                "added, I'll remove it.",
+            )
+        ],
+    ),
+    (
+        [
+            (
+                "agent",
+                "On the slow data, I've raised a ticket with our network team, reference "
+                "LK30951, so they'll look into it, and they'll come back to me within five "
+                "working days.",
+            )
+        ],
+        [
+            ("third party", "Network team to look into it."),
+            ("third party", "Network team to come back to the agent within 5 working days."),
+        ],
+    ),
+    # a sentence that adds a matter keeps the plural promise before it
+    (
+        [
+            (
+                "agent",
+                "We'll put a credit for both missed cleans on your November invoice. And Karen "
+                "will ring you tomorrow to go through the new rota.",
+            )
+        ],
+        [
+            ("agent", "Put a credit for both missed cleans on the customer's November invoice."),
+            ("third party", "Karen to call the customer tomorrow to go through the new rota."),
+        ],
+    ),
+    (
+        [
+            (
+                "agent",
+                "If Anna did spot anything on Saturday, she should mention it to Luis right then "
+                "so he can log it.",
+            )
+        ],
+        [],
+    ),
+    (
+        [
+            (
+                "customer",
+                "I'm working Thursday, so I'll sort it with my neighbour, Bridie, to be there "
+                "and let him in.",
+            )
+        ],
+        [
+            (
+                "customer",
+                "Customer to arrange with their neighbour, Bridie, to be there and let him in.",
+            )
+        ],
+    ),
+]
+
+
 @pytest.mark.parametrize(
     ("turns", "found"),
     _CONDITIONS_WITHOUT_COMMAS_AND_VISITS_SAID_SHORT
@@ -820,7 +1062,8 @@ _PASSIVES_PLANS_HOLDINGS_AND_GOODBYES: Final = [
     + _COLLEAGUES_ASKED_AND_PROMISES_STANDING
     + _OFFERS_HEDGES_AND_REQUESTS_PUT_AS_FAVOURS
     + _ADVICE_REPORTED_PROMISES_AND_SPANS
-    + _PASSIVES_PLANS_HOLDINGS_AND_GOODBYES,
+    + _PASSIVES_PLANS_HOLDINGS_AND_GOODBYES
+    + _TEAMS_NAMED_RECAP_LISTS_AND_STRESSED_CONDITIONS,
 )
 def test_less_common_ways_to_say_a_step(
     turns: list[tuple[str, str]], found: list[tuple[str, str]]
@@ -918,3 +1161,25 @@ def test_greetings_in_welsh_and_maori_are_no_problem() -> None:
         _, highlights = summary(call, sentences(call), next_steps(call))
         problem = next(h for h in highlights if h.kind == "problem")
         assert problem.text.startswith("His van didn't turn up"), greeting
+
+
+def test_the_problem_follows_the_job_the_company_did_and_a_compliment() -> None:
+    call = said(
+        ("agent", "Stoneline Benchtops, Rhys speaking."),
+        (
+            "customer",
+            "Oh hi Rhys, it's Megan Doyle. You guys put our kitchen benchtops in yesterday, in "
+            "Wollongong. Job JOB-3318.",
+        ),
+        ("agent", "Morning, Megan. Yep, got it up. How's it looking?"),
+        ("customer", "Look, the stone's gorgeous, no complaints there."),
+        ("agent", "But I'm guessing there's a but."),
+        (
+            "customer",
+            "There's a but. The sparky came this morning to put the cooktop in and it won't go "
+            "in. The cutout's too narrow.",
+        ),
+    )
+    _, highlights = summary(call, sentences(call), next_steps(call))
+    problem = next(h for h in highlights if h.kind == "problem")
+    assert problem.text.startswith("There's a but. The sparky came this morning")

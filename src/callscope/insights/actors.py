@@ -37,7 +37,7 @@ _THIRD = re.compile(
     # where they are from: "Someone from our insurer, Harbourside Mutual,"
     r"(?:\s+from\s+(?:our|the|your)\s+[a-z]+(?:,\s+(?-i:[A-Z])[\w'-]+(?:\s+(?-i:[A-Z])[\w'-]+){0,2},)?)?|"
     r"(?:dr|mr|mrs|ms|miss|doctor)\.?\s+[a-z]+|"
-    r"(?:(?:our|the|a|an|my|your|their)\s+)(?:[a-z']+\s+){0,2}"
+    r"(?:one\s+of\s+)?(?:(?:our|the|a|an|my|your|their)\s+)(?:[a-z']+\s+){0,2}"
     r"(?:team|department|engineers?|technician|mechanic|manager|supervisor|adjuster|"
     r"specialist|office|pharmacist|plumber|installer|courier|carrier|warehouse|desk|lab|"
     r"driver|agent|store|billing|dispatch|representative|doctor|nurse|provider)|billing|"
@@ -82,9 +82,12 @@ _THINGS: Final = frozenset(_THING_WORDS.split())
 #: "your bank will return…", "the crew will empty…", "Medwise will write…", "Marco, our depot
 #: supervisor, is going to search…", "your new teacher, Ms. Ortega, will send…"
 _THIRD_OPEN = re.compile(
-    r"^(?P<subject>(?:the|our|your|a|an|my|their)\s+(?:[a-z'-]+\s+){0,3}?[a-z'-]+"
+    # a team's number in its name: "The Ward 4 road crew will have it patched…"
+    r"^(?P<subject>(?:the|our|your|a|an|my|their)\s+(?:[\w'-]+\s+){0,3}?[a-z'-]+"
     # where they are from: "a loss adjuster from Meridian Claims", "the team at our Leeds shop"
     r"(?:\s+(?:from|at|in)\s+(?:(?:the|our|your)\s+)?(?-i:[A-Z][a-z'-]+)(?:\s+[A-Za-z'-]+){0,2}?)?|"
+    # one of a team: "One of our drivers, Luis, will deliver…"
+    r"one\s+of\s+(?:our|the|their|your)\s+(?:[a-z'-]+\s+){0,2}?[a-z'-]+s|"
     r"[a-z][a-z'-]+(?:\s+[a-z][a-z'-]+)?(?:\s+(?-i:[A-Z])[a-z'-]+)?"
     r"(?:\s+(?:in|from|at)\s+(?:(?:the|our)\s+)?[a-z'-]+)?)"
     # who they are: "the project manager who's running the balcony work down there", "The
@@ -121,7 +124,12 @@ def _third_open(body: str) -> tuple[str, str] | None:
     said = re.split(r"\s+(?:in|from|at)\s+", m.group("subject"))[0].split()
     words = [w.lower() for w in said]
     name = any(w[:1].isupper() for w in said[1:])  # "Hollis Insurance will write…"
-    if words[0] in _NOT_ACTORS or words[-1] in _NOT_ACTORS or (_thing(words[-1]) and not name):
+    one_of = words[:2] == ["one", "of"]
+    if (
+        (words[0] in _NOT_ACTORS and not one_of)
+        or words[-1] in _NOT_ACTORS
+        or (_thing(words[-1]) and not name)
+    ):
         return None
     verb = base_form(m.group("verb"))
     rest = m.group("rest")
@@ -150,10 +158,13 @@ def _phrasal(verb: str | None, said: str, rest: str, whole: str) -> str | None:
     if verb == "reach" and re.match(r"\s+out\s+to\b", rest, re.I):
         return "reach"  # "Ms. Alvarez is going to reach out to you in May" (not "it'll reach you")
     if said == "have" and (
-        _HAVE_THERE.match(rest) or _HAVE_READY.match(rest) or _HAVE_WITH_YOU.match(rest)
+        _HAVE_THERE.match(rest)
+        or _HAVE_READY.match(rest)
+        or _HAVE_WITH_YOU.match(rest)
+        or _had_done(rest)
     ):
         # "Paul will have two staff there on Saturday to move it all", "FedEx will have them
-        # with you by noon on Thursday"
+        # with you by noon on Thursday", "the road crew will have it patched by Tuesday"
         return "have"
     if verb == "take" and _TAKE_AWAY.match(rest):
         return "take"  # "Gary will take them away with him": an act, not a duration
@@ -210,6 +221,20 @@ _HAVE_READY = re.compile(
     r"waiting)\b",
     re.I,
 )
+#: a thing and what is to be done to it: "…will have it patched by Tuesday"
+_HAVE_DONE = re.compile(
+    r"^\s+(?:it|them|this|that|these|those|(?:the|your|their)\s+[\w'-]+(?:\s+[\w'-]+)?)\s+"
+    r"(?P<done>[a-z]+ed)\b",
+    re.I,
+)
+
+
+def _had_done(rest: str) -> bool:
+    """Whether "have" + ``rest`` has a thing done by a listed act ("have it patched")."""
+    m = _HAVE_DONE.match(rest)
+    return m is not None and base_form(m.group("done")) in ACTIONS
+
+
 #: an act whose object follows a preposition: "will decide on the refund", "will look into
 #: it", "will deal with your claim"
 _PREP_OBJECT = re.compile(
@@ -224,6 +249,9 @@ def _who(m: re.Match[str]) -> str:
     teacher Ms. Ortega"."""
     appos = (m.group("appos") or "").strip()
     subject = m.group("subject")
+    if _ONE_OF.match(subject):  # "One of our drivers, Luis," is "driver Luis"
+        role = one_of_them(subject)
+        return f"{role} {appos}" if appos[:1].isupper() else role
     if not appos:
         return subject
     if appos[:1].isupper() and DETERMINER.match(subject):  # the role, then the name
@@ -232,6 +260,19 @@ def _who(m: re.Match[str]) -> str:
         role = re.split(r"\s+(?:who|which|that|whose)\b", appos, maxsplit=1)[0]
         return f"{DETERMINER.sub('', role)} {subject}"  # "the foreman who did the job": "foreman"
     return appos if appos[:1].isupper() else subject
+
+
+#: one of a team: "one of our partner engineers" (the team's role after the determiner)
+_ONE_OF = re.compile(r"^one\s+of\s+(?:our|the|their|your|a|an|my)\s+(.+)$", re.I)
+
+
+def one_of_them(who: str) -> str:
+    """One of a team as its role: "one of our partner engineers" → "partner engineer"."""
+    m = _ONE_OF.match(who)
+    if m is None:
+        return who
+    team = m.group(1).split()
+    return " ".join([*team[:-1], team[-1].removesuffix("s")])
 
 
 #: the determiner of a role or team: "our depot supervisor", "the room leader"
@@ -272,7 +313,10 @@ def third_act(text: str) -> re.Match[str] | None:
         contact = None  # "the portal will email you…"
     third = _THIRD.search(text)
     if third and (
-        third.group("verb").lower() in _PERCEIVING
+        (
+            third.group("verb").lower() in _PERCEIVING
+            and not _SEES_SOMEONE.match(text[third.end() :])
+        )
         or (third.group("verb").lower() == "get" and _GETS.match(text[third.end() :]))
     ):
         # "she'll see it in her inbox", "she'll get everything at the same time as you": what
@@ -284,6 +328,11 @@ def third_act(text: str) -> re.Match[str] | None:
 
 #: what reaches someone, no act of theirs
 _PERCEIVING: Final = frozenset(("see", "receive", "notice", "land"))
+#: an appointment, not what reaches them: "she'll see him on Thursday the 14th at four"
+#: (not things: "she'll see them in her inbox")
+_SEES_SOMEONE = re.compile(
+    r"\s+(?:him|her|them|you)\b(?![^,.;]*\b(?:inbox|system|notes|account|app|portal)\b)", re.I
+)
 #: "get" as receiving: "…will get everything / a copy / the report" (not "get it fixed", "get a
 #: new one out to you", "get back to you")
 _GETS = re.compile(
@@ -312,7 +361,7 @@ def third_party(body: str, first: re.Match[str] | None, when: str = "") -> tuple
         home = _BE_IN_TO.match(body[third.end() :]) if verb.lower() == "be" else None
         if home and base_form(home.group("verb")) in ACTIONS:
             # "my wife works from home, so she'll be in to hand it over to the driver"
-            return third.group("who"), base_form(home.group("verb")) or ""
+            return one_of_them(third.group("who")), base_form(home.group("verb")) or ""
         if verb.lower() == "be" and not _BE_WITH_YOU.match(body[third.end() :]):
             return None  # "he'll be due about now": a state, not an act
         if verb.lower() == "have" and _HOLDS.match(body[third.end() :]):
@@ -332,7 +381,7 @@ def third_party(body: str, first: re.Match[str] | None, when: str = "") -> tuple
                 # the ticket first": what reaches him
                 return None
             verb = then.group(1)
-        return third.group("who"), base_form(verb) or verb.lower()
+        return one_of_them(third.group("who")), base_form(verb) or verb.lower()
     if third is None and first is None:
         found = _third_doing(body) or _third_planned(body, when)
         if found:

@@ -48,6 +48,7 @@ from callscope.insights.hedges import (
     WHICH,
 )
 from callscope.insights.incall import is_in_call, is_later
+from callscope.insights.lists import listed
 from callscope.insights.misheard import repaired
 from callscope.insights.numbers import DEADLINE, WEEKDAY
 from callscope.insights.rewrites import asked_first, from_our_side, rewritten
@@ -81,7 +82,9 @@ _CONSEQUENCE = re.compile(
     r"^(?:and\s+|so\s+)?(?:you|you'll|it|it'll|that|this|which|the(?: \w+){1,3}|"
     # an amount: "so the four hundred and fifty pounds will come off your final invoice"
     r"the\s+(?:[\w-]+\s+){1,6}?(?:pounds|dollars|euros|credit|refund|fee|money|balance)|"
-    r"(?:he|she|they)(?=(?:'ll|\s+will|\s+should)\s+(?:see|receive|notice|land|arrive|reach)\b))\s*"
+    # (not an appointment: "she'll see him on Thursday the 14th")
+    r"(?:he|she|they)(?=(?:'ll|\s+will|\s+should)\s+(?:see(?!\s+(?:him|her|them|you)\b)|receive|"
+    r"notice|land|arrive|reach)\b))\s*"
     r"(?:'ll|will|should|would|can|'s going to|is going to)?\s*"
     r"(?:(?:usually|normally|typically|generally)\s+)?(?:see|get|receive|show|arrive|take|be|"
     # "It usually takes…", "…, which will come off your January shipment"
@@ -155,6 +158,8 @@ LEADING = re.compile(
     # a time first: "On the Thursday itself, could you make sure…", "Tomorrow morning, I'll…"
     rf"on\s+(?:the\s+)?(?:day|{WEEKDAY})(?:\s+itself)?|"
     r"(?:tomorrow|tonight|later today|first thing tomorrow)(?:\s+(?:morning|afternoon|evening))?|"
+    # a time clause first: "Before Declan comes, could you send us a photo…?"
+    r"before\s+[^,.;?!]{1,40}(?=,)|"
     # what the agent finds on the account: "It looks like our billing office has already…"
     r"(?:it\s+)?(?:looks|seems)\s+(?:like|as if|as though)(?:\s+that)?|i\s+can\s+see(?:\s+that)?|"
     # a topic named first: "about the tablets you asked about, our nurse will call you…"
@@ -245,6 +250,7 @@ def _clauses(sentence: str, speaker: str) -> tuple[Clause, ...]:
     said = rewritten(repaired(sentence.strip()))
     parts = [p.strip(" ,;") for p in _SPLIT.split(said) if p.strip(" ,;.")]
     parts = [q for p in parts for q in _spliced(p)]
+    parts = [q for p in parts for q in listed(p)]
     parts = _waiting_joined(parts)
     if speaker != "customer":
         parts = [q for p in parts for q in asked_first(p)]

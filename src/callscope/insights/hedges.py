@@ -48,6 +48,9 @@ HYPOTHETICAL = re.compile(
     r"\bif\b(?![^,.]{0,120}?(?:n't|n’t|not|have|has|'ve|’ve)\s+(?:(?:yet|still|just|already)\s+)?"
     r"had\b)[^,.]{0,120}?\b(?:were|had)\b|"
     r"^(?:were|had)\s+(?:i|we|you|they|he|she|it)\b|"
+    # what is not expected, said with a stressed "did": "If Anna did spot anything on
+    # Saturday, she should mention it to Luis"
+    r"\bif\s+(?:[\w'-]+\s+){1,3}?did\s+(?!not\b)[a-z]+|"
     # doubt about one's own act: "I'm not sure we'll book Berlin through you"
     r"\b(?:not\s+sure|unsure|(?:don't|do\s+not)\s+know)\s+(?:if\s+|whether\s+|that\s+)?"
     r"(?:i|we)(?:'ll|\s+will)\b|\b(?:i|we)\s+doubt\b|"
@@ -115,8 +118,11 @@ NO_ACT_AHEAD = re.compile(
     r"|need\b(?!\s+to\b)|run\s+out\b"
     # a matter left for later: "We'll talk about it after the summer", "I'll think about it"
     r"|(?:talk|think)\s+about\s+(?:it|that)\b"
-    # an assurance, no act: "I'll keep on top of it myself"
+    # an assurance, no act: "I'll keep on top of it myself", "we'll make sure it doesn't
+    # happen again"
     r"|keep\s+on\s+top\s+of\s+(?:it|this|that|things)\b"
+    r"|make\s+sure\s+(?:it|this|that)\s+(?:doesn't|does\s+not|won't|will\s+not|never)\s+"
+    r"happens?\s+again\b"
     # waiting on the line: "that's fine, I'll wait" (not "I'll wait in for the engineer",
     # "I'll hold the room for you")
     r"|(?:wait|hold|hang on)(?:\s+(?:on|here|then|on the line))?\s*[.,!]?\s*$"

@@ -38,7 +38,9 @@ from typing import Final
 from callscope.insights.actors import DETERMINER
 from callscope.insights.clauses import Clause, Frame, clauses, frame, is_consequence
 from callscope.insights.commitments import load_model
+from callscope.insights.handover import handed_over
 from callscope.insights.incall import BE_PLACES
+from callscope.insights.lists import is_list
 from callscope.insights.naming import Names, reported
 from callscope.insights.numbers import WEEKDAY, normalise_deadline
 from callscope.insights.offers import taken_offers
@@ -307,46 +309,15 @@ def _restates(first: Candidate, then: Candidate) -> bool:
 
 
 def _bare(who: str) -> str:
-    """``who`` without its determiner: "the driver" and "driver" are one."""
-    return DETERMINER.sub("", who.strip()).lower()
+    """``who`` without its determiner and plural: "the driver" and "driver" are one, and
+    "engineer" (one of our engineers) and "our engineers" (as "he" is named) too."""
+    bare = DETERMINER.sub("", who.strip()).lower()
+    return bare.removesuffix("s") if len(bare) > 3 else bare
 
 
 #: a clause opened by the pronoun of a third party
 _PRONOUN_OPENS = re.compile(r"^(?:he|she|they)(?:'ll|\s+will|'s|\s+is|'re|\s+are)\b", re.I)
 _LEADING_AND = re.compile(r"^(?:and|then|and then|so)\s+", re.I)
-
-
-#: an agent's act done in the call that hands the matter on ("I've booked an engineer visit",
-#: "I'm passing this to our cold chain team")
-_HANDING: Final = frozenset(("past", "progressive"))
-#: acts the agent's side carries out itself, whoever acts next ("I'm shipping the ninth
-#: edition out today. The warehouse will email you a tracking number.")
-_OWN_ACTS: Final = frozenset(("ship", "post", "mail", "courier", "deliver", "refund", "credit"))
-
-
-def _handed_over(c: Candidate, kept: Sequence[Candidate]) -> bool:
-    """Whether ``c`` is the agent's act done in the call that hands the matter to a third
-    party whose own step follows in the same sentence or the next one of the same turn ("I've
-    booked an engineer visit for Wednesday. The engineer will replace the board."): the third
-    party's step is the one to come, the hand-over is done. An act with its own consequence
-    hands nothing over ("I'm putting a credit on your account, so it'll come off your March
-    invoice. Our invoicing team will email you a credit note")."""
-    if (
-        c.frame.kind not in _HANDING
-        or c.frame.owner != "agent"
-        or c.frame.verb in _OWN_ACTS
-        or c.frame.consequence
-    ):
-        return False
-    return any(
-        o.frame.owner == "third party"
-        and o.sentence.utterance is c.sentence.utterance
-        and (
-            o.index == c.index + 1
-            or (o.index == c.index and o is not c and kept.index(o) > kept.index(c))
-        )
-        for o in kept
-    )
 
 
 #: a step the customer adds to what the agent asked: "I'll also send you…", "…, too"
@@ -420,10 +391,10 @@ def next_steps(utterances: Sequence[Utterance], *, embed: Embedder | None = None
         if p >= model.threshold and said[key(c.sentence.text)] < _LOOP
     ]
     out: list[NextStep] = []
-    recaps = {s.utterance.id for s in sents if RECAP.search(s.text)}
+    recaps = {s.utterance.id for s in sents if RECAP.search(s.text) or is_list(s.text)}
     last: Candidate | None = None
     for c, p in zip(found, probabilities, strict=True):
-        if c not in kept or _handed_over(c, kept) or _agreed(c, kept, utterances):
+        if c not in kept or handed_over(c, kept) or _agreed(c, kept, utterances):
             continue
         u = c.sentence.utterance
         head = c.clause.text[:30]

@@ -138,3 +138,14 @@ def spoken_numbers(text: str) -> str:
     word: "first thing in the morning")."""
     text = _COMPOUND_ORDINAL.sub(_ordinal, text)
     return _CARDINAL.sub(lambda m: _number(m.group(1)), text)
+
+
+#: an amount of money in digits ("$1,240", "45 pounds") or in words ("forty dollars")
+AMOUNT: Final = (
+    r"[$£€]\d[\d,]*(?:\.\d\d)?|\b\d[\d,]*(?:\.\d\d)?\s+(?:dollars|bucks|pounds|quid|euros)\b"
+)
+WORD_AMOUNT: Final = (
+    r"\b(?:(?:twenty|thirty|forty|fifty|sixty|seventy|eighty|ninety|ten|eleven|twelve|fifteen"
+    r"|one|two|three|four|five|six|seven|eight|nine)[- ]?)+(?:hundred\s+)?"
+    r"(?:dollars|pounds|quid|euros)\b"
+)

@@ -41,7 +41,7 @@ _CONTACT = re.compile(r"\b(?:call|ring|phone|email|text|contact)\b", re.I)
 
 #: a turn that sums up what was agreed: "So, just to recap", "Let me go over it"
 RECAP = re.compile(
-    r"\b(?:(?:just\s+)?to\s+(?:recap|sum\s+up|summari[sz]e|go\s+over\s+(?:it|that|everything)|"
+    r"\b(?:(?:quick|short|brief)\s+(?:recap|summary)|(?:just\s+)?to\s+(?:recap|sum\s+up|summari[sz]e|go\s+over\s+(?:it|that|everything)|"
     r"run\s+through\s+(?:it|that|everything))|(?:just\s+)?so\s+you(?:'ve|\s+have)\s+got\s+it\s+"
     r"all|just\s+to\s+confirm|let\s+me\s+(?:recap|summari[sz]e|sum\s+up|go\s+over"
     r"\s+(?:it|that|everything)))\b",
@@ -60,8 +60,18 @@ def recapped(value: str, f: Frame, step: NextStep) -> bool:
     a = set(key(value.split(",")[0]).split()) - _FILLER  # the act, not its consequence
     b = set(key(step.value).split()) - _FILLER
     shared = len(a & b)
-    return (
-        f.owner == step.owner
-        and bool(a and b)
-        and (shared >= 2 or shared >= min(len(a), len(b)) / 2)
-    )
+    if f.owner != step.owner and {f.owner, step.owner} != _PEOPLE:
+        return False
+    if f.owner == step.owner == "third party" and _actor(value) == _actor(step.value):
+        return True  # "the courier swaps them over" after "Courier to take the box back…"
+    return bool(a and b) and (shared >= 2 or shared >= min(len(a), len(b)) / 2)
+
+
+#: the customer's people and a third party, whom a recap may name alike: "Luis will be there
+#: from nine" recaps "Customer's head chef Luis to be at the shop from nine"
+_PEOPLE: Final = frozenset(("customer", "third party"))
+
+
+def _actor(value: str) -> str:
+    """Who a third party's step names: "Courier" in "Courier to swap them over."."""
+    return key(value.split(" to ", 1)[0])

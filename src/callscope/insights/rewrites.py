@@ -337,13 +337,7 @@ def _actively(text: str) -> str:
     )
     text = _GET_FROM_US.sub(lambda m: f"{_we(m)}'ll {_ACT_OF[m.group('what').lower()]} you", text)
     text = _THING_FROM_US.sub(lambda m: f"{_we(m)}'ll send you {m.group('what')}", text)
-    text = _GET_CONTACT.sub(
-        lambda m: (
-            f"we'll {_ACT_OF[m.group('what').lower()]} you"
-            + (f" a {m.group('kind').lower()}" if m.group("kind") else "")
-        ),
-        text,
-    )
+    text = _GET_CONTACT.sub(_contact_from_us, text)
     text = _YOU_WILL_SEE.sub(
         lambda m: f"we'll put {m.group('what')} on your {m.group('where')}", text
     )
@@ -437,6 +431,18 @@ def _will_act(m: re.Match[str]) -> str:
     "she will call you"."""
     who = m.group("who")
     return f"{_SUBJECT_OF.get(who.lower(), who)} will {m.group('verb')}"
+
+
+def _contact_from_us(m: re.Match[str]) -> str:
+    """ "you'll get a text" → "we'll text you"; not what follows from an act said before it
+    ("I'll switch on reminders, so you'll get a text the day before"): a consequence."""
+    if _SO_BEFORE.search(m.string[: m.start()]):
+        return m.group(0)
+    kind = f" a {m.group('kind').lower()}" if m.group("kind") else ""
+    return f"we'll {_ACT_OF[m.group('what').lower()]} you{kind}"
+
+
+_SO_BEFORE = re.compile(r"\w[^,.;?!]*,\s*(?:and\s+)?so\s+$", re.I)
 
 
 def _we(m: re.Match[str]) -> str:

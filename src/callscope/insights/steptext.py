@@ -53,6 +53,8 @@ _PLAIN_CONTACT: Final = (
     ),
     # "have a word with my manager" → "speak to my manager"
     (re.compile(_ACT + r"have\s+a\s+(?:quick\s+)?(?:word|chat)\s+with\b", re.I), "speak to"),
+    # "sort it with Mam's neighbour to be there" → "arrange with Mam's neighbour to be there"
+    (re.compile(_ACT + r"sort\s+(?:it|that|this)(?:\s+out)?\s+with\b", re.I), "arrange with"),
 )
 
 _AGENT_PRONOUNS: Final = (

@@ -1,0 +1,258 @@
+"""Which of the customer's turns states the problem the call is about, pure (the problem
+highlight of :mod:`callscope.insights.summary`).
+
+The customer's first turn that states a problem — a problem word, or a fact about their
+account, order or charges — among their first long turns; a turn that only says who calls and
+what about (an introduction, a booking, a reference, the job the company did) or only asks
+something gives way to the next that says what is wrong. Its first two sentences are quoted,
+greeting and introduction dropped.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from typing import Final
+
+from callscope.insights.numbers import AMOUNT, WORD_AMOUNT
+from callscope.insights.types import Sentence
+
+__all__ = ["problem_turn"]
+
+_PROBLEM = re.compile(
+    r"\b(?:locked out|can't|cannot|couldn't|won't|doesn't|didn't|isn't|wasn't|hasn't|haven't|"
+    r"not working|never got|never received|never (?:arrived|came|showed|turned up|happened)|"
+    r"no longer|stopped|keeps|keep \w+ing|drops?|problem|issue|error|broken|broke|failed|wrong|"
+    r"the trouble is|out of hand|"
+    r"(?:it's|it is|they're|they are)\s+not\s+(?:my|her|his|our|their)\b|"
+    r"charged|billed|overcharged|cancel|refund|calling about|calling because|i need|i want|"
+    r"i'd like|trying to|missing|missed|lost|cracked|expired|too high|double|twice|no hot|"
+    r"frustrat|times what|(?:two|three|2|3) times|again|dropped|arrived in|hurts?|pain|"
+    r"fell (?:out|off)|damaged|stolen|leak\w*|stuck|declined|rejected|denied|late|delayed|"
+    r"overdue|crash\w*|freez\w*|disappeared|marked as delivered|"
+    # harm and alarm: "I found a cut on her leg, it was bleeding", "a letter saying an
+    # enforcement officer might visit, so I panicked"
+    r"bleed\w*|injur\w*|wound\w*|emergency|panick\w*|enforcement|bailiffs?|by mistake|"
+    # nothing came of it: "nobody turned up", "it was meant to be collected yesterday",
+    # "it's been a week and there's still nothing", "the delivery came 60 towels short"
+    r"nobody|no one|heard nothing|meant to|supposed to|still (?:nothing|not|no|sat|there|"
+    r"waiting)|it's been (?:a|\w+) (?:days?|weeks?|months?)\b|short\b|r[au]n out|"
+    # damage and loss of service: "the boxes are soaked", "water coming through the ceiling",
+    # "the box says no signal"
+    r"soaked|flood\w*|dripping|damp|mou?ldy?|burst|coming (?:through|in)\b|"
+    r"no (?:signal|service|power|internet|connection|heating|dial tone)\b|"
+    # an outage: "the database was down for three hours", "the whole shop was offline"
+    r"(?:was|is|were|are|went|been|goes|keeps going)\s+(?:\w+\s+)?(?:down|offline)\b|outage|"
+    # fewer or other than what was ordered: "asked for 12 and got only 4"
+    r"(?:got|received|sent|delivered)\s+only|only\s+(?:got|received|sent|delivered|came|"
+    r"arrived)|instead of)",
+    re.I,
+)
+#: a statement of fact about the customer's account, order or charges, which is the reason
+#: for the call even with no problem word ("there are $120 in roaming charges on my bill")
+_FACT = re.compile(
+    rf"{AMOUNT}|{WORD_AMOUNT}|\b(?:charges?|fees?|payments?|debits?|withdrawals?|invoice)\b|"
+    r"\b(?:my|our)\s+(?:\w+\s+)?(?:bill|statement|account|order|card|subscription|booking|"
+    r"reservation|policy|plan|delivery|package|parcel|claim|balance|loan|mortgage|contract)\b|"
+    # the customer citing their order or job by its reference: "for order CT-3308…"
+    r"\b(?:order|booking|reference|ticket|invoice|job|case|claim)\s+(?:number\s+)?"
+    r"[a-z]{0,4}-?\d{3,}\b",
+    re.I,
+)
+#: an answer to the agent's identity questions, not a statement of the matter
+_IDENTITY = re.compile(
+    r"\b(?:number is|postcode|post code|zip|date of birth|my name is|spelled|last four|"
+    r"security|password is|pin is)\b",
+    re.I,
+)
+#: how many of the customer's first long turns may state the problem (later ones that match
+#: are follow-ups: "I'll keep my phone on")
+_PROBLEM_TURNS: Final = 3
+#: "Hi Sarah," and the recogniser's "Hi, Sarah."
+_GREETING = re.compile(
+    r"^(?:oh,?\s+)?(?:hi|hello|hey|g'day|hiya|kia ora|bore da|prynhawn da|"
+    r"(?:good )?(?:morning|afternoon|evening))"
+    r"(?:,?\s+(?-i:[A-Z][a-z]+))?[,.!]\s*",
+    re.I,
+)
+#: a sentence that only says who is calling: "My name's Derek Fairweather.", "I'm Mark.", "This
+#: is Daniel from Brightline Studio." (no part of the problem)
+_INTRODUCTION = re.compile(
+    r"^(?:(?:and\s+)?(?:my name(?:'s|\s+is)|i'm|i\s+am|this\s+is|it's))\s+"
+    r"(?:(?:mr|mrs|ms|miss|dr)\.?\s+)?(?-i:[A-Z])[\w'-]*(?:\s+(?-i:[A-Z])[\w'-]*){0,2}"
+    r"(?:,?\s+(?:from|at|with|calling from|over at)\s+[^.!?,]{1,40})?\s*[.!?]?$",
+    re.I,
+)
+
+
+_ANOTHER_ISSUE = re.compile(
+    r"\b(?:also|another (?:thing|issue|problem|question)|one more thing|while I have you)\b", re.I
+)
+
+
+#: a sentence that only says what the call is about: a booking or reference ("I've got a
+#: marquee booked with you", "My reference is MS55130."), or "I'm ringing about my scooter"
+_WHAT_ABOUT = re.compile(
+    r"\b(?-i:[A-Z]{1,4}-?\d{3,})\b|\bbooked\s+(?:with|through)\s+you\b|"
+    # "I've got a subscription with you for daily lenses"
+    r"\b(?:a|an)\s+(?:[\w-]+\s+)?(?:subscription|account|policy|contract|membership|plan)\s+"
+    r"(?:with|through)\s+you\b|\b(?:reference|booking|order|"
+    r"account|job|policy|case|claim|ticket)\s+(?:number|no\.?|reference)?\s*(?:is\s+)?\d|"
+    r"^(?:and\s+)?(?:i'm|i\s+am)\s+(?:ringing|calling|phoning)\s+about\s+(?:my|the|our)\s+"
+    r"[\w' -]{1,30}?(?:\s+again)?[.!]?$|"
+    # the job the company did: "You guys put our kitchen benchtops in yesterday, in Wollongong."
+    r"^(?:you|you guys|your\s+(?:team|crew|lads|guys))\s+(?:put|fitted|installed|did|delivered|"
+    r"built|laid|serviced|replaced|moved)\s+(?:our|my)\b[^.!?]*[.!]?$",
+    re.I,
+)
+
+
+#: what the customer says is fine before the "but": "the stone's gorgeous, no complaints there"
+_FINE = re.compile(
+    r"\bno\s+(?:complaints|problems?|issues?)\s+(?:there|with)\b|"
+    r"\b(?:is|are|'s|looks?|looking)\s+(?:absolutely\s+|really\s+)?(?:fine|great|gorgeous|lovely|"
+    r"perfect|beautiful|spot on)\b",
+    re.I,
+)
+#: how the customer feels about the matter, which says nothing of what is wrong
+_FEELING = re.compile(
+    r"\b(?:(?:the\s+)?(?:second|third|fourth)\s+time|again|frustrat\w*|ridiculous|fed up|"
+    r"unacceptable|annoy\w*|upset\w*)\b",
+    re.I,
+)
+
+
+def _who_and_what(turn: Sequence[Sentence]) -> bool:
+    """Whether a customer turn only says who calls and what about (an introduction, a booking
+    or a reference, "I'm ringing about my scooter again"), no problem."""
+    said = [_GREETING.sub("", p.text).strip() for p in turn]
+    about = [t for t in said if t and not _INTRODUCTION.match(t)]
+    return bool(about) and all(
+        _WHAT_ABOUT.search(t)
+        and not _PROBLEM.search(_VAGUE.sub("", re.sub(r"\bagain\b", "", t, flags=re.I)))
+        for t in about
+    )
+
+
+def _only_asks(turn: Sequence[Sentence]) -> bool:
+    """Whether a customer turn only asks something, no problem named: "You did our bathroom a
+    couple of weeks back. First off, is it alright to pay the final invoice by transfer?"."""
+    text = " ".join(p.text for p in turn)
+    return turn[-1].text.rstrip().endswith("?") and not _PROBLEM.search(text)
+
+
+#: a problem named without saying what is wrong: "I've got a problem with a delivery this
+#: morning, order number SO88213" (the customer's next turn says what)
+_VAGUE = re.compile(
+    r"\b(?:a|an|some)\s+(?:(?:bit\s+of\s+an?|small|little|quick)\s+)?(?:problem|issue|query)"
+    r"\s+(?:with|about|regarding)\s+(?:my|the|our|a|an|this|one)\s+[\w-]+",
+    re.I,
+)
+
+
+def _states_problem(turn: Sequence[Sentence], *, answers: bool = False) -> bool:
+    """Whether a customer turn states the problem: a problem word, or a fact about their
+    account, order or charges said as a statement — not an answer to identity questions,
+    nor (``answers``) to a question the agent asked for a detail ("Do you have the job
+    number?" — "It's SR-6127. The invoice was $7,850.")."""
+    text = " ".join(p.text for p in turn)
+    if _PROBLEM.search(text):
+        return True
+    if answers:
+        return False
+    said = " ".join(p.text for p in turn if not p.text.rstrip().endswith("?"))
+    return bool(_FACT.search(said)) and not _IDENTITY.search(text)
+
+
+#: the agent's question that asks for the matter, not a detail: "How can I help?"
+_ASKS_MATTER = re.compile(
+    r"\b(?:help|assist|do for you|calling (?:about|for)|what seems|what's (?:the (?:problem|"
+    r"issue|matter|trouble)|going on|wrong|up|happening|happened)|"
+    r"what happened|problem|issue)\b",
+    re.I,
+)
+
+
+#: the closing question: "Is there anything else I can help with?" asks for no matter
+_ANYTHING_ELSE = re.compile(r"\b(?:anything|something)\s+else\b", re.I)
+
+
+def problem_turn(sents: Sequence[Sentence]) -> tuple[Sentence, str] | None:
+    """The customer's first turn that states a problem (a problem word, or a fact about
+    their account, order or charges: :func:`_states_problem`), among their first
+    :data:`_PROBLEM_TURNS` long turns (its first two sentences, greeting dropped); else, or
+    when that turn raises a further issue ("also…") after an earlier long turn, the
+    customer's first long turn. Utterances of the customer with none of the agent's
+    between are one turn: the recogniser cuts a turn at its pauses."""
+    turns: dict[int, list[Sentence]] = {}
+    #: the customer turns that answer the agent's question for a detail, and those that
+    #: answer "How can I help?" (the matter, whatever its words)
+    answers: set[int] = set()
+    matter: set[int] = set()
+    run: int | None = None
+    asked: Sentence | None = None
+    for s in sorted(sents, key=lambda x: x.utterance.start):
+        if s.speaker != "customer":
+            run = None
+            asked = s
+            continue
+        if run is None:
+            run = s.utterance.id
+            if asked is not None and asked.text.rstrip().endswith("?"):
+                asks_matter = _ASKS_MATTER.search(asked.text) and not _ANYTHING_ELSE.search(
+                    asked.text
+                )
+                (matter if asks_matter else answers).add(run)
+        turns.setdefault(run, []).append(s)
+    long = [
+        parts
+        for parts in turns.values()
+        if len(" ".join(_GREETING.sub("", p.text) for p in parts).split()) >= 6
+    ]
+    # a reply to the opening or to "What's going on?": the last of them that has a problem
+    # word (the agent asks again when the first only set the scene), else the first
+    replies = [t for t in long[:_PROBLEM_TURNS] if t[0].utterance.id in matter]
+    # (else the first that says more than who calls and what about: the agent looked it up
+    # and asked "What's up?")
+    chosen = next(
+        (t for t in reversed(replies) if _PROBLEM.search(" ".join(p.text for p in t))),
+        next((t for t in replies if not _who_and_what(t)), replies[0]) if replies else None,
+    ) or next(
+        (
+            t
+            for t in long[:_PROBLEM_TURNS]
+            if _states_problem(t, answers=t[0].utterance.id in answers)
+        ),
+        None,
+    )
+    first_long = next(
+        (t for t in turns.values() if len(" ".join(p.text for p in t).split()) >= 8), None
+    )
+    if chosen is None or (
+        first_long is not None
+        and first_long[0].utterance.start < chosen[0].utterance.start
+        # (its opening, not a second matter raised later in the same turn: "The jukebox has
+        # stopped taking cards… And while I have you, …")
+        and _ANOTHER_ISSUE.search(chosen[0].text)
+    ):
+        chosen = first_long
+    if chosen is not None and (_who_and_what(chosen) or _only_asks(chosen)):
+        # "It's David Okoro. I've got a marquee booked with you, reference MQ7730." — the agent
+        # looks it up, and the customer's next long turn says what is wrong
+        # (or the one after, when the next only says what is fine: "Look, the stone's
+        # gorgeous, no complaints there." — "There's a but. …it won't go in.")
+        later = [t for t in long if t[0].utterance.start > chosen[0].utterance.start][:2]
+        if later and not _FINE.search(" ".join(p.text for p in later[0])):
+            later = later[:1]
+        # what is wrong, not only how it feels ("this is the second time and it's really
+        # frustrating" leaves the booking the matter)
+        chosen = next(
+            (t for t in later if _PROBLEM.search(_FEELING.sub("", " ".join(p.text for p in t)))),
+            chosen,
+        )
+    if chosen is None:
+        return None
+    said = [(p, _GREETING.sub("", p.text).strip()) for p in chosen]
+    kept = [(p, t) for p, t in said if t and not _INTRODUCTION.match(t)][:2] or said[:1]
+    text = " ".join(t for _, t in kept)
+    return kept[0][0], text[:1].upper() + text[1:]
