@@ -995,7 +995,7 @@ _TEAMS_NAMED_RECAP_LISTS_AND_STRESSED_CONDITIONS: Final = [
             (
                 "agent",
                 "Check the customer's booking on Friday morning and if a supplement has been "
-                "added, I'll remove it.",
+                "added, the agent will remove it.",
             )
         ],
     ),
@@ -1055,6 +1055,144 @@ _TEAMS_NAMED_RECAP_LISTS_AND_STRESSED_CONDITIONS: Final = [
 ]
 
 
+#: the customer's person had act, a thing sent said to arrive, visits that bring, asides after
+#: a comma, lead-ins that give a reason, a gang named after its leader, an imperative asked
+#: with a rising voice, recaps asked for or said "to confirm", a condition in the first person
+_PEOPLE_HAD_ACT_ASIDES_AND_RECAPS_ASKED_FOR: Final = [
+    # the customer's person had to act, named earlier in the turn
+    (
+        [
+            (
+                "customer",
+                "My daughter Kayla's coming by tonight, so I'll have her scan my license and send the form back.",
+            )
+        ],
+        [("customer", "Customer's daughter Kayla to scan their license and send the form back.")],
+    ),
+    (
+        [
+            (
+                "agent",
+                "I'll have the lads in dispatch post a replacement out first thing tomorrow, and she should be with you Thursday.",
+            )
+        ],
+        [
+            (
+                "third party",
+                "Lads in dispatch to post a replacement out first thing tomorrow, she should be with the customer Thursday.",
+            )
+        ],
+    ),
+    # a thing had done is no one sent to act
+    (
+        [("agent", "I'll get a hold put on the direct debit for this bill after the call.")],
+        [("agent", "Get a hold put on the direct debit for this bill after the call.")],
+    ),
+    # an opinion of what somebody should do is no step
+    ([("customer", "That dashboard message is useless, honestly. Somebody should fix that.")], []),
+    (
+        [
+            (
+                "agent",
+                "For that, I need you to upload two things in the portal: a bank letter, and the registration certificate.",
+            )
+        ],
+        [("customer", "Customer to upload two things in the portal: a bank letter.")],
+    ),
+    (
+        [
+            (
+                "agent",
+                "The workshop'll regrind the chipped one, there's likely another year or two in it yet.",
+            )
+        ],
+        [("third party", "Workshop to regrind the chipped one.")],
+    ),
+    (
+        [
+            (
+                "agent",
+                "Callum's back tomorrow, so he'll bring both round to you before 10, and he'll take the chipped one away with him.",
+            )
+        ],
+        [
+            (
+                "third party",
+                "Callum to bring both round to the customer before 10 and take the chipped one away with him.",
+            )
+        ],
+    ),
+    # a past act said without its subject is no request
+    (
+        [
+            (
+                "agent",
+                "Just emailed it to the address we have on file. Can you sign it and get it back to me by Friday?",
+            )
+        ],
+        [("customer", "Customer to sign it and get it back to the agent by Friday.")],
+    ),
+    (
+        [("agent", "That's why, this time, Hemi's going to ring you himself on Wednesday night.")],
+        [("third party", "Hemi to call the customer himself on Wednesday night.")],
+    ),
+    (
+        [
+            (
+                "agent",
+                "Hemi's gang is at Mount Somers on Wednesday. They'll have your ewes done by Friday.",
+            )
+        ],
+        [("third party", "Hemi's gang to have the customer's ewes done by Friday.")],
+    ),
+    (
+        [("agent", "No rush. Have a chat with the band and let me know by Monday week?")],
+        [("customer", "Customer to let the agent know by Monday week.")],
+    ),
+    # the customer asked for a recap: the agent's answer says the steps again
+    (
+        [
+            ("agent", "I'll email you both guides this afternoon."),
+            ("customer", "Lovely. Will you go over it once more for me?"),
+            ("agent", "Course. I email the two guides this afternoon, Declan rings you Friday."),
+        ],
+        [("agent", "Email the customer both guides this afternoon.")],
+    ),
+    (
+        [
+            (
+                "agent",
+                "As soon as I have your instruction, I'll pay the renewal fee and the surcharge the same day.",
+            ),
+            ("customer", "Great."),
+            (
+                "agent",
+                "So, to confirm: I'll pay the fee and surcharge the same day and send you the receipt.",
+            ),
+        ],
+        [
+            (
+                "agent",
+                "Pay the renewal fee and the surcharge the same day as soon as the agent has the customer's instruction.",
+            )
+        ],
+    ),
+    (
+        [("agent", "Once I've got that, DPD will drop them at The Fleece on the tenth.")],
+        [
+            (
+                "third party",
+                "DPD to drop them at The Fleece on the tenth once the agent has got that.",
+            )
+        ],
+    ),
+    (
+        [("agent", "I'll re-issue the invoice by Friday.")],
+        [("agent", "Re-issue the invoice by Friday.")],
+    ),
+]
+
+
 @pytest.mark.parametrize(
     ("turns", "found"),
     _CONDITIONS_WITHOUT_COMMAS_AND_VISITS_SAID_SHORT
@@ -1063,7 +1201,8 @@ _TEAMS_NAMED_RECAP_LISTS_AND_STRESSED_CONDITIONS: Final = [
     + _OFFERS_HEDGES_AND_REQUESTS_PUT_AS_FAVOURS
     + _ADVICE_REPORTED_PROMISES_AND_SPANS
     + _PASSIVES_PLANS_HOLDINGS_AND_GOODBYES
-    + _TEAMS_NAMED_RECAP_LISTS_AND_STRESSED_CONDITIONS,
+    + _TEAMS_NAMED_RECAP_LISTS_AND_STRESSED_CONDITIONS
+    + _PEOPLE_HAD_ACT_ASIDES_AND_RECAPS_ASKED_FOR,
 )
 def test_less_common_ways_to_say_a_step(
     turns: list[tuple[str, str]], found: list[tuple[str, str]]
@@ -1183,3 +1322,42 @@ def test_the_problem_follows_the_job_the_company_did_and_a_compliment() -> None:
     _, highlights = summary(call, sentences(call), next_steps(call))
     problem = next(h for h in highlights if h.kind == "problem")
     assert problem.text.startswith("There's a but. The sparky came this morning")
+
+
+def test_the_problem_follows_the_answers_to_the_look_up() -> None:
+    call = said(
+        ("agent", "Good morning, Hive and Honey Supplies, Siobhán speaking, how can I help?"),
+        (
+            "customer",
+            "Ah, morning Siobhán. It's Pádraig Murphy here, out in Ballincollig. I'm, eh, I'm "
+            "ringing about a queen I got from ye this week.",
+        ),
+        ("agent", "Oh right, lovely. Have you the order number there handy, Pádraig?"),
+        ("customer", "I do, hang on now... it's H B, two-oh-nine-three-one."),
+        (
+            "agent",
+            "HB-20931, grand. One mated Buckfast queen, delivered yesterday. Is that the one?",
+        ),
+        (
+            "customer",
+            "That's the one. But when I opened the little box she was dead in the cage.",
+        ),
+    )
+    _, highlights = summary(call, sentences(call), next_steps(call))
+    problem = next(h for h in highlights if h.kind == "problem")
+    assert problem.text.startswith("That's the one. But when I opened the little box")
+
+
+def test_a_number_after_no_does_not_end_the_sentence() -> None:
+    call = said(
+        (
+            "agent",
+            "Then our accounting office reissues the settlement at the No. 1 price. No. I'll "
+            "call you.",
+        )
+    )
+    assert [s.text for s in sentences(call)] == [
+        "Then our accounting office reissues the settlement at the No. 1 price.",
+        "No.",
+        "I'll call you.",
+    ]

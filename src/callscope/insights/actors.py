@@ -322,6 +322,8 @@ def third_act(text: str) -> re.Match[str] | None:
         # "she'll see it in her inbox", "she'll get everything at the same time as you": what
         # reaches them, no act
         third = None
+    if third and re.match(r"(?:someone|somebody)\s+should\b", third.group(0), re.I):
+        third = None  # "Somebody should fix that": an opinion, no one's act
     found = [m for m in (third, contact) if m]
     return min(found, key=lambda m: m.start()) if found else None
 

@@ -50,7 +50,7 @@ _ASKED_NOW: Final = IN_CALL_VERBS | {"give", "tell", "read", "spell", "confirm",
 
 INSTRUCT = re.compile(
     r"^(?:so\s+|then\s+|just\s+|now\s+)*(?:please\s+(?:just\s+)?(?P<verb>[a-z]+)|(?:you'll|you\s+"
-    r"will|you)\s+(?:just\s+)?(?:need|have|want)\s+to\s+(?P<verb2>[a-z]+)|just\s+(?P<verb3>(?![a-z]+ing\b)[a-z]+)|"
+    r"will|you)\s+(?:just\s+)?(?:need|have|want)\s+to\s+(?P<verb2>[a-z]+)|just\s+(?P<verb3>(?![a-z]+(?:ing|ed)\b)[a-z]+)|"
     r"go ahead and\s+(?P<verb4>[a-z]+)|(?:(?:i|we)(?:'d|\s+would|'ll|\s+will)?\s+need\s+you|"
     r"(?:i|we)(?:'d|\s+would)\s+like\s+you|"
     r"all\s+you\s+need\s+to\s+do\s+is|(?:please\s+)?(?:remember|don't forget|do not forget))"
@@ -196,6 +196,8 @@ def _told_with_a_time(body: str, *, opens: bool) -> str:
         word = bare.group(1).lower()
         if word in ACTIONS and word not in IN_CALL_VERBS:
             return word
+    if opens and _LET_KNOW.match(body):
+        return "let"  # "let me know by Monday week": an answer owed after the call
     planned = _YOU_PLANNED.match(body)
     if planned:
         word = planned.group(1).lower()
@@ -204,6 +206,7 @@ def _told_with_a_time(body: str, *, opens: bool) -> str:
     return ""
 
 
+_LET_KNOW = re.compile(r"let\s+(?:me|us)\s+know\b", re.I)
 _YOU_PLANNED = re.compile(
     r"you\s+(?:just\s+|then\s+)?([a-z]+)\s+(?:it|them|the|your|this|that|these|those|us)\b",
     re.I,

@@ -73,6 +73,8 @@ _NEW_SUBJECT = (
 _SPLIT = re.compile(
     r"\s*(?:;|:\s+(?=(?:could|can|would)\s+you\b)|,\s*(?:and|so|but|then|and then|plus)\b|"
     r",\s*(?=please\b)|\s+and then\b|"
+    # an aside: "The workshop'll regrind the chipped one, there's likely another year in it"
+    r",\s*(?=there(?:'s|\s+is|\s+are|'re)\b)|"
     # what an act sets going: "…to Priority Rush, which means the studio will print it first"
     r",\s*which\s+means\s+(?:that\s+)?|"
     r"\s+so that\b|\s+and\s+(?=" + _NEW_SUBJECT + r"|(?:could|can|would)\s+you\b))\s*",
@@ -122,6 +124,12 @@ _CONDITION = re.compile(
     re.I,
 )
 _QUESTION = re.compile(r"\?\s*$")
+#: a clause opened by its verb, no subject or modal before it ("email me by Friday?")
+_BARE_VERB = re.compile(
+    r"^(?!(?:can|could|would|will|do|does|did|is|are|shall|should|have|has|may|might)\b)"
+    r"(?:just\s+)?[a-z]+\s+(?:me|us|it|them|the|your|a|an|this|that)\b",
+    re.I,
+)
 #: an event after the call that an instruction waits for: "When the bottle arrives, please
 #: check the label…" is no check made in the call
 _EVENT = (
@@ -149,12 +157,15 @@ LEADING = re.compile(
     r"no(?=,)|"
     # the agent taking the matter on: "Leave it with me, I'll call you on Friday"
     r"leave\s+it\s+with\s+(?:me|us)|"
+    # the reason just given: "That's why, this time, Hemi's going to ring you himself"
+    r"(?:that's|that\s+is|which\s+is)\s+why|"
     # the thing a request is about: "Then for the title itself, you'll need to bring it…"
-    r"for\s+(?:the|your)\s[^,.;?!]{1,40}(?=,)|"
+    r"for\s+(?:the|your)\s[^,.;?!]{1,40}(?=,)|for\s+(?:that|this)(?=,)|"
     # a purpose first: "To keep it moving, I need you to…", "For any of this to go through, …"
     r"(?:for\s+(?:[a-z'-]+\s+){1,4})?to\s+[a-z]+(?:\s+[^,.;?!]{1,30}?)?(?=,)|"
     # time to think before the act: "Have a think about the wording and email it to me…"
-    r"have\s+a\s+(?:think|look|read)(?:\s+(?:about|at|over|through)\s+[^,.;?!]{1,40}?)?\s+and|"
+    r"have\s+a\s+(?:think|look|read|chat|word)(?:\s+(?:about|at|over|through|with)\s+"
+    r"[^,.;?!]{1,40}?)?\s+and|"
     # a time first: "On the Thursday itself, could you make sure…", "Tomorrow morning, I'll…"
     rf"on\s+(?:the\s+)?(?:day|{WEEKDAY})(?:\s+itself)?|"
     r"(?:tomorrow|tonight|later today|first thing tomorrow)(?:\s+(?:morning|afternoon|evening))?|"
@@ -260,12 +271,27 @@ def _clauses(sentence: str, speaker: str) -> tuple[Clause, ...]:
     for i, part in enumerate(parts):
         # "You'll need to bring X and could you fill out Y?": the question is the request's
         said = _QUESTION.sub(".", " ".join(parts[:asks])) if i < asks < len(parts) else sentence
-        if out and _CONSEQUENCE.search(part) and not third_act(part):
+        if out and (
+            (_CONSEQUENCE.search(part) and not third_act(part)) or _arrives(out[-1].text, part)
+        ):
             prev = out.pop()
             out.append(Clause(f"{prev.text.rstrip('.!')}, {part}", said, speaker))
         else:
             out.append(Clause(part, said, speaker))
     return tuple(out)
+
+
+#: a thing sent, then said to arrive as "she" or "it": "…post a replacement queen out first
+#: thing tomorrow, and she should be with you Thursday" (no visit of anyone's)
+_SENT = re.compile(r"\b(?:post|posts|posted|send|sent|ship|shipped|courier|dispatch)\b", re.I)
+_WITH_YOU = re.compile(
+    r"^(?:and\s+)?(?:he|she|it|they)(?:'ll|\s+will|\s+should)\s+be\s+with\s+you\b", re.I
+)
+
+
+def _arrives(prev: str, part: str) -> bool:
+    """Whether ``part`` only says that the thing ``prev`` sends will arrive."""
+    return bool(_WITH_YOU.match(part) and _SENT.search(prev))
 
 
 def _waiting_joined(parts: list[str]) -> list[str]:
@@ -420,7 +446,10 @@ def frame(clause: Clause) -> Frame:
         and re.search(r"\b(?:today|now|immediately)\b", deadline.group(0), re.I)
     ):
         deadline = None  # "I've cancelled the plan, effective today": done, nothing to come
-    request = kind == "instruction" and bool(REQUEST.search(LEADING.sub("", main)))
+    # (an imperative said with a rising voice asks too: "…and let me know by Monday week?")
+    request = kind == "instruction" and bool(
+        REQUEST.search(LEADING.sub("", main)) or _BARE_VERB.match(LEADING.sub("", main))
+    )
     follows = _follows(text.split(",")[-1].strip()) and "," in text
     # how a joined consequence usually goes makes no rule of the act: "I'll issue the refund
     # the same day, and it usually shows up five days after that"

@@ -31,6 +31,8 @@ TEAM = re.compile(
     r"(?:\s+(?:lead|leader))?)\b",
     re.I,
 )
+#: a gang or crew named after its leader: "Hemi's gang"
+_SOMEONES_GANG = re.compile(r"\b((?-i:[A-Z])[a-z]+'s\s+(?:gang|crew|team))\b")
 PRONOUN_ACTOR = ("they", "he", "she")
 #: the groups among :data:`_TEAM`'s words, which "he" or "she" never means
 COLLECTIVE: Final = frozenset(
@@ -116,7 +118,8 @@ def _before(text: str, who: str) -> str:
 def mentioned(text: str) -> tuple[list[str], list[str]]:
     """The teams (and organisations) and the people named in ``text``, in order (a team's
     name said after it, "our specialist partner, Bellweather Rug Works", last)."""
-    teams = [m.group(1) for m in TEAM.finditer(text)] + [
+    found = [*TEAM.finditer(text), *_SOMEONES_GANG.finditer(text)]
+    teams = [m.group(1) for m in sorted(found, key=lambda m: m.start())] + [
         m.group("name")
         for m in _ORGANISATION.finditer(text)
         if m.group("name").split()[0] not in _NOT_ORGANISATIONS

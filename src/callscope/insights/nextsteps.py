@@ -29,6 +29,7 @@ no step of its own: the third party's is.
 
 from __future__ import annotations
 
+import itertools
 import re
 from collections import Counter
 from collections.abc import Sequence
@@ -44,7 +45,7 @@ from callscope.insights.lists import is_list
 from callscope.insights.naming import Names, reported
 from callscope.insights.numbers import WEEKDAY, normalise_deadline
 from callscope.insights.offers import taken_offers
-from callscope.insights.repeats import RECAP, key, recapped, said_before
+from callscope.insights.repeats import ASKS_RECAP, RECAP, key, recapped, said_before
 from callscope.insights.steptext import step_action, step_text, with_object
 from callscope.insights.types import Embedder, NextStep, Sentence, Utterance, sentences
 
@@ -276,7 +277,7 @@ def _same_visit(first: Candidate, then: Candidate) -> bool:
 #: the acts of a visit, which what the visitor then does there belongs to ("she'll be with
 #: you on Tuesday, and she'll have a look at…"); after other acts a pronoun's act is a step
 #: of its own ("she's going to open a dispute today… She'll email you the form")
-_VISITS: Final = frozenset(("be", "come", "visit", "pop", "drop", "call", "go"))
+_VISITS: Final = frozenset(("be", "come", "visit", "pop", "drop", "call", "go", "bring"))
 #: a call on the phone, no visit ("will call you on Monday, and then she'll send…")
 _PHONE_CALL: Final = re.compile(r"\bcall(?:s|ing)?\s+(?:you|him|her|them|the customer)\b", re.I)
 
@@ -371,6 +372,18 @@ def _agreed(c: Candidate, kept: Sequence[Candidate], utterances: Sequence[Uttera
     )
 
 
+def _asked_recaps(utterances: Sequence[Utterance]) -> set[int]:
+    """The agent's turns that answer the customer's ask for a recap ("Will you go over it once
+    more for me?")."""
+    return {
+        then.id
+        for asked, then in itertools.pairwise(utterances)
+        if asked.speaker == "customer"
+        and then.speaker != "customer"
+        and ASKS_RECAP.search(asked.text)
+    }
+
+
 def next_steps(utterances: Sequence[Utterance], *, embed: Embedder | None = None) -> list[NextStep]:
     """The commitments made in the call, in order (see the module docstring)."""
     found = candidates(utterances)
@@ -392,6 +405,7 @@ def next_steps(utterances: Sequence[Utterance], *, embed: Embedder | None = None
     ]
     out: list[NextStep] = []
     recaps = {s.utterance.id for s in sents if RECAP.search(s.text) or is_list(s.text)}
+    recaps |= _asked_recaps(utterances)
     last: Candidate | None = None
     for c, p in zip(found, probabilities, strict=True):
         if c not in kept or handed_over(c, kept) or _agreed(c, kept, utterances):

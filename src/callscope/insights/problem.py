@@ -10,6 +10,7 @@ greeting and introduction dropped.
 
 from __future__ import annotations
 
+import itertools
 import re
 from collections.abc import Sequence
 from typing import Final
@@ -23,7 +24,7 @@ _PROBLEM = re.compile(
     r"\b(?:locked out|can't|cannot|couldn't|won't|doesn't|didn't|isn't|wasn't|hasn't|haven't|"
     r"not working|never got|never received|never (?:arrived|came|showed|turned up|happened)|"
     r"no longer|stopped|keeps|keep \w+ing|drops?|problem|issue|error|broken|broke|failed|wrong|"
-    r"the trouble is|out of hand|"
+    r"the trouble is|out of hand|dead|died|damaged|faulty|leak(?:s|ing)|smashed|stolen|"
     r"(?:it's|it is|they're|they are)\s+not\s+(?:my|her|his|our|their)\b|"
     r"charged|billed|overcharged|cancel|refund|calling about|calling because|i need|i want|"
     r"i'd like|trying to|missing|missed|lost|cracked|expired|too high|double|twice|no hot|"
@@ -70,9 +71,9 @@ _IDENTITY = re.compile(
 _PROBLEM_TURNS: Final = 3
 #: "Hi Sarah," and the recogniser's "Hi, Sarah."
 _GREETING = re.compile(
-    r"^(?:oh,?\s+)?(?:hi|hello|hey|g'day|hiya|kia ora|bore da|prynhawn da|"
+    r"^(?:(?:oh|ah),?\s+)?(?:hi|hello|hey|g'day|hiya|kia ora|bore da|prynhawn da|"
     r"(?:good )?(?:morning|afternoon|evening))"
-    r"(?:,?\s+(?-i:[A-Z][a-z]+))?[,.!]\s*",
+    r"(?:,?\s+(?-i:[A-Z])[^\W\d_]+)?[,.!]\s*",
     re.I,
 )
 #: a sentence that only says who is calling: "My name's Derek Fairweather.", "I'm Mark.", "This
@@ -80,7 +81,9 @@ _GREETING = re.compile(
 _INTRODUCTION = re.compile(
     r"^(?:(?:and\s+)?(?:my name(?:'s|\s+is)|i'm|i\s+am|this\s+is|it's))\s+"
     r"(?:(?:mr|mrs|ms|miss|dr)\.?\s+)?(?-i:[A-Z])[\w'-]*(?:\s+(?-i:[A-Z])[\w'-]*){0,2}"
-    r"(?:,?\s+(?:from|at|with|calling from|over at)\s+[^.!?,]{1,40})?\s*[.!?]?$",
+    # "It's Pádraig Murphy here, out in Ballincollig."
+    r"(?:\s+here)?(?:,?\s+(?:from|at|with|calling from|over at|out in|up in|down in|in)\s+"
+    r"[^.!?,]{1,40})?\s*[.!?]?$",
     re.I,
 )
 
@@ -98,8 +101,10 @@ _WHAT_ABOUT = re.compile(
     r"\b(?:a|an)\s+(?:[\w-]+\s+)?(?:subscription|account|policy|contract|membership|plan)\s+"
     r"(?:with|through)\s+you\b|\b(?:reference|booking|order|"
     r"account|job|policy|case|claim|ticket)\s+(?:number|no\.?|reference)?\s*(?:is\s+)?\d|"
-    r"^(?:and\s+)?(?:i'm|i\s+am)\s+(?:ringing|calling|phoning)\s+about\s+(?:my|the|our)\s+"
-    r"[\w' -]{1,30}?(?:\s+again)?[.!]?$|"
+    # (a false start allowed: "I'm, eh, I'm ringing about a queen I got from ye this week")
+    r"^(?:and\s+)?(?:(?:i'm|i\s+am),?\s+(?:(?:eh|uh|um|erm),?\s+)?)?(?:i'm|i\s+am)\s+"
+    r"(?:ringing|calling|phoning)\s+about\s+(?:my|the|our|a|an)\s+[\w' -]{1,40}?(?:\s+again)?"
+    r"[.!]?$|"
     # the job the company did: "You guys put our kitchen benchtops in yesterday, in Wollongong."
     r"^(?:you|you guys|your\s+(?:team|crew|lads|guys))\s+(?:put|fitted|installed|did|delivered|"
     r"built|laid|serviced|replaced|moved)\s+(?:our|my)\b[^.!?]*[.!]?$",
@@ -240,10 +245,15 @@ def problem_turn(sents: Sequence[Sentence]) -> tuple[Sentence, str] | None:
         # "It's David Okoro. I've got a marquee booked with you, reference MQ7730." — the agent
         # looks it up, and the customer's next long turn says what is wrong
         # (or the one after, when the next only says what is fine: "Look, the stone's
-        # gorgeous, no complaints there." — "There's a but. …it won't go in.")
-        later = [t for t in long if t[0].utterance.start > chosen[0].utterance.start][:2]
-        if later and not _FINE.search(" ".join(p.text for p in later[0])):
-            later = later[:1]
+        # gorgeous, no complaints there." — "There's a but. …it won't go in."; or while the
+        # customer answers the look-up: "it's H B, two-oh-nine-three-one." — "…Is that the
+        # one?" — "That's the one. But when I opened the little box she was dead…")
+        after = [t for t in long if t[0].utterance.start > chosen[0].utterance.start]
+        if after and _FINE.search(" ".join(p.text for p in after[0])):
+            later = after[:2]
+        else:
+            answering = itertools.takewhile(lambda t: t[0].utterance.id in answers, after)
+            later = list(answering)[:2] or after[:1]
         # what is wrong, not only how it feels ("this is the second time and it's really
         # frustrating" leaves the booking the matter)
         chosen = next(

@@ -12,7 +12,7 @@ from typing import Final
 from callscope.insights.clauses import Frame
 from callscope.insights.types import NextStep
 
-__all__ = ["RECAP", "key", "recapped", "said_before"]
+__all__ = ["ASKS_RECAP", "RECAP", "key", "recapped", "said_before"]
 
 
 def key(text: str) -> str:
@@ -41,10 +41,18 @@ _CONTACT = re.compile(r"\b(?:call|ring|phone|email|text|contact)\b", re.I)
 
 #: a turn that sums up what was agreed: "So, just to recap", "Let me go over it"
 RECAP = re.compile(
-    r"\b(?:(?:quick|short|brief)\s+(?:recap|summary)|(?:just\s+)?to\s+(?:recap|sum\s+up|summari[sz]e|go\s+over\s+(?:it|that|everything)|"
-    r"run\s+through\s+(?:it|that|everything))|(?:just\s+)?so\s+you(?:'ve|\s+have)\s+got\s+it\s+"
-    r"all|just\s+to\s+confirm|let\s+me\s+(?:recap|summari[sz]e|sum\s+up|go\s+over"
+    r"\b(?:(?:quick|short|brief)\s+(?:recap|summary)|(?:just\s+)?to\s+(?:recap|sum\s+up|"
+    r"summari[sz]e|go\s+over\s+(?:it|that|everything)|run\s+through\s+(?:it|that|everything))|"
+    r"(?:just\s+)?so\s+you(?:'ve|\s+have)\s+got\s+it\s+all|just\s+to\s+confirm|"
+    r"to\s+confirm(?=\s*:)|let\s+me\s+(?:recap|summari[sz]e|sum\s+up|go\s+over"
     r"\s+(?:it|that|everything)))\b",
+    re.I,
+)
+#: the customer asking for a recap: "Will you go over it once more for me?", "Can you run
+#: through that again?" (the agent's answer is one)
+ASKS_RECAP = re.compile(
+    r"\b(?:go|run)\s+(?:over|through)\s+(?:it|that|this|everything|all\s+that)\s+"
+    r"(?:once\s+more|again|one\s+more\s+time)|\brepeat\s+(?:that|it|everything)\b",
     re.I,
 )
 #: words that say nothing of what a step is, for :func:`recapped`

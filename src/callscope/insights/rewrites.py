@@ -15,7 +15,7 @@ from __future__ import annotations
 import re
 from typing import Final
 
-from callscope.insights.actors import TRADES
+from callscope.insights.actors import HOUSEHOLD, TRADES
 from callscope.insights.incall import is_later
 from callscope.insights.needed import as_asked, to_do
 from callscope.insights.numbers import WEEKDAY
@@ -160,6 +160,16 @@ _GET_TO = re.compile(
     r"\b(?:I|we)(?:'ll|\s+will)\s+(?:get|have)\s+(?P<who>him|her|them|accounts|billing|dispatch|"
     r"(?:the|our|my|a|an)\s+(?:[a-z'-]+\s+){0,3}?[a-z'-]+)\s+(?:to\s+)?(?P<verb>call|ring|phone|"
     r"email|text|contact|visit|send|check|review|look|come|write|credit|refund|post)\b",
+    re.I,
+)
+#: a person or a team had to do any listed act: "I'll have her scan my licence", "I'll have
+#: the lads in dispatch post a replacement out" (not "I'll get a hold put on…", "I'll get my
+#: son to help")
+_GET_PERSON_TO = re.compile(
+    r"\b(?:I|we)(?:'ll|\s+will)\s+(?:get|have)\s+(?P<who>him|her|them|"
+    r"(?:the|our|my)\s+(?:[a-z'-]+\s+){0,2}(?:lads|guys|crew|gang|team|department|"
+    rf"{TRADES}|{HOUSEHOLD})(?:\s+in\s+[a-z]+)?)\s+(?:to\s+)?"
+    rf"(?P<verb>{'|'.join(sorted(ACTIONS, key=len, reverse=True))})\b",
     re.I,
 )
 #: an adverb before "going to" ("I'm also going to send…") goes after it, where the future
@@ -361,6 +371,7 @@ def _actively(text: str) -> str:
     )
     text = _SENDING.sub(_will_act, text)
     text = _GET_TO.sub(_will_act, text)
+    text = _GET_PERSON_TO.sub(_will_act, text)
     text = _PURPOSE_FIRST.sub("", text)
     text = _ADVERB_GOING.sub(lambda m: f"{m.group('who')} going to {m.group('adv')}", text)
     text = _NEED_YOUR.sub(

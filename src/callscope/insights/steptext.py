@@ -66,6 +66,9 @@ _AGENT_PRONOUNS: Final = (
     (r"\byours\b", "the customer's"), (r"\byour\b", "the customer's"),
     (r"\byou\b", "the customer"), (r"\bmyself\b", ""), (r"\bmy\b", "the agent's"),
     (r"\bour\b", "the"), (r"\bus\b", "the company"), (r"\bme\b", "the agent"),
+    # in a condition kept with the step: "…once I've got that" (the verb agrees below)
+    (r"\bI've\b", "the agent has"), (r"\bI'm\b", "the agent is"), (r"\bI'll\b", "the agent will"),
+    (r"\bI'd\b", "the agent would"), (r"\bI\b", "the agent"),
 )  # fmt: skip
 _CUSTOMER_PRONOUNS: Final = (
     (r"\bI'm\b", "they are"), (r"\bI've\b", "they have"), (r"\bI'll\b", "they will"),
@@ -150,10 +153,10 @@ def third_person(text: str, speaker: str) -> str:
     for pattern, repl in table:
         text = re.sub(pattern, repl, text, flags=re.I)
     text = text.replace(_ZWSP, "")
-    if speaker != "customer":  # "you send" → "the customer sends"
+    if speaker != "customer":  # "you send" → "the customer sends", "I have" → "the agent has"
         text = re.sub(
-            r"\bthe customer ([a-z]+)\b",
-            lambda m: f"the customer {third_singular(m.group(1)) or m.group(1)}",
+            r"\bthe (customer|agent) ([a-z]+)\b",
+            lambda m: f"the {m.group(1)} {third_singular(m.group(2)) or m.group(2)}",
             text,
         )
     # a second mention of the customer reads "they"/"their"
@@ -271,6 +274,8 @@ def step_text(clause: Clause, f: Frame) -> str:
     elif f.owner == "third party":
         out = f"{_team(f.who)} to {action}"
     else:
+        # (an act whose verb is no listed one keeps its subject: "I'll re-issue the invoice")
+        action = re.sub(r"^the agent (?:will|is going to) ", "", action, flags=re.I)
         out = action[:1].upper() + action[1:]
     return re.sub(r"\bsms\b", "SMS", out, flags=re.I) + "."
 
@@ -339,9 +344,9 @@ _WEEKDAY_FIRST: Final = re.compile(rf"^{WEEKDAY}\b", re.I)
 #: "…with museum glass, which is anti-reflective and much tougher"
 _TRAILING_ASIDE: Final = re.compile(
     r",?\s*(?:if\s+that(?:'s|\s+is)\s+(?:alright|all right|okay|ok|fine|good)(?:\s+with\s+you)?|"
-    r"i\s+promise(?:\s+you)?|which\s+(?:is|are)\s+[^,;\d]+|"
+    r"(?:i|the\s+agent)\s+promises?(?:\s+you)?|which\s+(?:is|are)\s+[^,;\d]+|"
     # an assurance or the speaker's reason: ", I'll make sure of it", ", just so it doesn't slip"
-    r"(?:i|they|we)(?:'ll|\s+will)\s+make\s+sure\s+of\s+it|(?:anyway,?\s+)?just\s+so\s+[^,;]+)(?=[.!?]?$)",
+    r"(?:i|they|we|the\s+agent)(?:'ll|\s+will)\s+make\s+sure\s+of\s+it|(?:anyway,?\s+)?just\s+so\s+[^,;]+)(?=[.!?]?$)",
     re.I,
 )
 

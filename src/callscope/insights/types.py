@@ -52,7 +52,10 @@ class NextStep:
 
 #: a sentence ends at . ! ? before a capital or digit — not after a title ("Dr. Patel")
 _SENTENCE_END = re.compile(
-    r"(?<!\bDr\.)(?<!\bMr\.)(?<!\bMs\.)(?<!\bMrs\.)(?<!\bSt\.)(?<=[.!?])\s+(?=[A-Z0-9\"'])"
+    r"(?<!\bDr\.)(?<!\bMr\.)(?<!\bMs\.)(?<!\bMrs\.)(?<!\bSt\.)(?<!\bNo\.)(?<=[.!?])\s+"
+    r"(?=[A-Z0-9\"'])"
+    # "No." ends a sentence ("No. I'll call you") unless a number follows ("a No. 1 grade")
+    r"|(?<=\bNo\.)\s+(?=[A-Z\"'])"
 )
 
 
