@@ -73,7 +73,7 @@ _CONDITIONS_WITHOUT_COMMAS_AND_VISITS_SAID_SHORT: Final = [
                 "Orla will pop in for it on Thursday after work, then, so it's not hanging about.",
             )
         ],
-        [("customer", "Customer to pop in for it on Thursday after work.")],
+        [("customer", "Orla to pop in for it on Thursday after work.")],
     ),
     (
         [("agent", "I'd ask you to send us the meter reading by Friday.")],
@@ -1193,6 +1193,144 @@ _PEOPLE_HAD_ACT_ASIDES_AND_RECAPS_ASKED_FOR: Final = [
 ]
 
 
+#: a colleague named aside, a plural promise after "rather than", the customer's person said as
+#: who it will be, requests put as what would suit or after a colon, a condition kept whole,
+#: what happens otherwise, an event done and dusted, a recap "run back"
+_COLLEAGUES_ASIDE_REQUESTS_SUITED_AND_CONDITIONS_WHOLE: Final = [
+    (
+        [
+            (
+                "agent",
+                "Actually, tell you what, I'll get Ken, he's our in-house astronomy nerd, to ring you Thursday evening.",
+            )
+        ],
+        [("third party", "Ken to call the customer Thursday evening.")],
+    ),
+    # the customer's own person named with their role stays the customer's ask
+    (
+        [("customer", "I'll get Fiona, my manager, to email you the report tonight.")],
+        [
+            (
+                "customer",
+                "Customer to get Fiona, their manager, to email the agent the report tonight.",
+            )
+        ],
+    ),
+    (
+        [
+            (
+                "agent",
+                "Rather than mess about with a repair, we'll just swap the whole mount head. Our warehouse has them in stock, so they'll ship a new head out to you tomorrow.",
+            )
+        ],
+        [("third party", "Warehouse to ship a new head out to the customer tomorrow.")],
+    ),
+    (
+        [("customer", "It'll be my husband picking it up on the sixth.")],
+        [("customer", "Customer's husband to pick it up on the sixth.")],
+    ),
+    (
+        [
+            (
+                "agent",
+                "If you could reply to the email address on the letter with it by Wednesday, that would be ideal.",
+            )
+        ],
+        [
+            (
+                "customer",
+                "Customer to reply to the email address on the letter with it by Wednesday.",
+            )
+        ],
+    ),
+    (
+        [
+            (
+                "agent",
+                "So what I need from you: go into the dashboard, switch to the new account, and upload a bank letter. By Friday, ideally.",
+            )
+        ],
+        [
+            (
+                "customer",
+                "Customer to go into the dashboard, switch to the new account and upload a bank letter, by Friday, ideally.",
+            )
+        ],
+    ),
+    (
+        [("agent", "An enquiry officer will telephone you to arrange the home visit.")],
+        [("third party", "Enquiry officer to telephone the customer to arrange the home visit.")],
+    ),
+    (
+        [
+            (
+                "agent",
+                "If you email me their name, address and phone number by Monday, the team will send them the form that same week.",
+            )
+        ],
+        [
+            (
+                "third party",
+                "Team to send them the form that same week if the customer emails the agent their name, address and phone number by Monday.",
+            )
+        ],
+    ),
+    # what happens otherwise is no step
+    ([("customer", "I need both of those apostilled or they'll just send me home.")], []),
+    # what a third party will want to know is no act
+    (
+        [
+            (
+                "agent",
+                "Their investigations team will be in touch with you within forty-eight hours. They'll probably want to know who signed and when.",
+            )
+        ],
+        [("third party", "Investigations team to be in touch with the customer within 48 hours.")],
+    ),
+    (
+        [
+            (
+                "agent",
+                "And then once the christening's done and dusted, bring it back to us in January.",
+            )
+        ],
+        [
+            (
+                "customer",
+                "Customer to bring it back to the company in January once the christening's done and dusted.",
+            )
+        ],
+    ),
+    (
+        [
+            (
+                "agent",
+                "And our security manager, Tama, is lodging a police report on our behalf this afternoon.",
+            )
+        ],
+        [
+            (
+                "third party",
+                "Security manager Tama to lodge a police report on the company's behalf this afternoon.",
+            )
+        ],
+    ),
+    # who the customer says will act is named
+    (
+        [("customer", "The plumber will come on Tuesday.")],
+        [("customer", "Plumber to come on Tuesday.")],
+    ),
+    (
+        [
+            ("agent", "I'll email you the form today."),
+            ("customer", "Okay."),
+            ("agent", "So let me run it back. I email you the form today."),
+        ],
+        [("agent", "Email the customer the form today.")],
+    ),
+]
+
+
 @pytest.mark.parametrize(
     ("turns", "found"),
     _CONDITIONS_WITHOUT_COMMAS_AND_VISITS_SAID_SHORT
@@ -1202,7 +1340,8 @@ _PEOPLE_HAD_ACT_ASIDES_AND_RECAPS_ASKED_FOR: Final = [
     + _ADVICE_REPORTED_PROMISES_AND_SPANS
     + _PASSIVES_PLANS_HOLDINGS_AND_GOODBYES
     + _TEAMS_NAMED_RECAP_LISTS_AND_STRESSED_CONDITIONS
-    + _PEOPLE_HAD_ACT_ASIDES_AND_RECAPS_ASKED_FOR,
+    + _PEOPLE_HAD_ACT_ASIDES_AND_RECAPS_ASKED_FOR
+    + _COLLEAGUES_ASIDE_REQUESTS_SUITED_AND_CONDITIONS_WHOLE,
 )
 def test_less_common_ways_to_say_a_step(
     turns: list[tuple[str, str]], found: list[tuple[str, str]]
@@ -1361,3 +1500,28 @@ def test_a_number_after_no_does_not_end_the_sentence() -> None:
         "No.",
         "I'll call you.",
     ]
+
+
+def test_the_problem_follows_an_order_named_with_a_vague_trouble() -> None:
+    call = said(
+        ("agent", "Good afternoon, Northern Skies Optics, you've got Dev. What can I do for you?"),
+        (
+            "customer",
+            "Hi Dev, um, my name's Marguerite Lapointe, I'm calling from Calgary. I bought a "
+            "telescope from you guys a couple of weeks back and I'm, well, I'm having a bit of a "
+            "time with it.",
+        ),
+        (
+            "agent",
+            "Oh no, okay. Have you got the order number handy? It should start with N-S.",
+        ),
+        ("customer", "Yeah, hang on, it's on the packing slip somewhere... here. NS-58213."),
+        ("agent", "Lovely. The eight-inch reflector on the StarTrack mount. That the one?"),
+        (
+            "customer",
+            "That's the one. So the telescope part seems fine, but the mount won't track anything.",
+        ),
+    )
+    _, highlights = summary(call, sentences(call), next_steps(call))
+    problem = next(h for h in highlights if h.kind == "problem")
+    assert problem.text.startswith("That's the one. So the telescope part seems fine")

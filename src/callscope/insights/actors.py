@@ -378,6 +378,7 @@ def third_party(body: str, first: re.Match[str] | None, when: str = "") -> tuple
                 then is None
                 or then.group(1).lower() == "be"
                 or then.group(1).lower() in _PERCEIVING
+                or then.group(1).lower() in ("know", "hear", "understand")
             ):
                 # "They'll need to be out of that camp by Wednesday": a state; "he'll need to see
                 # the ticket first": what reaches him

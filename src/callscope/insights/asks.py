@@ -125,7 +125,7 @@ _CONTACT_US = re.compile(
 
 
 _INSTRUCT_VERBS: Final = ("verb", "verb2", "verb3", "verb4", "verb5", "verb6", "verb7")
-_EXPECTED = re.compile(r"^\s*(?:and\s+)?(?:when|once|as soon as)\b", re.I)
+_EXPECTED = re.compile(r"^\s*(?:and\s+)?(?:then\s+)?(?:when|once|as soon as)\b", re.I)
 
 
 #: someone the customer must have somewhere: "(you'll need to) have someone with a licence

@@ -119,7 +119,7 @@ NEGATED: Final = re.compile(
     re.I,
 )
 _CONDITION = re.compile(
-    r"^\s*(?:(?:and|so|but)\s+)?(?:if|unless|in case|once|as soon as|when|"
+    r"^\s*(?:(?:and|so|but)\s+)?(?:then\s+)?(?:if|unless|in case|once|as soon as|when|"
     r"should\s+(?:it|you|the|that|this|they|there|anything|your)\b)\b",
     re.I,
 )
@@ -152,11 +152,14 @@ LEADING = re.compile(
     r"ok(?:ay)?|so|yes|sure|great|alright|right|well|and|then|also|now|good news|"
     r"perfect|thanks|thank you|fine|got it|understood|in the meantime|to make up for it|"
     r"anyway|either way|in any case|regardless|maybe later|i understand|of course|absolutely|"
+    r"actually|(?:i'll\s+)?tell\s+you\s+what|"
     r"certainly|no problem|but|though|however|in (?:this|that|your) case|instead|this time|"
     r"as a gesture|as a goodwill gesture|one (?:more|last) thing|(?:and )?finally|lastly|oh|"
     r"no(?=,)|"
     # the agent taking the matter on: "Leave it with me, I'll call you on Friday"
     r"leave\s+it\s+with\s+(?:me|us)|"
+    # what is not done instead: "Rather than mess about with a repair, we'll just swap…"
+    r"rather\s+than\s+[^,.;?!]{1,40}(?=,)|"
     # the reason just given: "That's why, this time, Hemi's going to ring you himself"
     r"(?:that's|that\s+is|which\s+is)\s+why|"
     # the thing a request is about: "Then for the title itself, you'll need to bring it…"

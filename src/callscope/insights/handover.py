@@ -12,7 +12,7 @@ import re
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Final
 
-from callscope.insights.clauses import clauses
+from callscope.insights.clauses import LEADING, clauses
 
 if TYPE_CHECKING:
     from callscope.insights.nextsteps import Candidate
@@ -69,7 +69,7 @@ def _we_then_them(c: Candidate, kept: Sequence[Candidate]) -> bool:
         c.frame.kind == "future"
         and c.frame.owner == "agent"
         and len(clauses(c.sentence.text, c.sentence.speaker)) == 1
-        and bool(_WE_WILL.match(c.clause.text))
+        and bool(_WE_WILL.match(LEADING.sub("", c.clause.text)))
         and any(
             o.frame.owner == "third party"
             and o.sentence.utterance is c.sentence.utterance

@@ -44,6 +44,8 @@ TIME_AS_OBJECT: Final = re.compile(
 #: confirm those were equipment faults" states a fact
 HYPOTHETICAL = re.compile(
     r"(?:\b(?:would|could|might|hypothetically)\b|"
+    # what happens otherwise: "I need both of those apostilled or they'll just send me home"
+    r"\bor\s+(?:else\s+)?(?:they|he|she|it|we)(?:'ll|\s+will)\s|"
     # "if you had…" (not "if you haven't had a letter by…": a condition to come)
     r"\bif\b(?![^,.]{0,120}?(?:n't|n’t|not|have|has|'ve|’ve)\s+(?:(?:yet|still|just|already)\s+)?"
     r"had\b)[^,.]{0,120}?\b(?:were|had)\b|"

@@ -16,9 +16,11 @@ __all__ = ["is_list", "listed"]
 
 #: a comma that opens the next clause of a list: "Priya calls you by Friday, the crew patches
 #: Kingsway Avenue by Tuesday, you'll get the form from me"
+#: a name of one or two capitalised words ("Lucía", "Vital Statistics")
+_NAME = r"(?-i:[A-Z])[^\W\d_]+(?:\s+(?-i:[A-Z])[^\W\d_]+)?"
 _SUBJECT_VERB = (
-    r"(?:(?:i|we|you|he|she|they|(?-i:[A-Z])[a-z'-]+)(?:'ll|'re|'s|'ve|'m)|(?:i|we|you|he|she|they|"
-    r"(?-i:[A-Z])[a-z'-]+|(?:the|your|our|my|his|her|their)\s+(?:[\w'-]+\s+){0,3}?[\w'-]+)"
+    rf"(?:(?:i|we|you|he|she|they|{_NAME})(?:'ll|'re|'s|'ve|'m)|(?:i|we|you|he|she|they|"
+    rf"{_NAME}|(?:the|your|our|my|his|her|their)\s+(?:[\w'-]+\s+){{0,3}}?[\w'-]+)"
     r"\s+(?:will|is|are|has|have|gets?|goes|(?-i:[a-z]+)s))\b"
 )
 _LIST_ITEM = re.compile(rf",\s+(?:and\s+)?(?={_SUBJECT_VERB})", re.I)

@@ -41,6 +41,8 @@ _NEED_FROM_YOU = (
 )
 _WHAT_YOU_DO = re.compile(
     rf"\b(?:{_NEED_FROM_YOU}(?:for\s+you\s+)?to\s+|"
+    # "So what I need from you: go into the dashboard, switch to…"
+    r"(?:what|all)\s+(?:i|we)(?:'d|\s+would)?\s+need\s+from\s+you(?:\s+now)?\s*:\s+|"
     # "what I do need is for you to have it by the door"
     r"(?:what|all)\s+(?:i|we)\s+(?:do\s+|really\s+)?need\s+is\s+for\s+you\s+to\s+|"
     # "the ball's in your court to upload a new photo"
@@ -150,6 +152,14 @@ _HELPS_IF = re.compile(
     re.I,
 )
 
+#: a request put as a condition that would suit: "If you could reply to the email address on
+#: the letter with it by Wednesday, that would be ideal" — read as "could you reply…?"
+_IF_YOU_COULD = re.compile(
+    r"^(?:(?:and|so)\s+)?if\s+you\s+could\s+(?P<ask>[^,;]+?),\s+that(?:'d|\s+would)\s+be\s+"
+    r"(?:really\s+)?(?:ideal|great|brilliant|perfect|lovely|helpful|fantastic|wonderful|amazing|"
+    r"a\s+(?:big\s+)?help)[.!]?$",
+    re.I,
+)
 #: a request put as a help with a thing left done: "it'd really help if the back storage room
 #: was unlocked before eight" — read as "could you have the back storage room unlocked before
 #: eight"
@@ -195,4 +205,5 @@ def as_asked(text: str) -> str:
     text = _NEEDS_DOING.sub(_asked_to_do, text)
     text = _WORTH_DOING.sub(_worth_doing, text)
     text = _HELPS_IF_DONE.sub(lambda m: f"could you have {m.group('what')} {m.group('done')}", text)
+    text = _IF_YOU_COULD.sub(lambda m: f"could you {m.group('ask')}?", text)
     return _HELPS_IF.sub("could you ", text)

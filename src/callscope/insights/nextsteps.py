@@ -191,7 +191,9 @@ _TRAILING_CONDITION = re.compile(
 _TIME_ONLY = re.compile(
     r"^(?:(?:probably|hopefully|ideally|likely|most\s+likely|should\s+be|it'll\s+be|that'll\s+be)"
     r"\s+)?(?:(?:on|by|this|next|first\s+thing)\s+)?(?:today|tonight|tomorrow|"
-    rf"{WEEKDAY})(?:\s+(?:morning|afternoon|evening|night))?[.!]?$",
+    rf"{WEEKDAY})(?:\s+(?:morning|afternoon|evening|night))?"
+    # "By Friday, ideally, so it clears verification before the run."
+    r"(?:,?\s+(?:ideally|if possible|if you can|at the latest|please))?(?:,\s+so\s+[^.!?]+)?[.!]?$",
     re.I,
 )
 #: the longest pause (s) between a speaker's utterances still read as one sentence

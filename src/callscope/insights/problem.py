@@ -24,7 +24,7 @@ _PROBLEM = re.compile(
     r"\b(?:locked out|can't|cannot|couldn't|won't|doesn't|didn't|isn't|wasn't|hasn't|haven't|"
     r"not working|never got|never received|never (?:arrived|came|showed|turned up|happened)|"
     r"no longer|stopped|keeps|keep \w+ing|drops?|problem|issue|error|broken|broke|failed|wrong|"
-    r"the trouble is|out of hand|dead|died|damaged|faulty|leak(?:s|ing)|smashed|stolen|"
+    r"the trouble is|out of hand|dead|died|damaged|faulty|leak(?:s|ing)|smashed|stolen|rejected|"
     r"(?:it's|it is|they're|they are)\s+not\s+(?:my|her|his|our|their)\b|"
     r"charged|billed|overcharged|cancel|refund|calling about|calling because|i need|i want|"
     r"i'd like|trying to|missing|missed|lost|cracked|expired|too high|double|twice|no hot|"
@@ -79,11 +79,12 @@ _GREETING = re.compile(
 #: a sentence that only says who is calling: "My name's Derek Fairweather.", "I'm Mark.", "This
 #: is Daniel from Brightline Studio." (no part of the problem)
 _INTRODUCTION = re.compile(
-    r"^(?:(?:and\s+)?(?:my name(?:'s|\s+is)|i'm|i\s+am|this\s+is|it's))\s+"
+    r"^(?:(?:um|uh|erm|er|so|well),?\s+)?(?:(?:and\s+)?(?:my name(?:'s|\s+is)|i'm|i\s+am|this\s+is|"
+    r"it's))\s+"
     r"(?:(?:mr|mrs|ms|miss|dr)\.?\s+)?(?-i:[A-Z])[\w'-]*(?:\s+(?-i:[A-Z])[\w'-]*){0,2}"
     # "It's Pádraig Murphy here, out in Ballincollig."
-    r"(?:\s+here)?(?:,?\s+(?:from|at|with|calling from|over at|out in|up in|down in|in)\s+"
-    r"[^.!?,]{1,40})?\s*[.!?]?$",
+    r"(?:\s+here)?(?:,?\s+(?:(?:i'm\s+)?(?:calling|ringing|phoning)\s+from|from|at|with|"
+    r"over at|out in|up in|down in|in)\s+[^.!?,]{1,40})?\s*[.!?]?$",
     re.I,
 )
 
@@ -98,13 +99,16 @@ _ANOTHER_ISSUE = re.compile(
 _WHAT_ABOUT = re.compile(
     r"\b(?-i:[A-Z]{1,4}-?\d{3,})\b|\bbooked\s+(?:with|through)\s+you\b|"
     # "I've got a subscription with you for daily lenses"
-    r"\b(?:a|an)\s+(?:[\w-]+\s+)?(?:subscription|account|policy|contract|membership|plan)\s+"
-    r"(?:with|through)\s+you\b|\b(?:reference|booking|order|"
+    r"\b(?:a|an)\s+(?:[\w-]+\s+)?(?:subscription|account|policy|contract|membership|plan|order|"
+    r"booking)\s+(?:in\s+)?(?:with|through)\s+you(?:\s+guys)?\b|\b(?:reference|booking|order|"
     r"account|job|policy|case|claim|ticket)\s+(?:number|no\.?|reference)?\s*(?:is\s+)?\d|"
     # (a false start allowed: "I'm, eh, I'm ringing about a queen I got from ye this week")
     r"^(?:and\s+)?(?:(?:i'm|i\s+am),?\s+(?:(?:eh|uh|um|erm),?\s+)?)?(?:i'm|i\s+am)\s+"
     r"(?:ringing|calling|phoning)\s+about\s+(?:my|the|our|a|an)\s+[\w' -]{1,40}?(?:\s+again)?"
     r"[.!]?$|"
+    # what the customer bought: "I bought a telescope from you guys a couple of weeks back"
+    r"^(?:and\s+)?i\s+(?:bought|ordered|purchased|got)\s+(?:a|an|the|some|my)\s+[^.!?]{1,40}?"
+    r"\s+(?:from|through|off)\s+(?:you|you\s+guys|ye|yous)\b[^.!?]*[.!]?$|"
     # the job the company did: "You guys put our kitchen benchtops in yesterday, in Wollongong."
     r"^(?:you|you guys|your\s+(?:team|crew|lads|guys))\s+(?:put|fitted|installed|did|delivered|"
     r"built|laid|serviced|replaced|moved)\s+(?:our|my)\b[^.!?]*[.!]?$",
@@ -150,7 +154,10 @@ def _only_asks(turn: Sequence[Sentence]) -> bool:
 #: morning, order number SO88213" (the customer's next turn says what)
 _VAGUE = re.compile(
     r"\b(?:a|an|some)\s+(?:(?:bit\s+of\s+an?|small|little|quick)\s+)?(?:problem|issue|query)"
-    r"\s+(?:with|about|regarding)\s+(?:my|the|our|a|an|this|one)\s+[\w-]+",
+    r"\s+(?:with|about|regarding)\s+(?:my|the|our|a|an|this|one)\s+[\w-]+|"
+    # "I'm having a bit of a time with it", "having some trouble with it"
+    r"\bhaving\s+(?:a\s+bit\s+of\s+|some\s+)?(?:a\s+time|trouble|bother|issues|problems)\s+"
+    r"with\s+(?:it|them|this|that)\b",
     re.I,
 )
 
@@ -196,8 +203,12 @@ def problem_turn(sents: Sequence[Sentence]) -> tuple[Sentence, str] | None:
     matter: set[int] = set()
     run: int | None = None
     asked: Sentence | None = None
+    #: the agent asked something earlier in their turn ("Have you got the order number
+    #: handy? It should start with N-S.")
+    questioned = False
     for s in sorted(sents, key=lambda x: x.utterance.start):
         if s.speaker != "customer":
+            questioned = (run is None and questioned) or s.text.rstrip().endswith("?")
             run = None
             asked = s
             continue
@@ -208,6 +219,8 @@ def problem_turn(sents: Sequence[Sentence]) -> tuple[Sentence, str] | None:
                     asked.text
                 )
                 (matter if asks_matter else answers).add(run)
+            elif questioned:
+                answers.add(run)
         turns.setdefault(run, []).append(s)
     long = [
         parts

@@ -65,7 +65,8 @@ _AGENT_PRONOUNS: Final = (
     (r"\byou haven't\b", "the customer hasn't"), (r"\byourself\b", "themselves"),
     (r"\byours\b", "the customer's"), (r"\byour\b", "the customer's"),
     (r"\byou\b", "the customer"), (r"\bmyself\b", ""), (r"\bmy\b", "the agent's"),
-    (r"\bour\b", "the"), (r"\bus\b", "the company"), (r"\bme\b", "the agent"),
+    (r"\bour behalf\b", "the company's behalf"), (r"\bour\b", "the"), (r"\bus\b", "the company"),
+    (r"\bme\b", "the agent"),
     # in a condition kept with the step: "…once I've got that" (the verb agrees below)
     (r"\bI've\b", "the agent has"), (r"\bI'm\b", "the agent is"), (r"\bI'll\b", "the agent will"),
     (r"\bI'd\b", "the agent would"), (r"\bI\b", "the agent"),
@@ -218,6 +219,7 @@ def _and_do(m: re.Match[str]) -> str:
 
 #: someone of the customer's own: "my husband", "our office manager"
 _OWN_PEOPLE = re.compile(r"^(?:my|our|your)\s+(.+)$", re.I)
+_PRONOUNS: Final = frozenset(("", "they", "he", "she", "it", "we", "i", "someone", "somebody"))
 _FUTURE_WORD = re.compile(r"^(?:will|to|should|shall|also|then|now|\w+'ll)$")
 
 
@@ -269,6 +271,9 @@ def step_text(clause: Clause, f: Frame) -> str:
     if own:
         # "my husband will drop it back in": the customer's own people act for them
         out = f"Customer's {own.group(1)} to {_mentioned_again(action)}"
+    elif f.owner == "customer" and f.kind == "third" and f.who.lower() not in _PRONOUNS:
+        # who the customer says will act for them: "Sandra, our office manager, will put…"
+        out = f"{_team(f.who)} to {_mentioned_again(action)}"
     elif f.owner == "customer":
         out = f"Customer to {_mentioned_again(action)}"  # "Customer to email us their receipt"
     elif f.owner == "third party":
@@ -289,7 +294,11 @@ def step_action(clause: Clause, f: Frame) -> str:
         # "if an earlier slot opens up I'll give you a ring": the condition said without a comma
         condition, text = said_if.group(1).strip(), text[said_if.end(1) :].strip()
     elif f.conditional and "," in text:
-        condition, text = (s.strip() for s in text.split(",", 1))
+        # the condition ends where the main clause starts: "If you email me their name, address
+        # and phone number by Monday, the team will send them the form"
+        main = _MAIN_CLAUSE.search(text)
+        at = main.start() if main else text.index(",")
+        condition, text = text[:at].strip(), text[at + 1 :].strip()
     if condition:
         condition = LEADING.sub("", condition)  # "And if you…," → "if you…"
         condition = DEADLINE.sub(lambda m: normalise_deadline(m.group(0)), condition)
@@ -351,6 +360,13 @@ _TRAILING_ASIDE: Final = re.compile(
 )
 
 
+#: the comma before the main clause of a condition said first: ", the team will…", ", I'll…"
+_MAIN_CLAUSE: Final = re.compile(
+    r",\s+(?=(?:i|we|you|he|she|they|it|(?:the|our|your|a|an)\s+[\w'-]+(?:\s+[\w'-]+){0,3}?|"
+    r"(?-i:[A-Z])[\w'-]+)\s*(?:'ll|'s going to|'re going to|\s+will|\s+should|\s+is going to|"
+    r"\s+are going to)\b)",
+    re.I,
+)
 _WEEKDAY_ALONE: Final = re.compile(rf"^{WEEKDAY}$", re.I)
 
 
