@@ -1331,6 +1331,65 @@ _COLLEAGUES_ASIDE_REQUESTS_SUITED_AND_CONDITIONS_WHOLE: Final = [
 ]
 
 
+#: a thing said to be in the customer's email from the agent, a team named by a bare plural, a
+#: time said for the acts just named ("I'll have both done by Friday"), a booking that still
+#: stands, a recap "run through", a request put as what it would give the agent
+_EMAILS_SAID_AS_WHERE_AND_TIMES_FOR_ACTS_JUST_NAMED: Final = [
+    (
+        [
+            (
+                "agent",
+                "And for the hassle, there'll be a ten percent discount code in your email from me today.",
+            )
+        ],
+        [("agent", "Email the customer a ten percent discount code today.")],
+    ),
+    (
+        [
+            (
+                "agent",
+                "Pop it back in its box and leave it by the door. Returns will email you a prepaid label.",
+            )
+        ],
+        [("third party", "Returns to email the customer a prepaid label.")],
+    ),
+    (
+        [
+            (
+                "agent",
+                "I'll re-sculpt the ear seam and reset the left eye. I'll have both done by Friday.",
+            )
+        ],
+        [("agent", "Re-sculpt the ear seam and reset the left eye by Friday.")],
+    ),
+    (
+        [("agent", "Highland Freight are still booked to come for it on Wednesday the 16th.")],
+        [("third party", "Highland Freight to come for it on Wednesday the 16th.")],
+    ),
+    (
+        [
+            ("agent", "I'll fix the ear by Friday."),
+            ("customer", "Great."),
+            ("agent", "Right then, let me run through it. I fix the ear by Friday."),
+        ],
+        [("agent", "Fix the ear by Friday.")],
+    ),
+    (
+        [
+            (
+                "agent",
+                "If you could send me the slip, that'd give me something to show the warehouse.",
+            )
+        ],
+        [("customer", "Customer to send the agent the slip.")],
+    ),
+    (
+        [("agent", "Have a proper look at them and email me by Friday.")],
+        [("customer", "Customer to email the agent by Friday.")],
+    ),
+]
+
+
 @pytest.mark.parametrize(
     ("turns", "found"),
     _CONDITIONS_WITHOUT_COMMAS_AND_VISITS_SAID_SHORT
@@ -1341,7 +1400,8 @@ _COLLEAGUES_ASIDE_REQUESTS_SUITED_AND_CONDITIONS_WHOLE: Final = [
     + _PASSIVES_PLANS_HOLDINGS_AND_GOODBYES
     + _TEAMS_NAMED_RECAP_LISTS_AND_STRESSED_CONDITIONS
     + _PEOPLE_HAD_ACT_ASIDES_AND_RECAPS_ASKED_FOR
-    + _COLLEAGUES_ASIDE_REQUESTS_SUITED_AND_CONDITIONS_WHOLE,
+    + _COLLEAGUES_ASIDE_REQUESTS_SUITED_AND_CONDITIONS_WHOLE
+    + _EMAILS_SAID_AS_WHERE_AND_TIMES_FOR_ACTS_JUST_NAMED,
 )
 def test_less_common_ways_to_say_a_step(
     turns: list[tuple[str, str]], found: list[tuple[str, str]]
@@ -1525,3 +1585,24 @@ def test_the_problem_follows_an_order_named_with_a_vague_trouble() -> None:
     _, highlights = summary(call, sentences(call), next_steps(call))
     problem = next(h for h in highlights if h.kind == "problem")
     assert problem.text.startswith("That's the one. So the telescope part seems fine")
+
+
+def test_the_problem_answers_tell_me_whats_happening() -> None:
+    call = said(
+        ("agent", "GrowWell Hydroponics, Declan here."),
+        ("customer", "Hiya Declan, it's Siobhan Daly. I buy a fair bit off ye for my business."),
+        ("agent", "Ah, Siobhan, how are you? What can I do for you?"),
+        (
+            "customer",
+            "Not great now. I was on your online chat yesterday and it said someone'd ring me "
+            "back within two hours, and sure nobody did, so here I am.",
+        ),
+        ("agent", "Ah no, sorry about that. Go on, tell me what's happening."),
+        (
+            "customer",
+            "So the AquaFlow 2000 pump I bought about five weeks ago has just stopped. Dead.",
+        ),
+    )
+    _, highlights = summary(call, sentences(call), next_steps(call))
+    problem = next(h for h in highlights if h.kind == "problem")
+    assert problem.text.startswith("So the AquaFlow 2000 pump I bought")

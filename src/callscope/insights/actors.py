@@ -43,7 +43,7 @@ _THIRD = re.compile(
     r"driver|agent|store|billing|dispatch|representative|doctor|nurse|provider)|billing|"
     # a team opening the clause with its determiner lost: "(The) notice processing team will…",
     # "so accounts will take it off your next statement"
-    r"accounts payable|dispatch|^accounts|"
+    r"accounts payable|dispatch|^accounts|^returns|"
     r"^(?!(?:any|every|each|no|which|what)\b)(?:[a-z']+\s+){1,3}(?:team|department)))"
     # what someone has agreed to do: "he's agreed to refund the late fee by the twelfth"
     # what they must do by a time: "They have to investigate and respond within thirty days"

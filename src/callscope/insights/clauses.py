@@ -167,7 +167,7 @@ LEADING = re.compile(
     # a purpose first: "To keep it moving, I need you to…", "For any of this to go through, …"
     r"(?:for\s+(?:[a-z'-]+\s+){1,4})?to\s+[a-z]+(?:\s+[^,.;?!]{1,30}?)?(?=,)|"
     # time to think before the act: "Have a think about the wording and email it to me…"
-    r"have\s+a\s+(?:think|look|read|chat|word)(?:\s+(?:about|at|over|through|with)\s+"
+    r"have\s+a\s+(?:(?:proper|good|quick)\s+)?(?:think|look|read|chat|word)(?:\s+(?:about|at|over|through|with)\s+"
     r"[^,.;?!]{1,40}?)?\s+and|"
     # a time first: "On the Thursday itself, could you make sure…", "Tomorrow morning, I'll…"
     rf"on\s+(?:the\s+)?(?:day|{WEEKDAY})(?:\s+itself)?|"

@@ -54,7 +54,9 @@ _ASKED_TO = re.compile(
 _BOOKED_TO = re.compile(
     r"(?P<who>\b(?!(?:it|that|this|there|he|she|they|everything|which|what)\b)"
     r"(?-i:[A-Z][a-z'-]+)(?:\s+(?-i:[A-Z][a-z'-]+))?|\b(?:the|our|an?)\s+(?:[a-z'-]+\s+)?"
-    r"(?:" + TRADES + r"|team|crew))(?:\s+(?:is|are)|'s)\s+(?:now\s+|also\s+)?(?:booked|scheduled)"
+    r"(?:"
+    + TRADES
+    + r"|team|crew))(?:\s+(?:is|are)|'s)\s+(?:now\s+|also\s+|still\s+)?(?:booked|scheduled)"
     r"\s+(?:for\s+(?P<when>(?:[a-z]+\s+){0,2}?(?:today|tonight|tomorrow|" + WEEKDAY + r")"
     r"(?:\s+(?:morning|afternoon|evening))?(?:\s+at\s+[a-z0-9:]+"
     r"(?:\s+[ap]\.?m\.?)?)?)\s+)?to\s+(?P<verb>[a-z]+)\b(?P<rest>[^,.;!?]*)",

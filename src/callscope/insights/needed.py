@@ -157,7 +157,10 @@ _HELPS_IF = re.compile(
 _IF_YOU_COULD = re.compile(
     r"^(?:(?:and|so)\s+)?if\s+you\s+could\s+(?P<ask>[^,;]+?),\s+that(?:'d|\s+would)\s+be\s+"
     r"(?:really\s+)?(?:ideal|great|brilliant|perfect|lovely|helpful|fantastic|wonderful|amazing|"
-    r"a\s+(?:big\s+)?help)[.!]?$",
+    r"a\s+(?:big\s+)?help)[.!]?$|"
+    # "…, that'd give me something to wave at the lads in the warehouse"
+    r"^(?:(?:and|so)\s+)?if\s+you\s+could\s+(?P<ask2>[^,;]+?),\s+that(?:'d|\s+would)\s+"
+    r"(?:help|give\s+(?:me|us))\b[^,;]*$",
     re.I,
 )
 #: a request put as a help with a thing left done: "it'd really help if the back storage room
@@ -205,5 +208,5 @@ def as_asked(text: str) -> str:
     text = _NEEDS_DOING.sub(_asked_to_do, text)
     text = _WORTH_DOING.sub(_worth_doing, text)
     text = _HELPS_IF_DONE.sub(lambda m: f"could you have {m.group('what')} {m.group('done')}", text)
-    text = _IF_YOU_COULD.sub(lambda m: f"could you {m.group('ask')}?", text)
+    text = _IF_YOU_COULD.sub(lambda m: f"could you {m.group('ask') or m.group('ask2')}?", text)
     return _HELPS_IF.sub("could you ", text)

@@ -297,7 +297,11 @@ def _asked_again(first: Candidate, then: Candidate) -> bool:
 
 
 #: an act that only points back at the one before, with its time: "they'll do that by Friday"
-_DO_THAT = re.compile(r"^do\s+(?:that|this|it|so)\s+(\S.*)$", re.I)
+_DO_THAT = re.compile(
+    r"^(?:do\s+(?:that|this|it|so)|have\s+(?:both|it|them|that|this|everything|all\s+that)\s+"
+    r"(?:done|sorted|finished|fixed|ready))\s+(\S.*)$",
+    re.I,
+)
 
 
 def _restates(first: Candidate, then: Candidate) -> bool:
@@ -421,7 +425,9 @@ def next_steps(utterances: Sequence[Utterance], *, embed: Embedder | None = None
             continue  # "So, to recap. … I'll post you a confirmation letter and a gift aid form"
         if any(said_before(value, c.frame.owner, s) for s in out):
             continue  # said twice ("…, and I'll ring you on Friday afternoon" in a recap), one step
-        when = _DO_THAT.match(step_action(c.clause, c.frame)) if c.frame.verb == "do" else None
+        # (or "I'll have both done by Friday" after the acts it names)
+        done = c.frame.verb in ("do", "have")
+        when = _DO_THAT.match(step_action(c.clause, c.frame)) if done else None
         if when and last is not None and out and _restates(last, c):
             # "…to search the sorting room, and they'll do that by Friday": the time of the
             # step just said

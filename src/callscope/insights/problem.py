@@ -177,6 +177,11 @@ def _states_problem(turn: Sequence[Sentence], *, answers: bool = False) -> bool:
 
 
 #: the agent's question that asks for the matter, not a detail: "How can I help?"
+#: the matter asked for without a question: "Go on, tell me what's happening."
+_TELL_ME = re.compile(
+    r"\btell\s+me\s+(?:what(?:'s|\s+is)\s+(?:happening|going\s+on|wrong|up)|what\s+happened)\b",
+    re.I,
+)
 _ASKS_MATTER = re.compile(
     r"\b(?:help|assist|do for you|calling (?:about|for)|what seems|what's (?:the (?:problem|"
     r"issue|matter|trouble)|going on|wrong|up|happening|happened)|"
@@ -214,7 +219,9 @@ def problem_turn(sents: Sequence[Sentence]) -> tuple[Sentence, str] | None:
             continue
         if run is None:
             run = s.utterance.id
-            if asked is not None and asked.text.rstrip().endswith("?"):
+            if asked is not None and (
+                asked.text.rstrip().endswith("?") or _TELL_ME.search(asked.text)
+            ):
                 asks_matter = _ASKS_MATTER.search(asked.text) and not _ANYTHING_ELSE.search(
                     asked.text
                 )

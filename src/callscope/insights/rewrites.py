@@ -140,6 +140,13 @@ _THING_FROM_US = re.compile(
     r"(?P<what>(?:an?|that|the|this|your)\s+(?:[\w$'-]+\s+){0,6}?[\w$'-]+)\s+from\s+(?P<who>us|me)\b",
     re.I,
 )
+#: a thing the speaker's side emails, said as where it will be: "there'll be a ten percent
+#: discount code in your email from me today" — read as "I'll email you a ten percent…"
+_IN_YOUR_EMAIL = re.compile(
+    r"\bthere(?:'ll|\s+will)\s+be\s+(?P<what>(?:an?|the|your)\s+[^,.;]{1,50}?)\s+in\s+your\s+"
+    r"(?:email|inbox)\s+from\s+(?P<who>me|us)\b",
+    re.I,
+)
 #: a document the speaker's side sends, said as a thing that follows: "a calendar invite will
 #: follow by email", "the contract will be sent to you by post" — read as "we'll send you…"
 _WILL_FOLLOW = re.compile(
@@ -255,6 +262,7 @@ def _actively(text: str) -> str:
     )
     text = _GET_FROM_US.sub(lambda m: f"{_we(m)}'ll {_ACT_OF[m.group('what').lower()]} you", text)
     text = _THING_FROM_US.sub(lambda m: f"{_we(m)}'ll send you {m.group('what')}", text)
+    text = _IN_YOUR_EMAIL.sub(lambda m: f"{_we(m)}'ll email you {m.group('what')}", text)
     text = _GET_CONTACT.sub(_contact_from_us, text)
     text = _YOU_WILL_SEE.sub(
         lambda m: f"we'll put {m.group('what')} on your {m.group('where')}", text
