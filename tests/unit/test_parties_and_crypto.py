@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import threading
 
 import pytest
 
@@ -17,6 +18,7 @@ from callscope.identity.crypto import (
     verify_password,
     verify_token_hash,
 )
+from callscope.identity.passwords import PasswordPool
 
 S = PartyStatus
 
@@ -70,6 +72,18 @@ def test_passwords() -> None:
     assert not verify_password("wrong", stored)
     assert not verify_password("x", None)
     assert hash_password("same") != hash_password("same")  # salted
+
+
+async def test_closing_the_password_pool_leaves_no_thread_behind() -> None:
+    # a stopped server forks cleanly and exits without a stray thread: the scrypt threads are
+    # gone when close() returns, not some time after
+    pool = PasswordPool(threads=2)
+    stored = await pool.hash("correct horse")
+    assert await pool.verify("correct horse", stored)
+    workers = [t for t in threading.enumerate() if t.name.startswith("callscope-scrypt")]
+    assert workers
+    pool.close()
+    assert not any(t.is_alive() for t in workers)
 
 
 def test_token_hashes() -> None:

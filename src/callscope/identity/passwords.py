@@ -84,5 +84,7 @@ class PasswordPool:
         self.in_flight -= 1
 
     def close(self) -> None:
-        """Stop the workers once the running hashes finish; queued ones are dropped."""
-        self._executor.shutdown(wait=False, cancel_futures=True)
+        """Stop the workers; queued checks are dropped and the running ones (one scrypt each
+        at most) finish first, so the threads are gone when this returns: a stopped server
+        leaves no thread behind."""
+        self._executor.shutdown(wait=True, cancel_futures=True)
