@@ -16,7 +16,7 @@ $(STAMP): pyproject.toml
 demo: $(STAMP)
 	$(BIN)/callscope demo
 
-## set up and run every gate: ruff (check + format), mypy --strict, pytest on four workers (warnings = errors);
+## set up and run every gate: ruff (check + format), mypy --strict, pytest on five workers (warnings = errors);
 ## the 25 slowest tests are listed at the end. Bytecode is cached (__pycache__, git-ignored) even
 ## where PYTHONDONTWRITEBYTECODE is set: else each of the run's hundreds of Python processes
 ## compiles callscope again, and each test worker rewrites and compiles every test module
@@ -24,7 +24,7 @@ test: $(STAMP) chromium baresip nginx services
 	$(BIN)/ruff check src tests bench
 	$(BIN)/ruff format --check src tests bench
 	$(BIN)/mypy
-	env -u PYTHONDONTWRITEBYTECODE $(BIN)/pytest -n 4 --dist loadfile --durations=25   # exits 5 when no test ran, which fails this target
+	env -u PYTHONDONTWRITEBYTECODE $(BIN)/pytest -n 5 --dist loadfile --durations=25   # exits 5 when no test ran, which fails this target
 
 ## the unit tests only (a few seconds): no server is started (tests/conftest.py refuses to
 ## start one under CALLSCOPE_TEST_NO_SERVERS), no PostgreSQL, Redis or Chromium needed
