@@ -1390,6 +1390,40 @@ _EMAILS_SAID_AS_WHERE_AND_TIMES_FOR_ACTS_JUST_NAMED: Final = [
 ]
 
 
+#: a request put as what would suit after the event it waits for, "might I ask you to…", the
+#: customer's person told to act (not a step named only as "do that")
+_EVENTS_BEFORE_REQUESTS_AND_PEOPLE_TOLD: Final = [
+    (
+        [
+            (
+                "agent",
+                "When it comes through, if you could sign it and email it back to us by Friday, that would be wonderful.",
+            )
+        ],
+        [
+            (
+                "customer",
+                "Customer to sign it and email it back to the company by Friday when it comes through.",
+            )
+        ],
+    ),
+    (
+        [("agent", "In the meantime, might I ask you to email us the photos tonight?")],
+        [("customer", "Customer to email the company the photos tonight.")],
+    ),
+    (
+        [
+            (
+                "customer",
+                "My husband, Sipho, works from home on Tuesdays. I'll tell him to keep an ear out for the gate and sign for it.",
+            )
+        ],
+        [("customer", "Customer's husband Sipho to keep an ear out for the gate and sign for it.")],
+    ),
+    ([("agent", "I'll ask her to do that.")], [("agent", "Ask her to do that.")]),
+]
+
+
 @pytest.mark.parametrize(
     ("turns", "found"),
     _CONDITIONS_WITHOUT_COMMAS_AND_VISITS_SAID_SHORT
@@ -1401,7 +1435,8 @@ _EMAILS_SAID_AS_WHERE_AND_TIMES_FOR_ACTS_JUST_NAMED: Final = [
     + _TEAMS_NAMED_RECAP_LISTS_AND_STRESSED_CONDITIONS
     + _PEOPLE_HAD_ACT_ASIDES_AND_RECAPS_ASKED_FOR
     + _COLLEAGUES_ASIDE_REQUESTS_SUITED_AND_CONDITIONS_WHOLE
-    + _EMAILS_SAID_AS_WHERE_AND_TIMES_FOR_ACTS_JUST_NAMED,
+    + _EMAILS_SAID_AS_WHERE_AND_TIMES_FOR_ACTS_JUST_NAMED
+    + _EVENTS_BEFORE_REQUESTS_AND_PEOPLE_TOLD,
 )
 def test_less_common_ways_to_say_a_step(
     turns: list[tuple[str, str]], found: list[tuple[str, str]]

@@ -116,6 +116,14 @@ _GET_PERSON_TO = re.compile(
 )
 
 
+#: someone told or asked to act: "I'll tell him to keep an ear out for the gate and sign for
+#: it", "we'll ask her to call you" — read as "he will keep an ear out…"
+_TELL_TO = re.compile(
+    # (not a step named only as "do that": "I'll ask her to do that" is the asking)
+    r"\b(?:I|we)(?:'ll|\s+will)\s+(?:tell|ask)\s+(?P<who>him|her|them)\s+to\s+(?!do\b)"
+    rf"(?P<verb>{'|'.join(sorted(ACTIONS, key=len, reverse=True))})\b",
+    re.I,
+)
 #: the customer's person said as who it will be: "It'll be my husband picking it up on the
 #: sixth" — read as "my husband will pick it up on the sixth"
 _IT_WILL_BE = re.compile(
@@ -147,6 +155,7 @@ def delegated(text: str) -> str:
     text = _SENDING.sub(_will_act, text)
     text = _GET_TO.sub(_will_act, text)
     text = _GET_PERSON_TO.sub(_will_act, text)
+    text = _TELL_TO.sub(_will_act, text)
     return _IT_WILL_BE.sub(_their_part, text)
 
 

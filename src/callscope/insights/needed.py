@@ -144,8 +144,10 @@ _HELPS_IF = re.compile(
     r"|^(?:and\s+)?if\s+you\s+can\s*,\s+(?=[a-z]+\s)"
     # "You might want to download the whole lot as a zip this week"
     r"|\byou\s+(?:might|may)\s+(?:also\s+)?want\s+to\s+"
-    # "I'd ask you to ring the emergency line straight away"
+    # "I'd ask you to ring the emergency line straight away", "might I ask you to throw a
+    # tarpaulin over the organ console…?"
     r"|\b(?:i|we)(?:'d|\s+would)\s+(?:just\s+)?ask\s+you\s+to\s+"
+    r"|\bmight\s+(?:i|we)\s+ask\s+you\s+to\s+"
     # "I'd suggest you write down everything that's in there"
     r"|\b(?:i|we)(?:'d|\s+would)\s+(?:really\s+|strongly\s+)?(?:suggest|recommend|advise)\s+"
     r"(?:that\s+)?you\s+",
@@ -155,7 +157,9 @@ _HELPS_IF = re.compile(
 #: a request put as a condition that would suit: "If you could reply to the email address on
 #: the letter with it by Wednesday, that would be ideal" — read as "could you reply…?"
 _IF_YOU_COULD = re.compile(
-    r"^(?:(?:and|so)\s+)?if\s+you\s+could\s+(?P<ask>[^,;]+?),\s+that(?:'d|\s+would)\s+be\s+"
+    # (an event it waits for may come first: "When it comes through, if you could sign it…")
+    r"^(?:(?:and|so)\s+)?(?P<event>(?:when|once|as\s+soon\s+as)\s+[^,;]{1,40},\s+)?"
+    r"if\s+you\s+could\s+(?P<ask>[^,;]+?),\s+that(?:'d|\s+would)\s+be\s+"
     r"(?:really\s+)?(?:ideal|great|brilliant|perfect|lovely|helpful|fantastic|wonderful|amazing|"
     r"a\s+(?:big\s+)?help)[.!]?$|"
     # "…, that'd give me something to wave at the lads in the warehouse"
@@ -208,5 +212,7 @@ def as_asked(text: str) -> str:
     text = _NEEDS_DOING.sub(_asked_to_do, text)
     text = _WORTH_DOING.sub(_worth_doing, text)
     text = _HELPS_IF_DONE.sub(lambda m: f"could you have {m.group('what')} {m.group('done')}", text)
-    text = _IF_YOU_COULD.sub(lambda m: f"could you {m.group('ask') or m.group('ask2')}?", text)
+    text = _IF_YOU_COULD.sub(
+        lambda m: f"{m.group('event') or ''}could you {m.group('ask') or m.group('ask2')}?", text
+    )
     return _HELPS_IF.sub("could you ", text)
