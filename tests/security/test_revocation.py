@@ -65,12 +65,20 @@ class Sockets:
 
     async def closed_by_server(self, within_s: float = 30.0) -> list[int | str | None]:
         """Wait (bounded) until the server closed every socket, reading them all at once;
-        their close codes ("open" for one still open when the time was up)."""
+        their close codes ("open" for one still open when the time was up).
+
+        A code is the one in the close frame the server sent: a server closing a socket from
+        another task than its reader drops the connection right after that frame, and the
+        client's reply may then fail to write, which aiohttp reports as 1006 over the code it
+        received."""
         assert self.ws is not None
+        sent: dict[int, int] = {}
 
         async def drained(ws: aiohttp.ClientWebSocketResponse) -> None:
             while not ws.closed:
-                await ws.receive()
+                msg = await ws.receive()
+                if msg.type is aiohttp.WSMsgType.CLOSE:
+                    sent[id(ws)] = msg.data
 
         readers = [drained(s) for s in (self.ws, self.transcript) if s is not None]
         with contextlib.suppress(TimeoutError):
@@ -79,7 +87,7 @@ class Sockets:
                 await until(
                     lambda: self.phone.ws is not None and self.phone.ws.closed, within_s, "phone"
                 )
-        return [s.close_code if s.closed else "open" for s in self.all()]
+        return [sent.get(id(s), s.close_code) if s.closed else "open" for s in self.all()]
 
     async def still_open(self) -> bool:
         await asyncio.sleep(1.5)  # three revocation polls
