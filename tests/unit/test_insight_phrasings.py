@@ -1424,6 +1424,40 @@ _EVENTS_BEFORE_REQUESTS_AND_PEOPLE_TOLD: Final = [
 ]
 
 
+#: assurances ("we'll make it right", "I'll sort that"), "do us a favour, …", a document said to
+#: be in the customer's inbox, the customer's own recap ("just so I'm clear")
+_ASSURANCES_FAVOURS_AND_THE_CUSTOMERS_RECAP: Final = [
+    (
+        [
+            (
+                "agent",
+                "It is, and we'll make it right. Production will re-voice the spot this morning.",
+            )
+        ],
+        [],
+    ),
+    (
+        [("agent", "And do us a favour, text me the number exactly how you want it read out?")],
+        [("customer", "Customer to text the agent the number exactly how they want it read out.")],
+    ),
+    (
+        [("agent", "Revised invoice will be in your inbox tomorrow, I'll sort that.")],
+        [("agent", "Email the customer revised invoice tomorrow.")],
+    ),
+    (
+        [
+            ("customer", "I'll email the extract today."),
+            ("agent", "Great."),
+            (
+                "customer",
+                "Okay. So just so I'm clear. I send the extract today, you send the serial numbers tonight.",
+            ),
+        ],
+        [("customer", "Customer to email the extract today.")],
+    ),
+]
+
+
 @pytest.mark.parametrize(
     ("turns", "found"),
     _CONDITIONS_WITHOUT_COMMAS_AND_VISITS_SAID_SHORT
@@ -1436,7 +1470,8 @@ _EVENTS_BEFORE_REQUESTS_AND_PEOPLE_TOLD: Final = [
     + _PEOPLE_HAD_ACT_ASIDES_AND_RECAPS_ASKED_FOR
     + _COLLEAGUES_ASIDE_REQUESTS_SUITED_AND_CONDITIONS_WHOLE
     + _EMAILS_SAID_AS_WHERE_AND_TIMES_FOR_ACTS_JUST_NAMED
-    + _EVENTS_BEFORE_REQUESTS_AND_PEOPLE_TOLD,
+    + _EVENTS_BEFORE_REQUESTS_AND_PEOPLE_TOLD
+    + _ASSURANCES_FAVOURS_AND_THE_CUSTOMERS_RECAP,
 )
 def test_less_common_ways_to_say_a_step(
     turns: list[tuple[str, str]], found: list[tuple[str, str]]

@@ -121,7 +121,9 @@ NO_ACT_AHEAD = re.compile(
     # a matter left for later: "We'll talk about it after the summer", "I'll think about it"
     r"|(?:talk|think)\s+about\s+(?:it|that)\b"
     # an assurance, no act: "I'll keep on top of it myself", "we'll make sure it doesn't
-    # happen again"
+    # happen again", "we'll make it right", "I'll sort that"
+    r"|(?:make|put)\s+(?:it|this|that|things)\s+right\b"
+    r"|sort\s+(?:that|it|this)(?:\s+out)?(?:\s+for\s+you)?\s*[.!]?$"
     r"|keep\s+on\s+top\s+of\s+(?:it|this|that|things)\b"
     r"|make\s+sure\s+(?:it|this|that)\s+(?:doesn't|does\s+not|won't|will\s+not|never)\s+"
     r"happens?\s+again\b"

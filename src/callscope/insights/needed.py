@@ -139,7 +139,7 @@ _HELPS_IF = re.compile(
     # "What I'd ask is that you stick it to the inside of the windshield"
     r"|\bwhat\s+(?:i|we)(?:'d|\s+would)\s+ask\s+is\s+(?:that\s+)?you\s+(?:could\s+)?"
     # "Do me a favour and keep the receipts for the food you've lost"
-    r"|\b(?:(?:can|could)\s+you\s+)?do\s+me\s+a\s+(?:quick\s+)?favou?r\s+and\s+"
+    r"|\b(?:(?:can|could)\s+you\s+)?do\s+(?:me|us)\s+a\s+(?:quick\s+)?favou?r(?:\s+and|,)\s+"
     # "If you can, upload the last thirty days of sleep data": a politeness, no condition
     r"|^(?:and\s+)?if\s+you\s+can\s*,\s+(?=[a-z]+\s)"
     # "You might want to download the whole lot as a zip this week"

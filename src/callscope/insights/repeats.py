@@ -44,6 +44,9 @@ RECAP = re.compile(
     r"\b(?:(?:quick|short|brief)\s+(?:recap|summary)|(?:just\s+)?to\s+(?:recap|sum\s+up|"
     r"summari[sz]e|go\s+over\s+(?:it|that|everything)|run\s+through\s+(?:it|that|everything))|"
     r"(?:just\s+)?so\s+you(?:'ve|\s+have)\s+got\s+it\s+all|just\s+to\s+confirm|"
+    # the customer's: "So just so I'm clear. I send the KvK extract today…"
+    r"(?:just\s+)?so\s+i(?:'m|\s+am)\s+clear|(?:just\s+)?so\s+i(?:'ve|\s+have)\s+got\s+it\s+"
+    r"(?:straight|right)|"
     r"to\s+confirm(?=\s*:)|let\s+me\s+(?:recap|summari[sz]e|sum\s+up|run\s+it\s+back|run\s+through\s+it|go\s+over"
     r"\s+(?:it|that|everything)))\b",
     re.I,

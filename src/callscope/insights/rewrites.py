@@ -147,6 +147,14 @@ _IN_YOUR_EMAIL = re.compile(
     r"(?:email|inbox)\s+from\s+(?P<who>me|us)\b",
     re.I,
 )
+#: a document said to arrive in the customer's inbox: "Revised invoice will be in your inbox
+#: tomorrow" — read as "we'll email you the revised invoice tomorrow"
+_WILL_BE_IN_INBOX = re.compile(
+    r"(?P<what>\b(?:(?:the|a|an|your)\s+)?(?:[\w$-]+\s+){0,2}(?:invoice|receipt|quote|confirmation|"
+    r"statement|report|link|letter|form|code|summary|contract))\s+(?:will|'ll|should)\s+be\s+in\s+"
+    r"your\s+(?:inbox|email)\b",
+    re.I,
+)
 #: a document the speaker's side sends, said as a thing that follows: "a calendar invite will
 #: follow by email", "the contract will be sent to you by post" — read as "we'll send you…"
 _WILL_FOLLOW = re.compile(
@@ -263,6 +271,9 @@ def _actively(text: str) -> str:
     text = _GET_FROM_US.sub(lambda m: f"{_we(m)}'ll {_ACT_OF[m.group('what').lower()]} you", text)
     text = _THING_FROM_US.sub(lambda m: f"{_we(m)}'ll send you {m.group('what')}", text)
     text = _IN_YOUR_EMAIL.sub(lambda m: f"{_we(m)}'ll email you {m.group('what')}", text)
+    text = _WILL_BE_IN_INBOX.sub(
+        lambda m: f"we'll email you {m.group('what')[:1].lower()}{m.group('what')[1:]}", text
+    )
     text = _GET_CONTACT.sub(_contact_from_us, text)
     text = _YOU_WILL_SEE.sub(
         lambda m: f"we'll put {m.group('what')} on your {m.group('where')}", text
