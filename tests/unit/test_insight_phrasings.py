@@ -1431,6 +1431,15 @@ _ASSURANCES_FAVOURS_AND_THE_CUSTOMERS_RECAP: Final = [
         [
             (
                 "agent",
+                "A short summary of Fiona's findings will be with you by email this evening.",
+            )
+        ],
+        [("agent", "Email the customer a short summary of Fiona's findings this evening.")],
+    ),
+    (
+        [
+            (
+                "agent",
                 "It is, and we'll make it right. Production will re-voice the spot this morning.",
             )
         ],

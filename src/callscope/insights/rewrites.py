@@ -148,11 +148,12 @@ _IN_YOUR_EMAIL = re.compile(
     re.I,
 )
 #: a document said to arrive in the customer's inbox: "Revised invoice will be in your inbox
-#: tomorrow" — read as "we'll email you the revised invoice tomorrow"
+#: tomorrow", "a short summary of Fiona's findings will be with you by email this evening" —
+#: read as "we'll email you the revised invoice tomorrow"
 _WILL_BE_IN_INBOX = re.compile(
     r"(?P<what>\b(?:(?:the|a|an|your)\s+)?(?:[\w$-]+\s+){0,2}(?:invoice|receipt|quote|confirmation|"
-    r"statement|report|link|letter|form|code|summary|contract))\s+(?:will|'ll|should)\s+be\s+in\s+"
-    r"your\s+(?:inbox|email)\b",
+    r"statement|report|link|letter|form|code|summary|contract)(?:\s+of\s+[\w'$-]+(?:\s+[\w'$-]+)?)?)"
+    r"\s+(?:will|'ll|should)\s+be\s+(?:in\s+your\s+(?:inbox|email)|with\s+you\s+by\s+email)\b",
     re.I,
 )
 #: a document the speaker's side sends, said as a thing that follows: "a calendar invite will
