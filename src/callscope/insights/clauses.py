@@ -167,7 +167,8 @@ LEADING = re.compile(
     # a purpose first: "To keep it moving, I need you to…", "For any of this to go through, …"
     r"(?:for\s+(?:[a-z'-]+\s+){1,4})?to\s+[a-z]+(?:\s+[^,.;?!]{1,30}?)?(?=,)|"
     # time to think before the act: "Have a think about the wording and email it to me…"
-    r"have\s+a\s+(?:(?:proper|good|quick)\s+)?(?:think|look|read|chat|word)(?:\s+(?:about|at|over|through|with)\s+"
+    r"have\s+a\s+(?:(?:proper|good|quick)\s+)?(?:think|look|read|chat|word)"
+    r"(?:\s+(?:about|at|over|through|with)\s+"
     r"[^,.;?!]{1,40}?)?\s+and|"
     # a time first: "On the Thursday itself, could you make sure…", "Tomorrow morning, I'll…"
     rf"on\s+(?:the\s+)?(?:day|{WEEKDAY})(?:\s+itself)?|"
@@ -450,9 +451,8 @@ def frame(clause: Clause) -> Frame:
     ):
         deadline = None  # "I've cancelled the plan, effective today": done, nothing to come
     # (an imperative said with a rising voice asks too: "…and let me know by Monday week?")
-    request = kind == "instruction" and bool(
-        REQUEST.search(LEADING.sub("", main)) or _BARE_VERB.match(LEADING.sub("", main))
-    )
+    bare = LEADING.sub("", main)
+    request = kind == "instruction" and bool(REQUEST.search(bare) or _BARE_VERB.match(bare))
     follows = _follows(text.split(",")[-1].strip()) and "," in text
     # how a joined consequence usually goes makes no rule of the act: "I'll issue the refund
     # the same day, and it usually shows up five days after that"

@@ -12,7 +12,7 @@ from typing import Final
 
 from callscope.insights.actors import HOUSEHOLD, TRADES
 from callscope.insights.numbers import WEEKDAY
-from callscope.insights.verbs import ACTIONS, base_form
+from callscope.insights.verbs import ACTION_WORDS, ACTIONS, base_form
 
 __all__ = ["FROM_WHOM", "NAMED_AFTER", "SUBJECT_OF", "delegated"]
 
@@ -111,7 +111,7 @@ _GET_PERSON_TO = re.compile(
     # astronomy nerd, to ring you Thursday evening" (not the customer's "I'll get Fiona, my
     # manager, to email you…": their own step)
     r"(?-i:[A-Z][a-z]+),\s+(?:(?:he|she)(?:'s|\s+is)\s+)?our\s+[^,]{1,40},)\s+(?:to\s+)?"
-    rf"(?P<verb>{'|'.join(sorted(ACTIONS, key=len, reverse=True))})\b",
+    rf"(?P<verb>{ACTION_WORDS})\b",
     re.I,
 )
 
@@ -121,7 +121,7 @@ _GET_PERSON_TO = re.compile(
 _TELL_TO = re.compile(
     # (not a step named only as "do that": "I'll ask her to do that" is the asking)
     r"\b(?:I|we)(?:'ll|\s+will)\s+(?:tell|ask)\s+(?P<who>him|her|them)\s+to\s+(?!do\b)"
-    rf"(?P<verb>{'|'.join(sorted(ACTIONS, key=len, reverse=True))})\b",
+    rf"(?P<verb>{ACTION_WORDS})\b",
     re.I,
 )
 #: the customer's person said as who it will be: "It'll be my husband picking it up on the

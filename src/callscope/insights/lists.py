@@ -14,15 +14,16 @@ from functools import lru_cache
 
 __all__ = ["is_list", "listed"]
 
-#: a comma that opens the next clause of a list: "Priya calls you by Friday, the crew patches
-#: Kingsway Avenue by Tuesday, you'll get the form from me"
 #: a name of one or two capitalised words ("Lucía", "Vital Statistics")
 _NAME = r"(?-i:[A-Z])[^\W\d_]+(?:\s+(?-i:[A-Z])[^\W\d_]+)?"
+#: a subject and its verb opening a clause
 _SUBJECT_VERB = (
     rf"(?:(?:i|we|you|he|she|they|{_NAME})(?:'ll|'re|'s|'ve|'m)|(?:i|we|you|he|she|they|"
     rf"{_NAME}|(?:the|your|our|my|his|her|their)\s+(?:[\w'-]+\s+){{0,3}}?[\w'-]+)"
     r"\s+(?:will|is|are|has|have|gets?|goes|(?-i:[a-z]+)s))\b"
 )
+#: a comma that opens the next clause of a list: "Priya calls you by Friday, the crew patches
+#: Kingsway Avenue by Tuesday, you'll get the form from me"
 _LIST_ITEM = re.compile(rf",\s+(?:and\s+)?(?={_SUBJECT_VERB})", re.I)
 _CLAUSE = re.compile(_SUBJECT_VERB, re.I)
 #: what makes a clause part of another: "if a supplement has been added, I'll remove it"

@@ -30,11 +30,11 @@ import functools
 import re
 from typing import Final
 
-from callscope.insights.verbs import ACTIONS
+from callscope.insights.verbs import ACTION_WORDS
 
 __all__ = ["repaired"]
 
-_BASE = "|".join(sorted(ACTIONS, key=len, reverse=True))
+_BASE = ACTION_WORDS
 _ADVERB = r"(?:(?:also|just|now|then|definitely|personally)\s+)?"
 
 #: a dropped or misheard contraction before an action verb in its base form

@@ -176,12 +176,12 @@ def _states_problem(turn: Sequence[Sentence], *, answers: bool = False) -> bool:
     return bool(_FACT.search(said)) and not _IDENTITY.search(text)
 
 
-#: the agent's question that asks for the matter, not a detail: "How can I help?"
 #: the matter asked for without a question: "Go on, tell me what's happening."
 _TELL_ME = re.compile(
     r"\btell\s+me\s+(?:what(?:'s|\s+is)\s+(?:happening|going\s+on|wrong|up)|what\s+happened)\b",
     re.I,
 )
+#: the agent's question that asks for the matter, not a detail: "How can I help?"
 _ASKS_MATTER = re.compile(
     r"\b(?:help|assist|do for you|calling (?:about|for)|what seems|what's (?:the (?:problem|"
     r"issue|matter|trouble)|going on|wrong|up|happening|happened)|"
@@ -213,7 +213,9 @@ def problem_turn(sents: Sequence[Sentence]) -> tuple[Sentence, str] | None:
     questioned = False
     for s in sorted(sents, key=lambda x: x.utterance.start):
         if s.speaker != "customer":
-            questioned = (run is None and questioned) or s.text.rstrip().endswith("?")
+            if run is not None:
+                questioned = False  # a new turn of the agent's
+            questioned = questioned or s.text.rstrip().endswith("?")
             run = None
             asked = s
             continue

@@ -47,7 +47,8 @@ RECAP = re.compile(
     # the customer's: "So just so I'm clear. I send the KvK extract today…"
     r"(?:just\s+)?so\s+i(?:'m|\s+am)\s+clear|(?:just\s+)?so\s+i(?:'ve|\s+have)\s+got\s+it\s+"
     r"(?:straight|right)|"
-    r"to\s+confirm(?=\s*:)|let\s+me\s+(?:recap|summari[sz]e|sum\s+up|run\s+it\s+back|run\s+through\s+it|go\s+over"
+    r"to\s+confirm(?=\s*:)|let\s+me\s+(?:recap|summari[sz]e|sum\s+up|run\s+it\s+back|"
+    r"run\s+through\s+it|go\s+over"
     r"\s+(?:it|that|everything)))\b",
     re.I,
 )

@@ -151,8 +151,9 @@ _IN_YOUR_EMAIL = re.compile(
 #: tomorrow", "a short summary of Fiona's findings will be with you by email this evening" —
 #: read as "we'll email you the revised invoice tomorrow"
 _WILL_BE_IN_INBOX = re.compile(
-    r"(?P<what>\b(?:(?:the|a|an|your)\s+)?(?:[\w$-]+\s+){0,2}(?:invoice|receipt|quote|confirmation|"
-    r"statement|report|link|letter|form|code|summary|contract)(?:\s+of\s+[\w'$-]+(?:\s+[\w'$-]+)?)?)"
+    r"(?P<what>\b(?:(?:the|a|an|your)\s+)?(?:[\w$-]+\s+){0,2}(?:invoice|receipt|quote|"
+    r"confirmation|statement|report|link|letter|form|code|summary|contract)"
+    r"(?:\s+of\s+[\w'$-]+(?:\s+[\w'$-]+)?)?)"
     r"\s+(?:will|'ll|should)\s+be\s+(?:in\s+your\s+(?:inbox|email)|with\s+you\s+by\s+email)\b",
     re.I,
 )

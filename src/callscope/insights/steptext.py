@@ -355,7 +355,8 @@ _TRAILING_ASIDE: Final = re.compile(
     r",?\s*(?:if\s+that(?:'s|\s+is)\s+(?:alright|all right|okay|ok|fine|good)(?:\s+with\s+you)?|"
     r"(?:i|the\s+agent)\s+promises?(?:\s+you)?|which\s+(?:is|are)\s+[^,;\d]+|"
     # an assurance or the speaker's reason: ", I'll make sure of it", ", just so it doesn't slip"
-    r"(?:i|they|we|the\s+agent)(?:'ll|\s+will)\s+(?:make\s+sure\s+of\s+it|(?:sort|send)\s+(?:that|it)(?:\s+out)?)|(?:anyway,?\s+)?just\s+so\s+[^,;]+)(?=[.!?]?$)",
+    r"(?:i|they|we|the\s+agent)(?:'ll|\s+will)\s+(?:make\s+sure\s+of\s+it|"
+    r"(?:sort|send)\s+(?:that|it)(?:\s+out)?)|(?:anyway,?\s+)?just\s+so\s+[^,;]+)(?=[.!?]?$)",
     re.I,
 )
 

@@ -11,7 +11,8 @@ import re
 from typing import Final
 
 __all__ = [
-    "ACTIONS", "IN_CALL_VERBS", "base_form", "past_form", "singular_base", "third_singular",
+    "ACTIONS", "ACTION_WORDS", "IN_CALL_VERBS", "base_form", "past_form", "singular_base",
+    "third_singular",
 ]  # fmt: skip
 
 _ACTION_WORDS: Final = """
@@ -37,6 +38,8 @@ settle diagnose patch regrind sharpen telephone
 """
 #: the listed action verbs, base forms
 ACTIONS: Final = frozenset(_ACTION_WORDS.split())
+#: the listed action verbs as a regular expression alternation, longest first
+ACTION_WORDS: Final = "|".join(sorted(ACTIONS, key=len, reverse=True))
 _ACTIONS: Final = sorted(ACTIONS)
 _IRREGULAR_PAST: Final = {
     "bring": "brought", "do": "done", "get": "got", "give": "given", "hold": "held",
