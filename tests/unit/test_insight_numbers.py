@@ -63,6 +63,10 @@ def test_a_day_said_as_a_spoken_ordinal_is_a_deadline(text: str, deadline: str |
         ("the nine by twelve metre marquee", None, None),
         ("we'll have it sorted by two weeks from now", None, None),
         ("the order went up by five pallets", None, None),
+        # a time word inside another word is no time
+        ("the raw files from that afternoon", None, None),
+        ("the 15pm slot", "15pm", "15pm"),
+        ("on Mondays we're closed", None, None),
     ],
 )
 def test_a_clock_time_said_in_words_is_a_deadline(

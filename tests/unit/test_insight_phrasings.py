@@ -1464,6 +1464,16 @@ _ASSURANCES_FAVOURS_AND_THE_CUSTOMERS_RECAP: Final = [
         ],
         [("customer", "Customer to email the extract today.")],
     ),
+    (
+        [
+            (
+                "agent",
+                "Right, what I'll do is ask Jamie, our editor, to go through the raw files "
+                "from that afternoon.",
+            )
+        ],
+        [("agent", "Ask Jamie, the editor, to go through the raw files from that afternoon.")],
+    ),
 ]
 
 

@@ -36,10 +36,11 @@ _LOG_IN = re.compile(r"\blog(?:ging|ged)?\s+(?:in|into|on|onto)\b", re.I)
 
 
 #: asking a team to act is a step, not a question in the call: "I'm asking our hardship
-#: department to send you a form" (the recogniser's "asking how your hardship department…")
+#: department to send you a form" (the recogniser's "asking how your hardship department…"),
+#: "I'll ask Jamie, our editor, to go through the raw files"
 ASK_TEAM = re.compile(
-    r"\bask(?:ing|ed)?\s+(?!you\b|me\b)(?:the|our|a|an|my|your|[A-Z][a-z]+)\b(?:\s+[\w']+){0,3}?"
-    r"\s+to\s+[a-z]+",
+    r"\bask(?:ing|ed)?\s+(?!you\b|me\b)(?:the|our|a|an|my|your|[A-Z][a-z]+)\b"
+    r"(?:,?\s+[\w']+){0,3}?,?\s+to\s+[a-z]+",
     re.I,
 )
 

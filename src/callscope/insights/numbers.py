@@ -59,7 +59,8 @@ _CLOCK = (
 #: right after "by", "before" or "until", where a bare month, ordinal or clock time is a date
 _AFTER_BY = r"(?:(?<=\bby )|(?<=\bbefore )|(?<=\buntil ))"
 DEADLINE: Final = re.compile(
-    r"(?:\b(?:by|before|on|until|within|in|after|no later than|at|for)\s+)?(?:"
+    # every alternative starts a word: "noon" is not a deadline inside "afternoon"
+    r"\b(?:(?:by|before|on|until|within|in|after|no later than|at|for)\s+)?(?:"
     rf"(?:the\s+)?end of (?:the|this|next) (?:day|week|month)|{_N}\s+(?:to|or)\s+{_N}\s+{_UNIT}|"
     # a month named alone only after "next", "end of" or "by"/"before"/"until" (not "May I…")
     rf"next\s+{_MONTH}|(?:the\s+)?end\s+of\s+{_MONTH}|"
