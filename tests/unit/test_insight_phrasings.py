@@ -1477,6 +1477,91 @@ _ASSURANCES_FAVOURS_AND_THE_CUSTOMERS_RECAP: Final = [
 ]
 
 
+_PROGRESSIVE_FUTURES_LOOKUPS_AND_PURPOSES_FIRST: Final = [
+    (
+        [("agent", "Seamus, our senior man, will take the rubber off that very same day.")],
+        [("third party", "Senior man Seamus to take the rubber off that very same day.")],
+    ),
+    (
+        [("agent", "DPD will have them back at your door by Friday.")],
+        [("third party", "DPD to have them back at the customer's door by Friday.")],
+    ),
+    (
+        [("agent", "D-20914, lovely. Give me one second and I'll have it up.")],
+        [],
+    ),
+    (
+        [
+            (
+                "agent",
+                "Our archivist, Morag Ross, will be going up to the archive in Inverness next Tuesday to go through them in person.",
+            )
+        ],
+        [
+            (
+                "third party",
+                "Archivist Morag Ross to go up to the archive in Inverness next Tuesday to go through them in person.",
+            )
+        ],
+    ),
+    (
+        [("agent", "The engineer will be calling you on Monday.")],
+        [("third party", "Engineer to call the customer on Monday.")],
+    ),
+    (
+        [
+            (
+                "agent",
+                "In the meantime, so you're not left in the dark any longer, a short summary of the findings will be with you by email this evening.",
+            )
+        ],
+        [("agent", "Email the customer a short summary of the findings this evening.")],
+    ),
+    (
+        [("customer", "Fair enough. I'll wait and see.")],
+        [],
+    ),
+    (
+        [("agent", "But I need that Schedule B first. Think you could email me a copy today?")],
+        [("customer", "Customer to email the agent a copy today.")],
+    ),
+    (
+        [("customer", "Yes, it's a PDF. I'll send it the minute we hang up.")],
+        [("customer", "Customer to send it after the call.")],
+    ),
+    (
+        [
+            (
+                "agent",
+                "Now, the crew's gonna have to go back out and find the line. They'll be out there Thursday morning, early.",
+            )
+        ],
+        [("third party", "Crew to be out there Thursday morning, early.")],
+    ),
+    (
+        [
+            (
+                "agent",
+                "The operator's gotta come flag it, that's state law. They'll have it flagged by Wednesday, they're pretty good about that out there.",
+            )
+        ],
+        [("third party", "Operator to have it flagged by Wednesday.")],
+    ),
+    (
+        [
+            (
+                "agent",
+                "We'll send a recovery truck out to collect it on Monday morning, so you don't have to drive it, and the workshop will diagnose it by Wednesday.",
+            )
+        ],
+        [
+            ("agent", "Send a recovery truck out to collect it on Monday morning."),
+            ("third party", "Workshop to diagnose it by Wednesday."),
+        ],
+    ),
+]
+
+
 @pytest.mark.parametrize(
     ("turns", "found"),
     _CONDITIONS_WITHOUT_COMMAS_AND_VISITS_SAID_SHORT
@@ -1490,7 +1575,8 @@ _ASSURANCES_FAVOURS_AND_THE_CUSTOMERS_RECAP: Final = [
     + _COLLEAGUES_ASIDE_REQUESTS_SUITED_AND_CONDITIONS_WHOLE
     + _EMAILS_SAID_AS_WHERE_AND_TIMES_FOR_ACTS_JUST_NAMED
     + _EVENTS_BEFORE_REQUESTS_AND_PEOPLE_TOLD
-    + _ASSURANCES_FAVOURS_AND_THE_CUSTOMERS_RECAP,
+    + _ASSURANCES_FAVOURS_AND_THE_CUSTOMERS_RECAP
+    + _PROGRESSIVE_FUTURES_LOOKUPS_AND_PURPOSES_FIRST,
 )
 def test_less_common_ways_to_say_a_step(
     turns: list[tuple[str, str]], found: list[tuple[str, str]]

@@ -16,6 +16,7 @@ import re
 from typing import Final
 
 from callscope.insights.incall import is_later
+from callscope.insights.phrasal import AND_ACT, BE_WITH_YOU, HAPPENINGS, phrasal, progressive
 from callscope.insights.verbs import ACTIONS, base_form
 
 __all__ = ["DETERMINER", "HAPPENINGS", "TRADES", "third_act", "third_done", "third_party"]
@@ -111,9 +112,6 @@ _NO_OBJECT = re.compile(
     re.I,
 )
 _INTRANSITIVE_ACTS: Final = frozenset(("visit", "come", "call", "ring", "phone", "contact"))
-#: verbs after an open subject that say what happens, not what someone does
-HAPPENINGS: Final = frozenset(("be", "have", "see", "get", "receive", "show", "arrive", "take",
-                                "appear", "reach", "go", "need", "let", "come"))  # fmt: skip
 
 
 def _third_open(body: str) -> tuple[str, str] | None:
@@ -133,7 +131,7 @@ def _third_open(body: str) -> tuple[str, str] | None:
         return None
     verb = base_form(m.group("verb"))
     rest = m.group("rest")
-    act = _phrasal(verb, m.group("verb").lower(), rest, m.group(0))
+    act = phrasal(verb, m.group("verb").lower(), rest, m.group(0))
     if act is not None:
         return (_who(m), act) if act else None
     if verb is None or (verb in HAPPENINGS and verb not in _INTRANSITIVE_ACTS):
@@ -142,97 +140,10 @@ def _third_open(body: str) -> tuple[str, str] | None:
         verb not in _INTRANSITIVE_ACTS
         and _NO_OBJECT.match(rest)
         and not _PREP_OBJECT.match(rest)
-        and not _AND_ACT.match(rest)
+        and not AND_ACT.match(rest)
     ):
         return None
     return _who(m), verb
-
-
-def _phrasal(verb: str | None, said: str, rest: str, whole: str) -> str | None:
-    """The act of a verb that is an act only with what follows it (``rest``), or "" when it
-    is none; None when ``verb`` is no such verb."""
-    if verb == "be" and _BE_WITH_YOU.match(rest):
-        return "be"  # "Luis will be with you between 8 and 9": a visit
-    if verb == "go" and _GO_THROUGH.match(rest):
-        return "go"  # "Jo will go through the form with you"
-    if verb == "reach" and re.match(r"\s+out\s+to\b", rest, re.I):
-        return "reach"  # "Ms. Alvarez is going to reach out to you in May" (not "it'll reach you")
-    if said == "have" and (
-        _HAVE_THERE.match(rest)
-        or _HAVE_READY.match(rest)
-        or _HAVE_WITH_YOU.match(rest)
-        or _had_done(rest)
-    ):
-        # "Paul will have two staff there on Saturday to move it all", "FedEx will have them
-        # with you by noon on Thursday", "the road crew will have it patched by Tuesday"
-        return "have"
-    if verb == "take" and _TAKE_AWAY.match(rest):
-        return "take"  # "Gary will take them away with him": an act, not a duration
-    if verb == "do" and _DOES_IT.match(whole):
-        return ""  # "Three months should do it, hopefully": enough, no act
-    seen = _SEE_YOU_TO.match(rest) if verb == "see" else None
-    if seen and base_form(seen.group("verb")) in ACTIONS:
-        # "Anika will see you on Wednesday at four fifteen to trim the right one down"
-        return base_form(seen.group("verb")) or ""
-    if verb == "let" and re.match(r"\s+(?:out|down|up)\b", rest, re.I):
-        return "let"  # "Suresh will let out the shoulders": a tailor's act
-    if (verb or said) in _DROP_IN and _BY_OR_ROUND.match(rest):
-        # "Derek will stop by on Tuesday to put them on for you", "Orla will pop in for it on
-        # Thursday": a visit
-        return verb or said
-    return None
-
-
-#: a second act sharing the object: "…is going to strip and re-apply both rear door panels"
-_AND_ACT = re.compile(
-    r"^\s+and\s+[a-z-]+\s+(?:the|both|your|it|them|a|an|all|every|his|her|their)\b", re.I
-)
-#: an appointment to act: "…will see you on Wednesday the twentieth at four fifteen to trim…"
-_SEE_YOU_TO = re.compile(r"\s+you\b[^,.;]{0,60}?\bto\s+(?P<verb>[a-z]+)\b", re.I)
-#: a visit said as dropping in: "stop by", "pop round", "swing by"
-_DROP_IN: Final = frozenset(("stop", "pop", "drop", "swing"))
-_BY_OR_ROUND = re.compile(r"^\s+(?:by|round|in|over)\b", re.I)
-#: "take" that carries something off: "will take them away", "will take the old unit back"
-_TAKE_AWAY = re.compile(r"^\s+(?:[a-z'-]+\s+){0,3}?(?:away|back)\b", re.I)
-#: "should do it" / "will do the trick": what suffices, no act
-_DOES_IT = re.compile(r".*\b(?:should|will|'ll)\s+do\s+(?:it|that|the trick)\b", re.I)
-#: "go" that is an act on something: "will go through the form with you", "go over it", "will
-#: go through Marcus's job notes"
-_GO_THROUGH = re.compile(
-    r"^\s+(?:through|over)\s+(?:the|your|it|this|that|these|those|everything|all|each|"
-    r"[a-z][a-z-]+'s)\b",
-    re.I,
-)
-#: people sent to do something: "will have two staff there on Saturday to move it all",
-#: "will have someone round tomorrow to fix it"
-_HAVE_THERE = re.compile(
-    r"^\s+(?:[\w'-]+\s+){1,3}?(?:there|round|over|out|with you|on site)\b[^,.;]{0,60}?"
-    r"\bto\s+[a-z]+",
-    re.I,
-)
-#: things brought to the customer: "will have them with you by noon on Thursday"
-_HAVE_WITH_YOU = re.compile(
-    r"^\s+(?:it|them|this|that|these|those|(?:the|your)\s+[\w'-]+(?:\s+[\w'-]+)?)\s+with\s+you\b",
-    re.I,
-)
-#: things made ready: "will have all four sets prepared and ready for you from two o'clock"
-_HAVE_READY = re.compile(
-    r"^\s+(?:[\w'-]+\s+){1,4}?(?:ready|prepared|packed|done|fixed|repaired|sorted|set up|"
-    r"waiting)\b",
-    re.I,
-)
-#: a thing and what is to be done to it: "…will have it patched by Tuesday"
-_HAVE_DONE = re.compile(
-    r"^\s+(?:it|them|this|that|these|those|(?:the|your|their)\s+[\w'-]+(?:\s+[\w'-]+)?)\s+"
-    r"(?P<done>[a-z]+ed)\b",
-    re.I,
-)
-
-
-def _had_done(rest: str) -> bool:
-    """Whether "have" + ``rest`` has a thing done by a listed act ("have it patched")."""
-    m = _HAVE_DONE.match(rest)
-    return m is not None and base_form(m.group("done")) in ACTIONS
 
 
 #: an act whose object follows a preposition: "will decide on the refund", "will look into
@@ -282,13 +193,6 @@ DETERMINER = re.compile(r"^(?:the|our|your|my|their|a|an)\s+", re.I)
 #: what a third party needs or wants, no act of theirs ("he'll need clear space"), unless
 #: an act follows ("the engineer will need to replace the valve")
 _WANTS: Final = frozenset(("need", "want", "like", "prefer", "expect"))
-#: "be" as a visit by a third party: "Luis will be with you between 8 and 9", "the fitter
-#: will be there by noon", "the crew will be at your house at 7"
-_BE_WITH_YOU = re.compile(
-    r"\s+(?:with you|there|at your|at yours|round|over|out to you|on site|in touch|at the (?:house|"
-    r"property|site|flat|door))\b",
-    re.I,
-)
 
 
 #: someone in to act: "she'll be in to hand it over", "he'll be home to let them in"
@@ -344,6 +248,17 @@ _GETS = re.compile(
 )
 
 
+def _be_act(rest: str) -> str | None:
+    """The act of a third party's "will be" + ``rest``; None for a state ("he'll be due about
+    now")."""
+    home = _BE_IN_TO.match(rest)
+    if home and base_form(home.group("verb")) in ACTIONS:
+        # "my wife works from home, so she'll be in to hand it over to the driver"
+        return base_form(home.group("verb"))
+    # "they'll be sending it Friday"; a visit: "he'll be with you by ten"
+    return progressive(rest) or ("be" if BE_WITH_YOU.match(rest) else None)
+
+
 def third_party(body: str, first: re.Match[str] | None, when: str = "") -> tuple[str, str] | None:
     """(who, verb) of a third party's act in ``body`` before any first-person future; an act
     said in the present is a plan when ``when`` (the clause and its sentence) names a time to
@@ -360,12 +275,9 @@ def third_party(body: str, first: re.Match[str] | None, when: str = "") -> tuple
             # "she's agreed to waive the fee": settled in the call, nothing to come; "they have
             # to verify it": how things go, no time to come
             return None
-        home = _BE_IN_TO.match(body[third.end() :]) if verb.lower() == "be" else None
-        if home and base_form(home.group("verb")) in ACTIONS:
-            # "my wife works from home, so she'll be in to hand it over to the driver"
-            return one_of_them(third.group("who")), base_form(home.group("verb")) or ""
-        if verb.lower() == "be" and not _BE_WITH_YOU.match(body[third.end() :]):
-            return None  # "he'll be due about now": a state, not an act
+        if verb.lower() == "be":
+            act = _be_act(body[third.end() :])
+            return (one_of_them(third.group("who")), act) if act else None
         if verb.lower() == "have" and _HOLDS.match(body[third.end() :]):
             return None  # "she'll have the key for the cash box": what they hold, no act
         if verb.lower() == "go" and _GO_TO_SOMEONE.match(body[third.end() :]):

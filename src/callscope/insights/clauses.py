@@ -48,14 +48,15 @@ from callscope.insights.hedges import (
     WHICH,
 )
 from callscope.insights.incall import is_in_call, is_later
+from callscope.insights.leadins import LEADING
 from callscope.insights.lists import listed
 from callscope.insights.misheard import repaired
-from callscope.insights.numbers import DEADLINE, WEEKDAY
+from callscope.insights.numbers import DEADLINE
 from callscope.insights.rewrites import asked_first, from_our_side, rewritten
 from callscope.insights.verbs import base_form
 
 __all__ = [
-    "LEADING", "NEGATED", "Clause", "Frame", "clauses", "frame", "guessed_base", "is_consequence",
+    "NEGATED", "Clause", "Frame", "clauses", "frame", "guessed_base", "is_consequence",
     "strip_condition",
 ]  # fmt: skip
 
@@ -70,11 +71,25 @@ _NEW_SUBJECT = (
     r"|(?:the|a|an|our|your)\s+(?:[a-z]+\s+){0,4}?[a-z]+(?:'ll|\s+will|\s+is going to|"
     r"\s+are going to)\s+(?!be\b)[a-z]+"
 )
+#: a purpose said before the act it is for, up to the comma before that act
+_PURPOSE_FIRST: Final = (
+    r"\s+(?:that\s+)?you(?:'re|\s+are|\s+don't|\s+won't)\s+[^,.;?!]{1,50},"
+    # (not one said after the act, with the next act after it: "…on Monday morning, so you
+    # don't have to drive it, and the workshop will diagnose it")
+    r"(?!\s*(?:and|but|so|then|or|which|plus)\b)"
+)
 _SPLIT = re.compile(
-    r"\s*(?:;|:\s+(?=(?:could|can|would)\s+you\b)|,\s*(?:and|so|but|then|and then|plus)\b|"
+    # (not at a purpose said before the act: "In the meantime, so you're not left in the dark
+    # any longer, a short summary will be with you by email this evening")
+    r"\s*(?:;|:\s+(?=(?:could|can|would)\s+you\b)|,\s*(?:and|so(?!" + _PURPOSE_FIRST + r")|but|"
+    r"then|and then|plus)\b|"
     r",\s*(?=please\b)|\s+and then\b|"
     # an aside: "The workshop'll regrind the chipped one, there's likely another year in it"
     r",\s*(?=there(?:'s|\s+is|\s+are|'re)\b)|"
+    # what they are known for: "They'll have it flagged by Wednesday, they're pretty good about
+    # that out there"
+    r",\s*(?=(?:they're|they\s+are|he's|she's)\s+(?:(?:pretty|really|very|usually|always|quite)"
+    r"\s+)*(?:good|great|quick|fast|reliable|brilliant|excellent)\b)|"
     # what an act sets going: "…to Priority Rush, which means the studio will print it first"
     r",\s*which\s+means\s+(?:that\s+)?|"
     r"\s+so that\b|\s+and\s+(?=" + _NEW_SUBJECT + r"|(?:could|can|would)\s+you\b))\s*",
@@ -141,50 +156,6 @@ _AFTER_EVENT = re.compile(_EVENT + r"[^,]*,", re.I)
 _EVENT_ONLY = re.compile(_EVENT + r"\s*$", re.I)
 #: what is to be made sure of may be negative: "make sure the panel isn't blocked" asks for it
 _MADE_SURE = re.compile(r"\b(?:make|making)\s+sure\b.*$", re.I)
-#: the words that open a topic or a reason said before the act (:data:`LEADING`)
-_TOPIC_WORDS: Final = r"about|as for|regarding|as regards|with regard to"
-_REASON_WORDS: Final = r"because of|due to|given|thanks to|in view of|since|because"
-#: a lead-in that names a topic or a reason, not a time: "because of Tuesday, …"
-TOPIC_OR_REASON: Final = re.compile(rf"\b(?:{_TOPIC_WORDS}|{_REASON_WORDS})\b", re.I)
-LEADING = re.compile(
-    # a purpose said first: "So you're not chasing anyone again, I'll email you…"
-    r"^(?:(?:so\s+(?:that\s+)?you(?:'re|\s+are|\s+don't|\s+won't)\s+[^,.;?!]{1,50}(?=,)|"
-    r"ok(?:ay)?|so|yes|sure|great|alright|right|well|and|then|also|now|good news|"
-    r"perfect|thanks|thank you|fine|got it|understood|in the meantime|to make up for it|"
-    r"anyway|either way|in any case|regardless|maybe later|i understand|of course|absolutely|"
-    r"actually|(?:i'll\s+)?tell\s+you\s+what|"
-    r"certainly|no problem|but|though|however|in (?:this|that|your) case|instead|this time|"
-    r"as a gesture|as a goodwill gesture|one (?:more|last) thing|(?:and )?finally|lastly|oh|"
-    r"no(?=,)|"
-    # the agent taking the matter on: "Leave it with me, I'll call you on Friday"
-    r"leave\s+it\s+with\s+(?:me|us)|"
-    # what is not done instead: "Rather than mess about with a repair, we'll just swap…"
-    r"rather\s+than\s+[^,.;?!]{1,40}(?=,)|"
-    # the reason just given: "That's why, this time, Hemi's going to ring you himself"
-    r"(?:that's|that\s+is|which\s+is)\s+why|"
-    # the thing a request is about: "Then for the title itself, you'll need to bring it…"
-    r"for\s+(?:the|your)\s[^,.;?!]{1,40}(?=,)|for\s+(?:that|this)(?=,)|"
-    # a purpose first: "To keep it moving, I need you to…", "For any of this to go through, …"
-    r"(?:for\s+(?:[a-z'-]+\s+){1,4})?to\s+[a-z]+(?:\s+[^,.;?!]{1,30}?)?(?=,)|"
-    # time to think before the act: "Have a think about the wording and email it to me…"
-    r"have\s+a\s+(?:(?:proper|good|quick)\s+)?(?:think|look|read|chat|word)"
-    r"(?:\s+(?:about|at|over|through|with)\s+"
-    r"[^,.;?!]{1,40}?)?\s+and|"
-    # a time first: "On the Thursday itself, could you make sure…", "Tomorrow morning, I'll…"
-    rf"on\s+(?:the\s+)?(?:day|{WEEKDAY})(?:\s+itself)?|"
-    r"(?:tomorrow|tonight|later today|first thing tomorrow)(?:\s+(?:morning|afternoon|evening))?|"
-    # a time clause first: "Before Declan comes, could you send us a photo…?"
-    r"before\s+[^,.;?!]{1,40}(?=,)|"
-    # what the agent finds on the account: "It looks like our billing office has already…"
-    r"(?:it\s+)?(?:looks|seems)\s+(?:like|as if|as though)(?:\s+that)?|i\s+can\s+see(?:\s+that)?|"
-    # a topic named first: "about the tablets you asked about, our nurse will call you…"
-    rf"(?:{_TOPIC_WORDS})\s[^,.;?!]{{1,80}}(?=,)|"
-    # a reason first: "because of the slope, I'm asking our site manager to…"
-    rf"(?:{_REASON_WORDS})\s[^,.;?!]{{1,40}}(?=,)|"
-    # a reason said as a clause: "since you'll be coming off knee surgery, our coordinator…"
-    r"(?:since|because)\s+(?:you|we|i|it|they|he|she|the)\b[^,.;?!]{1,80}(?=,))[,.!]?\s+)+",
-    re.I,
-)
 
 
 @dataclass(frozen=True, slots=True)

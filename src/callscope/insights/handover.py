@@ -12,7 +12,8 @@ import re
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Final
 
-from callscope.insights.clauses import LEADING, clauses
+from callscope.insights.clauses import clauses
+from callscope.insights.leadins import LEADING
 
 if TYPE_CHECKING:
     from callscope.insights.nextsteps import Candidate

@@ -65,8 +65,10 @@ _LOOK_UP = re.compile(
 #: a record brought up on the screen: "One moment, I'll bring it up.", "let me pull your
 #: account up"
 _ON_SCREEN = re.compile(
-    r"\b(?:bring|pull)\s+(?:it|that|this|them|(?:your|the)\s+(?:[a-z-]+\s+){0,2}?(?:account|"
-    r"booking|record|details|file|order|notes|policy|reservation))\s+up\b",
+    r"\b(?:bring|pull|have|get)\s+(?:it|that|this|them|(?:your|the)\s+(?:[a-z-]+\s+){0,2}?"
+    r"(?:account|booking|record|details|file|order|notes|policy|reservation|docket))\s+up\b"
+    # "I'll have it up and running", "get them up to you": no record on screen
+    r"(?!\s+(?:and|to|for|on\s+(?:the|your)\s+wall)\b)",
     re.I,
 )
 _LET_KNOW = re.compile(r"\blet\s+(?:[\w']+,?\s+){1,4}?know\b", re.I)
@@ -156,8 +158,9 @@ def is_in_call(kind: str, speaker: str, verb: str, text: str) -> bool:
 
 def _looked_up(verb: str, text: str) -> bool:
     """A record brought up or a check run to answer in the call."""
-    if verb in ("bring", "pull"):
-        # "One moment, I'll bring it up." (not "I'll bring it up at the meeting tomorrow")
+    if verb in ("bring", "pull", "have", "get"):
+        # "One moment, I'll bring it up.", "Give me one second and I'll have it up." (not "I'll
+        # bring it up at the meeting tomorrow")
         return bool(_ON_SCREEN.search(text)) and not is_later(text)
     # "I'm running a remote signal test now", "I'm just opening the lift log for Tuesday" (the
     # log's day, not a date to come)

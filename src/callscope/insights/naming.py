@@ -27,7 +27,7 @@ TEAM = re.compile(
     + r"|team|department|office|desk|dispatch|billing(?!\s+(?:address|date|period|cycle))|"
     r"supervisor|manager|pharmacist|lab|tuners?|warehouse|depot|store|crew|kitchen|bank|insurer|"
     r"surgery|clinic|pharmacy|planner|coordinator|advis[eo]r|officer|administrator|cent(?:er|re)|"
-    r"unit|committee|panel|maintenance|admin|head\s+office)"
+    r"unit|committee|panel|maintenance|admin|head\s+office|operator|supplier|manufacturer)"
     r"(?:\s+(?:lead|leader))?)\b",
     re.I,
 )

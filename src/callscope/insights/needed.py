@@ -142,6 +142,8 @@ _HELPS_IF = re.compile(
     r"|\b(?:(?:can|could)\s+you\s+)?do\s+(?:me|us)\s+a\s+(?:quick\s+)?favou?r(?:\s+and|,)\s+"
     # "If you can, upload the last thirty days of sleep data": a politeness, no condition
     r"|^(?:and\s+)?if\s+you\s+can\s*,\s+(?=[a-z]+\s)"
+    # "(Do you) think you could email me a copy today?"
+    r"|^(?:(?:and|so|but)\s+)?(?:do\s+you\s+)?think\s+you\s+(?:could|can)\s+(?=[a-z]+\s)"
     # "You might want to download the whole lot as a zip this week"
     r"|\byou\s+(?:might|may)\s+(?:also\s+)?want\s+to\s+"
     # "I'd ask you to ring the emergency line straight away", "might I ask you to throw a

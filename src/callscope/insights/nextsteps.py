@@ -86,8 +86,10 @@ def _admissible(f: Frame, text: str) -> bool:
     booking is done; they attend it). "Do" with nothing done ("Please do, because…") is no
     act, nor is the customer being somewhere other than where a visit needs them ("I'm going
     to be on the road most of October")."""
-    if (f.verb == "do" and _BARE_DO.search(text)) or (
-        f.verb == "be" and f.owner == "customer" and not _BE_PRESENT.search(text)
+    if (
+        (f.verb == "do" and _BARE_DO.search(text))
+        or (f.verb == "be" and f.owner == "customer" and not _BE_PRESENT.search(text))
+        or (f.verb == "wait" and _WAIT_AND_SEE.search(text))
     ):
         return False
     if f.kind == "past":
@@ -104,6 +106,10 @@ _BARE_DO: Final = re.compile(
     r"\bdo\s*(?:[,.!?]|$|because\b)|\bwhat\s+(?:I|we)(?:'m| am|'re| are)?\s+(?:going to\s+)?"
     r"do(?:ing)?\b",
     re.I,
+)
+#: a decision put off, no act: "I'll wait and see", "I'll hold off and wait for now"
+_WAIT_AND_SEE: Final = re.compile(
+    r"\bwait\s+(?:and\s+(?:see|decide)|for\s+now|a\s+(?:bit|while))\b", re.I
 )
 #: the customer being where a visit or a delivery needs them ("I'll be home on Friday",
 #: "make sure I'm here when he shows up")

@@ -78,7 +78,8 @@ DEADLINE: Final = re.compile(
     r"tomorrow(?:\s+(?:morning|afternoon|evening|night))?|"
     r"today|tonight|this (?:morning|afternoon|evening)|first thing in the morning|the same day|"
     r"same day|\d{1,2}(?::\d\d)?\s*(?:am|pm|a\.m\.|p\.m\.)|noon|"
-    r"(?:right |straight |just )?(?:after|as soon as|once|when) we(?:'ve)? hang up|"
+    r"(?:right |straight |just )?(?:after|as soon as|once|when|the (?:minute|moment|second)) "
+    r"we(?:'ve)? hang up|"
     r"(?:as soon as|once|when) we(?:'re| are) (?:done|finished|off the (?:phone|line|call))"
     r"(?: here)?|after (?:this|the) call|the hour)\b",
     re.I,

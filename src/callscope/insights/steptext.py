@@ -14,15 +14,9 @@ from __future__ import annotations
 import re
 from typing import Final
 
-from callscope.insights.clauses import (
-    LEADING,
-    TOPIC_OR_REASON,
-    Clause,
-    Frame,
-    guessed_base,
-    strip_condition,
-)
+from callscope.insights.clauses import Clause, Frame, guessed_base, strip_condition
 from callscope.insights.incall import NOW
+from callscope.insights.leadins import LEADING, TOPIC_OR_REASON
 from callscope.insights.numbers import DEADLINE, WEEKDAY, normalise_deadline
 from callscope.insights.verbs import base_form, past_form, singular_base, third_singular
 
@@ -199,6 +193,15 @@ def _action_phrase(text: str, f: Frame) -> str:
     # the verb after the future, when an earlier form of it is in a description: "Luis, the
     # foreman who did the job, is going to do the full repair"
     after = [i for i in found if i and _FUTURE_WORD.search(words[i - 1].lower())]
+    # a future said in progress: "will be going up to the archive … to go through them"
+    after = [
+        i
+        for i in found
+        if i > 1
+        and words[i - 1].lower() == "be"
+        and words[i].endswith("ing")
+        and _FUTURE_WORD.search(words[i - 2].lower())
+    ] or after
     if found:
         i = (after or found)[0]
         rest = " ".join(words[i + 1 :])
