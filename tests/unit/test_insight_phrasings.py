@@ -1443,7 +1443,8 @@ _ASSURANCES_FAVOURS_AND_THE_CUSTOMERS_RECAP: Final = [
                 "It is, and we'll make it right. Production will re-voice the spot this morning.",
             )
         ],
-        [],
+        # the assurance is no step; the act named after it is
+        [("third party", "Production to revoice the spot this morning.")],
     ),
     (
         [("agent", "And do us a favour, text me the number exactly how you want it read out?")],
@@ -1562,6 +1563,43 @@ _PROGRESSIVE_FUTURES_LOOKUPS_AND_PURPOSES_FIRST: Final = [
 ]
 
 
+_ACTS_NOT_LISTED: Final = [
+    (
+        [
+            (
+                "agent",
+                "It is, and we'll make it right. Production will re-voice the spot with the "
+                "right number this morning.",
+            )
+        ],
+        [("third party", "Production to revoice the spot with the right number this morning.")],
+    ),
+    (
+        [
+            (
+                "agent",
+                "Anika in traffic will slot fourteen bonus spots into next week, Monday to "
+                "Friday, no charge.",
+            )
+        ],
+        [
+            (
+                "third party",
+                "Anika in traffic to slot fourteen bonus spots into next week, Monday to Friday, "
+                "no charge.",
+            )
+        ],
+    ),
+    (
+        [("agent", "Our glazier will reputty the frame on Thursday.")],
+        [("third party", "Glazier to reputty the frame on Thursday.")],
+    ),
+    # no time to come, or no thing acted on: no step
+    ([("agent", "Anika will slot them in somewhere.")], []),
+    ([("agent", "The parcel office will definitely be closed on Monday.")], []),
+]
+
+
 @pytest.mark.parametrize(
     ("turns", "found"),
     _CONDITIONS_WITHOUT_COMMAS_AND_VISITS_SAID_SHORT
@@ -1576,7 +1614,8 @@ _PROGRESSIVE_FUTURES_LOOKUPS_AND_PURPOSES_FIRST: Final = [
     + _EMAILS_SAID_AS_WHERE_AND_TIMES_FOR_ACTS_JUST_NAMED
     + _EVENTS_BEFORE_REQUESTS_AND_PEOPLE_TOLD
     + _ASSURANCES_FAVOURS_AND_THE_CUSTOMERS_RECAP
-    + _PROGRESSIVE_FUTURES_LOOKUPS_AND_PURPOSES_FIRST,
+    + _PROGRESSIVE_FUTURES_LOOKUPS_AND_PURPOSES_FIRST
+    + _ACTS_NOT_LISTED,
 )
 def test_less_common_ways_to_say_a_step(
     turns: list[tuple[str, str]], found: list[tuple[str, str]]

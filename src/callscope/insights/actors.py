@@ -51,7 +51,9 @@ _THIRD = re.compile(
     r"\s*(?:'ll|will|is going to|are going to|'s going to|'re going to|"
     r"(?:'s|\s+has|'ve|\s+have)\s+(?:agreed|promised)\s+to|"
     r"\s+(?:have|has)\s+to|"
-    r"should(?!\s+(?:have|not|never)\b))\s+(?:also\s+|then\s+|now\s+|probably\s+|just\s+|only\s+)?"
+    # (an adverb between: "will definitely call you", "will gladly hold it")
+    r"should(?!\s+(?:have|not|never)\b))\s+(?:also\s+|then\s+|now\s+|probably\s+|just\s+|only\s+|"
+    r"(?!(?:only|apply|reply|supply|rely)\b)[a-z]+ly\s+)?"
     r"(?P<verb>[a-z]+)",
     re.I,
 )
@@ -98,7 +100,7 @@ _THIRD_OPEN = re.compile(
     r"(?:'ll|\s+will|\s+is going to|\s+are going to|'s going to|"
     r"(?:'s|\s+has)\s+(?:agreed|promised)\s+to|"
     r"\s+should(?!\s+(?:have|not|never)\b))\s+"
-    r"(?:also\s+|then\s+|now\s+|personally\s+|(?:him|her)self\s+)?(?P<verb>[a-z]+)\b"
+    r"(?:also\s+|then\s+|now\s+|personally\s+|(?:him|her)self\s+|(?!(?:only|apply|reply|supply|rely)\b)[a-z]+ly\s+)?(?P<verb>[a-z]+)\b"
     r"(?P<rest>.*)$",
     re.I,
 )
@@ -134,7 +136,9 @@ def _third_open(body: str) -> tuple[str, str] | None:
     act = phrasal(verb, m.group("verb").lower(), rest, m.group(0))
     if act is not None:
         return (_who(m), act) if act else None
-    if verb is None or (verb in HAPPENINGS and verb not in _INTRANSITIVE_ACTS):
+    if verb is None:
+        return _unlisted(m)
+    if verb in HAPPENINGS and verb not in _INTRANSITIVE_ACTS:
         return None
     if (
         verb not in _INTRANSITIVE_ACTS
@@ -144,6 +148,30 @@ def _third_open(body: str) -> tuple[str, str] | None:
     ):
         return None
     return _who(m), verb
+
+
+#: an act by a verb not listed, on a thing, with a time to come: "Production will re-voice
+#: the spot this morning", "Anika will slot fourteen bonus spots into next week"
+_UNLISTED_ACT = re.compile(
+    r"^-?(?P<tail>[a-z]*)\s+(?:the|a|an|your|their|his|her|it|them|some|all|both|\d+|"
+    r"(?:two|three|four|five|six|seven|eight|nine|ten|eleven|twelve|[a-z]+teen|[a-z]+ty)\b)",
+    re.I,
+)
+#: words after "will" that are no act: "will definitely", "will still", "will also"
+_NOT_VERBS: Final = frozenset(
+    ("always", "never", "still", "not", "also", "just", "only", "soon", "even", "both", "all",
+     "each", "really", "usually", "probably", "likely", "again")
+)  # fmt: skip
+
+
+def _unlisted(m: re.Match[str]) -> tuple[str, str] | None:
+    """(who, verb) of :data:`_THIRD_OPEN`'s match when its verb is not listed (see
+    :data:`_UNLISTED_ACT`)."""
+    word, rest = m.group("verb").lower(), m.group("rest")
+    act = _UNLISTED_ACT.match(rest)
+    if word in _NOT_VERBS or word.endswith("ly") or act is None or not is_later(rest):
+        return None
+    return _who(m), word + act.group("tail").lower()  # "re-voice" reads "revoice"
 
 
 #: an act whose object follows a preposition: "will decide on the refund", "will look into
