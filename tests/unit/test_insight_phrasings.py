@@ -1820,3 +1820,61 @@ def test_the_problem_answers_tell_me_whats_happening() -> None:
     _, highlights = summary(call, sentences(call), next_steps(call))
     problem = next(h for h in highlights if h.kind == "problem")
     assert problem.text.startswith("So the AquaFlow 2000 pump I bought")
+
+
+def _problem_of(*turns: tuple[str, str]) -> str:
+    call = said(*turns)
+    _, highlights = summary(call, sentences(call), next_steps(call))
+    return next(h for h in highlights if h.kind == "problem").text
+
+
+_OPENING: Final = [
+    ("agent", "Ó Ceallaigh Hurleys, Seán speaking."),
+    (
+        "customer",
+        "Howya Seán, Niamh Brennan here from St. Fintan's in Castlecomer. The under-twelve "
+        "hurleys we got last week are all wrong.",
+    ),
+    ("agent", "Ah Niamh, how's things. Order 4417, thirty hurleys, is it?"),
+    ("customer", "That's the one."),
+]
+_TOLD: Final = (
+    "customer",
+    "Well, the order was mostly twenty-eights with a few thirties, but twenty of them are "
+    "thirty-twos, the wrong size entirely. Sure the small lads can barely lift them.",
+)
+
+
+@pytest.mark.parametrize(
+    "asked",
+    [
+        "Grand. What's the story?",
+        "Grand. Which part's gone wrong?",
+        # no question: the agent reads the record back
+        "Grand, I have it here. Thirty hurleys, sent out on Tuesday.",
+    ],
+)
+def test_the_matter_said_in_brief_gives_way_to_the_turn_after_the_reference(asked: str) -> None:
+    assert _problem_of(*_OPENING, ("agent", asked), _TOLD).startswith(
+        "Well, the order was mostly twenty-eights"
+    )
+
+
+def test_a_matter_said_in_full_stays_the_problem_after_the_reference() -> None:
+    # the first turn says what is wrong at length: the turn after the look-up adds to it
+    opening = [
+        ("agent", "Greenway Lawn Care, how can I help?"),
+        (
+            "customer",
+            "Your technician did a weed treatment on my front lawn last Wednesday, and now it's "
+            "covered in big brown patches. It looks like the grass is dead.",
+        ),
+        ("agent", "I'm sorry to hear that. Can I take your account number?"),
+        ("customer", "It's GL-20931."),
+        ("agent", "Thank you. Yes, I can see the treatment on the twelfth."),
+        (
+            "customer",
+            "I didn't mow it at all that week, and my neighbour's lawn is fine, it's not right.",
+        ),
+    ]
+    assert _problem_of(*opening).startswith("Your technician did a weed treatment")

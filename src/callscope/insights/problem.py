@@ -143,6 +143,24 @@ def _who_and_what(turn: Sequence[Sentence]) -> bool:
     )
 
 
+#: the most words of a matter said in brief (a turn that tells what is wrong says more)
+_BRIEF_WORDS: Final = 25
+
+
+def _told_after_look_up(
+    brief: list[Sentence], turns: list[list[Sentence]], answers: set[int]
+) -> list[Sentence] | None:
+    """The customer's turn after the one that gives the reference the agent asked for, when it
+    says what is wrong at more length than ``brief``."""
+    after = turns[turns.index(brief) + 1 :][:2]
+    if len(after) < 2 or after[0][0].utterance.id not in answers:
+        return None
+    told = " ".join(p.text for p in after[1])
+    said = len(" ".join(p.text for p in brief).split())
+    longer = said <= _BRIEF_WORDS < len(told.split())
+    return after[1] if longer and _PROBLEM.search(told) else None
+
+
 def _only_asks(turn: Sequence[Sentence]) -> bool:
     """Whether a customer turn only asks something, no problem named: "You did our bathroom a
     couple of weeks back. First off, is it alright to pay the final invoice by transfer?"."""
@@ -184,8 +202,9 @@ _TELL_ME = re.compile(
 #: the agent's question that asks for the matter, not a detail: "How can I help?"
 _ASKS_MATTER = re.compile(
     r"\b(?:help|assist|do for you|calling (?:about|for)|what seems|what's (?:the (?:problem|"
-    r"issue|matter|trouble)|going on|wrong|up|happening|happened)|"
-    r"what happened|problem|issue)\b",
+    r"issue|matter|trouble|story|situation)|going on|wrong|up|happening|happened)|"
+    # "Which part's gone wrong?"
+    r"what happened|(?:gone|went) wrong|problem|issue)\b",
     re.I,
 )
 
@@ -263,6 +282,15 @@ def problem_turn(sents: Sequence[Sentence]) -> tuple[Sentence, str] | None:
         and _ANOTHER_ISSUE.search(chosen[0].text)
     ):
         chosen = first_long
+    if chosen is not None and (
+        chosen[0].utterance.id in matter or chosen is next(iter(turns.values()))
+    ):
+        # the matter said in brief (to the opening), the reference given, and the agent having
+        # it up: the customer's next long turn tells what is wrong ("I rent a CPAP machine
+        # through you guys, and it's on the fritz." — "Can I take your account number?" —
+        # "It's 40917." — "Thank you. Yes, I have it here." — "For the last week it's been
+        # making this high-pitched whine, and then…")
+        chosen = _told_after_look_up(chosen, list(turns.values()), answers) or chosen
     if chosen is not None and (_who_and_what(chosen) or _only_asks(chosen)):
         # "It's David Okoro. I've got a marquee booked with you, reference MQ7730." — the agent
         # looks it up, and the customer's next long turn says what is wrong
