@@ -1600,6 +1600,100 @@ _ACTS_NOT_LISTED: Final = [
 ]
 
 
+_FIRMS_VISITS_AND_NAMES_SPOKEN_TO: Final = [
+    (
+        [
+            (
+                "agent",
+                "Okay, here's the plan. Northland Marine is shipping us a new canopy frame that'll be at our yard by Wednesday.",
+            )
+        ],
+        [
+            (
+                "third party",
+                "Northland Marine to ship the company a new canopy frame that'll be at the yard by Wednesday.",
+            )
+        ],
+    ),
+    (
+        [
+            (
+                "agent",
+                "Jen, our crew lead, is going to be back out Thursday morning to re-anchor section three.",
+            )
+        ],
+        [
+            (
+                "third party",
+                "Crew lead Jen to be back out Thursday morning to re-anchor section three.",
+            )
+        ],
+    ),
+    (
+        [("agent", "He'll be out all day tomorrow.")],
+        [],
+    ),
+    (
+        [
+            ("agent", "Have you got your ticket number there, Oom?"),
+            ("customer", "BGP-1093."),
+            (
+                "agent",
+                "So Thabo in the cutting room is going to go through the cold room and match your kudu's tag, and he'll have an answer by two o'clock.",
+            ),
+        ],
+        [
+            (
+                "third party",
+                "Thabo in the cutting room to go through the cold room and match the customer's kudu's tag.",
+            ),
+            ("third party", "Thabo to have an answer by 2 o'clock."),
+        ],
+    ),
+    (
+        [
+            (
+                "agent",
+                "Then our driver's bringing your steaks up to Pretoria on Saturday morning with the Gauteng run, and he'll swap them for the impala boxes.",
+            )
+        ],
+        [
+            (
+                "third party",
+                "Driver to bring the customer's steaks up to Pretoria on Saturday morning with the Gauteng run and swap them for the impala boxes.",
+            )
+        ],
+    ),
+    (
+        [
+            (
+                "agent",
+                "Can you WhatsApp me a photo of the labels on the boxes, on this number, 082 614 3307?",
+            )
+        ],
+        [
+            (
+                "customer",
+                "Customer to whatsapp the agent a photo of the labels on the boxes, on this number, 082 614 3307.",
+            )
+        ],
+    ),
+    (
+        [("agent", "Please keep those boxes in the freezer and don't open them, hey.")],
+        [("customer", "Customer to keep those boxes in the freezer and don't open them, hey.")],
+    ),
+    (
+        [
+            (
+                "agent",
+                "I spoke with Rachel, the manager at Bloomhouse in Dayton. She's going to make up a fresh arrangement on Friday.",
+            )
+        ],
+        [("third party", "Manager Rachel to make up a fresh arrangement on Friday.")],
+    ),
+]
+
+
 @pytest.mark.parametrize(
     ("turns", "found"),
     _CONDITIONS_WITHOUT_COMMAS_AND_VISITS_SAID_SHORT
@@ -1615,7 +1709,8 @@ _ACTS_NOT_LISTED: Final = [
     + _EVENTS_BEFORE_REQUESTS_AND_PEOPLE_TOLD
     + _ASSURANCES_FAVOURS_AND_THE_CUSTOMERS_RECAP
     + _PROGRESSIVE_FUTURES_LOOKUPS_AND_PURPOSES_FIRST
-    + _ACTS_NOT_LISTED,
+    + _ACTS_NOT_LISTED
+    + _FIRMS_VISITS_AND_NAMES_SPOKEN_TO,
 )
 def test_less_common_ways_to_say_a_step(
     turns: list[tuple[str, str]], found: list[tuple[str, str]]

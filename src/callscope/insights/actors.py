@@ -16,7 +16,14 @@ import re
 from typing import Final
 
 from callscope.insights.incall import is_later
-from callscope.insights.phrasal import AND_ACT, BE_WITH_YOU, HAPPENINGS, phrasal, progressive
+from callscope.insights.phrasal import (
+    AND_ACT,
+    BE_OUT_TO,
+    BE_WITH_YOU,
+    HAPPENINGS,
+    phrasal,
+    progressive,
+)
 from callscope.insights.verbs import ACTIONS, base_form
 
 __all__ = ["DETERMINER", "HAPPENINGS", "TRADES", "third_act", "third_done", "third_party"]
@@ -92,7 +99,8 @@ _THIRD_OPEN = re.compile(
     # one of a team: "One of our drivers, Luis, will deliver…"
     r"one\s+of\s+(?:our|the|their|your)\s+(?:[a-z'-]+\s+){0,2}?[a-z'-]+s|"
     r"[a-z][a-z'-]+(?:\s+[a-z][a-z'-]+)?(?:\s+(?-i:[A-Z])[a-z'-]+)?"
-    r"(?:\s+(?:in|from|at)\s+(?:(?:the|our)\s+)?[a-z'-]+)?)"
+    # (where they work: "Thabo in the cutting room is going to…")
+    r"(?:\s+(?:in|from|at)\s+(?:(?:the|our)\s+)?[a-z'-]+(?:\s+room)?)?)"
     # who they are: "the project manager who's running the balcony work down there", "The
     # installer who fitted your original wraps, Marco,"
     r"(?:\s+who(?:'s|\s+is|\s+was|\s+did|\s+has|\s+[a-z]+ed)\s+[^,]{1,50}?(?=\s*,|\s+(?:is|are|will)\s))?"
@@ -284,7 +292,7 @@ def _be_act(rest: str) -> str | None:
         # "my wife works from home, so she'll be in to hand it over to the driver"
         return base_form(home.group("verb"))
     # "they'll be sending it Friday"; a visit: "he'll be with you by ten"
-    return progressive(rest) or ("be" if BE_WITH_YOU.match(rest) else None)
+    return progressive(rest) or ("be" if BE_WITH_YOU.match(rest) or BE_OUT_TO.match(rest) else None)
 
 
 def third_party(body: str, first: re.Match[str] | None, when: str = "") -> tuple[str, str] | None:
@@ -402,6 +410,9 @@ _THIRD_DOING = re.compile(
     rf"^(?P<who>they|{_TEAM_OR_TRADE}"
     # named after: "The manufacturer, Aquaflo, is shipping us a replacement"
     r"(?:,\s+(?-i:[A-Z])[\w'-]+(?:\s+(?-i:[A-Z])[\w'-]+)?,)?|"
+    # a firm named in two or three words: "Northland Marine is shipping us a new frame"
+    r"(?!(?:The|Our|Your|My|This|That|So|And|But|Now|Then|Well|Okay|Right|Yes|No)\b)"
+    r"(?-i:[A-Z][a-z]+)(?:\s+(?-i:[A-Z][a-z]+)){1,2}|"
     # the customer's own: "my husband's dropping off the signed form on Friday"
     rf"my\s+(?:[a-z]+\s+)?(?:{HOUSEHOLD}))"
     # (not the future: "the inspector's going to come by on Thursday")

@@ -380,9 +380,15 @@ def _negated(main: str) -> bool:
     """Whether the act of ``main`` is negated; not by what follows a purpose ("…so you're not
     cold tonight"), a "don't forget" or what is to be made sure of ("make sure the panel isn't
     blocked")."""
-    # (nor by a purpose said first: "So you're not chasing anyone again, I'll email you…")
+    # (nor by a purpose said first: "So you're not chasing anyone again, I'll email you…", nor
+    # by a second request that is a "don't": "Please keep those boxes in the freezer and don't
+    # open them")
     said = _MADE_SURE.sub("", DONT_FORGET.sub("", LEADING.sub("", main)))
+    said = _AND_DONT.sub("", said)
     return bool(NEGATED.search(_PURPOSE.split(said.split(",")[0])[0]))
+
+
+_AND_DONT = re.compile(r"\s+and\s+(?:please\s+)?(?:don't|do\s+not|never)\b.*$", re.I)
 
 
 def strip_condition(text: str) -> str:

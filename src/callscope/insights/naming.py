@@ -64,19 +64,23 @@ _NOT_NAMES: Final = _NOT_ORGANISATIONS | frozenset(_NOT_NAME_WORDS.split())
 #: — whom a later "she"/"he" means
 _PERSON = re.compile(
     r"\b(?:[Tt]he|[Oo]ur|[Yy]our|[Mm]y|[Aa]n?)\s+(?P<role>(?:[a-z'-]+\s+){0,2}[a-z'-]+),\s+"
-    r"(?P<name>(?:(?:Mr|Mrs|Ms|Dr|Miss)\.?\s+)?(?!I\b)[A-Z][a-z'-]+(?:\s+[A-Z][a-z'-]+)?)\b"
+    # (not someone spoken to: "Have you got your ticket number there, Oom?")
+    r"(?P<name>(?:(?:Mr|Mrs|Ms|Dr|Miss)\.?\s+)?(?!I\b)[A-Z][a-z'-]+(?:\s+[A-Z][a-z'-]+)?)\b(?!\s*\?)"
     # (not a sentence's "And" before it: "And Luis, our camera tech, is back today")
     r"|\b(?!(?:And|But|So|Then|Yes|No|Oh|Well|Okay|Right|Now)\s)"
     r"(?P<first>[A-Z][a-z'-]+(?:\s+[A-Z][a-z'-]+)?),\s+(?:the|our|your|my)\s+"
     # the role may end the clause: "I've just messaged Mei, our translator"
     r"(?P<role2>(?:[a-z'-]+\s+){0,2}[a-z'-]+)"
     # (where they work is no part of the role: "Padraig, our engineer for the west,")
-    r"(?:\s+(?:for|in|on|at|from)\s+(?:the\s+)?[a-z'-]+)?(?:,|[.!]?$)"
+    # ("Rachel, the manager at Bloomhouse in Dayton.")
+    r"(?:\s+(?:for|in|on|at|from)\s+(?:the\s+)?[A-Za-z'-]+(?:\s+(?:in|at)\s+[A-Z][a-z'-]+)?)?"
+    r"(?:,|[.!]?$)"
     # a name and "one of our…": "I've got Luis, one of our senior techs, free"
     r"|\b(?P<one>[A-Z][a-z'-]+(?:\s+[A-Z][a-z'-]+)?),\s+one\s+of\s+(?:our|the)\b"
     # a name alone acting: "Darren can fit it on Friday afternoon"
     # (a relative clause between: "Lee, who covers Derby, will be with you tomorrow")
-    r"|\b(?P<solo>[A-Z][a-z'-]+)(?:,\s+who\s+[^,]{1,40},)?\s+"
+    # (or where they work: "Thabo in the cutting room is going to go through the cold room")
+    r"|\b(?P<solo>[A-Z][a-z'-]+)(?:,\s+who\s+[^,]{1,40},|\s+in\s+(?:the\s+)?[a-z'-]+(?:\s+room)?)?\s+"
     r"(?=(?:will|'ll|can|is going to|is coming|has)\b)"
     # someone at their work: "Dave's on the roaster tomorrow. He'll do a fresh batch…"
     r"|\b(?P<busy>[A-Z][a-z]+)'s\s+(?=(?:on|in|back|out|working|coming|going)\b)"
@@ -214,7 +218,11 @@ class Names:
         """The names in the agent's clause ``text`` (``pronoun_opens``: the clause opens with
         a third party's pronoun)."""
         teams, people = mentioned(text)
-        roles = [t for t in teams if t.lower().split()[-1] not in COLLECTIVE]
+        # (a firm named by its name is no "he" or "she": "…up to Pretoria on Saturday, and
+        # he'll swap them")
+        roles = [
+            t for t in teams if t.lower().split()[-1] not in COLLECTIVE and not t[:1].isupper()
+        ]
         self.team = teams[-1] if teams else self.team
         # the one named last, by name or by role ("our operations manager… you'll get a call
         # from her"); a group named after them makes "he" no one, unless they are who acts in

@@ -12,7 +12,7 @@ from typing import Final
 
 from callscope.insights.verbs import ACTIONS, base_form
 
-__all__ = ["AND_ACT", "BE_WITH_YOU", "HAPPENINGS", "phrasal", "progressive"]
+__all__ = ["AND_ACT", "BE_OUT_TO", "BE_WITH_YOU", "HAPPENINGS", "phrasal", "progressive"]
 
 #: verbs after an open subject that say what happens, not what someone does
 HAPPENINGS: Final = frozenset(("be", "have", "see", "get", "receive", "show", "arrive", "take",
@@ -28,10 +28,17 @@ BE_WITH_YOU = re.compile(
 )
 
 
+#: a visit said with what it is for: "Jen is going to be back out Thursday morning to
+#: re-anchor section three" (not "he'll be out all day": away)
+BE_OUT_TO = re.compile(
+    r"\s+(?:back\s+)?(?:out|over|round|up|down)\b[^,.;]{0,40}?\bto\s+[a-z]", re.I
+)
+
+
 def phrasal(verb: str | None, said: str, rest: str, whole: str) -> str | None:
     """The act of a verb that is an act only with what follows it (``rest``), or "" when it
     is none; None when ``verb`` is no such verb."""
-    if verb == "be" and BE_WITH_YOU.match(rest):
+    if verb == "be" and (BE_WITH_YOU.match(rest) or BE_OUT_TO.match(rest)):
         return "be"  # "Luis will be with you between 8 and 9": a visit
     if verb == "be" and (doing := progressive(rest)):
         return doing  # "the engineer will be calling you on Monday"
