@@ -1694,6 +1694,41 @@ _FIRMS_VISITS_AND_NAMES_SPOKEN_TO: Final = [
 ]
 
 
+_ACCENTED_NAMES_ROLES_NAMED_AND_HELPS: Final = [
+    (
+        [("agent", "Then Ciarán will drop them out to you Friday evening.")],
+        [("third party", "Ciarán to drop them out to the customer Friday evening.")],
+    ),
+    (
+        [("agent", "Our records clerk, Tomás, is scanning exhibits 14 through 22 today.")],
+        [("third party", "Records clerk Tomás to scan exhibits 14 through 22 today.")],
+    ),
+    (
+        [
+            (
+                "agent",
+                "I have registered a privacy complaint. If you can email a screenshot of that other website to privacy@shubhvivah.in, it will help the team trace it.",
+            )
+        ],
+        [
+            (
+                "customer",
+                "Customer to email a screenshot of that other website to privacy@shubhvivah.in.",
+            )
+        ],
+    ),
+    (
+        [
+            (
+                "agent",
+                "I've spoken to our fitter, Seán, and he'll be round on Tuesday to swap the valve.",
+            )
+        ],
+        [("third party", "Fitter Seán to be round on Tuesday to swap the valve.")],
+    ),
+]
+
+
 @pytest.mark.parametrize(
     ("turns", "found"),
     _CONDITIONS_WITHOUT_COMMAS_AND_VISITS_SAID_SHORT
@@ -1710,7 +1745,8 @@ _FIRMS_VISITS_AND_NAMES_SPOKEN_TO: Final = [
     + _ASSURANCES_FAVOURS_AND_THE_CUSTOMERS_RECAP
     + _PROGRESSIVE_FUTURES_LOOKUPS_AND_PURPOSES_FIRST
     + _ACTS_NOT_LISTED
-    + _FIRMS_VISITS_AND_NAMES_SPOKEN_TO,
+    + _FIRMS_VISITS_AND_NAMES_SPOKEN_TO
+    + _ACCENTED_NAMES_ROLES_NAMED_AND_HELPS,
 )
 def test_less_common_ways_to_say_a_step(
     turns: list[tuple[str, str]], found: list[tuple[str, str]]

@@ -98,7 +98,8 @@ _THIRD_OPEN = re.compile(
     r"(?:\s+(?:from|at|in)\s+(?:(?:the|our|your)\s+)?(?-i:[A-Z][a-z'-]+)(?:\s+[A-Za-z'-]+){0,2}?)?|"
     # one of a team: "One of our drivers, Luis, will deliver…"
     r"one\s+of\s+(?:our|the|their|your)\s+(?:[a-z'-]+\s+){0,2}?[a-z'-]+s|"
-    r"[a-z][a-z'-]+(?:\s+[a-z][a-z'-]+)?(?:\s+(?-i:[A-Z])[a-z'-]+)?"
+    # (a name may carry an accent: "Ciarán will drop them out to you Friday evening")
+    r"[a-zà-ÿ][a-zà-ÿ'-]+(?:\s+[a-zà-ÿ][a-zà-ÿ'-]+)?(?:\s+(?-i:[A-Z])[a-zà-ÿ'-]+)?"
     # (where they work: "Thabo in the cutting room is going to…")
     r"(?:\s+(?:in|from|at)\s+(?:(?:the|our)\s+)?[a-z'-]+(?:\s+room)?)?)"
     # who they are: "the project manager who's running the balcony work down there", "The
@@ -410,6 +411,8 @@ _THIRD_DOING = re.compile(
     rf"^(?P<who>they|{_TEAM_OR_TRADE}"
     # named after: "The manufacturer, Aquaflo, is shipping us a replacement"
     r"(?:,\s+(?-i:[A-Z])[\w'-]+(?:\s+(?-i:[A-Z])[\w'-]+)?,)?|"
+    # any role, named after: "Our records clerk, Tomás, is scanning exhibits 14 to 22 today"
+    r"(?:the|our)\s+(?:[a-z'-]+\s+){0,2}[a-z'-]+,\s+(?-i:[A-Z])[\w'-]+(?:\s+(?-i:[A-Z])[\w'-]+)?,|"
     # a firm named in two or three words: "Northland Marine is shipping us a new frame"
     r"(?!(?:The|Our|Your|My|This|That|So|And|But|Now|Then|Well|Okay|Right|Yes|No)\b)"
     r"(?-i:[A-Z][a-z]+)(?:\s+(?-i:[A-Z][a-z]+)){1,2}|"

@@ -65,22 +65,22 @@ _NOT_NAMES: Final = _NOT_ORGANISATIONS | frozenset(_NOT_NAME_WORDS.split())
 _PERSON = re.compile(
     r"\b(?:[Tt]he|[Oo]ur|[Yy]our|[Mm]y|[Aa]n?)\s+(?P<role>(?:[a-z'-]+\s+){0,2}[a-z'-]+),\s+"
     # (not someone spoken to: "Have you got your ticket number there, Oom?")
-    r"(?P<name>(?:(?:Mr|Mrs|Ms|Dr|Miss)\.?\s+)?(?!I\b)[A-Z][a-z'-]+(?:\s+[A-Z][a-z'-]+)?)\b(?!\s*\?)"
+    r"(?P<name>(?:(?:Mr|Mrs|Ms|Dr|Miss)\.?\s+)?(?!I\b)[A-Z][a-zà-ÿ'-]+(?:\s+[A-Z][a-zà-ÿ'-]+)?)\b(?!\s*\?)"
     # (not a sentence's "And" before it: "And Luis, our camera tech, is back today")
     r"|\b(?!(?:And|But|So|Then|Yes|No|Oh|Well|Okay|Right|Now)\s)"
-    r"(?P<first>[A-Z][a-z'-]+(?:\s+[A-Z][a-z'-]+)?),\s+(?:the|our|your|my)\s+"
+    r"(?P<first>[A-Z][a-zà-ÿ'-]+(?:\s+[A-Z][a-zà-ÿ'-]+)?),\s+(?:the|our|your|my)\s+"
     # the role may end the clause: "I've just messaged Mei, our translator"
     r"(?P<role2>(?:[a-z'-]+\s+){0,2}[a-z'-]+)"
     # (where they work is no part of the role: "Padraig, our engineer for the west,")
     # ("Rachel, the manager at Bloomhouse in Dayton.")
-    r"(?:\s+(?:for|in|on|at|from)\s+(?:the\s+)?[A-Za-z'-]+(?:\s+(?:in|at)\s+[A-Z][a-z'-]+)?)?"
+    r"(?:\s+(?:for|in|on|at|from)\s+(?:the\s+)?[A-Za-z'-]+(?:\s+(?:in|at)\s+[A-Z][a-zà-ÿ'-]+)?)?"
     r"(?:,|[.!]?$)"
     # a name and "one of our…": "I've got Luis, one of our senior techs, free"
-    r"|\b(?P<one>[A-Z][a-z'-]+(?:\s+[A-Z][a-z'-]+)?),\s+one\s+of\s+(?:our|the)\b"
+    r"|\b(?P<one>[A-Z][a-zà-ÿ'-]+(?:\s+[A-Z][a-zà-ÿ'-]+)?),\s+one\s+of\s+(?:our|the)\b"
     # a name alone acting: "Darren can fit it on Friday afternoon"
     # (a relative clause between: "Lee, who covers Derby, will be with you tomorrow")
     # (or where they work: "Thabo in the cutting room is going to go through the cold room")
-    r"|\b(?P<solo>[A-Z][a-z'-]+)(?:,\s+who\s+[^,]{1,40},|\s+in\s+(?:the\s+)?[a-z'-]+(?:\s+room)?)?\s+"
+    r"|\b(?P<solo>[A-Z][a-zà-ÿ'-]+)(?:,\s+who\s+[^,]{1,40},|\s+in\s+(?:the\s+)?[a-z'-]+(?:\s+room)?)?\s+"
     r"(?=(?:will|'ll|can|is going to|is coming|has)\b)"
     # someone at their work: "Dave's on the roaster tomorrow. He'll do a fresh batch…"
     r"|\b(?P<busy>[A-Z][a-z]+)'s\s+(?=(?:on|in|back|out|working|coming|going)\b)"
@@ -88,7 +88,7 @@ _PERSON = re.compile(
     r"|\b(?:[Oo]ur|[Tt]he)\s+(?P<role4>[a-z]+)\s+(?P<name4>(?!I\b)[A-Z][a-z-]+)\b(?!\s+[A-Z]|')"
     # the role said to be someone: "Our pictures specialist is Caroline Marsh."
     r"|\b(?:[Tt]he|[Oo]ur|[Yy]our)\s+(?P<role3>(?:[a-z'-]+\s+){0,2}[a-z'-]+)\s+is\s+"
-    r"(?P<name3>(?:(?:Mr|Mrs|Ms|Dr|Miss)\.?\s+)?(?!I\b)[A-Z][a-z'-]+(?:\s+[A-Z][a-z'-]+)?)\b"
+    r"(?P<name3>(?:(?:Mr|Mrs|Ms|Dr|Miss)\.?\s+)?(?!I\b)[A-Z][a-zà-ÿ'-]+(?:\s+[A-Z][a-zà-ÿ'-]+)?)\b"
 )
 
 
@@ -192,7 +192,7 @@ def actor_named(
 def in_full(f: Frame, known: Sequence[str]) -> Frame:
     """A third party said by first name, named as the agent introduced them: "Priya's going to
     ring you" after "our service manager, Priya Shah" is the service manager Priya Shah's."""
-    if not re.fullmatch(r"(?-i:[A-Z][a-z'-]+)", f.who):
+    if not re.fullmatch(r"(?-i:[A-Z][a-zà-ÿ'-]+)", f.who):
         return f
     full = next((p for p in reversed(known) if f.who in p.split()[-2:]), None)
     return f if full is None else named(f, full)
@@ -320,4 +320,4 @@ _HOUSEHOLD = re.compile(
     re.I,
 )
 #: a person named with a title: "Mr. Park", "Dr Shah"
-_TITLED = re.compile(r"\b(?:Mr|Mrs|Ms|Dr|Miss)\.?\s+[A-Z][a-z'-]+")
+_TITLED = re.compile(r"\b(?:Mr|Mrs|Ms|Dr|Miss)\.?\s+[A-Z][a-zà-ÿ'-]+")

@@ -164,9 +164,10 @@ _IF_YOU_COULD = re.compile(
     r"if\s+you\s+could\s+(?P<ask>[^,;]+?),\s+that(?:'d|\s+would)\s+be\s+"
     r"(?:really\s+)?(?:ideal|great|brilliant|perfect|lovely|helpful|fantastic|wonderful|amazing|"
     r"a\s+(?:big\s+)?help)[.!]?$|"
-    # "…, that'd give me something to wave at the lads in the warehouse"
-    r"^(?:(?:and|so)\s+)?if\s+you\s+could\s+(?P<ask2>[^,;]+?),\s+that(?:'d|\s+would)\s+"
-    r"(?:help|give\s+(?:me|us))\b[^,;]*$",
+    # "…, that'd give me something to wave at the lads in the warehouse", "If you can email a
+    # screenshot to privacy@…, it will help the team trace it"
+    r"^(?:(?:and|so)\s+)?if\s+you\s+(?:could|can)\s+(?P<ask2>[^,;]+?),\s+(?:that|it)"
+    r"(?:'d|\s+would|'ll|\s+will)\s+(?:really\s+)?(?:help|give\s+(?:me|us))\b[^,;]*$",
     re.I,
 )
 #: a request put as a help with a thing left done: "it'd really help if the back storage room
