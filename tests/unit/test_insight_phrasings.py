@@ -1729,6 +1729,88 @@ _ACCENTED_NAMES_ROLES_NAMED_AND_HELPS: Final = [
 ]
 
 
+_ACTS_DONE_AGAIN_AND_PEOPLE_SAID_WITH_WHO_THEY_ARE: Final = [
+    (
+        [
+            (
+                "agent",
+                "So this is the plan. Johan, our QC manager, is going to re-inspect those eighteen bins himself before Thursday.",
+            )
+        ],
+        [
+            (
+                "third party",
+                "QC manager Johan to re-inspect those eighteen bins himself before Thursday.",
+            )
+        ],
+    ),
+    (
+        [
+            (
+                "agent",
+                "And Marc, our field tech for eastern Ontario, is coming out Saturday to fit it.",
+            )
+        ],
+        [("third party", "Field tech Marc to come out Saturday to fit it.")],
+    ),
+    (
+        [
+            (
+                "agent",
+                "And Volterra, who make the inverter, are sending a replacement control board up to our depot, due Tuesday.",
+            )
+        ],
+        [
+            (
+                "third party",
+                "Volterra to send a replacement control board up to the depot, due Tuesday.",
+            )
+        ],
+    ),
+    (
+        [
+            (
+                "agent",
+                "And our parts partner, Delta Diesel Supplies, is delivering a replacement control relay to your site by tomorrow morning.",
+            )
+        ],
+        [
+            (
+                "third party",
+                "Parts partner Delta Diesel Supplies to deliver a replacement control relay to the customer's site by tomorrow morning.",
+            )
+        ],
+    ),
+    (
+        [
+            (
+                "agent",
+                "Alasdair's our clockmaker for Perthshire, and he's going to be at the church on Thursday at nine to regulate the pendulum.",
+            )
+        ],
+        [
+            (
+                "third party",
+                "Alasdair to be at the church on Thursday at nine to regulate the pendulum.",
+            )
+        ],
+    ),
+    (
+        [
+            (
+                "agent",
+                "Also, Tom Pryce, the farrier, is doing the yard on the fourteenth, so he'll do Bramble's front shoes then.",
+            )
+        ],
+        [("third party", "Farrier Tom Pryce to do Bramble's front shoes on the fourteenth.")],
+    ),
+    (
+        [("agent", "Could you please re-upload a clear photo of the card from the app today?")],
+        [("customer", "Customer to re-upload a clear photo of the card from the app today.")],
+    ),
+]
+
+
 @pytest.mark.parametrize(
     ("turns", "found"),
     _CONDITIONS_WITHOUT_COMMAS_AND_VISITS_SAID_SHORT
@@ -1746,7 +1828,8 @@ _ACCENTED_NAMES_ROLES_NAMED_AND_HELPS: Final = [
     + _PROGRESSIVE_FUTURES_LOOKUPS_AND_PURPOSES_FIRST
     + _ACTS_NOT_LISTED
     + _FIRMS_VISITS_AND_NAMES_SPOKEN_TO
-    + _ACCENTED_NAMES_ROLES_NAMED_AND_HELPS,
+    + _ACCENTED_NAMES_ROLES_NAMED_AND_HELPS
+    + _ACTS_DONE_AGAIN_AND_PEOPLE_SAID_WITH_WHO_THEY_ARE,
 )
 def test_less_common_ways_to_say_a_step(
     turns: list[tuple[str, str]], found: list[tuple[str, str]]

@@ -364,8 +364,26 @@ def _third_doing(body: str) -> tuple[str, str] | None:
         return None
     rest = body[doing.end() :]
     if is_later(rest) or (verb in _SENDS and _SOMEONE_SENT.match(rest)):
-        return doing.group("who"), verb
+        return _who_they_are(doing.group("who")), verb
     return None
+
+
+#: a name and who they are: "Marc, our field tech for eastern Ontario," (the role without
+#: where they work), "Volterra, who make the inverter,"
+_NAME_THEN_ROLE = re.compile(
+    r"^(?P<name>(?-i:[A-Z])[^,]*),\s+(?:(?:the|our)\s+(?P<role>[^,]+?)"
+    r"(?:\s+(?:for|in|at|from|on)\s+[^,]*)?|who\s[^,]*),$",
+    re.I,
+)
+
+
+def _who_they_are(who: str) -> str:
+    """``who`` as a step names them: "Marc, our field tech for eastern Ontario," → "field tech
+    Marc"."""
+    m = _NAME_THEN_ROLE.match(who)
+    if m is None:
+        return who
+    return f"{m.group('role')} {m.group('name')}" if m.group("role") else m.group("name")
 
 
 #: a team or a trade named with its determiner: "the warehouse", "our logistics team", "the
@@ -404,15 +422,20 @@ _SOMEONE_SENT = re.compile(
     r"\s+(?:him|her|them|someone|somebody|(?:a|an|the|another)\s+[a-z'-]+)\b[^,.;]*?\bto\s+[a-z]+",
     re.I,
 )
-#: what a business is doing that is no act for the customer: "they're changing their hours"
-_STATES: Final = frozenset(("start", "change", "close", "open", "finish", "move"))
+#: what a business is doing that is no act for the customer: "they're changing their hours",
+#: "the farrier is doing the yard on the fourteenth" (a round: the act is what he'll do then)
+_STATES: Final = frozenset(("start", "change", "close", "open", "finish", "move", "do"))
 #: a third party's act under way with a time to come (see :func:`third_party`)
 _THIRD_DOING = re.compile(
     rf"^(?P<who>they|{_TEAM_OR_TRADE}"
     # named after: "The manufacturer, Aquaflo, is shipping us a replacement"
     r"(?:,\s+(?-i:[A-Z])[\w'-]+(?:\s+(?-i:[A-Z])[\w'-]+)?,)?|"
-    # any role, named after: "Our records clerk, Tomás, is scanning exhibits 14 to 22 today"
-    r"(?:the|our)\s+(?:[a-z'-]+\s+){0,2}[a-z'-]+,\s+(?-i:[A-Z])[\w'-]+(?:\s+(?-i:[A-Z])[\w'-]+)?,|"
+    # any role, named after: "Our records clerk, Tomás, is scanning exhibits 14 to 22 today",
+    # "our parts partner, Delta Diesel Supplies, is delivering…"
+    r"(?:the|our)\s+(?:[a-z'-]+\s+){0,2}[a-z'-]+,\s+(?-i:[A-Z])[\w'-]+(?:\s+(?-i:[A-Z])[\w'-]+){0,2},|"
+    # a name and who they are: "Marc, our field tech for eastern Ontario, is coming out
+    # Saturday", "Volterra, who make the inverter, are sending…"
+    r"(?-i:[A-Z])[\w'-]+(?:\s+(?-i:[A-Z])[\w'-]+){0,2},\s+(?:(?:the|our)\s|who\s)[^,]{1,50},|"
     # a firm named in two or three words: "Northland Marine is shipping us a new frame"
     r"(?!(?:The|Our|Your|My|This|That|So|And|But|Now|Then|Well|Okay|Right|Yes|No)\b)"
     r"(?-i:[A-Z][a-z]+)(?:\s+(?-i:[A-Z][a-z]+)){1,2}|"

@@ -29,9 +29,12 @@ BE_WITH_YOU = re.compile(
 
 
 #: a visit said with what it is for: "Jen is going to be back out Thursday morning to
-#: re-anchor section three" (not "he'll be out all day": away)
+#: re-anchor section three", "he's going to be at the church on Thursday at nine to regulate
+#: the pendulum" (not "he'll be out all day": away)
 BE_OUT_TO = re.compile(
-    r"\s+(?:back\s+)?(?:out|over|round|up|down)\b[^,.;]{0,40}?\bto\s+[a-z]", re.I
+    r"\s+(?:back\s+)?(?:out|over|round|up|down|at\s+(?:the|your)\s+[a-z'-]+)\b[^,.;]{0,40}?"
+    r"\bto\s+[a-z]",
+    re.I,
 )
 
 

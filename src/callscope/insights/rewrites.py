@@ -20,7 +20,7 @@ from callscope.insights.incall import is_later
 from callscope.insights.needed import as_asked, to_do
 from callscope.insights.verbs import ACTIONS, base_form
 
-__all__ = ["asked_first", "from_our_side", "rewritten"]
+__all__ = ["again_restored", "asked_first", "from_our_side", "rewritten"]
 
 
 #: "you'll get", "you should also receive", …: what the customer is to get
@@ -391,11 +391,36 @@ _HEDGED_PROMISE = re.compile(
 )
 
 
+#: a listed act done again: "re-inspect", "re-uploading" (read as the act itself)
+_AGAIN = re.compile(r"\bre-(?P<said>[a-z]+)\b", re.I)
+
+
+def _again(m: re.Match[str]) -> str:
+    said = m.group("said")
+    return said if base_form(said) in ACTIONS else m.group(0)
+
+
+def again_restored(text: str, sentence: str) -> str:
+    """``text`` (a step written from ``sentence`` once :func:`rewritten`) with the acts said
+    as done again written so again: "Inspect the whole aisle" → "Re-inspect the whole aisle"."""
+    for m in _AGAIN.finditer(sentence):
+        said = m.group("said")
+        if base_form(said) in ACTIONS:
+            text = re.sub(
+                rf"\b{re.escape(said)}\b",
+                lambda w: ("Re-" if w.group(0)[0].isupper() else "re-") + w.group(0).lower(),
+                text,
+                count=1,
+                flags=re.I,
+            )
+    return text
+
+
 def rewritten(sentence: str) -> str:
     """``sentence`` with who acts put first (see the module docstring): "you'll get a call from
     the surveyor on Monday" → "the surveyor will call you on Monday", "what I'll do is send you
     a new link" → "I'll send you a new link", "what I need from you is to keep them wrapped" →
     "you'll need to keep them wrapped", "it would help if you could email us the receipt" →
     "could you email us the receipt"."""
-    said = _HEDGED_PROMISE.sub(lambda m: f"{m.group(1)}'ll ", sentence)
+    said = _HEDGED_PROMISE.sub(lambda m: f"{m.group(1)}'ll ", _AGAIN.sub(_again, sentence))
     return as_asked(_WHAT_I_DO.sub(lambda m: f"{m.group(1)}'ll ", _actively(said)))

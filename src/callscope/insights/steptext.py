@@ -18,6 +18,7 @@ from callscope.insights.clauses import Clause, Frame, guessed_base, strip_condit
 from callscope.insights.incall import NOW
 from callscope.insights.leadins import LEADING, TOPIC_OR_REASON
 from callscope.insights.numbers import DEADLINE, WEEKDAY, normalise_deadline
+from callscope.insights.rewrites import again_restored
 from callscope.insights.verbs import base_form, past_form, singular_base, third_singular
 
 __all__ = ["done_text", "step_action", "step_text", "third_person"]
@@ -285,7 +286,8 @@ def step_text(clause: Clause, f: Frame) -> str:
         # (an act whose verb is no listed one keeps its subject: "I'll re-issue the invoice")
         action = re.sub(r"^the agent (?:will|is going to) ", "", action, flags=re.I)
         out = action[:1].upper() + action[1:]
-    return re.sub(r"\bsms\b", "SMS", out, flags=re.I) + "."
+    # ("re-inspect" was read as "inspect" to find the act)
+    return again_restored(re.sub(r"\bsms\b", "SMS", out, flags=re.I), clause.sentence) + "."
 
 
 def step_action(clause: Clause, f: Frame) -> str:
