@@ -1811,6 +1811,49 @@ _ACTS_DONE_AGAIN_AND_PEOPLE_SAID_WITH_WHO_THEY_ARE: Final = [
 ]
 
 
+_TITLES_CHARGES_HELD_AND_GO_AHEADS: Final = [
+    (
+        [
+            (
+                "agent",
+                "Our dye master, Mr. Senthil, is stripping and redyeing the full lot from tomorrow morning.",
+            )
+        ],
+        [
+            (
+                "third party",
+                "Dye master Mr. Senthil to strip and redye the full lot from tomorrow morning.",
+            )
+        ],
+    ),
+    (
+        [
+            (
+                "agent",
+                "Regarding payment, the processing invoice of ₹2,40,000 will be kept on hold until you approve the redyed lot.",
+            )
+        ],
+        [
+            (
+                "agent",
+                "Keep the processing invoice of ₹2,40,000 on hold until the customer approves the redyed lot.",
+            )
+        ],
+    ),
+    (
+        [("agent", "And the late fee will be waived.")],
+        [("agent", "Waive the late fee.")],
+    ),
+    (
+        [
+            ("agent", "Yes, madam, good afternoon. Please tell me."),
+            ("customer", "The navy lot you delivered yesterday, we cannot use it."),
+        ],
+        [],
+    ),
+]
+
+
 @pytest.mark.parametrize(
     ("turns", "found"),
     _CONDITIONS_WITHOUT_COMMAS_AND_VISITS_SAID_SHORT
@@ -1829,7 +1872,8 @@ _ACTS_DONE_AGAIN_AND_PEOPLE_SAID_WITH_WHO_THEY_ARE: Final = [
     + _ACTS_NOT_LISTED
     + _FIRMS_VISITS_AND_NAMES_SPOKEN_TO
     + _ACCENTED_NAMES_ROLES_NAMED_AND_HELPS
-    + _ACTS_DONE_AGAIN_AND_PEOPLE_SAID_WITH_WHO_THEY_ARE,
+    + _ACTS_DONE_AGAIN_AND_PEOPLE_SAID_WITH_WHO_THEY_ARE
+    + _TITLES_CHARGES_HELD_AND_GO_AHEADS,
 )
 def test_less_common_ways_to_say_a_step(
     turns: list[tuple[str, str]], found: list[tuple[str, str]]

@@ -432,7 +432,8 @@ _THIRD_DOING = re.compile(
     r"(?:,\s+(?-i:[A-Z])[\w'-]+(?:\s+(?-i:[A-Z])[\w'-]+)?,)?|"
     # any role, named after: "Our records clerk, Tomás, is scanning exhibits 14 to 22 today",
     # "our parts partner, Delta Diesel Supplies, is delivering…"
-    r"(?:the|our)\s+(?:[a-z'-]+\s+){0,2}[a-z'-]+,\s+(?-i:[A-Z])[\w'-]+(?:\s+(?-i:[A-Z])[\w'-]+){0,2},|"
+    r"(?:the|our)\s+(?:[a-z'-]+\s+){0,2}[a-z'-]+,\s+(?:(?:Mr|Mrs|Ms|Dr)\.?\s+)?(?-i:[A-Z])[\w'-]+"
+    r"(?:\s+(?-i:[A-Z])[\w'-]+){0,2},|"
     # a name and who they are: "Marc, our field tech for eastern Ontario, is coming out
     # Saturday", "Volterra, who make the inverter, are sending…"
     r"(?-i:[A-Z])[\w'-]+(?:\s+(?-i:[A-Z])[\w'-]+){0,2},\s+(?:(?:the|our)\s|who\s)[^,]{1,50},|"

@@ -123,6 +123,12 @@ def is_later(text: str) -> bool:
     return m is not None and not re.search(r"minute|second|moment", m.group(0), re.I)
 
 
+#: the agent asking the customer to go on: "Please tell me." (no thing told, no time)
+_GO_AHEAD: Final = re.compile(
+    r"^(?:(?:yes|okay|ok|right|so),?\s+)?(?:please\s+)?(?:tell|go\s+on\s+and\s+tell)\s+(?:me|us)"
+    r"(?:,?\s+(?:please|madam|sir))?[.!]?$",
+    re.I,
+)
 #: a return to a topic of the call: "then we'll come back to what went wrong"
 _BACK_TO_TOPIC: Final = re.compile(
     r"\bcome\s+back\s+to\s+(?:what|that|this|it|the\s+(?:question|point|issue|rest))\b", re.I
@@ -135,7 +141,7 @@ def is_in_call(kind: str, speaker: str, verb: str, text: str) -> bool:
         return False
     if verb == "ask" and ASK_TEAM.search(text):
         return False
-    if _ON_HOLD.search(text) or _BACK_TO_TOPIC.search(text):
+    if _ON_HOLD.search(text) or _BACK_TO_TOPIC.search(text) or _GO_AHEAD.match(text):
         return True
     if under_way(kind, text):
         return True

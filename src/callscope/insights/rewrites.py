@@ -70,15 +70,17 @@ _WILL_BE_REFUNDED = re.compile(
     r"(?P<pre>^|[,;]\s*|\band\s+)(?P<what>(?:(?:the|your|this|that|a|an|our|[\w]+'s)\b|\$)"
     r"(?:[^,.;]|(?<=\d)[.,](?=\d)){0,60}?)"
     r"\s+(?:will|'ll|is going to)\s+be\s+(?P<verb>refunded|credited|reimbursed|paid back|"
-    r"returned|paid)(?:\s+(?P<to>to|into|on|onto|against)\s+(?P<where>you\b|your\s+[\w-]+"
+    r"returned|paid|waived|(?:kept|put|placed)\s+on\s+hold)(?:\s+(?P<to>to|into|on|onto|against)\s+(?P<where>you\b|your\s+[\w-]+"
     r"(?:\s+[\w-]+)?|(?:this|next|the\s+next|the\s+same)\s+(?:month's\s+|week's\s+)?"
-    r"(?:invoice|bill|statement|account|payment|card)\b)|(?=\s+(?:by|within|before|on|in|"
+    r"(?:invoice|bill|statement|account|payment|card)\b)|(?=\s+(?:by|within|before|on|in|until|till|"
     r"today|tonight|tomorrow|this|next|straight\s+away|right\s+away)\b|\s*[,.;]|\s*$))",
     re.I,
 )
 _REFUND_OF: Final = {
     "refunded": "refund", "credited": "credit", "reimbursed": "reimburse",
-    "paid back": "pay back", "returned": "return", "paid": "pay",
+    "paid back": "pay back", "returned": "return", "paid": "pay", "waived": "waive",
+    # a charge held: "the processing invoice of ₹2,40,000 will be kept on hold until you…"
+    "kept on hold": "keep", "put on hold": "put", "placed on hold": "place",
 }  # fmt: skip
 #: an adverb before "going to" ("I'm also going to send…") goes after it, where the future
 #: is read
@@ -229,12 +231,13 @@ def _done_by(m: re.Match[str]) -> str:
 def _refund(m: re.Match[str]) -> str:
     """``_WILL_BE_REFUNDED``'s reading; "the invoice will be paid by direct debit" (no
     destination) is not money paid back and stays as said."""
-    verb = m.group("verb").lower()
+    verb = " ".join(m.group("verb").lower().split())
     if m.group("to") is None and verb == "paid":
         return m.group(0)
     what = m.group("what")
     where = f" {m.group('to')} {m.group('where')}" if m.group("to") else ""
-    return f"{m.group('pre')}we'll {_REFUND_OF[verb]} {what[:1].lower()}{what[1:]}{where}"
+    held = " on hold" if verb.endswith("on hold") else ""
+    return f"{m.group('pre')}we'll {_REFUND_OF[verb]} {what[:1].lower()}{what[1:]}{held}{where}"
 
 
 #: a matter passed on to someone who will act: "It's been passed to our quality team, who'll go

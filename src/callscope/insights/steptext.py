@@ -209,11 +209,19 @@ def _action_phrase(text: str, f: Frame) -> str:
         if words[i].lower().rstrip(".,") != f.verb and words[i].lower().endswith("s"):
             # a plan said in the present: "collects it … and brings it" → "collect … and bring"
             rest = _AND_DOES.sub(_and_do, rest)
+        elif words[i].lower().rstrip(".,").endswith("ing"):
+            # an act under way: "is stripping and redyeing the lot" → "strip and redye"
+            rest = _AND_DOING.sub(
+                lambda m: f"{m.group(1)} {base_form(m.group(2)) or guessed_base(m.group(2))}",
+                rest,
+                count=1,
+            )
         return " ".join([f.verb, rest]) if rest else f.verb
     return body
 
 
 _AND_DOES = re.compile(r"\b(and|then)\s+([a-z]+s)\b")
+_AND_DOING = re.compile(r"^(and)\s+([a-z]+ing)\b")
 
 
 def _and_do(m: re.Match[str]) -> str:
