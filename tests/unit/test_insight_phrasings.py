@@ -1854,6 +1854,40 @@ _TITLES_CHARGES_HELD_AND_GO_AHEADS: Final = [
 ]
 
 
+_THE_CUSTOMERS_OWN_PEOPLE_NAMED: Final = [
+    (
+        [
+            (
+                "customer",
+                "Our church officer, Hamish, keeps the keys. I'll have him there at quarter to "
+                "nine to let them in.",
+            )
+        ],
+        [
+            (
+                "customer",
+                "Customer to have church officer Hamish there at quarter to nine to let them in.",
+            )
+        ],
+    ),
+    (
+        [
+            (
+                "customer",
+                "My brother-in-law's up there Wednesday, I'll get him to pull it up behind the "
+                "garage.",
+            )
+        ],
+        [("customer", "Customer to get their brother-in-law to pull it up behind the garage.")],
+    ),
+    # no one of theirs named in the turn: the pronoun stays
+    (
+        [("customer", "I'll get him to pull it up behind the garage on Wednesday.")],
+        [("customer", "Customer to get him to pull it up behind the garage on Wednesday.")],
+    ),
+]
+
+
 @pytest.mark.parametrize(
     ("turns", "found"),
     _CONDITIONS_WITHOUT_COMMAS_AND_VISITS_SAID_SHORT
@@ -1873,7 +1907,8 @@ _TITLES_CHARGES_HELD_AND_GO_AHEADS: Final = [
     + _FIRMS_VISITS_AND_NAMES_SPOKEN_TO
     + _ACCENTED_NAMES_ROLES_NAMED_AND_HELPS
     + _ACTS_DONE_AGAIN_AND_PEOPLE_SAID_WITH_WHO_THEY_ARE
-    + _TITLES_CHARGES_HELD_AND_GO_AHEADS,
+    + _TITLES_CHARGES_HELD_AND_GO_AHEADS
+    + _THE_CUSTOMERS_OWN_PEOPLE_NAMED,
 )
 def test_less_common_ways_to_say_a_step(
     turns: list[tuple[str, str]], found: list[tuple[str, str]]

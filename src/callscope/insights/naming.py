@@ -322,3 +322,36 @@ _HOUSEHOLD = re.compile(
 )
 #: a person named with a title: "Mr. Park", "Dr Shah"
 _TITLED = re.compile(r"\b(?:Mr|Mrs|Ms|Dr|Miss)\.?\s+[A-Z][a-zà-ÿ'-]+")
+
+
+def person_named(value: str, owner: str, person: str, said: str) -> str:
+    """``value`` with the person an act reaches named, when they were named in the same turn
+    (``said``): the agent's "your account manager, Fiona Hale… I'll get a message to her this
+    afternoon" → "Get a message to account manager Fiona Hale this afternoon"; the customer's
+    "Our church officer, Hamish, keeps the keys. I'll have him there at quarter to nine" →
+    "Customer to have church officer Hamish there at quarter to nine"."""
+    if not person or person.split()[-1] not in said:
+        return value
+    if owner == "agent":
+        return _TO_THEM.sub(lambda m: f"{m.group(1)} {person}", value, count=1)
+    if owner == "customer":
+        return _HAVE_THEM.sub(lambda m: f"{m.group(1)} {person}", value, count=1)
+    return value
+
+
+#: the person the agent's own act reaches, said as a pronoun
+_TO_THEM: Final = re.compile(r"\b(to|with)\s+(?:her|him)\b(?!\s*self)")
+#: the customer's own person they will have act, said as a pronoun: "I'll get him to…"
+_HAVE_THEM: Final = re.compile(r"\b(have|get)\s+(?:her|him)\b(?!\s*self)")
+#: the customer's own person named without a name: "My brother-in-law's up there Wednesday"
+_THEIR_OWN: Final = re.compile(rf"\bmy\s+(?P<who>(?:{HOUSEHOLD})(?:-in-law)?)\b", re.I)
+
+
+def their_person(text: str) -> str:
+    """The customer's own person named last in their sentence ``text``: "church officer
+    Hamish" (by role and name), "their brother-in-law" (by relation), else ""."""
+    people = [p for p in mentioned(text)[1] if " " in p]
+    if people:
+        return people[-1]
+    own = list(_THEIR_OWN.finditer(text))
+    return f"their {own[-1].group('who')}" if own else ""

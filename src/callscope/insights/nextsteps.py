@@ -42,7 +42,7 @@ from callscope.insights.commitments import load_model
 from callscope.insights.handover import handed_over
 from callscope.insights.incall import BE_PLACES
 from callscope.insights.lists import is_list
-from callscope.insights.naming import Names, reported
+from callscope.insights.naming import Names, person_named, reported, their_person
 from callscope.insights.numbers import WEEKDAY, normalise_deadline
 from callscope.insights.offers import taken_offers
 from callscope.insights.repeats import ASKS_RECAP, RECAP, key, recapped, said_before
@@ -71,7 +71,9 @@ class Candidate:
         self.clause = clause
         self.frame = frame_
         self.index = index  # the sentence's place in the call
-        self.person = person  # the person the agent named last, by name and role
+        # the person the agent named last, by name and role (the customer's own person they
+        # named last, in the customer's sentences)
+        self.person = person
 
 
 def _vetoed(f: Frame) -> bool:
@@ -122,22 +124,6 @@ _BE_PRESENT: Final = re.compile(
 )
 
 
-def _person_named(value: str, c: Candidate) -> str:
-    """``value`` with the person the agent's own act reaches named, when the agent named them
-    in the same turn: "your account manager, Fiona Hale… I'll get a message to her this
-    afternoon" → "Get a message to account manager Fiona Hale this afternoon"."""
-    person = c.person
-    if (
-        c.frame.owner != "agent"
-        or not person
-        or person.split()[-1] not in c.sentence.utterance.text
-    ):
-        return value
-    return _TO_THEM.sub(lambda m: f"{m.group(1)} {person}", value, count=1)
-
-
-#: the person the agent's own act reaches, said as a pronoun
-_TO_THEM: Final = re.compile(r"\b(to|with)\s+(?:her|him)\b(?!\s*self)")
 #: a span, no date: "for sixty days" (not "for the 20th", "for tomorrow")
 _SPAN: Final = re.compile(
     r"for\s+(?:(?:a|an|another|the\s+next|[\w-]+)\s+){1,3}?(?:minutes?|hours?|days?|weeks?|"
@@ -155,12 +141,14 @@ def candidates(utterances: Sequence[Utterance]) -> list[Candidate]:
     out: list[Candidate] = []
     names = Names()
     trying: Utterance | None = None  # the agent's turn that started trying something now
+    own = ""  # the customer's own person they named last ("Our church officer, Hamish")
     said: list[tuple[int, str]] = []  # the customer's sentences so far, by utterance
     for index, s in enumerate(taken_offers(_joined_consequences(sentences(utterances)))):
         turns = list(dict.fromkeys(u for u, _ in said))[-2:]
         earlier = " ".join(t for u, t in said if u in turns) if s.speaker == "customer" else ""
         if s.speaker == "customer":
             said.append((s.utterance.id, s.text))
+            own = their_person(s.text) or own
         parts = clauses(s.text, s.speaker)
         frames = [frame(c) for c in parts]
         if s.speaker != "customer" and _TRY_NOW.search(s.text):
@@ -181,7 +169,7 @@ def candidates(utterances: Sequence[Utterance]) -> list[Candidate]:
             if f.candidate and _admissible(f, c.text) and not _vetoed(f):
                 f, subject = names.actor(reported(f, s.text, earlier), c.text, subject)
                 person = names.person if " " in names.person else ""
-                out.append(Candidate(s, c, f, index, person if s.speaker != "customer" else ""))
+                out.append(Candidate(s, c, f, index, person if s.speaker != "customer" else own))
             if s.speaker != "customer":
                 opens = bool(_PRONOUN_OPENS.match(_LEADING_AND.sub("", c.text)))
                 names.heard(c.text, pronoun_opens=opens)
@@ -426,7 +414,7 @@ def next_steps(utterances: Sequence[Utterance], *, embed: Embedder | None = None
         head = c.clause.text[:30]
         before = u.text.split(head, 1)[0] if head in u.text else ""
         value = with_object(step_text(c.clause, c.frame), c.frame.verb, before, u.speaker)
-        value = _person_named(value, c)
+        value = person_named(value, c.frame.owner, c.person, c.sentence.utterance.text)
         if u.id in recaps and any(recapped(value, c.frame, s) for s in out):
             continue  # "So, to recap. … I'll post you a confirmation letter and a gift aid form"
         if any(said_before(value, c.frame.owner, s) for s in out):
