@@ -2171,3 +2171,39 @@ def test_a_matter_said_in_full_stays_the_problem_after_the_reference() -> None:
         ),
     ]
     assert _problem_of(*opening).startswith("Your technician did a weed treatment")
+
+
+@pytest.mark.parametrize(
+    "introduction",
+    [
+        "This is Meenakshi Sundaram, production manager at Kaveri Knit Exports, Tiruppur.",
+        "This is Babatunde Adeyemi, facility manager at Crestview Specialist Clinic, Lekki.",
+    ],
+)
+def test_a_turn_that_only_says_who_calls_with_their_job_gives_way(introduction: str) -> None:
+    problem = _problem_of(
+        (
+            "agent",
+            "Good afternoon, Sri Lakshmi Process House, Karthik speaking. How may I help you?",
+        ),
+        ("customer", f"Good afternoon, Karthik. {introduction}"),
+        ("agent", "Yes, madam, good afternoon. Please tell me."),
+        (
+            "customer",
+            "The navy lot you delivered yesterday, we cannot use it. There is streaking across "
+            "the width.",
+        ),
+    )
+    assert problem.startswith("The navy lot you delivered yesterday, we cannot use it.")
+
+
+def test_the_quoted_problem_leaves_out_who_calls_and_their_job() -> None:
+    problem = _problem_of(
+        ("agent", "Harbour Lifts, how can I help?"),
+        (
+            "customer",
+            "This is Luis Romero, facilities manager at Harbour Point on Quay Street. Our main "
+            "passenger lift has been out since Monday morning.",
+        ),
+    )
+    assert problem == "Our main passenger lift has been out since Monday morning."

@@ -84,7 +84,13 @@ _INTRODUCTION = re.compile(
     r"(?:(?:mr|mrs|ms|miss|dr)\.?\s+)?(?-i:[A-Z])[\w'-]*(?:\s+(?-i:[A-Z])[\w'-]*){0,2}"
     # "It's Pádraig Murphy here, out in Ballincollig."
     r"(?:\s+here)?(?:,?\s+(?:(?:i'm\s+)?(?:calling|ringing|phoning)\s+from|from|at|with|"
-    r"over at|out in|up in|down in|in)\s+[^.!?,]{1,40})?\s*[.!?]?$",
+    r"over at|out in|up in|down in|in)\s+[^.!?,]{1,40})?"
+    # and their job: "This is Meenakshi Sundaram, production manager at Kaveri Knit Exports,
+    # Tiruppur."
+    r"(?:,?\s+(?:the\s+|a\s+)?(?:[a-z][\w'-]*\s+){0,2}(?:manager|officer|director|owner|"
+    r"paralegal|administrator|coordinator|secretary|supervisor|assistant|head|lead|buyer|clerk|"
+    r"partner|accountant|mistress|master|chair|chairman|treasurer)\s+(?:at|for|with|from|of)\s+"
+    r"[^.!?]{1,60})?\s*[.!?]?$",
     re.I,
 )
 
@@ -133,10 +139,11 @@ _FEELING = re.compile(
 
 def _who_and_what(turn: Sequence[Sentence]) -> bool:
     """Whether a customer turn only says who calls and what about (an introduction, a booking
-    or a reference, "I'm ringing about my scooter again"), no problem."""
+    or a reference, "I'm ringing about my scooter again"), no problem; or only who calls ("This
+    is Meenakshi Sundaram, production manager at Kaveri Knit Exports.")."""
     said = [_GREETING.sub("", p.text).strip() for p in turn]
     about = [t for t in said if t and not _INTRODUCTION.match(t)]
-    return bool(about) and all(
+    return not about or all(
         _WHAT_ABOUT.search(t)
         and not _PROBLEM.search(_VAGUE.sub("", re.sub(r"\bagain\b", "", t, flags=re.I)))
         for t in about
