@@ -1888,6 +1888,32 @@ _THE_CUSTOMERS_OWN_PEOPLE_NAMED: Final = [
 ]
 
 
+_WHAT_THE_CUSTOMER_REPORTED_AND_WHAT_WE_WANT: Final = [
+    (
+        [
+            (
+                "agent",
+                "And provided your report matches what you've told me, I'll upgrade the shipping to next-day air at our cost, so you'll have them Friday.",
+            )
+        ],
+        [("agent", "Upgrade the shipping to next-day air at the cost.")],
+    ),
+    (
+        [
+            (
+                "agent",
+                "We'll want them back for the investigation. I'll book a truck to pick them up from your dock Friday afternoon.",
+            )
+        ],
+        [("agent", "Book a truck to pick them up from the customer's dock Friday afternoon.")],
+    ),
+    (
+        [("customer", "You told me last week you'd send it, and nothing came.")],
+        [],
+    ),
+]
+
+
 @pytest.mark.parametrize(
     ("turns", "found"),
     _CONDITIONS_WITHOUT_COMMAS_AND_VISITS_SAID_SHORT
@@ -1908,7 +1934,8 @@ _THE_CUSTOMERS_OWN_PEOPLE_NAMED: Final = [
     + _ACCENTED_NAMES_ROLES_NAMED_AND_HELPS
     + _ACTS_DONE_AGAIN_AND_PEOPLE_SAID_WITH_WHO_THEY_ARE
     + _TITLES_CHARGES_HELD_AND_GO_AHEADS
-    + _THE_CUSTOMERS_OWN_PEOPLE_NAMED,
+    + _THE_CUSTOMERS_OWN_PEOPLE_NAMED
+    + _WHAT_THE_CUSTOMER_REPORTED_AND_WHAT_WE_WANT,
 )
 def test_less_common_ways_to_say_a_step(
     turns: list[tuple[str, str]], found: list[tuple[str, str]]

@@ -76,7 +76,8 @@ NO_PROMISE = re.compile(
     re.I,
 )
 COMPLAINT = re.compile(
-    r"\b(?:you|someone|somebody|the last \w+|your colleague)(?:'ve|\s+have|\s+has)?\s+"
+    # (not what the customer reported: "provided your report matches what you've told me")
+    r"\b(?<!what )(?:you|someone|somebody|the last \w+|your colleague)(?:'ve|\s+have|\s+has)?\s+"
     r"(?:said|promised|told"
     r"|was supposed)|"
     # (not what a third party says it will do: "my bank said they'll reverse one of them")

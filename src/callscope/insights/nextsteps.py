@@ -92,6 +92,8 @@ def _admissible(f: Frame, text: str) -> bool:
         (f.verb == "do" and _BARE_DO.search(text))
         or (f.verb == "be" and f.owner == "customer" and not _BE_PRESENT.search(text))
         or (f.verb == "wait" and _WAIT_AND_SEE.search(text))
+        # what the speaker's side will want, no act: "We'll want them back for the investigation"
+        or (f.verb == "want" and f.kind == "future")
     ):
         return False
     if f.kind == "past":
