@@ -2234,3 +2234,27 @@ def test_the_quoted_problem_leaves_out_who_calls_and_their_job() -> None:
         ),
     )
     assert problem == "Our main passenger lift has been out since Monday morning."
+
+
+def test_the_matter_said_in_brief_after_who_calls_gives_way_when_the_reference_is_not_asked() -> (
+    None
+):
+    # the reference asked for without a question mark; the turn's greeting and introduction do
+    # not count as the matter's words
+    problem = _problem_of(
+        ("agent", "Kaveri Handloom Weavers, sales office. Ramesh speaking. How may I help you?"),
+        (
+            "customer",
+            "Hello, Ramesh. This is Priya Nair from Nool Boutique, Bengaluru. I'm calling "
+            "regarding our Deepavali order. There is a problem.",
+        ),
+        ("agent", "Sorry to hear that, madam. Kindly tell me the order number."),
+        ("customer", "KHW/2291."),
+        ("agent", "One minute, madam. Yes, forty cotton sarees, dispatched on the 2nd."),
+        (
+            "customer",
+            "Received, yes, but fifteen of them have a bottle-green border, not maroon. The "
+            "exhibition opens on the 18th and I can't sell green.",
+        ),
+    )
+    assert problem.startswith("Received, yes, but fifteen of them have a bottle-green border")

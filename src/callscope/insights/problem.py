@@ -160,12 +160,23 @@ def _told_after_look_up(
     """The customer's turn after the one that gives the reference the agent asked for, when it
     says what is wrong at more length than ``brief``."""
     after = turns[turns.index(brief) + 1 :][:2]
-    if len(after) < 2 or after[0][0].utterance.id not in answers:
+    if len(after) < 2 or not (
+        after[0][0].utterance.id in answers
+        # the reference given when asked without a question mark ("Kindly tell me the order
+        # number." — "KHW/2291.")
+        or _REFERENCE_ONLY.match(" ".join(p.text for p in after[0]))
+    ):
         return None
     told = " ".join(p.text for p in after[1])
-    said = len(" ".join(p.text for p in brief).split())
-    longer = said <= _BRIEF_WORDS < len(told.split())
+    # (the greeting and who calls are no part of the matter said)
+    matter = [_GREETING.sub("", p.text).strip() for p in brief]
+    said = len(" ".join(t for t in matter if not _INTRODUCTION.match(t)).split())
+    longer = said <= _BRIEF_WORDS and len(told.split()) > said
     return after[1] if longer and _PROBLEM.search(told) else None
+
+
+#: a turn that only gives a reference: "KHW/2291.", "It's HL-30962."
+_REFERENCE_ONLY = re.compile(r"^(?:(?:it's|it is|yes|yeah|sure),?\s+)?[\w/-]*\d[\w/-]*[.!]?$", re.I)
 
 
 def _only_asks(turn: Sequence[Sentence]) -> bool:
