@@ -2253,8 +2253,9 @@ def test_the_matter_said_in_brief_after_who_calls_gives_way_when_the_reference_i
         ("agent", "One minute, madam. Yes, forty cotton sarees, dispatched on the 2nd."),
         (
             "customer",
-            "Received, yes, but fifteen of them have a bottle-green border, not maroon. The "
-            "exhibition opens on the 18th and I can't sell green.",
+            "Received, yes, but fifteen of them have a bottle-green border, not maroon. My whole "
+            "stall is planned around mustard and maroon, and the exhibition opens on the 18th. I "
+            "can't sell green.",
         ),
     )
     assert problem.startswith("Received, yes, but fifteen of them have a bottle-green border")

@@ -171,7 +171,7 @@ def _told_after_look_up(
     # (the greeting and who calls are no part of the matter said)
     matter = [_GREETING.sub("", p.text).strip() for p in brief]
     said = len(" ".join(t for t in matter if not _INTRODUCTION.match(t)).split())
-    longer = said <= _BRIEF_WORDS and len(told.split()) > said
+    longer = said <= _BRIEF_WORDS < len(told.split())
     return after[1] if longer and _PROBLEM.search(told) else None
 
 
