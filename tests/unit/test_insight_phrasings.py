@@ -1914,6 +1914,20 @@ _WHAT_THE_CUSTOMER_REPORTED_AND_WHAT_WE_WANT: Final = [
 ]
 
 
+_SOMEONE_IN_THE_STUDIO: Final = [
+    (
+        [
+            (
+                "agent",
+                "Dwayne is in the studio tomorrow morning, so he's going to re-export the full "
+                "stems, harmonies included.",
+            )
+        ],
+        [("third party", "Dwayne to re-export the full stems, harmonies included.")],
+    ),
+]
+
+
 @pytest.mark.parametrize(
     ("turns", "found"),
     _CONDITIONS_WITHOUT_COMMAS_AND_VISITS_SAID_SHORT
@@ -1935,7 +1949,8 @@ _WHAT_THE_CUSTOMER_REPORTED_AND_WHAT_WE_WANT: Final = [
     + _ACTS_DONE_AGAIN_AND_PEOPLE_SAID_WITH_WHO_THEY_ARE
     + _TITLES_CHARGES_HELD_AND_GO_AHEADS
     + _THE_CUSTOMERS_OWN_PEOPLE_NAMED
-    + _WHAT_THE_CUSTOMER_REPORTED_AND_WHAT_WE_WANT,
+    + _WHAT_THE_CUSTOMER_REPORTED_AND_WHAT_WE_WANT
+    + _SOMEONE_IN_THE_STUDIO,
 )
 def test_less_common_ways_to_say_a_step(
     turns: list[tuple[str, str]], found: list[tuple[str, str]]

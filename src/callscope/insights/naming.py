@@ -83,8 +83,9 @@ _PERSON = re.compile(
     r"|\b(?P<solo>[A-Z][a-zà-ÿ'-]+)(?:,\s+who\s+[^,]{1,40},|\s+in\s+(?:the\s+)?[a-z'-]+(?:\s+room)?)?\s+"
     r"(?=(?:will|'ll|can|is going to|is coming|has)\b)"
     # someone at their work: "Dave's on the roaster tomorrow. He'll do a fresh batch…",
-    # "Alasdair's our clockmaker for Perthshire, and he's going to…"
-    r"|\b(?P<busy>[A-Z][a-z]+)'s\s+(?=(?:on|in|back|out|working|coming|going|our)\b)"
+    # "Alasdair's our clockmaker for Perthshire, and he's going to…", "Dwayne is in the studio
+    # tomorrow morning, so he's going to…"
+    r"|\b(?P<busy>[A-Z][a-z]+)(?:'s|\s+is)\s+(?=(?:on|in|back|out|working|coming|going|our)\b)"
     # a role and a first name, no comma: "Our engraver Malcolm does all our hand work."
     r"|\b(?:[Oo]ur|[Tt]he)\s+(?P<role4>[a-z]+)\s+(?P<name4>(?!I\b)[A-Z][a-z-]+)\b(?!\s+[A-Z]|')"
     # the role said to be someone: "Our pictures specialist is Caroline Marsh."

@@ -34,7 +34,7 @@ exchange complete treat mark tow paint tune calibrate configure enrol photocopy 
 tape wrap seal
 revise reprint stick peel engrave carry
 redraw draw redesign rework redeliver hand meet lodge spray roast sms trim strip box
-settle diagnose patch regrind sharpen telephone whatsapp
+settle diagnose patch regrind sharpen telephone whatsapp export
 """
 #: the listed action verbs, base forms
 ACTIONS: Final = frozenset(_ACTION_WORDS.split())
