@@ -16,14 +16,7 @@ import re
 from typing import Final
 
 from callscope.insights.incall import is_later
-from callscope.insights.phrasal import (
-    AND_ACT,
-    BE_OUT_TO,
-    BE_WITH_YOU,
-    HAPPENINGS,
-    phrasal,
-    progressive,
-)
+from callscope.insights.phrasal import AND_ACT, HAPPENINGS, being, phrasal
 from callscope.insights.verbs import ACTIONS, base_form
 
 __all__ = ["DETERMINER", "HAPPENINGS", "TRADES", "third_act", "third_done", "third_party"]
@@ -40,6 +33,9 @@ HOUSEHOLD: Final = (
     r"husband|wife|partner|son|daughter|mum|mom|dad|mother|father|brother|sister|kids|children|"
     r"family|staff|colleague|manager|boss|team|assistant|PA"
 )
+#: an adverb between "will" and the verb: "will definitely call you", "will gladly hold it"
+#: (not "only", a limit, nor a verb ending in "ly")
+_ADVERB: Final = r"(?!(?:only|apply|reply|supply|rely)\b)[a-z]+ly\s+"
 _THIRD = re.compile(
     r"(?P<who>\b(?:they|he|she|(?:someone|somebody)"
     # where they are from: "Someone from our insurer, Harbourside Mutual,"
@@ -58,9 +54,9 @@ _THIRD = re.compile(
     r"\s*(?:'ll|will|is going to|are going to|'s going to|'re going to|"
     r"(?:'s|\s+has|'ve|\s+have)\s+(?:agreed|promised)\s+to|"
     r"\s+(?:have|has)\s+to|"
-    # (an adverb between: "will definitely call you", "will gladly hold it")
     r"should(?!\s+(?:have|not|never)\b))\s+(?:also\s+|then\s+|now\s+|probably\s+|just\s+|only\s+|"
-    r"(?!(?:only|apply|reply|supply|rely)\b)[a-z]+ly\s+)?"
+    + _ADVERB
+    + r")?"
     r"(?P<verb>[a-z]+)",
     re.I,
 )
@@ -109,7 +105,9 @@ _THIRD_OPEN = re.compile(
     r"(?:'ll|\s+will|\s+is going to|\s+are going to|'s going to|"
     r"(?:'s|\s+has)\s+(?:agreed|promised)\s+to|"
     r"\s+should(?!\s+(?:have|not|never)\b))\s+"
-    r"(?:also\s+|then\s+|now\s+|personally\s+|(?:him|her)self\s+|(?!(?:only|apply|reply|supply|rely)\b)[a-z]+ly\s+)?(?P<verb>[a-z]+)\b"
+    r"(?:also\s+|then\s+|now\s+|personally\s+|(?:him|her)self\s+|"
+    + _ADVERB
+    + r")?(?P<verb>[a-z]+)\b"
     r"(?P<rest>.*)$",
     re.I,
 )
@@ -292,8 +290,7 @@ def _be_act(rest: str) -> str | None:
     if home and base_form(home.group("verb")) in ACTIONS:
         # "my wife works from home, so she'll be in to hand it over to the driver"
         return base_form(home.group("verb"))
-    # "they'll be sending it Friday"; a visit: "he'll be with you by ten"
-    return progressive(rest) or ("be" if BE_WITH_YOU.match(rest) or BE_OUT_TO.match(rest) else None)
+    return being(rest)  # "they'll be sending it Friday", "he'll be with you by ten"
 
 
 def third_party(body: str, first: re.Match[str] | None, when: str = "") -> tuple[str, str] | None:

@@ -48,7 +48,7 @@ from callscope.insights.hedges import (
     WHICH,
 )
 from callscope.insights.incall import is_in_call, is_later
-from callscope.insights.leadins import LEADING
+from callscope.insights.leadins import LEADING, PURPOSE_FOR_YOU
 from callscope.insights.lists import listed
 from callscope.insights.misheard import repaired
 from callscope.insights.numbers import DEADLINE
@@ -72,8 +72,8 @@ _NEW_SUBJECT = (
     r"\s+are going to)\s+(?!be\b)[a-z]+"
 )
 #: a purpose said before the act it is for, up to the comma before that act
-_PURPOSE_FIRST: Final = (
-    r"\s+(?:that\s+)?you(?:'re|\s+are|\s+don't|\s+won't)\s+[^,.;?!]{1,50},"
+_PURPOSE_BEFORE_ACT: Final = (
+    r"\s+" + PURPOSE_FOR_YOU + r","
     # (not one said after the act, with the next act after it: "…on Monday morning, so you
     # don't have to drive it, and the workshop will diagnose it")
     r"(?!\s*(?:and|but|so|then|or|which|plus)\b)"
@@ -81,7 +81,9 @@ _PURPOSE_FIRST: Final = (
 _SPLIT = re.compile(
     # (not at a purpose said before the act: "In the meantime, so you're not left in the dark
     # any longer, a short summary will be with you by email this evening")
-    r"\s*(?:;|:\s+(?=(?:could|can|would)\s+you\b)|,\s*(?:and|so(?!" + _PURPOSE_FIRST + r")|but|"
+    r"\s*(?:;|:\s+(?=(?:could|can|would)\s+you\b)|,\s*(?:and|so(?!"
+    + _PURPOSE_BEFORE_ACT
+    + r")|but|"
     r"then|and then|plus)\b|"
     r",\s*(?=please\b)|\s+and then\b|"
     # an aside: "The workshop'll regrind the chipped one, there's likely another year in it"

@@ -12,16 +12,18 @@ from typing import Final
 
 from callscope.insights.numbers import WEEKDAY
 
-__all__ = ["LEADING", "TOPIC_OR_REASON"]
+__all__ = ["LEADING", "PURPOSE_FOR_YOU", "TOPIC_OR_REASON"]
 
 #: the words that open a topic or a reason said before the act (:data:`LEADING`)
 _TOPIC_WORDS: Final = r"about|as for|regarding|as regards|with regard to"
 _REASON_WORDS: Final = r"because of|due to|given|thanks to|in view of|since|because"
 #: a lead-in that names a topic or a reason, not a time: "because of Tuesday, …"
 TOPIC_OR_REASON: Final = re.compile(rf"\b(?:{_TOPIC_WORDS}|{_REASON_WORDS})\b", re.I)
+#: what a purpose said first is for, after its "so": "(so) you're not chasing anyone again"
+PURPOSE_FOR_YOU: Final = r"(?:that\s+)?you(?:'re|\s+are|\s+don't|\s+won't)\s+[^,.;?!]{1,50}"
 LEADING = re.compile(
     # a purpose said first: "So you're not chasing anyone again, I'll email you…"
-    r"^(?:(?:so\s+(?:that\s+)?you(?:'re|\s+are|\s+don't|\s+won't)\s+[^,.;?!]{1,50}(?=,)|"
+    r"^(?:(?:so\s+" + PURPOSE_FOR_YOU + r"(?=,)|"
     r"ok(?:ay)?|so|yes|sure|great|alright|right|well|and|then|also|now|good news|"
     r"perfect|thanks|thank you|fine|got it|understood|in the meantime|to make up for it|"
     r"anyway|either way|in any case|regardless|maybe later|i understand|of course|absolutely|"

@@ -60,27 +60,35 @@ _NOT_ORGANISATIONS: Final = frozenset(_NOT_ORGANISATION_WORDS.split())
 _NOT_NAME_WORDS: Final = """It That This There Which What Who Someone Everything Nothing He She
 They Yes No How Why When Where Okay Sure Right Great Thanks"""
 _NOT_NAMES: Final = _NOT_ORGANISATIONS | frozenset(_NOT_NAME_WORDS.split())
+#: a capitalised word of a name, an accent allowed ("Ciarán", "Tomás")
+_NAME: Final = r"[A-Z][a-zà-ÿ'-]+"
 #: a person named with their role: "your account manager, Helen Park", "Jo, the room leader"
 #: — whom a later "she"/"he" means
 _PERSON = re.compile(
     r"\b(?:[Tt]he|[Oo]ur|[Yy]our|[Mm]y|[Aa]n?)\s+(?P<role>(?:[a-z'-]+\s+){0,2}[a-z'-]+),\s+"
     # (not someone spoken to: "Have you got your ticket number there, Oom?")
-    r"(?P<name>(?:(?:Mr|Mrs|Ms|Dr|Miss)\.?\s+)?(?!I\b)[A-Z][a-zà-ÿ'-]+(?:\s+[A-Z][a-zà-ÿ'-]+)?)\b(?!\s*\?)"
+    r"(?P<name>(?:(?:Mr|Mrs|Ms|Dr|Miss)\.?\s+)?(?!I\b)"
+    + _NAME
+    + r"(?:\s+"
+    + _NAME
+    + r")?)\b(?!\s*\?)"
     # (not a sentence's "And" before it: "And Luis, our camera tech, is back today")
     r"|\b(?!(?:And|But|So|Then|Yes|No|Oh|Well|Okay|Right|Now)\s)"
-    r"(?P<first>[A-Z][a-zà-ÿ'-]+(?:\s+[A-Z][a-zà-ÿ'-]+)?),\s+(?:the|our|your|my)\s+"
+    r"(?P<first>" + _NAME + r"(?:\s+" + _NAME + r")?),\s+(?:the|our|your|my)\s+"
     # the role may end the clause: "I've just messaged Mei, our translator"
     r"(?P<role2>(?:[a-z'-]+\s+){0,2}[a-z'-]+)"
     # (where they work is no part of the role: "Padraig, our engineer for the west,")
     # ("Rachel, the manager at Bloomhouse in Dayton.")
-    r"(?:\s+(?:for|in|on|at|from)\s+(?:the\s+)?[A-Za-z'-]+(?:\s+(?:in|at)\s+[A-Z][a-zà-ÿ'-]+)?)?"
+    r"(?:\s+(?:for|in|on|at|from)\s+(?:the\s+)?[A-Za-z'-]+(?:\s+(?:in|at)\s+" + _NAME + r")?)?"
     r"(?:,|[.!]?$)"
     # a name and "one of our…": "I've got Luis, one of our senior techs, free"
-    r"|\b(?P<one>[A-Z][a-zà-ÿ'-]+(?:\s+[A-Z][a-zà-ÿ'-]+)?),\s+one\s+of\s+(?:our|the)\b"
+    r"|\b(?P<one>" + _NAME + r"(?:\s+" + _NAME + r")?),\s+one\s+of\s+(?:our|the)\b"
     # a name alone acting: "Darren can fit it on Friday afternoon"
     # (a relative clause between: "Lee, who covers Derby, will be with you tomorrow")
     # (or where they work: "Thabo in the cutting room is going to go through the cold room")
-    r"|\b(?P<solo>[A-Z][a-zà-ÿ'-]+)(?:,\s+who\s+[^,]{1,40},|\s+in\s+(?:the\s+)?[a-z'-]+(?:\s+room)?)?\s+"
+    r"|\b(?P<solo>"
+    + _NAME
+    + r")(?:,\s+who\s+[^,]{1,40},|\s+in\s+(?:the\s+)?[a-z'-]+(?:\s+room)?)?\s+"
     r"(?=(?:will|'ll|can|is going to|is coming|has)\b)"
     # someone at their work: "Dave's on the roaster tomorrow. He'll do a fresh batch…",
     # "Alasdair's our clockmaker for Perthshire, and he's going to…", "Dwayne is in the studio
@@ -90,7 +98,7 @@ _PERSON = re.compile(
     r"|\b(?:[Oo]ur|[Tt]he)\s+(?P<role4>[a-z]+)\s+(?P<name4>(?!I\b)[A-Z][a-z-]+)\b(?!\s+[A-Z]|')"
     # the role said to be someone: "Our pictures specialist is Caroline Marsh."
     r"|\b(?:[Tt]he|[Oo]ur|[Yy]our)\s+(?P<role3>(?:[a-z'-]+\s+){0,2}[a-z'-]+)\s+is\s+"
-    r"(?P<name3>(?:(?:Mr|Mrs|Ms|Dr|Miss)\.?\s+)?(?!I\b)[A-Z][a-zà-ÿ'-]+(?:\s+[A-Z][a-zà-ÿ'-]+)?)\b"
+    r"(?P<name3>(?:(?:Mr|Mrs|Ms|Dr|Miss)\.?\s+)?(?!I\b)" + _NAME + r"(?:\s+" + _NAME + r")?)\b"
 )
 
 
@@ -194,7 +202,7 @@ def actor_named(
 def in_full(f: Frame, known: Sequence[str]) -> Frame:
     """A third party said by first name, named as the agent introduced them: "Priya's going to
     ring you" after "our service manager, Priya Shah" is the service manager Priya Shah's."""
-    if not re.fullmatch(r"(?-i:[A-Z][a-zà-ÿ'-]+)", f.who):
+    if not re.fullmatch(rf"(?-i:{_NAME})", f.who):
         return f
     full = next((p for p in reversed(known) if f.who in p.split()[-2:]), None)
     return f if full is None else named(f, full)
@@ -322,7 +330,7 @@ _HOUSEHOLD = re.compile(
     re.I,
 )
 #: a person named with a title: "Mr. Park", "Dr Shah"
-_TITLED = re.compile(r"\b(?:Mr|Mrs|Ms|Dr|Miss)\.?\s+[A-Z][a-zà-ÿ'-]+")
+_TITLED = re.compile(r"\b(?:Mr|Mrs|Ms|Dr|Miss)\.?\s+" + _NAME)
 
 
 def person_named(value: str, owner: str, person: str, said: str) -> str:

@@ -12,7 +12,7 @@ from typing import Final
 
 from callscope.insights.verbs import ACTIONS, base_form
 
-__all__ = ["AND_ACT", "BE_OUT_TO", "BE_WITH_YOU", "HAPPENINGS", "phrasal", "progressive"]
+__all__ = ["AND_ACT", "HAPPENINGS", "being", "phrasal"]
 
 #: verbs after an open subject that say what happens, not what someone does
 HAPPENINGS: Final = frozenset(("be", "have", "see", "get", "receive", "show", "arrive", "take",
@@ -21,7 +21,7 @@ HAPPENINGS: Final = frozenset(("be", "have", "see", "get", "receive", "show", "a
 
 #: "be" as a visit by a third party: "Luis will be with you between 8 and 9", "the fitter
 #: will be there by noon", "the crew will be at your house at 7", "they'll be out there Thursday"
-BE_WITH_YOU = re.compile(
+_BE_WITH_YOU = re.compile(
     r"\s+(?:with you|there|out there|at your|at yours|round|over|out to you|on site|in touch|"
     r"at the (?:house|property|site|flat|door))\b",
     re.I,
@@ -31,20 +31,27 @@ BE_WITH_YOU = re.compile(
 #: a visit said with what it is for: "Jen is going to be back out Thursday morning to
 #: re-anchor section three", "he's going to be at the church on Thursday at nine to regulate
 #: the pendulum" (not "he'll be out all day": away)
-BE_OUT_TO = re.compile(
+_BE_OUT_TO = re.compile(
     r"\s+(?:back\s+)?(?:out|over|round|up|down|at\s+(?:the|your)\s+[a-z'-]+)\b[^,.;]{0,40}?"
     r"\bto\s+[a-z]",
     re.I,
 )
 
 
+def being(rest: str) -> str | None:
+    """The act of "will be" + ``rest``: a visit ("with you between 8 and 9" → "be"), or an
+    act said in progress ("calling you on Monday" → "call"); None for a state ("due about
+    now")."""
+    if _BE_WITH_YOU.match(rest) or _BE_OUT_TO.match(rest):
+        return "be"  # "Luis will be with you between 8 and 9"
+    return _progressive(rest)  # "the engineer will be calling you on Monday"
+
+
 def phrasal(verb: str | None, said: str, rest: str, whole: str) -> str | None:
     """The act of a verb that is an act only with what follows it (``rest``), or "" when it
     is none; None when ``verb`` is no such verb."""
-    if verb == "be" and (BE_WITH_YOU.match(rest) or BE_OUT_TO.match(rest)):
-        return "be"  # "Luis will be with you between 8 and 9": a visit
-    if verb == "be" and (doing := progressive(rest)):
-        return doing  # "the engineer will be calling you on Monday"
+    if verb == "be" and (act := being(rest)):
+        return act
     if verb == "go" and _GO_THROUGH.match(rest):
         return "go"  # "Jo will go through the form with you"
     if verb == "reach" and re.match(r"\s+out\s+to\b", rest, re.I):
@@ -83,14 +90,14 @@ _DOING_NEXT = re.compile(
 _VISIT_WAY = re.compile(r"^\s+(?:out|over|round|around|up|down|back|by|in|to)\b", re.I)
 
 
-def progressive(rest: str) -> str | None:
+def _progressive(rest: str) -> str | None:
     """The act after "will be" in ``rest`` ("calling you" → "call"), else None."""
     m = _DOING_NEXT.match(rest)
     if m is None:
         return None
     ing = m.group("ing").lower()
     if ing in ("going", "coming"):
-        return ing[:-3] + ("e" if ing == "coming" else "") if _VISIT_WAY.match(m["rest"]) else None
+        return {"going": "go", "coming": "come"}[ing] if _VISIT_WAY.match(m["rest"]) else None
     verb = base_form(ing)
     return verb if verb in ACTIONS and verb not in HAPPENINGS else None
 
